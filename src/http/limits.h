@@ -1,0 +1,21 @@
+/*
+ * limits.h — every bound on what a client may send, in one place (STYLE 6).
+ * Tighter limits apply before authentication; no allocation is ever sized
+ * from a client's claimed count.
+ */
+#ifndef GH_LIMITS_H
+#define GH_LIMITS_H
+
+#define HTTP_MAX_HEADER_BYTES	16384	/* request line + all headers (431) */
+#define HTTP_MAX_HEADERS	64	/* header fields in one request (431) */
+#define HTTP_MAX_URI_LEN	4096	/* request target (414) */
+#define HTTP_MAX_BODY_DEFAULT	16384	/* a route's body limit unless it says (413) */
+#define HTTP_MAX_PARAMS		32	/* form or JSON members in a token request */
+#define HTTP_MAX_PARAM_LEN	4096	/* one parameter's decoded value */
+#define HTTP_MAX_JSON_DEPTH	8	/* nesting in a request body */
+#define HTTP_REQUEST_ID_MAX	128	/* X-Request-ID: [A-Za-z0-9._:-]{1,128} */
+#define HTTP_CONN_TIMEOUT_S	30	/* idle connection */
+#define HTTP_MAX_CONNECTIONS	4096
+#define HTTP_MAX_RESPONSE_HEADERS 16
+
+#endif

@@ -1,0 +1,272 @@
+/* util.c — see util.h. */
+#include "util/util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+int
+num_parse_i64(const char *s, size_t len, int64_t min, int64_t max,
+              int64_t *out, const char **err)
+{
+	size_t i = 0;
+	int neg = 0;
+	uint64_t v = 0, lim;
+
+	if (s == NULL || len == 0) {
+		*err = "is empty";
+		return -1;
+	}
+	if (s[0] == '-') {
+		neg = 1;
+		i = 1;
+		if (len == 1) {
+			*err = "is not a number";
+			return -1;
+		}
+	}
+	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (; i < len; i++) {
+		unsigned d;
+		if (s[i] < '0' || s[i] > '9') {
+			*err = "is not a whole number";
+			return -1;
+		}
+		d = (unsigned)(s[i] - '0');
+		if (v > (lim - d) / 10) {
+			*err = "is out of range";
+			return -1;
+		}
+		v = v * 10 + d;
+	}
+	int64_t r = neg ? (int64_t)(0 - v) : (int64_t)v;
+	if (r < min) {
+		*err = "is too small";
+		return -1;
+	}
+	if (r > max) {
+		*err = "is too large";
+		return -1;
+	}
+	*out = r;
+	return 0;
+}
+
+int
+num_parse_duration(const char *s, int64_t min, int64_t max, int64_t *out,
+                   const char **err)
+{
+	size_t len;
+	int64_t mult = 1, v;
+
+	if (s == NULL || (len = strlen(s)) == 0) {
+		*err = "is empty";
+		return -1;
+	}
+	switch (s[len - 1]) {
+	case 's': mult = 1; len--; break;
+	case 'm': mult = 60; len--; break;
+	case 'h': mult = 3600; len--; break;
+	case 'd': mult = 86400; len--; break;
+	default:
+		if (s[len - 1] < '0' || s[len - 1] > '9') {
+			*err = "has an unknown unit (use s, m, h or d)";
+			return -1;
+		}
+	}
+	if (num_parse_i64(s, len, 0, INT64_MAX / 86400, &v, err) == -1)
+		return -1;
+	v *= mult;
+	if (v < min) {
+		*err = "is too short";
+		return -1;
+	}
+	if (v > max) {
+		*err = "is too long";
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+void
+hex_encode(const uint8_t *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+hex_decode(const char *in, size_t len, uint8_t *out, size_t n)
+{
+	if (len != 2 * n)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+int
+rand_bytes(uint8_t *out, size_t n)
+{
+	if (n > INT32_MAX)
+		return -1;
+	return RAND_bytes(out, (int)n) == 1 ? 0 : -1;
+}
+
+int
+uuid_v4(char out[37])
+{
+	uint8_t b[16];
+	char h[33];
+
+	if (rand_bytes(b, sizeof(b)) == -1)
+		return -1;
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	hex_encode(b, sizeof(b), h);
+	memcpy(out, h, 8);
+	out[8] = '-';
+	memcpy(out + 9, h + 8, 4);
+	out[13] = '-';
+	memcpy(out + 14, h + 12, 4);
+	out[18] = '-';
+	memcpy(out + 19, h + 16, 4);
+	out[23] = '-';
+	memcpy(out + 24, h + 20, 12);
+	out[36] = '\0';
+	return 0;
+}
+
+static int64_t
+clock_offset(void)
+{
+	/* Read once; a race between two first callers reads the same value. */
+	static volatile int loaded;
+	static int64_t offset;
+	if (!loaded) {
+		const char *e = getenv("GATEHOUSE_CLOCK_OFFSET"), *err;
+		int64_t v = 0;
+		if (e != NULL && num_parse_i64(e, strlen(e), -(INT64_C(1) << 40),
+		    INT64_C(1) << 40, &v, &err) == -1)
+			v = 0;
+		offset = v;
+		loaded = 1;
+	}
+	return offset;
+}
+
+int64_t
+clock_now(void)
+{
+	return (int64_t)time(NULL) + clock_offset();
+}
+
+uint64_t
+clock_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void
+time_iso8601(int64_t t, char out[21])
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+	gmtime_r(&tt, &tm);
+	strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int
+str_is_clean_utf8(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned c = p[i];
+		size_t n;
+		uint32_t cp;
+		if (c < 0x20 || c == 0x7f)
+			return 0;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3;
+			cp = c & 0x07;
+		} else
+			return 0;
+		if (n >= len - i)
+			return 0;
+		for (size_t k = 1; k <= n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[i + k] & 0x3f);
+		}
+		/* Overlong forms, surrogates and values past U+10FFFF. */
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
+		    (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+int
+str_is_ident(const char *s, size_t len, size_t max)
+{
+	if (len == 0 || len > max)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' ||
+		    c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = malloc(n + 1);
+	if (p == NULL)
+		return NULL;
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}

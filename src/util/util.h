@@ -1,0 +1,62 @@
+/*
+ * util.h — small helpers every module uses: range-checked numbers, hex,
+ * random identifiers, the clock, bounded strings.
+ *
+ * All functions are thread-safe. None prints or exits.
+ */
+#ifndef GH_UTIL_H
+#define GH_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GH_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * The one number parser (STYLE 8). Parses the decimal integer in s[0..len)
+ * (no sign other than a leading '-', no spaces, no exponent) into *out.
+ * Returns 0 on success; -1 with *err set to a static reason otherwise.
+ */
+int num_parse_i64(const char *s, size_t len, int64_t min, int64_t max,
+                  int64_t *out, const char **err);
+
+/*
+ * Parses a duration: a whole number followed by an optional unit s, m, h, d
+ * (seconds when none), e.g. "90d", "15m", "3600". Bounds in seconds.
+ */
+int num_parse_duration(const char *s, int64_t min, int64_t max, int64_t *out,
+                       const char **err);
+
+/* Lower-case hex of n bytes into out (2n+1 bytes, NUL-terminated). */
+void hex_encode(const uint8_t *in, size_t n, char *out);
+/* Strict hex decode of exactly 2*n chars; returns 0 or -1. */
+int hex_decode(const char *in, size_t len, uint8_t *out, size_t n);
+
+/* Cryptographically random bytes (OpenSSL RAND_bytes); 0 or -1. */
+int rand_bytes(uint8_t *out, size_t n);
+/* A random UUID v4, 36 chars + NUL. Returns 0 or -1. */
+int uuid_v4(char out[37]);
+
+/*
+ * The clock. Seconds since the epoch. Tests shift it with the environment
+ * variable GATEHOUSE_CLOCK_OFFSET (seconds, read once) so that rotation and
+ * expiry can be tested without sleeping.
+ */
+int64_t clock_now(void);
+/* Monotonic nanoseconds, for durations and latency. */
+uint64_t clock_mono_ns(void);
+/* Formats t as ISO 8601 UTC "YYYY-MM-DDTHH:MM:SSZ" (21 bytes with NUL). */
+void time_iso8601(int64_t t, char out[21]);
+
+/*
+ * Length-aware validation of client strings (STYLE 7): 1 when s[0..len)
+ * is valid UTF-8 with no NUL and no control characters other than none.
+ */
+int str_is_clean_utf8(const char *s, size_t len);
+/* 1 when s[0..len) is a valid identifier: [A-Za-z0-9._:-]{1,max}. */
+int str_is_ident(const char *s, size_t len, size_t max);
+
+/* strdup that returns NULL only on allocation failure; xstrndup likewise. */
+char *xstrndup(const char *s, size_t n);
+
+#endif
