@@ -1,14 +1,71 @@
-/* cli.c — dispatch to the command groups. */
+/* cli.c — the subcommand table (STYLE 4) and dispatch. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/commands.h"
+#include "util/util.h"
+
+static const struct command {
+	const char	*group;
+	const char	*verb;		/* NULL: the group is the command */
+	int		(*fn)(int argc, char **argv);
+	const char	*help;
+} commands[] = {
+	{ "serve", NULL, cmd_serve, "serve the token endpoints, JWKS, metadata and metrics" },
+	{ "tenant", "create", cmd_tenant_create, "create a tenant: --id ID [--name NAME]" },
+	{ "tenant", "list", cmd_tenant_list, "list tenants" },
+	{ "client", "create", cmd_client_create, "create a client and print its secret once" },
+	{ "client", "list", cmd_client_list, "list clients [--tenant ID]" },
+	{ "client", "show", cmd_client_show, "show a client and its secrets' dates: ID" },
+	{ "client", "disable", cmd_client_disable, "disable a client: ID" },
+	{ "client", "enable", cmd_client_enable, "enable a client: ID" },
+	{ "token", "list", cmd_token_list, "list a client's tokens: --client ID" },
+	{ "token", "revoke", cmd_token_revoke, "revoke tokens: --name NAME [--client ID] | --id ID" },
+	{ "token", "get", cmd_token_get, "fetch a token from a token endpoint (client library)" },
+	{ "keys", "list", cmd_keys_list, "list signing keys with their state and dates" },
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: gatehouse COMMAND [options]   (gatehouse COMMAND --help for its options)\n\n");
+	for (size_t i = 0; i < GH_ARRAY_LEN(commands); i++) {
+		char name[48];
+		snprintf(name, sizeof(name), "%s%s%s", commands[i].group,
+		    commands[i].verb ? " " : "", commands[i].verb ? commands[i].verb : "");
+		fprintf(f, "  %-16s %s\n", name, commands[i].help);
+	}
+	fprintf(f, "\nEvery command takes --db URL (or GATEHOUSE_DB) and --master-key FILE\n"
+	    "(or GATEHOUSE_MASTER_KEY); defaults: sqlite:var/gatehouse.db, var/master.key.\n");
+}
 
 int
 cli_main(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "gatehouse: no commands built yet\n");
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	for (size_t i = 0; i < GH_ARRAY_LEN(commands); i++) {
+		const struct command *c = &commands[i];
+		if (strcmp(c->group, argv[1]) != 0)
+			continue;
+		if (c->verb == NULL)
+			return c->fn(argc - 2, argv + 2);
+		if (argc >= 3 && strcmp(c->verb, argv[2]) == 0)
+			return c->fn(argc - 3, argv + 3);
+	}
+	for (size_t i = 0; i < GH_ARRAY_LEN(commands); i++)
+		if (strcmp(commands[i].group, argv[1]) == 0) {
+			fprintf(stderr, "gatehouse: %s needs one of:", argv[1]);
+			for (size_t k = 0; k < GH_ARRAY_LEN(commands); k++)
+				if (strcmp(commands[k].group, argv[1]) == 0)
+					fprintf(stderr, " %s", commands[k].verb);
+			fputc('\n', stderr);
+			return 2;
+		}
+	fprintf(stderr, "gatehouse: unknown command \"%.40s\" (see gatehouse --help)\n", argv[1]);
 	return 2;
 }

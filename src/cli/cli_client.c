@@ -1,0 +1,217 @@
+/* cli_client.c — gatehouse client create|list|show|disable|enable. */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "manage/manage.h"
+#include "security/masterkey.h"
+#include "util/util.h"
+
+/* Loads the configuration a command's checks depend on (defaults,
+ * require_allowlist) from --config when given. */
+static int
+load_config(const struct cli_args *a, struct config *cfg)
+{
+	char err[1024];
+
+	config_defaults(cfg);
+	if (cli_has(a, "config") && config_load(cfg, cli_get(a, "config"), err, sizeof(err)) == -1) {
+		config_clear(cfg);
+		cli_fail("config: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+cmd_client_create(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = {
+		{ "tenant", 1, 0, "tenant id (required)" },
+		{ "name", 1, 0, "client name (required)" },
+		{ "id", 1, 0, "client id (default: a new UUID)" },
+		{ "env", 1, 0, "sandbox (default) or production" },
+		{ "roles", 1, 0, "comma separated: admin, operator, viewer (default viewer)" },
+		{ "scopes", 1, 0, "allowed scopes, space separated" },
+		{ "ttl", 1, 0, "token lifetime (seconds, or 20m, 1h; default 1200 sandbox, 3600 production)" },
+		{ "max-ttl", 1, 0, "the longest lifetime a request may ask (default 86400)" },
+		{ "token-format", 1, 0, "jwt (default) or opaque" },
+		{ "allow-ip", 1, 1, "CIDR allowed to call (IPv4 or IPv6)" },
+		{ "claims", 1, 0, "extra claims, a JSON object" },
+		{ "rate-limit", 1, 0, "tokens a minute (0: the server default)" },
+		CLI_STORE_OPTS,
+	};
+	struct cli_args a;
+	struct client_spec s;
+	struct config cfg;
+	struct store *st = NULL;
+	struct store_client c;
+	uint8_t master[32], skey[32];
+	char secret[SECRET_TEXT_LEN + 1], err[512];
+	json_t *o;
+	int rc;
+
+	if ((rc = cli_parse(argc, argv, "gatehouse client create --tenant ID --name NAME [options]",
+	    spec, GH_ARRAY_LEN(spec), &a)) != 0)
+		return rc < 0 ? 2 : 0;
+	memset(&s, 0, sizeof(s));
+	s.tenant = cli_get(&a, "tenant");
+	s.name = cli_get(&a, "name");
+	s.id = cli_get(&a, "id");
+	s.env = cli_get(&a, "env");
+	s.roles = cli_get(&a, "roles");
+	s.scopes = cli_get(&a, "scopes");
+	s.ttl = cli_get(&a, "ttl");
+	s.max_ttl = cli_get(&a, "max-ttl");
+	s.format = cli_get(&a, "token-format");
+	s.claims = cli_get(&a, "claims");
+	s.rate_limit = cli_get(&a, "rate-limit");
+	for (size_t i = 0; i < a.nmulti; i++)
+		if (strcmp(a.multi_name[i], "allow-ip") == 0 && s.nallow < CIDR_MAX_BLOCKS)
+			s.allow_ips[s.nallow++] = a.multi[i];
+	if (s.tenant == NULL || s.name == NULL)
+		return cli_fail("client create: --tenant and --name are required");
+	if (load_config(&a, &cfg) == -1)
+		return 1;
+	if (cli_master_key(&a, 0, master, NULL) == -1) {
+		config_clear(&cfg);
+		return 1;
+	}
+	masterkey_derive(master, "gatehouse client secrets v1", skey);
+	OPENSSL_cleanse(master, sizeof(master));
+	if (cli_open_store(&a, &st) == -1) {
+		config_clear(&cfg);
+		return 1;
+	}
+	rc = manage_client_create(st, skey, &cfg, &s, &c, secret, err, sizeof(err));
+	OPENSSL_cleanse(skey, sizeof(skey));
+	store_close(st);
+	config_clear(&cfg);
+	if (rc == -1)
+		return cli_fail("client create: %s", err);
+	o = cli_client_json(&c);
+	/* The only time the secret is shown. */
+	json_object_set_new(o, "client_secret", json_string(secret));
+	OPENSSL_cleanse(secret, sizeof(secret));
+	store_client_clear(&c);
+	return cli_print(o);
+}
+
+int
+cmd_client_list(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = {
+		{ "tenant", 1, 0, "only this tenant's clients" },
+		CLI_STORE_OPTS,
+	};
+	struct cli_args a;
+	struct store *st = NULL;
+	struct store_client *cs = NULL;
+	size_t n = 0;
+	json_t *arr;
+	int rc;
+
+	if ((rc = cli_parse(argc, argv, "gatehouse client list [--tenant ID]", spec,
+	    GH_ARRAY_LEN(spec), &a)) != 0)
+		return rc < 0 ? 2 : 0;
+	if (cli_open_store(&a, &st) == -1)
+		return 1;
+	if (store_client_list(st, cli_get(&a, "tenant"), &cs, &n) != STORE_OK) {
+		rc = cli_fail("client list: %s", store_last_error());
+		store_close(st);
+		return rc;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, cli_client_json(&cs[i]));
+	store_client_free(cs, n);
+	store_close(st);
+	return cli_print(arr);
+}
+
+int
+cmd_client_show(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = { CLI_STORE_OPTS };
+	struct cli_args a;
+	struct store *st = NULL;
+	struct store_client c;
+	struct store_secret *ss = NULL;
+	size_t n = 0;
+	json_t *o, *arr;
+	int rc;
+
+	if ((rc = cli_parse(argc, argv, "gatehouse client show ID", spec, GH_ARRAY_LEN(spec), &a)) != 0)
+		return rc < 0 ? 2 : 0;
+	if (a.npos != 1)
+		return cli_fail("client show: name one client id");
+	if (cli_open_store(&a, &st) == -1)
+		return 1;
+	if ((rc = store_client_get(st, a.pos[0], &c)) != STORE_OK) {
+		rc = rc == STORE_NOTFOUND ? cli_fail("client show: client %.64s does not exist", a.pos[0]) :
+		    cli_fail("client show: %s", store_last_error());
+		store_close(st);
+		return rc;
+	}
+	if (store_secret_list(st, c.id, &ss, &n) != STORE_OK) {
+		store_client_clear(&c);
+		rc = cli_fail("client show: %s", store_last_error());
+		store_close(st);
+		return rc;
+	}
+	o = cli_client_json(&c);
+	arr = json_array();
+	/* Secrets by their dates only; never the hash. */
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, json_pack("{s:I, s:o, s:o, s:o, s:s}",
+		    "id", (json_int_t)ss[i].id, "created_at", cli_time(ss[i].created_at),
+		    "expires_at", cli_time(ss[i].expires_at), "revoked_at", cli_time(ss[i].revoked_at),
+		    "status", ss[i].revoked_at ? "revoked" :
+		    (ss[i].expires_at && ss[i].expires_at <= clock_now()) ? "expired" : "live"));
+	json_object_set_new(o, "secrets", arr);
+	store_secret_free(ss, n);
+	store_client_clear(&c);
+	store_close(st);
+	return cli_print(o);
+}
+
+static int
+set_disabled(int argc, char **argv, int disabled)
+{
+	static const struct cli_opt spec[] = { CLI_STORE_OPTS };
+	struct cli_args a;
+	struct store *st = NULL;
+	struct store_client c;
+	char err[256];
+	int rc;
+
+	if ((rc = cli_parse(argc, argv, disabled ? "gatehouse client disable ID" :
+	    "gatehouse client enable ID", spec, GH_ARRAY_LEN(spec), &a)) != 0)
+		return rc < 0 ? 2 : 0;
+	if (a.npos != 1)
+		return cli_fail("client %s: name one client id", disabled ? "disable" : "enable");
+	if (cli_open_store(&a, &st) == -1)
+		return 1;
+	rc = manage_client_set_disabled(st, a.pos[0], disabled, &c, err, sizeof(err));
+	store_close(st);
+	if (rc == -1)
+		return cli_fail("client %s: %s", disabled ? "disable" : "enable", err);
+	rc = cli_print(cli_client_json(&c));
+	store_client_clear(&c);
+	return rc;
+}
+
+int
+cmd_client_disable(int argc, char **argv)
+{
+	return set_disabled(argc, argv, 1);
+}
+
+int
+cmd_client_enable(int argc, char **argv)
+{
+	return set_disabled(argc, argv, 0);
+}

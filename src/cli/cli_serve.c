@@ -1,0 +1,379 @@
+/*
+ * cli_serve.c — gatehouse serve: configuration, first run, and the server's
+ * life from listening to a clean stop on SIGTERM (in-flight requests
+ * answered, queued writes made durable).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "config/config.h"
+#include "http/http.h"
+#include "keys/keys.h"
+#include "manage/manage.h"
+#include "obs/log.h"
+#include "obs/metrics.h"
+#include "security/masterkey.h"
+#include "server/context.h"
+#include "server/routes.h"
+#include "util/util.h"
+
+#define MAX_PEM (64 * 1024)
+
+static int
+is_bool_key(const char *k)
+{
+	return !strcmp(k, "require-https") || !strcmp(k, "require_https") ||
+	    !strcmp(k, "log-requests") || !strcmp(k, "log_requests") ||
+	    !strcmp(k, "require-allowlist") || !strcmp(k, "require_allowlist");
+}
+
+/* --config first (flags override the file), then every --key value. */
+static int
+configure(int argc, char **argv, struct config *cfg)
+{
+	char err[4096];
+	int bad = 0;
+
+	config_defaults(cfg);
+	if (getenv("GATEHOUSE_DB") != NULL && getenv("GATEHOUSE_DB")[0] != '\0')
+		config_set(cfg, "db", getenv("GATEHOUSE_DB"), err, sizeof(err));
+	if (getenv("GATEHOUSE_MASTER_KEY") != NULL && getenv("GATEHOUSE_MASTER_KEY")[0] != '\0')
+		config_set(cfg, "master_key", getenv("GATEHOUSE_MASTER_KEY"), err, sizeof(err));
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			if (config_load(cfg, argv[i + 1], err, sizeof(err)) == -1) {
+				fprintf(stderr, "gatehouse: config:\n%s\n", err);
+				bad = 1;
+			}
+		}
+	for (int i = 0; i < argc; i++) {
+		const char *key = argv[i], *value;
+		char name[64];
+		if (strncmp(key, "--", 2) != 0) {
+			fprintf(stderr, "gatehouse: serve: unexpected argument \"%.40s\"\n", key);
+			bad = 1;
+			continue;
+		}
+		key += 2;
+		if (strcmp(key, "config") == 0) {
+			i++;
+			continue;
+		}
+		if (strchr(key, '=') != NULL) {
+			size_t n = strcspn(key, "=");
+			snprintf(name, sizeof(name), "%.*s", (int)(n < 63 ? n : 63), key);
+			value = key + n + 1;
+		} else {
+			snprintf(name, sizeof(name), "%s", key);
+			if (is_bool_key(name) && (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0))
+				value = "true";
+			else if (i + 1 < argc)
+				value = argv[++i];
+			else {
+				fprintf(stderr, "gatehouse: serve: --%s needs a value\n", name);
+				bad = 1;
+				continue;
+			}
+		}
+		if (config_set(cfg, name, value, err, sizeof(err)) == -1) {
+			fprintf(stderr, "gatehouse: serve: %s\n", err);
+			bad = 1;
+		}
+	}
+	if (!bad && config_validate(cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "gatehouse: serve: %s\n", err);
+		bad = 1;
+	}
+	return bad ? -1 : 0;
+}
+
+static int
+parse_listen(const char *s, char *host, size_t hostlen, uint16_t *port)
+{
+	const char *colon, *why;
+	int64_t p;
+
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+		if (end == NULL || end[1] != ':' || (size_t)(end - s - 1) >= hostlen)
+			return -1;
+		snprintf(host, hostlen, "%.*s", (int)(end - s - 1), s + 1);
+		colon = end + 1;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL || (size_t)(colon - s) >= hostlen)
+			return -1;
+		snprintf(host, hostlen, "%.*s", (int)(colon - s), s);
+	}
+	if (num_parse_i64(colon + 1, strlen(colon + 1), 1, 65535, &p, &why) == -1)
+		return -1;
+	*port = (uint16_t)p;
+	{
+		uint8_t tmp[16];
+		if (inet_pton(AF_INET, host, tmp) != 1 && inet_pton(AF_INET6, host, tmp) != 1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+is_loopback(const char *host)
+{
+	return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0;
+}
+
+/* Reads a PEM file; a private key must not be readable by others. */
+static char *
+read_pem(const char *path, int secret, char *err, size_t errlen)
+{
+	struct stat sb;
+	char *buf = NULL;
+	ssize_t n;
+	size_t used = 0;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) || sb.st_size > MAX_PEM) {
+		snprintf(err, errlen, "%s: not a regular file of at most %d bytes", path, MAX_PEM);
+		goto fail;
+	}
+	if (secret && (sb.st_mode & 077)) {
+		snprintf(err, errlen, "%s: mode %03o lets others read the key; chmod 600 it",
+		    path, (unsigned)(sb.st_mode & 0777));
+		goto fail;
+	}
+	if ((buf = malloc((size_t)sb.st_size + 1)) == NULL)
+		goto fail;
+	while (used < (size_t)sb.st_size && (n = read(fd, buf + used, (size_t)sb.st_size - used)) > 0)
+		used += (size_t)n;
+	buf[used] = '\0';
+	close(fd);
+	return buf;
+fail:
+	free(buf);
+	close(fd);
+	return NULL;
+}
+
+/* First run: a platform tenant with an admin client, its secret shown once. */
+static int
+bootstrap(struct gh_ctx *ctx, const struct config *cfg, const char *base)
+{
+	struct store_tenant *ts = NULL;
+	struct store_client c;
+	struct client_spec s;
+	char secret[SECRET_TEXT_LEN + 1], err[512];
+	size_t n = 0;
+
+	if (store_tenant_list(ctx->store, &ts, &n) != STORE_OK) {
+		fprintf(stderr, "gatehouse: store: %s\n", store_last_error());
+		return -1;
+	}
+	store_tenant_free(ts, n);
+	if (n > 0)
+		return 0;
+	if (manage_tenant_create(ctx->store, "platform", "Platform operator", NULL, err, sizeof(err)) == -1) {
+		fprintf(stderr, "gatehouse: bootstrap: %s\n", err);
+		return -1;
+	}
+	memset(&s, 0, sizeof(s));
+	s.tenant = "platform";
+	s.name = "bootstrap admin";
+	s.env = "production";
+	s.roles = "admin,operator,viewer";
+	s.scopes = "admin";
+	s.allow_ips[s.nallow++] = "127.0.0.0/8 ::1";
+	if (manage_client_create(ctx->store, ctx->secret_key, cfg, &s, &c, secret, err, sizeof(err)) == -1) {
+		fprintf(stderr, "gatehouse: bootstrap: %s\n", err);
+		return -1;
+	}
+	printf("\ngatehouse: first run. Created tenant \"platform\" and an admin client.\n"
+	    "  client_id:     %s\n"
+	    "  client_secret: %s\n"
+	    "  (the secret is shown only now: keep it in your secret store)\n\n"
+	    "Get a token:\n"
+	    "  curl -s -u '%s:%s' -d grant_type=client_credentials %s/oauth/token\n\n",
+	    c.id, secret, c.id, secret, base);
+	fflush(stdout);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	store_client_clear(&c);
+	return 0;
+}
+
+static void
+declare_metrics(void)
+{
+	metrics_declare("gatehouse_tokens_issued_total", "counter",
+	    "Tokens issued, by tenant and algorithm.", "tenant,alg");
+}
+
+/* Waits for SIGTERM or SIGINT; SIGHUP and a once-a-second tick refresh the
+ * caches from the store (changes by the CLI or other nodes). */
+static void
+run_until_signal(struct gh_ctx *ctx, const sigset_t *set)
+{
+	struct timespec tick = { 1, 0 };
+
+	for (;;) {
+		siginfo_t info;
+		int sig = sigtimedwait(set, &info, &tick);
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_event(LOG_INFO, "server.stopping", json_pack("{s:s}", "signal",
+			    sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+			return;
+		}
+		if (sig == SIGHUP) {
+			char err[256];
+			if (ctx_reload_keys(ctx, err, sizeof(err)) == -1)
+				log_event(LOG_ERROR, "server.reload_failed", json_pack("{s:s}", "reason", err));
+			else
+				log_event(LOG_INFO, "server.reloaded", NULL);
+		}
+		ctx_refresh(ctx);
+	}
+}
+
+int
+cmd_serve(int argc, char **argv)
+{
+	struct config cfg;
+	struct gh_ctx ctx;
+	struct route_table routes;
+	struct http_config hc;
+	struct http_server *srv = NULL;
+	struct store *st = NULL;
+	uint8_t master[MASTERKEY_LEN];
+	char err[1024], host[64], base[300];
+	char *cert = NULL, *key = NULL;
+	uint16_t port = 0;
+	enum jose_alg alg;
+	sigset_t set;
+	int created = 0, nkeys = 0, rc = 1, ctx_ready = 0;
+
+	for (int i = 0; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("usage: gatehouse serve [--config FILE] [--KEY VALUE]...\n\n"
+			    "Every setting may be given in the config file (key = value) or as a flag:\n");
+			config_usage(stdout);
+			return 0;
+		}
+	log_setup(LOG_INFO, 2);
+	if (configure(argc, argv, &cfg) == -1) {
+		config_clear(&cfg);
+		return 2;
+	}
+	if (parse_listen(cfg.listen, host, sizeof(host), &port) == -1) {
+		fprintf(stderr, "gatehouse: serve: listen \"%.60s\" is not ADDR:PORT with a numeric address and a port 1-65535\n", cfg.listen);
+		goto out;
+	}
+	if (jose_alg_from_name(cfg.signing_alg, &alg) == -1) {
+		fprintf(stderr, "gatehouse: serve: signing_alg \"%.20s\" is not RS256, PS256, ES256 or EdDSA\n", cfg.signing_alg);
+		goto out;
+	}
+	if (cfg.tls_cert[0] != '\0') {
+		if ((cert = read_pem(cfg.tls_cert, 0, err, sizeof(err))) == NULL ||
+		    (key = read_pem(cfg.tls_key, 1, err, sizeof(err))) == NULL) {
+			fprintf(stderr, "gatehouse: serve: TLS: %s\n", err);
+			goto out;
+		}
+	}
+	if (masterkey_load(cfg.master_key, 1, master, &created, err, sizeof(err)) == -1) {
+		fprintf(stderr, "gatehouse: serve: master key: %s\n", err);
+		goto out;
+	}
+	if (created)
+		fprintf(stderr, "gatehouse: created the master key %s (mode 0600): back it up; without it the store's keys cannot be read\n", cfg.master_key);
+	if (store_open(cfg.db, &st, err, sizeof(err)) != 0) {
+		fprintf(stderr, "gatehouse: serve: store: %s\n", err);
+		goto out;
+	}
+	if (cfg.issuer[0] != '\0')
+		snprintf(base, sizeof(base), "%s", cfg.issuer);
+	else if (strchr(host, ':') != NULL)
+		snprintf(base, sizeof(base), "%s://[%s]:%u", cert ? "https" : "http", host, port);
+	else
+		snprintf(base, sizeof(base), "%s://%s:%u", cert ? "https" : "http", host, port);
+	config_set(&cfg, "issuer", base, err, sizeof(err));
+
+	{
+		uint8_t seal_key[32];
+		masterkey_derive(master, "gatehouse signing key seal v1", seal_key);
+		if (keys_ensure(st, seal_key, alg, clock_now(), &nkeys, err, sizeof(err)) == -1) {
+			OPENSSL_cleanse(seal_key, sizeof(seal_key));
+			fprintf(stderr, "gatehouse: serve: signing keys: %s\n", err);
+			goto out;
+		}
+		OPENSSL_cleanse(seal_key, sizeof(seal_key));
+	}
+	if (ctx_init(&ctx, &cfg, st, master, base, err, sizeof(err)) == -1) {
+		fprintf(stderr, "gatehouse: serve: %s\n", err);
+		goto out;
+	}
+	ctx_ready = 1;
+	ctx.tls = cert != NULL;
+	ctx.require_https = cfg.require_https == -1 ? !is_loopback(host) : (int)cfg.require_https;
+	if (bootstrap(&ctx, &cfg, base) == -1)
+		goto out;
+	declare_metrics();
+	if (routes_build(&routes, &ctx, err, sizeof(err)) == -1) {
+		fprintf(stderr, "gatehouse: serve: %s\n", err);
+		goto out;
+	}
+
+	/* Block the signals before any thread starts, so every thread
+	 * inherits the mask and only sigtimedwait() receives them. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	memset(&hc, 0, sizeof(hc));
+	hc.listen_host = host;
+	hc.listen_port = port;
+	hc.tls_cert_pem = cert;
+	hc.tls_key_pem = key;
+	hc.threads = (unsigned)cfg.threads;
+	hc.log_requests = (int)cfg.log_requests;
+	if (http_server_start(&hc, routes.routes, routes.n, &srv, err, sizeof(err)) == -1) {
+		fprintf(stderr, "gatehouse: serve: %s\n", err);
+		goto out;
+	}
+	log_event(LOG_INFO, "server.started", json_pack("{s:s, s:s, s:s, s:i, s:b}",
+	    "listen", cfg.listen, "issuer", base, "store", store_backend(st),
+	    "keys_created", nkeys, "require_https", ctx.require_https));
+	run_until_signal(&ctx, &set);
+	http_server_stop(srv);
+	srv = NULL;
+	if (store_flush(st) != STORE_OK)
+		fprintf(stderr, "gatehouse: serve: flushing the store: %s\n", store_last_error());
+	rc = 0;
+out:
+	http_server_stop(srv);
+	if (ctx_ready)
+		ctx_clear(&ctx);
+	store_close(st);
+	OPENSSL_cleanse(master, sizeof(master));
+	if (key != NULL) {
+		OPENSSL_cleanse(key, strlen(key));
+		free(key);
+	}
+	free(cert);
+	config_clear(&cfg);
+	return rc;
+}

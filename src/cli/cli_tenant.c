@@ -1,0 +1,73 @@
+/* cli_tenant.c — gatehouse tenant create|list. */
+#include <stdio.h>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "manage/manage.h"
+#include "util/util.h"
+
+static json_t *
+tenant_json(const struct store_tenant *t)
+{
+	return json_pack("{s:s, s:s, s:o}", "id", t->id, "name", t->name,
+	    "created_at", cli_time(t->created_at));
+}
+
+int
+cmd_tenant_create(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = {
+		{ "id", 1, 0, "tenant id, [A-Za-z0-9._:-]{1,64}" },
+		{ "name", 1, 0, "display name (default: the id)" },
+		CLI_STORE_OPTS,
+	};
+	struct cli_args a;
+	struct store *st = NULL;
+	struct store_tenant t;
+	char err[256];
+	int rc;
+
+	if ((rc = cli_parse(argc, argv, "gatehouse tenant create --id ID [--name NAME]",
+	    spec, GH_ARRAY_LEN(spec), &a)) != 0)
+		return rc < 0 ? 2 : 0;
+	if (!cli_has(&a, "id"))
+		return cli_fail("tenant create: --id is required");
+	if (cli_open_store(&a, &st) == -1)
+		return 1;
+	if (manage_tenant_create(st, cli_get(&a, "id"), cli_get(&a, "name"), &t, err, sizeof(err)) == -1) {
+		store_close(st);
+		return cli_fail("tenant create: %s", err);
+	}
+	rc = cli_print(tenant_json(&t));
+	store_tenant_clear(&t);
+	store_close(st);
+	return rc;
+}
+
+int
+cmd_tenant_list(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = { CLI_STORE_OPTS };
+	struct cli_args a;
+	struct store *st = NULL;
+	struct store_tenant *ts = NULL;
+	size_t n = 0;
+	json_t *arr;
+	int rc;
+
+	if ((rc = cli_parse(argc, argv, "gatehouse tenant list", spec, GH_ARRAY_LEN(spec), &a)) != 0)
+		return rc < 0 ? 2 : 0;
+	if (cli_open_store(&a, &st) == -1)
+		return 1;
+	if (store_tenant_list(st, &ts, &n) != STORE_OK) {
+		rc = cli_fail("tenant list: %s", store_last_error());
+		store_close(st);
+		return rc;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, tenant_json(&ts[i]));
+	store_tenant_free(ts, n);
+	store_close(st);
+	return cli_print(arr);
+}

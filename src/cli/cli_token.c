@@ -1,0 +1,107 @@
+/* cli_token.c — gatehouse token list|revoke|get. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "util/util.h"
+
+static json_t *
+token_json(const struct store_token *t)
+{
+	int64_t now = clock_now();
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s}",
+	    "id", t->id, "name", t->name, "client_id", t->client_id,
+	    "tenant_id", t->tenant_id, "format", store_format_names[t->format],
+	    "env", store_env_names[t->env], "scope", t->scope,
+	    "issued_at", cli_time(t->issued_at), "expires_at", cli_time(t->expires_at),
+	    "revoked_at", cli_time(t->revoked_at),
+	    "status", t->revoked_at ? "revoked" : t->expires_at <= now ? "expired" : "live");
+}
+
+int
+cmd_token_list(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = {
+		{ "client", 1, 0, "client id (required)" },
+		CLI_STORE_OPTS,
+	};
+	struct cli_args a;
+	struct store *st = NULL;
+	struct store_token *ts = NULL;
+	size_t n = 0;
+	json_t *arr;
+	int rc;
+
+	if ((rc = cli_parse(argc, argv, "gatehouse token list --client ID", spec,
+	    GH_ARRAY_LEN(spec), &a)) != 0)
+		return rc < 0 ? 2 : 0;
+	if (!cli_has(&a, "client"))
+		return cli_fail("token list: --client is required");
+	if (cli_open_store(&a, &st) == -1)
+		return 1;
+	if (store_token_list(st, cli_get(&a, "client"), &ts, &n) != STORE_OK) {
+		rc = cli_fail("token list: %s", store_last_error());
+		store_close(st);
+		return rc;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, token_json(&ts[i]));
+	store_token_free(ts, n);
+	store_close(st);
+	return cli_print(arr);
+}
+
+int
+cmd_token_revoke(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = {
+		{ "name", 1, 0, "revoke every live token with this token_name" },
+		{ "client", 1, 0, "only this client's tokens (with --name)" },
+		{ "id", 1, 0, "revoke the token with this jti (or opaque token hash)" },
+		CLI_STORE_OPTS,
+	};
+	struct cli_args a;
+	struct store *st = NULL;
+	int rc, count = 0;
+
+	if ((rc = cli_parse(argc, argv, "gatehouse token revoke --name NAME [--client ID] | --id ID",
+	    spec, GH_ARRAY_LEN(spec), &a)) != 0)
+		return rc < 0 ? 2 : 0;
+	if (cli_has(&a, "name") == cli_has(&a, "id"))
+		return cli_fail("token revoke: give --name or --id (one of them)");
+	if (cli_open_store(&a, &st) == -1)
+		return 1;
+	if (cli_has(&a, "name"))
+		rc = store_token_revoke_by_name(st, cli_get(&a, "client"), cli_get(&a, "name"),
+		    clock_now(), &count);
+	else {
+		rc = store_token_revoke(st, cli_get(&a, "id"), clock_now());
+		count = rc == STORE_OK;
+	}
+	store_close(st);
+	if (rc == STORE_NOTFOUND)
+		return cli_fail("token revoke: no live token %s \"%.128s\"",
+		    cli_has(&a, "name") ? "named" : "with id",
+		    cli_has(&a, "name") ? cli_get(&a, "name") : cli_get(&a, "id"));
+	if (rc != STORE_OK)
+		return cli_fail("token revoke: %s", store_last_error());
+	return cli_print(json_pack("{s:i}", "revoked", count));
+}
+
+#ifdef GH_HAVE_CLIENT_LIB
+int gh_client_cli_token_get(int argc, char **argv);
+#endif
+
+int
+cmd_token_get(int argc, char **argv)
+{
+#ifdef GH_HAVE_CLIENT_LIB
+	return gh_client_cli_token_get(argc, argv);
+#else
+	(void)argc;
+	(void)argv;
+	return cli_fail("token get: this build has no client library");
+#endif
+}

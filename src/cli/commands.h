@@ -1,0 +1,18 @@
+/* commands.h — one function per subcommand, grouped by file in src/cli/. */
+#ifndef GH_COMMANDS_H
+#define GH_COMMANDS_H
+
+int	cmd_serve(int argc, char **argv);		/* cli_serve.c */
+int	cmd_tenant_create(int argc, char **argv);	/* cli_tenant.c */
+int	cmd_tenant_list(int argc, char **argv);
+int	cmd_client_create(int argc, char **argv);	/* cli_client.c */
+int	cmd_client_list(int argc, char **argv);
+int	cmd_client_show(int argc, char **argv);
+int	cmd_client_disable(int argc, char **argv);
+int	cmd_client_enable(int argc, char **argv);
+int	cmd_token_list(int argc, char **argv);		/* cli_token.c */
+int	cmd_token_revoke(int argc, char **argv);
+int	cmd_token_get(int argc, char **argv);
+int	cmd_keys_list(int argc, char **argv);		/* cli_keys.c */
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * common.h — what every command shares: option parsing against a declared
+ * table, opening the store and the master key, printing results.
+ */
+#ifndef GH_CLI_COMMON_H
+#define GH_CLI_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "store/store.h"
+
+#define CLI_MAX_VALUES 64
+
+struct cli_opt {
+	const char	*name;		/* without "--" */
+	int		 has_arg;
+	int		 repeat;	/* may be given more than once */
+	const char	*help;
+};
+
+struct cli_args {
+	const struct cli_opt *spec;
+	size_t		 nspec;
+	const char	*values[CLI_MAX_VALUES];	/* per spec entry: last value */
+	int		 given[CLI_MAX_VALUES];
+	const char	*multi[CLI_MAX_VALUES];		/* repeated values, in order */
+	const char	*multi_name[CLI_MAX_VALUES];
+	size_t		 nmulti;
+	const char	*pos[8];			/* positional arguments */
+	size_t		 npos;
+};
+
+/* The options every store command takes. */
+#define CLI_STORE_OPTS \
+	{ "db", 1, 0, "store URL (sqlite:PATH, postgresql://...); env GATEHOUSE_DB" }, \
+	{ "master-key", 1, 0, "master key file; env GATEHOUSE_MASTER_KEY" }, \
+	{ "config", 1, 0, "configuration file" }
+
+/* Parses argv against spec; prints the error and returns -1 on a bad one.
+ * "--help" prints usage and returns 1. */
+int	cli_parse(int argc, char **argv, const char *usage,
+	    const struct cli_opt *spec, size_t nspec, struct cli_args *out);
+const char *cli_get(const struct cli_args *, const char *name);
+int	cli_has(const struct cli_args *, const char *name);
+
+/* Reports an error on stderr ("gatehouse: ...") and returns 1. */
+int	cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints o as JSON on stdout and returns 0. Steals o. */
+int	cli_print(json_t *o);
+
+/* The store URL and master key path, from options, environment, defaults. */
+const char *cli_db_url(const struct cli_args *);
+const char *cli_master_path(const struct cli_args *);
+/* Opens the store. 0, or prints the reason and returns -1. */
+int	cli_open_store(const struct cli_args *, struct store **out);
+/* Loads (create: or makes) the master key. 0 or -1 after printing. */
+int	cli_master_key(const struct cli_args *, int create, uint8_t out[32],
+	    int *created);
+
+/* JSON views of store rows (no secrets, only what an operator may see). */
+json_t	*cli_client_json(const struct store_client *);
+json_t	*cli_time(int64_t t);	/* ISO 8601, or null for 0 */
+
+#endif

@@ -1,0 +1,252 @@
+/* config.c — the typed table behind config.h. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "util/util.h"
+
+enum config_type { CT_STR, CT_INT, CT_BOOL, CT_DURATION, CT_TRISTATE };
+
+struct config_entry {
+	const char	*key;
+	enum config_type type;
+	size_t		 offset;
+	int64_t		 min, max;
+	const char	*def;
+	const char	*help;
+};
+
+#define O(f) offsetof(struct config, f)
+static const struct config_entry entries[] = {
+	{ "db", CT_STR, O(db), 0, 0, "sqlite:var/gatehouse.db", "store URL: sqlite:PATH or postgresql://..." },
+	{ "master_key", CT_STR, O(master_key), 0, 0, "var/master.key", "master key file (created 0600 on first run)" },
+	{ "listen", CT_STR, O(listen), 0, 0, "127.0.0.1:8080", "address to serve on, ADDR:PORT or [ADDR]:PORT" },
+	{ "issuer", CT_STR, O(issuer), 0, 0, "", "token issuer; default http(s)://LISTEN" },
+	{ "tls_cert", CT_STR, O(tls_cert), 0, 0, "", "TLS certificate chain (PEM); serves HTTPS when set" },
+	{ "tls_key", CT_STR, O(tls_key), 0, 0, "", "TLS private key (PEM, mode 0600)" },
+	{ "threads", CT_INT, O(threads), 0, 256, "0", "server threads; 0 = one per core" },
+	{ "log_requests", CT_BOOL, O(log_requests), 0, 1, "1", "one JSON log line per request" },
+	{ "require_https", CT_TRISTATE, O(require_https), -1, 1, "auto", "refuse token requests over plain HTTP (auto: unless listening on loopback)" },
+	{ "trusted_proxies", CT_STR, O(trusted_proxies), 0, 0, "", "CIDRs whose X-Forwarded-For/-Proto are believed" },
+	{ "ttl_sandbox", CT_DURATION, O(ttl_sandbox), 60, 31 * 86400, "1200", "default token lifetime of new sandbox clients" },
+	{ "ttl_production", CT_DURATION, O(ttl_production), 60, 31 * 86400, "3600", "default token lifetime of new production clients" },
+	{ "max_ttl", CT_DURATION, O(max_ttl), 60, 366 * 86400, "86400", "default maximum lifetime a request may ask" },
+	{ "audiences", CT_STR, O(audiences), 0, 0, "", "audiences a token request may name (space separated)" },
+	{ "signing_alg", CT_STR, O(signing_alg), 0, 0, "RS256", "algorithm of new signing keys: RS256, PS256, ES256, EdDSA" },
+	{ "require_allowlist", CT_BOOL, O(require_allowlist), 0, 1, "1", "production clients must have an IP allowlist" },
+	{ "policy", CT_STR, O(policy), 0, 0, "", "gate route policy file" },
+	{ "leeway", CT_DURATION, O(leeway), 0, 300, "30", "clock skew accepted on exp and nbf" },
+	{ "route.oauth", CT_STR, O(route[0]), 0, 0, "", "path of the RFC 6749 token route, or off" },
+	{ "route.m2p", CT_STR, O(route[1]), 0, 0, "", "path of the seed 000 route (/auth/token), or off" },
+	{ "route.partner", CT_STR, O(route[2]), 0, 0, "", "path of the seed 001 route (/api/oauth/token), or off" },
+	{ "route.papaya", CT_STR, O(route[3]), 0, 0, "", "path of the seed 002 route (/token), or off" },
+	{ "route.mangopay", CT_STR, O(route[4]), 0, 0, "", "path of the seed 003 route (/v2.01/oauth/token), or off" },
+};
+#undef O
+
+static const struct config_entry *
+entry_find(const char *key)
+{
+	for (size_t i = 0; i < GH_ARRAY_LEN(entries); i++) {
+		const char *a = entries[i].key, *b = key;
+		/* Flags spell '_' as '-'. */
+		while (*a != '\0' && (*a == *b || (*a == '_' && *b == '-'))) {
+			a++;
+			b++;
+		}
+		if (*a == '\0' && *b == '\0')
+			return &entries[i];
+	}
+	return NULL;
+}
+
+static int
+set_entry(struct config *c, const struct config_entry *e, const char *value,
+    char *err, size_t errlen)
+{
+	void *field = (char *)c + e->offset;
+	const char *why;
+	int64_t v;
+
+	switch (e->type) {
+	case CT_STR: {
+		char *dup;
+		if (!str_is_clean_utf8(value, strlen(value))) {
+			snprintf(err, errlen, "%s: value has control characters or invalid UTF-8", e->key);
+			return -1;
+		}
+		if ((dup = strdup(value)) == NULL) {
+			snprintf(err, errlen, "%s: out of memory", e->key);
+			return -1;
+		}
+		free(*(char **)field);
+		*(char **)field = dup;
+		return 0;
+	}
+	case CT_INT:
+		if (num_parse_i64(value, strlen(value), e->min, e->max, &v, &why) == -1) {
+			snprintf(err, errlen, "%s: \"%.40s\" %s (%lld..%lld)", e->key,
+			    value, why, (long long)e->min, (long long)e->max);
+			return -1;
+		}
+		break;
+	case CT_DURATION:
+		if (num_parse_duration(value, e->min, e->max, &v, &why) == -1) {
+			snprintf(err, errlen, "%s: \"%.40s\" %s (%llds..%llds; units s, m, h, d)",
+			    e->key, value, why, (long long)e->min, (long long)e->max);
+			return -1;
+		}
+		break;
+	case CT_BOOL:
+	case CT_TRISTATE:
+		if (!strcmp(value, "1") || !strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "on"))
+			v = 1;
+		else if (!strcmp(value, "0") || !strcmp(value, "false") || !strcmp(value, "no") || !strcmp(value, "off"))
+			v = 0;
+		else if (e->type == CT_TRISTATE && !strcmp(value, "auto"))
+			v = -1;
+		else {
+			snprintf(err, errlen, "%s: \"%.40s\" is not a boolean (true or false%s)",
+			    e->key, value, e->type == CT_TRISTATE ? " or auto" : "");
+			return -1;
+		}
+		break;
+	}
+	*(int64_t *)field = v;
+	return 0;
+}
+
+void
+config_defaults(struct config *c)
+{
+	char err[256];
+
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < GH_ARRAY_LEN(entries); i++)
+		if (set_entry(c, &entries[i], entries[i].def, err, sizeof(err)) == -1)
+			abort();	/* a default outside its own bounds is a bug */
+}
+
+void
+config_clear(struct config *c)
+{
+	for (size_t i = 0; i < GH_ARRAY_LEN(entries); i++)
+		if (entries[i].type == CT_STR) {
+			free(*(char **)((char *)c + entries[i].offset));
+			*(char **)((char *)c + entries[i].offset) = NULL;
+		}
+}
+
+int
+config_set(struct config *c, const char *key, const char *value, char *err,
+    size_t errlen)
+{
+	const struct config_entry *e = entry_find(key);
+
+	if (e == NULL) {
+		snprintf(err, errlen, "unknown setting \"%.60s\"", key);
+		return -1;
+	}
+	return set_entry(c, e, value, err, errlen);
+}
+
+static char *
+trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n'))
+		*--end = '\0';
+	return s;
+}
+
+int
+config_load(struct config *c, const char *path, char *err, size_t errlen)
+{
+	FILE *f;
+	char line[4096], one[512];
+	size_t used = 0;
+	int lineno = 0, bad = 0;
+
+	err[0] = '\0';
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *eq, *key, *value;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			snprintf(one, sizeof(one), "%.100s:%d: line longer than %zu bytes",
+			    path, lineno, sizeof(line) - 1);
+			bad = 1;
+			/* Skip the rest of the long line. */
+			int ch;
+			while ((ch = fgetc(f)) != EOF && ch != '\n')
+				;
+			goto report;
+		}
+		key = trim(line);
+		if (*key == '\0' || *key == '#')
+			continue;
+		if ((eq = strchr(key, '=')) == NULL) {
+			snprintf(one, sizeof(one), "%.100s:%d: expected \"key = value\"", path, lineno);
+			bad = 1;
+			goto report;
+		}
+		*eq = '\0';
+		key = trim(key);
+		value = trim(eq + 1);
+		{
+			char why[384];
+			if (config_set(c, key, value, why, sizeof(why)) == 0)
+				continue;
+			snprintf(one, sizeof(one), "%.100s:%d: %s", path, lineno, why);
+		}
+		bad = 1;
+report:
+		if (used < errlen)
+			used += (size_t)snprintf(err + used, errlen - used, "%s%s",
+			    used ? "\n" : "", one);
+	}
+	fclose(f);
+	return bad ? -1 : 0;
+}
+
+int
+config_validate(const struct config *c, char *err, size_t errlen)
+{
+	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0')) {
+		snprintf(err, errlen, "tls_cert and tls_key go together: set both or neither");
+		return -1;
+	}
+	if (c->max_ttl < c->ttl_sandbox || c->max_ttl < c->ttl_production) {
+		snprintf(err, errlen, "max_ttl (%llds) is below a default lifetime",
+		    (long long)c->max_ttl);
+		return -1;
+	}
+	for (size_t i = 0; i < CONFIG_MAX_ROUTES; i++) {
+		const char *r = c->route[i];
+		if (r != NULL && r[0] != '\0' && strcmp(r, "off") != 0 && r[0] != '/') {
+			snprintf(err, errlen, "route paths start with '/' (or are \"off\"): \"%.60s\"", r);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+config_usage(FILE *f)
+{
+	for (size_t i = 0; i < GH_ARRAY_LEN(entries); i++)
+		fprintf(f, "  --%-18s %s (default: %s)\n", entries[i].key,
+		    entries[i].help, entries[i].def[0] ? entries[i].def : "none");
+}

@@ -1,0 +1,52 @@
+/*
+ * config.h — the server's configuration: one typed table with bounds
+ * (STYLE 5). A file of "key = value" lines and command-line flags
+ * ("--key value", '-' for '_') set the same keys; everything is validated
+ * before the server listens, and every error is reported, not just the first.
+ */
+#ifndef GH_CONFIG_H
+#define GH_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_MAX_ROUTES 8	/* dialect routes that may be configured */
+
+struct config {
+	char	*db;		/* store URL */
+	char	*master_key;	/* master key file */
+	char	*listen;	/* ADDR:PORT or [V6]:PORT */
+	char	*issuer;	/* "" = derived from listen and TLS */
+	char	*tls_cert;	/* PEM file */
+	char	*tls_key;	/* PEM file, mode 0600 */
+	int64_t	 threads;	/* 0 = one per core */
+	int64_t	 log_requests;	/* bool */
+	int64_t	 require_https;	/* -1 auto (on unless loopback), 0, 1 */
+	char	*trusted_proxies; /* CIDRs whose X-Forwarded-* are honoured */
+	int64_t	 ttl_sandbox;	/* default lifetime of new sandbox clients */
+	int64_t	 ttl_production;
+	int64_t	 max_ttl;	/* default maximum lifetime of new clients */
+	char	*audiences;	/* audiences a request may name, space separated */
+	char	*signing_alg;	/* algorithm of first and rotated keys */
+	int64_t	 require_allowlist; /* production clients need an IP allowlist */
+	char	*policy;	/* gate route policy file, "" none */
+	int64_t	 leeway;	/* seconds of clock skew accepted on exp/nbf */
+	char	*route[CONFIG_MAX_ROUTES]; /* per dialect: path, "off", or "" default */
+};
+
+/* Fills c with the defaults. */
+void	config_defaults(struct config *c);
+void	config_clear(struct config *c);
+/* Sets key to value. Returns 0, or -1 with a message in err naming the key. */
+int	config_set(struct config *c, const char *key, const char *value,
+	    char *err, size_t errlen);
+/* Reads a file of "key = value" lines ('#' comments). Reports every bad line
+ * as "FILE:LINE: reason" (joined by newlines) into err. 0 or -1. */
+int	config_load(struct config *c, const char *path, char *err, size_t errlen);
+/* Checks relations between keys after everything is set. 0 or -1. */
+int	config_validate(const struct config *c, char *err, size_t errlen);
+/* Prints every key with its type, bounds and default (for --help). */
+void	config_usage(FILE *f);
+
+#endif

@@ -1,0 +1,148 @@
+/* keys.c — see keys.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "keys/keys.h"
+#include "security/masterkey.h"
+#include "util/util.h"
+
+int
+keys_load(struct store *st, const uint8_t seal_key[32], int64_t now,
+    struct keyring **out, char *err, size_t errlen)
+{
+	struct store_key *rows = NULL;
+	size_t n = 0;
+	struct keyring *kr = NULL;
+	int rc = -1;
+
+	if (store_key_list(st, &rows, &n) != STORE_OK) {
+		snprintf(err, errlen, "cannot list signing keys: %s", store_last_error());
+		return -1;
+	}
+	if ((kr = keyring_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct store_key *k = &rows[i];
+		struct keyring_dates d = { k->publish_at, k->activate_at, k->retire_at, k->remove_at };
+		struct jose_key *jk = NULL;
+		enum jose_alg alg;
+		uint8_t *der = NULL;
+		size_t derlen = 0;
+		const char *why = NULL;
+
+		if (k->remove_at != 0 && k->remove_at <= now)
+			continue;
+		if (jose_alg_from_name(k->alg, &alg) == -1) {
+			snprintf(err, errlen, "key %s has unknown algorithm %s", k->kid, k->alg);
+			goto out;
+		}
+		if (unseal(seal_key, k->sealed, k->sealed_len, k->kid, &der, &derlen) == -1) {
+			snprintf(err, errlen, "key %s does not unseal: wrong master key, or the row was altered", k->kid);
+			goto out;
+		}
+		rc = jose_key_from_private_der(alg, k->kid, der, derlen, &jk, &why);
+		OPENSSL_cleanse(der, derlen);
+		free(der);
+		if (rc == -1) {
+			snprintf(err, errlen, "key %s: %s", k->kid, why ? why : "unreadable");
+			goto out;
+		}
+		rc = -1;
+		if (keyring_add(kr, jk, (int)k->env, &d) == -1) {
+			snprintf(err, errlen, "key %s: cannot add to keyring", k->kid);
+			goto out;
+		}
+	}
+	*out = kr;
+	kr = NULL;
+	rc = 0;
+out:
+	keyring_unref(kr);
+	store_key_free(rows, n);
+	return rc;
+}
+
+int
+keys_create(struct store *st, const uint8_t seal_key[32], enum store_env env,
+    enum jose_alg alg, const struct keyring_dates *dates,
+    char kid[KEYS_KID_LEN + 1], char *err, size_t errlen)
+{
+	struct jose_key *jk = NULL;
+	struct store_key row;
+	uint8_t rnd[8], *der = NULL, *sealed = NULL;
+	size_t derlen = 0, sealed_len = 0;
+	char hex[17];
+	const char *why = NULL;
+	int rc = -1;
+
+	/* kid: environment, date and 64 random bits; unique and telling. */
+	if (rand_bytes(rnd, sizeof(rnd)) == -1) {
+		snprintf(err, errlen, "no randomness");
+		return -1;
+	}
+	hex_encode(rnd, sizeof(rnd), hex);
+	snprintf(kid, KEYS_KID_LEN + 1, "%s-%s", env == STORE_ENV_SANDBOX ? "sbx" : "prd", hex);
+
+	if (jose_key_generate(alg, kid, &jk, &why) == -1 ||
+	    jose_key_private_der(jk, &der, &derlen, &why) == -1) {
+		snprintf(err, errlen, "cannot make a %s key: %s", jose_alg_names[alg], why ? why : "?");
+		goto out;
+	}
+	if (seal(seal_key, der, derlen, kid, &sealed, &sealed_len) == -1) {
+		snprintf(err, errlen, "cannot seal the new key");
+		goto out;
+	}
+	memset(&row, 0, sizeof(row));
+	row.kid = kid;
+	row.alg = (char *)jose_alg_names[alg];
+	row.env = env;
+	row.sealed = sealed;
+	row.sealed_len = sealed_len;
+	row.created_at = clock_now();
+	row.publish_at = dates->publish_at;
+	row.activate_at = dates->activate_at;
+	row.retire_at = dates->retire_at;
+	row.remove_at = dates->remove_at;
+	if (store_key_add(st, &row) != STORE_OK) {
+		snprintf(err, errlen, "cannot store the new key: %s", store_last_error());
+		goto out;
+	}
+	rc = 0;
+out:
+	if (der != NULL) {
+		OPENSSL_cleanse(der, derlen);
+		free(der);
+	}
+	free(sealed);
+	jose_key_free(jk);
+	return rc;
+}
+
+int
+keys_ensure(struct store *st, const uint8_t seal_key[32], enum jose_alg alg,
+    int64_t now, int *created, char *err, size_t errlen)
+{
+	struct keyring *kr = NULL;
+
+	*created = 0;
+	if (keys_load(st, seal_key, now, &kr, err, errlen) == -1)
+		return -1;
+	for (int env = 0; env < STORE_ENV__MAX; env++) {
+		struct keyring_dates d = { now, now, 0, 0 };
+		char kid[KEYS_KID_LEN + 1];
+		if (keyring_signing_key(kr, env, now) != NULL)
+			continue;
+		if (keys_create(st, seal_key, (enum store_env)env, alg, &d, kid, err, errlen) == -1) {
+			keyring_unref(kr);
+			return -1;
+		}
+		(*created)++;
+	}
+	keyring_unref(kr);
+	return 0;
+}

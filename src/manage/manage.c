@@ -1,0 +1,319 @@
+/* manage.c — see manage.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "manage/manage.h"
+#include "oauth/client_cache.h"
+#include "util/util.h"
+
+static int
+fail(char *err, size_t errlen, const char *msg)
+{
+	snprintf(err, errlen, "%s", msg);
+	return -1;
+}
+
+int
+manage_tenant_create(struct store *st, const char *id, const char *name,
+    struct store_tenant *out, char *err, size_t errlen)
+{
+	struct store_tenant t;
+	int rc;
+
+	if (id == NULL || !str_is_ident(id, strlen(id), 64))
+		return fail(err, errlen, "tenant id must be 1-64 characters of [A-Za-z0-9._:-]");
+	if (name == NULL)
+		name = id;
+	if (strlen(name) == 0 || strlen(name) > 128 || !str_is_clean_utf8(name, strlen(name)))
+		return fail(err, errlen, "tenant name must be 1-128 characters of printable UTF-8");
+	memset(&t, 0, sizeof(t));
+	t.id = (char *)id;
+	t.name = (char *)name;
+	t.created_at = clock_now();
+	if ((rc = store_tenant_create(st, &t)) == STORE_CONFLICT) {
+		snprintf(err, errlen, "tenant %s already exists", id);
+		return -1;
+	}
+	if (rc != STORE_OK) {
+		snprintf(err, errlen, "store: %s", store_last_error());
+		return -1;
+	}
+	if (out != NULL && store_tenant_get(st, id, out) != STORE_OK) {
+		snprintf(err, errlen, "store: %s", store_last_error());
+		return -1;
+	}
+	return 0;
+}
+
+int
+manage_parse_roles(const char *s, unsigned *out, char *err, size_t errlen)
+{
+	static const char *const names[] = { "viewer", "operator", "admin" };
+	unsigned bits = 0;
+
+	while (*s != '\0') {
+		size_t n = strcspn(s, ", "), i;
+		for (i = 0; i < GH_ARRAY_LEN(names); i++)
+			if (strlen(names[i]) == n && strncmp(names[i], s, n) == 0)
+				break;
+		if (n > 0 && i == GH_ARRAY_LEN(names)) {
+			snprintf(err, errlen, "roles: \"%.*s\" is not one of admin, operator, viewer",
+			    (int)(n > 32 ? 32 : n), s);
+			return -1;
+		}
+		if (n > 0)
+			bits |= 1u << i;
+		s += n;
+		while (*s == ',' || *s == ' ')
+			s++;
+	}
+	if (bits == 0)
+		return fail(err, errlen, "roles: name at least one of admin, operator, viewer");
+	*out = bits;
+	return 0;
+}
+
+static int
+parse_scopes(const char *s, char **out, char *err, size_t errlen)
+{
+	size_t n = strlen(s);
+
+	if (n > 2048)
+		return fail(err, errlen, "scopes: longer than 2048 bytes");
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		/* RFC 6749 §3.3 scope tokens, separated by spaces. */
+		if (c != ' ' && (c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e))
+			return fail(err, errlen, "scopes: a scope has a character outside RFC 6749 §3.3");
+	}
+	/* Stored normalized: single spaces, no ends. */
+	if ((*out = malloc(n + 1)) == NULL)
+		return fail(err, errlen, "out of memory");
+	{
+		size_t o = 0;
+		const char *p = s;
+		while (*p != '\0') {
+			size_t m = strcspn(p, " ");
+			if (m > 0) {
+				if (o > 0)
+					(*out)[o++] = ' ';
+				memcpy(*out + o, p, m);
+				o += m;
+			}
+			p += m + (p[m] == ' ');
+		}
+		(*out)[o] = '\0';
+	}
+	return 0;
+}
+
+static int
+parse_claims(const char *s, char **out, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *o;
+	const char *key;
+	json_t *v;
+
+	if (strlen(s) > MANAGE_MAX_CLAIMS_LEN) {
+		snprintf(err, errlen, "claims: longer than %d bytes", MANAGE_MAX_CLAIMS_LEN);
+		return -1;
+	}
+	if ((o = json_loads(s, JSON_REJECT_DUPLICATES, &je)) == NULL) {
+		snprintf(err, errlen, "claims: not valid JSON: %s", je.text);
+		return -1;
+	}
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return fail(err, errlen, "claims: must be a JSON object");
+	}
+	json_object_foreach(o, key, v) {
+		if (claims_is_registered(key)) {
+			snprintf(err, errlen, "claims: \"%.40s\" is a registered claim the server sets; extra claims may not override it", key);
+			json_decref(o);
+			return -1;
+		}
+	}
+	*out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	return *out ? 0 : fail(err, errlen, "out of memory");
+}
+
+static int
+parse_allowlist(const struct client_spec *s, char **out, char *err, size_t errlen)
+{
+	struct cidr_list all, one;
+	const char *why, *bad;
+	char text[CIDR_MAX_BLOCKS * 50];
+
+	all.n = 0;
+	for (size_t i = 0; i < s->nallow; i++) {
+		if (cidr_parse_list(s->allow_ips[i], &one, &why, &bad) == -1) {
+			snprintf(err, errlen, "allow-ip: \"%.50s\" %s", bad, why);
+			return -1;
+		}
+		for (size_t k = 0; k < one.n; k++) {
+			if (all.n == CIDR_MAX_BLOCKS)
+				return fail(err, errlen, "allow-ip: too many address blocks");
+			all.blocks[all.n++] = one.blocks[k];
+		}
+	}
+	cidr_format_list(&all, text, sizeof(text));
+	*out = strdup(text);
+	return *out ? 0 : fail(err, errlen, "out of memory");
+}
+
+static int
+parse_seconds(const char *field, const char *v, int64_t def, int64_t *out,
+    char *err, size_t errlen)
+{
+	const char *why;
+
+	if (v == NULL) {
+		*out = def;
+		return 0;
+	}
+	if (num_parse_duration(v, 1, 366 * 86400, out, &why) == -1) {
+		snprintf(err, errlen, "%s: \"%.32s\" %s (1s..366d; units s, m, h, d)", field, v, why);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+build_client(const struct config *cfg, const struct client_spec *s,
+    struct store_client *c, char *err, size_t errlen)
+{
+	const char *why;
+	int64_t def_ttl;
+
+	if (s->tenant == NULL)
+		return fail(err, errlen, "tenant: required");
+	if (s->name == NULL || strlen(s->name) == 0 || strlen(s->name) > 128 ||
+	    !str_is_clean_utf8(s->name, strlen(s->name)))
+		return fail(err, errlen, "name: required, 1-128 characters of printable UTF-8");
+	if (s->id != NULL && !str_is_ident(s->id, strlen(s->id), 128))
+		return fail(err, errlen, "id: must be 1-128 characters of [A-Za-z0-9._:-]");
+	if (s->id != NULL)
+		c->id = strdup(s->id);
+	else if ((c->id = malloc(37)) != NULL && uuid_v4(c->id) == -1)
+		return fail(err, errlen, "no randomness");
+	if (c->id == NULL)
+		return fail(err, errlen, "out of memory");
+	if ((c->tenant_id = strdup(s->tenant)) == NULL || (c->name = strdup(s->name)) == NULL)
+		return fail(err, errlen, "out of memory");
+	c->env = STORE_ENV_SANDBOX;
+	if (s->env != NULL && store_env_from_name(s->env, &c->env) == -1)
+		return fail(err, errlen, "env: must be sandbox or production");
+	c->roles = STORE_ROLE_VIEWER;
+	if (s->roles != NULL && manage_parse_roles(s->roles, &c->roles, err, errlen) == -1)
+		return -1;
+	if (parse_scopes(s->scopes ? s->scopes : "", &c->scopes, err, errlen) == -1)
+		return -1;
+	def_ttl = c->env == STORE_ENV_SANDBOX ? cfg->ttl_sandbox : cfg->ttl_production;
+	if (parse_seconds("ttl", s->ttl, def_ttl, &c->ttl, err, errlen) == -1 ||
+	    parse_seconds("max-ttl", s->max_ttl, c->ttl > cfg->max_ttl ? c->ttl : cfg->max_ttl,
+	    &c->max_ttl, err, errlen) == -1)
+		return -1;
+	if (c->ttl > c->max_ttl) {
+		snprintf(err, errlen, "ttl (%llds) is above max-ttl (%llds)",
+		    (long long)c->ttl, (long long)c->max_ttl);
+		return -1;
+	}
+	c->format = STORE_FORMAT_JWT;
+	if (s->format != NULL && store_format_from_name(s->format, &c->format) == -1)
+		return fail(err, errlen, "token-format: must be jwt or opaque");
+	if (parse_claims(s->claims ? s->claims : "{}", &c->claims, err, errlen) == -1)
+		return -1;
+	if (parse_allowlist(s, &c->allow_ips, err, errlen) == -1)
+		return -1;
+	if (c->env == STORE_ENV_PRODUCTION && c->allow_ips[0] == '\0' && cfg->require_allowlist)
+		return fail(err, errlen, "allow-ip: production clients need an IP allowlist (or set require_allowlist = false)");
+	if (s->rate_limit != NULL && num_parse_i64(s->rate_limit, strlen(s->rate_limit), 0,
+	    1000000, &c->rate_limit, &why) == -1) {
+		snprintf(err, errlen, "rate-limit: %s (0..1000000 tokens a minute)", why);
+		return -1;
+	}
+	c->created_at = c->updated_at = clock_now();
+	return 0;
+}
+
+int
+manage_client_create(struct store *st, const uint8_t secret_key[32],
+    const struct config *cfg, const struct client_spec *s,
+    struct store_client *out, char secret[SECRET_TEXT_LEN + 1], char *err,
+    size_t errlen)
+{
+	struct store_client c;
+	struct store_secret sec;
+	struct store_tenant t;
+	int rc = -1, src;
+
+	memset(&c, 0, sizeof(c));
+	memset(&sec, 0, sizeof(sec));
+	if (build_client(cfg, s, &c, err, errlen) == -1)
+		goto out;
+	if ((src = store_tenant_get(st, c.tenant_id, &t)) != STORE_OK) {
+		if (src == STORE_NOTFOUND)
+			snprintf(err, errlen, "tenant: %s does not exist", c.tenant_id);
+		else
+			snprintf(err, errlen, "store: %s", store_last_error());
+		goto out;
+	}
+	store_tenant_clear(&t);
+	if (secret_generate(secret) == -1) {
+		snprintf(err, errlen, "no randomness");
+		goto out;
+	}
+	secret_hash(secret_key, secret, SECRET_TEXT_LEN, sec.hash);
+	sec.client_id = c.id;
+	sec.created_at = c.created_at;
+	if ((src = store_client_create(st, &c, &sec)) != STORE_OK) {
+		if (src == STORE_CONFLICT)
+			snprintf(err, errlen, "client %s already exists", c.id);
+		else
+			snprintf(err, errlen, "store: %s", store_last_error());
+		OPENSSL_cleanse(secret, SECRET_TEXT_LEN + 1);
+		goto out;
+	}
+	if (out != NULL && store_client_get(st, c.id, out) != STORE_OK) {
+		snprintf(err, errlen, "store: %s", store_last_error());
+		goto out;
+	}
+	rc = 0;
+out:
+	sec.client_id = NULL;
+	OPENSSL_cleanse(sec.hash, sizeof(sec.hash));
+	store_client_clear(&c);
+	return rc;
+}
+
+int
+manage_client_set_disabled(struct store *st, const char *id, int disabled,
+    struct store_client *out, char *err, size_t errlen)
+{
+	struct store_client c;
+	int rc;
+
+	if ((rc = store_client_get(st, id, &c)) != STORE_OK) {
+		snprintf(err, errlen, rc == STORE_NOTFOUND ? "client %.64s does not exist" : "store: %s",
+		    rc == STORE_NOTFOUND ? id : store_last_error());
+		return -1;
+	}
+	c.disabled = disabled;
+	c.updated_at = clock_now();
+	if (store_client_update(st, &c) != STORE_OK) {
+		snprintf(err, errlen, "store: %s", store_last_error());
+		store_client_clear(&c);
+		return -1;
+	}
+	if (out != NULL)
+		*out = c;
+	else
+		store_client_clear(&c);
+	return 0;
+}

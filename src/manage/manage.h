@@ -1,0 +1,51 @@
+/*
+ * manage.h — the operator's changes, validated once for every way in: the
+ * CLI and (later) the admin API call these, so the same input gets the same
+ * answer. Each returns 0, or -1 with a one-line reason in err that names the
+ * field; nothing is changed on failure.
+ */
+#ifndef GH_MANAGE_H
+#define GH_MANAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "net/cidr.h"
+#include "security/secret.h"
+#include "store/store.h"
+
+/* A client as asked for, in text (CLI flags or JSON). NULL: the default. */
+struct client_spec {
+	const char	*id;		/* default: a new UUID */
+	const char	*tenant;
+	const char	*name;
+	const char	*env;		/* sandbox (default) | production */
+	const char	*roles;		/* comma separated; default viewer */
+	const char	*scopes;	/* space separated; default none */
+	const char	*ttl;		/* seconds or 15m, 1h...; default per env */
+	const char	*max_ttl;
+	const char	*format;	/* jwt (default) | opaque */
+	const char	*claims;	/* a JSON object */
+	const char	*rate_limit;	/* tokens a minute */
+	const char	*allow_ips[CIDR_MAX_BLOCKS];
+	size_t		 nallow;
+};
+
+#define MANAGE_MAX_CLAIMS_LEN 4096
+
+int	manage_tenant_create(struct store *, const char *id, const char *name,
+	    struct store_tenant *out, char *err, size_t errlen);
+
+/* Creates the client with a new secret (shown once: copied into secret). */
+int	manage_client_create(struct store *, const uint8_t secret_key[32],
+	    const struct config *, const struct client_spec *,
+	    struct store_client *out, char secret[SECRET_TEXT_LEN + 1],
+	    char *err, size_t errlen);
+int	manage_client_set_disabled(struct store *, const char *id, int disabled,
+	    struct store_client *out, char *err, size_t errlen);
+
+/* Roles: "admin,operator" -> bits; 0 or -1. */
+int	manage_parse_roles(const char *s, unsigned *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,320 @@
+/* client_cache.c — see client_cache.h. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "oauth/client_cache.h"
+#include "util/util.h"
+
+#define BUCKETS 4096
+
+struct node {
+	struct client_entry	*e;
+	struct node		*next;
+};
+
+struct client_cache {
+	struct store		*store;
+	char			*issuer;
+	pthread_rwlock_t	 lock;
+	struct node		*buckets[BUCKETS];
+	size_t			 n;
+	uint64_t		 epoch;	/* bumped by every clear */
+};
+
+static const char *const registered[] = {
+	"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope",
+	"scopes", "tenant_id", "roles", "env", "is_test", "token_name", "typ",
+};
+
+int
+claims_is_registered(const char *name)
+{
+	for (size_t i = 0; i < GH_ARRAY_LEN(registered); i++)
+		if (strcmp(registered[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+int
+json_append_string(char *buf, size_t len, size_t cap, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (len + 2 > cap)
+		return -1;
+	buf[len++] = '"';
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (len + 7 > cap)
+			return -1;
+		if (c == '"' || c == '\\') {
+			buf[len++] = '\\';
+			buf[len++] = (char)c;
+		} else if (c < 0x20) {
+			memcpy(buf + len, "\\u00", 4);
+			buf[len + 4] = hex[c >> 4];
+			buf[len + 5] = hex[c & 15];
+			len += 6;
+		} else
+			buf[len++] = (char)c;
+	}
+	if (len + 1 > cap)
+		return -1;
+	buf[len++] = '"';
+	return (int)len;
+}
+
+static unsigned
+hash_id(const char *s)
+{
+	unsigned h = 2166136261u;
+	while (*s != '\0')
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h % BUCKETS;
+}
+
+struct client_cache *
+client_cache_new(struct store *st, const char *issuer)
+{
+	struct client_cache *cc = calloc(1, sizeof(*cc));
+
+	if (cc == NULL)
+		return NULL;
+	if ((cc->issuer = strdup(issuer)) == NULL) {
+		free(cc);
+		return NULL;
+	}
+	cc->store = st;
+	pthread_rwlock_init(&cc->lock, NULL);
+	return cc;
+}
+
+static void
+entry_free(struct client_entry *e)
+{
+	store_client_clear(&e->c);
+	for (size_t i = 0; i < e->nscopes; i++)
+		free(e->scopes[i]);
+	free(e->claims_fragment);
+	OPENSSL_cleanse(e->secrets, sizeof(e->secrets));
+	free(e);
+}
+
+void
+client_entry_release(struct client_entry *e)
+{
+	if (e != NULL && atomic_fetch_sub(&e->refs, 1) == 1)
+		entry_free(e);
+}
+
+static void
+clear_locked(struct client_cache *cc)
+{
+	for (size_t i = 0; i < BUCKETS; i++) {
+		struct node *n = cc->buckets[i], *next;
+		for (; n != NULL; n = next) {
+			next = n->next;
+			client_entry_release(n->e);
+			free(n);
+		}
+		cc->buckets[i] = NULL;
+	}
+	cc->n = 0;
+	cc->epoch++;
+}
+
+void
+client_cache_clear(struct client_cache *cc)
+{
+	pthread_rwlock_wrlock(&cc->lock);
+	clear_locked(cc);
+	pthread_rwlock_unlock(&cc->lock);
+}
+
+void
+client_cache_free(struct client_cache *cc)
+{
+	if (cc == NULL)
+		return;
+	clear_locked(cc);
+	pthread_rwlock_destroy(&cc->lock);
+	free(cc->issuer);
+	free(cc);
+}
+
+/* Serializes the claims every token of this client carries. */
+static int
+build_fragment(struct client_cache *cc, struct client_entry *e)
+{
+	static const char *const role_names[] = { "viewer", "operator", "admin" };
+	size_t cap = 1024 + strlen(e->c.claims) + 4 * strlen(cc->issuer) +
+	    8 * (strlen(e->c.id) + strlen(e->c.tenant_id));
+	char *buf = malloc(cap);
+	int len = 0, first = 1;
+	json_t *extra = NULL;
+	const char *key;
+	json_t *val;
+
+	if (buf == NULL)
+		return -1;
+#define APPEND_LIT(s) do { size_t l_ = strlen(s); if ((size_t)len + l_ >= cap) goto fail; memcpy(buf + len, s, l_); len += (int)l_; } while (0)
+#define APPEND_STR(s) do { if ((len = json_append_string(buf, (size_t)len, cap, s)) < 0) goto fail; } while (0)
+	APPEND_LIT("\"iss\":");
+	APPEND_STR(cc->issuer);
+	APPEND_LIT(",\"sub\":");
+	APPEND_STR(e->c.id);
+	APPEND_LIT(",\"client_id\":");
+	APPEND_STR(e->c.id);
+	APPEND_LIT(",\"tenant_id\":");
+	APPEND_STR(e->c.tenant_id);
+	APPEND_LIT(",\"roles\":[");
+	for (size_t i = 0; i < GH_ARRAY_LEN(role_names); i++)
+		if (e->c.roles & (1u << i)) {
+			if (!first)
+				APPEND_LIT(",");
+			APPEND_STR(role_names[i]);
+			first = 0;
+		}
+	APPEND_LIT("],\"env\":");
+	APPEND_STR(store_env_names[e->c.env]);
+	APPEND_LIT(e->c.env == STORE_ENV_SANDBOX ? ",\"is_test\":true," : ",\"is_test\":false,");
+
+	/* Extra claims: never a registered one (DESIGN "What a token carries"). */
+	extra = json_loads(e->c.claims, JSON_REJECT_DUPLICATES, NULL);
+	if (extra != NULL && json_is_object(extra)) {
+		json_object_foreach(extra, key, val) {
+			char *v;
+			if (claims_is_registered(key))
+				continue;
+			APPEND_STR(key);
+			APPEND_LIT(":");
+			v = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
+			if (v == NULL)
+				goto fail;
+			if ((size_t)len + strlen(v) + 2 >= cap) {
+				free(v);
+				goto fail;
+			}
+			memcpy(buf + len, v, strlen(v));
+			len += (int)strlen(v);
+			free(v);
+			APPEND_LIT(",");
+		}
+	}
+#undef APPEND_LIT
+#undef APPEND_STR
+	json_decref(extra);
+	buf[len] = '\0';
+	e->claims_fragment = buf;
+	e->claims_fragment_len = (size_t)len;
+	return 0;
+fail:
+	json_decref(extra);
+	free(buf);
+	return -1;
+}
+
+static int
+load(struct client_cache *cc, const char *id, struct client_entry **out)
+{
+	struct client_entry *e = calloc(1, sizeof(*e));
+	struct store_secret *secrets = NULL;
+	size_t nsecrets = 0;
+	const char *why, *bad;
+	int rc;
+
+	if (e == NULL)
+		return STORE_ERROR;
+	atomic_init(&e->refs, 1);
+	if ((rc = store_client_get(cc->store, id, &e->c)) != STORE_OK) {
+		free(e);
+		return rc;
+	}
+	if ((rc = store_secret_list(cc->store, id, &secrets, &nsecrets)) != STORE_OK)
+		goto fail;
+	for (size_t i = 0; i < nsecrets && e->nsecrets < CLIENT_MAX_SECRETS; i++) {
+		if (secrets[i].revoked_at != 0)
+			continue;
+		memcpy(e->secrets[e->nsecrets].hash, secrets[i].hash, 32);
+		e->secrets[e->nsecrets].created_at = secrets[i].created_at;
+		e->secrets[e->nsecrets].expires_at = secrets[i].expires_at;
+		e->nsecrets++;
+	}
+	store_secret_free(secrets, nsecrets);
+	rc = STORE_ERROR;
+	if (cidr_parse_list(e->c.allow_ips, &e->allow, &why, &bad) == -1)
+		goto fail;	/* validated on write; a bad row fails closed */
+	{
+		const char *p = e->c.scopes;
+		while (*p != '\0' && e->nscopes < CLIENT_MAX_SCOPES) {
+			size_t l;
+			while (*p == ' ')
+				p++;
+			if ((l = strcspn(p, " ")) == 0)
+				break;
+			if ((e->scopes[e->nscopes] = xstrndup(p, l)) == NULL)
+				goto fail;
+			e->nscopes++;
+			p += l;
+		}
+	}
+	if (build_fragment(cc, e) == -1)
+		goto fail;
+	*out = e;
+	return STORE_OK;
+fail:
+	entry_free(e);
+	return rc;
+}
+
+int
+client_cache_get(struct client_cache *cc, const char *id,
+    struct client_entry **out)
+{
+	unsigned b = hash_id(id);
+	struct node *n;
+	struct client_entry *e;
+	uint64_t epoch;
+	int rc;
+
+	pthread_rwlock_rdlock(&cc->lock);
+	epoch = cc->epoch;
+	for (n = cc->buckets[b]; n != NULL; n = n->next)
+		if (strcmp(n->e->c.id, id) == 0) {
+			atomic_fetch_add(&n->e->refs, 1);
+			*out = n->e;
+			pthread_rwlock_unlock(&cc->lock);
+			return STORE_OK;
+		}
+	pthread_rwlock_unlock(&cc->lock);
+
+	if ((rc = load(cc, id, &e)) != STORE_OK)
+		return rc;
+
+	/* A clear during the load means the row may be stale: hand it to this
+	 * request (it was read after the request began) but do not keep it. */
+	pthread_rwlock_wrlock(&cc->lock);
+	for (n = cc->buckets[b]; n != NULL; n = n->next)
+		if (strcmp(n->e->c.id, id) == 0)
+			break;
+	if (n == NULL && epoch == cc->epoch) {
+		if (cc->n >= CLIENT_CACHE_MAX)
+			clear_locked(cc);
+		if ((n = malloc(sizeof(*n))) != NULL) {
+			n->e = e;
+			atomic_fetch_add(&e->refs, 1);
+			n->next = cc->buckets[b];
+			cc->buckets[b] = n;
+			cc->n++;
+		}
+	}
+	pthread_rwlock_unlock(&cc->lock);
+	*out = e;
+	return STORE_OK;
+}

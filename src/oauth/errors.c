@@ -1,0 +1,74 @@
+/* errors.c — RFC 6749 §5.2 error codes and the normalized request's upkeep. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "oauth/issue.h"
+#include "oauth/token_request.h"
+
+const char *const oauth_code_names[OAUTH_CODE__MAX] = {
+	[OAUTH_INVALID_REQUEST] = "invalid_request",
+	[OAUTH_INVALID_CLIENT] = "invalid_client",
+	[OAUTH_INVALID_GRANT] = "invalid_grant",
+	[OAUTH_UNAUTHORIZED_CLIENT] = "unauthorized_client",
+	[OAUTH_UNSUPPORTED_GRANT_TYPE] = "unsupported_grant_type",
+	[OAUTH_INVALID_SCOPE] = "invalid_scope",
+	[OAUTH_INVALID_TARGET] = "invalid_target",
+	[OAUTH_ACCESS_DENIED] = "access_denied",
+	[OAUTH_TEMPORARILY_UNAVAILABLE] = "temporarily_unavailable",
+	[OAUTH_SERVER_ERROR] = "server_error",
+	[OAUTH_NOT_ACCEPTABLE] = "not_acceptable",
+	[OAUTH_UNSUPPORTED_MEDIA_TYPE] = "unsupported_media_type",
+};
+
+int
+oauth_fail(struct oauth_error *e, int status, enum oauth_code code,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	memset(e, 0, sizeof(*e));
+	e->status = status;
+	e->code = code;
+	va_start(ap, fmt);
+	vsnprintf(e->description, sizeof(e->description), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static void
+free_secret(char *s)
+{
+	if (s != NULL) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+void
+token_request_clear(struct token_request *r)
+{
+	free(r->client_id);
+	free_secret(r->client_secret);
+	free(r->grant_type);
+	free(r->scope);
+	free(r->audience);
+	free(r->token_name);
+	free(r->tenant);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+issued_token_clear(struct issued_token *t)
+{
+	if (t->token != NULL) {
+		OPENSSL_cleanse(t->token, t->token_len);
+		free(t->token);
+	}
+	free(t->scope);
+	free(t->aud);
+	memset(t, 0, sizeof(*t));
+}

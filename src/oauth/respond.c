@@ -1,0 +1,51 @@
+/* respond.c — token answers and errors in each dialect's spelling. */
+#include <stdio.h>
+#include <string.h>
+
+#include "oauth/dialect.h"
+#include "util/util.h"
+
+void
+dialect_respond(const struct dialect *d, struct http_response *resp,
+    const struct issued_token *t)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, d->out.token, json_stringn(t->token, t->token_len));
+	if (d->out.token_type != NULL)
+		json_object_set_new(o, "token_type", json_string(d->out.token_type));
+	if (d->out.expires_in)
+		json_object_set_new(o, "expires_in", json_integer(t->exp - t->iat));
+	if (d->out.valid_until) {
+		char iso[21];
+		time_iso8601(t->exp, iso);
+		json_object_set_new(o, "valid_until", json_string(iso));
+	}
+	if (d->out.scope)
+		json_object_set_new(o, "scope", json_string(t->scope));
+	if (d->out.token_name)
+		json_object_set_new(o, "token_name", json_string(t->name));
+	http_response_json(resp, 200, o);
+	/* RFC 6749 §5.1. */
+	http_response_header(resp, "Cache-Control", "no-store");
+	http_response_header(resp, "Pragma", "no-cache");
+}
+
+void
+dialect_respond_error(struct http_response *resp, const struct oauth_error *e)
+{
+	json_t *o = json_pack("{s:s, s:s}", "error", oauth_code_names[e->code],
+	    "error_description", e->description);
+
+	http_response_json(resp, e->status, o);
+	resp->reason = oauth_code_names[e->code];
+	http_response_header(resp, "Cache-Control", "no-store");
+	http_response_header(resp, "Pragma", "no-cache");
+	if (e->status == 401 && e->basic_challenge)
+		http_response_header(resp, "WWW-Authenticate", "Basic realm=\"gatehouse\", charset=\"UTF-8\"");
+	if (e->retry_after > 0) {
+		char v[24];
+		snprintf(v, sizeof(v), "%lld", (long long)e->retry_after);
+		http_response_header(resp, "Retry-After", v);
+	}
+}

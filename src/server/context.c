@@ -1,0 +1,174 @@
+/* context.c — see context.h. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "http/http.h"
+#include "keys/keys.h"
+#include "obs/log.h"
+#include "security/masterkey.h"
+#include "server/context.h"
+#include "util/util.h"
+
+int
+ctx_init(struct gh_ctx *c, const struct config *cfg, struct store *st,
+    const uint8_t master[32], const char *issuer, char *err, size_t errlen)
+{
+	const char *why, *bad;
+	uint64_t gen = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->cfg = cfg;
+	c->store = st;
+	snprintf(c->issuer, sizeof(c->issuer), "%s", issuer);
+	pthread_mutex_init(&c->lock, NULL);
+	if (masterkey_derive(master, "gatehouse client secrets v1", c->secret_key) == -1 ||
+	    masterkey_derive(master, "gatehouse signing key seal v1", c->seal_key) == -1) {
+		snprintf(err, errlen, "cannot derive keys from the master key");
+		return -1;
+	}
+	if (cidr_parse_list(cfg->trusted_proxies, &c->trusted_proxies, &why, &bad) == -1) {
+		snprintf(err, errlen, "trusted_proxies: \"%.40s\" %s", bad, why);
+		return -1;
+	}
+	if ((c->audiences = strdup(cfg->audiences)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (store_generation(st, &gen) != STORE_OK) {
+		snprintf(err, errlen, "store: %s", store_last_error());
+		return -1;
+	}
+	atomic_store(&c->generation, gen);
+	if (ctx_reload_keys(c, err, errlen) == -1)
+		return -1;
+	if ((c->clients = client_cache_new(st, c->issuer)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+void
+ctx_clear(struct gh_ctx *c)
+{
+	client_cache_free(c->clients);
+	keyring_unref(c->keyring);
+	free(c->audiences);
+	OPENSSL_cleanse(c->secret_key, sizeof(c->secret_key));
+	OPENSSL_cleanse(c->seal_key, sizeof(c->seal_key));
+	pthread_mutex_destroy(&c->lock);
+}
+
+int
+ctx_reload_keys(struct gh_ctx *c, char *err, size_t errlen)
+{
+	struct keyring *kr = NULL, *old;
+
+	if (keys_load(c->store, c->seal_key, clock_now(), &kr, err, errlen) == -1)
+		return -1;
+	pthread_mutex_lock(&c->lock);
+	old = c->keyring;
+	c->keyring = kr;
+	pthread_mutex_unlock(&c->lock);
+	keyring_unref(old);
+	return 0;
+}
+
+struct keyring *
+ctx_keyring(struct gh_ctx *c)
+{
+	struct keyring *kr;
+
+	pthread_mutex_lock(&c->lock);
+	kr = keyring_ref(c->keyring);
+	pthread_mutex_unlock(&c->lock);
+	return kr;
+}
+
+int
+ctx_refresh(struct gh_ctx *c)
+{
+	uint64_t gen, seen;
+	char err[256];
+
+	if (store_generation(c->store, &gen) != STORE_OK)
+		return -1;
+	seen = atomic_load(&c->generation);
+	if (gen == seen)
+		return 0;
+	/* One thread reloads; the others go on with the caches they have
+	 * until the swap, which is what they would have seen a moment ago. */
+	if (!atomic_compare_exchange_strong(&c->generation, &seen, gen))
+		return 0;
+	client_cache_clear(c->clients);
+	if (ctx_reload_keys(c, err, sizeof(err)) == -1) {
+		log_event(LOG_ERROR, "keys.reload_failed",
+		    json_pack("{s:s}", "reason", err));
+		/* Try again on the next request. */
+		atomic_store(&c->generation, seen);
+		return -1;
+	}
+	return 0;
+}
+
+/* The rightmost address of a comma-separated X-Forwarded-For that is not a
+ * trusted proxy: everything to its right was added by our own proxies. */
+static int
+forwarded_for(const struct gh_ctx *c, const char *xff, char out[46])
+{
+	size_t len = strlen(xff);
+
+	while (len > 0) {
+		size_t end = len, start;
+		char item[64];
+		while (end > 0 && (xff[end - 1] == ' ' || xff[end - 1] == ','))
+			end--;
+		start = end;
+		while (start > 0 && xff[start - 1] != ',')
+			start--;
+		while (start < end && xff[start] == ' ')
+			start++;
+		if (end - start == 0 || end - start >= sizeof(item))
+			return -1;
+		memcpy(item, xff + start, end - start);
+		item[end - start] = '\0';
+		{
+			uint8_t tmp[16];
+			if (inet_pton(AF_INET, item, tmp) != 1 && inet_pton(AF_INET6, item, tmp) != 1)
+				return -1;
+		}
+		if (!cidr_match(&c->trusted_proxies, item) || start == 0) {
+			snprintf(out, 46, "%.45s", item);
+			return 0;
+		}
+		len = start > 0 ? start - 1 : 0;
+	}
+	return -1;
+}
+
+void
+ctx_client_address(const struct gh_ctx *c, const struct http_request *r,
+    char out[46], int *https)
+{
+	const char *xff, *xri, *proto;
+	size_t n;
+
+	snprintf(out, 46, "%s", r->peer_ip);
+	*https = r->tls;
+	if (c->trusted_proxies.n == 0 || !cidr_match(&c->trusted_proxies, r->peer_ip))
+		return;
+	if ((xff = http_request_header(r, "X-Forwarded-For", &n)) != NULL && n == 1) {
+		if (forwarded_for(c, xff, out) == -1)
+			snprintf(out, 46, "%s", r->peer_ip);
+	} else if ((xri = http_request_header(r, "X-Real-IP", &n)) != NULL && n == 1) {
+		uint8_t tmp[16];
+		if (strlen(xri) < 46 && (inet_pton(AF_INET, xri, tmp) == 1 || inet_pton(AF_INET6, xri, tmp) == 1))
+			snprintf(out, 46, "%s", xri);
+	}
+	if ((proto = http_request_header(r, "X-Forwarded-Proto", &n)) != NULL && n == 1)
+		*https = strcmp(proto, "https") == 0;
+}

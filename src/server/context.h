@@ -1,0 +1,59 @@
+/*
+ * context.h — what a running server shares between its threads: the
+ * configuration, the store, keys derived from the master key, the keyring
+ * and the client cache, and the logic that keeps the caches in step with the
+ * store (the change generation; see store_generation()).
+ */
+#ifndef GH_CONTEXT_H
+#define GH_CONTEXT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "jose/keyring.h"
+#include "net/cidr.h"
+#include "oauth/client_cache.h"
+#include "store/store.h"
+
+struct gh_ctx {
+	const struct config	*cfg;
+	struct store		*store;
+	uint8_t			 secret_key[32];	/* HMAC key of client secrets */
+	uint8_t			 seal_key[32];	/* seals signing keys */
+	char			 issuer[256];
+	int			 require_https;
+	int			 tls;
+	struct cidr_list	 trusted_proxies;
+	char			*audiences;	/* allowed, space separated */
+
+	pthread_mutex_t		 lock;		/* keyring swap, reloads */
+	struct keyring		*keyring;
+	struct client_cache	*clients;
+	_Atomic uint64_t	 generation;	/* last generation loaded */
+};
+
+/* Derives the server keys from the master key and opens caches. The store
+ * and config stay the caller's. 0, or -1 with a reason in err. */
+int	ctx_init(struct gh_ctx *, const struct config *, struct store *,
+	    const uint8_t master[32], const char *issuer, char *err, size_t errlen);
+void	ctx_clear(struct gh_ctx *);
+
+/* Brings caches in step with the store when its generation moved: called at
+ * the start of each request that reads cached state. Cheap when nothing
+ * changed. 0, or -1 when the store cannot be read (the caches stay). */
+int	ctx_refresh(struct gh_ctx *);
+/* Reloads the keyring now (after key changes, and on a schedule). */
+int	ctx_reload_keys(struct gh_ctx *, char *err, size_t errlen);
+/* The current keyring, a new reference (keyring_unref when done). */
+struct keyring *ctx_keyring(struct gh_ctx *);
+
+/* The caller's address: the TCP peer, or, when the peer is a trusted proxy,
+ * the nearest untrusted address of X-Forwarded-For (or X-Real-IP). Writes
+ * into out (46 bytes). *https gets whether the original call used HTTPS. */
+struct http_request;
+void	ctx_client_address(const struct gh_ctx *, const struct http_request *,
+	    char out[46], int *https);
+
+#endif

@@ -1,0 +1,165 @@
+/* public.c — see public.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "obs/metrics.h"
+#include "server/context.h"
+#include "server/public.h"
+#include "server/routes.h"
+#include "util/util.h"
+
+/* The public routes' ctx: the context and the table (for endpoint URLs). */
+static struct {
+	struct gh_ctx		*ctx;
+	struct route_table	*table;
+} pub;
+
+static enum http_result
+jwks(struct http_exchange *x)
+{
+	struct keyring *kr;
+
+	ctx_refresh(pub.ctx);
+	kr = ctx_keyring(pub.ctx);
+	http_response_json(&x->resp, 200, keyring_jwks(kr, clock_now(), store_env_names));
+	keyring_unref(kr);
+	/* Verifiers may cache the set briefly; rotation publishes keys ahead. */
+	http_response_header(&x->resp, "Cache-Control", "public, max-age=300");
+	return HTTP_DONE;
+}
+
+static char *
+url(const char *path)
+{
+	size_t n = strlen(pub.ctx->issuer) + strlen(path) + 1;
+	char *u = malloc(n);
+	if (u != NULL)
+		snprintf(u, n, "%s%s", pub.ctx->issuer, path);
+	return u;
+}
+
+static enum http_result
+metadata(struct http_exchange *x)
+{
+	json_t *o = json_object(), *eps = json_object(), *envs = json_object();
+	struct keyring *kr;
+	json_t *set;
+	size_t i;
+	json_t *k;
+	char *u;
+
+	json_object_set_new(o, "issuer", json_string(pub.ctx->issuer));
+	if (pub.table->token_paths[DIALECT_OAUTH] != NULL && (u = url(pub.table->token_paths[DIALECT_OAUTH])) != NULL) {
+		json_object_set_new(o, "token_endpoint", json_string(u));
+		free(u);
+	}
+	if ((u = url("/.well-known/jwks.json")) != NULL) {
+		json_object_set_new(o, "jwks_uri", json_string(u));
+		free(u);
+	}
+	json_object_set_new(o, "grant_types_supported", json_pack("[s]", "client_credentials"));
+	json_object_set_new(o, "response_types_supported", json_array());
+	json_object_set_new(o, "token_endpoint_auth_methods_supported",
+	    json_pack("[s,s]", "client_secret_basic", "client_secret_post"));
+	json_object_set_new(o, "access_token_signing_alg_values_supported",
+	    json_pack("[s,s,s,s]", "RS256", "PS256", "ES256", "EdDSA"));
+	/* Every dialect's token endpoint, and each environment's keys. */
+	for (int d = 0; d < DIALECT__MAX; d++)
+		if (pub.table->token_paths[d] != NULL && (u = url(pub.table->token_paths[d])) != NULL) {
+			json_object_set_new(eps, dialect_table[d].name, json_string(u));
+			free(u);
+		}
+	json_object_set_new(o, "gatehouse_token_endpoints", eps);
+	kr = ctx_keyring(pub.ctx);
+	set = keyring_jwks(kr, clock_now(), store_env_names);
+	keyring_unref(kr);
+	for (int e = 0; e < STORE_ENV__MAX; e++)
+		json_object_set_new(envs, store_env_names[e], json_array());
+	json_array_foreach(json_object_get(set, "keys"), i, k) {
+		json_t *env = json_object_get(k, "env");
+		json_t *arr = json_is_string(env) ? json_object_get(envs, json_string_value(env)) : NULL;
+		if (arr != NULL)
+			json_array_append(arr, json_object_get(k, "kid"));
+	}
+	json_decref(set);
+	json_object_set_new(o, "gatehouse_environment_keys", envs);
+	http_response_json(&x->resp, 200, o);
+	return HTTP_DONE;
+}
+
+static enum http_result
+healthz(struct http_exchange *x)
+{
+	http_response_json(&x->resp, 200, json_pack("{s:s}", "status", "ok"));
+	return HTTP_DONE;
+}
+
+static enum http_result
+readyz(struct http_exchange *x)
+{
+	uint64_t gen;
+	int ok = store_generation(pub.ctx->store, &gen) == STORE_OK;
+
+	http_response_json(&x->resp, ok ? 200 : 503, json_pack("{s:s, s:{s:s, s:s}}",
+	    "status", ok ? "ready" : "unavailable", "store", "backend",
+	    store_backend(pub.ctx->store), "status", ok ? "ok" : store_last_error()));
+	if (!ok)
+		x->resp.reason = "store_unavailable";
+	return HTTP_DONE;
+}
+
+static enum http_result
+metrics(struct http_exchange *x)
+{
+	size_t len = 0;
+	char *text;
+
+	/* Operators only: loopback, or a trusted proxy in front of a scraper. */
+	if (strncmp(x->req.peer_ip, "127.", 4) != 0 && strcmp(x->req.peer_ip, "::1") != 0 &&
+	    !cidr_match(&pub.ctx->trusted_proxies, x->req.peer_ip)) {
+		http_response_json(&x->resp, 403, json_pack("{s:s, s:s}", "error", "access_denied",
+		    "error_description", "metrics are served to loopback and trusted proxies only"));
+		x->resp.reason = "access_denied";
+		return HTTP_DONE;
+	}
+	if ((text = metrics_render(&len)) == NULL) {
+		http_response_json(&x->resp, 500, json_pack("{s:s}", "error", "server_error"));
+		return HTTP_DONE;
+	}
+	http_response_text(&x->resp, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+	free(text);
+	return HTTP_DONE;
+}
+
+int
+public_routes_add(struct route_table *t, struct gh_ctx *ctx)
+{
+	static const struct {
+		const char *path, *name;
+		http_handler_fn fn;
+		enum http_auth auth;
+	} fixed[] = {
+		{ "/.well-known/jwks.json", "jwks", jwks, HTTP_AUTH_PUBLIC },
+		{ "/.well-known/oauth-authorization-server", "metadata", metadata, HTTP_AUTH_PUBLIC },
+		{ "/healthz", "healthz", healthz, HTTP_AUTH_PUBLIC },
+		{ "/readyz", "readyz", readyz, HTTP_AUTH_PUBLIC },
+		{ "/metrics", "metrics", metrics, HTTP_AUTH_OPERATOR },
+	};
+
+	pub.ctx = ctx;
+	pub.table = t;
+	for (size_t i = 0; i < GH_ARRAY_LEN(fixed); i++) {
+		struct http_route r;
+		memset(&r, 0, sizeof(r));
+		r.method = HTTP_GET;
+		r.path = fixed[i].path;
+		r.handler = fixed[i].fn;
+		r.auth = fixed[i].auth;
+		r.name = fixed[i].name;
+		r.max_body = 0;
+		if (routes_add(t, &r) == -1)
+			return -1;
+	}
+	return 0;
+}

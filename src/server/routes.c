@@ -1,0 +1,51 @@
+/* routes.c — see routes.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "server/context.h"
+#include "server/public.h"
+#include "server/routes.h"
+
+int
+routes_add(struct route_table *t, const struct http_route *r)
+{
+	if (t->n == ROUTES_MAX)
+		return -1;
+	t->routes[t->n++] = *r;
+	return 0;
+}
+
+int
+routes_build(struct route_table *t, struct gh_ctx *ctx, char *err, size_t errlen)
+{
+	memset(t, 0, sizeof(*t));
+	for (int i = 0; i < DIALECT__MAX; i++) {
+		const struct dialect *d = &dialect_table[i];
+		const char *path = ctx->cfg->route[i];
+		struct http_route r;
+
+		if (path == NULL || path[0] == '\0')
+			path = d->default_path;
+		if (strcmp(path, "off") == 0)
+			continue;
+		t->token_routes[i].dialect = d;
+		t->token_routes[i].ctx = ctx;
+		t->token_paths[i] = path;
+		memset(&r, 0, sizeof(r));
+		r.method = HTTP_POST;
+		r.path = path;
+		r.handler = token_route_handle;
+		r.ctx = &t->token_routes[i];
+		r.auth = HTTP_AUTH_CLIENT;
+		r.max_body = 8192;
+		r.name = d->name;
+		if (routes_add(t, &r) == -1)
+			goto full;
+	}
+	if (public_routes_add(t, ctx) == -1)
+		goto full;
+	return 0;
+full:
+	snprintf(err, errlen, "too many routes");
+	return -1;
+}
