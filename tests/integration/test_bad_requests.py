@@ -1,0 +1,163 @@
+"""Malformed requests against the real server: each gets a clear 4xx in the
+RFC 6749 shape that names what was wrong, nothing crashes, nothing changes
+(STYLE 18: the black-box file of bad requests)."""
+import json
+import os
+import socket
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from harness import Server, Suite, basic, check, eq  # noqa: E402
+
+
+def raw(port, data, read=65536):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(data)
+        out = b""
+        try:
+            while True:
+                chunk = s.recv(read)
+                if not chunk:
+                    break
+                out += chunk
+                if b"\r\n\r\n" in out:
+                    head, _, body = out.partition(b"\r\n\r\n")
+                    for line in head.split(b"\r\n"):
+                        if line.lower().startswith(b"content-length:"):
+                            if len(body) >= int(line.split(b":")[1]):
+                                return out
+        except socket.timeout:
+            pass
+        return out
+
+
+def status_of(resp):
+    return int(resp.split(b" ", 2)[1]) if resp.startswith(b"HTTP/1.1") else None
+
+
+class BadRequests(Suite):
+    def setup(self):
+        self.s = Server()
+        self.c = self.s.client("acme", scopes="a b")
+        self.auth = {"Authorization": basic(self.c["client_id"], self.c["client_secret"])}
+
+    def teardown(self):
+        self.s.cleanup()
+
+    def err(self, r, status, code, mentions=None):
+        eq(r.status, status, "status of %r" % r)
+        b = r.json()
+        eq(b["error"], code, "error code of %r" % b)
+        check(b.get("error_description"), "has a description")
+        if mentions:
+            check(mentions.lower() in b["error_description"].lower(),
+                  "description %r names %r" % (b["error_description"], mentions))
+
+    def test_malformed_json(self):
+        r = self.s.post_json("/oauth/token", '{"grant_type": "client_credentials",', headers=self.auth)
+        self.err(r, 400, "invalid_request", "json")
+
+    def test_json_not_object(self):
+        r = self.s.post_json("/oauth/token", '["client_credentials"]', headers=self.auth)
+        self.err(r, 400, "invalid_request")
+
+    def test_wrong_content_type(self):
+        r = self.s.request("POST", "/oauth/token", body="grant_type=client_credentials",
+                           headers=dict(self.auth, **{"Content-Type": "text/plain"}))
+        self.err(r, 415, "invalid_request", "Content-Type")
+        r = self.s.request("POST", "/oauth/token", body="grant_type=client_credentials", headers=self.auth)
+        self.err(r, 415, "invalid_request", "Content-Type")
+
+    def test_invalid_utf8(self):
+        r = self.s.request("POST", "/oauth/token", body=b"grant_type=client_credentials&scope=%C3%28",
+                           headers=dict(self.auth, **{"Content-Type": "application/x-www-form-urlencoded"}))
+        self.err(r, 400, "invalid_request", "UTF-8")
+        r = self.s.request("POST", "/oauth/token", body=b'{"grant_type":"client_credentials","scope":"\xc3\x28"}',
+                           headers=dict(self.auth, **{"Content-Type": "application/json"}))
+        self.err(r, 400, "invalid_request")
+
+    def test_nul_bytes(self):
+        r = self.s.post_form("/oauth/token", "grant_type=client_credentials%00x", headers=self.auth)
+        self.err(r, 400, "invalid_request")
+        r = self.s.post_json("/oauth/token", '{"grant_type":"client_credentials\\u0000"}', headers=self.auth)
+        self.err(r, 400, "invalid_request")
+
+    def test_parameter_twice(self):
+        r = self.s.post_form("/oauth/token", "grant_type=client_credentials&grant_type=client_credentials",
+                             headers=self.auth)
+        self.err(r, 400, "invalid_request", "grant_type")
+        r = self.s.post_json("/oauth/token", '{"grant_type":"client_credentials","grant_type":"x"}',
+                             headers=self.auth)
+        self.err(r, 400, "invalid_request")
+
+    def test_authorization_twice(self):
+        r = self.s.request("POST", "/oauth/token", body="grant_type=client_credentials",
+                           headers=[("Content-Type", "application/x-www-form-urlencoded"),
+                                    ("Authorization", self.auth["Authorization"]),
+                                    ("Authorization", self.auth["Authorization"])])
+        self.err(r, 400, "invalid_request", "Authorization")
+
+    def test_missing_fields(self):
+        r = self.s.post_form("/oauth/token", {"grant_type": "client_credentials",
+                                              "client_id": self.c["client_id"]})
+        self.err(r, 400, "invalid_request", "client_secret")
+        r = self.s.post_form("/oauth/token", {"grant_type": "client_credentials"})
+        self.err(r, 401, "invalid_client")
+
+    def test_unknown_grant(self):
+        r = self.s.post_form("/oauth/token", {"grant_type": "authorization_code"}, headers=self.auth)
+        self.err(r, 400, "unsupported_grant_type", "authorization_code")
+
+    def test_bad_basic(self):
+        r = self.s.post_form("/oauth/token", {"grant_type": "client_credentials"},
+                             headers={"Authorization": "Basic !!!notbase64"})
+        self.err(r, 401, "invalid_client")
+        check(r.header("WWW-Authenticate"), "challenge")
+        r = self.s.post_form("/oauth/token", {"grant_type": "client_credentials"},
+                             headers={"Authorization": "Bearer abc"})
+        self.err(r, 400, "invalid_request", "Basic")
+
+    def test_oversized_body(self):
+        r = self.s.post_form("/oauth/token", "grant_type=client_credentials&x=" + "a" * 20000, headers=self.auth)
+        eq(r.status, 413, "413")
+        eq(r.json()["error"], "invalid_request", "shape")
+
+    def test_oversized_claimed_length_refused_before_reading(self):
+        resp = raw(self.s.port, b"POST /oauth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                                b"Content-Length: 99999999999\r\n\r\n")
+        eq(status_of(resp), 413, "413 on claim: %r" % resp[:100])
+
+    def test_huge_and_many_headers(self):
+        resp = raw(self.s.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 40000 + b"\r\n\r\n")
+        check(status_of(resp) in (431, 413, 400), "huge header refused: %r" % resp[:80])
+        many = b"".join(b"X-H%d: v\r\n" % i for i in range(200))
+        resp = raw(self.s.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n")
+        eq(status_of(resp), 431, "too many headers: %r" % resp[:80])
+
+    def test_transfer_encoding_ambiguity(self):
+        resp = raw(self.s.port, b"POST /oauth/token HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                                b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+        eq(status_of(resp), 400, "CL+TE refused: %r" % resp[:80])
+
+    def test_unknown_path_and_method(self):
+        r = self.s.get("/nope")
+        eq(r.status, 404, "404")
+        r = self.s.get("/oauth/token")
+        eq(r.status, 405, "405")
+        check("POST" in (r.header("Allow") or ""), "Allow header")
+
+    def test_long_secret_and_id(self):
+        r = self.s.post_form("/oauth/token", {"grant_type": "client_credentials", "client_id": "a" * 3000,
+                                              "client_secret": "b" * 3000})
+        eq(r.status, 401, "long credentials are just wrong credentials")
+
+    def test_bad_input_changes_nothing(self):
+        before = self.s.cli("token", "list", "--client", self.c["client_id"])
+        self.s.post_form("/oauth/token", "grant_type=client_credentials&grant_type=x", headers=self.auth)
+        self.s.post_form("/oauth/token", {"grant_type": "client_credentials", "scope": "zzz"}, headers=self.auth)
+        eq(self.s.cli("token", "list", "--client", self.c["client_id"]), before, "no token recorded")
+        eq(self.s.get("/healthz").status, 200, "still serving")
+
+
+if __name__ == "__main__":
+    BadRequests().run()

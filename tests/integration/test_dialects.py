@@ -1,0 +1,260 @@
+"""Issue 3: each seed document's own example request, unchanged but for real
+credentials, against the real server; every field of the answer checked
+against the seed's example answer, types included."""
+import datetime
+import json
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from harness import Server, Suite, basic, check, eq, jwt_parts  # noqa: E402
+
+
+def iso_to_epoch(s):
+    return int(datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ")
+               .replace(tzinfo=datetime.timezone.utc).timestamp())
+
+
+class Dialects(Suite):
+    def setup(self):
+        self.s = Server()
+        self.prod = self.s.client("tenant-000", name="m2p partner", env="production",
+                                  allow_ip=["127.0.0.1", "::1"], scopes="bookings:create bookings:delete",
+                                  claims='{"user_id":"842902db-54e5-4614-b348-002e8ce5da12",'
+                                         '"partner_id":"f31120ee-b5cb-41c4-9529-288d02e91cd6"}')
+        self.sbx = self.s.client("tenant-000", name="sandbox partner", env="sandbox", max_ttl="200000")
+        self.opaque = self.s.client("tenant-003", name="marketplace", token_format="opaque")
+
+    def teardown(self):
+        self.s.cleanup()
+
+    # -- 000: POST /auth/token ---------------------------------------------
+    def test_000_auth_token(self):
+        r = self.s.post_json("/auth/token", {"clientId": self.prod["client_id"],
+                                             "clientSecret": self.prod["client_secret"],
+                                             "grantType": "client_credentials"})
+        eq(r.status, 200, "status %r" % r)
+        b = r.json()
+        check(isinstance(b["access_token"], str) and b["access_token"].startswith("eyJ"), "JWT")
+        eq(b["token_type"], "Bearer", "token_type")
+        check(isinstance(b["expires_in"], int), "expires_in is a number")
+        eq(b["expires_in"], 3600, "production lifetime")
+        h, _ = jwt_parts(b["access_token"])
+        eq(h["alg"], "RS256", "RS256 as the seed shows")
+
+    def test_000_tenant_header_must_match(self):
+        body = {"clientId": self.prod["client_id"], "clientSecret": self.prod["client_secret"],
+                "grantType": "client_credentials"}
+        eq(self.s.post_json("/auth/token", body, headers={"X-TENANT-ID": "tenant-000"}).status, 200, "own tenant")
+        r = self.s.post_json("/auth/token", body, headers={"X-TENANT-ID": "tenant-003"})
+        eq(r.status, 400, "other tenant")
+        check("X-TENANT-ID" in r.json()["error_description"], "says which")
+
+    # -- 001: POST /api/oauth/token ----------------------------------------
+    def test_001_partner_token(self):
+        r = self.s.post_json("/api/oauth/token", {"grant_type": "client_credentials",
+                                                  "client_id": self.prod["client_id"],
+                                                  "client_secret": self.prod["client_secret"]},
+                             headers={"Accept": "application/json"})
+        eq(r.status, 200, "status %r" % r)
+        b = r.json()
+        eq(sorted(b), ["access_token", "expires_in", "token_type"], "members as the seed")
+        eq((b["token_type"], b["expires_in"]), ("Bearer", 3600), "values")
+        h, p = jwt_parts(b["access_token"])
+        for claim in ("aud", "jti", "iat", "nbf", "exp", "sub"):
+            check(claim in p, "claim " + claim)
+        eq(p["scopes"], ["bookings:create", "bookings:delete"], "scopes array")
+        eq(p["user_id"], "842902db-54e5-4614-b348-002e8ce5da12", "user_id")
+        eq(p["partner_id"], "f31120ee-b5cb-41c4-9529-288d02e91cd6", "partner_id")
+        eq(p["is_test"], False, "is_test")
+
+    def test_001_accept_must_allow_json(self):
+        r = self.s.post_json("/api/oauth/token", {"grant_type": "client_credentials",
+                                                  "client_id": self.prod["client_id"],
+                                                  "client_secret": self.prod["client_secret"]},
+                             headers={"Accept": "text/html"})
+        eq(r.status, 406, "not acceptable")
+
+    # -- 002: POST /token ---------------------------------------------------
+    def test_002_papaya_token(self):
+        r = self.s.post_json("/token", {"api_key": self.sbx["client_id"],
+                                        "client_secret": self.sbx["client_secret"],
+                                        "expiration": 100001, "token_name": "82725488-22bf"})
+        eq(r.status, 200, "status %r" % r)
+        b = r.json()
+        eq(sorted(b), ["token", "token_name", "valid_until"], "members as the seed")
+        eq(b["token_name"], "82725488-22bf", "name echoed")
+        h, p = jwt_parts(b["token"])
+        check(h.get("kid"), "header has kid")
+        check(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", b["valid_until"]), "ISO 8601 UTC")
+        eq(iso_to_epoch(b["valid_until"]), p["exp"], "valid_until equals exp")
+        eq(p["exp"] - p["iat"], 100001, "asked lifetime")
+        eq(p["token_name"], "82725488-22bf", "token_name claim")
+
+    def test_002_defaults(self):
+        r = self.s.post_json("/token", {"api_key": self.sbx["client_id"], "client_secret": self.sbx["client_secret"]})
+        eq(r.status, 200, "status %r" % r)
+        b = r.json()
+        check(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", b["token_name"]),
+              "UUID name")
+        _, p = jwt_parts(b["token"])
+        eq(p["exp"] - p["iat"], 86400, "24 h default")
+
+    def test_002_expiration_over_maximum(self):
+        r = self.s.post_json("/token", {"api_key": self.sbx["client_id"], "client_secret": self.sbx["client_secret"],
+                                        "expiration": 200001})
+        eq(r.status, 400, "status")
+        check("200000" in r.json()["error_description"], "names the maximum")
+
+    def test_002_bad_expiration_values(self):
+        for v in ('"ten"', "-5", "0", "1e309", "1.5", "true", "null"):
+            body = '{"api_key":"%s","client_secret":"%s","expiration":%s}' % (
+                self.sbx["client_id"], self.sbx["client_secret"], v)
+            r = self.s.post_json("/token", body)
+            eq(r.status, 400, "expiration %s" % v)
+            eq(r.json()["error"], "invalid_request", "code for %s" % v)
+            desc = r.json()["error_description"].lower()
+            check("expiration" in desc or "json" in desc, "names the field for %s: %s" % (v, desc))
+
+    def test_002_token_list_and_revoke_by_name(self):
+        for name in ("alpha", "beta"):
+            eq(self.s.post_json("/token", {"api_key": self.sbx["client_id"],
+                                           "client_secret": self.sbx["client_secret"],
+                                           "token_name": name}).status, 200, "issue " + name)
+        toks = self.s.cli("token", "list", "--client", self.sbx["client_id"])
+        names = [t["name"] for t in toks]
+        check("alpha" in names and "beta" in names, "names listed: %r" % names)
+        out = self.s.cli("token", "revoke", "--name", "alpha")
+        eq(out["revoked"], 1, "revoked one")
+        toks = {t["name"]: t for t in self.s.cli("token", "list", "--client", self.sbx["client_id"])}
+        eq(toks["alpha"]["status"], "revoked", "alpha revoked")
+        eq(toks["beta"]["status"], "live", "beta live")
+        p = self.s.cli("token", "revoke", "--name", "nope", check=False)
+        check(p.returncode != 0, "unknown name is an error")
+
+    # -- 003: POST /v2.01/oauth/token ----------------------------------------
+    def test_003_mangopay_token(self):
+        r = self.s.post_form("/v2.01/oauth/token", {"grant_type": "client_credentials"},
+                             headers={"Authorization": basic(self.opaque["client_id"], self.opaque["client_secret"], encode=False)})
+        eq(r.status, 200, "status %r" % r)
+        b = r.json()
+        eq(sorted(b), ["access_token", "expires_in", "token_type"], "members as the seed")
+        check(re.fullmatch(r"[0-9a-f]{32}", b["access_token"]), "32 hex as the seed")
+        eq(b["token_type"], "bearer", "lower-case as the seed")
+        eq(b["expires_in"], 1200, "sandbox lifetime")
+
+    def test_003_needs_basic(self):
+        r = self.s.post_form("/v2.01/oauth/token", {"grant_type": "client_credentials",
+                                                    "client_id": self.opaque["client_id"],
+                                                    "client_secret": self.opaque["client_secret"]})
+        eq(r.status, 401, "body credentials are not this route's")
+        check((r.header("WWW-Authenticate") or "").startswith("Basic"), "Basic challenge")
+
+    # -- the normalizer's rules, per route ------------------------------------
+    def test_other_routes_spelling_names_the_field(self):
+        m2p = {"clientId": self.sbx["client_id"], "clientSecret": self.sbx["client_secret"],
+               "grantType": "client_credentials"}
+        r = self.s.post_json("/api/oauth/token", m2p)
+        check(r.status in (400, 401), "refused")
+        check("client_id" in r.json()["error_description"], "names client_id: %r" % r.json())
+        partner = {"grant_type": "client_credentials", "client_id": self.sbx["client_id"],
+                   "client_secret": self.sbx["client_secret"]}
+        r = self.s.post_json("/auth/token", partner)
+        check("clientId" in r.json()["error_description"], "names clientId: %r" % r.json())
+        r = self.s.post_json("/token", m2p)
+        check("api_key" in r.json()["error_description"], "names api_key: %r" % r.json())
+
+    def test_unknown_fields_ignored_duplicates_rejected(self):
+        body = {"clientId": self.sbx["client_id"], "clientSecret": self.sbx["client_secret"],
+                "grantType": "client_credentials", "favourite_colour": "blue"}
+        eq(self.s.post_json("/auth/token", body).status, 200, "unknown ignored")
+        dup = '{"clientId":"%s","clientId":"%s","clientSecret":"%s","grantType":"client_credentials"}' % (
+            self.sbx["client_id"], self.sbx["client_id"], self.sbx["client_secret"])
+        r = self.s.post_json("/auth/token", dup)
+        eq((r.status, r.json()["error"]), (400, "invalid_request"), "duplicate key")
+
+    def test_wrong_types_and_empty_strings(self):
+        r = self.s.post_json("/auth/token", {"clientId": 42, "clientSecret": "x", "grantType": "client_credentials"})
+        eq(r.status, 400, "number id")
+        check("clientId" in r.json()["error_description"], "names it")
+        r = self.s.post_json("/auth/token", {"clientId": "", "clientSecret": "x", "grantType": "client_credentials"})
+        eq(r.status, 400, "empty id")
+        r = self.s.post_json("/api/oauth/token", {"client_id": self.sbx["client_id"],
+                                                  "client_secret": self.sbx["client_secret"]})
+        eq(r.status, 400, "missing grant_type")
+        check("grant_type" in r.json()["error_description"], "names it")
+        r = self.s.post_json("/auth/token", {"clientId": self.sbx["client_id"],
+                                             "clientSecret": self.sbx["client_secret"], "grantType": "password"})
+        eq(r.json()["error"], "unsupported_grant_type", "unknown grant")
+
+    def test_basic_plus_body_even_when_equal(self):
+        r = self.s.post_form("/oauth/token", {"grant_type": "client_credentials",
+                                              "client_id": self.sbx["client_id"],
+                                              "client_secret": self.sbx["client_secret"]},
+                             headers={"Authorization": basic(self.sbx["client_id"], self.sbx["client_secret"])})
+        eq((r.status, r.json()["error"]), (400, "invalid_request"), "two methods")
+        r = self.s.post_json("/auth/token", {"clientId": self.sbx["client_id"],
+                                             "clientSecret": self.sbx["client_secret"], "grantType": "client_credentials"},
+                             headers={"Authorization": basic(self.sbx["client_id"], self.sbx["client_secret"])})
+        eq(r.status, 400, "Basic on a body-only route")
+
+    # -- environments -------------------------------------------------------
+    def test_environments_sign_with_their_own_keys(self):
+        t1 = self.s.post_json("/auth/token", {"clientId": self.prod["client_id"],
+                                              "clientSecret": self.prod["client_secret"],
+                                              "grantType": "client_credentials"}).json()["access_token"]
+        t2 = self.s.post_json("/auth/token", {"clientId": self.sbx["client_id"],
+                                              "clientSecret": self.sbx["client_secret"],
+                                              "grantType": "client_credentials"}).json()["access_token"]
+        (h1, p1), (h2, p2) = jwt_parts(t1), jwt_parts(t2)
+        check(h1["kid"] != h2["kid"], "different keys")
+        keys = {k["kid"]: k["env"] for k in self.s.get("/.well-known/jwks.json").json()["keys"]}
+        eq(keys[h1["kid"]], "production", "production key")
+        eq(keys[h2["kid"]], "sandbox", "sandbox key")
+        eq((p1["env"], p1["is_test"], p2["env"], p2["is_test"]), ("production", False, "sandbox", True), "claims")
+
+    # -- routes in configuration ---------------------------------------------
+    def test_routes_moved_and_disabled(self):
+        s = Server("--route.m2p", "off", "--route.papaya", "/v1/token")
+        try:
+            c = s.client("t", name="x")
+            eq(s.post_json("/auth/token", {}).status, 404, "disabled")
+            eq(s.post_json("/token", {}).status, 404, "moved away")
+            r = s.post_json("/v1/token", {"api_key": c["client_id"], "client_secret": c["client_secret"]})
+            eq(r.status, 200, "moved here %r" % r)
+            eps = s.get("/.well-known/oauth-authorization-server").json()["gatehouse_token_endpoints"]
+            eq(eps.get("papaya"), s.base + "/v1/token", "metadata shows the move")
+            check("m2p" not in eps, "metadata omits the disabled route")
+        finally:
+            s.cleanup()
+
+    # -- HTTPS ----------------------------------------------------------------
+    def test_https(self):
+        s = Server(tls=True)
+        try:
+            c = s.client("t", name="x")
+            r = s.token(c["client_id"], c["client_secret"])
+            eq(r.status, 200, "over TLS %r" % r)
+            eq(jwt_parts(r.json()["access_token"])[1]["iss"], s.base, "https issuer")
+            eq(s.get("/.well-known/oauth-authorization-server").json()["issuer"][:8], "https://", "metadata")
+        finally:
+            s.cleanup()
+
+    def test_require_https(self):
+        s = Server("--require-https", "--trusted-proxies", "127.0.0.1")
+        try:
+            c = s.client("t", name="x")
+            r = s.token(c["client_id"], c["client_secret"])
+            eq(r.status, 400, "plain HTTP refused")
+            check("HTTPS" in r.json()["error_description"], "says why")
+            r = s.post_form("/oauth/token", {"grant_type": "client_credentials"},
+                            headers={"Authorization": basic(c["client_id"], c["client_secret"]),
+                                     "X-Forwarded-Proto": "https"})
+            eq(r.status, 200, "trusted proxy that says https")
+        finally:
+            s.cleanup()
+
+
+if __name__ == "__main__":
+    Dialects().run()

@@ -1,0 +1,263 @@
+"""Issue 2: the RFC 6749 §4.4 token endpoint, first run, CLI, JWKS, metadata,
+operations — against the real binary over HTTP."""
+import json
+import os
+import re
+import socket
+import stat
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from harness import BIN, Server, Suite, basic, check, eq, jwt_parts  # noqa: E402
+
+
+class TokenEndpoint(Suite):
+    def setup(self):
+        self.s = Server()
+        self.c = self.s.client("acme", scopes="payments:read payments:write cards:read",
+                               roles="operator", claims='{"partner_id":"p-1","user_id":"u-1"}')
+
+    def teardown(self):
+        self.s.cleanup()
+
+    # -- first run ---------------------------------------------------------
+    def test_first_run_master_key_and_bootstrap(self):
+        mode = stat.S_IMODE(os.stat(self.s.master).st_mode)
+        eq(mode, 0o600, "master key mode")
+        b = self.s.bootstrap
+        check(b.get("client_id") and b.get("client_secret"), "bootstrap printed a client: %r" % self.s.stdout)
+        out = "".join(self.s.stdout)
+        check("curl -s -u" in out and "/oauth/token" in out, "ready-to-paste curl printed")
+        r = self.s.token(b["client_id"], b["client_secret"])
+        eq(r.status, 200, "bootstrap client gets a token: %r" % r)
+        tenants = self.s.cli("tenant", "list")
+        eq([t["id"] for t in tenants], ["acme", "platform"], "tenants")
+        # The secret is never in the server's log.
+        check(b["client_secret"] not in self.s.stderr(), "secret not logged")
+
+    def test_master_key_readable_by_others_is_refused(self):
+        d = Server(start=False)
+        try:
+            with open(d.master, "w") as f:
+                f.write("00" * 32 + "\n")
+            os.chmod(d.master, 0o644)
+            rc = d.start(expect_fail=True)
+            check(rc != 0, "refused")
+            check("chmod" in d.stderr() or "mode" in d.stderr(), "says why: " + d.stderr())
+        finally:
+            d.cleanup()
+
+    # -- the endpoint ------------------------------------------------------
+    def test_basic_form_token(self):
+        r = self.s.token(self.c["client_id"], self.c["client_secret"])
+        eq(r.status, 200, "status %r" % r)
+        body = r.json()
+        eq(sorted(body), ["access_token", "expires_in", "scope", "token_type"], "members")
+        eq(body["token_type"], "Bearer", "token_type")
+        eq(body["expires_in"], 1200, "sandbox default lifetime")
+        eq(body["scope"], "payments:read payments:write cards:read", "whole allowed scope")
+        eq(r.header("Cache-Control"), "no-store", "Cache-Control")
+        eq(r.header("Pragma"), "no-cache", "Pragma")
+        h, p = jwt_parts(body["access_token"])
+        eq(h["typ"], "at+jwt", "typ")
+        eq(h["alg"], "RS256", "alg")
+        check(h.get("kid"), "kid")
+        eq(p["iss"], self.s.base, "iss")
+        eq(p["sub"], self.c["client_id"], "sub")
+        eq(p["client_id"], self.c["client_id"], "client_id")
+        eq(p["tenant_id"], "acme", "tenant_id")
+        eq(p["roles"], ["operator"], "roles")
+        eq(p["env"], "sandbox", "env")
+        eq(p["is_test"], True, "is_test")
+        eq(p["scopes"], ["payments:read", "payments:write", "cards:read"], "scopes")
+        eq(p["partner_id"], "p-1", "extra claim")
+        eq(p["exp"] - p["iat"], 1200, "exp")
+        eq(p["nbf"], p["iat"], "nbf")
+        check(re.fullmatch(r"[0-9a-f]{32}", p["jti"]), "jti")
+        check(p["aud"], "aud")
+
+    def test_client_secret_post_form_and_json(self):
+        r = self.s.post_form("/oauth/token", {"grant_type": "client_credentials",
+                                              "client_id": self.c["client_id"],
+                                              "client_secret": self.c["client_secret"]})
+        eq(r.status, 200, "form post %r" % r)
+        r = self.s.post_json("/oauth/token", {"grant_type": "client_credentials",
+                                              "client_id": self.c["client_id"],
+                                              "client_secret": self.c["client_secret"]})
+        eq(r.status, 200, "json post %r" % r)
+
+    def test_scope_narrows_and_invalid_scope(self):
+        r = self.s.token(self.c["client_id"], self.c["client_secret"], scope="cards:read")
+        eq(r.status, 200, "narrow")
+        eq(r.json()["scope"], "cards:read", "granted")
+        eq(jwt_parts(r.json()["access_token"])[1]["scopes"], ["cards:read"], "scopes claim")
+        r = self.s.token(self.c["client_id"], self.c["client_secret"], scope="cards:read admin")
+        eq(r.status, 400, "beyond")
+        eq(r.json()["error"], "invalid_scope", "invalid_scope")
+
+    def test_wrong_secret_basic_gets_401_with_challenge(self):
+        r = self.s.token(self.c["client_id"], "x" * 43)
+        eq(r.status, 401, "status")
+        eq(r.json()["error"], "invalid_client", "error")
+        check(r.header("WWW-Authenticate", ).startswith("Basic"), "challenge")
+        r2 = self.s.token("no-such-client", "x" * 43)
+        eq((r2.status, r2.json()), (r.status, r.json()), "unknown id answers the same")
+
+    def test_wrong_secret_post_has_no_challenge(self):
+        r = self.s.post_form("/oauth/token", {"grant_type": "client_credentials",
+                                              "client_id": self.c["client_id"], "client_secret": "nope"})
+        eq(r.status, 401, "status")
+        eq(r.json()["error"], "invalid_client", "error")
+        eq(r.header("WWW-Authenticate"), None, "no Basic challenge without Basic")
+
+    def test_two_auth_methods_is_invalid_request(self):
+        r = self.s.post_form("/oauth/token", {"grant_type": "client_credentials",
+                                              "client_id": self.c["client_id"],
+                                              "client_secret": self.c["client_secret"]},
+                             headers={"Authorization": basic(self.c["client_id"], self.c["client_secret"])})
+        eq(r.status, 400, "status")
+        eq(r.json()["error"], "invalid_request", "error")
+
+    def test_grant_type_errors(self):
+        r = self.s.post_form("/oauth/token", {}, headers={"Authorization": basic(self.c["client_id"], self.c["client_secret"])})
+        eq((r.status, r.json()["error"]), (400, "invalid_request"), "missing grant")
+        check("grant_type" in r.json()["error_description"], "names the field")
+        r = self.s.token(self.c["client_id"], self.c["client_secret"], grant_type="password")
+        eq((r.status, r.json()["error"]), (400, "unsupported_grant_type"), "unknown grant")
+
+    def test_urlencoded_basic_credentials(self):
+        c = self.s.client("acme", id="ns:partner+1", name="colon")
+        r = self.s.token(c["client_id"], c["client_secret"])
+        eq(r.status, 200, "RFC 6749 §2.3.1 encoded id %r" % r)
+        eq(jwt_parts(r.json()["access_token"])[1]["client_id"], "ns:partner+1", "decoded id")
+
+    def test_opaque_tokens(self):
+        c = self.s.client("acme", name="opaque", token_format="opaque", ttl="600")
+        r = self.s.token(c["client_id"], c["client_secret"])
+        eq(r.status, 200, "status")
+        check(re.fullmatch(r"[0-9a-f]{32}", r.json()["access_token"]), "32 hex")
+        eq(r.json()["expires_in"], 600, "ttl")
+        toks = self.s.cli("token", "list", "--client", c["client_id"])
+        eq(len(toks), 1, "recorded")
+        check(toks[0]["id"] != r.json()["access_token"], "stored as a hash only")
+
+    def test_production_default_lifetime(self):
+        c = self.s.client("acme", name="prod", env="production", allow_ip="127.0.0.1")
+        r = self.s.token(c["client_id"], c["client_secret"])
+        eq(r.json()["expires_in"], 3600, "production default")
+        p = jwt_parts(r.json()["access_token"])[1]
+        eq((p["env"], p["is_test"]), ("production", False), "env claims")
+
+    def test_allowlist_refuses_other_addresses(self):
+        c = self.s.client("acme", name="allow", allow_ip="10.1.0.0/16")
+        r = self.s.token(c["client_id"], c["client_secret"])
+        eq(r.status, 400, "refused %r" % r)
+        eq(r.json()["error"], "unauthorized_client", "error")
+
+    def test_disable_enable_take_effect_on_next_request(self):
+        c = self.s.client("acme", name="toggle")
+        eq(self.s.token(c["client_id"], c["client_secret"]).status, 200, "works")
+        self.s.cli("client", "disable", c["client_id"])
+        r = self.s.token(c["client_id"], c["client_secret"])
+        eq((r.status, r.json()["error"]), (400, "unauthorized_client"), "disabled at once")
+        self.s.cli("client", "enable", c["client_id"])
+        eq(self.s.token(c["client_id"], c["client_secret"]).status, 200, "enabled at once")
+
+    def test_client_created_while_running_works_at_once(self):
+        c = self.s.client("late", name="late")
+        eq(self.s.token(c["client_id"], c["client_secret"]).status, 200, "new client")
+
+    # -- JWKS, metadata, operations -----------------------------------------
+    def test_jwks_and_metadata(self):
+        r = self.s.get("/.well-known/jwks.json")
+        eq(r.status, 200, "jwks")
+        keys = r.json()["keys"]
+        eq(sorted(k["env"] for k in keys), ["production", "sandbox"], "a key per environment")
+        for k in keys:
+            eq((k["kty"], k["alg"], k["use"]), ("RSA", "RS256", "sig"), "jwk")
+            check("d" not in k and "p" not in k, "public only")
+        m = self.s.get("/.well-known/oauth-authorization-server").json()
+        eq(m["issuer"], self.s.base, "issuer")
+        eq(m["token_endpoint"], self.s.base + "/oauth/token", "token endpoint")
+        eq(m["jwks_uri"], self.s.base + "/.well-known/jwks.json", "jwks_uri")
+        eq(m["grant_types_supported"], ["client_credentials"], "grants")
+        tok = self.s.token(self.c["client_id"], self.c["client_secret"]).json()["access_token"]
+        h, p = jwt_parts(tok)
+        eq(p["iss"], m["issuer"], "iss == issuer")
+        check(h["kid"] in m["gatehouse_environment_keys"]["sandbox"], "sandbox key signs sandbox tokens")
+
+    def test_health_ready_metrics(self):
+        eq(self.s.get("/healthz").status, 200, "healthz")
+        r = self.s.get("/readyz")
+        eq((r.status, r.json()["store"]["backend"]), (200, "sqlite"), "readyz")
+        self.s.token(self.c["client_id"], self.c["client_secret"])
+        self.s.token(self.c["client_id"], "bad")
+        m = self.s.get("/metrics")
+        eq(m.status, 200, "metrics")
+        text = m.body.decode()
+        check('gatehouse_tokens_issued_total{tenant="acme",alg="RS256"}' in text, "issued by tenant and alg")
+        check("gatehouse_http_requests_total" in text, "requests")
+        check("gatehouse_http_request_duration_seconds_bucket" in text, "latency histogram")
+        check('reason="invalid_client"' in text, "failures by reason")
+        check(self.c["client_secret"] not in text, "no secret in metrics")
+
+    def test_request_id_echo_generate_validate(self):
+        r = self.s.get("/healthz", headers={"X-Request-ID": "abc-123"})
+        eq(r.header("X-Request-ID"), "abc-123", "echoed")
+        r = self.s.get("/healthz")
+        check(re.fullmatch(r"[0-9a-f-]{36}", r.header("X-Request-ID") or ""), "generated")
+        r = self.s.get("/healthz", headers={"X-Request-ID": "bad id!"})
+        eq(r.status, 400, "invalid id refused")
+        r = self.s.get("/healthz", headers={"X-Request-ID": "a" * 200})
+        eq(r.status, 400, "too long refused")
+
+    def test_request_log_lines(self):
+        self.s.token(self.c["client_id"], self.c["client_secret"], )
+        self.s.get("/healthz", headers={"X-Request-ID": "trace-42"})
+        time.sleep(0.2)
+        log = self.s.stderr()
+        lines = [json.loads(l) for l in log.splitlines() if l.startswith("{")]
+        check(any(l.get("request_id") == "trace-42" for l in lines), "request id logged")
+        check(self.c["client_secret"] not in log, "secret never logged")
+        tok = self.s.token(self.c["client_id"], self.c["client_secret"]).json()["access_token"]
+        time.sleep(0.2)
+        check(tok not in self.s.stderr(), "token never logged")
+
+    # -- CLI ---------------------------------------------------------------
+    def test_cli_errors_are_one_line_and_nonzero(self):
+        p = self.s.cli("client", "create", "--tenant", "nope", "--name", "x", check=False)
+        check(p.returncode != 0, "fails")
+        eq(len(p.stderr.decode().strip().splitlines()), 1, "one line")
+        check("nope" in p.stderr.decode(), "names it")
+        p = self.s.cli("client", "create", "--tenant", "acme", "--name", "x", "--env", "production", check=False)
+        check(p.returncode != 0 and b"allow" in p.stderr, "production needs an allowlist")
+        p = self.s.cli("client", "create", "--tenant", "acme", "--name", "x", "--claims", '{"iss":"evil"}', check=False)
+        check(p.returncode != 0 and b"registered" in p.stderr, "registered claims refused")
+        p = subprocess.run([BIN, "--help"], capture_output=True)
+        eq(p.returncode, 0, "--help")
+        check(b"client create" in p.stdout, "help lists commands")
+
+    def test_cli_show_list(self):
+        shown = self.s.cli("client", "show", self.c["client_id"])
+        eq(shown["client_id"], self.c["client_id"], "show")
+        eq(len(shown["secrets"]), 1, "one secret")
+        check("hash" not in json.dumps(shown) and self.c["client_secret"] not in json.dumps(shown), "no secret")
+        ids = [c["client_id"] for c in self.s.cli("client", "list", "--tenant", "acme")]
+        check(self.c["client_id"] in ids, "listed")
+
+    def test_sigterm_flushes_and_exits_zero(self):
+        s = Server()
+        try:
+            c = s.client("t", name="x")
+            for _ in range(20):
+                eq(s.token(c["client_id"], c["client_secret"]).status, 200, "issue")
+            eq(s.stop(), 0, "clean exit")
+            eq(len(s.cli("token", "list", "--client", c["client_id"])), 20, "every record durable")
+        finally:
+            s.cleanup()
+
+
+if __name__ == "__main__":
+    TokenEndpoint().run()

@@ -1,0 +1,296 @@
+"""Integration harness: runs the real gatehouse binary on a free loopback port
+with a private store and master key in a temporary directory, and talks to it
+over real HTTP. Standard library only (Debian's python3)."""
+import base64
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("GATEHOUSE_SRC", os.path.dirname(os.path.dirname(HERE)))
+BIN = os.environ.get("GATEHOUSE_BIN", os.path.join(SRC, "build", "gatehouse"))
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers          # lower-case name -> list of values
+        self.body = body
+
+    def header(self, name):
+        v = self.headers.get(name.lower())
+        return v[0] if v else None
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return "<%d %r>" % (self.status, self.body[:300])
+
+
+class Server:
+    """One gatehouse serve process and its store."""
+
+    def __init__(self, *extra, env=None, tls=False, workdir=None, start=True):
+        self.dir = workdir or tempfile.mkdtemp(prefix="gh-it-")
+        os.chmod(self.dir, 0o700)
+        self.db = "sqlite:" + os.path.join(self.dir, "gh.db")
+        self.master = os.path.join(self.dir, "master.key")
+        self.port = free_port()
+        self.extra = list(extra)
+        self.env = dict(os.environ)
+        self.env.update(env or {})
+        self.tls = tls
+        self.proc = None
+        self.stdout = []
+        self.stderr_path = os.path.join(self.dir, "stderr.log")
+        self.bootstrap = {}
+        if tls:
+            self.make_cert()
+        if start:
+            self.start()
+
+    # -- process -----------------------------------------------------------
+    def make_cert(self):
+        self.cert = os.path.join(self.dir, "cert.pem")
+        self.key = os.path.join(self.dir, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", self.key, "-out", self.cert],
+                       check=True, capture_output=True)
+        os.chmod(self.key, 0o600)
+        self.extra += ["--tls-cert", self.cert, "--tls-key", self.key]
+
+    def argv(self):
+        return [BIN, "serve", "--db", self.db, "--master-key", self.master,
+                "--listen", "127.0.0.1:%d" % self.port] + self.extra
+
+    def start(self, expect_fail=False):
+        self.stderr_file = open(self.stderr_path, "ab")
+        self.proc = subprocess.Popen(self.argv(), stdout=subprocess.PIPE,
+                                     stderr=self.stderr_file, env=self.env)
+        t = threading.Thread(target=self._drain, daemon=True)
+        t.start()
+        if expect_fail:
+            rc = self.proc.wait(timeout=30)
+            self.proc = None
+            return rc
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("server exited %d:\n%s" % (self.proc.returncode, self.stderr()))
+            try:
+                if self.get("/healthz").status == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("server did not come up:\n" + self.stderr())
+        self._parse_bootstrap()
+        return 0
+
+    def _drain(self):
+        for line in self.proc.stdout:
+            self.stdout.append(line.decode("utf-8", "replace"))
+
+    def _parse_bootstrap(self):
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            text = "".join(self.stdout)
+            if "client_secret:" in text and "curl" in text:
+                for line in text.splitlines():
+                    line = line.strip()
+                    if line.startswith("client_id:"):
+                        self.bootstrap["client_id"] = line.split(":", 1)[1].strip()
+                    if line.startswith("client_secret:"):
+                        self.bootstrap["client_secret"] = line.split(":", 1)[1].strip()
+                return
+            if os.path.exists(os.path.join(self.dir, "gh.db")) and time.time() > deadline - 4:
+                # Not a first run: no bootstrap output comes.
+                if self.stdout == [] and time.time() > deadline - 3:
+                    return
+            time.sleep(0.05)
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc is None:
+            return 0
+        self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout=timeout)
+        self.proc = None
+        self.stderr_file.close()
+        return rc
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def stderr(self):
+        try:
+            with open(self.stderr_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- CLI -----------------------------------------------------------------
+    def cli(self, *args, check=True):
+        p = subprocess.run([BIN] + list(args) + ["--db", self.db, "--master-key", self.master],
+                           capture_output=True, env=self.env, timeout=60)
+        if check and p.returncode != 0:
+            raise AssertionError("gatehouse %s failed (%d): %s" % (" ".join(args), p.returncode,
+                                                                  p.stderr.decode()))
+        out = p.stdout.decode()
+        if p.returncode == 0 and out.strip():
+            return json.loads(out)
+        return p
+
+    def tenant(self, tid):
+        r = self.cli("tenant", "create", "--id", tid, check=False)
+        return r
+
+    def client(self, tenant="acme", **kw):
+        self.tenant(tenant)
+        args = ["client", "create", "--tenant", tenant, "--name", kw.pop("name", "partner")]
+        for k, v in kw.items():
+            flag = "--" + k.replace("_", "-")
+            if isinstance(v, (list, tuple)):
+                for item in v:
+                    args += [flag, item]
+            else:
+                args += [flag, str(v)]
+        return self.cli(*args)
+
+    # -- HTTP ----------------------------------------------------------------
+    @property
+    def base(self):
+        return "%s://127.0.0.1:%d" % ("https" if self.tls else "http", self.port)
+
+    def connection(self):
+        if self.tls:
+            ctx = ssl.create_default_context(cafile=self.cert)
+            return http.client.HTTPSConnection("127.0.0.1", self.port, context=ctx, timeout=30)
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+
+    def request(self, method, path, body=None, headers=None, conn=None):
+        own = conn is None
+        conn = conn or self.connection()
+        hdrs = list((headers or {}).items()) if isinstance(headers, dict) else list(headers or [])
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            if not any(k.lower() == "content-type" for k, _ in hdrs):
+                hdrs.append(("Content-Type", "application/json"))
+        elif isinstance(body, str):
+            body = body.encode()
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        for k, v in hdrs:
+            conn.putheader(k, v)
+        if body is not None:
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        r = conn.getresponse()
+        data = r.read()
+        hmap = {}
+        for k, v in r.getheaders():
+            hmap.setdefault(k.lower(), []).append(v)
+        if own:
+            conn.close()
+        return Response(r.status, hmap, data)
+
+    def get(self, path, headers=None):
+        return self.request("GET", path, headers=headers)
+
+    def post_form(self, path, fields, headers=None):
+        h = {"Content-Type": "application/x-www-form-urlencoded"}
+        h.update(headers or {})
+        body = fields if isinstance(fields, str) else urllib.parse.urlencode(fields)
+        return self.request("POST", path, body=body, headers=h)
+
+    def post_json(self, path, obj, headers=None):
+        h = {"Content-Type": "application/json"}
+        h.update(headers or {})
+        body = obj if isinstance(obj, (str, bytes)) else json.dumps(obj)
+        return self.request("POST", path, body=body, headers=h)
+
+    def token(self, cid, secret, **fields):
+        f = {"grant_type": "client_credentials"}
+        f.update(fields)
+        return self.post_form("/oauth/token", f, headers={"Authorization": basic(cid, secret)})
+
+
+def basic(cid, secret, encode=True):
+    q = (lambda s: urllib.parse.quote(s, safe="")) if encode else (lambda s: s)
+    return "Basic " + base64.b64encode(("%s:%s" % (q(cid), q(secret))).encode()).decode()
+
+
+def b64url_decode(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def jwt_parts(token):
+    h, p, _ = token.split(".")
+    return json.loads(b64url_decode(h)), json.loads(b64url_decode(p))
+
+
+class Suite:
+    """A tiny runner: each test_* method runs; failures are counted and the
+    process exits non-zero; the last line reads 'N passed, N failed'."""
+
+    def run(self):
+        names = [n for n in sorted(dir(self)) if n.startswith("test_")]
+        only = os.environ.get("GH_ONLY")
+        if only:
+            names = [n for n in names if only in n]
+        passed = failed = 0
+        try:
+            self.setup()
+            for n in names:
+                t0 = time.time()
+                try:
+                    getattr(self, n)()
+                    passed += 1
+                    print("ok   %s (%.2fs)" % (n, time.time() - t0), flush=True)
+                except Exception as e:  # noqa: BLE001 - report every failure
+                    failed += 1
+                    import traceback
+                    print("FAIL %s: %s" % (n, e), flush=True)
+                    traceback.print_exc()
+        finally:
+            self.teardown()
+        print("%d passed, %d failed" % (passed, failed))
+        sys.exit(1 if failed else 0)
+
+    def setup(self):
+        pass
+
+    def teardown(self):
+        pass
+
+
+def eq(a, b, what=""):
+    if a != b:
+        raise AssertionError("%s: expected %r, got %r" % (what, b, a))
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
