@@ -17,6 +17,8 @@
 #include "oauth/client_cache.h"
 #include "store/store.h"
 
+struct gate;
+
 struct gh_ctx {
 	const struct config	*cfg;
 	struct store		*store;
@@ -32,6 +34,7 @@ struct gh_ctx {
 	struct keyring		*keyring;
 	struct client_cache	*clients;
 	_Atomic uint64_t	 generation;	/* last generation loaded */
+	struct gate		*gate;		/* src/gate: policy and token cache */
 };
 
 /* Derives the server keys from the master key and opens caches. The store
