@@ -1,0 +1,122 @@
+# Shared helpers for the benchmarks: free ports, a private nginx, a private
+# gatehouse, wrk parsing. Sourced by the bench/*.sh scripts.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+BIN=${GATEHOUSE_BIN:-$ROOT/build/gatehouse}
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-64}
+WRK_THREADS=${WRK_THREADS:-1}
+WORK=$(mktemp -d /tmp/gh-bench.XXXXXX)
+chmod 700 "$WORK"
+PIDS=()
+
+cleanup() {
+	for p in "${PIDS[@]:-}"; do
+		[ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {
+	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_http() {	# url
+	for _ in $(seq 1 200); do
+		curl -s -o /dev/null "$1" && return 0
+		sleep 0.05
+	done
+	echo "bench: $1 did not come up" >&2
+	return 1
+}
+
+# wrk URL [lua script] -> prints requests/s; full output kept in $WORK/wrk.last
+run_wrk() {
+	local url=$1 script=${2:-}
+	local args=(-t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --latency)
+	[ -n "$script" ] && args+=(-s "$script")
+	wrk "${args[@]}" "$url" >"$WORK/wrk.last" 2>&1
+	if grep -q "Non-2xx" "$WORK/wrk.last"; then
+		echo "bench: non-2xx answers during the run:" >&2
+		cat "$WORK/wrk.last" >&2
+		return 1
+	fi
+	awk '/^Requests\/sec:/ {print $2}' "$WORK/wrk.last"
+}
+
+wrk_p99() {
+	awk '$1 == "99%" {print $2}' "$WORK/wrk.last"
+}
+
+start_nginx() {	# -> sets NGINX_PORT
+	NGINX_PORT=$(free_port)
+	mkdir -p "$WORK/nginx/logs"
+	cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes 2;
+error_log $WORK/nginx/logs/error.log;
+pid $WORK/nginx/nginx.pid;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	client_body_temp_path $WORK/nginx/body;
+	proxy_temp_path $WORK/nginx/proxy;
+	fastcgi_temp_path $WORK/nginx/fastcgi;
+	uwsgi_temp_path $WORK/nginx/uwsgi;
+	scgi_temp_path $WORK/nginx/scgi;
+	server {
+		listen 127.0.0.1:$NGINX_PORT;
+		location / { default_type application/json; return 200 '{"ok":true}'; }
+	}
+}
+CONF
+	/usr/sbin/nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
+	PIDS+=($!)
+	wait_http "http://127.0.0.1:$NGINX_PORT/"
+}
+
+# start_gatehouse NAME [serve flags...] -> sets GH_PORT, GH_DB, GH_MK
+start_gatehouse() {
+	local name=$1
+	shift
+	GH_PORT=$(free_port)
+	GH_DB="sqlite:$WORK/$name.db"
+	GH_MK="$WORK/$name.key"
+	"$BIN" serve --db "$GH_DB" --master-key "$GH_MK" --listen "127.0.0.1:$GH_PORT" \
+		--log-requests false "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+	PIDS+=($!)
+	GH_PID=$!
+	wait_http "http://127.0.0.1:$GH_PORT/healthz"
+}
+
+stop_gatehouse() {
+	kill "$GH_PID" 2>/dev/null || true
+	wait "$GH_PID" 2>/dev/null || true
+}
+
+gh() {
+	"$BIN" "$@" --db "$GH_DB" --master-key "$GH_MK"
+}
+
+json_field() {	# field < json
+	/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+
+# Sums the per-process "+F" lines of openssl speed -multi (OpenSSL 3.0's
+# summary table mis-adds RSA under -multi). $1: rsa2048 | ecdsap256 | ed25519
+openssl_sign_rate() {
+	local alg=$1 field
+	case "$alg" in
+		rsa2048) field=4 ;;	# +F2:n:bits:sign/s:verify/s
+		ecdsap256) field=4 ;;	# +F4:n:bits:sign/s:verify/s
+		ed25519) field=4 ;;	# +F6:n:bits:sign/s:verify/s
+	esac
+	openssl speed -multi 2 -seconds "${SPEED_SECONDS:-5}" "$alg" 2>&1 |
+		awk -F: -v f="$field" '/^Got: \+F/ {sub(/^Got: /, ""); s += $f} END {printf "%.0f\n", s}'
+}
+
+pct() {	# a b -> a/b in percent
+	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "n/a" }'
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# All benchmarks, one after another. See BENCHMARKS.md for the figures.
+set -euo pipefail
+cd "$(dirname "$0")"
+for b in issue.sh gate.sh client_cache.sh; do
+	[ -x "$b" ] || continue
+	echo "== $b"
+	./"$b"
+done
