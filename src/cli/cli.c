@@ -20,10 +20,15 @@ static const struct command {
 	{ "client", "show", cmd_client_show, "show a client and its secrets' dates: ID" },
 	{ "client", "disable", cmd_client_disable, "disable a client: ID" },
 	{ "client", "enable", cmd_client_enable, "enable a client: ID" },
+	{ "client", "rotate-secret", cmd_client_rotate_secret, "new secret; the old one works for --grace (7d)" },
+	{ "client", "revoke-secret", cmd_client_revoke_secret, "end one secret now: ID --secret N [--revoke-tokens]" },
+	{ "client", "revoke-tokens", cmd_client_revoke_tokens, "void every token the client holds: ID" },
 	{ "token", "list", cmd_token_list, "list a client's tokens: --client ID" },
 	{ "token", "revoke", cmd_token_revoke, "revoke tokens: --name NAME [--client ID] | --id ID" },
 	{ "token", "get", cmd_token_get, "fetch a token from a token endpoint (client library)" },
 	{ "keys", "list", cmd_keys_list, "list signing keys with their state and dates" },
+	{ "keys", "rotate", cmd_keys_rotate, "publish a new key that signs after --lead (10m)" },
+	{ "keys", "revoke", cmd_keys_revoke, "remove a key from the JWKS now: KID" },
 };
 
 static void

@@ -10,6 +10,7 @@
 #include "security/masterkey.h"
 #include "util/util.h"
 
+
 /* Loads the configuration a command's checks depend on (defaults,
  * require_allowlist) from --config when given. */
 static int
@@ -214,4 +215,116 @@ int
 cmd_client_enable(int argc, char **argv)
 {
 	return set_disabled(argc, argv, 0);
+}
+
+static int
+parse_grace(const char *v, int64_t *out)
+{
+	const char *why;
+
+	if (v == NULL) {
+		*out = 7 * 86400;
+		return 0;
+	}
+	if (num_parse_duration(v, 1, 366 * 86400, out, &why) == -1) {
+		cli_fail("--grace \"%.32s\" %s (1s..366d; units s, m, h, d)", v, why);
+		return -1;
+	}
+	return 0;
+}
+
+int
+cmd_client_rotate_secret(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = {
+		{ "grace", 1, 0, "how long the old secret keeps working (default 7d)" },
+		CLI_STORE_OPTS,
+	};
+	struct cli_args a;
+	struct store *st = NULL;
+	struct store_secret s;
+	uint8_t master[32], skey[32];
+	char secret[SECRET_TEXT_LEN + 1], err[512];
+	int64_t grace;
+	int rc;
+
+	if ((rc = cli_parse(argc, argv, "gatehouse client rotate-secret ID [--grace DURATION]",
+	    spec, GH_ARRAY_LEN(spec), &a)) != 0)
+		return rc < 0 ? 2 : 0;
+	if (a.npos != 1)
+		return cli_fail("client rotate-secret: name one client id");
+	if (parse_grace(cli_get(&a, "grace"), &grace) == -1)
+		return 2;
+	if (cli_master_key(&a, 0, master, NULL) == -1)
+		return 1;
+	masterkey_derive(master, "gatehouse client secrets v1", skey);
+	OPENSSL_cleanse(master, sizeof(master));
+	if (cli_open_store(&a, &st) == -1)
+		return 1;
+	rc = manage_secret_rotate(st, skey, a.pos[0], grace, &s, secret, err, sizeof(err));
+	OPENSSL_cleanse(skey, sizeof(skey));
+	store_close(st);
+	if (rc == -1)
+		return cli_fail("client rotate-secret: %s", err);
+	rc = cli_print(json_pack("{s:s, s:I, s:s, s:o, s:o}", "client_id", a.pos[0],
+	    "secret_id", (json_int_t)s.id, "client_secret", secret,
+	    "created_at", cli_time(s.created_at),
+	    "previous_secrets_expire_at", cli_time(clock_now() + grace)));
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return rc;
+}
+
+int
+cmd_client_revoke_secret(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = {
+		{ "secret", 1, 0, "the secret's id (see client show)" },
+		{ "revoke-tokens", 0, 0, "also void every token the client holds" },
+		CLI_STORE_OPTS,
+	};
+	struct cli_args a;
+	struct store *st = NULL;
+	char err[512];
+	const char *why;
+	int64_t sid;
+	int rc;
+
+	if ((rc = cli_parse(argc, argv, "gatehouse client revoke-secret ID --secret SECRET_ID [--revoke-tokens]",
+	    spec, GH_ARRAY_LEN(spec), &a)) != 0)
+		return rc < 0 ? 2 : 0;
+	if (a.npos != 1 || !cli_has(&a, "secret"))
+		return cli_fail("client revoke-secret: name one client id and --secret SECRET_ID");
+	if (num_parse_i64(cli_get(&a, "secret"), strlen(cli_get(&a, "secret")), 1, INT64_MAX, &sid, &why) == -1)
+		return cli_fail("client revoke-secret: --secret %s", why);
+	if (cli_open_store(&a, &st) == -1)
+		return 1;
+	rc = manage_secret_revoke(st, a.pos[0], sid, cli_has(&a, "revoke-tokens"), err, sizeof(err));
+	store_close(st);
+	if (rc == -1)
+		return cli_fail("client revoke-secret: %s", err);
+	return cli_print(json_pack("{s:s, s:I, s:b}", "client_id", a.pos[0], "revoked_secret",
+	    (json_int_t)sid, "tokens_revoked", cli_has(&a, "revoke-tokens")));
+}
+
+int
+cmd_client_revoke_tokens(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = { CLI_STORE_OPTS };
+	struct cli_args a;
+	struct store *st = NULL;
+	char err[512];
+	int rc;
+
+	if ((rc = cli_parse(argc, argv, "gatehouse client revoke-tokens ID", spec,
+	    GH_ARRAY_LEN(spec), &a)) != 0)
+		return rc < 0 ? 2 : 0;
+	if (a.npos != 1)
+		return cli_fail("client revoke-tokens: name one client id");
+	if (cli_open_store(&a, &st) == -1)
+		return 1;
+	rc = manage_client_revoke_tokens(st, a.pos[0], err, sizeof(err));
+	store_close(st);
+	if (rc == -1)
+		return cli_fail("client revoke-tokens: %s", err);
+	return cli_print(json_pack("{s:s, s:b}", "client_id", a.pos[0], "tokens_revoked", 1));
 }

@@ -1,8 +1,13 @@
 /* cli_keys.c — gatehouse keys list. */
 #include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "keys/keys.h"
+#include "security/masterkey.h"
 #include "util/util.h"
 
 /* A key's state at now, from its dates. */
@@ -51,4 +56,89 @@ cmd_keys_list(int argc, char **argv)
 	store_key_free(ks, n);
 	store_close(st);
 	return cli_print(arr);
+}
+
+int
+cmd_keys_rotate(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = {
+		{ "env", 1, 0, "sandbox or production (default: both)" },
+		{ "alg", 1, 0, "RS256, PS256, ES256 or EdDSA (default: the current key's)" },
+		{ "lead", 1, 0, "publish this long before it signs (default 10m; 0 signs at once)" },
+		CLI_STORE_OPTS,
+	};
+	struct cli_args a;
+	struct store *st = NULL;
+	uint8_t master[32], seal_key[32];
+	char err[512], kid[KEYS_KID_LEN + 1];
+	const char *why;
+	enum store_env only = STORE_ENV__MAX;
+	int64_t lead = 600, now = clock_now();
+	json_t *arr;
+	int rc;
+
+	if ((rc = cli_parse(argc, argv, "gatehouse keys rotate [--env ENV] [--alg ALG] [--lead DURATION]",
+	    spec, GH_ARRAY_LEN(spec), &a)) != 0)
+		return rc < 0 ? 2 : 0;
+	if (cli_has(&a, "env") && store_env_from_name(cli_get(&a, "env"), &only) == -1)
+		return cli_fail("keys rotate: --env must be sandbox or production");
+	if (cli_has(&a, "lead") && strcmp(cli_get(&a, "lead"), "0") != 0 &&
+	    num_parse_duration(cli_get(&a, "lead"), 1, 30 * 86400, &lead, &why) == -1)
+		return cli_fail("keys rotate: --lead %s (0..30d)", why);
+	if (cli_has(&a, "lead") && strcmp(cli_get(&a, "lead"), "0") == 0)
+		lead = 0;
+	if (cli_has(&a, "alg")) {
+		enum jose_alg alg;
+		if (jose_alg_from_name(cli_get(&a, "alg"), &alg) == -1)
+			return cli_fail("keys rotate: --alg must be RS256, PS256, ES256 or EdDSA");
+	}
+	if (cli_master_key(&a, 0, master, NULL) == -1)
+		return 1;
+	masterkey_derive(master, "gatehouse signing key seal v1", seal_key);
+	OPENSSL_cleanse(master, sizeof(master));
+	if (cli_open_store(&a, &st) == -1)
+		return 1;
+	arr = json_array();
+	rc = 0;
+	for (int env = 0; env < STORE_ENV__MAX && rc == 0; env++) {
+		if (only != STORE_ENV__MAX && (int)only != env)
+			continue;
+		if (keys_rotate(st, seal_key, (enum store_env)env, cli_get(&a, "alg"), now, lead,
+		    keys_max_lifetime(st, (enum store_env)env, 86400), kid, err, sizeof(err)) == -1) {
+			rc = cli_fail("keys rotate: %s: %s", store_env_names[env], err);
+			break;
+		}
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:o}", "kid", kid,
+		    "env", store_env_names[env], "publish_at", cli_time(now),
+		    "activate_at", cli_time(now + lead)));
+	}
+	OPENSSL_cleanse(seal_key, sizeof(seal_key));
+	store_close(st);
+	if (rc != 0) {
+		json_decref(arr);
+		return rc;
+	}
+	return cli_print(arr);
+}
+
+int
+cmd_keys_revoke(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = { CLI_STORE_OPTS };
+	struct cli_args a;
+	struct store *st = NULL;
+	char err[512];
+	int rc;
+
+	if ((rc = cli_parse(argc, argv, "gatehouse keys revoke KID", spec, GH_ARRAY_LEN(spec), &a)) != 0)
+		return rc < 0 ? 2 : 0;
+	if (a.npos != 1)
+		return cli_fail("keys revoke: name one kid");
+	if (cli_open_store(&a, &st) == -1)
+		return 1;
+	rc = keys_revoke(st, a.pos[0], clock_now(), err, sizeof(err));
+	store_close(st);
+	if (rc == -1)
+		return cli_fail("keys revoke: %s", err);
+	return cli_print(json_pack("{s:s, s:s}", "kid", a.pos[0], "state", "removed"));
 }

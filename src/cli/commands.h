@@ -10,9 +10,14 @@ int	cmd_client_list(int argc, char **argv);
 int	cmd_client_show(int argc, char **argv);
 int	cmd_client_disable(int argc, char **argv);
 int	cmd_client_enable(int argc, char **argv);
+int	cmd_client_rotate_secret(int argc, char **argv);
+int	cmd_client_revoke_secret(int argc, char **argv);
+int	cmd_client_revoke_tokens(int argc, char **argv);
 int	cmd_token_list(int argc, char **argv);		/* cli_token.c */
 int	cmd_token_revoke(int argc, char **argv);
 int	cmd_token_get(int argc, char **argv);
 int	cmd_keys_list(int argc, char **argv);		/* cli_keys.c */
+int	cmd_keys_rotate(int argc, char **argv);
+int	cmd_keys_revoke(int argc, char **argv);
 
 #endif

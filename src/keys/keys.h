@@ -33,4 +33,21 @@ int	keys_ensure(struct store *, const uint8_t seal_key[32],
 	    enum jose_alg alg, int64_t now, int *created, char *err,
 	    size_t errlen);
 
+/*
+ * Rotation: a new key for env is published at now and signs from
+ * now + lead, so verifiers that cache the JWKS know it before they meet it.
+ * The key it replaces retires then, and stays published for max_lifetime
+ * more (the longest a token it signed can live) before it is removed.
+ * alg NULL: the current key's algorithm. 0, or -1 with a reason.
+ */
+int	keys_rotate(struct store *, const uint8_t seal_key[32],
+	    enum store_env env, const char *alg, int64_t now, int64_t lead,
+	    int64_t max_lifetime, char kid[KEYS_KID_LEN + 1], char *err,
+	    size_t errlen);
+/* Ends a key at once (compromise): retired and removed now. */
+int	keys_revoke(struct store *, const char *kid, int64_t now, char *err,
+	    size_t errlen);
+/* The longest max_ttl of env's clients (at least floor). */
+int64_t	keys_max_lifetime(struct store *, enum store_env env, int64_t floor);
+
 #endif

@@ -45,6 +45,22 @@ int	manage_client_create(struct store *, const uint8_t secret_key[32],
 int	manage_client_set_disabled(struct store *, const char *id, int disabled,
 	    struct store_client *out, char *err, size_t errlen);
 
+/*
+ * Secret rotation with overlap: a new secret (shown once), while every live
+ * one keeps working until now + grace. At most two live secrets: a third
+ * is refused. A disabled client is not rotated.
+ */
+#define MANAGE_MAX_LIVE_SECRETS 2
+int	manage_secret_rotate(struct store *, const uint8_t secret_key[32],
+	    const char *client_id, int64_t grace, struct store_secret *out,
+	    char secret[SECRET_TEXT_LEN + 1], char *err, size_t errlen);
+/* Ends one secret at once; with revoke_tokens, voids the client's tokens. */
+int	manage_secret_revoke(struct store *, const char *client_id,
+	    int64_t secret_id, int revoke_tokens, char *err, size_t errlen);
+/* Voids every token the client holds now (tokens_valid_after). */
+int	manage_client_revoke_tokens(struct store *, const char *client_id,
+	    char *err, size_t errlen);
+
 /* Roles: "admin,operator" -> bits; 0 or -1. */
 int	manage_parse_roles(const char *s, unsigned *out, char *err, size_t errlen);
 

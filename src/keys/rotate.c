@@ -1,0 +1,147 @@
+/* rotate.c — signing-key rotation and revocation; see keys.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "keys/keys.h"
+#include "util/util.h"
+
+int64_t
+keys_max_lifetime(struct store *st, enum store_env env, int64_t floor)
+{
+	struct store_client *cs = NULL;
+	size_t n = 0;
+	int64_t m = floor;
+
+	if (store_client_list(st, NULL, &cs, &n) != STORE_OK)
+		return 366 * 86400;	/* unknown: keep the key long */
+	for (size_t i = 0; i < n; i++)
+		if (cs[i].env == env && cs[i].max_ttl > m)
+			m = cs[i].max_ttl;
+	store_client_free(cs, n);
+	return m;
+}
+
+/* The key that signs env at now, and whether one is already scheduled. */
+static int
+find_current(const struct store_key *ks, size_t n, enum store_env env,
+    int64_t now, int *pending)
+{
+	int best = -1;
+
+	*pending = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct store_key *k = &ks[i];
+		if (k->env != env || (k->remove_at != 0 && k->remove_at <= now))
+			continue;
+		if (k->retire_at != 0 && k->retire_at <= now)
+			continue;
+		if (k->activate_at > now) {
+			*pending = 1;
+			continue;
+		}
+		if (best == -1 || k->activate_at > ks[best].activate_at)
+			best = (int)i;
+	}
+	return best;
+}
+
+int
+keys_rotate(struct store *st, const uint8_t seal_key[32], enum store_env env,
+    const char *alg_name, int64_t now, int64_t lead, int64_t max_lifetime,
+    char kid[KEYS_KID_LEN + 1], char *err, size_t errlen)
+{
+	struct store_key *ks = NULL;
+	size_t n = 0;
+	struct keyring_dates d;
+	enum jose_alg alg;
+	int cur, pending, rc = -1;
+
+	if (store_key_list(st, &ks, &n) != STORE_OK) {
+		snprintf(err, errlen, "store: %s", store_last_error());
+		return -1;
+	}
+	cur = find_current(ks, n, env, now, &pending);
+	if (pending) {
+		snprintf(err, errlen, "a %s key is already scheduled to take over; wait until it signs",
+		    store_env_names[env]);
+		goto out;
+	}
+	if (alg_name == NULL)
+		alg_name = cur >= 0 ? ks[cur].alg : "RS256";
+	if (jose_alg_from_name(alg_name, &alg) == -1) {
+		snprintf(err, errlen, "alg: \"%.20s\" is not RS256, PS256, ES256 or EdDSA", alg_name);
+		goto out;
+	}
+	d.publish_at = now;
+	d.activate_at = now + lead;
+	d.retire_at = 0;
+	d.remove_at = 0;
+	if (keys_create(st, seal_key, env, alg, &d, kid, err, errlen) == -1)
+		goto out;
+	if (cur >= 0) {
+		/* The old key signs until the new one does, then stays
+		 * published while its last token can still be presented. */
+		ks[cur].retire_at = d.activate_at;
+		ks[cur].remove_at = d.activate_at + max_lifetime + 300;
+		if (store_key_update(st, &ks[cur]) != STORE_OK) {
+			snprintf(err, errlen, "store: %s", store_last_error());
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	store_key_free(ks, n);
+	return rc;
+}
+
+int
+keys_revoke(struct store *st, const char *kid, int64_t now, char *err,
+    size_t errlen)
+{
+	struct store_key *ks = NULL;
+	size_t n = 0;
+	int rc = -1, found = 0;
+
+	if (store_key_list(st, &ks, &n) != STORE_OK) {
+		snprintf(err, errlen, "store: %s", store_last_error());
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(ks[i].kid, kid) != 0)
+			continue;
+		found = 1;
+		if (ks[i].remove_at != 0 && ks[i].remove_at <= now) {
+			snprintf(err, errlen, "key %.64s is already removed", kid);
+			goto out;
+		}
+		{
+			int pending, cur = find_current(ks, n, ks[i].env, now, &pending);
+			int others = 0;
+			for (size_t k = 0; k < n; k++)
+				if (k != i && ks[k].env == ks[i].env && ks[k].activate_at <= now &&
+				    (ks[k].retire_at == 0 || ks[k].retire_at > now) &&
+				    (ks[k].remove_at == 0 || ks[k].remove_at > now))
+					others = 1;
+			if (cur == (int)i && !others) {
+				snprintf(err, errlen, "key %.64s is the only key signing for %s; "
+				    "rotate first (gatehouse keys rotate --env %s --lead 0), then revoke it",
+				    kid, store_env_names[ks[i].env], store_env_names[ks[i].env]);
+				goto out;
+			}
+		}
+		ks[i].retire_at = now;
+		ks[i].remove_at = now;
+		if (store_key_update(st, &ks[i]) != STORE_OK) {
+			snprintf(err, errlen, "store: %s", store_last_error());
+			goto out;
+		}
+	}
+	if (!found) {
+		snprintf(err, errlen, "no key %.64s", kid);
+		goto out;
+	}
+	rc = 0;
+out:
+	store_key_free(ks, n);
+	return rc;
+}

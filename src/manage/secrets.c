@@ -1,0 +1,160 @@
+/* secrets.c — secret rotation, revocation, and voiding a client's tokens. */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "manage/manage.h"
+#include "util/util.h"
+
+static int
+get_client(struct store *st, const char *id, struct store_client *c, char *err,
+    size_t errlen)
+{
+	int rc = store_client_get(st, id, c);
+
+	if (rc == STORE_NOTFOUND)
+		snprintf(err, errlen, "client %.64s does not exist", id);
+	else if (rc != STORE_OK)
+		snprintf(err, errlen, "store: %s", store_last_error());
+	return rc == STORE_OK ? 0 : -1;
+}
+
+static int
+is_live(const struct store_secret *s, int64_t now)
+{
+	return s->revoked_at == 0 && (s->expires_at == 0 || s->expires_at > now);
+}
+
+int
+manage_secret_rotate(struct store *st, const uint8_t secret_key[32],
+    const char *client_id, int64_t grace, struct store_secret *out,
+    char secret[SECRET_TEXT_LEN + 1], char *err, size_t errlen)
+{
+	struct store_client c;
+	struct store_secret *ss = NULL, add;
+	size_t n = 0, live = 0;
+	int64_t now = clock_now();
+	int rc = -1;
+
+	if (get_client(st, client_id, &c, err, errlen) == -1)
+		return -1;
+	memset(&add, 0, sizeof(add));
+	if (c.disabled) {
+		snprintf(err, errlen, "client %.64s is disabled; enable it before rotating its secret", client_id);
+		goto out;
+	}
+	if (store_secret_list(st, client_id, &ss, &n) != STORE_OK) {
+		snprintf(err, errlen, "store: %s", store_last_error());
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		live += is_live(&ss[i], now);
+	if (live >= MANAGE_MAX_LIVE_SECRETS) {
+		snprintf(err, errlen, "client %.64s already has %d live secrets; revoke one "
+		    "(gatehouse client revoke-secret) before rotating again", client_id, MANAGE_MAX_LIVE_SECRETS);
+		goto out;
+	}
+	if (secret_generate(secret) == -1) {
+		snprintf(err, errlen, "no randomness");
+		goto out;
+	}
+	add.client_id = c.id;
+	add.created_at = now;
+	secret_hash(secret_key, secret, SECRET_TEXT_LEN, add.hash);
+	/* The old secrets end after the grace period; the new one first
+	 * exists, so there is never a moment with no working secret. */
+	if (store_secret_add(st, &add) != STORE_OK) {
+		snprintf(err, errlen, "store: %s", store_last_error());
+		goto fail_secret;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!is_live(&ss[i], now))
+			continue;
+		if (ss[i].expires_at == 0 || ss[i].expires_at > now + grace) {
+			ss[i].expires_at = now + grace;
+			if (store_secret_update(st, &ss[i]) != STORE_OK) {
+				snprintf(err, errlen, "store: %s", store_last_error());
+				goto out;
+			}
+		}
+	}
+	if (out != NULL) {
+		*out = add;
+		out->client_id = NULL;
+	}
+	rc = 0;
+	goto out;
+fail_secret:
+	OPENSSL_cleanse(secret, SECRET_TEXT_LEN + 1);
+out:
+	add.client_id = NULL;
+	OPENSSL_cleanse(add.hash, sizeof(add.hash));
+	store_secret_free(ss, n);
+	store_client_clear(&c);
+	return rc;
+}
+
+int
+manage_client_revoke_tokens(struct store *st, const char *client_id, char *err,
+    size_t errlen)
+{
+	struct store_client c;
+	int rc = -1;
+
+	if (get_client(st, client_id, &c, err, errlen) == -1)
+		return -1;
+	/* Tokens are void when issued before this second ends: a token
+	 * issued in the same second as the revocation cannot be told apart. */
+	c.tokens_valid_after = clock_now() + 1;
+	c.updated_at = clock_now();
+	if (store_client_update(st, &c) != STORE_OK)
+		snprintf(err, errlen, "store: %s", store_last_error());
+	else
+		rc = 0;
+	store_client_clear(&c);
+	return rc;
+}
+
+int
+manage_secret_revoke(struct store *st, const char *client_id, int64_t secret_id,
+    int revoke_tokens, char *err, size_t errlen)
+{
+	struct store_secret *ss = NULL;
+	size_t n = 0;
+	int rc = -1, found = 0;
+
+	if (store_secret_list(st, client_id, &ss, &n) != STORE_OK) {
+		snprintf(err, errlen, "store: %s", store_last_error());
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (ss[i].id != secret_id)
+			continue;
+		found = 1;
+		if (ss[i].revoked_at != 0) {
+			snprintf(err, errlen, "secret %lld of client %.64s is already revoked",
+			    (long long)secret_id, client_id);
+			goto out;
+		}
+		ss[i].revoked_at = clock_now();
+		if (store_secret_update(st, &ss[i]) != STORE_OK) {
+			snprintf(err, errlen, "store: %s", store_last_error());
+			goto out;
+		}
+	}
+	if (!found) {
+		struct store_client c;
+		if (get_client(st, client_id, &c, err, errlen) == 0) {
+			store_client_clear(&c);
+			snprintf(err, errlen, "client %.64s has no secret %lld", client_id, (long long)secret_id);
+		}
+		goto out;
+	}
+	if (revoke_tokens && manage_client_revoke_tokens(st, client_id, err, errlen) == -1)
+		goto out;
+	rc = 0;
+out:
+	store_secret_free(ss, n);
+	return rc;
+}
