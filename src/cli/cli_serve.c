@@ -219,6 +219,8 @@ declare_metrics(void)
 {
 	metrics_declare("gatehouse_tokens_issued_total", "counter",
 	    "Tokens issued, by tenant and algorithm.", "tenant,alg");
+	metrics_declare("gatehouse_lockouts_total", "counter",
+	    "Locks made after repeated bad credentials, by kind (pair, address).", "kind");
 }
 
 /* Waits for SIGTERM or SIGINT; SIGHUP and a once-a-second tick refresh the

@@ -45,6 +45,14 @@ static const struct config_entry entries[] = {
 	{ "route.partner", CT_STR, O(route[2]), 0, 0, "", "path of the seed 001 route (/api/oauth/token), or off" },
 	{ "route.papaya", CT_STR, O(route[3]), 0, 0, "", "path of the seed 002 route (/token), or off" },
 	{ "route.mangopay", CT_STR, O(route[4]), 0, 0, "", "path of the seed 003 route (/v2.01/oauth/token), or off" },
+	{ "lockout_pair_threshold", CT_INT, O(lockout_pair_threshold), 1, 1000, "5", "bad credentials of one client id from one address that lock that pair" },
+	{ "lockout_address_threshold", CT_INT, O(lockout_address_threshold), 1, 100000, "20", "bad credentials from one address that lock the address" },
+	{ "lockout_window", CT_DURATION, O(lockout_window), 1, 86400, "15m", "how long failures are counted" },
+	{ "lockout_duration", CT_DURATION, O(lockout_duration), 1, 86400, "15m", "how long a lock lasts" },
+	{ "rate_limit", CT_INT, O(rate_limit), 0, 10000000, "600", "tokens a minute a client may take, unless the client says (0: unlimited)" },
+	{ "secret_rotation_age", CT_DURATION, O(secret_rotation_age), 86400, 3660 * 86400, "90d", "a client secret older than this is reported as due for rotation" },
+	{ "key_rotation_interval", CT_DURATION, O(key_rotation_interval), 0, 3660 * 86400, "0", "rotate signing keys this often (0: only by hand)" },
+	{ "key_publish_lead", CT_DURATION, O(key_publish_lead), 0, 30 * 86400, "10m", "a new key is in the JWKS this long before it signs" },
 };
 #undef O
 

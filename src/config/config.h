@@ -33,6 +33,14 @@ struct config {
 	char	*policy;	/* gate route policy file, "" none */
 	int64_t	 leeway;	/* seconds of clock skew accepted on exp/nbf */
 	char	*route[CONFIG_MAX_ROUTES]; /* per dialect: path, "off", or "" default */
+	int64_t	 lockout_pair_threshold;	/* failures of one id from one address */
+	int64_t	 lockout_address_threshold;	/* failures from one address */
+	int64_t	 lockout_window;	/* seconds failures are counted over */
+	int64_t	 lockout_duration;	/* seconds a lock lasts */
+	int64_t	 rate_limit;		/* tokens a minute per client, by default */
+	int64_t	 secret_rotation_age;	/* a secret older than this is reported */
+	int64_t	 key_rotation_interval;	/* rotate signing keys this often; 0 off */
+	int64_t	 key_publish_lead;	/* publish a new key this long before it signs */
 };
 
 /* Fills c with the defaults. */

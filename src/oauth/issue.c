@@ -9,6 +9,7 @@
 #include "jose/keyring.h"
 #include "oauth/client_cache.h"
 #include "oauth/issue.h"
+#include "obs/log.h"
 #include "obs/metrics.h"
 #include "security/secret.h"
 #include "server/context.h"
@@ -166,6 +167,53 @@ check_client_policy(struct gh_ctx *ctx, const struct client_entry *ce,
 	return 0;
 }
 
+/* Seed 003's answer to a locked caller, even with the right secret. */
+static int
+check_lockout(struct gh_ctx *ctx, const struct token_request *r, int64_t now,
+    struct oauth_error *e)
+{
+	int64_t retry = 0;
+
+	if (!lockout_check(ctx->lockout, r->client_id, r->peer_ip, now, &retry))
+		return 0;
+	oauth_fail(e, 429, OAUTH_UNAUTHORIZED_CLIENT, "This account has been temporarily "
+	    "locked for security reasons. Please try again later.");
+	e->retry_after = retry;
+	return -1;
+}
+
+static void
+count_failure(struct gh_ctx *ctx, const struct token_request *r, int64_t now)
+{
+	struct lockout_lock lk;
+	const char *labels[1];
+
+	if (!lockout_failure(ctx->lockout, r->client_id, r->peer_ip, now, &lk))
+		return;
+	labels[0] = lockout_kind_names[lk.kind];
+	metrics_add("gatehouse_lockouts_total", 1, labels);
+	log_event(LOG_WARN, "auth.locked", json_pack("{s:s, s:s, s:s, s:I}",
+	    "kind", lockout_kind_names[lk.kind], "peer", lk.address,
+	    "client", lk.client_id, "until", (json_int_t)lk.until));
+	ctx_lock_made(ctx, &lk);
+}
+
+/* Issuance per client (seed 000: clients cache their tokens). */
+static int
+check_rate(struct gh_ctx *ctx, const struct client_entry *ce, struct oauth_error *e)
+{
+	int64_t per_minute = ce->c.rate_limit > 0 ? ce->c.rate_limit : ctx->cfg->rate_limit;
+	int64_t retry = 0;
+
+	if (ratelimit_take(ctx->ratelimit, ce->c.id, per_minute,
+	    (int64_t)(clock_mono_ns() / 1000000), &retry))
+		return 0;
+	oauth_fail(e, 429, OAUTH_TEMPORARILY_UNAVAILABLE, "this client may take %lld tokens a "
+	    "minute; cache each token until it nears expiry", (long long)per_minute);
+	e->retry_after = retry;
+	return -1;
+}
+
 static int
 make_jwt(struct gh_ctx *ctx, const struct client_entry *ce,
     struct issued_token *t, struct oauth_error *e)
@@ -258,9 +306,17 @@ oauth_issue(struct gh_ctx *ctx, const struct token_request *r,
 	int rc = -1;
 
 	memset(t, 0, sizeof(*t));
-	if (authenticate(ctx, r, &ce, now, &t->secret_age_days, e) == -1)
+	if (check_lockout(ctx, r, now, e) == -1)
 		return -1;
+	if (authenticate(ctx, r, &ce, now, &t->secret_age_days, e) == -1) {
+		if (e->code == OAUTH_INVALID_CLIENT)
+			count_failure(ctx, r, now);
+		return -1;
+	}
+	lockout_success(ctx->lockout, r->client_id, r->peer_ip);
 	if (check_client_policy(ctx, ce, r, e) == -1)
+		goto out;
+	if (check_rate(ctx, ce, e) == -1)
 		goto out;
 	if (grant_scope(ce, r->scope, &t->scope, e) == -1)
 		goto out;

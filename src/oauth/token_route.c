@@ -77,6 +77,12 @@ token_route_handle(struct http_exchange *x)
 	}
 	snprintf(x->resp.log_tenant, sizeof(x->resp.log_tenant), "%s", t.tenant_id);
 	dialect_respond(tr->dialect, &x->resp, &t);
+	if (t.secret_age_days * 86400 >= ctx->cfg->secret_rotation_age) {
+		/* The client learns its secret is due, where it cannot miss it. */
+		char v[64];
+		snprintf(v, sizeof(v), "due; age-days=%lld", (long long)t.secret_age_days);
+		http_response_header(&x->resp, "X-Gatehouse-Secret-Rotation", v);
+	}
 	if (oauth_record(ctx, &t, record_done, x) == -1) {
 		reset_response(&x->resp);
 		oauth_fail(&e, 503, OAUTH_TEMPORARILY_UNAVAILABLE, "the store is busy; try again");

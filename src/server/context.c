@@ -45,7 +45,15 @@ ctx_init(struct gh_ctx *c, const struct config *cfg, struct store *st,
 	atomic_store(&c->generation, gen);
 	if (ctx_reload_keys(c, err, errlen) == -1)
 		return -1;
-	if ((c->clients = client_cache_new(st, c->issuer)) == NULL) {
+	{
+		struct lockout_config lc = { cfg->lockout_pair_threshold,
+		    cfg->lockout_address_threshold, cfg->lockout_window,
+		    cfg->lockout_duration };
+		c->lockout = lockout_new(&lc);
+		c->ratelimit = ratelimit_new();
+	}
+	if (c->lockout == NULL || c->ratelimit == NULL ||
+	    (c->clients = client_cache_new(st, c->issuer)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -56,6 +64,8 @@ void
 ctx_clear(struct gh_ctx *c)
 {
 	client_cache_free(c->clients);
+	lockout_free(c->lockout);
+	ratelimit_free(c->ratelimit);
 	keyring_unref(c->keyring);
 	free(c->audiences);
 	OPENSSL_cleanse(c->secret_key, sizeof(c->secret_key));
@@ -171,4 +181,13 @@ ctx_client_address(const struct gh_ctx *c, const struct http_request *r,
 	}
 	if ((proto = http_request_header(r, "X-Forwarded-Proto", &n)) != NULL && n == 1)
 		*https = strcmp(proto, "https") == 0;
+}
+
+void
+ctx_lock_made(struct gh_ctx *c, const struct lockout_lock *lk)
+{
+	/* Locks live in this process until the store keeps them (issue 5:
+	 * gatehouse lock list|clear across processes and nodes). */
+	(void)c;
+	(void)lk;
 }

@@ -15,6 +15,8 @@
 #include "jose/keyring.h"
 #include "net/cidr.h"
 #include "oauth/client_cache.h"
+#include "security/lockout.h"
+#include "security/ratelimit.h"
 #include "store/store.h"
 
 struct gate;
@@ -35,6 +37,8 @@ struct gh_ctx {
 	struct client_cache	*clients;
 	_Atomic uint64_t	 generation;	/* last generation loaded */
 	struct gate		*gate;		/* src/gate: policy and token cache */
+	struct lockout		*lockout;	/* bad-credential counters and locks */
+	struct ratelimit	*ratelimit;	/* issuance per client */
 };
 
 /* Derives the server keys from the master key and opens caches. The store
@@ -51,6 +55,9 @@ int	ctx_refresh(struct gh_ctx *);
 int	ctx_reload_keys(struct gh_ctx *, char *err, size_t errlen);
 /* The current keyring, a new reference (keyring_unref when done). */
 struct keyring *ctx_keyring(struct gh_ctx *);
+
+/* A lock was made here: persist it so the operator and other nodes see it. */
+void	ctx_lock_made(struct gh_ctx *, const struct lockout_lock *);
 
 /* The caller's address: the TCP peer, or, when the peer is a trusted proxy,
  * the nearest untrusted address of X-Forwarded-For (or X-Real-IP). Writes

@@ -1,0 +1,299 @@
+/* lockout.c — see lockout.h. A hash table of counters under one mutex: the
+ * critical sections are a lookup and a few integer updates. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "security/lockout.h"
+
+const char *const lockout_kind_names[LOCKOUT_KIND__MAX] = { "pair", "address" };
+
+#define BUCKETS 16384
+
+struct entry {
+	char		 key[LOCKOUT_KEY_MAX];	/* "a|ADDR" or "p|ADDR|ID" */
+	enum lockout_kind kind;
+	int64_t		 window_start;
+	int64_t		 failures;
+	int64_t		 locked_until;
+	struct entry	*next;
+};
+
+struct lockout {
+	struct lockout_config	 cfg;
+	pthread_mutex_t		 mu;
+	struct entry		*buckets[BUCKETS];
+	size_t			 n;
+};
+
+static unsigned
+hash(const char *s)
+{
+	unsigned h = 2166136261u;
+	while (*s != '\0')
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h % BUCKETS;
+}
+
+static void
+make_key(char out[LOCKOUT_KEY_MAX], enum lockout_kind k, const char *addr,
+    const char *id)
+{
+	if (k == LOCKOUT_ADDRESS)
+		snprintf(out, LOCKOUT_KEY_MAX, "a|%.45s", addr);
+	else
+		snprintf(out, LOCKOUT_KEY_MAX, "p|%.45s|%.128s", addr, id);
+}
+
+struct lockout *
+lockout_new(const struct lockout_config *cfg)
+{
+	struct lockout *l = calloc(1, sizeof(*l));
+
+	if (l == NULL)
+		return NULL;
+	l->cfg = *cfg;
+	pthread_mutex_init(&l->mu, NULL);
+	return l;
+}
+
+void
+lockout_free(struct lockout *l)
+{
+	if (l == NULL)
+		return;
+	for (size_t i = 0; i < BUCKETS; i++) {
+		struct entry *e = l->buckets[i], *next;
+		for (; e != NULL; e = next) {
+			next = e->next;
+			free(e);
+		}
+	}
+	pthread_mutex_destroy(&l->mu);
+	free(l);
+}
+
+static struct entry *
+find(struct lockout *l, const char *key)
+{
+	struct entry *e;
+
+	for (e = l->buckets[hash(key)]; e != NULL; e = e->next)
+		if (strcmp(e->key, key) == 0)
+			return e;
+	return NULL;
+}
+
+/* Drops entries with no lock in force and no open window. */
+static void
+sweep(struct lockout *l, int64_t now)
+{
+	for (size_t i = 0; i < BUCKETS; i++) {
+		struct entry **pp = &l->buckets[i];
+		while (*pp != NULL) {
+			struct entry *e = *pp;
+			if (e->locked_until <= now && e->window_start + l->cfg.window <= now) {
+				*pp = e->next;
+				free(e);
+				l->n--;
+			} else
+				pp = &e->next;
+		}
+	}
+}
+
+static struct entry *
+get_or_add(struct lockout *l, const char *key, enum lockout_kind kind, int64_t now)
+{
+	struct entry *e = find(l, key);
+	unsigned b;
+
+	if (e != NULL)
+		return e;
+	if (l->n >= LOCKOUT_MAX_ENTRIES)
+		sweep(l, now);
+	if (l->n >= LOCKOUT_MAX_ENTRIES)
+		return NULL;	/* full of live locks and windows: count no more */
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return NULL;
+	snprintf(e->key, sizeof(e->key), "%s", key);
+	e->kind = kind;
+	e->window_start = now;
+	b = hash(key);
+	e->next = l->buckets[b];
+	l->buckets[b] = e;
+	l->n++;
+	return e;
+}
+
+int
+lockout_check(struct lockout *l, const char *client_id, const char *address,
+    int64_t now, int64_t *retry_after)
+{
+	char k1[LOCKOUT_KEY_MAX], k2[LOCKOUT_KEY_MAX];
+	struct entry *e;
+	int64_t until = 0;
+
+	make_key(k1, LOCKOUT_ADDRESS, address, NULL);
+	make_key(k2, LOCKOUT_PAIR, address, client_id);
+	pthread_mutex_lock(&l->mu);
+	if ((e = find(l, k1)) != NULL && e->locked_until > now)
+		until = e->locked_until;
+	if ((e = find(l, k2)) != NULL && e->locked_until > until)
+		until = e->locked_until;
+	pthread_mutex_unlock(&l->mu);
+	if (until > now) {
+		*retry_after = until - now;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+count(struct lockout *l, struct entry *e, int64_t threshold, int64_t now)
+{
+	if (e == NULL || e->locked_until > now)
+		return 0;
+	if (e->window_start + l->cfg.window <= now) {
+		e->window_start = now;
+		e->failures = 0;
+	}
+	if (++e->failures < threshold)
+		return 0;
+	e->locked_until = now + l->cfg.duration;
+	e->failures = 0;
+	e->window_start = now;
+	return 1;
+}
+
+int
+lockout_failure(struct lockout *l, const char *client_id, const char *address,
+    int64_t now, struct lockout_lock *made)
+{
+	char k1[LOCKOUT_KEY_MAX], k2[LOCKOUT_KEY_MAX];
+	int pair, addr;
+
+	make_key(k1, LOCKOUT_ADDRESS, address, NULL);
+	make_key(k2, LOCKOUT_PAIR, address, client_id);
+	pthread_mutex_lock(&l->mu);
+	pair = count(l, get_or_add(l, k2, LOCKOUT_PAIR, now), l->cfg.pair_threshold, now);
+	addr = count(l, get_or_add(l, k1, LOCKOUT_ADDRESS, now), l->cfg.address_threshold, now);
+	pthread_mutex_unlock(&l->mu);
+	if (!pair && !addr)
+		return 0;
+	memset(made, 0, sizeof(*made));
+	made->kind = addr ? LOCKOUT_ADDRESS : LOCKOUT_PAIR;
+	snprintf(made->address, sizeof(made->address), "%s", address);
+	if (!addr)
+		snprintf(made->client_id, sizeof(made->client_id), "%s", client_id);
+	made->until = now + l->cfg.duration;
+	return 1;
+}
+
+void
+lockout_success(struct lockout *l, const char *client_id, const char *address)
+{
+	char k[LOCKOUT_KEY_MAX];
+	struct entry *e;
+
+	make_key(k, LOCKOUT_PAIR, address, client_id);
+	pthread_mutex_lock(&l->mu);
+	if ((e = find(l, k)) != NULL)
+		e->failures = 0;
+	pthread_mutex_unlock(&l->mu);
+}
+
+void
+lockout_put(struct lockout *l, const struct lockout_lock *lk)
+{
+	char k[LOCKOUT_KEY_MAX];
+	struct entry *e;
+
+	make_key(k, lk->kind, lk->address, lk->client_id);
+	pthread_mutex_lock(&l->mu);
+	if ((e = get_or_add(l, k, lk->kind, lk->until - l->cfg.duration)) != NULL &&
+	    e->locked_until < lk->until)
+		e->locked_until = lk->until;
+	pthread_mutex_unlock(&l->mu);
+}
+
+/* Splits an entry key back into its address and client id. */
+static void
+unkey(const struct entry *e, struct lockout_lock *out)
+{
+	const char *p = e->key + 2;
+	size_t n = strcspn(p, "|");
+
+	memset(out, 0, sizeof(*out));
+	out->kind = e->kind;
+	snprintf(out->address, sizeof(out->address), "%.*s", (int)(n < 45 ? n : 45), p);
+	if (e->kind == LOCKOUT_PAIR && p[n] == '|')
+		snprintf(out->client_id, sizeof(out->client_id), "%s", p + n + 1);
+	out->until = e->locked_until;
+}
+
+int
+lockout_list(struct lockout *l, int64_t now, struct lockout_lock **out, size_t *n)
+{
+	size_t cap = 16, used = 0;
+	struct lockout_lock *arr = malloc(cap * sizeof(*arr));
+
+	if (arr == NULL)
+		return -1;
+	pthread_mutex_lock(&l->mu);
+	for (size_t i = 0; i < BUCKETS; i++)
+		for (struct entry *e = l->buckets[i]; e != NULL; e = e->next) {
+			if (e->locked_until <= now)
+				continue;
+			if (used == cap) {
+				struct lockout_lock *tmp = realloc(arr, 2 * cap * sizeof(*arr));
+				if (tmp == NULL) {
+					pthread_mutex_unlock(&l->mu);
+					free(arr);
+					return -1;
+				}
+				arr = tmp;
+				cap *= 2;
+			}
+			unkey(e, &arr[used++]);
+		}
+	pthread_mutex_unlock(&l->mu);
+	*out = arr;
+	*n = used;
+	return 0;
+}
+
+size_t
+lockout_clear(struct lockout *l, const char *address, const char *client_id)
+{
+	size_t removed = 0;
+
+	pthread_mutex_lock(&l->mu);
+	for (size_t i = 0; i < BUCKETS; i++)
+		for (struct entry *e = l->buckets[i]; e != NULL; e = e->next) {
+			struct lockout_lock lk;
+			if (e->locked_until == 0)
+				continue;
+			unkey(e, &lk);
+			if (address != NULL && strcmp(lk.address, address) != 0)
+				continue;
+			if (client_id != NULL && (e->kind != LOCKOUT_PAIR || strcmp(lk.client_id, client_id) != 0))
+				continue;
+			e->locked_until = 0;
+			e->failures = 0;
+			removed++;
+		}
+	pthread_mutex_unlock(&l->mu);
+	return removed;
+}
+
+void
+lockout_clear_locks(struct lockout *l)
+{
+	pthread_mutex_lock(&l->mu);
+	for (size_t i = 0; i < BUCKETS; i++)
+		for (struct entry *e = l->buckets[i]; e != NULL; e = e->next)
+			e->locked_until = 0;
+	pthread_mutex_unlock(&l->mu);
+}

@@ -1,0 +1,68 @@
+/*
+ * lockout.h — locking out whoever keeps sending bad credentials (seed 003).
+ *
+ * Failures are counted per (client id, address) pair and per address, each
+ * in a window; past its threshold the pair (or the address) is locked for a
+ * while. Counting by pair, not by client, keeps a client usable from its own
+ * address while someone elsewhere guesses its secret. Unknown client ids
+ * count like known ones.
+ *
+ * Memory is bounded: at most LOCKOUT_MAX_ENTRIES tracked keys; past that the
+ * entries whose windows ended are dropped first, then the oldest.
+ * Thread-safe.
+ */
+#ifndef GH_LOCKOUT_H
+#define GH_LOCKOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LOCKOUT_MAX_ENTRIES 65536
+#define LOCKOUT_KEY_MAX 200
+
+struct lockout_config {
+	int64_t	pair_threshold;		/* failures of one id from one address (5) */
+	int64_t	address_threshold;	/* failures from one address (20) */
+	int64_t	window;			/* seconds failures are counted over (900) */
+	int64_t	duration;		/* seconds a lock lasts (900) */
+};
+
+enum lockout_kind { LOCKOUT_PAIR, LOCKOUT_ADDRESS, LOCKOUT_KIND__MAX };
+extern const char *const lockout_kind_names[LOCKOUT_KIND__MAX];
+
+struct lockout_lock {
+	enum lockout_kind kind;
+	char		 client_id[129];	/* "" for an address lock */
+	char		 address[46];
+	int64_t		 until;
+};
+
+struct lockout;
+
+struct lockout	*lockout_new(const struct lockout_config *);
+void		 lockout_free(struct lockout *);
+
+/* 1 when (client_id, address) or address is locked at now; *retry_after
+ * gets the seconds left (the longer of the two). */
+int	lockout_check(struct lockout *, const char *client_id,
+	    const char *address, int64_t now, int64_t *retry_after);
+/* Counts a failure. When it creates a lock, returns 1 and fills *made
+ * (the address lock when both are made at once). */
+int	lockout_failure(struct lockout *, const char *client_id,
+	    const char *address, int64_t now, struct lockout_lock *made);
+/* A success clears the pair's failures (not the address's). */
+void	lockout_success(struct lockout *, const char *client_id,
+	    const char *address);
+/* Places a lock known from elsewhere (the store, another node). */
+void	lockout_put(struct lockout *, const struct lockout_lock *);
+/* Every lock in force at now; *out is malloc'd. */
+int	lockout_list(struct lockout *, int64_t now, struct lockout_lock **out,
+	    size_t *n);
+/* Removes locks: address NULL = all; client_id NULL = the address lock and
+ * every pair lock of that address. Returns how many were removed. */
+size_t	lockout_clear(struct lockout *, const char *address,
+	    const char *client_id);
+/* Drops every lock (not the counters), before reloading from the store. */
+void	lockout_clear_locks(struct lockout *);
+
+#endif
