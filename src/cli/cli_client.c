@@ -101,6 +101,25 @@ cmd_client_create(int argc, char **argv)
 	return cli_print(o);
 }
 
+/* The age in days of the client's oldest live secret, or -1 when none. */
+static int64_t
+oldest_secret_days(struct store *st, const char *client_id, int64_t now)
+{
+	struct store_secret *ss = NULL;
+	size_t n = 0;
+	int64_t oldest = -1;
+
+	if (store_secret_list(st, client_id, &ss, &n) != STORE_OK)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int live = ss[i].revoked_at == 0 && (ss[i].expires_at == 0 || ss[i].expires_at > now);
+		if (live && (oldest == -1 || now - ss[i].created_at > oldest))
+			oldest = now - ss[i].created_at;
+	}
+	store_secret_free(ss, n);
+	return oldest < 0 ? -1 : oldest / 86400;
+}
+
 int
 cmd_client_list(int argc, char **argv)
 {
@@ -109,27 +128,41 @@ cmd_client_list(int argc, char **argv)
 		CLI_STORE_OPTS,
 	};
 	struct cli_args a;
+	struct config cfg;
 	struct store *st = NULL;
 	struct store_client *cs = NULL;
 	size_t n = 0;
+	int64_t now = clock_now();
 	json_t *arr;
 	int rc;
 
 	if ((rc = cli_parse(argc, argv, "gatehouse client list [--tenant ID]", spec,
 	    GH_ARRAY_LEN(spec), &a)) != 0)
 		return rc < 0 ? 2 : 0;
-	if (cli_open_store(&a, &st) == -1)
+	if (load_config(&a, &cfg) == -1)
 		return 1;
+	if (cli_open_store(&a, &st) == -1) {
+		config_clear(&cfg);
+		return 1;
+	}
 	if (store_client_list(st, cli_get(&a, "tenant"), &cs, &n) != STORE_OK) {
 		rc = cli_fail("client list: %s", store_last_error());
 		store_close(st);
+		config_clear(&cfg);
 		return rc;
 	}
 	arr = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, cli_client_json(&cs[i]));
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = cli_client_json(&cs[i]);
+		int64_t days = oldest_secret_days(st, cs[i].id, now);
+		json_object_set_new(o, "secret_age_days", days < 0 ? json_null() : json_integer(days));
+		json_object_set_new(o, "secret_rotation_due",
+		    json_boolean(days >= 0 && days * 86400 >= cfg.secret_rotation_age));
+		json_array_append_new(arr, o);
+	}
 	store_client_free(cs, n);
 	store_close(st);
+	config_clear(&cfg);
 	return cli_print(arr);
 }
 

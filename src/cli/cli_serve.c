@@ -219,8 +219,43 @@ declare_metrics(void)
 {
 	metrics_declare("gatehouse_tokens_issued_total", "counter",
 	    "Tokens issued, by tenant and algorithm.", "tenant,alg");
+	metrics_declare("gatehouse_client_secrets_rotation_due", "gauge",
+	    "Live client secrets older than secret_rotation_age.", "");
 	metrics_declare("gatehouse_lockouts_total", "counter",
 	    "Locks made after repeated bad credentials, by kind (pair, address).", "kind");
+}
+
+/* Every half minute: the key schedule, and the count of secrets due for
+ * rotation for /metrics. */
+static void
+housekeeping(struct gh_ctx *ctx)
+{
+	struct store_client *cs = NULL;
+	size_t n = 0, due = 0;
+	int64_t now = clock_now();
+	char err[256];
+	int rotated = 0;
+
+	if (keys_rotate_due(ctx->store, ctx->seal_key, now, ctx->cfg->key_rotation_interval,
+	    ctx->cfg->key_publish_lead, &rotated, err, sizeof(err)) == -1)
+		log_event(LOG_ERROR, "keys.schedule_failed", json_pack("{s:s}", "reason", err));
+	else if (rotated > 0)
+		log_event(LOG_INFO, "keys.rotated", json_pack("{s:i}", "count", rotated));
+	if (store_client_list(ctx->store, NULL, &cs, &n) != STORE_OK)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct store_secret *ss = NULL;
+		size_t m = 0;
+		if (store_secret_list(ctx->store, cs[i].id, &ss, &m) != STORE_OK)
+			continue;
+		for (size_t k = 0; k < m; k++)
+			if (ss[k].revoked_at == 0 && (ss[k].expires_at == 0 || ss[k].expires_at > now) &&
+			    now - ss[k].created_at >= ctx->cfg->secret_rotation_age)
+				due++;
+		store_secret_free(ss, m);
+	}
+	store_client_free(cs, n);
+	metrics_set("gatehouse_client_secrets_rotation_due", (double)due, NULL);
 }
 
 /* Waits for SIGTERM or SIGINT; SIGHUP and a once-a-second tick refresh the
@@ -229,7 +264,9 @@ static void
 run_until_signal(struct gh_ctx *ctx, const sigset_t *set)
 {
 	struct timespec tick = { 1, 0 };
+	unsigned ticks = 0;
 
+	housekeeping(ctx);
 	for (;;) {
 		siginfo_t info;
 		int sig = sigtimedwait(set, &info, &tick);
@@ -246,6 +283,8 @@ run_until_signal(struct gh_ctx *ctx, const sigset_t *set)
 				log_event(LOG_INFO, "server.reloaded", NULL);
 		}
 		ctx_refresh(ctx);
+		if (++ticks % 30 == 0)
+			housekeeping(ctx);
 	}
 }
 

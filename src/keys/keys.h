@@ -44,6 +44,12 @@ int	keys_rotate(struct store *, const uint8_t seal_key[32],
 	    enum store_env env, const char *alg, int64_t now, int64_t lead,
 	    int64_t max_lifetime, char kid[KEYS_KID_LEN + 1], char *err,
 	    size_t errlen);
+/* The schedule: rotates each environment whose signing key has signed for
+ * interval - lead already (so the successor signs at interval), unless a
+ * successor is already published. *rotated counts rotations. 0 or -1. */
+int	keys_rotate_due(struct store *, const uint8_t seal_key[32], int64_t now,
+	    int64_t interval, int64_t lead, int *rotated, char *err,
+	    size_t errlen);
 /* Ends a key at once (compromise): retired and removed now. */
 int	keys_revoke(struct store *, const char *kid, int64_t now, char *err,
 	    size_t errlen);

@@ -145,3 +145,35 @@ out:
 	store_key_free(ks, n);
 	return rc;
 }
+
+int
+keys_rotate_due(struct store *st, const uint8_t seal_key[32], int64_t now,
+    int64_t interval, int64_t lead, int *rotated, char *err, size_t errlen)
+{
+	struct store_key *ks = NULL;
+	size_t n = 0;
+	int due[STORE_ENV__MAX] = { 0 };
+
+	*rotated = 0;
+	if (interval <= 0)
+		return 0;
+	if (store_key_list(st, &ks, &n) != STORE_OK) {
+		snprintf(err, errlen, "store: %s", store_last_error());
+		return -1;
+	}
+	for (int env = 0; env < STORE_ENV__MAX; env++) {
+		int pending, cur = find_current(ks, n, (enum store_env)env, now, &pending);
+		due[env] = !pending && cur >= 0 && ks[cur].activate_at + interval - lead <= now;
+	}
+	store_key_free(ks, n);
+	for (int env = 0; env < STORE_ENV__MAX; env++) {
+		char kid[KEYS_KID_LEN + 1];
+		if (!due[env])
+			continue;
+		if (keys_rotate(st, seal_key, (enum store_env)env, NULL, now, lead,
+		    keys_max_lifetime(st, (enum store_env)env, 86400), kid, err, errlen) == -1)
+			return -1;
+		(*rotated)++;
+	}
+	return 0;
+}
