@@ -12,6 +12,10 @@
 #include "util/util.h"
 
 #define BUCKETS 4096
+/* Unknown ids are remembered too (direct-mapped, overwritten on collision),
+ * so an unknown id costs what a known one does: no store read that a
+ * stopwatch could tell apart (issue 5, no enumeration). */
+#define NEGATIVE_SLOTS 8192
 
 struct node {
 	struct client_entry	*e;
@@ -25,6 +29,7 @@ struct client_cache {
 	struct node		*buckets[BUCKETS];
 	size_t			 n;
 	uint64_t		 epoch;	/* bumped by every clear */
+	char			*negative[NEGATIVE_SLOTS];
 };
 
 static const char *const registered[] = {
@@ -71,12 +76,18 @@ json_append_string(char *buf, size_t len, size_t cap, const char *s)
 }
 
 static unsigned
-hash_id(const char *s)
+hash_full(const char *s)
 {
 	unsigned h = 2166136261u;
 	while (*s != '\0')
 		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h % BUCKETS;
+	return h;
+}
+
+static unsigned
+hash_id(const char *s)
+{
+	return hash_full(s) % BUCKETS;
 }
 
 struct client_cache *
@@ -127,6 +138,10 @@ clear_locked(struct client_cache *cc)
 	}
 	cc->n = 0;
 	cc->epoch++;
+	for (size_t i = 0; i < NEGATIVE_SLOTS; i++) {
+		free(cc->negative[i]);
+		cc->negative[i] = NULL;
+	}
 }
 
 void
@@ -292,10 +307,30 @@ client_cache_get(struct client_cache *cc, const char *id,
 			pthread_rwlock_unlock(&cc->lock);
 			return STORE_OK;
 		}
+	{
+		const char *neg = cc->negative[hash_full(id) % NEGATIVE_SLOTS];
+		if (neg != NULL && strcmp(neg, id) == 0) {
+			pthread_rwlock_unlock(&cc->lock);
+			return STORE_NOTFOUND;
+		}
+	}
 	pthread_rwlock_unlock(&cc->lock);
 
-	if ((rc = load(cc, id, &e)) != STORE_OK)
+	if ((rc = load(cc, id, &e)) != STORE_OK) {
+		if (rc == STORE_NOTFOUND) {
+			char *dup = strdup(id);
+			pthread_rwlock_wrlock(&cc->lock);
+			if (dup != NULL && epoch == cc->epoch) {
+				size_t slot = hash_full(id) % NEGATIVE_SLOTS;
+				free(cc->negative[slot]);
+				cc->negative[slot] = dup;
+				dup = NULL;
+			}
+			pthread_rwlock_unlock(&cc->lock);
+			free(dup);
+		}
 		return rc;
+	}
 
 	/* A clear during the load means the row may be stale: hand it to this
 	 * request (it was read after the request began) but do not keep it. */
