@@ -1,0 +1,55 @@
+/*
+ * jose_int.h — what the files of the JOSE module share (jose_key.c, jwk.c,
+ * jws.c). Not for use outside src/jose and its unit tests.
+ */
+#ifndef GH_JOSE_INT_H
+#define GH_JOSE_INT_H
+
+#include <openssl/evp.h>
+
+#include "jose/jose.h"
+
+/* Raw JWS signature bound: RSA-8192 (1024 bytes) is the largest we accept. */
+#define JOSE_MAX_SIG_LEN	1024
+#define JOSE_RSA_MIN_BITS	2048
+#define JOSE_RSA_MAX_BITS	8192
+
+/* typ values whose encoded header is built once per key (jws.c). */
+enum jose_typ {
+	JOSE_TYP_AT_JWT,	/* "at+jwt", RFC 9068 §2.1: every access token */
+	JOSE_TYP_JWT,		/* "JWT" */
+	JOSE_TYP__MAX
+};
+extern const char *const jose_typ_names[JOSE_TYP__MAX];
+
+struct jose_key {
+	enum jose_alg	 alg;
+	int		 priv;		/* the private half is present */
+	EVP_PKEY	*pkey;		/* shared read-only by all threads */
+	size_t		 sig_len;	/* exact raw JWS signature length */
+	char		 kid[JOSE_MAX_KID_LEN + 1];
+	char		*hdr[JOSE_TYP__MAX];	/* base64url protected headers */
+	size_t		 hdr_len[JOSE_TYP__MAX];
+};
+
+/*
+ * Wraps pkey (ownership passes, also on failure) into a key for alg after
+ * checking that its type and size suit alg; priv says whether it can sign.
+ */
+int	jose_key_wrap(enum jose_alg alg, const char *kid, EVP_PKEY *pkey,
+	    int priv, struct jose_key **out, const char **err);
+
+/* The base64url protected header {"alg","typ","kid"} (typ NULL: none),
+ * malloc'd and NUL-terminated. */
+char	*jose_header_encode(const struct jose_key *, const char *typ,
+	    size_t *len);
+
+/* The raw JWS signature of in[0..n) (R||S for ES256) into sig, which holds
+ * JOSE_MAX_SIG_LEN bytes; *siglen is k->sig_len. 0 or -1. */
+int	jose_sign_raw(const struct jose_key *k, const uint8_t *in, size_t n,
+	    uint8_t *sig, size_t *siglen);
+/* 0 when sig is a valid raw JWS signature of in[0..n) under k, else -1. */
+int	jose_verify_raw(const struct jose_key *k, const uint8_t *in, size_t n,
+	    const uint8_t *sig, size_t siglen);
+
+#endif
