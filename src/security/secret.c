@@ -7,7 +7,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "jose/b64url.h"
 #include "security/secret.h"
 #include "util/util.h"
 
@@ -45,16 +44,32 @@ fail_closed(uint8_t *out, size_t n)
 		abort();
 }
 
+/* Base64url without padding (RFC 4648 §5), written out here rather than
+ * taken from jose/ so that this module depends on util alone. 32 bytes are
+ * ten 3-byte groups and a 2-byte tail: 40 + 3 = 43 characters. */
 int
 secret_generate(char out[SECRET_TEXT_LEN + 1])
 {
-	uint8_t raw[SECRET_BYTES];
+	static const char a[64] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	uint8_t raw[SECRET_BYTES + 1];
+	size_t i, o = 0;
 
-	if (rand_bytes(raw, sizeof(raw)) == -1)
+	if (rand_bytes(raw, SECRET_BYTES) == -1)
 		return -1;
-	b64url_encode(raw, sizeof(raw), out);
+	raw[SECRET_BYTES] = 0;
+	for (i = 0; i < SECRET_BYTES; i += 3) {
+		uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 |
+		    (i + 2 < SECRET_BYTES ? raw[i + 2] : 0);
+		out[o++] = a[v >> 18];
+		out[o++] = a[(v >> 12) & 63];
+		out[o++] = a[(v >> 6) & 63];
+		if (i + 2 < SECRET_BYTES)
+			out[o++] = a[v & 63];
+	}
+	out[o] = '\0';
 	OPENSSL_cleanse(raw, sizeof(raw));
-	return 0;
+	return o == SECRET_TEXT_LEN ? 0 : -1;
 }
 
 /*
