@@ -1,0 +1,365 @@
+/* bearer.c — see bearer.h. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "gate/bearer.h"
+#include "gate/claims.h"
+#include "jose/jose.h"
+#include "jose/keyring.h"
+#include "security/secret.h"
+#include "server/context.h"
+#include "util/util.h"
+
+int
+gate_refuse(struct gate_refusal *r, int status, const char *error,
+    const char *reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->status = status;
+	r->error = error;
+	r->reason = reason;
+	va_start(ap, fmt);
+	vsnprintf(r->description, sizeof(r->description), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void
+gate_principal_release(struct gate_principal *p)
+{
+	if (p == NULL || atomic_fetch_sub(&p->refs, 1) != 1)
+		return;
+	client_entry_release(p->client);
+	free(p->scope);
+	for (size_t i = 0; i < p->naud; i++)
+		free(p->aud[i]);
+	free(p);
+}
+
+int
+gate_principal_has_aud(const struct gate_principal *p, const char *a)
+{
+	for (size_t i = 0; i < p->naud; i++)
+		if (strcmp(p->aud[i], a) == 0)
+			return 1;
+	return 0;
+}
+
+int
+gate_token_syntax_ok(const char *t, size_t n)
+{
+	size_t i = 0;
+
+	/* b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" */
+	while (i < n) {
+		unsigned char c = (unsigned char)t[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+		    c == '~' || c == '+' || c == '/'))
+			break;
+		i++;
+	}
+	if (i == 0)
+		return 0;
+	while (i < n && t[i] == '=')
+		i++;
+	return i == n;
+}
+
+struct lookup_arg {
+	const struct keyring	*kr;
+	int64_t			 now;
+	int			 env;
+	int			 asked;
+	int			 found;
+};
+
+/* The key a kid names, if it is a well-formed kid of a published key. The
+ * kid is never used as a path, URL or query: only compared in memory. */
+static const struct jose_key *
+lookup_key(void *arg, const char *kid)
+{
+	struct lookup_arg *la = arg;
+	const struct jose_key *k;
+
+	la->asked = 1;
+	if (!str_is_ident(kid, strlen(kid), JOSE_MAX_KID_LEN))
+		return NULL;
+	if ((k = keyring_find(la->kr, kid, la->now, &la->env)) != NULL)
+		la->found = 1;
+	return k;
+}
+
+static const char *
+role_text(unsigned roles, char out[32])
+{
+	out[0] = '\0';
+	if (roles & STORE_ROLE_ADMIN)
+		strcat(out, "admin");
+	if (roles & STORE_ROLE_OPERATOR)
+		strcat(out, out[0] ? ",operator" : "operator");
+	if (roles & STORE_ROLE_VIEWER)
+		strcat(out, out[0] ? ",viewer" : "viewer");
+	return out;
+}
+
+/* The record and client checks both kinds of token share. */
+static int
+check_record_and_client(struct gh_ctx *ctx, const struct store_token *rec,
+    unsigned flags, int64_t now, struct client_entry **ce, struct gate_refusal *why)
+{
+	int rc;
+
+	if (!(flags & GATE_VERIFY_FOR_REVOCATION) && rec->revoked_at != 0)
+		return gate_refuse(why, 401, "invalid_token", "revoked", "the token has been revoked");
+	rc = client_cache_get(ctx->clients, rec->client_id, ce);
+	if (rc == STORE_NOTFOUND)
+		return gate_refuse(why, 401, "invalid_token", "client", "the token's client no longer exists");
+	if (rc != STORE_OK)
+		return gate_refuse(why, 503, "temporarily_unavailable", "store",
+		    "the store is unavailable; try again");
+	if (strcmp((*ce)->c.tenant_id, rec->tenant_id) != 0)
+		return gate_refuse(why, 401, "invalid_token", "unknown", "the token is not known here");
+	if (flags & GATE_VERIFY_FOR_REVOCATION)
+		return 0;
+	if ((*ce)->c.disabled)
+		return gate_refuse(why, 401, "invalid_token", "client_disabled",
+		    "the token's client is disabled");
+	/* Tokens issued before the client voided its tokens are void. */
+	if (rec->issued_at < (*ce)->c.tokens_valid_after)
+		return gate_refuse(why, 401, "invalid_token", "revoked",
+		    "the token has been revoked (its client's tokens were voided)");
+	(void)now;
+	return 0;
+}
+
+static int
+get_record(struct gh_ctx *ctx, const char *id, struct store_token *rec,
+    struct gate_refusal *why)
+{
+	int rc = store_token_get(ctx->store, id, rec);
+
+	if (rc == STORE_NOTFOUND)
+		return gate_refuse(why, 401, "invalid_token", "unknown", "the token is not known here");
+	if (rc != STORE_OK)
+		return gate_refuse(why, 503, "temporarily_unavailable", "store",
+		    "the store is unavailable; try again");
+	return 0;
+}
+
+static struct gate_principal *
+principal_new(void)
+{
+	struct gate_principal *p = calloc(1, sizeof(*p));
+
+	if (p != NULL)
+		atomic_init(&p->refs, 1);
+	return p;
+}
+
+static int
+add_aud(struct gate_principal *p, const char *a)
+{
+	if (p->naud == GATE_MAX_AUD)
+		return 0;
+	if ((p->aud[p->naud] = strdup(a)) == NULL)
+		return -1;
+	p->naud++;
+	return 0;
+}
+
+static int
+verify_jwt(struct gh_ctx *ctx, const char *token, size_t len, unsigned flags,
+    int64_t now, struct gate_principal **out, struct gate_refusal *why)
+{
+	struct lookup_arg la;
+	struct keyring *kr = ctx_keyring(ctx);
+	json_t *hdr = NULL, *payload = NULL;
+	const struct jose_key *key = NULL;
+	const char *jerr = NULL;
+	struct claims_rules rules;
+	struct claims cl;
+	struct store_token rec;
+	struct client_entry *ce = NULL;
+	struct gate_principal *p = NULL;
+	enum claims_err ce_err;
+	char desc[160];
+	int rc = -1;
+
+	memset(&la, 0, sizeof(la));
+	memset(&rec, 0, sizeof(rec));
+	la.kr = kr;
+	la.now = now;
+	if (kr == NULL) {
+		gate_refuse(why, 503, "temporarily_unavailable", "keys", "no keys are loaded");
+		goto out;
+	}
+	if (jose_verify_compact(token, len, lookup_key, &la, &hdr, &payload, &key, &jerr) == -1) {
+		if (la.asked && !la.found)
+			gate_refuse(why, 401, "invalid_token", "kid",
+			    "the token's kid names no key of this server");
+		else
+			gate_refuse(why, 401, "invalid_token", "signature",
+			    "the token is not valid: %s", jerr ? jerr : "bad signature or form");
+		goto out;
+	}
+	memset(&rules, 0, sizeof(rules));
+	rules.issuer = ctx->issuer;
+	rules.now = now;
+	rules.leeway = ctx->cfg->leeway;
+	rules.skip_time = (flags & GATE_VERIFY_FOR_REVOCATION) != 0;
+	if ((ce_err = claims_check(hdr, payload, &rules, &cl, desc, sizeof(desc))) != CLAIMS_OK) {
+		gate_refuse(why, 401, "invalid_token", claims_err_codes[ce_err], "%s", desc);
+		goto out;
+	}
+	/* The signing key fixes the environment: a sandbox key's token is a
+	 * sandbox token whatever its claims say. */
+	if (la.env < 0 || la.env >= STORE_ENV__MAX || cl.env == NULL ||
+	    strcmp(cl.env, store_env_names[la.env]) != 0) {
+		gate_refuse(why, 401, "invalid_token", "environment",
+		    "the token's env does not match its signing key");
+		goto out;
+	}
+	if (!str_is_ident(cl.jti, strlen(cl.jti), 64) || strlen(cl.client_id) > 128 ||
+	    strlen(cl.tenant_id) > 64) {
+		gate_refuse(why, 401, "invalid_token", "claims", "the token's identifiers are malformed");
+		goto out;
+	}
+	if (get_record(ctx, cl.jti, &rec, why) == -1)
+		goto out;
+	if (rec.format != STORE_FORMAT_JWT || strcmp(rec.client_id, cl.client_id) != 0 ||
+	    strcmp(rec.tenant_id, cl.tenant_id) != 0) {
+		gate_refuse(why, 401, "invalid_token", "unknown", "the token is not known here");
+		goto out;
+	}
+	if (check_record_and_client(ctx, &rec, flags, now, &ce, why) == -1)
+		goto out;
+	if ((p = principal_new()) == NULL || (p->scope = strdup(cl.scope)) == NULL)
+		goto oom;
+	snprintf(p->client_id, sizeof(p->client_id), "%s", cl.client_id);
+	snprintf(p->tenant_id, sizeof(p->tenant_id), "%s", cl.tenant_id);
+	snprintf(p->token_id, sizeof(p->token_id), "%s", cl.jti);
+	/* A role taken away since issuance is gone now. */
+	p->roles = cl.roles & ce->c.roles;
+	role_text(p->roles, p->roles_text);
+	p->env = (enum store_env)la.env;
+	p->format = STORE_FORMAT_JWT;
+	p->exp = cl.exp;
+	p->nbf = cl.nbf;
+	p->iat = cl.iat;
+	if (json_is_string(cl.aud)) {
+		if (add_aud(p, json_string_value(cl.aud)) == -1)
+			goto oom;
+	} else if (cl.aud != NULL) {
+		size_t i;
+		json_t *v;
+		json_array_foreach((json_t *)cl.aud, i, v)
+			if (add_aud(p, json_string_value(v)) == -1)
+				goto oom;
+	}
+	p->client = ce;
+	ce = NULL;
+	*out = p;
+	p = NULL;
+	rc = 0;
+	goto out;
+oom:
+	gate_refuse(why, 503, "temporarily_unavailable", "memory", "out of memory");
+out:
+	gate_principal_release(p);
+	client_entry_release(ce);
+	store_token_clear(&rec);
+	json_decref(hdr);
+	json_decref(payload);
+	keyring_unref(kr);
+	return rc;
+}
+
+static int
+verify_opaque(struct gh_ctx *ctx, const char *token, size_t len, unsigned flags,
+    int64_t now, struct gate_principal **out, struct gate_refusal *why)
+{
+	struct store_token rec;
+	struct client_entry *ce = NULL;
+	struct gate_principal *p = NULL;
+	uint8_t h[32];
+	char id[65];
+	int rc = -1;
+
+	memset(&rec, 0, sizeof(rec));
+	if (len > GATE_MAX_OPAQUE_LEN)
+		return gate_refuse(why, 401, "invalid_token", "malformed",
+		    "the token is not a JWT and too long to be an opaque token");
+	token_hash(token, len, h);
+	hex_encode(h, sizeof(h), id);
+	if (get_record(ctx, id, &rec, why) == -1)
+		goto out;
+	if (rec.format != STORE_FORMAT_OPAQUE) {
+		gate_refuse(why, 401, "invalid_token", "unknown", "the token is not known here");
+		goto out;
+	}
+	if (!(flags & GATE_VERIFY_FOR_REVOCATION) && now >= rec.expires_at + ctx->cfg->leeway) {
+		gate_refuse(why, 401, "invalid_token", "expired", "the token has expired");
+		goto out;
+	}
+	if (check_record_and_client(ctx, &rec, flags, now, &ce, why) == -1)
+		goto out;
+	if ((p = principal_new()) == NULL || (p->scope = strdup(rec.scope)) == NULL)
+		goto oom;
+	snprintf(p->client_id, sizeof(p->client_id), "%s", rec.client_id);
+	snprintf(p->tenant_id, sizeof(p->tenant_id), "%s", rec.tenant_id);
+	snprintf(p->token_id, sizeof(p->token_id), "%s", id);
+	p->roles = ce->c.roles;
+	role_text(p->roles, p->roles_text);
+	p->env = rec.env;
+	p->format = STORE_FORMAT_OPAQUE;
+	p->exp = rec.expires_at;
+	p->iat = rec.issued_at;
+	p->nbf = rec.issued_at;
+	if (rec.aud != NULL && rec.aud[0] != '\0' && add_aud(p, rec.aud) == -1)
+		goto oom;
+	p->client = ce;
+	ce = NULL;
+	*out = p;
+	p = NULL;
+	rc = 0;
+	goto out;
+oom:
+	gate_refuse(why, 503, "temporarily_unavailable", "memory", "out of memory");
+out:
+	gate_principal_release(p);
+	client_entry_release(ce);
+	store_token_clear(&rec);
+	return rc;
+}
+
+int
+gate_bearer_verify(struct gh_ctx *ctx, const char *token, size_t len,
+    unsigned flags, int64_t now, struct gate_principal **out,
+    struct gate_refusal *why)
+{
+	size_t dots = 0;
+
+	*out = NULL;
+	if (len == 0)
+		return gate_refuse(why, 401, "invalid_token", "malformed", "the token is empty");
+	if (len > JOSE_MAX_TOKEN_LEN)
+		return gate_refuse(why, 401, "invalid_token", "too_long",
+		    "the token is longer than %d bytes", JOSE_MAX_TOKEN_LEN);
+	if (!gate_token_syntax_ok(token, len))
+		return gate_refuse(why, 401, "invalid_token", "malformed",
+		    "the token has characters outside RFC 6750 b64token");
+	for (size_t i = 0; i < len; i++)
+		dots += token[i] == '.';
+	if (dots == 0)
+		return verify_opaque(ctx, token, len, flags, now, out, why);
+	if (dots != 2)
+		return gate_refuse(why, 401, "invalid_token", "malformed",
+		    "a JWT has exactly three segments (RFC 7515 §7.1)");
+	return verify_jwt(ctx, token, len, flags, now, out, why);
+}

@@ -1,0 +1,39 @@
+/*
+ * cache.h — verified tokens, so a client that reuses its token costs a
+ * hash lookup instead of a signature check and a store read.
+ *
+ * Keyed by the SHA-256 of the token bytes (no token is kept); bounded (past
+ * the limit an older entry makes room); sharded, one mutex per shard. Only
+ * tokens that passed every check are cached, never refusals, so bad tokens
+ * cannot fill it. The gate empties it whenever the store's generation moves
+ * (any revocation, disable or key change), and an insert that raced with
+ * that emptying is dropped (the epoch), so a revocation takes effect on the
+ * next call.
+ */
+#ifndef GH_GATE_CACHE_H
+#define GH_GATE_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gate/bearer.h"
+
+struct gate_cache;
+
+/* A cache of at most max entries (at least 64). NULL when out of memory. */
+struct gate_cache *gate_cache_new(size_t max);
+void	gate_cache_free(struct gate_cache *);	/* NULL is a no-op */
+/* The current epoch: read it before validating a token, hand it to put. */
+uint64_t gate_cache_epoch(struct gate_cache *);
+/* The principal cached for key, a new reference; NULL on a miss. */
+struct gate_principal *gate_cache_get(struct gate_cache *, const uint8_t key[32]);
+/* Caches p (taking its own reference) unless the cache was emptied since
+ * epoch was read. */
+void	gate_cache_put(struct gate_cache *, const uint8_t key[32],
+	    struct gate_principal *p, uint64_t epoch);
+/* Drops every entry and starts a new epoch. */
+void	gate_cache_clear(struct gate_cache *);
+/* Entries now (for tests). */
+size_t	gate_cache_count(struct gate_cache *);
+
+#endif

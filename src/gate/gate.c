@@ -1,0 +1,424 @@
+/* gate.c — the gate check (/gate), its lifecycle and its routes; see gate.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gate/claims.h"
+#include "gate/gate.h"
+#include "gate/internal.h"
+#include "jose/jose.h"
+#include "obs/log.h"
+#include "security/secret.h"
+#include "server/context.h"
+#include "server/routes.h"
+#include "util/util.h"
+
+/* X-Original-Method as the policy knows it. */
+static const struct {
+	const char		*name;
+	enum http_method	 m;
+} orig_methods[] = {
+	{ "GET", HTTP_GET }, { "HEAD", HTTP_HEAD }, { "POST", HTTP_POST },
+	{ "PUT", HTTP_PUT }, { "PATCH", HTTP_PATCH }, { "DELETE", HTTP_DELETE },
+	{ "OPTIONS", HTTP_OPTIONS },
+};
+
+int
+gate_init(struct gh_ctx *ctx, char *err, size_t errlen)
+{
+	struct gate *g = calloc(1, sizeof(*g));
+
+	if (g == NULL) {
+		snprintf(err, errlen, "gate: out of memory");
+		return -1;
+	}
+	g->ctx = ctx;
+	pthread_mutex_init(&g->lock, NULL);
+	atomic_init(&g->cache_gen, atomic_load(&ctx->generation));
+	if (ctx->cfg->gate_cache &&
+	    (g->cache = gate_cache_new((size_t)ctx->cfg->gate_cache_size)) == NULL) {
+		snprintf(err, errlen, "gate: out of memory");
+		gate_free(g);
+		return -1;
+	}
+	if (ctx->cfg->policy != NULL && ctx->cfg->policy[0] != '\0') {
+		if (policy_load(ctx->cfg->policy, &g->policy, err, errlen) == -1) {
+			gate_free(g);
+			return -1;
+		}
+		log_event(LOG_INFO, "gate.policy_loaded", json_pack("{s:s, s:I}",
+		    "file", ctx->cfg->policy, "rules", (json_int_t)g->policy->n));
+	} else
+		log_event(LOG_WARN, "gate.no_policy", json_pack("{s:s}", "note",
+		    "no route policy configured (policy = FILE): the gate refuses every call"));
+	ctx->gate = g;
+	return 0;
+}
+
+int
+gate_reload(struct gh_ctx *ctx, char *err, size_t errlen)
+{
+	struct gate *g = ctx->gate;
+	struct policy *p = NULL, *old;
+
+	if (g == NULL || ctx->cfg->policy == NULL || ctx->cfg->policy[0] == '\0')
+		return 0;
+	if (policy_load(ctx->cfg->policy, &p, err, errlen) == -1) {
+		log_event(LOG_ERROR, "gate.policy_refused", json_pack("{s:s, s:s, s:s}",
+		    "file", ctx->cfg->policy, "reason", err, "note", "the previous policy stays"));
+		return -1;
+	}
+	pthread_mutex_lock(&g->lock);
+	old = g->policy;
+	g->policy = p;
+	pthread_mutex_unlock(&g->lock);
+	/* Calls holding the old policy finish with it; the last frees it. */
+	policy_unref(old);
+	log_event(LOG_INFO, "gate.policy_loaded", json_pack("{s:s, s:I}",
+	    "file", ctx->cfg->policy, "rules", (json_int_t)p->n));
+	return 0;
+}
+
+void
+gate_free(struct gate *g)
+{
+	if (g == NULL)
+		return;
+	policy_unref(g->policy);
+	gate_cache_free(g->cache);
+	pthread_mutex_destroy(&g->lock);
+	free(g);
+}
+
+void
+gate_invalidate(struct gh_ctx *ctx)
+{
+	if (ctx->gate != NULL && ctx->gate->cache != NULL)
+		gate_cache_clear(ctx->gate->cache);
+}
+
+void
+gate_sync_generation(struct gate *g)
+{
+	uint64_t gen = atomic_load(&g->ctx->generation);
+	uint64_t seen = atomic_load(&g->cache_gen);
+
+	/* ctx_refresh moves ctx->generation before it reloads anything, so a
+	 * request that sees the new number empties the cache itself rather
+	 * than trust entries from before a revocation. */
+	if (gen != seen && atomic_compare_exchange_strong(&g->cache_gen, &seen, gen) &&
+	    g->cache != NULL)
+		gate_cache_clear(g->cache);
+}
+
+static struct policy *
+policy_get(struct gate *g)
+{
+	struct policy *p;
+
+	pthread_mutex_lock(&g->lock);
+	p = policy_ref(g->policy);
+	pthread_mutex_unlock(&g->lock);
+	return p;
+}
+
+/* error_description is a quoted-string of NQSCHAR (RFC 6750 §3). */
+static void
+quote_safe(const char *in, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (; *in != '\0' && o + 1 < cap; in++) {
+		unsigned char c = (unsigned char)*in;
+		out[o++] = (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f) ? '\'' : (char)c;
+	}
+	out[o] = '\0';
+}
+
+static void
+answer_refusal(struct http_exchange *x, const struct policy_rule *rule,
+    const struct gate_refusal *r)
+{
+	char desc[sizeof(r->description)], hdr[768];
+	json_t *body;
+
+	quote_safe(r->description, desc, sizeof(desc));
+	if (r->status == 401 && rule != NULL && rule->style == POLICY_STYLE_MANGOPAY) {
+		/* Seed 003's answer to an expired or unknown token. */
+		char id[37];
+		if (uuid_v4(id) == -1)
+			snprintf(id, sizeof(id), "00000000-0000-4000-8000-000000000000");
+		body = json_pack("{s:s, s:s, s:s, s:f, s:n}",
+		    "Message", "The authorization credentials are not valid",
+		    "Type", "invalid_credentials", "Id", id,
+		    "Date", (double)clock_now());
+	} else
+		body = json_pack("{s:s, s:s, s:s}", "error", r->error,
+		    "error_description", r->description, "reason", r->reason);
+	http_response_json(&x->resp, r->status, body);
+	x->resp.reason = r->reason;
+	http_response_header(&x->resp, "Cache-Control", "no-store");
+	if (r->status == 401) {
+		/* RFC 6750 §3.1: no error code when no credentials were sent. */
+		if (strcmp(r->error, "no_token") == 0)
+			snprintf(hdr, sizeof(hdr), "Bearer");
+		else
+			snprintf(hdr, sizeof(hdr), "Bearer error=\"%s\", error_description=\"%s\"",
+			    r->error, desc);
+		http_response_header(&x->resp, "WWW-Authenticate", hdr);
+	} else if (r->status == 403 && strcmp(r->error, "insufficient_scope") == 0) {
+		char scope[256];
+		quote_safe(rule != NULL && rule->scope_text ? rule->scope_text : "", scope, sizeof(scope));
+		snprintf(hdr, sizeof(hdr), "Bearer error=\"insufficient_scope\", "
+		    "error_description=\"%s\", scope=\"%s\"", desc, scope);
+		http_response_header(&x->resp, "WWW-Authenticate", hdr);
+	}
+}
+
+static void
+answer_allowed(struct http_exchange *x, const struct gate_principal *p)
+{
+	http_response_json(&x->resp, 200, NULL);
+	x->resp.reason = "allowed";
+	http_response_header(&x->resp, "X-Gatehouse-Client", p->client_id);
+	http_response_header(&x->resp, "X-Gatehouse-Tenant", p->tenant_id);
+	http_response_header(&x->resp, "X-Gatehouse-Roles", p->roles_text);
+	http_response_header(&x->resp, "X-Gatehouse-Scopes", p->scope);
+	http_response_header(&x->resp, "X-Gatehouse-Env", store_env_names[p->env]);
+	http_response_header(&x->resp, "Cache-Control", "no-store");
+}
+
+static int
+role_level(unsigned roles)
+{
+	if (roles & STORE_ROLE_ADMIN)
+		return POLICY_ROLE_ADMIN;
+	if (roles & STORE_ROLE_OPERATOR)
+		return POLICY_ROLE_OPERATOR;
+	if (roles & STORE_ROLE_VIEWER)
+		return POLICY_ROLE_VIEWER;
+	return 0;
+}
+
+/* The bearer token of the Authorization header (RFC 6750 §2.1): 1 with
+ * *tok and *len set, 0 when there is none, -1 when the header is repeated. */
+static int
+bearer_from(const struct http_request *req, const char **tok, size_t *len)
+{
+	size_t n = 0;
+	const char *a = http_request_header(req, "Authorization", &n), *t;
+
+	if (n > 1)
+		return -1;
+	if (a == NULL || strncasecmp(a, "Bearer", 6) != 0 || (a[6] != ' ' && a[6] != '\0'))
+		return 0;
+	t = a + 6;
+	while (*t == ' ')
+		t++;
+	*tok = t;
+	*len = strlen(t);
+	return 1;
+}
+
+/* The principal for the token: from the cache, or verified (and cached). */
+static int
+principal_for(struct gate *g, const char *tok, size_t len, int64_t now,
+    struct gate_principal **out, struct gate_refusal *why)
+{
+	struct gate_principal *p = NULL;
+	uint8_t key[32];
+	uint64_t epoch = 0;
+	int cached = g->cache != NULL && len <= JOSE_MAX_TOKEN_LEN;
+
+	if (cached) {
+		token_hash(tok, len, key);
+		epoch = gate_cache_epoch(g->cache);
+		p = gate_cache_get(g->cache, key);
+		if (p != NULL && now < p->exp + g->ctx->cfg->leeway) {
+			*out = p;
+			return 0;
+		}
+		/* Expired since it was cached: the verifier says so precisely. */
+		gate_principal_release(p);
+		p = NULL;
+	}
+	if (gate_bearer_verify(g->ctx, tok, len, 0, now, &p, why) == -1)
+		return -1;
+	if (cached)
+		gate_cache_put(g->cache, key, p, epoch);
+	*out = p;
+	return 0;
+}
+
+static enum http_result
+gate_check(struct http_exchange *x)
+{
+	struct gh_ctx *ctx = x->route_ctx;
+	struct gate *g = ctx->gate;
+	struct policy *pol = NULL;
+	const struct policy_rule *rule = NULL;
+	struct gate_principal *p = NULL;
+	struct gate_refusal r;
+	const char *om, *ouri, *tok = NULL, *tenant;
+	char path[POLICY_MAX_PATH + 1], addr[46];
+	enum http_method m = HTTP_METHOD_OTHER;
+	size_t nm = 0, nu = 0, nt = 0, toklen = 0;
+	int64_t now = clock_now();
+	int https = 0, b;
+
+	memset(&r, 0, sizeof(r));
+	ctx_refresh(ctx);
+	gate_sync_generation(g);
+	if ((pol = policy_get(g)) == NULL) {
+		gate_refuse(&r, 403, "access_denied", "no_policy",
+		    "no route policy configured: the gate refuses every call");
+		goto refuse;
+	}
+	om = http_request_header(&x->req, "X-Original-Method", &nm);
+	ouri = http_request_header(&x->req, "X-Original-URI", &nu);
+	if (om == NULL || ouri == NULL || nm > 1 || nu > 1) {
+		gate_refuse(&r, 400, "invalid_request", "original_call",
+		    "the gate needs exactly one X-Original-Method and one X-Original-URI");
+		goto refuse;
+	}
+	for (size_t i = 0; i < GH_ARRAY_LEN(orig_methods); i++)
+		if (strcmp(om, orig_methods[i].name) == 0)
+			m = orig_methods[i].m;
+	{
+		const char *why = NULL;
+		if (policy_normalize_path(ouri, strlen(ouri), path, &why) == -1) {
+			gate_refuse(&r, 400, "invalid_request", "path", "X-Original-URI: %s", why);
+			goto refuse;
+		}
+	}
+	rule = policy_match(pol, m, path);
+
+	/* Who is calling: RFC 6750 §3.1, no token → a bare challenge. */
+	if ((b = bearer_from(&x->req, &tok, &toklen)) == -1) {
+		gate_refuse(&r, 400, "invalid_request", "authorization",
+		    "the Authorization header is repeated");
+		goto refuse;
+	}
+	if (b == 0) {
+		gate_refuse(&r, 401, "no_token", "no_token",
+		    "a bearer token is required (Authorization: Bearer ...)");
+		goto refuse;
+	}
+	if (principal_for(g, tok, toklen, now, &p, &r) == -1) {
+		if (r.status == 401)
+			log_event(LOG_INFO, "auth.gate_invalid_token", json_pack("{s:s, s:s, s:s}",
+			    "reason", r.reason, "peer", x->req.peer_ip, "request_id", x->req.request_id));
+		goto refuse;
+	}
+	snprintf(x->resp.log_client, sizeof(x->resp.log_client), "%.64s", p->client_id);
+	snprintf(x->resp.log_tenant, sizeof(x->resp.log_tenant), "%.64s", p->tenant_id);
+
+	/* What it may do: default deny, then the rule's conditions. */
+	if (rule == NULL) {
+		gate_refuse(&r, 403, "access_denied", "no_rule",
+		    "no rule of the route policy allows %.10s %.120s", om, path);
+		goto refuse;
+	}
+	if (rule->aud != NULL && !gate_principal_has_aud(p, rule->aud)) {
+		/* RFC 9068 §4: a token for another audience is invalid here. */
+		gate_refuse(&r, 401, "invalid_token", "audience",
+		    "the token is not meant for this audience");
+		goto refuse;
+	}
+	tenant = http_request_header(&x->req, "X-TENANT-ID", &nt);
+	if (nt > 1) {
+		gate_refuse(&r, 400, "invalid_request", "tenant_header", "the X-TENANT-ID header is repeated");
+		goto refuse;
+	}
+	if (tenant == NULL && !rule->tenant_optional) {
+		gate_refuse(&r, 400, "invalid_request", "tenant_missing",
+		    "the X-TENANT-ID header is required");
+		goto refuse;
+	}
+	if (tenant != NULL && !str_is_ident(tenant, strlen(tenant), 64)) {
+		gate_refuse(&r, 400, "invalid_request", "tenant_header",
+		    "X-TENANT-ID must be 1-64 characters of [A-Za-z0-9._:-]");
+		goto refuse;
+	}
+	if (tenant != NULL && strcmp(tenant, p->tenant_id) != 0) {
+		gate_refuse(&r, 403, "access_denied", "tenant",
+		    "the token belongs to another tenant than X-TENANT-ID names");
+		goto refuse;
+	}
+	ctx_client_address(ctx, &x->req, addr, &https);
+	if (p->client->allow.n > 0 && !cidr_match(&p->client->allow, addr)) {
+		gate_refuse(&r, 403, "access_denied", "address",
+		    "calls from %s are not allowed for this client", addr);
+		goto refuse;
+	}
+	if ((rule->env == POLICY_ENV_PRODUCTION && p->env != STORE_ENV_PRODUCTION) ||
+	    (rule->env == POLICY_ENV_SANDBOX && p->env != STORE_ENV_SANDBOX)) {
+		gate_refuse(&r, 403, "access_denied", "environment",
+		    "%s tokens may not call this %s route", store_env_names[p->env],
+		    policy_env_names[rule->env]);
+		goto refuse;
+	}
+	if (role_level(p->roles) < (int)rule->role) {
+		gate_refuse(&r, 403, "access_denied", "role",
+		    "this route needs the %s role", policy_role_names[rule->role]);
+		goto refuse;
+	}
+	for (size_t i = 0; i < rule->nscopes; i++)
+		if (!claims_scope_has(p->scope, rule->scopes[i], strlen(rule->scopes[i]))) {
+			gate_refuse(&r, 403, "insufficient_scope", "scope",
+			    "this route needs the scope %.60s", rule->scopes[i]);
+			goto refuse;
+		}
+	if (rule->critical) {
+		gate_refuse(&r, 403, "access_denied", "approval_required",
+		    "this route is critical: it needs an approved maker-checker request, "
+		    "and approvals are not available yet");
+		goto refuse;
+	}
+	answer_allowed(x, p);
+	gate_principal_release(p);
+	policy_unref(pol);
+	return HTTP_DONE;
+refuse:
+	answer_refusal(x, rule, &r);
+	gate_principal_release(p);
+	policy_unref(pol);
+	return HTTP_DONE;
+}
+
+int
+gate_routes_add(struct route_table *t, struct gh_ctx *ctx)
+{
+	static const struct {
+		enum http_method m;
+		const char *path, *name;
+		http_handler_fn fn;
+		enum http_auth auth;
+		size_t max_body;
+	} fixed[] = {
+		/* auth_request subrequests are GET; HEAD and POST for others. */
+		{ HTTP_GET, "/gate", "gate", gate_check, HTTP_AUTH_GATE, 1024 },
+		{ HTTP_HEAD, "/gate", "gate", gate_check, HTTP_AUTH_GATE, 1024 },
+		{ HTTP_POST, "/gate", "gate", gate_check, HTTP_AUTH_GATE, 1024 },
+		{ HTTP_POST, "/oauth/introspect", "introspect", gate_introspect_handle,
+		    HTTP_AUTH_CLIENT, 16384 },
+		{ HTTP_POST, "/oauth/revoke", "revoke", gate_revoke_handle,
+		    HTTP_AUTH_CLIENT, 16384 },
+	};
+
+	for (size_t i = 0; i < GH_ARRAY_LEN(fixed); i++) {
+		struct http_route r;
+		memset(&r, 0, sizeof(r));
+		r.method = fixed[i].m;
+		r.path = fixed[i].path;
+		r.handler = fixed[i].fn;
+		r.ctx = ctx;
+		r.auth = fixed[i].auth;
+		r.max_body = fixed[i].max_body;
+		r.name = fixed[i].name;
+		if (routes_add(t, &r) == -1)
+			return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,35 @@
+/*
+ * internal.h — what the gate's files share: struct gate. Not for use
+ * outside src/gate/ (gate.h is the interface).
+ */
+#ifndef GH_GATE_INTERNAL_H
+#define GH_GATE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "gate/bearer.h"
+#include "gate/cache.h"
+#include "gate/policy.h"
+#include "http/http.h"
+
+struct gh_ctx;
+
+struct gate {
+	struct gh_ctx		*ctx;
+	pthread_mutex_t		 lock;		/* guards policy (the swap) */
+	struct policy		*policy;	/* NULL: none configured */
+	struct gate_cache	*cache;		/* NULL: gate_cache off */
+	_Atomic uint64_t	 cache_gen;	/* store generation the cache is of */
+};
+
+/* Empties the cache when the context has seen a newer store generation
+ * than the cache was filled at. Call after ctx_refresh(). */
+void	gate_sync_generation(struct gate *);
+
+/* The handlers of introspect.c. */
+enum http_result gate_introspect_handle(struct http_exchange *);
+enum http_result gate_revoke_handle(struct http_exchange *);
+
+#endif

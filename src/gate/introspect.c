@@ -1,0 +1,292 @@
+/*
+ * introspect.c — POST /oauth/introspect (RFC 7662) and POST /oauth/revoke
+ * (RFC 7009), both for authenticated clients and both scoped to the
+ * caller's tenant: another tenant's token is reported inactive and cannot
+ * be revoked (the revocation answers 200 and changes nothing, RFC 7009
+ * §2.2, so the answer says nothing about the token either).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+#include "gate/gate.h"
+#include "gate/internal.h"
+#include "http/params.h"
+#include "obs/log.h"
+#include "oauth/client_auth.h"
+#include "oauth/dialect.h"
+#include "security/secret.h"
+#include "server/context.h"
+#include "util/util.h"
+
+#define MAX_CLIENT_ID 128
+
+struct caller {
+	struct http_params	 form;
+	char			*id;
+	char			*secret;
+	int			 basic;
+	struct client_entry	*client;
+	const char		*token;
+	char			 peer[46];
+};
+
+static void
+caller_clear(struct caller *c)
+{
+	http_params_clear(&c->form);
+	free(c->id);
+	if (c->secret != NULL) {
+		OPENSSL_cleanse(c->secret, strlen(c->secret));
+		free(c->secret);
+	}
+	client_entry_release(c->client);
+}
+
+static int
+media_is_form(const char *ct)
+{
+	static const char t[] = "application/x-www-form-urlencoded";
+	size_t n = sizeof(t) - 1;
+
+	return ct != NULL && strncasecmp(ct, t, n) == 0 &&
+	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* The form body, the client's credentials (Basic or client_id and
+ * client_secret in the body, never both: RFC 6749 §2.3), the client's
+ * authentication, and the token parameter. */
+static int
+read_caller(struct gh_ctx *ctx, struct http_exchange *x, struct caller *c,
+    struct oauth_error *e)
+{
+	size_t n = 0;
+	const char *ct = http_request_header(&x->req, "Content-Type", &n);
+	const char *authz, *id, *secret, *why = NULL;
+	char field[HTTP_MAX_FIELD_NAME];
+	int64_t age = 0;
+	int https = 0;
+
+	ctx_client_address(ctx, &x->req, c->peer, &https);
+	if (ctx->require_https && !https)
+		return oauth_fail(e, 400, OAUTH_INVALID_REQUEST,
+		    "requests with client credentials must use HTTPS (RFC 6749 §2.3.1)");
+	if (n > 1 || !media_is_form(ct))
+		return oauth_fail(e, 415, OAUTH_INVALID_REQUEST,
+		    "Content-Type must be application/x-www-form-urlencoded");
+	field[0] = '\0';
+	if (http_form_parse(x->req.body, x->req.body_len, &c->form, &why, field) == -1)
+		return oauth_fail(e, 400, OAUTH_INVALID_REQUEST, "%s", why ? why : "bad form body");
+	id = http_params_get(&c->form, "client_id");
+	secret = http_params_get(&c->form, "client_secret");
+	authz = http_request_header(&x->req, "Authorization", &n);
+	if (n > 1)
+		return oauth_fail(e, 400, OAUTH_INVALID_REQUEST, "the Authorization header is repeated");
+	if (authz != NULL) {
+		if (strncasecmp(authz, "Basic ", 6) != 0)
+			return oauth_fail(e, 400, OAUTH_INVALID_REQUEST,
+			    "the Authorization header must use the Basic scheme here");
+		if (id != NULL || secret != NULL)
+			return oauth_fail(e, 400, OAUTH_INVALID_REQUEST,
+			    "client credentials were sent both in the Authorization header and in the body; use one method");
+		if (http_basic_parse(authz, &c->id, &c->secret, &why) == -1) {
+			oauth_fail(e, 401, OAUTH_INVALID_CLIENT, "%s", why ? why : "bad Basic credentials");
+			e->basic_challenge = 1;
+			return -1;
+		}
+		c->basic = 1;
+	} else {
+		if (id == NULL && secret == NULL) {
+			oauth_fail(e, 401, OAUTH_INVALID_CLIENT, "client authentication is required: "
+			    "send HTTP Basic credentials, or client_id and client_secret");
+			e->basic_challenge = 1;
+			return -1;
+		}
+		if (id == NULL || secret == NULL || id[0] == '\0' || secret[0] == '\0')
+			return oauth_fail(e, 400, OAUTH_INVALID_REQUEST,
+			    "send both client_id and client_secret");
+		if ((c->id = strdup(id)) == NULL || (c->secret = strdup(secret)) == NULL)
+			return oauth_fail(e, 500, OAUTH_SERVER_ERROR, "out of memory");
+	}
+	snprintf(x->resp.log_client, sizeof(x->resp.log_client), "%.64s", c->id);
+	if (strlen(c->id) > MAX_CLIENT_ID || !str_is_clean_utf8(c->id, strlen(c->id)) ||
+	    strlen(c->secret) > SECRET_MAX_INPUT) {
+		oauth_fail(e, 401, OAUTH_INVALID_CLIENT, "client authentication failed");
+		e->basic_challenge = c->basic;
+		return -1;
+	}
+	ctx_refresh(ctx);
+	gate_sync_generation(ctx->gate);
+	if (oauth_client_login(ctx, c->id, c->secret, c->basic, c->peer, clock_now(),
+	    &c->client, &age, e) == -1) {
+		if (e->code == OAUTH_INVALID_CLIENT)
+			log_event(LOG_WARN, "auth.client_failed", json_pack("{s:s, s:s, s:s}",
+			    "client", x->resp.log_client, "peer", c->peer,
+			    "request_id", x->req.request_id));
+		return -1;
+	}
+	if (c->client->c.disabled)
+		return oauth_fail(e, 400, OAUTH_UNAUTHORIZED_CLIENT, "this client is disabled");
+	if (c->client->allow.n > 0 && !cidr_match(&c->client->allow, c->peer))
+		return oauth_fail(e, 400, OAUTH_UNAUTHORIZED_CLIENT,
+		    "requests from %s are not allowed for this client", c->peer);
+	snprintf(x->resp.log_tenant, sizeof(x->resp.log_tenant), "%s", c->client->c.tenant_id);
+	if ((c->token = http_params_get(&c->form, "token")) == NULL || c->token[0] == '\0')
+		return oauth_fail(e, 400, OAUTH_INVALID_REQUEST, "'token' is required");
+	/* token_type_hint is optional and may be ignored (RFC 7662 §2.1,
+	 * RFC 7009 §2.1): the token's form says what it is. */
+	return 0;
+}
+
+static json_t *
+roles_array(unsigned roles)
+{
+	json_t *a = json_array();
+
+	if (roles & STORE_ROLE_VIEWER)
+		json_array_append_new(a, json_string("viewer"));
+	if (roles & STORE_ROLE_OPERATOR)
+		json_array_append_new(a, json_string("operator"));
+	if (roles & STORE_ROLE_ADMIN)
+		json_array_append_new(a, json_string("admin"));
+	return a;
+}
+
+static void
+answer(struct http_exchange *x, int status, json_t *body)
+{
+	http_response_json(&x->resp, status, body);
+	/* RFC 7662 §2.2 carries token data: never cached. */
+	http_response_header(&x->resp, "Cache-Control", "no-store");
+	http_response_header(&x->resp, "Pragma", "no-cache");
+}
+
+enum http_result
+gate_introspect_handle(struct http_exchange *x)
+{
+	struct gh_ctx *ctx = x->route_ctx;
+	struct caller c;
+	struct oauth_error e;
+	struct gate_principal *p = NULL;
+	struct gate_refusal why;
+	json_t *o, *aud;
+
+	memset(&c, 0, sizeof(c));
+	if (read_caller(ctx, x, &c, &e) == -1) {
+		dialect_respond_error(&x->resp, &e);
+		caller_clear(&c);
+		return HTTP_DONE;
+	}
+	if (gate_bearer_verify(ctx, c.token, strlen(c.token), 0, clock_now(), &p, &why) == -1) {
+		if (why.status == 503) {
+			oauth_fail(&e, 503, OAUTH_TEMPORARILY_UNAVAILABLE, "%s", why.description);
+			e.retry_after = 1;
+			dialect_respond_error(&x->resp, &e);
+		} else {
+			answer(x, 200, json_pack("{s:b}", "active", 0));
+			x->resp.reason = why.reason;
+		}
+		goto out;
+	}
+	/* Tenant isolation: another tenant's token is simply not active for
+	 * this caller (RFC 7662 §2.2 lets the server say no more). */
+	if (strcmp(p->tenant_id, c.client->c.tenant_id) != 0) {
+		answer(x, 200, json_pack("{s:b}", "active", 0));
+		x->resp.reason = "other_tenant";
+		goto out;
+	}
+	o = json_pack("{s:b, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:o, s:s}",
+	    "active", 1, "scope", p->scope, "client_id", p->client_id,
+	    "sub", p->client_id, "token_type", "Bearer",
+	    "exp", (json_int_t)p->exp, "iat", (json_int_t)p->iat,
+	    "nbf", (json_int_t)(p->nbf ? p->nbf : p->iat), "iss", ctx->issuer,
+	    "tenant_id", p->tenant_id, "roles", roles_array(p->roles),
+	    "env", store_env_names[p->env]);
+	if (o == NULL) {
+		oauth_fail(&e, 500, OAUTH_SERVER_ERROR, "out of memory");
+		dialect_respond_error(&x->resp, &e);
+		goto out;
+	}
+	if (p->format == STORE_FORMAT_JWT)
+		json_object_set_new(o, "jti", json_string(p->token_id));
+	if (p->naud == 1)
+		json_object_set_new(o, "aud", json_string(p->aud[0]));
+	else if (p->naud > 1) {
+		aud = json_array();
+		for (size_t i = 0; i < p->naud; i++)
+			json_array_append_new(aud, json_string(p->aud[i]));
+		json_object_set_new(o, "aud", aud);
+	}
+	answer(x, 200, o);
+	x->resp.reason = "active";
+out:
+	gate_principal_release(p);
+	caller_clear(&c);
+	return HTTP_DONE;
+}
+
+enum http_result
+gate_revoke_handle(struct http_exchange *x)
+{
+	struct gh_ctx *ctx = x->route_ctx;
+	struct caller c;
+	struct oauth_error e;
+	struct gate_principal *p = NULL;
+	struct gate_refusal why;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	if (read_caller(ctx, x, &c, &e) == -1) {
+		dialect_respond_error(&x->resp, &e);
+		caller_clear(&c);
+		return HTTP_DONE;
+	}
+	/* RFC 7009 §2.2: an invalid or unknown token is answered 200 too. */
+	if (gate_bearer_verify(ctx, c.token, strlen(c.token), GATE_VERIFY_FOR_REVOCATION,
+	    clock_now(), &p, &why) == -1) {
+		if (why.status == 503) {
+			oauth_fail(&e, 503, OAUTH_TEMPORARILY_UNAVAILABLE, "%s", why.description);
+			e.retry_after = 1;
+			dialect_respond_error(&x->resp, &e);
+		} else {
+			answer(x, 200, json_object());
+			x->resp.reason = why.reason;
+		}
+		goto out;
+	}
+	/* The token's own client may revoke it, and so may an admin client of
+	 * its tenant; nobody else, and nobody of another tenant (RFC 7009
+	 * §2.1: the token must be the caller's to revoke). The answer is 200
+	 * either way, so it tells nothing about the token. */
+	if (strcmp(p->tenant_id, c.client->c.tenant_id) != 0 ||
+	    (strcmp(p->client_id, c.client->c.id) != 0 &&
+	    !(c.client->c.roles & STORE_ROLE_ADMIN))) {
+		log_event(LOG_WARN, "auth.revoke_refused", json_pack("{s:s, s:s, s:s}",
+		    "client", c.client->c.id, "peer", c.peer, "request_id", x->req.request_id));
+		answer(x, 200, json_object());
+		x->resp.reason = "not_yours";
+		goto out;
+	}
+	rc = store_token_revoke(ctx->store, p->token_id, clock_now());
+	if (rc != STORE_OK && rc != STORE_NOTFOUND) {
+		/* RFC 7009 §2.2.1: the client may retry. */
+		oauth_fail(&e, 503, OAUTH_TEMPORARILY_UNAVAILABLE, "the token could not be revoked now; try again");
+		e.retry_after = 1;
+		dialect_respond_error(&x->resp, &e);
+		goto out;
+	}
+	/* The store's generation moved too; this makes it immediate here. */
+	gate_invalidate(ctx);
+	log_event(LOG_INFO, "token.revoked", json_pack("{s:s, s:s, s:s, s:s, s:s}",
+	    "token_id", p->token_id, "token_client", p->client_id, "tenant", p->tenant_id,
+	    "by", c.client->c.id, "request_id", x->req.request_id));
+	answer(x, 200, json_object());
+	x->resp.reason = "revoked";
+out:
+	gate_principal_release(p);
+	caller_clear(&c);
+	return HTTP_DONE;
+}

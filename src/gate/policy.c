@@ -1,0 +1,605 @@
+/* policy.c — the route policy's parser and matcher; see policy.h and
+ * docs/policy.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gate/policy.h"
+#include "util/util.h"
+
+const char *const policy_role_names[4] = { "", "viewer", "operator", "admin" };
+const char *const policy_env_names[POLICY_ENV__MAX] = { "production", "sandbox", "any" };
+const char *const policy_style_names[POLICY_STYLE__MAX] = { "rfc6750", "mangopay" };
+
+/* Method names as the policy spells them (not the HTTP layer's table: the
+ * policy must parse the same whatever the server's method set). */
+static const struct {
+	const char	*name;
+	unsigned	 bits;
+} methods[] = {
+	/* RFC 9110 §9.3.2: HEAD is GET without the body, so GET covers it. */
+	{ "GET", (1u << HTTP_GET) | (1u << HTTP_HEAD) },
+	{ "HEAD", 1u << HTTP_HEAD },
+	{ "POST", 1u << HTTP_POST },
+	{ "PUT", 1u << HTTP_PUT },
+	{ "PATCH", 1u << HTTP_PATCH },
+	{ "DELETE", 1u << HTTP_DELETE },
+	{ "OPTIONS", 1u << HTTP_OPTIONS },
+};
+#define ALL_METHODS ((1u << HTTP_METHOD__MAX) - 1)
+
+static int
+is_unreserved(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+/* RFC 3986 pchar without pct-encoded: unreserved, sub-delims, ':', '@'. */
+static int
+is_pchar(unsigned char c)
+{
+	return is_unreserved(c) || strchr("!$&'()*+,;=:@", c) != NULL;
+}
+
+static int
+hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+policy_normalize_path(const char *uri, size_t len, char out[POLICY_MAX_PATH + 1],
+    const char **why)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0, i;
+	const char *seg;
+
+	if (len == 0 || uri[0] != '/') {
+		*why = "the path must start with '/' (origin-form, RFC 9112 §3.2.1)";
+		return -1;
+	}
+	for (i = 0; i < len && uri[i] != '?' && uri[i] != '#'; i++) {
+		unsigned char c = (unsigned char)uri[i];
+		if (o + 3 > POLICY_MAX_PATH) {
+			*why = "the path is too long";
+			return -1;
+		}
+		if (c == '%') {
+			int hi = i + 2 < len ? hexval((unsigned char)uri[i + 1]) : -1;
+			int lo = i + 2 < len ? hexval((unsigned char)uri[i + 2]) : -1;
+			unsigned char v;
+			if (hi < 0 || lo < 0) {
+				*why = "the path has a '%' that is not followed by two hex digits";
+				return -1;
+			}
+			v = (unsigned char)(hi * 16 + lo);
+			i += 2;
+			if (is_unreserved(v)) {
+				out[o++] = (char)v;
+				continue;
+			}
+			if (v == '/' || v == '\\' || v == ';' || v < 0x20 || v == 0x7f) {
+				*why = "the path has an encoded '/', '\\', ';' or control character";
+				return -1;
+			}
+			out[o++] = '%';
+			out[o++] = hex[v >> 4];
+			out[o++] = hex[v & 15];
+			continue;
+		}
+		if (c == ';') {
+			/* Path parameters (";jsessionid=") are cut off by some
+			 * servers before routing: the gate would match another path. */
+			*why = "the path has a ';' (path parameters are ambiguous)";
+			return -1;
+		}
+		if (c != '/' && !is_pchar(c)) {
+			*why = "the path has a character outside RFC 3986";
+			return -1;
+		}
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	/* Segments: no "." or "..", no empty one except a trailing slash. */
+	for (seg = out + 1;;) {
+		size_t n = strcspn(seg, "/");
+		int last = seg[n] == '\0';
+		if (n == 0 && !last) {
+			*why = "the path has an empty segment ('//')";
+			return -1;
+		}
+		if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.')) {
+			*why = "the path has a '.' or '..' segment";
+			return -1;
+		}
+		if (last)
+			break;
+		seg += n + 1;
+	}
+	return 0;
+}
+
+const struct policy_rule *
+policy_match(const struct policy *p, enum http_method method, const char *path)
+{
+	unsigned bit = 1u << method;
+
+	for (size_t k = 0; k < p->n; k++) {
+		const struct policy_rule *r = &p->rules[k];
+		const char *s = path + 1;
+		size_t i;
+		int ok = 1;
+
+		if (!(r->methods & bit))
+			continue;
+		for (i = 0; i < r->nsegs && ok; i++) {
+			const char *pat = r->segs[i];
+			size_t n;
+			if (pat[0] == '*' && pat[1] == '*')
+				break;		/* the rest, zero or more segments */
+			if (s == NULL) {
+				ok = 0;
+				break;
+			}
+			n = strcspn(s, "/");
+			if (pat[0] == '*' && pat[1] == '\0')
+				ok = n > 0;
+			else
+				ok = strlen(pat) == n && memcmp(pat, s, n) == 0;
+			s = s[n] == '/' ? s + n + 1 : NULL;
+		}
+		if (ok && (i < r->nsegs || s == NULL))
+			return r;
+	}
+	return NULL;
+}
+
+struct policy *
+policy_ref(struct policy *p)
+{
+	if (p != NULL)
+		atomic_fetch_add(&p->refs, 1);
+	return p;
+}
+
+static void
+rule_clear(struct policy_rule *r)
+{
+	free(r->pattern);
+	for (size_t i = 0; i < r->nsegs; i++)
+		free(r->segs[i]);
+	for (size_t i = 0; i < r->nscopes; i++)
+		free(r->scopes[i]);
+	free(r->scope_text);
+	free(r->aud);
+}
+
+void
+policy_unref(struct policy *p)
+{
+	if (p == NULL || atomic_fetch_sub(&p->refs, 1) != 1)
+		return;
+	for (size_t i = 0; i < p->n; i++)
+		rule_clear(&p->rules[i]);
+	free(p->rules);
+	free(p->source);
+	free(p);
+}
+
+/* One line's parse state: its words, split in place. */
+#define MAX_WORDS 16
+
+static int
+parse_methods(const char *w, unsigned *out, char *why, size_t whylen)
+{
+	*out = 0;
+	if (strcmp(w, "*") == 0) {
+		*out = ALL_METHODS;
+		return 0;
+	}
+	while (*w != '\0') {
+		size_t n = strcspn(w, ","), i;
+		for (i = 0; i < GH_ARRAY_LEN(methods); i++)
+			if (strlen(methods[i].name) == n && memcmp(methods[i].name, w, n) == 0)
+				break;
+		if (n == 0 || i == GH_ARRAY_LEN(methods)) {
+			snprintf(why, whylen, "unknown method \"%.*s\" (GET, HEAD, POST, PUT, "
+			    "PATCH, DELETE, OPTIONS, or * for any)", (int)(n > 20 ? 20 : n), w);
+			return -1;
+		}
+		*out |= methods[i].bits;
+		w += n + (w[n] == ',');
+	}
+	return 0;
+}
+
+static int
+parse_pattern(const char *w, struct policy_rule *r, char *why, size_t whylen)
+{
+	char norm[POLICY_MAX_PATH + 1];
+	const char *reason, *s;
+
+	if (policy_normalize_path(w, strlen(w), norm, &reason) == -1) {
+		snprintf(why, whylen, "pattern \"%.60s\": %s", w, reason);
+		return -1;
+	}
+	if (strcmp(norm, w) != 0 || strchr(w, '?') != NULL || strchr(w, '#') != NULL) {
+		snprintf(why, whylen, "pattern \"%.60s\" is not in canonical form; write \"%.60s\"",
+		    w, norm);
+		return -1;
+	}
+	if ((r->pattern = strdup(w)) == NULL)
+		goto oom;
+	for (s = norm + 1;;) {
+		size_t n = strcspn(s, "/");
+		if (r->nsegs == POLICY_MAX_SEGMENTS) {
+			snprintf(why, whylen, "pattern has more than %d segments", POLICY_MAX_SEGMENTS);
+			return -1;
+		}
+		if (memchr(s, '*', n) != NULL && !(n == 1 || (n == 2 && s[1] == '*'))) {
+			snprintf(why, whylen, "pattern \"%.60s\": '*' and '**' stand for whole segments", w);
+			return -1;
+		}
+		if (n == 2 && s[0] == '*' && s[1] == '*' && s[n] != '\0') {
+			snprintf(why, whylen, "pattern \"%.60s\": '**' may only be the last segment", w);
+			return -1;
+		}
+		if ((r->segs[r->nsegs] = xstrndup(s, n)) == NULL)
+			goto oom;
+		r->nsegs++;
+		if (s[n] == '\0')
+			break;
+		s += n + 1;
+	}
+	return 0;
+oom:
+	snprintf(why, whylen, "out of memory");
+	return -1;
+}
+
+/* RFC 6749 Appendix A.4 scope-token. */
+static int
+scope_ok(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e)
+			return 0;
+	}
+	return n > 0;
+}
+
+static int
+parse_scopes(const char *v, struct policy_rule *r, char *why, size_t whylen)
+{
+	size_t total = 0;
+
+	while (*v != '\0') {
+		size_t n = strcspn(v, ",");
+		if (!scope_ok(v, n)) {
+			snprintf(why, whylen, "scopes: \"%.*s\" is not a scope (RFC 6749 §3.3; "
+			    "separate scopes with ',')", (int)(n > 40 ? 40 : n), v);
+			return -1;
+		}
+		if (r->nscopes == POLICY_MAX_SCOPES) {
+			snprintf(why, whylen, "scopes: more than %d", POLICY_MAX_SCOPES);
+			return -1;
+		}
+		if ((r->scopes[r->nscopes++] = xstrndup(v, n)) == NULL)
+			goto oom;
+		total += n + 1;
+		v += n + (v[n] == ',');
+		if (v[-1] == ',' && *v == '\0') {
+			snprintf(why, whylen, "scopes: a trailing ','");
+			return -1;
+		}
+	}
+	if (r->nscopes == 0) {
+		snprintf(why, whylen, "scopes: empty (leave the option out to require none)");
+		return -1;
+	}
+	if ((r->scope_text = malloc(total)) == NULL)
+		goto oom;
+	r->scope_text[0] = '\0';
+	for (size_t i = 0; i < r->nscopes; i++) {
+		if (i > 0)
+			strcat(r->scope_text, " ");
+		strcat(r->scope_text, r->scopes[i]);
+	}
+	return 0;
+oom:
+	snprintf(why, whylen, "out of memory");
+	return -1;
+}
+
+static int
+pick(const char *v, const char *const *names, size_t n, int from, int *out)
+{
+	for (size_t i = (size_t)from; i < n; i++)
+		if (strcmp(v, names[i]) == 0) {
+			*out = (int)i;
+			return 0;
+		}
+	return -1;
+}
+
+static int
+parse_option(const char *w, struct policy_rule *r, unsigned *seen, char *why,
+    size_t whylen)
+{
+	static const char *const keys[] = { "role", "scopes", "env", "aud", "critical",
+	    "errors", "tenant" };
+	const char *eq = strchr(w, '='), *v = eq ? eq + 1 : NULL;
+	size_t klen = eq ? (size_t)(eq - w) : strlen(w), k;
+	int x;
+
+	for (k = 0; k < GH_ARRAY_LEN(keys); k++)
+		if (strlen(keys[k]) == klen && memcmp(keys[k], w, klen) == 0)
+			break;
+	if (k == GH_ARRAY_LEN(keys)) {
+		snprintf(why, whylen, "unknown option \"%.*s\" (role, scopes, env, aud, "
+		    "critical, errors, tenant)", (int)(klen > 30 ? 30 : klen), w);
+		return -1;
+	}
+	if (*seen & (1u << k)) {
+		snprintf(why, whylen, "option %s is given twice", keys[k]);
+		return -1;
+	}
+	*seen |= 1u << k;
+	if (strcmp(keys[k], "critical") == 0) {
+		if (v != NULL) {
+			snprintf(why, whylen, "critical takes no value");
+			return -1;
+		}
+		r->critical = 1;
+		return 0;
+	}
+	if (v == NULL || *v == '\0') {
+		snprintf(why, whylen, "option %s needs a value (%s=...)", keys[k], keys[k]);
+		return -1;
+	}
+	switch (k) {
+	case 0:
+		if (pick(v, policy_role_names, 4, 1, &x) == -1) {
+			snprintf(why, whylen, "role: \"%.20s\" is not viewer, operator or admin", v);
+			return -1;
+		}
+		r->role = (enum policy_role)x;
+		return 0;
+	case 1:
+		return parse_scopes(v, r, why, whylen);
+	case 2:
+		if (pick(v, policy_env_names, POLICY_ENV__MAX, 0, &x) == -1) {
+			snprintf(why, whylen, "env: \"%.20s\" is not production, sandbox or any", v);
+			return -1;
+		}
+		r->env = (enum policy_env)x;
+		return 0;
+	case 3:
+		if (strlen(v) > 512 || !str_is_clean_utf8(v, strlen(v))) {
+			snprintf(why, whylen, "aud: at most 512 printable characters");
+			return -1;
+		}
+		if ((r->aud = strdup(v)) == NULL) {
+			snprintf(why, whylen, "out of memory");
+			return -1;
+		}
+		return 0;
+	case 5:
+		if (pick(v, policy_style_names, POLICY_STYLE__MAX, 0, &x) == -1) {
+			snprintf(why, whylen, "errors: \"%.20s\" is not rfc6750 or mangopay", v);
+			return -1;
+		}
+		r->style = (enum policy_style)x;
+		return 0;
+	case 6:
+		if (strcmp(v, "required") == 0)
+			r->tenant_optional = 0;
+		else if (strcmp(v, "optional") == 0)
+			r->tenant_optional = 1;
+		else {
+			snprintf(why, whylen, "tenant: \"%.20s\" is not required or optional", v);
+			return -1;
+		}
+		return 0;
+	}
+	return -1;
+}
+
+/* Parses one line (NUL-terminated, modified in place) into r. 1 when the
+ * line holds a rule, 0 when blank or a comment, -1 with why. */
+static int
+parse_line(char *line, struct policy_rule *r, char *why, size_t whylen)
+{
+	char *words[MAX_WORDS];
+	size_t nw = 0;
+	unsigned seen = 0;
+	char *p = line;
+
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == '\r')
+			p++;
+		if (*p == '\0' || *p == '#')
+			break;
+		if (nw == MAX_WORDS) {
+			snprintf(why, whylen, "more than %d words", MAX_WORDS);
+			return -1;
+		}
+		words[nw++] = p;
+		while (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\r')
+			p++;
+		if (*p != '\0')
+			*p++ = '\0';
+	}
+	if (nw == 0)
+		return 0;
+	if (nw < 2) {
+		snprintf(why, whylen, "expected \"METHOD PATH [option...]\"");
+		return -1;
+	}
+	r->role = POLICY_ROLE_VIEWER;
+	r->env = POLICY_ENV_PRODUCTION;
+	r->style = POLICY_STYLE_RFC6750;
+	if (parse_methods(words[0], &r->methods, why, whylen) == -1 ||
+	    parse_pattern(words[1], r, why, whylen) == -1)
+		return -1;
+	for (size_t i = 2; i < nw; i++)
+		if (parse_option(words[i], r, &seen, why, whylen) == -1)
+			return -1;
+	return 1;
+}
+
+static void
+report(char *err, size_t errlen, size_t *used, const char *name, int line,
+    const char *why)
+{
+	if (*used + 1 >= errlen)
+		return;
+	*used += (size_t)snprintf(err + *used, errlen - *used, "%s%.200s:%d: %s",
+	    *used ? "\n" : "", name, line, why);
+	if (*used >= errlen)
+		*used = errlen - 1;
+}
+
+int
+policy_parse(const char *text, size_t len, const char *name, struct policy **out,
+    char *err, size_t errlen)
+{
+	struct policy *p = NULL;
+	size_t used = 0, cap = 0, off = 0;
+	int lineno = 0, bad = 0;
+	char line[POLICY_MAX_LINE + 1], why[512];
+
+	*out = NULL;
+	if (errlen > 0)
+		err[0] = '\0';
+	if ((p = calloc(1, sizeof(*p))) == NULL || (p->source = strdup(name)) == NULL) {
+		free(p);
+		snprintf(err, errlen, "%s: out of memory", name);
+		return -1;
+	}
+	atomic_init(&p->refs, 1);
+	while (off < len) {
+		const char *nl = memchr(text + off, '\n', len - off);
+		size_t n = nl ? (size_t)(nl - (text + off)) : len - off;
+		struct policy_rule r;
+		int rc;
+
+		lineno++;
+		if (n > POLICY_MAX_LINE) {
+			report(err, errlen, &used, name, lineno, "line longer than 4096 bytes");
+			bad = 1;
+			off += n + 1;
+			continue;
+		}
+		memcpy(line, text + off, n);
+		line[n] = '\0';
+		off += n + 1;
+		/* Tabs and CR count as spaces; no other control character, NUL
+		 * or invalid UTF-8 may appear. */
+		for (size_t i = 0; i < n; i++)
+			if (line[i] == '\t' || line[i] == '\r')
+				line[i] = ' ';
+		if (memchr(line, '\0', n) != NULL || !str_is_clean_utf8(line, n)) {
+			report(err, errlen, &used, name, lineno,
+			    "control character, NUL or invalid UTF-8 in the line");
+			bad = 1;
+			continue;
+		}
+		memset(&r, 0, sizeof(r));
+		r.line = lineno;
+		rc = parse_line(line, &r, why, sizeof(why));
+		if (rc == 0)
+			continue;
+		if (rc == 1 && p->n == POLICY_MAX_RULES) {
+			snprintf(why, sizeof(why), "more than %d rules", POLICY_MAX_RULES);
+			rc = -1;
+		}
+		/* A rule identical in method and pattern to an earlier one could
+		 * never match: it is a mistake, not a refinement. */
+		for (size_t i = 0; rc == 1 && i < p->n; i++)
+			if ((p->rules[i].methods & r.methods) == r.methods &&
+			    strcmp(p->rules[i].pattern, r.pattern) == 0) {
+				snprintf(why, sizeof(why), "\"%.60s\" is already decided by line %d for "
+				    "these methods; this rule would never apply", r.pattern,
+				    p->rules[i].line);
+				rc = -1;
+			}
+		if (rc == 1 && p->n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct policy_rule *nr = realloc(p->rules, ncap * sizeof(*nr));
+			if (nr == NULL) {
+				snprintf(why, sizeof(why), "out of memory");
+				rc = -1;
+			} else {
+				p->rules = nr;
+				cap = ncap;
+			}
+		}
+		if (rc == -1) {
+			rule_clear(&r);
+			report(err, errlen, &used, name, lineno, why);
+			bad = 1;
+			continue;
+		}
+		p->rules[p->n++] = r;
+	}
+	if (bad) {
+		policy_unref(p);
+		return -1;
+	}
+	*out = p;
+	return 0;
+}
+
+int
+policy_load(const char *path, struct policy **out, char *err, size_t errlen)
+{
+	struct stat sb;
+	char *buf = NULL;
+	size_t used = 0;
+	int fd, rc = -1;
+
+	*out = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) || sb.st_size > POLICY_MAX_FILE) {
+		snprintf(err, errlen, "%s: not a regular file of at most %d bytes", path,
+		    POLICY_MAX_FILE);
+		goto out;
+	}
+	if ((buf = malloc((size_t)sb.st_size + 1)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	while (used < (size_t)sb.st_size) {
+		ssize_t n = read(fd, buf + used, (size_t)sb.st_size - used);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(err, errlen, "%s: %s", path, n == 0 ? "short read" : strerror(errno));
+			goto out;
+		}
+		used += (size_t)n;
+	}
+	rc = policy_parse(buf, used, path, out, err, errlen);
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
