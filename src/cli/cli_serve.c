@@ -19,6 +19,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "config/config.h"
+#include "gate/gate.h"
 #include "http/http.h"
 #include "keys/keys.h"
 #include "manage/manage.h"
@@ -281,6 +282,10 @@ run_until_signal(struct gh_ctx *ctx, const sigset_t *set)
 				log_event(LOG_ERROR, "server.reload_failed", json_pack("{s:s}", "reason", err));
 			else
 				log_event(LOG_INFO, "server.reloaded", NULL);
+			/* The route policy: a file that does not parse is refused
+			 * (logged with its line) and the old policy stays. */
+			if (gate_reload(ctx, err, sizeof(err)) == -1)
+				fprintf(stderr, "gatehouse: policy not reloaded:\n%s\n", err);
 		}
 		ctx_refresh(ctx);
 		if (++ticks % 30 == 0)
@@ -365,6 +370,10 @@ cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	ctx_ready = 1;
+	if (gate_init(&ctx, err, sizeof(err)) == -1) {
+		fprintf(stderr, "gatehouse: serve: policy:\n%s\n", err);
+		goto out;
+	}
 	ctx.tls = cert != NULL;
 	ctx.require_https = cfg.require_https == -1 ? !is_loopback(host) : (int)cfg.require_https;
 	if (bootstrap(&ctx, &cfg, base) == -1)
@@ -406,8 +415,11 @@ cmd_serve(int argc, char **argv)
 	rc = 0;
 out:
 	http_server_stop(srv);
-	if (ctx_ready)
+	if (ctx_ready) {
+		gate_free(ctx.gate);
+		ctx.gate = NULL;
 		ctx_clear(&ctx);
+	}
 	store_close(st);
 	OPENSSL_cleanse(master, sizeof(master));
 	if (key != NULL) {

@@ -53,6 +53,8 @@ static const struct config_entry entries[] = {
 	{ "secret_rotation_age", CT_DURATION, O(secret_rotation_age), 86400, 3660 * 86400, "90d", "a client secret older than this is reported as due for rotation" },
 	{ "key_rotation_interval", CT_DURATION, O(key_rotation_interval), 0, 3660 * 86400, "0", "rotate signing keys this often (0: only by hand)" },
 	{ "key_publish_lead", CT_DURATION, O(key_publish_lead), 0, 30 * 86400, "10m", "a new key is in the JWKS this long before it signs" },
+	{ "gate_cache", CT_BOOL, O(gate_cache), 0, 1, "1", "cache verified tokens at the gate (off: verify the signature on every call)" },
+	{ "gate_cache_size", CT_INT, O(gate_cache_size), 64, 10000000, "100000", "most verified tokens the gate keeps in memory" },
 };
 #undef O
 

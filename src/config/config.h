@@ -41,6 +41,8 @@ struct config {
 	int64_t	 secret_rotation_age;	/* a secret older than this is reported */
 	int64_t	 key_rotation_interval;	/* rotate signing keys this often; 0 off */
 	int64_t	 key_publish_lead;	/* publish a new key this long before it signs */
+	int64_t	 gate_cache;		/* bool: cache verified tokens at the gate */
+	int64_t	 gate_cache_size;	/* most tokens the gate's cache holds */
 };
 
 /* Fills c with the defaults. */

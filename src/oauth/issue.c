@@ -7,6 +7,7 @@
 
 #include "jose/jose.h"
 #include "jose/keyring.h"
+#include "oauth/client_auth.h"
 #include "oauth/client_cache.h"
 #include "oauth/issue.h"
 #include "obs/log.h"
@@ -115,40 +116,6 @@ default_audience(const struct gh_ctx *ctx)
 }
 
 static int
-authenticate(struct gh_ctx *ctx, const struct token_request *r,
-    struct client_entry **out, int64_t now, int64_t *age_days,
-    struct oauth_error *e)
-{
-	uint8_t h[SECRET_HASH_LEN];
-	struct client_entry *ce = NULL;
-	int rc, ok = 0;
-
-	/* Hash first, whatever happens next, so an unknown id costs the same. */
-	secret_hash(ctx->secret_key, r->client_secret, strlen(r->client_secret), h);
-	rc = client_cache_get(ctx->clients, r->client_id, &ce);
-	if (rc == STORE_UNAVAILABLE || (rc != STORE_OK && rc != STORE_NOTFOUND))
-		return oauth_fail(e, 503, OAUTH_TEMPORARILY_UNAVAILABLE, "the store is unavailable; try again");
-	if (rc == STORE_OK) {
-		for (size_t i = 0; i < ce->nsecrets; i++) {
-			int live = ce->secrets[i].expires_at == 0 || ce->secrets[i].expires_at > now;
-			if (secret_equal(h, ce->secrets[i].hash) && live) {
-				ok = 1;
-				*age_days = (now - ce->secrets[i].created_at) / 86400;
-			}
-		}
-	}
-	OPENSSL_cleanse(h, sizeof(h));
-	if (!ok) {
-		client_entry_release(ce);
-		oauth_fail(e, 401, OAUTH_INVALID_CLIENT, "client authentication failed");
-		e->basic_challenge = r->auth == CLIENT_AUTH_BASIC;
-		return -1;
-	}
-	*out = ce;
-	return 0;
-}
-
-static int
 check_client_policy(struct gh_ctx *ctx, const struct client_entry *ce,
     const struct token_request *r, struct oauth_error *e)
 {
@@ -165,37 +132,6 @@ check_client_policy(struct gh_ctx *ctx, const struct client_entry *ce,
 		    "requests from %s are not allowed for this client", r->peer_ip);
 	(void)ctx;
 	return 0;
-}
-
-/* Seed 003's answer to a locked caller, even with the right secret. */
-static int
-check_lockout(struct gh_ctx *ctx, const struct token_request *r, int64_t now,
-    struct oauth_error *e)
-{
-	int64_t retry = 0;
-
-	if (!lockout_check(ctx->lockout, r->client_id, r->peer_ip, now, &retry))
-		return 0;
-	oauth_fail(e, 429, OAUTH_UNAUTHORIZED_CLIENT, "This account has been temporarily "
-	    "locked for security reasons. Please try again later.");
-	e->retry_after = retry;
-	return -1;
-}
-
-static void
-count_failure(struct gh_ctx *ctx, const struct token_request *r, int64_t now)
-{
-	struct lockout_lock lk;
-	const char *labels[1];
-
-	if (!lockout_failure(ctx->lockout, r->client_id, r->peer_ip, now, &lk))
-		return;
-	labels[0] = lockout_kind_names[lk.kind];
-	metrics_add("gatehouse_lockouts_total", 1, labels);
-	log_event(LOG_WARN, "auth.locked", json_pack("{s:s, s:s, s:s, s:I}",
-	    "kind", lockout_kind_names[lk.kind], "peer", lk.address,
-	    "client", lk.client_id, "until", (json_int_t)lk.until));
-	ctx_lock_made(ctx, &lk);
 }
 
 /* Issuance per client (seed 000: clients cache their tokens). */
@@ -306,14 +242,9 @@ oauth_issue(struct gh_ctx *ctx, const struct token_request *r,
 	int rc = -1;
 
 	memset(t, 0, sizeof(*t));
-	if (check_lockout(ctx, r, now, e) == -1)
+	if (oauth_client_login(ctx, r->client_id, r->client_secret, r->auth == CLIENT_AUTH_BASIC,
+	    r->peer_ip, now, &ce, &t->secret_age_days, e) == -1)
 		return -1;
-	if (authenticate(ctx, r, &ce, now, &t->secret_age_days, e) == -1) {
-		if (e->code == OAUTH_INVALID_CLIENT)
-			count_failure(ctx, r, now);
-		return -1;
-	}
-	lockout_success(ctx->lockout, r->client_id, r->peer_ip);
 	if (check_client_policy(ctx, ce, r, e) == -1)
 		goto out;
 	if (check_rate(ctx, ce, e) == -1)

@@ -54,6 +54,19 @@ metadata(struct http_exchange *x)
 		json_object_set_new(o, "token_endpoint", json_string(u));
 		free(u);
 	}
+	/* RFC 8414 §2: introspection (RFC 7662) and revocation (RFC 7009). */
+	if ((u = url("/oauth/introspect")) != NULL) {
+		json_object_set_new(o, "introspection_endpoint", json_string(u));
+		free(u);
+	}
+	if ((u = url("/oauth/revoke")) != NULL) {
+		json_object_set_new(o, "revocation_endpoint", json_string(u));
+		free(u);
+	}
+	json_object_set_new(o, "introspection_endpoint_auth_methods_supported",
+	    json_pack("[s,s]", "client_secret_basic", "client_secret_post"));
+	json_object_set_new(o, "revocation_endpoint_auth_methods_supported",
+	    json_pack("[s,s]", "client_secret_basic", "client_secret_post"));
 	if ((u = url("/.well-known/jwks.json")) != NULL) {
 		json_object_set_new(o, "jwks_uri", json_string(u));
 		free(u);

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gate/gate.h"
 #include "server/context.h"
 #include "server/public.h"
 #include "server/routes.h"
@@ -43,6 +44,8 @@ routes_build(struct route_table *t, struct gh_ctx *ctx, char *err, size_t errlen
 			goto full;
 	}
 	if (public_routes_add(t, ctx) == -1)
+		goto full;
+	if (gate_routes_add(t, ctx) == -1)
 		goto full;
 	return 0;
 full:
