@@ -249,7 +249,7 @@ parse_pattern(const char *w, struct policy_rule *r, char *why, size_t whylen)
 			snprintf(why, whylen, "pattern has more than %d segments", POLICY_MAX_SEGMENTS);
 			return -1;
 		}
-		if (memchr(s, '*', n) != NULL && !(n == 1 || (n == 2 && s[1] == '*'))) {
+		if (memchr(s, '*', n) != NULL && !(n == 1 || (n == 2 && s[0] == '*' && s[1] == '*'))) {
 			snprintf(why, whylen, "pattern \"%.60s\": '*' and '**' stand for whole segments", w);
 			return -1;
 		}
