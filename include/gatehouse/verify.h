@@ -1,0 +1,130 @@
+/*
+ * gatehouse/verify.h — in-process verification of gatehouse access tokens,
+ * for C services that take bearer tokens without an nginx gate in front.
+ *
+ * A verifier validates a token with the same rules as gatehouse's gate:
+ * the signature against the key its kid names in the issuer's JWKS, with
+ * the algorithm fixed by that key (never by the token; "none" and HMAC are
+ * refused; RFC 8725 §3.1); typ at+jwt (RFC 9068); exp and nbf with a small
+ * leeway; iss; aud when configured; the tenant when the caller names one
+ * (X-TENANT-ID); the env claim against the key's environment. jku, x5u and
+ * jwk headers are ignored, never fetched; crit is refused.
+ *
+ * Keys are fetched from the JWKS URL with libcurl (HTTPS, certificate and
+ * host verified), cached, and fetched again when a token names an unknown
+ * kid (key rotation publishes keys ahead), at most once per
+ * min_refresh_interval seconds, so tokens with made-up kids cannot make the
+ * verifier hammer the issuer.
+ *
+ * Revocation is not visible to in-process verification: tokens are short
+ * lived; a service that must see a revocation at once asks the gate or
+ * introspection (RFC 7662) instead.
+ *
+ * Thread safety: one verifier may be used by any number of threads.
+ * gh_verifier_new calls curl_global_init once; call it before starting
+ * threads if the program uses libcurl elsewhere too.
+ *
+ * Link with `pkg-config --cflags --libs gatehouse-verify`.
+ */
+#ifndef GATEHOUSE_VERIFY_H
+#define GATEHOUSE_VERIFY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define GH_VERIFY_API __attribute__((visibility("default")))
+#else
+#define GH_VERIFY_API
+#endif
+
+#define GH_VERIFY_VERSION "0.1.0"
+
+enum gh_verify_result {
+	GH_VERIFY_OK = 0,
+	GH_VERIFY_MALFORMED,		/* not a compact JWS, bad base64url or JSON */
+	GH_VERIFY_BAD_SIGNATURE,	/* signature, algorithm or crit refused */
+	GH_VERIFY_UNKNOWN_KEY,		/* kid not in the JWKS, even after a refresh */
+	GH_VERIFY_TYP,			/* typ is not at+jwt */
+	GH_VERIFY_CLAIMS,		/* a required claim is missing or mistyped */
+	GH_VERIFY_EXPIRED,
+	GH_VERIFY_NOT_YET_VALID,
+	GH_VERIFY_ISSUER,
+	GH_VERIFY_AUDIENCE,
+	GH_VERIFY_TENANT,		/* the token belongs to another tenant */
+	GH_VERIFY_ENVIRONMENT,		/* env claim does not match the key, or required_env */
+	GH_VERIFY_JWKS_UNAVAILABLE,	/* the JWKS could not be fetched or read */
+	GH_VERIFY_INVALID_ARGUMENT,
+	GH_VERIFY_NO_MEMORY,
+	GH_VERIFY__MAX
+};
+
+struct gh_verify_options {
+	const char	*jwks_url;	/* required: https://HOST/.well-known/jwks.json */
+	const char	*issuer;	/* required: the iss tokens must carry */
+	const char	*audience;	/* NULL: aud not checked */
+	const char	*required_env;	/* "production" or "sandbox"; NULL: either */
+	long		 leeway;	/* seconds of clock skew; < 0: default 30 */
+	long		 min_refresh_interval; /* seconds between JWKS fetches on an
+					 * unknown kid; <= 0: default 30 */
+	long		 timeout_ms;	/* JWKS fetch timeout; <= 0: default 5000 */
+	const char	*ca_file;	/* PEM CA bundle; NULL: the system's */
+	int		 allow_http;	/* 1: also accept an http:// URL (tests on
+					 * loopback); 0: HTTPS only */
+};
+
+#define GH_VERIFY_ROLE_VIEWER	0x1u
+#define GH_VERIFY_ROLE_OPERATOR	0x2u
+#define GH_VERIFY_ROLE_ADMIN	0x4u
+
+/* What a valid token says about its caller. Strings are the verifier's
+ * copies; free them with gh_verify_claims_clear. */
+struct gh_verify_claims {
+	char		*client_id;
+	char		*tenant_id;
+	char		*sub;
+	char		*jti;
+	char		*scope;		/* space separated; "" when none */
+	char		*env;		/* "production" or "sandbox" */
+	unsigned	 roles;		/* GH_VERIFY_ROLE_* */
+	int64_t		 exp, nbf, iat;
+	char		*payload_json;	/* every claim, as compact JSON text */
+};
+
+typedef struct gh_verifier gh_verifier;
+
+/* A new verifier. No network until the first verification (or
+ * gh_verifier_refresh). Returns GH_VERIFY_OK, or an error with a reason
+ * in err (when not NULL). */
+GH_VERIFY_API int gh_verifier_new(const struct gh_verify_options *opts,
+	    gh_verifier **out, char *err, size_t errlen);
+GH_VERIFY_API void gh_verifier_free(gh_verifier *);	/* NULL is a no-op */
+
+/* Fetches the JWKS now (e.g. at start-up), regardless of the rate limit. */
+GH_VERIFY_API int gh_verifier_refresh(gh_verifier *);
+
+/*
+ * Verifies token[0..len) (without "Bearer "). tenant is the X-TENANT-ID the
+ * call named (NULL: not checked). On GH_VERIFY_OK, out (when not NULL) is
+ * filled; on any error it is left zeroed.
+ */
+GH_VERIFY_API int gh_verify_token(gh_verifier *, const char *token, size_t len,
+	    const char *tenant, struct gh_verify_claims *out);
+
+/* 1 when the space-separated scope holds s. */
+GH_VERIFY_API int gh_verify_has_scope(const struct gh_verify_claims *,
+	    const char *s);
+GH_VERIFY_API void gh_verify_claims_clear(struct gh_verify_claims *);
+
+/* A static English description of a result. */
+GH_VERIFY_API const char *gh_verify_strerror(int result);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,497 @@
+/*
+ * verify.c — libgatehouse-verify; see include/gatehouse/verify.h.
+ *
+ * Built from gatehouse's own JOSE module (src/jose: the only OpenSSL user
+ * for tokens) and the gate's claim checks (src/gate/claims.c), so a token
+ * this library accepts is one the gate accepts, revocation aside.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "gatehouse/verify.h"
+#include "gate/claims.h"
+#include "jose/jose.h"
+
+#define JWKS_MAX_BYTES	(1024 * 1024)
+#define JWKS_MAX_KEYS	64
+
+struct keyset_entry {
+	struct jose_key	*key;
+	char		 env[16];	/* "" when the JWK says none */
+};
+
+/* Immutable once built; swapped whole on a refresh. */
+struct keyset {
+	_Atomic int		 refs;
+	size_t			 n;
+	struct keyset_entry	 e[JWKS_MAX_KEYS];
+};
+
+struct gh_verifier {
+	char		*url;
+	char		*issuer;
+	char		*audience;
+	char		*required_env;
+	char		*ca_file;
+	long		 leeway;
+	long		 min_refresh;
+	long		 timeout_ms;
+	int		 allow_http;
+
+	pthread_mutex_t	 lock;		/* guards set */
+	struct keyset	*set;		/* NULL until the first fetch */
+	pthread_mutex_t	 fetch_lock;	/* one fetch at a time */
+	int64_t		 last_fetch;	/* monotonic seconds; 0: never */
+};
+
+static const char *const messages[GH_VERIFY__MAX] = {
+	[GH_VERIFY_OK] = "the token is valid",
+	[GH_VERIFY_MALFORMED] = "the token is not a well-formed JWS",
+	[GH_VERIFY_BAD_SIGNATURE] = "the token's signature or algorithm is refused",
+	[GH_VERIFY_UNKNOWN_KEY] = "the token's kid names no key of the issuer",
+	[GH_VERIFY_TYP] = "the token's typ is not at+jwt",
+	[GH_VERIFY_CLAIMS] = "the token lacks a required claim",
+	[GH_VERIFY_EXPIRED] = "the token has expired",
+	[GH_VERIFY_NOT_YET_VALID] = "the token is not valid yet",
+	[GH_VERIFY_ISSUER] = "the token was issued by another issuer",
+	[GH_VERIFY_AUDIENCE] = "the token is not meant for this audience",
+	[GH_VERIFY_TENANT] = "the token belongs to another tenant",
+	[GH_VERIFY_ENVIRONMENT] = "the token's environment is refused",
+	[GH_VERIFY_JWKS_UNAVAILABLE] = "the issuer's keys could not be fetched",
+	[GH_VERIFY_INVALID_ARGUMENT] = "invalid argument",
+	[GH_VERIFY_NO_MEMORY] = "out of memory",
+};
+
+GH_VERIFY_API const char *
+gh_verify_strerror(int r)
+{
+	if (r < 0 || r >= GH_VERIFY__MAX)
+		return "unknown result";
+	return messages[r];
+}
+
+static int64_t
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+static void
+keyset_unref(struct keyset *s)
+{
+	if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	for (size_t i = 0; i < s->n; i++)
+		jose_key_free(s->e[i].key);
+	free(s);
+}
+
+static struct keyset *
+keyset_get(gh_verifier *v)
+{
+	struct keyset *s;
+
+	pthread_mutex_lock(&v->lock);
+	if ((s = v->set) != NULL)
+		atomic_fetch_add(&s->refs, 1);
+	pthread_mutex_unlock(&v->lock);
+	return s;
+}
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static int curl_ok;
+
+static void
+curl_init_once(void)
+{
+	curl_ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+}
+
+static char *
+dup_or_null(const char *s, int *bad)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	if ((d = strdup(s)) == NULL)
+		*bad = 1;
+	return d;
+}
+
+GH_VERIFY_API int
+gh_verifier_new(const struct gh_verify_options *o, gh_verifier **out, char *err,
+    size_t errlen)
+{
+	gh_verifier *v;
+	int bad = 0;
+
+	if (out == NULL || o == NULL || o->jwks_url == NULL || o->issuer == NULL ||
+	    o->issuer[0] == '\0') {
+		if (err != NULL)
+			snprintf(err, errlen, "jwks_url and issuer are required");
+		return GH_VERIFY_INVALID_ARGUMENT;
+	}
+	*out = NULL;
+	if (strncmp(o->jwks_url, "https://", 8) != 0 &&
+	    !(o->allow_http && strncmp(o->jwks_url, "http://", 7) == 0)) {
+		if (err != NULL)
+			snprintf(err, errlen, "jwks_url must be an https:// URL");
+		return GH_VERIFY_INVALID_ARGUMENT;
+	}
+	if (o->required_env != NULL && strcmp(o->required_env, "production") != 0 &&
+	    strcmp(o->required_env, "sandbox") != 0) {
+		if (err != NULL)
+			snprintf(err, errlen, "required_env is production, sandbox or NULL");
+		return GH_VERIFY_INVALID_ARGUMENT;
+	}
+	pthread_once(&curl_once, curl_init_once);
+	if (!curl_ok) {
+		if (err != NULL)
+			snprintf(err, errlen, "curl_global_init failed");
+		return GH_VERIFY_JWKS_UNAVAILABLE;
+	}
+	if ((v = calloc(1, sizeof(*v))) == NULL)
+		goto oom;
+	v->url = dup_or_null(o->jwks_url, &bad);
+	v->issuer = dup_or_null(o->issuer, &bad);
+	v->audience = dup_or_null(o->audience, &bad);
+	v->required_env = dup_or_null(o->required_env, &bad);
+	v->ca_file = dup_or_null(o->ca_file, &bad);
+	v->leeway = o->leeway < 0 ? 30 : o->leeway;
+	v->min_refresh = o->min_refresh_interval <= 0 ? 30 : o->min_refresh_interval;
+	v->timeout_ms = o->timeout_ms <= 0 ? 5000 : o->timeout_ms;
+	v->allow_http = o->allow_http != 0;
+	pthread_mutex_init(&v->lock, NULL);
+	pthread_mutex_init(&v->fetch_lock, NULL);
+	if (bad) {
+		gh_verifier_free(v);
+		goto oom;
+	}
+	*out = v;
+	return GH_VERIFY_OK;
+oom:
+	if (err != NULL)
+		snprintf(err, errlen, "out of memory");
+	return GH_VERIFY_NO_MEMORY;
+}
+
+GH_VERIFY_API void
+gh_verifier_free(gh_verifier *v)
+{
+	if (v == NULL)
+		return;
+	keyset_unref(v->set);
+	pthread_mutex_destroy(&v->lock);
+	pthread_mutex_destroy(&v->fetch_lock);
+	free(v->url);
+	free(v->issuer);
+	free(v->audience);
+	free(v->required_env);
+	free(v->ca_file);
+	free(v);
+}
+
+struct body {
+	char	*buf;
+	size_t	 len;
+	int	 too_big;
+};
+
+static size_t
+on_data(char *p, size_t size, size_t n, void *arg)
+{
+	struct body *b = arg;
+	size_t add = size * n;
+	char *nb;
+
+	if (add > JWKS_MAX_BYTES - b->len) {
+		b->too_big = 1;
+		return 0;	/* aborts the transfer */
+	}
+	if ((nb = realloc(b->buf, b->len + add + 1)) == NULL)
+		return 0;
+	b->buf = nb;
+	memcpy(b->buf + b->len, p, add);
+	b->len += add;
+	b->buf[b->len] = '\0';
+	return add;
+}
+
+/* Builds a key set from a JWKS document; keys this library cannot use
+ * (other kty, "use":"enc") are skipped. */
+static int
+keyset_from_jwks(const char *text, size_t len, struct keyset **out)
+{
+	json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL), *keys, *k;
+	struct keyset *s = NULL;
+	size_t i;
+	int rc = GH_VERIFY_JWKS_UNAVAILABLE;
+
+	keys = json_object_get(doc, "keys");
+	if (!json_is_array(keys))
+		goto out;
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		rc = GH_VERIFY_NO_MEMORY;
+		goto out;
+	}
+	atomic_init(&s->refs, 1);
+	json_array_foreach(keys, i, k) {
+		struct jose_key *key = NULL;
+		const char *why = NULL;
+		const json_t *env = json_object_get(k, "env");
+		if (s->n == JWKS_MAX_KEYS)
+			break;
+		if (jose_key_from_jwk(k, &key, &why) == -1)
+			continue;
+		s->e[s->n].key = key;
+		if (json_is_string(env))
+			snprintf(s->e[s->n].env, sizeof(s->e[s->n].env), "%s", json_string_value(env));
+		s->n++;
+	}
+	*out = s;
+	s = NULL;
+	rc = GH_VERIFY_OK;
+out:
+	keyset_unref(s);
+	json_decref(doc);
+	return rc;
+}
+
+static int
+fetch(gh_verifier *v)
+{
+	struct body b = { NULL, 0, 0 };
+	struct keyset *s = NULL, *old;
+	CURL *c = curl_easy_init();
+	long status = 0;
+	int rc = GH_VERIFY_JWKS_UNAVAILABLE;
+
+	v->last_fetch = mono_now();
+	if (c == NULL)
+		return GH_VERIFY_NO_MEMORY;
+	if (curl_easy_setopt(c, CURLOPT_URL, v->url) != CURLE_OK ||
+#if LIBCURL_VERSION_NUM >= 0x075500
+	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, v->allow_http ? "https,http" : "https") != CURLE_OK ||
+#endif
+	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
+	    (v->ca_file != NULL && curl_easy_setopt(c, CURLOPT_CAINFO, v->ca_file) != CURLE_OK) ||
+	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, v->timeout_ms) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_USERAGENT, "gatehouse-verify/" GH_VERIFY_VERSION) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b) != CURLE_OK)
+		goto out;
+	if (curl_easy_perform(c) != CURLE_OK ||
+	    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK ||
+	    status != 200 || b.buf == NULL)
+		goto out;
+	if ((rc = keyset_from_jwks(b.buf, b.len, &s)) != GH_VERIFY_OK)
+		goto out;
+	pthread_mutex_lock(&v->lock);
+	old = v->set;
+	v->set = s;
+	pthread_mutex_unlock(&v->lock);
+	keyset_unref(old);
+out:
+	free(b.buf);
+	curl_easy_cleanup(c);
+	return rc;
+}
+
+GH_VERIFY_API int
+gh_verifier_refresh(gh_verifier *v)
+{
+	int rc;
+
+	if (v == NULL)
+		return GH_VERIFY_INVALID_ARGUMENT;
+	pthread_mutex_lock(&v->fetch_lock);
+	rc = fetch(v);
+	pthread_mutex_unlock(&v->fetch_lock);
+	return rc;
+}
+
+/* Fetches again unless a fetch happened within min_refresh seconds (also
+ * a failed one: an unreachable issuer is not hammered either). */
+static void
+refresh_rate_limited(gh_verifier *v, const struct keyset *seen)
+{
+	struct keyset *now;
+
+	pthread_mutex_lock(&v->fetch_lock);
+	now = keyset_get(v);
+	/* Another thread fetched while this one waited: use its result. */
+	if (now == seen && (v->last_fetch == 0 || mono_now() - v->last_fetch >= v->min_refresh))
+		(void)fetch(v);
+	keyset_unref(now);
+	pthread_mutex_unlock(&v->fetch_lock);
+}
+
+struct lookup {
+	const struct keyset	*s;
+	const char		*env;
+	int			 asked, found;
+};
+
+static const struct jose_key *
+lookup_key(void *arg, const char *kid)
+{
+	struct lookup *l = arg;
+
+	l->asked = 1;
+	for (size_t i = 0; l->s != NULL && i < l->s->n; i++)
+		if (strcmp(jose_key_kid(l->s->e[i].key), kid) == 0) {
+			l->found = 1;
+			l->env = l->s->e[i].env;
+			return l->s->e[i].key;
+		}
+	return NULL;
+}
+
+static char *
+xdup(const char *s, int *bad)
+{
+	char *d = strdup(s != NULL ? s : "");
+	if (d == NULL)
+		*bad = 1;
+	return d;
+}
+
+static int
+verify_with(gh_verifier *v, struct keyset *s, const char *token, size_t len,
+    const char *tenant, struct gh_verify_claims *out, int *unknown_kid)
+{
+	static const int map[CLAIMS_ERR__MAX] = {
+		[CLAIMS_OK] = GH_VERIFY_OK, [CLAIMS_TYP] = GH_VERIFY_TYP,
+		[CLAIMS_MALFORMED] = GH_VERIFY_CLAIMS, [CLAIMS_EXPIRED] = GH_VERIFY_EXPIRED,
+		[CLAIMS_NOT_YET_VALID] = GH_VERIFY_NOT_YET_VALID,
+		[CLAIMS_ISSUER] = GH_VERIFY_ISSUER, [CLAIMS_AUDIENCE] = GH_VERIFY_AUDIENCE,
+		[CLAIMS_TENANT] = GH_VERIFY_TENANT,
+	};
+	struct lookup l = { s, NULL, 0, 0 };
+	json_t *hdr = NULL, *payload = NULL;
+	const struct jose_key *key = NULL;
+	const char *jerr = NULL;
+	struct claims_rules rules;
+	struct claims cl;
+	char desc[160];
+	enum claims_err ce;
+	int rc, bad = 0;
+
+	*unknown_kid = 0;
+	if (jose_verify_compact(token, len, lookup_key, &l, &hdr, &payload, &key, &jerr) == -1) {
+		if (l.asked && !l.found) {
+			*unknown_kid = 1;
+			return GH_VERIFY_UNKNOWN_KEY;
+		}
+		return (!l.asked || (jerr != NULL && strncmp(jerr, "malformed", 9) == 0)) ?
+		    GH_VERIFY_MALFORMED : GH_VERIFY_BAD_SIGNATURE;
+	}
+	memset(&rules, 0, sizeof(rules));
+	rules.issuer = v->issuer;
+	rules.audience = v->audience;
+	rules.tenant = tenant;
+	rules.now = (int64_t)time(NULL);
+	rules.leeway = v->leeway;
+	if ((ce = claims_check(hdr, payload, &rules, &cl, desc, sizeof(desc))) != CLAIMS_OK) {
+		rc = map[ce];
+		goto out;
+	}
+	/* The key fixes the environment (gatehouse publishes each key's env). */
+	if ((l.env != NULL && l.env[0] != '\0' && (cl.env == NULL || strcmp(cl.env, l.env) != 0)) ||
+	    (v->required_env != NULL && (cl.env == NULL || strcmp(cl.env, v->required_env) != 0))) {
+		rc = GH_VERIFY_ENVIRONMENT;
+		goto out;
+	}
+	rc = GH_VERIFY_OK;
+	if (out != NULL) {
+		out->client_id = xdup(cl.client_id, &bad);
+		out->tenant_id = xdup(cl.tenant_id, &bad);
+		out->sub = xdup(cl.sub, &bad);
+		out->jti = xdup(cl.jti, &bad);
+		out->scope = xdup(cl.scope, &bad);
+		out->env = xdup(cl.env, &bad);
+		out->roles = cl.roles;
+		out->exp = cl.exp;
+		out->nbf = cl.nbf;
+		out->iat = cl.iat;
+		if ((out->payload_json = json_dumps(payload, JSON_COMPACT)) == NULL)
+			bad = 1;
+		if (bad) {
+			gh_verify_claims_clear(out);
+			rc = GH_VERIFY_NO_MEMORY;
+		}
+	}
+out:
+	json_decref(hdr);
+	json_decref(payload);
+	return rc;
+}
+
+GH_VERIFY_API int
+gh_verify_token(gh_verifier *v, const char *token, size_t len, const char *tenant,
+    struct gh_verify_claims *out)
+{
+	struct keyset *s;
+	int rc, unknown = 0;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (v == NULL || token == NULL)
+		return GH_VERIFY_INVALID_ARGUMENT;
+	if (len == 0 || len > JOSE_MAX_TOKEN_LEN)
+		return GH_VERIFY_MALFORMED;
+	if ((s = keyset_get(v)) == NULL) {
+		refresh_rate_limited(v, NULL);
+		if ((s = keyset_get(v)) == NULL)
+			return GH_VERIFY_JWKS_UNAVAILABLE;
+	}
+	rc = verify_with(v, s, token, len, tenant, out, &unknown);
+	if (unknown) {
+		/* Rotation publishes keys ahead, but a verifier may have fetched
+		 * before the new key appeared: fetch again, rate-limited. */
+		refresh_rate_limited(v, s);
+		keyset_unref(s);
+		if ((s = keyset_get(v)) == NULL)
+			return GH_VERIFY_JWKS_UNAVAILABLE;
+		rc = verify_with(v, s, token, len, tenant, out, &unknown);
+	}
+	keyset_unref(s);
+	return rc;
+}
+
+GH_VERIFY_API int
+gh_verify_has_scope(const struct gh_verify_claims *c, const char *s)
+{
+	if (c == NULL || c->scope == NULL || s == NULL)
+		return 0;
+	return claims_scope_has(c->scope, s, strlen(s));
+}
+
+GH_VERIFY_API void
+gh_verify_claims_clear(struct gh_verify_claims *c)
+{
+	if (c == NULL)
+		return;
+	free(c->client_id);
+	free(c->tenant_id);
+	free(c->sub);
+	free(c->jti);
+	free(c->scope);
+	free(c->env);
+	free(c->payload_json);
+	memset(c, 0, sizeof(*c));
+}

@@ -1,0 +1,375 @@
+/* test_verify.c — libgatehouse-verify against a JWKS served on loopback:
+ * the gate's rules (signature and alg from the key, typ, exp/nbf with
+ * leeway, iss, aud, tenant, env), key refresh on an unknown kid and its
+ * rate limit, and RFC 8725's bad tokens. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+
+#include "gatehouse/verify.h"
+#include "jose/b64url.h"
+#include "jose/jose.h"
+
+#define ISS "https://gatehouse.test"
+
+static struct {
+	pthread_mutex_t	 lock;
+	char		*jwks;
+	int		 fetches;
+	int		 fd;
+	uint16_t	 port;
+	pthread_t	 thread;
+} srv = { PTHREAD_MUTEX_INITIALIZER, NULL, 0, -1, 0, 0 };
+
+static struct jose_key *k1, *k2;
+
+static void *
+serve(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		char req[4096], head[256];
+		size_t used = 0;
+		int c = accept(srv.fd, NULL, NULL);
+		if (c == -1)
+			return NULL;
+		while (used < sizeof(req) - 1) {
+			ssize_t n = read(c, req + used, sizeof(req) - 1 - used);
+			if (n <= 0)
+				break;
+			used += (size_t)n;
+			req[used] = '\0';
+			if (strstr(req, "\r\n\r\n") != NULL)
+				break;
+		}
+		pthread_mutex_lock(&srv.lock);
+		srv.fetches++;
+		snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+		    "Content-Length: %zu\r\nConnection: close\r\n\r\n", strlen(srv.jwks));
+		if (write(c, head, strlen(head)) < 0 || write(c, srv.jwks, strlen(srv.jwks)) < 0)
+			(void)0;
+		pthread_mutex_unlock(&srv.lock);
+		close(c);
+	}
+}
+
+static void
+publish(int with_k2)
+{
+	json_t *keys = json_array(), *j;
+
+	j = jose_key_public_jwk(k1);
+	json_object_set_new(j, "env", json_string("production"));
+	json_array_append_new(keys, j);
+	if (with_k2) {
+		j = jose_key_public_jwk(k2);
+		json_object_set_new(j, "env", json_string("sandbox"));
+		json_array_append_new(keys, j);
+	}
+	j = json_pack("{s:o}", "keys", keys);
+	pthread_mutex_lock(&srv.lock);
+	free(srv.jwks);
+	srv.jwks = json_dumps(j, JSON_COMPACT);
+	pthread_mutex_unlock(&srv.lock);
+	json_decref(j);
+}
+
+static int
+fetches(void)
+{
+	int n;
+	pthread_mutex_lock(&srv.lock);
+	n = srv.fetches;
+	pthread_mutex_unlock(&srv.lock);
+	return n;
+}
+
+static int
+setup(void **state)
+{
+	struct sockaddr_in a;
+	socklen_t al = sizeof(a);
+	const char *err = NULL;
+
+	(void)state;
+	if (jose_key_generate(JOSE_ALG_RS256, "k1", &k1, &err) == -1 ||
+	    jose_key_generate(JOSE_ALG_ES256, "k2", &k2, &err) == -1)
+		return -1;
+	publish(0);
+	srv.fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(srv.fd, (struct sockaddr *)&a, sizeof(a)) == -1 || listen(srv.fd, 16) == -1 ||
+	    getsockname(srv.fd, (struct sockaddr *)&a, &al) == -1)
+		return -1;
+	srv.port = ntohs(a.sin_port);
+	return pthread_create(&srv.thread, NULL, serve, NULL);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	shutdown(srv.fd, SHUT_RDWR);
+	close(srv.fd);
+	pthread_join(srv.thread, NULL);
+	free(srv.jwks);
+	jose_key_free(k1);
+	jose_key_free(k2);
+	return 0;
+}
+
+static gh_verifier *
+verifier(const char *aud, long min_refresh)
+{
+	struct gh_verify_options o;
+	gh_verifier *v = NULL;
+	char url[128], err[128];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/.well-known/jwks.json", srv.port);
+	memset(&o, 0, sizeof(o));
+	o.jwks_url = url;
+	o.issuer = ISS;
+	o.audience = aud;
+	o.leeway = 30;
+	o.min_refresh_interval = min_refresh;
+	o.allow_http = 1;
+	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_OK);
+	return v;
+}
+
+/* A token signed by key with typ, over the claims (printf-style JSON). */
+static char *
+token(const struct jose_key *key, const char *typ, const char *fmt, ...)
+{
+	char payload[2048], *out = NULL;
+	size_t len = 0;
+	const char *err = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(payload, sizeof(payload), fmt, ap);
+	va_end(ap);
+	assert_int_equal(jose_sign_compact(key, typ, payload, strlen(payload), &out, &len, &err), 0);
+	return out;
+}
+
+static char *
+good(const struct jose_key *key, const char *env, long exp_in, long nbf_in,
+    const char *iss, const char *aud)
+{
+	long now = (long)time(NULL);
+	return token(key, "at+jwt", "{\"iss\":\"%s\",\"sub\":\"c1\",\"client_id\":\"c1\","
+	    "\"tenant_id\":\"acme\",\"roles\":[\"operator\"],\"env\":\"%s\",\"aud\":\"%s\","
+	    "\"exp\":%ld,\"nbf\":%ld,\"iat\":%ld,\"jti\":\"j1\",\"scope\":\"cards:read cards:write\"}",
+	    iss, env, aud, now + exp_in, now + nbf_in, now + nbf_in);
+}
+
+static int
+verify(gh_verifier *v, const char *t, const char *tenant)
+{
+	return gh_verify_token(v, t, strlen(t), tenant, NULL);
+}
+
+static void
+test_valid_and_claims(void **state)
+{
+	gh_verifier *v = verifier("https://api", 30);
+	char *t = good(k1, "production", 600, 0, ISS, "https://api");
+	struct gh_verify_claims c;
+
+	(void)state;
+	assert_int_equal(gh_verify_token(v, t, strlen(t), "acme", &c), GH_VERIFY_OK);
+	assert_string_equal(c.client_id, "c1");
+	assert_string_equal(c.tenant_id, "acme");
+	assert_string_equal(c.env, "production");
+	assert_int_equal(c.roles, GH_VERIFY_ROLE_OPERATOR);
+	assert_true(gh_verify_has_scope(&c, "cards:write"));
+	assert_false(gh_verify_has_scope(&c, "cards"));
+	assert_non_null(strstr(c.payload_json, "\"jti\":\"j1\""));
+	gh_verify_claims_clear(&c);
+	assert_int_equal(verify(v, t, NULL), GH_VERIFY_OK);
+	assert_int_equal(verify(v, t, "other"), GH_VERIFY_TENANT);
+	free(t);
+	gh_verifier_free(v);
+}
+
+static void
+test_time_issuer_audience_typ_env(void **state)
+{
+	gh_verifier *v = verifier("https://api", 30);
+	char *t;
+
+	(void)state;
+	t = good(k1, "production", -31, -600, ISS, "https://api");
+	assert_int_equal(verify(v, t, NULL), GH_VERIFY_EXPIRED);
+	free(t);
+	t = good(k1, "production", -5, -600, ISS, "https://api");	/* within leeway */
+	assert_int_equal(verify(v, t, NULL), GH_VERIFY_OK);
+	free(t);
+	t = good(k1, "production", 600, 120, ISS, "https://api");
+	assert_int_equal(verify(v, t, NULL), GH_VERIFY_NOT_YET_VALID);
+	free(t);
+	t = good(k1, "production", 600, 0, "https://evil", "https://api");
+	assert_int_equal(verify(v, t, NULL), GH_VERIFY_ISSUER);
+	free(t);
+	t = good(k1, "production", 600, 0, ISS, "https://other");
+	assert_int_equal(verify(v, t, NULL), GH_VERIFY_AUDIENCE);
+	free(t);
+	t = good(k1, "sandbox", 600, 0, ISS, "https://api");	/* env not the key's */
+	assert_int_equal(verify(v, t, NULL), GH_VERIFY_ENVIRONMENT);
+	free(t);
+	t = token(k1, "JWT", "{\"iss\":\"" ISS "\",\"client_id\":\"c\",\"tenant_id\":\"t\","
+	    "\"jti\":\"j\",\"exp\":%ld}", (long)time(NULL) + 60);
+	assert_int_equal(verify(v, t, NULL), GH_VERIFY_TYP);
+	free(t);
+	gh_verifier_free(v);
+}
+
+static char *
+forge(const char *header, const char *payload, const char *sig)
+{
+	char *out = malloc(4096);
+	size_t o;
+
+	o = b64url_encode((const uint8_t *)header, strlen(header), out);
+	out[o++] = '.';
+	o += b64url_encode((const uint8_t *)payload, strlen(payload), out + o);
+	out[o++] = '.';
+	strcpy(out + o, sig);
+	return out;
+}
+
+static void
+test_rfc8725_bad_tokens(void **state)
+{
+	gh_verifier *v = verifier(NULL, 30);
+	char *t = good(k1, "production", 600, 0, ISS, "x"), *f, *big;
+	const char *dot2 = strrchr(t, '.');
+	char payload[1024];
+
+	(void)state;
+	snprintf(payload, sizeof(payload), "{\"iss\":\"" ISS "\",\"client_id\":\"c\",\"tenant_id\":\"t\","
+	    "\"jti\":\"j\",\"env\":\"production\",\"exp\":%ld}", (long)time(NULL) + 60);
+	f = forge("{\"alg\":\"none\",\"typ\":\"at+jwt\",\"kid\":\"k1\"}", payload, "");
+	assert_int_not_equal(verify(v, f, NULL), GH_VERIFY_OK);
+	free(f);
+	f = forge("{\"alg\":\"NoNe\",\"typ\":\"at+jwt\",\"kid\":\"k1\"}", payload, "AAAA");
+	assert_int_not_equal(verify(v, f, NULL), GH_VERIFY_OK);
+	free(f);
+	f = forge("{\"alg\":\"HS256\",\"typ\":\"at+jwt\",\"kid\":\"k1\"}", payload,
+	    "c2lnbmF0dXJlLXdpdGgtdGhlLXB1YmxpYy1rZXk");
+	assert_int_equal(verify(v, f, NULL), GH_VERIFY_MALFORMED);
+	free(f);
+	f = forge("{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"k1\",\"crit\":[\"exp\"]}", payload, "AAAA");
+	assert_int_not_equal(verify(v, f, NULL), GH_VERIFY_OK);
+	free(f);
+	/* Tampered payload with the original signature. */
+	f = forge("{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"k1\"}", payload, dot2 + 1);
+	assert_int_equal(verify(v, f, NULL), GH_VERIFY_BAD_SIGNATURE);
+	free(f);
+	/* Stripped signature; four segments; outside base64url. */
+	f = strdup(t);
+	strrchr(f, '.')[1] = '\0';
+	assert_int_not_equal(verify(v, f, NULL), GH_VERIFY_OK);
+	free(f);
+	f = malloc(strlen(t) + 8);
+	sprintf(f, "%s.AAAA", t);
+	assert_int_equal(verify(v, f, NULL), GH_VERIFY_MALFORMED);
+	free(f);
+	f = strdup(t);
+	f[3] = '*';
+	assert_int_equal(verify(v, f, NULL), GH_VERIFY_MALFORMED);
+	free(f);
+	big = malloc(100 * 1024 + 1);
+	memset(big, 'A', 100 * 1024);
+	big[100 * 1024] = '\0';
+	assert_int_equal(verify(v, big, NULL), GH_VERIFY_MALFORMED);
+	free(big);
+	free(t);
+	gh_verifier_free(v);
+}
+
+static void
+test_refresh_on_unknown_kid_is_rate_limited(void **state)
+{
+	gh_verifier *v = verifier(NULL, 2);
+	char *t1 = good(k1, "production", 600, 0, ISS, "x");
+	char *t2 = good(k2, "sandbox", 600, 0, ISS, "x");
+	char *t3;
+	int n0;
+
+	(void)state;
+	publish(0);
+	n0 = fetches();
+	assert_int_equal(verify(v, t1, NULL), GH_VERIFY_OK);
+	assert_int_equal(fetches(), n0 + 1);
+	publish(1);			/* rotation publishes k2 */
+	assert_int_equal(verify(v, t2, NULL), GH_VERIFY_UNKNOWN_KEY);	/* within 2 s */
+	assert_int_equal(fetches(), n0 + 1);
+	sleep(2);
+	assert_int_equal(verify(v, t2, NULL), GH_VERIFY_OK);	/* refreshed */
+	assert_int_equal(fetches(), n0 + 2);
+	/* Made-up kids do not make it fetch again and again. */
+	t3 = forge("{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"nope\"}", "{}", "AAAA");
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(verify(v, t3, NULL), GH_VERIFY_UNKNOWN_KEY);
+	assert_int_equal(fetches(), n0 + 2);
+	assert_int_equal(verify(v, t1, NULL), GH_VERIFY_OK);
+	free(t1);
+	free(t2);
+	free(t3);
+	gh_verifier_free(v);
+}
+
+static void
+test_options(void **state)
+{
+	struct gh_verify_options o;
+	gh_verifier *v = NULL;
+	char err[128];
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.jwks_url = "http://127.0.0.1:1/jwks";
+	o.issuer = ISS;
+	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_INVALID_ARGUMENT);
+	assert_non_null(strstr(err, "https"));
+	o.jwks_url = "https://127.0.0.1:1/jwks";
+	o.issuer = NULL;
+	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_INVALID_ARGUMENT);
+	/* An unreachable issuer: unavailable, not a crash; TLS is required. */
+	o.issuer = ISS;
+	o.timeout_ms = 2000;
+	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_OK);
+	assert_int_equal(gh_verify_token(v, "a.b.c", 5, NULL, NULL), GH_VERIFY_JWKS_UNAVAILABLE);
+	gh_verifier_free(v);
+	assert_string_equal(gh_verify_strerror(GH_VERIFY_EXPIRED), "the token has expired");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid_and_claims),
+		cmocka_unit_test(test_time_issuer_audience_typ_env),
+		cmocka_unit_test(test_rfc8725_bad_tokens),
+		cmocka_unit_test(test_refresh_on_unknown_kid_is_rate_limited),
+		cmocka_unit_test(test_options),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
