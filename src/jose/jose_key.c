@@ -111,6 +111,10 @@ jose_key_wrap(enum jose_alg alg, const char *kid, EVP_PKEY *pkey, int priv,
 	k->pkey = pkey;
 	pkey = NULL;
 	memcpy(k->kid, kid, strlen(kid) + 1);
+	if (jose_ops_init(k) == -1) {
+		why = "key unusable for its algorithm";
+		goto out;
+	}
 	for (int t = 0; t < JOSE_TYP__MAX; t++)
 		if ((k->hdr[t] = jose_header_encode(k, jose_typ_names[t],
 		    &k->hdr_len[t])) == NULL) {
@@ -223,6 +227,7 @@ jose_key_free(struct jose_key *k)
 {
 	if (k == NULL)
 		return;
+	jose_ops_free(k);
 	EVP_PKEY_free(k->pkey);
 	for (int t = 0; t < JOSE_TYP__MAX; t++)
 		free(k->hdr[t]);

@@ -1,4 +1,5 @@
 /* jws.c — compact JWS (RFC 7515 §7.1) signing and verification. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,35 +49,120 @@ out:
 	return out;
 }
 
+/* SHA-256, fetched once for the pre-hash of RS/PS/ES256 (a fetch per call
+ * is a method-store lookup under a lock). Read-only afterwards. */
+static EVP_MD *sha256;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+sha256_fetch(void)
+{
+	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 /*
- * One fresh EVP_MD_CTX per operation: the EVP_PKEY is shared read-only and
- * the context is the only per-call state, so any number of threads may sign
- * with one key. PS256 is RSASSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte
- * salt (RFC 7518 §3.5: the salt is as long as the digest); verification
- * insists on exactly that salt length.
+ * The parameters of each algorithm's signature operation. PS256 is
+ * RSASSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt (RFC 7518 §3.5:
+ * the salt is as long as the digest); verification insists on exactly that
+ * salt length.
  */
 static int
-digest_init(EVP_MD_CTX *mctx, const struct jose_key *k, int sign)
+pkey_op_init(EVP_PKEY_CTX *c, const struct jose_key *k, int sign)
 {
-	OSSL_PARAM pss[4], *params = NULL;
+	OSSL_PARAM p[5], *q = p;
 	int saltlen = 32;
-	const char *md = k->alg == JOSE_ALG_EDDSA ? NULL : "SHA256";
 
+	*q++ = OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
 	if (k->alg == JOSE_ALG_PS256) {
-		pss[0] = OSSL_PARAM_construct_utf8_string(
+		*q++ = OSSL_PARAM_construct_utf8_string(
 		    OSSL_SIGNATURE_PARAM_PAD_MODE, (char *)OSSL_PKEY_RSA_PAD_MODE_PSS, 0);
-		pss[1] = OSSL_PARAM_construct_utf8_string(
+		*q++ = OSSL_PARAM_construct_utf8_string(
 		    OSSL_SIGNATURE_PARAM_MGF1_DIGEST, (char *)"SHA256", 0);
-		pss[2] = OSSL_PARAM_construct_int(OSSL_SIGNATURE_PARAM_PSS_SALTLEN,
+		*q++ = OSSL_PARAM_construct_int(OSSL_SIGNATURE_PARAM_PSS_SALTLEN,
 		    &saltlen);
-		pss[3] = OSSL_PARAM_construct_end();
-		params = pss;
 	}
+	*q = OSSL_PARAM_construct_end();
 	if (sign)
-		return EVP_DigestSignInit_ex(mctx, NULL, md, NULL, NULL, k->pkey,
-		    params) == 1 ? 0 : -1;
-	return EVP_DigestVerifyInit_ex(mctx, NULL, md, NULL, NULL, k->pkey,
-	    params) == 1 ? 0 : -1;
+		return EVP_PKEY_sign_init_ex(c, p) == 1 ? 0 : -1;
+	return EVP_PKEY_verify_init_ex(c, p) == 1 ? 0 : -1;
+}
+
+int
+jose_ops_init(struct jose_key *k)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	if (sha256 == NULL)
+		return -1;
+	if (k->alg == JOSE_ALG_EDDSA) {
+		/* Pure EdDSA: no digest (RFC 8032 §5.1.6 hashes internally). */
+		if ((k->md_verify = EVP_MD_CTX_new()) == NULL ||
+		    EVP_DigestVerifyInit_ex(k->md_verify, NULL, NULL, NULL, NULL,
+		    k->pkey, NULL) != 1)
+			return -1;
+		if (k->priv && ((k->md_sign = EVP_MD_CTX_new()) == NULL ||
+		    EVP_DigestSignInit_ex(k->md_sign, NULL, NULL, NULL, NULL,
+		    k->pkey, NULL) != 1))
+			return -1;
+		return 0;
+	}
+	if ((k->pk_verify = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL)) == NULL ||
+	    pkey_op_init(k->pk_verify, k, 0) == -1)
+		return -1;
+	if (k->priv && ((k->pk_sign = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey,
+	    NULL)) == NULL || pkey_op_init(k->pk_sign, k, 1) == -1))
+		return -1;
+	return 0;
+}
+
+void
+jose_ops_free(struct jose_key *k)
+{
+	EVP_PKEY_CTX_free(k->pk_sign);
+	EVP_PKEY_CTX_free(k->pk_verify);
+	EVP_MD_CTX_free(k->md_sign);
+	EVP_MD_CTX_free(k->md_verify);
+	k->pk_sign = k->pk_verify = NULL;
+	k->md_sign = k->md_verify = NULL;
+}
+
+/*
+ * One signature or verification of in[0..n) with a private copy of k's
+ * template, so that any number of threads may use one key at once (the
+ * template and the EVP_PKEY are only read). Signs into out (*outlen in-out)
+ * when out is set, else verifies vsig[0..vlen). Returns 0 or -1.
+ */
+static int
+pkey_op(const struct jose_key *k, const uint8_t *in, size_t n, uint8_t *out,
+    size_t *outlen, const uint8_t *vsig, size_t vlen)
+{
+	int sign = out != NULL;
+	EVP_MD_CTX *m = NULL;
+	EVP_PKEY_CTX *c = NULL;
+	uint8_t h[32];
+	int rc = -1;
+
+	if (k->alg == JOSE_ALG_EDDSA) {
+		if ((m = EVP_MD_CTX_new()) == NULL ||
+		    EVP_MD_CTX_copy_ex(m, sign ? k->md_sign : k->md_verify) != 1)
+			goto out;
+		if (sign)
+			rc = EVP_DigestSign(m, out, outlen, in, n) == 1 ? 0 : -1;
+		else
+			rc = EVP_DigestVerify(m, vsig, vlen, in, n) == 1 ? 0 : -1;
+		goto out;
+	}
+	if (EVP_Digest(in, n, h, NULL, sha256, NULL) != 1 ||
+	    (c = EVP_PKEY_CTX_dup(sign ? k->pk_sign : k->pk_verify)) == NULL)
+		goto out;
+	if (sign)
+		rc = EVP_PKEY_sign(c, out, outlen, h, sizeof(h)) == 1 ? 0 : -1;
+	else
+		rc = EVP_PKEY_verify(c, vsig, vlen, h, sizeof(h)) == 1 ? 0 : -1;
+out:
+	EVP_PKEY_CTX_free(c);
+	EVP_MD_CTX_free(m);
+	return rc;
 }
 
 /* DER ECDSA-Sig-Value to the fixed 64-byte R||S of RFC 7518 §3.4. */
@@ -139,57 +225,40 @@ int
 jose_sign_raw(const struct jose_key *k, const uint8_t *in, size_t n,
     uint8_t *sig, size_t *siglen)
 {
-	EVP_MD_CTX *mctx = NULL;
 	uint8_t der[80];
 	size_t len;
-	int rc = -1;
 
-	if (!k->priv || (mctx = EVP_MD_CTX_new()) == NULL ||
-	    digest_init(mctx, k, 1) == -1)
-		goto out;
+	if (!k->priv)
+		return -1;
 	if (k->alg == JOSE_ALG_ES256) {
 		len = sizeof(der);
-		if (EVP_DigestSign(mctx, der, &len, in, n) != 1 ||
+		if (pkey_op(k, in, n, der, &len, NULL, 0) == -1 ||
 		    ecdsa_der_to_raw(der, len, sig) == -1)
-			goto out;
+			return -1;
 		len = 64;
 	} else {
 		len = JOSE_MAX_SIG_LEN;
-		if (EVP_DigestSign(mctx, sig, &len, in, n) != 1 ||
-		    len != k->sig_len)
-			goto out;
+		if (pkey_op(k, in, n, sig, &len, NULL, 0) == -1 || len != k->sig_len)
+			return -1;
 	}
 	*siglen = len;
-	rc = 0;
-out:
-	EVP_MD_CTX_free(mctx);
-	return rc;
+	return 0;
 }
 
 int
 jose_verify_raw(const struct jose_key *k, const uint8_t *in, size_t n,
     const uint8_t *sig, size_t siglen)
 {
-	EVP_MD_CTX *mctx = NULL;
 	uint8_t der[80];
-	size_t derlen;
-	int rc = -1;
 
 	if (siglen != k->sig_len)
 		return -1;
 	if (k->alg == JOSE_ALG_ES256) {
-		if (ecdsa_raw_to_der(sig, der, sizeof(der), &derlen) == -1)
+		if (ecdsa_raw_to_der(sig, der, sizeof(der), &siglen) == -1)
 			return -1;
 		sig = der;
-		siglen = derlen;
 	}
-	if ((mctx = EVP_MD_CTX_new()) == NULL || digest_init(mctx, k, 0) == -1)
-		goto out;
-	if (EVP_DigestVerify(mctx, sig, siglen, in, n) == 1)
-		rc = 0;
-out:
-	EVP_MD_CTX_free(mctx);
-	return rc;
+	return pkey_op(k, in, n, NULL, NULL, sig, siglen);
 }
 
 int
