@@ -118,7 +118,7 @@ jose_key_wrap(enum jose_alg alg, const char *kid, EVP_PKEY *pkey, int priv,
 	for (int t = 0; t < JOSE_TYP__MAX; t++)
 		if ((k->hdr[t] = jose_header_encode(k, jose_typ_names[t],
 		    &k->hdr_len[t])) == NULL) {
-			why = "out of memory";
+			why = "cannot encode the JWS header (kid not UTF-8?)";
 			goto out;
 		}
 	*out = k;

@@ -283,14 +283,19 @@ jose_sign_compact(const struct jose_key *k, const char *typ,
 		}
 	if (hdr == NULL && (hdr = own = jose_header_encode(k, typ, &hlen)) == NULL)
 		goto out;
-	if (payload_len > (JOSE_MAX_TOKEN_LEN * (size_t)16)) {
-		why = "payload too large";
+	/* Never issue a token that verification (ours or a gate's) refuses. */
+	if (payload_len > JOSE_MAX_TOKEN_LEN) {
+		why = "token too large";
+		goto out;
+	}
+	plen = b64url_encoded_len(payload_len);
+	slen = b64url_encoded_len(k->sig_len);
+	if (hlen + 1 + plen + 1 + slen > JOSE_MAX_TOKEN_LEN) {
+		why = "token too large";
 		goto out;
 	}
 	/* One allocation: header.payload is written in place, signed, and the
 	 * signature appended. */
-	plen = b64url_encoded_len(payload_len);
-	slen = b64url_encoded_len(k->sig_len);
 	if ((tok = malloc(hlen + 1 + plen + 1 + slen + 1)) == NULL)
 		goto out;
 	memcpy(tok, hdr, hlen);
