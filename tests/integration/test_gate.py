@@ -1,0 +1,575 @@
+"""Issue 4: the gate (/gate for nginx auth_request), bearer validation with
+RFC 8725's checklist of bad tokens, tenant isolation, route policy and its
+reload, IP allowlists, introspection (RFC 7662) and revocation (RFC 7009) —
+against the real binary over HTTP. Malicious tokens are crafted here with
+Debian's python3-cryptography."""
+import base64
+import hashlib
+import hmac
+import http.server
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from harness import Server, Suite, basic, check, eq, jwt_parts  # noqa: E402
+
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa  # noqa: E402
+
+POLICY = """\
+# gatehouse route policy for the gate tests
+GET    /v1/products/**          role=viewer   env=any
+POST   /v1/cards/*/load         role=operator scopes=cards:write env=any
+DELETE /v1/cards/*              role=admin    env=any
+GET    /v1/viewer-only          role=viewer   env=any scopes=cards:read
+GET    /v1/prod/**              role=viewer
+GET    /v1/sandbox/**           role=viewer   env=sandbox
+GET    /v1/aud/**               role=viewer   env=any aud=https://api.example
+POST   /v1/payouts/*/approve    role=operator env=any critical
+GET    /v2.01/**                role=viewer   env=any errors=mangopay tenant=optional
+"""
+
+MANGOPAY_MESSAGE = "The authorization credentials are not valid"
+
+
+def b64u(data):
+    if isinstance(data, str):
+        data = data.encode()
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64u_dec(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def forge(header, payload, sig=b""):
+    h = header if isinstance(header, str) else json.dumps(header)
+    p = payload if isinstance(payload, str) else json.dumps(payload)
+    return "%s.%s.%s" % (b64u(h), b64u(p), b64u(sig) if isinstance(sig, bytes) else sig)
+
+
+class Fetches(http.server.BaseHTTPRequestHandler):
+    """An attacker's JWKS server: it must never be asked (jku/x5u ignored)."""
+    hits = []
+
+    def do_GET(self):
+        Fetches.hits.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *a):
+        pass
+
+
+class Gate(Suite):
+    def setup(self):
+        self.s = Server(start=False)
+        self.policy = os.path.join(self.s.dir, "gate.policy")
+        with open(self.policy, "w") as f:
+            f.write(POLICY)
+        self.s.extra += ["--trusted-proxies", "127.0.0.1", "--policy", self.policy,
+                         "--audiences", "https://api.example"]
+        self.s.start()
+        s = self.s
+        scopes = "cards:read cards:write products:read"
+        self.op = s.client("acme", name="op", roles="operator", scopes=scopes)
+        self.viewer = s.client("acme", name="viewer", roles="viewer", scopes="cards:read")
+        self.admin = s.client("acme", name="admin", roles="admin,operator,viewer", scopes=scopes)
+        self.other = s.client("globex", name="other", roles="operator", scopes=scopes)
+        self.prod = s.client("acme", name="prod", env="production", roles="viewer",
+                             allow_ip=["127.0.0.0/8"])
+        self.listed = s.client("acme", name="listed", roles="viewer", allow_ip=["10.0.0.0/8"])
+        self.opaque = s.client("acme", name="opaque", roles="viewer", token_format="opaque")
+        self.jwks = s.get("/.well-known/jwks.json").json()
+        self.attacker = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Fetches)
+        threading.Thread(target=self.attacker.serve_forever, daemon=True).start()
+
+    def teardown(self):
+        self.attacker.shutdown()
+        self.s.cleanup()
+
+    # -- helpers ------------------------------------------------------------
+    def token(self, c, xff=None, **fields):
+        h = {"Authorization": basic(c["client_id"], c["client_secret"])}
+        if xff:
+            h["X-Forwarded-For"] = xff
+        f = {"grant_type": "client_credentials"}
+        f.update(fields)
+        r = self.s.post_form("/oauth/token", f, headers=h)
+        eq(r.status, 200, "token for %s: %r" % (c["client_id"], r))
+        return r.json()["access_token"]
+
+    def gate(self, tok, method="GET", uri="/v1/products/1", tenant="acme", xff=None,
+             authz=None, extra=None):
+        h = {"X-Original-Method": method, "X-Original-URI": uri}
+        if tenant is not None:
+            h["X-TENANT-ID"] = tenant
+        if authz is not None:
+            h["Authorization"] = authz
+        elif tok is not None:
+            h["Authorization"] = "Bearer " + tok
+        if xff:
+            h["X-Forwarded-For"] = xff
+        h.update(extra or {})
+        return self.s.get("/gate", headers=h)
+
+    def refused(self, r, status, reason, what):
+        eq(r.status, status, "%s: status %r" % (what, r))
+        body = r.json()
+        eq(body.get("reason"), reason, "%s: reason %r" % (what, body))
+        check(body.get("error_description"), "%s: a description" % what)
+        if status == 401:
+            check((r.header("WWW-Authenticate") or "").startswith('Bearer error="invalid_token"'),
+                  "%s: RFC 6750 challenge %r" % (what, r.headers))
+
+    def kid(self):
+        return self.jwks["keys"][0]["kid"]
+
+    def claims(self, **over):
+        now = int(time.time())
+        c = {"iss": self.s.base, "sub": "x", "client_id": self.op["client_id"],
+             "tenant_id": "acme", "roles": ["admin"], "env": "sandbox", "aud": self.s.base,
+             "exp": now + 600, "nbf": now, "iat": now, "jti": "0" * 32,
+             "scope": "cards:write", "scopes": ["cards:write"]}
+        c.update(over)
+        return c
+
+    def introspect(self, c, tok, **extra):
+        f = {"token": tok}
+        f.update(extra)
+        return self.s.post_form("/oauth/introspect", f,
+                                headers={"Authorization": basic(c["client_id"], c["client_secret"])})
+
+    def revoke(self, c, tok):
+        return self.s.post_form("/oauth/revoke", {"token": tok},
+                                headers={"Authorization": basic(c["client_id"], c["client_secret"])})
+
+    # -- allowed ------------------------------------------------------------
+    def test_allowed_with_identity_headers(self):
+        tok = self.token(self.op)
+        r = self.gate(tok)
+        eq(r.status, 200, "allowed %r" % r)
+        eq(r.header("X-Gatehouse-Client"), self.op["client_id"], "client")
+        eq(r.header("X-Gatehouse-Tenant"), "acme", "tenant")
+        eq(r.header("X-Gatehouse-Roles"), "operator", "roles")
+        eq(r.header("X-Gatehouse-Scopes"), "cards:read cards:write products:read", "scopes")
+        eq(r.header("X-Gatehouse-Env"), "sandbox", "env")
+        # A reused token answers the same from the cache, many times.
+        for _ in range(20):
+            eq(self.gate(tok).status, 200, "reused")
+        r = self.gate(tok, method="POST", uri="/v1/cards/c-1/load?amount=5")
+        eq(r.status, 200, "operator may load with cards:write %r" % r)
+        r = self.gate(tok, method="HEAD", uri="/v1/products/")
+        eq(r.status, 200, "GET rules cover HEAD")
+        r = self.s.request("HEAD", "/gate", headers={"X-Original-Method": "GET",
+                           "X-Original-URI": "/v1/products/1", "X-TENANT-ID": "acme",
+                           "Authorization": "Bearer " + tok})
+        eq(r.status, 200, "HEAD /gate")
+
+    def test_admin_role_covers_lower_roles(self):
+        tok = self.token(self.admin)
+        eq(self.gate(tok, method="DELETE", uri="/v1/cards/c-1").status, 200, "admin deletes")
+        eq(self.gate(tok, method="POST", uri="/v1/cards/c-1/load").status, 200, "admin ⊃ operator")
+        eq(self.gate(tok).status, 200, "admin ⊃ viewer")
+
+    def test_opaque_token(self):
+        tok = self.token(self.opaque)
+        check(len(tok) == 32 and "." not in tok, "opaque")
+        r = self.gate(tok)
+        eq(r.status, 200, "opaque allowed %r" % r)
+        eq(r.header("X-Gatehouse-Client"), self.opaque["client_id"], "client")
+        self.refused(self.gate("0123456789abcdef0123456789abcdef"), 401, "unknown", "unknown opaque")
+
+    # -- 401 ----------------------------------------------------------------
+    def test_missing_token_bare_challenge(self):
+        for authz in (None, "Basic " + base64.b64encode(b"a:b").decode(), "Bearerx abc"):
+            r = self.gate(None, authz=authz)
+            eq(r.status, 401, "no bearer token (%r)" % authz)
+            eq(r.header("WWW-Authenticate"), "Bearer", "bare challenge, RFC 6750 §3.1")
+            eq(r.json()["reason"], "no_token", "reason")
+
+    def test_rfc8725_bad_tokens(self):
+        good = self.token(self.op)
+        h, p, sig = good.split(".")
+        kid = jwt_parts(good)[0]["kid"]
+        c = self.claims()
+        cases = {
+            "alg none": forge({"alg": "none", "typ": "at+jwt", "kid": kid}, c),
+            "alg NoNe": forge({"alg": "NoNe", "typ": "at+jwt", "kid": kid}, c, b"x"),
+            "unknown kid": forge({"alg": "RS256", "typ": "at+jwt", "kid": "nope"}, c, b"x" * 256),
+            "kid with path": forge({"alg": "RS256", "typ": "at+jwt", "kid": "../../../etc/passwd"}, c, b"x" * 256),
+            "kid with SQL": forge({"alg": "RS256", "typ": "at+jwt", "kid": "' OR 1=1 --"}, c, b"x" * 256),
+            "crit": forge({"alg": "RS256", "typ": "at+jwt", "kid": kid, "crit": ["exp"], "exp": 1}, c, b"x" * 256),
+            "tampered payload": h + "." + b64u(json.dumps(dict(jwt_parts(good)[1], tenant_id="globex"))) + "." + sig,
+            "stripped signature": h + "." + p + ".",
+            "no signature segment": h + "." + p,
+            "four segments": good + ".AAAA",
+            "five segments (JWE shape)": good + ".AAAA.BBBB",
+            "outside base64url": h + "." + p[:-3] + "*" + p[-2:] + "." + sig,
+            "percent in token": good[:10] + "%41" + good[13:],
+            "duplicate header keys": b64u('{"alg":"RS256","alg":"none","typ":"at+jwt","kid":"%s"}' % kid) + "." + p + "." + sig,
+            "duplicate claim keys": h + "." + b64u(b64u_dec(p)[:-1].decode() + ',"tenant_id":"globex"}') + "." + sig,
+            "wrong typ": forge({"alg": "RS256", "typ": "JWT", "kid": kid}, c, b"x" * 256),
+            "empty": "",
+            "json not object": forge('"x"', c, b"x"),
+        }
+        for name, tok in cases.items():
+            r = self.gate(tok)
+            eq(r.status, 401, "%s: %r" % (name, r))
+            check(r.json().get("error") == "invalid_token", "%s: invalid_token %r" % (name, r.json()))
+            check(r.header("WWW-Authenticate", ).startswith('Bearer error="invalid_token"'), name)
+        eq(self.s.get("/healthz").status, 200, "alive after the bad tokens")
+
+    def test_hs256_signed_with_our_public_key(self):
+        jwk = self.jwks["keys"][0]
+        n = int.from_bytes(b64u_dec(jwk["n"]), "big")
+        e = int.from_bytes(b64u_dec(jwk["e"]), "big")
+        pub = rsa.RSAPublicNumbers(e, n).public_key()
+        for fmt in (serialization.PublicFormat.SubjectPublicKeyInfo, serialization.PublicFormat.PKCS1):
+            pem = pub.public_bytes(serialization.Encoding.PEM, fmt)
+            signing = b64u(json.dumps({"alg": "HS256", "typ": "at+jwt", "kid": jwk["kid"]})) + "." + \
+                b64u(json.dumps(self.claims()))
+            mac = hmac.new(pem, signing.encode(), hashlib.sha256).digest()
+            r = self.gate(signing + "." + b64u(mac))
+            self.refused(r, 401, "signature", "HS256 with the public key")
+
+    def test_jku_x5u_jwk_headers_are_ignored_never_fetched(self):
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        nums = key.public_key().public_numbers()
+        jwk = {"kty": "RSA", "kid": "attacker", "alg": "RS256",
+               "n": b64u(nums.n.to_bytes(256, "big")), "e": b64u(nums.e.to_bytes(3, "big"))}
+        base = "http://127.0.0.1:%d" % self.attacker.server_address[1]
+        Fetches.hits.clear()
+        for extra in ({"jku": base + "/jwks.json"}, {"x5u": base + "/cert.pem"}, {"jwk": jwk}):
+            for kid in ("attacker", self.kid()):
+                hdr = dict({"alg": "RS256", "typ": "at+jwt", "kid": kid}, **extra)
+                signing = b64u(json.dumps(hdr)) + "." + b64u(json.dumps(self.claims()))
+                sig = key.sign(signing.encode(), padding.PKCS1v15(), hashes.SHA256())
+                r = self.gate(signing + "." + b64u(sig))
+                eq(r.status, 401, "attacker key via %s: %r" % (list(extra), r))
+        time.sleep(0.3)
+        eq(Fetches.hits, [], "no URL from a token header was fetched")
+
+    def test_token_of_100kb(self):
+        r = self.gate("A" * (100 * 1024))
+        # Refused: by the gate (401), or before it by the HTTP layer's header
+        # limit (16 KiB, http/limits.h). Never a crash.
+        check(r.status in (401, 431, 400, 413), "refused: %r" % r)
+        eq(self.s.get("/healthz").status, 200, "alive")
+        r = self.gate("A" * 9000)
+        self.refused(r, 401, "too_long", "a token over JOSE_MAX_TOKEN_LEN")
+
+    def test_wrong_issuer_via_other_server(self):
+        # A second gatehouse (its own keys, another issuer) mints a genuine
+        # token: it is refused here (kid unknown to this server's keyring).
+        other = Server()
+        try:
+            c = other.client("acme", name="x", roles="viewer")
+            r = other.token(c["client_id"], c["client_secret"])
+            eq(r.status, 200, "other token")
+            r = self.gate(r.json()["access_token"])
+            eq(r.status, 401, "another issuer's token %r" % r)
+            check(r.json()["reason"] in ("kid", "signature", "issuer"), "reason %r" % r.json())
+        finally:
+            other.cleanup()
+
+    # -- tenant isolation ---------------------------------------------------
+    def test_tenant_header_required_and_must_match(self):
+        tok = self.token(self.op)
+        r = self.gate(tok, tenant=None)
+        eq(r.status, 400, "missing X-TENANT-ID %r" % r)
+        eq(r.json()["reason"], "tenant_missing", "reason")
+        self.refused(self.gate(tok, tenant="globex"), 403, "tenant", "A's token, X-TENANT-ID B")
+        other = self.token(self.other)
+        self.refused(self.gate(other, tenant="acme"), 403, "tenant", "B's token, X-TENANT-ID A")
+        eq(self.gate(other, tenant="globex").status, 200, "B's token for B")
+        r = self.gate(tok, extra={"X-TENANT-ID": "acme"}, tenant=None)
+        eq(r.status, 200, "exact header")
+        r = self.gate(tok, tenant="a b")
+        eq(r.status, 400, "malformed X-TENANT-ID")
+
+    # -- policy -------------------------------------------------------------
+    def test_role_scope_rule_critical(self):
+        v = self.token(self.viewer)
+        self.refused(self.gate(v, method="POST", uri="/v1/cards/c-1/load"), 403, "role", "viewer loads")
+        eq(self.gate(v, uri="/v1/viewer-only").status, 200, "viewer with cards:read")
+        narrow = self.token(self.op, scope="cards:read")
+        r = self.gate(narrow, method="POST", uri="/v1/cards/c-1/load")
+        self.refused(r, 403, "scope", "operator without cards:write")
+        eq(r.json()["error"], "insufficient_scope", "error")
+        check('error="insufficient_scope"' in r.header("WWW-Authenticate") and
+              'scope="cards:write"' in r.header("WWW-Authenticate"), "challenge %r" % r.headers)
+        op = self.token(self.op)
+        self.refused(self.gate(op, method="PUT", uri="/v1/products/1"), 403, "no_rule", "default deny")
+        self.refused(self.gate(op, uri="/v1/unlisted"), 403, "no_rule", "default deny")
+        r = self.gate(op, method="POST", uri="/v1/payouts/p-1/approve")
+        self.refused(r, 403, "approval_required", "critical route")
+        check("approv" in r.json()["error_description"], "says why")
+
+    def test_ambiguous_paths_refused(self):
+        op = self.token(self.op)
+        for uri in ("/v1/products/../cards/x", "/v1/products/%2e%2e/x", "/v1/products//x",
+                    "/v1/products/a%2fb", "/v1/products;x=1/a", "v1/products", "/v1/products/%zz"):
+            r = self.gate(op, uri=uri)
+            eq(r.status, 400, "%s: %r" % (uri, r))
+            eq(r.json()["reason"], "path", uri)
+        # Encoded unreserved characters are decoded before matching.
+        eq(self.gate(op, uri="/v1/%70roducts/1").status, 200, "decoded")
+        r = self.s.get("/gate", headers={"Authorization": "Bearer " + op, "X-TENANT-ID": "acme"})
+        eq(r.status, 400, "no X-Original-*")
+        eq(r.json()["reason"], "original_call", "reason")
+
+    def test_environment(self):
+        sb = self.token(self.op)
+        self.refused(self.gate(sb, uri="/v1/prod/x"), 403, "environment", "sandbox token on production")
+        pr = self.token(self.prod)
+        eq(self.gate(pr, uri="/v1/prod/x").status, 200, "production token on production")
+        self.refused(self.gate(pr, uri="/v1/sandbox/x"), 403, "environment", "production on sandbox")
+        eq(self.gate(sb, uri="/v1/sandbox/x").status, 200, "sandbox on sandbox")
+
+    def test_audience(self):
+        t = self.token(self.op)
+        self.refused(self.gate(t, uri="/v1/aud/x"), 401, "audience", "default audience")
+        t = self.token(self.op, audience="https://api.example")
+        eq(self.gate(t, uri="/v1/aud/x").status, 200, "named audience")
+
+    def test_address_allowlist(self):
+        t = self.token(self.listed, xff="10.1.2.3")
+        eq(self.gate(t, xff="10.1.2.3").status, 200, "inside the allowlist")
+        r = self.gate(t, xff="192.168.7.7")
+        self.refused(r, 403, "address", "outside the allowlist")
+        check("192.168.7.7" in r.json()["error_description"], "names the address")
+        self.refused(self.gate(t), 403, "address", "loopback caller")
+
+    def test_mangopay_style(self):
+        r = self.gate("0123456789abcdef0123456789abcdef", uri="/v2.01/client/users", tenant=None)
+        eq(r.status, 401, "unknown token %r" % r)
+        b = r.json()
+        eq(sorted(b), ["Date", "Id", "Message", "Type", "errors"], "003 body members")
+        eq(b["Message"], MANGOPAY_MESSAGE, "Message")
+        eq(b["Type"], "invalid_credentials", "Type")
+        eq(b["errors"], None, "errors")
+        check(isinstance(b["Date"], float) and abs(b["Date"] - time.time()) < 60, "Date %r" % b["Date"])
+        check(b'"Date":' in r.body and b'.0' in r.body, "a number with a fraction: %r" % r.body)
+        check(len(b["Id"]) == 36 and b["Id"].count("-") == 4, "Id is a UUID")
+        t = self.token(self.opaque)
+        eq(self.gate(t, uri="/v2.01/client/users", tenant=None).status, 200, "X-TENANT-ID optional")
+        self.refused(self.gate(t, uri="/v2.01/client/users", tenant="globex"), 403, "tenant",
+                     "but checked when sent")
+
+    # -- revocation ---------------------------------------------------------
+    def test_revocation_takes_effect_on_next_call(self):
+        t = self.token(self.op)
+        eq(self.gate(t).status, 200, "cached")
+        eq(self.gate(t).status, 200, "cached again")
+        eq(self.revoke(self.op, t).status, 200, "revoked")
+        self.refused(self.gate(t), 401, "revoked", "next call")
+        eq(self.introspect(self.op, t).json(), {"active": False}, "inactive")
+        # By the CLI (another process): the generation moves.
+        t = self.token(self.op)
+        eq(self.gate(t).status, 200, "cached")
+        self.s.cli("token", "revoke", "--id", jwt_parts(t)[1]["jti"])
+        self.refused(self.gate(t), 401, "revoked", "after CLI revocation")
+        # Opaque, by value.
+        t = self.token(self.opaque)
+        eq(self.gate(t).status, 200, "opaque cached")
+        eq(self.revoke(self.opaque, t).status, 200, "revoked")
+        self.refused(self.gate(t), 401, "revoked", "opaque revoked")
+
+    def test_disable_and_void_tokens(self):
+        c = self.s.client("acme", name="victim", roles="viewer")
+        t = self.token(c)
+        eq(self.gate(t).status, 200, "cached")
+        self.s.cli("client", "disable", c["client_id"])
+        self.refused(self.gate(t), 401, "client_disabled", "disabled client")
+        self.s.cli("client", "enable", c["client_id"])
+        eq(self.gate(t).status, 200, "enabled again")
+        self.s.cli("client", "revoke-tokens", c["client_id"])
+        self.refused(self.gate(t), 401, "revoked", "tokens voided")
+        time.sleep(1.1)
+        eq(self.gate(self.token(c)).status, 200, "a new token works")
+
+    # -- introspection and revocation endpoints -------------------------------
+    def test_introspection(self):
+        t = self.token(self.op, scope="cards:read")
+        r = self.introspect(self.op, t, token_type_hint="access_token")
+        eq(r.status, 200, "introspect %r" % r)
+        b = r.json()
+        eq(b["active"], True, "active")
+        eq(b["client_id"], self.op["client_id"], "client_id")
+        eq(b["scope"], "cards:read", "scope")
+        eq(b["tenant_id"], "acme", "tenant")
+        eq(b["token_type"], "Bearer", "token_type")
+        eq(b["iss"], self.s.base, "iss")
+        eq(b["jti"], jwt_parts(t)[1]["jti"], "jti")
+        eq(r.header("Cache-Control"), "no-store", "no-store")
+        # Another client of the same tenant (a resource server) may ask.
+        eq(self.introspect(self.viewer, t).json()["active"], True, "same tenant")
+        # Body credentials work too.
+        r = self.s.post_form("/oauth/introspect", {"token": t, "client_id": self.op["client_id"],
+                                                   "client_secret": self.op["client_secret"]})
+        eq(r.json()["active"], True, "client_secret_post")
+        # Another tenant learns nothing.
+        eq(self.introspect(self.other, t).json(), {"active": False}, "other tenant")
+        eq(self.introspect(self.op, "garbage").json(), {"active": False}, "garbage")
+        t2 = self.token(self.opaque)
+        b = self.introspect(self.opaque, t2).json()
+        eq((b["active"], b["client_id"]), (True, self.opaque["client_id"]), "opaque")
+
+    def test_introspection_and_revocation_need_client_auth(self):
+        t = self.token(self.op)
+        for path in ("/oauth/introspect", "/oauth/revoke"):
+            r = self.s.post_form(path, {"token": t})
+            eq(r.status, 401, "%s without credentials" % path)
+            eq(r.json()["error"], "invalid_client", "invalid_client")
+            r = self.s.post_form(path, {"token": t}, headers={"Authorization": basic(self.op["client_id"], "x" * 43)})
+            eq(r.status, 401, "%s wrong secret" % path)
+            check(r.header("WWW-Authenticate").startswith("Basic"), "Basic challenge")
+            r = self.s.post_form(path, {"token": t, "client_id": self.op["client_id"],
+                                        "client_secret": self.op["client_secret"]},
+                                 headers={"Authorization": basic(self.op["client_id"], self.op["client_secret"])})
+            eq(r.status, 400, "%s two methods" % path)
+            r = self.s.post_form(path, {}, headers={"Authorization": basic(self.op["client_id"], self.op["client_secret"])})
+            eq(r.status, 400, "%s no token" % path)
+            r = self.s.post_form(path, "token=a&token=b", headers={"Authorization": basic(self.op["client_id"], self.op["client_secret"])})
+            eq(r.status, 400, "%s repeated parameter" % path)
+        eq(self.gate(t).status, 200, "nothing changed")
+
+    def test_revocation_is_tenant_scoped(self):
+        t = self.token(self.op)
+        r = self.revoke(self.other, t)
+        eq(r.status, 200, "RFC 7009: 200 even when nothing is done")
+        eq(self.gate(t).status, 200, "still valid: another tenant cannot revoke")
+        eq(self.introspect(self.op, t).json()["active"], True, "still active")
+        eq(self.revoke(self.viewer, t).status, 200, "same tenant, another non-admin client")
+        eq(self.gate(t).status, 200, "still valid: only its client or an admin may revoke")
+        eq(self.revoke(self.admin, t).status, 200, "tenant admin")
+        self.refused(self.gate(t), 401, "revoked", "revoked by the tenant's admin")
+        eq(self.revoke(self.op, "not-a-token").status, 200, "unknown token: 200")
+
+    def test_metadata_lists_endpoints(self):
+        m = self.s.get("/.well-known/oauth-authorization-server").json()
+        eq(m["introspection_endpoint"], self.s.base + "/oauth/introspect", "introspection")
+        eq(m["revocation_endpoint"], self.s.base + "/oauth/revoke", "revocation")
+
+    # -- policy reload (SIGHUP) ------------------------------------------------
+    def test_sighup_reload_and_bad_policy_kept_out(self):
+        t = self.token(self.op)
+        eq(self.gate(t, uri="/v1/new").status, 403, "not yet allowed")
+        with open(self.policy, "w") as f:
+            f.write(POLICY + "GET /v1/new role=viewer env=any\n")
+        self.s.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 5
+        while time.time() < deadline and self.gate(t, uri="/v1/new").status != 200:
+            time.sleep(0.1)
+        eq(self.gate(t, uri="/v1/new").status, 200, "allowed after SIGHUP")
+        with open(self.policy, "w") as f:
+            f.write("GET /v1/new role=viewer env=any\nGET /v1/x role=superuser\n")
+        self.s.proc.send_signal(signal.SIGHUP)
+        time.sleep(1.5)
+        err = self.s.stderr()
+        check("gate.policy:2: role: \"superuser\"" in err, "line and reason reported: %s" % err[-2000:])
+        eq(self.gate(t).status, 200, "the old policy stays")
+        eq(self.gate(t, uri="/v1/new").status, 200, "the old policy stays")
+        with open(self.policy, "w") as f:
+            f.write(POLICY)
+        self.s.proc.send_signal(signal.SIGHUP)
+        time.sleep(1.2)
+        eq(self.gate(t, uri="/v1/new").status, 403, "removed again")
+
+    def test_no_token_material_in_logs(self):
+        t = self.token(self.op)
+        self.gate(t)
+        self.gate(t + "x")
+        self.introspect(self.op, t)
+        time.sleep(0.2)
+        err = self.s.stderr()
+        check(t.split(".")[2] not in err and t not in err, "no token in the log")
+        check(self.op["client_secret"] not in err, "no secret in the log")
+
+
+class Clocked(Suite):
+    """Time: tokens minted by the same store with a shifted clock, checked at
+    the real time; an ES256 keyring for the ECDSA zero signature; no policy,
+    then a policy; and gate_cache off (every call fully verified)."""
+
+    def setup(self):
+        self.s = Server(start=False)
+        self.s.extra += ["--signing-alg", "ES256", "--issuer", "http://gatehouse.test",
+                         "--gate-cache", "off"]
+        self.s.start()
+        self.c = self.s.client("acme", name="c", roles="viewer", scopes="a")
+
+    def teardown(self):
+        self.s.cleanup()
+
+    def token_at(self, offset):
+        self.s.stop()
+        self.s.env["GATEHOUSE_CLOCK_OFFSET"] = str(offset)
+        self.s.start()
+        r = self.s.token(self.c["client_id"], self.c["client_secret"])
+        eq(r.status, 200, "token at %+d: %r" % (offset, r))
+        return r.json()["access_token"]
+
+    def gate(self, tok, uri="/v1/x"):
+        return self.s.get("/gate", headers={"X-Original-Method": "GET", "X-Original-URI": uri,
+                                            "X-TENANT-ID": "acme", "Authorization": "Bearer " + tok})
+
+    def test_clock(self):
+        r = self.s.token(self.c["client_id"], self.c["client_secret"])
+        now_tok = r.json()["access_token"]
+        r = self.gate(now_tok)
+        eq(r.status, 403, "no policy: refused %r" % r)
+        eq(r.json()["reason"], "no_policy", "no policy configured")
+        future = self.token_at(7200)
+        past = self.token_at(-7200)
+        policy = os.path.join(self.s.dir, "p.policy")
+        with open(policy, "w") as f:
+            f.write("GET /v1/** env=any\nGET /v2.01/** env=any errors=mangopay tenant=optional\n")
+        self.s.stop()
+        self.s.env.pop("GATEHOUSE_CLOCK_OFFSET")
+        self.s.extra += ["--policy", policy]
+        self.s.start()
+        eq(self.gate(now_tok).status, 200, "valid now (ES256, cache off)")
+        eq(self.gate(now_tok).status, 200, "again, fully verified")
+        r = self.gate(past)
+        eq((r.status, r.json().get("reason")), (401, "expired"), "expired %r" % r)
+        check('error="invalid_token"' in r.header("WWW-Authenticate"), "challenge")
+        r = self.gate(future)
+        eq((r.status, r.json().get("reason")), (401, "not_yet_valid"), "not yet valid %r" % r)
+        r = self.gate(past, uri="/v2.01/x/users")
+        eq((r.status, r.json().get("Type")), (401, "invalid_credentials"), "003 style expired %r" % r)
+        eq(r.json()["Message"], MANGOPAY_MESSAGE, "003 message")
+        # ECDSA signature of zeros (RFC 8725 §3.2; CVE-2022-21449).
+        h, p, _ = now_tok.split(".")
+        eq(jwt_parts(now_tok)[0]["alg"], "ES256", "ES256 key")
+        r = self.gate(h + "." + p + "." + b64u(bytes(64)))
+        eq((r.status, r.json().get("reason")), (401, "signature"), "zero signature %r" % r)
+        # An ES256 signature by another key, same kid.
+        key = ec.generate_private_key(ec.SECP256R1())
+        der = key.sign((h + "." + p).encode(), ec.ECDSA(hashes.SHA256()))
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+        rr, ss = decode_dss_signature(der)
+        r = self.gate(h + "." + p + "." + b64u(rr.to_bytes(32, "big") + ss.to_bytes(32, "big")))
+        eq((r.status, r.json().get("reason")), (401, "signature"), "foreign key %r" % r)
+        # Introspection agrees with the gate on time.
+        r = self.s.post_form("/oauth/introspect", {"token": past},
+                             headers={"Authorization": basic(self.c["client_id"], self.c["client_secret"])})
+        eq(r.json(), {"active": False}, "expired is inactive")
+
+
+if __name__ == "__main__":
+    rc = 0
+    for suite in (Gate, Clocked):
+        try:
+            suite().run()
+        except SystemExit as e:
+            rc = rc or e.code
+    sys.exit(rc)

@@ -1,0 +1,249 @@
+"""Issue 4, the real edge: Debian's nginx with docs/nginx/nginx.conf protects a
+small upstream (a Python http.server that echoes what it received) with
+auth_request to gatehouse's /gate. Allowed and refused calls end to end."""
+import http.client
+import http.server
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from harness import SRC, Server, Suite, basic, check, eq, free_port, jwt_parts  # noqa: E402
+
+NGINX = "/usr/sbin/nginx"
+CONF = os.path.join(SRC, "docs", "nginx", "nginx.conf")
+
+POLICY = """\
+GET    /v1/products/**        role=viewer   env=any
+POST   /v1/cards/*/load       role=operator env=any scopes=cards:write
+GET    /v2.01/**              role=viewer   env=any errors=mangopay tenant=optional
+"""
+
+
+class Echo(http.server.BaseHTTPRequestHandler):
+    """The protected API: answers what it was sent."""
+    protocol_version = "HTTP/1.1"
+    calls = []
+
+    def _answer(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n).decode() if n else ""
+        got = {"method": self.command, "path": self.path, "body": body,
+               "headers": {k.lower(): v for k, v in self.headers.items()}}
+        Echo.calls.append(got)
+        data = json.dumps(got).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_DELETE = do_PUT = _answer
+
+    def log_message(self, *a):
+        pass
+
+
+class Nginx:
+    """nginx as the current user with a temporary prefix, stopped by PID."""
+
+    def __init__(self, gate_port, api_port):
+        self.dir = tempfile.mkdtemp(prefix="gh-nginx-")
+        for d in ("logs", "tmp"):
+            os.mkdir(os.path.join(self.dir, d))
+        self.port = free_port()
+        with open(CONF) as f:
+            text = f.read()
+        text = re.sub(r"server 127\.0\.0\.1:8080;", "server 127.0.0.1:%d;" % gate_port, text)
+        text = re.sub(r"server 127\.0\.0\.1:9000;", "server 127.0.0.1:%d;" % api_port, text)
+        text = re.sub(r"listen 127\.0\.0\.1:8000;", "listen 127.0.0.1:%d;" % self.port, text)
+        check(str(gate_port) in text and str(self.port) in text, "config adapted")
+        self.conf = os.path.join(self.dir, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(text)
+        self.pidfile = os.path.join(self.dir, "nginx.pid")
+        self.stderr = open(os.path.join(self.dir, "stderr.log"), "wb")
+        self.proc = subprocess.Popen([NGINX, "-p", self.dir, "-c", self.conf, "-g",
+                                      "daemon off; pid %s;" % self.pidfile],
+                                     stdout=self.stderr, stderr=self.stderr)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("nginx exited: " + self.log())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("nginx did not start: " + self.log())
+
+    def log(self):
+        out = ""
+        for name in ("stderr.log", "logs/error.log"):
+            try:
+                with open(os.path.join(self.dir, name), "rb") as f:
+                    out += f.read().decode("utf-8", "replace")[-3000:]
+            except OSError:
+                pass
+        return out
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.terminate()       # by PID: the process we started
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+        self.stderr.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def request(self, method, path, headers=None, body=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        c.putrequest(method, path, skip_accept_encoding=True)
+        for k, v in (headers or {}).items():
+            c.putheader(k, v)
+        if body is not None:
+            body = body.encode()
+            c.putheader("Content-Length", str(len(body)))
+        c.endheaders(body)
+        r = c.getresponse()
+        data = r.read()
+        hdrs = {}
+        for k, v in r.getheaders():
+            hdrs.setdefault(k.lower(), []).append(v)
+        c.close()
+        return r.status, hdrs, data
+
+
+class NginxGate(Suite):
+    def setup(self):
+        if not os.access(NGINX, os.X_OK):
+            raise RuntimeError("nginx is not installed at " + NGINX)
+        self.api = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+        threading.Thread(target=self.api.serve_forever, daemon=True).start()
+        self.s = Server(start=False)
+        policy = os.path.join(self.s.dir, "gate.policy")
+        with open(policy, "w") as f:
+            f.write(POLICY)
+        self.s.extra += ["--trusted-proxies", "127.0.0.1", "--policy", policy]
+        self.s.start()
+        self.op = self.s.client("acme", name="op", roles="operator", scopes="cards:read cards:write")
+        self.viewer = self.s.client("acme", name="v", roles="viewer", scopes="cards:read")
+        self.listed = self.s.client("acme", name="l", roles="viewer", allow_ip=["10.0.0.0/8"])
+        self.ngx = Nginx(self.s.port, self.api.server_address[1])
+
+    def teardown(self):
+        if getattr(self, "ngx", None):
+            self.ngx.stop()
+        self.s.cleanup()
+        self.api.shutdown()
+
+    def token(self, c, **kw):
+        f = {"grant_type": "client_credentials"}
+        f.update(kw)
+        r = self.s.post_form("/oauth/token", f, headers={"Authorization": basic(c["client_id"], c["client_secret"])})
+        eq(r.status, 200, "token %r" % r)
+        return r.json()["access_token"]
+
+    def call(self, method, path, tok=None, tenant="acme", headers=None, body=None):
+        h = {}
+        if tok is not None:
+            h["Authorization"] = "Bearer " + tok
+        if tenant is not None:
+            h["X-TENANT-ID"] = tenant
+        h.update(headers or {})
+        return self.ngx.request(method, path, h, body)
+
+    def test_allowed_passes_identity_upstream(self):
+        t = self.token(self.op)
+        Echo.calls.clear()
+        st, h, body = self.call("GET", "/v1/products/42?x=1", t,
+                                headers={"X-Gatehouse-Client": "forged", "X-Gatehouse-Roles": "admin"})
+        eq(st, 200, "allowed: %r %s" % (body, self.ngx.log()))
+        got = json.loads(body)
+        eq(got["path"], "/v1/products/42?x=1", "the upstream got the call")
+        hd = got["headers"]
+        eq(hd["x-gatehouse-client"], self.op["client_id"], "identity, not the forged one")
+        eq(hd["x-gatehouse-tenant"], "acme", "tenant")
+        eq(hd["x-gatehouse-roles"], "operator", "roles, not the forged ones")
+        eq(hd["x-gatehouse-scopes"], "cards:read cards:write", "scopes")
+        eq(hd["x-gatehouse-env"], "sandbox", "env")
+        st, h, body = self.call("POST", "/v1/cards/c-1/load", t, body='{"amount":5}',
+                                headers={"Content-Type": "application/json"})
+        eq(st, 200, "POST allowed %r" % body)
+        eq(json.loads(body)["body"], '{"amount":5}', "the body reached the upstream")
+
+    def test_missing_and_bad_tokens(self):
+        Echo.calls.clear()
+        st, h, body = self.call("GET", "/v1/products/1")
+        eq(st, 401, "no token")
+        eq(h.get("www-authenticate"), ["Bearer"], "one bare challenge")
+        eq(json.loads(body)["reason"], "no_token", "the gate's JSON body")
+        st, h, body = self.call("GET", "/v1/products/1", "not.a.token")
+        eq(st, 401, "bad token")
+        eq(len(h.get("www-authenticate", [])), 1, "exactly one challenge: %r" % h)
+        check(h["www-authenticate"][0].startswith('Bearer error="invalid_token"'), "invalid_token")
+        eq(json.loads(body)["error"], "invalid_token", "body")
+        st, h, body = self.call("GET", "/v2.01/users", "0123456789abcdef0123456789abcdef", tenant=None)
+        eq(st, 401, "003 route")
+        eq(json.loads(body)["Type"], "invalid_credentials", "003 body through nginx")
+        eq(Echo.calls, [], "nothing reached the upstream")
+
+    def test_refusals_keep_status_and_reason(self):
+        t = self.token(self.op)
+        Echo.calls.clear()
+        st, h, body = self.call("GET", "/v1/products/1", t, tenant="globex")
+        eq((st, json.loads(body)["reason"]), (403, "tenant"), "tenant")
+        st, h, body = self.call("GET", "/v1/products/1", t, tenant=None)
+        eq((st, json.loads(body)["reason"]), (400, "tenant_missing"), "400 passes through nginx")
+        st, h, body = self.call("DELETE", "/v1/products/1", t)
+        eq((st, json.loads(body)["reason"]), (403, "no_rule"), "default deny")
+        v = self.token(self.viewer)
+        st, h, body = self.call("POST", "/v1/cards/c-1/load", v, body="{}")
+        eq((st, json.loads(body)["reason"]), (403, "role"), "role")
+        narrow = self.token(self.op, scope="cards:read")
+        st, h, body = self.call("POST", "/v1/cards/c-1/load", narrow, body="{}")
+        eq((st, json.loads(body)["error"]), (403, "insufficient_scope"), "scope")
+        check(any('error="insufficient_scope"' in w for w in h.get("www-authenticate", [])),
+              "insufficient_scope challenge: %r" % h)
+        st, h, body = self.call("GET", "/v1/products/../cards/x", t)
+        eq((st, json.loads(body)["reason"]), (400, "path"), "ambiguous path")
+        eq(Echo.calls, [], "no refused call reached the upstream")
+
+    def test_address_allowlist_through_nginx(self):
+        # The token is fetched as if from 10.1.2.3 (gatehouse trusts loopback).
+        r = self.s.post_form("/oauth/token", {"grant_type": "client_credentials"},
+                             headers={"Authorization": basic(self.listed["client_id"], self.listed["client_secret"]),
+                                      "X-Forwarded-For": "10.1.2.3"})
+        eq(r.status, 200, "token %r" % r)
+        t = r.json()["access_token"]
+        # Through nginx the caller is 127.0.0.1, whatever it claims.
+        st, h, body = self.call("GET", "/v1/products/1", t, headers={"X-Forwarded-For": "10.1.2.3"})
+        eq((st, json.loads(body)["reason"]), (403, "address"), "a forged X-Forwarded-For is replaced")
+
+    def test_revocation_through_nginx(self):
+        t = self.token(self.op)
+        eq(self.call("GET", "/v1/products/1", t)[0], 200, "allowed")
+        r = self.s.post_form("/oauth/revoke", {"token": t},
+                             headers={"Authorization": basic(self.op["client_id"], self.op["client_secret"])})
+        eq(r.status, 200, "revoked")
+        st, h, body = self.call("GET", "/v1/products/1", t)
+        eq((st, json.loads(body)["reason"]), (401, "revoked"), "refused on the next call")
+
+    def test_many_calls_reuse(self):
+        t = self.token(self.op)
+        for i in range(50):
+            eq(self.call("GET", "/v1/products/%d" % i, t)[0], 200, "call %d" % i)
+
+
+if __name__ == "__main__":
+    NginxGate().run()
