@@ -101,8 +101,12 @@ gate_invalidate(struct gh_ctx *ctx)
 void
 gate_sync_generation(struct gate *g)
 {
-	uint64_t gen = atomic_load(&g->ctx->generation);
-	uint64_t seen = atomic_load(&g->cache_gen);
+	uint64_t gen, seen;
+
+	if (g == NULL)
+		return;
+	gen = atomic_load(&g->ctx->generation);
+	seen = atomic_load(&g->cache_gen);
 
 	/* ctx_refresh moves ctx->generation before it reloads anything, so a
 	 * request that sees the new number empties the cache itself rather
@@ -270,7 +274,7 @@ gate_check(struct http_exchange *x)
 	memset(&r, 0, sizeof(r));
 	ctx_refresh(ctx);
 	gate_sync_generation(g);
-	if ((pol = policy_get(g)) == NULL) {
+	if (g == NULL || (pol = policy_get(g)) == NULL) {
 		gate_refuse(&r, 403, "access_denied", "no_policy",
 		    "no route policy configured: the gate refuses every call");
 		goto refuse;

@@ -335,8 +335,8 @@ class Gate(Suite):
         eq(self.gate(sb, uri="/v1/sandbox/x").status, 200, "sandbox on sandbox")
 
     def test_audience(self):
-        t = self.token(self.op)
-        self.refused(self.gate(t, uri="/v1/aud/x"), 401, "audience", "default audience")
+        t = self.token(self.op, audience=self.s.base)
+        self.refused(self.gate(t, uri="/v1/aud/x"), 401, "audience", "a token for another audience")
         t = self.token(self.op, audience="https://api.example")
         eq(self.gate(t, uri="/v1/aud/x").status, 200, "named audience")
 
