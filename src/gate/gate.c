@@ -310,9 +310,12 @@ gate_check(struct http_exchange *x)
 		goto refuse;
 	}
 	if (principal_for(g, tok, toklen, now, &p, &r) == -1) {
-		if (r.status == 401)
+		if (r.status == 401) {
+			/* The caller, not nginx: the address after trusted proxies. */
+			ctx_client_address(ctx, &x->req, addr, &https);
 			log_event(LOG_INFO, "auth.gate_invalid_token", json_pack("{s:s, s:s, s:s}",
-			    "reason", r.reason, "peer", x->req.peer_ip, "request_id", x->req.request_id));
+			    "reason", r.reason, "peer", addr, "request_id", x->req.request_id));
+		}
 		goto refuse;
 	}
 	snprintf(x->resp.log_client, sizeof(x->resp.log_client), "%.64s", p->client_id);
