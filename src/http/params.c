@@ -1,0 +1,269 @@
+/* params.c — see params.h. Every input is bounded and decoded once; values
+ * may hold secrets, so they are cleansed when freed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+#include "http/params.h"
+#include "jose/b64url.h"
+#include "util/util.h"
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+http_urldecode(const char *s, size_t len, int plus, char **out, size_t *outlen)
+{
+	char *p = malloc(len + 1);
+	size_t o = 0;
+
+	if (p == NULL)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (c == '%') {
+			int hi, lo;
+			if (i + 2 >= len) {
+				free(p);
+				return -1;
+			}
+			hi = hexval(s[i + 1]);
+			lo = hexval(s[i + 2]);
+			if (hi < 0 || lo < 0) {
+				free(p);
+				return -1;
+			}
+			c = (char)(hi << 4 | lo);
+			i += 2;
+		} else if (c == '+' && plus)
+			c = ' ';
+		if (c == '\0') {
+			free(p);
+			return -1;
+		}
+		p[o++] = c;
+	}
+	p[o] = '\0';
+	if (!str_is_clean_utf8(p, o)) {
+		OPENSSL_cleanse(p, o);
+		free(p);
+		return -1;
+	}
+	*out = p;
+	*outlen = o;
+	return 0;
+}
+
+static void
+set_field(char field[HTTP_MAX_FIELD_NAME], const char *name)
+{
+	if (field != NULL)
+		snprintf(field, HTTP_MAX_FIELD_NAME, "%s", name);
+}
+
+int
+http_form_parse(const char *body, size_t len, struct http_params *out,
+    const char **err, char field[HTTP_MAX_FIELD_NAME])
+{
+	static _Thread_local char tmsg[HTTP_MAX_FIELD_NAME + 80];
+	size_t i = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (memchr(body, '\0', len) != NULL) {
+		*err = "body contains a NUL byte";
+		return -1;
+	}
+	while (i < len) {
+		size_t end = i, eq;
+		char *name = NULL, *value = NULL;
+		size_t nlen, vlen;
+
+		while (end < len && body[end] != '&')
+			end++;
+		if (end == i) {
+			i++;
+			continue;
+		}
+		for (eq = i; eq < end && body[eq] != '='; eq++)
+			;
+		if (out->n == HTTP_MAX_PARAMS) {
+			*err = "too many parameters";
+			goto fail;
+		}
+		if (http_urldecode(body + i, eq - i, 1, &name, &nlen) == -1 || nlen == 0 ||
+		    nlen >= HTTP_MAX_FIELD_NAME) {
+			free(name);
+			*err = "a parameter name is empty, too long, or has an invalid %-escape, NUL or invalid UTF-8";
+			goto fail;
+		}
+		if (end - eq > 1 && (end - eq - 1) > 3 * HTTP_MAX_PARAM_LEN) {
+			snprintf(tmsg, sizeof(tmsg), "parameter '%s' is too long", name);
+			set_field(field, name);
+			free(name);
+			*err = tmsg;
+			goto fail;
+		}
+		if (http_urldecode(eq < end ? body + eq + 1 : "", eq < end ? end - eq - 1 : 0, 1, &value, &vlen) == -1) {
+			snprintf(tmsg, sizeof(tmsg), "parameter '%s' has an invalid %%-escape, a NUL byte or invalid UTF-8", name);
+			set_field(field, name);
+			free(name);
+			*err = tmsg;
+			goto fail;
+		}
+		if (vlen > HTTP_MAX_PARAM_LEN) {
+			snprintf(tmsg, sizeof(tmsg), "parameter '%s' is too long", name);
+			set_field(field, name);
+			free(name);
+			OPENSSL_cleanse(value, vlen);
+			free(value);
+			*err = tmsg;
+			goto fail;
+		}
+		if (http_params_get(out, name) != NULL) {
+			/* RFC 6749 §3.2: parameters must not be included more than once. */
+			snprintf(tmsg, sizeof(tmsg), "parameter '%s' is repeated", name);
+			set_field(field, name);
+			free(name);
+			OPENSSL_cleanse(value, vlen);
+			free(value);
+			*err = tmsg;
+			goto fail;
+		}
+		out->items[out->n].name = name;
+		out->items[out->n].value = value;
+		out->items[out->n].value_len = vlen;
+		out->n++;
+		i = end + 1;
+	}
+	return 0;
+fail:
+	http_params_clear(out);
+	return -1;
+}
+
+const char *
+http_params_get(const struct http_params *p, const char *name)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (strcmp(p->items[i].name, name) == 0)
+			return p->items[i].value;
+	return NULL;
+}
+
+void
+http_params_clear(struct http_params *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->items[i].name);
+		OPENSSL_cleanse(p->items[i].value, p->items[i].value_len);
+		free(p->items[i].value);
+	}
+	p->n = 0;
+}
+
+static int
+check_json(json_t *v, int depth, size_t *members)
+{
+	const char *k;
+	json_t *c;
+	size_t i;
+
+	if (depth > HTTP_MAX_JSON_DEPTH)
+		return -1;
+	if (json_is_object(v)) {
+		json_object_foreach(v, k, c) {
+			if (++*members > 4 * HTTP_MAX_PARAMS || check_json(c, depth + 1, members) == -1)
+				return -1;
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, c) {
+			if (++*members > 4 * HTTP_MAX_PARAMS || check_json(c, depth + 1, members) == -1)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+int
+http_json_parse(const char *body, size_t len, json_t **out, const char **err)
+{
+	static _Thread_local char tmsg[200];
+	json_error_t je;
+	json_t *o;
+	size_t members = 0;
+
+	/* JSON_REJECT_DUPLICATES: a key given twice is ambiguous (RFC 6749
+	 * §3.2 by analogy); without JSON_ALLOW_NUL jansson refuses \u0000. */
+	o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+	if (o == NULL) {
+		snprintf(tmsg, sizeof(tmsg), "body is not valid JSON: %.150s", je.text);
+		*err = tmsg;
+		return -1;
+	}
+	if (!json_is_object(o)) {
+		json_decref(o);
+		*err = "body must be a JSON object";
+		return -1;
+	}
+	if (json_object_size(o) > HTTP_MAX_PARAMS || check_json(o, 1, &members) == -1) {
+		json_decref(o);
+		*err = "body JSON is too large or too deeply nested";
+		return -1;
+	}
+	*out = o;
+	return 0;
+}
+
+int
+http_basic_parse(const char *header, char **id, char **secret, const char **err)
+{
+	const char *b64 = header + 6;
+	uint8_t raw[1024];
+	size_t rawlen = 0, idlen, seclen;
+	uint8_t *colon;
+
+	*id = *secret = NULL;
+	while (*b64 == ' ')
+		b64++;
+	if (strlen(b64) > 4 * (sizeof(raw) / 3) ||
+	    b64std_decode(b64, strlen(b64), raw, sizeof(raw) - 1, &rawlen) == -1) {
+		*err = "the Authorization header is not valid Basic credentials";
+		return -1;
+	}
+	if ((colon = memchr(raw, ':', rawlen)) == NULL || colon == raw) {
+		OPENSSL_cleanse(raw, sizeof(raw));
+		*err = "Basic credentials must be client_id:client_secret";
+		return -1;
+	}
+	/* RFC 6749 §2.3.1: each part is form-urlencoded before base64. */
+	if (http_urldecode((char *)raw, (size_t)(colon - raw), 1, id, &idlen) == -1 ||
+	    http_urldecode((char *)colon + 1, rawlen - (size_t)(colon - raw) - 1, 1, secret, &seclen) == -1) {
+		free(*id);
+		*id = NULL;
+		OPENSSL_cleanse(raw, sizeof(raw));
+		*err = "Basic credentials have an invalid %-escape, a NUL byte or invalid UTF-8";
+		return -1;
+	}
+	OPENSSL_cleanse(raw, sizeof(raw));
+	if (idlen == 0) {
+		free(*id);
+		OPENSSL_cleanse(*secret, seclen);
+		free(*secret);
+		*id = *secret = NULL;
+		*err = "Basic credentials have an empty client id";
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,528 @@
+/*
+ * server.c — the libmicrohttpd glue behind http.h.
+ *
+ * A thread pool serves connections with epoll. A handler that answers later
+ * (group commit) makes us suspend the connection; http_exchange_resume()
+ * resumes it from any thread and the access handler then queues the stored
+ * answer. A small state machine under a mutex covers a resume that comes
+ * before the suspend.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "http/http.h"
+#include "obs/log.h"
+#include "obs/metrics.h"
+#include "util/util.h"
+
+const char *const http_method_names[HTTP_METHOD__MAX] = {
+	"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"
+};
+
+enum phase { PHASE_NEW, PHASE_RUNNING, PHASE_SUSPENDED, PHASE_COMPLETED, PHASE_QUEUED };
+
+struct conn_ctx {
+	struct http_exchange	 x;
+	struct http_server	*srv;
+	struct MHD_Connection	*conn;
+	const struct http_route	*route;
+	char			*body;
+	size_t			 body_len, body_cap, max_body;
+	int			 too_big;
+	int			 early;		/* an error answer was queued at once */
+	pthread_mutex_t		 mu;
+	enum phase		 phase;
+	uint64_t		 start_ns;
+	char			 path[256];	/* for the log, capped */
+};
+
+struct http_server {
+	struct MHD_Daemon	*d;
+	const struct http_route	*routes;
+	size_t			 nroutes;
+	int			 tls;
+	int			 log_requests;
+	_Atomic long		 inflight;
+};
+
+/* -- responses --------------------------------------------------------- */
+
+void
+http_response_json(struct http_response *r, int status, json_t *body)
+{
+	free(r->body);
+	r->status = status;
+	r->content_type = "application/json";
+	if (body == NULL)
+		body = json_object();
+	r->body = json_dumps(body, JSON_COMPACT);
+	r->body_len = r->body ? strlen(r->body) : 0;
+	json_decref(body);
+}
+
+void
+http_response_text(struct http_response *r, int status, const char *ctype,
+    const char *body, size_t len)
+{
+	free(r->body);
+	r->status = status;
+	r->content_type = ctype;
+	r->body = xstrndup(body, len);
+	r->body_len = r->body ? len : 0;
+}
+
+int
+http_response_header(struct http_response *r, const char *name, const char *value)
+{
+	char *v;
+
+	if (r->nheaders == HTTP_MAX_RESPONSE_HEADERS || (v = strdup(value)) == NULL) {
+		log_event(LOG_ERROR, "http.header_dropped", json_pack("{s:s}", "name", name));
+		return -1;
+	}
+	r->headers[r->nheaders].name = name;
+	r->headers[r->nheaders].value = v;
+	r->nheaders++;
+	return 0;
+}
+
+static void
+error_json(struct http_response *r, int status, const char *code, const char *desc)
+{
+	http_response_json(r, status, json_pack("{s:s, s:s}", "error", code,
+	    "error_description", desc));
+	http_response_header(r, "Cache-Control", "no-store");
+	r->reason = code;
+}
+
+/* -- requests ---------------------------------------------------------- */
+
+struct header_find {
+	const char	*name;
+	const char	*value;
+	size_t		 count;
+};
+
+static enum MHD_Result
+header_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct header_find *f = cls;
+
+	(void)kind;
+	if (strcasecmp(key, f->name) == 0) {
+		if (f->count++ == 0)
+			f->value = value;
+	}
+	return MHD_YES;
+}
+
+const char *
+http_request_header(const struct http_request *req, const char *name, size_t *count)
+{
+	struct header_find f = { name, NULL, 0 };
+
+	MHD_get_connection_values((struct MHD_Connection *)req->priv, MHD_HEADER_KIND, header_iter, &f);
+	if (count != NULL)
+		*count = f.count;
+	return f.value;
+}
+
+static enum http_method
+method_of(const char *m)
+{
+	for (int i = 0; i < HTTP_METHOD_OTHER; i++)
+		if (strcmp(m, http_method_names[i]) == 0)
+			return (enum http_method)i;
+	return HTTP_METHOD_OTHER;
+}
+
+static int
+queue(struct conn_ctx *c)
+{
+	struct http_response *r = &c->x.resp;
+	struct MHD_Response *mr;
+	int rc;
+
+	if (r->status == 0)
+		error_json(r, 500, "server_error", "the handler gave no answer");
+	mr = MHD_create_response_from_buffer(r->body_len, r->body ? r->body : (char *)"",
+	    r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (mr == NULL)
+		return MHD_NO;
+	r->body = NULL;		/* MHD frees it now */
+	MHD_add_response_header(mr, "Content-Type", r->content_type ? r->content_type : "application/json");
+	MHD_add_response_header(mr, "X-Request-ID", c->x.req.request_id);
+	for (size_t i = 0; i < r->nheaders; i++)
+		MHD_add_response_header(mr, r->headers[i].name, r->headers[i].value);
+	rc = MHD_queue_response(c->conn, (unsigned)r->status, mr);
+	MHD_destroy_response(mr);
+	c->phase = PHASE_QUEUED;
+	return rc;
+}
+
+static const struct http_route *
+match(struct http_server *s, enum http_method m, const char *path, int *path_known)
+{
+	*path_known = 0;
+	for (size_t i = 0; i < s->nroutes; i++) {
+		const struct http_route *r = &s->routes[i];
+		int hit = r->prefix ? strncmp(path, r->path, strlen(r->path)) == 0 : strcmp(path, r->path) == 0;
+		if (!hit)
+			continue;
+		*path_known = 1;
+		if (r->method == m || (m == HTTP_HEAD && r->method == HTTP_GET))
+			return r;
+	}
+	return NULL;
+}
+
+static void
+allow_header(struct http_server *s, const char *path, struct http_response *resp)
+{
+	char allow[128] = "";
+	size_t used = 0;
+
+	for (size_t i = 0; i < s->nroutes && used < sizeof(allow); i++)
+		if (strcmp(path, s->routes[i].path) == 0)
+			used += (size_t)snprintf(allow + used, sizeof(allow) - used, "%s%s",
+			    used ? ", " : "", http_method_names[s->routes[i].method]);
+	http_response_header(resp, "Allow", allow);
+}
+
+/* First call of a request: everything that can be refused before a body
+ * is read. Returns 1 when an answer was prepared (to be queued now). */
+static int
+admit(struct conn_ctx *c, const char *url, const char *method)
+{
+	struct http_server *s = c->srv;
+	struct http_request *req = &c->x.req;
+	const char *rid, *cl, *te;
+	size_t n = 0, nheaders;
+	int known;
+	char desc[320];
+
+	req->priv = c->conn;
+	req->method = method_of(method);
+	req->path = url;
+	req->query = "";
+	req->body = "";
+	req->tls = s->tls;
+	snprintf(c->path, sizeof(c->path), "%.200s", url);
+	{
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+		if (sa != NULL && sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, req->peer_ip, sizeof(req->peer_ip));
+		else if (sa != NULL && sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, req->peer_ip, sizeof(req->peer_ip));
+		else
+			snprintf(req->peer_ip, sizeof(req->peer_ip), "0.0.0.0");
+	}
+	rid = http_request_header(req, "X-Request-ID", &n);
+	if (rid != NULL && n == 1 && str_is_ident(rid, strlen(rid), HTTP_REQUEST_ID_MAX))
+		snprintf(req->request_id, sizeof(req->request_id), "%s", rid);
+	else {
+		uuid_v4(req->request_id);
+		if (rid != NULL) {
+			error_json(&c->x.resp, 400, "invalid_request", n > 1 ? "X-Request-ID is repeated" :
+			    "X-Request-ID must be 1-128 characters of [A-Za-z0-9._:-]");
+			return 1;
+		}
+	}
+	nheaders = (size_t)MHD_get_connection_values(c->conn, MHD_HEADER_KIND, NULL, NULL);
+	if (nheaders > HTTP_MAX_HEADERS) {
+		error_json(&c->x.resp, 431, "invalid_request", "too many header fields");
+		return 1;
+	}
+	if (strlen(url) > HTTP_MAX_URI_LEN) {
+		error_json(&c->x.resp, 414, "invalid_request", "the request target is too long");
+		return 1;
+	}
+	cl = http_request_header(req, "Content-Length", NULL);
+	te = http_request_header(req, "Transfer-Encoding", NULL);
+	/* RFC 7230 §3.3.3: both, or a coding other than chunked, is ambiguous. */
+	if ((cl != NULL && te != NULL) || (te != NULL && strcasecmp(te, "chunked") != 0)) {
+		error_json(&c->x.resp, 400, "invalid_request",
+		    "Content-Length with Transfer-Encoding, or a Transfer-Encoding other than chunked");
+		return 1;
+	}
+	if ((c->route = match(s, req->method, url, &known)) == NULL) {
+		if (known) {
+			error_json(&c->x.resp, 405, "invalid_request", "method not allowed on this path");
+			allow_header(s, url, &c->x.resp);
+		} else {
+			json_t *p = json_stringn(url, strlen(url) > 200 ? 200 : strlen(url));
+			snprintf(desc, sizeof(desc), "no route for %s", json_string_value(p) ? json_string_value(p) : "?");
+			json_decref(p);
+			error_json(&c->x.resp, 404, "not_found", desc);
+		}
+		return 1;
+	}
+	c->x.route_ctx = c->route->ctx;
+	c->max_body = c->route->max_body ? c->route->max_body : HTTP_MAX_BODY_DEFAULT;
+	if (cl != NULL) {
+		int64_t v;
+		const char *why;
+		if (num_parse_i64(cl, strlen(cl), 0, INT64_MAX, &v, &why) == -1) {
+			error_json(&c->x.resp, 400, "invalid_request", "Content-Length is not a number");
+			return 1;
+		}
+		if ((uint64_t)v > c->max_body) {
+			snprintf(desc, sizeof(desc), "the body is larger than %zu bytes", c->max_body);
+			error_json(&c->x.resp, 413, "invalid_request", desc);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static enum MHD_Result
+access_handler(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct http_server *s = cls;
+	struct conn_ctx *c = *con_cls;
+	enum http_result res;
+
+	(void)version;
+	if (c == NULL) {
+		if ((c = calloc(1, sizeof(*c))) == NULL)
+			return MHD_NO;
+		c->srv = s;
+		c->conn = conn;
+		c->start_ns = clock_mono_ns();
+		pthread_mutex_init(&c->mu, NULL);
+		atomic_fetch_add(&s->inflight, 1);
+		*con_cls = c;
+		if (admit(c, url, method)) {
+			c->early = 1;
+			return (enum MHD_Result)queue(c);
+		}
+		return MHD_YES;
+	}
+	if (c->early || c->phase == PHASE_QUEUED) {
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		if (c->too_big || c->body_len + n > c->max_body) {
+			c->too_big = 1;
+			return MHD_YES;
+		}
+		if (c->body_len + n + 1 > c->body_cap) {
+			size_t cap = c->body_cap ? c->body_cap : 1024;
+			char *nb;
+			while (cap < c->body_len + n + 1)
+				cap *= 2;
+			if ((nb = realloc(c->body, cap)) == NULL)
+				return MHD_NO;
+			c->body = nb;
+			c->body_cap = cap;
+		}
+		memcpy(c->body + c->body_len, upload_data, n);
+		c->body_len += n;
+		return MHD_YES;
+	}
+	pthread_mutex_lock(&c->mu);
+	if (c->phase == PHASE_COMPLETED) {
+		pthread_mutex_unlock(&c->mu);
+		return (enum MHD_Result)queue(c);
+	}
+	if (c->phase != PHASE_NEW) {
+		pthread_mutex_unlock(&c->mu);
+		return MHD_YES;
+	}
+	c->phase = PHASE_RUNNING;
+	pthread_mutex_unlock(&c->mu);
+	if (c->too_big) {
+		char desc[64];
+		snprintf(desc, sizeof(desc), "the body is larger than %zu bytes", c->max_body);
+		error_json(&c->x.resp, 413, "invalid_request", desc);
+		return (enum MHD_Result)queue(c);
+	}
+	c->x.req.body = c->body ? c->body : "";
+	if (c->body)
+		c->body[c->body_len] = '\0';
+	c->x.req.body_len = c->body_len;
+	res = c->route->handler(&c->x);
+	if (res == HTTP_DONE)
+		return (enum MHD_Result)queue(c);
+	pthread_mutex_lock(&c->mu);
+	if (c->phase == PHASE_COMPLETED) {
+		pthread_mutex_unlock(&c->mu);
+		return (enum MHD_Result)queue(c);
+	}
+	MHD_suspend_connection(conn);
+	c->phase = PHASE_SUSPENDED;
+	pthread_mutex_unlock(&c->mu);
+	return MHD_YES;
+}
+
+void
+http_exchange_resume(struct http_exchange *x)
+{
+	struct conn_ctx *c = (struct conn_ctx *)x;	/* x is c's first member */
+
+	pthread_mutex_lock(&c->mu);
+	if (c->phase == PHASE_SUSPENDED) {
+		c->phase = PHASE_COMPLETED;
+		MHD_resume_connection(c->conn);
+	} else
+		c->phase = PHASE_COMPLETED;
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void
+completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *s = cls;
+	struct conn_ctx *c = *con_cls;
+	const char *route;
+	double secs;
+
+	(void)conn;
+	(void)toe;
+	if (c == NULL)
+		return;
+	route = c->route ? c->route->name : "unmatched";
+	secs = (double)(clock_mono_ns() - c->start_ns) / 1e9;
+	{
+		char status[8];
+		const char *l1[2] = { route, status };
+		snprintf(status, sizeof(status), "%d", c->x.resp.status);
+		metrics_add("gatehouse_http_requests_total", 1, l1);
+		if (c->x.resp.status >= 400) {
+			const char *l2[2] = { route, c->x.resp.reason ? c->x.resp.reason : "error" };
+			metrics_add("gatehouse_http_request_failures_total", 1, l2);
+		}
+		metrics_observe("gatehouse_http_request_duration_seconds", secs, l1);
+	}
+	if (s->log_requests)
+		log_event(LOG_INFO, "http.request", json_pack("{s:s, s:s, s:i, s:f, s:s, s:s, s:s?, s:s?, s:s?}",
+		    "method", http_method_names[c->x.req.method], "path", c->path,
+		    "status", c->x.resp.status, "duration_ms", secs * 1000.0,
+		    "request_id", c->x.req.request_id, "peer", c->x.req.peer_ip,
+		    "reason", c->x.resp.reason,
+		    "client", c->x.resp.log_client[0] ? c->x.resp.log_client : NULL,
+		    "tenant", c->x.resp.log_tenant[0] ? c->x.resp.log_tenant : NULL));
+	free(c->x.resp.body);
+	for (size_t i = 0; i < c->x.resp.nheaders; i++)
+		free(c->x.resp.headers[i].value);
+	free(c->body);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+	*con_cls = NULL;
+	atomic_fetch_sub(&s->inflight, 1);
+}
+
+int
+http_server_start(const struct http_config *cfg, const struct http_route *routes,
+    size_t nroutes, struct http_server **out, char *err, size_t errlen)
+{
+	struct http_server *s;
+	struct sockaddr_storage ss;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY |
+	    MHD_ALLOW_SUSPEND_RESUME;
+	unsigned threads = cfg->threads ? cfg->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+
+	for (size_t i = 0; i < nroutes; i++) {
+		if (routes[i].auth == HTTP_AUTH_UNSET || routes[i].auth >= HTTP_AUTH__MAX ||
+		    routes[i].handler == NULL || routes[i].path == NULL || routes[i].path[0] != '/') {
+			snprintf(err, errlen, "route %s: no auth kind, handler or path", routes[i].path ? routes[i].path : "?");
+			return -1;
+		}
+		for (size_t k = 0; k < i; k++)
+			if (routes[k].method == routes[i].method && strcmp(routes[k].path, routes[i].path) == 0) {
+				snprintf(err, errlen, "route %s %s is declared twice",
+				    http_method_names[routes[i].method], routes[i].path);
+				return -1;
+			}
+	}
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, cfg->listen_host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons(cfg->listen_port);
+	} else if (inet_pton(AF_INET6, cfg->listen_host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(cfg->listen_port);
+		flags |= MHD_USE_IPv6;
+	} else {
+		snprintf(err, errlen, "listen address %s is not numeric", cfg->listen_host);
+		return -1;
+	}
+	if (cfg->tls_cert_pem != NULL)
+		flags |= MHD_USE_TLS;
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	s->routes = routes;
+	s->nroutes = nroutes;
+	s->tls = cfg->tls_cert_pem != NULL;
+	s->log_requests = cfg->log_requests;
+	metrics_declare("gatehouse_http_requests_total", "counter", "HTTP requests by route and status.", "route,status");
+	metrics_declare("gatehouse_http_request_failures_total", "counter", "HTTP requests answered 4xx/5xx, by route and reason.", "route,reason");
+	metrics_declare("gatehouse_http_request_duration_seconds", "histogram", "Request latency by route and status.", "route,status");
+	if (s->tls)
+		s->d = MHD_start_daemon(flags, cfg->listen_port, NULL, NULL, access_handler, s,
+		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		    MHD_OPTION_THREAD_POOL_SIZE, threads,
+		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(HTTP_MAX_HEADER_BYTES * 2),
+		    MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+		    MHD_OPTION_HTTPS_MEM_CERT, cfg->tls_cert_pem,
+		    MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key_pem,
+		    MHD_OPTION_END);
+	else
+		s->d = MHD_start_daemon(flags, cfg->listen_port, NULL, NULL, access_handler, s,
+		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		    MHD_OPTION_THREAD_POOL_SIZE, threads,
+		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(HTTP_MAX_HEADER_BYTES * 2),
+		    MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+		    MHD_OPTION_END);
+	if (s->d == NULL) {
+		snprintf(err, errlen, "cannot listen on %s:%u (in use, or a bad TLS certificate or key)",
+		    cfg->listen_host, cfg->listen_port);
+		free(s);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+uint16_t
+http_server_port(const struct http_server *s)
+{
+	const union MHD_DaemonInfo *i = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	return i ? i->port : 0;
+}
+
+void
+http_server_stop(struct http_server *s)
+{
+	if (s == NULL)
+		return;
+	MHD_quiesce_daemon(s->d);
+	/* In-flight requests, deferred ones included, finish first (10 s). */
+	for (int i = 0; i < 1000 && atomic_load(&s->inflight) > 0; i++)
+		usleep(10000);
+	MHD_stop_daemon(s->d);
+	free(s);
+}
