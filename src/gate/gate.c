@@ -156,7 +156,7 @@ answer_refusal(struct http_exchange *x, const struct policy_rule *rule,
 		body = json_pack("{s:s, s:s, s:s, s:f, s:n}",
 		    "Message", "The authorization credentials are not valid",
 		    "Type", "invalid_credentials", "Id", id,
-		    "Date", (double)clock_now());
+		    "Date", (double)clock_now(), "errors");
 	} else
 		body = json_pack("{s:s, s:s, s:s}", "error", r->error,
 		    "error_description", r->description, "reason", r->reason);

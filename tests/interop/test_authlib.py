@@ -13,7 +13,7 @@ from harness import Server, Suite, check, eq, jwt_parts  # noqa: E402
 class AuthlibInterop(Suite):
     def setup(self):
         self.s = Server()
-        self.c = self.s.client("acme", scopes="orders:read orders:write", id="authlib:client+1")
+        self.c = self.s.client("acme", scopes="orders:read orders:write", id="authlib.client-1")
 
     def teardown(self):
         self.s.cleanup()
