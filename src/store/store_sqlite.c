@@ -311,6 +311,7 @@ store_open(const char *url, struct store **out, char *err, size_t errlen)
 	struct store *s;
 	int fd;
 
+	err[0] = '\0';
 	if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0) {
 		snprintf(err, errlen, "the PostgreSQL backend is not built yet; use sqlite:PATH");
 		return STORE_ERROR;
@@ -339,7 +340,7 @@ store_open(const char *url, struct store **out, char *err, size_t errlen)
 	    pragmas(s->db) != SQLITE_OK || migrate(s->db, err, errlen) == -1 ||
 	    sqlite3_open_v2(path, &s->wdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK ||
 	    pragmas(s->wdb) != SQLITE_OK) {
-		if (err[0] == '\0' || strstr(err, "migration") == NULL)
+		if (err[0] == '\0')
 			snprintf(err, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
 		sqlite3_close(s->db);
 		sqlite3_close(s->wdb);

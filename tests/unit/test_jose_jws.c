@@ -166,9 +166,9 @@ forge(const struct jose_key *k, const char *hdr, const char *payload,
 static char *
 hdr_for(const struct jose_key *k, const char *extra)
 {
-	static char h[512];
+	static char h[1024];
 
-	snprintf(h, sizeof(h), "{\"alg\":\"%s\",\"kid\":\"%s\"%s%s}",
+	snprintf(h, sizeof(h), "{\"alg\":\"%s\",\"kid\":\"%.64s\"%s%.400s}",
 	    jose_alg_names[jose_key_alg(k)], jose_key_kid(k),
 	    extra ? "," : "", extra ? extra : "");
 	return h;

@@ -1,0 +1,106 @@
+/* Unit tests for src/http/params.c: form, JSON and Basic parsing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "http/params.h"
+
+static void
+form_ok(void **state)
+{
+	struct http_params p;
+	const char *err = NULL;
+	char field[HTTP_MAX_FIELD_NAME];
+	const char *body = "grant_type=client_credentials&scope=a+b%20c&empty=";
+
+	(void)state;
+	assert_int_equal(http_form_parse(body, strlen(body), &p, &err, field), 0);
+	assert_string_equal(http_params_get(&p, "grant_type"), "client_credentials");
+	assert_string_equal(http_params_get(&p, "scope"), "a b c");
+	assert_string_equal(http_params_get(&p, "empty"), "");
+	assert_null(http_params_get(&p, "missing"));
+	http_params_clear(&p);
+}
+
+static void
+form_refusals(void **state)
+{
+	static const char *const bad[] = {
+		"a=1&a=2",		/* repeated (RFC 6749 §3.2) */
+		"a=%00",		/* NUL */
+		"a=%zz",		/* bad escape */
+		"a=%4",			/* truncated escape */
+		"a=%C3%28",		/* invalid UTF-8 */
+	};
+	struct http_params p;
+	const char *err = NULL;
+	char field[HTTP_MAX_FIELD_NAME];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err = NULL;
+		assert_int_equal(http_form_parse(bad[i], strlen(bad[i]), &p, &err, field), -1);
+		assert_non_null(err);
+	}
+	{
+		char many[2048] = "";
+		for (int i = 0; i < HTTP_MAX_PARAMS + 1; i++)
+			snprintf(many + strlen(many), sizeof(many) - strlen(many), "p%d=1&", i);
+		assert_int_equal(http_form_parse(many, strlen(many), &p, &err, field), -1);
+		assert_string_equal(err, "too many parameters");
+	}
+	assert_int_equal(http_form_parse("a=1&a=2", 7, &p, &err, field), -1);
+	assert_string_equal(field, "a");
+}
+
+static void
+json_rules(void **state)
+{
+	json_t *o = NULL;
+	const char *err = NULL;
+	const char *dup = "{\"a\":1,\"a\":2}", *nul = "{\"a\":\"x\\u0000y\"}", *arr = "[1]";
+	const char *deep = "{\"a\":[[[[[[[[[[1]]]]]]]]]]}";
+
+	(void)state;
+	assert_int_equal(http_json_parse("{\"a\":\"b\"}", 9, &o, &err), 0);
+	json_decref(o);
+	assert_int_equal(http_json_parse(dup, strlen(dup), &o, &err), -1);
+	assert_int_equal(http_json_parse(nul, strlen(nul), &o, &err), -1);
+	assert_int_equal(http_json_parse(arr, strlen(arr), &o, &err), -1);
+	assert_int_equal(http_json_parse(deep, strlen(deep), &o, &err), -1);
+	assert_int_equal(http_json_parse("{", 1, &o, &err), -1);
+}
+
+static void
+basic_rules(void **state)
+{
+	char *id = NULL, *secret = NULL;
+	const char *err = NULL;
+
+	(void)state;
+	/* "a%2Bb:c%3Ad" — RFC 6749 §2.3.1 encoded id and secret. */
+	assert_int_equal(http_basic_parse("Basic YSUyQmI6YyUzQWQ=", &id, &secret, &err), 0);
+	assert_string_equal(id, "a+b");
+	assert_string_equal(secret, "c:d");
+	free(id);
+	free(secret);
+	assert_int_equal(http_basic_parse("Basic bm9jb2xvbg==", &id, &secret, &err), -1);	/* "nocolon" */
+	assert_int_equal(http_basic_parse("Basic !!!", &id, &secret, &err), -1);
+	assert_int_equal(http_basic_parse("Basic OnNlY3JldA==", &id, &secret, &err), -1);	/* ":secret" */
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(form_ok),
+		cmocka_unit_test(form_refusals),
+		cmocka_unit_test(json_rules),
+		cmocka_unit_test(basic_rules),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
