@@ -80,7 +80,7 @@ set_entry(struct config *c, const struct config_entry *e, const char *value,
 {
 	void *field = (char *)c + e->offset;
 	const char *why;
-	int64_t v;
+	int64_t v = 0;
 
 	switch (e->type) {
 	case CT_STR: {
