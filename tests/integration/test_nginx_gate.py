@@ -30,6 +30,7 @@ GET    /v2.01/**              role=viewer   env=any errors=mangopay tenant=optio
 class Echo(http.server.BaseHTTPRequestHandler):
     """The protected API: answers what it was sent."""
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True      # headers and body go out in two writes
     calls = []
 
     def _answer(self):

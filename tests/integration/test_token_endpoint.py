@@ -194,9 +194,15 @@ class TokenEndpoint(Suite):
         eq((r.status, r.json()["store"]["backend"]), (200, "sqlite"), "readyz")
         self.s.token(self.c["client_id"], self.c["client_secret"])
         self.s.token(self.c["client_id"], "bad")
-        m = self.s.get("/metrics")
+        # A request is counted when its answer has gone out: give the
+        # last one a moment.
+        for _ in range(50):
+            m = self.s.get("/metrics")
+            text = m.body.decode()
+            if 'reason="invalid_client"' in text:
+                break
+            time.sleep(0.05)
         eq(m.status, 200, "metrics")
-        text = m.body.decode()
         check('gatehouse_tokens_issued_total{tenant="acme",alg="RS256"}' in text, "issued by tenant and alg")
         check("gatehouse_http_requests_total" in text, "requests")
         check("gatehouse_http_request_duration_seconds_bucket" in text, "latency histogram")
