@@ -43,6 +43,7 @@ struct config {
 	int64_t	 key_publish_lead;	/* publish a new key this long before it signs */
 	int64_t	 gate_cache;		/* bool: cache verified tokens at the gate */
 	int64_t	 gate_cache_size;	/* most tokens the gate's cache holds */
+	int64_t	 gate_refresh_ms;	/* the gate re-reads the store generation this often */
 };
 
 /* Fills c with the defaults. */

@@ -94,8 +94,12 @@ gate_free(struct gate *g)
 void
 gate_invalidate(struct gh_ctx *ctx)
 {
-	if (ctx->gate != NULL && ctx->gate->cache != NULL)
+	if (ctx->gate == NULL)
+		return;
+	if (ctx->gate->cache != NULL)
 		gate_cache_clear(ctx->gate->cache);
+	/* The next call re-reads the store whatever the interval. */
+	atomic_store(&ctx->gate->refreshed_ns, 0);
 }
 
 void
@@ -114,6 +118,31 @@ gate_sync_generation(struct gate *g)
 	if (gen != seen && atomic_compare_exchange_strong(&g->cache_gen, &seen, gen) &&
 	    g->cache != NULL)
 		gate_cache_clear(g->cache);
+}
+
+void
+gate_refresh(struct gh_ctx *ctx)
+{
+	struct gate *g = ctx->gate;
+	uint64_t now, last, every;
+
+	if (g == NULL) {
+		ctx_refresh(ctx);
+		return;
+	}
+	/* Reading the store's generation costs a lock and, with SQLite, a
+	 * file lock: one thread does it per interval and the others use what
+	 * it saw. Changes made through this process (revocation here) empty
+	 * the cache at once; those of other processes are seen within
+	 * gate_refresh_ms. */
+	every = (uint64_t)ctx->cfg->gate_refresh_ms * 1000000u;
+	now = clock_mono_ns();
+	last = atomic_load(&g->refreshed_ns);
+	if (every == 0 || now - last >= every) {
+		if (every == 0 || atomic_compare_exchange_strong(&g->refreshed_ns, &last, now))
+			ctx_refresh(ctx);
+	}
+	gate_sync_generation(g);
 }
 
 static struct policy *
@@ -272,8 +301,7 @@ gate_check(struct http_exchange *x)
 	int https = 0, b;
 
 	memset(&r, 0, sizeof(r));
-	ctx_refresh(ctx);
-	gate_sync_generation(g);
+	gate_refresh(ctx);
 	if (g == NULL || (pol = policy_get(g)) == NULL) {
 		gate_refuse(&r, 403, "access_denied", "no_policy",
 		    "no route policy configured: the gate refuses every call");

@@ -22,8 +22,13 @@ struct gate {
 	struct policy		*policy;	/* NULL: none configured */
 	struct gate_cache	*cache;		/* NULL: gate_cache off */
 	_Atomic uint64_t	 cache_gen;	/* store generation the cache is of */
+	_Atomic uint64_t	 refreshed_ns;	/* monotonic time of the last ctx_refresh */
 };
 
+/* Brings the context in step with the store (ctx_refresh), at most once per
+ * gate_refresh_ms across all threads, then empties the token cache if the
+ * generation moved since it was filled. */
+void	gate_refresh(struct gh_ctx *);
 /* Empties the cache when the context has seen a newer store generation
  * than the cache was filled at. Call after ctx_refresh(). */
 void	gate_sync_generation(struct gate *);

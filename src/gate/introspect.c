@@ -118,6 +118,7 @@ read_caller(struct gh_ctx *ctx, struct http_exchange *x, struct caller *c,
 		e->basic_challenge = c->basic;
 		return -1;
 	}
+	/* Introspection and revocation always see the store as it is now. */
 	ctx_refresh(ctx);
 	gate_sync_generation(ctx->gate);
 	if (oauth_client_login(ctx, c->id, c->secret, c->basic, c->peer, clock_now(),

@@ -498,12 +498,13 @@ class Gate(Suite):
 class Clocked(Suite):
     """Time: tokens minted by the same store with a shifted clock, checked at
     the real time; an ES256 keyring for the ECDSA zero signature; no policy,
-    then a policy; and gate_cache off (every call fully verified)."""
+    then a policy; and gate_cache off (every call fully verified) with the
+    store's generation read on every call (gate_refresh_ms 0)."""
 
     def setup(self):
         self.s = Server(start=False)
         self.s.extra += ["--signing-alg", "ES256", "--issuer", "http://gatehouse.test",
-                         "--gate-cache", "off"]
+                         "--gate-cache", "off", "--gate-refresh-ms", "0"]
         self.s.start()
         self.c = self.s.client("acme", name="c", roles="viewer", scopes="a")
 
