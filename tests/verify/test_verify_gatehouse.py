@@ -1,0 +1,53 @@
+"""libgatehouse-verify against the real server: examples/verify_token fetches
+gatehouse's JWKS and checks its tokens with the gate's rules."""
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from harness import Server, Suite, check, eq  # noqa: E402
+
+VT = os.environ.get("GATEHOUSE_VERIFY_TOKEN", "")
+
+
+class VerifyAgainstGatehouse(Suite):
+    def setup(self):
+        if not os.access(VT, os.X_OK):
+            raise RuntimeError("set GATEHOUSE_VERIFY_TOKEN to the verify_token example")
+        self.s = Server()
+        self.c = self.s.client("acme", name="svc", roles="operator", scopes="cards:read cards:write")
+        r = self.s.token(self.c["client_id"], self.c["client_secret"])
+        eq(r.status, 200, "token")
+        self.tok = r.json()["access_token"]
+
+    def teardown(self):
+        self.s.cleanup()
+
+    def vt(self, tok, *extra):
+        p = subprocess.run([VT, "--allow-http"] + list(extra) +
+                           [self.s.base + "/.well-known/jwks.json", self.s.base, "-"],
+                           input=tok.encode(), capture_output=True, timeout=30)
+        return p.returncode, p.stdout.decode()
+
+    def test_valid_token_and_claims(self):
+        rc, out = self.vt(self.tok, "--tenant", "acme")
+        eq(rc, 0, "valid: %s" % out)
+        check(self.c["client_id"] in out and "cards:write" in out, "claims printed: %s" % out)
+
+    def test_refusals(self):
+        eq(self.vt(self.tok, "--tenant", "globex"), (1, "refused: the token belongs to another tenant\n"), "tenant")
+        eq(self.vt(self.tok, "--env", "production")[0], 1, "sandbox token, production required")
+        eq(self.vt(self.tok, "--audience", "https://elsewhere")[0], 1, "audience")
+        h, p, s = self.tok.split(".")
+        eq(self.vt(h + "." + p + "." + s[:-4] + "AAAA")[0], 1, "bad signature")
+        eq(self.vt(h + "." + p + ".")[0], 1, "stripped signature")
+
+    def test_rotated_key_is_fetched(self):
+        eq(self.vt(self.tok)[0], 0, "before rotation")
+        self.s.cli("keys", "rotate", "--env", "sandbox", "--lead", "0")
+        r = self.s.token(self.c["client_id"], self.c["client_secret"])
+        eq(self.vt(r.json()["access_token"])[0], 0, "a token of the new key")
+
+
+if __name__ == "__main__":
+    VerifyAgainstGatehouse().run()
