@@ -560,6 +560,13 @@ class Clocked(Suite):
         rr, ss = decode_dss_signature(der)
         r = self.gate(h + "." + p + "." + b64u(rr.to_bytes(32, "big") + ss.to_bytes(32, "big")))
         eq((r.status, r.json().get("reason")), (401, "signature"), "foreign key %r" % r)
+        # A revoked signing key: its tokens are refused from the next call.
+        kid = jwt_parts(now_tok)[0]["kid"]
+        self.s.cli("keys", "rotate", "--env", "sandbox", "--lead", "0")
+        eq(self.gate(now_tok).status, 200, "the old key still verifies")
+        self.s.cli("keys", "revoke", kid)
+        r = self.gate(now_tok)
+        eq((r.status, r.json().get("reason")), (401, "kid"), "key revoked %r" % r)
         # Introspection agrees with the gate on time.
         r = self.s.post_form("/oauth/introspect", {"token": past},
                              headers={"Authorization": basic(self.c["client_id"], self.c["client_secret"])})

@@ -218,6 +218,8 @@ class NginxGate(Suite):
               "insufficient_scope challenge: %r" % h)
         st, h, body = self.call("GET", "/v1/products/../cards/x", t)
         eq((st, json.loads(body)["reason"]), (400, "path"), "ambiguous path")
+        st, h, body = self.call("GET", "/v1/products/1", "A" * (100 * 1024))
+        check(st in (400, 401, 431, 494), "a 100 KB token is refused: %d" % st)
         eq(Echo.calls, [], "no refused call reached the upstream")
 
     def test_address_allowlist_through_nginx(self):
