@@ -16,10 +16,12 @@ echo "nginx static 200: $NGINX req/s"
 
 measure() {	# label alg format route ctype body-kind
 	local label=$1 alg=$2 format=$3 route=$4 kind=$5
-	start_gatehouse "$label" --signing-alg "$alg"
+	local name
+	name=$(echo "$label" | tr -c 'A-Za-z0-9\n' '_')
+	start_gatehouse "$name" --signing-alg "$alg"
 	gh tenant create --id bench >/dev/null
 	local c id secret
-	c=$(gh client create --tenant bench --name bench --token-format "$format" --max-ttl 100000)
+	c=$(gh client create --tenant bench --name bench --token-format "$format" --max-ttl 100000 --rate-limit 100000000)
 	id=$(echo "$c" | json_field client_id)
 	secret=$(echo "$c" | json_field client_secret)
 	export BENCH_AUTH="" BENCH_ACCEPT=""

@@ -234,8 +234,8 @@ build_client(const struct config *cfg, const struct client_spec *s,
 	if (c->env == STORE_ENV_PRODUCTION && c->allow_ips[0] == '\0' && cfg->require_allowlist)
 		return fail(err, errlen, "allow-ip: production clients need an IP allowlist (or set require_allowlist = false)");
 	if (s->rate_limit != NULL && num_parse_i64(s->rate_limit, strlen(s->rate_limit), 0,
-	    1000000, &c->rate_limit, &why) == -1) {
-		snprintf(err, errlen, "rate-limit: %s (0..1000000 tokens a minute)", why);
+	    100000000, &c->rate_limit, &why) == -1) {
+		snprintf(err, errlen, "rate-limit: %s (0..100000000 tokens a minute)", why);
 		return -1;
 	}
 	c->created_at = c->updated_at = clock_now();
