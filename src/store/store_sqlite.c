@@ -1,9 +1,16 @@
 /*
- * store_sqlite.c — the SQLite backend of store.h (the only user of
- * sqlite3.h). One connection, under a mutex, serves the operator's reads and
- * writes; a second belongs to the group-commit writer, which records issued
- * tokens in batches: one transaction and one sync for everything queued.
- * WAL with synchronous=FULL: a commit that returned is durable.
+ * store_sqlite.c — the SQLite backend (store_backend.h; the only user of
+ * sqlite3.h). Two connections to one file in WAL mode:
+ *   - the main connection, under a mutex, serves every read and the
+ *     operator's writes, with its statements prepared once at open;
+ *   - the writer connection belongs to the group-commit thread (writer.c),
+ *     which calls commit_tokens only from that thread, so it needs no lock.
+ * synchronous=FULL: a commit that returned is durable. busy_timeout covers
+ * the other connection and other processes (the CLI) on the same file;
+ * writes start with BEGIN IMMEDIATE so that they wait for the lock up front
+ * instead of failing on an upgrade.
+ *
+ * Values only ever reach SQL through sqlite3_bind_* (STYLE 15).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,117 +19,144 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "store/schema_sqlite.h"
-#include "store/store.h"
-#include "util/util.h"
+#include "store/store_backend.h"
 
-#define QUEUE_MAX 65536
-#define BATCH_MAX 1024
+#define BUSY_TIMEOUT_MS	5000
 
-const char *const store_env_names[STORE_ENV__MAX] = { "sandbox", "production" };
-const char *const store_format_names[STORE_FORMAT__MAX] = { "jwt", "opaque" };
-
-struct queued {
-	struct store_token	 t;
-	store_done_fn		 done;
-	void			*arg;
+/* The main connection's statements, prepared once (STYLE 4: a table). */
+enum sq_id {
+	SQ_BEGIN, SQ_COMMIT, SQ_ROLLBACK, SQ_BUMP, SQ_DATA_VERSION, SQ_GEN, SQ_SCHEMA,
+	SQ_TENANT_INSERT, SQ_TENANT_GET, SQ_TENANT_LIST,
+	SQ_CLIENT_INSERT, SQ_CLIENT_GET, SQ_CLIENT_LIST, SQ_CLIENT_LIST_TENANT, SQ_CLIENT_UPDATE,
+	SQ_SECRET_INSERT, SQ_SECRET_LIST, SQ_SECRET_UPDATE,
+	SQ_KEY_INSERT, SQ_KEY_LIST, SQ_KEY_UPDATE,
+	SQ_TOKEN_GET, SQ_TOKEN_LIST, SQ_TOKEN_REVOKE, SQ_TOKEN_EXISTS,
+	SQ_TOKEN_REVOKE_NAME, SQ_TOKEN_REVOKE_NAME_CLIENT,
+	SQ__MAX
 };
 
-struct store {
-	sqlite3			*db;		/* under mu */
-	pthread_mutex_t		 mu;
-	sqlite3_stmt		*st_version;	/* PRAGMA data_version */
-	sqlite3_stmt		*st_gen;
-	int64_t			 seen_version;
-	uint64_t		 gen;
+#define CLIENT_COLS "id, tenant_id, name, env, roles, scopes, ttl, max_ttl, format, allow_ips," \
+	" claims, disabled, rate_limit, tokens_valid_after, created_at, updated_at"
+#define SECRET_COLS "id, client_id, hash, created_at, expires_at, revoked_at"
+#define KEY_COLS "kid, alg, env, sealed, created_at, publish_at, activate_at, retire_at, remove_at"
+#define TOKEN_COLS "id, client_id, tenant_id, name, format, env, scope, aud, issued_at," \
+	" expires_at, revoked_at"
 
-	sqlite3			*wdb;		/* the writer's */
-	sqlite3_stmt		*st_insert;
-	pthread_t		 writer;
-	pthread_mutex_t		 qmu;
-	pthread_cond_t		 qcond;		/* work queued, or stop */
-	pthread_cond_t		 qidle;		/* queue drained */
-	struct queued		*q;
-	size_t			 qhead, qlen;
-	int			 busy, stop;
+static const char *const sq_sql[SQ__MAX] = {
+	[SQ_BEGIN] = "BEGIN IMMEDIATE",
+	[SQ_COMMIT] = "COMMIT",
+	[SQ_ROLLBACK] = "ROLLBACK",
+	[SQ_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = 'generation'",
+	[SQ_DATA_VERSION] = "PRAGMA data_version",
+	[SQ_GEN] = "SELECT value FROM meta WHERE key = 'generation'",
+	[SQ_SCHEMA] = "SELECT coalesce(max(version), 0) FROM schema_version",
+
+	[SQ_TENANT_INSERT] = "INSERT INTO tenants (id, name, created_at) VALUES (?,?,?)",
+	[SQ_TENANT_GET] = "SELECT id, name, created_at FROM tenants WHERE id = ?",
+	[SQ_TENANT_LIST] = "SELECT id, name, created_at FROM tenants ORDER BY id",
+
+	[SQ_CLIENT_INSERT] = "INSERT INTO clients (" CLIENT_COLS ")"
+	    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	[SQ_CLIENT_GET] = "SELECT " CLIENT_COLS " FROM clients WHERE id = ?",
+	[SQ_CLIENT_LIST] = "SELECT " CLIENT_COLS " FROM clients ORDER BY created_at, id",
+	[SQ_CLIENT_LIST_TENANT] = "SELECT " CLIENT_COLS " FROM clients WHERE tenant_id = ?"
+	    " ORDER BY created_at, id",
+	[SQ_CLIENT_UPDATE] = "UPDATE clients SET tenant_id=?, name=?, env=?, roles=?, scopes=?,"
+	    " ttl=?, max_ttl=?, format=?, allow_ips=?, claims=?, disabled=?, rate_limit=?,"
+	    " tokens_valid_after=?, created_at=?, updated_at=? WHERE id=?",
+
+	[SQ_SECRET_INSERT] = "INSERT INTO client_secrets (client_id, hash, created_at, expires_at,"
+	    " revoked_at) VALUES (?,?,?,?,?)",
+	[SQ_SECRET_LIST] = "SELECT " SECRET_COLS " FROM client_secrets WHERE client_id = ? ORDER BY id",
+	[SQ_SECRET_UPDATE] = "UPDATE client_secrets SET expires_at=?, revoked_at=? WHERE id=?",
+
+	[SQ_KEY_INSERT] = "INSERT INTO signing_keys (" KEY_COLS ") VALUES (?,?,?,?,?,?,?,?,?)",
+	[SQ_KEY_LIST] = "SELECT " KEY_COLS " FROM signing_keys ORDER BY created_at, kid",
+	[SQ_KEY_UPDATE] = "UPDATE signing_keys SET publish_at=?, activate_at=?, retire_at=?,"
+	    " remove_at=? WHERE kid=?",
+
+	[SQ_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM tokens WHERE id = ?",
+	[SQ_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM tokens WHERE client_id = ?"
+	    " ORDER BY issued_at, id",
+	[SQ_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0",
+	[SQ_TOKEN_EXISTS] = "SELECT 1 FROM tokens WHERE id = ?",
+	[SQ_TOKEN_REVOKE_NAME] = "UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at = 0",
+	[SQ_TOKEN_REVOKE_NAME_CLIENT] = "UPDATE tokens SET revoked_at = ? WHERE name = ?"
+	    " AND client_id = ? AND revoked_at = 0",
 };
 
-static _Thread_local char last_error[256] = "no error";
+/* The writer connection's statements. */
+enum sw_id { SW_BEGIN, SW_COMMIT, SW_ROLLBACK, SW_INSERT, SW__MAX };
 
+static const char *const sw_sql[SW__MAX] = {
+	[SW_BEGIN] = "BEGIN IMMEDIATE",
+	[SW_COMMIT] = "COMMIT",
+	[SW_ROLLBACK] = "ROLLBACK",
+	/* ON CONFLICT DO NOTHING: a duplicate id skips that record only, the
+	 * same way the PostgreSQL backend can (store_backend.h). */
+	[SW_INSERT] = "INSERT INTO tokens (" TOKEN_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+	    " ON CONFLICT (id) DO NOTHING",
+};
+
+struct sq {
+	pthread_mutex_t	 mu;		/* guards db, st[], and the cache */
+	sqlite3		*db;
+	sqlite3_stmt	*st[SQ__MAX];
+	int		 gen_valid;	/* gen was read at data_version seen */
+	int64_t		 seen;
+	uint64_t	 gen;
+
+	sqlite3		*wdb;		/* the writer thread's alone */
+	sqlite3_stmt	*sw[SW__MAX];
+};
+
+/* -- errors ------------------------------------------------------------------ */
+
+/* Maps a failed step/prepare to enum store_err with what failed. Constraint
+ * violations get their specific messages from the callers. */
 static int
-fail(int rc, const char *fmt, ...)
+sq_fail(sqlite3 *db, int rc, const char *what)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(last_error, sizeof(last_error), fmt, ap);
-	va_end(ap);
-	return rc;
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return store_set_error(STORE_UNAVAILABLE, "%s: the database is locked (busy for %d ms): %s",
+		    what, BUSY_TIMEOUT_MS, sqlite3_errmsg(db));
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_CANTOPEN:
+	case SQLITE_READONLY:
+	case SQLITE_PROTOCOL:
+		return store_set_error(STORE_UNAVAILABLE, "%s: the database is unavailable: %s",
+		    what, sqlite3_errmsg(db));
+	case SQLITE_CONSTRAINT:
+		return store_set_error(STORE_CONFLICT, "%s: %s", what, sqlite3_errmsg(db));
+	default:
+		return store_set_error(STORE_ERROR, "%s: %s", what, sqlite3_errmsg(db));
+	}
 }
 
-const char *
-store_last_error(void)
-{
-	return last_error;
-}
+/* -- statements ---------------------------------------------------------------- */
 
-static int
-map_err(sqlite3 *db, int rc)
-{
-	int ext = sqlite3_extended_errcode(db);
-
-	if ((ext & 0xff) == SQLITE_CONSTRAINT)
-		return fail(ext == SQLITE_CONSTRAINT_FOREIGNKEY ? STORE_NOTFOUND : STORE_CONFLICT,
-		    "%s", sqlite3_errmsg(db));
-	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED || rc == SQLITE_IOERR || rc == SQLITE_FULL)
-		return fail(STORE_UNAVAILABLE, "database unavailable: %s", sqlite3_errmsg(db));
-	return fail(STORE_ERROR, "%s", sqlite3_errmsg(db));
-}
-
-int
-store_env_from_name(const char *s, enum store_env *out)
-{
-	for (int i = 0; i < STORE_ENV__MAX; i++)
-		if (strcmp(s, store_env_names[i]) == 0) {
-			*out = (enum store_env)i;
-			return 0;
-		}
-	return -1;
-}
-
-int
-store_format_from_name(const char *s, enum store_format *out)
-{
-	for (int i = 0; i < STORE_FORMAT__MAX; i++)
-		if (strcmp(s, store_format_names[i]) == 0) {
-			*out = (enum store_format)i;
-			return 0;
-		}
-	return -1;
-}
-
-const char *
-store_backend(const struct store *s)
-{
-	(void)s;
-	return "sqlite";
-}
-
-/* -- statements ------------------------------------------------------------ */
-
-/* Binds args by a type string: s text, i int64, b blob (ptr, len). */
+/* Binds by a type string: s text (NULL binds ""), i int64, b blob (pointer,
+ * size_t). Values are copied (SQLITE_TRANSIENT is not needed: every
+ * statement is stepped and reset before its arguments go away). */
 static int
 bindv(sqlite3_stmt *st, const char *types, va_list ap)
 {
-	for (int i = 0; types[i] != '\0'; i++) {
-		int rc = SQLITE_OK;
+	int rc = SQLITE_OK;
+
+	for (int i = 0; types[i] != '\0' && rc == SQLITE_OK; i++) {
 		switch (types[i]) {
 		case 's': {
 			const char *v = va_arg(ap, const char *);
-			rc = v ? sqlite3_bind_text(st, i + 1, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i + 1);
+			rc = sqlite3_bind_text(st, i + 1, v != NULL ? v : "", -1, SQLITE_STATIC);
 			break;
 		}
 		case 'i':
@@ -130,538 +164,168 @@ bindv(sqlite3_stmt *st, const char *types, va_list ap)
 			break;
 		case 'b': {
 			const void *p = va_arg(ap, const void *);
-			int n = (int)va_arg(ap, size_t);
-			rc = sqlite3_bind_blob(st, i + 1, p, n, SQLITE_TRANSIENT);
+			size_t n = va_arg(ap, size_t);
+			rc = sqlite3_bind_blob64(st, i + 1, p, n, SQLITE_STATIC);
 			break;
 		}
+		default:
+			rc = SQLITE_MISUSE;
 		}
-		if (rc != SQLITE_OK)
-			return rc;
-	}
-	return SQLITE_OK;
-}
-
-/* Runs one statement that returns no rows; *changes gets sqlite3_changes. */
-static int
-exec(sqlite3 *db, int *changes, const char *sql, const char *types, ...)
-{
-	sqlite3_stmt *st = NULL;
-	va_list ap;
-	int rc;
-
-	if ((rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL)) != SQLITE_OK)
-		return map_err(db, rc);
-	va_start(ap, types);
-	rc = bindv(st, types, ap);
-	va_end(ap);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return map_err(db, rc);
-	if (changes != NULL)
-		*changes = sqlite3_changes(db);
-	return STORE_OK;
-}
-
-static int
-bump(sqlite3 *db)
-{
-	return exec(db, NULL, "UPDATE meta SET value = value + 1 WHERE key = 'generation'", "");
-}
-
-static int
-begin(struct store *s)
-{
-	return exec(s->db, NULL, "BEGIN IMMEDIATE", "");
-}
-
-static int
-finish(struct store *s, int rc)
-{
-	if (rc == STORE_OK && (rc = bump(s->db)) == STORE_OK &&
-	    (rc = exec(s->db, NULL, "COMMIT", "")) == STORE_OK)
-		return STORE_OK;
-	{
-		char keep[256];
-		snprintf(keep, sizeof(keep), "%s", last_error);
-		exec(s->db, NULL, "ROLLBACK", "");
-		snprintf(last_error, sizeof(last_error), "%s", keep);
 	}
 	return rc;
 }
 
+/* The cached statement id with its arguments bound; NULL on a bind failure
+ * (error set). Call with q->mu held; reset with done() after stepping. */
+static sqlite3_stmt *
+stmt(struct sq *q, enum sq_id id, const char *types, ...)
+{
+	sqlite3_stmt *st = q->st[id];
+	va_list ap;
+	int rc;
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	va_start(ap, types);
+	rc = bindv(st, types, ap);
+	va_end(ap);
+	if (rc != SQLITE_OK) {
+		sq_fail(q->db, rc, "bind");
+		sqlite3_reset(st);
+		return NULL;
+	}
+	return st;
+}
+
+/* Resets st so that it holds no read snapshot (which would pin the WAL). */
+static void
+done(sqlite3_stmt *st)
+{
+	if (st != NULL) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+}
+
+#define RUN_BIND_FAILED	(-1)	/* not an SQLite code */
+
+/* Runs a statement returning no rows. Returns the raw SQLite code (DONE
+ * becomes OK) so that callers can tell constraint kinds apart; *changes
+ * gets the rows changed. */
+static int
+run(struct sq *q, sqlite3_stmt *st, int *changes)
+{
+	int rc;
+
+	if (st == NULL)
+		return RUN_BIND_FAILED;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
+		rc = SQLITE_OK;
+		if (changes != NULL)
+			*changes = sqlite3_changes(q->db);
+	} else
+		rc = sqlite3_extended_errcode(q->db);
+	done(st);
+	return rc;
+}
+
+/* A failed run() as enum store_err; the constraint messages name the row. */
+static int
+run_err(struct sq *q, int rc, const char *what, const char *conflict, const char *fkey)
+{
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+		return store_set_error(STORE_CONFLICT, "%s", conflict);
+	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY && fkey != NULL)
+		return store_set_error(STORE_NOTFOUND, "%s", fkey);
+	if (rc == RUN_BIND_FAILED)
+		return STORE_ERROR;	/* stmt() already said why */
+	return sq_fail(q->db, rc, what);
+}
+
+/* Transactions on the main connection; q->mu held. */
+static int
+tx_begin(struct sq *q)
+{
+	int rc = run(q, q->st[SQ_BEGIN], NULL);
+
+	return rc == SQLITE_OK ? STORE_OK : sq_fail(q->db, rc, "begin");
+}
+
+/* Commits when rc is STORE_OK (after incrementing the generation when bump),
+ * else rolls back keeping rc and its message. */
+static int
+tx_end(struct sq *q, int rc, int bump)
+{
+	int src;
+
+	if (rc == STORE_OK && bump && (src = run(q, q->st[SQ_BUMP], NULL)) != SQLITE_OK)
+		rc = sq_fail(q->db, src, "generation");
+	if (rc == STORE_OK) {
+		if ((src = run(q, q->st[SQ_COMMIT], NULL)) == SQLITE_OK) {
+			if (bump)
+				q->gen_valid = 0;	/* data_version ignores our own commits */
+			return STORE_OK;
+		}
+		rc = sq_fail(q->db, src, "commit");
+	}
+	if (!sqlite3_get_autocommit(q->db))
+		(void)run(q, q->st[SQ_ROLLBACK], NULL);
+	return rc;
+}
+
+/* -- rows ---------------------------------------------------------------------- */
+
+/* A column's text as a heap string ("" for NULL); NULL only for no memory. */
 static char *
 col_text(sqlite3_stmt *st, int i)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
-	return strdup(t ? (const char *)t : "");
-}
-
-/* Runs a query; for each row calls row(st, dst + k*size). Grows *out. */
-typedef int (*row_fn)(sqlite3_stmt *, void *);
-
-static int
-query(struct store *s, const char *sql, size_t size, row_fn row, void **out,
-    size_t *n, const char *types, ...)
-{
-	sqlite3_stmt *st = NULL;
-	va_list ap;
-	size_t cap = 0, used = 0;
-	char *arr = NULL;
-	int rc;
-
-	*out = NULL;
-	*n = 0;
-	pthread_mutex_lock(&s->mu);
-	if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL)) != SQLITE_OK) {
-		rc = map_err(s->db, rc);
-		goto out;
-	}
-	va_start(ap, types);
-	rc = bindv(st, types, ap);
-	va_end(ap);
-	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (used == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			char *na = realloc(arr, ncap * size);
-			if (na == NULL) {
-				rc = SQLITE_NOMEM;
-				break;
-			}
-			arr = na;
-			cap = ncap;
-		}
-		memset(arr + used * size, 0, size);
-		row(st, arr + used * size);
-		used++;
-		rc = SQLITE_OK;
-	}
-	if (rc != SQLITE_DONE) {
-		rc = map_err(s->db, rc);
-		for (size_t i = 0; i < used; i++)
-			;	/* rows hold strdup'd strings; callers' free does it */
-		*out = arr;
-		*n = used;
-		goto out;
-	}
-	rc = STORE_OK;
-	*out = arr;
-	*n = used;
-out:
-	sqlite3_finalize(st);
-	pthread_mutex_unlock(&s->mu);
-	return rc;
-}
-
-/* -- open, migrate, close -------------------------------------------------- */
-
-static int
-pragmas(sqlite3 *db)
-{
-	return sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-	    "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;", NULL, NULL, NULL);
+	return strdup(t != NULL ? (const char *)t : "");
 }
 
 static int
-migrate(sqlite3 *db, char *err, size_t errlen)
+env_of(int v)
 {
-	sqlite3_stmt *st = NULL;
-	int version = 0, latest = (int)GH_ARRAY_LEN(sqlite_migrations);
-
-	if (sqlite3_exec(db, "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);",
-	    NULL, NULL, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "cannot read the schema version: %s", sqlite3_errmsg(db));
-		return -1;
-	}
-	if (sqlite3_prepare_v2(db, "SELECT max(version) FROM schema_version", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	if (version > latest) {
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		snprintf(err, errlen, "the database is at schema version %d, newer than this binary knows (%d); "
-		    "upgrade gatehouse", version, latest);
-		return -1;
-	}
-	for (int v = version; v < latest; v++) {
-		char sql[64];
-		if (sqlite3_exec(db, sqlite_migrations[v], NULL, NULL, NULL) != SQLITE_OK) {
-			snprintf(err, errlen, "migration %d failed: %s", v + 1, sqlite3_errmsg(db));
-			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-			return -1;
-		}
-		snprintf(sql, sizeof(sql), "INSERT INTO schema_version VALUES (%d)", v + 1);
-		sqlite3_exec(db, sql, NULL, NULL, NULL);
-	}
-	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "migration commit failed: %s", sqlite3_errmsg(db));
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		return -1;
-	}
-	return 0;
-}
-
-static void *writer_main(void *);
-
-int
-store_open(const char *url, struct store **out, char *err, size_t errlen)
-{
-	const char *path = url;
-	struct store *s;
-	int fd;
-
-	err[0] = '\0';
-	if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0) {
-		snprintf(err, errlen, "the PostgreSQL backend is not built yet; use sqlite:PATH");
-		return STORE_ERROR;
-	}
-	if (strncmp(url, "sqlite:", 7) == 0)
-		path = url + 7;
-	if (path[0] == '\0' || strlen(path) > 4000) {
-		snprintf(err, errlen, "\"%.60s\" is not a store URL (sqlite:PATH or postgresql://...)", url);
-		return STORE_ERROR;
-	}
-	/* The file holds hashes and sealed keys: only its owner reads it. */
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return STORE_ERROR;
-	}
-	close(fd);
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return STORE_ERROR;
-	}
-	pthread_mutex_init(&s->mu, NULL);
-	pthread_mutex_init(&s->qmu, NULL);
-	pthread_cond_init(&s->qcond, NULL);
-	pthread_cond_init(&s->qidle, NULL);
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK ||
-	    pragmas(s->db) != SQLITE_OK || migrate(s->db, err, errlen) == -1 ||
-	    sqlite3_open_v2(path, &s->wdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK ||
-	    pragmas(s->wdb) != SQLITE_OK) {
-		if (err[0] == '\0')
-			snprintf(err, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
-		sqlite3_close(s->db);
-		sqlite3_close(s->wdb);
-		free(s);
-		return STORE_ERROR;
-	}
-	if (sqlite3_prepare_v2(s->db, "PRAGMA data_version", -1, &s->st_version, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'generation'", -1, &s->st_gen, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(s->wdb, "INSERT INTO tokens (id, client_id, tenant_id, name, format, env, scope, aud,"
-	    " issued_at, expires_at, revoked_at) VALUES (?,?,?,?,?,?,?,?,?,?,0)", -1, &s->st_insert, NULL) != SQLITE_OK ||
-	    (s->q = calloc(QUEUE_MAX, sizeof(*s->q))) == NULL) {
-		snprintf(err, errlen, "cannot prepare statements: %s", sqlite3_errmsg(s->db));
-		store_close(s);
-		return STORE_ERROR;
-	}
-	s->seen_version = -1;
-	if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
-		snprintf(err, errlen, "cannot start the writer thread");
-		sqlite3_close(s->db);
-		free(s);
-		return STORE_ERROR;
-	}
-	*out = s;
-	return STORE_OK;
-}
-
-int
-store_schema_version(struct store *s, int *current, int *latest)
-{
-	sqlite3_stmt *st = NULL;
-
-	*latest = (int)GH_ARRAY_LEN(sqlite_migrations);
-	*current = 0;
-	pthread_mutex_lock(&s->mu);
-	if (sqlite3_prepare_v2(s->db, "SELECT max(version) FROM schema_version", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		*current = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	pthread_mutex_unlock(&s->mu);
-	return STORE_OK;
-}
-
-/* -- the group-commit writer ------------------------------------------------- */
-
-static void
-queued_free(struct queued *q)
-{
-	store_token_clear(&q->t);
+	return v >= 0 && v < STORE_ENV__MAX ? v : STORE_ENV_SANDBOX;
 }
 
 static int
-commit_batch(struct store *s, struct queued *batch, size_t n)
+format_of(int v)
 {
-	int rc = sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-
-	for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
-		struct store_token *t = &batch[i].t;
-		sqlite3_reset(s->st_insert);
-		sqlite3_bind_text(s->st_insert, 1, t->id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s->st_insert, 2, t->client_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s->st_insert, 3, t->tenant_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s->st_insert, 4, t->name, -1, SQLITE_STATIC);
-		sqlite3_bind_int(s->st_insert, 5, (int)t->format);
-		sqlite3_bind_int(s->st_insert, 6, (int)t->env);
-		sqlite3_bind_text(s->st_insert, 7, t->scope, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s->st_insert, 8, t->aud, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s->st_insert, 9, t->issued_at);
-		sqlite3_bind_int64(s->st_insert, 10, t->expires_at);
-		rc = sqlite3_step(s->st_insert);
-		rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
-	}
-	sqlite3_reset(s->st_insert);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL);
-	if (rc != SQLITE_OK)
-		sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
-	return rc == SQLITE_OK ? STORE_OK : STORE_UNAVAILABLE;
+	return v >= 0 && v < STORE_FORMAT__MAX ? v : STORE_FORMAT_JWT;
 }
 
-static void *
-writer_main(void *arg)
-{
-	struct store *s = arg;
-	struct queued *batch = calloc(BATCH_MAX, sizeof(*batch));
-
-	if (batch == NULL)
-		return NULL;
-	pthread_mutex_lock(&s->qmu);
-	for (;;) {
-		size_t n;
-		int rc;
-		while (s->qlen == 0 && !s->stop)
-			pthread_cond_wait(&s->qcond, &s->qmu);
-		if (s->qlen == 0 && s->stop)
-			break;
-		n = s->qlen < BATCH_MAX ? s->qlen : BATCH_MAX;
-		for (size_t i = 0; i < n; i++)
-			batch[i] = s->q[(s->qhead + i) % QUEUE_MAX];
-		s->qhead = (s->qhead + n) % QUEUE_MAX;
-		s->qlen -= n;
-		s->busy = 1;
-		pthread_mutex_unlock(&s->qmu);
-		rc = commit_batch(s, batch, n);
-		/* Answers go out only now that the batch is durable. */
-		for (size_t i = 0; i < n; i++) {
-			if (batch[i].done != NULL)
-				batch[i].done(batch[i].arg, rc);
-			queued_free(&batch[i]);
-		}
-		pthread_mutex_lock(&s->qmu);
-		s->busy = 0;
-		if (s->qlen == 0)
-			pthread_cond_broadcast(&s->qidle);
-	}
-	s->busy = 0;
-	pthread_cond_broadcast(&s->qidle);
-	pthread_mutex_unlock(&s->qmu);
-	free(batch);
-	return NULL;
-}
-
-static char *
-dup0(const char *v)
-{
-	return strdup(v ? v : "");
-}
-
-int
-store_token_record(struct store *s, const struct store_token *t,
-    store_done_fn done, void *arg)
-{
-	struct queued q;
-
-	memset(&q, 0, sizeof(q));
-	q.t = *t;
-	q.t.id = dup0(t->id);
-	q.t.client_id = dup0(t->client_id);
-	q.t.tenant_id = dup0(t->tenant_id);
-	q.t.name = dup0(t->name);
-	q.t.scope = dup0(t->scope);
-	q.t.aud = dup0(t->aud);
-	q.done = done;
-	q.arg = arg;
-	if (!q.t.id || !q.t.client_id || !q.t.tenant_id || !q.t.name || !q.t.scope || !q.t.aud) {
-		queued_free(&q);
-		return fail(STORE_ERROR, "out of memory");
-	}
-	pthread_mutex_lock(&s->qmu);
-	if (s->qlen == QUEUE_MAX || s->stop) {
-		pthread_mutex_unlock(&s->qmu);
-		queued_free(&q);
-		return fail(STORE_UNAVAILABLE, "the write queue is full");
-	}
-	s->q[(s->qhead + s->qlen) % QUEUE_MAX] = q;
-	s->qlen++;
-	pthread_cond_signal(&s->qcond);
-	pthread_mutex_unlock(&s->qmu);
-	return STORE_OK;
-}
-
-int
-store_flush(struct store *s)
-{
-	pthread_mutex_lock(&s->qmu);
-	while (s->qlen > 0 || s->busy)
-		pthread_cond_wait(&s->qidle, &s->qmu);
-	pthread_mutex_unlock(&s->qmu);
-	return STORE_OK;
-}
-
-void
-store_close(struct store *s)
-{
-	if (s == NULL)
-		return;
-	if (s->q != NULL) {
-		pthread_mutex_lock(&s->qmu);
-		s->stop = 1;
-		pthread_cond_signal(&s->qcond);
-		pthread_mutex_unlock(&s->qmu);
-		pthread_join(s->writer, NULL);
-	}
-	sqlite3_finalize(s->st_version);
-	sqlite3_finalize(s->st_gen);
-	sqlite3_finalize(s->st_insert);
-	sqlite3_close(s->db);
-	sqlite3_close(s->wdb);
-	free(s->q);
-	pthread_mutex_destroy(&s->mu);
-	pthread_mutex_destroy(&s->qmu);
-	pthread_cond_destroy(&s->qcond);
-	pthread_cond_destroy(&s->qidle);
-	free(s);
-}
-
-int
-store_generation(struct store *s, uint64_t *out)
-{
-	int64_t v;
-	int rc = STORE_OK;
-
-	pthread_mutex_lock(&s->mu);
-	/* data_version moves when another connection commits: only then is
-	 * the generation row worth reading. */
-	if (sqlite3_step(s->st_version) != SQLITE_ROW) {
-		rc = map_err(s->db, SQLITE_ERROR);
-	} else {
-		v = sqlite3_column_int64(s->st_version, 0);
-		if (v != s->seen_version) {
-			if (sqlite3_step(s->st_gen) == SQLITE_ROW) {
-				s->gen = (uint64_t)sqlite3_column_int64(s->st_gen, 0);
-				s->seen_version = v;
-			} else
-				rc = map_err(s->db, SQLITE_ERROR);
-			sqlite3_reset(s->st_gen);
-		}
-	}
-	sqlite3_reset(s->st_version);
-	*out = s->gen;
-	pthread_mutex_unlock(&s->mu);
-	return rc;
-}
-
-/* Writes on the main connection change the generation too; the cached
- * value must not hide them (data_version ignores our own commits). */
-static int
-mutate(struct store *s, int rc)
-{
-	if (rc == STORE_OK)
-		s->seen_version = -1;
-	return rc;
-}
-
-/* -- tenants --------------------------------------------------------------- */
+/* Each reader fills dst from the row; -1 when out of memory (the caller
+ * then clears dst with clear). */
+typedef int (*row_fn)(sqlite3_stmt *, void *dst);
+typedef void (*clear_fn)(void *);
 
 static int
 tenant_row(sqlite3_stmt *st, void *dst)
 {
 	struct store_tenant *t = dst;
+
 	t->id = col_text(st, 0);
 	t->name = col_text(st, 1);
 	t->created_at = sqlite3_column_int64(st, 2);
-	return 0;
+	return t->id && t->name ? 0 : -1;
 }
-
-int
-store_tenant_create(struct store *s, const struct store_tenant *t)
-{
-	int rc;
-
-	pthread_mutex_lock(&s->mu);
-	if ((rc = begin(s)) == STORE_OK) {
-		rc = exec(s->db, NULL, "INSERT INTO tenants (id, name, created_at) VALUES (?,?,?)",
-		    "ssi", t->id, t->name, t->created_at);
-		rc = finish(s, rc);
-	}
-	rc = mutate(s, rc);
-	pthread_mutex_unlock(&s->mu);
-	return rc;
-}
-
-int
-store_tenant_get(struct store *s, const char *id, struct store_tenant *out)
-{
-	void *arr;
-	size_t n;
-	int rc = query(s, "SELECT id, name, created_at FROM tenants WHERE id = ?", sizeof(*out),
-	    tenant_row, &arr, &n, "s", id);
-
-	if (rc == STORE_OK && n == 0)
-		rc = fail(STORE_NOTFOUND, "tenant %s does not exist", id);
-	if (rc == STORE_OK)
-		*out = *(struct store_tenant *)arr;
-	else
-		store_tenant_free(arr, n);
-	if (rc == STORE_OK)
-		free(arr);
-	return rc;
-}
-
-int
-store_tenant_list(struct store *s, struct store_tenant **out, size_t *n)
-{
-	return query(s, "SELECT id, name, created_at FROM tenants ORDER BY id", sizeof(**out),
-	    tenant_row, (void **)out, n, "");
-}
-
-void
-store_tenant_clear(struct store_tenant *t)
-{
-	free(t->id);
-	free(t->name);
-	memset(t, 0, sizeof(*t));
-}
-
-void
-store_tenant_free(struct store_tenant *t, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		store_tenant_clear(&t[i]);
-	free(t);
-}
-
-/* -- clients ------------------------------------------------------------------ */
-
-#define CLIENT_COLS "id, tenant_id, name, env, roles, scopes, ttl, max_ttl, format, allow_ips," \
-	" claims, disabled, rate_limit, tokens_valid_after, created_at, updated_at"
 
 static int
 client_row(sqlite3_stmt *st, void *dst)
 {
 	struct store_client *c = dst;
+
 	c->id = col_text(st, 0);
 	c->tenant_id = col_text(st, 1);
 	c->name = col_text(st, 2);
-	c->env = (enum store_env)sqlite3_column_int(st, 3);
-	c->roles = (unsigned)sqlite3_column_int(st, 4);
+	c->env = (enum store_env)env_of(sqlite3_column_int(st, 3));
+	c->roles = (unsigned)sqlite3_column_int64(st, 4);
 	c->scopes = col_text(st, 5);
 	c->ttl = sqlite3_column_int64(st, 6);
 	c->max_ttl = sqlite3_column_int64(st, 7);
-	c->format = (enum store_format)sqlite3_column_int(st, 8);
+	c->format = (enum store_format)format_of(sqlite3_column_int(st, 8));
 	c->allow_ips = col_text(st, 9);
 	c->claims = col_text(st, 10);
 	c->disabled = sqlite3_column_int(st, 11);
@@ -669,391 +333,829 @@ client_row(sqlite3_stmt *st, void *dst)
 	c->tokens_valid_after = sqlite3_column_int64(st, 13);
 	c->created_at = sqlite3_column_int64(st, 14);
 	c->updated_at = sqlite3_column_int64(st, 15);
-	if (c->env >= STORE_ENV__MAX)
-		c->env = STORE_ENV_SANDBOX;
-	if (c->format >= STORE_FORMAT__MAX)
-		c->format = STORE_FORMAT_JWT;
-	return 0;
+	return c->id && c->tenant_id && c->name && c->scopes && c->allow_ips && c->claims ? 0 : -1;
 }
-
-static int
-insert_secret(struct store *s, struct store_secret *sec)
-{
-	int rc = exec(s->db, NULL, "INSERT INTO client_secrets (client_id, hash, created_at, expires_at,"
-	    " revoked_at) VALUES (?,?,?,?,?)", "sbiii", sec->client_id, sec->hash, (size_t)32,
-	    sec->created_at, sec->expires_at, sec->revoked_at);
-	if (rc == STORE_OK)
-		sec->id = sqlite3_last_insert_rowid(s->db);
-	return rc;
-}
-
-int
-store_client_create(struct store *s, const struct store_client *c,
-    struct store_secret *first)
-{
-	int rc;
-
-	pthread_mutex_lock(&s->mu);
-	if ((rc = begin(s)) == STORE_OK) {
-		rc = exec(s->db, NULL, "INSERT INTO clients (" CLIENT_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-		    "sssiisiiissiiiii", c->id, c->tenant_id, c->name, (int64_t)c->env, (int64_t)c->roles,
-		    c->scopes, c->ttl, c->max_ttl, (int64_t)c->format, c->allow_ips, c->claims,
-		    (int64_t)c->disabled, c->rate_limit, c->tokens_valid_after, c->created_at, c->updated_at);
-		if (rc == STORE_OK && first != NULL)
-			rc = insert_secret(s, first);
-		rc = finish(s, rc);
-	}
-	rc = mutate(s, rc);
-	pthread_mutex_unlock(&s->mu);
-	return rc;
-}
-
-int
-store_client_get(struct store *s, const char *id, struct store_client *out)
-{
-	struct store_client *arr;
-	size_t n;
-	int rc = query(s, "SELECT " CLIENT_COLS " FROM clients WHERE id = ?", sizeof(*out),
-	    client_row, (void **)&arr, &n, "s", id);
-
-	if (rc == STORE_OK && n == 0)
-		rc = fail(STORE_NOTFOUND, "client does not exist");
-	if (rc != STORE_OK) {
-		store_client_free(arr, n);
-		return rc;
-	}
-	*out = arr[0];
-	free(arr);
-	return STORE_OK;
-}
-
-int
-store_client_list(struct store *s, const char *tenant_id, struct store_client **out, size_t *n)
-{
-	if (tenant_id != NULL)
-		return query(s, "SELECT " CLIENT_COLS " FROM clients WHERE tenant_id = ? ORDER BY created_at, id",
-		    sizeof(**out), client_row, (void **)out, n, "s", tenant_id);
-	return query(s, "SELECT " CLIENT_COLS " FROM clients ORDER BY created_at, id",
-	    sizeof(**out), client_row, (void **)out, n, "");
-}
-
-int
-store_client_update(struct store *s, const struct store_client *c)
-{
-	int rc, changes = 0;
-
-	pthread_mutex_lock(&s->mu);
-	if ((rc = begin(s)) == STORE_OK) {
-		rc = exec(s->db, &changes, "UPDATE clients SET tenant_id=?, name=?, env=?, roles=?, scopes=?,"
-		    " ttl=?, max_ttl=?, format=?, allow_ips=?, claims=?, disabled=?, rate_limit=?,"
-		    " tokens_valid_after=?, updated_at=? WHERE id=?",
-		    "ssiisiiissiiiis", c->tenant_id, c->name, (int64_t)c->env, (int64_t)c->roles, c->scopes,
-		    c->ttl, c->max_ttl, (int64_t)c->format, c->allow_ips, c->claims, (int64_t)c->disabled,
-		    c->rate_limit, c->tokens_valid_after, c->updated_at, c->id);
-		if (rc == STORE_OK && changes == 0)
-			rc = fail(STORE_NOTFOUND, "client does not exist");
-		rc = finish(s, rc);
-	}
-	rc = mutate(s, rc);
-	pthread_mutex_unlock(&s->mu);
-	return rc;
-}
-
-void
-store_client_clear(struct store_client *c)
-{
-	free(c->id);
-	free(c->tenant_id);
-	free(c->name);
-	free(c->scopes);
-	free(c->allow_ips);
-	free(c->claims);
-	memset(c, 0, sizeof(*c));
-}
-
-void
-store_client_free(struct store_client *c, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		store_client_clear(&c[i]);
-	free(c);
-}
-
-/* -- secrets ----------------------------------------------------------------- */
 
 static int
 secret_row(sqlite3_stmt *st, void *dst)
 {
 	struct store_secret *x = dst;
 	const void *h = sqlite3_column_blob(st, 2);
+
 	x->id = sqlite3_column_int64(st, 0);
 	x->client_id = col_text(st, 1);
-	if (h != NULL && sqlite3_column_bytes(st, 2) == 32)
-		memcpy(x->hash, h, 32);
+	if (h != NULL && sqlite3_column_bytes(st, 2) == (int)sizeof(x->hash))
+		memcpy(x->hash, h, sizeof(x->hash));
 	x->created_at = sqlite3_column_int64(st, 3);
 	x->expires_at = sqlite3_column_int64(st, 4);
 	x->revoked_at = sqlite3_column_int64(st, 5);
-	return 0;
+	return x->client_id ? 0 : -1;
 }
-
-int
-store_secret_add(struct store *s, struct store_secret *sec)
-{
-	int rc;
-
-	pthread_mutex_lock(&s->mu);
-	if ((rc = begin(s)) == STORE_OK)
-		rc = finish(s, insert_secret(s, sec));
-	rc = mutate(s, rc);
-	pthread_mutex_unlock(&s->mu);
-	return rc;
-}
-
-int
-store_secret_list(struct store *s, const char *client_id, struct store_secret **out, size_t *n)
-{
-	return query(s, "SELECT id, client_id, hash, created_at, expires_at, revoked_at FROM client_secrets"
-	    " WHERE client_id = ? ORDER BY id", sizeof(**out), secret_row, (void **)out, n, "s", client_id);
-}
-
-int
-store_secret_update(struct store *s, const struct store_secret *sec)
-{
-	int rc, changes = 0;
-
-	pthread_mutex_lock(&s->mu);
-	if ((rc = begin(s)) == STORE_OK) {
-		rc = exec(s->db, &changes, "UPDATE client_secrets SET expires_at=?, revoked_at=? WHERE id=?",
-		    "iii", sec->expires_at, sec->revoked_at, sec->id);
-		if (rc == STORE_OK && changes == 0)
-			rc = fail(STORE_NOTFOUND, "secret does not exist");
-		rc = finish(s, rc);
-	}
-	rc = mutate(s, rc);
-	pthread_mutex_unlock(&s->mu);
-	return rc;
-}
-
-void
-store_secret_clear(struct store_secret *x)
-{
-	free(x->client_id);
-	memset(x, 0, sizeof(*x));
-}
-
-void
-store_secret_free(struct store_secret *x, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		store_secret_clear(&x[i]);
-	free(x);
-}
-
-/* -- keys ----------------------------------------------------------------------- */
 
 static int
 key_row(sqlite3_stmt *st, void *dst)
 {
 	struct store_key *k = dst;
-	int n = sqlite3_column_bytes(st, 3);
+	const void *b;
+	int n;
+
 	k->kid = col_text(st, 0);
 	k->alg = col_text(st, 1);
-	k->env = (enum store_env)sqlite3_column_int(st, 2);
-	if (k->env >= STORE_ENV__MAX)
-		k->env = STORE_ENV_SANDBOX;
-	if ((k->sealed = malloc(n > 0 ? (size_t)n : 1)) != NULL && n > 0)
-		memcpy(k->sealed, sqlite3_column_blob(st, 3), (size_t)n);
-	k->sealed_len = k->sealed ? (size_t)n : 0;
+	k->env = (enum store_env)env_of(sqlite3_column_int(st, 2));
+	b = sqlite3_column_blob(st, 3);
+	n = sqlite3_column_bytes(st, 3);
+	if ((k->sealed = malloc(n > 0 ? (size_t)n : 1)) != NULL && n > 0 && b != NULL) {
+		memcpy(k->sealed, b, (size_t)n);
+		k->sealed_len = (size_t)n;
+	}
 	k->created_at = sqlite3_column_int64(st, 4);
 	k->publish_at = sqlite3_column_int64(st, 5);
 	k->activate_at = sqlite3_column_int64(st, 6);
 	k->retire_at = sqlite3_column_int64(st, 7);
 	k->remove_at = sqlite3_column_int64(st, 8);
-	return 0;
+	return k->kid && k->alg && k->sealed ? 0 : -1;
 }
-
-int
-store_key_add(struct store *s, const struct store_key *k)
-{
-	int rc;
-
-	pthread_mutex_lock(&s->mu);
-	if ((rc = begin(s)) == STORE_OK) {
-		rc = exec(s->db, NULL, "INSERT INTO signing_keys (kid, alg, env, sealed, created_at, publish_at,"
-		    " activate_at, retire_at, remove_at) VALUES (?,?,?,?,?,?,?,?,?)", "ssibiiiii",
-		    k->kid, k->alg, (int64_t)k->env, k->sealed, k->sealed_len, k->created_at,
-		    k->publish_at, k->activate_at, k->retire_at, k->remove_at);
-		rc = finish(s, rc);
-	}
-	rc = mutate(s, rc);
-	pthread_mutex_unlock(&s->mu);
-	return rc;
-}
-
-int
-store_key_list(struct store *s, struct store_key **out, size_t *n)
-{
-	return query(s, "SELECT kid, alg, env, sealed, created_at, publish_at, activate_at, retire_at,"
-	    " remove_at FROM signing_keys ORDER BY created_at, kid", sizeof(**out), key_row, (void **)out, n, "");
-}
-
-int
-store_key_update(struct store *s, const struct store_key *k)
-{
-	int rc, changes = 0;
-
-	pthread_mutex_lock(&s->mu);
-	if ((rc = begin(s)) == STORE_OK) {
-		rc = exec(s->db, &changes, "UPDATE signing_keys SET publish_at=?, activate_at=?, retire_at=?,"
-		    " remove_at=? WHERE kid=?", "iiiis", k->publish_at, k->activate_at, k->retire_at,
-		    k->remove_at, k->kid);
-		if (rc == STORE_OK && changes == 0)
-			rc = fail(STORE_NOTFOUND, "key does not exist");
-		rc = finish(s, rc);
-	}
-	rc = mutate(s, rc);
-	pthread_mutex_unlock(&s->mu);
-	return rc;
-}
-
-void
-store_key_clear(struct store_key *k)
-{
-	free(k->kid);
-	free(k->alg);
-	free(k->sealed);
-	memset(k, 0, sizeof(*k));
-}
-
-void
-store_key_free(struct store_key *k, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		store_key_clear(&k[i]);
-	free(k);
-}
-
-/* -- tokens ------------------------------------------------------------------------ */
-
-#define TOKEN_COLS "id, client_id, tenant_id, name, format, env, scope, aud, issued_at, expires_at, revoked_at"
 
 static int
 token_row(sqlite3_stmt *st, void *dst)
 {
 	struct store_token *t = dst;
+
 	t->id = col_text(st, 0);
 	t->client_id = col_text(st, 1);
 	t->tenant_id = col_text(st, 2);
 	t->name = col_text(st, 3);
-	t->format = (enum store_format)sqlite3_column_int(st, 4);
-	t->env = (enum store_env)sqlite3_column_int(st, 5);
-	if (t->format >= STORE_FORMAT__MAX)
-		t->format = STORE_FORMAT_JWT;
-	if (t->env >= STORE_ENV__MAX)
-		t->env = STORE_ENV_SANDBOX;
+	t->format = (enum store_format)format_of(sqlite3_column_int(st, 4));
+	t->env = (enum store_env)env_of(sqlite3_column_int(st, 5));
 	t->scope = col_text(st, 6);
 	t->aud = col_text(st, 7);
 	t->issued_at = sqlite3_column_int64(st, 8);
 	t->expires_at = sqlite3_column_int64(st, 9);
 	t->revoked_at = sqlite3_column_int64(st, 10);
-	return 0;
+	return t->id && t->client_id && t->tenant_id && t->name && t->scope && t->aud ? 0 : -1;
 }
 
-int
-store_token_get(struct store *s, const char *id, struct store_token *out)
+static void tenant_clear(void *p) { store_tenant_clear(p); }
+static void client_clear(void *p) { store_client_clear(p); }
+static void secret_clear(void *p) { store_secret_clear(p); }
+static void key_clear(void *p) { store_key_clear(p); }
+static void token_clear(void *p) { store_token_clear(p); }
+
+/* Collects every row of st (bound, under q->mu) into a fresh array of
+ * elements of size; on error frees what it built and leaves *out NULL. */
+static int
+collect(struct sq *q, sqlite3_stmt *st, size_t size, row_fn row, clear_fn clear,
+    void **out, size_t *n, const char *what)
 {
-	struct store_token *arr;
-	size_t n;
-	int rc = query(s, "SELECT " TOKEN_COLS " FROM tokens WHERE id = ?", sizeof(*out), token_row,
-	    (void **)&arr, &n, "s", id);
+	char *arr = NULL;
+	size_t cap = 0, used = 0;
+	int rc, src = SQLITE_OK;
 
-	if (rc == STORE_OK && n == 0)
-		rc = fail(STORE_NOTFOUND, "no such token");
-	if (rc != STORE_OK) {
-		store_token_free(arr, n);
-		return rc;
-	}
-	*out = arr[0];
-	free(arr);
-	return STORE_OK;
-}
-
-int
-store_token_list(struct store *s, const char *client_id, struct store_token **out, size_t *n)
-{
-	return query(s, "SELECT " TOKEN_COLS " FROM tokens WHERE client_id = ? ORDER BY issued_at, id",
-	    sizeof(**out), token_row, (void **)out, n, "s", client_id);
-}
-
-int
-store_token_revoke(struct store *s, const char *id, int64_t at)
-{
-	int rc, changes = 0;
-
-	pthread_mutex_lock(&s->mu);
-	if ((rc = begin(s)) == STORE_OK) {
-		rc = exec(s->db, &changes, "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0",
-		    "is", at, id);
-		if (rc == STORE_OK && changes == 0) {
-			sqlite3_stmt *st = NULL;
-			int exists = 0;
-			if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM tokens WHERE id = ?", -1, &st, NULL) == SQLITE_OK) {
-				sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-				exists = sqlite3_step(st) == SQLITE_ROW;
+	*out = NULL;
+	*n = 0;
+	if (st == NULL)
+		return STORE_ERROR;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		if (used == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			char *na = realloc(arr, ncap * size);
+			if (na == NULL) {
+				src = SQLITE_NOMEM;
+				break;
 			}
-			sqlite3_finalize(st);
-			if (!exists)
-				rc = fail(STORE_NOTFOUND, "no such token");
+			arr = na;
+			cap = ncap;
 		}
-		rc = finish(s, rc);
+		memset(arr + used * size, 0, size);
+		if (row(st, arr + used * size) == -1) {
+			clear(arr + used * size);
+			src = SQLITE_NOMEM;
+			break;
+		}
+		used++;
 	}
-	rc = mutate(s, rc);
-	pthread_mutex_unlock(&s->mu);
+	if (src == SQLITE_DONE) {
+		rc = STORE_OK;
+		*out = arr;
+		*n = used;
+	} else {
+		rc = src == SQLITE_NOMEM ? store_set_error(STORE_ERROR, "%s: out of memory", what) :
+		    sq_fail(q->db, src, what);
+		for (size_t i = 0; i < used; i++)
+			clear(arr + i * size);
+		free(arr);
+	}
+	done(st);
 	return rc;
 }
 
-int
-store_token_revoke_by_name(struct store *s, const char *client_id, const char *name,
-    int64_t at, int *count)
+/* One row into out: STORE_NOTFOUND (with notfound as the message) when none. */
+static int
+fetch_one(struct sq *q, sqlite3_stmt *st, size_t size, row_fn row, clear_fn clear,
+    void *out, const char *what, const char *notfound)
 {
-	int rc, changes = 0;
+	void *arr = NULL;
+	size_t n = 0;
+	int rc = collect(q, st, size, row, clear, &arr, &n, what);
 
-	*count = 0;
-	pthread_mutex_lock(&s->mu);
-	if ((rc = begin(s)) == STORE_OK) {
-		if (client_id != NULL)
-			rc = exec(s->db, &changes, "UPDATE tokens SET revoked_at = ? WHERE name = ? AND"
-			    " client_id = ? AND revoked_at = 0", "iss", at, name, client_id);
-		else
-			rc = exec(s->db, &changes, "UPDATE tokens SET revoked_at = ? WHERE name = ? AND"
-			    " revoked_at = 0", "is", at, name);
-		if (rc == STORE_OK && changes == 0)
-			rc = fail(STORE_NOTFOUND, "no live token of that name");
-		rc = finish(s, rc);
+	if (rc != STORE_OK)
+		return rc;
+	if (n == 0)
+		rc = store_set_error(STORE_NOTFOUND, "%s", notfound);
+	else
+		memcpy(out, arr, size);
+	for (size_t i = 1; i < n; i++)		/* a primary key: never more than one */
+		clear((char *)arr + i * size);
+	free(arr);
+	return rc;
+}
+
+/* -- open, migrate, close ------------------------------------------------------ */
+
+/* A whole-statement helper for open time (no values: static SQL only). */
+static int
+exec_static(sqlite3 *db, const char *sql)
+{
+	return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+/* Per-connection settings. journal_mode is checked: WAL is what makes
+ * readers and the group commit not block each other. */
+static int
+configure(sqlite3 *db, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int ok = 0;
+
+	sqlite3_extended_result_codes(db, 1);
+	if (sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS) != SQLITE_OK)
+		goto out;
+	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW)
+		goto out;
+	if (sqlite3_column_text(st, 0) == NULL ||
+	    strcmp((const char *)sqlite3_column_text(st, 0), "wal") != 0) {
+		snprintf(err, errlen, "cannot use WAL journal mode (got %s)",
+		    sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "nothing");
+		sqlite3_finalize(st);
+		return -1;
 	}
-	rc = mutate(s, rc);
-	pthread_mutex_unlock(&s->mu);
+	if (exec_static(db, "PRAGMA synchronous=FULL") != SQLITE_OK ||
+	    exec_static(db, "PRAGMA foreign_keys=ON") != SQLITE_OK)
+		goto out;
+	ok = 1;
+out:
+	sqlite3_finalize(st);
+	if (!ok) {
+		snprintf(err, errlen, "cannot configure the database: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
+/* The version recorded in schema_version (0 when the table is missing). */
+static int
+read_version(sqlite3 *db, int *version)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, exists = 0;
+
+	*version = 0;
+	rc = sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table'"
+	    " AND name = 'schema_version'", -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		exists = 1;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return rc;
+	if (!exists)
+		return SQLITE_OK;
+	rc = sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) FROM schema_version", -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*version = sqlite3_column_int(st, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * Brings the schema to SQLITE_SCHEMA_LATEST, one transaction per migration.
+ * The version is re-read inside each transaction: another process (a CLI
+ * and a server starting together) may have migrated in between.
+ */
+static int
+migrate(sqlite3 *db, char *err, size_t errlen)
+{
+	for (;;) {
+		sqlite3_stmt *st = NULL;
+		int version, rc;
+
+		if ((rc = read_version(db, &version)) != SQLITE_OK) {
+			snprintf(err, errlen, "cannot read the schema version: %s", sqlite3_errmsg(db));
+			return -1;
+		}
+		if (version > SQLITE_SCHEMA_LATEST) {
+			snprintf(err, errlen, "the database is at schema version %d, newer than this "
+			    "binary knows (%d); upgrade gatehouse", version, SQLITE_SCHEMA_LATEST);
+			return -1;
+		}
+		if (version == SQLITE_SCHEMA_LATEST)
+			return 0;
+		if (exec_static(db, "BEGIN IMMEDIATE") != SQLITE_OK) {
+			snprintf(err, errlen, "cannot start migration %d: %s", version + 1, sqlite3_errmsg(db));
+			return -1;
+		}
+		if (exec_static(db, "CREATE TABLE IF NOT EXISTS schema_version"
+		    " (version INTEGER NOT NULL)") != SQLITE_OK ||
+		    read_version(db, &version) != SQLITE_OK) {
+			snprintf(err, errlen, "cannot read the schema version: %s", sqlite3_errmsg(db));
+			goto fail;
+		}
+		if (version >= SQLITE_SCHEMA_LATEST) {	/* someone else got there */
+			exec_static(db, "ROLLBACK");
+			continue;
+		}
+		for (const char *const *sql = sqlite_migrations[version]; *sql != NULL; sql++)
+			if (exec_static(db, *sql) != SQLITE_OK) {
+				snprintf(err, errlen, "migration %d failed: %s", version + 1,
+				    sqlite3_errmsg(db));
+				goto fail;
+			}
+		if (sqlite3_prepare_v2(db, "INSERT INTO schema_version (version) VALUES (?)", -1,
+		    &st, NULL) != SQLITE_OK || sqlite3_bind_int(st, 1, version + 1) != SQLITE_OK ||
+		    sqlite3_step(st) != SQLITE_DONE) {
+			snprintf(err, errlen, "migration %d: cannot record it: %s", version + 1,
+			    sqlite3_errmsg(db));
+			sqlite3_finalize(st);
+			goto fail;
+		}
+		sqlite3_finalize(st);
+		if (exec_static(db, "COMMIT") != SQLITE_OK) {
+			snprintf(err, errlen, "migration %d: commit failed: %s", version + 1,
+			    sqlite3_errmsg(db));
+			goto fail;
+		}
+		continue;
+fail:
+		if (!sqlite3_get_autocommit(db))
+			exec_static(db, "ROLLBACK");
+		return -1;
+	}
+}
+
+static void
+sq_close(void *h)
+{
+	struct sq *q = h;
+
+	if (q == NULL)
+		return;
+	for (int i = 0; i < SQ__MAX; i++)
+		sqlite3_finalize(q->st[i]);
+	for (int i = 0; i < SW__MAX; i++)
+		sqlite3_finalize(q->sw[i]);
+	sqlite3_close(q->wdb);
+	sqlite3_close(q->db);
+	pthread_mutex_destroy(&q->mu);
+	free(q);
+}
+
+static int
+open_conn(const char *path, sqlite3 **db, char *err, size_t errlen)
+{
+	/* NOMUTEX: each connection is serialized by us (mu, or the one
+	 * writer thread). */
+	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, *db ? sqlite3_errmsg(*db) : "cannot open");
+		return -1;
+	}
+	return configure(*db, err, errlen);
+}
+
+static int
+sq_open(const char *path, void **h, char *err, size_t errlen)
+{
+	struct sq *q = NULL;
+	struct stat sb;
+	int fd;
+
+	if (path[0] == '\0' || path[0] == ':' || strlen(path) > 4000) {
+		snprintf(err, errlen, "\"%.60s\" is not a database file path", path);
+		return STORE_ERROR;
+	}
+	/* The file holds secret hashes and sealed keys: only its owner may
+	 * read it. Its directory must exist already (we do not make one).
+	 * SQLite gives the -wal and -shm files the same mode. */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return STORE_ERROR;
+	}
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		close(fd);
+		return STORE_ERROR;
+	}
+	close(fd);
+	if ((q = calloc(1, sizeof(*q))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return STORE_ERROR;
+	}
+	pthread_mutex_init(&q->mu, NULL);
+	if (open_conn(path, &q->db, err, errlen) == -1 || migrate(q->db, err, errlen) == -1 ||
+	    open_conn(path, &q->wdb, err, errlen) == -1)
+		goto fail;
+	for (int i = 0; i < SQ__MAX; i++)
+		if (sqlite3_prepare_v3(q->db, sq_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i],
+		    NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "cannot prepare statement %d: %s", i, sqlite3_errmsg(q->db));
+			goto fail;
+		}
+	for (int i = 0; i < SW__MAX; i++)
+		if (sqlite3_prepare_v3(q->wdb, sw_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->sw[i],
+		    NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "cannot prepare writer statement %d: %s", i,
+			    sqlite3_errmsg(q->wdb));
+			goto fail;
+		}
+	*h = q;
+	return STORE_OK;
+fail:
+	sq_close(q);
+	return STORE_ERROR;
+}
+
+static int
+sq_schema_version(void *h, int *current, int *latest)
+{
+	struct sq *q = h;
+	int rc = STORE_OK, src;
+	sqlite3_stmt *st;
+
+	*latest = SQLITE_SCHEMA_LATEST;
+	pthread_mutex_lock(&q->mu);
+	st = stmt(q, SQ_SCHEMA, "");
+	if (st != NULL && (src = sqlite3_step(st)) == SQLITE_ROW)
+		*current = sqlite3_column_int(st, 0);
+	else
+		rc = st == NULL ? STORE_ERROR : sq_fail(q->db, src, "schema version");
+	done(st);
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+/*
+ * The generation, on every request: PRAGMA data_version changes only when
+ * another connection (our writer, or another process) has committed, so the
+ * meta row is read only then, or after our own change. data_version is read
+ * first: a commit landing between the two reads is caught next time.
+ */
+static int
+sq_generation(void *h, uint64_t *out)
+{
+	struct sq *q = h;
+	sqlite3_stmt *st = q->st[SQ_DATA_VERSION];
+	int rc = STORE_OK, src;
+	int64_t v;
+
+	pthread_mutex_lock(&q->mu);
+	if ((src = sqlite3_step(st)) != SQLITE_ROW) {
+		rc = sq_fail(q->db, src, "data_version");
+		done(st);
+		goto out;
+	}
+	v = sqlite3_column_int64(st, 0);
+	done(st);
+	if (!q->gen_valid || v != q->seen) {
+		st = q->st[SQ_GEN];
+		if ((src = sqlite3_step(st)) == SQLITE_ROW) {
+			q->gen = (uint64_t)sqlite3_column_int64(st, 0);
+			q->seen = v;
+			q->gen_valid = 1;
+		} else
+			rc = sq_fail(q->db, src, "generation");
+		done(st);
+	}
+out:
+	*out = q->gen;
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+/* -- tenants --------------------------------------------------------------------- */
+
+static int
+sq_tenant_create(void *h, const struct store_tenant *t)
+{
+	struct sq *q = h;
+	char conflict[128];
+	int rc, src;
+
+	snprintf(conflict, sizeof(conflict), "tenant %.64s already exists", t->id);
+	pthread_mutex_lock(&q->mu);
+	if ((rc = tx_begin(q)) == STORE_OK) {
+		src = run(q, stmt(q, SQ_TENANT_INSERT, "ssi", t->id, t->name, t->created_at), NULL);
+		if (src != SQLITE_OK)
+			rc = run_err(q, src, "tenant create", conflict, NULL);
+		rc = tx_end(q, rc, 1);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+static int
+sq_tenant_get(void *h, const char *id, struct store_tenant *out)
+{
+	struct sq *q = h;
+	char nf[128];
+	int rc;
+
+	snprintf(nf, sizeof(nf), "tenant %.64s does not exist", id);
+	pthread_mutex_lock(&q->mu);
+	rc = fetch_one(q, stmt(q, SQ_TENANT_GET, "s", id), sizeof(*out), tenant_row, tenant_clear,
+	    out, "tenant get", nf);
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+static int
+sq_tenant_list(void *h, struct store_tenant **out, size_t *n)
+{
+	struct sq *q = h;
+	int rc;
+
+	pthread_mutex_lock(&q->mu);
+	rc = collect(q, stmt(q, SQ_TENANT_LIST, ""), sizeof(**out), tenant_row, tenant_clear,
+	    (void **)out, n, "tenant list");
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+/* -- clients --------------------------------------------------------------------- */
+
+static int
+insert_secret(struct sq *q, struct store_secret *sec)
+{
+	char fk[128], conflict[128];
+	int src;
+
+	snprintf(fk, sizeof(fk), "client %.64s does not exist", sec->client_id);
+	snprintf(conflict, sizeof(conflict), "secret of client %.64s already exists", sec->client_id);
+	src = run(q, stmt(q, SQ_SECRET_INSERT, "sbiii", sec->client_id, (const void *)sec->hash,
+	    sizeof(sec->hash), sec->created_at, sec->expires_at, sec->revoked_at), NULL);
+	if (src != SQLITE_OK)
+		return run_err(q, src, "secret add", conflict, fk);
+	sec->id = sqlite3_last_insert_rowid(q->db);
+	return STORE_OK;
+}
+
+static int
+sq_client_create(void *h, const struct store_client *c, struct store_secret *first)
+{
+	struct sq *q = h;
+	char conflict[128], fk[128];
+	int rc, src;
+
+	snprintf(conflict, sizeof(conflict), "client %.64s already exists", c->id);
+	snprintf(fk, sizeof(fk), "tenant %.64s does not exist", c->tenant_id);
+	pthread_mutex_lock(&q->mu);
+	if ((rc = tx_begin(q)) == STORE_OK) {
+		src = run(q, stmt(q, SQ_CLIENT_INSERT, "sssiisiiissiiiii", c->id, c->tenant_id,
+		    c->name, (int64_t)c->env, (int64_t)c->roles, c->scopes, c->ttl, c->max_ttl,
+		    (int64_t)c->format, c->allow_ips, c->claims, (int64_t)c->disabled,
+		    c->rate_limit, c->tokens_valid_after, c->created_at, c->updated_at), NULL);
+		if (src != SQLITE_OK)
+			rc = run_err(q, src, "client create", conflict, fk);
+		if (rc == STORE_OK && first != NULL)
+			rc = insert_secret(q, first);
+		rc = tx_end(q, rc, 1);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+static int
+sq_client_get(void *h, const char *id, struct store_client *out)
+{
+	struct sq *q = h;
+	char nf[128];
+	int rc;
+
+	snprintf(nf, sizeof(nf), "client %.64s does not exist", id);
+	pthread_mutex_lock(&q->mu);
+	rc = fetch_one(q, stmt(q, SQ_CLIENT_GET, "s", id), sizeof(*out), client_row, client_clear,
+	    out, "client get", nf);
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+static int
+sq_client_list(void *h, const char *tenant_id, struct store_client **out, size_t *n)
+{
+	struct sq *q = h;
+	sqlite3_stmt *st;
+	int rc;
+
+	pthread_mutex_lock(&q->mu);
+	st = tenant_id != NULL ? stmt(q, SQ_CLIENT_LIST_TENANT, "s", tenant_id) :
+	    stmt(q, SQ_CLIENT_LIST, "");
+	rc = collect(q, st, sizeof(**out), client_row, client_clear, (void **)out, n, "client list");
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+static int
+sq_client_update(void *h, const struct store_client *c)
+{
+	struct sq *q = h;
+	char fk[128];
+	int rc, src, changes = 0;
+
+	snprintf(fk, sizeof(fk), "tenant %.64s does not exist", c->tenant_id);
+	pthread_mutex_lock(&q->mu);
+	if ((rc = tx_begin(q)) == STORE_OK) {
+		src = run(q, stmt(q, SQ_CLIENT_UPDATE, "ssiisiiissiiiiis", c->tenant_id, c->name,
+		    (int64_t)c->env, (int64_t)c->roles, c->scopes, c->ttl, c->max_ttl,
+		    (int64_t)c->format, c->allow_ips, c->claims, (int64_t)c->disabled, c->rate_limit,
+		    c->tokens_valid_after, c->created_at, c->updated_at, c->id), &changes);
+		if (src != SQLITE_OK)
+			rc = run_err(q, src, "client update", "client update: constraint failed", fk);
+		else if (changes == 0)
+			rc = store_set_error(STORE_NOTFOUND, "client %.64s does not exist", c->id);
+		rc = tx_end(q, rc, 1);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+/* -- secrets --------------------------------------------------------------------- */
+
+static int
+sq_secret_add(void *h, struct store_secret *sec)
+{
+	struct sq *q = h;
+	int rc;
+
+	pthread_mutex_lock(&q->mu);
+	if ((rc = tx_begin(q)) == STORE_OK)
+		rc = tx_end(q, insert_secret(q, sec), 1);
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+static int
+sq_secret_list(void *h, const char *client_id, struct store_secret **out, size_t *n)
+{
+	struct sq *q = h;
+	int rc;
+
+	pthread_mutex_lock(&q->mu);
+	rc = collect(q, stmt(q, SQ_SECRET_LIST, "s", client_id), sizeof(**out), secret_row,
+	    secret_clear, (void **)out, n, "secret list");
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+static int
+sq_secret_update(void *h, const struct store_secret *sec)
+{
+	struct sq *q = h;
+	int rc, src, changes = 0;
+
+	pthread_mutex_lock(&q->mu);
+	if ((rc = tx_begin(q)) == STORE_OK) {
+		src = run(q, stmt(q, SQ_SECRET_UPDATE, "iii", sec->expires_at, sec->revoked_at,
+		    sec->id), &changes);
+		if (src != SQLITE_OK)
+			rc = run_err(q, src, "secret update", "secret update: constraint failed", NULL);
+		else if (changes == 0)
+			rc = store_set_error(STORE_NOTFOUND, "secret %lld does not exist",
+			    (long long)sec->id);
+		rc = tx_end(q, rc, 1);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+/* -- keys ------------------------------------------------------------------------ */
+
+static int
+sq_key_add(void *h, const struct store_key *k)
+{
+	struct sq *q = h;
+	char conflict[128];
+	int rc, src;
+
+	snprintf(conflict, sizeof(conflict), "key %.64s already exists", k->kid);
+	pthread_mutex_lock(&q->mu);
+	if ((rc = tx_begin(q)) == STORE_OK) {
+		src = run(q, stmt(q, SQ_KEY_INSERT, "ssibiiiii", k->kid, k->alg, (int64_t)k->env,
+		    (const void *)k->sealed, k->sealed_len, k->created_at, k->publish_at,
+		    k->activate_at, k->retire_at, k->remove_at), NULL);
+		if (src != SQLITE_OK)
+			rc = run_err(q, src, "key add", conflict, NULL);
+		rc = tx_end(q, rc, 1);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+static int
+sq_key_list(void *h, struct store_key **out, size_t *n)
+{
+	struct sq *q = h;
+	int rc;
+
+	pthread_mutex_lock(&q->mu);
+	rc = collect(q, stmt(q, SQ_KEY_LIST, ""), sizeof(**out), key_row, key_clear, (void **)out,
+	    n, "key list");
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+static int
+sq_key_update(void *h, const struct store_key *k)
+{
+	struct sq *q = h;
+	int rc, src, changes = 0;
+
+	pthread_mutex_lock(&q->mu);
+	if ((rc = tx_begin(q)) == STORE_OK) {
+		src = run(q, stmt(q, SQ_KEY_UPDATE, "iiiis", k->publish_at, k->activate_at,
+		    k->retire_at, k->remove_at, k->kid), &changes);
+		if (src != SQLITE_OK)
+			rc = run_err(q, src, "key update", "key update: constraint failed", NULL);
+		else if (changes == 0)
+			rc = store_set_error(STORE_NOTFOUND, "key %.64s does not exist", k->kid);
+		rc = tx_end(q, rc, 1);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+/* -- tokens ---------------------------------------------------------------------- */
+
+static int
+sq_token_get(void *h, const char *id, struct store_token *out)
+{
+	struct sq *q = h;
+	int rc;
+
+	pthread_mutex_lock(&q->mu);
+	rc = fetch_one(q, stmt(q, SQ_TOKEN_GET, "s", id), sizeof(*out), token_row, token_clear,
+	    out, "token get", "no such token");
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+static int
+sq_token_list(void *h, const char *client_id, struct store_token **out, size_t *n)
+{
+	struct sq *q = h;
+	int rc;
+
+	pthread_mutex_lock(&q->mu);
+	rc = collect(q, stmt(q, SQ_TOKEN_LIST, "s", client_id), sizeof(**out), token_row,
+	    token_clear, (void **)out, n, "token list");
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+static int
+sq_token_revoke(void *h, const char *id, int64_t at)
+{
+	struct sq *q = h;
+	sqlite3_stmt *st;
+	int rc, src, changes = 0;
+
+	pthread_mutex_lock(&q->mu);
+	if ((rc = tx_begin(q)) == STORE_OK) {
+		src = run(q, stmt(q, SQ_TOKEN_REVOKE, "is", at, id), &changes);
+		if (src != SQLITE_OK)
+			rc = run_err(q, src, "token revoke", "token revoke: constraint failed", NULL);
+		else if (changes == 0) {
+			/* Already revoked is success; absent is not. */
+			if ((st = stmt(q, SQ_TOKEN_EXISTS, "s", id)) == NULL)
+				rc = STORE_ERROR;
+			else if ((src = sqlite3_step(st)) == SQLITE_DONE)
+				rc = store_set_error(STORE_NOTFOUND, "no such token");
+			else if (src != SQLITE_ROW)
+				rc = sq_fail(q->db, src, "token revoke");
+			done(st);
+		}
+		rc = tx_end(q, rc, changes > 0);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+static int
+sq_token_revoke_by_name(void *h, const char *client_id, const char *name, int64_t at, int *count)
+{
+	struct sq *q = h;
+	sqlite3_stmt *st;
+	int rc, src, changes = 0;
+
+	pthread_mutex_lock(&q->mu);
+	if ((rc = tx_begin(q)) == STORE_OK) {
+		st = client_id != NULL ? stmt(q, SQ_TOKEN_REVOKE_NAME_CLIENT, "iss", at, name, client_id) :
+		    stmt(q, SQ_TOKEN_REVOKE_NAME, "is", at, name);
+		src = run(q, st, &changes);
+		if (src != SQLITE_OK)
+			rc = run_err(q, src, "token revoke", "token revoke: constraint failed", NULL);
+		else if (changes == 0)
+			rc = store_set_error(STORE_NOTFOUND, "no live token named %.64s", name);
+		rc = tx_end(q, rc, 1);
+	}
+	pthread_mutex_unlock(&q->mu);
 	if (rc == STORE_OK)
 		*count = changes;
 	return rc;
 }
 
-void
-store_token_clear(struct store_token *t)
+/* -- the group commit (writer thread only) ---------------------------------------- */
+
+static int
+sq_commit_tokens(void *h, const struct store_token *t, size_t n, int *errs)
 {
-	free(t->id);
-	free(t->client_id);
-	free(t->tenant_id);
-	free(t->name);
-	free(t->scope);
-	free(t->aud);
-	memset(t, 0, sizeof(*t));
+	struct sq *q = h;
+	sqlite3_stmt *ins = q->sw[SW_INSERT];
+	int rc, src;
+
+	src = sqlite3_step(q->sw[SW_BEGIN]);
+	sqlite3_reset(q->sw[SW_BEGIN]);
+	if (src != SQLITE_DONE)
+		return sq_fail(q->wdb, sqlite3_extended_errcode(q->wdb), "token record: begin");
+	for (size_t i = 0; i < n; i++) {
+		const struct store_token *k = &t[i];
+
+		/* SQLITE_STATIC: the records outlive this call. */
+		sqlite3_bind_text(ins, 1, k->id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 2, k->client_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 3, k->tenant_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 4, k->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int(ins, 5, (int)k->format);
+		sqlite3_bind_int(ins, 6, (int)k->env);
+		sqlite3_bind_text(ins, 7, k->scope, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 8, k->aud, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(ins, 9, k->issued_at);
+		sqlite3_bind_int64(ins, 10, k->expires_at);
+		sqlite3_bind_int64(ins, 11, k->revoked_at);
+		src = sqlite3_step(ins);
+		if (src == SQLITE_DONE)
+			errs[i] = sqlite3_changes(q->wdb) == 1 ? STORE_OK :
+			    store_set_error(STORE_CONFLICT, "token %.64s is already recorded", k->id);
+		else if ((src & 0xff) == SQLITE_CONSTRAINT)
+			/* The statement alone is undone; the batch goes on. */
+			errs[i] = sq_fail(q->wdb, sqlite3_extended_errcode(q->wdb), "token record");
+		else {
+			rc = sq_fail(q->wdb, sqlite3_extended_errcode(q->wdb), "token record");
+			sqlite3_reset(ins);
+			goto rollback;
+		}
+		sqlite3_reset(ins);
+	}
+	sqlite3_clear_bindings(ins);
+	src = sqlite3_step(q->sw[SW_COMMIT]);
+	if (src != SQLITE_DONE) {
+		rc = sq_fail(q->wdb, sqlite3_extended_errcode(q->wdb), "token record: commit");
+		sqlite3_reset(q->sw[SW_COMMIT]);
+		goto rollback;
+	}
+	sqlite3_reset(q->sw[SW_COMMIT]);
+	return STORE_OK;
+rollback:
+	sqlite3_clear_bindings(ins);
+	if (!sqlite3_get_autocommit(q->wdb)) {
+		sqlite3_step(q->sw[SW_ROLLBACK]);
+		sqlite3_reset(q->sw[SW_ROLLBACK]);
+	}
+	return rc;
 }
 
-void
-store_token_free(struct store_token *t, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		store_token_clear(&t[i]);
-	free(t);
-}
+const struct store_ops store_sqlite_ops = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.schema_version = sq_schema_version,
+	.generation = sq_generation,
+	.tenant_create = sq_tenant_create,
+	.tenant_get = sq_tenant_get,
+	.tenant_list = sq_tenant_list,
+	.client_create = sq_client_create,
+	.client_get = sq_client_get,
+	.client_list = sq_client_list,
+	.client_update = sq_client_update,
+	.secret_add = sq_secret_add,
+	.secret_list = sq_secret_list,
+	.secret_update = sq_secret_update,
+	.key_add = sq_key_add,
+	.key_list = sq_key_list,
+	.key_update = sq_key_update,
+	.token_get = sq_token_get,
+	.token_list = sq_token_list,
+	.token_revoke = sq_token_revoke,
+	.token_revoke_by_name = sq_token_revoke_by_name,
+	.commit_tokens = sq_commit_tokens,
+};

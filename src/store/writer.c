@@ -1,0 +1,227 @@
+/*
+ * writer.c — the group-commit writer (see writer.h). A ring of queued
+ * records under one mutex; the writer thread moves up to batch_max of them
+ * out under the lock, commits them without it, then answers them.
+ *
+ * Flush uses sequence numbers rather than "queue empty": a flush waits for
+ * the records queued before it, so steady traffic from other threads cannot
+ * starve it.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_backend.h"
+#include "store/writer.h"
+
+struct item {
+	struct store_token	 t;	/* strings point into buf */
+	char			*buf;	/* one allocation per record */
+	store_done_fn		 done;
+	void			*arg;
+};
+
+struct writer {
+	const struct store_ops	*ops;
+	void			*h;
+	pthread_t		 thread;
+
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 work;		/* queued, or stop */
+	pthread_cond_t		 progress;	/* committed moved */
+	struct item		*q;		/* ring of cap */
+	size_t			 cap, head, len;
+	uint64_t		 queued;	/* records ever queued */
+	uint64_t		 answered;	/* records ever answered */
+	int			 stop;
+
+	/* The writer thread's own batch buffers (no lock). */
+	size_t			 batch_max;
+	struct item		*bi;
+	struct store_token	*bt;
+	int			*errs;
+};
+
+/* Copies t into one allocation; NULL optional strings become "". */
+static int
+item_fill(struct item *it, const struct store_token *t)
+{
+	const char *f[6] = { t->id, t->client_id, t->tenant_id, t->name, t->scope, t->aud };
+	char **dst[6];
+	size_t len[6], total = 0;
+	char *p;
+
+	dst[0] = &it->t.id;
+	dst[1] = &it->t.client_id;
+	dst[2] = &it->t.tenant_id;
+	dst[3] = &it->t.name;
+	dst[4] = &it->t.scope;
+	dst[5] = &it->t.aud;
+	for (int i = 0; i < 6; i++) {
+		if (f[i] == NULL)
+			f[i] = "";
+		len[i] = strlen(f[i]) + 1;
+		total += len[i];
+	}
+	if ((it->buf = malloc(total)) == NULL)
+		return -1;
+	it->t = *t;
+	p = it->buf;
+	for (int i = 0; i < 6; i++) {
+		memcpy(p, f[i], len[i]);
+		*dst[i] = p;
+		p += len[i];
+	}
+	return 0;
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct writer *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		size_t n;
+		int rc;
+
+		while (w->len == 0 && !w->stop)
+			pthread_cond_wait(&w->work, &w->mu);
+		if (w->len == 0)
+			break;		/* stopping, and drained */
+		n = w->len < w->batch_max ? w->len : w->batch_max;
+		for (size_t i = 0; i < n; i++) {
+			w->bi[i] = w->q[w->head];
+			w->head = (w->head + 1) % w->cap;
+		}
+		w->len -= n;
+		pthread_mutex_unlock(&w->mu);
+
+		for (size_t i = 0; i < n; i++) {
+			w->bt[i] = w->bi[i].t;
+			w->errs[i] = STORE_OK;
+		}
+		rc = w->ops->commit_tokens(w->h, w->bt, n, w->errs);
+		/* Answers go out only now that the batch is durable. */
+		for (size_t i = 0; i < n; i++) {
+			if (w->bi[i].done != NULL)
+				w->bi[i].done(w->bi[i].arg, rc != STORE_OK ? rc : w->errs[i]);
+			free(w->bi[i].buf);
+		}
+
+		pthread_mutex_lock(&w->mu);
+		w->answered += n;
+		pthread_cond_broadcast(&w->progress);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+struct writer *
+writer_start(const struct store_ops *ops, void *h, size_t queue_max, size_t batch_max,
+    char *err, size_t errlen)
+{
+	struct writer *w = NULL;
+
+	if (queue_max == 0 || batch_max == 0) {
+		snprintf(err, errlen, "writer: queue and batch sizes must be positive");
+		return NULL;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		goto nomem;
+	w->ops = ops;
+	w->h = h;
+	w->cap = queue_max;
+	w->batch_max = batch_max;
+	if ((w->q = calloc(queue_max, sizeof(*w->q))) == NULL ||
+	    (w->bi = calloc(batch_max, sizeof(*w->bi))) == NULL ||
+	    (w->bt = calloc(batch_max, sizeof(*w->bt))) == NULL ||
+	    (w->errs = calloc(batch_max, sizeof(*w->errs))) == NULL)
+		goto nomem;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->work, NULL);
+	pthread_cond_init(&w->progress, NULL);
+	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+		snprintf(err, errlen, "cannot start the store writer thread");
+		pthread_mutex_destroy(&w->mu);
+		pthread_cond_destroy(&w->work);
+		pthread_cond_destroy(&w->progress);
+		goto fail;
+	}
+	return w;
+nomem:
+	snprintf(err, errlen, "out of memory");
+fail:
+	if (w != NULL) {
+		free(w->q);
+		free(w->bi);
+		free(w->bt);
+		free(w->errs);
+		free(w);
+	}
+	return NULL;
+}
+
+int
+writer_enqueue(struct writer *w, const struct store_token *t, store_done_fn done, void *arg)
+{
+	struct item it;
+
+	memset(&it, 0, sizeof(it));
+	if (item_fill(&it, t) == -1)
+		return store_set_error(STORE_ERROR, "out of memory");
+	it.done = done;
+	it.arg = arg;
+	pthread_mutex_lock(&w->mu);
+	if (w->stop || w->len == w->cap) {
+		int closing = w->stop;
+		pthread_mutex_unlock(&w->mu);
+		free(it.buf);
+		if (closing)
+			return store_set_error(STORE_UNAVAILABLE, "the store is closing");
+		return store_set_error(STORE_UNAVAILABLE,
+		    "the token write queue is full (%zu records waiting)", w->cap);
+	}
+	w->q[(w->head + w->len) % w->cap] = it;
+	/* The writer only sleeps on an empty queue. */
+	if (w->len++ == 0)
+		pthread_cond_signal(&w->work);
+	w->queued++;
+	pthread_mutex_unlock(&w->mu);
+	return STORE_OK;
+}
+
+int
+writer_flush(struct writer *w)
+{
+	uint64_t target;
+
+	pthread_mutex_lock(&w->mu);
+	target = w->queued;
+	while (w->answered < target)
+		pthread_cond_wait(&w->progress, &w->mu);
+	pthread_mutex_unlock(&w->mu);
+	return STORE_OK;
+}
+
+void
+writer_stop(struct writer *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = 1;
+	pthread_cond_signal(&w->work);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->work);
+	pthread_cond_destroy(&w->progress);
+	free(w->q);
+	free(w->bi);
+	free(w->bt);
+	free(w->errs);
+	free(w);
+}
