@@ -1,0 +1,304 @@
+/*
+ * gatehouse/client.h — the gatehouse client library: obtains, caches and
+ * refreshes OAuth 2.0 client-credentials tokens (RFC 6749 §4.4) against
+ * gatehouse or any of the dialects below, and signs API requests with them.
+ *
+ * A client (struct gh_client) holds one endpoint, one dialect and one set of
+ * credentials; it caches one token per (scope, tenant) it is asked for, so
+ * the cache key is (endpoint, client, scope, tenant). A token is refreshed
+ * ahead of expiry: when refresh_before seconds remain (default 300), or at
+ * 80% of its lifetime when the lifetime is short. The lifetime always comes
+ * from the answer (expires_in, or valid_until for "papaya"); an answer
+ * without a usable lifetime is an error, never a default. A caller is never
+ * handed an expired token.
+ *
+ * Thread safety: every function taking a struct gh_client may be called from
+ * any number of threads at once, except gh_client_free. Concurrent callers
+ * that need a token at the same moment cause exactly one token request
+ * (single flight); while a token is in its refresh window but still valid,
+ * one caller (or the background thread, see background_refresh) refreshes it
+ * and every other caller keeps getting the current token without waiting.
+ * The cached-token path takes a read lock and an atomic reference, nothing
+ * else.
+ *
+ * Errors: every function returns enum gh_client_err; when given a
+ * struct gh_client_error it also fills in a message naming the cause.
+ * Messages never contain the client secret, and never the token. The library
+ * never prints, never logs and never exits.
+ *
+ * TLS: certificates and host names are always verified (libcurl's defaults,
+ * set explicitly); ca_file / ca_path choose the trust anchors. There is no
+ * option that turns verification off. Plain http:// is accepted only for a
+ * loopback host (127.0.0.0/8, ::1, localhost) or when allow_http is set.
+ * Redirects are never followed: a 3xx answer is GH_CLIENT_ERR_REDIRECT.
+ *
+ * libcurl: gh_client_new calls curl_global_init once (under pthread_once);
+ * a program that also uses libcurl itself should call curl_global_init
+ * before starting threads.
+ *
+ * Link with `pkg-config --cflags --libs gatehouse-client`.
+ */
+#ifndef GATEHOUSE_CLIENT_H
+#define GATEHOUSE_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define GH_CLIENT_API __attribute__((visibility("default")))
+#else
+#define GH_CLIENT_API
+#endif
+
+#define GH_CLIENT_VERSION "0.1.0"
+
+/* The longest token the library accepts from a token endpoint. */
+#define GH_CLIENT_TOKEN_MAX	16384
+/* Room for a UUID string and its NUL. */
+#define GH_CLIENT_REQUEST_ID_LEN 37
+
+enum gh_client_err {
+	GH_CLIENT_OK = 0,
+	GH_CLIENT_ERR_INVALID_ARGUMENT,	/* a bad option or argument */
+	GH_CLIENT_ERR_NO_MEMORY,
+	GH_CLIENT_ERR_CREDENTIALS,	/* credentials missing or unreadable */
+	GH_CLIENT_ERR_INSECURE_FILE,	/* secret file readable by group or others */
+	GH_CLIENT_ERR_NETWORK,		/* DNS, connect, reset (after retries) */
+	GH_CLIENT_ERR_TIMEOUT,		/* connect or total timeout (after retries) */
+	GH_CLIENT_ERR_TLS,		/* handshake or certificate verification */
+	GH_CLIENT_ERR_REDIRECT,		/* a 3xx answer; redirects are not followed */
+	GH_CLIENT_ERR_UNAUTHORIZED,	/* 401: credentials refused, or the API
+					 * refused a freshly fetched token */
+	GH_CLIENT_ERR_REJECTED,		/* any other 4xx (400, 403, 404, ...) */
+	GH_CLIENT_ERR_RATE_LIMITED,	/* 429 after retries, or Retry-After too long */
+	GH_CLIENT_ERR_SERVER,		/* 5xx after retries */
+	GH_CLIENT_ERR_BAD_RESPONSE,	/* not JSON, no token, bad token, too large */
+	GH_CLIENT_ERR_BAD_LIFETIME,	/* expires_in / valid_until missing or unusable */
+	GH_CLIENT_ERR_BUFFER_TOO_SMALL,	/* the caller's buffer cannot hold the token */
+	GH_CLIENT_ERR__MAX
+};
+
+/*
+ * Details of a failure, filled in by the functions that take one (the
+ * pointer may be NULL). http_status is the last HTTP status seen (0: none).
+ */
+struct gh_client_error {
+	enum gh_client_err code;
+	long		 http_status;
+	char		 message[512];
+};
+
+/* "ok", "invalid_argument", ...: a static string; "unknown" when out of range. */
+GH_CLIENT_API const char *gh_client_err_name(enum gh_client_err);
+
+enum gh_client_dialect {
+	GH_CLIENT_DIALECT_OAUTH_BASIC = 0, /* "oauth-basic": RFC 6749 client_secret_basic,
+					    * POST /oauth/token, form body */
+	GH_CLIENT_DIALECT_OAUTH_POST,	/* "oauth-post": RFC 6749 client_secret_post,
+					 * POST /oauth/token, form body */
+	GH_CLIENT_DIALECT_M2P,		/* "m2p" / "000": POST /auth/token, JSON
+					 * {clientId, clientSecret, grantType} */
+	GH_CLIENT_DIALECT_PARTNER,	/* "partner" / "001": POST /api/oauth/token,
+					 * JSON {grant_type, client_id, client_secret} */
+	GH_CLIENT_DIALECT_PAPAYA,	/* "papaya" / "002": POST /token, JSON {api_key,
+					 * client_secret, expiration, token_name};
+					 * answer {valid_until, token, token_name} */
+	GH_CLIENT_DIALECT_MANGOPAY,	/* "mangopay" / "003": POST /v2.01/oauth/token,
+					 * Basic base64(ClientId:ApiKey), form body */
+	GH_CLIENT_DIALECT__MAX
+};
+
+/* The dialect's canonical name ("oauth-basic", ...), or NULL when out of range. */
+GH_CLIENT_API const char *gh_client_dialect_name(enum gh_client_dialect);
+/* The dialect's default token path ("/oauth/token", ...), or NULL. */
+GH_CLIENT_API const char *gh_client_dialect_path(enum gh_client_dialect);
+/* Parse a name or alias ("000".."003"); GH_CLIENT_ERR_INVALID_ARGUMENT if unknown. */
+GH_CLIENT_API enum gh_client_err gh_client_dialect_parse(const char *name,
+    enum gh_client_dialect *out);
+
+/*
+ * Options for gh_client_new. Zero-initialise, then set what you need; a
+ * zero numeric field means its default. Strings are copied; the secret copy
+ * is wiped when the client is freed.
+ */
+struct gh_client_options {
+	const char	*base_url;	/* required: "https://host[:port][/prefix]" */
+	enum gh_client_dialect dialect;
+	const char	*token_path;	/* NULL: the dialect's path; may be a full URL */
+	const char	*client_id;	/* required (api_key for papaya) */
+	const char	*client_secret;	/* required (ApiKey for mangopay) */
+	const char	*scope;		/* default scope; NULL: none sent */
+	const char	*tenant;	/* default X-TENANT-ID; NULL: none sent */
+	const char	*token_name;	/* papaya: token_name; NULL: not sent */
+	long		 token_expiration; /* papaya: expiration in seconds; 0: not sent */
+
+	long		 refresh_before_s; /* refresh when this much remains; 0: 300 */
+	long		 refresh_before_ms; /* if > 0, overrides refresh_before_s (tests) */
+	int		 background_refresh; /* 1: a thread refreshes ahead, callers never
+					      * wait while a token is valid */
+
+	long		 connect_timeout_ms; /* 0: 5000 */
+	long		 timeout_ms;	/* whole request, 0: 20000 */
+	int		 max_retries;	/* on network errors, 5xx, 429; 0: 3; < 0: none */
+	long		 backoff_base_ms; /* first retry delay; 0: 200 */
+	long		 backoff_max_ms;  /* cap on one delay; 0: 5000 */
+	long		 retry_after_max_ms; /* longest Retry-After honoured; 0: 30000.
+					      * A longer one fails at once. */
+	size_t		 max_response_bytes; /* token and API answers; 0: 1 MiB */
+
+	const char	*ca_file;	/* PEM CA bundle; NULL: the system's */
+	const char	*ca_path;	/* directory of CA certificates; NULL: system's */
+	int		 allow_http;	/* 1: accept http:// for non-loopback hosts too */
+	const char	*user_agent;	/* NULL: "gatehouse-client/VERSION" */
+};
+
+struct gh_client;
+struct gh_client_token;
+
+/*
+ * Create a client. On success *out is a new client the caller frees with
+ * gh_client_free. No network traffic happens here.
+ */
+GH_CLIENT_API enum gh_client_err gh_client_new(const struct gh_client_options *,
+    struct gh_client **out, struct gh_client_error *);
+
+/*
+ * Free a client: stops the background thread, wipes the secret and drops
+ * the cached tokens (tokens still held by callers stay valid until they
+ * release them). No other thread may be using the client. NULL is a no-op.
+ */
+GH_CLIENT_API void gh_client_free(struct gh_client *);
+
+/*
+ * Get a valid token for (scope, tenant) — NULL means the options' default.
+ * Returns the cached token when it is outside its refresh window, refreshes
+ * it (once, for all callers) when in the window, and fetches one (once, all
+ * callers waiting on that one request) when there is none or it expired.
+ * On success *out holds a reference the caller releases with
+ * gh_client_token_release; the token stays readable until then.
+ */
+GH_CLIENT_API enum gh_client_err gh_client_token_get(struct gh_client *,
+    const char *scope, const char *tenant, struct gh_client_token **out,
+    struct gh_client_error *);
+
+/* The token string (NUL-terminated, owned by the token object). */
+GH_CLIENT_API const char *gh_client_token_value(const struct gh_client_token *);
+/* The token's length in bytes. */
+GH_CLIENT_API size_t gh_client_token_length(const struct gh_client_token *);
+/* When the token expires, in seconds since the epoch (wall clock). */
+GH_CLIENT_API int64_t gh_client_token_expires_at(const struct gh_client_token *);
+/* Release a reference from gh_client_token_get. NULL is a no-op. */
+GH_CLIENT_API void gh_client_token_release(struct gh_client_token *);
+
+/*
+ * Like gh_client_token_get, but copies the token into buf (NUL-terminated).
+ * GH_CLIENT_ERR_BUFFER_TOO_SMALL if len <= the token's length; *needed (may
+ * be NULL) receives the token's length in any case when a token was found.
+ */
+GH_CLIENT_API enum gh_client_err gh_client_token_copy(struct gh_client *,
+    const char *scope, const char *tenant, char *buf, size_t len, size_t *needed,
+    struct gh_client_error *);
+
+/*
+ * Forget the cached token for (scope, tenant) so that the next caller
+ * fetches a new one (e.g. after the API answered 401). Only the given token
+ * is dropped, so that many callers reporting the same stale token cause one
+ * fetch; token NULL drops whatever is cached.
+ */
+GH_CLIENT_API void gh_client_token_invalidate(struct gh_client *, const char *scope,
+    const char *tenant, const struct gh_client_token *token);
+
+/* An API request for gh_client_call. */
+struct gh_client_request {
+	const char	*method;	/* "GET", "POST", ...; NULL: GET */
+	const char	*url;		/* absolute URL of the API */
+	const void	*body;		/* NULL: none */
+	size_t		 body_len;
+	const char	*content_type;	/* NULL with a body: application/json */
+	const char *const *headers;	/* extra "Name: value" lines, NULL-terminated;
+					 * may be NULL. Authorization, X-TENANT-ID and
+					 * X-Request-ID are set by the library. */
+	const char	*scope;		/* NULL: the options' scope */
+	const char	*tenant;	/* NULL: the options' tenant */
+	const char	*request_id;	/* NULL: a fresh UUID v4 */
+};
+
+/* The answer; free with gh_client_response_free. */
+struct gh_client_response {
+	long		 status;	/* HTTP status, 0 if none was received */
+	char		*body;		/* NUL-terminated, may hold NULs; malloc'd */
+	size_t		 body_len;
+	char		*content_type;	/* malloc'd or NULL */
+	char		 request_id[GH_CLIENT_REQUEST_ID_LEN]; /* the X-Request-ID sent */
+	int		 attempts;	/* HTTP requests made for this call */
+};
+
+/*
+ * Perform an API request with Authorization: Bearer, X-TENANT-ID (when a
+ * tenant is set) and X-Request-ID (one per call, the same on its retries so
+ * the server can recognise them). On a 401 the token is dropped, a new one
+ * fetched and the request retried once. Network errors and 5xx are retried
+ * with bounded exponential backoff and jitter, 429 after its Retry-After;
+ * other 4xx are never retried. Note that a retried POST is sent again: the
+ * X-Request-ID is what makes that safe on gatehouse.
+ *
+ * Returns GH_CLIENT_OK when the API answered 2xx; otherwise the error (e.g.
+ * GH_CLIENT_ERR_REJECTED for a 404). Whenever an answer was received, resp
+ * holds it (status, body) even on error; the caller always calls
+ * gh_client_response_free(resp).
+ */
+GH_CLIENT_API enum gh_client_err gh_client_call(struct gh_client *,
+    const struct gh_client_request *, struct gh_client_response *resp,
+    struct gh_client_error *);
+
+/* Free what a response holds and zero it. */
+GH_CLIENT_API void gh_client_response_free(struct gh_client_response *);
+
+/* Statistics, for tests and metrics. */
+struct gh_client_stats {
+	uint64_t	 token_requests;  /* token endpoint HTTP requests made */
+	uint64_t	 token_fetches;   /* successful token fetches */
+	uint64_t	 token_failures;  /* failed token fetches (after retries) */
+	uint64_t	 api_calls;       /* gh_client_call invocations */
+};
+GH_CLIENT_API void gh_client_stats_get(struct gh_client *, struct gh_client_stats *);
+
+/*
+ * Credentials. Load a client id and secret for the options:
+ *  - id: id_value if not NULL, else the environment variable id_env (e.g.
+ *    "GATEHOUSE_CLIENT_ID");
+ *  - secret: the file secret_file if not NULL (the first line, without its
+ *    line ending; the file must be a regular file not readable or writable
+ *    by group or others, else GH_CLIENT_ERR_INSECURE_FILE), else the
+ *    environment variable secret_env (e.g. "GATEHOUSE_CLIENT_SECRET").
+ * On success *id and *secret are malloc'd strings the caller frees with
+ * gh_client_credentials_free (which wipes the secret).
+ */
+GH_CLIENT_API enum gh_client_err gh_client_credentials_load(const char *id_value,
+    const char *id_env, const char *secret_file, const char *secret_env,
+    char **id, char **secret, struct gh_client_error *);
+GH_CLIENT_API void gh_client_credentials_free(char *id, char *secret);
+
+/*
+ * A fresh UUID v4 (RFC 9562 §5.4) from the system's CSPRNG, as 36 characters
+ * and a NUL in out.
+ */
+GH_CLIENT_API enum gh_client_err gh_client_uuid4(char out[GH_CLIENT_REQUEST_ID_LEN]);
+
+/*
+ * The `gatehouse token get` command: argv holds the arguments after
+ * "token get". Prints the token and a newline on stdout, errors on stderr;
+ * returns 0, 1 on failure, 2 on a usage error. Run it with --help for the
+ * options.
+ */
+GH_CLIENT_API int gh_client_cli_token_get(int argc, char **argv);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GATEHOUSE_CLIENT_H */

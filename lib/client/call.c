@@ -1,0 +1,245 @@
+/*
+ * call.c — an API request signed with the cached token: Authorization:
+ * Bearer (RFC 6750 §2.1), X-TENANT-ID, and one X-Request-ID per call that
+ * its retries repeat, so that gatehouse can answer a retried state change
+ * with its first answer instead of acting twice.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+#include "extern.h"
+
+static int
+header_line_ok(const char *h)
+{
+	const char *colon = strchr(h, ':');
+	const char *p;
+
+	if (colon == NULL || colon == h)
+		return 0;
+	for (p = h; p < colon; p++)	/* RFC 9110 §5.6.2 token */
+		if (!isalnum((unsigned char)*p) && strchr("!#$%&'*+-.^_`|~", *p) == NULL)
+			return 0;
+	for (p = colon; *p != '\0'; p++)
+		if (((unsigned char)*p < 0x20 && *p != '\t') || (unsigned char)*p == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* 1..max printable ASCII characters. */
+static int
+printable(const char *s, size_t max)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++, n++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f || n >= max)
+			return 0;
+	return n > 0;
+}
+
+static int
+header_is(const char *h, const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncasecmp(h, name, n) == 0 && h[n] == ':';
+}
+
+static int
+method_ok(const char *m)
+{
+	size_t n = 0;
+
+	for (; *m != '\0'; m++, n++)
+		if (!isupper((unsigned char)*m) || n > 16)
+			return 0;
+	return n > 0;
+}
+
+void
+gh_client_response_free(struct gh_client_response *r)
+{
+	if (r == NULL)
+		return;
+	free(r->body);
+	free(r->content_type);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Build the request's headers for token t; NULL when out of memory. */
+static struct curl_slist *
+headers_for(const struct gh_client_request *r, const struct gh_client_token *t,
+    const char *tenant, const char *rid)
+{
+	struct curl_slist *h = NULL, *nh;
+	struct ghc_buf b = { 0 };
+	size_t i;
+
+#define ADD(s) do { if ((nh = curl_slist_append(h, (s))) == NULL) goto fail; h = nh; } while (0)
+	if (ghc_buf_append_str(&b, "Authorization: Bearer ") != 0 ||
+	    ghc_buf_append(&b, t->value, t->len) != 0)
+		goto fail;
+	ADD(b.p);
+	ghc_buf_free(&b);
+	if (tenant != NULL) {
+		if (ghc_buf_append_str(&b, "X-TENANT-ID: ") != 0 ||
+		    ghc_buf_append_str(&b, tenant) != 0)
+			goto fail;
+		ADD(b.p);
+		ghc_buf_free(&b);
+	}
+	if (ghc_buf_append_str(&b, "X-Request-ID: ") != 0 || ghc_buf_append_str(&b, rid) != 0)
+		goto fail;
+	ADD(b.p);
+	ghc_buf_free(&b);
+	if (r->body != NULL) {
+		if (ghc_buf_append_str(&b, "Content-Type: ") != 0 ||
+		    ghc_buf_append_str(&b, r->content_type ? r->content_type : "application/json"))
+			goto fail;
+		ADD(b.p);
+		ghc_buf_free(&b);
+	}
+	ADD("Expect:");
+	for (i = 0; r->headers != NULL && r->headers[i] != NULL; i++)
+		ADD(r->headers[i]);
+#undef ADD
+	return h;
+fail:
+	ghc_buf_free(&b);
+	for (nh = h; nh != NULL; nh = nh->next)
+		OPENSSL_cleanse(nh->data, strlen(nh->data));
+	curl_slist_free_all(h);
+	return NULL;
+}
+
+enum gh_client_err
+gh_client_call(struct gh_client *c, const struct gh_client_request *r,
+    struct gh_client_response *resp, struct gh_client_error *err)
+{
+	struct gh_client_token *t = NULL;
+	struct ghc_http_resp hr = { 0 };
+	struct ghc_http_req req = { 0 };
+	struct curl_slist *h = NULL, *nh;
+	enum gh_client_err rc;
+	const char *tenant, *method;
+	char detail[200];
+	int tries401 = 0, attempts = 0;
+	size_t i;
+
+	if (resp != NULL)
+		memset(resp, 0, sizeof(*resp));
+	if (c == NULL || r == NULL || resp == NULL)
+		return ghc_fail(err, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+		    "no client, request or response");
+	method = r->method != NULL ? r->method : "GET";
+	if (!method_ok(method))
+		return ghc_fail(err, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+		    "method must be an upper-case token such as GET or POST");
+	if ((rc = ghc_check_url(c, r->url, err)) != GH_CLIENT_OK)
+		return rc;
+	if (r->body == NULL && r->body_len != 0)
+		return ghc_fail(err, GH_CLIENT_ERR_INVALID_ARGUMENT, 0, "body_len without a body");
+	if (r->content_type != NULL && !printable(r->content_type, 256))
+		return ghc_fail(err, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+		    "content_type is too long or has control characters");
+	for (i = 0; r->headers != NULL && r->headers[i] != NULL; i++) {
+		if (!header_line_ok(r->headers[i]))
+			return ghc_fail(err, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+			    "extra header %zu is not a \"Name: value\" line", i);
+		if (header_is(r->headers[i], "Authorization") ||
+		    header_is(r->headers[i], "X-TENANT-ID") ||
+		    header_is(r->headers[i], "X-Request-ID"))
+			return ghc_fail(err, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+			    "extra header %zu sets a header the library sets itself", i);
+	}
+	if (r->request_id != NULL) {
+		if (*r->request_id == '\0' ||
+		    !printable(r->request_id, sizeof(resp->request_id) - 1))
+			return ghc_fail(err, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+			    "request_id must be 1-36 printable characters");
+		memcpy(resp->request_id, r->request_id, strlen(r->request_id) + 1);
+	} else if (gh_client_uuid4(resp->request_id) != GH_CLIENT_OK) {
+		return ghc_fail(err, GH_CLIENT_ERR_NO_MEMORY, 0, "no randomness for X-Request-ID");
+	}
+	tenant = r->tenant != NULL ? r->tenant : c->tenant;
+	if (tenant != NULL && *tenant == '\0')
+		tenant = NULL;
+	if (tenant != NULL && !printable(tenant, 256))
+		return ghc_fail(err, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+		    "tenant is too long or has control characters");
+	atomic_fetch_add(&c->st_api_calls, 1);
+
+	for (;;) {
+		if ((rc = gh_client_token_get(c, r->scope, r->tenant, &t, err)) != GH_CLIENT_OK)
+			goto out;
+		if ((h = headers_for(r, t, tenant, resp->request_id)) == NULL) {
+			rc = ghc_fail(err, GH_CLIENT_ERR_NO_MEMORY, 0, "out of memory");
+			goto out;
+		}
+		req.method = method;
+		req.url = r->url;
+		req.headers = h;
+		req.body = r->body;
+		req.body_len = r->body_len;
+		rc = ghc_http_do(c, &req, &hr, err, NULL);
+		attempts += hr.attempts;
+		for (nh = h; nh != NULL; nh = nh->next)	/* the bearer token */
+			OPENSSL_cleanse(nh->data, strlen(nh->data));
+		curl_slist_free_all(h);
+		h = NULL;
+		if (rc != GH_CLIENT_OK)
+			goto out;
+		/*
+		 * 401: the token may have been revoked or the server's clock runs
+		 * ahead. Drop this token (only this one: other callers' 401s for
+		 * the same token cause one fetch), fetch a new one, try once more.
+		 */
+		if (hr.status == 401 && tries401++ == 0) {
+			gh_client_token_invalidate(c, r->scope, r->tenant, t);
+			gh_client_token_release(t);
+			t = NULL;
+			ghc_http_resp_free(&hr);
+			continue;
+		}
+		break;
+	}
+	resp->status = hr.status;
+	resp->body = hr.body.p != NULL ? hr.body.p : calloc(1, 1);
+	resp->body_len = hr.body.len;
+	hr.body.p = NULL;
+	hr.body.len = hr.body.cap = 0;
+	resp->content_type = hr.content_type;
+	hr.content_type = NULL;
+	if (resp->body == NULL) {
+		rc = ghc_fail(err, GH_CLIENT_ERR_NO_MEMORY, 0, "out of memory");
+		goto out;
+	}
+	if ((rc = ghc_status_err(hr.status)) != GH_CLIENT_OK) {
+		ghc_sanitize(detail, sizeof(detail), resp->body, resp->body_len);
+		if (rc == GH_CLIENT_ERR_REDIRECT)
+			ghc_fail(err, rc, hr.status, "%s %s answered %ld (redirect, not followed)",
+			    method, r->url, hr.status);
+		else if (rc == GH_CLIENT_ERR_RATE_LIMITED && hr.retry_after_ms > c->retry_after_max_ms)
+			ghc_fail(err, rc, hr.status, "%s %s answered 429 with Retry-After %ld s, "
+			    "longer than the %ld ms this client waits", method, r->url,
+			    hr.retry_after_ms / 1000, c->retry_after_max_ms);
+		else
+			ghc_fail(err, rc, hr.status, "%s %s answered %ld%s%s%s", method, r->url,
+			    hr.status, tries401 > 1 ? " after a token refresh" : "",
+			    detail[0] ? ": " : "", detail);
+	}
+out:
+	resp->attempts = attempts;
+	if (t != NULL)
+		ghc_redact(err, t->value, t->len);
+	gh_client_token_release(t);
+	ghc_http_resp_free(&hr);
+	ghc_redact(err, c->client_secret, c->secret_len);
+	return rc;
+}

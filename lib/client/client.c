@@ -1,0 +1,682 @@
+/*
+ * client.c — the client object and its token cache.
+ *
+ * Each (scope, tenant) has an entry holding a pointer to an immutable,
+ * reference-counted token snapshot. The hot path (a cached token outside its
+ * refresh window) takes the read lock, checks the deadlines, bumps the
+ * reference count and leaves: readers never wait for each other, and a
+ * refresh swaps the pointer under the write lock for a few instructions.
+ *
+ * Fetches are single-flight per entry: the mutex mu guards `inflight`; the
+ * first caller that needs a fetch sets it and fetches without holding any
+ * lock; callers that have no valid token wait on cv for that fetch and share
+ * its outcome, success or error. While a token is valid but in its refresh
+ * window, one caller (or the background thread) refreshes it and the others
+ * keep getting the current token.
+ *
+ * Lock order: mu, then rw. A snapshot pointer is written only with both
+ * held, so reading it under either is enough.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "extern.h"
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+
+static void
+curl_init(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void
+ghc_token_ref(struct gh_client_token *t)
+{
+	atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+}
+
+void
+gh_client_token_release(struct gh_client_token *t)
+{
+	if (t == NULL)
+		return;
+	if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
+		OPENSSL_cleanse(t->value, t->len);
+		free(t);
+	}
+}
+
+const char *
+gh_client_token_value(const struct gh_client_token *t)
+{
+	return t != NULL ? t->value : NULL;
+}
+
+size_t
+gh_client_token_length(const struct gh_client_token *t)
+{
+	return t != NULL ? t->len : 0;
+}
+
+int64_t
+gh_client_token_expires_at(const struct gh_client_token *t)
+{
+	return t != NULL ? t->expires_wall : 0;
+}
+
+/* A value that goes into a header or a body: no controls, bounded. */
+static int
+field_ok(const char *s, size_t max)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++, n++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f || n >= max)
+			return 0;
+	return 1;
+}
+
+static int
+str_eq(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static struct ghc_entry *
+entry_new(const char *scope, const char *tenant)
+{
+	struct ghc_entry *e;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return NULL;
+	if ((scope != NULL && (e->scope = strdup(scope)) == NULL) ||
+	    (tenant != NULL && (e->tenant = strdup(tenant)) == NULL)) {
+		free(e->scope);
+		free(e);
+		return NULL;
+	}
+	return e;
+}
+
+static void *bg_main(void *);
+
+static enum gh_client_err
+set_default(long v, long dflt, long *out, const char *name, struct gh_client_error *e)
+{
+	if (v < 0)
+		return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0, "%s must not be negative", name);
+	*out = v == 0 ? dflt : v;
+	return GH_CLIENT_OK;
+}
+
+enum gh_client_err
+gh_client_new(const struct gh_client_options *o, struct gh_client **out,
+    struct gh_client_error *e)
+{
+	struct gh_client *c = NULL;
+	enum gh_client_err rc;
+	pthread_condattr_t ca;
+	const char *path;
+	long v;
+	size_t n;
+	int locks = 0;
+
+	if (out != NULL)
+		*out = NULL;
+	if (o == NULL || out == NULL)
+		return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0, "no options or no out pointer");
+	pthread_once(&curl_once, curl_init);
+	if (curl_init_rc != CURLE_OK)
+		return ghc_fail(e, GH_CLIENT_ERR_NO_MEMORY, 0, "curl_global_init failed: %s",
+		    curl_easy_strerror(curl_init_rc));
+	if ((int)o->dialect < 0 || o->dialect >= GH_CLIENT_DIALECT__MAX)
+		return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0, "unknown dialect %d",
+		    (int)o->dialect);
+	if (o->client_id == NULL || *o->client_id == '\0' || !field_ok(o->client_id, GHC_MAX_FIELD))
+		return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+		    "client_id is missing, too long or has control characters");
+	if (o->client_secret == NULL || *o->client_secret == '\0' ||
+	    !field_ok(o->client_secret, GHC_MAX_FIELD))
+		return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+		    "client_secret is missing, too long or has control characters");
+	/* Seed 003: base64("ClientId:ApiKey") without encoding; a ':' in the id is ambiguous. */
+	if (o->dialect == GH_CLIENT_DIALECT_MANGOPAY && strchr(o->client_id, ':') != NULL)
+		return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+		    "a mangopay ClientId cannot contain ':' (RFC 7617 §2)");
+	if ((o->scope != NULL && !field_ok(o->scope, GHC_MAX_FIELD)) ||
+	    (o->tenant != NULL && !field_ok(o->tenant, 256)) ||
+	    (o->token_name != NULL && !field_ok(o->token_name, 256)) ||
+	    (o->user_agent != NULL && !field_ok(o->user_agent, 256)))
+		return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+		    "scope, tenant, token_name or user_agent is too long or has control characters");
+	if (o->token_expiration < 0 || o->token_expiration > GHC_MAX_LIFETIME_S)
+		return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+		    "token_expiration must be 0..%ld", GHC_MAX_LIFETIME_S);
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return ghc_fail(e, GH_CLIENT_ERR_NO_MEMORY, 0, "out of memory");
+	c->dialect = o->dialect;
+	c->allow_http = o->allow_http != 0;
+	c->background_refresh = o->background_refresh != 0;
+	c->token_expiration = o->token_expiration;
+
+	if ((rc = set_default(o->connect_timeout_ms, 5000, &c->connect_timeout_ms,
+	    "connect_timeout_ms", e)) != GH_CLIENT_OK ||
+	    (rc = set_default(o->timeout_ms, 20000, &c->timeout_ms, "timeout_ms", e)) != GH_CLIENT_OK ||
+	    (rc = set_default(o->backoff_base_ms, 200, &c->backoff_base_ms, "backoff_base_ms", e)) !=
+	    GH_CLIENT_OK ||
+	    (rc = set_default(o->backoff_max_ms, 5000, &c->backoff_max_ms, "backoff_max_ms", e)) !=
+	    GH_CLIENT_OK ||
+	    (rc = set_default(o->retry_after_max_ms, 30000, &c->retry_after_max_ms,
+	    "retry_after_max_ms", e)) != GH_CLIENT_OK ||
+	    (rc = set_default(o->refresh_before_s, 300, &v, "refresh_before_s", e)) != GH_CLIENT_OK)
+		goto fail;
+	if (o->refresh_before_ms < 0) {
+		rc = ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0, "refresh_before_ms is negative");
+		goto fail;
+	}
+	c->refresh_before_ns = o->refresh_before_ms > 0 ? (int64_t)o->refresh_before_ms * 1000000 :
+	    (int64_t)(v > GHC_MAX_LIFETIME_S ? GHC_MAX_LIFETIME_S : v) * 1000000000;
+	if (c->backoff_max_ms < c->backoff_base_ms)
+		c->backoff_max_ms = c->backoff_base_ms;
+	c->max_retries = o->max_retries == 0 ? 3 : o->max_retries < 0 ? 0 : o->max_retries;
+	c->max_response_bytes = o->max_response_bytes ? o->max_response_bytes :
+	    GHC_DEFAULT_RESPONSE_MAX;
+
+	if ((rc = ghc_check_url(c, o->base_url, e)) != GH_CLIENT_OK)
+		goto fail;
+	if ((c->base_url = strdup(o->base_url)) == NULL)
+		goto nomem;
+	n = strlen(c->base_url);
+	while (n > 0 && c->base_url[n - 1] == '/')
+		c->base_url[--n] = '\0';
+	path = o->token_path != NULL ? o->token_path : gh_client_dialect_path(o->dialect);
+	if (strstr(path, "://") != NULL) {
+		if ((c->token_url = strdup(path)) == NULL)
+			goto nomem;
+	} else {
+		if (*path != '/') {
+			rc = ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+			    "token_path must start with '/' or be a full URL");
+			goto fail;
+		}
+		if ((c->token_url = malloc(n + strlen(path) + 1)) == NULL)
+			goto nomem;
+		memcpy(c->token_url, c->base_url, n);
+		memcpy(c->token_url + n, path, strlen(path) + 1);
+	}
+	if ((rc = ghc_check_url(c, c->token_url, e)) != GH_CLIENT_OK)
+		goto fail;
+
+	if ((c->client_id = strdup(o->client_id)) == NULL ||
+	    (c->client_secret = strdup(o->client_secret)) == NULL)
+		goto nomem;
+	c->secret_len = strlen(c->client_secret);
+	if ((o->scope && *o->scope && (c->scope = strdup(o->scope)) == NULL) ||
+	    (o->tenant && *o->tenant && (c->tenant = strdup(o->tenant)) == NULL) ||
+	    (o->token_name && (c->token_name = strdup(o->token_name)) == NULL) ||
+	    (o->ca_file && (c->ca_file = strdup(o->ca_file)) == NULL) ||
+	    (o->ca_path && (c->ca_path = strdup(o->ca_path)) == NULL) ||
+	    (c->user_agent = strdup(o->user_agent ? o->user_agent :
+	    "gatehouse-client/" GH_CLIENT_VERSION)) == NULL)
+		goto nomem;
+	if (c->dialect == GH_CLIENT_DIALECT_PAPAYA && c->scope != NULL) {
+		rc = ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+		    "the papaya dialect has no scope parameter");
+		goto fail;
+	}
+
+	if ((c->entries = entry_new(c->scope, c->tenant)) == NULL)
+		goto nomem;
+	c->nentries = 1;
+	if (pthread_rwlock_init(&c->rw, NULL) != 0)
+		goto nomem;
+	locks++;
+	if (pthread_mutex_init(&c->mu, NULL) != 0)
+		goto nomem;
+	locks++;
+	if (pthread_cond_init(&c->cv, NULL) != 0)
+		goto nomem;
+	locks++;
+	if (pthread_condattr_init(&ca) != 0)
+		goto nomem;
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (pthread_cond_init(&c->bg_cv, &ca) != 0) {
+		pthread_condattr_destroy(&ca);
+		goto nomem;
+	}
+	pthread_condattr_destroy(&ca);
+	locks++;
+	if (c->background_refresh) {
+		if (pthread_create(&c->bg_thread, NULL, bg_main, c) != 0) {
+			rc = ghc_fail(e, GH_CLIENT_ERR_NO_MEMORY, 0,
+			    "cannot start the background refresh thread");
+			goto fail;
+		}
+		c->bg_started = 1;
+	}
+	*out = c;
+	return GH_CLIENT_OK;
+nomem:
+	rc = ghc_fail(e, GH_CLIENT_ERR_NO_MEMORY, 0, "out of memory");
+fail:
+	if (locks >= 4)
+		pthread_cond_destroy(&c->bg_cv);
+	if (locks >= 3)
+		pthread_cond_destroy(&c->cv);
+	if (locks >= 2)
+		pthread_mutex_destroy(&c->mu);
+	if (locks >= 1)
+		pthread_rwlock_destroy(&c->rw);
+	locks = 0;
+	c->bg_started = 0;
+	/* gh_client_free with the locks gone: free the rest by hand. */
+	if (c->entries != NULL) {
+		free(c->entries->scope);
+		free(c->entries->tenant);
+		free(c->entries);
+	}
+	if (c->client_secret != NULL) {
+		OPENSSL_cleanse(c->client_secret, strlen(c->client_secret));
+		free(c->client_secret);
+	}
+	free(c->base_url);
+	free(c->token_url);
+	free(c->client_id);
+	free(c->scope);
+	free(c->tenant);
+	free(c->token_name);
+	free(c->ca_file);
+	free(c->ca_path);
+	free(c->user_agent);
+	free(c);
+	return rc;
+}
+
+void
+gh_client_free(struct gh_client *c)
+{
+	struct ghc_entry *e, *next;
+
+	if (c == NULL)
+		return;
+	if (c->bg_started) {
+		pthread_mutex_lock(&c->mu);
+		c->bg_stop = 1;
+		pthread_cond_signal(&c->bg_cv);
+		pthread_mutex_unlock(&c->mu);
+		pthread_join(c->bg_thread, NULL);
+	}
+	for (e = c->entries; e != NULL; e = next) {
+		next = e->next;
+		gh_client_token_release(e->tok);
+		free(e->scope);
+		free(e->tenant);
+		free(e);
+	}
+	pthread_cond_destroy(&c->bg_cv);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	pthread_rwlock_destroy(&c->rw);
+	OPENSSL_cleanse(c->client_secret, c->secret_len);
+	free(c->client_secret);
+	free(c->base_url);
+	free(c->token_url);
+	free(c->client_id);
+	free(c->scope);
+	free(c->tenant);
+	free(c->token_name);
+	free(c->ca_file);
+	free(c->ca_path);
+	free(c->user_agent);
+	free(c);
+}
+
+/* The entry for (scope, tenant), created on first use. */
+static enum gh_client_err
+entry_get(struct gh_client *c, const char *scope, const char *tenant, struct ghc_entry **out,
+    struct gh_client_error *err)
+{
+	struct ghc_entry *e;
+
+	if (scope == NULL)
+		scope = c->scope;
+	if (tenant == NULL)
+		tenant = c->tenant;
+	if (scope != NULL && *scope == '\0')
+		scope = NULL;
+	if (tenant != NULL && *tenant == '\0')
+		tenant = NULL;
+	/* The default entry is first for good and never changes: no lock. */
+	if (str_eq(scope, c->scope) && str_eq(tenant, c->tenant)) {
+		*out = c->entries;
+		return GH_CLIENT_OK;
+	}
+	pthread_rwlock_rdlock(&c->rw);
+	for (e = c->entries; e != NULL; e = e->next)
+		if (str_eq(e->scope, scope) && str_eq(e->tenant, tenant))
+			break;
+	pthread_rwlock_unlock(&c->rw);
+	if (e != NULL) {
+		*out = e;
+		return GH_CLIENT_OK;
+	}
+	if ((scope != NULL && !field_ok(scope, GHC_MAX_FIELD)) ||
+	    (tenant != NULL && !field_ok(tenant, 256)))
+		return ghc_fail(err, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+		    "scope or tenant is too long or has control characters");
+	if (scope != NULL && c->dialect == GH_CLIENT_DIALECT_PAPAYA)
+		return ghc_fail(err, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+		    "the papaya dialect has no scope parameter");
+	/* Under mu too, so that the background thread may walk the list under mu. */
+	pthread_mutex_lock(&c->mu);
+	pthread_rwlock_wrlock(&c->rw);
+	for (e = c->entries; e != NULL; e = e->next)
+		if (str_eq(e->scope, scope) && str_eq(e->tenant, tenant))
+			break;
+	if (e == NULL && c->nentries < GHC_MAX_ENTRIES &&
+	    (e = entry_new(scope, tenant)) != NULL) {
+		/* Insert after the default entry, which stays first. */
+		e->next = c->entries->next;
+		c->entries->next = e;
+		c->nentries++;
+	}
+	pthread_rwlock_unlock(&c->rw);
+	pthread_mutex_unlock(&c->mu);
+	if (e == NULL)
+		return ghc_fail(err, c->nentries >= GHC_MAX_ENTRIES ? GH_CLIENT_ERR_INVALID_ARGUMENT :
+		    GH_CLIENT_ERR_NO_MEMORY, 0, "cannot cache another (scope, tenant): %s",
+		    c->nentries >= GHC_MAX_ENTRIES ? "too many" : "out of memory");
+	*out = e;
+	return GH_CLIENT_OK;
+}
+
+/*
+ * Fetch for e, whose inflight the caller has set, then install the token,
+ * clear inflight and wake the waiters. On success *out (if not NULL) gets a
+ * reference to the new token.
+ */
+static enum gh_client_err
+flight(struct gh_client *c, struct ghc_entry *e, struct gh_client_token **out,
+    struct gh_client_error *err)
+{
+	struct gh_client_token *nt = NULL, *old = NULL;
+	struct gh_client_error local;
+	enum gh_client_err rc;
+
+	memset(&local, 0, sizeof(local));
+	rc = ghc_token_fetch(c, e->scope, e->tenant, &nt, &local);
+	pthread_mutex_lock(&c->mu);
+	if (rc == GH_CLIENT_OK) {
+		if (out != NULL) {
+			ghc_token_ref(nt);
+			*out = nt;
+		}
+		pthread_rwlock_wrlock(&c->rw);
+		old = e->tok;
+		e->tok = nt;
+		pthread_rwlock_unlock(&c->rw);
+		e->next_ahead_ns = 0;
+	} else {
+		/* Do not hammer a failing endpoint from the refresh window. */
+		e->next_ahead_ns = ghc_now_ns() + (int64_t)c->backoff_max_ms * 1000000;
+	}
+	e->inflight = 0;
+	e->gen++;
+	e->last_rc = rc;
+	e->last_err = local;
+	e->last_err.code = rc;
+	pthread_cond_broadcast(&c->cv);
+	if (c->bg_started)
+		pthread_cond_signal(&c->bg_cv);	/* a new deadline to sleep until */
+	pthread_mutex_unlock(&c->mu);
+	gh_client_token_release(old);
+	if (err != NULL)
+		*err = local;
+	return rc;
+}
+
+/* No valid token: fetch one, or wait for the fetch already running. */
+static enum gh_client_err
+slow_get(struct gh_client *c, struct ghc_entry *e, struct gh_client_token **out,
+    struct gh_client_error *err)
+{
+	struct gh_client_token *t;
+	enum gh_client_err rc;
+	uint64_t gen;
+
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		t = e->tok;
+		if (t != NULL && ghc_now_ns() < t->expires_ns) {
+			ghc_token_ref(t);
+			pthread_mutex_unlock(&c->mu);
+			*out = t;
+			return GH_CLIENT_OK;
+		}
+		if (!e->inflight) {
+			e->inflight = 1;
+			pthread_mutex_unlock(&c->mu);
+			if ((rc = flight(c, e, &t, err)) != GH_CLIENT_OK)
+				return rc;
+			if (ghc_now_ns() >= t->expires_ns) {
+				gh_client_token_release(t);
+				return ghc_fail(err, GH_CLIENT_ERR_BAD_LIFETIME, 0,
+				    "the token expired before it could be used (lifetime too short "
+				    "for the time the request took)");
+			}
+			*out = t;
+			return GH_CLIENT_OK;
+		}
+		/* Single flight: share the running fetch's outcome. */
+		gen = e->gen;
+		while (e->inflight && e->gen == gen)
+			pthread_cond_wait(&c->cv, &c->mu);
+		if (e->gen != gen && e->last_rc != GH_CLIENT_OK) {
+			rc = e->last_rc;
+			if (err != NULL)
+				*err = e->last_err;
+			pthread_mutex_unlock(&c->mu);
+			return rc;
+		}
+	}
+}
+
+/* t is valid but in its refresh window: refresh once, everyone else keeps t. */
+static struct gh_client_token *
+refresh_ahead(struct gh_client *c, struct ghc_entry *e, struct gh_client_token *t)
+{
+	struct gh_client_token *nt = NULL;
+	struct gh_client_error local;
+	int mine = 0;
+
+	pthread_mutex_lock(&c->mu);
+	if (!e->inflight && e->tok == t && ghc_now_ns() >= e->next_ahead_ns) {
+		e->inflight = 1;
+		mine = 1;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (!mine)
+		return t;
+	if (flight(c, e, &nt, &local) != GH_CLIENT_OK)
+		return t;	/* still valid; the next caller after the backoff retries */
+	gh_client_token_release(t);
+	return nt;
+}
+
+enum gh_client_err
+gh_client_token_get(struct gh_client *c, const char *scope, const char *tenant,
+    struct gh_client_token **out, struct gh_client_error *err)
+{
+	struct gh_client_token *t;
+	struct ghc_entry *e;
+	enum gh_client_err rc;
+	int64_t now;
+
+	if (out != NULL)
+		*out = NULL;
+	if (c == NULL || out == NULL)
+		return ghc_fail(err, GH_CLIENT_ERR_INVALID_ARGUMENT, 0, "no client or no out pointer");
+	if ((rc = entry_get(c, scope, tenant, &e, err)) != GH_CLIENT_OK)
+		return rc;
+	now = ghc_now_ns();
+	pthread_rwlock_rdlock(&c->rw);
+	t = e->tok;
+	if (t != NULL && now < t->expires_ns)
+		ghc_token_ref(t);
+	else
+		t = NULL;
+	pthread_rwlock_unlock(&c->rw);
+	if (t != NULL && now < t->refresh_ns) {
+		*out = t;
+		return GH_CLIENT_OK;
+	}
+	if (t != NULL) {
+		if (!c->bg_started)
+			t = refresh_ahead(c, e, t);
+		/* With a background thread, it wakes at refresh_ns by itself. */
+		if (ghc_now_ns() < t->expires_ns) {
+			*out = t;
+			return GH_CLIENT_OK;
+		}
+		gh_client_token_release(t);
+	}
+	return slow_get(c, e, out, err);
+}
+
+enum gh_client_err
+gh_client_token_copy(struct gh_client *c, const char *scope, const char *tenant, char *buf,
+    size_t len, size_t *needed, struct gh_client_error *err)
+{
+	struct gh_client_token *t;
+	struct ghc_entry *e;
+	enum gh_client_err rc;
+	int64_t now;
+	size_t n;
+
+	if (c == NULL || (buf == NULL && len != 0))
+		return ghc_fail(err, GH_CLIENT_ERR_INVALID_ARGUMENT, 0, "no client or no buffer");
+	if ((rc = entry_get(c, scope, tenant, &e, err)) != GH_CLIENT_OK)
+		return rc;
+	/* The hot path copies under the read lock: no reference count traffic. */
+	now = ghc_now_ns();
+	pthread_rwlock_rdlock(&c->rw);
+	t = e->tok;
+	if (t != NULL && now < t->refresh_ns) {
+		n = t->len;
+		if (n < len)
+			memcpy(buf, t->value, n + 1);
+		pthread_rwlock_unlock(&c->rw);
+		goto done;
+	}
+	pthread_rwlock_unlock(&c->rw);
+	if ((rc = gh_client_token_get(c, scope, tenant, &t, err)) != GH_CLIENT_OK)
+		return rc;
+	n = t->len;
+	if (n < len)
+		memcpy(buf, t->value, n + 1);
+	gh_client_token_release(t);
+done:
+	if (needed != NULL)
+		*needed = n;
+	if (n >= len)
+		return ghc_fail(err, GH_CLIENT_ERR_BUFFER_TOO_SMALL, 0,
+		    "the token needs %zu bytes and a NUL; the buffer has %zu", n, len);
+	return GH_CLIENT_OK;
+}
+
+void
+gh_client_token_invalidate(struct gh_client *c, const char *scope, const char *tenant,
+    const struct gh_client_token *token)
+{
+	struct gh_client_token *old = NULL;
+	struct ghc_entry *e;
+
+	if (c == NULL || entry_get(c, scope, tenant, &e, NULL) != GH_CLIENT_OK)
+		return;
+	pthread_mutex_lock(&c->mu);
+	pthread_rwlock_wrlock(&c->rw);
+	if (e->tok != NULL && (token == NULL || e->tok == token)) {
+		old = e->tok;
+		e->tok = NULL;
+	}
+	pthread_rwlock_unlock(&c->rw);
+	pthread_mutex_unlock(&c->mu);
+	gh_client_token_release(old);
+}
+
+void
+gh_client_stats_get(struct gh_client *c, struct gh_client_stats *s)
+{
+	if (c == NULL || s == NULL)
+		return;
+	s->token_requests = atomic_load(&c->st_token_requests);
+	s->token_fetches = atomic_load(&c->st_token_fetches);
+	s->token_failures = atomic_load(&c->st_token_failures);
+	s->api_calls = atomic_load(&c->st_api_calls);
+}
+
+/* Wait on bg_cv (CLOCK_MONOTONIC) for at most ns. */
+static void
+bg_wait(struct gh_client *c, int64_t ns)
+{
+	struct timespec ts;
+
+	if (ns > 60LL * 1000000000)
+		ns = 60LL * 1000000000;
+	if (ns < 1000000)
+		ns = 1000000;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ns += ts.tv_nsec;
+	ts.tv_sec += (time_t)(ns / 1000000000);
+	ts.tv_nsec = (long)(ns % 1000000000);
+	pthread_cond_timedwait(&c->bg_cv, &c->mu, &ts);
+}
+
+/*
+ * The background refresher: sleeps until the earliest refresh deadline of
+ * any cached token and refreshes it, so that callers never see the window.
+ */
+static void *
+bg_main(void *arg)
+{
+	struct gh_client *c = arg;
+	struct ghc_entry *e, *due;
+	int64_t now, next, at;
+
+	pthread_mutex_lock(&c->mu);
+	while (!c->bg_stop) {
+		now = ghc_now_ns();
+		next = now + 60LL * 1000000000;
+		due = NULL;
+		for (e = c->entries; e != NULL; e = e->next) {
+			if (e->tok == NULL || e->inflight)
+				continue;
+			at = e->tok->refresh_ns > e->next_ahead_ns ? e->tok->refresh_ns :
+			    e->next_ahead_ns;
+			if (at <= now) {
+				due = e;
+				break;
+			}
+			if (at < next)
+				next = at;
+		}
+		if (due != NULL) {
+			due->inflight = 1;
+			pthread_mutex_unlock(&c->mu);
+			flight(c, due, NULL, NULL);
+			pthread_mutex_lock(&c->mu);
+			continue;
+		}
+		bg_wait(c, next - now);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}

@@ -1,0 +1,494 @@
+/*
+ * dialect.c — the token request of each dialect, table-driven, and the one
+ * parser of token answers. Every dialect authenticates with a client id and
+ * secret and answers with a bearer token and its lifetime; they differ only
+ * in the path, the body's shape and where the credentials go.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "extern.h"
+
+enum body_kind { BODY_FORM, BODY_JSON };
+enum answer_kind { ANSWER_OAUTH, ANSWER_PAPAYA };
+
+struct dialect {
+	const char	*name;
+	const char	*alias;
+	const char	*path;
+	enum body_kind	 body;
+	enum answer_kind answer;
+	int		 basic;		/* credentials in Authorization: Basic */
+	int		 basic_encode;	/* form-urlencode id and secret first (RFC 6749 §2.3.1) */
+	const char	*id_key;	/* body member names (NULL: not in the body) */
+	const char	*secret_key;
+	const char	*grant_key;
+	int		 scope_ok;	/* the dialect can carry a scope */
+};
+
+static const struct dialect dialects[GH_CLIENT_DIALECT__MAX] = {
+	[GH_CLIENT_DIALECT_OAUTH_BASIC] = { "oauth-basic", NULL, "/oauth/token", BODY_FORM,
+	    ANSWER_OAUTH, 1, 1, NULL, NULL, "grant_type", 1 },
+	[GH_CLIENT_DIALECT_OAUTH_POST] = { "oauth-post", NULL, "/oauth/token", BODY_FORM,
+	    ANSWER_OAUTH, 0, 0, "client_id", "client_secret", "grant_type", 1 },
+	[GH_CLIENT_DIALECT_M2P] = { "m2p", "000", "/auth/token", BODY_JSON,
+	    ANSWER_OAUTH, 0, 0, "clientId", "clientSecret", "grantType", 1 },
+	[GH_CLIENT_DIALECT_PARTNER] = { "partner", "001", "/api/oauth/token", BODY_JSON,
+	    ANSWER_OAUTH, 0, 0, "client_id", "client_secret", "grant_type", 1 },
+	[GH_CLIENT_DIALECT_PAPAYA] = { "papaya", "002", "/token", BODY_JSON,
+	    ANSWER_PAPAYA, 0, 0, "api_key", "client_secret", NULL, 0 },
+	/* Seed 003 says: base64 of "ClientId:ApiKey" as they are, no form encoding. */
+	[GH_CLIENT_DIALECT_MANGOPAY] = { "mangopay", "003", "/v2.01/oauth/token", BODY_FORM,
+	    ANSWER_OAUTH, 1, 0, NULL, NULL, "grant_type", 1 },
+};
+
+const char *
+gh_client_dialect_name(enum gh_client_dialect d)
+{
+	if ((int)d < 0 || d >= GH_CLIENT_DIALECT__MAX)
+		return NULL;
+	return dialects[d].name;
+}
+
+const char *
+gh_client_dialect_path(enum gh_client_dialect d)
+{
+	if ((int)d < 0 || d >= GH_CLIENT_DIALECT__MAX)
+		return NULL;
+	return dialects[d].path;
+}
+
+enum gh_client_err
+gh_client_dialect_parse(const char *name, enum gh_client_dialect *out)
+{
+	int i;
+
+	if (name == NULL || out == NULL)
+		return GH_CLIENT_ERR_INVALID_ARGUMENT;
+	for (i = 0; i < GH_CLIENT_DIALECT__MAX; i++) {
+		if (strcmp(name, dialects[i].name) == 0 ||
+		    (dialects[i].alias != NULL && strcmp(name, dialects[i].alias) == 0)) {
+			*out = (enum gh_client_dialect)i;
+			return GH_CLIENT_OK;
+		}
+	}
+	return GH_CLIENT_ERR_INVALID_ARGUMENT;
+}
+
+/* A JSON string literal, escaped (RFC 8259 §7), appended to b. */
+static int
+json_str(struct ghc_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (ghc_buf_append(b, "\"", 1) != 0)
+		return -1;
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+		char esc[6] = { '\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15] };
+
+		if (ch == '"' || ch == '\\') {
+			esc[1] = (char)ch;
+			if (ghc_buf_append(b, esc, 2) != 0)
+				return -1;
+		} else if (ch < 0x20) {
+			if (ghc_buf_append(b, esc, 6) != 0)
+				return -1;
+		} else if (ghc_buf_append(b, s, 1) != 0) {
+			return -1;
+		}
+	}
+	return ghc_buf_append(b, "\"", 1);
+}
+
+static int
+json_member(struct ghc_buf *b, int *first, const char *key, const char *val)
+{
+	if (ghc_buf_append_str(b, *first ? "{" : ",") != 0 || json_str(b, key) != 0 ||
+	    ghc_buf_append(b, ":", 1) != 0 || json_str(b, val) != 0)
+		return -1;
+	*first = 0;
+	return 0;
+}
+
+static int
+form_member(struct ghc_buf *b, const char *key, const char *val)
+{
+	if ((b->len > 0 && ghc_buf_append(b, "&", 1) != 0) || ghc_form_encode(b, key) != 0 ||
+	    ghc_buf_append(b, "=", 1) != 0 || ghc_form_encode(b, val) != 0)
+		return -1;
+	return 0;
+}
+
+/* "Basic base64(id:secret)", in a buffer the caller wipes. */
+static int
+basic_header(const struct gh_client *c, int encode, struct ghc_buf *out)
+{
+	struct ghc_buf raw = { 0 };
+	char *b64 = NULL;
+	int rc = -1;
+
+	if (encode) {
+		if (ghc_form_encode(&raw, c->client_id) != 0 || ghc_buf_append(&raw, ":", 1) != 0 ||
+		    ghc_form_encode(&raw, c->client_secret) != 0)
+			goto out;
+	} else if (ghc_buf_append_str(&raw, c->client_id) != 0 ||
+	    ghc_buf_append(&raw, ":", 1) != 0 || ghc_buf_append_str(&raw, c->client_secret) != 0) {
+		goto out;
+	}
+	if ((b64 = ghc_base64(raw.p, raw.len)) == NULL)
+		goto out;
+	if (ghc_buf_append_str(out, "Authorization: Basic ") != 0 ||
+	    ghc_buf_append_str(out, b64) != 0)
+		goto out;
+	rc = 0;
+out:
+	if (b64 != NULL) {
+		OPENSSL_cleanse(b64, strlen(b64));
+		free(b64);
+	}
+	ghc_buf_free(&raw);
+	return rc;
+}
+
+static int
+build_body(const struct gh_client *c, const struct dialect *d, const char *scope,
+    struct ghc_buf *b)
+{
+	int first = 1;
+	char num[32];
+
+	if (d->body == BODY_FORM) {
+		if (form_member(b, d->grant_key, "client_credentials") != 0)
+			return -1;
+		if (d->id_key != NULL && (form_member(b, d->id_key, c->client_id) != 0 ||
+		    form_member(b, d->secret_key, c->client_secret) != 0))
+			return -1;
+		if (scope != NULL && form_member(b, "scope", scope) != 0)
+			return -1;
+		return 0;
+	}
+	if (d->grant_key != NULL && json_member(b, &first, d->grant_key, "client_credentials"))
+		return -1;
+	if (json_member(b, &first, d->id_key, c->client_id) != 0 ||
+	    json_member(b, &first, d->secret_key, c->client_secret) != 0)
+		return -1;
+	if (scope != NULL && json_member(b, &first, "scope", scope) != 0)
+		return -1;
+	if (d->answer == ANSWER_PAPAYA) {
+		if (c->token_expiration > 0) {
+			snprintf(num, sizeof(num), ",\"expiration\":%ld", c->token_expiration);
+			if (ghc_buf_append_str(b, num) != 0)
+				return -1;
+		}
+		if (c->token_name != NULL && json_member(b, &first, "token_name", c->token_name))
+			return -1;
+	}
+	return ghc_buf_append(b, "}", 1);
+}
+
+/* What a refused token request's body says, for the message: RFC 6749 §5.2, or 003's. */
+static void
+error_detail(const char *body, size_t len, char *out, size_t outlen)
+{
+	json_t *j, *v, *d;
+	char a[160], b[240];
+
+	out[0] = '\0';
+	if (body == NULL || len == 0 ||
+	    (j = json_loadb(body, len, 0, NULL)) == NULL)
+		return;
+	if (json_is_object(j)) {
+		v = json_object_get(j, "error");
+		d = json_object_get(j, "error_description");
+		if (!json_is_string(v)) {
+			v = json_object_get(j, "Type");
+			d = json_object_get(j, "Message");
+		}
+		if (!json_is_string(v) && !json_is_string(d))
+			d = json_object_get(j, "message");
+		a[0] = b[0] = '\0';
+		if (json_is_string(v))
+			ghc_sanitize(a, sizeof(a), json_string_value(v), json_string_length(v));
+		if (json_is_string(d))
+			ghc_sanitize(b, sizeof(b), json_string_value(d), json_string_length(d));
+		if (a[0] && b[0])
+			snprintf(out, outlen, ": %s: %s", a, b);
+		else if (a[0] || b[0])
+			snprintf(out, outlen, ": %s", a[0] ? a : b);
+	}
+	json_decref(j);
+}
+
+enum gh_client_err
+ghc_token_parse(enum gh_client_dialect dialect, const char *body, size_t len, int64_t now_wall,
+    char **token, int64_t *lifetime_s, int64_t *expires_wall, struct gh_client_error *e)
+{
+	const struct dialect *d = &dialects[dialect];
+	enum gh_client_err rc;
+	json_error_t jerr;
+	json_t *j = NULL, *t, *tt, *ex;
+	const char *tok_key = d->answer == ANSWER_PAPAYA ? "token" : "access_token";
+	char why[128];
+	int64_t life = 0, vu = 0;
+
+	*token = NULL;
+	if (body == NULL || len == 0) {
+		rc = ghc_fail(e, GH_CLIENT_ERR_BAD_RESPONSE, 0, "the token endpoint's answer is empty");
+		goto out;
+	}
+	if ((j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+		ghc_sanitize(why, sizeof(why), jerr.text, strlen(jerr.text));
+		rc = ghc_fail(e, GH_CLIENT_ERR_BAD_RESPONSE, 0,
+		    "the token endpoint's answer is not JSON (line %d: %s)", jerr.line, why);
+		goto out;
+	}
+	if (!json_is_object(j)) {
+		rc = ghc_fail(e, GH_CLIENT_ERR_BAD_RESPONSE, 0,
+		    "the token endpoint's answer is not a JSON object");
+		goto out;
+	}
+	t = json_object_get(j, tok_key);
+	if (t == NULL) {
+		rc = ghc_fail(e, GH_CLIENT_ERR_BAD_RESPONSE, 0,
+		    "the token endpoint's answer has no \"%s\"", tok_key);
+		goto out;
+	}
+	if (!json_is_string(t) || json_string_length(t) == 0) {
+		rc = ghc_fail(e, GH_CLIENT_ERR_BAD_RESPONSE, 0,
+		    "\"%s\" in the answer is not a non-empty string", tok_key);
+		goto out;
+	}
+	if (json_string_length(t) > GH_CLIENT_TOKEN_MAX) {
+		rc = ghc_fail(e, GH_CLIENT_ERR_BAD_RESPONSE, 0,
+		    "the token is longer than %d bytes", GH_CLIENT_TOKEN_MAX);
+		goto out;
+	}
+	/* RFC 6750 §2.1: it goes into a header; CR, LF, spaces would split it. */
+	if (!ghc_token_syntax_ok(json_string_value(t), json_string_length(t))) {
+		rc = ghc_fail(e, GH_CLIENT_ERR_BAD_RESPONSE, 0,
+		    "the token has characters a bearer token cannot have (RFC 6750 §2.1)");
+		goto out;
+	}
+	if (d->answer == ANSWER_OAUTH) {
+		/* RFC 6749 §5.1: token_type is case-insensitive; 003 sends "bearer". */
+		tt = json_object_get(j, "token_type");
+		if (tt != NULL && (!json_is_string(tt) ||
+		    strcasecmp(json_string_value(tt), "bearer") != 0)) {
+			if (json_is_string(tt))
+				ghc_sanitize(why, 40, json_string_value(tt), json_string_length(tt));
+			else
+				snprintf(why, sizeof(why), "(not a string)");
+			rc = ghc_fail(e, GH_CLIENT_ERR_BAD_RESPONSE, 0,
+			    "token_type %s is not Bearer", why);
+			goto out;
+		}
+		ex = json_object_get(j, "expires_in");
+		if (ex == NULL) {
+			rc = ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
+			    "the answer has no expires_in; the lifetime is never assumed");
+			goto out;
+		}
+		if (json_is_integer(ex)) {
+			life = json_integer_value(ex);
+		} else if (json_is_real(ex)) {
+			double v = json_real_value(ex);
+
+			if (!isfinite(v) || v != floor(v) || v < -1e15 || v > 1e15) {
+				rc = ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
+				    "expires_in is not a whole number of seconds");
+				goto out;
+			}
+			life = (int64_t)v;
+		} else {
+			rc = ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
+			    "expires_in is not a number");
+			goto out;
+		}
+		if (life <= 0) {
+			rc = ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
+			    "expires_in %lld is not positive", (long long)life);
+			goto out;
+		}
+		if (life > GHC_MAX_LIFETIME_S) {
+			rc = ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
+			    "expires_in %lld is longer than %ld seconds", (long long)life,
+			    GHC_MAX_LIFETIME_S);
+			goto out;
+		}
+		*expires_wall = now_wall + life;
+	} else {
+		ex = json_object_get(j, "valid_until");
+		if (ex == NULL) {
+			rc = ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
+			    "the answer has no valid_until; the lifetime is never assumed");
+			goto out;
+		}
+		if (!json_is_string(ex) || ghc_parse_iso8601(json_string_value(ex), &vu) != 0) {
+			if (json_is_string(ex))
+				ghc_sanitize(why, 48, json_string_value(ex), json_string_length(ex));
+			else
+				snprintf(why, sizeof(why), "(not a string)");
+			rc = ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
+			    "valid_until %s is not an ISO 8601 UTC time", why);
+			goto out;
+		}
+		life = vu - now_wall;
+		if (life <= 0) {
+			rc = ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
+			    "valid_until %s is not in the future", json_string_value(ex));
+			goto out;
+		}
+		if (life > GHC_MAX_LIFETIME_S) {
+			rc = ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
+			    "valid_until %s is more than %ld seconds away", json_string_value(ex),
+			    GHC_MAX_LIFETIME_S);
+			goto out;
+		}
+		*expires_wall = vu;
+	}
+	if ((*token = strdup(json_string_value(t))) == NULL) {
+		rc = ghc_fail(e, GH_CLIENT_ERR_NO_MEMORY, 0, "out of memory");
+		goto out;
+	}
+	*lifetime_s = life;
+	rc = GH_CLIENT_OK;
+out:
+	/* jansson does not wipe; the token would linger in freed memory. */
+	if (j != NULL && (t = json_object_get(j, tok_key)) != NULL && json_is_string(t))
+		OPENSSL_cleanse((char *)json_string_value(t), json_string_length(t));
+	json_decref(j);
+	return rc;
+}
+
+enum gh_client_err
+ghc_token_fetch(struct gh_client *c, const char *scope, const char *tenant,
+    struct gh_client_token **out, struct gh_client_error *e)
+{
+	const struct dialect *d = &dialects[c->dialect];
+	struct ghc_buf body = { 0 }, auth = { 0 }, hdr = { 0 };
+	struct ghc_http_resp resp = { 0 };
+	struct ghc_http_req req = { 0 };
+	struct curl_slist *h = NULL, *nh;
+	struct gh_client_token *tok = NULL;
+	enum gh_client_err rc;
+	char *token = NULL, detail[420];
+	int64_t start_ns, start_wall, life = 0, expires_wall = 0, window, now_ns, now_wall;
+
+	*out = NULL;
+	if (scope != NULL && !d->scope_ok) {
+		rc = ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+		    "the %s dialect has no scope parameter", d->name);
+		goto out;
+	}
+	if (build_body(c, d, scope, &body) != 0 ||
+	    (d->basic && basic_header(c, d->basic_encode, &auth) != 0)) {
+		rc = ghc_fail(e, GH_CLIENT_ERR_NO_MEMORY, 0, "out of memory");
+		goto out;
+	}
+#define ADD(s) do { if ((nh = curl_slist_append(h, (s))) == NULL) goto nomem; h = nh; } while (0)
+	ADD(d->body == BODY_FORM ? "Content-Type: application/x-www-form-urlencoded" :
+	    "Content-Type: application/json");
+	ADD("Accept: application/json");	/* 001 requires it; harmless elsewhere */
+	ADD("Expect:");
+	if (auth.p != NULL)
+		ADD(auth.p);
+	if (tenant != NULL) {
+		if (ghc_buf_append_str(&hdr, "X-TENANT-ID: ") != 0 ||
+		    ghc_buf_append_str(&hdr, tenant) != 0)
+			goto nomem;
+		ADD(hdr.p);
+	}
+#undef ADD
+	req.method = "POST";
+	req.url = c->token_url;
+	req.headers = h;
+	req.body = body.p;
+	req.body_len = body.len;
+	start_ns = ghc_now_ns();
+	start_wall = (int64_t)time(NULL);
+	if ((rc = ghc_http_do(c, &req, &resp, e, &c->st_token_requests)) != GH_CLIENT_OK)
+		goto out;
+	if (resp.status < 200 || resp.status > 299) {
+		rc = ghc_status_err(resp.status);
+		error_detail(resp.body.p, resp.body.len, detail, sizeof(detail));
+		if (rc == GH_CLIENT_ERR_REDIRECT) {
+			char loc[200];
+
+			ghc_sanitize(loc, sizeof(loc), resp.location,
+			    resp.location ? strlen(resp.location) : 0);
+			ghc_fail(e, rc, resp.status, "the token endpoint %s answered %ld with a "
+			    "redirect to %s; redirects are not followed", c->token_url, resp.status,
+			    loc[0] ? loc : "(no Location)");
+		} else if (rc == GH_CLIENT_ERR_RATE_LIMITED && resp.retry_after_ms > c->retry_after_max_ms) {
+			ghc_fail(e, rc, resp.status, "the token endpoint %s answered 429 with "
+			    "Retry-After %ld s, longer than the %ld ms this client waits%s",
+			    c->token_url, resp.retry_after_ms / 1000, c->retry_after_max_ms, detail);
+		} else {
+			ghc_fail(e, rc, resp.status, "the token endpoint %s answered %ld%s%s",
+			    c->token_url, resp.status, detail,
+			    resp.attempts > 1 ? " (after retries)" : "");
+		}
+		goto out;
+	}
+	now_wall = (int64_t)time(NULL);
+	if ((rc = ghc_token_parse(c->dialect, resp.body.p, resp.body.len,
+	    d->answer == ANSWER_PAPAYA ? now_wall : start_wall, &token, &life, &expires_wall,
+	    e)) != GH_CLIENT_OK) {
+		if (e != NULL)
+			e->http_status = resp.status;
+		goto out;
+	}
+	if ((tok = malloc(sizeof(*tok) + strlen(token) + 1)) == NULL)
+		goto nomem;
+	atomic_init(&tok->refs, 1);
+	tok->len = strlen(token);
+	memcpy(tok->value, token, tok->len + 1);
+	tok->expires_wall = expires_wall;
+	/*
+	 * expires_in counts from when the server answered; counting from before
+	 * we asked is on the safe side. valid_until is absolute: count from now.
+	 */
+	now_ns = ghc_now_ns();
+	if (d->answer == ANSWER_PAPAYA)
+		tok->expires_ns = now_ns + (expires_wall - now_wall) * 1000000000LL;
+	else
+		tok->expires_ns = start_ns + life * 1000000000LL;
+	/* Refresh when refresh_before remains, or at 80% of a short lifetime. */
+	window = c->refresh_before_ns;
+	if (window > (tok->expires_ns - start_ns) / 5)
+		window = (tok->expires_ns - start_ns) / 5;
+	tok->refresh_ns = tok->expires_ns - window;
+	*out = tok;
+	tok = NULL;
+	rc = GH_CLIENT_OK;
+	goto out;
+nomem:
+	rc = ghc_fail(e, GH_CLIENT_ERR_NO_MEMORY, 0, "out of memory");
+out:
+	if (rc == GH_CLIENT_OK)
+		atomic_fetch_add(&c->st_token_fetches, 1);
+	else
+		atomic_fetch_add(&c->st_token_failures, 1);
+	if (token != NULL) {
+		OPENSSL_cleanse(token, strlen(token));
+		free(token);
+	}
+	free(tok);
+	for (nh = h; nh != NULL; nh = nh->next)	/* the Basic header */
+		OPENSSL_cleanse(nh->data, strlen(nh->data));
+	curl_slist_free_all(h);
+	ghc_buf_free(&body);
+	ghc_buf_free(&auth);
+	ghc_buf_free(&hdr);
+	ghc_http_resp_free(&resp);
+	ghc_redact(e, c->client_secret, c->secret_len);
+	return rc;
+}

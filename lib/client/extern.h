@@ -1,0 +1,174 @@
+/*
+ * extern.h — the client library's private interface between its files.
+ * Nothing here is installed; the public interface is gatehouse/client.h.
+ */
+#ifndef GH_CLIENT_EXTERN_H
+#define GH_CLIENT_EXTERN_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+#include "gatehouse/client.h"
+
+/* Limits, in one place. */
+#define GHC_MAX_LIFETIME_S	(366L * 86400L)	/* a longer expires_in is refused */
+#define GHC_MAX_ENTRIES		1024		/* distinct (scope, tenant) per client */
+#define GHC_MAX_FIELD		4096		/* id, secret, scope, tenant, path */
+#define GHC_DEFAULT_RESPONSE_MAX (1024 * 1024)
+
+/* A growable byte buffer that refuses to grow past max (0: no limit). */
+struct ghc_buf {
+	char		*p;
+	size_t		 len;
+	size_t		 cap;
+	size_t		 max;
+	int		 overflow;	/* an append was refused by max */
+};
+
+int	 ghc_buf_append(struct ghc_buf *, const void *, size_t);
+int	 ghc_buf_append_str(struct ghc_buf *, const char *);
+void	 ghc_buf_free(struct ghc_buf *);	/* wipes, frees, zeroes */
+
+/* An immutable token snapshot; refs counts the cache's and callers' references. */
+struct gh_client_token {
+	atomic_long	 refs;
+	int64_t		 expires_wall;	/* seconds since the epoch */
+	int64_t		 expires_ns;	/* on ghc_now_ns()'s clock */
+	int64_t		 refresh_ns;	/* refresh from then on */
+	size_t		 len;
+	char		 value[];
+};
+
+/* One cache entry; never freed before the client. */
+struct ghc_entry {
+	struct ghc_entry *next;
+	char		*scope;		/* NULL: none */
+	char		*tenant;	/* NULL: none */
+	struct gh_client_token *tok;	/* written under mu + rw(write) */
+	/* The rest under mu. */
+	int		 inflight;	/* a fetch for this entry is running */
+	uint64_t	 gen;		/* fetches completed */
+	enum gh_client_err last_rc;	/* of the last completed fetch */
+	struct gh_client_error last_err;
+	int64_t		 next_ahead_ns;	/* no refresh-ahead before (after a failure) */
+};
+
+struct gh_client {
+	/* Options, copied and defaulted; read-only after gh_client_new. */
+	char		*base_url;
+	char		*token_url;	/* base_url + path, or the path if a URL */
+	enum gh_client_dialect dialect;
+	char		*client_id;
+	char		*client_secret;	/* wiped on free */
+	size_t		 secret_len;
+	char		*scope;
+	char		*tenant;
+	char		*token_name;
+	long		 token_expiration;
+	int64_t		 refresh_before_ns;
+	int		 background_refresh;
+	long		 connect_timeout_ms;
+	long		 timeout_ms;
+	int		 max_retries;
+	long		 backoff_base_ms;
+	long		 backoff_max_ms;
+	long		 retry_after_max_ms;
+	size_t		 max_response_bytes;
+	char		*ca_file;
+	char		*ca_path;
+	int		 allow_http;
+	char		*user_agent;
+
+	/* The cache. */
+	pthread_rwlock_t rw;		/* entries list and each entry's tok */
+	pthread_mutex_t	 mu;		/* single flight; see struct ghc_entry */
+	pthread_cond_t	 cv;		/* a fetch completed */
+	struct ghc_entry *entries;	/* the first is the default (scope, tenant) */
+	size_t		 nentries;
+
+	/* The background refresher. */
+	int		 bg_started;
+	int		 bg_stop;	/* under mu */
+	pthread_cond_t	 bg_cv;		/* wake the refresher */
+	pthread_t	 bg_thread;
+
+	atomic_uint_fast64_t st_token_requests;
+	atomic_uint_fast64_t st_token_fetches;
+	atomic_uint_fast64_t st_token_failures;
+	atomic_uint_fast64_t st_api_calls;
+};
+
+/* err.c: fill an error (e may be NULL) and return code. */
+enum gh_client_err ghc_fail(struct gh_client_error *e, enum gh_client_err code,
+    long http_status, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Replace every occurrence of secret in e->message with "***". */
+void	 ghc_redact(struct gh_client_error *e, const char *secret, size_t secret_len);
+/* Copy a server-provided string for a message: printable ASCII, at most max. */
+void	 ghc_sanitize(char *dst, size_t dstlen, const char *src, size_t srclen);
+
+/* util.c */
+int64_t	 ghc_now_ns(void);		/* CLOCK_BOOTTIME (suspend counts) */
+void	 ghc_sleep_ms(long ms);
+uint64_t ghc_rand64(void);		/* not for secrets: jitter only */
+char	*ghc_base64(const void *, size_t);	/* standard alphabet, padded */
+/* application/x-www-form-urlencoded (RFC 6749 Appendix B): appends to b. */
+int	 ghc_form_encode(struct ghc_buf *b, const char *s);
+/*
+ * "2024-07-11T07:48Z", "...:48:05Z", "...:48:05.123+00:00", "-05:30" offsets:
+ * seconds since the epoch in *out; -1 if unparseable.
+ */
+int	 ghc_parse_iso8601(const char *s, int64_t *out);
+/* RFC 6750 §2.1 b64token: what may follow "Bearer ". */
+int	 ghc_token_syntax_ok(const char *s, size_t len);
+int	 ghc_host_is_loopback(const char *url);
+char	*ghc_strdup_opt(const char *);	/* NULL stays NULL */
+
+/* http.c */
+struct ghc_http_req {
+	const char	*method;
+	const char	*url;
+	struct curl_slist *headers;
+	const void	*body;
+	size_t		 body_len;
+};
+
+struct ghc_http_resp {
+	long		 status;
+	struct ghc_buf	 body;
+	char		*content_type;
+	char		*location;
+	long		 retry_after_ms;	/* -1: none */
+	int		 attempts;
+};
+
+/*
+ * Send req, retrying network errors, 5xx and 429 as the client's options
+ * say. GH_CLIENT_OK when an HTTP answer was received (any status: the
+ * caller judges it), else the transport error (message in e). counter, if
+ * not NULL, counts each HTTP attempt.
+ */
+enum gh_client_err ghc_http_do(struct gh_client *, const struct ghc_http_req *,
+    struct ghc_http_resp *, struct gh_client_error *, atomic_uint_fast64_t *counter);
+void	 ghc_http_resp_free(struct ghc_http_resp *);
+/* The error class of an HTTP status (2xx: GH_CLIENT_OK). */
+enum gh_client_err ghc_status_err(long status);
+/* Check a URL's scheme against the client's rules. */
+enum gh_client_err ghc_check_url(const struct gh_client *, const char *url,
+    struct gh_client_error *);
+
+/* dialect.c: fetch a new token from the token endpoint. */
+enum gh_client_err ghc_token_fetch(struct gh_client *, const char *scope,
+    const char *tenant, struct gh_client_token **out, struct gh_client_error *);
+/* Parse a token endpoint's 2xx body (exposed for unit tests). now: wall clock. */
+enum gh_client_err ghc_token_parse(enum gh_client_dialect, const char *body, size_t len,
+    int64_t now_wall, char **token, int64_t *lifetime_s, int64_t *expires_wall,
+    struct gh_client_error *);
+
+/* client.c */
+void	 ghc_token_ref(struct gh_client_token *);
+
+#endif /* GH_CLIENT_EXTERN_H */

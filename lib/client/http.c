@@ -1,0 +1,320 @@
+/*
+ * http.c — one place that talks HTTP, with libcurl: TLS always verified,
+ * redirects never followed, bounded connect and total timeouts, a bounded
+ * answer, and the retry policy (network errors, 5xx and 429 retried with
+ * bounded exponential backoff and jitter; other 4xx never).
+ */
+#include <ctype.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "extern.h"
+
+#define GHC_MAX_RETRIES_CAP 10
+
+enum gh_client_err
+ghc_status_err(long status)
+{
+	if (status >= 200 && status < 300)
+		return GH_CLIENT_OK;
+	if (status >= 300 && status < 400)
+		return GH_CLIENT_ERR_REDIRECT;
+	if (status == 401)
+		return GH_CLIENT_ERR_UNAUTHORIZED;
+	if (status == 429)
+		return GH_CLIENT_ERR_RATE_LIMITED;
+	if (status >= 400 && status < 500)
+		return GH_CLIENT_ERR_REJECTED;
+	if (status >= 500)
+		return GH_CLIENT_ERR_SERVER;
+	return GH_CLIENT_ERR_BAD_RESPONSE;
+}
+
+enum gh_client_err
+ghc_check_url(const struct gh_client *c, const char *url, struct gh_client_error *e)
+{
+	const char *auth, *end;
+
+	if (url == NULL || *url == '\0')
+		return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0, "no URL given");
+	if (strlen(url) > GHC_MAX_FIELD)
+		return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0, "URL longer than %d bytes",
+		    GHC_MAX_FIELD);
+	for (auth = url; *auth != '\0'; auth++)
+		if ((unsigned char)*auth <= 0x20 || (unsigned char)*auth >= 0x7f)
+			return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+			    "URL contains a space or control character");
+	if (strncasecmp(url, "https://", 8) == 0) {
+		auth = url + 8;
+	} else if (strncasecmp(url, "http://", 7) == 0) {
+		if (!c->allow_http && !ghc_host_is_loopback(url))
+			return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+			    "plain http:// is only accepted for loopback hosts unless allow_http "
+			    "is set; use https://");
+		auth = url + 7;
+	} else {
+		return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+		    "URL scheme must be https:// (or http:// to loopback)");
+	}
+	if ((end = strpbrk(auth, "/?#")) == NULL)
+		end = auth + strlen(auth);
+	if (end == auth)
+		return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0, "URL has no host");
+	/* Credentials in a URL end up in logs and error messages. */
+	if (memchr(auth, '@', (size_t)(end - auth)) != NULL)
+		return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+		    "URL must not carry user:password@; give credentials as options");
+	return GH_CLIENT_OK;
+}
+
+static size_t
+write_cb(char *p, size_t size, size_t n, void *arg)
+{
+	struct ghc_buf *b = arg;
+
+	if (ghc_buf_append(b, p, size * n) != 0)
+		return 0;	/* CURLE_WRITE_ERROR; b->overflow says why */
+	return size * n;
+}
+
+/* Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; -1 if absent/bad. */
+static long
+retry_after_ms(CURL *h)
+{
+	struct curl_header *hd = NULL;
+	const char *v;
+	long long secs = 0;
+	time_t t;
+
+	if (curl_easy_header(h, "Retry-After", 0, CURLH_HEADER, -1, &hd) != CURLHE_OK ||
+	    hd == NULL || (v = hd->value) == NULL)
+		return -1;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (isdigit((unsigned char)*v)) {
+		for (; isdigit((unsigned char)*v); v++) {
+			secs = secs * 10 + (*v - '0');
+			if (secs > 86400L * 365)
+				secs = 86400L * 365;	/* "huge": clamp, the caller bounds it */
+		}
+		while (*v == ' ' || *v == '\t')
+			v++;
+		return *v == '\0' ? (long)(secs * 1000) : -1;
+	}
+	if ((t = curl_getdate(v, NULL)) == -1)
+		return -1;
+	secs = (long long)t - (long long)time(NULL);
+	if (secs < 0)
+		secs = 0;
+	if (secs > 86400L * 365)
+		secs = 86400L * 365;
+	return (long)(secs * 1000);
+}
+
+/* The class of a transport error and whether it is worth another try. */
+static enum gh_client_err
+curl_class(CURLcode cc, int overflow, int *retry)
+{
+	*retry = 0;
+	if ((cc == CURLE_WRITE_ERROR && overflow) || cc == CURLE_FILESIZE_EXCEEDED)
+		return GH_CLIENT_ERR_BAD_RESPONSE;
+	switch (cc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		*retry = 1;
+		return GH_CLIENT_ERR_TIMEOUT;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		*retry = 1;
+		return GH_CLIENT_ERR_NETWORK;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_USE_SSL_FAILED:
+		return GH_CLIENT_ERR_TLS;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+	case CURLE_BAD_FUNCTION_ARGUMENT:
+		return GH_CLIENT_ERR_INVALID_ARGUMENT;
+	case CURLE_OUT_OF_MEMORY:
+		return GH_CLIENT_ERR_NO_MEMORY;
+	default:
+		return GH_CLIENT_ERR_NETWORK;
+	}
+}
+
+static long
+backoff_ms(const struct gh_client *c, int retry)
+{
+	long d = c->backoff_base_ms;
+	int i;
+
+	for (i = 0; i < retry && d < c->backoff_max_ms; i++)
+		d = d > LONG_MAX / 2 ? LONG_MAX : d * 2;
+	if (d > c->backoff_max_ms)
+		d = c->backoff_max_ms;
+	/* "Equal jitter": half fixed, half random, so that a crowd spreads out. */
+	return d / 2 + (long)(ghc_rand64() % (uint64_t)(d / 2 + 1));
+}
+
+static void
+resp_reset(struct ghc_http_resp *r)
+{
+	ghc_buf_free(&r->body);
+	free(r->content_type);
+	free(r->location);
+	r->content_type = NULL;
+	r->location = NULL;
+	r->status = 0;
+	r->retry_after_ms = -1;
+}
+
+void
+ghc_http_resp_free(struct ghc_http_resp *r)
+{
+	resp_reset(r);
+	r->attempts = 0;
+}
+
+static enum gh_client_err
+setup(struct gh_client *c, CURL *h, const struct ghc_http_req *req,
+    struct ghc_http_resp *resp, char *errbuf, struct gh_client_error *e)
+{
+	const char *m = req->method ? req->method : "GET";
+	CURLcode cc = CURLE_OK;
+
+#define SET(opt, val) do { if (cc == CURLE_OK) cc = curl_easy_setopt(h, opt, val); } while (0)
+	SET(CURLOPT_URL, req->url);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_ERRORBUFFER, errbuf);
+	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_FOLLOWLOCATION, 0L);	/* a redirect is reported, never followed */
+	SET(CURLOPT_SSL_VERIFYPEER, 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, 2L);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+	SET(CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	SET(CURLOPT_HTTPHEADER, req->headers);
+	SET(CURLOPT_USERAGENT, c->user_agent);
+	SET(CURLOPT_WRITEFUNCTION, write_cb);
+	SET(CURLOPT_WRITEDATA, &resp->body);
+	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response_bytes);
+	SET(CURLOPT_ACCEPT_ENCODING, NULL);
+	if (c->ca_file != NULL)
+		SET(CURLOPT_CAINFO, c->ca_file);
+	if (c->ca_path != NULL)
+		SET(CURLOPT_CAPATH, c->ca_path);
+	if (strcmp(m, "GET") == 0 && req->body == NULL) {
+		SET(CURLOPT_HTTPGET, 1L);
+	} else if (strcmp(m, "HEAD") == 0) {
+		SET(CURLOPT_NOBODY, 1L);
+	} else {
+		if (strcmp(m, "POST") != 0)
+			SET(CURLOPT_CUSTOMREQUEST, m);
+		if (req->body != NULL || strcmp(m, "POST") == 0) {
+			SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+			SET(CURLOPT_POSTFIELDS, req->body != NULL ? req->body : "");
+		}
+	}
+#undef SET
+	if (cc != CURLE_OK)
+		return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+		    "libcurl refused an option: %s", curl_easy_strerror(cc));
+	return GH_CLIENT_OK;
+}
+
+enum gh_client_err
+ghc_http_do(struct gh_client *c, const struct ghc_http_req *req, struct ghc_http_resp *resp,
+    struct gh_client_error *e, atomic_uint_fast64_t *counter)
+{
+	char errbuf[CURL_ERROR_SIZE];
+	enum gh_client_err rc;
+	int retry = 0, max = c->max_retries, again;
+	CURL *h = NULL;
+	CURLcode cc;
+	long wait;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->retry_after_ms = -1;
+	if (max > GHC_MAX_RETRIES_CAP)
+		max = GHC_MAX_RETRIES_CAP;
+	if ((h = curl_easy_init()) == NULL)
+		return ghc_fail(e, GH_CLIENT_ERR_NO_MEMORY, 0, "curl_easy_init failed");
+	for (;;) {
+		resp_reset(resp);
+		resp->body.max = c->max_response_bytes;
+		errbuf[0] = '\0';
+		if ((rc = setup(c, h, req, resp, errbuf, e)) != GH_CLIENT_OK)
+			goto out;
+		resp->attempts++;
+		if (counter != NULL)
+			atomic_fetch_add(counter, 1);
+		cc = curl_easy_perform(h);
+		if (cc != CURLE_OK) {
+			rc = curl_class(cc, resp->body.overflow, &again);
+			if (rc == GH_CLIENT_ERR_BAD_RESPONSE)
+				ghc_fail(e, rc, 0, "the answer from %s is larger than %zu bytes",
+				    req->url, c->max_response_bytes);
+			else
+				ghc_fail(e, rc, 0, "%s %s: %s%s%s", req->method ? req->method : "GET",
+				    req->url, curl_easy_strerror(cc), errbuf[0] ? ": " : "", errbuf);
+			if (again && retry < max) {
+				ghc_sleep_ms(backoff_ms(c, retry++));
+				continue;
+			}
+			if (retry > 0 && e != NULL) {
+				size_t n = strlen(e->message);
+
+				snprintf(e->message + n, sizeof(e->message) - n, " (after %d %s)",
+				    retry + 1, "attempts");
+			}
+			goto out;
+		}
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+		{
+			char *ct = NULL, *loc = NULL;
+
+			if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
+				resp->content_type = strdup(ct);
+			if (curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc)
+				resp->location = strdup(loc);
+		}
+		if (resp->status == 429)
+			resp->retry_after_ms = retry_after_ms(h);
+		rc = GH_CLIENT_OK;
+		if (retry >= max)
+			goto out;
+		if (resp->status == 429) {
+			if (resp->retry_after_ms > c->retry_after_max_ms)
+				goto out;	/* longer than we may wait: the caller reports it */
+			wait = resp->retry_after_ms >= 0 ? resp->retry_after_ms : backoff_ms(c, retry);
+			retry++;
+			ghc_sleep_ms(wait);
+			continue;
+		}
+		if (resp->status >= 500 && resp->status <= 599) {
+			ghc_sleep_ms(backoff_ms(c, retry++));
+			continue;
+		}
+		goto out;
+	}
+out:
+	curl_easy_cleanup(h);
+	return rc;
+}
