@@ -125,7 +125,7 @@ gh_client_new(const struct gh_client_options *o, struct gh_client **out,
 	enum gh_client_err rc;
 	pthread_condattr_t ca;
 	const char *path;
-	long v;
+	long v = 0;
 	size_t n;
 	int locks = 0;
 

@@ -163,7 +163,7 @@ build_body(const struct gh_client *c, const struct dialect *d, const char *scope
     struct ghc_buf *b)
 {
 	int first = 1;
-	char num[32];
+	char num[48];
 
 	if (d->body == BODY_FORM) {
 		if (form_member(b, d->grant_key, "client_credentials") != 0)
@@ -184,7 +184,7 @@ build_body(const struct gh_client *c, const struct dialect *d, const char *scope
 		return -1;
 	if (d->answer == ANSWER_PAPAYA) {
 		if (c->token_expiration > 0) {
-			snprintf(num, sizeof(num), ",\"expiration\":%ld", c->token_expiration);
+			(void)snprintf(num, sizeof(num), ",\"expiration\":%ld", c->token_expiration);
 			if (ghc_buf_append_str(b, num) != 0)
 				return -1;
 		}
