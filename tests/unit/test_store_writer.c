@@ -1,0 +1,232 @@
+/*
+ * Unit tests for the group-commit writer (src/store/writer.c) over a fake
+ * backend whose commit_tokens can be held at a gate: the queue bound, FIFO
+ * order, batch sizes, per-record and whole-batch errors, flush, and that
+ * stopping drains the queue. No database: these are the writer's rules,
+ * the same for every backend.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "store/store_backend.h"
+#include "store/writer.h"
+
+/* The fake backend. */
+struct fake {
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	int		 hold;		/* commit_tokens waits while set */
+	int		 inside;	/* a commit is waiting at the gate */
+	int		 fail;		/* whole-batch error to return */
+	size_t		 batches, max_batch, seen;
+	char		 order[64][16];	/* ids in commit order */
+};
+
+static int
+fake_commit(void *h, const struct store_token *t, size_t n, int *errs)
+{
+	struct fake *f = h;
+
+	pthread_mutex_lock(&f->mu);
+	f->inside = 1;
+	pthread_cond_broadcast(&f->cv);
+	while (f->hold)
+		pthread_cond_wait(&f->cv, &f->mu);
+	f->inside = 0;
+	f->batches++;
+	if (n > f->max_batch)
+		f->max_batch = n;
+	for (size_t i = 0; i < n; i++) {
+		if (f->seen < 64)
+			snprintf(f->order[f->seen], sizeof(f->order[0]), "%s", t[i].id);
+		f->seen++;
+		/* Optional strings arrive as "", never NULL. */
+		if (t[i].aud == NULL || t[i].scope == NULL || t[i].name == NULL)
+			errs[i] = STORE_ERROR;
+		else if (strcmp(t[i].id, "dup") == 0)
+			errs[i] = STORE_CONFLICT;
+	}
+	pthread_mutex_unlock(&f->mu);
+	return f->fail;
+}
+
+static const struct store_ops fake_ops = {
+	.name = "fake",
+	.commit_tokens = fake_commit,
+};
+
+struct answers {
+	pthread_mutex_t	 mu;
+	int		 n, ok, conflict, unavailable, other;
+};
+
+static void
+answer(void *arg, int err)
+{
+	struct answers *a = arg;
+
+	pthread_mutex_lock(&a->mu);
+	a->n++;
+	if (err == STORE_OK)
+		a->ok++;
+	else if (err == STORE_CONFLICT)
+		a->conflict++;
+	else if (err == STORE_UNAVAILABLE)
+		a->unavailable++;
+	else
+		a->other++;
+	pthread_mutex_unlock(&a->mu);
+}
+
+static struct store_token
+tok(const char *id)
+{
+	struct store_token t;
+
+	memset(&t, 0, sizeof(t));
+	t.id = (char *)id;
+	t.client_id = (char *)"c";
+	t.tenant_id = (char *)"t";
+	/* name, scope, aud left NULL on purpose */
+	return t;
+}
+
+static void
+wait_inside(struct fake *f)
+{
+	pthread_mutex_lock(&f->mu);
+	while (!f->inside)
+		pthread_cond_wait(&f->cv, &f->mu);
+	pthread_mutex_unlock(&f->mu);
+}
+
+static void
+release(struct fake *f)
+{
+	pthread_mutex_lock(&f->mu);
+	f->hold = 0;
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+}
+
+static void
+bounded_fifo_batched(void **state)
+{
+	struct fake f = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 1, 0, 0, 0, 0, 0, { "" } };
+	struct answers a = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0 };
+	struct store_token t;
+	struct writer *w;
+	char err[128], id[16];
+
+	(void)state;
+	assert_non_null(w = writer_start(&fake_ops, &f, 4, 2, err, sizeof(err)));
+	/* The first record is taken at once and held at the gate. */
+	t = tok("r0");
+	assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
+	wait_inside(&f);
+	/* Then four wait; the fifth is refused, and never answered. */
+	for (int i = 1; i <= 4; i++) {
+		snprintf(id, sizeof(id), "r%d", i);
+		t = tok(id);
+		assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
+	}
+	t = tok("r5");
+	assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_UNAVAILABLE);
+	assert_non_null(strstr(store_last_error(), "queue is full"));
+	assert_int_equal(a.n, 0);	/* nothing answered before it is durable */
+	release(&f);
+	assert_int_equal(writer_flush(w), STORE_OK);
+	assert_int_equal(a.n, 5);
+	assert_int_equal(a.ok, 5);
+	assert_int_equal(f.seen, 5);
+	assert_int_equal(f.max_batch, 2);
+	assert_int_equal(f.batches, 3);	/* 1, then 2 + 2 */
+	for (int i = 0; i < 5; i++) {
+		snprintf(id, sizeof(id), "r%d", i);
+		assert_string_equal(f.order[i], id);
+	}
+	/* Room again once drained. */
+	t = tok("r6");
+	assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
+	writer_stop(w);
+	assert_int_equal(a.ok, 6);
+}
+
+static void
+errors_reach_each_record(void **state)
+{
+	struct fake f = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 1, 0, 0, 0, 0, 0, { "" } };
+	struct answers a = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0 };
+	struct store_token t;
+	struct writer *w;
+	char err[128];
+
+	(void)state;
+	assert_non_null(w = writer_start(&fake_ops, &f, 16, 16, err, sizeof(err)));
+	t = tok("first");
+	assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
+	wait_inside(&f);
+	t = tok("a");
+	assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
+	t = tok("dup");
+	assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
+	t = tok("b");
+	assert_int_equal(writer_enqueue(w, &t, NULL, NULL), STORE_OK);	/* no callback: fine */
+	release(&f);
+	assert_int_equal(writer_flush(w), STORE_OK);
+	assert_int_equal(a.ok, 2);
+	assert_int_equal(a.conflict, 1);
+	assert_int_equal(a.other, 0);
+
+	/* A failed batch fails every record in it with the batch's error. */
+	f.fail = STORE_UNAVAILABLE;
+	t = tok("c");
+	assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
+	t = tok("dup");
+	assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
+	assert_int_equal(writer_flush(w), STORE_OK);
+	assert_int_equal(a.unavailable, 2);
+	writer_stop(w);
+}
+
+static void
+stop_drains_the_queue(void **state)
+{
+	struct fake f = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, { "" } };
+	struct answers a = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0 };
+	struct store_token t;
+	struct writer *w;
+	char err[128], id[16];
+
+	(void)state;
+	assert_non_null(w = writer_start(&fake_ops, &f, 1000, 7, err, sizeof(err)));
+	for (int i = 0; i < 500; i++) {
+		snprintf(id, sizeof(id), "s%d", i);
+		t = tok(id);
+		assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
+	}
+	writer_stop(w);
+	assert_int_equal(a.ok, 500);
+	assert_true(f.max_batch >= 1 && f.max_batch <= 7);
+	writer_stop(NULL);
+	assert_null(writer_start(&fake_ops, &f, 0, 7, err, sizeof(err)));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(bounded_fifo_batched),
+		cmocka_unit_test(errors_reach_each_record),
+		cmocka_unit_test(stop_drains_the_queue),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
