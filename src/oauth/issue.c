@@ -281,7 +281,7 @@ oauth_issue(struct gh_ctx *ctx, const struct token_request *r,
 	snprintf(t->tenant_id, sizeof(t->tenant_id), "%s", ce->c.tenant_id);
 	if (r->token_name != NULL)
 		snprintf(t->name, sizeof(t->name), "%s", r->token_name);
-	else if (uuid_v4(t->name) == -1) {
+	else if (uuid_v7(t->name) == -1) {	/* time-ordered: cheap to index */
 		oauth_fail(e, 500, OAUTH_SERVER_ERROR, "no randomness");
 		goto out;
 	}
@@ -290,7 +290,9 @@ oauth_issue(struct gh_ctx *ctx, const struct token_request *r,
 			goto out;
 	} else {
 		uint8_t jti[16];
-		if (rand_bytes(jti, sizeof(jti)) == -1) {
+		/* Time-ordered (UUID v7 bits): the token table's primary key
+		 * then grows at its end instead of at random pages. */
+		if (uuid_v7_bytes(jti) == -1) {
 			oauth_fail(e, 500, OAUTH_SERVER_ERROR, "no randomness");
 			goto out;
 		}

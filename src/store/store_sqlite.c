@@ -500,7 +500,11 @@ configure(sqlite3 *db, char *err, size_t errlen)
 		sqlite3_finalize(st);
 		return -1;
 	}
+	/* 32 MB of page cache a connection (the default is 2 MB): the token
+	 * table's index pages stay in memory instead of being read back
+	 * before each batch's insert. */
 	if (exec_static(db, "PRAGMA synchronous=FULL") != SQLITE_OK ||
+	    exec_static(db, "PRAGMA cache_size=-32768") != SQLITE_OK ||
 	    exec_static(db, "PRAGMA foreign_keys=ON") != SQLITE_OK)
 		goto out;
 	ok = 1;

@@ -137,17 +137,12 @@ rand_bytes(uint8_t *out, size_t n)
 	return RAND_bytes(out, (int)n) == 1 ? 0 : -1;
 }
 
-int
-uuid_v4(char out[37])
+static void
+uuid_format(const uint8_t b[16], char out[37])
 {
-	uint8_t b[16];
 	char h[33];
 
-	if (rand_bytes(b, sizeof(b)) == -1)
-		return -1;
-	b[6] = (b[6] & 0x0f) | 0x40;
-	b[8] = (b[8] & 0x3f) | 0x80;
-	hex_encode(b, sizeof(b), h);
+	hex_encode(b, 16, h);
 	memcpy(out, h, 8);
 	out[8] = '-';
 	memcpy(out + 9, h + 8, 4);
@@ -158,6 +153,47 @@ uuid_v4(char out[37])
 	out[23] = '-';
 	memcpy(out + 24, h + 20, 12);
 	out[36] = '\0';
+}
+
+int
+uuid_v4(char out[37])
+{
+	uint8_t b[16];
+
+	if (rand_bytes(b, sizeof(b)) == -1)
+		return -1;
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	uuid_format(b, out);
+	return 0;
+}
+
+int
+uuid_v7_bytes(uint8_t b[16])
+{
+	struct timespec ts;
+	uint64_t ms;
+
+	/* RFC 9562 §5.7: 48-bit Unix milliseconds, then 74 random bits. The
+	 * real clock, not the test offset: only the order matters here. */
+	if (rand_bytes(b, 16) == -1 || clock_gettime(CLOCK_REALTIME, &ts) == -1)
+		return -1;
+	ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	for (int i = 0; i < 6; i++)
+		b[i] = (uint8_t)(ms >> (40 - 8 * i));
+	b[6] = (b[6] & 0x0f) | 0x70;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	return 0;
+}
+
+int
+uuid_v7(char out[37])
+{
+	uint8_t b[16];
+
+	if (uuid_v7_bytes(b) == -1)
+		return -1;
+	uuid_format(b, out);
 	return 0;
 }
 

@@ -36,6 +36,14 @@ int hex_decode(const char *in, size_t len, uint8_t *out, size_t n);
 int rand_bytes(uint8_t *out, size_t n);
 /* A random UUID v4, 36 chars + NUL. Returns 0 or -1. */
 int uuid_v4(char out[37]);
+/*
+ * A UUID v7 (RFC 9562): time-ordered, 74 random bits. Used for ids that are
+ * stored in an index (token ids and names): consecutive ids land in the
+ * same B-tree page, so a batch of inserts writes a few pages, not one per
+ * row. Not for secrets: its first 48 bits are the time.
+ */
+int uuid_v7(char out[37]);
+int uuid_v7_bytes(uint8_t out[16]);
 
 /*
  * The clock. Seconds since the epoch. Tests shift it with the environment

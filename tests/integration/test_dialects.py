@@ -96,7 +96,7 @@ class Dialects(Suite):
         r = self.s.post_json("/token", {"api_key": self.sbx["client_id"], "client_secret": self.sbx["client_secret"]})
         eq(r.status, 200, "status %r" % r)
         b = r.json()
-        check(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", b["token_name"]),
+        check(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", b["token_name"]),
               "UUID name")
         _, p = jwt_parts(b["token"])
         eq(p["exp"] - p["iat"], 86400, "24 h default")
