@@ -8,6 +8,7 @@
 
 #include "gate/bearer.h"
 #include "gate/claims.h"
+#include "gate/internal.h"
 #include "jose/jose.h"
 #include "jose/keyring.h"
 #include "security/secret.h"
@@ -152,6 +153,45 @@ get_record(struct gh_ctx *ctx, const char *id, struct store_token *rec,
 	return 0;
 }
 
+/*
+ * What the gate must know about a verified JWT beyond its claims: whether it
+ * was revoked. From the in-memory revoked set (gate_revoked_get), so a check
+ * costs no database read and works while the database is away. Revocation
+ * by the revoke endpoint, and a context built without the gate, read the
+ * token's record instead (the endpoint must know the token exists).
+ */
+static int
+jwt_record(struct gh_ctx *ctx, const struct claims *cl, unsigned flags,
+    struct store_token *rec, struct gate_refusal *why)
+{
+	struct revoked_set *rs;
+	int revoked;
+
+	if (ctx->gate == NULL || (flags & GATE_VERIFY_FOR_REVOCATION)) {
+		if (get_record(ctx, cl->jti, rec, why) == -1)
+			return -1;
+		if (rec->format != STORE_FORMAT_JWT || strcmp(rec->client_id, cl->client_id) != 0 ||
+		    strcmp(rec->tenant_id, cl->tenant_id) != 0)
+			return gate_refuse(why, 401, "invalid_token", "unknown",
+			    "the token is not known here");
+		return 0;
+	}
+	gate_refresh(ctx);
+	if (gate_revoked_get(ctx->gate, &rs) != STORE_OK)
+		return gate_refuse(why, 503, "temporarily_unavailable", "store",
+		    "the store is unavailable; try again");
+	revoked = revoked_set_has(rs, cl->jti);
+	revoked_set_unref(rs);
+	if ((rec->id = strdup(cl->jti)) == NULL || (rec->client_id = strdup(cl->client_id)) == NULL ||
+	    (rec->tenant_id = strdup(cl->tenant_id)) == NULL)
+		return gate_refuse(why, 503, "temporarily_unavailable", "memory", "out of memory");
+	rec->format = STORE_FORMAT_JWT;
+	rec->issued_at = cl->iat;
+	rec->expires_at = cl->exp;
+	rec->revoked_at = revoked;	/* any non-zero: revoked */
+	return 0;
+}
+
 static struct gate_principal *
 principal_new(void)
 {
@@ -230,13 +270,8 @@ verify_jwt(struct gh_ctx *ctx, const char *token, size_t len, unsigned flags,
 		gate_refuse(why, 401, "invalid_token", "claims", "the token's identifiers are malformed");
 		goto out;
 	}
-	if (get_record(ctx, cl.jti, &rec, why) == -1)
+	if (jwt_record(ctx, &cl, flags, &rec, why) == -1)
 		goto out;
-	if (rec.format != STORE_FORMAT_JWT || strcmp(rec.client_id, cl.client_id) != 0 ||
-	    strcmp(rec.tenant_id, cl.tenant_id) != 0) {
-		gate_refuse(why, 401, "invalid_token", "unknown", "the token is not known here");
-		goto out;
-	}
 	if (check_record_and_client(ctx, &rec, flags, now, &ce, why) == -1)
 		goto out;
 	if ((p = principal_new()) == NULL || (p->scope = strdup(cl.scope)) == NULL)

@@ -35,6 +35,7 @@ gate_init(struct gh_ctx *ctx, char *err, size_t errlen)
 	}
 	g->ctx = ctx;
 	pthread_mutex_init(&g->lock, NULL);
+	pthread_mutex_init(&g->revoked_mu, NULL);
 	atomic_init(&g->cache_gen, atomic_load(&ctx->generation));
 	if (ctx->cfg->gate_cache &&
 	    (g->cache = gate_cache_new((size_t)ctx->cfg->gate_cache_size)) == NULL) {
@@ -87,6 +88,8 @@ gate_free(struct gate *g)
 		return;
 	policy_unref(g->policy);
 	gate_cache_free(g->cache);
+	revoked_set_unref(g->revoked);
+	pthread_mutex_destroy(&g->revoked_mu);
 	pthread_mutex_destroy(&g->lock);
 	free(g);
 }
@@ -98,6 +101,9 @@ gate_invalidate(struct gh_ctx *ctx)
 		return;
 	if (ctx->gate->cache != NULL)
 		gate_cache_clear(ctx->gate->cache);
+	pthread_mutex_lock(&ctx->gate->revoked_mu);
+	ctx->gate->revoked_stale = 1;
+	pthread_mutex_unlock(&ctx->gate->revoked_mu);
 	/* The next call re-reads the store whatever the interval. */
 	atomic_store(&ctx->gate->refreshed_ns, 0);
 }
@@ -118,6 +124,29 @@ gate_sync_generation(struct gate *g)
 	if (gen != seen && atomic_compare_exchange_strong(&g->cache_gen, &seen, gen) &&
 	    g->cache != NULL)
 		gate_cache_clear(g->cache);
+}
+
+int
+gate_revoked_get(struct gate *g, struct revoked_set **out)
+{
+	uint64_t gen = atomic_load(&g->ctx->generation);
+	struct revoked_set *r;
+	int rc = STORE_OK;
+
+	/* Read gen before loading: a revocation in between leaves a set newer
+	 * than its tag, which is only reloaded once more. */
+	pthread_mutex_lock(&g->revoked_mu);
+	if (g->revoked == NULL || g->revoked_stale || g->revoked_gen != gen) {
+		if ((rc = revoked_set_load(g->ctx->store, clock_now(), &r)) == STORE_OK) {
+			revoked_set_unref(g->revoked);
+			g->revoked = r;
+			g->revoked_gen = gen;
+			g->revoked_stale = 0;
+		}
+	}
+	*out = rc == STORE_OK ? revoked_set_ref(g->revoked) : NULL;
+	pthread_mutex_unlock(&g->revoked_mu);
+	return rc;
 }
 
 void

@@ -12,6 +12,7 @@
 #include "gate/bearer.h"
 #include "gate/cache.h"
 #include "gate/policy.h"
+#include "gate/revoked.h"
 #include "http/http.h"
 
 struct gh_ctx;
@@ -23,6 +24,10 @@ struct gate {
 	struct gate_cache	*cache;		/* NULL: gate_cache off */
 	_Atomic uint64_t	 cache_gen;	/* store generation the cache is of */
 	_Atomic uint64_t	 refreshed_ns;	/* monotonic time of the last ctx_refresh */
+	pthread_mutex_t		 revoked_mu;	/* guards the three below */
+	struct revoked_set	*revoked;	/* NULL until first needed */
+	uint64_t		 revoked_gen;	/* store generation it was read at */
+	int			 revoked_stale;	/* reload whatever the generation */
 };
 
 /* Brings the context in step with the store (ctx_refresh), at most once per
@@ -32,6 +37,11 @@ void	gate_refresh(struct gh_ctx *);
 /* Empties the cache when the context has seen a newer store generation
  * than the cache was filled at. Call after ctx_refresh(). */
 void	gate_sync_generation(struct gate *);
+
+/* The revoked-token set of the context's current store generation, with a
+ * reference for the caller; reloaded from the store when the generation
+ * moved. Returns a store_err; on failure *out is NULL. */
+int	gate_revoked_get(struct gate *, struct revoked_set **out);
 
 /* The handlers of introspect.c. */
 enum http_result gate_introspect_handle(struct http_exchange *);

@@ -40,8 +40,16 @@ static const char *const sqlite_migration_1[] = {
 	NULL
 };
 
+/* The gate loads the revoked, unexpired token ids on every generation
+ * change: a partial index keeps that independent of the table's size. */
+static const char *const sqlite_migration_revoked_index[] = {
+	"CREATE INDEX tokens_revoked ON tokens(expires_at) WHERE revoked_at != 0",
+	NULL
+};
+
 static const char *const *const sqlite_migrations[] = {
 	sqlite_migration_1,
+	sqlite_migration_revoked_index,
 };
 
 #define SQLITE_SCHEMA_LATEST ((int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0])))

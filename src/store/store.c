@@ -423,6 +423,15 @@ store_token_list(struct store *s, const char *client_id, struct store_token **ou
 }
 
 int
+store_token_list_revoked(struct store *s, int64_t now, struct store_token **out, size_t *n)
+{
+	REQUIRE(s != NULL && out != NULL && n != NULL, "NULL argument");
+	*out = NULL;
+	*n = 0;
+	return s->ops->token_list_revoked(s->h, now, out, n);
+}
+
+int
 store_token_revoke(struct store *s, const char *id, int64_t at)
 {
 	REQUIRE(s != NULL && id != NULL, "NULL argument");

@@ -70,6 +70,11 @@ struct store_ops {
 	int	(*token_get)(void *h, const char *id, struct store_token *out);
 	int	(*token_list)(void *h, const char *client_id,
 		    struct store_token **out, size_t *n);
+	/* Tokens with revoked_at != 0 and expires_at > now, any order. Runs
+	 * on every generation change of every node: must use an index on
+	 * revoked tokens, never scan the whole table. */
+	int	(*token_list_revoked)(void *h, int64_t now,
+		    struct store_token **out, size_t *n);
 	/* Increment the generation only when a row changed. */
 	int	(*token_revoke)(void *h, const char *id, int64_t at);
 	int	(*token_revoke_by_name)(void *h, const char *client_id /* NULL */,

@@ -36,7 +36,7 @@ enum sq_id {
 	SQ_CLIENT_INSERT, SQ_CLIENT_GET, SQ_CLIENT_LIST, SQ_CLIENT_LIST_TENANT, SQ_CLIENT_UPDATE,
 	SQ_SECRET_INSERT, SQ_SECRET_LIST, SQ_SECRET_UPDATE,
 	SQ_KEY_INSERT, SQ_KEY_LIST, SQ_KEY_UPDATE,
-	SQ_TOKEN_GET, SQ_TOKEN_LIST, SQ_TOKEN_REVOKE, SQ_TOKEN_EXISTS,
+	SQ_TOKEN_GET, SQ_TOKEN_LIST, SQ_TOKEN_LIST_REVOKED, SQ_TOKEN_REVOKE, SQ_TOKEN_EXISTS,
 	SQ_TOKEN_REVOKE_NAME, SQ_TOKEN_REVOKE_NAME_CLIENT,
 	SQ__MAX
 };
@@ -84,6 +84,9 @@ static const char *const sq_sql[SQ__MAX] = {
 	[SQ_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM tokens WHERE id = ?",
 	[SQ_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM tokens WHERE client_id = ?"
 	    " ORDER BY issued_at, id",
+	/* Served by the partial index tokens_revoked (migration revoked_index). */
+	[SQ_TOKEN_LIST_REVOKED] = "SELECT " TOKEN_COLS " FROM tokens"
+	    " WHERE revoked_at != 0 AND expires_at > ?",
 	[SQ_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0",
 	[SQ_TOKEN_EXISTS] = "SELECT 1 FROM tokens WHERE id = ?",
 	[SQ_TOKEN_REVOKE_NAME] = "UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at = 0",
@@ -1027,6 +1030,19 @@ sq_token_list(void *h, const char *client_id, struct store_token **out, size_t *
 }
 
 static int
+sq_token_list_revoked(void *h, int64_t now, struct store_token **out, size_t *n)
+{
+	struct sq *q = h;
+	int rc;
+
+	pthread_mutex_lock(&q->mu);
+	rc = collect(q, stmt(q, SQ_TOKEN_LIST_REVOKED, "i", now), sizeof(**out), token_row,
+	    token_clear, (void **)out, n, "token list revoked");
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+static int
 sq_token_revoke(void *h, const char *id, int64_t at)
 {
 	struct sq *q = h;
@@ -1159,6 +1175,7 @@ const struct store_ops store_sqlite_ops = {
 	.key_update = sq_key_update,
 	.token_get = sq_token_get,
 	.token_list = sq_token_list,
+	.token_list_revoked = sq_token_list_revoked,
 	.token_revoke = sq_token_revoke,
 	.token_revoke_by_name = sq_token_revoke_by_name,
 	.commit_tokens = sq_commit_tokens,

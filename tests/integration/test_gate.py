@@ -573,9 +573,57 @@ class Clocked(Suite):
         eq(r.json(), {"active": False}, "expired is inactive")
 
 
+class Uncached(Suite):
+    """gate_cache off with the default refresh interval: a JWT's revocation is
+    known from the in-memory revoked set, which must follow every revocation,
+    whether made through this server or by another process (the CLI)."""
+
+    def setup(self):
+        self.s = Server(start=False)
+        policy = os.path.join(self.s.dir, "p.policy")
+        with open(policy, "w") as f:
+            f.write("GET /v1/** env=any\n")
+        self.s.extra += ["--gate-cache", "off", "--policy", policy]
+        self.s.start()
+        self.c = self.s.client("acme", name="c", roles="viewer")
+
+    def teardown(self):
+        self.s.cleanup()
+
+    def gate(self, tok):
+        return self.s.get("/gate", headers={"X-Original-Method": "GET", "X-Original-URI": "/v1/x",
+                                            "X-TENANT-ID": "acme", "Authorization": "Bearer " + tok})
+
+    def tok(self):
+        r = self.s.token(self.c["client_id"], self.c["client_secret"])
+        eq(r.status, 200, "token %r" % r)
+        return r.json()["access_token"]
+
+    def test_revocations_reach_the_uncached_gate(self):
+        t1, t2, t3 = self.tok(), self.tok(), self.tok()
+        for t in (t1, t2, t3):
+            eq(self.gate(t).status, 200, "valid before any revocation")
+        auth = {"Authorization": basic(self.c["client_id"], self.c["client_secret"])}
+        eq(self.s.post_form("/oauth/revoke", {"token": t1}, headers=auth).status, 200, "revoke t1")
+        r = self.gate(t1)
+        eq((r.status, r.json().get("reason")), (401, "revoked"), "t1 refused on the next call %r" % r)
+        eq(self.gate(t2).status, 200, "t2 unaffected")
+        self.s.cli("token", "revoke", "--id", jwt_parts(t2)[1]["jti"])
+        time.sleep(0.05)	# past gate_refresh_ms (1 ms): the CLI is another process
+        r = self.gate(t2)
+        eq((r.status, r.json().get("reason")), (401, "revoked"), "t2 refused after the CLI %r" % r)
+        eq(self.gate(t3).status, 200, "t3 still valid")
+        r = self.s.post_form("/oauth/introspect", {"token": t1}, headers=auth)
+        eq(r.json(), {"active": False}, "introspection agrees")
+        self.s.cli("client", "revoke-tokens", self.c["client_id"])
+        time.sleep(0.05)
+        r = self.gate(t3)
+        eq((r.status, r.json().get("reason")), (401, "revoked"), "t3 voided with its client %r" % r)
+
+
 if __name__ == "__main__":
     rc = 0
-    for suite in (Gate, Clocked):
+    for suite in (Gate, Clocked, Uncached):
         try:
             suite().run()
         except SystemExit as e:
