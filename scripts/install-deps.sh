@@ -23,6 +23,11 @@ for p in "${want[@]}"; do
     *) missing+=("$p") ;;
   esac
 done
+# The interop tests run Node clients (tests/interop/node). Checked by command,
+# not package: a machine may have Node.js from elsewhere (NodeSource).
+if [ "${1:-}" = "--test" ] && ! { command -v node && command -v npm; } >/dev/null; then
+  missing+=(nodejs npm)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "install-deps: installing ${missing[*]}" >&2

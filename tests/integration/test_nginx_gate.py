@@ -5,20 +5,12 @@ import http.client
 import http.server
 import json
 import os
-import re
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from harness import SRC, Server, Suite, basic, check, eq, free_port, jwt_parts  # noqa: E402
-
-NGINX = "/usr/sbin/nginx"
-CONF = os.path.join(SRC, "docs", "nginx", "nginx.conf")
+from harness import Server, Suite, basic, check, eq  # noqa: E402
+from nginx import NGINX, Nginx  # noqa: E402
 
 POLICY = """\
 GET    /v1/products/**        role=viewer   env=any
@@ -50,79 +42,6 @@ class Echo(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *a):
         pass
-
-
-class Nginx:
-    """nginx as the current user with a temporary prefix, stopped by PID."""
-
-    def __init__(self, gate_port, api_port):
-        self.dir = tempfile.mkdtemp(prefix="gh-nginx-")
-        for d in ("logs", "tmp"):
-            os.mkdir(os.path.join(self.dir, d))
-        self.port = free_port()
-        with open(CONF) as f:
-            text = f.read()
-        text = re.sub(r"server 127\.0\.0\.1:8080;", "server 127.0.0.1:%d;" % gate_port, text)
-        text = re.sub(r"server 127\.0\.0\.1:9000;", "server 127.0.0.1:%d;" % api_port, text)
-        text = re.sub(r"listen 127\.0\.0\.1:8000;", "listen 127.0.0.1:%d;" % self.port, text)
-        check(str(gate_port) in text and str(self.port) in text, "config adapted")
-        self.conf = os.path.join(self.dir, "nginx.conf")
-        with open(self.conf, "w") as f:
-            f.write(text)
-        self.pidfile = os.path.join(self.dir, "nginx.pid")
-        self.stderr = open(os.path.join(self.dir, "stderr.log"), "wb")
-        self.proc = subprocess.Popen([NGINX, "-p", self.dir, "-c", self.conf, "-g",
-                                      "daemon off; pid %s;" % self.pidfile],
-                                     stdout=self.stderr, stderr=self.stderr)
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("nginx exited: " + self.log())
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("nginx did not start: " + self.log())
-
-    def log(self):
-        out = ""
-        for name in ("stderr.log", "logs/error.log"):
-            try:
-                with open(os.path.join(self.dir, name), "rb") as f:
-                    out += f.read().decode("utf-8", "replace")[-3000:]
-            except OSError:
-                pass
-        return out
-
-    def stop(self):
-        if self.proc is not None:
-            self.proc.terminate()       # by PID: the process we started
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
-        self.stderr.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def request(self, method, path, headers=None, body=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        c.putrequest(method, path, skip_accept_encoding=True)
-        for k, v in (headers or {}).items():
-            c.putheader(k, v)
-        if body is not None:
-            body = body.encode()
-            c.putheader("Content-Length", str(len(body)))
-        c.endheaders(body)
-        r = c.getresponse()
-        data = r.read()
-        hdrs = {}
-        for k, v in r.getheaders():
-            hdrs.setdefault(k.lower(), []).append(v)
-        c.close()
-        return r.status, hdrs, data
 
 
 class NginxGate(Suite):
