@@ -55,7 +55,7 @@ static const struct config_entry entries[] = {
 	{ "key_publish_lead", CT_DURATION, O(key_publish_lead), 0, 30 * 86400, "10m", "a new key is in the JWKS this long before it signs" },
 	{ "gate_cache", CT_BOOL, O(gate_cache), 0, 1, "1", "cache verified tokens at the gate (off: verify the signature on every call)" },
 	{ "gate_cache_size", CT_INT, O(gate_cache_size), 64, 10000000, "100000", "most verified tokens the gate keeps in memory" },
-	{ "gate_refresh_ms", CT_INT, O(gate_refresh_ms), 0, 1000, "1", "milliseconds the gate may go without re-reading the store's generation (changes by other processes); 0: every call" },
+	{ "gate_refresh_ms", CT_INT, O(gate_refresh_ms), 0, 1000, "1", "milliseconds the gate and the token endpoint may go without re-reading the store's generation (changes by other processes); 0: every call" },
 };
 #undef O
 

@@ -67,7 +67,7 @@ token_route_handle(struct http_exchange *x)
 	if (dialect_parse(tr->dialect, &x->req, &r, &e) == -1)
 		goto fail;
 	snprintf(x->resp.log_client, sizeof(x->resp.log_client), "%.64s", r.client_id);
-	ctx_refresh(ctx);
+	ctx_refresh_every(ctx, ctx->cfg->gate_refresh_ms);
 	if (oauth_issue(ctx, &r, &t, &e) == -1) {
 		if (e.code == OAUTH_INVALID_CLIENT)
 			log_event(LOG_WARN, "auth.client_failed", json_pack("{s:s, s:s, s:s}",

@@ -99,6 +99,18 @@ ctx_keyring(struct gh_ctx *c)
 	return kr;
 }
 
+void
+ctx_refresh_every(struct gh_ctx *c, int64_t interval_ms)
+{
+	uint64_t now = clock_mono_ns(), last = atomic_load(&c->refreshed_ns);
+
+	if (interval_ms <= 0)
+		(void)ctx_refresh(c);
+	else if (now - last >= (uint64_t)interval_ms * 1000000u &&
+	    atomic_compare_exchange_strong(&c->refreshed_ns, &last, now))
+		(void)ctx_refresh(c);
+}
+
 int
 ctx_refresh(struct gh_ctx *c)
 {

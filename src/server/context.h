@@ -36,6 +36,7 @@ struct gh_ctx {
 	struct keyring		*keyring;
 	struct client_cache	*clients;
 	_Atomic uint64_t	 generation;	/* last generation loaded */
+	_Atomic uint64_t	 refreshed_ns;	/* ctx_refresh_every's last read */
 	struct gate		*gate;		/* src/gate: policy and token cache */
 	struct lockout		*lockout;	/* bad-credential counters and locks */
 	struct ratelimit	*ratelimit;	/* issuance per client */
@@ -51,6 +52,10 @@ void	ctx_clear(struct gh_ctx *);
  * the start of each request that reads cached state. Cheap when nothing
  * changed. 0, or -1 when the store cannot be read (the caches stay). */
 int	ctx_refresh(struct gh_ctx *);
+/* ctx_refresh by one thread at most once per interval_ms (0: every call);
+ * the others go on with what it saw. The generation read takes the store's
+ * lock (with SQLite, a file lock too): not something to do per request. */
+void	ctx_refresh_every(struct gh_ctx *, int64_t interval_ms);
 /* Reloads the keyring now (after key changes, and on a schedule). */
 int	ctx_reload_keys(struct gh_ctx *, char *err, size_t errlen);
 /* The current keyring, a new reference (keyring_unref when done). */
