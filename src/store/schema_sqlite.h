@@ -47,9 +47,72 @@ static const char *const sqlite_migration_revoked_index[] = {
 	NULL
 };
 
+/* Idempotency records (issue 6): one per (client, X-Request-ID); state 0
+ * running, 1 done. expires_at indexed for pruning. */
+static const char *const sqlite_migration_idempotency[] = {
+	"CREATE TABLE idempotency (client_id TEXT NOT NULL, key TEXT NOT NULL,"
+	" fingerprint TEXT NOT NULL, state INTEGER NOT NULL, status INTEGER NOT NULL,"
+	" body TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+	" PRIMARY KEY (client_id, key))",
+	"CREATE INDEX idempotency_expires ON idempotency(expires_at)",
+	NULL
+};
+
+/* Lockout locks (issue 5): one row per (kind, address, client_id); kind 0
+ * pair, 1 address (client_id ''). until indexed: listing and pruning read
+ * only the locks in force or expired. */
+static const char *const sqlite_migration_locks[] = {
+	"CREATE TABLE locks (kind INTEGER NOT NULL, address TEXT NOT NULL,"
+	" client_id TEXT NOT NULL, created_at INTEGER NOT NULL, until INTEGER NOT NULL,"
+	" PRIMARY KEY (kind, address, client_id))",
+	"CREATE INDEX locks_until ON locks(until)",
+	NULL
+};
+
+/* Maker-checker approvals (issue 6): state is enum store_approval_state.
+ * The partial index finds a pending conflict key at filing; the other two
+ * serve listing by tenant and expiring pending rows. */
+static const char *const sqlite_migration_approvals[] = {
+	"CREATE TABLE approvals (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL,"
+	" kind TEXT NOT NULL, maker TEXT NOT NULL, maker_tenant TEXT NOT NULL,"
+	" payload TEXT NOT NULL, reason TEXT NOT NULL, conflict_key TEXT NOT NULL,"
+	" state INTEGER NOT NULL, checker TEXT NOT NULL, result TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+	" decided_at INTEGER NOT NULL, used_at INTEGER NOT NULL)",
+	"CREATE INDEX approvals_pending_key ON approvals(conflict_key) WHERE state = 0",
+	"CREATE INDEX approvals_pending_expiry ON approvals(expires_at) WHERE state = 0",
+	"CREATE INDEX approvals_tenant ON approvals(tenant_id, created_at)",
+	NULL
+};
+
+/* The audit trail (issue 6, store.h store_audit_*): seq is the rowid,
+ * assigned by the writer without gaps; hashes are 32-byte blobs. Every
+ * index is paid for by the token endpoint (its rows are written in the
+ * group commit): tenant serves a tenant's own trail, action the prune and
+ * the checkpoint lookup; the client filter reads through the tenant's rows
+ * or the table, newest first. The trigger keeps rows from being
+ * changed by mistake (prunes delete; nothing updates); it is no defence
+ * against someone with the file: the hash chain is. */
+static const char *const sqlite_migration_audit[] = {
+	"CREATE TABLE audit (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
+	" request_id TEXT NOT NULL, actor TEXT NOT NULL, tenant TEXT NOT NULL,"
+	" address TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL,"
+	" outcome TEXT NOT NULL, detail TEXT NOT NULL, prev_hash BLOB NOT NULL,"
+	" hash BLOB NOT NULL)",
+	"CREATE INDEX audit_tenant ON audit(tenant, seq)",
+	"CREATE INDEX audit_action ON audit(action, seq)",
+	"CREATE TRIGGER audit_append_only BEFORE UPDATE ON audit"
+	" BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+	NULL
+};
+
 static const char *const *const sqlite_migrations[] = {
 	sqlite_migration_1,
 	sqlite_migration_revoked_index,
+	sqlite_migration_idempotency,
+	sqlite_migration_locks,
+	sqlite_migration_approvals,
+	sqlite_migration_audit,
 };
 
 #define SQLITE_SCHEMA_LATEST ((int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0])))

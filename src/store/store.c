@@ -490,3 +490,343 @@ store_flush(struct store *s)
 	REQUIRE(s != NULL, "NULL argument");
 	return writer_flush(s->writer);
 }
+
+/* -- idempotency records (issue 6) ------------------------------------------- */
+
+#define IDEM_REQUIRE_OPS(s, op) REQUIRE((s)->ops->op != NULL, \
+	"idempotency records are not supported by this store backend")
+
+int
+store_idem_begin(struct store *s, const struct store_idem *rec, int64_t now,
+    int64_t stale_before, struct store_idem *existing)
+{
+	REQUIRE(s != NULL && rec != NULL && existing != NULL, "NULL argument");
+	REQUIRE(rec->client_id != NULL && rec->client_id[0] != '\0' &&
+	    rec->key != NULL && rec->key[0] != '\0', "an idempotency record needs a client and a key");
+	REQUIRE(strlen(rec->fingerprint) == 64, "an idempotency record needs a SHA-256 fingerprint");
+	IDEM_REQUIRE_OPS(s, idem_begin);
+	memset(existing, 0, sizeof(*existing));
+	return s->ops->idem_begin(s->h, rec, now, stale_before, existing);
+}
+
+int
+store_idem_finish(struct store *s, const char *client_id, const char *key, int status,
+    const char *body)
+{
+	REQUIRE(s != NULL && client_id != NULL && key != NULL, "NULL argument");
+	IDEM_REQUIRE_OPS(s, idem_finish);
+	return s->ops->idem_finish(s->h, client_id, key, status, body != NULL ? body : "");
+}
+
+int
+store_idem_release(struct store *s, const char *client_id, const char *key)
+{
+	REQUIRE(s != NULL && client_id != NULL && key != NULL, "NULL argument");
+	IDEM_REQUIRE_OPS(s, idem_release);
+	return s->ops->idem_release(s->h, client_id, key);
+}
+
+void
+store_idem_clear(struct store_idem *r)
+{
+	if (r == NULL)
+		return;
+	free(r->client_id);
+	free(r->key);
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+/* -- lockout locks (issue 5) --------------------------------------------------- */
+
+#define LOCK_REQUIRE_OPS(s, op) REQUIRE((s)->ops->op != NULL, \
+	"lockout locks are not supported by this store backend")
+
+/* A lock's fields as store_backend.h promises them; NULL when valid. */
+static const char *
+lock_invalid(const struct store_lock *lk)
+{
+	if ((unsigned)lk->kind >= STORE_LOCK_KIND__MAX)
+		return "unknown lock kind";
+	if (lk->address == NULL || lk->address[0] == '\0' ||
+	    strlen(lk->address) > STORE_LOCK_ADDRESS_MAX)
+		return "a lock needs an address (at most 45 bytes)";
+	if (lk->kind == STORE_LOCK_PAIR && (lk->client_id == NULL || lk->client_id[0] == '\0' ||
+	    strlen(lk->client_id) > STORE_LOCK_CLIENT_MAX))
+		return "a pair lock needs a client id (at most 128 bytes)";
+	if (lk->until <= lk->created_at)
+		return "a lock must end after it starts";
+	return NULL;
+}
+
+int
+store_lock_put(struct store *s, const struct store_lock *locks, size_t n)
+{
+	struct store_lock *norm;
+	int rc;
+
+	REQUIRE(s != NULL && locks != NULL, "NULL argument");
+	REQUIRE(n > 0 && n <= 100000, "1 to 100000 locks at once");
+	for (size_t i = 0; i < n; i++) {
+		const char *why = lock_invalid(&locks[i]);
+		if (why != NULL)
+			return store_set_error(STORE_ERROR, "%s: lock %zu: %s", __func__, i, why);
+	}
+	LOCK_REQUIRE_OPS(s, lock_put);
+	if ((norm = malloc(n * sizeof(*norm))) == NULL)
+		return store_set_error(STORE_ERROR, "%s: out of memory", __func__);
+	/* An address lock's client id is "" whatever the caller left there:
+	 * it is part of the row's key. */
+	for (size_t i = 0; i < n; i++) {
+		norm[i] = locks[i];
+		if (norm[i].kind == STORE_LOCK_ADDRESS)
+			norm[i].client_id = "";
+	}
+	rc = s->ops->lock_put(s->h, norm, n);
+	free(norm);
+	return rc;
+}
+
+int
+store_lock_list(struct store *s, int64_t now, struct store_lock **out, size_t *n)
+{
+	REQUIRE(s != NULL && out != NULL && n != NULL, "NULL argument");
+	*out = NULL;
+	*n = 0;
+	LOCK_REQUIRE_OPS(s, lock_list);
+	return s->ops->lock_list(s->h, now, out, n);
+}
+
+int
+store_lock_clear(struct store *s, const char *address, const char *client_id, int64_t now,
+    int *count)
+{
+	int dummy;
+
+	if (count == NULL)
+		count = &dummy;
+	*count = 0;
+	REQUIRE(s != NULL, "NULL argument");
+	REQUIRE(address == NULL || (address[0] != '\0' && strlen(address) <= STORE_LOCK_ADDRESS_MAX),
+	    "an address filter must be 1 to 45 bytes");
+	REQUIRE(client_id == NULL || (client_id[0] != '\0' && strlen(client_id) <= STORE_LOCK_CLIENT_MAX),
+	    "a client filter must be 1 to 128 bytes");
+	LOCK_REQUIRE_OPS(s, lock_clear);
+	return s->ops->lock_clear(s->h, address, client_id, now, count);
+}
+
+void
+store_lock_free(struct store_lock *l, size_t n)
+{
+	for (size_t i = 0; l != NULL && i < n; i++) {
+		free(l[i].client_id);
+		free(l[i].address);
+	}
+	free(l);
+}
+
+/* -- maker-checker approvals (issue 6) ------------------------------------------ */
+
+#define APPROVAL_REQUIRE_OPS(s, op) REQUIRE((s)->ops->op != NULL, \
+	"approvals are not supported by this store backend")
+
+const char *const store_approval_state_names[STORE_APPROVAL_STATE__MAX] = {
+	"pending", "approved", "rejected", "expired", "used", "applied", "failed"
+};
+
+int
+store_approval_state_from_name(const char *s, enum store_approval_state *out)
+{
+	for (int i = 0; s != NULL && i < STORE_APPROVAL_STATE__MAX; i++)
+		if (strcmp(s, store_approval_state_names[i]) == 0) {
+			*out = (enum store_approval_state)i;
+			return 0;
+		}
+	return -1;
+}
+
+#define NONEMPTY(p) ((p) != NULL && (p)[0] != '\0')
+
+int
+store_approval_create(struct store *s, const struct store_approval *a)
+{
+	struct store_approval norm;
+
+	REQUIRE(s != NULL && a != NULL, "NULL argument");
+	REQUIRE(NONEMPTY(a->id) && NONEMPTY(a->tenant_id) && NONEMPTY(a->kind) &&
+	    NONEMPTY(a->maker) && NONEMPTY(a->maker_tenant) && NONEMPTY(a->payload),
+	    "an approval needs an id, a tenant, a kind, a maker and a payload");
+	REQUIRE(a->state == STORE_APPROVAL_PENDING, "an approval is filed pending");
+	REQUIRE(a->expires_at > a->created_at, "an approval must expire after it is filed");
+	APPROVAL_REQUIRE_OPS(s, approval_create);
+	norm = *a;
+	norm.reason = OPT(a->reason, "");
+	norm.conflict_key = OPT(a->conflict_key, "");
+	norm.checker = "";
+	norm.result = "";
+	norm.decided_at = 0;
+	norm.used_at = 0;
+	return s->ops->approval_create(s->h, &norm);
+}
+
+int
+store_approval_get(struct store *s, const char *id, struct store_approval *out)
+{
+	REQUIRE(s != NULL && out != NULL, "NULL argument");
+	memset(out, 0, sizeof(*out));
+	REQUIRE(NONEMPTY(id), "an approval id is required");
+	APPROVAL_REQUIRE_OPS(s, approval_get);
+	return s->ops->approval_get(s->h, id, out);
+}
+
+int
+store_approval_list(struct store *s, const char *tenant_id, enum store_approval_state state,
+    size_t limit, struct store_approval **out, size_t *n)
+{
+	REQUIRE(s != NULL && out != NULL && n != NULL, "NULL argument");
+	*out = NULL;
+	*n = 0;
+	REQUIRE((unsigned)state <= STORE_APPROVAL_STATE__MAX, "approval state out of range");
+	REQUIRE(limit >= 1 && limit <= 1000, "limit must be 1 to 1000");
+	APPROVAL_REQUIRE_OPS(s, approval_list);
+	return s->ops->approval_list(s->h, tenant_id, state, limit, out, n);
+}
+
+int
+store_approval_transition(struct store *s, const char *id, enum store_approval_state from,
+    enum store_approval_state to, int check_expiry, int64_t now, const char *checker,
+    int64_t used_at, const char *result)
+{
+	REQUIRE(s != NULL, "NULL argument");
+	REQUIRE(NONEMPTY(id), "an approval id is required");
+	REQUIRE((unsigned)from < STORE_APPROVAL_STATE__MAX &&
+	    (unsigned)to < STORE_APPROVAL_STATE__MAX && from != to,
+	    "approval states out of range");
+	APPROVAL_REQUIRE_OPS(s, approval_transition);
+	return s->ops->approval_transition(s->h, id, from, to, check_expiry, now, checker,
+	    used_at, result);
+}
+
+void
+store_approval_clear(struct store_approval *a)
+{
+	if (a == NULL)
+		return;
+	free(a->id);
+	free(a->tenant_id);
+	free(a->kind);
+	free(a->maker);
+	free(a->maker_tenant);
+	free(a->payload);
+	free(a->reason);
+	free(a->conflict_key);
+	free(a->checker);
+	free(a->result);
+	memset(a, 0, sizeof(*a));
+}
+
+void
+store_approval_free(struct store_approval *a, size_t n)
+{
+	for (size_t i = 0; a != NULL && i < n; i++)
+		store_approval_clear(&a[i]);
+	free(a);
+}
+
+/* -- the audit trail (issue 6) ------------------------------------------------- */
+
+#define AUDIT_REQUIRE_OPS(s, op) REQUIRE((s)->ops->op != NULL, \
+	"the audit trail is not supported by this store backend")
+
+int
+store_audit_supported(const struct store *s)
+{
+	return s != NULL && s->ops->commit_batch != NULL && s->ops->audit_list != NULL &&
+	    s->ops->audit_scan != NULL && s->ops->audit_prune != NULL;
+}
+
+int
+store_audit_append(struct store *s, const struct store_audit *a, store_done_fn done, void *arg)
+{
+	REQUIRE(s != NULL && a != NULL, "NULL argument");
+	REQUIRE(a->action != NULL && a->action[0] != '\0' && a->outcome != NULL &&
+	    a->outcome[0] != '\0', "an audit row needs an action and an outcome");
+	AUDIT_REQUIRE_OPS(s, commit_batch);
+	return writer_enqueue_audit(s->writer, a, done, arg);
+}
+
+int
+store_audit_list(struct store *s, const struct store_audit_filter *f,
+    struct store_audit **out, size_t *n)
+{
+	struct store_audit_filter g;
+
+	REQUIRE(out != NULL && n != NULL, "NULL argument");
+	*out = NULL;
+	*n = 0;
+	REQUIRE(s != NULL && f != NULL, "NULL argument");
+	REQUIRE(f->limit >= 1 && f->limit <= 10000, "an audit list limit must be 1..10000");
+	AUDIT_REQUIRE_OPS(s, audit_list);
+	g = *f;
+	/* The backend sees "" for "no filter". */
+	if (g.tenant == NULL)
+		g.tenant = "";
+	if (g.client == NULL)
+		g.client = "";
+	if (g.action == NULL)
+		g.action = "";
+	return s->ops->audit_list(s->h, &g, out, n);
+}
+
+int
+store_audit_scan(struct store *s, int64_t from_seq, store_audit_fn fn, void *arg)
+{
+	REQUIRE(s != NULL && fn != NULL, "NULL argument");
+	AUDIT_REQUIRE_OPS(s, audit_scan);
+	return s->ops->audit_scan(s->h, from_seq, fn, arg);
+}
+
+int
+store_audit_prune(struct store *s, int64_t before, int64_t now, int64_t *pruned)
+{
+	int64_t dummy;
+
+	if (pruned == NULL)
+		pruned = &dummy;
+	*pruned = 0;
+	REQUIRE(s != NULL, "NULL argument");
+	AUDIT_REQUIRE_OPS(s, audit_prune);
+	return s->ops->audit_prune(s->h, before, now, pruned);
+}
+
+void
+store_audit_clear(struct store_audit *a)
+{
+	if (a == NULL)
+		return;
+	free(a->request_id);
+	free(a->actor);
+	free(a->tenant);
+	free(a->address);
+	free(a->action);
+	free(a->target);
+	free(a->outcome);
+	free(a->detail);
+	memset(a, 0, sizeof(*a));
+}
+
+void
+store_audit_free(struct store_audit *a, size_t n)
+{
+	for (size_t i = 0; a != NULL && i < n; i++)
+		store_audit_clear(&a[i]);
+	free(a);
+}
+
+int
+store_client_delete(struct store *s, const char *id)
+{
+	REQUIRE(s != NULL && id != NULL && id[0] != '\0', "a client id is required");
+	REQUIRE(s->ops->client_delete != NULL, "deleting clients is not supported by this store backend");
+	return s->ops->client_delete(s->h, id);
+}

@@ -147,6 +147,10 @@ int	store_client_get(struct store *, const char *id, struct store_client *out);
 int	store_client_list(struct store *, const char *tenant_id /* NULL: all */,
 	    struct store_client **out, size_t *n);
 int	store_client_update(struct store *, const struct store_client *);
+/* Deletes the client and its secrets in one transaction (its token records
+ * stay, for the record; they no longer validate: the client is gone).
+ * STORE_NOTFOUND when there is no such client. Increments the generation. */
+int	store_client_delete(struct store *, const char *id);
 void	store_client_clear(struct store_client *);
 void	store_client_free(struct store_client *, size_t n);
 
@@ -183,6 +187,123 @@ void	store_token_clear(struct store_token *);
 void	store_token_free(struct store_token *, size_t n);
 
 /*
+ * Idempotency records (issue 6): the first answer to a state-changing admin
+ * or approval call, keyed by (client_id, key) where key is the caller's
+ * X-Request-ID, with the SHA-256 (hex) of the call it answered. begin claims
+ * the key: it inserts a RUNNING record and returns STORE_OK, or, when a live
+ * record holds the key, fills *existing and returns STORE_CONFLICT. A record
+ * past its expires_at, or still RUNNING but started before stale_before (its
+ * process died), is replaced. finish stores the answer (DONE); release drops
+ * a RUNNING record whose call did not act (so a retry may run).
+ */
+enum store_idem_state { STORE_IDEM_RUNNING, STORE_IDEM_DONE };
+struct store_idem {
+	char			*client_id;
+	char			*key;
+	char			 fingerprint[65];
+	enum store_idem_state	 state;
+	int			 status;	/* DONE: the answer's status */
+	char			*body;		/* DONE: the answer's body; "" */
+	int64_t			 created_at;
+	int64_t			 expires_at;
+};
+int	store_idem_begin(struct store *, const struct store_idem *rec,
+	    int64_t now, int64_t stale_before, struct store_idem *existing);
+int	store_idem_finish(struct store *, const char *client_id,
+	    const char *key, int status, const char *body);
+int	store_idem_release(struct store *, const char *client_id,
+	    const char *key);
+void	store_idem_clear(struct store_idem *);
+
+/*
+ * Maker-checker approvals (issue 6, approvals/approvals.h is the engine).
+ * The store keeps the rows and makes every state change a guarded update
+ * (WHERE state = the expected one) so that of concurrent changes exactly
+ * one wins; the rules (roles, tenants, makers) are the engine's. Every
+ * mutation increments the generation. Stored states are numbered as the
+ * enum (text names in store_approval_state_names).
+ */
+enum store_approval_state {
+	STORE_APPROVAL_PENDING, STORE_APPROVAL_APPROVED, STORE_APPROVAL_REJECTED,
+	STORE_APPROVAL_EXPIRED, STORE_APPROVAL_USED, STORE_APPROVAL_APPLIED,
+	STORE_APPROVAL_FAILED, STORE_APPROVAL_STATE__MAX
+};
+extern const char *const store_approval_state_names[STORE_APPROVAL_STATE__MAX];
+int	store_approval_state_from_name(const char *s,
+	    enum store_approval_state *out);	/* 0 or -1 */
+struct store_approval {
+	char	*id;
+	char	*tenant_id;
+	char	*kind;		/* "call", or an admin op ("client.create") */
+	char	*maker;		/* client id */
+	char	*maker_tenant;
+	char	*payload;	/* JSON object text */
+	char	*reason;	/* "" none */
+	char	*conflict_key;	/* "" none */
+	enum store_approval_state state;
+	char	*checker;	/* client id; "" until decided */
+	char	*result;	/* JSON text; "" none */
+	int64_t	 created_at;
+	int64_t	 expires_at;
+	int64_t	 decided_at;	/* 0 until decided */
+	int64_t	 used_at;	/* 0; when USED, APPLIED or FAILED */
+};
+/* Inserts a PENDING approval. In one transaction: PENDING rows with
+ * expires_at <= a->created_at become EXPIRED; then, when a->conflict_key is
+ * not "", a PENDING row with that key gives STORE_CONFLICT (nothing
+ * inserted); an existing id gives STORE_CONFLICT. */
+int	store_approval_create(struct store *, const struct store_approval *a);
+int	store_approval_get(struct store *, const char *id,
+	    struct store_approval *out);
+/* Newest first (created_at, then id, descending), at most limit rows;
+ * tenant_id NULL: all; state STORE_APPROVAL_STATE__MAX: any (stored state,
+ * without applying expiry). */
+int	store_approval_list(struct store *, const char *tenant_id,
+	    enum store_approval_state state, size_t limit,
+	    struct store_approval **out, size_t *n);
+/* The guarded transition of the row id: from state `from` to `to`, only
+ * while expires_at > now when check_expiry; sets checker and decided_at
+ * (checker non-NULL), used_at (used_at != 0) and result (non-NULL) with it.
+ * STORE_OK when this call changed the row; STORE_CONFLICT when the row is
+ * not in `from` (or has expired); STORE_NOTFOUND when there is no row. */
+int	store_approval_transition(struct store *, const char *id,
+	    enum store_approval_state from, enum store_approval_state to,
+	    int check_expiry, int64_t now, const char *checker,
+	    int64_t used_at, const char *result);
+void	store_approval_clear(struct store_approval *);
+void	store_approval_free(struct store_approval *, size_t n);
+
+/*
+ * Lockout locks (issue 5, security/lockout.h), kept in the store so that the
+ * operator (gatehouse lock list|clear) and every node see them. A lock is on
+ * a (client id, address) pair or on a whole address (client_id ""); it is in
+ * force while until > now. put makes or extends n >= 1 locks in one
+ * transaction (the later until wins; a server batches the locks it makes);
+ * clear removes the locks matching its filters. put, and a clear that
+ * removed a lock in force, increment the generation: servers then reload.
+ */
+enum store_lock_kind { STORE_LOCK_PAIR, STORE_LOCK_ADDRESS, STORE_LOCK_KIND__MAX };
+#define STORE_LOCK_ADDRESS_MAX	45	/* an IPv6 address's text */
+#define STORE_LOCK_CLIENT_MAX	128
+struct store_lock {
+	enum store_lock_kind kind;
+	char		*client_id;	/* "" for an address lock */
+	char		*address;
+	int64_t		 created_at;
+	int64_t		 until;
+};
+int	store_lock_put(struct store *, const struct store_lock *locks, size_t n);
+/* The locks in force at now, ordered by address, client id, kind. */
+int	store_lock_list(struct store *, int64_t now, struct store_lock **out,
+	    size_t *n);
+/* Removes locks: address NULL = at any address; client_id NULL = any lock
+ * (address and pair), else only that client's pair locks. *count gets how
+ * many of those removed were in force at now (may be NULL). */
+int	store_lock_clear(struct store *, const char *address,
+	    const char *client_id, int64_t now, int *count);
+void	store_lock_free(struct store_lock *, size_t n);
+
+/*
  * The hot path: records an issued token with group commit. The record is
  * queued; a writer thread commits the queue in one transaction and then
  * calls done(arg, err) for each record, from the writer thread, after the
@@ -194,5 +315,95 @@ int	store_token_record(struct store *, const struct store_token *t,
 	    store_done_fn done, void *arg);
 /* Blocks until every queued record is durable (SIGTERM, tests). */
 int	store_flush(struct store *);
+
+/*
+ * The audit trail (issue 6; audit/audit.h is its user side). Append-only
+ * and hash-chained. A row:
+ *   seq        1, 2, 3, ... assigned by the store on append, never a gap
+ *              (only a retention prune removes rows, see below)
+ *   at         milliseconds since the epoch, when the event happened
+ *   request_id .. detail   text, "" for none; never a secret
+ *   prev_hash  the hash of row seq-1; 32 zero bytes for seq 1
+ *   hash       store_audit_hash(row) over prev_hash and the row
+ * Rows are appended by the group-commit writer in queue order, in the SAME
+ * transaction as the token records of that batch: an audit row queued
+ * before a token record is durable no later than it. The store reads the
+ * chain head and assigns seq, prev_hash and hash inside that transaction,
+ * so appends are serialized across processes and nodes (SQLite: BEGIN
+ * IMMEDIATE; PostgreSQL: pg_advisory_xact_lock(STORE_AUDIT_LOCK) first).
+ *
+ * Retention: store_audit_prune deletes the rows of actions
+ * STORE_AUDIT_PRUNABLE ("token.issued", "token.refused") with seq <= C,
+ * where C is the greatest seq of such a row with at < before, and in the
+ * same transaction appends a checkpoint row (action "audit.checkpoint",
+ * outcome "ok") BEFORE deleting (so that it chains to the head as it is,
+ * and a seq is never used twice even when row C was the head), whose
+ * detail is exactly
+ *   {"through":C,"through_hash":"<hex hash of row C>","kept":N,
+ *    "kept_digest":"<hex>","pruned":P}
+ * kept_digest is store_audit_digest over the N rows left with seq <= C
+ * (ascending). Verification then checks rows <= C one by one (hash) and
+ * together (kept_digest), and the chain from row C+1 (prev_hash ==
+ * through_hash) onwards.
+ */
+#define STORE_AUDIT_CHECKPOINT	"audit.checkpoint"
+#define STORE_AUDIT_LOCK	0x6761746568617564LL	/* PG advisory key */
+extern const char *const store_audit_prunable[];	/* NULL-terminated */
+struct store_audit {
+	int64_t	 seq;
+	int64_t	 at;
+	char	*request_id;
+	char	*actor;
+	char	*tenant;
+	char	*address;
+	char	*action;
+	char	*target;
+	char	*outcome;
+	char	*detail;
+	uint8_t	 prev_hash[32];
+	uint8_t	 hash[32];
+};
+/* Filters of store_audit_list; NULL / 0 = any. client matches actor or
+ * target. since <= at < until (ms). before_seq: only rows below (paging).
+ * Newest first; limit 1..10000. */
+struct store_audit_filter {
+	const char	*tenant;
+	const char	*client;
+	const char	*action;
+	int64_t		 since;
+	int64_t		 until;
+	int64_t		 before_seq;
+	size_t		 limit;
+};
+/* The canonical hash of a row: SHA-256 over "gatehouse-audit-v1\0",
+ * prev_hash, seq and at (8 bytes big-endian each), then each of the eight
+ * text fields in the order above as a 4-byte big-endian length and its
+ * bytes. Reads a->prev_hash; writes out. */
+void	store_audit_hash(const struct store_audit *a, uint8_t out[32]);
+/* kept_digest: SHA-256 over seq (8 bytes big-endian) || hash of each row. */
+struct store_audit_digest;
+struct store_audit_digest *store_audit_digest_new(void);	/* NULL: ENOMEM */
+void	store_audit_digest_add(struct store_audit_digest *, int64_t seq,
+	    const uint8_t hash[32]);
+void	store_audit_digest_final(struct store_audit_digest *, uint8_t out[32]);
+/* Queues the row (seq and hashes are the store's; a is copied) for the next
+ * group-commit batch; done as store_token_record (may be NULL). */
+int	store_audit_append(struct store *, const struct store_audit *a,
+	    store_done_fn done, void *arg);
+/* Whether this backend keeps an audit trail. */
+int	store_audit_supported(const struct store *);
+int	store_audit_list(struct store *, const struct store_audit_filter *f,
+	    struct store_audit **out, size_t *n);
+/* Calls fn on every row with seq >= from_seq in ascending seq order, until
+ * it returns non-zero (then that value is returned). */
+typedef int (*store_audit_fn)(void *arg, const struct store_audit *row);
+int	store_audit_scan(struct store *, int64_t from_seq, store_audit_fn fn,
+	    void *arg);
+/* The retention prune (above), at time now (ms) for the checkpoint row.
+ * *pruned gets the rows deleted (0: nothing old enough, no checkpoint). */
+int	store_audit_prune(struct store *, int64_t before, int64_t now,
+	    int64_t *pruned);
+void	store_audit_clear(struct store_audit *);
+void	store_audit_free(struct store_audit *, size_t n);
 
 #endif

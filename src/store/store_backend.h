@@ -57,6 +57,8 @@ struct store_ops {
 	int	(*client_list)(void *h, const char *tenant_id /* NULL: all */,
 		    struct store_client **out, size_t *n);
 	int	(*client_update)(void *h, const struct store_client *);
+	/* NULL in a backend that lacks it: store.c answers STORE_ERROR. */
+	int	(*client_delete)(void *h, const char *id);
 
 	int	(*secret_add)(void *h, struct store_secret *);
 	int	(*secret_list)(void *h, const char *client_id,
@@ -80,6 +82,86 @@ struct store_ops {
 	int	(*token_revoke_by_name)(void *h, const char *client_id /* NULL */,
 		    const char *name, int64_t at, int *count);
 
+	/* Idempotency records (store.h store_idem_*); none bumps the
+	 * generation. begin: insert RUNNING, or STORE_CONFLICT with the live
+	 * record in *existing; an expired or stale one is replaced in the same
+	 * transaction. finish/release: STORE_NOTFOUND when no RUNNING record.
+	 * NULL in a backend that lacks them: store.c answers STORE_ERROR. */
+	int	(*idem_begin)(void *h, const struct store_idem *rec, int64_t now,
+		    int64_t stale_before, struct store_idem *existing);
+	int	(*idem_finish)(void *h, const char *client_id, const char *key,
+		    int status, const char *body);
+	int	(*idem_release)(void *h, const char *client_id, const char *key);
+
+	/*
+	 * Lockout locks (store.h store_lock_*), one row per (kind, address,
+	 * client_id) — client_id "" for STORE_LOCK_ADDRESS; store.c has checked
+	 * kind, a non-empty address of at most 45 bytes, a non-empty client_id
+	 * of at most 128 bytes for a pair lock, and until > created_at.
+	 * lock_put(lk[0..n), n >= 1), in ONE transaction: deletes every row
+	 * with until <= the greatest lk[i].created_at (expired: keeps the
+	 * table as small as the locks in force); for each lk[i] in order,
+	 * inserts the row, or when the key exists sets created_at to the new
+	 * one and until to the greater of the two (PostgreSQL: INSERT ... ON
+	 * CONFLICT (kind, address, client_id) DO UPDATE SET created_at =
+	 * EXCLUDED.created_at, until = GREATEST(locks.until, EXCLUDED.until));
+	 * increments the generation ONCE. Always STORE_OK on success (never
+	 * CONFLICT); on any error nothing is written.
+	 * lock_list: rows with until > now, ordered by address, client_id,
+	 * kind; *out as store_lock_free() frees (strings malloc'd).
+	 * lock_clear, in ONE transaction: deletes the rows matching the
+	 * filters — address NULL: any, else equal; client_id NULL: any kind,
+	 * else kind PAIR and equal — expired or not; *count = how many deleted
+	 * rows had until > now; increments the generation iff *count > 0.
+	 * STORE_OK with *count 0 when nothing matched.
+	 * NULL in a backend that lacks them: store.c answers STORE_ERROR.
+	 */
+	int	(*lock_put)(void *h, const struct store_lock *lk, size_t n);
+	int	(*lock_list)(void *h, int64_t now, struct store_lock **out,
+		    size_t *n);
+	int	(*lock_clear)(void *h, const char *address /* NULL */,
+		    const char *client_id /* NULL */, int64_t now, int *count);
+
+	/*
+	 * Maker-checker approvals (store.h store_approval_*). One row per
+	 * approval, keyed by id; states stored as the enum's integers.
+	 * store.c has checked: id, tenant_id, kind, maker, maker_tenant
+	 * non-empty; payload non-empty; reason, conflict_key "" when none;
+	 * state PENDING on create; from/to in range; limit 1..1000.
+	 * approval_create, in ONE transaction: UPDATE approvals SET state =
+	 * EXPIRED WHERE state = PENDING AND expires_at <= a->created_at;
+	 * then, when conflict_key != "", a row with state PENDING and that
+	 * conflict_key -> STORE_CONFLICT "a pending approval (ID) already has
+	 * this conflict key" (rollback); INSERT (duplicate id: STORE_CONFLICT);
+	 * increment the generation. checker, result "" and decided_at,
+	 * used_at 0 on insert whatever a holds.
+	 * approval_get: the row, or STORE_NOTFOUND "approval X does not exist".
+	 * approval_list: filters tenant_id (NULL any) and state (__MAX any),
+	 * ORDER BY created_at DESC, id DESC LIMIT limit.
+	 * approval_transition, in ONE statement-level guarded update:
+	 * UPDATE approvals SET state = to [, checker = ?, decided_at = now]
+	 * [, used_at = ?] [, result = ?] WHERE id = ? AND state = from
+	 * [AND expires_at > now when check_expiry]; 1 row changed: increment
+	 * the generation in the same transaction, STORE_OK; 0 rows: read the
+	 * row: absent -> STORE_NOTFOUND, else STORE_CONFLICT "approval X is
+	 * <state name>" (or "... has expired"); no generation change. Two
+	 * concurrent transitions from the same state: exactly one STORE_OK
+	 * (PostgreSQL: the row lock of UPDATE gives this at READ COMMITTED,
+	 * the loser re-evaluates the WHERE and changes 0 rows).
+	 * NULL in a backend that lacks them: store.c answers STORE_ERROR.
+	 */
+	int	(*approval_create)(void *h, const struct store_approval *a);
+	int	(*approval_get)(void *h, const char *id,
+		    struct store_approval *out);
+	int	(*approval_list)(void *h, const char *tenant_id /* NULL */,
+		    enum store_approval_state state, size_t limit,
+		    struct store_approval **out, size_t *n);
+	int	(*approval_transition)(void *h, const char *id,
+		    enum store_approval_state from, enum store_approval_state to,
+		    int check_expiry, int64_t now, const char *checker /* NULL */,
+		    int64_t used_at /* 0: unchanged */,
+		    const char *result /* NULL: unchanged */);
+
 	/*
 	 * The group commit (writer thread only): inserts t[0..n) in ONE
 	 * transaction with a durable commit, and does NOT touch the
@@ -91,7 +173,43 @@ struct store_ops {
 	 */
 	int	(*commit_tokens)(void *h, const struct store_token *t, size_t n,
 		    int *errs);
+
+	/*
+	 * The audit trail (store.h store_audit_*). NULL in a backend without
+	 * it: store_audit_supported() is 0 and store.c answers STORE_ERROR.
+	 * commit_batch (writer thread only): exactly commit_tokens for t[], and
+	 * in the SAME transaction, after the tokens, appends a[0..na) in order:
+	 * read the head (max seq and its hash; 0 and zero bytes when empty),
+	 * then for each row seq = head + 1, prev_hash = head hash, hash =
+	 * store_audit_hash(). a[i].seq/prev_hash/hash on input are ignored.
+	 * On PostgreSQL take pg_advisory_xact_lock(STORE_AUDIT_LOCK) before
+	 * reading the head, so nodes never fork the chain. A failed audit row
+	 * fails the whole transaction (nothing commits).
+	 * audit_list: store_audit_filter (store.c has checked limit and filled
+	 * NULLs as "no filter"), ORDER BY seq DESC LIMIT limit.
+	 * audit_scan: ascending seq from from_seq; fn's non-zero stops and is
+	 * returned; rows passed to fn are freed by the backend after fn.
+	 * audit_prune: store.h's retention contract, in ONE transaction that
+	 * holds the chain lock (SQLite BEGIN IMMEDIATE, PostgreSQL the
+	 * advisory lock); the checkpoint row is appended as commit_batch does
+	 * (head = the max seq BEFORE the delete), with at = now and "" for
+	 * request_id, actor, tenant, address, target; then the delete, whose
+	 * row count must equal the checkpoint's "pruned".
+	 */
+	int	(*commit_batch)(void *h, const struct store_token *t, size_t nt,
+		    int *errs, const struct store_audit *a, size_t na);
+	int	(*audit_list)(void *h, const struct store_audit_filter *f,
+		    struct store_audit **out, size_t *n);
+	int	(*audit_scan)(void *h, int64_t from_seq, store_audit_fn fn,
+		    void *arg);
+	int	(*audit_prune)(void *h, int64_t before, int64_t now,
+		    int64_t *pruned);
 };
+
+/* audit_chain.c: the checkpoint row's detail text (store.h), into out. */
+void	store_audit_checkpoint_detail(int64_t through, const uint8_t through_hash[32],
+	    int64_t kept, const uint8_t kept_digest[32], int64_t pruned,
+	    char *out, size_t outlen);
 
 extern const struct store_ops store_sqlite_ops;	/* store_sqlite.c */
 extern const struct store_ops store_pgsql_ops;	/* store_pgsql.c */

@@ -1,25 +1,1737 @@
 /*
- * store_pgsql.c — the PostgreSQL backend of store.h (the only user of
- * libpq-fe.h). Not built yet: this placeholder makes "postgresql://" and
- * "postgres://" URLs fail at open with a clear message, through the same
- * ops table the real backend will fill (see store_backend.h; the SQLite
- * backend, store_sqlite.c, is the reference for every op). Replace this
- * file; keep the symbol name store_pgsql_ops.
+ * store_pgsql.c — the PostgreSQL backend (store_backend.h; the only user of
+ * libpq-fe.h). Several gatehouse nodes share one database:
+ *   - a small pool of connections serves reads and the operator's writes;
+ *     a request waits at most pool_timeout_ms for a free one, and a
+ *     connection found broken is reconnected on its next use;
+ *   - the group-commit writer thread owns one connection of its own and
+ *     inserts a whole batch with one statement (unnest of arrays, ON
+ *     CONFLICT (id) DO NOTHING RETURNING id): one round trip, one commit;
+ *   - the change generation is cached: a listener thread holds a dedicated
+ *     connection that LISTENs on gatehouse_generation (every change NOTIFYs
+ *     in its own transaction) and re-reads the row every resync_ms as a
+ *     safety net; while it is disconnected, generation() reads the row
+ *     through the pool, so /readyz and the caches see an outage.
+ * After a failed connect every caller fails at once with STORE_UNAVAILABLE
+ * for RETRY_MS instead of each waiting for its own connect (a database that
+ * is down turns into fast 503s, not into piled-up requests).
+ *
+ * URL: postgresql://user:password@host:port/db?params — libpq's own
+ * parameters (connect_timeout, sslmode, ...) plus ours, removed before the
+ * URL reaches libpq: pool_size (1..64, default 4), pool_timeout_ms (wait for
+ * a free connection, default 2000) and resync_ms (default 2000).
+ *
+ * Values only ever reach SQL as bound parameters of PQexecParams (STYLE 15);
+ * the static migration DDL is the only SQL run with PQexec.
  */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
-#include "store/store_backend.h"
+#include <libpq-fe.h>
+
+#include "store/schema_pgsql.h"
+#include "store/pgsql_internal.h"
+
+#define POOL_SIZE_DEFAULT	4
+#define POOL_SIZE_MAX		64
+#define POOL_TIMEOUT_DEFAULT	2000	/* ms */
+#define RESYNC_DEFAULT		2000	/* ms */
+#define RETRY_MS		500	/* fail fast this long after a failed connect */
+#define LISTEN_RETRY_MS		250
+#define CONNECT_TIMEOUT		"5"	/* seconds, unless the URL says otherwise */
+#define MIGRATION_LOCK		"7452914630741"	/* pg_advisory_lock key: "gatehouse" */
+#define CHANNEL			"gatehouse_generation"
+
+#define CLIENT_COLS "id, tenant_id, name, env, roles, scopes, ttl, max_ttl, format, allow_ips," \
+	" claims, disabled, rate_limit, tokens_valid_after, created_at, updated_at"
+#define SECRET_COLS "id, client_id, hash, created_at, expires_at, revoked_at"
+#define KEY_COLS "kid, alg, env, sealed, created_at, publish_at, activate_at, retire_at, remove_at"
+#define TOKEN_COLS "id, client_id, tenant_id, name, format, env, scope, aud, issued_at," \
+	" expires_at, revoked_at"
+
+/* Increments the generation and tells every listening node, in the
+ * caller's transaction: the notification goes out only if it commits. */
+#define SQL_BUMP "UPDATE meta SET value = value + 1 WHERE key = 'generation'" \
+	" RETURNING value, pg_notify('" CHANNEL "', value::text)"
+#define SQL_GEN "SELECT value FROM meta WHERE key = 'generation'"
+
+struct pg {
+	char		*url;		/* the URL without our parameters */
+	char		 connect_timeout[16];
+	int		 pool_size;
+	int		 pool_timeout_ms;
+	int		 resync_ms;
+
+	pthread_mutex_t	 mu;		/* guards the pool and the failure state */
+	pthread_cond_t	 freed;
+	PGconn		**pool;
+	unsigned char	*busy;
+	int64_t		 down_until;	/* monotonic ms: fail fast until then */
+	char		 down_msg[200];
+
+	pthread_mutex_t	 gmu;		/* guards the generation cache */
+	uint64_t	 gen;
+	int		 listening;	/* the listener is connected and has read gen */
+
+	pthread_t	 listener;
+	int		 listener_started;
+	int		 stop_pipe[2];
+
+	PGconn		*w;		/* the writer thread's alone */
+};
+
+/* -- small helpers -------------------------------------------------------------- */
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* libpq's message on one line: its continuation lines ("\tIs the server
+ * running...") joined with "; ", the trailing newline dropped. */
+static void
+oneline(const char *msg, char *out, size_t outlen)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; msg != NULL && msg[i] != '\0' && j + 3 < outlen; i++) {
+		char ch = msg[i];
+		if (ch == '\n') {
+			while (msg[i + 1] == '\t' || msg[i + 1] == ' ')
+				i++;
+			if (msg[i + 1] != '\0' && j + 4 < outlen) {
+				out[j++] = ';';
+				out[j++] = ' ';
+			}
+			continue;
+		}
+		out[j++] = ch == '\t' || ch == '\r' ? ' ' : ch;
+	}
+	out[j] = '\0';
+}
+
+void
+pv_s(struct pv *p, const char *s)
+{
+	p->v[p->n] = s != NULL ? s : "";
+	p->len[p->n] = 0;
+	p->fmt[p->n] = 0;
+	p->n++;
+}
+
+void
+pv_i(struct pv *p, int64_t v)
+{
+	snprintf(p->num[p->n], sizeof(p->num[p->n]), "%lld", (long long)v);
+	p->v[p->n] = p->num[p->n];
+	p->len[p->n] = 0;
+	p->fmt[p->n] = 0;
+	p->n++;
+}
+
+void
+pv_null(struct pv *p)
+{
+	p->v[p->n] = NULL;
+	p->len[p->n] = 0;
+	p->fmt[p->n] = 0;
+	p->n++;
+}
+
+void
+pv_b(struct pv *p, const void *b, size_t n)
+{
+	p->v[p->n] = n > 0 ? b : "";
+	p->len[p->n] = (int)n;
+	p->fmt[p->n] = 1;
+	p->n++;
+}
+
+/* Whether s is valid UTF-8 (what a PostgreSQL text column accepts; SQLite
+ * takes any bytes). Overlong forms, surrogates and values past U+10FFFF
+ * are invalid. */
+int
+pgi_utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p != '\0') {
+		unsigned c = *p, n, cp;
+		if (c < 0x80) {
+			p++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0)
+			n = 1, cp = c & 0x1f;
+		else if ((c & 0xf0) == 0xe0)
+			n = 2, cp = c & 0x0f;
+		else if ((c & 0xf8) == 0xf0)
+			n = 3, cp = c & 0x07;
+		else
+			return 0;
+		for (unsigned k = 1; k <= n; k++) {
+			if ((p[k] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[k] & 0x3f);
+		}
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		p += n + 1;
+	}
+	return 1;
+}
+
+/* A copy of s with every byte outside valid UTF-8 sequences as '?'. */
+char *
+pgi_utf8_fixed(const char *s)
+{
+	char *out = strdup(s);
+	char one[5];
+
+	for (size_t i = 0; out != NULL && out[i] != '\0';) {
+		unsigned char c = (unsigned char)out[i];
+		size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 :
+		    (c & 0xf8) == 0xf0 ? 4 : 0;
+		size_t k;
+		for (k = 0; k < n && out[i + k] != '\0'; k++)
+			one[k] = out[i + k];
+		one[k] = '\0';
+		if (n == 0 || k < n || !pgi_utf8_valid(one)) {
+			out[i++] = '?';
+			continue;
+		}
+		i += n;
+	}
+	return out;
+}
+
+/* -- errors ------------------------------------------------------------------ */
+
+/* SQLSTATEs that mean "the database cannot serve now" rather than "this
+ * request is wrong": connection exceptions (08), operator intervention
+ * (57P: shutdown, crash recovery), insufficient resources (53). */
+static int
+unavailable_state(const char *st)
+{
+	return st != NULL && (strncmp(st, "08", 2) == 0 || strncmp(st, "57P", 3) == 0 ||
+	    strncmp(st, "53", 2) == 0);
+}
+
+/* Sets the error for a failed statement and returns its enum store_err. */
+static int
+pg_fail(PGconn *c, const PGresult *r, const char *what)
+{
+	const char *st = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	char msg[200];
+
+	oneline(r != NULL && PQresultErrorMessage(r)[0] != '\0' ? PQresultErrorMessage(r) :
+	    PQerrorMessage(c), msg, sizeof(msg));
+	if (PQstatus(c) == CONNECTION_BAD || unavailable_state(st) || r == NULL)
+		return store_set_error(STORE_UNAVAILABLE, "%s: the database is unavailable: %s",
+		    what, msg);
+	return store_set_error(STORE_ERROR, "%s: %s", what, msg);
+}
+
+/*
+ * Runs sql with p bound (text results). On success returns the result (the
+ * caller PQclear()s it) with *kind PQ_OK. Unique and foreign-key violations
+ * return NULL with *kind PQ_UNIQUE / PQ_FKEY and no message (the caller
+ * names the row); anything else NULL, PQ_FAIL, and *rc set with the error.
+ */
+PGresult *
+pgi_q(PGconn *c, const char *sql, const struct pv *p, enum pq_kind *kind, int *rc, const char *what)
+{
+	PGresult *r = PQexecParams(c, sql, p != NULL ? p->n : 0, NULL, p != NULL ? p->v : NULL,
+	    p != NULL ? p->len : NULL, p != NULL ? p->fmt : NULL, 0);
+	ExecStatusType s = r != NULL ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+	const char *st;
+
+	*kind = PQ_OK;
+	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
+		return r;
+	st = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	if (st != NULL && strcmp(st, "23505") == 0)
+		*kind = PQ_UNIQUE;
+	else if (st != NULL && strcmp(st, "23503") == 0)
+		*kind = PQ_FKEY;
+	else {
+		*kind = PQ_FAIL;
+		*rc = pg_fail(c, r, what);
+	}
+	PQclear(r);
+	return NULL;
+}
+
+/* pgi_q() for statements whose rows do not matter; *changes gets the count. */
+int
+pgi_run(PGconn *c, const char *sql, const struct pv *p, int *changes, const char *what,
+    const char *conflict, const char *fkey)
+{
+	enum pq_kind kind;
+	int rc = STORE_ERROR;
+	PGresult *r = pgi_q(c, sql, p, &kind, &rc, what);
+
+	if (r != NULL) {
+		if (changes != NULL)
+			*changes = atoi(PQcmdTuples(r));
+		PQclear(r);
+		return STORE_OK;
+	}
+	if (kind == PQ_UNIQUE)
+		return store_set_error(STORE_CONFLICT, "%s", conflict != NULL ? conflict :
+		    "a unique key already exists");
+	if (kind == PQ_FKEY)
+		return store_set_error(STORE_NOTFOUND, "%s", fkey != NULL ? fkey :
+		    "a referenced row does not exist");
+	return rc;
+}
+
+/* -- connections ---------------------------------------------------------------- */
+
+/* Server notices (e.g. "relation already exists, skipping") are not ours to
+ * print: a library never writes to stderr. */
+static void
+quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+/* A new connection; NULL with a one-line reason in err. */
+static PGconn *
+pg_connect(struct pg *p, char *err, size_t errlen)
+{
+	/* Ours first: a later keyword (the URL's own, expanded from dbname)
+	 * overrides. keepalives notice an idle peer that vanished without a
+	 * RST; tcp_user_timeout (ms) one that stops acknowledging what we
+	 * sent, so that a query to a partitioned server fails in seconds
+	 * rather than after the kernel's retransmissions (minutes). */
+	const char *const kw[] = { "connect_timeout", "application_name", "keepalives_idle",
+	    "keepalives_interval", "keepalives_count", "tcp_user_timeout", "dbname", NULL };
+	const char *const val[] = { p->connect_timeout, "gatehouse", "10", "5", "2", "10000",
+	    p->url, NULL };
+	PGconn *c = PQconnectdbParams(kw, val, 1);
+	char msg[200];
+
+	if (c == NULL) {
+		snprintf(err, errlen, "cannot connect to PostgreSQL: out of memory");
+		return NULL;
+	}
+	if (PQstatus(c) != CONNECTION_OK) {
+		oneline(PQerrorMessage(c), msg, sizeof(msg));
+		snprintf(err, errlen, "cannot connect to PostgreSQL: %s", msg);
+		PQfinish(c);
+		return NULL;
+	}
+	PQsetNoticeProcessor(c, quiet, NULL);
+	return c;
+}
+
+/* A usable connection for c, reconnecting a broken one, or failing fast
+ * while the database is known to be down. */
+static int
+ensure(struct pg *p, PGconn **c, const char *what)
+{
+	char err[200];
+	int64_t t;
+
+	/* An idle connection has nothing to read unless the server spoke: a
+	 * restart or pg_terminate_backend sends FATAL and closes. Reading it
+	 * now (poll with no wait, no round trip) turns what would be a failed
+	 * request into a reconnect. */
+	if (*c != NULL && PQstatus(*c) == CONNECTION_OK) {
+		struct pollfd fd = { .fd = PQsocket(*c), .events = POLLIN };
+		if (poll(&fd, 1, 0) > 0)
+			(void)PQconsumeInput(*c);
+		if (PQstatus(*c) == CONNECTION_OK)
+			return STORE_OK;
+	}
+	if (*c != NULL) {
+		PQfinish(*c);
+		*c = NULL;
+	}
+	pthread_mutex_lock(&p->mu);
+	t = p->down_until;
+	snprintf(err, sizeof(err), "%s", p->down_msg);
+	pthread_mutex_unlock(&p->mu);
+	if (now_ms() < t)
+		return store_set_error(STORE_UNAVAILABLE, "%s: the database is unavailable: %s",
+		    what, err);
+	if ((*c = pg_connect(p, err, sizeof(err))) == NULL) {
+		pthread_mutex_lock(&p->mu);
+		p->down_until = now_ms() + RETRY_MS;
+		snprintf(p->down_msg, sizeof(p->down_msg), "%s", err);
+		pthread_mutex_unlock(&p->mu);
+		return store_set_error(STORE_UNAVAILABLE, "%s: the database is unavailable: %s",
+		    what, err);
+	}
+	return STORE_OK;
+}
+
+/* Takes a free pool slot and makes its connection usable; *slot is -1 on
+ * failure (error set). */
+int
+pgi_acquire(struct pg *p, int *slot, PGconn **out, const char *what)
+{
+	struct timespec until;
+	int64_t ms;
+	int rc, i = -1;
+
+	*slot = -1;
+	clock_gettime(CLOCK_REALTIME, &until);
+	ms = (int64_t)until.tv_nsec / 1000000 + p->pool_timeout_ms;
+	until.tv_sec += (time_t)(ms / 1000);
+	until.tv_nsec = (long)(ms % 1000) * 1000000;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		for (int k = 0; k < p->pool_size && i == -1; k++)
+			if (!p->busy[k])
+				i = k;
+		if (i != -1)
+			break;
+		if (pthread_cond_timedwait(&p->freed, &p->mu, &until) == ETIMEDOUT) {
+			pthread_mutex_unlock(&p->mu);
+			return store_set_error(STORE_UNAVAILABLE, "%s: all %d database connections "
+			    "are busy (waited %d ms)", what, p->pool_size, p->pool_timeout_ms);
+		}
+	}
+	p->busy[i] = 1;
+	pthread_mutex_unlock(&p->mu);
+	if ((rc = ensure(p, &p->pool[i], what)) != STORE_OK) {
+		pthread_mutex_lock(&p->mu);
+		p->busy[i] = 0;
+		pthread_cond_signal(&p->freed);
+		pthread_mutex_unlock(&p->mu);
+		return rc;
+	}
+	*slot = i;
+	*out = p->pool[i];
+	return STORE_OK;
+}
+
+/* Returns a slot; a connection left inside a transaction (a failure between
+ * BEGIN and COMMIT) is rolled back, a broken one dropped. */
+void
+pgi_release(struct pg *p, int slot)
+{
+	PGconn *c;
+
+	if (slot < 0)
+		return;
+	c = p->pool[slot];
+	if (c != NULL && PQtransactionStatus(c) != PQTRANS_IDLE) {
+		PQclear(PQexec(c, "ROLLBACK"));
+		if (PQtransactionStatus(c) != PQTRANS_IDLE) {
+			PQfinish(c);
+			p->pool[slot] = NULL;
+		}
+	}
+	pthread_mutex_lock(&p->mu);
+	p->busy[slot] = 0;
+	pthread_cond_signal(&p->freed);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* -- the generation cache ---------------------------------------------------------- */
+
+/* Moves the cache forward only: notifications, our own commits and the
+ * periodic re-read may arrive in any order. */
+static void
+gen_note(struct pg *p, uint64_t v)
+{
+	pthread_mutex_lock(&p->gmu);
+	if (v > p->gen)
+		p->gen = v;
+	pthread_mutex_unlock(&p->gmu);
+}
+
+static int
+read_gen(PGconn *c, uint64_t *v, const char *what)
+{
+	enum pq_kind kind;
+	int rc = STORE_ERROR;
+	PGresult *r = pgi_q(c, SQL_GEN, NULL, &kind, &rc, what);
+
+	if (r == NULL)
+		return kind == PQ_FAIL ? rc : store_set_error(STORE_ERROR, "%s: failed", what);
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return store_set_error(STORE_ERROR, "%s: the generation row is missing", what);
+	}
+	*v = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return STORE_OK;
+}
+
+/* Sleeps ms, or less when close() wakes the listener; 1 when stopping. */
+static int
+listener_wait(struct pg *p, PGconn *c, int ms)
+{
+	struct pollfd fds[2] = { { .fd = p->stop_pipe[0], .events = POLLIN },
+	    { .fd = c != NULL ? PQsocket(c) : -1, .events = POLLIN } };
+	int n = poll(fds, c != NULL ? 2 : 1, ms);
+
+	if (n > 0 && (fds[0].revents & POLLIN))
+		return 1;
+	return 0;
+}
+
+static void *
+listener_main(void *arg)
+{
+	struct pg *p = arg;
+	PGconn *c = NULL;
+	char err[200];
+	uint64_t v;
+	int64_t next = 0;
+
+	for (;;) {
+		if (c == NULL) {
+			if ((c = pg_connect(p, err, sizeof(err))) != NULL) {
+				PGresult *r = PQexec(c, "LISTEN " CHANNEL);
+				int ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
+				PQclear(r);
+				/* LISTEN before the read: nothing committed in
+				 * between is missed. */
+				if (!ok || read_gen(c, &v, "generation") != STORE_OK) {
+					PQfinish(c);
+					c = NULL;
+				} else {
+					gen_note(p, v);
+					pthread_mutex_lock(&p->gmu);
+					p->listening = 1;
+					pthread_mutex_unlock(&p->gmu);
+					next = now_ms() + p->resync_ms;
+				}
+			}
+			if (c == NULL) {
+				if (listener_wait(p, NULL, LISTEN_RETRY_MS))
+					break;
+				continue;
+			}
+		}
+		{
+			int64_t left = next - now_ms();
+			if (listener_wait(p, c, left > 0 ? (int)left : 0))
+				break;
+		}
+		if (PQconsumeInput(c) == 0)
+			goto lost;
+		for (PGnotify *n; (n = PQnotifies(c)) != NULL; PQfreemem(n))
+			gen_note(p, strtoull(n->extra, NULL, 10));
+		if (now_ms() >= next) {
+			/* The safety net: whatever a lost notification hid. */
+			if (read_gen(c, &v, "generation") != STORE_OK)
+				goto lost;
+			gen_note(p, v);
+			next = now_ms() + p->resync_ms;
+		}
+		if (PQstatus(c) != CONNECTION_OK)
+			goto lost;
+		continue;
+lost:
+		pthread_mutex_lock(&p->gmu);
+		p->listening = 0;
+		pthread_mutex_unlock(&p->gmu);
+		PQfinish(c);
+		c = NULL;
+	}
+	if (c != NULL)
+		PQfinish(c);
+	return NULL;
+}
+
+/*
+ * The generation on every request: the cache while the listener holds its
+ * connection (notifications keep it current), else one read through the
+ * pool, which fails fast while the database is down: the caller keeps its
+ * caches, /readyz reports the outage.
+ */
+static int
+pg_generation(void *h, uint64_t *out)
+{
+	struct pg *p = h;
+	PGconn *c;
+	uint64_t v = 0;
+	int slot, rc, listening;
+
+	pthread_mutex_lock(&p->gmu);
+	listening = p->listening;
+	*out = p->gen;
+	pthread_mutex_unlock(&p->gmu);
+	if (listening)
+		return STORE_OK;
+	if ((rc = pgi_acquire(p, &slot, &c, "generation")) != STORE_OK)
+		return rc;
+	rc = read_gen(c, &v, "generation");
+	pgi_release(p, slot);
+	if (rc != STORE_OK)
+		return rc;
+	gen_note(p, v);
+	pthread_mutex_lock(&p->gmu);
+	*out = p->gen;
+	pthread_mutex_unlock(&p->gmu);
+	return STORE_OK;
+}
+
+/* -- transactions -------------------------------------------------------------------- */
+
+int
+pgi_tx_begin(PGconn *c)
+{
+	return pgi_run(c, "BEGIN", NULL, NULL, "begin", NULL, NULL);
+}
+
+/* Commits when rc is STORE_OK (after incrementing the generation when
+ * bump), else rolls back keeping rc and its message. */
+int
+pgi_tx_end(struct pg *p, PGconn *c, int rc, int bump)
+{
+	uint64_t v = 0;
+
+	if (rc == STORE_OK && bump) {
+		enum pq_kind kind;
+		PGresult *r = pgi_q(c, SQL_BUMP, NULL, &kind, &rc, "generation");
+		if (r == NULL && kind != PQ_FAIL)
+			rc = store_set_error(STORE_ERROR, "generation: cannot update");
+		if (r != NULL) {
+			if (PQntuples(r) == 1)
+				v = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+			else
+				rc = store_set_error(STORE_ERROR, "generation: the row is missing");
+			PQclear(r);
+		}
+	}
+	if (rc == STORE_OK) {
+		if ((rc = pgi_run(c, "COMMIT", NULL, NULL, "commit", NULL, NULL)) == STORE_OK) {
+			if (bump)
+				gen_note(p, v);	/* ours, before its notification */
+			return STORE_OK;
+		}
+		return rc;
+	}
+	if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
+		PQclear(PQexec(c, "ROLLBACK"));
+	return rc;
+}
+
+/* -- rows ------------------------------------------------------------------------ */
+
+char *
+pgi_col_s(const PGresult *r, int row, int col)
+{
+	return strdup(PQgetvalue(r, row, col));
+}
+
+int64_t
+pgi_col_i(const PGresult *r, int row, int col)
+{
+	return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static int
+env_of(int64_t v)
+{
+	return v >= 0 && v < STORE_ENV__MAX ? (int)v : STORE_ENV_SANDBOX;
+}
+
+static int
+format_of(int64_t v)
+{
+	return v >= 0 && v < STORE_FORMAT__MAX ? (int)v : STORE_FORMAT_JWT;
+}
+
+/* A bytea column (text result, hex form) as a heap copy; NULL for no memory. */
+uint8_t *
+pgi_col_b(const PGresult *r, int row, int col, size_t *len)
+{
+	size_t n = 0;
+	unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), &n);
+	uint8_t *b;
+
+	*len = 0;
+	if (raw == NULL)
+		return NULL;
+	if ((b = malloc(n > 0 ? n : 1)) != NULL) {
+		memcpy(b, raw, n);
+		*len = n;
+	}
+	PQfreemem(raw);
+	return b;
+}
+
+
+static int
+tenant_row(const PGresult *r, int i, void *dst)
+{
+	struct store_tenant *t = dst;
+
+	t->id = pgi_col_s(r, i, 0);
+	t->name = pgi_col_s(r, i, 1);
+	t->created_at = pgi_col_i(r, i, 2);
+	return t->id && t->name ? 0 : -1;
+}
+
+static int
+client_row(const PGresult *r, int i, void *dst)
+{
+	struct store_client *c = dst;
+
+	c->id = pgi_col_s(r, i, 0);
+	c->tenant_id = pgi_col_s(r, i, 1);
+	c->name = pgi_col_s(r, i, 2);
+	c->env = (enum store_env)env_of(pgi_col_i(r, i, 3));
+	c->roles = (unsigned)pgi_col_i(r, i, 4);
+	c->scopes = pgi_col_s(r, i, 5);
+	c->ttl = pgi_col_i(r, i, 6);
+	c->max_ttl = pgi_col_i(r, i, 7);
+	c->format = (enum store_format)format_of(pgi_col_i(r, i, 8));
+	c->allow_ips = pgi_col_s(r, i, 9);
+	c->claims = pgi_col_s(r, i, 10);
+	c->disabled = (int)pgi_col_i(r, i, 11);
+	c->rate_limit = pgi_col_i(r, i, 12);
+	c->tokens_valid_after = pgi_col_i(r, i, 13);
+	c->created_at = pgi_col_i(r, i, 14);
+	c->updated_at = pgi_col_i(r, i, 15);
+	return c->id && c->tenant_id && c->name && c->scopes && c->allow_ips && c->claims ? 0 : -1;
+}
+
+static int
+secret_row(const PGresult *r, int i, void *dst)
+{
+	struct store_secret *x = dst;
+	size_t n = 0;
+	uint8_t *h = pgi_col_b(r, i, 2, &n);
+
+	x->id = pgi_col_i(r, i, 0);
+	x->client_id = pgi_col_s(r, i, 1);
+	if (h != NULL && n == sizeof(x->hash))
+		memcpy(x->hash, h, sizeof(x->hash));
+	free(h);
+	x->created_at = pgi_col_i(r, i, 3);
+	x->expires_at = pgi_col_i(r, i, 4);
+	x->revoked_at = pgi_col_i(r, i, 5);
+	return x->client_id && h != NULL ? 0 : -1;
+}
+
+static int
+key_row(const PGresult *r, int i, void *dst)
+{
+	struct store_key *k = dst;
+
+	k->kid = pgi_col_s(r, i, 0);
+	k->alg = pgi_col_s(r, i, 1);
+	k->env = (enum store_env)env_of(pgi_col_i(r, i, 2));
+	k->sealed = pgi_col_b(r, i, 3, &k->sealed_len);
+	k->created_at = pgi_col_i(r, i, 4);
+	k->publish_at = pgi_col_i(r, i, 5);
+	k->activate_at = pgi_col_i(r, i, 6);
+	k->retire_at = pgi_col_i(r, i, 7);
+	k->remove_at = pgi_col_i(r, i, 8);
+	return k->kid && k->alg && k->sealed ? 0 : -1;
+}
+
+static int
+token_row(const PGresult *r, int i, void *dst)
+{
+	struct store_token *t = dst;
+
+	t->id = pgi_col_s(r, i, 0);
+	t->client_id = pgi_col_s(r, i, 1);
+	t->tenant_id = pgi_col_s(r, i, 2);
+	t->name = pgi_col_s(r, i, 3);
+	t->format = (enum store_format)format_of(pgi_col_i(r, i, 4));
+	t->env = (enum store_env)env_of(pgi_col_i(r, i, 5));
+	t->scope = pgi_col_s(r, i, 6);
+	t->aud = pgi_col_s(r, i, 7);
+	t->issued_at = pgi_col_i(r, i, 8);
+	t->expires_at = pgi_col_i(r, i, 9);
+	t->revoked_at = pgi_col_i(r, i, 10);
+	return t->id && t->client_id && t->tenant_id && t->name && t->scope && t->aud ? 0 : -1;
+}
+
+static void tenant_clear(void *v) { store_tenant_clear(v); }
+static void client_clear(void *v) { store_client_clear(v); }
+static void secret_clear(void *v) { store_secret_clear(v); }
+static void key_clear(void *v) { store_key_clear(v); }
+static void token_clear(void *v) { store_token_clear(v); }
+
+/* Runs a query on a pooled connection and collects every row into a fresh
+ * array of elements of size; on error leaves *out NULL. */
+int
+pgi_collect(struct pg *p, const char *sql, const struct pv *params, size_t size, row_fn row,
+    clear_fn clear, void **out, size_t *n, const char *what)
+{
+	PGconn *c;
+	PGresult *r;
+	enum pq_kind kind;
+	char *arr = NULL;
+	int slot, rc, rows;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = pgi_acquire(p, &slot, &c, what)) != STORE_OK)
+		return rc;
+	r = pgi_q(c, sql, params, &kind, &rc, what);
+	pgi_release(p, slot);
+	if (r == NULL)
+		return kind == PQ_FAIL ? rc : store_set_error(STORE_ERROR, "%s: failed", what);
+	rows = PQntuples(r);
+	if (rows > 0 && (arr = calloc((size_t)rows, size)) == NULL) {
+		PQclear(r);
+		return store_set_error(STORE_ERROR, "%s: out of memory", what);
+	}
+	for (int i = 0; i < rows; i++)
+		if (row(r, i, arr + (size_t)i * size) == -1) {
+			for (int k = 0; k <= i; k++)
+				clear(arr + (size_t)k * size);
+			free(arr);
+			PQclear(r);
+			return store_set_error(STORE_ERROR, "%s: out of memory", what);
+		}
+	PQclear(r);
+	*out = arr;
+	*n = (size_t)rows;
+	return STORE_OK;
+}
+
+int
+pgi_fetch_one(struct pg *p, const char *sql, const struct pv *params, size_t size, row_fn row,
+    clear_fn clear, void *out, const char *what, const char *notfound)
+{
+	void *arr = NULL;
+	size_t n = 0;
+	int rc = pgi_collect(p, sql, params, size, row, clear, &arr, &n, what);
+
+	if (rc != STORE_OK)
+		return rc;
+	if (n == 0)
+		rc = store_set_error(STORE_NOTFOUND, "%s", notfound);
+	else
+		memcpy(out, arr, size);
+	for (size_t i = 1; i < n; i++)
+		clear((char *)arr + i * size);
+	free(arr);
+	return rc;
+}
+
+/*
+ * One write transaction on a pooled connection: BEGIN, the statement, the
+ * generation bump when bump (always, or only when rows changed: bump == 2),
+ * COMMIT. *changes gets the statement's row count.
+ */
+int
+pgi_write1(struct pg *p, const char *sql, const struct pv *params, int bump, int *changes,
+    const char *what, const char *conflict, const char *fkey)
+{
+	PGconn *c;
+	int slot, rc, ch = 0;
+
+	if ((rc = pgi_acquire(p, &slot, &c, what)) != STORE_OK)
+		return rc;
+	if ((rc = pgi_tx_begin(c)) == STORE_OK) {
+		rc = pgi_run(c, sql, params, &ch, what, conflict, fkey);
+		rc = pgi_tx_end(p, c, rc, bump == 2 ? ch > 0 : bump);
+	}
+	pgi_release(p, slot);
+	if (changes != NULL)
+		*changes = ch;
+	return rc;
+}
+
+/* -- open, migrate, close ------------------------------------------------------------ */
+
+/* Our parameters out of the URL's query string into p; what is left goes to
+ * libpq, which checks it. -1 with err on a bad value. */
+static int
+parse_url(struct pg *p, const char *url, char *err, size_t errlen)
+{
+	const char *qm = strchr(url, '?');
+	size_t base = qm != NULL ? (size_t)(qm - url) : strlen(url);
+	char *out, *rest, *save = NULL;
+	static const struct { const char *name; int min, max; size_t off; } ours[] = {
+		{ "pool_size", 1, POOL_SIZE_MAX, offsetof(struct pg, pool_size) },
+		{ "pool_timeout_ms", 1, 600000, offsetof(struct pg, pool_timeout_ms) },
+		{ "resync_ms", 50, 3600000, offsetof(struct pg, resync_ms) },
+	};
+
+	if ((out = malloc(strlen(url) + 1)) == NULL || (rest = strdup(qm ? qm + 1 : "")) == NULL) {
+		free(out);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	memcpy(out, url, base);
+	out[base] = '\0';
+	for (char *kv = strtok_r(rest, "&", &save); kv != NULL; kv = strtok_r(NULL, "&", &save)) {
+		size_t i, klen = strcspn(kv, "=");
+		for (i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
+			if (strlen(ours[i].name) == klen && strncmp(kv, ours[i].name, klen) == 0)
+				break;
+		if (i == sizeof(ours) / sizeof(ours[0])) {
+			strcat(out, strchr(out, '?') ? "&" : "?");
+			strcat(out, kv);
+			continue;
+		}
+		{
+			const char *v = kv[klen] == '=' ? kv + klen + 1 : "";
+			char *end = NULL;
+			long n;
+			errno = 0;
+			n = strtol(v, &end, 10);
+			if (v[0] == '\0' || *end != '\0' || errno != 0 || n < ours[i].min ||
+			    n > ours[i].max) {
+				snprintf(err, errlen, "database URL: %s must be an integer from %d to %d",
+				    ours[i].name, ours[i].min, ours[i].max);
+				free(rest);
+				free(out);
+				return -1;
+			}
+			*(int *)(void *)((char *)p + ours[i].off) = (int)n;
+		}
+	}
+	free(rest);
+	p->url = out;
+	return 0;
+}
+
+/* The URL checked by libpq before any connection; libpq's complaint may
+ * quote a piece of the URL, so the password (if any) is masked out of it. */
+static int
+check_url(const char *url, char *err, size_t errlen)
+{
+	char *msg = NULL, line[200], pw[128] = "";
+	const char *at = strchr(url, '@'), *s = strstr(url, "://");
+	PQconninfoOption *o = PQconninfoParse(url, &msg);
+
+	if (o != NULL) {
+		PQconninfoFree(o);
+		return 0;
+	}
+	oneline(msg != NULL ? msg : "out of memory", line, sizeof(line));
+	PQfreemem(msg);
+	if (s != NULL && at != NULL && at > s) {
+		const char *colon = memchr(s + 3, ':', (size_t)(at - s - 3));
+		if (colon != NULL && (size_t)(at - colon - 1) < sizeof(pw)) {
+			memcpy(pw, colon + 1, (size_t)(at - colon - 1));
+			pw[at - colon - 1] = '\0';
+		}
+	}
+	if (pw[0] != '\0')
+		for (char *hit; (hit = strstr(line, pw)) != NULL;) {
+			memset(hit, '*', strlen(pw));
+		}
+	snprintf(err, errlen, "malformed database URL: %s", line);
+	return -1;
+}
+
+static int
+exec_static(PGconn *c, const char *sql, char *err, size_t errlen, const char *what)
+{
+	PGresult *r = PQexec(c, sql);
+	char msg[200];
+	int ok = r != NULL && (PQresultStatus(r) == PGRES_COMMAND_OK ||
+	    PQresultStatus(r) == PGRES_TUPLES_OK);
+
+	if (!ok) {
+		oneline(r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(c), msg, sizeof(msg));
+		snprintf(err, errlen, "%s: %s", what, msg);
+	}
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+static int
+read_version(PGconn *c, int *version, char *err, size_t errlen)
+{
+	PGresult *r = PQexec(c, "SELECT coalesce(max(version), 0) FROM schema_version");
+	char msg[200];
+
+	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		oneline(r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(c), msg, sizeof(msg));
+		snprintf(err, errlen, "cannot read the schema version: %s", msg);
+		PQclear(r);
+		return -1;
+	}
+	*version = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return 0;
+}
+
+/*
+ * Brings the schema to PGSQL_SCHEMA_LATEST, one transaction a migration,
+ * under a session advisory lock: a second node starting at the same time
+ * waits here, then finds nothing left to do. A newer schema is refused.
+ */
+static int
+migrate(PGconn *c, char *err, size_t errlen)
+{
+	int version, rc = -1;
+
+	if (exec_static(c, "SELECT pg_advisory_lock(" MIGRATION_LOCK ")", err, errlen,
+	    "cannot take the migration lock") == -1)
+		return -1;
+	if (exec_static(c, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+	    err, errlen, "cannot create schema_version") == -1 ||
+	    read_version(c, &version, err, errlen) == -1)
+		goto out;
+	if (version > PGSQL_SCHEMA_LATEST) {
+		snprintf(err, errlen, "the database is at schema version %d, newer than this binary "
+		    "knows (%d); upgrade gatehouse", version, PGSQL_SCHEMA_LATEST);
+		goto out;
+	}
+	for (; version < PGSQL_SCHEMA_LATEST; version++) {
+		char what[64], num[16];
+		const char *v[1] = { num };
+		PGresult *r;
+
+		snprintf(what, sizeof(what), "migration %d", version + 1);
+		if (exec_static(c, "BEGIN", err, errlen, what) == -1)
+			goto out;
+		for (const char *const *sql = pgsql_migrations[version]; *sql != NULL; sql++)
+			if (exec_static(c, *sql, err, errlen, what) == -1)
+				goto rollback;
+		snprintf(num, sizeof(num), "%d", version + 1);
+		r = PQexecParams(c, "INSERT INTO schema_version (version) VALUES ($1::integer)", 1,
+		    NULL, v, NULL, NULL, 0);
+		if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+			char msg[200];
+			oneline(r ? PQresultErrorMessage(r) : PQerrorMessage(c), msg, sizeof(msg));
+			snprintf(err, errlen, "%s: cannot record it: %s", what, msg);
+			PQclear(r);
+			goto rollback;
+		}
+		PQclear(r);
+		if (exec_static(c, "COMMIT", err, errlen, what) == -1)
+			goto rollback;
+	}
+	rc = 0;
+	goto out;
+rollback:
+	PQclear(PQexec(c, "ROLLBACK"));
+out:
+	PQclear(PQexec(c, "SELECT pg_advisory_unlock(" MIGRATION_LOCK ")"));
+	return rc;
+}
+
+static void
+pg_close(void *h)
+{
+	struct pg *p = h;
+
+	if (p == NULL)
+		return;
+	if (p->listener_started) {
+		ssize_t w = write(p->stop_pipe[1], "x", 1);
+		(void)w;
+		pthread_join(p->listener, NULL);
+	}
+	if (p->stop_pipe[0] >= 0)
+		close(p->stop_pipe[0]);
+	if (p->stop_pipe[1] >= 0)
+		close(p->stop_pipe[1]);
+	for (int i = 0; p->pool != NULL && i < p->pool_size; i++)
+		if (p->pool[i] != NULL)
+			PQfinish(p->pool[i]);
+	if (p->w != NULL)
+		PQfinish(p->w);
+	free(p->pool);
+	free(p->busy);
+	free(p->url);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->freed);
+	pthread_mutex_destroy(&p->gmu);
+	free(p);
+}
 
 static int
 pg_open(const char *target, void **h, char *err, size_t errlen)
 {
-	(void)target;
-	(void)h;
-	snprintf(err, errlen, "PostgreSQL backend not built yet; use sqlite:PATH");
+	struct pg *p;
+	uint64_t v = 0;
+
+	if (strlen(target) > 4000) {
+		snprintf(err, errlen, "the database URL is too long");
+		return STORE_ERROR;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return STORE_ERROR;
+	}
+	p->stop_pipe[0] = p->stop_pipe[1] = -1;
+	p->pool_size = POOL_SIZE_DEFAULT;
+	p->pool_timeout_ms = POOL_TIMEOUT_DEFAULT;
+	p->resync_ms = RESYNC_DEFAULT;
+	snprintf(p->connect_timeout, sizeof(p->connect_timeout), "%s", CONNECT_TIMEOUT);
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->freed, NULL);
+	pthread_mutex_init(&p->gmu, NULL);
+	if (parse_url(p, target, err, errlen) == -1 || check_url(p->url, err, errlen) == -1)
+		goto fail;
+	if ((p->pool = calloc((size_t)p->pool_size, sizeof(*p->pool))) == NULL ||
+	    (p->busy = calloc((size_t)p->pool_size, 1)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	/* The first connection migrates, then joins the pool: a wrong host,
+	 * password or database fails here, before anything starts. */
+	if ((p->pool[0] = pg_connect(p, err, errlen)) == NULL ||
+	    migrate(p->pool[0], err, errlen) == -1)
+		goto fail;
+	if (read_gen(p->pool[0], &v, "generation") != STORE_OK) {
+		snprintf(err, errlen, "%s", store_last_error());
+		goto fail;
+	}
+	p->gen = v;
+	if (pipe(p->stop_pipe) == -1) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	if (pthread_create(&p->listener, NULL, listener_main, p) != 0) {
+		snprintf(err, errlen, "cannot start the listener thread");
+		goto fail;
+	}
+	p->listener_started = 1;
+	*h = p;
+	return STORE_OK;
+fail:
+	pg_close(p);
 	return STORE_ERROR;
+}
+
+/* One plain connection for a URL in our form (store copy): our parameters
+ * taken out, the URL checked, connected with our defaults. */
+PGconn *
+pgi_connect_url(const char *url, char *err, size_t errlen)
+{
+	struct pg p;
+	PGconn *c = NULL;
+
+	memset(&p, 0, sizeof(p));
+	snprintf(p.connect_timeout, sizeof(p.connect_timeout), "%s", CONNECT_TIMEOUT);
+	if (parse_url(&p, url, err, errlen) == 0 && check_url(p.url, err, errlen) == 0)
+		c = pg_connect(&p, err, errlen);
+	free(p.url);
+	return c;
+}
+
+static int
+pg_schema_version(void *h, int *current, int *latest)
+{
+	struct pg *p = h;
+	PGconn *c;
+	PGresult *r;
+	enum pq_kind kind;
+	int slot, rc;
+
+	*latest = PGSQL_SCHEMA_LATEST;
+	if ((rc = pgi_acquire(p, &slot, &c, "schema version")) != STORE_OK)
+		return rc;
+	r = pgi_q(c, "SELECT coalesce(max(version), 0) FROM schema_version", NULL, &kind, &rc,
+	    "schema version");
+	pgi_release(p, slot);
+	if (r == NULL)
+		return kind == PQ_FAIL ? rc : store_set_error(STORE_ERROR, "schema version: failed");
+	*current = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return STORE_OK;
+}
+
+/* -- tenants ----------------------------------------------------------------------- */
+
+static int
+pg_tenant_create(void *h, const struct store_tenant *t)
+{
+	struct pv v = { 0 };
+	char conflict[128];
+
+	snprintf(conflict, sizeof(conflict), "tenant %.64s already exists", t->id);
+	pv_s(&v, t->id);
+	pv_s(&v, t->name);
+	pv_i(&v, t->created_at);
+	return pgi_write1(h, "INSERT INTO tenants (id, name, created_at) VALUES ($1,$2,$3)", &v, 1,
+	    NULL, "tenant create", conflict, NULL);
+}
+
+static int
+pg_tenant_get(void *h, const char *id, struct store_tenant *out)
+{
+	struct pv v = { 0 };
+	char nf[128];
+
+	snprintf(nf, sizeof(nf), "tenant %.64s does not exist", id);
+	pv_s(&v, id);
+	return pgi_fetch_one(h, "SELECT id, name, created_at FROM tenants WHERE id = $1", &v,
+	    sizeof(*out), tenant_row, tenant_clear, out, "tenant get", nf);
+}
+
+static int
+pg_tenant_list(void *h, struct store_tenant **out, size_t *n)
+{
+	return pgi_collect(h, "SELECT id, name, created_at FROM tenants ORDER BY id", NULL,
+	    sizeof(**out), tenant_row, tenant_clear, (void **)out, n, "tenant list");
+}
+
+/* -- clients ----------------------------------------------------------------------- */
+
+static void
+client_params(struct pv *v, const struct store_client *c)
+{
+	pv_s(v, c->name);
+	pv_i(v, c->env);
+	pv_i(v, c->roles);
+	pv_s(v, c->scopes);
+	pv_i(v, c->ttl);
+	pv_i(v, c->max_ttl);
+	pv_i(v, c->format);
+	pv_s(v, c->allow_ips);
+	pv_s(v, c->claims);
+	pv_i(v, c->disabled);
+	pv_i(v, c->rate_limit);
+	pv_i(v, c->tokens_valid_after);
+	pv_i(v, c->created_at);
+	pv_i(v, c->updated_at);
+}
+
+/* Inserts sec on c (inside the caller's transaction) and sets its id. */
+static int
+insert_secret(PGconn *c, struct store_secret *sec)
+{
+	struct pv v = { 0 };
+	char fk[128], conflict[128];
+	enum pq_kind kind;
+	int rc = STORE_ERROR;
+	PGresult *r;
+
+	snprintf(fk, sizeof(fk), "client %.64s does not exist", sec->client_id);
+	snprintf(conflict, sizeof(conflict), "secret of client %.64s already exists", sec->client_id);
+	pv_s(&v, sec->client_id);
+	pv_b(&v, sec->hash, sizeof(sec->hash));
+	pv_i(&v, sec->created_at);
+	pv_i(&v, sec->expires_at);
+	pv_i(&v, sec->revoked_at);
+	r = pgi_q(c, "INSERT INTO client_secrets (client_id, hash, created_at, expires_at, revoked_at)"
+	    " VALUES ($1,$2,$3,$4,$5) RETURNING id", &v, &kind, &rc, "secret add");
+	if (r == NULL)
+		return kind == PQ_UNIQUE ? store_set_error(STORE_CONFLICT, "%s", conflict) :
+		    kind == PQ_FKEY ? store_set_error(STORE_NOTFOUND, "%s", fk) : rc;
+	sec->id = PQntuples(r) == 1 ? pgi_col_i(r, 0, 0) : 0;
+	PQclear(r);
+	return STORE_OK;
+}
+
+static int
+pg_client_create(void *h, const struct store_client *cl, struct store_secret *first)
+{
+	struct pg *p = h;
+	struct pv v = { 0 };
+	char conflict[128], fk[128];
+	PGconn *c;
+	int slot, rc;
+
+	snprintf(conflict, sizeof(conflict), "client %.64s already exists", cl->id);
+	snprintf(fk, sizeof(fk), "tenant %.64s does not exist", cl->tenant_id);
+	pv_s(&v, cl->id);
+	pv_s(&v, cl->tenant_id);
+	client_params(&v, cl);
+	if ((rc = pgi_acquire(p, &slot, &c, "client create")) != STORE_OK)
+		return rc;
+	if ((rc = pgi_tx_begin(c)) == STORE_OK) {
+		rc = pgi_run(c, "INSERT INTO clients (" CLIENT_COLS ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,"
+		    "$9,$10,$11,$12,$13,$14,$15,$16)", &v, NULL, "client create", conflict, fk);
+		if (rc == STORE_OK && first != NULL)
+			rc = insert_secret(c, first);
+		rc = pgi_tx_end(p, c, rc, 1);
+	}
+	pgi_release(p, slot);
+	return rc;
+}
+
+static int
+pg_client_get(void *h, const char *id, struct store_client *out)
+{
+	struct pv v = { 0 };
+	char nf[128];
+
+	snprintf(nf, sizeof(nf), "client %.64s does not exist", id);
+	pv_s(&v, id);
+	return pgi_fetch_one(h, "SELECT " CLIENT_COLS " FROM clients WHERE id = $1", &v, sizeof(*out),
+	    client_row, client_clear, out, "client get", nf);
+}
+
+static int
+pg_client_list(void *h, const char *tenant_id, struct store_client **out, size_t *n)
+{
+	struct pv v = { 0 };
+
+	if (tenant_id == NULL)
+		return pgi_collect(h, "SELECT " CLIENT_COLS " FROM clients ORDER BY created_at, id", NULL,
+		    sizeof(**out), client_row, client_clear, (void **)out, n, "client list");
+	pv_s(&v, tenant_id);
+	return pgi_collect(h, "SELECT " CLIENT_COLS " FROM clients WHERE tenant_id = $1"
+	    " ORDER BY created_at, id", &v, sizeof(**out), client_row, client_clear, (void **)out, n,
+	    "client list");
+}
+
+static int
+pg_client_update(void *h, const struct store_client *c)
+{
+	struct pv v = { 0 };
+	char fk[128];
+	int rc, changes = 0;
+
+	snprintf(fk, sizeof(fk), "tenant %.64s does not exist", c->tenant_id);
+	pv_s(&v, c->id);
+	pv_s(&v, c->tenant_id);
+	client_params(&v, c);
+	rc = pgi_write1(h, "UPDATE clients SET tenant_id=$2, name=$3, env=$4, roles=$5, scopes=$6,"
+	    " ttl=$7, max_ttl=$8, format=$9, allow_ips=$10, claims=$11, disabled=$12,"
+	    " rate_limit=$13, tokens_valid_after=$14, created_at=$15, updated_at=$16 WHERE id=$1",
+	    &v, 2, &changes, "client update", "client update: constraint failed", fk);
+	if (rc == STORE_OK && changes == 0)
+		rc = store_set_error(STORE_NOTFOUND, "client %.64s does not exist", c->id);
+	return rc;
+}
+
+/* -- secrets ----------------------------------------------------------------------- */
+
+static int
+pg_secret_add(void *h, struct store_secret *sec)
+{
+	struct pg *p = h;
+	PGconn *c;
+	int slot, rc;
+
+	if ((rc = pgi_acquire(p, &slot, &c, "secret add")) != STORE_OK)
+		return rc;
+	if ((rc = pgi_tx_begin(c)) == STORE_OK)
+		rc = pgi_tx_end(p, c, insert_secret(c, sec), 1);
+	pgi_release(p, slot);
+	return rc;
+}
+
+static int
+pg_secret_list(void *h, const char *client_id, struct store_secret **out, size_t *n)
+{
+	struct pv v = { 0 };
+
+	pv_s(&v, client_id);
+	return pgi_collect(h, "SELECT " SECRET_COLS " FROM client_secrets WHERE client_id = $1"
+	    " ORDER BY id", &v, sizeof(**out), secret_row, secret_clear, (void **)out, n,
+	    "secret list");
+}
+
+static int
+pg_secret_update(void *h, const struct store_secret *sec)
+{
+	struct pv v = { 0 };
+	int rc, changes = 0;
+
+	pv_i(&v, sec->expires_at);
+	pv_i(&v, sec->revoked_at);
+	pv_i(&v, sec->id);
+	rc = pgi_write1(h, "UPDATE client_secrets SET expires_at=$1, revoked_at=$2 WHERE id=$3", &v, 2,
+	    &changes, "secret update", "secret update: constraint failed", NULL);
+	if (rc == STORE_OK && changes == 0)
+		rc = store_set_error(STORE_NOTFOUND, "secret %lld does not exist", (long long)sec->id);
+	return rc;
+}
+
+/* -- keys ------------------------------------------------------------------------ */
+
+static int
+pg_key_add(void *h, const struct store_key *k)
+{
+	struct pv v = { 0 };
+	char conflict[128];
+
+	snprintf(conflict, sizeof(conflict), "key %.64s already exists", k->kid);
+	pv_s(&v, k->kid);
+	pv_s(&v, k->alg);
+	pv_i(&v, k->env);
+	pv_b(&v, k->sealed, k->sealed_len);
+	pv_i(&v, k->created_at);
+	pv_i(&v, k->publish_at);
+	pv_i(&v, k->activate_at);
+	pv_i(&v, k->retire_at);
+	pv_i(&v, k->remove_at);
+	return pgi_write1(h, "INSERT INTO signing_keys (" KEY_COLS ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+	    &v, 1, NULL, "key add", conflict, NULL);
+}
+
+static int
+pg_key_list(void *h, struct store_key **out, size_t *n)
+{
+	return pgi_collect(h, "SELECT " KEY_COLS " FROM signing_keys ORDER BY created_at, kid", NULL,
+	    sizeof(**out), key_row, key_clear, (void **)out, n, "key list");
+}
+
+static int
+pg_key_update(void *h, const struct store_key *k)
+{
+	struct pv v = { 0 };
+	int rc, changes = 0;
+
+	pv_i(&v, k->publish_at);
+	pv_i(&v, k->activate_at);
+	pv_i(&v, k->retire_at);
+	pv_i(&v, k->remove_at);
+	pv_s(&v, k->kid);
+	rc = pgi_write1(h, "UPDATE signing_keys SET publish_at=$1, activate_at=$2, retire_at=$3,"
+	    " remove_at=$4 WHERE kid=$5", &v, 2, &changes, "key update",
+	    "key update: constraint failed", NULL);
+	if (rc == STORE_OK && changes == 0)
+		rc = store_set_error(STORE_NOTFOUND, "key %.64s does not exist", k->kid);
+	return rc;
+}
+
+/* -- tokens ---------------------------------------------------------------------- */
+
+static int
+pg_token_get(void *h, const char *id, struct store_token *out)
+{
+	struct pv v = { 0 };
+
+	pv_s(&v, id);
+	return pgi_fetch_one(h, "SELECT " TOKEN_COLS " FROM tokens WHERE id = $1", &v, sizeof(*out),
+	    token_row, token_clear, out, "token get", "no such token");
+}
+
+static int
+pg_token_list(void *h, const char *client_id, struct store_token **out, size_t *n)
+{
+	struct pv v = { 0 };
+
+	pv_s(&v, client_id);
+	return pgi_collect(h, "SELECT " TOKEN_COLS " FROM tokens WHERE client_id = $1"
+	    " ORDER BY issued_at, id", &v, sizeof(**out), token_row, token_clear, (void **)out, n,
+	    "token list");
+}
+
+static int
+pg_token_list_revoked(void *h, int64_t now, struct store_token **out, size_t *n)
+{
+	struct pv v = { 0 };
+
+	/* Served by the partial index tokens_revoked (migration 2). */
+	pv_i(&v, now);
+	return pgi_collect(h, "SELECT " TOKEN_COLS " FROM tokens WHERE revoked_at <> 0"
+	    " AND expires_at > $1", &v, sizeof(**out), token_row, token_clear, (void **)out, n,
+	    "token list revoked");
+}
+
+static int
+pg_token_revoke(void *h, const char *id, int64_t at)
+{
+	struct pg *p = h;
+	struct pv v = { 0 };
+	PGconn *c;
+	PGresult *r;
+	enum pq_kind kind;
+	int slot, rc, changes = 0;
+
+	pv_i(&v, at);
+	pv_s(&v, id);
+	if ((rc = pgi_acquire(p, &slot, &c, "token revoke")) != STORE_OK)
+		return rc;
+	if ((rc = pgi_tx_begin(c)) == STORE_OK) {
+		rc = pgi_run(c, "UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at = 0", &v,
+		    &changes, "token revoke", "token revoke: constraint failed", NULL);
+		if (rc == STORE_OK && changes == 0) {
+			/* Already revoked is success; absent is not. */
+			struct pv e = { 0 };
+			pv_s(&e, id);
+			if ((r = pgi_q(c, "SELECT 1 FROM tokens WHERE id = $1", &e, &kind, &rc,
+			    "token revoke")) == NULL)
+				rc = kind == PQ_FAIL ? rc : STORE_ERROR;
+			else {
+				if (PQntuples(r) == 0)
+					rc = store_set_error(STORE_NOTFOUND, "no such token");
+				PQclear(r);
+			}
+		}
+		rc = pgi_tx_end(p, c, rc, changes > 0);
+	}
+	pgi_release(p, slot);
+	return rc;
+}
+
+static int
+pg_token_revoke_by_name(void *h, const char *client_id, const char *name, int64_t at, int *count)
+{
+	struct pv v = { 0 };
+	int rc, changes = 0;
+
+	pv_i(&v, at);
+	pv_s(&v, name);
+	if (client_id != NULL)
+		pv_s(&v, client_id);
+	rc = pgi_write1(h, client_id != NULL ?
+	    "UPDATE tokens SET revoked_at = $1 WHERE name = $2 AND client_id = $3 AND revoked_at = 0" :
+	    "UPDATE tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at = 0", &v, 2, &changes,
+	    "token revoke", "token revoke: constraint failed", NULL);
+	if (rc == STORE_OK && changes == 0)
+		rc = store_set_error(STORE_NOTFOUND, "no live token named %.64s", name);
+	if (rc == STORE_OK)
+		*count = changes;
+	return rc;
+}
+
+/* -- the group commit (writer thread only) ---------------------------------------- */
+
+/* A growing text buffer for array literals. */
+struct buf {
+	char	*p;
+	size_t	 len, cap;
+	int	 oom;
+};
+
+static void
+buf_put(struct buf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t ncap = b->cap ? b->cap : 256;
+		char *np;
+		while (ncap < b->len + n + 1)
+			ncap *= 2;
+		if ((np = realloc(b->p, ncap)) == NULL) {
+			b->oom = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = ncap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/* Appends one element of a text[] literal: quoted, \ and " escaped. */
+static void
+buf_elem_s(struct buf *b, const char *s, int first)
+{
+	if (!first)
+		buf_put(b, ",", 1);
+	buf_put(b, "\"", 1);
+	for (; *s != '\0'; s++) {
+		size_t run = strcspn(s, "\\\"");
+		buf_put(b, s, run);
+		s += run;
+		if (*s == '\0')
+			break;
+		buf_put(b, "\\", 1);
+		buf_put(b, s, 1);
+	}
+	buf_put(b, "\"", 1);
+}
+
+static void
+buf_elem_i(struct buf *b, int64_t v, int first)
+{
+	char num[24];
+	int n = snprintf(num, sizeof(num), "%s%lld", first ? "" : ",", (long long)v);
+
+	buf_put(b, num, (size_t)n);
+}
+
+/* Record indexes sorted by id, to match the ids RETURNING gives back. Per
+ * thread: each open store has its own writer thread (a process may hold
+ * several, as the tests and store copy do). */
+static _Thread_local const struct store_token *sort_base;
+
+static int
+by_id(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int c = strcmp(sort_base[x].id, sort_base[y].id);
+
+	return c != 0 ? c : (x < y ? -1 : x > y);
+}
+
+/* Tokens, then the audit rows of the batch (pgsql_audit.c), one commit:
+ * with no audit rows the insert is a transaction of its own. */
+static int
+pg_commit_batch(void *h, const struct store_token *t, size_t n, int *errs,
+    const struct store_audit *au, size_t na)
+{
+	struct pg *p = h;
+	enum { A_ID, A_CLIENT, A_TENANT, A_NAME, A_FORMAT, A_ENV, A_SCOPE, A_AUD, A_ISSUED,
+	    A_EXPIRES, A_REVOKED, A__MAX };
+	struct buf a[A__MAX];
+	struct pv v = { 0 };
+	size_t *ix = NULL, m;
+	PGresult *r = NULL;
+	enum pq_kind kind;
+	int rc = STORE_ERROR;
+
+	memset(a, 0, sizeof(a));
+	if (n == 0 && na == 0)
+		return STORE_OK;
+	if ((rc = ensure(p, &p->w, "token record")) != STORE_OK)
+		return rc;
+	if (na > 0 && (rc = pgi_tx_begin(p->w)) != STORE_OK)
+		return rc;
+	/* PostgreSQL refuses text that is not UTF-8, and would fail the whole
+	 * batch: such a record (nothing validates every field upstream) fails
+	 * alone, before the statement. */
+	m = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *f[6] = { t[i].id, t[i].client_id, t[i].tenant_id, t[i].name,
+		    t[i].scope, t[i].aud };
+		int ok = 1;
+		for (int k = 0; k < 6 && ok; k++)
+			ok = pgi_utf8_valid(f[k] != NULL ? f[k] : "");
+		errs[i] = ok ? STORE_CONFLICT : store_set_error(STORE_ERROR,
+		    "token record: a field is not valid UTF-8");
+		m += ok;
+	}
+	if (m == 0) {
+		rc = STORE_OK;
+		goto audit;
+	}
+	for (int k = 0; k < A__MAX; k++)
+		buf_put(&a[k], "{", 1);
+	for (size_t i = 0, j = 0; i < n; i++) {
+		int first = j == 0;
+		if (errs[i] != STORE_CONFLICT)
+			continue;
+		j++;
+		buf_elem_s(&a[A_ID], t[i].id, first);
+		buf_elem_s(&a[A_CLIENT], t[i].client_id, first);
+		buf_elem_s(&a[A_TENANT], t[i].tenant_id, first);
+		buf_elem_s(&a[A_NAME], t[i].name, first);
+		buf_elem_i(&a[A_FORMAT], t[i].format, first);
+		buf_elem_i(&a[A_ENV], t[i].env, first);
+		buf_elem_s(&a[A_SCOPE], t[i].scope, first);
+		buf_elem_s(&a[A_AUD], t[i].aud, first);
+		buf_elem_i(&a[A_ISSUED], t[i].issued_at, first);
+		buf_elem_i(&a[A_EXPIRES], t[i].expires_at, first);
+		buf_elem_i(&a[A_REVOKED], t[i].revoked_at, first);
+	}
+	for (int k = 0; k < A__MAX; k++) {
+		buf_put(&a[k], "}", 1);
+		if (a[k].oom) {
+			rc = store_set_error(STORE_ERROR, "token record: out of memory");
+			goto out;
+		}
+		pv_s(&v, a[k].p);
+	}
+	if ((ix = malloc(m * sizeof(*ix))) == NULL) {
+		rc = store_set_error(STORE_ERROR, "token record: out of memory");
+		goto out;
+	}
+	/* One statement is one transaction and one commit (synchronous_commit
+	 * as the server has it: on by default). A duplicate id skips that
+	 * record only; RETURNING names the ones that went in. */
+	r = pgi_q(p->w, "INSERT INTO tokens (" TOKEN_COLS ") SELECT * FROM unnest($1::text[],"
+	    " $2::text[], $3::text[], $4::text[], $5::integer[], $6::integer[], $7::text[],"
+	    " $8::text[], $9::bigint[], $10::bigint[], $11::bigint[])"
+	    " ON CONFLICT (id) DO NOTHING RETURNING id", &v, &kind, &rc, "token record");
+	if (r == NULL) {
+		if (kind != PQ_FAIL)
+			rc = store_set_error(STORE_ERROR, "token record: constraint failed");
+		goto out;
+	}
+	for (size_t i = 0, j = 0; i < n; i++)
+		if (errs[i] == STORE_CONFLICT)
+			ix[j++] = i;
+	sort_base = t;
+	qsort(ix, m, sizeof(*ix), by_id);
+	for (int row = 0; row < PQntuples(r); row++) {
+		const char *id = PQgetvalue(r, row, 0);
+		size_t lo = 0, hi = m;
+		while (lo < hi) {	/* the first record with this id */
+			size_t mid = lo + (hi - lo) / 2;
+			if (strcmp(t[ix[mid]].id, id) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < m && strcmp(t[ix[lo]].id, id) == 0)
+			errs[ix[lo]] = STORE_OK;
+	}
+	for (size_t i = 0; i < m; i++)
+		if (errs[ix[i]] == STORE_CONFLICT)
+			errs[ix[i]] = store_set_error(STORE_CONFLICT, "token %.64s is already recorded",
+			    t[ix[i]].id);
+	rc = STORE_OK;
+audit:
+	if (na > 0) {
+		if (rc == STORE_OK)
+			rc = pg_audit_append_tx(p->w, au, na);
+		/* A failed audit row fails the whole batch. */
+		rc = pgi_tx_end(p, p->w, rc, 0);
+	}
+out:
+	if (rc != STORE_OK && na > 0 && PQstatus(p->w) == CONNECTION_OK &&
+	    PQtransactionStatus(p->w) != PQTRANS_IDLE)
+		PQclear(PQexec(p->w, "ROLLBACK"));
+	PQclear(r);
+	free(ix);
+	for (int k = 0; k < A__MAX; k++)
+		free(a[k].p);
+	return rc;
+}
+
+static int
+pg_commit_tokens(void *h, const struct store_token *t, size_t n, int *errs)
+{
+	return pg_commit_batch(h, t, n, errs, NULL, 0);
 }
 
 const struct store_ops store_pgsql_ops = {
 	.name = "postgresql",
 	.open = pg_open,
+	.close = pg_close,
+	.schema_version = pg_schema_version,
+	.generation = pg_generation,
+	.tenant_create = pg_tenant_create,
+	.tenant_get = pg_tenant_get,
+	.tenant_list = pg_tenant_list,
+	.client_create = pg_client_create,
+	.client_get = pg_client_get,
+	.client_list = pg_client_list,
+	.client_update = pg_client_update,
+	.client_delete = pg_client_delete,
+	.secret_add = pg_secret_add,
+	.secret_list = pg_secret_list,
+	.secret_update = pg_secret_update,
+	.key_add = pg_key_add,
+	.key_list = pg_key_list,
+	.key_update = pg_key_update,
+	.token_get = pg_token_get,
+	.token_list = pg_token_list,
+	.token_list_revoked = pg_token_list_revoked,
+	.token_revoke = pg_token_revoke,
+	.token_revoke_by_name = pg_token_revoke_by_name,
+	.commit_tokens = pg_commit_tokens,
+	.commit_batch = pg_commit_batch,
+	.audit_list = pg_audit_list,
+	.audit_scan = pg_audit_scan,
+	.audit_prune = pg_audit_prune,
+	.idem_begin = pg_idem_begin,
+	.idem_finish = pg_idem_finish,
+	.idem_release = pg_idem_release,
+	.lock_put = pg_lock_put,
+	.lock_list = pg_lock_list,
+	.lock_clear = pg_lock_clear,
+	.approval_create = pg_approval_create,
+	.approval_get = pg_approval_get,
+	.approval_list = pg_approval_list,
+	.approval_transition = pg_approval_transition,
 };

@@ -25,6 +25,7 @@
 #include <sqlite3.h>
 
 #include "store/schema_sqlite.h"
+#include "store/sqlite_internal.h"
 #include "store/store_backend.h"
 
 #define BUSY_TIMEOUT_MS	5000
@@ -1096,8 +1097,10 @@ sq_token_revoke_by_name(void *h, const char *client_id, const char *name, int64_
 
 /* -- the group commit (writer thread only) ---------------------------------------- */
 
+/* Tokens, then the audit rows of the batch (sqlite_audit.c), one commit. */
 static int
-sq_commit_tokens(void *h, const struct store_token *t, size_t n, int *errs)
+sq_commit_batch(void *h, const struct store_token *t, size_t n, int *errs,
+    const struct store_audit *a, size_t na)
 {
 	struct sq *q = h;
 	sqlite3_stmt *ins = q->sw[SW_INSERT];
@@ -1137,6 +1140,8 @@ sq_commit_tokens(void *h, const struct store_token *t, size_t n, int *errs)
 		sqlite3_reset(ins);
 	}
 	sqlite3_clear_bindings(ins);
+	if (na > 0 && (rc = sq_audit_append_tx(q->wdb, a, na)) != STORE_OK)
+		goto rollback;
 	src = sqlite3_step(q->sw[SW_COMMIT]);
 	if (src != SQLITE_DONE) {
 		rc = sq_fail(q->wdb, sqlite3_extended_errcode(q->wdb), "token record: commit");
@@ -1154,6 +1159,41 @@ rollback:
 	return rc;
 }
 
+static int
+sq_commit_tokens(void *h, const struct store_token *t, size_t n, int *errs)
+{
+	return sq_commit_batch(h, t, n, errs, NULL, 0);
+}
+
+/* -- for the topic files (sqlite_internal.h) ------------------------------------ */
+
+sqlite3 *
+sq_main_lock(void *h)
+{
+	struct sq *q = h;
+
+	pthread_mutex_lock(&q->mu);
+	return q->db;
+}
+
+void
+sq_main_unlock(void *h)
+{
+	pthread_mutex_unlock(&((struct sq *)h)->mu);
+}
+
+int
+sq_error(sqlite3 *db, int rc, const char *what)
+{
+	return sq_fail(db, rc, what);
+}
+
+void
+sq_generation_stale(void *h)
+{
+	((struct sq *)h)->gen_valid = 0;
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1167,6 +1207,7 @@ const struct store_ops store_sqlite_ops = {
 	.client_get = sq_client_get,
 	.client_list = sq_client_list,
 	.client_update = sq_client_update,
+	.client_delete = sq_client_delete,
 	.secret_add = sq_secret_add,
 	.secret_list = sq_secret_list,
 	.secret_update = sq_secret_update,
@@ -1179,4 +1220,18 @@ const struct store_ops store_sqlite_ops = {
 	.token_revoke = sq_token_revoke,
 	.token_revoke_by_name = sq_token_revoke_by_name,
 	.commit_tokens = sq_commit_tokens,
+	.commit_batch = sq_commit_batch,
+	.audit_list = sq_audit_list,
+	.audit_scan = sq_audit_scan,
+	.audit_prune = sq_audit_prune,
+	.idem_begin = sq_idem_begin,
+	.idem_finish = sq_idem_finish,
+	.idem_release = sq_idem_release,
+	.lock_put = sq_lock_put,
+	.lock_list = sq_lock_list,
+	.lock_clear = sq_lock_clear,
+	.approval_create = sq_approval_create,
+	.approval_get = sq_approval_get,
+	.approval_list = sq_approval_list,
+	.approval_transition = sq_approval_transition,
 };

@@ -17,7 +17,9 @@
 #include "store/writer.h"
 
 struct item {
+	int			 is_audit;	/* a (audit row) rather than t */
 	struct store_token	 t;	/* strings point into buf */
+	struct store_audit	 a;	/* strings point into buf */
 	char			*buf;	/* one allocation per record */
 	store_done_fn		 done;
 	void			*arg;
@@ -42,6 +44,8 @@ struct writer {
 	struct item		*bi;
 	struct store_token	*bt;
 	int			*errs;
+	struct store_audit	*ba;
+	size_t			*tpos;	/* bi index -> bt index */
 };
 
 /* Copies t into one allocation; NULL optional strings become "". */
@@ -77,6 +81,36 @@ item_fill(struct item *it, const struct store_token *t)
 	return 0;
 }
 
+/* Copies an audit row into one allocation; NULL strings become "". */
+static int
+item_fill_audit(struct item *it, const struct store_audit *a)
+{
+	const char *f[8] = { a->request_id, a->actor, a->tenant, a->address, a->action,
+	    a->target, a->outcome, a->detail };
+	char **dst[8] = { &it->a.request_id, &it->a.actor, &it->a.tenant, &it->a.address,
+	    &it->a.action, &it->a.target, &it->a.outcome, &it->a.detail };
+	size_t len[8], total = 0;
+	char *p;
+
+	for (int i = 0; i < 8; i++) {
+		if (f[i] == NULL)
+			f[i] = "";
+		len[i] = strlen(f[i]) + 1;
+		total += len[i];
+	}
+	if ((it->buf = malloc(total)) == NULL)
+		return -1;
+	it->is_audit = 1;
+	it->a = *a;
+	p = it->buf;
+	for (int i = 0; i < 8; i++) {
+		memcpy(p, f[i], len[i]);
+		*dst[i] = p;
+		p += len[i];
+	}
+	return 0;
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -99,15 +133,27 @@ writer_main(void *arg)
 		w->len -= n;
 		pthread_mutex_unlock(&w->mu);
 
+		size_t nt = 0, na = 0;
 		for (size_t i = 0; i < n; i++) {
-			w->bt[i] = w->bi[i].t;
-			w->errs[i] = STORE_OK;
+			if (w->bi[i].is_audit) {
+				w->ba[na++] = w->bi[i].a;
+				continue;
+			}
+			w->tpos[i] = nt;
+			w->bt[nt] = w->bi[i].t;
+			w->errs[nt++] = STORE_OK;
 		}
-		rc = w->ops->commit_tokens(w->h, w->bt, n, w->errs);
+		/* Audit rows ride in the tokens' transaction: no extra sync.
+		 * (writer_enqueue_audit has checked that commit_batch exists.) */
+		if (na == 0)
+			rc = w->ops->commit_tokens(w->h, w->bt, nt, w->errs);
+		else
+			rc = w->ops->commit_batch(w->h, w->bt, nt, w->errs, w->ba, na);
 		/* Answers go out only now that the batch is durable. */
 		for (size_t i = 0; i < n; i++) {
+			int e = rc != STORE_OK || w->bi[i].is_audit ? rc : w->errs[w->tpos[i]];
 			if (w->bi[i].done != NULL)
-				w->bi[i].done(w->bi[i].arg, rc != STORE_OK ? rc : w->errs[i]);
+				w->bi[i].done(w->bi[i].arg, e);
 			free(w->bi[i].buf);
 		}
 
@@ -138,7 +184,9 @@ writer_start(const struct store_ops *ops, void *h, size_t queue_max, size_t batc
 	if ((w->q = calloc(queue_max, sizeof(*w->q))) == NULL ||
 	    (w->bi = calloc(batch_max, sizeof(*w->bi))) == NULL ||
 	    (w->bt = calloc(batch_max, sizeof(*w->bt))) == NULL ||
-	    (w->errs = calloc(batch_max, sizeof(*w->errs))) == NULL)
+	    (w->errs = calloc(batch_max, sizeof(*w->errs))) == NULL ||
+	    (w->ba = calloc(batch_max, sizeof(*w->ba))) == NULL ||
+	    (w->tpos = calloc(batch_max, sizeof(*w->tpos))) == NULL)
 		goto nomem;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->work, NULL);
@@ -159,10 +207,14 @@ fail:
 		free(w->bi);
 		free(w->bt);
 		free(w->errs);
+		free(w->ba);
+		free(w->tpos);
 		free(w);
 	}
 	return NULL;
 }
+
+static int enqueue(struct writer *, struct item *);
 
 int
 writer_enqueue(struct writer *w, const struct store_token *t, store_done_fn done, void *arg)
@@ -174,6 +226,31 @@ writer_enqueue(struct writer *w, const struct store_token *t, store_done_fn done
 		return store_set_error(STORE_ERROR, "out of memory");
 	it.done = done;
 	it.arg = arg;
+	return enqueue(w, &it);
+}
+
+int
+writer_enqueue_audit(struct writer *w, const struct store_audit *a, store_done_fn done, void *arg)
+{
+	struct item it;
+
+	if (w->ops->commit_batch == NULL)
+		return store_set_error(STORE_ERROR,
+		    "the %s store backend does not keep an audit trail", w->ops->name);
+	memset(&it, 0, sizeof(it));
+	if (item_fill_audit(&it, a) == -1)
+		return store_set_error(STORE_ERROR, "out of memory");
+	it.done = done;
+	it.arg = arg;
+	return enqueue(w, &it);
+}
+
+/* Takes it (and its buf) into the queue, or frees buf and refuses. */
+static int
+enqueue(struct writer *w, struct item *itp)
+{
+	struct item it = *itp;
+
 	pthread_mutex_lock(&w->mu);
 	if (w->stop || w->len == w->cap) {
 		int closing = w->stop;
@@ -223,5 +300,7 @@ writer_stop(struct writer *w)
 	free(w->bi);
 	free(w->bt);
 	free(w->errs);
+	free(w->ba);
+	free(w->tpos);
 	free(w);
 }

@@ -30,6 +30,11 @@ struct writer	*writer_start(const struct store_ops *ops, void *h,
  * called. done must not call writer_flush (it runs on the writer thread). */
 int		 writer_enqueue(struct writer *, const struct store_token *t,
 		    store_done_fn done, void *arg);
+/* The same for an audit row (store.h store_audit_append): it commits with
+ * the token records of its batch. STORE_ERROR when the backend has no
+ * commit_batch. */
+int		 writer_enqueue_audit(struct writer *, const struct store_audit *a,
+		    store_done_fn done, void *arg);
 /* Blocks until every record queued before the call has been committed (or
  * has failed) and its done has returned. */
 int		 writer_flush(struct writer *);

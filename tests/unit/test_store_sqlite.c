@@ -216,11 +216,13 @@ open_refuses_bad_targets(void **state)
 	assert_null(s);
 	assert_non_null(strstr(err, "No such file"));
 
-	assert_int_not_equal(store_open("postgresql://u@localhost/gh", &s, err, sizeof(err)), STORE_OK);
-	assert_non_null(strstr(err, "PostgreSQL backend not built yet"));
-	assert_non_null(strstr(store_last_error(), "PostgreSQL backend not built yet"));
-	assert_int_not_equal(store_open("postgres://localhost/gh", &s, err, sizeof(err)), STORE_OK);
-	assert_non_null(strstr(err, "PostgreSQL backend not built yet"));
+	/* PostgreSQL URLs go to that backend (tests/pgsql/ covers it): here
+	 * nothing listens, so both spellings fail at open, on one line. */
+	assert_int_not_equal(store_open("postgresql://u@127.0.0.1:1/gh", &s, err, sizeof(err)), STORE_OK);
+	assert_non_null(strstr(err, "cannot connect to PostgreSQL"));
+	assert_non_null(strstr(store_last_error(), "cannot connect to PostgreSQL"));
+	assert_int_not_equal(store_open("postgres://127.0.0.1:1/gh", &s, err, sizeof(err)), STORE_OK);
+	assert_non_null(strstr(err, "cannot connect to PostgreSQL"));
 	assert_int_not_equal(store_open("mysql://localhost/gh", &s, err, sizeof(err)), STORE_OK);
 	assert_non_null(strstr(err, "unknown store scheme"));
 	assert_int_not_equal(store_open("sqlite:", &s, err, sizeof(err)), STORE_OK);

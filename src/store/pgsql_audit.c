@@ -1,0 +1,383 @@
+/*
+ * pgsql_audit.c — the PostgreSQL side of the audit trail (store.h
+ * store_audit_*; table audit, migration 6), mirroring sqlite_audit.c. Every
+ * append (the writer's batch, a prune's checkpoint) first takes
+ * pg_advisory_xact_lock(STORE_AUDIT_LOCK), then reads the chain head: nodes
+ * appending at once queue on the lock and never fork the chain; the lock is
+ * released by the commit or rollback. A batch's rows go in with one
+ * statement (unnest of arrays; hashes as hex text decoded in SQL).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/pgsql_internal.h"
+
+#define AUDIT_COLS "seq, at, request_id, actor, tenant, address, action, target, outcome," \
+	" detail, prev_hash, hash"
+/* store_audit_prunable, as SQL. */
+#define PRUNABLE "('token.issued', 'token.refused')"
+
+/* The chain lock, transaction-scoped: the commit or rollback releases it. */
+static int
+chain_lock(PGconn *c)
+{
+	struct pv v = { 0 };
+
+	pv_i(&v, STORE_AUDIT_LOCK);
+	return pgi_run(c, "SELECT pg_advisory_xact_lock($1::bigint)", &v, NULL, "audit: chain lock",
+	    NULL, NULL);
+}
+
+/* A growing text buffer for array literals. */
+struct abuf {
+	char	*p;
+	size_t	 len, cap;
+	int	 oom;
+};
+
+static void
+put(struct abuf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t ncap = b->cap ? b->cap : 256;
+		char *np;
+		while (ncap < b->len + n + 1)
+			ncap *= 2;
+		if ((np = realloc(b->p, ncap)) == NULL) {
+			b->oom = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = ncap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/* One quoted element of a text[] literal, \ and " escaped. */
+static void
+put_elem(struct abuf *b, const char *s, int first)
+{
+	put(b, first ? "\"" : ",\"", first ? 1 : 2);
+	for (; *s != '\0'; s++) {
+		size_t n = strcspn(s, "\\\"");
+		put(b, s, n);
+		s += n;
+		if (*s == '\0')
+			break;
+		put(b, "\\", 1);
+		put(b, s, 1);
+	}
+	put(b, "\"", 1);
+}
+
+static void
+put_hex(struct abuf *b, const uint8_t h[32], int first)
+{
+	static const char hx[] = "0123456789abcdef";
+	char s[66];
+
+	for (int i = 0; i < 32; i++) {
+		s[2 * i] = hx[h[i] >> 4];
+		s[2 * i + 1] = hx[h[i] & 15];
+	}
+	s[64] = '\0';
+	put_elem(b, s, first);
+}
+
+static void
+hash32(const PGresult *r, int row, int col, uint8_t out[32])
+{
+	size_t n = 0;
+	uint8_t *b = pgi_col_b(r, row, col, &n);
+
+	memset(out, 0, 32);
+	/* A hash of another size (tampering) stays zero: it cannot verify. */
+	if (b != NULL && n == 32)
+		memcpy(out, b, 32);
+	free(b);
+}
+
+/*
+ * Appends a[0..na) to the chain on c, inside a transaction the caller owns:
+ * the chain lock, the head, then every row chained to the one before.
+ */
+int
+pg_audit_append_tx(PGconn *c, const struct store_audit *a, size_t na)
+{
+	enum { F_SEQ, F_AT, F_REQ, F_ACTOR, F_TENANT, F_ADDR, F_ACTION, F_TARGET, F_OUTCOME,
+	    F_DETAIL, F_PREV, F_HASH, F__MAX };
+	struct abuf b[F__MAX];
+	struct pv v = { 0 };
+	enum pq_kind kind;
+	uint8_t prev[32];
+	int64_t seq = 0;
+	PGresult *r;
+	int rc = STORE_ERROR;
+
+	if (na == 0)
+		return STORE_OK;
+	if ((rc = chain_lock(c)) != STORE_OK)
+		return rc;
+	memset(prev, 0, sizeof(prev));
+	if ((r = pgi_q(c, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", NULL, &kind,
+	    &rc, "audit: chain head")) == NULL)
+		return kind == PQ_FAIL ? rc : store_set_error(STORE_ERROR, "audit: chain head");
+	if (PQntuples(r) == 1) {
+		seq = pgi_col_i(r, 0, 0);
+		hash32(r, 0, 1, prev);
+	}
+	PQclear(r);
+	memset(b, 0, sizeof(b));
+	for (int k = 0; k < F__MAX; k++)
+		put(&b[k], "{", 1);
+	for (size_t i = 0; i < na; i++) {
+		struct store_audit x = a[i];
+		char **f[8] = { &x.request_id, &x.actor, &x.tenant, &x.address, &x.action,
+		    &x.target, &x.outcome, &x.detail };
+		char num[24];
+		int first = i == 0;
+
+		char *fixed[8] = { NULL };
+
+		/* PostgreSQL text takes only UTF-8: an invalid byte (from a
+		 * request, say a client id tried) becomes '?' before the row is
+		 * hashed, so the chain holds what is stored and one bad row
+		 * cannot fail a batch. */
+		for (int k = 0; k < 8; k++) {
+			if (*f[k] == NULL)
+				*f[k] = (char *)"";
+			else if (!pgi_utf8_valid(*f[k])) {
+				if ((fixed[k] = pgi_utf8_fixed(*f[k])) == NULL) {
+					for (int j = 0; j < k; j++)
+						free(fixed[j]);
+					rc = store_set_error(STORE_ERROR, "audit: append: out of memory");
+					goto out;
+				}
+				*f[k] = fixed[k];
+			}
+		}
+		x.seq = ++seq;
+		memcpy(x.prev_hash, prev, 32);
+		store_audit_hash(&x, x.hash);
+		snprintf(num, sizeof(num), "%s%lld", first ? "" : ",", (long long)x.seq);
+		put(&b[F_SEQ], num, strlen(num));
+		snprintf(num, sizeof(num), "%s%lld", first ? "" : ",", (long long)x.at);
+		put(&b[F_AT], num, strlen(num));
+		for (int k = 0; k < 8; k++)
+			put_elem(&b[F_REQ + k], *f[k], first);
+		put_hex(&b[F_PREV], x.prev_hash, first);
+		put_hex(&b[F_HASH], x.hash, first);
+		memcpy(prev, x.hash, 32);
+		for (int k = 0; k < 8; k++)
+			free(fixed[k]);
+	}
+	for (int k = 0; k < F__MAX; k++) {
+		put(&b[k], "}", 1);
+		if (b[k].oom) {
+			rc = store_set_error(STORE_ERROR, "audit: append: out of memory");
+			goto out;
+		}
+		pv_s(&v, b[k].p);
+	}
+	rc = pgi_run(c, "INSERT INTO audit (" AUDIT_COLS ") SELECT s, t, q, ac, te, ad, an, ta, o,"
+	    " d, decode(ph, 'hex'), decode(hh, 'hex') FROM unnest($1::bigint[], $2::bigint[],"
+	    " $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],"
+	    " $10::text[], $11::text[], $12::text[]) AS u(s, t, q, ac, te, ad, an, ta, o, d, ph, hh)",
+	    &v, NULL, "audit: append", "audit: append: a row of this seq exists", NULL);
+out:
+	for (int k = 0; k < F__MAX; k++)
+		free(b[k].p);
+	return rc;
+}
+
+static int
+audit_row(const PGresult *r, int i, void *dst)
+{
+	struct store_audit *a = dst;
+	char **f[8] = { &a->request_id, &a->actor, &a->tenant, &a->address, &a->action,
+	    &a->target, &a->outcome, &a->detail };
+
+	a->seq = pgi_col_i(r, i, 0);
+	a->at = pgi_col_i(r, i, 1);
+	for (int k = 0; k < 8; k++)
+		if ((*f[k] = pgi_col_s(r, i, 2 + k)) == NULL)
+			return -1;
+	hash32(r, i, 10, a->prev_hash);
+	hash32(r, i, 11, a->hash);
+	return 0;
+}
+
+static void
+audit_clear1(void *p)
+{
+	store_audit_clear(p);
+}
+
+int
+pg_audit_list(void *h, const struct store_audit_filter *f, struct store_audit **out, size_t *n)
+{
+	struct pv v = { 0 };
+
+	pv_s(&v, f->tenant);
+	pv_s(&v, f->client);
+	pv_s(&v, f->action);
+	pv_i(&v, f->since);
+	pv_i(&v, f->until);
+	pv_i(&v, f->before_seq);
+	pv_i(&v, (int64_t)f->limit);
+	/* Each filter is "$n = ''" (or 0) or a match, so one statement serves
+	 * all; the planner picks the index of the filter given. */
+	return pgi_collect(h, "SELECT " AUDIT_COLS " FROM audit"
+	    " WHERE ($1 = '' OR tenant = $1)"
+	    " AND ($2 = '' OR actor = $2 OR target = $2)"
+	    " AND ($3 = '' OR action = $3)"
+	    " AND ($4::bigint = 0 OR at >= $4::bigint) AND ($5::bigint = 0 OR at < $5::bigint)"
+	    " AND ($6::bigint = 0 OR seq < $6::bigint)"
+	    " ORDER BY seq DESC LIMIT $7", &v, sizeof(**out), audit_row, audit_clear1,
+	    (void **)out, n, "audit: list");
+}
+
+/* Rows a page at a time (seq > last), each page one statement: memory
+ * stays bounded however long the chain is. */
+#define SCAN_PAGE 1000
+
+int
+pg_audit_scan(void *h, int64_t from_seq, store_audit_fn fn, void *arg)
+{
+	int64_t next = from_seq;
+
+	for (;;) {
+		struct store_audit *rows = NULL;
+		struct pv v = { 0 };
+		size_t n = 0;
+		int rc;
+
+		pv_i(&v, next);
+		pv_i(&v, SCAN_PAGE);
+		if ((rc = pgi_collect(h, "SELECT " AUDIT_COLS " FROM audit WHERE seq >= $1"
+		    " ORDER BY seq LIMIT $2", &v, sizeof(*rows), audit_row, audit_clear1,
+		    (void **)&rows, &n, "audit: scan")) != STORE_OK)
+			return rc;
+		for (size_t i = 0; i < n; i++) {
+			if ((rc = fn(arg, &rows[i])) != 0) {
+				store_audit_free(rows, n);
+				return rc;
+			}
+		}
+		if (n > 0)
+			next = rows[n - 1].seq + 1;
+		store_audit_free(rows, n);
+		if (n < SCAN_PAGE)
+			return STORE_OK;
+	}
+}
+
+int
+pg_audit_prune(void *h, int64_t before, int64_t now, int64_t *pruned)
+{
+	struct store_audit_digest *dg = NULL;
+	struct store_audit cp;
+	struct pv v = { 0 }, t = { 0 };
+	uint8_t through_hash[32], kept_digest[32];
+	char detail[256];
+	int64_t through = 0, kept = 0, counted = 0;
+	enum pq_kind kind;
+	PGresult *r = NULL;
+	PGconn *c;
+	int slot, rc, deleted = 0;
+
+	memset(&cp, 0, sizeof(cp));
+	if ((rc = pgi_acquire(h, &slot, &c, "audit: prune")) != STORE_OK)
+		return rc;
+	if ((rc = pgi_tx_begin(c)) != STORE_OK)
+		goto out;
+	/* The chain lock first: no append moves the head while we cut. */
+	if ((rc = chain_lock(c)) != STORE_OK)
+		goto out;
+	pv_i(&v, before);
+	if ((r = pgi_q(c, "SELECT max(seq) FROM audit WHERE action IN " PRUNABLE " AND at < $1",
+	    &v, &kind, &rc, "audit: prune")) == NULL) {
+		if (kind != PQ_FAIL)
+			rc = store_set_error(STORE_ERROR, "audit: prune: failed");
+		goto out;
+	}
+	if (PQgetisnull(r, 0, 0)) {	/* nothing old enough: no checkpoint */
+		*pruned = 0;
+		goto out;
+	}
+	through = pgi_col_i(r, 0, 0);
+	PQclear(r);
+	pv_i(&t, through);
+	if ((r = pgi_q(c, "SELECT hash FROM audit WHERE seq = $1", &t, &kind, &rc,
+	    "audit: prune: the row to cut at")) == NULL || PQntuples(r) != 1) {
+		if (r != NULL || kind != PQ_FAIL)
+			rc = store_set_error(STORE_ERROR, "audit: prune: the row to cut at is missing");
+		goto out;
+	}
+	hash32(r, 0, 0, through_hash);
+	PQclear(r);
+	/* The rows that stay at or before the cut, bound by one digest. */
+	if ((r = pgi_q(c, "SELECT seq, hash FROM audit WHERE seq <= $1 AND action NOT IN "
+	    PRUNABLE " ORDER BY seq", &t, &kind, &rc, "audit: prune: kept rows")) == NULL) {
+		if (kind != PQ_FAIL)
+			rc = store_set_error(STORE_ERROR, "audit: prune: kept rows");
+		goto out;
+	}
+	if ((dg = store_audit_digest_new()) == NULL) {
+		rc = store_set_error(STORE_ERROR, "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		uint8_t hh[32];
+		hash32(r, i, 1, hh);
+		store_audit_digest_add(dg, pgi_col_i(r, i, 0), hh);
+		kept++;
+	}
+	PQclear(r);
+	r = NULL;
+	store_audit_digest_final(dg, kept_digest);
+	dg = NULL;
+	/* Count, append the checkpoint, then delete (the contract in
+	 * store_backend.h): appending after the delete would reuse the seq of
+	 * a pruned head. */
+	if ((r = pgi_q(c, "SELECT count(*) FROM audit WHERE seq <= $1 AND action IN " PRUNABLE,
+	    &t, &kind, &rc, "audit: prune: count")) == NULL) {
+		if (kind != PQ_FAIL)
+			rc = store_set_error(STORE_ERROR, "audit: prune: count");
+		goto out;
+	}
+	counted = pgi_col_i(r, 0, 0);
+	PQclear(r);
+	r = NULL;
+	store_audit_checkpoint_detail(through, through_hash, kept, kept_digest, counted,
+	    detail, sizeof(detail));
+	cp.at = now;
+	cp.action = (char *)STORE_AUDIT_CHECKPOINT;
+	cp.outcome = (char *)"ok";
+	cp.detail = detail;
+	if ((rc = pg_audit_append_tx(c, &cp, 1)) != STORE_OK)
+		goto out;
+	if ((rc = pgi_run(c, "DELETE FROM audit WHERE seq <= $1 AND action IN " PRUNABLE, &t,
+	    &deleted, "audit: prune: delete", NULL, NULL)) != STORE_OK)
+		goto out;
+	if (deleted != counted) {
+		rc = store_set_error(STORE_ERROR, "audit: prune: deleted %d rows, counted %lld",
+		    deleted, (long long)counted);
+		goto out;
+	}
+	if ((rc = pgi_tx_end(h, c, STORE_OK, 0)) == STORE_OK)
+		*pruned = deleted;
+out:
+	PQclear(r);
+	if (dg != NULL) {
+		uint8_t junk[32];
+		store_audit_digest_final(dg, junk);
+	}
+	pgi_release(h, slot);	/* rolls back what did not commit */
+	return rc;
+}

@@ -1,0 +1,124 @@
+/*
+ * pgsql_internal.h — private to the PostgreSQL backend: what its topic files
+ * (pgsql_<topic>.c, one per feature, beside store_pgsql.c and mirroring
+ * sqlite_<topic>.c) need from the core file: the connection pool, bound
+ * parameters, statement helpers with the error mapping, and transactions
+ * that increment (and NOTIFY) the generation. Nothing outside src/store/
+ * includes this.
+ */
+#ifndef GH_PGSQL_INTERNAL_H
+#define GH_PGSQL_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "store/store_backend.h"
+
+struct pg;	/* the backend handle (void *h of store_backend.h) */
+
+/* Bound parameters, $1.. in order: text (NULL binds ""), SQL NULL, int64
+ * (sent as text), bytea (binary). Values are not copied: they must outlive
+ * the statement. */
+#define PV_MAX 24
+struct pv {
+	int		 n;
+	const char	*v[PV_MAX];
+	int		 len[PV_MAX];
+	int		 fmt[PV_MAX];
+	char		 num[PV_MAX][24];
+};
+void	pv_s(struct pv *, const char *s);
+void	pv_null(struct pv *);
+void	pv_i(struct pv *, int64_t v);
+void	pv_b(struct pv *, const void *b, size_t n);
+
+/* How a statement failed: unique and foreign-key violations are left to the
+ * caller to name; PQ_FAIL has set the error (UNAVAILABLE for a lost or
+ * refusing server). */
+enum pq_kind { PQ_OK, PQ_UNIQUE, PQ_FKEY, PQ_FAIL };
+
+/* PQexecParams with text results: the result on success (PQclear it), else
+ * NULL with *kind, and *rc set for PQ_FAIL. */
+PGresult *pgi_q(PGconn *c, const char *sql, const struct pv *p, enum pq_kind *kind,
+	    int *rc, const char *what);
+/* pgi_q for statements whose rows do not matter: *changes gets the count;
+ * a unique violation is STORE_CONFLICT with conflict, a foreign-key one
+ * STORE_NOTFOUND with fkey (NULL: a generic message). */
+int	pgi_run(PGconn *c, const char *sql, const struct pv *p, int *changes,
+	    const char *what, const char *conflict, const char *fkey);
+
+/* A pooled connection (waits pool_timeout_ms at most; fails fast while the
+ * database is down); give it back with pgi_release (which rolls back a
+ * transaction left open). */
+int	pgi_acquire(struct pg *, int *slot, PGconn **c, const char *what);
+void	pgi_release(struct pg *, int slot);
+
+/* BEGIN; and COMMIT when rc is STORE_OK (incrementing and notifying the
+ * generation first when bump), else ROLLBACK keeping rc. */
+int	pgi_tx_begin(PGconn *c);
+int	pgi_tx_end(struct pg *, PGconn *c, int rc, int bump);
+/* One statement in its own transaction on a pooled connection; bump 1:
+ * always, 2: only when rows changed. */
+int	pgi_write1(struct pg *, const char *sql, const struct pv *p, int bump,
+	    int *changes, const char *what, const char *conflict, const char *fkey);
+
+/* Columns of a text result: heap copies (NULL: no memory) and integers. */
+char	*pgi_col_s(const PGresult *r, int row, int col);
+int64_t	 pgi_col_i(const PGresult *r, int row, int col);
+uint8_t	*pgi_col_b(const PGresult *r, int row, int col, size_t *len);
+
+/* Collects every row of a query into a fresh array (row fills one element,
+ * -1 for no memory; clear frees one). fetch_one: STORE_NOTFOUND with
+ * notfound when there is no row. */
+typedef int (*row_fn)(const PGresult *, int, void *dst);
+typedef void (*clear_fn)(void *);
+int	pgi_collect(struct pg *, const char *sql, const struct pv *p, size_t size,
+	    row_fn row, clear_fn clear, void **out, size_t *n, const char *what);
+int	pgi_fetch_one(struct pg *, const char *sql, const struct pv *p, size_t size,
+	    row_fn row, clear_fn clear, void *out, const char *what, const char *notfound);
+
+/* UTF-8 validity (PostgreSQL text refuses invalid bytes, SQLite does not),
+ * and a heap copy with invalid bytes as '?'. */
+int	 pgi_utf8_valid(const char *s);
+char	*pgi_utf8_fixed(const char *s);
+
+/* A plain connection for url (our parameters removed); NULL with err. */
+PGconn	*pgi_connect_url(const char *url, char *err, size_t errlen);
+
+/* pgsql_clients.c */
+int	pg_client_delete(void *h, const char *id);
+
+/* pgsql_idempotency.c */
+int	pg_idem_begin(void *h, const struct store_idem *rec, int64_t now,
+	    int64_t stale_before, struct store_idem *existing);
+int	pg_idem_finish(void *h, const char *client_id, const char *key,
+	    int status, const char *body);
+int	pg_idem_release(void *h, const char *client_id, const char *key);
+
+/* pgsql_locks.c */
+int	pg_lock_put(void *h, const struct store_lock *lk, size_t n);
+int	pg_lock_list(void *h, int64_t now, struct store_lock **out, size_t *n);
+int	pg_lock_clear(void *h, const char *address, const char *client_id,
+	    int64_t now, int *count);
+
+/* pgsql_approvals.c */
+int	pg_approval_create(void *h, const struct store_approval *a);
+int	pg_approval_get(void *h, const char *id, struct store_approval *out);
+int	pg_approval_list(void *h, const char *tenant_id,
+	    enum store_approval_state state, size_t limit,
+	    struct store_approval **out, size_t *n);
+int	pg_approval_transition(void *h, const char *id,
+	    enum store_approval_state from, enum store_approval_state to,
+	    int check_expiry, int64_t now, const char *checker, int64_t used_at,
+	    const char *result);
+
+/* pgsql_audit.c */
+int	pg_audit_append_tx(PGconn *c, const struct store_audit *a, size_t na);
+int	pg_audit_list(void *h, const struct store_audit_filter *f,
+	    struct store_audit **out, size_t *n);
+int	pg_audit_scan(void *h, int64_t from_seq, store_audit_fn fn, void *arg);
+int	pg_audit_prune(void *h, int64_t before, int64_t now, int64_t *pruned);
+
+#endif

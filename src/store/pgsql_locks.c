@@ -1,0 +1,126 @@
+/*
+ * pgsql_locks.c — the PostgreSQL side of store_lock_* (store.h; the contract
+ * of each op is in store_backend.h), mirroring sqlite_locks.c: table locks
+ * (migration "locks"). Every node reads the same rows, so a lockout earned
+ * on one node holds on all; writes increment and NOTIFY the generation in
+ * their transaction, and the other nodes reload their locks on it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/pgsql_internal.h"
+
+int
+pg_lock_put(void *h, const struct store_lock *lk, size_t n)
+{
+	struct pv prune = { 0 };
+	int64_t newest = lk[0].created_at;
+	PGconn *c;
+	int slot, rc;
+
+	for (size_t i = 1; i < n; i++)
+		if (lk[i].created_at > newest)
+			newest = lk[i].created_at;
+	pv_i(&prune, newest);
+	if ((rc = pgi_acquire(h, &slot, &c, "locks put")) != STORE_OK)
+		return rc;
+	if ((rc = pgi_tx_begin(c)) == STORE_OK) {
+		rc = pgi_run(c, "DELETE FROM locks WHERE until <= $1", &prune, NULL, "locks prune",
+		    NULL, NULL);
+		/* Two nodes putting the same lock at once: the upsert takes the
+		 * row lock, the later until wins either way. */
+		for (size_t i = 0; i < n && rc == STORE_OK; i++) {
+			struct pv v = { 0 };
+			pv_i(&v, lk[i].kind);
+			pv_s(&v, lk[i].address);
+			pv_s(&v, lk[i].client_id);
+			pv_i(&v, lk[i].created_at);
+			pv_i(&v, lk[i].until);
+			rc = pgi_run(c, "INSERT INTO locks (kind, address, client_id, created_at, until)"
+			    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kind, address, client_id)"
+			    " DO UPDATE SET created_at = EXCLUDED.created_at,"
+			    " until = GREATEST(locks.until, EXCLUDED.until)", &v, NULL, "locks put",
+			    "locks put: conflict", NULL);
+		}
+		rc = pgi_tx_end(h, c, rc, 1);	/* one generation step for the batch */
+	}
+	pgi_release(h, slot);
+	return rc;
+}
+
+static int
+lock_row(const PGresult *r, int i, void *dst)
+{
+	struct store_lock *l = dst;
+
+	l->kind = (enum store_lock_kind)pgi_col_i(r, i, 0);
+	l->address = pgi_col_s(r, i, 1);
+	l->client_id = pgi_col_s(r, i, 2);
+	l->created_at = pgi_col_i(r, i, 3);
+	l->until = pgi_col_i(r, i, 4);
+	return l->address && l->client_id ? 0 : -1;
+}
+
+static void
+lock_clear1(void *p)
+{
+	free(((struct store_lock *)p)->address);
+	free(((struct store_lock *)p)->client_id);
+}
+
+int
+pg_lock_list(void *h, int64_t now, struct store_lock **out, size_t *n)
+{
+	struct pv v = { 0 };
+
+	/* Kinds a newer binary wrote are not ours to show (as on SQLite). */
+	pv_i(&v, now);
+	pv_i(&v, STORE_LOCK_KIND__MAX);
+	return pgi_collect(h, "SELECT kind, address, client_id, created_at, until FROM locks"
+	    " WHERE until > $1 AND kind >= 0 AND kind < $2 ORDER BY address, client_id, kind", &v,
+	    sizeof(**out), lock_row, lock_clear1, (void **)out, n, "locks list");
+}
+
+int
+pg_lock_clear(void *h, const char *address, const char *client_id, int64_t now, int *count)
+{
+	/* NULL binds NULL: "$1 IS NULL OR address = $1" is then true. */
+#define FILTER " WHERE ($1::text IS NULL OR address = $1) AND ($2::text IS NULL OR" \
+	" (kind = 0 AND client_id = $2))"
+	struct pv v = { 0 };
+	PGconn *c;
+	PGresult *r;
+	enum pq_kind kind;
+	int slot, rc, live = 0;
+
+	if (address != NULL)
+		pv_s(&v, address);
+	else
+		pv_null(&v);
+	if (client_id != NULL)
+		pv_s(&v, client_id);
+	else
+		pv_null(&v);
+	pv_i(&v, now);
+	if ((rc = pgi_acquire(h, &slot, &c, "locks clear")) != STORE_OK)
+		return rc;
+	if ((rc = pgi_tx_begin(c)) == STORE_OK) {
+		/* The count of live rows removed comes from the DELETE itself:
+		 * no window between counting and deleting. */
+		r = pgi_q(c, "WITH d AS (DELETE FROM locks" FILTER " RETURNING until)"
+		    " SELECT count(*) FILTER (WHERE until > $3) FROM d", &v, &kind, &rc, "locks clear");
+		if (r == NULL && kind != PQ_FAIL)
+			rc = store_set_error(STORE_ERROR, "locks clear: failed");
+		if (r != NULL) {
+			live = (int)pgi_col_i(r, 0, 0);
+			PQclear(r);
+		}
+		rc = pgi_tx_end(h, c, rc, live > 0);
+	}
+	pgi_release(h, slot);
+	if (rc == STORE_OK)
+		*count = live;
+	return rc;
+#undef FILTER
+}

@@ -1,0 +1,339 @@
+/*
+ * sqlite_audit.c — the SQLite side of the audit trail (store.h
+ * store_audit_*; table audit, migration "audit"). Appends run inside the
+ * group-commit writer's transaction (BEGIN IMMEDIATE holds the database's
+ * write lock, so the head read here cannot race another process's append);
+ * list, scan and prune use the main connection.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/sqlite_internal.h"
+
+#define AUDIT_COLS "seq, at, request_id, actor, tenant, address, action, target, outcome," \
+	" detail, prev_hash, hash"
+/* store_audit_prunable, as SQL. */
+#define PRUNABLE "('token.issued', 'token.refused')"
+
+static int
+prep(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+	int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
+
+	return rc == SQLITE_OK ? STORE_OK : sq_error(db, rc, "audit: prepare");
+}
+
+static char *
+text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return strdup(t != NULL ? (const char *)t : "");
+}
+
+static void
+blob32(sqlite3_stmt *st, int i, uint8_t out[32])
+{
+	const void *b = sqlite3_column_blob(st, i);
+
+	memset(out, 0, 32);
+	/* A blob of another size (tampering) stays zero: it cannot verify. */
+	if (b != NULL && sqlite3_column_bytes(st, i) == 32)
+		memcpy(out, b, 32);
+}
+
+/* One row of AUDIT_COLS into *a: 0, or -1 out of memory (a cleared). */
+static int
+row_read(sqlite3_stmt *st, struct store_audit *a)
+{
+	char **f[8] = { &a->request_id, &a->actor, &a->tenant, &a->address, &a->action,
+	    &a->target, &a->outcome, &a->detail };
+
+	a->seq = sqlite3_column_int64(st, 0);
+	a->at = sqlite3_column_int64(st, 1);
+	for (int i = 0; i < 8; i++)
+		if ((*f[i] = text(st, 2 + i)) == NULL) {
+			store_audit_clear(a);
+			return -1;
+		}
+	blob32(st, 10, a->prev_hash);
+	blob32(st, 11, a->hash);
+	return 0;
+}
+
+/*
+ * Appends a[0..na) to the chain on db, which is inside a write transaction
+ * the caller owns. Reads the head, then chains each row to the one before.
+ */
+int
+sq_audit_append_tx(sqlite3 *db, const struct store_audit *a, size_t na)
+{
+	sqlite3_stmt *head = NULL, *ins = NULL;
+	uint8_t prev[32];
+	int64_t seq = 0;
+	int rc, src;
+
+	memset(prev, 0, sizeof(prev));
+	if ((rc = prep(db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &head)) != STORE_OK)
+		return rc;
+	if ((src = sqlite3_step(head)) == SQLITE_ROW) {
+		seq = sqlite3_column_int64(head, 0);
+		blob32(head, 1, prev);
+	} else if (src != SQLITE_DONE) {
+		rc = sq_error(db, src, "audit: chain head");
+		goto out;
+	}
+	if ((rc = prep(db, "INSERT INTO audit (" AUDIT_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+	    &ins)) != STORE_OK)
+		goto out;
+	for (size_t i = 0; i < na; i++) {
+		struct store_audit r = a[i];
+		const char *f[8] = { r.request_id, r.actor, r.tenant, r.address, r.action,
+		    r.target, r.outcome, r.detail };
+
+		for (int k = 0; k < 8; k++)
+			if (f[k] == NULL)
+				f[k] = "";
+		r.request_id = (char *)f[0];
+		r.actor = (char *)f[1];
+		r.tenant = (char *)f[2];
+		r.address = (char *)f[3];
+		r.action = (char *)f[4];
+		r.target = (char *)f[5];
+		r.outcome = (char *)f[6];
+		r.detail = (char *)f[7];
+		r.seq = ++seq;
+		memcpy(r.prev_hash, prev, 32);
+		store_audit_hash(&r, r.hash);
+		sqlite3_bind_int64(ins, 1, r.seq);
+		sqlite3_bind_int64(ins, 2, r.at);
+		for (int k = 0; k < 8; k++)
+			sqlite3_bind_text(ins, 3 + k, f[k], -1, SQLITE_STATIC);
+		sqlite3_bind_blob(ins, 11, r.prev_hash, 32, SQLITE_STATIC);
+		sqlite3_bind_blob(ins, 12, r.hash, 32, SQLITE_STATIC);
+		src = sqlite3_step(ins);
+		sqlite3_reset(ins);
+		if (src != SQLITE_DONE) {
+			rc = sq_error(db, src, "audit: append");
+			goto out;
+		}
+		memcpy(prev, r.hash, 32);
+	}
+	rc = STORE_OK;
+out:
+	sqlite3_finalize(head);
+	sqlite3_finalize(ins);
+	return rc;
+}
+
+int
+sq_audit_list(void *h, const struct store_audit_filter *f, struct store_audit **out, size_t *n)
+{
+	sqlite3 *db = sq_main_lock(h);
+	sqlite3_stmt *st = NULL;
+	struct store_audit *v = NULL;
+	size_t len = 0;
+	int rc, src;
+
+	/* Each filter is "? = ''" or a match, so one statement serves all;
+	 * the planner picks the index of the filter given. */
+	rc = prep(db, "SELECT " AUDIT_COLS " FROM audit"
+	    " WHERE (?1 = '' OR tenant = ?1)"
+	    " AND (?2 = '' OR actor = ?2 OR target = ?2)"
+	    " AND (?3 = '' OR action = ?3)"
+	    " AND (?4 = 0 OR at >= ?4) AND (?5 = 0 OR at < ?5)"
+	    " AND (?6 = 0 OR seq < ?6)"
+	    " ORDER BY seq DESC LIMIT ?7", &st);
+	if (rc != STORE_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, f->tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, f->client, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, f->action, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, f->since);
+	sqlite3_bind_int64(st, 5, f->until);
+	sqlite3_bind_int64(st, 6, f->before_seq);
+	sqlite3_bind_int64(st, 7, (int64_t)f->limit);
+	if ((v = calloc(f->limit, sizeof(*v))) == NULL) {
+		rc = store_set_error(STORE_ERROR, "out of memory");
+		goto out;
+	}
+	while ((src = sqlite3_step(st)) == SQLITE_ROW && len < f->limit) {
+		if (row_read(st, &v[len]) == -1) {
+			rc = store_set_error(STORE_ERROR, "out of memory");
+			goto out;
+		}
+		len++;
+	}
+	if (src != SQLITE_DONE && src != SQLITE_ROW) {
+		rc = sq_error(db, src, "audit: list");
+		goto out;
+	}
+	*out = v;
+	*n = len;
+	v = NULL;
+	rc = STORE_OK;
+out:
+	sqlite3_finalize(st);
+	sq_main_unlock(h);
+	store_audit_free(v, len);
+	return rc;
+}
+
+int
+sq_audit_scan(void *h, int64_t from_seq, store_audit_fn fn, void *arg)
+{
+	sqlite3 *db = sq_main_lock(h);
+	sqlite3_stmt *st = NULL;
+	int rc, src;
+
+	/* One statement is one snapshot (WAL): a concurrent append or prune
+	 * is either wholly seen or not at all. */
+	if ((rc = prep(db, "SELECT " AUDIT_COLS " FROM audit WHERE seq >= ? ORDER BY seq",
+	    &st)) != STORE_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, from_seq);
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_audit a;
+
+		memset(&a, 0, sizeof(a));
+		if (row_read(st, &a) == -1) {
+			rc = store_set_error(STORE_ERROR, "out of memory");
+			goto out;
+		}
+		rc = fn(arg, &a);
+		store_audit_clear(&a);
+		if (rc != 0)
+			goto out;
+	}
+	rc = src == SQLITE_DONE ? STORE_OK : sq_error(db, src, "audit: scan");
+out:
+	sqlite3_finalize(st);
+	sq_main_unlock(h);
+	return rc;
+}
+
+/* Steps st to its single row's int64 column 0; *isnull when NULL/no row. */
+static int
+one_int(sqlite3 *db, sqlite3_stmt *st, int64_t *v, int *isnull)
+{
+	int src = sqlite3_step(st);
+
+	*isnull = 1;
+	if (src == SQLITE_ROW) {
+		*isnull = sqlite3_column_type(st, 0) == SQLITE_NULL;
+		*v = sqlite3_column_int64(st, 0);
+		return STORE_OK;
+	}
+	return src == SQLITE_DONE ? STORE_OK : sq_error(db, src, "audit: prune");
+}
+
+int
+sq_audit_prune(void *h, int64_t before, int64_t now, int64_t *pruned)
+{
+	sqlite3 *db = sq_main_lock(h);
+	sqlite3_stmt *st = NULL;
+	struct store_audit_digest *dg = NULL;
+	struct store_audit cp;
+	uint8_t through_hash[32], kept_digest[32];
+	char detail[256];
+	int64_t through = 0, kept = 0, deleted = 0;
+	int rc, src, isnull, intx = 0;
+
+	memset(&cp, 0, sizeof(cp));
+	if ((src = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) {
+		rc = sq_error(db, src, "audit: prune: begin");
+		goto out;
+	}
+	intx = 1;
+	if ((rc = prep(db, "SELECT max(seq) FROM audit WHERE action IN " PRUNABLE " AND at < ?",
+	    &st)) != STORE_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, before);
+	if ((rc = one_int(db, st, &through, &isnull)) != STORE_OK || isnull)
+		goto out;	/* nothing old enough: no checkpoint */
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((rc = prep(db, "SELECT hash FROM audit WHERE seq = ?", &st)) != STORE_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, through);
+	if ((src = sqlite3_step(st)) != SQLITE_ROW) {
+		rc = sq_error(db, src, "audit: prune: the row to cut at");
+		goto out;
+	}
+	blob32(st, 0, through_hash);
+	sqlite3_finalize(st);
+	st = NULL;
+	/* The rows that stay at or before the cut, bound by one digest. */
+	if ((dg = store_audit_digest_new()) == NULL) {
+		rc = store_set_error(STORE_ERROR, "out of memory");
+		goto out;
+	}
+	if ((rc = prep(db, "SELECT seq, hash FROM audit WHERE seq <= ? AND action NOT IN " PRUNABLE
+	    " ORDER BY seq", &st)) != STORE_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, through);
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		uint8_t hh[32];
+
+		blob32(st, 1, hh);
+		store_audit_digest_add(dg, sqlite3_column_int64(st, 0), hh);
+		kept++;
+	}
+	if (src != SQLITE_DONE) {
+		rc = sq_error(db, src, "audit: prune: kept rows");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	store_audit_digest_final(dg, kept_digest);
+	dg = NULL;
+	if ((rc = prep(db, "SELECT count(*) FROM audit WHERE seq <= ? AND action IN " PRUNABLE,
+	    &st)) != STORE_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, through);
+	if ((rc = one_int(db, st, &deleted, &isnull)) != STORE_OK)
+		goto out;
+	sqlite3_finalize(st);
+	st = NULL;
+	/* The checkpoint goes on before the delete: it takes the seq after
+	 * the head, which may be the row C itself; seqs are never reused. */
+	store_audit_checkpoint_detail(through, through_hash, kept, kept_digest, deleted,
+	    detail, sizeof(detail));
+	cp.at = now;
+	cp.action = (char *)STORE_AUDIT_CHECKPOINT;
+	cp.outcome = (char *)"ok";
+	cp.detail = detail;
+	if ((rc = sq_audit_append_tx(db, &cp, 1)) != STORE_OK)
+		goto out;
+	if ((rc = prep(db, "DELETE FROM audit WHERE seq <= ? AND action IN " PRUNABLE, &st)) != STORE_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, through);
+	if ((src = sqlite3_step(st)) != SQLITE_DONE) {
+		rc = sq_error(db, src, "audit: prune: delete");
+		goto out;
+	}
+	if (sqlite3_changes(db) != deleted) {
+		rc = store_set_error(STORE_ERROR, "audit: prune: deleted %d rows, counted %lld",
+		    sqlite3_changes(db), (long long)deleted);
+		goto out;
+	}
+	if ((src = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
+		rc = sq_error(db, src, "audit: prune: commit");
+		goto out;
+	}
+	intx = 0;
+	*pruned = deleted;
+out:
+	sqlite3_finalize(st);
+	if (dg != NULL) {
+		uint8_t junk[32];
+		store_audit_digest_final(dg, junk);
+	}
+	if (intx) {
+		/* Nothing to prune commits nothing either. */
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	sq_main_unlock(h);
+	return rc;
+}

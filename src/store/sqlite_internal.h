@@ -1,0 +1,61 @@
+/*
+ * sqlite_internal.h — private to the SQLite backend: what its topic files
+ * (sqlite_<topic>.c, one per feature, beside store_sqlite.c) need from the
+ * core file: the main connection under its mutex, and the error mapping.
+ * Nothing outside src/store/ includes this.
+ */
+#ifndef GH_SQLITE_INTERNAL_H
+#define GH_SQLITE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "store/store_backend.h"
+
+/* Locks the main connection of backend handle h and returns it; every
+ * statement a topic file runs on it happens before sq_main_unlock(h).
+ * Transactions: "BEGIN IMMEDIATE" / "COMMIT" / "ROLLBACK" by hand. */
+sqlite3	*sq_main_lock(void *h);
+void	 sq_main_unlock(void *h);
+/* A failed SQLite call as enum store_err with "what: message" set. */
+int	 sq_error(sqlite3 *db, int rc, const char *what);
+/* After committing a change that incremented the generation on the main
+ * connection (h still locked): PRAGMA data_version does not move for our
+ * own commits, so the cached generation must be re-read. */
+void	 sq_generation_stale(void *h);
+
+/* sqlite_clients.c */
+int	sq_client_delete(void *h, const char *id);
+
+/* sqlite_idempotency.c */
+int	sq_idem_begin(void *h, const struct store_idem *rec, int64_t now,
+	    int64_t stale_before, struct store_idem *existing);
+int	sq_idem_finish(void *h, const char *client_id, const char *key,
+	    int status, const char *body);
+int	sq_idem_release(void *h, const char *client_id, const char *key);
+
+/* sqlite_locks.c */
+int	sq_lock_put(void *h, const struct store_lock *lk, size_t n);
+int	sq_lock_list(void *h, int64_t now, struct store_lock **out, size_t *n);
+int	sq_lock_clear(void *h, const char *address, const char *client_id,
+	    int64_t now, int *count);
+
+/* sqlite_approvals.c */
+int	sq_approval_create(void *h, const struct store_approval *a);
+int	sq_approval_get(void *h, const char *id, struct store_approval *out);
+int	sq_approval_list(void *h, const char *tenant_id,
+	    enum store_approval_state state, size_t limit,
+	    struct store_approval **out, size_t *n);
+int	sq_approval_transition(void *h, const char *id,
+	    enum store_approval_state from, enum store_approval_state to,
+	    int check_expiry, int64_t now, const char *checker, int64_t used_at,
+	    const char *result);
+
+/* sqlite_audit.c; sq_audit_append_tx runs inside the caller's write
+ * transaction on db (the writer's, or prune's). */
+int	sq_audit_append_tx(sqlite3 *db, const struct store_audit *a, size_t na);
+int	sq_audit_list(void *h, const struct store_audit_filter *f,
+	    struct store_audit **out, size_t *n);
+int	sq_audit_scan(void *h, int64_t from_seq, store_audit_fn fn, void *arg);
+int	sq_audit_prune(void *h, int64_t before, int64_t now, int64_t *pruned);
+
+#endif

@@ -1,0 +1,171 @@
+/*
+ * Unit tests for the idempotency records (store_idem_*, issue 6) over the
+ * SQLite backend: begin claims a key once (a second begin sees the running
+ * record), finish keeps the answer, release frees the key, keys are scoped
+ * per client, expired and stale records are replaced, another handle (a
+ * second node) sees the same records, the generation does not move, and
+ * bad arguments change nothing.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store/store.h"
+
+static char dir[64], url[160], path[128];
+
+static const char FP_A[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+static const char FP_B[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/gh-idem-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/t.db", dir);
+	snprintf(url, sizeof(url), "sqlite:%s", path);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+	char p[192];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
+		if (unlink(p) == -1 && errno != ENOENT)
+			return -1;
+	}
+	return rmdir(dir);
+}
+
+static struct store *
+open_store(void)
+{
+	struct store *s = NULL;
+	char err[256] = "";
+
+	if (store_open(url, &s, err, sizeof(err)) != STORE_OK)
+		fail_msg("open: %s", err);
+	return s;
+}
+
+static struct store_idem
+rec(const char *client, const char *key, const char *fp, int64_t now)
+{
+	struct store_idem r;
+
+	memset(&r, 0, sizeof(r));
+	r.client_id = (char *)client;
+	r.key = (char *)key;
+	snprintf(r.fingerprint, sizeof(r.fingerprint), "%s", fp);
+	r.created_at = now;
+	r.expires_at = now + 86400;
+	return r;
+}
+
+static void
+claim_finish_replay(void **state)
+{
+	struct store *s = open_store();
+	struct store_idem r = rec("c1", "k1", FP_A, 1000), old;
+	uint64_t g0 = 0, g1 = 0;
+
+	(void)state;
+	assert_int_equal(store_generation(s, &g0), STORE_OK);
+	assert_int_equal(store_idem_begin(s, &r, 1000, 700, &old), STORE_OK);
+	/* A retry while running sees the running record. */
+	assert_int_equal(store_idem_begin(s, &r, 1001, 701, &old), STORE_CONFLICT);
+	assert_int_equal(old.state, STORE_IDEM_RUNNING);
+	assert_string_equal(old.fingerprint, FP_A);
+	store_idem_clear(&old);
+	assert_int_equal(store_idem_finish(s, "c1", "k1", 201, "{\"x\":1}"), STORE_OK);
+	/* Finished once: a second finish finds no running record. */
+	assert_int_equal(store_idem_finish(s, "c1", "k1", 500, "{}"), STORE_NOTFOUND);
+	assert_int_equal(store_idem_begin(s, &r, 1002, 702, &old), STORE_CONFLICT);
+	assert_int_equal(old.state, STORE_IDEM_DONE);
+	assert_int_equal(old.status, 201);
+	assert_string_equal(old.body, "{\"x\":1}");
+	assert_int_equal(old.expires_at, 1000 + 86400);
+	store_idem_clear(&old);
+	/* Another client's same key is its own. */
+	r = rec("c2", "k1", FP_B, 1003);
+	assert_int_equal(store_idem_begin(s, &r, 1003, 703, &old), STORE_OK);
+	assert_int_equal(store_generation(s, &g1), STORE_OK);
+	assert_true(g0 == g1);
+	store_close(s);
+}
+
+static void
+release_expire_stale(void **state)
+{
+	struct store *s = open_store(), *s2;
+	struct store_idem r = rec("c1", "k2", FP_A, 1000), old;
+
+	(void)state;
+	assert_int_equal(store_idem_begin(s, &r, 1000, 700, &old), STORE_OK);
+	assert_int_equal(store_idem_release(s, "c1", "k2"), STORE_OK);
+	assert_int_equal(store_idem_release(s, "c1", "k2"), STORE_NOTFOUND);
+	/* Released: the key is free for a different request. */
+	r = rec("c1", "k2", FP_B, 1001);
+	assert_int_equal(store_idem_begin(s, &r, 1001, 701, &old), STORE_OK);
+	/* Still RUNNING but started before stale_before: its process died. */
+	r = rec("c1", "k2", FP_A, 2000);
+	assert_int_equal(store_idem_begin(s, &r, 2000, 1500, &old), STORE_OK);
+	assert_int_equal(store_idem_finish(s, "c1", "k2", 200, "{}"), STORE_OK);
+	/* A finished record is never stale, only expired. */
+	assert_int_equal(store_idem_begin(s, &r, 3000, 2999, &old), STORE_CONFLICT);
+	store_idem_clear(&old);
+	/* Another handle (another node) sees it; after expiry it is replaced. */
+	s2 = open_store();
+	assert_int_equal(store_idem_begin(s2, &r, 3000, 2000, &old), STORE_CONFLICT);
+	assert_string_equal(old.fingerprint, FP_A);
+	store_idem_clear(&old);
+	r = rec("c1", "k2", FP_B, 2000 + 86400);
+	assert_int_equal(store_idem_begin(s2, &r, 2000 + 86400, 2000, &old), STORE_OK);
+	store_close(s2);
+	store_close(s);
+}
+
+static void
+bad_arguments_change_nothing(void **state)
+{
+	struct store *s = open_store();
+	struct store_idem r = rec("c1", "k3", "short", 1000), old;
+
+	(void)state;
+	assert_int_equal(store_idem_begin(s, &r, 1000, 700, &old), STORE_ERROR);
+	r = rec("", "k3", FP_A, 1000);
+	assert_int_equal(store_idem_begin(s, &r, 1000, 700, &old), STORE_ERROR);
+	r = rec("c1", "", FP_A, 1000);
+	assert_int_equal(store_idem_begin(s, &r, 1000, 700, &old), STORE_ERROR);
+	assert_int_equal(store_idem_finish(s, "c1", "k3", 200, "{}"), STORE_NOTFOUND);
+	r = rec("c1", "k3", FP_A, 1000);
+	assert_int_equal(store_idem_begin(s, &r, 1000, 700, &old), STORE_OK);
+	store_close(s);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(claim_finish_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(release_expire_stale, setup, teardown),
+		cmocka_unit_test_setup_teardown(bad_arguments_change_nothing, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

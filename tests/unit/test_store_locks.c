@@ -1,0 +1,303 @@
+/*
+ * Unit tests for the lockout locks in the store (store_lock_*, issue 5) over
+ * the SQLite backend: put makes and extends (the later until wins), list
+ * shows only locks in force, clear's filters, expired rows pruned, the
+ * generation moving on every change and only then, another handle (the CLI,
+ * another node) seeing the locks, and argument checks that change nothing.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store/store.h"
+
+static char dir[64], url[160], path[128];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/gh-locks-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/t.db", dir);
+	snprintf(url, sizeof(url), "sqlite:%s", path);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+	char p[192];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
+		if (unlink(p) == -1 && errno != ENOENT)
+			return -1;
+	}
+	return rmdir(dir);
+}
+
+static struct store *
+open_store(void)
+{
+	struct store *s = NULL;
+	char err[256] = "";
+
+	if (store_open(url, &s, err, sizeof(err)) != STORE_OK)
+		fail_msg("open: %s", err);
+	return s;
+}
+
+static uint64_t
+gen(struct store *s)
+{
+	uint64_t g = 0;
+
+	assert_int_equal(store_generation(s, &g), STORE_OK);
+	return g;
+}
+
+static void
+put(struct store *s, enum store_lock_kind kind, const char *addr, const char *client,
+    int64_t at, int64_t until)
+{
+	struct store_lock l = { kind, (char *)client, (char *)addr, at, until };
+
+	assert_int_equal(store_lock_put(s, &l, 1), STORE_OK);
+}
+
+static void
+put_list_extend(void **state)
+{
+	struct store *s = open_store();
+	struct store_lock *ls = NULL;
+	size_t n = 0;
+	uint64_t g0 = gen(s);
+
+	(void)state;
+	put(s, STORE_LOCK_PAIR, "192.0.2.1", "client-a", 1000, 1900);
+	assert_int_equal(gen(s), g0 + 1);
+	/* An address lock's client id is "" whatever the caller passed. */
+	put(s, STORE_LOCK_ADDRESS, "192.0.2.1", "ignored", 1000, 1900);
+	put(s, STORE_LOCK_PAIR, "2001:db8::1", "client-b", 1000, 1500);
+	assert_int_equal(gen(s), g0 + 3);
+	/* The same key again: the later until wins, an earlier one changes nothing. */
+	put(s, STORE_LOCK_PAIR, "192.0.2.1", "client-a", 1100, 2000);
+	put(s, STORE_LOCK_PAIR, "192.0.2.1", "client-a", 1200, 1300);
+
+	assert_int_equal(store_lock_list(s, 1400, &ls, &n), STORE_OK);
+	assert_int_equal(n, 3);
+	/* Ordered by address, client id, kind. */
+	assert_string_equal(ls[0].address, "192.0.2.1");
+	assert_int_equal(ls[0].kind, STORE_LOCK_ADDRESS);
+	assert_string_equal(ls[0].client_id, "");
+	assert_string_equal(ls[1].address, "192.0.2.1");
+	assert_int_equal(ls[1].kind, STORE_LOCK_PAIR);
+	assert_string_equal(ls[1].client_id, "client-a");
+	assert_int_equal(ls[1].until, 2000);
+	assert_string_equal(ls[2].address, "2001:db8::1");
+	store_lock_free(ls, n);
+
+	/* At 1600 the 1500 lock is over: not listed. */
+	assert_int_equal(store_lock_list(s, 1600, &ls, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	store_lock_free(ls, n);
+	store_close(s);
+}
+
+static void
+clear_filters(void **state)
+{
+	struct store *s = open_store();
+	struct store_lock *ls = NULL;
+	size_t n = 0;
+	int count = -1;
+	uint64_t g;
+
+	(void)state;
+	put(s, STORE_LOCK_PAIR, "192.0.2.1", "a", 1000, 1900);
+	put(s, STORE_LOCK_PAIR, "192.0.2.1", "b", 1000, 1900);
+	put(s, STORE_LOCK_ADDRESS, "192.0.2.1", "", 1000, 1900);
+	put(s, STORE_LOCK_PAIR, "192.0.2.2", "a", 1000, 1900);
+	put(s, STORE_LOCK_ADDRESS, "192.0.2.3", "", 1000, 1900);
+
+	/* Nothing matches: OK, count 0, the generation stays. */
+	g = gen(s);
+	assert_int_equal(store_lock_clear(s, "198.51.100.1", NULL, 1100, &count), STORE_OK);
+	assert_int_equal(count, 0);
+	assert_int_equal(gen(s), g);
+
+	/* A client: its pair locks at every address, never an address lock. */
+	assert_int_equal(store_lock_clear(s, NULL, "a", 1100, &count), STORE_OK);
+	assert_int_equal(count, 2);
+	assert_int_equal(gen(s), g + 1);
+	/* An address: its address lock and the pair locks there. */
+	assert_int_equal(store_lock_clear(s, "192.0.2.1", NULL, 1100, &count), STORE_OK);
+	assert_int_equal(count, 2);
+	assert_int_equal(store_lock_list(s, 1100, &ls, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(ls[0].address, "192.0.2.3");
+	store_lock_free(ls, n);
+	/* Both filters: only that pair. Then everything. */
+	put(s, STORE_LOCK_PAIR, "192.0.2.3", "c", 1000, 1900);
+	assert_int_equal(store_lock_clear(s, "192.0.2.3", "c", 1100, &count), STORE_OK);
+	assert_int_equal(count, 1);
+	assert_int_equal(store_lock_clear(s, NULL, NULL, 1100, &count), STORE_OK);
+	assert_int_equal(count, 1);
+	assert_int_equal(store_lock_list(s, 0, &ls, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	store_lock_free(ls, n);
+
+	/* An expired lock is removed but not counted, and moves nothing. */
+	put(s, STORE_LOCK_PAIR, "192.0.2.9", "z", 1000, 1100);
+	g = gen(s);
+	assert_int_equal(store_lock_clear(s, NULL, "z", 1200, &count), STORE_OK);
+	assert_int_equal(count, 0);
+	assert_int_equal(gen(s), g);
+	assert_int_equal(store_lock_list(s, 0, &ls, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	store_lock_free(ls, n);
+	store_close(s);
+}
+
+static void
+put_prunes_expired(void **state)
+{
+	struct store *s = open_store();
+	struct store_lock *ls = NULL;
+	size_t n = 0;
+
+	(void)state;
+	put(s, STORE_LOCK_PAIR, "192.0.2.1", "old", 1000, 1100);
+	put(s, STORE_LOCK_PAIR, "192.0.2.1", "new", 5000, 5900);
+	/* Listing from before both: only "new" is left in the table. */
+	assert_int_equal(store_lock_list(s, 0, &ls, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(ls[0].client_id, "new");
+	assert_int_equal(ls[0].created_at, 5000);
+	store_lock_free(ls, n);
+	store_close(s);
+}
+
+static void
+batch_is_one_transaction(void **state)
+{
+	struct store *s = open_store();
+	struct store_lock *ls = NULL;
+	size_t n = 0;
+	struct store_lock b[3] = {
+		{ STORE_LOCK_PAIR, "a", "192.0.2.1", 1000, 1900 },
+		{ STORE_LOCK_ADDRESS, "", "192.0.2.2", 1010, 1910 },
+		{ STORE_LOCK_PAIR, "a", "192.0.2.1", 1020, 1950 },	/* extends the first */
+	};
+	uint64_t g = gen(s);
+
+	(void)state;
+	assert_int_equal(store_lock_put(s, b, 3), STORE_OK);
+	assert_int_equal(gen(s), g + 1);		/* one increment for the batch */
+	assert_int_equal(store_lock_list(s, 1000, &ls, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(ls[0].until, 1950);
+	store_lock_free(ls, n);
+	/* One bad lock refuses the whole batch, and nothing is written. */
+	b[0].address = "192.0.2.9";
+	b[1].until = b[1].created_at;
+	assert_int_equal(store_lock_put(s, b, 2), STORE_ERROR);
+	assert_non_null(strstr(store_last_error(), "lock 1"));
+	assert_int_equal(store_lock_put(s, b, 0), STORE_ERROR);
+	assert_int_equal(gen(s), g + 1);
+	assert_int_equal(store_lock_list(s, 1000, &ls, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	store_lock_free(ls, n);
+	store_close(s);
+}
+
+static void
+seen_by_another_handle(void **state)
+{
+	struct store *a = open_store(), *b = open_store();
+	struct store_lock *ls = NULL;
+	size_t n = 0;
+	uint64_t gb = gen(b);
+	int count = 0;
+
+	(void)state;
+	put(a, STORE_LOCK_ADDRESS, "203.0.113.5", "", 1000, 1900);
+	assert_true(gen(b) > gb);
+	assert_int_equal(store_lock_list(b, 1000, &ls, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	store_lock_free(ls, n);
+	gb = gen(b);
+	assert_int_equal(store_lock_clear(a, "203.0.113.5", NULL, 1000, &count), STORE_OK);
+	assert_int_equal(count, 1);
+	assert_true(gen(b) > gb);
+	store_close(a);
+	store_close(b);
+}
+
+static void
+bad_arguments_change_nothing(void **state)
+{
+	struct store *s = open_store();
+	struct store_lock *ls = NULL;
+	size_t n = 0;
+	int count = 7;
+	char longid[200];
+	struct store_lock l = { STORE_LOCK_PAIR, "c", "192.0.2.1", 1000, 1900 };
+	uint64_t g = gen(s);
+
+	(void)state;
+	memset(longid, 'x', sizeof(longid) - 1);
+	longid[sizeof(longid) - 1] = '\0';
+	l.kind = (enum store_lock_kind)7;
+	assert_int_equal(store_lock_put(s, &l, 1), STORE_ERROR);
+	assert_non_null(strstr(store_last_error(), "kind"));
+	l.kind = STORE_LOCK_PAIR;
+	l.client_id = "";
+	assert_int_equal(store_lock_put(s, &l, 1), STORE_ERROR);
+	l.client_id = longid;
+	assert_int_equal(store_lock_put(s, &l, 1), STORE_ERROR);
+	l.client_id = "c";
+	l.address = "";
+	assert_int_equal(store_lock_put(s, &l, 1), STORE_ERROR);
+	l.address = longid;
+	assert_int_equal(store_lock_put(s, &l, 1), STORE_ERROR);
+	l.address = "192.0.2.1";
+	l.until = l.created_at;
+	assert_int_equal(store_lock_put(s, &l, 1), STORE_ERROR);
+	assert_non_null(strstr(store_last_error(), "end after"));
+	assert_int_equal(store_lock_clear(s, "", NULL, 0, &count), STORE_ERROR);
+	assert_int_equal(count, 0);
+	assert_int_equal(store_lock_clear(s, NULL, longid, 0, &count), STORE_ERROR);
+	assert_int_equal(gen(s), g);
+	assert_int_equal(store_lock_list(s, 0, &ls, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	store_lock_free(ls, n);
+	store_close(s);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(put_list_extend, setup, teardown),
+		cmocka_unit_test_setup_teardown(clear_filters, setup, teardown),
+		cmocka_unit_test_setup_teardown(put_prunes_expired, setup, teardown),
+		cmocka_unit_test_setup_teardown(batch_is_one_transaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(seen_by_another_handle, setup, teardown),
+		cmocka_unit_test_setup_teardown(bad_arguments_change_nothing, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
