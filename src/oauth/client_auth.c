@@ -52,7 +52,7 @@ check_lockout(struct gh_ctx *ctx, const char *client_id, const char *peer_ip,
 {
 	int64_t retry = 0;
 
-	if (!lockout_check(ctx->lockout, client_id, peer_ip, now, &retry))
+	if (!ctx->cfg->lockout || !lockout_check(ctx->lockout, client_id, peer_ip, now, &retry))
 		return 0;
 	oauth_fail(e, 429, OAUTH_UNAUTHORIZED_CLIENT, "This account has been temporarily "
 	    "locked for security reasons. Please try again later.");
@@ -67,7 +67,7 @@ count_failure(struct gh_ctx *ctx, const char *client_id, const char *peer_ip,
 	struct lockout_lock lk;
 	const char *labels[1];
 
-	if (!lockout_failure(ctx->lockout, client_id, peer_ip, now, &lk))
+	if (!ctx->cfg->lockout || !lockout_failure(ctx->lockout, client_id, peer_ip, now, &lk))
 		return;
 	labels[0] = lockout_kind_names[lk.kind];
 	metrics_add("gatehouse_lockouts_total", 1, labels);
@@ -90,6 +90,7 @@ oauth_client_login(struct gh_ctx *ctx, const char *client_id, const char *secret
 			count_failure(ctx, client_id, peer_ip, now);
 		return -1;
 	}
-	lockout_success(ctx->lockout, client_id, peer_ip);
+	if (ctx->cfg->lockout)
+		lockout_success(ctx->lockout, client_id, peer_ip);
 	return 0;
 }

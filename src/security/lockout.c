@@ -17,6 +17,9 @@ struct entry {
 	int64_t		 window_start;
 	int64_t		 failures;
 	int64_t		 locked_until;
+	int		 in_store;	/* a sync saw this lock in the store */
+	uint64_t	 stored_gen;	/* written here, visible from this generation */
+	uint64_t	 sync_round;	/* the last sync that saw it there */
 	struct entry	*next;
 };
 
@@ -25,6 +28,7 @@ struct lockout {
 	pthread_mutex_t		 mu;
 	struct entry		*buckets[BUCKETS];
 	size_t			 n;
+	uint64_t		 sync_round;
 };
 
 static unsigned
@@ -162,6 +166,8 @@ count(struct lockout *l, struct entry *e, int64_t threshold, int64_t now)
 	if (++e->failures < threshold)
 		return 0;
 	e->locked_until = now + l->cfg.duration;
+	e->in_store = 0;	/* a new lock: its write has not been seen yet */
+	e->stored_gen = 0;
 	e->failures = 0;
 	e->window_start = now;
 	return 1;
@@ -288,12 +294,111 @@ lockout_clear(struct lockout *l, const char *address, const char *client_id)
 	return removed;
 }
 
-void
-lockout_clear_locks(struct lockout *l)
+/* Appends e's lock to a growing array; -1 out of memory. */
+static int
+append(struct lockout_lock **arr, size_t *n, size_t *cap, const struct entry *e)
 {
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 8;
+		struct lockout_lock *tmp = realloc(*arr, ncap * sizeof(**arr));
+		if (tmp == NULL)
+			return -1;
+		*arr = tmp;
+		*cap = ncap;
+	}
+	unkey(e, &(*arr)[(*n)++]);
+	return 0;
+}
+
+int
+lockout_sync(struct lockout *l, const struct lockout_lock *locks, size_t n, int64_t now,
+    uint64_t gen, struct lockout_lock **removed, size_t *nremoved)
+{
+	char k[LOCKOUT_KEY_MAX];
+	size_t cap = 0;
+	uint64_t round;
+	int rc = 0;
+
+	*removed = NULL;
+	*nremoved = 0;
 	pthread_mutex_lock(&l->mu);
+	round = ++l->sync_round;
+	for (size_t i = 0; i < n; i++) {
+		struct entry *e;
+		if (locks[i].until <= now)
+			continue;
+		make_key(k, locks[i].kind, locks[i].address, locks[i].client_id);
+		if ((e = get_or_add(l, k, locks[i].kind, locks[i].until - l->cfg.duration)) == NULL)
+			continue;	/* full: the lock stays in the store for the next sync */
+		if (e->locked_until < locks[i].until)
+			e->locked_until = locks[i].until;
+		e->in_store = 1;
+		e->sync_round = round;
+	}
 	for (size_t i = 0; i < BUCKETS; i++)
-		for (struct entry *e = l->buckets[i]; e != NULL; e = e->next)
+		for (struct entry *e = l->buckets[i]; e != NULL; e = e->next) {
+			if (e->locked_until <= now || e->sync_round == round ||
+			    (!e->in_store && (e->stored_gen == 0 || e->stored_gen > gen)))
+				continue;
+			if (rc == 0 && append(removed, nremoved, &cap, e) == -1) {
+				free(*removed);
+				*removed = NULL;
+				*nremoved = 0;
+				rc = -1;	/* still remove: the store is the truth */
+			}
 			e->locked_until = 0;
+			e->failures = 0;
+			e->in_store = 0;
+			e->stored_gen = 0;
+		}
 	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+void
+lockout_mark_stored(struct lockout *l, const struct lockout_lock *locks, size_t n,
+    uint64_t gen)
+{
+	char k[LOCKOUT_KEY_MAX];
+	struct entry *e;
+
+	pthread_mutex_lock(&l->mu);
+	for (size_t i = 0; i < n; i++) {
+		make_key(k, locks[i].kind, locks[i].address, locks[i].client_id);
+		/* Only the lock that was written, not a newer one since. */
+		if ((e = find(l, k)) != NULL && e->locked_until == locks[i].until &&
+		    e->stored_gen == 0)
+			e->stored_gen = gen;
+	}
+	pthread_mutex_unlock(&l->mu);
+}
+
+int
+lockout_expired(struct lockout *l, int64_t now, struct lockout_lock **out, size_t *n)
+{
+	size_t cap = 0;
+	int rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&l->mu);
+	for (size_t i = 0; i < BUCKETS && rc == 0; i++)
+		for (struct entry *e = l->buckets[i]; e != NULL; e = e->next) {
+			if (e->locked_until == 0 || e->locked_until > now)
+				continue;
+			if (append(out, n, &cap, e) == -1) {
+				rc = -1;
+				break;
+			}
+			e->locked_until = 0;
+			e->in_store = 0;
+			e->stored_gen = 0;
+		}
+	pthread_mutex_unlock(&l->mu);
+	if (rc == -1) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
 }

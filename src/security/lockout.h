@@ -62,7 +62,27 @@ int	lockout_list(struct lockout *, int64_t now, struct lockout_lock **out,
  * every pair lock of that address. Returns how many were removed. */
 size_t	lockout_clear(struct lockout *, const char *address,
 	    const char *client_id);
-/* Drops every lock (not the counters), before reloading from the store. */
-void	lockout_clear_locks(struct lockout *);
+/*
+ * Brings the locks in step with the store's list of locks in force at now
+ * (locks[0..n)), read at store generation gen or later: places each, and
+ * removes every lock this list lacks that is known to be in the store —
+ * seen there by an earlier sync, or written at a generation <= gen
+ * (lockout_mark_stored) — so it was cleared by the operator or another
+ * node. A lock made here whose write is not known to be visible stays: the
+ * write may still be on its way. The removed locks go to *removed
+ * (malloc'd, *nremoved of them; NULL when none) for the log. 0, or -1 out
+ * of memory (the locks are in step; *removed is then NULL).
+ */
+int	lockout_sync(struct lockout *, const struct lockout_lock *locks,
+	    size_t n, int64_t now, uint64_t gen, struct lockout_lock **removed,
+	    size_t *nremoved);
+/* The locks[0..n) made here were committed to the store; gen is a store
+ * generation read after the commit. */
+void	lockout_mark_stored(struct lockout *, const struct lockout_lock *locks,
+	    size_t n, uint64_t gen);
+/* Locks whose time ran out since the last call, into *out (malloc'd; NULL
+ * when none), and forgets them: for the "unlocked" log. 0 or -1. */
+int	lockout_expired(struct lockout *, int64_t now, struct lockout_lock **out,
+	    size_t *n);
 
 #endif

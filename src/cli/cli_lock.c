@@ -1,0 +1,103 @@
+/* cli_lock.c — gatehouse lock list|clear: the lockout locks (issue 5) as the
+ * store keeps them. A running server made them and picks a clear up on its
+ * next refresh (within a second), where it logs and counts the unlock. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli_audit.h"
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "util/util.h"
+
+static const char *const kind_names[STORE_LOCK_KIND__MAX] = { "pair", "address" };
+
+int
+cmd_lock_list(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = { CLI_STORE_OPTS };
+	struct cli_args a;
+	struct store *st = NULL;
+	struct store_lock *ls = NULL;
+	size_t n = 0;
+	int64_t now = clock_now();
+	json_t *arr;
+	int rc;
+
+	if ((rc = cli_parse(argc, argv, "gatehouse lock list", spec, GH_ARRAY_LEN(spec), &a)) != 0)
+		return rc < 0 ? 2 : 0;
+	if (cli_open_store(&a, &st) == -1)
+		return 1;
+	if (store_lock_list(st, now, &ls, &n) != STORE_OK) {
+		rc = cli_fail("lock list: %s", store_last_error());
+		store_close(st);
+		return rc;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:o, s:o, s:I}",
+		    "kind", kind_names[ls[i].kind], "address", ls[i].address,
+		    "client_id", ls[i].kind == STORE_LOCK_PAIR ? json_string(ls[i].client_id) : json_null(),
+		    "locked_at", cli_time(ls[i].created_at), "until", cli_time(ls[i].until),
+		    "retry_after", (json_int_t)(ls[i].until - now)));
+	store_lock_free(ls, n);
+	store_close(st);
+	return cli_print(arr);
+}
+
+/* An IPv4 or IPv6 address in the text form the server records. */
+static int
+valid_address(const char *s)
+{
+	unsigned char tmp[16];
+
+	return strlen(s) <= STORE_LOCK_ADDRESS_MAX &&
+	    (inet_pton(AF_INET, s, tmp) == 1 || inet_pton(AF_INET6, s, tmp) == 1);
+}
+
+int
+cmd_lock_clear(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = {
+		{ "address", 1, 0, "only locks of this address (its address lock and pair locks)" },
+		{ "client", 1, 0, "only this client id's pair locks" },
+		{ "all", 0, 0, "every lock (needed when neither --address nor --client is given)" },
+		CLI_STORE_OPTS,
+	};
+	struct cli_args a;
+	struct store *st = NULL;
+	const char *addr, *client;
+	int rc, count = 0;
+
+	if ((rc = cli_parse(argc, argv, "gatehouse lock clear [--address A] [--client ID] | --all",
+	    spec, GH_ARRAY_LEN(spec), &a)) != 0)
+		return rc < 0 ? 2 : 0;
+	addr = cli_get(&a, "address");
+	client = cli_get(&a, "client");
+	if (addr == NULL && client == NULL && !cli_has(&a, "all"))
+		return cli_fail("lock clear: give --address, --client, or --all to clear every lock");
+	if (cli_has(&a, "all") && (addr != NULL || client != NULL))
+		return cli_fail("lock clear: --all clears every lock; it takes no --address or --client");
+	if (addr != NULL && !valid_address(addr))
+		return cli_fail("lock clear: --address \"%.60s\" is not an IPv4 or IPv6 address", addr);
+	if (client != NULL && (client[0] == '\0' || strlen(client) > STORE_LOCK_CLIENT_MAX ||
+	    !str_is_clean_utf8(client, strlen(client))))
+		return cli_fail("lock clear: --client must be 1 to %d bytes of printable text",
+		    STORE_LOCK_CLIENT_MAX);
+	if (cli_open_store(&a, &st) == -1)
+		return 1;
+	if (store_lock_clear(st, addr, client, clock_now(), &count) != STORE_OK) {
+		rc = cli_fail("lock clear: %s", store_last_error());
+		cli_audit(&a, st, "lock.clear", NULL, client != NULL ? client : addr, "failed");
+		store_close(st);
+		return rc;
+	}
+	{
+		char what[160];
+		snprintf(what, sizeof(what), "%.45s%s%.100s", addr != NULL ? addr : "*", " ",
+		    client != NULL ? client : "*");
+		cli_audit(&a, st, "lock.clear", NULL, what, NULL);
+	}
+	store_close(st);
+	return cli_print(json_pack("{s:i}", "cleared", count));
+}

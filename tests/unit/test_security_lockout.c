@@ -1,0 +1,195 @@
+/*
+ * Unit tests for the in-memory lockout (security/lockout.h): the pair and
+ * address thresholds and their isolation, the window, success clearing the
+ * pair's count, and lockout_sync / lockout_expired — the step that keeps
+ * the locks in step with the store: locks seen in the store and then gone
+ * from it are removed (and reported), locks made here and not yet seen stay.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "security/lockout.h"
+
+static const struct lockout_config cfg = { 3, 5, 100, 50 };
+
+static int
+locked(struct lockout *l, const char *id, const char *addr, int64_t now)
+{
+	int64_t retry = 0;
+
+	return lockout_check(l, id, addr, now, &retry);
+}
+
+static void
+pair_and_address_thresholds(void **state)
+{
+	struct lockout *l = lockout_new(&cfg);
+	struct lockout_lock lk;
+	int64_t retry = 0;
+
+	(void)state;
+	assert_int_equal(lockout_failure(l, "victim", "192.0.2.1", 10, &lk), 0);
+	assert_int_equal(lockout_failure(l, "victim", "192.0.2.1", 11, &lk), 0);
+	assert_int_equal(lockout_failure(l, "victim", "192.0.2.1", 12, &lk), 1);
+	assert_int_equal(lk.kind, LOCKOUT_PAIR);
+	assert_string_equal(lk.client_id, "victim");
+	assert_int_equal(lk.until, 62);
+	assert_int_equal(lockout_check(l, "victim", "192.0.2.1", 20, &retry), 1);
+	assert_int_equal(retry, 42);
+	/* The same client elsewhere, and another client here, are not locked. */
+	assert_false(locked(l, "victim", "198.51.100.1", 20));
+	assert_false(locked(l, "other", "192.0.2.1", 20));
+	/* Two more failures of other ids here reach the address threshold (5). */
+	assert_int_equal(lockout_failure(l, "x", "192.0.2.1", 21, &lk), 0);
+	assert_int_equal(lockout_failure(l, "y", "192.0.2.1", 22, &lk), 1);
+	assert_int_equal(lk.kind, LOCKOUT_ADDRESS);
+	assert_string_equal(lk.client_id, "");
+	assert_true(locked(l, "anyone", "192.0.2.1", 30));
+	assert_false(locked(l, "anyone", "192.0.2.2", 30));
+	/* Over at until. */
+	assert_false(locked(l, "anyone", "192.0.2.1", 72));
+	lockout_free(l);
+}
+
+static void
+window_and_success(void **state)
+{
+	struct lockout *l = lockout_new(&cfg);
+	struct lockout_lock lk;
+
+	(void)state;
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 0, &lk), 0);
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 1, &lk), 0);
+	/* The window (100 s) ends: counting starts again. */
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 150, &lk), 0);
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 151, &lk), 0);
+	/* A success clears the pair's count. */
+	lockout_success(l, "c", "192.0.2.1");
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 152, &lk), 0);
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 153, &lk), 0);
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 154, &lk), 1);
+	lockout_free(l);
+}
+
+static void
+sync_places_and_removes(void **state)
+{
+	struct lockout *l = lockout_new(&cfg);
+	struct lockout_lock store[2], *removed = NULL, lk;
+	size_t nremoved = 0;
+
+	(void)state;
+	memset(store, 0, sizeof(store));
+	store[0].kind = LOCKOUT_ADDRESS;
+	strcpy(store[0].address, "203.0.113.1");
+	store[0].until = 500;
+	store[1].kind = LOCKOUT_PAIR;
+	strcpy(store[1].address, "203.0.113.2");
+	strcpy(store[1].client_id, "c");
+	store[1].until = 500;
+	/* A lock made here, not yet in the store. */
+	for (int i = 0; i < 3; i++)
+		lockout_failure(l, "local", "203.0.113.3", 100, &lk);
+	assert_true(locked(l, "local", "203.0.113.3", 101));
+
+	assert_int_equal(lockout_sync(l, store, 2, 100, 1, &removed, &nremoved), 0);
+	assert_int_equal(nremoved, 0);
+	assert_null(removed);
+	assert_true(locked(l, "any", "203.0.113.1", 101));	/* from another node */
+	assert_true(locked(l, "c", "203.0.113.2", 101));
+	assert_false(locked(l, "d", "203.0.113.2", 101));
+	assert_true(locked(l, "local", "203.0.113.3", 101));	/* kept: write on its way */
+
+	/* The operator cleared the address lock: the next list lacks it. */
+	assert_int_equal(lockout_sync(l, &store[1], 1, 110, 1, &removed, &nremoved), 0);
+	assert_int_equal(nremoved, 1);
+	assert_int_equal(removed[0].kind, LOCKOUT_ADDRESS);
+	assert_string_equal(removed[0].address, "203.0.113.1");
+	free(removed);
+	assert_false(locked(l, "any", "203.0.113.1", 111));
+	assert_true(locked(l, "c", "203.0.113.2", 111));
+	assert_true(locked(l, "local", "203.0.113.3", 111));
+
+	/* Once a sync has seen the local lock in the store, a clear removes it. */
+	store[0].kind = LOCKOUT_PAIR;
+	strcpy(store[0].address, "203.0.113.3");
+	strcpy(store[0].client_id, "local");
+	store[0].until = 150;
+	assert_int_equal(lockout_sync(l, store, 2, 112, 1, &removed, &nremoved), 0);
+	assert_int_equal(nremoved, 0);
+	free(removed);
+	assert_int_equal(lockout_sync(l, NULL, 0, 113, 1, &removed, &nremoved), 0);
+	assert_int_equal(nremoved, 2);
+	free(removed);
+	assert_false(locked(l, "local", "203.0.113.3", 114));
+	assert_false(locked(l, "c", "203.0.113.2", 114));
+	lockout_free(l);
+}
+
+static void
+stored_then_cleared_before_any_sync(void **state)
+{
+	struct lockout *l = lockout_new(&cfg);
+	struct lockout_lock lk, *removed = NULL;
+	size_t nremoved = 0;
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		lockout_failure(l, "c", "203.0.113.4", 100, &lk);
+	/* Our write became visible at generation 7; the operator cleared it
+	 * before any sync saw it. A sync of an older snapshot keeps it... */
+	lockout_mark_stored(l, &lk, 1, 7);
+	assert_int_equal(lockout_sync(l, NULL, 0, 101, 6, &removed, &nremoved), 0);
+	assert_int_equal(nremoved, 0);
+	assert_true(locked(l, "c", "203.0.113.4", 101));
+	/* ...one at generation 7 or later, lacking it, removes it. */
+	assert_int_equal(lockout_sync(l, NULL, 0, 102, 8, &removed, &nremoved), 0);
+	assert_int_equal(nremoved, 1);
+	free(removed);
+	assert_false(locked(l, "c", "203.0.113.4", 103));
+	lockout_free(l);
+}
+
+static void
+expired_reported_once(void **state)
+{
+	struct lockout *l = lockout_new(&cfg);
+	struct lockout_lock lk, *out = NULL;
+	size_t n = 0;
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		lockout_failure(l, "c", "192.0.2.7", 10, &lk);
+	assert_int_equal(lockout_expired(l, 30, &out, &n), 0);
+	assert_int_equal(n, 0);
+	free(out);
+	assert_int_equal(lockout_expired(l, 60, &out, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].client_id, "c");
+	assert_string_equal(out[0].address, "192.0.2.7");
+	free(out);
+	assert_int_equal(lockout_expired(l, 61, &out, &n), 0);
+	assert_int_equal(n, 0);
+	free(out);
+	lockout_free(l);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(pair_and_address_thresholds),
+		cmocka_unit_test(window_and_success),
+		cmocka_unit_test(sync_places_and_removes),
+		cmocka_unit_test(stored_then_cleared_before_any_sync),
+		cmocka_unit_test(expired_reported_once),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
