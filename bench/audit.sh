@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Issue 6, Speed: token issuance with the audit trail on vs off. Each token
+# adds one hash-chained audit row, committed in the same group-commit
+# transaction as the token's record (no extra fsync). Rounds alternate
+# off/on on fresh stores so that load from other processes hits both alike;
+# the nginx static 200 of the same run is the machine's ceiling.
+# Target: "on" within 10% of "off".
+source "$(dirname "$0")/lib.sh"
+
+ROUNDS=${ROUNDS:-3}
+echo "machine: $(nproc) cores; wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s, keep-alive; $ROUNDS rounds"
+start_nginx
+NGINX=$(run_wrk "http://127.0.0.1:$NGINX_PORT/")
+echo "nginx static 200: $NGINX req/s"
+
+measure() {	# name alg format audit -> "rate p99 rows"
+	local name=$1 alg=$2 format=$3 audit=$4 c id secret rate p99 rows
+	start_gatehouse "$name" --signing-alg "$alg" --audit "$audit"
+	gh tenant create --id bench >/dev/null
+	c=$(gh client create --tenant bench --name bench --token-format "$format" --max-ttl 100000 --rate-limit 100000000)
+	id=$(echo "$c" | json_field client_id)
+	secret=$(echo "$c" | json_field client_secret)
+	export BENCH_AUTH="Basic $(printf '%s:%s' "$id" "$secret" | base64 -w0)" BENCH_ACCEPT=""
+	export BENCH_CTYPE=application/x-www-form-urlencoded BENCH_BODY="grant_type=client_credentials"
+	rate=$(run_wrk "http://127.0.0.1:$GH_PORT/oauth/token" "$BENCH_DIR/token_issue.lua")
+	p99=$(wrk_p99)
+	stop_gatehouse
+	# Proof that the trail was (or was not) written, and that it verifies.
+	rows=$(/usr/bin/python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from audit where action=\"token.issued\"").fetchone()[0])' "${GH_DB#sqlite:}")
+	if [ "$audit" = on ]; then
+		gh audit verify >/dev/null || { echo "bench: audit verify failed" >&2; exit 1; }
+	fi
+	echo "$rate $p99 $rows"
+}
+
+printf '\n%-8s %-5s %5s %10s %9s %10s\n' "case" "audit" "round" "tokens/s" "p99" "rows"
+for spec in "ES256 jwt" "RS256 opaque"; do
+	set -- $spec
+	alg=$1 format=$2 label=$([ "$format" = opaque ] && echo opaque || echo "$alg")
+	off=() on=()
+	for r in $(seq 1 "$ROUNDS"); do
+		for audit in off on; do
+			out=$(measure "${label}_${audit}_$r" "$alg" "$format" "$audit")
+			set -- $out
+			printf '%-8s %-5s %5d %10.0f %9s %10s\n' "$label" "$audit" "$r" "$1" "$2" "$3"
+			if [ "$audit" = on ]; then on+=("$1"); else off+=("$1"); fi
+		done
+	done
+	med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+	m_off=$(med "${off[@]}")
+	m_on=$(med "${on[@]}")
+	printf '%-8s median: off %.0f/s, on %.0f/s: on = %s of off (target >= 90%%); nginx %s/s\n' \
+		"$label" "$m_off" "$m_on" "$(pct "$m_on" "$m_off")" "$NGINX"
+done

@@ -1,0 +1,162 @@
+/*
+ * audit.c — the emitting side of the audit trail (audit.h). Events become
+ * store rows (store.h store_audit_*) queued on the group-commit writer; the
+ * store chains and commits them. Here: the on/off switch, the field limits,
+ * and text that cannot break the JSON the trail is listed as.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit/audit.h"
+#include "config/config.h"
+#include "obs/log.h"
+#include "server/context.h"
+#include "util/util.h"
+
+int64_t
+audit_now_ms(void)
+{
+	struct timespec ts;
+
+	/* clock_now() carries the test clock offset; the milliseconds only
+	 * order events within a second. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return clock_now() * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 1 when s can be stored as it is: short enough, clean UTF-8 (the common
+ * case, with no copy). */
+static int
+field_ok(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return 1;
+	n = strnlen(s, AUDIT_FIELD_MAX + 1);
+	return n <= AUDIT_FIELD_MAX && str_is_clean_utf8(s, n);
+}
+
+/*
+ * Copies s into out (AUDIT_FIELD_MAX + 1 bytes): cut at a UTF-8 boundary,
+ * and when the text is not clean UTF-8 (a client's bytes), every byte that
+ * is not printable ASCII becomes '?': the trail stays valid JSON text.
+ */
+static const char *
+field_fix(const char *s, char *out)
+{
+	size_t n;
+
+	if (s == NULL)
+		return "";
+	n = strnlen(s, AUDIT_FIELD_MAX + 1);
+	if (n > AUDIT_FIELD_MAX) {
+		n = AUDIT_FIELD_MAX;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;	/* s[n] continues a character: cut before it */
+	}
+	memcpy(out, s, n);
+	out[n] = '\0';
+	if (!str_is_clean_utf8(out, n))
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)out[i] < 0x20 || (unsigned char)out[i] >= 0x7f)
+				out[i] = '?';
+	return out;
+}
+
+static int
+queue(struct store *st, const struct audit_event *ev, store_done_fn done, void *arg)
+{
+	const char *in[8] = { ev != NULL ? ev->request_id : NULL, ev != NULL ? ev->actor : NULL,
+	    ev != NULL ? ev->tenant : NULL, ev != NULL ? ev->address : NULL,
+	    ev != NULL ? ev->action : NULL, ev != NULL ? ev->target : NULL,
+	    ev != NULL ? ev->outcome : NULL, ev != NULL ? ev->detail : NULL };
+	char (*fix)[AUDIT_FIELD_MAX + 1] = NULL;
+	struct store_audit a;
+	int rc;
+
+	if (ev == NULL || ev->action == NULL || ev->outcome == NULL)
+		return -1;
+	for (int i = 0; i < 8; i++) {
+		if (field_ok(in[i]))
+			continue;
+		/* Rare: 8 KiB off the stack of server threads. */
+		if (fix == NULL && (fix = malloc(8 * sizeof(*fix))) == NULL)
+			return -1;
+		in[i] = field_fix(in[i], fix[i]);
+	}
+	memset(&a, 0, sizeof(a));
+	a.at = audit_now_ms();
+	a.request_id = (char *)in[0];
+	a.actor = (char *)in[1];
+	a.tenant = (char *)in[2];
+	a.address = (char *)in[3];
+	a.action = (char *)in[4];
+	a.target = (char *)in[5];
+	a.outcome = (char *)in[6];
+	a.detail = (char *)in[7];
+	rc = store_audit_append(st, &a, done, arg);	/* copies a */
+	free(fix);
+	if (rc != STORE_OK) {
+		log_event(LOG_ERROR, "audit.queue_failed", json_pack("{s:s, s:s}",
+		    "action", ev->action, "error", store_last_error()));
+		return -1;
+	}
+	return 0;
+}
+
+int
+audit_emit(struct gh_ctx *ctx, const struct audit_event *ev)
+{
+	if (!ctx->cfg->audit)
+		return 0;
+	return queue(ctx->store, ev, NULL, NULL);
+}
+
+int
+audit_emit_async(struct gh_ctx *ctx, const struct audit_event *ev, store_done_fn done,
+    void *arg)
+{
+	if (!ctx->cfg->audit)
+		return 1;
+	return queue(ctx->store, ev, done, arg);
+}
+
+struct wait {
+	int	err;
+};
+
+static void
+write_done(void *arg, int err)
+{
+	((struct wait *)arg)->err = err;
+}
+
+int
+audit_write(struct store *st, const struct config *cfg, const struct audit_event *ev)
+{
+	struct wait w = { STORE_ERROR };
+
+	if (!cfg->audit)
+		return 0;
+	if (queue(st, ev, write_done, &w) == -1)
+		return -1;
+	/* store_flush returns once done has run. */
+	store_flush(st);
+	return w.err == STORE_OK ? 0 : -1;
+}
+
+int
+audit_prune(struct store *st, const struct config *cfg, int64_t *pruned)
+{
+	int64_t now = audit_now_ms();
+
+	*pruned = 0;
+	if (!cfg->audit || cfg->audit_retention <= 0)
+		return 0;
+	if (store_audit_prune(st, now - cfg->audit_retention * 1000, now, pruned) != STORE_OK)
+		return -1;
+	return 0;
+}

@@ -1,0 +1,270 @@
+/*
+ * cli_audit.c — gatehouse audit verify|list|prune, and cli_audit(), which
+ * the mutating commands call to put their action in the trail.
+ */
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit/audit.h"
+#include "cli/cli_audit.h"
+#include "cli/commands.h"
+#include "config/config.h"
+#include "util/util.h"
+
+/* Defaults, then --config when given. 0, or -1 after printing. */
+static int
+config_for(const struct cli_args *a, struct config *cfg)
+{
+	char err[1024];
+
+	config_defaults(cfg);
+	if (cli_has(a, "config") && config_load(cfg, cli_get(a, "config"), err, sizeof(err)) == -1) {
+		config_clear(cfg);
+		cli_fail("config: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+cli_audit(const struct cli_args *a, struct store *st, const char *action, const char *tenant,
+    const char *target, const char *err)
+{
+	struct audit_event ev;
+	struct config cfg;
+	struct passwd *pw = getpwuid(geteuid());
+	char actor[96];
+	int rc;
+
+	struct store_client c;
+
+	if (config_for(a, &cfg) == -1)
+		return -1;
+	/* A client's actions belong to its tenant's trail. */
+	memset(&c, 0, sizeof(c));
+	if (tenant == NULL && target != NULL && store_client_get(st, target, &c) == STORE_OK)
+		tenant = c.tenant_id;
+	snprintf(actor, sizeof(actor), "cli:%.64s", pw != NULL ? pw->pw_name : "?");
+	memset(&ev, 0, sizeof(ev));
+	ev.actor = actor;
+	ev.tenant = tenant;
+	ev.action = action;
+	ev.target = target;
+	ev.outcome = err == NULL ? "ok" : "error";
+	ev.detail = err;
+	if ((rc = audit_write(st, &cfg, &ev)) == -1)
+		cli_fail("%s: done, but the audit trail could not record it", action);
+	store_client_clear(&c);
+	config_clear(&cfg);
+	return rc;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ" for ms since the epoch. */
+static void
+time_ms(int64_t ms, char out[32])
+{
+	char s[21];
+
+	time_iso8601(ms / 1000, s);
+	snprintf(out, 32, "%.19s.%03dZ", s, (int)(ms % 1000));
+}
+
+/*
+ * A --since/--until value as ms since the epoch: "2026-11-23T09:00:00Z"
+ * (UTC), seconds since the epoch ("1795000000"), or an age with a unit
+ * ("15m", "2h", "7d": that long ago). 0, or -1 with why.
+ */
+static int
+parse_when(const char *s, int64_t *out, const char **why)
+{
+	size_t n = strlen(s);
+	int64_t v;
+
+	if (n == 20 && s[4] == '-' && s[10] == 'T' && s[19] == 'Z') {
+		struct tm tm;
+		int Y, M, D, h, m, sec;
+		char tail;
+
+		memset(&tm, 0, sizeof(tm));
+		if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c", &Y, &M, &D, &h, &m, &sec, &tail) != 7 ||
+		    tail != 'Z' || Y < 1970 || Y > 9999 || M < 1 || M > 12 || D < 1 || D > 31 ||
+		    h > 23 || m > 59 || sec > 60 || h < 0 || m < 0 || sec < 0) {
+			*why = "is not a UTC time YYYY-MM-DDTHH:MM:SSZ";
+			return -1;
+		}
+		tm.tm_year = Y - 1900;
+		tm.tm_mon = M - 1;
+		tm.tm_mday = D;
+		tm.tm_hour = h;
+		tm.tm_min = m;
+		tm.tm_sec = sec;
+		*out = (int64_t)timegm(&tm) * 1000;
+		return 0;
+	}
+	if (n > 0 && n <= 12 && s[n - 1] >= '0' && s[n - 1] <= '9') {
+		if (num_parse_i64(s, n, 0, 253402300799LL, &v, why) == -1)
+			return -1;
+		*out = v * 1000;
+		return 0;
+	}
+	if (num_parse_duration(s, 0, 3660LL * 86400, &v, why) == -1)
+		return -1;
+	*out = audit_now_ms() - v * 1000;
+	return 0;
+}
+
+static json_t *
+row_json(const struct store_audit *r)
+{
+	char t[32], h[65];
+
+	time_ms(r->at, t);
+	hex_encode(r->hash, 32, h);
+	return json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+	    "seq", (json_int_t)r->seq, "time", t, "at_ms", (json_int_t)r->at,
+	    "request_id", r->request_id, "actor", r->actor, "tenant", r->tenant,
+	    "address", r->address, "action", r->action, "target", r->target,
+	    "outcome", r->outcome, "detail", r->detail, "hash", h);
+}
+
+int
+cmd_audit_list(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = {
+		{ "tenant", 1, 0, "only this tenant's events" },
+		{ "client", 1, 0, "only events by or about this client (actor or target)" },
+		{ "action", 1, 0, "only this action (token.issued, token.refused, gate.refused, ...)" },
+		{ "since", 1, 0, "from this time: 2026-11-23T09:00:00Z, epoch seconds, or an age (2h)" },
+		{ "until", 1, 0, "before this time (same forms)" },
+		{ "limit", 1, 0, "at most this many rows, newest first (1..10000, default 100)" },
+		{ "before-seq", 1, 0, "only rows with a lower seq (the next page)" },
+		CLI_STORE_OPTS,
+	};
+	struct cli_args a;
+	struct store_audit_filter f;
+	struct store *st = NULL;
+	struct store_audit *rows = NULL;
+	size_t n = 0;
+	const char *why;
+	int64_t v;
+	json_t *arr;
+	int rc;
+
+	if ((rc = cli_parse(argc, argv, "gatehouse audit list [--tenant T] [--client C] [--action A]"
+	    " [--since WHEN] [--until WHEN] [--limit N] [--before-seq S]", spec,
+	    GH_ARRAY_LEN(spec), &a)) != 0)
+		return rc < 0 ? 2 : 0;
+	memset(&f, 0, sizeof(f));
+	f.limit = 100;
+	f.tenant = cli_get(&a, "tenant");
+	f.client = cli_get(&a, "client");
+	f.action = cli_get(&a, "action");
+	if (cli_has(&a, "since") && parse_when(cli_get(&a, "since"), &f.since, &why) == -1)
+		return cli_fail("audit list: --since \"%.40s\" %s", cli_get(&a, "since"), why);
+	if (cli_has(&a, "until") && parse_when(cli_get(&a, "until"), &f.until, &why) == -1)
+		return cli_fail("audit list: --until \"%.40s\" %s", cli_get(&a, "until"), why);
+	if (cli_has(&a, "limit")) {
+		const char *s = cli_get(&a, "limit");
+		if (num_parse_i64(s, strlen(s), 1, 10000, &v, &why) == -1)
+			return cli_fail("audit list: --limit \"%.20s\" %s (1..10000)", s, why);
+		f.limit = (size_t)v;
+	}
+	if (cli_has(&a, "before-seq")) {
+		const char *s = cli_get(&a, "before-seq");
+		if (num_parse_i64(s, strlen(s), 1, INT64_MAX, &v, &why) == -1)
+			return cli_fail("audit list: --before-seq \"%.20s\" %s", s, why);
+		f.before_seq = v;
+	}
+	if (cli_open_store(&a, &st) == -1)
+		return 1;
+	if (store_audit_list(st, &f, &rows, &n) != STORE_OK) {
+		rc = cli_fail("audit list: %s", store_last_error());
+		store_close(st);
+		return rc;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, row_json(&rows[i]));
+	store_audit_free(rows, n);
+	store_close(st);
+	return cli_print(arr);
+}
+
+int
+cmd_audit_verify(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = { CLI_STORE_OPTS };
+	struct cli_args a;
+	struct store *st = NULL;
+	struct audit_verify_result r;
+	int rc;
+
+	if ((rc = cli_parse(argc, argv, "gatehouse audit verify", spec, GH_ARRAY_LEN(spec), &a)) != 0)
+		return rc < 0 ? 2 : 0;
+	if (cli_open_store(&a, &st) == -1)
+		return 1;
+	rc = audit_verify(st, &r);
+	if (rc == -1) {
+		rc = cli_fail("audit verify: %s", store_last_error());
+		store_close(st);
+		return rc;
+	}
+	store_close(st);
+	if (!r.ok) {
+		cli_print(json_pack("{s:b, s:I, s:s, s:I}", "ok", 0, "first_bad_seq",
+		    (json_int_t)r.first_bad, "reason", r.why, "rows", (json_int_t)r.rows));
+		return cli_fail("audit verify: the chain is broken at seq %lld: %s",
+		    (long long)r.first_bad, r.why);
+	}
+	return cli_print(json_pack("{s:b, s:I, s:I, s:s, s:I}", "ok", 1, "rows", (json_int_t)r.rows,
+	    "head_seq", (json_int_t)r.head_seq, "head_hash", r.head_hash,
+	    "checkpoint_through", (json_int_t)r.checkpoint));
+}
+
+int
+cmd_audit_prune(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = {
+		{ "older-than", 1, 0, "prune token events older than this (default: audit_retention)" },
+		CLI_STORE_OPTS,
+	};
+	struct cli_args a;
+	struct config cfg;
+	struct store *st = NULL;
+	const char *why;
+	int64_t pruned = 0;
+	int rc;
+
+	if ((rc = cli_parse(argc, argv, "gatehouse audit prune [--older-than DURATION]", spec,
+	    GH_ARRAY_LEN(spec), &a)) != 0)
+		return rc < 0 ? 2 : 0;
+	if (config_for(&a, &cfg) == -1)
+		return 1;
+	if (cli_has(&a, "older-than") && num_parse_duration(cli_get(&a, "older-than"), 1,
+	    3660LL * 86400, &cfg.audit_retention, &why) == -1) {
+		config_clear(&cfg);
+		return cli_fail("audit prune: --older-than %s (1s..3660d)", why);
+	}
+	if (cfg.audit_retention == 0) {
+		config_clear(&cfg);
+		return cli_fail("audit prune: no retention: set audit_retention or give --older-than");
+	}
+	cfg.audit = 1;	/* an explicit prune works on the trail there is */
+	if (cli_open_store(&a, &st) == -1) {
+		config_clear(&cfg);
+		return 1;
+	}
+	rc = audit_prune(st, &cfg, &pruned);
+	config_clear(&cfg);
+	if (rc == -1) {
+		rc = cli_fail("audit prune: %s", store_last_error());
+		store_close(st);
+		return rc;
+	}
+	store_close(st);
+	return cli_print(json_pack("{s:I}", "pruned", (json_int_t)pruned));
+}

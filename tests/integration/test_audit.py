@@ -1,0 +1,314 @@
+"""Issue 6, the audit trail: every token issued or refused, gate refusal,
+CLI admin action and lock is recorded; `gatehouse audit verify` finds each
+kind of tampering (the SQLite file edited directly) and names the first
+broken seq; `audit list` filters; retention prunes token events behind a
+checkpoint that keeps the chain verifiable; audit = off records nothing."""
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import harness  # noqa: E402
+from harness import BIN, Server, Suite, check, eq  # noqa: E402
+
+FIELDS = ("request_id", "actor", "tenant", "address", "action", "target", "outcome", "detail")
+
+
+def row_hash(prev, seq, at, texts):
+    """store.h store_audit_hash, written from its documentation."""
+    h = hashlib.sha256()
+    h.update(b"gatehouse-audit-v1\0")
+    h.update(prev)
+    h.update(struct.pack(">q", seq))
+    h.update(struct.pack(">q", at))
+    for t in texts:
+        b = t.encode()
+        h.update(struct.pack(">I", len(b)))
+        h.update(b)
+    return h.digest()
+
+
+class Audit(Suite):
+    def setup(self):
+        if harness.BACKEND != "sqlite":
+            print("skipped: edits the SQLite file directly")
+            sys.exit(0)
+        self.s = Server("--lockout-pair-threshold", "3", "--lockout-address-threshold", "50")
+        self.c1 = self.s.client("acme", name="one")
+        self.c2 = self.s.client("globex", name="two")
+        self.s.cli("client", "disable", self.c2["client_id"])
+        self.s.cli("client", "enable", self.c2["client_id"])
+        for _ in range(3):
+            eq(self.s.token(self.c1["client_id"], self.c1["client_secret"]).status, 200, "issued")
+        eq(self.s.token(self.c2["client_id"], self.c2["client_secret"]).status, 200, "issued")
+        eq(self.s.token(self.c1["client_id"], "wrong-secret-1").status, 401, "refused")
+        eq(self.s.get("/gate").status in (400, 403), True, "gate refusal")
+
+    def teardown(self):
+        self.s.cleanup()
+
+    # -- helpers -------------------------------------------------------------
+    def run_cli(self, db, *args, env=None):
+        e = dict(os.environ)
+        e.update(env or {})
+        return subprocess.run([BIN] + list(args) + ["--db", "sqlite:" + db, "--master-key",
+                              self.s.master], capture_output=True, env=e, timeout=60)
+
+    def verify(self, db):
+        p = self.run_cli(db, "audit", "verify")
+        out = json.loads(p.stdout.decode()) if p.stdout.strip() else {}
+        return p.returncode, out, p.stderr.decode()
+
+    def snapshot(self, name):
+        """A copy of the store, checkpointed (the server keeps running)."""
+        src = self.s.db[len("sqlite:"):]
+        dst = os.path.join(self.s.dir, name + ".db")
+        con = sqlite3.connect(src)
+        con.execute("PRAGMA wal_checkpoint(FULL)")
+        con.close()
+        for suffix in ("", "-wal"):
+            if os.path.exists(src + suffix):
+                shutil.copy(src + suffix, dst + suffix)
+        return dst
+
+    def edit(self, db, *sql):
+        con = sqlite3.connect(db)
+        con.execute("DROP TRIGGER IF EXISTS audit_append_only")
+        for q in sql:
+            if isinstance(q, tuple):
+                con.execute(q[0], q[1])
+            else:
+                con.execute(q)
+        con.commit()
+        con.close()
+
+    def rows(self, db):
+        con = sqlite3.connect(db)
+        r = con.execute("SELECT seq, at, " + ", ".join(FIELDS) + ", prev_hash, hash FROM audit"
+                        " ORDER BY seq").fetchall()
+        con.close()
+        return r
+
+    def expect_broken(self, db, seq, words):
+        rc, out, err = self.verify(db)
+        eq(rc, 1, "verify fails: " + err)
+        eq(out.get("ok"), False, "ok false")
+        eq(out.get("first_bad_seq"), seq, "first broken seq (%s)" % out.get("reason"))
+        check(words in out.get("reason", ""), "reason %r names %r" % (out.get("reason"), words))
+        check("seq %d" % seq in err, "stderr names the seq: " + err)
+
+    # -- what is recorded ------------------------------------------------------
+    def test_events_recorded_without_secrets(self):
+        rows = self.s.cli("audit", "list", "--limit", "1000")
+        actions = [r["action"] for r in rows]
+        for a in ("tenant.create", "client.create", "client.disable", "client.enable",
+                  "token.issued", "token.refused", "gate.refused"):
+            check(a in actions, "%s recorded: %s" % (a, actions))
+        issued = [r for r in rows if r["action"] == "token.issued"]
+        eq(len(issued), 4, "one row per token")
+        r = [r for r in issued if r["actor"] == self.c1["client_id"]][0]
+        eq((r["tenant"], r["address"], r["outcome"]), ("acme", "127.0.0.1", "ok"), "fields")
+        check(len(r["request_id"]) > 0 and len(r["target"]) > 0, "request id and token name")
+        ref = [r for r in rows if r["action"] == "token.refused"][0]
+        eq((ref["actor"], ref["tenant"], ref["outcome"]), (self.c1["client_id"], "acme", "refused"),
+           "refusal names the claimed client and its tenant")
+        check("invalid_client" in ref["detail"], "refusal reason: " + ref["detail"])
+        cli = [r for r in rows if r["action"] == "client.disable"][0]
+        check(cli["actor"].startswith("cli:"), "CLI actor: " + cli["actor"])
+        eq((cli["target"], cli["tenant"]), (self.c2["client_id"], "globex"), "CLI target")
+        text = json.dumps(rows)
+        for secret in (self.c1["client_secret"], self.c2["client_secret"], "wrong-secret-1"):
+            check(secret not in text, "no secret in the trail")
+        seqs = [r["seq"] for r in rows]
+        eq(seqs, sorted(seqs, reverse=True), "newest first")
+
+    def test_lock_recorded(self):
+        c = self.s.client("acme", name="lockme")
+        for _ in range(4):
+            self.s.token(c["client_id"], "bad-bad-bad")
+        rows = self.s.cli("audit", "list", "--action", "lock.made")
+        check(any(r["target"] == c["client_id"] and r["address"] == "127.0.0.1" for r in rows),
+              "lock row: %r" % rows)
+
+    def test_refusal_answer_waits_for_row(self):
+        before = self.s.cli("audit", "list", "--action", "token.refused", "--limit", "10000")
+        eq(self.s.token("nobody-" + str(time.time()), "x").status, 401, "refused")
+        # No flush, no wait: the refusal was answered after its row was durable.
+        after = self.s.cli("audit", "list", "--action", "token.refused", "--limit", "10000")
+        eq(len(after), len(before) + 1, "the row is there when the answer is")
+
+    # -- verification ------------------------------------------------------------
+    def test_verify_clean_and_encoding(self):
+        db = self.snapshot("clean")
+        rc, out, err = self.verify(db)
+        eq(rc, 0, "clean trail verifies: " + err)
+        eq(out["ok"], True, "ok")
+        rows = self.rows(db)
+        eq(out["rows"], len(rows), "every row read")
+        eq(out["head_seq"], rows[-1][0], "head")
+        prev = bytes(32)
+        for r in rows:
+            eq(bytes(r[10]), prev, "prev_hash of %d" % r[0])
+            eq(row_hash(prev, r[0], r[1], r[2:10]), bytes(r[11]), "hash of %d as documented" % r[0])
+            prev = bytes(r[11])
+        eq(out["head_hash"], prev.hex(), "head hash")
+
+    def test_tamper_edit(self):
+        db = self.snapshot("edit")
+        self.edit(db, "UPDATE audit SET detail = 'nothing to see' WHERE seq = 5")
+        self.expect_broken(db, 5, "edited")
+
+    def test_tamper_edit_with_rehash(self):
+        db = self.snapshot("rehash")
+        r = [x for x in self.rows(db) if x[0] == 5][0]
+        texts = list(r[2:10])
+        texts[1] = "someone-else"
+        h = row_hash(bytes(r[10]), 5, r[1], texts)
+        self.edit(db, ("UPDATE audit SET actor = ?, hash = ? WHERE seq = 5", (texts[1], h)))
+        # Row 5 is consistent in itself now; row 6 no longer chains to it.
+        self.expect_broken(db, 6, "does not chain")
+
+    def test_tamper_delete(self):
+        db = self.snapshot("delete")
+        self.edit(db, "DELETE FROM audit WHERE seq = 4")
+        self.expect_broken(db, 4, "missing")
+
+    def test_tamper_insert_middle(self):
+        db = self.snapshot("insert")
+        r = [x for x in self.rows(db) if x[0] == 6][0]
+        self.edit(db, "UPDATE audit SET seq = seq + 1000 WHERE seq >= 6",
+                  "UPDATE audit SET seq = seq - 999 WHERE seq >= 1006",
+                  ("INSERT INTO audit VALUES (6, ?, 'x', 'cli:root', 'acme', '', 'client.create',"
+                   " 'ghost', 'ok', '', ?, ?)", (r[1], bytes(r[10]), bytes(r[11]))))
+        self.expect_broken(db, 6, "edited")
+
+    def test_tamper_insert_end(self):
+        db = self.snapshot("append")
+        last = self.rows(db)[-1]
+        fake = row_hash(bytes(32), last[0] + 1, last[1], ["x"] * 8)
+        self.edit(db, ("INSERT INTO audit VALUES (?, ?, 'x','x','x','x','x','x','x','x', ?, ?)",
+                       (last[0] + 1, last[1], bytes(32), fake)))
+        self.expect_broken(db, last[0] + 1, "does not chain")
+
+    def test_tamper_reorder(self):
+        db = self.snapshot("reorder")
+        self.edit(db, "UPDATE audit SET seq = -1 WHERE seq = 3",
+                  "UPDATE audit SET seq = 3 WHERE seq = 4",
+                  "UPDATE audit SET seq = 4 WHERE seq = -1")
+        self.expect_broken(db, 3, "does not chain")
+
+    # -- list ----------------------------------------------------------------------
+    def test_list_filters(self):
+        c1, c2 = self.c1["client_id"], self.c2["client_id"]
+        acme = self.s.cli("audit", "list", "--tenant", "acme", "--limit", "1000")
+        check(len(acme) > 0 and all(r["tenant"] == "acme" for r in acme), "tenant filter")
+        mine = self.s.cli("audit", "list", "--client", c2, "--limit", "1000")
+        check(len(mine) >= 4 and all(c2 in (r["actor"], r["target"]) for r in mine),
+              "client filter (actor or target)")
+        iss = self.s.cli("audit", "list", "--action", "token.issued", "--client", c1)
+        eq(len(iss), 3, "action + client")
+        eq(len(self.s.cli("audit", "list", "--limit", "2")), 2, "limit")
+        newest = self.s.cli("audit", "list", "--limit", "1")[0]
+        page = self.s.cli("audit", "list", "--limit", "1", "--before-seq", str(newest["seq"]))
+        eq(page[0]["seq"], newest["seq"] - 1, "paging")
+        eq(self.s.cli("audit", "list", "--since", "1h", "--action", "token.issued",
+                      "--client", c1).__len__(), 3, "since an age")
+        future = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+        eq(self.s.cli("audit", "list", "--since", future), [], "since the future: none")
+        check(len(self.s.cli("audit", "list", "--until", future)) > 0, "until the future: all")
+        eq(self.s.cli("audit", "list", "--until", "2000-01-01T00:00:00Z"), [], "until the past")
+        ts = int(time.time()) - 3600
+        eq(len(self.s.cli("audit", "list", "--since", str(ts), "--action", "token.issued",
+                          "--client", c1)), 3, "since epoch seconds")
+
+    def test_list_bad_input(self):
+        for args, words in ((("--limit", "0"), "--limit"), (("--limit", "x"), "--limit"),
+                            (("--limit", "10001"), "--limit"),
+                            (("--since", "yesterday"), "--since"),
+                            (("--until", "2026-13-01T00:00:00Z"), "--until"),
+                            (("--before-seq", "-3"), "--before-seq")):
+            p = self.s.cli("audit", "list", *args, check=False)
+            check(p.returncode != 0 and words in p.stderr.decode(),
+                  "%r refused: %r" % (args, p.stderr))
+
+    # -- retention -------------------------------------------------------------------
+    def test_retention_prune_checkpoint(self):
+        db = self.snapshot("prune")
+        before = self.rows(db)
+        tokens = [r for r in before if r[6] in ("token.issued", "token.refused")]
+        kept = [r for r in before if r[6] not in ("token.issued", "token.refused")]
+        check(len(tokens) > 0, "token rows to prune")
+        p = self.run_cli(db, "audit", "prune", "--older-than", "1h",
+                         env={"GATEHOUSE_CLOCK_OFFSET": "7200"})
+        eq(p.returncode, 0, p.stderr.decode())
+        eq(json.loads(p.stdout)["pruned"], len(tokens), "every old token row pruned")
+        after = self.rows(db)
+        eq([r for r in after if r[6] in ("token.issued", "token.refused")], [], "none left")
+        eq([r[0] for r in after[:len(kept)]], [r[0] for r in kept], "the rest kept")
+        cp = after[-1]
+        eq(cp[6], "audit.checkpoint", "checkpoint row appended")
+        d = json.loads(cp[9])
+        eq(d["through"], tokens[-1][0], "cut at the last pruned row")
+        eq(d["through_hash"], bytes(tokens[-1][11]).hex(), "carries the pruned prefix's hash")
+        rc, out, err = self.verify(db)
+        eq(rc, 0, "pruned trail verifies: " + err)
+        eq(out["checkpoint_through"], d["through"], "verify starts from the checkpoint")
+        # Nothing old enough now: no second checkpoint.
+        p = self.run_cli(db, "audit", "prune", "--older-than", "1h",
+                         env={"GATEHOUSE_CLOCK_OFFSET": "7200"})
+        eq(json.loads(p.stdout)["pruned"], 0, "nothing more")
+        eq(len(self.rows(db)), len(after), "no row added")
+
+        # Tampering behind the checkpoint is still found.
+        for name, sql, seq, words in (
+                ("p-edit", "UPDATE audit SET detail = 'x' WHERE seq = %d" % kept[1][0],
+                 kept[1][0], "edited"),
+                ("p-delete", "DELETE FROM audit WHERE seq = %d" % kept[1][0],
+                 d["through"], "deleted or inserted"),
+                ("p-cp", "DELETE FROM audit WHERE action = 'audit.checkpoint'",
+                 tokens[0][0], "missing")):
+            t = os.path.join(self.s.dir, name + ".db")
+            shutil.copy(db, t)
+            self.edit(t, sql)
+            self.expect_broken(t, seq, words)
+
+    def test_retention_by_server_config(self):
+        s = Server("--audit-retention", "1")
+        try:
+            c = s.client("acme", name="r")
+            eq(s.token(c["client_id"], c["client_secret"]).status, 200, "issued")
+            s.stop()
+            time.sleep(1.2)
+            s.start()   # housekeeping runs at start
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                if s.cli("audit", "list", "--action", "token.issued") == []:
+                    break
+                time.sleep(0.2)
+            eq(s.cli("audit", "list", "--action", "token.issued"), [], "pruned by the server")
+            eq(len(s.cli("audit", "list", "--action", "audit.checkpoint")), 1, "one checkpoint")
+            eq(s.token(c["client_id"], c["client_secret"]).status, 200, "issued after")
+            eq(s.cli("audit", "verify")["ok"], True, "verifies")
+        finally:
+            s.cleanup()
+
+    def test_audit_off_records_nothing(self):
+        s = Server("--audit", "off")
+        try:
+            c = s.client("acme", name="off")
+            n = len(s.cli("audit", "list", "--limit", "10000"))
+            eq(s.token(c["client_id"], c["client_secret"]).status, 200, "issued")
+            eq(s.token(c["client_id"], "bad").status, 401, "refused")
+            eq(len(s.cli("audit", "list", "--limit", "10000")), n, "no token rows with audit off")
+        finally:
+            s.cleanup()
+
+
+if __name__ == "__main__":
+    Audit().run()
