@@ -43,6 +43,13 @@ void	gate_sync_generation(struct gate *);
  * moved. Returns a store_err; on failure *out is NULL. */
 int	gate_revoked_get(struct gate *, struct revoked_set **out);
 
+/* approval.c: a critical route's X-Approval-ID, consumed on success. 0, or
+ * -1 with r filled. Never cached. method: the original call's, path: its
+ * normalized path. */
+int	gate_approval_check(struct gh_ctx *, const struct http_request *,
+	    const struct gate_principal *, const char *method, const char *path,
+	    struct gate_refusal *r);
+
 /* The handlers of introspect.c. */
 enum http_result gate_introspect_handle(struct http_exchange *);
 enum http_result gate_revoke_handle(struct http_exchange *);

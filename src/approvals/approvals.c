@@ -1,0 +1,559 @@
+/*
+ * approvals.c — the maker-checker engine (approvals.h): who may file, see,
+ * decide and use an approval. The store makes each state change a guarded
+ * update; this file checks the rules before it and applies admin ops after
+ * the winning approval.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "approvals/approvals.h"
+#include "approvals/events.h"
+#include "gate/policy.h"
+#include "server/context.h"
+#include "util/util.h"
+
+static struct {
+	char			kind[APPROVAL_KIND_MAX + 1];
+	approval_apply_fn	fn;
+} appliers[APPROVAL_KINDS_MAX];
+static size_t nappliers;
+
+/* Fills err and returns status (for `return fail(...)`). */
+static int
+fail(char *err, size_t errlen, int status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int
+fail(char *err, size_t errlen, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+/* A store error as the engine's status, with the store's sentence. */
+static int
+store_fail(int rc, char *err, size_t errlen)
+{
+	static const int status[STORE_ERR__MAX] = {
+		[STORE_OK] = 500, [STORE_NOTFOUND] = 404, [STORE_CONFLICT] = 409,
+		[STORE_UNAVAILABLE] = 503, [STORE_ERROR] = 500,
+	};
+
+	return fail(err, errlen, (unsigned)rc < STORE_ERR__MAX ? status[rc] : 500, "%s",
+	    store_last_error());
+}
+
+static int
+kind_ok(const char *k)
+{
+	size_t n = k != NULL ? strlen(k) : 0;
+
+	if (n == 0 || n > APPROVAL_KIND_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!(islower((unsigned char)k[i]) || isdigit((unsigned char)k[i]) ||
+		    k[i] == '.' || k[i] == '_' || k[i] == '-'))
+			return 0;
+	return 1;
+}
+
+int
+approvals_register(const char *kind, approval_apply_fn fn)
+{
+	if (!kind_ok(kind) || strcmp(kind, APPROVAL_KIND_CALL) == 0 || fn == NULL ||
+	    approvals_applier(kind) != NULL || nappliers == APPROVAL_KINDS_MAX)
+		return -1;
+	snprintf(appliers[nappliers].kind, sizeof(appliers[nappliers].kind), "%s", kind);
+	appliers[nappliers].fn = fn;
+	nappliers++;
+	return 0;
+}
+
+approval_apply_fn
+approvals_applier(const char *kind)
+{
+	for (size_t i = 0; kind != NULL && i < nappliers; i++)
+		if (strcmp(appliers[i].kind, kind) == 0)
+			return appliers[i].fn;
+	return NULL;
+}
+
+int
+approvals_id_ok(const char *s)
+{
+	if (s == NULL || strlen(s) != APPROVAL_ID_LEN)
+		return 0;
+	for (size_t i = 0; i < APPROVAL_ID_LEN; i++)
+		if (!isdigit((unsigned char)s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
+			return 0;
+	return 1;
+}
+
+enum store_approval_state
+approvals_state_now(const struct store_approval *a, int64_t now)
+{
+	if ((a->state == STORE_APPROVAL_PENDING || a->state == STORE_APPROVAL_APPROVED) &&
+	    a->expires_at <= now)
+		return STORE_APPROVAL_EXPIRED;
+	return a->state;
+}
+
+static int
+is_platform(struct gh_ctx *ctx, const struct approval_actor *a)
+{
+	return strcmp(a->tenant_id, ctx->cfg->platform_tenant) == 0;
+}
+
+/* 1 when actor may see or act on tenant's approvals. */
+static int
+may_reach(struct gh_ctx *ctx, const struct approval_actor *a, const char *tenant)
+{
+	return strcmp(a->tenant_id, tenant) == 0 || is_platform(ctx, a);
+}
+
+static int
+text_ok(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	return n <= max && (n == 0 || str_is_clean_utf8(s, n));
+}
+
+int
+approvals_file(struct gh_ctx *ctx, const struct approval_actor *maker,
+    const struct approval_request *req, struct store_approval *out, char *err, size_t errlen)
+{
+	struct store_approval a;
+	const char *payload = req->payload != NULL ? req->payload : "{}";
+	const char *reason = req->reason != NULL ? req->reason : "";
+	const char *ckey = req->conflict_key != NULL ? req->conflict_key : "";
+	char id[APPROVAL_ID_LEN + 1];
+	uint8_t raw[APPROVAL_ID_LEN / 2];
+	json_error_t jerr;
+	json_t *j;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((maker->roles & (STORE_ROLE_OPERATOR | STORE_ROLE_ADMIN)) == 0)
+		return fail(err, errlen, 403, "filing an approval request needs the operator role");
+	if (req->tenant_id == NULL || !str_is_ident(req->tenant_id, strlen(req->tenant_id), 64))
+		return fail(err, errlen, 400, "tenant: 1-64 characters of [A-Za-z0-9._:-] required");
+	if (!may_reach(ctx, maker, req->tenant_id))
+		return fail(err, errlen, 403, "a principal of tenant %s cannot file for tenant %s",
+		    maker->tenant_id, req->tenant_id);
+	if (!kind_ok(req->kind))
+		return fail(err, errlen, 400, "kind: 1-64 characters of [a-z0-9._-] required");
+	if (strcmp(req->kind, APPROVAL_KIND_CALL) != 0 && approvals_applier(req->kind) == NULL)
+		return fail(err, errlen, 400, "kind: %s is not an operation that takes approvals",
+		    req->kind);
+	if (strlen(payload) > APPROVAL_PAYLOAD_MAX)
+		return fail(err, errlen, 400, "payload: at most %d bytes", APPROVAL_PAYLOAD_MAX);
+	if ((j = json_loads(payload, JSON_REJECT_DUPLICATES, &jerr)) == NULL || !json_is_object(j)) {
+		json_decref(j);
+		return fail(err, errlen, 400, "payload: not a JSON object");
+	}
+	json_decref(j);
+	if (!text_ok(reason, APPROVAL_REASON_MAX))
+		return fail(err, errlen, 400, "reason: at most %d bytes of text without control "
+		    "characters", APPROVAL_REASON_MAX);
+	if (!text_ok(ckey, APPROVAL_CONFLICT_MAX))
+		return fail(err, errlen, 400, "conflict key: at most %d bytes of text",
+		    APPROVAL_CONFLICT_MAX);
+	{
+		struct store_tenant t;
+		if ((rc = store_tenant_get(ctx->store, req->tenant_id, &t)) != STORE_OK)
+			return rc == STORE_NOTFOUND ? fail(err, errlen, 404,
+			    "tenant %s does not exist", req->tenant_id) : store_fail(rc, err, errlen);
+		store_tenant_clear(&t);
+	}
+	if (rand_bytes(raw, sizeof(raw)) == -1)
+		return fail(err, errlen, 500, "no randomness for an approval id");
+	hex_encode(raw, sizeof(raw), id);
+
+	memset(&a, 0, sizeof(a));
+	a.id = id;
+	a.tenant_id = (char *)req->tenant_id;
+	a.kind = (char *)req->kind;
+	a.maker = (char *)maker->client_id;
+	a.maker_tenant = (char *)maker->tenant_id;
+	a.payload = (char *)payload;
+	a.reason = (char *)reason;
+	a.conflict_key = (char *)ckey;
+	a.state = STORE_APPROVAL_PENDING;
+	a.created_at = clock_now();
+	a.expires_at = a.created_at + ctx->cfg->approval_ttl;
+	if ((rc = store_approval_create(ctx->store, &a)) != STORE_OK)
+		return store_fail(rc, err, errlen);
+	approvals_event(ctx, "approval.file", maker, &a, "pending");
+	if ((rc = store_approval_get(ctx->store, id, out)) != STORE_OK)
+		return store_fail(rc, err, errlen);
+	return 0;
+}
+
+/* "sha256:" and 64 lower-case hex digits (upper case accepted, lowered). */
+static int
+digest_norm(const char *in, char out[72])
+{
+	size_t n = strlen(in);
+
+	if (n != 7 + 64 || strncmp(in, "sha256:", 7) != 0)
+		return -1;
+	memcpy(out, "sha256:", 7);
+	for (size_t i = 7; i < n; i++) {
+		if (!isxdigit((unsigned char)in[i]))
+			return -1;
+		out[i] = (char)tolower((unsigned char)in[i]);
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+static const char *const call_methods[] = {
+	"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
+};
+
+int
+approvals_file_call(struct gh_ctx *ctx, const struct approval_actor *maker,
+    const char *tenant_id, const char *method, const char *path, const char *body_digest,
+    const char *reason, struct store_approval *out, char *err, size_t errlen)
+{
+	struct approval_request req;
+	char m[16], norm[POLICY_MAX_PATH + 1], digest[72] = "", *payload = NULL, ckey[80] = "";
+	const char *why = NULL;
+	json_t *j;
+	size_t i;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (method == NULL || strlen(method) >= sizeof(m))
+		return fail(err, errlen, 400, "method: an HTTP method is required");
+	for (i = 0; method[i] != '\0'; i++)
+		m[i] = (char)toupper((unsigned char)method[i]);
+	m[i] = '\0';
+	for (i = 0; i < GH_ARRAY_LEN(call_methods); i++)
+		if (strcmp(m, call_methods[i]) == 0)
+			break;
+	if (i == GH_ARRAY_LEN(call_methods))
+		return fail(err, errlen, 400, "method: one of GET, HEAD, POST, PUT, PATCH, DELETE, "
+		    "OPTIONS");
+	if (path == NULL || path[0] != '/' || strlen(path) > APPROVAL_PATH_MAX ||
+	    strchr(path, '?') != NULL)
+		return fail(err, errlen, 400, "path: an absolute path without a query is required");
+	/* The gate compares the normalized form of X-Original-URI. */
+	if (policy_normalize_path(path, strlen(path), norm, &why) == -1)
+		return fail(err, errlen, 400, "path: %s", why != NULL ? why : "not accepted");
+	if (body_digest != NULL && body_digest[0] != '\0' && digest_norm(body_digest, digest) == -1)
+		return fail(err, errlen, 400, "body_digest: \"sha256:\" and 64 hex digits expected");
+	j = json_pack("{s:s, s:s, s:s}", "method", m, "path", norm, "body_digest", digest);
+	if (j != NULL)
+		payload = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(j);
+	if (payload == NULL)
+		return fail(err, errlen, 500, "out of memory");
+	/* Two pending requests for the same call of one tenant conflict. The
+	 * key is a digest of (tenant, method, path, body digest): bounded
+	 * whatever the path's length. */
+	if (tenant_id != NULL) {
+		uint8_t md[32];
+		char hex[65], *buf;
+		size_t tn = strlen(tenant_id), mn = strlen(m), pn = strlen(norm);
+		size_t dn = strlen(digest), bn = tn + mn + pn + dn + 3;
+
+		if ((buf = malloc(bn)) == NULL) {
+			free(payload);
+			return fail(err, errlen, 500, "out of memory");
+		}
+		/* NUL-separated: no two tuples give the same bytes. */
+		memcpy(buf, tenant_id, tn + 1);
+		memcpy(buf + tn + 1, m, mn + 1);
+		memcpy(buf + tn + mn + 2, norm, pn + 1);
+		memcpy(buf + tn + mn + pn + 3, digest, dn);
+		rc = EVP_Digest(buf, bn, md, NULL, EVP_sha256(), NULL);
+		free(buf);
+		if (rc != 1) {
+			free(payload);
+			return fail(err, errlen, 500, "cannot hash the call");
+		}
+		hex_encode(md, sizeof(md), hex);
+		snprintf(ckey, sizeof(ckey), "call:%s", hex);
+	}
+	memset(&req, 0, sizeof(req));
+	req.tenant_id = tenant_id;
+	req.kind = APPROVAL_KIND_CALL;
+	req.payload = payload;
+	req.reason = reason;
+	req.conflict_key = ckey;
+	rc = approvals_file(ctx, maker, &req, out, err, errlen);
+	free(payload);
+	return rc;
+}
+
+/* Loads id as viewer may see it: 400 malformed, 404 absent or another
+ * tenant's (unless viewer is of the platform tenant). */
+static int
+load_visible(struct gh_ctx *ctx, const struct approval_actor *viewer, const char *id,
+    struct store_approval *out, char *err, size_t errlen)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!approvals_id_ok(id))
+		return fail(err, errlen, 400, "approval id: %d lower-case hex digits expected",
+		    APPROVAL_ID_LEN);
+	if ((rc = store_approval_get(ctx->store, id, out)) != STORE_OK)
+		return store_fail(rc, err, errlen);
+	if (viewer != NULL && !may_reach(ctx, viewer, out->tenant_id)) {
+		store_approval_clear(out);
+		return fail(err, errlen, 404, "approval %s does not exist", id);
+	}
+	return 0;
+}
+
+int
+approvals_get(struct gh_ctx *ctx, const struct approval_actor *viewer, const char *id,
+    struct store_approval *out, char *err, size_t errlen)
+{
+	return load_visible(ctx, viewer, id, out, err, errlen);
+}
+
+int
+approvals_list(struct gh_ctx *ctx, const struct approval_actor *viewer, const char *tenant_id,
+    enum store_approval_state state, size_t limit, struct store_approval **out, size_t *n,
+    char *err, size_t errlen)
+{
+	const char *t = tenant_id != NULL ? tenant_id : viewer->tenant_id;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (limit < 1 || limit > 1000)
+		return fail(err, errlen, 400, "limit: 1 to 1000");
+	if (strcmp(t, "*") == 0) {
+		if (!is_platform(ctx, viewer))
+			return fail(err, errlen, 403, "only platform principals list every tenant");
+		t = NULL;
+	} else if (!str_is_ident(t, strlen(t), 64))
+		return fail(err, errlen, 400, "tenant: 1-64 characters of [A-Za-z0-9._:-] required");
+	else if (!may_reach(ctx, viewer, t))
+		return fail(err, errlen, 403, "a principal of tenant %s cannot see tenant %s",
+		    viewer->tenant_id, t);
+	/* Expired rows may still be stored PENDING/APPROVED: filter on the
+	 * state as of now when asked for those. */
+	if (state == STORE_APPROVAL_EXPIRED || state == STORE_APPROVAL_PENDING ||
+	    state == STORE_APPROVAL_APPROVED) {
+		struct store_approval *all = NULL;
+		size_t nall = 0, k = 0;
+		int64_t now = clock_now();
+
+		if ((rc = store_approval_list(ctx->store, t, STORE_APPROVAL_STATE__MAX, 1000, &all,
+		    &nall)) != STORE_OK)
+			return store_fail(rc, err, errlen);
+		for (size_t i = 0; i < nall; i++) {
+			if (approvals_state_now(&all[i], now) == state && k < limit)
+				all[k++] = all[i];
+			else
+				store_approval_clear(&all[i]);
+		}
+		*out = all;
+		*n = k;
+		return 0;
+	}
+	if ((rc = store_approval_list(ctx->store, t, state, limit, out, n)) != STORE_OK)
+		return store_fail(rc, err, errlen);
+	return 0;
+}
+
+/* Runs the applier of an approved admin op and records the outcome. */
+static int
+apply(struct gh_ctx *ctx, const struct approval_actor *checker, const struct store_approval *a,
+    char *err, size_t errlen)
+{
+	approval_apply_fn fn = approvals_applier(a->kind);
+	char *result = NULL, aerr[256] = "", *text = NULL;
+	json_t *j = NULL;
+	int ok, rc;
+
+	ok = fn != NULL && fn(ctx, a, &result, aerr, sizeof(aerr)) == 0;
+	if (fn == NULL)
+		snprintf(aerr, sizeof(aerr), "no applier for %s in this process", a->kind);
+	if (ok) {
+		/* Only JSON goes into the record. */
+		if (result == NULL)
+			j = json_object();
+		else if ((j = json_loads(result, JSON_DECODE_ANY, NULL)) == NULL)
+			j = json_pack("{s:s}", "error", "the applier returned no JSON");
+	} else
+		j = json_pack("{s:s}", "error", aerr[0] != '\0' ? aerr : "the change failed");
+	free(result);
+	if (j != NULL)
+		text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(j);
+	rc = store_approval_transition(ctx->store, a->id, STORE_APPROVAL_APPROVED,
+	    ok ? STORE_APPROVAL_APPLIED : STORE_APPROVAL_FAILED, 0, clock_now(), NULL,
+	    clock_now(), text != NULL ? text : "{}");
+	free(text);
+	if (rc != STORE_OK)
+		return store_fail(rc, err, errlen);
+	approvals_event(ctx, "approval.apply", checker, a, ok ? "ok" : "error");
+	return 0;
+}
+
+int
+approvals_decide(struct gh_ctx *ctx, const struct approval_actor *checker, const char *id,
+    int approve, struct store_approval *out, char *err, size_t errlen)
+{
+	const char *action = approve ? "approval.approve" : "approval.reject";
+	struct store_approval a;
+	enum store_approval_state st;
+	int64_t now = clock_now();
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((checker->roles & STORE_ROLE_ADMIN) == 0)
+		return fail(err, errlen, 403, "approving or rejecting needs the admin role");
+	if ((rc = load_visible(ctx, checker, id, &a, err, errlen)) != 0)
+		return rc;
+	if (strcmp(a.maker, checker->client_id) == 0) {
+		rc = fail(err, errlen, 403, "a maker cannot %s its own request",
+		    approve ? "approve" : "reject");
+		goto refused;
+	}
+	if ((st = approvals_state_now(&a, now)) != STORE_APPROVAL_PENDING) {
+		rc = fail(err, errlen, 409, "approval %s is %s: only a pending one can be decided",
+		    id, store_approval_state_names[st]);
+		goto refused;
+	}
+	if (approve && strcmp(a.kind, APPROVAL_KIND_CALL) != 0 &&
+	    approvals_applier(a.kind) == NULL) {
+		rc = fail(err, errlen, 500, "this process cannot apply %s changes", a.kind);
+		goto refused;
+	}
+	rc = store_approval_transition(ctx->store, id, STORE_APPROVAL_PENDING,
+	    approve ? STORE_APPROVAL_APPROVED : STORE_APPROVAL_REJECTED, 1, now,
+	    checker->client_id, 0, NULL);
+	if (rc != STORE_OK) {
+		/* Lost a race with another decision, or it expired meanwhile. */
+		rc = store_fail(rc, err, errlen);
+		goto refused;
+	}
+	approvals_event(ctx, action, checker, &a, "ok");
+	/* This call won the decision: it alone applies the change. */
+	if (approve && strcmp(a.kind, APPROVAL_KIND_CALL) != 0 &&
+	    (rc = apply(ctx, checker, &a, err, errlen)) != 0) {
+		store_approval_clear(&a);
+		return rc;
+	}
+	store_approval_clear(&a);
+	if ((rc = store_approval_get(ctx->store, id, out)) != STORE_OK)
+		return store_fail(rc, err, errlen);
+	return 0;
+refused:
+	approvals_event(ctx, action, checker, &a, "refused");
+	store_approval_clear(&a);
+	return rc;
+}
+
+int
+approvals_consume(struct gh_ctx *ctx, const char *id, const struct approval_actor *caller,
+    const char *method, const char *path, const char *body_digest, char *err, size_t errlen)
+{
+	struct store_approval a;
+	enum store_approval_state st;
+	char want[72] = "", given[72] = "";
+	const char *m, *p, *d;
+	json_t *j = NULL;
+	int64_t now = clock_now();
+	int rc;
+
+	if (body_digest != NULL && digest_norm(body_digest, given) == -1)
+		return fail(err, errlen, 400, "the body digest must be \"sha256:\" and 64 hex digits");
+	if ((rc = load_visible(ctx, NULL, id, &a, err, errlen)) != 0)
+		return rc;
+	if (strcmp(a.tenant_id, caller->tenant_id) != 0) {
+		/* Another tenant's id reads as unknown: ids do not leak. */
+		rc = fail(err, errlen, 404, "approval %s does not exist", id);
+		goto out;
+	}
+	if (strcmp(a.kind, APPROVAL_KIND_CALL) != 0) {
+		rc = fail(err, errlen, 403, "approval %s is for a %s change, not a call", id, a.kind);
+		goto out;
+	}
+	if ((st = approvals_state_now(&a, now)) != STORE_APPROVAL_APPROVED) {
+		rc = fail(err, errlen, 409, "approval %s is %s, not approved and unused", id,
+		    store_approval_state_names[st]);
+		goto out;
+	}
+	if ((j = json_loads(a.payload, 0, NULL)) == NULL ||
+	    json_unpack(j, "{s:s, s:s, s:s}", "method", &m, "path", &p, "body_digest", &d) != 0) {
+		rc = fail(err, errlen, 500, "approval %s has a malformed call", id);
+		goto out;
+	}
+	snprintf(want, sizeof(want), "%s", d);
+	if (strcmp(m, method) != 0 || strcmp(p, path) != 0) {
+		rc = fail(err, errlen, 403, "approval %s is for %.10s %.200s, not this call", id, m, p);
+		goto out;
+	}
+	if (want[0] != '\0' && given[0] == '\0') {
+		rc = fail(err, errlen, 403, "approval %s binds the request body: the gate needs "
+		    "X-Original-Body-Digest", id);
+		goto out;
+	}
+	if (want[0] != '\0' && strcmp(want, given) != 0) {
+		rc = fail(err, errlen, 403, "the request body does not match approval %s", id);
+		goto out;
+	}
+	/* The one use: APPROVED -> USED, guarded; a concurrent use loses. */
+	rc = store_approval_transition(ctx->store, id, STORE_APPROVAL_APPROVED,
+	    STORE_APPROVAL_USED, 1, now, NULL, now, NULL);
+	if (rc != STORE_OK) {
+		rc = store_fail(rc, err, errlen);
+		goto out;
+	}
+	approvals_event(ctx, "approval.use", caller, &a, "ok");
+	rc = 0;
+out:
+	json_decref(j);
+	store_approval_clear(&a);
+	return rc;
+}
+
+static json_t *
+iso_or_null(int64_t t)
+{
+	char buf[21];
+
+	if (t == 0)
+		return json_null();
+	time_iso8601(t, buf);
+	return json_string(buf);
+}
+
+static json_t *
+parsed_or_null(const char *s)
+{
+	json_t *j = s != NULL && s[0] != '\0' ? json_loads(s, JSON_DECODE_ANY, NULL) : NULL;
+
+	return j != NULL ? j : json_null();
+}
+
+json_t *
+approvals_json(const struct store_approval *a, int64_t now)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s?, s:o, s:o, s:o, s:o, s:o}",
+	    "id", a->id, "tenant", a->tenant_id, "kind", a->kind, "maker", a->maker,
+	    "maker_tenant", a->maker_tenant, "payload", parsed_or_null(a->payload),
+	    "reason", a->reason, "state", store_approval_state_names[approvals_state_now(a, now)],
+	    "checker", a->checker[0] != '\0' ? a->checker : NULL,
+	    "created_at", iso_or_null(a->created_at), "expires_at", iso_or_null(a->expires_at),
+	    "decided_at", iso_or_null(a->decided_at), "used_at", iso_or_null(a->used_at),
+	    "result", parsed_or_null(a->result));
+}

@@ -1,0 +1,47 @@
+/* events.c — see events.h and approvals.h (approvals_origin). */
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "approvals/events.h"
+#include "audit/audit.h"
+#include "obs/log.h"
+#include "server/context.h"
+
+/* The request being served by this thread (HTTP handlers and the gate set
+ * it; the CLI leaves it empty). */
+static _Thread_local char origin_request_id[129];
+static _Thread_local char origin_address[46];
+
+void
+approvals_origin(const char *request_id, const char *address)
+{
+	snprintf(origin_request_id, sizeof(origin_request_id), "%s",
+	    request_id != NULL ? request_id : "");
+	snprintf(origin_address, sizeof(origin_address), "%s", address != NULL ? address : "");
+}
+
+void
+approvals_event(struct gh_ctx *ctx, const char *action, const struct approval_actor *actor,
+    const struct store_approval *a, const char *outcome)
+{
+	struct audit_event ev = {
+		.request_id = origin_request_id,
+		.actor = actor != NULL ? actor->client_id : "",
+		.tenant = a->tenant_id,
+		.address = origin_address,
+		.action = action,
+		.target = a->id,
+		.outcome = outcome,
+		.detail = a->kind,
+	};
+
+	log_event(LOG_INFO, action, json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:s}",
+	    "approval", a->id, "tenant", a->tenant_id, "kind", a->kind, "maker", a->maker,
+	    "actor", actor != NULL ? actor->client_id : NULL,
+	    "actor_tenant", actor != NULL ? actor->tenant_id : NULL, "outcome", outcome,
+	    "request_id", origin_request_id));
+	/* Queued with the writer's next batch (the CLI's store_close flushes
+	 * it); a failure to queue is logged by audit_emit. */
+	(void)audit_emit(ctx, &ev);
+}

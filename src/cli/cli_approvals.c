@@ -1,0 +1,241 @@
+/*
+ * cli_approvals.c — gatehouse approvals list|show|approve|reject: the
+ * maker-checker requests (approvals/approvals.h) on the store directly.
+ *
+ * Reading needs only the store (the operator of the store sees every
+ * tenant). Deciding is done as a named principal, --as CLIENT_ID: an
+ * existing, enabled client with the Admin role, under exactly the rules of
+ * the HTTP API (not the maker; the approval's tenant or the platform
+ * tenant), so that the audit trail names a real checker. An approved admin
+ * change is applied by this process, with the master key.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "admin/critical.h"
+#include "approvals/approvals.h"
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "server/context.h"
+#include "util/util.h"
+
+static int
+load_config(const struct cli_args *a, struct config *cfg)
+{
+	char err[1024];
+
+	config_defaults(cfg);
+	if (cli_has(a, "config") && config_load(cfg, cli_get(a, "config"), err, sizeof(err)) == -1) {
+		config_clear(cfg);
+		cli_fail("config: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Whoever runs the CLI on the store reads as a platform viewer. */
+static void
+store_reader(const struct config *cfg, struct approval_actor *me)
+{
+	memset(me, 0, sizeof(*me));
+	snprintf(me->client_id, sizeof(me->client_id), "cli");
+	snprintf(me->tenant_id, sizeof(me->tenant_id), "%s", cfg->platform_tenant);
+	me->roles = STORE_ROLE_VIEWER;
+}
+
+static int
+cmd_list(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = {
+		{ "tenant", 1, 0, "only this tenant's requests (default: every tenant)" },
+		{ "state", 1, 0, "pending, approved, rejected, expired, used, applied or failed" },
+		{ "limit", 1, 0, "at most this many, newest first (1-1000, default 100)" },
+		CLI_STORE_OPTS,
+	};
+	struct cli_args a;
+	struct config cfg;
+	struct gh_ctx ctx;
+	struct approval_actor me;
+	struct store_approval *v = NULL;
+	enum store_approval_state state = STORE_APPROVAL_STATE__MAX;
+	const char *s, *why = NULL;
+	char err[256];
+	int64_t limit = 100;
+	size_t n = 0;
+	json_t *arr;
+	int rc;
+
+	if ((rc = cli_parse(argc, argv, "gatehouse approvals list [--tenant ID] [--state S] [--limit N]",
+	    spec, GH_ARRAY_LEN(spec), &a)) != 0)
+		return rc < 0 ? 2 : 0;
+	if ((s = cli_get(&a, "state")) != NULL && store_approval_state_from_name(s, &state) == -1)
+		return cli_fail("approvals list: --state: one of pending, approved, rejected, expired, "
+		    "used, applied, failed");
+	if ((s = cli_get(&a, "limit")) != NULL &&
+	    num_parse_i64(s, strlen(s), 1, 1000, &limit, &why) == -1)
+		return cli_fail("approvals list: --limit: %s (1-1000)", why);
+	if (load_config(&a, &cfg) == -1)
+		return 1;
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.cfg = &cfg;
+	if (cli_open_store(&a, &ctx.store) == -1) {
+		config_clear(&cfg);
+		return 1;
+	}
+	store_reader(&cfg, &me);
+	rc = approvals_list(&ctx, &me, cli_get(&a, "tenant") != NULL ? cli_get(&a, "tenant") : "*",
+	    state, (size_t)limit, &v, &n, err, sizeof(err));
+	if (rc != 0) {
+		store_close(ctx.store);
+		config_clear(&cfg);
+		return cli_fail("approvals list: %s", err);
+	}
+	arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, approvals_json(&v[i], clock_now()));
+	store_approval_free(v, n);
+	store_close(ctx.store);
+	config_clear(&cfg);
+	return cli_print(arr);
+}
+
+static int
+cmd_show(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = { CLI_STORE_OPTS };
+	struct cli_args a;
+	struct config cfg;
+	struct gh_ctx ctx;
+	struct approval_actor me;
+	struct store_approval ap;
+	char err[256];
+	int rc;
+
+	if ((rc = cli_parse(argc, argv, "gatehouse approvals show ID", spec, GH_ARRAY_LEN(spec),
+	    &a)) != 0)
+		return rc < 0 ? 2 : 0;
+	if (a.npos != 1)
+		return cli_fail("approvals show: give one approval id");
+	if (load_config(&a, &cfg) == -1)
+		return 1;
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.cfg = &cfg;
+	if (cli_open_store(&a, &ctx.store) == -1) {
+		config_clear(&cfg);
+		return 1;
+	}
+	store_reader(&cfg, &me);
+	rc = approvals_get(&ctx, &me, a.pos[0], &ap, err, sizeof(err));
+	store_close(ctx.store);
+	config_clear(&cfg);
+	if (rc != 0)
+		return cli_fail("approvals show: %s", err);
+	{
+		json_t *o = approvals_json(&ap, clock_now());
+		store_approval_clear(&ap);
+		return cli_print(o);
+	}
+}
+
+static int
+decide(int argc, char **argv, int approve)
+{
+	static const struct cli_opt spec[] = {
+		{ "as", 1, 0, "the checker: an enabled Admin client (required; not the maker)" },
+		CLI_STORE_OPTS,
+	};
+	const char *verb = approve ? "approve" : "reject";
+	char usage[96], err[512];
+	struct cli_args a;
+	struct config cfg;
+	struct gh_ctx ctx;
+	struct store *st = NULL;
+	struct store_client c;
+	struct approval_actor me;
+	struct store_approval ap;
+	uint8_t master[32];
+	int rc, ctx_ok = 0;
+
+	snprintf(usage, sizeof(usage), "gatehouse approvals %s ID --as CLIENT_ID", verb);
+	if ((rc = cli_parse(argc, argv, usage, spec, GH_ARRAY_LEN(spec), &a)) != 0)
+		return rc < 0 ? 2 : 0;
+	if (a.npos != 1)
+		return cli_fail("approvals %s: give one approval id", verb);
+	if (cli_get(&a, "as") == NULL)
+		return cli_fail("approvals %s: --as CLIENT_ID names the Admin client deciding", verb);
+	if (load_config(&a, &cfg) == -1)
+		return 1;
+	if (cli_open_store(&a, &st) == -1) {
+		config_clear(&cfg);
+		return 1;
+	}
+	rc = 1;
+	memset(&c, 0, sizeof(c));
+	if (store_client_get(st, cli_get(&a, "as"), &c) != STORE_OK) {
+		cli_fail("approvals %s: --as: client %.128s does not exist", verb, cli_get(&a, "as"));
+		goto out;
+	}
+	if (c.disabled) {
+		cli_fail("approvals %s: --as: client %s is disabled", verb, c.id);
+		goto out;
+	}
+	memset(&me, 0, sizeof(me));
+	snprintf(me.client_id, sizeof(me.client_id), "%s", c.id);
+	snprintf(me.tenant_id, sizeof(me.tenant_id), "%s", c.tenant_id);
+	me.roles = c.roles;
+	if (cli_master_key(&a, 0, master, NULL) == -1)
+		goto out;
+	/* A full context: an approved admin change is applied here. */
+	if (ctx_init(&ctx, &cfg, st, master, cfg.issuer, err, sizeof(err)) == -1) {
+		cli_fail("approvals %s: %s", verb, err);
+		goto out;
+	}
+	ctx_ok = 1;
+	if (admin_register_appliers() == -1) {
+		cli_fail("approvals %s: cannot register the admin appliers", verb);
+		goto out;
+	}
+	if (approvals_decide(&ctx, &me, a.pos[0], approve, &ap, err, sizeof(err)) != 0) {
+		cli_fail("approvals %s: %s", verb, err);
+		goto out;
+	}
+	rc = cli_print(approvals_json(&ap, clock_now()));
+	store_approval_clear(&ap);
+out:
+	memset(master, 0, sizeof(master));
+	store_client_clear(&c);
+	if (ctx_ok)
+		ctx_clear(&ctx);
+	store_close(st);	/* flushes the audit events */
+	config_clear(&cfg);
+	return rc;
+}
+
+int
+cmd_approvals(int argc, char **argv)
+{
+	static const struct {
+		const char *verb;
+		int (*fn)(int, char **);
+		const char *help;
+	} verbs[] = {
+		{ "list", cmd_list, "list requests: [--tenant ID] [--state S] [--limit N]" },
+		{ "show", cmd_show, "show one request: ID" },
+		{ "approve", NULL, "approve a pending request: ID --as ADMIN_CLIENT_ID" },
+		{ "reject", NULL, "reject a pending request: ID --as ADMIN_CLIENT_ID" },
+	};
+
+	if (argc >= 1) {
+		if (strcmp(argv[0], "approve") == 0)
+			return decide(argc - 1, argv + 1, 1);
+		if (strcmp(argv[0], "reject") == 0)
+			return decide(argc - 1, argv + 1, 0);
+		for (size_t i = 0; i < GH_ARRAY_LEN(verbs); i++)
+			if (verbs[i].fn != NULL && strcmp(argv[0], verbs[i].verb) == 0)
+				return verbs[i].fn(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "gatehouse: approvals needs one of:\n");
+	for (size_t i = 0; i < GH_ARRAY_LEN(verbs); i++)
+		fprintf(stderr, "  approvals %-8s %s\n", verbs[i].verb, verbs[i].help);
+	return 2;
+}

@@ -1,0 +1,465 @@
+"""Issue 6 parts 2 and 3: maker-checker approvals for the protected API —
+POST/GET /approvals, approve/reject, the gate's X-Approval-ID on a critical
+route (used up once), expiry, the CLI, and every bad input the issue lists —
+against the real binary over HTTP."""
+import hashlib
+import json
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from harness import Server, Suite, basic, check, eq  # noqa: E402
+
+POLICY = """\
+GET    /v1/products/**          role=viewer   env=any
+POST   /v1/payouts/*/approve    role=operator env=any critical
+DELETE /v1/cards/*              role=operator env=any critical
+"""
+
+CALL_PATH = "/v1/payouts/%s/approve"
+
+
+class Approvals(Suite):
+    def setup(self):
+        self.s = Server(start=False)
+        self.policy = os.path.join(self.s.dir, "gate.policy")
+        with open(self.policy, "w") as f:
+            f.write(POLICY)
+        self.s.extra += ["--policy", self.policy]
+        self.s.start()
+        def client(tenant, **kw):
+            c = self.s.client(tenant, **kw)
+            c["tenant"] = tenant
+            return c
+        self.op = client("acme", name="op", roles="operator")
+        self.viewer = client("acme", name="viewer", roles="viewer")
+        self.admin = client("acme", name="admin", roles="admin,operator,viewer")
+        self.admin2 = client("acme", name="admin2", roles="admin")
+        self.other_admin = client("globex", name="gadmin", roles="admin,operator")
+        self.other_op = client("globex", name="gop", roles="operator")
+        self.platform = client("platform", name="root", roles="admin")
+        self.toks = {}
+        self.seq = 0
+
+    def teardown(self):
+        self.s.cleanup()
+
+    # -- helpers ------------------------------------------------------------
+    def tok(self, c):
+        cid = c["client_id"]
+        if cid not in self.toks:
+            r = self.s.token(cid, c["client_secret"])
+            eq(r.status, 200, "token for %s: %r" % (cid, r))
+            self.toks[cid] = r.json()["access_token"]
+        return self.toks[cid]
+
+    def hdrs(self, c, tenant=None, extra=None):
+        h = {"Authorization": "Bearer " + self.tok(c),
+             "X-TENANT-ID": tenant if tenant is not None else c["tenant"]}
+        h.update(extra or {})
+        return h
+
+    def api(self, method, path, c, body=None, tenant=None, extra=None, raw=None):
+        h = self.hdrs(c, tenant, extra)
+        if raw is not None:
+            h.setdefault("Content-Type", "application/json")
+            return self.s.request(method, path, body=raw, headers=h)
+        return self.s.request(method, path, body=body, headers=h)
+
+    def new_path(self):
+        self.seq += 1
+        return CALL_PATH % ("p-%d" % self.seq)
+
+    def file(self, c, path=None, **fields):
+        body = {"method": "POST", "path": path or self.new_path(), "reason": "payout for review"}
+        body.update(fields)
+        r = self.api("POST", "/approvals", c, body)
+        eq(r.status, 202, "filing: %r" % r)
+        return r.json()
+
+    def decide(self, c, aid, verb="approve", tenant=None):
+        return self.api("POST", "/approvals/%s/%s" % (aid, verb), c, tenant=tenant)
+
+    def gate(self, c, path, aid=None, method="POST", extra=None, body=None):
+        h = {"X-Original-Method": method, "X-Original-URI": path,
+             "X-TENANT-ID": c["tenant"], "Authorization": "Bearer " + self.tok(c)}
+        if aid is not None:
+            h["X-Approval-ID"] = aid
+        h.update(extra or {})
+        if body is not None:
+            return self.s.request("POST", "/gate", body=body, headers=h)
+        return self.s.get("/gate", headers=h)
+
+    def error(self, r, status, what, code=None):
+        eq(r.status, status, "%s: %r" % (what, r))
+        b = r.json()
+        check(b.get("error_description"), "%s: a description %r" % (what, b))
+        if code:
+            eq(b.get("error"), code, what)
+        return b
+
+    def state(self, aid, c=None):
+        r = self.api("GET", "/approvals/" + aid, c or self.admin)
+        eq(r.status, 200, "show %r" % r)
+        return r.json()["state"]
+
+    # -- the whole flow -----------------------------------------------------
+    def test_whole_flow(self):
+        path = self.new_path()
+        r = self.gate(self.op, path)
+        eq(r.status, 403, "critical route without approval %r" % r)
+        eq(r.json()["reason"], "approval_required", "reason")
+        a = self.file(self.op, path=path)
+        check(len(a["id"]) == 32, "id %r" % a)
+        eq(a["state"], "pending", "filed pending")
+        eq(a["maker"], self.op["client_id"], "maker")
+        eq(a["payload"], {"method": "POST", "path": path, "body_digest": ""}, "payload")
+        eq(a["reason"], "payout for review", "reason kept")
+        check(a["expires_at"] and a["checker"] is None, "dates %r" % a)
+        # Pending: not usable yet.
+        r = self.gate(self.op, path, a["id"])
+        eq((r.status, r.json()["reason"]), (403, "approval_invalid"), "pending use %r" % r)
+        r = self.decide(self.admin, a["id"])
+        eq(r.status, 200, "approve %r" % r)
+        eq(r.json()["state"], "approved", "approved")
+        eq(r.json()["checker"], self.admin["client_id"], "checker")
+        # Wrong path or method: refused, and the approval stays usable.
+        r = self.gate(self.op, self.new_path(), a["id"])
+        eq((r.status, r.json()["reason"]), (403, "approval_invalid"), "other path")
+        r = self.gate(self.op, path, a["id"], method="DELETE")
+        eq(r.status, 403, "other method")
+        eq(self.state(a["id"]), "approved", "still approved after mismatches")
+        r = self.gate(self.op, path, a["id"])
+        eq(r.status, 200, "approved call passes %r" % r)
+        eq(r.header("X-Gatehouse-Client"), self.op["client_id"], "identity")
+        eq(self.state(a["id"]), "used", "used up")
+        r = self.gate(self.op, path, a["id"])
+        eq((r.status, r.json()["reason"]), (403, "approval_invalid"), "second use")
+        check("used" in r.json()["error_description"], "says used %r" % r.json())
+        # Listing and filters.
+        r = self.api("GET", "/approvals?state=used", self.viewer)
+        eq(r.status, 200, "viewer lists %r" % r)
+        check(a["id"] in [x["id"] for x in r.json()["approvals"]], "listed as used")
+        r = self.api("GET", "/approvals?state=pending", self.viewer)
+        check(a["id"] not in [x["id"] for x in r.json()["approvals"]], "not listed as pending")
+
+    def test_reject_and_decided_refused(self):
+        a = self.file(self.op)
+        r = self.decide(self.admin, a["id"], "reject")
+        eq((r.status, r.json()["state"]), (200, "rejected"), "reject %r" % r)
+        b = self.error(self.decide(self.admin2, a["id"]), 409, "approving a rejected one", "conflict")
+        check("rejected" in b["error_description"], "says rejected %r" % b)
+        r = self.gate(self.op, a["payload"]["path"], a["id"])
+        eq((r.status, r.json()["reason"]), (403, "approval_invalid"), "using a rejected one")
+        # Approving twice, approving a used one.
+        a = self.file(self.op)
+        eq(self.decide(self.admin, a["id"]).status, 200, "approve")
+        self.error(self.decide(self.admin2, a["id"]), 409, "approving an approved one")
+        eq(self.gate(self.op, a["payload"]["path"], a["id"]).status, 200, "use")
+        b = self.error(self.decide(self.admin2, a["id"]), 409, "approving a used one")
+        check("used" in b["error_description"], "says used %r" % b)
+
+    # -- bad input ------------------------------------------------------------
+    def test_unknown_and_malformed_ids(self):
+        self.error(self.decide(self.admin, "0" * 32), 404, "unknown id", "not_found")
+        self.error(self.decide(self.admin, "not-an-id"), 400, "malformed id")
+        self.error(self.api("GET", "/approvals/" + "f" * 32, self.admin), 404, "show unknown")
+        self.error(self.api("POST", "/approvals/%s/frobnicate" % ("0" * 32), self.admin), 404,
+                   "unknown action")
+        r = self.gate(self.op, self.new_path(), "0" * 32)
+        eq((r.status, r.json()["reason"]), (403, "approval_invalid"), "gate: unknown id")
+        r = self.gate(self.op, self.new_path(), "XYZ")
+        eq((r.status, r.json()["reason"]), (400, "approval_header"), "gate: malformed id")
+
+    def test_own_request_and_roles(self):
+        a = self.file(self.admin)
+        b = self.error(self.decide(self.admin, a["id"]), 403, "approving one's own", "forbidden")
+        check("own" in b["error_description"], "says own %r" % b)
+        self.error(self.decide(self.admin, a["id"], "reject"), 403, "rejecting one's own")
+        self.error(self.decide(self.op, a["id"]), 403, "an operator approving")
+        self.error(self.decide(self.viewer, a["id"]), 403, "a viewer approving")
+        eq(self.state(a["id"]), "pending", "unchanged by refused decisions")
+        self.error(self.api("POST", "/approvals", self.viewer,
+                            {"method": "POST", "path": self.new_path()}), 403, "a viewer filing")
+        eq(self.decide(self.admin2, a["id"]).status, 200, "another admin may")
+
+    def test_other_tenant(self):
+        a = self.file(self.op)
+        self.error(self.decide(self.other_admin, a["id"]), 404, "another tenant's admin approving")
+        self.error(self.api("GET", "/approvals/" + a["id"], self.other_admin), 404,
+                   "another tenant's admin reading")
+        self.error(self.api("GET", "/approvals?tenant=acme", self.other_admin), 403,
+                   "another tenant's admin listing")
+        self.error(self.api("POST", "/approvals", self.other_op,
+                            {"tenant": "acme", "method": "POST", "path": self.new_path()}),
+                   403, "filing for another tenant")
+        eq(self.state(a["id"]), "pending", "unchanged")
+        self.error(self.api("POST", "/approvals", self.platform,
+                            {"tenant": "nosuch", "method": "POST", "path": self.new_path()}),
+                   404, "filing for a tenant that does not exist")
+        # The platform tenant's admin acts across tenants.
+        r = self.api("GET", "/approvals?tenant=acme&state=pending", self.platform)
+        eq(r.status, 200, "platform lists acme %r" % r)
+        check(a["id"] in [x["id"] for x in r.json()["approvals"]], "platform sees it")
+        eq(self.decide(self.platform, a["id"]).status, 200, "platform admin approves")
+        # An approved id of acme used by a globex caller reads as unknown.
+        r = self.gate(self.other_op, a["payload"]["path"], a["id"])
+        eq((r.status, r.json()["reason"]), (403, "approval_invalid"), "other tenant's id")
+        check("does not exist" in r.json()["error_description"], "no leak %r" % r.json())
+        eq(self.gate(self.op, a["payload"]["path"], a["id"]).status, 200, "still usable by acme")
+
+    def test_authentication_and_tenant_header(self):
+        r = self.s.request("GET", "/approvals")
+        eq(r.status, 401, "no token")
+        check(r.header("WWW-Authenticate") == "Bearer", "challenge %r" % r.headers)
+        r = self.s.request("GET", "/approvals", headers={"Authorization": "Bearer abc.def.ghi",
+                                                        "X-TENANT-ID": "acme"})
+        eq(r.status, 401, "bad token")
+        r = self.s.request("GET", "/approvals", headers={"Authorization": "Bearer " + self.tok(self.op)})
+        self.error(r, 400, "no X-TENANT-ID")
+        self.error(self.api("GET", "/approvals", self.op, tenant="globex"), 403, "tenant mismatch")
+
+    def test_malformed_and_unknown_json(self):
+        cases = [
+            ('{"method": "POST", "path": ', 400, "malformed JSON"),
+            ('["POST"]', 400, "not an object"),
+            ('{"method": "POST", "path": "/v1/payouts/x/approve", "amount": "1"}', 400,
+             "unknown field"),
+            ('{"method": "POST", "path": "/v1/payouts/x/approve", "reason": 5}', 400,
+             "non-string field"),
+            ('{"method": "POST", "method": "GET", "path": "/v1/x"}', 400, "duplicate key"),
+            ('{"method": "BREW", "path": "/v1/x"}', 400, "unknown method"),
+            ('{"method": "POST", "path": "v1/x"}', 400, "relative path"),
+            ('{"method": "POST", "path": "/v1/x?y=1"}', 400, "path with query"),
+            ('{"method": "POST", "path": "/v1/../x"}', 400, "dot segment"),
+            ('{"method": "POST", "path": "/v1/x", "body_digest": "md5:abc"}', 400, "bad digest"),
+            ('{"path": "/v1/x"}', 400, "no method"),
+        ]
+        before = len(self.api("GET", "/approvals?limit=1000", self.admin).json()["approvals"])
+        for raw, status, what in cases:
+            b = self.error(self.api("POST", "/approvals", self.op, raw=raw), status, what,
+                           "invalid_request")
+            if what == "unknown field":
+                check("amount" in b["error_description"], "names the field %r" % b)
+        r = self.api("POST", "/approvals", self.op, raw='{"method":"POST","path":"/v1/x"}',
+                     extra={"Content-Type": "text/plain"})
+        eq(r.status, 415, "not JSON %r" % r)
+        a = self.file(self.op)
+        self.error(self.api("POST", "/approvals/%s/approve" % a["id"], self.admin,
+                            raw='{"note": "ok"}'), 400, "unknown field on approve")
+        self.error(self.api("POST", "/approvals/%s/approve" % a["id"], self.admin,
+                            raw='{"note": '), 400, "malformed approve body")
+        eq(self.state(a["id"]), "pending", "unchanged")
+        after = len(self.api("GET", "/approvals?limit=1000", self.admin).json()["approvals"])
+        eq(after, before + 1, "bad filings stored nothing")
+        self.error(self.api("GET", "/approvals?state=bogus", self.admin), 400, "bad state filter")
+        self.error(self.api("GET", "/approvals?limit=0", self.admin), 400, "bad limit")
+        self.error(self.api("GET", "/approvals?color=red", self.admin), 400, "unknown parameter")
+
+    def test_conflicting_pending_request(self):
+        path = self.new_path()
+        a = self.file(self.op, path=path)
+        b = self.error(self.api("POST", "/approvals", self.admin, {"method": "POST", "path": path}),
+                       409, "same call pending", "conflict")
+        check(a["id"] in b["error_description"], "names the pending one %r" % b)
+        # Decided: a new request for the same call may be filed.
+        eq(self.decide(self.admin, a["id"], "reject").status, 200, "reject")
+        self.file(self.admin, path=path)
+
+    def test_body_digest(self):
+        body = b'{"amount": 100, "currency": "EUR"}'
+        good = "sha256:" + hashlib.sha256(body).hexdigest()
+        bad = "sha256:" + hashlib.sha256(b"{}").hexdigest()
+        path = self.new_path()
+        a = self.file(self.op, path=path, body_digest=good.upper().replace("SHA256:", "sha256:"))
+        eq(a["payload"]["body_digest"], good, "digest lower-cased")
+        eq(self.decide(self.admin, a["id"]).status, 200, "approve")
+        r = self.gate(self.op, path, a["id"])
+        eq((r.status, r.json()["reason"]), (403, "approval_invalid"), "no digest given %r" % r)
+        r = self.gate(self.op, path, a["id"], extra={"X-Original-Body-Digest": bad})
+        eq((r.status, r.json()["reason"]), (403, "approval_invalid"), "digest mismatch %r" % r)
+        check("does not match" in r.json()["error_description"], "says mismatch")
+        r = self.gate(self.op, path, a["id"], body=b'{"amount": 1000000}')
+        eq(r.status, 403, "other body sent to the gate %r" % r)
+        r = self.gate(self.op, path, a["id"], body=body, extra={"X-Original-Body-Digest": bad})
+        eq((r.status, r.json()["reason"]), (400, "body_digest"), "header and body disagree")
+        eq(self.state(a["id"]), "approved", "still usable")
+        r = self.gate(self.op, path, a["id"], extra={"X-Original-Body-Digest": good})
+        eq(r.status, 200, "matching digest header %r" % r)
+        # The body itself, posted to the gate.
+        path = self.new_path()
+        a = self.file(self.op, path=path, body_digest=good)
+        eq(self.decide(self.admin, a["id"]).status, 200, "approve")
+        eq(self.gate(self.op, path, a["id"], body=body).status, 200, "matching body")
+
+    def test_idempotent_filing(self):
+        body = {"method": "POST", "path": self.new_path()}
+        h = {"X-Request-ID": "file-once-1"}
+        r1 = self.api("POST", "/approvals", self.op, body, extra=h)
+        eq(r1.status, 202, "first %r" % r1)
+        r2 = self.api("POST", "/approvals", self.op, body, extra=h)
+        eq((r2.status, r2.json()["id"]), (202, r1.json()["id"]), "replayed, not filed twice")
+        body["reason"] = "different"
+        r3 = self.api("POST", "/approvals", self.op, body, extra=h)
+        eq(r3.status, 422, "same id, different request %r" % r3)
+
+    # -- concurrency ------------------------------------------------------------
+    def test_concurrent_approvals_one_wins(self):
+        a = self.file(self.op)
+        results = []
+        barrier = threading.Barrier(24)
+
+        def run(c):
+            barrier.wait()
+            r = self.decide(c, a["id"])
+            results.append(r.status)
+
+        ts = [threading.Thread(target=run, args=([self.admin, self.admin2, self.platform][i % 3],))
+              for i in range(24)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        eq(sorted(results), [200] + [409] * 23, "exactly one approval wins")
+        eq(self.state(a["id"]), "approved", "approved once")
+
+    def test_concurrent_uses_one_passes(self):
+        path = self.new_path()
+        a = self.file(self.op, path=path)
+        eq(self.decide(self.admin, a["id"]).status, 200, "approve")
+        self.tok(self.op)
+        results = []
+        barrier = threading.Barrier(32)
+
+        def run():
+            barrier.wait()
+            r = self.gate(self.op, path, a["id"])
+            results.append(r.status)
+
+        ts = [threading.Thread(target=run) for _ in range(32)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        eq(sorted(results), [200] + [403] * 31, "exactly one use passes")
+        eq(self.state(a["id"]), "used", "used")
+
+    # -- expiry ---------------------------------------------------------------------
+    def test_expiry(self):
+        a = self.file(self.op)
+        # A checker a day later (the clock shifted) finds it expired.
+        p = self.cli_decide(a["id"], self.admin, env={"GATEHOUSE_CLOCK_OFFSET": "90000"})
+        check(p.returncode != 0 and b"expired" in p.stderr, "expired at decision %r" % p.stderr)
+        eq(self.state(a["id"]), "pending", "stored state unchanged by the refusal")
+        # A short-lived server: an approved request unused past its ttl.
+        s2 = Server(start=False, workdir=self.s.dir)
+        s2.port = self.s.port       # the same issuer: the tokens stay valid
+        s2.extra += ["--policy", self.policy, "--approval-ttl", "2"]
+        self.s.stop()
+        s2.start()
+        try:
+            h = lambda c: {"Authorization": "Bearer " + self.tok(c), "X-TENANT-ID": "acme"}  # noqa: E731
+            path = self.new_path()
+            r = s2.request("POST", "/approvals", body={"method": "POST", "path": path},
+                           headers=h(self.op))
+            eq(r.status, 202, "file %r" % r)
+            aid = r.json()["id"]
+            eq(s2.request("POST", "/approvals/%s/approve" % aid, headers=h(self.admin)).status, 200,
+               "approve in time")
+            time.sleep(2.2)
+            r = s2.get("/gate", headers=dict(h(self.op), **{
+                "X-Original-Method": "POST", "X-Original-URI": path, "X-Approval-ID": aid}))
+            eq((r.status, r.json()["reason"]), (403, "approval_invalid"), "expired use %r" % r)
+            check("expired" in r.json()["error_description"], "says expired %r" % r.json())
+            r = s2.request("GET", "/approvals/" + aid, headers=h(self.admin))
+            eq(r.json()["state"], "expired", "reads expired")
+            # A pending one expires too, and frees its conflict key.
+            r = s2.request("POST", "/approvals", body={"method": "POST", "path": path + "x"},
+                           headers=h(self.op))
+            aid2 = r.json()["id"]
+            time.sleep(2.2)
+            r = s2.request("POST", "/approvals/%s/approve" % aid2, headers=h(self.admin))
+            eq(r.status, 409, "approving an expired one %r" % r)
+            r = s2.request("POST", "/approvals", body={"method": "POST", "path": path + "x"},
+                           headers=h(self.op))
+            eq(r.status, 202, "the same call may be filed again %r" % r)
+        finally:
+            s2.stop()
+            self.s.start()
+
+    # -- CLI ------------------------------------------------------------------------
+    def cli_decide(self, aid, c, verb="approve", env=None):
+        import subprocess
+        from harness import BIN
+        e = dict(self.s.env)
+        e.update(env or {})
+        return subprocess.run([BIN, "approvals", verb, aid, "--as", c["client_id"], "--db",
+                               self.s.db, "--master-key", self.s.master],
+                              capture_output=True, env=e, timeout=60)
+
+    def test_cli(self):
+        a = self.file(self.op)
+        out = self.s.cli("approvals", "list", "--tenant", "acme", "--state", "pending")
+        check(a["id"] in [x["id"] for x in out], "cli lists it")
+        eq(self.s.cli("approvals", "show", a["id"])["state"], "pending", "cli shows it")
+        p = self.s.cli("approvals", "show", "0" * 32, check=False)
+        check(p.returncode != 0 and b"does not exist" in p.stderr, "show unknown %r" % p.stderr)
+        p = self.cli_decide(a["id"], self.op)
+        check(p.returncode != 0 and b"admin role" in p.stderr, "--as operator %r" % p.stderr)
+        p = self.s.cli("approvals", "approve", a["id"], check=False)
+        check(p.returncode != 0 and b"--as" in p.stderr, "--as required")
+        p = self.cli_decide(a["id"], {"client_id": "nobody"})
+        check(p.returncode != 0 and b"does not exist" in p.stderr, "--as unknown")
+        p = self.cli_decide(a["id"], self.other_admin)
+        check(p.returncode != 0 and b"does not exist" in p.stderr, "--as other tenant's admin")
+        eq(self.state(a["id"]), "pending", "unchanged")
+        p = self.cli_decide(a["id"], self.admin)
+        eq(p.returncode, 0, "cli approve: %r" % p.stderr)
+        out = json.loads(p.stdout)
+        eq((out["state"], out["checker"]), ("approved", self.admin["client_id"]), "approved by admin")
+        eq(self.gate(self.op, a["payload"]["path"], a["id"]).status, 200, "server honours it")
+        b = self.file(self.op)
+        p = self.cli_decide(b["id"], self.admin, verb="reject")
+        eq((p.returncode, json.loads(p.stdout)["state"]), (0, "rejected"), "cli reject")
+        p = self.cli_decide(b["id"], self.admin2)
+        check(p.returncode != 0 and b"rejected" in p.stderr, "cli approve rejected")
+
+    def test_cli_applies_admin_change(self):
+        # An admin change filed through the admin API, approved from the CLI:
+        # the CLI process applies it, once.
+        body = {"name": "prod-app", "env": "production", "roles": ["viewer"],
+                "allow_ips": ["127.0.0.0/8"]}
+        r = self.api("POST", "/admin/v1/clients", self.op, body)
+        eq(r.status, 202, "operator files a production client: %r" % r)
+        filed = r.json()
+        aid, cid, secret = filed["approval_id"], filed["target"], filed["client_secret"]
+        eq(self.s.token(cid, secret).status, 401, "not created yet")
+        p = self.cli_decide(aid, self.admin)
+        eq(p.returncode, 0, "cli approve: %r" % p.stderr)
+        out = json.loads(p.stdout)
+        eq(out["state"], "applied", "applied by the CLI: %r" % out)
+        eq(out["kind"], "client.create", "kind")
+        eq(self.s.token(cid, secret).status, 200, "the client exists for the server")
+        p = self.cli_decide(aid, self.admin2)
+        check(p.returncode != 0 and b"applied" in p.stderr, "applied once only %r" % p.stderr)
+
+    def test_audit_events(self):
+        a = self.file(self.op)
+        eq(self.decide(self.admin, a["id"]).status, 200, "approve")
+        eq(self.gate(self.op, a["payload"]["path"], a["id"]).status, 200, "use")
+        deadline = time.time() + 5
+        want = {"approval.file", "approval.approve", "approval.use"}
+        seen = set()
+        while time.time() < deadline and not want <= seen:
+            p = self.s.cli("audit", "list", "--tenant", "acme", "--limit", "1000", check=False)
+            rows = p if isinstance(p, list) else (p.get("events") or p.get("rows") or []) \
+                if isinstance(p, dict) else []
+            seen = {r.get("action") for r in rows if r.get("target") == a["id"]}
+            time.sleep(0.2)
+        check(want <= seen, "audit events %r" % seen)
+
+
+if __name__ == "__main__":
+    Approvals().run()

@@ -1,0 +1,331 @@
+/*
+ * Unit tests for the maker-checker engine (approvals/approvals.h) over a
+ * real SQLite store: an approved admin operation is applied exactly once,
+ * by the winning decision, even with many threads deciding at once; a
+ * failing applier leaves FAILED with its error; a kind without an applier
+ * cannot be filed or approved; the rules on makers, checkers, roles and
+ * tenants; "call" approvals consumed once and matched on method, path and
+ * body digest; expiry as of now.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "approvals/approvals.h"
+#include "config/config.h"
+#include "server/context.h"
+
+static char dir[64], url[160], path[128];
+static struct config cfg;
+static struct gh_ctx ctx;
+static _Atomic int applied;
+
+static const struct approval_actor maker = { "maker", "acme", STORE_ROLE_OPERATOR };
+static const struct approval_actor checker = { "checker", "acme", STORE_ROLE_ADMIN };
+static const struct approval_actor checker2 = { "checker2", "acme", STORE_ROLE_ADMIN };
+static const struct approval_actor outsider = { "gx", "globex", STORE_ROLE_ADMIN };
+static const struct approval_actor root = { "root", "platform", STORE_ROLE_ADMIN };
+
+static int
+apply_ok(struct gh_ctx *c, const struct store_approval *a, char **result, char *err,
+    size_t errlen)
+{
+	(void)c;
+	(void)err;
+	(void)errlen;
+	atomic_fetch_add(&applied, 1);
+	*result = strdup(strstr(a->payload, "\"n\"") != NULL ? "{\"done\":true}" : "{}");
+	return 0;
+}
+
+static int
+apply_fail(struct gh_ctx *c, const struct store_approval *a, char **result, char *err,
+    size_t errlen)
+{
+	(void)c;
+	(void)a;
+	(void)result;
+	snprintf(err, errlen, "client x does not exist");
+	return -1;
+}
+
+static int
+setup(void **state)
+{
+	char err[256];
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/gh-apeng-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/t.db", dir);
+	snprintf(url, sizeof(url), "sqlite:%s", path);
+	config_defaults(&cfg);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.cfg = &cfg;
+	if (store_open(url, &ctx.store, err, sizeof(err)) != STORE_OK)
+		return -1;
+	for (size_t i = 0; i < 3; i++) {
+		static const char *const ids[] = { "acme", "globex", "platform" };
+		struct store_tenant t = { (char *)ids[i], (char *)ids[i], 1 };
+		if (store_tenant_create(ctx.store, &t) != STORE_OK)
+			return -1;
+	}
+	atomic_store(&applied, 0);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+	char p[192];
+
+	(void)state;
+	store_close(ctx.store);
+	config_clear(&cfg);
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
+		if (unlink(p) == -1 && errno != ENOENT)
+			return -1;
+	}
+	return rmdir(dir);
+}
+
+static void
+file_op(const char *kind, const char *ckey, char id[APPROVAL_ID_LEN + 1])
+{
+	struct approval_request req = { "acme", kind, "{\"n\":1}", "because", ckey };
+	struct store_approval a;
+	char err[256] = "";
+
+	assert_int_equal(approvals_file(&ctx, &maker, &req, &a, err, sizeof(err)), 0);
+	assert_int_equal(a.state, STORE_APPROVAL_PENDING);
+	assert_int_equal(a.expires_at - a.created_at, cfg.approval_ttl);
+	snprintf(id, APPROVAL_ID_LEN + 1, "%s", a.id);
+	store_approval_clear(&a);
+}
+
+static void
+registry(void **state)
+{
+	(void)state;
+	assert_int_equal(approvals_register("test.ok", apply_ok), 0);
+	assert_int_equal(approvals_register("test.ok", apply_ok), -1);	/* twice */
+	assert_int_equal(approvals_register("call", apply_ok), -1);	/* reserved */
+	assert_int_equal(approvals_register("Bad Kind", apply_ok), -1);
+	assert_int_equal(approvals_register("test.fail", apply_fail), 0);
+	assert_ptr_equal(approvals_applier("test.ok"), apply_ok);
+	assert_null(approvals_applier("test.none"));
+}
+
+struct race {
+	const struct approval_actor *who;
+	const char *id;
+	pthread_barrier_t *b;
+	int rc;
+};
+
+static void *
+race_decide(void *arg)
+{
+	struct race *r = arg;
+	struct store_approval a;
+	char err[256];
+
+	pthread_barrier_wait(r->b);
+	r->rc = approvals_decide(&ctx, r->who, r->id, 1, &a, err, sizeof(err));
+	if (r->rc == 0)
+		store_approval_clear(&a);
+	return NULL;
+}
+
+static void
+applied_exactly_once(void **state)
+{
+	enum { N = 12 };
+	struct race r[N];
+	pthread_t t[N];
+	pthread_barrier_t b;
+	struct store_approval a;
+	char id[APPROVAL_ID_LEN + 1], err[256];
+	int wins = 0;
+
+	(void)state;
+	file_op("test.ok", "client:c1", id);
+	pthread_barrier_init(&b, NULL, N);
+	for (int i = 0; i < N; i++) {
+		r[i] = (struct race){ i % 2 ? &checker : &checker2, id, &b, -1 };
+		assert_int_equal(pthread_create(&t[i], NULL, race_decide, &r[i]), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		if (r[i].rc == 0)
+			wins++;
+		else
+			assert_int_equal(r[i].rc, 409);
+	}
+	pthread_barrier_destroy(&b);
+	assert_int_equal(wins, 1);
+	assert_int_equal(atomic_load(&applied), 1);
+	assert_int_equal(approvals_get(&ctx, &checker, id, &a, err, sizeof(err)), 0);
+	assert_int_equal(a.state, STORE_APPROVAL_APPLIED);
+	assert_string_equal(a.result, "{\"done\":true}");
+	store_approval_clear(&a);
+	/* The conflict key is free once decided. */
+	file_op("test.ok", "client:c1", id);
+}
+
+static void
+failing_applier_and_missing_kind(void **state)
+{
+	struct approval_request req = { "acme", "test.none", "{}", "", "" };
+	struct store_approval a;
+	char id[APPROVAL_ID_LEN + 1], err[256];
+
+	(void)state;
+	file_op("test.fail", "", id);
+	assert_int_equal(approvals_decide(&ctx, &checker, id, 1, &a, err, sizeof(err)), 0);
+	assert_int_equal(a.state, STORE_APPROVAL_FAILED);
+	assert_non_null(strstr(a.result, "client x does not exist"));
+	store_approval_clear(&a);
+	/* No applier: cannot be filed. */
+	assert_int_equal(approvals_file(&ctx, &maker, &req, &a, err, sizeof(err)), 400);
+	/* A bad payload: refused. */
+	req.kind = "test.ok";
+	req.payload = "[1]";
+	assert_int_equal(approvals_file(&ctx, &maker, &req, &a, err, sizeof(err)), 400);
+	req.payload = "{\"a\":1,\"a\":2}";
+	assert_int_equal(approvals_file(&ctx, &maker, &req, &a, err, sizeof(err)), 400);
+	/* A conflicting pending request: 409. */
+	req.payload = "{}";
+	req.conflict_key = "k";
+	assert_int_equal(approvals_file(&ctx, &maker, &req, &a, err, sizeof(err)), 0);
+	store_approval_clear(&a);
+	assert_int_equal(approvals_file(&ctx, &maker, &req, &a, err, sizeof(err)), 409);
+}
+
+static void
+rules(void **state)
+{
+	struct approval_request req = { "acme", "test.ok", "{}", "", "" };
+	struct approval_actor viewer = { "v", "acme", STORE_ROLE_VIEWER };
+	struct approval_actor self = { "maker", "acme", STORE_ROLE_ADMIN };
+	struct store_approval a;
+	char id[APPROVAL_ID_LEN + 1], err[256];
+
+	(void)state;
+	assert_int_equal(approvals_file(&ctx, &viewer, &req, &a, err, sizeof(err)), 403);
+	req.tenant_id = "globex";
+	assert_int_equal(approvals_file(&ctx, &maker, &req, &a, err, sizeof(err)), 403);
+	req.tenant_id = "nosuch";
+	assert_int_equal(approvals_file(&ctx, &root, &req, &a, err, sizeof(err)), 404);
+	file_op("test.ok", "", id);
+	assert_int_equal(approvals_decide(&ctx, &self, id, 1, &a, err, sizeof(err)), 403);
+	assert_non_null(strstr(err, "own"));
+	assert_int_equal(approvals_decide(&ctx, &viewer, id, 1, &a, err, sizeof(err)), 403);
+	assert_int_equal(approvals_decide(&ctx, &outsider, id, 1, &a, err, sizeof(err)), 404);
+	assert_int_equal(approvals_decide(&ctx, &checker, "0123", 1, &a, err, sizeof(err)), 400);
+	assert_int_equal(approvals_decide(&ctx, &checker, "00000000000000000000000000000000", 1,
+	    &a, err, sizeof(err)), 404);
+	assert_int_equal(atomic_load(&applied), 0);
+	/* The platform tenant's admin decides for any tenant. */
+	assert_int_equal(approvals_decide(&ctx, &root, id, 0, &a, err, sizeof(err)), 0);
+	assert_int_equal(a.state, STORE_APPROVAL_REJECTED);
+	store_approval_clear(&a);
+	assert_int_equal(approvals_decide(&ctx, &checker, id, 1, &a, err, sizeof(err)), 409);
+	assert_non_null(strstr(err, "rejected"));
+	assert_int_equal(atomic_load(&applied), 0);
+}
+
+static void
+calls(void **state)
+{
+	static const char dg[] = "sha256:"
+	    "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+	static const char other[] = "sha256:"
+	    "0000000000000000000000000000000000000000000000000000000000000000";
+	struct store_approval a;
+	char id[APPROVAL_ID_LEN + 1], err[256];
+
+	(void)state;
+	assert_int_equal(approvals_file_call(&ctx, &maker, "acme", "post", "/v1/%70ay", dg, "r",
+	    &a, err, sizeof(err)), 0);
+	/* Method upper-cased, path normalized as the gate does. */
+	assert_non_null(strstr(a.payload, "\"method\":\"POST\""));
+	assert_non_null(strstr(a.payload, "\"path\":\"/v1/pay\""));
+	snprintf(id, sizeof(id), "%s", a.id);
+	store_approval_clear(&a);
+	assert_int_equal(approvals_file_call(&ctx, &maker, "acme", "POST", "/v1/pay", dg, "",
+	    &a, err, sizeof(err)), 409);	/* the same call is pending */
+	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", dg, err,
+	    sizeof(err)), 409);		/* pending */
+	assert_int_equal(approvals_decide(&ctx, &checker, id, 1, &a, err, sizeof(err)), 0);
+	assert_int_equal(a.state, STORE_APPROVAL_APPROVED);	/* a call is not applied */
+	store_approval_clear(&a);
+	assert_int_equal(approvals_consume(&ctx, id, &outsider, "POST", "/v1/pay", dg, err,
+	    sizeof(err)), 404);
+	assert_int_equal(approvals_consume(&ctx, id, &maker, "GET", "/v1/pay", dg, err,
+	    sizeof(err)), 403);
+	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", NULL, err,
+	    sizeof(err)), 403);
+	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", other, err,
+	    sizeof(err)), 403);
+	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", "sha256:zz", err,
+	    sizeof(err)), 400);
+	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", dg, err,
+	    sizeof(err)), 0);
+	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", dg, err,
+	    sizeof(err)), 409);
+	assert_non_null(strstr(err, "used"));
+	/* Bad calls. */
+	assert_int_equal(approvals_file_call(&ctx, &maker, "acme", "BREW", "/v1/x", NULL, NULL,
+	    &a, err, sizeof(err)), 400);
+	assert_int_equal(approvals_file_call(&ctx, &maker, "acme", "GET", "/v1/../x", NULL, NULL,
+	    &a, err, sizeof(err)), 400);
+	assert_int_equal(approvals_file_call(&ctx, &maker, "a b", "GET", "/v1/x", NULL, NULL,
+	    &a, err, sizeof(err)), 400);
+}
+
+static void
+expiry_as_of_now(void **state)
+{
+	struct store_approval a;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	a.state = STORE_APPROVAL_APPROVED;
+	a.expires_at = 100;
+	assert_int_equal(approvals_state_now(&a, 99), STORE_APPROVAL_APPROVED);
+	assert_int_equal(approvals_state_now(&a, 100), STORE_APPROVAL_EXPIRED);
+	a.state = STORE_APPROVAL_USED;
+	assert_int_equal(approvals_state_now(&a, 1000), STORE_APPROVAL_USED);
+	assert_true(approvals_id_ok("0123456789abcdef0123456789abcdef"));
+	assert_false(approvals_id_ok("0123456789ABCDEF0123456789abcdef"));
+	assert_false(approvals_id_ok("0123"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(registry),
+		cmocka_unit_test_setup_teardown(applied_exactly_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(failing_applier_and_missing_kind, setup, teardown),
+		cmocka_unit_test_setup_teardown(rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(calls, setup, teardown),
+		cmocka_unit_test(expiry_as_of_now),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
