@@ -44,6 +44,7 @@ struct conn_ctx {
 	enum phase		 phase;
 	uint64_t		 start_ns;
 	char			 path[256];	/* for the log, capped */
+	char			*query;		/* x.req.query when not "" */
 };
 
 struct http_server {
@@ -199,6 +200,61 @@ allow_header(struct http_server *s, const char *path, struct http_response *resp
 	http_response_header(resp, "Allow", allow);
 }
 
+/* libmicrohttpd hands handlers the path without the query and keeps the
+ * arguments decoded: the query is rebuilt from them, percent-encoded
+ * again, so that handlers parse one form (http_form_parse) as they do
+ * bodies. Order is kept; a name without '=' comes back as "name=". */
+struct query_build {
+	char	*buf;
+	size_t	 len, cap;
+	int	 oom;
+};
+
+/* Appends s, percent-encoded unless raw. */
+static void
+qb_put(struct query_build *q, const char *s, int raw)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; s != NULL && *s != '\0' && !q->oom; s++) {
+		unsigned char ch = (unsigned char)*s;
+		int plain = raw || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~';
+		if (q->len + 4 > q->cap) {
+			size_t cap = q->cap ? q->cap * 2 : 128;
+			char *nb = cap <= (size_t)HTTP_MAX_URI_LEN * 3 + 4 ? realloc(q->buf, cap) : NULL;
+			if (nb == NULL) {
+				q->oom = 1;
+				return;
+			}
+			q->buf = nb;
+			q->cap = cap;
+		}
+		if (plain)
+			q->buf[q->len++] = (char)ch;
+		else {
+			q->buf[q->len++] = '%';
+			q->buf[q->len++] = hex[ch >> 4];
+			q->buf[q->len++] = hex[ch & 15];
+		}
+		q->buf[q->len] = '\0';
+	}
+}
+
+static enum MHD_Result
+query_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct query_build *q = cls;
+
+	(void)kind;
+	if (q->len > 0)
+		qb_put(q, "&", 1);
+	qb_put(q, key, 0);
+	qb_put(q, "=", 1);
+	qb_put(q, value, 0);
+	return q->oom ? MHD_NO : MHD_YES;
+}
+
 /* First call of a request: everything that can be refused before a body
  * is read. Returns 1 when an answer was prepared (to be queued now). */
 static int
@@ -215,6 +271,17 @@ admit(struct conn_ctx *c, const char *url, const char *method)
 	req->method = method_of(method);
 	req->path = url;
 	req->query = "";
+	{
+		struct query_build q = { NULL, 0, 0, 0 };
+		MHD_get_connection_values(c->conn, MHD_GET_ARGUMENT_KIND, query_iter, &q);
+		if (q.oom) {
+			free(q.buf);
+			error_json(&c->x.resp, 414, "invalid_request", "the query string is too long");
+			return 1;
+		}
+		if (q.buf != NULL)
+			req->query = c->query = q.buf;
+	}
 	req->body = "";
 	req->tls = s->tls;
 	snprintf(c->path, sizeof(c->path), "%.200s", url);
@@ -423,6 +490,7 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	for (size_t i = 0; i < c->x.resp.nheaders; i++)
 		free(c->x.resp.headers[i].value);
 	free(c->body);
+	free(c->query);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 	*con_cls = NULL;

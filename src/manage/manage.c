@@ -242,9 +242,11 @@ build_client(const struct config *cfg, const struct client_spec *s,
 	return 0;
 }
 
-int
-manage_client_create(struct store *st, const uint8_t secret_key[32],
-    const struct config *cfg, const struct client_spec *s,
+/* preset: the first secret's hash made earlier (then secret is untouched),
+ * or NULL to make a secret now. */
+static int
+client_create(struct store *st, const uint8_t secret_key[32],
+    const struct config *cfg, const struct client_spec *s, const uint8_t *preset,
     struct store_client *out, char secret[SECRET_TEXT_LEN + 1], char *err,
     size_t errlen)
 {
@@ -265,11 +267,13 @@ manage_client_create(struct store *st, const uint8_t secret_key[32],
 		goto out;
 	}
 	store_tenant_clear(&t);
-	if (secret_generate(secret) == -1) {
+	if (preset != NULL)
+		memcpy(sec.hash, preset, sizeof(sec.hash));
+	else if (secret_generate(secret) == -1) {
 		snprintf(err, errlen, "no randomness");
 		goto out;
-	}
-	secret_hash(secret_key, secret, SECRET_TEXT_LEN, sec.hash);
+	} else
+		secret_hash(secret_key, secret, SECRET_TEXT_LEN, sec.hash);
 	sec.client_id = c.id;
 	sec.created_at = c.created_at;
 	if ((src = store_client_create(st, &c, &sec)) != STORE_OK) {
@@ -277,7 +281,8 @@ manage_client_create(struct store *st, const uint8_t secret_key[32],
 			snprintf(err, errlen, "client %s already exists", c.id);
 		else
 			snprintf(err, errlen, "store: %s", store_last_error());
-		OPENSSL_cleanse(secret, SECRET_TEXT_LEN + 1);
+		if (preset == NULL)
+			OPENSSL_cleanse(secret, SECRET_TEXT_LEN + 1);
 		goto out;
 	}
 	if (out != NULL && store_client_get(st, c.id, out) != STORE_OK) {
@@ -290,6 +295,23 @@ out:
 	OPENSSL_cleanse(sec.hash, sizeof(sec.hash));
 	store_client_clear(&c);
 	return rc;
+}
+
+int
+manage_client_create(struct store *st, const uint8_t secret_key[32],
+    const struct config *cfg, const struct client_spec *s,
+    struct store_client *out, char secret[SECRET_TEXT_LEN + 1], char *err,
+    size_t errlen)
+{
+	return client_create(st, secret_key, cfg, s, NULL, out, secret, err, errlen);
+}
+
+int
+manage_client_create_hashed(struct store *st, const struct config *cfg,
+    const struct client_spec *s, const uint8_t hash[32], struct store_client *out,
+    char *err, size_t errlen)
+{
+	return client_create(st, NULL, cfg, s, hash, out, NULL, err, errlen);
 }
 
 int
@@ -316,4 +338,125 @@ manage_client_set_disabled(struct store *st, const char *id, int disabled,
 	else
 		store_client_clear(&c);
 	return 0;
+}
+
+/* The stored roles as create's text ("viewer,operator,admin"). */
+static void
+roles_text(unsigned roles, char *out, size_t len)
+{
+	static const char *const names[] = { "viewer", "operator", "admin" };
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < GH_ARRAY_LEN(names) && used < len; i++)
+		if (roles & (1u << i))
+			used += (size_t)snprintf(out + used, len - used, "%s%s", used ? "," : "", names[i]);
+}
+
+int
+manage_client_check(const struct config *cfg, const struct client_spec *s, char *err,
+    size_t errlen)
+{
+	struct store_client c;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	rc = build_client(cfg, s, &c, err, errlen);
+	store_client_clear(&c);
+	return rc;
+}
+
+static int
+client_update(struct store *st, const struct config *cfg, const char *id,
+    const struct client_spec *patch, int dry_run, struct store_client *out, char *err,
+    size_t errlen)
+{
+	struct store_client cur, next;
+	struct client_spec m;
+	char roles[64], ttl[24], max_ttl[24], rate[24];
+	int rc = -1, src;
+
+	if (patch->id != NULL || patch->tenant != NULL || patch->env != NULL)
+		return fail(err, errlen, "id, tenant and env of a client cannot change");
+	if ((src = store_client_get(st, id, &cur)) != STORE_OK) {
+		snprintf(err, errlen, src == STORE_NOTFOUND ? "client %.64s does not exist" : "store: %s",
+		    src == STORE_NOTFOUND ? id : store_last_error());
+		return -1;
+	}
+	memset(&next, 0, sizeof(next));
+	/* The merged spec: the stored value where the patch says nothing, so
+	 * that the result passes the same checks as a new client. */
+	memset(&m, 0, sizeof(m));
+	roles_text(cur.roles, roles, sizeof(roles));
+	snprintf(ttl, sizeof(ttl), "%lld", (long long)cur.ttl);
+	snprintf(max_ttl, sizeof(max_ttl), "%lld", (long long)cur.max_ttl);
+	snprintf(rate, sizeof(rate), "%lld", (long long)cur.rate_limit);
+	m.id = cur.id;
+	m.tenant = cur.tenant_id;
+	m.env = store_env_names[cur.env];
+	m.name = patch->name ? patch->name : cur.name;
+	m.roles = patch->roles ? patch->roles : roles;
+	m.scopes = patch->scopes ? patch->scopes : cur.scopes;
+	m.ttl = patch->ttl ? patch->ttl : ttl;
+	m.max_ttl = patch->max_ttl ? patch->max_ttl : max_ttl;
+	m.format = patch->format ? patch->format : store_format_names[cur.format];
+	m.claims = patch->claims ? patch->claims : cur.claims;
+	m.rate_limit = patch->rate_limit ? patch->rate_limit : rate;
+	if (patch->allow_set) {
+		m.nallow = patch->nallow;
+		for (size_t i = 0; i < patch->nallow && i < CIDR_MAX_BLOCKS; i++)
+			m.allow_ips[i] = patch->allow_ips[i];
+	} else if (cur.allow_ips[0] != '\0') {
+		m.allow_ips[0] = cur.allow_ips;
+		m.nallow = 1;
+	}
+	if (build_client(cfg, &m, &next, err, errlen) == -1)
+		goto out;
+	next.disabled = cur.disabled;
+	next.tokens_valid_after = cur.tokens_valid_after;
+	next.created_at = cur.created_at;
+	if (dry_run) {
+		rc = 0;
+		goto out;
+	}
+	if ((src = store_client_update(st, &next)) != STORE_OK) {
+		snprintf(err, errlen, src == STORE_NOTFOUND ? "client %.64s does not exist" : "store: %s",
+		    src == STORE_NOTFOUND ? id : store_last_error());
+		goto out;
+	}
+	if (out != NULL && store_client_get(st, id, out) != STORE_OK) {
+		snprintf(err, errlen, "store: %s", store_last_error());
+		goto out;
+	}
+	rc = 0;
+out:
+	store_client_clear(&next);
+	store_client_clear(&cur);
+	return rc;
+}
+
+int
+manage_client_update(struct store *st, const struct config *cfg, const char *id,
+    const struct client_spec *patch, struct store_client *out, char *err, size_t errlen)
+{
+	return client_update(st, cfg, id, patch, 0, out, err, errlen);
+}
+
+int
+manage_client_update_check(struct store *st, const struct config *cfg, const char *id,
+    const struct client_spec *patch, char *err, size_t errlen)
+{
+	return client_update(st, cfg, id, patch, 1, NULL, err, errlen);
+}
+
+int
+manage_client_delete(struct store *st, const char *id, char *err, size_t errlen)
+{
+	int rc = store_client_delete(st, id);
+
+	if (rc == STORE_NOTFOUND)
+		snprintf(err, errlen, "client %.64s does not exist", id);
+	else if (rc != STORE_OK)
+		snprintf(err, errlen, "store: %s", store_last_error());
+	return rc == STORE_OK ? 0 : -1;
 }

@@ -30,6 +30,7 @@ struct client_spec {
 	const char	*rate_limit;	/* tokens a minute */
 	const char	*allow_ips[CIDR_MAX_BLOCKS];
 	size_t		 nallow;
+	int		 allow_set;	/* update: allow_ips given (nallow 0 clears) */
 };
 
 #define MANAGE_MAX_CLAIMS_LEN 4096
@@ -42,6 +43,25 @@ int	manage_client_create(struct store *, const uint8_t secret_key[32],
 	    const struct config *, const struct client_spec *,
 	    struct store_client *out, char secret[SECRET_TEXT_LEN + 1],
 	    char *err, size_t errlen);
+/*
+ * Changes a client's settings: the non-NULL fields of patch (name, roles,
+ * scopes, ttl, max_ttl, format, claims, rate_limit; allow_ips when
+ * allow_set), validated exactly as on create against the merged result.
+ * id, tenant and env cannot change (NULL in patch).
+ */
+int	manage_client_update(struct store *, const struct config *,
+	    const char *id, const struct client_spec *patch,
+	    struct store_client *out, char *err, size_t errlen);
+/* The checks alone, changing nothing (before filing a change for
+ * approval: a request that cannot apply is refused up front). */
+int	manage_client_check(const struct config *, const struct client_spec *,
+	    char *err, size_t errlen);
+int	manage_client_update_check(struct store *, const struct config *,
+	    const char *id, const struct client_spec *patch, char *err,
+	    size_t errlen);
+/* Deletes a client and its secrets; its tokens stop validating. */
+int	manage_client_delete(struct store *, const char *id, char *err,
+	    size_t errlen);
 int	manage_client_set_disabled(struct store *, const char *id, int disabled,
 	    struct store_client *out, char *err, size_t errlen);
 
@@ -54,6 +74,17 @@ int	manage_client_set_disabled(struct store *, const char *id, int disabled,
 int	manage_secret_rotate(struct store *, const uint8_t secret_key[32],
 	    const char *client_id, int64_t grace, struct store_secret *out,
 	    char secret[SECRET_TEXT_LEN + 1], char *err, size_t errlen);
+/*
+ * The same with a secret made earlier, of which only the hash is given: a
+ * change filed for approval shows its maker the secret when filing and
+ * keeps only the hash until the approval applies it.
+ */
+int	manage_client_create_hashed(struct store *, const struct config *,
+	    const struct client_spec *, const uint8_t hash[32],
+	    struct store_client *out, char *err, size_t errlen);
+int	manage_secret_rotate_hashed(struct store *, const char *client_id,
+	    int64_t grace, const uint8_t hash[32], struct store_secret *out,
+	    char *err, size_t errlen);
 /* Ends one secret at once; with revoke_tokens, voids the client's tokens. */
 int	manage_secret_revoke(struct store *, const char *client_id,
 	    int64_t secret_id, int revoke_tokens, char *err, size_t errlen);

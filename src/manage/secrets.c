@@ -26,9 +26,10 @@ is_live(const struct store_secret *s, int64_t now)
 	return s->revoked_at == 0 && (s->expires_at == 0 || s->expires_at > now);
 }
 
-int
-manage_secret_rotate(struct store *st, const uint8_t secret_key[32],
-    const char *client_id, int64_t grace, struct store_secret *out,
+/* preset: the new secret's hash made earlier (secret untouched), or NULL. */
+static int
+secret_rotate(struct store *st, const uint8_t secret_key[32],
+    const char *client_id, int64_t grace, const uint8_t *preset, struct store_secret *out,
     char secret[SECRET_TEXT_LEN + 1], char *err, size_t errlen)
 {
 	struct store_client c;
@@ -55,13 +56,16 @@ manage_secret_rotate(struct store *st, const uint8_t secret_key[32],
 		    "(gatehouse client revoke-secret) before rotating again", client_id, MANAGE_MAX_LIVE_SECRETS);
 		goto out;
 	}
-	if (secret_generate(secret) == -1) {
+	if (preset == NULL && secret_generate(secret) == -1) {
 		snprintf(err, errlen, "no randomness");
 		goto out;
 	}
 	add.client_id = c.id;
 	add.created_at = now;
-	secret_hash(secret_key, secret, SECRET_TEXT_LEN, add.hash);
+	if (preset != NULL)
+		memcpy(add.hash, preset, sizeof(add.hash));
+	else
+		secret_hash(secret_key, secret, SECRET_TEXT_LEN, add.hash);
 	/* The old secrets end after the grace period; the new one first
 	 * exists, so there is never a moment with no working secret. */
 	if (store_secret_add(st, &add) != STORE_OK) {
@@ -86,13 +90,29 @@ manage_secret_rotate(struct store *st, const uint8_t secret_key[32],
 	rc = 0;
 	goto out;
 fail_secret:
-	OPENSSL_cleanse(secret, SECRET_TEXT_LEN + 1);
+	if (preset == NULL)
+		OPENSSL_cleanse(secret, SECRET_TEXT_LEN + 1);
 out:
 	add.client_id = NULL;
 	OPENSSL_cleanse(add.hash, sizeof(add.hash));
 	store_secret_free(ss, n);
 	store_client_clear(&c);
 	return rc;
+}
+
+int
+manage_secret_rotate(struct store *st, const uint8_t secret_key[32],
+    const char *client_id, int64_t grace, struct store_secret *out,
+    char secret[SECRET_TEXT_LEN + 1], char *err, size_t errlen)
+{
+	return secret_rotate(st, secret_key, client_id, grace, NULL, out, secret, err, errlen);
+}
+
+int
+manage_secret_rotate_hashed(struct store *st, const char *client_id, int64_t grace,
+    const uint8_t hash[32], struct store_secret *out, char *err, size_t errlen)
+{
+	return secret_rotate(st, NULL, client_id, grace, hash, out, NULL, err, errlen);
 }
 
 int

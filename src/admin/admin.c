@@ -1,0 +1,487 @@
+/*
+ * admin.c — the admin API's dispatch (see admin.h): one prefix route per
+ * method hands every /admin/v1/ call here; the path is matched against the
+ * operation tables of admin_clients.c and admin_misc.c, the bearer token
+ * verified, the role checked, the JSON body parsed, and for a write the
+ * X-Request-ID claimed as an idempotency key around the operation.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "admin/admin.h"
+#include "admin/critical.h"
+#include "admin/idempotency.h"
+#include "admin/internal.h"
+#include "net/cidr.h"
+#include "oauth/client_cache.h"
+#include "server/routes.h"
+#include "util/util.h"
+
+/* -- answers ------------------------------------------------------------------ */
+
+void
+admin_answer(struct admin_call *c, int status, json_t *body)
+{
+	http_response_json(&c->x->resp, status, body);
+	http_response_header(&c->x->resp, "Cache-Control", "no-store");
+	c->answered = 1;
+}
+
+void
+admin_error(struct admin_call *c, int status, const char *code, const char *fmt, ...)
+{
+	char desc[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(desc, sizeof(desc), fmt, ap);
+	va_end(ap);
+	admin_answer(c, status, json_pack("{s:s, s:s}", "error", code, "error_description", desc));
+	c->x->resp.reason = code;
+}
+
+void
+admin_manage_error(struct admin_call *c, const char *err)
+{
+	if (strstr(err, "does not exist") != NULL)
+		admin_error(c, 404, "not_found", "%s", err);
+	else if (strncmp(err, "store:", 6) == 0)
+		admin_error(c, 503, "temporarily_unavailable", "%s", err);
+	else if (strstr(err, "already exists") != NULL || strstr(err, "live secrets") != NULL ||
+	    strstr(err, "is disabled") != NULL || strstr(err, "already") != NULL)
+		admin_error(c, 409, "conflict", "%s", err);
+	else
+		admin_error(c, 400, "invalid_request", "%s", err);
+}
+
+/* -- access ------------------------------------------------------------------- */
+
+int
+admin_tenant_visible(const struct admin_call *c, const char *tenant_id)
+{
+	return c->platform || strcmp(c->p->tenant_id, tenant_id) == 0;
+}
+
+int
+admin_client_get(struct admin_call *c, const char *id, struct store_client *out)
+{
+	int rc = store_client_get(c->ctx->store, id, out);
+
+	if (rc == STORE_OK && admin_tenant_visible(c, out->tenant_id)) {
+		snprintf(c->tenant, sizeof(c->tenant), "%s", out->tenant_id);
+		return 0;
+	}
+	if (rc == STORE_OK)
+		store_client_clear(out);
+	if (rc == STORE_OK || rc == STORE_NOTFOUND)
+		admin_error(c, 404, "not_found", "client %.128s does not exist", id);
+	else
+		admin_error(c, 503, "temporarily_unavailable", "store: %s", store_last_error());
+	return -1;
+}
+
+int
+admin_require_platform(struct admin_call *c, const char *what)
+{
+	if (c->platform)
+		return 0;
+	admin_error(c, 403, "forbidden", "%s belong to the platform tenant (%s): only its principals manage them",
+	    what, c->ctx->cfg->platform_tenant);
+	return -1;
+}
+
+/* -- fields ------------------------------------------------------------------- */
+
+int
+admin_fields(struct admin_call *c, const char *const *allowed)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(c->body, key, v) {
+		char names[400] = "";
+		size_t i, used = 0;
+		json_t *k;
+
+		for (i = 0; allowed[i] != NULL; i++)
+			if (strcmp(allowed[i], key) == 0)
+				break;
+		if (allowed[i] != NULL)
+			continue;
+		for (i = 0; allowed[i] != NULL && used < sizeof(names); i++)
+			used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
+			    i ? ", " : "", allowed[i]);
+		/* The name as a JSON string: quoted and escaped, whatever it holds. */
+		k = json_stringn(key, strlen(key) > 64 ? 64 : strlen(key));
+		{
+			char *q = json_dumps(k ? k : json_null(), JSON_ENCODE_ANY);
+			admin_error(c, 400, "invalid_request", "unknown field %s (this call takes: %s)",
+			    q ? q : "?", names[0] ? names : "no fields");
+			free(q);
+		}
+		json_decref(k);
+		return -1;
+	}
+	return 0;
+}
+
+int
+admin_str(struct admin_call *c, const char *name, const char **out)
+{
+	json_t *v = json_object_get(c->body, name);
+
+	*out = NULL;
+	if (v == NULL)
+		return 0;
+	if (!json_is_string(v)) {
+		admin_error(c, 400, "invalid_request", "%s: must be a string", name);
+		return -1;
+	}
+	*out = json_string_value(v);
+	return 0;
+}
+
+int
+admin_list(struct admin_call *c, const char *name, char sep, char *buf, size_t len, int *present)
+{
+	json_t *v = json_object_get(c->body, name), *e;
+	size_t used = 0, i;
+
+	*present = 0;
+	buf[0] = '\0';
+	if (v == NULL)
+		return 0;
+	*present = 1;
+	if (json_is_string(v)) {
+		if (json_string_length(v) >= len)
+			goto long_;
+		memcpy(buf, json_string_value(v), json_string_length(v) + 1);
+		if (strlen(buf) != json_string_length(v)) {
+			admin_error(c, 400, "invalid_request", "%s: has a NUL character", name);
+			return -1;
+		}
+		return 0;
+	}
+	if (!json_is_array(v)) {
+		admin_error(c, 400, "invalid_request", "%s: must be an array of strings (or one string)", name);
+		return -1;
+	}
+	json_array_foreach(v, i, e) {
+		size_t n;
+		if (!json_is_string(e)) {
+			admin_error(c, 400, "invalid_request", "%s[%zu]: must be a string", name, i);
+			return -1;
+		}
+		n = json_string_length(e);
+		if (n == 0 || strlen(json_string_value(e)) != n || strchr(json_string_value(e), sep) != NULL) {
+			admin_error(c, 400, "invalid_request", "%s[%zu]: must be a non-empty string without '%c'",
+			    name, i, sep);
+			return -1;
+		}
+		if (used + n + 2 > len)
+			goto long_;
+		if (used > 0)
+			buf[used++] = sep;
+		memcpy(buf + used, json_string_value(e), n + 1);
+		used += n;
+	}
+	return 0;
+long_:
+	admin_error(c, 400, "invalid_request", "%s: longer than %zu bytes", name, len - 1);
+	return -1;
+}
+
+int
+admin_num(struct admin_call *c, const char *name, char *buf, size_t len, const char **out)
+{
+	json_t *v = json_object_get(c->body, name);
+
+	*out = NULL;
+	if (v == NULL)
+		return 0;
+	if (json_is_integer(v))
+		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+	else if (json_is_string(v) && json_string_length(v) < len && json_string_length(v) > 0 &&
+	    strlen(json_string_value(v)) == json_string_length(v))
+		snprintf(buf, len, "%s", json_string_value(v));
+	else {
+		admin_error(c, 400, "invalid_request", "%s: must be an integer (or a duration such as \"15m\")", name);
+		return -1;
+	}
+	*out = buf;
+	return 0;
+}
+
+int
+admin_bool(struct admin_call *c, const char *name, int *out, int dflt)
+{
+	json_t *v = json_object_get(c->body, name);
+
+	*out = dflt;
+	if (v == NULL)
+		return 0;
+	if (!json_is_boolean(v)) {
+		admin_error(c, 400, "invalid_request", "%s: must be true or false", name);
+		return -1;
+	}
+	*out = json_is_true(v);
+	return 0;
+}
+
+/* -- JSON views --------------------------------------------------------------- */
+
+json_t *
+admin_time(int64_t t)
+{
+	char buf[21];
+
+	if (t == 0)
+		return json_null();
+	time_iso8601(t, buf);
+	return json_string(buf);
+}
+
+/* -- dispatch ----------------------------------------------------------------- */
+
+/* Matches path (after the prefix) against pattern; {} takes one segment of
+ * identifier characters. 1 on a match, with the segments in args. */
+static int
+path_match(const char *pattern, const char *path, char args[ADMIN_MAX_ARGS][129])
+{
+	size_t na = 0;
+
+	while (*pattern != '\0' || *path != '\0') {
+		if (pattern[0] == '{' && pattern[1] == '}') {
+			size_t n = strcspn(path, "/");
+			if (n == 0 || na == ADMIN_MAX_ARGS || !str_is_ident(path, n, 128))
+				return 0;
+			memcpy(args[na], path, n);
+			args[na++][n] = '\0';
+			path += n;
+			pattern += 2;
+			continue;
+		}
+		if (*pattern != *path)
+			return 0;
+		pattern++;
+		path++;
+	}
+	return 1;
+}
+
+static const struct admin_op *
+find_op(enum http_method m, const char *rest, char args[ADMIN_MAX_ARGS][129], int *known,
+    char *allow, size_t allowlen)
+{
+	const struct {
+		const struct admin_op	*ops;
+		size_t			 n;
+	} tables[] = { { admin_client_ops, admin_nclient_ops }, { admin_misc_ops, admin_nmisc_ops },
+	    { admin_audit_ops, admin_naudit_ops } };
+	const struct admin_op *hit = NULL;
+	size_t used = 0;
+	char scratch[ADMIN_MAX_ARGS][129];
+
+	*known = 0;
+	allow[0] = '\0';
+	for (size_t t = 0; t < GH_ARRAY_LEN(tables); t++)
+		for (size_t i = 0; i < tables[t].n; i++) {
+			const struct admin_op *op = &tables[t].ops[i];
+			if (!path_match(op->pattern, rest, scratch))
+				continue;
+			*known = 1;
+			if (used < allowlen)
+				used += (size_t)snprintf(allow + used, allowlen - used, "%s%s",
+				    used ? ", " : "", http_method_names[op->method]);
+			if (hit == NULL && (op->method == m || (m == HTTP_HEAD && op->method == HTTP_GET))) {
+				hit = op;
+				memcpy(args, scratch, sizeof(scratch));
+			}
+		}
+	return hit;
+}
+
+static enum admin_level
+level_of(unsigned roles)
+{
+	if (roles & STORE_ROLE_ADMIN)
+		return ADMIN_ADMIN;
+	if (roles & STORE_ROLE_OPERATOR)
+		return ADMIN_OPERATOR;
+	return roles & STORE_ROLE_VIEWER ? ADMIN_VIEWER : (enum admin_level)0;
+}
+
+static const char *const level_names[] = { "none", "viewer", "operator", "admin" };
+
+/* Verifies the bearer token; -1 after a 401/503. */
+static int
+authenticate(struct admin_call *c)
+{
+	struct gate_refusal why;
+	const char *a;
+	size_t n = 0, len;
+	char hdr[300];
+
+	{
+		char addr[46];
+		int https = 0;
+		/* Bearer tokens only over HTTPS, as the token endpoint (RFC 6750 §5.3). */
+		ctx_client_address(c->ctx, &c->x->req, addr, &https);
+		if (c->ctx->require_https && !https) {
+			admin_error(c, 400, "invalid_request", "admin calls must use HTTPS (RFC 6750 §5.3)");
+			return -1;
+		}
+	}
+	a = http_request_header(&c->x->req, "Authorization", &n);
+	if (a == NULL || n != 1 || strncasecmp(a, "Bearer ", 7) != 0) {
+		admin_error(c, 401, "invalid_token", n > 1 ? "Authorization is repeated" :
+		    "the admin API needs \"Authorization: Bearer TOKEN\" (a gatehouse access token)");
+		http_response_header(&c->x->resp, "WWW-Authenticate", "Bearer realm=\"gatehouse-admin\"");
+		return -1;
+	}
+	a += 7;
+	len = strlen(a);
+	(void)ctx_refresh(c->ctx);
+	if (!gate_token_syntax_ok(a, len) ||
+	    gate_bearer_verify(c->ctx, a, len, 0, clock_now(), &c->p, &why) == -1) {
+		if (!gate_token_syntax_ok(a, len))
+			gate_refuse(&why, 401, "invalid_token", "token_syntax", "the token is not an RFC 6750 b64token");
+		admin_error(c, why.status, why.status == 401 ? "invalid_token" : "temporarily_unavailable",
+		    "%s", why.description);
+		if (why.status == 401) {
+			snprintf(hdr, sizeof(hdr), "Bearer realm=\"gatehouse-admin\", error=\"invalid_token\"");
+			http_response_header(&c->x->resp, "WWW-Authenticate", hdr);
+		}
+		return -1;
+	}
+	/* The client's address allowlist holds for its admin calls too. */
+	{
+		char addr[46];
+		int https;
+		ctx_client_address(c->ctx, &c->x->req, addr, &https);
+		if (c->p->client != NULL && c->p->client->allow.n > 0 && !cidr_match(&c->p->client->allow, addr)) {
+			admin_error(c, 403, "forbidden", "calls from %s are not allowed for this client", addr);
+			return -1;
+		}
+	}
+	snprintf(c->x->resp.log_client, sizeof(c->x->resp.log_client), "%.64s", c->p->client_id);
+	snprintf(c->x->resp.log_tenant, sizeof(c->x->resp.log_tenant), "%.64s", c->p->tenant_id);
+	c->level = level_of(c->p->roles);
+	c->platform = strcmp(c->p->tenant_id, c->ctx->cfg->platform_tenant) == 0;
+	return 0;
+}
+
+static int
+parse_body(struct admin_call *c)
+{
+	const struct http_request *r = &c->x->req;
+	const char *ct = http_request_header(r, "Content-Type", NULL);
+	json_error_t je;
+
+	if (r->body_len == 0) {
+		c->body = json_object();
+		return 0;
+	}
+	if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0 ||
+	    (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ')) {
+		admin_error(c, 415, "invalid_request", "the body must be application/json");
+		return -1;
+	}
+	if ((c->body = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je)) == NULL) {
+		admin_error(c, 400, "invalid_request", "malformed JSON at line %d column %d: %s",
+		    je.line, je.column, je.text);
+		return -1;
+	}
+	if (!json_is_object(c->body)) {
+		admin_error(c, 400, "invalid_request", "the body must be a JSON object");
+		return -1;
+	}
+	return 0;
+}
+
+static enum http_result
+admin_handle(struct http_exchange *x)
+{
+	struct admin_call c;
+	const struct admin_op *op;
+	struct idem_claim claim;
+	const char *rest;
+	char allow[128];
+	int known;
+
+	memset(&c, 0, sizeof(c));
+	memset(&claim, 0, sizeof(claim));
+	c.x = x;
+	c.ctx = x->route_ctx;
+	rest = x->req.path + strlen(ADMIN_PREFIX);
+	if (x->req.query[0] != '\0' && x->req.method != HTTP_GET && x->req.method != HTTP_HEAD) {
+		admin_error(&c, 400, "invalid_request", "writes take no query string; put fields in the JSON body");
+		return HTTP_DONE;
+	}
+	if ((op = find_op(x->req.method, rest, c.arg, &known, allow, sizeof(allow))) == NULL) {
+		if (known) {
+			admin_error(&c, 405, "invalid_request", "method not allowed on this path");
+			http_response_header(&x->resp, "Allow", allow);
+		} else
+			admin_error(&c, 404, "not_found", "no admin route for this path");
+		return HTTP_DONE;
+	}
+	if (authenticate(&c) == -1)
+		goto out;
+	if (c.level < op->level) {
+		admin_error(&c, 403, "forbidden", "this call needs the %s role (the token has %s)",
+		    level_names[op->level], c.p->roles_text[0] ? c.p->roles_text : "none");
+		goto out;
+	}
+	if (op->method != HTTP_GET) {
+		if (parse_body(&c) == -1)
+			goto out;
+		if (idem_begin(c.ctx->store, c.p->client_id, &x->req, &claim, &x->resp) == IDEM_ANSWERED)
+			goto out;
+	} else if (x->req.body_len > 0) {
+		admin_error(&c, 400, "invalid_request", "a GET takes no body");
+		goto out;
+	}
+	op->fn(&c);
+	if (!c.answered)
+		admin_error(&c, 500, "server_error", "the operation gave no answer");
+	idem_finish(c.ctx->store, &claim, &x->resp);
+out:
+	/* Every change, and every refusal, is on the trail (reads are not:
+	 * they change nothing and would drown it). */
+	if (op->method != HTTP_GET || x->resp.status == 401 || x->resp.status == 403)
+		admin_audit_call(&c, op->action);
+	json_decref(c.body);
+	gate_principal_release(c.p);
+	return HTTP_DONE;
+}
+
+int
+admin_routes_add(struct route_table *t, struct gh_ctx *ctx)
+{
+	static const enum http_method methods[] = { HTTP_GET, HTTP_POST, HTTP_PUT, HTTP_PATCH,
+	    HTTP_DELETE, HTTP_OPTIONS };
+
+	/* Approvals filed here are applied by this process's deciders. */
+	if (admin_register_appliers() == -1)
+		return -1;
+
+	for (size_t i = 0; i < GH_ARRAY_LEN(methods); i++) {
+		struct http_route r;
+		memset(&r, 0, sizeof(r));
+		r.method = methods[i];
+		r.path = ADMIN_PREFIX;
+		r.prefix = 1;
+		r.handler = admin_handle;
+		r.ctx = ctx;
+		r.auth = HTTP_AUTH_BEARER;
+		r.max_body = ADMIN_MAX_BODY;
+		r.name = "admin";
+		if (routes_add(t, &r) == -1)
+			return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,162 @@
+/*
+ * admin_audit.c — GET /admin/v1/audit: the audit trail (audit/audit.h) of
+ * the caller's tenant, newest first, filtered by the query: client (actor
+ * or target), action, since/until (Unix seconds), before (a seq, for
+ * paging), limit (1..1000, default 100); tenant= for platform principals.
+ * Also the dispatcher's record of each admin action (admin_audit_call).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "admin/internal.h"
+#include "audit/audit.h"
+#include "http/params.h"
+#include "util/util.h"
+
+void
+admin_audit_call(struct admin_call *c, const char *action)
+{
+	struct audit_event ev;
+	const struct http_response *r = &c->x->resp;
+	char target[400] = "", detail[64], addr[46];
+	int https;
+
+	for (size_t i = 0; i < ADMIN_MAX_ARGS && c->arg[i][0] != '\0'; i++)
+		snprintf(target + strlen(target), sizeof(target) - strlen(target), "%s%s",
+		    i ? "/" : "", c->arg[i]);
+	snprintf(detail, sizeof(detail), "{\"status\":%d}", r->status);
+	ctx_client_address(c->ctx, &c->x->req, addr, &https);
+	memset(&ev, 0, sizeof(ev));
+	ev.request_id = c->x->req.request_id;
+	ev.actor = c->p != NULL ? c->p->client_id : "";
+	ev.tenant = c->tenant[0] != '\0' ? c->tenant : c->p != NULL ? c->p->tenant_id : "";
+	ev.address = addr;
+	ev.action = action;
+	ev.target = target;
+	ev.outcome = r->status == 202 ? "pending" : r->status < 400 ? "ok" : r->status < 500 ? "refused" : "error";
+	ev.detail = detail;
+	(void)audit_emit(c->ctx, &ev);	/* logs its own failure */
+}
+
+static int
+query_i64(struct admin_call *c, const struct http_params *q, const char *name, int64_t min,
+    int64_t max, int64_t *out)
+{
+	const char *v = http_params_get(q, name), *why;
+
+	if (v == NULL)
+		return 0;
+	if (num_parse_i64(v, strlen(v), min, max, out, &why) == -1) {
+		admin_error(c, 400, "invalid_request", "%s: %s (%lld..%lld)", name, why,
+		    (long long)min, (long long)max);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+audit_list(struct admin_call *c)
+{
+	static const char *const known[] = { "tenant", "client", "action", "since", "until",
+	    "before", "limit" };
+	struct http_params q;
+	struct store_audit_filter f;
+	struct store_audit *rows = NULL;
+	size_t n = 0;
+	const char *why;
+	char field[HTTP_MAX_FIELD_NAME];
+	int64_t since = 0, until = 0, before = 0, limit = 100;
+	json_t *arr;
+
+	memset(&q, 0, sizeof(q));
+	if (http_form_parse(c->x->req.query, strlen(c->x->req.query), &q, &why, field) == -1) {
+		admin_error(c, 400, "invalid_request", "query: %s", why);
+		return;
+	}
+	for (size_t i = 0; i < q.n; i++) {
+		size_t k;
+		for (k = 0; k < GH_ARRAY_LEN(known); k++)
+			if (strcmp(q.items[i].name, known[k]) == 0)
+				break;
+		if (k == GH_ARRAY_LEN(known)) {
+			admin_error(c, 400, "invalid_request", "unknown query parameter \"%.64s\" (known: tenant, "
+			    "client, action, since, until, before, limit)", q.items[i].name);
+			goto out;
+		}
+	}
+	if (query_i64(c, &q, "since", 0, INT64_MAX / 1000, &since) == -1 ||
+	    query_i64(c, &q, "until", 0, INT64_MAX / 1000, &until) == -1 ||
+	    query_i64(c, &q, "before", 1, INT64_MAX, &before) == -1 ||
+	    query_i64(c, &q, "limit", 1, 1000, &limit) == -1)
+		goto out;
+	memset(&f, 0, sizeof(f));
+	f.tenant = http_params_get(&q, "tenant");
+	if (f.tenant != NULL && !admin_tenant_visible(c, f.tenant)) {
+		admin_error(c, 404, "not_found", "tenant %.64s does not exist", f.tenant);
+		goto out;
+	}
+	/* A tenant's principals read their own tenant's trail only. */
+	if (!c->platform)
+		f.tenant = c->p->tenant_id;
+	f.client = http_params_get(&q, "client");
+	f.action = http_params_get(&q, "action");
+	f.since = since * 1000;
+	f.until = until * 1000;
+	f.before_seq = before;
+	f.limit = (size_t)limit;
+	if (!store_audit_supported(c->ctx->store)) {
+		admin_error(c, 501, "not_implemented", "this store backend keeps no audit trail");
+		goto out;
+	}
+	if (store_audit_list(c->ctx->store, &f, &rows, &n) != STORE_OK) {
+		admin_error(c, 503, "temporarily_unavailable", "store: %s", store_last_error());
+		goto out;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		char at[21];
+		time_iso8601(rows[i].at / 1000, at);
+		json_array_append_new(arr, json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+		    "seq", (json_int_t)rows[i].seq, "at", at, "at_ms", (json_int_t)rows[i].at,
+		    "request_id", rows[i].request_id, "actor", rows[i].actor, "tenant", rows[i].tenant,
+		    "address", rows[i].address, "action", rows[i].action, "target", rows[i].target,
+		    "outcome", rows[i].outcome, "detail", rows[i].detail));
+	}
+	store_audit_free(rows, n);
+	admin_answer(c, 200, json_pack("{s:o}", "events", arr));
+out:
+	http_params_clear(&q);
+}
+
+/* The whole chain is every tenant's: the platform's to check. */
+static void
+audit_verify_call(struct admin_call *c)
+{
+	struct audit_verify_result r;
+
+	if (admin_require_platform(c, "the audit chain") == -1)
+		return;
+	if (c->x->req.query[0] != '\0') {
+		admin_error(c, 400, "invalid_request", "audit/verify takes no query parameters");
+		return;
+	}
+	if (!store_audit_supported(c->ctx->store)) {
+		admin_error(c, 501, "not_implemented", "this store backend keeps no audit trail");
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	if (audit_verify(c->ctx->store, &r) == -1) {
+		admin_error(c, 503, "temporarily_unavailable", "store: %s", store_last_error());
+		return;
+	}
+	admin_answer(c, 200, json_pack("{s:b, s:I, s:o, s:s, s:I, s:s, s:I}", "ok", r.ok,
+	    "rows", (json_int_t)r.rows, "first_bad", r.ok ? json_null() : json_integer(r.first_bad),
+	    "why", r.ok ? "" : r.why, "head_seq", (json_int_t)r.head_seq, "head_hash", r.head_hash,
+	    "checkpoint", (json_int_t)r.checkpoint));
+}
+
+const struct admin_op admin_audit_ops[] = {
+	{ HTTP_GET, "audit", ADMIN_VIEWER, audit_list, "admin.audit.list" },
+	{ HTTP_GET, "audit/verify", ADMIN_VIEWER, audit_verify_call, "admin.audit.verify" },
+};
+const size_t admin_naudit_ops = GH_ARRAY_LEN(admin_audit_ops);

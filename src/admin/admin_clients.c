@@ -1,0 +1,673 @@
+/*
+ * admin_clients.c — /admin/v1/clients...: clients, their secrets and
+ * tokens. Every change goes through src/manage (the CLI's own checks). The
+ * critical ones (create, disable, roles/scopes/allowlist changes, secret
+ * rotation) are first reduced to a payload — a JSON object of strings, the
+ * same an approval records — and then applied by the one function of their
+ * kind (critical.c decides: now, or filed for approval).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "admin/critical.h"
+#include "admin/internal.h"
+#include "http/params.h"
+#include "manage/manage.h"
+#include "util/util.h"
+
+static const char *const role_names[] = { "viewer", "operator", "admin" };
+
+json_t *
+admin_client_json(const struct store_client *c)
+{
+	json_t *roles = json_array(), *scopes = json_array(), *ips = json_array();
+	json_t *claims = json_loads(c->claims, 0, NULL);
+	char *dup, *tok, *save = NULL;
+
+	for (size_t i = 0; i < GH_ARRAY_LEN(role_names); i++)
+		if (c->roles & (1u << i))
+			json_array_append_new(roles, json_string(role_names[i]));
+	if ((dup = strdup(c->scopes)) != NULL) {
+		for (tok = strtok_r(dup, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+			json_array_append_new(scopes, json_string(tok));
+		free(dup);
+	}
+	save = NULL;
+	if ((dup = strdup(c->allow_ips)) != NULL) {
+		for (tok = strtok_r(dup, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+			json_array_append_new(ips, json_string(tok));
+		free(dup);
+	}
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:s, s:o, s:o, s:s, s:I, s:o, s:o, s:o}",
+	    "client_id", c->id, "tenant_id", c->tenant_id, "name", c->name,
+	    "env", store_env_names[c->env], "roles", roles, "scopes", scopes,
+	    "ttl", (json_int_t)c->ttl, "max_ttl", (json_int_t)c->max_ttl,
+	    "token_format", store_format_names[c->format], "allow_ips", ips,
+	    "claims", claims ? claims : json_object(),
+	    "status", c->disabled ? "disabled" : "active",
+	    "rate_limit", (json_int_t)c->rate_limit,
+	    "tokens_valid_after", admin_time(c->tokens_valid_after),
+	    "created_at", admin_time(c->created_at), "updated_at", admin_time(c->updated_at));
+}
+
+json_t *
+admin_token_json(const struct store_token *t)
+{
+	int64_t now = clock_now();
+
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s}",
+	    "id", t->id, "name", t->name, "client_id", t->client_id,
+	    "tenant_id", t->tenant_id, "format", store_format_names[t->format],
+	    "env", store_env_names[t->env], "scope", t->scope, "aud", t->aud,
+	    "issued_at", admin_time(t->issued_at), "expires_at", admin_time(t->expires_at),
+	    "revoked_at", admin_time(t->revoked_at),
+	    "status", t->revoked_at ? "revoked" : t->expires_at <= now ? "expired" : "live");
+}
+
+static json_t *
+secret_json(const struct store_secret *s, int64_t now)
+{
+	const char *state = s->revoked_at ? "revoked" :
+	    (s->expires_at != 0 && s->expires_at <= now) ? "expired" : "live";
+
+	return json_pack("{s:I, s:o, s:o, s:o, s:s}", "secret_id", (json_int_t)s->id,
+	    "created_at", admin_time(s->created_at), "expires_at", admin_time(s->expires_at),
+	    "revoked_at", admin_time(s->revoked_at), "state", state);
+}
+
+/* -- payloads: a client_spec as a JSON object of strings ---------------------- */
+
+static const char *const spec_fields[] = { "tenant", "name", "id", "env", "roles", "scopes",
+	"ttl", "max_ttl", "token_format", "claims", "rate_limit", "allow_ips", NULL };
+static const char *const patch_fields[] = { "name", "roles", "scopes", "ttl", "max_ttl",
+	"token_format", "claims", "rate_limit", "allow_ips", NULL };
+
+/* Points s's fields into payload p (which must outlive s). */
+static void
+spec_from(const json_t *p, struct client_spec *s)
+{
+	json_t *ips = json_object_get(p, "allow_ips"), *e;
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	s->tenant = json_string_value(json_object_get(p, "tenant"));
+	s->name = json_string_value(json_object_get(p, "name"));
+	s->id = json_string_value(json_object_get(p, "id"));
+	s->env = json_string_value(json_object_get(p, "env"));
+	s->roles = json_string_value(json_object_get(p, "roles"));
+	s->scopes = json_string_value(json_object_get(p, "scopes"));
+	s->ttl = json_string_value(json_object_get(p, "ttl"));
+	s->max_ttl = json_string_value(json_object_get(p, "max_ttl"));
+	s->format = json_string_value(json_object_get(p, "token_format"));
+	s->claims = json_string_value(json_object_get(p, "claims"));
+	s->rate_limit = json_string_value(json_object_get(p, "rate_limit"));
+	if (json_is_array(ips)) {
+		s->allow_set = 1;
+		json_array_foreach(ips, i, e)
+			if (s->nallow < CIDR_MAX_BLOCKS && json_is_string(e))
+				s->allow_ips[s->nallow++] = json_string_value(e);
+	}
+}
+
+/* Reads the request's client fields (names: which) into a payload of
+ * strings. NULL after answering 400. */
+static json_t *
+payload_read(struct admin_call *c, const char *const *which)
+{
+	json_t *p = json_object(), *v;
+	char buf[4096], num[64];
+	const char *s;
+	int present;
+
+	for (size_t i = 0; which[i] != NULL; i++) {
+		const char *f = which[i];
+		if (strcmp(f, "roles") == 0) {
+			if (admin_list(c, f, ',', buf, sizeof(buf), &present) == -1)
+				goto bad;
+			if (present)
+				json_object_set_new(p, f, json_string(buf));
+		} else if (strcmp(f, "scopes") == 0) {
+			if (admin_list(c, f, ' ', buf, sizeof(buf), &present) == -1)
+				goto bad;
+			if (present)
+				json_object_set_new(p, f, json_string(buf));
+		} else if (strcmp(f, "allow_ips") == 0) {
+			json_t *arr;
+			size_t k;
+			if ((v = json_object_get(c->body, f)) == NULL)
+				continue;
+			if (!json_is_array(v) || json_array_size(v) > CIDR_MAX_BLOCKS) {
+				admin_error(c, 400, "invalid_request", "allow_ips: must be an array of at most %d CIDRs",
+				    CIDR_MAX_BLOCKS);
+				goto bad;
+			}
+			arr = json_array();
+			for (k = 0; k < json_array_size(v); k++) {
+				json_t *e = json_array_get(v, k);
+				if (!json_is_string(e) || json_string_length(e) == 0 || json_string_length(e) > 64) {
+					json_decref(arr);
+					admin_error(c, 400, "invalid_request", "allow_ips[%zu]: must be a CIDR string", k);
+					goto bad;
+				}
+				json_array_append(arr, e);
+			}
+			json_object_set_new(p, f, arr);
+		} else if (strcmp(f, "claims") == 0) {
+			char *text;
+			if ((v = json_object_get(c->body, f)) == NULL)
+				continue;
+			if (!json_is_object(v)) {
+				admin_error(c, 400, "invalid_request", "claims: must be a JSON object");
+				goto bad;
+			}
+			if ((text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
+				admin_error(c, 500, "server_error", "out of memory");
+				goto bad;
+			}
+			json_object_set_new(p, f, json_string(text));
+			free(text);
+		} else if (strcmp(f, "ttl") == 0 || strcmp(f, "max_ttl") == 0 || strcmp(f, "rate_limit") == 0) {
+			if (admin_num(c, f, num, sizeof(num), &s) == -1)
+				goto bad;
+			if (s != NULL)
+				json_object_set_new(p, f, json_string(s));
+		} else {
+			if (admin_str(c, f, &s) == -1)
+				goto bad;
+			if (s != NULL)
+				json_object_set_new(p, f, json_string(s));
+		}
+	}
+	return p;
+bad:
+	json_decref(p);
+	return NULL;
+}
+
+/* -- appliers (also run by an approval: validate everything again) ----------- */
+
+static int
+apply_client_create(struct gh_ctx *ctx, const json_t *p, json_t **result, char *err, size_t errlen)
+{
+	struct client_spec s;
+	struct store_client cl;
+	char secret[SECRET_TEXT_LEN + 1];
+
+	uint8_t hash[32];
+	int preset;
+
+	spec_from(p, &s);
+	if ((preset = admin_preset_hash(p, hash, err, errlen)) == -1)
+		return -1;
+	if (preset ? manage_client_create_hashed(ctx->store, ctx->cfg, &s, hash, &cl, err, errlen) :
+	    manage_client_create(ctx->store, ctx->secret_key, ctx->cfg, &s, &cl, secret, err, errlen))
+		return -1;
+	*result = admin_client_json(&cl);
+	/* The only time the secret is shown (filed: shown to the maker). */
+	if (!preset) {
+		json_object_set_new(*result, "client_secret", json_string(secret));
+		OPENSSL_cleanse(secret, sizeof(secret));
+	}
+	store_client_clear(&cl);
+	return 201;
+}
+
+static int
+apply_client_update(struct gh_ctx *ctx, const json_t *p, json_t **result, char *err, size_t errlen)
+{
+	struct client_spec s;
+	struct store_client cl;
+	const char *id = json_string_value(json_object_get(p, "client_id"));
+
+	if (id == NULL)
+		return snprintf(err, errlen, "client_id: required"), -1;
+	spec_from(p, &s);
+	if (manage_client_update(ctx->store, ctx->cfg, id, &s, &cl, err, errlen) == -1)
+		return -1;
+	*result = admin_client_json(&cl);
+	store_client_clear(&cl);
+	return 200;
+}
+
+static int
+apply_client_disable(struct gh_ctx *ctx, const json_t *p, json_t **result, char *err, size_t errlen)
+{
+	struct store_client cl;
+	const char *id = json_string_value(json_object_get(p, "client_id"));
+
+	if (id == NULL)
+		return snprintf(err, errlen, "client_id: required"), -1;
+	if (manage_client_set_disabled(ctx->store, id, 1, &cl, err, errlen) == -1)
+		return -1;
+	*result = admin_client_json(&cl);
+	store_client_clear(&cl);
+	return 200;
+}
+
+static int
+apply_client_delete(struct gh_ctx *ctx, const json_t *p, json_t **result, char *err, size_t errlen)
+{
+	const char *id = json_string_value(json_object_get(p, "client_id"));
+
+	if (id == NULL)
+		return snprintf(err, errlen, "client_id: required"), -1;
+	if (manage_client_delete(ctx->store, id, err, errlen) == -1)
+		return -1;
+	*result = json_pack("{s:s, s:s}", "client_id", id, "state", "deleted");
+	return 200;
+}
+
+static int
+apply_secret_rotate(struct gh_ctx *ctx, const json_t *p, json_t **result, char *err, size_t errlen)
+{
+	struct store_secret s;
+	char secret[SECRET_TEXT_LEN + 1];
+	const char *id = json_string_value(json_object_get(p, "client_id"));
+	const char *g = json_string_value(json_object_get(p, "grace")), *why;
+	int64_t grace;
+	uint8_t hash[32];
+	int preset;
+
+	if (id == NULL || g == NULL)
+		return snprintf(err, errlen, "client_id and grace: required"), -1;
+	if (num_parse_duration(g, 1, 366 * 86400, &grace, &why) == -1) {
+		snprintf(err, errlen, "grace: \"%.32s\" %s (1s..366d; units s, m, h, d)", g, why);
+		return -1;
+	}
+	memset(&s, 0, sizeof(s));
+	if ((preset = admin_preset_hash(p, hash, err, errlen)) == -1)
+		return -1;
+	if (preset ? manage_secret_rotate_hashed(ctx->store, id, grace, hash, &s, err, errlen) :
+	    manage_secret_rotate(ctx->store, ctx->secret_key, id, grace, &s, secret, err, errlen))
+		return -1;
+	*result = json_pack("{s:s, s:I, s:o, s:o}", "client_id", id,
+	    "secret_id", (json_int_t)s.id, "created_at", admin_time(s.created_at),
+	    "previous_secrets_expire_at", admin_time(clock_now() + grace));
+	if (!preset) {
+		json_object_set_new(*result, "client_secret", json_string(secret));
+		OPENSSL_cleanse(secret, sizeof(secret));
+	}
+	store_secret_clear(&s);
+	return 201;
+}
+
+const struct admin_kind admin_client_kinds[] = {
+	{ "client.create", apply_client_create },
+	{ "client.update", apply_client_update },
+	{ "client.disable", apply_client_disable },
+	{ "client.delete", apply_client_delete },
+	{ "secret.rotate", apply_secret_rotate },
+};
+const size_t admin_nclient_kinds = GH_ARRAY_LEN(admin_client_kinds);
+
+/* -- operations ---------------------------------------------------------------- */
+
+/* The age in days of the client's oldest live secret, or -1 when none. */
+static int64_t
+oldest_secret_days(struct store *st, const char *client_id, int64_t now)
+{
+	struct store_secret *ss = NULL;
+	size_t n = 0;
+	int64_t oldest = -1;
+
+	if (store_secret_list(st, client_id, &ss, &n) != STORE_OK)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int live = ss[i].revoked_at == 0 && (ss[i].expires_at == 0 || ss[i].expires_at > now);
+		if (live && (oldest == -1 || now - ss[i].created_at > oldest))
+			oldest = now - ss[i].created_at;
+	}
+	store_secret_free(ss, n);
+	return oldest < 0 ? -1 : oldest / 86400;
+}
+
+static void
+clients_list(struct admin_call *c)
+{
+	int64_t now = clock_now();
+	struct store_client *cs = NULL;
+	size_t n = 0;
+	const char *tenant = NULL;
+	char want[65] = "";
+	json_t *arr;
+	int rc;
+
+	/* ?tenant=ID */
+	{
+		struct http_params q;
+		const char *why, *v;
+		char field[HTTP_MAX_FIELD_NAME];
+
+		memset(&q, 0, sizeof(q));
+		if (http_form_parse(c->x->req.query, strlen(c->x->req.query), &q, &why, field) == -1) {
+			admin_error(c, 400, "invalid_request", "query: %s", why);
+			return;
+		}
+		v = http_params_get(&q, "tenant");
+		if (q.n > (v != NULL ? 1u : 0u)) {
+			http_params_clear(&q);
+			admin_error(c, 400, "invalid_request", "the only query parameter is tenant=ID");
+			return;
+		}
+		if (v != NULL && !str_is_ident(v, strlen(v), 64)) {
+			http_params_clear(&q);
+			admin_error(c, 400, "invalid_request", "tenant: must be 1-64 characters of [A-Za-z0-9._:-]");
+			return;
+		}
+		if (v != NULL) {
+			snprintf(want, sizeof(want), "%s", v);
+			tenant = want;
+		}
+		http_params_clear(&q);
+	}
+	if (tenant != NULL && !admin_tenant_visible(c, tenant)) {
+		admin_error(c, 404, "not_found", "tenant %s does not exist", tenant);
+		return;
+	}
+	if (tenant == NULL && !c->platform)
+		tenant = c->p->tenant_id;
+	if ((rc = store_client_list(c->ctx->store, tenant, &cs, &n)) != STORE_OK) {
+		admin_error(c, 503, "temporarily_unavailable", "store: %s", store_last_error());
+		return;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		/* As the CLI's list: the oldest live secret's age, and whether it
+		 * is due for rotation (secret_rotation_age). */
+		json_t *o = admin_client_json(&cs[i]);
+		int64_t days = oldest_secret_days(c->ctx->store, cs[i].id, now);
+		json_object_set_new(o, "secret_age_days", days < 0 ? json_null() : json_integer(days));
+		json_object_set_new(o, "secret_rotation_due",
+		    json_boolean(days >= 0 && days * 86400 >= c->ctx->cfg->secret_rotation_age));
+		json_array_append_new(arr, o);
+	}
+	store_client_free(cs, n);
+	admin_answer(c, 200, json_pack("{s:o}", "clients", arr));
+}
+
+static void
+client_create(struct admin_call *c)
+{
+	json_t *p;
+	struct client_spec s;
+	char err[512], id[37];
+	enum store_env env = STORE_ENV_SANDBOX;
+
+	if (admin_fields(c, spec_fields) == -1 || (p = payload_read(c, spec_fields)) == NULL)
+		return;
+	/* A tenant's principal creates in its own tenant; another is 404. */
+	if (json_object_get(p, "tenant") == NULL)
+		json_object_set_new(p, "tenant", json_string(c->p->tenant_id));
+	if (!admin_tenant_visible(c, json_string_value(json_object_get(p, "tenant")))) {
+		admin_error(c, 404, "not_found", "tenant: %.64s does not exist",
+		    json_string_value(json_object_get(p, "tenant")));
+		json_decref(p);
+		return;
+	}
+	/* The id is fixed now: an approval's conflict key names it. */
+	if (json_object_get(p, "id") == NULL) {
+		if (uuid_v4(id) == -1) {
+			admin_error(c, 500, "server_error", "no randomness");
+			json_decref(p);
+			return;
+		}
+		json_object_set_new(p, "id", json_string(id));
+	}
+	spec_from(p, &s);
+	if (manage_client_check(c->ctx->cfg, &s, err, sizeof(err)) == -1) {
+		admin_manage_error(c, err);
+		json_decref(p);
+		return;
+	}
+	if (s.env != NULL)
+		(void)store_env_from_name(s.env, &env);
+	admin_critical(c, "client.create", s.tenant, env, s.id, p);
+}
+
+static void
+client_show(struct admin_call *c)
+{
+	struct store_client cl;
+
+	struct store_secret *ss = NULL;
+	size_t n = 0;
+	int64_t now = clock_now();
+	json_t *o, *arr;
+
+	if (admin_client_get(c, c->arg[0], &cl) == -1)
+		return;
+	if (store_secret_list(c->ctx->store, cl.id, &ss, &n) != STORE_OK) {
+		admin_error(c, 503, "temporarily_unavailable", "store: %s", store_last_error());
+		store_client_clear(&cl);
+		return;
+	}
+	/* As the CLI's show: the secrets by their dates only. */
+	o = admin_client_json(&cl);
+	arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, secret_json(&ss[i], now));
+	json_object_set_new(o, "secrets", arr);
+	store_secret_free(ss, n);
+	admin_answer(c, 200, o);
+	store_client_clear(&cl);
+}
+
+static void
+client_update(struct admin_call *c)
+{
+	struct store_client cl;
+	struct client_spec s;
+	json_t *p;
+	char err[512];
+	int critical;
+
+	if (admin_fields(c, patch_fields) == -1)
+		return;
+	if (json_object_size(c->body) == 0) {
+		admin_error(c, 400, "invalid_request", "nothing to change: give at least one of name, roles, "
+		    "scopes, ttl, max_ttl, token_format, claims, rate_limit, allow_ips");
+		return;
+	}
+	if (admin_client_get(c, c->arg[0], &cl) == -1)
+		return;
+	if ((p = payload_read(c, patch_fields)) == NULL) {
+		store_client_clear(&cl);
+		return;
+	}
+	json_object_set_new(p, "client_id", json_string(cl.id));
+	spec_from(p, &s);
+	if (manage_client_update_check(c->ctx->store, c->ctx->cfg, cl.id, &s, err, sizeof(err)) == -1) {
+		admin_manage_error(c, err);
+		json_decref(p);
+		store_client_clear(&cl);
+		return;
+	}
+	/* Roles, scopes and the allowlist decide what a client may do. */
+	critical = json_object_get(p, "roles") != NULL || json_object_get(p, "scopes") != NULL ||
+	    json_object_get(p, "allow_ips") != NULL;
+	if (critical)
+		admin_critical(c, "client.update", cl.tenant_id, cl.env, cl.id, p);
+	else
+		admin_apply_now(c, "client.update", p);
+	store_client_clear(&cl);
+}
+
+static void
+client_disable(struct admin_call *c)
+{
+	static const char *const none[] = { NULL };
+	struct store_client cl;
+
+	if (admin_fields(c, none) == -1 || admin_client_get(c, c->arg[0], &cl) == -1)
+		return;
+	admin_critical(c, "client.disable", cl.tenant_id, cl.env, cl.id,
+	    json_pack("{s:s}", "client_id", cl.id));
+	store_client_clear(&cl);
+}
+
+static void
+client_delete(struct admin_call *c)
+{
+	static const char *const none[] = { NULL };
+	struct store_client cl;
+
+	if (admin_fields(c, none) == -1 || admin_client_get(c, c->arg[0], &cl) == -1)
+		return;
+	admin_critical(c, "client.delete", cl.tenant_id, cl.env, cl.id,
+	    json_pack("{s:s}", "client_id", cl.id));
+	store_client_clear(&cl);
+}
+
+static void
+client_enable(struct admin_call *c)
+{
+	static const char *const none[] = { NULL };
+	struct store_client cl, out;
+	char err[512];
+
+	if (admin_fields(c, none) == -1 || admin_client_get(c, c->arg[0], &cl) == -1)
+		return;
+	if (manage_client_set_disabled(c->ctx->store, cl.id, 0, &out, err, sizeof(err)) == -1)
+		admin_manage_error(c, err);
+	else {
+		admin_answer(c, 200, admin_client_json(&out));
+		store_client_clear(&out);
+	}
+	store_client_clear(&cl);
+}
+
+static void
+secrets_list(struct admin_call *c)
+{
+	struct store_client cl;
+	struct store_secret *ss = NULL;
+	size_t n = 0;
+	int64_t now = clock_now();
+	json_t *arr;
+
+	if (admin_client_get(c, c->arg[0], &cl) == -1)
+		return;
+	if (store_secret_list(c->ctx->store, cl.id, &ss, &n) != STORE_OK) {
+		admin_error(c, 503, "temporarily_unavailable", "store: %s", store_last_error());
+		store_client_clear(&cl);
+		return;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, secret_json(&ss[i], now));
+	store_secret_free(ss, n);
+	admin_answer(c, 200, json_pack("{s:s, s:o}", "client_id", cl.id, "secrets", arr));
+	store_client_clear(&cl);
+}
+
+static void
+secret_rotate(struct admin_call *c)
+{
+	static const char *const fields[] = { "grace", NULL };
+	struct store_client cl;
+	char buf[64];
+	const char *g, *why;
+	int64_t grace;
+
+	if (admin_fields(c, fields) == -1 || admin_num(c, "grace", buf, sizeof(buf), &g) == -1)
+		return;
+	/* As the CLI: 7 days unless said. */
+	if (g == NULL)
+		g = "7d";
+	if (num_parse_duration(g, 1, 366 * 86400, &grace, &why) == -1) {
+		admin_error(c, 400, "invalid_request", "grace: \"%.32s\" %s (1s..366d; units s, m, h, d)", g, why);
+		return;
+	}
+	if (admin_client_get(c, c->arg[0], &cl) == -1)
+		return;
+	if (cl.disabled)
+		admin_error(c, 409, "conflict", "client %.64s is disabled; enable it before rotating its secret", cl.id);
+	else
+		admin_critical(c, "secret.rotate", cl.tenant_id, cl.env, cl.id,
+		    json_pack("{s:s, s:s}", "client_id", cl.id, "grace", g));
+	store_client_clear(&cl);
+}
+
+static void
+secret_revoke(struct admin_call *c)
+{
+	static const char *const fields[] = { "revoke_tokens", NULL };
+	struct store_client cl;
+	const char *why;
+	int64_t sid;
+	int revoke_tokens;
+	char err[512];
+
+	if (admin_fields(c, fields) == -1 || admin_bool(c, "revoke_tokens", &revoke_tokens, 0) == -1)
+		return;
+	if (num_parse_i64(c->arg[1], strlen(c->arg[1]), 1, INT64_MAX, &sid, &why) == -1) {
+		admin_error(c, 404, "not_found", "secret %.32s does not exist", c->arg[1]);
+		return;
+	}
+	if (admin_client_get(c, c->arg[0], &cl) == -1)
+		return;
+	if (manage_secret_revoke(c->ctx->store, cl.id, sid, revoke_tokens, err, sizeof(err)) == -1)
+		admin_manage_error(c, err);
+	else
+		admin_answer(c, 200, json_pack("{s:s, s:I, s:s, s:b}", "client_id", cl.id,
+		    "secret_id", (json_int_t)sid, "state", "revoked", "tokens_revoked", revoke_tokens));
+	store_client_clear(&cl);
+}
+
+static void
+tokens_list(struct admin_call *c)
+{
+	struct store_client cl;
+	struct store_token *ts = NULL;
+	size_t n = 0;
+	json_t *arr;
+
+	if (admin_client_get(c, c->arg[0], &cl) == -1)
+		return;
+	if (store_token_list(c->ctx->store, cl.id, &ts, &n) != STORE_OK) {
+		admin_error(c, 503, "temporarily_unavailable", "store: %s", store_last_error());
+		store_client_clear(&cl);
+		return;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, admin_token_json(&ts[i]));
+	store_token_free(ts, n);
+	admin_answer(c, 200, json_pack("{s:s, s:o}", "client_id", cl.id, "tokens", arr));
+	store_client_clear(&cl);
+}
+
+static void
+tokens_revoke_all(struct admin_call *c)
+{
+	static const char *const none[] = { NULL };
+	struct store_client cl;
+	char err[512];
+
+	if (admin_fields(c, none) == -1 || admin_client_get(c, c->arg[0], &cl) == -1)
+		return;
+	if (manage_client_revoke_tokens(c->ctx->store, cl.id, err, sizeof(err)) == -1)
+		admin_manage_error(c, err);
+	else
+		admin_answer(c, 200, json_pack("{s:s, s:s}", "client_id", cl.id, "tokens", "revoked"));
+	store_client_clear(&cl);
+}
+
+const struct admin_op admin_client_ops[] = {
+	{ HTTP_GET, "clients", ADMIN_VIEWER, clients_list, "admin.client.list" },
+	{ HTTP_POST, "clients", ADMIN_OPERATOR, client_create, "admin.client.create" },
+	{ HTTP_GET, "clients/{}", ADMIN_VIEWER, client_show, "admin.client.show" },
+	{ HTTP_PATCH, "clients/{}", ADMIN_OPERATOR, client_update, "admin.client.update" },
+	{ HTTP_DELETE, "clients/{}", ADMIN_OPERATOR, client_delete, "admin.client.delete" },
+	{ HTTP_POST, "clients/{}/disable", ADMIN_OPERATOR, client_disable, "admin.client.disable" },
+	{ HTTP_POST, "clients/{}/enable", ADMIN_OPERATOR, client_enable, "admin.client.enable" },
+	{ HTTP_GET, "clients/{}/secrets", ADMIN_VIEWER, secrets_list, "admin.secret.list" },
+	{ HTTP_POST, "clients/{}/secrets/rotate", ADMIN_OPERATOR, secret_rotate, "admin.secret.rotate" },
+	{ HTTP_POST, "clients/{}/secrets/{}/revoke", ADMIN_OPERATOR, secret_revoke, "admin.secret.revoke" },
+	{ HTTP_GET, "clients/{}/tokens", ADMIN_VIEWER, tokens_list, "admin.token.list" },
+	{ HTTP_POST, "clients/{}/tokens/revoke", ADMIN_OPERATOR, tokens_revoke_all, "admin.token.revoke_all" },
+};
+const size_t admin_nclient_ops = GH_ARRAY_LEN(admin_client_ops);

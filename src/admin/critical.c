@@ -1,0 +1,213 @@
+/* critical.c — see critical.h. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "admin/critical.h"
+#include "admin/internal.h"
+#include "approvals/approvals.h"
+#include "security/secret.h"
+#include "util/util.h"
+
+static const struct admin_kind *
+kind_find(const char *kind)
+{
+	for (size_t i = 0; i < admin_nclient_kinds; i++)
+		if (strcmp(admin_client_kinds[i].kind, kind) == 0)
+			return &admin_client_kinds[i];
+	for (size_t i = 0; i < admin_nmisc_kinds; i++)
+		if (strcmp(admin_misc_kinds[i].kind, kind) == 0)
+			return &admin_misc_kinds[i];
+	return NULL;
+}
+
+void
+admin_apply_now(struct admin_call *c, const char *kind, json_t *payload)
+{
+	const struct admin_kind *k = kind_find(kind);
+	json_t *result = NULL;
+	char err[512];
+	int status;
+
+	if (k == NULL) {
+		admin_error(c, 500, "server_error", "no applier for %s", kind);
+		json_decref(payload);
+		return;
+	}
+	status = k->apply(c->ctx, payload, &result, err, sizeof(err));
+	json_decref(payload);
+	if (status < 0)
+		admin_manage_error(c, err);
+	else
+		admin_answer(c, status, result);
+}
+
+int
+admin_preset_hash(const json_t *payload, uint8_t hash[32], char *err, size_t errlen)
+{
+	const char *h = json_string_value(json_object_get(payload, "secret_hash"));
+
+	if (json_object_get(payload, "secret_hash") == NULL)
+		return 0;
+	if (h == NULL || strlen(h) != 64 || hex_decode(h, 64, hash, 32) == -1) {
+		snprintf(err, errlen, "secret_hash: must be 64 hex digits");
+		return -1;
+	}
+	return 1;
+}
+
+/* Kinds that make a secret: when filed, the secret is made now and shown
+ * to the maker once; the approval installs only its hash. */
+static int
+makes_secret(const char *kind)
+{
+	return strcmp(kind, "client.create") == 0 || strcmp(kind, "secret.rotate") == 0;
+}
+
+static int
+needs_approval(const struct admin_call *c, enum store_env env)
+{
+	const char *mode = c->ctx->cfg->maker_checker;
+
+	return strcmp(mode, "always") == 0 ||
+	    (strcmp(mode, "production") == 0 && env == STORE_ENV_PRODUCTION);
+}
+
+void
+admin_critical(struct admin_call *c, const char *kind, const char *tenant, enum store_env env,
+    const char *target, json_t *payload)
+{
+	struct approval_actor maker;
+	struct approval_request req;
+	struct store_approval a;
+	char err[512], conflict[APPROVAL_CONFLICT_MAX], *text, secret[SECRET_TEXT_LEN + 1];
+	int status;
+
+	snprintf(c->tenant, sizeof(c->tenant), "%s", tenant);
+	if (!needs_approval(c, env)) {
+		if (c->level < ADMIN_ADMIN) {
+			admin_error(c, 403, "forbidden", "%s is a critical change: applied directly it needs the "
+			    "admin role (maker-checker is off for it: maker_checker = %s)", kind,
+			    c->ctx->cfg->maker_checker);
+			json_decref(payload);
+			return;
+		}
+		admin_apply_now(c, kind, payload);
+		return;
+	}
+	memset(&maker, 0, sizeof(maker));
+	snprintf(maker.client_id, sizeof(maker.client_id), "%s", c->p->client_id);
+	snprintf(maker.tenant_id, sizeof(maker.tenant_id), "%s", c->p->tenant_id);
+	maker.roles = c->p->roles;
+	/* Two pending changes of one client (or one key environment) conflict. */
+	snprintf(conflict, sizeof(conflict), "%s:%s", strncmp(target, "keys:", 5) == 0 ? "key" : "client",
+	    strncmp(target, "keys:", 5) == 0 ? target + 5 : target);
+	secret[0] = '\0';
+	if (makes_secret(kind)) {
+		uint8_t h[32];
+		char hex[65];
+		if (secret_generate(secret) == -1) {
+			admin_error(c, 500, "server_error", "no randomness");
+			json_decref(payload);
+			return;
+		}
+		secret_hash(c->ctx->secret_key, secret, SECRET_TEXT_LEN, h);
+		hex_encode(h, 32, hex);
+		OPENSSL_cleanse(h, sizeof(h));
+		json_object_set_new(payload, "secret_hash", json_string(hex));
+	}
+	if ((text = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
+		admin_error(c, 500, "server_error", "out of memory");
+		json_decref(payload);
+		return;
+	}
+	memset(&req, 0, sizeof(req));
+	req.tenant_id = tenant;
+	req.kind = kind;
+	req.payload = text;
+	req.reason = http_request_header(&c->x->req, "X-Approval-Reason", NULL);
+	req.conflict_key = conflict;
+	memset(&a, 0, sizeof(a));
+	status = approvals_file(c->ctx, &maker, &req, &a, err, sizeof(err));
+	free(text);
+	if (status != 0) {
+		json_decref(payload);
+		OPENSSL_cleanse(secret, sizeof(secret));
+		admin_error(c, status, status == 409 ? "conflict" : status == 403 ? "forbidden" :
+		    status == 404 ? "not_found" : status >= 500 ? "temporarily_unavailable" : "invalid_request",
+		    "%s", err);
+		return;
+	}
+	{
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "approval_id", a.id,
+		    "state", "pending", "kind", kind, "tenant_id", tenant, "target", target,
+		    "expires_at", admin_time(a.expires_at));
+		if (secret[0] != '\0') {
+			/* Shown once, now; it works from when the approval applies. */
+			json_object_set_new(o, "client_secret", json_string(secret));
+			json_object_set_new(o, "client_secret_active", json_string("once approved"));
+			OPENSSL_cleanse(secret, sizeof(secret));
+		}
+		admin_answer(c, 202, o);
+	}
+	/* tenant and target may point into payload: freed last. */
+	json_decref(payload);
+	store_approval_clear(&a);
+}
+
+/* The engine's applier for every admin kind: the payload as filed. */
+static int
+apply_approved(struct gh_ctx *ctx, const struct store_approval *a, char **result_json,
+    char *err, size_t errlen)
+{
+	const struct admin_kind *k = kind_find(a->kind);
+	json_t *payload, *result = NULL;
+	json_error_t je;
+	int status;
+
+	if (k == NULL) {
+		snprintf(err, errlen, "no applier for %.64s", a->kind);
+		return -1;
+	}
+	if ((payload = json_loads(a->payload, 0, &je)) == NULL || !json_is_object(payload)) {
+		json_decref(payload);
+		snprintf(err, errlen, "the approval's payload is not a JSON object");
+		return -1;
+	}
+	status = k->apply(ctx, payload, &result, err, errlen);
+	json_decref(payload);
+	if (status < 0)
+		return -1;
+	/* Filed secrets come as a hash: a result never holds a secret. Be
+	 * sure anyway: the result is recorded in the approval. */
+	json_object_del(result, "client_secret");
+	*result_json = json_dumps(result, JSON_COMPACT);
+	json_decref(result);
+	return 0;
+}
+
+static pthread_once_t register_once = PTHREAD_ONCE_INIT;
+static int register_rc;
+
+static void
+register_all(void)
+{
+	for (size_t i = 0; i < admin_nclient_kinds; i++)
+		if (approvals_applier(admin_client_kinds[i].kind) == NULL &&
+		    approvals_register(admin_client_kinds[i].kind, apply_approved) == -1)
+			register_rc = -1;
+	for (size_t i = 0; i < admin_nmisc_kinds; i++)
+		if (approvals_applier(admin_misc_kinds[i].kind) == NULL &&
+		    approvals_register(admin_misc_kinds[i].kind, apply_approved) == -1)
+			register_rc = -1;
+}
+
+int
+admin_register_appliers(void)
+{
+	pthread_once(&register_once, register_all);
+	return register_rc;
+}

@@ -1,0 +1,49 @@
+/*
+ * idempotency.h — X-Request-ID as an idempotency key for state-changing
+ * calls (issue 6 part 5), for the admin API and the approval routes alike.
+ *
+ * The key is scoped per calling client. The first call with a key runs and
+ * its answer is kept (IDEM_KEEP_SECONDS); a retry with the same key and the
+ * same request (method, path with query, SHA-256 of the body) gets that
+ * answer again, marked "Idempotent-Replayed: true", without acting; the
+ * same key with a different request gets 422; a retry while the first call
+ * still runs gets 409. Calls without X-Request-ID are not deduplicated (the
+ * server's own generated id is not a key). Answers of 5xx are not kept: the
+ * call did not complete, a retry runs again. A client_secret in an answer
+ * is not kept (it is shown once): a replay says client_secret_omitted.
+ *
+ * Use (any handler whose caller is known):
+ *
+ *	struct idem_claim claim;
+ *	if (idem_begin(store, principal->client_id, &x->req, &claim, &x->resp) == IDEM_ANSWERED)
+ *		return HTTP_DONE;		// replayed, 409, 422 or 503
+ *	... act, fill x->resp ...
+ *	idem_finish(store, &claim, &x->resp);
+ *	return HTTP_DONE;
+ */
+#ifndef GH_ADMIN_IDEMPOTENCY_H
+#define GH_ADMIN_IDEMPOTENCY_H
+
+#include "http/http.h"
+#include "store/store.h"
+
+#define IDEM_KEEP_SECONDS	86400	/* at least 24 h (issue 6) */
+#define IDEM_STALE_SECONDS	300	/* a RUNNING record this old: its process died */
+
+struct idem_claim {
+	int	active;			/* a record was claimed: finish it */
+	char	client_id[129];
+	char	key[HTTP_REQUEST_ID_MAX + 1];
+};
+
+enum idem_result { IDEM_PROCEED, IDEM_ANSWERED };
+
+enum idem_result idem_begin(struct store *, const char *client_id,
+	    const struct http_request *, struct idem_claim *,
+	    struct http_response *);
+/* Keeps resp as the answer to the claimed key (or releases the key for a
+ * 5xx). No-op when nothing was claimed. */
+void	idem_finish(struct store *, struct idem_claim *,
+	    const struct http_response *);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * internal.h — what the admin API's files share (not for use outside
+ * src/admin/): one call's state, the operation table's shape, and the
+ * helpers that answer, check access and read JSON fields.
+ */
+#ifndef GH_ADMIN_INTERNAL_H
+#define GH_ADMIN_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "gate/bearer.h"
+#include "http/http.h"
+#include "server/context.h"
+
+#define ADMIN_PREFIX	"/admin/v1/"
+#define ADMIN_MAX_ARGS	3
+#define ADMIN_MAX_BODY	65536
+
+/* Access levels, ordered: Admin ⊃ Operator ⊃ Viewer. */
+enum admin_level { ADMIN_VIEWER = 1, ADMIN_OPERATOR, ADMIN_ADMIN };
+
+struct admin_call {
+	struct http_exchange	*x;
+	struct gh_ctx		*ctx;
+	struct gate_principal	*p;
+	enum admin_level	 level;		/* the principal's highest role */
+	int			 platform;	/* acts across tenants */
+	char			 arg[ADMIN_MAX_ARGS][129]; /* {} segments of the path */
+	json_t			*body;		/* writes: the JSON object ({} if empty) */
+	char			 tenant[65];	/* the tenant acted on (audit), "" unknown */
+	int			 answered;
+};
+
+typedef void (*admin_fn)(struct admin_call *);
+
+struct admin_op {
+	enum http_method	 method;
+	const char		*pattern;	/* "clients/{}/secrets", under ADMIN_PREFIX */
+	enum admin_level	 level;		/* the least role that may call */
+	admin_fn		 fn;
+	const char		*action;	/* audit action, "client.create" */
+};
+
+/* Answers: steal body. error: code is the JSON "error", the rest the
+ * description (never a secret). Both set c->answered. */
+void	admin_answer(struct admin_call *, int status, json_t *body);
+void	admin_error(struct admin_call *, int status, const char *code,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A manage_* failure: 404 (does not exist), 409 (exists, limits, state),
+ * 503 (store), else 400 with err as it is. */
+void	admin_manage_error(struct admin_call *, const char *err);
+
+/* Tenant isolation: 1 when the principal may see tenant_id. */
+int	admin_tenant_visible(const struct admin_call *, const char *tenant_id);
+/* The client named id when visible, else answers 404 (also for another
+ * tenant's: no enumeration) and returns -1. */
+int	admin_client_get(struct admin_call *, const char *id,
+	    struct store_client *out);
+/* Platform-only resources (keys, policy, address locks): -1 after 403. */
+int	admin_require_platform(struct admin_call *, const char *what);
+
+/* Request fields. allowed: NULL-terminated; an unknown field answers 400
+ * naming it. -1 after answering. */
+int	admin_fields(struct admin_call *, const char *const *allowed);
+/* A string field into *out (NULL when absent): 400 on a wrong type. */
+int	admin_str(struct admin_call *, const char *name, const char **out);
+/* A string or an array of strings, joined by sep into buf. *present 0
+ * when absent. */
+int	admin_list(struct admin_call *, const char *name, char sep, char *buf,
+	    size_t len, int *present);
+/* An integer, or a duration string ("15m"), as text in buf (NULL when
+ * absent). */
+int	admin_num(struct admin_call *, const char *name, char *buf, size_t len,
+	    const char **out);
+int	admin_bool(struct admin_call *, const char *name, int *out, int dflt);
+
+/* The operations of each file. */
+extern const struct admin_op admin_client_ops[];
+extern const size_t admin_nclient_ops;
+extern const struct admin_op admin_misc_ops[];
+extern const size_t admin_nmisc_ops;
+extern const struct admin_op admin_audit_ops[];
+extern const size_t admin_naudit_ops;
+
+/* Records the answered call in the audit trail (admin_audit.c). */
+void	admin_audit_call(struct admin_call *, const char *action);
+
+/* JSON views. */
+json_t	*admin_client_json(const struct store_client *);
+json_t	*admin_token_json(const struct store_token *);
+json_t	*admin_time(int64_t t);
+
+#endif

@@ -1,0 +1,527 @@
+"""Issue 6 parts 1, 2 and 5: the admin API (/admin/v1) against the real
+binary over HTTP — roles (Viewer reads, Operator non-critical writes, Admin
+critical ones), tenant isolation (another tenant's rows are 404), the same
+validation as the CLI, maker-checker (202 + approval applies once) and
+X-Request-ID idempotency (replay, 422, 409)."""
+import hashlib
+import json
+import os
+import sqlite3
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from harness import Server, Suite, basic, check, eq  # noqa: E402
+
+A = "/admin/v1"
+
+
+class Admin(Suite):
+    def setup(self):
+        self.s = Server()
+        s = self.s
+        self.root = {"client_id": s.bootstrap["client_id"],
+                     "client_secret": s.bootstrap["client_secret"]}
+        self.checker = s.client("platform", name="checker", roles="admin")
+        self.p_op = s.client("platform", name="p-operator", roles="operator")
+        self.a_admin = s.client("acme", name="acme-admin", roles="admin")
+        self.a_admin2 = s.client("acme", name="acme-admin2", roles="admin")
+        self.a_op = s.client("acme", name="acme-op", roles="operator")
+        self.a_view = s.client("acme", name="acme-viewer", roles="viewer")
+        self.g_admin = s.client("globex", name="globex-admin", roles="admin")
+        self.g_client = s.client("globex", name="globex-app", roles="viewer")
+        self.tokens = {}
+
+    def teardown(self):
+        self.s.cleanup()
+
+    # -- helpers ------------------------------------------------------------
+    def tok(self, c):
+        cid = c["client_id"]
+        if cid not in self.tokens:
+            r = self.s.token(cid, c["client_secret"])
+            eq(r.status, 200, "token for %s: %r" % (cid, r))
+            self.tokens[cid] = r.json()["access_token"]
+        return self.tokens[cid]
+
+    def api(self, method, path, who=None, body=None, headers=None):
+        h = {}
+        if who is not None:
+            h["Authorization"] = "Bearer " + self.tok(who)
+        h.update(headers or {})
+        if body is not None and not isinstance(body, (dict, list)) and "Content-Type" not in h:
+            h["Content-Type"] = "application/json"
+        return self.s.request(method, A + path, body=body, headers=h)
+
+    def approve(self, aid, who, tenant):
+        return self.s.request("POST", "/approvals/%s/approve" % aid, headers={
+            "Authorization": "Bearer " + self.tok(who), "X-TENANT-ID": tenant})
+
+    def client_ids(self, who, tenant=None):
+        r = self.api("GET", "/clients" + ("?tenant=" + tenant if tenant else ""), who)
+        eq(r.status, 200, "list clients: %r" % r)
+        return sorted(c["client_id"] for c in r.json()["clients"])
+
+    # -- authentication and roles ----------------------------------------------
+    def test_auth_required(self):
+        r = self.api("GET", "/clients")
+        eq(r.status, 401, "no token")
+        check("Bearer" in r.header("WWW-Authenticate"), "challenge: %r" % r.headers)
+        r = self.api("GET", "/clients", headers={"Authorization": "Bearer not.a.token"})
+        eq(r.status, 401, "bad token")
+        r = self.api("GET", "/clients", headers={"Authorization": basic("x", "y")})
+        eq(r.status, 401, "basic credentials are not a bearer token")
+
+    def test_https_required_as_for_tokens(self):
+        s = Server("--require-https", "true", "--trusted-proxies", "127.0.0.1")
+        try:
+            r = s.token(s.bootstrap["client_id"], s.bootstrap["client_secret"])
+            eq(r.status, 400, "plain HTTP token request refused: %r" % r)
+            f = {"grant_type": "client_credentials"}
+            r = s.post_form("/oauth/token", f, headers={"X-Forwarded-Proto": "https", "Authorization": basic(
+                s.bootstrap["client_id"], s.bootstrap["client_secret"])})
+            eq(r.status, 200, "via an HTTPS proxy: %r" % r)
+            h = {"Authorization": "Bearer " + r.json()["access_token"]}
+            r = s.get(A + "/clients", headers=h)
+            eq(r.status, 400, "admin over plain HTTP: %r" % r)
+            check("HTTPS" in r.json()["error_description"], "says why: %r" % r)
+            eq(s.get(A + "/clients", headers=dict(h, **{"X-Forwarded-Proto": "https"})).status, 200, "over HTTPS")
+        finally:
+            s.cleanup()
+
+    def test_client_allowlist_holds_for_admin_calls(self):
+        c = self.s.client("acme", name="fenced-admin", roles="admin", allow_ip=["127.0.0.0/8"])
+        eq(self.api("GET", "/clients", c).status, 200, "from an allowed address")
+        r = self.api("PATCH", "/clients/" + c["client_id"], self.root, {"allow_ips": ["10.0.0.0/8"]})
+        eq(r.status, 200, "allowlist moved: %r" % r)
+        r = self.api("GET", "/clients", c)
+        eq(r.status, 403, "the same token from an address no longer allowed: %r" % r)
+        check("127.0.0.1" in r.json()["error_description"], "names the address: %r" % r)
+
+    def test_viewer_reads_but_cannot_write(self):
+        eq(self.api("GET", "/clients", self.a_view).status, 200, "viewer reads")
+        before = self.client_ids(self.a_admin)
+        r = self.api("POST", "/clients", self.a_view, {"name": "nope"})
+        eq(r.status, 403, "viewer writes: %r" % r)
+        check("operator" in r.json()["error_description"], "says the role needed: %r" % r)
+        r = self.api("PATCH", "/clients/" + self.a_op["client_id"], self.a_view, {"name": "x"})
+        eq(r.status, 403, "viewer patch")
+        eq(self.client_ids(self.a_admin), before, "nothing changed")
+
+    def test_operator_noncritical_yes_critical_no(self):
+        cid = self.a_view["client_id"]
+        r = self.api("PATCH", "/clients/" + cid, self.a_op, {"name": "renamed viewer", "ttl": "10m"})
+        eq(r.status, 200, "operator renames: %r" % r)
+        eq(r.json()["name"], "renamed viewer", "name")
+        eq(r.json()["ttl"], 600, "ttl")
+        # Critical, and maker-checker is off for sandbox under "production".
+        before = self.client_ids(self.a_admin)
+        r = self.api("POST", "/clients", self.a_op, {"name": "op-made"})
+        eq(r.status, 403, "operator creates directly: %r" % r)
+        check("critical" in r.json()["error_description"], "says why: %r" % r)
+        r = self.api("PATCH", "/clients/" + cid, self.a_op, {"roles": ["admin"]})
+        eq(r.status, 403, "operator grants admin directly: %r" % r)
+        r = self.api("POST", "/clients/%s/disable" % cid, self.a_op)
+        eq(r.status, 403, "operator disables directly")
+        r = self.api("POST", "/clients/%s/secrets/rotate" % cid, self.a_op)
+        eq(r.status, 403, "operator rotates directly")
+        eq(self.client_ids(self.a_admin), before, "nothing created")
+        r = self.api("GET", "/clients/" + cid, self.a_admin).json()
+        eq(r["roles"], ["viewer"], "roles unchanged")
+        eq(r["status"], "active", "still active")
+
+    def test_admin_critical_direct_in_sandbox(self):
+        r = self.api("POST", "/clients", self.a_admin, {
+            "name": "made by api", "roles": "operator,viewer", "scopes": ["cards:read", "cards:write"],
+            "ttl": 900, "claims": {"partner": "p1"}, "rate_limit": 50})
+        eq(r.status, 201, "admin creates: %r" % r)
+        c = r.json()
+        eq(c["tenant_id"], "acme", "own tenant by default")
+        eq(c["scopes"], ["cards:read", "cards:write"], "scopes")
+        eq(c["claims"], {"partner": "p1"}, "claims")
+        t = self.s.token(c["client_id"], c["client_secret"], scope="cards:read")
+        eq(t.status, 200, "the new client gets a token: %r" % t)
+        # Shown by the CLI the same way.
+        shown = self.s.cli("client", "show", c["client_id"])
+        eq(shown["roles"], c["roles"], "CLI sees the same roles")
+        r = self.api("POST", "/clients/%s/disable" % c["client_id"], self.a_admin)
+        eq(r.status, 200, "admin disables: %r" % r)
+        eq(r.json()["status"], "disabled", "disabled")
+        r = self.s.token(c["client_id"], c["client_secret"])
+        check(r.status in (400, 401) and "access_token" not in r.json(), "disabled client refused: %r" % r)
+        r = self.api("POST", "/clients/%s/enable" % c["client_id"], self.a_op)
+        eq(r.status, 200, "operator enables (non-critical)")
+        eq(self.s.token(c["client_id"], c["client_secret"]).status, 200, "works again")
+        tok = self.s.token(c["client_id"], c["client_secret"]).json()["access_token"]
+        eq(self.api("GET", "/clients", who=None, headers={"Authorization": "Bearer " + tok}).status, 200,
+           "the client's own token works before the delete")
+        eq(self.api("DELETE", "/clients/" + c["client_id"], self.a_op).status, 403, "operator deletes directly")
+        r = self.api("DELETE", "/clients/" + c["client_id"], self.a_admin)
+        eq(r.status, 200, "admin deletes: %r" % r)
+        eq(self.api("GET", "/clients/" + c["client_id"], self.a_admin).status, 404, "gone")
+        eq(self.api("DELETE", "/clients/" + c["client_id"], self.a_admin).status, 404, "deleted once")
+        r = self.s.token(c["client_id"], c["client_secret"])
+        check(r.status in (400, 401), "a deleted client gets no token: %r" % r)
+        eq(self.api("GET", "/clients", who=None, headers={"Authorization": "Bearer " + tok}).status, 401,
+           "its tokens stop validating")
+
+    # -- tenant isolation --------------------------------------------------------
+    def test_tenant_isolation(self):
+        gid = self.g_client["client_id"]
+        for method, path, body in [("GET", "/clients/" + gid, None),
+                                   ("PATCH", "/clients/" + gid, {"name": "pwned"}),
+                                   ("POST", "/clients/%s/disable" % gid, None),
+                                   ("POST", "/clients/%s/enable" % gid, None),
+                                   ("GET", "/clients/%s/secrets" % gid, None),
+                                   ("POST", "/clients/%s/secrets/rotate" % gid, None),
+                                   ("GET", "/clients/%s/tokens" % gid, None),
+                                   ("POST", "/clients/%s/tokens/revoke" % gid, None),
+                                   ("GET", "/tenants/globex", None),
+                                   ("GET", "/clients?tenant=globex", None)]:
+            r = self.api(method, path, self.a_admin, body)
+            eq(r.status, 404, "%s %s from acme: %r" % (method, path, r))
+        r = self.api("GET", "/clients/does-not-exist", self.a_admin)
+        eq(r.status, 404, "unknown client")
+        eq(r.json()["error_description"].replace("does-not-exist", "X"),
+           self.api("GET", "/clients/" + gid, self.a_admin).json()["error_description"].replace(gid, "X"),
+           "another tenant's client reads exactly as a missing one")
+        r = self.api("POST", "/clients", self.a_admin, {"tenant": "globex", "name": "intruder"})
+        eq(r.status, 404, "create in another tenant: %r" % r)
+        ids = self.client_ids(self.a_admin)
+        check(gid not in ids and self.a_op["client_id"] in ids, "list shows only acme")
+        tenants = [t["tenant_id"] for t in self.api("GET", "/tenants", self.a_admin).json()["tenants"]]
+        eq(tenants, ["acme"], "tenants visible to acme")
+        eq(self.api("POST", "/tenants", self.a_admin, {"id": "newco"}).status, 403,
+           "only the platform creates tenants")
+        # globex's token cannot be revoked by acme, by id or by name.
+        t = self.s.token(gid, self.g_client["client_secret"]).json()["access_token"]
+        jti = json.loads(__import__("base64").urlsafe_b64decode(t.split(".")[1] + "==").decode())["jti"]
+        eq(self.api("POST", "/tokens/revoke", self.a_admin, {"id": jti}).status, 404, "revoke by id")
+        eq(self.api("GET", "/tokens/" + jti, self.a_admin).status, 404, "show by id")
+        r = self.api("GET", "/tokens/" + jti, self.g_admin)
+        eq(r.status, 200, "globex sees its own token")
+        eq(r.json()["status"], "live", "still live")
+        # The platform acts across tenants.
+        eq(self.api("GET", "/clients/" + gid, self.root).status, 200, "platform reads globex")
+        check(gid in self.client_ids(self.root), "platform lists every tenant")
+        check(gid in self.client_ids(self.root, "globex"), "platform filters by tenant")
+
+    # -- validation ----------------------------------------------------------------
+    def test_validation_parity_with_cli(self):
+        cases = [
+            ({"roles": "superuser"}, ["--roles", "superuser"]),
+            ({"ttl": "abc"}, ["--ttl", "abc"]),
+            ({"ttl": "2h", "max_ttl": "1h"}, ["--ttl", "2h", "--max-ttl", "1h"]),
+            ({"claims": {"iss": "me"}}, ["--claims", '{"iss":"me"}']),
+            ({"allow_ips": ["10.0.0.1/8"]}, ["--allow-ip", "10.0.0.1/8"]),
+            ({"scopes": ["a\"b"]}, ["--scopes", "a\"b"]),
+            ({"token_format": "paseto"}, ["--token-format", "paseto"]),
+            ({"env": "staging"}, ["--env", "staging"]),
+            ({"rate_limit": -1}, ["--rate-limit", "-1"]),
+            ({"env": "production"}, ["--env", "production"]),
+        ]
+        before = self.client_ids(self.root)
+        for body, flags in cases:
+            body = dict(body, name="parity", tenant="acme")
+            r = self.api("POST", "/clients", self.a_admin, body)
+            eq(r.status, 400, "API %r: %r" % (body, r))
+            p = self.s.cli("client", "create", "--tenant", "acme", "--name", "parity", *flags, check=False)
+            check(p.returncode != 0, "CLI refuses %r" % flags)
+            cli_msg = p.stderr.decode().strip()
+            api_msg = r.json()["error_description"]
+            check(cli_msg.endswith(api_msg), "same message for %r:\n CLI %r\n API %r" % (flags, cli_msg, api_msg))
+        eq(self.client_ids(self.root), before, "nothing was created")
+
+    def test_malformed_and_unknown_fields(self):
+        cid = self.a_op["client_id"]
+        before = self.api("GET", "/clients/" + cid, self.a_admin).json()
+        r = self.api("PATCH", "/clients/" + cid, self.a_admin, '{"name": "x",')
+        eq(r.status, 400, "malformed JSON: %r" % r)
+        check("malformed JSON" in r.json()["error_description"], "says malformed: %r" % r)
+        r = self.api("PATCH", "/clients/" + cid, self.a_admin, {"name": "x", "colour": "red"})
+        eq(r.status, 400, "unknown field: %r" % r)
+        check('"colour"' in r.json()["error_description"], "names the field: %r" % r)
+        r = self.api("PATCH", "/clients/" + cid, self.a_admin, {"tenant": "globex"})
+        eq(r.status, 400, "tenant cannot change")
+        check('"tenant"' in r.json()["error_description"], "names the field: %r" % r)
+        r = self.api("PATCH", "/clients/" + cid, self.a_admin, {"name": 42})
+        eq(r.status, 400, "wrong type")
+        check("name" in r.json()["error_description"], "names the field: %r" % r)
+        r = self.api("PATCH", "/clients/" + cid, self.a_admin, '["name"]')
+        eq(r.status, 400, "not an object")
+        r = self.api("PATCH", "/clients/" + cid, self.a_admin, '{"name": "a", "name": "b"}')
+        eq(r.status, 400, "duplicate key")
+        r = self.api("POST", "/clients/%s/disable" % cid, self.a_admin, {"reason": "x"})
+        eq(r.status, 400, "unknown field on an action: %r" % r)
+        r = self.api("PATCH", "/clients/" + cid, self.a_admin, "{}")
+        eq(r.status, 400, "empty patch")
+        r = self.api("PATCH", "/clients/" + cid, self.a_admin, {"name": "x"},
+                     headers={"Content-Type": "text/plain"})
+        eq(r.status, 415, "not JSON: %r" % r)
+        eq(self.api("GET", "/clients/" + cid, self.a_admin).json(), before, "nothing changed")
+        r = self.api("GET", "/nothing-here", self.a_admin)
+        eq(r.status, 404, "unknown admin path")
+        r = self.api("DELETE", "/tenants", self.a_admin)
+        eq(r.status, 405, "wrong method")
+
+    # -- maker-checker ----------------------------------------------------------------
+    def test_maker_checker_production_create_approve_once(self):
+        body = {"name": "prod-app", "env": "production", "roles": ["viewer"],
+                "allow_ips": ["127.0.0.0/8"]}
+        r = self.api("POST", "/clients", self.a_op, body)
+        eq(r.status, 202, "operator files a production client: %r" % r)
+        filed = r.json()
+        aid, cid, secret = filed["approval_id"], filed["target"], filed["client_secret"]
+        eq(self.api("GET", "/clients/" + cid, self.a_admin).status, 404, "not created yet")
+        eq(self.s.token(cid, secret).status, 401, "the secret does not work yet")
+        r = self.approve(aid, self.a_op, "acme")
+        eq(r.status, 403, "an operator cannot approve: %r" % r)
+        r = self.approve(aid, self.a_admin, "acme")
+        eq(r.status, 200, "a same-tenant admin approves: %r" % r)
+        eq(r.json()["state"], "applied", "applied: %r" % r)
+        check("client_secret" not in json.dumps(r.json()), "no secret in the approval")
+        c = self.api("GET", "/clients/" + cid, self.a_admin)
+        eq(c.status, 200, "created")
+        eq(c.json()["env"], "production", "as filed")
+        eq(self.s.token(cid, secret).status, 200, "the secret shown at filing works now")
+        r = self.approve(aid, self.a_admin2, "acme")
+        eq(r.status, 409, "approved once only: %r" % r)
+        eq(len([x for x in self.client_ids(self.a_admin) if x == cid]), 1, "one client")
+        # A production secret rotation: filed, the new secret shown to the
+        # maker at once, working only once approved; the old keeps working.
+        r = self.api("POST", "/clients/%s/secrets/rotate" % cid, self.a_op, {"grace": "1h"},
+                     headers={"X-Approval-Reason": "quarterly rotation"})
+        eq(r.status, 202, "rotation filed: %r" % r)
+        new = r.json()["client_secret"]
+        eq(self.s.token(cid, new).status, 401, "not yet")
+        a = self.s.request("GET", "/approvals/" + r.json()["approval_id"], headers={
+            "Authorization": "Bearer " + self.tok(self.a_admin), "X-TENANT-ID": "acme"}).json()
+        eq(a["reason"], "quarterly rotation", "the reason is kept")
+        check(new not in json.dumps(a), "the approval does not hold the secret")
+        eq(self.approve(r.json()["approval_id"], self.a_admin2, "acme").status, 200, "approved")
+        eq(self.s.token(cid, new).status, 200, "the new secret works")
+        eq(self.s.token(cid, secret).status, 200, "the old one in its grace period")
+
+    def test_maker_checker_own_request_conflict_concurrency(self):
+        r = self.api("POST", "/clients", self.a_admin, {"name": "prod-2", "env": "production",
+                                                        "allow_ips": ["127.0.0.0/8"]})
+        eq(r.status, 202, "even an admin's production create is filed: %r" % r)
+        aid, cid = r.json()["approval_id"], r.json()["target"]
+        eq(self.approve(aid, self.a_admin, "acme").status, 403, "the maker cannot approve")
+        eq(self.approve(aid, self.g_admin, "globex").status, 404, "another tenant's admin: 404")
+        eq(self.approve(aid, self.checker, "platform").status, 200, "a platform admin approves")
+        # Two pending changes of one client conflict.
+        r1 = self.api("PATCH", "/clients/" + cid, self.a_op, {"scopes": ["a"]})
+        eq(r1.status, 202, "scope change filed: %r" % r1)
+        r2 = self.api("PATCH", "/clients/" + cid, self.a_op, {"roles": ["operator"]})
+        eq(r2.status, 409, "conflicting pending change: %r" % r2)
+        # Many checkers at once: exactly one applies it.
+        checkers = [self.a_admin, self.a_admin2, self.checker, self.root] * 2
+        for c in checkers:
+            self.tok(c)
+        out = []
+        ths = [threading.Thread(target=lambda c=c: out.append(
+            self.approve(r1.json()["approval_id"], c, "platform" if c in (self.checker, self.root) else "acme").status))
+            for c in checkers]
+        for t in ths:
+            t.start()
+        for t in ths:
+            t.join()
+        eq(sorted(out).count(200), 1, "exactly one approval wins: %r" % out)
+        check(all(s in (200, 409) for s in out), "the others get 409: %r" % out)
+        eq(self.api("GET", "/clients/" + cid, self.a_admin).json()["scopes"], ["a"], "applied")
+
+    def test_maker_checker_modes(self):
+        for mode in ("always", "never"):
+            s = Server("--maker-checker", mode)
+            try:
+                adm = s.client("acme", name="adm", roles="admin")
+                op = s.client("acme", name="op", roles="operator")
+                t_adm = s.token(adm["client_id"], adm["client_secret"]).json()["access_token"]
+                t_op = s.token(op["client_id"], op["client_secret"]).json()["access_token"]
+                r = s.post_json(A + "/clients", {"name": "sbx"}, headers={"Authorization": "Bearer " + t_op})
+                eq(r.status, 202 if mode == "always" else 403, "%s: operator sandbox create: %r" % (mode, r))
+                r = s.post_json(A + "/clients", {"name": "prd", "env": "production", "allow_ips": ["10.0.0.0/8"]},
+                                headers={"Authorization": "Bearer " + t_adm})
+                eq(r.status, 202 if mode == "always" else 201, "%s: admin production create: %r" % (mode, r))
+            finally:
+                s.cleanup()
+
+    # -- idempotency ---------------------------------------------------------------------
+    def test_idempotent_replay_and_mismatch(self):
+        h = {"X-Request-ID": "create-tenant-1"}
+        r1 = self.api("POST", "/tenants", self.root, {"id": "idem-co"}, headers=h)
+        eq(r1.status, 201, "first: %r" % r1)
+        eq(r1.header("X-Request-ID"), "create-tenant-1", "echoed")
+        r2 = self.api("POST", "/tenants", self.root, {"id": "idem-co"}, headers=h)
+        eq(r2.status, 201, "replayed, not 409 already exists: %r" % r2)
+        eq(r2.json(), r1.json(), "the first answer")
+        eq(r2.header("Idempotent-Replayed"), "true", "marked as a replay")
+        r3 = self.api("POST", "/tenants", self.root, {"id": "idem-co2"}, headers=h)
+        eq(r3.status, 422, "same id, other body: %r" % r3)
+        eq(self.api("GET", "/tenants/idem-co2", self.root).status, 404, "the other body did nothing")
+        # Scoped per client: the same id from another client is its own call.
+        r4 = self.api("POST", "/tenants", self.checker, {"id": "idem-co"}, headers=h)
+        eq(r4.status, 409, "another client's key space: %r" % r4)
+        # A secret is shown once, never replayed.
+        h = {"X-Request-ID": "rotate-1"}
+        cid = self.a_view["client_id"]
+        r5 = self.api("POST", "/clients/%s/secrets/rotate" % cid, self.a_admin, {"grace": "1h"}, headers=h)
+        eq(r5.status, 201, "rotate: %r" % r5)
+        r6 = self.api("POST", "/clients/%s/secrets/rotate" % cid, self.a_admin, {"grace": "1h"}, headers=h)
+        eq(r6.status, 201, "replayed")
+        eq(r6.json()["secret_id"], r5.json()["secret_id"], "same secret record")
+        check("client_secret" not in r6.json() and r6.json().get("client_secret_omitted") is True,
+              "secret not replayed: %r" % r6)
+        live = [x for x in self.api("GET", "/clients/%s/secrets" % cid, self.a_admin).json()["secrets"]
+                if x["state"] == "live"]
+        eq(len(live), 2, "rotated once (two live secrets)")
+        # Malformed ids are refused everywhere and the call does nothing.
+        for bad in ["", "has space", "x" * 129, "semi;colon"]:
+            r = self.api("POST", "/tenants", self.root, {"id": "never-made"}, headers={"X-Request-ID": bad})
+            eq(r.status, 400, "X-Request-ID %r: %r" % (bad, r))
+            check(r.header("X-Request-ID") not in (None, bad), "a fresh id is echoed")
+        eq(self.api("GET", "/tenants/never-made", self.root).status, 404, "nothing made")
+        eq(self.api("GET", "/clients", self.a_view, headers={"X-Request-ID": "read.1:a-b"}).header("X-Request-ID"),
+           "read.1:a-b", "echoed on reads")
+
+    def test_idempotent_answer_kept_a_day(self):
+        s = Server()
+        try:
+            adm = {"client_id": s.bootstrap["client_id"], "client_secret": s.bootstrap["client_secret"]}
+
+            def create(offset):
+                if offset is not None:
+                    s.env["GATEHOUSE_CLOCK_OFFSET"] = str(offset)
+                    s.restart()
+                t = s.token(adm["client_id"], adm["client_secret"]).json()["access_token"]
+                return s.post_json(A + "/tenants", {"id": "daily"}, headers={
+                    "Authorization": "Bearer " + t, "X-Request-ID": "daily-1"})
+            eq(create(None).status, 201, "first")
+            r = create(23 * 3600)
+            eq((r.status, r.header("Idempotent-Replayed")), (201, "true"), "replayed 23 h later: %r" % r)
+            r = create(25 * 3600)
+            eq(r.status, 409, "25 h later the key is free: the call runs again (tenant exists): %r" % r)
+        finally:
+            s.cleanup()
+
+    def test_idempotent_retry_while_running_is_409(self):
+        # Deterministic: a record still RUNNING (its call in flight) as the
+        # store keeps it, for exactly this request.
+        body = json.dumps({"id": "running-co"}).encode()
+        fp = hashlib.sha256(b"POST\n" + (A + "/tenants").encode() + b"?\n" + body).hexdigest()
+        now = int(time.time())
+        self.s.sql("INSERT INTO idempotency VALUES (?, ?, ?, 0, 0, '', ?, ?)",
+                   (self.root["client_id"], "in-flight-1", fp, now, now + 86400))
+        r = self.api("POST", "/tenants", self.root, body, headers={"X-Request-ID": "in-flight-1"})
+        eq(r.status, 409, "retry while running: %r" % r)
+        eq(self.api("GET", "/tenants/running-co", self.root).status, 404, "did not act")
+        # Concurrent: one slow call (an RSA key) and its retries at once.
+        self.tok(self.root)
+        before = len(self.api("GET", "/keys", self.root).json()["keys"])
+        out = []
+
+        def go():
+            r = self.api("POST", "/keys/rotate", self.root, {"env": "sandbox", "lead": 0},
+                         headers={"X-Request-ID": "rotate-keys-1"})
+            out.append((r.status, r.body))
+        ths = [threading.Thread(target=go) for _ in range(6)]
+        for t in ths:
+            t.start()
+        for t in ths:
+            t.join()
+        after = len(self.api("GET", "/keys", self.root).json()["keys"])
+        eq(after, before + 1, "one key made by six identical calls: %r" % out)
+        check(all(s in (201, 409) for s, _ in out), "201 or 409 only: %r" % out)
+        eq(len(set(b for s, b in out if s == 201)), 1, "every 201 is the same answer")
+
+    # -- secrets, tokens, keys, locks, policy, audit ---------------------------------------
+    def test_secrets_and_tokens(self):
+        c = self.api("POST", "/clients", self.a_admin, {"name": "rotor"}).json()
+        cid = c["client_id"]
+        r = self.api("POST", "/clients/%s/secrets/rotate" % cid, self.a_admin, {"grace": "1h"})
+        eq(r.status, 201, "rotate: %r" % r)
+        new = r.json()["client_secret"]
+        eq(self.s.token(cid, c["client_secret"]).status, 200, "old works in grace")
+        eq(self.s.token(cid, new).status, 200, "new works")
+        r = self.api("POST", "/clients/%s/secrets/rotate" % cid, self.a_admin)
+        eq(r.status, 409, "a third live secret: %r" % r)
+        secrets = self.api("GET", "/clients/%s/secrets" % cid, self.a_view).json()["secrets"]
+        eq(len(secrets), 2, "two secrets")
+        check(all(set(x) == {"secret_id", "created_at", "expires_at", "revoked_at", "state"} for x in secrets),
+              "no values or hashes: %r" % secrets)
+        old_id = min(x["secret_id"] for x in secrets)
+        r = self.api("POST", "/clients/%s/secrets/%d/revoke" % (cid, old_id), self.a_op)
+        eq(r.status, 200, "operator revokes a secret: %r" % r)
+        eq(self.s.token(cid, c["client_secret"]).status, 401, "revoked secret refused")
+        t = self.s.token(cid, new).json()["access_token"]
+        toks = self.api("GET", "/clients/%s/tokens" % cid, self.a_view).json()["tokens"]
+        eq(len(toks), 3, "three tokens recorded: %r" % toks)
+        name = toks[0]["name"]
+        eq(self.api("POST", "/tokens/revoke", self.g_admin, {"name": name}).status, 404,
+           "another tenant cannot revoke it by name")
+        r = self.api("POST", "/tokens/revoke", self.a_op, {"name": name})
+        eq(r.status, 200, "revoke by name: %r" % r)
+        eq(r.json()["revoked"], 1, "one")
+        named = [x for x in self.api("GET", "/clients/%s/tokens" % cid, self.a_view).json()["tokens"]
+                 if x["name"] == name]
+        eq(named[0]["status"], "revoked", "revoked")
+        eq(self.api("POST", "/tokens/revoke", self.a_op, {"name": "n", "id": "x"}).status, 400, "one of")
+        r = self.api("POST", "/clients/%s/tokens/revoke" % cid, self.a_op)
+        eq(r.status, 200, "revoke all: %r" % r)
+        intro = self.s.post_form("/oauth/introspect", {"token": t},
+                                 headers={"Authorization": basic(cid, new)})
+        check(intro.status != 200 or intro.json().get("active") is False, "voided: %r" % intro)
+
+    def test_platform_resources(self):
+        for path in ["/keys", "/policy"]:
+            eq(self.api("GET", path, self.a_admin).status, 403, "acme reads " + path)
+            eq(self.api("GET", path, self.root).status, 200, "platform reads " + path)
+        eq(self.api("POST", "/keys/rotate", self.a_admin, {"env": "sandbox"}).status, 403, "acme rotates keys")
+        eq(self.api("POST", "/keys/rotate", self.p_op, {"env": "sandbox"}).status, 403,
+           "a platform operator rotates keys directly")
+        r = self.api("POST", "/keys/rotate", self.p_op, {"env": "production"})
+        eq(r.status, 202, "production key rotation is filed: %r" % r)
+        eq(self.api("POST", "/keys/rotate", self.root, {"env": "sandbox", "alg": "HS256"}).status, 400, "bad alg")
+        eq(self.api("POST", "/policy/reload", self.root).status, 409, "no policy file configured")
+        eq(self.api("GET", "/locks", self.a_view).json(), {"locks": []}, "no locks")
+        eq(self.api("POST", "/locks/clear", self.a_op, {"address": "10.0.0.1"}).status, 403,
+           "address locks are the platform's")
+        eq(self.api("POST", "/locks/clear", self.a_op, {"client_id": self.g_client["client_id"]}).status, 404,
+           "another tenant's client")
+        eq(self.api("POST", "/locks/clear", self.root, {"address": "not-an-ip"}).status, 400, "bad address")
+        eq(self.api("POST", "/locks/clear", self.root, {"all": True}).status, 200, "platform clears all")
+
+    def test_audit_trail_of_own_tenant(self):
+        c = self.api("POST", "/clients", self.a_admin, {"name": "audited"}, headers={"X-Request-ID": "audit-me-1"})
+        eq(c.status, 201, "create")
+        self.api("POST", "/clients", self.g_admin, {"name": "globex-audited"})
+        self.api("POST", "/clients", self.a_view, {"name": "refused"})
+        events = []
+        for _ in range(50):
+            r = self.api("GET", "/audit?action=admin.client.create", self.a_admin)
+            eq(r.status, 200, "audit list: %r" % r)
+            events = r.json()["events"]
+            if any(e["request_id"] == "audit-me-1" for e in events) and \
+               any(e["outcome"] == "refused" for e in events):
+                break
+            time.sleep(0.1)
+        mine = [e for e in events if e["request_id"] == "audit-me-1"]
+        eq(len(mine), 1, "the create is on the trail: %r" % events)
+        eq(mine[0]["actor"], self.a_admin["client_id"], "actor")
+        eq(mine[0]["outcome"], "ok", "outcome")
+        check(any(e["outcome"] == "refused" and e["actor"] == self.a_view["client_id"] for e in events),
+              "the viewer's refused write too: %r" % events)
+        check(all(e["tenant"] == "acme" for e in events), "only acme's rows: %r" % events)
+        eq(self.api("GET", "/audit?tenant=globex", self.a_admin).status, 404, "another tenant's trail")
+        eq(self.api("GET", "/audit?colour=red", self.a_admin).status, 400, "unknown filter")
+        check("client_secret" not in json.dumps(events), "no secrets")
+        eq(self.api("GET", "/audit/verify", self.a_admin).status, 403, "the chain is the platform's")
+        r = self.api("GET", "/audit/verify", self.root)
+        eq(r.status, 200, "platform verifies: %r" % r)
+        check(r.json()["ok"] is True and r.json()["rows"] > 0, "an intact chain: %r" % r)
+
+
+if __name__ == "__main__":
+    Admin().run()
