@@ -7,7 +7,19 @@
  *
  * Optional: GATEHOUSE_DIALECT (default oauth-basic), GATEHOUSE_SCOPE,
  * GATEHOUSE_CLIENT_SECRET_FILE (instead of GATEHOUSE_CLIENT_SECRET),
- * GATEHOUSE_CA_FILE.
+ * GATEHOUSE_CA_FILE; arguments -H "Name: value" add request headers, e.g.
+ * to ask gatehouse's own gate (API_URL=$GATEHOUSE_URL/gate) about a call:
+ *   ./call_api -H "X-Original-Method: GET" -H "X-Original-URI: /v1/products/"
+ *
+ * Against `make run` (http://127.0.0.1:8080, no route policy, so its gate
+ * refuses every call), gatehouse's own admin API is a protected API a viewer
+ * may read. With GATEHOUSE_DB=sqlite:var/gatehouse.db and
+ * GATEHOUSE_MASTER_KEY=var/master.key (make run's store), create one with
+ * `gatehouse tenant create --id acme` and `gatehouse client create --tenant
+ * acme --name example --roles viewer`, then
+ *   GATEHOUSE_URL=http://127.0.0.1:8080 API_URL=http://127.0.0.1:8080/admin/v1/clients \
+ *   GATEHOUSE_CLIENT_ID=<its id> GATEHOUSE_CLIENT_SECRET=<its secret> \
+ *   GATEHOUSE_TENANT=acme ./call_api
  *
  * Build against an installed library:
  *   cc call_api.c $(pkg-config --cflags --libs gatehouse-client)
@@ -16,12 +28,16 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <gatehouse/client.h>
 
+#define MAX_HEADERS 16
+
 int
-main(void)
+main(int argc, char **argv)
 {
+	const char *headers[MAX_HEADERS + 1] = { NULL };
 	struct gh_client_options o = { 0 };
 	struct gh_client_request req = { 0 };
 	struct gh_client_response resp = { 0 };
@@ -29,8 +45,17 @@ main(void)
 	struct gh_client *c = NULL;
 	char *id = NULL, *secret = NULL;
 	const char *dialect = getenv("GATEHOUSE_DIALECT");
-	int rc = 1;
+	int i, n = 0, rc = 1;
 
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-H") != 0 || i + 1 == argc || n == MAX_HEADERS) {
+			fprintf(stderr, "usage: call_api [-H \"Name: value\"]... (at most %d)\n",
+			    MAX_HEADERS);
+			return 2;
+		}
+		headers[n++] = argv[++i];
+	}
+	req.headers = n > 0 ? headers : NULL;
 	if ((req.url = getenv("API_URL")) == NULL || (o.base_url = getenv("GATEHOUSE_URL")) == NULL) {
 		fprintf(stderr, "call_api: set GATEHOUSE_URL and API_URL\n");
 		return 2;

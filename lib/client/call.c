@@ -221,7 +221,10 @@ gh_client_call(struct gh_client *c, const struct gh_client_request *r,
 		goto out;
 	}
 	if ((rc = ghc_status_err(hr.status)) != GH_CLIENT_OK) {
-		ghc_sanitize(detail, sizeof(detail), resp->body, resp->body_len);
+		/* An API may echo the Authorization header: redact before cutting. */
+		ghc_sanitize(detail, sizeof(detail), resp->body, resp->body_len,
+		    t != NULL ? t->value : NULL, t != NULL ? t->len : 0, c->client_secret,
+		    c->secret_len);
 		if (rc == GH_CLIENT_ERR_REDIRECT)
 			ghc_fail(err, rc, hr.status, "%s %s answered %ld (redirect, not followed)",
 			    method, r->url, hr.status);

@@ -78,7 +78,7 @@ read_secret_file(const char *path, char **out, struct gh_client_error *e)
 		len = 0;
 	if (len == 0) {
 		rc = ghc_fail(e, GH_CLIENT_ERR_CREDENTIALS, 0,
-		    "the secret file %s is empty or its first line is", path);
+		    "the secret file %s is empty or starts with an empty line", path);
 		goto out;
 	}
 	if ((*out = malloc(len + 1)) == NULL) {

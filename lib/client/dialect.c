@@ -196,7 +196,7 @@ build_body(const struct gh_client *c, const struct dialect *d, const char *scope
 
 /* What a refused token request's body says, for the message: RFC 6749 §5.2, or 003's. */
 static void
-error_detail(const char *body, size_t len, char *out, size_t outlen)
+error_detail(const struct gh_client *c, const char *body, size_t len, char *out, size_t outlen)
 {
 	json_t *j, *v, *d;
 	char a[160], b[240];
@@ -216,9 +216,11 @@ error_detail(const char *body, size_t len, char *out, size_t outlen)
 			d = json_object_get(j, "message");
 		a[0] = b[0] = '\0';
 		if (json_is_string(v))
-			ghc_sanitize(a, sizeof(a), json_string_value(v), json_string_length(v));
+			ghc_sanitize(a, sizeof(a), json_string_value(v), json_string_length(v),
+			    c->client_secret, c->secret_len, NULL, 0);
 		if (json_is_string(d))
-			ghc_sanitize(b, sizeof(b), json_string_value(d), json_string_length(d));
+			ghc_sanitize(b, sizeof(b), json_string_value(d), json_string_length(d),
+			    c->client_secret, c->secret_len, NULL, 0);
 		if (a[0] && b[0])
 			snprintf(out, outlen, ": %s: %s", a, b);
 		else if (a[0] || b[0])
@@ -229,7 +231,8 @@ error_detail(const char *body, size_t len, char *out, size_t outlen)
 
 enum gh_client_err
 ghc_token_parse(enum gh_client_dialect dialect, const char *body, size_t len, int64_t now_wall,
-    char **token, int64_t *lifetime_s, int64_t *expires_wall, struct gh_client_error *e)
+    const char *secret, size_t secret_len, char **token, int64_t *lifetime_s,
+    int64_t *expires_wall, struct gh_client_error *e)
 {
 	const struct dialect *d = &dialects[dialect];
 	enum gh_client_err rc;
@@ -245,7 +248,8 @@ ghc_token_parse(enum gh_client_dialect dialect, const char *body, size_t len, in
 		goto out;
 	}
 	if ((j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
-		ghc_sanitize(why, sizeof(why), jerr.text, strlen(jerr.text));
+		ghc_sanitize(why, sizeof(why), jerr.text, strlen(jerr.text), secret, secret_len,
+		    NULL, 0);
 		rc = ghc_fail(e, GH_CLIENT_ERR_BAD_RESPONSE, 0,
 		    "the token endpoint's answer is not JSON (line %d: %s)", jerr.line, why);
 		goto out;
@@ -283,7 +287,8 @@ ghc_token_parse(enum gh_client_dialect dialect, const char *body, size_t len, in
 		if (tt != NULL && (!json_is_string(tt) ||
 		    strcasecmp(json_string_value(tt), "bearer") != 0)) {
 			if (json_is_string(tt))
-				ghc_sanitize(why, 40, json_string_value(tt), json_string_length(tt));
+				ghc_sanitize(why, 40, json_string_value(tt), json_string_length(tt),
+				    secret, secret_len, NULL, 0);
 			else
 				snprintf(why, sizeof(why), "(not a string)");
 			rc = ghc_fail(e, GH_CLIENT_ERR_BAD_RESPONSE, 0,
@@ -333,7 +338,8 @@ ghc_token_parse(enum gh_client_dialect dialect, const char *body, size_t len, in
 		}
 		if (!json_is_string(ex) || ghc_parse_iso8601(json_string_value(ex), &vu) != 0) {
 			if (json_is_string(ex))
-				ghc_sanitize(why, 48, json_string_value(ex), json_string_length(ex));
+				ghc_sanitize(why, 48, json_string_value(ex), json_string_length(ex),
+				    secret, secret_len, NULL, 0);
 			else
 				snprintf(why, sizeof(why), "(not a string)");
 			rc = ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
@@ -418,12 +424,13 @@ ghc_token_fetch(struct gh_client *c, const char *scope, const char *tenant,
 		goto out;
 	if (resp.status < 200 || resp.status > 299) {
 		rc = ghc_status_err(resp.status);
-		error_detail(resp.body.p, resp.body.len, detail, sizeof(detail));
+		error_detail(c, resp.body.p, resp.body.len, detail, sizeof(detail));
 		if (rc == GH_CLIENT_ERR_REDIRECT) {
 			char loc[200];
 
 			ghc_sanitize(loc, sizeof(loc), resp.location,
-			    resp.location ? strlen(resp.location) : 0);
+			    resp.location ? strlen(resp.location) : 0, c->client_secret,
+			    c->secret_len, NULL, 0);
 			ghc_fail(e, rc, resp.status, "the token endpoint %s answered %ld with a "
 			    "redirect to %s; redirects are not followed", c->token_url, resp.status,
 			    loc[0] ? loc : "(no Location)");
@@ -440,8 +447,8 @@ ghc_token_fetch(struct gh_client *c, const char *scope, const char *tenant,
 	}
 	now_wall = (int64_t)time(NULL);
 	if ((rc = ghc_token_parse(c->dialect, resp.body.p, resp.body.len,
-	    d->answer == ANSWER_PAPAYA ? now_wall : start_wall, &token, &life, &expires_wall,
-	    e)) != GH_CLIENT_OK) {
+	    d->answer == ANSWER_PAPAYA ? now_wall : start_wall, c->client_secret, c->secret_len,
+	    &token, &life, &expires_wall, e)) != GH_CLIENT_OK) {
 		if (e != NULL)
 			e->http_status = resp.status;
 		goto out;

@@ -107,8 +107,14 @@ enum gh_client_err ghc_fail(struct gh_client_error *e, enum gh_client_err code,
     long http_status, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Replace every occurrence of secret in e->message with "***". */
 void	 ghc_redact(struct gh_client_error *e, const char *secret, size_t secret_len);
-/* Copy a server-provided string for a message: printable ASCII, at most max. */
-void	 ghc_sanitize(char *dst, size_t dstlen, const char *src, size_t srclen);
+/*
+ * Copy a server-provided string for a message: printable ASCII, at most
+ * dstlen - 1 bytes, with every occurrence of r1 and r2 (the secret, the
+ * token; NULL or length 0: none) replaced by "***" BEFORE it is cut, so that
+ * an echoed secret cannot survive as a truncated prefix.
+ */
+void	 ghc_sanitize(char *dst, size_t dstlen, const char *src, size_t srclen,
+    const char *r1, size_t l1, const char *r2, size_t l2);
 
 /* util.c */
 int64_t	 ghc_now_ns(void);		/* CLOCK_BOOTTIME (suspend counts) */
@@ -165,8 +171,8 @@ enum gh_client_err ghc_token_fetch(struct gh_client *, const char *scope,
     const char *tenant, struct gh_client_token **out, struct gh_client_error *);
 /* Parse a token endpoint's 2xx body (exposed for unit tests). now: wall clock. */
 enum gh_client_err ghc_token_parse(enum gh_client_dialect, const char *body, size_t len,
-    int64_t now_wall, char **token, int64_t *lifetime_s, int64_t *expires_wall,
-    struct gh_client_error *);
+    int64_t now_wall, const char *secret, size_t secret_len, char **token, int64_t *lifetime_s,
+    int64_t *expires_wall, struct gh_client_error *);
 
 /* client.c */
 void	 ghc_token_ref(struct gh_client_token *);

@@ -90,16 +90,33 @@ ghc_redact(struct gh_client_error *e, const char *secret, size_t secret_len)
 }
 
 void
-ghc_sanitize(char *dst, size_t dstlen, const char *src, size_t srclen)
+ghc_sanitize(char *dst, size_t dstlen, const char *src, size_t srclen, const char *r1, size_t l1,
+    const char *r2, size_t l2)
 {
-	size_t i, o = 0;
+	size_t i = 0, o = 0;
 
 	if (dstlen == 0)
 		return;
-	for (i = 0; src != NULL && i < srclen && o + 1 < dstlen; i++) {
+	if (r1 == NULL)
+		l1 = 0;
+	if (r2 == NULL)
+		l2 = 0;
+	while (src != NULL && i < srclen && o + 1 < dstlen) {
 		unsigned char ch = (unsigned char)src[i];
+		size_t skip = 0;
 
+		if (l1 > 0 && srclen - i >= l1 && memcmp(src + i, r1, l1) == 0)
+			skip = l1;
+		else if (l2 > 0 && srclen - i >= l2 && memcmp(src + i, r2, l2) == 0)
+			skip = l2;
+		if (skip > 0) {
+			for (int k = 0; k < 3 && o + 1 < dstlen; k++)
+				dst[o++] = '*';
+			i += skip;
+			continue;
+		}
 		dst[o++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+		i++;
 	}
 	dst[o] = '\0';
 }

@@ -1,0 +1,361 @@
+/*
+ * cli_token_inspect.c — `gatehouse token inspect TOKEN [--jwks URL]`: decode
+ * a JWT's header and claims, and with --jwks verify its signature against
+ * the keys published there (fetched with libcurl, TLS always verified,
+ * redirects never followed), then report one verdict:
+ *
+ *   valid      signature verified, within exp/nbf
+ *   expired    signature verified, exp is past
+ *   invalid    the signature, the key or the token's form is wrong
+ *   unverified decoded only (no --jwks given)
+ *
+ * stdout gets {"result", "reason", "header", "claims", ...} as JSON, stderr a
+ * one-line verdict. Exit 0 for valid or unverified, 1 for invalid or expired
+ * or a JWKS that cannot be fetched, 2 for a usage error. TOKEN "-" reads the
+ * token from stdin, so that it need not appear in the process list.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "jose/b64url.h"
+#include "jose/jose.h"
+
+#define INSPECT_JWKS_MAX	(1024 * 1024)	/* a JWKS larger than this is refused */
+#define INSPECT_MAX_KEYS	64
+#define INSPECT_TIMEOUT_MS	10000L
+
+static const char usage_text[] =
+    "usage: gatehouse token inspect TOKEN|- [--jwks URL] [--ca-file FILE] [--allow-http]\n"
+    "Decodes a JWT's header and claims; with --jwks, verifies its signature against the\n"
+    "keys published at URL and reports valid, expired or invalid. TOKEN - reads stdin.";
+
+static const struct cli_opt opts[] = {
+	{ "jwks", 1, 0, "JWKS URL to verify the signature against (https://, or http:// to loopback)" },
+	{ "ca-file", 1, 0, "PEM CA bundle for the JWKS server's certificate" },
+	{ "allow-http", 0, 0, "accept http:// for a JWKS on a non-loopback host" },
+};
+
+struct keys {
+	struct jose_key	*k[INSPECT_MAX_KEYS];
+	size_t		 n;
+};
+
+static const struct jose_key *
+lookup(void *arg, const char *kid)
+{
+	struct keys *ks = arg;
+	size_t i;
+
+	for (i = 0; i < ks->n; i++)
+		if (strcmp(jose_key_kid(ks->k[i]), kid) == 0)
+			return ks->k[i];
+	return NULL;
+}
+
+struct body {
+	char	*p;
+	size_t	 len;
+	int	 overflow;
+};
+
+static size_t
+write_cb(char *p, size_t size, size_t n, void *arg)
+{
+	struct body *b = arg;
+	size_t add = size * n;
+	char *np;
+
+	if (b->len + add > INSPECT_JWKS_MAX) {
+		b->overflow = 1;
+		return 0;
+	}
+	if ((np = realloc(b->p, b->len + add + 1)) == NULL)
+		return 0;
+	b->p = np;
+	memcpy(b->p + b->len, p, add);
+	b->len += add;
+	b->p[b->len] = '\0';
+	return add;
+}
+
+/* 127.0.0.0/8, [::1] or localhost: where plain http cannot be intercepted. */
+static int
+loopback(const char *url)
+{
+	const char *h = strstr(url, "://");
+	size_t n;
+
+	if (h == NULL)
+		return 0;
+	h += 3;
+	n = strcspn(h, ":/?#");
+	if (strncmp(h, "[::1]", 5) == 0)
+		return 1;
+	if (n == 9 && strncasecmp(h, "localhost", 9) == 0)
+		return 1;
+	return n >= 7 && strncmp(h, "127.", 4) == 0 && strspn(h, "0123456789.") == n;
+}
+
+/* Fetch the JWKS at url into ks. 0, or -1 with why filled in. */
+static int
+fetch_jwks(const char *url, const char *ca_file, int allow_http, struct keys *ks,
+    char *why, size_t whylen)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct body b = { 0 };
+	json_error_t jerr;
+	json_t *j = NULL, *arr, *jwk;
+	CURL *h = NULL;
+	CURLcode cc;
+	long status = 0;
+	size_t i;
+	int rc = -1;
+
+	if (strncasecmp(url, "https://", 8) != 0 &&
+	    !(strncasecmp(url, "http://", 7) == 0 && (allow_http || loopback(url)))) {
+		snprintf(why, whylen, "the JWKS URL must be https:// (http:// only to loopback "
+		    "or with --allow-http)");
+		return -1;
+	}
+	if ((h = curl_easy_init()) == NULL) {
+		snprintf(why, whylen, "curl_easy_init failed");
+		return -1;
+	}
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, INSPECT_TIMEOUT_MS);
+	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)INSPECT_JWKS_MAX);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "gatehouse-token-inspect");
+	if (ca_file != NULL)
+		curl_easy_setopt(h, CURLOPT_CAINFO, ca_file);
+	if ((cc = curl_easy_perform(h)) != CURLE_OK) {
+		snprintf(why, whylen, "cannot fetch the JWKS from %.200s: %s%s%.200s", url,
+		    b.overflow ? "larger than 1 MiB" : curl_easy_strerror(cc),
+		    errbuf[0] && !b.overflow ? ": " : "", b.overflow ? "" : errbuf);
+		goto out;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200) {
+		snprintf(why, whylen, "the JWKS URL %.200s answered %ld%s", url, status,
+		    status >= 300 && status < 400 ? " (redirects are not followed)" : "");
+		goto out;
+	}
+	if ((j = json_loadb(b.p ? b.p : "", b.len, JSON_REJECT_DUPLICATES, &jerr)) == NULL ||
+	    !json_is_object(j) || !json_is_array(arr = json_object_get(j, "keys"))) {
+		snprintf(why, whylen, "the answer from %.200s is not a JWKS ({\"keys\": [...]})", url);
+		goto out;
+	}
+	json_array_foreach(arr, i, jwk) {
+		struct jose_key *k;
+		const char *err = NULL;
+
+		/* A key we cannot use (another kty, no kid) is skipped, not fatal. */
+		if (ks->n == INSPECT_MAX_KEYS || !json_is_string(json_object_get(jwk, "kid")) ||
+		    jose_key_from_jwk(jwk, &k, &err) != 0)
+			continue;
+		ks->k[ks->n++] = k;
+	}
+	if (ks->n == 0) {
+		snprintf(why, whylen, "the JWKS at %.200s has no usable key", url);
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(j);
+	free(b.p);
+	curl_easy_cleanup(h);
+	return rc;
+}
+
+/* One base64url segment that must be a JSON object; NULL if not. */
+static json_t *
+segment_json(const char *s, size_t len)
+{
+	uint8_t *buf;
+	size_t n = 0;
+	json_t *j = NULL;
+
+	if (len == 0 || (buf = malloc(len)) == NULL)
+		return NULL;
+	if (b64url_decode(s, len, buf, len, &n) == 0)
+		j = json_loadb((const char *)buf, n, JSON_REJECT_DUPLICATES, NULL);
+	free(buf);
+	if (j != NULL && !json_is_object(j)) {
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
+}
+
+static int
+read_stdin_token(char *buf, size_t cap)
+{
+	size_t n;
+
+	if (fgets(buf, (int)cap, stdin) == NULL)
+		return -1;
+	n = strcspn(buf, "\r\n");
+	if (buf[n] == '\0' && n == cap - 1)
+		return -1;	/* longer than any token we accept */
+	buf[n] = '\0';
+	return 0;
+}
+
+/* A NumericDate claim as whole seconds; 0 if absent, -1 if not a number. */
+static int
+num_claim(const json_t *claims, const char *name, int64_t *out)
+{
+	const json_t *v = json_object_get(claims, name);
+
+	*out = 0;
+	if (v == NULL)
+		return 0;
+	if (json_is_integer(v))
+		*out = json_integer_value(v);
+	else if (json_is_real(v) && json_real_value(v) > -1e15 && json_real_value(v) < 1e15)
+		*out = (int64_t)json_real_value(v);
+	else
+		return -1;
+	return 1;
+}
+
+static void
+verdict(json_t *o, const char *result, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+verdict(json_t *o, const char *result, const char *fmt, ...)
+{
+	char reason[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	json_object_set_new(o, "result", json_string(result));
+	json_object_set_new(o, "reason", json_string(reason));
+	fprintf(stderr, "gatehouse token inspect: %s: %s\n", result, reason);
+}
+
+int
+cmd_token_inspect(int argc, char **argv)
+{
+	static char stdin_tok[JOSE_MAX_TOKEN_LEN + 2];
+	struct cli_args a;
+	struct keys ks = { .n = 0 };
+	json_t *out = NULL, *hdr = NULL, *claims = NULL, *vh = NULL, *vc = NULL;
+	const struct jose_key *key = NULL;
+	const char *tok, *d1, *d2, *err = NULL;
+	char why[512];
+	int64_t now = (int64_t)time(NULL), exp = 0, nbf = 0;
+	int r, rc = 1, has_exp, has_nbf;
+	size_t len, i;
+
+	if ((r = cli_parse(argc, argv, usage_text, opts, sizeof(opts) / sizeof(opts[0]), &a)) != 0)
+		return r > 0 ? 0 : 2;
+	if (a.npos != 1) {
+		fprintf(stderr, "%s\n", usage_text);
+		return 2;
+	}
+	tok = a.pos[0];
+	if (strcmp(tok, "-") == 0) {
+		if (read_stdin_token(stdin_tok, sizeof(stdin_tok)) != 0)
+			return cli_fail("token inspect: no token, or one longer than %d bytes, on stdin",
+			    JOSE_MAX_TOKEN_LEN);
+		tok = stdin_tok;
+	}
+	len = strlen(tok);
+	if (len > JOSE_MAX_TOKEN_LEN)
+		return cli_fail("token inspect: the token is longer than %d bytes", JOSE_MAX_TOKEN_LEN);
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)tok[i]) && tok[i] != '-' && tok[i] != '_' && tok[i] != '.')
+			return cli_fail("token inspect: the token has a character a JWT cannot have "
+			    "at offset %zu", i);
+	if ((d1 = strchr(tok, '.')) == NULL || (d2 = strchr(d1 + 1, '.')) == NULL ||
+	    strchr(d2 + 1, '.') != NULL)
+		return cli_fail("token inspect: not a JWT (three dot-separated parts); an opaque "
+		    "token can only be checked by the server's introspection endpoint");
+	if ((hdr = segment_json(tok, (size_t)(d1 - tok))) == NULL ||
+	    (claims = segment_json(d1 + 1, (size_t)(d2 - d1 - 1))) == NULL) {
+		json_decref(hdr);
+		return cli_fail("token inspect: the %s is not base64url-encoded JSON object",
+		    hdr == NULL ? "header" : "claims part");
+	}
+	out = json_object();
+	json_object_set(out, "header", hdr);
+	json_object_set(out, "claims", claims);
+	has_exp = num_claim(claims, "exp", &exp);
+	has_nbf = num_claim(claims, "nbf", &nbf);
+	if (has_exp == 1) {
+		json_object_set_new(out, "expires_in", json_integer(exp - now));
+		json_object_set_new(out, "expired", json_boolean(now >= exp));
+	}
+
+	if (!cli_has(&a, "jwks")) {
+		json_object_set_new(out, "signature", json_string("not checked"));
+		verdict(out, "unverified", "decoded only; give --jwks URL to verify the signature%s",
+		    has_exp == 1 && now >= exp ? " (and it is past its exp)" : "");
+		rc = 0;
+		goto print;
+	}
+	if (fetch_jwks(cli_get(&a, "jwks"), cli_get(&a, "ca-file"), cli_has(&a, "allow-http"), &ks,
+	    why, sizeof(why)) != 0) {
+		json_decref(out);
+		out = NULL;
+		rc = cli_fail("token inspect: %s", why);
+		goto done;
+	}
+	if (jose_verify_compact(tok, len, lookup, &ks, &vh, &vc, &key, &err) != 0) {
+		json_object_set_new(out, "signature", json_string("invalid"));
+		verdict(out, "invalid", "%s", err ? err : "verification failed");
+		goto print;
+	}
+	json_object_set_new(out, "signature", json_string("valid"));
+	json_object_set_new(out, "kid", json_string(jose_key_kid(key)));
+	json_object_set_new(out, "alg", json_string(jose_alg_names[jose_key_alg(key)]));
+	if (has_exp < 0 || has_nbf < 0) {
+		verdict(out, "invalid", "signature valid, but %s is not a NumericDate",
+		    has_exp < 0 ? "exp" : "nbf");
+	} else if (has_exp == 1 && now >= exp) {
+		verdict(out, "expired", "signature valid (key %s), but expired %lld s ago",
+		    jose_key_kid(key), (long long)(now - exp));
+	} else if (has_nbf == 1 && now < nbf) {
+		verdict(out, "invalid", "signature valid, but not valid before nbf, %lld s from now",
+		    (long long)(nbf - now));
+	} else {
+		verdict(out, "valid", "signature verified with key %s (%s)%s", jose_key_kid(key),
+		    jose_alg_names[jose_key_alg(key)], has_exp == 1 ? "" : "; the token has no exp");
+		rc = 0;
+	}
+print:
+	if (cli_print(out) != 0)
+		rc = 1;
+	out = NULL;
+done:
+	json_decref(out);
+	json_decref(hdr);
+	json_decref(claims);
+	json_decref(vh);
+	json_decref(vc);
+	for (i = 0; i < ks.n; i++)
+		jose_key_free(ks.k[i]);
+	return rc;
+}

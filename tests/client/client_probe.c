@@ -1,0 +1,315 @@
+/*
+ * client_probe.c — drives the client library for the tests in this folder:
+ * options become a struct gh_client_options, then each step argument runs
+ * one library operation and prints one JSON line with its outcome, so that
+ * the Python tests (fake seed servers, the real gatehouse) can assert on
+ * what a caller of the library sees. The secret comes from GH_PROBE_SECRET.
+ *
+ * Steps:
+ *   get             gh_client_token_get (default scope and tenant); t_ms is
+ *                   when it started, in ms since the probe started
+ *   sleep:MS        sleep
+ *   conc:N          N threads released at once each get a token
+ *   call:URL        gh_client_call with the --header lines
+ *   invalidate      gh_client_token_invalidate of whatever is cached
+ *   stats           gh_client_stats_get
+ *
+ * It includes the library's private header only to print when a token will
+ * be refreshed (refresh_in_ms), which the public API does not expose.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "extern.h"
+
+#define MAX_HEADERS 16
+#define MAX_THREADS 256
+
+static struct gh_client *cl;
+static int64_t start_ms;
+static const char *headers[MAX_HEADERS + 1];
+static int nheaders;
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+emit(json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT);
+
+	if (s != NULL) {
+		printf("%s\n", s);
+		free(s);
+	}
+	fflush(stdout);
+	json_decref(j);
+}
+
+static json_t *
+err_json(const char *step, enum gh_client_err rc, const struct gh_client_error *e)
+{
+	return json_pack("{s:s, s:s, s:s, s:I}", "step", step, "rc", gh_client_err_name(rc),
+	    "msg", rc == GH_CLIENT_OK ? "" : e->message, "status", (json_int_t)e->http_status);
+}
+
+static void
+step_get(void)
+{
+	struct gh_client_error e;
+	struct gh_client_token *t = NULL;
+	enum gh_client_err rc;
+	int64_t t0 = now_ms(), ns;
+	json_t *j;
+
+	memset(&e, 0, sizeof(e));
+	rc = gh_client_token_get(cl, NULL, NULL, &t, &e);
+	j = err_json("get", rc, &e);
+	json_object_set_new(j, "ms", json_integer(now_ms() - t0));
+	json_object_set_new(j, "t_ms", json_integer(t0 - start_ms));
+	if (rc == GH_CLIENT_OK) {
+		ns = ghc_now_ns();
+		json_object_set_new(j, "token", json_string(gh_client_token_value(t)));
+		json_object_set_new(j, "expires_at", json_integer(gh_client_token_expires_at(t)));
+		json_object_set_new(j, "expires_in_ms", json_integer((t->expires_ns - ns) / 1000000));
+		json_object_set_new(j, "refresh_in_ms", json_integer((t->refresh_ns - ns) / 1000000));
+	}
+	gh_client_token_release(t);
+	emit(j);
+}
+
+struct conc {
+	pthread_barrier_t *bar;
+	enum gh_client_err rc;
+	char		 token[GH_CLIENT_TOKEN_MAX + 1];
+	int64_t		 ms;
+};
+
+static void *
+conc_main(void *arg)
+{
+	struct conc *c = arg;
+	struct gh_client_token *t = NULL;
+	int64_t t0;
+
+	pthread_barrier_wait(c->bar);
+	t0 = now_ms();
+	c->rc = gh_client_token_get(cl, NULL, NULL, &t, NULL);
+	c->ms = now_ms() - t0;
+	if (c->rc == GH_CLIENT_OK)
+		snprintf(c->token, sizeof(c->token), "%s", gh_client_token_value(t));
+	gh_client_token_release(t);
+	return NULL;
+}
+
+static int
+step_conc(int n)
+{
+	pthread_barrier_t bar;
+	pthread_t th[MAX_THREADS];
+	struct conc *cs;
+	struct gh_client_stats st;
+	int i, k, ok = 0, distinct = 0, slow = 0;
+	int64_t max_ms = 0;
+
+	if (n < 1 || n > MAX_THREADS || (cs = calloc((size_t)n, sizeof(*cs))) == NULL)
+		return -1;
+	pthread_barrier_init(&bar, NULL, (unsigned)n);
+	for (i = 0; i < n; i++) {
+		cs[i].bar = &bar;
+		if (pthread_create(&th[i], NULL, conc_main, &cs[i]) != 0) {
+			fprintf(stderr, "client_probe: cannot start thread %d\n", i);
+			exit(1);
+		}
+	}
+	for (i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&bar);
+	for (i = 0; i < n; i++) {
+		if (cs[i].rc != GH_CLIENT_OK)
+			continue;
+		ok++;
+		if (cs[i].ms > max_ms)
+			max_ms = cs[i].ms;
+		if (cs[i].ms >= 100)
+			slow++;
+		for (k = 0; k < i; k++)
+			if (cs[k].rc == GH_CLIENT_OK && strcmp(cs[k].token, cs[i].token) == 0)
+				break;
+		if (k == i)
+			distinct++;
+	}
+	gh_client_stats_get(cl, &st);
+	emit(json_pack("{s:s, s:i, s:i, s:i, s:I, s:I, s:i}", "step", "conc", "threads", n, "ok", ok,
+	    "distinct", distinct, "token_requests", (json_int_t)st.token_requests,
+	    "max_ms", (json_int_t)max_ms, "slow_100ms", slow));
+	free(cs);
+	return 0;
+}
+
+static void
+step_call(const char *url)
+{
+	struct gh_client_request r;
+	struct gh_client_response resp;
+	struct gh_client_error e;
+	enum gh_client_err rc;
+	json_t *j;
+
+	memset(&r, 0, sizeof(r));
+	memset(&e, 0, sizeof(e));
+	r.url = url;
+	r.headers = nheaders > 0 ? headers : NULL;
+	rc = gh_client_call(cl, &r, &resp, &e);
+	j = err_json("call", rc, &e);
+	json_object_set_new(j, "status", json_integer(resp.status));
+	json_object_set_new(j, "body", json_stringn(resp.body ? resp.body : "", resp.body_len));
+	json_object_set_new(j, "request_id", json_string(resp.request_id));
+	json_object_set_new(j, "attempts", json_integer(resp.attempts));
+	gh_client_response_free(&resp);
+	emit(j);
+}
+
+static void
+step_stats(void)
+{
+	struct gh_client_stats st;
+
+	gh_client_stats_get(cl, &st);
+	emit(json_pack("{s:s, s:I, s:I, s:I, s:I}", "step", "stats",
+	    "token_requests", (json_int_t)st.token_requests,
+	    "token_fetches", (json_int_t)st.token_fetches,
+	    "token_failures", (json_int_t)st.token_failures,
+	    "api_calls", (json_int_t)st.api_calls));
+}
+
+static long
+num(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0') {
+		fprintf(stderr, "client_probe: not a number: %s\n", s);
+		exit(2);
+	}
+	return v;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct gh_client_options o;
+	struct gh_client_error e;
+	enum gh_client_err rc;
+	int i;
+
+	memset(&o, 0, sizeof(o));
+	memset(&e, 0, sizeof(e));
+	start_ms = now_ms();
+	o.client_secret = getenv("GH_PROBE_SECRET");
+	for (i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(a, "--background") == 0) {
+			o.background_refresh = 1;
+			continue;
+		}
+		if (v == NULL) {
+			fprintf(stderr, "client_probe: %s needs a value\n", a);
+			return 2;
+		}
+		i++;
+		if (strcmp(a, "--url") == 0)
+			o.base_url = v;
+		else if (strcmp(a, "--dialect") == 0) {
+			if (gh_client_dialect_parse(v, &o.dialect) != GH_CLIENT_OK) {
+				fprintf(stderr, "client_probe: unknown dialect %s\n", v);
+				return 2;
+			}
+		} else if (strcmp(a, "--id") == 0)
+			o.client_id = v;
+		else if (strcmp(a, "--path") == 0)
+			o.token_path = v;
+		else if (strcmp(a, "--scope") == 0)
+			o.scope = v;
+		else if (strcmp(a, "--tenant") == 0)
+			o.tenant = v;
+		else if (strcmp(a, "--token-name") == 0)
+			o.token_name = v;
+		else if (strcmp(a, "--expiration") == 0)
+			o.token_expiration = num(v);
+		else if (strcmp(a, "--refresh-before-ms") == 0)
+			o.refresh_before_ms = num(v);
+		else if (strcmp(a, "--refresh-before-s") == 0)
+			o.refresh_before_s = num(v);
+		else if (strcmp(a, "--timeout-ms") == 0)
+			o.timeout_ms = num(v);
+		else if (strcmp(a, "--connect-timeout-ms") == 0)
+			o.connect_timeout_ms = num(v);
+		else if (strcmp(a, "--retries") == 0)
+			o.max_retries = (int)num(v);
+		else if (strcmp(a, "--backoff-ms") == 0)
+			o.backoff_base_ms = num(v);
+		else if (strcmp(a, "--backoff-max-ms") == 0)
+			o.backoff_max_ms = num(v);
+		else if (strcmp(a, "--retry-after-max-ms") == 0)
+			o.retry_after_max_ms = num(v);
+		else if (strcmp(a, "--ca-file") == 0)
+			o.ca_file = v;
+		else if (strcmp(a, "--header") == 0 && nheaders < MAX_HEADERS)
+			headers[nheaders++] = v;
+		else {
+			fprintf(stderr, "client_probe: unknown option %s\n", a);
+			return 2;
+		}
+	}
+	if ((rc = gh_client_new(&o, &cl, &e)) != GH_CLIENT_OK) {
+		emit(err_json("new", rc, &e));
+		return 1;
+	}
+	for (; i < argc; i++) {
+		const char *s = argv[i];
+
+		if (strcmp(s, "get") == 0)
+			step_get();
+		else if (strncmp(s, "sleep:", 6) == 0) {
+			struct timespec ts;
+			long ms = num(s + 6);
+
+			ts.tv_sec = ms / 1000;
+			ts.tv_nsec = (ms % 1000) * 1000000L;
+			nanosleep(&ts, NULL);
+		} else if (strncmp(s, "conc:", 5) == 0) {
+			if (step_conc((int)num(s + 5)) != 0) {
+				fprintf(stderr, "client_probe: conc:1..%d\n", MAX_THREADS);
+				return 2;
+			}
+		} else if (strncmp(s, "call:", 5) == 0)
+			step_call(s + 5);
+		else if (strcmp(s, "invalidate") == 0) {
+			gh_client_token_invalidate(cl, NULL, NULL, NULL);
+			emit(json_pack("{s:s}", "step", "invalidate"));
+		} else if (strcmp(s, "stats") == 0)
+			step_stats();
+		else {
+			fprintf(stderr, "client_probe: unknown step %s\n", s);
+			gh_client_free(cl);
+			return 2;
+		}
+	}
+	gh_client_free(cl);
+	return 0;
+}

@@ -1,0 +1,179 @@
+"""Issue 7: the token cache (refresh ahead of expiry with short lifetimes,
+the lifetime only from the answer), single flight (64 threads, one token
+request counted at the server), background refresh that never blocks a
+caller while the token is valid, and the call helper (Bearer, X-TENANT-ID, a
+fresh X-Request-ID, one refresh and one retry on a 401)."""
+import re
+
+from fakes import CLIENT_ID, Fake, check, eq, probe
+from harness import Suite
+
+UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+class Cache(Suite):
+    def setup(self):
+        self.f = Fake()
+
+    def teardown(self):
+        self.f.close()
+
+    def run_probe(self, *steps, path="/ok", extra=()):
+        return probe("--url", self.f.base + path, "--id", CLIENT_ID, *(list(extra) + list(steps)))[0]
+
+    def test_refresh_at_80_percent_of_short_lifetime(self):
+        # expires_in 5: refreshed from 4 s on (80%), never handed out expired.
+        self.f.expires_in = 5
+        try:
+            before = self.f.hits("/ok/")
+            out = self.run_probe("get", "sleep:3500", "get", "sleep:800", "get", "get")
+        finally:
+            self.f.expires_in = 3600
+        eq([x["rc"] for x in out], ["ok"] * 4, "%r" % out)
+        check(abs(out[0]["refresh_in_ms"] - 4000) < 200, "refresh at 4 s: %r" % out[0])
+        check(abs(out[0]["expires_in_ms"] - 5000) < 200, "lifetime 5 s from the answer: %r" % out[0])
+        eq(out[1]["token"], out[0]["token"], "at 3.5 s: still the first token")
+        check(out[2]["token"] != out[0]["token"], "at 4.3 s: refreshed")
+        eq(out[3]["token"], out[2]["token"], "then cached again")
+        eq(self.f.hits("/ok/") - before, 2, "two token requests in all")
+
+    def test_refresh_before_is_configurable(self):
+        # expires_in 10 with refresh_before 1 s (less than 20% of 10 s): refreshed at 9 s.
+        self.f.expires_in = 10
+        try:
+            out = self.run_probe("get", "sleep:8400", "get", "sleep:900", "get",
+                                 extra=["--refresh-before-ms", "1000"])
+        finally:
+            self.f.expires_in = 3600
+        check(abs(out[0]["refresh_in_ms"] - 9000) < 200, "refresh at 9 s: %r" % out[0])
+        eq(out[1]["token"], out[0]["token"], "at 8.4 s: the first token")
+        check(out[2]["token"] != out[0]["token"], "at 9.3 s: refreshed")
+
+    def test_lifetime_never_assumed(self):
+        self.f.expires_in = 60
+        try:
+            out = self.run_probe("get", extra=["--refresh-before-s", "600"])
+        finally:
+            self.f.expires_in = 3600
+        check(abs(out[0]["expires_in_ms"] - 60000) < 500, "60 s as answered: %r" % out[0])
+        check(abs(out[0]["refresh_in_ms"] - 48000) < 500, "80%% of 60 s: %r" % out[0])
+
+    def test_expired_token_never_handed_out(self):
+        # expires_in 2, then every refresh fails: the token is handed out while
+        # valid (the failed refresh-ahead is not the caller's problem), never after.
+        out = self.run_probe("get", "sleep:1700", "get", "sleep:600", "get",
+                             path="/bad/okthen500", extra=["--retries", "-1"])
+        eq([x["rc"] for x in out], ["ok", "ok", "server_error"], "%r" % out)
+        eq(out[1]["token"], out[0]["token"], "the valid token despite the failed refresh")
+        check(0 < out[1]["expires_in_ms"] < 400, "close to expiry but valid: %r" % out[1])
+        check("token" not in out[2], "no expired token handed out")
+
+    def test_64_threads_one_token_request(self):
+        self.f.delay = 0.5          # the fetch is slow: every thread arrives while it runs
+        try:
+            before = self.f.hits("/ok/")
+            out = self.run_probe("conc:64", "conc:64")
+        finally:
+            self.f.delay = 0
+        eq(out[0]["ok"], 64, "every thread got a token: %r" % out)
+        eq(out[0]["distinct"], 1, "the same token")
+        eq(out[0]["token_requests"], 1, "one request made by the library")
+        eq(out[1]["token_requests"], 1, "cached for the second wave")
+        eq(self.f.hits("/ok/") - before, 1, "exactly one token request counted at the server")
+
+    def test_64_threads_share_a_failure(self):
+        before = self.f.hits("/bad/e401/")
+        out = probe("--url", self.f.base + "/bad/e401", "--id", CLIENT_ID, "conc:64")[0]
+        eq(out[0]["ok"], 0, "no token")
+        eq(self.f.hits("/bad/e401/") - before, 1, "64 waiting callers share one refused request")
+
+    def test_background_refresh_does_not_block(self):
+        # expires_in 5 (refresh at 4 s); the refresh takes 0.6 s at the server.
+        self.f.expires_in = 5
+        self.f.delay = 0.6
+        self.f.delay_after = self.f.issued + 1      # the first fetch is quick
+        steps = ["get"] + ["sleep:200", "get"] * 23     # ~4.6 s of gets every 0.2 s
+        try:
+            out = self.run_probe(*steps, extra=["--background"])
+        finally:
+            self.f.expires_in = 3600
+            self.f.delay = 0
+        eq(set(x["rc"] for x in out), {"ok"}, "%r" % out)
+        tokens = [x["token"] for x in out]
+        check(tokens[-1] != tokens[0], "refreshed in the background")
+        slow = [x for x in out[1:] if x["ms"] > 200]
+        eq(slow, [], "no caller waited for the background refresh")
+        # During the 0.6 s refresh (from 4.0 s after the first token) callers kept it.
+        during = [x for x in out if 4100 <= x["t_ms"] - out[0]["t_ms"] - out[0]["ms"] <= 4500]
+        check(during, "gets ran while the refresh did: %r" % [x["t_ms"] for x in out])
+        eq(set(x["token"] for x in during), {tokens[0]}, "the current token while the refresh runs")
+
+    def test_refresh_without_background_thread(self):
+        # No background thread: one caller in the refresh window pays for the
+        # (0.5 s) refresh; the 15 others keep the current token without waiting.
+        self.f.expires_in = 5
+        self.f.delay = 0.5
+        self.f.delay_after = self.f.issued + 1
+        try:
+            out = self.run_probe("get", "sleep:4200", "conc:16", "get")
+        finally:
+            self.f.expires_in = 3600
+            self.f.delay = 0
+        eq((out[1]["ok"], out[1]["token_requests"]), (16, 2), "one refresh: %r" % out[1])
+        eq(out[1]["slow_100ms"], 1, "only the refreshing caller waited: %r" % out[1])
+        check(out[2]["token"] != out[0]["token"], "then the new token")
+
+    def test_call_signs_requests(self):
+        out = self.run_probe("call:" + self.f.base + "/api/echo", "call:" + self.f.base + "/api/echo",
+                             extra=["--tenant", "acme"])
+        eq([x["rc"] for x in out], ["ok", "ok"], "%r" % out)
+        import json
+        seen = [json.loads(x["body"]) for x in out]
+        check(seen[0]["authorization"].startswith("Bearer eyJ"), "Bearer: %r" % seen[0])
+        eq(seen[0]["x-tenant-id"], "acme", "X-TENANT-ID")
+        check(UUID4.match(seen[0]["x-request-id"]), "a UUID v4 X-Request-ID")
+        check(seen[0]["x-request-id"] != seen[1]["x-request-id"], "a fresh one per call")
+        eq(seen[0]["x-request-id"], out[0]["request_id"], "reported to the caller")
+
+    def test_call_401_refreshes_once(self):
+        before = self.f.hits("/ok/")
+        out = self.run_probe("get", "call:" + self.f.base + "/api/401first", "stats")
+        eq(out[1]["rc"], "ok", "401, refresh, retry: %r" % out)
+        eq(out[1]["attempts"], 2, "two API requests")
+        eq(self.f.hits("/ok/") - before, 2, "one new token")
+        eq(self.f.hits("/api/401first"), 2, "retried once")
+        import json
+        check(json.loads(out[1]["body"])["authorization"] != "Bearer " + out[0]["token"],
+              "the retry carried the new token")
+
+        before = self.f.hits("/ok/")
+        out = self.run_probe("call:" + self.f.base + "/api/always401")
+        eq((out[0]["rc"], out[0]["status"]), ("unauthorized", 401), "%r" % out)
+        eq(self.f.hits("/api/always401"), 2, "one retry only")
+        eq(self.f.hits("/ok/") - before, 2, "one refresh only")
+        check("after a token refresh" in out[0]["msg"], out[0]["msg"])
+
+    def test_call_error_never_shows_the_token(self):
+        out = self.run_probe("get", "call:" + self.f.base + "/api/echo403")
+        tok = out[0]["token"]
+        eq((out[1]["rc"], out[1]["status"]), ("rejected", 403), "%r" % out[1])
+        check("denied yyy" in out[1]["msg"], "the body is quoted: %r" % out[1]["msg"])
+        check(tok[:24] not in out[1]["msg"] and tok[-24:] not in out[1]["msg"],
+              "no part of the token: %r" % out[1]["msg"])
+        check(out[1]["body"].endswith(tok), "the caller still gets the whole body")
+
+    def test_call_retries(self):
+        out = self.run_probe("call:" + self.f.base + "/api/e500",
+                             extra=["--retries", "2", "--backoff-ms", "20", "--backoff-max-ms", "50"])
+        eq((out[0]["rc"], out[0]["attempts"]), ("server_error", 3), "5xx retried: %r" % out)
+        eq(self.f.hits("/api/e500"), 3, "three requests")
+        with self.f.lock:
+            rids = [h.get("x-request-id") for p, h, _ in self.f.reqs if p == "/api/e500"]
+        eq(len(set(rids[-3:])), 1, "the retries repeat the call's X-Request-ID: %r" % rids)
+        out = self.run_probe("call:" + self.f.base + "/api/e404")
+        eq((out[0]["rc"], out[0]["status"], out[0]["attempts"]), ("rejected", 404, 1), "404 not retried")
+        check("not_found" in out[0]["msg"], "the body names the cause: %r" % out[0]["msg"])
+
+
+if __name__ == "__main__":
+    Cache().run()
