@@ -111,12 +111,17 @@ healthz(struct http_exchange *x)
 static enum http_result
 readyz(struct http_exchange *x)
 {
-	uint64_t gen;
-	int ok = store_generation(pub.ctx->store, &gen) == STORE_OK;
+	uint64_t gen = 0;
+	int cur = 0, latest = 0;
+	/* The schema version is a real round trip to the database (the
+	 * generation may come from a cache). */
+	int ok = store_generation(pub.ctx->store, &gen) == STORE_OK &&
+	    store_schema_version(pub.ctx->store, &cur, &latest) == STORE_OK;
 
-	http_response_json(&x->resp, ok ? 200 : 503, json_pack("{s:s, s:{s:s, s:s}}",
+	http_response_json(&x->resp, ok ? 200 : 503, json_pack("{s:s, s:{s:s, s:s, s:i, s:I}}",
 	    "status", ok ? "ready" : "unavailable", "store", "backend",
-	    store_backend(pub.ctx->store), "status", ok ? "ok" : store_last_error()));
+	    store_backend(pub.ctx->store), "status", ok ? "ok" : store_last_error(),
+	    "schema_version", cur, "generation", (json_int_t)gen));
 	if (!ok)
 		x->resp.reason = "store_unavailable";
 	return HTTP_DONE;

@@ -19,6 +19,32 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("GATEHOUSE_SRC", os.path.dirname(os.path.dirname(HERE)))
 BIN = os.environ.get("GATEHOUSE_BIN", os.path.join(SRC, "build", "gatehouse"))
+# "postgresql": every Server gets a fresh database on one private PostgreSQL
+# server per test process (tests/lib/pg.py), started on first use.
+BACKEND = os.environ.get("GATEHOUSE_TEST_BACKEND", "sqlite")
+_pg = None
+
+
+def pg_server():
+    global _pg
+    if _pg is None:
+        import atexit
+        sys.path.insert(0, HERE)
+        import pg
+        _pg = pg.PgServer()
+        atexit.register(_pg.cleanup)
+    return _pg
+
+
+_pg_urls = {}     # workdir -> its database: Servers sharing a workdir share a store
+
+
+def new_store_url(directory):
+    if BACKEND == "postgresql":
+        if directory not in _pg_urls:
+            _pg_urls[directory] = pg_server().new_database()
+        return _pg_urls[directory]
+    return "sqlite:" + os.path.join(directory, "gh.db")
 
 
 def free_port():
@@ -50,7 +76,7 @@ class Server:
     def __init__(self, *extra, env=None, tls=False, workdir=None, start=True):
         self.dir = workdir or tempfile.mkdtemp(prefix="gh-it-")
         os.chmod(self.dir, 0o700)
-        self.db = "sqlite:" + os.path.join(self.dir, "gh.db")
+        self.db = new_store_url(self.dir)
         self.master = os.path.join(self.dir, "master.key")
         self.port = free_port()
         self.extra = list(extra)
@@ -122,7 +148,8 @@ class Server:
                     if line.startswith("client_secret:"):
                         self.bootstrap["client_secret"] = line.split(":", 1)[1].strip()
                 return
-            if os.path.exists(os.path.join(self.dir, "gh.db")) and time.time() > deadline - 4:
+            if (BACKEND != "sqlite" or os.path.exists(os.path.join(self.dir, "gh.db"))) \
+                    and time.time() > deadline - 4:
                 # Not a first run: no bootstrap output comes.
                 if self.stdout == [] and time.time() > deadline - 3:
                     return
@@ -151,6 +178,35 @@ class Server:
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- the store, directly ---------------------------------------------------
+    def sql(self, statement, params=()):
+        """Runs one SQL statement on this server's store, whichever backend,
+        with ? placeholders bound (SQLite: sqlite3; PostgreSQL: psql's
+        quoted variables). Returns the rows as lists of text (PostgreSQL) or
+        values (SQLite)."""
+        if BACKEND != "postgresql":
+            import sqlite3
+            db = sqlite3.connect(self.db[len("sqlite:"):], timeout=10)
+            try:
+                rows = db.execute(statement, params).fetchall()
+                db.commit()
+            finally:
+                db.close()
+            return rows
+        parts = statement.split("?")
+        check(len(parts) == len(params) + 1, "sql: %d placeholders, %d params"
+              % (len(parts) - 1, len(params)))
+        text = parts[0] + "".join(":'p%d'%s" % (i, part) for i, part in enumerate(parts[1:]))
+        srv = pg_server()
+        argv = [os.path.join(srv.bin, "psql"), "-X", "-q", "-A", "-t", "-F", "\t",
+                "-v", "ON_ERROR_STOP=1", "-d", self.db]
+        for i, v in enumerate(params):
+            argv += ["-v", "p%d=%s" % (i, v)]
+        p = subprocess.run(argv, input=text.encode(), capture_output=True, timeout=60)
+        if p.returncode != 0:
+            raise AssertionError("sql: " + p.stderr.decode(errors="replace"))
+        return [line.split("\t") for line in p.stdout.decode().splitlines() if line]
 
     # -- CLI -----------------------------------------------------------------
     def cli(self, *args, check=True):
@@ -261,8 +317,10 @@ class Suite:
         if only:
             names = [n for n in names if only in n]
         passed = failed = 0
+        set_up = False
         try:
             self.setup()
+            set_up = True
             for n in names:
                 t0 = time.time()
                 try:
@@ -275,7 +333,13 @@ class Suite:
                     print("FAIL %s: %s" % (n, e), flush=True)
                     traceback.print_exc()
         finally:
-            self.teardown()
+            # After a setup that stopped early (a skip, a failure) teardown
+            # may find half its attributes: that must not hide the cause.
+            try:
+                self.teardown()
+            except AttributeError:
+                if set_up:
+                    raise
         print("%d passed, %d failed" % (passed, failed))
         sys.exit(1 if failed else 0)
 

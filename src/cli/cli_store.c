@@ -1,0 +1,111 @@
+/* cli_store.c — gatehouse migrate and gatehouse store copy (issue 8): the
+ * schema brought to this binary's version on purpose (nodes also do it at
+ * start, under an advisory lock on PostgreSQL), and a platform moved from
+ * the embedded SQLite store to PostgreSQL, checked row for row and by the
+ * audit chain, which must end on the same row with the same hash on both. */
+#include <stdio.h>
+#include <string.h>
+
+#include "audit/audit.h"
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "store/copy.h"
+#include "util/util.h"
+
+int
+cmd_migrate(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = { CLI_STORE_OPTS };
+	struct cli_args a;
+	struct store *st = NULL;
+	int rc, cur = 0, latest = 0;
+
+	if ((rc = cli_parse(argc, argv, "gatehouse migrate", spec, GH_ARRAY_LEN(spec), &a)) != 0)
+		return rc < 0 ? 2 : 0;
+	if (cli_open_store(&a, &st) == -1)	/* opening applies the migrations */
+		return 1;
+	if (store_schema_version(st, &cur, &latest) != STORE_OK) {
+		rc = cli_fail("migrate: %s", store_last_error());
+		store_close(st);
+		return rc;
+	}
+	rc = cli_print(json_pack("{s:s, s:i, s:i}", "backend", store_backend(st),
+	    "schema_version", cur, "latest", latest));
+	store_close(st);
+	return rc;
+}
+
+/* The audit chain of url: verified, and its head. */
+static int
+chain(const char *url, struct audit_verify_result *r, const char *which)
+{
+	struct store *st = NULL;
+	char err[512];
+
+	memset(r, 0, sizeof(*r));
+	if (store_open(url, &st, err, sizeof(err)) != STORE_OK) {
+		cli_fail("store copy: %s: %s", which, err);
+		return -1;
+	}
+	if (!store_audit_supported(st)) {
+		store_close(st);
+		r->ok = 1;
+		return 0;
+	}
+	if (audit_verify(st, r) == -1) {
+		cli_fail("store copy: %s: audit: %s", which, store_last_error());
+		store_close(st);
+		return -1;
+	}
+	store_close(st);
+	return 0;
+}
+
+int
+cmd_store_copy(int argc, char **argv)
+{
+	static const struct cli_opt spec[] = {
+		{ "from", 1, 0, "the source store: sqlite:PATH" },
+		{ "to", 1, 0, "the target store: postgresql://... (an empty database)" },
+		{ "config", 1, 0, "configuration file" },
+	};
+	struct store_copy_count counts[64];
+	struct audit_verify_result src, dst;
+	struct cli_args a;
+	const char *from, *to;
+	char err[512];
+	size_t n = 0;
+	json_t *tables;
+	int rc;
+
+	if ((rc = cli_parse(argc, argv, "gatehouse store copy --from sqlite:PATH --to postgresql://...",
+	    spec, GH_ARRAY_LEN(spec), &a)) != 0)
+		return rc < 0 ? 2 : 0;
+	from = cli_get(&a, "from");
+	to = cli_get(&a, "to");
+	if (from == NULL || to == NULL)
+		return cli_fail("store copy: give --from sqlite:PATH and --to postgresql://...");
+	/* The source's chain must hold before we copy it. */
+	if (chain(from, &src, "the source") == -1)
+		return 1;
+	if (!src.ok)
+		return cli_fail("store copy: the source's audit chain is broken at seq %lld (%s); "
+		    "nothing copied", (long long)src.first_bad, src.why);
+	if (store_copy(from, to, counts, GH_ARRAY_LEN(counts), &n, err, sizeof(err)) == -1)
+		return cli_fail("%s", err);
+	if (chain(to, &dst, "the target") == -1)
+		return 1;
+	if (!dst.ok || dst.rows != src.rows || dst.head_seq != src.head_seq ||
+	    strcmp(dst.head_hash, src.head_hash) != 0)
+		return cli_fail("store copy: the copied audit chain does not match the source's "
+		    "(source %lld rows to seq %lld, target %lld rows to seq %lld%s%s)",
+		    (long long)src.rows, (long long)src.head_seq, (long long)dst.rows,
+		    (long long)dst.head_seq, dst.ok ? "" : ": ", dst.ok ? "" : dst.why);
+	tables = json_object();
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(tables, counts[i].table, json_integer(counts[i].rows));
+	return cli_print(json_pack("{s:s, s:s, s:o, s:{s:b, s:I, s:I, s:s}}", "from", "sqlite",
+	    "to", "postgresql", "rows", tables, "audit", "verified", 1, "rows",
+	    (json_int_t)dst.rows, "head_seq", (json_int_t)dst.head_seq, "head_hash",
+	    dst.head_hash));
+}
