@@ -26,9 +26,18 @@ static const struct command {
 	{ "token", "list", cmd_token_list, "list a client's tokens: --client ID" },
 	{ "token", "revoke", cmd_token_revoke, "revoke tokens: --name NAME [--client ID] | --id ID" },
 	{ "token", "get", cmd_token_get, "fetch a token from a token endpoint (client library)" },
+	{ "token", "inspect", cmd_token_inspect, "decode a JWT; with --jwks URL verify it: TOKEN|-" },
 	{ "keys", "list", cmd_keys_list, "list signing keys with their state and dates" },
 	{ "keys", "rotate", cmd_keys_rotate, "publish a new key that signs after --lead (10m)" },
 	{ "keys", "revoke", cmd_keys_revoke, "remove a key from the JWKS now: KID" },
+	{ "lock", "list", cmd_lock_list, "list the lockout locks in force" },
+	{ "lock", "clear", cmd_lock_clear, "end locks: [--address A] [--client ID] | --all" },
+	{ "approvals", NULL, cmd_approvals, "maker-checker requests: list | show ID | approve|reject ID --as ADMIN_CLIENT" },
+	{ "audit", "verify", cmd_audit_verify, "check the audit trail's hash chain; names the first broken seq" },
+	{ "audit", "list", cmd_audit_list, "audit events, newest first: [--tenant T] [--client C] [--action A] [--since] [--until] [--limit]" },
+	{ "migrate", NULL, cmd_migrate, "apply the store's schema migrations now (nodes also do at start)" },
+	{ "store", "copy", cmd_store_copy, "copy every row: --from sqlite:PATH --to postgresql://... (empty)" },
+	{ "audit", "prune", cmd_audit_prune, "drop token events older than audit_retention (or --older-than), keeping a checkpoint" },
 };
 
 static void

@@ -4,6 +4,7 @@
 
 #include <openssl/crypto.h>
 
+#include "cli/cli_audit.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "manage/manage.h"
@@ -89,6 +90,7 @@ cmd_client_create(int argc, char **argv)
 	}
 	rc = manage_client_create(st, skey, &cfg, &s, &c, secret, err, sizeof(err));
 	OPENSSL_cleanse(skey, sizeof(skey));
+	cli_audit(&a, st, "client.create", s.tenant, rc == -1 ? s.id : c.id, rc == -1 ? err : NULL);
 	store_close(st);
 	config_clear(&cfg);
 	if (rc == -1)
@@ -230,6 +232,8 @@ set_disabled(int argc, char **argv, int disabled)
 	if (cli_open_store(&a, &st) == -1)
 		return 1;
 	rc = manage_client_set_disabled(st, a.pos[0], disabled, &c, err, sizeof(err));
+	cli_audit(&a, st, disabled ? "client.disable" : "client.enable", NULL, a.pos[0],
+	    rc == -1 ? err : NULL);
 	store_close(st);
 	if (rc == -1)
 		return cli_fail("client %s: %s", disabled ? "disable" : "enable", err);
@@ -296,6 +300,7 @@ cmd_client_rotate_secret(int argc, char **argv)
 		return 1;
 	rc = manage_secret_rotate(st, skey, a.pos[0], grace, &s, secret, err, sizeof(err));
 	OPENSSL_cleanse(skey, sizeof(skey));
+	cli_audit(&a, st, "client.rotate_secret", NULL, a.pos[0], rc == -1 ? err : NULL);
 	store_close(st);
 	if (rc == -1)
 		return cli_fail("client rotate-secret: %s", err);
@@ -332,6 +337,7 @@ cmd_client_revoke_secret(int argc, char **argv)
 	if (cli_open_store(&a, &st) == -1)
 		return 1;
 	rc = manage_secret_revoke(st, a.pos[0], sid, cli_has(&a, "revoke-tokens"), err, sizeof(err));
+	cli_audit(&a, st, "client.revoke_secret", NULL, a.pos[0], rc == -1 ? err : NULL);
 	store_close(st);
 	if (rc == -1)
 		return cli_fail("client revoke-secret: %s", err);
@@ -356,6 +362,7 @@ cmd_client_revoke_tokens(int argc, char **argv)
 	if (cli_open_store(&a, &st) == -1)
 		return 1;
 	rc = manage_client_revoke_tokens(st, a.pos[0], err, sizeof(err));
+	cli_audit(&a, st, "client.revoke_tokens", NULL, a.pos[0], rc == -1 ? err : NULL);
 	store_close(st);
 	if (rc == -1)
 		return cli_fail("client revoke-tokens: %s", err);

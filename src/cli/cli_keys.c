@@ -4,6 +4,7 @@
 
 #include <openssl/crypto.h>
 
+#include "cli/cli_audit.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "keys/keys.h"
@@ -113,6 +114,8 @@ cmd_keys_rotate(int argc, char **argv)
 		    "activate_at", cli_time(now + lead)));
 	}
 	OPENSSL_cleanse(seal_key, sizeof(seal_key));
+	cli_audit(&a, st, "keys.rotate", NULL, only == STORE_ENV__MAX ? "all" : store_env_names[only],
+	    rc != 0 ? err : NULL);
 	store_close(st);
 	if (rc != 0) {
 		json_decref(arr);
@@ -137,6 +140,7 @@ cmd_keys_revoke(int argc, char **argv)
 	if (cli_open_store(&a, &st) == -1)
 		return 1;
 	rc = keys_revoke(st, a.pos[0], clock_now(), err, sizeof(err));
+	cli_audit(&a, st, "keys.revoke", NULL, a.pos[0], rc == -1 ? err : NULL);
 	store_close(st);
 	if (rc == -1)
 		return cli_fail("keys revoke: %s", err);

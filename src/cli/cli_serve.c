@@ -16,6 +16,7 @@
 
 #include <openssl/crypto.h>
 
+#include "audit/audit.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "config/config.h"
@@ -224,6 +225,8 @@ declare_metrics(void)
 	    "Live client secrets older than secret_rotation_age.", "");
 	metrics_declare("gatehouse_lockouts_total", "counter",
 	    "Locks made after repeated bad credentials, by kind (pair, address).", "kind");
+	metrics_declare("gatehouse_unlocks_total", "counter",
+	    "Locks ended, by kind and reason (cleared by an operator, expired).", "kind,reason");
 }
 
 /* Every half minute: the key schedule, and the count of secrets due for
@@ -242,6 +245,14 @@ housekeeping(struct gh_ctx *ctx)
 		log_event(LOG_ERROR, "keys.schedule_failed", json_pack("{s:s}", "reason", err));
 	else if (rotated > 0)
 		log_event(LOG_INFO, "keys.rotated", json_pack("{s:i}", "count", rotated));
+	{
+		int64_t pruned = 0;
+		if (audit_prune(ctx->store, ctx->cfg, &pruned) == -1)
+			log_event(LOG_ERROR, "audit.prune_failed", json_pack("{s:s}", "reason",
+			    store_last_error()));
+		else if (pruned > 0)
+			log_event(LOG_INFO, "audit.pruned", json_pack("{s:I}", "rows", (json_int_t)pruned));
+	}
 	if (store_client_list(ctx->store, NULL, &cs, &n) != STORE_OK)
 		return;
 	for (size_t i = 0; i < n; i++) {
@@ -288,6 +299,8 @@ run_until_signal(struct gh_ctx *ctx, const sigset_t *set)
 				fprintf(stderr, "gatehouse: policy not reloaded:\n%s\n", err);
 		}
 		ctx_refresh(ctx);
+		/* Locks that ran out: logged and counted within a second. */
+		ctx_lock_housekeeping(ctx, clock_now());
 		if (++ticks % 30 == 0)
 			housekeeping(ctx);
 	}
@@ -364,6 +377,11 @@ cmd_serve(int argc, char **argv)
 			goto out;
 		}
 		OPENSSL_cleanse(seal_key, sizeof(seal_key));
+	}
+	if (cfg.audit && !store_audit_supported(st)) {
+		fprintf(stderr, "gatehouse: serve: audit = on, but the %s store keeps no audit "
+		    "trail yet (set audit = off)\n", store_backend(st));
+		goto out;
 	}
 	if (ctx_init(&ctx, &cfg, st, master, base, err, sizeof(err)) == -1) {
 		fprintf(stderr, "gatehouse: serve: %s\n", err);

@@ -1,6 +1,7 @@
 /* cli_tenant.c — gatehouse tenant create|list. */
 #include <stdio.h>
 
+#include "cli/cli_audit.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "manage/manage.h"
@@ -35,9 +36,11 @@ cmd_tenant_create(int argc, char **argv)
 	if (cli_open_store(&a, &st) == -1)
 		return 1;
 	if (manage_tenant_create(st, cli_get(&a, "id"), cli_get(&a, "name"), &t, err, sizeof(err)) == -1) {
+		cli_audit(&a, st, "tenant.create", cli_get(&a, "id"), cli_get(&a, "id"), err);
 		store_close(st);
 		return cli_fail("tenant create: %s", err);
 	}
+	cli_audit(&a, st, "tenant.create", t.id, t.id, NULL);
 	rc = cli_print(tenant_json(&t));
 	store_tenant_clear(&t);
 	store_close(st);

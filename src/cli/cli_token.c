@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli_audit.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "util/util.h"
@@ -80,7 +81,16 @@ cmd_token_revoke(int argc, char **argv)
 		rc = store_token_revoke(st, cli_get(&a, "id"), clock_now());
 		count = rc == STORE_OK;
 	}
-	store_close(st);
+	{
+		char why[256];
+		snprintf(why, sizeof(why), "%s", rc == STORE_NOTFOUND ? "no live token" :
+		    store_last_error());
+		cli_audit(&a, st, "token.revoke", NULL, cli_has(&a, "name") ? cli_get(&a, "name") :
+		    cli_get(&a, "id"), rc == STORE_OK ? NULL : why);
+		store_close(st);
+		if (rc != STORE_OK && rc != STORE_NOTFOUND)
+			return cli_fail("token revoke: %s", why);
+	}
 	if (rc == STORE_NOTFOUND)
 		return cli_fail("token revoke: no live token %s \"%.128s\"",
 		    cli_has(&a, "name") ? "named" : "with id",

@@ -45,6 +45,7 @@ static const struct config_entry entries[] = {
 	{ "route.partner", CT_STR, O(route[2]), 0, 0, "", "path of the seed 001 route (/api/oauth/token), or off" },
 	{ "route.papaya", CT_STR, O(route[3]), 0, 0, "", "path of the seed 002 route (/token), or off" },
 	{ "route.mangopay", CT_STR, O(route[4]), 0, 0, "", "path of the seed 003 route (/v2.01/oauth/token), or off" },
+	{ "lockout", CT_BOOL, O(lockout), 0, 1, "1", "lock out callers after repeated bad credentials (off: no counting, for benchmarks only)" },
 	{ "lockout_pair_threshold", CT_INT, O(lockout_pair_threshold), 1, 1000, "5", "bad credentials of one client id from one address that lock that pair" },
 	{ "lockout_address_threshold", CT_INT, O(lockout_address_threshold), 1, 100000, "20", "bad credentials from one address that lock the address" },
 	{ "lockout_window", CT_DURATION, O(lockout_window), 1, 86400, "15m", "how long failures are counted" },
@@ -56,6 +57,11 @@ static const struct config_entry entries[] = {
 	{ "gate_cache", CT_BOOL, O(gate_cache), 0, 1, "1", "cache verified tokens at the gate (off: verify the signature on every call)" },
 	{ "gate_cache_size", CT_INT, O(gate_cache_size), 64, 10000000, "100000", "most verified tokens the gate keeps in memory" },
 	{ "gate_refresh_ms", CT_INT, O(gate_refresh_ms), 0, 1000, "1", "milliseconds the gate and the token endpoint may go without re-reading the store's generation (changes by other processes); 0: every call" },
+	{ "audit", CT_BOOL, O(audit), 0, 1, "1", "keep the tamper-evident audit trail (off only for benchmarks, or a store without one)" },
+	{ "audit_retention", CT_DURATION, O(audit_retention), 0, 3660 * 86400, "0", "prune token events (token.issued, token.refused) older than this from the audit trail, leaving a checkpoint (0: keep all)" },
+	{ "platform_tenant", CT_STR, O(platform_tenant), 0, 0, "platform", "admin API: principals of this tenant act across tenants" },
+	{ "maker_checker", CT_STR, O(maker_checker), 0, 0, "production", "critical admin changes need approval: production (for production clients), always, never" },
+	{ "approval_ttl", CT_DURATION, O(approval_ttl), 1, 366 * 86400, "24h", "a maker-checker approval request expires this long after it is filed (unused approved ones too)" },
 };
 #undef O
 
@@ -242,6 +248,15 @@ config_validate(const struct config *c, char *err, size_t errlen)
 	if (c->max_ttl < c->ttl_sandbox || c->max_ttl < c->ttl_production) {
 		snprintf(err, errlen, "max_ttl (%llds) is below a default lifetime",
 		    (long long)c->max_ttl);
+		return -1;
+	}
+	if (strcmp(c->maker_checker, "production") != 0 && strcmp(c->maker_checker, "always") != 0 &&
+	    strcmp(c->maker_checker, "never") != 0) {
+		snprintf(err, errlen, "maker_checker: \"%.40s\" is not production, always or never", c->maker_checker);
+		return -1;
+	}
+	if (c->platform_tenant[0] == '\0') {
+		snprintf(err, errlen, "platform_tenant: must name a tenant");
 		return -1;
 	}
 	for (size_t i = 0; i < CONFIG_MAX_ROUTES; i++) {

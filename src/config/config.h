@@ -33,6 +33,7 @@ struct config {
 	char	*policy;	/* gate route policy file, "" none */
 	int64_t	 leeway;	/* seconds of clock skew accepted on exp/nbf */
 	char	*route[CONFIG_MAX_ROUTES]; /* per dialect: path, "off", or "" default */
+	int64_t	 lockout;		/* bool: count bad credentials and lock */
 	int64_t	 lockout_pair_threshold;	/* failures of one id from one address */
 	int64_t	 lockout_address_threshold;	/* failures from one address */
 	int64_t	 lockout_window;	/* seconds failures are counted over */
@@ -44,6 +45,11 @@ struct config {
 	int64_t	 gate_cache;		/* bool: cache verified tokens at the gate */
 	int64_t	 gate_cache_size;	/* most tokens the gate's cache holds */
 	int64_t	 gate_refresh_ms;	/* the gate re-reads the store generation this often */
+	int64_t	 audit;			/* bool: keep the audit trail (audit/audit.h) */
+	int64_t	 audit_retention;	/* seconds token events are kept; 0 all */
+	char	*platform_tenant;	/* admin API: its principals act across tenants */
+	char	*maker_checker;		/* production | always | never */
+	int64_t	 approval_ttl;		/* seconds an approval request lives */
 };
 
 /* Fills c with the defaults. */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "oauth/issue.h"
@@ -37,6 +38,71 @@ record_done(void *arg, int err)
 		dialect_respond_error(&x->resp, &e);
 	}
 	http_exchange_resume(x);
+}
+
+/* Runs on the writer thread once a refusal's audit row is durable (or
+ * failed: then logged here, and the refusal is answered all the same). */
+static void
+refusal_done(void *arg, int err)
+{
+	struct http_exchange *x = arg;
+
+	if (err != 0)
+		log_event(LOG_ERROR, "audit.write_failed", json_pack("{s:s, s:s}",
+		    "action", AUDIT_TOKEN_REFUSED, "request_id", x->req.request_id));
+	http_exchange_resume(x);
+}
+
+/* The audit row of a refusal: the claimed client id (it may not exist),
+ * the error code and its description (never the secret). Answers once the
+ * row is durable (HTTP_DEFERRED), or at once when the trail is off. */
+static enum http_result
+refuse(struct gh_ctx *ctx, struct http_exchange *x, const struct token_request *r,
+    const struct oauth_error *e)
+{
+	struct audit_event ev;
+	char detail[320];
+	struct client_entry *ce = NULL;
+
+	snprintf(detail, sizeof(detail), "%s: %s", oauth_code_names[e->code], e->description);
+	/* A known client's refusals belong to its tenant's trail. */
+	if (x->resp.log_tenant[0] == '\0' && r->client_id != NULL && r->client_id[0] != '\0' &&
+	    client_cache_get(ctx->clients, r->client_id, &ce) == STORE_OK)
+		snprintf(x->resp.log_tenant, sizeof(x->resp.log_tenant), "%s", ce->c.tenant_id);
+	client_entry_release(ce);
+	memset(&ev, 0, sizeof(ev));
+	ev.request_id = x->req.request_id;
+	ev.actor = r->client_id;
+	ev.tenant = x->resp.log_tenant;
+	ev.address = r->peer_ip;
+	ev.action = AUDIT_TOKEN_REFUSED;
+	ev.target = r->client_id;
+	ev.outcome = "refused";
+	ev.detail = detail;
+	return audit_emit_async(ctx, &ev, refusal_done, x) == 0 ? HTTP_DEFERRED : HTTP_DONE;
+}
+
+/* The audit row of an issued token, queued before the token's record so
+ * that it is durable no later than the answer. 0 or -1. */
+static int
+audit_issued(struct gh_ctx *ctx, struct http_exchange *x, const struct token_request *r,
+    const struct issued_token *t)
+{
+	struct audit_event ev;
+	char detail[320];
+
+	snprintf(detail, sizeof(detail), "{\"jti\":\"%s\",\"exp\":%lld}", t->record_id,
+	    (long long)t->exp);
+	memset(&ev, 0, sizeof(ev));
+	ev.request_id = x->req.request_id;
+	ev.actor = t->client_id;
+	ev.tenant = t->tenant_id;
+	ev.address = r->peer_ip;
+	ev.action = AUDIT_TOKEN_ISSUED;
+	ev.target = t->name;
+	ev.outcome = "ok";
+	ev.detail = detail;
+	return audit_emit(ctx, &ev);
 }
 
 static void
@@ -83,7 +149,8 @@ token_route_handle(struct http_exchange *x)
 		snprintf(v, sizeof(v), "due; age-days=%lld", (long long)t.secret_age_days);
 		http_response_header(&x->resp, "X-Gatehouse-Secret-Rotation", v);
 	}
-	if (oauth_record(ctx, &t, record_done, x) == -1) {
+	if (audit_issued(ctx, x, &r, &t) == -1 ||
+	    oauth_record(ctx, &t, record_done, x) == -1) {
 		reset_response(&x->resp);
 		oauth_fail(&e, 503, OAUTH_TEMPORARILY_UNAVAILABLE, "the store is busy; try again");
 		e.retry_after = 1;
@@ -95,7 +162,10 @@ token_route_handle(struct http_exchange *x)
 	return HTTP_DEFERRED;
 fail:
 	dialect_respond_error(&x->resp, &e);
-	token_request_clear(&r);
-	issued_token_clear(&t);
-	return HTTP_DONE;
+	{
+		enum http_result res = refuse(ctx, x, &r, &e);
+		token_request_clear(&r);
+		issued_token_clear(&t);
+		return res;
+	}
 }

@@ -6,11 +6,14 @@
 
 #include <openssl/crypto.h>
 
+#include "audit/audit.h"
 #include "http/http.h"
 #include "keys/keys.h"
 #include "obs/log.h"
+#include "obs/metrics.h"
 #include "security/masterkey.h"
 #include "server/context.h"
+#include "server/lockwriter.h"
 #include "util/util.h"
 
 int
@@ -57,12 +60,23 @@ ctx_init(struct gh_ctx *c, const struct config *cfg, struct store *st,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	if (ctx_reload_locks(c, clock_now(), gen) == -1) {
+		snprintf(err, errlen, "cannot load the lockout locks: %s", store_last_error());
+		return -1;
+	}
+	/* Writes at least 50 ms apart: at most 20 generation moves a second
+	 * from locks, however fast a brute force makes them. */
+	if ((c->lockwriter = lockwriter_start(st, c->lockout, cfg->lockout_duration, 50)) == NULL) {
+		snprintf(err, errlen, "cannot start the lock writer thread");
+		return -1;
+	}
 	return 0;
 }
 
 void
 ctx_clear(struct gh_ctx *c)
 {
+	lockwriter_stop(c->lockwriter);	/* first: it writes what is queued */
 	client_cache_free(c->clients);
 	lockout_free(c->lockout);
 	ratelimit_free(c->ratelimit);
@@ -127,6 +141,9 @@ ctx_refresh(struct gh_ctx *c)
 	if (!atomic_compare_exchange_strong(&c->generation, &seen, gen))
 		return 0;
 	client_cache_clear(c->clients);
+	/* Locks made or cleared elsewhere (the operator, other nodes). A
+	 * failure is logged; the locks in memory stay in force meanwhile. */
+	(void)ctx_reload_locks(c, clock_now(), gen);
 	if (ctx_reload_keys(c, err, sizeof(err)) == -1) {
 		log_event(LOG_ERROR, "keys.reload_failed",
 		    json_pack("{s:s}", "reason", err));
@@ -195,11 +212,84 @@ ctx_client_address(const struct gh_ctx *c, const struct http_request *r,
 		*https = strcmp(proto, "https") == 0;
 }
 
+/* -- lockout locks in the store (issue 5) ----------------------------------- */
+
+static void
+log_unlocks(const struct lockout_lock *ls, size_t n, const char *reason)
+{
+	const char *labels[2] = { NULL, reason };
+
+	for (size_t i = 0; i < n; i++) {
+		labels[0] = lockout_kind_names[ls[i].kind];
+		metrics_add("gatehouse_unlocks_total", 1, labels);
+		log_event(LOG_INFO, "auth.unlocked", json_pack("{s:s, s:s, s:s, s:s}",
+		    "kind", lockout_kind_names[ls[i].kind], "peer", ls[i].address,
+		    "client", ls[i].client_id, "reason", reason));
+	}
+}
+
 void
 ctx_lock_made(struct gh_ctx *c, const struct lockout_lock *lk)
 {
-	/* Locks live in this process until the store keeps them (issue 5:
-	 * gatehouse lock list|clear across processes and nodes). */
-	(void)c;
-	(void)lk;
+	/* The lock is already in force here; the store makes it visible to
+	 * the operator and other nodes, batched (lockwriter.h). A failed write
+	 * is logged there and the lock stays local (lockout_sync keeps locks it
+	 * has not seen in the store). */
+	lockwriter_add(c->lockwriter, lk);
+	{
+		/* The audit trail (issue 6): locks are made by the server. */
+		struct audit_event ev;
+		char detail[96];
+		snprintf(detail, sizeof(detail), "{\"kind\":\"%s\",\"until\":%lld}",
+		    lockout_kind_names[lk->kind], (long long)lk->until);
+		memset(&ev, 0, sizeof(ev));
+		ev.actor = "gatehouse";
+		ev.address = lk->address;
+		ev.action = "lock.made";
+		ev.target = lk->client_id[0] != '\0' ? lk->client_id : lk->address;
+		ev.outcome = "ok";
+		ev.detail = detail;
+		audit_emit(c, &ev);
+	}
+}
+
+int
+ctx_reload_locks(struct gh_ctx *c, int64_t now, uint64_t gen)
+{
+	struct store_lock *sl = NULL;
+	struct lockout_lock *ll = NULL, *removed = NULL;
+	size_t n = 0, nremoved = 0;
+	int rc = -1;
+
+	if (store_lock_list(c->store, now, &sl, &n) != STORE_OK) {
+		log_event(LOG_ERROR, "auth.locks_reload_failed",
+		    json_pack("{s:s}", "reason", store_last_error()));
+		return -1;
+	}
+	if (n > 0 && (ll = calloc(n, sizeof(*ll))) == NULL)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		ll[i].kind = sl[i].kind == STORE_LOCK_ADDRESS ? LOCKOUT_ADDRESS : LOCKOUT_PAIR;
+		snprintf(ll[i].client_id, sizeof(ll[i].client_id), "%s", sl[i].client_id);
+		snprintf(ll[i].address, sizeof(ll[i].address), "%s", sl[i].address);
+		ll[i].until = sl[i].until;
+	}
+	rc = lockout_sync(c->lockout, ll, n, now, gen, &removed, &nremoved);
+	log_unlocks(removed, nremoved, "cleared");
+out:
+	free(removed);
+	free(ll);
+	store_lock_free(sl, n);
+	return rc;
+}
+
+void
+ctx_lock_housekeeping(struct gh_ctx *c, int64_t now)
+{
+	struct lockout_lock *ls = NULL;
+	size_t n = 0;
+
+	if (lockout_expired(c->lockout, now, &ls, &n) == 0)
+		log_unlocks(ls, n, "expired");
+	free(ls);
 }

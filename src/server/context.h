@@ -20,6 +20,7 @@
 #include "store/store.h"
 
 struct gate;
+struct lockwriter;
 
 struct gh_ctx {
 	const struct config	*cfg;
@@ -39,6 +40,7 @@ struct gh_ctx {
 	_Atomic uint64_t	 refreshed_ns;	/* ctx_refresh_every's last read */
 	struct gate		*gate;		/* src/gate: policy and token cache */
 	struct lockout		*lockout;	/* bad-credential counters and locks */
+	struct lockwriter	*lockwriter;	/* writes the locks made here to the store */
 	struct ratelimit	*ratelimit;	/* issuance per client */
 };
 
@@ -63,6 +65,13 @@ struct keyring *ctx_keyring(struct gh_ctx *);
 
 /* A lock was made here: persist it so the operator and other nodes see it. */
 void	ctx_lock_made(struct gh_ctx *, const struct lockout_lock *);
+/* Brings the in-memory locks in step with the store's (ctx_refresh does on
+ * every generation change; gen: the generation read before the reload);
+ * logs and counts the locks cleared elsewhere. 0, or -1 (logged) when the
+ * store cannot be read. */
+int	ctx_reload_locks(struct gh_ctx *, int64_t now, uint64_t gen);
+/* Logs and counts the locks that ran out (the server's housekeeping). */
+void	ctx_lock_housekeeping(struct gh_ctx *, int64_t now);
 
 /* The caller's address: the TCP peer, or, when the peer is a trusted proxy,
  * the nearest untrusted address of X-Forwarded-For (or X-Real-IP). Writes

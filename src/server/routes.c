@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "admin/admin.h"
+#include "approvals/api.h"
 #include "gate/gate.h"
 #include "server/context.h"
 #include "server/public.h"
@@ -46,6 +48,10 @@ routes_build(struct route_table *t, struct gh_ctx *ctx, char *err, size_t errlen
 	if (public_routes_add(t, ctx) == -1)
 		goto full;
 	if (gate_routes_add(t, ctx) == -1)
+		goto full;
+	if (admin_routes_add(t, ctx) == -1)
+		goto full;
+	if (approvals_routes_add(t, ctx) == -1)
 		goto full;
 	return 0;
 full:
