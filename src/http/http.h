@@ -63,6 +63,10 @@ struct http_response {
 
 /* Sets status and a JSON body (steals body; NULL body means "{}"). */
 void	http_response_json(struct http_response *, int status, json_t *body);
+/* Sets status and a JSON body already written as text (steals body, of
+ * len bytes, NUL-terminated; NULL means out of memory: a 500). */
+void	http_response_json_text(struct http_response *, int status, char *body,
+	    size_t len);
 /* Sets status and a copied body of the given static content type. */
 void	http_response_text(struct http_response *, int status,
 	    const char *content_type, const char *body, size_t len);

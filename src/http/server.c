@@ -58,6 +58,8 @@ struct http_server {
 
 /* -- responses --------------------------------------------------------- */
 
+static void error_json(struct http_response *, int, const char *, const char *);
+
 void
 http_response_json(struct http_response *r, int status, json_t *body)
 {
@@ -69,6 +71,20 @@ http_response_json(struct http_response *r, int status, json_t *body)
 	r->body = json_dumps(body, JSON_COMPACT);
 	r->body_len = r->body ? strlen(r->body) : 0;
 	json_decref(body);
+}
+
+void
+http_response_json_text(struct http_response *r, int status, char *body, size_t len)
+{
+	if (body == NULL) {
+		error_json(r, 500, "server_error", "out of memory");
+		return;
+	}
+	free(r->body);
+	r->status = status;
+	r->content_type = "application/json";
+	r->body = body;
+	r->body_len = len;
 }
 
 void

@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "oauth/client_cache.h"
+#include "util/json_flat.h"
 #include "util/util.h"
 
 #define BUCKETS 4096
@@ -44,35 +45,6 @@ claims_is_registered(const char *name)
 		if (strcmp(registered[i], name) == 0)
 			return 1;
 	return 0;
-}
-
-int
-json_append_string(char *buf, size_t len, size_t cap, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	if (len + 2 > cap)
-		return -1;
-	buf[len++] = '"';
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (len + 7 > cap)
-			return -1;
-		if (c == '"' || c == '\\') {
-			buf[len++] = '\\';
-			buf[len++] = (char)c;
-		} else if (c < 0x20) {
-			memcpy(buf + len, "\\u00", 4);
-			buf[len + 4] = hex[c >> 4];
-			buf[len + 5] = hex[c & 15];
-			len += 6;
-		} else
-			buf[len++] = (char)c;
-	}
-	if (len + 1 > cap)
-		return -1;
-	buf[len++] = '"';
-	return (int)len;
 }
 
 static unsigned

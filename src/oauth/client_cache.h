@@ -56,8 +56,5 @@ void	client_cache_clear(struct client_cache *);
 
 /* 1 when name is a registered claim that extra claims may not override. */
 int	claims_is_registered(const char *name);
-/* Appends s as a JSON string (quoted, escaped) to buf; returns the new
- * length or -1 when it would not fit in cap. */
-int	json_append_string(char *buf, size_t len, size_t cap, const char *s);
 
 #endif

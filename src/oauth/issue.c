@@ -14,6 +14,7 @@
 #include "obs/metrics.h"
 #include "security/secret.h"
 #include "server/context.h"
+#include "util/json_flat.h"
 #include "util/util.h"
 
 #define MAX_SCOPE_LEN 2048
