@@ -545,12 +545,24 @@ parsed_or_null(const char *s)
 	return j != NULL ? j : json_null();
 }
 
+/* A payload as shown to principals and operators: a secret's keyed hash
+ * (a change that makes a secret carries it until applied) is not shown. */
+static json_t *
+shown_payload(const char *s)
+{
+	json_t *j = parsed_or_null(s);
+
+	if (json_is_object(j) && json_object_get(j, "secret_hash") != NULL)
+		json_object_set_new(j, "secret_hash", json_string("(withheld)"));
+	return j;
+}
+
 json_t *
 approvals_json(const struct store_approval *a, int64_t now)
 {
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s?, s:o, s:o, s:o, s:o, s:o}",
 	    "id", a->id, "tenant", a->tenant_id, "kind", a->kind, "maker", a->maker,
-	    "maker_tenant", a->maker_tenant, "payload", parsed_or_null(a->payload),
+	    "maker_tenant", a->maker_tenant, "payload", shown_payload(a->payload),
 	    "reason", a->reason, "state", store_approval_state_names[approvals_state_now(a, now)],
 	    "checker", a->checker[0] != '\0' ? a->checker : NULL,
 	    "created_at", iso_or_null(a->created_at), "expires_at", iso_or_null(a->expires_at),

@@ -299,6 +299,7 @@ class Admin(Suite):
             "Authorization": "Bearer " + self.tok(self.a_admin), "X-TENANT-ID": "acme"}).json()
         eq(a["reason"], "quarterly rotation", "the reason is kept")
         check(new not in json.dumps(a), "the approval does not hold the secret")
+        eq(a["payload"].get("secret_hash"), "(withheld)", "nor shows its keyed hash: %r" % a)
         eq(self.approve(r.json()["approval_id"], self.a_admin2, "acme").status, 200, "approved")
         eq(self.s.token(cid, new).status, 200, "the new secret works")
         eq(self.s.token(cid, secret).status, 200, "the old one in its grace period")
