@@ -24,14 +24,7 @@ measure() {	# label alg format route ctype body-kind
 	c=$(gh client create --tenant bench --name bench --token-format "$format" --max-ttl 100000 --rate-limit 100000000)
 	id=$(echo "$c" | json_field client_id)
 	secret=$(echo "$c" | json_field client_secret)
-	export BENCH_AUTH="" BENCH_ACCEPT=""
-	case "$kind" in
-		basic-form) export BENCH_CTYPE=application/x-www-form-urlencoded BENCH_BODY="grant_type=client_credentials"
-			BENCH_AUTH="Basic $(printf '%s:%s' "$id" "$secret" | base64 -w0)" ;;
-		m2p) export BENCH_CTYPE=application/json BENCH_BODY="{\"clientId\":\"$id\",\"clientSecret\":\"$secret\",\"grantType\":\"client_credentials\"}" ;;
-		partner) export BENCH_CTYPE=application/json BENCH_ACCEPT=application/json BENCH_BODY="{\"grant_type\":\"client_credentials\",\"client_id\":\"$id\",\"client_secret\":\"$secret\"}" ;;
-		papaya) export BENCH_CTYPE=application/json BENCH_BODY="{\"api_key\":\"$id\",\"client_secret\":\"$secret\",\"expiration\":3600}" ;;
-	esac
+	token_request "$kind" "$id" "$secret"
 	local rate
 	rate=$(run_wrk "http://127.0.0.1:$GH_PORT$route" "$BENCH_DIR/token_issue.lua")
 	echo "$rate $(wrk_p99)"

@@ -120,3 +120,29 @@ openssl_sign_rate() {
 pct() {	# a b -> a/b in percent
 	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "n/a" }'
 }
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }	# utime + stime of a pid
+median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+
+# token_request KIND ID SECRET: exports BENCH_* for token_issue.lua, the
+# request each route's seed document shows.
+token_request() {
+	local kind=$1 id=$2 secret=$3
+	export BENCH_AUTH="" BENCH_ACCEPT=""
+	case "$kind" in
+		basic-form) export BENCH_CTYPE=application/x-www-form-urlencoded BENCH_BODY="grant_type=client_credentials"
+			BENCH_AUTH="Basic $(printf '%s:%s' "$id" "$secret" | base64 -w0)" ;;
+		m2p) export BENCH_CTYPE=application/json BENCH_BODY="{\"clientId\":\"$id\",\"clientSecret\":\"$secret\",\"grantType\":\"client_credentials\"}" ;;
+		partner) export BENCH_CTYPE=application/json BENCH_ACCEPT=application/json BENCH_BODY="{\"grant_type\":\"client_credentials\",\"client_id\":\"$id\",\"client_secret\":\"$secret\"}" ;;
+		papaya) export BENCH_CTYPE=application/json BENCH_BODY="{\"api_key\":\"$id\",\"client_secret\":\"$secret\",\"expiration\":3600}" ;;
+		*) echo "bench: unknown request kind $kind" >&2; return 1 ;;
+	esac
+}
+
+# Server CPU per request over the last run_wrk, in microseconds: TICKS0
+# TICKS1 (cpu_ticks before and after).
+cpu_per_request() {
+	local reqs
+	reqs=$(awk '/requests in/ {print $1}' "$WORK/wrk.last")
+	awk -v d=$(($2 - $1)) -v hz="$(getconf CLK_TCK)" -v n="$reqs" 'BEGIN { printf "%.1f", 1e6 * d / hz / n }'
+}

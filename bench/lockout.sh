@@ -20,8 +20,6 @@ ATTACK_CONNS=${ATTACK_CONNS:-4}
 ATTACK_RATE=${ATTACK_RATE:-500}
 export BENCH_ADDRS=${BENCH_ADDRS:-200}
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }	# utime + stime
-median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
 echo "machine: $(nproc) cores, $(awk '/model name/ {$1=$2=$3=""; print; exit}' /proc/cpuinfo | sed 's/^ *//')"
 echo "wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s, keep-alive; $ALG tokens; $ROUNDS alternating rounds, medians"
