@@ -120,7 +120,7 @@ token_route_handle(struct http_exchange *x)
 	struct token_request r;
 	struct issued_token t;
 	struct oauth_error e;
-	int https = 0;
+	int https = 0, rec_rc;
 
 	memset(&r, 0, sizeof(r));
 	memset(&t, 0, sizeof(t));
@@ -134,7 +134,10 @@ token_route_handle(struct http_exchange *x)
 		goto fail;
 	snprintf(x->resp.log_client, sizeof(x->resp.log_client), "%.64s", r.client_id);
 	ctx_refresh_every(ctx, ctx->cfg->gate_refresh_ms);
+	/* Its record follows in a moment: the group commit waits for it. */
+	store_expect_records(ctx->store, 1);
 	if (oauth_issue(ctx, &r, &t, &e) == -1) {
+		store_expect_records(ctx->store, -1);
 		if (e.code == OAUTH_INVALID_CLIENT)
 			log_event(LOG_WARN, "auth.client_failed", json_pack("{s:s, s:s, s:s}",
 			    "client", x->resp.log_client, "peer", r.peer_ip,
@@ -149,8 +152,9 @@ token_route_handle(struct http_exchange *x)
 		snprintf(v, sizeof(v), "due; age-days=%lld", (long long)t.secret_age_days);
 		http_response_header(&x->resp, "X-Gatehouse-Secret-Rotation", v);
 	}
-	if (audit_issued(ctx, x, &r, &t) == -1 ||
-	    oauth_record(ctx, &t, record_done, x) == -1) {
+	rec_rc = audit_issued(ctx, x, &r, &t) == -1 ? -1 : oauth_record(ctx, &t, record_done, x);
+	store_expect_records(ctx->store, -1);
+	if (rec_rc == -1) {
 		reset_response(&x->resp);
 		oauth_fail(&e, 503, OAUTH_TEMPORARILY_UNAVAILABLE, "the store is busy; try again");
 		e.retry_after = 1;

@@ -484,6 +484,13 @@ store_token_record(struct store *s, const struct store_token *t, store_done_fn d
 	return writer_enqueue(s->writer, t, done, arg);
 }
 
+void
+store_expect_records(struct store *s, int delta)
+{
+	if (s != NULL && s->writer != NULL)
+		writer_expect(s->writer, delta);
+}
+
 int
 store_flush(struct store *s)
 {

@@ -313,6 +313,11 @@ void	store_lock_free(struct store_lock *, size_t n);
 typedef void (*store_done_fn)(void *arg, int err);
 int	store_token_record(struct store *, const struct store_token *t,
 	    store_done_fn done, void *arg);
+/* A pacing hint for the group commit: +1 when a token is about to be made
+ * (its record will follow soon), -1 once its record is queued or will not
+ * come. The writer holds a commit a little while records are on their way,
+ * so that they share its sync; it never waits for them long. */
+void	store_expect_records(struct store *, int delta);
 /* Blocks until every queued record is durable (SIGTERM, tests). */
 int	store_flush(struct store *);
 

@@ -12,6 +12,7 @@
 #define GH_STORE_WRITER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "store/store.h"
 
@@ -20,6 +21,8 @@ struct writer;
 
 #define WRITER_QUEUE_MAX	65536	/* records waiting */
 #define WRITER_BATCH_MAX	1024	/* records per transaction */
+#define WRITER_MIN_INTERVAL_NS	1000000LL	/* 1 ms between commits' starts */
+#define WRITER_MAX_INTERVAL_NS	5000000LL	/* 5 ms at most for announced records */
 
 /* Starts the writer thread over the backend handle h (not owned). Returns
  * NULL with a reason in err on failure. */
@@ -35,6 +38,13 @@ int		 writer_enqueue(struct writer *, const struct store_token *t,
  * commit_batch. */
 int		 writer_enqueue_audit(struct writer *, const struct store_audit *a,
 		    store_done_fn done, void *arg);
+/* Announces records on their way (delta > 0: a token being signed) or
+ * their arrival (delta < 0, after writer_enqueue, or when the record will
+ * not come after all). Only a hint for pacing commits: a miscount delays a
+ * commit by at most WRITER_MAX_INTERVAL_NS, never loses a record. */
+void		 writer_expect(struct writer *, int delta);
+/* Changes the pacing intervals (tests; the defaults above otherwise). */
+void		 writer_set_pacing(struct writer *, int64_t min_ns, int64_t max_ns);
 /* Blocks until every record queued before the call has been committed (or
  * has failed) and its done has returned. */
 int		 writer_flush(struct writer *);

@@ -1,8 +1,9 @@
 /*
  * Unit tests for the group-commit writer (src/store/writer.c) over a fake
  * backend whose commit_tokens can be held at a gate: the queue bound, FIFO
- * order, batch sizes, per-record and whole-batch errors, flush, and that
- * stopping drains the queue. No database: these are the writer's rules,
+ * order, batch sizes, per-record and whole-batch errors, flush, that
+ * stopping drains the queue, and commit pacing: announced records share a
+ * commit, an unannounced one does not wait for the longer bound. No database: these are the writer's rules,
  * the same for every backend.
  */
 #include <pthread.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -220,6 +222,73 @@ stop_drains_the_queue(void **state)
 	assert_null(writer_start(&fake_ops, &f, 0, 7, err, sizeof(err)));
 }
 
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+announced_records_share_a_commit(void **state)
+{
+	struct fake f = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, { "" } };
+	struct answers a = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0 };
+	struct timespec pause = { 0, 50 * 1000000L };	/* 50 ms: far past the 1 ms minimum */
+	struct store_token t;
+	struct writer *w;
+	char err[128];
+	double t0;
+
+	(void)state;
+	assert_non_null(w = writer_start(&fake_ops, &f, 16, 16, err, sizeof(err)));
+	/* A bound far beyond the test's pauses: waiting for it would show. */
+	writer_set_pacing(w, 1000000LL, 20LL * 1000000000LL);
+	t = tok("p0");
+	assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
+	assert_int_equal(writer_flush(w), STORE_OK);
+	assert_int_equal(f.batches, 1);
+
+	/* p2 is on its way: p1 waits for it, past the minimum interval. */
+	writer_expect(w, 1);
+	t = tok("p1");
+	assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
+	nanosleep(&pause, NULL);
+	pthread_mutex_lock(&f.mu);
+	assert_int_equal(f.seen, 1);
+	pthread_mutex_unlock(&f.mu);
+	t = tok("p2");
+	assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
+	writer_expect(w, -1);	/* arrived: the commit starts now, not in 20 s */
+	t0 = now_s();
+	assert_int_equal(writer_flush(w), STORE_OK);
+	assert_true(now_s() - t0 < 10.0);
+	assert_int_equal(f.batches, 2);
+	assert_int_equal(f.max_batch, 2);
+	assert_string_equal(f.order[1], "p1");
+	assert_string_equal(f.order[2], "p2");
+
+	/* Nothing announced: a record commits without waiting for the bound. */
+	t = tok("p3");
+	t0 = now_s();
+	assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
+	assert_int_equal(writer_flush(w), STORE_OK);
+	assert_true(now_s() - t0 < 10.0);
+	assert_int_equal(f.batches, 3);
+
+	/* A hint that never resolves delays, and never loses, a record. */
+	writer_set_pacing(w, 1000000LL, 100000000LL);	/* 100 ms */
+	writer_expect(w, 1);
+	t = tok("p4");
+	assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
+	assert_int_equal(writer_flush(w), STORE_OK);
+	assert_int_equal(a.ok, 5);
+	writer_expect(w, -1);
+	writer_stop(w);
+}
+
 int
 main(void)
 {
@@ -227,6 +296,7 @@ main(void)
 		cmocka_unit_test(bounded_fifo_batched),
 		cmocka_unit_test(errors_reach_each_record),
 		cmocka_unit_test(stop_drains_the_queue),
+		cmocka_unit_test(announced_records_share_a_commit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
