@@ -60,6 +60,29 @@ check_lockout(struct gh_ctx *ctx, const char *client_id, const char *peer_ip,
 	return -1;
 }
 
+/*
+ * Counts a failure: in the store when several nodes share it, so that a
+ * caller spreading guesses over nodes is counted once (a round trip on
+ * the failure path only); in this process's memory otherwise, or when the
+ * store cannot count (an unreachable database must not stop the lockout).
+ */
+static int
+failure(struct gh_ctx *ctx, const char *client_id, const char *peer_ip, int64_t now,
+    struct lockout_lock *lk)
+{
+	struct store_failure_key k[2] = {
+		{ STORE_LOCK_PAIR, peer_ip, client_id },
+		{ STORE_LOCK_ADDRESS, peer_ip, "" },
+	};
+	int64_t counts[2];
+
+	if (store_is_shared(ctx->store) &&
+	    store_failure_add(ctx->store, k, 2, now, ctx->cfg->lockout_window, counts) == STORE_OK)
+		return lockout_failure_counted(ctx->lockout, client_id, peer_ip, now,
+		    counts[0], counts[1], lk);
+	return lockout_failure(ctx->lockout, client_id, peer_ip, now, lk);
+}
+
 static void
 count_failure(struct gh_ctx *ctx, const char *client_id, const char *peer_ip,
     int64_t now)
@@ -67,7 +90,7 @@ count_failure(struct gh_ctx *ctx, const char *client_id, const char *peer_ip,
 	struct lockout_lock lk;
 	const char *labels[1];
 
-	if (!ctx->cfg->lockout || !lockout_failure(ctx->lockout, client_id, peer_ip, now, &lk))
+	if (!ctx->cfg->lockout || !failure(ctx, client_id, peer_ip, now, &lk))
 		return;
 	labels[0] = lockout_kind_names[lk.kind];
 	metrics_add("gatehouse_lockouts_total", 1, labels);
@@ -75,6 +98,13 @@ count_failure(struct gh_ctx *ctx, const char *client_id, const char *peer_ip,
 	    "kind", lockout_kind_names[lk.kind], "peer", lk.address,
 	    "client", lk.client_id, "until", (json_int_t)lk.until));
 	ctx_lock_made(ctx, &lk);
+	if (store_is_shared(ctx->store)) {
+		/* A lock made starts a fresh count, as in memory. Best effort:
+		 * a failed reset only leaves an old count to age out. */
+		struct store_failure_key k = { lk.kind == LOCKOUT_ADDRESS ? STORE_LOCK_ADDRESS :
+		    STORE_LOCK_PAIR, lk.address, lk.client_id };
+		(void)store_failure_reset(ctx->store, &k, 1);
+	}
 }
 
 int
@@ -90,7 +120,13 @@ oauth_client_login(struct gh_ctx *ctx, const char *client_id, const char *secret
 			count_failure(ctx, client_id, peer_ip, now);
 		return -1;
 	}
-	if (ctx->cfg->lockout)
-		lockout_success(ctx->lockout, client_id, peer_ip);
+	/* A success clears the pair's count; in the shared store only when
+	 * this node saw failures for it, so that a success costs no round
+	 * trip in the common case (a count left by another node ages out). */
+	if (ctx->cfg->lockout && lockout_success(ctx->lockout, client_id, peer_ip) &&
+	    store_is_shared(ctx->store)) {
+		struct store_failure_key k = { STORE_LOCK_PAIR, peer_ip, client_id };
+		(void)store_failure_reset(ctx->store, &k, 1);
+	}
 	return 0;
 }

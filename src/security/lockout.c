@@ -154,6 +154,20 @@ lockout_check(struct lockout *l, const char *client_id, const char *address,
 	return 0;
 }
 
+/* Locks e when n failures reach threshold (and it is not locked yet). */
+static int
+lock_if(struct lockout *l, struct entry *e, int64_t n, int64_t threshold, int64_t now)
+{
+	if (e == NULL || e->locked_until > now || n < threshold)
+		return 0;
+	e->locked_until = now + l->cfg.duration;
+	e->in_store = 0;	/* a new lock: its write has not been seen yet */
+	e->stored_gen = 0;
+	e->failures = 0;
+	e->window_start = now;
+	return 1;
+}
+
 static int
 count(struct lockout *l, struct entry *e, int64_t threshold, int64_t now)
 {
@@ -163,14 +177,20 @@ count(struct lockout *l, struct entry *e, int64_t threshold, int64_t now)
 		e->window_start = now;
 		e->failures = 0;
 	}
-	if (++e->failures < threshold)
-		return 0;
-	e->locked_until = now + l->cfg.duration;
-	e->in_store = 0;	/* a new lock: its write has not been seen yet */
-	e->stored_gen = 0;
-	e->failures = 0;
-	e->window_start = now;
-	return 1;
+	return lock_if(l, e, ++e->failures, threshold, now);
+}
+
+/* Fills *made for the lock just made (the address lock when both were). */
+static void
+made_lock(const struct lockout *l, int addr, const char *client_id, const char *address,
+    int64_t now, struct lockout_lock *made)
+{
+	memset(made, 0, sizeof(*made));
+	made->kind = addr ? LOCKOUT_ADDRESS : LOCKOUT_PAIR;
+	snprintf(made->address, sizeof(made->address), "%s", address);
+	if (!addr)
+		snprintf(made->client_id, sizeof(made->client_id), "%s", client_id);
+	made->until = now + l->cfg.duration;
 }
 
 int
@@ -188,26 +208,57 @@ lockout_failure(struct lockout *l, const char *client_id, const char *address,
 	pthread_mutex_unlock(&l->mu);
 	if (!pair && !addr)
 		return 0;
-	memset(made, 0, sizeof(*made));
-	made->kind = addr ? LOCKOUT_ADDRESS : LOCKOUT_PAIR;
-	snprintf(made->address, sizeof(made->address), "%s", address);
-	if (!addr)
-		snprintf(made->client_id, sizeof(made->client_id), "%s", client_id);
-	made->until = now + l->cfg.duration;
+	made_lock(l, addr, client_id, address, now, made);
 	return 1;
 }
 
-void
+int
+lockout_failure_counted(struct lockout *l, const char *client_id, const char *address,
+    int64_t now, int64_t pair_count, int64_t address_count, struct lockout_lock *made)
+{
+	char k1[LOCKOUT_KEY_MAX], k2[LOCKOUT_KEY_MAX];
+	struct entry *ep, *ea;
+	int pair, addr;
+
+	make_key(k1, LOCKOUT_ADDRESS, address, NULL);
+	make_key(k2, LOCKOUT_PAIR, address, client_id);
+	pthread_mutex_lock(&l->mu);
+	ep = get_or_add(l, k2, LOCKOUT_PAIR, now);
+	ea = get_or_add(l, k1, LOCKOUT_ADDRESS, now);
+	/* The local entries remember that failures were seen here (for
+	 * lockout_success) and keep the window open against the sweep. */
+	if (ep != NULL && ep->locked_until <= now) {
+		ep->failures = pair_count;
+		ep->window_start = now;
+	}
+	if (ea != NULL && ea->locked_until <= now) {
+		ea->failures = address_count;
+		ea->window_start = now;
+	}
+	pair = lock_if(l, ep, pair_count, l->cfg.pair_threshold, now);
+	addr = lock_if(l, ea, address_count, l->cfg.address_threshold, now);
+	pthread_mutex_unlock(&l->mu);
+	if (!pair && !addr)
+		return 0;
+	made_lock(l, addr, client_id, address, now, made);
+	return 1;
+}
+
+int
 lockout_success(struct lockout *l, const char *client_id, const char *address)
 {
 	char k[LOCKOUT_KEY_MAX];
 	struct entry *e;
+	int had = 0;
 
 	make_key(k, LOCKOUT_PAIR, address, client_id);
 	pthread_mutex_lock(&l->mu);
-	if ((e = find(l, k)) != NULL)
+	if ((e = find(l, k)) != NULL) {
+		had = e->failures > 0;
 		e->failures = 0;
+	}
 	pthread_mutex_unlock(&l->mu);
+	return had;
 }
 
 void

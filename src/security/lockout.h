@@ -50,8 +50,18 @@ int	lockout_check(struct lockout *, const char *client_id,
  * (the address lock when both are made at once). */
 int	lockout_failure(struct lockout *, const char *client_id,
 	    const char *address, int64_t now, struct lockout_lock *made);
-/* A success clears the pair's failures (not the address's). */
-void	lockout_success(struct lockout *, const char *client_id,
+/*
+ * The same with the counts kept elsewhere (the store's counters shared by
+ * nodes: store_failure_add): pair_count and address_count are the
+ * failures in their windows, this one included. Locks as lockout_failure
+ * does when a count reaches its threshold.
+ */
+int	lockout_failure_counted(struct lockout *, const char *client_id,
+	    const char *address, int64_t now, int64_t pair_count,
+	    int64_t address_count, struct lockout_lock *made);
+/* A success clears the pair's failures (not the address's). Returns 1 when
+ * there were failures to clear. */
+int	lockout_success(struct lockout *, const char *client_id,
 	    const char *address);
 /* Places a lock known from elsewhere (the store, another node). */
 void	lockout_put(struct lockout *, const struct lockout_lock *);

@@ -5,6 +5,7 @@
  * on one node holds on all; writes increment and NOTIFY the generation in
  * their transaction, and the other nodes reload their locks on it.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,4 +124,83 @@ pg_lock_clear(void *h, const char *address, const char *client_id, int64_t now, 
 		*count = live;
 	return rc;
 #undef FILTER
+}
+
+/* A failure costs one round trip: the upsert restarts an ended window
+ * itself (CASE), so the prune of ended rows need not run every time. */
+#define FAILURE_PRUNE_EVERY 64
+
+int
+pg_failure_add(void *h, const struct store_failure_key *k, size_t n, int64_t now,
+    int64_t window, int64_t *counts)
+{
+	static _Atomic unsigned calls;
+	char sql[1024];
+	size_t used;
+	struct pv v = { 0 };
+	PGresult *r;
+	enum pq_kind kind;
+	int rc = STORE_OK;
+
+	pv_i(&v, now);			/* $1 */
+	pv_i(&v, now - window);		/* $2: a window starting at or before it has ended */
+	used = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO lock_failures (kind, address,"
+	    " client_id, window_start, failures) VALUES ");
+	for (size_t i = 0; i < n; i++) {
+		pv_i(&v, k[i].kind);
+		pv_s(&v, k[i].address);
+		pv_s(&v, k[i].client_id);
+		used += (size_t)snprintf(sql + used, sizeof(sql) - used, "%s($%zu, $%zu, $%zu, $1, 1)",
+		    i ? ", " : "", 3 + 3 * i, 4 + 3 * i, 5 + 3 * i);
+	}
+	snprintf(sql + used, sizeof(sql) - used, " ON CONFLICT (kind, address, client_id) DO UPDATE SET"
+	    " failures = CASE WHEN lock_failures.window_start <= $2 THEN 1"
+	    " ELSE lock_failures.failures + 1 END,"
+	    " window_start = CASE WHEN lock_failures.window_start <= $2 THEN $1"
+	    " ELSE lock_failures.window_start END"
+	    " RETURNING kind, address, client_id, failures");
+	{
+		PGconn *c;
+		int slot;
+		if ((rc = pgi_acquire(h, &slot, &c, "failures add")) != STORE_OK)
+			return rc;
+		r = pgi_q(c, sql, &v, &kind, &rc, "failures add");
+		if (r == NULL && kind != PQ_FAIL)
+			rc = store_set_error(STORE_ERROR, "failures add: failed");
+		if (r != NULL) {
+			for (size_t i = 0; i < n; i++) {
+				counts[i] = 0;
+				for (int row = 0; row < PQntuples(r); row++)
+					if (pgi_col_i(r, row, 0) == (int64_t)k[i].kind &&
+					    strcmp(PQgetvalue(r, row, 1), k[i].address) == 0 &&
+					    strcmp(PQgetvalue(r, row, 2), k[i].client_id) == 0)
+						counts[i] = pgi_col_i(r, row, 3);
+			}
+			PQclear(r);
+		}
+		if (rc == STORE_OK && atomic_fetch_add(&calls, 1) % FAILURE_PRUNE_EVERY == 0) {
+			struct pv p = { 0 };
+			pv_i(&p, now - window);
+			rc = pgi_run(c, "DELETE FROM lock_failures WHERE window_start <= $1", &p, NULL,
+			    "failures prune", NULL, NULL);
+		}
+		pgi_release(h, slot);
+	}
+	return rc;
+}
+
+int
+pg_failure_reset(void *h, const struct store_failure_key *k, size_t n)
+{
+	int rc = STORE_OK;
+
+	for (size_t i = 0; i < n && rc == STORE_OK; i++) {
+		struct pv v = { 0 };
+		pv_i(&v, k[i].kind);
+		pv_s(&v, k[i].address);
+		pv_s(&v, k[i].client_id);
+		rc = pgi_write1(h, "DELETE FROM lock_failures WHERE kind = $1 AND address = $2"
+		    " AND client_id = $3", &v, 0, NULL, "failures reset", NULL, NULL);
+	}
+	return rc;
 }

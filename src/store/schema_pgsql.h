@@ -102,6 +102,16 @@ static const char *const pgsql_migration_audit[] = {
 	NULL
 };
 
+/* 7: failure counters shared by every node (issue 8): a caller spreading
+ * bad credentials over nodes is counted once. */
+static const char *const pgsql_migration_failures[] = {
+	"CREATE TABLE lock_failures (kind INTEGER NOT NULL, address TEXT NOT NULL,"
+	" client_id TEXT NOT NULL, window_start BIGINT NOT NULL, failures BIGINT NOT NULL,"
+	" PRIMARY KEY (kind, address, client_id))",
+	"CREATE INDEX lock_failures_window ON lock_failures(window_start)",
+	NULL
+};
+
 static const char *const *const pgsql_migrations[] = {
 	pgsql_migration_1,
 	pgsql_migration_revoked_index,
@@ -109,6 +119,7 @@ static const char *const *const pgsql_migrations[] = {
 	pgsql_migration_locks,
 	pgsql_migration_approvals,
 	pgsql_migration_audit,
+	pgsql_migration_failures,
 };
 
 #define PGSQL_SCHEMA_LATEST ((int)(sizeof(pgsql_migrations) / sizeof(pgsql_migrations[0])))

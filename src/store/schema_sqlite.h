@@ -106,6 +106,17 @@ static const char *const sqlite_migration_audit[] = {
 	NULL
 };
 
+/* Failure counters shared by nodes (issue 8, store.h store_failure_*): one
+ * row per (kind, address, client_id) as in locks; window_start indexed so
+ * that ended windows are pruned without a scan. */
+static const char *const sqlite_migration_failures[] = {
+	"CREATE TABLE lock_failures (kind INTEGER NOT NULL, address TEXT NOT NULL,"
+	" client_id TEXT NOT NULL, window_start INTEGER NOT NULL, failures INTEGER NOT NULL,"
+	" PRIMARY KEY (kind, address, client_id))",
+	"CREATE INDEX lock_failures_window ON lock_failures(window_start)",
+	NULL
+};
+
 static const char *const *const sqlite_migrations[] = {
 	sqlite_migration_1,
 	sqlite_migration_revoked_index,
@@ -113,6 +124,7 @@ static const char *const *const sqlite_migrations[] = {
 	sqlite_migration_locks,
 	sqlite_migration_approvals,
 	sqlite_migration_audit,
+	sqlite_migration_failures,
 };
 
 #define SQLITE_SCHEMA_LATEST ((int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0])))

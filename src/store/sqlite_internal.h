@@ -36,6 +36,9 @@ int	sq_idem_release(void *h, const char *client_id, const char *key);
 /* sqlite_locks.c */
 int	sq_lock_put(void *h, const struct store_lock *lk, size_t n);
 int	sq_lock_list(void *h, int64_t now, struct store_lock **out, size_t *n);
+int	sq_failure_add(void *h, const struct store_failure_key *k, size_t n,
+	    int64_t now, int64_t window, int64_t *counts);
+int	sq_failure_reset(void *h, const struct store_failure_key *k, size_t n);
 int	sq_lock_clear(void *h, const char *address, const char *client_id,
 	    int64_t now, int *count);
 

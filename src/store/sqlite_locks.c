@@ -211,3 +211,64 @@ out:
 	sq_main_unlock(h);
 	return rc;
 }
+
+/* Shared failure counters: one node uses a SQLite store, so the server
+ * counts in memory (store_is_shared is 0); these exist for the one
+ * interface and its tests. */
+int
+sq_failure_add(void *h, const struct store_failure_key *k, size_t n, int64_t now,
+    int64_t window, int64_t *counts)
+{
+	sqlite3 *db = sq_main_lock(h);
+	sqlite3_stmt *st = NULL;
+	int rc, src = SQLITE_OK;
+
+	if ((rc = exec(db, "BEGIN IMMEDIATE", "failures begin")) != STORE_OK)
+		goto out;
+	if ((rc = prep(db, "DELETE FROM lock_failures WHERE window_start <= ?", &st, "i",
+	    now - window)) == STORE_OK)
+		rc = step_done(db, st, NULL, "failures prune");
+	if (rc == STORE_OK && (rc = prep(db, "INSERT INTO lock_failures (kind, address,"
+	    " client_id, window_start, failures) VALUES (?, ?, ?, ?, 1)"
+	    " ON CONFLICT (kind, address, client_id) DO UPDATE SET failures = failures + 1"
+	    " RETURNING failures", &st, "")) == STORE_OK) {
+		for (size_t i = 0; i < n && src == SQLITE_OK; i++) {
+			sqlite3_reset(st);
+			if ((src = sqlite3_bind_int64(st, 1, (int64_t)k[i].kind)) == SQLITE_OK &&
+			    (src = sqlite3_bind_text(st, 2, k[i].address, -1, SQLITE_STATIC)) == SQLITE_OK &&
+			    (src = sqlite3_bind_text(st, 3, k[i].client_id, -1, SQLITE_STATIC)) == SQLITE_OK &&
+			    (src = sqlite3_bind_int64(st, 4, now)) == SQLITE_OK &&
+			    (src = sqlite3_step(st)) == SQLITE_ROW) {
+				counts[i] = sqlite3_column_int64(st, 0);
+				src = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+			}
+		}
+		if (src != SQLITE_OK)
+			rc = sq_error(db, src, "failures add");
+		sqlite3_finalize(st);
+	}
+	rc = finish(h, db, rc, 0);
+out:
+	sq_main_unlock(h);
+	return rc;
+}
+
+int
+sq_failure_reset(void *h, const struct store_failure_key *k, size_t n)
+{
+	sqlite3 *db = sq_main_lock(h);
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = exec(db, "BEGIN IMMEDIATE", "failures begin")) != STORE_OK)
+		goto out;
+	for (size_t i = 0; i < n && rc == STORE_OK; i++)
+		if ((rc = prep(db, "DELETE FROM lock_failures WHERE kind = ? AND address = ?"
+		    " AND client_id = ?", &st, "iss", (int64_t)k[i].kind, k[i].address,
+		    k[i].client_id)) == STORE_OK)
+			rc = step_done(db, st, NULL, "failures reset");
+	rc = finish(h, db, rc, 0);
+out:
+	sq_main_unlock(h);
+	return rc;
+}

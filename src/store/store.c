@@ -622,6 +622,58 @@ store_lock_clear(struct store *s, const char *address, const char *client_id, in
 	return s->ops->lock_clear(s->h, address, client_id, now, count);
 }
 
+static const char *
+failure_keys_invalid(const struct store_failure_key *k, size_t n)
+{
+	if (k == NULL || n == 0 || n > 4)
+		return "1 to 4 keys at once";
+	for (size_t i = 0; i < n; i++) {
+		struct store_lock lk = { k[i].kind, (char *)k[i].client_id, (char *)k[i].address, 0, 1 };
+		const char *why = lock_invalid(&lk);
+		if (why != NULL)
+			return why;
+		if (k[i].kind == STORE_LOCK_ADDRESS && (k[i].client_id == NULL || k[i].client_id[0] != '\0'))
+			return "an address key's client id is \"\"";
+		for (size_t j = 0; j < i; j++)
+			if (k[j].kind == k[i].kind && strcmp(k[j].address, k[i].address) == 0 &&
+			    strcmp(k[j].client_id, k[i].client_id) == 0)
+				return "a key is given twice";
+	}
+	return NULL;
+}
+
+int
+store_failure_add(struct store *s, const struct store_failure_key *keys, size_t n,
+    int64_t now, int64_t window, int64_t *counts)
+{
+	const char *why;
+
+	REQUIRE(s != NULL && counts != NULL, "NULL argument");
+	REQUIRE(window > 0, "the window must be positive");
+	if ((why = failure_keys_invalid(keys, n)) != NULL)
+		return store_set_error(STORE_ERROR, "%s: %s", __func__, why);
+	LOCK_REQUIRE_OPS(s, failure_add);
+	return s->ops->failure_add(s->h, keys, n, now, window, counts);
+}
+
+int
+store_failure_reset(struct store *s, const struct store_failure_key *keys, size_t n)
+{
+	const char *why;
+
+	REQUIRE(s != NULL, "NULL argument");
+	if ((why = failure_keys_invalid(keys, n)) != NULL)
+		return store_set_error(STORE_ERROR, "%s: %s", __func__, why);
+	LOCK_REQUIRE_OPS(s, failure_reset);
+	return s->ops->failure_reset(s->h, keys, n);
+}
+
+int
+store_is_shared(const struct store *s)
+{
+	return s != NULL && s->ops->shared;
+}
+
 void
 store_lock_free(struct store_lock *l, size_t n)
 {

@@ -304,6 +304,29 @@ int	store_lock_clear(struct store *, const char *address,
 void	store_lock_free(struct store_lock *, size_t n);
 
 /*
+ * Failure counters shared by every node of one store (issue 8), so that a
+ * caller spreading bad credentials over nodes is locked out as on one.
+ * A key is a lock's (kind, address, client_id; "" for an address).
+ * store_failure_add counts one failure for each of keys[0..n) (n <= 4) in
+ * one transaction: a window that began at or before now - window restarts
+ * at now with 1, else its count grows by one; counts[i] gets key i's new
+ * count. Rows whose window ended are pruned on the way.
+ * store_failure_reset sets the keys' counts to 0 (a success, a lock made).
+ * store_is_shared: 1 when several nodes may use this store at once (the
+ * counters are then worth a round trip per failure), 0 for SQLite.
+ */
+struct store_failure_key {
+	enum store_lock_kind kind;
+	const char	*address;
+	const char	*client_id;	/* "" for an address */
+};
+int	store_failure_add(struct store *, const struct store_failure_key *keys,
+	    size_t n, int64_t now, int64_t window, int64_t *counts);
+int	store_failure_reset(struct store *, const struct store_failure_key *keys,
+	    size_t n);
+int	store_is_shared(const struct store *);
+
+/*
  * The hot path: records an issued token with group commit. The record is
  * queued; a writer thread commits the queue in one transaction and then
  * calls done(arg, err) for each record, from the writer thread, after the

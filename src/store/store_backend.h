@@ -123,6 +123,22 @@ struct store_ops {
 		    const char *client_id /* NULL */, int64_t now, int *count);
 
 	/*
+	 * Shared failure counters (store.h store_failure_*); store.c has
+	 * checked the keys as lock keys (an address key's client_id is "")
+	 * and 1 <= n <= 4, window > 0. failure_add, atomically: for each key,
+	 * inserts (window_start now, failures 1); when the row exists and its
+	 * window_start <= now - window (ended), sets it to (now, 1), else
+	 * increments failures; counts[i] = the row's failures after. Rows
+	 * whose window ended are deleted at least every 64 calls. failure_reset deletes the keys'
+	 * rows. Neither moves the generation (counters are read by their
+	 * writers only). shared: 1 when several nodes may use the store.
+	 */
+	int	(*failure_add)(void *h, const struct store_failure_key *k, size_t n,
+		    int64_t now, int64_t window, int64_t *counts);
+	int	(*failure_reset)(void *h, const struct store_failure_key *k, size_t n);
+	int	shared;
+
+	/*
 	 * Maker-checker approvals (store.h store_approval_*). One row per
 	 * approval, keyed by id; states stored as the enum's integers.
 	 * store.c has checked: id, tenant_id, kind, maker, maker_tenant

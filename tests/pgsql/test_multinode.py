@@ -2,7 +2,7 @@
 A client created through one node works on all; a token issued by one passes
 the gate on the others; a revocation, a disabled client, a rotated signing key
 or client secret, and a lockout lock made on one node hold on every other
-within one second. Runs only against PostgreSQL (tests/pgsql/CMakeLists.txt sets
+within one second; bad secrets spread over the nodes are counted together. Runs only against PostgreSQL (tests/pgsql/CMakeLists.txt sets
 GATEHOUSE_TEST_BACKEND=postgresql)."""
 import os
 import sys
@@ -132,8 +132,7 @@ class MultiNode(Suite):
 
     def test_lockout_made_on_one_node_holds_on_all(self):
         """The lock is in the store: made on one node, it holds on every
-        other within a second. (Failure counting before the lock is still
-        per node: see the issue 8 report.)"""
+        other within a second."""
         c = self.a.client("acme", name="target", roles="viewer")
         xff = "198.51.100.77"
         for i in range(5):          # the pair threshold, on node B
@@ -144,6 +143,47 @@ class MultiNode(Suite):
         eq(self.token(self.c, c, xff="198.51.100.78").status, 200, "other address")
         self.a.cli("lock", "clear", "--client", c["client_id"])
         self.within("lock cleared", lambda n: self.token(n, c, xff=xff).status == 200)
+
+    def test_guesses_spread_over_nodes_are_counted_together(self):
+        """Five bad secrets for one client from one address, spread 2/2/1
+        over the three nodes: the pair is locked as if one node had seen
+        them all (each node alone saw fewer than the threshold)."""
+        c = self.a.client("acme", name="spread", roles="viewer")
+        xff = "198.51.100.90"
+        for i, node in enumerate([self.a, self.b, self.c, self.a, self.b]):
+            r = self.token(node, c, secret="wrong-%d" % i, xff=xff)
+            eq(r.status, 401, "guess %d on %d: %r" % (i, node.port, r))
+        self.within("pair locked by guesses on three nodes",
+                    lambda n: self.token(n, c, xff=xff).status == 429)
+        r = self.token(self.c, c, xff=xff)
+        eq(r.json()["error"], "unauthorized_client", "seed 003's lock answer: %r" % r)
+        ra = int(r.header("Retry-After"))
+        check(0 < ra <= 900, "Retry-After within the lock: %d" % ra)
+        # The client's own address is not locked.
+        eq(self.token(self.b, c, xff="198.51.100.91").status, 200, "other address")
+        # The address threshold (20) counts over nodes too: 20 bad guesses for
+        # unknown ids from one address, spread over the nodes.
+        xff2 = "198.51.100.92"
+        for i in range(20):
+            node = self.nodes[i % 3]
+            r = node.post_form("/oauth/token", {"grant_type": "client_credentials"}, headers={
+                "Authorization": basic("nobody-%d" % i, "x"), "X-Forwarded-For": xff2})
+            eq(r.status, 401, "unknown id %d on %d: %r" % (i, node.port, r))
+        self.within("address locked by guesses on three nodes",
+                    lambda n: self.token(n, c, xff=xff2).status == 429)
+        # A success clears the pair's count on the node that saw failures:
+        # four guesses, a success, four more: not locked.
+        self.a.cli("lock", "clear", "--address", xff)
+        self.within("lock cleared", lambda n: self.token(n, c, xff=xff).status == 200)
+        xff3 = "198.51.100.93"
+        for i in range(4):
+            eq(self.token(self.a, c, secret="again-%d" % i, xff=xff3).status, 401, "guess")
+        eq(self.token(self.a, c, xff=xff3).status, 200, "the right secret, before the threshold")
+        for i in range(4):
+            eq(self.token(self.nodes[i % 3], c, secret="more-%d" % i, xff=xff3).status, 401,
+               "guess after a success")
+        eq(self.token(self.c, c, xff=xff3).status, 200, "four after a success do not lock")
+
 
 if __name__ == "__main__":
     MultiNode().run()

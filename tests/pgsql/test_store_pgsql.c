@@ -871,6 +871,72 @@ locks_shared(void **state)
 	store_close(b);
 }
 
+/* Failure counters shared by nodes (issue 8): two handles (two nodes)
+ * count into one row, the window rule holds, and many nodes counting at
+ * once lose no failure (the upsert's row lock). */
+struct fail_arg {
+	struct store	*s;
+	int		 n, errors;
+};
+
+static void *
+fail_many(void *p)
+{
+	struct fail_arg *a = p;
+	struct store_failure_key k = { STORE_LOCK_ADDRESS, "203.0.113.9", "" };
+	int64_t c;
+
+	for (int i = 0; i < a->n; i++)
+		if (store_failure_add(a->s, &k, 1, 5000, 900, &c) != STORE_OK)
+			a->errors++;
+	return NULL;
+}
+
+static void
+failure_counters_shared(void **state)
+{
+	struct store *a = open_store(), *b = open_store();
+	struct store_failure_key k[2] = {
+		{ STORE_LOCK_PAIR, "192.0.2.1", "client-a" },
+		{ STORE_LOCK_ADDRESS, "192.0.2.1", "" },
+	};
+	int64_t c[2] = { -1, -1 };
+	struct fail_arg fa[4];
+	pthread_t th[4];
+
+	(void)state;
+	assert_int_equal(store_is_shared(a), 1);
+	assert_int_equal(store_failure_add(a, k, 2, 1000, 900, c), STORE_OK);
+	assert_true(c[0] == 1 && c[1] == 1);
+	assert_int_equal(store_failure_add(b, k, 2, 1100, 900, c), STORE_OK);
+	assert_true(c[0] == 2 && c[1] == 2);
+	assert_int_equal(store_failure_add(b, &k[1], 1, 1899, 900, c), STORE_OK);
+	assert_true(c[0] == 3);
+	assert_int_equal(store_failure_add(a, k, 2, 1900, 900, c), STORE_OK);
+	assert_true(c[0] == 1 && c[1] == 1);	/* the window from 1000 ended at 1900 */
+	assert_int_equal(store_failure_reset(b, k, 1), STORE_OK);
+	assert_int_equal(store_failure_add(a, k, 2, 1901, 900, c), STORE_OK);
+	assert_true(c[0] == 1 && c[1] == 2);
+
+	for (int i = 0; i < 4; i++) {
+		fa[i].s = i % 2 ? a : b;
+		fa[i].n = 50;
+		fa[i].errors = 0;
+		assert_int_equal(pthread_create(&th[i], NULL, fail_many, &fa[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(fa[i].errors, 0);
+	}
+	{
+		struct store_failure_key k3 = { STORE_LOCK_ADDRESS, "203.0.113.9", "" };
+		assert_int_equal(store_failure_add(a, &k3, 1, 5000, 900, c), STORE_OK);
+		assert_int_equal(c[0], 201);	/* 4 x 50 from two nodes, then this one */
+	}
+	store_close(a);
+	store_close(b);
+}
+
 static void
 idempotency(void **state)
 {
@@ -1281,6 +1347,7 @@ main(void)
 		T(generation_seen_across_handles),
 		T(connections_come_back),
 		T(locks_shared),
+		T(failure_counters_shared),
 		T(idempotency),
 		T(approvals),
 		T(audit_chain_across_nodes),

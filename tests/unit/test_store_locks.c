@@ -287,6 +287,57 @@ bad_arguments_change_nothing(void **state)
 	store_close(s);
 }
 
+/* Shared failure counters (issue 8): the window rule, reset, two handles
+ * counting into one row, and bad keys refused. SQLite serves one node,
+ * so it does not call itself shared. */
+static void
+failure_counters(void **state)
+{
+	struct store *a = open_store(), *b = open_store();
+	struct store_failure_key k[2] = {
+		{ STORE_LOCK_PAIR, "192.0.2.1", "client-a" },
+		{ STORE_LOCK_ADDRESS, "192.0.2.1", "" },
+	}, bad;
+	int64_t c[2] = { -1, -1 };
+	uint64_t g = gen(a);
+
+	(void)state;
+	assert_int_equal(store_is_shared(a), 0);
+	assert_int_equal(store_failure_add(a, k, 2, 1000, 900, c), STORE_OK);
+	assert_true(c[0] == 1 && c[1] == 1);
+	assert_int_equal(store_failure_add(b, k, 2, 1100, 900, c), STORE_OK);	/* another handle */
+	assert_true(c[0] == 2 && c[1] == 2);
+	assert_int_equal(store_failure_add(a, &k[1], 1, 1899, 900, c), STORE_OK);
+	assert_true(c[0] == 3);	/* the window (from 1000) is still open at 1899 */
+	assert_int_equal(store_failure_add(a, k, 2, 1900, 900, c), STORE_OK);
+	assert_true(c[0] == 1 && c[1] == 1);	/* ended at 1900: a fresh window */
+	assert_int_equal(store_failure_add(a, k, 2, 1901, 900, c), STORE_OK);
+	assert_true(c[0] == 2 && c[1] == 2);
+	assert_int_equal(store_failure_reset(b, k, 1), STORE_OK);
+	assert_int_equal(store_failure_add(a, k, 2, 1902, 900, c), STORE_OK);
+	assert_true(c[0] == 1 && c[1] == 3);	/* only the pair was reset */
+	assert_int_equal(gen(a), g);	/* counters do not move the generation */
+
+	bad = k[1];
+	bad.client_id = "x";
+	assert_int_equal(store_failure_add(a, &bad, 1, 2000, 900, c), STORE_ERROR);
+	assert_non_null(strstr(store_last_error(), "address key"));
+	bad = k[0];
+	bad.client_id = "";
+	assert_int_equal(store_failure_add(a, &bad, 1, 2000, 900, c), STORE_ERROR);
+	assert_int_equal(store_failure_add(a, k, 0, 2000, 900, c), STORE_ERROR);
+	assert_int_equal(store_failure_add(a, k, 2, 2000, 0, c), STORE_ERROR);
+	{
+		struct store_failure_key twice[2] = { k[0], k[0] };
+		assert_int_equal(store_failure_add(a, twice, 2, 2000, 900, c), STORE_ERROR);
+		assert_non_null(strstr(store_last_error(), "twice"));
+	}
+	assert_int_equal(store_failure_add(a, k, 2, 1903, 900, c), STORE_OK);
+	assert_true(c[0] == 2 && c[1] == 4);	/* the refused calls counted nothing */
+	store_close(a);
+	store_close(b);
+}
+
 int
 main(void)
 {
@@ -297,6 +348,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(batch_is_one_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(seen_by_another_handle, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_arguments_change_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(failure_counters, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
