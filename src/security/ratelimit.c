@@ -14,6 +14,9 @@ struct bucket {
 	char		 client_id[129];
 	int64_t		 milli;		/* milli-tokens available */
 	int64_t		 last_ms;
+	int64_t		 unpushed;	/* tokens taken here, not yet collected */
+	int64_t		 debt;		/* tokens other nodes took, not yet drained */
+	int		 fresh;		/* made by a drain: full at the first take */
 	struct bucket	*next;
 };
 
@@ -73,7 +76,8 @@ sweep(struct stripe *s, int64_t now_ms)
 	for (size_t k = 0; k < BUCKETS_PER_STRIPE; k++) {
 		struct bucket **pp = &s->heads[k];
 		while (*pp != NULL) {
-			if (now_ms - (*pp)->last_ms > 60000) {
+			if (now_ms - (*pp)->last_ms > 60000 && (*pp)->unpushed == 0 &&
+			    (*pp)->debt == 0) {
 				struct bucket *b = *pp;
 				*pp = b->next;
 				free(b);
@@ -82,6 +86,29 @@ sweep(struct stripe *s, int64_t now_ms)
 				pp = &(*pp)->next;
 		}
 	}
+}
+
+/* The bucket of client_id in s (mu held), made when missing; NULL when
+ * the stripe is full of live buckets or memory ran out. */
+static struct bucket *
+bucket_of(struct stripe *s, unsigned h, const char *client_id, int64_t now_ms)
+{
+	struct bucket **head = &s->heads[(h / STRIPES) % BUCKETS_PER_STRIPE], *b;
+
+	for (b = *head; b != NULL; b = b->next)
+		if (strcmp(b->client_id, client_id) == 0)
+			return b;
+	if (s->n >= RATELIMIT_MAX_CLIENTS / STRIPES)
+		sweep(s, now_ms);
+	if (s->n >= RATELIMIT_MAX_CLIENTS / STRIPES || (b = calloc(1, sizeof(*b))) == NULL)
+		return NULL;
+	snprintf(b->client_id, sizeof(b->client_id), "%s", client_id);
+	b->fresh = 1;
+	b->last_ms = now_ms;
+	b->next = *head;
+	*head = b;
+	s->n++;
+	return b;
 }
 
 int
@@ -97,22 +124,14 @@ ratelimit_take(struct ratelimit *r, const char *client_id, int64_t per_minute,
 	if (per_minute <= 0)
 		return 1;
 	pthread_mutex_lock(&s->mu);
-	for (b = s->heads[(h / STRIPES) % BUCKETS_PER_STRIPE]; b != NULL; b = b->next)
-		if (strcmp(b->client_id, client_id) == 0)
-			break;
-	if (b == NULL) {
-		if (s->n >= RATELIMIT_MAX_CLIENTS / STRIPES)
-			sweep(s, now_ms);
-		if (s->n >= RATELIMIT_MAX_CLIENTS / STRIPES || (b = calloc(1, sizeof(*b))) == NULL) {
-			pthread_mutex_unlock(&s->mu);
-			return 1;	/* cannot track: fail open, the lockout still guards */
-		}
-		snprintf(b->client_id, sizeof(b->client_id), "%s", client_id);
+	if ((b = bucket_of(s, h, client_id, now_ms)) == NULL) {
+		pthread_mutex_unlock(&s->mu);
+		return 1;	/* cannot track: fail open, the lockout still guards */
+	}
+	if (b->fresh) {
 		b->milli = cap;
 		b->last_ms = now_ms;
-		b->next = s->heads[(h / STRIPES) % BUCKETS_PER_STRIPE];
-		s->heads[(h / STRIPES) % BUCKETS_PER_STRIPE] = b;
-		s->n++;
+		b->fresh = 0;
 	}
 	/* Refill: per_minute tokens a minute = per_minute milli-tokens a ms / 60. */
 	if (now_ms > b->last_ms) {
@@ -124,13 +143,58 @@ ratelimit_take(struct ratelimit *r, const char *client_id, int64_t per_minute,
 			b->last_ms = now_ms;
 		}
 	}
+	/* What other nodes took comes off here; at most a minute's worth of
+	 * debt, so that a wait never exceeds two minutes. */
+	if (b->debt > 0) {
+		b->milli -= b->debt * 1000 < 2 * cap ? b->debt * 1000 : 2 * cap;
+		if (b->milli < -cap)
+			b->milli = -cap;
+		b->debt = 0;
+	}
 	ok = b->milli >= 1000;
-	if (ok)
+	if (ok) {
 		b->milli -= 1000;
-	else {
+		b->unpushed++;
+	} else {
 		int64_t need = 1000 - b->milli;
 		*retry_after = (need * 60 + per_minute - 1) / per_minute / 1000 + 1;
 	}
 	pthread_mutex_unlock(&s->mu);
 	return ok;
+}
+
+void
+ratelimit_drain(struct ratelimit *r, const char *client_id, int64_t tokens, int64_t now_ms)
+{
+	unsigned h = hash(client_id);
+	struct stripe *s = &r->stripes[h % STRIPES];
+	struct bucket *b;
+
+	if (tokens <= 0)
+		return;
+	pthread_mutex_lock(&s->mu);
+	if ((b = bucket_of(s, h, client_id, now_ms)) != NULL && b->debt < INT64_MAX / 2000 - tokens)
+		b->debt += tokens;
+	pthread_mutex_unlock(&s->mu);
+}
+
+size_t
+ratelimit_collect(struct ratelimit *r, void (*fn)(void *arg, const char *client_id,
+    int64_t taken), void *arg)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < STRIPES; i++) {
+		struct stripe *s = &r->stripes[i];
+		pthread_mutex_lock(&s->mu);
+		for (size_t k = 0; k < BUCKETS_PER_STRIPE; k++)
+			for (struct bucket *b = s->heads[k]; b != NULL; b = b->next)
+				if (b->unpushed > 0) {
+					fn(arg, b->client_id, b->unpushed);
+					b->unpushed = 0;
+					n++;
+				}
+		pthread_mutex_unlock(&s->mu);
+	}
+	return n;
 }

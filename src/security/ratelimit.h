@@ -22,4 +22,17 @@ void	ratelimit_free(struct ratelimit *);
 int	ratelimit_take(struct ratelimit *, const char *client_id,
 	    int64_t per_minute, int64_t now_ms, int64_t *retry_after);
 
+
+/*
+ * Sharing with other nodes (server/ratesync.c): ratelimit_collect calls fn
+ * for each client with tokens taken here since the last collection (fn
+ * runs under a stripe lock: it must not call back in); ratelimit_drain
+ * takes from a client's bucket the tokens other nodes issued, at its next
+ * take (at most two minutes' worth of waiting).
+ */
+size_t	ratelimit_collect(struct ratelimit *, void (*fn)(void *arg,
+	    const char *client_id, int64_t taken), void *arg);
+void	ratelimit_drain(struct ratelimit *, const char *client_id, int64_t tokens,
+	    int64_t now_ms);
+
 #endif

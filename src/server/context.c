@@ -14,6 +14,7 @@
 #include "security/masterkey.h"
 #include "server/context.h"
 #include "server/lockwriter.h"
+#include "server/ratesync.h"
 #include "util/util.h"
 
 int
@@ -70,6 +71,15 @@ ctx_init(struct gh_ctx *c, const struct config *cfg, struct store *st,
 		snprintf(err, errlen, "cannot start the lock writer thread");
 		return -1;
 	}
+	/* Nodes sharing a store share their issuance counts (ratesync.h). */
+	if (store_is_shared(st)) {
+		char node[37];
+		if (uuid_v4(node) == -1 ||
+		    (c->ratesync = ratesync_start(st, c->ratelimit, node, RATESYNC_INTERVAL_MS)) == NULL) {
+			snprintf(err, errlen, "cannot start the rate-limit sharing thread");
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -77,6 +87,7 @@ void
 ctx_clear(struct gh_ctx *c)
 {
 	lockwriter_stop(c->lockwriter);	/* first: it writes what is queued */
+	ratesync_stop(c->ratesync);	/* before the limiter it reads */
 	client_cache_free(c->clients);
 	lockout_free(c->lockout);
 	ratelimit_free(c->ratelimit);

@@ -21,6 +21,7 @@
 
 struct gate;
 struct lockwriter;
+struct ratesync;
 
 struct gh_ctx {
 	const struct config	*cfg;
@@ -42,6 +43,7 @@ struct gh_ctx {
 	struct lockout		*lockout;	/* bad-credential counters and locks */
 	struct lockwriter	*lockwriter;	/* writes the locks made here to the store */
 	struct ratelimit	*ratelimit;	/* issuance per client */
+	struct ratesync		*ratesync;	/* shares its counts (shared stores only) */
 };
 
 /* Derives the server keys from the master key and opens caches. The store

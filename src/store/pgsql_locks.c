@@ -204,3 +204,63 @@ pg_failure_reset(void *h, const struct store_failure_key *k, size_t n)
 	}
 	return rc;
 }
+
+int
+pg_rate_push(void *h, const char *node, const struct store_rate *rows, size_t n, int64_t now)
+{
+	struct pv prune = { 0 };
+	PGconn *c;
+	int slot, rc;
+
+	pv_i(&prune, now - 300);
+	if ((rc = pgi_acquire(h, &slot, &c, "rates push")) != STORE_OK)
+		return rc;
+	if ((rc = pgi_tx_begin(c)) == STORE_OK) {
+		rc = pgi_run(c, "DELETE FROM rate_totals WHERE updated_at <= $1", &prune, NULL,
+		    "rates prune", NULL, NULL);
+		for (size_t i = 0; i < n && rc == STORE_OK; i++) {
+			struct pv v = { 0 };
+			pv_s(&v, rows[i].client_id);
+			pv_s(&v, node);
+			pv_i(&v, rows[i].taken);
+			pv_i(&v, now);
+			rc = pgi_run(c, "INSERT INTO rate_totals (client_id, node, taken, updated_at)"
+			    " VALUES ($1, $2, $3, $4) ON CONFLICT (client_id, node) DO UPDATE SET"
+			    " taken = rate_totals.taken + EXCLUDED.taken, updated_at = EXCLUDED.updated_at",
+			    &v, NULL, "rates push", NULL, NULL);
+		}
+		rc = pgi_tx_end(h, c, rc, 0);
+	}
+	pgi_release(h, slot);
+	return rc;
+}
+
+static int
+rate_row(const PGresult *r, int i, void *dst)
+{
+	struct store_rate *x = dst;
+
+	x->client_id = pgi_col_s(r, i, 0);
+	x->node = pgi_col_s(r, i, 1);
+	x->taken = pgi_col_i(r, i, 2);
+	return x->client_id && x->node ? 0 : -1;
+}
+
+static void
+rate_clear1(void *p)
+{
+	free(((struct store_rate *)p)->client_id);
+	free(((struct store_rate *)p)->node);
+}
+
+int
+pg_rate_pull(void *h, const char *not_node, int64_t since, struct store_rate **out, size_t *n)
+{
+	struct pv v = { 0 };
+
+	pv_s(&v, not_node);
+	pv_i(&v, since);
+	return pgi_collect(h, "SELECT client_id, node, taken FROM rate_totals"
+	    " WHERE node <> $1 AND updated_at >= $2", &v, sizeof(**out), rate_row, rate_clear1,
+	    (void **)out, n, "rates pull");
+}

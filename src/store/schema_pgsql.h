@@ -112,6 +112,15 @@ static const char *const pgsql_migration_failures[] = {
 	NULL
 };
 
+/* 8: tokens issued per client by each node, summed here (issue 8): each
+ * node's rate limiter drains what the others took. */
+static const char *const pgsql_migration_rate_totals[] = {
+	"CREATE TABLE rate_totals (client_id TEXT NOT NULL, node TEXT NOT NULL,"
+	" taken BIGINT NOT NULL, updated_at BIGINT NOT NULL, PRIMARY KEY (client_id, node))",
+	"CREATE INDEX rate_totals_updated ON rate_totals(updated_at)",
+	NULL
+};
+
 static const char *const *const pgsql_migrations[] = {
 	pgsql_migration_1,
 	pgsql_migration_revoked_index,
@@ -120,6 +129,7 @@ static const char *const *const pgsql_migrations[] = {
 	pgsql_migration_approvals,
 	pgsql_migration_audit,
 	pgsql_migration_failures,
+	pgsql_migration_rate_totals,
 };
 
 #define PGSQL_SCHEMA_LATEST ((int)(sizeof(pgsql_migrations) / sizeof(pgsql_migrations[0])))

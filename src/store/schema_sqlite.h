@@ -117,6 +117,15 @@ static const char *const sqlite_migration_failures[] = {
 	NULL
 };
 
+/* Tokens issued per client by each node, summed by the database (issue 8,
+ * store.h store_rate_*): the nodes' rate limiters read each other's. */
+static const char *const sqlite_migration_rate_totals[] = {
+	"CREATE TABLE rate_totals (client_id TEXT NOT NULL, node TEXT NOT NULL,"
+	" taken INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (client_id, node))",
+	"CREATE INDEX rate_totals_updated ON rate_totals(updated_at)",
+	NULL
+};
+
 static const char *const *const sqlite_migrations[] = {
 	sqlite_migration_1,
 	sqlite_migration_revoked_index,
@@ -125,6 +134,7 @@ static const char *const *const sqlite_migrations[] = {
 	sqlite_migration_approvals,
 	sqlite_migration_audit,
 	sqlite_migration_failures,
+	sqlite_migration_rate_totals,
 };
 
 #define SQLITE_SCHEMA_LATEST ((int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0])))

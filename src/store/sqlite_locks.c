@@ -272,3 +272,86 @@ out:
 	sq_main_unlock(h);
 	return rc;
 }
+
+/* Shared issuance counts: as the failure counters, for the one interface
+ * and its tests (a SQLite store has one node). */
+int
+sq_rate_push(void *h, const char *node, const struct store_rate *rows, size_t n, int64_t now)
+{
+	sqlite3 *db = sq_main_lock(h);
+	sqlite3_stmt *st = NULL;
+	int rc, src = SQLITE_OK;
+
+	if ((rc = exec(db, "BEGIN IMMEDIATE", "rates begin")) != STORE_OK)
+		goto out;
+	if ((rc = prep(db, "DELETE FROM rate_totals WHERE updated_at <= ?", &st, "i",
+	    now - 300)) == STORE_OK)
+		rc = step_done(db, st, NULL, "rates prune");
+	if (rc == STORE_OK && (rc = prep(db, "INSERT INTO rate_totals (client_id, node, taken,"
+	    " updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (client_id, node) DO UPDATE SET"
+	    " taken = taken + excluded.taken, updated_at = excluded.updated_at", &st, "")) == STORE_OK) {
+		for (size_t i = 0; i < n && src == SQLITE_OK; i++) {
+			sqlite3_reset(st);
+			if ((src = sqlite3_bind_text(st, 1, rows[i].client_id, -1, SQLITE_STATIC)) == SQLITE_OK &&
+			    (src = sqlite3_bind_text(st, 2, node, -1, SQLITE_STATIC)) == SQLITE_OK &&
+			    (src = sqlite3_bind_int64(st, 3, rows[i].taken)) == SQLITE_OK &&
+			    (src = sqlite3_bind_int64(st, 4, now)) == SQLITE_OK &&
+			    (src = sqlite3_step(st)) == SQLITE_DONE)
+				src = SQLITE_OK;
+		}
+		if (src != SQLITE_OK)
+			rc = sq_error(db, src, "rates push");
+		sqlite3_finalize(st);
+	}
+	rc = finish(h, db, rc, 0);
+out:
+	sq_main_unlock(h);
+	return rc;
+}
+
+int
+sq_rate_pull(void *h, const char *not_node, int64_t since, struct store_rate **out, size_t *n)
+{
+	sqlite3 *db = sq_main_lock(h);
+	struct store_rate *arr = NULL;
+	size_t cap = 0, used = 0;
+	sqlite3_stmt *st;
+	int rc, src = SQLITE_DONE;
+
+	if ((rc = prep(db, "SELECT client_id, node, taken FROM rate_totals"
+	    " WHERE node <> ? AND updated_at >= ?", &st, "si", not_node, since)) != STORE_OK)
+		goto out;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *c = sqlite3_column_text(st, 0), *nd = sqlite3_column_text(st, 1);
+		if (used == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct store_rate *na = realloc(arr, ncap * sizeof(*na));
+			if (na == NULL) {
+				src = SQLITE_NOMEM;
+				break;
+			}
+			arr = na;
+			cap = ncap;
+		}
+		arr[used].client_id = strdup(c != NULL ? (const char *)c : "");
+		arr[used].node = strdup(nd != NULL ? (const char *)nd : "");
+		arr[used].taken = sqlite3_column_int64(st, 2);
+		if (arr[used++].client_id == NULL || arr[used - 1].node == NULL) {
+			src = SQLITE_NOMEM;
+			break;
+		}
+	}
+	if (src == SQLITE_DONE) {
+		*out = arr;
+		*n = used;
+		arr = NULL;
+	} else if (src == SQLITE_NOMEM)
+		rc = store_set_error(STORE_ERROR, "rates pull: out of memory");
+	else
+		rc = sq_error(db, src, "rates pull");
+	sqlite3_finalize(st);
+	store_rate_free(arr, used);
+out:
+	sq_main_unlock(h);
+	return rc;
+}

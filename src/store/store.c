@@ -669,6 +669,43 @@ store_failure_reset(struct store *s, const struct store_failure_key *keys, size_
 }
 
 int
+store_rate_push(struct store *s, const char *node, const struct store_rate *rows, size_t n,
+    int64_t now)
+{
+	REQUIRE(s != NULL && node != NULL && rows != NULL, "NULL argument");
+	REQUIRE(node[0] != '\0' && strlen(node) <= STORE_RATE_NODE_MAX, "a node is 1 to 64 bytes");
+	REQUIRE(n > 0 && n <= 10000, "1 to 10000 rows at once");
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].client_id == NULL || rows[i].client_id[0] == '\0' ||
+		    strlen(rows[i].client_id) > STORE_LOCK_CLIENT_MAX || rows[i].taken <= 0)
+			return store_set_error(STORE_ERROR, "%s: row %zu: a client id of 1 to 128 "
+			    "bytes and a positive count", __func__, i);
+	LOCK_REQUIRE_OPS(s, rate_push);
+	return s->ops->rate_push(s->h, node, rows, n, now);
+}
+
+int
+store_rate_pull(struct store *s, const char *not_node, int64_t since, struct store_rate **out,
+    size_t *n)
+{
+	REQUIRE(s != NULL && not_node != NULL && out != NULL && n != NULL, "NULL argument");
+	*out = NULL;
+	*n = 0;
+	LOCK_REQUIRE_OPS(s, rate_pull);
+	return s->ops->rate_pull(s->h, not_node, since, out, n);
+}
+
+void
+store_rate_free(struct store_rate *r, size_t n)
+{
+	for (size_t i = 0; r != NULL && i < n; i++) {
+		free(r[i].client_id);
+		free(r[i].node);
+	}
+	free(r);
+}
+
+int
 store_is_shared(const struct store *s)
 {
 	return s != NULL && s->ops->shared;

@@ -327,6 +327,28 @@ int	store_failure_reset(struct store *, const struct store_failure_key *keys,
 int	store_is_shared(const struct store *);
 
 /*
+ * Issuance counts shared by nodes (issue 8), so that a client's rate limit
+ * holds over all of them. Each node adds what it issued per client since
+ * its last push (store_rate_push: rows[i].taken added to the client's
+ * total for node, updated_at set to now; rows whose updated_at <= now -
+ * 300 are deleted on the way), and reads the totals of the other nodes
+ * updated since a time (store_rate_pull: *out as store_rate_free frees).
+ * A total only grows while its row lives; a row a node has not touched for
+ * five minutes goes, and starts again from 0.
+ */
+#define STORE_RATE_NODE_MAX	64
+struct store_rate {
+	char	*client_id;
+	char	*node;
+	int64_t	 taken;
+};
+int	store_rate_push(struct store *, const char *node, const struct store_rate *rows,
+	    size_t n, int64_t now);
+int	store_rate_pull(struct store *, const char *not_node, int64_t since,
+	    struct store_rate **out, size_t *n);
+void	store_rate_free(struct store_rate *, size_t n);
+
+/*
  * The hot path: records an issued token with group commit. The record is
  * queued; a writer thread commits the queue in one transaction and then
  * calls done(arg, err) for each record, from the writer thread, after the

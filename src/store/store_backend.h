@@ -139,6 +139,21 @@ struct store_ops {
 	int	shared;
 
 	/*
+	 * Shared issuance counts (store.h store_rate_*); store.c has checked
+	 * node (1..STORE_RATE_NODE_MAX bytes), client ids (1..128 bytes),
+	 * taken > 0 and 1 <= n <= 10000. rate_push, in ONE transaction:
+	 * deletes rows with updated_at <= now - 300; for each row, inserts
+	 * (client_id, node, taken, now) or adds taken to the existing row's
+	 * and sets its updated_at to now. rate_pull: rows with node <>
+	 * not_node and updated_at >= since (strings malloc'd). Neither moves
+	 * the generation.
+	 */
+	int	(*rate_push)(void *h, const char *node, const struct store_rate *rows,
+		    size_t n, int64_t now);
+	int	(*rate_pull)(void *h, const char *not_node, int64_t since,
+		    struct store_rate **out, size_t *n);
+
+	/*
 	 * Maker-checker approvals (store.h store_approval_*). One row per
 	 * approval, keyed by id; states stored as the enum's integers.
 	 * store.c has checked: id, tenant_id, kind, maker, maker_tenant

@@ -2,7 +2,8 @@
 A client created through one node works on all; a token issued by one passes
 the gate on the others; a revocation, a disabled client, a rotated signing key
 or client secret, and a lockout lock made on one node hold on every other
-within one second; bad secrets spread over the nodes are counted together. Runs only against PostgreSQL (tests/pgsql/CMakeLists.txt sets
+within one second; bad secrets spread over the nodes are counted together,
+and so are the tokens a client takes against its rate limit. Runs only against PostgreSQL (tests/pgsql/CMakeLists.txt sets
 GATEHOUSE_TEST_BACKEND=postgresql)."""
 import os
 import sys
@@ -183,6 +184,25 @@ class MultiNode(Suite):
             eq(self.token(self.nodes[i % 3], c, secret="more-%d" % i, xff=xff3).status, 401,
                "guess after a success")
         eq(self.token(self.c, c, xff=xff3).status, 200, "four after a success do not lock")
+
+
+    def test_rate_limit_holds_over_nodes(self):
+        """A client limited to 6 tokens a minute takes 2 on each node: 6 in
+        all. Once the nodes have shared their counts (every 0.5 s), every
+        node refuses the next with 429 and Retry-After, where each alone
+        would still allow 4."""
+        c = self.a.client("acme", name="limited", roles="viewer", rate_limit=6)
+        for node in self.nodes:
+            for i in range(2):
+                eq(self.token(node, c).status, 200, "token %d on %d" % (i, node.port))
+        time.sleep(1.5)     # three sharing rounds; the bucket refills 0.15 token
+        for node in self.nodes:
+            r = self.token(node, c)
+            eq(r.status, 429, "over the limit on %d: %r" % (node.port, r))
+            check(int(r.header("Retry-After")) >= 1, "Retry-After")
+        # Another client is not affected.
+        other = self.b.client("acme", name="unlimited", roles="viewer")
+        eq(self.token(self.c, other).status, 200, "another client")
 
 
 if __name__ == "__main__":

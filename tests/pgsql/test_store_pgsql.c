@@ -937,6 +937,36 @@ failure_counters_shared(void **state)
 	store_close(b);
 }
 
+/* Issuance totals shared by nodes: two handles push for two nodes, each
+ * pulls the other's. */
+static void
+rate_totals_shared(void **state)
+{
+	struct store *a = open_store(), *b = open_store();
+	struct store_rate r = { "client-a", NULL, 2 }, *got = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(store_rate_push(a, "node-a", &r, 1, 1000), STORE_OK);
+	assert_int_equal(store_rate_push(a, "node-a", &r, 1, 1001), STORE_OK);
+	assert_int_equal(store_rate_push(b, "node-b", &r, 1, 1002), STORE_OK);
+	assert_int_equal(store_rate_pull(b, "node-b", 0, &got, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(got[0].node, "node-a");
+	assert_int_equal(got[0].taken, 4);
+	store_rate_free(got, n);
+	assert_int_equal(store_rate_pull(a, "node-a", 1002, &got, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(got[0].taken, 2);
+	store_rate_free(got, n);
+	assert_int_equal(store_rate_push(b, "node-b", &r, 1, 1400), STORE_OK);	/* prunes node-a's */
+	assert_int_equal(store_rate_pull(b, "node-b", 0, &got, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	store_rate_free(got, n);
+	store_close(a);
+	store_close(b);
+}
+
 static void
 idempotency(void **state)
 {
@@ -1348,6 +1378,7 @@ main(void)
 		T(connections_come_back),
 		T(locks_shared),
 		T(failure_counters_shared),
+		T(rate_totals_shared),
 		T(idempotency),
 		T(approvals),
 		T(audit_chain_across_nodes),

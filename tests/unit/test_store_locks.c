@@ -338,6 +338,48 @@ failure_counters(void **state)
 	store_close(b);
 }
 
+/* Shared issuance totals (issue 8): pushes add up per (client, node),
+ * a pull shows the other nodes' rows touched since a time, old rows go. */
+static void
+rate_totals(void **state)
+{
+	struct store *s = open_store();
+	struct store_rate push[2] = { { "client-a", NULL, 3 }, { "client-b", NULL, 1 } }, *got = NULL;
+	size_t n = 0;
+	int64_t a_on_n1 = 0, a_on_n2 = 0;
+
+	(void)state;
+	assert_int_equal(store_rate_push(s, "n1", push, 2, 1000), STORE_OK);
+	assert_int_equal(store_rate_push(s, "n1", push, 1, 1010), STORE_OK);	/* a: 3 + 3 */
+	assert_int_equal(store_rate_push(s, "n2", &push[0], 1, 1020), STORE_OK);
+	assert_int_equal(store_rate_pull(s, "n3", 0, &got, &n), STORE_OK);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(got[i].client_id, "client-a") == 0) {
+			if (strcmp(got[i].node, "n1") == 0)
+				a_on_n1 = got[i].taken;
+			else
+				a_on_n2 = got[i].taken;
+		}
+	assert_int_equal(a_on_n1, 6);
+	assert_int_equal(a_on_n2, 3);
+	store_rate_free(got, n);
+	/* Its own rows are not shown to a node; "since" filters by update. */
+	assert_int_equal(store_rate_pull(s, "n1", 1005, &got, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(got[0].node, "n2");
+	store_rate_free(got, n);
+	/* Five minutes untouched: pruned by the next push. */
+	assert_int_equal(store_rate_push(s, "n2", &push[1], 1, 1319), STORE_OK);
+	assert_int_equal(store_rate_pull(s, "x", 0, &got, &n), STORE_OK);
+	assert_int_equal(n, 2);	/* n1's rows (1000, 1010) went; n2's two stay */
+	store_rate_free(got, n);
+	push[0].taken = 0;
+	assert_int_equal(store_rate_push(s, "n1", push, 1, 2000), STORE_ERROR);
+	assert_int_equal(store_rate_push(s, "", &push[1], 1, 2000), STORE_ERROR);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -349,6 +391,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(seen_by_another_handle, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_arguments_change_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(failure_counters, setup, teardown),
+		cmocka_unit_test_setup_teardown(rate_totals, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

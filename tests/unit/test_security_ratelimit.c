@@ -1,0 +1,115 @@
+/*
+ * Unit tests for src/security/ratelimit.c: the token bucket (a burst of
+ * per_minute, then per_minute/60 a second, Retry-After from the deficit),
+ * and the sharing hooks other nodes' counts go through: collect hands out
+ * what was taken here exactly once, drain holds what others took against
+ * the next take, bounded.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "security/ratelimit.h"
+
+static void
+bucket_refills(void **state)
+{
+	struct ratelimit *r = ratelimit_new();
+	int64_t retry = 0;
+
+	(void)state;
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(ratelimit_take(r, "c", 6, 1000, &retry), 1);
+	assert_int_equal(ratelimit_take(r, "c", 6, 1000, &retry), 0);
+	assert_true(retry >= 10 && retry <= 11);	/* one token every 10 s */
+	assert_int_equal(ratelimit_take(r, "c", 6, 11000, &retry), 1);
+	assert_int_equal(ratelimit_take(r, "c", 6, 11000, &retry), 0);
+	assert_int_equal(ratelimit_take(r, "other", 6, 11000, &retry), 1);
+	assert_int_equal(ratelimit_take(r, "c", 0, 11000, &retry), 1);	/* 0: unlimited */
+	ratelimit_free(r);
+}
+
+struct seen {
+	char	ids[8][16];
+	int64_t	taken[8];
+	int	n;
+};
+
+static void
+note(void *arg, const char *client_id, int64_t taken)
+{
+	struct seen *s = arg;
+
+	snprintf(s->ids[s->n], sizeof(s->ids[0]), "%s", client_id);
+	s->taken[s->n++] = taken;
+}
+
+static void
+collect_once(void **state)
+{
+	struct ratelimit *r = ratelimit_new();
+	struct seen s = { .n = 0 };
+	int64_t retry;
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(ratelimit_take(r, "a", 100, 1000, &retry), 1);
+	assert_int_equal(ratelimit_take(r, "b", 100, 1000, &retry), 1);
+	assert_int_equal(ratelimit_take(r, "u", 0, 1000, &retry), 1);	/* unlimited: not counted */
+	assert_int_equal(ratelimit_collect(r, note, &s), 2);
+	assert_int_equal(s.n, 2);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(s.taken[i], strcmp(s.ids[i], "a") == 0 ? 3 : 1);
+	s.n = 0;
+	assert_int_equal(ratelimit_collect(r, note, &s), 0);	/* handed out once */
+	assert_int_equal(ratelimit_take(r, "a", 100, 1000, &retry), 1);
+	assert_int_equal(ratelimit_collect(r, note, &s), 1);
+	assert_int_equal(s.taken[0], 1);
+	ratelimit_free(r);
+}
+
+static void
+drain_holds_others_tokens(void **state)
+{
+	struct ratelimit *r = ratelimit_new();
+	int64_t retry = 0;
+	struct seen s = { .n = 0 };
+
+	(void)state;
+	/* Others took 4 of a limit of 6: two are left here. */
+	assert_int_equal(ratelimit_take(r, "c", 6, 1000, &retry), 1);
+	ratelimit_drain(r, "c", 4, 1000);
+	assert_int_equal(ratelimit_take(r, "c", 6, 1000, &retry), 1);
+	assert_int_equal(ratelimit_take(r, "c", 6, 1000, &retry), 0);
+	/* A client this node never saw: the drain makes its bucket. */
+	ratelimit_drain(r, "new", 6, 1000);
+	assert_int_equal(ratelimit_take(r, "new", 6, 1000, &retry), 0);
+	assert_true(retry >= 10);
+	/* A huge drain is bounded: the wait never passes two minutes. */
+	ratelimit_drain(r, "big", 1000000, 1000);
+	assert_int_equal(ratelimit_take(r, "big", 6, 1000, &retry), 0);
+	assert_true(retry <= 121);
+	assert_int_equal(ratelimit_take(r, "big", 6, 1000 + 121000, &retry), 1);
+	/* Drained tokens are not this node's: collect does not hand them out. */
+	assert_int_equal(ratelimit_collect(r, note, &s), 2);	/* c: 2, big: 1 */
+	for (int i = 0; i < s.n; i++)
+		assert_int_equal(s.taken[i], strcmp(s.ids[i], "c") == 0 ? 2 : 1);
+	ratelimit_drain(r, "c", 0, 1000);	/* nothing: a no-op */
+	ratelimit_free(r);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(bucket_refills),
+		cmocka_unit_test(collect_once),
+		cmocka_unit_test(drain_holds_others_tokens),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
