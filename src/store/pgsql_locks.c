@@ -1,7 +1,7 @@
 /*
- * pgsql_locks.c — the PostgreSQL side of store_lock_* (store.h; the contract
- * of each op is in store_backend.h), mirroring sqlite_locks.c: table locks
- * (migration "locks"). Every node reads the same rows, so a lockout earned
+ * pgsql_locks.c — the PostgreSQL side of store_lock_*, store_failure_* and
+ * store_rate_* (store.h; the contract of each op is in store_backend.h),
+ * mirroring sqlite_locks.c: tables locks, lock_failures and rate_totals. Every node reads the same rows, so a lockout earned
  * on one node holds on all; writes increment and NOTIFY the generation in
  * their transaction, and the other nodes reload their locks on it.
  */

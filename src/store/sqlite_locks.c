@@ -1,6 +1,7 @@
 /*
- * sqlite_locks.c — the SQLite side of store_lock_* (store.h; the contract of
- * each op is in store_backend.h): table locks (migration "locks").
+ * sqlite_locks.c — the SQLite side of store_lock_*, store_failure_* and
+ * store_rate_* (store.h; the contract of each op is in store_backend.h):
+ * tables locks, lock_failures and rate_totals.
  * Locks are made rarely (after several bad credentials) and listed on a
  * generation change, so statements are prepared per call rather than
  * cached with the core file's. Writes run in one IMMEDIATE transaction with
