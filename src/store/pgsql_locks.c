@@ -1,9 +1,10 @@
 /*
  * pgsql_locks.c — the PostgreSQL side of store_lock_*, store_failure_* and
  * store_rate_* (store.h; the contract of each op is in store_backend.h),
- * mirroring sqlite_locks.c: tables locks, lock_failures and rate_totals. Every node reads the same rows, so a lockout earned
- * on one node holds on all; writes increment and NOTIFY the generation in
- * their transaction, and the other nodes reload their locks on it.
+ * mirroring sqlite_locks.c: tables locks, lock_failures and rate_totals.
+ * Every node reads the same rows, so a lockout earned on one node holds on
+ * all; lock writes increment and NOTIFY the generation in their
+ * transaction, and the other nodes reload their locks on it.
  */
 #include <stdatomic.h>
 #include <stdio.h>
