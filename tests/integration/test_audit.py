@@ -1,8 +1,9 @@
 """Issue 6, the audit trail: every token issued or refused, gate refusal,
 CLI admin action and lock is recorded; `gatehouse audit verify` finds each
-kind of tampering (the SQLite file edited directly) and names the first
-broken seq; `audit list` filters; retention prunes token events behind a
-checkpoint that keeps the chain verifiable; audit = off records nothing."""
+kind of tampering (a copy of the store edited directly: the SQLite file, or
+a PostgreSQL database copied with pg_dump) and names the first broken seq;
+`audit list` filters; retention prunes token events behind a checkpoint that
+keeps the chain verifiable; audit = off records nothing."""
 import hashlib
 import json
 import os
@@ -34,12 +35,120 @@ def row_hash(prev, seq, at, texts):
     return h.digest()
 
 
+def sql_literal(v):
+    """A value as PostgreSQL literal text (psql takes no bound parameters)."""
+    if isinstance(v, (bytes, bytearray)):
+        return "'\\x%s'::bytea" % bytes(v).hex()
+    if isinstance(v, int):
+        return str(v)
+    return "'%s'" % str(v).replace("'", "''")
+
+
+class SqliteCopies:
+    """Copies of a SQLite store, edited and read with Python's sqlite3."""
+
+    def __init__(self, server):
+        self.s = server
+
+    def snapshot(self, name):
+        """A copy of the store, checkpointed (the server keeps running)."""
+        src = self.s.db[len("sqlite:"):]
+        con = sqlite3.connect(src)
+        con.execute("PRAGMA wal_checkpoint(FULL)")
+        con.close()
+        return self.copy("sqlite:" + src, name)
+
+    def copy(self, db, name):
+        src = db[len("sqlite:"):]
+        dst = os.path.join(self.s.dir, name + ".db")
+        for suffix in ("", "-wal"):
+            if os.path.exists(src + suffix):
+                shutil.copy(src + suffix, dst + suffix)
+        return "sqlite:" + dst
+
+    def edit(self, db, *sql):
+        con = sqlite3.connect(db[len("sqlite:"):])
+        con.execute("DROP TRIGGER IF EXISTS audit_append_only")
+        for q in sql:
+            if isinstance(q, tuple):
+                con.execute(q[0], q[1])
+            else:
+                con.execute(q)
+        con.commit()
+        con.close()
+
+    def rows(self, db):
+        con = sqlite3.connect(db[len("sqlite:"):])
+        r = con.execute("SELECT seq, at, " + ", ".join(FIELDS) + ", prev_hash, hash FROM audit"
+                        " ORDER BY seq").fetchall()
+        con.close()
+        return [tuple(x) for x in r]
+
+
+class PgCopies:
+    """Copies of a PostgreSQL store (pg_dump into a fresh database), edited
+    and read with psql. Parameters of an edit ("?" in its SQL) are written
+    in as literals."""
+
+    def __init__(self, server):
+        self.s = server
+        self.pg = harness.pg_server()
+
+    def _psql(self, url, sql, sep=None):
+        env = dict(os.environ, PGPASSWORD=self.pg.password)
+        argv = [os.path.join(self.pg.bin, "psql"), "-X", "-q", "-A", "-t", "-v",
+                "ON_ERROR_STOP=1", "-d", url]
+        if sep is not None:
+            argv += ["-F", sep]
+        p = subprocess.run(argv + ["-c", sql], capture_output=True, env=env, timeout=60)
+        check(p.returncode == 0, "psql: %s" % p.stderr.decode(errors="replace"))
+        return p.stdout.decode()
+
+    def snapshot(self, name):
+        return self.copy(self.s.db, name)
+
+    def copy(self, db, name):
+        dst = self.pg.new_database()
+        env = dict(os.environ, PGPASSWORD=self.pg.password)
+        dump = subprocess.run([os.path.join(self.pg.bin, "pg_dump"), "--no-owner", "-d", db],
+                              capture_output=True, env=env, timeout=120)
+        check(dump.returncode == 0, "pg_dump: %s" % dump.stderr.decode(errors="replace"))
+        load = subprocess.run([os.path.join(self.pg.bin, "psql"), "-X", "-q", "-v",
+                               "ON_ERROR_STOP=1", "-d", dst], input=dump.stdout,
+                              capture_output=True, env=env, timeout=120)
+        check(load.returncode == 0, "psql load: %s" % load.stderr.decode(errors="replace"))
+        return dst
+
+    def edit(self, db, *sql):
+        stmts = ["DROP TRIGGER IF EXISTS audit_append_only ON audit"]
+        for q in sql:
+            if isinstance(q, tuple):
+                parts = q[0].split("?")
+                check(len(parts) == len(q[1]) + 1, "parameters of %r" % q[0])
+                text = parts[0]
+                for v, rest in zip(q[1], parts[1:]):
+                    text += sql_literal(v) + rest
+                stmts.append(text)
+            else:
+                stmts.append(q)
+        self._psql(db, "BEGIN; " + "; ".join(stmts) + "; COMMIT")
+
+    def rows(self, db):
+        out = self._psql(db, "SELECT seq, at, " + ", ".join(FIELDS) + ", prev_hash, hash"
+                         " FROM audit ORDER BY seq", sep="\x1f")
+        rows = []
+        for line in out.splitlines():
+            f = line.split("\x1f")
+            check(len(f) == 12, "a row of 12 fields: %r" % line)
+            rows.append((int(f[0]), int(f[1])) + tuple(f[2:10]) +
+                        (bytes.fromhex(f[10][2:]), bytes.fromhex(f[11][2:])))
+        return rows
+
+
 class Audit(Suite):
     def setup(self):
-        if harness.BACKEND != "sqlite":
-            print("skipped: edits the SQLite file directly")
-            sys.exit(0)
         self.s = Server("--lockout-pair-threshold", "3", "--lockout-address-threshold", "50")
+        self.store = PgCopies(self.s) if harness.BACKEND == "postgresql" else SqliteCopies(self.s)
         self.c1 = self.s.client("acme", name="one")
         self.c2 = self.s.client("globex", name="two")
         self.s.cli("client", "disable", self.c2["client_id"])
@@ -57,7 +166,7 @@ class Audit(Suite):
     def run_cli(self, db, *args, env=None):
         e = dict(os.environ)
         e.update(env or {})
-        return subprocess.run([BIN] + list(args) + ["--db", "sqlite:" + db, "--master-key",
+        return subprocess.run([BIN] + list(args) + ["--db", db, "--master-key",
                               self.s.master], capture_output=True, env=e, timeout=60)
 
     def verify(self, db):
@@ -66,34 +175,13 @@ class Audit(Suite):
         return p.returncode, out, p.stderr.decode()
 
     def snapshot(self, name):
-        """A copy of the store, checkpointed (the server keeps running)."""
-        src = self.s.db[len("sqlite:"):]
-        dst = os.path.join(self.s.dir, name + ".db")
-        con = sqlite3.connect(src)
-        con.execute("PRAGMA wal_checkpoint(FULL)")
-        con.close()
-        for suffix in ("", "-wal"):
-            if os.path.exists(src + suffix):
-                shutil.copy(src + suffix, dst + suffix)
-        return dst
+        return self.store.snapshot(name)
 
     def edit(self, db, *sql):
-        con = sqlite3.connect(db)
-        con.execute("DROP TRIGGER IF EXISTS audit_append_only")
-        for q in sql:
-            if isinstance(q, tuple):
-                con.execute(q[0], q[1])
-            else:
-                con.execute(q)
-        con.commit()
-        con.close()
+        self.store.edit(db, *sql)
 
     def rows(self, db):
-        con = sqlite3.connect(db)
-        r = con.execute("SELECT seq, at, " + ", ".join(FIELDS) + ", prev_hash, hash FROM audit"
-                        " ORDER BY seq").fetchall()
-        con.close()
-        return r
+        return self.store.rows(db)
 
     def expect_broken(self, db, seq, words):
         rc, out, err = self.verify(db)
@@ -273,8 +361,7 @@ class Audit(Suite):
                  d["through"], "deleted or inserted"),
                 ("p-cp", "DELETE FROM audit WHERE action = 'audit.checkpoint'",
                  tokens[0][0], "missing")):
-            t = os.path.join(self.s.dir, name + ".db")
-            shutil.copy(db, t)
+            t = self.store.copy(db, name)
             self.edit(t, sql)
             self.expect_broken(t, seq, words)
 
