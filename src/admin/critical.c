@@ -158,6 +158,65 @@ admin_critical(struct admin_call *c, const char *kind, const char *tenant, enum 
 	store_approval_clear(&a);
 }
 
+/*
+ * Recovery (approvals_recover: the approval is APPROVED because its decider
+ * stopped before recording the outcome, maybe after applying it): 1 when
+ * the change is already in effect, so that it is not applied twice. A
+ * created client exists; a deleted one does not; a rotated secret's hash
+ * is among the client's secrets; a key for the environment was made at or
+ * after the decision. Changes that set values (update, disable) are
+ * applied again: the same values, the same result.
+ */
+static int
+in_effect(struct gh_ctx *ctx, const struct store_approval *a, const json_t *p)
+{
+	const char *cid = json_string_value(json_object_get(p, "client_id"));
+	int found = 0;
+
+	if (strcmp(a->kind, "client.create") == 0 || strcmp(a->kind, "client.delete") == 0) {
+		struct store_client c;
+		const char *id = strcmp(a->kind, "client.create") == 0 ?
+		    json_string_value(json_object_get(p, "id")) : cid;
+		int rc;
+		if (id == NULL)
+			return 0;
+		memset(&c, 0, sizeof(c));
+		rc = store_client_get(ctx->store, id, &c);
+		if (rc == STORE_OK)
+			store_client_clear(&c);
+		return strcmp(a->kind, "client.create") == 0 ? rc == STORE_OK : rc == STORE_NOTFOUND;
+	}
+	if (strcmp(a->kind, "secret.rotate") == 0) {
+		struct store_secret *ss = NULL;
+		size_t n = 0;
+		uint8_t h[32];
+		char err[128];
+		if (cid == NULL || admin_preset_hash(p, h, err, sizeof(err)) != 1 ||
+		    store_secret_list(ctx->store, cid, &ss, &n) != STORE_OK)
+			return 0;
+		for (size_t i = 0; i < n; i++)
+			if (secret_equal(h, ss[i].hash))
+				found = 1;
+		store_secret_free(ss, n);
+		return found;
+	}
+	if (strcmp(a->kind, "key.rotate") == 0) {
+		struct store_key *ks = NULL;
+		size_t n = 0;
+		enum store_env env;
+		const char *envs = json_string_value(json_object_get(p, "env"));
+		if (envs == NULL || store_env_from_name(envs, &env) == -1 ||
+		    store_key_list(ctx->store, &ks, &n) != STORE_OK)
+			return 0;
+		for (size_t i = 0; i < n; i++)
+			if (ks[i].env == env && ks[i].created_at >= a->decided_at)
+				found = 1;
+		store_key_free(ks, n);
+		return found;
+	}
+	return 0;
+}
+
 /* The engine's applier for every admin kind: the payload as filed. */
 static int
 apply_approved(struct gh_ctx *ctx, const struct store_approval *a, char **result_json,
@@ -176,6 +235,11 @@ apply_approved(struct gh_ctx *ctx, const struct store_approval *a, char **result
 		json_decref(payload);
 		snprintf(err, errlen, "the approval's payload is not a JSON object");
 		return -1;
+	}
+	if (a->state == STORE_APPROVAL_APPROVED && in_effect(ctx, a, payload)) {
+		json_decref(payload);
+		*result_json = strdup("{\"recovered\":true,\"note\":\"the change was already in effect\"}");
+		return 0;
 	}
 	status = k->apply(ctx, payload, &result, err, errlen);
 	json_decref(payload);

@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "approvals/approvals.h"
 #include "approvals/events.h"
+#include "obs/log.h"
 #include "gate/policy.h"
 #include "server/context.h"
 #include "util/util.h"
@@ -372,6 +374,19 @@ approvals_list(struct gh_ctx *ctx, const struct approval_actor *viewer, const ch
 	return 0;
 }
 
+/* Test hook: GATEHOUSE_TEST_FAULT names a point where a deciding process
+ * stops dead (as a crash or a kill would), so that the tests can show
+ * approvals_recover finishing the work. Unset in production. */
+static void
+fault_point(const char *name)
+{
+	const char *f = getenv("GATEHOUSE_TEST_FAULT");
+
+	if (f != NULL && strcmp(f, name) == 0) {
+		_exit(70);
+	}
+}
+
 /* Runs the applier of an approved admin op and records the outcome. */
 static int
 apply(struct gh_ctx *ctx, const struct approval_actor *checker, const struct store_approval *a,
@@ -383,6 +398,7 @@ apply(struct gh_ctx *ctx, const struct approval_actor *checker, const struct sto
 	int ok, rc;
 
 	ok = fn != NULL && fn(ctx, a, &result, aerr, sizeof(aerr)) == 0;
+	fault_point("approval-after-apply");
 	if (fn == NULL)
 		snprintf(aerr, sizeof(aerr), "no applier for %s in this process", a->kind);
 	if (ok) {
@@ -404,6 +420,40 @@ apply(struct gh_ctx *ctx, const struct approval_actor *checker, const struct sto
 	if (rc != STORE_OK)
 		return store_fail(rc, err, errlen);
 	approvals_event(ctx, "approval.apply", checker, a, ok ? "ok" : "error");
+	return 0;
+}
+
+int
+approvals_recover(struct gh_ctx *ctx, int64_t now, int *recovered)
+{
+	struct store_approval *all = NULL;
+	size_t n = 0;
+	int rc;
+
+	*recovered = 0;
+	if ((rc = store_approval_list(ctx->store, NULL, STORE_APPROVAL_APPROVED, 1000, &all, &n)) != STORE_OK)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct store_approval *a = &all[i];
+		struct approval_actor checker;
+		char err[256];
+
+		if (strcmp(a->kind, APPROVAL_KIND_CALL) == 0 || a->decided_at > now - APPROVALS_RECOVER_AFTER ||
+		    approvals_applier(a->kind) == NULL)
+			continue;
+		memset(&checker, 0, sizeof(checker));
+		snprintf(checker.client_id, sizeof(checker.client_id), "%s", a->checker);
+		snprintf(checker.tenant_id, sizeof(checker.tenant_id), "%s", a->tenant_id);
+		log_event(LOG_WARN, "approval.recovering", json_pack("{s:s, s:s, s:I}", "approval", a->id,
+		    "kind", a->kind, "decided_at", (json_int_t)a->decided_at));
+		/* Another node may finish it first: its transition then wins and
+		 * ours is refused, after an applier that did not apply twice. */
+		if (apply(ctx, &checker, a, err, sizeof(err)) == 0)
+			(*recovered)++;
+	}
+	for (size_t i = 0; i < n; i++)
+		store_approval_clear(&all[i]);
+	free(all);
 	return 0;
 }
 
@@ -446,6 +496,7 @@ approvals_decide(struct gh_ctx *ctx, const struct approval_actor *checker, const
 		goto refused;
 	}
 	approvals_event(ctx, action, checker, &a, "ok");
+	fault_point("approval-after-decide");
 	/* This call won the decision: it alone applies the change. */
 	if (approve && strcmp(a.kind, APPROVAL_KIND_CALL) != 0 &&
 	    (rc = apply(ctx, checker, &a, err, errlen)) != 0) {

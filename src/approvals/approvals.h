@@ -65,6 +65,10 @@ struct approval_actor {
  * the approval (state APPLIED); or -1 with a sentence in err (state FAILED,
  * the error recorded as {"error": err}). Must validate the payload again:
  * the world may have changed since filing.
+ * Called again by approvals_recover for an approval left APPROVED by a
+ * process that stopped between the decision and recording the outcome; it
+ * is then given the approval in state APPROVED and must not apply a change
+ * twice: a change already in effect is reported as applied.
  */
 typedef int (*approval_apply_fn)(struct gh_ctx *, const struct store_approval *,
 	    char **result_json, char *err, size_t errlen);
@@ -162,6 +166,18 @@ int	approvals_consume(struct gh_ctx *, const char *id,
 
 /* The approval's state as of now (PENDING/APPROVED past expires_at:
  * EXPIRED). */
+/*
+ * Finishes admin approvals left APPROVED (decided, outcome not recorded:
+ * the deciding process stopped in between) whose decision is at least
+ * APPROVALS_RECOVER_AFTER seconds old: applies each through its applier
+ * (which sees state APPROVED and does not apply twice) and records APPLIED
+ * or FAILED. The server runs it at start and every half minute; any node
+ * may, as the outcome's transition is guarded. *recovered counts them.
+ * 0, or -1 when the store could not be read.
+ */
+#define APPROVALS_RECOVER_AFTER 30
+int	approvals_recover(struct gh_ctx *, int64_t now, int *recovered);
+
 enum store_approval_state approvals_state_now(const struct store_approval *,
 	    int64_t now);
 /* The JSON view of an approval (API and CLI): id, tenant, kind, maker,

@@ -16,6 +16,7 @@
 
 #include <openssl/crypto.h>
 
+#include "approvals/approvals.h"
 #include "audit/audit.h"
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -229,7 +230,8 @@ declare_metrics(void)
 	    "Locks ended, by kind and reason (cleared by an operator, expired).", "kind,reason");
 }
 
-/* Every half minute: the key schedule, and the count of secrets due for
+/* Every half minute: the key schedule, audit retention, approvals left
+ * half-done by a stopped process, and the count of secrets due for
  * rotation for /metrics. */
 static void
 housekeeping(struct gh_ctx *ctx)
@@ -252,6 +254,15 @@ housekeeping(struct gh_ctx *ctx)
 			    store_last_error()));
 		else if (pruned > 0)
 			log_event(LOG_INFO, "audit.pruned", json_pack("{s:I}", "rows", (json_int_t)pruned));
+	}
+	{
+		/* Approvals a stopped process decided but did not finish. */
+		int recovered = 0;
+		if (approvals_recover(ctx, now, &recovered) == -1)
+			log_event(LOG_ERROR, "approval.recover_failed", json_pack("{s:s}", "reason",
+			    store_last_error()));
+		else if (recovered > 0)
+			log_event(LOG_INFO, "approval.recovered", json_pack("{s:i}", "count", recovered));
 	}
 	if (store_client_list(ctx->store, NULL, &cs, &n) != STORE_OK)
 		return;

@@ -445,6 +445,51 @@ class Approvals(Suite):
         p = self.cli_decide(aid, self.admin2)
         check(p.returncode != 0 and b"applied" in p.stderr, "applied once only %r" % p.stderr)
 
+    def test_decider_stopped_midway_is_finished_once(self):
+        """A process that stops between deciding and recording the outcome
+        (GATEHOUSE_TEST_FAULT ends the CLI there, as a kill would) leaves the
+        approval approved; the server finishes it at its next housekeeping
+        (here: a restart, its clock a minute on), exactly once: a change not
+        yet made is applied, a change already made is not made again."""
+        # 1. Stopped before applying: a production client, filed and approved.
+        body = {"name": "half-done", "env": "production", "roles": ["viewer"],
+                "allow_ips": ["127.0.0.0/8"]}
+        r = self.api("POST", "/admin/v1/clients", self.op, body)
+        eq(r.status, 202, "filed: %r" % r)
+        aid, cid, secret = r.json()["approval_id"], r.json()["target"], r.json()["client_secret"]
+        p = self.cli_decide(aid, self.admin, env={"GATEHOUSE_TEST_FAULT": "approval-after-decide"})
+        eq(p.returncode, 70, "the CLI stopped at the fault point: %r" % p.stderr)
+        eq(self.state(aid), "approved", "decided, not applied")
+        eq(self.s.token(cid, secret).status, 401, "no client yet")
+        # 2. Stopped after applying: a secret rotation of that client, made
+        # but not recorded.
+        self.s.stop()
+        self.s.env["GATEHOUSE_CLOCK_OFFSET"] = "60"
+        self.s.start()
+        eq(self.state(aid), "applied", "finished by the restarted server")
+        a = self.api("GET", "/approvals/" + aid, self.admin).json()
+        eq(a["checker"], self.admin["client_id"], "the checker as decided")
+        eq(self.s.token(cid, secret).status, 200, "the client exists, with the secret shown at filing")
+        eq(len([c for c in self.s.cli("client", "list", "--tenant", "acme")
+                if c["client_id"] == cid]), 1, "created once")
+        r = self.api("POST", "/admin/v1/clients/%s/secrets/rotate" % cid, self.op, {"grace": "1h"})
+        eq(r.status, 202, "rotation filed: %r" % r)
+        aid2, new = r.json()["approval_id"], r.json()["client_secret"]
+        p = self.cli_decide(aid2, self.admin, env={"GATEHOUSE_TEST_FAULT": "approval-after-apply",
+                                                   "GATEHOUSE_CLOCK_OFFSET": "60"})
+        eq(p.returncode, 70, "stopped after applying: %r" % p.stderr)
+        eq(self.state(aid2), "approved", "applied but not recorded")
+        eq(self.s.token(cid, new).status, 200, "the new secret works already")
+        before = self.s.cli("client", "show", cid)["secrets"]
+        self.s.stop()
+        self.s.env["GATEHOUSE_CLOCK_OFFSET"] = "120"
+        self.s.start()
+        eq(self.state(aid2), "applied", "recorded by the restarted server")
+        a = self.api("GET", "/approvals/" + aid2, self.admin).json()
+        eq(a["result"].get("recovered"), True, "found in effect: %r" % a["result"])
+        eq(len(self.s.cli("client", "show", cid)["secrets"]), len(before),
+           "the secret was not added twice")
+
     def test_audit_events(self):
         a = self.file(self.op)
         eq(self.decide(self.admin, a["id"]).status, 200, "approve")
