@@ -399,6 +399,10 @@ cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	ctx_ready = 1;
+	if (ctx_share_rate_limits(&ctx, err, sizeof(err)) == -1) {
+		fprintf(stderr, "gatehouse: serve: %s\n", err);
+		goto out;
+	}
 	if (gate_init(&ctx, err, sizeof(err)) == -1) {
 		fprintf(stderr, "gatehouse: serve: policy:\n%s\n", err);
 		goto out;

@@ -71,14 +71,20 @@ ctx_init(struct gh_ctx *c, const struct config *cfg, struct store *st,
 		snprintf(err, errlen, "cannot start the lock writer thread");
 		return -1;
 	}
-	/* Nodes sharing a store share their issuance counts (ratesync.h). */
-	if (store_is_shared(st)) {
-		char node[37];
-		if (uuid_v4(node) == -1 ||
-		    (c->ratesync = ratesync_start(st, c->ratelimit, node, RATESYNC_INTERVAL_MS)) == NULL) {
-			snprintf(err, errlen, "cannot start the rate-limit sharing thread");
-			return -1;
-		}
+	return 0;
+}
+
+int
+ctx_share_rate_limits(struct gh_ctx *c, char *err, size_t errlen)
+{
+	char node[37];
+
+	if (!store_is_shared(c->store))
+		return 0;
+	if (uuid_v4(node) == -1 ||
+	    (c->ratesync = ratesync_start(c->store, c->ratelimit, node, RATESYNC_INTERVAL_MS)) == NULL) {
+		snprintf(err, errlen, "cannot start the rate-limit sharing thread");
+		return -1;
 	}
 	return 0;
 }

@@ -72,6 +72,9 @@ void	ctx_lock_made(struct gh_ctx *, const struct lockout_lock *);
  * logs and counts the locks cleared elsewhere. 0, or -1 (logged) when the
  * store cannot be read. */
 int	ctx_reload_locks(struct gh_ctx *, int64_t now, uint64_t gen);
+/* The server, once it serves: nodes sharing a store share their issuance
+ * counts (ratesync.h); nothing to do on a store of one node. 0 or -1. */
+int	ctx_share_rate_limits(struct gh_ctx *, char *err, size_t errlen);
 /* Logs and counts the locks that ran out (the server's housekeeping). */
 void	ctx_lock_housekeeping(struct gh_ctx *, int64_t now);
 

@@ -445,6 +445,14 @@ class Approvals(Suite):
         p = self.cli_decide(aid, self.admin2)
         check(p.returncode != 0 and b"applied" in p.stderr, "applied once only %r" % p.stderr)
 
+    def wait_state(self, aid, want, what, limit=10.0):
+        deadline = time.time() + limit
+        st = self.state(aid)
+        while st != want and time.time() < deadline:
+            time.sleep(0.1)
+            st = self.state(aid)
+        eq(st, want, what)
+
     def test_decider_stopped_midway_is_finished_once(self):
         """A process that stops between deciding and recording the outcome
         (GATEHOUSE_TEST_FAULT ends the CLI there, as a kill would) leaves the
@@ -465,8 +473,8 @@ class Approvals(Suite):
         # but not recorded.
         self.s.stop()
         self.s.env["GATEHOUSE_CLOCK_OFFSET"] = "60"
-        self.s.start()
-        eq(self.state(aid), "applied", "finished by the restarted server")
+        self.s.start()      # housekeeping runs once the server listens
+        self.wait_state(aid, "applied", "finished by the restarted server")
         a = self.api("GET", "/approvals/" + aid, self.admin).json()
         eq(a["checker"], self.admin["client_id"], "the checker as decided")
         eq(self.s.token(cid, secret).status, 200, "the client exists, with the secret shown at filing")
@@ -484,7 +492,7 @@ class Approvals(Suite):
         self.s.stop()
         self.s.env["GATEHOUSE_CLOCK_OFFSET"] = "120"
         self.s.start()
-        eq(self.state(aid2), "applied", "recorded by the restarted server")
+        self.wait_state(aid2, "applied", "recorded by the restarted server")
         a = self.api("GET", "/approvals/" + aid2, self.admin).json()
         eq(a["result"].get("recovered"), True, "found in effect: %r" % a["result"])
         eq(len(self.s.cli("client", "show", cid)["secrets"]), len(before),
