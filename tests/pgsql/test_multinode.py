@@ -3,7 +3,8 @@ A client created through one node works on all; a token issued by one passes
 the gate on the others; a revocation, a disabled client, a rotated signing key
 or client secret, and a lockout lock made on one node hold on every other
 within one second; bad secrets spread over the nodes are counted together,
-and so are the tokens a client takes against its rate limit. Runs only against PostgreSQL (tests/pgsql/CMakeLists.txt sets
+and so are the tokens a client takes against its rate limit; an approval
+filed on one node, decided on another and used on a third is used once. Runs only against PostgreSQL (tests/pgsql/CMakeLists.txt sets
 GATEHOUSE_TEST_BACKEND=postgresql)."""
 import os
 import sys
@@ -12,7 +13,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from harness import BACKEND, Server, Suite, basic, check, eq, jwt_parts  # noqa: E402
 
-POLICY = "GET /v1/** role=viewer env=any\n"
+POLICY = ("GET /v1/** role=viewer env=any\n"
+          "POST /v1/payouts/*/approve role=operator env=any critical\n")
 ISSUER = "https://gatehouse.test"
 WITHIN = 1.0            # the issue's bound for a change to reach every node
 
@@ -186,6 +188,53 @@ class MultiNode(Suite):
                "guess after a success")
         eq(self.token(self.c, c, xff=xff3).status, 200, "four after a success do not lock")
 
+
+    def test_approval_over_nodes_used_once(self):
+        """Maker-checker across nodes: filed on A, approved on B, the call
+        passes C's gate once; the same approval at any node afterwards is
+        refused as used, and two nodes using one approval at once let one
+        through."""
+        op = self.a.client("acme", name="op", roles="operator")
+        adm = self.a.client("acme", name="adm", roles="admin")
+
+        def bearer(node, c):
+            r = self.token(node, c)
+            eq(r.status, 200, "token %r" % r)
+            return {"Authorization": "Bearer " + r.json()["access_token"], "X-TENANT-ID": "acme"}
+
+        def gate(node, path, aid):
+            h = bearer(node, op)
+            h.update({"X-Original-Method": "POST", "X-Original-URI": path, "X-Approval-ID": aid})
+            return node.get("/gate", headers=h)
+
+        def filed(path):
+            r = self.a.request("POST", "/approvals", body={"method": "POST", "path": path,
+                               "reason": "payout"}, headers=bearer(self.a, op))
+            eq(r.status, 202, "filed on A: %r" % r)
+            aid = r.json()["id"]
+            r = self.b.request("POST", "/approvals/%s/approve" % aid, headers=bearer(self.b, adm))
+            eq(r.status, 200, "approved on B: %r" % r)
+            return aid
+
+        path = "/v1/payouts/p-1/approve"
+        aid = filed(path)
+        eq(gate(self.c, path, aid).status, 200, "used on C")
+        for n in self.nodes:
+            r = gate(n, path, aid)
+            eq((r.status, r.json().get("reason")), (403, "approval_invalid"),
+               "used up, seen on %d: %r" % (n.port, r))
+        # Two nodes at once: exactly one passes.
+        import threading
+        path2 = "/v1/payouts/p-2/approve"
+        aid2 = filed(path2)
+        results = []
+        ts = [threading.Thread(target=lambda n=n: results.append(gate(n, path2, aid2).status))
+              for n in (self.a, self.c)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        eq(sorted(results), [200, 403], "one of two concurrent uses passes: %r" % results)
 
     def test_rate_limit_holds_over_nodes(self):
         """A client limited to 6 tokens a minute takes 2 on each node: 6 in
