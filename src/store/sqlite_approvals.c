@@ -7,7 +7,6 @@
  * state changes are guarded UPDATEs, so of two racing decisions or uses
  * (threads, or processes sharing the file) exactly one changes the row.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,78 +17,19 @@
 #define COLUMNS "id, tenant_id, kind, maker, maker_tenant, payload, reason," \
 	" conflict_key, state, checker, result, created_at, expires_at, decided_at, used_at"
 
-static int
-exec(sqlite3 *db, const char *sql, const char *what)
-{
-	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-
-	return rc == SQLITE_OK ? STORE_OK : sq_error(db, rc, what);
-}
-
-/* Prepares sql and binds arguments by a type string: s text (NULL binds
- * NULL), i int64. */
-static int
-prep(sqlite3 *db, const char *sql, sqlite3_stmt **st, const char *types, ...)
-{
-	va_list ap;
-	int rc;
-
-	*st = NULL;
-	if ((rc = sqlite3_prepare_v2(db, sql, -1, st, NULL)) != SQLITE_OK)
-		return sq_error(db, rc, "approvals prepare");
-	va_start(ap, types);
-	for (int i = 0; types[i] != '\0' && rc == SQLITE_OK; i++) {
-		if (types[i] == 's') {
-			const char *v = va_arg(ap, const char *);
-			rc = v != NULL ? sqlite3_bind_text(*st, i + 1, v, -1, SQLITE_TRANSIENT) :
-			    sqlite3_bind_null(*st, i + 1);
-		} else
-			rc = sqlite3_bind_int64(*st, i + 1, va_arg(ap, int64_t));
-	}
-	va_end(ap);
-	if (rc != SQLITE_OK) {
-		sqlite3_finalize(*st);
-		*st = NULL;
-		return sq_error(db, rc, "approvals bind");
-	}
-	return STORE_OK;
-}
-
-/* Steps a statement that returns no rows, then finalizes it. */
-static int
-step_done(sqlite3 *db, sqlite3_stmt *st, int *changes, const char *what)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return sq_error(db, rc, what);
-	if (changes != NULL)
-		*changes = sqlite3_changes(db);
-	return STORE_OK;
-}
-
 /* Commits with the generation incremented, or rolls back on an error. */
 static int
 finish(void *h, sqlite3 *db, int rc)
 {
 	if (rc == STORE_OK)
-		rc = exec(db, BUMP_SQL, "approvals generation");
-	if (rc == STORE_OK && (rc = exec(db, "COMMIT", "approvals commit")) == STORE_OK) {
+		rc = sq_exec(db, BUMP_SQL, "approvals generation");
+	if (rc == STORE_OK && (rc = sq_exec(db, "COMMIT", "approvals commit")) == STORE_OK) {
 		sq_generation_stale(h);
 		return STORE_OK;
 	}
 	if (!sqlite3_get_autocommit(db))
 		(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
-}
-
-static char *
-text(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	return strdup(t != NULL ? (const char *)t : "");
 }
 
 /* One row of COLUMNS into *a; STORE_ERROR (nothing left allocated) when
@@ -103,10 +43,10 @@ row(sqlite3_stmt *st, struct store_approval *a)
 
 	memset(a, 0, sizeof(*a));
 	for (int i = 0; i < 8; i++)
-		*strs[i] = text(st, i);
+		*strs[i] = sq_text(st, i);
 	state = sqlite3_column_int64(st, 8);
-	a->checker = text(st, 9);
-	a->result = text(st, 10);
+	a->checker = sq_text(st, 9);
+	a->result = sq_text(st, 10);
 	a->created_at = sqlite3_column_int64(st, 11);
 	a->expires_at = sqlite3_column_int64(st, 12);
 	a->decided_at = sqlite3_column_int64(st, 13);
@@ -135,7 +75,8 @@ load(sqlite3 *db, const char *id, struct store_approval *out)
 	sqlite3_stmt *st;
 	int rc, src;
 
-	if ((rc = prep(db, "SELECT " COLUMNS " FROM approvals WHERE id = ?", &st, "s", id)) != STORE_OK)
+	if ((rc = sq_prep(db, "approvals",
+	    "SELECT " COLUMNS " FROM approvals WHERE id = ?", &st, "s", id)) != STORE_OK)
 		return rc;
 	src = sqlite3_step(st);
 	if (src == SQLITE_ROW)
@@ -155,16 +96,18 @@ sq_approval_create(void *h, const struct store_approval *a)
 	sqlite3_stmt *st;
 	int rc, src;
 
-	if ((rc = exec(db, "BEGIN IMMEDIATE", "approvals begin")) != STORE_OK)
+	if ((rc = sq_exec(db, "BEGIN IMMEDIATE", "approvals begin")) != STORE_OK)
 		goto out;
 	/* Pending rows past their time expire first: an expired request
 	 * holds no conflict key. */
-	if ((rc = prep(db, "UPDATE approvals SET state = ? WHERE state = ? AND expires_at <= ?",
+	if ((rc = sq_prep(db, "approvals",
+	    "UPDATE approvals SET state = ? WHERE state = ? AND expires_at <= ?",
 	    &st, "iii", (int64_t)STORE_APPROVAL_EXPIRED, (int64_t)STORE_APPROVAL_PENDING,
 	    a->created_at)) == STORE_OK)
-		rc = step_done(db, st, NULL, "approvals expire");
+		rc = sq_step_done(db, st, NULL, "approvals expire");
 	if (rc == STORE_OK && a->conflict_key[0] != '\0' &&
-	    (rc = prep(db, "SELECT id FROM approvals WHERE state = ? AND conflict_key = ? LIMIT 1",
+	    (rc = sq_prep(db, "approvals",
+	    "SELECT id FROM approvals WHERE state = ? AND conflict_key = ? LIMIT 1",
 	    &st, "is", (int64_t)STORE_APPROVAL_PENDING, a->conflict_key)) == STORE_OK) {
 		src = sqlite3_step(st);
 		if (src == SQLITE_ROW)
@@ -175,12 +118,13 @@ sq_approval_create(void *h, const struct store_approval *a)
 			rc = sq_error(db, src, "approvals conflict");
 		sqlite3_finalize(st);
 	}
-	if (rc == STORE_OK && (rc = prep(db, "INSERT INTO approvals (" COLUMNS ") VALUES"
+	if (rc == STORE_OK && (rc = sq_prep(db, "approvals",
+	    "INSERT INTO approvals (" COLUMNS ") VALUES"
 	    " (?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', ?, ?, 0, 0)", &st, "ssssssssiii",
 	    a->id, a->tenant_id, a->kind, a->maker, a->maker_tenant, a->payload, a->reason,
 	    a->conflict_key, (int64_t)STORE_APPROVAL_PENDING, a->created_at,
 	    a->expires_at)) == STORE_OK) {
-		rc = step_done(db, st, NULL, "approvals insert");
+		rc = sq_step_done(db, st, NULL, "approvals insert");
 		if (rc != STORE_OK && sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_PRIMARYKEY)
 			rc = store_set_error(STORE_CONFLICT, "approval %.64s already exists", a->id);
 	}
@@ -211,22 +155,19 @@ sq_approval_list(void *h, const char *tenant_id, enum store_approval_state state
 	int rc, src;
 
 	/* ?1 NULL: any tenant; ?2 -1: any state. */
-	if ((rc = prep(db, "SELECT " COLUMNS " FROM approvals WHERE (?1 IS NULL OR tenant_id = ?1)"
+	if ((rc = sq_prep(db, "approvals",
+	    "SELECT " COLUMNS " FROM approvals WHERE (?1 IS NULL OR tenant_id = ?1)"
 	    " AND (?2 < 0 OR state = ?2) ORDER BY created_at DESC, id DESC LIMIT ?3", &st, "sii",
 	    tenant_id, state == STORE_APPROVAL_STATE__MAX ? (int64_t)-1 : (int64_t)state,
 	    (int64_t)limit)) != STORE_OK)
 		goto out;
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			size_t ncap = cap == 0 ? 16 : cap * 2;
-			struct store_approval *nv = realloc(v, ncap * sizeof(*nv));
-			if (nv == NULL) {
-				rc = store_set_error(STORE_ERROR, "out of memory");
-				break;
-			}
-			v = nv;
-			cap = ncap;
+		struct store_approval *nv = sq_grow(v, &cap, *n, sizeof(*v));
+		if (nv == NULL) {
+			rc = store_set_error(STORE_ERROR, "out of memory");
+			break;
 		}
+		v = nv;
 		if ((rc = row(st, &v[*n])) != STORE_OK)
 			break;
 		(*n)++;
@@ -257,9 +198,9 @@ sq_approval_transition(void *h, const char *id, enum store_approval_state from,
 
 	/* The optional columns are set to themselves when not given, so one
 	 * statement serves every transition. */
-	if ((rc = exec(db, "BEGIN IMMEDIATE", "approvals begin")) != STORE_OK)
+	if ((rc = sq_exec(db, "BEGIN IMMEDIATE", "approvals begin")) != STORE_OK)
 		goto out;
-	if ((rc = prep(db, "UPDATE approvals SET state = ?1,"
+	if ((rc = sq_prep(db, "approvals", "UPDATE approvals SET state = ?1,"
 	    " checker = coalesce(?2, checker),"
 	    " decided_at = CASE WHEN ?2 IS NULL THEN decided_at ELSE ?3 END,"
 	    " used_at = CASE WHEN ?4 = 0 THEN used_at ELSE ?4 END,"
@@ -267,7 +208,7 @@ sq_approval_transition(void *h, const char *id, enum store_approval_state from,
 	    " WHERE id = ?6 AND state = ?7 AND (?8 = 0 OR expires_at > ?3)", &st, "isiissii",
 	    (int64_t)to, checker, now, used_at, result, id, (int64_t)from,
 	    (int64_t)(check_expiry != 0))) == STORE_OK)
-		rc = step_done(db, st, &changes, "approvals update");
+		rc = sq_step_done(db, st, &changes, "approvals update");
 	if (rc == STORE_OK && changes == 0) {
 		/* Lost, or never could: say why, change nothing. */
 		if ((rc = load(db, id, &cur)) == STORE_OK) {

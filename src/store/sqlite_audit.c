@@ -24,14 +24,6 @@ prep(sqlite3 *db, const char *sql, sqlite3_stmt **st)
 	return rc == SQLITE_OK ? STORE_OK : sq_error(db, rc, "audit: prepare");
 }
 
-static char *
-text(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	return strdup(t != NULL ? (const char *)t : "");
-}
-
 static void
 blob32(sqlite3_stmt *st, int i, uint8_t out[32])
 {
@@ -53,7 +45,7 @@ row_read(sqlite3_stmt *st, struct store_audit *a)
 	a->seq = sqlite3_column_int64(st, 0);
 	a->at = sqlite3_column_int64(st, 1);
 	for (int i = 0; i < 8; i++)
-		if ((*f[i] = text(st, 2 + i)) == NULL) {
+		if ((*f[i] = sq_text(st, 2 + i)) == NULL) {
 			store_audit_clear(a);
 			return -1;
 		}

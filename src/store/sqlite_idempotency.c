@@ -5,69 +5,13 @@
  * cached. begin runs in one IMMEDIATE transaction: two racing callers with
  * the same key see exactly one insert win.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/sqlite_internal.h"
 
-static int
-exec(sqlite3 *db, const char *sql, const char *what)
-{
-	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-
-	return rc == SQLITE_OK ? STORE_OK : sq_error(db, rc, what);
-}
-
 /* Prepares sql and binds text/int64 arguments by a type string (s, i). */
-static int
-prep(sqlite3 *db, const char *sql, sqlite3_stmt **st, const char *types, ...)
-{
-	va_list ap;
-	int rc;
-
-	if ((rc = sqlite3_prepare_v2(db, sql, -1, st, NULL)) != SQLITE_OK)
-		return sq_error(db, rc, "idempotency prepare");
-	va_start(ap, types);
-	for (int i = 0; types[i] != '\0' && rc == SQLITE_OK; i++) {
-		if (types[i] == 's') {
-			const char *v = va_arg(ap, const char *);
-			rc = sqlite3_bind_text(*st, i + 1, v != NULL ? v : "", -1, SQLITE_TRANSIENT);
-		} else
-			rc = sqlite3_bind_int64(*st, i + 1, va_arg(ap, int64_t));
-	}
-	va_end(ap);
-	if (rc != SQLITE_OK) {
-		sqlite3_finalize(*st);
-		*st = NULL;
-		return sq_error(db, rc, "idempotency bind");
-	}
-	return STORE_OK;
-}
-
-/* Steps a statement that returns no rows; *changes gets the rows changed. */
-static int
-step_done(sqlite3 *db, sqlite3_stmt *st, int *changes, const char *what)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return sq_error(db, rc, what);
-	if (changes != NULL)
-		*changes = sqlite3_changes(db);
-	return STORE_OK;
-}
-
-static char *
-text(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	return strdup(t != NULL ? (const char *)t : "");
-}
-
 /* Reads the row of (client, key) into *out: STORE_OK, STORE_NOTFOUND. */
 static int
 load(sqlite3 *db, const char *client_id, const char *key, struct store_idem *out)
@@ -75,7 +19,8 @@ load(sqlite3 *db, const char *client_id, const char *key, struct store_idem *out
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = prep(db, "SELECT fingerprint, state, status, body, created_at, expires_at"
+	if ((rc = sq_prep(db, "idempotency",
+	    "SELECT fingerprint, state, status, body, created_at, expires_at"
 	    " FROM idempotency WHERE client_id = ? AND key = ?", &st, "ss", client_id, key)) != STORE_OK)
 		return rc;
 	rc = sqlite3_step(st);
@@ -93,7 +38,7 @@ load(sqlite3 *db, const char *client_id, const char *key, struct store_idem *out
 	}
 	out->state = sqlite3_column_int(st, 1) ? STORE_IDEM_DONE : STORE_IDEM_RUNNING;
 	out->status = sqlite3_column_int(st, 2);
-	out->body = text(st, 3);
+	out->body = sq_text(st, 3);
 	out->created_at = sqlite3_column_int64(st, 4);
 	out->expires_at = sqlite3_column_int64(st, 5);
 	out->client_id = strdup(client_id);
@@ -114,14 +59,14 @@ sq_idem_begin(void *h, const struct store_idem *rec, int64_t now, int64_t stale_
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = exec(db, "BEGIN IMMEDIATE", "idempotency begin")) != STORE_OK)
+	if ((rc = sq_exec(db, "BEGIN IMMEDIATE", "idempotency begin")) != STORE_OK)
 		goto out;
 	/* Drop every expired record (indexed), and this key's if it is a
 	 * RUNNING one whose process died (started before stale_before). */
-	if ((rc = prep(db, "DELETE FROM idempotency WHERE expires_at <= ?"
+	if ((rc = sq_prep(db, "idempotency", "DELETE FROM idempotency WHERE expires_at <= ?"
 	    " OR (client_id = ? AND key = ? AND state = 0 AND created_at < ?)", &st, "issi",
 	    now, rec->client_id, rec->key, stale_before)) != STORE_OK ||
-	    (rc = step_done(db, st, NULL, "idempotency prune")) != STORE_OK)
+	    (rc = sq_step_done(db, st, NULL, "idempotency prune")) != STORE_OK)
 		goto rollback;
 	rc = load(db, rec->client_id, rec->key, existing);
 	if (rc == STORE_OK) {
@@ -130,12 +75,13 @@ sq_idem_begin(void *h, const struct store_idem *rec, int64_t now, int64_t stale_
 	}
 	if (rc != STORE_NOTFOUND)
 		goto rollback;
-	if ((rc = prep(db, "INSERT INTO idempotency (client_id, key, fingerprint, state, status,"
+	if ((rc = sq_prep(db, "idempotency",
+	    "INSERT INTO idempotency (client_id, key, fingerprint, state, status,"
 	    " body, created_at, expires_at) VALUES (?, ?, ?, 0, 0, '', ?, ?)", &st, "sssii",
 	    rec->client_id, rec->key, rec->fingerprint, rec->created_at, rec->expires_at)) != STORE_OK ||
-	    (rc = step_done(db, st, NULL, "idempotency insert")) != STORE_OK)
+	    (rc = sq_step_done(db, st, NULL, "idempotency insert")) != STORE_OK)
 		goto rollback;
-	if ((rc = exec(db, "COMMIT", "idempotency commit")) == STORE_OK)
+	if ((rc = sq_exec(db, "COMMIT", "idempotency commit")) == STORE_OK)
 		goto out;
 rollback:
 	if (!sqlite3_get_autocommit(db))
@@ -152,10 +98,11 @@ sq_idem_finish(void *h, const char *client_id, const char *key, int status, cons
 	sqlite3_stmt *st;
 	int rc, changes = 0;
 
-	if ((rc = prep(db, "UPDATE idempotency SET state = 1, status = ?, body = ?"
+	if ((rc = sq_prep(db, "idempotency",
+	    "UPDATE idempotency SET state = 1, status = ?, body = ?"
 	    " WHERE client_id = ? AND key = ? AND state = 0", &st, "isss",
-	    (int64_t)status, body, client_id, key)) == STORE_OK &&
-	    (rc = step_done(db, st, &changes, "idempotency finish")) == STORE_OK && changes == 0)
+	    (int64_t)status, body != NULL ? body : "", client_id, key)) == STORE_OK &&
+	    (rc = sq_step_done(db, st, &changes, "idempotency finish")) == STORE_OK && changes == 0)
 		rc = store_set_error(STORE_NOTFOUND, "no running idempotency record");
 	sq_main_unlock(h);
 	return rc;
@@ -168,9 +115,10 @@ sq_idem_release(void *h, const char *client_id, const char *key)
 	sqlite3_stmt *st;
 	int rc, changes = 0;
 
-	if ((rc = prep(db, "DELETE FROM idempotency WHERE client_id = ? AND key = ? AND state = 0",
+	if ((rc = sq_prep(db, "idempotency",
+	    "DELETE FROM idempotency WHERE client_id = ? AND key = ? AND state = 0",
 	    &st, "ss", client_id, key)) == STORE_OK &&
-	    (rc = step_done(db, st, &changes, "idempotency release")) == STORE_OK && changes == 0)
+	    (rc = sq_step_done(db, st, &changes, "idempotency release")) == STORE_OK && changes == 0)
 		rc = store_set_error(STORE_NOTFOUND, "no running idempotency record");
 	sq_main_unlock(h);
 	return rc;

@@ -18,6 +18,21 @@ sqlite3	*sq_main_lock(void *h);
 void	 sq_main_unlock(void *h);
 /* A failed SQLite call as enum store_err with "what: message" set. */
 int	 sq_error(sqlite3 *db, int rc, const char *what);
+/* sqlite_util.c: statement helpers for the topic files. sq_exec runs sql
+ * (no rows); sq_prep prepares sql and binds arguments by a type string, s
+ * text (NULL binds NULL) and i int64, what naming it in errors; sq_step_done
+ * steps a statement that returns no rows and finalizes it (*changes, may be
+ * NULL, gets the rows changed); sq_text copies a text column ("" for NULL;
+ * NULL only when out of memory). */
+int	 sq_exec(sqlite3 *db, const char *sql, const char *what);
+int	 sq_prep(sqlite3 *db, const char *what, const char *sql, sqlite3_stmt **st,
+	    const char *types, ...);
+int	 sq_step_done(sqlite3 *db, sqlite3_stmt *st, int *changes, const char *what);
+char	*sq_text(sqlite3_stmt *st, int col);
+/* arr (used of *cap elements of size bytes taken) with room for one more,
+ * doubled when full: arr or its replacement, or NULL out of memory (arr
+ * is then still valid and still the caller's). */
+void	*sq_grow(void *arr, size_t *cap, size_t used, size_t size);
 /* After committing a change that incremented the generation on the main
  * connection (h still locked): PRAGMA data_version does not move for our
  * own commits, so the cached generation must be re-read. */
