@@ -140,7 +140,8 @@ cmd_audit_list(int argc, char **argv)
 		{ "action", 1, 0, "only this action (token.issued, token.refused, gate.refused, ...)" },
 		{ "since", 1, 0, "from this time: 2026-11-23T09:00:00Z, epoch seconds, or an age (2h)" },
 		{ "until", 1, 0, "before this time (same forms)" },
-		{ "limit", 1, 0, "at most this many rows, newest first (1..10000, default 100)" },
+		{ "limit", 1, 0, "at most this many events, newest first (1..10000, default 100);"
+		    " a page never splits a row of one client's token events" },
 		{ "before-seq", 1, 0, "only rows with a lower seq (the next page)" },
 		CLI_STORE_OPTS,
 	};

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/audit_group.h"
 #include "store/store.h"
 #include "store/store_backend.h"
 #include "store/writer.h"
@@ -856,6 +857,9 @@ store_audit_list(struct store *s, const struct store_audit_filter *f,
     struct store_audit **out, size_t *n)
 {
 	struct store_audit_filter g;
+	struct store_audit *rows = NULL;
+	size_t nrows = 0;
+	int rc;
 
 	REQUIRE(out != NULL && n != NULL, "NULL argument");
 	*out = NULL;
@@ -871,7 +875,12 @@ store_audit_list(struct store *s, const struct store_audit_filter *f,
 		g.client = "";
 	if (g.action == NULL)
 		g.action = "";
-	return s->ops->audit_list(s->h, &g, out, n);
+	/* A grouped row's time is its earliest event's; its events lie within
+	 * AUDIT_GROUP_SPAN_MS after. The expansion applies the exact window. */
+	g.since = g.since > AUDIT_GROUP_SPAN_MS ? g.since - AUDIT_GROUP_SPAN_MS : 0;
+	if ((rc = s->ops->audit_list(s->h, &g, &rows, &nrows)) != STORE_OK)
+		return rc;
+	return audit_group_expand(rows, nrows, f, out, n);
 }
 
 int

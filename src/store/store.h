@@ -415,7 +415,10 @@ struct store_audit {
 };
 /* Filters of store_audit_list; NULL / 0 = any. client matches actor or
  * target. since <= at < until (ms). before_seq: only rows below (paging).
- * Newest first; limit 1..10000. */
+ * Newest first; limit 1..10000. The writer stores a batch's token events of
+ * one client as one row (audit_group.h); the list gives each event as an
+ * entry of its own with that row's seq, and never splits a row across
+ * pages (so a page may pass the limit by the rest of its first row). */
 struct store_audit_filter {
 	const char	*tenant;
 	const char	*client;

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "store/audit_group.h"
 #include "store/store_backend.h"
 #include "store/writer.h"
 
@@ -61,6 +62,7 @@ struct writer {
 	int			*errs;
 	struct store_audit	*ba;
 	size_t			*tpos;	/* bi index -> bt index */
+	struct audit_grouper	*grouper;	/* a client's token events share a row */
 };
 
 /* Copies t into one allocation; NULL optional strings become "". */
@@ -220,10 +222,13 @@ writer_main(void *arg)
 		}
 		/* Audit rows ride in the tokens' transaction: no extra sync.
 		 * (writer_enqueue_audit has checked that commit_batch exists.) */
-		if (na == 0)
+		if (na == 0) {
 			rc = w->ops->commit_tokens(w->h, w->bt, nt, w->errs);
-		else
+		} else {
+			na = audit_group_rows(w->grouper, w->ba, na);
 			rc = w->ops->commit_batch(w->h, w->bt, nt, w->errs, w->ba, na);
+			audit_grouper_release(w->grouper);
+		}
 		/* Answers go out only now that the batch is durable. */
 		for (size_t i = 0; i < n; i++) {
 			int e = rc != STORE_OK || w->bi[i].is_audit ? rc : w->errs[w->tpos[i]];
@@ -261,7 +266,8 @@ writer_start(const struct store_ops *ops, void *h, size_t queue_max, size_t batc
 	    (w->bt = calloc(batch_max, sizeof(*w->bt))) == NULL ||
 	    (w->errs = calloc(batch_max, sizeof(*w->errs))) == NULL ||
 	    (w->ba = calloc(batch_max, sizeof(*w->ba))) == NULL ||
-	    (w->tpos = calloc(batch_max, sizeof(*w->tpos))) == NULL)
+	    (w->tpos = calloc(batch_max, sizeof(*w->tpos))) == NULL ||
+	    (w->grouper = audit_grouper_new(batch_max)) == NULL)
 		goto nomem;
 	w->min_interval_ns = WRITER_MIN_INTERVAL_NS;
 	w->max_interval_ns = WRITER_MAX_INTERVAL_NS;
@@ -292,6 +298,7 @@ fail:
 		free(w->errs);
 		free(w->ba);
 		free(w->tpos);
+		audit_grouper_free(w->grouper);
 		free(w);
 	}
 	return NULL;
@@ -385,5 +392,6 @@ writer_stop(struct writer *w)
 	free(w->errs);
 	free(w->ba);
 	free(w->tpos);
+	audit_grouper_free(w->grouper);
 	free(w);
 }

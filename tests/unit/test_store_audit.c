@@ -131,7 +131,17 @@ chain_one_under_threads(void **state)
 	c.next = 1;
 	assert_int_equal(store_audit_scan(s, 1, check_row, &c), STORE_OK);
 	assert_int_equal(c.bad, 0);
-	assert_int_equal(c.next, 1001);
+	/* A batch's token events of one client share a row (audit_group.h):
+	 * fewer rows than events, and the list gives every event back. */
+	assert_true(c.next > 1 && c.next <= 1001);
+	{
+		struct store_audit_filter f = { .limit = 10000 };
+		struct store_audit *rows = NULL;
+		size_t n = 0;
+		assert_int_equal(store_audit_list(s, &f, &rows, &n), STORE_OK);
+		assert_int_equal(n, 1000);
+		store_audit_free(rows, n);
+	}
 	store_close(s);
 }
 
