@@ -13,7 +13,7 @@ source "$(dirname "$0")/lib.sh"
 N=${N:-200}
 ROUNDS=${ROUNDS:-2}
 ALG=${ALG:-ES256}
-ROUTES=(oauth 000 001 002 003)
+ROUTES=(${ROUTES_ONLY:-oauth 000 001 002 003})
 command -v callgrind_control >/dev/null || { echo "bench: valgrind is not installed" >&2; exit 1; }
 
 GH_PORT=$(free_port)
