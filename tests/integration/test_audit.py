@@ -45,6 +45,9 @@ def sql_literal(v):
     return "'%s'" % str(v).replace("'", "''")
 
 
+AUDIT_LOCK = 0x6761746568617564  # store.h STORE_AUDIT_LOCK
+
+
 class SqliteCopies:
     """Copies of a SQLite store, edited and read with Python's sqlite3."""
 
@@ -78,6 +81,16 @@ class SqliteCopies:
         con.commit()
         con.close()
 
+    def hold_writes(self, seconds, ready):
+        """Holds the store's write lock for seconds (ready set once held):
+        the group commit waits, and what is queued meanwhile shares a batch."""
+        con = sqlite3.connect(self.s.db[len("sqlite:"):], isolation_level=None)
+        con.execute("BEGIN IMMEDIATE")
+        ready.set()
+        time.sleep(seconds)
+        con.execute("COMMIT")
+        con.close()
+
     def rows(self, db):
         con = sqlite3.connect(db[len("sqlite:"):])
         r = con.execute("SELECT seq, at, " + ", ".join(FIELDS) + ", prev_hash, hash FROM audit"
@@ -104,6 +117,23 @@ class PgCopies:
         p = subprocess.run(argv + ["-c", sql], capture_output=True, env=env, timeout=60)
         check(p.returncode == 0, "psql: %s" % p.stderr.decode(errors="replace"))
         return p.stdout.decode()
+
+    def hold_writes(self, seconds, ready):
+        """Holds the audit chain's advisory lock (STORE_AUDIT_LOCK) for
+        seconds (ready set once held): the group commit waits for it."""
+        env = dict(os.environ, PGPASSWORD=self.pg.password)
+        p = subprocess.Popen([os.path.join(self.pg.bin, "psql"), "-X", "-q", "-d", self.s.db,
+                              "-c", "SELECT pg_advisory_lock(%d)" % AUDIT_LOCK,
+                              "-c", "SELECT pg_sleep(%f)" % seconds],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            held = self._psql(self.s.db, "SELECT count(*) FROM pg_locks WHERE"
+                              " locktype = 'advisory' AND granted AND pid <> pg_backend_pid()")
+            if int(held.strip() or "0") > 0:
+                break
+            time.sleep(0.01)
+        ready.set()
+        p.wait(timeout=60)
 
     def snapshot(self, name):
         return self.copy(self.s.db, name)
@@ -234,11 +264,19 @@ class Audit(Suite):
                                               "X-Request-ID": rid})
                 eq(r.status, 200, "issued")
                 rids.append(rid)
+        # The store's write lock held for a moment: the requests answered
+        # after it commit in shared batches, however slowly this test's
+        # threads are scheduled.
+        ready = threading.Event()
+        holder = threading.Thread(target=self.store.hold_writes, args=(0.5, ready))
+        holder.start()
+        check(ready.wait(30), "write lock held")
         threads = [threading.Thread(target=burst, args=(k,)) for k in range(8)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
+        holder.join()
         eq(len(rids), 80, "every request answered")
         listed = self.s.cli("audit", "list", "--action", "token.issued", "--client",
                             c["client_id"], "--limit", "1000")
