@@ -59,6 +59,7 @@ static const struct config_entry entries[] = {
 	{ "gate_refresh_ms", CT_INT, O(gate_refresh_ms), 0, 1000, "1", "milliseconds the gate and the token endpoint may go without re-reading the store's generation (changes by other processes); 0: every call" },
 	{ "audit", CT_BOOL, O(audit), 0, 1, "1", "keep the tamper-evident audit trail (off only for benchmarks, or a store without one)" },
 	{ "audit_retention", CT_DURATION, O(audit_retention), 0, 3660 * 86400, "0", "prune token events (token.issued, token.refused) older than this from the audit trail, leaving a checkpoint (0: keep all)" },
+	{ "token_retention", CT_DURATION, O(token_retention), 0, 3660 * 86400, "1d", "delete the records of tokens that expired longer ago than this (0: keep them all); an expired token is refused and reported inactive with or without its record" },
 	{ "platform_tenant", CT_STR, O(platform_tenant), 0, 0, "platform", "admin API: principals of this tenant act across tenants" },
 	{ "maker_checker", CT_STR, O(maker_checker), 0, 0, "production", "critical admin changes need approval: production (for production clients), always, never" },
 	{ "approval_ttl", CT_DURATION, O(approval_ttl), 1, 366 * 86400, "24h", "a maker-checker approval request expires this long after it is filed (unused approved ones too)" },

@@ -47,6 +47,7 @@ struct config {
 	int64_t	 gate_refresh_ms;	/* the gate re-reads the store generation this often */
 	int64_t	 audit;			/* bool: keep the audit trail (audit/audit.h) */
 	int64_t	 audit_retention;	/* seconds token events are kept; 0 all */
+	int64_t	 token_retention;	/* seconds expired token records are kept; 0 all */
 	char	*platform_tenant;	/* admin API: its principals act across tenants */
 	char	*maker_checker;		/* production | always | never */
 	int64_t	 approval_ttl;		/* seconds an approval request lives */

@@ -121,6 +121,13 @@ static const char *const pgsql_migration_rate_totals[] = {
 	NULL
 };
 
+/* 9: token records are pruned once expired for token_retention (store.h
+ * store_token_prune): the index finds them without a scan. */
+static const char *const pgsql_migration_token_expiry[] = {
+	"CREATE INDEX tokens_expiry ON tokens(expires_at)",
+	NULL
+};
+
 static const char *const *const pgsql_migrations[] = {
 	pgsql_migration_1,
 	pgsql_migration_revoked_index,
@@ -130,6 +137,7 @@ static const char *const *const pgsql_migrations[] = {
 	pgsql_migration_audit,
 	pgsql_migration_failures,
 	pgsql_migration_rate_totals,
+	pgsql_migration_token_expiry,
 };
 
 #define PGSQL_SCHEMA_LATEST ((int)(sizeof(pgsql_migrations) / sizeof(pgsql_migrations[0])))

@@ -126,6 +126,13 @@ static const char *const sqlite_migration_rate_totals[] = {
 	NULL
 };
 
+/* Token records are pruned once expired for token_retention (store.h
+ * store_token_prune): the index finds them without a scan. */
+static const char *const sqlite_migration_token_expiry[] = {
+	"CREATE INDEX tokens_expiry ON tokens(expires_at)",
+	NULL
+};
+
 static const char *const *const sqlite_migrations[] = {
 	sqlite_migration_1,
 	sqlite_migration_revoked_index,
@@ -135,6 +142,7 @@ static const char *const *const sqlite_migrations[] = {
 	sqlite_migration_audit,
 	sqlite_migration_failures,
 	sqlite_migration_rate_totals,
+	sqlite_migration_token_expiry,
 };
 
 #define SQLITE_SCHEMA_LATEST ((int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0])))

@@ -452,6 +452,20 @@ store_token_revoke_by_name(struct store *s, const char *client_id, const char *n
 	return s->ops->token_revoke_by_name(s->h, client_id, name, at, count);
 }
 
+int
+store_token_prune(struct store *s, int64_t expired_before, int64_t limit, int64_t *pruned)
+{
+	int64_t dummy;
+
+	if (pruned == NULL)
+		pruned = &dummy;
+	*pruned = 0;
+	REQUIRE(s != NULL, "NULL argument");
+	REQUIRE(limit >= 1 && limit <= 100000, "a token prune limit must be 1..100000");
+	REQUIRE(s->ops->token_prune != NULL, "this store backend cannot prune token records");
+	return s->ops->token_prune(s->h, expired_before, limit, pruned);
+}
+
 void
 store_token_clear(struct store_token *t)
 {

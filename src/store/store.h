@@ -183,6 +183,12 @@ int	store_token_list_revoked(struct store *, int64_t now,
 	    struct store_token **out, size_t *n);
 int	store_token_revoke_by_name(struct store *, const char *client_id,
 	    const char *name, int64_t at, int *count);
+/* Deletes the records of at most limit (1..100000) tokens that expired
+ * before expired_before (seconds); *pruned gets how many. An expired token
+ * is refused and reported inactive with or without its record: the record
+ * is kept only for operators (token list) until the retention ends. */
+int	store_token_prune(struct store *, int64_t expired_before, int64_t limit,
+	    int64_t *pruned);
 void	store_token_clear(struct store_token *);
 void	store_token_free(struct store_token *, size_t n);
 

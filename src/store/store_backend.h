@@ -81,6 +81,12 @@ struct store_ops {
 	int	(*token_revoke)(void *h, const char *id, int64_t at);
 	int	(*token_revoke_by_name)(void *h, const char *client_id /* NULL */,
 		    const char *name, int64_t at, int *count);
+	/* Deletes at most limit records with expires_at < expired_before, in
+	 * one transaction, through the tokens_expiry index (never a scan of
+	 * the table); *pruned gets how many. No generation change: nothing a
+	 * node caches holds an expired token. */
+	int	(*token_prune)(void *h, int64_t expired_before, int64_t limit,
+		    int64_t *pruned);
 
 	/* Idempotency records (store.h store_idem_*); none bumps the
 	 * generation. begin: insert RUNNING, or STORE_CONFLICT with the live

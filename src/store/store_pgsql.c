@@ -1490,6 +1490,22 @@ pg_token_revoke_by_name(void *h, const char *client_id, const char *name, int64_
 	return rc;
 }
 
+static int
+pg_token_prune(void *h, int64_t expired_before, int64_t limit, int64_t *pruned)
+{
+	struct pv v = { 0 };
+	int rc, changes = 0;
+
+	pv_i(&v, expired_before);
+	pv_i(&v, limit);
+	/* Served by tokens_expiry (migration 9). */
+	rc = pgi_write1(h, "DELETE FROM tokens WHERE id IN"
+	    " (SELECT id FROM tokens WHERE expires_at < $1 LIMIT $2)", &v, 0, &changes,
+	    "token prune", "token prune: constraint failed", NULL);
+	*pruned = rc == STORE_OK ? changes : 0;
+	return rc;
+}
+
 /* -- the group commit (writer thread only) ---------------------------------------- */
 
 /* A growing text buffer for array literals. */
@@ -1717,6 +1733,7 @@ const struct store_ops store_pgsql_ops = {
 	.token_get = pg_token_get,
 	.token_list = pg_token_list,
 	.token_list_revoked = pg_token_list_revoked,
+	.token_prune = pg_token_prune,
 	.token_revoke = pg_token_revoke,
 	.token_revoke_by_name = pg_token_revoke_by_name,
 	.commit_tokens = pg_commit_tokens,

@@ -38,7 +38,7 @@ enum sq_id {
 	SQ_SECRET_INSERT, SQ_SECRET_LIST, SQ_SECRET_UPDATE,
 	SQ_KEY_INSERT, SQ_KEY_LIST, SQ_KEY_UPDATE,
 	SQ_TOKEN_GET, SQ_TOKEN_LIST, SQ_TOKEN_LIST_REVOKED, SQ_TOKEN_REVOKE, SQ_TOKEN_EXISTS,
-	SQ_TOKEN_REVOKE_NAME, SQ_TOKEN_REVOKE_NAME_CLIENT,
+	SQ_TOKEN_REVOKE_NAME, SQ_TOKEN_REVOKE_NAME_CLIENT, SQ_TOKEN_PRUNE,
 	SQ__MAX
 };
 
@@ -93,6 +93,9 @@ static const char *const sq_sql[SQ__MAX] = {
 	[SQ_TOKEN_REVOKE_NAME] = "UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at = 0",
 	[SQ_TOKEN_REVOKE_NAME_CLIENT] = "UPDATE tokens SET revoked_at = ? WHERE name = ?"
 	    " AND client_id = ? AND revoked_at = 0",
+	/* Served by tokens_expiry (migration token_expiry). */
+	[SQ_TOKEN_PRUNE] = "DELETE FROM tokens WHERE rowid IN"
+	    " (SELECT rowid FROM tokens WHERE expires_at < ? LIMIT ?)",
 };
 
 /* The writer connection's statements. */
@@ -1095,6 +1098,24 @@ sq_token_revoke_by_name(void *h, const char *client_id, const char *name, int64_
 	return rc;
 }
 
+static int
+sq_token_prune(void *h, int64_t expired_before, int64_t limit, int64_t *pruned)
+{
+	struct sq *q = h;
+	int rc, src, changes = 0;
+
+	pthread_mutex_lock(&q->mu);
+	if ((rc = tx_begin(q)) == STORE_OK) {
+		src = run(q, stmt(q, SQ_TOKEN_PRUNE, "ii", expired_before, limit), &changes);
+		if (src != SQLITE_OK)
+			rc = sq_fail(q->db, src, "token prune");
+		rc = tx_end(q, rc, 0);
+	}
+	pthread_mutex_unlock(&q->mu);
+	*pruned = rc == STORE_OK ? changes : 0;
+	return rc;
+}
+
 /* -- the group commit (writer thread only) ---------------------------------------- */
 
 /* Tokens, then the audit rows of the batch (sqlite_audit.c), one commit. */
@@ -1217,6 +1238,7 @@ const struct store_ops store_sqlite_ops = {
 	.token_get = sq_token_get,
 	.token_list = sq_token_list,
 	.token_list_revoked = sq_token_list_revoked,
+	.token_prune = sq_token_prune,
 	.token_revoke = sq_token_revoke,
 	.token_revoke_by_name = sq_token_revoke_by_name,
 	.commit_tokens = sq_commit_tokens,

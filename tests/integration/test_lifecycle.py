@@ -90,6 +90,42 @@ class Lifecycle(Suite):
         finally:
             s.cleanup()
 
+    def test_expired_token_records_pruned(self):
+        # token_retention: a record goes once its token has been expired that
+        # long; a live token's record stays; the issuance stays in the trail.
+        s = Server("--token-retention", "60", start=False)
+        try:
+            s.start()
+            c = s.client("prune", name="short", ttl=60, token_format="opaque")
+            auth = {"Authorization": basic(c["client_id"], c["client_secret"])}
+            r = s.token(c["client_id"], c["client_secret"])
+            eq(r.status, 200, "issued")
+            old = r.json()["access_token"]
+            eq(len(s.cli("token", "list", "--client", c["client_id"])), 1, "recorded")
+            s.stop()
+            # 200 s on, the token has been expired for 140 s: past 60 s.
+            s.env["GATEHOUSE_CLOCK_OFFSET"] = "200"
+            s.start()
+            r = s.token(c["client_id"], c["client_secret"])
+            eq(r.status, 200, "a new token")
+            new = r.json()["access_token"]
+            listed = []
+            for _ in range(100):	# the first housekeeping runs as the server starts
+                listed = s.cli("token", "list", "--client", c["client_id"])
+                if len(listed) == 1:
+                    break
+                time.sleep(0.1)
+            eq(len(listed), 1, "the expired record is gone, the live one stays")
+            check(b"tokens.pruned" in open(s.stderr_path, "rb").read(), "logged")
+            eq(s.post_form("/oauth/introspect", {"token": old}, headers=auth).json(),
+               {"active": False}, "the pruned token is inactive")
+            eq(s.post_form("/oauth/introspect", {"token": new}, headers=auth).json()["active"],
+               True, "the live one is active")
+            eq(len(s.cli("audit", "list", "--action", "token.issued", "--client",
+                         c["client_id"])), 2, "both issuances stay in the trail")
+        finally:
+            s.cleanup()
+
     def test_default_grace_is_seven_days(self):
         s = Server(start=False)
         try:

@@ -724,6 +724,39 @@ duplicate_token_fails_alone(void **state)
 	assert_int_equal(count_rows("SELECT issued_at FROM tokens WHERE id = 'j0'"), 0);
 }
 
+/* Records of tokens expired before the cut go, a chunk at a time; the
+ * others stay. */
+static void
+expired_token_records_pruned(void **state)
+{
+	struct store *s = open_store();
+	struct tally a = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0 };
+	struct store_token t;
+	int64_t pruned = -1;
+	char id[32];
+
+	(void)state;
+	for (int i = 0; i < 10; i++) {	/* p<i> expires at 3600 + 100 i */
+		snprintf(id, sizeof(id), "p%d", i);
+		t = token_fixture(id, "c1", "n", i * 100);
+		assert_int_equal(store_token_record(s, &t, tally_done, &a), STORE_OK);
+	}
+	assert_int_equal(store_flush(s), STORE_OK);
+	assert_int_equal(a.ok, 10);
+	assert_int_equal(store_token_prune(s, 4050, 3, &pruned), STORE_OK);
+	assert_int_equal(pruned, 3);		/* the limit */
+	assert_int_equal(store_token_prune(s, 4050, 100, &pruned), STORE_OK);
+	assert_int_equal(pruned, 2);		/* p0..p4 in all */
+	assert_int_equal(store_token_prune(s, 4050, 100, &pruned), STORE_OK);
+	assert_int_equal(pruned, 0);
+	assert_int_equal(store_token_get(s, "p4", &t), STORE_NOTFOUND);
+	assert_int_equal(store_token_get(s, "p5", &t), STORE_OK);
+	store_token_clear(&t);
+	assert_int_equal(store_token_prune(s, 4050, 0, &pruned), STORE_ERROR);
+	store_close(s);
+	assert_int_equal(count_rows("SELECT count(*) FROM tokens"), 5);
+}
+
 /* -- generation across handles ------------------------------------------------------ */
 
 static void
@@ -963,6 +996,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(duplicate_token_fails_alone, setup, teardown),
+		cmocka_unit_test_setup_teardown(expired_token_records_pruned, setup, teardown),
 		cmocka_unit_test_setup_teardown(generation_seen_across_handles, setup, teardown),
 		cmocka_unit_test_setup_teardown(group_commit_64_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(close_commits_what_is_queued, setup, teardown),
