@@ -144,7 +144,7 @@ static void
 one_group(struct audit_grouper *g, int k, int64_t base, struct store_audit **listed)
 {
 	struct store_audit rows[8];
-	char rid[8][8];
+	char rid[8][16];
 
 	for (int i = 0; i < k; i++) {
 		snprintf(rid[i], sizeof(rid[i]), "r%d", i);
