@@ -117,6 +117,26 @@ set_default(long v, long dflt, long *out, const char *name, struct gh_client_err
 	return GH_CLIENT_OK;
 }
 
+/* The copies of the options, the secret wiped first, and c itself. */
+static void
+free_settings(struct gh_client *c)
+{
+	if (c->client_secret != NULL) {
+		OPENSSL_cleanse(c->client_secret, strlen(c->client_secret));
+		free(c->client_secret);
+	}
+	free(c->base_url);
+	free(c->token_url);
+	free(c->client_id);
+	free(c->scope);
+	free(c->tenant);
+	free(c->token_name);
+	free(c->ca_file);
+	free(c->ca_path);
+	free(c->user_agent);
+	free(c);
+}
+
 enum gh_client_err
 gh_client_new(const struct gh_client_options *o, struct gh_client **out,
     struct gh_client_error *e)
@@ -277,26 +297,13 @@ fail:
 		pthread_rwlock_destroy(&c->rw);
 	locks = 0;
 	c->bg_started = 0;
-	/* gh_client_free with the locks gone: free the rest by hand. */
+	/* gh_client_free with the locks gone: the one entry holds no token. */
 	if (c->entries != NULL) {
 		free(c->entries->scope);
 		free(c->entries->tenant);
 		free(c->entries);
 	}
-	if (c->client_secret != NULL) {
-		OPENSSL_cleanse(c->client_secret, strlen(c->client_secret));
-		free(c->client_secret);
-	}
-	free(c->base_url);
-	free(c->token_url);
-	free(c->client_id);
-	free(c->scope);
-	free(c->tenant);
-	free(c->token_name);
-	free(c->ca_file);
-	free(c->ca_path);
-	free(c->user_agent);
-	free(c);
+	free_settings(c);
 	return rc;
 }
 
@@ -325,18 +332,7 @@ gh_client_free(struct gh_client *c)
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
 	pthread_rwlock_destroy(&c->rw);
-	OPENSSL_cleanse(c->client_secret, c->secret_len);
-	free(c->client_secret);
-	free(c->base_url);
-	free(c->token_url);
-	free(c->client_id);
-	free(c->scope);
-	free(c->tenant);
-	free(c->token_name);
-	free(c->ca_file);
-	free(c->ca_path);
-	free(c->user_agent);
-	free(c);
+	free_settings(c);
 }
 
 /* The entry for (scope, tenant), created on first use. */
