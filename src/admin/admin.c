@@ -231,19 +231,6 @@ admin_bool(struct admin_call *c, const char *name, int *out, int dflt)
 	return 0;
 }
 
-/* -- JSON views --------------------------------------------------------------- */
-
-json_t *
-admin_time(int64_t t)
-{
-	char buf[21];
-
-	if (t == 0)
-		return json_null();
-	time_iso8601(t, buf);
-	return json_string(buf);
-}
-
 /* -- dispatch ----------------------------------------------------------------- */
 
 /* Matches path (after the prefix) against pattern; {} takes one segment of

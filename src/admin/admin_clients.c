@@ -16,66 +16,15 @@
 #include "admin/internal.h"
 #include "http/params.h"
 #include "manage/manage.h"
+#include "manage/views.h"
 #include "util/util.h"
-
-static const char *const role_names[] = { "viewer", "operator", "admin" };
-
-json_t *
-admin_client_json(const struct store_client *c)
-{
-	json_t *roles = json_array(), *scopes = json_array(), *ips = json_array();
-	json_t *claims = json_loads(c->claims, 0, NULL);
-	char *dup, *tok, *save = NULL;
-
-	for (size_t i = 0; i < GH_ARRAY_LEN(role_names); i++)
-		if (c->roles & (1u << i))
-			json_array_append_new(roles, json_string(role_names[i]));
-	if ((dup = strdup(c->scopes)) != NULL) {
-		for (tok = strtok_r(dup, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
-			json_array_append_new(scopes, json_string(tok));
-		free(dup);
-	}
-	save = NULL;
-	if ((dup = strdup(c->allow_ips)) != NULL) {
-		for (tok = strtok_r(dup, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
-			json_array_append_new(ips, json_string(tok));
-		free(dup);
-	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:s, s:o, s:o, s:s, s:I, s:o, s:o, s:o}",
-	    "client_id", c->id, "tenant_id", c->tenant_id, "name", c->name,
-	    "env", store_env_names[c->env], "roles", roles, "scopes", scopes,
-	    "ttl", (json_int_t)c->ttl, "max_ttl", (json_int_t)c->max_ttl,
-	    "token_format", store_format_names[c->format], "allow_ips", ips,
-	    "claims", claims ? claims : json_object(),
-	    "status", c->disabled ? "disabled" : "active",
-	    "rate_limit", (json_int_t)c->rate_limit,
-	    "tokens_valid_after", admin_time(c->tokens_valid_after),
-	    "created_at", admin_time(c->created_at), "updated_at", admin_time(c->updated_at));
-}
-
-json_t *
-admin_token_json(const struct store_token *t)
-{
-	int64_t now = clock_now();
-
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s}",
-	    "id", t->id, "name", t->name, "client_id", t->client_id,
-	    "tenant_id", t->tenant_id, "format", store_format_names[t->format],
-	    "env", store_env_names[t->env], "scope", t->scope, "aud", t->aud,
-	    "issued_at", admin_time(t->issued_at), "expires_at", admin_time(t->expires_at),
-	    "revoked_at", admin_time(t->revoked_at),
-	    "status", t->revoked_at ? "revoked" : t->expires_at <= now ? "expired" : "live");
-}
 
 static json_t *
 secret_json(const struct store_secret *s, int64_t now)
 {
-	const char *state = s->revoked_at ? "revoked" :
-	    (s->expires_at != 0 && s->expires_at <= now) ? "expired" : "live";
-
 	return json_pack("{s:I, s:o, s:o, s:o, s:s}", "secret_id", (json_int_t)s->id,
-	    "created_at", admin_time(s->created_at), "expires_at", admin_time(s->expires_at),
-	    "revoked_at", admin_time(s->revoked_at), "state", state);
+	    "created_at", views_time(s->created_at), "expires_at", views_time(s->expires_at),
+	    "revoked_at", views_time(s->revoked_at), "state", views_secret_state(s, now));
 }
 
 /* -- payloads: a client_spec as a JSON object of strings ---------------------- */
@@ -205,7 +154,7 @@ apply_client_create(struct gh_ctx *ctx, const json_t *p, json_t **result, char *
 	if (preset ? manage_client_create_hashed(ctx->store, ctx->cfg, &s, hash, &cl, err, errlen) :
 	    manage_client_create(ctx->store, ctx->secret_key, ctx->cfg, &s, &cl, secret, err, errlen))
 		return -1;
-	*result = admin_client_json(&cl);
+	*result = views_client(&cl);
 	/* The only time the secret is shown (filed: shown to the maker). */
 	if (!preset) {
 		json_object_set_new(*result, "client_secret", json_string(secret));
@@ -227,7 +176,7 @@ apply_client_update(struct gh_ctx *ctx, const json_t *p, json_t **result, char *
 	spec_from(p, &s);
 	if (manage_client_update(ctx->store, ctx->cfg, id, &s, &cl, err, errlen) == -1)
 		return -1;
-	*result = admin_client_json(&cl);
+	*result = views_client(&cl);
 	store_client_clear(&cl);
 	return 200;
 }
@@ -242,7 +191,7 @@ apply_client_disable(struct gh_ctx *ctx, const json_t *p, json_t **result, char 
 		return snprintf(err, errlen, "client_id: required"), -1;
 	if (manage_client_set_disabled(ctx->store, id, 1, &cl, err, errlen) == -1)
 		return -1;
-	*result = admin_client_json(&cl);
+	*result = views_client(&cl);
 	store_client_clear(&cl);
 	return 200;
 }
@@ -284,8 +233,8 @@ apply_secret_rotate(struct gh_ctx *ctx, const json_t *p, json_t **result, char *
 	    manage_secret_rotate(ctx->store, ctx->secret_key, id, grace, &s, secret, err, errlen))
 		return -1;
 	*result = json_pack("{s:s, s:I, s:o, s:o}", "client_id", id,
-	    "secret_id", (json_int_t)s.id, "created_at", admin_time(s.created_at),
-	    "previous_secrets_expire_at", admin_time(clock_now() + grace));
+	    "secret_id", (json_int_t)s.id, "created_at", views_time(s.created_at),
+	    "previous_secrets_expire_at", views_time(clock_now() + grace));
 	if (!preset) {
 		json_object_set_new(*result, "client_secret", json_string(secret));
 		OPENSSL_cleanse(secret, sizeof(secret));
@@ -304,25 +253,6 @@ const struct admin_kind admin_client_kinds[] = {
 const size_t admin_nclient_kinds = GH_ARRAY_LEN(admin_client_kinds);
 
 /* -- operations ---------------------------------------------------------------- */
-
-/* The age in days of the client's oldest live secret, or -1 when none. */
-static int64_t
-oldest_secret_days(struct store *st, const char *client_id, int64_t now)
-{
-	struct store_secret *ss = NULL;
-	size_t n = 0;
-	int64_t oldest = -1;
-
-	if (store_secret_list(st, client_id, &ss, &n) != STORE_OK)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		int live = ss[i].revoked_at == 0 && (ss[i].expires_at == 0 || ss[i].expires_at > now);
-		if (live && (oldest == -1 || now - ss[i].created_at > oldest))
-			oldest = now - ss[i].created_at;
-	}
-	store_secret_free(ss, n);
-	return oldest < 0 ? -1 : oldest / 86400;
-}
 
 static void
 clients_list(struct admin_call *c)
@@ -374,16 +304,9 @@ clients_list(struct admin_call *c)
 		return;
 	}
 	arr = json_array();
-	for (size_t i = 0; i < n; i++) {
-		/* As the CLI's list: the oldest live secret's age, and whether it
-		 * is due for rotation (secret_rotation_age). */
-		json_t *o = admin_client_json(&cs[i]);
-		int64_t days = oldest_secret_days(c->ctx->store, cs[i].id, now);
-		json_object_set_new(o, "secret_age_days", days < 0 ? json_null() : json_integer(days));
-		json_object_set_new(o, "secret_rotation_due",
-		    json_boolean(days >= 0 && days * 86400 >= c->ctx->cfg->secret_rotation_age));
-		json_array_append_new(arr, o);
-	}
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, views_client_listed(c->ctx->store, &cs[i], now,
+		    c->ctx->cfg->secret_rotation_age));
 	store_client_free(cs, n);
 	admin_answer(c, 200, json_pack("{s:o}", "clients", arr));
 }
@@ -445,7 +368,7 @@ client_show(struct admin_call *c)
 		return;
 	}
 	/* As the CLI's show: the secrets by their dates only. */
-	o = admin_client_json(&cl);
+	o = views_client(&cl);
 	arr = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, secret_json(&ss[i], now));
@@ -495,30 +418,30 @@ client_update(struct admin_call *c)
 	store_client_clear(&cl);
 }
 
+/* A critical change whose payload is the client's id alone (kind:
+ * client.disable, client.delete). */
 static void
-client_disable(struct admin_call *c)
+client_critical(struct admin_call *c, const char *kind)
 {
 	static const char *const none[] = { NULL };
 	struct store_client cl;
 
 	if (admin_fields(c, none) == -1 || admin_client_get(c, c->arg[0], &cl) == -1)
 		return;
-	admin_critical(c, "client.disable", cl.tenant_id, cl.env, cl.id,
-	    json_pack("{s:s}", "client_id", cl.id));
+	admin_critical(c, kind, cl.tenant_id, cl.env, cl.id, json_pack("{s:s}", "client_id", cl.id));
 	store_client_clear(&cl);
+}
+
+static void
+client_disable(struct admin_call *c)
+{
+	client_critical(c, "client.disable");
 }
 
 static void
 client_delete(struct admin_call *c)
 {
-	static const char *const none[] = { NULL };
-	struct store_client cl;
-
-	if (admin_fields(c, none) == -1 || admin_client_get(c, c->arg[0], &cl) == -1)
-		return;
-	admin_critical(c, "client.delete", cl.tenant_id, cl.env, cl.id,
-	    json_pack("{s:s}", "client_id", cl.id));
-	store_client_clear(&cl);
+	client_critical(c, "client.delete");
 }
 
 static void
@@ -533,7 +456,7 @@ client_enable(struct admin_call *c)
 	if (manage_client_set_disabled(c->ctx->store, cl.id, 0, &out, err, sizeof(err)) == -1)
 		admin_manage_error(c, err);
 	else {
-		admin_answer(c, 200, admin_client_json(&out));
+		admin_answer(c, 200, views_client(&out));
 		store_client_clear(&out);
 	}
 	store_client_clear(&cl);
@@ -623,6 +546,7 @@ tokens_list(struct admin_call *c)
 	struct store_client cl;
 	struct store_token *ts = NULL;
 	size_t n = 0;
+	int64_t now = clock_now();
 	json_t *arr;
 
 	if (admin_client_get(c, c->arg[0], &cl) == -1)
@@ -634,7 +558,7 @@ tokens_list(struct admin_call *c)
 	}
 	arr = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, admin_token_json(&ts[i]));
+		json_array_append_new(arr, views_token(&ts[i], now, 1));
 	store_token_free(ts, n);
 	admin_answer(c, 200, json_pack("{s:s, s:o}", "client_id", cl.id, "tokens", arr));
 	store_client_clear(&cl);

@@ -14,6 +14,7 @@
 #include "gate/gate.h"
 #include "keys/keys.h"
 #include "manage/manage.h"
+#include "manage/views.h"
 #include "util/util.h"
 
 static const char *const none[] = { NULL };
@@ -24,7 +25,7 @@ static json_t *
 tenant_json(const struct store_tenant *t)
 {
 	return json_pack("{s:s, s:s, s:o}", "tenant_id", t->id, "name", t->name,
-	    "created_at", admin_time(t->created_at));
+	    "created_at", views_time(t->created_at));
 }
 
 static void
@@ -116,7 +117,7 @@ token_show(struct admin_call *c)
 
 	if (token_get(c, c->arg[0], &t) == -1)
 		return;
-	admin_answer(c, 200, admin_token_json(&t));
+	admin_answer(c, 200, views_token(&t, clock_now(), 1));
 	store_token_clear(&t);
 }
 
@@ -191,20 +192,6 @@ tokens_revoke(struct admin_call *c)
 
 /* -- keys (platform) --------------------------------------------------------- */
 
-static const char *
-key_state(const struct store_key *k, int64_t now)
-{
-	if (k->remove_at != 0 && k->remove_at <= now)
-		return "removed";
-	if (k->retire_at != 0 && k->retire_at <= now)
-		return "retired";
-	if (k->publish_at > now)
-		return "scheduled";
-	if (k->activate_at > now)
-		return "published";
-	return "active";
-}
-
 static void
 keys_list(struct admin_call *c)
 {
@@ -221,11 +208,7 @@ keys_list(struct admin_call *c)
 	}
 	arr = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o}",
-		    "kid", ks[i].kid, "alg", ks[i].alg, "env", store_env_names[ks[i].env],
-		    "state", key_state(&ks[i], now), "created_at", admin_time(ks[i].created_at),
-		    "publish_at", admin_time(ks[i].publish_at), "activate_at", admin_time(ks[i].activate_at),
-		    "retire_at", admin_time(ks[i].retire_at), "remove_at", admin_time(ks[i].remove_at)));
+		json_array_append_new(arr, views_key(&ks[i], now));
 	store_key_free(ks, n);
 	admin_answer(c, 200, json_pack("{s:o}", "keys", arr));
 }
@@ -249,8 +232,7 @@ apply_key_rotate(struct gh_ctx *ctx, const json_t *p, json_t **result, char *err
 		return -1;
 	if (ctx_reload_keys(ctx, rerr, sizeof(rerr)) == -1)
 		snprintf(err, errlen, "rotated to %s, but the keyring did not reload: %s", kid, rerr);
-	*result = json_pack("{s:s, s:s, s:o, s:o}", "kid", kid, "env", store_env_names[env],
-	    "publish_at", admin_time(now), "activate_at", admin_time(now + lead));
+	*result = views_key_rotated(kid, env, now, now + lead);
 	return 201;
 }
 
@@ -319,8 +301,6 @@ key_revoke(struct admin_call *c)
 
 /* -- locks ----------------------------------------------------------------------- */
 
-static const char *const lock_kinds[STORE_LOCK_KIND__MAX] = { "pair", "address" };
-
 /* 1 when the principal may see the pair lock of client_id. */
 static int
 lock_visible(struct admin_call *c, const struct store_lock *l)
@@ -352,11 +332,7 @@ locks_list(struct admin_call *c)
 	arr = json_array();
 	for (size_t i = 0; i < n; i++)
 		if (lock_visible(c, &ls[i]))
-			json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:o, s:o, s:I}",
-			    "kind", lock_kinds[ls[i].kind], "address", ls[i].address,
-			    "client_id", ls[i].kind == STORE_LOCK_PAIR ? json_string(ls[i].client_id) : json_null(),
-			    "locked_at", admin_time(ls[i].created_at), "until", admin_time(ls[i].until),
-			    "retry_after", (json_int_t)(ls[i].until - now)));
+			json_array_append_new(arr, views_lock(&ls[i], now));
 	store_lock_free(ls, n);
 	admin_answer(c, 200, json_pack("{s:o}", "locks", arr));
 }

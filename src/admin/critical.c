@@ -9,6 +9,7 @@
 #include "admin/critical.h"
 #include "admin/internal.h"
 #include "approvals/approvals.h"
+#include "manage/views.h"
 #include "security/secret.h"
 #include "util/util.h"
 
@@ -144,7 +145,7 @@ admin_critical(struct admin_call *c, const char *kind, const char *tenant, enum 
 	{
 		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "approval_id", a.id,
 		    "state", "pending", "kind", kind, "tenant_id", tenant, "target", target,
-		    "expires_at", admin_time(a.expires_at));
+		    "expires_at", views_time(a.expires_at));
 		if (secret[0] != '\0') {
 			/* Shown once, now; it works from when the approval applies. */
 			json_object_set_new(o, "client_secret", json_string(secret));

@@ -88,9 +88,4 @@ extern const size_t admin_naudit_ops;
 /* Records the answered call in the audit trail (admin_audit.c). */
 void	admin_audit_call(struct admin_call *, const char *action);
 
-/* JSON views. */
-json_t	*admin_client_json(const struct store_client *);
-json_t	*admin_token_json(const struct store_token *);
-json_t	*admin_time(int64_t t);
-
 #endif

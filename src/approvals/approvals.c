@@ -17,6 +17,7 @@
 #include "approvals/events.h"
 #include "obs/log.h"
 #include "gate/policy.h"
+#include "manage/views.h"
 #include "server/context.h"
 #include "util/util.h"
 
@@ -578,17 +579,6 @@ out:
 }
 
 static json_t *
-iso_or_null(int64_t t)
-{
-	char buf[21];
-
-	if (t == 0)
-		return json_null();
-	time_iso8601(t, buf);
-	return json_string(buf);
-}
-
-static json_t *
 parsed_or_null(const char *s)
 {
 	json_t *j = s != NULL && s[0] != '\0' ? json_loads(s, JSON_DECODE_ANY, NULL) : NULL;
@@ -616,7 +606,7 @@ approvals_json(const struct store_approval *a, int64_t now)
 	    "maker_tenant", a->maker_tenant, "payload", shown_payload(a->payload),
 	    "reason", a->reason, "state", store_approval_state_names[approvals_state_now(a, now)],
 	    "checker", a->checker[0] != '\0' ? a->checker : NULL,
-	    "created_at", iso_or_null(a->created_at), "expires_at", iso_or_null(a->expires_at),
-	    "decided_at", iso_or_null(a->decided_at), "used_at", iso_or_null(a->used_at),
+	    "created_at", views_time(a->created_at), "expires_at", views_time(a->expires_at),
+	    "decided_at", views_time(a->decided_at), "used_at", views_time(a->used_at),
 	    "result", parsed_or_null(a->result));
 }

@@ -19,28 +19,27 @@
 #include "server/context.h"
 #include "util/util.h"
 
+/* Loads the configuration and opens the store into a context that holds
+ * only those: whoever runs the CLI on the store reads as a platform viewer
+ * (me). 0, or -1 after printing with nothing left open; on 0 the caller
+ * closes ctx->store and clears cfg. */
 static int
-load_config(const struct cli_args *a, struct config *cfg)
+open_reader(const struct cli_args *a, struct config *cfg, struct gh_ctx *ctx,
+    struct approval_actor *me)
 {
-	char err[1024];
-
-	config_defaults(cfg);
-	if (cli_has(a, "config") && config_load(cfg, cli_get(a, "config"), err, sizeof(err)) == -1) {
+	if (cli_load_config(a, cfg) == -1)
+		return -1;
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->cfg = cfg;
+	if (cli_open_store(a, &ctx->store) == -1) {
 		config_clear(cfg);
-		cli_fail("config: %s", err);
 		return -1;
 	}
-	return 0;
-}
-
-/* Whoever runs the CLI on the store reads as a platform viewer. */
-static void
-store_reader(const struct config *cfg, struct approval_actor *me)
-{
 	memset(me, 0, sizeof(*me));
 	snprintf(me->client_id, sizeof(me->client_id), "cli");
 	snprintf(me->tenant_id, sizeof(me->tenant_id), "%s", cfg->platform_tenant);
 	me->roles = STORE_ROLE_VIEWER;
+	return 0;
 }
 
 static int
@@ -74,15 +73,8 @@ cmd_list(int argc, char **argv)
 	if ((s = cli_get(&a, "limit")) != NULL &&
 	    num_parse_i64(s, strlen(s), 1, 1000, &limit, &why) == -1)
 		return cli_fail("approvals list: --limit: %s (1-1000)", why);
-	if (load_config(&a, &cfg) == -1)
+	if (open_reader(&a, &cfg, &ctx, &me) == -1)
 		return 1;
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.cfg = &cfg;
-	if (cli_open_store(&a, &ctx.store) == -1) {
-		config_clear(&cfg);
-		return 1;
-	}
-	store_reader(&cfg, &me);
 	rc = approvals_list(&ctx, &me, cli_get(&a, "tenant") != NULL ? cli_get(&a, "tenant") : "*",
 	    state, (size_t)limit, &v, &n, err, sizeof(err));
 	if (rc != 0) {
@@ -116,15 +108,8 @@ cmd_show(int argc, char **argv)
 		return rc < 0 ? 2 : 0;
 	if (a.npos != 1)
 		return cli_fail("approvals show: give one approval id");
-	if (load_config(&a, &cfg) == -1)
+	if (open_reader(&a, &cfg, &ctx, &me) == -1)
 		return 1;
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.cfg = &cfg;
-	if (cli_open_store(&a, &ctx.store) == -1) {
-		config_clear(&cfg);
-		return 1;
-	}
-	store_reader(&cfg, &me);
 	rc = approvals_get(&ctx, &me, a.pos[0], &ap, err, sizeof(err));
 	store_close(ctx.store);
 	config_clear(&cfg);
@@ -163,7 +148,7 @@ decide(int argc, char **argv, int approve)
 		return cli_fail("approvals %s: give one approval id", verb);
 	if (cli_get(&a, "as") == NULL)
 		return cli_fail("approvals %s: --as CLIENT_ID names the Admin client deciding", verb);
-	if (load_config(&a, &cfg) == -1)
+	if (cli_load_config(&a, &cfg) == -1)
 		return 1;
 	if (cli_open_store(&a, &st) == -1) {
 		config_clear(&cfg);

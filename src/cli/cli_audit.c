@@ -15,21 +15,6 @@
 #include "config/config.h"
 #include "util/util.h"
 
-/* Defaults, then --config when given. 0, or -1 after printing. */
-static int
-config_for(const struct cli_args *a, struct config *cfg)
-{
-	char err[1024];
-
-	config_defaults(cfg);
-	if (cli_has(a, "config") && config_load(cfg, cli_get(a, "config"), err, sizeof(err)) == -1) {
-		config_clear(cfg);
-		cli_fail("config: %s", err);
-		return -1;
-	}
-	return 0;
-}
-
 int
 cli_audit(const struct cli_args *a, struct store *st, const char *action, const char *tenant,
     const char *target, const char *err)
@@ -42,7 +27,7 @@ cli_audit(const struct cli_args *a, struct store *st, const char *action, const 
 
 	struct store_client c;
 
-	if (config_for(a, &cfg) == -1)
+	if (cli_load_config(a, &cfg) == -1)
 		return -1;
 	/* A client's actions belong to its tenant's trail. */
 	memset(&c, 0, sizeof(c));
@@ -243,7 +228,7 @@ cmd_audit_prune(int argc, char **argv)
 	if ((rc = cli_parse(argc, argv, "gatehouse audit prune [--older-than DURATION]", spec,
 	    GH_ARRAY_LEN(spec), &a)) != 0)
 		return rc < 0 ? 2 : 0;
-	if (config_for(&a, &cfg) == -1)
+	if (cli_load_config(&a, &cfg) == -1)
 		return 1;
 	if (cli_has(&a, "older-than") && num_parse_duration(cli_get(&a, "older-than"), 1,
 	    3660LL * 86400, &cfg.audit_retention, &why) == -1) {

@@ -8,25 +8,9 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "manage/manage.h"
+#include "manage/views.h"
 #include "security/masterkey.h"
 #include "util/util.h"
-
-
-/* Loads the configuration a command's checks depend on (defaults,
- * require_allowlist) from --config when given. */
-static int
-load_config(const struct cli_args *a, struct config *cfg)
-{
-	char err[1024];
-
-	config_defaults(cfg);
-	if (cli_has(a, "config") && config_load(cfg, cli_get(a, "config"), err, sizeof(err)) == -1) {
-		config_clear(cfg);
-		cli_fail("config: %s", err);
-		return -1;
-	}
-	return 0;
-}
 
 int
 cmd_client_create(int argc, char **argv)
@@ -76,7 +60,8 @@ cmd_client_create(int argc, char **argv)
 			s.allow_ips[s.nallow++] = a.multi[i];
 	if (s.tenant == NULL || s.name == NULL)
 		return cli_fail("client create: --tenant and --name are required");
-	if (load_config(&a, &cfg) == -1)
+	/* The checks depend on the configuration (defaults, require_allowlist). */
+	if (cli_load_config(&a, &cfg) == -1)
 		return 1;
 	if (cli_master_key(&a, 0, master, NULL) == -1) {
 		config_clear(&cfg);
@@ -95,31 +80,12 @@ cmd_client_create(int argc, char **argv)
 	config_clear(&cfg);
 	if (rc == -1)
 		return cli_fail("client create: %s", err);
-	o = cli_client_json(&c);
+	o = views_client(&c);
 	/* The only time the secret is shown. */
 	json_object_set_new(o, "client_secret", json_string(secret));
 	OPENSSL_cleanse(secret, sizeof(secret));
 	store_client_clear(&c);
 	return cli_print(o);
-}
-
-/* The age in days of the client's oldest live secret, or -1 when none. */
-static int64_t
-oldest_secret_days(struct store *st, const char *client_id, int64_t now)
-{
-	struct store_secret *ss = NULL;
-	size_t n = 0;
-	int64_t oldest = -1;
-
-	if (store_secret_list(st, client_id, &ss, &n) != STORE_OK)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		int live = ss[i].revoked_at == 0 && (ss[i].expires_at == 0 || ss[i].expires_at > now);
-		if (live && (oldest == -1 || now - ss[i].created_at > oldest))
-			oldest = now - ss[i].created_at;
-	}
-	store_secret_free(ss, n);
-	return oldest < 0 ? -1 : oldest / 86400;
 }
 
 int
@@ -141,7 +107,7 @@ cmd_client_list(int argc, char **argv)
 	if ((rc = cli_parse(argc, argv, "gatehouse client list [--tenant ID]", spec,
 	    GH_ARRAY_LEN(spec), &a)) != 0)
 		return rc < 0 ? 2 : 0;
-	if (load_config(&a, &cfg) == -1)
+	if (cli_load_config(&a, &cfg) == -1)
 		return 1;
 	if (cli_open_store(&a, &st) == -1) {
 		config_clear(&cfg);
@@ -154,14 +120,8 @@ cmd_client_list(int argc, char **argv)
 		return rc;
 	}
 	arr = json_array();
-	for (size_t i = 0; i < n; i++) {
-		json_t *o = cli_client_json(&cs[i]);
-		int64_t days = oldest_secret_days(st, cs[i].id, now);
-		json_object_set_new(o, "secret_age_days", days < 0 ? json_null() : json_integer(days));
-		json_object_set_new(o, "secret_rotation_due",
-		    json_boolean(days >= 0 && days * 86400 >= cfg.secret_rotation_age));
-		json_array_append_new(arr, o);
-	}
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, views_client_listed(st, &cs[i], now, cfg.secret_rotation_age));
 	store_client_free(cs, n);
 	store_close(st);
 	config_clear(&cfg);
@@ -177,6 +137,7 @@ cmd_client_show(int argc, char **argv)
 	struct store_client c;
 	struct store_secret *ss = NULL;
 	size_t n = 0;
+	int64_t now = clock_now();
 	json_t *o, *arr;
 	int rc;
 
@@ -198,15 +159,14 @@ cmd_client_show(int argc, char **argv)
 		store_close(st);
 		return rc;
 	}
-	o = cli_client_json(&c);
+	o = views_client(&c);
 	arr = json_array();
 	/* Secrets by their dates only; never the hash. */
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, json_pack("{s:I, s:o, s:o, s:o, s:s}",
-		    "id", (json_int_t)ss[i].id, "created_at", cli_time(ss[i].created_at),
-		    "expires_at", cli_time(ss[i].expires_at), "revoked_at", cli_time(ss[i].revoked_at),
-		    "status", ss[i].revoked_at ? "revoked" :
-		    (ss[i].expires_at && ss[i].expires_at <= clock_now()) ? "expired" : "live"));
+		    "id", (json_int_t)ss[i].id, "created_at", views_time(ss[i].created_at),
+		    "expires_at", views_time(ss[i].expires_at), "revoked_at", views_time(ss[i].revoked_at),
+		    "status", views_secret_state(&ss[i], now)));
 	json_object_set_new(o, "secrets", arr);
 	store_secret_free(ss, n);
 	store_client_clear(&c);
@@ -237,7 +197,7 @@ set_disabled(int argc, char **argv, int disabled)
 	store_close(st);
 	if (rc == -1)
 		return cli_fail("client %s: %s", disabled ? "disable" : "enable", err);
-	rc = cli_print(cli_client_json(&c));
+	rc = cli_print(views_client(&c));
 	store_client_clear(&c);
 	return rc;
 }
@@ -306,8 +266,8 @@ cmd_client_rotate_secret(int argc, char **argv)
 		return cli_fail("client rotate-secret: %s", err);
 	rc = cli_print(json_pack("{s:s, s:I, s:s, s:o, s:o}", "client_id", a.pos[0],
 	    "secret_id", (json_int_t)s.id, "client_secret", secret,
-	    "created_at", cli_time(s.created_at),
-	    "previous_secrets_expire_at", cli_time(clock_now() + grace)));
+	    "created_at", views_time(s.created_at),
+	    "previous_secrets_expire_at", views_time(clock_now() + grace)));
 	OPENSSL_cleanse(secret, sizeof(secret));
 	return rc;
 }

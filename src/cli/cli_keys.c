@@ -8,23 +8,9 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "keys/keys.h"
+#include "manage/views.h"
 #include "security/masterkey.h"
 #include "util/util.h"
-
-/* A key's state at now, from its dates. */
-static const char *
-key_state(const struct store_key *k, int64_t now)
-{
-	if (k->remove_at != 0 && k->remove_at <= now)
-		return "removed";
-	if (k->retire_at != 0 && k->retire_at <= now)
-		return "retired";
-	if (k->publish_at > now)
-		return "scheduled";
-	if (k->activate_at > now)
-		return "published";
-	return "active";
-}
 
 int
 cmd_keys_list(int argc, char **argv)
@@ -49,11 +35,7 @@ cmd_keys_list(int argc, char **argv)
 	}
 	arr = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o}",
-		    "kid", ks[i].kid, "alg", ks[i].alg, "env", store_env_names[ks[i].env],
-		    "state", key_state(&ks[i], now), "created_at", cli_time(ks[i].created_at),
-		    "publish_at", cli_time(ks[i].publish_at), "activate_at", cli_time(ks[i].activate_at),
-		    "retire_at", cli_time(ks[i].retire_at), "remove_at", cli_time(ks[i].remove_at)));
+		json_array_append_new(arr, views_key(&ks[i], now));
 	store_key_free(ks, n);
 	store_close(st);
 	return cli_print(arr);
@@ -109,9 +91,7 @@ cmd_keys_rotate(int argc, char **argv)
 			rc = cli_fail("keys rotate: %s: %s", store_env_names[env], err);
 			break;
 		}
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:o}", "kid", kid,
-		    "env", store_env_names[env], "publish_at", cli_time(now),
-		    "activate_at", cli_time(now + lead)));
+		json_array_append_new(arr, views_key_rotated(kid, (enum store_env)env, now, now + lead));
 	}
 	OPENSSL_cleanse(seal_key, sizeof(seal_key));
 	cli_audit(&a, st, "keys.rotate", NULL, only == STORE_ENV__MAX ? "all" : store_env_names[only],

@@ -8,9 +8,8 @@
 #include "cli/cli_audit.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "manage/views.h"
 #include "util/util.h"
-
-static const char *const kind_names[STORE_LOCK_KIND__MAX] = { "pair", "address" };
 
 int
 cmd_lock_list(int argc, char **argv)
@@ -35,11 +34,7 @@ cmd_lock_list(int argc, char **argv)
 	}
 	arr = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:o, s:o, s:I}",
-		    "kind", kind_names[ls[i].kind], "address", ls[i].address,
-		    "client_id", ls[i].kind == STORE_LOCK_PAIR ? json_string(ls[i].client_id) : json_null(),
-		    "locked_at", cli_time(ls[i].created_at), "until", cli_time(ls[i].until),
-		    "retry_after", (json_int_t)(ls[i].until - now)));
+		json_array_append_new(arr, views_lock(&ls[i], now));
 	store_lock_free(ls, n);
 	store_close(st);
 	return cli_print(arr);

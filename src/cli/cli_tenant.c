@@ -5,13 +5,14 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "manage/manage.h"
+#include "manage/views.h"
 #include "util/util.h"
 
 static json_t *
 tenant_json(const struct store_tenant *t)
 {
 	return json_pack("{s:s, s:s, s:o}", "id", t->id, "name", t->name,
-	    "created_at", cli_time(t->created_at));
+	    "created_at", views_time(t->created_at));
 }
 
 int

@@ -5,20 +5,8 @@
 #include "cli/cli_audit.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "manage/views.h"
 #include "util/util.h"
-
-static json_t *
-token_json(const struct store_token *t)
-{
-	int64_t now = clock_now();
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s}",
-	    "id", t->id, "name", t->name, "client_id", t->client_id,
-	    "tenant_id", t->tenant_id, "format", store_format_names[t->format],
-	    "env", store_env_names[t->env], "scope", t->scope,
-	    "issued_at", cli_time(t->issued_at), "expires_at", cli_time(t->expires_at),
-	    "revoked_at", cli_time(t->revoked_at),
-	    "status", t->revoked_at ? "revoked" : t->expires_at <= now ? "expired" : "live");
-}
 
 int
 cmd_token_list(int argc, char **argv)
@@ -31,6 +19,7 @@ cmd_token_list(int argc, char **argv)
 	struct store *st = NULL;
 	struct store_token *ts = NULL;
 	size_t n = 0;
+	int64_t now = clock_now();
 	json_t *arr;
 	int rc;
 
@@ -48,7 +37,7 @@ cmd_token_list(int argc, char **argv)
 	}
 	arr = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, token_json(&ts[i]));
+		json_array_append_new(arr, views_token(&ts[i], now, 0));
 	store_token_free(ts, n);
 	store_close(st);
 	return cli_print(arr);

@@ -138,6 +138,20 @@ cli_master_path(const struct cli_args *a)
 }
 
 int
+cli_load_config(const struct cli_args *a, struct config *cfg)
+{
+	char err[1024];
+
+	config_defaults(cfg);
+	if (cli_has(a, "config") && config_load(cfg, cli_get(a, "config"), err, sizeof(err)) == -1) {
+		config_clear(cfg);
+		cli_fail("config: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+int
 cli_open_store(const struct cli_args *a, struct store **out)
 {
 	char err[512];
@@ -161,49 +175,4 @@ cli_master_key(const struct cli_args *a, int create, uint8_t out[32], int *creat
 		return -1;
 	}
 	return 0;
-}
-
-json_t *
-cli_time(int64_t t)
-{
-	char iso[21];
-
-	if (t == 0)
-		return json_null();
-	time_iso8601(t, iso);
-	return json_string(iso);
-}
-
-json_t *
-cli_client_json(const struct store_client *c)
-{
-	json_t *roles = json_array(), *scopes = json_array(), *ips = json_array();
-	static const char *const names[] = { "viewer", "operator", "admin" };
-	json_t *claims = json_loads(c->claims, 0, NULL);
-	char *dup, *tok, *save = NULL;
-
-	for (size_t i = 0; i < GH_ARRAY_LEN(names); i++)
-		if (c->roles & (1u << i))
-			json_array_append_new(roles, json_string(names[i]));
-	if ((dup = strdup(c->scopes)) != NULL) {
-		for (tok = strtok_r(dup, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
-			json_array_append_new(scopes, json_string(tok));
-		free(dup);
-	}
-	save = NULL;
-	if ((dup = strdup(c->allow_ips)) != NULL) {
-		for (tok = strtok_r(dup, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
-			json_array_append_new(ips, json_string(tok));
-		free(dup);
-	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:s, s:o, s:o, s:s, s:I, s:o, s:o, s:o}",
-	    "client_id", c->id, "tenant_id", c->tenant_id, "name", c->name,
-	    "env", store_env_names[c->env], "roles", roles, "scopes", scopes,
-	    "ttl", (json_int_t)c->ttl, "max_ttl", (json_int_t)c->max_ttl,
-	    "token_format", store_format_names[c->format], "allow_ips", ips,
-	    "claims", claims ? claims : json_object(),
-	    "status", c->disabled ? "disabled" : "active",
-	    "rate_limit", (json_int_t)c->rate_limit,
-	    "tokens_valid_after", cli_time(c->tokens_valid_after),
-	    "created_at", cli_time(c->created_at), "updated_at", cli_time(c->updated_at));
 }

@@ -1,6 +1,8 @@
 /*
  * common.h — what every command shares: option parsing against a declared
- * table, opening the store and the master key, printing results.
+ * table, loading the configuration, opening the store and the master key,
+ * printing results (the JSON views themselves are manage/views.h, shared
+ * with the admin API).
  */
 #ifndef GH_CLI_COMMON_H
 #define GH_CLI_COMMON_H
@@ -10,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "config/config.h"
 #include "store/store.h"
 
 #define CLI_MAX_VALUES 64
@@ -54,14 +57,13 @@ int	cli_print(json_t *o);
 /* The store URL and master key path, from options, environment, defaults. */
 const char *cli_db_url(const struct cli_args *);
 const char *cli_master_path(const struct cli_args *);
+/* Defaults, then --config when given. 0, or -1 after printing (cfg is
+ * then clear); on 0 the caller config_clear()s it. */
+int	cli_load_config(const struct cli_args *, struct config *cfg);
 /* Opens the store. 0, or prints the reason and returns -1. */
 int	cli_open_store(const struct cli_args *, struct store **out);
 /* Loads (create: or makes) the master key. 0 or -1 after printing. */
 int	cli_master_key(const struct cli_args *, int create, uint8_t out[32],
 	    int *created);
-
-/* JSON views of store rows (no secrets, only what an operator may see). */
-json_t	*cli_client_json(const struct store_client *);
-json_t	*cli_time(int64_t t);	/* ISO 8601, or null for 0 */
 
 #endif
