@@ -141,3 +141,13 @@ store_audit_checkpoint_detail(int64_t through, const uint8_t through_hash[32], i
 	    "\"kept_digest\":\"%s\",\"pruned\":%lld}", (long long)through, th, (long long)kept,
 	    kd, (long long)pruned);
 }
+
+void
+store_audit_checkpoint(struct store_audit *cp, int64_t at, char *detail)
+{
+	memset(cp, 0, sizeof(*cp));
+	cp->at = at;
+	cp->action = (char *)STORE_AUDIT_CHECKPOINT;
+	cp->outcome = (char *)"ok";
+	cp->detail = detail;
+}

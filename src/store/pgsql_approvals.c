@@ -47,12 +47,6 @@ approval_row(const PGresult *r, int i, void *dst)
 	return 0;
 }
 
-static void
-approval_clear1(void *p)
-{
-	store_approval_clear(p);
-}
-
 /* The row id on c (inside the caller's transaction). */
 static int
 load(PGconn *c, const char *id, struct store_approval *out)
@@ -145,7 +139,7 @@ pg_approval_get(void *h, const char *id, struct store_approval *out)
 	snprintf(nf, sizeof(nf), "approval %.64s does not exist", id);
 	pv_s(&v, id);
 	return pgi_fetch_one(h, "SELECT " COLUMNS " FROM approvals WHERE id = $1", &v, sizeof(*out),
-	    approval_row, approval_clear1, out, "approvals read", nf);
+	    approval_row, store_approval_clear_v, out, "approvals read", nf);
 }
 
 int
@@ -155,15 +149,12 @@ pg_approval_list(void *h, const char *tenant_id, enum store_approval_state state
 	struct pv v = { 0 };
 
 	/* $1 NULL: any tenant; $2 -1: any state. */
-	if (tenant_id != NULL)
-		pv_s(&v, tenant_id);
-	else
-		pv_null(&v);
+	pv_opt(&v, tenant_id);
 	pv_i(&v, state == STORE_APPROVAL_STATE__MAX ? -1 : (int64_t)state);
 	pv_i(&v, (int64_t)limit);
 	return pgi_collect(h, "SELECT " COLUMNS " FROM approvals WHERE ($1::text IS NULL OR"
 	    " tenant_id = $1) AND ($2::bigint < 0 OR state = $2) ORDER BY created_at DESC, id DESC"
-	    " LIMIT $3", &v, sizeof(**out), approval_row, approval_clear1, (void **)out, n,
+	    " LIMIT $3", &v, sizeof(**out), approval_row, store_approval_clear_v, (void **)out, n,
 	    "approvals list");
 }
 
@@ -178,16 +169,10 @@ pg_approval_transition(void *h, const char *id, enum store_approval_state from,
 	int slot, rc, changes = 0;
 
 	pv_i(&v, to);
-	if (checker != NULL)
-		pv_s(&v, checker);
-	else
-		pv_null(&v);
+	pv_opt(&v, checker);
 	pv_i(&v, now);
 	pv_i(&v, used_at);
-	if (result != NULL)
-		pv_s(&v, result);
-	else
-		pv_null(&v);
+	pv_opt(&v, result);
 	pv_s(&v, id);
 	pv_i(&v, from);
 	pv_i(&v, check_expiry != 0);
@@ -208,11 +193,7 @@ pg_approval_transition(void *h, const char *id, enum store_approval_state from,
 		/* Lost, or never could: say why, change nothing. */
 		memset(&cur, 0, sizeof(cur));
 		if ((rc = load(c, id, &cur)) == STORE_OK) {
-			if (cur.state == from)
-				rc = store_set_error(STORE_CONFLICT, "approval %.64s has expired", id);
-			else
-				rc = store_set_error(STORE_CONFLICT, "approval %.64s is %s", id,
-				    store_approval_state_names[cur.state]);
+			rc = store_approval_conflict(id, from, cur.state);
 			store_approval_clear(&cur);
 		}
 	}

@@ -29,54 +29,9 @@ chain_lock(PGconn *c)
 	    NULL, NULL);
 }
 
-/* A growing text buffer for array literals. */
-struct abuf {
-	char	*p;
-	size_t	 len, cap;
-	int	 oom;
-};
-
+/* A hash as one hex text element (decoded in SQL). */
 static void
-put(struct abuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t ncap = b->cap ? b->cap : 256;
-		char *np;
-		while (ncap < b->len + n + 1)
-			ncap *= 2;
-		if ((np = realloc(b->p, ncap)) == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = ncap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-/* One quoted element of a text[] literal, \ and " escaped. */
-static void
-put_elem(struct abuf *b, const char *s, int first)
-{
-	put(b, first ? "\"" : ",\"", first ? 1 : 2);
-	for (; *s != '\0'; s++) {
-		size_t n = strcspn(s, "\\\"");
-		put(b, s, n);
-		s += n;
-		if (*s == '\0')
-			break;
-		put(b, "\\", 1);
-		put(b, s, 1);
-	}
-	put(b, "\"", 1);
-}
-
-static void
-put_hex(struct abuf *b, const uint8_t h[32], int first)
+put_hex(struct pgi_arr *b, const uint8_t h[32], int first)
 {
 	static const char hx[] = "0123456789abcdef";
 	char s[66];
@@ -86,7 +41,7 @@ put_hex(struct abuf *b, const uint8_t h[32], int first)
 		s[2 * i + 1] = hx[h[i] & 15];
 	}
 	s[64] = '\0';
-	put_elem(b, s, first);
+	pgi_arr_s(b, s, first);
 }
 
 static void
@@ -111,7 +66,7 @@ pg_audit_append_tx(PGconn *c, const struct store_audit *a, size_t na)
 {
 	enum { F_SEQ, F_AT, F_REQ, F_ACTOR, F_TENANT, F_ADDR, F_ACTION, F_TARGET, F_OUTCOME,
 	    F_DETAIL, F_PREV, F_HASH, F__MAX };
-	struct abuf b[F__MAX];
+	struct pgi_arr b[F__MAX];
 	struct pv v = { 0 };
 	enum pq_kind kind;
 	uint8_t prev[32];
@@ -134,12 +89,11 @@ pg_audit_append_tx(PGconn *c, const struct store_audit *a, size_t na)
 	PQclear(r);
 	memset(b, 0, sizeof(b));
 	for (int k = 0; k < F__MAX; k++)
-		put(&b[k], "{", 1);
+		pgi_arr_put(&b[k], "{", 1);
 	for (size_t i = 0; i < na; i++) {
 		struct store_audit x = a[i];
 		char **f[8] = { &x.request_id, &x.actor, &x.tenant, &x.address, &x.action,
 		    &x.target, &x.outcome, &x.detail };
-		char num[24];
 		int first = i == 0;
 
 		char *fixed[8] = { NULL };
@@ -164,25 +118,19 @@ pg_audit_append_tx(PGconn *c, const struct store_audit *a, size_t na)
 		x.seq = ++seq;
 		memcpy(x.prev_hash, prev, 32);
 		store_audit_hash(&x, x.hash);
-		snprintf(num, sizeof(num), "%s%lld", first ? "" : ",", (long long)x.seq);
-		put(&b[F_SEQ], num, strlen(num));
-		snprintf(num, sizeof(num), "%s%lld", first ? "" : ",", (long long)x.at);
-		put(&b[F_AT], num, strlen(num));
+		pgi_arr_i(&b[F_SEQ], x.seq, first);
+		pgi_arr_i(&b[F_AT], x.at, first);
 		for (int k = 0; k < 8; k++)
-			put_elem(&b[F_REQ + k], *f[k], first);
+			pgi_arr_s(&b[F_REQ + k], *f[k], first);
 		put_hex(&b[F_PREV], x.prev_hash, first);
 		put_hex(&b[F_HASH], x.hash, first);
 		memcpy(prev, x.hash, 32);
 		for (int k = 0; k < 8; k++)
 			free(fixed[k]);
 	}
-	for (int k = 0; k < F__MAX; k++) {
-		put(&b[k], "}", 1);
-		if (b[k].oom) {
-			rc = store_set_error(STORE_ERROR, "audit: append: out of memory");
-			goto out;
-		}
-		pv_s(&v, b[k].p);
+	if (pgi_arr_bind(b, F__MAX, &v) == -1) {
+		rc = store_set_error(STORE_ERROR, "audit: append: out of memory");
+		goto out;
 	}
 	rc = pgi_run(c, "INSERT INTO audit (" AUDIT_COLS ") SELECT s, t, q, ac, te, ad, an, ta, o,"
 	    " d, decode(ph, 'hex'), decode(hh, 'hex') FROM unnest($1::bigint[], $2::bigint[],"
@@ -212,12 +160,6 @@ audit_row(const PGresult *r, int i, void *dst)
 	return 0;
 }
 
-static void
-audit_clear1(void *p)
-{
-	store_audit_clear(p);
-}
-
 int
 pg_audit_list(void *h, const struct store_audit_filter *f, struct store_audit **out, size_t *n)
 {
@@ -238,7 +180,7 @@ pg_audit_list(void *h, const struct store_audit_filter *f, struct store_audit **
 	    " AND ($3 = '' OR action = $3)"
 	    " AND ($4::bigint = 0 OR at >= $4::bigint) AND ($5::bigint = 0 OR at < $5::bigint)"
 	    " AND ($6::bigint = 0 OR seq < $6::bigint)"
-	    " ORDER BY seq DESC LIMIT $7", &v, sizeof(**out), audit_row, audit_clear1,
+	    " ORDER BY seq DESC LIMIT $7", &v, sizeof(**out), audit_row, store_audit_clear_v,
 	    (void **)out, n, "audit: list");
 }
 
@@ -260,7 +202,7 @@ pg_audit_scan(void *h, int64_t from_seq, store_audit_fn fn, void *arg)
 		pv_i(&v, next);
 		pv_i(&v, SCAN_PAGE);
 		if ((rc = pgi_collect(h, "SELECT " AUDIT_COLS " FROM audit WHERE seq >= $1"
-		    " ORDER BY seq LIMIT $2", &v, sizeof(*rows), audit_row, audit_clear1,
+		    " ORDER BY seq LIMIT $2", &v, sizeof(*rows), audit_row, store_audit_clear_v,
 		    (void **)&rows, &n, "audit: scan")) != STORE_OK)
 			return rc;
 		for (size_t i = 0; i < n; i++) {
@@ -291,7 +233,6 @@ pg_audit_prune(void *h, int64_t before, int64_t now, int64_t *pruned)
 	PGconn *c;
 	int slot, rc, deleted = 0;
 
-	memset(&cp, 0, sizeof(cp));
 	if ((rc = pgi_acquire(h, &slot, &c, "audit: prune")) != STORE_OK)
 		return rc;
 	if ((rc = pgi_tx_begin(c)) != STORE_OK)
@@ -356,10 +297,7 @@ pg_audit_prune(void *h, int64_t before, int64_t now, int64_t *pruned)
 	r = NULL;
 	store_audit_checkpoint_detail(through, through_hash, kept, kept_digest, counted,
 	    detail, sizeof(detail));
-	cp.at = now;
-	cp.action = (char *)STORE_AUDIT_CHECKPOINT;
-	cp.outcome = (char *)"ok";
-	cp.detail = detail;
+	store_audit_checkpoint(&cp, now, detail);
 	if ((rc = pg_audit_append_tx(c, &cp, 1)) != STORE_OK)
 		goto out;
 	if ((rc = pgi_run(c, "DELETE FROM audit WHERE seq <= $1 AND action IN " PRUNABLE, &t,

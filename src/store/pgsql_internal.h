@@ -33,6 +33,26 @@ void	pv_s(struct pv *, const char *s);
 void	pv_null(struct pv *);
 void	pv_i(struct pv *, int64_t v);
 void	pv_b(struct pv *, const void *b, size_t n);
+/* Text, or SQL NULL for NULL (an optional filter or column). */
+void	pv_opt(struct pv *, const char *s);
+
+/* The text of an array literal, "{e1,e2,...}", bound as one parameter so
+ * that a batch of rows goes in with one statement (INSERT ... SELECT FROM
+ * unnest($1::text[], ...)). Zero it, put "{", add elements (first: 1 for
+ * the first, which takes no comma), then pgi_arr_bind. Running out of
+ * memory is remembered in oom and reported once, by pgi_arr_bind. The
+ * caller frees p. */
+struct pgi_arr {
+	char	*p;
+	size_t	 len, cap;
+	int	 oom;
+};
+void	pgi_arr_put(struct pgi_arr *, const char *s, size_t n);	/* raw bytes */
+void	pgi_arr_s(struct pgi_arr *, const char *s, int first);	/* quoted, escaped */
+void	pgi_arr_i(struct pgi_arr *, int64_t v, int first);
+/* Closes a[0..n) with "}" and binds each as the next text parameter of p:
+ * 0, or -1 when any ran out of memory. */
+int	pgi_arr_bind(struct pgi_arr *a, int n, struct pv *p);
 
 /* How a statement failed: unique and foreign-key violations are left to the
  * caller to name; PQ_FAIL has set the error (UNAVAILABLE for a lost or
@@ -70,14 +90,13 @@ int64_t	 pgi_col_i(const PGresult *r, int row, int col);
 uint8_t	*pgi_col_b(const PGresult *r, int row, int col, size_t *len);
 
 /* Collects every row of a query into a fresh array (row fills one element,
- * -1 for no memory; clear frees one). fetch_one: STORE_NOTFOUND with
- * notfound when there is no row. */
+ * -1 for no memory; clear, store_X_clear_v of store_backend.h, frees one).
+ * fetch_one: STORE_NOTFOUND with notfound when there is no row. */
 typedef int (*row_fn)(const PGresult *, int, void *dst);
-typedef void (*clear_fn)(void *);
 int	pgi_collect(struct pg *, const char *sql, const struct pv *p, size_t size,
-	    row_fn row, clear_fn clear, void **out, size_t *n, const char *what);
+	    row_fn row, store_clear_fn clear, void **out, size_t *n, const char *what);
 int	pgi_fetch_one(struct pg *, const char *sql, const struct pv *p, size_t size,
-	    row_fn row, clear_fn clear, void *out, const char *what, const char *notfound);
+	    row_fn row, store_clear_fn clear, void *out, const char *what, const char *notfound);
 
 /* UTF-8 validity (PostgreSQL text refuses invalid bytes, SQLite does not),
  * and a heap copy with invalid bytes as '?'. */

@@ -64,13 +64,6 @@ lock_row(const PGresult *r, int i, void *dst)
 	return l->address && l->client_id ? 0 : -1;
 }
 
-static void
-lock_clear1(void *p)
-{
-	free(((struct store_lock *)p)->address);
-	free(((struct store_lock *)p)->client_id);
-}
-
 int
 pg_lock_list(void *h, int64_t now, struct store_lock **out, size_t *n)
 {
@@ -81,7 +74,7 @@ pg_lock_list(void *h, int64_t now, struct store_lock **out, size_t *n)
 	pv_i(&v, STORE_LOCK_KIND__MAX);
 	return pgi_collect(h, "SELECT kind, address, client_id, created_at, until FROM locks"
 	    " WHERE until > $1 AND kind >= 0 AND kind < $2 ORDER BY address, client_id, kind", &v,
-	    sizeof(**out), lock_row, lock_clear1, (void **)out, n, "locks list");
+	    sizeof(**out), lock_row, store_lock_clear_v, (void **)out, n, "locks list");
 }
 
 int
@@ -96,14 +89,8 @@ pg_lock_clear(void *h, const char *address, const char *client_id, int64_t now, 
 	enum pq_kind kind;
 	int slot, rc, live = 0;
 
-	if (address != NULL)
-		pv_s(&v, address);
-	else
-		pv_null(&v);
-	if (client_id != NULL)
-		pv_s(&v, client_id);
-	else
-		pv_null(&v);
+	pv_opt(&v, address);
+	pv_opt(&v, client_id);
 	pv_i(&v, now);
 	if ((rc = pgi_acquire(h, &slot, &c, "locks clear")) != STORE_OK)
 		return rc;
@@ -247,13 +234,6 @@ rate_row(const PGresult *r, int i, void *dst)
 	return x->client_id && x->node ? 0 : -1;
 }
 
-static void
-rate_clear1(void *p)
-{
-	free(((struct store_rate *)p)->client_id);
-	free(((struct store_rate *)p)->node);
-}
-
 int
 pg_rate_pull(void *h, const char *not_node, int64_t since, struct store_rate **out, size_t *n)
 {
@@ -262,6 +242,6 @@ pg_rate_pull(void *h, const char *not_node, int64_t since, struct store_rate **o
 	pv_s(&v, not_node);
 	pv_i(&v, since);
 	return pgi_collect(h, "SELECT client_id, node, taken FROM rate_totals"
-	    " WHERE node <> $1 AND updated_at >= $2", &v, sizeof(**out), rate_row, rate_clear1,
-	    (void **)out, n, "rates pull");
+	    " WHERE node <> $1 AND updated_at >= $2", &v, sizeof(**out), rate_row,
+	    store_rate_clear_v, (void **)out, n, "rates pull");
 }

@@ -13,7 +13,6 @@
 
 #include "store/sqlite_internal.h"
 
-#define BUMP_SQL "UPDATE meta SET value = value + 1 WHERE key = 'generation'"
 #define COLUMNS "id, tenant_id, kind, maker, maker_tenant, payload, reason," \
 	" conflict_key, state, checker, result, created_at, expires_at, decided_at, used_at"
 
@@ -21,15 +20,7 @@
 static int
 finish(void *h, sqlite3 *db, int rc)
 {
-	if (rc == STORE_OK)
-		rc = sq_exec(db, BUMP_SQL, "approvals generation");
-	if (rc == STORE_OK && (rc = sq_exec(db, "COMMIT", "approvals commit")) == STORE_OK) {
-		sq_generation_stale(h);
-		return STORE_OK;
-	}
-	if (!sqlite3_get_autocommit(db))
-		(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	return rc;
+	return sq_tx_end(h, db, rc, "approvals generation", "approvals commit");
 }
 
 /* One row of COLUMNS into *a; STORE_ERROR (nothing left allocated) when
@@ -212,11 +203,7 @@ sq_approval_transition(void *h, const char *id, enum store_approval_state from,
 	if (rc == STORE_OK && changes == 0) {
 		/* Lost, or never could: say why, change nothing. */
 		if ((rc = load(db, id, &cur)) == STORE_OK) {
-			if (cur.state == from)
-				rc = store_set_error(STORE_CONFLICT, "approval %.64s has expired", id);
-			else
-				rc = store_set_error(STORE_CONFLICT, "approval %.64s is %s", id,
-				    store_approval_state_names[cur.state]);
+			rc = store_approval_conflict(id, from, cur.state);
 			store_approval_clear(&cur);
 		}
 	}

@@ -232,7 +232,6 @@ sq_audit_prune(void *h, int64_t before, int64_t now, int64_t *pruned)
 	int64_t through = 0, kept = 0, deleted = 0;
 	int rc, src, isnull, intx = 0;
 
-	memset(&cp, 0, sizeof(cp));
 	if ((src = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) {
 		rc = sq_error(db, src, "audit: prune: begin");
 		goto out;
@@ -292,10 +291,7 @@ sq_audit_prune(void *h, int64_t before, int64_t now, int64_t *pruned)
 	 * the head, which may be the row C itself; seqs are never reused. */
 	store_audit_checkpoint_detail(through, through_hash, kept, kept_digest, deleted,
 	    detail, sizeof(detail));
-	cp.at = now;
-	cp.action = (char *)STORE_AUDIT_CHECKPOINT;
-	cp.outcome = (char *)"ok";
-	cp.detail = detail;
+	store_audit_checkpoint(&cp, now, detail);
 	if ((rc = sq_audit_append_tx(db, &cp, 1)) != STORE_OK)
 		goto out;
 	if ((rc = prep(db, "DELETE FROM audit WHERE seq <= ? AND action IN " PRUNABLE, &st)) != STORE_OK)

@@ -11,7 +11,6 @@
 
 #include "store/sqlite_internal.h"
 
-/* Prepares sql and binds text/int64 arguments by a type string (s, i). */
 /* Reads the row of (client, key) into *out: STORE_OK, STORE_NOTFOUND. */
 static int
 load(sqlite3 *db, const char *client_id, const char *key, struct store_idem *out)
@@ -65,27 +64,20 @@ sq_idem_begin(void *h, const struct store_idem *rec, int64_t now, int64_t stale_
 	 * RUNNING one whose process died (started before stale_before). */
 	if ((rc = sq_prep(db, "idempotency", "DELETE FROM idempotency WHERE expires_at <= ?"
 	    " OR (client_id = ? AND key = ? AND state = 0 AND created_at < ?)", &st, "issi",
-	    now, rec->client_id, rec->key, stale_before)) != STORE_OK ||
-	    (rc = sq_step_done(db, st, NULL, "idempotency prune")) != STORE_OK)
-		goto rollback;
-	rc = load(db, rec->client_id, rec->key, existing);
+	    now, rec->client_id, rec->key, stale_before)) == STORE_OK)
+		rc = sq_step_done(db, st, NULL, "idempotency prune");
 	if (rc == STORE_OK) {
-		rc = store_set_error(STORE_CONFLICT, "idempotency key in use");
-		goto rollback;
+		/* A live record is a conflict; none lets the insert go on. */
+		if ((rc = load(db, rec->client_id, rec->key, existing)) == STORE_OK)
+			rc = store_set_error(STORE_CONFLICT, "idempotency key in use");
+		else if (rc == STORE_NOTFOUND && (rc = sq_prep(db, "idempotency",
+		    "INSERT INTO idempotency (client_id, key, fingerprint, state, status,"
+		    " body, created_at, expires_at) VALUES (?, ?, ?, 0, 0, '', ?, ?)", &st, "sssii",
+		    rec->client_id, rec->key, rec->fingerprint, rec->created_at,
+		    rec->expires_at)) == STORE_OK)
+			rc = sq_step_done(db, st, NULL, "idempotency insert");
 	}
-	if (rc != STORE_NOTFOUND)
-		goto rollback;
-	if ((rc = sq_prep(db, "idempotency",
-	    "INSERT INTO idempotency (client_id, key, fingerprint, state, status,"
-	    " body, created_at, expires_at) VALUES (?, ?, ?, 0, 0, '', ?, ?)", &st, "sssii",
-	    rec->client_id, rec->key, rec->fingerprint, rec->created_at, rec->expires_at)) != STORE_OK ||
-	    (rc = sq_step_done(db, st, NULL, "idempotency insert")) != STORE_OK)
-		goto rollback;
-	if ((rc = sq_exec(db, "COMMIT", "idempotency commit")) == STORE_OK)
-		goto out;
-rollback:
-	if (!sqlite3_get_autocommit(db))
-		(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	rc = sq_tx_end(h, db, rc, NULL, "idempotency commit");
 out:
 	sq_main_unlock(h);
 	return rc;

@@ -29,6 +29,22 @@ int	 sq_prep(sqlite3 *db, const char *what, const char *sql, sqlite3_stmt **st,
 	    const char *types, ...);
 int	 sq_step_done(sqlite3 *db, sqlite3_stmt *st, int *changes, const char *what);
 char	*sq_text(sqlite3_stmt *st, int col);
+/* sq_rebind resets st (one statement for every row of a batch) and binds
+ * arguments as sq_prep does: an SQLite code. */
+int	 sq_rebind(sqlite3_stmt *st, const char *types, ...);
+/* Ends a transaction begun with "BEGIN IMMEDIATE" on db (h locked): when rc
+ * is STORE_OK, increments the generation unless bump is NULL (bump then
+ * names a failure of it) and commits (commit names a failure); otherwise,
+ * or when either fails, rolls back. Returns rc or that failure. */
+int	 sq_tx_end(void *h, sqlite3 *db, int rc, const char *bump, const char *commit);
+/* Steps st (bound; the caller resets or finalizes it after) and collects
+ * every row into a fresh array of elements of size. row fills one zeroed
+ * element: 0, 1 to skip the row (nothing allocated), or -1 for no memory
+ * (clear, store_X_clear_v of store_backend.h, frees one). On an error *out
+ * is NULL and nothing is left allocated; what names the query in errors. */
+typedef int (*sq_row_fn)(sqlite3_stmt *, void *dst);
+int	 sq_collect(sqlite3 *db, sqlite3_stmt *st, size_t size, sq_row_fn row,
+	    store_clear_fn clear, void **out, size_t *n, const char *what);
 /* arr (used of *cap elements of size bytes taken) with room for one more,
  * doubled when full: arr or its replacement, or NULL out of memory (arr
  * is then still valid and still the caller's). */

@@ -13,22 +13,11 @@
 
 #include "store/sqlite_internal.h"
 
-#define BUMP_SQL "UPDATE meta SET value = value + 1 WHERE key = 'generation'"
-
 /* Commits with the generation incremented when bump, else rolls back. */
 static int
 finish(void *h, sqlite3 *db, int rc, int bump)
 {
-	if (rc == STORE_OK && bump)
-		rc = sq_exec(db, BUMP_SQL, "locks generation");
-	if (rc == STORE_OK && (rc = sq_exec(db, "COMMIT", "locks commit")) == STORE_OK) {
-		if (bump)
-			sq_generation_stale(h);
-		return STORE_OK;
-	}
-	if (!sqlite3_get_autocommit(db))
-		(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	return rc;
+	return sq_tx_end(h, db, rc, bump ? "locks generation" : NULL, "locks commit");
 }
 
 int
@@ -53,16 +42,11 @@ sq_lock_put(void *h, const struct store_lock *lk, size_t n)
 	    " DO UPDATE SET created_at = excluded.created_at,"
 	    " until = max(locks.until, excluded.until)", &st, "")) == STORE_OK) {
 		/* One statement, re-bound for each lock of the batch. */
-		for (size_t i = 0; i < n && src == SQLITE_OK; i++) {
-			sqlite3_reset(st);
-			if ((src = sqlite3_bind_int64(st, 1, (int64_t)lk[i].kind)) == SQLITE_OK &&
-			    (src = sqlite3_bind_text(st, 2, lk[i].address, -1, SQLITE_STATIC)) == SQLITE_OK &&
-			    (src = sqlite3_bind_text(st, 3, lk[i].client_id, -1, SQLITE_STATIC)) == SQLITE_OK &&
-			    (src = sqlite3_bind_int64(st, 4, lk[i].created_at)) == SQLITE_OK &&
-			    (src = sqlite3_bind_int64(st, 5, lk[i].until)) == SQLITE_OK &&
+		for (size_t i = 0; i < n && src == SQLITE_OK; i++)
+			if ((src = sq_rebind(st, "issii", (int64_t)lk[i].kind, lk[i].address,
+			    lk[i].client_id, lk[i].created_at, lk[i].until)) == SQLITE_OK &&
 			    (src = sqlite3_step(st)) == SQLITE_DONE)
 				src = SQLITE_OK;
-		}
 		if (src != SQLITE_OK)
 			rc = sq_error(db, src, "locks put");
 		sqlite3_finalize(st);
@@ -73,53 +57,38 @@ out:
 	return rc;
 }
 
+/* A row of locks; 1 (skipped) for a kind a newer binary wrote: not ours
+ * to show. */
+static int
+lock_row(sqlite3_stmt *st, void *dst)
+{
+	struct store_lock *l = dst;
+	int kind = sqlite3_column_int(st, 0);
+
+	if (kind < 0 || kind >= STORE_LOCK_KIND__MAX)
+		return 1;
+	l->kind = (enum store_lock_kind)kind;
+	l->address = sq_text(st, 1);
+	l->client_id = sq_text(st, 2);
+	l->created_at = sqlite3_column_int64(st, 3);
+	l->until = sqlite3_column_int64(st, 4);
+	return l->address != NULL && l->client_id != NULL ? 0 : -1;
+}
+
 int
 sq_lock_list(void *h, int64_t now, struct store_lock **out, size_t *n)
 {
 	sqlite3 *db = sq_main_lock(h);
-	struct store_lock *arr = NULL;
-	size_t cap = 0, used = 0;
 	sqlite3_stmt *st;
-	int rc, src = SQLITE_DONE;
+	int rc;
 
 	if ((rc = sq_prep(db, "locks",
 	    "SELECT kind, address, client_id, created_at, until FROM locks"
-	    " WHERE until > ? ORDER BY address, client_id, kind", &st, "i", now)) != STORE_OK)
-		goto out;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_lock *l, *na;
-		int kind = sqlite3_column_int(st, 0);
-
-		if (kind < 0 || kind >= STORE_LOCK_KIND__MAX)
-			continue;	/* written by a newer binary: not ours to show */
-		if ((na = sq_grow(arr, &cap, used, sizeof(*arr))) == NULL) {
-			src = SQLITE_NOMEM;
-			break;
-		}
-		arr = na;
-		l = &arr[used];
-		l->kind = (enum store_lock_kind)kind;
-		l->address = sq_text(st, 1);
-		l->client_id = sq_text(st, 2);
-		l->created_at = sqlite3_column_int64(st, 3);
-		l->until = sqlite3_column_int64(st, 4);
-		used++;
-		if (l->address == NULL || l->client_id == NULL) {
-			src = SQLITE_NOMEM;
-			break;
-		}
+	    " WHERE until > ? ORDER BY address, client_id, kind", &st, "i", now)) == STORE_OK) {
+		rc = sq_collect(db, st, sizeof(**out), lock_row, store_lock_clear_v,
+		    (void **)out, n, "locks list");
+		sqlite3_finalize(st);
 	}
-	if (src == SQLITE_DONE) {
-		*out = arr;
-		*n = used;
-		arr = NULL;
-	} else if (src == SQLITE_NOMEM)
-		rc = store_set_error(STORE_ERROR, "locks list: out of memory");
-	else
-		rc = sq_error(db, src, "locks list");
-	sqlite3_finalize(st);
-	store_lock_free(arr, used);
-out:
 	sq_main_unlock(h);
 	return rc;
 }
@@ -179,17 +148,13 @@ sq_failure_add(void *h, const struct store_failure_key *k, size_t n, int64_t now
 	    " client_id, window_start, failures) VALUES (?, ?, ?, ?, 1)"
 	    " ON CONFLICT (kind, address, client_id) DO UPDATE SET failures = failures + 1"
 	    " RETURNING failures", &st, "")) == STORE_OK) {
-		for (size_t i = 0; i < n && src == SQLITE_OK; i++) {
-			sqlite3_reset(st);
-			if ((src = sqlite3_bind_int64(st, 1, (int64_t)k[i].kind)) == SQLITE_OK &&
-			    (src = sqlite3_bind_text(st, 2, k[i].address, -1, SQLITE_STATIC)) == SQLITE_OK &&
-			    (src = sqlite3_bind_text(st, 3, k[i].client_id, -1, SQLITE_STATIC)) == SQLITE_OK &&
-			    (src = sqlite3_bind_int64(st, 4, now)) == SQLITE_OK &&
+		for (size_t i = 0; i < n && src == SQLITE_OK; i++)
+			if ((src = sq_rebind(st, "issi", (int64_t)k[i].kind, k[i].address,
+			    k[i].client_id, now)) == SQLITE_OK &&
 			    (src = sqlite3_step(st)) == SQLITE_ROW) {
 				counts[i] = sqlite3_column_int64(st, 0);
 				src = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
 			}
-		}
 		if (src != SQLITE_OK)
 			rc = sq_error(db, src, "failures add");
 		sqlite3_finalize(st);
@@ -239,15 +204,10 @@ sq_rate_push(void *h, const char *node, const struct store_rate *rows, size_t n,
 	    "INSERT INTO rate_totals (client_id, node, taken,"
 	    " updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (client_id, node) DO UPDATE SET"
 	    " taken = taken + excluded.taken, updated_at = excluded.updated_at", &st, "")) == STORE_OK) {
-		for (size_t i = 0; i < n && src == SQLITE_OK; i++) {
-			sqlite3_reset(st);
-			if ((src = sqlite3_bind_text(st, 1, rows[i].client_id, -1, SQLITE_STATIC)) == SQLITE_OK &&
-			    (src = sqlite3_bind_text(st, 2, node, -1, SQLITE_STATIC)) == SQLITE_OK &&
-			    (src = sqlite3_bind_int64(st, 3, rows[i].taken)) == SQLITE_OK &&
-			    (src = sqlite3_bind_int64(st, 4, now)) == SQLITE_OK &&
-			    (src = sqlite3_step(st)) == SQLITE_DONE)
+		for (size_t i = 0; i < n && src == SQLITE_OK; i++)
+			if ((src = sq_rebind(st, "ssii", rows[i].client_id, node, rows[i].taken,
+			    now)) == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_DONE)
 				src = SQLITE_OK;
-		}
 		if (src != SQLITE_OK)
 			rc = sq_error(db, src, "rates push");
 		sqlite3_finalize(st);
@@ -258,44 +218,33 @@ out:
 	return rc;
 }
 
+/* A row of rate_totals: its two strings, then the count. */
+static int
+rate_row(sqlite3_stmt *st, void *dst)
+{
+	struct store_rate *r = dst;
+	char **f[2] = { &r->client_id, &r->node };
+
+	for (int k = 0; k < 2; k++)
+		if ((*f[k] = sq_text(st, k)) == NULL)
+			return -1;
+	r->taken = sqlite3_column_int64(st, 2);
+	return 0;
+}
+
 int
 sq_rate_pull(void *h, const char *not_node, int64_t since, struct store_rate **out, size_t *n)
 {
 	sqlite3 *db = sq_main_lock(h);
-	struct store_rate *arr = NULL;
-	size_t cap = 0, used = 0;
 	sqlite3_stmt *st;
-	int rc, src = SQLITE_DONE;
+	int rc;
 
 	if ((rc = sq_prep(db, "rates", "SELECT client_id, node, taken FROM rate_totals"
-	    " WHERE node <> ? AND updated_at >= ?", &st, "si", not_node, since)) != STORE_OK)
-		goto out;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_rate *na = sq_grow(arr, &cap, used, sizeof(*arr));
-		if (na == NULL) {
-			src = SQLITE_NOMEM;
-			break;
-		}
-		arr = na;
-		arr[used].client_id = sq_text(st, 0);
-		arr[used].node = sq_text(st, 1);
-		arr[used].taken = sqlite3_column_int64(st, 2);
-		if (arr[used++].client_id == NULL || arr[used - 1].node == NULL) {
-			src = SQLITE_NOMEM;
-			break;
-		}
+	    " WHERE node <> ? AND updated_at >= ?", &st, "si", not_node, since)) == STORE_OK) {
+		rc = sq_collect(db, st, sizeof(**out), rate_row, store_rate_clear_v,
+		    (void **)out, n, "rates pull");
+		sqlite3_finalize(st);
 	}
-	if (src == SQLITE_DONE) {
-		*out = arr;
-		*n = used;
-		arr = NULL;
-	} else if (src == SQLITE_NOMEM)
-		rc = store_set_error(STORE_ERROR, "rates pull: out of memory");
-	else
-		rc = sq_error(db, src, "rates pull");
-	sqlite3_finalize(st);
-	store_rate_free(arr, used);
-out:
 	sq_main_unlock(h);
 	return rc;
 }

@@ -2,7 +2,8 @@
  * sqlite_util.c — the statement helpers the SQLite topic files share
  * (sqlite_internal.h): their statements are rare (admin calls, locks,
  * approvals) and prepared per call, so each needs the same prepare-and-
- * bind, step-to-done and column-copy steps.
+ * bind, step-to-done, row-collecting and commit-or-rollback steps. The
+ * core file's cached statements share the row collector.
  */
 #include <stdarg.h>
 #include <stdint.h>
@@ -19,6 +20,24 @@ sq_exec(sqlite3 *db, const char *sql, const char *what)
 	return rc == SQLITE_OK ? STORE_OK : sq_error(db, rc, what);
 }
 
+/* Binds by a type string from the first parameter: s text (NULL binds
+ * NULL), i int64. An SQLite code. */
+static int
+bindv(sqlite3_stmt *st, const char *types, va_list ap)
+{
+	int rc = SQLITE_OK;
+
+	for (int i = 0; types[i] != '\0' && rc == SQLITE_OK; i++) {
+		if (types[i] == 's') {
+			const char *v = va_arg(ap, const char *);
+			rc = v != NULL ? sqlite3_bind_text(st, i + 1, v, -1, SQLITE_TRANSIENT) :
+			    sqlite3_bind_null(st, i + 1);
+		} else
+			rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+	}
+	return rc;
+}
+
 int
 sq_prep(sqlite3 *db, const char *what, const char *sql, sqlite3_stmt **st,
     const char *types, ...)
@@ -30,14 +49,7 @@ sq_prep(sqlite3 *db, const char *what, const char *sql, sqlite3_stmt **st,
 	if ((rc = sqlite3_prepare_v2(db, sql, -1, st, NULL)) != SQLITE_OK)
 		return sq_error(db, rc, what);
 	va_start(ap, types);
-	for (int i = 0; types[i] != '\0' && rc == SQLITE_OK; i++) {
-		if (types[i] == 's') {
-			const char *v = va_arg(ap, const char *);
-			rc = v != NULL ? sqlite3_bind_text(*st, i + 1, v, -1, SQLITE_TRANSIENT) :
-			    sqlite3_bind_null(*st, i + 1);
-		} else
-			rc = sqlite3_bind_int64(*st, i + 1, va_arg(ap, int64_t));
-	}
+	rc = bindv(*st, types, ap);
 	va_end(ap);
 	if (rc != SQLITE_OK) {
 		sqlite3_finalize(*st);
@@ -45,6 +57,19 @@ sq_prep(sqlite3 *db, const char *what, const char *sql, sqlite3_stmt **st,
 		return sq_error(db, rc, what);
 	}
 	return STORE_OK;
+}
+
+int
+sq_rebind(sqlite3_stmt *st, const char *types, ...)
+{
+	va_list ap;
+	int rc;
+
+	sqlite3_reset(st);
+	va_start(ap, types);
+	rc = bindv(st, types, ap);
+	va_end(ap);
+	return rc;
 }
 
 int
@@ -81,4 +106,62 @@ sq_grow(void *arr, size_t *cap, size_t used, size_t size)
 		return NULL;
 	*cap = ncap;
 	return na;
+}
+
+int
+sq_tx_end(void *h, sqlite3 *db, int rc, const char *bump, const char *commit)
+{
+	if (rc == STORE_OK && bump != NULL)
+		rc = sq_exec(db, "UPDATE meta SET value = value + 1 WHERE key = 'generation'",
+		    bump);
+	if (rc == STORE_OK && (rc = sq_exec(db, "COMMIT", commit)) == STORE_OK) {
+		if (bump != NULL)
+			sq_generation_stale(h);
+		return STORE_OK;
+	}
+	if (!sqlite3_get_autocommit(db))
+		(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+int
+sq_collect(sqlite3 *db, sqlite3_stmt *st, size_t size, sq_row_fn row, store_clear_fn clear,
+    void **out, size_t *n, const char *what)
+{
+	char *arr = NULL, *na;
+	size_t cap = 0, used = 0;
+	int rc, src;
+
+	*out = NULL;
+	*n = 0;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((na = sq_grow(arr, &cap, used, size)) == NULL) {
+			src = SQLITE_NOMEM;
+			break;
+		}
+		arr = na;
+		memset(arr + used * size, 0, size);
+		if ((rc = row(st, arr + used * size)) == -1) {
+			clear(arr + used * size);
+			src = SQLITE_NOMEM;
+			break;
+		}
+		if (rc == 0)
+			used++;
+	}
+	if (src == SQLITE_DONE) {
+		if (used == 0) {	/* only skipped rows: nothing to hand over */
+			free(arr);
+			arr = NULL;
+		}
+		*out = arr;
+		*n = used;
+		return STORE_OK;
+	}
+	rc = src == SQLITE_NOMEM ? store_set_error(STORE_ERROR, "%s: out of memory", what) :
+	    sq_error(db, src, what);
+	for (size_t i = 0; i < used; i++)
+		clear(arr + i * size);
+	free(arr);
+	return rc;
 }

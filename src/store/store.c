@@ -713,10 +713,8 @@ store_rate_pull(struct store *s, const char *not_node, int64_t since, struct sto
 void
 store_rate_free(struct store_rate *r, size_t n)
 {
-	for (size_t i = 0; r != NULL && i < n; i++) {
-		free(r[i].client_id);
-		free(r[i].node);
-	}
+	for (size_t i = 0; r != NULL && i < n; i++)
+		store_rate_clear_v(&r[i]);
 	free(r);
 }
 
@@ -729,10 +727,8 @@ store_is_shared(const struct store *s)
 void
 store_lock_free(struct store_lock *l, size_t n)
 {
-	for (size_t i = 0; l != NULL && i < n; i++) {
-		free(l[i].client_id);
-		free(l[i].address);
-	}
+	for (size_t i = 0; l != NULL && i < n; i++)
+		store_lock_clear_v(&l[i]);
 	free(l);
 }
 
@@ -844,6 +840,16 @@ store_approval_free(struct store_approval *a, size_t n)
 	free(a);
 }
 
+int
+store_approval_conflict(const char *id, enum store_approval_state from,
+    enum store_approval_state cur)
+{
+	if (cur == from)
+		return store_set_error(STORE_CONFLICT, "approval %.64s has expired", id);
+	return store_set_error(STORE_CONFLICT, "approval %.64s is %s", id,
+	    store_approval_state_names[cur]);
+}
+
 /* -- the audit trail (issue 6) ------------------------------------------------- */
 
 #define AUDIT_REQUIRE_OPS(s, op) REQUIRE((s)->ops->op != NULL, \
@@ -948,4 +954,32 @@ store_client_delete(struct store *s, const char *id)
 	REQUIRE(s != NULL && id != NULL && id[0] != '\0', "a client id is required");
 	REQUIRE(s->ops->client_delete != NULL, "deleting clients is not supported by this store backend");
 	return s->ops->client_delete(s->h, id);
+}
+
+/* -- for the backends' row collectors (store_backend.h) ------------------------- */
+
+void store_tenant_clear_v(void *p) { store_tenant_clear(p); }
+void store_client_clear_v(void *p) { store_client_clear(p); }
+void store_secret_clear_v(void *p) { store_secret_clear(p); }
+void store_key_clear_v(void *p) { store_key_clear(p); }
+void store_token_clear_v(void *p) { store_token_clear(p); }
+void store_approval_clear_v(void *p) { store_approval_clear(p); }
+void store_audit_clear_v(void *p) { store_audit_clear(p); }
+
+void
+store_lock_clear_v(void *p)
+{
+	struct store_lock *l = p;
+
+	free(l->client_id);
+	free(l->address);
+}
+
+void
+store_rate_clear_v(void *p)
+{
+	struct store_rate *r = p;
+
+	free(r->client_id);
+	free(r->node);
 }

@@ -243,10 +243,33 @@ struct store_ops {
 		    int64_t *pruned);
 };
 
-/* audit_chain.c: the checkpoint row's detail text (store.h), into out. */
+/* audit_chain.c: the checkpoint row's detail text (store.h), into out;
+ * store_audit_checkpoint fills *cp as the row audit_prune appends (at, the
+ * action and outcome, detail; "" elsewhere); detail must outlive cp. */
 void	store_audit_checkpoint_detail(int64_t through, const uint8_t through_hash[32],
 	    int64_t kept, const uint8_t kept_digest[32], int64_t pruned,
 	    char *out, size_t outlen);
+void	store_audit_checkpoint(struct store_audit *cp, int64_t at, char *detail);
+
+/* store.c: approval_transition's answer when no row changed and the row
+ * exists in state cur: STORE_CONFLICT, "has expired" when cur is still
+ * from (the expiry guard failed), else the state it is in. */
+int	store_approval_conflict(const char *id, enum store_approval_state from,
+	    enum store_approval_state cur);
+
+/* store.c: one element of each row type cleared through a void pointer,
+ * the clear_fn of the backends' row collectors (store_X_clear; the lock
+ * and rate rows, which have no clear in store.h, get their strings freed). */
+typedef void (*store_clear_fn)(void *);
+void	store_tenant_clear_v(void *);
+void	store_client_clear_v(void *);
+void	store_secret_clear_v(void *);
+void	store_key_clear_v(void *);
+void	store_token_clear_v(void *);
+void	store_approval_clear_v(void *);
+void	store_audit_clear_v(void *);
+void	store_lock_clear_v(void *);
+void	store_rate_clear_v(void *);
 
 extern const struct store_ops store_sqlite_ops;	/* store_sqlite.c */
 extern const struct store_ops store_pgsql_ops;	/* store_pgsql.c */

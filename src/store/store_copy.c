@@ -46,6 +46,17 @@ pg_ok(PGconn *c, PGresult *r, char *err, size_t errlen, const char *what)
 	return 0;
 }
 
+/* A statement without values or rows we read (static SQL); -1 with err. */
+static int
+pg_exec(PGconn *c, const char *sql, char *err, size_t errlen, const char *what)
+{
+	PGresult *r = PQexec(c, sql);
+	int ok = pg_ok(c, r, err, errlen, what);
+
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
 /* count(*) of table on c; -1 with err. */
 static int64_t
 pg_count(PGconn *c, const char *table, char *err, size_t errlen)
@@ -207,7 +218,6 @@ store_copy(const char *from, const char *to, struct store_copy_count *counts, si
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	PGconn *c = NULL;
-	PGresult *r;
 	int vfrom = 0, vto = 0, rc = -1, src;
 	char e2[256];
 
@@ -247,12 +257,8 @@ store_copy(const char *from, const char *to, struct store_copy_count *counts, si
 		snprintf(err, errlen, "store copy: %s", sqlite3_errmsg(db));
 		goto out;
 	}
-	r = PQexec(c, "BEGIN");
-	if (!pg_ok(c, r, err, errlen, "store copy: begin")) {
-		PQclear(r);
+	if (pg_exec(c, "BEGIN", err, errlen, "store copy: begin") == -1)
 		goto out;
-	}
-	PQclear(r);
 	if (sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name"
 	    " NOT IN ('schema_version', 'sqlite_sequence') ORDER BY rowid", -1, &st, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "store copy: %s", sqlite3_errmsg(db));
@@ -268,12 +274,8 @@ store_copy(const char *from, const char *to, struct store_copy_count *counts, si
 		}
 		if (strcmp(table, "meta") == 0) {
 			/* The target's own generation row gives way to the source's. */
-			r = PQexec(c, "DELETE FROM meta");
-			if (!pg_ok(c, r, err, errlen, "store copy: meta")) {
-				PQclear(r);
+			if (pg_exec(c, "DELETE FROM meta", err, errlen, "store copy: meta") == -1)
 				goto out;
-			}
-			PQclear(r);
 		} else if ((there = pg_count(c, table, e2, sizeof(e2))) != 0) {
 			if (there < 0)
 				snprintf(err, errlen, "store copy: %s", e2);
@@ -296,25 +298,18 @@ store_copy(const char *from, const char *to, struct store_copy_count *counts, si
 		counts[(*n)++].rows = copied;
 		if (strcmp(table, "client_secrets") == 0) {
 			/* New secrets continue after the copied ids. */
-			r = PQexec(c, "SELECT setval(pg_get_serial_sequence('client_secrets', 'id'),"
-			    " coalesce(max(id), 0) + 1, false) FROM client_secrets");
-			if (!pg_ok(c, r, err, errlen, "store copy: secret ids")) {
-				PQclear(r);
+			if (pg_exec(c, "SELECT setval(pg_get_serial_sequence('client_secrets', 'id'),"
+			    " coalesce(max(id), 0) + 1, false) FROM client_secrets", err, errlen,
+			    "store copy: secret ids") == -1)
 				goto out;
-			}
-			PQclear(r);
 		}
 	}
 	if (src != SQLITE_DONE) {
 		snprintf(err, errlen, "store copy: %s", sqlite3_errmsg(db));
 		goto out;
 	}
-	r = PQexec(c, "COMMIT");
-	if (!pg_ok(c, r, err, errlen, "store copy: commit")) {
-		PQclear(r);
+	if (pg_exec(c, "COMMIT", err, errlen, "store copy: commit") == -1)
 		goto out;
-	}
-	PQclear(r);
 	rc = 0;
 out:
 	sqlite3_finalize(st);

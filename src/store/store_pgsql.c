@@ -160,6 +160,77 @@ pv_b(struct pv *p, const void *b, size_t n)
 	p->n++;
 }
 
+void
+pv_opt(struct pv *p, const char *s)
+{
+	if (s != NULL)
+		pv_s(p, s);
+	else
+		pv_null(p);
+}
+
+void
+pgi_arr_put(struct pgi_arr *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t ncap = b->cap ? b->cap : 256;
+		char *np;
+		while (ncap < b->len + n + 1)
+			ncap *= 2;
+		if ((np = realloc(b->p, ncap)) == NULL) {
+			b->oom = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = ncap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/* One element of a text[] literal: quoted, \ and " escaped. */
+void
+pgi_arr_s(struct pgi_arr *b, const char *s, int first)
+{
+	if (!first)
+		pgi_arr_put(b, ",", 1);
+	pgi_arr_put(b, "\"", 1);
+	for (; *s != '\0'; s++) {
+		size_t run = strcspn(s, "\\\"");
+		pgi_arr_put(b, s, run);
+		s += run;
+		if (*s == '\0')
+			break;
+		pgi_arr_put(b, "\\", 1);
+		pgi_arr_put(b, s, 1);
+	}
+	pgi_arr_put(b, "\"", 1);
+}
+
+void
+pgi_arr_i(struct pgi_arr *b, int64_t v, int first)
+{
+	char num[24];
+	int n = snprintf(num, sizeof(num), "%s%lld", first ? "" : ",", (long long)v);
+
+	pgi_arr_put(b, num, (size_t)n);
+}
+
+int
+pgi_arr_bind(struct pgi_arr *a, int n, struct pv *p)
+{
+	for (int k = 0; k < n; k++) {
+		pgi_arr_put(&a[k], "}", 1);
+		if (a[k].oom)
+			return -1;
+		pv_s(p, a[k].p);
+	}
+	return 0;
+}
+
 /* Whether s is valid UTF-8 (what a PostgreSQL text column accepts; SQLite
  * takes any bytes). Overlong forms, surrogates and values past U+10FFFF
  * are invalid. */
@@ -764,17 +835,11 @@ token_row(const PGresult *r, int i, void *dst)
 	return t->id && t->client_id && t->tenant_id && t->name && t->scope && t->aud ? 0 : -1;
 }
 
-static void tenant_clear(void *v) { store_tenant_clear(v); }
-static void client_clear(void *v) { store_client_clear(v); }
-static void secret_clear(void *v) { store_secret_clear(v); }
-static void key_clear(void *v) { store_key_clear(v); }
-static void token_clear(void *v) { store_token_clear(v); }
-
 /* Runs a query on a pooled connection and collects every row into a fresh
  * array of elements of size; on error leaves *out NULL. */
 int
 pgi_collect(struct pg *p, const char *sql, const struct pv *params, size_t size, row_fn row,
-    clear_fn clear, void **out, size_t *n, const char *what)
+    store_clear_fn clear, void **out, size_t *n, const char *what)
 {
 	PGconn *c;
 	PGresult *r;
@@ -811,7 +876,7 @@ pgi_collect(struct pg *p, const char *sql, const struct pv *params, size_t size,
 
 int
 pgi_fetch_one(struct pg *p, const char *sql, const struct pv *params, size_t size, row_fn row,
-    clear_fn clear, void *out, const char *what, const char *notfound)
+    store_clear_fn clear, void *out, const char *what, const char *notfound)
 {
 	void *arr = NULL;
 	size_t n = 0;
@@ -1175,14 +1240,14 @@ pg_tenant_get(void *h, const char *id, struct store_tenant *out)
 	snprintf(nf, sizeof(nf), "tenant %.64s does not exist", id);
 	pv_s(&v, id);
 	return pgi_fetch_one(h, "SELECT id, name, created_at FROM tenants WHERE id = $1", &v,
-	    sizeof(*out), tenant_row, tenant_clear, out, "tenant get", nf);
+	    sizeof(*out), tenant_row, store_tenant_clear_v, out, "tenant get", nf);
 }
 
 static int
 pg_tenant_list(void *h, struct store_tenant **out, size_t *n)
 {
 	return pgi_collect(h, "SELECT id, name, created_at FROM tenants ORDER BY id", NULL,
-	    sizeof(**out), tenant_row, tenant_clear, (void **)out, n, "tenant list");
+	    sizeof(**out), tenant_row, store_tenant_clear_v, (void **)out, n, "tenant list");
 }
 
 /* -- clients ----------------------------------------------------------------------- */
@@ -1269,7 +1334,7 @@ pg_client_get(void *h, const char *id, struct store_client *out)
 	snprintf(nf, sizeof(nf), "client %.64s does not exist", id);
 	pv_s(&v, id);
 	return pgi_fetch_one(h, "SELECT " CLIENT_COLS " FROM clients WHERE id = $1", &v, sizeof(*out),
-	    client_row, client_clear, out, "client get", nf);
+	    client_row, store_client_clear_v, out, "client get", nf);
 }
 
 static int
@@ -1279,11 +1344,12 @@ pg_client_list(void *h, const char *tenant_id, struct store_client **out, size_t
 
 	if (tenant_id == NULL)
 		return pgi_collect(h, "SELECT " CLIENT_COLS " FROM clients ORDER BY created_at, id", NULL,
-		    sizeof(**out), client_row, client_clear, (void **)out, n, "client list");
+		    sizeof(**out), client_row, store_client_clear_v, (void **)out, n,
+		    "client list");
 	pv_s(&v, tenant_id);
 	return pgi_collect(h, "SELECT " CLIENT_COLS " FROM clients WHERE tenant_id = $1"
-	    " ORDER BY created_at, id", &v, sizeof(**out), client_row, client_clear, (void **)out, n,
-	    "client list");
+	    " ORDER BY created_at, id", &v, sizeof(**out), client_row, store_client_clear_v,
+	    (void **)out, n, "client list");
 }
 
 static int
@@ -1330,7 +1396,7 @@ pg_secret_list(void *h, const char *client_id, struct store_secret **out, size_t
 
 	pv_s(&v, client_id);
 	return pgi_collect(h, "SELECT " SECRET_COLS " FROM client_secrets WHERE client_id = $1"
-	    " ORDER BY id", &v, sizeof(**out), secret_row, secret_clear, (void **)out, n,
+	    " ORDER BY id", &v, sizeof(**out), secret_row, store_secret_clear_v, (void **)out, n,
 	    "secret list");
 }
 
@@ -1376,7 +1442,7 @@ static int
 pg_key_list(void *h, struct store_key **out, size_t *n)
 {
 	return pgi_collect(h, "SELECT " KEY_COLS " FROM signing_keys ORDER BY created_at, kid", NULL,
-	    sizeof(**out), key_row, key_clear, (void **)out, n, "key list");
+	    sizeof(**out), key_row, store_key_clear_v, (void **)out, n, "key list");
 }
 
 static int
@@ -1407,7 +1473,7 @@ pg_token_get(void *h, const char *id, struct store_token *out)
 
 	pv_s(&v, id);
 	return pgi_fetch_one(h, "SELECT " TOKEN_COLS " FROM tokens WHERE id = $1", &v, sizeof(*out),
-	    token_row, token_clear, out, "token get", "no such token");
+	    token_row, store_token_clear_v, out, "token get", "no such token");
 }
 
 static int
@@ -1417,8 +1483,8 @@ pg_token_list(void *h, const char *client_id, struct store_token **out, size_t *
 
 	pv_s(&v, client_id);
 	return pgi_collect(h, "SELECT " TOKEN_COLS " FROM tokens WHERE client_id = $1"
-	    " ORDER BY issued_at, id", &v, sizeof(**out), token_row, token_clear, (void **)out, n,
-	    "token list");
+	    " ORDER BY issued_at, id", &v, sizeof(**out), token_row, store_token_clear_v,
+	    (void **)out, n, "token list");
 }
 
 static int
@@ -1429,8 +1495,8 @@ pg_token_list_revoked(void *h, int64_t now, struct store_token **out, size_t *n)
 	/* Served by the partial index tokens_revoked (migration 2). */
 	pv_i(&v, now);
 	return pgi_collect(h, "SELECT " TOKEN_COLS " FROM tokens WHERE revoked_at <> 0"
-	    " AND expires_at > $1", &v, sizeof(**out), token_row, token_clear, (void **)out, n,
-	    "token list revoked");
+	    " AND expires_at > $1", &v, sizeof(**out), token_row, store_token_clear_v,
+	    (void **)out, n, "token list revoked");
 }
 
 static int
@@ -1508,63 +1574,6 @@ pg_token_prune(void *h, int64_t expired_before, int64_t limit, int64_t *pruned)
 
 /* -- the group commit (writer thread only) ---------------------------------------- */
 
-/* A growing text buffer for array literals. */
-struct buf {
-	char	*p;
-	size_t	 len, cap;
-	int	 oom;
-};
-
-static void
-buf_put(struct buf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t ncap = b->cap ? b->cap : 256;
-		char *np;
-		while (ncap < b->len + n + 1)
-			ncap *= 2;
-		if ((np = realloc(b->p, ncap)) == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = ncap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-/* Appends one element of a text[] literal: quoted, \ and " escaped. */
-static void
-buf_elem_s(struct buf *b, const char *s, int first)
-{
-	if (!first)
-		buf_put(b, ",", 1);
-	buf_put(b, "\"", 1);
-	for (; *s != '\0'; s++) {
-		size_t run = strcspn(s, "\\\"");
-		buf_put(b, s, run);
-		s += run;
-		if (*s == '\0')
-			break;
-		buf_put(b, "\\", 1);
-		buf_put(b, s, 1);
-	}
-	buf_put(b, "\"", 1);
-}
-
-static void
-buf_elem_i(struct buf *b, int64_t v, int first)
-{
-	char num[24];
-	int n = snprintf(num, sizeof(num), "%s%lld", first ? "" : ",", (long long)v);
-
-	buf_put(b, num, (size_t)n);
-}
-
 /* Record indexes sorted by id, to match the ids RETURNING gives back. Per
  * thread: each open store has its own writer thread (a process may hold
  * several, as the tests and store copy do). */
@@ -1588,7 +1597,7 @@ pg_commit_batch(void *h, const struct store_token *t, size_t n, int *errs,
 	struct pg *p = h;
 	enum { A_ID, A_CLIENT, A_TENANT, A_NAME, A_FORMAT, A_ENV, A_SCOPE, A_AUD, A_ISSUED,
 	    A_EXPIRES, A_REVOKED, A__MAX };
-	struct buf a[A__MAX];
+	struct pgi_arr a[A__MAX];
 	struct pv v = { 0 };
 	size_t *ix = NULL, m;
 	PGresult *r = NULL;
@@ -1621,33 +1630,25 @@ pg_commit_batch(void *h, const struct store_token *t, size_t n, int *errs,
 		goto audit;
 	}
 	for (int k = 0; k < A__MAX; k++)
-		buf_put(&a[k], "{", 1);
+		pgi_arr_put(&a[k], "{", 1);
 	for (size_t i = 0, j = 0; i < n; i++) {
 		int first = j == 0;
 		if (errs[i] != STORE_CONFLICT)
 			continue;
 		j++;
-		buf_elem_s(&a[A_ID], t[i].id, first);
-		buf_elem_s(&a[A_CLIENT], t[i].client_id, first);
-		buf_elem_s(&a[A_TENANT], t[i].tenant_id, first);
-		buf_elem_s(&a[A_NAME], t[i].name, first);
-		buf_elem_i(&a[A_FORMAT], t[i].format, first);
-		buf_elem_i(&a[A_ENV], t[i].env, first);
-		buf_elem_s(&a[A_SCOPE], t[i].scope, first);
-		buf_elem_s(&a[A_AUD], t[i].aud, first);
-		buf_elem_i(&a[A_ISSUED], t[i].issued_at, first);
-		buf_elem_i(&a[A_EXPIRES], t[i].expires_at, first);
-		buf_elem_i(&a[A_REVOKED], t[i].revoked_at, first);
+		pgi_arr_s(&a[A_ID], t[i].id, first);
+		pgi_arr_s(&a[A_CLIENT], t[i].client_id, first);
+		pgi_arr_s(&a[A_TENANT], t[i].tenant_id, first);
+		pgi_arr_s(&a[A_NAME], t[i].name, first);
+		pgi_arr_i(&a[A_FORMAT], t[i].format, first);
+		pgi_arr_i(&a[A_ENV], t[i].env, first);
+		pgi_arr_s(&a[A_SCOPE], t[i].scope, first);
+		pgi_arr_s(&a[A_AUD], t[i].aud, first);
+		pgi_arr_i(&a[A_ISSUED], t[i].issued_at, first);
+		pgi_arr_i(&a[A_EXPIRES], t[i].expires_at, first);
+		pgi_arr_i(&a[A_REVOKED], t[i].revoked_at, first);
 	}
-	for (int k = 0; k < A__MAX; k++) {
-		buf_put(&a[k], "}", 1);
-		if (a[k].oom) {
-			rc = store_set_error(STORE_ERROR, "token record: out of memory");
-			goto out;
-		}
-		pv_s(&v, a[k].p);
-	}
-	if ((ix = malloc(m * sizeof(*ix))) == NULL) {
+	if (pgi_arr_bind(a, A__MAX, &v) == -1 || (ix = malloc(m * sizeof(*ix))) == NULL) {
 		rc = store_set_error(STORE_ERROR, "token record: out of memory");
 		goto out;
 	}

@@ -283,14 +283,6 @@ tx_end(struct sq *q, int rc, int bump)
 
 /* -- rows ---------------------------------------------------------------------- */
 
-/* A column's text as a heap string ("" for NULL); NULL only for no memory. */
-static char *
-col_text(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-	return strdup(t != NULL ? (const char *)t : "");
-}
-
 static int
 env_of(int v)
 {
@@ -303,18 +295,15 @@ format_of(int v)
 	return v >= 0 && v < STORE_FORMAT__MAX ? v : STORE_FORMAT_JWT;
 }
 
-/* Each reader fills dst from the row; -1 when out of memory (the caller
- * then clears dst with clear). */
-typedef int (*row_fn)(sqlite3_stmt *, void *dst);
-typedef void (*clear_fn)(void *);
-
+/* Each reader fills dst from the row; -1 when out of memory (sq_collect
+ * then clears dst). */
 static int
 tenant_row(sqlite3_stmt *st, void *dst)
 {
 	struct store_tenant *t = dst;
 
-	t->id = col_text(st, 0);
-	t->name = col_text(st, 1);
+	t->id = sq_text(st, 0);
+	t->name = sq_text(st, 1);
 	t->created_at = sqlite3_column_int64(st, 2);
 	return t->id && t->name ? 0 : -1;
 }
@@ -324,17 +313,17 @@ client_row(sqlite3_stmt *st, void *dst)
 {
 	struct store_client *c = dst;
 
-	c->id = col_text(st, 0);
-	c->tenant_id = col_text(st, 1);
-	c->name = col_text(st, 2);
+	c->id = sq_text(st, 0);
+	c->tenant_id = sq_text(st, 1);
+	c->name = sq_text(st, 2);
 	c->env = (enum store_env)env_of(sqlite3_column_int(st, 3));
 	c->roles = (unsigned)sqlite3_column_int64(st, 4);
-	c->scopes = col_text(st, 5);
+	c->scopes = sq_text(st, 5);
 	c->ttl = sqlite3_column_int64(st, 6);
 	c->max_ttl = sqlite3_column_int64(st, 7);
 	c->format = (enum store_format)format_of(sqlite3_column_int(st, 8));
-	c->allow_ips = col_text(st, 9);
-	c->claims = col_text(st, 10);
+	c->allow_ips = sq_text(st, 9);
+	c->claims = sq_text(st, 10);
 	c->disabled = sqlite3_column_int(st, 11);
 	c->rate_limit = sqlite3_column_int64(st, 12);
 	c->tokens_valid_after = sqlite3_column_int64(st, 13);
@@ -350,7 +339,7 @@ secret_row(sqlite3_stmt *st, void *dst)
 	const void *h = sqlite3_column_blob(st, 2);
 
 	x->id = sqlite3_column_int64(st, 0);
-	x->client_id = col_text(st, 1);
+	x->client_id = sq_text(st, 1);
 	if (h != NULL && sqlite3_column_bytes(st, 2) == (int)sizeof(x->hash))
 		memcpy(x->hash, h, sizeof(x->hash));
 	x->created_at = sqlite3_column_int64(st, 3);
@@ -366,8 +355,8 @@ key_row(sqlite3_stmt *st, void *dst)
 	const void *b;
 	int n;
 
-	k->kid = col_text(st, 0);
-	k->alg = col_text(st, 1);
+	k->kid = sq_text(st, 0);
+	k->alg = sq_text(st, 1);
 	k->env = (enum store_env)env_of(sqlite3_column_int(st, 2));
 	b = sqlite3_column_blob(st, 3);
 	n = sqlite3_column_bytes(st, 3);
@@ -388,77 +377,40 @@ token_row(sqlite3_stmt *st, void *dst)
 {
 	struct store_token *t = dst;
 
-	t->id = col_text(st, 0);
-	t->client_id = col_text(st, 1);
-	t->tenant_id = col_text(st, 2);
-	t->name = col_text(st, 3);
+	t->id = sq_text(st, 0);
+	t->client_id = sq_text(st, 1);
+	t->tenant_id = sq_text(st, 2);
+	t->name = sq_text(st, 3);
 	t->format = (enum store_format)format_of(sqlite3_column_int(st, 4));
 	t->env = (enum store_env)env_of(sqlite3_column_int(st, 5));
-	t->scope = col_text(st, 6);
-	t->aud = col_text(st, 7);
+	t->scope = sq_text(st, 6);
+	t->aud = sq_text(st, 7);
 	t->issued_at = sqlite3_column_int64(st, 8);
 	t->expires_at = sqlite3_column_int64(st, 9);
 	t->revoked_at = sqlite3_column_int64(st, 10);
 	return t->id && t->client_id && t->tenant_id && t->name && t->scope && t->aud ? 0 : -1;
 }
 
-static void tenant_clear(void *p) { store_tenant_clear(p); }
-static void client_clear(void *p) { store_client_clear(p); }
-static void secret_clear(void *p) { store_secret_clear(p); }
-static void key_clear(void *p) { store_key_clear(p); }
-static void token_clear(void *p) { store_token_clear(p); }
-
-/* Collects every row of st (bound, under q->mu) into a fresh array of
- * elements of size; on error frees what it built and leaves *out NULL. */
+/* sq_collect on a cached statement (NULL: its bind failed, error set),
+ * which is reset after (under q->mu). */
 static int
-collect(struct sq *q, sqlite3_stmt *st, size_t size, row_fn row, clear_fn clear,
+collect(struct sq *q, sqlite3_stmt *st, size_t size, sq_row_fn row, store_clear_fn clear,
     void **out, size_t *n, const char *what)
 {
-	char *arr = NULL;
-	size_t cap = 0, used = 0;
-	int rc, src = SQLITE_OK;
+	int rc;
 
 	*out = NULL;
 	*n = 0;
 	if (st == NULL)
 		return STORE_ERROR;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		if (used == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			char *na = realloc(arr, ncap * size);
-			if (na == NULL) {
-				src = SQLITE_NOMEM;
-				break;
-			}
-			arr = na;
-			cap = ncap;
-		}
-		memset(arr + used * size, 0, size);
-		if (row(st, arr + used * size) == -1) {
-			clear(arr + used * size);
-			src = SQLITE_NOMEM;
-			break;
-		}
-		used++;
-	}
-	if (src == SQLITE_DONE) {
-		rc = STORE_OK;
-		*out = arr;
-		*n = used;
-	} else {
-		rc = src == SQLITE_NOMEM ? store_set_error(STORE_ERROR, "%s: out of memory", what) :
-		    sq_fail(q->db, src, what);
-		for (size_t i = 0; i < used; i++)
-			clear(arr + i * size);
-		free(arr);
-	}
+	rc = sq_collect(q->db, st, size, row, clear, out, n, what);
 	done(st);
 	return rc;
 }
 
 /* One row into out: STORE_NOTFOUND (with notfound as the message) when none. */
 static int
-fetch_one(struct sq *q, sqlite3_stmt *st, size_t size, row_fn row, clear_fn clear,
+fetch_one(struct sq *q, sqlite3_stmt *st, size_t size, sq_row_fn row, store_clear_fn clear,
     void *out, const char *what, const char *notfound)
 {
 	void *arr = NULL;
@@ -784,8 +736,8 @@ sq_tenant_get(void *h, const char *id, struct store_tenant *out)
 
 	snprintf(nf, sizeof(nf), "tenant %.64s does not exist", id);
 	pthread_mutex_lock(&q->mu);
-	rc = fetch_one(q, stmt(q, SQ_TENANT_GET, "s", id), sizeof(*out), tenant_row, tenant_clear,
-	    out, "tenant get", nf);
+	rc = fetch_one(q, stmt(q, SQ_TENANT_GET, "s", id), sizeof(*out), tenant_row,
+	    store_tenant_clear_v, out, "tenant get", nf);
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }
@@ -797,8 +749,8 @@ sq_tenant_list(void *h, struct store_tenant **out, size_t *n)
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	rc = collect(q, stmt(q, SQ_TENANT_LIST, ""), sizeof(**out), tenant_row, tenant_clear,
-	    (void **)out, n, "tenant list");
+	rc = collect(q, stmt(q, SQ_TENANT_LIST, ""), sizeof(**out), tenant_row,
+	    store_tenant_clear_v, (void **)out, n, "tenant list");
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }
@@ -855,8 +807,8 @@ sq_client_get(void *h, const char *id, struct store_client *out)
 
 	snprintf(nf, sizeof(nf), "client %.64s does not exist", id);
 	pthread_mutex_lock(&q->mu);
-	rc = fetch_one(q, stmt(q, SQ_CLIENT_GET, "s", id), sizeof(*out), client_row, client_clear,
-	    out, "client get", nf);
+	rc = fetch_one(q, stmt(q, SQ_CLIENT_GET, "s", id), sizeof(*out), client_row,
+	    store_client_clear_v, out, "client get", nf);
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }
@@ -871,7 +823,8 @@ sq_client_list(void *h, const char *tenant_id, struct store_client **out, size_t
 	pthread_mutex_lock(&q->mu);
 	st = tenant_id != NULL ? stmt(q, SQ_CLIENT_LIST_TENANT, "s", tenant_id) :
 	    stmt(q, SQ_CLIENT_LIST, "");
-	rc = collect(q, st, sizeof(**out), client_row, client_clear, (void **)out, n, "client list");
+	rc = collect(q, st, sizeof(**out), client_row, store_client_clear_v, (void **)out, n,
+	    "client list");
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }
@@ -923,7 +876,7 @@ sq_secret_list(void *h, const char *client_id, struct store_secret **out, size_t
 
 	pthread_mutex_lock(&q->mu);
 	rc = collect(q, stmt(q, SQ_SECRET_LIST, "s", client_id), sizeof(**out), secret_row,
-	    secret_clear, (void **)out, n, "secret list");
+	    store_secret_clear_v, (void **)out, n, "secret list");
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }
@@ -979,8 +932,8 @@ sq_key_list(void *h, struct store_key **out, size_t *n)
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	rc = collect(q, stmt(q, SQ_KEY_LIST, ""), sizeof(**out), key_row, key_clear, (void **)out,
-	    n, "key list");
+	rc = collect(q, stmt(q, SQ_KEY_LIST, ""), sizeof(**out), key_row, store_key_clear_v,
+	    (void **)out, n, "key list");
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }
@@ -1014,8 +967,8 @@ sq_token_get(void *h, const char *id, struct store_token *out)
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	rc = fetch_one(q, stmt(q, SQ_TOKEN_GET, "s", id), sizeof(*out), token_row, token_clear,
-	    out, "token get", "no such token");
+	rc = fetch_one(q, stmt(q, SQ_TOKEN_GET, "s", id), sizeof(*out), token_row,
+	    store_token_clear_v, out, "token get", "no such token");
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }
@@ -1028,7 +981,7 @@ sq_token_list(void *h, const char *client_id, struct store_token **out, size_t *
 
 	pthread_mutex_lock(&q->mu);
 	rc = collect(q, stmt(q, SQ_TOKEN_LIST, "s", client_id), sizeof(**out), token_row,
-	    token_clear, (void **)out, n, "token list");
+	    store_token_clear_v, (void **)out, n, "token list");
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }
@@ -1041,7 +994,7 @@ sq_token_list_revoked(void *h, int64_t now, struct store_token **out, size_t *n)
 
 	pthread_mutex_lock(&q->mu);
 	rc = collect(q, stmt(q, SQ_TOKEN_LIST_REVOKED, "i", now), sizeof(**out), token_row,
-	    token_clear, (void **)out, n, "token list revoked");
+	    store_token_clear_v, (void **)out, n, "token list revoked");
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }

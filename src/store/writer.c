@@ -65,69 +65,61 @@ struct writer {
 	struct audit_grouper	*grouper;	/* a client's token events share a row */
 };
 
-/* Copies t into one allocation; NULL optional strings become "". */
+/*
+ * Copies the n (at most 8) strings src[] (NULL as "") into one allocation,
+ * *buf, and points *dst[i] at each copy: a record's strings are freed at
+ * once when the writer has answered it. -1 when out of memory.
+ */
 static int
-item_fill(struct item *it, const struct store_token *t)
+pack_strings(char **buf, const char *const *src, char **const *dst, int n)
 {
-	const char *f[6] = { t->id, t->client_id, t->tenant_id, t->name, t->scope, t->aud };
-	char **dst[6];
-	size_t len[6], total = 0;
-	char *p;
-
-	dst[0] = &it->t.id;
-	dst[1] = &it->t.client_id;
-	dst[2] = &it->t.tenant_id;
-	dst[3] = &it->t.name;
-	dst[4] = &it->t.scope;
-	dst[5] = &it->t.aud;
-	for (int i = 0; i < 6; i++) {
-		if (f[i] == NULL)
-			f[i] = "";
-		len[i] = strlen(f[i]) + 1;
-		total += len[i];
-	}
-	if ((it->buf = malloc(total)) == NULL)
-		return -1;
-	it->t = *t;
-	p = it->buf;
-	for (int i = 0; i < 6; i++) {
-		memcpy(p, f[i], len[i]);
-		*dst[i] = p;
-		p += len[i];
-	}
-	return 0;
-}
-
-/* Copies an audit row into one allocation; NULL strings become "". */
-static int
-item_fill_audit(struct item *it, const struct store_audit *a)
-{
-	const char *f[8] = { a->request_id, a->actor, a->tenant, a->address, a->action,
-	    a->target, a->outcome, a->detail };
-	char **dst[8] = { &it->a.request_id, &it->a.actor, &it->a.tenant, &it->a.address,
-	    &it->a.action, &it->a.target, &it->a.outcome, &it->a.detail };
 	size_t len[8], total = 0;
 	char *p;
 
-	for (int i = 0; i < 8; i++) {
-		if (f[i] == NULL)
-			f[i] = "";
-		len[i] = strlen(f[i]) + 1;
+	for (int i = 0; i < n; i++) {
+		len[i] = strlen(src[i] != NULL ? src[i] : "") + 1;
 		total += len[i];
 	}
-	if ((it->buf = malloc(total)) == NULL)
+	if ((*buf = malloc(total)) == NULL)
 		return -1;
-	it->is_audit = 1;
-	it->a = *a;
-	p = it->buf;
-	for (int i = 0; i < 8; i++) {
-		memcpy(p, f[i], len[i]);
+	p = *buf;
+	for (int i = 0; i < n; i++) {
+		memcpy(p, src[i] != NULL ? src[i] : "", len[i]);
 		*dst[i] = p;
 		p += len[i];
 	}
 	return 0;
 }
 
+/* Fills *it with a copy of t in one allocation; NULL optional strings
+ * become "". */
+static int
+item_fill(struct item *it, const struct store_token *t)
+{
+	const char *const f[6] = { t->id, t->client_id, t->tenant_id, t->name, t->scope, t->aud };
+	char **const dst[6] = { &it->t.id, &it->t.client_id, &it->t.tenant_id, &it->t.name,
+	    &it->t.scope, &it->t.aud };
+
+	memset(it, 0, sizeof(*it));
+	it->t = *t;
+	return pack_strings(&it->buf, f, dst, 6);
+}
+
+/* Fills *it with a copy of an audit row in one allocation; NULL strings
+ * become "". */
+static int
+item_fill_audit(struct item *it, const struct store_audit *a)
+{
+	const char *const f[8] = { a->request_id, a->actor, a->tenant, a->address, a->action,
+	    a->target, a->outcome, a->detail };
+	char **const dst[8] = { &it->a.request_id, &it->a.actor, &it->a.tenant, &it->a.address,
+	    &it->a.action, &it->a.target, &it->a.outcome, &it->a.detail };
+
+	memset(it, 0, sizeof(*it));
+	it->is_audit = 1;
+	it->a = *a;
+	return pack_strings(&it->buf, f, dst, 8);
+}
 
 static int64_t
 mono_ns(void)
@@ -245,6 +237,8 @@ writer_main(void *arg)
 	return NULL;
 }
 
+static void writer_free(struct writer *);
+
 struct writer *
 writer_start(const struct store_ops *ops, void *h, size_t queue_max, size_t batch_max,
     char *err, size_t errlen)
@@ -291,32 +285,20 @@ writer_start(const struct store_ops *ops, void *h, size_t queue_max, size_t batc
 nomem:
 	snprintf(err, errlen, "out of memory");
 fail:
-	if (w != NULL) {
-		free(w->q);
-		free(w->bi);
-		free(w->bt);
-		free(w->errs);
-		free(w->ba);
-		free(w->tpos);
-		audit_grouper_free(w->grouper);
-		free(w);
-	}
+	writer_free(w);
 	return NULL;
 }
 
-static int enqueue(struct writer *, struct item *);
+static int enqueue(struct writer *, struct item *, store_done_fn, void *);
 
 int
 writer_enqueue(struct writer *w, const struct store_token *t, store_done_fn done, void *arg)
 {
 	struct item it;
 
-	memset(&it, 0, sizeof(it));
 	if (item_fill(&it, t) == -1)
 		return store_set_error(STORE_ERROR, "out of memory");
-	it.done = done;
-	it.arg = arg;
-	return enqueue(w, &it);
+	return enqueue(w, &it, done, arg);
 }
 
 int
@@ -327,19 +309,20 @@ writer_enqueue_audit(struct writer *w, const struct store_audit *a, store_done_f
 	if (w->ops->commit_batch == NULL)
 		return store_set_error(STORE_ERROR,
 		    "the %s store backend does not keep an audit trail", w->ops->name);
-	memset(&it, 0, sizeof(it));
 	if (item_fill_audit(&it, a) == -1)
 		return store_set_error(STORE_ERROR, "out of memory");
-	it.done = done;
-	it.arg = arg;
-	return enqueue(w, &it);
+	return enqueue(w, &it, done, arg);
 }
 
-/* Takes it (and its buf) into the queue, or frees buf and refuses. */
+/* Takes it (and its buf) into the queue, to be answered with done(arg), or
+ * frees buf and refuses. */
 static int
-enqueue(struct writer *w, struct item *itp)
+enqueue(struct writer *w, struct item *itp, store_done_fn done, void *arg)
 {
 	struct item it = *itp;
+
+	it.done = done;
+	it.arg = arg;
 
 	pthread_mutex_lock(&w->mu);
 	if (w->stop || w->len == w->cap) {
@@ -386,6 +369,16 @@ writer_stop(struct writer *w)
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->work);
 	pthread_cond_destroy(&w->progress);
+	writer_free(w);
+}
+
+/* Frees w and its buffers (not the thread, mutex or conditions); NULL is a
+ * no-op. */
+static void
+writer_free(struct writer *w)
+{
+	if (w == NULL)
+		return;
 	free(w->q);
 	free(w->bi);
 	free(w->bt);
