@@ -7,7 +7,6 @@
  * tenants; "call" approvals consumed once and matched on method, path and
  * body digest; expiry as of now.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,8 +23,8 @@
 #include "approvals/approvals.h"
 #include "config/config.h"
 #include "server/context.h"
+#include "store_fixture.h"
 
-static char dir[64], url[160], path[128];
 static struct config cfg;
 static struct gh_ctx ctx;
 static _Atomic int applied;
@@ -64,16 +63,12 @@ setup(void **state)
 {
 	char err[256];
 
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/gh-apeng-XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (fixture_setup_sqlite(state) != 0)
 		return -1;
-	snprintf(path, sizeof(path), "%s/t.db", dir);
-	snprintf(url, sizeof(url), "sqlite:%s", path);
 	config_defaults(&cfg);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cfg = &cfg;
-	if (store_open(url, &ctx.store, err, sizeof(err)) != STORE_OK)
+	if (store_open(fixture_url, &ctx.store, err, sizeof(err)) != STORE_OK)
 		return -1;
 	for (size_t i = 0; i < 3; i++) {
 		static const char *const ids[] = { "acme", "globex", "platform" };
@@ -88,18 +83,9 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
-	char p[192];
-
-	(void)state;
 	store_close(ctx.store);
 	config_clear(&cfg);
-	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
-		snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
-		if (unlink(p) == -1 && errno != ENOENT)
-			return -1;
-	}
-	return rmdir(dir);
+	return fixture_teardown(state);
 }
 
 static void

@@ -6,7 +6,6 @@
  * handles on one file, listing filters, the generation moving on every
  * change and only then, and argument checks that change nothing.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,56 +18,7 @@
 
 #include <cmocka.h>
 
-#include "store/store.h"
-
-static char dir[64], url[160], path[128];
-
-static int
-setup(void **state)
-{
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/gh-approvals-XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return -1;
-	snprintf(path, sizeof(path), "%s/t.db", dir);
-	snprintf(url, sizeof(url), "sqlite:%s", path);
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
-	char p[192];
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
-		snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
-		if (unlink(p) == -1 && errno != ENOENT)
-			return -1;
-	}
-	return rmdir(dir);
-}
-
-static struct store *
-open_store(void)
-{
-	struct store *s = NULL;
-	char err[256] = "";
-
-	if (store_open(url, &s, err, sizeof(err)) != STORE_OK)
-		fail_msg("open: %s", err);
-	return s;
-}
-
-static uint64_t
-gen(struct store *s)
-{
-	uint64_t g = 0;
-
-	assert_int_equal(store_generation(s, &g), STORE_OK);
-	return g;
-}
+#include "store_fixture.h"
 
 /* Files a pending approval id at t, expiring at t + 100. */
 static int
@@ -318,12 +268,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(create_get, setup, teardown),
-		cmocka_unit_test_setup_teardown(conflict_key, setup, teardown),
-		cmocka_unit_test_setup_teardown(transitions, setup, teardown),
-		cmocka_unit_test_setup_teardown(one_winner, setup, teardown),
-		cmocka_unit_test_setup_teardown(listing, setup, teardown),
-		cmocka_unit_test_setup_teardown(bad_arguments_change_nothing, setup, teardown),
+		SQLITE_TEST(create_get),
+		SQLITE_TEST(conflict_key),
+		SQLITE_TEST(transitions),
+		SQLITE_TEST(one_winner),
+		SQLITE_TEST(listing),
+		SQLITE_TEST(bad_arguments_change_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,23 +19,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "store/store.h"
+#include "store_fixture.h"
 #include "util/util.h"
-
-static char dir[64];
-
-static struct store *
-open_store(void)
-{
-	static int n;
-	char url[160], err[256];
-	struct store *s = NULL;
-
-	snprintf(url, sizeof(url), "sqlite:%s/a%d.db", dir, n++);
-	if (store_open(url, &s, err, sizeof(err)) != STORE_OK)
-		fail_msg("store_open: %s", err);
-	return s;
-}
 
 static struct store_audit
 row(int64_t at, const char *tenant, const char *actor, const char *action, const char *target)
@@ -56,26 +41,6 @@ row(int64_t at, const char *tenant, const char *actor, const char *action, const
 }
 
 /* -- one chain under concurrency ---------------------------------------------- */
-
-struct chain {
-	int64_t	 next;
-	uint8_t	 prev[32];
-	int	 bad;
-};
-
-static int
-check_row(void *arg, const struct store_audit *r)
-{
-	struct chain *c = arg;
-	uint8_t h[32];
-
-	store_audit_hash(r, h);
-	if (r->seq != c->next || memcmp(r->prev_hash, c->prev, 32) != 0 || memcmp(h, r->hash, 32) != 0)
-		c->bad++;
-	c->next = r->seq + 1;
-	memcpy(c->prev, r->hash, 32);
-	return 0;
-}
 
 struct worker {
 	struct store	*s;
@@ -129,7 +94,7 @@ chain_one_under_threads(void **state)
 	assert_int_equal(store_flush(s), STORE_OK);
 	memset(&c, 0, sizeof(c));
 	c.next = 1;
-	assert_int_equal(store_audit_scan(s, 1, check_row, &c), STORE_OK);
+	assert_int_equal(store_audit_scan(s, 1, chain_check, &c), STORE_OK);
 	assert_int_equal(c.bad, 0);
 	/* A batch's token events of one client share a row (audit_group.h):
 	 * fewer rows than events, and the list gives every event back. */
@@ -322,7 +287,7 @@ prune_when_the_head_is_pruned(void **state)
 	memset(&c, 0, sizeof(c));
 	c.next = 3;
 	memcpy(c.prev, th, 32);
-	assert_int_equal(store_audit_scan(s, 3, check_row, &c), STORE_OK);
+	assert_int_equal(store_audit_scan(s, 3, chain_check, &c), STORE_OK);
 	assert_int_equal(c.bad, 0);
 	assert_int_equal(c.next, 5);
 	json_decref(rows);
@@ -363,34 +328,16 @@ hash_is_length_prefixed(void **state)
 	assert_memory_not_equal(ha, hb, 32);
 }
 
-static int
-setup(void **state)
-{
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/gh-audit-unit.XXXXXX");
-	return mkdtemp(dir) == NULL ? -1 : 0;
-}
-
-static int
-teardown(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(chain_one_under_threads),
-		cmocka_unit_test(row_before_token_is_durable_first),
-		cmocka_unit_test(list_filters),
-		cmocka_unit_test(prune_when_the_head_is_pruned),
-		cmocka_unit_test(append_needs_action_and_outcome),
+		SQLITE_TEST(chain_one_under_threads),
+		SQLITE_TEST(row_before_token_is_durable_first),
+		SQLITE_TEST(list_filters),
+		SQLITE_TEST(prune_when_the_head_is_pruned),
+		SQLITE_TEST(append_needs_action_and_outcome),
 		cmocka_unit_test(hash_is_length_prefixed),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,7 +6,6 @@
  * second node) sees the same records, the generation does not move, and
  * bad arguments change nothing.
  */
-#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,50 +17,10 @@
 
 #include <cmocka.h>
 
-#include "store/store.h"
-
-static char dir[64], url[160], path[128];
+#include "store_fixture.h"
 
 static const char FP_A[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 static const char FP_B[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
-
-static int
-setup(void **state)
-{
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/gh-idem-XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return -1;
-	snprintf(path, sizeof(path), "%s/t.db", dir);
-	snprintf(url, sizeof(url), "sqlite:%s", path);
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
-	char p[192];
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
-		snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
-		if (unlink(p) == -1 && errno != ENOENT)
-			return -1;
-	}
-	return rmdir(dir);
-}
-
-static struct store *
-open_store(void)
-{
-	struct store *s = NULL;
-	char err[256] = "";
-
-	if (store_open(url, &s, err, sizeof(err)) != STORE_OK)
-		fail_msg("open: %s", err);
-	return s;
-}
 
 static struct store_idem
 rec(const char *client, const char *key, const char *fp, int64_t now)
@@ -162,9 +121,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(claim_finish_replay, setup, teardown),
-		cmocka_unit_test_setup_teardown(release_expire_stale, setup, teardown),
-		cmocka_unit_test_setup_teardown(bad_arguments_change_nothing, setup, teardown),
+		SQLITE_TEST(claim_finish_replay),
+		SQLITE_TEST(release_expire_stale),
+		SQLITE_TEST(bad_arguments_change_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

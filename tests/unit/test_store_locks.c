@@ -5,7 +5,6 @@
  * generation moving on every change and only then, another handle (the CLI,
  * another node) seeing the locks, and argument checks that change nothing.
  */
-#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,56 +16,7 @@
 
 #include <cmocka.h>
 
-#include "store/store.h"
-
-static char dir[64], url[160], path[128];
-
-static int
-setup(void **state)
-{
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/gh-locks-XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return -1;
-	snprintf(path, sizeof(path), "%s/t.db", dir);
-	snprintf(url, sizeof(url), "sqlite:%s", path);
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
-	char p[192];
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
-		snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
-		if (unlink(p) == -1 && errno != ENOENT)
-			return -1;
-	}
-	return rmdir(dir);
-}
-
-static struct store *
-open_store(void)
-{
-	struct store *s = NULL;
-	char err[256] = "";
-
-	if (store_open(url, &s, err, sizeof(err)) != STORE_OK)
-		fail_msg("open: %s", err);
-	return s;
-}
-
-static uint64_t
-gen(struct store *s)
-{
-	uint64_t g = 0;
-
-	assert_int_equal(store_generation(s, &g), STORE_OK);
-	return g;
-}
+#include "store_fixture.h"
 
 static void
 put(struct store *s, enum store_lock_kind kind, const char *addr, const char *client,
@@ -110,9 +60,7 @@ put_list_extend(void **state)
 	store_lock_free(ls, n);
 
 	/* At 1600 the 1500 lock is over: not listed. */
-	assert_int_equal(store_lock_list(s, 1600, &ls, &n), STORE_OK);
-	assert_int_equal(n, 2);
-	store_lock_free(ls, n);
+	assert_int_equal(locks_in_force(s, 1600), 2);
 	store_close(s);
 }
 
@@ -155,9 +103,7 @@ clear_filters(void **state)
 	assert_int_equal(count, 1);
 	assert_int_equal(store_lock_clear(s, NULL, NULL, 1100, &count), STORE_OK);
 	assert_int_equal(count, 1);
-	assert_int_equal(store_lock_list(s, 0, &ls, &n), STORE_OK);
-	assert_int_equal(n, 0);
-	store_lock_free(ls, n);
+	assert_int_equal(locks_in_force(s, 0), 0);
 
 	/* An expired lock is removed but not counted, and moves nothing. */
 	put(s, STORE_LOCK_PAIR, "192.0.2.9", "z", 1000, 1100);
@@ -165,9 +111,7 @@ clear_filters(void **state)
 	assert_int_equal(store_lock_clear(s, NULL, "z", 1200, &count), STORE_OK);
 	assert_int_equal(count, 0);
 	assert_int_equal(gen(s), g);
-	assert_int_equal(store_lock_list(s, 0, &ls, &n), STORE_OK);
-	assert_int_equal(n, 0);
-	store_lock_free(ls, n);
+	assert_int_equal(locks_in_force(s, 0), 0);
 	store_close(s);
 }
 
@@ -217,9 +161,7 @@ batch_is_one_transaction(void **state)
 	assert_non_null(strstr(store_last_error(), "lock 1"));
 	assert_int_equal(store_lock_put(s, b, 0), STORE_ERROR);
 	assert_int_equal(gen(s), g + 1);
-	assert_int_equal(store_lock_list(s, 1000, &ls, &n), STORE_OK);
-	assert_int_equal(n, 2);
-	store_lock_free(ls, n);
+	assert_int_equal(locks_in_force(s, 1000), 2);
 	store_close(s);
 }
 
@@ -227,17 +169,13 @@ static void
 seen_by_another_handle(void **state)
 {
 	struct store *a = open_store(), *b = open_store();
-	struct store_lock *ls = NULL;
-	size_t n = 0;
 	uint64_t gb = gen(b);
 	int count = 0;
 
 	(void)state;
 	put(a, STORE_LOCK_ADDRESS, "203.0.113.5", "", 1000, 1900);
 	assert_true(gen(b) > gb);
-	assert_int_equal(store_lock_list(b, 1000, &ls, &n), STORE_OK);
-	assert_int_equal(n, 1);
-	store_lock_free(ls, n);
+	assert_int_equal(locks_in_force(b, 1000), 1);
 	gb = gen(b);
 	assert_int_equal(store_lock_clear(a, "203.0.113.5", NULL, 1000, &count), STORE_OK);
 	assert_int_equal(count, 1);
@@ -250,8 +188,6 @@ static void
 bad_arguments_change_nothing(void **state)
 {
 	struct store *s = open_store();
-	struct store_lock *ls = NULL;
-	size_t n = 0;
 	int count = 7;
 	char longid[200];
 	struct store_lock l = { STORE_LOCK_PAIR, "c", "192.0.2.1", 1000, 1900 };
@@ -281,9 +217,7 @@ bad_arguments_change_nothing(void **state)
 	assert_int_equal(count, 0);
 	assert_int_equal(store_lock_clear(s, NULL, longid, 0, &count), STORE_ERROR);
 	assert_int_equal(gen(s), g);
-	assert_int_equal(store_lock_list(s, 0, &ls, &n), STORE_OK);
-	assert_int_equal(n, 0);
-	store_lock_free(ls, n);
+	assert_int_equal(locks_in_force(s, 0), 0);
 	store_close(s);
 }
 
@@ -384,14 +318,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(put_list_extend, setup, teardown),
-		cmocka_unit_test_setup_teardown(clear_filters, setup, teardown),
-		cmocka_unit_test_setup_teardown(put_prunes_expired, setup, teardown),
-		cmocka_unit_test_setup_teardown(batch_is_one_transaction, setup, teardown),
-		cmocka_unit_test_setup_teardown(seen_by_another_handle, setup, teardown),
-		cmocka_unit_test_setup_teardown(bad_arguments_change_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(failure_counters, setup, teardown),
-		cmocka_unit_test_setup_teardown(rate_totals, setup, teardown),
+		SQLITE_TEST(put_list_extend),
+		SQLITE_TEST(clear_filters),
+		SQLITE_TEST(put_prunes_expired),
+		SQLITE_TEST(batch_is_one_transaction),
+		SQLITE_TEST(seen_by_another_handle),
+		SQLITE_TEST(bad_arguments_change_nothing),
+		SQLITE_TEST(failure_counters),
+		SQLITE_TEST(rate_totals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,6 +20,7 @@
 
 #include "store/store_backend.h"
 #include "store/writer.h"
+#include "store_fixture.h"
 
 /* The fake backend. */
 struct fake {
@@ -60,33 +61,12 @@ fake_commit(void *h, const struct store_token *t, size_t n, int *errs)
 	return f->fail;
 }
 
+#define FAKE_INIT(hold)	{ PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, (hold), 0, 0, 0, 0, 0, { "" } }
+
 static const struct store_ops fake_ops = {
 	.name = "fake",
 	.commit_tokens = fake_commit,
 };
-
-struct answers {
-	pthread_mutex_t	 mu;
-	int		 n, ok, conflict, unavailable, other;
-};
-
-static void
-answer(void *arg, int err)
-{
-	struct answers *a = arg;
-
-	pthread_mutex_lock(&a->mu);
-	a->n++;
-	if (err == STORE_OK)
-		a->ok++;
-	else if (err == STORE_CONFLICT)
-		a->conflict++;
-	else if (err == STORE_UNAVAILABLE)
-		a->unavailable++;
-	else
-		a->other++;
-	pthread_mutex_unlock(&a->mu);
-}
 
 static struct store_token
 tok(const char *id)
@@ -99,6 +79,28 @@ tok(const char *id)
 	t.tenant_id = (char *)"t";
 	/* name, scope, aud left NULL on purpose */
 	return t;
+}
+
+/* A writer over f with room for queue records, committing at most batch
+ * at a time; fails the test when refused. */
+static struct writer *
+start(struct fake *f, size_t queue, size_t batch)
+{
+	char err[128] = "";
+	struct writer *w = writer_start(&fake_ops, f, queue, batch, err, sizeof(err));
+
+	if (w == NULL)
+		fail_msg("writer_start: %s", err);
+	return w;
+}
+
+/* Queues record id, answered into a; it must be accepted. */
+static void
+enqueue(struct writer *w, const char *id, struct tally *a)
+{
+	struct store_token t = tok(id);
+
+	assert_int_equal(writer_enqueue(w, &t, tally_done, a), STORE_OK);
 }
 
 static void
@@ -122,26 +124,24 @@ release(struct fake *f)
 static void
 bounded_fifo_batched(void **state)
 {
-	struct fake f = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 1, 0, 0, 0, 0, 0, { "" } };
-	struct answers a = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0 };
+	struct fake f = FAKE_INIT(1);
+	struct tally a = TALLY_INIT;
 	struct store_token t;
 	struct writer *w;
-	char err[128], id[16];
+	char id[16];
 
 	(void)state;
-	assert_non_null(w = writer_start(&fake_ops, &f, 4, 2, err, sizeof(err)));
+	w = start(&f, 4, 2);
 	/* The first record is taken at once and held at the gate. */
-	t = tok("r0");
-	assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
+	enqueue(w, "r0", &a);
 	wait_inside(&f);
 	/* Then four wait; the fifth is refused, and never answered. */
 	for (int i = 1; i <= 4; i++) {
 		snprintf(id, sizeof(id), "r%d", i);
-		t = tok(id);
-		assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
+		enqueue(w, id, &a);
 	}
 	t = tok("r5");
-	assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_UNAVAILABLE);
+	assert_int_equal(writer_enqueue(w, &t, tally_done, &a), STORE_UNAVAILABLE);
 	assert_non_null(strstr(store_last_error(), "queue is full"));
 	assert_int_equal(a.n, 0);	/* nothing answered before it is durable */
 	release(&f);
@@ -156,8 +156,7 @@ bounded_fifo_batched(void **state)
 		assert_string_equal(f.order[i], id);
 	}
 	/* Room again once drained. */
-	t = tok("r6");
-	assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
+	enqueue(w, "r6", &a);
 	writer_stop(w);
 	assert_int_equal(a.ok, 6);
 }
@@ -165,21 +164,17 @@ bounded_fifo_batched(void **state)
 static void
 errors_reach_each_record(void **state)
 {
-	struct fake f = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 1, 0, 0, 0, 0, 0, { "" } };
-	struct answers a = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0 };
+	struct fake f = FAKE_INIT(1);
+	struct tally a = TALLY_INIT;
 	struct store_token t;
 	struct writer *w;
-	char err[128];
 
 	(void)state;
-	assert_non_null(w = writer_start(&fake_ops, &f, 16, 16, err, sizeof(err)));
-	t = tok("first");
-	assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
+	w = start(&f, 16, 16);
+	enqueue(w, "first", &a);
 	wait_inside(&f);
-	t = tok("a");
-	assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
-	t = tok("dup");
-	assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
+	enqueue(w, "a", &a);
+	enqueue(w, "dup", &a);
 	t = tok("b");
 	assert_int_equal(writer_enqueue(w, &t, NULL, NULL), STORE_OK);	/* no callback: fine */
 	release(&f);
@@ -190,10 +185,8 @@ errors_reach_each_record(void **state)
 
 	/* A failed batch fails every record in it with the batch's error. */
 	f.fail = STORE_UNAVAILABLE;
-	t = tok("c");
-	assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
-	t = tok("dup");
-	assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
+	enqueue(w, "c", &a);
+	enqueue(w, "dup", &a);
 	assert_int_equal(writer_flush(w), STORE_OK);
 	assert_int_equal(a.unavailable, 2);
 	writer_stop(w);
@@ -202,18 +195,16 @@ errors_reach_each_record(void **state)
 static void
 stop_drains_the_queue(void **state)
 {
-	struct fake f = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, { "" } };
-	struct answers a = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0 };
-	struct store_token t;
+	struct fake f = FAKE_INIT(0);
+	struct tally a = TALLY_INIT;
 	struct writer *w;
 	char err[128], id[16];
 
 	(void)state;
-	assert_non_null(w = writer_start(&fake_ops, &f, 1000, 7, err, sizeof(err)));
+	w = start(&f, 1000, 7);
 	for (int i = 0; i < 500; i++) {
 		snprintf(id, sizeof(id), "s%d", i);
-		t = tok(id);
-		assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
+		enqueue(w, id, &a);
 	}
 	writer_stop(w);
 	assert_int_equal(a.ok, 500);
@@ -234,33 +225,29 @@ now_s(void)
 static void
 announced_records_share_a_commit(void **state)
 {
-	struct fake f = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, { "" } };
-	struct answers a = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0 };
+	struct fake f = FAKE_INIT(0);
+	struct tally a = TALLY_INIT;
 	struct timespec pause = { 0, 50 * 1000000L };	/* 50 ms: far past the 1 ms minimum */
 	struct store_token t;
 	struct writer *w;
-	char err[128];
 	double t0;
 
 	(void)state;
-	assert_non_null(w = writer_start(&fake_ops, &f, 16, 16, err, sizeof(err)));
+	w = start(&f, 16, 16);
 	/* A bound far beyond the test's pauses: waiting for it would show. */
 	writer_set_pacing(w, 1000000LL, 20LL * 1000000000LL);
-	t = tok("p0");
-	assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
+	enqueue(w, "p0", &a);
 	assert_int_equal(writer_flush(w), STORE_OK);
 	assert_int_equal(f.batches, 1);
 
 	/* p2 is on its way: p1 waits for it, past the minimum interval. */
 	writer_expect(w, 1);
-	t = tok("p1");
-	assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
+	enqueue(w, "p1", &a);
 	nanosleep(&pause, NULL);
 	pthread_mutex_lock(&f.mu);
 	assert_int_equal(f.seen, 1);
 	pthread_mutex_unlock(&f.mu);
-	t = tok("p2");
-	assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
+	enqueue(w, "p2", &a);
 	writer_expect(w, -1);	/* arrived: the commit starts now, not in 20 s */
 	t0 = now_s();
 	assert_int_equal(writer_flush(w), STORE_OK);
@@ -273,7 +260,7 @@ announced_records_share_a_commit(void **state)
 	/* Nothing announced: a record commits without waiting for the bound. */
 	t = tok("p3");
 	t0 = now_s();
-	assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
+	assert_int_equal(writer_enqueue(w, &t, tally_done, &a), STORE_OK);
 	assert_int_equal(writer_flush(w), STORE_OK);
 	assert_true(now_s() - t0 < 10.0);
 	assert_int_equal(f.batches, 3);
@@ -281,8 +268,7 @@ announced_records_share_a_commit(void **state)
 	/* A hint that never resolves delays, and never loses, a record. */
 	writer_set_pacing(w, 1000000LL, 100000000LL);	/* 100 ms */
 	writer_expect(w, 1);
-	t = tok("p4");
-	assert_int_equal(writer_enqueue(w, &t, answer, &a), STORE_OK);
+	enqueue(w, "p4", &a);
 	assert_int_equal(writer_flush(w), STORE_OK);
 	assert_int_equal(a.ok, 5);
 	writer_expect(w, -1);

@@ -1,0 +1,697 @@
+/*
+ * store_conformance.c — the store behaviour every backend shows, written
+ * once (see store_conformance.h): every entity's create/get/list/update
+ * with its conflict and not-found answers, revocation by name and the
+ * prune of expired records, the change generation (token records leave it
+ * alone; another handle sees it, as the CLI and the server, or two nodes,
+ * do), a database at a newer schema refused, the group commit under 64
+ * threads, close committing what is queued, and the bounded queue.
+ * Each test starts from an empty store (the backend's setup).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store_conformance.h"
+#include "store_fixture.h"
+
+/*
+ * Queues records of client c1 named "n", id prefix<i> issued at i * step
+ * for i from 0, answered into a, until n are queued or the store refuses
+ * one. Returns how many were queued; *rc (when not NULL) gets the answer
+ * to the last call: STORE_OK when all n were.
+ */
+static int
+record_tokens(struct store *s, struct tally *a, const char *prefix, int n, int64_t step,
+    int *rc)
+{
+	struct store_token t;
+	char id[32];
+	int i, err = STORE_OK;
+
+	for (i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "%s%d", prefix, i);
+		t = token_fixture(id, "c1", "n", i * step);
+		if ((err = store_token_record(s, &t, tally_done, a)) != STORE_OK)
+			break;
+	}
+	if (rc != NULL)
+		*rc = err;
+	return i;
+}
+
+/* Closes s (which commits what it has queued) and returns how many token
+ * records another connection then sees. */
+static int64_t
+tokens_after_close(const struct conformance_backend *b, struct store *s)
+{
+	store_close(s);
+	return b->count("SELECT count(*) FROM tokens");
+}
+
+/* got reads back as want was recorded (optional strings given). */
+static void
+token_matches(const struct store_token *got, const struct store_token *want)
+{
+	assert_string_equal(got->id, want->id);
+	assert_string_equal(got->client_id, want->client_id);
+	assert_string_equal(got->tenant_id, want->tenant_id);
+	assert_string_equal(got->name, want->name);
+	assert_string_equal(got->scope, want->scope);
+	assert_string_equal(got->aud, want->aud);
+	assert_int_equal(got->format, want->format);
+	assert_int_equal(got->env, want->env);
+	assert_int_equal(got->issued_at, want->issued_at);
+	assert_int_equal(got->expires_at, want->expires_at);
+	assert_int_equal(got->revoked_at, want->revoked_at);
+}
+
+/* -- tenants --------------------------------------------------------------------- */
+
+static void
+tenants(void **state)
+{
+	const struct conformance_backend *b = *state;
+	struct store *s = open_store();
+	struct store_tenant t = { (char *)"acme", (char *)"Acme", 7 }, got, *all = NULL;
+	struct store_tenant noid = { NULL, (char *)"x", 0 };
+	size_t n = 99;
+	uint64_t g0;
+
+	assert_string_equal(store_backend(s), b->name);	/* the store the runner meant */
+	assert_int_equal(store_tenant_list(s, &all, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	store_tenant_free(all, n);
+	g0 = gen(s);
+	assert_int_equal(store_tenant_create(s, &t), STORE_OK);
+	assert_true(gen(s) == g0 + 1);
+	assert_int_equal(store_tenant_create(s, &t), STORE_CONFLICT);
+	assert_non_null(strstr(store_last_error(), "tenant acme already exists"));
+	assert_true(gen(s) == g0 + 1);	/* a failed change changes nothing */
+	assert_int_equal(store_tenant_create(s, &noid), STORE_ERROR);
+	t.id = (char *)"beta";
+	t.name = (char *)"Beta";
+	assert_int_equal(store_tenant_create(s, &t), STORE_OK);
+
+	assert_int_equal(store_tenant_get(s, "acme", &got), STORE_OK);
+	assert_string_equal(got.id, "acme");
+	assert_string_equal(got.name, "Acme");
+	assert_int_equal(got.created_at, 7);
+	store_tenant_clear(&got);
+	assert_int_equal(store_tenant_get(s, "nope", &got), STORE_NOTFOUND);
+	assert_non_null(strstr(store_last_error(), "tenant nope does not exist"));
+	assert_null(got.id);
+
+	assert_int_equal(store_tenant_list(s, &all, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(all[0].id, "acme");
+	assert_string_equal(all[1].id, "beta");
+	store_tenant_free(all, n);
+	store_close(s);
+}
+
+/* -- clients --------------------------------------------------------------------- */
+
+static void
+clients(void **state)
+{
+	struct store *s = open_store();
+	struct store_client c = client_fixture("c1", "acme"), back, *all = NULL;
+	struct store_secret sec = secret_fixture("ignored", 7), *secs = NULL;
+	size_t n = 0;
+	uint64_t g0;
+
+	(void)state;
+	make_tenant(s, "acme");
+	make_tenant(s, "beta");
+	g0 = gen(s);
+	assert_int_equal(store_client_create(s, &c, &sec), STORE_OK);
+	assert_true(sec.id > 0);
+	assert_true(gen(s) == g0 + 1);
+	/* The first secret is the client's, whatever its client_id said. */
+	assert_int_equal(store_secret_list(s, "c1", &secs, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(secs[0].id, sec.id);
+	assert_string_equal(secs[0].client_id, "c1");
+	store_secret_free(secs, n);
+
+	assert_int_equal(store_client_create(s, &c, NULL), STORE_CONFLICT);
+	assert_non_null(strstr(store_last_error(), "client c1 already exists"));
+
+	/* Every field comes back as written. */
+	assert_int_equal(store_client_get(s, "c1", &back), STORE_OK);
+	assert_string_equal(back.id, "c1");
+	assert_string_equal(back.tenant_id, "acme");
+	assert_string_equal(back.name, "a client");
+	assert_int_equal(back.env, STORE_ENV_PRODUCTION);
+	assert_int_equal(back.roles, STORE_ROLE_OPERATOR | STORE_ROLE_VIEWER);
+	assert_string_equal(back.scopes, "payments:read payments:write");
+	assert_int_equal(back.ttl, 3600);
+	assert_int_equal(back.max_ttl, 7200);
+	assert_int_equal(back.format, STORE_FORMAT_OPAQUE);
+	assert_string_equal(back.allow_ips, "10.0.0.0/8 192.168.1.1/32");
+	assert_string_equal(back.claims, "{\"partner_id\":\"p-1\"}");
+	assert_int_equal(back.disabled, 0);
+	assert_int_equal(back.rate_limit, 60);
+	assert_int_equal(back.tokens_valid_after, 5);
+	assert_int_equal(back.created_at, 1000);
+	assert_int_equal(back.updated_at, 1001);
+
+	/* Update rewrites the row. */
+	g0 = gen(s);
+	back.disabled = 1;
+	free(back.scopes);
+	back.scopes = strdup("payments:read");
+	back.updated_at = 1500;
+	assert_int_equal(store_client_update(s, &back), STORE_OK);
+	assert_true(gen(s) == g0 + 1);
+	store_client_clear(&back);
+	assert_int_equal(store_client_get(s, "c1", &back), STORE_OK);
+	assert_int_equal(back.disabled, 1);
+	assert_string_equal(back.scopes, "payments:read");
+	assert_int_equal(back.updated_at, 1500);
+
+	/* Update of a missing client, or into a missing tenant. */
+	back.id[0] = 'x';
+	assert_int_equal(store_client_update(s, &back), STORE_NOTFOUND);
+	assert_non_null(strstr(store_last_error(), "client x1 does not exist"));
+	back.id[0] = 'c';
+	free(back.tenant_id);
+	back.tenant_id = strdup("ghost");
+	assert_int_equal(store_client_update(s, &back), STORE_NOTFOUND);
+	assert_non_null(strstr(store_last_error(), "tenant ghost does not exist"));
+	store_client_clear(&back);
+	assert_int_equal(store_client_get(s, "c1", &back), STORE_OK);
+	assert_string_equal(back.tenant_id, "acme");
+	store_client_clear(&back);
+	assert_int_equal(store_client_get(s, "nope", &back), STORE_NOTFOUND);
+
+	/* Optional strings may be NULL: they read back as "" and "{}". */
+	c = client_fixture("c2", "beta");
+	c.scopes = NULL;
+	c.allow_ips = NULL;
+	c.claims = NULL;
+	c.created_at = 1100;
+	assert_int_equal(store_client_create(s, &c, NULL), STORE_OK);
+	assert_int_equal(store_client_get(s, "c2", &back), STORE_OK);
+	assert_string_equal(back.scopes, "");
+	assert_string_equal(back.allow_ips, "");
+	assert_string_equal(back.claims, "{}");
+	store_client_clear(&back);
+
+	/* Out-of-range enums are refused before SQL. */
+	c = client_fixture("c3", "acme");
+	c.env = (enum store_env)7;
+	assert_int_equal(store_client_create(s, &c, NULL), STORE_ERROR);
+
+	assert_int_equal(store_client_list(s, NULL, &all, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(all[0].id, "c1");
+	assert_string_equal(all[1].id, "c2");
+	store_client_free(all, n);
+	assert_int_equal(store_client_list(s, "beta", &all, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(all[0].id, "c2");
+	store_client_free(all, n);
+	assert_int_equal(store_client_list(s, "ghost", &all, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	store_client_free(all, n);
+	store_close(s);
+}
+
+static void
+client_create_missing_tenant_is_atomic(void **state)
+{
+	const struct conformance_backend *b = *state;
+	struct store *s = open_store();
+	struct store_client c = client_fixture("c1", "ghost"), back;
+	struct store_secret sec = secret_fixture("c1", 1);
+	uint64_t g0 = gen(s);
+
+	assert_int_equal(store_client_create(s, &c, &sec), STORE_NOTFOUND);
+	assert_non_null(strstr(store_last_error(), "tenant ghost does not exist"));
+	assert_int_equal(store_client_get(s, "c1", &back), STORE_NOTFOUND);
+	assert_true(gen(s) == g0);
+	store_close(s);
+	assert_int_equal(b->count("SELECT count(*) FROM client_secrets"), 0);
+	assert_int_equal(b->count("SELECT count(*) FROM clients"), 0);
+}
+
+/* -- secrets --------------------------------------------------------------------- */
+
+static void
+secrets(void **state)
+{
+	struct store *s = open_store();
+	struct store_client c = client_fixture("c1", "acme");
+	struct store_secret first = secret_fixture("c1", 1), second = secret_fixture("c1", 2);
+	struct store_secret orphan = secret_fixture("ghost", 3), *all = NULL;
+	size_t n = 0;
+	uint64_t g0;
+
+	(void)state;
+	make_tenant(s, "acme");
+	assert_int_equal(store_client_create(s, &c, &first), STORE_OK);
+	g0 = gen(s);
+	second.expires_at = 9000;
+	assert_int_equal(store_secret_add(s, &second), STORE_OK);
+	assert_true(second.id > first.id);
+	assert_true(gen(s) == g0 + 1);
+	assert_int_equal(store_secret_add(s, &orphan), STORE_NOTFOUND);
+	assert_non_null(strstr(store_last_error(), "client ghost does not exist"));
+
+	assert_int_equal(store_secret_list(s, "c1", &all, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(all[0].id, first.id);
+	assert_int_equal(all[0].hash[0], 1);
+	assert_int_equal(all[0].hash[31], 1);
+	assert_int_equal(all[1].id, second.id);
+	assert_memory_equal(all[1].hash, second.hash, 32);
+	assert_int_equal(all[1].created_at, 2000);
+	assert_int_equal(all[1].expires_at, 9000);
+	assert_int_equal(all[1].revoked_at, 0);
+
+	/* update writes the two dates only. */
+	g0 = gen(s);
+	all[0].revoked_at = 3000;
+	all[0].expires_at = 3500;
+	all[0].created_at = 1;
+	assert_int_equal(store_secret_update(s, &all[0]), STORE_OK);
+	assert_true(gen(s) == g0 + 1);
+	store_secret_free(all, n);
+	assert_int_equal(store_secret_list(s, "c1", &all, &n), STORE_OK);
+	assert_int_equal(all[0].revoked_at, 3000);
+	assert_int_equal(all[0].expires_at, 3500);
+	assert_int_equal(all[0].created_at, 2000);
+	all[0].id = 424242;
+	assert_int_equal(store_secret_update(s, &all[0]), STORE_NOTFOUND);
+	store_secret_free(all, n);
+	assert_int_equal(store_secret_list(s, "ghost", &all, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	store_secret_free(all, n);
+	store_close(s);
+}
+
+/* -- keys ------------------------------------------------------------------------ */
+
+static void
+keys(void **state)
+{
+	struct store *s = open_store();
+	uint8_t sealed[300];
+	struct store_key k, *all = NULL;
+	size_t n = 0;
+	uint64_t g0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sealed); i++)
+		sealed[i] = (uint8_t)i;	/* includes NUL bytes */
+	memset(&k, 0, sizeof(k));
+	k.kid = (char *)"k2";
+	k.alg = (char *)"ES256";
+	k.env = STORE_ENV_PRODUCTION;
+	k.sealed = sealed;
+	k.sealed_len = sizeof(sealed);
+	k.created_at = 20;
+	k.publish_at = 21;
+	k.activate_at = 22;
+	g0 = gen(s);
+	assert_int_equal(store_key_add(s, &k), STORE_OK);
+	assert_true(gen(s) == g0 + 1);
+	assert_int_equal(store_key_add(s, &k), STORE_CONFLICT);
+	assert_non_null(strstr(store_last_error(), "key k2 already exists"));
+	k.kid = (char *)"k1";
+	k.alg = (char *)"RS256";
+	k.created_at = 10;
+	k.sealed_len = 5;
+	assert_int_equal(store_key_add(s, &k), STORE_OK);
+	k.sealed_len = 0;
+	k.kid = (char *)"k0";
+	assert_int_equal(store_key_add(s, &k), STORE_ERROR);
+
+	assert_int_equal(store_key_list(s, &all, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(all[0].kid, "k1");	/* by created_at */
+	assert_int_equal(all[0].sealed_len, 5);
+	assert_string_equal(all[1].kid, "k2");
+	assert_string_equal(all[1].alg, "ES256");
+	assert_int_equal(all[1].env, STORE_ENV_PRODUCTION);
+	assert_int_equal(all[1].sealed_len, sizeof(sealed));
+	assert_memory_equal(all[1].sealed, sealed, sizeof(sealed));
+	assert_int_equal(all[1].publish_at, 21);
+	assert_int_equal(all[1].activate_at, 22);
+	assert_int_equal(all[1].retire_at, 0);
+
+	g0 = gen(s);
+	all[1].retire_at = 50;
+	all[1].remove_at = 60;
+	assert_int_equal(store_key_update(s, &all[1]), STORE_OK);
+	assert_true(gen(s) == g0 + 1);
+	free(all[1].kid);
+	all[1].kid = strdup("nope");
+	assert_int_equal(store_key_update(s, &all[1]), STORE_NOTFOUND);
+	store_key_free(all, n);
+	assert_int_equal(store_key_list(s, &all, &n), STORE_OK);
+	assert_int_equal(all[1].retire_at, 50);
+	assert_int_equal(all[1].remove_at, 60);
+	store_key_free(all, n);
+	store_close(s);
+}
+
+/* -- tokens ---------------------------------------------------------------------- */
+
+static void
+tokens(void **state)
+{
+	struct store *s = open_store();
+	struct tally a = TALLY_INIT;
+	struct store_token t, got, *all = NULL;
+	size_t n = 0;
+	uint64_t g0, g1;
+	int count = -1;
+
+	(void)state;
+	g0 = gen(s);
+	/* Recorded out of issue order; listed in it. */
+	t = token_fixture("j3", "c1", "nightly", 300);
+	assert_int_equal(store_token_record(s, &t, tally_done, &a), STORE_OK);
+	t = token_fixture("j1", "c1", "nightly", 100);
+	assert_int_equal(store_token_record(s, &t, tally_done, &a), STORE_OK);
+	t = token_fixture("j2", "c1", "adhoc", 200);
+	t.format = STORE_FORMAT_OPAQUE;
+	t.aud = NULL;	/* optional: recorded as "" */
+	assert_int_equal(store_token_record(s, &t, tally_done, &a), STORE_OK);
+	t = token_fixture("j4", "c2", "nightly", 50);
+	assert_int_equal(store_token_record(s, &t, tally_done, &a), STORE_OK);
+	t = token_fixture("", "c2", "nightly", 50);
+	assert_int_equal(store_token_record(s, &t, tally_done, &a), STORE_ERROR);
+	assert_int_equal(store_flush(s), STORE_OK);
+	assert_int_equal(a.ok, 4);
+	g1 = gen(s);
+	assert_true(g1 == g0);	/* token records are not changes caches see */
+
+	assert_int_equal(store_token_list(s, "c1", &all, &n), STORE_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(all[0].id, "j1");
+	assert_string_equal(all[1].id, "j2");
+	assert_string_equal(all[2].id, "j3");
+	assert_int_equal(all[1].format, STORE_FORMAT_OPAQUE);
+	assert_string_equal(all[1].aud, "");
+	store_token_free(all, n);
+
+	/* Every field comes back as recorded: client c1, tenant acme, name
+	 * nightly, scope "a b", aud https://api, sandbox, issued at 300,
+	 * expiring at 3900, live. */
+	assert_int_equal(store_token_get(s, "j3", &got), STORE_OK);
+	t = token_fixture("j3", "c1", "nightly", 300);
+	token_matches(&got, &t);
+	store_token_clear(&got);
+	assert_int_equal(store_token_get(s, "nope", &got), STORE_NOTFOUND);
+
+	/* Revoke one: generation moves; again: OK, no move; absent: NOTFOUND. */
+	assert_int_equal(store_token_revoke(s, "j2", 900), STORE_OK);
+	g1 = gen(s);
+	assert_true(g1 == g0 + 1);
+	assert_int_equal(store_token_revoke(s, "j2", 950), STORE_OK);
+	assert_true(gen(s) == g1);
+	assert_int_equal(store_token_get(s, "j2", &got), STORE_OK);
+	assert_int_equal(got.revoked_at, 900);
+	store_token_clear(&got);
+	assert_int_equal(store_token_revoke(s, "nope", 900), STORE_NOTFOUND);
+
+	/* By name, of one client: only its live ones. */
+	assert_int_equal(store_token_revoke_by_name(s, "c1", "nightly", 1000, &count), STORE_OK);
+	assert_int_equal(count, 2);
+	assert_true(gen(s) == g1 + 1);
+	assert_int_equal(store_token_get(s, "j4", &got), STORE_OK);
+	assert_int_equal(got.revoked_at, 0);
+	store_token_clear(&got);
+	assert_int_equal(store_token_revoke_by_name(s, "c1", "nightly", 1000, &count), STORE_NOTFOUND);
+	assert_int_equal(count, 0);
+	/* By name, any client. */
+	assert_int_equal(store_token_revoke_by_name(s, NULL, "nightly", 1100, &count), STORE_OK);
+	assert_int_equal(count, 1);
+	assert_int_equal(store_token_revoke_by_name(s, NULL, "unknown", 1100, &count), STORE_NOTFOUND);
+	assert_int_equal(store_token_get(s, "j1", &got), STORE_OK);
+	assert_int_equal(got.revoked_at, 1000);	/* the first revocation stands */
+	store_token_clear(&got);
+
+	assert_int_equal(store_token_list(s, "nobody", &all, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	store_token_free(all, n);
+	store_close(s);
+}
+
+static void
+duplicate_token_fails_alone(void **state)
+{
+	const struct conformance_backend *b = *state;
+	struct store *s = open_store();
+	struct tally a = TALLY_INIT;
+	struct store_token t;
+	char id[32];
+
+	for (int i = 0; i < 10; i++) {
+		snprintf(id, sizeof(id), "j%d", i % 5 == 4 ? 0 : i);	/* j0 three times */
+		t = token_fixture(id, "c1", "n", i);
+		assert_int_equal(store_token_record(s, &t, tally_done, &a), STORE_OK);
+	}
+	assert_int_equal(store_flush(s), STORE_OK);
+	assert_int_equal(a.ok, 8);
+	assert_int_equal(a.conflict, 2);
+	assert_int_equal(a.other, 0);
+	assert_int_equal(tokens_after_close(b, s), 8);
+	assert_int_equal(b->count("SELECT issued_at FROM tokens WHERE id = 'j0'"), 0);
+}
+
+/* Records of tokens expired before the cut go, a chunk at a time; the
+ * others stay. */
+static void
+expired_token_records_pruned(void **state)
+{
+	const struct conformance_backend *b = *state;
+	struct store *s = open_store();
+	struct tally a = TALLY_INIT;
+	struct store_token t;
+	int64_t pruned = -1;
+
+	/* p<i> expires at 3600 + 100 i. */
+	assert_int_equal(record_tokens(s, &a, "p", 10, 100, NULL), 10);
+	assert_int_equal(store_flush(s), STORE_OK);
+	assert_int_equal(a.ok, 10);
+	assert_int_equal(store_token_prune(s, 4050, 3, &pruned), STORE_OK);
+	assert_int_equal(pruned, 3);		/* the limit */
+	assert_int_equal(store_token_prune(s, 4050, 100, &pruned), STORE_OK);
+	assert_int_equal(pruned, 2);		/* p0..p4 in all */
+	assert_int_equal(store_token_prune(s, 4050, 100, &pruned), STORE_OK);
+	assert_int_equal(pruned, 0);
+	assert_int_equal(store_token_get(s, "p4", &t), STORE_NOTFOUND);
+	assert_int_equal(store_token_get(s, "p5", &t), STORE_OK);
+	store_token_clear(&t);
+	assert_int_equal(store_token_prune(s, 4050, 0, &pruned), STORE_ERROR);
+	assert_int_equal(tokens_after_close(b, s), 5);
+}
+
+/* -- schema, generation across handles ---------------------------------------------- */
+
+static void
+newer_schema_refused(void **state)
+{
+	const struct conformance_backend *b = *state;
+	struct store *s = open_store();
+	char err[256] = "";
+	int cur, latest;
+
+	assert_int_equal(store_schema_version(s, &cur, &latest), STORE_OK);
+	store_close(s);
+	s = NULL;
+	b->exec("INSERT INTO schema_version VALUES (999)");
+	assert_int_not_equal(store_open(fixture_url, &s, err, sizeof(err)), STORE_OK);
+	assert_null(s);
+	assert_non_null(strstr(err, "newer than this binary knows"));
+	assert_non_null(strstr(err, "999"));
+}
+
+/*
+ * Two handles on one store: the "server" and the "CLI" (or two nodes). A
+ * change through either reaches the other's generation, within
+ * b->gen_wait_ms; token records move it for neither.
+ */
+static void
+generation_seen_across_handles(void **state)
+{
+	const struct conformance_backend *b = *state;
+	struct store *server = open_store(), *cli = open_store();
+	struct store_client c = client_fixture("c1", "acme");
+	struct tally a = TALLY_INIT;
+	struct store_token t = token_fixture("j1", "c1", "n", 1);
+	uint64_t g0, g1;
+	int count;
+
+	g0 = gen(server);
+	assert_true(gen(cli) == g0);
+	make_tenant(cli, "acme");
+	assert_true(gen_wait(server, g0 + 1, b->gen_wait_ms) == g0 + 1);
+	assert_int_equal(store_client_create(cli, &c, NULL), STORE_OK);
+	assert_true(gen_wait(server, g0 + 2, b->gen_wait_ms) == g0 + 2);
+	/* Many calls without changes answer the cached value. */
+	for (int i = 0; i < 1000; i++)
+		assert_true(gen(server) == g0 + 2);
+	/* The server's own token records do not move it, for either (given
+	 * the time a change would take to arrive). */
+	assert_int_equal(store_token_record(server, &t, tally_done, &a), STORE_OK);
+	assert_int_equal(store_flush(server), STORE_OK);
+	usleep(100000);
+	assert_true(gen(server) == g0 + 2);
+	assert_true(gen(cli) == g0 + 2);
+	/* A revocation in the "CLI" reaches the "server". */
+	assert_int_equal(store_token_revoke_by_name(cli, NULL, "n", 5, &count), STORE_OK);
+	g1 = gen_wait(server, g0 + 3, b->gen_wait_ms);
+	assert_true(g1 == g0 + 3);
+	/* And the other way. */
+	make_tenant(server, "beta");
+	assert_true(gen_wait(cli, g1 + 1, b->gen_wait_ms) == g1 + 1);
+	/* A change made outside gatehouse's own calls (an operator's SQL; for
+	 * PostgreSQL the safety net, as it sends no NOTIFY) is seen too. */
+	b->exec("UPDATE meta SET value = value + 10 WHERE key = 'generation'");
+	assert_true(gen_wait(cli, g1 + 11, b->gen_wait_ms) == g1 + 11);
+	store_close(cli);
+	store_close(server);
+}
+
+/* -- group commit ---------------------------------------------------------------------- */
+
+#define THREADS		64
+#define PER_THREAD	1000
+
+struct worker {
+	struct store	*s;
+	struct tally	*a;
+	int		 no;
+	int		 refused;
+};
+
+static void *
+record_many(void *arg)
+{
+	struct worker *w = arg;
+	char id[48], client[24];
+
+	snprintf(client, sizeof(client), "c%d", w->no);
+	for (int i = 0; i < PER_THREAD; i++) {
+		struct store_token t;
+		snprintf(id, sizeof(id), "t%d-%d", w->no, i);
+		t = token_fixture(id, client, i % 2 ? "odd" : "even", i);
+		if (store_token_record(w->s, &t, tally_done, w->a) != STORE_OK)
+			w->refused++;
+	}
+	return NULL;
+}
+
+static void
+group_commit_64_threads(void **state)
+{
+	const struct conformance_backend *b = *state;
+	struct store *s = open_store();
+	struct tally a = TALLY_INIT;
+	struct worker w[THREADS];
+	struct store_token *ts = NULL;
+	size_t n = 0;
+	int count = 0;
+
+	for (int i = 0; i < THREADS; i++)
+		w[i] = (struct worker){ s, &a, i, 0 };
+	group_commit_run(s, record_many, w, sizeof(w[0]), THREADS, THREADS * PER_THREAD);
+	for (int i = 0; i < THREADS; i++)
+		assert_int_equal(w[i].refused, 0);
+	assert_int_equal(a.ok, THREADS * PER_THREAD);
+	assert_int_equal(a.conflict + a.other, 0);
+	/* Visible to another connection right after flush. */
+	assert_int_equal(b->count("SELECT count(*) FROM tokens"), THREADS * PER_THREAD);
+	store_close(s);
+
+	/* And after close/reopen. */
+	s = open_store();
+	assert_int_equal(store_token_list(s, "c17", &ts, &n), STORE_OK);
+	assert_int_equal(n, PER_THREAD);
+	for (size_t i = 1; i < n; i++)
+		assert_true(ts[i - 1].issued_at <= ts[i].issued_at);
+	store_token_free(ts, n);
+	assert_int_equal(store_token_revoke_by_name(s, "c17", "odd", 5, &count), STORE_OK);
+	assert_int_equal(count, PER_THREAD / 2);
+	store_close(s);
+}
+
+static void
+close_commits_what_is_queued(void **state)
+{
+	const struct conformance_backend *b = *state;
+	struct store *s = open_store();
+	struct tally a = TALLY_INIT;
+
+	assert_int_equal(record_tokens(s, &a, "q", 3000, 1, NULL), 3000);
+	/* No flush: close must not drop them. */
+	assert_int_equal(tokens_after_close(b, s), 3000);
+	assert_int_equal(a.ok, 3000);
+}
+
+/*
+ * The queue is bounded. Another connection (as the CLI might) holds the
+ * lock the writer needs (b->hold_writes), so the writer waits; records pile
+ * up until the queue refuses them with STORE_UNAVAILABLE. Once the lock
+ * goes, every accepted record commits.
+ */
+static void
+queue_full_is_refused(void **state)
+{
+	const struct conformance_backend *b = *state;
+	struct store *s = open_store();
+	struct tally a = TALLY_INIT;
+	void *held;
+	int accepted, rc = -1;
+
+	held = b->hold_writes();
+	accepted = record_tokens(s, &a, "f", 70000, 1, &rc);
+	assert_int_equal(rc, STORE_UNAVAILABLE);
+	assert_non_null(strstr(store_last_error(), "queue is full"));
+	/* 65536 waiting, plus at most one batch taken by the blocked writer. */
+	assert_in_range(accepted, 65536, 65536 + 1024);
+	b->release_writes(held);
+	assert_int_equal(store_flush(s), STORE_OK);
+	assert_int_equal(a.ok, accepted);
+	assert_int_equal(a.other, 0);
+	assert_int_equal(tokens_after_close(b, s), accepted);
+}
+
+/* -- the suite --------------------------------------------------------------------------- */
+
+#define T(f)	cmocka_unit_test_prestate_setup_teardown(f, b->setup, b->teardown, (void *)b)
+
+int
+conformance_run(const struct conformance_backend *b)
+{
+	const struct CMUnitTest tests[] = {
+		T(tenants),
+		T(clients),
+		T(client_create_missing_tenant_is_atomic),
+		T(secrets),
+		T(keys),
+		T(tokens),
+		T(duplicate_token_fails_alone),
+		T(expired_token_records_pruned),
+		T(newer_schema_refused),
+		T(generation_seen_across_handles),
+		T(group_commit_64_threads),
+		T(close_commits_what_is_queued),
+		T(queue_full_is_refused),
+	};
+
+	return cmocka_run_group_tests_name(b->name, tests, NULL, NULL);
+}

@@ -1,0 +1,218 @@
+/*
+ * store_fixture.c — see store_fixture.h.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store_fixture.h"
+
+char	fixture_dir[TMPDIR_LEN];
+char	fixture_path[TMPDIR_LEN + 16];
+char	fixture_url[FIXTURE_URL_LEN];
+
+int
+fixture_setup_sqlite(void **state)
+{
+	(void)state;
+	if (tmpdir_make(fixture_dir, sizeof(fixture_dir), "gh-store") == -1)
+		return -1;
+	snprintf(fixture_path, sizeof(fixture_path), "%s/t.db", fixture_dir);
+	snprintf(fixture_url, sizeof(fixture_url), "sqlite:%s", fixture_path);
+	return 0;
+}
+
+/*
+ * The database file and its companions, then the directory, which must be
+ * empty by then: the store makes t.db, t.db-wal and t.db-shm (SQLite may
+ * leave a t.db-journal) and nothing else.
+ */
+int
+fixture_teardown(void **state)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+	char p[sizeof(fixture_path) + 16];
+	int rc = 0;
+
+	(void)state;
+	if (fixture_dir[0] == '\0')
+		return 0;
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]) && rc == 0; i++) {
+		snprintf(p, sizeof(p), "%s%s", fixture_path, sfx[i]);
+		if (unlink(p) == -1 && errno != ENOENT)
+			rc = -1;
+	}
+	if (rc == 0)
+		rc = rmdir(fixture_dir);
+	fixture_dir[0] = fixture_path[0] = '\0';
+	return rc;
+}
+
+struct store *
+open_store(void)
+{
+	struct store *s = NULL;
+	char err[256] = "";
+
+	if (store_open(fixture_url, &s, err, sizeof(err)) != STORE_OK)
+		fail_msg("store_open: %s", err);
+	return s;
+}
+
+uint64_t
+gen(struct store *s)
+{
+	uint64_t g = 0;
+
+	assert_int_equal(store_generation(s, &g), STORE_OK);
+	return g;
+}
+
+uint64_t
+gen_wait(struct store *s, uint64_t want, int wait_ms)
+{
+	uint64_t g = gen(s);
+
+	for (int waited = 0; g < want && waited < wait_ms; waited += 10) {
+		usleep(10000);
+		g = gen(s);
+	}
+	return g;
+}
+
+void
+make_tenant(struct store *s, const char *id)
+{
+	struct store_tenant t = { (char *)id, (char *)"Tenant", 100 };
+
+	assert_int_equal(store_tenant_create(s, &t), STORE_OK);
+}
+
+size_t
+locks_in_force(struct store *s, int64_t now)
+{
+	struct store_lock *ls = NULL;
+	size_t n = 0;
+
+	assert_int_equal(store_lock_list(s, now, &ls, &n), STORE_OK);
+	store_lock_free(ls, n);
+	return n;
+}
+
+struct store_client
+client_fixture(const char *id, const char *tenant)
+{
+	struct store_client c;
+
+	memset(&c, 0, sizeof(c));
+	c.id = (char *)id;
+	c.tenant_id = (char *)tenant;
+	c.name = (char *)"a client";
+	c.env = STORE_ENV_PRODUCTION;
+	c.roles = STORE_ROLE_OPERATOR | STORE_ROLE_VIEWER;
+	c.scopes = (char *)"payments:read payments:write";
+	c.ttl = 3600;
+	c.max_ttl = 7200;
+	c.format = STORE_FORMAT_OPAQUE;
+	c.allow_ips = (char *)"10.0.0.0/8 192.168.1.1/32";
+	c.claims = (char *)"{\"partner_id\":\"p-1\"}";
+	c.disabled = 0;
+	c.rate_limit = 60;
+	c.tokens_valid_after = 5;
+	c.created_at = 1000;
+	c.updated_at = 1001;
+	return c;
+}
+
+struct store_secret
+secret_fixture(const char *client, uint8_t fill)
+{
+	struct store_secret x;
+
+	memset(&x, 0, sizeof(x));
+	x.client_id = (char *)client;
+	memset(x.hash, fill, sizeof(x.hash));
+	x.created_at = 2000;
+	return x;
+}
+
+struct store_token
+token_fixture(const char *id, const char *client, const char *name, int64_t iat)
+{
+	struct store_token t;
+
+	memset(&t, 0, sizeof(t));
+	t.id = (char *)id;
+	t.client_id = (char *)client;
+	t.tenant_id = (char *)"acme";
+	t.name = (char *)name;
+	t.format = STORE_FORMAT_JWT;
+	t.env = STORE_ENV_SANDBOX;
+	t.scope = (char *)"a b";
+	t.aud = (char *)"https://api";
+	t.issued_at = iat;
+	t.expires_at = iat + 3600;
+	return t;
+}
+
+void
+tally_done(void *arg, int err)
+{
+	struct tally *a = arg;
+
+	pthread_mutex_lock(&a->mu);
+	a->n++;
+	if (err == STORE_OK)
+		a->ok++;
+	else if (err == STORE_CONFLICT)
+		a->conflict++;
+	else
+		a->other++;
+	if (err == STORE_UNAVAILABLE)
+		a->unavailable++;
+	pthread_mutex_unlock(&a->mu);
+}
+
+void
+group_commit_run(struct store *s, void *(*fn)(void *), void *arg, size_t size, int n,
+    int records)
+{
+	pthread_t th[GROUP_COMMIT_THREADS_MAX];
+	struct timespec t0, t1;
+	double secs;
+
+	assert_in_range(n, 1, GROUP_COMMIT_THREADS_MAX);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, fn, (char *)arg + (size_t)i * size), 0);
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(store_flush(s), STORE_OK);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	print_message("group commit: %d records from %d threads in %.3f s = %.0f records/s\n",
+	    records, n, secs, records / secs);
+}
+
+int
+chain_check(void *arg, const struct store_audit *row)
+{
+	struct chain *c = arg;
+	uint8_t h[32];
+
+	store_audit_hash(row, h);
+	if (row->seq != c->next || memcmp(row->prev_hash, c->prev, 32) != 0 ||
+	    memcmp(h, row->hash, 32) != 0)
+		c->bad++;
+	c->next = row->seq + 1;
+	memcpy(c->prev, row->hash, 32);
+	return 0;
+}
