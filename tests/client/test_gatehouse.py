@@ -17,12 +17,7 @@ POLICY = "GET /v1/products/** role=viewer env=any\n"
 
 class AgainstGatehouse(Suite):
     def setup(self):
-        self.s = Server(start=False)
-        self.policy = os.path.join(self.s.dir, "gate.policy")
-        with open(self.policy, "w") as f:
-            f.write(POLICY)
-        self.s.extra += ["--policy", self.policy]
-        self.s.start()
+        self.s = Server(policy=POLICY)
         self.c = self.s.client("acme", name="lib", roles="viewer", scopes="products:read")
         self.short = self.s.client("acme", name="short", roles="viewer", ttl="5")
 

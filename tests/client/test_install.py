@@ -71,12 +71,7 @@ class Install(Suite):
 
     def run_example(self, exe, extra_env=None):
         if self.s is None:
-            self.s = Server(start=False)
-            pol = os.path.join(self.s.dir, "gate.policy")
-            with open(pol, "w") as f:
-                f.write(POLICY)
-            self.s.extra += ["--policy", pol]
-            self.s.start()
+            self.s = Server(policy=POLICY)
             self.c = self.s.client("acme", name="example", roles="viewer")
         env = dict(os.environ, GATEHOUSE_URL=self.s.base, API_URL=self.s.base + "/gate",
                    GATEHOUSE_CLIENT_ID=self.c["client_id"], GATEHOUSE_CLIENT_SECRET=self.c["client_secret"],

@@ -23,12 +23,7 @@ CALL_PATH = "/v1/payouts/%s/approve"
 
 class Approvals(Suite):
     def setup(self):
-        self.s = Server(start=False)
-        self.policy = os.path.join(self.s.dir, "gate.policy")
-        with open(self.policy, "w") as f:
-            f.write(POLICY)
-        self.s.extra += ["--policy", self.policy]
-        self.s.start()
+        self.s = Server(policy=POLICY)
         def client(tenant, **kw):
             c = self.s.client(tenant, **kw)
             c["tenant"] = tenant
@@ -356,7 +351,7 @@ class Approvals(Suite):
         # A short-lived server: an approved request unused past its ttl.
         s2 = Server(start=False, workdir=self.s.dir)
         s2.port = self.s.port       # the same issuer: the tokens stay valid
-        s2.extra += ["--policy", self.policy, "--approval-ttl", "2"]
+        s2.extra += ["--policy", self.s.policy, "--approval-ttl", "2"]
         self.s.stop()
         s2.start()
         try:

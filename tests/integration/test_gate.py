@@ -70,13 +70,9 @@ class Fetches(http.server.BaseHTTPRequestHandler):
 
 class Gate(Suite):
     def setup(self):
-        self.s = Server(start=False)
-        self.policy = os.path.join(self.s.dir, "gate.policy")
-        with open(self.policy, "w") as f:
-            f.write(POLICY)
-        self.s.extra += ["--trusted-proxies", "127.0.0.1", "--policy", self.policy,
-                         "--audiences", "https://api.example"]
-        self.s.start()
+        self.s = Server("--trusted-proxies", "127.0.0.1", "--audiences", "https://api.example",
+                        policy=POLICY)
+        self.policy = self.s.policy
         s = self.s
         scopes = "cards:read cards:write products:read"
         self.op = s.client("acme", name="op", roles="operator", scopes=scopes)
@@ -579,12 +575,7 @@ class Uncached(Suite):
     whether made through this server or by another process (the CLI)."""
 
     def setup(self):
-        self.s = Server(start=False)
-        policy = os.path.join(self.s.dir, "p.policy")
-        with open(policy, "w") as f:
-            f.write("GET /v1/** env=any\n")
-        self.s.extra += ["--gate-cache", "off", "--policy", policy]
-        self.s.start()
+        self.s = Server("--gate-cache", "off", policy="GET /v1/** env=any\n")
         self.c = self.s.client("acme", name="c", roles="viewer")
 
     def teardown(self):

@@ -146,11 +146,7 @@ class Lifecycle(Suite):
             s.cleanup()
 
     def test_revocation_on_compromise_reaches_the_gate(self):
-        s = Server(start=False)
-        policy = os.path.join(s.dir, "gate.policy")
-        with open(policy, "w") as f:
-            f.write("GET /v1/** role=viewer env=any\n")
-        s.extra += ["--policy", policy]
+        s = Server(policy="GET /v1/** role=viewer env=any\n", start=False)
         try:
             s.start()
             c = s.client("comp", name="compromised", roles="viewer")
@@ -469,11 +465,7 @@ class Lifecycle(Suite):
         check(int(r.header("Retry-After")) >= 1, "Retry-After")
 
     def test_rate_limit_server_default_per_client_override_and_gate_free(self):
-        s = Server(start=False)
-        policy = os.path.join(s.dir, "gate.policy")
-        with open(policy, "w") as f:
-            f.write("GET /v1/** role=viewer env=any\n")
-        s.extra += ["--rate-limit", "2", "--policy", policy]
+        s = Server("--rate-limit", "2", policy="GET /v1/** role=viewer env=any\n", start=False)
         try:
             s.start()
             d = s.client("rate", name="default", roles="viewer")

@@ -50,12 +50,7 @@ class NginxGate(Suite):
             raise RuntimeError("nginx is not installed at " + NGINX)
         self.api = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
         threading.Thread(target=self.api.serve_forever, daemon=True).start()
-        self.s = Server(start=False)
-        policy = os.path.join(self.s.dir, "gate.policy")
-        with open(policy, "w") as f:
-            f.write(POLICY)
-        self.s.extra += ["--trusted-proxies", "127.0.0.1", "--policy", policy]
-        self.s.start()
+        self.s = Server("--trusted-proxies", "127.0.0.1", policy=POLICY)
         self.op = self.s.client("acme", name="op", roles="operator", scopes="cards:read cards:write")
         self.viewer = self.s.client("acme", name="v", roles="viewer", scopes="cards:read")
         self.listed = self.s.client("acme", name="l", roles="viewer", allow_ip=["10.0.0.0/8"])

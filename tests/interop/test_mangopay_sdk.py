@@ -48,12 +48,7 @@ class MangopaySDK(Suite):
     def setup(self):
         self.api = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Users)
         threading.Thread(target=self.api.serve_forever, daemon=True).start()
-        self.s = Server(start=False)
-        policy = os.path.join(self.s.dir, "gate.policy")
-        with open(policy, "w") as f:
-            f.write(POLICY)
-        self.s.extra += ["--trusted-proxies", "127.0.0.1", "--policy", policy]
-        self.s.start()
+        self.s = Server("--trusted-proxies", "127.0.0.1", policy=POLICY)
         self.c = self.s.client("acme", name="sdk", roles="viewer", token_format="opaque")
         self.ngx = Nginx(self.s.port, self.api.server_address[1])
         self.base = "http://127.0.0.1:%d" % self.ngx.port

@@ -71,15 +71,23 @@ class Response:
 
 
 class Server:
-    """One gatehouse serve process and its store."""
+    """One gatehouse serve process and its store. policy: the text of a
+    gate policy, written to <dir>/gate.policy (self.policy) and served
+    with --policy after the extra arguments."""
 
-    def __init__(self, *extra, env=None, tls=False, workdir=None, start=True):
+    def __init__(self, *extra, env=None, tls=False, workdir=None, start=True, policy=None):
         self.dir = workdir or tempfile.mkdtemp(prefix="gh-it-")
         os.chmod(self.dir, 0o700)
         self.db = new_store_url(self.dir)
         self.master = os.path.join(self.dir, "master.key")
         self.port = free_port()
         self.extra = list(extra)
+        self.policy = None
+        if policy is not None:
+            self.policy = os.path.join(self.dir, "gate.policy")
+            with open(self.policy, "w") as f:
+                f.write(policy)
+            self.extra += ["--policy", self.policy]
         self.env = dict(os.environ)
         self.env.update(env or {})
         self.tls = tls
@@ -305,6 +313,23 @@ def b64url_decode(s):
 def jwt_parts(token):
     h, p, _ = token.split(".")
     return json.loads(b64url_decode(h)), json.loads(b64url_decode(p))
+
+
+class EachSigningAlg:
+    """A test_<alg> for each signing algorithm gatehouse offers, each calling
+    the suite's verify_alg(alg). Mix in before Suite."""
+
+    def test_rs256(self):
+        self.verify_alg("RS256")
+
+    def test_es256(self):
+        self.verify_alg("ES256")
+
+    def test_ps256(self):
+        self.verify_alg("PS256")
+
+    def test_eddsa(self):
+        self.verify_alg("EdDSA")
 
 
 class Suite:

@@ -22,13 +22,9 @@ WITHIN = 1.0            # the issue's bound for a change to reach every node
 class MultiNode(Suite):
     def setup(self):
         check(BACKEND == "postgresql", "run with GATEHOUSE_TEST_BACKEND=postgresql")
-        self.a = Server(start=False)
-        self.policy = os.path.join(self.a.dir, "gate.policy")
-        with open(self.policy, "w") as f:
-            f.write(POLICY)
-        extra = ["--issuer", ISSUER, "--policy", self.policy, "--trusted-proxies", "127.0.0.1"]
-        self.a.extra += extra
-        self.a.start()
+        extra = ["--issuer", ISSUER, "--trusted-proxies", "127.0.0.1"]
+        self.a = Server(*extra, policy=POLICY)
+        extra += ["--policy", self.a.policy]
         # Same workdir: the same database and the same master key file.
         self.b = Server(*extra, workdir=self.a.dir, start=False)
         self.c = Server(*extra, workdir=self.a.dir, start=False)

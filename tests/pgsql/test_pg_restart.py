@@ -56,13 +56,8 @@ class Load:
 class Restart(Suite):
     def setup(self):
         check(BACKEND == "postgresql", "run with GATEHOUSE_TEST_BACKEND=postgresql")
-        self.s = Server(start=False)
-        self.policy = os.path.join(self.s.dir, "gate.policy")
-        with open(self.policy, "w") as f:
-            f.write("GET /v1/** role=viewer env=any\n")
         # No rate limit: the load is the point.
-        self.s.extra += ["--policy", self.policy, "--rate-limit", "0"]
-        self.s.start()
+        self.s = Server("--rate-limit", "0", policy="GET /v1/** role=viewer env=any\n")
         self.pg = harness.pg_server()
 
     def teardown(self):

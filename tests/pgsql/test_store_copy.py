@@ -86,13 +86,9 @@ class StoreOps(Suite):
 
     def test_copy_sqlite_to_postgresql(self):
         # A platform on SQLite, with some history.
-        s = Server(start=False)
+        s = Server("--issuer", "https://gh.test", "--trusted-proxies", "127.0.0.1",
+                   policy=POLICY, start=False)
         s.db = "sqlite:" + os.path.join(s.dir, "gh.db")
-        policy = os.path.join(s.dir, "gate.policy")
-        with open(policy, "w") as f:
-            f.write(POLICY)
-        s.extra += ["--policy", policy, "--issuer", "https://gh.test", "--trusted-proxies",
-                    "127.0.0.1"]
         s.start()
         b = None
         try:
