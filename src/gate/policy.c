@@ -47,18 +47,6 @@ is_pchar(unsigned char c)
 	return is_unreserved(c) || strchr("!$&'()*+,;=:@", c) != NULL;
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 policy_normalize_path(const char *uri, size_t len, char out[POLICY_MAX_PATH + 1],
     const char **why)
@@ -78,8 +66,8 @@ policy_normalize_path(const char *uri, size_t len, char out[POLICY_MAX_PATH + 1]
 			return -1;
 		}
 		if (c == '%') {
-			int hi = i + 2 < len ? hexval((unsigned char)uri[i + 1]) : -1;
-			int lo = i + 2 < len ? hexval((unsigned char)uri[i + 2]) : -1;
+			int hi = i + 2 < len ? hex_digit((unsigned char)uri[i + 1]) : -1;
+			int lo = i + 2 < len ? hex_digit((unsigned char)uri[i + 2]) : -1;
 			unsigned char v;
 			if (hi < 0 || lo < 0) {
 				*why = "the path has a '%' that is not followed by two hex digits";
@@ -270,18 +258,6 @@ oom:
 	return -1;
 }
 
-/* RFC 6749 Appendix A.4 scope-token. */
-static int
-scope_ok(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e)
-			return 0;
-	}
-	return n > 0;
-}
-
 static int
 parse_scopes(const char *v, struct policy_rule *r, char *why, size_t whylen)
 {
@@ -289,7 +265,7 @@ parse_scopes(const char *v, struct policy_rule *r, char *why, size_t whylen)
 
 	while (*v != '\0') {
 		size_t n = strcspn(v, ",");
-		if (!scope_ok(v, n)) {
+		if (!scope_token_ok(v, n)) {
 			snprintf(why, whylen, "scopes: \"%.*s\" is not a scope (RFC 6749 §3.3; "
 			    "separate scopes with ',')", (int)(n > 40 ? 40 : n), v);
 			return -1;

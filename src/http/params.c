@@ -11,18 +11,6 @@
 #include "jose/b64url.h"
 #include "util/util.h"
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 http_urldecode(const char *s, size_t len, int plus, char **out, size_t *outlen)
 {
@@ -39,8 +27,8 @@ http_urldecode(const char *s, size_t len, int plus, char **out, size_t *outlen)
 				free(p);
 				return -1;
 			}
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
+			hi = hex_digit(s[i + 1]);
+			lo = hex_digit(s[i + 2]);
 			if (hi < 0 || lo < 0) {
 				free(p);
 				return -1;

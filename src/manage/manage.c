@@ -87,7 +87,7 @@ parse_scopes(const char *s, char **out, char *err, size_t errlen)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		/* RFC 6749 §3.3 scope tokens, separated by spaces. */
-		if (c != ' ' && (c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e))
+		if (c != ' ' && !scope_char_ok(c))
 			return fail(err, errlen, "scopes: a scope has a character outside RFC 6749 §3.3");
 	}
 	/* Stored normalized: single spaces, no ends. */

@@ -19,18 +19,6 @@
 
 #define MAX_SCOPE_LEN 2048
 
-/* RFC 6749 Appendix A.4: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
-static int
-scope_token_ok(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e)
-			return 0;
-	}
-	return n > 0;
-}
-
 static int
 client_has_scope(const struct client_entry *ce, const char *s, size_t n)
 {

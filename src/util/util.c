@@ -104,8 +104,8 @@ hex_encode(const uint8_t *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-static int
-hexval(char c)
+int
+hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -122,7 +122,7 @@ hex_decode(const char *in, size_t len, uint8_t *out, size_t n)
 	if (len != 2 * n)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
+		int hi = hex_digit(in[2 * i]), lo = hex_digit(in[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		out[i] = (uint8_t)(hi << 4 | lo);
@@ -322,6 +322,21 @@ str_is_ident(const char *s, size_t len, size_t max)
 			return 0;
 	}
 	return 1;
+}
+
+int
+scope_char_ok(unsigned char c)
+{
+	return c >= 0x21 && c != 0x22 && c != 0x5c && c <= 0x7e;
+}
+
+int
+scope_token_ok(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!scope_char_ok((unsigned char)s[i]))
+			return 0;
+	return len > 0;
 }
 
 char *

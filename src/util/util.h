@@ -31,6 +31,8 @@ int num_parse_duration(const char *s, int64_t min, int64_t max, int64_t *out,
 void hex_encode(const uint8_t *in, size_t n, char *out);
 /* Strict hex decode of exactly 2*n chars; returns 0 or -1. */
 int hex_decode(const char *in, size_t len, uint8_t *out, size_t n);
+/* The value of one hex digit (either case), or -1. */
+int hex_digit(int c);
 
 /* Cryptographically random bytes (OpenSSL RAND_bytes); 0 or -1. */
 int rand_bytes(uint8_t *out, size_t n);
@@ -63,6 +65,10 @@ void time_iso8601(int64_t t, char out[21]);
 int str_is_clean_utf8(const char *s, size_t len);
 /* 1 when s[0..len) is a valid identifier: [A-Za-z0-9._:-]{1,max}. */
 int str_is_ident(const char *s, size_t len, size_t max);
+/* RFC 6749 Appendix A.4: c may stand in a scope-token (%x21 / %x23-5B /
+ * %x5D-7E); scope_token_ok: s[0..len) is one, non-empty. */
+int scope_char_ok(unsigned char c);
+int scope_token_ok(const char *s, size_t len);
 
 /* strdup that returns NULL only on allocation failure; xstrndup likewise. */
 char *xstrndup(const char *s, size_t n);
