@@ -122,6 +122,8 @@ pct() {	# a b -> a/b in percent
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }	# utime + stime of a pid
+# Bytes a pid has caused to be written to storage (its WAL, checkpoints).
+write_bytes() { awk '/^write_bytes:/ {print $2}' "/proc/$1/io"; }
 median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
 # token_request KIND ID SECRET: exports BENCH_* for token_issue.lua, the
@@ -145,4 +147,11 @@ cpu_per_request() {
 	local reqs
 	reqs=$(awk '/requests in/ {print $1}' "$WORK/wrk.last")
 	awk -v d=$(($2 - $1)) -v hz="$(getconf CLK_TCK)" -v n="$reqs" 'BEGIN { printf "%.1f", 1e6 * d / hz / n }'
+}
+
+# Storage bytes per request over the last run_wrk, in KB: BYTES0 BYTES1.
+kb_per_request() {
+	local reqs
+	reqs=$(awk '/requests in/ {print $1}' "$WORK/wrk.last")
+	awk -v d=$(($2 - $1)) -v n="$reqs" 'BEGIN { printf "%.1f", d / 1024 / n }'
 }
