@@ -198,18 +198,35 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	while (fgets(line, sizeof(line), f) != NULL) {
+	for (;;) {
 		char *eq, *key, *value;
+		size_t len;
+		int nul;
 
+		/* fgets() gives no length, so a NUL byte would cut a line short
+		 * unseen ("threads = 4\0..." read as "threads = 4", a file of
+		 * NULs as empty; found by tests/unit/test_fuzz_parsers.c). With
+		 * the buffer filled first, its last NUL is the one fgets() wrote. */
+		memset(line, '\n', sizeof(line));
+		if (fgets(line, sizeof(line), f) == NULL)
+			break;
+		for (len = sizeof(line) - 1; line[len] != '\0'; len--)
+			;
 		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(f)) {
-			snprintf(one, sizeof(one), "%.100s:%d: line longer than %zu bytes",
-			    path, lineno, sizeof(line) - 1);
+		nul = memchr(line, '\0', len) != NULL;
+		if (nul || (line[len - 1] != '\n' && !feof(f))) {
+			if (nul)
+				snprintf(one, sizeof(one), "%.100s:%d: NUL byte in the line",
+				    path, lineno);
+			else
+				snprintf(one, sizeof(one), "%.100s:%d: line longer than %zu bytes",
+				    path, lineno, sizeof(line) - 1);
 			bad = 1;
-			/* Skip the rest of the long line. */
+			/* Skip the rest of the line. */
 			int ch;
-			while ((ch = fgetc(f)) != EOF && ch != '\n')
-				;
+			if (line[len - 1] != '\n')
+				while ((ch = fgetc(f)) != EOF && ch != '\n')
+					;
 			goto report;
 		}
 		key = trim(line);

@@ -40,11 +40,14 @@ is_unreserved(unsigned char c)
 	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-/* RFC 3986 pchar without pct-encoded: unreserved, sub-delims, ':', '@'. */
+/* RFC 3986 pchar without pct-encoded: unreserved, sub-delims, ':', '@'.
+ * NUL is excluded first: strchr() finds it as the string's terminator, and
+ * a NUL let through ended the checked path early ("/a\0/../b" passed as
+ * "/a"; found by tests/unit/test_fuzz_parsers.c). */
 static int
 is_pchar(unsigned char c)
 {
-	return is_unreserved(c) || strchr("!$&'()*+,;=:@", c) != NULL;
+	return is_unreserved(c) || (c != '\0' && strchr("!$&'()*+,;=:@", c) != NULL);
 }
 
 int

@@ -217,12 +217,20 @@ http_json_parse(const char *body, size_t len, json_t **out, const char **err)
 int
 http_basic_parse(const char *header, char **id, char **secret, const char **err)
 {
-	const char *b64 = header + 6;
+	const char *b64;
 	uint8_t raw[1024];
 	size_t rawlen = 0, idlen, seclen;
 	uint8_t *colon;
 
 	*id = *secret = NULL;
+	/* The scheme is checked here, not only by the callers: skipping six
+	 * bytes of a shorter header read past its end (found by
+	 * tests/unit/test_fuzz_parsers.c with the header ""). */
+	if (strncasecmp(header, "Basic ", 6) != 0) {
+		*err = "the Authorization header is not valid Basic credentials";
+		return -1;
+	}
+	b64 = header + 6;
 	while (*b64 == ' ')
 		b64++;
 	if (strlen(b64) > 4 * (sizeof(raw) / 3) ||
