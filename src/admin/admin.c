@@ -39,6 +39,8 @@ admin_error(struct admin_call *c, int status, const char *code, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(desc, sizeof(desc), fmt, ap);
 	va_end(ap);
+	/* It may quote the client, cut short: packed as JSON it must be UTF-8. */
+	str_scrub_utf8(desc);
 	admin_answer(c, status, json_pack("{s:s, s:s}", "error", code, "error_description", desc));
 	c->x->resp.reason = code;
 }

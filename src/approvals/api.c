@@ -46,8 +46,13 @@ code_of(int status)
 }
 
 static void
-answer_error(struct http_exchange *x, int status, const char *desc)
+answer_error(struct http_exchange *x, int status, const char *why)
 {
+	char desc[256];
+
+	/* It may quote the client, cut short: packed as JSON it must be UTF-8. */
+	snprintf(desc, sizeof(desc), "%s", why);
+	str_scrub_utf8(desc);
 	http_response_json(&x->resp, status, json_pack("{s:s, s:s}", "error", code_of(status),
 	    "error_description", desc));
 	x->resp.reason = code_of(status);

@@ -27,6 +27,9 @@ gate_refuse(struct gate_refusal *r, int status, const char *error,
 	va_start(ap, fmt);
 	vsnprintf(r->description, sizeof(r->description), fmt, ap);
 	va_end(ap);
+	/* It may quote the client (X-Original-Method, say): packed as JSON it
+	 * must be UTF-8. */
+	str_scrub_utf8(r->description);
 	return -1;
 }
 

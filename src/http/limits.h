@@ -9,6 +9,8 @@
 #define HTTP_MAX_HEADER_BYTES	16384	/* request line + all headers (431) */
 #define HTTP_MAX_HEADERS	64	/* header fields in one request (431) */
 #define HTTP_MAX_URI_LEN	4096	/* request target (414) */
+#define HTTP_MAX_QUERY_FIELDS	128	/* '&'-separated fields of the query (414):
+					 * kept well inside libmicrohttpd's pool */
 #define HTTP_MAX_BODY_DEFAULT	16384	/* a route's body limit unless it says (413) */
 #define HTTP_MAX_PARAMS		32	/* form or JSON members in a token request */
 #define HTTP_MAX_PARAM_LEN	4096	/* one parameter's decoded value */

@@ -8,6 +8,7 @@
 
 #include "oauth/issue.h"
 #include "oauth/token_request.h"
+#include "util/util.h"
 
 const char *const oauth_code_names[OAUTH_CODE__MAX] = {
 	[OAUTH_INVALID_REQUEST] = "invalid_request",
@@ -36,6 +37,8 @@ oauth_fail(struct oauth_error *e, int status, enum oauth_code code,
 	va_start(ap, fmt);
 	vsnprintf(e->description, sizeof(e->description), fmt, ap);
 	va_end(ap);
+	/* It may quote the client, cut short: packed as JSON it must be UTF-8. */
+	str_scrub_utf8(e->description);
 	return -1;
 }
 

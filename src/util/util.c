@@ -309,6 +309,22 @@ str_is_clean_utf8(const char *s, size_t len)
 	return 1;
 }
 
+void
+str_scrub_utf8(char *s)
+{
+	size_t len = strlen(s);
+
+	for (size_t i = 0; i < len;) {
+		unsigned c = (unsigned char)s[i];
+		size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : 4;
+
+		if (n <= len - i && str_is_clean_utf8(s + i, n))
+			i += n;
+		else
+			s[i++] = '?';
+	}
+}
+
 int
 str_is_ident(const char *s, size_t len, size_t max)
 {

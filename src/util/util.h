@@ -63,6 +63,13 @@ void time_iso8601(int64_t t, char out[21]);
  * is valid UTF-8 with no NUL and no control characters other than none.
  */
 int str_is_clean_utf8(const char *s, size_t len);
+/* Replaces, in place, each byte of the NUL-terminated s that does not start
+ * a character str_is_clean_utf8 accepts with '?'. For error descriptions
+ * that quote the client: jansson refuses to pack invalid UTF-8, and the
+ * answer then lost its whole body (found by tests/integration/
+ * test_fuzz_http.py: a bounded snprintf, or jansson's own error text, cut a
+ * character of the client's in two). */
+void str_scrub_utf8(char *s);
 /* 1 when s[0..len) is a valid identifier: [A-Za-z0-9._:-]{1,max}. */
 int str_is_ident(const char *s, size_t len, size_t max);
 /* RFC 6749 Appendix A.4: c may stand in a scope-token (%x21 / %x23-5B /

@@ -280,6 +280,16 @@ class Server:
             conn.close()
         return Response(r.status, hmap, data)
 
+    def raw(self, data, head=False, timeout=20):
+        """Sends data (bytes, any framing, however malformed) on a new
+        connection and reads one answer: a Response with .raw, the bytes
+        read, or None when the server closed without answering. Interim 1xx
+        answers are skipped; head: the request was a HEAD (no body follows).
+        Raises socket.timeout when nothing complete came within timeout."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+            s.sendall(data)
+            return read_response(s, head)
+
     def get(self, path, headers=None):
         return self.request("GET", path, headers=headers)
 
@@ -299,6 +309,44 @@ class Server:
         f = {"grant_type": "client_credentials"}
         f.update(fields)
         return self.post_form("/oauth/token", f, headers={"Authorization": basic(cid, secret)})
+
+
+def read_response(sock, head=False):
+    """One HTTP/1.x answer read from sock (see Server.raw); raises
+    AssertionError when what came is not one."""
+    buf = b""
+    while True:
+        end = buf.find(b"\r\n\r\n")
+        if end >= 0:
+            lines = buf[:end].split(b"\r\n")
+            parts = lines[0].split(b" ", 2)
+            check(len(parts) >= 2 and parts[0] in (b"HTTP/1.0", b"HTTP/1.1") and
+                  len(parts[1]) == 3 and parts[1].isdigit(), "status line %r" % lines[0][:100])
+            status = int(parts[1])
+            hmap = {}
+            for line in lines[1:]:
+                name, colon, value = line.partition(b":")
+                check(colon and name and name == name.strip(), "header line %r" % line[:100])
+                hmap.setdefault(name.decode("latin-1").lower(), []).append(
+                    value.strip().decode("latin-1"))
+            rest = buf[end + 4:]
+            if 100 <= status < 200:
+                buf = rest
+                continue
+            length = hmap.get("content-length")
+            if head or status in (204, 304):
+                length = ["0"]
+            check(length is not None and len(length) == 1 and length[0].isdigit(),
+                  "one Content-Length in %r" % buf[:end][:300])
+            if len(rest) >= int(length[0]):
+                r = Response(status, hmap, rest[:int(length[0])])
+                r.raw = buf[:end + 4 + int(length[0])]
+                return r
+        chunk = sock.recv(65536)
+        if not chunk:
+            check(buf == b"", "connection closed within an answer: %r" % buf[:300])
+            return None
+        buf += chunk
 
 
 def basic(cid, secret, encode=True):
