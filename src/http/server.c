@@ -284,6 +284,27 @@ query_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *valu
 
 /* First call of a request: everything that can be refused before a body
  * is read. Returns 1 when an answer was prepared (to be queued now). */
+/* Header fields and their bytes as sent ("Name: value\r\n"). The
+ * connection's pool is twice HTTP_MAX_HEADER_BYTES (libmicrohttpd needs
+ * room to parse), so the documented limit is checked here. */
+struct header_tally {
+	size_t	n, bytes;
+};
+
+static enum MHD_Result
+header_count(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+    const char *value, size_t value_size)
+{
+	struct header_tally *t = cls;
+
+	(void)kind;
+	(void)key;
+	(void)value;
+	t->n++;
+	t->bytes += key_size + value_size + 4;
+	return MHD_YES;
+}
+
 static int
 admit(struct conn_ctx *c, const char *url, const char *method)
 {
@@ -333,10 +354,23 @@ admit(struct conn_ctx *c, const char *url, const char *method)
 			return 1;
 		}
 	}
-	nheaders = (size_t)MHD_get_connection_values(c->conn, MHD_HEADER_KIND, NULL, NULL);
-	if (nheaders > HTTP_MAX_HEADERS) {
-		error_json(&c->x.resp, 431, "invalid_request", "too many header fields");
-		return 1;
+	{
+		struct header_tally t = { 0, strlen(method) + strlen(url) + sizeof(" HTTP/1.1\r\n") };
+
+		MHD_get_connection_values_n(c->conn, MHD_HEADER_KIND, header_count, &t);
+		nheaders = t.n;
+		if (nheaders > HTTP_MAX_HEADERS) {
+			error_json(&c->x.resp, 431, "invalid_request", "too many header fields");
+			return 1;
+		}
+		if (t.bytes > HTTP_MAX_HEADER_BYTES) {
+			char why[80];
+
+			snprintf(why, sizeof(why), "the request line and header fields are longer"
+			    " than %d bytes", HTTP_MAX_HEADER_BYTES);
+			error_json(&c->x.resp, 431, "invalid_request", why);
+			return 1;
+		}
 	}
 	if (c->target_refused || strlen(url) > HTTP_MAX_URI_LEN) {
 		error_json(&c->x.resp, 414, "invalid_request", c->target_refused ?
