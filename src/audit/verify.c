@@ -51,15 +51,6 @@ bad(struct walk *w, int64_t seq, const char *fmt, int64_t n)
 	return WALK_STOP;
 }
 
-static int
-is_prunable(const char *action)
-{
-	for (size_t i = 0; store_audit_prunable[i] != NULL; i++)
-		if (strcmp(action, store_audit_prunable[i]) == 0)
-			return 1;
-	return 0;
-}
-
 /* The kept rows at or before the cut, against the checkpoint. */
 static int
 close_prefix(struct walk *w)
@@ -94,7 +85,7 @@ visit(void *arg, const struct store_audit *a)
 		if (CRYPTO_memcmp(h, a->hash, 32) != 0)
 			return bad(w, a->seq, "row %lld was edited: its hash does not match its content",
 			    a->seq);
-		if (is_prunable(a->action))
+		if (store_audit_is_prunable(a->action))
 			return bad(w, a->seq, "row %lld is a token event inside the pruned prefix: "
 			    "it was inserted", a->seq);
 		store_audit_digest_add(w->dg, a->seq, a->hash);

@@ -17,6 +17,15 @@
 
 const char *const store_audit_prunable[] = { "token.issued", "token.refused", NULL };
 
+int
+store_audit_is_prunable(const char *action)
+{
+	for (size_t i = 0; store_audit_prunable[i] != NULL; i++)
+		if (strcmp(action, store_audit_prunable[i]) == 0)
+			return 1;
+	return 0;
+}
+
 static const char domain[] = "gatehouse-audit-v1";	/* with its NUL */
 
 /*

@@ -71,15 +71,6 @@ audit_grouper_free(struct audit_grouper *g)
 }
 
 static int
-prunable(const char *action)
-{
-	for (size_t i = 0; store_audit_prunable[i] != NULL; i++)
-		if (strcmp(action, store_audit_prunable[i]) == 0)
-			return 1;
-	return 0;
-}
-
-static int
 same_key(const struct store_audit *a, const struct store_audit *b)
 {
 	return strcmp(a->action, b->action) == 0 && strcmp(a->actor, b->actor) == 0 &&
@@ -93,7 +84,7 @@ join(struct audit_grouper *g, const struct store_audit *rows, size_t i)
 	const struct store_audit *r = &rows[i];
 	size_t looked = 0;
 
-	if (!prunable(r->action))
+	if (!store_audit_is_prunable(r->action))
 		return -1;
 	for (size_t k = g->ng; k > 0 && looked < GROUP_SEARCH; k--, looked++) {
 		struct group *c = &g->g[k - 1];
@@ -182,7 +173,7 @@ audit_row_is_group(const struct store_audit *r)
 	static const char head[] = "{\"events\":[";
 
 	return r->request_id[0] == '\0' && r->address[0] == '\0' && r->target[0] == '\0' &&
-	    strncmp(r->detail, head, sizeof(head) - 1) == 0 && prunable(r->action);
+	    strncmp(r->detail, head, sizeof(head) - 1) == 0 && store_audit_is_prunable(r->action);
 }
 
 /* -- listing -------------------------------------------------------------- */

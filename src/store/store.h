@@ -405,6 +405,8 @@ int	store_flush(struct store *);
 #define STORE_AUDIT_CHECKPOINT	"audit.checkpoint"
 #define STORE_AUDIT_LOCK	0x6761746568617564LL	/* PG advisory key */
 extern const char *const store_audit_prunable[];	/* NULL-terminated */
+/* 1 when action is one of store_audit_prunable. */
+int	store_audit_is_prunable(const char *action);
 struct store_audit {
 	int64_t	 seq;
 	int64_t	 at;
