@@ -27,15 +27,18 @@ measure() {	# label alg format route ctype body-kind
 	id=$(echo "$c" | json_field client_id)
 	secret=$(echo "$c" | json_field client_secret)
 	token_request "$kind" "$id" "$secret"
-	local rate t0 t1 b0 b1
+	local rate t0 t1 b0 b1 s0 s1
 	t0=$(cpu_ticks "$GH_PID")
 	b0=$(write_bytes "$GH_PID")
+	s0=$(stat_snapshot)
 	rate=$(run_wrk "http://127.0.0.1:$GH_PORT$route" "$BENCH_DIR/token_issue.lua")
+	s1=$(stat_snapshot)
 	t1=$(cpu_ticks "$GH_PID")
 	b1=$(write_bytes "$GH_PID")
 	# Where a token's cost goes: the server's CPU and the bytes its store
-	# writes (WAL frames and checkpoints) per token.
-	echo "$rate $(wrk_p99) $(cpu_per_request "$t0" "$t1") $(kb_per_request "$b0" "$b1")"
+	# writes (WAL frames and checkpoints) per token; and whether the machine
+	# was saturated (its idle share, wrk included).
+	echo "$rate $(wrk_p99) $(cpu_per_request "$t0" "$t1") $(kb_per_request "$b0" "$b1") $(idle_pct "$s0" "$s1")"
 	stop_gatehouse
 }
 
@@ -43,10 +46,11 @@ ROWS=()
 row() {	# label alg format route kind limit-kind
 	local out
 	out=$(measure "$1" "$2" "$3" "$4" "$5")
-	local rate p99 cpu kb
-	read -r rate p99 cpu kb <<<"$out"
-	ROWS+=("$1|$rate|$p99|$6|$cpu|$kb")
-	printf '%-34s %10.0f %8s %8s us/token %6s KB written/token\n' "$1" "$rate" "$p99" "$cpu" "$kb"
+	local rate p99 cpu kb idle
+	read -r rate p99 cpu kb idle <<<"$out"
+	ROWS+=("$1|$rate|$p99|$6|$cpu|$kb|$idle")
+	printf '%-34s %10.0f %8s %8s us/token %6s KB written/token %5s idle\n' "$1" "$rate" "$p99" "$cpu" \
+		"$kb" "$idle"
 }
 echo
 row "RS256 /oauth/token basic+form" RS256 jwt /oauth/token basic-form rsa
@@ -63,10 +67,11 @@ read -r RSA2 ECDSA2 NGINX2 <<<"$(limits)"
 echo "after:  openssl speed -multi 2: rsa2048 sign $RSA2/s, ecdsap256 sign $ECDSA2/s; nginx static 200: $NGINX2 req/s"
 RSA=$(awk -v a="$RSA1" -v b="$RSA2" 'BEGIN { printf "%.0f", (a + b) / 2 }')
 NGINX=$(awk -v a="$NGINX1" -v b="$NGINX2" 'BEGIN { printf "%.0f", (a + b) / 2 }')
-printf '\n%-34s %10s %8s %34s %12s %10s\n' "case" "tokens/s" "p99" "vs limit (mean of before and after)" \
-	"CPU us/tok" "KB/tok"
+printf '\n%-34s %10s %8s %34s %12s %10s %12s\n' "case" "tokens/s" "p99" "vs limit (mean of before and after)" \
+	"CPU us/tok" "KB/tok" "machine idle"
 for r in "${ROWS[@]}"; do
-	IFS='|' read -r label rate p99 kind cpu kb <<<"$r"
+	IFS='|' read -r label rate p99 kind cpu kb idle <<<"$r"
 	if [ "$kind" = rsa ]; then lim=$RSA name="rsa2048 sign"; else lim=$NGINX name="nginx"; fi
-	printf '%-34s %10.0f %8s %34s %12s %10s\n' "$label" "$rate" "$p99" "$(pct "$rate" "$lim") of $name $lim" "$cpu" "$kb"
+	printf '%-34s %10.0f %8s %34s %12s %10s %12s\n' "$label" "$rate" "$p99" "$(pct "$rate" "$lim") of $name $lim" \
+		"$cpu" "$kb" "$idle"
 done

@@ -124,6 +124,14 @@ pct() {	# a b -> a/b in percent
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }	# utime + stime of a pid
 # Bytes a pid has caused to be written to storage (its WAL, checkpoints).
 write_bytes() { awk '/^write_bytes:/ {print $2}' "/proc/$1/io"; }
+# The machine's idle share (idle + iowait of both cores) between two
+# stat_snapshot outputs: near 0 the run was CPU-bound; well above, something
+# serial held it back (issuance: the store writer's commit cycle).
+stat_snapshot() { awk '/^cpu / {t = 0; for (i = 2; i <= 9; i++) t += $i; print $5 + $6, t}' /proc/stat; }
+idle_pct() {	# "idle0 total0" "idle1 total1"
+	awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " ");
+		printf "%.0f%%", (y[2] > x[2]) ? 100 * (y[1] - x[1]) / (y[2] - x[2]) : 0 }'
+}
 median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
 # token_request KIND ID SECRET: exports BENCH_* for token_issue.lua, the
