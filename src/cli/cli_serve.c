@@ -228,6 +228,25 @@ declare_metrics(void)
 	    "Locks made after repeated bad credentials, by kind (pair, address).", "kind");
 	metrics_declare("gatehouse_unlocks_total", "counter",
 	    "Locks ended, by kind and reason (cleared by an operator, expired).", "kind,reason");
+	metrics_declare("gatehouse_store_commits_total", "counter",
+	    "Group commits of issued-token records and audit rows, by outcome.", "outcome");
+	metrics_declare("gatehouse_store_committed_records_total", "counter",
+	    "Records in the group commits that succeeded.", "");
+	metrics_declare("gatehouse_store_commit_duration_seconds", "histogram",
+	    "How long a group commit took, its sync included: the disk's share of a token's latency.", "");
+}
+
+/* store_on_commit: one batch of the group commit, for /metrics. */
+static void
+observe_commit(void *arg, size_t records, int64_t ns, int err)
+{
+	const char *outcome[1] = { err == STORE_OK ? "ok" : "error" };
+
+	(void)arg;
+	metrics_add("gatehouse_store_commits_total", 1, outcome);
+	if (err == STORE_OK)
+		metrics_add("gatehouse_store_committed_records_total", (double)records, NULL);
+	metrics_observe("gatehouse_store_commit_duration_seconds", (double)ns / 1e9, NULL);
 }
 
 /*
@@ -445,6 +464,7 @@ cmd_serve(int argc, char **argv)
 	if (bootstrap(&ctx, &cfg, base) == -1)
 		goto out;
 	declare_metrics();
+	store_on_commit(st, observe_commit, NULL);
 	if (routes_build(&routes, &ctx, err, sizeof(err)) == -1) {
 		fprintf(stderr, "gatehouse: serve: %s\n", err);
 		goto out;

@@ -506,6 +506,13 @@ store_expect_records(struct store *s, int delta)
 		writer_expect(s->writer, delta);
 }
 
+void
+store_on_commit(struct store *s, store_commit_fn fn, void *arg)
+{
+	if (s != NULL && s->writer != NULL)
+		writer_on_commit(s->writer, fn, arg);
+}
+
 int
 store_flush(struct store *s)
 {

@@ -371,6 +371,14 @@ int	store_token_record(struct store *, const struct store_token *t,
 void	store_expect_records(struct store *, int delta);
 /* Blocks until every queued record is durable (SIGTERM, tests). */
 int	store_flush(struct store *);
+/* Reports each group commit to fn (metrics: the server's /metrics shows
+ * commit times and batch sizes, where a slowing disk shows first): the
+ * records in the batch, how long its commit took with its sync, in
+ * nanoseconds, and its outcome (enum store_err). fn runs on the writer
+ * thread between the commit and the answers, so it must be quick. Set it
+ * before traffic; NULL stops the reports. */
+typedef void (*store_commit_fn)(void *arg, size_t records, int64_t ns, int err);
+void	store_on_commit(struct store *, store_commit_fn fn, void *arg);
 
 /*
  * The audit trail (issue 6; audit/audit.h is its user side). Append-only

@@ -54,6 +54,8 @@ struct writer {
 	atomic_int		 pacing;	/* the writer waits in pace() */
 	int64_t			 min_interval_ns, max_interval_ns;
 	atomic_int		 expected;	/* records announced, not yet queued */
+	store_commit_fn		 on_commit;	/* under mu */
+	void			*on_commit_arg;
 
 	/* The writer thread's own batch buffers (no lock). */
 	size_t			 batch_max;
@@ -162,6 +164,15 @@ writer_set_pacing(struct writer *w, int64_t min_ns, int64_t max_ns)
 }
 
 void
+writer_on_commit(struct writer *w, store_commit_fn fn, void *arg)
+{
+	pthread_mutex_lock(&w->mu);
+	w->on_commit = fn;
+	w->on_commit_arg = arg;
+	pthread_mutex_unlock(&w->mu);
+}
+
+void
 writer_expect(struct writer *w, int delta)
 {
 	/* The last announced record has arrived (or will not come): a pacing
@@ -187,6 +198,9 @@ writer_main(void *arg)
 	for (;;) {
 		size_t n;
 		int rc;
+		int64_t t0;
+		store_commit_fn report;
+		void *report_arg;
 
 		while (w->len == 0 && !w->stop)
 			pthread_cond_wait(&w->work, &w->mu);
@@ -200,6 +214,8 @@ writer_main(void *arg)
 			w->head = (w->head + 1) % w->cap;
 		}
 		w->len -= n;
+		report = w->on_commit;
+		report_arg = w->on_commit_arg;
 		pthread_mutex_unlock(&w->mu);
 
 		size_t nt = 0, na = 0;
@@ -214,6 +230,7 @@ writer_main(void *arg)
 		}
 		/* Audit rows ride in the tokens' transaction: no extra sync.
 		 * (writer_enqueue_audit has checked that commit_batch exists.) */
+		t0 = mono_ns();
 		if (na == 0) {
 			rc = w->ops->commit_tokens(w->h, w->bt, nt, w->errs);
 		} else {
@@ -221,6 +238,8 @@ writer_main(void *arg)
 			rc = w->ops->commit_batch(w->h, w->bt, nt, w->errs, w->ba, na);
 			audit_grouper_release(w->grouper);
 		}
+		if (report != NULL)
+			report(report_arg, n, mono_ns() - t0, rc);
 		/* Answers go out only now that the batch is durable. */
 		for (size_t i = 0; i < n; i++) {
 			int e = rc != STORE_OK || w->bi[i].is_audit ? rc : w->errs[w->tpos[i]];

@@ -43,6 +43,8 @@ int		 writer_enqueue_audit(struct writer *, const struct store_audit *a,
  * not come after all). Only a hint for pacing commits: a miscount delays a
  * commit by at most WRITER_MAX_INTERVAL_NS, never loses a record. */
 void		 writer_expect(struct writer *, int delta);
+/* Reports each batch's commit to fn (store.h store_on_commit). */
+void		 writer_on_commit(struct writer *, store_commit_fn fn, void *arg);
 /* Changes the pacing intervals (tests; the defaults above otherwise). */
 void		 writer_set_pacing(struct writer *, int64_t min_ns, int64_t max_ns);
 /* Blocks until every record queued before the call has been committed (or

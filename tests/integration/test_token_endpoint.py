@@ -207,6 +207,11 @@ class TokenEndpoint(Suite):
         check("gatehouse_http_requests_total" in text, "requests")
         check("gatehouse_http_request_duration_seconds_bucket" in text, "latency histogram")
         check('reason="invalid_client"' in text, "failures by reason")
+        # The group commit: the issued tokens' records were committed.
+        check('gatehouse_store_commits_total{outcome="ok"}' in text, "commits by outcome")
+        check("gatehouse_store_commit_duration_seconds_count" in text, "commit time histogram")
+        recs = [l for l in text.splitlines() if l.startswith("gatehouse_store_committed_records_total")]
+        check(len(recs) == 1 and float(recs[0].split()[-1]) >= 1, "committed records %r" % recs)
         check(self.c["client_secret"] not in text, "no secret in metrics")
 
     def test_request_id_echo_generate_validate(self):

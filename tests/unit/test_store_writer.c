@@ -2,7 +2,8 @@
  * Unit tests for the group-commit writer (src/store/writer.c) over a fake
  * backend whose commit_tokens can be held at a gate: the queue bound, FIFO
  * order, batch sizes, per-record and whole-batch errors, flush, that
- * stopping drains the queue, and commit pacing: announced records share a
+ * stopping drains the queue, each commit reported to the observer (metrics),
+ * and commit pacing: announced records share a
  * commit, an unannounced one does not wait for the longer bound. No database: these are the writer's rules,
  * the same for every backend.
  */
@@ -275,6 +276,69 @@ announced_records_share_a_commit(void **state)
 	writer_stop(w);
 }
 
+/* What writer_on_commit reported (on the writer thread). */
+struct reports {
+	pthread_mutex_t	 mu;
+	size_t		 calls, records;
+	int		 last_err;
+	int64_t		 min_ns;
+};
+
+static void
+report(void *arg, size_t records, int64_t ns, int err)
+{
+	struct reports *r = arg;
+
+	pthread_mutex_lock(&r->mu);
+	r->calls++;
+	r->records += records;
+	r->last_err = err;
+	if (ns < r->min_ns)
+		r->min_ns = ns;
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void
+commits_are_reported(void **state)
+{
+	struct fake f = FAKE_INIT(1);
+	struct tally a = TALLY_INIT;
+	struct reports r = { PTHREAD_MUTEX_INITIALIZER, 0, 0, -1, INT64_MAX };
+	struct writer *w;
+	char id[16];
+
+	(void)state;
+	w = start(&f, 16, 4);
+	writer_on_commit(w, report, &r);
+	enqueue(w, "c0", &a);
+	wait_inside(&f);
+	for (int i = 1; i < 10; i++) {
+		snprintf(id, sizeof(id), "c%d", i);
+		enqueue(w, id, &a);
+	}
+	release(&f);
+	assert_int_equal(writer_flush(w), STORE_OK);
+	/* One report a batch, with its records, before the answers. */
+	assert_int_equal(r.calls, f.batches);
+	assert_int_equal(r.calls, 4);	/* 1, then 4 + 4 + 1 */
+	assert_int_equal(r.records, 10);
+	assert_int_equal(r.last_err, STORE_OK);
+	assert_true(r.min_ns >= 0);
+	/* A failed commit is reported with its error. */
+	f.fail = STORE_UNAVAILABLE;
+	enqueue(w, "c10", &a);
+	assert_int_equal(writer_flush(w), STORE_OK);
+	assert_int_equal(r.calls, 5);
+	assert_int_equal(r.last_err, STORE_UNAVAILABLE);
+	f.fail = STORE_OK;
+	/* And none once it is taken away. */
+	writer_on_commit(w, NULL, NULL);
+	enqueue(w, "c11", &a);
+	writer_stop(w);
+	assert_int_equal(r.calls, 5);
+	assert_int_equal(a.n, 12);
+}
+
 int
 main(void)
 {
@@ -283,6 +347,7 @@ main(void)
 		cmocka_unit_test(errors_reach_each_record),
 		cmocka_unit_test(stop_drains_the_queue),
 		cmocka_unit_test(announced_records_share_a_commit),
+		cmocka_unit_test(commits_are_reported),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
