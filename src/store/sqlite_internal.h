@@ -54,6 +54,24 @@ void	*sq_grow(void *arr, size_t *cap, size_t used, size_t size);
  * own commits, so the cached generation must be re-read. */
 void	 sq_generation_stale(void *h);
 
+/* Opens and configures a connection to path (WAL, synchronous=FULL, the
+ * busy timeout): 0, or -1 with a reason in err. */
+int	 sq_connect(const char *path, sqlite3 **db, char *err, size_t errlen);
+
+/* sqlite_ckpt.c: checkpoints on a thread of their own instead of inside
+ * the commits. sq_ckpt_start opens the checkpointer's connection to path
+ * and starts it (0, or -1 with a reason in err); sq_ckpt_attach hands it
+ * the checkpoints of db's commits (at most 4 connections; db must outlive
+ * sq_ckpt_stop); sq_ckpt_set_frames changes the thresholds, in WAL frames,
+ * for a pass (1000) and for an inline RESTART that bounds the WAL (16000),
+ * for tests; sq_ckpt_stop unhooks the connections and joins the thread
+ * (NULL: no-op). */
+struct sq_ckpt;
+int	 sq_ckpt_start(struct sq_ckpt **out, const char *path, char *err, size_t errlen);
+void	 sq_ckpt_attach(struct sq_ckpt *, sqlite3 *db);
+void	 sq_ckpt_set_frames(struct sq_ckpt *, int background, int force);
+void	 sq_ckpt_stop(struct sq_ckpt *);
+
 /* sqlite_clients.c */
 int	sq_client_delete(void *h, const char *id);
 

@@ -121,6 +121,7 @@ struct sq {
 
 	sqlite3		*wdb;		/* the writer thread's alone */
 	sqlite3_stmt	*sw[SW__MAX];
+	struct sq_ckpt	*ckpt;		/* checkpoints for both (sqlite_ckpt.c) */
 };
 
 /* -- errors ------------------------------------------------------------------ */
@@ -575,6 +576,7 @@ sq_close(void *h)
 
 	if (q == NULL)
 		return;
+	sq_ckpt_stop(q->ckpt);
 	for (int i = 0; i < SQ__MAX; i++)
 		sqlite3_finalize(q->st[i]);
 	for (int i = 0; i < SW__MAX; i++)
@@ -585,8 +587,8 @@ sq_close(void *h)
 	free(q);
 }
 
-static int
-open_conn(const char *path, sqlite3 **db, char *err, size_t errlen)
+int
+sq_connect(const char *path, sqlite3 **db, char *err, size_t errlen)
 {
 	/* NOMUTEX: each connection is serialized by us (mu, or the one
 	 * writer thread). */
@@ -626,8 +628,8 @@ sq_open(const char *path, void **h, char *err, size_t errlen)
 		return STORE_ERROR;
 	}
 	pthread_mutex_init(&q->mu, NULL);
-	if (open_conn(path, &q->db, err, errlen) == -1 || migrate(q->db, err, errlen) == -1 ||
-	    open_conn(path, &q->wdb, err, errlen) == -1)
+	if (sq_connect(path, &q->db, err, errlen) == -1 || migrate(q->db, err, errlen) == -1 ||
+	    sq_connect(path, &q->wdb, err, errlen) == -1)
 		goto fail;
 	for (int i = 0; i < SQ__MAX; i++)
 		if (sqlite3_prepare_v3(q->db, sq_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i],
@@ -642,6 +644,10 @@ sq_open(const char *path, void **h, char *err, size_t errlen)
 			    sqlite3_errmsg(q->wdb));
 			goto fail;
 		}
+	if (sq_ckpt_start(&q->ckpt, path, err, errlen) == -1)
+		goto fail;
+	sq_ckpt_attach(q->ckpt, q->db);
+	sq_ckpt_attach(q->ckpt, q->wdb);
 	*h = q;
 	return STORE_OK;
 fail:

@@ -1,0 +1,179 @@
+/*
+ * Unit tests for src/store/sqlite_ckpt.c over a real SQLite file: commits
+ * of an attached connection are checkpointed by the thread (the database
+ * file grows while the committing connection never checkpoints), the WAL is
+ * started over once it reaches the inline threshold (so it stays bounded
+ * under steady writes), and every committed row is still there afterwards,
+ * read by a fresh connection once the thread has stopped.
+ */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store/sqlite_internal.h"
+#include "tmpdir.h"
+
+struct fx {
+	char	 dir[TMPDIR_LEN];
+	char	 path[TMPDIR_LEN + 16];
+	sqlite3	*db;
+};
+
+static int
+setup(void **state)
+{
+	static struct fx f;
+	char err[256];
+	int fd;
+
+	if (tmpdir_make(f.dir, sizeof(f.dir), "gh-ckpt") == -1)
+		return -1;
+	snprintf(f.path, sizeof(f.path), "%s/c.db", f.dir);
+	/* The store creates its file before connecting (store_sqlite.c). */
+	if ((fd = open(f.path, O_RDWR | O_CREAT, 0600)) == -1)
+		return -1;
+	close(fd);
+	if (sq_connect(f.path, &f.db, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	/* The tests commit one small row at a time: no need to wait for
+	 * the disk for each. */
+	if (sq_exec(f.db, "PRAGMA synchronous=NORMAL", "test") != STORE_OK ||
+	    sq_exec(f.db, "CREATE TABLE t (v BLOB)", "test") != STORE_OK)
+		return -1;
+	*state = &f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	if (f == NULL)
+		return -1;
+	sqlite3_close(f->db);
+	return tmpdir_remove(f->dir);
+}
+
+static off_t
+file_size(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0 ? sb.st_size : -1;
+}
+
+/* Frames in the WAL now (a PASSIVE checkpoint that copies nothing). */
+static int
+wal_frames(sqlite3 *db)
+{
+	int log = -1, done = -1;
+
+	/* The busy result while the thread checkpoints still reports. */
+	(void)sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+	return log;
+}
+
+/* n commits of one row each. */
+static void
+commit_rows(sqlite3 *db, int n)
+{
+	for (int i = 0; i < n; i++)
+		assert_int_equal(sq_exec(db, "INSERT INTO t VALUES (randomblob(200))", "row"),
+		    STORE_OK);
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static void
+checkpoints_in_the_background_and_bounds_the_wal(void **state)
+{
+	struct fx *f = *state;
+	struct sq_ckpt *c = NULL;
+	char err[256], wal[TMPDIR_LEN + 24];
+	off_t db_before, db_after;
+	int max_frames = 0;
+	sqlite3 *fresh = NULL;
+	sqlite3_stmt *st = NULL;
+
+	snprintf(wal, sizeof(wal), "%s-wal", f->path);
+	assert_int_equal(sq_ckpt_start(&c, f->path, err, sizeof(err)), 0);
+	sq_ckpt_attach(c, f->db);
+	sq_ckpt_set_frames(c, 50, 400);
+	db_before = file_size(f->path);
+
+	/* Past the background threshold: the thread copies pages into the
+	 * database file; the committing connection does not wait for it. */
+	commit_rows(f->db, 120);
+	for (int i = 0; i < 200 && file_size(f->path) <= db_before; i++)
+		sleep_ms(10);
+	db_after = file_size(f->path);
+	assert_true(db_after > db_before);
+
+	/* Steady writes: the WAL is started over at the inline threshold, so
+	 * it never holds much more than it. */
+	for (int round = 0; round < 20; round++) {
+		int frames;
+
+		commit_rows(f->db, 100);
+		frames = wal_frames(f->db);
+		if (frames > max_frames)
+			max_frames = frames;
+	}
+	assert_true(max_frames > 0);
+	assert_true(max_frames < 400 + 100 + 10);
+	/* And the -wal file stays near that size (4 KB pages). */
+	assert_true(file_size(wal) < (off_t)(400 + 110) * 4200);
+
+	sq_ckpt_stop(c);
+	/* Every committed row is there. */
+	assert_int_equal(sq_connect(f->path, &fresh, err, sizeof(err)), 0);
+	assert_int_equal(sqlite3_prepare_v2(fresh, "SELECT count(*) FROM t", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 120 + 20 * 100);
+	sqlite3_finalize(st);
+	sqlite3_close(fresh);
+}
+
+static void
+stop_is_safe_on_null_and_unused(void **state)
+{
+	struct fx *f = *state;
+	struct sq_ckpt *c = NULL;
+	char err[256];
+
+	sq_ckpt_stop(NULL);
+	assert_int_equal(sq_ckpt_start(&c, f->path, err, sizeof(err)), 0);
+	sq_ckpt_stop(c);
+	/* A database that cannot be opened is refused with a reason. */
+	assert_int_equal(sq_ckpt_start(&c, "/nonexistent-dir/x.db", err, sizeof(err)), -1);
+	assert_null(c);
+	assert_true(err[0] != '\0');
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(checkpoints_in_the_background_and_bounds_the_wal),
+		cmocka_unit_test(stop_is_safe_on_null_and_unused),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
