@@ -209,8 +209,14 @@ metrics_render(size_t *len)
 					    buckets[k], (unsigned long long)s->b[k]);
 				bprintf(&b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", m->name, s->labels, sep,
 				    (unsigned long long)s->count);
-				bprintf(&b, "%s_sum{%s} %.9g\n%s_count{%s} %llu\n", m->name, s->labels, s->value,
-				    m->name, s->labels, (unsigned long long)s->count);
+				/* A series without labels has no braces at all. */
+				if (s->labels[0])
+					bprintf(&b, "%s_sum{%s} %.9g\n%s_count{%s} %llu\n", m->name,
+					    s->labels, s->value, m->name, s->labels,
+					    (unsigned long long)s->count);
+				else
+					bprintf(&b, "%s_sum %.9g\n%s_count %llu\n", m->name, s->value,
+					    m->name, (unsigned long long)s->count);
 			} else if (s->labels[0])
 				bprintf(&b, "%s{%s} %.17g\n", m->name, s->labels, s->value);
 			else

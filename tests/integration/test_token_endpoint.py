@@ -209,7 +209,8 @@ class TokenEndpoint(Suite):
         check('reason="invalid_client"' in text, "failures by reason")
         # The group commit: the issued tokens' records were committed.
         check('gatehouse_store_commits_total{outcome="ok"}' in text, "commits by outcome")
-        check("gatehouse_store_commit_duration_seconds_count" in text, "commit time histogram")
+        check(re.search(r"^gatehouse_store_commit_duration_seconds_count [1-9]", text, re.M),
+              "commit time histogram, a series without labels: %r" % text[-600:])
         recs = [l for l in text.splitlines() if l.startswith("gatehouse_store_committed_records_total")]
         check(len(recs) == 1 and float(recs[0].split()[-1]) >= 1, "committed records %r" % recs)
         check(self.c["client_secret"] not in text, "no secret in metrics")
