@@ -14,9 +14,14 @@
  * A passive checkpoint cannot start the WAL over while the writer keeps
  * appending: the log restarts only when a writer begins with every frame
  * already copied. So once the WAL holds SQ_CKPT_FORCE_FRAMES, the committing
- * connection runs a RESTART checkpoint itself: it waits (busy handler) for
- * the checkpointer's pass and for readers, copies the rest, and the next
- * commit starts the log over. That bounds the -wal file at ~64 MB.
+ * connection, between its transactions, waits for the thread's pass to end,
+ * holds the next one off, and runs a RESTART checkpoint itself: it copies
+ * the rest, waits (busy handler) for readers to move on, and the next commit
+ * starts the log over. That bounds the -wal file near 64 MB. (It must wait
+ * for our own pass: a second checkpoint fails at once with SQLITE_BUSY
+ * while one runs, without asking the busy handler. And the thread cannot
+ * run the RESTART: it would have to find a gap between the writer's
+ * transactions, which a busy writer does not leave.)
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -36,6 +41,8 @@ struct sq_ckpt {
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 cv;
 	int		 want, stop;
+	int		 running;	/* a pass is copying */
+	int		 hold;		/* no pass may start: a RESTART runs */
 	int		 copied;	/* frames the last pass had copied */
 	int		 background, force;	/* thresholds, in frames */
 	sqlite3		*attached[SQ_CKPT_MAX_ATTACHED];
@@ -51,11 +58,12 @@ checkpointer_main(void *arg)
 	for (;;) {
 		int log = 0, copied = 0;
 
-		while (!c->want && !c->stop)
+		while ((!c->want || c->hold) && !c->stop)
 			pthread_cond_wait(&c->cv, &c->mu);
 		if (c->stop)
 			break;
 		c->want = 0;
+		c->running = 1;
 		pthread_mutex_unlock(&c->mu);
 		/* A failure (SQLITE_BUSY while another process checkpoints)
 		 * leaves the frames in the WAL, where readers find them; a
@@ -64,6 +72,8 @@ checkpointer_main(void *arg)
 		    &copied);
 		pthread_mutex_lock(&c->mu);
 		c->copied = copied > 0 ? copied : 0;
+		c->running = 0;
+		pthread_cond_broadcast(&c->cv);
 	}
 	pthread_mutex_unlock(&c->mu);
 	return NULL;
@@ -77,10 +87,19 @@ on_commit(void *arg, sqlite3 *db, const char *name, int frames)
 	struct sq_ckpt *c = arg;
 
 	if (frames >= c->force) {
-		/* Failure (busy past the timeout) leaves things as they were. */
+		pthread_mutex_lock(&c->mu);
+		c->hold = 1;
+		while (c->running)
+			pthread_cond_wait(&c->cv, &c->mu);
+		pthread_mutex_unlock(&c->mu);
+		/* Failure (readers past the busy timeout, or another process's
+		 * checkpoint) leaves things as they were: the next commit tries
+		 * again. */
 		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
 		pthread_mutex_lock(&c->mu);
+		c->hold = 0;
 		c->copied = 0;
+		pthread_cond_broadcast(&c->cv);
 		pthread_mutex_unlock(&c->mu);
 		return SQLITE_OK;
 	}
@@ -91,7 +110,7 @@ on_commit(void *arg, sqlite3 *db, const char *name, int frames)
 	 * copy (and sync) the same hot pages again and again. */
 	if (frames - c->copied >= c->background) {
 		c->want = 1;
-		pthread_cond_signal(&c->cv);
+		pthread_cond_broadcast(&c->cv);
 	}
 	pthread_mutex_unlock(&c->mu);
 	return SQLITE_OK;
@@ -155,7 +174,7 @@ sq_ckpt_stop(struct sq_ckpt *c)
 	if (c->started) {
 		pthread_mutex_lock(&c->mu);
 		c->stop = 1;
-		pthread_cond_signal(&c->cv);
+		pthread_cond_broadcast(&c->cv);
 		pthread_mutex_unlock(&c->mu);
 		pthread_join(c->thread, NULL);
 	}
