@@ -1,9 +1,7 @@
 /*
  * server.c — the libmicrohttpd glue behind http.h.
  *
- * n libmicrohttpd daemons, one thread each with epoll, serve the connections
- * that the listener (listener.h) accepts and deals out in turn. A handler
- * that answers later
+ * A thread pool serves connections with epoll. A handler that answers later
  * (group commit) makes us suspend the connection; http_exchange_resume()
  * resumes it from any thread and the access handler then queues the stored
  * answer. A small state machine under a mutex covers a resume that comes
@@ -23,7 +21,6 @@
 #include <microhttpd.h>
 
 #include "http/http.h"
-#include "http/listener.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "util/util.h"
@@ -52,9 +49,7 @@ struct conn_ctx {
 };
 
 struct http_server {
-	struct listener		*listener;
-	struct MHD_Daemon	**d;		/* nd of them */
-	size_t			 nd;
+	struct MHD_Daemon	*d;
 	const struct http_route	*routes;
 	size_t			 nroutes;
 	int			 tls;
@@ -601,50 +596,15 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	atomic_fetch_sub(&s->inflight, 1);
 }
 
-/* One event loop for the connections the listener hands it. */
-static struct MHD_Daemon *
-start_daemon(struct http_server *s, const struct http_config *cfg, unsigned conn_limit)
-{
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY |
-	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET;
-
-	if (cfg->tls_cert_pem != NULL)
-		return MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, access_handler, s,
-		    MHD_OPTION_CONNECTION_LIMIT, conn_limit,
-		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
-		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(HTTP_MAX_HEADER_BYTES * 2),
-		    MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-		    MHD_OPTION_URI_LOG_CALLBACK, uri_seen, NULL,
-		    MHD_OPTION_HTTPS_MEM_CERT, cfg->tls_cert_pem,
-		    MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key_pem,
-		    MHD_OPTION_END);
-	return MHD_start_daemon(flags, 0, NULL, NULL, access_handler, s,
-	    MHD_OPTION_CONNECTION_LIMIT, conn_limit,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(HTTP_MAX_HEADER_BYTES * 2),
-	    MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-	    MHD_OPTION_URI_LOG_CALLBACK, uri_seen, NULL,
-	    MHD_OPTION_END);
-}
-
-/* Stops the daemons started so far and frees s (the listener is closed). */
-static void
-server_free(struct http_server *s)
-{
-	for (size_t i = 0; i < s->nd; i++)
-		MHD_stop_daemon(s->d[i]);
-	free(s->d);
-	free(s);
-}
-
 int
 http_server_start(const struct http_config *cfg, const struct http_route *routes,
     size_t nroutes, struct http_server **out, char *err, size_t errlen)
 {
 	struct http_server *s;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned threads = cfg->threads ? cfg->threads : ncpu > 0 ? (unsigned)ncpu : 1;
-	unsigned conn_limit = HTTP_MAX_CONNECTIONS / threads > 0 ? HTTP_MAX_CONNECTIONS / threads : 1;
+	struct sockaddr_storage ss;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY |
+	    MHD_ALLOW_SUSPEND_RESUME;
+	unsigned threads = cfg->threads ? cfg->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 
 	for (size_t i = 0; i < nroutes; i++) {
 		if (routes[i].auth == HTTP_AUTH_UNSET || routes[i].auth >= HTTP_AUTH__MAX ||
@@ -659,8 +619,21 @@ http_server_start(const struct http_config *cfg, const struct http_route *routes
 				return -1;
 			}
 	}
-	if ((s = calloc(1, sizeof(*s))) == NULL || (s->d = calloc(threads, sizeof(*s->d))) == NULL) {
-		free(s);
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, cfg->listen_host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons(cfg->listen_port);
+	} else if (inet_pton(AF_INET6, cfg->listen_host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(cfg->listen_port);
+		flags |= MHD_USE_IPv6;
+	} else {
+		snprintf(err, errlen, "listen address %s is not numeric", cfg->listen_host);
+		return -1;
+	}
+	if (cfg->tls_cert_pem != NULL)
+		flags |= MHD_USE_TLS;
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -671,30 +644,43 @@ http_server_start(const struct http_config *cfg, const struct http_route *routes
 	metrics_declare("gatehouse_http_requests_total", "counter", "HTTP requests by route and status.", "route,status");
 	metrics_declare("gatehouse_http_request_failures_total", "counter", "HTTP requests answered 4xx/5xx, by route and reason.", "route,reason");
 	metrics_declare("gatehouse_http_request_duration_seconds", "histogram", "Request latency by route and status.", "route,status");
-	if (listener_open(cfg->listen_host, cfg->listen_port, &s->listener, err, errlen) == -1) {
-		server_free(s);
+	if (s->tls)
+		s->d = MHD_start_daemon(flags, cfg->listen_port, NULL, NULL, access_handler, s,
+		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		    MHD_OPTION_THREAD_POOL_SIZE, threads,
+		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(HTTP_MAX_HEADER_BYTES * 2),
+		    MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+		    MHD_OPTION_URI_LOG_CALLBACK, uri_seen, NULL,
+		    MHD_OPTION_HTTPS_MEM_CERT, cfg->tls_cert_pem,
+		    MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key_pem,
+		    MHD_OPTION_END);
+	else
+		s->d = MHD_start_daemon(flags, cfg->listen_port, NULL, NULL, access_handler, s,
+		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		    MHD_OPTION_THREAD_POOL_SIZE, threads,
+		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(HTTP_MAX_HEADER_BYTES * 2),
+		    MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+		    MHD_OPTION_URI_LOG_CALLBACK, uri_seen, NULL,
+		    MHD_OPTION_END);
+	if (s->d == NULL) {
+		snprintf(err, errlen, "cannot listen on %s:%u (in use, or a bad TLS certificate or key)",
+		    cfg->listen_host, cfg->listen_port);
+		free(s);
 		return -1;
 	}
-	for (; s->nd < threads; s->nd++)
-		if ((s->d[s->nd] = start_daemon(s, cfg, conn_limit)) == NULL) {
-			snprintf(err, errlen, "cannot start serving on %s:%u%s", cfg->listen_host,
-			    listener_port(s->listener), s->tls ? " (a bad TLS certificate or key?)" : "");
-			goto fail;
-		}
-	if (listener_start(s->listener, s->d, s->nd, err, errlen) == -1)
-		goto fail;
 	*out = s;
 	return 0;
-fail:
-	listener_close(s->listener);
-	server_free(s);
-	return -1;
 }
 
 uint16_t
 http_server_port(const struct http_server *s)
 {
-	return listener_port(s->listener);
+	const union MHD_DaemonInfo *i = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	return i ? i->port : 0;
 }
 
 void
@@ -702,9 +688,10 @@ http_server_stop(struct http_server *s)
 {
 	if (s == NULL)
 		return;
-	listener_close(s->listener);
+	MHD_quiesce_daemon(s->d);
 	/* In-flight requests, deferred ones included, finish first (10 s). */
 	for (int i = 0; i < 1000 && atomic_load(&s->inflight) > 0; i++)
 		usleep(10000);
-	server_free(s);
+	MHD_stop_daemon(s->d);
+	free(s);
 }
