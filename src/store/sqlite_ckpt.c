@@ -42,7 +42,7 @@ struct sq_ckpt {
 	pthread_cond_t	 cv;
 	int		 want, stop;
 	int		 running;	/* a pass is copying */
-	int		 hold;		/* no pass may start: a RESTART runs */
+	int		 hold;		/* RESTARTs running: no pass may start */
 	int		 copied;	/* frames the last pass had copied */
 	int		 background, force;	/* thresholds, in frames */
 	sqlite3		*attached[SQ_CKPT_MAX_ATTACHED];
@@ -86,32 +86,31 @@ on_commit(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	struct sq_ckpt *c = arg;
 
-	if (frames >= c->force) {
-		pthread_mutex_lock(&c->mu);
-		c->hold = 1;
-		while (c->running)
-			pthread_cond_wait(&c->cv, &c->mu);
-		pthread_mutex_unlock(&c->mu);
-		/* Failure (readers past the busy timeout, or another process's
-		 * checkpoint) leaves things as they were: the next commit tries
-		 * again. */
-		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
-		pthread_mutex_lock(&c->mu);
-		c->hold = 0;
-		c->copied = 0;
-		pthread_cond_broadcast(&c->cv);
+	pthread_mutex_lock(&c->mu);
+	if (frames < c->force) {
+		if (frames < c->copied)
+			c->copied = 0;		/* the WAL started over */
+		/* Frames since the last pass, not in all: a pass per commit
+		 * would copy (and sync) the same hot pages again and again. */
+		if (frames - c->copied >= c->background) {
+			c->want = 1;
+			pthread_cond_broadcast(&c->cv);
+		}
 		pthread_mutex_unlock(&c->mu);
 		return SQLITE_OK;
 	}
+	c->hold++;		/* a count: both connections may get here */
+	while (c->running)
+		pthread_cond_wait(&c->cv, &c->mu);
+	pthread_mutex_unlock(&c->mu);
+	/* Failure (readers past the busy timeout, or another process's
+	 * checkpoint) leaves things as they were: the next commit tries
+	 * again. */
+	(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
 	pthread_mutex_lock(&c->mu);
-	if (frames < c->copied)
-		c->copied = 0;		/* the WAL started over */
-	/* Frames since the last pass, not in all: a pass per commit would
-	 * copy (and sync) the same hot pages again and again. */
-	if (frames - c->copied >= c->background) {
-		c->want = 1;
-		pthread_cond_broadcast(&c->cv);
-	}
+	c->hold--;
+	c->copied = 0;
+	pthread_cond_broadcast(&c->cv);
 	pthread_mutex_unlock(&c->mu);
 	return SQLITE_OK;
 }
