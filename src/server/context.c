@@ -29,6 +29,7 @@ ctx_init(struct gh_ctx *c, const struct config *cfg, struct store *st,
 	c->store = st;
 	snprintf(c->issuer, sizeof(c->issuer), "%s", issuer);
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->reload_mu, NULL);
 	if (masterkey_derive(master, "gatehouse client secrets v1", c->secret_key) == -1 ||
 	    masterkey_derive(master, "gatehouse signing key seal v1", c->seal_key) == -1) {
 		snprintf(err, errlen, "cannot derive keys from the master key");
@@ -47,6 +48,7 @@ ctx_init(struct gh_ctx *c, const struct config *cfg, struct store *st,
 		return -1;
 	}
 	atomic_store(&c->generation, gen);
+	atomic_store(&c->loaded, gen);
 	if (ctx_reload_keys(c, err, errlen) == -1)
 		return -1;
 	{
@@ -102,6 +104,7 @@ ctx_clear(struct gh_ctx *c)
 	OPENSSL_cleanse(c->secret_key, sizeof(c->secret_key));
 	OPENSSL_cleanse(c->seal_key, sizeof(c->seal_key));
 	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->reload_mu);
 }
 
 int
@@ -145,18 +148,24 @@ ctx_refresh_every(struct gh_ctx *c, int64_t interval_ms)
 int
 ctx_refresh(struct gh_ctx *c)
 {
-	uint64_t gen, seen;
+	uint64_t gen;
 	char err[256];
+	int rc = 0;
 
 	if (store_generation(c->store, &gen) != STORE_OK)
 		return -1;
-	seen = atomic_load(&c->generation);
-	if (gen == seen)
+	if (gen == atomic_load(&c->loaded))
 		return 0;
-	/* One thread reloads; the others go on with the caches they have
-	 * until the swap, which is what they would have seen a moment ago. */
-	if (!atomic_compare_exchange_strong(&c->generation, &seen, gen))
-		return 0;
+	/* One thread reloads; the others that saw the change wait for it
+	 * rather than answer from the caches it is replacing (a JWKS fetched
+	 * right after a key rotation must list the new key). Changes are
+	 * rare, so the wait is too. */
+	pthread_mutex_lock(&c->reload_mu);
+	if (gen == atomic_load(&c->loaded))
+		goto out;	/* reloaded while we waited */
+	/* Moved first: the gate empties its token cache on seeing it, before
+	 * a revocation's reload has finished (gate_sync_generation). */
+	atomic_store(&c->generation, gen);
 	client_cache_clear(c->clients);
 	/* Locks made or cleared elsewhere (the operator, other nodes). A
 	 * failure is logged; the locks in memory stay in force meanwhile. */
@@ -164,11 +173,13 @@ ctx_refresh(struct gh_ctx *c)
 	if (ctx_reload_keys(c, err, sizeof(err)) == -1) {
 		log_event(LOG_ERROR, "keys.reload_failed",
 		    json_pack("{s:s}", "reason", err));
-		/* Try again on the next request. */
-		atomic_store(&c->generation, seen);
-		return -1;
+		rc = -1;	/* loaded stays: the next request tries again */
+		goto out;
 	}
-	return 0;
+	atomic_store(&c->loaded, gen);
+out:
+	pthread_mutex_unlock(&c->reload_mu);
+	return rc;
 }
 
 /* The rightmost address of a comma-separated X-Forwarded-For that is not a

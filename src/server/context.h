@@ -37,7 +37,9 @@ struct gh_ctx {
 	pthread_mutex_t		 lock;		/* keyring swap, reloads */
 	struct keyring		*keyring;
 	struct client_cache	*clients;
-	_Atomic uint64_t	 generation;	/* last generation loaded */
+	_Atomic uint64_t	 generation;	/* the generation being, or last, loaded */
+	_Atomic uint64_t	 loaded;	/* the generation whose reload finished */
+	pthread_mutex_t		 reload_mu;	/* one reload at a time; others wait */
 	_Atomic uint64_t	 refreshed_ns;	/* ctx_refresh_every's last read */
 	struct gate		*gate;		/* src/gate: policy and token cache */
 	struct lockout		*lockout;	/* bad-credential counters and locks */
@@ -54,7 +56,10 @@ void	ctx_clear(struct gh_ctx *);
 
 /* Brings caches in step with the store when its generation moved: called at
  * the start of each request that reads cached state. Cheap when nothing
- * changed. 0, or -1 when the store cannot be read (the caches stay). */
+ * changed. When it returns, every change the store had when it was called
+ * is loaded (it waits for a reload another thread is doing): a request
+ * after the CLI's change sees it. 0, or -1 when the store cannot be read
+ * (the caches stay). */
 int	ctx_refresh(struct gh_ctx *);
 /* ctx_refresh by one thread at most once per interval_ms (0: every call);
  * the others go on with what it saw. The generation read takes the store's
