@@ -393,6 +393,18 @@ cmd_serve(int argc, char **argv)
 			config_usage(stdout);
 			return 0;
 		}
+	/* Blocked before any thread starts (the store's writer, the lock
+	 * writer, ...), so every thread inherits the mask and only
+	 * sigtimedwait() receives them. A thread that had them unblocked
+	 * would take a SIGTERM sent while the main thread is busy (on a
+	 * SIGHUP's reload, say) and die of it, unflushed. A signal during
+	 * start-up waits for the loop and then stops the server cleanly. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	log_setup(LOG_INFO, 2);
 	if (configure(argc, argv, &cfg) == -1) {
 		config_clear(&cfg);
@@ -469,15 +481,6 @@ cmd_serve(int argc, char **argv)
 		fprintf(stderr, "gatehouse: serve: %s\n", err);
 		goto out;
 	}
-
-	/* Block the signals before any thread starts, so every thread
-	 * inherits the mask and only sigtimedwait() receives them. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
 
 	memset(&hc, 0, sizeof(hc));
 	hc.listen_host = host;

@@ -3,6 +3,7 @@ operations — against the real binary over HTTP."""
 import json
 import os
 import re
+import signal
 import socket
 import stat
 import subprocess
@@ -269,6 +270,22 @@ class TokenEndpoint(Suite):
             eq(len(s.cli("token", "list", "--client", c["client_id"])), 20, "every record durable")
         finally:
             s.cleanup()
+
+    def test_sigterm_while_reloading_stops_cleanly(self):
+        # SIGHUP keeps the main thread busy reloading keys and policy; a
+        # SIGTERM then must still reach the clean stop, not a thread that
+        # would die of it with the queue unflushed.
+        for _ in range(3):
+            s = Server()
+            try:
+                c = s.client("t", name="x")
+                eq(s.token(c["client_id"], c["client_secret"]).status, 200, "issue")
+                s.proc.send_signal(signal.SIGHUP)
+                time.sleep(0.001)
+                eq(s.stop(), 0, "clean exit")
+                check("server.stopping" in s.stderr(), "the stop was logged")
+            finally:
+                s.cleanup()
 
 
 if __name__ == "__main__":
