@@ -55,6 +55,7 @@ struct http_server {
 	int			 tls;
 	int			 log_requests;
 	_Atomic long		 inflight;
+	_Atomic int		 stopping;	/* http_server_stop has begun */
 };
 
 /* -- responses --------------------------------------------------------- */
@@ -182,6 +183,10 @@ queue(struct conn_ctx *c)
 	MHD_add_response_header(mr, "X-Request-ID", c->x.req.request_id);
 	for (size_t i = 0; i < r->nheaders; i++)
 		MHD_add_response_header(mr, r->headers[i].name, r->headers[i].value);
+	/* Stopping: a kept-alive client moves to another connection (and
+	 * node) rather than keep this one, which is about to close. */
+	if (atomic_load(&c->srv->stopping))
+		MHD_add_response_header(mr, "Connection", "close");
 	rc = MHD_queue_response(c->conn, (unsigned)r->status, mr);
 	MHD_destroy_response(mr);
 	if (rc == MHD_NO && !c->early) {
@@ -596,6 +601,17 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	atomic_fetch_sub(&s->inflight, 1);
 }
 
+/* MHD's accept policy: once stopping, a new connection is closed at once. */
+static enum MHD_Result
+admit_connection(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct http_server *s = cls;
+
+	(void)addr;
+	(void)addrlen;
+	return atomic_load(&s->stopping) ? MHD_NO : MHD_YES;
+}
+
 int
 http_server_start(const struct http_config *cfg, const struct http_route *routes,
     size_t nroutes, struct http_server **out, char *err, size_t errlen)
@@ -645,7 +661,7 @@ http_server_start(const struct http_config *cfg, const struct http_route *routes
 	metrics_declare("gatehouse_http_request_failures_total", "counter", "HTTP requests answered 4xx/5xx, by route and reason.", "route,reason");
 	metrics_declare("gatehouse_http_request_duration_seconds", "histogram", "Request latency by route and status.", "route,status");
 	if (s->tls)
-		s->d = MHD_start_daemon(flags, cfg->listen_port, NULL, NULL, access_handler, s,
+		s->d = MHD_start_daemon(flags, cfg->listen_port, admit_connection, s, access_handler, s,
 		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		    MHD_OPTION_THREAD_POOL_SIZE, threads,
 		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
@@ -657,7 +673,7 @@ http_server_start(const struct http_config *cfg, const struct http_route *routes
 		    MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key_pem,
 		    MHD_OPTION_END);
 	else
-		s->d = MHD_start_daemon(flags, cfg->listen_port, NULL, NULL, access_handler, s,
+		s->d = MHD_start_daemon(flags, cfg->listen_port, admit_connection, s, access_handler, s,
 		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		    MHD_OPTION_THREAD_POOL_SIZE, threads,
 		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
@@ -688,8 +704,13 @@ http_server_stop(struct http_server *s)
 {
 	if (s == NULL)
 		return;
-	MHD_quiesce_daemon(s->d);
-	/* In-flight requests, deferred ones included, finish first (10 s). */
+	/* New connections are refused (admit_connection) and answers close
+	 * theirs; in-flight requests, deferred ones included, finish first
+	 * (10 s at most). Not MHD_quiesce_daemon(): libmicrohttpd 0.9.75's
+	 * epoll workers race it to take the listen socket out of their epoll
+	 * sets, and the loser aborts the process ("Failed to remove listen FD
+	 * from epoll set"; seen in tests/pgsql/test_approvals.py). */
+	atomic_store(&s->stopping, 1);
 	for (int i = 0; i < 1000 && atomic_load(&s->inflight) > 0; i++)
 		usleep(10000);
 	MHD_stop_daemon(s->d);
