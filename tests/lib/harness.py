@@ -22,6 +22,11 @@ BIN = os.environ.get("GATEHOUSE_BIN", os.path.join(SRC, "build", "gatehouse"))
 # "postgresql": every Server gets a fresh database on one private PostgreSQL
 # server per test process (tests/lib/pg.py), started on first use.
 BACKEND = os.environ.get("GATEHOUSE_TEST_BACKEND", "sqlite")
+
+# Servers that ended badly when stopped (a sanitizer report aborts the
+# process at exit): the runner fails the test that stopped them, with the
+# server's last words, so a fault at shutdown is never silent.
+ABNORMAL_EXITS = []
 _pg = None
 
 
@@ -170,6 +175,10 @@ class Server:
         rc = self.proc.wait(timeout=timeout)
         self.proc = None
         self.stderr_file.close()
+        graceful = sig in (signal.SIGTERM, signal.SIGINT)
+        if (graceful and rc != 0) or (not graceful and rc < 0 and rc != -sig):
+            ABNORMAL_EXITS.append("server stopped with %s exited %d; its stderr ends:\n%s"
+                                  % (signal.Signals(sig).name, rc, self.stderr()[-6000:]))
         return rc
 
     def restart(self):
@@ -380,6 +389,13 @@ class EachSigningAlg:
         self.verify_alg("EdDSA")
 
 
+def check_servers_stopped_cleanly():
+    if ABNORMAL_EXITS:
+        text = "\n".join(ABNORMAL_EXITS)
+        del ABNORMAL_EXITS[:]
+        raise AssertionError(text)
+
+
 class Suite:
     """A tiny runner: each test_* method runs; failures are counted and the
     process exits non-zero; the last line reads 'N passed, N failed'."""
@@ -398,6 +414,7 @@ class Suite:
                 t0 = time.time()
                 try:
                     getattr(self, n)()
+                    check_servers_stopped_cleanly()
                     passed += 1
                     print("ok   %s (%.2fs)" % (n, time.time() - t0), flush=True)
                 except Exception as e:  # noqa: BLE001 - report every failure
@@ -405,6 +422,9 @@ class Suite:
                     import traceback
                     print("FAIL %s: %s" % (n, e), flush=True)
                     traceback.print_exc()
+                    if ABNORMAL_EXITS:  # the test failed first: say both
+                        print("\n".join(ABNORMAL_EXITS), flush=True)
+                        del ABNORMAL_EXITS[:]
         finally:
             # After a setup that stopped early (a skip, a failure) teardown
             # may find half its attributes: that must not hide the cause.
@@ -413,6 +433,9 @@ class Suite:
             except AttributeError:
                 if set_up:
                     raise
+            if ABNORMAL_EXITS:
+                failed += 1
+                print("FAIL teardown: " + "\n".join(ABNORMAL_EXITS), flush=True)
         print("%d passed, %d failed" % (passed, failed))
         sys.exit(1 if failed else 0)
 
