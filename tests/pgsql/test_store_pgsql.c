@@ -58,21 +58,6 @@ raw_exec(const char *sql)
 }
 
 static int
-setup(void **state)
-{
-	const char *u = getenv("GATEHOUSE_TEST_PG");
-
-	(void)state;
-	if (u == NULL || strlen(u) >= sizeof(fixture_url)) {
-		fprintf(stderr, "GATEHOUSE_TEST_PG is not set: run through tests/lib/pg.py run\n");
-		return -1;
-	}
-	snprintf(fixture_url, sizeof(fixture_url), "%s", u);
-	raw_exec("SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public");
-	return 0;
-}
-
-static int
 teardown(void **state)
 {
 	(void)state;
@@ -137,7 +122,7 @@ release_writes(void *held)
 }
 
 static const struct conformance_backend pgsql_backend = {
-	"postgresql", setup, teardown, count_rows, raw_exec, hold_writes, release_writes,
+	"postgresql", fixture_setup_pg, teardown, count_rows, raw_exec, hold_writes, release_writes,
 	GEN_WAIT_MS
 };
 
@@ -675,7 +660,7 @@ invalid_utf8_fails_alone(void **state)
 	store_close(s);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, fixture_setup_pg, teardown)
 
 int
 main(void)

@@ -7,11 +7,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 
 #include "store_fixture.h"
 
@@ -28,6 +30,39 @@ fixture_setup_sqlite(void **state)
 	snprintf(fixture_path, sizeof(fixture_path), "%s/t.db", fixture_dir);
 	snprintf(fixture_url, sizeof(fixture_url), "sqlite:%s", fixture_path);
 	return 0;
+}
+
+int
+fixture_setup_pg(void **state)
+{
+	const char *u = getenv("GATEHOUSE_TEST_PG");
+	PGconn *c;
+	PGresult *r;
+	int ok;
+
+	(void)state;
+	if (u == NULL || strlen(u) >= sizeof(fixture_url)) {
+		fprintf(stderr, "GATEHOUSE_TEST_PG is not set: run through tests/lib/pg.py run\n");
+		return -1;
+	}
+	snprintf(fixture_url, sizeof(fixture_url), "%s", u);
+	fixture_dir[0] = fixture_path[0] = '\0';
+	c = PQconnectdb(fixture_url);
+	r = PQexec(c, "SET client_min_messages = warning; "
+	    "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		fprintf(stderr, "emptying the test database: %s", PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+	return ok ? 0 : -1;
+}
+
+int
+fixture_setup_store(void **state)
+{
+	return getenv("GATEHOUSE_TEST_PG") != NULL ? fixture_setup_pg(state) :
+	    fixture_setup_sqlite(state);
 }
 
 /*

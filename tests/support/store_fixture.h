@@ -36,6 +36,15 @@ int	fixture_setup_sqlite(void **state);
 int	fixture_teardown(void **state);
 /* A cmocka test run between those two: a fresh SQLite store. */
 #define SQLITE_TEST(f)	cmocka_unit_test_setup_teardown(f, fixture_setup_sqlite, fixture_teardown)
+/* fixture_url = $GATEHOUSE_TEST_PG (tests/lib/pg.py run sets it to a
+ * database of its server's), its public schema emptied; fails without it. */
+int	fixture_setup_pg(void **state);
+/* The backend the environment names: fixture_setup_pg when
+ * GATEHOUSE_TEST_PG is set, else fixture_setup_sqlite. A test program
+ * built of STORE_TESTs runs against either; tests/pgsql/CMakeLists.txt
+ * runs it again against PostgreSQL. */
+int	fixture_setup_store(void **state);
+#define STORE_TEST(f)	cmocka_unit_test_setup_teardown(f, fixture_setup_store, fixture_teardown)
 
 /* A handle on fixture_url; fails the test with open's reason when refused.
  * The caller closes it (store_close). */

@@ -1,6 +1,6 @@
 /*
  * Unit tests for the maker-checker engine (approvals/approvals.h) over a
- * real SQLite store: an approved admin operation is applied exactly once,
+ * real store (SQLite, and PostgreSQL in tests/pgsql): an approved admin operation is applied exactly once,
  * by the winning decision, even with many threads deciding at once; a
  * failing applier leaves FAILED with its error; a kind without an applier
  * cannot be filed or approved; the rules on makers, checkers, roles and
@@ -63,7 +63,7 @@ setup(void **state)
 {
 	char err[256];
 
-	if (fixture_setup_sqlite(state) != 0)
+	if (fixture_setup_store(state) != 0)
 		return -1;
 	config_defaults(&cfg);
 	memset(&ctx, 0, sizeof(ctx));

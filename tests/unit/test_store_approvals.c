@@ -1,9 +1,9 @@
 /*
  * Unit tests for maker-checker approvals in the store (store_approval_*,
- * issue 6) over the SQLite backend: create and read back, the conflict key
+ * issue 6), on SQLite and (tests/pgsql) on PostgreSQL: create and read back, the conflict key
  * of pending rows (expired ones free it), guarded transitions (wrong state,
  * expiry, unknown id), exactly one winner among threads and among two
- * handles on one file, listing filters, the generation moving on every
+ * handles on one store, listing filters, the generation moving on every
  * change and only then, and argument checks that change nothing.
  */
 #include <pthread.h>
@@ -268,12 +268,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		SQLITE_TEST(create_get),
-		SQLITE_TEST(conflict_key),
-		SQLITE_TEST(transitions),
-		SQLITE_TEST(one_winner),
-		SQLITE_TEST(listing),
-		SQLITE_TEST(bad_arguments_change_nothing),
+		STORE_TEST(create_get),
+		STORE_TEST(conflict_key),
+		STORE_TEST(transitions),
+		STORE_TEST(one_winner),
+		STORE_TEST(listing),
+		STORE_TEST(bad_arguments_change_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

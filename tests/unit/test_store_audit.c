@@ -1,6 +1,6 @@
 /*
- * Unit tests for the audit trail in the store (store.h store_audit_*) on
- * SQLite: the chain stays one gapless chain when many threads append with
+ * Unit tests for the audit trail in the store (store.h store_audit_*), on
+ * SQLite and (tests/pgsql) on PostgreSQL: the chain stays one gapless chain when many threads append with
  * token records in the same batches; a row queued before a token record is
  * durable by the time that record is answered; the list filters; the
  * retention prune (a checkpoint that never reuses a seq, the kept digest);
@@ -332,11 +332,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		SQLITE_TEST(chain_one_under_threads),
-		SQLITE_TEST(row_before_token_is_durable_first),
-		SQLITE_TEST(list_filters),
-		SQLITE_TEST(prune_when_the_head_is_pruned),
-		SQLITE_TEST(append_needs_action_and_outcome),
+		STORE_TEST(chain_one_under_threads),
+		STORE_TEST(row_before_token_is_durable_first),
+		STORE_TEST(list_filters),
+		STORE_TEST(prune_when_the_head_is_pruned),
+		STORE_TEST(append_needs_action_and_outcome),
 		cmocka_unit_test(hash_is_length_prefixed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,6 @@
 /*
- * Unit tests for the idempotency records (store_idem_*, issue 6) over the
- * SQLite backend: begin claims a key once (a second begin sees the running
+ * Unit tests for the idempotency records (store_idem_*, issue 6), on SQLite
+ * and (tests/pgsql) on PostgreSQL: begin claims a key once (a second begin sees the running
  * record), finish keeps the answer, release frees the key, keys are scoped
  * per client, expired and stale records are replaced, another handle (a
  * second node) sees the same records, the generation does not move, and
@@ -121,9 +121,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		SQLITE_TEST(claim_finish_replay),
-		SQLITE_TEST(release_expire_stale),
-		SQLITE_TEST(bad_arguments_change_nothing),
+		STORE_TEST(claim_finish_replay),
+		STORE_TEST(release_expire_stale),
+		STORE_TEST(bad_arguments_change_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
