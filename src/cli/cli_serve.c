@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -369,6 +370,34 @@ run_until_signal(struct gh_ctx *ctx, const sigset_t *set)
 	}
 }
 
+/* Bounds a stop: when the store stops answering (a hung database), the
+ * deferred answers and queued records would be waited for without end.
+ * After stop_timeout seconds this thread says so and ends the process
+ * with status 1; what was answered was durable already, and what was
+ * not answered was never promised. Never joined: exit ends it. */
+static void *
+stop_watchdog(void *arg)
+{
+	int64_t secs = *(const int64_t *)arg;
+	struct timespec ts = { (time_t)secs, 0 };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+	log_event(LOG_ERROR, "server.stop_timeout", json_pack("{s:I, s:s}", "seconds",
+	    (json_int_t)secs, "reason", "requests in flight or queued records were not "
+	    "answered by the store in time; exiting without them"));
+	_exit(1);
+}
+
+static void
+start_stop_watchdog(const int64_t *secs)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, stop_watchdog, (void *)secs) == 0)
+		pthread_detach(t);
+}
+
 int
 cmd_serve(int argc, char **argv)
 {
@@ -497,6 +526,7 @@ cmd_serve(int argc, char **argv)
 	    "listen", cfg.listen, "issuer", base, "store", store_backend(st),
 	    "keys_created", nkeys, "require_https", ctx.require_https));
 	run_until_signal(&ctx, &set);
+	start_stop_watchdog(&cfg.stop_timeout);
 	http_server_stop(srv);
 	srv = NULL;
 	if (store_flush(st) != STORE_OK)

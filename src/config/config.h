@@ -51,6 +51,7 @@ struct config {
 	char	*platform_tenant;	/* admin API: its principals act across tenants */
 	char	*maker_checker;		/* production | always | never */
 	int64_t	 approval_ttl;		/* seconds an approval request lives */
+	int64_t	 stop_timeout;		/* seconds SIGTERM may take before exit 1 */
 };
 
 /* Fills c with the defaults. */

@@ -127,8 +127,11 @@ int	http_server_start(const struct http_config *, const struct http_route *,
 	    size_t nroutes, struct http_server **out, char *err, size_t errlen);
 /* The port actually bound. */
 uint16_t http_server_port(const struct http_server *);
-/* Stops accepting, lets in-flight requests finish (deferred ones included),
- * then stops. NULL is a no-op. */
+/* Stops accepting, lets in-flight requests finish, then stops. NULL is a
+ * no-op. A request still arriving (a slow upload) after 10 s is cut off;
+ * a deferred answer is waited for however long it takes, because
+ * libmicrohttpd aborts the process when stopped with a connection
+ * suspended: the caller bounds the whole stop (cli_serve's stop_timeout). */
 void	http_server_stop(struct http_server *);
 
 #endif

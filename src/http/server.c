@@ -56,6 +56,7 @@ struct http_server {
 	int			 log_requests;
 	_Atomic long		 inflight;
 	_Atomic int		 stopping;	/* http_server_stop has begun */
+	_Atomic long		 suspended;	/* connections awaiting a deferred answer */
 };
 
 /* -- responses --------------------------------------------------------- */
@@ -535,6 +536,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		return (enum MHD_Result)queue(c);
 	}
 	MHD_suspend_connection(conn);
+	atomic_fetch_add(&c->srv->suspended, 1);
 	c->phase = PHASE_SUSPENDED;
 	pthread_mutex_unlock(&c->mu);
 	return MHD_YES;
@@ -549,6 +551,7 @@ http_exchange_resume(struct http_exchange *x)
 	if (c->phase == PHASE_SUSPENDED) {
 		c->phase = PHASE_COMPLETED;
 		MHD_resume_connection(c->conn);
+		atomic_fetch_sub(&c->srv->suspended, 1);
 	} else
 		c->phase = PHASE_COMPLETED;
 	pthread_mutex_unlock(&c->mu);
@@ -705,14 +708,20 @@ http_server_stop(struct http_server *s)
 	if (s == NULL)
 		return;
 	/* New connections are refused (admit_connection) and answers close
-	 * theirs; in-flight requests, deferred ones included, finish first
-	 * (10 s at most). Not MHD_quiesce_daemon(): libmicrohttpd 0.9.75's
+	 * theirs; in-flight requests finish first. Not MHD_quiesce_daemon():
+	 * libmicrohttpd 0.9.75's
 	 * epoll workers race it to take the listen socket out of their epoll
 	 * sets, and the loser aborts the process ("Failed to remove listen FD
 	 * from epoll set"; seen in tests/pgsql/test_approvals.py). */
 	atomic_store(&s->stopping, 1);
-	for (int i = 0; i < 1000 && atomic_load(&s->inflight) > 0; i++)
+	for (int i = 0; atomic_load(&s->inflight) > 0; i++) {
+		/* After 10 s only deferred answers are waited for: a connection
+		 * still uploading is closed by MHD_stop_daemon; a suspended one
+		 * would make it abort. */
+		if (i >= 1000 && atomic_load(&s->suspended) == 0)
+			break;
 		usleep(10000);
+	}
 	MHD_stop_daemon(s->d);
 	free(s);
 }

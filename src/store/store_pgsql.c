@@ -48,6 +48,7 @@
 #define RETRY_MS		500	/* fail fast this long after a failed connect */
 #define LISTEN_RETRY_MS		250
 #define CONNECT_TIMEOUT		"5"	/* seconds, unless the URL says otherwise */
+#define PG_LOCK_TIMEOUT_MS	"5000"	/* as SQLite's BUSY_TIMEOUT_MS */
 #define MIGRATION_LOCK		"7452914630741"	/* pg_advisory_lock key: "gatehouse" */
 #define CHANNEL			"gatehouse_generation"
 
@@ -390,11 +391,15 @@ pg_connect(struct pg *p, char *err, size_t errlen)
 	 * overrides. keepalives notice an idle peer that vanished without a
 	 * RST; tcp_user_timeout (ms) one that stops acknowledging what we
 	 * sent, so that a query to a partitioned server fails in seconds
-	 * rather than after the kernel's retransmissions (minutes). */
+	 * rather than after the kernel's retransmissions (minutes).
+	 * lock_timeout is SQLite's busy_timeout here: a statement that waits
+	 * 5 s for a lock (a session holding the tokens table, say) fails,
+	 * and its requests are answered 503, instead of waiting for ever. */
 	const char *const kw[] = { "connect_timeout", "application_name", "keepalives_idle",
-	    "keepalives_interval", "keepalives_count", "tcp_user_timeout", "dbname", NULL };
+	    "keepalives_interval", "keepalives_count", "tcp_user_timeout", "options",
+	    "dbname", NULL };
 	const char *const val[] = { p->connect_timeout, "gatehouse", "10", "5", "2", "10000",
-	    p->url, NULL };
+	    "-c lock_timeout=" PG_LOCK_TIMEOUT_MS, p->url, NULL };
 	PGconn *c = PQconnectdbParams(kw, val, 1);
 	char msg[200];
 
@@ -1046,7 +1051,10 @@ migrate(PGconn *c, char *err, size_t errlen)
 {
 	int version, rc = -1;
 
-	if (exec_static(c, "SELECT pg_advisory_lock(" MIGRATION_LOCK ")", err, errlen,
+	/* A migration may take long on a big table: the node starting beside
+	 * it waits for it without the lock_timeout of ordinary work. */
+	if (exec_static(c, "SET lock_timeout = 0", err, errlen, "cannot set lock_timeout") == -1 ||
+	    exec_static(c, "SELECT pg_advisory_lock(" MIGRATION_LOCK ")", err, errlen,
 	    "cannot take the migration lock") == -1)
 		return -1;
 	if (exec_static(c, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
@@ -1089,6 +1097,7 @@ rollback:
 	PQclear(PQexec(c, "ROLLBACK"));
 out:
 	PQclear(PQexec(c, "SELECT pg_advisory_unlock(" MIGRATION_LOCK ")"));
+	PQclear(PQexec(c, "RESET lock_timeout"));
 	return rc;
 }
 

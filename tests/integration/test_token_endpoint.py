@@ -271,6 +271,28 @@ class TokenEndpoint(Suite):
         finally:
             s.cleanup()
 
+    def test_store_locked_by_another_process_gets_503_not_a_hang(self):
+        # SQLite's twin of tests/pgsql/test_pg_restart.py's lock test: a
+        # process holding the write lock delays the token's record for the
+        # 5 s busy timeout; then the request is answered 503.
+        if BACKEND != "sqlite":
+            return
+        import sqlite3
+        eq(self.s.token(self.c["client_id"], self.c["client_secret"]).status, 200, "before")
+        db = sqlite3.connect(self.s.db[len("sqlite:"):], timeout=10, isolation_level=None)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            t0 = time.time()
+            r = self.s.token(self.c["client_id"], self.c["client_secret"])
+            took = time.time() - t0
+            eq(r.status, 503, "token while another process writes: %r" % r)
+            check(4.0 < took < 9.0, "answered after the busy timeout (%.1fs)" % took)
+            eq(r.header("Retry-After"), "1", "Retry-After")
+        finally:
+            db.execute("ROLLBACK")
+            db.close()
+        eq(self.s.token(self.c["client_id"], self.c["client_secret"]).status, 200, "after")
+
     def test_sigterm_while_reloading_stops_cleanly(self):
         # SIGHUP keeps the main thread busy reloading keys and policy; a
         # SIGTERM then must still reach the clean stop, not a thread that

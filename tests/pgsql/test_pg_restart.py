@@ -2,11 +2,17 @@
 need it fail fast with 503 and a clear error instead of hanging; the gate with
 cached keys and revocations, and the JWKS, keep working; /readyz reports the
 database. When it is back the node reconnects by itself. No token answered 200
-is lost, and none is recorded twice. Runs only against PostgreSQL."""
+is lost, and none is recorded twice. A lock held on the tokens table gets 503
+after the 5 s lock_timeout, not a hang; a database that stops answering
+cannot keep a stopping server alive past stop_timeout. Runs only against
+PostgreSQL."""
 import os
+import signal
+import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import harness  # noqa: E402
@@ -138,6 +144,57 @@ class Restart(Suite):
         eq(dup[0][0], "0", "no record twice")
         print("  %d answers, %d while down (max %.3fs), %d tokens recorded"
               % (len(answers), len(down), max(a[1] for a in down), len(rows)))
+
+    def test_lock_held_gets_503_not_a_hang(self):
+        c = self.s.client("acme", name="locked out by a lock", roles="viewer")
+        eq(self.s.token(c["client_id"], c["client_secret"]).status, 200, "before")
+        holder = subprocess.Popen([os.path.join(self.pg.bin, "psql"), "-X", "-q", "-A", "-t",
+                                   "-d", self.s.db],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        try:
+            holder.stdin.write(b"BEGIN; LOCK TABLE tokens IN EXCLUSIVE MODE; SELECT 'held';\n")
+            holder.stdin.flush()
+            check(b"held" in holder.stdout.readline(), "the lock is held")
+            t0 = time.time()
+            r = self.s.token(c["client_id"], c["client_secret"])
+            took = time.time() - t0
+            eq(r.status, 503, "token while the table is locked: %r" % r)
+            check(4.0 < took < 9.0, "answered after the lock timeout (%.1fs)" % took)
+        finally:
+            holder.stdin.close()        # psql ends: the transaction rolls back
+            holder.wait(30)
+        eq(self.s.token(c["client_id"], c["client_secret"]).status, 200, "after")
+
+    def test_stop_is_bounded_when_the_database_hangs(self):
+        s = Server("--stop-timeout", "2")
+        stopped = []
+        try:
+            c = s.client("acme", name="hung", roles="viewer")
+            eq(s.token(c["client_id"], c["client_secret"]).status, 200, "before")
+            # The server's sessions stop answering: the kernel still
+            # acknowledges, so no timeout of the connection notices.
+            name = urllib.parse.urlparse(s.db).path.lstrip("/")
+            for pid in self.pg.psql("SELECT pid FROM pg_stat_activity WHERE datname = '%s' "
+                                    "AND application_name = 'gatehouse'" % name).split():
+                os.kill(int(pid), signal.SIGSTOP)
+                stopped.append(int(pid))
+            check(stopped, "the server's sessions were found")
+            hung = threading.Thread(target=lambda: s.request(
+                "POST", "/oauth/token", body="grant_type=client_credentials",
+                headers={"Authorization": basic(c["client_id"], c["client_secret"]),
+                         "Content-Type": "application/x-www-form-urlencoded"}), daemon=True)
+            hung.start()
+            time.sleep(0.5)
+            t0 = time.time()
+            eq(s.stop(timeout=20, expect=1), 1, "exit status")
+            took = time.time() - t0
+            check(1.5 < took < 6.0, "stopped after stop_timeout (%.1fs)" % took)
+            check("server.stop_timeout" in s.stderr(), "says why: " + s.stderr()[-500:])
+        finally:
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
+            s.cleanup()
 
 
 if __name__ == "__main__":
