@@ -365,6 +365,7 @@ run_until_signal(struct gh_ctx *ctx, const sigset_t *set)
 		ctx_refresh(ctx);
 		/* Locks that ran out: logged and counted within a second. */
 		ctx_lock_housekeeping(ctx, clock_now());
+		ctx_learn_failures(ctx, clock_now());
 		if (++ticks % 30 == 0)
 			housekeeping(ctx);
 	}

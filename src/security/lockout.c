@@ -244,6 +244,25 @@ lockout_failure_counted(struct lockout *l, const char *client_id, const char *ad
 	return 1;
 }
 
+void
+lockout_note_failures(struct lockout *l, const char *client_id, const char *address,
+    int64_t failures, int64_t window_start, int64_t now)
+{
+	char k[LOCKOUT_KEY_MAX];
+	struct entry *e;
+
+	if (failures <= 0 || window_start + l->cfg.window <= now)
+		return;		/* nothing counted, or a window already ended */
+	make_key(k, LOCKOUT_PAIR, address, client_id);
+	pthread_mutex_lock(&l->mu);
+	if ((e = get_or_add(l, k, LOCKOUT_PAIR, now)) != NULL && e->locked_until <= now &&
+	    failures > e->failures) {
+		e->failures = failures;
+		e->window_start = window_start;
+	}
+	pthread_mutex_unlock(&l->mu);
+}
+
 int
 lockout_success(struct lockout *l, const char *client_id, const char *address)
 {

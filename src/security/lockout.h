@@ -59,6 +59,13 @@ int	lockout_failure(struct lockout *, const char *client_id,
 int	lockout_failure_counted(struct lockout *, const char *client_id,
 	    const char *address, int64_t now, int64_t pair_count,
 	    int64_t address_count, struct lockout_lock *made);
+/* Failures of the pair counted elsewhere (by another node, in the store's
+ * shared counters, in the window that began at window_start): the pair's
+ * entry takes the larger count, so that a success here has failures to
+ * clear (lockout_success) in the store as well. A pair locked here keeps
+ * its lock and count. */
+void	lockout_note_failures(struct lockout *, const char *client_id,
+	    const char *address, int64_t failures, int64_t window_start, int64_t now);
 /* A success clears the pair's failures (not the address's). Returns 1 when
  * there were failures to clear. */
 int	lockout_success(struct lockout *, const char *client_id,

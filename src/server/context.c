@@ -321,3 +321,21 @@ ctx_lock_housekeeping(struct gh_ctx *c, int64_t now)
 		log_unlocks(ls, n, "expired");
 	free(ls);
 }
+
+void
+ctx_learn_failures(struct gh_ctx *c, int64_t now)
+{
+	struct store_failure_row *rows = NULL;
+	size_t n = 0;
+
+	if (!c->cfg->lockout || !store_is_shared(c->store))
+		return;
+	/* Best effort: unread, a count left by another node only ages out. */
+	if (store_failure_pairs(c->store, now, c->cfg->lockout_window, CTX_FAILURE_PAIRS_MAX,
+	    &rows, &n) != STORE_OK)
+		return;
+	for (size_t i = 0; i < n; i++)
+		lockout_note_failures(c->lockout, rows[i].client_id, rows[i].address,
+		    rows[i].failures, rows[i].window_start, now);
+	store_failure_free(rows, n);
+}

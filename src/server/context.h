@@ -82,6 +82,12 @@ int	ctx_reload_locks(struct gh_ctx *, int64_t now, uint64_t gen);
 int	ctx_share_rate_limits(struct gh_ctx *, char *err, size_t errlen);
 /* Logs and counts the locks that ran out (the server's housekeeping). */
 void	ctx_lock_housekeeping(struct gh_ctx *, int64_t now);
+/* On a shared store, learns the pairs other nodes counted failures for
+ * (at most CTX_FAILURE_PAIRS_MAX, the newest), so that a success here
+ * clears their count in the store as it would on the node that saw them;
+ * no-op otherwise. Called once a second. */
+#define CTX_FAILURE_PAIRS_MAX	1000
+void	ctx_learn_failures(struct gh_ctx *, int64_t now);
 
 /* The caller's address: the TCP peer, or, when the peer is a trusted proxy,
  * the nearest untrusted address of X-Forwarded-For (or X-Real-IP). Writes

@@ -120,6 +120,8 @@ int	pg_idem_release(void *h, const char *client_id, const char *key);
 int	pg_failure_add(void *h, const struct store_failure_key *k, size_t n,
 	    int64_t now, int64_t window, int64_t *counts);
 int	pg_failure_reset(void *h, const struct store_failure_key *k, size_t n);
+int	pg_failure_pairs(void *h, int64_t since, size_t max,
+	    struct store_failure_row **out, size_t *n);
 int	pg_rate_push(void *h, const char *node, const struct store_rate *rows,
 	    size_t n, int64_t now);
 int	pg_rate_pull(void *h, const char *not_node, int64_t since,

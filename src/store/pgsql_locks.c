@@ -193,6 +193,33 @@ pg_failure_reset(void *h, const struct store_failure_key *k, size_t n)
 	return rc;
 }
 
+static int
+failure_row(const PGresult *r, int i, void *dst)
+{
+	struct store_failure_row *x = dst;
+
+	x->address = pgi_col_s(r, i, 0);
+	x->client_id = pgi_col_s(r, i, 1);
+	x->window_start = pgi_col_i(r, i, 2);
+	x->failures = pgi_col_i(r, i, 3);
+	return x->address && x->client_id ? 0 : -1;
+}
+
+int
+pg_failure_pairs(void *h, int64_t since, size_t max, struct store_failure_row **out,
+    size_t *n)
+{
+	struct pv v = { 0 };
+
+	pv_i(&v, STORE_LOCK_PAIR);
+	pv_i(&v, since);
+	pv_i(&v, (int64_t)max);
+	return pgi_collect(h, "SELECT address, client_id, window_start, failures FROM lock_failures"
+	    " WHERE kind = $1 AND window_start > $2 AND failures > 0"
+	    " ORDER BY window_start DESC LIMIT $3", &v, sizeof(**out), failure_row,
+	    store_failure_clear_v, (void **)out, n, "failures list");
+}
+
 int
 pg_rate_push(void *h, const char *node, const struct store_rate *rows, size_t n, int64_t now)
 {

@@ -88,6 +88,8 @@ int	sq_lock_list(void *h, int64_t now, struct store_lock **out, size_t *n);
 int	sq_failure_add(void *h, const struct store_failure_key *k, size_t n,
 	    int64_t now, int64_t window, int64_t *counts);
 int	sq_failure_reset(void *h, const struct store_failure_key *k, size_t n);
+int	sq_failure_pairs(void *h, int64_t since, size_t max,
+	    struct store_failure_row **out, size_t *n);
 int	sq_rate_push(void *h, const char *node, const struct store_rate *rows,
 	    size_t n, int64_t now);
 int	sq_rate_pull(void *h, const char *not_node, int64_t since,

@@ -186,6 +186,39 @@ out:
 	return rc;
 }
 
+/* A pair row of lock_failures: address, client id, window, count. */
+static int
+failure_row(sqlite3_stmt *st, void *dst)
+{
+	struct store_failure_row *r = dst;
+
+	if ((r->address = sq_text(st, 0)) == NULL || (r->client_id = sq_text(st, 1)) == NULL)
+		return -1;
+	r->window_start = sqlite3_column_int64(st, 2);
+	r->failures = sqlite3_column_int64(st, 3);
+	return 0;
+}
+
+int
+sq_failure_pairs(void *h, int64_t since, size_t max, struct store_failure_row **out,
+    size_t *n)
+{
+	sqlite3 *db = sq_main_lock(h);
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = sq_prep(db, "failures", "SELECT address, client_id, window_start, failures"
+	    " FROM lock_failures WHERE kind = ? AND window_start > ? AND failures > 0"
+	    " ORDER BY window_start DESC LIMIT ?", &st, "iii", (int64_t)STORE_LOCK_PAIR, since,
+	    (int64_t)max)) == STORE_OK) {
+		rc = sq_collect(db, st, sizeof(**out), failure_row, store_failure_clear_v,
+		    (void **)out, n, "failures list");
+		sqlite3_finalize(st);
+	}
+	sq_main_unlock(h);
+	return rc;
+}
+
 /* Shared issuance counts: as the failure counters, for the one interface
  * and its tests (a SQLite store has one node). */
 int

@@ -691,6 +691,27 @@ store_failure_reset(struct store *s, const struct store_failure_key *keys, size_
 }
 
 int
+store_failure_pairs(struct store *s, int64_t now, int64_t window, size_t max,
+    struct store_failure_row **out, size_t *n)
+{
+	REQUIRE(s != NULL && out != NULL && n != NULL, "NULL argument");
+	*out = NULL;
+	*n = 0;
+	REQUIRE(window > 0, "the window must be positive");
+	REQUIRE(max > 0 && max <= 10000, "1 to 10000 rows at once");
+	LOCK_REQUIRE_OPS(s, failure_pairs);
+	return s->ops->failure_pairs(s->h, now - window, max, out, n);
+}
+
+void
+store_failure_free(struct store_failure_row *r, size_t n)
+{
+	for (size_t i = 0; r != NULL && i < n; i++)
+		store_failure_clear_v(&r[i]);
+	free(r);
+}
+
+int
 store_rate_push(struct store *s, const char *node, const struct store_rate *rows, size_t n,
     int64_t now)
 {
@@ -980,6 +1001,15 @@ store_lock_clear_v(void *p)
 
 	free(l->client_id);
 	free(l->address);
+}
+
+void
+store_failure_clear_v(void *p)
+{
+	struct store_failure_row *r = p;
+
+	free(r->address);
+	free(r->client_id);
 }
 
 void

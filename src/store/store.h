@@ -331,6 +331,22 @@ int	store_failure_add(struct store *, const struct store_failure_key *keys,
 int	store_failure_reset(struct store *, const struct store_failure_key *keys,
 	    size_t n);
 int	store_is_shared(const struct store *);
+/*
+ * The pair keys counting failures at now (their window began after now -
+ * window), at most max (1 to 10000), the newest windows first: how a node
+ * learns of the pairs that failed on other nodes, so that a success on it
+ * clears their shared count too (store_failure_reset). *out as
+ * store_failure_free frees.
+ */
+struct store_failure_row {
+	char	*address;
+	char	*client_id;
+	int64_t	 window_start;
+	int64_t	 failures;
+};
+int	store_failure_pairs(struct store *, int64_t now, int64_t window, size_t max,
+	    struct store_failure_row **out, size_t *n);
+void	store_failure_free(struct store_failure_row *, size_t n);
 
 /*
  * Issuance counts shared by nodes (issue 8), so that a client's rate limit

@@ -142,6 +142,10 @@ struct store_ops {
 	int	(*failure_add)(void *h, const struct store_failure_key *k, size_t n,
 		    int64_t now, int64_t window, int64_t *counts);
 	int	(*failure_reset)(void *h, const struct store_failure_key *k, size_t n);
+	/* failure_pairs: pair rows with window_start > since, newest
+	 * window first, at most max (strings malloc'd). */
+	int	(*failure_pairs)(void *h, int64_t since, size_t max,
+		    struct store_failure_row **out, size_t *n);
 	int	shared;
 
 	/*
@@ -270,6 +274,7 @@ void	store_approval_clear_v(void *);
 void	store_audit_clear_v(void *);
 void	store_lock_clear_v(void *);
 void	store_rate_clear_v(void *);
+void	store_failure_clear_v(void *);
 
 extern const struct store_ops store_sqlite_ops;	/* store_sqlite.c */
 extern const struct store_ops store_pgsql_ops;	/* store_pgsql.c */

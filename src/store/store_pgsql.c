@@ -1759,6 +1759,7 @@ const struct store_ops store_pgsql_ops = {
 	.lock_clear = pg_lock_clear,
 	.failure_add = pg_failure_add,
 	.failure_reset = pg_failure_reset,
+	.failure_pairs = pg_failure_pairs,
 	.rate_push = pg_rate_push,
 	.rate_pull = pg_rate_pull,
 	.shared = 1,

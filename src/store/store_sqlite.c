@@ -1213,6 +1213,7 @@ const struct store_ops store_sqlite_ops = {
 	.lock_clear = sq_lock_clear,
 	.failure_add = sq_failure_add,
 	.failure_reset = sq_failure_reset,
+	.failure_pairs = sq_failure_pairs,
 	.rate_push = sq_rate_push,
 	.rate_pull = sq_rate_pull,
 	.approval_create = sq_approval_create,

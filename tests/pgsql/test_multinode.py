@@ -3,6 +3,7 @@ A client created through one node works on all; a token issued by one passes
 the gate on the others; a revocation, a disabled client, a rotated signing key
 or client secret, and a lockout lock made on one node hold on every other
 within one second; bad secrets spread over the nodes are counted together,
+and a success on any node clears the count;
 and so are the tokens a client takes against its rate limit; an approval
 filed on one node, decided on another and used on a third is used once. Runs only against PostgreSQL (tests/pgsql/CMakeLists.txt sets
 GATEHOUSE_TEST_BACKEND=postgresql)."""
@@ -184,6 +185,21 @@ class MultiNode(Suite):
                "guess after a success")
         eq(self.token(self.c, c, xff=xff3).status, 200, "four after a success do not lock")
 
+    def test_success_on_another_node_clears_the_count(self):
+        """Four bad secrets on node A, then the right one on node B, which
+        saw none of them: the shared count is cleared as if A had seen the
+        success, so four more guesses do not lock the pair."""
+        c = self.a.client("acme", name="cleared elsewhere", roles="viewer")
+        xff = "198.51.100.94"
+        for i in range(4):
+            eq(self.token(self.a, c, secret="wrong-%d" % i, xff=xff).status, 401, "guess %d" % i)
+        time.sleep(WITHIN + 0.5)    # B learns of A's count (once a second)
+        eq(self.token(self.b, c, xff=xff).status, 200, "the right secret on B")
+        for i in range(4):
+            eq(self.token(self.nodes[i % 3], c, secret="more-%d" % i, xff=xff).status, 401,
+               "guess %d after the success" % i)
+        for n in self.nodes:
+            eq(self.token(n, c, xff=xff).status, 200, "not locked on %d" % n.port)
 
     def test_approval_over_nodes_used_once(self):
         """Maker-checker across nodes: filed on A, approved on B, the call

@@ -1,7 +1,7 @@
 /*
  * Unit tests for the in-memory lockout (security/lockout.h): the pair and
  * address thresholds and their isolation, the window, success clearing the
- * pair's count, and lockout_sync / lockout_expired — the step that keeps
+ * pair's count (also one counted on another node), and lockout_sync / lockout_expired — the step that keeps
  * the locks in step with the store: locks seen in the store and then gone
  * from it are removed (and reported), locks made here and not yet seen stay.
  */
@@ -54,6 +54,34 @@ pair_and_address_thresholds(void **state)
 	assert_false(locked(l, "anyone", "192.0.2.2", 30));
 	/* Over at until. */
 	assert_false(locked(l, "anyone", "192.0.2.1", 72));
+	lockout_free(l);
+}
+
+/* Failures another node counted make a success here report failures to
+ * clear (so the shared count is reset), never lower a count or touch a
+ * lock, and are ignored once their window has ended. */
+static void
+failures_counted_elsewhere(void **state)
+{
+	struct lockout *l = lockout_new(&cfg);
+	struct lockout_lock lk;
+
+	(void)state;
+	assert_int_equal(lockout_success(l, "c", "192.0.2.1"), 0);	/* nothing seen here */
+	lockout_note_failures(l, "c", "192.0.2.1", 2, 10, 20);
+	assert_false(locked(l, "c", "192.0.2.1", 20));
+	assert_int_equal(lockout_success(l, "c", "192.0.2.1"), 1);
+	assert_int_equal(lockout_success(l, "c", "192.0.2.1"), 0);	/* cleared */
+	/* A window that ended (10 + 100 <= 110) teaches nothing. */
+	lockout_note_failures(l, "c", "192.0.2.1", 2, 10, 110);
+	assert_int_equal(lockout_success(l, "c", "192.0.2.1"), 0);
+	/* A larger local count stays; a lock made here stays. */
+	assert_int_equal(lockout_failure(l, "d", "192.0.2.1", 200, &lk), 0);
+	assert_int_equal(lockout_failure(l, "d", "192.0.2.1", 201, &lk), 0);
+	lockout_note_failures(l, "d", "192.0.2.1", 1, 195, 202);
+	assert_int_equal(lockout_failure(l, "d", "192.0.2.1", 203, &lk), 1);	/* the 3rd */
+	lockout_note_failures(l, "d", "192.0.2.1", 9, 203, 204);
+	assert_true(locked(l, "d", "192.0.2.1", 204));
 	lockout_free(l);
 }
 
@@ -186,6 +214,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(pair_and_address_thresholds),
 		cmocka_unit_test(window_and_success),
+		cmocka_unit_test(failures_counted_elsewhere),
 		cmocka_unit_test(sync_places_and_removes),
 		cmocka_unit_test(stored_then_cleared_before_any_sync),
 		cmocka_unit_test(expired_reported_once),

@@ -272,6 +272,54 @@ failure_counters(void **state)
 	store_close(b);
 }
 
+/* The pairs counting failures (what another node reads to clear a count
+ * on a success it sees): open windows only, pairs only, newest first, at
+ * most max; a reset pair is gone; bad arguments refused. */
+static void
+failure_pairs(void **state)
+{
+	struct store *s = open_store();
+	struct store_failure_key k[3] = {
+		{ STORE_LOCK_PAIR, "192.0.2.1", "client-a" },
+		{ STORE_LOCK_ADDRESS, "192.0.2.1", "" },
+		{ STORE_LOCK_PAIR, "192.0.2.2", "client-b" },
+	};
+	struct store_failure_row *rows = NULL;
+	int64_t c[2];
+	size_t n = 9;
+
+	(void)state;
+	assert_int_equal(store_failure_add(s, k, 2, 1000, 900, c), STORE_OK);
+	assert_int_equal(store_failure_add(s, k, 1, 1001, 900, c), STORE_OK);
+	assert_int_equal(store_failure_add(s, &k[2], 1, 1500, 900, c), STORE_OK);
+	assert_int_equal(store_failure_pairs(s, 1600, 900, 10, &rows, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(rows[0].client_id, "client-b");	/* the newer window */
+	assert_string_equal(rows[0].address, "192.0.2.2");
+	assert_int_equal(rows[0].failures, 1);
+	assert_int_equal(rows[0].window_start, 1500);
+	assert_string_equal(rows[1].client_id, "client-a");
+	assert_int_equal(rows[1].failures, 2);
+	assert_int_equal(rows[1].window_start, 1000);
+	store_failure_free(rows, n);
+	/* At most max; client-a's window (1000 + 900) has ended at 1900. */
+	assert_int_equal(store_failure_pairs(s, 1600, 900, 1, &rows, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	store_failure_free(rows, n);
+	assert_int_equal(store_failure_pairs(s, 1900, 900, 10, &rows, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].client_id, "client-b");
+	store_failure_free(rows, n);
+	assert_int_equal(store_failure_reset(s, &k[2], 1), STORE_OK);
+	assert_int_equal(store_failure_pairs(s, 1900, 900, 10, &rows, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	store_failure_free(rows, n);
+	assert_int_equal(store_failure_pairs(s, 1900, 0, 10, &rows, &n), STORE_ERROR);
+	assert_int_equal(store_failure_pairs(s, 1900, 900, 0, &rows, &n), STORE_ERROR);
+	assert_int_equal(store_failure_pairs(s, 1900, 900, 10001, &rows, &n), STORE_ERROR);
+	store_close(s);
+}
+
 /* Shared issuance totals (issue 8): pushes add up per (client, node),
  * a pull shows the other nodes' rows touched since a time, old rows go. */
 static void
@@ -325,6 +373,7 @@ main(void)
 		STORE_TEST(seen_by_another_handle),
 		STORE_TEST(bad_arguments_change_nothing),
 		STORE_TEST(failure_counters),
+		STORE_TEST(failure_pairs),
 		STORE_TEST(rate_totals),
 	};
 
