@@ -6,7 +6,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +30,7 @@
 #include "security/masterkey.h"
 #include "server/context.h"
 #include "server/routes.h"
+#include "server/signals.h"
 #include "util/util.h"
 
 #define MAX_PEM (64 * 1024)
@@ -334,24 +334,18 @@ housekeeping(struct gh_ctx *ctx)
 	metrics_set("gatehouse_client_secrets_rotation_due", (double)due, NULL);
 }
 
-/* Waits for SIGTERM or SIGINT; SIGHUP and a once-a-second tick refresh the
- * caches from the store (changes by the CLI or other nodes). */
+/* Runs until a stop is asked (SIGTERM, SIGINT: server/signals.h); SIGHUP
+ * and a once-a-second tick refresh the caches from the store (changes by
+ * the CLI or other nodes). */
 static void
-run_until_signal(struct gh_ctx *ctx, const sigset_t *set)
+run_until_stopped(struct gh_ctx *ctx, struct sigwatch *sw)
 {
-	struct timespec tick = { 1, 0 };
 	unsigned ticks = 0;
+	enum sigwatch_event ev;
 
 	housekeeping(ctx);
-	for (;;) {
-		siginfo_t info;
-		int sig = sigtimedwait(set, &info, &tick);
-		if (sig == SIGTERM || sig == SIGINT) {
-			log_event(LOG_INFO, "server.stopping", json_pack("{s:s}", "signal",
-			    sig == SIGTERM ? "SIGTERM" : "SIGINT"));
-			return;
-		}
-		if (sig == SIGHUP) {
+	while ((ev = sigwatch_wait(sw, 1000)) != SIGWATCH_STOP) {
+		if (ev == SIGWATCH_HUP) {
 			char err[256];
 			if (ctx_reload_keys(ctx, err, sizeof(err)) == -1)
 				log_event(LOG_ERROR, "server.reload_failed", json_pack("{s:s}", "reason", err));
@@ -371,34 +365,6 @@ run_until_signal(struct gh_ctx *ctx, const sigset_t *set)
 	}
 }
 
-/* Bounds a stop: when the store stops answering (a hung database), the
- * deferred answers and queued records would be waited for without end.
- * After stop_timeout seconds this thread says so and ends the process
- * with status 1; what was answered was durable already, and what was
- * not answered was never promised. Never joined: exit ends it. */
-static void *
-stop_watchdog(void *arg)
-{
-	int64_t secs = *(const int64_t *)arg;
-	struct timespec ts = { (time_t)secs, 0 };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-	log_event(LOG_ERROR, "server.stop_timeout", json_pack("{s:I, s:s}", "seconds",
-	    (json_int_t)secs, "reason", "requests in flight or queued records were not "
-	    "answered by the store in time; exiting without them"));
-	_exit(1);
-}
-
-static void
-start_stop_watchdog(const int64_t *secs)
-{
-	pthread_t t;
-
-	if (pthread_create(&t, NULL, stop_watchdog, (void *)secs) == 0)
-		pthread_detach(t);
-}
-
 int
 cmd_serve(int argc, char **argv)
 {
@@ -413,7 +379,7 @@ cmd_serve(int argc, char **argv)
 	char *cert = NULL, *key = NULL;
 	uint16_t port = 0;
 	enum jose_alg alg;
-	sigset_t set;
+	struct sigwatch *sw;
 	int created = 0, nkeys = 0, rc = 1, ctx_ready = 0;
 
 	for (int i = 0; i < argc; i++)
@@ -424,21 +390,23 @@ cmd_serve(int argc, char **argv)
 			return 0;
 		}
 	/* Blocked before any thread starts (the store's writer, the lock
-	 * writer, ...), so every thread inherits the mask and only
-	 * sigtimedwait() receives them. A thread that had them unblocked
+	 * writer, ...), so every thread inherits the mask and only the
+	 * signal thread receives them. A thread that had them unblocked
 	 * would take a SIGTERM sent while the main thread is busy (on a
-	 * SIGHUP's reload, say) and die of it, unflushed. A signal during
-	 * start-up waits for the loop and then stops the server cleanly. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	 * SIGHUP's reload, say) and die of it, unflushed. A stop asked
+	 * during start-up is taken when the loop starts, within the stop
+	 * timeout like any other. */
+	sigwatch_block();
 	signal(SIGPIPE, SIG_IGN);
 	log_setup(LOG_INFO, 2);
 	if (configure(argc, argv, &cfg) == -1) {
 		config_clear(&cfg);
 		return 2;
+	}
+	if ((sw = sigwatch_start(cfg.stop_timeout)) == NULL) {
+		fprintf(stderr, "gatehouse: serve: cannot start the signal thread\n");
+		config_clear(&cfg);
+		return 1;
 	}
 	if (parse_listen(cfg.listen, host, sizeof(host), &port) == -1) {
 		fprintf(stderr, "gatehouse: serve: listen \"%.60s\" is not ADDR:PORT with a numeric address and a port 1-65535\n", cfg.listen);
@@ -526,8 +494,7 @@ cmd_serve(int argc, char **argv)
 	log_event(LOG_INFO, "server.started", json_pack("{s:s, s:s, s:s, s:i, s:b}",
 	    "listen", cfg.listen, "issuer", base, "store", store_backend(st),
 	    "keys_created", nkeys, "require_https", ctx.require_https));
-	run_until_signal(&ctx, &set);
-	start_stop_watchdog(&cfg.stop_timeout);
+	run_until_stopped(&ctx, sw);
 	http_server_stop(srv);
 	srv = NULL;
 	if (store_flush(st) != STORE_OK)

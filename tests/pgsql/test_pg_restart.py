@@ -166,36 +166,63 @@ class Restart(Suite):
             holder.wait(30)
         eq(self.s.token(c["client_id"], c["client_secret"]).status, 200, "after")
 
+    def hang_sessions(self, s):
+        """Stops (SIGSTOP) the database sessions of server s: they stop
+        answering while the kernel still acknowledges, so no timeout of the
+        connection notices. Returns their pids, for SIGCONT."""
+        name = urllib.parse.urlparse(s.db).path.lstrip("/")
+        pids = [int(p) for p in self.pg.psql(
+            "SELECT pid FROM pg_stat_activity WHERE datname = '%s' "
+            "AND application_name = 'gatehouse'" % name).split()]
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        check(pids, "the server's sessions were found")
+        return pids
+
+    def hung_token_request(self, s, c):
+        t = threading.Thread(target=lambda: s.request(
+            "POST", "/oauth/token", body="grant_type=client_credentials",
+            headers={"Authorization": basic(c["client_id"], c["client_secret"]),
+                     "Content-Type": "application/x-www-form-urlencoded"}), daemon=True)
+        t.start()
+        time.sleep(0.5)
+
     def test_stop_is_bounded_when_the_database_hangs(self):
         s = Server("--stop-timeout", "2")
         stopped = []
         try:
             c = s.client("acme", name="hung", roles="viewer")
             eq(s.token(c["client_id"], c["client_secret"]).status, 200, "before")
-            # The server's sessions stop answering: the kernel still
-            # acknowledges, so no timeout of the connection notices.
-            name = urllib.parse.urlparse(s.db).path.lstrip("/")
-            for pid in self.pg.psql("SELECT pid FROM pg_stat_activity WHERE datname = '%s' "
-                                    "AND application_name = 'gatehouse'" % name).split():
-                os.kill(int(pid), signal.SIGSTOP)
-                stopped.append(int(pid))
-            check(stopped, "the server's sessions were found")
-            hung = threading.Thread(target=lambda: s.request(
-                "POST", "/oauth/token", body="grant_type=client_credentials",
-                headers={"Authorization": basic(c["client_id"], c["client_secret"]),
-                         "Content-Type": "application/x-www-form-urlencoded"}), daemon=True)
-            hung.start()
-            time.sleep(0.5)
+            stopped = self.hang_sessions(s)
+            self.hung_token_request(s, c)
             t0 = time.time()
             eq(s.stop(timeout=20, expect=1), 1, "exit status")
             took = time.time() - t0
             check(1.5 < took < 6.0, "stopped after stop_timeout (%.1fs)" % took)
+            check("server.stopping" in s.stderr(), "the stop was logged")
             check("server.stop_timeout" in s.stderr(), "says why: " + s.stderr()[-500:])
         finally:
             for pid in stopped:
                 os.kill(pid, signal.SIGCONT)
             s.cleanup()
 
+    def test_second_stop_signal_ends_it_at_once(self):
+        s = Server("--stop-timeout", "60")
+        stopped = []
+        try:
+            c = s.client("acme", name="impatient", roles="viewer")
+            stopped = self.hang_sessions(s)
+            self.hung_token_request(s, c)
+            s.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            t0 = time.time()
+            eq(s.stop(sig=signal.SIGINT, timeout=20, expect=1), 1, "exit status")
+            check(time.time() - t0 < 3.0, "at once (%.1fs)" % (time.time() - t0))
+            check("server.stop_forced" in s.stderr(), "says so: " + s.stderr()[-500:])
+        finally:
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
+            s.cleanup()
 
 if __name__ == "__main__":
     Restart().run()
