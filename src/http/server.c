@@ -709,10 +709,10 @@ http_server_stop(struct http_server *s)
 		return;
 	/* New connections are refused (admit_connection) and answers close
 	 * theirs; in-flight requests finish first. Not MHD_quiesce_daemon():
-	 * libmicrohttpd 0.9.75's
-	 * epoll workers race it to take the listen socket out of their epoll
-	 * sets, and the loser aborts the process ("Failed to remove listen FD
-	 * from epoll set"; seen in tests/pgsql/test_approvals.py). */
+	 * libmicrohttpd 0.9.75's epoll workers race it to take the listen
+	 * socket out of their epoll sets, and the loser aborts the process
+	 * ("Failed to remove listen FD from epoll set"; seen in
+	 * tests/pgsql/test_approvals.py). */
 	atomic_store(&s->stopping, 1);
 	for (int i = 0; atomic_load(&s->inflight) > 0; i++) {
 		/* After 10 s only deferred answers are waited for: a connection

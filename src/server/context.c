@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -145,6 +146,17 @@ ctx_refresh_every(struct gh_ctx *c, int64_t interval_ms)
 		(void)ctx_refresh(c);
 }
 
+/* reload_mu, waited for CTX_RELOAD_WAIT_MS at most; 0 when taken. */
+static int
+reload_lock(struct gh_ctx *c)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += CTX_RELOAD_WAIT_MS / 1000;
+	return pthread_mutex_timedlock(&c->reload_mu, &until);
+}
+
 int
 ctx_refresh(struct gh_ctx *c)
 {
@@ -159,8 +171,11 @@ ctx_refresh(struct gh_ctx *c)
 	/* One thread reloads; the others that saw the change wait for it
 	 * rather than answer from the caches it is replacing (a JWKS fetched
 	 * right after a key rotation must list the new key). Changes are
-	 * rare, so the wait is too. */
-	pthread_mutex_lock(&c->reload_mu);
+	 * rare and reloads take milliseconds; a reload stuck on a store that
+	 * stopped answering must not stop them all, so after a second they
+	 * go on with what they have. */
+	if (reload_lock(c) != 0)
+		return 0;
 	if (gen == atomic_load(&c->loaded))
 		goto out;	/* reloaded while we waited */
 	/* Moved first: the gate empties its token cache on seeing it, before

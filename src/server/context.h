@@ -57,9 +57,10 @@ void	ctx_clear(struct gh_ctx *);
 /* Brings caches in step with the store when its generation moved: called at
  * the start of each request that reads cached state. Cheap when nothing
  * changed. When it returns, every change the store had when it was called
- * is loaded (it waits for a reload another thread is doing): a request
- * after the CLI's change sees it. 0, or -1 when the store cannot be read
- * (the caches stay). */
+ * is loaded (it waits for a reload another thread is doing, up to
+ * CTX_RELOAD_WAIT_MS): a request after the CLI's change sees it. 0, or -1
+ * when the store cannot be read (the caches stay). */
+#define CTX_RELOAD_WAIT_MS	1000
 int	ctx_refresh(struct gh_ctx *);
 /* ctx_refresh by one thread at most once per interval_ms (0: every call);
  * the others go on with what it saw. The generation read takes the store's
