@@ -35,9 +35,11 @@
 #define SQ_CKPT_MAX_ATTACHED	4
 
 struct sq_ckpt {
+	char		*path;
 	sqlite3		*db;		/* the checkpointer's connection */
 	pthread_t	 thread;
-	int		 started;
+	int		 started;	/* the thread was started (it may have ended) */
+	int		 failed;	/* it could not start or connect: no passes */
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 cv;
 	int		 want, stop;
@@ -53,8 +55,17 @@ static void *
 checkpointer_main(void *arg)
 {
 	struct sq_ckpt *c = arg;
+	char err[256];
+	/* Its own connection, opened here rather than in the commit that
+	 * started the thread. Without one the thread ends: the frames stay in
+	 * the WAL for readers, and the inline RESTART still bounds it. */
+	int ok = sq_connect(c->path, &c->db, err, sizeof(err)) == 0;
 
 	pthread_mutex_lock(&c->mu);
+	if (!ok) {
+		c->failed = 1;
+		c->stop = 1;
+	}
 	for (;;) {
 		int log = 0, copied = 0;
 
@@ -92,8 +103,16 @@ on_commit(void *arg, sqlite3 *db, const char *name, int frames)
 			c->copied = 0;		/* the WAL started over */
 		/* Frames since the last pass, not in all: a pass per commit
 		 * would copy (and sync) the same hot pages again and again. */
-		if (frames - c->copied >= c->background) {
+		if (frames - c->copied >= c->background && !c->failed) {
 			c->want = 1;
+			/* Started by the first commit that needs a pass: a short
+			 * CLI command never does, and so runs no thread. */
+			if (!c->started) {
+				if (pthread_create(&c->thread, NULL, checkpointer_main, c) == 0)
+					c->started = 1;
+				else
+					c->failed = 1;
+			}
 			pthread_cond_broadcast(&c->cv);
 		}
 		pthread_mutex_unlock(&c->mu);
@@ -129,18 +148,13 @@ sq_ckpt_start(struct sq_ckpt **out, const char *path, char *err, size_t errlen)
 	pthread_cond_init(&c->cv, NULL);
 	c->background = SQ_CKPT_FRAMES;
 	c->force = SQ_CKPT_FORCE_FRAMES;
-	if (sq_connect(path, &c->db, err, errlen) == -1)
-		goto fail;
-	if (pthread_create(&c->thread, NULL, checkpointer_main, c) != 0) {
-		snprintf(err, errlen, "cannot start the checkpoint thread");
-		goto fail;
+	if ((c->path = strdup(path)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		sq_ckpt_stop(c);
+		return -1;
 	}
-	c->started = 1;
 	*out = c;
 	return 0;
-fail:
-	sq_ckpt_stop(c);
-	return -1;
 }
 
 void
@@ -170,14 +184,14 @@ sq_ckpt_stop(struct sq_ckpt *c)
 	 * everything on close, as SQLite always does. */
 	for (size_t i = 0; i < c->nattached; i++)
 		sqlite3_wal_hook(c->attached[i], NULL, NULL);
-	if (c->started) {
-		pthread_mutex_lock(&c->mu);
-		c->stop = 1;
-		pthread_cond_broadcast(&c->cv);
-		pthread_mutex_unlock(&c->mu);
+	pthread_mutex_lock(&c->mu);
+	c->stop = 1;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	if (c->started)
 		pthread_join(c->thread, NULL);
-	}
 	sqlite3_close(c->db);
+	free(c->path);
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->cv);
 	free(c);

@@ -59,8 +59,9 @@ void	 sq_generation_stale(void *h);
 int	 sq_connect(const char *path, sqlite3 **db, char *err, size_t errlen);
 
 /* sqlite_ckpt.c: checkpoints on a thread of their own instead of inside
- * the commits. sq_ckpt_start opens the checkpointer's connection to path
- * and starts it (0, or -1 with a reason in err); sq_ckpt_attach hands it
+ * the commits. sq_ckpt_start prepares one for path (0, or -1 with a
+ * reason in err); its thread and connection start with the first commit
+ * that needs a pass (a short CLI command runs none); sq_ckpt_attach hands it
  * the checkpoints of db's commits (at most 4 connections; db must outlive
  * sq_ckpt_stop); sq_ckpt_set_frames changes the thresholds, in WAL frames,
  * for a pass (1000) and for an inline RESTART that bounds the WAL (16000),
