@@ -95,6 +95,23 @@ commit_rows(sqlite3 *db, int n)
 		    STORE_OK);
 }
 
+/* rounds of 100 one-row commits; the most frames the WAL held after one. */
+static int
+max_wal_frames(sqlite3 *db, int rounds)
+{
+	int max_frames = 0;
+
+	for (int round = 0; round < rounds; round++) {
+		int frames;
+
+		commit_rows(db, 100);
+		frames = wal_frames(db);
+		if (frames > max_frames)
+			max_frames = frames;
+	}
+	return max_frames;
+}
+
 static void
 sleep_ms(long ms)
 {
@@ -110,7 +127,7 @@ checkpoints_in_the_background_and_bounds_the_wal(void **state)
 	struct sq_ckpt *c = NULL;
 	char err[256], wal[TMPDIR_LEN + 24];
 	off_t db_before, db_after;
-	int max_frames = 0;
+	int max_frames;
 	sqlite3 *fresh = NULL;
 	sqlite3_stmt *st = NULL;
 
@@ -130,14 +147,7 @@ checkpoints_in_the_background_and_bounds_the_wal(void **state)
 
 	/* Steady writes: the WAL is started over at the inline threshold, so
 	 * it never holds much more than it. */
-	for (int round = 0; round < 20; round++) {
-		int frames;
-
-		commit_rows(f->db, 100);
-		frames = wal_frames(f->db);
-		if (frames > max_frames)
-			max_frames = frames;
-	}
+	max_frames = max_wal_frames(f->db, 20);
 	assert_true(max_frames > 0);
 	assert_true(max_frames < 400 + 20);
 	/* Nor did it ever: the -wal file (4 KB pages, 24-byte frame headers,
@@ -176,19 +186,12 @@ no_connection_leaves_the_inline_bound(void **state)
 	struct fx *f = *state;
 	struct sq_ckpt *c = NULL;
 	char err[256];
-	int max_frames = 0;
+	int max_frames;
 
 	assert_int_equal(sq_ckpt_start(&c, "/nonexistent-dir/x.db", err, sizeof(err)), 0);
 	sq_ckpt_attach(c, f->db);
 	sq_ckpt_set_frames(c, 50, 400);
-	for (int round = 0; round < 10; round++) {
-		int frames;
-
-		commit_rows(f->db, 100);
-		frames = wal_frames(f->db);
-		if (frames > max_frames)
-			max_frames = frames;
-	}
+	max_frames = max_wal_frames(f->db, 10);
 	assert_true(max_frames > 0);
 	assert_true(max_frames < 400 + 20);
 	sq_ckpt_stop(c);
