@@ -14,8 +14,9 @@
  * last one; past that, it waits for records that producers have announced
  * (writer_expect: a token being signed) up to WRITER_MAX_INTERVAL_NS, and
  * starts at once when none is on its way, or a full batch waits. A lone
- * request after a quiet spell therefore commits at once; under load, the
- * tokens being signed join the batch instead of paying their own sync.
+ * request after a quiet spell therefore commits as soon as its records are
+ * queued; under load, the tokens being signed join the batch instead of
+ * paying their own sync.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -197,15 +198,26 @@ writer_main(void *arg)
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
 		size_t n;
-		int rc;
+		int rc, slept = 0;
 		int64_t t0;
 		store_commit_fn report;
 		void *report_arg;
 
-		while (w->len == 0 && !w->stop)
+		while (w->len == 0 && !w->stop) {
 			pthread_cond_wait(&w->work, &w->mu);
+			slept = 1;
+		}
 		if (w->len == 0)
 			break;		/* stopping, and drained */
+		/* After a quiet spell the last commit is long past, and pacing
+		 * from it would start this one at once: a token's audit row,
+		 * queued just before its record, would commit alone and the
+		 * record would pay a second sync. Pace from now instead, as if
+		 * a commit had started the minimum interval ago: nothing
+		 * announced still commits at once; an announced record is
+		 * waited for, up to the usual bound. */
+		if (slept && (t0 = mono_ns()) - last_start > w->max_interval_ns)
+			last_start = t0 - w->min_interval_ns;
 		pace(w, last_start);
 		last_start = mono_ns();
 		n = w->len < w->batch_max ? w->len : w->batch_max;

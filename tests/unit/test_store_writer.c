@@ -3,9 +3,9 @@
  * backend whose commit_tokens can be held at a gate: the queue bound, FIFO
  * order, batch sizes, per-record and whole-batch errors, flush, that
  * stopping drains the queue, each commit reported to the observer (metrics),
- * and commit pacing: announced records share a
- * commit, an unannounced one does not wait for the longer bound. No database: these are the writer's rules,
- * the same for every backend.
+ * and commit pacing: announced records share a commit, after a quiet spell
+ * too; an unannounced one does not wait for the longer bound. No database:
+ * these are the writer's rules, the same for every backend.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -276,6 +276,41 @@ announced_records_share_a_commit(void **state)
 	writer_stop(w);
 }
 
+/*
+ * Regression: after a quiet spell longer than the bound, the writer paced
+ * from its last commit, long past, and committed the first record at once
+ * although another was announced: a token's audit row went alone and its
+ * record paid a second sync (1.3 commits per lone token over HTTP).
+ */
+static void
+after_a_quiet_spell_announced_records_still_share_a_commit(void **state)
+{
+	struct fake f = FAKE_INIT(0);
+	struct tally a = TALLY_INIT;
+	struct timespec quiet = { 0, 300 * 1000000L }, gap = { 0, 20 * 1000000L };
+	struct writer *w;
+
+	(void)state;
+	w = start(&f, 16, 16);
+	writer_set_pacing(w, 1000000LL, 200000000LL);	/* 1 ms, 200 ms */
+	enqueue(w, "q0", &a);
+	assert_int_equal(writer_flush(w), STORE_OK);
+	nanosleep(&quiet, NULL);	/* past the 200 ms bound */
+
+	writer_expect(w, 1);
+	enqueue(w, "q1", &a);		/* the audit row */
+	nanosleep(&gap, NULL);		/* signing, well within the bound */
+	pthread_mutex_lock(&f.mu);
+	assert_int_equal(f.seen, 1);	/* q1 waits for its record */
+	pthread_mutex_unlock(&f.mu);
+	enqueue(w, "q2", &a);		/* the record */
+	writer_expect(w, -1);
+	assert_int_equal(writer_flush(w), STORE_OK);
+	assert_int_equal(f.batches, 2);
+	assert_int_equal(f.max_batch, 2);
+	writer_stop(w);
+}
+
 /* What writer_on_commit reported (on the writer thread). */
 struct reports {
 	pthread_mutex_t	 mu;
@@ -347,6 +382,7 @@ main(void)
 		cmocka_unit_test(errors_reach_each_record),
 		cmocka_unit_test(stop_drains_the_queue),
 		cmocka_unit_test(announced_records_share_a_commit),
+		cmocka_unit_test(after_a_quiet_spell_announced_records_still_share_a_commit),
 		cmocka_unit_test(commits_are_reported),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
