@@ -237,10 +237,17 @@ declare_metrics(void)
 	    "How long a group commit took, its sync included: the disk's share of a token's latency.", "");
 }
 
-/* store_on_commit: one batch of the group commit, for /metrics. */
+/* store_on_commit: one batch of the group commit, for /metrics and, when
+ * it failed, the log: its requests are answered 503, and the operator must
+ * learn why. At most one line a second (the writer retries every
+ * millisecond while a database is down); the line counts the failures it
+ * stands for. Runs on the writer thread only, whose last store error is
+ * the commit's. */
 static void
 observe_commit(void *arg, size_t records, int64_t ns, int err)
 {
+	static uint64_t last_log_ns;
+	static long unlogged;
 	const char *outcome[1] = { err == STORE_OK ? "ok" : "error" };
 
 	(void)arg;
@@ -248,6 +255,17 @@ observe_commit(void *arg, size_t records, int64_t ns, int err)
 	if (err == STORE_OK)
 		metrics_add("gatehouse_store_committed_records_total", (double)records, NULL);
 	metrics_observe("gatehouse_store_commit_duration_seconds", (double)ns / 1e9, NULL);
+	if (err != STORE_OK) {
+		uint64_t now = clock_mono_ns();
+		unlogged++;
+		if (last_log_ns == 0 || now - last_log_ns >= 1000000000ULL) {
+			log_event(LOG_ERROR, "store.commit_failed", json_pack("{s:s, s:I, s:I}",
+			    "error", store_last_error(), "records", (json_int_t)records,
+			    "failed_commits", (json_int_t)unlogged));
+			last_log_ns = now;
+			unlogged = 0;
+		}
+	}
 }
 
 /*

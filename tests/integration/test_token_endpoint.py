@@ -291,6 +291,8 @@ class TokenEndpoint(Suite):
             eq(r.status, 503, "token while another process writes: %r" % r)
             check(4.0 < took < 9.0, "answered after one busy timeout (%.1fs)" % took)
             eq(r.header("Retry-After"), "1", "Retry-After")
+            check('"store.commit_failed"' in self.s.stderr() and "locked" in self.s.stderr(),
+                  "the log says why: " + self.s.stderr()[-600:])
         finally:
             db.execute("ROLLBACK")
             db.close()
