@@ -19,7 +19,9 @@
  * URL: postgresql://user:password@host:port/db?params — libpq's own
  * parameters (connect_timeout, sslmode, ...) plus ours, removed before the
  * URL reaches libpq: pool_size (1..64, default 4), pool_timeout_ms (wait for
- * a free connection, default 2000) and resync_ms (default 2000).
+ * a free connection, default 2000), resync_ms (default 2000) and
+ * query_timeout_ms (how long a statement's answer is waited for, default
+ * 30000; see exec_bounded).
  *
  * Values only ever reach SQL as bound parameters of PQexecParams (STYLE 15);
  * the static migration DDL is the only SQL run with PQexec.
@@ -30,12 +32,15 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-events.h>
 #include <libpq-fe.h>
 
 #include "store/schema_pgsql.h"
@@ -44,6 +49,7 @@
 #define POOL_SIZE_DEFAULT	4
 #define POOL_SIZE_MAX		64
 #define POOL_TIMEOUT_DEFAULT	2000	/* ms */
+#define QUERY_TIMEOUT_DEFAULT	30000	/* ms */
 #define RESYNC_DEFAULT		2000	/* ms */
 #define RETRY_MS		500	/* fail fast this long after a failed connect */
 #define LISTEN_RETRY_MS		250
@@ -71,6 +77,7 @@ struct pg {
 	int		 pool_size;
 	int		 pool_timeout_ms;
 	int		 resync_ms;
+	int		 query_timeout_ms;
 
 	pthread_mutex_t	 mu;		/* guards the pool and the failure state */
 	pthread_cond_t	 freed;
@@ -318,6 +325,94 @@ pg_fail(PGconn *c, const PGresult *r, const char *what)
 	return store_set_error(STORE_ERROR, "%s: %s", what, msg);
 }
 
+/* libpq keeps data per connection for an event procedure (libpq-events):
+ * here the connection's query deadline, which pgi_q() reads back from a
+ * bare PGconn. There are no events to handle. */
+static int
+conn_event(PGEventId id, void *info, void *arg)
+{
+	(void)id;
+	(void)info;
+	(void)arg;
+	return 1;
+}
+
+/* Waits until c's socket can be read (or, with out, written) or the
+ * deadline passes: 1, or 0 at the deadline. */
+static int
+wait_socket(PGconn *c, int out, int64_t until)
+{
+	struct pollfd fd = { .fd = PQsocket(c), .events = POLLIN | (out ? POLLOUT : 0) };
+
+	for (;;) {
+		int64_t left = until - now_ms();
+		int n;
+		if (left <= 0)
+			return 0;
+		if ((n = poll(&fd, 1, left > INT_MAX ? INT_MAX : (int)left)) > 0)
+			return 1;
+		if (n == 0)
+			return 0;
+		if (errno != EINTR)
+			return 1;	/* libpq's next read reports it */
+	}
+}
+
+/*
+ * PQexecParams with a deadline. libpq waits for an answer for ever, and a
+ * backend that hangs while its host still acknowledges TCP (stopped, or
+ * stuck on a stalled disk) is noticed by neither keepalives nor
+ * tcp_user_timeout: every request needing it would wait with it. Past the
+ * connection's query_timeout_ms the socket is shut down, so the
+ * connection is broken: this statement fails as unavailable, the pool
+ * reconnects on the next use, and the server rolls back whatever it had
+ * not committed. The result as PQexecParams gives it, or NULL with
+ * *timed_out set.
+ */
+static PGresult *
+exec_bounded(PGconn *c, const char *sql, const struct pv *p, int *timed_out)
+{
+	int ms = (int)(intptr_t)PQinstanceData(c, conn_event);
+	int64_t until = now_ms() + ms;
+	PGresult *r, *last = NULL;
+	int f;
+
+	*timed_out = 0;
+	if (ms <= 0)	/* a connection of ours without a deadline */
+		return PQexecParams(c, sql, p != NULL ? p->n : 0, NULL, p != NULL ? p->v : NULL,
+		    p != NULL ? p->len : NULL, p != NULL ? p->fmt : NULL, 0);
+	/* Non-blocking while sending too: a batch's parameters can exceed the
+	 * socket buffer, and a hung backend never reads them. */
+	if (PQsetnonblocking(c, 1) != 0 ||
+	    !PQsendQueryParams(c, sql, p != NULL ? p->n : 0, NULL, p != NULL ? p->v : NULL,
+	    p != NULL ? p->len : NULL, p != NULL ? p->fmt : NULL, 0))
+		goto drain;
+	while ((f = PQflush(c)) == 1)
+		if (!wait_socket(c, 1, until) || !PQconsumeInput(c))
+			break;
+	while (f == 0 && PQisBusy(c))
+		if (!wait_socket(c, 0, until) || !PQconsumeInput(c))
+			break;
+	if ((f != 0 || PQisBusy(c)) && now_ms() >= until && PQstatus(c) == CONNECTION_OK) {
+		*timed_out = 1;
+		(void)shutdown(PQsocket(c), SHUT_RDWR);
+		(void)PQconsumeInput(c);	/* reads the end: the connection is bad */
+	}
+drain:
+	/* Never blocks: the answer is complete, or the connection is bad. */
+	while ((r = PQgetResult(c)) != NULL) {
+		PQclear(last);
+		last = r;
+	}
+	if (PQstatus(c) == CONNECTION_OK)
+		(void)PQsetnonblocking(c, 0);
+	if (*timed_out) {
+		PQclear(last);
+		return NULL;
+	}
+	return last;
+}
+
 /*
  * Runs sql with p bound (text results). On success returns the result (the
  * caller PQclear()s it) with *kind PQ_OK. Unique and foreign-key violations
@@ -327,12 +422,18 @@ pg_fail(PGconn *c, const PGresult *r, const char *what)
 PGresult *
 pgi_q(PGconn *c, const char *sql, const struct pv *p, enum pq_kind *kind, int *rc, const char *what)
 {
-	PGresult *r = PQexecParams(c, sql, p != NULL ? p->n : 0, NULL, p != NULL ? p->v : NULL,
-	    p != NULL ? p->len : NULL, p != NULL ? p->fmt : NULL, 0);
+	int timed_out;
+	PGresult *r = exec_bounded(c, sql, p, &timed_out);
 	ExecStatusType s = r != NULL ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 	const char *st;
 
 	*kind = PQ_OK;
+	if (timed_out) {
+		*kind = PQ_FAIL;
+		*rc = store_set_error(STORE_UNAVAILABLE, "%s: the database did not answer within"
+		    " %d ms", what, (int)(intptr_t)PQinstanceData(c, conn_event));
+		return NULL;
+	}
 	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
 		return r;
 	st = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
@@ -414,6 +515,12 @@ pg_connect(struct pg *p, char *err, size_t errlen)
 		return NULL;
 	}
 	PQsetNoticeProcessor(c, quiet, NULL);
+	if (!PQregisterEventProc(c, conn_event, "gatehouse", NULL) ||
+	    !PQsetInstanceData(c, conn_event, (void *)(intptr_t)p->query_timeout_ms)) {
+		snprintf(err, errlen, "cannot connect to PostgreSQL: out of memory");
+		PQfinish(c);
+		return NULL;
+	}
 	return c;
 }
 
@@ -937,6 +1044,7 @@ parse_url(struct pg *p, const char *url, char *err, size_t errlen)
 		{ "pool_size", 1, POOL_SIZE_MAX, offsetof(struct pg, pool_size) },
 		{ "pool_timeout_ms", 1, 600000, offsetof(struct pg, pool_timeout_ms) },
 		{ "resync_ms", 50, 3600000, offsetof(struct pg, resync_ms) },
+		{ "query_timeout_ms", 100, 3600000, offsetof(struct pg, query_timeout_ms) },
 	};
 
 	if ((out = malloc(strlen(url) + 1)) == NULL || (rest = strdup(qm ? qm + 1 : "")) == NULL) {
@@ -1149,6 +1257,7 @@ pg_open(const char *target, void **h, char *err, size_t errlen)
 	p->pool_size = POOL_SIZE_DEFAULT;
 	p->pool_timeout_ms = POOL_TIMEOUT_DEFAULT;
 	p->resync_ms = RESYNC_DEFAULT;
+	p->query_timeout_ms = QUERY_TIMEOUT_DEFAULT;
 	snprintf(p->connect_timeout, sizeof(p->connect_timeout), "%s", CONNECT_TIMEOUT);
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->freed, NULL);

@@ -188,6 +188,40 @@ class Restart(Suite):
         t.start()
         time.sleep(0.5)
 
+    def test_a_hung_database_gets_503_not_a_hang(self):
+        # Sessions that stop answering while the kernel still acknowledges
+        # (a backend stuck on a stalled disk): no TCP timeout notices, and
+        # before query_timeout_ms the token request waited with them.
+        s = Server(start=False)
+        s.db += ("&" if "?" in s.db else "?") + "query_timeout_ms=1500"
+        s.start()
+        stopped = []
+        try:
+            c = s.client("acme", name="hung", roles="viewer")
+            eq(s.token(c["client_id"], c["client_secret"]).status, 200, "before")
+            stopped = self.hang_sessions(s)
+            t0 = time.time()
+            r = s.token(c["client_id"], c["client_secret"])
+            took = time.time() - t0
+            eq(r.status, 503, "token while the database hangs: %r" % r)
+            check(1.0 < took < 6.0, "answered after the query timeout (%.1fs)" % took)
+            eq(r.header("Retry-After"), "1", "Retry-After")
+            check("did not answer within 1500 ms" in s.stderr(),
+                  "the log says why: " + s.stderr()[-800:])
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
+            stopped = []
+            # The timed-out connections were dropped: fresh ones serve.
+            deadline = time.time() + 10
+            while s.token(c["client_id"], c["client_secret"]).status != 200:
+                check(time.time() < deadline, "no recovery within 10 s")
+                time.sleep(0.1)
+            eq(s.get("/readyz").status, 200, "ready again")
+        finally:
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
+            s.cleanup()
+
     def test_stop_is_bounded_when_the_database_hangs(self):
         s = Server("--stop-timeout", "2")
         stopped = []
