@@ -1,5 +1,8 @@
 /* metrics.c — see metrics.h. A small registry under one mutex: updates are a
- * lookup and an add; the set of series is bounded by the label sets. */
+ * lookup and an add; the set of series is bounded by the label sets.
+ * Every request updates a few series, so the lookup compares what the
+ * caller passes (the name's pointer, a hash of the label values, then the
+ * values) and renders the label text only when a series is created. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +18,8 @@ static const double buckets[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
 
 struct series {
 	char	*labels;	/* rendered: name="v",... */
+	char	*vals[MAX_LABELS];	/* the label values as given */
+	uint64_t hash;		/* of vals: values_hash() */
 	double	 value;		/* counter/gauge; histogram sum */
 	uint64_t count;
 	uint64_t b[NBUCKETS];
@@ -23,6 +28,7 @@ struct series {
 
 struct metric {
 	char	 name[96];
+	const char *seen;	/* the name as a caller last passed it */
 	char	 type[16];
 	char	*help;
 	char	*label_names[MAX_LABELS];
@@ -63,7 +69,9 @@ metrics_declare(const char *name, const char *type, const char *help, const char
 	pthread_mutex_unlock(&mu);
 }
 
-static void
+/* Appends v escaped for the exposition format (\\, \", \n): 0, or -1 when
+ * it does not fit in cap. */
+static int
 escape(char *out, size_t cap, size_t *used, const char *v)
 {
 	for (; *v != '\0' && *used + 3 < cap; v++) {
@@ -77,41 +85,107 @@ escape(char *out, size_t cap, size_t *used, const char *v)
 			out[(*used)++] = *v;
 	}
 	out[*used] = '\0';
+	return *v == '\0' ? 0 : -1;
 }
 
-static struct series *
-find_series(const char *name, const char *const *values)
+/* FNV-1a over the values, each with its terminating NUL. */
+static uint64_t
+values_hash(size_t n, const char *const *values)
 {
-	struct metric *m = NULL;
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *v = values && values[i] ? values[i] : "";
+		do {
+			h ^= (unsigned char)*v;
+			h *= 1099511628211ULL;
+		} while (*v++ != '\0');
+	}
+	return h;
+}
+
+static int
+same_values(const struct series *s, size_t n, const char *const *values)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(s->vals[i], values && values[i] ? values[i] : "") != 0)
+			return 0;
+	return 1;
+}
+
+static struct metric *
+find_metric(const char *name)
+{
+	for (size_t i = 0; i < nmetrics; i++)
+		if (metrics[i].seen == name)
+			return &metrics[i];
+	for (size_t i = 0; i < nmetrics; i++)
+		if (strcmp(metrics[i].name, name) == 0) {
+			metrics[i].seen = name;
+			return &metrics[i];
+		}
+	return NULL;
+}
+
+static void
+series_free(struct series *s)
+{
+	for (size_t i = 0; i < MAX_LABELS; i++)
+		free(s->vals[i]);
+	free(s->labels);
+	free(s);
+}
+
+/* A new series of m for values: its label text rendered once, here. */
+static struct series *
+series_new(const struct metric *m, const char *const *values, uint64_t h)
+{
 	struct series *s;
 	char key[512];
 	size_t used = 0;
 
-	for (size_t i = 0; i < nmetrics; i++)
-		if (strcmp(metrics[i].name, name) == 0)
-			m = &metrics[i];
-	if (m == NULL)
-		return NULL;
 	key[0] = '\0';
 	for (size_t i = 0; i < m->nlabels; i++) {
 		used += (size_t)snprintf(key + used, sizeof(key) - used, "%s%s=\"", i ? "," : "", m->label_names[i]);
 		if (used >= sizeof(key))
 			return NULL;
-		escape(key, sizeof(key), &used, values && values[i] ? values[i] : "");
-		if (used + 2 >= sizeof(key))
+		/* A value cut short would render like another: no series. */
+		if (escape(key, sizeof(key), &used, values && values[i] ? values[i] : "") == -1 ||
+		    used + 2 >= sizeof(key))
 			return NULL;
 		key[used++] = '"';
 		key[used] = '\0';
 	}
-	for (s = m->series; s != NULL; s = s->next)
-		if (strcmp(s->labels, key) == 0)
-			return s;
-	if (m->nseries >= MAX_SERIES || (s = calloc(1, sizeof(*s))) == NULL)
+	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
+	s->hash = h;
 	if ((s->labels = strdup(key)) == NULL) {
-		free(s);
+		series_free(s);
 		return NULL;
 	}
+	for (size_t i = 0; i < m->nlabels; i++)
+		if ((s->vals[i] = strdup(values && values[i] ? values[i] : "")) == NULL) {
+			series_free(s);
+			return NULL;
+		}
+	return s;
+}
+
+static struct series *
+find_series(const char *name, const char *const *values)
+{
+	struct metric *m = find_metric(name);
+	struct series *s;
+	uint64_t h;
+
+	if (m == NULL)
+		return NULL;
+	h = values_hash(m->nlabels, values);
+	for (s = m->series; s != NULL; s = s->next)
+		if (s->hash == h && same_values(s, m->nlabels, values))
+			return s;
+	if (m->nseries >= MAX_SERIES || (s = series_new(m, values, h)) == NULL)
+		return NULL;
 	s->next = m->series;
 	m->series = s;
 	m->nseries++;
