@@ -92,7 +92,10 @@ class Cache(Suite):
         self.f.expires_in = 5
         self.f.delay = 0.6
         self.f.delay_after = self.f.issued + 1      # the first fetch is quick
-        steps = ["get"] + ["sleep:200", "get"] * 23     # ~4.6 s of gets every 0.2 s
+        # ~5.4 s of gets every 0.2 s: the refresh is done at ~4.6 s, and the
+        # last gets show its token. (Until 4.6 s of gets, the last one raced
+        # the refresh, and lost on a loaded CI machine.)
+        steps = ["get"] + ["sleep:200", "get"] * 27
         try:
             out = self.run_probe(*steps, extra=["--background"])
         finally:
