@@ -18,6 +18,9 @@
 #define HTTP_REQUEST_ID_MAX	128	/* X-Request-ID: [A-Za-z0-9._:-]{1,128} */
 #define HTTP_CONN_TIMEOUT_S	30	/* idle connection */
 #define HTTP_MAX_CONNECTIONS	4096
+#define HTTP_MAX_THREADS	256	/* listening sockets (config threads), one daemon each */
+#define HTTP_WORKERS_PER_SOCKET	2	/* a pool: see server.c listen_group() */
+#define HTTP_LISTEN_BACKLOG	1024
 #define HTTP_MAX_RESPONSE_HEADERS 16
 
 #endif

@@ -1,13 +1,15 @@
 /*
  * server.c — the libmicrohttpd glue behind http.h.
  *
- * A thread pool serves connections with epoll. A handler that answers later
- * (group commit) makes us suspend the connection; http_exchange_resume()
- * resumes it from any thread and the access handler then queues the stored
- * answer. A small state machine under a mutex covers a resume that comes
+ * One SO_REUSEPORT listening socket per core, each a libmicrohttpd daemon
+ * whose pool of epoll threads serves its connections (listen_group()). A
+ * handler that answers later (group commit) makes us suspend the
+ * connection; http_exchange_resume() resumes it from any thread and the
+ * access handler then queues the stored answer. A small state machine under a mutex covers a resume that comes
  * before the suspend.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -49,7 +51,9 @@ struct conn_ctx {
 };
 
 struct http_server {
-	struct MHD_Daemon	*d;
+	struct MHD_Daemon	*d[HTTP_MAX_THREADS];
+	unsigned		 nd;
+	uint16_t		 port;
 	const struct http_route	*routes;
 	size_t			 nroutes;
 	int			 tls;
@@ -615,16 +619,115 @@ admit_connection(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 	return atomic_load(&s->stopping) ? MHD_NO : MHD_YES;
 }
 
-int
-http_server_start(const struct http_config *cfg, const struct http_route *routes,
-    size_t nroutes, struct http_server **out, char *err, size_t errlen)
+/* Binds one listening socket for addr; reuseport puts it in the port's
+ * SO_REUSEPORT group, so the kernel spreads connections over the group. */
+static int
+listen_socket(const struct sockaddr_storage *ss, socklen_t sslen, int reuseport,
+    char *err, size_t errlen)
 {
-	struct http_server *s;
-	struct sockaddr_storage ss;
+	int fd, one = 1;
+
+	if ((fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1) ||
+	    (ss->ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == -1) ||
+	    bind(fd, (const struct sockaddr *)ss, sslen) == -1 ||
+	    (reuseport && listen(fd, HTTP_LISTEN_BACKLOG) == -1)) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * One listening socket per core, in one SO_REUSEPORT group: the kernel
+ * hashes each new connection to a socket, so the cores share the
+ * connections. On one socket shared by libmicrohttpd's thread pool, the
+ * worker that woke first took a burst of them, and now and then all 64 of
+ * a load's: one core signed or verified while the other idled (an RS256
+ * row at 60% instead of 85%, the uncached gate at 13.5k checks/s instead
+ * of 26k; BENCHMARKS.md, eighth session). Each socket still has a pool of
+ * two workers rather than one thread: single-threaded libmicrohttpd
+ * 0.9.75 daemons stalled now and then at 256 connections (73 requests/s
+ * in one run of 30), pools never did. A first bind without SO_REUSEPORT
+ * refuses a port that another server holds, which a bind into a group of
+ * the same user would otherwise join.
+ */
+static int
+listen_group(struct sockaddr_storage *ss, unsigned n, int *fds, char *err, size_t errlen)
+{
+	socklen_t sslen = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	uint16_t *port = ss->ss_family == AF_INET6 ? &((struct sockaddr_in6 *)ss)->sin6_port :
+	    &((struct sockaddr_in *)ss)->sin_port;
+	int probe;
+
+	if (*port != 0) {
+		if ((probe = listen_socket(ss, sslen, 0, err, errlen)) == -1)
+			return -1;
+		close(probe);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if ((fds[i] = listen_socket(ss, sslen, 1, err, errlen)) == -1) {
+			while (i > 0)
+				close(fds[--i]);
+			return -1;
+		}
+		if (i == 0 && *port == 0) {
+			struct sockaddr_storage bound;
+			socklen_t blen = sizeof(bound);
+			if (getsockname(fds[0], (struct sockaddr *)&bound, &blen) == -1) {
+				snprintf(err, errlen, "getsockname: %s", strerror(errno));
+				close(fds[0]);
+				return -1;
+			}
+			*port = ss->ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port :
+			    ((struct sockaddr_in *)&bound)->sin_port;
+		}
+	}
+	return 0;
+}
+
+/* A libmicrohttpd daemon on listening socket fd, served by a pool of
+ * HTTP_WORKERS_PER_SOCKET epoll threads. */
+static struct MHD_Daemon *
+start_daemon(struct http_server *s, const struct http_config *cfg, int fd, unsigned conn_limit)
+{
+	const unsigned pool = HTTP_WORKERS_PER_SOCKET;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY |
 	    MHD_ALLOW_SUSPEND_RESUME;
-	unsigned threads = cfg->threads ? cfg->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 
+	if (strchr(cfg->listen_host, ':') != NULL)
+		flags |= MHD_USE_IPv6;
+	if (s->tls)
+		return MHD_start_daemon(flags | MHD_USE_TLS, 0, admit_connection, s, access_handler, s,
+		    MHD_OPTION_LISTEN_SOCKET, fd,
+		    MHD_OPTION_THREAD_POOL_SIZE, pool,
+		    MHD_OPTION_CONNECTION_LIMIT, conn_limit,
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(HTTP_MAX_HEADER_BYTES * 2),
+		    MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+		    MHD_OPTION_URI_LOG_CALLBACK, uri_seen, NULL,
+		    MHD_OPTION_HTTPS_MEM_CERT, cfg->tls_cert_pem,
+		    MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key_pem,
+		    MHD_OPTION_END);
+	return MHD_start_daemon(flags, 0, admit_connection, s, access_handler, s,
+	    MHD_OPTION_LISTEN_SOCKET, fd,
+	    MHD_OPTION_THREAD_POOL_SIZE, pool,
+	    MHD_OPTION_CONNECTION_LIMIT, conn_limit,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(HTTP_MAX_HEADER_BYTES * 2),
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+	    MHD_OPTION_URI_LOG_CALLBACK, uri_seen, NULL,
+	    MHD_OPTION_END);
+}
+
+static int
+check_routes(const struct http_route *routes, size_t nroutes, char *err, size_t errlen)
+{
 	for (size_t i = 0; i < nroutes; i++) {
 		if (routes[i].auth == HTTP_AUTH_UNSET || routes[i].auth >= HTTP_AUTH__MAX ||
 		    routes[i].handler == NULL || routes[i].path == NULL || routes[i].path[0] != '/') {
@@ -638,6 +741,24 @@ http_server_start(const struct http_config *cfg, const struct http_route *routes
 				return -1;
 			}
 	}
+	return 0;
+}
+
+int
+http_server_start(const struct http_config *cfg, const struct http_route *routes,
+    size_t nroutes, struct http_server **out, char *err, size_t errlen)
+{
+	struct http_server *s;
+	struct sockaddr_storage ss;
+	int fds[HTTP_MAX_THREADS];
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned threads = cfg->threads ? cfg->threads : (ncpu > 0 ? (unsigned)ncpu : 1);
+	char why[128];
+
+	if (check_routes(routes, nroutes, err, errlen) == -1)
+		return -1;
+	if (threads > HTTP_MAX_THREADS)
+		threads = HTTP_MAX_THREADS;
 	memset(&ss, 0, sizeof(ss));
 	if (inet_pton(AF_INET, cfg->listen_host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
 		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
@@ -645,14 +766,17 @@ http_server_start(const struct http_config *cfg, const struct http_route *routes
 	} else if (inet_pton(AF_INET6, cfg->listen_host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
 		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
 		((struct sockaddr_in6 *)&ss)->sin6_port = htons(cfg->listen_port);
-		flags |= MHD_USE_IPv6;
 	} else {
 		snprintf(err, errlen, "listen address %s is not numeric", cfg->listen_host);
 		return -1;
 	}
-	if (cfg->tls_cert_pem != NULL)
-		flags |= MHD_USE_TLS;
+	if (listen_group(&ss, threads, fds, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "cannot listen on %s:%u: %s", cfg->listen_host, cfg->listen_port, why);
+		return -1;
+	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		for (unsigned i = 0; i < threads; i++)
+			close(fds[i]);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -660,36 +784,23 @@ http_server_start(const struct http_config *cfg, const struct http_route *routes
 	s->nroutes = nroutes;
 	s->tls = cfg->tls_cert_pem != NULL;
 	s->log_requests = cfg->log_requests;
+	s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
+	    ((struct sockaddr_in *)&ss)->sin_port);
 	metrics_declare("gatehouse_http_requests_total", "counter", "HTTP requests by route and status.", "route,status");
 	metrics_declare("gatehouse_http_request_failures_total", "counter", "HTTP requests answered 4xx/5xx, by route and reason.", "route,reason");
 	metrics_declare("gatehouse_http_request_duration_seconds", "histogram", "Request latency by route and status.", "route,status");
-	if (s->tls)
-		s->d = MHD_start_daemon(flags, cfg->listen_port, admit_connection, s, access_handler, s,
-		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		    MHD_OPTION_THREAD_POOL_SIZE, threads,
-		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
-		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(HTTP_MAX_HEADER_BYTES * 2),
-		    MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-		    MHD_OPTION_URI_LOG_CALLBACK, uri_seen, NULL,
-		    MHD_OPTION_HTTPS_MEM_CERT, cfg->tls_cert_pem,
-		    MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key_pem,
-		    MHD_OPTION_END);
-	else
-		s->d = MHD_start_daemon(flags, cfg->listen_port, admit_connection, s, access_handler, s,
-		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		    MHD_OPTION_THREAD_POOL_SIZE, threads,
-		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
-		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(HTTP_MAX_HEADER_BYTES * 2),
-		    MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-		    MHD_OPTION_URI_LOG_CALLBACK, uri_seen, NULL,
-		    MHD_OPTION_END);
-	if (s->d == NULL) {
-		snprintf(err, errlen, "cannot listen on %s:%u (in use, or a bad TLS certificate or key)",
-		    cfg->listen_host, cfg->listen_port);
-		free(s);
-		return -1;
+	for (s->nd = 0; s->nd < threads; s->nd++) {
+		s->d[s->nd] = start_daemon(s, cfg, fds[s->nd], (unsigned)HTTP_MAX_CONNECTIONS / threads);
+		if (s->d[s->nd] == NULL) {
+			snprintf(err, errlen, "cannot serve on %s:%u (a bad TLS certificate or key?)",
+			    cfg->listen_host, cfg->listen_port);
+			for (unsigned i = s->nd; i < threads; i++)
+				close(fds[i]);
+			while (s->nd > 0)
+				MHD_stop_daemon(s->d[--s->nd]);
+			free(s);
+			return -1;
+		}
 	}
 	*out = s;
 	return 0;
@@ -698,8 +809,7 @@ http_server_start(const struct http_config *cfg, const struct http_route *routes
 uint16_t
 http_server_port(const struct http_server *s)
 {
-	const union MHD_DaemonInfo *i = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-	return i ? i->port : 0;
+	return s->port;
 }
 
 void
@@ -722,6 +832,7 @@ http_server_stop(struct http_server *s)
 			break;
 		usleep(10000);
 	}
-	MHD_stop_daemon(s->d);
+	for (unsigned i = 0; i < s->nd; i++)
+		MHD_stop_daemon(s->d[i]);
 	free(s);
 }

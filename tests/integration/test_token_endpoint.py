@@ -315,5 +315,64 @@ class TokenEndpoint(Suite):
                 s.cleanup()
 
 
+    def test_a_port_in_use_is_refused(self):
+        # The listening sockets share their port (SO_REUSEPORT) with each
+        # other only: a second server on the same port fails to start, and
+        # the first keeps every request.
+        second = Server(start=False)
+        try:
+            second.port = self.s.port
+            eq(second.start(expect_fail=True), 1, "second server's exit status")
+            check("cannot listen on 127.0.0.1:%d" % self.s.port in second.stderr() and
+                  "in use" in second.stderr(), "says why: " + second.stderr()[-300:])
+            for _ in range(50):
+                eq(self.s.get("/healthz").status, 200, "the first still answers")
+        finally:
+            second.cleanup()
+
+    def test_many_connections_are_all_served(self):
+        # Connections spread over the listening sockets (one per core); each
+        # is answered, whichever socket took it.
+        socks = [socket.create_connection(("127.0.0.1", self.s.port), timeout=20)
+                 for _ in range(64)]
+        try:
+            for k in socks:
+                k.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            for k in socks:
+                eq(k.recv(64).split(b"\r\n")[0], b"HTTP/1.1 200 OK", "answered")
+        finally:
+            for k in socks:
+                k.close()
+
+    def test_listens_on_ipv6(self):
+        probe = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        try:
+            probe.bind(("::1", 0))
+        except OSError:
+            print("  skipped: no IPv6 loopback here")
+            return
+        finally:
+            probe.close()
+        s = Server(start=False)
+        s.argv = lambda: [BIN, "serve", "--db", s.db, "--master-key", s.master,
+                          "--listen", "[::1]:%d" % s.port]
+        s.stderr_file = open(s.stderr_path, "ab")
+        s.proc = subprocess.Popen(s.argv(), stdout=subprocess.DEVNULL, stderr=s.stderr_file)
+        try:
+            deadline = time.time() + 30
+            while True:
+                try:
+                    with socket.create_connection(("::1", s.port), timeout=5) as k:
+                        k.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                        eq(k.recv(64).split(b"\r\n")[0], b"HTTP/1.1 200 OK", "answered over IPv6")
+                        break
+                except OSError:
+                    check(time.time() < deadline and s.proc.poll() is None,
+                          "no answer on [::1]: " + s.stderr()[-300:])
+                    time.sleep(0.1)
+        finally:
+            s.cleanup()
+
+
 if __name__ == "__main__":
     TokenEndpoint().run()
