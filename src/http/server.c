@@ -5,8 +5,8 @@
  * whose pool of epoll threads serves its connections (listen_group()). A
  * handler that answers later (group commit) makes us suspend the
  * connection; http_exchange_resume() resumes it from any thread and the
- * access handler then queues the stored answer. A small state machine under a mutex covers a resume that comes
- * before the suspend.
+ * access handler then queues the stored answer. A small state machine
+ * under a mutex covers a resume that comes before the suspend.
  */
 #include <arpa/inet.h>
 #include <errno.h>
