@@ -116,8 +116,10 @@ same_values(const struct series *s, size_t n, const char *const *values)
 static struct metric *
 find_metric(const char *name)
 {
+	/* The pointer finds the likely one first; the text decides (a name
+	 * in a reused buffer may sit where another was). */
 	for (size_t i = 0; i < nmetrics; i++)
-		if (metrics[i].seen == name)
+		if (metrics[i].seen == name && strcmp(metrics[i].name, name) == 0)
 			return &metrics[i];
 	for (size_t i = 0; i < nmetrics; i++)
 		if (strcmp(metrics[i].name, name) == 0) {

@@ -61,7 +61,12 @@ one_series_per_label_set(void **state)
 		const char *c[2] = { route, status };
 		metrics_add(name, 4, c);
 	}
+	/* Another metric's name in the same buffer: that metric, not this. */
+	metrics_declare("t1_other_total", "counter", "Other.", "");
+	snprintf(name, sizeof(name), "%s", "t1_other_total");
+	metrics_add(name, 9, NULL);
 	text = render();
+	assert_int_equal(count(text, "t1_other_total 9\n"), 1);
 	assert_int_equal(count(text, "t1_requests_total{route=\"token\",status=\"200\"} 7\n"), 1);
 	assert_int_equal(count(text, "t1_requests_total{route=\"token\",status=\"401\"} 5\n"), 1);
 	assert_int_equal(count(text, "t1_requests_total{"), 2);
