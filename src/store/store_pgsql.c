@@ -419,6 +419,17 @@ drain:
  * return NULL with *kind PQ_UNIQUE / PQ_FKEY and no message (the caller
  * names the row); anything else NULL, PQ_FAIL, and *rc set with the error.
  */
+/* ROLLBACK under the query deadline. Its own failure is not reported: the
+ * caller's error stands, and a connection still in a transaction is
+ * dropped by its owner. */
+static void
+rollback(PGconn *c)
+{
+	int timed_out;
+
+	PQclear(exec_bounded(c, "ROLLBACK", NULL, &timed_out));
+}
+
 PGresult *
 pgi_q(PGconn *c, const char *sql, const struct pv *p, enum pq_kind *kind, int *rc, const char *what)
 {
@@ -617,7 +628,7 @@ pgi_release(struct pg *p, int slot)
 		return;
 	c = p->pool[slot];
 	if (c != NULL && PQtransactionStatus(c) != PQTRANS_IDLE) {
-		PQclear(PQexec(c, "ROLLBACK"));
+		rollback(c);
 		if (PQtransactionStatus(c) != PQTRANS_IDLE) {
 			PQfinish(c);
 			p->pool[slot] = NULL;
@@ -685,7 +696,8 @@ listener_main(void *arg)
 	for (;;) {
 		if (c == NULL) {
 			if ((c = pg_connect(p, err, sizeof(err))) != NULL) {
-				PGresult *r = PQexec(c, "LISTEN " CHANNEL);
+				int timed_out;
+				PGresult *r = exec_bounded(c, "LISTEN " CHANNEL, NULL, &timed_out);
 				int ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
 				PQclear(r);
 				/* LISTEN before the read: nothing committed in
@@ -808,7 +820,7 @@ pgi_tx_end(struct pg *p, PGconn *c, int rc, int bump)
 		return rc;
 	}
 	if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
-		PQclear(PQexec(c, "ROLLBACK"));
+		rollback(c);
 	return rc;
 }
 
@@ -1815,7 +1827,7 @@ audit:
 out:
 	if (rc != STORE_OK && na > 0 && PQstatus(p->w) == CONNECTION_OK &&
 	    PQtransactionStatus(p->w) != PQTRANS_IDLE)
-		PQclear(PQexec(p->w, "ROLLBACK"));
+		rollback(p->w);
 	PQclear(r);
 	free(ix);
 	for (int k = 0; k < A__MAX; k++)
