@@ -657,12 +657,19 @@ listen_socket(const struct sockaddr_storage *ss, socklen_t sslen, int reuseport,
  * refuses a port that another server holds, which a bind into a group of
  * the same user would otherwise join.
  */
+/* The port field of an AF_INET or AF_INET6 address (network order). */
+static uint16_t *
+port_of(struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET6 ? &((struct sockaddr_in6 *)ss)->sin6_port :
+	    &((struct sockaddr_in *)ss)->sin_port;
+}
+
 static int
 listen_group(struct sockaddr_storage *ss, unsigned n, int *fds, char *err, size_t errlen)
 {
 	socklen_t sslen = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-	uint16_t *port = ss->ss_family == AF_INET6 ? &((struct sockaddr_in6 *)ss)->sin6_port :
-	    &((struct sockaddr_in *)ss)->sin_port;
+	uint16_t *port = port_of(ss);
 	int probe;
 
 	if (*port != 0) {
@@ -684,44 +691,39 @@ listen_group(struct sockaddr_storage *ss, unsigned n, int *fds, char *err, size_
 				close(fds[0]);
 				return -1;
 			}
-			*port = ss->ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port :
-			    ((struct sockaddr_in *)&bound)->sin_port;
+			*port = *port_of(&bound);
 		}
 	}
 	return 0;
 }
 
 /* A libmicrohttpd daemon on listening socket fd, served by a pool of
- * HTTP_WORKERS_PER_SOCKET epoll threads. */
+ * HTTP_WORKERS_PER_SOCKET epoll threads; over TLS when a certificate is
+ * configured (its options ride in an array, so there is one call). */
 static struct MHD_Daemon *
 start_daemon(struct http_server *s, const struct http_config *cfg, int fd, unsigned conn_limit)
 {
-	const unsigned pool = HTTP_WORKERS_PER_SOCKET;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY |
 	    MHD_ALLOW_SUSPEND_RESUME;
+	struct MHD_OptionItem tls[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->tls_cert_pem },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key_pem },
+		{ MHD_OPTION_END, 0, NULL }
+	};
 
 	if (strchr(cfg->listen_host, ':') != NULL)
 		flags |= MHD_USE_IPv6;
 	if (s->tls)
-		return MHD_start_daemon(flags | MHD_USE_TLS, 0, admit_connection, s, access_handler, s,
-		    MHD_OPTION_LISTEN_SOCKET, fd,
-		    MHD_OPTION_THREAD_POOL_SIZE, pool,
-		    MHD_OPTION_CONNECTION_LIMIT, conn_limit,
-		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
-		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(HTTP_MAX_HEADER_BYTES * 2),
-		    MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-		    MHD_OPTION_URI_LOG_CALLBACK, uri_seen, NULL,
-		    MHD_OPTION_HTTPS_MEM_CERT, cfg->tls_cert_pem,
-		    MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key_pem,
-		    MHD_OPTION_END);
+		flags |= MHD_USE_TLS;
 	return MHD_start_daemon(flags, 0, admit_connection, s, access_handler, s,
 	    MHD_OPTION_LISTEN_SOCKET, fd,
-	    MHD_OPTION_THREAD_POOL_SIZE, pool,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_WORKERS_PER_SOCKET,
 	    MHD_OPTION_CONNECTION_LIMIT, conn_limit,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(HTTP_MAX_HEADER_BYTES * 2),
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, s,
 	    MHD_OPTION_URI_LOG_CALLBACK, uri_seen, NULL,
+	    MHD_OPTION_ARRAY, s->tls ? tls : &tls[2],
 	    MHD_OPTION_END);
 }
 
@@ -784,8 +786,7 @@ http_server_start(const struct http_config *cfg, const struct http_route *routes
 	s->nroutes = nroutes;
 	s->tls = cfg->tls_cert_pem != NULL;
 	s->log_requests = cfg->log_requests;
-	s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
-	    ((struct sockaddr_in *)&ss)->sin_port);
+	s->port = ntohs(*port_of(&ss));
 	metrics_declare("gatehouse_http_requests_total", "counter", "HTTP requests by route and status.", "route,status");
 	metrics_declare("gatehouse_http_request_failures_total", "counter", "HTTP requests answered 4xx/5xx, by route and reason.", "route,reason");
 	metrics_declare("gatehouse_http_request_duration_seconds", "histogram", "Request latency by route and status.", "route,status");

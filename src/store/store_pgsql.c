@@ -375,7 +375,7 @@ exec_bounded(PGconn *c, const char *sql, const struct pv *p, int *timed_out)
 	int ms = (int)(intptr_t)PQinstanceData(c, conn_event);
 	int64_t until = now_ms() + ms;
 	PGresult *r, *last = NULL;
-	int f;
+	int f = -1;	/* PQflush: 0 sent, 1 pending, -1 failed */
 
 	*timed_out = 0;
 	if (ms <= 0)	/* a connection of ours without a deadline */
