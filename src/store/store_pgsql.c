@@ -84,6 +84,7 @@ struct pg {
 	PGconn		**pool;
 	unsigned char	*busy;
 	int64_t		 down_until;	/* monotonic ms: fail fast until then */
+	int64_t		 up_at;		/* monotonic ms: the last connect that worked */
 	char		 down_msg[200];
 
 	pthread_mutex_t	 gmu;		/* guards the generation cache */
@@ -535,23 +536,45 @@ pg_connect(struct pg *p, char *err, size_t errlen)
 	return c;
 }
 
+/*
+ * Keeps the fail-fast state current. A failed connect makes every caller
+ * fail at once for RETRY_MS, unless a connect that worked ended after it
+ * began: a database that has just come back must not be reported down by
+ * an attempt made while it was still starting. A connect that works ends
+ * the fail-fast spell at once.
+ */
+static void
+connect_noted(struct pg *p, int64_t started, int ok, const char *err)
+{
+	pthread_mutex_lock(&p->mu);
+	if (ok) {
+		p->up_at = now_ms();
+		p->down_until = 0;
+	} else if (started >= p->up_at) {
+		p->down_until = now_ms() + RETRY_MS;
+		snprintf(p->down_msg, sizeof(p->down_msg), "%s", err);
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
 /* A usable connection for c, reconnecting a broken one, or failing fast
  * while the database is known to be down. */
 static int
 ensure(struct pg *p, PGconn **c, const char *what)
 {
 	char err[200];
-	int64_t t;
+	int64_t t, started;
 
 	/* An idle connection has nothing to read unless the server spoke: a
-	 * restart or pg_terminate_backend sends FATAL and closes. Reading it
-	 * now (poll with no wait, no round trip) turns what would be a failed
-	 * request into a reconnect. */
+	 * restart, idle_session_timeout or pg_terminate_backend sends FATAL
+	 * and closes. Anything readable (poll with no wait, no round trip)
+	 * therefore drops the connection for a fresh one, turning what would be
+	 * a failed request into a reconnect. Reading it instead does not do:
+	 * PQconsumeInput takes the FATAL message and leaves the status OK until
+	 * a second read sees the close. */
 	if (*c != NULL && PQstatus(*c) == CONNECTION_OK) {
 		struct pollfd fd = { .fd = PQsocket(*c), .events = POLLIN };
-		if (poll(&fd, 1, 0) > 0)
-			(void)PQconsumeInput(*c);
-		if (PQstatus(*c) == CONNECTION_OK)
+		if (poll(&fd, 1, 0) == 0)
 			return STORE_OK;
 	}
 	if (*c != NULL) {
@@ -562,17 +585,14 @@ ensure(struct pg *p, PGconn **c, const char *what)
 	t = p->down_until;
 	snprintf(err, sizeof(err), "%s", p->down_msg);
 	pthread_mutex_unlock(&p->mu);
-	if (now_ms() < t)
+	if ((started = now_ms()) < t)
 		return store_set_error(STORE_UNAVAILABLE, "%s: the database is unavailable: %s",
 		    what, err);
-	if ((*c = pg_connect(p, err, sizeof(err))) == NULL) {
-		pthread_mutex_lock(&p->mu);
-		p->down_until = now_ms() + RETRY_MS;
-		snprintf(p->down_msg, sizeof(p->down_msg), "%s", err);
-		pthread_mutex_unlock(&p->mu);
+	*c = pg_connect(p, err, sizeof(err));
+	connect_noted(p, started, *c != NULL, err);
+	if (*c == NULL)
 		return store_set_error(STORE_UNAVAILABLE, "%s: the database is unavailable: %s",
 		    what, err);
-	}
 	return STORE_OK;
 }
 
@@ -695,10 +715,15 @@ listener_main(void *arg)
 
 	for (;;) {
 		if (c == NULL) {
+			int64_t started = now_ms();
+
 			if ((c = pg_connect(p, err, sizeof(err))) != NULL) {
-				int timed_out;
-				PGresult *r = exec_bounded(c, "LISTEN " CHANNEL, NULL, &timed_out);
-				int ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
+				int timed_out, ok;
+				PGresult *r;
+
+				connect_noted(p, started, 1, NULL);
+				r = exec_bounded(c, "LISTEN " CHANNEL, NULL, &timed_out);
+				ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
 				PQclear(r);
 				/* LISTEN before the read: nothing committed in
 				 * between is missed. */
