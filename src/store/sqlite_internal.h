@@ -109,8 +109,18 @@ int	sq_approval_transition(void *h, const char *id,
 	    int check_expiry, int64_t now, const char *checker, int64_t used_at,
 	    const char *result);
 
-/* sqlite_audit.c; sq_audit_append_tx runs inside the caller's write
- * transaction on db (the writer's, or prune's). */
+/* sqlite_audit.c; the appends run inside the caller's write transaction on
+ * db. The writer appends in every commit, so it keeps the two statements of
+ * an append prepared (sq_audit_prepare); prune's rare append prepares them
+ * each time (sq_audit_append_tx). */
+struct sq_audit_stmts {
+	sqlite3_stmt	*head;		/* the chain's last seq and hash */
+	sqlite3_stmt	*ins;
+};
+int	sq_audit_prepare(sqlite3 *db, struct sq_audit_stmts *s, char *err, size_t errlen);
+void	sq_audit_finalize(struct sq_audit_stmts *s);
+int	sq_audit_append(sqlite3 *db, struct sq_audit_stmts *s, const struct store_audit *a,
+	    size_t na);
 int	sq_audit_append_tx(sqlite3 *db, const struct store_audit *a, size_t na);
 int	sq_audit_list(void *h, const struct store_audit_filter *f,
 	    struct store_audit **out, size_t *n);

@@ -121,6 +121,7 @@ struct sq {
 
 	sqlite3		*wdb;		/* the writer thread's alone */
 	sqlite3_stmt	*sw[SW__MAX];
+	struct sq_audit_stmts sa;	/* the writer's audit appends */
 	struct sq_ckpt	*ckpt;		/* checkpoints for both (sqlite_ckpt.c) */
 };
 
@@ -581,6 +582,7 @@ sq_close(void *h)
 		sqlite3_finalize(q->st[i]);
 	for (int i = 0; i < SW__MAX; i++)
 		sqlite3_finalize(q->sw[i]);
+	sq_audit_finalize(&q->sa);
 	sqlite3_close(q->wdb);
 	sqlite3_close(q->db);
 	pthread_mutex_destroy(&q->mu);
@@ -644,6 +646,8 @@ sq_open(const char *path, void **h, char *err, size_t errlen)
 			    sqlite3_errmsg(q->wdb));
 			goto fail;
 		}
+	if (sq_audit_prepare(q->wdb, &q->sa, err, errlen) == -1)
+		goto fail;
 	if (sq_ckpt_start(&q->ckpt, path, err, errlen) == -1)
 		goto fail;
 	sq_ckpt_attach(q->ckpt, q->db);
@@ -1120,7 +1124,7 @@ sq_commit_batch(void *h, const struct store_token *t, size_t n, int *errs,
 		sqlite3_reset(ins);
 	}
 	sqlite3_clear_bindings(ins);
-	if (na > 0 && (rc = sq_audit_append_tx(q->wdb, a, na)) != STORE_OK)
+	if (na > 0 && (rc = sq_audit_append(q->wdb, &q->sa, a, na)) != STORE_OK)
 		goto rollback;
 	src = sqlite3_step(q->sw[SW_COMMIT]);
 	if (src != SQLITE_DONE) {
