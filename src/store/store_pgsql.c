@@ -537,20 +537,25 @@ pg_connect(struct pg *p, char *err, size_t errlen)
 }
 
 /*
- * Keeps the fail-fast state current. A failed connect makes every caller
- * fail at once for RETRY_MS, unless a connect that worked ended after it
- * began: a database that has just come back must not be reported down by
- * an attempt made while it was still starting. A connect that works ends
- * the fail-fast spell at once.
+ * The fail-fast state. A failed connect makes every caller fail at once for
+ * RETRY_MS, unless a connect that worked ended after it began: a database
+ * that has just come back must not be reported down by an attempt made
+ * while it was still starting. A connect that works ends the spell at once.
  */
 static void
-connect_noted(struct pg *p, int64_t started, int ok, const char *err)
+note_up(struct pg *p)
 {
 	pthread_mutex_lock(&p->mu);
-	if (ok) {
-		p->up_at = now_ms();
-		p->down_until = 0;
-	} else if (started >= p->up_at) {
+	p->up_at = now_ms();
+	p->down_until = 0;
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void
+note_down(struct pg *p, int64_t started, const char *err)
+{
+	pthread_mutex_lock(&p->mu);
+	if (started >= p->up_at) {
 		p->down_until = now_ms() + RETRY_MS;
 		snprintf(p->down_msg, sizeof(p->down_msg), "%s", err);
 	}
@@ -574,7 +579,7 @@ ensure(struct pg *p, PGconn **c, const char *what)
 	 * a second read sees the close. */
 	if (*c != NULL && PQstatus(*c) == CONNECTION_OK) {
 		struct pollfd fd = { .fd = PQsocket(*c), .events = POLLIN };
-		if (poll(&fd, 1, 0) == 0)
+		if (poll(&fd, 1, 0) <= 0)	/* nothing, or EINTR: keep it */
 			return STORE_OK;
 	}
 	if (*c != NULL) {
@@ -588,11 +593,12 @@ ensure(struct pg *p, PGconn **c, const char *what)
 	if ((started = now_ms()) < t)
 		return store_set_error(STORE_UNAVAILABLE, "%s: the database is unavailable: %s",
 		    what, err);
-	*c = pg_connect(p, err, sizeof(err));
-	connect_noted(p, started, *c != NULL, err);
-	if (*c == NULL)
+	if ((*c = pg_connect(p, err, sizeof(err))) == NULL) {
+		note_down(p, started, err);
 		return store_set_error(STORE_UNAVAILABLE, "%s: the database is unavailable: %s",
 		    what, err);
+	}
+	note_up(p);
 	return STORE_OK;
 }
 
@@ -715,13 +721,11 @@ listener_main(void *arg)
 
 	for (;;) {
 		if (c == NULL) {
-			int64_t started = now_ms();
-
 			if ((c = pg_connect(p, err, sizeof(err))) != NULL) {
 				int timed_out, ok;
 				PGresult *r;
 
-				connect_noted(p, started, 1, NULL);
+				note_up(p);
 				r = exec_bounded(c, "LISTEN " CHANNEL, NULL, &timed_out);
 				ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
 				PQclear(r);
