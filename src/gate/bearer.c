@@ -279,9 +279,9 @@ verify_jwt(struct gh_ctx *ctx, const char *token, size_t len, unsigned flags,
 		goto out;
 	if ((p = principal_new()) == NULL || (p->scope = strdup(cl.scope)) == NULL)
 		goto oom;
-	snprintf(p->client_id, sizeof(p->client_id), "%s", cl.client_id);
-	snprintf(p->tenant_id, sizeof(p->tenant_id), "%s", cl.tenant_id);
-	snprintf(p->token_id, sizeof(p->token_id), "%s", cl.jti);
+	str_copy(p->client_id, sizeof(p->client_id), cl.client_id);
+	str_copy(p->tenant_id, sizeof(p->tenant_id), cl.tenant_id);
+	str_copy(p->token_id, sizeof(p->token_id), cl.jti);
 	/* A role taken away since issuance is gone now. */
 	p->roles = cl.roles & ce->c.roles;
 	role_text(p->roles, p->roles_text);
@@ -349,9 +349,9 @@ verify_opaque(struct gh_ctx *ctx, const char *token, size_t len, unsigned flags,
 		goto out;
 	if ((p = principal_new()) == NULL || (p->scope = strdup(rec.scope)) == NULL)
 		goto oom;
-	snprintf(p->client_id, sizeof(p->client_id), "%s", rec.client_id);
-	snprintf(p->tenant_id, sizeof(p->tenant_id), "%s", rec.tenant_id);
-	snprintf(p->token_id, sizeof(p->token_id), "%s", id);
+	str_copy(p->client_id, sizeof(p->client_id), rec.client_id);
+	str_copy(p->tenant_id, sizeof(p->tenant_id), rec.tenant_id);
+	str_copy(p->token_id, sizeof(p->token_id), id);
 	p->roles = ce->c.roles;
 	role_text(p->roles, p->roles_text);
 	p->env = rec.env;

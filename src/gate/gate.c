@@ -404,8 +404,8 @@ gate_check(struct http_exchange *x)
 		}
 		goto refuse;
 	}
-	snprintf(x->resp.log_client, sizeof(x->resp.log_client), "%.64s", p->client_id);
-	snprintf(x->resp.log_tenant, sizeof(x->resp.log_tenant), "%.64s", p->tenant_id);
+	str_copy(x->resp.log_client, sizeof(x->resp.log_client), p->client_id);
+	str_copy(x->resp.log_tenant, sizeof(x->resp.log_tenant), p->tenant_id);
 
 	/* What it may do: default deny, then the rule's conditions. */
 	if (rule == NULL) {

@@ -24,6 +24,12 @@ enum http_method {
 };
 extern const char *const http_method_names[HTTP_METHOD__MAX];
 
+/* One header field as received: name and value are NUL-terminated. */
+struct http_field {
+	const char	*name, *value;
+	size_t		 name_len;
+};
+
 struct http_request {
 	enum http_method method;
 	const char	*path;		/* target without the query, undecoded */
@@ -33,6 +39,8 @@ struct http_request {
 	char		 peer_ip[46];	/* the TCP peer, textual */
 	int		 tls;		/* arrived over TLS */
 	char		 request_id[HTTP_REQUEST_ID_MAX + 1]; /* echoed */
+	const struct http_field *fields;	/* the header fields, in order */
+	size_t		 nfields;
 	void		*priv;		/* the glue's; not for handlers */
 };
 

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,13 @@ struct conn_ctx {
 	uint64_t		 start_ns;
 	char			 path[256];	/* for the log, capped */
 	char			*query;		/* x.req.query when not "" */
+	/* The request's header fields (x.req.fields), read from libmicrohttpd
+	 * once in admit(); its strings live in the connection's pool until
+	 * completed(). Every lookup is then a walk of this array, not a
+	 * callback per field. Left out of the zeroed part; nhdr counts them
+	 * all, hdr holds the first HTTP_MAX_HEADERS (more is refused: 431). */
+	size_t			 nhdr, hdr_bytes;
+	struct http_field	 hdr[HTTP_MAX_HEADERS];
 };
 
 struct http_server {
@@ -73,9 +81,8 @@ http_response_json(struct http_response *r, int status, json_t *body)
 	free(r->body);
 	r->status = status;
 	r->content_type = "application/json";
-	if (body == NULL)
-		body = json_object();
-	r->body = json_dumps(body, JSON_COMPACT);
+	/* NULL: an empty object, written without jansson (the gate's 200). */
+	r->body = body != NULL ? json_dumps(body, JSON_COMPACT) : xstrndup("{}", 2);
 	r->body_len = r->body ? strlen(r->body) : 0;
 	json_decref(body);
 }
@@ -131,34 +138,19 @@ error_json(struct http_response *r, int status, const char *code, const char *de
 
 /* -- requests ---------------------------------------------------------- */
 
-struct header_find {
-	const char	*name;
-	const char	*value;
-	size_t		 count;
-};
-
-static enum MHD_Result
-header_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-	struct header_find *f = cls;
-
-	(void)kind;
-	if (strcasecmp(key, f->name) == 0) {
-		if (f->count++ == 0)
-			f->value = value;
-	}
-	return MHD_YES;
-}
-
 const char *
 http_request_header(const struct http_request *req, const char *name, size_t *count)
 {
-	struct header_find f = { name, NULL, 0 };
+	const struct http_field *f = req->fields;
+	const char *value = NULL;
+	size_t len = strlen(name), n = 0;
 
-	MHD_get_connection_values((struct MHD_Connection *)req->priv, MHD_HEADER_KIND, header_iter, &f);
+	for (size_t i = 0; i < req->nfields; i++)
+		if (f[i].name_len == len && strcasecmp(f[i].name, name) == 0 && n++ == 0)
+			value = f[i].value;
 	if (count != NULL)
-		*count = f.count;
-	return f.value;
+		*count = n;
+	return value;
 }
 
 static enum http_method
@@ -294,24 +286,24 @@ query_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *valu
 
 /* First call of a request: everything that can be refused before a body
  * is read. Returns 1 when an answer was prepared (to be queued now). */
-/* Header fields and their bytes as sent ("Name: value\r\n"). The
- * connection's pool is twice HTTP_MAX_HEADER_BYTES (libmicrohttpd needs
- * room to parse), so the documented limit is checked here. */
-struct header_tally {
-	size_t	n, bytes;
-};
-
+/* Keeps each header field (see struct conn_ctx) and tallies the bytes as
+ * sent ("Name: value\r\n"). The connection's pool is twice
+ * HTTP_MAX_HEADER_BYTES (libmicrohttpd needs room to parse), so the
+ * documented limit is checked here. */
 static enum MHD_Result
-header_count(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+header_keep(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
     const char *value, size_t value_size)
 {
-	struct header_tally *t = cls;
+	struct conn_ctx *c = cls;
 
 	(void)kind;
-	(void)key;
-	(void)value;
-	t->n++;
-	t->bytes += key_size + value_size + 4;
+	if (c->nhdr < HTTP_MAX_HEADERS) {
+		c->hdr[c->nhdr].name = key;
+		c->hdr[c->nhdr].value = value;
+		c->hdr[c->nhdr].name_len = key_size;
+	}
+	c->nhdr++;
+	c->hdr_bytes += key_size + value_size + 4;
 	return MHD_YES;
 }
 
@@ -321,11 +313,14 @@ admit(struct conn_ctx *c, const char *url, const char *method)
 	struct http_server *s = c->srv;
 	struct http_request *req = &c->x.req;
 	const char *rid, *cl, *te;
-	size_t n = 0, nheaders;
+	size_t n = 0;
 	int known;
 	char desc[320];
 
-	req->priv = c->conn;
+	req->priv = c;
+	MHD_get_connection_values_n(c->conn, MHD_HEADER_KIND, header_keep, c);
+	req->fields = c->hdr;
+	req->nfields = c->nhdr < HTTP_MAX_HEADERS ? c->nhdr : HTTP_MAX_HEADERS;
 	req->method = method_of(method);
 	req->path = url;
 	req->query = "";
@@ -342,7 +337,7 @@ admit(struct conn_ctx *c, const char *url, const char *method)
 	}
 	req->body = "";
 	req->tls = s->tls;
-	snprintf(c->path, sizeof(c->path), "%.200s", url);
+	str_copy(c->path, sizeof(c->path), url);
 	{
 		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 		const struct sockaddr *sa = ci ? ci->client_addr : NULL;
@@ -351,11 +346,11 @@ admit(struct conn_ctx *c, const char *url, const char *method)
 		else if (sa != NULL && sa->sa_family == AF_INET6)
 			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, req->peer_ip, sizeof(req->peer_ip));
 		else
-			snprintf(req->peer_ip, sizeof(req->peer_ip), "0.0.0.0");
+			str_copy(req->peer_ip, sizeof(req->peer_ip), "0.0.0.0");
 	}
 	rid = http_request_header(req, "X-Request-ID", &n);
 	if (rid != NULL && n == 1 && str_is_ident(rid, strlen(rid), HTTP_REQUEST_ID_MAX))
-		snprintf(req->request_id, sizeof(req->request_id), "%s", rid);
+		str_copy(req->request_id, sizeof(req->request_id), rid);
 	else {
 		uuid_v4(req->request_id);
 		if (rid != NULL) {
@@ -365,15 +360,13 @@ admit(struct conn_ctx *c, const char *url, const char *method)
 		}
 	}
 	{
-		struct header_tally t = { 0, strlen(method) + strlen(url) + sizeof(" HTTP/1.1\r\n") };
+		size_t bytes = c->hdr_bytes + strlen(method) + strlen(url) + sizeof(" HTTP/1.1\r\n");
 
-		MHD_get_connection_values_n(c->conn, MHD_HEADER_KIND, header_count, &t);
-		nheaders = t.n;
-		if (nheaders > HTTP_MAX_HEADERS) {
+		if (c->nhdr > HTTP_MAX_HEADERS) {
 			error_json(&c->x.resp, 431, "invalid_request", "too many header fields");
 			return 1;
 		}
-		if (t.bytes > HTTP_MAX_HEADER_BYTES) {
+		if (bytes > HTTP_MAX_HEADER_BYTES) {
 			char why[80];
 
 			snprintf(why, sizeof(why), "the request line and header fields are longer"
@@ -470,8 +463,9 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	(void)version;
 	if (c == NULL || c == (void *)&target_refused) {
 		int refused = c != NULL;
-		if ((c = calloc(1, sizeof(*c))) == NULL)
+		if ((c = malloc(sizeof(*c))) == NULL)
 			return MHD_NO;
+		memset(c, 0, offsetof(struct conn_ctx, hdr));
 		c->target_refused = refused;
 		c->srv = s;
 		c->conn = conn;
@@ -561,6 +555,21 @@ http_exchange_resume(struct http_exchange *x)
 	pthread_mutex_unlock(&c->mu);
 }
 
+/* A status code's three digits, without snprintf on every request. */
+static void
+status_text(int status, char out[4])
+{
+	if (status < 100 || status > 999) {	/* 0: no answer was queued */
+		out[0] = '0';
+		out[1] = '\0';
+		return;
+	}
+	out[0] = (char)('0' + status / 100);
+	out[1] = (char)('0' + status / 10 % 10);
+	out[2] = (char)('0' + status % 10);
+	out[3] = '\0';
+}
+
 static void
 completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     enum MHD_RequestTerminationCode toe)
@@ -579,9 +588,9 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	route = c->route ? c->route->name : "unmatched";
 	secs = (double)(clock_mono_ns() - c->start_ns) / 1e9;
 	{
-		char status[8];
+		char status[4];
 		const char *l1[2] = { route, status };
-		snprintf(status, sizeof(status), "%d", c->x.resp.status);
+		status_text(c->x.resp.status, status);
 		metrics_add("gatehouse_http_requests_total", 1, l1);
 		if (c->x.resp.status >= 400) {
 			const char *l2[2] = { route, c->x.resp.reason ? c->x.resp.reason : "error" };

@@ -266,10 +266,10 @@ oauth_issue(struct gh_ctx *ctx, const struct token_request *r,
 	t->exp = now + lifetime;
 	t->env = ce->c.env;
 	t->format = ce->c.format;
-	snprintf(t->client_id, sizeof(t->client_id), "%s", ce->c.id);
-	snprintf(t->tenant_id, sizeof(t->tenant_id), "%s", ce->c.tenant_id);
+	str_copy(t->client_id, sizeof(t->client_id), ce->c.id);
+	str_copy(t->tenant_id, sizeof(t->tenant_id), ce->c.tenant_id);
 	if (r->token_name != NULL)
-		snprintf(t->name, sizeof(t->name), "%s", r->token_name);
+		str_copy(t->name, sizeof(t->name), r->token_name);
 	else if (uuid_v7(t->name) == -1) {	/* time-ordered: cheap to index */
 		oauth_fail(e, 500, OAUTH_SERVER_ERROR, "no randomness");
 		goto out;

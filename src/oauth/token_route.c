@@ -9,6 +9,7 @@
 #include "oauth/issue.h"
 #include "oauth/token_route.h"
 #include "server/context.h"
+#include "util/util.h"
 
 /* Drops a prepared answer so an error can replace it. */
 static void
@@ -68,7 +69,7 @@ refuse(struct gh_ctx *ctx, struct http_exchange *x, const struct token_request *
 	/* A known client's refusals belong to its tenant's trail. */
 	if (x->resp.log_tenant[0] == '\0' && r->client_id != NULL && r->client_id[0] != '\0' &&
 	    client_cache_get(ctx->clients, r->client_id, &ce) == STORE_OK)
-		snprintf(x->resp.log_tenant, sizeof(x->resp.log_tenant), "%s", ce->c.tenant_id);
+		str_copy(x->resp.log_tenant, sizeof(x->resp.log_tenant), ce->c.tenant_id);
 	client_entry_release(ce);
 	memset(&ev, 0, sizeof(ev));
 	ev.request_id = x->req.request_id;
@@ -144,7 +145,7 @@ token_route_handle(struct http_exchange *x)
 			    "request_id", x->req.request_id));
 		goto fail;
 	}
-	snprintf(x->resp.log_tenant, sizeof(x->resp.log_tenant), "%s", t.tenant_id);
+	str_copy(x->resp.log_tenant, sizeof(x->resp.log_tenant), t.tenant_id);
 	dialect_respond(tr->dialect, &x->resp, &t);
 	if (t.secret_age_days * 86400 >= ctx->cfg->secret_rotation_age) {
 		/* The client learns its secret is due, where it cannot miss it. */

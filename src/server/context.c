@@ -239,17 +239,17 @@ ctx_client_address(const struct gh_ctx *c, const struct http_request *r,
 	const char *xff, *xri, *proto;
 	size_t n;
 
-	snprintf(out, 46, "%s", r->peer_ip);
+	str_copy(out, 46, r->peer_ip);
 	*https = r->tls;
 	if (c->trusted_proxies.n == 0 || !cidr_match(&c->trusted_proxies, r->peer_ip))
 		return;
 	if ((xff = http_request_header(r, "X-Forwarded-For", &n)) != NULL && n == 1) {
 		if (forwarded_for(c, xff, out) == -1)
-			snprintf(out, 46, "%s", r->peer_ip);
+			str_copy(out, 46, r->peer_ip);
 	} else if ((xri = http_request_header(r, "X-Real-IP", &n)) != NULL && n == 1) {
 		uint8_t tmp[16];
 		if (strlen(xri) < 46 && (inet_pton(AF_INET, xri, tmp) == 1 || inet_pton(AF_INET6, xri, tmp) == 1))
-			snprintf(out, 46, "%s", xri);
+			str_copy(out, 46, xri);
 	}
 	if ((proto = http_request_header(r, "X-Forwarded-Proto", &n)) != NULL && n == 1)
 		*https = strcmp(proto, "https") == 0;

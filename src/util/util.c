@@ -355,6 +355,16 @@ scope_token_ok(const char *s, size_t len)
 	return len > 0;
 }
 
+size_t
+str_copy(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return n;
+}
+
 char *
 xstrndup(const char *s, size_t n)
 {

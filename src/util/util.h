@@ -77,6 +77,10 @@ int str_is_ident(const char *s, size_t len, size_t max);
 int scope_char_ok(unsigned char c);
 int scope_token_ok(const char *s, size_t len);
 
+/* Copies the NUL-terminated src into dst of size bytes (size > 0), cut to
+ * size - 1 bytes and always terminated; returns the bytes copied. The
+ * request path's "%s" without snprintf's formatting machinery. */
+size_t str_copy(char *dst, size_t size, const char *src);
 /* strdup that returns NULL only on allocation failure; xstrndup likewise. */
 char *xstrndup(const char *s, size_t n);
 

@@ -25,8 +25,7 @@
  * and the input.
  *
  * Headers reach the token normalizer through the real http_request_header()
- * (src/http/server.c) over a test double of libmicrohttpd's
- * MHD_get_connection_values() defined below; lib/verify/verify.c is
+ * (src/http/server.c) over fields the fuzzer wrote; lib/verify/verify.c is
  * included to reach its JWKS parser (keyset_from_jwks) and to install a key
  * set without a network.
  */
@@ -921,34 +920,18 @@ static const char *const dict_basic[] = { "Basic ", "Bearer ", "Og==", "OjE=", "
 /* -- src/oauth/normalize: every dialect --------------------------------- */
 
 /*
- * A test double of libmicrohttpd's header lookup, so that the real
- * http_request_header() (src/http/server.c) runs over headers the fuzzer
- * wrote: req->priv points at a struct fz_conn instead of a connection.
- * Nothing else in this program talks to libmicrohttpd.
+ * The header fields the fuzzer wrote, which the real http_request_header()
+ * (src/http/server.c) walks as it walks a request's: req->fields points at
+ * c->field.
  */
 #define FZ_MAX_HEADERS 16
 
 struct fz_conn {
-	size_t	 n;
-	char	*name[FZ_MAX_HEADERS];
-	char	*value[FZ_MAX_HEADERS];
+	size_t		 n;
+	char		*name[FZ_MAX_HEADERS];
+	char		*value[FZ_MAX_HEADERS];
+	struct http_field field[FZ_MAX_HEADERS];
 };
-
-int
-MHD_get_connection_values(struct MHD_Connection *connection, enum MHD_ValueKind kind,
-    MHD_KeyValueIterator iterator, void *iterator_cls)
-{
-	const struct fz_conn *c = (const struct fz_conn *)(const void *)connection;
-	size_t i;
-
-	if (c == NULL)
-		return -1;
-	for (i = 0; i < c->n; i++)
-		if (iterator != NULL &&
-		    iterator(iterator_cls, kind, c->name[i], c->value[i]) != MHD_YES)
-			return (int)i + 1;
-	return (int)i;
-}
 
 /*
  * Reads "Name: value" lines from d[i..n) up to an empty line into c
@@ -979,6 +962,9 @@ fz_request(const uint8_t *d, size_t n, size_t i, struct fz_conn *c,
 			c->value[c->n] = v < end ? xstrndup((const char *)d + v, end - v) :
 			    xstrndup("", 0);
 			assert_true(c->name[c->n] != NULL && c->value[c->n] != NULL);
+			c->field[c->n].name = c->name[c->n];
+			c->field[c->n].value = c->value[c->n];
+			c->field[c->n].name_len = colon - i;
 			c->n++;
 		}
 		i = end + 1;
@@ -992,7 +978,8 @@ fz_request(const uint8_t *d, size_t n, size_t i, struct fz_conn *c,
 	req->body = fz_cstr(d + body_at, n - body_at);
 	req->body_len = n - body_at;
 	snprintf(req->peer_ip, sizeof(req->peer_ip), "192.0.2.1");
-	req->priv = c;
+	req->fields = c->field;
+	req->nfields = c->n;
 }
 
 static void
