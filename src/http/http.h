@@ -52,7 +52,8 @@ const char *http_request_header(const struct http_request *, const char *name,
 
 struct http_header {
 	const char	*name;		/* static */
-	char		*value;		/* malloc'd */
+	char		*value;		/* in the response's room, or malloc'd */
+	int		 heap;		/* value is malloc'd: it did not fit */
 };
 
 struct http_response {
@@ -62,6 +63,10 @@ struct http_response {
 	size_t		 body_len;
 	struct http_header headers[HTTP_MAX_RESPONSE_HEADERS];
 	size_t		 nheaders;
+	/* Header values are copied here while they fit: a gate answer's six
+	 * cost no allocation. */
+	char		 room[HTTP_RESPONSE_HEADER_ROOM];
+	size_t		 room_used;
 	/* For the request log and metrics: a static reason code such as
 	 * "invalid_client" (never user data), and who the caller was. */
 	const char	*reason;
@@ -69,6 +74,9 @@ struct http_response {
 	char		 log_tenant[65];
 };
 
+/* Drops the body and headers set so far, so that another answer can
+ * replace them; completion does the same. */
+void	http_response_reset(struct http_response *);
 /* Sets status and a JSON body (steals body; NULL body means "{}"). */
 void	http_response_json(struct http_response *, int status, json_t *body);
 /* Sets status and a JSON body already written as text (steals body, of

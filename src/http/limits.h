@@ -22,5 +22,6 @@
 #define HTTP_WORKERS_PER_SOCKET	2	/* a pool: see server.c listen_group() */
 #define HTTP_LISTEN_BACKLOG	1024
 #define HTTP_MAX_RESPONSE_HEADERS 16
+#define HTTP_RESPONSE_HEADER_ROOM 512	/* header values kept in the response itself */
 
 #endif

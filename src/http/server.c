@@ -115,16 +115,40 @@ http_response_text(struct http_response *r, int status, const char *ctype,
 int
 http_response_header(struct http_response *r, const char *name, const char *value)
 {
-	char *v;
+	size_t len = strlen(value);
+	struct http_header *h;
 
-	if (r->nheaders == HTTP_MAX_RESPONSE_HEADERS || (v = strdup(value)) == NULL) {
+	if (r->nheaders == HTTP_MAX_RESPONSE_HEADERS) {
 		log_event(LOG_ERROR, "http.header_dropped", json_pack("{s:s}", "name", name));
 		return -1;
 	}
-	r->headers[r->nheaders].name = name;
-	r->headers[r->nheaders].value = v;
+	h = &r->headers[r->nheaders];
+	if (len < sizeof(r->room) - r->room_used) {
+		h->value = memcpy(r->room + r->room_used, value, len + 1);
+		h->heap = 0;
+		r->room_used += len + 1;
+	} else if ((h->value = xstrndup(value, len)) != NULL)
+		h->heap = 1;
+	else {
+		log_event(LOG_ERROR, "http.header_dropped", json_pack("{s:s}", "name", name));
+		return -1;
+	}
+	h->name = name;
 	r->nheaders++;
 	return 0;
+}
+
+void
+http_response_reset(struct http_response *r)
+{
+	free(r->body);
+	r->body = NULL;
+	r->body_len = 0;
+	for (size_t i = 0; i < r->nheaders; i++)
+		if (r->headers[i].heap)
+			free(r->headers[i].value);
+	r->nheaders = 0;
+	r->room_used = 0;
 }
 
 static void
@@ -342,7 +366,8 @@ admit(struct conn_ctx *c, const char *url, const char *method)
 		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 		const struct sockaddr *sa = ci ? ci->client_addr : NULL;
 		if (sa != NULL && sa->sa_family == AF_INET)
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, req->peer_ip, sizeof(req->peer_ip));
+			ipv4_text((const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr.s_addr,
+			    req->peer_ip);
 		else if (sa != NULL && sa->sa_family == AF_INET6)
 			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, req->peer_ip, sizeof(req->peer_ip));
 		else
@@ -606,9 +631,7 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		    "reason", c->x.resp.reason,
 		    "client", c->x.resp.log_client[0] ? c->x.resp.log_client : NULL,
 		    "tenant", c->x.resp.log_tenant[0] ? c->x.resp.log_tenant : NULL));
-	free(c->x.resp.body);
-	for (size_t i = 0; i < c->x.resp.nheaders; i++)
-		free(c->x.resp.headers[i].value);
+	http_response_reset(&c->x.resp);
 	free(c->body);
 	free(c->query);
 	pthread_mutex_destroy(&c->mu);

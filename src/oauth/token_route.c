@@ -11,18 +11,6 @@
 #include "server/context.h"
 #include "util/util.h"
 
-/* Drops a prepared answer so an error can replace it. */
-static void
-reset_response(struct http_response *resp)
-{
-	free(resp->body);
-	resp->body = NULL;
-	resp->body_len = 0;
-	for (size_t i = 0; i < resp->nheaders; i++)
-		free(resp->headers[i].value);
-	resp->nheaders = 0;
-}
-
 /* Runs on the store's writer thread once the record is durable. */
 static void
 record_done(void *arg, int err)
@@ -35,7 +23,7 @@ record_done(void *arg, int err)
 		    "the token could not be recorded; try again");
 		e.retry_after = 1;
 		/* The token was never valid: it has no record. Drop it. */
-		reset_response(&x->resp);
+		http_response_reset(&x->resp);
 		dialect_respond_error(&x->resp, &e);
 	}
 	http_exchange_resume(x);
@@ -156,7 +144,7 @@ token_route_handle(struct http_exchange *x)
 	rec_rc = audit_issued(ctx, x, &r, &t) == -1 ? -1 : oauth_record(ctx, &t, record_done, x);
 	store_expect_records(ctx->store, -1);
 	if (rec_rc == -1) {
-		reset_response(&x->resp);
+		http_response_reset(&x->resp);
 		oauth_fail(&e, 503, OAUTH_TEMPORARILY_UNAVAILABLE, "the store is busy; try again");
 		e.retry_after = 1;
 		goto fail;

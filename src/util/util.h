@@ -81,6 +81,9 @@ int scope_token_ok(const char *s, size_t len);
  * size - 1 bytes and always terminated; returns the bytes copied. The
  * request path's "%s" without snprintf's formatting machinery. */
 size_t str_copy(char *dst, size_t size, const char *src);
+/* The dotted-quad text of the IPv4 address b (network order), as
+ * inet_ntop writes it, into out (at least 16 bytes). */
+void ipv4_text(const uint8_t b[4], char *out);
 /* strdup that returns NULL only on allocation failure; xstrndup likewise. */
 char *xstrndup(const char *s, size_t n);
 

@@ -1,8 +1,10 @@
 /*
  * Unit tests for the character-level checks in src/util/util.c that the
  * URL decoder, the gate policy, the token endpoint and the client settings
- * share: hex digits and RFC 6749 Appendix A.4 scope-tokens.
+ * share: hex digits and RFC 6749 Appendix A.4 scope-tokens; and the
+ * request path's bounded copy and IPv4 text.
  */
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -68,6 +70,56 @@ scope_tokens(void **state)
 	assert_true(scope_token_ok("ab\0c", 2));
 }
 
+static void
+bounded_copy(void **state)
+{
+	char small[6];
+
+	(void)state;
+	memset(small, 'x', sizeof(small));
+	assert_int_equal(str_copy(small, sizeof(small), "abc"), 3);
+	assert_string_equal(small, "abc");
+	/* Cut to size - 1 and terminated, never past the buffer. */
+	assert_int_equal(str_copy(small, sizeof(small), "abcdefgh"), 5);
+	assert_string_equal(small, "abcde");
+	assert_int_equal(str_copy(small, sizeof(small), ""), 0);
+	assert_string_equal(small, "");
+	assert_int_equal(str_copy(small, 1, "abc"), 0);
+	assert_string_equal(small, "");
+}
+
+/* Every octet value in every position, and mixed addresses, read as
+ * inet_ntop reads them. */
+static void
+ipv4_as_inet_ntop(void **state)
+{
+	char ours[16], theirs[INET_ADDRSTRLEN];
+	uint8_t b[4];
+	uint32_t x = 2463534242u;
+
+	(void)state;
+	for (int pos = 0; pos < 4; pos++)
+		for (int v = 0; v < 256; v++) {
+			memset(b, pos == 0 ? 255 : 0, sizeof(b));
+			b[pos] = (uint8_t)v;
+			ipv4_text(b, ours);
+			assert_non_null(inet_ntop(AF_INET, b, theirs, sizeof(theirs)));
+			assert_string_equal(ours, theirs);
+		}
+	for (int i = 0; i < 10000; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		memcpy(b, &x, sizeof(b));
+		ipv4_text(b, ours);
+		assert_non_null(inet_ntop(AF_INET, b, theirs, sizeof(theirs)));
+		assert_string_equal(ours, theirs);
+	}
+	b[0] = b[1] = b[2] = b[3] = 255;
+	ipv4_text(b, ours);
+	assert_string_equal(ours, "255.255.255.255");	/* the longest: 15 + NUL */
+}
+
 int
 main(void)
 {
@@ -75,6 +127,8 @@ main(void)
 		cmocka_unit_test(hex_digits),
 		cmocka_unit_test(hex_decode_strict),
 		cmocka_unit_test(scope_tokens),
+		cmocka_unit_test(bounded_copy),
+		cmocka_unit_test(ipv4_as_inet_ntop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
