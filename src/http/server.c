@@ -52,8 +52,9 @@ struct conn_ctx {
 	/* The request's header fields (x.req.fields), read from libmicrohttpd
 	 * once in admit(); its strings live in the connection's pool until
 	 * completed(). Every lookup is then a walk of this array, not a
-	 * callback per field. Left out of the zeroed part; nhdr counts them
-	 * all, hdr holds the first HTTP_MAX_HEADERS (more is refused: 431). */
+	 * callback per field. nhdr counts them all; hdr, the one member left
+	 * out of the zeroing at allocation, holds the first HTTP_MAX_HEADERS
+	 * (more is refused: 431). */
 	size_t			 nhdr, hdr_bytes;
 	struct http_field	 hdr[HTTP_MAX_HEADERS];
 };
@@ -308,8 +309,6 @@ query_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *valu
 	return q->oom ? MHD_NO : MHD_YES;
 }
 
-/* First call of a request: everything that can be refused before a body
- * is read. Returns 1 when an answer was prepared (to be queued now). */
 /* Keeps each header field (see struct conn_ctx) and tallies the bytes as
  * sent ("Name: value\r\n"). The connection's pool is twice
  * HTTP_MAX_HEADER_BYTES (libmicrohttpd needs room to parse), so the
@@ -331,6 +330,8 @@ header_keep(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size
 	return MHD_YES;
 }
 
+/* First call of a request: everything that can be refused before a body
+ * is read. Returns 1 when an answer was prepared (to be queued now). */
 static int
 admit(struct conn_ctx *c, const char *url, const char *method)
 {
