@@ -249,6 +249,15 @@ clock_now(void)
 	return (int64_t)time(NULL) + clock_offset();
 }
 
+int64_t
+clock_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((int64_t)ts.tv_sec + clock_offset()) * 1000 + ts.tv_nsec / 1000000;
+}
+
 uint64_t
 clock_mono_ns(void)
 {

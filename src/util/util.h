@@ -53,6 +53,8 @@ int uuid_v7_bytes(uint8_t out[16]);
  * expiry can be tested without sleeping.
  */
 int64_t clock_now(void);
+/* The same clock in milliseconds, from one reading of CLOCK_REALTIME. */
+int64_t clock_now_ms(void);
 /* Monotonic nanoseconds, for durations and latency. */
 uint64_t clock_mono_ns(void);
 /* Formats t as ISO 8601 UTC "YYYY-MM-DDTHH:MM:SSZ" (21 bytes with NUL). */
