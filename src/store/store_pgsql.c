@@ -56,6 +56,9 @@
 #define CONNECT_TIMEOUT		"5"	/* seconds, unless the URL says otherwise */
 #define PG_LOCK_TIMEOUT_MS	"5000"	/* as SQLite's BUSY_TIMEOUT_MS */
 #define MIGRATION_LOCK		"7452914630741"	/* pg_advisory_lock key: "gatehouse" */
+#define MIGRATION_LOCK_TIMEOUT	"2s"	/* a migration statement's wait for a lock */
+#define MIGRATION_LOCK_TIMEOUT_S 2
+#define MIGRATION_TRIES		3	/* of a migration whose lock was not granted */
 #define CHANNEL			"gatehouse_generation"
 
 #define CLIENT_COLS "id, tenant_id, name, env, roles, scopes, ttl, max_ttl, format, allow_ips," \
@@ -1157,20 +1160,31 @@ check_url(const char *url, char *err, size_t errlen)
 	return -1;
 }
 
+/* Runs sql: 0, or -1 with err set to "what: PostgreSQL's message"; -2
+ * (err set too) when a lock was not granted within lock_timeout (SQLSTATE
+ * 55P03), which a caller may try again. */
 static int
-exec_static(PGconn *c, const char *sql, char *err, size_t errlen, const char *what)
+exec_locking(PGconn *c, const char *sql, char *err, size_t errlen, const char *what)
 {
 	PGresult *r = PQexec(c, sql);
+	const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	char msg[200];
-	int ok = r != NULL && (PQresultStatus(r) == PGRES_COMMAND_OK ||
-	    PQresultStatus(r) == PGRES_TUPLES_OK);
+	int rc = 0;
 
-	if (!ok) {
+	if (r == NULL || (PQresultStatus(r) != PGRES_COMMAND_OK &&
+	    PQresultStatus(r) != PGRES_TUPLES_OK)) {
+		rc = state != NULL && strcmp(state, "55P03") == 0 ? -2 : -1;
 		oneline(r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(c), msg, sizeof(msg));
 		snprintf(err, errlen, "%s: %s", what, msg);
 	}
 	PQclear(r);
-	return ok ? 0 : -1;
+	return rc;
+}
+
+static int
+exec_static(PGconn *c, const char *sql, char *err, size_t errlen, const char *what)
+{
+	return exec_locking(c, sql, err, errlen, what) == 0 ? 0 : -1;
 }
 
 static int
@@ -1190,6 +1204,81 @@ read_version(PGconn *c, int *version, char *err, size_t errlen)
 	return 0;
 }
 
+/* The table that records the migrations applied: 0, -1 or -2 (a lock). */
+static int
+version_table(PGconn *c, int unused, char *err, size_t errlen)
+{
+	(void)unused;
+	return exec_locking(c, "CREATE TABLE IF NOT EXISTS schema_version"
+	    " (version INTEGER NOT NULL)", err, errlen, "cannot create schema_version");
+}
+
+/* Migration number to, in one transaction: 0, -1, or -2 when a lock was
+ * not granted in time. On failure it is rolled back: nothing of it stays. */
+static int
+migrate_one(PGconn *c, int to, char *err, size_t errlen)
+{
+	char what[64], num[16];
+	const char *v[1] = { num };
+	PGresult *r;
+	int rc;
+
+	snprintf(what, sizeof(what), "migration %d", to);
+	if ((rc = exec_locking(c, "BEGIN", err, errlen, what)) != 0)
+		return rc;
+	for (const char *const *sql = pgsql_migrations[to - 1]; *sql != NULL; sql++)
+		if ((rc = exec_locking(c, *sql, err, errlen, what)) != 0)
+			goto rollback;
+	snprintf(num, sizeof(num), "%d", to);
+	r = PQexecParams(c, "INSERT INTO schema_version (version) VALUES ($1::integer)", 1,
+	    NULL, v, NULL, NULL, 0);
+	if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+		char msg[200];
+		oneline(r ? PQresultErrorMessage(r) : PQerrorMessage(c), msg, sizeof(msg));
+		snprintf(err, errlen, "%s: cannot record it: %s", what, msg);
+		PQclear(r);
+		rc = -1;
+		goto rollback;
+	}
+	PQclear(r);
+	if ((rc = exec_locking(c, "COMMIT", err, errlen, what)) == 0)
+		return 0;
+rollback:
+	PQclear(PQexec(c, "ROLLBACK"));
+	return rc;
+}
+
+/*
+ * step, tried again while a lock it needs is not granted, at most
+ * MIGRATION_TRIES times. Each statement waits MIGRATION_LOCK_TIMEOUT for a
+ * lock: a DDL statement queued behind a long transaction would otherwise
+ * queue every other node's queries on that table behind itself, and the
+ * whole platform would wait with it. Gives up with a clear error instead:
+ * the node does not start, the others go on serving.
+ */
+static int
+with_lock_tries(int (*step)(PGconn *, int, char *, size_t), PGconn *c, int arg,
+    char *err, size_t errlen)
+{
+	const struct timespec pause = { 1, 0 };
+
+	for (int i = 1;; i++) {
+		int rc = step(c, arg, err, errlen);
+		size_t len;
+
+		if (rc != -2)
+			return rc;
+		if (i == MIGRATION_TRIES) {
+			len = strlen(err);
+			snprintf(err + len, errlen - len, " (%d tries, %d s each: another session"
+			    " holds a lock the migration needs; end that session's transaction"
+			    " and start again)", MIGRATION_TRIES, MIGRATION_LOCK_TIMEOUT_S);
+			return -1;
+		}
+		nanosleep(&pause, NULL);
+	}
+}
+
 /*
  * Brings the schema to PGSQL_SCHEMA_LATEST, one transaction a migration,
  * under a session advisory lock: a second node starting at the same time
@@ -1201,13 +1290,14 @@ migrate(PGconn *c, char *err, size_t errlen)
 	int version, rc = -1;
 
 	/* A migration may take long on a big table: the node starting beside
-	 * it waits for it without the lock_timeout of ordinary work. */
+	 * it waits for it (an advisory lock blocks nobody else). */
 	if (exec_static(c, "SET lock_timeout = 0", err, errlen, "cannot set lock_timeout") == -1 ||
 	    exec_static(c, "SELECT pg_advisory_lock(" MIGRATION_LOCK ")", err, errlen,
 	    "cannot take the migration lock") == -1)
 		return -1;
-	if (exec_static(c, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
-	    err, errlen, "cannot create schema_version") == -1 ||
+	if (exec_static(c, "SET lock_timeout = '" MIGRATION_LOCK_TIMEOUT "'", err, errlen,
+	    "cannot set lock_timeout") == -1 ||
+	    with_lock_tries(version_table, c, 0, err, errlen) == -1 ||
 	    read_version(c, &version, err, errlen) == -1)
 		goto out;
 	if (version > PGSQL_SCHEMA_LATEST) {
@@ -1215,35 +1305,10 @@ migrate(PGconn *c, char *err, size_t errlen)
 		    "knows (%d); upgrade gatehouse", version, PGSQL_SCHEMA_LATEST);
 		goto out;
 	}
-	for (; version < PGSQL_SCHEMA_LATEST; version++) {
-		char what[64], num[16];
-		const char *v[1] = { num };
-		PGresult *r;
-
-		snprintf(what, sizeof(what), "migration %d", version + 1);
-		if (exec_static(c, "BEGIN", err, errlen, what) == -1)
+	for (; version < PGSQL_SCHEMA_LATEST; version++)
+		if (with_lock_tries(migrate_one, c, version + 1, err, errlen) == -1)
 			goto out;
-		for (const char *const *sql = pgsql_migrations[version]; *sql != NULL; sql++)
-			if (exec_static(c, *sql, err, errlen, what) == -1)
-				goto rollback;
-		snprintf(num, sizeof(num), "%d", version + 1);
-		r = PQexecParams(c, "INSERT INTO schema_version (version) VALUES ($1::integer)", 1,
-		    NULL, v, NULL, NULL, 0);
-		if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
-			char msg[200];
-			oneline(r ? PQresultErrorMessage(r) : PQerrorMessage(c), msg, sizeof(msg));
-			snprintf(err, errlen, "%s: cannot record it: %s", what, msg);
-			PQclear(r);
-			goto rollback;
-		}
-		PQclear(r);
-		if (exec_static(c, "COMMIT", err, errlen, what) == -1)
-			goto rollback;
-	}
 	rc = 0;
-	goto out;
-rollback:
-	PQclear(PQexec(c, "ROLLBACK"));
 out:
 	PQclear(PQexec(c, "SELECT pg_advisory_unlock(" MIGRATION_LOCK ")"));
 	PQclear(PQexec(c, "RESET lock_timeout"));

@@ -163,6 +163,46 @@ class PgServer:
             raise RuntimeError("psql: " + p.stderr.decode(errors="replace"))
         return p.stdout.decode().strip()
 
+    def session(self, db="postgres"):
+        """An interactive psql: write SQL to its stdin and wait() for a
+        line it prints, so that a test can hold a transaction open while
+        something else runs. Close with close_session()."""
+        env = dict(os.environ, PGPASSWORD=self.password)
+        return subprocess.Popen([os.path.join(self.bin, "psql"), "-X", "-q", "-A", "-t",
+                                 "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER,
+                                 "-d", db], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, env=env)
+
+    @staticmethod
+    def session_run(p, sql, timeout=30):
+        """Runs sql in session p and waits until it has run: returns the
+        output it printed before a marker line."""
+        p.stdin.write((sql + "\nSELECT 'gh-session-mark';\n").encode())
+        p.stdin.flush()
+        out, deadline = [], time.time() + timeout
+        while time.time() < deadline:
+            line = p.stdout.readline().decode(errors="replace").rstrip("\n")
+            if line == "gh-session-mark":
+                return "\n".join(out)
+            if line == "" and p.poll() is not None:
+                break
+            out.append(line)
+        raise RuntimeError("psql session: no answer to %r: %r" % (sql, out))
+
+    @staticmethod
+    def close_session(p):
+        try:
+            p.stdin.write(b"ROLLBACK;\n\\q\n")
+            p.stdin.close()
+        except OSError:
+            pass
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        p.stdout.close()
+
     def new_database(self, **params):
         """A fresh, empty database; its URL."""
         self.dbs += 1

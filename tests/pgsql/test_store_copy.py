@@ -58,6 +58,44 @@ class StoreOps(Suite):
         finally:
             s.cleanup()
 
+    def test_migration_gives_up_on_a_held_lock(self):
+        """A migration statement waits a bounded time for its lock, tries a
+        few times, then fails with a clear error: a DDL statement queued for
+        ever behind another session's transaction would queue every node's
+        queries on that table behind itself."""
+        url = self.pg.new_database()
+        db = url.rsplit("/", 1)[1]
+        holder = self.pg.session(db)
+        try:
+            # An open transaction that created the table migrate creates
+            # first: its CREATE waits for this transaction to end.
+            self.pg.session_run(holder, "BEGIN; CREATE TABLE schema_version (version integer);")
+            t0 = time.time()
+            p = run("migrate", "--db", url)
+            took = time.time() - t0
+            err = p.stderr.decode()
+            eq(p.returncode, 1, "migrate gives up: " + err)
+            check("lock timeout" in err and "3 tries, 2 s each" in err and
+                  "another session holds a lock" in err, err)
+            check(5 < took < 30, "three bounded waits, not for ever: %.1f s" % took)
+            # serve refuses to start the same way, and nothing was written.
+            s = Server(start=False)
+            s.db = url
+            try:
+                check(s.start(expect_fail=True) != 0, "serve refuses")
+                check("another session holds a lock" in s.stderr(), s.stderr())
+            finally:
+                s.cleanup()
+        finally:
+            self.pg.close_session(holder)
+        eq(self.pg.psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", db=db),
+           "0", "the rolled-back holder and the failed migrations left no table")
+        # The lock gone, the same command brings the schema up.
+        p = run("migrate", "--db", url)
+        eq(p.returncode, 0, "migrate once the lock is free: " + p.stderr.decode())
+        out = json.loads(p.stdout)
+        eq(out["schema_version"], out["latest"], "at the latest version")
+
     def test_bad_urls_fail_at_start(self):
         good = self.pg.new_database()
         user_pw = good.split("//", 1)[1].split("@", 1)[0]
