@@ -56,8 +56,7 @@
 #define CONNECT_TIMEOUT		"5"	/* seconds, unless the URL says otherwise */
 #define PG_LOCK_TIMEOUT_MS	"5000"	/* as SQLite's BUSY_TIMEOUT_MS */
 #define MIGRATION_LOCK		"7452914630741"	/* pg_advisory_lock key: "gatehouse" */
-#define MIGRATION_LOCK_TIMEOUT	"2s"	/* a migration statement's wait for a lock */
-#define MIGRATION_LOCK_TIMEOUT_S 2
+#define MIGRATION_LOCK_TIMEOUT_S 2	/* a migration statement's wait for a lock */
 #define MIGRATION_TRIES		3	/* of a migration whose lock was not granted */
 #define CHANNEL			"gatehouse_generation"
 
@@ -1250,7 +1249,7 @@ rollback:
 
 /*
  * step, tried again while a lock it needs is not granted, at most
- * MIGRATION_TRIES times. Each statement waits MIGRATION_LOCK_TIMEOUT for a
+ * MIGRATION_TRIES times. Each statement waits MIGRATION_LOCK_TIMEOUT_S for a
  * lock: a DDL statement queued behind a long transaction would otherwise
  * queue every other node's queries on that table behind itself, and the
  * whole platform would wait with it. Gives up with a clear error instead:
@@ -1288,6 +1287,7 @@ static int
 migrate(PGconn *c, char *err, size_t errlen)
 {
 	int version, rc = -1;
+	char set[48];
 
 	/* A migration may take long on a big table: the node starting beside
 	 * it waits for it (an advisory lock blocks nobody else). */
@@ -1295,8 +1295,8 @@ migrate(PGconn *c, char *err, size_t errlen)
 	    exec_static(c, "SELECT pg_advisory_lock(" MIGRATION_LOCK ")", err, errlen,
 	    "cannot take the migration lock") == -1)
 		return -1;
-	if (exec_static(c, "SET lock_timeout = '" MIGRATION_LOCK_TIMEOUT "'", err, errlen,
-	    "cannot set lock_timeout") == -1 ||
+	snprintf(set, sizeof(set), "SET lock_timeout = '%ds'", MIGRATION_LOCK_TIMEOUT_S);
+	if (exec_static(c, set, err, errlen, "cannot set lock_timeout") == -1 ||
 	    with_lock_tries(version_table, c, 0, err, errlen) == -1 ||
 	    read_version(c, &version, err, errlen) == -1)
 		goto out;
