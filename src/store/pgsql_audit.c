@@ -18,15 +18,28 @@
 /* store_audit_prunable, as SQL. */
 #define PRUNABLE "('token.issued', 'token.refused')"
 
+const char pg_audit_lock_sql[] = "SELECT pg_advisory_xact_lock($1::bigint)";
+const char pg_audit_head_sql[] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1";
+const char pg_audit_insert_sql[] = "INSERT INTO audit (" AUDIT_COLS ") SELECT s, t, q, ac, te,"
+    " ad, an, ta, o, d, decode(ph, 'hex'), decode(hh, 'hex') FROM unnest($1::bigint[],"
+    " $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],"
+    " $9::text[], $10::text[], $11::text[], $12::text[]) AS u(s, t, q, ac, te, ad, an, ta, o,"
+    " d, ph, hh)";
+
+void
+pg_audit_lock_param(struct pv *v)
+{
+	pv_i(v, STORE_AUDIT_LOCK);
+}
+
 /* The chain lock, transaction-scoped: the commit or rollback releases it. */
 static int
 chain_lock(PGconn *c)
 {
 	struct pv v = { 0 };
 
-	pv_i(&v, STORE_AUDIT_LOCK);
-	return pgi_run(c, "SELECT pg_advisory_xact_lock($1::bigint)", &v, NULL, "audit: chain lock",
-	    NULL, NULL);
+	pg_audit_lock_param(&v);
+	return pgi_run(c, pg_audit_lock_sql, &v, NULL, "audit: chain lock", NULL, NULL);
 }
 
 /* A hash as one hex text element (decoded in SQL). */
@@ -57,46 +70,44 @@ hash32(const PGresult *r, int row, int col, uint8_t out[32])
 	free(b);
 }
 
-/*
- * Appends a[0..na) to the chain on c, inside a transaction the caller owns:
- * the chain lock, the head, then every row chained to the one before.
- */
+void
+pg_audit_head(const PGresult *r, int64_t *seq, uint8_t prev[32])
+{
+	*seq = 0;
+	memset(prev, 0, 32);
+	if (PQntuples(r) == 1) {
+		*seq = pgi_col_i(r, 0, 0);
+		hash32(r, 0, 1, prev);
+	}
+}
+
+void
+pg_audit_rows_free(struct pg_audit_rows *w)
+{
+	for (int k = 0; k < PG_AUDIT_NCOLS; k++)
+		free(w->b[k].p);
+	memset(w, 0, sizeof(*w));
+}
+
 int
-pg_audit_append_tx(PGconn *c, const struct store_audit *a, size_t na)
+pg_audit_rows(struct pg_audit_rows *w, const struct store_audit *a, size_t na, int64_t seq,
+    const uint8_t head[32])
 {
 	enum { F_SEQ, F_AT, F_REQ, F_ACTOR, F_TENANT, F_ADDR, F_ACTION, F_TARGET, F_OUTCOME,
 	    F_DETAIL, F_PREV, F_HASH, F__MAX };
-	struct pgi_arr b[F__MAX];
-	struct pv v = { 0 };
-	enum pq_kind kind;
 	uint8_t prev[32];
-	int64_t seq = 0;
-	PGresult *r;
-	int rc = STORE_ERROR;
 
-	if (na == 0)
-		return STORE_OK;
-	if ((rc = chain_lock(c)) != STORE_OK)
-		return rc;
-	memset(prev, 0, sizeof(prev));
-	if ((r = pgi_q(c, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", NULL, &kind,
-	    &rc, "audit: chain head")) == NULL)
-		return kind == PQ_FAIL ? rc : store_set_error(STORE_ERROR, "audit: chain head");
-	if (PQntuples(r) == 1) {
-		seq = pgi_col_i(r, 0, 0);
-		hash32(r, 0, 1, prev);
-	}
-	PQclear(r);
-	memset(b, 0, sizeof(b));
+	_Static_assert(F__MAX == PG_AUDIT_NCOLS, "one array per column");
+	memset(w, 0, sizeof(*w));
+	memcpy(prev, head, 32);
 	for (int k = 0; k < F__MAX; k++)
-		pgi_arr_put(&b[k], "{", 1);
+		pgi_arr_put(&w->b[k], "{", 1);
 	for (size_t i = 0; i < na; i++) {
 		struct store_audit x = a[i];
 		char **f[8] = { &x.request_id, &x.actor, &x.tenant, &x.address, &x.action,
 		    &x.target, &x.outcome, &x.detail };
-		int first = i == 0;
-
 		char *fixed[8] = { NULL };
+		int first = i == 0;
 
 		/* PostgreSQL text takes only UTF-8: an invalid byte (from a
 		 * request, say a client id tried) becomes '?' before the row is
@@ -109,8 +120,8 @@ pg_audit_append_tx(PGconn *c, const struct store_audit *a, size_t na)
 				if ((fixed[k] = pgi_utf8_fixed(*f[k])) == NULL) {
 					for (int j = 0; j < k; j++)
 						free(fixed[j]);
-					rc = store_set_error(STORE_ERROR, "audit: append: out of memory");
-					goto out;
+					pg_audit_rows_free(w);
+					return store_set_error(STORE_ERROR, "audit: append: out of memory");
 				}
 				*f[k] = fixed[k];
 			}
@@ -118,28 +129,50 @@ pg_audit_append_tx(PGconn *c, const struct store_audit *a, size_t na)
 		x.seq = ++seq;
 		memcpy(x.prev_hash, prev, 32);
 		store_audit_hash(&x, x.hash);
-		pgi_arr_i(&b[F_SEQ], x.seq, first);
-		pgi_arr_i(&b[F_AT], x.at, first);
+		pgi_arr_i(&w->b[F_SEQ], x.seq, first);
+		pgi_arr_i(&w->b[F_AT], x.at, first);
 		for (int k = 0; k < 8; k++)
-			pgi_arr_s(&b[F_REQ + k], *f[k], first);
-		put_hex(&b[F_PREV], x.prev_hash, first);
-		put_hex(&b[F_HASH], x.hash, first);
+			pgi_arr_s(&w->b[F_REQ + k], *f[k], first);
+		put_hex(&w->b[F_PREV], x.prev_hash, first);
+		put_hex(&w->b[F_HASH], x.hash, first);
 		memcpy(prev, x.hash, 32);
 		for (int k = 0; k < 8; k++)
 			free(fixed[k]);
 	}
-	if (pgi_arr_bind(b, F__MAX, &v) == -1) {
-		rc = store_set_error(STORE_ERROR, "audit: append: out of memory");
-		goto out;
+	if (pgi_arr_bind(w->b, F__MAX, &w->v) == -1) {
+		pg_audit_rows_free(w);
+		return store_set_error(STORE_ERROR, "audit: append: out of memory");
 	}
-	rc = pgi_run(c, "INSERT INTO audit (" AUDIT_COLS ") SELECT s, t, q, ac, te, ad, an, ta, o,"
-	    " d, decode(ph, 'hex'), decode(hh, 'hex') FROM unnest($1::bigint[], $2::bigint[],"
-	    " $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],"
-	    " $10::text[], $11::text[], $12::text[]) AS u(s, t, q, ac, te, ad, an, ta, o, d, ph, hh)",
-	    &v, NULL, "audit: append", "audit: append: a row of this seq exists", NULL);
-out:
-	for (int k = 0; k < F__MAX; k++)
-		free(b[k].p);
+	return STORE_OK;
+}
+
+/*
+ * Appends a[0..na) to the chain on c, inside a transaction the caller owns:
+ * the chain lock, the head, then every row chained to the one before.
+ */
+int
+pg_audit_append_tx(PGconn *c, const struct store_audit *a, size_t na)
+{
+	struct pg_audit_rows w;
+	enum pq_kind kind;
+	uint8_t prev[32];
+	int64_t seq;
+	PGresult *r;
+	int rc = STORE_ERROR;
+
+	if (na == 0)
+		return STORE_OK;
+	if ((rc = chain_lock(c)) != STORE_OK)
+		return rc;
+	if ((r = pgi_q(c, pg_audit_head_sql, NULL, &kind, &rc, "audit: chain head")) == NULL)
+		return kind == PQ_FAIL ? rc : store_set_error(STORE_ERROR, "audit: chain head");
+	pg_audit_head(r, &seq, prev);
+	PQclear(r);
+	if ((rc = pg_audit_rows(&w, a, na, seq, prev)) != STORE_OK)
+		return rc;
+	rc = pgi_run(c, pg_audit_insert_sql, &w.v, NULL, "audit: append",
+	    PG_AUDIT_SEQ_TAKEN, NULL);
+	pg_audit_rows_free(&w);
 	return rc;
 }
 

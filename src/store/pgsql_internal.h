@@ -144,6 +144,25 @@ int	pg_approval_transition(void *h, const char *id,
 
 /* pgsql_audit.c */
 int	pg_audit_append_tx(PGconn *c, const struct store_audit *a, size_t na);
+/* The pieces of an append, for a caller that pipelines them (the writer's
+ * batch): take the chain lock (pg_audit_lock_sql, its parameter from
+ * pg_audit_lock_param), then read the head (pg_audit_head_sql, parsed by
+ * pg_audit_head: seq 0 and a zero hash when the chain is empty), then
+ * insert the rows chained after it (pg_audit_insert_sql with w->v). */
+#define PG_AUDIT_NCOLS		12
+#define PG_AUDIT_SEQ_TAKEN	"audit: append: a row of this seq exists"
+struct pg_audit_rows {
+	struct pgi_arr	 b[PG_AUDIT_NCOLS];
+	struct pv	 v;	/* points into b: never copied */
+};
+extern const char pg_audit_lock_sql[], pg_audit_head_sql[], pg_audit_insert_sql[];
+void	pg_audit_lock_param(struct pv *);
+void	pg_audit_head(const PGresult *r, int64_t *seq, uint8_t prev[32]);
+/* Fills *w with a[0..na) chained after (seq, head): STORE_OK, or an error
+ * with nothing to free. pg_audit_rows_free releases it. */
+int	pg_audit_rows(struct pg_audit_rows *w, const struct store_audit *a,
+	    size_t na, int64_t seq, const uint8_t head[32]);
+void	pg_audit_rows_free(struct pg_audit_rows *w);
 int	pg_audit_list(void *h, const struct store_audit_filter *f,
 	    struct store_audit **out, size_t *n);
 int	pg_audit_scan(void *h, int64_t from_seq, store_audit_fn fn, void *arg);

@@ -7,6 +7,8 @@
  *   - the group-commit writer thread owns one connection of its own and
  *     inserts a whole batch with one statement (unnest of arrays, ON
  *     CONFLICT (id) DO NOTHING RETURNING id): one round trip, one commit;
+ *     with the batch's audit rows, two round trips of libpq's pipeline
+ *     mode and one commit (commit_with_audit());
  *   - the change generation is cached: a listener thread holds a dedicated
  *     connection that LISTENs on gatehouse_generation (every change NOTIFYs
  *     in its own transaction) and re-reads the row every resync_ms as a
@@ -414,6 +416,96 @@ drain:
 		return NULL;
 	}
 	return last;
+}
+
+/*
+ * The statements s[0..n) as one pipeline (libpq's pipeline mode: sent
+ * together, answered together, one round trip), under the connection's
+ * query deadline as exec_bounded(). res[i] gets statement i's result
+ * (PGRES_PIPELINE_ABORTED when an earlier one failed), or stays NULL when
+ * the connection failed or the deadline passed (then *timed_out is set,
+ * and the connection is shut down as exec_bounded() does).
+ */
+struct pipe_stmt {
+	const char	*sql;
+	const struct pv	*p;
+};
+
+static void
+exec_pipeline(PGconn *c, const struct pipe_stmt *s, size_t n, PGresult **res, int *timed_out)
+{
+	int ms = (int)(intptr_t)PQinstanceData(c, conn_event);
+	int64_t until = now_ms() + (ms > 0 ? ms : INT_MAX);
+	size_t i = 0;
+	int f = -1, synced = 0;
+	PGresult *r;
+
+	*timed_out = 0;
+	for (size_t k = 0; k < n; k++)
+		res[k] = NULL;
+	if (PQsetnonblocking(c, 1) != 0 || !PQenterPipelineMode(c))
+		goto out;
+	for (size_t k = 0; k < n; k++)
+		if (!PQsendQueryParams(c, s[k].sql, s[k].p != NULL ? s[k].p->n : 0, NULL,
+		    s[k].p != NULL ? s[k].p->v : NULL, s[k].p != NULL ? s[k].p->len : NULL,
+		    s[k].p != NULL ? s[k].p->fmt : NULL, 0))
+			goto out;
+	if (!PQpipelineSync(c))
+		goto out;
+	while ((f = PQflush(c)) == 1)
+		if (!wait_socket(c, 1, until) || !PQconsumeInput(c))
+			break;
+	/* Each statement's results end with a NULL; the sync's result last. */
+	while (f == 0 && !synced) {
+		while (PQisBusy(c))
+			if (!wait_socket(c, 0, until) || !PQconsumeInput(c))
+				goto late;
+		if ((r = PQgetResult(c)) == NULL)
+			i++;
+		else if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			synced = 1;
+		} else if (i < n && res[i] == NULL)
+			res[i] = r;
+		else
+			PQclear(r);
+	}
+late:
+	if (!synced && now_ms() >= until && PQstatus(c) == CONNECTION_OK) {
+		*timed_out = 1;
+		(void)shutdown(PQsocket(c), SHUT_RDWR);
+		(void)PQconsumeInput(c);	/* reads the end: the connection is bad */
+	}
+out:
+	if (!synced)	/* a broken pipeline: its results mean nothing */
+		for (size_t k = 0; k < n; k++) {
+			PQclear(res[k]);
+			res[k] = NULL;
+		}
+	if (PQpipelineStatus(c) != PQ_PIPELINE_OFF && !PQexitPipelineMode(c))
+		(void)shutdown(PQsocket(c), SHUT_RDWR);	/* cannot leave it: unusable */
+	if (PQstatus(c) == CONNECTION_OK)
+		(void)PQsetnonblocking(c, 0);
+}
+
+/* The outcome of statement what in a pipeline: STORE_OK when it reached
+ * want, else its error (with the store's message set). Callers stop at the
+ * first failure: the statements after it only say they were not run. */
+static int
+pipe_outcome(PGconn *c, PGresult *r, ExecStatusType want, int timed_out, const char *what,
+    const char *conflict)
+{
+	const char *st;
+
+	if (timed_out)
+		return store_set_error(STORE_UNAVAILABLE, "%s: the database did not answer within"
+		    " %d ms", what, (int)(intptr_t)PQinstanceData(c, conn_event));
+	if (r != NULL && PQresultStatus(r) == want)
+		return STORE_OK;
+	st = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	if (conflict != NULL && st != NULL && strcmp(st, "23505") == 0)
+		return store_set_error(STORE_CONFLICT, "%s", conflict);
+	return pg_fail(c, r, what);
 }
 
 /*
@@ -1812,82 +1904,20 @@ by_id(const void *a, const void *b)
 	return c != 0 ? c : (x < y ? -1 : x > y);
 }
 
-/* Tokens, then the audit rows of the batch (pgsql_audit.c), one commit:
- * with no audit rows the insert is a transaction of its own. */
-static int
-pg_commit_batch(void *h, const struct store_token *t, size_t n, int *errs,
-    const struct store_audit *au, size_t na)
-{
-	struct pg *p = h;
-	enum { A_ID, A_CLIENT, A_TENANT, A_NAME, A_FORMAT, A_ENV, A_SCOPE, A_AUD, A_ISSUED,
-	    A_EXPIRES, A_REVOKED, A__MAX };
-	struct pgi_arr a[A__MAX];
-	struct pv v = { 0 };
-	size_t *ix = NULL, m;
-	PGresult *r = NULL;
-	enum pq_kind kind;
-	int rc = STORE_ERROR;
+#define TOKENS_INSERT_SQL "INSERT INTO tokens (" TOKEN_COLS ") SELECT * FROM unnest($1::text[]," \
+	" $2::text[], $3::text[], $4::text[], $5::integer[], $6::integer[], $7::text[]," \
+	" $8::text[], $9::bigint[], $10::bigint[], $11::bigint[])" \
+	" ON CONFLICT (id) DO NOTHING RETURNING id"
 
-	memset(a, 0, sizeof(a));
-	if (n == 0 && na == 0)
-		return STORE_OK;
-	if ((rc = ensure(p, &p->w, "token record")) != STORE_OK)
-		return rc;
-	if (na > 0 && (rc = pgi_tx_begin(p->w)) != STORE_OK)
-		return rc;
-	/* PostgreSQL refuses text that is not UTF-8, and would fail the whole
-	 * batch: such a record (nothing validates every field upstream) fails
-	 * alone, before the statement. */
-	m = 0;
-	for (size_t i = 0; i < n; i++) {
-		const char *f[6] = { t[i].id, t[i].client_id, t[i].tenant_id, t[i].name,
-		    t[i].scope, t[i].aud };
-		int ok = 1;
-		for (int k = 0; k < 6 && ok; k++)
-			ok = pgi_utf8_valid(f[k] != NULL ? f[k] : "");
-		errs[i] = ok ? STORE_CONFLICT : store_set_error(STORE_ERROR,
-		    "token record: a field is not valid UTF-8");
-		m += ok;
-	}
-	if (m == 0) {
-		rc = STORE_OK;
-		goto audit;
-	}
-	for (int k = 0; k < A__MAX; k++)
-		pgi_arr_put(&a[k], "{", 1);
-	for (size_t i = 0, j = 0; i < n; i++) {
-		int first = j == 0;
-		if (errs[i] != STORE_CONFLICT)
-			continue;
-		j++;
-		pgi_arr_s(&a[A_ID], t[i].id, first);
-		pgi_arr_s(&a[A_CLIENT], t[i].client_id, first);
-		pgi_arr_s(&a[A_TENANT], t[i].tenant_id, first);
-		pgi_arr_s(&a[A_NAME], t[i].name, first);
-		pgi_arr_i(&a[A_FORMAT], t[i].format, first);
-		pgi_arr_i(&a[A_ENV], t[i].env, first);
-		pgi_arr_s(&a[A_SCOPE], t[i].scope, first);
-		pgi_arr_s(&a[A_AUD], t[i].aud, first);
-		pgi_arr_i(&a[A_ISSUED], t[i].issued_at, first);
-		pgi_arr_i(&a[A_EXPIRES], t[i].expires_at, first);
-		pgi_arr_i(&a[A_REVOKED], t[i].revoked_at, first);
-	}
-	if (pgi_arr_bind(a, A__MAX, &v) == -1 || (ix = malloc(m * sizeof(*ix))) == NULL) {
-		rc = store_set_error(STORE_ERROR, "token record: out of memory");
-		goto out;
-	}
-	/* One statement is one transaction and one commit (synchronous_commit
-	 * as the server has it: on by default). A duplicate id skips that
-	 * record only; RETURNING names the ones that went in. */
-	r = pgi_q(p->w, "INSERT INTO tokens (" TOKEN_COLS ") SELECT * FROM unnest($1::text[],"
-	    " $2::text[], $3::text[], $4::text[], $5::integer[], $6::integer[], $7::text[],"
-	    " $8::text[], $9::bigint[], $10::bigint[], $11::bigint[])"
-	    " ON CONFLICT (id) DO NOTHING RETURNING id", &v, &kind, &rc, "token record");
-	if (r == NULL) {
-		if (kind != PQ_FAIL)
-			rc = store_set_error(STORE_ERROR, "token record: constraint failed");
-		goto out;
-	}
+/* errs[i] of the records that went in (r: the insert's RETURNING id) set to
+ * STORE_OK, of the others (still STORE_CONFLICT) to a duplicate's error. */
+static int
+mark_recorded(const struct store_token *t, size_t n, int *errs, size_t m, const PGresult *r)
+{
+	size_t *ix = malloc(m * sizeof(*ix));
+
+	if (ix == NULL)
+		return store_set_error(STORE_ERROR, "token record: out of memory");
 	for (size_t i = 0, j = 0; i < n; i++)
 		if (errs[i] == STORE_CONFLICT)
 			ix[j++] = i;
@@ -1910,20 +1940,156 @@ pg_commit_batch(void *h, const struct store_token *t, size_t n, int *errs,
 		if (errs[ix[i]] == STORE_CONFLICT)
 			errs[ix[i]] = store_set_error(STORE_CONFLICT, "token %.64s is already recorded",
 			    t[ix[i]].id);
-	rc = STORE_OK;
-audit:
-	if (na > 0) {
-		if (rc == STORE_OK)
-			rc = pg_audit_append_tx(p->w, au, na);
-		/* A failed audit row fails the whole batch. */
-		rc = pgi_tx_end(p, p->w, rc, 0);
+	free(ix);
+	return STORE_OK;
+}
+
+/*
+ * The batch with audit rows, in one transaction and two round trips (each
+ * a pipeline): BEGIN, the tokens (tv, when m > 0), the chain lock and the
+ * chain head; then, the rows chained after that head, their insert and
+ * COMMIT. The head is read by a statement of its own after the lock's, so
+ * at READ COMMITTED it sees every append committed before the lock was
+ * granted: nodes never fork the chain.
+ */
+static int
+commit_with_audit(struct pg *p, const struct store_token *t, size_t n, int *errs, size_t m,
+    const struct pv *tv, const struct store_audit *au, size_t na)
+{
+	struct pipe_stmt st[4];
+	struct pg_audit_rows w;
+	struct pv lock = { 0 };
+	PGresult *res[4];
+	uint8_t head[32];
+	int64_t seq = 0;
+	size_t ns = 0, ti = 0;
+	int rc, timed_out;
+
+	pg_audit_lock_param(&lock);
+	st[ns++] = (struct pipe_stmt){ "BEGIN", NULL };
+	if (m > 0) {
+		ti = ns;
+		st[ns++] = (struct pipe_stmt){ TOKENS_INSERT_SQL, tv };
 	}
+	st[ns++] = (struct pipe_stmt){ pg_audit_lock_sql, &lock };
+	st[ns++] = (struct pipe_stmt){ pg_audit_head_sql, NULL };
+	exec_pipeline(p->w, st, ns, res, &timed_out);
+	rc = pipe_outcome(p->w, res[0], PGRES_COMMAND_OK, timed_out, "begin", NULL);
+	if (rc == STORE_OK && m > 0)
+		rc = pipe_outcome(p->w, res[ti], PGRES_TUPLES_OK, timed_out, "token record", NULL);
+	if (rc == STORE_OK)
+		rc = pipe_outcome(p->w, res[ns - 2], PGRES_TUPLES_OK, timed_out, "audit: chain lock",
+		    NULL);
+	if (rc == STORE_OK)
+		rc = pipe_outcome(p->w, res[ns - 1], PGRES_TUPLES_OK, timed_out, "audit: chain head",
+		    NULL);
+	if (rc == STORE_OK && m > 0)
+		rc = mark_recorded(t, n, errs, m, res[ti]);
+	if (rc == STORE_OK)
+		pg_audit_head(res[ns - 1], &seq, head);
+	for (size_t k = 0; k < ns; k++)
+		PQclear(res[k]);
+	if (rc != STORE_OK || (rc = pg_audit_rows(&w, au, na, seq, head)) != STORE_OK)
+		return rc;
+	st[0] = (struct pipe_stmt){ pg_audit_insert_sql, &w.v };
+	st[1] = (struct pipe_stmt){ "COMMIT", NULL };
+	exec_pipeline(p->w, st, 2, res, &timed_out);
+	rc = pipe_outcome(p->w, res[0], PGRES_COMMAND_OK, timed_out, "audit: append",
+	    PG_AUDIT_SEQ_TAKEN);
+	if (rc == STORE_OK)
+		rc = pipe_outcome(p->w, res[1], PGRES_COMMAND_OK, timed_out, "commit", NULL);
+	/* A COMMIT that answers anything but COMMIT (a failed transaction
+	 * answers ROLLBACK) did not commit. */
+	if (rc == STORE_OK && strcmp(PQcmdStatus(res[1]), "COMMIT") != 0)
+		rc = store_set_error(STORE_ERROR, "commit: the transaction was rolled back");
+	PQclear(res[0]);
+	PQclear(res[1]);
+	pg_audit_rows_free(&w);
+	return rc;
+}
+
+/* Tokens, then the audit rows of the batch (pgsql_audit.c), one commit:
+ * with no audit rows the insert is a transaction of its own. */
+static int
+pg_commit_batch(void *h, const struct store_token *t, size_t n, int *errs,
+    const struct store_audit *au, size_t na)
+{
+	struct pg *p = h;
+	enum { A_ID, A_CLIENT, A_TENANT, A_NAME, A_FORMAT, A_ENV, A_SCOPE, A_AUD, A_ISSUED,
+	    A_EXPIRES, A_REVOKED, A__MAX };
+	struct pgi_arr a[A__MAX];
+	struct pv v = { 0 };
+	size_t m;
+	PGresult *r = NULL;
+	enum pq_kind kind;
+	int rc = STORE_ERROR;
+
+	memset(a, 0, sizeof(a));
+	if (n == 0 && na == 0)
+		return STORE_OK;
+	if ((rc = ensure(p, &p->w, "token record")) != STORE_OK)
+		return rc;
+	/* PostgreSQL refuses text that is not UTF-8, and would fail the whole
+	 * batch: such a record (nothing validates every field upstream) fails
+	 * alone, before the statement. */
+	m = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *f[6] = { t[i].id, t[i].client_id, t[i].tenant_id, t[i].name,
+		    t[i].scope, t[i].aud };
+		int ok = 1;
+		for (int k = 0; k < 6 && ok; k++)
+			ok = pgi_utf8_valid(f[k] != NULL ? f[k] : "");
+		errs[i] = ok ? STORE_CONFLICT : store_set_error(STORE_ERROR,
+		    "token record: a field is not valid UTF-8");
+		m += ok;
+	}
+	if (m > 0) {
+		for (int k = 0; k < A__MAX; k++)
+			pgi_arr_put(&a[k], "{", 1);
+		for (size_t i = 0, j = 0; i < n; i++) {
+			int first = j == 0;
+			if (errs[i] != STORE_CONFLICT)
+				continue;
+			j++;
+			pgi_arr_s(&a[A_ID], t[i].id, first);
+			pgi_arr_s(&a[A_CLIENT], t[i].client_id, first);
+			pgi_arr_s(&a[A_TENANT], t[i].tenant_id, first);
+			pgi_arr_s(&a[A_NAME], t[i].name, first);
+			pgi_arr_i(&a[A_FORMAT], t[i].format, first);
+			pgi_arr_i(&a[A_ENV], t[i].env, first);
+			pgi_arr_s(&a[A_SCOPE], t[i].scope, first);
+			pgi_arr_s(&a[A_AUD], t[i].aud, first);
+			pgi_arr_i(&a[A_ISSUED], t[i].issued_at, first);
+			pgi_arr_i(&a[A_EXPIRES], t[i].expires_at, first);
+			pgi_arr_i(&a[A_REVOKED], t[i].revoked_at, first);
+		}
+		if (pgi_arr_bind(a, A__MAX, &v) == -1) {
+			rc = store_set_error(STORE_ERROR, "token record: out of memory");
+			goto out;
+		}
+	}
+	if (na > 0) {
+		rc = commit_with_audit(p, t, n, errs, m, &v, au, na);
+		goto out;
+	}
+	if (m == 0) {
+		rc = STORE_OK;
+		goto out;
+	}
+	/* One statement is one transaction and one commit (synchronous_commit
+	 * as the server has it: on by default). A duplicate id skips that
+	 * record only; RETURNING names the ones that went in. */
+	if ((r = pgi_q(p->w, TOKENS_INSERT_SQL, &v, &kind, &rc, "token record")) == NULL) {
+		if (kind != PQ_FAIL)
+			rc = store_set_error(STORE_ERROR, "token record: constraint failed");
+		goto out;
+	}
+	rc = mark_recorded(t, n, errs, m, r);
 out:
 	if (rc != STORE_OK && na > 0 && PQstatus(p->w) == CONNECTION_OK &&
 	    PQtransactionStatus(p->w) != PQTRANS_IDLE)
 		rollback(p->w);
 	PQclear(r);
-	free(ix);
 	for (int k = 0; k < A__MAX; k++)
 		free(a[k].p);
 	return rc;
