@@ -363,6 +363,33 @@ wait_socket(PGconn *c, int out, int64_t until)
 	}
 }
 
+/* Sends what libpq holds for c (non-blocking), reading meanwhile so that
+ * the server never waits on us: PQflush's last answer (0 all sent, 1 the
+ * deadline came first, -1 failed). */
+static int
+flush_until(PGconn *c, int64_t until)
+{
+	int f;
+
+	while ((f = PQflush(c)) == 1)
+		if (!wait_socket(c, 1, until) || !PQconsumeInput(c))
+			break;
+	return f;
+}
+
+/* An unfinished exchange past its deadline: shuts the socket down, so that
+ * the connection is bad (the pool replaces it) and nothing waits on it
+ * again. 1 when it did so. */
+static int
+give_up_if_late(PGconn *c, int64_t until)
+{
+	if (now_ms() < until || PQstatus(c) != CONNECTION_OK)
+		return 0;
+	(void)shutdown(PQsocket(c), SHUT_RDWR);
+	(void)PQconsumeInput(c);	/* reads the end: the connection is bad */
+	return 1;
+}
+
 /*
  * PQexecParams with a deadline. libpq waits for an answer for ever, and a
  * backend that hangs while its host still acknowledges TCP (stopped, or
@@ -392,17 +419,12 @@ exec_bounded(PGconn *c, const char *sql, const struct pv *p, int *timed_out)
 	    !PQsendQueryParams(c, sql, p != NULL ? p->n : 0, NULL, p != NULL ? p->v : NULL,
 	    p != NULL ? p->len : NULL, p != NULL ? p->fmt : NULL, 0))
 		goto drain;
-	while ((f = PQflush(c)) == 1)
-		if (!wait_socket(c, 1, until) || !PQconsumeInput(c))
-			break;
+	f = flush_until(c, until);
 	while (f == 0 && PQisBusy(c))
 		if (!wait_socket(c, 0, until) || !PQconsumeInput(c))
 			break;
-	if ((f != 0 || PQisBusy(c)) && now_ms() >= until && PQstatus(c) == CONNECTION_OK) {
-		*timed_out = 1;
-		(void)shutdown(PQsocket(c), SHUT_RDWR);
-		(void)PQconsumeInput(c);	/* reads the end: the connection is bad */
-	}
+	if (f != 0 || PQisBusy(c))
+		*timed_out = give_up_if_late(c, until);
 drain:
 	/* Never blocks: the answer is complete, or the connection is bad. */
 	while ((r = PQgetResult(c)) != NULL) {
@@ -452,9 +474,7 @@ exec_pipeline(PGconn *c, const struct pipe_stmt *s, size_t n, PGresult **res, in
 			goto out;
 	if (!PQpipelineSync(c))
 		goto out;
-	while ((f = PQflush(c)) == 1)
-		if (!wait_socket(c, 1, until) || !PQconsumeInput(c))
-			break;
+	f = flush_until(c, until);
 	/* Each statement's results end with a NULL; the sync's result last. */
 	while (f == 0 && !synced) {
 		while (PQisBusy(c))
@@ -471,11 +491,8 @@ exec_pipeline(PGconn *c, const struct pipe_stmt *s, size_t n, PGresult **res, in
 			PQclear(r);
 	}
 late:
-	if (!synced && now_ms() >= until && PQstatus(c) == CONNECTION_OK) {
-		*timed_out = 1;
-		(void)shutdown(PQsocket(c), SHUT_RDWR);
-		(void)PQconsumeInput(c);	/* reads the end: the connection is bad */
-	}
+	if (!synced)
+		*timed_out = give_up_if_late(c, until);
 out:
 	if (!synced)	/* a broken pipeline: its results mean nothing */
 		for (size_t k = 0; k < n; k++) {
