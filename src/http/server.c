@@ -72,6 +72,59 @@ struct http_server {
 	_Atomic long		 suspended;	/* connections awaiting a deferred answer */
 };
 
+/* -- request contexts -------------------------------------------------- */
+
+/*
+ * A request's conn_ctx (about 3 KB) is kept for the thread's next request
+ * instead of going back to malloc: a block that size bypasses glibc's
+ * per-thread cache, and freeing it on every request made malloc
+ * consolidate its bins (1-2% of a cached gate check). Each thread keeps at
+ * most SPARE_MAX; a thread's spares are freed when it ends, and the
+ * calling thread's when the server is stopped.
+ */
+#define SPARE_MAX 4
+
+static _Thread_local struct conn_ctx *spare[SPARE_MAX];
+static _Thread_local unsigned nspare;
+static pthread_key_t spare_key;
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+
+static void
+spares_free(void *unused)
+{
+	(void)unused;
+	while (nspare > 0)
+		free(spare[--nspare]);
+}
+
+static void
+spare_key_init(void)
+{
+	(void)pthread_key_create(&spare_key, spares_free);
+}
+
+static struct conn_ctx *
+ctx_take(void)
+{
+	if (nspare > 0)
+		return spare[--nspare];
+	return malloc(sizeof(struct conn_ctx));
+}
+
+static void
+ctx_give_back(struct conn_ctx *c)
+{
+	if (nspare == SPARE_MAX) {
+		free(c);
+		return;
+	}
+	if (nspare == 0) {	/* marks the thread, so that its end frees them */
+		pthread_once(&spare_once, spare_key_init);
+		(void)pthread_setspecific(spare_key, &spare_key);
+	}
+	spare[nspare++] = c;
+}
+
 /* -- responses --------------------------------------------------------- */
 
 static void error_json(struct http_response *, int, const char *, const char *);
@@ -196,9 +249,11 @@ queue(struct conn_ctx *c)
 
 	if (r->status == 0)
 		error_json(r, 500, "server_error", "the handler gave no answer");
-	/* A copy: the body stays ours (completed() frees it) for another try. */
+	/* Not copied: the body stays ours until completed(), which libmicrohttpd
+	 * calls once it has sent the answer or closed the connection, and which
+	 * frees it. A failed queue leaves it for another try. */
 	mr = MHD_create_response_from_buffer(r->body_len, r->body ? r->body : (char *)"",
-	    MHD_RESPMEM_MUST_COPY);
+	    MHD_RESPMEM_PERSISTENT);
 	if (mr == NULL)
 		return MHD_NO;
 	MHD_add_response_header(mr, "Content-Type", r->content_type ? r->content_type : "application/json");
@@ -489,7 +544,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	(void)version;
 	if (c == NULL || c == (void *)&target_refused) {
 		int refused = c != NULL;
-		if ((c = malloc(sizeof(*c))) == NULL)
+		if ((c = ctx_take()) == NULL)
 			return MHD_NO;
 		memset(c, 0, offsetof(struct conn_ctx, hdr));
 		c->target_refused = refused;
@@ -636,7 +691,7 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(c->body);
 	free(c->query);
 	pthread_mutex_destroy(&c->mu);
-	free(c);
+	ctx_give_back(c);
 	*con_cls = NULL;
 	atomic_fetch_sub(&s->inflight, 1);
 }
@@ -868,5 +923,6 @@ http_server_stop(struct http_server *s)
 	}
 	for (unsigned i = 0; i < s->nd; i++)
 		MHD_stop_daemon(s->d[i]);
+	spares_free(NULL);	/* in case MHD completed requests on this thread */
 	free(s);
 }
