@@ -658,6 +658,7 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct http_server *s = cls;
 	struct conn_ctx *c = *con_cls;
 	const char *route;
+	uint64_t took_us;
 	double secs;
 
 	(void)conn;
@@ -667,7 +668,8 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	}
 	route = c->route ? c->route->name : "unmatched";
-	secs = (double)(clock_mono_ns() - c->start_ns) / 1e9;
+	took_us = (clock_mono_ns() - c->start_ns) / 1000;
+	secs = (double)took_us / 1e6;
 	{
 		char status[4];
 		const char *l1[2] = { route, status };
@@ -682,7 +684,7 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (s->log_requests)
 		log_event(LOG_INFO, "http.request", json_pack("{s:s, s:s, s:i, s:f, s:s, s:s, s:s?, s:s?, s:s?}",
 		    "method", http_method_names[c->x.req.method], "path", c->path,
-		    "status", c->x.resp.status, "duration_ms", secs * 1000.0,
+		    "status", c->x.resp.status, "duration_ms", (double)took_us / 1000.0,
 		    "request_id", c->x.req.request_id, "peer", c->x.req.peer_ip,
 		    "reason", c->x.resp.reason,
 		    "client", c->x.resp.log_client[0] ? c->x.resp.log_client : NULL,

@@ -42,7 +42,9 @@ log_event(enum log_level level, const char *event, json_t *fields)
 	json_object_set_new(fields, "ts", json_string(when));
 	json_object_set_new(fields, "level", json_string(level_names[level]));
 	json_object_set_new(fields, "event", json_string(event));
-	line = json_dumps(fields, JSON_COMPACT);
+	/* 15 significant digits, not jansson's 17: a duration of 1.106 ms is
+	 * written 1.106, not 1.1060000000000001. */
+	line = json_dumps(fields, JSON_COMPACT | JSON_REAL_PRECISION(15));
 	json_decref(fields);
 	if (line == NULL)
 		return;
