@@ -134,6 +134,25 @@ idle_pct() {	# "idle0 total0" "idle1 total1"
 }
 median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
+# gate_token: a fresh production client of tenant bench in the running
+# gatehouse; exports BENCH_TOKEN and BENCH_TENANT for gate.lua, and checks
+# that the gate (its policy allowing GET /v1/products/**) answers 200.
+gate_token() {
+	gh tenant create --id bench >/dev/null
+	local c id secret
+	c=$(gh client create --tenant bench --name bench --env production --allow-ip 127.0.0.1/32 --rate-limit 100000000)
+	id=$(echo "$c" | json_field client_id)
+	secret=$(echo "$c" | json_field client_secret)
+	BENCH_TOKEN=$(curl -s -u "$id:$secret" -d grant_type=client_credentials \
+		"http://127.0.0.1:$GH_PORT/oauth/token" | json_field access_token)
+	export BENCH_TOKEN BENCH_TENANT=bench
+	local code
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $BENCH_TOKEN" \
+		-H "X-TENANT-ID: bench" -H "X-Original-Method: GET" \
+		-H "X-Original-URI: /v1/products/p-1" "http://127.0.0.1:$GH_PORT/gate")
+	[ "$code" = 200 ] || { echo "bench: the gate answered $code, not 200" >&2; exit 1; }
+}
+
 # token_request KIND ID SECRET: exports BENCH_* for token_issue.lua, the
 # request each route's seed document shows.
 token_request() {
