@@ -29,7 +29,6 @@ run: build
 	@mkdir -p var && chmod 700 var
 	$(BUILD)/gatehouse serve --db sqlite:var/gatehouse.db --master-key var/master.key --listen $(LISTEN)
 
-
 # The whole suite: the release build, then the same suite under ASan and UBSan.
 test: test-deps
 	$(MAKE) test-fast test-asan
