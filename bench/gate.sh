@@ -45,7 +45,6 @@ stop_gatehouse
 
 NGINX_AFTER=$(run_wrk "http://127.0.0.1:$NGINX_PORT/" "$BENCH_DIR/gate.lua")
 BARE_AFTER=$(run_wrk "http://127.0.0.1:$NGINX_PORT/")
-mean() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (a + b) / 2 }'; }
 NGINX=$(mean "$NGINX_BEFORE" "$NGINX_AFTER")
 BARE=$(mean "$BARE_BEFORE" "$BARE_AFTER")
 shares() { echo "$(pct "$1" "$NGINX") ($(pct "$1" "$BARE") of bare)"; }

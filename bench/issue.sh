@@ -65,8 +65,8 @@ row "ES256 /token (002)" ES256 jwt /token papaya nginx
 
 read -r RSA2 ECDSA2 NGINX2 <<<"$(limits)"
 echo "after:  openssl speed -multi 2: rsa2048 sign $RSA2/s, ecdsap256 sign $ECDSA2/s; nginx static 200: $NGINX2 req/s"
-RSA=$(awk -v a="$RSA1" -v b="$RSA2" 'BEGIN { printf "%.0f", (a + b) / 2 }')
-NGINX=$(awk -v a="$NGINX1" -v b="$NGINX2" 'BEGIN { printf "%.0f", (a + b) / 2 }')
+RSA=$(mean "$RSA1" "$RSA2")
+NGINX=$(mean "$NGINX1" "$NGINX2")
 printf '\n%-34s %10s %8s %34s %12s %10s %12s\n' "case" "tokens/s" "p99" "vs limit (mean of before and after)" \
 	"CPU us/tok" "KB/tok" "machine idle"
 for r in "${ROWS[@]}"; do

@@ -117,6 +117,8 @@ openssl_sign_rate() {
 		awk -F: -v f="$field" '/^Got: \+F/ {sub(/^Got: /, ""); s += $f} END {printf "%.0f\n", s}'
 }
 
+mean() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (a + b) / 2 }'; }	# of a before and an after run
+
 pct() {	# a b -> a/b in percent
 	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "n/a" }'
 }
