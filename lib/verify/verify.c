@@ -17,6 +17,7 @@
 
 #include "gatehouse/verify.h"
 #include "gate/claims.h"
+#include "jose/b64url.h"
 #include "jose/jose.h"
 
 #define JWKS_MAX_BYTES	(1024 * 1024)
@@ -370,6 +371,29 @@ xdup(const char *s, int *bad)
 	return d;
 }
 
+/* The verified token's payload as compact JSON text, malloc'd: the view
+ * rewrote its own copy in place, so it is decoded again and re-dumped. */
+static char *
+payload_text(const char *token, size_t len)
+{
+	const char *d1 = memchr(token, '.', len), *d2;
+	uint8_t *buf;
+	size_t n;
+	json_t *j;
+	char *out = NULL;
+
+	if (d1 == NULL || (d2 = memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token))) == NULL ||
+	    (buf = malloc(JOSE_MAX_SEGMENT)) == NULL)
+		return NULL;
+	if (b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), buf, JOSE_MAX_SEGMENT, &n) == 0 &&
+	    (j = json_loadb((const char *)buf, n, 0, NULL)) != NULL) {
+		out = json_dumps(j, JSON_COMPACT);
+		json_decref(j);
+	}
+	free(buf);
+	return out;
+}
+
 static int
 verify_with(gh_verifier *v, struct keyset *s, const char *token, size_t len,
     const char *tenant, struct gh_verify_claims *out, int *unknown_kid)
@@ -382,7 +406,7 @@ verify_with(gh_verifier *v, struct keyset *s, const char *token, size_t len,
 		[CLAIMS_TENANT] = GH_VERIFY_TENANT,
 	};
 	struct lookup l = { s, NULL, 0, 0 };
-	json_t *hdr = NULL, *payload = NULL;
+	struct jose_jwt *jwt;
 	const struct jose_key *key = NULL;
 	const char *jerr = NULL;
 	struct claims_rules rules;
@@ -392,13 +416,19 @@ verify_with(gh_verifier *v, struct keyset *s, const char *token, size_t len,
 	int rc, bad = 0;
 
 	*unknown_kid = 0;
-	if (jose_verify_compact(token, len, lookup_key, &l, &hdr, &payload, &key, &jerr) == -1) {
+	/* ~22 KB: on the heap, since this runs on the caller's threads, whose
+	 * stacks may be small. */
+	if ((jwt = malloc(sizeof(*jwt))) == NULL)
+		return GH_VERIFY_NO_MEMORY;
+	if (jose_verify_compact(token, len, lookup_key, &l, jwt, &key, &jerr) == -1) {
 		if (l.asked && !l.found) {
 			*unknown_kid = 1;
-			return GH_VERIFY_UNKNOWN_KEY;
+			rc = GH_VERIFY_UNKNOWN_KEY;
+		} else {
+			rc = (!l.asked || (jerr != NULL && strncmp(jerr, "malformed", 9) == 0)) ?
+			    GH_VERIFY_MALFORMED : GH_VERIFY_BAD_SIGNATURE;
 		}
-		return (!l.asked || (jerr != NULL && strncmp(jerr, "malformed", 9) == 0)) ?
-		    GH_VERIFY_MALFORMED : GH_VERIFY_BAD_SIGNATURE;
+		goto out;
 	}
 	memset(&rules, 0, sizeof(rules));
 	rules.issuer = v->issuer;
@@ -406,7 +436,8 @@ verify_with(gh_verifier *v, struct keyset *s, const char *token, size_t len,
 	rules.tenant = tenant;
 	rules.now = (int64_t)time(NULL);
 	rules.leeway = v->leeway;
-	if ((ce = claims_check(hdr, payload, &rules, &cl, desc, sizeof(desc))) != CLAIMS_OK) {
+	if ((ce = claims_check(&jwt->header, &jwt->claims, &rules, &cl, desc,
+	    sizeof(desc))) != CLAIMS_OK) {
 		rc = map[ce];
 		goto out;
 	}
@@ -428,7 +459,7 @@ verify_with(gh_verifier *v, struct keyset *s, const char *token, size_t len,
 		out->exp = cl.exp;
 		out->nbf = cl.nbf;
 		out->iat = cl.iat;
-		if ((out->payload_json = json_dumps(payload, JSON_COMPACT)) == NULL)
+		if ((out->payload_json = payload_text(token, len)) == NULL)
 			bad = 1;
 		if (bad) {
 			gh_verify_claims_clear(out);
@@ -436,8 +467,7 @@ verify_with(gh_verifier *v, struct keyset *s, const char *token, size_t len,
 		}
 	}
 out:
-	json_decref(hdr);
-	json_decref(payload);
+	free(jwt);
 	return rc;
 }
 

@@ -261,7 +261,8 @@ cmd_token_inspect(int argc, char **argv)
 	static char stdin_tok[JOSE_MAX_TOKEN_LEN + 2];
 	struct cli_args a;
 	struct keys ks = { .n = 0 };
-	json_t *out = NULL, *hdr = NULL, *claims = NULL, *vh = NULL, *vc = NULL;
+	json_t *out = NULL, *hdr = NULL, *claims = NULL;
+	struct jose_jwt *jwt = NULL;
 	const struct jose_key *key = NULL;
 	const char *tok, *d1, *d2, *err = NULL;
 	char why[512];
@@ -323,7 +324,11 @@ cmd_token_inspect(int argc, char **argv)
 		rc = cli_fail("token inspect: %s", why);
 		goto done;
 	}
-	if (jose_verify_compact(tok, len, lookup, &ks, &vh, &vc, &key, &err) != 0) {
+	if ((jwt = malloc(sizeof(*jwt))) == NULL) {
+		rc = cli_fail("token inspect: out of memory");
+		goto done;
+	}
+	if (jose_verify_compact(tok, len, lookup, &ks, jwt, &key, &err) != 0) {
 		json_object_set_new(out, "signature", json_string("invalid"));
 		verdict(out, "invalid", "%s", err ? err : "verification failed");
 		goto print;
@@ -353,8 +358,7 @@ done:
 	json_decref(out);
 	json_decref(hdr);
 	json_decref(claims);
-	json_decref(vh);
-	json_decref(vc);
+	free(jwt);
 	for (i = 0; i < ks.n; i++)
 		jose_key_free(ks.k[i]);
 	return rc;

@@ -26,55 +26,54 @@ fail(enum claims_err e, char *desc, size_t desclen, const char *what)
 	return e;
 }
 
-/* A string claim of at most MAX_CLAIM_STRING bytes without NUL. */
+/* A string claim of at most MAX_CLAIM_STRING bytes (json_view strings hold
+ * no NUL: "\u0000" is refused). */
 static int
-get_string(const json_t *o, const char *name, const char **out)
+get_string(const struct json_view *o, const char *name, const char **out)
 {
-	const json_t *v = json_object_get(o, name);
+	const struct json_view_member *v = json_view_get(o, name);
 
-	if (!json_is_string(v))
+	if (v == NULL || v->type != JSON_VIEW_STRING)
 		return v == NULL ? 0 : -1;
-	if (json_string_length(v) > MAX_CLAIM_STRING ||
-	    strlen(json_string_value(v)) != json_string_length(v))
+	if (v->len > MAX_CLAIM_STRING)
 		return -1;
-	*out = json_string_value(v);
+	*out = v->str;
 	return 1;
 }
 
 /* A NumericDate (RFC 7519 §2): a JSON number of seconds, whole or not. */
 static int
-get_date(const json_t *o, const char *name, int64_t *out)
+get_date(const struct json_view *o, const char *name, int64_t *out)
 {
-	const json_t *v = json_object_get(o, name);
-	double d;
+	const struct json_view_member *v = json_view_get(o, name);
 
 	if (v == NULL)
 		return 0;
-	if (json_is_integer(v)) {
-		*out = (int64_t)json_integer_value(v);
+	if (v->type == JSON_VIEW_INTEGER) {
+		*out = (int64_t)v->integer;
 		return *out >= 0 && *out < (INT64_C(1) << 40) ? 1 : -1;
 	}
-	if (!json_is_real(v))
+	if (v->type != JSON_VIEW_REAL || !isfinite(v->real) || v->real < 0 ||
+	    v->real >= 1099511627776.0)
 		return -1;
-	d = json_real_value(v);
-	if (!isfinite(d) || d < 0 || d >= 1099511627776.0)
-		return -1;
-	*out = (int64_t)d;
+	*out = (int64_t)v->real;
 	return 1;
 }
 
 int
-claims_aud_has(const json_t *aud, const char *want)
+claims_aud_has(const struct json_view_member *aud, const char *want)
 {
-	size_t i;
-	const json_t *v;
+	const char *s;
 
-	if (json_is_string(aud))
-		return strcmp(json_string_value(aud), want) == 0;
-	if (!json_is_array(aud))
+	if (aud == NULL)
 		return 0;
-	json_array_foreach(aud, i, v)
-		if (json_is_string(v) && strcmp(json_string_value(v), want) == 0)
+	if (aud->type == JSON_VIEW_STRING)
+		return strcmp(aud->str, want) == 0;
+	if (aud->type != JSON_VIEW_ARRAY || aud->strings == NULL)
+		return 0;
+	s = aud->strings;
+	for (size_t i = 0; i < aud->len; i++, s = json_view_next_string(s))
+		if (strcmp(s, want) == 0)
 			return 1;
 	return 0;
 }
@@ -94,30 +93,43 @@ claims_scope_has(const char *scope, const char *s, size_t n)
 }
 
 static int
-aud_ok(const json_t *aud)
+aud_ok(const struct json_view_member *aud)
 {
-	size_t i;
-	const json_t *v;
+	return aud->type == JSON_VIEW_STRING || (aud->type == JSON_VIEW_ARRAY &&
+	    aud->strings != NULL && aud->len > 0 && aud->len <= 32);
+}
 
-	if (json_is_string(aud))
-		return 1;
-	if (!json_is_array(aud) || json_array_size(aud) == 0 || json_array_size(aud) > 32)
+/* The role bits the roles claim names (unknown names are ignored); -1 when
+ * it is not an array of strings. */
+static int
+get_roles(const struct json_view *o, unsigned *out)
+{
+	const struct json_view_member *v = json_view_get(o, "roles");
+	const char *r;
+
+	*out = 0;
+	if (v == NULL)
 		return 0;
-	json_array_foreach(aud, i, v)
-		if (!json_is_string(v))
-			return 0;
-	return 1;
+	if (v->type != JSON_VIEW_ARRAY || v->strings == NULL)
+		return -1;
+	r = v->strings;
+	for (size_t i = 0; i < v->len; i++, r = json_view_next_string(r)) {
+		if (strcmp(r, "viewer") == 0)
+			*out |= CLAIMS_ROLE_VIEWER;
+		else if (strcmp(r, "operator") == 0)
+			*out |= CLAIMS_ROLE_OPERATOR;
+		else if (strcmp(r, "admin") == 0)
+			*out |= CLAIMS_ROLE_ADMIN;
+	}
+	return 0;
 }
 
 enum claims_err
-claims_check(const json_t *header, const json_t *payload,
+claims_check(const struct json_view *header, const struct json_view *payload,
     const struct claims_rules *rules, struct claims *out, char *desc,
     size_t desclen)
 {
 	const char *typ = NULL, *iss = NULL;
-	const json_t *roles;
-	size_t i;
-	const json_t *v;
 
 	memset(out, 0, sizeof(*out));
 	out->scope = "";
@@ -154,23 +166,11 @@ claims_check(const json_t *header, const json_t *payload,
 	    get_string(payload, "scope", &out->scope) == -1 ||
 	    get_string(payload, "env", &out->env) == -1)
 		return fail(CLAIMS_MALFORMED, desc, desclen, "the token's sub, scope or env is not a string");
-	if ((out->aud = json_object_get(payload, "aud")) != NULL && !aud_ok(out->aud))
+	if ((out->aud = json_view_get(payload, "aud")) != NULL && !aud_ok(out->aud))
 		return fail(CLAIMS_MALFORMED, desc, desclen, "the token's aud is not a string or an array of strings");
-	roles = json_object_get(payload, "roles");
-	if (roles != NULL && !json_is_array(roles))
-		return fail(CLAIMS_MALFORMED, desc, desclen, "the token's roles is not an array");
-	json_array_foreach(roles, i, v) {
-		const char *r = json_string_value(v);
-		if (r == NULL)
-			return fail(CLAIMS_MALFORMED, desc, desclen, "the token's roles are not strings");
-		if (strcmp(r, "viewer") == 0)
-			out->roles |= CLAIMS_ROLE_VIEWER;
-		else if (strcmp(r, "operator") == 0)
-			out->roles |= CLAIMS_ROLE_OPERATOR;
-		else if (strcmp(r, "admin") == 0)
-			out->roles |= CLAIMS_ROLE_ADMIN;
-	}
-	if (rules->audience != NULL && (out->aud == NULL || !claims_aud_has(out->aud, rules->audience)))
+	if (get_roles(payload, &out->roles) == -1)
+		return fail(CLAIMS_MALFORMED, desc, desclen, "the token's roles is not an array of strings");
+	if (rules->audience != NULL && !claims_aud_has(out->aud, rules->audience))
 		return fail(CLAIMS_AUDIENCE, desc, desclen, "the token is not meant for this audience");
 	if (rules->tenant != NULL && strcmp(out->tenant_id, rules->tenant) != 0)
 		return fail(CLAIMS_TENANT, desc, desclen, "the token belongs to another tenant");

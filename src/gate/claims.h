@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
+#include "util/json_view.h"
 
 /* Role bits, equal to the store's STORE_ROLE_* (the library has no store). */
 #define CLAIMS_ROLE_VIEWER	0x1u
@@ -41,7 +41,7 @@ struct claims_rules {
 	int		 skip_time;	/* exp and nbf not checked (revocation) */
 };
 
-/* What the checks found; strings point into the payload (borrowed). */
+/* What the checks found; strings point into the claims view (borrowed). */
 struct claims {
 	const char	*client_id;
 	const char	*tenant_id;
@@ -51,16 +51,16 @@ struct claims {
 	const char	*env;		/* NULL when absent */
 	unsigned	 roles;		/* CLAIMS_ROLE_* */
 	int64_t		 exp, nbf, iat;	/* nbf, iat 0 when absent */
-	const json_t	*aud;		/* string or array of strings; NULL */
+	const struct json_view_member *aud;	/* string or array of strings; NULL */
 };
 
 /* Checks header and payload against rules. Returns CLAIMS_OK, or the first
  * failure with a secret-free sentence in desc. */
-enum claims_err claims_check(const json_t *header, const json_t *payload,
-	    const struct claims_rules *rules, struct claims *out, char *desc,
-	    size_t desclen);
+enum claims_err claims_check(const struct json_view *header,
+	    const struct json_view *payload, const struct claims_rules *rules,
+	    struct claims *out, char *desc, size_t desclen);
 /* 1 when aud (a string or an array of strings) names want. */
-int	claims_aud_has(const json_t *aud, const char *want);
+int	claims_aud_has(const struct json_view_member *aud, const char *want);
 /* 1 when the space-separated scope string holds scope s[0..n). */
 int	claims_scope_has(const char *scope, const char *s, size_t n);
 

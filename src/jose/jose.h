@@ -18,6 +18,8 @@
 
 #include <jansson.h>
 
+#include "util/json_view.h"
+
 enum jose_alg {
 	JOSE_ALG_RS256,
 	JOSE_ALG_PS256,
@@ -71,18 +73,34 @@ int	jose_sign_compact(const struct jose_key *, const char *typ,
 typedef const struct jose_key *(*jose_key_lookup_fn)(void *arg,
 	    const char *kid);
 
+/* A verified JWT's header and claims set, read in place by
+ * util/json_view.h; the views point into the buffers here. About 22 KB:
+ * callers keep one on the stack. */
+#define JOSE_MAX_HEADER_MEMBERS	16
+#define JOSE_MAX_CLAIMS		128
+#define JOSE_MAX_SEGMENT	(JOSE_MAX_TOKEN_LEN / 4 * 3 + 3)
+
+struct jose_jwt {
+	struct json_view	header, claims;
+	struct json_view_member	header_m[JOSE_MAX_HEADER_MEMBERS];
+	struct json_view_member	claims_m[JOSE_MAX_CLAIMS];
+	char			header_buf[JOSE_MAX_SEGMENT];
+	char			claims_buf[JOSE_MAX_SEGMENT];
+};
+
 /*
  * Verifies a compact JWS of at most JOSE_MAX_TOKEN_LEN bytes: exactly three
- * base64url segments; a header that is a JSON object without duplicate keys,
- * with a known kid (lookup), alg equal to the key's, no "crit" (we support
- * no extensions; RFC 7515 §4.1.11), jku/x5u/jwk ignored; a valid signature
- * (ECDSA as raw R||S per RFC 7518 §3.4, rejecting zero R or S); a payload
- * that is a JSON object without duplicate keys. Claims are NOT checked here
- * (exp, iss, aud are the caller's policy).
- * On success *header and *claims are new references.
+ * base64url segments; a header that is a JSON object of at most
+ * JOSE_MAX_HEADER_MEMBERS members without duplicate names, with a known kid
+ * (lookup), alg equal to the key's, no "crit" (we support no extensions;
+ * RFC 7515 §4.1.11), jku/x5u/jwk ignored; a valid signature (ECDSA as raw
+ * R||S per RFC 7518 §3.4, rejecting zero R or S); a payload that is a JSON
+ * object of at most JOSE_MAX_CLAIMS members without duplicate names. Claims
+ * are NOT checked here (exp, iss, aud are the caller's policy).
+ * On success jwt holds the header and claims.
  */
 int	jose_verify_compact(const char *token, size_t len,
-	    jose_key_lookup_fn lookup, void *arg, json_t **header,
-	    json_t **claims, const struct jose_key **key, const char **err);
+	    jose_key_lookup_fn lookup, void *arg, struct jose_jwt *jwt,
+	    const struct jose_key **key, const char **err);
 
 #endif

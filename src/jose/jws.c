@@ -320,36 +320,45 @@ out:
 	return rc;
 }
 
-/* Parses a JSON object, refusing duplicate member names (RFC 7515 §5.2
- * step 4: reject or take the last; we reject) and trailing bytes. */
-static json_t *
-load_object(const uint8_t *buf, size_t len)
+/* Decodes one segment into buf and reads it as an object of at most cap
+ * members. Duplicate names are refused (RFC 7515 §5.2 step 4: reject or
+ * take the last; we reject), and so are trailing bytes. */
+static int
+load_object(const char *seg, size_t n, char *buf, struct json_view *v,
+    struct json_view_member *m, size_t cap)
 {
-	json_error_t jerr;
-	json_t *j;
+	size_t len;
 
-	j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (j != NULL && !json_is_object(j)) {
-		json_decref(j);
-		j = NULL;
-	}
-	return j;
+	v->m = m;
+	v->cap = cap;
+	v->n = 0;
+	if (b64url_decode(seg, n, (uint8_t *)buf, JOSE_MAX_SEGMENT, &len) == -1)
+		return -1;
+	return json_view_parse(v, buf, len, NULL);
+}
+
+/* A header parameter that is a string, or NULL. */
+static const struct json_view_member *
+header_string(const struct json_view *h, const char *name)
+{
+	const struct json_view_member *m = json_view_get(h, name);
+
+	return m != NULL && m->type == JSON_VIEW_STRING ? m : NULL;
 }
 
 int
 jose_verify_compact(const char *token, size_t len, jose_key_lookup_fn lookup,
-    void *arg, json_t **header, json_t **claims, const struct jose_key **key,
+    void *arg, struct jose_jwt *jwt, const struct jose_key **key,
     const char **err)
 {
-	/* Decoded segments are at most 3/4 of the bounded token. */
-	uint8_t buf[JOSE_MAX_TOKEN_LEN / 4 * 3 + 3];
-	const char *d1, *d2, *why = "malformed token", *kid;
+	const char *d1, *d2, *why = "malformed token";
+	const struct json_view_member *alg_m, *kid_m;
 	const struct jose_key *k;
-	json_t *h = NULL, *c = NULL, *v;
-	size_t hl, pl, sl, hn, pn, sn;
+	size_t hl, pl, sl, sn;
 	enum jose_alg alg;
 	int rc = -1;
 
+	jwt->header.n = jwt->claims.n = 0;
 	if (token == NULL || len == 0)
 		goto out;
 	if (len > JOSE_MAX_TOKEN_LEN) {
@@ -366,40 +375,35 @@ jose_verify_compact(const char *token, size_t len, jose_key_lookup_fn lookup,
 	sl = len - (size_t)(d2 + 1 - token);
 	if (hl == 0 || pl == 0 || sl == 0)
 		goto out;
-	if (b64url_decode(token, hl, buf, sizeof(buf), &hn) == -1 ||
-	    (h = load_object(buf, hn)) == NULL) {
+	if (load_object(token, hl, jwt->header_buf, &jwt->header, jwt->header_m,
+	    JOSE_MAX_HEADER_MEMBERS) == -1) {
 		why = "malformed token header";
 		goto out;
 	}
 	/* We implement no extensions, so any crit fails (RFC 7515 §4.1.11). */
-	if (json_object_get(h, "crit") != NULL) {
+	if (json_view_get(&jwt->header, "crit") != NULL) {
 		why = "unsupported crit header";
-		goto out;
-	}
-	v = json_object_get(h, "alg");
-	if (!json_is_string(v)) {
-		why = "missing alg";
 		goto out;
 	}
 	/* Exact, case-sensitive names only: none/NoNe/HS256 are refused here,
 	 * before any key is looked up (RFC 8725 §3.1). */
-	if (jose_alg_from_name(json_string_value(v), &alg) == -1 ||
-	    strlen(json_string_value(v)) != json_string_length(v)) {
+	if ((alg_m = header_string(&jwt->header, "alg")) == NULL) {
+		why = "missing alg";
+		goto out;
+	}
+	if (jose_alg_from_name(alg_m->str, &alg) == -1) {
 		why = "unsupported algorithm";
 		goto out;
 	}
-	v = json_object_get(h, "kid");
-	if (!json_is_string(v)) {
+	if ((kid_m = header_string(&jwt->header, "kid")) == NULL) {
 		why = "missing kid";
 		goto out;
 	}
-	kid = json_string_value(v);
-	if (json_string_length(v) == 0 || json_string_length(v) > JOSE_MAX_KID_LEN ||
-	    strlen(kid) != json_string_length(v)) {
+	if (kid_m->len == 0 || kid_m->len > JOSE_MAX_KID_LEN) {
 		why = "bad kid";
 		goto out;
 	}
-	if ((k = lookup(arg, kid)) == NULL) {
+	if ((k = lookup(arg, kid_m->str)) == NULL) {
 		why = "unknown kid";
 		goto out;
 	}
@@ -407,32 +411,26 @@ jose_verify_compact(const char *token, size_t len, jose_key_lookup_fn lookup,
 		why = "algorithm mismatch";
 		goto out;
 	}
-	if (b64url_decode(d2 + 1, sl, buf, sizeof(buf), &sn) == -1 ||
-	    jose_verify_raw(k, (const uint8_t *)token, (size_t)(d2 - token),
-	    buf, sn) == -1) {
+	/* The signature is decoded where the claims will be, before them. */
+	if (b64url_decode(d2 + 1, sl, (uint8_t *)jwt->claims_buf, JOSE_MAX_SEGMENT,
+	    &sn) == -1 || jose_verify_raw(k, (const uint8_t *)token,
+	    (size_t)(d2 - token), (const uint8_t *)jwt->claims_buf, sn) == -1) {
 		why = "bad signature";
 		goto out;
 	}
-	if (b64url_decode(d1 + 1, pl, buf, sizeof(buf), &pn) == -1 ||
-	    (c = load_object(buf, pn)) == NULL) {
+	if (load_object(d1 + 1, pl, jwt->claims_buf, &jwt->claims, jwt->claims_m,
+	    JOSE_MAX_CLAIMS) == -1) {
 		why = "malformed token payload";
 		goto out;
-	}
-	if (header != NULL) {
-		*header = h;
-		h = NULL;
-	}
-	if (claims != NULL) {
-		*claims = c;
-		c = NULL;
 	}
 	if (key != NULL)
 		*key = k;
 	rc = 0;
 out:
-	json_decref(h);
-	json_decref(c);
-	if (rc == -1 && err != NULL)
-		*err = why;
+	if (rc == -1) {
+		jwt->header.n = jwt->claims.n = 0;
+		if (err != NULL)
+			*err = why;
+	}
 	return rc;
 }

@@ -6,9 +6,14 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "jose/jose.h"
 #include "manage/manage.h"
 #include "oauth/client_cache.h"
+#include "util/json_view.h"
 #include "util/util.h"
+
+_Static_assert(MANAGE_MAX_CLAIMS_MEMBERS + 16 <= JOSE_MAX_CLAIMS,
+    "a token with every extra claim must stay readable by the gate");
 
 static int
 fail(char *err, size_t errlen, const char *msg)
@@ -111,6 +116,34 @@ parse_scopes(const char *s, char **out, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Tokens carry the extra claims as members of their claims set, which the
+ * gate reads with util/json_view.h: refuse here what it would refuse there
+ * (nesting, member count), so that no client can be given tokens that no
+ * gate accepts. On failure *text is freed and set to NULL.
+ */
+static int
+claims_readable(const char *compact, char **text, char *err, size_t errlen)
+{
+	struct json_view_member m[MANAGE_MAX_CLAIMS_MEMBERS];
+	struct json_view v = { m, 0, MANAGE_MAX_CLAIMS_MEMBERS };
+	size_t n = strlen(compact);
+	const char *why = "out of memory";
+	char *copy = malloc(n + 1);
+	int rc = -1;
+
+	if (copy != NULL)
+		rc = json_view_parse(&v, memcpy(copy, compact, n + 1), n, &why);
+	free(copy);
+	if (rc == 0)
+		return 0;
+	snprintf(err, errlen, "claims: %s (at most %d members, nested at most %d deep)",
+	    why, MANAGE_MAX_CLAIMS_MEMBERS, JSON_VIEW_MAX_DEPTH);
+	free(*text);
+	*text = NULL;
+	return -1;
+}
+
 static int
 parse_claims(const char *s, char **out, char *err, size_t errlen)
 {
@@ -140,7 +173,9 @@ parse_claims(const char *s, char **out, char *err, size_t errlen)
 	}
 	*out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(o);
-	return *out ? 0 : fail(err, errlen, "out of memory");
+	if (*out == NULL)
+		return fail(err, errlen, "out of memory");
+	return claims_readable(*out, out, err, errlen);
 }
 
 static int

@@ -34,6 +34,9 @@ struct client_spec {
 };
 
 #define MANAGE_MAX_CLAIMS_LEN 4096
+/* Extra claims sit beside the 16 registered ones in a token's claims set,
+ * which the gate reads with at most JOSE_MAX_CLAIMS members. */
+#define MANAGE_MAX_CLAIMS_MEMBERS 100
 
 int	manage_tenant_create(struct store *, const char *id, const char *name,
 	    struct store_tenant *out, char *err, size_t errlen);

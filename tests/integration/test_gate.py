@@ -169,6 +169,34 @@ class Gate(Suite):
                            "Authorization": "Bearer " + tok})
         eq(r.status, 200, "HEAD /gate")
 
+    def test_extra_claims_at_their_bounds(self):
+        # The gate reads a token's claims set with a bounded reader
+        # (src/util/json_view.h); client creation refuses extra claims it
+        # could not read, so every token a client is given passes the gate.
+        def nest(depth):
+            v = "leaf"
+            for _ in range(depth - 1):
+                v = {"n": v}
+            return v
+        extra = {"k%03d" % i: i for i in range(96)}
+        extra.update({"deep": nest(32), "list": ["a", "\u00e9\"\\", "\U0001F600"],
+                      "mixed": [1, {"x": [True, None, -1.5e-3]}], "text": "tab\there"})
+        c = self.s.client("acme", name="extra", roles="viewer", claims=json.dumps(extra))
+        tok = self.token(c)
+        payload = json.loads(b64u_dec(tok.split(".")[1]))
+        for k, v in extra.items():
+            eq(payload.get(k), v, "extra claim %s in the token" % k)
+        r = self.gate(tok)
+        eq(r.status, 200, "a token with 100 extra claims passes %r" % r)
+        eq(r.header("X-Gatehouse-Client"), c["client_id"], "its client")
+        for what, bad in (("101 members", dict(extra, one_more=1)),
+                          ("nested 33 deep", {"deep": nest(33)})):
+            p = self.s.cli("client", "create", "--tenant", "acme", "--name", "x",
+                           "--claims", json.dumps(bad), check=False)
+            check(p.returncode != 0, "extra claims with %s refused" % what)
+            msg = p.stderr.decode()
+            check("at most 100 members, nested at most 32 deep" in msg, "says why: %r" % msg)
+
     def test_admin_role_covers_lower_roles(self):
         tok = self.token(self.admin)
         eq(self.gate(tok, method="DELETE", uri="/v1/cards/c-1").status, 200, "admin deletes")

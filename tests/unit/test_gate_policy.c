@@ -220,27 +220,44 @@ test_empty_policy_denies(void **state)
 	policy_unref(p);
 }
 
-static json_t *
-J(const char *s)
+/* s read into v, with buf and m as its storage. */
+static void
+J(const char *s, char *buf, struct json_view *v, struct json_view_member *m, size_t cap)
 {
-	json_t *v = json_loads(s, JSON_REJECT_DUPLICATES, NULL);
-	assert_non_null(v);
-	return v;
+	size_t n = strlen(s);
+
+	memcpy(buf, s, n);
+	v->m = m;
+	v->cap = cap;
+	assert_int_equal(json_view_parse(v, buf, n, NULL), 0);
+}
+
+/* The claim checks on these texts; the roles found go to *roles. */
+static enum claims_err
+check_roles(const char *hdr, const char *payload, const char *aud, const char *tenant,
+    int64_t now, unsigned *roles)
+{
+	char hb[256], pb[1024];
+	struct json_view_member hm[8], pm[32];
+	struct json_view h, p;
+	struct claims_rules r = { "https://gh", aud, tenant, now, 30, 0 };
+	struct claims c;
+	char desc[160];
+	enum claims_err e;
+
+	J(hdr, hb, &h, hm, 8);
+	J(payload, pb, &p, pm, 32);
+	e = claims_check(&h, &p, &r, &c, desc, sizeof(desc));
+	if (roles != NULL)
+		*roles = c.roles;
+	return e;
 }
 
 static enum claims_err
 check(const char *hdr, const char *payload, const char *aud, const char *tenant,
     int64_t now)
 {
-	json_t *h = J(hdr), *p = J(payload);
-	struct claims_rules r = { "https://gh", aud, tenant, now, 30, 0 };
-	struct claims c;
-	char desc[160];
-	enum claims_err e = claims_check(h, p, &r, &c, desc, sizeof(desc));
-
-	json_decref(h);
-	json_decref(p);
-	return e;
+	return check_roles(hdr, payload, aud, tenant, now, NULL);
 }
 
 #define GOOD "\"iss\":\"https://gh\",\"client_id\":\"c\",\"tenant_id\":\"t\",\"jti\":\"j\",\"env\":\"sandbox\""
@@ -249,6 +266,7 @@ static void
 test_claims(void **state)
 {
 	const char *at = "{\"typ\":\"at+jwt\"}";
+	unsigned roles;
 
 	(void)state;
 	assert_int_equal(check(at, "{" GOOD ",\"exp\":1000}", NULL, NULL, 999), CLAIMS_OK);
@@ -274,6 +292,27 @@ test_claims(void **state)
 	assert_int_equal(check(at, "{" GOOD ",\"exp\":9000,\"roles\":\"admin\"}", NULL, NULL, 1000), CLAIMS_MALFORMED);
 	assert_int_equal(check(at, "{\"iss\":\"https://gh\",\"client_id\":\"c\",\"tenant_id\":\"t\",\"exp\":9000}",
 	    NULL, NULL, 1000), CLAIMS_MALFORMED);
+	/* Arrays must hold only strings; unknown role names are ignored. */
+	assert_int_equal(check(at, "{" GOOD ",\"exp\":9000,\"roles\":[\"admin\",1]}", NULL, NULL, 1000), CLAIMS_MALFORMED);
+	assert_int_equal(check(at, "{" GOOD ",\"exp\":9000,\"aud\":[\"a\",null]}", "a", NULL, 1000), CLAIMS_MALFORMED);
+	assert_int_equal(check(at, "{" GOOD ",\"exp\":9000,\"aud\":[]}", NULL, NULL, 1000), CLAIMS_MALFORMED);
+	assert_int_equal(check_roles(at, "{" GOOD ",\"exp\":9000,\"roles\":[\"viewer\",\"root\",\"admin\"]}",
+	    NULL, NULL, 1000, &roles), CLAIMS_OK);
+	assert_int_equal(roles, CLAIMS_ROLE_VIEWER | CLAIMS_ROLE_ADMIN);
+	assert_int_equal(check_roles(at, "{" GOOD ",\"exp\":9000,\"roles\":[\"op\\u0065rator\"]}",
+	    NULL, NULL, 1000, &roles), CLAIMS_OK);
+	assert_int_equal(roles, CLAIMS_ROLE_OPERATOR);
+	/* A NumericDate may have a fraction; it may not be negative or huge. */
+	assert_int_equal(check(at, "{" GOOD ",\"exp\":1000.5}", NULL, NULL, 999), CLAIMS_OK);
+	assert_int_equal(check(at, "{" GOOD ",\"exp\":-1}", NULL, NULL, 0), CLAIMS_MALFORMED);
+	assert_int_equal(check(at, "{" GOOD ",\"exp\":1e300}", NULL, NULL, 0), CLAIMS_MALFORMED);
+	/* A claim too long to be ours. */
+	{
+		char big[800];
+		int n = snprintf(big, sizeof(big), "{" GOOD ",\"exp\":9000,\"scope\":\"%0600d\"}", 0);
+		assert_true(n > 0 && (size_t)n < sizeof(big));
+		assert_int_equal(check(at, big, NULL, NULL, 1000), CLAIMS_MALFORMED);
+	}
 }
 
 static void

@@ -111,15 +111,13 @@ static const char *
 verify_err(const char *tok, size_t len)
 {
 	struct jose_key *l[JOSE_ALG__MAX + 1];
-	json_t *h = NULL, *c = NULL;
+	struct jose_jwt jwt;
 	const char *err = NULL;
 	int rc;
 
 	memcpy(l, keys, sizeof(keys));
 	l[JOSE_ALG__MAX] = NULL;
-	rc = jose_verify_compact(tok, len, lookup_list, l, &h, &c, NULL, &err);
-	json_decref(h);
-	json_decref(c);
+	rc = jose_verify_compact(tok, len, lookup_list, l, &jwt, NULL, &err);
 	if (rc == 0) {
 		assert_null(err);
 		return NULL;
@@ -338,7 +336,8 @@ test_round_trip_all(void **state)
 		for (size_t t = 0; t < sizeof(typs) / sizeof(typs[0]); t++) {
 			struct jose_key *l[] = { keys[a], NULL };
 			const struct jose_key *used = NULL;
-			json_t *h = NULL, *c = NULL;
+			struct jose_jwt jwt;
+			const struct json_view_member *m;
 			char *tok = NULL;
 			size_t len = 0;
 			const char *err = NULL;
@@ -347,22 +346,22 @@ test_round_trip_all(void **state)
 			    strlen(payload), &tok, &len, &err), 0);
 			assert_int_equal(strlen(tok), len);
 			assert_int_equal(jose_verify_compact(tok, len, lookup_list, l,
-			    &h, &c, &used, &err), 0);
+			    &jwt, &used, &err), 0);
 			assert_ptr_equal(used, keys[a]);
-			assert_string_equal(json_string_value(json_object_get(h, "alg")),
-			    jose_alg_names[a]);
-			assert_string_equal(json_string_value(json_object_get(h, "kid")),
-			    jose_key_kid(keys[a]));
-			if (typs[t] != NULL)
-				assert_string_equal(json_string_value(
-				    json_object_get(h, "typ")), typs[t]);
-			else
-				assert_null(json_object_get(h, "typ"));
-			assert_int_equal(json_object_size(h), typs[t] ? 3 : 2);
-			assert_string_equal(json_string_value(json_object_get(c, "sub")),
-			    "client-1");
-			json_decref(h);
-			json_decref(c);
+			assert_non_null(m = json_view_get(&jwt.header, "alg"));
+			assert_string_equal(m->str, jose_alg_names[a]);
+			assert_non_null(m = json_view_get(&jwt.header, "kid"));
+			assert_string_equal(m->str, jose_key_kid(keys[a]));
+			if (typs[t] != NULL) {
+				assert_non_null(m = json_view_get(&jwt.header, "typ"));
+				assert_string_equal(m->str, typs[t]);
+			} else {
+				assert_null(json_view_get(&jwt.header, "typ"));
+			}
+			assert_int_equal(jwt.header.n, typs[t] ? 3 : 2);
+			assert_non_null(m = json_view_get(&jwt.claims, "sub"));
+			assert_int_equal(m->type, JSON_VIEW_STRING);
+			assert_string_equal(m->str, "client-1");
 			free(tok);
 		}
 	}
@@ -405,6 +404,7 @@ test_der_and_jwk_round_trip(void **state)
 		json_t *jwk;
 		char *tok = NULL;
 		size_t len;
+		struct jose_jwt jwt;
 
 		assert_int_equal(jose_key_private_der(keys[a], &der, &derlen, &err), 0);
 		assert_int_equal(jose_key_from_private_der((enum jose_alg)a,
@@ -427,8 +427,8 @@ test_der_and_jwk_round_trip(void **state)
 		assert_int_equal(jose_sign_compact(k2, "at+jwt", "{\"a\":1}", 7, &tok,
 		    &len, &err), 0);
 		l[0] = pub;
-		assert_int_equal(jose_verify_compact(tok, len, lookup_list, l, NULL,
-		    NULL, NULL, &err), 0);
+		assert_int_equal(jose_verify_compact(tok, len, lookup_list, l, &jwt,
+		    NULL, &err), 0);
 		free(tok);
 		jose_key_free(pub);
 		jose_key_free(k2);
@@ -935,6 +935,7 @@ test_key_rejects(void **state)
 
 struct worker {
 	const struct jose_key *k;
+	struct jose_jwt *jwt;	/* on the heap: a thread's stack is the caller's */
 	int ok;
 };
 
@@ -949,17 +950,16 @@ sign_verify_loop(void *arg)
 		char *tok = NULL, p[64];
 		size_t len;
 		int pl = snprintf(p, sizeof(p), "{\"i\":%d}", i);
-		json_t *c = NULL;
+		const struct json_view_member *m;
 
 		if (jose_sign_compact(w->k, "at+jwt", p, (size_t)pl, &tok, &len, NULL) == -1 ||
-		    jose_verify_compact(tok, len, lookup_list, l, NULL, &c, NULL, NULL) == -1 ||
-		    json_integer_value(json_object_get(c, "i")) != i) {
+		    jose_verify_compact(tok, len, lookup_list, l, w->jwt, NULL, NULL) == -1 ||
+		    (m = json_view_get(&w->jwt->claims, "i")) == NULL ||
+		    m->type != JSON_VIEW_INTEGER || m->integer != i) {
 			free(tok);
-			json_decref(c);
 			return NULL;
 		}
 		free(tok);
-		json_decref(c);
 	}
 	w->ok = 1;
 	return NULL;
@@ -975,10 +975,12 @@ test_threads(void **state)
 	(void)state;
 	for (int i = 0; i < 8; i++) {
 		w[i].k = keys[i % JOSE_ALG__MAX];
+		assert_non_null(w[i].jwt = malloc(sizeof(*w[i].jwt)));
 		assert_int_equal(pthread_create(&t[i], NULL, sign_verify_loop, &w[i]), 0);
 	}
 	for (int i = 0; i < 8; i++) {
 		pthread_join(t[i], NULL);
+		free(w[i].jwt);
 		assert_int_equal(w[i].ok, 1);
 	}
 }
