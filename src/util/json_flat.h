@@ -6,7 +6,8 @@
  * Building those as a jansson tree and dumping it took 6% of a token's CPU
  * (a hashed object, an allocation per member, a callback per run of
  * characters); appending to one buffer takes a tenth of that. Everything
- * with nesting or parsing stays with jansson.
+ * with nesting stays with jansson; tokens are read back with
+ * util/json_view.h.
  *
  * Keys are static identifiers, written as they are; string values are
  * escaped per RFC 8259 §7 and must be valid UTF-8 (the callers' strings
