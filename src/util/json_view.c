@@ -208,25 +208,27 @@ c_locale_new(void)
 
 /* strtod of s[0..n) in the C locale, whatever the process set (the
  * verification library runs inside other programs). s[n] is ours to
- * borrow for the terminating NUL. */
-static double
-real_value(char *s, size_t n, int *overflow)
+ * borrow for the terminating NUL. -1 when it is out of range. */
+static int
+real_value(char *s, size_t n, double *out)
 {
 	locale_t old = (locale_t)0;
-	char save = s[n];
-	double d;
+	char save = s[n], *end;
+	int rc = 0;
 
 	pthread_once(&c_locale_once, c_locale_new);
 	if (c_locale != (locale_t)0)
 		old = uselocale(c_locale);
 	s[n] = '\0';
 	errno = 0;
-	d = strtod(s, NULL);
-	*overflow = errno == ERANGE && (d == HUGE_VAL || d == -HUGE_VAL);
+	*out = strtod(s, &end);
+	/* Without the C locale, strtod may stop at the '.'. */
+	if (end != s + n || (errno == ERANGE && (*out == HUGE_VAL || *out == -HUGE_VAL)))
+		rc = -1;
 	s[n] = save;
 	if (c_locale != (locale_t)0)
 		uselocale(old);
-	return d;
+	return rc;
 }
 
 static int
@@ -246,7 +248,7 @@ number(struct reader *r, struct json_view_member *m)
 {
 	char *start = r->p;
 	unsigned long long mag = 0, lim = (unsigned long long)LLONG_MAX;
-	int neg = 0, real = 0, overflow;
+	int neg = 0, real = 0;
 	double d;
 
 	if (*r->p == '-') {
@@ -277,8 +279,7 @@ number(struct reader *r, struct json_view_member *m)
 	if (r->p == r->end)
 		return fail(r, "the object is not closed");
 	if (real) {
-		d = real_value(start, (size_t)(r->p - start), &overflow);
-		if (overflow)
+		if (real_value(start, (size_t)(r->p - start), &d) == -1)
 			return fail(r, "a real number is out of range");
 		if (m != NULL) {
 			m->type = JSON_VIEW_REAL;

@@ -7,7 +7,8 @@
  * verifies its token, its two json_loadb calls on ~500 bytes cost 86,000
  * instructions, 16% of the whole check and a third of what is not the RSA
  * signature. This reader validates the same grammar and returns what the
- * claim checks need, with no allocation for token-sized input. jansson
+ * claim checks need, with no allocation below ~1.3 KB of input (a typical
+ * token's claims are ~500 bytes). jansson
  * stays for everything else (and as this reader's oracle in its tests).
  *
  * The object is read per RFC 8259, as jansson reads it with
