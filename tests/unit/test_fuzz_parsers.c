@@ -51,6 +51,7 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
+#include "test_rng.h"
 #include "config/config.h"
 #include "gate/claims.h"
 #include "gate/policy.h"
@@ -80,23 +81,6 @@ static uint8_t fz_work[FZ_BUF];
 static uint64_t fz_seed = FZ_DEFAULT_SEED;
 static int64_t fz_scale = 1;
 static int fz_trace;
-static uint64_t rng;
-
-/* xorshift64* (Vigna 2016): fast, and the same sequence everywhere. */
-static uint64_t
-rnd(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * UINT64_C(2685821657736338717);
-}
-
-static size_t
-rnd_below(size_t n)
-{
-	return n == 0 ? 0 : (size_t)(rnd() % n);
-}
 
 /* What is being tried, for the report of a failed check or a sanitizer. */
 static struct {
@@ -246,7 +230,7 @@ static const char *
 fz_word(const struct fz_target *t)
 {
 	size_t n = GH_ARRAY_LEN(fz_dict_common) + t->ndict + t->nseeds;
-	size_t k = rnd_below(n);
+	size_t k = test_rng_below(n);
 
 	if (k < GH_ARRAY_LEN(fz_dict_common))
 		return fz_dict_common[k];
@@ -260,56 +244,56 @@ fz_word(const struct fz_target *t)
 static size_t
 fz_mutate_once(uint8_t *b, size_t len, size_t cap, const struct fz_target *t)
 {
-	size_t pos = rnd_below(len + 1), n;
+	size_t pos = test_rng_below(len + 1), n;
 	uint8_t c;
 
-	switch (rnd_below(18)) {
+	switch (test_rng_below(18)) {
 	case 0:		/* flip a bit */
 		if (len > 0)
-			b[rnd_below(len)] ^= (uint8_t)(1u << rnd_below(8));
+			b[test_rng_below(len)] ^= (uint8_t)(1u << test_rng_below(8));
 		return len;
 	case 1:		/* a random byte */
 		if (len > 0)
-			b[rnd_below(len)] = (uint8_t)rnd();
+			b[test_rng_below(len)] = (uint8_t)test_rng();
 		return len;
 	case 2:		/* a special byte */
 		if (len > 0)
-			b[rnd_below(len)] = fz_special[rnd_below(sizeof(fz_special))];
+			b[test_rng_below(len)] = fz_special[test_rng_below(sizeof(fz_special))];
 		return len;
 	case 3:		/* insert special bytes */
-		c = fz_special[rnd_below(sizeof(fz_special))];
-		n = 1 + rnd_below(3);
+		c = fz_special[test_rng_below(sizeof(fz_special))];
+		n = 1 + test_rng_below(3);
 		while (n-- > 0)
 			len = fz_insert(b, len, cap, pos, &c, 1);
 		return len;
 	case 4:		/* delete a few bytes, or a large part */
 		if (len == 0)
 			return len;
-		pos = rnd_below(len);
-		return fz_delete(b, len, pos, rnd_below(4) == 0 ? rnd_below(len) + 1 :
-		    1 + rnd_below(8));
+		pos = test_rng_below(len);
+		return fz_delete(b, len, pos, test_rng_below(4) == 0 ? test_rng_below(len) + 1 :
+		    1 + test_rng_below(8));
 	case 5:		/* truncate */
-		return rnd_below(len + 1);
+		return test_rng_below(len + 1);
 	case 6: {	/* duplicate a section */
 		uint8_t tmp[512];
 		size_t from;
 		if (len == 0)
 			return len;
-		from = rnd_below(len);
-		n = 1 + rnd_below(len - from < sizeof(tmp) ? len - from : sizeof(tmp));
+		from = test_rng_below(len);
+		n = 1 + test_rng_below(len - from < sizeof(tmp) ? len - from : sizeof(tmp));
 		memcpy(tmp, b + from, n);
-		return fz_insert(b, len, cap, rnd_below(len + 1), tmp, n);
+		return fz_insert(b, len, cap, test_rng_below(len + 1), tmp, n);
 	}
 	case 7: {	/* splice: this prefix, another seed's suffix */
-		const char *o = t->seeds[rnd_below(t->nseeds)];
-		size_t ol = strlen(o), from = rnd_below(ol + 1);
+		const char *o = t->seeds[test_rng_below(t->nseeds)];
+		size_t ol = strlen(o), from = test_rng_below(ol + 1);
 		len = pos;
 		return fz_insert(b, len, cap, len, o + from, ol - from);
 	}
 	case 8: {	/* insert a word; a line (header, config) at the next line start */
 		const char *w = fz_word(t);
 		size_t wl = strlen(w);
-		if (wl > 0 && w[wl - 1] == '\n' && rnd_below(2) == 0)
+		if (wl > 0 && w[wl - 1] == '\n' && test_rng_below(2) == 0)
 			while (pos < len && (pos == 0 || b[pos - 1] != '\n'))
 				pos++;
 		return fz_insert(b, len, cap, pos, w, wl);
@@ -320,7 +304,7 @@ fz_mutate_once(uint8_t *b, size_t len, size_t cap, const struct fz_target *t)
 		return fz_insert(b, len, cap, pos, w, strlen(w));
 	}
 	case 10: {	/* a number at the edge of a type, in place of one */
-		const char *w = fz_huge_numbers[rnd_below(GH_ARRAY_LEN(fz_huge_numbers))];
+		const char *w = fz_huge_numbers[test_rng_below(GH_ARRAY_LEN(fz_huge_numbers))];
 		size_t s;
 		for (s = pos; s < len && !(b[s] >= '0' && b[s] <= '9'); s++)
 			;
@@ -333,8 +317,8 @@ fz_mutate_once(uint8_t *b, size_t len, size_t cap, const struct fz_target *t)
 	}
 	case 11: {	/* deep nesting, balanced or not */
 		static const size_t depths[] = { 9, 33, 300, 3000 };
-		size_t d = depths[rnd_below(GH_ARRAY_LEN(depths))], i;
-		int obj = rnd_below(2) == 0, close = rnd_below(3) != 0;
+		size_t d = depths[test_rng_below(GH_ARRAY_LEN(depths))], i;
+		int obj = test_rng_below(2) == 0, close = test_rng_below(3) != 0;
 		for (i = 0; i < d && len < cap; i++)
 			len = obj ? fz_insert(b, len, cap, pos + 5 * i, "{\"a\":", 5) :
 			    fz_insert(b, len, cap, pos + i, "[", 1);
@@ -349,7 +333,7 @@ fz_mutate_once(uint8_t *b, size_t len, size_t cap, const struct fz_target *t)
 		return len;
 	}
 	case 12: {	/* repeat the whole input: length limits */
-		size_t orig = len, times = 2 + rnd_below(rnd_below(4) == 0 ? 64 : 4);
+		size_t orig = len, times = 2 + test_rng_below(test_rng_below(4) == 0 ? 64 : 4);
 		for (size_t k = 1; k < times && orig > 0 && len < cap; k++)
 			len = fz_insert(b, len, cap, len, b, orig < cap - len ? orig : cap - len);
 		return len;
@@ -357,9 +341,9 @@ fz_mutate_once(uint8_t *b, size_t len, size_t cap, const struct fz_target *t)
 	case 13: {	/* a long run of one byte */
 		static const size_t runs[] = { 63, 64, 65, 128, 129, 512, 513, 4096, 4097, 12289 };
 		uint8_t run[256];
-		size_t r = runs[rnd_below(GH_ARRAY_LEN(runs))];
-		c = rnd_below(2) ? (uint8_t)('a' + rnd_below(26)) :
-		    fz_special[rnd_below(sizeof(fz_special))];
+		size_t r = runs[test_rng_below(GH_ARRAY_LEN(runs))];
+		c = test_rng_below(2) ? (uint8_t)('a' + test_rng_below(26)) :
+		    fz_special[test_rng_below(sizeof(fz_special))];
 		memset(run, c, sizeof(run));
 		while (r > 0 && len < cap) {
 			n = r < sizeof(run) ? r : sizeof(run);
@@ -370,7 +354,7 @@ fz_mutate_once(uint8_t *b, size_t len, size_t cap, const struct fz_target *t)
 	}
 	case 14:	/* swap two bytes */
 		if (len > 1) {
-			size_t i = rnd_below(len), j = rnd_below(len);
+			size_t i = test_rng_below(len), j = test_rng_below(len);
 			c = b[i];
 			b[i] = b[j];
 			b[j] = c;
@@ -378,13 +362,13 @@ fz_mutate_once(uint8_t *b, size_t len, size_t cap, const struct fz_target *t)
 		return len;
 	case 15:	/* change the case of a letter (headers, hex, names) */
 		if (len > 0) {
-			size_t i = rnd_below(len);
+			size_t i = test_rng_below(len);
 			if ((b[i] >= 'a' && b[i] <= 'z') || (b[i] >= 'A' && b[i] <= 'Z'))
 				b[i] ^= 0x20;
 		}
 		return len;
 	case 16: {	/* a JSON member's value replaced by one of another type */
-		const char *v = fz_json_values[rnd_below(GH_ARRAY_LEN(fz_json_values))];
+		const char *v = fz_json_values[test_rng_below(GH_ARRAY_LEN(fz_json_values))];
 		size_t at, end;
 		uint8_t *colon = len > pos ? memchr(b + pos, ':', len - pos) : NULL;
 		if (colon == NULL && (colon = memchr(b, ':', len)) == NULL)
@@ -476,7 +460,7 @@ fz_run(const struct fz_target *t)
 	if (cap == 0 || cap > FZ_BUF)
 		cap = FZ_BUF;
 	/* Each target has its own sequence: adding one changes no other. */
-	rng = (fz_seed ^ fz_name_hash(t->name)) | 1;
+	test_rng_seed((fz_seed ^ fz_name_hash(t->name)) | 1);
 	fz_cur.target = t->name;
 
 	/* The seeds are valid and must stay so. */
@@ -500,13 +484,13 @@ fz_run(const struct fz_target *t)
 	}
 	/* Stacked random mutations of a seed. */
 	for (size_t i = 0; i < iters; i++) {
-		const char *s = t->seeds[rnd_below(t->nseeds)];
+		const char *s = t->seeds[test_rng_below(t->nseeds)];
 		size_t len = strlen(s), rounds;
 
 		if (len > cap)
 			len = cap;
 		memcpy(b, s, len);
-		rounds = 1 + rnd_below(rnd_below(8) == 0 ? 16 : 4);
+		rounds = 1 + test_rng_below(test_rng_below(8) == 0 ? 16 : 4);
 		while (rounds-- > 0)
 			len = fz_mutate_once(b, len, cap, t);
 		fz_count(&st, fz_one(t, "mutation", i, b, len));
@@ -568,8 +552,8 @@ static int
 fz_num_i64(const uint8_t *d, size_t n)
 {
 	static const int64_t edges[] = { INT64_MIN, -1, 0, 1, 60, 256, 86400, INT64_MAX };
-	int64_t min = fz_is_seed() ? INT64_MIN : edges[rnd_below(4)];
-	int64_t max = fz_is_seed() ? INT64_MAX : edges[4 + rnd_below(4)], v = 77, rv = 0;
+	int64_t min = fz_is_seed() ? INT64_MIN : edges[test_rng_below(4)];
+	int64_t max = fz_is_seed() ? INT64_MAX : edges[4 + test_rng_below(4)], v = 77, rv = 0;
 	const char *err = NULL;
 	int rc = num_parse_i64((const char *)d, n, min, max, &v, &err);
 	int ref = ref_parse_i64(d, n, min, max, &rv);
@@ -596,8 +580,8 @@ fz_duration(const uint8_t *d, size_t n)
 	static const int64_t maxes[] = { 300, 86400, 31 * 86400, 3660 * 86400, INT64_MAX };
 	char *s = fz_cstr(d, n);
 	size_t sl = strlen(s);
-	int64_t min = fz_is_seed() ? 0 : (int64_t)rnd_below(2) * 60;
-	int64_t max = fz_is_seed() ? INT64_MAX : maxes[rnd_below(GH_ARRAY_LEN(maxes))];
+	int64_t min = fz_is_seed() ? 0 : (int64_t)test_rng_below(2) * 60;
+	int64_t max = fz_is_seed() ? INT64_MAX : maxes[test_rng_below(GH_ARRAY_LEN(maxes))];
 	int64_t v = 77, num = 0, mult = 1;
 	const char *err = NULL;
 	int rc = num_parse_duration(s, min, max, &v, &err), ref = 0;
@@ -706,7 +690,7 @@ fz_b64_one(int url, const uint8_t *d, size_t n)
 {
 	/* The decoded size, or a random capacity around it. */
 	size_t need = n / 4 * 3 + 3;
-	size_t cap = !fz_is_seed() && rnd_below(4) == 0 ? rnd_below(need + 1) : need;
+	size_t cap = !fz_is_seed() && test_rng_below(4) == 0 ? test_rng_below(need + 1) : need;
 	uint8_t *out = malloc(cap > 0 ? cap : 1);
 	char *back;
 	size_t outlen = (size_t)-1;
@@ -1181,7 +1165,7 @@ static int
 fz_policy(const uint8_t *d, size_t n)
 {
 	static const size_t errlens[] = { 0, 1, 40, 4096 };
-	size_t errlen = errlens[rnd_below(GH_ARRAY_LEN(errlens))];
+	size_t errlen = errlens[test_rng_below(GH_ARRAY_LEN(errlens))];
 	char *err = malloc(errlen > 0 ? errlen : 1);
 	struct policy *p = (struct policy *)1;
 	int rc;
@@ -1304,7 +1288,7 @@ fz_cidr(const uint8_t *d, size_t n)
 		    l.blocks[i].family == 4 ? 4 : 16) == 0);
 	/* A short buffer is cut, never overrun. */
 	{
-		size_t sl = rnd_below(24);
+		size_t sl = test_rng_below(24);
 		char *small = malloc(sl > 0 ? sl : 1);
 		assert_non_null(small);
 		cidr_format_list(&l, small, sl);
@@ -1329,7 +1313,7 @@ static int
 fz_config(const uint8_t *d, size_t n)
 {
 	static const size_t errlens[] = { 1, 17, 256, 4096 };
-	size_t errlen = errlens[rnd_below(GH_ARRAY_LEN(errlens))];
+	size_t errlen = errlens[test_rng_below(GH_ARRAY_LEN(errlens))];
 	char path[TMPDIR_LEN + 32], *err = malloc(errlen);
 	struct config c;
 	FILE *f;
@@ -1406,7 +1390,7 @@ fz_json_flat(const uint8_t *d, size_t n)
 
 	/* The worst case fits exactly; a smaller buffer is refused or cut
 	 * short, never overrun. */
-	cap = !fz_is_seed() && rnd_below(3) == 0 ? rnd_below(worst + 1) : worst;
+	cap = !fz_is_seed() && test_rng_below(3) == 0 ? test_rng_below(worst + 1) : worst;
 	text = malloc(cap > 0 ? cap : 1);
 	assert_non_null(text);
 	w = json_append_string(text, 0, cap, s);
@@ -1426,7 +1410,7 @@ fz_json_flat(const uint8_t *d, size_t n)
 	/* The flat object writer around it. */
 	json_flat_begin(&f);
 	json_flat_str(&f, "scope", s);
-	json_flat_int(&f, "exp", (long long)(rnd() >> 1) * (rnd_below(2) ? 1 : -1));
+	json_flat_int(&f, "exp", (long long)(test_rng() >> 1) * (test_rng_below(2) ? 1 : -1));
 	json_flat_str(&f, "jti", "x");
 	text = json_flat_end(&f, &tl);
 	FZ_CHECK(text != NULL && strlen(text) == tl);
@@ -1521,7 +1505,7 @@ fz_check_token(const char *tok, size_t n)
 {
 	static struct jose_jwt jwt;	/* ~22 KB; the fuzzer is one thread */
 	const struct jose_key *k = (const struct jose_key *)1;
-	const char *err = NULL, *tenant = rnd_below(2) ? "t1" : NULL;
+	const char *err = NULL, *tenant = test_rng_below(2) ? "t1" : NULL;
 	struct gh_verify_claims vc;
 	int rc, vr, jose_ok;
 
@@ -1544,11 +1528,11 @@ fz_check_token(const char *tok, size_t n)
 		FZ_CHECK(n <= JOSE_MAX_TOKEN_LEN);
 		memset(&rules, 0, sizeof(rules));
 		rules.issuer = FZ_ISSUER;
-		rules.audience = rnd_below(2) ? "https://api.test" : NULL;
+		rules.audience = test_rng_below(2) ? "https://api.test" : NULL;
 		rules.tenant = tenant;
 		rules.now = (int64_t)time(NULL);
 		rules.leeway = 30;
-		rules.skip_time = rnd_below(4) == 0;
+		rules.skip_time = test_rng_below(4) == 0;
 		ce = claims_check(&jwt.header, &jwt.claims, &rules, &cl, desc, sizeof(desc));
 		FZ_CHECK(ce < CLAIMS_ERR__MAX);
 		FZ_CHECK(memchr(desc, '\0', sizeof(desc)) != NULL);

@@ -43,6 +43,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "test_rng.h"
 #include "util/json_view.h"
 
 #define CAP	64	/* the members the tests' views hold */
@@ -1246,23 +1247,6 @@ err_quotes_nothing_of_the_input(void **state)
 #define FZ_MAX_INPUT	12000	/* inputs grow no further */
 #define FZ_SHOWN	20	/* mismatches printed in full */
 
-static uint64_t rng;
-
-/* xorshift64* (Vigna 2016). */
-static uint64_t
-rnd(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * UINT64_C(2685821657736338717);
-}
-
-static size_t
-rnd_below(size_t n)
-{
-	return n == 0 ? 0 : (size_t)(rnd() % n);
-}
 
 struct seed {
 	const char	*s;
@@ -1443,46 +1427,46 @@ fz_members(const uint8_t *w, size_t len, size_t (*span)[2], size_t max, size_t *
 static void
 fz_mutate(uint8_t *w, size_t *len)
 {
-	size_t at = rnd_below(*len + 1);
+	size_t at = test_rng_below(*len + 1);
 
-	switch (rnd_below(14)) {
+	switch (test_rng_below(14)) {
 	case 0:		/* a bit flip */
 		if (*len > 0)
-			w[rnd_below(*len)] ^= (uint8_t)(1u << rnd_below(8));
+			w[test_rng_below(*len)] ^= (uint8_t)(1u << test_rng_below(8));
 		break;
 	case 1:		/* a byte replaced */
 		if (*len > 0)
-			w[rnd_below(*len)] = interesting[rnd_below(sizeof(interesting))];
+			w[test_rng_below(*len)] = interesting[test_rng_below(sizeof(interesting))];
 		break;
 	case 2:		/* a byte inserted */
-		fz_insert(w, len, at, &interesting[rnd_below(sizeof(interesting))], 1);
+		fz_insert(w, len, at, &interesting[test_rng_below(sizeof(interesting))], 1);
 		break;
 	case 3:		/* bytes deleted */
-		fz_delete(w, len, at, 1 + rnd_below(4));
+		fz_delete(w, len, at, 1 + test_rng_below(4));
 		break;
 	case 4: {	/* a token inserted */
-		const char *t = tokens[rnd_below(sizeof(tokens) / sizeof(tokens[0]))];
+		const char *t = tokens[test_rng_below(sizeof(tokens) / sizeof(tokens[0]))];
 
 		fz_insert(w, len, at, t, strlen(t));
 		break;
 	}
 	case 5: {	/* a token over what was there */
-		const char *t = tokens[rnd_below(sizeof(tokens) / sizeof(tokens[0]))];
+		const char *t = tokens[test_rng_below(sizeof(tokens) / sizeof(tokens[0]))];
 
 		fz_delete(w, len, at, strlen(t));
 		fz_insert(w, len, at, t, strlen(t));
 		break;
 	}
 	case 6: {	/* a piece of another seed spliced in */
-		const struct seed *o = &seeds[rnd_below(nseeds - 1)];
-		size_t from = rnd_below(o->len), n = 1 + rnd_below(o->len - from);
+		const struct seed *o = &seeds[test_rng_below(nseeds - 1)];
+		size_t from = test_rng_below(o->len), n = 1 + test_rng_below(o->len - from);
 
 		fz_insert(w, len, at, o->s + from, n > 64 ? 64 : n);
 		break;
 	}
 	case 7: {	/* this one's head, another's tail */
-		const struct seed *o = &seeds[rnd_below(nseeds - 1)];
-		size_t from = rnd_below(o->len + 1);
+		const struct seed *o = &seeds[test_rng_below(nseeds - 1)];
+		size_t from = test_rng_below(o->len + 1);
 
 		*len = at;
 		fz_insert(w, len, at, o->s + from, o->len - from);
@@ -1496,10 +1480,10 @@ fz_mutate(uint8_t *w, size_t *len)
 		n = fz_members(w, *len, span, CAP * 2, &close);
 		if (n == 0)
 			break;
-		k = rnd_below(n);
+		k = test_rng_below(n);
 		pl = span[k][1] - span[k][0];
 		memcpy(piece + 1, w + span[k][0], pl);
-		if (rnd_below(2) == 0) {
+		if (test_rng_below(2) == 0) {
 			piece[0] = ',';
 			fz_insert(w, len, close, piece, pl + 1);
 		} else if (k > 0) {
@@ -1511,7 +1495,7 @@ fz_mutate(uint8_t *w, size_t *len)
 	}
 	case 10: {	/* a fresh member */
 		char m[128];
-		const char *val = values[rnd_below(sizeof(values) / sizeof(values[0]))];
+		const char *val = values[test_rng_below(sizeof(values) / sizeof(values[0]))];
 		const uint8_t *lb = memchr(w, '{', *len);
 		size_t p, ml;
 		int empty;
@@ -1526,10 +1510,10 @@ fz_mutate(uint8_t *w, size_t *len)
 		break;
 	}
 	case 11:	/* truncated */
-		*len = rnd_below(*len + 1);
+		*len = test_rng_below(*len + 1);
 		break;
 	case 12: {	/* a value replaced after some ':' or '[' or ',' */
-		const char *val = values[rnd_below(sizeof(values) / sizeof(values[0]))];
+		const char *val = values[test_rng_below(sizeof(values) / sizeof(values[0]))];
 		size_t i, j;
 
 		for (i = at; i < *len && w[i] != ':' && w[i] != '[' && w[i] != ','; i++)
@@ -1574,10 +1558,10 @@ fz_mutate(uint8_t *w, size_t *len)
 		empty = deepest + 1 < *len && (w[deepest + 1] == '}' || w[deepest + 1] == ']');
 		if (w[deepest] == '{')
 			al = (size_t)snprintf(add, sizeof(add), "\"_%zx\":%s%s", fz_fresh++,
-			    rnd_below(2) ? "[]" : "{}", empty ? "" : ",");
+			    test_rng_below(2) ? "[]" : "{}", empty ? "" : ",");
 		else
 			al = (size_t)snprintf(add, sizeof(add), "%s%s",
-			    rnd_below(2) ? "[\"s\"]" : "{}", empty ? "" : ",");
+			    test_rng_below(2) ? "[\"s\"]" : "{}", empty ? "" : ",");
 		fz_insert(w, len, deepest + 1, add, al);
 		break;
 	}
@@ -1842,7 +1826,7 @@ differential_against_jansson(void **state)
 		seed = strtoull(e, NULL, 0);
 	memset(&fz, 0, sizeof(fz));
 	fz_fresh = 0;
-	rng = seed;
+	test_rng_seed(seed);
 	fz_seeds_init();
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 
@@ -1862,14 +1846,14 @@ differential_against_jansson(void **state)
 	fz.iters = (size_t)FZ_ITERS * (size_t)scale;
 	for (size_t it = 0; it < fz.iters; it++) {
 		const struct seed *sd;
-		size_t len, muts, r = rnd_below(1000);
+		size_t len, muts, r = test_rng_below(1000);
 
 		/* The last seed, at the length bound, is slow: 1 in 500. */
-		sd = r < 2 ? &seeds[nseeds - 1] : &seeds[rnd_below(nseeds - 1)];
+		sd = r < 2 ? &seeds[nseeds - 1] : &seeds[test_rng_below(nseeds - 1)];
 		memcpy(work, sd->s, sd->len);
 		len = sd->len;
-		r = rnd_below(100);
-		muts = r < 3 ? 0 : r < 60 ? 1 : r < 85 ? 2 : 3 + rnd_below(3);
+		r = test_rng_below(100);
+		muts = r < 3 ? 0 : r < 60 ? 1 : r < 85 ? 2 : 3 + test_rng_below(3);
 		for (size_t k = 0; k < muts; k++)
 			fz_mutate(work, &len);
 		fz_one(work, len);
