@@ -66,7 +66,8 @@ hex4(const char *s, unsigned *out)
 	return 0;
 }
 
-/* \uXXXX (with r->p on the 'u'), or a surrogate pair, to UTF-8 at *dst. */
+/* A \u escape of four hex digits (r->p on its 'u'), or a surrogate pair
+ * of two, to UTF-8 at *dst. */
 static int
 unicode_escape(struct reader *r, char **dst)
 {
@@ -388,6 +389,44 @@ value(struct reader *r, unsigned depth, struct json_view_member *m)
 	}
 }
 
+/* Into the container at r->p, closed by close: 1 when it is empty (and
+ * already left), 0 when an element follows, -1 when nested too deeply. */
+static int
+enter(struct reader *r, unsigned depth, char close)
+{
+	if (depth > JSON_VIEW_MAX_DEPTH)
+		return fail(r, "values are nested too deeply");
+	r->p++;
+	skip_ws(r);
+	if (r->p < r->end && *r->p == close) {
+		r->p++;
+		return 1;
+	}
+	return 0;
+}
+
+/* After an element: 1 when close ends the container, 0 after a ',' (another
+ * element follows), -1 otherwise. */
+static int
+next(struct reader *r, char close)
+{
+	int arr = close == ']';
+
+	skip_ws(r);
+	if (r->p == r->end)
+		return fail(r, arr ? "an array is not closed" : "the object is not closed");
+	if (*r->p == close) {
+		r->p++;
+		return 1;
+	}
+	if (*r->p != ',')
+		return fail(r, arr ? "expected ',' or ']' in an array" :
+		    "expected ',' or '}' in an object");
+	r->p++;
+	skip_ws(r);
+	return 0;
+}
+
 /*
  * An array at r->p. A top-level member's strings are packed from the '['
  * on: each element takes at least its decoded length + 2 bytes (quotes)
@@ -399,39 +438,22 @@ array(struct reader *r, unsigned depth, struct json_view_member *m)
 {
 	char *start = r->p, *w = start;
 	size_t n = 0, sl;
-	int packing = m != NULL;
+	int packing = m != NULL, rc;
 
-	if (depth > JSON_VIEW_MAX_DEPTH)
-		return fail(r, "values are nested too deeply");
-	r->p++;
-	skip_ws(r);
-	if (r->p < r->end && *r->p == ']') {
-		r->p++;
-	} else {
-		for (;;) {
-			if (packing && r->p < r->end && *r->p == '"') {
-				if (string(r, w, &sl) == -1)
-					return -1;
-				w += sl + 1;
-			} else {
-				packing = 0;
-				if (value(r, depth, NULL) == -1)
-					return -1;
-			}
-			n++;
-			skip_ws(r);
-			if (r->p == r->end)
-				return fail(r, "an array is not closed");
-			if (*r->p == ']') {
-				r->p++;
-				break;
-			}
-			if (*r->p != ',')
-				return fail(r, "expected ',' or ']' in an array");
-			r->p++;
-			skip_ws(r);
+	for (rc = enter(r, depth, ']'); rc == 0; rc = next(r, ']')) {
+		if (packing && r->p < r->end && *r->p == '"') {
+			if (string(r, w, &sl) == -1)
+				return -1;
+			w += sl + 1;
+		} else {
+			packing = 0;
+			if (value(r, depth, NULL) == -1)
+				return -1;
 		}
+		n++;
 	}
+	if (rc == -1)
+		return -1;
 	if (m != NULL) {
 		m->type = JSON_VIEW_ARRAY;
 		m->len = n;
@@ -448,16 +470,9 @@ object(struct reader *r, unsigned depth, struct json_view *v)
 	struct json_view_member *m = NULL;
 	size_t n;
 	char *name;
+	int rc;
 
-	if (depth > JSON_VIEW_MAX_DEPTH)
-		return fail(r, "values are nested too deeply");
-	r->p++;
-	skip_ws(r);
-	if (r->p < r->end && *r->p == '}') {
-		r->p++;
-		return 0;
-	}
-	for (;;) {
+	for (rc = enter(r, depth, '}'); rc == 0; rc = next(r, '}')) {
 		if (r->p == r->end || *r->p != '"')
 			return fail(r, "expected a member name in double quotes");
 		name = r->p;
@@ -480,18 +495,8 @@ object(struct reader *r, unsigned depth, struct json_view *v)
 		skip_ws(r);
 		if (value(r, depth, m) == -1)
 			return -1;
-		skip_ws(r);
-		if (r->p == r->end)
-			return fail(r, "the object is not closed");
-		if (*r->p == '}') {
-			r->p++;
-			return 0;
-		}
-		if (*r->p != ',')
-			return fail(r, "expected ',' or '}' in an object");
-		r->p++;
-		skip_ws(r);
 	}
+	return rc == -1 ? -1 : 0;
 }
 
 int
