@@ -26,7 +26,7 @@ cmd_client_create(int argc, char **argv)
 		{ "max-ttl", 1, 0, "the longest lifetime a request may ask (default 86400)" },
 		{ "token-format", 1, 0, "jwt (default) or opaque" },
 		{ "allow-ip", 1, 1, "CIDR allowed to call (IPv4 or IPv6)" },
-		{ "claims", 1, 0, "extra claims, a JSON object" },
+		{ "claims", 1, 0, "extra claims, a JSON object (at most 100 members, 32 deep)" },
 		{ "rate-limit", 1, 0, "tokens a minute (0: the server default)" },
 		CLI_STORE_OPTS,
 	};
