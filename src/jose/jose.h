@@ -75,7 +75,8 @@ typedef const struct jose_key *(*jose_key_lookup_fn)(void *arg,
 
 /* A verified JWT's header and claims set, read in place by
  * util/json_view.h; the views point into the buffers here. About 22 KB:
- * callers keep one on the stack. */
+ * the gate keeps one on its worker's stack; libgatehouse-verify and the
+ * CLI, which run on threads whose stacks they do not choose, on the heap. */
 #define JOSE_MAX_HEADER_MEMBERS	16
 #define JOSE_MAX_CLAIMS		128
 #define JOSE_MAX_SEGMENT	(JOSE_MAX_TOKEN_LEN / 4 * 3 + 3)
