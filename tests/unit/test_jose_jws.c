@@ -156,7 +156,7 @@ forge(const struct jose_key *k, const char *hdr, const char *payload,
 		b64url_encode(s, sl, t + o);
 	} else {
 		t[o++] = '.';
-		strcpy(t + o, sig);
+		strcpy(t + o, sig != NULL ? sig : "");
 	}
 	return t;
 }
