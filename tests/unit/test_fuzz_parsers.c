@@ -877,9 +877,10 @@ static const char *const seeds_form[] = {
 	"token=eyJ.eyJ.sig&token_type_hint=access_token",
 	"audience=https%3A%2F%2Fapi&&resource=https%3A%2F%2Fapi&scope=cards%3Aread",
 	"limit=50&after=0190a0b0-0000-7000-8000-000000000000&tenant=t1",
-	/* HTTP_MAX_PARAMS of them: one more is refused. */
-	"p0=0&p1=1&p2=2&p3=3&p4=4&p5=5&p6=6&p7=7&p8=8&p9=9&p10=&p11=&p12=&p13=&p14=&p15=&"
-	"p16=&p17=&p18=&p19=&p20=&p21=&p22=&p23=&p24=&p25=&p26=&p27=&p28=&p29=&p30=&p31=",
+	/* HTTP_MAX_PARAMS of them: one more is refused. One seed in two
+	 * literals: the parentheses say so to clang's -Wstring-concatenation. */
+	("p0=0&p1=1&p2=2&p3=3&p4=4&p5=5&p6=6&p7=7&p8=8&p9=9&p10=&p11=&p12=&p13=&p14=&p15=&"
+	"p16=&p17=&p18=&p19=&p20=&p21=&p22=&p23=&p24=&p25=&p26=&p27=&p28=&p29=&p30=&p31="),
 };
 static const char *const dict_form[] = { "grant_type=", "client_id=", "&a=1", "&a=2", "=&=",
 	"scope=", "+", "%2B", "%26", "%3D", "&q=1", "&r=2&s=3" };
