@@ -1,11 +1,12 @@
 # The two commands of the README: `make run` and `make test`.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+CLANG_BUILD ?= build-clang
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 LISTEN     ?= 127.0.0.1:8080
 PREFIX     ?= /usr/local
 
-.PHONY: all deps test-deps build run test test-fast test-asan install bench clean
+.PHONY: all deps test-deps build run test test-fast test-asan test-clang install bench clean
 
 all: build
 
@@ -29,9 +30,10 @@ run: build
 	@mkdir -p var && chmod 700 var
 	$(BUILD)/gatehouse serve --db sqlite:var/gatehouse.db --master-key var/master.key --listen $(LISTEN)
 
-# The whole suite: the release build, then the same suite under ASan and UBSan.
+# The whole suite: the release build, then the same suite under ASan and
+# UBSan, then built by clang at -O3 (other warnings, other inlining).
 test: test-deps
-	$(MAKE) test-fast test-asan
+	$(MAKE) test-fast test-asan test-clang
 
 test-fast:
 	$(CONFIGURE) -DGH_TESTS=ON
@@ -44,6 +46,11 @@ test-asan:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
+test-clang:
+	CC=clang cmake -S . -B $(CLANG_BUILD) -DCMAKE_BUILD_TYPE=Release -DGH_TESTS=ON
+	cmake --build $(CLANG_BUILD) -j $(JOBS)
+	ctest --test-dir $(CLANG_BUILD) --output-on-failure -j $(JOBS)
+
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
@@ -51,4 +58,4 @@ bench: build test-deps
 	bench/run.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(CLANG_BUILD)

@@ -8,7 +8,7 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev
             libsqlite3-dev libssl-dev libcurl4-openssl-dev libpq-dev openssl curl)
 test_pkgs=(libcmocka-dev python3 python3-jwt python3-authlib python3-requests python3-yaml
-           nginx-light wrk postgresql valgrind)
+           nginx-light wrk postgresql valgrind clang)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-}" = "--test" ]; then
