@@ -58,6 +58,17 @@ void	 sq_generation_stale(void *h);
  * busy timeout): 0, or -1 with a reason in err. */
 int	 sq_connect(const char *path, sqlite3 **db, char *err, size_t errlen);
 
+/* sqlite_pcache.c: SQLite's default page cache behind a check that spares
+ * commits its full scan (the file says why). sq_pcache_install sets it up
+ * once, before the first connection opens: 1 when in place, 0 when SQLite
+ * was initialized first (it then runs as it is). sq_pcache_stats counts,
+ * since start, the truncates passed on to the cache and those skipped. */
+struct sq_pcache_stats {
+	unsigned long	passed, skipped;
+};
+int	 sq_pcache_install(void);
+void	 sq_pcache_stats(struct sq_pcache_stats *out);
+
 /* sqlite_ckpt.c: checkpoints on a thread of their own instead of inside
  * the commits. sq_ckpt_start prepares one for path (0, or -1 with a
  * reason in err); its thread and connection start with the first commit
