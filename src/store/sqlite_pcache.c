@@ -177,27 +177,20 @@ wrap_shrink(sqlite3_pcache *c)
 static void
 install(void)
 {
-	sqlite3_pcache_methods2 m;
+	static const sqlite3_pcache_methods2 wrap = {
+		.iVersion = 1, .xInit = wrap_init, .xShutdown = wrap_shutdown,
+		.xCreate = wrap_create, .xCachesize = wrap_cachesize,
+		.xPagecount = wrap_pagecount, .xFetch = wrap_fetch, .xUnpin = wrap_unpin,
+		.xRekey = wrap_rekey, .xTruncate = wrap_truncate, .xDestroy = wrap_destroy,
+		.xShrink = wrap_shrink,
+	};
 
 	/* Both calls fail once SQLite is initialized (another part of the
 	 * process opened a database first): it then runs with pcache1 as it
 	 * is, correct and only slower. */
 	if (sqlite3_config(SQLITE_CONFIG_GETPCACHE2, &inner) != SQLITE_OK || inner.xInit == NULL)
 		return;
-	m = inner;
-	m.pArg = NULL;
-	m.xInit = wrap_init;
-	m.xShutdown = wrap_shutdown;
-	m.xCreate = wrap_create;
-	m.xCachesize = wrap_cachesize;
-	m.xPagecount = wrap_pagecount;
-	m.xFetch = wrap_fetch;
-	m.xUnpin = wrap_unpin;
-	m.xRekey = wrap_rekey;
-	m.xTruncate = wrap_truncate;
-	m.xDestroy = wrap_destroy;
-	m.xShrink = wrap_shrink;
-	installed = sqlite3_config(SQLITE_CONFIG_PCACHE2, &m) == SQLITE_OK;
+	installed = sqlite3_config(SQLITE_CONFIG_PCACHE2, &wrap) == SQLITE_OK;
 }
 
 int

@@ -2,6 +2,7 @@
  * store_fixture.c — see store_fixture.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,11 +16,13 @@
 #include <cmocka.h>
 #include <libpq-fe.h>
 
+#include "store/sqlite_internal.h"
 #include "store_fixture.h"
 
 char	fixture_dir[TMPDIR_LEN];
 char	fixture_path[TMPDIR_LEN + 16];
 char	fixture_url[FIXTURE_URL_LEN];
+sqlite3	*fixture_db;
 
 int
 fixture_setup_sqlite(void **state)
@@ -30,6 +33,35 @@ fixture_setup_sqlite(void **state)
 	snprintf(fixture_path, sizeof(fixture_path), "%s/t.db", fixture_dir);
 	snprintf(fixture_url, sizeof(fixture_url), "sqlite:%s", fixture_path);
 	return 0;
+}
+
+int
+fixture_setup_sq(void **state)
+{
+	char err[256];
+	int fd;
+
+	if (fixture_setup_sqlite(state) == -1)
+		return -1;
+	/* The store makes its file before connecting (store_sqlite.c). */
+	if ((fd = open(fixture_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		return -1;
+	close(fd);
+	if (sq_connect(fixture_path, &fixture_db, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		sqlite3_close(fixture_db);
+		fixture_db = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int
+fixture_teardown_sq(void **state)
+{
+	sqlite3_close(fixture_db);
+	fixture_db = NULL;
+	return fixture_teardown(state);
 }
 
 int

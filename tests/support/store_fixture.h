@@ -46,6 +46,16 @@ int	fixture_setup_pg(void **state);
 int	fixture_setup_store(void **state);
 #define STORE_TEST(f)	cmocka_unit_test_setup_teardown(f, fixture_setup_store, fixture_teardown)
 
+/* For tests of the SQLite backend's own parts (src/store/sqlite_*.c):
+ * fixture_setup_sqlite, then fixture_path made as the store makes it (mode
+ * 0600) and connected through the backend's sq_connect (WAL,
+ * synchronous=FULL, the busy timeout): fixture_db. fixture_teardown_sq
+ * closes it, then runs fixture_teardown. */
+struct sqlite3;
+extern struct sqlite3 *fixture_db;
+int	fixture_setup_sq(void **state);
+int	fixture_teardown_sq(void **state);
+
 /* A handle on fixture_url; fails the test with open's reason when refused.
  * The caller closes it (store_close). */
 struct store *open_store(void);

@@ -8,7 +8,6 @@
  * until a commit asks for a pass, and one that cannot connect leaves the
  * inline bound in force.
  */
-#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,55 +15,22 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "store/sqlite_internal.h"
-#include "tmpdir.h"
+#include "store_fixture.h"
 
-struct fx {
-	char	 dir[TMPDIR_LEN];
-	char	 path[TMPDIR_LEN + 16];
-	sqlite3	*db;
-};
-
+/* The tests commit one small row at a time: no need to wait for the disk
+ * for each. */
 static int
 setup(void **state)
 {
-	static struct fx f;
-	char err[256];
-	int fd;
-
-	if (tmpdir_make(f.dir, sizeof(f.dir), "gh-ckpt") == -1)
+	if (fixture_setup_sq(state) == -1 ||
+	    sq_exec(fixture_db, "PRAGMA synchronous=NORMAL", "test") != STORE_OK ||
+	    sq_exec(fixture_db, "CREATE TABLE t (v BLOB)", "test") != STORE_OK)
 		return -1;
-	snprintf(f.path, sizeof(f.path), "%s/c.db", f.dir);
-	/* The store creates its file before connecting (store_sqlite.c). */
-	if ((fd = open(f.path, O_RDWR | O_CREAT, 0600)) == -1)
-		return -1;
-	close(fd);
-	if (sq_connect(f.path, &f.db, err, sizeof(err)) == -1) {
-		fprintf(stderr, "%s\n", err);
-		return -1;
-	}
-	/* The tests commit one small row at a time: no need to wait for
-	 * the disk for each. */
-	if (sq_exec(f.db, "PRAGMA synchronous=NORMAL", "test") != STORE_OK ||
-	    sq_exec(f.db, "CREATE TABLE t (v BLOB)", "test") != STORE_OK)
-		return -1;
-	*state = &f;
 	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-
-	if (f == NULL)
-		return -1;
-	sqlite3_close(f->db);
-	return tmpdir_remove(f->dir);
 }
 
 static off_t
@@ -123,31 +89,31 @@ sleep_ms(long ms)
 static void
 checkpoints_in_the_background_and_bounds_the_wal(void **state)
 {
-	struct fx *f = *state;
+	(void)state;
 	struct sq_ckpt *c = NULL;
-	char err[256], wal[TMPDIR_LEN + 24];
+	char err[256], wal[sizeof(fixture_path) + 8];
 	off_t db_before, db_after;
 	int max_frames;
 	sqlite3 *fresh = NULL;
 	sqlite3_stmt *st = NULL;
 
-	snprintf(wal, sizeof(wal), "%s-wal", f->path);
-	assert_int_equal(sq_ckpt_start(&c, f->path, err, sizeof(err)), 0);
-	sq_ckpt_attach(c, f->db);
+	snprintf(wal, sizeof(wal), "%s-wal", fixture_path);
+	assert_int_equal(sq_ckpt_start(&c, fixture_path, err, sizeof(err)), 0);
+	sq_ckpt_attach(c, fixture_db);
 	sq_ckpt_set_frames(c, 50, 400);
-	db_before = file_size(f->path);
+	db_before = file_size(fixture_path);
 
 	/* Past the background threshold: the thread copies pages into the
 	 * database file; the committing connection does not wait for it. */
-	commit_rows(f->db, 120);
-	for (int i = 0; i < 200 && file_size(f->path) <= db_before; i++)
+	commit_rows(fixture_db, 120);
+	for (int i = 0; i < 200 && file_size(fixture_path) <= db_before; i++)
 		sleep_ms(10);
-	db_after = file_size(f->path);
+	db_after = file_size(fixture_path);
 	assert_true(db_after > db_before);
 
 	/* Steady writes: the WAL is started over at the inline threshold, so
 	 * it never holds much more than it. */
-	max_frames = max_wal_frames(f->db, 20);
+	max_frames = max_wal_frames(fixture_db, 20);
 	assert_true(max_frames > 0);
 	assert_true(max_frames < 400 + 20);
 	/* Nor did it ever: the -wal file (4 KB pages, 24-byte frame headers,
@@ -156,7 +122,7 @@ checkpoints_in_the_background_and_bounds_the_wal(void **state)
 
 	sq_ckpt_stop(c);
 	/* Every committed row is there. */
-	assert_int_equal(sq_connect(f->path, &fresh, err, sizeof(err)), 0);
+	assert_int_equal(sq_connect(fixture_path, &fresh, err, sizeof(err)), 0);
 	assert_int_equal(sqlite3_prepare_v2(fresh, "SELECT count(*) FROM t", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(st, 0), 120 + 20 * 100);
@@ -167,13 +133,13 @@ checkpoints_in_the_background_and_bounds_the_wal(void **state)
 static void
 stop_is_safe_on_null_and_unused(void **state)
 {
-	struct fx *f = *state;
+	(void)state;
 	struct sq_ckpt *c = NULL;
 	char err[256];
 
 	sq_ckpt_stop(NULL);
 	/* No commit asked for a pass: no thread was started to join. */
-	assert_int_equal(sq_ckpt_start(&c, f->path, err, sizeof(err)), 0);
+	assert_int_equal(sq_ckpt_start(&c, fixture_path, err, sizeof(err)), 0);
 	sq_ckpt_stop(c);
 }
 
@@ -183,15 +149,15 @@ stop_is_safe_on_null_and_unused(void **state)
 static void
 no_connection_leaves_the_inline_bound(void **state)
 {
-	struct fx *f = *state;
+	(void)state;
 	struct sq_ckpt *c = NULL;
 	char err[256];
 	int max_frames;
 
 	assert_int_equal(sq_ckpt_start(&c, "/nonexistent-dir/x.db", err, sizeof(err)), 0);
-	sq_ckpt_attach(c, f->db);
+	sq_ckpt_attach(c, fixture_db);
 	sq_ckpt_set_frames(c, 50, 400);
-	max_frames = max_wal_frames(f->db, 10);
+	max_frames = max_wal_frames(fixture_db, 10);
 	assert_true(max_frames > 0);
 	assert_true(max_frames < 400 + 20);
 	sq_ckpt_stop(c);
@@ -206,5 +172,5 @@ main(void)
 		cmocka_unit_test(no_connection_leaves_the_inline_bound),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, fixture_teardown_sq);
 }

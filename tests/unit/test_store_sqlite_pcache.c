@@ -9,61 +9,29 @@
  * the pages written after them are not stale. Each case ends with SQLite's
  * integrity check and the rows read back by a fresh connection.
  */
-#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "store/sqlite_internal.h"
+#include "store_fixture.h"
 #include "test_rng.h"
-#include "tmpdir.h"
 
-struct fx {
-	char	 dir[TMPDIR_LEN];
-	char	 path[TMPDIR_LEN + 16];
-	sqlite3	*db;
-};
-
+/* A fresh file; many small commits, so no wait for the disk for each. */
 static int
 setup(void **state)
 {
-	static struct fx f;
-	char err[256];
-	int fd;
-
-	if (tmpdir_make(f.dir, sizeof(f.dir), "gh-pcache") == -1)
+	if (fixture_setup_sq(state) == -1 ||
+	    sq_exec(fixture_db, "PRAGMA synchronous=OFF", "test") != STORE_OK ||
+	    sq_exec(fixture_db, "CREATE TABLE t (k BLOB PRIMARY KEY, v BLOB NOT NULL)", "test") !=
+	    STORE_OK)
 		return -1;
-	snprintf(f.path, sizeof(f.path), "%s/p.db", f.dir);
-	if ((fd = open(f.path, O_RDWR | O_CREAT, 0600)) == -1)
-		return -1;
-	close(fd);
-	if (sq_connect(f.path, &f.db, err, sizeof(err)) == -1) {
-		fprintf(stderr, "%s\n", err);
-		return -1;
-	}
-	/* Many small commits: no need to wait for the disk for each. */
-	if (sq_exec(f.db, "PRAGMA synchronous=OFF", "test") != STORE_OK ||
-	    sq_exec(f.db, "CREATE TABLE t (k BLOB PRIMARY KEY, v BLOB NOT NULL)", "test") != STORE_OK)
-		return -1;
-	*state = &f;
 	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-
-	if (f == NULL)
-		return -1;
-	sqlite3_close(f->db);
-	return tmpdir_remove(f->dir);
 }
 
 /* n rows with random 32-byte keys and 100-byte values in one transaction
@@ -105,15 +73,15 @@ query_int(sqlite3 *db, const char *sql)
 /* The database is sound and holds rows rows, as a fresh connection (its own
  * cache, nothing carried over) and the test's own connection both see. */
 static void
-assert_sound(struct fx *f, int64_t rows)
+assert_sound(int64_t rows)
 {
 	sqlite3 *fresh = NULL;
 	sqlite3_stmt *st = NULL;
 	char err[256];
 
-	assert_int_equal(sq_connect(f->path, &fresh, err, sizeof(err)), 0);
+	assert_int_equal(sq_connect(fixture_path, &fresh, err, sizeof(err)), 0);
 	for (int pass = 0; pass < 2; pass++) {
-		sqlite3 *db = pass == 0 ? f->db : fresh;
+		sqlite3 *db = pass == 0 ? fixture_db : fresh;
 
 		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL),
 		    SQLITE_OK);
@@ -128,72 +96,72 @@ assert_sound(struct fx *f, int64_t rows)
 static void
 random_keys_skip_the_scan(void **state)
 {
-	struct fx *f = *state;
+	(void)state;
 	struct sq_pcache_stats before, after;
 
 	sq_pcache_stats(&before);
 	for (int batch = 0; batch < 200; batch++) {
-		assert_int_equal(sq_exec(f->db, "BEGIN IMMEDIATE", "test"), STORE_OK);
-		insert_random(f->db, 40);
-		assert_int_equal(sq_exec(f->db, "COMMIT", "test"), STORE_OK);
+		assert_int_equal(sq_exec(fixture_db, "BEGIN IMMEDIATE", "test"), STORE_OK);
+		insert_random(fixture_db, 40);
+		assert_int_equal(sq_exec(fixture_db, "COMMIT", "test"), STORE_OK);
 	}
 	sq_pcache_stats(&after);
 	/* Every commit asks to truncate; with the swap's number forgotten as
 	 * soon as its page leaves it, nearly none reaches the cache. */
 	assert_true(after.skipped - before.skipped >= 180);
 	assert_true(after.passed - before.passed <= 20);
-	assert_sound(f, 200 * 40);
+	assert_sound(200 * 40);
 }
 
 static void
 rollback_drops_the_pages_it_added(void **state)
 {
-	struct fx *f = *state;
+	(void)state;
 	struct sq_pcache_stats before, after;
-	int64_t pages = query_int(f->db, "PRAGMA page_count");
+	int64_t pages = query_int(fixture_db, "PRAGMA page_count");
 
-	insert_random(f->db, 1);	/* autocommit: a floor set at the current size */
+	insert_random(fixture_db, 1);	/* autocommit: a floor set at the current size */
 	sq_pcache_stats(&before);
-	assert_int_equal(sq_exec(f->db, "BEGIN IMMEDIATE", "test"), STORE_OK);
-	insert_random(f->db, 2000);
-	assert_true(query_int(f->db, "PRAGMA page_count") > pages + 20);
-	assert_int_equal(sq_exec(f->db, "ROLLBACK", "test"), STORE_OK);
+	assert_int_equal(sq_exec(fixture_db, "BEGIN IMMEDIATE", "test"), STORE_OK);
+	insert_random(fixture_db, 2000);
+	assert_true(query_int(fixture_db, "PRAGMA page_count") > pages + 20);
+	assert_int_equal(sq_exec(fixture_db, "ROLLBACK", "test"), STORE_OK);
 	sq_pcache_stats(&after);
 	assert_true(after.passed > before.passed);
 	/* The page numbers the rollback freed are written again, with other
 	 * rows: a stale page left in the cache would show here. */
 	for (int batch = 0; batch < 20; batch++) {
-		assert_int_equal(sq_exec(f->db, "BEGIN IMMEDIATE", "test"), STORE_OK);
-		insert_random(f->db, 100);
-		assert_int_equal(sq_exec(f->db, "COMMIT", "test"), STORE_OK);
+		assert_int_equal(sq_exec(fixture_db, "BEGIN IMMEDIATE", "test"), STORE_OK);
+		insert_random(fixture_db, 100);
+		assert_int_equal(sq_exec(fixture_db, "COMMIT", "test"), STORE_OK);
 	}
-	assert_sound(f, 1 + 20 * 100);
+	assert_sound(1 + 20 * 100);
 }
 
 static void
 savepoint_rollback_drops_the_pages_it_added(void **state)
 {
-	struct fx *f = *state;
+	(void)state;
 
-	assert_int_equal(sq_exec(f->db, "BEGIN IMMEDIATE", "test"), STORE_OK);
-	insert_random(f->db, 300);
-	assert_int_equal(sq_exec(f->db, "SAVEPOINT s", "test"), STORE_OK);
-	insert_random(f->db, 1500);
-	assert_int_equal(sq_exec(f->db, "ROLLBACK TO s", "test"), STORE_OK);
-	assert_int_equal(sq_exec(f->db, "RELEASE s", "test"), STORE_OK);
-	insert_random(f->db, 1500);
-	assert_int_equal(sq_exec(f->db, "COMMIT", "test"), STORE_OK);
-	assert_sound(f, 300 + 1500);
+	assert_int_equal(sq_exec(fixture_db, "BEGIN IMMEDIATE", "test"), STORE_OK);
+	insert_random(fixture_db, 300);
+	assert_int_equal(sq_exec(fixture_db, "SAVEPOINT s", "test"), STORE_OK);
+	insert_random(fixture_db, 1500);
+	assert_int_equal(sq_exec(fixture_db, "ROLLBACK TO s", "test"), STORE_OK);
+	assert_int_equal(sq_exec(fixture_db, "RELEASE s", "test"), STORE_OK);
+	insert_random(fixture_db, 1500);
+	assert_int_equal(sq_exec(fixture_db, "COMMIT", "test"), STORE_OK);
+	assert_sound(300 + 1500);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(random_keys_skip_the_scan, setup, teardown),
-		cmocka_unit_test_setup_teardown(rollback_drops_the_pages_it_added, setup, teardown),
+		cmocka_unit_test_setup_teardown(random_keys_skip_the_scan, setup, fixture_teardown_sq),
+		cmocka_unit_test_setup_teardown(rollback_drops_the_pages_it_added, setup, fixture_teardown_sq),
 		cmocka_unit_test_setup_teardown(savepoint_rollback_drops_the_pages_it_added, setup,
-		    teardown),
+		    fixture_teardown_sq),
 	};
 
 	test_rng_seed(0x9e3779b97f4a7c15ULL);
