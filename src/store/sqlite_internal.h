@@ -69,6 +69,18 @@ struct sq_pcache_stats {
 int	 sq_pcache_install(void);
 void	 sq_pcache_stats(struct sq_pcache_stats *out);
 
+/* sqlite_walbuf.c: SQLite's default VFS with each WAL file's consecutive
+ * writes gathered into one write before SQLite syncs, reads or publishes
+ * them (the file says why). sq_walbuf_vfs registers it once and returns
+ * its name for sqlite3_open_v2, or NULL when it could not (SQLite's own
+ * VFS is then used). sq_walbuf_stats counts, since start, the writes
+ * gathered and the writes made of them. */
+struct sq_walbuf_stats {
+	unsigned long	gathered, written;
+};
+const char *sq_walbuf_vfs(void);
+void	 sq_walbuf_stats(struct sq_walbuf_stats *out);
+
 /* sqlite_ckpt.c: checkpoints on a thread of their own instead of inside
  * the commits. sq_ckpt_start prepares one for path (0, or -1 with a
  * reason in err); its thread and connection start with the first commit

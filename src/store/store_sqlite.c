@@ -595,7 +595,8 @@ sq_connect(const char *path, sqlite3 **db, char *err, size_t errlen)
 	/* NOMUTEX: each connection is serialized by us (mu, or the one
 	 * writer thread). */
 	sq_pcache_install();
-	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+	    sq_walbuf_vfs()) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, *db ? sqlite3_errmsg(*db) : "cannot open");
 		return -1;
 	}
