@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,14 +98,54 @@ append_refuses_overflow(void **state)
 	/* Room for the documented worst case: written exactly. */
 	assert_int_equal(json_append_string(buf, 0, 6 * 5 + 2, "a\"b\x01" "c"), 13);
 	assert_memory_equal(buf, "\"a\\\"b\\u0001c\"", 13);
-	/* Too little room: refused, and nothing past cap is touched. */
+	/* Too little room: refused, and nothing past cap is touched; room
+	 * for the 13 bytes themselves is enough. */
 	for (size_t cap = 0; cap < 16; cap++) {
 		memset(buf, 'X', sizeof(buf));
-		assert_int_equal(json_append_string(buf, 0, cap, "a\"b\x01" "c"), -1);
+		assert_int_equal(json_append_string(buf, 0, cap, "a\"b\x01" "c"), cap < 13 ? -1 : 13);
 		for (size_t i = cap; i < sizeof(buf); i++)
 			assert_int_equal(buf[i], 'X');
 	}
 	assert_int_equal(json_append_string(buf, 7, 8, ""), -1);
+}
+
+/* Plain bytes go 8 at a time: one byte to escape (each kind, and a byte
+ * with the top bit set, which is plain) at every place in strings of every
+ * length across three words must come out as the byte loop wrote it, and
+ * as jansson reads it, with the buffer exactly full. */
+static void
+escapes_anywhere_in_a_word(void **state)
+{
+	static const char special[] = { '"', '\\', '\x01', '\x1f', '\x7f', (char)0xc3 };
+	char in[32], out[6 * 32 + 2], want[6 * 32 + 2];
+
+	(void)state;
+	for (size_t n = 1; n < sizeof(in); n++)
+		for (size_t at = 0; at < n; at++)
+			for (size_t k = 0; k < sizeof(special); k++) {
+				size_t wl = 0;
+				int got;
+
+				memset(in, 'a' + (int)(n % 26), n);
+				in[at] = special[k];
+				in[n] = '\0';
+				want[wl++] = '"';
+				for (size_t i = 0; i < n; i++) {
+					unsigned char c = (unsigned char)in[i];
+					if (c == '"' || c == '\\') {
+						want[wl++] = '\\';
+						want[wl++] = (char)c;
+					} else if (c < 0x20) {
+						wl += (size_t)snprintf(want + wl, 7, "\\u%04x", c);
+					} else
+						want[wl++] = (char)c;
+				}
+				want[wl++] = '"';
+				got = json_append_string(out, 0, wl, in);
+				assert_int_equal(got, (int)wl);
+				assert_memory_equal(out, want, wl);
+				assert_int_equal(json_append_string(out, 0, wl - 1, in), -1);
+			}
 }
 
 static void
@@ -134,6 +175,7 @@ main(void)
 		cmocka_unit_test(empty_object),
 		cmocka_unit_test(long_value_grows),
 		cmocka_unit_test(append_refuses_overflow),
+		cmocka_unit_test(escapes_anywhere_in_a_word),
 		cmocka_unit_test(random_pool_never_repeats),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
