@@ -214,6 +214,10 @@ struct store_ops {
 	 */
 	int	(*commit_tokens)(void *h, const struct store_token *t, size_t n,
 		    int *errs);
+	/* The shortest time between two group commits' starts, for a
+	 * backend whose commits are cheap enough to come more often than
+	 * writer.h's WRITER_MIN_INTERVAL_NS (0: that; writer.c says why). */
+	int64_t	commit_interval_ns;
 
 	/*
 	 * The audit trail (store.h store_audit_*). NULL in a backend without
