@@ -3,7 +3,8 @@
  * the backend's own sq_connect: a commit's WAL frames go to the file in a
  * few writes instead of two a frame, and whatever size they reach (past
  * the 128 KB the unix VFS writes a call) every committed row is there; a
- * second connection sees each commit as soon as it returns; a transaction
+ * second connection sees each commit as soon as it returns, with or
+ * without a sync at the commit; a transaction
  * that spills frames before its commit, rolled back or committed, and a
  * log started over after a checkpoint, leave the database sound. Each case
  * ends with SQLite's integrity check and the rows read by a fresh
@@ -135,6 +136,27 @@ frames_go_out_in_few_writes(void **state)
 	assert_sound(rows);
 }
 
+/* Without a sync at the commit (synchronous=NORMAL, which no connection of
+ * the store uses, but SQLite allows), nothing flushes the frames before
+ * they are published but the layer's own step at xShmBarrier: another
+ * connection must still find every row. */
+static void
+published_without_a_sync(void **state)
+{
+	(void)state;
+	sqlite3 *reader = connect();
+	int64_t rows = 0;
+
+	assert_int_equal(sq_exec(fixture_db, "PRAGMA synchronous=NORMAL", "test"), STORE_OK);
+	for (int batch = 1; batch <= 30; batch++) {
+		commit_random(fixture_db, batch * 7, 500);
+		rows += batch * 7;
+		assert_int_equal(query_int(reader, "SELECT count(*) FROM t"), rows);
+	}
+	sqlite3_close(reader);
+	assert_sound(rows);
+}
+
 /* A 100-page cache makes a large transaction write frames before its
  * commit (a spill): those writes and the rollback or commit after them. */
 static void
@@ -176,6 +198,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(frames_go_out_in_few_writes, setup, fixture_teardown_sq),
+		cmocka_unit_test_setup_teardown(published_without_a_sync, setup, fixture_teardown_sq),
 		cmocka_unit_test_setup_teardown(spilled_transactions, setup, fixture_teardown_sq),
 		cmocka_unit_test_setup_teardown(log_started_over, setup, fixture_teardown_sq),
 	};
