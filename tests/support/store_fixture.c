@@ -18,6 +18,7 @@
 
 #include "store/sqlite_internal.h"
 #include "store_fixture.h"
+#include "test_rng.h"
 
 char	fixture_dir[TMPDIR_LEN];
 char	fixture_path[TMPDIR_LEN + 16];
@@ -62,6 +63,71 @@ fixture_teardown_sq(void **state)
 	sqlite3_close(fixture_db);
 	fixture_db = NULL;
 	return fixture_teardown(state);
+}
+
+struct sqlite3 *
+fixture_connect(void)
+{
+	sqlite3 *db = NULL;
+	char err[256];
+
+	if (sq_connect(fixture_path, &db, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	return db;
+}
+
+int64_t
+fixture_query_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v;
+
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+void
+fixture_insert_random(sqlite3 *db, int n, int size)
+{
+	sqlite3_stmt *st = NULL;
+	uint8_t key[32];
+
+	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO t VALUES (?, zeroblob(?))", -1, &st,
+	    NULL), SQLITE_OK);
+	for (int i = 0; i < n; i++) {
+		for (size_t j = 0; j < sizeof(key); j += 8) {
+			uint64_t r = test_rng();
+			memcpy(key + j, &r, 8);
+		}
+		assert_int_equal(sqlite3_bind_blob(st, 1, key, sizeof(key), SQLITE_TRANSIENT),
+		    SQLITE_OK);
+		assert_int_equal(sqlite3_bind_int(st, 2, size), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+}
+
+void
+fixture_assert_sound(int64_t rows)
+{
+	sqlite3 *fresh = fixture_connect();
+	sqlite3_stmt *st = NULL;
+
+	for (int pass = 0; pass < 2; pass++) {
+		sqlite3 *db = pass == 0 ? fixture_db : fresh;
+
+		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL),
+		    SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+		sqlite3_finalize(st);
+		assert_int_equal(fixture_query_int(db, "SELECT count(*) FROM t"), rows);
+	}
+	sqlite3_close(fresh);
 }
 
 int

@@ -55,6 +55,18 @@ struct sqlite3;
 extern struct sqlite3 *fixture_db;
 int	fixture_setup_sq(void **state);
 int	fixture_teardown_sq(void **state);
+/* Another connection to fixture_path through sq_connect (must succeed);
+ * the caller closes it. */
+struct sqlite3 *fixture_connect(void);
+/* The first column of the one row sql gives, as an integer (must succeed). */
+int64_t	fixture_query_int(struct sqlite3 *db, const char *sql);
+/* For a table t (k BLOB PRIMARY KEY, v BLOB NOT NULL): n rows keyed by 32
+ * random bytes (test_rng, the B-tree's worst order), each with a zeroed
+ * value of size bytes, in db's open transaction or each its own. */
+void	fixture_insert_random(struct sqlite3 *db, int n, int size);
+/* fixture_path passes SQLite's integrity check and t holds rows rows, as
+ * fixture_db and a fresh connection (nothing cached) both see. */
+void	fixture_assert_sound(int64_t rows);
 
 /* A handle on fixture_url; fails the test with open's reason when refused.
  * The caller closes it (store_close). */

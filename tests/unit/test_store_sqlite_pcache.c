@@ -34,65 +34,6 @@ setup(void **state)
 	return 0;
 }
 
-/* n rows with random 32-byte keys and 100-byte values in one transaction
- * (left open: the caller commits or rolls back). */
-static void
-insert_random(sqlite3 *db, int n)
-{
-	sqlite3_stmt *st = NULL;
-	uint8_t key[32];
-
-	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO t VALUES (?, zeroblob(100))", -1, &st,
-	    NULL), SQLITE_OK);
-	for (int i = 0; i < n; i++) {
-		for (size_t j = 0; j < sizeof(key); j += 8) {
-			uint64_t r = test_rng();
-			memcpy(key + j, &r, 8);
-		}
-		assert_int_equal(sqlite3_bind_blob(st, 1, key, sizeof(key), SQLITE_TRANSIENT),
-		    SQLITE_OK);
-		assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-		sqlite3_reset(st);
-	}
-	sqlite3_finalize(st);
-}
-
-static int64_t
-query_int(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st = NULL;
-	int64_t v;
-
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
-/* The database is sound and holds rows rows, as a fresh connection (its own
- * cache, nothing carried over) and the test's own connection both see. */
-static void
-assert_sound(int64_t rows)
-{
-	sqlite3 *fresh = NULL;
-	sqlite3_stmt *st = NULL;
-	char err[256];
-
-	assert_int_equal(sq_connect(fixture_path, &fresh, err, sizeof(err)), 0);
-	for (int pass = 0; pass < 2; pass++) {
-		sqlite3 *db = pass == 0 ? fixture_db : fresh;
-
-		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL),
-		    SQLITE_OK);
-		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-		assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
-		sqlite3_finalize(st);
-		assert_int_equal(query_int(db, "SELECT count(*) FROM t"), rows);
-	}
-	sqlite3_close(fresh);
-}
-
 static void
 random_keys_skip_the_scan(void **state)
 {
@@ -102,7 +43,7 @@ random_keys_skip_the_scan(void **state)
 	sq_pcache_stats(&before);
 	for (int batch = 0; batch < 200; batch++) {
 		assert_int_equal(sq_exec(fixture_db, "BEGIN IMMEDIATE", "test"), STORE_OK);
-		insert_random(fixture_db, 40);
+		fixture_insert_random(fixture_db, 40, 100);
 		assert_int_equal(sq_exec(fixture_db, "COMMIT", "test"), STORE_OK);
 	}
 	sq_pcache_stats(&after);
@@ -110,7 +51,7 @@ random_keys_skip_the_scan(void **state)
 	 * soon as its page leaves it, nearly none reaches the cache. */
 	assert_true(after.skipped - before.skipped >= 180);
 	assert_true(after.passed - before.passed <= 20);
-	assert_sound(200 * 40);
+	fixture_assert_sound(200 * 40);
 }
 
 static void
@@ -118,13 +59,13 @@ rollback_drops_the_pages_it_added(void **state)
 {
 	(void)state;
 	struct sq_pcache_stats before, after;
-	int64_t pages = query_int(fixture_db, "PRAGMA page_count");
+	int64_t pages = fixture_query_int(fixture_db, "PRAGMA page_count");
 
-	insert_random(fixture_db, 1);	/* autocommit: a floor set at the current size */
+	fixture_insert_random(fixture_db, 1, 100);	/* autocommit: a floor set at the current size */
 	sq_pcache_stats(&before);
 	assert_int_equal(sq_exec(fixture_db, "BEGIN IMMEDIATE", "test"), STORE_OK);
-	insert_random(fixture_db, 2000);
-	assert_true(query_int(fixture_db, "PRAGMA page_count") > pages + 20);
+	fixture_insert_random(fixture_db, 2000, 100);
+	assert_true(fixture_query_int(fixture_db, "PRAGMA page_count") > pages + 20);
 	assert_int_equal(sq_exec(fixture_db, "ROLLBACK", "test"), STORE_OK);
 	sq_pcache_stats(&after);
 	assert_true(after.passed > before.passed);
@@ -132,10 +73,10 @@ rollback_drops_the_pages_it_added(void **state)
 	 * rows: a stale page left in the cache would show here. */
 	for (int batch = 0; batch < 20; batch++) {
 		assert_int_equal(sq_exec(fixture_db, "BEGIN IMMEDIATE", "test"), STORE_OK);
-		insert_random(fixture_db, 100);
+		fixture_insert_random(fixture_db, 100, 100);
 		assert_int_equal(sq_exec(fixture_db, "COMMIT", "test"), STORE_OK);
 	}
-	assert_sound(1 + 20 * 100);
+	fixture_assert_sound(1 + 20 * 100);
 }
 
 static void
@@ -144,14 +85,14 @@ savepoint_rollback_drops_the_pages_it_added(void **state)
 	(void)state;
 
 	assert_int_equal(sq_exec(fixture_db, "BEGIN IMMEDIATE", "test"), STORE_OK);
-	insert_random(fixture_db, 300);
+	fixture_insert_random(fixture_db, 300, 100);
 	assert_int_equal(sq_exec(fixture_db, "SAVEPOINT s", "test"), STORE_OK);
-	insert_random(fixture_db, 1500);
+	fixture_insert_random(fixture_db, 1500, 100);
 	assert_int_equal(sq_exec(fixture_db, "ROLLBACK TO s", "test"), STORE_OK);
 	assert_int_equal(sq_exec(fixture_db, "RELEASE s", "test"), STORE_OK);
-	insert_random(fixture_db, 1500);
+	fixture_insert_random(fixture_db, 1500, 100);
 	assert_int_equal(sq_exec(fixture_db, "COMMIT", "test"), STORE_OK);
-	assert_sound(300 + 1500);
+	fixture_assert_sound(300 + 1500);
 }
 
 int

@@ -4,11 +4,11 @@
  * few writes instead of two a frame, and whatever size they reach (past
  * the 128 KB the unix VFS writes a call) every committed row is there; a
  * second connection sees each commit as soon as it returns, with or
- * without a sync at the commit; a transaction
- * that spills frames before its commit, rolled back or committed, and a
- * log started over after a checkpoint, leave the database sound. Each case
- * ends with SQLite's integrity check and the rows read by a fresh
- * connection.
+ * without a sync at the commit; a transaction that spills frames before
+ * its commit, rolled back or committed, and a log started over after a
+ * checkpoint, leave the database sound. Each case ends with SQLite's
+ * integrity check and the rows read by a fresh connection
+ * (fixture_assert_sound).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,79 +33,12 @@ setup(void **state)
 	return 0;
 }
 
-/* n rows with random 32-byte keys and size-byte values, in the open
- * transaction or each in its own. */
-static void
-insert_random(sqlite3 *db, int n, int size)
-{
-	sqlite3_stmt *st = NULL;
-	uint8_t key[32];
-
-	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO t VALUES (?, zeroblob(?))", -1, &st,
-	    NULL), SQLITE_OK);
-	for (int i = 0; i < n; i++) {
-		for (size_t j = 0; j < sizeof(key); j += 8) {
-			uint64_t r = test_rng();
-			memcpy(key + j, &r, 8);
-		}
-		assert_int_equal(sqlite3_bind_blob(st, 1, key, sizeof(key), SQLITE_TRANSIENT),
-		    SQLITE_OK);
-		assert_int_equal(sqlite3_bind_int(st, 2, size), SQLITE_OK);
-		assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-		sqlite3_reset(st);
-	}
-	sqlite3_finalize(st);
-}
-
 static void
 commit_random(sqlite3 *db, int n, int size)
 {
 	assert_int_equal(sq_exec(db, "BEGIN IMMEDIATE", "test"), STORE_OK);
-	insert_random(db, n, size);
+	fixture_insert_random(db, n, size);
 	assert_int_equal(sq_exec(db, "COMMIT", "test"), STORE_OK);
-}
-
-static int64_t
-query_int(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st = NULL;
-	int64_t v;
-
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
-static sqlite3 *
-connect(void)
-{
-	sqlite3 *db = NULL;
-	char err[256];
-
-	assert_int_equal(sq_connect(fixture_path, &db, err, sizeof(err)), 0);
-	return db;
-}
-
-/* Sound, with rows rows, for the test's connection and a fresh one. */
-static void
-assert_sound(int64_t rows)
-{
-	sqlite3 *fresh = connect();
-	sqlite3_stmt *st = NULL;
-
-	for (int pass = 0; pass < 2; pass++) {
-		sqlite3 *db = pass == 0 ? fixture_db : fresh;
-
-		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL),
-		    SQLITE_OK);
-		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-		assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
-		sqlite3_finalize(st);
-		assert_int_equal(query_int(db, "SELECT count(*) FROM t"), rows);
-	}
-	sqlite3_close(fresh);
 }
 
 static void
@@ -113,7 +46,7 @@ frames_go_out_in_few_writes(void **state)
 {
 	(void)state;
 	struct sq_walbuf_stats before, after;
-	sqlite3 *reader = connect();
+	sqlite3 *reader = fixture_connect();
 	int64_t rows = 0;
 
 	sq_walbuf_stats(&before);
@@ -125,7 +58,7 @@ frames_go_out_in_few_writes(void **state)
 		commit_random(fixture_db, n, size);
 		rows += n;
 		/* Committed means in the file: another connection reads it. */
-		assert_int_equal(query_int(reader, "SELECT count(*) FROM t"), rows);
+		assert_int_equal(fixture_query_int(reader, "SELECT count(*) FROM t"), rows);
 	}
 	sq_walbuf_stats(&after);
 	/* Two writes a frame without the layer; a commit's go out at most
@@ -133,7 +66,7 @@ frames_go_out_in_few_writes(void **state)
 	assert_true(after.gathered - before.gathered >= 1000);
 	assert_true((after.written - before.written) * 8 <= after.gathered - before.gathered);
 	sqlite3_close(reader);
-	assert_sound(rows);
+	fixture_assert_sound(rows);
 }
 
 /* Without a sync at the commit (synchronous=NORMAL, which no connection of
@@ -144,17 +77,17 @@ static void
 published_without_a_sync(void **state)
 {
 	(void)state;
-	sqlite3 *reader = connect();
+	sqlite3 *reader = fixture_connect();
 	int64_t rows = 0;
 
 	assert_int_equal(sq_exec(fixture_db, "PRAGMA synchronous=NORMAL", "test"), STORE_OK);
 	for (int batch = 1; batch <= 30; batch++) {
 		commit_random(fixture_db, batch * 7, 500);
 		rows += batch * 7;
-		assert_int_equal(query_int(reader, "SELECT count(*) FROM t"), rows);
+		assert_int_equal(fixture_query_int(reader, "SELECT count(*) FROM t"), rows);
 	}
 	sqlite3_close(reader);
-	assert_sound(rows);
+	fixture_assert_sound(rows);
 }
 
 /* A 100-page cache makes a large transaction write frames before its
@@ -167,11 +100,11 @@ spilled_transactions(void **state)
 	assert_int_equal(sq_exec(fixture_db, "PRAGMA cache_size=100", "test"), STORE_OK);
 	commit_random(fixture_db, 100, 100);
 	assert_int_equal(sq_exec(fixture_db, "BEGIN IMMEDIATE", "test"), STORE_OK);
-	insert_random(fixture_db, 3000, 1000);
+	fixture_insert_random(fixture_db, 3000, 1000);
 	assert_int_equal(sq_exec(fixture_db, "ROLLBACK", "test"), STORE_OK);
-	assert_int_equal(query_int(fixture_db, "SELECT count(*) FROM t"), 100);
+	assert_int_equal(fixture_query_int(fixture_db, "SELECT count(*) FROM t"), 100);
 	commit_random(fixture_db, 3000, 1000);
-	assert_sound(3100);
+	fixture_assert_sound(3100);
 }
 
 /* After a checkpoint that empties the log, the next commit writes the log
@@ -190,7 +123,7 @@ log_started_over(void **state)
 		commit_random(fixture_db, 50, 300);
 		rows += 50;
 	}
-	assert_sound(rows);
+	fixture_assert_sound(rows);
 }
 
 int
