@@ -393,7 +393,7 @@ cmd_serve(int argc, char **argv)
 	struct http_server *srv = NULL;
 	struct store *st = NULL;
 	uint8_t master[MASTERKEY_LEN];
-	char err[1024], host[64], base[300];
+	char err[1024], host[64], base[300], engine[256];
 	char *cert = NULL, *key = NULL;
 	uint16_t port = 0;
 	enum jose_alg alg;
@@ -509,8 +509,9 @@ cmd_serve(int argc, char **argv)
 		fprintf(stderr, "gatehouse: serve: %s\n", err);
 		goto out;
 	}
-	log_event(LOG_INFO, "server.started", json_pack("{s:s, s:s, s:s, s:i, s:b}",
+	log_event(LOG_INFO, "server.started", json_pack("{s:s, s:s, s:s, s:s, s:i, s:b}",
 	    "listen", cfg.listen, "issuer", base, "store", store_backend(st),
+	    "store_engine", store_engine(st, engine, sizeof(engine)),
 	    "keys_created", nkeys, "require_https", ctx.require_https));
 	run_until_stopped(&ctx, sw);
 	http_server_stop(srv);

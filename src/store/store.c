@@ -152,6 +152,18 @@ store_backend(const struct store *s)
 	return s != NULL ? s->ops->name : "none";
 }
 
+const char *
+store_engine(struct store *s, char *buf, size_t len)
+{
+	if (len == 0)
+		return buf;
+	if (s == NULL || s->ops->engine == NULL)
+		snprintf(buf, len, "%s", store_backend(s));
+	else
+		s->ops->engine(s->h, buf, len);
+	return buf;
+}
+
 /* -- argument checks ----------------------------------------------------------- */
 
 #define REQUIRE(cond, what) do {					\

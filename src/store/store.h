@@ -120,6 +120,11 @@ int	store_open(const char *url, struct store **out, char *err, size_t errlen);
 void	store_close(struct store *);
 /* "sqlite" or "postgresql". */
 const char *store_backend(const struct store *);
+/* One line for the operator (the server logs it at start): the database
+ * engine's version and the settings of ours that bear on durability and
+ * speed, so that a deployment shows what it runs with (for SQLite, whether
+ * the page cache and WAL write layers are in force). Into buf; returns buf. */
+const char *store_engine(struct store *, char *buf, size_t len);
 /* This thread's last error message for a failed call; never NULL. */
 const char *store_last_error(void);
 /* The schema version the store is at, and the newest this binary knows. */

@@ -31,6 +31,9 @@
 
 struct store_ops {
 	const char *name;	/* store_backend(): "sqlite", "postgresql" */
+	/* store.h store_engine: one line into buf[0..len), len > 0. NULL:
+	 * the name alone. */
+	void	(*engine)(void *h, char *buf, size_t len);
 
 	/* target: the path for sqlite ("sqlite:" removed), the whole URL for
 	 * postgresql. Applies migrations; refuses a newer schema. On failure

@@ -100,6 +100,7 @@ struct pg {
 	int		 stop_pipe[2];
 
 	PGconn		*w;		/* the writer thread's alone */
+	char		 server_version[32];	/* as the server said at open */
 };
 
 /* -- small helpers -------------------------------------------------------------- */
@@ -1494,6 +1495,9 @@ pg_open(const char *target, void **h, char *err, size_t errlen)
 		goto fail;
 	}
 	p->gen = v;
+	snprintf(p->server_version, sizeof(p->server_version), "%s",
+	    PQparameterStatus(p->pool[0], "server_version") ? PQparameterStatus(p->pool[0],
+	    "server_version") : "(version unknown)");
 	if (pipe(p->stop_pipe) == -1) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		goto fail;
@@ -2118,8 +2122,19 @@ pg_commit_tokens(void *h, const struct store_token *t, size_t n, int *errs)
 	return pg_commit_batch(h, t, n, errs, NULL, 0);
 }
 
+/* store.h store_engine. */
+static void
+pg_engine(void *h, char *buf, size_t len)
+{
+	struct pg *p = h;
+
+	snprintf(buf, len, "PostgreSQL %s, group commit; pool of %d connections",
+	    p->server_version, p->pool_size);
+}
+
 const struct store_ops store_pgsql_ops = {
 	.name = "postgresql",
+	.engine = pg_engine,
 	.open = pg_open,
 	.close = pg_close,
 	.schema_version = pg_schema_version,

@@ -1151,6 +1151,18 @@ sq_commit_tokens(void *h, const struct store_token *t, size_t n, int *errs)
 	return sq_commit_batch(h, t, n, errs, NULL, 0);
 }
 
+/* store.h store_engine. The layers are the process's (installed once, and
+ * every connection opens through sq_connect): what they report is what
+ * these connections run with. */
+static void
+sq_engine(void *h, char *buf, size_t len)
+{
+	(void)h;
+	snprintf(buf, len, "SQLite %s, WAL, synchronous=FULL, group commit; page cache layer %s; "
+	    "WAL writes %s", sqlite3_libversion(), sq_pcache_install() ? "on" : "off",
+	    sq_walbuf_vfs() != NULL ? "gathered" : "not gathered (SQLite's own VFS)");
+}
+
 /* -- for the topic files (sqlite_internal.h) ------------------------------------ */
 
 sqlite3 *
@@ -1182,6 +1194,7 @@ sq_generation_stale(void *h)
 
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
+	.engine = sq_engine,
 	.open = sq_open,
 	.close = sq_close,
 	.schema_version = sq_schema_version,

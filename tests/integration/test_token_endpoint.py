@@ -238,6 +238,22 @@ class TokenEndpoint(Suite):
         time.sleep(0.2)
         check(tok not in self.s.stderr(), "token never logged")
 
+    def test_start_line_names_the_store_engine(self):
+        # The operator sees what the store runs with: the engine's version
+        # and, for SQLite, whether the page cache and WAL write layers are
+        # in force (they are whenever gatehouse opened SQLite first).
+        text = "".join(self.s.stdout) + self.s.stderr()
+        starts = [json.loads(l) for l in text.splitlines()
+                  if l.startswith("{") and '"server.started"' in l]
+        eq(len(starts), 1, "one start line")
+        engine = starts[0].get("store_engine", "")
+        if BACKEND == "postgresql":
+            check(re.match(r"PostgreSQL \d+", engine), "engine %r" % engine)
+        else:
+            check(re.match(r"SQLite 3\.\d+\.\d+, WAL, synchronous=FULL", engine), "engine %r" % engine)
+            check("page cache layer on" in engine, "page cache layer %r" % engine)
+            check("WAL writes gathered" in engine, "WAL layer %r" % engine)
+
     # -- CLI ---------------------------------------------------------------
     def test_cli_errors_are_one_line_and_nonzero(self):
         p = self.s.cli("client", "create", "--tenant", "nope", "--name", "x", check=False)
