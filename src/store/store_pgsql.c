@@ -1460,6 +1460,7 @@ pg_open(const char *target, void **h, char *err, size_t errlen)
 {
 	struct pg *p;
 	uint64_t v = 0;
+	const char *sv;
 
 	if (strlen(target) > 4000) {
 		snprintf(err, errlen, "the database URL is too long");
@@ -1495,9 +1496,8 @@ pg_open(const char *target, void **h, char *err, size_t errlen)
 		goto fail;
 	}
 	p->gen = v;
-	snprintf(p->server_version, sizeof(p->server_version), "%s",
-	    PQparameterStatus(p->pool[0], "server_version") ? PQparameterStatus(p->pool[0],
-	    "server_version") : "(version unknown)");
+	sv = PQparameterStatus(p->pool[0], "server_version");
+	snprintf(p->server_version, sizeof(p->server_version), "%s", sv ? sv : "(version unknown)");
 	if (pipe(p->stop_pipe) == -1) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		goto fail;
