@@ -112,9 +112,7 @@ wb_write(sqlite3_file *file, const void *data, int amt, sqlite3_int64 off)
 	struct wb_file *f = (struct wb_file *)file;
 	int rc;
 
-	if (!f->is_wal)
-		return RM(f)->xWrite(f->real, data, amt, off);
-	if (amt <= 0)
+	if (!f->is_wal || amt <= 0)
 		return RM(f)->xWrite(f->real, data, amt, off);
 	if (f->len > 0 && off != f->off + (sqlite3_int64)f->len &&
 	    (rc = wal_flush(f)) != SQLITE_OK)

@@ -112,6 +112,14 @@ fixture_insert_random(sqlite3 *db, int n, int size)
 }
 
 void
+fixture_commit_random(sqlite3 *db, int n, int size)
+{
+	assert_int_equal(sq_exec(db, "BEGIN IMMEDIATE", "test"), STORE_OK);
+	fixture_insert_random(db, n, size);
+	assert_int_equal(sq_exec(db, "COMMIT", "test"), STORE_OK);
+}
+
+void
 fixture_assert_sound(int64_t rows)
 {
 	sqlite3 *fresh = fixture_connect();

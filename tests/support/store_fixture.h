@@ -64,6 +64,8 @@ int64_t	fixture_query_int(struct sqlite3 *db, const char *sql);
  * random bytes (test_rng, the B-tree's worst order), each with a zeroed
  * value of size bytes, in db's open transaction or each its own. */
 void	fixture_insert_random(struct sqlite3 *db, int n, int size);
+/* The same n rows in a transaction of their own (BEGIN IMMEDIATE, COMMIT). */
+void	fixture_commit_random(struct sqlite3 *db, int n, int size);
 /* fixture_path passes SQLite's integrity check and t holds rows rows, as
  * fixture_db and a fresh connection (nothing cached) both see. */
 void	fixture_assert_sound(int64_t rows);

@@ -41,11 +41,8 @@ random_keys_skip_the_scan(void **state)
 	struct sq_pcache_stats before, after;
 
 	sq_pcache_stats(&before);
-	for (int batch = 0; batch < 200; batch++) {
-		assert_int_equal(sq_exec(fixture_db, "BEGIN IMMEDIATE", "test"), STORE_OK);
-		fixture_insert_random(fixture_db, 40, 100);
-		assert_int_equal(sq_exec(fixture_db, "COMMIT", "test"), STORE_OK);
-	}
+	for (int batch = 0; batch < 200; batch++)
+		fixture_commit_random(fixture_db, 40, 100);
 	sq_pcache_stats(&after);
 	/* Every commit asks to truncate; with the swap's number forgotten as
 	 * soon as its page leaves it, nearly none reaches the cache. */
@@ -71,11 +68,8 @@ rollback_drops_the_pages_it_added(void **state)
 	assert_true(after.passed > before.passed);
 	/* The page numbers the rollback freed are written again, with other
 	 * rows: a stale page left in the cache would show here. */
-	for (int batch = 0; batch < 20; batch++) {
-		assert_int_equal(sq_exec(fixture_db, "BEGIN IMMEDIATE", "test"), STORE_OK);
-		fixture_insert_random(fixture_db, 100, 100);
-		assert_int_equal(sq_exec(fixture_db, "COMMIT", "test"), STORE_OK);
-	}
+	for (int batch = 0; batch < 20; batch++)
+		fixture_commit_random(fixture_db, 100, 100);
 	fixture_assert_sound(1 + 20 * 100);
 }
 

@@ -34,14 +34,6 @@ setup(void **state)
 }
 
 static void
-commit_random(sqlite3 *db, int n, int size)
-{
-	assert_int_equal(sq_exec(db, "BEGIN IMMEDIATE", "test"), STORE_OK);
-	fixture_insert_random(db, n, size);
-	assert_int_equal(sq_exec(db, "COMMIT", "test"), STORE_OK);
-}
-
-static void
 frames_go_out_in_few_writes(void **state)
 {
 	(void)state;
@@ -55,7 +47,7 @@ frames_go_out_in_few_writes(void **state)
 	for (int batch = 1; batch <= 60; batch++) {
 		int n = batch * 5, size = batch % 3 == 0 ? 2000 : 100;
 
-		commit_random(fixture_db, n, size);
+		fixture_commit_random(fixture_db, n, size);
 		rows += n;
 		/* Committed means in the file: another connection reads it. */
 		assert_int_equal(fixture_query_int(reader, "SELECT count(*) FROM t"), rows);
@@ -82,7 +74,7 @@ published_without_a_sync(void **state)
 
 	assert_int_equal(sq_exec(fixture_db, "PRAGMA synchronous=NORMAL", "test"), STORE_OK);
 	for (int batch = 1; batch <= 30; batch++) {
-		commit_random(fixture_db, batch * 7, 500);
+		fixture_commit_random(fixture_db, batch * 7, 500);
 		rows += batch * 7;
 		assert_int_equal(fixture_query_int(reader, "SELECT count(*) FROM t"), rows);
 	}
@@ -98,12 +90,12 @@ spilled_transactions(void **state)
 	(void)state;
 
 	assert_int_equal(sq_exec(fixture_db, "PRAGMA cache_size=100", "test"), STORE_OK);
-	commit_random(fixture_db, 100, 100);
+	fixture_commit_random(fixture_db, 100, 100);
 	assert_int_equal(sq_exec(fixture_db, "BEGIN IMMEDIATE", "test"), STORE_OK);
 	fixture_insert_random(fixture_db, 3000, 1000);
 	assert_int_equal(sq_exec(fixture_db, "ROLLBACK", "test"), STORE_OK);
 	assert_int_equal(fixture_query_int(fixture_db, "SELECT count(*) FROM t"), 100);
-	commit_random(fixture_db, 3000, 1000);
+	fixture_commit_random(fixture_db, 3000, 1000);
 	fixture_assert_sound(3100);
 }
 
@@ -116,11 +108,11 @@ log_started_over(void **state)
 	int64_t rows = 0;
 
 	for (int round = 0; round < 5; round++) {
-		commit_random(fixture_db, 200, 300);
+		fixture_commit_random(fixture_db, 200, 300);
 		rows += 200;
 		assert_int_equal(sq_exec(fixture_db, round % 2 ? "PRAGMA wal_checkpoint(RESTART)" :
 		    "PRAGMA wal_checkpoint(TRUNCATE)", "test"), STORE_OK);
-		commit_random(fixture_db, 50, 300);
+		fixture_commit_random(fixture_db, 50, 300);
 		rows += 50;
 	}
 	fixture_assert_sound(rows);
