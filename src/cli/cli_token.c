@@ -49,7 +49,7 @@ cmd_token_revoke(int argc, char **argv)
 	static const struct cli_opt spec[] = {
 		{ "name", 1, 0, "revoke every live token with this token_name" },
 		{ "client", 1, 0, "only this client's tokens (with --name)" },
-		{ "id", 1, 0, "revoke the token with this jti (or opaque token hash)" },
+		{ "id", 1, 0, "revoke the token with this jti or opaque record id (token list)" },
 		CLI_STORE_OPTS,
 	};
 	struct cli_args a;

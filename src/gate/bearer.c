@@ -9,7 +9,7 @@
 #include "gate/internal.h"
 #include "jose/jose.h"
 #include "jose/keyring.h"
-#include "security/secret.h"
+#include "security/opaque_token.h"
 #include "server/context.h"
 #include "util/util.h"
 
@@ -151,18 +151,23 @@ check_record_and_client(struct gh_ctx *ctx, const struct store_token *rec,
 	return 0;
 }
 
+/* A record lookup's result as the gate's answer: 0 when found. */
 static int
-get_record(struct gh_ctx *ctx, const char *id, struct store_token *rec,
-    struct gate_refusal *why)
+lookup_result(int rc, struct gate_refusal *why)
 {
-	int rc = store_token_get(ctx->store, id, rec);
-
 	if (rc == STORE_NOTFOUND)
 		return gate_refuse(why, 401, "invalid_token", "unknown", "the token is not known here");
 	if (rc != STORE_OK)
 		return gate_refuse(why, 503, "temporarily_unavailable", "store",
 		    "the store is unavailable; try again");
 	return 0;
+}
+
+static int
+get_record(struct gh_ctx *ctx, const char *id, struct store_token *rec,
+    struct gate_refusal *why)
+{
+	return lookup_result(store_token_get(ctx->store, id, rec), why);
 }
 
 /*
@@ -325,6 +330,28 @@ out:
 	return rc;
 }
 
+/*
+ * An opaque token's record: under the id the token carries (opaque_token.h)
+ * when it has the shape of ours, else, or when none is found there, under
+ * the id records had before tokens carried their time, so that tokens issued
+ * before an upgrade keep working until they expire. A miss costs a second
+ * index probe; a hit on either is exact (both ids hash the whole token).
+ */
+static int
+opaque_record(struct gh_ctx *ctx, const char *token, size_t len,
+    char id[OPAQUE_ID_LEN + 1], struct store_token *rec, struct gate_refusal *why)
+{
+	int rc = opaque_token_id(ctx->opaque_key, token, len, id);
+
+	if (rc == -1)
+		return gate_refuse(why, 503, "temporarily_unavailable", "cipher",
+		    "the token cannot be read now; try again");
+	if (rc == 1 && (rc = store_token_get(ctx->store, id, rec)) != STORE_NOTFOUND)
+		return lookup_result(rc, why);
+	opaque_token_legacy_id(token, len, id);
+	return get_record(ctx, id, rec, why);
+}
+
 static int
 verify_opaque(struct gh_ctx *ctx, const char *token, size_t len, unsigned flags,
     int64_t now, struct gate_principal **out, struct gate_refusal *why)
@@ -332,17 +359,14 @@ verify_opaque(struct gh_ctx *ctx, const char *token, size_t len, unsigned flags,
 	struct store_token rec;
 	struct client_entry *ce = NULL;
 	struct gate_principal *p = NULL;
-	uint8_t h[32];
-	char id[65];
+	char id[OPAQUE_ID_LEN + 1];
 	int rc = -1;
 
 	memset(&rec, 0, sizeof(rec));
 	if (len > GATE_MAX_OPAQUE_LEN)
 		return gate_refuse(why, 401, "invalid_token", "malformed",
 		    "the token is not a JWT and too long to be an opaque token");
-	token_hash(token, len, h);
-	hex_encode(h, sizeof(h), id);
-	if (get_record(ctx, id, &rec, why) == -1)
+	if (opaque_record(ctx, token, len, id, &rec, why) == -1)
 		goto out;
 	if (rec.format != STORE_FORMAT_OPAQUE) {
 		gate_refuse(why, 401, "invalid_token", "unknown", "the token is not known here");

@@ -12,7 +12,7 @@
 #include "oauth/issue.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
-#include "security/secret.h"
+#include "security/opaque_token.h"
 #include "server/context.h"
 #include "util/json_flat.h"
 #include "util/util.h"
@@ -206,18 +206,14 @@ out:
 }
 
 static int
-make_opaque(struct issued_token *t, struct oauth_error *e)
+make_opaque(const struct gh_ctx *ctx, struct issued_token *t, struct oauth_error *e)
 {
-	uint8_t raw[16], h[32];
-
-	/* 128 random bits in hex, as seed 003 shows; stored only as a hash. */
-	if (rand_bytes(raw, sizeof(raw)) == -1 || (t->token = malloc(33)) == NULL)
+	/* 32 hex digits, as seed 003 shows; stored only under its record id
+	 * (security/opaque_token.h says why that id grows with time). */
+	if ((t->token = malloc(OPAQUE_TOKEN_LEN + 1)) == NULL ||
+	    opaque_token_new(ctx->opaque_key, clock_now_ms(), t->token, t->record_id) == -1)
 		return oauth_fail(e, 500, OAUTH_SERVER_ERROR, "cannot make a token");
-	hex_encode(raw, sizeof(raw), t->token);
-	t->token_len = 32;
-	token_hash(t->token, 32, h);
-	hex_encode(h, sizeof(h), t->record_id);
-	OPENSSL_cleanse(raw, sizeof(raw));
+	t->token_len = OPAQUE_TOKEN_LEN;
 	t->alg = "opaque";
 	return 0;
 }
@@ -275,7 +271,7 @@ oauth_issue(struct gh_ctx *ctx, const struct token_request *r,
 		goto out;
 	}
 	if (ce->c.format == STORE_FORMAT_OPAQUE) {
-		if (make_opaque(t, e) == -1)
+		if (make_opaque(ctx, t, e) == -1)
 			goto out;
 	} else {
 		uint8_t jti[16];

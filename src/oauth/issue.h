@@ -25,7 +25,7 @@ struct issued_token {
 	char		*scope;		/* granted, malloc'd */
 	char		*aud;		/* malloc'd */
 	char		 name[129];	/* token_name */
-	char		 record_id[65];	/* jti, or hex SHA-256 of an opaque token */
+	char		 record_id[65];	/* jti, or an opaque token's (opaque_token.h) */
 	char		 client_id[129];
 	char		 tenant_id[65];
 	enum store_env	 env;

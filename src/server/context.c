@@ -32,7 +32,8 @@ ctx_init(struct gh_ctx *c, const struct config *cfg, struct store *st,
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->reload_mu, NULL);
 	if (masterkey_derive(master, "gatehouse client secrets v1", c->secret_key) == -1 ||
-	    masterkey_derive(master, "gatehouse signing key seal v1", c->seal_key) == -1) {
+	    masterkey_derive(master, "gatehouse signing key seal v1", c->seal_key) == -1 ||
+	    masterkey_derive(master, "gatehouse opaque tokens v1", c->opaque_key) == -1) {
 		snprintf(err, errlen, "cannot derive keys from the master key");
 		return -1;
 	}
@@ -103,6 +104,7 @@ ctx_clear(struct gh_ctx *c)
 	keyring_unref(c->keyring);
 	free(c->audiences);
 	OPENSSL_cleanse(c->secret_key, sizeof(c->secret_key));
+	OPENSSL_cleanse(c->opaque_key, sizeof(c->opaque_key));
 	OPENSSL_cleanse(c->seal_key, sizeof(c->seal_key));
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->reload_mu);

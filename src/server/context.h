@@ -28,6 +28,7 @@ struct gh_ctx {
 	struct store		*store;
 	uint8_t			 secret_key[32];	/* HMAC key of client secrets */
 	uint8_t			 seal_key[32];	/* seals signing keys */
+	uint8_t			 opaque_key[32];	/* enciphers opaque tokens */
 	char			 issuer[256];
 	int			 require_https;
 	int			 tls;

@@ -91,10 +91,11 @@ struct store_key {
 	int64_t		 remove_at;	/* 0, or leaves the JWKS then */
 };
 
-/* An issued token. JWTs are recorded by jti; opaque tokens by the hex
- * SHA-256 of the token (the token itself is never stored). */
+/* An issued token. JWTs are recorded by jti; opaque tokens by an id made
+ * of their issue time and their SHA-256 (security/opaque_token.h): the
+ * token itself is never stored. */
 struct store_token {
-	char		*id;		/* jti, or hex SHA-256 for opaque */
+	char		*id;		/* jti, or an opaque token's record id */
 	char		*client_id;
 	char		*tenant_id;
 	char		*name;		/* token_name (seed 002), a UUID by default */

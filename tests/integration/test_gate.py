@@ -210,6 +210,31 @@ class Gate(Suite):
         eq(r.status, 200, "opaque allowed %r" % r)
         eq(r.header("X-Gatehouse-Client"), self.opaque["client_id"], "client")
         self.refused(self.gate("0123456789abcdef0123456789abcdef"), 401, "unknown", "unknown opaque")
+        # Its record is kept under its time and a hash, never the token.
+        rows = self.s.sql("SELECT id FROM tokens WHERE client_id = ? AND format = 1",
+                          (self.opaque["client_id"],))
+        ids = [r[0] for r in rows]
+        check(hashlib.sha256(tok.encode()).hexdigest()[:56] in [i[8:] for i in ids], "hashed")
+        check(all(tok not in i for i in ids), "the token is not stored")
+        # The upper-case spelling is not the token.
+        self.refused(self.gate(tok.upper()), 401, "unknown", "upper case")
+
+    def test_opaque_token_recorded_by_an_earlier_version(self):
+        # Records once had the token's whole SHA-256 as their id: tokens
+        # issued before an upgrade work until they expire.
+        tok = "094696b3724d4aa5a182eac360dcd537"
+        now = int(time.time())
+        self.s.sql("INSERT INTO tokens (id, client_id, tenant_id, name, format, env, scope, aud,"
+                   " issued_at, expires_at, revoked_at) VALUES (?, ?, 'acme', 'old', 1, 0, '', '',"
+                   " ?, ?, 0)",
+                   (hashlib.sha256(tok.encode()).hexdigest(), self.opaque["client_id"], now,
+                    now + 600))
+        r = self.gate(tok)
+        eq(r.status, 200, "recorded by an earlier version %r" % r)
+        eq(r.header("X-Gatehouse-Client"), self.opaque["client_id"], "client")
+        eq(self.introspect(self.opaque, tok).json()["active"], True, "introspected")
+        eq(self.revoke(self.opaque, tok).status, 200, "revoked")
+        self.refused(self.gate(tok), 401, "revoked", "revoked")
 
     # -- 401 ----------------------------------------------------------------
     def test_missing_token_bare_challenge(self):
