@@ -4,13 +4,17 @@
 # a private PostgreSQL 15 (tests/lib/pg.py, fsync on, synchronous_commit on:
 # both stores make every answered token durable), then two and three nodes
 # sharing that PostgreSQL, driven at once (one wrk per node, rates summed).
-# ES256 keeps signing cheap so that the store's part shows. Every node and
+# ES256 keeps signing cheap so that the store's part shows (FORMAT=opaque
+# takes signing out altogether). Every node and
 # the database share this machine's cores: more nodes cannot add CPU here,
 # they show what sharing one database costs.
 source "$(dirname "$0")/lib.sh"
 
 ALG=${ALG:-ES256}
-echo "machine: $(nproc) cores; wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s per node, keep-alive; $ALG"
+FORMAT=${FORMAT:-jwt}	# or opaque
+WHAT=$ALG
+if [ "$FORMAT" = opaque ]; then WHAT="opaque tokens"; fi
+echo "machine: $(nproc) cores; wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s per node, keep-alive; $WHAT"
 
 /usr/bin/python3 "$ROOT/tests/lib/pg.py" serve --fsync >"$WORK/pg.url" 2>"$WORK/pg.err" &
 PG_PID=$!
@@ -42,7 +46,7 @@ stop_nodes() {
 credentials() {	# db -> exports BENCH_* for token_issue.lua
 	"$BIN" tenant create --id bench --db "$1" --master-key "$MK" >/dev/null 2>&1 || true
 	local c id secret
-	c=$("$BIN" client create --tenant bench --name "bench-$RANDOM" --max-ttl 100000 \
+	c=$("$BIN" client create --tenant bench --name "bench-$RANDOM" --max-ttl 100000 --token-format "$FORMAT" \
 		--rate-limit 100000000 --db "$1" --master-key "$MK")
 	id=$(echo "$c" | json_field client_id)
 	secret=$(echo "$c" | json_field client_secret)
