@@ -17,9 +17,10 @@
  * in the commit that issues it, and a random id lands each record on a
  * random page of the id index, one more page in every commit and every
  * checkpoint. Ids that grow with time all land on the index's last page;
- * on the 2-core machine this took issuance from about 24,000 to 37,000
- * opaque tokens a second (BENCHMARKS.md). The prefix wraps every 49.7
- * days, which only moves where in the index new records land.
+ * on the 2-core machine this took issuance from about 24,000 to 40,000
+ * opaque tokens a second, and 15,400 to 19,500 on PostgreSQL (BENCHMARKS.md,
+ * sixteenth session). The prefix wraps every 49.7 days, which only moves
+ * where in the index new records land.
  */
 #ifndef GH_OPAQUE_TOKEN_H
 #define GH_OPAQUE_TOKEN_H
