@@ -393,7 +393,7 @@ cmd_serve(int argc, char **argv)
 	struct http_server *srv = NULL;
 	struct store *st = NULL;
 	uint8_t master[MASTERKEY_LEN];
-	char err[1024], host[64], base[300], engine[256];
+	char err[1024], host[64], base[300], engine[512];
 	char *cert = NULL, *key = NULL;
 	uint16_t port = 0;
 	enum jose_alg alg;

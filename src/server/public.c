@@ -113,14 +113,18 @@ readyz(struct http_exchange *x)
 {
 	uint64_t gen = 0;
 	int cur = 0, latest = 0;
+	char engine[512];
 	/* The schema version is a real round trip to the database (the
 	 * generation may come from a cache). */
 	int ok = store_generation(pub.ctx->store, &gen) == STORE_OK &&
 	    store_schema_version(pub.ctx->store, &cur, &latest) == STORE_OK;
 
-	http_response_json(&x->resp, ok ? 200 : 503, json_pack("{s:s, s:{s:s, s:s, s:i, s:I}}",
+	/* The engine line as now, not as at start: it tells of a part that
+	 * failed since (SQLite's checkpointer). */
+	http_response_json(&x->resp, ok ? 200 : 503, json_pack("{s:s, s:{s:s, s:s, s:s, s:i, s:I}}",
 	    "status", ok ? "ready" : "unavailable", "store", "backend",
 	    store_backend(pub.ctx->store), "status", ok ? "ok" : store_last_error(),
+	    "engine", store_engine(pub.ctx->store, engine, sizeof(engine)),
 	    "schema_version", cur, "generation", (json_int_t)gen));
 	if (!ok)
 		x->resp.reason = "store_unavailable";

@@ -40,6 +40,7 @@ struct sq_ckpt {
 	pthread_t	 thread;
 	int		 started;	/* the thread was started (it may have ended) */
 	int		 failed;	/* it could not start or connect: no passes */
+	char		 why[256];	/* what failed, for sq_ckpt_failed */
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 cv;
 	int		 want, stop;
@@ -65,6 +66,7 @@ checkpointer_main(void *arg)
 	if (!ok) {
 		c->failed = 1;
 		c->stop = 1;
+		snprintf(c->why, sizeof(c->why), "%s", err);
 	}
 	for (;;) {
 		int log = 0, copied = 0;
@@ -110,8 +112,10 @@ on_commit(void *arg, sqlite3 *db, const char *name, int frames)
 			if (!c->started) {
 				if (pthread_create(&c->thread, NULL, checkpointer_main, c) == 0)
 					c->started = 1;
-				else
+				else {
 					c->failed = 1;
+					snprintf(c->why, sizeof(c->why), "cannot start its thread");
+				}
 			}
 			pthread_cond_broadcast(&c->cv);
 		}
@@ -164,6 +168,19 @@ sq_ckpt_attach(struct sq_ckpt *c, sqlite3 *db)
 		return;		/* SQLite's own automatic checkpoint stays */
 	c->attached[c->nattached++] = db;
 	sqlite3_wal_hook(db, on_commit, c);	/* replaces the automatic checkpoint */
+}
+
+int
+sq_ckpt_failed(struct sq_ckpt *c, char *why, size_t len)
+{
+	int failed;
+
+	pthread_mutex_lock(&c->mu);
+	failed = c->failed;
+	if (failed)
+		snprintf(why, len, "%s", c->why);
+	pthread_mutex_unlock(&c->mu);
+	return failed;
 }
 
 void

@@ -88,11 +88,14 @@ void	 sq_walbuf_stats(struct sq_walbuf_stats *out);
  * the checkpoints of db's commits (at most 4 connections; db must outlive
  * sq_ckpt_stop); sq_ckpt_set_frames changes the thresholds, in WAL frames,
  * for a pass (1000) and for an inline RESTART that bounds the WAL (16000),
- * for tests; sq_ckpt_stop unhooks the connections and joins the thread
- * (NULL: no-op). */
+ * for tests; sq_ckpt_failed is 1, with the reason in why, once the thread
+ * could not start or connect (the commits then checkpoint inline, at the
+ * bound only), else 0; sq_ckpt_stop unhooks the connections and joins the
+ * thread (NULL: no-op). */
 struct sq_ckpt;
 int	 sq_ckpt_start(struct sq_ckpt **out, const char *path, char *err, size_t errlen);
 void	 sq_ckpt_attach(struct sq_ckpt *, sqlite3 *db);
+int	 sq_ckpt_failed(struct sq_ckpt *, char *why, size_t len);
 void	 sq_ckpt_set_frames(struct sq_ckpt *, int background, int force);
 void	 sq_ckpt_stop(struct sq_ckpt *);
 

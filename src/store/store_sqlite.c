@@ -1157,10 +1157,19 @@ sq_commit_tokens(void *h, const struct store_token *t, size_t n, int *errs)
 static void
 sq_engine(void *h, char *buf, size_t len)
 {
-	(void)h;
+	struct sq *q = h;
+	char why[256], ckpt[320];
+
+	/* A checkpointer that failed leaves the copying to the commits, which
+	 * do it only at the WAL's bound: slower, not wrong, and otherwise
+	 * unseen (the store never logs). */
+	if (q->ckpt != NULL && sq_ckpt_failed(q->ckpt, why, sizeof(why)))
+		snprintf(ckpt, sizeof(ckpt), "checkpoints inline (the checkpointer failed: %s)", why);
+	else
+		snprintf(ckpt, sizeof(ckpt), "checkpoints on a thread of their own");
 	snprintf(buf, len, "SQLite %s, WAL, synchronous=FULL, group commit; page cache layer %s; "
-	    "WAL writes %s", sqlite3_libversion(), sq_pcache_install() ? "on" : "off",
-	    sq_walbuf_vfs() != NULL ? "gathered" : "not gathered (SQLite's own VFS)");
+	    "WAL writes %s; %s", sqlite3_libversion(), sq_pcache_install() ? "on" : "off",
+	    sq_walbuf_vfs() != NULL ? "gathered" : "not gathered (SQLite's own VFS)", ckpt);
 }
 
 /* -- for the topic files (sqlite_internal.h) ------------------------------------ */

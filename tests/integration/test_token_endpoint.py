@@ -253,6 +253,10 @@ class TokenEndpoint(Suite):
             check(re.match(r"SQLite 3\.\d+\.\d+, WAL, synchronous=FULL", engine), "engine %r" % engine)
             check("page cache layer on" in engine, "page cache layer %r" % engine)
             check("WAL writes gathered" in engine, "WAL layer %r" % engine)
+            check("checkpoints on a thread of their own" in engine, "checkpointer %r" % engine)
+        # /readyz tells the same, as it stands now.
+        ready = self.s.get("/readyz").json()["store"]["engine"]
+        eq(ready, engine, "readyz engine")
 
     # -- CLI ---------------------------------------------------------------
     def test_cli_errors_are_one_line_and_nonzero(self):

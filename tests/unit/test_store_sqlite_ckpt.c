@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -119,6 +120,7 @@ checkpoints_in_the_background_and_bounds_the_wal(void **state)
 	/* Nor did it ever: the -wal file (4 KB pages, 24-byte frame headers,
 	 * a 32-byte file header) never grew past it. */
 	assert_true(file_size(wal) <= 32 + (off_t)(400 + 20) * (4096 + 24));
+	assert_int_equal(sq_ckpt_failed(c, err, sizeof(err)), 0);
 
 	sq_ckpt_stop(c);
 	/* Every committed row is there. */
@@ -157,9 +159,16 @@ no_connection_leaves_the_inline_bound(void **state)
 	assert_int_equal(sq_ckpt_start(&c, "/nonexistent-dir/x.db", err, sizeof(err)), 0);
 	sq_ckpt_attach(c, fixture_db);
 	sq_ckpt_set_frames(c, 50, 400);
+	assert_int_equal(sq_ckpt_failed(c, err, sizeof(err)), 0);
 	max_frames = max_wal_frames(fixture_db, 10);
 	assert_true(max_frames > 0);
 	assert_true(max_frames < 400 + 20);
+	/* And says so, with SQLite's reason (the store's engine line and
+	 * /readyz carry it). */
+	for (int i = 0; i < 200 && !sq_ckpt_failed(c, err, sizeof(err)); i++)
+		sleep_ms(10);
+	assert_int_equal(sq_ckpt_failed(c, err, sizeof(err)), 1);
+	assert_non_null(strstr(err, "/nonexistent-dir/x.db"));
 	sq_ckpt_stop(c);
 }
 
