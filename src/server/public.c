@@ -108,24 +108,37 @@ healthz(struct http_exchange *x)
 	return HTTP_DONE;
 }
 
+/* Loopback, or a trusted proxy (in front of a scraper or an operator). */
+static int
+operator_peer(const struct http_exchange *x)
+{
+	return strncmp(x->req.peer_ip, "127.", 4) == 0 || strcmp(x->req.peer_ip, "::1") == 0 ||
+	    cidr_match(&pub.ctx->trusted_proxies, x->req.peer_ip);
+}
+
 static enum http_result
 readyz(struct http_exchange *x)
 {
 	uint64_t gen = 0;
 	int cur = 0, latest = 0;
 	char engine[512];
+	json_t *o;
 	/* The schema version is a real round trip to the database (the
 	 * generation may come from a cache). */
 	int ok = store_generation(pub.ctx->store, &gen) == STORE_OK &&
 	    store_schema_version(pub.ctx->store, &cur, &latest) == STORE_OK;
 
-	/* The engine line as now, not as at start: it tells of a part that
-	 * failed since (SQLite's checkpointer). */
-	http_response_json(&x->resp, ok ? 200 : 503, json_pack("{s:s, s:{s:s, s:s, s:s, s:i, s:I}}",
+	o = json_pack("{s:s, s:{s:s, s:s, s:i, s:I}}",
 	    "status", ok ? "ready" : "unavailable", "store", "backend",
 	    store_backend(pub.ctx->store), "status", ok ? "ok" : store_last_error(),
-	    "engine", store_engine(pub.ctx->store, engine, sizeof(engine)),
-	    "schema_version", cur, "generation", (json_int_t)gen));
+	    "schema_version", cur, "generation", (json_int_t)gen);
+	/* The engine line as it stands, not as at start: it tells of a part
+	 * that failed since (SQLite's checkpointer). Versions are for
+	 * operators, as metrics are, not for anyone who can reach the port. */
+	if (o != NULL && operator_peer(x))
+		json_object_set_new(json_object_get(o, "store"), "engine",
+		    json_string(store_engine(pub.ctx->store, engine, sizeof(engine))));
+	http_response_json(&x->resp, ok ? 200 : 503, o);
 	if (!ok)
 		x->resp.reason = "store_unavailable";
 	return HTTP_DONE;
@@ -137,9 +150,7 @@ metrics(struct http_exchange *x)
 	size_t len = 0;
 	char *text;
 
-	/* Operators only: loopback, or a trusted proxy in front of a scraper. */
-	if (strncmp(x->req.peer_ip, "127.", 4) != 0 && strcmp(x->req.peer_ip, "::1") != 0 &&
-	    !cidr_match(&pub.ctx->trusted_proxies, x->req.peer_ip)) {
+	if (!operator_peer(x)) {
 		http_response_json(&x->resp, 403, json_pack("{s:s, s:s}", "error", "access_denied",
 		    "error_description", "metrics are served to loopback and trusted proxies only"));
 		x->resp.reason = "access_denied";
