@@ -23,6 +23,7 @@
 #include "config/config.h"
 #include "gate/gate.h"
 #include "http/http.h"
+#include "jose/presign.h"
 #include "keys/keys.h"
 #include "manage/manage.h"
 #include "obs/log.h"
@@ -458,6 +459,12 @@ cmd_serve(int argc, char **argv)
 	else
 		snprintf(base, sizeof(base), "%s://%s:%u", cert ? "https" : "http", host, port);
 	config_set(&cfg, "issuer", base, err, sizeof(err));
+	/* Before any key is made or loaded: ES256 keys made while it runs
+	 * get their nonces made ahead, in idle time (jose/presign.h). */
+	if (jose_presign_start(err, sizeof(err)) == -1) {
+		fprintf(stderr, "gatehouse: serve: %s\n", err);
+		goto out;
+	}
 
 	{
 		uint8_t seal_key[32];
@@ -527,6 +534,7 @@ out:
 		ctx_clear(&ctx);
 	}
 	store_close(st);
+	jose_presign_stop();
 	OPENSSL_cleanse(master, sizeof(master));
 	if (key != NULL) {
 		OPENSSL_cleanse(key, strlen(key));

@@ -40,7 +40,23 @@ struct jose_key {
 	 */
 	EVP_PKEY_CTX	*pk_sign, *pk_verify;
 	EVP_MD_CTX	*md_sign, *md_verify;
+	struct presign_pool *presign;	/* ES256 nonces made ahead, or NULL */
 };
+
+/*
+ * presign.c (presign.h): a pool of ES256 nonces for one key, filled by the
+ * presigning thread. presign_pool_new registers one for pkey's key (NULL
+ * when the thread is not running, or on failure; signing is then whole);
+ * presign_pool_release is the key's last use of it. presign_sign signs a
+ * SHA-256 digest into R||S with a pair from the pool: 0, or -1 when it has
+ * none (sign whole). presign_available and presign_used are for tests.
+ */
+struct presign_pool;
+struct presign_pool *presign_pool_new(EVP_PKEY *pkey);
+void	presign_pool_release(struct presign_pool *);
+int	presign_sign(struct presign_pool *, const uint8_t digest[32], uint8_t sig[64]);
+size_t	presign_available(const struct presign_pool *);
+uint64_t presign_used(void);
 
 /*
  * Wraps pkey (ownership passes, also on failure) into a key for alg after

@@ -1,0 +1,159 @@
+/*
+ * test_jose_presign.c — ES256 signatures with nonces made ahead
+ * (src/jose/presign.c): they verify, every one has its own nonce, keys made
+ * before the thread or after it stops sign whole, and keys may come and go
+ * while the thread fills their pools.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jose/jose.h"
+#include "jose/jose_int.h"
+#include "jose/presign.h"
+
+static struct jose_key *
+es256(const char *kid)
+{
+	struct jose_key *k = NULL;
+	const char *err = NULL;
+
+	assert_int_equal(jose_key_generate(JOSE_ALG_ES256, kid, &k, &err), 0);
+	return k;
+}
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Waits (up to 10 s) for n pairs in k's pool. */
+static void
+wait_for_pairs(const struct jose_key *k, size_t n)
+{
+	for (int i = 0; i < 1000 && presign_available(k->presign) < n; i++)
+		sleep_ms(10);
+	assert_true(presign_available(k->presign) >= n);
+}
+
+static void
+test_whole_without_the_thread(void **state)
+{
+	struct jose_key *k = es256("before");
+	uint8_t sig[64];
+	size_t len = 0;
+	uint64_t used = presign_used();
+	(void)state;
+
+	assert_null(k->presign);
+	assert_int_equal(jose_sign_raw(k, (const uint8_t *)"m", 1, sig, &len), 0);
+	assert_int_equal(len, 64);
+	assert_int_equal(jose_verify_raw(k, (const uint8_t *)"m", 1, sig, len), 0);
+	assert_true(presign_used() == used);
+	jose_key_free(k);
+}
+
+/* Made ahead, they verify, and no two signatures share a nonce (R): 300
+ * signatures, a third of them of one message. */
+static void
+test_made_ahead_verify_and_never_repeat(void **state)
+{
+	static uint8_t r[300][32];
+	char err[128];
+	struct jose_key *k;
+	uint64_t used;
+	(void)state;
+
+	assert_int_equal(jose_presign_start(err, sizeof(err)), 0);
+	k = es256("ahead");
+	assert_non_null(k->presign);
+	wait_for_pairs(k, 300);
+	used = presign_used();
+	for (int i = 0; i < 300; i++) {
+		char msg[32];
+		uint8_t sig[64];
+		size_t len = 0, n = (size_t)snprintf(msg, sizeof(msg), "message %d", i < 100 ? 0 : i);
+
+		assert_int_equal(jose_sign_raw(k, (const uint8_t *)msg, n, sig, &len), 0);
+		assert_int_equal(len, 64);
+		assert_int_equal(jose_verify_raw(k, (const uint8_t *)msg, n, sig, len), 0);
+		/* And not for another message. */
+		assert_int_equal(jose_verify_raw(k, (const uint8_t *)"other", 5, sig, len), -1);
+		memcpy(r[i], sig, 32);
+		for (int j = 0; j < i; j++)
+			assert_memory_not_equal(r[i], r[j], 32);
+	}
+	/* They came from the pool. */
+	assert_true(presign_used() - used == 300);
+	jose_key_free(k);
+	jose_presign_stop();
+}
+
+/* Keys made and freed while the thread fills their pools (ASan watches). */
+static void
+test_keys_come_and_go(void **state)
+{
+	char err[128];
+	(void)state;
+
+	assert_int_equal(jose_presign_start(err, sizeof(err)), 0);
+	for (int i = 0; i < 40; i++) {
+		struct jose_key *k = es256("churn");
+		uint8_t sig[64];
+		size_t len = 0;
+
+		if (i % 4 == 0)
+			sleep_ms(2);
+		assert_int_equal(jose_sign_raw(k, (const uint8_t *)"m", 1, sig, &len), 0);
+		assert_int_equal(jose_verify_raw(k, (const uint8_t *)"m", 1, sig, len), 0);
+		jose_key_free(k);
+	}
+	jose_presign_stop();
+}
+
+/* After the thread stops, a key signs from what is left, then whole. */
+static void
+test_after_stop(void **state)
+{
+	char err[128];
+	struct jose_key *k;
+	(void)state;
+
+	assert_int_equal(jose_presign_start(err, sizeof(err)), 0);
+	k = es256("left");
+	wait_for_pairs(k, 10);
+	jose_presign_stop();
+	for (int i = 0; i < 1100; i++) {
+		uint8_t sig[64];
+		size_t len = 0;
+
+		assert_int_equal(jose_sign_raw(k, (const uint8_t *)"m", 1, sig, &len), 0);
+		if (i % 100 == 0)
+			assert_int_equal(jose_verify_raw(k, (const uint8_t *)"m", 1, sig, len), 0);
+	}
+	assert_int_equal(presign_available(k->presign), 0);
+	jose_key_free(k);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_whole_without_the_thread),
+		cmocka_unit_test(test_made_ahead_verify_and_never_repeat),
+		cmocka_unit_test(test_keys_come_and_go),
+		cmocka_unit_test(test_after_stop),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
