@@ -1,8 +1,9 @@
 /*
  * test_jose_presign.c — ES256 signatures with nonces made ahead
  * (src/jose/presign.c): they verify, every one has its own nonce, keys made
- * before the thread or after it stops sign whole, and keys may come and go
- * while the thread fills their pools.
+ * before the thread or after it stops sign whole, a key is presigned for
+ * only once it has signed, and keys may come and go while the thread fills
+ * their pools.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -47,6 +48,16 @@ wait_for_pairs(const struct jose_key *k, size_t n)
 }
 
 static void
+sign_once(const struct jose_key *k)
+{
+	uint8_t sig[64];
+	size_t len = 0;
+
+	assert_int_equal(jose_sign_raw(k, (const uint8_t *)"first", 5, sig, &len), 0);
+	assert_int_equal(jose_verify_raw(k, (const uint8_t *)"first", 5, sig, len), 0);
+}
+
+static void
 test_whole_without_the_thread(void **state)
 {
 	struct jose_key *k = es256("before");
@@ -77,6 +88,10 @@ test_made_ahead_verify_and_never_repeat(void **state)
 	assert_int_equal(jose_presign_start(err, sizeof(err)), 0);
 	k = es256("ahead");
 	assert_non_null(k->presign);
+	/* Not before the key signs: a keyring holds keys that never do. */
+	sleep_ms(50);
+	assert_int_equal(presign_available(k->presign), 0);
+	sign_once(k);
 	wait_for_pairs(k, 300);
 	used = presign_used();
 	for (int i = 0; i < 300; i++) {
@@ -131,6 +146,7 @@ test_after_stop(void **state)
 
 	assert_int_equal(jose_presign_start(err, sizeof(err)), 0);
 	k = es256("left");
+	sign_once(k);
 	wait_for_pairs(k, 10);
 	jose_presign_stop();
 	for (int i = 0; i < 1100; i++) {
