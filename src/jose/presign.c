@@ -63,7 +63,7 @@
 #define POOL_REFILL	960	/* a taker leaving fewer wakes the thread */
 #define POOL_BURST	16	/* pairs made before the thread looks again */
 #define MAX_POOLS	16	/* keys presigned at once; others sign whole */
-#define IDLE_WAIT_MS	1000	/* the longest sleep with every pool full */
+#define SLEEP_MAX_MS	1000	/* the longest sleep with every pool full */
 
 /* k^-1 and r, 32 bytes each, big-endian, as eight words (a taker may read
  * a slot while it is rewritten; it then loses its compare-and-swap). */
@@ -325,7 +325,7 @@ sleep_until_woken(void)
 		atomic_store(&sleeping, 0);
 		return;
 	}
-	if (poll(&pfd, 1, IDLE_WAIT_MS) == 1)
+	if (poll(&pfd, 1, SLEEP_MAX_MS) == 1)
 		(void)!read(wake_fd, &n, sizeof(n));
 	atomic_store(&sleeping, 0);
 }
