@@ -45,11 +45,12 @@ struct jose_key {
 
 /*
  * presign.c (presign.h): a pool of ES256 nonces for one key, filled by the
- * presigning thread. presign_pool_new registers one for pkey's key (NULL
- * when the thread is not running, or on failure; signing is then whole);
- * presign_pool_release is the key's last use of it. presign_sign signs a
- * SHA-256 digest into R||S with a pair from the pool: 0, or -1 when it has
- * none (sign whole). presign_available and presign_used are for tests.
+ * presigning thread from the key's first signature on. presign_pool_new
+ * registers one for pkey's key (NULL when the thread is not running, or on
+ * failure; signing is then whole); presign_pool_release is the key's last
+ * use of it. presign_sign signs a SHA-256 digest into R||S with a pair from
+ * the pool: 0, or -1 when it has none (sign whole). presign_available and
+ * presign_used are for tests.
  */
 struct presign_pool;
 struct presign_pool *presign_pool_new(EVP_PKEY *pkey);
