@@ -460,7 +460,7 @@ cmd_serve(int argc, char **argv)
 		snprintf(base, sizeof(base), "%s://%s:%u", cert ? "https" : "http", host, port);
 	config_set(&cfg, "issuer", base, err, sizeof(err));
 	/* Before any key is made or loaded: ES256 keys made while it runs
-	 * get their nonces made ahead, in idle time (jose/presign.h). */
+	 * get their nonces made ahead (jose/presign.h). */
 	if (jose_presign_start(err, sizeof(err)) == -1) {
 		fprintf(stderr, "gatehouse: serve: %s\n", err);
 		goto out;

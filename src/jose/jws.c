@@ -130,6 +130,24 @@ jose_ops_free(struct jose_key *k)
 	k->md_sign = k->md_verify = NULL;
 }
 
+/* The RS/PS/ES256 part of pkey_op, on the SHA-256 digest h of the input. */
+static int
+digest_op(const struct jose_key *k, const uint8_t h[32], uint8_t *out,
+    size_t *outlen, const uint8_t *vsig, size_t vlen)
+{
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_dup(out != NULL ? k->pk_sign : k->pk_verify);
+	int rc;
+
+	if (c == NULL)
+		return -1;
+	if (out != NULL)
+		rc = EVP_PKEY_sign(c, out, outlen, h, 32) == 1 ? 0 : -1;
+	else
+		rc = EVP_PKEY_verify(c, vsig, vlen, h, 32) == 1 ? 0 : -1;
+	EVP_PKEY_CTX_free(c);
+	return rc;
+}
+
 /*
  * One signature or verification of in[0..n) with a private copy of k's
  * template, so that any number of threads may use one key at once (the
@@ -142,7 +160,6 @@ pkey_op(const struct jose_key *k, const uint8_t *in, size_t n, uint8_t *out,
 {
 	int sign = out != NULL;
 	EVP_MD_CTX *m = NULL;
-	EVP_PKEY_CTX *c = NULL;
 	uint8_t h[32];
 	int rc = -1;
 
@@ -156,15 +173,9 @@ pkey_op(const struct jose_key *k, const uint8_t *in, size_t n, uint8_t *out,
 			rc = EVP_DigestVerify(m, vsig, vlen, in, n) == 1 ? 0 : -1;
 		goto out;
 	}
-	if (EVP_Digest(in, n, h, NULL, sha256, NULL) != 1 ||
-	    (c = EVP_PKEY_CTX_dup(sign ? k->pk_sign : k->pk_verify)) == NULL)
-		goto out;
-	if (sign)
-		rc = EVP_PKEY_sign(c, out, outlen, h, sizeof(h)) == 1 ? 0 : -1;
-	else
-		rc = EVP_PKEY_verify(c, vsig, vlen, h, sizeof(h)) == 1 ? 0 : -1;
+	if (EVP_Digest(in, n, h, NULL, sha256, NULL) == 1)
+		rc = digest_op(k, h, out, outlen, vsig, vlen);
 out:
-	EVP_PKEY_CTX_free(c);
 	EVP_MD_CTX_free(m);
 	return rc;
 }
@@ -237,14 +248,16 @@ jose_sign_raw(const struct jose_key *k, const uint8_t *in, size_t n,
 	if (k->alg == JOSE_ALG_ES256) {
 		uint8_t h[32];
 
-		/* With a nonce made ahead (presign.h), else whole. */
-		if (k->presign != NULL && EVP_Digest(in, n, h, NULL, sha256, NULL) == 1 &&
-		    presign_sign(k->presign, h, sig) == 0) {
+		/* With a nonce made ahead (presign.h), else whole; one digest
+		 * either way. */
+		if (EVP_Digest(in, n, h, NULL, sha256, NULL) != 1)
+			return -1;
+		if (presign_sign(k->presign, h, sig) == 0) {
 			*siglen = 64;
 			return 0;
 		}
 		len = sizeof(der);
-		if (pkey_op(k, in, n, der, &len, NULL, 0) == -1 ||
+		if (digest_op(k, h, der, &len, NULL, 0) == -1 ||
 		    ecdsa_der_to_raw(der, len, sig) == -1)
 			return -1;
 		len = 64;
