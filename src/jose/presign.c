@@ -57,6 +57,7 @@
 #include <openssl/rand.h>
 
 #include "jose/jose_int.h"
+#include "jose/p256_nonces.h"
 #include "jose/presign.h"
 
 #define POOL_PAIRS	1024	/* per key; a power of two (the ring) */
@@ -249,10 +250,51 @@ out:
 	return rc;
 }
 
-/* Up to POOL_BURST pairs into p (the thread is its only producer), drawn
- * with the thread's copy of the key in the thread's library context. */
+/*
+ * The thread's pairs made ahead of any pool: a batch (p256_nonces.h) that
+ * fill() hands out until it is spent. A nonce needs no key, so one batch
+ * serves every pool. When a batch cannot be made, the thread makes its
+ * pairs one at a time with ECDSA_sign_setup from then on.
+ */
+struct stock {
+	struct p256_nonces *maker;	/* NULL: one at a time */
+	uint8_t		 pair[P256_NONCES_BATCH][64];
+	size_t		 next, have;
+};
+
+/* One pair into w: from the stock, else ECDSA_sign_setup with the thread's
+ * copy of p's key. 0, or -1. */
+static int
+make_pair(struct stock *st, struct presign_pool *p, BN_CTX *bn, uint64_t w[8])
+{
+	BIGNUM *kinv = NULL, *r = NULL;
+	int ok;
+
+	if (st->next == st->have && st->maker != NULL) {
+		st->next = 0;
+		if ((st->have = p256_nonces_make(st->maker, st->pair)) == 0) {
+			p256_nonces_free(st->maker);
+			st->maker = NULL;
+		}
+	}
+	if (st->next < st->have) {
+		memcpy(w, st->pair[st->next], 64);
+		OPENSSL_cleanse(st->pair[st->next++], 64);
+		return 0;
+	}
+	ok = ECDSA_sign_setup(p->ahead, bn, &kinv, &r) == 1 &&
+	    BN_bn2binpad(kinv, (uint8_t *)w, 32) == 32 &&
+	    BN_bn2binpad(r, (uint8_t *)w + 32, 32) == 32;
+	BN_clear_free(kinv);
+	BN_clear_free(r);
+	if (!ok)
+		ERR_clear_error();
+	return ok ? 0 : -1;
+}
+
+/* Up to POOL_BURST pairs into p (the thread is its only producer). */
 static void
-fill(struct presign_pool *p, OSSL_LIB_CTX *lc, BN_CTX *bn)
+fill(struct presign_pool *p, struct stock *st, OSSL_LIB_CTX *lc, BN_CTX *bn)
 {
 	if (p->ahead == NULL &&
 	    ((p->ahead = EC_KEY_new_by_curve_name_ex(lc, NULL, NID_X9_62_prime256v1)) == NULL ||
@@ -264,20 +306,9 @@ fill(struct presign_pool *p, OSSL_LIB_CTX *lc, BN_CTX *bn)
 	}
 	for (int i = 0; i < POOL_BURST && !atomic_load(&p->dead); i++) {
 		uint64_t t = atomic_load(&p->tail), w[8];
-		BIGNUM *kinv = NULL, *r = NULL;
-		int ok;
 
-		if (t - atomic_load(&p->head) >= POOL_PAIRS)
+		if (t - atomic_load(&p->head) >= POOL_PAIRS || make_pair(st, p, bn, w) == -1)
 			return;
-		ok = ECDSA_sign_setup(p->ahead, bn, &kinv, &r) == 1 &&
-		    BN_bn2binpad(kinv, (uint8_t *)w, 32) == 32 &&
-		    BN_bn2binpad(r, (uint8_t *)w + 32, 32) == 32;
-		BN_clear_free(kinv);
-		BN_clear_free(r);
-		if (!ok) {
-			ERR_clear_error();
-			return;
-		}
 		for (int j = 0; j < 8; j++)
 			atomic_store_explicit(&p->ring[t % POOL_PAIRS].w[j], w[j],
 			    memory_order_relaxed);
@@ -352,9 +383,16 @@ presigner_main(void *arg)
 {
 	OSSL_LIB_CTX *lc = arg;
 	BN_CTX *bn = BN_CTX_new_ex(lc);
+	struct stock *st = calloc(1, sizeof(*st));
 
-	if (bn != NULL)
+	if (st == NULL) {
+		BN_CTX_free(bn);
+		bn = NULL;
+	}
+	if (bn != NULL) {
 		warm_up(lc, bn);
+		st->maker = p256_nonces_new(lc);
+	}
 	while (!atomic_load(&stopping)) {
 		struct presign_pool *p;
 
@@ -364,7 +402,7 @@ presigner_main(void *arg)
 			sleep_until_woken();
 			continue;
 		}
-		fill(p, lc, bn);
+		fill(p, st, lc, bn);
 		pool_unref(p);		/* the registry's is still held */
 	}
 	/* What it allocated, it frees. */
@@ -374,6 +412,11 @@ presigner_main(void *arg)
 			EC_KEY_free(p->ahead);
 			p->ahead = NULL;
 		}
+	}
+	if (st != NULL) {
+		p256_nonces_free(st->maker);
+		OPENSSL_cleanse(st, sizeof(*st));
+		free(st);
 	}
 	BN_CTX_free(bn);
 	OPENSSL_thread_stop_ex(lc);	/* its generators in lc */
