@@ -43,6 +43,7 @@ struct conn_ctx {
 	size_t			 body_len, body_cap, max_body;
 	int			 too_big;
 	int			 early;		/* an error answer was queued at once */
+	int			 unframed;	/* the body's end is unknown: close after */
 	int			 target_refused;	/* uri_seen() cut its query: 414 */
 	pthread_mutex_t		 mu;
 	enum phase		 phase;
@@ -262,7 +263,7 @@ queue(struct conn_ctx *c)
 		MHD_add_response_header(mr, r->headers[i].name, r->headers[i].value);
 	/* Stopping: a kept-alive client moves to another connection (and
 	 * node) rather than keep this one, which is about to close. */
-	if (atomic_load(&c->srv->stopping))
+	if (atomic_load(&c->srv->stopping) || c->unframed)
 		MHD_add_response_header(mr, "Connection", "close");
 	rc = MHD_queue_response(c->conn, (unsigned)r->status, mr);
 	MHD_destroy_response(mr);
@@ -388,12 +389,12 @@ header_keep(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size
 /* First call of a request: everything that can be refused before a body
  * is read. Returns 1 when an answer was prepared (to be queued now). */
 static int
-admit(struct conn_ctx *c, const char *url, const char *method)
+admit(struct conn_ctx *c, const char *url, const char *method, const char *version)
 {
 	struct http_server *s = c->srv;
 	struct http_request *req = &c->x.req;
 	const char *rid, *cl, *te;
-	size_t n = 0;
+	size_t n = 0, ncl = 0, nte = 0, nhost = 0;
 	int known;
 	char desc[320];
 
@@ -462,12 +463,26 @@ admit(struct conn_ctx *c, const char *url, const char *method)
 		    "the request target is too long");
 		return 1;
 	}
-	cl = http_request_header(req, "Content-Length", NULL);
-	te = http_request_header(req, "Transfer-Encoding", NULL);
-	/* RFC 7230 §3.3.3: both, or a coding other than chunked, is ambiguous. */
-	if ((cl != NULL && te != NULL) || (te != NULL && strcasecmp(te, "chunked") != 0)) {
-		error_json(&c->x.resp, 400, "invalid_request",
+	cl = http_request_header(req, "Content-Length", &ncl);
+	te = http_request_header(req, "Transfer-Encoding", &nte);
+	/* RFC 9112 §6.3: Content-Length with Transfer-Encoding, a coding other
+	 * than chunked, or two Content-Lengths leave the body's end unknown.
+	 * libmicrohttpd would read the first length and take what follows as
+	 * the next request (a smuggled one), so the answer closes the
+	 * connection. */
+	if (ncl > 1 || nte > 1 || (cl != NULL && te != NULL) ||
+	    (te != NULL && strcasecmp(te, "chunked") != 0)) {
+		c->unframed = 1;
+		error_json(&c->x.resp, 400, "invalid_request", ncl > 1 ?
+		    "Content-Length is repeated" : nte > 1 ? "Transfer-Encoding is repeated" :
 		    "Content-Length with Transfer-Encoding, or a Transfer-Encoding other than chunked");
+		return 1;
+	}
+	/* RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host. */
+	(void)http_request_header(req, "Host", &nhost);
+	if (nhost > 1 || (nhost == 0 && strcmp(version, "HTTP/1.1") == 0)) {
+		error_json(&c->x.resp, 400, "invalid_request", nhost > 1 ? "Host is repeated" :
+		    "an HTTP/1.1 request must have a Host header field");
 		return 1;
 	}
 	if ((c->route = match(s, req->method, url, &known)) == NULL) {
@@ -488,6 +503,7 @@ admit(struct conn_ctx *c, const char *url, const char *method)
 		int64_t v;
 		const char *why;
 		if (num_parse_i64(cl, strlen(cl), 0, INT64_MAX, &v, &why) == -1) {
+			c->unframed = 1;
 			error_json(&c->x.resp, 400, "invalid_request", "Content-Length is not a number");
 			return 1;
 		}
@@ -541,7 +557,6 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	struct conn_ctx *c = *con_cls;
 	enum http_result res;
 
-	(void)version;
 	if (c == NULL || c == (void *)&target_refused) {
 		int refused = c != NULL;
 		if ((c = ctx_take()) == NULL)
@@ -554,7 +569,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		pthread_mutex_init(&c->mu, NULL);
 		atomic_fetch_add(&s->inflight, 1);
 		*con_cls = c;
-		if (admit(c, url, method)) {
+		if (admit(c, url, method, version)) {
 			c->early = 1;
 			return (enum MHD_Result)queue(c);
 		}

@@ -31,6 +31,22 @@ def raw(port, data, read=65536):
         return out
 
 
+def raw_until_closed(port, data, timeout=3):
+    """Everything the server sends for data, and whether it then closed the
+    connection (False: still open after timeout seconds)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        out = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return out, True
+                out += chunk
+        except socket.timeout:
+            return out, False
+
+
 def status_of(resp):
     return int(resp.split(b" ", 2)[1]) if resp.startswith(b"HTTP/1.1") else None
 
@@ -145,6 +161,38 @@ class BadRequests(Suite):
         resp = raw(self.s.port, b"POST /oauth/token HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
                                 b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
         eq(status_of(resp), 400, "CL+TE refused: %r" % resp[:80])
+
+    def test_repeated_content_length_is_not_smuggled(self):
+        # RFC 9112 §6.3: two lengths leave the body's end unknown. Read with
+        # the first (0), the rest would be a second, smuggled request.
+        smuggled = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        for lengths in ((b"0", b"%d" % len(smuggled)), (b"5", b"5")):
+            out, closed = raw_until_closed(
+                self.s.port, b"POST /oauth/token HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\n"
+                b"Content-Length: " + lengths[0] + b"\r\nContent-Length: " + lengths[1] +
+                b"\r\n\r\n" + smuggled)
+            eq(status_of(out), 400, "refused: %r" % out[:80])
+            check(b"Content-Length is repeated" in out, "named: %r" % out[-120:])
+            eq(out.count(b"HTTP/1.1 "), 1, "one answer, none for the smuggled request: %r" % out)
+            check(closed, "the connection is closed after it")
+        out, closed = raw_until_closed(
+            self.s.port, b"POST /oauth/token HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled)
+        eq(status_of(out), 400, "two Transfer-Encodings refused: %r" % out[:80])
+        check(closed and out.count(b"HTTP/1.1 ") == 1, "one answer, then closed: %r" % out)
+
+    def test_host_header(self):
+        # RFC 9112 §3.2: exactly one Host in HTTP/1.1; HTTP/1.0 may omit it.
+        resp = raw(self.s.port, b"GET /healthz HTTP/1.1\r\n\r\n")
+        eq(status_of(resp), 400, "no Host: %r" % resp[:80])
+        check(b"Host header" in resp and b'"invalid_request"' in resp, "named: %r" % resp[-160:])
+        resp = raw(self.s.port, b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+        eq(status_of(resp), 400, "two Hosts: %r" % resp[:80])
+        check(b"Host is repeated" in resp, "named: %r" % resp[-120:])
+        resp = raw(self.s.port, b"GET /healthz HTTP/1.0\r\n\r\n")
+        check(resp.startswith(b"HTTP/1.") and status_of(b"HTTP/1.1" + resp[8:]) == 200,
+              "HTTP/1.0 without Host is answered: %r" % resp[:80])
 
     def test_unknown_path_and_method(self):
         r = self.s.get("/nope")
