@@ -49,8 +49,10 @@ struct jose_key {
  * registers one for pkey's key (NULL when the thread is not running, or on
  * failure; signing is then whole); presign_pool_release is the key's last
  * use of it. presign_sign signs a SHA-256 digest into R||S with a pair from
- * the pool: 0, or -1 when it has none (sign whole). presign_available and
- * presign_used are for tests.
+ * the pool: 0, or -1 when it has none (sign whole). presign_available,
+ * presign_used (pairs signed with), presign_batched (pairs made in batches,
+ * p256_nonces.h) and presign_batches (0: the next thread started makes its
+ * pairs one at a time, as when a batch fails) are for tests.
  */
 struct presign_pool;
 struct presign_pool *presign_pool_new(EVP_PKEY *pkey);
@@ -58,6 +60,8 @@ void	presign_pool_release(struct presign_pool *);
 int	presign_sign(struct presign_pool *, const uint8_t digest[32], uint8_t sig[64]);
 size_t	presign_available(const struct presign_pool *);
 uint64_t presign_used(void);
+uint64_t presign_batched(void);
+void	presign_batches(int on);
 
 /*
  * Wraps pkey (ownership passes, also on failure) into a key for alg after

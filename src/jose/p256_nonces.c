@@ -28,8 +28,9 @@ struct p256_nonces {
 	BN_MONT_CTX	*mont_n, *mont_p;
 	BIGNUM		*p, *n_2, *p_2;	/* the field prime; n-2, p-2 (Fermat) */
 	/* Per nonce: k, then k^-1; the point's X (then x, then r) and Z
-	 * (then Z^-1); the running products of a batch inversion. */
-	BIGNUM		*k[B], *kinv[B], *x[B], *z[B], *prod[B];
+	 * (then Z^-1); the running products of a batch inversion, and its
+	 * inputs in Montgomery form (to check each inverse). */
+	BIGNUM		*k[B], *kinv[B], *x[B], *z[B], *prod[B], *am[B];
 	BIGNUM		*t, *inv;
 	EC_POINT	*R[B];
 };
@@ -55,6 +56,7 @@ p256_nonces_free(struct p256_nonces *s)
 		BN_clear_free(s->x[i]);
 		BN_clear_free(s->z[i]);
 		BN_clear_free(s->prod[i]);
+		BN_clear_free(s->am[i]);
 		EC_POINT_clear_free(s->R[i]);
 	}
 	BN_clear_free(s->t);
@@ -96,6 +98,7 @@ p256_nonces_new(OSSL_LIB_CTX *lc)
 		    (s->x[i] = secret_bn()) != NULL &&
 		    (s->z[i] = secret_bn()) != NULL &&
 		    (s->prod[i] = secret_bn()) != NULL &&
+		    (s->am[i] = secret_bn()) != NULL &&
 		    (s->R[i] = EC_POINT_new(s->g)) != NULL;
 	if (!ok) {
 		p256_nonces_free(s);
@@ -110,19 +113,20 @@ p256_nonces_new(OSSL_LIB_CTX *lc)
  * inverse (Montgomery's trick): with prod[i] = a[0]···a[i], one inversion
  * of prod[m-1] (Fermat, exp = mod-2, constant time), then walking back,
  * a[i]^-1 = (prod[i])^-1 · prod[i-1] and (prod[i-1])^-1 = (prod[i])^-1 ·
- * a[i]. All in Montgomery form. 1, or 0 on failure.
+ * a[i]; all in Montgomery form. Then every a[i] · a[i]^-1 must be 1, so a
+ * wrong inverse never leaves here. 1, or 0 on failure.
  */
 static int
 batch_invert(struct p256_nonces *s, BIGNUM **a, int m, BN_MONT_CTX *mont,
     const BIGNUM *mod, const BIGNUM *exp)
 {
 	BN_CTX *bn = s->bn;
-	BIGNUM **prod = s->prod, *t = s->t, *inv = s->inv;
+	BIGNUM **prod = s->prod, **am = s->am, *t = s->t, *inv = s->inv;
 
 	for (int i = 0; i < m; i++)
-		if (BN_to_montgomery(a[i], a[i], mont, bn) != 1 ||
-		    (i == 0 ? BN_copy(prod[0], a[0]) == NULL :
-		    BN_mod_mul_montgomery(prod[i], prod[i - 1], a[i], mont, bn) != 1))
+		if (BN_to_montgomery(am[i], a[i], mont, bn) != 1 ||
+		    (i == 0 ? BN_copy(prod[0], am[0]) == NULL :
+		    BN_mod_mul_montgomery(prod[i], prod[i - 1], am[i], mont, bn) != 1))
 			return 0;
 	if (BN_from_montgomery(t, prod[m - 1], mont, bn) != 1 ||
 	    BN_mod_exp_mont_consttime(inv, t, exp, mod, bn, mont) != 1 ||
@@ -130,10 +134,15 @@ batch_invert(struct p256_nonces *s, BIGNUM **a, int m, BN_MONT_CTX *mont,
 		return 0;
 	for (int i = m - 1; i > 0; i--)
 		if (BN_mod_mul_montgomery(t, inv, prod[i - 1], mont, bn) != 1 ||
-		    BN_mod_mul_montgomery(inv, inv, a[i], mont, bn) != 1 ||
+		    BN_mod_mul_montgomery(inv, inv, am[i], mont, bn) != 1 ||
 		    BN_from_montgomery(a[i], t, mont, bn) != 1)
 			return 0;
-	return BN_from_montgomery(a[0], inv, mont, bn) == 1;
+	if (BN_from_montgomery(a[0], inv, mont, bn) != 1)
+		return 0;
+	for (int i = 0; i < m; i++)	/* aR · a^-1 · R^-1 = 1 */
+		if (BN_mod_mul_montgomery(t, am[i], a[i], mont, bn) != 1 || !BN_is_one(t))
+			return 0;
+	return 1;
 }
 
 /* k[i] fresh in [1, n-1], R[i] = k[i]·G, its X and Z, and kinv[i] = k[i]. */
@@ -162,18 +171,15 @@ affine_r(struct p256_nonces *s, int i)
 	    BN_nnmod(s->x[i], s->x[i], EC_GROUP_get0_order(s->g), s->bn) == 1;
 }
 
-/* The first nonce the slow way: r from OpenSSL's affine conversion, and
- * k·k^-1 = 1. A method whose points were not Jacobian would fail here. */
+/* The first nonce's r the slow way, from OpenSSL's affine conversion: a
+ * method whose points were not Jacobian would fail here. (Every inverse
+ * was checked in batch_invert.) */
 static int
 check_first(struct p256_nonces *s)
 {
-	const BIGNUM *n = EC_GROUP_get0_order(s->g);
-
 	return EC_POINT_get_affine_coordinates(s->g, s->R[0], s->t, NULL, s->bn) == 1 &&
-	    BN_nnmod(s->t, s->t, n, s->bn) == 1 && BN_cmp(s->t, s->x[0]) == 0 &&
-	    BN_to_montgomery(s->t, s->k[0], s->mont_n, s->bn) == 1 &&
-	    BN_mod_mul_montgomery(s->t, s->t, s->kinv[0], s->mont_n, s->bn) == 1 &&
-	    BN_is_one(s->t);
+	    BN_nnmod(s->t, s->t, EC_GROUP_get0_order(s->g), s->bn) == 1 &&
+	    BN_cmp(s->t, s->x[0]) == 0;
 }
 
 size_t
@@ -201,8 +207,11 @@ p256_nonces_make(struct p256_nonces *s, uint8_t out[][64])
 	for (int i = 0; i < B; i++) {
 		BN_clear(s->k[i]);
 		BN_clear(s->kinv[i]);
+		BN_clear(s->x[i]);
 		BN_clear(s->z[i]);
 		BN_clear(s->prod[i]);
+		BN_clear(s->am[i]);
+		(void)EC_POINT_set_to_infinity(s->g, s->R[i]);
 	}
 	BN_clear(s->t);
 	BN_clear(s->inv);

@@ -11,9 +11,12 @@
  * the batch (Montgomery's trick: one inversion and three multiplications
  * each), and a nonce costs ~11 µs (BENCHMARKS.md, seventeenth session).
  * OpenSSL has no batch form of either, which is why this is written here,
- * on OpenSSL's own constant-time arithmetic (BN_mod_mul_montgomery,
- * BN_mod_exp_mont_consttime); k, its products and the points' Z never go
- * through a variable-time operation.
+ * on OpenSSL's own Montgomery arithmetic (BN_mod_mul_montgomery, and
+ * BN_mod_exp_mont_consttime for the one inversion), as OpenSSL's own
+ * ECDSA_sign_setup up to 3.0.15 was: its public BIGNUM calls trim a value
+ * whose top word is zero (probability 2^-64 for P-256) and then take a
+ * slower path, which OpenSSL 3.0.16 closed (CVE-2024-13176) with internal
+ * fixed-length helpers that no public API offers.
  */
 #ifndef GH_JOSE_P256_NONCES_H
 #define GH_JOSE_P256_NONCES_H
@@ -34,9 +37,10 @@ void	p256_nonces_free(struct p256_nonces *);
 
 /*
  * Makes up to P256_NONCES_BATCH nonces into out[i]: k^-1 then r, 32 bytes
- * each, big-endian. Returns how many, 0 on failure. Every batch checks its
- * first nonce against OpenSSL's own affine conversion and inverse, and
- * returns nothing if they differ.
+ * each, big-endian. Returns how many, 0 on failure (out is then wiped).
+ * Every k·k^-1 and Z·Z^-1 is checked to be 1, and the first nonce's r
+ * against OpenSSL's own affine conversion; a batch that fails returns
+ * nothing.
  */
 size_t	p256_nonces_make(struct p256_nonces *, uint8_t out[][64]);
 

@@ -91,6 +91,8 @@ static pthread_t thread;
 static int wake_fd = -1;			/* eventfd: the thread's alarm */
 static atomic_bool sleeping;			/* the thread waits on wake_fd */
 static _Atomic uint64_t used;
+static _Atomic uint64_t batched;			/* pairs that came from a batch */
+static atomic_bool batches_off;			/* tests: one at a time only */
 static _Atomic(struct presign_pool *) graveyard;	/* pushed by the thread */
 static OSSL_LIB_CTX *lc;			/* the thread's; kept across stops */
 
@@ -188,6 +190,18 @@ presign_used(void)
 	return atomic_load(&used);
 }
 
+uint64_t
+presign_batched(void)
+{
+	return atomic_load(&batched);
+}
+
+void
+presign_batches(int on)
+{
+	atomic_store(&batches_off, !on);
+}
+
 /* One pair for one signature: the slot at head, if this taker moves head
  * past it. A slot is written only after head has passed it, so a taker
  * whose move succeeds read the pair the producer published before it. */
@@ -280,6 +294,7 @@ make_pair(struct stock *st, struct presign_pool *p, BN_CTX *bn, uint64_t w[8])
 	if (st->next < st->have) {
 		memcpy(w, st->pair[st->next], 64);
 		OPENSSL_cleanse(st->pair[st->next++], 64);
+		atomic_fetch_add_explicit(&batched, 1, memory_order_relaxed);
 		return 0;
 	}
 	ok = ECDSA_sign_setup(p->ahead, bn, &kinv, &r) == 1 &&
@@ -391,7 +406,7 @@ presigner_main(void *arg)
 	}
 	if (bn != NULL) {
 		warm_up(lc, bn);
-		st->maker = p256_nonces_new(lc);
+		st->maker = atomic_load(&batches_off) ? NULL : p256_nonces_new(lc);
 	}
 	while (!atomic_load(&stopping)) {
 		struct presign_pool *p;

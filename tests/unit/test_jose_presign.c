@@ -108,10 +108,42 @@ test_made_ahead_verify_and_never_repeat(void **state)
 		for (int j = 0; j < i; j++)
 			assert_memory_not_equal(r[i], r[j], 32);
 	}
-	/* They came from the pool. */
+	/* They came from the pool, made in batches. */
 	assert_true(presign_used() - used == 300);
+	assert_true(presign_batched() >= 300);
 	jose_key_free(k);
 	jose_presign_stop();
+}
+
+/* When batches cannot be made, the thread makes its pairs one at a time
+ * (ECDSA_sign_setup), and they sign as well. */
+static void
+test_one_at_a_time(void **state)
+{
+	char err[128];
+	struct jose_key *k;
+	uint64_t used, batched;
+	(void)state;
+
+	presign_batches(0);
+	assert_int_equal(jose_presign_start(err, sizeof(err)), 0);
+	k = es256("single");
+	sign_once(k);
+	batched = presign_batched();
+	wait_for_pairs(k, 50);
+	used = presign_used();
+	for (int i = 0; i < 50; i++) {
+		uint8_t sig[64];
+		size_t len = 0;
+
+		assert_int_equal(jose_sign_raw(k, (const uint8_t *)"one", 3, sig, &len), 0);
+		assert_int_equal(jose_verify_raw(k, (const uint8_t *)"one", 3, sig, len), 0);
+	}
+	assert_true(presign_used() - used == 50);
+	assert_true(presign_batched() == batched);
+	jose_key_free(k);
+	jose_presign_stop();
+	presign_batches(1);
 }
 
 /* Keys made and freed while the thread fills their pools (ASan watches). */
@@ -167,6 +199,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_whole_without_the_thread),
 		cmocka_unit_test(test_made_ahead_verify_and_never_repeat),
+		cmocka_unit_test(test_one_at_a_time),
 		cmocka_unit_test(test_keys_come_and_go),
 		cmocka_unit_test(test_after_stop),
 	};
