@@ -89,7 +89,9 @@ read_caller(struct gh_ctx *ctx, struct http_exchange *x, struct caller *c,
 		if (strncasecmp(authz, "Basic ", 6) != 0)
 			return oauth_fail(e, 400, OAUTH_INVALID_REQUEST,
 			    "the Authorization header must use the Basic scheme here");
-		if (id != NULL || secret != NULL)
+		/* As at the token endpoint (oauth/normalize.c): the client's
+		 * id alone in the body is allowed, if it is the Basic one. */
+		if (secret != NULL)
 			return oauth_fail(e, 400, OAUTH_INVALID_REQUEST,
 			    "client credentials were sent both in the Authorization header and in the body; use one method");
 		if (http_basic_parse(authz, &c->id, &c->secret, &why) == -1) {
@@ -98,6 +100,9 @@ read_caller(struct gh_ctx *ctx, struct http_exchange *x, struct caller *c,
 			return -1;
 		}
 		c->basic = 1;
+		if (id != NULL && strcmp(id, c->id) != 0)
+			return oauth_fail(e, 400, OAUTH_INVALID_REQUEST,
+			    "client_id in the body is not the client of the Basic credentials");
 	} else {
 		if (id == NULL && secret == NULL) {
 			oauth_fail(e, 401, OAUTH_INVALID_CLIENT, "client authentication is required: "

@@ -73,6 +73,10 @@ grant_scope(const struct client_entry *ce, const char *asked, char **out,
 			}
 			p += n;
 		}
+		/* RFC 6749 §3.3: a scope is one or more tokens. */
+		if (used == 0)
+			return oauth_fail(e, 400, OAUTH_INVALID_SCOPE,
+			    "scope holds only spaces: name one or more scopes, or leave it out");
 	}
 	if ((*out = strdup(buf)) == NULL)
 		return oauth_fail(e, 500, OAUTH_SERVER_ERROR, "out of memory");

@@ -186,8 +186,11 @@ read_credentials(const struct dialect *d, const struct http_request *req,
 			return oauth_fail(e, 400, OAUTH_INVALID_REQUEST,
 			    "this route takes client credentials in the body ('%s', '%s'), not in an Authorization header",
 			    d->in.client_id, d->in.client_secret);
-		/* RFC 6749 §2.3: one authentication method per request. */
-		if (sid == FIELD_OK || ssec == FIELD_OK)
+		/* RFC 6749 §2.3: one authentication method per request. The
+		 * client's id alone in the body is not a second one: a client
+		 * MAY name itself so (§3.2.1; oauthlib's include_client_id),
+		 * and it must then be the id of the Basic credentials. */
+		if (ssec == FIELD_OK)
 			return oauth_fail(e, 400, OAUTH_INVALID_REQUEST,
 			    "client credentials were sent both in the Authorization header and in the body; use one method");
 		if (http_basic_parse(authz, &out->client_id, &out->client_secret, &why) == -1) {
@@ -196,6 +199,9 @@ read_credentials(const struct dialect *d, const struct http_request *req,
 			return -1;
 		}
 		out->auth = CLIENT_AUTH_BASIC;
+		if (sid == FIELD_OK && strcmp(id, out->client_id) != 0)
+			return oauth_fail(e, 400, OAUTH_INVALID_REQUEST,
+			    "'%s' in the body is not the client of the Basic credentials", d->in.client_id);
 		return 0;
 	}
 	if (!(d->auth & DIALECT_AUTH_BODY) || (sid == FIELD_ABSENT && ssec == FIELD_ABSENT)) {

@@ -121,6 +121,32 @@ class TokenEndpoint(Suite):
         eq(r.status, 400, "status")
         eq(r.json()["error"], "invalid_request", "error")
 
+    def test_basic_with_its_own_client_id_in_the_body(self):
+        # RFC 6749 §3.2.1: a client MAY name itself with client_id; alone it
+        # is not a second authentication method (oauthlib include_client_id).
+        auth = {"Authorization": basic(self.c["client_id"], self.c["client_secret"])}
+        r = self.s.post_form("/oauth/token", {"grant_type": "client_credentials",
+                                              "client_id": self.c["client_id"]}, headers=auth)
+        eq(r.status, 200, "the Basic client's own id: %r" % r)
+        r = self.s.post_form("/oauth/token", {"grant_type": "client_credentials",
+                                              "client_id": "someone-else"}, headers=auth)
+        eq((r.status, r.json()["error"]), (400, "invalid_request"), "another id")
+        check("not the client of the Basic credentials" in r.json()["error_description"], "named")
+        for path in ("/oauth/introspect", "/oauth/revoke"):
+            r = self.s.post_form(path, {"token": "x" * 32, "client_id": self.c["client_id"]}, headers=auth)
+            check(r.status in (200, 403), "%s takes the Basic client's own id: %r" % (path, r))
+            r = self.s.post_form(path, {"token": "x" * 32, "client_id": "someone-else"}, headers=auth)
+            eq((r.status, r.json()["error"]), (400, "invalid_request"), "%s: another id" % path)
+
+    def test_scope_of_spaces_is_invalid_scope(self):
+        # RFC 6749 §3.3: a scope is one or more scope tokens.
+        for scope in (" ", "   ", "+"):
+            r = self.s.post_form("/oauth/token", "grant_type=client_credentials&scope=" + scope.replace(" ", "%20"),
+                                 headers={"Authorization": basic(self.c["client_id"], self.c["client_secret"])})
+            eq((r.status, r.json()["error"]), (400, "invalid_scope"), "scope %r" % scope)
+        r = self.s.token(self.c["client_id"], self.c["client_secret"], scope="  cards:read  ")
+        eq((r.status, r.json().get("scope")), (200, "cards:read"), "spaces around a token are fine")
+
     def test_grant_type_errors(self):
         r = self.s.post_form("/oauth/token", {}, headers={"Authorization": basic(self.c["client_id"], self.c["client_secret"])})
         eq((r.status, r.json()["error"]), (400, "invalid_request"), "missing grant")
