@@ -236,6 +236,14 @@ oauth_issue(struct gh_ctx *ctx, const struct token_request *r,
 		return -1;
 	if (check_client_policy(ctx, ce, r, e) == -1)
 		goto out;
+	/* The client's tokens were voided this second (manage/secrets.c):
+	 * one issued now would be void at birth. Say when to ask again. */
+	if (now < ce->c.tokens_valid_after) {
+		oauth_fail(e, 503, OAUTH_TEMPORARILY_UNAVAILABLE, "this client's tokens were "
+		    "voided less than a second ago; ask again in a second");
+		e->retry_after = ce->c.tokens_valid_after - now;
+		goto out;
+	}
 	if (check_rate(ctx, ce, e) == -1)
 		goto out;
 	if (grant_scope(ce, r->scope, &t->scope, e) == -1)

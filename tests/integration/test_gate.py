@@ -446,6 +446,25 @@ class Gate(Suite):
         time.sleep(1.1)
         eq(self.gate(self.token(c)).status, 200, "a new token works")
 
+    def test_no_token_void_at_birth(self):
+        # Voiding is to the second (issue times are whole seconds): within
+        # the second of a revoke-tokens, the token endpoint says when to ask
+        # again instead of issuing a token the gate would refuse.
+        c = self.s.client("acme", name="revoked-now", roles="viewer")
+        time.sleep(1.0 - time.time() % 1.0 + 0.05)     # early in a second
+        second = int(time.time())
+        self.s.cli("client", "revoke-tokens", c["client_id"])
+        r = self.s.token(c["client_id"], c["client_secret"])
+        if int(time.time()) == second:                  # asked within it
+            eq((r.status, r.json()["error"]), (503, "temporarily_unavailable"), "not yet: %r" % r)
+            eq(r.header("Retry-After"), "1", "Retry-After")
+        deadline = time.time() + 3
+        while r.status == 503 and time.time() < deadline:
+            time.sleep(0.1)
+            r = self.s.token(c["client_id"], c["client_secret"])
+        eq(r.status, 200, "a token once the second is over: %r" % r)
+        eq(self.gate(r.json()["access_token"]).status, 200, "and it works at once")
+
     # -- introspection and revocation endpoints -------------------------------
     def test_introspection(self):
         t = self.token(self.op, scope="cards:read")
