@@ -264,15 +264,19 @@ gate_revoke_handle(struct http_exchange *x)
 		goto out;
 	}
 	/* The token's own client may revoke it, and so may an admin client of
-	 * its tenant; nobody else, and nobody of another tenant (RFC 7009
-	 * §2.1: the token must be the caller's to revoke). The answer is 200
-	 * either way, so it tells nothing about the token. */
+	 * its tenant; nobody else, and nobody of another tenant. RFC 7009
+	 * §2.1: such a request "is refused and the client is informed of the
+	 * error", as Keycloak and ORY Hydra answer it (400
+	 * unauthorized_client). It tells the caller only that the token it
+	 * holds is valid, which the gate would tell it too. */
 	if (strcmp(p->tenant_id, c.client->c.tenant_id) != 0 ||
 	    (strcmp(p->client_id, c.client->c.id) != 0 &&
 	    !(c.client->c.roles & STORE_ROLE_ADMIN))) {
 		log_event(LOG_WARN, "auth.revoke_refused", json_pack("{s:s, s:s, s:s}",
 		    "client", c.client->c.id, "peer", c.peer, "request_id", x->req.request_id));
-		answer(x, 200, json_object());
+		oauth_fail(&e, 400, OAUTH_UNAUTHORIZED_CLIENT, "the token was not issued to this "
+		    "client, and this client is not an admin of its tenant");
+		dialect_respond_error(&x->resp, &e);
 		x->resp.reason = "not_yours";
 		goto out;
 	}

@@ -513,11 +513,14 @@ class Gate(Suite):
 
     def test_revocation_is_tenant_scoped(self):
         t = self.token(self.op)
+        # RFC 7009 §2.1: refused, and the client told (as Keycloak and Hydra).
         r = self.revoke(self.other, t)
-        eq(r.status, 200, "RFC 7009: 200 even when nothing is done")
+        eq((r.status, r.json()["error"]), (400, "unauthorized_client"), "another tenant: %r" % r)
+        check("not issued to this client" in r.json()["error_description"], "named")
         eq(self.gate(t).status, 200, "still valid: another tenant cannot revoke")
         eq(self.introspect(self.op, t).json()["active"], True, "still active")
-        eq(self.revoke(self.viewer, t).status, 200, "same tenant, another non-admin client")
+        r = self.revoke(self.viewer, t)
+        eq((r.status, r.json()["error"]), (400, "unauthorized_client"), "same tenant, another non-admin client")
         eq(self.gate(t).status, 200, "still valid: only its client or an admin may revoke")
         eq(self.revoke(self.admin, t).status, 200, "tenant admin")
         self.refused(self.gate(t), 401, "revoked", "revoked by the tenant's admin")
