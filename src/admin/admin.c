@@ -310,8 +310,9 @@ static int
 authenticate(struct admin_call *c)
 {
 	struct gate_refusal why;
-	const char *a;
-	size_t n = 0, len;
+	const char *a = NULL;
+	size_t len = 0;
+	int has;
 	char hdr[300];
 
 	{
@@ -324,15 +325,18 @@ authenticate(struct admin_call *c)
 			return -1;
 		}
 	}
-	a = http_request_header(&c->x->req, "Authorization", &n);
-	if (a == NULL || n != 1 || strncasecmp(a, "Bearer ", 7) != 0) {
-		admin_error(c, 401, "invalid_token", n > 1 ? "Authorization is repeated" :
+	/* RFC 6750 §3.1: a repeated header is a malformed request (400); no
+	 * token gets a bare challenge. */
+	if ((has = gate_bearer_token(&c->x->req, &a, &len)) == -1) {
+		admin_error(c, 400, "invalid_request", "the Authorization header is repeated");
+		return -1;
+	}
+	if (has == 0) {
+		admin_error(c, 401, "invalid_token",
 		    "the admin API needs \"Authorization: Bearer TOKEN\" (a gatehouse access token)");
 		http_response_header(&c->x->resp, "WWW-Authenticate", "Bearer realm=\"gatehouse-admin\"");
 		return -1;
 	}
-	a += 7;
-	len = strlen(a);
 	(void)ctx_refresh(c->ctx);
 	if (!gate_token_syntax_ok(a, len) ||
 	    gate_bearer_verify(c->ctx, a, len, 0, clock_now(), &c->p, &why) == -1) {

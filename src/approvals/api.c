@@ -69,35 +69,33 @@ authenticate(struct gh_ctx *ctx, struct http_exchange *x, struct approval_actor 
     struct gate_principal **pp)
 {
 	struct gate_refusal why;
-	const char *h, *tok, *tenant;
+	const char *tok = NULL, *tenant;
 	char addr[46];
-	size_t n = 0, nt = 0;
-	int https = 0;
+	size_t toklen = 0, nt = 0;
+	int https = 0, has;
 
 	*pp = NULL;
 	ctx_client_address(ctx, &x->req, addr, &https);
 	approvals_origin(x->req.request_id, addr);
-	h = http_request_header(&x->req, "Authorization", &n);
-	if (n > 1) {
+	if ((has = gate_bearer_token(&x->req, &tok, &toklen)) == -1) {
 		answer_error(x, 400, "the Authorization header is repeated");
 		return -1;
 	}
-	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
+	if (has == 0) {
 		http_response_json(&x->resp, 401, json_pack("{s:s, s:s}", "error", "invalid_token",
 		    "error_description", "a gatehouse bearer token is required (Authorization: Bearer ...)"));
 		x->resp.reason = "no_token";
 		http_response_header(&x->resp, "WWW-Authenticate", "Bearer");
+		http_response_header(&x->resp, "Cache-Control", "no-store");
 		return -1;
 	}
-	for (tok = h + 7; *tok == ' '; tok++)
-		;
-	if (!gate_token_syntax_ok(tok, strlen(tok))) {
+	if (!gate_token_syntax_ok(tok, toklen)) {
 		answer_error(x, 401, "the bearer token is malformed");
 		return -1;
 	}
 	(void)ctx_refresh(ctx);
 	memset(&why, 0, sizeof(why));
-	if (gate_bearer_verify(ctx, tok, strlen(tok), 0, clock_now(), pp, &why) == -1) {
+	if (gate_bearer_verify(ctx, tok, toklen, 0, clock_now(), pp, &why) == -1) {
 		answer_error(x, why.status == 503 ? 503 : 401, why.description);
 		return -1;
 	}

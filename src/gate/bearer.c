@@ -3,10 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "gate/bearer.h"
 #include "gate/claims.h"
 #include "gate/internal.h"
+#include "http/http.h"
 #include "jose/jose.h"
 #include "jose/keyring.h"
 #include "security/opaque_token.h"
@@ -82,6 +84,23 @@ gate_token_syntax_ok(const char *t, size_t n)
 	while (i < n && u[i] == '=')
 		i++;
 	return i == n;
+}
+
+int
+gate_bearer_token(const struct http_request *req, const char **tok, size_t *len)
+{
+	size_t n = 0;
+	const char *a = http_request_header(req, "Authorization", &n), *t;
+
+	if (n > 1)
+		return -1;
+	if (a == NULL || strncasecmp(a, "Bearer", 6) != 0 || (a[6] != ' ' && a[6] != '\0'))
+		return 0;
+	for (t = a + 6; *t == ' '; t++)
+		;
+	*tok = t;
+	*len = strlen(t);
+	return 1;
 }
 
 struct lookup_arg {

@@ -64,6 +64,16 @@ int	gate_refuse(struct gate_refusal *r, int status, const char *error,
 /* 1 when t[0..n) is an RFC 6750 §2.1 b64token. */
 int	gate_token_syntax_ok(const char *t, size_t n);
 
+struct http_request;
+/*
+ * The bearer token of the Authorization header (RFC 6750 §2.1; the scheme
+ * in any case, one or more spaces before the token), for every route that
+ * takes one: 1 with *tok and *len set (syntax not checked), 0 when there is
+ * none (no header, or another scheme), -1 when the header is repeated.
+ */
+int	gate_bearer_token(const struct http_request *, const char **tok,
+	    size_t *len);
+
 /* Only the signature, issuer and the token's record are checked (time,
  * revocation and the client's state are not): for revocation, which must
  * accept an expired or already revoked token. */

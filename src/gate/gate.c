@@ -264,26 +264,6 @@ role_level(unsigned roles)
 	return 0;
 }
 
-/* The bearer token of the Authorization header (RFC 6750 §2.1): 1 with
- * *tok and *len set, 0 when there is none, -1 when the header is repeated. */
-static int
-bearer_from(const struct http_request *req, const char **tok, size_t *len)
-{
-	size_t n = 0;
-	const char *a = http_request_header(req, "Authorization", &n), *t;
-
-	if (n > 1)
-		return -1;
-	if (a == NULL || strncasecmp(a, "Bearer", 6) != 0 || (a[6] != ' ' && a[6] != '\0'))
-		return 0;
-	t = a + 6;
-	while (*t == ' ')
-		t++;
-	*tok = t;
-	*len = strlen(t);
-	return 1;
-}
-
 /* The principal for the token: from the cache, or verified (and cached). */
 static int
 principal_for(struct gate *g, const char *tok, size_t len, int64_t now,
@@ -385,7 +365,7 @@ gate_check(struct http_exchange *x)
 	rule = policy_match(pol, m, path);
 
 	/* Who is calling: RFC 6750 §3.1, no token → a bare challenge. */
-	if ((b = bearer_from(&x->req, &tok, &toklen)) == -1) {
+	if ((b = gate_bearer_token(&x->req, &tok, &toklen)) == -1) {
 		gate_refuse(&r, 400, "invalid_request", "authorization",
 		    "the Authorization header is repeated");
 		goto refuse;

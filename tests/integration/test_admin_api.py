@@ -73,6 +73,22 @@ class Admin(Suite):
         r = self.api("GET", "/clients", headers={"Authorization": basic("x", "y")})
         eq(r.status, 401, "basic credentials are not a bearer token")
 
+    def test_authorization_read_as_the_gate_reads_it(self):
+        # One reader for every route (gate/bearer.h): RFC 7235 allows one or
+        # more spaces after the scheme; a repeated header is a malformed
+        # request (RFC 6750 §3.1: 400 invalid_request).
+        tok = self.tok(self.a_admin)
+        r = self.api("GET", "/clients", headers={"Authorization": "bearer  " + tok})
+        eq(r.status, 200, "two spaces, lower-case scheme: %r" % r)
+        for path in (A + "/clients", "/approvals"):
+            r = self.s.raw(("GET %s HTTP/1.1\r\nHost: x\r\nX-TENANT-ID: acme\r\n"
+                            "Authorization: Bearer %s\r\nAuthorization: Bearer %s\r\n\r\n"
+                            % (path, tok, tok)).encode())
+            eq((r.status, r.json()["error"]), (400, "invalid_request"), "%s: repeated header" % path)
+        r = self.s.request("GET", "/approvals", headers={"X-TENANT-ID": "acme"})
+        eq(r.status, 401, "no token")
+        eq(r.header("Cache-Control"), "no-store", "401s are not cached either")
+
     def test_https_required_as_for_tokens(self):
         s = Server("--require-https", "true", "--trusted-proxies", "127.0.0.1")
         try:
