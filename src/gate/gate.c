@@ -186,7 +186,9 @@ policy_get(struct gate *g)
 	return p;
 }
 
-/* error_description is a quoted-string of NQSCHAR (RFC 6750 §3). */
+/* error_description is a quoted-string of NQSCHAR (RFC 6750 §3): '"',
+ * '\\' and controls become "'", "§" (our texts cite RFCs) "section", and
+ * any other UTF-8 character one '?'. */
 static void
 quote_safe(const char *in, char *out, size_t cap)
 {
@@ -194,7 +196,16 @@ quote_safe(const char *in, char *out, size_t cap)
 
 	for (; *in != '\0' && o + 1 < cap; in++) {
 		unsigned char c = (unsigned char)*in;
-		out[o++] = (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f) ? '\'' : (char)c;
+
+		if (c == 0xc2 && (unsigned char)in[1] == 0xa7) {
+			int n = snprintf(out + o, cap - o, "section%s", in[2] == ' ' ? "" : " ");
+			o = n > 0 && (size_t)n < cap - o ? o + (size_t)n : o;
+			in++;
+		} else if (c >= 0x80 && c < 0xc0)
+			continue;	/* the rest of a character already written */
+		else
+			out[o++] = c >= 0xc0 ? '?' : (c == '"' || c == '\\' || c < 0x20 ||
+			    c == 0x7f) ? '\'' : (char)c;
 	}
 	out[o] = '\0';
 }

@@ -274,7 +274,13 @@ class Gate(Suite):
             eq(r.status, 401, "%s: %r" % (name, r))
             check(r.json().get("error") == "invalid_token", "%s: invalid_token %r" % (name, r.json()))
             check(r.header("WWW-Authenticate", ).startswith('Bearer error="invalid_token"'), name)
+            # RFC 6750 §3: the challenge's description is plain ASCII.
+            check(all(0x20 <= ord(ch) < 0x7f for ch in r.header("WWW-Authenticate")), name)
         eq(self.s.get("/healthz").status, 200, "alive after the bad tokens")
+        r = self.gate("a.b")
+        check('error_description="a JWT has exactly three segments (RFC 7515 section 7.1)"'
+              in r.header("WWW-Authenticate"), "the RFC's section sign spelt out: %r"
+              % r.header("WWW-Authenticate"))
 
     def test_hs256_signed_with_our_public_key(self):
         jwk = self.jwks["keys"][0]
