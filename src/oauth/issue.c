@@ -100,12 +100,14 @@ audience_allowed(const struct gh_ctx *ctx, const char *aud)
 	return 0;
 }
 
-/* The default audience: the first configured one, else the issuer. */
+/* The audience of a token that names none: the issuer. Configured
+ * audiences are those a request may name: a policy rule with aud= accepts
+ * only the tokens asked for that API (docs/policy.md), so none is given
+ * one unasked. */
 static char *
 default_audience(const struct gh_ctx *ctx)
 {
-	size_t m = strcspn(ctx->audiences, " ");
-	return m > 0 ? xstrndup(ctx->audiences, m) : strdup(ctx->issuer);
+	return strdup(ctx->issuer);
 }
 
 static int

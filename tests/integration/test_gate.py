@@ -395,6 +395,11 @@ class Gate(Suite):
         self.refused(self.gate(t, uri="/v1/aud/x"), 401, "audience", "a token for another audience")
         t = self.token(self.op, audience="https://api.example")
         eq(self.gate(t, uri="/v1/aud/x").status, 200, "named audience")
+        # A token that named no audience is the issuer's, not the first
+        # configured API's: an aud= rule accepts only tokens asked for it.
+        t = self.token(self.op)
+        eq(jwt_parts(t)[1]["aud"], self.s.base, "unasked: the issuer")
+        self.refused(self.gate(t, uri="/v1/aud/x"), 401, "audience", "a token that named no audience")
 
     def test_address_allowlist(self):
         t = self.token(self.listed, xff="10.1.2.3")
