@@ -211,7 +211,9 @@ error_json(struct http_response *r, int status, const char *code, const char *de
 {
 	http_response_json(r, status, json_pack("{s:s, s:s}", "error", code,
 	    "error_description", desc));
+	/* As every token endpoint answer (RFC 6749 §5.1), for HTTP/1.0 caches too. */
 	http_response_header(r, "Cache-Control", "no-store");
+	http_response_header(r, "Pragma", "no-cache");
 	r->reason = code;
 }
 

@@ -200,6 +200,11 @@ class BadRequests(Suite):
         r = self.s.get("/oauth/token")
         eq(r.status, 405, "405")
         check("POST" in (r.header("Allow") or ""), "Allow header")
+        # Refusals before any handler are not cached either (as RFC 6749 §5.1's).
+        for r in (self.s.get("/nope"), self.s.get("/oauth/token"),
+                  self.s.post_form("/oauth/token", "x=" + "a" * 20000, headers=self.auth)):
+            eq((r.header("Cache-Control"), r.header("Pragma")), ("no-store", "no-cache"),
+               "%d not cached" % r.status)
 
     def test_long_secret_and_id(self):
         r = self.s.post_form("/oauth/token", {"grant_type": "client_credentials", "client_id": "a" * 3000,
