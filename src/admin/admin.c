@@ -242,6 +242,8 @@ path_match(const char *pattern, const char *path, char args[ADMIN_MAX_ARGS][129]
 {
 	size_t na = 0;
 
+	for (size_t i = 0; i < ADMIN_MAX_ARGS; i++)	/* none left from before */
+		args[i][0] = '\0';
 	while (*pattern != '\0' || *path != '\0') {
 		if (pattern[0] == '{' && pattern[1] == '}') {
 			size_t n = strcspn(path, "/");
@@ -272,7 +274,7 @@ find_op(enum http_method m, const char *rest, char args[ADMIN_MAX_ARGS][129], in
 	    { admin_audit_ops, admin_naudit_ops } };
 	const struct admin_op *hit = NULL;
 	size_t used = 0;
-	char scratch[ADMIN_MAX_ARGS][129];
+	char scratch[ADMIN_MAX_ARGS][129] = { "" };
 
 	*known = 0;
 	allow[0] = '\0';

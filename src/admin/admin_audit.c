@@ -21,7 +21,9 @@ admin_audit_call(struct admin_call *c, const char *action)
 	char target[400] = "", detail[64], addr[46];
 	int https;
 
-	for (size_t i = 0; i < ADMIN_MAX_ARGS && c->arg[i][0] != '\0'; i++)
+	if (c->target[0] != '\0')
+		snprintf(target, sizeof(target), "%s", c->target);
+	for (size_t i = 0; c->target[0] == '\0' && i < ADMIN_MAX_ARGS && c->arg[i][0] != '\0'; i++)
 		snprintf(target + strlen(target), sizeof(target) - strlen(target), "%s%s",
 		    i ? "/" : "", c->arg[i]);
 	snprintf(detail, sizeof(detail), "{\"status\":%d}", r->status);

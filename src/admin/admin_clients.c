@@ -340,6 +340,7 @@ client_create(struct admin_call *c)
 		json_object_set_new(p, "id", json_string(id));
 	}
 	spec_from(p, &s);
+	snprintf(c->target, sizeof(c->target), "%.128s", s.id != NULL ? s.id : "");
 	if (manage_client_check(c->ctx->cfg, &s, err, sizeof(err)) == -1) {
 		admin_manage_error(c, err);
 		json_decref(p);

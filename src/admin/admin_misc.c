@@ -64,6 +64,7 @@ tenant_create(struct admin_call *c)
 		admin_error(c, 400, "invalid_request", "id: required");
 		return;
 	}
+	snprintf(c->target, sizeof(c->target), "%.128s", id);
 	if (manage_tenant_create(c->ctx->store, id, name, &t, err, sizeof(err)) == -1) {
 		admin_manage_error(c, err);
 		return;

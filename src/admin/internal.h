@@ -31,6 +31,7 @@ struct admin_call {
 	char			 arg[ADMIN_MAX_ARGS][129]; /* {} segments of the path */
 	json_t			*body;		/* writes: the JSON object ({} if empty) */
 	char			 tenant[65];	/* the tenant acted on (audit), "" unknown */
+	char			 target[129];	/* what a create made (audit); else the path's {} */
 	int			 answered;
 };
 

@@ -528,6 +528,20 @@ class Admin(Suite):
         eq(len(mine), 1, "the create is on the trail: %r" % events)
         eq(mine[0]["actor"], self.a_admin["client_id"], "actor")
         eq(mine[0]["outcome"], "ok", "outcome")
+        eq(mine[0]["target"], c.json()["client_id"], "the target is the client made")
+        # Every row's target is what it acted on, never bytes of an earlier
+        # call: a path of fewer {} segments than the longest names them alone.
+        cid = c.json()["client_id"]
+        self.api("PATCH", "/clients/" + cid, self.a_admin, {"name": "audited-renamed"})
+        self.api("POST", "/clients/%s/tokens/revoke" % cid, self.a_admin, {})
+        for action in ("admin.client.update", "admin.token.revoke_all"):
+            rows = []
+            for _ in range(50):
+                rows = self.api("GET", "/audit?action=" + action, self.a_admin).json()["events"]
+                if rows:
+                    break
+                time.sleep(0.1)
+            check(rows and all(e["target"] == cid for e in rows), "%s target: %r" % (action, rows))
         check(any(e["outcome"] == "refused" and e["actor"] == self.a_view["client_id"] for e in events),
               "the viewer's refused write too: %r" % events)
         check(all(e["tenant"] == "acme" for e in events), "only acme's rows: %r" % events)
