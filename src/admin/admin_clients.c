@@ -311,6 +311,57 @@ clients_list(struct admin_call *c)
 	admin_answer(c, 200, json_pack("{s:o}", "clients", arr));
 }
 
+/*
+ * A principal may make, or manage, a client only with roles it holds
+ * itself. Making a client or rotating its secret shows the secret to the
+ * maker, and an approval names the change, not that: an operator that
+ * made or rotated an admin client would hold an admin's credentials.
+ * 0, or -1 after answering 403.
+ */
+static int
+roles_within(struct admin_call *c, unsigned roles, const char *what)
+{
+	/* Admin ⊃ Operator ⊃ Viewer: the highest role decides. */
+	enum admin_level need = (roles & STORE_ROLE_ADMIN) ? ADMIN_ADMIN :
+	    (roles & STORE_ROLE_OPERATOR) ? ADMIN_OPERATOR : ADMIN_VIEWER;
+
+	if (need <= c->level)
+		return 0;
+	admin_error(c, 403, "forbidden", "%s has the %s role, above this client's: only a client "
+	    "with that role may make or manage it", what, need == ADMIN_ADMIN ? "admin" : "operator");
+	return -1;
+}
+
+/* admin_client_get for a write: the client must be within the caller's
+ * roles (roles_within). */
+static int
+managed_client_get(struct admin_call *c, const char *id, struct store_client *out)
+{
+	if (admin_client_get(c, id, out) == -1)
+		return -1;
+	if (roles_within(c, out->roles, "this client") == 0)
+		return 0;
+	store_client_clear(out);
+	return -1;
+}
+
+/* The roles of spec s (a comma list; NULL: none asked) within the
+ * caller's; 0, or -1 after answering. */
+static int
+spec_roles_within(struct admin_call *c, const struct client_spec *s)
+{
+	unsigned roles = 0;
+	char err[256];
+
+	if (s->roles == NULL)
+		return 0;
+	if (manage_parse_roles(s->roles, &roles, err, sizeof(err)) == -1) {
+		admin_error(c, 400, "invalid_request", "roles: %s", err);
+		return -1;
+	}
+	return roles_within(c, roles, "the client asked for");
+}
+
 static void
 client_create(struct admin_call *c)
 {
@@ -343,6 +394,10 @@ client_create(struct admin_call *c)
 	snprintf(c->target, sizeof(c->target), "%.128s", s.id != NULL ? s.id : "");
 	if (manage_client_check(c->ctx->cfg, &s, err, sizeof(err)) == -1) {
 		admin_manage_error(c, err);
+		json_decref(p);
+		return;
+	}
+	if (spec_roles_within(c, &s) == -1) {
 		json_decref(p);
 		return;
 	}
@@ -395,7 +450,7 @@ client_update(struct admin_call *c)
 		    "scopes, ttl, max_ttl, token_format, claims, rate_limit, allow_ips");
 		return;
 	}
-	if (admin_client_get(c, c->arg[0], &cl) == -1)
+	if (managed_client_get(c, c->arg[0], &cl) == -1)
 		return;
 	if ((p = payload_read(c, patch_fields)) == NULL) {
 		store_client_clear(&cl);
@@ -409,9 +464,19 @@ client_update(struct admin_call *c)
 		store_client_clear(&cl);
 		return;
 	}
-	/* Roles, scopes and the allowlist decide what a client may do. */
+	if (spec_roles_within(c, &s) == -1) {
+		json_decref(p);
+		store_client_clear(&cl);
+		return;
+	}
+	/* What a client may do and for how long: its roles, scopes and
+	 * allowlist, the claims its tokens carry (an API may authorize on
+	 * them: partner_id), their lifetimes and its rate limit. A client
+	 * could otherwise give itself 366-day, unthrottled tokens. */
 	critical = json_object_get(p, "roles") != NULL || json_object_get(p, "scopes") != NULL ||
-	    json_object_get(p, "allow_ips") != NULL;
+	    json_object_get(p, "allow_ips") != NULL || json_object_get(p, "claims") != NULL ||
+	    json_object_get(p, "ttl") != NULL || json_object_get(p, "max_ttl") != NULL ||
+	    json_object_get(p, "rate_limit") != NULL;
 	if (critical)
 		admin_critical(c, "client.update", cl.tenant_id, cl.env, cl.id, p);
 	else
@@ -427,7 +492,7 @@ client_critical(struct admin_call *c, const char *kind)
 	static const char *const none[] = { NULL };
 	struct store_client cl;
 
-	if (admin_fields(c, none) == -1 || admin_client_get(c, c->arg[0], &cl) == -1)
+	if (admin_fields(c, none) == -1 || managed_client_get(c, c->arg[0], &cl) == -1)
 		return;
 	admin_critical(c, kind, cl.tenant_id, cl.env, cl.id, json_pack("{s:s}", "client_id", cl.id));
 	store_client_clear(&cl);
@@ -452,7 +517,7 @@ client_enable(struct admin_call *c)
 	struct store_client cl, out;
 	char err[512];
 
-	if (admin_fields(c, none) == -1 || admin_client_get(c, c->arg[0], &cl) == -1)
+	if (admin_fields(c, none) == -1 || managed_client_get(c, c->arg[0], &cl) == -1)
 		return;
 	if (manage_client_set_disabled(c->ctx->store, cl.id, 0, &out, err, sizeof(err)) == -1)
 		admin_manage_error(c, err);
@@ -505,7 +570,7 @@ secret_rotate(struct admin_call *c)
 		admin_error(c, 400, "invalid_request", "grace: \"%.32s\" %s (1s..366d; units s, m, h, d)", g, why);
 		return;
 	}
-	if (admin_client_get(c, c->arg[0], &cl) == -1)
+	if (managed_client_get(c, c->arg[0], &cl) == -1)
 		return;
 	if (cl.disabled)
 		admin_error(c, 409, "conflict", "client %.64s is disabled; enable it before rotating its secret", cl.id);
@@ -531,7 +596,7 @@ secret_revoke(struct admin_call *c)
 		admin_error(c, 404, "not_found", "secret %.32s does not exist", c->arg[1]);
 		return;
 	}
-	if (admin_client_get(c, c->arg[0], &cl) == -1)
+	if (managed_client_get(c, c->arg[0], &cl) == -1)
 		return;
 	if (manage_secret_revoke(c->ctx->store, cl.id, sid, revoke_tokens, err, sizeof(err)) == -1)
 		admin_manage_error(c, err);
@@ -572,7 +637,7 @@ tokens_revoke_all(struct admin_call *c)
 	struct store_client cl;
 	char err[512];
 
-	if (admin_fields(c, none) == -1 || admin_client_get(c, c->arg[0], &cl) == -1)
+	if (admin_fields(c, none) == -1 || managed_client_get(c, c->arg[0], &cl) == -1)
 		return;
 	if (manage_client_revoke_tokens(c->ctx->store, cl.id, err, sizeof(err)) == -1)
 		admin_manage_error(c, err);

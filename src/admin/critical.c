@@ -103,6 +103,7 @@ admin_critical(struct admin_call *c, const char *kind, const char *tenant, enum 
 	snprintf(maker.client_id, sizeof(maker.client_id), "%s", c->p->client_id);
 	snprintf(maker.tenant_id, sizeof(maker.tenant_id), "%s", c->p->tenant_id);
 	maker.roles = c->p->roles;
+	maker.env = c->p->env;
 	/* Two pending changes of one client (or one key environment) conflict. */
 	snprintf(conflict, sizeof(conflict), "%s:%s", strncmp(target, "keys:", 5) == 0 ? "key" : "client",
 	    strncmp(target, "keys:", 5) == 0 ? target + 5 : target);

@@ -119,6 +119,7 @@ authenticate(struct gh_ctx *ctx, struct http_exchange *x, struct approval_actor 
 	snprintf(a->client_id, sizeof(a->client_id), "%s", (*pp)->client_id);
 	snprintf(a->tenant_id, sizeof(a->tenant_id), "%s", (*pp)->tenant_id);
 	a->roles = (*pp)->roles;
+	a->env = (*pp)->env;
 	return 0;
 refused:
 	gate_principal_release(*pp);

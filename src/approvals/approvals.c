@@ -478,6 +478,16 @@ approvals_decide(struct gh_ctx *ctx, const struct approval_actor *checker, const
 		    approve ? "approve" : "reject");
 		goto refused;
 	}
+	/* A second person, not a second client of the maker's: an admin may
+	 * make a sandbox admin client with nobody's approval (sandbox changes
+	 * are not critical under maker_checker = production), so a sandbox
+	 * client decides nothing. A production admin client is itself made
+	 * only with another admin's approval. */
+	if (checker->env != STORE_ENV_PRODUCTION) {
+		rc = fail(err, errlen, 403, "approving or rejecting needs a production client: "
+		    "a sandbox client can be made without anyone's approval");
+		goto refused;
+	}
 	if ((st = approvals_state_now(&a, now)) != STORE_APPROVAL_PENDING) {
 		rc = fail(err, errlen, 409, "approval %s is %s: only a pending one can be decided",
 		    id, store_approval_state_names[st]);

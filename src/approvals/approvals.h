@@ -55,6 +55,7 @@ struct approval_actor {
 	char		 client_id[129];
 	char		 tenant_id[65];
 	unsigned	 roles;		/* STORE_ROLE_* bits as the token had them */
+	enum store_env	 env;		/* the token's; zeroed: sandbox */
 };
 
 /*

@@ -168,6 +168,7 @@ decide(int argc, char **argv, int approve)
 	snprintf(me.client_id, sizeof(me.client_id), "%s", c.id);
 	snprintf(me.tenant_id, sizeof(me.tenant_id), "%s", c.tenant_id);
 	me.roles = c.roles;
+	me.env = c.env;
 	if (cli_master_key(&a, 0, master, NULL) == -1)
 		goto out;
 	/* A full context: an approved admin change is applied here. */

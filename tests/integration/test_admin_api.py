@@ -23,13 +23,15 @@ class Admin(Suite):
         s = self.s
         self.root = {"client_id": s.bootstrap["client_id"],
                      "client_secret": s.bootstrap["client_secret"]}
-        self.checker = s.client("platform", name="checker", roles="admin")
+        # Checkers hold production tokens (a sandbox client decides nothing).
+        prod = {"env": "production", "allow_ip": "127.0.0.1/32"}
+        self.checker = s.client("platform", name="checker", roles="admin", **prod)
         self.p_op = s.client("platform", name="p-operator", roles="operator")
-        self.a_admin = s.client("acme", name="acme-admin", roles="admin")
-        self.a_admin2 = s.client("acme", name="acme-admin2", roles="admin")
+        self.a_admin = s.client("acme", name="acme-admin", roles="admin", **prod)
+        self.a_admin2 = s.client("acme", name="acme-admin2", roles="admin", **prod)
         self.a_op = s.client("acme", name="acme-op", roles="operator")
         self.a_view = s.client("acme", name="acme-viewer", roles="viewer")
-        self.g_admin = s.client("globex", name="globex-admin", roles="admin")
+        self.g_admin = s.client("globex", name="globex-admin", roles="admin", **prod)
         self.g_client = s.client("globex", name="globex-app", roles="viewer")
         self.tokens = {}
 
@@ -125,12 +127,35 @@ class Admin(Suite):
         eq(r.status, 403, "viewer patch")
         eq(self.client_ids(self.a_admin), before, "nothing changed")
 
+    def test_no_client_made_or_managed_above_the_caller(self):
+        # The secret a create or rotation makes goes to the maker: an
+        # operator that could rotate an admin's secret, even with approval,
+        # would hold an admin's credentials.
+        prod = {"env": "production", "allow_ips": ["127.0.0.1/32"]}
+        r = self.api("POST", "/clients/%s/secrets/rotate" % self.a_admin2["client_id"], self.a_op, {})
+        eq(r.status, 403, "operator rotates an admin's secret: %r" % r)
+        check("client_secret" not in r.body.decode(), "no secret shown")
+        r = self.api("POST", "/clients", self.a_op, dict(name="op-made-admin", roles=["admin"], **prod))
+        eq(r.status, 403, "operator makes an admin client: %r" % r)
+        r = self.api("PATCH", "/clients/" + self.a_admin2["client_id"], self.a_op, {"name": "x"})
+        eq(r.status, 403, "operator manages an admin client: %r" % r)
+        r = self.api("PATCH", "/clients/" + self.a_view["client_id"], self.a_op, {"roles": ["admin"]})
+        eq(r.status, 403, "operator hands out admin: %r" % r)
+        r = self.api("POST", "/clients", self.a_op, dict(name="op-made-op", roles=["operator"], **prod))
+        eq(r.status, 202, "an operator client, filed for approval: %r" % r)
+
     def test_operator_noncritical_yes_critical_no(self):
         cid = self.a_view["client_id"]
-        r = self.api("PATCH", "/clients/" + cid, self.a_op, {"name": "renamed viewer", "ttl": "10m"})
+        r = self.api("PATCH", "/clients/" + cid, self.a_op, {"name": "renamed viewer", "token_format": "jwt"})
         eq(r.status, 200, "operator renames: %r" % r)
         eq(r.json()["name"], "renamed viewer", "name")
-        eq(r.json()["ttl"], 600, "ttl")
+        # Lifetimes, the rate limit and claims are critical: a client could
+        # otherwise give itself long-lived, unthrottled tokens.
+        for change in ({"ttl": "10m"}, {"max_ttl": "366d"}, {"rate_limit": 0},
+                       {"claims": {"partner_id": "someone-else"}}):
+            r = self.api("PATCH", "/clients/" + cid, self.a_op, change)
+            eq(r.status, 403, "operator changes %r directly: %r" % (change, r))
+            check("critical" in r.json()["error_description"], "says why: %r" % r)
         # Critical, and maker-checker is off for sandbox under "production".
         before = self.client_ids(self.a_admin)
         r = self.api("POST", "/clients", self.a_op, {"name": "op-made"})

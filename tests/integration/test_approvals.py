@@ -30,11 +30,14 @@ class Approvals(Suite):
             return c
         self.op = client("acme", name="op", roles="operator")
         self.viewer = client("acme", name="viewer", roles="viewer")
-        self.admin = client("acme", name="admin", roles="admin,operator,viewer")
-        self.admin2 = client("acme", name="admin2", roles="admin")
-        self.other_admin = client("globex", name="gadmin", roles="admin,operator")
+        # Checkers hold production tokens (a sandbox client decides nothing).
+        prod = {"env": "production", "allow_ip": "127.0.0.1/32"}
+        self.admin = client("acme", name="admin", roles="admin,operator,viewer", **prod)
+        self.admin2 = client("acme", name="admin2", roles="admin", **prod)
+        self.other_admin = client("globex", name="gadmin", roles="admin,operator", **prod)
         self.other_op = client("globex", name="gop", roles="operator")
-        self.platform = client("platform", name="root", roles="admin")
+        self.platform = client("platform", name="root", roles="admin", **prod)
+        self.sandbox_admin = client("acme", name="sandbox-admin", roles="admin")
         self.toks = {}
         self.seq = 0
 
@@ -178,6 +181,9 @@ class Approvals(Suite):
         eq(self.state(a["id"]), "pending", "unchanged by refused decisions")
         self.error(self.api("POST", "/approvals", self.viewer,
                             {"method": "POST", "path": self.new_path()}), 403, "a viewer filing")
+        # An admin's second client, made in sandbox with nobody's approval,
+        # is not a second person.
+        self.error(self.decide(self.sandbox_admin, a["id"]), 403, "a sandbox admin deciding", "forbidden")
         eq(self.decide(self.admin2, a["id"]).status, 200, "another admin may")
 
     def test_other_tenant(self):

@@ -29,11 +29,11 @@ static struct config cfg;
 static struct gh_ctx ctx;
 static _Atomic int applied;
 
-static const struct approval_actor maker = { "maker", "acme", STORE_ROLE_OPERATOR };
-static const struct approval_actor checker = { "checker", "acme", STORE_ROLE_ADMIN };
-static const struct approval_actor checker2 = { "checker2", "acme", STORE_ROLE_ADMIN };
-static const struct approval_actor outsider = { "gx", "globex", STORE_ROLE_ADMIN };
-static const struct approval_actor root = { "root", "platform", STORE_ROLE_ADMIN };
+static const struct approval_actor maker = { "maker", "acme", STORE_ROLE_OPERATOR, STORE_ENV_PRODUCTION };
+static const struct approval_actor checker = { "checker", "acme", STORE_ROLE_ADMIN, STORE_ENV_PRODUCTION };
+static const struct approval_actor checker2 = { "checker2", "acme", STORE_ROLE_ADMIN, STORE_ENV_PRODUCTION };
+static const struct approval_actor outsider = { "gx", "globex", STORE_ROLE_ADMIN, STORE_ENV_PRODUCTION };
+static const struct approval_actor root = { "root", "platform", STORE_ROLE_ADMIN, STORE_ENV_PRODUCTION };
 
 static int
 apply_ok(struct gh_ctx *c, const struct store_approval *a, char **result, char *err,
@@ -205,8 +205,10 @@ static void
 rules(void **state)
 {
 	struct approval_request req = { "acme", "test.ok", "{}", "", "" };
-	struct approval_actor viewer = { "v", "acme", STORE_ROLE_VIEWER };
-	struct approval_actor self = { "maker", "acme", STORE_ROLE_ADMIN };
+	struct approval_actor viewer = { "v", "acme", STORE_ROLE_VIEWER, STORE_ENV_PRODUCTION };
+	struct approval_actor self = { "maker", "acme", STORE_ROLE_ADMIN, STORE_ENV_PRODUCTION };
+	/* A sandbox admin: made without anyone's approval, so decides nothing. */
+	struct approval_actor sandbox = { "sbx", "acme", STORE_ROLE_ADMIN, STORE_ENV_SANDBOX };
 	struct store_approval a;
 	char id[APPROVAL_ID_LEN + 1], err[256];
 
@@ -220,6 +222,8 @@ rules(void **state)
 	assert_int_equal(approvals_decide(&ctx, &self, id, 1, &a, err, sizeof(err)), 403);
 	assert_non_null(strstr(err, "own"));
 	assert_int_equal(approvals_decide(&ctx, &viewer, id, 1, &a, err, sizeof(err)), 403);
+	assert_int_equal(approvals_decide(&ctx, &sandbox, id, 1, &a, err, sizeof(err)), 403);
+	assert_non_null(strstr(err, "production"));
 	assert_int_equal(approvals_decide(&ctx, &outsider, id, 1, &a, err, sizeof(err)), 404);
 	assert_int_equal(approvals_decide(&ctx, &checker, "0123", 1, &a, err, sizeof(err)), 400);
 	assert_int_equal(approvals_decide(&ctx, &checker, "00000000000000000000000000000000", 1,
