@@ -225,6 +225,11 @@ struct gh_client_request {
 	const char	*scope;		/* NULL: the options' scope */
 	const char	*tenant;	/* NULL: the options' tenant */
 	const char	*request_id;	/* NULL: a fresh UUID v4 */
+	/* Nonzero: the API treats a repeat of this request (same
+	 * X-Request-ID) as the first, so it may be sent again after a timeout
+	 * or a 5xx. GET, HEAD, PUT, DELETE and OPTIONS are so anyway (RFC 9110
+	 * §9.2.2); a POST or PATCH is not unless this says so. */
+	int		 idempotent;
 };
 
 /* The answer; free with gh_client_response_free. */
@@ -241,10 +246,13 @@ struct gh_client_response {
  * Perform an API request with Authorization: Bearer, X-TENANT-ID (when a
  * tenant is set) and X-Request-ID (one per call, the same on its retries so
  * the server can recognise them). On a 401 the token is dropped, a new one
- * fetched and the request retried once. Network errors and 5xx are retried
- * with bounded exponential backoff and jitter, 429 after its Retry-After;
- * other 4xx are never retried. Note that a retried POST is sent again: the
- * X-Request-ID is what makes that safe on gatehouse.
+ * fetched and the request retried once. 429, and 503 with Retry-After,
+ * are retried after it (the server did not take the request), and so is a
+ * request that never reached the server (no address, no connection). A
+ * timeout, a broken connection or another 5xx may come after the API acted,
+ * so only an idempotent request (see gh_client_request.idempotent) is sent
+ * again then, with bounded exponential backoff and jitter. Other 4xx are
+ * never retried.
  *
  * Returns GH_CLIENT_OK when the API answered 2xx; otherwise the error (e.g.
  * GH_CLIENT_ERR_REJECTED for a 404). Whenever an answer was received, resp

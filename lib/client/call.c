@@ -118,6 +118,18 @@ fail:
 	return NULL;
 }
 
+/* RFC 9110 §9.2.2: sending these twice does what sending once does. */
+static int
+idempotent_method(const char *m)
+{
+	static const char *const safe[] = { "GET", "HEAD", "PUT", "DELETE", "OPTIONS" };
+
+	for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++)
+		if (strcmp(m, safe[i]) == 0)
+			return 1;
+	return 0;
+}
+
 enum gh_client_err
 gh_client_call(struct gh_client *c, const struct gh_client_request *r,
     struct gh_client_response *resp, struct gh_client_error *err)
@@ -187,6 +199,7 @@ gh_client_call(struct gh_client *c, const struct gh_client_request *r,
 		req.headers = h;
 		req.body = r->body;
 		req.body_len = r->body_len;
+		req.idempotent = r->idempotent || idempotent_method(method);
 		rc = ghc_http_do(c, &req, &hr, err, NULL);
 		attempts += hr.attempts;
 		for (nh = h; nh != NULL; nh = nh->next)	/* the bearer token */

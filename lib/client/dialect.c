@@ -418,6 +418,7 @@ ghc_token_fetch(struct gh_client *c, const char *scope, const char *tenant,
 	req.headers = h;
 	req.body = body.p;
 	req.body_len = body.len;
+	req.idempotent = 1;	/* a second token request only makes a second token */
 	start_ns = ghc_now_ns();
 	start_wall = (int64_t)time(NULL);
 	if ((rc = ghc_http_do(c, &req, &resp, e, &c->st_token_requests)) != GH_CLIENT_OK)

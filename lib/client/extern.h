@@ -140,6 +140,11 @@ struct ghc_http_req {
 	struct curl_slist *headers;
 	const void	*body;
 	size_t		 body_len;
+	/* May be sent again after it may have arrived (a timeout, a 5xx); if
+	 * not, only what provably never reached the server is retried (no
+	 * address, no connection) and what it declined (429, 503 with
+	 * Retry-After). */
+	int		 idempotent;
 };
 
 struct ghc_http_resp {

@@ -114,6 +114,15 @@ retry_after_ms(CURL *h)
 	return (long)(secs * 1000);
 }
 
+/* 1 when the request cannot have reached the server: no address for it,
+ * or no connection to it. */
+static int
+never_sent(CURLcode cc)
+{
+	return cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_RESOLVE_PROXY ||
+	    cc == CURLE_COULDNT_CONNECT;
+}
+
 /* The class of a transport error and whether it is worth another try. */
 static enum gh_client_err
 curl_class(CURLcode cc, int overflow, int *retry)
@@ -268,6 +277,8 @@ ghc_http_do(struct gh_client *c, const struct ghc_http_req *req, struct ghc_http
 		cc = curl_easy_perform(h);
 		if (cc != CURLE_OK) {
 			rc = curl_class(cc, resp->body.overflow, &again);
+			if (!req->idempotent && !never_sent(cc))
+				again = 0;	/* it may have been acted on */
 			if (rc == GH_CLIENT_ERR_BAD_RESPONSE)
 				ghc_fail(e, rc, 0, "the answer from %s is larger than %zu bytes",
 				    req->url, c->max_response_bytes);
@@ -295,7 +306,7 @@ ghc_http_do(struct gh_client *c, const struct ghc_http_req *req, struct ghc_http
 			if (curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc)
 				resp->location = strdup(loc);
 		}
-		if (resp->status == 429)
+		if (resp->status == 429 || resp->status == 503)
 			resp->retry_after_ms = retry_after_ms(h);
 		rc = GH_CLIENT_OK;
 		if (retry >= max)
@@ -308,8 +319,18 @@ ghc_http_do(struct gh_client *c, const struct ghc_http_req *req, struct ghc_http
 			ghc_sleep_ms(wait);
 			continue;
 		}
+		/* A 5xx may come after the request was acted on: sent again only
+		 * when repeating it is harmless, or the server said when to come
+		 * back (503 with Retry-After: it did not take the request). */
 		if (resp->status >= 500 && resp->status <= 599) {
-			ghc_sleep_ms(backoff_ms(c, retry++));
+			int told = resp->status == 503 && resp->retry_after_ms >= 0;
+
+			if ((!req->idempotent && !told) ||
+			    (told && resp->retry_after_ms > c->retry_after_max_ms))
+				goto out;
+			wait = told ? resp->retry_after_ms : backoff_ms(c, retry);
+			retry++;
+			ghc_sleep_ms(wait);
 			continue;
 		}
 		goto out;

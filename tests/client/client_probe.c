@@ -11,6 +11,7 @@
  *   sleep:MS        sleep
  *   conc:N          N threads released at once each get a token
  *   call:URL        gh_client_call with the --header lines
+ *   post:URL        the same as a POST; postidem:URL a POST marked idempotent
  *   invalidate      gh_client_token_invalidate of whatever is cached
  *   stats           gh_client_stats_get
  *
@@ -159,7 +160,7 @@ step_conc(int n)
 }
 
 static void
-step_call(const char *url)
+step_call(const char *url, const char *method, int idempotent)
 {
 	struct gh_client_request r;
 	struct gh_client_response resp;
@@ -170,6 +171,8 @@ step_call(const char *url)
 	memset(&r, 0, sizeof(r));
 	memset(&e, 0, sizeof(e));
 	r.url = url;
+	r.method = method;
+	r.idempotent = idempotent;
 	r.headers = nheaders > 0 ? headers : NULL;
 	rc = gh_client_call(cl, &r, &resp, &e);
 	j = err_json("call", rc, &e);
@@ -298,7 +301,11 @@ main(int argc, char **argv)
 				return 2;
 			}
 		} else if (strncmp(s, "call:", 5) == 0)
-			step_call(s + 5);
+			step_call(s + 5, NULL, 0);
+		else if (strncmp(s, "post:", 5) == 0)
+			step_call(s + 5, "POST", 0);
+		else if (strncmp(s, "postidem:", 9) == 0)
+			step_call(s + 9, "POST", 1);
 		else if (strcmp(s, "invalidate") == 0) {
 			gh_client_token_invalidate(cl, NULL, NULL, NULL);
 			emit(json_pack("{s:s}", "step", "invalidate"));

@@ -11,7 +11,8 @@ reached the server. The path's first segment picks the behaviour:
   /s003/v2.01/oauth/token    seed 003: Basic base64(ClientId:ApiKey), form, token_type "bearer"
   /ok/oauth/token            RFC 6749 Basic + form, expires_in = fake.expires_in
   /bad/CASE/...              failure injection (see BAD below)
-  /api/...                   echo, 401first, always401, 500
+  /api/...                   echo, 401first, always401, e500, e503ra (503 with
+                             Retry-After: 0), slow (answers after 1.5 s)
 """
 import base64
 import datetime
@@ -260,6 +261,11 @@ class Fake:
             return self.send(h, 401, {"error": "invalid_token"})
         if case == "e500":
             return self.send(h, 500, {"error": "boom"})
+        if case == "e503ra":
+            return self.send(h, 503, {"error": "busy"}, extra={"Retry-After": "0"})
+        if case == "slow":
+            time.sleep(1.5)
+            return self.send(h, 200, seen)
         if case == "e404":
             return self.send(h, 404, {"error": "not_found"})
         self.send(h, 404, {"error": "unknown api case"})

@@ -4,6 +4,7 @@ request counted at the server), background refresh that never blocks a
 caller while the token is valid, and the call helper (Bearer, X-TENANT-ID, a
 fresh X-Request-ID, one refresh and one retry on a 401)."""
 import re
+import time
 
 from fakes import CLIENT_ID, Fake, check, eq, probe
 from harness import Suite
@@ -176,6 +177,29 @@ class Cache(Suite):
         out = self.run_probe("call:" + self.f.base + "/api/e404")
         eq((out[0]["rc"], out[0]["status"], out[0]["attempts"]), ("rejected", 404, 1), "404 not retried")
         check("not_found" in out[0]["msg"], "the body names the cause: %r" % out[0]["msg"])
+
+    def test_post_not_sent_again_once_it_may_have_arrived(self):
+        # A 5xx or a timeout may come after the API acted (a payout made):
+        # a POST goes once, unless the caller marks it idempotent.
+        fast = ["--retries", "2", "--backoff-ms", "20", "--backoff-max-ms", "50"]
+        before = self.f.hits("/api/e500")
+        out = self.run_probe("post:" + self.f.base + "/api/e500", extra=fast)
+        eq((out[0]["rc"], out[0]["attempts"]), ("server_error", 1), "POST after a 500: %r" % out)
+        eq(self.f.hits("/api/e500") - before, 1, "sent once")
+        before = self.f.hits("/api/slow")
+        out = self.run_probe("post:" + self.f.base + "/api/slow", extra=fast + ["--timeout-ms", "500"])
+        eq((out[0]["rc"], out[0]["attempts"]), ("timeout", 1), "POST after a timeout: %r" % out)
+        time.sleep(1.6)     # the fake finishes the request it was sent
+        eq(self.f.hits("/api/slow") - before, 1, "sent once")
+        before = self.f.hits("/api/e500")
+        out = self.run_probe("postidem:" + self.f.base + "/api/e500", extra=fast)
+        eq(out[0]["attempts"], 3, "an idempotent POST is retried: %r" % out)
+        eq(self.f.hits("/api/e500") - before, 3, "three requests")
+        # 503 with Retry-After: the server says it did not take it.
+        before = self.f.hits("/api/e503ra")
+        out = self.run_probe("post:" + self.f.base + "/api/e503ra", extra=fast)
+        eq(out[0]["attempts"], 3, "a POST declined with Retry-After is retried: %r" % out)
+        eq(self.f.hits("/api/e503ra") - before, 3, "three requests")
 
 
 if __name__ == "__main__":
