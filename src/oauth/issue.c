@@ -246,8 +246,6 @@ oauth_issue(struct gh_ctx *ctx, const struct token_request *r,
 		e->retry_after = ce->c.tokens_valid_after - now;
 		goto out;
 	}
-	if (check_rate(ctx, ce, e) == -1)
-		goto out;
 	if (grant_scope(ce, r->scope, &t->scope, e) == -1)
 		goto out;
 	if (r->audience != NULL && !audience_allowed(ctx, r->audience)) {
@@ -272,6 +270,10 @@ oauth_issue(struct gh_ctx *ctx, const struct token_request *r,
 		}
 		lifetime = ce->c.max_ttl;
 	}
+	/* Last: only a request that would be issued takes one of the
+	 * client's tokens a minute (a refused scope does not). */
+	if (check_rate(ctx, ce, e) == -1)
+		goto out;
 	t->iat = now;
 	t->exp = now + lifetime;
 	t->env = ce->c.env;

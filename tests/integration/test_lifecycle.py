@@ -458,7 +458,10 @@ class Lifecycle(Suite):
 
     # -- rate limits -------------------------------------------------------------
     def test_rate_limit(self):
-        c = self.s.client("rate", name="greedy", rate_limit="3")
+        c = self.s.client("rate", name="greedy", rate_limit="3", scopes="a")
+        # Refused requests take none of the client's tokens a minute.
+        for _ in range(4):
+            eq(self.tok(c["client_id"], c["client_secret"], scope="nope").status, 400, "invalid_scope")
         codes = [self.tok(c["client_id"], c["client_secret"]).status for _ in range(4)]
         eq(codes, [200, 200, 200, 429], "three a minute")
         r = self.tok(c["client_id"], c["client_secret"])
