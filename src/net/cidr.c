@@ -6,18 +6,24 @@
 #include "net/cidr.h"
 #include "util/util.h"
 
+/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d, RFC 4291 §2.5.5.2) is read
+ * as its IPv4 address; *mapped (if set) says it was written so. */
 static int
-parse_addr(const char *s, struct cidr *c)
+parse_addr(const char *s, struct cidr *c, int *mapped)
 {
+	if (mapped != NULL)
+		*mapped = 0;
 	if (inet_pton(AF_INET, s, c->addr) == 1) {
 		c->family = 4;
 		return 0;
 	}
 	if (inet_pton(AF_INET6, s, c->addr) == 1) {
-		static const uint8_t mapped[12] = { 0,0,0,0,0,0,0,0,0,0,0xff,0xff };
-		if (memcmp(c->addr, mapped, 12) == 0) {
+		static const uint8_t prefix[12] = { 0,0,0,0,0,0,0,0,0,0,0xff,0xff };
+		if (memcmp(c->addr, prefix, 12) == 0) {
 			memmove(c->addr, c->addr + 12, 4);
 			c->family = 4;
+			if (mapped != NULL)
+				*mapped = 1;
 		} else
 			c->family = 6;
 		return 0;
@@ -32,6 +38,7 @@ parse_one(const char *item, size_t len, struct cidr *c, const char **err)
 	char *slash;
 	int64_t bits;
 	const char *why;
+	int mapped;
 
 	if (len >= sizeof(buf)) {
 		*err = "address block is too long";
@@ -43,17 +50,20 @@ parse_one(const char *item, size_t len, struct cidr *c, const char **err)
 	if (slash != NULL)
 		*slash = '\0';
 	memset(c, 0, sizeof(*c));
-	if (parse_addr(buf, c) == -1) {
+	if (parse_addr(buf, c, &mapped) == -1) {
 		*err = "is not an IPv4 or IPv6 address";
 		return -1;
 	}
 	c->bits = c->family == 4 ? 32 : 128;
 	if (slash != NULL) {
-		if (num_parse_i64(slash + 1, strlen(slash + 1), 0, c->bits, &bits, &why) == -1) {
-			*err = "has a prefix length out of range";
+		/* A mapped address's prefix counts its 96 IPv6 bits too. */
+		if (num_parse_i64(slash + 1, strlen(slash + 1), mapped ? 96 : 0,
+		    mapped ? 128 : c->bits, &bits, &why) == -1) {
+			*err = mapped ? "has a prefix length out of range (96-128 for an "
+			    "IPv4-mapped address)" : "has a prefix length out of range";
 			return -1;
 		}
-		c->bits = (int)bits;
+		c->bits = (int)bits - (mapped ? 96 : 0);
 	}
 	for (int i = c->bits; i < (c->family == 4 ? 32 : 128); i++)
 		if (c->addr[i / 8] & (0x80 >> (i % 8))) {
@@ -97,7 +107,7 @@ cidr_match(const struct cidr_list *l, const char *ip)
 {
 	struct cidr a;
 
-	if (l->n == 0 || parse_addr(ip, &a) == -1)
+	if (l->n == 0 || parse_addr(ip, &a, NULL) == -1)
 		return 0;
 	for (size_t i = 0; i < l->n; i++) {
 		const struct cidr *b = &l->blocks[i];
