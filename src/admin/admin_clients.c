@@ -216,7 +216,7 @@ apply_secret_rotate(struct gh_ctx *ctx, const json_t *p, json_t **result, char *
 	char secret[SECRET_TEXT_LEN + 1];
 	const char *id = json_string_value(json_object_get(p, "client_id"));
 	const char *g = json_string_value(json_object_get(p, "grace")), *why;
-	int64_t grace;
+	int64_t grace, prev_end = 0;
 	uint8_t hash[32];
 	int preset;
 
@@ -229,12 +229,13 @@ apply_secret_rotate(struct gh_ctx *ctx, const json_t *p, json_t **result, char *
 	memset(&s, 0, sizeof(s));
 	if ((preset = admin_preset_hash(p, hash, err, errlen)) == -1)
 		return -1;
-	if (preset ? manage_secret_rotate_hashed(ctx->store, id, grace, hash, &s, err, errlen) :
-	    manage_secret_rotate(ctx->store, ctx->secret_key, id, grace, &s, secret, err, errlen))
+	if (preset ? manage_secret_rotate_hashed(ctx->store, id, grace, hash, &s, &prev_end, err,
+	    errlen) : manage_secret_rotate(ctx->store, ctx->secret_key, id, grace, &s, &prev_end,
+	    secret, err, errlen))
 		return -1;
 	*result = json_pack("{s:s, s:I, s:o, s:o}", "client_id", id,
 	    "secret_id", (json_int_t)s.id, "created_at", views_time(s.created_at),
-	    "previous_secrets_expire_at", views_time(clock_now() + grace));
+	    "previous_secrets_expire_at", views_time(prev_end));
 	if (!preset) {
 		json_object_set_new(*result, "client_secret", json_string(secret));
 		OPENSSL_cleanse(secret, sizeof(secret));

@@ -242,7 +242,7 @@ cmd_client_rotate_secret(int argc, char **argv)
 	struct store_secret s;
 	uint8_t master[32], skey[32];
 	char secret[SECRET_TEXT_LEN + 1], err[512];
-	int64_t grace;
+	int64_t grace, prev_end = 0;
 	int rc;
 
 	if ((rc = cli_parse(argc, argv, "gatehouse client rotate-secret ID [--grace DURATION]",
@@ -258,7 +258,7 @@ cmd_client_rotate_secret(int argc, char **argv)
 	OPENSSL_cleanse(master, sizeof(master));
 	if (cli_open_store(&a, &st) == -1)
 		return 1;
-	rc = manage_secret_rotate(st, skey, a.pos[0], grace, &s, secret, err, sizeof(err));
+	rc = manage_secret_rotate(st, skey, a.pos[0], grace, &s, &prev_end, secret, err, sizeof(err));
 	OPENSSL_cleanse(skey, sizeof(skey));
 	cli_audit(&a, st, "client.rotate_secret", NULL, a.pos[0], rc == -1 ? err : NULL);
 	store_close(st);
@@ -267,7 +267,7 @@ cmd_client_rotate_secret(int argc, char **argv)
 	rc = cli_print(json_pack("{s:s, s:I, s:s, s:o, s:o}", "client_id", a.pos[0],
 	    "secret_id", (json_int_t)s.id, "client_secret", secret,
 	    "created_at", views_time(s.created_at),
-	    "previous_secrets_expire_at", views_time(clock_now() + grace)));
+	    "previous_secrets_expire_at", views_time(prev_end)));
 	OPENSSL_cleanse(secret, sizeof(secret));
 	return rc;
 }

@@ -70,13 +70,16 @@ int	manage_client_set_disabled(struct store *, const char *id, int disabled,
 
 /*
  * Secret rotation with overlap: a new secret (shown once), while every live
- * one keeps working until now + grace. At most two live secrets: a third
- * is refused. A disabled client is not rotated.
+ * one keeps working until now + grace at most (one already ending sooner
+ * keeps its end). *prev_end is when the last of them ends: 0 when there was
+ * none. At most two live secrets: a third is refused. A disabled client is
+ * not rotated.
  */
 #define MANAGE_MAX_LIVE_SECRETS 2
 int	manage_secret_rotate(struct store *, const uint8_t secret_key[32],
 	    const char *client_id, int64_t grace, struct store_secret *out,
-	    char secret[SECRET_TEXT_LEN + 1], char *err, size_t errlen);
+	    int64_t *prev_end, char secret[SECRET_TEXT_LEN + 1], char *err,
+	    size_t errlen);
 /*
  * The same with a secret made earlier, of which only the hash is given: a
  * change filed for approval shows its maker the secret when filing and
@@ -87,7 +90,7 @@ int	manage_client_create_hashed(struct store *, const struct config *,
 	    struct store_client *out, char *err, size_t errlen);
 int	manage_secret_rotate_hashed(struct store *, const char *client_id,
 	    int64_t grace, const uint8_t hash[32], struct store_secret *out,
-	    char *err, size_t errlen);
+	    int64_t *prev_end, char *err, size_t errlen);
 /* Ends one secret at once; with revoke_tokens, voids the client's tokens. */
 int	manage_secret_revoke(struct store *, const char *client_id,
 	    int64_t secret_id, int revoke_tokens, char *err, size_t errlen);

@@ -30,7 +30,7 @@ is_live(const struct store_secret *s, int64_t now)
 static int
 secret_rotate(struct store *st, const uint8_t secret_key[32],
     const char *client_id, int64_t grace, const uint8_t *preset, struct store_secret *out,
-    char secret[SECRET_TEXT_LEN + 1], char *err, size_t errlen)
+    int64_t *prev_end, char secret[SECRET_TEXT_LEN + 1], char *err, size_t errlen)
 {
 	struct store_client c;
 	struct store_secret *ss = NULL, add;
@@ -72,6 +72,7 @@ secret_rotate(struct store *st, const uint8_t secret_key[32],
 		snprintf(err, errlen, "store: %s", store_last_error());
 		goto fail_secret;
 	}
+	*prev_end = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!is_live(&ss[i], now))
 			continue;
@@ -82,6 +83,8 @@ secret_rotate(struct store *st, const uint8_t secret_key[32],
 				goto out;
 			}
 		}
+		if (ss[i].expires_at > *prev_end)
+			*prev_end = ss[i].expires_at;
 	}
 	if (out != NULL) {
 		*out = add;
@@ -102,17 +105,19 @@ out:
 
 int
 manage_secret_rotate(struct store *st, const uint8_t secret_key[32],
-    const char *client_id, int64_t grace, struct store_secret *out,
+    const char *client_id, int64_t grace, struct store_secret *out, int64_t *prev_end,
     char secret[SECRET_TEXT_LEN + 1], char *err, size_t errlen)
 {
-	return secret_rotate(st, secret_key, client_id, grace, NULL, out, secret, err, errlen);
+	return secret_rotate(st, secret_key, client_id, grace, NULL, out, prev_end, secret,
+	    err, errlen);
 }
 
 int
 manage_secret_rotate_hashed(struct store *st, const char *client_id, int64_t grace,
-    const uint8_t hash[32], struct store_secret *out, char *err, size_t errlen)
+    const uint8_t hash[32], struct store_secret *out, int64_t *prev_end, char *err,
+    size_t errlen)
 {
-	return secret_rotate(st, NULL, client_id, grace, hash, out, NULL, err, errlen);
+	return secret_rotate(st, NULL, client_id, grace, hash, out, prev_end, NULL, err, errlen);
 }
 
 int

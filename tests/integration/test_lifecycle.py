@@ -57,6 +57,23 @@ class Lifecycle(Suite):
         p = self.s.cli("client", "revoke-secret", c["client_id"], "--secret", "999999", check=False)
         check(p.returncode != 0 and b"no secret" in p.stderr, "unknown secret")
 
+    def test_rotation_reports_when_the_old_secret_really_ends(self):
+        # Grace only shortens: an old secret already ending sooner keeps its
+        # end, and the answer says that end, not now + grace.
+        import calendar
+        c = self.s.client("rot", name="ends")
+        r = self.s.cli("client", "rotate-secret", c["client_id"], "--grace", "60s")
+        self.s.cli("client", "revoke-secret", c["client_id"], "--secret", str(r["secret_id"]))
+        r2 = self.s.cli("client", "rotate-secret", c["client_id"], "--grace", "2h")
+        end = calendar.timegm(time.strptime(r2["previous_secrets_expire_at"], "%Y-%m-%dT%H:%M:%SZ"))
+        check(end <= time.time() + 61, "the first secret still ends in a minute, not 2 h: %r" % r2)
+        old = [x for x in self.s.cli("client", "show", c["client_id"])["secrets"] if x["expires_at"]]
+        eq([x["expires_at"] for x in old], [r2["previous_secrets_expire_at"]], "as the store says")
+        fresh = self.s.client("rot", name="fresh")
+        r3 = self.s.cli("client", "rotate-secret", fresh["client_id"], "--grace", "2h")
+        end = calendar.timegm(time.strptime(r3["previous_secrets_expire_at"], "%Y-%m-%dT%H:%M:%SZ"))
+        check(abs(end - (time.time() + 7200)) < 10, "a secret with no end gets the grace: %r" % r3)
+
     def test_rotation_bad_input(self):
         c = self.s.client("rot", name="bad")
         for g in ("-1d", "99999y", "0", "abc", "400d"):
