@@ -87,7 +87,7 @@ published(const struct keyring_dates *d, int64_t now)
 }
 
 const struct jose_key *
-keyring_signing_key(const struct keyring *kr, int env, int64_t now)
+keyring_signing_key(const struct keyring *kr, int env, int64_t now, int64_t *remove_at)
 {
 	const struct keyring_entry *best = NULL;
 
@@ -103,6 +103,8 @@ keyring_signing_key(const struct keyring *kr, int env, int64_t now)
 		if (best == NULL || e->d.activate_at >= best->d.activate_at)
 			best = e;
 	}
+	if (remove_at != NULL)
+		*remove_at = best != NULL ? best->d.remove_at : 0;
 	return best != NULL ? best->key : NULL;
 }
 

@@ -33,9 +33,10 @@ void		 keyring_unref(struct keyring *);	/* NULL is a no-op */
 int	keyring_add(struct keyring *, struct jose_key *key, int env,
 	    const struct keyring_dates *dates);
 
-/* The key that signs for env at now: the newest active, unretired key. */
+/* The key that signs for env at now: the newest active, unretired key.
+ * *remove_at (if given) is when it stops being published (0: not set). */
 const struct jose_key *keyring_signing_key(const struct keyring *, int env,
-	    int64_t now);
+	    int64_t now, int64_t *remove_at);
 /* A published key by kid at now, and its env; NULL when unknown, not yet
  * published or removed. */
 const struct jose_key *keyring_find(const struct keyring *, const char *kid,

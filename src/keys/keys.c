@@ -135,7 +135,7 @@ keys_ensure(struct store *st, const uint8_t seal_key[32], enum jose_alg alg,
 	for (int env = 0; env < STORE_ENV__MAX; env++) {
 		struct keyring_dates d = { now, now, 0, 0 };
 		char kid[KEYS_KID_LEN + 1];
-		if (keyring_signing_key(kr, env, now) != NULL)
+		if (keyring_signing_key(kr, env, now, NULL) != NULL)
 			continue;
 		if (keys_create(st, seal_key, (enum store_env)env, alg, &d, kid, err, errlen) == -1) {
 			keyring_unref(kr);

@@ -145,12 +145,15 @@ check_rate(struct gh_ctx *ctx, const struct client_entry *ce, struct oauth_error
 	return -1;
 }
 
+#define KEY_REMOVE_MARGIN	300	/* keys/rotate.c keeps this much past a lifetime */
+
 static int
 make_jwt(struct gh_ctx *ctx, const struct client_entry *ce,
     struct issued_token *t, struct oauth_error *e)
 {
 	struct keyring *kr = ctx_keyring(ctx);
-	const struct jose_key *key = keyring_signing_key(kr, (int)t->env, t->iat);
+	int64_t remove_at = 0;
+	const struct jose_key *key = keyring_signing_key(kr, (int)t->env, t->iat, &remove_at);
 	size_t cap = ce->claims_fragment_len + 3 * strlen(t->scope) +
 	    6 * (strlen(t->aud) + strlen(t->name)) + 256;
 	char *p = NULL;
@@ -162,6 +165,13 @@ make_jwt(struct gh_ctx *ctx, const struct client_entry *ce,
 		    store_env_names[t->env]);
 		goto out;
 	}
+	/* A key whose successor is scheduled is unpublished at remove_at, set
+	 * from the longest lifetime when the rotation was made: a client made
+	 * or lengthened since could outlive it. Its tokens end 5 minutes
+	 * before (expires_in says so), never after their key is gone. */
+	if (remove_at != 0 && t->exp > remove_at - KEY_REMOVE_MARGIN)
+		t->exp = remove_at - KEY_REMOVE_MARGIN > t->iat ? remove_at - KEY_REMOVE_MARGIN :
+		    t->iat + 1;
 	if ((p = malloc(cap)) == NULL) {
 		oauth_fail(e, 500, OAUTH_SERVER_ERROR, "out of memory");
 		goto out;

@@ -222,6 +222,27 @@ class Lifecycle(Suite):
         finally:
             s.cleanup()
 
+    def test_no_token_outlives_its_key(self):
+        # A rotation fixes when the old key is unpublished from the longest
+        # lifetime then; a client made longer-lived before the switch gets
+        # tokens from the old key that end before it does.
+        import calendar
+        s = Server()
+        try:
+            s.cli("keys", "rotate", "--env", "sandbox", "--lead", "30s")
+            c = s.client("keys", name="long", ttl="90d", max_ttl="90d")
+            r = s.token(c["client_id"], c["client_secret"])
+            eq(r.status, 200, "issued: %r" % r)
+            h, p = jwt_parts(r.json()["access_token"])
+            old = [k for k in s.cli("keys", "list") if k["kid"] == h["kid"]][0]
+            check(old["remove_at"], "the signing key is to be unpublished: %r" % old)
+            remove_at = calendar.timegm(time.strptime(old["remove_at"], "%Y-%m-%dT%H:%M:%SZ"))
+            check(p["exp"] <= remove_at - 300, "exp %d before the key goes at %d" % (p["exp"], remove_at))
+            eq(r.json()["expires_in"], p["exp"] - p["iat"], "expires_in says so")
+            check(r.json()["expires_in"] < 90 * 86400, "shorter than asked")
+        finally:
+            s.cleanup()
+
     def test_key_rotation_publish_ahead_then_sign(self):
         c = self.s.client("keys", name="k")
         old_kid = jwt_parts(self.s.token(c["client_id"], c["client_secret"]).json()["access_token"])[0]["kid"]

@@ -47,7 +47,7 @@ add(struct keyring *kr, const char *kid, int env, int64_t pub, int64_t act,
 static const char *
 signer(const struct keyring *kr, int env, int64_t now)
 {
-	const struct jose_key *k = keyring_signing_key(kr, env, now);
+	const struct jose_key *k = keyring_signing_key(kr, env, now, NULL);
 
 	return k ? jose_key_kid(k) : NULL;
 }
