@@ -135,7 +135,7 @@ gh_client_call(struct gh_client *c, const struct gh_client_request *r,
     struct gh_client_response *resp, struct gh_client_error *err)
 {
 	struct gh_client_token *t = NULL;
-	struct ghc_http_resp hr = { 0 };
+	struct ghc_http_resp hr = { 0 }, first = { 0 };	/* first: a 401 before a refresh */
 	struct ghc_http_req req = { 0 };
 	struct curl_slist *h = NULL, *nh;
 	enum gh_client_err rc;
@@ -188,8 +188,19 @@ gh_client_call(struct gh_client *c, const struct gh_client_request *r,
 	atomic_fetch_add(&c->st_api_calls, 1);
 
 	for (;;) {
-		if ((rc = gh_client_token_get(c, r->scope, r->tenant, &t, err)) != GH_CLIENT_OK)
+		if ((rc = gh_client_token_get(c, r->scope, r->tenant, &t, err)) != GH_CLIENT_OK) {
+			/* The refresh after a 401 failed: the caller still gets
+			 * the API's 401 (the header promises any answer). */
+			if (first.status != 0) {
+				resp->status = first.status;
+				resp->body = first.body.p != NULL ? first.body.p : calloc(1, 1);
+				resp->body_len = resp->body != NULL ? first.body.len : 0;
+				resp->content_type = first.content_type;
+				first.body.p = NULL;
+				first.content_type = NULL;
+			}
 			goto out;
+		}
 		if ((h = headers_for(r, t, tenant, resp->request_id)) == NULL) {
 			rc = ghc_fail(err, GH_CLIENT_ERR_NO_MEMORY, 0, "out of memory");
 			goto out;
@@ -217,7 +228,8 @@ gh_client_call(struct gh_client *c, const struct gh_client_request *r,
 			gh_client_token_invalidate(c, r->scope, r->tenant, t);
 			gh_client_token_release(t);
 			t = NULL;
-			ghc_http_resp_free(&hr);
+			first = hr;
+			memset(&hr, 0, sizeof(hr));
 			continue;
 		}
 		break;
@@ -256,6 +268,7 @@ out:
 		ghc_redact(err, t->value, t->len);
 	gh_client_token_release(t);
 	ghc_http_resp_free(&hr);
+	ghc_http_resp_free(&first);
 	ghc_redact(err, c->client_secret, c->secret_len);
 	return rc;
 }

@@ -157,6 +157,14 @@ class Cache(Suite):
         eq(self.f.hits("/ok/") - before, 2, "one refresh only")
         check("after a token refresh" in out[0]["msg"], out[0]["msg"])
 
+    def test_call_401_then_failed_refresh_keeps_the_answer(self):
+        # The refresh after a 401 fails: the error is the token fetch's, and
+        # the caller still has the API's 401 (any answer received is kept).
+        out = self.run_probe("call:" + self.f.base + "/api/always401",
+                             path="/bad/okthen500/after401", extra=["--retries", "-1"])
+        eq((out[0]["rc"], out[0]["status"]), ("server_error", 401), "%r" % out)
+        check("invalid_token" in out[0]["body"], "the 401's body: %r" % out[0]["body"])
+
     def test_call_error_never_shows_the_token(self):
         out = self.run_probe("get", "call:" + self.f.base + "/api/echo403")
         tok = out[0]["token"]
