@@ -269,6 +269,6 @@ out:
 	gh_client_token_release(t);
 	ghc_http_resp_free(&hr);
 	ghc_http_resp_free(&first);
-	ghc_redact(err, c->client_secret, c->secret_len);
+	ghc_redact_secret(c, err);
 	return rc;
 }

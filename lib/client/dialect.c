@@ -127,6 +127,42 @@ form_member(struct ghc_buf *b, const char *key, const char *val)
 	return 0;
 }
 
+/*
+ * Redacts from e's message the client secret in each form a server may echo
+ * it: as is, form-encoded (a client_secret_post body), with '/' escaped as
+ * JSON may write it, and inside the base64 of the Basic credentials.
+ */
+void
+ghc_redact_secret(const struct gh_client *c, struct gh_client_error *e)
+{
+	const struct dialect *d = &dialects[c->dialect];
+	struct ghc_buf f = { 0 }, j = { 0 }, raw = { 0 };
+	char *b64 = NULL;
+
+	if (e == NULL)
+		return;
+	ghc_redact(e, c->client_secret, c->secret_len);
+	if (ghc_form_encode(&f, c->client_secret) == 0 && f.len != c->secret_len)
+		ghc_redact(e, f.p, f.len);
+	for (const char *p = c->client_secret; *p != '\0'; p++)
+		if ((*p == '/' ? ghc_buf_append(&j, "\\/", 2) : ghc_buf_append(&j, p, 1)) != 0)
+			break;
+	if (j.len != c->secret_len)
+		ghc_redact(e, j.p, j.len);
+	if (d->basic && (d->basic_encode ? ghc_form_encode(&raw, c->client_id) == 0 &&
+	    ghc_buf_append(&raw, ":", 1) == 0 && ghc_form_encode(&raw, c->client_secret) == 0 :
+	    ghc_buf_append_str(&raw, c->client_id) == 0 && ghc_buf_append(&raw, ":", 1) == 0 &&
+	    ghc_buf_append_str(&raw, c->client_secret) == 0) &&
+	    (b64 = ghc_base64(raw.p, raw.len)) != NULL) {
+		ghc_redact(e, b64, strlen(b64));
+		OPENSSL_cleanse(b64, strlen(b64));
+		free(b64);
+	}
+	ghc_buf_free(&f);
+	ghc_buf_free(&j);
+	ghc_buf_free(&raw);
+}
+
 /* "Basic base64(id:secret)", in a buffer the caller wipes. */
 static int
 basic_header(const struct gh_client *c, int encode, struct ghc_buf *out)
@@ -497,6 +533,6 @@ out:
 	ghc_buf_free(&auth);
 	ghc_buf_free(&hdr);
 	ghc_http_resp_free(&resp);
-	ghc_redact(e, c->client_secret, c->secret_len);
+	ghc_redact_secret(c, e);
 	return rc;
 }

@@ -107,6 +107,8 @@ enum gh_client_err ghc_fail(struct gh_client_error *e, enum gh_client_err code,
     long http_status, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Replace every occurrence of secret in e->message with "***". */
 void	 ghc_redact(struct gh_client_error *e, const char *secret, size_t secret_len);
+/* ghc_redact of the client secret in every form it is sent in (dialect.c). */
+void	 ghc_redact_secret(const struct gh_client *, struct gh_client_error *e);
 /*
  * Copy a server-provided string for a message: printable ASCII, at most
  * dstlen - 1 bytes, with every occurrence of r1 and r2 (the secret, the

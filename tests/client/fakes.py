@@ -180,14 +180,14 @@ class Fake:
             return self.send(h, 200, {"access_token": self.new_token(), "token_type": "Bearer",
                                       "expires_in": self.expires_in})
         if kind == "bad":
-            return self.bad(h, parts[2], count)
+            return self.bad(h, parts[2], count, hdrs, body)
         if kind == "api":
             return self.api(h, parts[2], hdrs, count)
         if kind == "elsewhere":
             return self.send(h, 200, {"access_token": "stolen", "token_type": "Bearer", "expires_in": 3600})
         self.send(h, 404, {"error": "no such path"})
 
-    def bad(self, h, case, count):
+    def bad(self, h, case, count, hdrs=None, body=b""):
         ok = {"access_token": "eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "token_type": "Bearer", "expires_in": 3600}
         answers = {
             "notjson": (200, None, "<html><body>Service temporarily unavailable</body></html>", "text/html"),
@@ -228,6 +228,19 @@ class Fake:
             # /bad/redirect-PORT/...: a 302 to another host (127.0.0.2 on another port).
             port = case.split("-", 1)[1]
             return self.send(h, 302, raw=b"", extra={"Location": "http://127.0.0.2:%s/elsewhere/oauth/token" % port})
+        if case == "echoreq":
+            # A server that quotes the request back: the body, the
+            # Authorization header, and the secret as some JSON writers
+            # escape it ("/" as "\/").
+            try:
+                obj = json.loads(body)
+                sec = obj.get("clientSecret") or obj.get("client_secret") or obj.get("api_key")
+            except ValueError:
+                sec = None
+            desc = "body=%s auth=%s esc=%s" % (body.decode(errors="replace"),
+                                               (hdrs or {}).get("authorization") or "",
+                                               sec.replace("/", "\\/") if isinstance(sec, str) else "")
+            return self.send(h, 400, {"error": "invalid_client", "error_description": desc})
         if case == "e503once":
             if count == 1:
                 return self.send(h, 503, {"error": "temporarily_unavailable"})

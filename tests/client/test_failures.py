@@ -102,6 +102,27 @@ class Failures(Suite):
         self.refused("e401", "unauthorized", ["401", "invalid_credentials"])
         self.refused("e403", "rejected", ["403", "unauthorized_client"])
 
+    def test_echoed_secret_redacted_in_every_form(self):
+        # A server quoting the request back must not put the secret in our
+        # error message, whether form-encoded, inside the Basic credentials'
+        # base64 or with '/' escaped.
+        import base64
+        import urllib.parse
+        secret = "My/Secret!!+x=y-VALUE"
+        forms = [secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret),
+                 secret.replace("/", "\\/"),
+                 base64.b64encode(("%s:%s" % (urllib.parse.quote_plus(CLIENT_ID),
+                                              urllib.parse.quote_plus(secret))).encode()).decode(),
+                 base64.b64encode(("%s:%s" % (CLIENT_ID, secret)).encode()).decode()]
+        for dialect in ("oauth-basic", "oauth-post", "m2p", "mangopay"):
+            out, _ = probe("--url", self.f.base + "/bad/echoreq", "--dialect", dialect, "--id", CLIENT_ID,
+                           *(FAST + ["get"]), secret=secret)
+            r = out[0]
+            eq(r["rc"], "rejected", "%s: %r" % (dialect, r))
+            check("***" in r["msg"], "%s: something was redacted: %r" % (dialect, r["msg"]))
+            for f in forms:
+                check(f not in r["msg"], "%s: the secret as %r is in %r" % (dialect, f, r["msg"]))
+
     def test_429_honours_retry_after(self):
         r = self.fetch("r429")
         eq((r["rc"], r["hits"]), ("ok", 2), "429 then a token: %r" % r)
