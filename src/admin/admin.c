@@ -364,6 +364,23 @@ authenticate(struct admin_call *c)
 	}
 	snprintf(c->x->resp.log_client, sizeof(c->x->resp.log_client), "%.64s", c->p->client_id);
 	snprintf(c->x->resp.log_tenant, sizeof(c->x->resp.log_tenant), "%.64s", c->p->tenant_id);
+	/* X-TENANT-ID is not needed here (the token names the tenant), but
+	 * one that names another is refused, as at the gate and /approvals:
+	 * a caller that believes it acts for that tenant is told it does not. */
+	{
+		size_t nt = 0;
+		const char *tenant = http_request_header(&c->x->req, "X-TENANT-ID", &nt);
+
+		if (nt > 1) {
+			admin_error(c, 400, "invalid_request", "the X-TENANT-ID header is repeated");
+			return -1;
+		}
+		if (tenant != NULL && strcmp(tenant, c->p->tenant_id) != 0) {
+			admin_error(c, 403, "forbidden", "the token belongs to another tenant than "
+			    "X-TENANT-ID names (platform principals name a tenant with ?tenant=)");
+			return -1;
+		}
+	}
 	c->level = level_of(c->p->roles);
 	c->platform = strcmp(c->p->tenant_id, c->ctx->cfg->platform_tenant) == 0;
 	return 0;

@@ -87,6 +87,13 @@ class Admin(Suite):
                             "Authorization: Bearer %s\r\nAuthorization: Bearer %s\r\n\r\n"
                             % (path, tok, tok)).encode())
             eq((r.status, r.json()["error"]), (400, "invalid_request"), "%s: repeated header" % path)
+        # X-TENANT-ID is optional here, but never another tenant's.
+        eq(self.api("GET", "/clients", self.a_admin, headers={"X-TENANT-ID": "acme"}).status, 200, "own")
+        r = self.api("GET", "/clients", self.a_admin, headers={"X-TENANT-ID": "globex"})
+        eq((r.status, r.json()["error"]), (403, "forbidden"), "another tenant named: %r" % r)
+        r = self.s.raw(("GET %s/clients HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                        "X-TENANT-ID: acme\r\nX-TENANT-ID: acme\r\n\r\n" % (A, tok)).encode())
+        eq(r.status, 400, "X-TENANT-ID twice")
         r = self.s.request("GET", "/approvals", headers={"X-TENANT-ID": "acme"})
         eq(r.status, 401, "no token")
         eq(r.header("Cache-Control"), "no-store", "401s are not cached either")
