@@ -127,6 +127,40 @@ form_member(struct ghc_buf *b, const char *key, const char *val)
 	return 0;
 }
 
+/* base64(id:secret), each form-urlencoded first when encode (RFC 6749
+ * §2.3.1): malloc'd, for the caller to wipe and free; NULL on failure. */
+static char *
+basic_credentials(const struct gh_client *c, int encode)
+{
+	struct ghc_buf raw = { 0 };
+	char *b64 = NULL;
+
+	if ((encode ? ghc_form_encode(&raw, c->client_id) : ghc_buf_append_str(&raw,
+	    c->client_id)) == 0 && ghc_buf_append(&raw, ":", 1) == 0 &&
+	    (encode ? ghc_form_encode(&raw, c->client_secret) : ghc_buf_append_str(&raw,
+	    c->client_secret)) == 0)
+		b64 = ghc_base64(raw.p, raw.len);
+	ghc_buf_free(&raw);
+	return b64;
+}
+
+/* "Basic base64(id:secret)", in a buffer the caller wipes. */
+static int
+basic_header(const struct gh_client *c, int encode, struct ghc_buf *out)
+{
+	char *b64 = basic_credentials(c, encode);
+	int rc = -1;
+
+	if (b64 != NULL && ghc_buf_append_str(out, "Authorization: Basic ") == 0 &&
+	    ghc_buf_append_str(out, b64) == 0)
+		rc = 0;
+	if (b64 != NULL) {
+		OPENSSL_cleanse(b64, strlen(b64));
+		free(b64);
+	}
+	return rc;
+}
+
 /*
  * Redacts from e's message the client secret in each form a server may echo
  * it: as is, form-encoded (a client_secret_post body), with '/' escaped as
@@ -136,8 +170,8 @@ void
 ghc_redact_secret(const struct gh_client *c, struct gh_client_error *e)
 {
 	const struct dialect *d = &dialects[c->dialect];
-	struct ghc_buf f = { 0 }, j = { 0 }, raw = { 0 };
-	char *b64 = NULL;
+	struct ghc_buf f = { 0 }, j = { 0 };
+	char *b64;
 
 	if (e == NULL)
 		return;
@@ -149,49 +183,13 @@ ghc_redact_secret(const struct gh_client *c, struct gh_client_error *e)
 			break;
 	if (j.len != c->secret_len)
 		ghc_redact(e, j.p, j.len);
-	if (d->basic && (d->basic_encode ? ghc_form_encode(&raw, c->client_id) == 0 &&
-	    ghc_buf_append(&raw, ":", 1) == 0 && ghc_form_encode(&raw, c->client_secret) == 0 :
-	    ghc_buf_append_str(&raw, c->client_id) == 0 && ghc_buf_append(&raw, ":", 1) == 0 &&
-	    ghc_buf_append_str(&raw, c->client_secret) == 0) &&
-	    (b64 = ghc_base64(raw.p, raw.len)) != NULL) {
+	if (d->basic && (b64 = basic_credentials(c, d->basic_encode)) != NULL) {
 		ghc_redact(e, b64, strlen(b64));
 		OPENSSL_cleanse(b64, strlen(b64));
 		free(b64);
 	}
 	ghc_buf_free(&f);
 	ghc_buf_free(&j);
-	ghc_buf_free(&raw);
-}
-
-/* "Basic base64(id:secret)", in a buffer the caller wipes. */
-static int
-basic_header(const struct gh_client *c, int encode, struct ghc_buf *out)
-{
-	struct ghc_buf raw = { 0 };
-	char *b64 = NULL;
-	int rc = -1;
-
-	if (encode) {
-		if (ghc_form_encode(&raw, c->client_id) != 0 || ghc_buf_append(&raw, ":", 1) != 0 ||
-		    ghc_form_encode(&raw, c->client_secret) != 0)
-			goto out;
-	} else if (ghc_buf_append_str(&raw, c->client_id) != 0 ||
-	    ghc_buf_append(&raw, ":", 1) != 0 || ghc_buf_append_str(&raw, c->client_secret) != 0) {
-		goto out;
-	}
-	if ((b64 = ghc_base64(raw.p, raw.len)) == NULL)
-		goto out;
-	if (ghc_buf_append_str(out, "Authorization: Basic ") != 0 ||
-	    ghc_buf_append_str(out, b64) != 0)
-		goto out;
-	rc = 0;
-out:
-	if (b64 != NULL) {
-		OPENSSL_cleanse(b64, strlen(b64));
-		free(b64);
-	}
-	ghc_buf_free(&raw);
-	return rc;
 }
 
 static int

@@ -295,8 +295,8 @@ find_op(enum http_method m, const char *rest, char args[ADMIN_MAX_ARGS][129], in
 	return hit;
 }
 
-static enum admin_level
-level_of(unsigned roles)
+enum admin_level
+admin_level_of(unsigned roles)
 {
 	if (roles & STORE_ROLE_ADMIN)
 		return ADMIN_ADMIN;
@@ -381,7 +381,7 @@ authenticate(struct admin_call *c)
 			return -1;
 		}
 	}
-	c->level = level_of(c->p->roles);
+	c->level = admin_level_of(c->p->roles);
 	c->platform = strcmp(c->p->tenant_id, c->ctx->cfg->platform_tenant) == 0;
 	return 0;
 }

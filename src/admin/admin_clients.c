@@ -323,8 +323,7 @@ static int
 roles_within(struct admin_call *c, unsigned roles, const char *what)
 {
 	/* Admin ⊃ Operator ⊃ Viewer: the highest role decides. */
-	enum admin_level need = (roles & STORE_ROLE_ADMIN) ? ADMIN_ADMIN :
-	    (roles & STORE_ROLE_OPERATOR) ? ADMIN_OPERATOR : ADMIN_VIEWER;
+	enum admin_level need = admin_level_of(roles);
 
 	if (need <= c->level)
 		return 0;

@@ -21,6 +21,8 @@
 
 /* Access levels, ordered: Admin ⊃ Operator ⊃ Viewer. */
 enum admin_level { ADMIN_VIEWER = 1, ADMIN_OPERATOR, ADMIN_ADMIN };
+/* The highest level of STORE_ROLE_* bits (0: none). */
+enum admin_level admin_level_of(unsigned roles);
 
 struct admin_call {
 	struct http_exchange	*x;

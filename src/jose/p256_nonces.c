@@ -35,6 +35,20 @@ struct p256_nonces {
 	EC_POINT	*R[B];
 };
 
+/* The per-nonce arrays of secrets, for the loops that make, clear and
+ * free all of them. */
+#define PER_NONCE	6
+static void
+per_nonce(struct p256_nonces *s, BIGNUM **v[PER_NONCE])
+{
+	v[0] = s->k;
+	v[1] = s->kinv;
+	v[2] = s->x;
+	v[3] = s->z;
+	v[4] = s->prod;
+	v[5] = s->am;
+}
+
 static BIGNUM *
 secret_bn(void)
 {
@@ -48,15 +62,14 @@ secret_bn(void)
 void
 p256_nonces_free(struct p256_nonces *s)
 {
+	BIGNUM **v[PER_NONCE];
+
 	if (s == NULL)
 		return;
+	per_nonce(s, v);
 	for (int i = 0; i < B; i++) {
-		BN_clear_free(s->k[i]);
-		BN_clear_free(s->kinv[i]);
-		BN_clear_free(s->x[i]);
-		BN_clear_free(s->z[i]);
-		BN_clear_free(s->prod[i]);
-		BN_clear_free(s->am[i]);
+		for (int j = 0; j < PER_NONCE; j++)
+			BN_clear_free(v[j][i]);
 		EC_POINT_clear_free(s->R[i]);
 	}
 	BN_clear_free(s->t);
@@ -75,6 +88,7 @@ struct p256_nonces *
 p256_nonces_new(OSSL_LIB_CTX *lc)
 {
 	struct p256_nonces *s;
+	BIGNUM **v[PER_NONCE];
 	int ok;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
@@ -92,14 +106,12 @@ p256_nonces_new(OSSL_LIB_CTX *lc)
 	    (s->mont_p = BN_MONT_CTX_new()) != NULL &&
 	    BN_MONT_CTX_set(s->mont_p, s->p, s->bn) == 1 &&
 	    (s->t = secret_bn()) != NULL && (s->inv = secret_bn()) != NULL;
-	for (int i = 0; ok && i < B; i++)
-		ok = (s->k[i] = secret_bn()) != NULL &&
-		    (s->kinv[i] = secret_bn()) != NULL &&
-		    (s->x[i] = secret_bn()) != NULL &&
-		    (s->z[i] = secret_bn()) != NULL &&
-		    (s->prod[i] = secret_bn()) != NULL &&
-		    (s->am[i] = secret_bn()) != NULL &&
-		    (s->R[i] = EC_POINT_new(s->g)) != NULL;
+	per_nonce(s, v);
+	for (int i = 0; ok && i < B; i++) {
+		for (int j = 0; ok && j < PER_NONCE; j++)
+			ok = (v[j][i] = secret_bn()) != NULL;
+		ok = ok && (s->R[i] = EC_POINT_new(s->g)) != NULL;
+	}
 	if (!ok) {
 		p256_nonces_free(s);
 		ERR_clear_error();
@@ -185,6 +197,7 @@ check_first(struct p256_nonces *s)
 size_t
 p256_nonces_make(struct p256_nonces *s, uint8_t out[][64])
 {
+	BIGNUM **v[PER_NONCE];
 	size_t made = 0;
 	int ok = 1;
 
@@ -204,13 +217,10 @@ p256_nonces_make(struct p256_nonces *s, uint8_t out[][64])
 		else
 			made++;
 	}
+	per_nonce(s, v);
 	for (int i = 0; i < B; i++) {
-		BN_clear(s->k[i]);
-		BN_clear(s->kinv[i]);
-		BN_clear(s->x[i]);
-		BN_clear(s->z[i]);
-		BN_clear(s->prod[i]);
-		BN_clear(s->am[i]);
+		for (int j = 0; j < PER_NONCE; j++)
+			BN_clear(v[j][i]);
 		(void)EC_POINT_set_to_infinity(s->g, s->R[i]);
 	}
 	BN_clear(s->t);

@@ -74,7 +74,8 @@ struct pair {
 
 struct presign_pool {
 	EC_KEY		*ec;		/* a reference of the key's own: signs */
-	EC_KEY		*ahead;		/* the thread's copy, in its context */
+	EC_KEY		*ahead;		/* the thread's copy, in its context, made
+					 * only if batches fail (p256_nonces.h) */
 	atomic_int	 refs;		/* the key's, the registry's, a fill's */
 	atomic_bool	 dead;		/* the key is gone: unregister */
 	atomic_bool	 wanted;	/* the key has signed: fill it */
@@ -277,9 +278,10 @@ struct stock {
 };
 
 /* One pair into w: from the stock, else ECDSA_sign_setup with the thread's
- * copy of p's key. 0, or -1. */
+ * copy of p's key (made then: a batch needs no key). 0, or -1. */
 static int
-make_pair(struct stock *st, struct presign_pool *p, BN_CTX *bn, uint64_t w[8])
+make_pair(struct stock *st, struct presign_pool *p, OSSL_LIB_CTX *lc, BN_CTX *bn,
+    uint64_t w[8])
 {
 	BIGNUM *kinv = NULL, *r = NULL;
 	int ok;
@@ -297,6 +299,14 @@ make_pair(struct stock *st, struct presign_pool *p, BN_CTX *bn, uint64_t w[8])
 		atomic_fetch_add_explicit(&batched, 1, memory_order_relaxed);
 		return 0;
 	}
+	if (p->ahead == NULL &&
+	    ((p->ahead = EC_KEY_new_by_curve_name_ex(lc, NULL, NID_X9_62_prime256v1)) == NULL ||
+	    EC_KEY_set_private_key(p->ahead, EC_KEY_get0_private_key(p->ec)) != 1)) {
+		EC_KEY_free(p->ahead);
+		p->ahead = NULL;
+		ERR_clear_error();
+		return -1;
+	}
 	ok = ECDSA_sign_setup(p->ahead, bn, &kinv, &r) == 1 &&
 	    BN_bn2binpad(kinv, (uint8_t *)w, 32) == 32 &&
 	    BN_bn2binpad(r, (uint8_t *)w + 32, 32) == 32;
@@ -311,18 +321,10 @@ make_pair(struct stock *st, struct presign_pool *p, BN_CTX *bn, uint64_t w[8])
 static void
 fill(struct presign_pool *p, struct stock *st, OSSL_LIB_CTX *lc, BN_CTX *bn)
 {
-	if (p->ahead == NULL &&
-	    ((p->ahead = EC_KEY_new_by_curve_name_ex(lc, NULL, NID_X9_62_prime256v1)) == NULL ||
-	    EC_KEY_set_private_key(p->ahead, EC_KEY_get0_private_key(p->ec)) != 1)) {
-		EC_KEY_free(p->ahead);
-		p->ahead = NULL;
-		ERR_clear_error();
-		return;
-	}
 	for (int i = 0; i < POOL_BURST && !atomic_load(&p->dead); i++) {
 		uint64_t t = atomic_load(&p->tail), w[8];
 
-		if (t - atomic_load(&p->head) >= POOL_PAIRS || make_pair(st, p, bn, w) == -1)
+		if (t - atomic_load(&p->head) >= POOL_PAIRS || make_pair(st, p, lc, bn, w) == -1)
 			return;
 		for (int j = 0; j < 8; j++)
 			atomic_store_explicit(&p->ring[t % POOL_PAIRS].w[j], w[j],

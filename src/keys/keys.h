@@ -33,11 +33,17 @@ int	keys_ensure(struct store *, const uint8_t seal_key[32],
 	    enum jose_alg alg, int64_t now, int *created, char *err,
 	    size_t errlen);
 
+/* Beyond the longest lifetime, how long a retired key stays published
+ * (clock skew); a token ends at least this long before its key goes
+ * (oauth/issue.c). */
+#define KEYS_REMOVE_MARGIN	300
+
 /*
  * Rotation: a new key for env is published at now and signs from
  * now + lead, so verifiers that cache the JWKS know it before they meet it.
  * The key it replaces retires then, and stays published for max_lifetime
- * more (the longest a token it signed can live) before it is removed.
+ * + KEYS_REMOVE_MARGIN more (the longest a token it signed can live)
+ * before it is removed.
  * alg NULL: the current key's algorithm. 0, or -1 with a reason.
  */
 int	keys_rotate(struct store *, const uint8_t seal_key[32],

@@ -82,7 +82,7 @@ keys_rotate(struct store *st, const uint8_t seal_key[32], enum store_env env,
 		/* The old key signs until the new one does, then stays
 		 * published while its last token can still be presented. */
 		ks[cur].retire_at = d.activate_at;
-		ks[cur].remove_at = d.activate_at + max_lifetime + 300;
+		ks[cur].remove_at = d.activate_at + max_lifetime + KEYS_REMOVE_MARGIN;
 		if (store_key_update(st, &ks[cur]) != STORE_OK) {
 			snprintf(err, errlen, "store: %s", store_last_error());
 			goto out;

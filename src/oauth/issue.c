@@ -7,6 +7,7 @@
 
 #include "jose/jose.h"
 #include "jose/keyring.h"
+#include "keys/keys.h"
 #include "oauth/client_auth.h"
 #include "oauth/client_cache.h"
 #include "oauth/issue.h"
@@ -145,8 +146,6 @@ check_rate(struct gh_ctx *ctx, const struct client_entry *ce, struct oauth_error
 	return -1;
 }
 
-#define KEY_REMOVE_MARGIN	300	/* keys/rotate.c keeps this much past a lifetime */
-
 static int
 make_jwt(struct gh_ctx *ctx, const struct client_entry *ce,
     struct issued_token *t, struct oauth_error *e)
@@ -169,8 +168,8 @@ make_jwt(struct gh_ctx *ctx, const struct client_entry *ce,
 	 * from the longest lifetime when the rotation was made: a client made
 	 * or lengthened since could outlive it. Its tokens end 5 minutes
 	 * before (expires_in says so), never after their key is gone. */
-	if (remove_at != 0 && t->exp > remove_at - KEY_REMOVE_MARGIN)
-		t->exp = remove_at - KEY_REMOVE_MARGIN > t->iat ? remove_at - KEY_REMOVE_MARGIN :
+	if (remove_at != 0 && t->exp > remove_at - KEYS_REMOVE_MARGIN)
+		t->exp = remove_at - KEYS_REMOVE_MARGIN > t->iat ? remove_at - KEYS_REMOVE_MARGIN :
 		    t->iat + 1;
 	if ((p = malloc(cap)) == NULL) {
 		oauth_fail(e, 500, OAUTH_SERVER_ERROR, "out of memory");
