@@ -1,11 +1,12 @@
 /*
  * server.c — the libmicrohttpd glue behind http.h.
  *
- * One SO_REUSEPORT listening socket per core, each a libmicrohttpd daemon
- * whose pool of epoll threads serves its connections (listen_group()). A
- * handler that answers later (group commit) makes us suspend the
- * connection; http_exchange_resume() resumes it from any thread and the
- * access handler then queues the stored answer. A small state machine
+ * One SO_REUSEPORT listening socket per core, each served by
+ * HTTP_WORKERS_PER_SOCKET libmicrohttpd daemons, each daemon run by a
+ * thread of loop.c (listen_group(), start_daemons()). A handler that
+ * answers later (group commit) makes us suspend the connection;
+ * http_exchange_resume() resumes it from any thread, wakes its loop, and
+ * the access handler then queues the stored answer. A small state machine
  * under a mutex covers a resume that comes before the suspend.
  */
 #include <arpa/inet.h>
@@ -24,6 +25,7 @@
 #include <microhttpd.h>
 
 #include "http/http.h"
+#include "http/loop.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "util/util.h"
@@ -38,6 +40,7 @@ struct conn_ctx {
 	struct http_exchange	 x;
 	struct http_server	*srv;
 	struct MHD_Connection	*conn;
+	struct http_loop	*loop;		/* the thread serving conn */
 	const struct http_route	*route;
 	char			*body;
 	size_t			 body_len, body_cap, max_body;
@@ -61,8 +64,9 @@ struct conn_ctx {
 };
 
 struct http_server {
-	struct MHD_Daemon	*d[HTTP_MAX_THREADS];
+	struct MHD_Daemon	*d[HTTP_MAX_THREADS * HTTP_WORKERS_PER_SOCKET];
 	unsigned		 nd;
+	struct http_loops	*loops;		/* the daemons' threads (loop.h) */
 	uint16_t		 port;
 	const struct http_route	*routes;
 	size_t			 nroutes;
@@ -612,6 +616,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES;
 	}
 	c->phase = PHASE_RUNNING;
+	c->loop = http_loop_current();	/* to wake when it is resumed */
 	pthread_mutex_unlock(&c->mu);
 	if (c->too_big) {
 		char desc[64];
@@ -642,15 +647,18 @@ void
 http_exchange_resume(struct http_exchange *x)
 {
 	struct conn_ctx *c = (struct conn_ctx *)x;	/* x is c's first member */
+	struct http_loop *wake = NULL;
 
 	pthread_mutex_lock(&c->mu);
 	if (c->phase == PHASE_SUSPENDED) {
 		c->phase = PHASE_COMPLETED;
 		MHD_resume_connection(c->conn);
 		atomic_fetch_sub(&c->srv->suspended, 1);
+		wake = c->loop;		/* c may be gone once unlocked */
 	} else
 		c->phase = PHASE_COMPLETED;
 	pthread_mutex_unlock(&c->mu);
+	http_loop_wake(wake);
 }
 
 /* A status code's three digits, without snprintf on every request. */
@@ -757,10 +765,9 @@ listen_socket(const struct sockaddr_storage *ss, socklen_t sslen, int reuseport,
  * worker that woke first took a burst of them, and now and then all 64 of
  * a load's: one core signed or verified while the other idled (an RS256
  * row at 60% instead of 85%, the uncached gate at 13.5k checks/s instead
- * of 26k; BENCHMARKS.md, eighth session). Each socket still has a pool of
- * two workers rather than one thread: single-threaded libmicrohttpd
- * 0.9.75 daemons stalled now and then at 256 connections (73 requests/s
- * in one run of 30), pools never did. A first bind without SO_REUSEPORT
+ * of 26k; BENCHMARKS.md, eighth session). The stalls that once made each
+ * socket keep a pool of workers were libmicrohttpd's own polling loop
+ * (loop.h); our loops do not have them. A first bind without SO_REUSEPORT
  * refuses a port that another server holds, which a bind into a group of
  * the same user would otherwise join.
  */
@@ -804,14 +811,13 @@ listen_group(struct sockaddr_storage *ss, unsigned n, int *fds, char *err, size_
 	return 0;
 }
 
-/* A libmicrohttpd daemon on listening socket fd, served by a pool of
- * HTTP_WORKERS_PER_SOCKET epoll threads; over TLS when a certificate is
- * configured (its options ride in an array, so there is one call). */
+/* A libmicrohttpd daemon on listening socket fd, driven by a thread of
+ * loop.c rather than its own; over TLS when a certificate is configured
+ * (its options ride in an array, so there is one call). */
 static struct MHD_Daemon *
 start_daemon(struct http_server *s, const struct http_config *cfg, int fd, unsigned conn_limit)
 {
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY |
-	    MHD_ALLOW_SUSPEND_RESUME;
+	unsigned flags = MHD_USE_EPOLL_LINUX_ONLY | MHD_ALLOW_SUSPEND_RESUME;
 	struct MHD_OptionItem tls[] = {
 		{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->tls_cert_pem },
 		{ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key_pem },
@@ -824,7 +830,6 @@ start_daemon(struct http_server *s, const struct http_config *cfg, int fd, unsig
 		flags |= MHD_USE_TLS;
 	return MHD_start_daemon(flags, 0, admit_connection, s, access_handler, s,
 	    MHD_OPTION_LISTEN_SOCKET, fd,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_WORKERS_PER_SOCKET,
 	    MHD_OPTION_CONNECTION_LIMIT, conn_limit,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(HTTP_MAX_HEADER_BYTES * 2),
@@ -832,6 +837,39 @@ start_daemon(struct http_server *s, const struct http_config *cfg, int fd, unsig
 	    MHD_OPTION_URI_LOG_CALLBACK, uri_seen, NULL,
 	    MHD_OPTION_ARRAY, s->tls ? tls : &tls[2],
 	    MHD_OPTION_END);
+}
+
+/*
+ * HTTP_WORKERS_PER_SOCKET daemons on each listening socket in fds[0..n),
+ * into s->d: the first takes the socket, each other a dup() of it (a
+ * daemon closes its socket when stopped). They take turns accepting, as
+ * libmicrohttpd's own pool would. On failure every socket is closed and
+ * every daemon stopped.
+ */
+static int
+start_daemons(struct http_server *s, const struct http_config *cfg, int *fds, unsigned n)
+{
+	unsigned per = HTTP_WORKERS_PER_SOCKET;
+	unsigned limit = (unsigned)HTTP_MAX_CONNECTIONS / (n * per);
+
+	for (unsigned i = 0; i < n; i++) {
+		for (unsigned k = 0; k < per; k++) {
+			int fd = k + 1 < per ? dup(fds[i]) : fds[i];
+			struct MHD_Daemon *d = fd == -1 ? NULL : start_daemon(s, cfg, fd, limit);
+
+			if (d == NULL) {
+				if (fd != -1)
+					close(fd);
+				for (unsigned j = k + 1 < per ? i : i + 1; j < n; j++)
+					close(fds[j]);
+				while (s->nd > 0)
+					MHD_stop_daemon(s->d[--s->nd]);
+				return -1;
+			}
+			s->d[s->nd++] = d;
+		}
+	}
+	return 0;
 }
 
 static int
@@ -897,18 +935,18 @@ http_server_start(const struct http_config *cfg, const struct http_route *routes
 	metrics_declare("gatehouse_http_requests_total", "counter", "HTTP requests by route and status.", "route,status");
 	metrics_declare("gatehouse_http_request_failures_total", "counter", "HTTP requests answered 4xx/5xx, by route and reason.", "route,reason");
 	metrics_declare("gatehouse_http_request_duration_seconds", "histogram", "Request latency by route and status.", "route,status");
-	for (s->nd = 0; s->nd < threads; s->nd++) {
-		s->d[s->nd] = start_daemon(s, cfg, fds[s->nd], (unsigned)HTTP_MAX_CONNECTIONS / threads);
-		if (s->d[s->nd] == NULL) {
-			snprintf(err, errlen, "cannot serve on %s:%u (a bad TLS certificate or key?)",
-			    cfg->listen_host, cfg->listen_port);
-			for (unsigned i = s->nd; i < threads; i++)
-				close(fds[i]);
-			while (s->nd > 0)
-				MHD_stop_daemon(s->d[--s->nd]);
-			free(s);
-			return -1;
-		}
+	if (start_daemons(s, cfg, fds, threads) == -1) {
+		snprintf(err, errlen, "cannot serve on %s:%u (a bad TLS certificate or key?)",
+		    cfg->listen_host, cfg->listen_port);
+		free(s);
+		return -1;
+	}
+	if ((s->loops = http_loops_start(s->d, s->nd, why, sizeof(why))) == NULL) {
+		snprintf(err, errlen, "cannot serve on %s:%u: %s", cfg->listen_host, cfg->listen_port, why);
+		while (s->nd > 0)
+			MHD_stop_daemon(s->d[--s->nd]);
+		free(s);
+		return -1;
 	}
 	*out = s;
 	return 0;
@@ -940,6 +978,7 @@ http_server_stop(struct http_server *s)
 			break;
 		usleep(10000);
 	}
+	http_loops_stop(s->loops);	/* the daemons are then this thread's */
 	for (unsigned i = 0; i < s->nd; i++)
 		MHD_stop_daemon(s->d[i]);
 	spares_free(NULL);	/* in case MHD completed requests on this thread */

@@ -1,0 +1,190 @@
+/*
+ * loop.c — one thread per libmicrohttpd daemon (see loop.h for why).
+ *
+ * Each pass asks the daemon how long it may sleep (MHD_get_timeout: 0
+ * when connections already have work, the nearest idle timeout
+ * otherwise), sleeps in poll() on the daemon's epoll descriptor and the
+ * loop's own eventfd, then lets MHD_run() handle whatever is ready,
+ * connections resumed from other threads included.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "http/loop.h"
+#include "obs/log.h"
+
+struct http_loop {
+	struct MHD_Daemon	*d;
+	int			 epfd;		/* the daemon's epoll set */
+	int			 wakefd;	/* eventfd: a resume, or stop */
+	atomic_int		 woken;		/* wakefd written, not yet read */
+	pthread_t		 thread;
+	struct http_loops	*owner;
+	char			 name[16];	/* "http-N", as ps and perf show it */
+};
+
+struct http_loops {
+	atomic_int		 stop;
+	unsigned		 n, started;
+	struct http_loop	 l[];
+};
+
+static _Thread_local struct http_loop *current;
+
+struct http_loop *
+http_loop_current(void)
+{
+	return current;
+}
+
+void
+http_loop_wake(struct http_loop *l)
+{
+	uint64_t one = 1;
+
+	/* Only the first wake of a pass writes; the loop clears woken
+	 * before it runs the daemon, so a later resume writes again. A
+	 * write of 1 to an eventfd fails only at a counter near 2^64. */
+	if (l != NULL && !atomic_exchange(&l->woken, 1))
+		(void)!write(l->wakefd, &one, sizeof(one));
+}
+
+/* How long the daemon may sleep: -1 (until an event) when it has no
+ * connection to time out. */
+static int
+timeout_ms(struct MHD_Daemon *d)
+{
+	MHD_UNSIGNED_LONG_LONG t;
+
+	if (MHD_get_timeout(d, &t) != MHD_YES)
+		return -1;
+	return t > INT_MAX ? INT_MAX : (int)t;
+}
+
+/* Sleeps until the daemon or the wake-up descriptor has something, or ms
+ * pass; takes a wake-up that came. */
+static void
+wait_for_work(struct http_loop *l, int ms, int *complained)
+{
+	struct pollfd p[2] = {
+		{ .fd = l->epfd, .events = POLLIN },
+		{ .fd = l->wakefd, .events = POLLIN },
+	};
+	uint64_t n;
+
+	if (ms != 0 && poll(p, 2, ms) == -1 && errno != EINTR) {
+		/* Only ENOMEM is possible here: say so once, and do not spin
+		 * while the kernel is short of memory. */
+		if (!(*complained)++)
+			log_event(LOG_ERROR, "http.poll_failed",
+			    json_pack("{s:s}", "error", strerror(errno)));
+		usleep(1000);
+	}
+	/* woken is cleared before MHD_run looks at the resumes; a write that
+	 * lands after this read leaves the descriptor readable, and the
+	 * next poll drains it. */
+	if (atomic_exchange(&l->woken, 0) || (p[1].revents & POLLIN))
+		(void)!read(l->wakefd, &n, sizeof(n));
+}
+
+static void *
+loop_main(void *arg)
+{
+	struct http_loop *l = arg;
+	int complained = 0;
+
+	current = l;
+	(void)prctl(PR_SET_NAME, l->name, 0, 0, 0);
+	while (!atomic_load(&l->owner->stop)) {
+		wait_for_work(l, timeout_ms(l->d), &complained);
+		MHD_run(l->d);
+	}
+	return NULL;
+}
+
+static void
+loops_free(struct http_loops *ls)
+{
+	for (unsigned i = 0; i < ls->n; i++)
+		if (ls->l[i].wakefd != -1)
+			close(ls->l[i].wakefd);
+	free(ls);
+}
+
+/* Fills ls->l[i] for daemon d: -1 when it cannot be driven from here. */
+static int
+loop_init(struct http_loops *ls, unsigned i, struct MHD_Daemon *d, char *err, size_t errlen)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
+	struct http_loop *l = &ls->l[i];
+
+	l->d = d;
+	l->owner = ls;
+	l->epfd = info != NULL ? info->epoll_fd : -1;
+	snprintf(l->name, sizeof(l->name), "http-%u", i);
+	if (l->epfd == -1) {
+		snprintf(err, errlen, "a daemon without an epoll set");
+		return -1;
+	}
+	if ((l->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+struct http_loops *
+http_loops_start(struct MHD_Daemon *const *d, unsigned n, char *err, size_t errlen)
+{
+	struct http_loops *ls = calloc(1, sizeof(*ls) + n * sizeof(ls->l[0]));
+
+	if (ls == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	ls->n = n;
+	for (unsigned i = 0; i < n; i++)
+		ls->l[i].wakefd = -1;
+	for (unsigned i = 0; i < n; i++)
+		if (loop_init(ls, i, d[i], err, errlen) == -1) {
+			loops_free(ls);
+			return NULL;
+		}
+	for (; ls->started < n; ls->started++) {
+		struct http_loop *l = &ls->l[ls->started];
+		int rc = pthread_create(&l->thread, NULL, loop_main, l);
+
+		if (rc != 0) {
+			snprintf(err, errlen, "cannot start an HTTP thread: %s", strerror(rc));
+			http_loops_stop(ls);
+			return NULL;
+		}
+	}
+	return ls;
+}
+
+void
+http_loops_stop(struct http_loops *ls)
+{
+	if (ls == NULL)
+		return;
+	atomic_store(&ls->stop, 1);
+	for (unsigned i = 0; i < ls->started; i++) {
+		atomic_store(&ls->l[i].woken, 0);	/* this wake must write */
+		http_loop_wake(&ls->l[i]);
+		pthread_join(ls->l[i].thread, NULL);
+	}
+	loops_free(ls);
+}
