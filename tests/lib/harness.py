@@ -52,10 +52,25 @@ def new_store_url(directory):
     return "sqlite:" + os.path.join(directory, "gh.db")
 
 
+_ports_given = set()
+_ports_mu = threading.Lock()
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port that nothing listened on when asked, and that this
+    process has not handed out before. The kernel gives two bind(0) calls
+    in a row the same port now and then (6 pairs in 50,000 here): two
+    Servers made before either starts (test_multinode's nodes B and C)
+    then raced for one port, and the loser's exit was noticed only at
+    teardown (see Server.start)."""
+    with _ports_mu:
+        while True:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            if port not in _ports_given:
+                _ports_given.add(port)
+                return port
 
 
 class Response:
@@ -98,7 +113,11 @@ class Server:
         self.tls = tls
         self.proc = None
         self.stdout = []
-        self.stderr_path = os.path.join(self.dir, "stderr.log")
+        # A file of its own even when Servers share a workdir (the nodes of
+        # one store): in one shared file their lines mixed, and the tail
+        # shown for one node's bad exit was another node's.
+        fd, self.stderr_path = tempfile.mkstemp(prefix="stderr-", suffix=".log", dir=self.dir)
+        os.close(fd)
         self.bootstrap = {}
         if tls:
             self.make_cert()
@@ -122,31 +141,49 @@ class Server:
                 "--listen", "127.0.0.1:%d" % self.port] + self.extra
 
     def start(self, expect_fail=False):
+        log_from = os.path.getsize(self.stderr_path)   # this run's lines start here
         self.stderr_file = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen(self.argv(), stdout=subprocess.PIPE,
                                      stderr=self.stderr_file, env=self.env)
-        t = threading.Thread(target=self._drain, daemon=True)
+        t = threading.Thread(target=self._drain, args=(self.proc.stdout,), daemon=True)
         t.start()
         if expect_fail:
             rc = self.proc.wait(timeout=30)
             self.proc = None
             return rc
+        # Up when this process has logged server.started (it listens: a
+        # port held by another server is refused, "cannot listen") and
+        # /healthz answers. /healthz alone may be answered by another
+        # server on the port, while this one exits 1.
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("server exited %d:\n%s" % (self.proc.returncode, self.stderr()))
+                rc, self.proc = self.proc.returncode, None     # said here, not again at stop
+                self.stderr_file.close()
+                raise RuntimeError("server on port %d exited %d:\n%s"
+                                   % (self.port, rc, self.stderr()))
             try:
-                if self.get("/healthz").status == 200:
+                if self._logged("server.started", log_from) and \
+                        self.get("/healthz").status == 200:
                     break
             except OSError:
-                time.sleep(0.05)
+                pass
+            time.sleep(0.05)
         else:
-            raise RuntimeError("server did not come up:\n" + self.stderr())
+            raise RuntimeError("server on port %d did not come up:\n%s"
+                               % (self.port, self.stderr()))
         self._parse_bootstrap()
         return 0
 
-    def _drain(self):
-        for line in self.proc.stdout:
+    def _logged(self, event, offset=0):
+        """Whether this server's stderr, from offset on, holds a JSON log
+        line of event."""
+        with open(self.stderr_path, "rb") as f:
+            f.seek(offset)
+            return ('"event":"%s"' % event).encode() in f.read()
+
+    def _drain(self, stream):
+        for line in stream:
             self.stdout.append(line.decode("utf-8", "replace"))
 
     def _parse_bootstrap(self):
@@ -173,14 +210,23 @@ class Server:
         that does not exit with expect fails the running test."""
         if self.proc is None:
             return 0
-        self.proc.send_signal(sig)
+        # One that ended before it was asked to is reported as such: its
+        # cause is in its log, not at the end of it.
+        early = self.proc.poll() is not None
+        if not early:
+            self.proc.send_signal(sig)
         rc = self.proc.wait(timeout=timeout)
         self.proc = None
         self.stderr_file.close()
         graceful = sig in (signal.SIGTERM, signal.SIGINT)
-        if (graceful and rc != expect) or (not graceful and rc < 0 and rc != -sig):
-            ABNORMAL_EXITS.append("server stopped with %s exited %d; its stderr ends:\n%s"
-                                  % (signal.Signals(sig).name, rc, self.stderr()[-6000:]))
+        if early and rc != 0:
+            ABNORMAL_EXITS.append("server on port %d had exited %d before it was stopped; "
+                                  "its stderr (%s) ends:\n%s"
+                                  % (self.port, rc, self.stderr_path, self.stderr()[-6000:]))
+        elif (graceful and rc != expect) or (not graceful and rc < 0 and rc != -sig):
+            ABNORMAL_EXITS.append("server on port %d stopped with %s exited %d; its stderr "
+                                  "(%s) ends:\n%s" % (self.port, signal.Signals(sig).name, rc,
+                                                       self.stderr_path, self.stderr()[-6000:]))
         return rc
 
     def restart(self):

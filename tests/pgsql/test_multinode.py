@@ -29,9 +29,10 @@ class MultiNode(Suite):
         # Same workdir: the same database and the same master key file.
         self.b = Server(*extra, workdir=self.a.dir, start=False)
         self.c = Server(*extra, workdir=self.a.dir, start=False)
+        # Before the starts: a start that fails still has the others stopped.
+        self.nodes = [self.a, self.b, self.c]
         self.b.start()
         self.c.start()
-        self.nodes = [self.a, self.b, self.c]
 
     def teardown(self):
         for n in getattr(self, "nodes", [])[1:]:
