@@ -124,6 +124,12 @@ GH_CLIENT_API enum gh_client_err gh_client_dialect_parse(const char *name,
  * Options for gh_client_new. Zero-initialise, then set what you need; a
  * zero numeric field means its default. Strings are copied; the secret copy
  * is wiped when the client is freed.
+ *
+ * Compatibility: fields are only ever appended, and gh_client_new passes
+ * sizeof the caller's struct to the library (see gh_client_new below), so a
+ * program built against an older header keeps working with a newer library
+ * (the fields it does not know take their defaults). Do not set a field by
+ * its offset or copy the struct with a hard-coded size.
  */
 struct gh_client_options {
 	const char	*base_url;	/* required: "https://host[:port][/prefix]" */
@@ -154,6 +160,7 @@ struct gh_client_options {
 	const char	*ca_path;	/* directory of CA certificates; NULL: system's */
 	int		 allow_http;	/* 1: accept http:// for non-loopback hosts too */
 	const char	*user_agent;	/* NULL: "gatehouse-client/VERSION" */
+	/* Fields after this point were added after 0.1.0 (sized options). */
 };
 
 struct gh_client;
@@ -162,9 +169,23 @@ struct gh_client_token;
 /*
  * Create a client. On success *out is a new client the caller frees with
  * gh_client_free. No network traffic happens here.
+ *
+ * gh_client_new is a macro that passes sizeof(*opts) to
+ * gh_client_new_sized, so opts must point to a struct gh_client_options.
+ * gh_client_new_sized reads options_size bytes: fewer than the 0.1.0 struct
+ * is GH_CLIENT_ERR_INVALID_ARGUMENT; fields past the end take their
+ * defaults; bytes beyond the struct this library knows (a program built
+ * against a newer header) must be zero, else GH_CLIENT_ERR_INVALID_ARGUMENT
+ * (the rule of Linux's openat2 and clone3 for extensible structs). The
+ * function gh_client_new itself (called as (gh_client_new)(...), or through
+ * a pointer, or by a binary built against 0.1.0) reads the 0.1.0 struct.
  */
-GH_CLIENT_API enum gh_client_err gh_client_new(const struct gh_client_options *,
+GH_CLIENT_API enum gh_client_err gh_client_new_sized(const struct gh_client_options *opts,
+    size_t options_size, struct gh_client **out, struct gh_client_error *);
+GH_CLIENT_API enum gh_client_err (gh_client_new)(const struct gh_client_options *opts,
     struct gh_client **out, struct gh_client_error *);
+#define gh_client_new(opts, out, err) \
+	gh_client_new_sized((opts), sizeof(*(opts)), (out), (err))
 
 /*
  * Free a client: stops the background thread, wipes the secret and drops

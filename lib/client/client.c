@@ -18,6 +18,7 @@
  * held, so reading it under either is enough.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -140,8 +141,8 @@ free_settings(struct gh_client *c)
 	free(c);
 }
 
-enum gh_client_err
-gh_client_new(const struct gh_client_options *o, struct gh_client **out,
+static enum gh_client_err
+client_new(const struct gh_client_options *o, struct gh_client **out,
     struct gh_client_error *e)
 {
 	struct gh_client *c = NULL;
@@ -308,6 +309,46 @@ fail:
 	}
 	free_settings(c);
 	return rc;
+}
+
+/*
+ * Extensible options (as openat2(2) and clone3(2) take theirs): read what
+ * the caller's struct holds, default the rest, and refuse what a newer
+ * header set that this library would silently ignore.
+ */
+enum gh_client_err
+gh_client_new_sized(const struct gh_client_options *user, size_t size, struct gh_client **out,
+    struct gh_client_error *e)
+{
+	struct gh_client_options o;
+	const unsigned char *extra;
+	size_t i;
+
+	if (out != NULL)
+		*out = NULL;
+	if (user == NULL || out == NULL)
+		return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0, "no options or no out pointer");
+	if (size < GHC_OPTIONS_V0_SIZE)
+		return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+		    "options_size %zu is smaller than any struct gh_client_options (%zu)", size,
+		    (size_t)GHC_OPTIONS_V0_SIZE);
+	extra = (const unsigned char *)user;
+	for (i = sizeof(o); i < size; i++)
+		if (extra[i] != 0)
+			return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+			    "the options set a field (byte %zu) that this library (%s) does not know; "
+			    "link a newer libgatehouse-client", i, GH_CLIENT_VERSION);
+	memset(&o, 0, sizeof(o));
+	memcpy(&o, user, size < sizeof(o) ? size : sizeof(o));
+	return client_new(&o, out, e);
+}
+
+/* The 0.1.0 entry point, for binaries built before options were sized. */
+enum gh_client_err
+(gh_client_new)(const struct gh_client_options *o, struct gh_client **out,
+    struct gh_client_error *e)
+{
+	return gh_client_new_sized(o, GHC_OPTIONS_V0_SIZE, out, e);
 }
 
 void

@@ -20,6 +20,11 @@
 #define GHC_MAX_FIELD		4096		/* id, secret, scope, tenant, path */
 #define GHC_DEFAULT_RESPONSE_MAX (1024 * 1024)
 
+/* The size of struct gh_client_options in 0.1.0, which ended with
+ * user_agent: what the function gh_client_new (the 0.1.0 symbol) reads. */
+#define GHC_OPTIONS_V0_SIZE	(offsetof(struct gh_client_options, user_agent) + \
+	sizeof(((struct gh_client_options *)0)->user_agent))
+
 /* A growable byte buffer that refuses to grow past max (0: no limit). */
 struct ghc_buf {
 	char		*p;

@@ -313,6 +313,50 @@ test_options(void **state)
 	assert_int_equal(new_with(&o, &e), GH_CLIENT_ERR_INVALID_ARGUMENT);
 }
 
+/*
+ * A binary built against the 0.1.0 header passes a shorter struct: the
+ * library must read no further (the block is exactly that long, so ASan
+ * reports any read past it) and default the fields it lacks. A newer
+ * header's struct is accepted when the fields this library does not know
+ * are zero.
+ */
+static void
+test_options_sized(void **state)
+{
+	struct gh_client_options o;
+	struct gh_client_error e = { 0 };
+	struct gh_client *c = NULL;
+	unsigned char *v0, *big;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.base_url = "https://auth.example.com";
+	o.client_id = "id";
+	o.client_secret = "secret";
+	assert_non_null(v0 = malloc(GHC_OPTIONS_V0_SIZE));
+	memcpy(v0, &o, GHC_OPTIONS_V0_SIZE);
+	assert_int_equal((gh_client_new)((struct gh_client_options *)v0, &c, &e), GH_CLIENT_OK);
+	gh_client_free(c);
+	c = NULL;
+	assert_int_equal(gh_client_new_sized((struct gh_client_options *)v0,
+	    GHC_OPTIONS_V0_SIZE - 1, &c, &e), GH_CLIENT_ERR_INVALID_ARGUMENT);
+	assert_null(c);
+	free(v0);
+
+	assert_non_null(big = calloc(1, sizeof(o) + 16));
+	memcpy(big, &o, sizeof(o));
+	assert_int_equal(gh_client_new_sized((struct gh_client_options *)big, sizeof(o) + 16, &c,
+	    &e), GH_CLIENT_OK);
+	gh_client_free(c);
+	c = NULL;
+	big[sizeof(o) + 9] = 1;
+	assert_int_equal(gh_client_new_sized((struct gh_client_options *)big, sizeof(o) + 16, &c,
+	    &e), GH_CLIENT_ERR_INVALID_ARGUMENT);
+	assert_non_null(strstr(e.message, "does not know"));
+	assert_null(c);
+	free(big);
+}
+
 static void
 test_dialect_names(void **state)
 {
@@ -343,6 +387,7 @@ main(void)
 		cmocka_unit_test(test_token_answers),
 		cmocka_unit_test(test_credentials),
 		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_options_sized),
 		cmocka_unit_test(test_dialect_names),
 	};
 
