@@ -142,6 +142,12 @@ struct gh_client_options {
 	const char	*token_name;	/* papaya: token_name; NULL: not sent */
 	long		 token_expiration; /* papaya: expiration in seconds; 0: not sent */
 
+	/*
+	 * Durations. A negative one is GH_CLIENT_ERR_INVALID_ARGUMENT; one
+	 * above a day (86400000 ms) counts as a day, and refresh_before_* above
+	 * 366 days (the longest lifetime accepted) as 366 days, so that no
+	 * value overflows when the library turns it into nanoseconds.
+	 */
 	long		 refresh_before_s; /* refresh when this much remains; 0: 300 */
 	long		 refresh_before_ms; /* if > 0, overrides refresh_before_s (tests) */
 	int		 background_refresh; /* 1: a thread refreshes ahead, callers never
@@ -153,7 +159,9 @@ struct gh_client_options {
 	long		 backoff_base_ms; /* first retry delay; 0: 200 */
 	long		 backoff_max_ms;  /* cap on one delay; 0: 5000 */
 	long		 retry_after_max_ms; /* longest Retry-After honoured; 0: 30000.
-					      * A longer one fails at once. */
+					      * A longer one fails at once. A
+					      * Retry-After above a day counts
+					      * as a day. */
 	size_t		 max_response_bytes; /* token and API answers; 0: 1 MiB */
 
 	const char	*ca_file;	/* PEM CA bundle; NULL: the system's */

@@ -112,12 +112,13 @@ entry_new(const char *scope, const char *tenant)
 
 static void *bg_main(void *);
 
+/* 0: dflt; above max: max (so that a conversion to ns cannot overflow). */
 static enum gh_client_err
-set_default(long v, long dflt, long *out, const char *name, struct gh_client_error *e)
+set_default(long v, long dflt, long max, long *out, const char *name, struct gh_client_error *e)
 {
 	if (v < 0)
 		return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0, "%s must not be negative", name);
-	*out = v == 0 ? dflt : v;
+	*out = v == 0 ? dflt : v > max ? max : v;
 	return GH_CLIENT_OK;
 }
 
@@ -191,23 +192,30 @@ client_new(const struct gh_client_options *o, struct gh_client **out,
 	c->background_refresh = o->background_refresh != 0;
 	c->token_expiration = o->token_expiration;
 
-	if ((rc = set_default(o->connect_timeout_ms, 5000, &c->connect_timeout_ms,
+	if ((rc = set_default(o->connect_timeout_ms, 5000, GHC_MAX_MS, &c->connect_timeout_ms,
 	    "connect_timeout_ms", e)) != GH_CLIENT_OK ||
-	    (rc = set_default(o->timeout_ms, 20000, &c->timeout_ms, "timeout_ms", e)) != GH_CLIENT_OK ||
-	    (rc = set_default(o->backoff_base_ms, 200, &c->backoff_base_ms, "backoff_base_ms", e)) !=
+	    (rc = set_default(o->timeout_ms, 20000, GHC_MAX_MS, &c->timeout_ms, "timeout_ms", e)) !=
 	    GH_CLIENT_OK ||
-	    (rc = set_default(o->backoff_max_ms, 5000, &c->backoff_max_ms, "backoff_max_ms", e)) !=
-	    GH_CLIENT_OK ||
-	    (rc = set_default(o->retry_after_max_ms, 30000, &c->retry_after_max_ms,
+	    (rc = set_default(o->backoff_base_ms, 200, GHC_MAX_MS, &c->backoff_base_ms,
+	    "backoff_base_ms", e)) != GH_CLIENT_OK ||
+	    (rc = set_default(o->backoff_max_ms, 5000, GHC_MAX_MS, &c->backoff_max_ms,
+	    "backoff_max_ms", e)) != GH_CLIENT_OK ||
+	    (rc = set_default(o->retry_after_max_ms, 30000, GHC_MAX_MS, &c->retry_after_max_ms,
 	    "retry_after_max_ms", e)) != GH_CLIENT_OK ||
-	    (rc = set_default(o->refresh_before_s, 300, &v, "refresh_before_s", e)) != GH_CLIENT_OK)
+	    (rc = set_default(o->refresh_before_s, 300, GHC_MAX_LIFETIME_S, &v, "refresh_before_s",
+	    e)) != GH_CLIENT_OK)
 		goto fail;
 	if (o->refresh_before_ms < 0) {
 		rc = ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0, "refresh_before_ms is negative");
 		goto fail;
 	}
-	c->refresh_before_ns = o->refresh_before_ms > 0 ? (int64_t)o->refresh_before_ms * 1000000 :
-	    (int64_t)(v > GHC_MAX_LIFETIME_S ? GHC_MAX_LIFETIME_S : v) * 1000000000;
+	/* Both bounded by the longest lifetime accepted: at most ~3.2e16 ns. */
+	if (o->refresh_before_ms > 0)
+		c->refresh_before_ns = (int64_t)o->refresh_before_ms >
+		    (int64_t)GHC_MAX_LIFETIME_S * 1000 ? (int64_t)GHC_MAX_LIFETIME_S * 1000000000 :
+		    (int64_t)o->refresh_before_ms * 1000000;
+	else
+		c->refresh_before_ns = (int64_t)v * 1000000000;
 	if (c->backoff_max_ms < c->backoff_base_ms)
 		c->backoff_max_ms = c->backoff_base_ms;
 	c->max_retries = o->max_retries == 0 ? 3 : o->max_retries < 0 ? 0 : o->max_retries;

@@ -19,6 +19,13 @@
 #define GHC_MAX_ENTRIES		1024		/* distinct (scope, tenant) per client */
 #define GHC_MAX_FIELD		4096		/* id, secret, scope, tenant, path */
 #define GHC_DEFAULT_RESPONSE_MAX (1024 * 1024)
+/*
+ * The longest duration option (timeouts, backoff, Retry-After limits) and
+ * the longest Retry-After: one day. Larger values count as one day, so that
+ * every duration fits a 32-bit long in milliseconds and an int64_t in
+ * nanoseconds with room to add it to a clock reading.
+ */
+#define GHC_MAX_MS		(86400L * 1000L)
 
 /* The size of struct gh_client_options in 0.1.0, which ended with
  * user_agent: what the function gh_client_new (the 0.1.0 symbol) reads. */

@@ -80,10 +80,16 @@ write_cb(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-/* Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; -1 if absent/bad. */
+/*
+ * Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; -1 if
+ * absent/bad. Capped at GHC_MAX_MS (one day): the caller waits at most
+ * retry_after_max_ms anyway, and the cap keeps the milliseconds in a
+ * 32-bit long (a year of them, the old cap, is not).
+ */
 static long
 retry_after_ms(CURL *h)
 {
+	const long long cap = GHC_MAX_MS / 1000;
 	struct curl_header *hd = NULL;
 	const char *v;
 	long long secs = 0;
@@ -97,8 +103,8 @@ retry_after_ms(CURL *h)
 	if (isdigit((unsigned char)*v)) {
 		for (; isdigit((unsigned char)*v); v++) {
 			secs = secs * 10 + (*v - '0');
-			if (secs > 86400L * 365)
-				secs = 86400L * 365;	/* "huge": clamp, the caller bounds it */
+			if (secs > cap)
+				secs = cap;	/* "huge": clamp before the next digit */
 		}
 		while (*v == ' ' || *v == '\t')
 			v++;
@@ -109,8 +115,8 @@ retry_after_ms(CURL *h)
 	secs = (long long)t - (long long)time(NULL);
 	if (secs < 0)
 		secs = 0;
-	if (secs > 86400L * 365)
-		secs = 86400L * 365;
+	if (secs > cap)
+		secs = cap;
 	return (long)(secs * 1000);
 }
 

@@ -10,7 +10,7 @@ reached the server. The path's first segment picks the behaviour:
                              answer {valid_until "YYYY-MM-DDTHH:MMZ" (minutes only), token, token_name}
   /s003/v2.01/oauth/token    seed 003: Basic base64(ClientId:ApiKey), form, token_type "bearer"
   /ok/oauth/token            RFC 6749 Basic + form, expires_in = fake.expires_in
-  /bad/CASE/...              failure injection (see BAD below)
+  /bad/CASE/...              failure injection (see bad() below)
   /api/...                   echo, 401first, always401, e500, e503ra (503 with
                              Retry-After: 0), slow (answers after 1.5 s)
 """
@@ -255,6 +255,14 @@ class Fake:
             return self.send(h, 500, {"error": "server_error"})
         if case == "r429long":
             return self.send(h, 429, {"error": "slow_down"}, extra={"Retry-After": "3600"})
+        if case == "r429huge":
+            # More seconds than any integer type holds, in ms or otherwise.
+            return self.send(h, 429, {"error": "slow_down"}, extra={"Retry-After": "9" * 40})
+        if case == "okthen500long":
+            # One 10 s token, then every token request fails.
+            if count == 1:
+                return self.send(h, 200, dict(ok, access_token=self.new_token(), expires_in=10))
+            return self.send(h, 500, {"error": "server_error"})
         self.send(h, 404, {"error": "unknown case " + case})
 
     def api(self, h, case, hdrs, count):

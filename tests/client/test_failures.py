@@ -132,6 +132,31 @@ class Failures(Suite):
         check("Retry-After 3600" in r["msg"], r["msg"])
         check(r["elapsed"] < 3, "failed at once")
 
+    def test_huge_durations_are_capped_not_overflowed(self):
+        # Retry-After larger than any integer: capped at one day, reported as
+        # such, and not waited for (longer than retry_after_max).
+        r = self.fetch("r429huge")
+        eq((r["rc"], r["hits"]), ("rate_limited", 1), "a huge Retry-After: %r" % r)
+        check("Retry-After 86400 s" in r["msg"], "capped at one day: %r" % r["msg"])
+        check(r["elapsed"] < 3, "failed at once")
+        # refresh_before_ms = LONG_MAX: turned into nanoseconds it overflowed
+        # (a refresh after expiry, or a UBSan abort); bounded, it means "as
+        # early as the 80% rule allows".
+        big = str(2 ** 63 - 1)
+        out, _ = probe("--url", self.f.base + "/ok", "--id", CLIENT_ID, "--refresh-before-ms", big, "get")
+        eq(out[0]["rc"], "ok", "%r" % out)
+        check(out[0]["refresh_in_ms"] < out[0]["expires_in_ms"], "refreshed before expiry: %r" % out[0])
+        check(abs(out[0]["refresh_in_ms"] - 0.8 * out[0]["expires_in_ms"]) < 0.01 * out[0]["expires_in_ms"] + 200,
+              "at 80%% of the lifetime: %r" % out[0])
+        # backoff_max_ms = LONG_MAX: the pause after a failed refresh-ahead
+        # overflowed to "none", so every caller in the refresh window asked
+        # the failing endpoint again.
+        before = self.f.hits("/bad/okthen500long/")
+        out, _ = probe("--url", self.f.base + "/bad/okthen500long", "--id", CLIENT_ID, "--retries", "-1",
+                       "--backoff-max-ms", big, "get", "sleep:8200", "get", "get", "get", "stats")
+        eq([x["rc"] for x in out[:4]], ["ok"] * 4, "the valid token throughout: %r" % out)
+        eq(self.f.hits("/bad/okthen500long/") - before, 2, "one token and one failed refresh-ahead, then a pause")
+
     def test_unreachable_and_bad_options(self):
         out, _ = probe("--url", "http://127.0.0.1:1", "--id", CLIENT_ID, "--retries", "2", *FAST, "get")
         eq(out[0]["rc"], "network", "connection refused: %r" % out)
