@@ -68,7 +68,8 @@ enum gh_client_err {
 	GH_CLIENT_ERR_CREDENTIALS,	/* credentials missing or unreadable */
 	GH_CLIENT_ERR_INSECURE_FILE,	/* secret file readable by group or others */
 	GH_CLIENT_ERR_NETWORK,		/* DNS, connect, reset (after retries) */
-	GH_CLIENT_ERR_TIMEOUT,		/* connect or total timeout (after retries) */
+	GH_CLIENT_ERR_TIMEOUT,		/* an attempt timed out (after retries), or
+					 * the call's deadline passed */
 	GH_CLIENT_ERR_TLS,		/* handshake or certificate verification */
 	GH_CLIENT_ERR_REDIRECT,		/* a 3xx answer; redirects are not followed */
 	GH_CLIENT_ERR_UNAUTHORIZED,	/* 401: credentials refused, or the API
@@ -154,7 +155,7 @@ struct gh_client_options {
 					      * wait while a token is valid */
 
 	long		 connect_timeout_ms; /* 0: 5000 */
-	long		 timeout_ms;	/* whole request, 0: 20000 */
+	long		 timeout_ms;	/* one HTTP attempt, 0: 20000; see deadline_ms */
 	int		 max_retries;	/* on network errors, 5xx, 429; 0: 3; < 0: none */
 	long		 backoff_base_ms; /* first retry delay; 0: 200 */
 	long		 backoff_max_ms;  /* cap on one delay; 0: 5000 */
@@ -169,6 +170,19 @@ struct gh_client_options {
 	int		 allow_http;	/* 1: accept http:// for non-loopback hosts too */
 	const char	*user_agent;	/* NULL: "gatehouse-client/VERSION" */
 	/* Fields after this point were added after 0.1.0 (sized options). */
+
+	/*
+	 * The longest one gh_client_token_get, gh_client_token_copy or
+	 * gh_client_call may take, its token request, retries, backoff and
+	 * Retry-After waits included; 0: timeout_ms × (max_retries + 1) (with
+	 * the defaults 80 s). No attempt starts after it, no wait is begun that
+	 * would end after it (the call ends at once instead), a running
+	 * attempt's timeout is cut to what remains, and a caller waiting for
+	 * another caller's token request stops waiting at it. Reaching it is
+	 * GH_CLIENT_ERR_TIMEOUT, or the last answer's error when the answer was
+	 * retryable (e.g. GH_CLIENT_ERR_SERVER for a 503); the message says so.
+	 */
+	long		 deadline_ms;
 };
 
 struct gh_client;
@@ -207,7 +221,8 @@ GH_CLIENT_API void gh_client_free(struct gh_client *);
  * Returns the cached token when it is outside its refresh window, refreshes
  * it (once, for all callers) when in the window, and fetches one (once, all
  * callers waiting on that one request) when there is none or it expired.
- * On success *out holds a reference the caller releases with
+ * It returns by the options' deadline_ms (GH_CLIENT_ERR_TIMEOUT if no token
+ * came by then). On success *out holds a reference the caller releases with
  * gh_client_token_release; the token stays readable until then.
  */
 GH_CLIENT_API enum gh_client_err gh_client_token_get(struct gh_client *,
@@ -281,7 +296,8 @@ struct gh_client_response {
  * timeout, a broken connection or another 5xx may come after the API acted,
  * so only an idempotent request (see gh_client_request.idempotent) is sent
  * again then, with bounded exponential backoff and jitter. Other 4xx are
- * never retried.
+ * never retried. The whole call, its token request and 401 refresh
+ * included, ends by the options' deadline_ms.
  *
  * Returns GH_CLIENT_OK when the API answered 2xx; otherwise the error (e.g.
  * GH_CLIENT_ERR_REJECTED for a 404). Whenever an answer was received, resp

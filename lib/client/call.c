@@ -140,8 +140,9 @@ gh_client_call(struct gh_client *c, const struct gh_client_request *r,
 	struct curl_slist *h = NULL, *nh;
 	enum gh_client_err rc;
 	const char *tenant, *method;
-	char detail[200];
+	char detail[200], note[96];
 	int tries401 = 0, attempts = 0;
+	int64_t deadline;
 	size_t i;
 
 	if (resp != NULL)
@@ -186,9 +187,11 @@ gh_client_call(struct gh_client *c, const struct gh_client_request *r,
 		return ghc_fail(err, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
 		    "tenant is too long or has control characters");
 	atomic_fetch_add(&c->st_api_calls, 1);
+	/* One deadline for the whole call: token, attempts, waits, the 401 refresh. */
+	deadline = ghc_now_ns() + c->deadline_ns;
 
 	for (;;) {
-		if ((rc = gh_client_token_get(c, r->scope, r->tenant, &t, err)) != GH_CLIENT_OK) {
+		if ((rc = ghc_token_get(c, r->scope, r->tenant, &t, err, deadline)) != GH_CLIENT_OK) {
 			/* The refresh after a 401 failed: the caller still gets
 			 * the API's 401 (the header promises any answer). */
 			if (first.status != 0) {
@@ -211,7 +214,7 @@ gh_client_call(struct gh_client *c, const struct gh_client_request *r,
 		req.body = r->body;
 		req.body_len = r->body_len;
 		req.idempotent = r->idempotent || idempotent_method(method);
-		rc = ghc_http_do(c, &req, &hr, err, NULL);
+		rc = ghc_http_do(c, &req, &hr, err, NULL, deadline);
 		attempts += hr.attempts;
 		for (nh = h; nh != NULL; nh = nh->next)	/* the bearer token */
 			OPENSSL_cleanse(nh->data, strlen(nh->data));
@@ -258,9 +261,10 @@ gh_client_call(struct gh_client *c, const struct gh_client_request *r,
 			    "longer than the %ld ms this client waits", method, r->url,
 			    hr.retry_after_ms / 1000, c->retry_after_max_ms);
 		else
-			ghc_fail(err, rc, hr.status, "%s %s answered %ld%s%s%s", method, r->url,
+			ghc_fail(err, rc, hr.status, "%s %s answered %ld%s%s%s%s", method, r->url,
 			    hr.status, tries401 > 1 ? " after a token refresh" : "",
-			    detail[0] ? ": " : "", detail);
+			    ghc_deadline_note(c, &hr, note, sizeof(note)), detail[0] ? ": " : "",
+			    detail);
 	}
 out:
 	resp->attempts = attempts;

@@ -219,6 +219,13 @@ client_new(const struct gh_client_options *o, struct gh_client **out,
 	if (c->backoff_max_ms < c->backoff_base_ms)
 		c->backoff_max_ms = c->backoff_base_ms;
 	c->max_retries = o->max_retries == 0 ? 3 : o->max_retries < 0 ? 0 : o->max_retries;
+	/* Default: every attempt may use its whole timeout; waits come out of it. */
+	v = c->timeout_ms * (1 + (c->max_retries < GHC_MAX_RETRIES_CAP ? c->max_retries :
+	    GHC_MAX_RETRIES_CAP));
+	if ((rc = set_default(o->deadline_ms, v < GHC_MAX_MS ? v : GHC_MAX_MS, GHC_MAX_MS, &v,
+	    "deadline_ms", e)) != GH_CLIENT_OK)
+		goto fail;
+	c->deadline_ns = (int64_t)v * 1000000;
 	c->max_response_bytes = o->max_response_bytes ? o->max_response_bytes :
 	    GHC_DEFAULT_RESPONSE_MAX;
 
@@ -274,12 +281,15 @@ client_new(const struct gh_client_options *o, struct gh_client **out,
 	if (pthread_mutex_init(&c->mu, NULL) != 0)
 		goto nomem;
 	locks++;
-	if (pthread_cond_init(&c->cv, NULL) != 0)
-		goto nomem;
-	locks++;
+	/* Both condition variables time out on CLOCK_MONOTONIC (see wait_ns). */
 	if (pthread_condattr_init(&ca) != 0)
 		goto nomem;
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (pthread_cond_init(&c->cv, &ca) != 0) {
+		pthread_condattr_destroy(&ca);
+		goto nomem;
+	}
+	locks++;
 	if (pthread_cond_init(&c->bg_cv, &ca) != 0) {
 		pthread_condattr_destroy(&ca);
 		goto nomem;
@@ -447,20 +457,41 @@ entry_get(struct gh_client *c, const char *scope, const char *tenant, struct ghc
 }
 
 /*
+ * Wait on cv (a CLOCK_MONOTONIC condition variable) with mu held for at
+ * most ns (at least 1 ms, so that a deadline just passed still yields).
+ * Durations, not ghc_now_ns() instants, cross between the clocks: suspend
+ * time that CLOCK_BOOTTIME counts and CLOCK_MONOTONIC does not only makes
+ * a wait end early, and the caller then looks at the clock again.
+ */
+static int
+wait_ns(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ns)
+{
+	struct timespec ts;
+
+	if (ns < 1000000)
+		ns = 1000000;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ns += ts.tv_nsec;
+	ts.tv_sec += (time_t)(ns / 1000000000);
+	ts.tv_nsec = (long)(ns % 1000000000);
+	return pthread_cond_timedwait(cv, mu, &ts);
+}
+
+/*
  * Fetch for e, whose inflight the caller has set, then install the token,
  * clear inflight and wake the waiters. On success *out (if not NULL) gets a
  * reference to the new token.
  */
 static enum gh_client_err
 flight(struct gh_client *c, struct ghc_entry *e, struct gh_client_token **out,
-    struct gh_client_error *err)
+    struct gh_client_error *err, int64_t deadline_ns)
 {
 	struct gh_client_token *nt = NULL, *old = NULL;
 	struct gh_client_error local;
 	enum gh_client_err rc;
 
 	memset(&local, 0, sizeof(local));
-	rc = ghc_token_fetch(c, e->scope, e->tenant, &nt, &local);
+	rc = ghc_token_fetch(c, e->scope, e->tenant, &nt, &local, deadline_ns);
 	pthread_mutex_lock(&c->mu);
 	if (rc == GH_CLIENT_OK) {
 		if (out != NULL) {
@@ -491,13 +522,14 @@ flight(struct gh_client *c, struct ghc_entry *e, struct gh_client_token **out,
 	return rc;
 }
 
-/* No valid token: fetch one, or wait for the fetch already running. */
+/* No valid token: fetch one, or wait (until deadline_ns) for the fetch already running. */
 static enum gh_client_err
 slow_get(struct gh_client *c, struct ghc_entry *e, struct gh_client_token **out,
-    struct gh_client_error *err)
+    struct gh_client_error *err, int64_t deadline_ns)
 {
 	struct gh_client_token *t;
 	enum gh_client_err rc;
+	int64_t left;
 	uint64_t gen;
 
 	pthread_mutex_lock(&c->mu);
@@ -512,7 +544,7 @@ slow_get(struct gh_client *c, struct ghc_entry *e, struct gh_client_token **out,
 		if (!e->inflight) {
 			e->inflight = 1;
 			pthread_mutex_unlock(&c->mu);
-			if ((rc = flight(c, e, &t, err)) != GH_CLIENT_OK)
+			if ((rc = flight(c, e, &t, err, deadline_ns)) != GH_CLIENT_OK)
 				return rc;
 			if (ghc_now_ns() >= t->expires_ns) {
 				gh_client_token_release(t);
@@ -525,8 +557,15 @@ slow_get(struct gh_client *c, struct ghc_entry *e, struct gh_client_token **out,
 		}
 		/* Single flight: share the running fetch's outcome. */
 		gen = e->gen;
-		while (e->inflight && e->gen == gen)
-			pthread_cond_wait(&c->cv, &c->mu);
+		while (e->inflight && e->gen == gen) {
+			if ((left = deadline_ns - ghc_now_ns()) <= 0) {
+				pthread_mutex_unlock(&c->mu);
+				return ghc_fail(err, GH_CLIENT_ERR_TIMEOUT, 0, "the call's deadline of "
+				    "%lld ms passed while waiting for the token request another caller "
+				    "made", (long long)(c->deadline_ns / 1000000));
+			}
+			wait_ns(&c->cv, &c->mu, left);
+		}
 		if (e->gen != gen && e->last_rc != GH_CLIENT_OK) {
 			rc = e->last_rc;
 			if (err != NULL)
@@ -539,7 +578,8 @@ slow_get(struct gh_client *c, struct ghc_entry *e, struct gh_client_token **out,
 
 /* t is valid but in its refresh window: refresh once, everyone else keeps t. */
 static struct gh_client_token *
-refresh_ahead(struct gh_client *c, struct ghc_entry *e, struct gh_client_token *t)
+refresh_ahead(struct gh_client *c, struct ghc_entry *e, struct gh_client_token *t,
+    int64_t deadline_ns)
 {
 	struct gh_client_token *nt = NULL;
 	struct gh_client_error local;
@@ -553,15 +593,16 @@ refresh_ahead(struct gh_client *c, struct ghc_entry *e, struct gh_client_token *
 	pthread_mutex_unlock(&c->mu);
 	if (!mine)
 		return t;
-	if (flight(c, e, &nt, &local) != GH_CLIENT_OK)
+	if (flight(c, e, &nt, &local, deadline_ns) != GH_CLIENT_OK)
 		return t;	/* still valid; the next caller after the backoff retries */
 	gh_client_token_release(t);
 	return nt;
 }
 
+/* deadline_ns 0: the client's deadline from now. */
 enum gh_client_err
-gh_client_token_get(struct gh_client *c, const char *scope, const char *tenant,
-    struct gh_client_token **out, struct gh_client_error *err)
+ghc_token_get(struct gh_client *c, const char *scope, const char *tenant,
+    struct gh_client_token **out, struct gh_client_error *err, int64_t deadline_ns)
 {
 	struct gh_client_token *t;
 	struct ghc_entry *e;
@@ -575,6 +616,8 @@ gh_client_token_get(struct gh_client *c, const char *scope, const char *tenant,
 	if ((rc = entry_get(c, scope, tenant, &e, err)) != GH_CLIENT_OK)
 		return rc;
 	now = ghc_now_ns();
+	if (deadline_ns == 0)
+		deadline_ns = now + c->deadline_ns;
 	pthread_rwlock_rdlock(&c->rw);
 	t = e->tok;
 	if (t != NULL && now < t->expires_ns)
@@ -588,7 +631,7 @@ gh_client_token_get(struct gh_client *c, const char *scope, const char *tenant,
 	}
 	if (t != NULL) {
 		if (!c->bg_started)
-			t = refresh_ahead(c, e, t);
+			t = refresh_ahead(c, e, t, deadline_ns);
 		/* With a background thread, it wakes at refresh_ns by itself. */
 		if (ghc_now_ns() < t->expires_ns) {
 			*out = t;
@@ -596,7 +639,14 @@ gh_client_token_get(struct gh_client *c, const char *scope, const char *tenant,
 		}
 		gh_client_token_release(t);
 	}
-	return slow_get(c, e, out, err);
+	return slow_get(c, e, out, err, deadline_ns);
+}
+
+enum gh_client_err
+gh_client_token_get(struct gh_client *c, const char *scope, const char *tenant,
+    struct gh_client_token **out, struct gh_client_error *err)
+{
+	return ghc_token_get(c, scope, tenant, out, err, 0);
 }
 
 enum gh_client_err
@@ -671,22 +721,6 @@ gh_client_stats_get(struct gh_client *c, struct gh_client_stats *s)
 	s->api_calls = atomic_load(&c->st_api_calls);
 }
 
-/* Wait on bg_cv (CLOCK_MONOTONIC) for at most ns. */
-static void
-bg_wait(struct gh_client *c, int64_t ns)
-{
-	struct timespec ts;
-
-	if (ns > 60LL * 1000000000)
-		ns = 60LL * 1000000000;
-	if (ns < 1000000)
-		ns = 1000000;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ns += ts.tv_nsec;
-	ts.tv_sec += (time_t)(ns / 1000000000);
-	ts.tv_nsec = (long)(ns % 1000000000);
-	pthread_cond_timedwait(&c->bg_cv, &c->mu, &ts);
-}
 
 /*
  * The background refresher: sleeps until the earliest refresh deadline of
@@ -719,11 +753,12 @@ bg_main(void *arg)
 		if (due != NULL) {
 			due->inflight = 1;
 			pthread_mutex_unlock(&c->mu);
-			flight(c, due, NULL, NULL);
+			flight(c, due, NULL, NULL, ghc_now_ns() + c->deadline_ns);
 			pthread_mutex_lock(&c->mu);
 			continue;
 		}
-		bg_wait(c, next - now);
+		/* At most 60 s, so that a clock oddity never stalls refreshes for long. */
+		wait_ns(&c->bg_cv, &c->mu, next - now);
 	}
 	pthread_mutex_unlock(&c->mu);
 	return NULL;

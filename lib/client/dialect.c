@@ -410,7 +410,7 @@ out:
 
 enum gh_client_err
 ghc_token_fetch(struct gh_client *c, const char *scope, const char *tenant,
-    struct gh_client_token **out, struct gh_client_error *e)
+    struct gh_client_token **out, struct gh_client_error *e, int64_t deadline_ns)
 {
 	const struct dialect *d = &dialects[c->dialect];
 	struct ghc_buf body = { 0 }, auth = { 0 }, hdr = { 0 };
@@ -419,7 +419,7 @@ ghc_token_fetch(struct gh_client *c, const char *scope, const char *tenant,
 	struct curl_slist *h = NULL, *nh;
 	struct gh_client_token *tok = NULL;
 	enum gh_client_err rc;
-	char *token = NULL, detail[420];
+	char *token = NULL, detail[420], note[96];
 	int64_t start_ns, start_wall, life = 0, expires_wall = 0, window, now_ns, now_wall;
 
 	*out = NULL;
@@ -455,7 +455,8 @@ ghc_token_fetch(struct gh_client *c, const char *scope, const char *tenant,
 	req.idempotent = 1;	/* a second token request only makes a second token */
 	start_ns = ghc_now_ns();
 	start_wall = (int64_t)time(NULL);
-	if ((rc = ghc_http_do(c, &req, &resp, e, &c->st_token_requests)) != GH_CLIENT_OK)
+	if ((rc = ghc_http_do(c, &req, &resp, e, &c->st_token_requests, deadline_ns)) !=
+	    GH_CLIENT_OK)
 		goto out;
 	if (resp.status < 200 || resp.status > 299) {
 		rc = ghc_status_err(resp.status);
@@ -474,9 +475,10 @@ ghc_token_fetch(struct gh_client *c, const char *scope, const char *tenant,
 			    "Retry-After %ld s, longer than the %ld ms this client waits%s",
 			    c->token_url, resp.retry_after_ms / 1000, c->retry_after_max_ms, detail);
 		} else {
-			ghc_fail(e, rc, resp.status, "the token endpoint %s answered %ld%s%s",
+			ghc_fail(e, rc, resp.status, "the token endpoint %s answered %ld%s%s%s",
 			    c->token_url, resp.status, detail,
-			    resp.attempts > 1 ? " (after retries)" : "");
+			    resp.attempts > 1 ? " (after retries)" : "",
+			    ghc_deadline_note(c, &resp, note, sizeof(note)));
 		}
 		goto out;
 	}

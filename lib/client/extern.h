@@ -26,6 +26,7 @@
  * nanoseconds with room to add it to a clock reading.
  */
 #define GHC_MAX_MS		(86400L * 1000L)
+#define GHC_MAX_RETRIES_CAP	10		/* max_retries above this count as this */
 
 /* The size of struct gh_client_options in 0.1.0, which ended with
  * user_agent: what the function gh_client_new (the 0.1.0 symbol) reads. */
@@ -85,6 +86,7 @@ struct gh_client {
 	int		 background_refresh;
 	long		 connect_timeout_ms;
 	long		 timeout_ms;
+	int64_t		 deadline_ns;	/* of one token_get/token_copy/call */
 	int		 max_retries;
 	long		 backoff_base_ms;
 	long		 backoff_max_ms;
@@ -168,16 +170,23 @@ struct ghc_http_resp {
 	char		*location;
 	long		 retry_after_ms;	/* -1: none */
 	int		 attempts;
+	int		 out_of_time;	/* a retry was due, but the deadline left no time */
 };
 
 /*
  * Send req, retrying network errors, 5xx and 429 as the client's options
- * say. GH_CLIENT_OK when an HTTP answer was received (any status: the
+ * say, all before deadline_ns (on ghc_now_ns()'s clock): no attempt or wait
+ * begins that would end after it, and an attempt's timeout is cut to what
+ * remains. GH_CLIENT_OK when an HTTP answer was received (any status: the
  * caller judges it), else the transport error (message in e). counter, if
  * not NULL, counts each HTTP attempt.
  */
 enum gh_client_err ghc_http_do(struct gh_client *, const struct ghc_http_req *,
-    struct ghc_http_resp *, struct gh_client_error *, atomic_uint_fast64_t *counter);
+    struct ghc_http_resp *, struct gh_client_error *, atomic_uint_fast64_t *counter,
+    int64_t deadline_ns);
+/* " (the call's deadline of N ms left no time for another attempt)" or "". */
+const char *ghc_deadline_note(const struct gh_client *, const struct ghc_http_resp *,
+    char *buf, size_t len);
 void	 ghc_http_resp_free(struct ghc_http_resp *);
 /* The error class of an HTTP status (2xx: GH_CLIENT_OK). */
 enum gh_client_err ghc_status_err(long status);
@@ -185,9 +194,10 @@ enum gh_client_err ghc_status_err(long status);
 enum gh_client_err ghc_check_url(const struct gh_client *, const char *url,
     struct gh_client_error *);
 
-/* dialect.c: fetch a new token from the token endpoint. */
+/* dialect.c: fetch a new token from the token endpoint before deadline_ns. */
 enum gh_client_err ghc_token_fetch(struct gh_client *, const char *scope,
-    const char *tenant, struct gh_client_token **out, struct gh_client_error *);
+    const char *tenant, struct gh_client_token **out, struct gh_client_error *,
+    int64_t deadline_ns);
 /* Parse a token endpoint's 2xx body (exposed for unit tests). now: wall clock. */
 enum gh_client_err ghc_token_parse(enum gh_client_dialect, const char *body, size_t len,
     int64_t now_wall, const char *secret, size_t secret_len, char **token, int64_t *lifetime_s,
@@ -195,5 +205,8 @@ enum gh_client_err ghc_token_parse(enum gh_client_dialect, const char *body, siz
 
 /* client.c */
 void	 ghc_token_ref(struct gh_client_token *);
+/* gh_client_token_get with the caller's deadline (on ghc_now_ns()'s clock). */
+enum gh_client_err ghc_token_get(struct gh_client *, const char *scope, const char *tenant,
+    struct gh_client_token **out, struct gh_client_error *, int64_t deadline_ns);
 
 #endif /* GH_CLIENT_EXTERN_H */

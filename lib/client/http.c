@@ -6,14 +6,13 @@
  */
 #include <ctype.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
 #include "extern.h"
-
-#define GHC_MAX_RETRIES_CAP 10
 
 enum gh_client_err
 ghc_status_err(long status)
@@ -208,9 +207,32 @@ ghc_http_resp_free(struct ghc_http_resp *r)
 	r->attempts = 0;
 }
 
+/* Milliseconds from now to deadline, rounded up; <= 0 when it has passed. */
+static long
+ms_left(int64_t deadline_ns)
+{
+	int64_t left = deadline_ns - ghc_now_ns();
+
+	if (left <= 0)
+		return 0;
+	/* deadline_ns is at most now + one day: the quotient fits a long. */
+	return (long)((left + 999999) / 1000000);
+}
+
+const char *
+ghc_deadline_note(const struct gh_client *c, const struct ghc_http_resp *r, char *buf,
+    size_t len)
+{
+	if (r == NULL || !r->out_of_time)
+		return "";
+	snprintf(buf, len, " (the call's deadline of %lld ms left no time for another attempt)",
+	    (long long)(c->deadline_ns / 1000000));
+	return buf;
+}
+
 static enum gh_client_err
 setup(struct gh_client *c, CURL *h, const struct ghc_http_req *req,
-    struct ghc_http_resp *resp, char *errbuf, struct gh_client_error *e)
+    struct ghc_http_resp *resp, char *errbuf, long timeout_ms, struct gh_client_error *e)
 {
 	const char *m = req->method ? req->method : "GET";
 	CURLcode cc = CURLE_OK;
@@ -223,8 +245,9 @@ setup(struct gh_client *c, CURL *h, const struct ghc_http_req *req,
 	SET(CURLOPT_FOLLOWLOCATION, 0L);	/* a redirect is reported, never followed */
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-	SET(CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms < timeout_ms ? c->connect_timeout_ms :
+	    timeout_ms);
+	SET(CURLOPT_TIMEOUT_MS, timeout_ms);
 	SET(CURLOPT_HTTPHEADER, req->headers);
 	SET(CURLOPT_USERAGENT, c->user_agent);
 	SET(CURLOPT_WRITEFUNCTION, write_cb);
@@ -254,28 +277,76 @@ setup(struct gh_client *c, CURL *h, const struct ghc_http_req *req,
 	return GH_CLIENT_OK;
 }
 
+/*
+ * 1 if a wait of ms before the next attempt still leaves time for it before
+ * the deadline; else the retry is given up (and r says why).
+ */
+static int
+time_for(struct ghc_http_resp *r, long ms, int64_t deadline_ns)
+{
+	if (ghc_now_ns() + (int64_t)ms * 1000000 < deadline_ns)
+		return 1;
+	r->out_of_time = 1;
+	return 0;
+}
+
+/* A transport error's message: how many attempts, and whether the deadline ended them. */
+static void
+note_attempts(const struct gh_client *c, const struct ghc_http_resp *r, int retry, int reached,
+    struct gh_client_error *e)
+{
+	char note[96];
+	size_t n;
+
+	if (e == NULL)
+		return;
+	n = strlen(e->message);
+	if (retry > 0 && n < sizeof(e->message))
+		n += (size_t)snprintf(e->message + n, sizeof(e->message) - n, " (after %d attempts)",
+		    retry + 1);
+	/* "reached": the message already says the deadline ended it. */
+	if (!reached && n < sizeof(e->message))
+		snprintf(e->message + n, sizeof(e->message) - n, "%s",
+		    ghc_deadline_note(c, r, note, sizeof(note)));
+}
+
 enum gh_client_err
 ghc_http_do(struct gh_client *c, const struct ghc_http_req *req, struct ghc_http_resp *resp,
-    struct gh_client_error *e, atomic_uint_fast64_t *counter)
+    struct gh_client_error *e, atomic_uint_fast64_t *counter, int64_t deadline_ns)
 {
 	char errbuf[CURL_ERROR_SIZE];
-	enum gh_client_err rc;
-	int retry = 0, max = c->max_retries, again;
+	enum gh_client_err rc = GH_CLIENT_OK;
+	int retry = 0, max = c->max_retries, again, cut;
 	CURL *h = NULL;
 	CURLcode cc;
-	long wait;
+	long wait, left, tmo;
 
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after_ms = -1;
 	if (max > GHC_MAX_RETRIES_CAP)
 		max = GHC_MAX_RETRIES_CAP;
+	if ((left = ms_left(deadline_ns)) <= 0)
+		return ghc_fail(e, GH_CLIENT_ERR_TIMEOUT, 0, "%s %s: the call's deadline of %lld ms "
+		    "passed before the request could be sent", req->method ? req->method : "GET",
+		    req->url, (long long)(c->deadline_ns / 1000000));
 	if ((h = curl_easy_init()) == NULL)
 		return ghc_fail(e, GH_CLIENT_ERR_NO_MEMORY, 0, "curl_easy_init failed");
 	for (;;) {
+		/* A retry whose wait overslept the deadline is not started. */
+		if (resp->attempts > 0 && (left = ms_left(deadline_ns)) <= 0) {
+			resp->out_of_time = 1;
+			if (rc != GH_CLIENT_OK)
+				note_attempts(c, resp, retry - 1, 0, e);
+			goto out;
+		}
 		resp_reset(resp);
 		resp->body.max = c->max_response_bytes;
 		errbuf[0] = '\0';
-		if ((rc = setup(c, h, req, resp, errbuf, e)) != GH_CLIENT_OK)
+		/* The attempt gets its timeout, or what remains of the deadline. */
+		left = ms_left(deadline_ns);
+		cut = left < c->timeout_ms;
+		tmo = cut ? (left > 0 ? left : 1) : c->timeout_ms;
+		if ((rc = setup(c, h, req, resp, errbuf, tmo, e)) != GH_CLIENT_OK)
 			goto out;
 		resp->attempts++;
 		if (counter != NULL)
@@ -288,19 +359,22 @@ ghc_http_do(struct gh_client *c, const struct ghc_http_req *req, struct ghc_http
 			if (rc == GH_CLIENT_ERR_BAD_RESPONSE)
 				ghc_fail(e, rc, 0, "the answer from %s is larger than %zu bytes",
 				    req->url, c->max_response_bytes);
+			else if (rc == GH_CLIENT_ERR_TIMEOUT && cut)
+				ghc_fail(e, rc, 0, "%s %s: the call's deadline of %lld ms was reached",
+				    req->method ? req->method : "GET", req->url,
+				    (long long)(c->deadline_ns / 1000000));
 			else
 				ghc_fail(e, rc, 0, "%s %s: %s%s%s", req->method ? req->method : "GET",
 				    req->url, curl_easy_strerror(cc), errbuf[0] ? ": " : "", errbuf);
 			if (again && retry < max) {
-				ghc_sleep_ms(backoff_ms(c, retry++));
-				continue;
+				wait = backoff_ms(c, retry);
+				if (time_for(resp, wait, deadline_ns)) {
+					retry++;
+					ghc_sleep_ms(wait);
+					continue;
+				}
 			}
-			if (retry > 0 && e != NULL) {
-				size_t n = strlen(e->message);
-
-				snprintf(e->message + n, sizeof(e->message) - n, " (after %d %s)",
-				    retry + 1, "attempts");
-			}
+			note_attempts(c, resp, retry, rc == GH_CLIENT_ERR_TIMEOUT && cut, e);
 			goto out;
 		}
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
@@ -321,6 +395,8 @@ ghc_http_do(struct gh_client *c, const struct ghc_http_req *req, struct ghc_http
 			if (resp->retry_after_ms > c->retry_after_max_ms)
 				goto out;	/* longer than we may wait: the caller reports it */
 			wait = resp->retry_after_ms >= 0 ? resp->retry_after_ms : backoff_ms(c, retry);
+			if (!time_for(resp, wait, deadline_ns))
+				goto out;
 			retry++;
 			ghc_sleep_ms(wait);
 			continue;
@@ -335,6 +411,8 @@ ghc_http_do(struct gh_client *c, const struct ghc_http_req *req, struct ghc_http
 			    (told && resp->retry_after_ms > c->retry_after_max_ms))
 				goto out;
 			wait = told ? resp->retry_after_ms : backoff_ms(c, retry);
+			if (!time_for(resp, wait, deadline_ns))
+				goto out;
 			retry++;
 			ghc_sleep_ms(wait);
 			continue;

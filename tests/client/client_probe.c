@@ -166,6 +166,7 @@ step_call(const char *url, const char *method, int idempotent)
 	struct gh_client_response resp;
 	struct gh_client_error e;
 	enum gh_client_err rc;
+	int64_t t0 = now_ms();
 	json_t *j;
 
 	memset(&r, 0, sizeof(r));
@@ -176,6 +177,7 @@ step_call(const char *url, const char *method, int idempotent)
 	r.headers = nheaders > 0 ? headers : NULL;
 	rc = gh_client_call(cl, &r, &resp, &e);
 	j = err_json("call", rc, &e);
+	json_object_set_new(j, "ms", json_integer(now_ms() - t0));
 	json_object_set_new(j, "status", json_integer(resp.status));
 	json_object_set_new(j, "body", json_stringn(resp.body ? resp.body : "", resp.body_len));
 	json_object_set_new(j, "request_id", json_string(resp.request_id));
@@ -270,6 +272,8 @@ main(int argc, char **argv)
 			o.backoff_max_ms = num(v);
 		else if (strcmp(a, "--retry-after-max-ms") == 0)
 			o.retry_after_max_ms = num(v);
+		else if (strcmp(a, "--deadline-ms") == 0)
+			o.deadline_ms = num(v);
 		else if (strcmp(a, "--ca-file") == 0)
 			o.ca_file = v;
 		else if (strcmp(a, "--header") == 0 && nheaders < MAX_HEADERS)

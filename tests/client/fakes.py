@@ -12,7 +12,8 @@ reached the server. The path's first segment picks the behaviour:
   /ok/oauth/token            RFC 6749 Basic + form, expires_in = fake.expires_in
   /bad/CASE/...              failure injection (see bad() below)
   /api/...                   echo, 401first, always401, e500, e503ra (503 with
-                             Retry-After: 0), slow (answers after 1.5 s)
+                             Retry-After: 0), e503ra1 (the same, 1 s), slow
+                             (answers after 1.5 s)
 """
 import base64
 import datetime
@@ -284,6 +285,8 @@ class Fake:
             return self.send(h, 500, {"error": "boom"})
         if case == "e503ra":
             return self.send(h, 503, {"error": "busy"}, extra={"Retry-After": "0"})
+        if case == "e503ra1":
+            return self.send(h, 503, {"error": "busy"}, extra={"Retry-After": "1"})
         if case == "slow":
             time.sleep(1.5)
             return self.send(h, 200, seen)

@@ -186,6 +186,39 @@ class Cache(Suite):
         eq((out[0]["rc"], out[0]["status"], out[0]["attempts"]), ("rejected", 404, 1), "404 not retried")
         check("not_found" in out[0]["msg"], "the body names the cause: %r" % out[0]["msg"])
 
+    def test_call_deadline_bounds_retries(self):
+        # The default deadline is timeout_ms x (retries + 1): 600 ms x 4. A
+        # 503 with Retry-After: 1 is retried at 1 s and 2 s; the next retry
+        # would start at 3 s, after the deadline, so it is not made (without
+        # a deadline: four attempts, 3 s).
+        before = self.f.hits("/api/e503ra1")
+        out = self.run_probe("call:" + self.f.base + "/api/e503ra1", extra=["--timeout-ms", "600", "--retries", "3"])
+        eq((out[0]["rc"], out[0]["status"], out[0]["attempts"]), ("server_error", 503, 3), "%r" % out)
+        eq(self.f.hits("/api/e503ra1") - before, 3, "three requests")
+        check(1900 <= out[0]["ms"] < 2700, "ended at the deadline (2.4 s), not after: %r" % out[0])
+        check("deadline" in out[0]["msg"], "says why it stopped: %r" % out[0]["msg"])
+
+    def test_call_deadline_covers_the_token_and_cuts_the_attempt(self):
+        # The token takes 0.5 s, the API 1.5 s, the timeout is 5 s: with a
+        # 900 ms deadline the API request gets what remains (~0.4 s).
+        self.f.delay = 0.5
+        try:
+            out = self.run_probe("call:" + self.f.base + "/api/slow",
+                                 extra=["--timeout-ms", "5000", "--deadline-ms", "900"])
+        finally:
+            self.f.delay = 0
+        eq((out[0]["rc"], out[0]["attempts"]), ("timeout", 1), "%r" % out)
+        check(850 <= out[0]["ms"] < 1300, "the whole call within the deadline: %r" % out[0])
+        check("deadline" in out[0]["msg"], out[0]["msg"])
+        # A deadline shorter than the token request alone: the get gives up.
+        self.f.delay = 0.5
+        try:
+            out = self.run_probe("get", extra=["--deadline-ms", "200"])
+        finally:
+            self.f.delay = 0
+        eq(out[0]["rc"], "timeout", "%r" % out)
+        check(out[0]["ms"] < 600, "%r" % out[0])
+
     def test_post_not_sent_again_once_it_may_have_arrived(self):
         # A 5xx or a timeout may come after the API acted (a payout made):
         # a POST goes once, unless the caller marks it idempotent.
