@@ -183,6 +183,17 @@ struct gh_client_options {
 	 * retryable (e.g. GH_CLIENT_ERR_SERVER for a 503); the message says so.
 	 */
 	long		 deadline_ms;
+	/*
+	 * The 401 hold-off. When the API refuses (401) a token that was
+	 * fetched because it had refused the one before, a new token will not
+	 * help (the API or the credentials are at fault): for this long no
+	 * 401 makes the library fetch a token, and 401s reach the caller as
+	 * they are; so a misbehaving API, or a revoked client, cannot make it
+	 * spend the client's issuance rate limit. A failed refresh after a
+	 * 401 starts it too. Per client (one set of credentials); 0: 60000
+	 * (60 s, as MSAL holds its throttling state after server errors).
+	 */
+	long		 refresh_401_holdoff_ms;
 };
 
 struct gh_client;
@@ -251,7 +262,11 @@ GH_CLIENT_API enum gh_client_err gh_client_token_copy(struct gh_client *,
  * Forget the cached token for (scope, tenant) so that the next caller
  * fetches a new one (e.g. after the API answered 401). Only the given token
  * is dropped, so that many callers reporting the same stale token cause one
- * fetch; token NULL drops whatever is cached.
+ * fetch; token NULL drops whatever is cached. A given token counts as a
+ * 401, under gh_client_call's rule: during the 401 hold-off (see
+ * refresh_401_holdoff_ms) it is kept, since a new one would be refused too,
+ * and a token fetched after such a drop that is itself invalidated starts
+ * the hold-off. token NULL always drops.
  */
 GH_CLIENT_API void gh_client_token_invalidate(struct gh_client *, const char *scope,
     const char *tenant, const struct gh_client_token *token);
@@ -289,8 +304,12 @@ struct gh_client_response {
 /*
  * Perform an API request with Authorization: Bearer, X-TENANT-ID (when a
  * tenant is set) and X-Request-ID (one per call, the same on its retries so
- * the server can recognise them). On a 401 the token is dropped, a new one
- * fetched and the request retried once. 429, and 503 with Retry-After,
+ * the server can recognise them). On a 401 a new token is fetched (one
+ * request for all the callers refused the same token) and the request is
+ * retried once with it; the old token stays cached until the new one is in,
+ * so a failed fetch leaves the callers the API's 401. Within the 401
+ * hold-off (refresh_401_holdoff_ms) a 401 is returned at once with no token
+ * fetched, and the message says until when. 429, and 503 with Retry-After,
  * are retried after it (the server did not take the request), and so is a
  * request that never reached the server (no address, no connection). A
  * timeout, a broken connection or another 5xx may come after the API acted,

@@ -134,14 +134,15 @@ enum gh_client_err
 gh_client_call(struct gh_client *c, const struct gh_client_request *r,
     struct gh_client_response *resp, struct gh_client_error *err)
 {
-	struct gh_client_token *t = NULL;
-	struct ghc_http_resp hr = { 0 }, first = { 0 };	/* first: a 401 before a refresh */
+	struct gh_client_token *t = NULL, *nt = NULL;
+	struct gh_client_error why = { 0 };	/* of the token refresh after a 401 */
+	struct ghc_http_resp hr = { 0 };
 	struct ghc_http_req req = { 0 };
 	struct curl_slist *h = NULL, *nh;
 	enum gh_client_err rc;
 	const char *tenant, *method;
 	char detail[200], note[96];
-	int tries401 = 0, attempts = 0;
+	int tries401 = 0, attempts = 0, held = 0;
 	int64_t deadline;
 	size_t i;
 
@@ -190,20 +191,9 @@ gh_client_call(struct gh_client *c, const struct gh_client_request *r,
 	/* One deadline for the whole call: token, attempts, waits, the 401 refresh. */
 	deadline = ghc_now_ns() + c->deadline_ns;
 
+	if ((rc = ghc_token_get(c, r->scope, r->tenant, &t, err, deadline)) != GH_CLIENT_OK)
+		goto out;
 	for (;;) {
-		if ((rc = ghc_token_get(c, r->scope, r->tenant, &t, err, deadline)) != GH_CLIENT_OK) {
-			/* The refresh after a 401 failed: the caller still gets
-			 * the API's 401 (the header promises any answer). */
-			if (first.status != 0) {
-				resp->status = first.status;
-				resp->body = first.body.p != NULL ? first.body.p : calloc(1, 1);
-				resp->body_len = resp->body != NULL ? first.body.len : 0;
-				resp->content_type = first.content_type;
-				first.body.p = NULL;
-				first.content_type = NULL;
-			}
-			goto out;
-		}
 		if ((h = headers_for(r, t, tenant, resp->request_id)) == NULL) {
 			rc = ghc_fail(err, GH_CLIENT_ERR_NO_MEMORY, 0, "out of memory");
 			goto out;
@@ -222,20 +212,41 @@ gh_client_call(struct gh_client *c, const struct gh_client_request *r,
 		h = NULL;
 		if (rc != GH_CLIENT_OK)
 			goto out;
+		if (hr.status != 401)
+			break;
+		if (tries401++ > 0) {
+			/* The token fetched after the first 401 is refused too. */
+			ghc_token_refused_again(c, r->scope, r->tenant, t);
+			break;
+		}
 		/*
 		 * 401: the token may have been revoked or the server's clock runs
-		 * ahead. Drop this token (only this one: other callers' 401s for
-		 * the same token cause one fetch), fetch a new one, try once more.
+		 * ahead. Fetch a new one (once for every caller refused this
+		 * token) and try once more, unless the hold-off says a new token
+		 * would be refused as well.
 		 */
-		if (hr.status == 401 && tries401++ == 0) {
-			gh_client_token_invalidate(c, r->scope, r->tenant, t);
-			gh_client_token_release(t);
-			t = NULL;
-			first = hr;
-			memset(&hr, 0, sizeof(hr));
-			continue;
+		rc = ghc_token_refused(c, r->scope, r->tenant, t, &nt, &why, deadline);
+		if (rc == GH_CLIENT_ERR_UNAUTHORIZED) {
+			held = 1;	/* this 401 goes to the caller as it is */
+			break;
 		}
-		break;
+		if (rc != GH_CLIENT_OK) {
+			/* The refresh failed: its error, and the API's 401 (the
+			 * header promises any answer received). */
+			if (err != NULL)
+				*err = why;
+			if ((resp->body = hr.body.p != NULL ? hr.body.p : calloc(1, 1)) != NULL) {
+				resp->status = hr.status;
+				resp->body_len = hr.body.len;
+				resp->content_type = hr.content_type;
+				hr.body.p = NULL;
+				hr.content_type = NULL;
+			}
+			goto out;
+		}
+		gh_client_token_release(t);
+		t = nt;
+		ghc_http_resp_free(&hr);
 	}
 	resp->status = hr.status;
 	resp->body = hr.body.p != NULL ? hr.body.p : calloc(1, 1);
@@ -261,10 +272,10 @@ gh_client_call(struct gh_client *c, const struct gh_client_request *r,
 			    "longer than the %ld ms this client waits", method, r->url,
 			    hr.retry_after_ms / 1000, c->retry_after_max_ms);
 		else
-			ghc_fail(err, rc, hr.status, "%s %s answered %ld%s%s%s%s", method, r->url,
-			    hr.status, tries401 > 1 ? " after a token refresh" : "",
-			    ghc_deadline_note(c, &hr, note, sizeof(note)), detail[0] ? ": " : "",
-			    detail);
+			ghc_fail(err, rc, hr.status, "%s %s answered %ld%s%s%s%s%s%s%s", method,
+			    r->url, hr.status, tries401 > 1 ? " after a token refresh" : "",
+			    ghc_deadline_note(c, &hr, note, sizeof(note)), held ? " (" : "",
+			    held ? why.message : "", held ? ")" : "", detail[0] ? ": " : "", detail);
 	}
 out:
 	resp->attempts = attempts;
@@ -272,7 +283,6 @@ out:
 		ghc_redact(err, t->value, t->len);
 	gh_client_token_release(t);
 	ghc_http_resp_free(&hr);
-	ghc_http_resp_free(&first);
 	ghc_redact_secret(c, err);
 	return rc;
 }

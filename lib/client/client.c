@@ -226,6 +226,10 @@ client_new(const struct gh_client_options *o, struct gh_client **out,
 	    "deadline_ms", e)) != GH_CLIENT_OK)
 		goto fail;
 	c->deadline_ns = (int64_t)v * 1000000;
+	if ((rc = set_default(o->refresh_401_holdoff_ms, 60000, GHC_MAX_MS, &v,
+	    "refresh_401_holdoff_ms", e)) != GH_CLIENT_OK)
+		goto fail;
+	c->holdoff_401_ns = (int64_t)v * 1000000;
 	c->max_response_bytes = o->max_response_bytes ? o->max_response_bytes :
 	    GHC_DEFAULT_RESPONSE_MAX;
 
@@ -494,6 +498,7 @@ flight(struct gh_client *c, struct ghc_entry *e, struct gh_client_token **out,
 	rc = ghc_token_fetch(c, e->scope, e->tenant, &nt, &local, deadline_ns);
 	pthread_mutex_lock(&c->mu);
 	if (rc == GH_CLIENT_OK) {
+		nt->forced = e->forcing;	/* not yet published: no reader */
 		if (out != NULL) {
 			ghc_token_ref(nt);
 			*out = nt;
@@ -506,7 +511,12 @@ flight(struct gh_client *c, struct ghc_entry *e, struct gh_client_token **out,
 	} else {
 		/* Do not hammer a failing endpoint from the refresh window. */
 		e->next_ahead_ns = ghc_now_ns() + (int64_t)c->backoff_max_ms * 1000000;
+		/* Nor after a 401: the refused token stays, and its 401s reach
+		 * the callers until the hold-off ends. */
+		if (e->forcing)
+			c->hold401_until_ns = ghc_now_ns() + c->holdoff_401_ns;
 	}
+	e->forcing = 0;
 	e->inflight = 0;
 	e->gen++;
 	e->last_rc = rc;
@@ -543,6 +553,8 @@ slow_get(struct gh_client *c, struct ghc_entry *e, struct gh_client_token **out,
 		}
 		if (!e->inflight) {
 			e->inflight = 1;
+			e->forcing = e->force_next;
+			e->force_next = 0;
 			pthread_mutex_unlock(&c->mu);
 			if ((rc = flight(c, e, &t, err, deadline_ns)) != GH_CLIENT_OK)
 				return rc;
@@ -649,6 +661,110 @@ gh_client_token_get(struct gh_client *c, const char *scope, const char *tenant,
 	return ghc_token_get(c, scope, tenant, out, err, 0);
 }
 
+/*
+ * Under mu: the API refused t, e's token (or e's token before another
+ * caller replaced it). A token fetched because of a 401 refused again
+ * means a new one will not help (the API or the credentials are at fault):
+ * that starts the hold-off, during which no 401 forces a fetch, so that a
+ * misbehaving API cannot make us spend the client's issuance rate limit.
+ * Returns 1 if a fetch may be forced now.
+ */
+static int
+refused_locked(struct gh_client *c, struct ghc_entry *e, struct gh_client_token *t, int64_t now)
+{
+	if (t != NULL && e->tok == t && t->forced && !t->refused) {
+		t->refused = 1;
+		c->hold401_until_ns = now + c->holdoff_401_ns;
+	}
+	return now >= c->hold401_until_ns;
+}
+
+static enum gh_client_err
+held_off(struct gh_client *c, int64_t now, struct gh_client_error *err)
+{
+	return ghc_fail(err, GH_CLIENT_ERR_UNAUTHORIZED, 401, "token not refreshed: the API also "
+	    "refused a token fetched after a 401, so a new one would not help; the next refresh "
+	    "for a 401 may come in %lld s (one per %lld s at most)",
+	    (long long)((c->hold401_until_ns - now + 999999999) / 1000000000),
+	    (long long)(c->holdoff_401_ns / 1000000000));
+}
+
+enum gh_client_err
+ghc_token_refused(struct gh_client *c, const char *scope, const char *tenant,
+    struct gh_client_token *t, struct gh_client_token **out, struct gh_client_error *err,
+    int64_t deadline_ns)
+{
+	struct gh_client_token *cur;
+	struct ghc_entry *e;
+	enum gh_client_err rc;
+	int64_t now, left;
+	uint64_t gen;
+
+	*out = NULL;
+	if ((rc = entry_get(c, scope, tenant, &e, err)) != GH_CLIENT_OK)
+		return rc;
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		now = ghc_now_ns();
+		cur = e->tok;
+		/* Another caller's fetch already replaced t: retry with its token
+		 * (unless the API refused that one too: the hold-off decides). */
+		if (cur != NULL && cur != t && now < cur->expires_ns && !cur->refused) {
+			ghc_token_ref(cur);
+			pthread_mutex_unlock(&c->mu);
+			*out = cur;
+			return GH_CLIENT_OK;
+		}
+		if (!refused_locked(c, e, t, now)) {
+			rc = held_off(c, now, err);
+			pthread_mutex_unlock(&c->mu);
+			return rc;
+		}
+		/*
+		 * Fetch, then swap: t stays cached until a new token is in, so
+		 * a failed fetch leaves the callers t's 401 rather than sending
+		 * each of them to the token endpoint.
+		 */
+		if (!e->inflight) {
+			e->inflight = 1;
+			e->forcing = 1;
+			pthread_mutex_unlock(&c->mu);
+			return flight(c, e, out, err, deadline_ns);
+		}
+		/* Single flight: share the fetch already running, then look again. */
+		gen = e->gen;
+		while (e->inflight && e->gen == gen) {
+			if ((left = deadline_ns - ghc_now_ns()) <= 0) {
+				pthread_mutex_unlock(&c->mu);
+				return ghc_fail(err, GH_CLIENT_ERR_TIMEOUT, 0, "the call's deadline of "
+				    "%lld ms passed while waiting for the token request another caller "
+				    "made", (long long)(c->deadline_ns / 1000000));
+			}
+			wait_ns(&c->cv, &c->mu, left);
+		}
+		if (e->gen != gen && e->last_rc != GH_CLIENT_OK) {
+			rc = e->last_rc;
+			if (err != NULL)
+				*err = e->last_err;
+			pthread_mutex_unlock(&c->mu);
+			return rc;
+		}
+	}
+}
+
+void
+ghc_token_refused_again(struct gh_client *c, const char *scope, const char *tenant,
+    struct gh_client_token *t)
+{
+	struct ghc_entry *e;
+
+	if (entry_get(c, scope, tenant, &e, NULL) != GH_CLIENT_OK)
+		return;
+	pthread_mutex_lock(&c->mu);
+	(void)refused_locked(c, e, t, ghc_now_ns());
+	pthread_mutex_unlock(&c->mu);
+}
+
 enum gh_client_err
 gh_client_token_copy(struct gh_client *c, const char *scope, const char *tenant, char *buf,
     size_t len, size_t *needed, struct gh_client_error *err)
@@ -701,9 +817,17 @@ gh_client_token_invalidate(struct gh_client *c, const char *scope, const char *t
 		return;
 	pthread_mutex_lock(&c->mu);
 	pthread_rwlock_wrlock(&c->rw);
-	if (e->tok != NULL && (token == NULL || e->tok == token)) {
+	if (e->tok != NULL && token == NULL) {
 		old = e->tok;
 		e->tok = NULL;
+		e->force_next = 0;
+	} else if (e->tok != NULL && e->tok == token) {
+		/* A caller's 401: the same hold-off as gh_client_call's. */
+		if (refused_locked(c, e, e->tok, ghc_now_ns())) {
+			old = e->tok;
+			e->tok = NULL;
+			e->force_next = 1;
+		}
 	}
 	pthread_rwlock_unlock(&c->rw);
 	pthread_mutex_unlock(&c->mu);

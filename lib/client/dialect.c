@@ -493,6 +493,7 @@ ghc_token_fetch(struct gh_client *c, const char *scope, const char *tenant,
 	if ((tok = malloc(sizeof(*tok) + strlen(token) + 1)) == NULL)
 		goto nomem;
 	atomic_init(&tok->refs, 1);
+	tok->forced = tok->refused = 0;	/* the cache marks a 401-forced one */
 	tok->len = strlen(token);
 	memcpy(tok->value, token, tok->len + 1);
 	tok->expires_wall = expires_wall;

@@ -52,6 +52,10 @@ struct gh_client_token {
 	int64_t		 expires_wall;	/* seconds since the epoch */
 	int64_t		 expires_ns;	/* on ghc_now_ns()'s clock */
 	int64_t		 refresh_ns;	/* refresh from then on */
+	int		 forced;	/* fetched because the API refused the one before
+					 * (set before the token is published) */
+	int		 refused;	/* under the client's mu: the API refused it too,
+					 * and that started the 401 hold-off */
 	size_t		 len;
 	char		 value[];
 };
@@ -64,6 +68,8 @@ struct ghc_entry {
 	struct gh_client_token *tok;	/* written under mu + rw(write) */
 	/* The rest under mu. */
 	int		 inflight;	/* a fetch for this entry is running */
+	int		 forcing;	/* ... and a 401 forced it */
+	int		 force_next;	/* the next fetch is forced (token_invalidate) */
 	uint64_t	 gen;		/* fetches completed */
 	enum gh_client_err last_rc;	/* of the last completed fetch */
 	struct gh_client_error last_err;
@@ -87,6 +93,7 @@ struct gh_client {
 	long		 connect_timeout_ms;
 	long		 timeout_ms;
 	int64_t		 deadline_ns;	/* of one token_get/token_copy/call */
+	int64_t		 holdoff_401_ns; /* see refresh_401_holdoff_ms */
 	int		 max_retries;
 	long		 backoff_base_ms;
 	long		 backoff_max_ms;
@@ -103,6 +110,7 @@ struct gh_client {
 	pthread_cond_t	 cv;		/* a fetch completed */
 	struct ghc_entry *entries;	/* the first is the default (scope, tenant) */
 	size_t		 nentries;
+	int64_t		 hold401_until_ns; /* under mu: no 401-forced fetch before */
 
 	/* The background refresher. */
 	int		 bg_started;
@@ -208,5 +216,18 @@ void	 ghc_token_ref(struct gh_client_token *);
 /* gh_client_token_get with the caller's deadline (on ghc_now_ns()'s clock). */
 enum gh_client_err ghc_token_get(struct gh_client *, const char *scope, const char *tenant,
     struct gh_client_token **out, struct gh_client_error *, int64_t deadline_ns);
+/*
+ * The API answered 401 to t, the token ghc_token_get gave for (scope,
+ * tenant). GH_CLIENT_OK: *out is a token to send the request again with (a
+ * new one, fetched once for every caller reporting t, or the one another
+ * caller's fetch installed). GH_CLIENT_ERR_UNAUTHORIZED: the 401 hold-off
+ * is on, nothing was fetched, err says until when. Else the fetch's error.
+ */
+enum gh_client_err ghc_token_refused(struct gh_client *, const char *scope, const char *tenant,
+    struct gh_client_token *t, struct gh_client_token **out, struct gh_client_error *,
+    int64_t deadline_ns);
+/* The API answered 401 to t, a token fetched after an earlier 401: record it. */
+void	 ghc_token_refused_again(struct gh_client *, const char *scope, const char *tenant,
+    struct gh_client_token *t);
 
 #endif /* GH_CLIENT_EXTERN_H */

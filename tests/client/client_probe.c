@@ -11,8 +11,10 @@
  *   sleep:MS        sleep
  *   conc:N          N threads released at once each get a token
  *   call:URL        gh_client_call with the --header lines
+ *   callconc:N:URL  N threads released at once each gh_client_call URL
  *   post:URL        the same as a POST; postidem:URL a POST marked idempotent
  *   invalidate      gh_client_token_invalidate of whatever is cached
+ *   refuse          gh_client_token_invalidate of the token get returns (a 401)
  *   stats           gh_client_stats_get
  *
  * It includes the library's private header only to print when a token will
@@ -186,6 +188,68 @@ step_call(const char *url, const char *method, int idempotent)
 	emit(j);
 }
 
+struct callconc {
+	pthread_barrier_t *bar;
+	const char	*url;
+	enum gh_client_err rc;
+	long		 status;
+};
+
+static void *
+callconc_main(void *arg)
+{
+	struct callconc *cc = arg;
+	struct gh_client_request r;
+	struct gh_client_response resp;
+
+	memset(&r, 0, sizeof(r));
+	r.url = cc->url;
+	pthread_barrier_wait(cc->bar);
+	cc->rc = gh_client_call(cl, &r, &resp, NULL);
+	cc->status = resp.status;
+	gh_client_response_free(&resp);
+	return NULL;
+}
+
+/* callconc:N:URL: N threads released at once each make one call. */
+static int
+step_callconc(const char *arg)
+{
+	pthread_barrier_t bar;
+	pthread_t th[MAX_THREADS];
+	struct callconc *cs;
+	struct gh_client_stats st;
+	const char *colon = strchr(arg, ':');
+	json_t *statuses;
+	int i, n;
+
+	if (colon == NULL)
+		return -1;
+	n = atoi(arg);
+	if (n < 1 || n > MAX_THREADS || (cs = calloc((size_t)n, sizeof(*cs))) == NULL)
+		return -1;
+	pthread_barrier_init(&bar, NULL, (unsigned)n);
+	for (i = 0; i < n; i++) {
+		cs[i].bar = &bar;
+		cs[i].url = colon + 1;
+		if (pthread_create(&th[i], NULL, callconc_main, &cs[i]) != 0) {
+			fprintf(stderr, "client_probe: cannot start thread %d\n", i);
+			exit(1);
+		}
+	}
+	statuses = json_array();
+	for (i = 0; i < n; i++) {
+		pthread_join(th[i], NULL);
+		json_array_append_new(statuses, json_integer(cs[i].status));
+	}
+	pthread_barrier_destroy(&bar);
+	gh_client_stats_get(cl, &st);
+	emit(json_pack("{s:s, s:o, s:I}", "step", "callconc", "statuses", statuses,
+	    "token_requests", (json_int_t)st.token_requests));
+	free(cs);
+	return 0;
+}
+
 static void
 step_stats(void)
 {
@@ -274,6 +338,8 @@ main(int argc, char **argv)
 			o.retry_after_max_ms = num(v);
 		else if (strcmp(a, "--deadline-ms") == 0)
 			o.deadline_ms = num(v);
+		else if (strcmp(a, "--refresh-401-holdoff-ms") == 0)
+			o.refresh_401_holdoff_ms = num(v);
 		else if (strcmp(a, "--ca-file") == 0)
 			o.ca_file = v;
 		else if (strcmp(a, "--header") == 0 && nheaders < MAX_HEADERS)
@@ -306,13 +372,26 @@ main(int argc, char **argv)
 			}
 		} else if (strncmp(s, "call:", 5) == 0)
 			step_call(s + 5, NULL, 0);
-		else if (strncmp(s, "post:", 5) == 0)
+		else if (strncmp(s, "callconc:", 9) == 0) {
+			if (step_callconc(s + 9) != 0) {
+				fprintf(stderr, "client_probe: callconc:1..%d:URL\n", MAX_THREADS);
+				return 2;
+			}
+		} else if (strncmp(s, "post:", 5) == 0)
 			step_call(s + 5, "POST", 0);
 		else if (strncmp(s, "postidem:", 9) == 0)
 			step_call(s + 9, "POST", 1);
 		else if (strcmp(s, "invalidate") == 0) {
 			gh_client_token_invalidate(cl, NULL, NULL, NULL);
 			emit(json_pack("{s:s}", "step", "invalidate"));
+		} else if (strcmp(s, "refuse") == 0) {
+			/* What a caller with its own HTTP client does after a 401. */
+			struct gh_client_token *t = NULL;
+
+			if (gh_client_token_get(cl, NULL, NULL, &t, NULL) == GH_CLIENT_OK)
+				gh_client_token_invalidate(cl, NULL, NULL, t);
+			gh_client_token_release(t);
+			emit(json_pack("{s:s}", "step", "refuse"));
 		} else if (strcmp(s, "stats") == 0)
 			step_stats();
 		else {

@@ -151,11 +151,54 @@ class Cache(Suite):
               "the retry carried the new token")
 
         before = self.f.hits("/ok/")
+        api_before = self.f.hits("/api/always401")
         out = self.run_probe("call:" + self.f.base + "/api/always401")
         eq((out[0]["rc"], out[0]["status"]), ("unauthorized", 401), "%r" % out)
-        eq(self.f.hits("/api/always401"), 2, "one retry only")
+        eq(self.f.hits("/api/always401") - api_before, 2, "one retry only")
         eq(self.f.hits("/ok/") - before, 2, "one refresh only")
         check("after a token refresh" in out[0]["msg"], out[0]["msg"])
+
+    def test_call_401_storm_holds_off_refreshes(self):
+        # An API that refuses every token: the first 401 refreshes the token
+        # once; the fresh token refused too means a new one will not help, so
+        # later 401s reach the caller without a token request (the old code
+        # fetched a token per call and used up the issuance rate limit).
+        api = "call:" + self.f.base + "/api/always401"
+        before = self.f.hits("/ok/")
+        out = self.run_probe(api, api, api, api, api, "stats")
+        eq([(x["rc"], x["status"]) for x in out[:5]], [("unauthorized", 401)] * 5, "%r" % out)
+        eq(self.f.hits("/ok/") - before, 2, "the first token and one refresh, not one per call")
+        eq([x["attempts"] for x in out[:5]], [2, 1, 1, 1, 1], "only the first call retried")
+        check("not refreshed" in out[1]["msg"] and "60 s" in out[1]["msg"], "says why: %r" % out[1]["msg"])
+        # The hold-off is bounded: after it, one more refresh (again refused).
+        before = self.f.hits("/ok/")
+        out = self.run_probe(api, api, "sleep:700", api, api, extra=["--refresh-401-holdoff-ms", "500"])
+        eq([x["status"] for x in out], [401] * 4, "%r" % out)
+        eq([x["attempts"] for x in out], [2, 1, 2, 1], "a refresh again once the hold-off ended")
+        eq(self.f.hits("/ok/") - before, 3, "one refresh per hold-off")
+        # A caller with its own HTTP client reports its 401s through
+        # gh_client_token_invalidate(token): the same rule.
+        before = self.f.hits("/ok/")
+        out = self.run_probe("refuse", "refuse", "refuse", "refuse", "get")
+        eq(out[-1]["rc"], "ok", "%r" % out)
+        eq(self.f.hits("/ok/") - before, 2, "the first token and one refresh, then the hold-off")
+
+    def test_call_401_concurrent_callers_share_one_refresh(self):
+        # Two waves of 16 threads calling an API that refuses every token:
+        # the first wave shares the first token and one refresh; the second
+        # wave finds the refreshed token refused and refreshes nothing.
+        self.f.delay = 0.3          # slow token requests: every caller meets the one in flight
+        try:
+            before = self.f.hits("/ok/")
+            out = self.run_probe("callconc:16:" + self.f.base + "/api/always401",
+                                 "callconc:16:" + self.f.base + "/api/always401")
+        finally:
+            self.f.delay = 0
+        eq(out[0]["statuses"], [401] * 16, "%r" % out[0])
+        eq(out[1]["statuses"], [401] * 16, "%r" % out[1])
+        eq(out[0]["token_requests"], 2, "one token, then one refresh shared by 16 callers")
+        eq(out[1]["token_requests"], 2, "no refresh in the second wave")
+        eq(self.f.hits("/ok/") - before, 2, "two token requests at the server")
 
     def test_call_401_then_failed_refresh_keeps_the_answer(self):
         # The refresh after a 401 fails: the error is the token fetch's, and
