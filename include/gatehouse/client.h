@@ -8,9 +8,21 @@
  * the cache key is (endpoint, client, scope, tenant). A token is refreshed
  * ahead of expiry: when refresh_before seconds remain (default 300), or at
  * 80% of its lifetime when the lifetime is short. The lifetime always comes
- * from the answer (expires_in, or valid_until for "papaya"); an answer
- * without a usable lifetime is an error, never a default. A caller is never
- * handed an expired token.
+ * from the answer (expires_in, counted from when the request was sent, or
+ * valid_until for "papaya"); an answer without a usable lifetime is an
+ * error, never a default: GH_CLIENT_ERR_BAD_LIFETIME for an expires_in that
+ * is missing, not a whole number, <= 0 or above 366 days, and for a
+ * valid_until that is unparseable, without a time zone, not in the future
+ * or more than 366 days away. Nothing is clamped.
+ *
+ * Clock skew: a server whose clock runs ahead of the client's ends a token
+ * before the client would. So a token is handed out only until a margin
+ * before it expires, and is refreshed before that: the margin is 10% of
+ * the lifetime, at least 30 s, at most 60 s, and never more than half the
+ * refresh window (with the defaults: 10% of a lifetime up to 300 s, 30 s to
+ * 60 s above; 60 s for the usual 3600 s). When refreshing fails, the token
+ * is used until then, never later; a caller is never handed an expired
+ * token. gh_client_token_expires_at still reports the server's expiry.
  *
  * Thread safety: every function taking a struct gh_client may be called from
  * any number of threads at once, except gh_client_free. Concurrent callers
@@ -149,7 +161,9 @@ struct gh_client_options {
 	 * 366 days (the longest lifetime accepted) as 366 days, so that no
 	 * value overflows when the library turns it into nanoseconds.
 	 */
-	long		 refresh_before_s; /* refresh when this much remains; 0: 300 */
+	long		 refresh_before_s; /* refresh when this much remains; 0: 300.
+					    * Below twice the clock-skew margin
+					    * it shrinks the margin with it. */
 	long		 refresh_before_ms; /* if > 0, overrides refresh_before_s (tests) */
 	int		 background_refresh; /* 1: a thread refreshes ahead, callers never
 					      * wait while a token is valid */

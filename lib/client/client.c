@@ -545,7 +545,7 @@ slow_get(struct gh_client *c, struct ghc_entry *e, struct gh_client_token **out,
 	pthread_mutex_lock(&c->mu);
 	for (;;) {
 		t = e->tok;
-		if (t != NULL && ghc_now_ns() < t->expires_ns) {
+		if (t != NULL && ghc_now_ns() < t->usable_ns) {
 			ghc_token_ref(t);
 			pthread_mutex_unlock(&c->mu);
 			*out = t;
@@ -558,11 +558,11 @@ slow_get(struct gh_client *c, struct ghc_entry *e, struct gh_client_token **out,
 			pthread_mutex_unlock(&c->mu);
 			if ((rc = flight(c, e, &t, err, deadline_ns)) != GH_CLIENT_OK)
 				return rc;
-			if (ghc_now_ns() >= t->expires_ns) {
+			if (ghc_now_ns() >= t->usable_ns) {
 				gh_client_token_release(t);
 				return ghc_fail(err, GH_CLIENT_ERR_BAD_LIFETIME, 0,
-				    "the token expired before it could be used (lifetime too short "
-				    "for the time the request took)");
+				    "the token expired (less its clock-skew margin) before it could "
+				    "be used: its lifetime is too short for the time the request took");
 			}
 			*out = t;
 			return GH_CLIENT_OK;
@@ -632,7 +632,7 @@ ghc_token_get(struct gh_client *c, const char *scope, const char *tenant,
 		deadline_ns = now + c->deadline_ns;
 	pthread_rwlock_rdlock(&c->rw);
 	t = e->tok;
-	if (t != NULL && now < t->expires_ns)
+	if (t != NULL && now < t->usable_ns)
 		ghc_token_ref(t);
 	else
 		t = NULL;
@@ -645,7 +645,7 @@ ghc_token_get(struct gh_client *c, const char *scope, const char *tenant,
 		if (!c->bg_started)
 			t = refresh_ahead(c, e, t, deadline_ns);
 		/* With a background thread, it wakes at refresh_ns by itself. */
-		if (ghc_now_ns() < t->expires_ns) {
+		if (ghc_now_ns() < t->usable_ns) {
 			*out = t;
 			return GH_CLIENT_OK;
 		}
@@ -709,7 +709,7 @@ ghc_token_refused(struct gh_client *c, const char *scope, const char *tenant,
 		cur = e->tok;
 		/* Another caller's fetch already replaced t: retry with its token
 		 * (unless the API refused that one too: the hold-off decides). */
-		if (cur != NULL && cur != t && now < cur->expires_ns && !cur->refused) {
+		if (cur != NULL && cur != t && now < cur->usable_ns && !cur->refused) {
 			ghc_token_ref(cur);
 			pthread_mutex_unlock(&c->mu);
 			*out = cur;

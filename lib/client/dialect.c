@@ -420,7 +420,8 @@ ghc_token_fetch(struct gh_client *c, const char *scope, const char *tenant,
 	struct gh_client_token *tok = NULL;
 	enum gh_client_err rc;
 	char *token = NULL, detail[420], note[96];
-	int64_t start_ns, start_wall, life = 0, expires_wall = 0, window, now_ns, now_wall;
+	int64_t start_ns, start_wall, life = 0, expires_wall = 0, window, margin, life_ns, now_ns,
+	    now_wall;
 
 	*out = NULL;
 	if (scope != NULL && !d->scope_ok) {
@@ -507,10 +508,28 @@ ghc_token_fetch(struct gh_client *c, const char *scope, const char *tenant,
 	else
 		tok->expires_ns = start_ns + life * 1000000000LL;
 	/* Refresh when refresh_before remains, or at 80% of a short lifetime. */
+	life_ns = tok->expires_ns - start_ns;
 	window = c->refresh_before_ns;
-	if (window > (tok->expires_ns - start_ns) / 5)
-		window = (tok->expires_ns - start_ns) / 5;
+	if (window > life_ns / 5)
+		window = life_ns / 5;
 	tok->refresh_ns = tok->expires_ns - window;
+	/*
+	 * Clock skew: a server whose clock runs ahead of ours (or a valid_until
+	 * read by a clock that runs behind) ends the token before we would. So
+	 * it is handed out only until a margin before it expires: 10% of its
+	 * lifetime, at least 30 s, at most 60 s (as Spring Security and Authlib
+	 * do; Go's oauth2 takes 10 s, google-auth 225 s), and never more than
+	 * half the refresh window, so that on a short lifetime it stays 10% and
+	 * a refresh always begins while the token is still handed out.
+	 */
+	margin = life_ns / 10;
+	if (margin < GHC_SKEW_MIN_NS)
+		margin = GHC_SKEW_MIN_NS;
+	if (margin > GHC_SKEW_MAX_NS)
+		margin = GHC_SKEW_MAX_NS;
+	if (margin > window / 2)
+		margin = window / 2;
+	tok->usable_ns = tok->expires_ns - margin;
 	*out = tok;
 	tok = NULL;
 	rc = GH_CLIENT_OK;

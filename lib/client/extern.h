@@ -27,6 +27,9 @@
  */
 #define GHC_MAX_MS		(86400L * 1000L)
 #define GHC_MAX_RETRIES_CAP	10		/* max_retries above this count as this */
+/* The clock-skew margin: 10% of a token's lifetime within these (see dialect.c). */
+#define GHC_SKEW_MIN_NS		(30LL * 1000000000)
+#define GHC_SKEW_MAX_NS		(60LL * 1000000000)
 
 /* The size of struct gh_client_options in 0.1.0, which ended with
  * user_agent: what the function gh_client_new (the 0.1.0 symbol) reads. */
@@ -51,7 +54,9 @@ struct gh_client_token {
 	atomic_long	 refs;
 	int64_t		 expires_wall;	/* seconds since the epoch */
 	int64_t		 expires_ns;	/* on ghc_now_ns()'s clock */
-	int64_t		 refresh_ns;	/* refresh from then on */
+	int64_t		 usable_ns;	/* handed out until then: expires_ns less
+					 * the clock-skew margin */
+	int64_t		 refresh_ns;	/* refresh from then on (< usable_ns) */
 	int		 forced;	/* fetched because the API refused the one before
 					 * (set before the token is published) */
 	int		 refused;	/* under the client's mu: the API refused it too,

@@ -86,6 +86,7 @@ step_get(void)
 		json_object_set_new(j, "token", json_string(gh_client_token_value(t)));
 		json_object_set_new(j, "expires_at", json_integer(gh_client_token_expires_at(t)));
 		json_object_set_new(j, "expires_in_ms", json_integer((t->expires_ns - ns) / 1000000));
+		json_object_set_new(j, "usable_in_ms", json_integer((t->usable_ns - ns) / 1000000));
 		json_object_set_new(j, "refresh_in_ms", json_integer((t->refresh_ns - ns) / 1000000));
 	}
 	gh_client_token_release(t);

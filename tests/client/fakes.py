@@ -13,7 +13,8 @@ reached the server. The path's first segment picks the behaviour:
   /bad/CASE/...              failure injection (see bad() below)
   /api/...                   echo, 401first, always401, e500, e503ra (503 with
                              Retry-After: 0), e503ra1 (the same, 1 s), slow
-                             (answers after 1.5 s)
+                             (answers after 1.5 s), checkexp (refuses expired
+                             tokens by a clock api_clock_ahead seconds ahead)
 """
 import base64
 import datetime
@@ -51,6 +52,9 @@ class Fake:
         self.issued = 0
         self.latest = None
         self.vu_style = "minutes"   # seed 002's form; "offset": seconds, fraction, +05:30
+        self.token_exp = {}         # token -> when it expires (time.time()), where recorded
+        self.api_clock_ahead = 0.0  # /api/checkexp's clock runs this far ahead
+        self.expired_seen = 0       # tokens /api/checkexp was sent after their expiry
         fake = self
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -262,7 +266,9 @@ class Fake:
         if case == "okthen500long":
             # One 10 s token, then every token request fails.
             if count == 1:
-                return self.send(h, 200, dict(ok, access_token=self.new_token(), expires_in=10))
+                tok = self.new_token()
+                self.token_exp[tok] = time.time() + 10
+                return self.send(h, 200, dict(ok, access_token=tok, expires_in=10))
             return self.send(h, 500, {"error": "server_error"})
         self.send(h, 404, {"error": "unknown case " + case})
 
@@ -292,6 +298,16 @@ class Fake:
             return self.send(h, 200, seen)
         if case == "e404":
             return self.send(h, 404, {"error": "not_found"})
+        if case == "checkexp":
+            # An API that checks expiry by its own clock, api_clock_ahead
+            # seconds ahead of the token server's.
+            tok = (seen["authorization"] or "")[len("Bearer "):]
+            exp = self.token_exp.get(tok)
+            if exp is not None and time.time() + self.api_clock_ahead >= exp:
+                with self.lock:
+                    self.expired_seen += 1
+                return self.send(h, 401, {"error": "invalid_token", "error_description": "expired"})
+            return self.send(h, 200, seen)
         self.send(h, 404, {"error": "unknown api case"})
 
 

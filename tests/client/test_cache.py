@@ -69,6 +69,29 @@ class Cache(Suite):
         check(0 < out[1]["expires_in_ms"] < 400, "close to expiry but valid: %r" % out[1])
         check("token" not in out[2], "no expired token handed out")
 
+    def test_clock_skew_margin(self):
+        # A 10 s token, then the token endpoint fails, so the client keeps
+        # the token as long as it may; the API's clock runs 0.8 s ahead. The
+        # token is handed out until 1 s (10%% of its life) before it
+        # expires, so the API never sees it expired: at 9.4 s the call fails
+        # without sending it (the old library sent it and met a 401).
+        self.f.api_clock_ahead = 0.8
+        seen = self.f.expired_seen
+        try:
+            out = self.run_probe("get", "call:" + self.f.base + "/api/checkexp", "sleep:8300", "get",
+                                 "sleep:1000", "call:" + self.f.base + "/api/checkexp", "get",
+                                 path="/bad/okthen500long", extra=["--retries", "-1"])
+        finally:
+            self.f.api_clock_ahead = 0.0
+        eq([x["rc"] for x in out], ["ok", "ok", "ok", "server_error", "server_error"], "%r" % out)
+        check(abs(out[0]["expires_in_ms"] - 10000) < 200, "the lifetime is the answer's: %r" % out[0])
+        check(abs(out[0]["usable_in_ms"] - 9000) < 200, "handed out until 1 s before: %r" % out[0])
+        check(abs(out[0]["refresh_in_ms"] - 8000) < 200, "refreshed from 8 s (80%%): %r" % out[0])
+        eq(out[2]["token"], out[0]["token"], "at 8.3 s, after a failed refresh, the same token")
+        eq(out[3]["status"], 0, "at 9.4 s the API was not called: %r" % out[3])
+        check("token" not in out[4], "no token in its last second: %r" % out[4])
+        eq(self.f.expired_seen - seen, 0, "the API never saw an expired token")
+
     def test_64_threads_one_token_request(self):
         self.f.delay = 0.5          # the fetch is slow: every thread arrives while it runs
         try:
