@@ -166,7 +166,8 @@ struct gh_client_options {
 					    * it shrinks the margin with it. */
 	long		 refresh_before_ms; /* if > 0, overrides refresh_before_s (tests) */
 	int		 background_refresh; /* 1: a thread refreshes ahead, callers never
-					      * wait while a token is valid */
+					      * wait while a token is valid; it stops
+					      * for unused tokens: background_idle_ms */
 
 	long		 connect_timeout_ms; /* 0: 5000 */
 	long		 timeout_ms;	/* one HTTP attempt, 0: 20000; see deadline_ms */
@@ -208,6 +209,14 @@ struct gh_client_options {
 	 * (60 s, as MSAL holds its throttling state after server errors).
 	 */
 	long		 refresh_401_holdoff_ms;
+	/*
+	 * With background_refresh: a (scope, tenant) that no caller asked a
+	 * token for in this long is no longer refreshed by the background
+	 * thread, and its token is dropped (wiped) once it may no longer be
+	 * handed out; the next caller fetches one as if none had been cached,
+	 * and the thread refreshes it again from then on. 0: 3600000 (1 h).
+	 */
+	long		 background_idle_ms;
 };
 
 struct gh_client;

@@ -79,6 +79,9 @@ struct ghc_entry {
 	enum gh_client_err last_rc;	/* of the last completed fetch */
 	struct gh_client_error last_err;
 	int64_t		 next_ahead_ns;	/* no refresh-ahead before (after a failure) */
+	/* With a background thread only (see background_idle_ms): */
+	_Atomic int64_t	 last_used_ns;	/* when a caller last asked for it (roughly) */
+	atomic_int	 bg_idle;	/* unused: the thread leaves it to the callers */
 };
 
 struct gh_client {
@@ -99,6 +102,8 @@ struct gh_client {
 	long		 timeout_ms;
 	int64_t		 deadline_ns;	/* of one token_get/token_copy/call */
 	int64_t		 holdoff_401_ns; /* see refresh_401_holdoff_ms */
+	int64_t		 idle_ns;	/* see background_idle_ms */
+	int64_t		 touch_ns;	/* last_used_ns is written at most this often */
 	int		 max_retries;
 	long		 backoff_base_ms;
 	long		 backoff_max_ms;

@@ -341,6 +341,8 @@ main(int argc, char **argv)
 			o.deadline_ms = num(v);
 		else if (strcmp(a, "--refresh-401-holdoff-ms") == 0)
 			o.refresh_401_holdoff_ms = num(v);
+		else if (strcmp(a, "--background-idle-ms") == 0)
+			o.background_idle_ms = num(v);
 		else if (strcmp(a, "--ca-file") == 0)
 			o.ca_file = v;
 		else if (strcmp(a, "--header") == 0 && nheaders < MAX_HEADERS)

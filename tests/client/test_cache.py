@@ -135,6 +135,27 @@ class Cache(Suite):
         check(during, "gets ran while the refresh did: %r" % [x["t_ms"] for x in out])
         eq(set(x["token"] for x in during), {tokens[0]}, "the current token while the refresh runs")
 
+    def test_background_refresh_stops_for_unused_tokens(self):
+        # A 2 s token (refreshed from 1.6 s) that nobody asks for after its
+        # first get: with a 1 s idle limit the background thread refreshes
+        # nothing (it used to refresh it every 1.6 s, forever).
+        self.f.expires_in = 2
+        try:
+            steps = ["get", "sleep:5000", "stats"] + ["get", "sleep:300"] * 10 + ["stats"]
+            out = self.run_probe(*steps, extra=["--background", "--background-idle-ms", "1000"])
+        finally:
+            self.f.expires_in = 3600
+        eq(out[1]["token_requests"], 1, "no refresh for an unused token: %r" % out[1])
+        gets = [x for x in out if x["step"] == "get"]
+        eq(set(x["rc"] for x in gets), {"ok"}, "%r" % gets)
+        check(gets[1]["token"] != gets[0]["token"], "used again: a new token (the old one was dropped)")
+        # In use again, it is refreshed in the background again, and no
+        # caller waits for that.
+        later = [x["token"] for x in gets[1:]]
+        check(len(set(later)) >= 2, "refreshed in the background while in use: %r" % later)
+        eq([x for x in gets[2:] if x["ms"] > 200], [], "no caller waited")
+        check(out[-1]["token_requests"] >= 3, "%r" % out[-1])
+
     def test_refresh_without_background_thread(self):
         # No background thread: one caller in the refresh window pays for the
         # (0.5 s) refresh; the 15 others keep the current token without waiting.
