@@ -274,8 +274,11 @@ GH_CLIENT_API void gh_client_token_release(struct gh_client_token *);
 
 /*
  * Like gh_client_token_get, but copies the token into buf (NUL-terminated).
- * GH_CLIENT_ERR_BUFFER_TOO_SMALL if len <= the token's length; *needed (may
- * be NULL) receives the token's length in any case when a token was found.
+ * GH_CLIENT_ERR_BUFFER_TOO_SMALL if len <= the token's length. *needed (may
+ * be NULL) receives the token's length without its NUL when a token was
+ * found (a buffer of *needed + 1 bytes holds it), else 0; buf NULL with len
+ * 0 asks for just that. Nothing is ever written past buf[len - 1]; on any
+ * error buf (when len > 0) holds the empty string, never a cut token.
  */
 GH_CLIENT_API enum gh_client_err gh_client_token_copy(struct gh_client *,
     const char *scope, const char *tenant, char *buf, size_t len, size_t *needed,

@@ -828,6 +828,11 @@ gh_client_token_copy(struct gh_client *c, const char *scope, const char *tenant,
 	int64_t now;
 	size_t n;
 
+	/* Whatever happens next, buf holds a string, and never part of a token. */
+	if (buf != NULL && len > 0)
+		buf[0] = '\0';
+	if (needed != NULL)
+		*needed = 0;
 	if (c == NULL || (buf == NULL && len != 0))
 		return ghc_fail(err, GH_CLIENT_ERR_INVALID_ARGUMENT, 0, "no client or no buffer");
 	if ((rc = entry_get(c, scope, tenant, &e, err)) != GH_CLIENT_OK)
@@ -845,18 +850,18 @@ gh_client_token_copy(struct gh_client *c, const char *scope, const char *tenant,
 		goto done;
 	}
 	pthread_rwlock_unlock(&c->rw);
-	if ((rc = gh_client_token_get(c, scope, tenant, &t, err)) != GH_CLIENT_OK)
+	if ((rc = ghc_token_get(c, scope, tenant, &t, err, now + c->deadline_ns)) != GH_CLIENT_OK)
 		return rc;
 	n = t->len;
 	if (n < len)
-		memcpy(buf, t->value, n + 1);
+		memcpy(buf, t->value, n + 1);	/* n + 1 <= len */
 	gh_client_token_release(t);
 done:
 	if (needed != NULL)
 		*needed = n;
 	if (n >= len)
 		return ghc_fail(err, GH_CLIENT_ERR_BUFFER_TOO_SMALL, 0,
-		    "the token needs %zu bytes and a NUL; the buffer has %zu", n, len);
+		    "the token needs %zu bytes (%zu and a NUL); the buffer has %zu", n + 1, n, len);
 	return GH_CLIENT_OK;
 }
 

@@ -15,6 +15,7 @@
  *   post:URL        the same as a POST; postidem:URL a POST marked idempotent
  *   invalidate      gh_client_token_invalidate of whatever is cached
  *   refuse          gh_client_token_invalidate of the token get returns (a 401)
+ *   copy:N          gh_client_token_copy into an N-byte buffer between guards
  *   stats           gh_client_stats_get
  *
  * It includes the library's private header only to print when a token will
@@ -90,6 +91,47 @@ step_get(void)
 		json_object_set_new(j, "refresh_in_ms", json_integer((t->refresh_ns - ns) / 1000000));
 	}
 	gh_client_token_release(t);
+	emit(j);
+}
+
+/*
+ * copy:N: gh_client_token_copy into an N-byte buffer (N 0: buf NULL) that
+ * sits between guard bytes, all filled with 'Z' first: reports what the
+ * buffer holds up to its first NUL (nul_at -1: none), and whether any
+ * byte outside it changed.
+ */
+static void
+step_copy(long n)
+{
+	struct gh_client_error e;
+	enum gh_client_err rc;
+	unsigned char *mem;
+	size_t needed = 12345, i;
+	long nul_at = -1;
+	int guards_ok = 1;
+	json_t *j;
+
+	memset(&e, 0, sizeof(e));
+	if ((mem = malloc((size_t)n + 32)) == NULL)
+		exit(1);
+	memset(mem, 'Z', (size_t)n + 32);
+	rc = gh_client_token_copy(cl, NULL, NULL, n > 0 ? (char *)mem + 16 : NULL, (size_t)n,
+	    &needed, &e);
+	for (i = 0; i < 16; i++)
+		if (mem[i] != 'Z' || mem[16 + (size_t)n + i] != 'Z')
+			guards_ok = 0;
+	for (i = 0; i < (size_t)n; i++)
+		if (mem[16 + i] == '\0') {
+			nul_at = (long)i;
+			break;
+		}
+	j = err_json("copy", rc, &e);
+	json_object_set_new(j, "needed", json_integer((json_int_t)needed));
+	json_object_set_new(j, "nul_at", json_integer(nul_at));
+	json_object_set_new(j, "guards_ok", json_boolean(guards_ok));
+	if (nul_at >= 0)
+		json_object_set_new(j, "buf", json_stringn((char *)mem + 16, (size_t)nul_at));
+	free(mem);
 	emit(j);
 }
 
@@ -375,6 +417,8 @@ main(int argc, char **argv)
 			}
 		} else if (strncmp(s, "call:", 5) == 0)
 			step_call(s + 5, NULL, 0);
+		else if (strncmp(s, "copy:", 5) == 0)
+			step_copy(num(s + 5));
 		else if (strncmp(s, "callconc:", 9) == 0) {
 			if (step_callconc(s + 9) != 0) {
 				fprintf(stderr, "client_probe: callconc:1..%d:URL\n", MAX_THREADS);

@@ -171,6 +171,27 @@ class Cache(Suite):
         eq(out[1]["slow_100ms"], 1, "only the refreshing caller waited: %r" % out[1])
         check(out[2]["token"] != out[0]["token"], "then the new token")
 
+    def test_token_copy_buffer_sizes(self):
+        # The fake's next token: "eyJhbGciOiJSUzI1NiJ9.eyJuIjo" N "." 24 hex digits.
+        n = 53 + len(str(self.f.issued + 1))
+        out = self.run_probe("get", "copy:%d" % (n + 1), "copy:%d" % n, "copy:1", "copy:0", "copy:200")
+        tok = out[0]["token"]
+        eq(len(tok), n, "the fake's token length")
+        big, exact, one, query, roomy = out[1:]
+        eq((big["rc"], big["needed"], big["buf"], big["guards_ok"]), ("ok", n, tok, True), "fits: %r" % big)
+        for r in (exact, one):
+            eq(r["rc"], "buffer_too_small", "%r" % r)
+            eq(r["needed"], n, "the length without its NUL is reported: %r" % r)
+            eq(r["guards_ok"], True, "nothing written outside the buffer: %r" % r)
+            eq((r["nul_at"], r.get("buf")), (0, ""), "an empty string, not a cut token or old bytes: %r" % r)
+            check("%d bytes" % (n + 1) in r["msg"], "says what it needs: %r" % r["msg"])
+        eq((query["rc"], query["needed"]), ("buffer_too_small", n), "buf NULL, len 0 asks the size: %r" % query)
+        eq((roomy["rc"], roomy["buf"], roomy["guards_ok"]), ("ok", tok, True), "%r" % roomy)
+        # No token at all: the buffer holds an empty string and needed is 0.
+        out = self.run_probe("copy:64", path="/bad/e500", extra=["--retries", "-1"])
+        eq((out[0]["rc"], out[0]["needed"], out[0]["nul_at"], out[0]["guards_ok"]),
+           ("server_error", 0, 0, True), "%r" % out[0])
+
     def test_call_signs_requests(self):
         out = self.run_probe("call:" + self.f.base + "/api/echo", "call:" + self.f.base + "/api/echo",
                              extra=["--tenant", "acme"])
