@@ -33,6 +33,18 @@
  * The cached-token path takes a read lock and an atomic reference, nothing
  * else.
  *
+ * Secrets in memory: what the library allocates that held the secret or a
+ * token is wiped (OPENSSL_cleanse) before it is freed: its copy of the
+ * secret, request bodies, Authorization headers, token answers and every
+ * string parsed from them or from a refused request's answer, token
+ * snapshots (when the last reference is released), and API answers
+ * (gh_client_response_free). libcurl and jansson also hold copies, in
+ * buffers they free themselves (libcurl's send and receive buffers,
+ * jansson's parser buffer); their allocators are global to the program, so
+ * the library leaves them alone. An application that needs those wiped too
+ * installs wiping allocators itself (curl_global_init_mem before its first
+ * gh_client_new, json_set_alloc_funcs).
+ *
  * Errors: every function returns enum gh_client_err; when given a
  * struct gh_client_error it also fills in a message naming the cause.
  * Messages never contain the client secret, and never the token. The library
@@ -353,7 +365,7 @@ GH_CLIENT_API enum gh_client_err gh_client_call(struct gh_client *,
     const struct gh_client_request *, struct gh_client_response *resp,
     struct gh_client_error *);
 
-/* Free what a response holds and zero it. */
+/* Wipe and free what a response holds, and zero it. */
 GH_CLIENT_API void gh_client_response_free(struct gh_client_response *);
 
 /* Statistics, for tests and metrics. */

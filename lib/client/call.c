@@ -67,6 +67,9 @@ gh_client_response_free(struct gh_client_response *r)
 {
 	if (r == NULL)
 		return;
+	/* An API may quote the bearer token, or return secrets of its own. */
+	if (r->body != NULL)
+		OPENSSL_cleanse(r->body, r->body_len);
 	free(r->body);
 	free(r->content_type);
 	memset(r, 0, sizeof(*r));

@@ -228,6 +228,31 @@ build_body(const struct gh_client *c, const struct dialect *d, const char *scope
 	return ghc_buf_append(b, "}", 1);
 }
 
+/*
+ * Wipe every string value in j, in place, before json_decref frees them:
+ * token answers hold the token (and may hold others), and refused requests'
+ * answers may quote the secret. jansson's own buffers (its lexer's) are
+ * beyond reach; changing its allocator is global to the program, which is
+ * the application's choice to make (json_set_alloc_funcs), not ours.
+ */
+static void
+json_wipe(json_t *j)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (json_is_string(j)) {
+		OPENSSL_cleanse((char *)json_string_value(j), json_string_length(j));
+	} else if (json_is_object(j)) {
+		json_object_foreach(j, key, v)
+			json_wipe(v);
+	} else if (json_is_array(j)) {
+		json_array_foreach(j, i, v)
+			json_wipe(v);
+	}
+}
+
 /* What a refused token request's body says, for the message: RFC 6749 §5.2, or 003's. */
 static void
 error_detail(const struct gh_client *c, const char *body, size_t len, char *out, size_t outlen)
@@ -260,6 +285,7 @@ error_detail(const struct gh_client *c, const char *body, size_t len, char *out,
 		else if (a[0] || b[0])
 			snprintf(out, outlen, ": %s", a[0] ? a : b);
 	}
+	json_wipe(j);
 	json_decref(j);
 }
 
@@ -402,8 +428,8 @@ ghc_token_parse(enum gh_client_dialect dialect, const char *body, size_t len, in
 	rc = GH_CLIENT_OK;
 out:
 	/* jansson does not wipe; the token would linger in freed memory. */
-	if (j != NULL && (t = json_object_get(j, tok_key)) != NULL && json_is_string(t))
-		OPENSSL_cleanse((char *)json_string_value(t), json_string_length(t));
+	if (j != NULL)
+		json_wipe(j);
 	json_decref(j);
 	return rc;
 }
