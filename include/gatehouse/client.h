@@ -47,8 +47,12 @@
  *
  * Errors: every function returns enum gh_client_err; when given a
  * struct gh_client_error it also fills in a message naming the cause.
- * Messages never contain the client secret, and never the token. The library
- * never prints, never logs and never exits.
+ * Messages never contain the client secret, in any form it is sent in (as
+ * is, form-encoded, JSON-escaped, inside the Basic credentials), and never
+ * the token: what a server echoes is redacted before it is cut to length,
+ * and a text (ours or the server's) that ends in 8 or more characters of
+ * one of them, cut short, has those redacted too. The library never
+ * prints, never logs and never exits.
  *
  * TLS: certificates and host names are always verified (libcurl's defaults,
  * set explicitly); ca_file / ca_path choose the trust anchors. There is no

@@ -139,6 +139,7 @@ gh_client_call(struct gh_client *c, const struct gh_client_request *r,
 {
 	struct gh_client_token *t = NULL, *nt = NULL;
 	struct gh_client_error why = { 0 };	/* of the token refresh after a 401 */
+	struct ghc_redactions red;
 	struct ghc_http_resp hr = { 0 };
 	struct ghc_http_req req = { 0 };
 	struct curl_slist *h = NULL, *nh;
@@ -264,9 +265,8 @@ gh_client_call(struct gh_client *c, const struct gh_client_request *r,
 	}
 	if ((rc = ghc_status_err(hr.status)) != GH_CLIENT_OK) {
 		/* An API may echo the Authorization header: redact before cutting. */
-		ghc_sanitize(detail, sizeof(detail), resp->body, resp->body_len,
-		    t != NULL ? t->value : NULL, t != NULL ? t->len : 0, c->client_secret,
-		    c->secret_len);
+		ghc_client_redactions(c, t, &red);
+		ghc_sanitize(detail, sizeof(detail), resp->body, resp->body_len, &red);
 		if (rc == GH_CLIENT_ERR_REDIRECT)
 			ghc_fail(err, rc, hr.status, "%s %s answered %ld (redirect, not followed)",
 			    method, r->url, hr.status);
@@ -282,10 +282,9 @@ gh_client_call(struct gh_client *c, const struct gh_client_request *r,
 	}
 out:
 	resp->attempts = attempts;
-	if (t != NULL)
-		ghc_redact(err, t->value, t->len);
+	ghc_client_redactions(c, t, &red);
+	ghc_redact(err, &red);
 	gh_client_token_release(t);
 	ghc_http_resp_free(&hr);
-	ghc_redact_secret(c, err);
 	return rc;
 }

@@ -128,6 +128,7 @@ set_default(long v, long dflt, long max, long *out, const char *name, struct gh_
 static void
 free_settings(struct gh_client *c)
 {
+	ghc_secret_forms_free(c);
 	if (c->client_secret != NULL) {
 		OPENSSL_cleanse(c->client_secret, strlen(c->client_secret));
 		free(c->client_secret);
@@ -271,6 +272,8 @@ client_new(const struct gh_client_options *o, struct gh_client **out,
 	    (c->client_secret = strdup(o->client_secret)) == NULL)
 		goto nomem;
 	c->secret_len = strlen(c->client_secret);
+	if (ghc_secret_forms(c) != 0)
+		goto nomem;
 	if ((o->scope && *o->scope && (c->scope = strdup(o->scope)) == NULL) ||
 	    (o->tenant && *o->tenant && (c->tenant = strdup(o->tenant)) == NULL) ||
 	    (o->token_name && (c->token_name = strdup(o->token_name)) == NULL) ||

@@ -162,34 +162,88 @@ basic_header(const struct gh_client *c, int encode, struct ghc_buf *out)
 }
 
 /*
- * Redacts from e's message the client secret in each form a server may echo
- * it: as is, form-encoded (a client_secret_post body), with '/' escaped as
- * JSON may write it, and inside the base64 of the Basic credentials.
+ * The client secret in each form a server may echo it besides as is:
+ * form-encoded (a client_secret_post body), with '/' escaped as some JSON
+ * writers do, and inside the base64 of the dialect's Basic credentials.
+ * Computed once, so that every message is redacted of all of them before
+ * anything cuts it.
  */
-void
-ghc_redact_secret(const struct gh_client *c, struct gh_client_error *e)
+int
+ghc_secret_forms(struct gh_client *c)
 {
 	const struct dialect *d = &dialects[c->dialect];
 	struct ghc_buf f = { 0 }, j = { 0 };
-	char *b64;
+	char *b64 = NULL;
+	int rc = -1;
 
-	if (e == NULL)
-		return;
-	ghc_redact(e, c->client_secret, c->secret_len);
-	if (ghc_form_encode(&f, c->client_secret) == 0 && f.len != c->secret_len)
-		ghc_redact(e, f.p, f.len);
+	if (ghc_form_encode(&f, c->client_secret) != 0)
+		goto out;
 	for (const char *p = c->client_secret; *p != '\0'; p++)
 		if ((*p == '/' ? ghc_buf_append(&j, "\\/", 2) : ghc_buf_append(&j, p, 1)) != 0)
-			break;
-	if (j.len != c->secret_len)
-		ghc_redact(e, j.p, j.len);
-	if (d->basic && (b64 = basic_credentials(c, d->basic_encode)) != NULL) {
-		ghc_redact(e, b64, strlen(b64));
+			goto out;
+	if (d->basic && (b64 = basic_credentials(c, d->basic_encode)) == NULL)
+		goto out;
+	/* Each ghc_buf's block is its own malloc, kept as is. */
+	if (f.len != c->secret_len) {
+		c->forms[c->nforms] = f.p;
+		c->forms_len[c->nforms++] = f.len;
+		f.p = NULL;
+	}
+	if (j.len != c->secret_len) {
+		c->forms[c->nforms] = j.p;
+		c->forms_len[c->nforms++] = j.len;
+		j.p = NULL;
+	}
+	if (b64 != NULL) {
+		c->forms[c->nforms] = b64;
+		c->forms_len[c->nforms++] = strlen(b64);
+		b64 = NULL;
+	}
+	rc = 0;
+out:
+	ghc_buf_free(&f);
+	ghc_buf_free(&j);
+	if (b64 != NULL) {
 		OPENSSL_cleanse(b64, strlen(b64));
 		free(b64);
 	}
-	ghc_buf_free(&f);
-	ghc_buf_free(&j);
+	return rc;
+}
+
+void
+ghc_secret_forms_free(struct gh_client *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nforms; i++) {
+		OPENSSL_cleanse(c->forms[i], c->forms_len[i]);
+		free(c->forms[i]);
+		c->forms[i] = NULL;
+	}
+	c->nforms = 0;
+}
+
+void
+ghc_client_redactions(const struct gh_client *c, const struct gh_client_token *t,
+    struct ghc_redactions *r)
+{
+	size_t i;
+
+	memset(r, 0, sizeof(*r));
+	ghc_redactions_add(r, c->client_secret, c->secret_len);
+	for (i = 0; i < c->nforms; i++)
+		ghc_redactions_add(r, c->forms[i], c->forms_len[i]);
+	if (t != NULL)
+		ghc_redactions_add(r, t->value, t->len);
+}
+
+void
+ghc_redact_secret(const struct gh_client *c, struct gh_client_error *e)
+{
+	struct ghc_redactions r;
+
+	ghc_client_redactions(c, NULL, &r);
+	ghc_redact(e, &r);
 }
 
 static int
@@ -257,6 +311,7 @@ json_wipe(json_t *j)
 static void
 error_detail(const struct gh_client *c, const char *body, size_t len, char *out, size_t outlen)
 {
+	struct ghc_redactions r;
 	json_t *j, *v, *d;
 	char a[160], b[240];
 
@@ -274,12 +329,11 @@ error_detail(const struct gh_client *c, const char *body, size_t len, char *out,
 		if (!json_is_string(v) && !json_is_string(d))
 			d = json_object_get(j, "message");
 		a[0] = b[0] = '\0';
+		ghc_client_redactions(c, NULL, &r);
 		if (json_is_string(v))
-			ghc_sanitize(a, sizeof(a), json_string_value(v), json_string_length(v),
-			    c->client_secret, c->secret_len, NULL, 0);
+			ghc_sanitize(a, sizeof(a), json_string_value(v), json_string_length(v), &r);
 		if (json_is_string(d))
-			ghc_sanitize(b, sizeof(b), json_string_value(d), json_string_length(d),
-			    c->client_secret, c->secret_len, NULL, 0);
+			ghc_sanitize(b, sizeof(b), json_string_value(d), json_string_length(d), &r);
 		if (a[0] && b[0])
 			snprintf(out, outlen, ": %s: %s", a, b);
 		else if (a[0] || b[0])
@@ -291,7 +345,7 @@ error_detail(const struct gh_client *c, const char *body, size_t len, char *out,
 
 enum gh_client_err
 ghc_token_parse(enum gh_client_dialect dialect, const char *body, size_t len, int64_t now_wall,
-    const char *secret, size_t secret_len, char **token, int64_t *lifetime_s,
+    const struct ghc_redactions *r, char **token, int64_t *lifetime_s,
     int64_t *expires_wall, struct gh_client_error *e)
 {
 	const struct dialect *d = &dialects[dialect];
@@ -308,8 +362,7 @@ ghc_token_parse(enum gh_client_dialect dialect, const char *body, size_t len, in
 		goto out;
 	}
 	if ((j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
-		ghc_sanitize(why, sizeof(why), jerr.text, strlen(jerr.text), secret, secret_len,
-		    NULL, 0);
+		ghc_sanitize(why, sizeof(why), jerr.text, strlen(jerr.text), r);
 		rc = ghc_fail(e, GH_CLIENT_ERR_BAD_RESPONSE, 0,
 		    "the token endpoint's answer is not JSON (line %d: %s)", jerr.line, why);
 		goto out;
@@ -347,8 +400,7 @@ ghc_token_parse(enum gh_client_dialect dialect, const char *body, size_t len, in
 		if (tt != NULL && (!json_is_string(tt) ||
 		    strcasecmp(json_string_value(tt), "bearer") != 0)) {
 			if (json_is_string(tt))
-				ghc_sanitize(why, 40, json_string_value(tt), json_string_length(tt),
-				    secret, secret_len, NULL, 0);
+				ghc_sanitize(why, 40, json_string_value(tt), json_string_length(tt), r);
 			else
 				snprintf(why, sizeof(why), "(not a string)");
 			rc = ghc_fail(e, GH_CLIENT_ERR_BAD_RESPONSE, 0,
@@ -398,8 +450,7 @@ ghc_token_parse(enum gh_client_dialect dialect, const char *body, size_t len, in
 		}
 		if (!json_is_string(ex) || ghc_parse_iso8601(json_string_value(ex), &vu) != 0) {
 			if (json_is_string(ex))
-				ghc_sanitize(why, 48, json_string_value(ex), json_string_length(ex),
-				    secret, secret_len, NULL, 0);
+				ghc_sanitize(why, 48, json_string_value(ex), json_string_length(ex), r);
 			else
 				snprintf(why, sizeof(why), "(not a string)");
 			rc = ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
@@ -442,6 +493,7 @@ ghc_token_fetch(struct gh_client *c, const char *scope, const char *tenant,
 	struct ghc_buf body = { 0 }, auth = { 0 }, hdr = { 0 };
 	struct ghc_http_resp resp = { 0 };
 	struct ghc_http_req req = { 0 };
+	struct ghc_redactions red;
 	struct curl_slist *h = NULL, *nh;
 	struct gh_client_token *tok = NULL;
 	enum gh_client_err rc;
@@ -489,11 +541,12 @@ ghc_token_fetch(struct gh_client *c, const char *scope, const char *tenant,
 		rc = ghc_status_err(resp.status);
 		error_detail(c, resp.body.p, resp.body.len, detail, sizeof(detail));
 		if (rc == GH_CLIENT_ERR_REDIRECT) {
+			struct ghc_redactions r;
 			char loc[200];
 
+			ghc_client_redactions(c, NULL, &r);
 			ghc_sanitize(loc, sizeof(loc), resp.location,
-			    resp.location ? strlen(resp.location) : 0, c->client_secret,
-			    c->secret_len, NULL, 0);
+			    resp.location ? strlen(resp.location) : 0, &r);
 			ghc_fail(e, rc, resp.status, "the token endpoint %s answered %ld with a "
 			    "redirect to %s; redirects are not followed", c->token_url, resp.status,
 			    loc[0] ? loc : "(no Location)");
@@ -510,9 +563,10 @@ ghc_token_fetch(struct gh_client *c, const char *scope, const char *tenant,
 		goto out;
 	}
 	now_wall = (int64_t)time(NULL);
+	ghc_client_redactions(c, NULL, &red);
 	if ((rc = ghc_token_parse(c->dialect, resp.body.p, resp.body.len,
-	    d->answer == ANSWER_PAPAYA ? now_wall : start_wall, c->client_secret, c->secret_len,
-	    &token, &life, &expires_wall, e)) != GH_CLIENT_OK) {
+	    d->answer == ANSWER_PAPAYA ? now_wall : start_wall, &red, &token, &life,
+	    &expires_wall, e)) != GH_CLIENT_OK) {
 		if (e != NULL)
 			e->http_status = resp.status;
 		goto out;

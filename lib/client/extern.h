@@ -92,6 +92,12 @@ struct gh_client {
 	char		*client_id;
 	char		*client_secret;	/* wiped on free */
 	size_t		 secret_len;
+	/* The secret as it may be echoed besides as is (form-encoded, JSON with
+	 * "\/", inside the Basic credentials): what messages redact. Wiped on free. */
+#define GHC_FORMS_MAX	3
+	char		*forms[GHC_FORMS_MAX];
+	size_t		 forms_len[GHC_FORMS_MAX];
+	size_t		 nforms;
 	char		*scope;
 	char		*tenant;
 	char		*token_name;
@@ -134,21 +140,40 @@ struct gh_client {
 	atomic_uint_fast64_t st_api_calls;
 };
 
-/* err.c: fill an error (e may be NULL) and return code. */
+/* util.c: fill an error (e may be NULL) and return code. */
 enum gh_client_err ghc_fail(struct gh_client_error *e, enum gh_client_err code,
     long http_status, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* Replace every occurrence of secret in e->message with "***". */
-void	 ghc_redact(struct gh_client_error *e, const char *secret, size_t secret_len);
-/* ghc_redact of the client secret in every form it is sent in (dialect.c). */
+
+/*
+ * What no message may show: the secret in each form it is sent in, and a
+ * token. A text that ends in a prefix of one of them at least
+ * GHC_REDACT_PREFIX long (or the whole string, if shorter) was cut in the
+ * middle of it, by us or by the server: that prefix is redacted too.
+ */
+#define GHC_REDACT_MAX		6
+#define GHC_REDACT_PREFIX	8
+struct ghc_redactions {
+	const char	*s[GHC_REDACT_MAX];
+	size_t		 n[GHC_REDACT_MAX];
+	size_t		 count;
+};
+/* Add s (NULL or n 0: nothing; beyond GHC_REDACT_MAX: ignored, see GHC_FORMS_MAX). */
+void	 ghc_redactions_add(struct ghc_redactions *, const char *s, size_t n);
+/* The client's secret in every form (see ghc_secret_forms), and t's value if not NULL. */
+void	 ghc_client_redactions(const struct gh_client *, const struct gh_client_token *t,
+    struct ghc_redactions *);
+/* In e->message, replace each occurrence of each string of r, and a cut one at the end, by "***". */
+void	 ghc_redact(struct gh_client_error *e, const struct ghc_redactions *r);
+/* ghc_redact of the client's secret in every form it is sent in. */
 void	 ghc_redact_secret(const struct gh_client *, struct gh_client_error *e);
 /*
  * Copy a server-provided string for a message: printable ASCII, at most
- * dstlen - 1 bytes, with every occurrence of r1 and r2 (the secret, the
- * token; NULL or length 0: none) replaced by "***" BEFORE it is cut, so that
- * an echoed secret cannot survive as a truncated prefix.
+ * dstlen - 1 bytes, with every occurrence of each string of r (may be NULL),
+ * and a cut one at the end of src, replaced by "***" BEFORE it is cut to
+ * dstlen, so that an echoed secret cannot survive as a truncated prefix.
  */
 void	 ghc_sanitize(char *dst, size_t dstlen, const char *src, size_t srclen,
-    const char *r1, size_t l1, const char *r2, size_t l2);
+    const struct ghc_redactions *r);
 
 /* util.c */
 int64_t	 ghc_now_ns(void);		/* CLOCK_BOOTTIME (suspend counts) */
@@ -212,13 +237,16 @@ enum gh_client_err ghc_status_err(long status);
 enum gh_client_err ghc_check_url(const struct gh_client *, const char *url,
     struct gh_client_error *);
 
+/* dialect.c: compute c->forms from c->client_secret (-1: out of memory); wipe and free them. */
+int	 ghc_secret_forms(struct gh_client *);
+void	 ghc_secret_forms_free(struct gh_client *);
 /* dialect.c: fetch a new token from the token endpoint before deadline_ns. */
 enum gh_client_err ghc_token_fetch(struct gh_client *, const char *scope,
     const char *tenant, struct gh_client_token **out, struct gh_client_error *,
     int64_t deadline_ns);
 /* Parse a token endpoint's 2xx body (exposed for unit tests). now: wall clock. */
 enum gh_client_err ghc_token_parse(enum gh_client_dialect, const char *body, size_t len,
-    int64_t now_wall, const char *secret, size_t secret_len, char **token, int64_t *lifetime_s,
+    int64_t now_wall, const struct ghc_redactions *, char **token, int64_t *lifetime_s,
     int64_t *expires_wall, struct gh_client_error *);
 
 /* client.c */

@@ -63,53 +63,85 @@ ghc_fail(struct gh_client_error *e, enum gh_client_err code, long http_status,
 }
 
 void
-ghc_redact(struct gh_client_error *e, const char *secret, size_t secret_len)
+ghc_redactions_add(struct ghc_redactions *r, const char *s, size_t n)
 {
-	char out[sizeof(e->message)], *p, *start;
-	size_t o = 0;
-
-	if (e == NULL || secret == NULL || secret_len == 0)
-		return;
-	start = e->message;
-	while ((p = strstr(start, secret)) != NULL) {
-		size_t n = (size_t)(p - start);
-
-		if (o + n + 3 >= sizeof(out))
-			break;
-		memcpy(out + o, start, n);
-		o += n;
-		memcpy(out + o, "***", 3);
-		o += 3;
-		start = p + secret_len;
+	if (s != NULL && n > 0 && r->count < GHC_REDACT_MAX) {
+		r->s[r->count] = s;
+		r->n[r->count] = n;
+		r->count++;
 	}
-	if (start == e->message)
+}
+
+/*
+ * If src[0, len) is a prefix of one of r's strings cut short (at least
+ * GHC_REDACT_PREFIX long, or the string's whole length if that is less),
+ * 1: a text that ends so was cut in the middle of a secret.
+ */
+static int
+cut_prefix(const struct ghc_redactions *r, const char *src, size_t len)
+{
+	size_t k, min;
+
+	for (k = 0; r != NULL && k < r->count; k++) {
+		min = r->n[k] < GHC_REDACT_PREFIX ? r->n[k] : GHC_REDACT_PREFIX;
+		if (len < r->n[k] && len >= min && memcmp(src, r->s[k], len) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The length of one of r's strings found whole at src (at most len bytes), or 0. */
+static size_t
+whole_at(const struct ghc_redactions *r, const char *src, size_t len)
+{
+	size_t k;
+
+	for (k = 0; r != NULL && k < r->count; k++)
+		if (len >= r->n[k] && memcmp(src, r->s[k], r->n[k]) == 0)
+			return r->n[k];
+	return 0;
+}
+
+void
+ghc_redact(struct gh_client_error *e, const struct ghc_redactions *r)
+{
+	char out[sizeof(e->message)];
+	size_t i = 0, o = 0, len, skip;
+
+	if (e == NULL || r == NULL || r->count == 0)
 		return;
-	snprintf(out + o, sizeof(out) - o, "%s", start);
-	memcpy(e->message, out, sizeof(out));
+	len = strlen(e->message);
+	while (i < len && o + 1 < sizeof(out)) {
+		if ((skip = whole_at(r, e->message + i, len - i)) > 0 ||
+		    (cut_prefix(r, e->message + i, len - i) && (skip = len - i) > 0)) {
+			for (int k = 0; k < 3 && o + 1 < sizeof(out); k++)
+				out[o++] = '*';
+			i += skip;
+			continue;
+		}
+		out[o++] = e->message[i++];
+	}
+	out[o] = '\0';
+	memcpy(e->message, out, o + 1);
 	OPENSSL_cleanse(out, sizeof(out));
 }
 
 void
-ghc_sanitize(char *dst, size_t dstlen, const char *src, size_t srclen, const char *r1, size_t l1,
-    const char *r2, size_t l2)
+ghc_sanitize(char *dst, size_t dstlen, const char *src, size_t srclen,
+    const struct ghc_redactions *r)
 {
-	size_t i = 0, o = 0;
+	size_t i = 0, o = 0, skip;
 
 	if (dstlen == 0)
 		return;
-	if (r1 == NULL)
-		l1 = 0;
-	if (r2 == NULL)
-		l2 = 0;
 	while (src != NULL && i < srclen && o + 1 < dstlen) {
 		unsigned char ch = (unsigned char)src[i];
-		size_t skip = 0;
 
-		if (l1 > 0 && srclen - i >= l1 && memcmp(src + i, r1, l1) == 0)
-			skip = l1;
-		else if (l2 > 0 && srclen - i >= l2 && memcmp(src + i, r2, l2) == 0)
-			skip = l2;
-		if (skip > 0) {
+		/* Matched on src, not on what fits in dst: a secret that our cut
+		 * would split is still replaced whole, and one the server cut
+		 * (a prefix at its end) too. */
+		if ((skip = whole_at(r, src + i, srclen - i)) > 0 ||
+		    (cut_prefix(r, src + i, srclen - i) && (skip = srclen - i) > 0)) {
 			for (int k = 0; k < 3 && o + 1 < dstlen; k++)
 				dst[o++] = '*';
 			i += skip;

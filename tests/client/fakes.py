@@ -233,6 +233,18 @@ class Fake:
             # /bad/redirect-PORT/...: a 302 to another host (127.0.0.2 on another port).
             port = case.split("-", 1)[1]
             return self.send(h, 302, raw=b"", extra={"Location": "http://127.0.0.2:%s/elsewhere/oauth/token" % port})
+        if case.startswith("cut240-"):
+            # /bad/cut240-K/...: a server that echoes the secret and cuts its
+            # description at 240 characters, K characters into the secret.
+            k = int(case.split("-", 1)[1])
+            desc = ("x" * (240 - 7 - k) + " echo: " + SECRET)[:240]
+            return self.send(h, 400, {"error": "invalid_client", "error_description": desc})
+        if case.startswith("echoreqpad-"):
+            # /bad/echoreqpad-N/...: echoreq's description after N characters of
+            # padding, to move the quoted request across our own cut.
+            pad = "x" * int(case.split("-", 1)[1])
+            return self.send(h, 400, {"error": "invalid_client",
+                                      "error_description": pad + " body=" + body.decode(errors="replace")})
         if case == "echoreq":
             # A server that quotes the request back: the body, the
             # Authorization header, and the secret as some JSON writers

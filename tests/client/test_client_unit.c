@@ -89,19 +89,40 @@ test_form_encode(void **state)
 static void
 test_sanitize_redacts_before_cutting(void **state)
 {
-	char out[20];
+	struct ghc_redactions r = { 0 }, r2 = { 0 }, shorty = { 0 };
+	struct gh_client_error e = { 0 };
+	char out[20], big[64];
 	const char *secret = "SECRETVALUE";
 
 	(void)state;
+	ghc_redactions_add(&r, secret, strlen(secret));
 	/* Cut in the middle of the secret: without redaction "SECRE" would remain. */
-	ghc_sanitize(out, sizeof(out), "0123456789abcSECRETVALUE", 24, secret, strlen(secret),
-	    NULL, 0);
+	ghc_sanitize(out, sizeof(out), "0123456789abcSECRETVALUE", 24, &r);
 	assert_string_equal(out, "0123456789abc***");
-	ghc_sanitize(out, sizeof(out), "tok=T1 s=SECRETVALUE\n", 21, "T1", 2, secret,
-	    strlen(secret));
+	ghc_redactions_add(&r2, "T1", 2);
+	ghc_redactions_add(&r2, secret, strlen(secret));
+	ghc_sanitize(out, sizeof(out), "tok=T1 s=SECRETVALUE\n", 21, &r2);
 	assert_string_equal(out, "tok=*** s=***?");
-	ghc_sanitize(out, sizeof(out), "a\x01\x7f\xff", 4, NULL, 0, NULL, 0);
+	ghc_sanitize(out, sizeof(out), "a\x01\x7f\xff", 4, NULL);
 	assert_string_equal(out, "a???");
+	/* The server cut the text inside the secret: a prefix of 8 or more at
+	 * the end is redacted, whether or not our own cut reaches it. */
+	ghc_sanitize(big, sizeof(big), "echo: SECRETVA", 14, &r);
+	assert_string_equal(big, "echo: ***");
+	ghc_sanitize(out, 12, "echo: SECRETVA", 14, &r);
+	assert_string_equal(out, "echo: ***");
+	ghc_sanitize(big, sizeof(big), "echo: SECRETV", 13, &r);	/* 7: could be any word */
+	assert_string_equal(big, "echo: SECRETV");
+	ghc_sanitize(big, sizeof(big), "SECRETVA and more", 17, &r);	/* not at the end */
+	assert_string_equal(big, "SECRETVA and more");
+	/* A secret shorter than 8 is redacted only whole. */
+	ghc_redactions_add(&shorty, "abc", 3);
+	ghc_sanitize(big, sizeof(big), "xabcxab", 7, &shorty);
+	assert_string_equal(big, "x***xab");
+	/* The final message, which vsnprintf may have cut: the same rules. */
+	snprintf(e.message, sizeof(e.message), "a SECRETVALUE b SECRETVALU");
+	ghc_redact(&e, &r);
+	assert_string_equal(e.message, "a *** b ***");
 }
 
 static void
@@ -137,10 +158,12 @@ static enum gh_client_err
 parse(enum gh_client_dialect d, const char *body, int64_t *life, int64_t *exp, char *msg)
 {
 	struct gh_client_error e = { 0 };
+	struct ghc_redactions r = { 0 };
 	enum gh_client_err rc;
 	char *tok = NULL;
 
-	rc = ghc_token_parse(d, body, strlen(body), 1720600000, "s3cret", 6, &tok, life, exp, &e);
+	ghc_redactions_add(&r, "s3cret", 6);
+	rc = ghc_token_parse(d, body, strlen(body), 1720600000, &r, &tok, life, exp, &e);
 	if (rc == GH_CLIENT_OK) {
 		assert_non_null(tok);
 		free(tok);

@@ -123,6 +123,21 @@ class Failures(Suite):
             for f in forms:
                 check(f not in r["msg"], "%s: the secret as %r is in %r" % (dialect, f, r["msg"]))
 
+    def test_secret_cut_by_a_description_limit_is_redacted(self):
+        # The server cut its description at 240 characters, K characters
+        # into the echoed secret: no prefix of 8 or more may survive.
+        for k in (8, 12, 23):
+            r = self.refused("cut240-%d" % k, "rejected", ["400", "invalid_client", "***"])
+            check(SECRET[:6] not in r["msg"], "K=%d: a prefix of the secret: %r" % (k, r["msg"]))
+        # The form-encoded secret (client_secret_post) quoted across our own
+        # 240-character cut: redacted before the cut, in every form sent.
+        import urllib.parse
+        enc = urllib.parse.quote_plus(SECRET)
+        for pad in range(110, 150, 4):
+            r = self.fetch("echoreqpad-%d" % pad, dialect="oauth-post")
+            eq(r["rc"], "rejected", "%r" % r)
+            check(enc[:6] not in r["msg"], "pad %d: a prefix of the encoded secret: %r" % (pad, r["msg"]))
+
     def test_429_honours_retry_after(self):
         r = self.fetch("r429")
         eq((r["rc"], r["hits"]), ("ok", 2), "429 then a token: %r" % r)

@@ -1692,6 +1692,7 @@ static int
 fz_client_token(const uint8_t *d, size_t n)
 {
 	struct gh_client_error e;
+	struct ghc_redactions r = { 0 };
 	enum gh_client_dialect dl;
 	char *token = (char *)1;
 	int64_t life = -7, wall = -7;
@@ -1701,8 +1702,9 @@ fz_client_token(const uint8_t *d, size_t n)
 		return 0;
 	dl = (enum gh_client_dialect)((d[0] & 0x0f) % GH_CLIENT_DIALECT__MAX);
 	memset(&e, 0, sizeof(e));
-	rc = ghc_token_parse(dl, (const char *)d + 1, n - 1, FZ_CLIENT_NOW, FZ_CLIENT_SECRET,
-	    strlen(FZ_CLIENT_SECRET), &token, &life, &wall, &e);
+	ghc_redactions_add(&r, FZ_CLIENT_SECRET, strlen(FZ_CLIENT_SECRET));
+	rc = ghc_token_parse(dl, (const char *)d + 1, n - 1, FZ_CLIENT_NOW, &r, &token, &life,
+	    &wall, &e);
 	if (rc != GH_CLIENT_OK) {
 		FZ_CHECK(rc == GH_CLIENT_ERR_BAD_RESPONSE || rc == GH_CLIENT_ERR_BAD_LIFETIME);
 		FZ_CHECK(token == NULL && life == -7);
