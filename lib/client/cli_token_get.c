@@ -63,7 +63,8 @@ gh_client_cli_token_get(int argc, char **argv)
 		[O_PATH] = { "token-path", "token endpoint path, overriding the dialect's", NULL, 0, 0 },
 		[O_CA_FILE] = { "ca-file", "PEM CA bundle for TLS verification", NULL, 0, 0 },
 		[O_CA_PATH] = { "ca-path", "directory of CA certificates", NULL, 0, 0 },
-		[O_TIMEOUT] = { "timeout-ms", "total timeout per request (default 20000)", NULL, 0, 0 },
+		[O_TIMEOUT] = { "timeout-ms", "timeout of one HTTP attempt (default 20000); with its "
+		    "retries the command ends by 4 times that", NULL, 0, 0 },
 		[O_ALLOW_HTTP] = { "allow-http", "accept http:// to a non-loopback host", NULL, 1, 0 },
 		[O_JSON] = { "json", "print {\"token\":...,\"expires_at\":...} instead", NULL, 1, 0 },
 		[O_HELP] = { "help", "this text", NULL, 1, 0 },
