@@ -147,7 +147,8 @@ audit_verify_call(struct admin_call *c)
 		return;
 	}
 	memset(&r, 0, sizeof(r));
-	if (audit_verify(c->ctx->store, &r) == -1) {
+	/* The key this server links rows with (set at start, cli_serve.c). */
+	if (audit_verify(c->ctx->store, store_audit_get_key(c->ctx->store), &r) == -1) {
 		admin_error(c, 503, "temporarily_unavailable", "store: %s", store_last_error());
 		return;
 	}

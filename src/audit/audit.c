@@ -9,9 +9,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "audit/audit.h"
 #include "config/config.h"
 #include "obs/log.h"
+#include "security/masterkey.h"
 #include "server/context.h"
 #include "util/util.h"
 
@@ -23,6 +26,40 @@ audit_now_ms(void)
 	 * after a second began a whole second early, before rows written
 	 * just before it, and moved audit retention's cut back by a second. */
 	return clock_now_ms();
+}
+
+int
+audit_key_derive(const uint8_t master[32], uint8_t out[32])
+{
+	return masterkey_derive(master, AUDIT_KEY_INFO, out);
+}
+
+int
+audit_key_use(struct store *st, const uint8_t master[32], char *err, size_t errlen)
+{
+	uint8_t key[32];
+	int rc = -1;
+
+	if (audit_key_derive(master, key) == -1)
+		snprintf(err, errlen, "cannot derive the audit key from the master key");
+	else if (store_audit_set_key(st, key) != STORE_OK)
+		snprintf(err, errlen, "%s", store_last_error());
+	else
+		rc = 0;
+	OPENSSL_cleanse(key, sizeof(key));
+	return rc;
+}
+
+struct store_audit_key *
+audit_key_new(const uint8_t master[32])
+{
+	struct store_audit_key *k = NULL;
+	uint8_t key[32];
+
+	if (audit_key_derive(master, key) == 0)
+		k = store_audit_key_new(key);
+	OPENSSL_cleanse(key, sizeof(key));
+	return k;
 }
 
 /* 1 when s can be stored as it is: short enough, clean UTF-8 (the common

@@ -5,10 +5,13 @@
  *
  * Rows are appended by the store's group-commit writer, in the same
  * transaction as the token records queued around them, so the trail costs
- * the token endpoint no extra fsync. Each row is hash-chained to the one
- * before it (store.h, store_audit_*); `gatehouse audit verify` checks the
- * chain. The config key `audit` (on|off) turns the trail off for benchmarks
- * and for stores that cannot hold it; then every call here does nothing.
+ * the token endpoint no extra fsync. Each row is chained to the one before
+ * it by an HMAC under the audit key, derived from the master key (store.h,
+ * store_audit_*): without the master key, nobody can rewrite the trail
+ * undetected; with it, anyone can. `gatehouse audit verify` checks the
+ * chain with the master key. The config key `audit` (on|off) turns the
+ * trail off for benchmarks and for stores that cannot hold it; then every
+ * call here does nothing.
  *
  * Field conventions (all strings may be NULL, stored as ""):
  *   request_id  the caller's X-Request-ID (or the generated one)
@@ -76,21 +79,44 @@ int	audit_write(struct store *, const struct config *, const struct audit_event 
 int64_t	audit_now_ms(void);
 
 /*
- * Checks the whole chain (store.h describes the checkpoint rule). Returns 0
- * when the check ran — r->ok tells the verdict; when not ok, r->first_bad
- * is the first broken seq and r->why says how — or -1 when the store could
- * not be read (store_last_error()).
+ * The audit key: HKDF-SHA-256 of the master key with an info label of its
+ * own (never the master key itself, never another key's label). Lives in
+ * memory only; never logged.
+ *   audit_key_derive  into out (the caller wipes it). 0 or -1.
+ *   audit_key_use     for every process that writes the trail: derives
+ *                     the key and sets it on st (store.h
+ *                     store_audit_set_key, which writes the key record on
+ *                     first use). 0, or -1 with a one-line reason in err (a
+ *                     master key that does not match the trail's says so).
+ *   audit_key_new     the key as audit_verify takes it; NULL on failure;
+ *                     store_audit_key_free() it.
+ */
+#define AUDIT_KEY_INFO	"gatehouse audit chain v2"
+int	audit_key_derive(const uint8_t master[32], uint8_t out[32]);
+int	audit_key_use(struct store *, const uint8_t master[32], char *err, size_t errlen);
+struct store_audit_key *audit_key_new(const uint8_t master[32]);
+
+/*
+ * Checks the whole chain under the audit key k (store.h describes the key
+ * record and the checkpoint rule). Returns 0 when the check ran — r->ok
+ * tells the verdict; when not ok, r->first_bad is the first broken seq (0
+ * when the fault is not a row's: the key, the key record) and r->why says
+ * how — or -1 when the store could not be read (store_last_error()).
+ * r->key_mismatch: k is not the key the trail was written with (a wrong
+ * master key), told apart from tampering by the key record's check value.
  */
 struct audit_verify_result {
 	int	 ok;
+	int	 key_mismatch;
 	int64_t	 rows;		/* rows read */
-	int64_t	 first_bad;	/* seq, when !ok */
+	int64_t	 first_bad;	/* seq, when !ok; 0: not a row's fault */
 	char	 why[256];
 	int64_t	 head_seq;	/* the last row: record its hash elsewhere */
 	char	 head_hash[65];	/* hex; "" when the trail is empty */
 	int64_t	 checkpoint;	/* through seq of the newest checkpoint; 0 */
 };
-int	audit_verify(struct store *, struct audit_verify_result *r);
+int	audit_verify(struct store *, const struct store_audit_key *k,
+	    struct audit_verify_result *r);
 
 /* The retention prune at the configured audit_retention (store.h
  * store_audit_prune). 0 (and *pruned) or -1; a no-op when retention is 0

@@ -33,7 +33,7 @@ static const struct command {
 	{ "lock", "list", cmd_lock_list, "list the lockout locks in force" },
 	{ "lock", "clear", cmd_lock_clear, "end locks: [--address A] [--client ID] | --all" },
 	{ "approvals", NULL, cmd_approvals, "maker-checker requests: list | show ID | approve|reject ID --as ADMIN_CLIENT" },
-	{ "audit", "verify", cmd_audit_verify, "check the audit trail's hash chain; names the first broken seq" },
+	{ "audit", "verify", cmd_audit_verify, "check the audit trail's chain with the master key; names the first broken seq" },
 	{ "audit", "list", cmd_audit_list, "audit events, newest first: [--tenant T] [--client C] [--action A] [--since] [--until] [--limit]" },
 	{ "migrate", NULL, cmd_migrate, "apply the store's schema migrations now (nodes also do at start)" },
 	{ "store", "copy", cmd_store_copy, "copy every row: --from sqlite:PATH --to postgresql://... (empty)" },

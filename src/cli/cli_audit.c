@@ -9,11 +9,31 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "audit/audit.h"
 #include "cli/cli_audit.h"
 #include "cli/commands.h"
 #include "config/config.h"
 #include "util/util.h"
+
+/* Sets the audit key of the master key (--master-key) on st, for a
+ * command that writes the trail. 0, or -1 after printing why. */
+static int
+use_audit_key(const struct cli_args *a, struct store *st, const char *what)
+{
+	uint8_t master[32];
+	char err[512];
+	int rc;
+
+	if (cli_master_key(a, 0, master, NULL) == -1)
+		return -1;
+	rc = audit_key_use(st, master, err, sizeof(err));
+	OPENSSL_cleanse(master, sizeof(master));
+	if (rc == -1)
+		cli_fail("%s: audit: %s", what, err);
+	return rc;
+}
 
 int
 cli_audit(const struct cli_args *a, struct store *st, const char *action, const char *tenant,
@@ -41,7 +61,12 @@ cli_audit(const struct cli_args *a, struct store *st, const char *action, const 
 	ev.target = target;
 	ev.outcome = err == NULL ? "ok" : "error";
 	ev.detail = err;
-	if ((rc = audit_write(st, &cfg, &ev)) == -1)
+	/* The row is linked under the audit key: the master key is needed. */
+	if (cfg.audit && use_audit_key(a, st, action) == -1)
+		rc = -1;
+	else
+		rc = audit_write(st, &cfg, &ev);
+	if (rc == -1)
 		cli_fail("%s: done, but the audit trail could not record it", action);
 	store_client_clear(&c);
 	config_clear(&cfg);
@@ -180,26 +205,60 @@ cmd_audit_list(int argc, char **argv)
 	return cli_print(arr);
 }
 
+/* The audit key of --master-key, for verifying; NULL after printing. */
+static struct store_audit_key *
+verify_key(const struct cli_args *a)
+{
+	struct store_audit_key *k;
+	uint8_t master[32];
+
+	if (cli_master_key(a, 0, master, NULL) == -1)
+		return NULL;
+	k = audit_key_new(master);
+	OPENSSL_cleanse(master, sizeof(master));
+	if (k == NULL)
+		cli_fail("audit verify: cannot derive the audit key from the master key");
+	return k;
+}
+
 int
 cmd_audit_verify(int argc, char **argv)
 {
 	static const struct cli_opt spec[] = { CLI_STORE_OPTS };
 	struct cli_args a;
 	struct store *st = NULL;
+	struct store_audit_key *k = NULL;
 	struct audit_verify_result r;
 	int rc;
 
 	if ((rc = cli_parse(argc, argv, "gatehouse audit verify", spec, GH_ARRAY_LEN(spec), &a)) != 0)
 		return rc < 0 ? 2 : 0;
-	if (cli_open_store(&a, &st) == -1)
+	/* Only the master key's holder can tell a keyed row from a forged
+	 * one: verify reads the trail, and writes nothing (not even the key
+	 * record a trail without one would get). */
+	if ((k = verify_key(&a)) == NULL)
 		return 1;
-	rc = audit_verify(st, &r);
+	if (cli_open_store(&a, &st) == -1) {
+		store_audit_key_free(k);
+		return 1;
+	}
+	rc = audit_verify(st, k, &r);
+	store_audit_key_free(k);
 	if (rc == -1) {
 		rc = cli_fail("audit verify: %s", store_last_error());
 		store_close(st);
 		return rc;
 	}
 	store_close(st);
+	if (!r.ok && r.first_bad == 0) {
+		/* Not a row's fault: the key, or the key record. */
+		cli_print(json_pack("{s:b, s:b, s:s, s:I}", "ok", 0, "key_matches", !r.key_mismatch,
+		    "reason", r.why, "rows", (json_int_t)r.rows));
+		if (r.key_mismatch)
+			return cli_fail("audit verify: the master key %s does not match the key this "
+			    "audit trail was written with", cli_master_path(&a));
+		return cli_fail("audit verify: %s", r.why);
+	}
 	if (!r.ok) {
 		cli_print(json_pack("{s:b, s:I, s:s, s:I}", "ok", 0, "first_bad_seq",
 		    (json_int_t)r.first_bad, "reason", r.why, "rows", (json_int_t)r.rows));
@@ -242,6 +301,12 @@ cmd_audit_prune(int argc, char **argv)
 	cfg.audit = 1;	/* an explicit prune works on the trail there is */
 	if (cli_open_store(&a, &st) == -1) {
 		config_clear(&cfg);
+		return 1;
+	}
+	/* The checkpoint is a row of the trail: linked under the key. */
+	if (use_audit_key(&a, st, "audit prune") == -1) {
+		config_clear(&cfg);
+		store_close(st);
 		return 1;
 	}
 	rc = audit_prune(st, &cfg, &pruned);

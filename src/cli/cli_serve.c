@@ -452,6 +452,15 @@ cmd_serve(int argc, char **argv)
 		fprintf(stderr, "gatehouse: serve: store: %s\n", err);
 		goto out;
 	}
+	/* Every audit row this server writes is linked under the key of its
+	 * master key (ctx_init sets it too, for every user of a context). One
+	 * that does not match the trail's is refused now, before anything
+	 * else reads the store with it: rows linked with it would never
+	 * verify. */
+	if (store_audit_supported(st) && audit_key_use(st, master, err, sizeof(err)) == -1) {
+		fprintf(stderr, "gatehouse: serve: audit: %s\n", err);
+		goto out;
+	}
 	if (cfg.issuer[0] != '\0')
 		snprintf(base, sizeof(base), "%s", cfg.issuer);
 	else if (strchr(host, ':') != NULL)

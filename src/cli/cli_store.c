@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "audit/audit.h"
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -35,12 +37,20 @@ cmd_migrate(int argc, char **argv)
 	return rc;
 }
 
-/* The audit chain of url: verified, and its head. */
+/*
+ * The audit chain of url: verified under the audit key of master, and its
+ * head. key_it: first set the key on the store as a writer would, which
+ * gives a trail written before the chain was keyed its key record (the
+ * source: the copy then carries it).
+ */
 static int
-chain(const char *url, struct audit_verify_result *r, const char *which)
+chain(const char *url, const uint8_t master[32], int key_it, struct audit_verify_result *r,
+    const char *which)
 {
+	struct store_audit_key *k = NULL;
 	struct store *st = NULL;
 	char err[512];
+	int rc;
 
 	memset(r, 0, sizeof(*r));
 	if (store_open(url, &st, err, sizeof(err)) != STORE_OK) {
@@ -52,7 +62,19 @@ chain(const char *url, struct audit_verify_result *r, const char *which)
 		r->ok = 1;
 		return 0;
 	}
-	if (audit_verify(st, r) == -1) {
+	if (key_it && audit_key_use(st, master, err, sizeof(err)) == -1) {
+		cli_fail("store copy: %s: audit: %s", which, err);
+		store_close(st);
+		return -1;
+	}
+	if ((k = audit_key_new(master)) == NULL) {
+		cli_fail("store copy: cannot derive the audit key from the master key");
+		store_close(st);
+		return -1;
+	}
+	rc = audit_verify(st, k, r);
+	store_audit_key_free(k);
+	if (rc == -1) {
 		cli_fail("store copy: %s: audit: %s", which, store_last_error());
 		store_close(st);
 		return -1;
@@ -67,12 +89,15 @@ cmd_store_copy(int argc, char **argv)
 	static const struct cli_opt spec[] = {
 		{ "from", 1, 0, "the source store: sqlite:PATH" },
 		{ "to", 1, 0, "the target store: postgresql://... (an empty database)" },
+		{ "master-key", 1, 0, "master key file, to verify the audit chain on both sides;"
+		    " env GATEHOUSE_MASTER_KEY" },
 		{ "config", 1, 0, "configuration file" },
 	};
 	struct store_copy_count counts[64];
 	struct audit_verify_result src, dst;
 	struct cli_args a;
 	const char *from, *to;
+	uint8_t master[32];
 	char err[512];
 	size_t n = 0;
 	json_t *tables;
@@ -85,15 +110,24 @@ cmd_store_copy(int argc, char **argv)
 	to = cli_get(&a, "to");
 	if (from == NULL || to == NULL)
 		return cli_fail("store copy: give --from sqlite:PATH and --to postgresql://...");
-	/* The source's chain must hold before we copy it. */
-	if (chain(from, &src, "the source") == -1)
+	if (cli_master_key(&a, 0, master, NULL) == -1)
 		return 1;
-	if (!src.ok)
+	/* The source's chain must hold before we copy it. */
+	rc = chain(from, master, 1, &src, "the source");
+	if (rc == 0 && !src.ok) {
+		OPENSSL_cleanse(master, sizeof(master));
 		return cli_fail("store copy: the source's audit chain is broken at seq %lld (%s); "
 		    "nothing copied", (long long)src.first_bad, src.why);
-	if (store_copy(from, to, counts, GH_ARRAY_LEN(counts), &n, err, sizeof(err)) == -1)
+	}
+	if (rc == 0 && store_copy(from, to, counts, GH_ARRAY_LEN(counts), &n, err,
+	    sizeof(err)) == -1) {
+		OPENSSL_cleanse(master, sizeof(master));
 		return cli_fail("%s", err);
-	if (chain(to, &dst, "the target") == -1)
+	}
+	if (rc == 0)
+		rc = chain(to, master, 0, &dst, "the target");
+	OPENSSL_cleanse(master, sizeof(master));
+	if (rc == -1)
 		return 1;
 	if (!dst.ok || dst.rows != src.rows || dst.head_seq != src.head_seq ||
 	    strcmp(dst.head_hash, src.head_hash) != 0)

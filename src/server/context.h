@@ -49,8 +49,9 @@ struct gh_ctx {
 	struct ratesync		*ratesync;	/* shares its counts (shared stores only) */
 };
 
-/* Derives the server keys from the master key and opens caches. The store
- * and config stay the caller's. 0, or -1 with a reason in err. */
+/* Derives the server keys from the master key (and sets the audit key on
+ * the store: audit.h audit_key_use) and opens caches. The store and config
+ * stay the caller's. 0, or -1 with a reason in err. */
 int	ctx_init(struct gh_ctx *, const struct config *, struct store *,
 	    const uint8_t master[32], const char *issuer, char *err, size_t errlen);
 void	ctx_clear(struct gh_ctx *);

@@ -1,8 +1,10 @@
 /*
  * pgsql_audit.c — the PostgreSQL side of the audit trail (store.h
- * store_audit_*; table audit, migration 6), mirroring sqlite_audit.c. Every
- * append (the writer's batch, a prune's checkpoint) first takes
- * pg_advisory_xact_lock(STORE_AUDIT_LOCK), then reads the chain head: nodes
+ * store_audit_*; table audit, migration 6; the chain column and the key
+ * record, table audit_key, migration 10), mirroring sqlite_audit.c. Every
+ * append (the writer's batch, a prune's checkpoint) and the key record's
+ * first write take pg_advisory_xact_lock(STORE_AUDIT_LOCK), then read the
+ * chain head: nodes
  * appending at once queue on the lock and never fork the chain; the lock is
  * released by the commit or rollback. A batch's rows go in with one
  * statement (unnest of arrays; hashes as hex text decoded in SQL).
@@ -14,14 +16,18 @@
 #include "store/pgsql_internal.h"
 
 #define AUDIT_COLS "seq, at, request_id, actor, tenant, address, action, target, outcome," \
-	" detail, prev_hash, hash"
+	" detail, prev_hash, hash, chain"
+/* Every row appended is v2 (store_backend.h commit_batch). */
+#define CHAIN_V2_SQL "2"
+_Static_assert(STORE_AUDIT_CHAIN_V2 == 2, "CHAIN_V2_SQL is STORE_AUDIT_CHAIN_V2");
 /* store_audit_prunable, as SQL. */
 #define PRUNABLE "('token.issued', 'token.refused')"
 
 const char pg_audit_lock_sql[] = "SELECT pg_advisory_xact_lock($1::bigint)";
 const char pg_audit_head_sql[] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1";
 const char pg_audit_insert_sql[] = "INSERT INTO audit (" AUDIT_COLS ") SELECT s, t, q, ac, te,"
-    " ad, an, ta, o, d, decode(ph, 'hex'), decode(hh, 'hex') FROM unnest($1::bigint[],"
+    " ad, an, ta, o, d, decode(ph, 'hex'), decode(hh, 'hex'), " CHAIN_V2_SQL
+    " FROM unnest($1::bigint[],"
     " $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],"
     " $9::text[], $10::text[], $11::text[], $12::text[]) AS u(s, t, q, ac, te, ad, an, ta, o,"
     " d, ph, hh)";
@@ -90,8 +96,8 @@ pg_audit_rows_free(struct pg_audit_rows *w)
 }
 
 int
-pg_audit_rows(struct pg_audit_rows *w, const struct store_audit *a, size_t na, int64_t seq,
-    const uint8_t head[32])
+pg_audit_rows(struct pg_audit_rows *w, const struct store_audit_key *key,
+    const struct store_audit *a, size_t na, int64_t seq, const uint8_t head[32])
 {
 	enum { F_SEQ, F_AT, F_REQ, F_ACTOR, F_TENANT, F_ADDR, F_ACTION, F_TARGET, F_OUTCOME,
 	    F_DETAIL, F_PREV, F_HASH, F__MAX };
@@ -127,8 +133,15 @@ pg_audit_rows(struct pg_audit_rows *w, const struct store_audit *a, size_t na, i
 			}
 		}
 		x.seq = ++seq;
+		x.chain = STORE_AUDIT_CHAIN_V2;
 		memcpy(x.prev_hash, prev, 32);
-		store_audit_hash(&x, x.hash);
+		if (store_audit_link(key, &x, x.hash) == -1) {
+			for (int j = 0; j < 8; j++)
+				free(fixed[j]);
+			pg_audit_rows_free(w);
+			return store_set_error(STORE_ERROR, "audit: append: cannot link the row "
+			    "(no audit key, or out of memory)");
+		}
 		pgi_arr_i(&w->b[F_SEQ], x.seq, first);
 		pgi_arr_i(&w->b[F_AT], x.at, first);
 		for (int k = 0; k < 8; k++)
@@ -151,7 +164,8 @@ pg_audit_rows(struct pg_audit_rows *w, const struct store_audit *a, size_t na, i
  * the chain lock, the head, then every row chained to the one before.
  */
 int
-pg_audit_append_tx(PGconn *c, const struct store_audit *a, size_t na)
+pg_audit_append_tx(PGconn *c, const struct store_audit_key *k, const struct store_audit *a,
+    size_t na)
 {
 	struct pg_audit_rows w;
 	enum pq_kind kind;
@@ -168,7 +182,7 @@ pg_audit_append_tx(PGconn *c, const struct store_audit *a, size_t na)
 		return kind == PQ_FAIL ? rc : store_set_error(STORE_ERROR, "audit: chain head");
 	pg_audit_head(r, &seq, prev);
 	PQclear(r);
-	if ((rc = pg_audit_rows(&w, a, na, seq, prev)) != STORE_OK)
+	if ((rc = pg_audit_rows(&w, k, a, na, seq, prev)) != STORE_OK)
 		return rc;
 	rc = pgi_run(c, pg_audit_insert_sql, &w.v, NULL, "audit: append",
 	    PG_AUDIT_SEQ_TAKEN, NULL);
@@ -190,6 +204,7 @@ audit_row(const PGresult *r, int i, void *dst)
 			return -1;
 	hash32(r, i, 10, a->prev_hash);
 	hash32(r, i, 11, a->hash);
+	a->chain = (int)pgi_col_i(r, i, 12);
 	return 0;
 }
 
@@ -253,7 +268,8 @@ pg_audit_scan(void *h, int64_t from_seq, store_audit_fn fn, void *arg)
 }
 
 int
-pg_audit_prune(void *h, int64_t before, int64_t now, int64_t *pruned)
+pg_audit_prune(void *h, const struct store_audit_key *k, int64_t before, int64_t now,
+    int64_t *pruned)
 {
 	struct store_audit_digest *dg = NULL;
 	struct store_audit cp;
@@ -302,7 +318,8 @@ pg_audit_prune(void *h, int64_t before, int64_t now, int64_t *pruned)
 			rc = store_set_error(STORE_ERROR, "audit: prune: kept rows");
 		goto out;
 	}
-	if ((dg = store_audit_digest_new()) == NULL) {
+	/* Keyed as the checkpoint row that carries it. */
+	if ((dg = store_audit_digest_new(k)) == NULL) {
 		rc = store_set_error(STORE_ERROR, "out of memory");
 		goto out;
 	}
@@ -331,7 +348,7 @@ pg_audit_prune(void *h, int64_t before, int64_t now, int64_t *pruned)
 	store_audit_checkpoint_detail(through, through_hash, kept, kept_digest, counted,
 	    detail, sizeof(detail));
 	store_audit_checkpoint(&cp, now, detail);
-	if ((rc = pg_audit_append_tx(c, &cp, 1)) != STORE_OK)
+	if ((rc = pg_audit_append_tx(c, k, &cp, 1)) != STORE_OK)
 		goto out;
 	if ((rc = pgi_run(c, "DELETE FROM audit WHERE seq <= $1 AND action IN " PRUNABLE, &t,
 	    &deleted, "audit: prune: delete", NULL, NULL)) != STORE_OK)
@@ -349,6 +366,92 @@ out:
 		uint8_t junk[32];
 		store_audit_digest_final(dg, junk);
 	}
+	pgi_release(h, slot);	/* rolls back what did not commit */
+	return rc;
+}
+
+/* The key record into *out: STORE_OK, STORE_NOTFOUND, or an error. */
+static int
+seal_read(PGconn *c, struct store_audit_seal *out)
+{
+	struct pv v = { 0 };
+	enum pq_kind kind;
+	PGresult *r;
+	int rc = STORE_ERROR;
+
+	memset(out, 0, sizeof(*out));
+	pv_i(&v, STORE_AUDIT_CHAIN_V2);
+	if ((r = pgi_q(c, "SELECT key_check, v1_through, v1_hash, mac FROM audit_key"
+	    " WHERE chain = $1", &v, &kind, &rc, "audit: key record")) == NULL)
+		return kind == PQ_FAIL ? rc : store_set_error(STORE_ERROR, "audit: key record");
+	if (PQntuples(r) == 1) {
+		hash32(r, 0, 0, out->check);
+		out->through = pgi_col_i(r, 0, 1);
+		hash32(r, 0, 2, out->through_hash);
+		hash32(r, 0, 3, out->mac);
+		rc = STORE_OK;
+	} else
+		rc = store_set_error(STORE_NOTFOUND, "the audit trail has no key record");
+	PQclear(r);
+	return rc;
+}
+
+/* Writes the record for k binding the head as it is (store_backend.h
+ * audit_seal), inside the caller's transaction, which holds the chain
+ * lock. */
+static int
+seal_write(PGconn *c, const struct store_audit_key *k, struct store_audit_seal *out)
+{
+	struct pv v = { 0 };
+	enum pq_kind kind;
+	uint8_t head[32];
+	int64_t seq = 0;
+	PGresult *r;
+	int rc = STORE_ERROR, chain = 0;
+
+	if ((r = pgi_q(c, "SELECT seq, hash, chain FROM audit ORDER BY seq DESC LIMIT 1", NULL,
+	    &kind, &rc, "audit: chain head")) == NULL)
+		return kind == PQ_FAIL ? rc : store_set_error(STORE_ERROR, "audit: chain head");
+	pg_audit_head(r, &seq, head);
+	if (PQntuples(r) == 1)
+		chain = (int)pgi_col_i(r, 0, 2);
+	PQclear(r);
+	/* Keyed rows but no record: it was deleted. A new one would bless
+	 * whatever was done to the trail; verification reports the loss. */
+	if (chain == STORE_AUDIT_CHAIN_V2)
+		return store_set_error(STORE_NOTFOUND, "the audit trail has keyed rows but no key "
+		    "record");
+	if (store_audit_seal_make(k, seq, head, out) == -1)
+		return store_set_error(STORE_ERROR, "audit: cannot make the key record");
+	pv_i(&v, STORE_AUDIT_CHAIN_V2);
+	pv_b(&v, out->check, 32);
+	pv_i(&v, out->through);
+	pv_b(&v, out->through_hash, 32);
+	pv_b(&v, out->mac, 32);
+	return pgi_run(c, "INSERT INTO audit_key (chain, key_check, v1_through, v1_hash, mac)"
+	    " VALUES ($1, $2, $3, $4, $5)", &v, NULL, "audit: key record: insert", NULL, NULL);
+}
+
+int
+pg_audit_seal(void *h, const struct store_audit_key *k, struct store_audit_seal *out)
+{
+	PGconn *c;
+	int slot, rc;
+
+	if ((rc = pgi_acquire(h, &slot, &c, "audit: key record")) != STORE_OK)
+		return rc;
+	if (k == NULL) {
+		rc = seal_read(c, out);
+		goto out;
+	}
+	/* The chain lock first: no append moves the head while we bind it,
+	 * and of two nodes keying at once the second reads the first's. */
+	if ((rc = pgi_tx_begin(c)) != STORE_OK || (rc = chain_lock(c)) != STORE_OK)
+		goto out;
+	if ((rc = seal_read(c, out)) == STORE_NOTFOUND &&
+	    (rc = seal_write(c, k, out)) == STORE_OK)
+		rc = pgi_tx_end(h, c, STORE_OK, 0);
+out:
 	pgi_release(h, slot);	/* rolls back what did not commit */
 	return rc;
 }

@@ -143,7 +143,8 @@ int	pg_approval_transition(void *h, const char *id,
 	    const char *result);
 
 /* pgsql_audit.c */
-int	pg_audit_append_tx(PGconn *c, const struct store_audit *a, size_t na);
+int	pg_audit_append_tx(PGconn *c, const struct store_audit_key *k,
+	    const struct store_audit *a, size_t na);
 /* The pieces of an append, for a caller that pipelines them (the writer's
  * batch): take the chain lock (pg_audit_lock_sql, its parameter from
  * pg_audit_lock_param), then read the head (pg_audit_head_sql, parsed by
@@ -158,14 +159,17 @@ struct pg_audit_rows {
 extern const char pg_audit_lock_sql[], pg_audit_head_sql[], pg_audit_insert_sql[];
 void	pg_audit_lock_param(struct pv *);
 void	pg_audit_head(const PGresult *r, int64_t *seq, uint8_t prev[32]);
-/* Fills *w with a[0..na) chained after (seq, head): STORE_OK, or an error
- * with nothing to free. pg_audit_rows_free releases it. */
-int	pg_audit_rows(struct pg_audit_rows *w, const struct store_audit *a,
-	    size_t na, int64_t seq, const uint8_t head[32]);
+/* Fills *w with a[0..na) chained after (seq, head), linked under k (v2):
+ * STORE_OK, or an error with nothing to free. pg_audit_rows_free releases
+ * it. */
+int	pg_audit_rows(struct pg_audit_rows *w, const struct store_audit_key *k,
+	    const struct store_audit *a, size_t na, int64_t seq, const uint8_t head[32]);
 void	pg_audit_rows_free(struct pg_audit_rows *w);
 int	pg_audit_list(void *h, const struct store_audit_filter *f,
 	    struct store_audit **out, size_t *n);
 int	pg_audit_scan(void *h, int64_t from_seq, store_audit_fn fn, void *arg);
-int	pg_audit_prune(void *h, int64_t before, int64_t now, int64_t *pruned);
+int	pg_audit_prune(void *h, const struct store_audit_key *k, int64_t before,
+	    int64_t now, int64_t *pruned);
+int	pg_audit_seal(void *h, const struct store_audit_key *k, struct store_audit_seal *out);
 
 #endif

@@ -128,6 +128,21 @@ static const char *const pgsql_migration_token_expiry[] = {
 	NULL
 };
 
+/* 10: the keyed audit chain (store.h): every row written so far is v1
+ * (its SHA-256 link stays valid); the store writes v2 rows from now on.
+ * The key record is written once by the first node that sets the key; the
+ * trigger, like audit's, only stops mistakes. */
+static const char *const pgsql_migration_audit_keyed[] = {
+	"ALTER TABLE audit ADD COLUMN chain INTEGER NOT NULL DEFAULT 1",
+	"CREATE TABLE audit_key (chain INTEGER PRIMARY KEY, key_check BYTEA NOT NULL,"
+	" v1_through BIGINT NOT NULL, v1_hash BYTEA NOT NULL, mac BYTEA NOT NULL)",
+	"CREATE FUNCTION audit_key_written_once() RETURNS trigger LANGUAGE plpgsql AS"
+	" $$BEGIN RAISE EXCEPTION 'the audit key record is written once'; END$$",
+	"CREATE TRIGGER audit_key_written_once BEFORE UPDATE OR DELETE ON audit_key"
+	" FOR EACH ROW EXECUTE FUNCTION audit_key_written_once()",
+	NULL
+};
+
 static const char *const *const pgsql_migrations[] = {
 	pgsql_migration_1,
 	pgsql_migration_revoked_index,
@@ -138,6 +153,7 @@ static const char *const *const pgsql_migrations[] = {
 	pgsql_migration_failures,
 	pgsql_migration_rate_totals,
 	pgsql_migration_token_expiry,
+	pgsql_migration_audit_keyed,
 };
 
 #define PGSQL_SCHEMA_LATEST ((int)(sizeof(pgsql_migrations) / sizeof(pgsql_migrations[0])))

@@ -133,6 +133,21 @@ static const char *const sqlite_migration_token_expiry[] = {
 	NULL
 };
 
+/* The keyed audit chain (store.h): every row written so far is v1 (its
+ * SHA-256 link stays valid); the store writes v2 rows from now on. The key
+ * record is written once by the first process that sets the key; its
+ * triggers, like audit's, only stop mistakes. */
+static const char *const sqlite_migration_audit_keyed[] = {
+	"ALTER TABLE audit ADD COLUMN chain INTEGER NOT NULL DEFAULT 1",
+	"CREATE TABLE audit_key (chain INTEGER PRIMARY KEY, key_check BLOB NOT NULL,"
+	" v1_through INTEGER NOT NULL, v1_hash BLOB NOT NULL, mac BLOB NOT NULL)",
+	"CREATE TRIGGER audit_key_no_update BEFORE UPDATE ON audit_key"
+	" BEGIN SELECT RAISE(ABORT, 'the audit key record is written once'); END",
+	"CREATE TRIGGER audit_key_no_delete BEFORE DELETE ON audit_key"
+	" BEGIN SELECT RAISE(ABORT, 'the audit key record is written once'); END",
+	NULL
+};
+
 static const char *const *const sqlite_migrations[] = {
 	sqlite_migration_1,
 	sqlite_migration_revoked_index,
@@ -143,6 +158,7 @@ static const char *const *const sqlite_migrations[] = {
 	sqlite_migration_failures,
 	sqlite_migration_rate_totals,
 	sqlite_migration_token_expiry,
+	sqlite_migration_audit_keyed,
 };
 
 #define SQLITE_SCHEMA_LATEST ((int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0])))

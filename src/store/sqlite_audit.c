@@ -1,9 +1,11 @@
 /*
  * sqlite_audit.c — the SQLite side of the audit trail (store.h
- * store_audit_*; table audit, migration "audit"). Appends run inside the
- * group-commit writer's transaction (BEGIN IMMEDIATE holds the database's
- * write lock, so the head read here cannot race another process's append);
- * list, scan and prune use the main connection.
+ * store_audit_*; table audit, migration "audit"; the chain column and the
+ * key record, table audit_key, migration "audit_keyed"). Appends run inside
+ * the group-commit writer's transaction (BEGIN IMMEDIATE holds the
+ * database's write lock, so the head read here cannot race another
+ * process's append); list, scan, prune and the key record use the main
+ * connection.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +14,7 @@
 #include "store/sqlite_internal.h"
 
 #define AUDIT_COLS "seq, at, request_id, actor, tenant, address, action, target, outcome," \
-	" detail, prev_hash, hash"
+	" detail, prev_hash, hash, chain"
 /* store_audit_prunable, as SQL. */
 #define PRUNABLE "('token.issued', 'token.refused')"
 
@@ -51,11 +53,12 @@ row_read(sqlite3_stmt *st, struct store_audit *a)
 		}
 	blob32(st, 10, a->prev_hash);
 	blob32(st, 11, a->hash);
+	a->chain = sqlite3_column_int(st, 12);
 	return 0;
 }
 
 #define SQL_HEAD "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
-#define SQL_INSERT "INSERT INTO audit (" AUDIT_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+#define SQL_INSERT "INSERT INTO audit (" AUDIT_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
 
 /* Persistent: they live as long as the connection (measured: preparing both
  * in every group commit was a tenth of the writer thread's time). */
@@ -84,10 +87,11 @@ sq_audit_finalize(struct sq_audit_stmts *s)
 /*
  * Appends a[0..na) to the chain on db, which is inside a write transaction
  * the caller owns, with s's statements (left reset). Reads the head, then
- * chains each row to the one before.
+ * chains each row to the one before, linked under key (v2).
  */
 int
-sq_audit_append(sqlite3 *db, struct sq_audit_stmts *s, const struct store_audit *a, size_t na)
+sq_audit_append(sqlite3 *db, struct sq_audit_stmts *s, const struct store_audit_key *key,
+    const struct store_audit *a, size_t na)
 {
 	uint8_t prev[32];
 	int64_t seq = 0;
@@ -118,14 +122,20 @@ sq_audit_append(sqlite3 *db, struct sq_audit_stmts *s, const struct store_audit 
 		r.outcome = (char *)f[6];
 		r.detail = (char *)f[7];
 		r.seq = ++seq;
+		r.chain = STORE_AUDIT_CHAIN_V2;
 		memcpy(r.prev_hash, prev, 32);
-		store_audit_hash(&r, r.hash);
+		if (store_audit_link(key, &r, r.hash) == -1) {
+			sqlite3_clear_bindings(s->ins);
+			return store_set_error(STORE_ERROR, "audit: append: cannot link the row "
+			    "(no audit key, or out of memory)");
+		}
 		sqlite3_bind_int64(s->ins, 1, r.seq);
 		sqlite3_bind_int64(s->ins, 2, r.at);
 		for (int k = 0; k < 8; k++)
 			sqlite3_bind_text(s->ins, 3 + k, f[k], -1, SQLITE_STATIC);
 		sqlite3_bind_blob(s->ins, 11, r.prev_hash, 32, SQLITE_STATIC);
 		sqlite3_bind_blob(s->ins, 12, r.hash, 32, SQLITE_STATIC);
+		sqlite3_bind_int(s->ins, 13, r.chain);
 		src = sqlite3_step(s->ins);
 		sqlite3_reset(s->ins);
 		if (src != SQLITE_DONE) {
@@ -141,14 +151,15 @@ sq_audit_append(sqlite3 *db, struct sq_audit_stmts *s, const struct store_audit 
 
 /* sq_audit_append with statements prepared for this call alone. */
 int
-sq_audit_append_tx(sqlite3 *db, const struct store_audit *a, size_t na)
+sq_audit_append_tx(sqlite3 *db, const struct store_audit_key *k, const struct store_audit *a,
+    size_t na)
 {
 	struct sq_audit_stmts s = { NULL, NULL };
 	int rc;
 
 	if ((rc = prep(db, SQL_HEAD, &s.head)) == STORE_OK &&
 	    (rc = prep(db, SQL_INSERT, &s.ins)) == STORE_OK)
-		rc = sq_audit_append(db, &s, a, na);
+		rc = sq_audit_append(db, &s, k, a, na);
 	sq_audit_finalize(&s);
 	return rc;
 }
@@ -255,7 +266,8 @@ one_int(sqlite3 *db, sqlite3_stmt *st, int64_t *v, int *isnull)
 }
 
 int
-sq_audit_prune(void *h, int64_t before, int64_t now, int64_t *pruned)
+sq_audit_prune(void *h, const struct store_audit_key *k, int64_t before, int64_t now,
+    int64_t *pruned)
 {
 	sqlite3 *db = sq_main_lock(h);
 	sqlite3_stmt *st = NULL;
@@ -289,8 +301,9 @@ sq_audit_prune(void *h, int64_t before, int64_t now, int64_t *pruned)
 	blob32(st, 0, through_hash);
 	sqlite3_finalize(st);
 	st = NULL;
-	/* The rows that stay at or before the cut, bound by one digest. */
-	if ((dg = store_audit_digest_new()) == NULL) {
+	/* The rows that stay at or before the cut, bound by one digest,
+	 * keyed as the checkpoint row that carries it. */
+	if ((dg = store_audit_digest_new(k)) == NULL) {
 		rc = store_set_error(STORE_ERROR, "out of memory");
 		goto out;
 	}
@@ -326,7 +339,7 @@ sq_audit_prune(void *h, int64_t before, int64_t now, int64_t *pruned)
 	store_audit_checkpoint_detail(through, through_hash, kept, kept_digest, deleted,
 	    detail, sizeof(detail));
 	store_audit_checkpoint(&cp, now, detail);
-	if ((rc = sq_audit_append_tx(db, &cp, 1)) != STORE_OK)
+	if ((rc = sq_audit_append_tx(db, k, &cp, 1)) != STORE_OK)
 		goto out;
 	if ((rc = prep(db, "DELETE FROM audit WHERE seq <= ? AND action IN " PRUNABLE, &st)) != STORE_OK)
 		goto out;
@@ -356,6 +369,108 @@ out:
 		/* Nothing to prune commits nothing either. */
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	}
+	sq_main_unlock(h);
+	return rc;
+}
+
+/* The key record into *out: STORE_OK, STORE_NOTFOUND, or an error. */
+static int
+seal_read(sqlite3 *db, struct store_audit_seal *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, src;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = prep(db, "SELECT key_check, v1_through, v1_hash, mac FROM audit_key"
+	    " WHERE chain = ?", &st)) != STORE_OK)
+		return rc;
+	sqlite3_bind_int(st, 1, STORE_AUDIT_CHAIN_V2);
+	if ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		blob32(st, 0, out->check);
+		out->through = sqlite3_column_int64(st, 1);
+		blob32(st, 2, out->through_hash);
+		blob32(st, 3, out->mac);
+		rc = STORE_OK;
+	} else if (src == SQLITE_DONE)
+		rc = store_set_error(STORE_NOTFOUND, "the audit trail has no key record");
+	else
+		rc = sq_error(db, src, "audit: key record");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Writes the record for k binding the head as it is (store_backend.h
+ * audit_seal), inside the caller's write transaction. */
+static int
+seal_write(sqlite3 *db, const struct store_audit_key *k, struct store_audit_seal *out)
+{
+	sqlite3_stmt *st = NULL;
+	uint8_t head[32];
+	int64_t seq = 0;
+	int rc, src, chain = 0;
+
+	memset(head, 0, sizeof(head));
+	if ((rc = prep(db, "SELECT seq, hash, chain FROM audit ORDER BY seq DESC LIMIT 1",
+	    &st)) != STORE_OK)
+		return rc;
+	if ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		seq = sqlite3_column_int64(st, 0);
+		blob32(st, 1, head);
+		chain = sqlite3_column_int(st, 2);
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (src != SQLITE_ROW && src != SQLITE_DONE)
+		return sq_error(db, src, "audit: chain head");
+	/* Keyed rows but no record: it was deleted. A new one would bless
+	 * whatever was done to the trail; verification reports the loss. */
+	if (chain == STORE_AUDIT_CHAIN_V2)
+		return store_set_error(STORE_NOTFOUND, "the audit trail has keyed rows but no key "
+		    "record");
+	if (store_audit_seal_make(k, seq, head, out) == -1)
+		return store_set_error(STORE_ERROR, "audit: cannot make the key record");
+	if ((rc = prep(db, "INSERT INTO audit_key (chain, key_check, v1_through, v1_hash, mac)"
+	    " VALUES (?, ?, ?, ?, ?)", &st)) != STORE_OK)
+		return rc;
+	sqlite3_bind_int(st, 1, STORE_AUDIT_CHAIN_V2);
+	sqlite3_bind_blob(st, 2, out->check, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, out->through);
+	sqlite3_bind_blob(st, 4, out->through_hash, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 5, out->mac, 32, SQLITE_STATIC);
+	src = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return src == SQLITE_DONE ? STORE_OK : sq_error(db, src, "audit: key record: insert");
+}
+
+int
+sq_audit_seal(void *h, const struct store_audit_key *k, struct store_audit_seal *out)
+{
+	sqlite3 *db = sq_main_lock(h);
+	int rc, src, intx = 0;
+
+	if (k == NULL) {
+		rc = seal_read(db, out);
+		goto out;
+	}
+	/* The write lock first: no append moves the head while we bind it,
+	 * and of two processes keying at once the second reads the first's. */
+	if ((src = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) {
+		rc = sq_error(db, src, "audit: key record: begin");
+		goto out;
+	}
+	intx = 1;
+	if ((rc = seal_read(db, out)) != STORE_NOTFOUND)
+		goto out;
+	if ((rc = seal_write(db, k, out)) != STORE_OK)
+		goto out;
+	if ((src = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
+		rc = sq_error(db, src, "audit: key record: commit");
+		goto out;
+	}
+	intx = 0;
+out:
+	if (intx)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	sq_main_unlock(h);
 	return rc;
 }

@@ -145,12 +145,15 @@ struct sq_audit_stmts {
 };
 int	sq_audit_prepare(sqlite3 *db, struct sq_audit_stmts *s, char *err, size_t errlen);
 void	sq_audit_finalize(struct sq_audit_stmts *s);
-int	sq_audit_append(sqlite3 *db, struct sq_audit_stmts *s, const struct store_audit *a,
-	    size_t na);
-int	sq_audit_append_tx(sqlite3 *db, const struct store_audit *a, size_t na);
+int	sq_audit_append(sqlite3 *db, struct sq_audit_stmts *s, const struct store_audit_key *k,
+	    const struct store_audit *a, size_t na);
+int	sq_audit_append_tx(sqlite3 *db, const struct store_audit_key *k,
+	    const struct store_audit *a, size_t na);
 int	sq_audit_list(void *h, const struct store_audit_filter *f,
 	    struct store_audit **out, size_t *n);
 int	sq_audit_scan(void *h, int64_t from_seq, store_audit_fn fn, void *arg);
-int	sq_audit_prune(void *h, int64_t before, int64_t now, int64_t *pruned);
+int	sq_audit_prune(void *h, const struct store_audit_key *k, int64_t before,
+	    int64_t now, int64_t *pruned);
+int	sq_audit_seal(void *h, const struct store_audit_key *k, struct store_audit_seal *out);
 
 #endif

@@ -21,6 +21,7 @@ struct store {
 	const struct store_ops	*ops;
 	void			*h;	/* the backend's handle */
 	struct writer		*writer;
+	struct store_audit_key	*audit_key;	/* NULL until store_audit_set_key */
 };
 
 /* -- errors ------------------------------------------------------------------ */
@@ -143,6 +144,7 @@ store_close(struct store *s)
 		return;
 	writer_stop(s->writer);		/* commits what is queued first */
 	s->ops->close(s->h);
+	store_audit_key_free(s->audit_key);	/* wipes it */
 	free(s);
 }
 
@@ -899,7 +901,59 @@ int
 store_audit_supported(const struct store *s)
 {
 	return s != NULL && s->ops->commit_batch != NULL && s->ops->audit_list != NULL &&
-	    s->ops->audit_scan != NULL && s->ops->audit_prune != NULL;
+	    s->ops->audit_scan != NULL && s->ops->audit_prune != NULL &&
+	    s->ops->audit_seal != NULL;
+}
+
+#define AUDIT_REQUIRE_KEY(s) REQUIRE((s)->audit_key != NULL, \
+	"the audit trail's key is not set: load the master key first")
+
+int
+store_audit_set_key(struct store *s, const uint8_t key[32])
+{
+	struct store_audit_seal seal;
+	struct store_audit_key *k;
+	int rc;
+
+	REQUIRE(s != NULL && key != NULL, "NULL argument");
+	AUDIT_REQUIRE_OPS(s, audit_seal);
+	if ((k = store_audit_key_new(key)) == NULL)
+		return store_set_error(STORE_ERROR, "audit: cannot make the chain key");
+	if (s->audit_key != NULL) {
+		/* The writer may be linking with the first: it stays. */
+		rc = store_audit_key_matches(s->audit_key, store_audit_key_check(k)) ? STORE_OK :
+		    store_set_error(STORE_CONFLICT, "audit: another key is set on this store");
+		store_audit_key_free(k);
+		return rc;
+	}
+	rc = s->ops->audit_seal(s->h, k, &seal);
+	if (rc == STORE_OK && !store_audit_key_matches(k, seal.check))
+		rc = store_set_error(STORE_CONFLICT, "the master key does not match the key this "
+		    "audit trail was written with");
+	else if (rc == STORE_NOTFOUND)
+		rc = STORE_OK;	/* the record was deleted: verification reports it */
+	if (rc != STORE_OK) {
+		store_audit_key_free(k);
+		return rc;
+	}
+	s->audit_key = k;
+	writer_set_audit_key(s->writer, k);
+	return STORE_OK;
+}
+
+const struct store_audit_key *
+store_audit_get_key(const struct store *s)
+{
+	return s != NULL ? s->audit_key : NULL;
+}
+
+int
+store_audit_seal_get(struct store *s, struct store_audit_seal *out)
+{
+	REQUIRE(s != NULL && out != NULL, "NULL argument");
+	memset(out, 0, sizeof(*out));
+	AUDIT_REQUIRE_OPS(s, audit_seal);
+	return s->ops->audit_seal(s->h, NULL, out);
 }
 
 int
@@ -909,6 +963,7 @@ store_audit_append(struct store *s, const struct store_audit *a, store_done_fn d
 	REQUIRE(a->action != NULL && a->action[0] != '\0' && a->outcome != NULL &&
 	    a->outcome[0] != '\0', "an audit row needs an action and an outcome");
 	AUDIT_REQUIRE_OPS(s, commit_batch);
+	AUDIT_REQUIRE_KEY(s);
 	return writer_enqueue_audit(s->writer, a, done, arg);
 }
 
@@ -961,7 +1016,8 @@ store_audit_prune(struct store *s, int64_t before, int64_t now, int64_t *pruned)
 	*pruned = 0;
 	REQUIRE(s != NULL, "NULL argument");
 	AUDIT_REQUIRE_OPS(s, audit_prune);
-	return s->ops->audit_prune(s->h, before, now, pruned);
+	AUDIT_REQUIRE_KEY(s);
+	return s->ops->audit_prune(s->h, s->audit_key, before, now, pruned);
 }
 
 void

@@ -404,19 +404,39 @@ void	store_on_commit(struct store *, store_commit_fn fn, void *arg);
 
 /*
  * The audit trail (issue 6; audit/audit.h is its user side). Append-only
- * and hash-chained. A row:
+ * and chained, each row's link keyed by a key derived from the master key.
+ * A row:
  *   seq        1, 2, 3, ... assigned by the store on append, never a gap
  *              (only a retention prune removes rows, see below)
  *   at         milliseconds since the epoch, when the event happened
  *   request_id .. detail   text, "" for none; never a secret
+ *   chain      how hash was made: STORE_AUDIT_CHAIN_V2 for every row
+ *              appended now; STORE_AUDIT_CHAIN_V1 for rows written before
+ *              the chain was keyed (schema migration 10 marks them so)
  *   prev_hash  the hash of row seq-1; 32 zero bytes for seq 1
- *   hash       store_audit_hash(row) over prev_hash and the row
+ *   hash       store_audit_link(row) over prev_hash and the row
  * Rows are appended by the group-commit writer in queue order, in the SAME
  * transaction as the token records of that batch: an audit row queued
  * before a token record is durable no later than it. The store reads the
  * chain head and assigns seq, prev_hash and hash inside that transaction,
  * so appends are serialized across processes and nodes (SQLite: BEGIN
  * IMMEDIATE; PostgreSQL: pg_advisory_xact_lock(STORE_AUDIT_LOCK) first).
+ *
+ * Why keyed: an unkeyed chain (v1, SHA-256) can be rewritten by anyone who
+ * can write the database (a stolen backup, a database admin, an SQL
+ * injection) by recomputing every later hash. A v2 link is HMAC-SHA-256
+ * under the audit key, which only holders of the master key can derive:
+ * without it, no row can be edited, inserted or turned back into a v1 row
+ * undetected. With the master key, the trail can be rewritten.
+ *
+ * The key record (table audit_key, one row): written once, the first time
+ * a process sets the key (store_audit_set_key) on a store without one, in
+ * a transaction holding the chain lock. It holds a check value of the key
+ * (so that a wrong master key is told apart from tampering) and binds the
+ * v1 prefix: the seq and hash of the head at that moment ("through"; 0 and
+ * zero bytes for an empty trail), under the key. Verification then accepts
+ * v1 rows only at or before that seq, and v2 rows only after it; a v1 row
+ * after a v2 row, or one past the bound, is tampering.
  *
  * Retention: store_audit_prune deletes the rows of actions
  * STORE_AUDIT_PRUNABLE ("token.issued", "token.refused") with seq <= C,
@@ -428,12 +448,16 @@ void	store_on_commit(struct store *, store_commit_fn fn, void *arg);
  *   {"through":C,"through_hash":"<hex hash of row C>","kept":N,
  *    "kept_digest":"<hex>","pruned":P}
  * kept_digest is store_audit_digest over the N rows left with seq <= C
- * (ascending). Verification then checks rows <= C one by one (hash) and
- * together (kept_digest), and the chain from row C+1 (prev_hash ==
- * through_hash) onwards.
+ * (ascending), keyed as the checkpoint row itself is (a v2 checkpoint: the
+ * keyed digest; a v1 one, written before the change: SHA-256).
+ * Verification then checks rows <= C one by one (link) and together
+ * (kept_digest), and the chain from row C+1 (prev_hash == through_hash)
+ * onwards.
  */
 #define STORE_AUDIT_CHECKPOINT	"audit.checkpoint"
 #define STORE_AUDIT_LOCK	0x6761746568617564LL	/* PG advisory key */
+#define STORE_AUDIT_CHAIN_V1	1	/* SHA-256, unkeyed: rows from before the key */
+#define STORE_AUDIT_CHAIN_V2	2	/* HMAC-SHA-256 under the audit key */
 extern const char *const store_audit_prunable[];	/* NULL-terminated */
 /* 1 when action is one of store_audit_prunable. */
 int	store_audit_is_prunable(const char *action);
@@ -448,6 +472,7 @@ struct store_audit {
 	char	*target;
 	char	*outcome;
 	char	*detail;
+	int	 chain;		/* STORE_AUDIT_CHAIN_*; ignored on append */
 	uint8_t	 prev_hash[32];
 	uint8_t	 hash[32];
 };
@@ -466,19 +491,90 @@ struct store_audit_filter {
 	int64_t		 before_seq;
 	size_t		 limit;
 };
-/* The canonical hash of a row: SHA-256 over "gatehouse-audit-v1\0",
- * prev_hash, seq and at (8 bytes big-endian each), then each of the eight
- * text fields in the order above as a 4-byte big-endian length and its
- * bytes. Reads a->prev_hash; writes out. */
-void	store_audit_hash(const struct store_audit *a, uint8_t out[32]);
-/* kept_digest: SHA-256 over seq (8 bytes big-endian) || hash of each row. */
+
+/*
+ * The audit key: 32 bytes the caller derives from the master key (audit.h
+ * audit_key_derive; the store never sees the master key), held as an
+ * HMAC-SHA-256 context keyed once and copied for every link. new: NULL
+ * when OpenSSL fails (out of memory). free wipes it; NULL is a no-op. A
+ * key may be used by several threads at once (it is only read).
+ */
+struct store_audit_key;
+struct store_audit_key *store_audit_key_new(const uint8_t key[32]);
+void	store_audit_key_free(struct store_audit_key *);
+/* The key's check value (the key record's, below): 32 bytes, not secret. */
+const uint8_t *store_audit_key_check(const struct store_audit_key *);
+
+/*
+ * The link of a row, by a->chain:
+ *   STORE_AUDIT_CHAIN_V1  SHA-256 over "gatehouse-audit-v1\0" then the
+ *                         encoding below (k is not used; may be NULL);
+ *   STORE_AUDIT_CHAIN_V2  HMAC-SHA-256 under k over "gatehouse-audit-v2\0"
+ *                         then the same encoding.
+ * The encoding: prev_hash, seq and at (8 bytes big-endian each), then each
+ * of the eight text fields in the order above as a 4-byte big-endian
+ * length and its bytes (length-prefixed: "ab","c" and "a","bc" differ).
+ * Reads a->prev_hash; writes out. 0, or -1 (an unknown chain, v2 without a
+ * key, out of memory) with out zeroed, which never verifies.
+ */
+int	store_audit_link(const struct store_audit_key *k, const struct store_audit *a,
+	    uint8_t out[32]);
+
+/*
+ * kept_digest over (seq 8 bytes big-endian || hash) of each kept row: k
+ * NULL, SHA-256 (v1 checkpoints); else HMAC-SHA-256 under k over
+ * "gatehouse-audit-digest-v2\0" then the same. new: NULL on ENOMEM; final
+ * frees d.
+ */
 struct store_audit_digest;
-struct store_audit_digest *store_audit_digest_new(void);	/* NULL: ENOMEM */
+struct store_audit_digest *store_audit_digest_new(const struct store_audit_key *k);
 void	store_audit_digest_add(struct store_audit_digest *, int64_t seq,
 	    const uint8_t hash[32]);
 void	store_audit_digest_final(struct store_audit_digest *, uint8_t out[32]);
-/* Queues the row (seq and hashes are the store's; a is copied) for the next
- * group-commit batch; done as store_token_record (may be NULL). */
+
+/*
+ * The key record (above). check = HMAC(k, "gatehouse-audit-key-check-v2\0");
+ * mac = HMAC(k, "gatehouse-audit-keyed-v2\0" || through (8 bytes
+ * big-endian) || through_hash). seal_make fills *out for (through,
+ * through_hash); key_matches: 1 when check is k's; seal_valid: 1 when mac
+ * is k's over the record's through and through_hash (compared in constant
+ * time).
+ */
+struct store_audit_seal {
+	int64_t	 through;		/* the last v1 row's seq; 0: none */
+	uint8_t	 through_hash[32];	/* its hash; zero bytes when none */
+	uint8_t	 check[32];
+	uint8_t	 mac[32];
+};
+int	store_audit_seal_make(const struct store_audit_key *k, int64_t through,
+	    const uint8_t through_hash[32], struct store_audit_seal *out);
+int	store_audit_key_matches(const struct store_audit_key *k, const uint8_t check[32]);
+int	store_audit_seal_valid(const struct store_audit_key *k,
+	    const struct store_audit_seal *s);
+
+/*
+ * Sets the key this store links appended rows with (the writer's batches,
+ * prune's checkpoints), and writes the key record when the store has none
+ * (above). Call it once after store_open, before sharing the store between
+ * threads and before any append: store_audit_append and store_audit_prune
+ * refuse to run without it. The store keeps its own copy of the key and
+ * wipes it in store_close; the caller wipes key. STORE_CONFLICT when the
+ * store's key record was made with another key ("the master key does not
+ * match ..."; nothing is set: rows linked with it would never verify), or
+ * when another key was set before; STORE_OK again for the same key. A store
+ * whose record is missing though it has v2 rows (the record was deleted)
+ * gets no new one: the key is set and verification reports the loss.
+ */
+int	store_audit_set_key(struct store *, const uint8_t key[32]);
+/* The key set on this store, NULL when none (for the verifier of a
+ * process that has set it, the server's admin API). */
+const struct store_audit_key *store_audit_get_key(const struct store *);
+/* The key record, read: STORE_OK, or STORE_NOTFOUND when there is none. */
+int	store_audit_seal_get(struct store *, struct store_audit_seal *out);
+
+/* Queues the row (seq, chain and hashes are the store's; a is copied) for
+ * the next group-commit batch; done as store_token_record (may be NULL).
+ * STORE_ERROR when no key is set (store_audit_set_key). */
 int	store_audit_append(struct store *, const struct store_audit *a,
 	    store_done_fn done, void *arg);
 /* Whether this backend keeps an audit trail. */
@@ -491,7 +587,8 @@ typedef int (*store_audit_fn)(void *arg, const struct store_audit *row);
 int	store_audit_scan(struct store *, int64_t from_seq, store_audit_fn fn,
 	    void *arg);
 /* The retention prune (above), at time now (ms) for the checkpoint row.
- * *pruned gets the rows deleted (0: nothing old enough, no checkpoint). */
+ * *pruned gets the rows deleted (0: nothing old enough, no checkpoint).
+ * Needs the key, as store_audit_append. */
 int	store_audit_prune(struct store *, int64_t before, int64_t now,
 	    int64_t *pruned);
 void	store_audit_clear(struct store_audit *);

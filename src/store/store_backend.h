@@ -225,11 +225,13 @@ struct store_ops {
 	/*
 	 * The audit trail (store.h store_audit_*). NULL in a backend without
 	 * it: store_audit_supported() is 0 and store.c answers STORE_ERROR.
+	 * k is the store's audit key (store.c has checked it is set).
 	 * commit_batch (writer thread only): exactly commit_tokens for t[], and
 	 * in the SAME transaction, after the tokens, appends a[0..na) in order:
 	 * read the head (max seq and its hash; 0 and zero bytes when empty),
-	 * then for each row seq = head + 1, prev_hash = head hash, hash =
-	 * store_audit_hash(). a[i].seq/prev_hash/hash on input are ignored.
+	 * then for each row seq = head + 1, prev_hash = head hash, chain =
+	 * STORE_AUDIT_CHAIN_V2, hash = store_audit_link(k, row). a[i].seq,
+	 * chain, prev_hash and hash on input are ignored.
 	 * On PostgreSQL take pg_advisory_xact_lock(STORE_AUDIT_LOCK) before
 	 * reading the head, so nodes never fork the chain. A failed audit row
 	 * fails the whole transaction (nothing commits).
@@ -239,19 +241,29 @@ struct store_ops {
 	 * returned; rows passed to fn are freed by the backend after fn.
 	 * audit_prune: store.h's retention contract, in ONE transaction that
 	 * holds the chain lock (SQLite BEGIN IMMEDIATE, PostgreSQL the
-	 * advisory lock); the checkpoint row is appended as commit_batch does
-	 * (head = the max seq BEFORE the delete), with at = now and "" for
-	 * request_id, actor, tenant, address, target; then the delete, whose
-	 * row count must equal the checkpoint's "pruned".
+	 * advisory lock); kept_digest is store_audit_digest_new(k)'s; the
+	 * checkpoint row is appended as commit_batch does (head = the max seq
+	 * BEFORE the delete), with at = now and "" for request_id, actor,
+	 * tenant, address, target; then the delete, whose row count must
+	 * equal the checkpoint's "pruned".
+	 * audit_seal: the key record (store.h). k NULL: read it into *out,
+	 * STORE_NOTFOUND when there is none. k set: in ONE transaction holding
+	 * the chain lock, read it; when there is none and the head row is not
+	 * v2 (or the trail is empty), insert store_audit_seal_make(k, head
+	 * seq, head hash) and answer it; when there is none but the head is v2
+	 * (the record was deleted), insert nothing: STORE_NOTFOUND.
 	 */
 	int	(*commit_batch)(void *h, const struct store_token *t, size_t nt,
-		    int *errs, const struct store_audit *a, size_t na);
+		    int *errs, const struct store_audit_key *k,
+		    const struct store_audit *a, size_t na);
 	int	(*audit_list)(void *h, const struct store_audit_filter *f,
 		    struct store_audit **out, size_t *n);
 	int	(*audit_scan)(void *h, int64_t from_seq, store_audit_fn fn,
 		    void *arg);
-	int	(*audit_prune)(void *h, int64_t before, int64_t now,
-		    int64_t *pruned);
+	int	(*audit_prune)(void *h, const struct store_audit_key *k, int64_t before,
+		    int64_t now, int64_t *pruned);
+	int	(*audit_seal)(void *h, const struct store_audit_key *k,
+		    struct store_audit_seal *out);
 };
 
 /* audit_chain.c: the checkpoint row's detail text (store.h), into out;

@@ -1975,7 +1975,8 @@ mark_recorded(const struct store_token *t, size_t n, int *errs, size_t m, const 
  */
 static int
 commit_with_audit(struct pg *p, const struct store_token *t, size_t n, int *errs, size_t m,
-    const struct pv *tv, const struct store_audit *au, size_t na)
+    const struct pv *tv, const struct store_audit_key *key, const struct store_audit *au,
+    size_t na)
 {
 	struct pipe_stmt st[4];
 	struct pg_audit_rows w;
@@ -2010,7 +2011,7 @@ commit_with_audit(struct pg *p, const struct store_token *t, size_t n, int *errs
 		pg_audit_head(res[ns - 1], &seq, head);
 	for (size_t k = 0; k < ns; k++)
 		PQclear(res[k]);
-	if (rc != STORE_OK || (rc = pg_audit_rows(&w, au, na, seq, head)) != STORE_OK)
+	if (rc != STORE_OK || (rc = pg_audit_rows(&w, key, au, na, seq, head)) != STORE_OK)
 		return rc;
 	st[0] = (struct pipe_stmt){ pg_audit_insert_sql, &w.v };
 	st[1] = (struct pipe_stmt){ "COMMIT", NULL };
@@ -2033,7 +2034,7 @@ commit_with_audit(struct pg *p, const struct store_token *t, size_t n, int *errs
  * with no audit rows the insert is a transaction of its own. */
 static int
 pg_commit_batch(void *h, const struct store_token *t, size_t n, int *errs,
-    const struct store_audit *au, size_t na)
+    const struct store_audit_key *key, const struct store_audit *au, size_t na)
 {
 	struct pg *p = h;
 	enum { A_ID, A_CLIENT, A_TENANT, A_NAME, A_FORMAT, A_ENV, A_SCOPE, A_AUD, A_ISSUED,
@@ -2090,7 +2091,7 @@ pg_commit_batch(void *h, const struct store_token *t, size_t n, int *errs,
 		}
 	}
 	if (na > 0) {
-		rc = commit_with_audit(p, t, n, errs, m, &v, au, na);
+		rc = commit_with_audit(p, t, n, errs, m, &v, key, au, na);
 		goto out;
 	}
 	if (m == 0) {
@@ -2119,7 +2120,7 @@ out:
 static int
 pg_commit_tokens(void *h, const struct store_token *t, size_t n, int *errs)
 {
-	return pg_commit_batch(h, t, n, errs, NULL, 0);
+	return pg_commit_batch(h, t, n, errs, NULL, NULL, 0);
 }
 
 /* store.h store_engine. */
@@ -2164,6 +2165,7 @@ const struct store_ops store_pgsql_ops = {
 	.audit_list = pg_audit_list,
 	.audit_scan = pg_audit_scan,
 	.audit_prune = pg_audit_prune,
+	.audit_seal = pg_audit_seal,
 	.idem_begin = pg_idem_begin,
 	.idem_finish = pg_idem_finish,
 	.idem_release = pg_idem_release,

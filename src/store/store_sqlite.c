@@ -1086,7 +1086,7 @@ sq_token_prune(void *h, int64_t expired_before, int64_t limit, int64_t *pruned)
 /* Tokens, then the audit rows of the batch (sqlite_audit.c), one commit. */
 static int
 sq_commit_batch(void *h, const struct store_token *t, size_t n, int *errs,
-    const struct store_audit *a, size_t na)
+    const struct store_audit_key *key, const struct store_audit *a, size_t na)
 {
 	struct sq *q = h;
 	sqlite3_stmt *ins = q->sw[SW_INSERT];
@@ -1126,7 +1126,7 @@ sq_commit_batch(void *h, const struct store_token *t, size_t n, int *errs,
 		sqlite3_reset(ins);
 	}
 	sqlite3_clear_bindings(ins);
-	if (na > 0 && (rc = sq_audit_append(q->wdb, &q->sa, a, na)) != STORE_OK)
+	if (na > 0 && (rc = sq_audit_append(q->wdb, &q->sa, key, a, na)) != STORE_OK)
 		goto rollback;
 	src = sqlite3_step(q->sw[SW_COMMIT]);
 	if (src != SQLITE_DONE) {
@@ -1148,7 +1148,7 @@ rollback:
 static int
 sq_commit_tokens(void *h, const struct store_token *t, size_t n, int *errs)
 {
-	return sq_commit_batch(h, t, n, errs, NULL, 0);
+	return sq_commit_batch(h, t, n, errs, NULL, NULL, 0);
 }
 
 /* store.h store_engine. The layers are the process's (installed once, and
@@ -1236,6 +1236,7 @@ const struct store_ops store_sqlite_ops = {
 	.audit_list = sq_audit_list,
 	.audit_scan = sq_audit_scan,
 	.audit_prune = sq_audit_prune,
+	.audit_seal = sq_audit_seal,
 	.idem_begin = sq_idem_begin,
 	.idem_finish = sq_idem_finish,
 	.idem_release = sq_idem_release,

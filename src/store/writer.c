@@ -66,6 +66,7 @@ struct writer {
 	atomic_int		 expected;	/* records announced, not yet queued */
 	store_commit_fn		 on_commit;	/* under mu */
 	void			*on_commit_arg;
+	const struct store_audit_key *audit_key;	/* under mu */
 
 	/* The writer thread's own batch buffers (no lock). */
 	size_t			 batch_max;
@@ -174,6 +175,14 @@ writer_set_pacing(struct writer *w, int64_t min_ns, int64_t max_ns)
 }
 
 void
+writer_set_audit_key(struct writer *w, const struct store_audit_key *k)
+{
+	pthread_mutex_lock(&w->mu);
+	w->audit_key = k;
+	pthread_mutex_unlock(&w->mu);
+}
+
+void
 writer_on_commit(struct writer *w, store_commit_fn fn, void *arg)
 {
 	pthread_mutex_lock(&w->mu);
@@ -211,6 +220,7 @@ writer_main(void *arg)
 		int64_t t0;
 		store_commit_fn report;
 		void *report_arg;
+		const struct store_audit_key *key;
 
 		while (w->len == 0 && !w->stop) {
 			pthread_cond_wait(&w->work, &w->mu);
@@ -237,6 +247,7 @@ writer_main(void *arg)
 		w->len -= n;
 		report = w->on_commit;
 		report_arg = w->on_commit_arg;
+		key = w->audit_key;
 		pthread_mutex_unlock(&w->mu);
 
 		size_t nt = 0, na = 0;
@@ -256,7 +267,7 @@ writer_main(void *arg)
 			rc = w->ops->commit_tokens(w->h, w->bt, nt, w->errs);
 		} else {
 			na = audit_group_rows(w->grouper, w->ba, na);
-			rc = w->ops->commit_batch(w->h, w->bt, nt, w->errs, w->ba, na);
+			rc = w->ops->commit_batch(w->h, w->bt, nt, w->errs, key, w->ba, na);
 			audit_grouper_release(w->grouper);
 		}
 		if (report != NULL)

@@ -43,6 +43,10 @@ int		 writer_enqueue_audit(struct writer *, const struct store_audit *a,
  * not come after all). Only a hint for pacing commits: a miscount delays a
  * commit by at most WRITER_MAX_INTERVAL_NS, never loses a record. */
 void		 writer_expect(struct writer *, int delta);
+/* The key the batches' audit rows are linked with (store.h
+ * store_audit_set_key; not owned: it must outlive the writer). Batches
+ * taken after the call use it; before it, none may hold an audit row. */
+void		 writer_set_audit_key(struct writer *, const struct store_audit_key *k);
 /* Reports each batch's commit to fn (store.h store_on_commit). */
 void		 writer_on_commit(struct writer *, store_commit_fn fn, void *arg);
 /* Changes the pacing intervals (tests; the defaults above otherwise). */

@@ -426,6 +426,12 @@ class Approvals(Suite):
         eq((p.returncode, json.loads(p.stdout)["state"]), (0, "rejected"), "cli reject")
         p = self.cli_decide(b["id"], self.admin2)
         check(p.returncode != 0 and b"rejected" in p.stderr, "cli approve rejected")
+        # The CLI's decisions are in the audit trail, as the server's are.
+        rows = self.s.cli("audit", "list", "--tenant", "acme", "--limit", "1000")
+        decided = {(r["action"], r["target"]) for r in rows}
+        check({("approval.approve", a["id"]), ("approval.reject", b["id"])} <= decided,
+              "the CLI's decisions are audited: %r" % sorted(decided))
+        eq(self.s.cli("audit", "verify")["ok"], True, "and the trail verifies")
 
     def test_cli_applies_admin_change(self):
         # An admin change filed through the admin API, approved from the CLI:

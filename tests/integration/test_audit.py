@@ -2,9 +2,11 @@
 CLI admin action and lock is recorded; `gatehouse audit verify` finds each
 kind of tampering (a copy of the store edited directly: the SQLite file, or
 a PostgreSQL database copied with pg_dump) and names the first broken seq;
-`audit list` filters; retention prunes token events behind a checkpoint that
-keeps the chain verifiable; audit = off records nothing."""
+the chain is keyed by the master key (each link an HMAC under the key
+derived from it); `audit list` filters; retention prunes token events behind
+a checkpoint that keeps the chain verifiable; audit = off records nothing."""
 import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -22,18 +24,38 @@ from harness import BIN, Server, Suite, check, eq  # noqa: E402
 FIELDS = ("request_id", "actor", "tenant", "address", "action", "target", "outcome", "detail")
 
 
-def row_hash(prev, seq, at, texts):
-    """store.h store_audit_hash, written from its documentation."""
-    h = hashlib.sha256()
-    h.update(b"gatehouse-audit-v1\0")
-    h.update(prev)
-    h.update(struct.pack(">q", seq))
-    h.update(struct.pack(">q", at))
+def encoding(prev, seq, at, texts):
+    """store.h store_audit_link's encoding of a row, after the domain."""
+    out = bytes(prev) + struct.pack(">q", seq) + struct.pack(">q", at)
     for t in texts:
         b = t.encode()
-        h.update(struct.pack(">I", len(b)))
-        h.update(b)
-    return h.digest()
+        out += struct.pack(">I", len(b)) + b
+    return out
+
+
+def row_hash(prev, seq, at, texts):
+    """store.h store_audit_link of a v1 row (unkeyed, SHA-256), written from
+    its documentation: what anyone can compute, with or without the key."""
+    return hashlib.sha256(b"gatehouse-audit-v1\0" + encoding(prev, seq, at, texts)).digest()
+
+
+def hkdf_sha256(key, info):
+    """RFC 5869 with no salt (HashLen zeros), 32 bytes."""
+    prk = hmac.new(bytes(32), key, hashlib.sha256).digest()
+    return hmac.new(prk, info + b"\x01", hashlib.sha256).digest()
+
+
+def audit_key(master_path):
+    """audit.h audit_key_derive: HKDF-SHA-256(master, "gatehouse audit chain v2")."""
+    with open(master_path) as f:
+        master = bytes.fromhex(f.read().strip())
+    return hkdf_sha256(master, b"gatehouse audit chain v2")
+
+
+def row_link(key, prev, seq, at, texts):
+    """store.h store_audit_link of a v2 row: HMAC-SHA-256 under the audit key."""
+    return hmac.new(key, b"gatehouse-audit-v2\0" + encoding(prev, seq, at, texts),
+                    hashlib.sha256).digest()
 
 
 def sql_literal(v):
@@ -70,9 +92,19 @@ class SqliteCopies:
                 shutil.copy(src + suffix, dst + suffix)
         return "sqlite:" + dst
 
+    def fresh(self, name):
+        return "sqlite:" + os.path.join(self.s.dir, name + ".db")
+
+    def has_chain(self, db):
+        con = sqlite3.connect(db[len("sqlite:"):])
+        cols = [r[1] for r in con.execute("PRAGMA table_info(audit)")]
+        con.close()
+        return "chain" in cols
+
     def edit(self, db, *sql):
         con = sqlite3.connect(db[len("sqlite:"):])
-        con.execute("DROP TRIGGER IF EXISTS audit_append_only")
+        for t in ("audit_append_only", "audit_key_no_update", "audit_key_no_delete"):
+            con.execute("DROP TRIGGER IF EXISTS " + t)
         for q in sql:
             if isinstance(q, tuple):
                 con.execute(q[0], q[1])
@@ -92,9 +124,12 @@ class SqliteCopies:
         con.close()
 
     def rows(self, db):
+        """(seq, at, the eight texts, prev_hash, hash, chain) by seq; chain
+        is 1 in a store from before the chain was keyed (no column)."""
+        chain = "chain" if self.has_chain(db) else "1"
         con = sqlite3.connect(db[len("sqlite:"):])
-        r = con.execute("SELECT seq, at, " + ", ".join(FIELDS) + ", prev_hash, hash FROM audit"
-                        " ORDER BY seq").fetchall()
+        r = con.execute("SELECT seq, at, " + ", ".join(FIELDS) + ", prev_hash, hash, " + chain +
+                        " FROM audit ORDER BY seq").fetchall()
         con.close()
         return [tuple(x) for x in r]
 
@@ -138,6 +173,13 @@ class PgCopies:
     def snapshot(self, name):
         return self.copy(self.s.db, name)
 
+    def fresh(self, name):
+        return self.pg.new_database()
+
+    def has_chain(self, db):
+        return self._psql(db, "SELECT count(*) FROM information_schema.columns WHERE"
+                          " table_name = 'audit' AND column_name = 'chain'").strip() == "1"
+
     def copy(self, db, name):
         dst = self.pg.new_database()
         env = dict(os.environ, PGPASSWORD=self.pg.password)
@@ -151,7 +193,8 @@ class PgCopies:
         return dst
 
     def edit(self, db, *sql):
-        stmts = ["DROP TRIGGER IF EXISTS audit_append_only ON audit"]
+        stmts = ["DROP TRIGGER IF EXISTS audit_append_only ON audit",
+                 "DROP TRIGGER IF EXISTS audit_key_written_once ON audit_key"]
         for q in sql:
             if isinstance(q, tuple):
                 parts = q[0].split("?")
@@ -165,14 +208,14 @@ class PgCopies:
         self._psql(db, "BEGIN; " + "; ".join(stmts) + "; COMMIT")
 
     def rows(self, db):
-        out = self._psql(db, "SELECT seq, at, " + ", ".join(FIELDS) + ", prev_hash, hash"
+        out = self._psql(db, "SELECT seq, at, " + ", ".join(FIELDS) + ", prev_hash, hash, chain"
                          " FROM audit ORDER BY seq", sep="\x1f")
         rows = []
         for line in out.splitlines():
             f = line.split("\x1f")
-            check(len(f) == 12, "a row of 12 fields: %r" % line)
+            check(len(f) == 13, "a row of 13 fields: %r" % line)
             rows.append((int(f[0]), int(f[1])) + tuple(f[2:10]) +
-                        (bytes.fromhex(f[10][2:]), bytes.fromhex(f[11][2:])))
+                        (bytes.fromhex(f[10][2:]), bytes.fromhex(f[11][2:]), int(f[12])))
         return rows
 
 
@@ -331,10 +374,15 @@ class Audit(Suite):
         rows = self.rows(db)
         eq(out["rows"], len(rows), "every row read")
         eq(out["head_seq"], rows[-1][0], "head")
+        key = audit_key(self.s.master)
         prev = bytes(32)
         for r in rows:
             eq(bytes(r[10]), prev, "prev_hash of %d" % r[0])
-            eq(row_hash(prev, r[0], r[1], r[2:10]), bytes(r[11]), "hash of %d as documented" % r[0])
+            eq(r[12], 2, "row %d is keyed (v2)" % r[0])
+            eq(row_link(key, prev, r[0], r[1], r[2:10]), bytes(r[11]),
+               "link of %d as documented: HMAC under the key derived from the master key" % r[0])
+            check(row_hash(prev, r[0], r[1], r[2:10]) != bytes(r[11]),
+                  "row %d's link is not the unkeyed hash anyone can compute" % r[0])
             prev = bytes(r[11])
         eq(out["head_hash"], prev.hex(), "head hash")
 
@@ -348,9 +396,10 @@ class Audit(Suite):
         r = [x for x in self.rows(db) if x[0] == 5][0]
         texts = list(r[2:10])
         texts[1] = "someone-else"
-        h = row_hash(bytes(r[10]), 5, r[1], texts)
+        # Relinked with the key itself (by someone holding the master key):
+        # row 5 is consistent in itself now; row 6 no longer chains to it.
+        h = row_link(audit_key(self.s.master), bytes(r[10]), 5, r[1], texts)
         self.edit(db, ("UPDATE audit SET actor = ?, hash = ? WHERE seq = 5", (texts[1], h)))
-        # Row 5 is consistent in itself now; row 6 no longer chains to it.
         self.expect_broken(db, 6, "does not chain")
 
     def test_tamper_delete(self):
@@ -364,14 +413,14 @@ class Audit(Suite):
         self.edit(db, "UPDATE audit SET seq = seq + 1000 WHERE seq >= 6",
                   "UPDATE audit SET seq = seq - 999 WHERE seq >= 1006",
                   ("INSERT INTO audit VALUES (6, ?, 'x', 'cli:root', 'acme', '', 'client.create',"
-                   " 'ghost', 'ok', '', ?, ?)", (r[1], bytes(r[10]), bytes(r[11]))))
+                   " 'ghost', 'ok', '', ?, ?, 2)", (r[1], bytes(r[10]), bytes(r[11]))))
         self.expect_broken(db, 6, "edited")
 
     def test_tamper_insert_end(self):
         db = self.snapshot("append")
         last = self.rows(db)[-1]
-        fake = row_hash(bytes(32), last[0] + 1, last[1], ["x"] * 8)
-        self.edit(db, ("INSERT INTO audit VALUES (?, ?, 'x','x','x','x','x','x','x','x', ?, ?)",
+        fake = row_link(os.urandom(32), bytes(32), last[0] + 1, last[1], ["x"] * 8)
+        self.edit(db, ("INSERT INTO audit VALUES (?, ?, 'x','x','x','x','x','x','x','x', ?, ?, 2)",
                        (last[0] + 1, last[1], bytes(32), fake)))
         self.expect_broken(db, last[0] + 1, "does not chain")
 

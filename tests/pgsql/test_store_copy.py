@@ -1,6 +1,7 @@
 """Issue 8, operations: `gatehouse migrate`, `gatehouse store copy --from
 sqlite:... --to postgresql://...` (every row, the audit chain verified equal
-on both sides, the platform working on PostgreSQL with the same master key),
+on both sides under the master key, which must be the trail's, the platform
+working on PostgreSQL with the same master key),
 and the clear one-line errors at start for a malformed or unreachable URL,
 wrong credentials and a newer schema (never a half-started node). Runs only
 against PostgreSQL."""
@@ -142,7 +143,16 @@ class StoreOps(Suite):
                     "Authorization": basic(c["client_id"], "bad"), "X-Forwarded-For": "203.0.113.9"})
             s.stop()
             to = self.pg.new_database()
-            p = run("store", "copy", "--from", s.db, "--to", to)
+            # The audit chain is checked with the master key: another one
+            # is refused before anything is copied.
+            other = os.path.join(s.dir, "other.key")
+            fd = os.open(other, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, os.urandom(32).hex().encode() + b"\n")
+            os.close(fd)
+            p = run("store", "copy", "--from", s.db, "--to", to, "--master-key", other)
+            eq(p.returncode, 1, "another master key refused")
+            check(b"does not match" in p.stderr, p.stderr.decode())
+            p = run("store", "copy", "--from", s.db, "--to", to, "--master-key", s.master)
             eq(p.returncode, 0, "store copy: " + p.stderr.decode())
             out = json.loads(p.stdout)
             for table in ("tenants", "clients", "client_secrets", "signing_keys", "tokens",
@@ -162,10 +172,10 @@ class StoreOps(Suite):
             eq(self.pg.psql("SELECT seq || ' ' || upper(encode(hash, 'hex')) FROM audit"
                             " ORDER BY seq DESC LIMIT 1", db=dbname), "%d %s" % head, "chain head")
             # Into a database that has rows: refused, nothing changed.
-            p = run("store", "copy", "--from", s.db, "--to", to)
+            p = run("store", "copy", "--from", s.db, "--to", to, "--master-key", s.master)
             eq(p.returncode, 1, "second copy refused")
             check(b"not empty" in p.stderr, p.stderr.decode())
-            p = run("store", "copy", "--from", s.db, "--to", s.db)
+            p = run("store", "copy", "--from", s.db, "--to", s.db, "--master-key", s.master)
             eq(p.returncode, 1, "to sqlite refused")
             # The platform runs on PostgreSQL with the same master key.
             b = Server(start=False, workdir=s.dir)

@@ -25,6 +25,30 @@ char	fixture_path[TMPDIR_LEN + 16];
 char	fixture_url[FIXTURE_URL_LEN];
 sqlite3	*fixture_db;
 
+/* 32 bytes: 0x01, 0x02, ... 0x20. */
+const uint8_t fixture_audit_key[32] = {
+	1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+	17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32
+};
+
+static struct store_audit_key *fixture_key_obj;
+static pthread_once_t fixture_key_once = PTHREAD_ONCE_INIT;
+
+static void
+fixture_key_make(void)
+{
+	fixture_key_obj = store_audit_key_new(fixture_audit_key);
+}
+
+const struct store_audit_key *
+fixture_key(void)
+{
+	pthread_once(&fixture_key_once, fixture_key_make);
+	if (fixture_key_obj == NULL)
+		fail_msg("store_audit_key_new failed");
+	return fixture_key_obj;
+}
+
 int
 fixture_setup_sqlite(void **state)
 {
@@ -198,13 +222,23 @@ fixture_teardown(void **state)
 }
 
 struct store *
-open_store(void)
+open_store_unkeyed(void)
 {
 	struct store *s = NULL;
 	char err[256] = "";
 
 	if (store_open(fixture_url, &s, err, sizeof(err)) != STORE_OK)
 		fail_msg("store_open: %s", err);
+	return s;
+}
+
+struct store *
+open_store(void)
+{
+	struct store *s = open_store_unkeyed();
+
+	if (store_audit_set_key(s, fixture_audit_key) != STORE_OK)
+		fail_msg("store_audit_set_key: %s", store_last_error());
 	return s;
 }
 
@@ -349,7 +383,7 @@ chain_check(void *arg, const struct store_audit *row)
 	struct chain *c = arg;
 	uint8_t h[32];
 
-	store_audit_hash(row, h);
+	store_audit_link(fixture_key(), row, h);
 	if (row->seq != c->next || memcmp(row->prev_hash, c->prev, 32) != 0 ||
 	    memcmp(h, row->hash, 32) != 0)
 		c->bad++;

@@ -71,8 +71,15 @@ void	fixture_commit_random(struct sqlite3 *db, int n, int size);
 void	fixture_assert_sound(int64_t rows);
 
 /* A handle on fixture_url; fails the test with open's reason when refused.
- * The caller closes it (store_close). */
+ * The caller closes it (store_close). open_store sets the audit key
+ * fixture_audit_key on it (store_audit_set_key, which must succeed), as
+ * every process that writes the trail does; open_store_unkeyed does not
+ * (the handle cannot append to the trail). fixture_key is that key as the
+ * chain functions take it (made once, never freed). */
+extern const uint8_t fixture_audit_key[32];
+const struct store_audit_key *fixture_key(void);
 struct store *open_store(void);
+struct store *open_store_unkeyed(void);
 /* The handle's change generation (store_generation must succeed). */
 uint64_t gen(struct store *);
 /* Another handle's generation once it reaches want, polled every 10 ms for
@@ -128,8 +135,9 @@ void	group_commit_run(struct store *s, void *(*fn)(void *), void *arg, size_t si
 /*
  * An audit chain walked by store_audit_scan(s, from, chain_check, &c): set
  * c.next to the first seq expected and c.prev to its prev_hash (zero for
- * seq 1). Each row must have that seq and prev_hash, and its own hash; bad
- * counts the rows that do not. Afterwards c.next is the seq after the last.
+ * seq 1). Each row must have that seq and prev_hash, and its own link
+ * (store_audit_link under fixture_key); bad counts the rows that do not.
+ * Afterwards c.next is the seq after the last.
  */
 struct chain {
 	int64_t	 next;

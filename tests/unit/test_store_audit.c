@@ -3,8 +3,10 @@
  * SQLite and (tests/pgsql) on PostgreSQL: the chain stays one gapless chain when many threads append with
  * token records in the same batches; a row queued before a token record is
  * durable by the time that record is answered; the list filters; the
- * retention prune (a checkpoint that never reuses a seq, the kept digest);
- * argument checks; and the canonical encoding.
+ * retention prune (a checkpoint that never reuses a seq, the kept digest,
+ * keyed); argument checks, and no append or prune without the audit key;
+ * and the canonical encoding of both chain versions (v2: HMAC-SHA-256 under
+ * the key, checked against OpenSSL's one-shot HMAC).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -18,6 +20,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "store_fixture.h"
 #include "util/util.h"
@@ -267,7 +270,8 @@ prune_when_the_head_is_pruned(void **state)
 	assert_int_equal(json_integer_value(json_object_get(cp, "seq")), 3);
 	assert_string_equal(json_string_value(json_object_get(cp, "action")), STORE_AUDIT_CHECKPOINT);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(rows, 2), "seq")), 4);
-	d = store_audit_digest_new();
+	/* The checkpoint is a v2 row: its digest is keyed. */
+	d = store_audit_digest_new(fixture_key());
 	store_audit_digest_add(d, 1, h1);
 	store_audit_digest_final(d, dig);
 	hex_encode(dig, 32, kd);
@@ -310,22 +314,141 @@ append_needs_action_and_outcome(void **state)
 	store_close(s);
 }
 
+/* Without the audit key the trail takes no row: a row linked without it
+ * would be one anybody could forge. */
 static void
-hash_is_length_prefixed(void **state)
+append_and_prune_need_the_key(void **state)
 {
-	struct store_audit a = row(1, "ab", "c", "x", "t"), b = row(1, "a", "bc", "x", "t");
-	uint8_t ha[32], hb[32];
+	struct store *s = open_store_unkeyed();
+	struct store_audit a = row(1, "acme", "c1", "client.create", "t");
+	uint8_t other[32];
+	int64_t pruned = -1;
 
 	(void)state;
-	store_audit_hash(&a, ha);
-	store_audit_hash(&b, hb);
-	assert_memory_not_equal(ha, hb, 32);
-	b = row(1, "ab", "c", "x", "t");
-	store_audit_hash(&b, hb);
+	assert_null(store_audit_get_key(s));
+	assert_int_equal(store_audit_append(s, &a, NULL, NULL), STORE_ERROR);
+	assert_non_null(strstr(store_last_error(), "key is not set"));
+	assert_int_equal(store_audit_prune(s, 100, 1000, &pruned), STORE_ERROR);
+	assert_int_equal(pruned, 0);
+	assert_int_equal(store_audit_set_key(s, fixture_audit_key), STORE_OK);
+	assert_non_null(store_audit_get_key(s));
+	/* The same key again is no change; another is refused. */
+	assert_int_equal(store_audit_set_key(s, fixture_audit_key), STORE_OK);
+	memset(other, 7, sizeof(other));
+	assert_int_equal(store_audit_set_key(s, other), STORE_CONFLICT);
+	assert_int_equal(store_audit_append(s, &a, NULL, NULL), STORE_OK);
+	assert_int_equal(store_flush(s), STORE_OK);
+	store_close(s);
+}
+
+/* The documented v2 link, made independently: HMAC-SHA-256 (OpenSSL's
+ * one-shot EVP_Q_mac) over the domain and the encoding of store.h. */
+static void
+documented_v2_link(const uint8_t key[32], const struct store_audit *a, uint8_t out[32])
+{
+	const char *f[8] = { a->request_id, a->actor, a->tenant, a->address, a->action,
+	    a->target, a->outcome, a->detail };
+	uint8_t buf[1024];
+	size_t n = 0, outlen = 0;
+
+	memcpy(buf, "gatehouse-audit-v2", 19);	/* with its NUL */
+	n = 19;
+	memcpy(buf + n, a->prev_hash, 32);
+	n += 32;
+	for (int i = 7; i >= 0; i--)
+		buf[n++] = (uint8_t)((uint64_t)a->seq >> (8 * i));
+	for (int i = 7; i >= 0; i--)
+		buf[n++] = (uint8_t)((uint64_t)a->at >> (8 * i));
+	for (int i = 0; i < 8; i++) {
+		size_t len = strlen(f[i]);
+		buf[n++] = 0;
+		buf[n++] = 0;
+		buf[n++] = (uint8_t)(len >> 8);
+		buf[n++] = (uint8_t)len;
+		memcpy(buf + n, f[i], len);
+		n += len;
+	}
+	assert_non_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, 32, buf, n, out, 32,
+	    &outlen));
+	assert_int_equal(outlen, 32);
+}
+
+static void
+link_is_length_prefixed_and_keyed(void **state)
+{
+	struct store_audit a = row(1, "ab", "c", "x", "t"), b = row(1, "a", "bc", "x", "t");
+	struct store_audit_key *other;
+	uint8_t ha[32], hb[32], zero[32], k2[32];
+
+	(void)state;
+	memset(zero, 0, sizeof(zero));
+	for (int chain = STORE_AUDIT_CHAIN_V1; chain <= STORE_AUDIT_CHAIN_V2; chain++) {
+		a = row(1, "ab", "c", "x", "t");
+		b = row(1, "a", "bc", "x", "t");
+		a.chain = b.chain = chain;
+		assert_int_equal(store_audit_link(fixture_key(), &a, ha), 0);
+		assert_int_equal(store_audit_link(fixture_key(), &b, hb), 0);
+		assert_memory_not_equal(ha, hb, 32);
+		b = row(1, "ab", "c", "x", "t");
+		b.chain = chain;
+		assert_int_equal(store_audit_link(fixture_key(), &b, hb), 0);
+		assert_memory_equal(ha, hb, 32);
+		b.seq = 1;			/* the seq is linked */
+		assert_int_equal(store_audit_link(fixture_key(), &b, hb), 0);
+		assert_memory_not_equal(ha, hb, 32);
+	}
+	/* v2 is the documented HMAC under the key; v1 is not keyed and
+	 * differs from it; another key links otherwise. */
+	a = row(5, "acme", "c1", "client.create", "c2");
+	a.seq = 42;
+	memset(a.prev_hash, 0xab, 32);
+	a.chain = STORE_AUDIT_CHAIN_V2;
+	assert_int_equal(store_audit_link(fixture_key(), &a, ha), 0);
+	documented_v2_link(fixture_audit_key, &a, hb);
 	assert_memory_equal(ha, hb, 32);
-	b.seq = 1;			/* the seq is hashed */
-	store_audit_hash(&b, hb);
+	a.chain = STORE_AUDIT_CHAIN_V1;
+	assert_int_equal(store_audit_link(NULL, &a, hb), 0);
 	assert_memory_not_equal(ha, hb, 32);
+	memset(k2, 0x55, sizeof(k2));
+	assert_non_null(other = store_audit_key_new(k2));
+	a.chain = STORE_AUDIT_CHAIN_V2;
+	assert_int_equal(store_audit_link(other, &a, hb), 0);
+	assert_memory_not_equal(ha, hb, 32);
+	assert_memory_not_equal(store_audit_key_check(other), store_audit_key_check(fixture_key()),
+	    32);
+	store_audit_key_free(other);
+	/* v2 without a key, or an unknown version: no link (zeros). */
+	memset(hb, 1, sizeof(hb));
+	assert_int_equal(store_audit_link(NULL, &a, hb), -1);
+	assert_memory_equal(hb, zero, 32);
+	a.chain = 3;
+	assert_int_equal(store_audit_link(fixture_key(), &a, hb), -1);
+	assert_memory_equal(hb, zero, 32);
+}
+
+/* The key record's MAC binds its bound row, and only under its key. */
+static void
+key_record_binds_under_the_key(void **state)
+{
+	struct store_audit_seal seal;
+	struct store_audit_key *other;
+	uint8_t h[32], k2[32];
+
+	(void)state;
+	memset(h, 0x11, sizeof(h));
+	memset(k2, 0x55, sizeof(k2));
+	assert_non_null(other = store_audit_key_new(k2));
+	assert_int_equal(store_audit_seal_make(fixture_key(), 9, h, &seal), 0);
+	assert_true(store_audit_key_matches(fixture_key(), seal.check));
+	assert_false(store_audit_key_matches(other, seal.check));
+	assert_true(store_audit_seal_valid(fixture_key(), &seal));
+	assert_false(store_audit_seal_valid(other, &seal));
+	seal.through = 10;
+	assert_false(store_audit_seal_valid(fixture_key(), &seal));
+	seal.through = 9;
+	seal.through_hash[0] ^= 1;
+	assert_false(store_audit_seal_valid(fixture_key(), &seal));
+	store_audit_key_free(other);
 }
 
 int
@@ -337,7 +460,9 @@ main(void)
 		STORE_TEST(list_filters),
 		STORE_TEST(prune_when_the_head_is_pruned),
 		STORE_TEST(append_needs_action_and_outcome),
-		cmocka_unit_test(hash_is_length_prefixed),
+		STORE_TEST(append_and_prune_need_the_key),
+		cmocka_unit_test(link_is_length_prefixed_and_keyed),
+		cmocka_unit_test(key_record_binds_under_the_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
