@@ -121,9 +121,15 @@ release_writes(void *held)
 	PQfinish(c);
 }
 
+static const char *const unguard_audit[] = {
+	"DROP TRIGGER audit_append_only ON audit",
+	"DROP TRIGGER audit_key_written_once ON audit_key",
+	NULL
+};
+
 static const struct conformance_backend pgsql_backend = {
 	"postgresql", fixture_setup_pg, teardown, count_rows, raw_exec, hold_writes, release_writes,
-	GEN_WAIT_MS
+	GEN_WAIT_MS, "'\\x%s'::bytea", unguard_audit
 };
 
 /* -- open, URL, errors, migrations ---------------------------------------------- */

@@ -5,7 +5,11 @@
  * prune of expired records, the change generation (token records leave it
  * alone; another handle sees it, as the CLI and the server, or two nodes,
  * do), a database at a newer schema refused, the group commit under 64
- * threads, close committing what is queued, and the bounded queue.
+ * threads, close committing what is queued, and the bounded queue; and the
+ * keyed audit chain: rows linked under the audit key and verified with it
+ * (audit/audit.h audit_verify), a wrong key named as such, a trail of
+ * unkeyed (v1) rows carried on by keyed ones, and a rewrite by someone
+ * without the key (rows relinked by the unkeyed scheme) found.
  * Each test starts from an empty store (the backend's setup).
  */
 #include <setjmp.h>
@@ -19,8 +23,10 @@
 
 #include <cmocka.h>
 
+#include "audit/audit.h"
 #include "store_conformance.h"
 #include "store_fixture.h"
+#include "util/util.h"
 
 /*
  * Queues records of client c1 named "n", id prefix<i> issued at i * step
@@ -670,6 +676,405 @@ queue_full_is_refused(void **state)
 	assert_int_equal(tokens_after_close(b, s), accepted);
 }
 
+/* -- the keyed audit chain ------------------------------------------------------------------ */
+
+#define AUDIT_ROWS_MAX	16
+
+/* A copy of the trail's rows, ascending (store_audit_scan into it). */
+struct trail {
+	struct store_audit	row[AUDIT_ROWS_MAX];
+	size_t			n;
+};
+
+static int
+trail_add(void *arg, const struct store_audit *r)
+{
+	struct trail *t = arg;
+	struct store_audit *c;
+
+	assert_true(t->n < AUDIT_ROWS_MAX);
+	c = &t->row[t->n++];
+	*c = *r;
+	c->request_id = strdup(r->request_id);
+	c->actor = strdup(r->actor);
+	c->tenant = strdup(r->tenant);
+	c->address = strdup(r->address);
+	c->action = strdup(r->action);
+	c->target = strdup(r->target);
+	c->outcome = strdup(r->outcome);
+	c->detail = strdup(r->detail);
+	return 0;
+}
+
+static void
+trail_read(struct store *s, struct trail *t)
+{
+	memset(t, 0, sizeof(*t));
+	assert_int_equal(store_audit_scan(s, 1, trail_add, t), STORE_OK);
+}
+
+static void
+trail_clear(struct trail *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		store_audit_clear(&t->row[i]);
+	t->n = 0;
+}
+
+/* n rows of distinct actors (each keeps a row of its own), appended
+ * through the store and flushed. */
+static void
+append_rows(struct store *s, int n, const char *action)
+{
+	for (int i = 0; i < n; i++) {
+		struct store_audit a;
+		char actor[24];
+
+		snprintf(actor, sizeof(actor), "cli:op%d", i);
+		memset(&a, 0, sizeof(a));
+		a.at = 1000 + i;
+		a.actor = actor;
+		a.tenant = (char *)"acme";
+		a.action = (char *)action;
+		a.target = (char *)"c1";
+		a.outcome = (char *)"ok";
+		a.detail = (char *)"{\"n\":1}";
+		assert_int_equal(store_audit_append(s, &a, NULL, NULL), STORE_OK);
+	}
+	assert_int_equal(store_flush(s), STORE_OK);
+}
+
+/* A hash as the engine's blob literal. */
+static void
+blob(const struct conformance_backend *b, const uint8_t h[32], char out[96])
+{
+	char hex[65];
+
+	hex_encode(h, 32, hex);
+	snprintf(out, 96, b->blob_sql, hex);
+}
+
+/* What anyone with write access to the database can do first. */
+static void
+unguard(const struct conformance_backend *b)
+{
+	for (size_t i = 0; b->unguard_audit[i] != NULL; i++)
+		b->exec(b->unguard_audit[i]);
+}
+
+/* Writes r's detail, chain and hashes over row r->seq (triggers dropped). */
+static void
+overwrite(const struct conformance_backend *b, const struct store_audit *r)
+{
+	char sql[512], ph[96], hh[96];
+
+	blob(b, r->prev_hash, ph);
+	blob(b, r->hash, hh);
+	snprintf(sql, sizeof(sql), "UPDATE audit SET detail = '%s', chain = %d, prev_hash = %s,"
+	    " hash = %s WHERE seq = %lld", r->detail, r->chain, ph, hh, (long long)r->seq);
+	b->exec(sql);
+}
+
+/* The verdict of audit_verify under k (it must run). */
+static struct audit_verify_result
+verify(struct store *s, const struct store_audit_key *k)
+{
+	struct audit_verify_result r;
+
+	assert_int_equal(audit_verify(s, k, &r), 0);
+	return r;
+}
+
+/* Rows are linked under the key: verified with it, refused with another,
+ * and a store whose trail was keyed refuses another key outright. */
+static void
+audit_chain_keyed(void **state)
+{
+	const struct conformance_backend *b = *state;
+	struct store *s = open_store(), *other_node;
+	struct store_audit_seal seal;
+	struct store_audit_key *wrong;
+	struct audit_verify_result r;
+	struct trail t;
+	uint8_t k2[32], v1[32], zero[32];
+	int64_t pruned = -1;
+
+	memset(zero, 0, sizeof(zero));
+	memset(k2, 0x42, sizeof(k2));
+	assert_non_null(wrong = store_audit_key_new(k2));
+	/* Keying an empty trail wrote its record: nothing unkeyed to bind. */
+	assert_int_equal(store_audit_seal_get(s, &seal), STORE_OK);
+	assert_int_equal(seal.through, 0);
+	assert_memory_equal(seal.through_hash, zero, 32);
+	assert_true(store_audit_key_matches(fixture_key(), seal.check));
+	assert_true(store_audit_seal_valid(fixture_key(), &seal));
+	assert_int_equal(b->count("SELECT count(*) FROM audit_key"), 1);
+
+	append_rows(s, 4, "client.create");
+	assert_int_equal(b->count("SELECT count(*) FROM audit WHERE chain = 2"), 4);
+	trail_read(s, &t);
+	assert_int_equal(t.n, 4);
+	for (size_t i = 0; i < t.n; i++) {
+		struct store_audit x = t.row[i];
+		uint8_t h[32];
+		assert_int_equal(x.chain, STORE_AUDIT_CHAIN_V2);
+		assert_int_equal(store_audit_link(fixture_key(), &x, h), 0);
+		assert_memory_equal(h, x.hash, 32);
+		assert_int_equal(store_audit_link(wrong, &x, h), 0);	/* the key's own */
+		assert_memory_not_equal(h, x.hash, 32);
+		x.chain = STORE_AUDIT_CHAIN_V1;	/* not what the unkeyed scheme gives */
+		assert_int_equal(store_audit_link(NULL, &x, v1), 0);
+		assert_memory_not_equal(v1, t.row[i].hash, 32);
+	}
+	trail_clear(&t);
+	r = verify(s, fixture_key());
+	assert_true(r.ok);
+	assert_int_equal(r.rows, 4);
+	assert_int_equal(r.head_seq, 4);
+
+	/* A wrong master key is named as such, not as a broken row. */
+	r = verify(s, wrong);
+	assert_false(r.ok);
+	assert_true(r.key_mismatch);
+	assert_int_equal(r.first_bad, 0);
+	assert_non_null(strstr(r.why, "master key does not match"));
+
+	/* A node with another master key may not write to this trail. */
+	other_node = open_store_unkeyed();
+	assert_int_equal(store_audit_set_key(other_node, k2), STORE_CONFLICT);
+	assert_non_null(strstr(store_last_error(), "master key does not match"));
+	assert_null(store_audit_get_key(other_node));
+	store_close(other_node);
+	assert_int_equal(b->count("SELECT count(*) FROM audit_key"), 1);
+
+	/* A prune's checkpoint is keyed too (row and digest), and verifies. */
+	append_rows(s, 3, "token.issued");
+	assert_int_equal(store_audit_prune(s, 1100, 9000, &pruned), STORE_OK);
+	assert_int_equal(pruned, 3);
+	trail_read(s, &t);
+	assert_int_equal(t.n, 5);
+	assert_string_equal(t.row[t.n - 1].action, STORE_AUDIT_CHECKPOINT);
+	assert_int_equal(t.row[t.n - 1].chain, STORE_AUDIT_CHAIN_V2);
+	r = verify(s, fixture_key());
+	assert_true(r.ok);
+	assert_int_equal(r.checkpoint, 7);
+	/* Its kept digest is the keyed one over rows 1..4, not the unkeyed. */
+	{
+		struct store_audit_digest *dk = store_audit_digest_new(fixture_key());
+		struct store_audit_digest *du = store_audit_digest_new(NULL);
+		uint8_t hk[32], hu[32];
+		char kd[65];
+		assert_non_null(dk);
+		assert_non_null(du);
+		for (size_t i = 0; i < 4; i++) {
+			store_audit_digest_add(dk, t.row[i].seq, t.row[i].hash);
+			store_audit_digest_add(du, t.row[i].seq, t.row[i].hash);
+		}
+		store_audit_digest_final(dk, hk);
+		store_audit_digest_final(du, hu);
+		assert_memory_not_equal(hk, hu, 32);
+		hex_encode(hk, 32, kd);
+		assert_non_null(strstr(t.row[t.n - 1].detail, kd));
+	}
+	trail_clear(&t);
+	/* A kept row deleted: the keyed digest no longer matches. */
+	unguard(b);
+	b->exec("DELETE FROM audit WHERE seq = 2");
+	r = verify(s, fixture_key());
+	assert_false(r.ok);
+	assert_int_equal(r.first_bad, 7);
+	/* The key record's bound moved (to pass later unkeyed rows off as
+	 * old): its MAC no longer holds. */
+	b->exec("UPDATE audit_key SET v1_through = 99");
+	r = verify(s, fixture_key());
+	assert_false(r.ok);
+	assert_false(r.key_mismatch);
+	assert_int_equal(r.first_bad, 0);
+	assert_non_null(strstr(r.why, "key record was altered"));
+	store_audit_key_free(wrong);
+	store_close(s);
+}
+
+/*
+ * An unkeyed (v1) row as the code before the key wrote it: linked by
+ * SHA-256 after prev, into out; inserted unless pruned, either as the old
+ * code inserted it (no chain column: the migration's default marks it v1)
+ * or, when marked, naming chain 1.
+ */
+static void
+old_row(const struct conformance_backend *b, int64_t seq, const char *action,
+    const char *detail, const uint8_t prev[32], int insert, int marked, uint8_t out[32])
+{
+	struct store_audit v;
+	char sql[1024], ph[96], hh[96];
+
+	memset(&v, 0, sizeof(v));
+	v.seq = seq;
+	v.at = 500 + seq;
+	v.request_id = v.tenant = v.address = (char *)"";
+	v.actor = (char *)"cli:old";
+	v.action = (char *)action;
+	v.target = (char *)"t";
+	v.outcome = (char *)"ok";
+	v.detail = (char *)detail;
+	v.chain = STORE_AUDIT_CHAIN_V1;
+	memcpy(v.prev_hash, prev, 32);
+	assert_int_equal(store_audit_link(NULL, &v, out), 0);
+	if (!insert)
+		return;
+	blob(b, prev, ph);
+	blob(b, out, hh);
+	snprintf(sql, sizeof(sql), "INSERT INTO audit (seq, at, request_id, actor, tenant, address,"
+	    " action, target, outcome, detail, prev_hash, hash%s) VALUES (%lld, %lld, '', 'cli:old',"
+	    " '', '', '%s', 't', 'ok', '%s', %s, %s%s)", marked ? ", chain" : "", (long long)seq,
+	    (long long)v.at, action, detail, ph, hh, marked ? ", 1" : "");
+	b->exec(sql);
+}
+
+/*
+ * A trail written before the key, pruned once then too (its checkpoint
+ * and kept digest unkeyed), is bound by the key record when a keyed
+ * process first opens it, and goes on with keyed rows; it verifies. An
+ * unkeyed row after the keyed ones is tampering.
+ */
+static void
+audit_v1_trail_then_v2(void **state)
+{
+	const struct conformance_backend *b = *state;
+	struct store *s = open_store_unkeyed();
+	struct store_audit_seal seal;
+	struct store_audit_digest *dg;
+	struct audit_verify_result r;
+	struct trail t;
+	uint8_t zero[32], h1[32], h2[32], h3[32], h4[32], kd[32], h7[32];
+	char detail[256], th[65], kh[65];
+
+	/* Opened (migrated), never keyed: no record; nothing may append. */
+	assert_int_equal(store_audit_seal_get(s, &seal), STORE_NOTFOUND);
+	store_close(s);
+	/* 1 kept, 2 a token event pruned, 3 the old checkpoint, 4 after it. */
+	memset(zero, 0, sizeof(zero));
+	old_row(b, 1, "tenant.create", "", zero, 1, 0, h1);
+	old_row(b, 2, "token.issued", "", h1, 0, 0, h2);
+	assert_non_null(dg = store_audit_digest_new(NULL));
+	store_audit_digest_add(dg, 1, h1);
+	store_audit_digest_final(dg, kd);
+	hex_encode(h2, 32, th);
+	hex_encode(kd, 32, kh);
+	snprintf(detail, sizeof(detail), "{\"through\":2,\"through_hash\":\"%s\",\"kept\":1,"
+	    "\"kept_digest\":\"%s\",\"pruned\":1}", th, kh);
+	old_row(b, 3, STORE_AUDIT_CHECKPOINT, detail, h2, 1, 0, h3);
+	old_row(b, 4, "tenant.create", "", h3, 1, 0, h4);
+	assert_int_equal(b->count("SELECT count(*) FROM audit WHERE chain = 1"), 3);
+	/* A trail nobody keyed: its rows could be anyone's. */
+	s = open_store_unkeyed();
+	r = verify(s, fixture_key());
+	assert_false(r.ok);
+	assert_int_equal(r.first_bad, 0);
+	assert_non_null(strstr(r.why, "not keyed"));
+	store_close(s);
+
+	/* The first keyed open binds rows up to 4 and appends keyed rows. */
+	s = open_store();
+	assert_int_equal(store_audit_seal_get(s, &seal), STORE_OK);
+	assert_int_equal(seal.through, 4);
+	assert_memory_equal(seal.through_hash, h4, 32);
+	append_rows(s, 2, "client.create");
+	trail_read(s, &t);
+	assert_int_equal(t.n, 5);
+	for (size_t i = 0; i < t.n; i++)
+		assert_int_equal(t.row[i].chain, i < 3 ? STORE_AUDIT_CHAIN_V1 : STORE_AUDIT_CHAIN_V2);
+	assert_int_equal(t.row[3].seq, 5);
+	assert_memory_equal(t.row[3].prev_hash, h4, 32);	/* one chain across */
+	r = verify(s, fixture_key());
+	assert_true(r.ok);
+	assert_int_equal(r.rows, 5);
+	assert_int_equal(r.head_seq, 6);
+	assert_int_equal(r.checkpoint, 2);
+
+	/* An unkeyed row after the keyed ones, chained as the old scheme
+	 * would: refused. */
+	old_row(b, 7, "tenant.create", "", t.row[4].hash, 1, 1, h7);
+	trail_clear(&t);
+	r = verify(s, fixture_key());
+	assert_false(r.ok);
+	assert_int_equal(r.first_bad, 7);
+	assert_non_null(strstr(r.why, "unkeyed (v1) after keyed row 5"));
+	store_close(s);
+}
+
+/*
+ * The attack the key stops: someone with the database but not the master
+ * key edits a row and relinks it and every row after it with the unkeyed
+ * scheme. Each way of doing so is found: keeping the rows marked keyed,
+ * marking them unkeyed, rewriting the whole trail as unkeyed, and also
+ * deleting the key record. (Each forgery is first shown to hold by the
+ * unkeyed scheme's own rules: before the key, it verified.)
+ */
+static void
+audit_rewrite_without_key_found(void **state)
+{
+	const struct conformance_backend *b = *state;
+	struct store *s = open_store();
+	struct audit_verify_result r;
+	struct trail t;
+
+	append_rows(s, 5, "client.create");
+	assert_true(verify(s, fixture_key()).ok);
+	trail_read(s, &t);
+	unguard(b);
+	for (int round = 0; round < 3; round++) {
+		/* Round 0: rows 2.. relinked, still marked v2; round 1: marked v1
+		 * too; round 2: the whole trail, from row 1, as v1. */
+		size_t from = round < 2 ? 1 : 0;
+		uint8_t prev[32];
+
+		memcpy(prev, t.row[from].prev_hash, 32);
+		free(t.row[1].detail);
+		t.row[1].detail = strdup("{\"n\":2}");	/* the edit */
+		for (size_t i = from; i < t.n; i++) {
+			struct store_audit x = t.row[i];
+			x.chain = STORE_AUDIT_CHAIN_V1;
+			memcpy(x.prev_hash, prev, 32);
+			assert_int_equal(store_audit_link(NULL, &x, x.hash), 0);
+			if (round == 0)
+				x.chain = STORE_AUDIT_CHAIN_V2;
+			overwrite(b, &x);
+			memcpy(prev, x.hash, 32);
+		}
+		/* The forgery holds by the unkeyed rules: every row of it links
+		 * by SHA-256 and chains to the one before. */
+		{
+			struct trail f;
+			trail_read(s, &f);
+			for (size_t i = from; i < f.n; i++) {
+				struct store_audit x = f.row[i];
+				uint8_t h[32];
+				x.chain = STORE_AUDIT_CHAIN_V1;
+				assert_int_equal(store_audit_link(NULL, &x, h), 0);
+				assert_memory_equal(h, f.row[i].hash, 32);
+				if (i > 0)
+					assert_memory_equal(f.row[i].prev_hash, f.row[i - 1].hash, 32);
+			}
+			trail_clear(&f);
+		}
+		r = verify(s, fixture_key());
+		assert_false(r.ok);
+		assert_false(r.key_mismatch);
+		assert_int_equal(r.first_bad, round < 2 ? 2 : 1);
+		assert_non_null(strstr(r.why, round == 0 ? "was edited" : "unkeyed (v1)"));
+	}
+	/* And with the key record deleted, the trail reads as never keyed:
+	 * that fails too. */
+	b->exec("DELETE FROM audit_key");
+	r = verify(s, fixture_key());
+	assert_false(r.ok);
+	assert_int_equal(r.first_bad, 0);
+	assert_non_null(strstr(r.why, "not keyed"));
+	trail_clear(&t);
+	store_close(s);
+}
+
 /* -- the suite --------------------------------------------------------------------------- */
 
 #define T(f)	cmocka_unit_test_prestate_setup_teardown(f, b->setup, b->teardown, (void *)b)
@@ -691,6 +1096,9 @@ conformance_run(const struct conformance_backend *b)
 		T(group_commit_64_threads),
 		T(close_commits_what_is_queued),
 		T(queue_full_is_refused),
+		T(audit_chain_keyed),
+		T(audit_v1_trail_then_v2),
+		T(audit_rewrite_without_key_found),
 	};
 
 	return cmocka_run_group_tests_name(b->name, tests, NULL, NULL);

@@ -37,6 +37,12 @@ struct conformance_backend {
 	/* How long a change may take to reach another handle's generation,
 	 * ms; 0: at once (SQLite: the file is read on each call). */
 	int		 gen_wait_ms;
+	/* A printf format turning 64 hex digits into a blob literal of the
+	 * engine's SQL (the audit tests write rows as an attacker would). */
+	const char	*blob_sql;
+	/* The statements that drop the triggers guarding the audit trail
+	 * (audit, audit_key), as anyone with the database can; NULL-ended. */
+	const char *const *unguard_audit;
 };
 
 /* Runs the suite as one cmocka group named b->name; returns the number of
