@@ -2,9 +2,12 @@
 CLI admin action and lock is recorded; `gatehouse audit verify` finds each
 kind of tampering (a copy of the store edited directly: the SQLite file, or
 a PostgreSQL database copied with pg_dump) and names the first broken seq;
-the chain is keyed by the master key (each link an HMAC under the key
-derived from it); `audit list` filters; retention prunes token events behind
-a checkpoint that keeps the chain verifiable; audit = off records nothing."""
+the chain is keyed by the master key, so a rewrite by someone without it
+(every later row relinked by the old unkeyed SHA-256 scheme) is found, a
+trail of unkeyed rows from before the key goes on with keyed ones, and a
+wrong master key is named as such; `audit list` filters; retention prunes
+token events behind a checkpoint that keeps the chain verifiable; audit =
+off records nothing."""
 import hashlib
 import hmac
 import json
@@ -430,6 +433,150 @@ class Audit(Suite):
                   "UPDATE audit SET seq = 3 WHERE seq = 4",
                   "UPDATE audit SET seq = 4 WHERE seq = -1")
         self.expect_broken(db, 3, "does not chain")
+
+    # -- the key -------------------------------------------------------------------
+    def rewrite_unkeyed(self, db, seq):
+        """What someone with the database but not the master key can do to
+        the trail: edit row seq's detail, then relink it and every row after
+        it by the unkeyed scheme (SHA-256, row_hash), each chained to the
+        one before, and mark them unkeyed. Returns the rows read back."""
+        rows = self.rows(db)
+        mark = self.store.has_chain(db)
+        prev, stmts = None, []
+        for r in rows:
+            if r[0] < seq:
+                continue
+            if prev is None:
+                prev = bytes(r[10])
+            detail = "nothing to see" if r[0] == seq else r[9]
+            h = row_hash(prev, r[0], r[1], list(r[2:9]) + [detail])
+            stmts.append(("UPDATE audit SET detail = ?, prev_hash = ?, hash = ?" +
+                          (", chain = 1" if mark else "") + " WHERE seq = ?",
+                          (detail, prev, h, r[0])))
+            prev = h
+        self.edit(db, *stmts)
+        return self.rows(db)
+
+    @staticmethod
+    def holds_unkeyed(rows, seq):
+        """The rows from seq on pass the unkeyed scheme's own checks (all
+        that verification checked before the key): each chains to the row
+        before and matches its SHA-256 link."""
+        prev = None
+        for i, r in enumerate(rows):
+            if r[0] < seq:
+                continue
+            if prev is None:
+                prev = bytes(rows[i - 1][11]) if i > 0 else bytes(32)
+            if bytes(r[10]) != prev or row_hash(prev, r[0], r[1], r[2:10]) != bytes(r[11]):
+                return False
+            prev = bytes(r[11])
+        return prev is not None
+
+    def test_rewrite_without_key_is_found(self):
+        # Row 5 edited and every row from it relinked by the unkeyed scheme,
+        # as someone without the master key can: before the chain was keyed,
+        # verify said ok to this (the rewrite holds by that scheme's rules).
+        db = self.snapshot("unkeyed-rewrite")
+        before = self.rows(db)
+        after = self.rewrite_unkeyed(db, 5)
+        eq(after[:4], before[:4], "rows 1-4 untouched")
+        eq(after[4][9], "nothing to see", "row 5 edited")
+        check(self.holds_unkeyed(after, 5), "the rewrite holds by the unkeyed scheme's rules")
+        self.expect_broken(db, 5, "rewritten without the key")
+
+    def test_rewrite_whole_trail_without_key_is_found(self):
+        # Every row relinked by the unkeyed scheme, as if the trail had never
+        # been keyed: the key record says it was.
+        db = self.snapshot("unkeyed-all")
+        after = self.rewrite_unkeyed(db, 1)
+        check(self.holds_unkeyed(after, 1), "the rewrite holds by the unkeyed scheme's rules")
+        self.expect_broken(db, 1, "rewritten without the key")
+        # Deleting the key record too leaves a trail that is not keyed: not ok.
+        self.edit(db, "DELETE FROM audit_key")
+        rc, out, err = self.verify(db)
+        eq(rc, 1, "verify fails: " + err)
+        eq(out.get("ok"), False, "ok false")
+        check("not keyed" in err, "says the trail is not keyed: " + err)
+
+    def test_unkeyed_trail_goes_on_keyed(self):
+        # A trail from before the key: rows inserted as the old code did
+        # (its INSERT names no chain column, so the migration's default
+        # marks them unkeyed), linked by SHA-256.
+        db = self.store.fresh("old-trail")
+        p = self.run_cli(db, "migrate")
+        eq(p.returncode, 0, "migrate: " + p.stderr.decode())
+        prev, stmts = bytes(32), []
+        for seq in (1, 2, 3):
+            texts = ["", "cli:old", "acme", "", "tenant.create", "acme", "ok", ""]
+            h = row_hash(prev, seq, 1000 + seq, texts)
+            stmts.append(("INSERT INTO audit (seq, at, " + ", ".join(FIELDS) + ", prev_hash, hash)"
+                          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          tuple([seq, 1000 + seq] + texts + [prev, h])))
+            prev = h
+        self.edit(db, *stmts)
+        # Nobody holding the master key has written to it yet.
+        rc, out, err = self.verify(db)
+        eq(rc, 1, "an unkeyed trail does not verify: " + err)
+        check("not keyed" in err, err)
+        # The first command that writes the trail keys it: its row is keyed,
+        # chained to the unkeyed ones, and the whole trail verifies.
+        p = self.run_cli(db, "tenant", "create", "--id", "globex")
+        eq(p.returncode, 0, "tenant create: " + p.stderr.decode())
+        rows = self.rows(db)
+        eq([r[12] for r in rows], [1, 1, 1, 2], "three unkeyed rows, then a keyed one")
+        eq(bytes(rows[3][10]), prev, "one chain across")
+        rc, out, err = self.verify(db)
+        eq(rc, 0, "the old rows and the new verify: " + err)
+        eq((out["rows"], out["head_seq"]), (4, 4), "every row")
+        # An unkeyed row after a keyed one, chained by the old scheme: tampering.
+        last = rows[-1]
+        texts = ["", "cli:old", "acme", "", "tenant.create", "initech", "ok", ""]
+        h = row_hash(bytes(last[11]), 5, last[1] + 1, texts)
+        self.edit(db, ("INSERT INTO audit (seq, at, " + ", ".join(FIELDS) + ", prev_hash, hash,"
+                       " chain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                       tuple([5, last[1] + 1] + texts + [bytes(last[11]), h])))
+        self.expect_broken(db, 5, "unkeyed (v1) after keyed row 4")
+
+    def test_another_master_key(self):
+        db = self.snapshot("other-key")
+        other = os.path.join(self.s.dir, "other.key")
+        fd = os.open(other, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, os.urandom(32).hex().encode() + b"\n")
+        os.close(fd)
+        n = len(self.rows(db))
+        p = subprocess.run([BIN, "audit", "verify", "--db", db, "--master-key", other],
+                           capture_output=True, timeout=60)
+        err = p.stderr.decode()
+        eq(p.returncode, 1, "verify with another master key fails: " + err)
+        eq(len(err.strip().splitlines()), 1, "one line: %r" % err)
+        check("master key" in err and "does not match" in err,
+              "says the key does not match: " + err)
+        check("seq" not in err and "broken" not in err, "not a broken row: " + err)
+        out = json.loads(p.stdout)
+        eq((out["ok"], out["key_matches"]), (False, False), "the verdict")
+        for path in (other, self.s.master):
+            with open(path) as f:
+                check(f.read().strip() not in err + p.stdout.decode(), "no key in the output")
+        # The right key on the same copy: ok.
+        rc, out, err = self.verify(db)
+        eq(rc, 0, "verifies with the right key: " + err)
+        # Nothing writes to the trail with another key: a command's row is
+        # refused (its action is done, and says it went unrecorded) ...
+        p = subprocess.run([BIN, "tenant", "create", "--id", "initech", "--db", db,
+                            "--master-key", other], capture_output=True, timeout=60)
+        check(b"does not match" in p.stderr, "the write says why: %r" % p.stderr)
+        eq(len(self.rows(db)), n, "no row written under another key")
+        # ... and a server does not start.
+        w = Server(start=False)
+        try:
+            w.db, w.master = db, other
+            check(w.start(expect_fail=True) != 0, "serve refuses another master key")
+            check("does not match" in w.stderr(), w.stderr())
+        finally:
+            w.cleanup()
+        rc, out, err = self.verify(db)
+        eq(rc, 0, "still verifies: " + err)
 
     # -- list ----------------------------------------------------------------------
     def test_list_filters(self):
