@@ -35,14 +35,17 @@ audit_key_derive(const uint8_t master[32], uint8_t out[32])
 }
 
 int
-audit_key_use(struct store *st, const uint8_t master[32], char *err, size_t errlen)
+audit_key_use(struct store *st, const uint8_t master[32], int64_t *keyed_after, char *err,
+    size_t errlen)
 {
 	uint8_t key[32];
 	int rc = -1;
 
+	if (keyed_after != NULL)
+		*keyed_after = -1;
 	if (audit_key_derive(master, key) == -1)
 		snprintf(err, errlen, "cannot derive the audit key from the master key");
-	else if (store_audit_set_key(st, key) != STORE_OK)
+	else if (store_audit_set_key(st, key, keyed_after) != STORE_OK)
 		snprintf(err, errlen, "%s", store_last_error());
 	else
 		rc = 0;

@@ -86,14 +86,18 @@ int64_t	audit_now_ms(void);
  *   audit_key_use     for every process that writes the trail: derives
  *                     the key and sets it on st (store.h
  *                     store_audit_set_key, which writes the key record on
- *                     first use). 0, or -1 with a one-line reason in err (a
- *                     master key that does not match the trail's says so).
+ *                     first use; *keyed_after, when not NULL, as there:
+ *                     > 0 when this call keyed a trail of unkeyed rows,
+ *                     which the caller reports). 0, or -1 with a one-line
+ *                     reason in err (a master key that does not match the
+ *                     trail's says so).
  *   audit_key_new     the key as audit_verify takes it; NULL on failure;
  *                     store_audit_key_free() it.
  */
 #define AUDIT_KEY_INFO	"gatehouse audit chain v2"
 int	audit_key_derive(const uint8_t master[32], uint8_t out[32]);
-int	audit_key_use(struct store *, const uint8_t master[32], char *err, size_t errlen);
+int	audit_key_use(struct store *, const uint8_t master[32], int64_t *keyed_after,
+	    char *err, size_t errlen);
 struct store_audit_key *audit_key_new(const uint8_t master[32]);
 
 /*

@@ -23,16 +23,30 @@ static int
 use_audit_key(const struct cli_args *a, struct store *st, const char *what)
 {
 	uint8_t master[32];
+	int64_t keyed_after;
 	char err[512];
 	int rc;
 
 	if (cli_master_key(a, 0, master, NULL) == -1)
 		return -1;
-	rc = audit_key_use(st, master, err, sizeof(err));
+	rc = audit_key_use(st, master, &keyed_after, err, sizeof(err));
 	OPENSSL_cleanse(master, sizeof(master));
 	if (rc == -1)
 		cli_fail("%s: audit: %s", what, err);
+	else if (keyed_after > 0)
+		cli_audit_keyed(keyed_after);
 	return rc;
+}
+
+void
+cli_audit_keyed(int64_t unkeyed_through)
+{
+	/* Once, at the upgrade; any other time, the key record was deleted
+	 * and the rows before are trusted as they are: the operator sees it
+	 * here, outside the database. */
+	fprintf(stderr, "gatehouse: audit: the trail had no key record: keyed from here on, "
+	    "its unkeyed rows up to seq %lld trusted as they are (expected once, at the "
+	    "upgrade; else the record was deleted)\n", (long long)unkeyed_through);
 }
 
 int

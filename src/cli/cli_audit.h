@@ -13,5 +13,8 @@
  */
 int	cli_audit(const struct cli_args *a, struct store *st, const char *action,
 	    const char *tenant, const char *target, const char *err);
+/* Tells the operator on stderr that this command keyed a trail of unkeyed
+ * rows up to seq unkeyed_through (audit.h audit_key_use): expected once. */
+void	cli_audit_keyed(int64_t unkeyed_through);
 
 #endif

@@ -457,9 +457,20 @@ cmd_serve(int argc, char **argv)
 	 * that does not match the trail's is refused now, before anything
 	 * else reads the store with it: rows linked with it would never
 	 * verify. */
-	if (store_audit_supported(st) && audit_key_use(st, master, err, sizeof(err)) == -1) {
-		fprintf(stderr, "gatehouse: serve: audit: %s\n", err);
-		goto out;
+	if (store_audit_supported(st)) {
+		int64_t keyed_after;
+		if (audit_key_use(st, master, &keyed_after, err, sizeof(err)) == -1) {
+			fprintf(stderr, "gatehouse: serve: audit: %s\n", err);
+			goto out;
+		}
+		/* Once, at the upgrade; any other time, the key record was
+		 * deleted and the rows before are trusted as they are: this
+		 * line, outside the database, is what shows it. */
+		if (keyed_after > 0)
+			log_event(LOG_WARN, "audit.keyed", json_pack("{s:I, s:s}", "unkeyed_through",
+			    (json_int_t)keyed_after, "note", "the trail had no key record: keyed from "
+			    "here on, the unkeyed rows before trusted as they are (expected once, at "
+			    "the upgrade; else the record was deleted)"));
 	}
 	if (cfg.issuer[0] != '\0')
 		snprintf(base, sizeof(base), "%s", cfg.issuer);

@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "audit/audit.h"
+#include "cli/cli_audit.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "store/copy.h"
@@ -62,10 +63,15 @@ chain(const char *url, const uint8_t master[32], int key_it, struct audit_verify
 		r->ok = 1;
 		return 0;
 	}
-	if (key_it && audit_key_use(st, master, err, sizeof(err)) == -1) {
-		cli_fail("store copy: %s: audit: %s", which, err);
-		store_close(st);
-		return -1;
+	if (key_it) {
+		int64_t keyed_after;
+		if (audit_key_use(st, master, &keyed_after, err, sizeof(err)) == -1) {
+			cli_fail("store copy: %s: audit: %s", which, err);
+			store_close(st);
+			return -1;
+		}
+		if (keyed_after > 0)
+			cli_audit_keyed(keyed_after);
 	}
 	if ((k = audit_key_new(master)) == NULL) {
 		cli_fail("store copy: cannot derive the audit key from the master key");

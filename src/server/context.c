@@ -41,7 +41,7 @@ ctx_init(struct gh_ctx *c, const struct config *cfg, struct store *st,
 	 * audit key: without it the store takes none. Setting it again is no
 	 * change (serve sets it first thing); a master key that does not
 	 * match the trail's is refused. */
-	if (store_audit_supported(st) && audit_key_use(st, master, err, errlen) == -1)
+	if (store_audit_supported(st) && audit_key_use(st, master, NULL, err, errlen) == -1)
 		return -1;
 	if (cidr_parse_list(cfg->trusted_proxies, &c->trusted_proxies, &why, &bad) == -1) {
 		snprintf(err, errlen, "trusted_proxies: \"%.40s\" %s", bad, why);

@@ -433,11 +433,13 @@ seal_write(PGconn *c, const struct store_audit_key *k, struct store_audit_seal *
 }
 
 int
-pg_audit_seal(void *h, const struct store_audit_key *k, struct store_audit_seal *out)
+pg_audit_seal(void *h, const struct store_audit_key *k, struct store_audit_seal *out,
+    int *wrote)
 {
 	PGconn *c;
 	int slot, rc;
 
+	*wrote = 0;
 	if ((rc = pgi_acquire(h, &slot, &c, "audit: key record")) != STORE_OK)
 		return rc;
 	if (k == NULL) {
@@ -449,8 +451,9 @@ pg_audit_seal(void *h, const struct store_audit_key *k, struct store_audit_seal 
 	if ((rc = pgi_tx_begin(c)) != STORE_OK || (rc = chain_lock(c)) != STORE_OK)
 		goto out;
 	if ((rc = seal_read(c, out)) == STORE_NOTFOUND &&
-	    (rc = seal_write(c, k, out)) == STORE_OK)
-		rc = pgi_tx_end(h, c, STORE_OK, 0);
+	    (rc = seal_write(c, k, out)) == STORE_OK &&
+	    (rc = pgi_tx_end(h, c, STORE_OK, 0)) == STORE_OK)
+		*wrote = 1;
 out:
 	pgi_release(h, slot);	/* rolls back what did not commit */
 	return rc;

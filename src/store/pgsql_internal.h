@@ -170,6 +170,7 @@ int	pg_audit_list(void *h, const struct store_audit_filter *f,
 int	pg_audit_scan(void *h, int64_t from_seq, store_audit_fn fn, void *arg);
 int	pg_audit_prune(void *h, const struct store_audit_key *k, int64_t before,
 	    int64_t now, int64_t *pruned);
-int	pg_audit_seal(void *h, const struct store_audit_key *k, struct store_audit_seal *out);
+int	pg_audit_seal(void *h, const struct store_audit_key *k, struct store_audit_seal *out,
+	    int *wrote);
 
 #endif

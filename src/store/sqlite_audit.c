@@ -443,11 +443,13 @@ seal_write(sqlite3 *db, const struct store_audit_key *k, struct store_audit_seal
 }
 
 int
-sq_audit_seal(void *h, const struct store_audit_key *k, struct store_audit_seal *out)
+sq_audit_seal(void *h, const struct store_audit_key *k, struct store_audit_seal *out,
+    int *wrote)
 {
 	sqlite3 *db = sq_main_lock(h);
 	int rc, src, intx = 0;
 
+	*wrote = 0;
 	if (k == NULL) {
 		rc = seal_read(db, out);
 		goto out;
@@ -468,6 +470,7 @@ sq_audit_seal(void *h, const struct store_audit_key *k, struct store_audit_seal 
 		goto out;
 	}
 	intx = 0;
+	*wrote = 1;
 out:
 	if (intx)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);

@@ -154,6 +154,7 @@ int	sq_audit_list(void *h, const struct store_audit_filter *f,
 int	sq_audit_scan(void *h, int64_t from_seq, store_audit_fn fn, void *arg);
 int	sq_audit_prune(void *h, const struct store_audit_key *k, int64_t before,
 	    int64_t now, int64_t *pruned);
-int	sq_audit_seal(void *h, const struct store_audit_key *k, struct store_audit_seal *out);
+int	sq_audit_seal(void *h, const struct store_audit_key *k, struct store_audit_seal *out,
+	    int *wrote);
 
 #endif

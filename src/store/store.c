@@ -909,12 +909,14 @@ store_audit_supported(const struct store *s)
 	"the audit trail's key is not set: load the master key first")
 
 int
-store_audit_set_key(struct store *s, const uint8_t key[32])
+store_audit_set_key(struct store *s, const uint8_t key[32], int64_t *keyed_after)
 {
 	struct store_audit_seal seal;
 	struct store_audit_key *k;
-	int rc;
+	int rc, wrote = 0;
 
+	if (keyed_after != NULL)
+		*keyed_after = -1;
 	REQUIRE(s != NULL && key != NULL, "NULL argument");
 	AUDIT_REQUIRE_OPS(s, audit_seal);
 	if ((k = store_audit_key_new(key)) == NULL)
@@ -926,7 +928,7 @@ store_audit_set_key(struct store *s, const uint8_t key[32])
 		store_audit_key_free(k);
 		return rc;
 	}
-	rc = s->ops->audit_seal(s->h, k, &seal);
+	rc = s->ops->audit_seal(s->h, k, &seal, &wrote);
 	if (rc == STORE_OK && !store_audit_key_matches(k, seal.check))
 		rc = store_set_error(STORE_CONFLICT, "the master key does not match the key this "
 		    "audit trail was written with");
@@ -938,6 +940,8 @@ store_audit_set_key(struct store *s, const uint8_t key[32])
 	}
 	s->audit_key = k;
 	writer_set_audit_key(s->writer, k);
+	if (wrote && keyed_after != NULL)
+		*keyed_after = seal.through;
 	return STORE_OK;
 }
 
@@ -953,7 +957,7 @@ store_audit_seal_get(struct store *s, struct store_audit_seal *out)
 	REQUIRE(s != NULL && out != NULL, "NULL argument");
 	memset(out, 0, sizeof(*out));
 	AUDIT_REQUIRE_OPS(s, audit_seal);
-	return s->ops->audit_seal(s->h, NULL, out);
+	return s->ops->audit_seal(s->h, NULL, out, &(int){ 0 });
 }
 
 int

@@ -564,8 +564,14 @@ int	store_audit_seal_valid(const struct store_audit_key *k,
  * when another key was set before; STORE_OK again for the same key. A store
  * whose record is missing though it has v2 rows (the record was deleted)
  * gets no new one: the key is set and verification reports the loss.
+ * keyed_after (may be NULL): the seq of the last unkeyed row when this
+ * call wrote the key record (0: the trail was empty), else -1. Writing it
+ * on a trail with rows happens once, when the chain is first keyed; the
+ * caller reports it (who deletes the record and rewrites every row as
+ * unkeyed gets the forgery bound by the next keyed write, and only that
+ * report, outside the database, shows it).
  */
-int	store_audit_set_key(struct store *, const uint8_t key[32]);
+int	store_audit_set_key(struct store *, const uint8_t key[32], int64_t *keyed_after);
 /* The key set on this store, NULL when none (for the verifier of a
  * process that has set it, the server's admin API). */
 const struct store_audit_key *store_audit_get_key(const struct store *);

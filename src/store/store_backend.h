@@ -250,8 +250,9 @@ struct store_ops {
 	 * STORE_NOTFOUND when there is none. k set: in ONE transaction holding
 	 * the chain lock, read it; when there is none and the head row is not
 	 * v2 (or the trail is empty), insert store_audit_seal_make(k, head
-	 * seq, head hash) and answer it; when there is none but the head is v2
-	 * (the record was deleted), insert nothing: STORE_NOTFOUND.
+	 * seq, head hash), answer it and set *wrote to 1; when there is none
+	 * but the head is v2 (the record was deleted), insert nothing:
+	 * STORE_NOTFOUND. *wrote is 0 unless this call inserted the record.
 	 */
 	int	(*commit_batch)(void *h, const struct store_token *t, size_t nt,
 		    int *errs, const struct store_audit_key *k,
@@ -263,7 +264,7 @@ struct store_ops {
 	int	(*audit_prune)(void *h, const struct store_audit_key *k, int64_t before,
 		    int64_t now, int64_t *pruned);
 	int	(*audit_seal)(void *h, const struct store_audit_key *k,
-		    struct store_audit_seal *out);
+		    struct store_audit_seal *out, int *wrote);
 };
 
 /* audit_chain.c: the checkpoint row's detail text (store.h), into out;

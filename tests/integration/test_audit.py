@@ -498,6 +498,13 @@ class Audit(Suite):
         eq(rc, 1, "verify fails: " + err)
         eq(out.get("ok"), False, "ok false")
         check("not keyed" in err, "says the trail is not keyed: " + err)
+        # What the database cannot show: the next keyed write takes the
+        # forgery for an upgrade's unkeyed rows and binds it. It says so on
+        # stderr (serve: in its log), outside the database.
+        p = self.run_cli(db, "tenant", "create", "--id", "initech")
+        eq(p.returncode, 0, "tenant create: " + p.stderr.decode())
+        check(b"no key record: keyed from here on" in p.stderr and
+              ("seq %d " % after[-1][0]).encode() in p.stderr, "says so: %r" % p.stderr)
 
     def test_unkeyed_trail_goes_on_keyed(self):
         # A trail from before the key: rows inserted as the old code did
@@ -523,6 +530,8 @@ class Audit(Suite):
         # chained to the unkeyed ones, and the whole trail verifies.
         p = self.run_cli(db, "tenant", "create", "--id", "globex")
         eq(p.returncode, 0, "tenant create: " + p.stderr.decode())
+        check(b"no key record: keyed from here on" in p.stderr and b"seq 3 " in p.stderr,
+              "says it keyed the trail after its unkeyed rows: %r" % p.stderr)
         rows = self.rows(db)
         eq([r[12] for r in rows], [1, 1, 1, 2], "three unkeyed rows, then a keyed one")
         eq(bytes(rows[3][10]), prev, "one chain across")

@@ -841,7 +841,7 @@ audit_chain_keyed(void **state)
 
 	/* A node with another master key may not write to this trail. */
 	other_node = open_store_unkeyed();
-	assert_int_equal(store_audit_set_key(other_node, k2), STORE_CONFLICT);
+	assert_int_equal(store_audit_set_key(other_node, k2, NULL), STORE_CONFLICT);
 	assert_non_null(strstr(store_last_error(), "master key does not match"));
 	assert_null(store_audit_get_key(other_node));
 	store_close(other_node);
@@ -948,6 +948,7 @@ audit_v1_trail_then_v2(void **state)
 	struct trail t;
 	uint8_t zero[32], h1[32], h2[32], h3[32], h4[32], kd[32], h7[32];
 	char detail[256], th[65], kh[65];
+	int64_t after = 0;
 
 	/* Opened (migrated), never keyed: no record; nothing may append. */
 	assert_int_equal(store_audit_seal_get(s, &seal), STORE_NOTFOUND);
@@ -974,8 +975,15 @@ audit_v1_trail_then_v2(void **state)
 	assert_non_null(strstr(r.why, "not keyed"));
 	store_close(s);
 
-	/* The first keyed open binds rows up to 4 and appends keyed rows. */
-	s = open_store();
+	/* The first keyed open binds rows up to 4 (and says so: once, at the
+	 * upgrade) and appends keyed rows; another open binds nothing. */
+	s = open_store_unkeyed();
+	assert_int_equal(store_audit_set_key(s, fixture_audit_key, &after), STORE_OK);
+	assert_int_equal(after, 4);
+	store_close(s);
+	s = open_store_unkeyed();
+	assert_int_equal(store_audit_set_key(s, fixture_audit_key, &after), STORE_OK);
+	assert_int_equal(after, -1);
 	assert_int_equal(store_audit_seal_get(s, &seal), STORE_OK);
 	assert_int_equal(seal.through, 4);
 	assert_memory_equal(seal.through_hash, h4, 32);
@@ -1018,6 +1026,7 @@ audit_rewrite_without_key_found(void **state)
 	struct store *s = open_store();
 	struct audit_verify_result r;
 	struct trail t;
+	int64_t after = 0;
 
 	append_rows(s, 5, "client.create");
 	assert_true(verify(s, fixture_key()).ok);
@@ -1072,6 +1081,14 @@ audit_rewrite_without_key_found(void **state)
 	assert_int_equal(r.first_bad, 0);
 	assert_non_null(strstr(r.why, "not keyed"));
 	trail_clear(&t);
+	store_close(s);
+	/* What the database cannot show: the next keyed open binds the
+	 * forgery as an upgrade's unkeyed rows would be. It says so (the
+	 * caller reports it outside the database); with keyed rows at the
+	 * head it would not have keyed the trail at all. */
+	s = open_store_unkeyed();
+	assert_int_equal(store_audit_set_key(s, fixture_audit_key, &after), STORE_OK);
+	assert_int_equal(after, 5);
 	store_close(s);
 }
 

@@ -237,7 +237,7 @@ open_store(void)
 {
 	struct store *s = open_store_unkeyed();
 
-	if (store_audit_set_key(s, fixture_audit_key) != STORE_OK)
+	if (store_audit_set_key(s, fixture_audit_key, NULL) != STORE_OK)
 		fail_msg("store_audit_set_key: %s", store_last_error());
 	return s;
 }

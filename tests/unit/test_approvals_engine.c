@@ -69,7 +69,7 @@ setup(void **state)
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cfg = &cfg;
 	if (store_open(fixture_url, &ctx.store, err, sizeof(err)) != STORE_OK ||
-	    store_audit_set_key(ctx.store, fixture_audit_key) != STORE_OK)
+	    store_audit_set_key(ctx.store, fixture_audit_key, NULL) != STORE_OK)
 		return -1;
 	for (size_t i = 0; i < 3; i++) {
 		static const char *const ids[] = { "acme", "globex", "platform" };
