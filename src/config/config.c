@@ -28,7 +28,7 @@ static const struct config_entry entries[] = {
 	{ "issuer", CT_STR, O(issuer), 0, 0, "", "token issuer; default http(s)://LISTEN" },
 	{ "tls_cert", CT_STR, O(tls_cert), 0, 0, "", "TLS certificate chain (PEM); serves HTTPS when set" },
 	{ "tls_key", CT_STR, O(tls_key), 0, 0, "", "TLS private key (PEM, mode 0600)" },
-	{ "threads", CT_INT, O(threads), 0, 256, "0", "HTTP listening sockets, two event-loop threads each; 0 = one per core" },
+	{ "threads", CT_INT, O(threads), 0, 256, "0", "HTTP event-loop threads, each with a listening socket of its own; 0 = two per core" },
 	{ "log_requests", CT_BOOL, O(log_requests), 0, 1, "1", "one JSON log line per request" },
 	{ "require_https", CT_TRISTATE, O(require_https), -1, 1, "auto", "refuse token requests over plain HTTP (auto: unless listening on loopback)" },
 	{ "trusted_proxies", CT_STR, O(trusted_proxies), 0, 0, "", "CIDRs whose X-Forwarded-For/-Proto are believed" },

@@ -131,7 +131,7 @@ struct http_config {
 	uint16_t	 listen_port;	/* 0: a free port (see http_server_port) */
 	const char	*tls_cert_pem;	/* contents, or NULL for plain HTTP */
 	const char	*tls_key_pem;
-	unsigned	 threads;	/* listening sockets; 0: one per core */
+	unsigned	 threads;	/* loops, a listening socket each; 0: two per core */
 	int		 log_requests;	/* one JSON line per request on stderr */
 };
 

@@ -18,8 +18,8 @@
 #define HTTP_REQUEST_ID_MAX	128	/* X-Request-ID: [A-Za-z0-9._:-]{1,128} */
 #define HTTP_CONN_TIMEOUT_S	30	/* idle connection */
 #define HTTP_MAX_CONNECTIONS	4096
-#define HTTP_MAX_THREADS	256	/* listening sockets (config threads), one daemon each */
-#define HTTP_WORKERS_PER_SOCKET	2	/* daemons (loop threads) per socket: server.c */
+#define HTTP_MAX_THREADS	256	/* loops (config threads), a listening socket each */
+#define HTTP_LOOPS_PER_CORE	2	/* the default for threads: server.c */
 #define HTTP_LISTEN_BACKLOG	1024
 #define HTTP_MAX_RESPONSE_HEADERS 16
 #define HTTP_RESPONSE_HEADER_ROOM 512	/* header values kept in the response itself */

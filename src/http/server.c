@@ -1,9 +1,9 @@
 /*
  * server.c — the libmicrohttpd glue behind http.h.
  *
- * One SO_REUSEPORT listening socket per core, each served by
- * HTTP_WORKERS_PER_SOCKET libmicrohttpd daemons, each daemon run by a
- * thread of loop.c (listen_group(), start_daemons()). A handler that
+ * HTTP_LOOPS_PER_CORE SO_REUSEPORT listening sockets per core, each a
+ * libmicrohttpd daemon run by a thread of loop.c (listen_group(),
+ * start_daemons()). A handler that
  * answers later (group commit) makes us suspend the connection;
  * http_exchange_resume() resumes it from any thread, wakes its loop, and
  * the access handler then queues the stored answer. A small state machine
@@ -64,7 +64,7 @@ struct conn_ctx {
 };
 
 struct http_server {
-	struct MHD_Daemon	*d[HTTP_MAX_THREADS * HTTP_WORKERS_PER_SOCKET];
+	struct MHD_Daemon	*d[HTTP_MAX_THREADS];
 	unsigned		 nd;
 	struct http_loops	*loops;		/* the daemons' threads (loop.h) */
 	uint16_t		 port;
@@ -840,34 +840,29 @@ start_daemon(struct http_server *s, const struct http_config *cfg, int fd, unsig
 }
 
 /*
- * HTTP_WORKERS_PER_SOCKET daemons on each listening socket in fds[0..n),
- * into s->d: the first takes the socket, each other a dup() of it (a
- * daemon closes its socket when stopped). They take turns accepting, as
- * libmicrohttpd's own pool would. On failure every socket is closed and
- * every daemon stopped.
+ * A daemon on each listening socket in fds[0..n), into s->d. A daemon of
+ * its own per socket, not two sharing one: two daemons on one socket race
+ * to accept, and the one that wakes first takes a whole burst of
+ * connections while the other idles (seen: one of two loops per socket
+ * held all 64 of a load's). On failure every socket is closed and every
+ * daemon stopped.
  */
 static int
 start_daemons(struct http_server *s, const struct http_config *cfg, int *fds, unsigned n)
 {
-	unsigned per = HTTP_WORKERS_PER_SOCKET;
-	unsigned limit = (unsigned)HTTP_MAX_CONNECTIONS / (n * per);
+	unsigned limit = (unsigned)HTTP_MAX_CONNECTIONS / n;
 
 	for (unsigned i = 0; i < n; i++) {
-		for (unsigned k = 0; k < per; k++) {
-			int fd = k + 1 < per ? dup(fds[i]) : fds[i];
-			struct MHD_Daemon *d = fd == -1 ? NULL : start_daemon(s, cfg, fd, limit);
+		struct MHD_Daemon *d = start_daemon(s, cfg, fds[i], limit);
 
-			if (d == NULL) {
-				if (fd != -1)
-					close(fd);
-				for (unsigned j = k + 1 < per ? i : i + 1; j < n; j++)
-					close(fds[j]);
-				while (s->nd > 0)
-					MHD_stop_daemon(s->d[--s->nd]);
-				return -1;
-			}
-			s->d[s->nd++] = d;
+		if (d == NULL) {
+			for (unsigned j = i; j < n; j++)
+				close(fds[j]);
+			while (s->nd > 0)
+				MHD_stop_daemon(s->d[--s->nd]);
+			return -1;
 		}
+		s->d[s->nd++] = d;
 	}
 	return 0;
 }
@@ -899,7 +894,8 @@ http_server_start(const struct http_config *cfg, const struct http_route *routes
 	struct sockaddr_storage ss;
 	int fds[HTTP_MAX_THREADS];
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned threads = cfg->threads ? cfg->threads : (ncpu > 0 ? (unsigned)ncpu : 1);
+	unsigned threads = cfg->threads ? cfg->threads :
+	    (unsigned)HTTP_LOOPS_PER_CORE * (ncpu > 0 ? (unsigned)ncpu : 1);
 	char why[128];
 
 	if (check_routes(routes, nroutes, err, errlen) == -1)
