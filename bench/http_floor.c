@@ -1,7 +1,9 @@
 /*
- * http_floor.c — libmicrohttpd alone, set up as gatehouse sets it up (one
- * SO_REUSEPORT socket per core, each a daemon with a pool of two epoll
- * workers, a 32 KB connection pool), answering every request with a 200,
+ * http_floor.c — libmicrohttpd alone, set up as gatehouse set it up until
+ * the eighteenth session (one SO_REUSEPORT socket per core, each a daemon
+ * with a pool of two epoll workers, a 32 KB connection pool; gatehouse now
+ * runs a loop thread of its own per socket, src/http/loop.c, which this
+ * does not yet model), answering every request with a 200,
  * the body "{}" and the eight header fields of a gate answer. It does no
  * work of its own beyond one header lookup, so bench/http_floor.sh can
  * split the gate's distance from nginx into the HTTP library's part and
@@ -20,7 +22,7 @@
 #include <microhttpd.h>
 
 #define SOCKETS		2	/* gatehouse: one per core on this machine */
-#define WORKERS		2	/* HTTP_WORKERS_PER_SOCKET */
+#define WORKERS		2	/* libmicrohttpd's pool per socket */
 #define POOL_BYTES	32768	/* HTTP_MAX_HEADER_BYTES * 2 */
 
 /* The eight fields of a gate 200, with values of a gate answer's length. */
