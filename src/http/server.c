@@ -647,18 +647,23 @@ void
 http_exchange_resume(struct http_exchange *x)
 {
 	struct conn_ctx *c = (struct conn_ctx *)x;	/* x is c's first member */
+	struct http_server *srv = c->srv;
 	struct http_loop *wake = NULL;
 
 	pthread_mutex_lock(&c->mu);
 	if (c->phase == PHASE_SUSPENDED) {
 		c->phase = PHASE_COMPLETED;
 		MHD_resume_connection(c->conn);
-		atomic_fetch_sub(&c->srv->suspended, 1);
 		wake = c->loop;		/* c may be gone once unlocked */
 	} else
 		c->phase = PHASE_COMPLETED;
 	pthread_mutex_unlock(&c->mu);
-	http_loop_wake(wake);
+	if (wake != NULL) {
+		http_loop_wake(wake);
+		/* Only now: http_server_stop may stop the loops (and free
+		 * them) once no connection is counted as suspended. */
+		atomic_fetch_sub(&srv->suspended, 1);
+	}
 }
 
 /* A status code's three digits, without snprintf on every request. */
