@@ -544,6 +544,39 @@ flight(struct gh_client *c, struct ghc_entry *e, struct gh_client_token **out,
 	return rc;
 }
 
+/*
+ * With c->mu held, waits (until deadline_ns) for the fetch running for e
+ * to end. GH_CLIENT_OK with c->mu still held when the caller should look
+ * at e again; otherwise the fetch's failure or the deadline's, with c->mu
+ * released.
+ */
+static enum gh_client_err
+join_flight(struct gh_client *c, struct ghc_entry *e, struct gh_client_error *err,
+    int64_t deadline_ns)
+{
+	uint64_t gen = e->gen;
+	int64_t left;
+	enum gh_client_err rc;
+
+	while (e->inflight && e->gen == gen) {
+		if ((left = deadline_ns - ghc_now_ns()) <= 0) {
+			pthread_mutex_unlock(&c->mu);
+			return ghc_fail(err, GH_CLIENT_ERR_TIMEOUT, 0, "the call's deadline of "
+			    "%lld ms passed while waiting for the token request another caller "
+			    "made", (long long)(c->deadline_ns / 1000000));
+		}
+		wait_ns(&c->cv, &c->mu, left);
+	}
+	if (e->gen != gen && e->last_rc != GH_CLIENT_OK) {
+		rc = e->last_rc;
+		if (err != NULL)
+			*err = e->last_err;
+		pthread_mutex_unlock(&c->mu);
+		return rc;
+	}
+	return GH_CLIENT_OK;
+}
+
 /* No valid token: fetch one, or wait (until deadline_ns) for the fetch already running. */
 static enum gh_client_err
 slow_get(struct gh_client *c, struct ghc_entry *e, struct gh_client_token **out,
@@ -551,8 +584,6 @@ slow_get(struct gh_client *c, struct ghc_entry *e, struct gh_client_token **out,
 {
 	struct gh_client_token *t;
 	enum gh_client_err rc;
-	int64_t left;
-	uint64_t gen;
 
 	pthread_mutex_lock(&c->mu);
 	for (;;) {
@@ -580,23 +611,8 @@ slow_get(struct gh_client *c, struct ghc_entry *e, struct gh_client_token **out,
 			return GH_CLIENT_OK;
 		}
 		/* Single flight: share the running fetch's outcome. */
-		gen = e->gen;
-		while (e->inflight && e->gen == gen) {
-			if ((left = deadline_ns - ghc_now_ns()) <= 0) {
-				pthread_mutex_unlock(&c->mu);
-				return ghc_fail(err, GH_CLIENT_ERR_TIMEOUT, 0, "the call's deadline of "
-				    "%lld ms passed while waiting for the token request another caller "
-				    "made", (long long)(c->deadline_ns / 1000000));
-			}
-			wait_ns(&c->cv, &c->mu, left);
-		}
-		if (e->gen != gen && e->last_rc != GH_CLIENT_OK) {
-			rc = e->last_rc;
-			if (err != NULL)
-				*err = e->last_err;
-			pthread_mutex_unlock(&c->mu);
+		if ((rc = join_flight(c, e, err, deadline_ns)) != GH_CLIENT_OK)
 			return rc;
-		}
 	}
 }
 
@@ -753,8 +769,7 @@ ghc_token_refused(struct gh_client *c, const char *scope, const char *tenant,
 	struct gh_client_token *cur;
 	struct ghc_entry *e;
 	enum gh_client_err rc;
-	int64_t now, left;
-	uint64_t gen;
+	int64_t now;
 
 	*out = NULL;
 	if ((rc = entry_get(c, scope, tenant, &e, err)) != GH_CLIENT_OK)
@@ -788,23 +803,8 @@ ghc_token_refused(struct gh_client *c, const char *scope, const char *tenant,
 			return flight(c, e, out, err, deadline_ns);
 		}
 		/* Single flight: share the fetch already running, then look again. */
-		gen = e->gen;
-		while (e->inflight && e->gen == gen) {
-			if ((left = deadline_ns - ghc_now_ns()) <= 0) {
-				pthread_mutex_unlock(&c->mu);
-				return ghc_fail(err, GH_CLIENT_ERR_TIMEOUT, 0, "the call's deadline of "
-				    "%lld ms passed while waiting for the token request another caller "
-				    "made", (long long)(c->deadline_ns / 1000000));
-			}
-			wait_ns(&c->cv, &c->mu, left);
-		}
-		if (e->gen != gen && e->last_rc != GH_CLIENT_OK) {
-			rc = e->last_rc;
-			if (err != NULL)
-				*err = e->last_err;
-			pthread_mutex_unlock(&c->mu);
+		if ((rc = join_flight(c, e, err, deadline_ns)) != GH_CLIENT_OK)
 			return rc;
-		}
 	}
 }
 
