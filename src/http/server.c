@@ -971,7 +971,10 @@ http_server_stop(struct http_server *s)
 	 * ("Failed to remove listen FD from epoll set"; seen in
 	 * tests/pgsql/test_approvals.py). */
 	atomic_store(&s->stopping, 1);
-	for (int i = 0; atomic_load(&s->inflight) > 0; i++) {
+	/* suspended too: a resume counts its connection out only after it
+	 * has woken the loop, and the connection may complete (inflight
+	 * falls) before that; s and the loops must outlive the resume. */
+	for (int i = 0; atomic_load(&s->inflight) > 0 || atomic_load(&s->suspended) > 0; i++) {
 		/* After 10 s only deferred answers are waited for: a connection
 		 * still uploading is closed by MHD_stop_daemon; a suspended one
 		 * would make it abort. */
