@@ -73,12 +73,13 @@ chain(const char *url, const uint8_t master[32], int key_it, struct audit_verify
 		if (keyed_after > 0)
 			cli_audit_keyed(keyed_after);
 	}
-	if ((k = audit_key_new(master)) == NULL) {
+	/* Keyed, the store holds the key already; else derive it to read. */
+	if (!key_it && (k = audit_key_new(master)) == NULL) {
 		cli_fail("store copy: cannot derive the audit key from the master key");
 		store_close(st);
 		return -1;
 	}
-	rc = audit_verify(st, k, r);
+	rc = audit_verify(st, key_it ? store_audit_get_key(st) : k, r);
 	store_audit_key_free(k);
 	if (rc == -1) {
 		cli_fail("store copy: %s: audit: %s", which, store_last_error());
