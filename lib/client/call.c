@@ -143,7 +143,7 @@ gh_client_call(struct gh_client *c, const struct gh_client_request *r,
 	struct ghc_http_resp hr = { 0 };
 	struct ghc_http_req req = { 0 };
 	struct curl_slist *h = NULL, *nh;
-	enum gh_client_err rc;
+	enum gh_client_err rc, refresh_rc = GH_CLIENT_OK;
 	const char *tenant, *method;
 	char detail[200], note[96];
 	int tries401 = 0, attempts = 0, held = 0;
@@ -235,18 +235,8 @@ gh_client_call(struct gh_client *c, const struct gh_client_request *r,
 			break;
 		}
 		if (rc != GH_CLIENT_OK) {
-			/* The refresh failed: its error, and the API's 401 (the
-			 * header promises any answer received). */
-			if (err != NULL)
-				*err = why;
-			if ((resp->body = hr.body.p != NULL ? hr.body.p : calloc(1, 1)) != NULL) {
-				resp->status = hr.status;
-				resp->body_len = hr.body.len;
-				resp->content_type = hr.content_type;
-				hr.body.p = NULL;
-				hr.content_type = NULL;
-			}
-			goto out;
+			refresh_rc = rc;	/* the API's 401 is handed out below */
+			break;
 		}
 		gh_client_token_release(t);
 		t = nt;
@@ -261,6 +251,14 @@ gh_client_call(struct gh_client *c, const struct gh_client_request *r,
 	hr.content_type = NULL;
 	if (resp->body == NULL) {
 		rc = ghc_fail(err, GH_CLIENT_ERR_NO_MEMORY, 0, "out of memory");
+		goto out;
+	}
+	if (refresh_rc != GH_CLIENT_OK) {
+		/* The refresh after a 401 failed: its error, and the API's 401
+		 * (the header promises any answer received). */
+		if (err != NULL)
+			*err = why;
+		rc = refresh_rc;
 		goto out;
 	}
 	if ((rc = ghc_status_err(hr.status)) != GH_CLIENT_OK) {
