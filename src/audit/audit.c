@@ -182,8 +182,9 @@ audit_write(struct store *st, const struct config *cfg, const struct audit_event
 		return 0;
 	if (queue(st, ev, write_done, &w) == -1)
 		return -1;
-	/* store_flush returns once done has run. */
-	store_flush(st);
+	/* store_flush returns once done has run: w.err is this row's outcome
+	 * (the flush's own is that of every record queued before it). */
+	(void)store_flush(st);
 	return w.err == STORE_OK ? 0 : -1;
 }
 

@@ -543,8 +543,12 @@ cmd_serve(int argc, char **argv)
 	run_until_stopped(&ctx, sw);
 	http_server_stop(srv);
 	srv = NULL;
-	if (store_flush(st) != STORE_OK)
+	/* The exit status says whether the last writes were kept: each
+	 * request had its own answer, but a supervisor should hear of it. */
+	if (store_flush(st) != STORE_OK) {
 		fprintf(stderr, "gatehouse: serve: flushing the store: %s\n", store_last_error());
+		goto out;
+	}
 	rc = 0;
 out:
 	http_server_stop(srv);

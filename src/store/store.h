@@ -391,7 +391,9 @@ int	store_token_record(struct store *, const struct store_token *t,
  * come. The writer holds a commit a little while records are on their way,
  * so that they share its sync; it never waits for them long. */
 void	store_expect_records(struct store *, int delta);
-/* Blocks until every queued record is durable (SIGTERM, tests). */
+/* Blocks until every queued record is durable or has failed (SIGTERM,
+ * tests): STORE_OK when all were committed, else the failed commit's error
+ * (each record's caller has had its own answer). */
 int	store_flush(struct store *);
 /* Reports each group commit to fn (metrics: the server's /metrics shows
  * commit times and batch sizes, where a slowing disk shows first): the

@@ -60,6 +60,11 @@ struct writer {
 	size_t			 cap, head, len;
 	uint64_t		 queued;	/* records ever queued */
 	uint64_t		 answered;	/* records ever answered */
+	/* The flush under way (one at a time, flush_mu): the records up to
+	 * flush_target, and how many of them a failed commit lost. */
+	pthread_mutex_t		 flush_mu;
+	uint64_t		 flush_target, flush_lost;
+	int			 flush_err;
 	int			 stop;
 	atomic_int		 pacing;	/* the writer waits in pace() */
 	int64_t			 min_interval_ns, max_interval_ns;
@@ -281,6 +286,11 @@ writer_main(void *arg)
 		}
 
 		pthread_mutex_lock(&w->mu);
+		if (rc != STORE_OK && w->flush_target > w->answered) {
+			uint64_t end = w->answered + n;
+			w->flush_lost += (end < w->flush_target ? end : w->flush_target) - w->answered;
+			w->flush_err = rc;
+		}
 		w->answered += n;
 		pthread_cond_broadcast(&w->progress);
 	}
@@ -318,6 +328,7 @@ writer_start(const struct store_ops *ops, void *h, size_t queue_max, size_t batc
 	    WRITER_MIN_INTERVAL_NS;
 	w->max_interval_ns = WRITER_MAX_INTERVAL_NS;
 	pthread_mutex_init(&w->mu, NULL);
+	pthread_mutex_init(&w->flush_mu, NULL);
 	{
 		pthread_condattr_t ca;	/* pace() waits on the monotonic clock */
 		pthread_condattr_init(&ca);
@@ -329,6 +340,7 @@ writer_start(const struct store_ops *ops, void *h, size_t queue_max, size_t batc
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
 		snprintf(err, errlen, "cannot start the store writer thread");
 		pthread_mutex_destroy(&w->mu);
+		pthread_mutex_destroy(&w->flush_mu);
 		pthread_cond_destroy(&w->work);
 		pthread_cond_destroy(&w->progress);
 		goto fail;
@@ -398,13 +410,25 @@ enqueue(struct writer *w, struct item *itp, store_done_fn done, void *arg)
 int
 writer_flush(struct writer *w)
 {
-	uint64_t target;
+	uint64_t lost;
+	int err;
 
+	/* One flush at a time, so that the writer counts the losses of one
+	 * range of records: flushes are rare (SIGTERM, tests). */
+	pthread_mutex_lock(&w->flush_mu);
 	pthread_mutex_lock(&w->mu);
-	target = w->queued;
-	while (w->answered < target)
+	w->flush_target = w->queued;
+	w->flush_lost = 0;
+	while (w->answered < w->flush_target)
 		pthread_cond_wait(&w->progress, &w->mu);
+	lost = w->flush_lost;
+	err = w->flush_err;
+	w->flush_target = 0;
 	pthread_mutex_unlock(&w->mu);
+	pthread_mutex_unlock(&w->flush_mu);
+	if (lost > 0)
+		return store_set_error(err, "%llu of the records queued before the flush "
+		    "were not committed", (unsigned long long)lost);
 	return STORE_OK;
 }
 
@@ -419,6 +443,7 @@ writer_stop(struct writer *w)
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
 	pthread_mutex_destroy(&w->mu);
+	pthread_mutex_destroy(&w->flush_mu);
 	pthread_cond_destroy(&w->work);
 	pthread_cond_destroy(&w->progress);
 	writer_free(w);

@@ -52,7 +52,10 @@ void		 writer_on_commit(struct writer *, store_commit_fn fn, void *arg);
 /* Changes the pacing intervals (tests; the defaults above otherwise). */
 void		 writer_set_pacing(struct writer *, int64_t min_ns, int64_t max_ns);
 /* Blocks until every record queued before the call has been committed (or
- * has failed) and its done has returned. */
+ * has failed) and its done has returned. STORE_OK when all of them were
+ * committed (a record refused on its own, such as a conflict, counts as
+ * committed: its caller has its answer); else the failed commit's error,
+ * with how many records it lost. */
 int		 writer_flush(struct writer *);
 /* Refuses new records, commits what is queued, joins the thread, frees.
  * NULL is a no-op. */

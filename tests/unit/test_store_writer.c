@@ -1,11 +1,12 @@
 /*
  * Unit tests for the group-commit writer (src/store/writer.c) over a fake
  * backend whose commit_tokens can be held at a gate: the queue bound, FIFO
- * order, batch sizes, per-record and whole-batch errors, flush, that
- * stopping drains the queue, each commit reported to the observer (metrics),
- * and commit pacing: announced records share a commit, after a quiet spell
- * too; an unannounced one does not wait for the longer bound. No database:
- * these are the writer's rules, the same for every backend.
+ * order, batch sizes, per-record and whole-batch errors, flush and the
+ * losses it reports, that stopping drains the queue, each commit reported
+ * to the observer (metrics), and commit pacing: announced records share a
+ * commit, after a quiet spell too; an unannounced one does not wait for the
+ * longer bound. No database: these are the writer's rules, the same for
+ * every backend.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -184,12 +185,20 @@ errors_reach_each_record(void **state)
 	assert_int_equal(a.conflict, 1);
 	assert_int_equal(a.other, 0);
 
-	/* A failed batch fails every record in it with the batch's error. */
+	/* A failed batch fails every record in it with the batch's error,
+	 * and the flush that waited for them says so. */
 	f.fail = STORE_UNAVAILABLE;
 	enqueue(w, "c", &a);
 	enqueue(w, "dup", &a);
-	assert_int_equal(writer_flush(w), STORE_OK);
+	assert_int_equal(writer_flush(w), STORE_UNAVAILABLE);
+	assert_non_null(strstr(store_last_error(), "2 of the records queued before the flush"));
 	assert_int_equal(a.unavailable, 2);
+	/* A loss before a flush is not that flush's. */
+	f.fail = STORE_OK;
+	assert_int_equal(writer_flush(w), STORE_OK);
+	enqueue(w, "d", &a);
+	assert_int_equal(writer_flush(w), STORE_OK);
+	assert_int_equal(a.ok, 3);
 	writer_stop(w);
 }
 
@@ -362,7 +371,7 @@ commits_are_reported(void **state)
 	/* A failed commit is reported with its error. */
 	f.fail = STORE_UNAVAILABLE;
 	enqueue(w, "c10", &a);
-	assert_int_equal(writer_flush(w), STORE_OK);
+	assert_int_equal(writer_flush(w), STORE_UNAVAILABLE);
 	assert_int_equal(r.calls, 5);
 	assert_int_equal(r.last_err, STORE_UNAVAILABLE);
 	f.fail = STORE_OK;
