@@ -5,11 +5,22 @@
 #include "cli/common.h"
 
 /*
+ * Opens the store (cli_open_store) for a command that changes it and
+ * records what it did (action, as cli_audit takes it): when the trail is
+ * on, the master key is loaded and matched to the trail's key first, so a
+ * missing or wrong key refuses the command before anything changes. 0, or
+ * -1 after printing why (*out is then NULL).
+ */
+int	cli_open_store_audited(const struct cli_args *a, struct store **out,
+	    const char *action);
+/*
  * Records one admin action done by this command on st (still open):
  * actor "cli:<user>", outcome "ok" when err is NULL, else "error" with err
  * as the detail (err never holds a secret). Reads --config for `audit`.
  * Waits until the row is durable; a failure to record is reported on
- * stderr and returned (-1) but does not undo the action.
+ * stderr and returned (-1) but does not undo the action (open the store
+ * with cli_open_store_audited, so that a trail that cannot take the row
+ * refuses the command first).
  */
 int	cli_audit(const struct cli_args *a, struct store *st, const char *action,
 	    const char *tenant, const char *target, const char *err);

@@ -69,7 +69,7 @@ cmd_client_create(int argc, char **argv)
 	}
 	masterkey_derive(master, "gatehouse client secrets v1", skey);
 	OPENSSL_cleanse(master, sizeof(master));
-	if (cli_open_store(&a, &st) == -1) {
+	if (cli_open_store_audited(&a, &st, "client.create") == -1) {
 		config_clear(&cfg);
 		return 1;
 	}
@@ -189,7 +189,7 @@ set_disabled(int argc, char **argv, int disabled)
 		return rc < 0 ? 2 : 0;
 	if (a.npos != 1)
 		return cli_fail("client %s: name one client id", disabled ? "disable" : "enable");
-	if (cli_open_store(&a, &st) == -1)
+	if (cli_open_store_audited(&a, &st, disabled ? "client.disable" : "client.enable") == -1)
 		return 1;
 	rc = manage_client_set_disabled(st, a.pos[0], disabled, &c, err, sizeof(err));
 	cli_audit(&a, st, disabled ? "client.disable" : "client.enable", NULL, a.pos[0],
@@ -256,7 +256,7 @@ cmd_client_rotate_secret(int argc, char **argv)
 		return 1;
 	masterkey_derive(master, "gatehouse client secrets v1", skey);
 	OPENSSL_cleanse(master, sizeof(master));
-	if (cli_open_store(&a, &st) == -1)
+	if (cli_open_store_audited(&a, &st, "client.rotate_secret") == -1)
 		return 1;
 	rc = manage_secret_rotate(st, skey, a.pos[0], grace, &s, &prev_end, secret, err, sizeof(err));
 	OPENSSL_cleanse(skey, sizeof(skey));
@@ -294,7 +294,7 @@ cmd_client_revoke_secret(int argc, char **argv)
 		return cli_fail("client revoke-secret: name one client id and --secret SECRET_ID");
 	if (num_parse_i64(cli_get(&a, "secret"), strlen(cli_get(&a, "secret")), 1, INT64_MAX, &sid, &why) == -1)
 		return cli_fail("client revoke-secret: --secret %s", why);
-	if (cli_open_store(&a, &st) == -1)
+	if (cli_open_store_audited(&a, &st, "client.revoke_secret") == -1)
 		return 1;
 	rc = manage_secret_revoke(st, a.pos[0], sid, cli_has(&a, "revoke-tokens"), err, sizeof(err));
 	cli_audit(&a, st, "client.revoke_secret", NULL, a.pos[0], rc == -1 ? err : NULL);
@@ -319,7 +319,7 @@ cmd_client_revoke_tokens(int argc, char **argv)
 		return rc < 0 ? 2 : 0;
 	if (a.npos != 1)
 		return cli_fail("client revoke-tokens: name one client id");
-	if (cli_open_store(&a, &st) == -1)
+	if (cli_open_store_audited(&a, &st, "client.revoke_tokens") == -1)
 		return 1;
 	rc = manage_client_revoke_tokens(st, a.pos[0], err, sizeof(err));
 	cli_audit(&a, st, "client.revoke_tokens", NULL, a.pos[0], rc == -1 ? err : NULL);

@@ -79,7 +79,7 @@ cmd_keys_rotate(int argc, char **argv)
 		return 1;
 	masterkey_derive(master, "gatehouse signing key seal v1", seal_key);
 	OPENSSL_cleanse(master, sizeof(master));
-	if (cli_open_store(&a, &st) == -1)
+	if (cli_open_store_audited(&a, &st, "keys.rotate") == -1)
 		return 1;
 	arr = json_array();
 	rc = 0;
@@ -117,7 +117,7 @@ cmd_keys_revoke(int argc, char **argv)
 		return rc < 0 ? 2 : 0;
 	if (a.npos != 1)
 		return cli_fail("keys revoke: name one kid");
-	if (cli_open_store(&a, &st) == -1)
+	if (cli_open_store_audited(&a, &st, "keys.revoke") == -1)
 		return 1;
 	rc = keys_revoke(st, a.pos[0], clock_now(), err, sizeof(err));
 	cli_audit(&a, st, "keys.revoke", NULL, a.pos[0], rc == -1 ? err : NULL);

@@ -79,7 +79,7 @@ cmd_lock_clear(int argc, char **argv)
 	    !str_is_clean_utf8(client, strlen(client))))
 		return cli_fail("lock clear: --client must be 1 to %d bytes of printable text",
 		    STORE_LOCK_CLIENT_MAX);
-	if (cli_open_store(&a, &st) == -1)
+	if (cli_open_store_audited(&a, &st, "lock.clear") == -1)
 		return 1;
 	if (store_lock_clear(st, addr, client, clock_now(), &count) != STORE_OK) {
 		rc = cli_fail("lock clear: %s", store_last_error());

@@ -34,7 +34,7 @@ cmd_tenant_create(int argc, char **argv)
 		return rc < 0 ? 2 : 0;
 	if (!cli_has(&a, "id"))
 		return cli_fail("tenant create: --id is required");
-	if (cli_open_store(&a, &st) == -1)
+	if (cli_open_store_audited(&a, &st, "tenant.create") == -1)
 		return 1;
 	if (manage_tenant_create(st, cli_get(&a, "id"), cli_get(&a, "name"), &t, err, sizeof(err)) == -1) {
 		cli_audit(&a, st, "tenant.create", cli_get(&a, "id"), cli_get(&a, "id"), err);

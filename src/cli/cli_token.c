@@ -61,7 +61,7 @@ cmd_token_revoke(int argc, char **argv)
 		return rc < 0 ? 2 : 0;
 	if (cli_has(&a, "name") == cli_has(&a, "id"))
 		return cli_fail("token revoke: give --name or --id (one of them)");
-	if (cli_open_store(&a, &st) == -1)
+	if (cli_open_store_audited(&a, &st, "token.revoke") == -1)
 		return 1;
 	if (cli_has(&a, "name"))
 		rc = store_token_revoke_by_name(st, cli_get(&a, "client"), cli_get(&a, "name"),

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/common.h"
 #include "security/masterkey.h"
@@ -119,22 +120,66 @@ cli_print(json_t *o)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/*
+ * A setting in serve's order (cli_serve.c configure): the option, else
+ * --config's value, else the environment, else the default; field picks it
+ * out of a struct config. Into buf; NULL after printing when --config
+ * cannot be read: a command must not fall back to a store or key other
+ * than the one its file names.
+ */
+static const char *
+cli_setting(const struct cli_args *a, const char *opt, const char *key, const char *env,
+    char *const *(*field)(const struct config *), char *buf, size_t buflen)
+{
+	const char *v = cli_get(a, opt), *e = getenv(env);
+	struct config cfg;
+	char err[1024];
+
+	if (v != NULL && v[0] != '\0')
+		return v;
+	config_defaults(&cfg);
+	if (e != NULL && e[0] != '\0' && config_set(&cfg, key, e, err, sizeof(err)) == -1) {
+		config_clear(&cfg);
+		cli_fail("%s: %s", env, err);
+		return NULL;
+	}
+	if (cli_has(a, "config") && config_load(&cfg, cli_get(a, "config"), err, sizeof(err)) == -1) {
+		config_clear(&cfg);
+		cli_fail("config: %s", err);
+		return NULL;
+	}
+	snprintf(buf, buflen, "%s", *field(&cfg));
+	config_clear(&cfg);
+	return buf;
+}
+
+static char *const *
+db_field(const struct config *c)
+{
+	return &c->db;
+}
+
+static char *const *
+master_key_field(const struct config *c)
+{
+	return &c->master_key;
+}
+
 const char *
 cli_db_url(const struct cli_args *a)
 {
-	const char *v = cli_get(a, "db");
-	if (v == NULL)
-		v = getenv("GATEHOUSE_DB");
-	return v != NULL && v[0] != '\0' ? v : "sqlite:var/gatehouse.db";
+	static char buf[4096];
+
+	return cli_setting(a, "db", "db", "GATEHOUSE_DB", db_field, buf, sizeof(buf));
 }
 
 const char *
 cli_master_path(const struct cli_args *a)
 {
-	const char *v = cli_get(a, "master-key");
-	if (v == NULL)
-		v = getenv("GATEHOUSE_MASTER_KEY");
-	return v != NULL && v[0] != '\0' ? v : "var/master.key";
+	static char buf[4096];
+
+	return cli_setting(a, "master-key", "master_key", "GATEHOUSE_MASTER_KEY",
+	    master_key_field, buf, sizeof(buf));
 }
 
 int
@@ -154,9 +199,12 @@ cli_load_config(const struct cli_args *a, struct config *cfg)
 int
 cli_open_store(const struct cli_args *a, struct store **out)
 {
+	const char *url = cli_db_url(a);
 	char err[512];
 
-	if (store_open(cli_db_url(a), out, err, sizeof(err)) != 0) {
+	if (url == NULL)
+		return -1;
+	if (store_open(url, out, err, sizeof(err)) != 0) {
 		cli_fail("store: %s", err);
 		return -1;
 	}
@@ -166,12 +214,20 @@ cli_open_store(const struct cli_args *a, struct store **out)
 int
 cli_master_key(const struct cli_args *a, int create, uint8_t out[32], int *created)
 {
+	const char *path = cli_master_path(a);
 	char err[512];
 	int dummy;
 
-	if (masterkey_load(cli_master_path(a), create, out, created ? created : &dummy,
-	    err, sizeof(err)) == -1) {
-		cli_fail("master key: %s", err);
+	if (path == NULL)
+		return -1;
+	if (masterkey_load(path, create, out, created ? created : &dummy, err, sizeof(err)) == -1) {
+		/* The usual first-run mistake gets its way out. */
+		if (!create && access(path, F_OK) == -1)
+			cli_fail("master key: %s (serve makes it on its first run; name the "
+			    "server's with --master-key, GATEHOUSE_MASTER_KEY or master_key in "
+			    "--config)", err);
+		else
+			cli_fail("master key: %s", err);
 		return -1;
 	}
 	return 0;

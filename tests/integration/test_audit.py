@@ -570,12 +570,16 @@ class Audit(Suite):
         # The right key on the same copy: ok.
         rc, out, err = self.verify(db)
         eq(rc, 0, "verifies with the right key: " + err)
-        # Nothing writes to the trail with another key: a command's row is
-        # refused (its action is done, and says it went unrecorded) ...
+        # Nothing writes to the trail with another key: a command that
+        # would record its action is refused before it acts ...
         p = subprocess.run([BIN, "tenant", "create", "--id", "initech", "--db", db,
                             "--master-key", other], capture_output=True, timeout=60)
-        check(b"does not match" in p.stderr, "the write says why: %r" % p.stderr)
+        eq(p.returncode, 1, "refused: %r" % p.stderr)
+        check(b"does not match" in p.stderr and b"nothing changed" in p.stderr,
+              "the refusal says why: %r" % p.stderr)
         eq(len(self.rows(db)), n, "no row written under another key")
+        tenants = [t["id"] for t in json.loads(self.run_cli(db, "tenant", "list").stdout)]
+        check("initech" not in tenants, "the tenant was not made: %r" % tenants)
         # ... and a server does not start.
         w = Server(start=False)
         try:
@@ -586,6 +590,35 @@ class Audit(Suite):
             w.cleanup()
         rc, out, err = self.verify(db)
         eq(rc, 0, "still verifies: " + err)
+
+    def test_cli_without_the_master_key_changes_nothing(self):
+        # A command that records its action needs the key before it acts:
+        # without it the tenant would exist with no row saying who made it.
+        db = self.snapshot("no-key")
+        n = len(self.rows(db))
+        missing = os.path.join(self.s.dir, "no-such.key")
+        p = subprocess.run([BIN, "tenant", "create", "--id", "hooli", "--db", db,
+                            "--master-key", missing], capture_output=True, timeout=60)
+        err = p.stderr.decode()
+        eq(p.returncode, 1, "refused: " + err)
+        check("serve makes it on its first run" in err and "nothing changed" in err,
+              "says why and what to do: " + err)
+        check(not os.path.exists(missing), "no key file made")
+        tenants = [t["id"] for t in json.loads(self.run_cli(db, "tenant", "list").stdout)]
+        check("hooli" not in tenants, "the tenant was not made: %r" % tenants)
+        eq(len(self.rows(db)), n, "no row")
+        # The key named by --config's master_key (as serve reads it) is used.
+        conf = os.path.join(self.s.dir, "cli.conf")
+        with open(conf, "w") as f:
+            f.write("master_key = %s\n" % self.s.master)
+        p = subprocess.run([BIN, "tenant", "create", "--id", "hooli", "--db", db,
+                            "--config", conf], capture_output=True, timeout=60,
+                           env=dict(os.environ, GATEHOUSE_MASTER_KEY=missing))
+        eq(p.returncode, 0, "made with the key of --config: %r" % p.stderr)
+        rows = self.rows(db)
+        eq(len(rows), n + 1, "its row")
+        rc, out, err = self.verify(db)
+        eq(rc, 0, "the trail verifies: " + err)
 
     # -- list ----------------------------------------------------------------------
     def test_list_filters(self):
