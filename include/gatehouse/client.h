@@ -220,9 +220,12 @@ struct gh_client_options {
 	 * help (the API or the credentials are at fault): for this long no
 	 * 401 makes the library fetch a token, and 401s reach the caller as
 	 * they are; so a misbehaving API, or a revoked client, cannot make it
-	 * spend the client's issuance rate limit. A failed refresh after a
-	 * 401 starts it too. Per client (one set of credentials); 0: 60000
-	 * (60 s, as MSAL holds its throttling state after server errors).
+	 * spend the client's issuance rate limit. A refresh after a 401 that
+	 * the token endpoint refuses (401, 4xx, 429, a bad answer) starts it
+	 * too; one that fails for a reason that may pass (the network, a
+	 * timeout, a 5xx) holds the next off for backoff_max_ms only. Per
+	 * client (one set of credentials); 0: 60000 (60 s, as MSAL holds its
+	 * throttling state after server errors).
 	 */
 	long		 refresh_401_holdoff_ms;
 	/*

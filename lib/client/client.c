@@ -493,6 +493,14 @@ wait_ns(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ns)
 	return pthread_cond_timedwait(cv, mu, &ts);
 }
 
+/* A token fetch that failed for a reason that may pass by itself. */
+static int
+passing_failure(enum gh_client_err rc)
+{
+	return rc == GH_CLIENT_ERR_NETWORK || rc == GH_CLIENT_ERR_TIMEOUT ||
+	    rc == GH_CLIENT_ERR_SERVER;
+}
+
 /*
  * Fetch for e, whose inflight the caller has set, then install the token,
  * clear inflight and wake the waiters. On success *out (if not NULL) gets a
@@ -524,9 +532,15 @@ flight(struct gh_client *c, struct ghc_entry *e, struct gh_client_token **out,
 		/* Do not hammer a failing endpoint from the refresh window. */
 		e->next_ahead_ns = ghc_now_ns() + (int64_t)c->backoff_max_ms * 1000000;
 		/* Nor after a 401: the refused token stays, and its 401s reach
-		 * the callers until the hold-off ends. */
-		if (e->forcing)
-			c->hold401_until_ns = ghc_now_ns() + c->holdoff_401_ns;
+		 * the callers until the hold-off ends - the whole one when the
+		 * endpoint refused us (more tries would spend the rate limit or
+		 * earn a lockout), only the backoff when it could not answer
+		 * (a 5xx, the network): the next 401 may well be cured then. */
+		if (e->forcing) {
+			c->hold401_until_ns = ghc_now_ns() + (passing_failure(rc) ?
+			    (int64_t)c->backoff_max_ms * 1000000 : c->holdoff_401_ns);
+			c->hold401_cause = rc;
+		}
 	}
 	e->forcing = 0;
 	e->inflight = 0;
@@ -747,6 +761,7 @@ refused_locked(struct gh_client *c, struct ghc_entry *e, struct gh_client_token 
 	if (t != NULL && e->tok == t && t->forced && !t->refused) {
 		t->refused = 1;
 		c->hold401_until_ns = now + c->holdoff_401_ns;
+		c->hold401_cause = GH_CLIENT_OK;
 	}
 	return now >= c->hold401_until_ns;
 }
@@ -754,10 +769,15 @@ refused_locked(struct gh_client *c, struct ghc_entry *e, struct gh_client_token 
 static enum gh_client_err
 held_off(struct gh_client *c, int64_t now, struct gh_client_error *err)
 {
+	long long wait_ms = (c->hold401_until_ns - now + 999999) / 1000000;
+
+	if (c->hold401_cause != GH_CLIENT_OK)
+		return ghc_fail(err, GH_CLIENT_ERR_UNAUTHORIZED, 401, "token not refreshed: the "
+		    "token request after a 401 failed (%s); the next may come in %lld ms",
+		    gh_client_err_name(c->hold401_cause), wait_ms);
 	return ghc_fail(err, GH_CLIENT_ERR_UNAUTHORIZED, 401, "token not refreshed: the API also "
 	    "refused a token fetched after a 401, so a new one would not help; the next refresh "
-	    "for a 401 may come in %lld s (one per %lld s at most)",
-	    (long long)((c->hold401_until_ns - now + 999999999) / 1000000000),
+	    "for a 401 may come in %lld s (one per %lld s at most)", (wait_ms + 999) / 1000,
 	    (long long)(c->holdoff_401_ns / 1000000000));
 }
 

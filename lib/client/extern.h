@@ -127,6 +127,9 @@ struct gh_client {
 	struct ghc_entry *entries;	/* the first is the default (scope, tenant) */
 	size_t		 nentries;
 	int64_t		 hold401_until_ns; /* under mu: no 401-forced fetch before */
+	enum gh_client_err hold401_cause; /* under mu: GH_CLIENT_OK when a fresh
+					   * token was refused too, else the
+					   * failed fetch's error */
 
 	/* The background refresher. */
 	int		 bg_started;

@@ -55,6 +55,7 @@ class Fake:
         self.token_exp = {}         # token -> when it expires (time.time()), where recorded
         self.api_clock_ahead = 0.0  # /api/checkexp's clock runs this far ahead
         self.expired_seen = 0       # tokens /api/checkexp was sent after their expiry
+        self.refused_first = {}     # /api/refusefirst: the token it refuses
         fake = self
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -270,6 +271,11 @@ class Fake:
             if count == 1:
                 return self.send(h, 200, dict(ok, access_token=self.new_token(), expires_in=2))
             return self.send(h, 500, {"error": "server_error"})
+        if case == "okthen500once":
+            # A token, then one failure (a server restarting), then tokens.
+            if count == 2:
+                return self.send(h, 500, {"error": "server_error"})
+            return self.send(h, 200, dict(ok, access_token=self.new_token()))
         if case == "r429long":
             return self.send(h, 429, {"error": "slow_down"}, extra={"Retry-After": "3600"})
         if case == "r429huge":
@@ -297,6 +303,13 @@ class Fake:
             # An API that echoes the bearer token deep in its error body.
             return self.send(h, 403, raw="denied " + "y" * 150 + " for " + (seen["authorization"] or ""),
                              ctype="text/plain")
+        if case == "refusefirst":
+            # Refuses the first token it is sent (revoked), accepts others.
+            with self.lock:
+                first = self.refused_first.setdefault(case, seen["authorization"])
+            if seen["authorization"] == first:
+                return self.send(h, 401, {"error": "invalid_token"})
+            return self.send(h, 200, seen)
         if case == "always401":
             return self.send(h, 401, {"error": "invalid_token"})
         if case == "e500":

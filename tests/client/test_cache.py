@@ -273,6 +273,20 @@ class Cache(Suite):
         eq((out[0]["rc"], out[0]["status"]), ("server_error", 401), "%r" % out)
         check("invalid_token" in out[0]["body"], "the 401's body: %r" % out[0]["body"])
 
+    def test_call_401_then_passing_refresh_failure_refreshes_again_soon(self):
+        # The refresh after a 401 meets a 500 (the token server restarting):
+        # the next 401 refreshes once the backoff has passed, not after the
+        # 60 s hold-off for an API that refuses fresh tokens too.
+        api = "call:" + self.f.base + "/api/refusefirst"
+        out = self.run_probe(api, api, "sleep:400", api, path="/bad/okthen500once/x",
+                             extra=["--retries", "-1", "--backoff-max-ms", "200"])
+        eq((out[0]["rc"], out[0]["status"]), ("server_error", 401), "%r" % out[0])
+        eq((out[1]["rc"], out[1]["attempts"]), ("unauthorized", 1), "within the backoff: %r" % out[1])
+        check("token request after a 401 failed (server_error)" in out[1]["msg"],
+              "says why, not that a fresh token was refused: %r" % out[1]["msg"])
+        eq((out[2]["rc"], out[2]["status"], out[2]["attempts"]), ("ok", 200, 2),
+           "refreshed and retried: %r" % out[2])
+
     def test_call_error_never_shows_the_token(self):
         out = self.run_probe("get", "call:" + self.f.base + "/api/echo403")
         tok = out[0]["token"]
