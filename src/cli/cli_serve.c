@@ -121,7 +121,7 @@ parse_listen(const char *s, char *host, size_t hostlen, uint16_t *port)
 			return -1;
 		snprintf(host, hostlen, "%.*s", (int)(colon - s), s);
 	}
-	if (num_parse_i64(colon + 1, strlen(colon + 1), 1, 65535, &p, &why) == -1)
+	if (num_parse_i64(colon + 1, strlen(colon + 1), 0, 65535, &p, &why) == -1)
 		return -1;
 	*port = (uint16_t)p;
 	{
@@ -394,7 +394,7 @@ cmd_serve(int argc, char **argv)
 	struct http_server *srv = NULL;
 	struct store *st = NULL;
 	uint8_t master[MASTERKEY_LEN];
-	char err[1024], host[64], base[300], engine[512];
+	char err[1024], host[64], base[300], bound[80], engine[512];
 	char *cert = NULL, *key = NULL;
 	uint16_t port = 0;
 	enum jose_alg alg;
@@ -428,7 +428,7 @@ cmd_serve(int argc, char **argv)
 		return 1;
 	}
 	if (parse_listen(cfg.listen, host, sizeof(host), &port) == -1) {
-		fprintf(stderr, "gatehouse: serve: listen \"%.60s\" is not ADDR:PORT with a numeric address and a port 1-65535\n", cfg.listen);
+		fprintf(stderr, "gatehouse: serve: listen \"%.60s\" is not ADDR:PORT with a numeric address and a port 0-65535 (0: any free port)\n", cfg.listen);
 		goto out;
 	}
 	if (jose_alg_from_name(cfg.signing_alg, &alg) == -1) {
@@ -472,6 +472,25 @@ cmd_serve(int argc, char **argv)
 			    "here on, the unkeyed rows before trusted as they are (expected once, at "
 			    "the upgrade; else the record was deleted)"));
 	}
+	/* Bound now, served once everything is ready (connections wait in
+	 * the backlog): port 0 becomes a real port before the issuer and the
+	 * first-run curl command name it. */
+	memset(&hc, 0, sizeof(hc));
+	hc.listen_host = host;
+	hc.listen_port = port;
+	hc.tls_cert_pem = cert;
+	hc.tls_key_pem = key;
+	hc.threads = (unsigned)cfg.threads;
+	hc.log_requests = (int)cfg.log_requests;
+	if (http_server_listen(&hc, &srv, err, sizeof(err)) == -1) {
+		fprintf(stderr, "gatehouse: serve: %s\n", err);
+		goto out;
+	}
+	port = http_server_port(srv);
+	if (strchr(host, ':') != NULL)
+		snprintf(bound, sizeof(bound), "[%s]:%u", host, port);
+	else
+		snprintf(bound, sizeof(bound), "%s:%u", host, port);
 	if (cfg.issuer[0] != '\0')
 		snprintf(base, sizeof(base), "%s", cfg.issuer);
 	else if (strchr(host, ':') != NULL)
@@ -525,19 +544,12 @@ cmd_serve(int argc, char **argv)
 		goto out;
 	}
 
-	memset(&hc, 0, sizeof(hc));
-	hc.listen_host = host;
-	hc.listen_port = port;
-	hc.tls_cert_pem = cert;
-	hc.tls_key_pem = key;
-	hc.threads = (unsigned)cfg.threads;
-	hc.log_requests = (int)cfg.log_requests;
-	if (http_server_start(&hc, routes.routes, routes.n, &srv, err, sizeof(err)) == -1) {
+	if (http_server_serve(srv, &hc, routes.routes, routes.n, err, sizeof(err)) == -1) {
 		fprintf(stderr, "gatehouse: serve: %s\n", err);
 		goto out;
 	}
-	log_event(LOG_INFO, "server.started", json_pack("{s:s, s:s, s:s, s:s, s:i, s:b}",
-	    "listen", cfg.listen, "issuer", base, "store", store_backend(st),
+	log_event(LOG_INFO, "server.started", json_pack("{s:s, s:i, s:s, s:s, s:s, s:i, s:b}",
+	    "listen", bound, "port", (int)port, "issuer", base, "store", store_backend(st),
 	    "store_engine", store_engine(st, engine, sizeof(engine)),
 	    "keys_created", nkeys, "require_https", ctx.require_https));
 	run_until_stopped(&ctx, sw);

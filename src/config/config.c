@@ -24,7 +24,7 @@ struct config_entry {
 static const struct config_entry entries[] = {
 	{ "db", CT_STR, O(db), 0, 0, "sqlite:var/gatehouse.db", "store URL: sqlite:PATH or postgresql://..." },
 	{ "master_key", CT_STR, O(master_key), 0, 0, "var/master.key", "master key file (created 0600 on first run)" },
-	{ "listen", CT_STR, O(listen), 0, 0, "127.0.0.1:8080", "address to serve on, ADDR:PORT or [ADDR]:PORT" },
+	{ "listen", CT_STR, O(listen), 0, 0, "127.0.0.1:8080", "address to serve on, ADDR:PORT or [ADDR]:PORT; port 0 takes a free one (logged in server.started)" },
 	{ "issuer", CT_STR, O(issuer), 0, 0, "", "token issuer; default http(s)://LISTEN" },
 	{ "tls_cert", CT_STR, O(tls_cert), 0, 0, "", "TLS certificate chain (PEM); serves HTTPS when set" },
 	{ "tls_key", CT_STR, O(tls_key), 0, 0, "", "TLS private key (PEM, mode 0600)" },

@@ -137,14 +137,21 @@ struct http_config {
 
 struct http_server;
 
-/* Validates the routes, binds, and starts serving. Returns 0, or -1 with a
- * one-line reason in err. routes must outlive the server. */
-int	http_server_start(const struct http_config *, const struct http_route *,
-	    size_t nroutes, struct http_server **out, char *err, size_t errlen);
+/* Binds the listening sockets (cfg->threads of them), not yet serving:
+ * connections wait in the backlog. Apart so that a caller knows the port
+ * (listen_port 0) before it serves, for the issuer it names. Returns 0, or
+ * -1 with a one-line reason in err. */
+int	http_server_listen(const struct http_config *, struct http_server **out,
+	    char *err, size_t errlen);
+/* Validates the routes and serves on the sockets of http_server_listen
+ * (cfg the same). Returns 0, or -1 with a reason in err; either way the
+ * caller ends with http_server_stop. routes must outlive the server. */
+int	http_server_serve(struct http_server *, const struct http_config *,
+	    const struct http_route *, size_t nroutes, char *err, size_t errlen);
 /* The port actually bound. */
 uint16_t http_server_port(const struct http_server *);
-/* Stops accepting, lets in-flight requests finish, then stops. NULL is a
- * no-op. A request still arriving (a slow upload) after 10 s is cut off;
+/* Stops accepting, lets in-flight requests finish, then stops (one only
+ * bound just closes its sockets). NULL is a no-op. A request still arriving (a slow upload) after 10 s is cut off;
  * a deferred answer is waited for however long it takes, because
  * libmicrohttpd aborts the process when stopped with a connection
  * suspended: the caller bounds the whole stop (cli_serve's stop_timeout). */

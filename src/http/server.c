@@ -64,6 +64,8 @@ struct conn_ctx {
 };
 
 struct http_server {
+	int			 fds[HTTP_MAX_THREADS];	/* bound, not yet served */
+	unsigned		 nfds;
 	struct MHD_Daemon	*d[HTTP_MAX_THREADS];
 	unsigned		 nd;
 	struct http_loops	*loops;		/* the daemons' threads (loop.h) */
@@ -892,19 +894,17 @@ check_routes(const struct http_route *routes, size_t nroutes, char *err, size_t 
 }
 
 int
-http_server_start(const struct http_config *cfg, const struct http_route *routes,
-    size_t nroutes, struct http_server **out, char *err, size_t errlen)
+http_server_listen(const struct http_config *cfg, struct http_server **out, char *err,
+    size_t errlen)
 {
 	struct http_server *s;
 	struct sockaddr_storage ss;
-	int fds[HTTP_MAX_THREADS];
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned threads = cfg->threads ? cfg->threads :
 	    (unsigned)HTTP_LOOPS_PER_CORE * (ncpu > 0 ? (unsigned)ncpu : 1);
 	char why[128];
 
-	if (check_routes(routes, nroutes, err, errlen) == -1)
-		return -1;
+	*out = NULL;
 	if (threads > HTTP_MAX_THREADS)
 		threads = HTTP_MAX_THREADS;
 	memset(&ss, 0, sizeof(ss));
@@ -918,38 +918,48 @@ http_server_start(const struct http_config *cfg, const struct http_route *routes
 		snprintf(err, errlen, "listen address %s is not numeric", cfg->listen_host);
 		return -1;
 	}
-	if (listen_group(&ss, threads, fds, why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "cannot listen on %s:%u: %s", cfg->listen_host, cfg->listen_port, why);
-		return -1;
-	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		for (unsigned i = 0; i < threads; i++)
-			close(fds[i]);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	if (listen_group(&ss, threads, s->fds, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "cannot listen on %s:%u: %s", cfg->listen_host, cfg->listen_port, why);
+		free(s);
+		return -1;
+	}
+	s->nfds = threads;
+	s->port = ntohs(*port_of(&ss));
+	*out = s;
+	return 0;
+}
+
+int
+http_server_serve(struct http_server *s, const struct http_config *cfg,
+    const struct http_route *routes, size_t nroutes, char *err, size_t errlen)
+{
+	unsigned n = s->nfds;
+	char why[128];
+
+	if (check_routes(routes, nroutes, err, errlen) == -1)
+		return -1;
 	s->routes = routes;
 	s->nroutes = nroutes;
 	s->tls = cfg->tls_cert_pem != NULL;
 	s->log_requests = cfg->log_requests;
-	s->port = ntohs(*port_of(&ss));
 	metrics_declare("gatehouse_http_requests_total", "counter", "HTTP requests by route and status.", "route,status");
 	metrics_declare("gatehouse_http_request_failures_total", "counter", "HTTP requests answered 4xx/5xx, by route and reason.", "route,reason");
 	metrics_declare("gatehouse_http_request_duration_seconds", "histogram", "Request latency by route and status.", "route,status");
-	if (start_daemons(s, cfg, fds, threads) == -1) {
-		snprintf(err, errlen, "cannot serve on %s:%u (a bad TLS certificate or key?)",
-		    cfg->listen_host, cfg->listen_port);
-		free(s);
+	s->nfds = 0;	/* the daemons', or closed, from here on */
+	if (start_daemons(s, cfg, s->fds, n) == -1) {
+		snprintf(err, errlen, "cannot serve on port %u (a bad TLS certificate or key?)", s->port);
 		return -1;
 	}
 	if ((s->loops = http_loops_start(s->d, s->nd, why, sizeof(why))) == NULL) {
-		snprintf(err, errlen, "cannot serve on %s:%u: %s", cfg->listen_host, cfg->listen_port, why);
+		snprintf(err, errlen, "cannot serve on port %u: %s", s->port, why);
 		while (s->nd > 0)
 			MHD_stop_daemon(s->d[--s->nd]);
-		free(s);
 		return -1;
 	}
-	*out = s;
 	return 0;
 }
 
@@ -964,6 +974,9 @@ http_server_stop(struct http_server *s)
 {
 	if (s == NULL)
 		return;
+	/* Bound, never served: nothing but the sockets. */
+	while (s->nfds > 0)
+		close(s->fds[--s->nfds]);
 	/* New connections are refused (admit_connection) and answers close
 	 * theirs; in-flight requests finish first. Not MHD_quiesce_daemon():
 	 * libmicrohttpd 0.9.75's epoll workers race it to take the listen

@@ -284,6 +284,34 @@ class TokenEndpoint(Suite):
         ready = self.s.get("/readyz").json()["store"]["engine"]
         eq(ready, engine, "readyz engine")
 
+    def test_listen_on_port_zero_names_the_port_it_got(self):
+        # --listen ADDR:0 serves on a free port, bound before the issuer,
+        # the first-run curl command and the start line name it.
+        s = Server(port=0)
+        try:
+            check(s.port != 0, "a port learned from server.started")
+            base = "http://127.0.0.1:%d" % s.port
+            eq(s.get("/.well-known/oauth-authorization-server").json()["issuer"], base, "issuer")
+            check(("%s/oauth/token" % base) in "".join(s.stdout), "the curl command's URL")
+            tok = s.token(s.bootstrap["client_id"], s.bootstrap["client_secret"])
+            eq(tok.status, 200, "a token")
+            eq(jwt_parts(tok.json()["access_token"])[1]["iss"], base, "the token's iss")
+            start = [json.loads(l) for l in s.stderr().splitlines()
+                     if l.startswith("{") and '"server.started"' in l][0]
+            eq((start["listen"], start["port"]), ("127.0.0.1:%d" % s.port, s.port), "start line")
+            # A restart keeps that port, so the issuer stays the same.
+            s.restart()
+            eq(s.get("/.well-known/oauth-authorization-server").json()["issuer"], base, "after restart")
+        finally:
+            s.stop()
+            s.cleanup()
+        # Out of range is still refused, naming the range.
+        s = Server("--listen", "127.0.0.1:65536", start=False)
+        try:
+            check(s.start(expect_fail=True) != 0 and "0-65535" in s.stderr(), s.stderr())
+        finally:
+            s.cleanup()
+
     # -- CLI ---------------------------------------------------------------
     def test_cli_errors_are_one_line_and_nonzero(self):
         p = self.s.cli("client", "create", "--tenant", "nope", "--name", "x", check=False)

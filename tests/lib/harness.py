@@ -95,12 +95,15 @@ class Server:
     gate policy, written to <dir>/gate.policy (self.policy) and served
     with --policy after the extra arguments."""
 
-    def __init__(self, *extra, env=None, tls=False, workdir=None, start=True, policy=None):
+    def __init__(self, *extra, env=None, tls=False, workdir=None, start=True, policy=None,
+                 port=None):
         self.dir = workdir or tempfile.mkdtemp(prefix="gh-it-")
         os.chmod(self.dir, 0o700)
         self.db = new_store_url(self.dir)
         self.master = os.path.join(self.dir, "master.key")
-        self.port = free_port()
+        # port 0: serve picks a free one, learned from its server.started
+        # line at the first start (and kept for restarts: the same issuer).
+        self.port = free_port() if port is None else port
         self.extra = list(extra)
         self.policy = None
         if policy is not None:
@@ -163,7 +166,9 @@ class Server:
                 raise RuntimeError("server on port %d exited %d:\n%s"
                                    % (self.port, rc, self.stderr()))
             try:
-                if self._logged("server.started", log_from) and \
+                if self.port == 0:
+                    self.port = self._started_port(log_from)
+                if self.port and self._logged("server.started", log_from) and \
                         self.get("/healthz").status == 200:
                     break
             except OSError:
@@ -181,6 +186,16 @@ class Server:
         with open(self.stderr_path, "rb") as f:
             f.seek(offset)
             return ('"event":"%s"' % event).encode() in f.read()
+
+    def _started_port(self, offset=0):
+        """The port of this server's server.started line from offset on; 0
+        before it is logged."""
+        with open(self.stderr_path, "rb") as f:
+            f.seek(offset)
+            for line in f.read().decode("utf-8", "replace").splitlines():
+                if line.startswith("{") and '"server.started"' in line:
+                    return json.loads(line)["port"]
+        return 0
 
     def _drain(self, stream):
         for line in stream:
