@@ -429,13 +429,16 @@ class TokenEndpoint(Suite):
             probe.close()
         s = Server(start=False)
         s.argv = lambda: [BIN, "serve", "--db", s.db, "--master-key", s.master,
-                          "--listen", "[::1]:%d" % s.port]
+                          "--listen", "[::1]:0"]
         s.stderr_file = open(s.stderr_path, "ab")
         s.proc = subprocess.Popen(s.argv(), stdout=subprocess.DEVNULL, stderr=s.stderr_file)
         try:
             deadline = time.time() + 30
             while True:
                 try:
+                    s.port = s._started_port()
+                    if s.port == 0:
+                        raise OSError("not started yet")
                     with socket.create_connection(("::1", s.port), timeout=5) as k:
                         k.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
                         eq(k.recv(64).split(b"\r\n")[0], b"HTTP/1.1 200 OK", "answered over IPv6")

@@ -101,9 +101,12 @@ class Server:
         os.chmod(self.dir, 0o700)
         self.db = new_store_url(self.dir)
         self.master = os.path.join(self.dir, "master.key")
-        # port 0: serve picks a free one, learned from its server.started
-        # line at the first start (and kept for restarts: the same issuer).
-        self.port = free_port() if port is None else port
+        # By default (port 0) serve binds a free port itself and names it
+        # in its server.started line, learned at the first start and kept
+        # for restarts (the same issuer). A port picked here instead could
+        # be taken by another ctest process, or by any process's outgoing
+        # connection, before serve binds it.
+        self.port = 0 if port is None else port
         self.extra = list(extra)
         self.policy = None
         if policy is not None:
