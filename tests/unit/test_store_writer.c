@@ -9,6 +9,7 @@
  * every backend.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,8 +22,9 @@
 #include <cmocka.h>
 
 #include "store/store_backend.h"
-#include "store/writer.h"
 #include "store_fixture.h"
+/* The writer itself, to see when a flush has begun (w->flush_target). */
+#include "store/writer.c"
 
 /* The fake backend. */
 struct fake {
@@ -39,6 +41,7 @@ static int
 fake_commit(void *h, const struct store_token *t, size_t n, int *errs)
 {
 	struct fake *f = h;
+	int rc;
 
 	pthread_mutex_lock(&f->mu);
 	f->inside = 1;
@@ -59,8 +62,13 @@ fake_commit(void *h, const struct store_token *t, size_t n, int *errs)
 		else if (strcmp(t[i].id, "dup") == 0)
 			errs[i] = STORE_CONFLICT;
 	}
+	rc = f->fail;
+	/* A record "boom" fails its whole batch. */
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(t[i].id, "boom") == 0)
+			rc = STORE_UNAVAILABLE;
 	pthread_mutex_unlock(&f->mu);
-	return f->fail;
+	return rc;
 }
 
 #define FAKE_INIT(hold)	{ PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, (hold), 0, 0, 0, 0, 0, { "" } }
@@ -86,7 +94,7 @@ tok(const char *id)
 /* A writer over f with room for queue records, committing at most batch
  * at a time; fails the test when refused. */
 static struct writer *
-start(struct fake *f, size_t queue, size_t batch)
+start_writer(struct fake *f, size_t queue, size_t batch)
 {
 	char err[128] = "";
 	struct writer *w = writer_start(&fake_ops, f, queue, batch, err, sizeof(err));
@@ -98,7 +106,7 @@ start(struct fake *f, size_t queue, size_t batch)
 
 /* Queues record id, answered into a; it must be accepted. */
 static void
-enqueue(struct writer *w, const char *id, struct tally *a)
+put(struct writer *w, const char *id, struct tally *a)
 {
 	struct store_token t = tok(id);
 
@@ -133,14 +141,14 @@ bounded_fifo_batched(void **state)
 	char id[16];
 
 	(void)state;
-	w = start(&f, 4, 2);
+	w = start_writer(&f, 4, 2);
 	/* The first record is taken at once and held at the gate. */
-	enqueue(w, "r0", &a);
+	put(w, "r0", &a);
 	wait_inside(&f);
 	/* Then four wait; the fifth is refused, and never answered. */
 	for (int i = 1; i <= 4; i++) {
 		snprintf(id, sizeof(id), "r%d", i);
-		enqueue(w, id, &a);
+		put(w, id, &a);
 	}
 	t = tok("r5");
 	assert_int_equal(writer_enqueue(w, &t, tally_done, &a), STORE_UNAVAILABLE);
@@ -158,7 +166,7 @@ bounded_fifo_batched(void **state)
 		assert_string_equal(f.order[i], id);
 	}
 	/* Room again once drained. */
-	enqueue(w, "r6", &a);
+	put(w, "r6", &a);
 	writer_stop(w);
 	assert_int_equal(a.ok, 6);
 }
@@ -172,11 +180,11 @@ errors_reach_each_record(void **state)
 	struct writer *w;
 
 	(void)state;
-	w = start(&f, 16, 16);
-	enqueue(w, "first", &a);
+	w = start_writer(&f, 16, 16);
+	put(w, "first", &a);
 	wait_inside(&f);
-	enqueue(w, "a", &a);
-	enqueue(w, "dup", &a);
+	put(w, "a", &a);
+	put(w, "dup", &a);
 	t = tok("b");
 	assert_int_equal(writer_enqueue(w, &t, NULL, NULL), STORE_OK);	/* no callback: fine */
 	release(&f);
@@ -188,17 +196,79 @@ errors_reach_each_record(void **state)
 	/* A failed batch fails every record in it with the batch's error,
 	 * and the flush that waited for them says so. */
 	f.fail = STORE_UNAVAILABLE;
-	enqueue(w, "c", &a);
-	enqueue(w, "dup", &a);
+	put(w, "c", &a);
+	put(w, "dup", &a);
 	assert_int_equal(writer_flush(w), STORE_UNAVAILABLE);
 	assert_non_null(strstr(store_last_error(), "2 of the records queued before the flush"));
 	assert_int_equal(a.unavailable, 2);
 	/* A loss before a flush is not that flush's. */
 	f.fail = STORE_OK;
 	assert_int_equal(writer_flush(w), STORE_OK);
-	enqueue(w, "d", &a);
+	put(w, "d", &a);
 	assert_int_equal(writer_flush(w), STORE_OK);
 	assert_int_equal(a.ok, 3);
+	writer_stop(w);
+}
+
+/* A flush on a thread of its own; its result and error message (the
+ * message is per thread) in flushed. */
+static struct {
+	int	 rc;
+	char	 msg[256];
+} flushed;
+
+static void *
+flush_thread(void *arg)
+{
+	flushed.rc = writer_flush(arg);
+	snprintf(flushed.msg, sizeof(flushed.msg), "%s", store_last_error());
+	return NULL;
+}
+
+/* Waits until a flush has taken its target (the records queued before it). */
+static void
+wait_flush_begun(struct writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	while (w->flush_target == 0) {
+		pthread_mutex_unlock(&w->mu);
+		sched_yield();
+		pthread_mutex_lock(&w->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void
+a_failed_batch_counts_only_the_flush_s_records_in_it(void **state)
+{
+	struct fake f = FAKE_INIT(1);
+	struct tally a = TALLY_INIT;
+	struct writer *w;
+	pthread_t th;
+
+	(void)state;
+	w = start_writer(&f, 16, 16);
+	/* r0 commits alone, held at the gate; a and b queue behind it. */
+	put(w, "r0", &a);
+	wait_inside(&f);
+	put(w, "a", &a);
+	put(w, "b", &a);
+	/* The flush waits for those three. Then two more queue: one batch of
+	 * four, which fails, holds two of the flush's records and two that
+	 * came after it. */
+	assert_int_equal(pthread_create(&th, NULL, flush_thread, w), 0);
+	wait_flush_begun(w);
+	put(w, "boom", &a);
+	put(w, "d", &a);
+	release(&f);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(flushed.rc, STORE_UNAVAILABLE);
+	assert_non_null(strstr(flushed.msg, "2 of the records queued before the flush"));
+	assert_int_equal(f.batches, 2);
+	assert_int_equal(a.ok, 1);
+	assert_int_equal(a.unavailable, 4);
+	/* The records after it were lost too, but no flush waited for them. */
+	assert_int_equal(writer_flush(w), STORE_OK);
 	writer_stop(w);
 }
 
@@ -211,10 +281,10 @@ stop_drains_the_queue(void **state)
 	char err[128], id[16];
 
 	(void)state;
-	w = start(&f, 1000, 7);
+	w = start_writer(&f, 1000, 7);
 	for (int i = 0; i < 500; i++) {
 		snprintf(id, sizeof(id), "s%d", i);
-		enqueue(w, id, &a);
+		put(w, id, &a);
 	}
 	writer_stop(w);
 	assert_int_equal(a.ok, 500);
@@ -243,21 +313,21 @@ announced_records_share_a_commit(void **state)
 	double t0;
 
 	(void)state;
-	w = start(&f, 16, 16);
+	w = start_writer(&f, 16, 16);
 	/* A bound far beyond the test's pauses: waiting for it would show. */
 	writer_set_pacing(w, 1000000LL, 20LL * 1000000000LL);
-	enqueue(w, "p0", &a);
+	put(w, "p0", &a);
 	assert_int_equal(writer_flush(w), STORE_OK);
 	assert_int_equal(f.batches, 1);
 
 	/* p2 is on its way: p1 waits for it, past the minimum interval. */
 	writer_expect(w, 1);
-	enqueue(w, "p1", &a);
+	put(w, "p1", &a);
 	nanosleep(&pause, NULL);
 	pthread_mutex_lock(&f.mu);
 	assert_int_equal(f.seen, 1);
 	pthread_mutex_unlock(&f.mu);
-	enqueue(w, "p2", &a);
+	put(w, "p2", &a);
 	writer_expect(w, -1);	/* arrived: the commit starts now, not in 20 s */
 	t0 = now_s();
 	assert_int_equal(writer_flush(w), STORE_OK);
@@ -278,7 +348,7 @@ announced_records_share_a_commit(void **state)
 	/* A hint that never resolves delays, and never loses, a record. */
 	writer_set_pacing(w, 1000000LL, 100000000LL);	/* 100 ms */
 	writer_expect(w, 1);
-	enqueue(w, "p4", &a);
+	put(w, "p4", &a);
 	assert_int_equal(writer_flush(w), STORE_OK);
 	assert_int_equal(a.ok, 5);
 	writer_expect(w, -1);
@@ -300,19 +370,19 @@ after_a_quiet_spell_announced_records_still_share_a_commit(void **state)
 	struct writer *w;
 
 	(void)state;
-	w = start(&f, 16, 16);
+	w = start_writer(&f, 16, 16);
 	writer_set_pacing(w, 1000000LL, 200000000LL);	/* 1 ms, 200 ms */
-	enqueue(w, "q0", &a);
+	put(w, "q0", &a);
 	assert_int_equal(writer_flush(w), STORE_OK);
 	nanosleep(&quiet, NULL);	/* past the 200 ms bound */
 
 	writer_expect(w, 1);
-	enqueue(w, "q1", &a);		/* the audit row */
+	put(w, "q1", &a);		/* the audit row */
 	nanosleep(&gap, NULL);		/* signing, well within the bound */
 	pthread_mutex_lock(&f.mu);
 	assert_int_equal(f.seen, 1);	/* q1 waits for its record */
 	pthread_mutex_unlock(&f.mu);
-	enqueue(w, "q2", &a);		/* the record */
+	put(w, "q2", &a);		/* the record */
 	writer_expect(w, -1);
 	assert_int_equal(writer_flush(w), STORE_OK);
 	assert_int_equal(f.batches, 2);
@@ -352,13 +422,13 @@ commits_are_reported(void **state)
 	char id[16];
 
 	(void)state;
-	w = start(&f, 16, 4);
+	w = start_writer(&f, 16, 4);
 	writer_on_commit(w, report, &r);
-	enqueue(w, "c0", &a);
+	put(w, "c0", &a);
 	wait_inside(&f);
 	for (int i = 1; i < 10; i++) {
 		snprintf(id, sizeof(id), "c%d", i);
-		enqueue(w, id, &a);
+		put(w, id, &a);
 	}
 	release(&f);
 	assert_int_equal(writer_flush(w), STORE_OK);
@@ -370,14 +440,14 @@ commits_are_reported(void **state)
 	assert_true(r.min_ns >= 0);
 	/* A failed commit is reported with its error. */
 	f.fail = STORE_UNAVAILABLE;
-	enqueue(w, "c10", &a);
+	put(w, "c10", &a);
 	assert_int_equal(writer_flush(w), STORE_UNAVAILABLE);
 	assert_int_equal(r.calls, 5);
 	assert_int_equal(r.last_err, STORE_UNAVAILABLE);
 	f.fail = STORE_OK;
 	/* And none once it is taken away. */
 	writer_on_commit(w, NULL, NULL);
-	enqueue(w, "c11", &a);
+	put(w, "c11", &a);
 	writer_stop(w);
 	assert_int_equal(r.calls, 5);
 	assert_int_equal(a.n, 12);
@@ -389,6 +459,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(bounded_fifo_batched),
 		cmocka_unit_test(errors_reach_each_record),
+		cmocka_unit_test(a_failed_batch_counts_only_the_flush_s_records_in_it),
 		cmocka_unit_test(stop_drains_the_queue),
 		cmocka_unit_test(announced_records_share_a_commit),
 		cmocka_unit_test(after_a_quiet_spell_announced_records_still_share_a_commit),
