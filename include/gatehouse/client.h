@@ -82,7 +82,7 @@ extern "C" {
 #define GH_CLIENT_API
 #endif
 
-#define GH_CLIENT_VERSION "0.1.0"
+#define GH_CLIENT_VERSION "0.2.0"
 
 /* The longest token the library accepts from a token endpoint. */
 #define GH_CLIENT_TOKEN_MAX	16384
@@ -375,14 +375,28 @@ GH_CLIENT_API enum gh_client_err gh_client_call(struct gh_client *,
 /* Wipe and free what a response holds, and zero it. */
 GH_CLIENT_API void gh_client_response_free(struct gh_client_response *);
 
-/* Statistics, for tests and metrics. */
+/* Statistics, for tests and metrics. Counters only: later versions add
+ * fields at the end. */
 struct gh_client_stats {
 	uint64_t	 token_requests;  /* token endpoint HTTP requests made */
 	uint64_t	 token_fetches;   /* successful token fetches */
 	uint64_t	 token_failures;  /* failed token fetches (after retries) */
 	uint64_t	 api_calls;       /* gh_client_call invocations */
 };
-GH_CLIENT_API void gh_client_stats_get(struct gh_client *, struct gh_client_stats *);
+/*
+ * Fill *stats. gh_client_stats_get is a macro that passes sizeof(*stats)
+ * to gh_client_stats_get_sized, which writes stats_size bytes at most:
+ * the counters a program's header knows, so that a newer library never
+ * writes past an older program's struct; counters this library does not
+ * have are zeroed. The function gh_client_stats_get itself (called as
+ * (gh_client_stats_get)(...), or by a binary built against 0.1.0) writes
+ * the 0.1.0 struct, the four counters above.
+ */
+GH_CLIENT_API void gh_client_stats_get_sized(struct gh_client *, struct gh_client_stats *stats,
+    size_t stats_size);
+GH_CLIENT_API void (gh_client_stats_get)(struct gh_client *, struct gh_client_stats *);
+#define gh_client_stats_get(c, stats) \
+	gh_client_stats_get_sized((c), (stats), sizeof(*(stats)))
 
 /*
  * Credentials. Load a client id and secret for the options:

@@ -916,15 +916,31 @@ gh_client_token_invalidate(struct gh_client *c, const char *scope, const char *t
 	gh_client_token_release(old);
 }
 
+/* Fills a whole struct here, then copies out only the bytes the caller's
+ * struct has (see gh_client_stats_get_sized in client.h). */
 void
-gh_client_stats_get(struct gh_client *c, struct gh_client_stats *s)
+gh_client_stats_get_sized(struct gh_client *c, struct gh_client_stats *out, size_t size)
 {
-	if (c == NULL || s == NULL)
+	struct gh_client_stats s;
+
+	if (c == NULL || out == NULL)
 		return;
-	s->token_requests = atomic_load(&c->st_token_requests);
-	s->token_fetches = atomic_load(&c->st_token_fetches);
-	s->token_failures = atomic_load(&c->st_token_failures);
-	s->api_calls = atomic_load(&c->st_api_calls);
+	s.token_requests = atomic_load(&c->st_token_requests);
+	s.token_fetches = atomic_load(&c->st_token_fetches);
+	s.token_failures = atomic_load(&c->st_token_failures);
+	s.api_calls = atomic_load(&c->st_api_calls);
+	if (size > sizeof(s)) {
+		memset((unsigned char *)out + sizeof(s), 0, size - sizeof(s));
+		size = sizeof(s);
+	}
+	memcpy(out, &s, size);
+}
+
+/* The 0.1.0 entry point, for binaries built before the stats were sized. */
+void
+(gh_client_stats_get)(struct gh_client *c, struct gh_client_stats *out)
+{
+	gh_client_stats_get_sized(c, out, GHC_STATS_V0_SIZE);
 }
 
 

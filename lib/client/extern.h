@@ -35,6 +35,11 @@
  * user_agent: what the function gh_client_new (the 0.1.0 symbol) reads. */
 #define GHC_OPTIONS_V0_SIZE	(offsetof(struct gh_client_options, user_agent) + \
 	sizeof(((struct gh_client_options *)0)->user_agent))
+/* The size of struct gh_client_stats in 0.1.0, which ended with
+ * api_calls: what the function gh_client_stats_get (the 0.1.0 symbol)
+ * writes. */
+#define GHC_STATS_V0_SIZE	(offsetof(struct gh_client_stats, api_calls) + \
+	sizeof(((struct gh_client_stats *)0)->api_calls))
 
 /* A growable byte buffer that refuses to grow past max (0: no limit). */
 struct ghc_buf {

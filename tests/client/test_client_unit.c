@@ -3,7 +3,7 @@
  * network: token answers (every dialect's shape and each bad lifetime), ISO
  * 8601 times as the seeds write them, the seed 003 Basic string, form
  * encoding, redaction before truncation, UUIDs, credentials from a file or
- * the environment, and option checks in gh_client_new.
+ * the environment, option checks in gh_client_new, and the sized stats.
  */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -380,6 +380,61 @@ test_options_sized(void **state)
 	free(big);
 }
 
+/*
+ * The stats are written only as far as the caller's struct goes (a block
+ * of exactly that size: ASan reports a write past it), bytes beyond the
+ * struct this library knows are zeroed, and the 0.1.0 symbol writes the
+ * 0.1.0 struct.
+ */
+static void
+test_stats_sized(void **state)
+{
+	struct gh_client_options o;
+	struct gh_client_error e = { 0 };
+	struct gh_client *c = NULL;
+	struct gh_client_stats st;
+	size_t two = offsetof(struct gh_client_stats, token_failures);
+	unsigned char *b;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.base_url = "https://auth.example.com";
+	o.client_id = "id";
+	o.client_secret = "secret";
+	assert_int_equal(gh_client_new(&o, &c, &e), GH_CLIENT_OK);
+	atomic_store(&c->st_token_requests, 5);
+	atomic_store(&c->st_token_fetches, 4);
+	atomic_store(&c->st_token_failures, 1);
+	atomic_store(&c->st_api_calls, 9);
+
+	assert_non_null(b = malloc(two));
+	gh_client_stats_get_sized(c, (struct gh_client_stats *)b, two);
+	memset(&st, 0, sizeof(st));
+	memcpy(&st, b, two);
+	assert_int_equal(st.token_requests, 5);
+	assert_int_equal(st.token_fetches, 4);
+	free(b);
+
+	assert_non_null(b = malloc(sizeof(st) + 16));
+	memset(b, 0xff, sizeof(st) + 16);
+	gh_client_stats_get_sized(c, (struct gh_client_stats *)b, sizeof(st) + 16);
+	memcpy(&st, b, sizeof(st));
+	assert_int_equal(st.api_calls, 9);
+	for (size_t i = sizeof(st); i < sizeof(st) + 16; i++)
+		assert_int_equal(b[i], 0);
+	free(b);
+
+	memset(&st, 0, sizeof(st));
+	(gh_client_stats_get)(c, &st);
+	assert_int_equal(st.token_requests, 5);
+	assert_int_equal(st.token_failures, 1);
+	assert_int_equal(st.api_calls, 9);
+	memset(&st, 0, sizeof(st));
+	gh_client_stats_get(c, &st);
+	assert_int_equal(st.token_fetches, 4);
+	gh_client_free(c);
+}
+
 static void
 test_dialect_names(void **state)
 {
@@ -411,6 +466,7 @@ main(void)
 		cmocka_unit_test(test_credentials),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_options_sized),
+		cmocka_unit_test(test_stats_sized),
 		cmocka_unit_test(test_dialect_names),
 	};
 

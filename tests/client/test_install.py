@@ -58,7 +58,7 @@ class Install(Suite):
         check(any(os.path.islink(x) for x in so) and any(not os.path.islink(x) for x in so),
               "shared library and its links: %r" % so)
         check(os.path.isfile(os.path.join(self.libdir, "libgatehouse-client.a")), "static library")
-        eq(self.pkg("--modversion"), ["0.1.0"], "version")
+        eq(self.pkg("--modversion"), ["0.2.0"], "version")
         cflags = self.pkg("--cflags")
         eq(os.path.normpath(cflags[0][2:]), os.path.join(self.prefix, "include"),
            "include dir found from the .pc's place: %r" % cflags)
