@@ -1,10 +1,10 @@
 /*
- * http_floor.c — libmicrohttpd alone, set up as gatehouse set it up until
- * the eighteenth session (one SO_REUSEPORT socket per core, each a daemon
- * with a pool of two epoll workers, a 32 KB connection pool; gatehouse now
- * runs a loop thread of its own per socket, src/http/loop.c, which this
- * does not yet model), answering every request with a 200,
- * the body "{}" and the eight header fields of a gate answer. It does no
+ * http_floor.c — libmicrohttpd alone, set up and driven as gatehouse
+ * drives it: a listening socket per loop (SO_REUSEPORT), two loops per
+ * core (http/limits.h HTTP_LOOPS_PER_CORE), each daemon without a thread
+ * of its own and run by src/http/loop.c itself, a connection pool of
+ * HTTP_MAX_HEADER_BYTES * 2. It answers every request with a 200, the
+ * body "{}" and the eight header fields of a gate answer, and does no
  * work of its own beyond one header lookup, so bench/http_floor.sh can
  * split the gate's distance from nginx into the HTTP library's part and
  * gatehouse's own.
@@ -21,9 +21,10 @@
 
 #include <microhttpd.h>
 
-#define SOCKETS		2	/* gatehouse: one per core on this machine */
-#define WORKERS		2	/* libmicrohttpd's pool per socket */
-#define POOL_BYTES	32768	/* HTTP_MAX_HEADER_BYTES * 2 */
+#include "http/limits.h"
+#include "http/loop.h"
+
+#define MAX_LOOPS	64
 
 /* The eight fields of a gate 200, with values of a gate answer's length. */
 static const char *const fields[][2] = {
@@ -66,7 +67,7 @@ answer(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 }
 
 static int
-listen_on(int port)
+listen_on(long port)
 {
 	struct sockaddr_in a;
 	int fd, one = 1;
@@ -87,22 +88,31 @@ listen_on(int port)
 int
 main(int argc, char **argv)
 {
-	int port = argc == 2 ? atoi(argv[1]) : 0;
+	struct MHD_Daemon *d[MAX_LOOPS];
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned n = HTTP_LOOPS_PER_CORE * (unsigned)(ncpu > 0 ? ncpu : 1);
+	char err[128], *end = NULL;
+	long port = argc == 2 ? strtol(argv[1], &end, 10) : 0;
 
-	if (port <= 0 || port > 65535) {
+	if (end == NULL || *end != '\0' || port <= 0 || port > 65535) {
 		fprintf(stderr, "usage: bench_http_floor PORT\n");
 		return 2;
 	}
-	for (int i = 0; i < SOCKETS; i++)
-		if (MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY, 0,
+	if (n > MAX_LOOPS)
+		n = MAX_LOOPS;
+	for (unsigned i = 0; i < n; i++)
+		if ((d[i] = MHD_start_daemon(MHD_USE_EPOLL_LINUX_ONLY | MHD_ALLOW_SUSPEND_RESUME, 0,
 		    NULL, NULL, answer, NULL,
 		    MHD_OPTION_LISTEN_SOCKET, listen_on(port),
-		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)WORKERS,
-		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)POOL_BYTES,
-		    MHD_OPTION_END) == NULL) {
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(HTTP_MAX_HEADER_BYTES * 2),
+		    MHD_OPTION_END)) == NULL) {
 			fprintf(stderr, "bench_http_floor: cannot start libmicrohttpd\n");
 			return 1;
 		}
+	if (http_loops_start(d, n, err, sizeof(err)) == NULL) {
+		fprintf(stderr, "bench_http_floor: %s\n", err);
+		return 1;
+	}
 	for (;;)
 		pause();
 }
