@@ -236,6 +236,20 @@ struct gh_client_options {
 	 * and the thread refreshes it again from then on. 0: 3600000 (1 h).
 	 */
 	long		 background_idle_ms;
+	/*
+	 * The refusal hold-off (a negative cache). When the token endpoint
+	 * refuses a request in a way the next request would meet again (401
+	 * or another 4xx, 429, or a 2xx without a usable token), callers with
+	 * no valid token for that scope and tenant get that refusal back at
+	 * once for this long, marked as held off, instead of each sending the
+	 * refused credentials again: a loop of calls with a revoked secret
+	 * must not earn its address a lockout or spend the rate limit. A 429
+	 * holds off for its Retry-After instead when it has one. Failures
+	 * that may pass (the network, a timeout, a 5xx) are not held. A token
+	 * still valid is handed out as usual, and refreshing it ahead waits
+	 * for the hold-off too. 0: 10000 (10 s).
+	 */
+	long		 refusal_holdoff_ms;
 };
 
 struct gh_client;

@@ -237,6 +237,10 @@ client_new(const struct gh_client_options *o, struct gh_client **out,
 	    "background_idle_ms", e)) != GH_CLIENT_OK)
 		goto fail;
 	c->idle_ns = (int64_t)v * 1000000;
+	if ((rc = set_default(o->refusal_holdoff_ms, 10000, GHC_MAX_MS, &v,
+	    "refusal_holdoff_ms", e)) != GH_CLIENT_OK)
+		goto fail;
+	c->refusal_holdoff_ns = (int64_t)v * 1000000;
 	/* Precise enough for the idle limit; rare enough to keep the hot path's
 	 * cache line shared. */
 	c->touch_ns = c->idle_ns / 16 < 1000000000 ? c->idle_ns / 16 : 1000000000;
@@ -502,6 +506,19 @@ passing_failure(enum gh_client_err rc)
 }
 
 /*
+ * A token fetch the endpoint refused in a way the next request would meet
+ * again: the credentials, the request, a rate limit, an answer without a
+ * usable token. Held off (refusal_holdoff_ms) rather than sent again.
+ */
+static int
+repeating_refusal(enum gh_client_err rc)
+{
+	return rc == GH_CLIENT_ERR_UNAUTHORIZED || rc == GH_CLIENT_ERR_REJECTED ||
+	    rc == GH_CLIENT_ERR_RATE_LIMITED || rc == GH_CLIENT_ERR_BAD_RESPONSE ||
+	    rc == GH_CLIENT_ERR_BAD_LIFETIME;
+}
+
+/*
  * Fetch for e, whose inflight the caller has set, then install the token,
  * clear inflight and wake the waiters. On success *out (if not NULL) gets a
  * reference to the new token.
@@ -513,10 +530,13 @@ flight(struct gh_client *c, struct ghc_entry *e, struct gh_client_token **out,
 	struct gh_client_token *nt = NULL, *old = NULL;
 	struct gh_client_error local;
 	enum gh_client_err rc;
+	long retry_after_ms;
+	int64_t now;
 
 	memset(&local, 0, sizeof(local));
-	rc = ghc_token_fetch(c, e->scope, e->tenant, &nt, &local, deadline_ns);
+	rc = ghc_token_fetch(c, e->scope, e->tenant, &nt, &local, deadline_ns, &retry_after_ms);
 	pthread_mutex_lock(&c->mu);
+	now = ghc_now_ns();
 	if (rc == GH_CLIENT_OK) {
 		nt->forced = e->forcing;	/* not yet published: no reader */
 		if (out != NULL) {
@@ -528,16 +548,25 @@ flight(struct gh_client *c, struct ghc_entry *e, struct gh_client_token **out,
 		e->tok = nt;
 		pthread_rwlock_unlock(&c->rw);
 		e->next_ahead_ns = 0;
+		e->refused_until_ns = 0;
 	} else {
 		/* Do not hammer a failing endpoint from the refresh window. */
-		e->next_ahead_ns = ghc_now_ns() + (int64_t)c->backoff_max_ms * 1000000;
+		e->next_ahead_ns = now + (int64_t)c->backoff_max_ms * 1000000;
+		/* Nor send what it refused again soon (a 429 says when). */
+		if (repeating_refusal(rc)) {
+			e->refused_until_ns = now + (rc == GH_CLIENT_ERR_RATE_LIMITED &&
+			    retry_after_ms >= 0 ? (int64_t)retry_after_ms * 1000000 :
+			    c->refusal_holdoff_ns);
+			if (e->next_ahead_ns < e->refused_until_ns)
+				e->next_ahead_ns = e->refused_until_ns;
+		}
 		/* Nor after a 401: the refused token stays, and its 401s reach
 		 * the callers until the hold-off ends - the whole one when the
 		 * endpoint refused us (more tries would spend the rate limit or
 		 * earn a lockout), only the backoff when it could not answer
 		 * (a 5xx, the network): the next 401 may well be cured then. */
 		if (e->forcing) {
-			c->hold401_until_ns = ghc_now_ns() + (passing_failure(rc) ?
+			c->hold401_until_ns = now + (passing_failure(rc) ?
 			    (int64_t)c->backoff_max_ms * 1000000 : c->holdoff_401_ns);
 			c->hold401_cause = rc;
 		}
@@ -591,6 +620,22 @@ join_flight(struct gh_client *c, struct ghc_entry *e, struct gh_client_error *er
 	return GH_CLIENT_OK;
 }
 
+/*
+ * With c->mu held (released here): the refusal e's last fetch met, handed
+ * back during its hold-off without a request.
+ */
+static enum gh_client_err
+held_refusal(struct gh_client *c, struct ghc_entry *e, struct gh_client_error *err)
+{
+	enum gh_client_err rc = e->last_rc;
+	long long left_ms = (e->refused_until_ns - ghc_now_ns()) / 1000000 + 1;
+	struct gh_client_error last = e->last_err;
+
+	pthread_mutex_unlock(&c->mu);
+	return ghc_fail(err, rc, last.http_status, "not asked again for %lld ms after "
+	    "the token endpoint's refusal: %s", left_ms, last.message);
+}
+
 /* No valid token: fetch one, or wait (until deadline_ns) for the fetch already running. */
 static enum gh_client_err
 slow_get(struct gh_client *c, struct ghc_entry *e, struct gh_client_token **out,
@@ -608,6 +653,8 @@ slow_get(struct gh_client *c, struct ghc_entry *e, struct gh_client_token **out,
 			*out = t;
 			return GH_CLIENT_OK;
 		}
+		if (!e->inflight && e->refused_until_ns > ghc_now_ns())
+			return held_refusal(c, e, err);
 		if (!e->inflight) {
 			e->inflight = 1;
 			e->forcing = e->force_next;

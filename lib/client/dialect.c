@@ -487,7 +487,8 @@ out:
 
 enum gh_client_err
 ghc_token_fetch(struct gh_client *c, const char *scope, const char *tenant,
-    struct gh_client_token **out, struct gh_client_error *e, int64_t deadline_ns)
+    struct gh_client_token **out, struct gh_client_error *e, int64_t deadline_ns,
+    long *retry_after_ms)
 {
 	const struct dialect *d = &dialects[c->dialect];
 	struct ghc_buf body = { 0 }, auth = { 0 }, hdr = { 0 };
@@ -502,6 +503,7 @@ ghc_token_fetch(struct gh_client *c, const char *scope, const char *tenant,
 	    now_wall;
 
 	*out = NULL;
+	*retry_after_ms = -1;
 	if (scope != NULL && !d->scope_ok) {
 		rc = ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
 		    "the %s dialect has no scope parameter", d->name);
@@ -539,6 +541,8 @@ ghc_token_fetch(struct gh_client *c, const char *scope, const char *tenant,
 		goto out;
 	if (resp.status < 200 || resp.status > 299) {
 		rc = ghc_status_err(resp.status);
+		if (resp.status == 429)
+			*retry_after_ms = resp.retry_after_ms;
 		error_detail(c, resp.body.p, resp.body.len, detail, sizeof(detail));
 		if (rc == GH_CLIENT_ERR_REDIRECT) {
 			struct ghc_redactions r;

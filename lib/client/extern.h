@@ -84,6 +84,8 @@ struct ghc_entry {
 	enum gh_client_err last_rc;	/* of the last completed fetch */
 	struct gh_client_error last_err;
 	int64_t		 next_ahead_ns;	/* no refresh-ahead before (after a failure) */
+	int64_t		 refused_until_ns; /* no fetch before: the endpoint refused
+					    * (refusal_holdoff_ms); last_rc says how */
 	/* With a background thread only (see background_idle_ms): */
 	_Atomic int64_t	 last_used_ns;	/* when a caller last asked for it (roughly) */
 	atomic_int	 bg_idle;	/* unused: the thread leaves it to the callers */
@@ -113,6 +115,7 @@ struct gh_client {
 	long		 timeout_ms;
 	int64_t		 deadline_ns;	/* of one token_get/token_copy/call */
 	int64_t		 holdoff_401_ns; /* see refresh_401_holdoff_ms */
+	int64_t		 refusal_holdoff_ns; /* see refusal_holdoff_ms */
 	int64_t		 idle_ns;	/* see background_idle_ms */
 	int64_t		 touch_ns;	/* last_used_ns is written at most this often */
 	int		 max_retries;
@@ -248,10 +251,11 @@ enum gh_client_err ghc_check_url(const struct gh_client *, const char *url,
 /* dialect.c: compute c->forms from c->client_secret (-1: out of memory); wipe and free them. */
 int	 ghc_secret_forms(struct gh_client *);
 void	 ghc_secret_forms_free(struct gh_client *);
-/* dialect.c: fetch a new token from the token endpoint before deadline_ns. */
+/* dialect.c: fetch a new token from the token endpoint before deadline_ns.
+ * *retry_after_ms: the Retry-After of a final 429, in ms; else -1. */
 enum gh_client_err ghc_token_fetch(struct gh_client *, const char *scope,
     const char *tenant, struct gh_client_token **out, struct gh_client_error *,
-    int64_t deadline_ns);
+    int64_t deadline_ns, long *retry_after_ms);
 /* Parse a token endpoint's 2xx body (exposed for unit tests). now: wall clock. */
 enum gh_client_err ghc_token_parse(enum gh_client_dialect, const char *body, size_t len,
     int64_t now_wall, const struct ghc_redactions *, char **token, int64_t *lifetime_s,

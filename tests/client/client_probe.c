@@ -383,6 +383,8 @@ main(int argc, char **argv)
 			o.deadline_ms = num(v);
 		else if (strcmp(a, "--refresh-401-holdoff-ms") == 0)
 			o.refresh_401_holdoff_ms = num(v);
+		else if (strcmp(a, "--refusal-holdoff-ms") == 0)
+			o.refusal_holdoff_ms = num(v);
 		else if (strcmp(a, "--background-idle-ms") == 0)
 			o.background_idle_ms = num(v);
 		else if (strcmp(a, "--ca-file") == 0)

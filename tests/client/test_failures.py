@@ -147,6 +147,43 @@ class Failures(Suite):
         check("Retry-After 3600" in r["msg"], r["msg"])
         check(r["elapsed"] < 3, "failed at once")
 
+    def steps(self, case, *steps):
+        """Runs the probe's steps against a fresh fake (the once-only cases
+        count their requests from its start); returns its lines and the
+        token requests the fake saw."""
+        f = Fake()
+        try:
+            out, _ = probe("--url", f.base + "/bad/" + case, "--id", CLIENT_ID, *FAST, *steps)
+            for o in out:
+                check(SECRET not in o.get("msg", ""), "the secret is in %r" % o)
+            return out, f.hits("/bad/%s/" % case)
+        finally:
+            f.close()
+
+    def test_refusals_are_held_off_not_asked_again(self):
+        # A refused secret: the next caller gets the refusal back at once,
+        # said to be held off, and the endpoint sees no second request.
+        out, hits = self.steps("e401", "get", "get", "stats")
+        eq([o["rc"] for o in out[:2]], ["unauthorized", "unauthorized"], "both refused: %r" % out)
+        check("invalid_credentials" in out[1]["msg"] and "not asked again" in out[1]["msg"],
+              "the second says why and that it was held: %r" % out[1]["msg"])
+        check("not asked again" not in out[0]["msg"], "the first was asked: %r" % out[0]["msg"])
+        eq((hits, out[2]["token_requests"]), (1, 1), "one token request")
+        # Other 4xx alike; once the hold-off is over the endpoint is asked again.
+        out, hits = self.steps("e400", "--refusal-holdoff-ms", "300", "get", "get", "sleep:400", "get")
+        eq([o["rc"] for o in out if o["step"] == "get"], ["rejected"] * 3, "%r" % out)
+        eq(hits, 2, "asked again after 300 ms only")
+        check("not asked again" not in out[-1]["msg"], out[-1]["msg"])
+        # A 429 holds off for its Retry-After (1 s here), then a token comes.
+        out, hits = self.steps("r429", "--retries", "-1", "get", "get", "sleep:1100", "get")
+        eq([o["rc"] for o in out if o["step"] == "get"], ["rate_limited", "rate_limited", "ok"],
+           "%r" % out)
+        eq(hits, 2, "no request during Retry-After")
+        # A failure that may pass is not held: the next caller asks again.
+        out, hits = self.steps("e503once", "--retries", "-1", "get", "get")
+        eq([o["rc"] for o in out], ["server_error", "ok"], "%r" % out)
+        eq(hits, 2, "asked again at once after a 503")
+
     def test_huge_durations_are_capped_not_overflowed(self):
         # Retry-After larger than any integer: capped at one day, reported as
         # such, and not waited for (longer than retry_after_max).
