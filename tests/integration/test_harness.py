@@ -70,6 +70,30 @@ class Harness(Suite):
         drawn = [harness.free_port() for _ in range(3000)]
         eq(len(set(drawn)), len(drawn), "distinct ports")
 
+    def test_nginx_on_a_taken_port_draws_another(self):
+        """nginx cannot bind port 0, so it gets a drawn port, which another
+        process may take first: it must start on another one, not fail."""
+        import socket
+        import nginx
+        held = socket.socket()
+        held.bind(("127.0.0.1", 0))
+        held.listen(1)
+        taken = held.getsockname()[1]
+        draws = iter([taken])
+        real = nginx.free_port
+        nginx.free_port = lambda: next(draws, None) or real()
+        try:
+            n = nginx.Nginx(self.a.port, self.a.port)
+            try:
+                check(n.port != taken, "another port than the taken %d" % taken)
+                status = n.request("GET", "/")[0]
+                check(100 <= status <= 599, "it answers HTTP: %r" % status)
+            finally:
+                n.stop()
+        finally:
+            nginx.free_port = real
+            held.close()
+
 
 if __name__ == "__main__":
     Harness().run()

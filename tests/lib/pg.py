@@ -96,12 +96,40 @@ class PgServer:
         return p
 
     def start(self):
+        """Starts postgres on self.port. The first start draws another port
+        when the one drawn was taken before postgres bound it (another
+        ctest process, an outgoing connection); later ones keep it: the
+        URLs handed out name it."""
+        for _ in range(5):
+            if self._start_once():
+                self.started = True
+                return
+            if getattr(self, "started", False):
+                raise RuntimeError("postgres: port %d is taken:\n%s" % (self.port, self.log_text()))
+            self.port = free_port()
+        raise RuntimeError("postgres found no free port:\n" + self.log_text())
+
+    def _ours_ready(self):
+        """Whether postmaster.pid is this process's and says "ready" (its
+        sockets are bound: pg_isready alone may reach another server on the
+        port)."""
+        try:
+            with open(os.path.join(self.data, "postmaster.pid")) as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return False
+        return len(lines) >= 8 and lines[0].strip() == str(self.proc.pid) and \
+            lines[7].strip() == "ready"
+
+    def _start_once(self):
         opts = ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + self.dir,
                 "-c", "max_connections=200", "-c", "shared_buffers=32MB"]
         if not self.fsync:
             # Tests: durability is the code's commit, not this disk's.
             opts += ["-c", "fsync=off", "-c", "full_page_writes=off"]
-        self.log = open(os.path.join(self.dir, "postgres.log"), "ab")
+        log_path = os.path.join(self.dir, "postgres.log")
+        since = os.path.getsize(log_path) if os.path.exists(log_path) else 0
+        self.log = open(log_path, "ab")
         self.proc = subprocess.Popen([os.path.join(self.bin, "postgres"), "-D", self.data,
                                       "-p", str(self.port)] + opts,
                                      stdout=self.log, stderr=self.log, cwd=self.dir,
@@ -109,12 +137,18 @@ class PgServer:
         deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("postgres exited %d:\n%s" % (self.proc.returncode,
-                                                                self.log_text()))
+                with open(log_path, "rb") as f:
+                    f.seek(since)
+                    new = f.read().decode("utf-8", "replace")
+                rc, self.proc = self.proc.returncode, None
+                self.log.close()
+                if "could not bind" in new and "in use" in new:
+                    return False
+                raise RuntimeError("postgres exited %d:\n%s" % (rc, self.log_text()))
             r = subprocess.run([os.path.join(self.bin, "pg_isready"), "-q", "-h", "127.0.0.1",
                                 "-p", str(self.port)], capture_output=True)
-            if r.returncode == 0:
-                return
+            if r.returncode == 0 and self._ours_ready():
+                return True
             time.sleep(0.05)
         raise RuntimeError("postgres did not come up:\n" + self.log_text())
 
