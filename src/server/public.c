@@ -13,7 +13,11 @@
 static struct {
 	struct gh_ctx		*ctx;
 	struct route_table	*table;
+	char			 cache_control[48];	/* the JWKS's */
 } pub;
+
+/* The longest a verifier may cache the JWKS (s), lead permitting. */
+#define JWKS_MAX_AGE_S	300
 
 static enum http_result
 jwks(struct http_exchange *x)
@@ -24,8 +28,11 @@ jwks(struct http_exchange *x)
 	kr = ctx_keyring(pub.ctx);
 	http_response_json(&x->resp, 200, keyring_jwks(kr, clock_now(), store_env_names));
 	keyring_unref(kr);
-	/* Verifiers may cache the set briefly; rotation publishes keys ahead. */
-	http_response_header(&x->resp, "Cache-Control", "public, max-age=300");
+	/* Verifiers may cache the set briefly, but never past the publish
+	 * lead: one that fetched the set just before a scheduled rotation
+	 * published the next key must fetch it again before that key
+	 * signs. */
+	http_response_header(&x->resp, "Cache-Control", pub.cache_control);
 	return HTTP_DONE;
 }
 
@@ -182,6 +189,9 @@ public_routes_add(struct route_table *t, struct gh_ctx *ctx)
 
 	pub.ctx = ctx;
 	pub.table = t;
+	snprintf(pub.cache_control, sizeof(pub.cache_control), "public, max-age=%lld",
+	    (long long)(ctx->cfg->key_publish_lead < JWKS_MAX_AGE_S ?
+	    ctx->cfg->key_publish_lead : JWKS_MAX_AGE_S));
 	for (size_t i = 0; i < GH_ARRAY_LEN(fixed); i++) {
 		struct http_route r;
 		memset(&r, 0, sizeof(r));

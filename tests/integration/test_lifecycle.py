@@ -186,6 +186,20 @@ class Lifecycle(Suite):
             s.cleanup()
 
     # -- keys ---------------------------------------------------------------
+    def test_jwks_is_never_cached_past_the_publish_lead(self):
+        # A verifier that fetched the set just before a scheduled rotation
+        # must fetch it again before the new key signs: the set's max-age
+        # is the lead when that is under the usual 5 minutes.
+        for extra, want in (((), "public, max-age=300"),
+                            (("--key-publish-lead", "45s"), "public, max-age=45"),
+                            (("--key-publish-lead", "0"), "public, max-age=0")):
+            s = Server(*extra)
+            try:
+                r = s.get("/.well-known/jwks.json")
+                eq((r.status, r.header("Cache-Control")), (200, want), "with %r" % (extra,))
+            finally:
+                s.cleanup()
+
     def test_key_rotation_schedule_in_configuration(self):
         s = Server("--key-rotation-interval", "1d", "--key-publish-lead", "10m", start=False)
         try:
