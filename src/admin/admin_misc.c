@@ -3,7 +3,6 @@
  * policy and address locks are the platform's: only platform principals
  * manage them. Key rotation is critical (critical.h).
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include "keys/keys.h"
 #include "manage/manage.h"
 #include "manage/views.h"
+#include "net/cidr.h"
 #include "util/util.h"
 
 static const char *const none[] = { NULL };
@@ -344,7 +344,7 @@ locks_clear(struct admin_call *c)
 	static const char *const fields[] = { "address", "client_id", "all", NULL };
 	const char *addr, *client;
 	struct store_client cl;
-	unsigned char tmp[16];
+	char key[CIDR_LOCK_KEY_LEN];
 	int all, count = 0;
 
 	if (admin_fields(c, fields) == -1 || admin_str(c, "address", &addr) == -1 ||
@@ -358,11 +358,14 @@ locks_clear(struct admin_call *c)
 		admin_error(c, 400, "invalid_request", "all clears every lock; it takes no address or client_id");
 		return;
 	}
-	if (addr != NULL && (strlen(addr) > STORE_LOCK_ADDRESS_MAX ||
-	    (inet_pton(AF_INET, addr, tmp) != 1 && inet_pton(AF_INET6, addr, tmp) != 1))) {
-		admin_error(c, 400, "invalid_request", "address: \"%.60s\" is not an IPv4 or IPv6 address", addr);
+	/* Locks are kept per IPv4 address and per IPv6 /64 (net/cidr.h). */
+	if (addr != NULL && cidr_lock_key(addr, key, sizeof(key)) == -1) {
+		admin_error(c, 400, "invalid_request", "address: \"%.60s\" is not an IPv4 or IPv6 "
+		    "address, or an IPv6 /64", addr);
 		return;
 	}
+	if (addr != NULL)
+		addr = key;
 	/* A tenant clears its own clients' pair locks; addresses are shared. */
 	if (client == NULL && admin_require_platform(c, "address locks") == -1)
 		return;

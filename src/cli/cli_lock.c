@@ -1,7 +1,6 @@
 /* cli_lock.c — gatehouse lock list|clear: the lockout locks (issue 5) as the
  * store keeps them. A running server made them and picks a clear up on its
  * next refresh (within a second), where it logs and counts the unlock. */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "manage/views.h"
+#include "net/cidr.h"
 #include "util/util.h"
 
 int
@@ -40,21 +40,11 @@ cmd_lock_list(int argc, char **argv)
 	return cli_print(arr);
 }
 
-/* An IPv4 or IPv6 address in the text form the server records. */
-static int
-valid_address(const char *s)
-{
-	unsigned char tmp[16];
-
-	return strlen(s) <= STORE_LOCK_ADDRESS_MAX &&
-	    (inet_pton(AF_INET, s, tmp) == 1 || inet_pton(AF_INET6, s, tmp) == 1);
-}
-
 int
 cmd_lock_clear(int argc, char **argv)
 {
 	static const struct cli_opt spec[] = {
-		{ "address", 1, 0, "only locks of this address (its address lock and pair locks)" },
+		{ "address", 1, 0, "only locks of this address (its address lock and pair locks); an IPv6 address names its /64" },
 		{ "client", 1, 0, "only this client id's pair locks" },
 		{ "all", 0, 0, "every lock (needed when neither --address nor --client is given)" },
 		CLI_STORE_OPTS,
@@ -62,6 +52,7 @@ cmd_lock_clear(int argc, char **argv)
 	struct cli_args a;
 	struct store *st = NULL;
 	const char *addr, *client;
+	char key[CIDR_LOCK_KEY_LEN];
 	int rc, count = 0;
 
 	if ((rc = cli_parse(argc, argv, "gatehouse lock clear [--address A] [--client ID] | --all",
@@ -73,8 +64,13 @@ cmd_lock_clear(int argc, char **argv)
 		return cli_fail("lock clear: give --address, --client, or --all to clear every lock");
 	if (cli_has(&a, "all") && (addr != NULL || client != NULL))
 		return cli_fail("lock clear: --all clears every lock; it takes no --address or --client");
-	if (addr != NULL && !valid_address(addr))
-		return cli_fail("lock clear: --address \"%.60s\" is not an IPv4 or IPv6 address", addr);
+	/* Locks are kept per IPv4 address and per IPv6 /64: an address of
+	 * the /64, or the /64 as `lock list` shows it, names the lock. */
+	if (addr != NULL && cidr_lock_key(addr, key, sizeof(key)) == -1)
+		return cli_fail("lock clear: --address \"%.60s\" is not an IPv4 or IPv6 address, "
+		    "or an IPv6 /64", addr);
+	if (addr != NULL)
+		addr = key;
 	if (client != NULL && (client[0] == '\0' || strlen(client) > STORE_LOCK_CLIENT_MAX ||
 	    !str_is_clean_utf8(client, strlen(client))))
 		return cli_fail("lock clear: --client must be 1 to %d bytes of printable text",

@@ -139,3 +139,30 @@ cidr_format_list(const struct cidr_list *l, char *out, size_t len)
 		    i ? " " : "", a, l->blocks[i].bits);
 	}
 }
+
+int
+cidr_lock_key(const char *ip, char *out, size_t outlen)
+{
+	char buf[INET6_ADDRSTRLEN + 4];
+	const char *slash = strchr(ip, '/');
+	struct cidr c;
+	size_t n = slash != NULL ? (size_t)(slash - ip) : strlen(ip);
+
+	if (outlen > 0)
+		out[0] = '\0';
+	if (outlen < CIDR_LOCK_KEY_LEN || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, ip, n);
+	buf[n] = '\0';
+	if (parse_addr(buf, &c, NULL) == -1)
+		return -1;
+	if (slash != NULL && (c.family != 6 || strcmp(slash, "/64") != 0))
+		return -1;	/* a key is an IPv6 /64, nothing else */
+	if (c.family == 4)
+		return inet_ntop(AF_INET, c.addr, out, (socklen_t)outlen) != NULL ? 0 : -1;
+	memset(c.addr + 8, 0, 8);
+	if (inet_ntop(AF_INET6, c.addr, buf, sizeof(buf)) == NULL)
+		return -1;
+	snprintf(out, outlen, "%s/64", buf);
+	return 0;
+}

@@ -32,4 +32,17 @@ int	cidr_match(const struct cidr_list *l, const char *ip);
 /* Canonical text of the list ("10.0.0.0/8 ::1/128"), into out. */
 void	cidr_format_list(const struct cidr_list *l, char *out, size_t len);
 
+/*
+ * The address that lockouts count failures and lock under, into out (at
+ * least CIDR_LOCK_KEY_LEN bytes): an IPv4 address (also written
+ * IPv4-mapped, ::ffff:a.b.c.d) as itself, an IPv6 address as its /64
+ * ("2001:db8:1:2::/64"). A host is handed a whole /64 and may take any
+ * address in it (RFC 4941 temporary addresses, or at will), so counting
+ * single IPv6 addresses would let it guess without end. ip may also be a
+ * key already (an IPv6 /64), as `lock list` shows them. Returns 0, or -1
+ * when ip is neither (out is then "").
+ */
+#define CIDR_LOCK_KEY_LEN	48
+int	cidr_lock_key(const char *ip, char *out, size_t outlen);
+
 #endif

@@ -1,9 +1,11 @@
 /* client_auth.c — see client_auth.h. Moved here from issue.c so that
  * introspection and revocation authenticate exactly as the token routes. */
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 
+#include "net/cidr.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "oauth/client_auth.h"
@@ -109,10 +111,15 @@ count_failure(struct gh_ctx *ctx, const char *client_id, const char *peer_ip,
 
 int
 oauth_client_login(struct gh_ctx *ctx, const char *client_id, const char *secret,
-    int basic, const char *peer_ip, int64_t now, struct client_entry **out,
+    int basic, const char *peer, int64_t now, struct client_entry **out,
     int64_t *secret_age_days, struct oauth_error *e)
 {
+	char peer_ip[CIDR_LOCK_KEY_LEN];
+
 	*out = NULL;
+	/* Counted and locked per IPv6 /64 (net/cidr.h cidr_lock_key). */
+	if (cidr_lock_key(peer, peer_ip, sizeof(peer_ip)) == -1)
+		snprintf(peer_ip, sizeof(peer_ip), "%s", peer);
 	if (check_lockout(ctx, client_id, peer_ip, now, e) == -1)
 		return -1;
 	if (authenticate(ctx, client_id, secret, basic, out, now, secret_age_days, e) == -1) {

@@ -21,7 +21,8 @@ struct gh_ctx;
  * Basic challenge). Returns 0 with *out a new reference (release it) and
  * *secret_age_days the age of the secret that matched; or -1 with e filled:
  * 429 when the caller is locked out (seed 003's body), 401 invalid_client,
- * 503 when the store cannot be read.
+ * 503 when the store cannot be read. Failures are counted, and locks made,
+ * per IPv4 address and per IPv6 /64 (net/cidr.h cidr_lock_key).
  */
 int	oauth_client_login(struct gh_ctx *, const char *client_id,
 	    const char *secret, int basic, const char *peer_ip, int64_t now,

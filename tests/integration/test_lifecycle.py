@@ -354,6 +354,45 @@ class Lifecycle(Suite):
         check(0 < ra <= 900, "Retry-After within the lock: %d" % ra)
         check((r.header("Content-Type") or "").startswith("application/json"), "JSON")
 
+    def test_lockout_counts_an_ipv6_64_as_one_address(self):
+        # A host holds a whole /64 and may take any address in it: guesses
+        # from twenty of them count as guesses from one address, and the
+        # lock holds for the whole /64, not beyond it.
+        c = self.s.client("lock", name="v6 bystander")
+        for i in range(20):
+            eq(self.tok("unknown-v6-%d" % i, "guess", xff="2001:db8:aa:bb::%x" % (i + 1)).status,
+               401, "guess %d" % i)
+        eq(self.tok(c["client_id"], c["client_secret"], xff="2001:db8:aa:bb:ffff::9").status, 429,
+           "another address of the /64 is locked")
+        eq(self.tok(c["client_id"], c["client_secret"], xff="2001:db8:aa:bc::1").status, 200,
+           "the next /64 is not")
+        # The pair: five wrong secrets from five addresses of another /64.
+        v = self.s.client("lock", name="v6 victim")
+        for i in range(5):
+            eq(self.tok(v["client_id"], "wrong-%d" % i, xff="2001:db8:cc:dd::%x" % (i + 1)).status,
+               401, "wrong %d" % i)
+        eq(self.tok(v["client_id"], v["client_secret"], xff="2001:db8:cc:dd::77").status, 429,
+           "the pair is locked for the /64")
+        # Listed under the /64, and cleared by any address in it.
+        deadline = time.time() + 3
+        while True:
+            keys = sorted(x["address"] for x in self.s.cli("lock", "list")
+                          if x["address"].startswith("2001:db8:"))
+            if len(keys) == 2 or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        eq(keys, ["2001:db8:aa:bb::/64", "2001:db8:cc:dd::/64"], "locks by /64")
+        eq(self.s.cli("lock", "clear", "--address", "2001:db8:cc:dd::1234")["cleared"], 1,
+           "cleared through an address of the /64")
+        eq(self.s.cli("lock", "clear", "--address", "2001:db8:aa:bb::/64")["cleared"], 1,
+           "cleared by the /64 as listed")
+        p = self.s.cli("lock", "clear", "--address", "2001:db8:aa:bb::/48", check=False)
+        check(p.returncode != 0 and b"IPv6 /64" in p.stderr, "another prefix is refused: %r" % p.stderr)
+        deadline = time.time() + 5
+        while self.tok(v["client_id"], v["client_secret"], xff="2001:db8:cc:dd::77").status != 200:
+            check(time.time() < deadline, "the server did not pick up the clear")
+            time.sleep(0.2)
+
     def test_lock_list_clear_and_logs(self):
         c = self.s.client("lock", name="cleared")
         addr = "203.0.113.55"

@@ -91,6 +91,39 @@ test_ipv4_mapped_blocks(void **state)
 	refused("::ffff:192.0.2.1/120", "host bits");
 }
 
+/* Lockout keys: IPv4 as is (mapped or not), IPv6 as its /64, a /64 key
+ * read back as itself; anything else refused. */
+static void
+test_lock_keys(void **state)
+{
+	char k[CIDR_LOCK_KEY_LEN];
+
+	(void)state;
+	assert_int_equal(cidr_lock_key("192.0.2.7", k, sizeof(k)), 0);
+	assert_string_equal(k, "192.0.2.7");
+	assert_int_equal(cidr_lock_key("::ffff:192.0.2.7", k, sizeof(k)), 0);
+	assert_string_equal(k, "192.0.2.7");
+	assert_int_equal(cidr_lock_key("2001:db8:aa:bb:1:2:3:4", k, sizeof(k)), 0);
+	assert_string_equal(k, "2001:db8:aa:bb::/64");
+	assert_int_equal(cidr_lock_key("2001:DB8:AA:BB::ffff", k, sizeof(k)), 0);
+	assert_string_equal(k, "2001:db8:aa:bb::/64");
+	assert_int_equal(cidr_lock_key("2001:db8::1", k, sizeof(k)), 0);
+	assert_string_equal(k, "2001:db8::/64");
+	assert_int_equal(cidr_lock_key("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", k, sizeof(k)), 0);
+	assert_string_equal(k, "ffff:ffff:ffff:ffff::/64");
+	assert_int_equal(cidr_lock_key("::1", k, sizeof(k)), 0);
+	assert_string_equal(k, "::/64");
+	assert_int_equal(cidr_lock_key("2001:db8:aa:bb::/64", k, sizeof(k)), 0);
+	assert_string_equal(k, "2001:db8:aa:bb::/64");
+	assert_int_equal(cidr_lock_key("2001:db8:aa:bb::/48", k, sizeof(k)), -1);
+	assert_string_equal(k, "");
+	assert_int_equal(cidr_lock_key("192.0.2.0/64", k, sizeof(k)), -1);
+	assert_int_equal(cidr_lock_key("not an address", k, sizeof(k)), -1);
+	assert_int_equal(cidr_lock_key("", k, sizeof(k)), -1);
+	assert_int_equal(cidr_lock_key("fe80::1%eth0", k, sizeof(k)), -1);
+	assert_int_equal(cidr_lock_key("192.0.2.7", k, 8), -1);	/* no room */
+}
+
 int
 main(void)
 {
@@ -98,6 +131,7 @@ main(void)
 		cmocka_unit_test(test_ipv4_blocks),
 		cmocka_unit_test(test_ipv6_blocks),
 		cmocka_unit_test(test_ipv4_mapped_blocks),
+		cmocka_unit_test(test_lock_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
