@@ -66,6 +66,7 @@ class PgServer:
         self.password = os.urandom(12).hex()
         self.fsync = fsync
         self.proc = None
+        self.started = False        # once: later starts keep the port
         self.dbs = 0
         if self.ids:
             os.chown(self.dir, *self.ids)
@@ -104,7 +105,7 @@ class PgServer:
             if self._start_once():
                 self.started = True
                 return
-            if getattr(self, "started", False):
+            if self.started:
                 raise RuntimeError("postgres: port %d is taken:\n%s" % (self.port, self.log_text()))
             self.port = free_port()
         raise RuntimeError("postgres found no free port:\n" + self.log_text())
