@@ -147,6 +147,7 @@ cidr_lock_key(const char *ip, char *out, size_t outlen)
 	const char *slash = strchr(ip, '/');
 	struct cidr c;
 	size_t n = slash != NULL ? (size_t)(slash - ip) : strlen(ip);
+	int mapped;
 
 	if (outlen > 0)
 		out[0] = '\0';
@@ -154,10 +155,16 @@ cidr_lock_key(const char *ip, char *out, size_t outlen)
 		return -1;
 	memcpy(buf, ip, n);
 	buf[n] = '\0';
-	if (parse_addr(buf, &c, NULL) == -1)
+	if (parse_addr(buf, &c, &mapped) == -1)
 		return -1;
 	if (slash != NULL && (c.family != 6 || strcmp(slash, "/64") != 0))
 		return -1;	/* a key is an IPv6 /64, nothing else */
+	/* Dotted quads that inet_pton takes (no leading zeros, each <= 255)
+	 * are already canonical: the common case costs a copy. */
+	if (c.family == 4 && !mapped) {
+		memcpy(out, buf, n + 1);
+		return 0;
+	}
 	if (c.family == 4)
 		return inet_ntop(AF_INET, c.addr, out, (socklen_t)outlen) != NULL ? 0 : -1;
 	memset(c.addr + 8, 0, 8);
