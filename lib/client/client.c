@@ -653,9 +653,9 @@ slow_get(struct gh_client *c, struct ghc_entry *e, struct gh_client_token **out,
 			*out = t;
 			return GH_CLIENT_OK;
 		}
-		if (!e->inflight && e->refused_until_ns > ghc_now_ns())
-			return held_refusal(c, e, err);
 		if (!e->inflight) {
+			if (e->refused_until_ns > ghc_now_ns())
+				return held_refusal(c, e, err);
 			e->inflight = 1;
 			e->forcing = e->force_next;
 			e->force_next = 0;
