@@ -15,6 +15,7 @@
 #include "admin/critical.h"
 #include "admin/idempotency.h"
 #include "admin/internal.h"
+#include "approvals/approvals.h"
 #include "net/cidr.h"
 #include "oauth/client_cache.h"
 #include "server/routes.h"
@@ -317,15 +318,10 @@ authenticate(struct admin_call *c)
 	int has;
 	char hdr[300];
 
-	{
-		char addr[46];
-		int https = 0;
-		/* Bearer tokens only over HTTPS, as the token endpoint (RFC 6750 §5.3). */
-		ctx_client_address(c->ctx, &c->x->req, addr, &https);
-		if (c->ctx->require_https && !https) {
-			admin_error(c, 400, "invalid_request", "admin calls must use HTTPS (RFC 6750 §5.3)");
-			return -1;
-		}
+	/* Bearer tokens only over HTTPS, as the token endpoint (RFC 6750 §5.3). */
+	if (c->ctx->require_https && !c->https) {
+		admin_error(c, 400, "invalid_request", "admin calls must use HTTPS (RFC 6750 §5.3)");
+		return -1;
 	}
 	/* RFC 6750 §3.1: a repeated header is a malformed request (400); no
 	 * token gets a bare challenge. */
@@ -353,14 +349,9 @@ authenticate(struct admin_call *c)
 		return -1;
 	}
 	/* The client's address allowlist holds for its admin calls too. */
-	{
-		char addr[46];
-		int https;
-		ctx_client_address(c->ctx, &c->x->req, addr, &https);
-		if (c->p->client != NULL && c->p->client->allow.n > 0 && !cidr_match(&c->p->client->allow, addr)) {
-			admin_error(c, 403, "forbidden", "calls from %s are not allowed for this client", addr);
-			return -1;
-		}
+	if (c->p->client != NULL && c->p->client->allow.n > 0 && !cidr_match(&c->p->client->allow, c->addr)) {
+		admin_error(c, 403, "forbidden", "calls from %s are not allowed for this client", c->addr);
+		return -1;
 	}
 	snprintf(c->x->resp.log_client, sizeof(c->x->resp.log_client), "%.64s", c->p->client_id);
 	snprintf(c->x->resp.log_tenant, sizeof(c->x->resp.log_tenant), "%.64s", c->p->tenant_id);
@@ -441,6 +432,10 @@ admin_handle(struct http_exchange *x)
 			admin_error(&c, 404, "not_found", "no admin route for this path");
 		return HTTP_DONE;
 	}
+	ctx_client_address(c.ctx, &x->req, c.addr, &c.https);
+	/* Approvals this call files (admin/critical.c) carry its request id
+	 * and address on the trail, as those filed through /approvals do. */
+	approvals_origin(x->req.request_id, c.addr);
 	if (authenticate(&c) == -1)
 		goto out;
 	if (c.level < op->level) {
@@ -466,6 +461,7 @@ out:
 	 * they change nothing and would drown it). */
 	if (op->method != HTTP_GET || x->resp.status == 401 || x->resp.status == 403)
 		admin_audit_call(&c, op->action);
+	approvals_origin(NULL, NULL);
 	json_decref(c.body);
 	gate_principal_release(c.p);
 	return HTTP_DONE;

@@ -18,8 +18,7 @@ admin_audit_call(struct admin_call *c, const char *action)
 {
 	struct audit_event ev;
 	const struct http_response *r = &c->x->resp;
-	char target[400] = "", detail[64], addr[46];
-	int https;
+	char target[400] = "", detail[64];
 
 	if (c->target[0] != '\0')
 		snprintf(target, sizeof(target), "%s", c->target);
@@ -27,12 +26,11 @@ admin_audit_call(struct admin_call *c, const char *action)
 		snprintf(target + strlen(target), sizeof(target) - strlen(target), "%s%s",
 		    i ? "/" : "", c->arg[i]);
 	snprintf(detail, sizeof(detail), "{\"status\":%d}", r->status);
-	ctx_client_address(c->ctx, &c->x->req, addr, &https);
 	memset(&ev, 0, sizeof(ev));
 	ev.request_id = c->x->req.request_id;
 	ev.actor = c->p != NULL ? c->p->client_id : "";
 	ev.tenant = c->tenant[0] != '\0' ? c->tenant : c->p != NULL ? c->p->tenant_id : "";
-	ev.address = addr;
+	ev.address = c->addr;
 	ev.action = action;
 	ev.target = target;
 	ev.outcome = r->status == 202 ? "pending" : r->status < 400 ? "ok" : r->status < 500 ? "refused" : "error";

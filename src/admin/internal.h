@@ -30,6 +30,8 @@ struct admin_call {
 	struct gate_principal	*p;
 	enum admin_level	 level;		/* the principal's highest role */
 	int			 platform;	/* acts across tenants */
+	char			 addr[46];	/* the caller's, after trusted proxies */
+	int			 https;		/* the call came over TLS (or a trusted proxy's) */
 	char			 arg[ADMIN_MAX_ARGS][129]; /* {} segments of the path */
 	json_t			*body;		/* writes: the JSON object ({} if empty) */
 	char			 tenant[65];	/* the tenant acted on (audit), "" unknown */

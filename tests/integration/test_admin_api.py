@@ -314,6 +314,26 @@ class Admin(Suite):
         eq(r.status, 405, "wrong method")
 
     # -- maker-checker ----------------------------------------------------------------
+    def test_an_approval_filed_here_carries_its_request_id_and_address(self):
+        # Regression: the trail's approval.file row of a call filed through
+        # the admin API had an empty request id and address (only /approvals
+        # and the gate set them), so it could not be tied to the call.
+        body = {"name": "traced-app", "env": "production", "roles": ["viewer"],
+                "allow_ips": ["127.0.0.0/8"]}
+        r = self.api("POST", "/clients", self.a_op, body, headers={"X-Request-ID": "file-trace-1"})
+        eq(r.status, 202, "filed: %r" % r)
+        aid = r.json()["approval_id"]
+        rows = []
+        for _ in range(50):
+            rows = [e for e in self.api("GET", "/audit?action=approval.file", self.a_admin).json()["events"]
+                    if e["target"] == aid]
+            if rows:
+                break
+            time.sleep(0.1)
+        eq(len(rows), 1, "one approval.file row for %s: %r" % (aid, rows))
+        eq((rows[0]["request_id"], rows[0]["address"], rows[0]["actor"]),
+           ("file-trace-1", "127.0.0.1", self.a_op["client_id"]), "the call that filed it")
+
     def test_maker_checker_production_create_approve_once(self):
         body = {"name": "prod-app", "env": "production", "roles": ["viewer"],
                 "allow_ips": ["127.0.0.0/8"]}
