@@ -284,6 +284,50 @@ class TokenEndpoint(Suite):
         ready = self.s.get("/readyz").json()["store"]["engine"]
         eq(ready, engine, "readyz engine")
 
+    def test_readyz_and_metrics_tell_operators_only(self):
+        # Versions and metrics are for loopback and trusted proxies; a caller
+        # from any other address gets readiness without the engine line, and
+        # a 403 for /metrics. The caller here is this host's own non-loopback
+        # address, used as the source of a connection to 127.0.0.1.
+        addr = None
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            probe.connect(("192.0.2.1", 9))     # no packet is sent
+            addr = probe.getsockname()[0]
+        except OSError:
+            pass
+        finally:
+            probe.close()
+        if addr is None or addr.startswith("127."):
+            print("  skipped: this host has no non-loopback IPv4 address")
+            return
+
+        def get(path, source):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as k:
+                k.settimeout(10)
+                k.bind((source, 0))
+                k.connect(("127.0.0.1", self.s.port))
+                k.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path).encode())
+                data = b""
+                while True:
+                    d = k.recv(65536)
+                    if not d:
+                        break
+                    data += d
+            head, _, body = data.partition(b"\r\n\r\n")
+            return int(head.split(b" ")[1]), body
+
+        status, body = get("/readyz", addr)
+        eq(status, 200, "ready for %s" % addr)
+        store = json.loads(body)["store"]
+        eq((store["status"], store["backend"]), ("ok", BACKEND), "readiness told")
+        check("engine" not in store, "no engine line for %s: %r" % (addr, store))
+        status, body = get("/metrics", addr)
+        eq((status, json.loads(body)["error"]), (403, "access_denied"), "metrics refused for %s" % addr)
+        status, body = get("/readyz", "127.0.0.1")
+        check("engine" in json.loads(body)["store"], "the engine line on loopback")
+        eq(get("/metrics", "127.0.0.1")[0], 200, "metrics on loopback")
+
     def test_listen_on_port_zero_names_the_port_it_got(self):
         # --listen ADDR:0 serves on a free port, bound before the issuer,
         # the first-run curl command and the start line name it.
