@@ -22,6 +22,10 @@ enum jose_typ {
 };
 extern const char *const jose_typ_names[JOSE_TYP__MAX];
 
+/* Copies of an RSA private key for signing threads: one each for this many
+ * threads (two HTTP loops a core up to eight cores); more share them. */
+#define JOSE_RSA_SIGNERS	16
+
 struct jose_key {
 	enum jose_alg	 alg;
 	int		 priv;		/* the private half is present */
@@ -41,6 +45,15 @@ struct jose_key {
 	EVP_PKEY_CTX	*pk_sign, *pk_verify;
 	EVP_MD_CTX	*md_sign, *md_verify;
 	struct presign_pool *presign;	/* ES256 nonces made ahead, or NULL */
+	/*
+	 * RS/PS256 signing templates over copies of the private key (jws.c
+	 * rsa_signer): a thread signs with one copy of its own, not with the
+	 * shared key. OpenSSL's RSA blinding belongs to the first thread that
+	 * signs with a key; every other thread shares a second blinding under
+	 * a write lock per signature, on which signers queued and slept (1.6%
+	 * of RS256 signatures on two cores; more with more cores).
+	 */
+	EVP_PKEY_CTX	*pk_signers[JOSE_RSA_SIGNERS];
 };
 
 /*

@@ -1,5 +1,6 @@
 /* jws.c — compact JWS (RFC 7515 §7.1) signing and verification. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,6 +115,16 @@ jose_ops_init(struct jose_key *k)
 		return -1;
 	if (k->priv && k->alg == JOSE_ALG_ES256)
 		k->presign = presign_pool_new(k->pkey);
+	if (k->priv && (k->alg == JOSE_ALG_RS256 || k->alg == JOSE_ALG_PS256))
+		for (size_t i = 0; i < JOSE_RSA_SIGNERS; i++) {
+			EVP_PKEY *copy = EVP_PKEY_dup(k->pkey);
+
+			k->pk_signers[i] = copy != NULL ?
+			    EVP_PKEY_CTX_new_from_pkey(NULL, copy, NULL) : NULL;
+			EVP_PKEY_free(copy);	/* the template holds it */
+			if (k->pk_signers[i] == NULL || pkey_op_init(k->pk_signers[i], k, 1) == -1)
+				return -1;
+		}
 	return 0;
 }
 
@@ -126,8 +137,29 @@ jose_ops_free(struct jose_key *k)
 	EVP_MD_CTX_free(k->md_verify);
 	presign_pool_release(k->presign);
 	k->presign = NULL;
+	for (size_t i = 0; i < JOSE_RSA_SIGNERS; i++) {
+		EVP_PKEY_CTX_free(k->pk_signers[i]);
+		k->pk_signers[i] = NULL;
+	}
 	k->pk_sign = k->pk_verify = NULL;
 	k->md_sign = k->md_verify = NULL;
+}
+
+/* The signing template of k this thread uses: for RSA, the copy of the key
+ * numbered for this thread (jose_int.h pk_signers), so that the thread
+ * that first signs with a copy, and owns its blinding, is the one that
+ * keeps signing with it. */
+static EVP_PKEY_CTX *
+sign_template(const struct jose_key *k)
+{
+	static atomic_uint threads;
+	static _Thread_local int slot = -1;
+
+	if (k->pk_signers[0] == NULL)
+		return k->pk_sign;
+	if (slot < 0)
+		slot = (int)(atomic_fetch_add(&threads, 1) % JOSE_RSA_SIGNERS);
+	return k->pk_signers[slot];
 }
 
 /* The RS/PS/ES256 part of pkey_op, on the SHA-256 digest h of the input. */
@@ -135,7 +167,7 @@ static int
 digest_op(const struct jose_key *k, const uint8_t h[32], uint8_t *out,
     size_t *outlen, const uint8_t *vsig, size_t vlen)
 {
-	EVP_PKEY_CTX *c = EVP_PKEY_CTX_dup(out != NULL ? k->pk_sign : k->pk_verify);
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_dup(out != NULL ? sign_template(k) : k->pk_verify);
 	int rc;
 
 	if (c == NULL)

@@ -985,6 +985,29 @@ test_threads(void **state)
 	}
 }
 
+/* More threads on one RSA key than it has signing copies (jose_int.h
+ * JOSE_RSA_SIGNERS): the threads past that share copies, and every
+ * signature still verifies. */
+static void
+test_more_threads_than_rsa_copies(void **state)
+{
+	enum { N = JOSE_RSA_SIGNERS + 4 };
+	pthread_t t[N];
+	struct worker w[N];
+
+	(void)state;
+	for (int i = 0; i < N; i++) {
+		w[i].k = keys[i % 2 ? JOSE_ALG_PS256 : JOSE_ALG_RS256];
+		assert_non_null(w[i].jwt = malloc(sizeof(*w[i].jwt)));
+		assert_int_equal(pthread_create(&t[i], NULL, sign_verify_loop, &w[i]), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		free(w[i].jwt);
+		assert_int_equal(w[i].ok, 1);
+	}
+}
+
 int
 main(void)
 {
@@ -1008,6 +1031,7 @@ main(void)
 		cmocka_unit_test(test_jwk_rejects),
 		cmocka_unit_test(test_key_rejects),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_more_threads_than_rsa_copies),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
