@@ -223,7 +223,13 @@ class Server:
                     return
             time.sleep(0.05)
 
-    def stop(self, sig=signal.SIGTERM, timeout=30, expect=0):
+    # serve's own bound on a stop is its stop_timeout (30 s by default),
+    # after which it logs server.stop_timeout and exits 1. Waiting longer
+    # than that lets a stuck stop end as serve reports it (an exit status
+    # and its log, below) instead of as this wait's TimeoutExpired.
+    STOP_WAIT = 45
+
+    def stop(self, sig=signal.SIGTERM, timeout=STOP_WAIT, expect=0):
         """Signals the server and waits; its exit status. A graceful stop
         that does not exit with expect fails the running test."""
         if self.proc is None:
