@@ -967,6 +967,15 @@ fz_request(const uint8_t *d, size_t n, size_t i, struct fz_conn *c,
 	req->nfields = c->n;
 }
 
+/* Field i is the header name, as http_request_header() matches one: the
+ * whole name, so that one with a NUL in it ("X-Forwarded-Proto\0\0", whose
+ * C string alone would match) is another header. */
+static int
+fz_is_header(const struct fz_conn *c, size_t i, const char *name)
+{
+	return c->field[i].name_len == strlen(name) && strcasecmp(c->name[i], name) == 0;
+}
+
 static void
 fz_request_free(struct fz_conn *c, struct http_request *req)
 {
@@ -1059,14 +1068,14 @@ fz_client_address(const uint8_t *d, size_t n)
 		/* A forwarded address is a valid one, taken whole from a header. */
 		FZ_CHECK(inet_pton(AF_INET, out, tmp) == 1 || inet_pton(AF_INET6, out, tmp) == 1);
 		for (size_t i = 0; i < conn.n; i++)
-			if ((strcasecmp(conn.name[i], "X-Forwarded-For") == 0 ||
-			    strcasecmp(conn.name[i], "X-Real-IP") == 0) &&
+			if ((fz_is_header(&conn, i, "X-Forwarded-For") ||
+			    fz_is_header(&conn, i, "X-Real-IP")) &&
 			    strstr(conn.value[i], out) != NULL)
 				from_header = 1;
 		FZ_CHECK(from_header);
 	}
 	for (size_t i = 0; i < conn.n; i++)
-		if (strcasecmp(conn.name[i], "X-Forwarded-Proto") == 0) {
+		if (fz_is_header(&conn, i, "X-Forwarded-Proto")) {
 			proto = conn.value[i];
 			protos++;
 		}
