@@ -3,20 +3,58 @@
  * (pgsql_<topic>.c, one per feature, beside store_pgsql.c and mirroring
  * sqlite_<topic>.c) need from the core file: the connection pool, bound
  * parameters, statement helpers with the error mapping, and transactions
- * that increment (and NOTIFY) the generation. Nothing outside src/store/
- * includes this.
+ * that increment (and NOTIFY) the generation. The core is split by concern
+ * (the list is at the top of store_pgsql.c): store_pgsql.c, pgsql_conn.c
+ * (the pool, the generation cache), pgsql_open.c (open, migrations, close)
+ * and pgsql_tokens.c (tokens, the group commit); what these share among
+ * themselves besides is declared here too, under the name of the file that
+ * defines it. Nothing outside src/store/ includes this.
  */
 #ifndef GH_PGSQL_INTERNAL_H
 #define GH_PGSQL_INTERNAL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libpq-events.h>
 #include <libpq-fe.h>
 
 #include "store/store_backend.h"
 
-struct pg;	/* the backend handle (void *h of store_backend.h) */
+/* The backend handle (void *h of store_backend.h). Its members are the
+ * core files' business: pgsql_open.c sets them up before any other thread
+ * starts and tears them down after; then the pool and the failure state
+ * are pgsql_conn.c's (under mu), so is the generation cache (under gmu),
+ * and w is the writer thread's (pgsql_tokens.c). The topic files use the
+ * functions below, never a member. */
+struct pg {
+	char		*url;		/* the URL without our parameters */
+	char		 connect_timeout[16];
+	int		 pool_size;
+	int		 pool_timeout_ms;
+	int		 resync_ms;
+	int		 query_timeout_ms;
+
+	pthread_mutex_t	 mu;		/* guards the pool and the failure state */
+	pthread_cond_t	 freed;
+	PGconn		**pool;
+	unsigned char	*busy;
+	int64_t		 down_until;	/* monotonic ms: fail fast until then */
+	int64_t		 up_at;		/* monotonic ms: the last connect that worked */
+	char		 down_msg[200];
+
+	pthread_mutex_t	 gmu;		/* guards the generation cache */
+	uint64_t	 gen;
+	int		 listening;	/* the listener is connected and has read gen */
+
+	pthread_t	 listener;
+	int		 listener_started;
+	int		 stop_pipe[2];
+
+	PGconn		*w;		/* the writer thread's alone */
+	char		 server_version[32];	/* as the server said at open */
+};
 
 /* Bound parameters, $1.. in order: text (NULL binds ""), SQL NULL, int64
  * (sent as text), bytea (binary). Values are not copied: they must outlive
@@ -105,6 +143,77 @@ char	*pgi_utf8_fixed(const char *s);
 
 /* A plain connection for url (our parameters removed); NULL with err. */
 PGconn	*pgi_connect_url(const char *url, char *err, size_t errlen);
+
+/* The NOTIFY channel of the generation: every transaction that increments
+ * it notifies here (pgi_tx_end), and the listener LISTENs. */
+#define PGI_CHANNEL		"gatehouse_generation"
+
+/* store_pgsql.c, for the core files. */
+int64_t	 pgi_now_ms(void);	/* CLOCK_MONOTONIC, in ms */
+/* libpq's message msg (may be NULL) on one line into out[outlen]. */
+void	 pgi_oneline(const char *msg, char *out, size_t outlen);
+/* The event procedure a connection's query deadline is kept under
+ * (PQinstanceData(c, pgi_conn_event): ms, 0 for none); pg_connect registers
+ * it. It handles no events. */
+int	 pgi_conn_event(PGEventId id, void *info, void *arg);
+/* PQexecParams (p may be NULL) under c's query deadline: its result (PQclear
+ * it; NULL when libpq has none), or NULL with *timed_out set when the
+ * deadline passed (the connection is then shut down: it is bad). */
+PGresult *pgi_exec_bounded(PGconn *c, const char *sql, const struct pv *p, int *timed_out);
+/* ROLLBACK under the query deadline; its own failure is not reported. */
+void	 pgi_rollback(PGconn *c);
+/* The statements s[0..n) as one pipeline under c's query deadline: res[i]
+ * gets statement i's result (PQclear each), all NULL when the pipeline
+ * broke (*timed_out set when the deadline passed). pgi_pipe_outcome:
+ * STORE_OK when statement what's result r reached want, else its error
+ * with the message set (a unique violation as STORE_CONFLICT with conflict
+ * when not NULL). */
+struct pipe_stmt {
+	const char	*sql;
+	const struct pv	*p;
+};
+void	 pgi_exec_pipeline(PGconn *c, const struct pipe_stmt *s, size_t n, PGresult **res,
+	    int *timed_out);
+int	 pgi_pipe_outcome(PGconn *c, PGresult *r, ExecStatusType want, int timed_out,
+	    const char *what, const char *conflict);
+/* An env or format column as the enum; a value out of range (a newer
+ * binary's) as STORE_ENV_SANDBOX, STORE_FORMAT_JWT. */
+int	 pgi_env_of(int64_t v);
+int	 pgi_format_of(int64_t v);
+
+/* pgsql_conn.c */
+/* A new connection with our settings (keepalives, lock_timeout, the query
+ * deadline): the caller PQfinish()es it; NULL with a one-line reason in
+ * err. */
+PGconn	*pg_connect(struct pg *, char *err, size_t errlen);
+/* Makes *c usable: kept while idle and quiet, else PQfinish()ed and
+ * replaced by a new connection (NULL on failure); STORE_UNAVAILABLE with
+ * the error set when that fails or the database is known to be down. */
+int	 pgi_ensure(struct pg *, PGconn **c, const char *what);
+/* Moves the cached generation forward to v (never back). */
+void	 pgi_gen_note(struct pg *, uint64_t v);
+/* Reads the generation row on c into *v: STORE_OK, or the error (set). */
+int	 pgi_read_gen(PGconn *c, uint64_t *v, const char *what);
+/* The listener thread (arg: the struct pg), until a byte on stop_pipe. */
+void	*pgi_listener_main(void *arg);
+int	 pg_generation(void *h, uint64_t *out);
+
+/* pgsql_open.c */
+int	 pg_open(const char *target, void **h, char *err, size_t errlen);
+void	 pg_close(void *h);
+int	 pg_schema_version(void *h, int *current, int *latest);
+
+/* pgsql_tokens.c */
+int	pg_token_get(void *h, const char *id, struct store_token *out);
+int	pg_token_list(void *h, const char *client_id, struct store_token **out, size_t *n);
+int	pg_token_list_revoked(void *h, int64_t now, struct store_token **out, size_t *n);
+int	pg_token_revoke(void *h, const char *id, int64_t at);
+int	pg_token_revoke_by_name(void *h, const char *client_id, const char *name, int64_t at,
+	    int *count);
+int	pg_token_prune(void *h, int64_t expired_before, int64_t limit, int64_t *pruned);
+int	pg_commit_batch(void *h, const struct store_token *t, size_t n, int *errs,
+	    const struct store_audit_key *key, const struct store_audit *au, size_t na);
+int	pg_commit_tokens(void *h, const struct store_token *t, size_t n, int *errs);
 
 /* pgsql_clients.c */
 int	pg_client_delete(void *h, const char *id);

@@ -1,7 +1,7 @@
 /*
  * schema_pgsql.h — the PostgreSQL schema as versioned migrations, mirroring
  * schema_sqlite.h migration for migration (STYLE 15: one schema per engine,
- * beside its backend). Included by store_pgsql.c only.
+ * beside its backend). Included by pgsql_open.c only.
  *
  * Migration N (pgsql_migrations[N-1]) takes the database from version N-1
  * to N: a NULL-terminated array of statements run in one transaction
