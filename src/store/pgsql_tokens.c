@@ -96,7 +96,8 @@ pg_token_revoke(void *h, const char *id, int64_t at)
 			pv_s(&e, id);
 			if ((r = pgi_q(c, "SELECT 1 FROM tokens WHERE id = $1", &e, &kind, &rc,
 			    "token revoke")) == NULL)
-				rc = kind == PQ_FAIL ? rc : STORE_ERROR;
+				rc = kind == PQ_FAIL ? rc : store_set_error(STORE_ERROR,
+				    "token revoke: the lookup failed");
 			else {
 				if (PQntuples(r) == 0)
 					rc = store_set_error(STORE_NOTFOUND, "no such token");

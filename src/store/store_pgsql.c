@@ -482,12 +482,6 @@ pgi_pipe_outcome(PGconn *c, PGresult *r, ExecStatusType want, int timed_out, con
 	return pg_fail(c, r, what);
 }
 
-/*
- * Runs sql with p bound (text results). On success returns the result (the
- * caller PQclear()s it) with *kind PQ_OK. Unique and foreign-key violations
- * return NULL with *kind PQ_UNIQUE / PQ_FKEY and no message (the caller
- * names the row); anything else NULL, PQ_FAIL, and *rc set with the error.
- */
 /* ROLLBACK under the query deadline. Its own failure is not reported: the
  * caller's error stands, and a connection still in a transaction is
  * dropped by its owner. */
@@ -499,6 +493,12 @@ pgi_rollback(PGconn *c)
 	PQclear(pgi_exec_bounded(c, "ROLLBACK", NULL, &timed_out));
 }
 
+/*
+ * Runs sql with p bound (text results). On success returns the result (the
+ * caller PQclear()s it) with *kind PQ_OK. Unique and foreign-key violations
+ * return NULL with *kind PQ_UNIQUE / PQ_FKEY and no message (the caller
+ * names the row); anything else NULL, PQ_FAIL, and *rc set with the error.
+ */
 PGresult *
 pgi_q(PGconn *c, const char *sql, const struct pv *p, enum pq_kind *kind, int *rc, const char *what)
 {
