@@ -5,6 +5,8 @@
 #ifndef GH_JOSE_INT_H
 #define GH_JOSE_INT_H
 
+#include <stdatomic.h>
+
 #include <openssl/evp.h>
 
 #include "jose/jose.h"
@@ -23,8 +25,14 @@ enum jose_typ {
 extern const char *const jose_typ_names[JOSE_TYP__MAX];
 
 /* Copies of an RSA private key for signing threads: one each for this many
- * threads (two HTTP loops a core up to eight cores); more share them. */
+ * threads (two HTTP loops a core up to eight cores); more share them. A
+ * copy is made on its first use, so a server keeps as many as it has
+ * signing threads. */
 #define JOSE_RSA_SIGNERS	16
+
+struct jose_signers {
+	_Atomic(EVP_PKEY_CTX *)	 c[JOSE_RSA_SIGNERS];	/* NULL until first used */
+};
 
 struct jose_key {
 	enum jose_alg	 alg;
@@ -47,13 +55,14 @@ struct jose_key {
 	struct presign_pool *presign;	/* ES256 nonces made ahead, or NULL */
 	/*
 	 * RS/PS256 signing templates over copies of the private key (jws.c
-	 * rsa_signer): a thread signs with one copy of its own, not with the
-	 * shared key. OpenSSL's RSA blinding belongs to the first thread that
-	 * signs with a key; every other thread shares a second blinding under
-	 * a write lock per signature, on which signers queued and slept (1.6%
-	 * of RS256 signatures on two cores; more with more cores).
+	 * sign_template), made when a thread first signs: a thread signs with
+	 * a copy of its own, not with the shared key. OpenSSL's RSA blinding
+	 * belongs to the first thread that signs with a key; every other
+	 * thread shares a second blinding under a write lock per signature,
+	 * on which signers queued and slept (1.6% of RS256 signatures on two
+	 * cores; more with more cores). NULL for other keys.
 	 */
-	EVP_PKEY_CTX	*pk_signers[JOSE_RSA_SIGNERS];
+	struct jose_signers *signers;
 };
 
 /*

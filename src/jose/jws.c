@@ -115,16 +115,9 @@ jose_ops_init(struct jose_key *k)
 		return -1;
 	if (k->priv && k->alg == JOSE_ALG_ES256)
 		k->presign = presign_pool_new(k->pkey);
-	if (k->priv && (k->alg == JOSE_ALG_RS256 || k->alg == JOSE_ALG_PS256))
-		for (size_t i = 0; i < JOSE_RSA_SIGNERS; i++) {
-			EVP_PKEY *copy = EVP_PKEY_dup(k->pkey);
-
-			k->pk_signers[i] = copy != NULL ?
-			    EVP_PKEY_CTX_new_from_pkey(NULL, copy, NULL) : NULL;
-			EVP_PKEY_free(copy);	/* the template holds it */
-			if (k->pk_signers[i] == NULL || pkey_op_init(k->pk_signers[i], k, 1) == -1)
-				return -1;
-		}
+	if (k->priv && (k->alg == JOSE_ALG_RS256 || k->alg == JOSE_ALG_PS256) &&
+	    (k->signers = calloc(1, sizeof(*k->signers))) == NULL)
+		return -1;
 	return 0;
 }
 
@@ -137,29 +130,56 @@ jose_ops_free(struct jose_key *k)
 	EVP_MD_CTX_free(k->md_verify);
 	presign_pool_release(k->presign);
 	k->presign = NULL;
-	for (size_t i = 0; i < JOSE_RSA_SIGNERS; i++) {
-		EVP_PKEY_CTX_free(k->pk_signers[i]);
-		k->pk_signers[i] = NULL;
-	}
+	if (k->signers != NULL)
+		for (size_t i = 0; i < JOSE_RSA_SIGNERS; i++)
+			EVP_PKEY_CTX_free(atomic_load(&k->signers->c[i]));
+	free(k->signers);
+	k->signers = NULL;
 	k->pk_sign = k->pk_verify = NULL;
 	k->md_sign = k->md_verify = NULL;
 }
 
+/* A signing template over a copy of k's private key; NULL when out of
+ * memory. */
+static EVP_PKEY_CTX *
+signer_new(const struct jose_key *k)
+{
+	EVP_PKEY *copy = EVP_PKEY_dup(k->pkey);
+	EVP_PKEY_CTX *c = copy != NULL ? EVP_PKEY_CTX_new_from_pkey(NULL, copy, NULL) : NULL;
+
+	EVP_PKEY_free(copy);	/* the template holds it */
+	if (c != NULL && pkey_op_init(c, k, 1) == -1) {
+		EVP_PKEY_CTX_free(c);
+		c = NULL;
+	}
+	return c;
+}
+
 /* The signing template of k this thread uses: for RSA, the copy of the key
- * numbered for this thread (jose_int.h pk_signers), so that the thread
- * that first signs with a copy, and owns its blinding, is the one that
- * keeps signing with it. */
+ * numbered for this thread (jose_int.h jose_signers), made on first use, so
+ * that the thread that first signs with a copy, and owns its blinding, is
+ * the one that keeps signing with it. Threads past JOSE_RSA_SIGNERS share
+ * numbers; two making one copy at once keep the first made. */
 static EVP_PKEY_CTX *
 sign_template(const struct jose_key *k)
 {
 	static atomic_uint threads;
 	static _Thread_local int slot = -1;
+	EVP_PKEY_CTX *c, *none = NULL;
 
-	if (k->pk_signers[0] == NULL)
+	if (k->signers == NULL)
 		return k->pk_sign;
 	if (slot < 0)
 		slot = (int)(atomic_fetch_add(&threads, 1) % JOSE_RSA_SIGNERS);
-	return k->pk_signers[slot];
+	if ((c = atomic_load(&k->signers->c[slot])) != NULL)
+		return c;
+	if ((c = signer_new(k)) == NULL)
+		return k->pk_sign;	/* signs all the same, on the shared key */
+	if (!atomic_compare_exchange_strong(&k->signers->c[slot], &none, c)) {
+		EVP_PKEY_CTX_free(c);
+		c = none;
+	}
+	return c;
 }
 
 /* The RS/PS/ES256 part of pkey_op, on the SHA-256 digest h of the input. */
