@@ -331,129 +331,185 @@ audit_refusal(struct gh_ctx *ctx, struct http_exchange *x, const struct gate_pri
 	audit_emit(ctx, &ev);
 }
 
+/*
+ * The call nginx asks about (X-Original-Method and X-Original-URI): its
+ * method (HTTP_METHOD_OTHER when not one the policy names) and its path,
+ * normalized as the policy's paths are. -1 with r set (400) when either
+ * header is missing or repeated, or the path is not one.
+ */
+static int
+original_call(struct http_exchange *x, const char **om, enum http_method *m,
+    char path[POLICY_MAX_PATH + 1], struct gate_refusal *r)
+{
+	const char *ouri, *why = NULL;
+	size_t nm = 0, nu = 0;
+
+	*om = http_request_header(&x->req, "X-Original-Method", &nm);
+	ouri = http_request_header(&x->req, "X-Original-URI", &nu);
+	if (*om == NULL || ouri == NULL || nm > 1 || nu > 1) {
+		gate_refuse(r, 400, "invalid_request", "original_call",
+		    "the gate needs exactly one X-Original-Method and one X-Original-URI");
+		return -1;
+	}
+	for (size_t i = 0; i < GH_ARRAY_LEN(orig_methods); i++)
+		if (strcmp(*om, orig_methods[i].name) == 0)
+			*m = orig_methods[i].m;
+	if (policy_normalize_path(ouri, strlen(ouri), path, &why) == -1) {
+		gate_refuse(r, 400, "invalid_request", "path", "X-Original-URI: %s", why);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Who is calling: the principal of the bearer token, into *p (the caller
+ * releases it). -1 with r set: 400 for a repeated Authorization header,
+ * 401 for none (RFC 6750 §3.1: a bare challenge) or a token not good.
+ */
+static int
+caller(struct gh_ctx *ctx, struct http_exchange *x, int64_t now, struct gate_principal **p,
+    struct gate_refusal *r)
+{
+	const char *tok = NULL;
+	char addr[46];
+	size_t toklen = 0;
+	int https = 0, b;
+
+	if ((b = gate_bearer_token(&x->req, &tok, &toklen)) == -1) {
+		gate_refuse(r, 400, "invalid_request", "authorization",
+		    "the Authorization header is repeated");
+		return -1;
+	}
+	if (b == 0) {
+		gate_refuse(r, 401, "no_token", "no_token",
+		    "a bearer token is required (Authorization: Bearer ...)");
+		return -1;
+	}
+	if (principal_for(ctx->gate, tok, toklen, now, p, r) == -1) {
+		if (r->status == 401) {
+			/* The caller, not nginx: the address after trusted proxies. */
+			ctx_client_address(ctx, &x->req, addr, &https);
+			log_event(LOG_INFO, "auth.gate_invalid_token", json_pack("{s:s, s:s, s:s}",
+			    "reason", r->reason, "peer", addr, "request_id", x->req.request_id));
+		}
+		return -1;
+	}
+	return 0;
+}
+
+/* The X-TENANT-ID header against the rule and the token: -1 with r set. */
+static int
+tenant_allowed(struct http_exchange *x, const struct policy_rule *rule,
+    const struct gate_principal *p, struct gate_refusal *r)
+{
+	size_t nt = 0;
+	const char *tenant = http_request_header(&x->req, "X-TENANT-ID", &nt);
+
+	if (nt > 1) {
+		gate_refuse(r, 400, "invalid_request", "tenant_header", "the X-TENANT-ID header is repeated");
+		return -1;
+	}
+	if (tenant == NULL && !rule->tenant_optional) {
+		gate_refuse(r, 400, "invalid_request", "tenant_missing",
+		    "the X-TENANT-ID header is required");
+		return -1;
+	}
+	if (tenant != NULL && !str_is_ident(tenant, strlen(tenant), 64)) {
+		gate_refuse(r, 400, "invalid_request", "tenant_header",
+		    "X-TENANT-ID must be 1-64 characters of [A-Za-z0-9._:-]");
+		return -1;
+	}
+	if (tenant != NULL && strcmp(tenant, p->tenant_id) != 0) {
+		gate_refuse(r, 403, "access_denied", "tenant",
+		    "the token belongs to another tenant than X-TENANT-ID names");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * What the principal may do: default deny, then the rule's conditions in
+ * turn (audience, tenant, address, environment, role, scopes). -1 with r
+ * set at the first that does not hold. The approval a critical route
+ * needs is not checked here: checking uses it up, so it comes last.
+ */
+static int
+rule_allows(struct gh_ctx *ctx, struct http_exchange *x, const struct policy_rule *rule,
+    const struct gate_principal *p, const char *om, const char *path, struct gate_refusal *r)
+{
+	char addr[46];
+	int https = 0;
+
+	if (rule == NULL) {
+		gate_refuse(r, 403, "access_denied", "no_rule",
+		    "no rule of the route policy allows %.10s %.120s", om, path);
+		return -1;
+	}
+	if (rule->aud != NULL && !gate_principal_has_aud(p, rule->aud)) {
+		/* RFC 9068 §4: a token for another audience is invalid here. */
+		gate_refuse(r, 401, "invalid_token", "audience",
+		    "the token is not meant for this audience");
+		return -1;
+	}
+	if (tenant_allowed(x, rule, p, r) == -1)
+		return -1;
+	ctx_client_address(ctx, &x->req, addr, &https);
+	if (p->client->allow.n > 0 && !cidr_match(&p->client->allow, addr)) {
+		gate_refuse(r, 403, "access_denied", "address",
+		    "calls from %s are not allowed for this client", addr);
+		return -1;
+	}
+	if ((rule->env == POLICY_ENV_PRODUCTION && p->env != STORE_ENV_PRODUCTION) ||
+	    (rule->env == POLICY_ENV_SANDBOX && p->env != STORE_ENV_SANDBOX)) {
+		gate_refuse(r, 403, "access_denied", "environment",
+		    "%s tokens may not call this %s route", store_env_names[p->env],
+		    policy_env_names[rule->env]);
+		return -1;
+	}
+	if (role_level(p->roles) < (int)rule->role) {
+		gate_refuse(r, 403, "access_denied", "role",
+		    "this route needs the %s role", policy_role_names[rule->role]);
+		return -1;
+	}
+	for (size_t i = 0; i < rule->nscopes; i++)
+		if (!claims_scope_has(p->scope, rule->scopes[i], strlen(rule->scopes[i]))) {
+			gate_refuse(r, 403, "insufficient_scope", "scope",
+			    "this route needs the scope %.60s", rule->scopes[i]);
+			return -1;
+		}
+	return 0;
+}
+
 static enum http_result
 gate_check(struct http_exchange *x)
 {
 	struct gh_ctx *ctx = x->route_ctx;
-	struct gate *g = ctx->gate;
 	struct policy *pol = NULL;
 	const struct policy_rule *rule = NULL;
 	struct gate_principal *p = NULL;
 	struct gate_refusal r;
-	const char *om, *ouri, *tok = NULL, *tenant;
-	char path[POLICY_MAX_PATH + 1], addr[46];
+	const char *om = NULL;
+	char path[POLICY_MAX_PATH + 1];
 	enum http_method m = HTTP_METHOD_OTHER;
-	size_t nm = 0, nu = 0, nt = 0, toklen = 0;
 	int64_t now = clock_now();
-	int https = 0, b;
 
 	memset(&r, 0, sizeof(r));
 	path[0] = '\0';
-	om = NULL;
 	gate_refresh(ctx);
-	if (g == NULL || (pol = policy_get(g)) == NULL) {
+	if (ctx->gate == NULL || (pol = policy_get(ctx->gate)) == NULL) {
 		gate_refuse(&r, 403, "access_denied", "no_policy",
 		    "no route policy configured: the gate refuses every call");
 		goto refuse;
 	}
-	om = http_request_header(&x->req, "X-Original-Method", &nm);
-	ouri = http_request_header(&x->req, "X-Original-URI", &nu);
-	if (om == NULL || ouri == NULL || nm > 1 || nu > 1) {
-		gate_refuse(&r, 400, "invalid_request", "original_call",
-		    "the gate needs exactly one X-Original-Method and one X-Original-URI");
+	if (original_call(x, &om, &m, path, &r) == -1)
 		goto refuse;
-	}
-	for (size_t i = 0; i < GH_ARRAY_LEN(orig_methods); i++)
-		if (strcmp(om, orig_methods[i].name) == 0)
-			m = orig_methods[i].m;
-	{
-		const char *why = NULL;
-		if (policy_normalize_path(ouri, strlen(ouri), path, &why) == -1) {
-			gate_refuse(&r, 400, "invalid_request", "path", "X-Original-URI: %s", why);
-			goto refuse;
-		}
-	}
 	rule = policy_match(pol, m, path);
-
-	/* Who is calling: RFC 6750 §3.1, no token → a bare challenge. */
-	if ((b = gate_bearer_token(&x->req, &tok, &toklen)) == -1) {
-		gate_refuse(&r, 400, "invalid_request", "authorization",
-		    "the Authorization header is repeated");
+	if (caller(ctx, x, now, &p, &r) == -1)
 		goto refuse;
-	}
-	if (b == 0) {
-		gate_refuse(&r, 401, "no_token", "no_token",
-		    "a bearer token is required (Authorization: Bearer ...)");
-		goto refuse;
-	}
-	if (principal_for(g, tok, toklen, now, &p, &r) == -1) {
-		if (r.status == 401) {
-			/* The caller, not nginx: the address after trusted proxies. */
-			ctx_client_address(ctx, &x->req, addr, &https);
-			log_event(LOG_INFO, "auth.gate_invalid_token", json_pack("{s:s, s:s, s:s}",
-			    "reason", r.reason, "peer", addr, "request_id", x->req.request_id));
-		}
-		goto refuse;
-	}
 	str_copy(x->resp.log_client, sizeof(x->resp.log_client), p->client_id);
 	str_copy(x->resp.log_tenant, sizeof(x->resp.log_tenant), p->tenant_id);
-
-	/* What it may do: default deny, then the rule's conditions. */
-	if (rule == NULL) {
-		gate_refuse(&r, 403, "access_denied", "no_rule",
-		    "no rule of the route policy allows %.10s %.120s", om, path);
+	if (rule_allows(ctx, x, rule, p, om, path, &r) == -1)
 		goto refuse;
-	}
-	if (rule->aud != NULL && !gate_principal_has_aud(p, rule->aud)) {
-		/* RFC 9068 §4: a token for another audience is invalid here. */
-		gate_refuse(&r, 401, "invalid_token", "audience",
-		    "the token is not meant for this audience");
-		goto refuse;
-	}
-	tenant = http_request_header(&x->req, "X-TENANT-ID", &nt);
-	if (nt > 1) {
-		gate_refuse(&r, 400, "invalid_request", "tenant_header", "the X-TENANT-ID header is repeated");
-		goto refuse;
-	}
-	if (tenant == NULL && !rule->tenant_optional) {
-		gate_refuse(&r, 400, "invalid_request", "tenant_missing",
-		    "the X-TENANT-ID header is required");
-		goto refuse;
-	}
-	if (tenant != NULL && !str_is_ident(tenant, strlen(tenant), 64)) {
-		gate_refuse(&r, 400, "invalid_request", "tenant_header",
-		    "X-TENANT-ID must be 1-64 characters of [A-Za-z0-9._:-]");
-		goto refuse;
-	}
-	if (tenant != NULL && strcmp(tenant, p->tenant_id) != 0) {
-		gate_refuse(&r, 403, "access_denied", "tenant",
-		    "the token belongs to another tenant than X-TENANT-ID names");
-		goto refuse;
-	}
-	ctx_client_address(ctx, &x->req, addr, &https);
-	if (p->client->allow.n > 0 && !cidr_match(&p->client->allow, addr)) {
-		gate_refuse(&r, 403, "access_denied", "address",
-		    "calls from %s are not allowed for this client", addr);
-		goto refuse;
-	}
-	if ((rule->env == POLICY_ENV_PRODUCTION && p->env != STORE_ENV_PRODUCTION) ||
-	    (rule->env == POLICY_ENV_SANDBOX && p->env != STORE_ENV_SANDBOX)) {
-		gate_refuse(&r, 403, "access_denied", "environment",
-		    "%s tokens may not call this %s route", store_env_names[p->env],
-		    policy_env_names[rule->env]);
-		goto refuse;
-	}
-	if (role_level(p->roles) < (int)rule->role) {
-		gate_refuse(&r, 403, "access_denied", "role",
-		    "this route needs the %s role", policy_role_names[rule->role]);
-		goto refuse;
-	}
-	for (size_t i = 0; i < rule->nscopes; i++)
-		if (!claims_scope_has(p->scope, rule->scopes[i], strlen(rule->scopes[i]))) {
-			gate_refuse(&r, 403, "insufficient_scope", "scope",
-			    "this route needs the scope %.60s", rule->scopes[i]);
-			goto refuse;
-		}
 	/* Last, once every other condition holds: the check uses up the
 	 * approval. */
 	if (rule->critical && gate_approval_check(ctx, &x->req, p, om, path, &r) == -1)
