@@ -394,17 +394,15 @@ header_keep(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size
 	return MHD_YES;
 }
 
-/* First call of a request: everything that can be refused before a body
- * is read. Returns 1 when an answer was prepared (to be queued now). */
+/* The request's fields, query, target and peer address, as handlers read
+ * them (struct http_request). 1 when answered: a query too long to keep. */
 static int
-admit(struct conn_ctx *c, const char *url, const char *method, const char *version)
+request_read(struct conn_ctx *c, const char *url, const char *method)
 {
-	struct http_server *s = c->srv;
 	struct http_request *req = &c->x.req;
-	const char *rid, *cl, *te;
-	size_t n = 0, ncl = 0, nte = 0, nhost = 0;
-	int known;
-	char desc[320];
+	struct query_build q = { NULL, 0, 0, 0 };
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
 
 	req->priv = c;
 	MHD_get_connection_values_n(c->conn, MHD_HEADER_KIND, header_keep, c);
@@ -413,57 +411,67 @@ admit(struct conn_ctx *c, const char *url, const char *method, const char *versi
 	req->method = method_of(method);
 	req->path = url;
 	req->query = "";
-	{
-		struct query_build q = { NULL, 0, 0, 0 };
-		MHD_get_connection_values(c->conn, MHD_GET_ARGUMENT_KIND, query_iter, &q);
-		if (q.oom) {
-			free(q.buf);
-			error_json(&c->x.resp, 414, "invalid_request", "the query string is too long");
-			return 1;
-		}
-		if (q.buf != NULL)
-			req->query = c->query = q.buf;
+	MHD_get_connection_values(c->conn, MHD_GET_ARGUMENT_KIND, query_iter, &q);
+	if (q.oom) {
+		free(q.buf);
+		error_json(&c->x.resp, 414, "invalid_request", "the query string is too long");
+		return 1;
 	}
+	if (q.buf != NULL)
+		req->query = c->query = q.buf;
 	req->body = "";
-	req->tls = s->tls;
+	req->tls = c->srv->tls;
 	str_copy(c->path, sizeof(c->path), url);
-	{
-		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-		const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-		if (sa != NULL && sa->sa_family == AF_INET)
-			ipv4_text((const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr.s_addr,
-			    req->peer_ip);
-		else if (sa != NULL && sa->sa_family == AF_INET6)
-			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, req->peer_ip, sizeof(req->peer_ip));
-		else
-			str_copy(req->peer_ip, sizeof(req->peer_ip), "0.0.0.0");
-	}
-	rid = http_request_header(req, "X-Request-ID", &n);
-	if (rid != NULL && n == 1 && str_is_ident(rid, strlen(rid), HTTP_REQUEST_ID_MAX))
+	ci = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	sa = ci ? ci->client_addr : NULL;
+	if (sa != NULL && sa->sa_family == AF_INET)
+		ipv4_text((const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr.s_addr,
+		    req->peer_ip);
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, req->peer_ip, sizeof(req->peer_ip));
+	else
+		str_copy(req->peer_ip, sizeof(req->peer_ip), "0.0.0.0");
+	return 0;
+}
+
+/* X-Request-ID kept when well formed, made when absent. 1 when answered:
+ * repeated or malformed (it still gets a fresh id to be echoed). */
+static int
+request_id_take(struct conn_ctx *c)
+{
+	struct http_request *req = &c->x.req;
+	size_t n = 0;
+	const char *rid = http_request_header(req, "X-Request-ID", &n);
+
+	if (rid != NULL && n == 1 && str_is_ident(rid, strlen(rid), HTTP_REQUEST_ID_MAX)) {
 		str_copy(req->request_id, sizeof(req->request_id), rid);
-	else {
-		uuid_v4(req->request_id);
-		if (rid != NULL) {
-			error_json(&c->x.resp, 400, "invalid_request", n > 1 ? "X-Request-ID is repeated" :
-			    "X-Request-ID must be 1-128 characters of [A-Za-z0-9._:-]");
-			return 1;
-		}
+		return 0;
 	}
-	{
-		size_t bytes = c->hdr_bytes + strlen(method) + strlen(url) + sizeof(" HTTP/1.1\r\n");
+	uuid_v4(req->request_id);
+	if (rid == NULL)
+		return 0;
+	error_json(&c->x.resp, 400, "invalid_request", n > 1 ? "X-Request-ID is repeated" :
+	    "X-Request-ID must be 1-128 characters of [A-Za-z0-9._:-]");
+	return 1;
+}
 
-		if (c->nhdr > HTTP_MAX_HEADERS) {
-			error_json(&c->x.resp, 431, "invalid_request", "too many header fields");
-			return 1;
-		}
-		if (bytes > HTTP_MAX_HEADER_BYTES) {
-			char why[80];
+/* The header and target limits (limits.h). 1 when answered: 431 or 414. */
+static int
+request_within_limits(struct conn_ctx *c, const char *url, const char *method)
+{
+	size_t bytes = c->hdr_bytes + strlen(method) + strlen(url) + sizeof(" HTTP/1.1\r\n");
 
-			snprintf(why, sizeof(why), "the request line and header fields are longer"
-			    " than %d bytes", HTTP_MAX_HEADER_BYTES);
-			error_json(&c->x.resp, 431, "invalid_request", why);
-			return 1;
-		}
+	if (c->nhdr > HTTP_MAX_HEADERS) {
+		error_json(&c->x.resp, 431, "invalid_request", "too many header fields");
+		return 1;
+	}
+	if (bytes > HTTP_MAX_HEADER_BYTES) {
+		char why[80];
+
+		snprintf(why, sizeof(why), "the request line and header fields are longer"
+		    " than %d bytes", HTTP_MAX_HEADER_BYTES);
+		error_json(&c->x.resp, 431, "invalid_request", why);
+		return 1;
 	}
 	if (c->target_refused || strlen(url) > HTTP_MAX_URI_LEN) {
 		error_json(&c->x.resp, 414, "invalid_request", c->target_refused ?
@@ -471,8 +479,19 @@ admit(struct conn_ctx *c, const char *url, const char *method, const char *versi
 		    "the request target is too long");
 		return 1;
 	}
-	cl = http_request_header(req, "Content-Length", &ncl);
-	te = http_request_header(req, "Transfer-Encoding", &nte);
+	return 0;
+}
+
+/* How the message is framed, and its Host; its Content-Length into *clp.
+ * 1 when answered (400). */
+static int
+request_framed(struct conn_ctx *c, const char *version, const char **clp)
+{
+	struct http_request *req = &c->x.req;
+	size_t ncl = 0, nte = 0, nhost = 0;
+	const char *cl = *clp = http_request_header(req, "Content-Length", &ncl);
+	const char *te = http_request_header(req, "Transfer-Encoding", &nte);
+
 	/* RFC 9112 §6.3: Content-Length with Transfer-Encoding, a coding other
 	 * than chunked, or two Content-Lengths leave the body's end unknown.
 	 * libmicrohttpd would read the first length and take what follows as
@@ -493,10 +512,22 @@ admit(struct conn_ctx *c, const char *url, const char *method, const char *versi
 		    "an HTTP/1.1 request must have a Host header field");
 		return 1;
 	}
-	if ((c->route = match(s, req->method, url, &known)) == NULL) {
+	return 0;
+}
+
+/* The route, and the body limit it sets. 1 when answered: 404 or 405, a
+ * Content-Length that is not a number (400) or over the limit (413). */
+static int
+request_routed(struct conn_ctx *c, const char *url, const char *cl)
+{
+	struct http_request *req = &c->x.req;
+	char desc[320];
+	int known;
+
+	if ((c->route = match(c->srv, req->method, url, &known)) == NULL) {
 		if (known) {
 			error_json(&c->x.resp, 405, "invalid_request", "method not allowed on this path");
-			allow_header(s, url, &c->x.resp);
+			allow_header(c->srv, url, &c->x.resp);
 		} else {
 			json_t *p = json_stringn(url, strlen(url) > 200 ? 200 : strlen(url));
 			snprintf(desc, sizeof(desc), "no route for %s", json_string_value(p) ? json_string_value(p) : "?");
@@ -522,6 +553,20 @@ admit(struct conn_ctx *c, const char *url, const char *method, const char *versi
 		}
 	}
 	return 0;
+}
+
+/* First call of a request: everything that can be refused before a body
+ * is read, in this order. Returns 1 when an answer was prepared (to be
+ * queued now). */
+static int
+admit(struct conn_ctx *c, const char *url, const char *method, const char *version)
+{
+	const char *cl = NULL;
+
+	if (request_read(c, url, method) || request_id_take(c) ||
+	    request_within_limits(c, url, method) || request_framed(c, version, &cl))
+		return 1;
+	return request_routed(c, url, cl);
 }
 
 /*
