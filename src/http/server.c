@@ -601,58 +601,65 @@ uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
 	return &target_refused;
 }
 
+/* libmicrohttpd's first call of a request: a context (con_cls marks a
+ * target uri_log refused), then admit(). */
 static enum MHD_Result
-access_handler(void *cls, struct MHD_Connection *conn, const char *url,
-    const char *method, const char *version, const char *upload_data,
-    size_t *upload_data_size, void **con_cls)
+request_begin(struct http_server *s, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, void **con_cls)
 {
-	struct http_server *s = cls;
-	struct conn_ctx *c = *con_cls;
+	int refused = *con_cls != NULL;
+	struct conn_ctx *c;
+
+	if ((c = ctx_take()) == NULL)
+		return MHD_NO;
+	memset(c, 0, offsetof(struct conn_ctx, hdr));
+	c->target_refused = refused;
+	c->srv = s;
+	c->conn = conn;
+	c->start_ns = clock_mono_ns();
+	pthread_mutex_init(&c->mu, NULL);
+	atomic_fetch_add(&s->inflight, 1);
+	*con_cls = c;
+	if (admit(c, url, method, version)) {
+		c->early = 1;
+		return (enum MHD_Result)queue(c);
+	}
+	return MHD_YES;
+}
+
+/* A piece of the body, kept up to the route's limit; past it, the rest is
+ * read and dropped, and the request answered 413 once it is all in. */
+static enum MHD_Result
+body_append(struct conn_ctx *c, const char *data, size_t n)
+{
+	if (c->too_big || c->body_len + n > c->max_body) {
+		c->too_big = 1;
+		return MHD_YES;
+	}
+	if (c->body_len + n + 1 > c->body_cap) {
+		size_t cap = c->body_cap ? c->body_cap : 1024;
+		char *nb;
+		while (cap < c->body_len + n + 1)
+			cap *= 2;
+		if ((nb = realloc(c->body, cap)) == NULL)
+			return MHD_NO;
+		c->body = nb;
+		c->body_cap = cap;
+	}
+	memcpy(c->body + c->body_len, data, n);
+	c->body_len += n;
+	return MHD_YES;
+}
+
+/* The request is all in: the handler runs once, and its answer is queued,
+ * or the connection suspended until http_exchange_resume() gives it. Later
+ * calls (libmicrohttpd's, or the resumed connection's) queue what was
+ * given. */
+static enum MHD_Result
+request_run(struct conn_ctx *c, struct MHD_Connection *conn)
+{
 	enum http_result res;
 
-	if (c == NULL || c == (void *)&target_refused) {
-		int refused = c != NULL;
-		if ((c = ctx_take()) == NULL)
-			return MHD_NO;
-		memset(c, 0, offsetof(struct conn_ctx, hdr));
-		c->target_refused = refused;
-		c->srv = s;
-		c->conn = conn;
-		c->start_ns = clock_mono_ns();
-		pthread_mutex_init(&c->mu, NULL);
-		atomic_fetch_add(&s->inflight, 1);
-		*con_cls = c;
-		if (admit(c, url, method, version)) {
-			c->early = 1;
-			return (enum MHD_Result)queue(c);
-		}
-		return MHD_YES;
-	}
-	if (c->early || c->phase == PHASE_QUEUED) {
-		*upload_data_size = 0;
-		return MHD_YES;
-	}
-	if (*upload_data_size > 0) {
-		size_t n = *upload_data_size;
-		*upload_data_size = 0;
-		if (c->too_big || c->body_len + n > c->max_body) {
-			c->too_big = 1;
-			return MHD_YES;
-		}
-		if (c->body_len + n + 1 > c->body_cap) {
-			size_t cap = c->body_cap ? c->body_cap : 1024;
-			char *nb;
-			while (cap < c->body_len + n + 1)
-				cap *= 2;
-			if ((nb = realloc(c->body, cap)) == NULL)
-				return MHD_NO;
-			c->body = nb;
-			c->body_cap = cap;
-		}
-		memcpy(c->body + c->body_len, upload_data, n);
-		c->body_len += n;
-		return MHD_YES;
-	}
 	pthread_mutex_lock(&c->mu);
 	if (c->phase == PHASE_COMPLETED) {
 		pthread_mutex_unlock(&c->mu);
@@ -688,6 +695,27 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	c->phase = PHASE_SUSPENDED;
 	pthread_mutex_unlock(&c->mu);
 	return MHD_YES;
+}
+
+static enum MHD_Result
+access_handler(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct conn_ctx *c = *con_cls;
+
+	if (c == NULL || c == (void *)&target_refused)
+		return request_begin(cls, conn, url, method, version, con_cls);
+	if (c->early || c->phase == PHASE_QUEUED) {
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		return body_append(c, upload_data, n);
+	}
+	return request_run(c, conn);
 }
 
 void
