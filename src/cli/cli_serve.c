@@ -384,22 +384,217 @@ run_until_stopped(struct gh_ctx *ctx, struct sigwatch *sw)
 	}
 }
 
-int
-cmd_serve(int argc, char **argv)
-{
+/* What serve holds from start to stop; cmd_serve frees it. */
+struct serve {
 	struct config cfg;
 	struct gh_ctx ctx;
 	struct route_table routes;
 	struct http_config hc;
-	struct http_server *srv = NULL;
-	struct store *st = NULL;
+	struct http_server *srv;
+	struct store *st;
 	uint8_t master[MASTERKEY_LEN];
-	char err[1024], host[64], base[300], bound[80], engine[512];
-	char *cert = NULL, *key = NULL;
-	uint16_t port = 0;
+	char host[64], base[300], bound[80];
+	char *cert, *key;		/* PEM, key wiped when freed */
+	uint16_t port;
 	enum jose_alg alg;
+	int nkeys, ctx_ready;
+};
+
+/* The settings checked before anything is opened: listen, the signing
+ * algorithm, and the TLS certificate and key, read. */
+static int
+serve_settings(struct serve *sv)
+{
+	char err[1024];
+
+	if (parse_listen(sv->cfg.listen, sv->host, sizeof(sv->host), &sv->port) == -1) {
+		fprintf(stderr, "gatehouse: serve: listen \"%.60s\" is not ADDR:PORT with a numeric address and a port 0-65535 (0: any free port)\n", sv->cfg.listen);
+		return -1;
+	}
+	if (jose_alg_from_name(sv->cfg.signing_alg, &sv->alg) == -1) {
+		fprintf(stderr, "gatehouse: serve: signing_alg \"%.20s\" is not RS256, PS256, ES256 or EdDSA\n", sv->cfg.signing_alg);
+		return -1;
+	}
+	if (sv->cfg.tls_cert[0] != '\0') {
+		if ((sv->cert = read_pem(sv->cfg.tls_cert, 0, err, sizeof(err))) == NULL ||
+		    (sv->key = read_pem(sv->cfg.tls_key, 1, err, sizeof(err))) == NULL) {
+			fprintf(stderr, "gatehouse: serve: TLS: %s\n", err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The master key (made on the first run), the store, and the audit
+ * trail's key checked against it. */
+static int
+serve_open_store(struct serve *sv)
+{
+	char err[1024];
+	int created = 0;
+
+	if (masterkey_load(sv->cfg.master_key, 1, sv->master, &created, err, sizeof(err)) == -1) {
+		fprintf(stderr, "gatehouse: serve: master key: %s\n", err);
+		return -1;
+	}
+	if (created)
+		fprintf(stderr, "gatehouse: created the master key %s (mode 0600): back it up; without it the store's keys cannot be read\n", sv->cfg.master_key);
+	if (store_open(sv->cfg.db, &sv->st, err, sizeof(err)) != 0) {
+		fprintf(stderr, "gatehouse: serve: store: %s\n", err);
+		return -1;
+	}
+	/* Every audit row this server writes is linked under the key of its
+	 * master key (ctx_init sets it too, for every user of a context). One
+	 * that does not match the trail's is refused now, before anything
+	 * else reads the store with it: rows linked with it would never
+	 * verify. */
+	if (store_audit_supported(sv->st)) {
+		int64_t keyed_after;
+		if (audit_key_use(sv->st, sv->master, &keyed_after, err, sizeof(err)) == -1) {
+			fprintf(stderr, "gatehouse: serve: audit: %s\n", err);
+			return -1;
+		}
+		/* Once, at the upgrade; any other time, the key record was
+		 * deleted and the rows before are trusted as they are: this
+		 * line, outside the database, is what shows it. */
+		if (keyed_after > 0)
+			log_event(LOG_WARN, "audit.keyed", json_pack("{s:I, s:s}", "unkeyed_through",
+			    (json_int_t)keyed_after, "note", "the trail had no key record: keyed from "
+			    "here on, the unkeyed rows before trusted as they are (expected once, at "
+			    "the upgrade; else the record was deleted)"));
+	}
+	return 0;
+}
+
+/* Bound now, served once everything is ready (connections wait in the
+ * backlog): port 0 becomes a real port before the issuer and the
+ * first-run curl command name it. */
+static int
+serve_listen(struct serve *sv)
+{
+	const char *scheme = sv->cert ? "https" : "http";
+	int v6 = strchr(sv->host, ':') != NULL;
+	char err[1024];
+
+	memset(&sv->hc, 0, sizeof(sv->hc));
+	sv->hc.listen_host = sv->host;
+	sv->hc.listen_port = sv->port;
+	sv->hc.tls_cert_pem = sv->cert;
+	sv->hc.tls_key_pem = sv->key;
+	sv->hc.threads = (unsigned)sv->cfg.threads;
+	sv->hc.log_requests = (int)sv->cfg.log_requests;
+	if (http_server_listen(&sv->hc, &sv->srv, err, sizeof(err)) == -1) {
+		fprintf(stderr, "gatehouse: serve: %s\n", err);
+		return -1;
+	}
+	sv->port = http_server_port(sv->srv);
+	snprintf(sv->bound, sizeof(sv->bound), v6 ? "[%s]:%u" : "%s:%u", sv->host, sv->port);
+	if (sv->cfg.issuer[0] != '\0')
+		snprintf(sv->base, sizeof(sv->base), "%s", sv->cfg.issuer);
+	else
+		snprintf(sv->base, sizeof(sv->base), v6 ? "%s://[%s]:%u" : "%s://%s:%u", scheme,
+		    sv->host, sv->port);
+	config_set(&sv->cfg, "issuer", sv->base, err, sizeof(err));
+	return 0;
+}
+
+/* The signing keys: made on the first run, else loaded and checked. */
+static int
+serve_keys(struct serve *sv)
+{
+	uint8_t seal_key[32];
+	char err[1024];
+	int rc;
+
+	/* Before any key is made or loaded: ES256 keys made while it runs
+	 * get their nonces made ahead (jose/presign.h). */
+	if (jose_presign_start(err, sizeof(err)) == -1) {
+		fprintf(stderr, "gatehouse: serve: %s\n", err);
+		return -1;
+	}
+	masterkey_derive(sv->master, "gatehouse signing key seal v1", seal_key);
+	rc = keys_ensure(sv->st, seal_key, sv->alg, clock_now(), &sv->nkeys, err, sizeof(err));
+	OPENSSL_cleanse(seal_key, sizeof(seal_key));
+	if (rc == -1) {
+		fprintf(stderr, "gatehouse: serve: signing keys: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The server's context, the gate's policy, the first run's bootstrap
+ * tenant, and the route table. */
+static int
+serve_context(struct serve *sv)
+{
+	char err[1024];
+
+	if (sv->cfg.audit && !store_audit_supported(sv->st)) {
+		fprintf(stderr, "gatehouse: serve: audit = on, but the %s store keeps no audit "
+		    "trail yet (set audit = off)\n", store_backend(sv->st));
+		return -1;
+	}
+	if (ctx_init(&sv->ctx, &sv->cfg, sv->st, sv->master, sv->base, err, sizeof(err)) == -1) {
+		fprintf(stderr, "gatehouse: serve: %s\n", err);
+		return -1;
+	}
+	sv->ctx_ready = 1;
+	if (ctx_share_rate_limits(&sv->ctx, err, sizeof(err)) == -1) {
+		fprintf(stderr, "gatehouse: serve: %s\n", err);
+		return -1;
+	}
+	if (gate_init(&sv->ctx, err, sizeof(err)) == -1) {
+		fprintf(stderr, "gatehouse: serve: policy:\n%s\n", err);
+		return -1;
+	}
+	sv->ctx.tls = sv->cert != NULL;
+	sv->ctx.require_https = sv->cfg.require_https == -1 ? !is_loopback(sv->host) :
+	    (int)sv->cfg.require_https;
+	if (bootstrap(&sv->ctx, &sv->cfg, sv->base) == -1)
+		return -1;
+	declare_metrics();
+	store_on_commit(sv->st, observe_commit, NULL);
+	if (routes_build(&sv->routes, &sv->ctx, err, sizeof(err)) == -1) {
+		fprintf(stderr, "gatehouse: serve: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Serves until SIGTERM or SIGINT, then stops: in-flight requests
+ * answered, then the store's pending writes flushed. */
+static int
+serve_run(struct serve *sv, struct sigwatch *sw)
+{
+	char err[1024], engine[512];
+
+	if (http_server_serve(sv->srv, &sv->hc, sv->routes.routes, sv->routes.n, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "gatehouse: serve: %s\n", err);
+		return -1;
+	}
+	log_event(LOG_INFO, "server.started", json_pack("{s:s, s:i, s:s, s:s, s:s, s:i, s:b}",
+	    "listen", sv->bound, "port", (int)sv->port, "issuer", sv->base, "store",
+	    store_backend(sv->st), "store_engine", store_engine(sv->st, engine, sizeof(engine)),
+	    "keys_created", sv->nkeys, "require_https", sv->ctx.require_https));
+	run_until_stopped(&sv->ctx, sw);
+	http_server_stop(sv->srv);
+	sv->srv = NULL;
+	/* The exit status says whether the last writes were kept: each
+	 * request had its own answer, but a supervisor should hear of it. */
+	if (store_flush(sv->st) != STORE_OK) {
+		fprintf(stderr, "gatehouse: serve: flushing the store: %s\n", store_last_error());
+		return -1;
+	}
+	return 0;
+}
+
+int
+cmd_serve(int argc, char **argv)
+{
+	struct serve sv;
 	struct sigwatch *sw;
-	int created = 0, nkeys = 0, rc = 1, ctx_ready = 0;
+	int rc = 1;
 
 	for (int i = 0; i < argc; i++)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -418,165 +613,33 @@ cmd_serve(int argc, char **argv)
 	sigwatch_block();
 	signal(SIGPIPE, SIG_IGN);
 	log_setup(LOG_INFO, 2);
-	if (configure(argc, argv, &cfg) == -1) {
-		config_clear(&cfg);
+	memset(&sv, 0, sizeof(sv));
+	if (configure(argc, argv, &sv.cfg) == -1) {
+		config_clear(&sv.cfg);
 		return 2;
 	}
-	if ((sw = sigwatch_start(cfg.stop_timeout)) == NULL) {
+	if ((sw = sigwatch_start(sv.cfg.stop_timeout)) == NULL) {
 		fprintf(stderr, "gatehouse: serve: cannot start the signal thread\n");
-		config_clear(&cfg);
+		config_clear(&sv.cfg);
 		return 1;
 	}
-	if (parse_listen(cfg.listen, host, sizeof(host), &port) == -1) {
-		fprintf(stderr, "gatehouse: serve: listen \"%.60s\" is not ADDR:PORT with a numeric address and a port 0-65535 (0: any free port)\n", cfg.listen);
-		goto out;
+	if (serve_settings(&sv) == 0 && serve_open_store(&sv) == 0 && serve_listen(&sv) == 0 &&
+	    serve_keys(&sv) == 0 && serve_context(&sv) == 0 && serve_run(&sv, sw) == 0)
+		rc = 0;
+	http_server_stop(sv.srv);
+	if (sv.ctx_ready) {
+		gate_free(sv.ctx.gate);
+		sv.ctx.gate = NULL;
+		ctx_clear(&sv.ctx);
 	}
-	if (jose_alg_from_name(cfg.signing_alg, &alg) == -1) {
-		fprintf(stderr, "gatehouse: serve: signing_alg \"%.20s\" is not RS256, PS256, ES256 or EdDSA\n", cfg.signing_alg);
-		goto out;
-	}
-	if (cfg.tls_cert[0] != '\0') {
-		if ((cert = read_pem(cfg.tls_cert, 0, err, sizeof(err))) == NULL ||
-		    (key = read_pem(cfg.tls_key, 1, err, sizeof(err))) == NULL) {
-			fprintf(stderr, "gatehouse: serve: TLS: %s\n", err);
-			goto out;
-		}
-	}
-	if (masterkey_load(cfg.master_key, 1, master, &created, err, sizeof(err)) == -1) {
-		fprintf(stderr, "gatehouse: serve: master key: %s\n", err);
-		goto out;
-	}
-	if (created)
-		fprintf(stderr, "gatehouse: created the master key %s (mode 0600): back it up; without it the store's keys cannot be read\n", cfg.master_key);
-	if (store_open(cfg.db, &st, err, sizeof(err)) != 0) {
-		fprintf(stderr, "gatehouse: serve: store: %s\n", err);
-		goto out;
-	}
-	/* Every audit row this server writes is linked under the key of its
-	 * master key (ctx_init sets it too, for every user of a context). One
-	 * that does not match the trail's is refused now, before anything
-	 * else reads the store with it: rows linked with it would never
-	 * verify. */
-	if (store_audit_supported(st)) {
-		int64_t keyed_after;
-		if (audit_key_use(st, master, &keyed_after, err, sizeof(err)) == -1) {
-			fprintf(stderr, "gatehouse: serve: audit: %s\n", err);
-			goto out;
-		}
-		/* Once, at the upgrade; any other time, the key record was
-		 * deleted and the rows before are trusted as they are: this
-		 * line, outside the database, is what shows it. */
-		if (keyed_after > 0)
-			log_event(LOG_WARN, "audit.keyed", json_pack("{s:I, s:s}", "unkeyed_through",
-			    (json_int_t)keyed_after, "note", "the trail had no key record: keyed from "
-			    "here on, the unkeyed rows before trusted as they are (expected once, at "
-			    "the upgrade; else the record was deleted)"));
-	}
-	/* Bound now, served once everything is ready (connections wait in
-	 * the backlog): port 0 becomes a real port before the issuer and the
-	 * first-run curl command name it. */
-	memset(&hc, 0, sizeof(hc));
-	hc.listen_host = host;
-	hc.listen_port = port;
-	hc.tls_cert_pem = cert;
-	hc.tls_key_pem = key;
-	hc.threads = (unsigned)cfg.threads;
-	hc.log_requests = (int)cfg.log_requests;
-	if (http_server_listen(&hc, &srv, err, sizeof(err)) == -1) {
-		fprintf(stderr, "gatehouse: serve: %s\n", err);
-		goto out;
-	}
-	port = http_server_port(srv);
-	if (strchr(host, ':') != NULL)
-		snprintf(bound, sizeof(bound), "[%s]:%u", host, port);
-	else
-		snprintf(bound, sizeof(bound), "%s:%u", host, port);
-	if (cfg.issuer[0] != '\0')
-		snprintf(base, sizeof(base), "%s", cfg.issuer);
-	else if (strchr(host, ':') != NULL)
-		snprintf(base, sizeof(base), "%s://[%s]:%u", cert ? "https" : "http", host, port);
-	else
-		snprintf(base, sizeof(base), "%s://%s:%u", cert ? "https" : "http", host, port);
-	config_set(&cfg, "issuer", base, err, sizeof(err));
-	/* Before any key is made or loaded: ES256 keys made while it runs
-	 * get their nonces made ahead (jose/presign.h). */
-	if (jose_presign_start(err, sizeof(err)) == -1) {
-		fprintf(stderr, "gatehouse: serve: %s\n", err);
-		goto out;
-	}
-
-	{
-		uint8_t seal_key[32];
-		masterkey_derive(master, "gatehouse signing key seal v1", seal_key);
-		if (keys_ensure(st, seal_key, alg, clock_now(), &nkeys, err, sizeof(err)) == -1) {
-			OPENSSL_cleanse(seal_key, sizeof(seal_key));
-			fprintf(stderr, "gatehouse: serve: signing keys: %s\n", err);
-			goto out;
-		}
-		OPENSSL_cleanse(seal_key, sizeof(seal_key));
-	}
-	if (cfg.audit && !store_audit_supported(st)) {
-		fprintf(stderr, "gatehouse: serve: audit = on, but the %s store keeps no audit "
-		    "trail yet (set audit = off)\n", store_backend(st));
-		goto out;
-	}
-	if (ctx_init(&ctx, &cfg, st, master, base, err, sizeof(err)) == -1) {
-		fprintf(stderr, "gatehouse: serve: %s\n", err);
-		goto out;
-	}
-	ctx_ready = 1;
-	if (ctx_share_rate_limits(&ctx, err, sizeof(err)) == -1) {
-		fprintf(stderr, "gatehouse: serve: %s\n", err);
-		goto out;
-	}
-	if (gate_init(&ctx, err, sizeof(err)) == -1) {
-		fprintf(stderr, "gatehouse: serve: policy:\n%s\n", err);
-		goto out;
-	}
-	ctx.tls = cert != NULL;
-	ctx.require_https = cfg.require_https == -1 ? !is_loopback(host) : (int)cfg.require_https;
-	if (bootstrap(&ctx, &cfg, base) == -1)
-		goto out;
-	declare_metrics();
-	store_on_commit(st, observe_commit, NULL);
-	if (routes_build(&routes, &ctx, err, sizeof(err)) == -1) {
-		fprintf(stderr, "gatehouse: serve: %s\n", err);
-		goto out;
-	}
-
-	if (http_server_serve(srv, &hc, routes.routes, routes.n, err, sizeof(err)) == -1) {
-		fprintf(stderr, "gatehouse: serve: %s\n", err);
-		goto out;
-	}
-	log_event(LOG_INFO, "server.started", json_pack("{s:s, s:i, s:s, s:s, s:s, s:i, s:b}",
-	    "listen", bound, "port", (int)port, "issuer", base, "store", store_backend(st),
-	    "store_engine", store_engine(st, engine, sizeof(engine)),
-	    "keys_created", nkeys, "require_https", ctx.require_https));
-	run_until_stopped(&ctx, sw);
-	http_server_stop(srv);
-	srv = NULL;
-	/* The exit status says whether the last writes were kept: each
-	 * request had its own answer, but a supervisor should hear of it. */
-	if (store_flush(st) != STORE_OK) {
-		fprintf(stderr, "gatehouse: serve: flushing the store: %s\n", store_last_error());
-		goto out;
-	}
-	rc = 0;
-out:
-	http_server_stop(srv);
-	if (ctx_ready) {
-		gate_free(ctx.gate);
-		ctx.gate = NULL;
-		ctx_clear(&ctx);
-	}
-	store_close(st);
+	store_close(sv.st);
 	jose_presign_stop();
-	OPENSSL_cleanse(master, sizeof(master));
-	if (key != NULL) {
-		OPENSSL_cleanse(key, strlen(key));
-		free(key);
+	OPENSSL_cleanse(sv.master, sizeof(sv.master));
+	if (sv.key != NULL) {
+		OPENSSL_cleanse(sv.key, strlen(sv.key));
+		free(sv.key);
 	}
-	free(cert);
-	config_clear(&cfg);
+	free(sv.cert);
+	config_clear(&sv.cfg);
 	return rc;
 }
