@@ -255,28 +255,19 @@ verdict(json_t *o, const char *result, const char *fmt, ...)
 	fprintf(stderr, "gatehouse token inspect: %s: %s\n", result, reason);
 }
 
-int
-cmd_token_inspect(int argc, char **argv)
+/*
+ * The token argument ("-": a line of stdin), checked to have a JWT's
+ * characters and three parts, into *tokp (static for stdin's) and its two
+ * JSON parts into *hdr and *claims (the caller's). 0, or the exit status
+ * after a one-line message.
+ */
+static int
+token_decode(const char *arg, const char **tokp, size_t *lenp, json_t **hdr, json_t **claims)
 {
 	static char stdin_tok[JOSE_MAX_TOKEN_LEN + 2];
-	struct cli_args a;
-	struct keys ks = { .n = 0 };
-	json_t *out = NULL, *hdr = NULL, *claims = NULL;
-	struct jose_jwt *jwt = NULL;
-	const struct jose_key *key = NULL;
-	const char *tok, *d1, *d2, *err = NULL;
-	char why[512];
-	int64_t now = (int64_t)time(NULL), exp = 0, nbf = 0;
-	int r, rc = 1, has_exp, has_nbf;
-	size_t len, i;
+	const char *tok = arg, *d1, *d2;
+	size_t len;
 
-	if ((r = cli_parse(argc, argv, usage_text, opts, sizeof(opts) / sizeof(opts[0]), &a)) != 0)
-		return r > 0 ? 0 : 2;
-	if (a.npos != 1) {
-		fprintf(stderr, "%s\n", usage_text);
-		return 2;
-	}
-	tok = a.pos[0];
 	if (strcmp(tok, "-") == 0) {
 		if (read_stdin_token(stdin_tok, sizeof(stdin_tok)) != 0)
 			return cli_fail("token inspect: no token, or one longer than %d bytes, on stdin",
@@ -286,7 +277,7 @@ cmd_token_inspect(int argc, char **argv)
 	len = strlen(tok);
 	if (len > JOSE_MAX_TOKEN_LEN)
 		return cli_fail("token inspect: the token is longer than %d bytes", JOSE_MAX_TOKEN_LEN);
-	for (i = 0; i < len; i++)
+	for (size_t i = 0; i < len; i++)
 		if (!isalnum((unsigned char)tok[i]) && tok[i] != '-' && tok[i] != '_' && tok[i] != '.')
 			return cli_fail("token inspect: the token has a character a JWT cannot have "
 			    "at offset %zu", i);
@@ -294,63 +285,126 @@ cmd_token_inspect(int argc, char **argv)
 	    strchr(d2 + 1, '.') != NULL)
 		return cli_fail("token inspect: not a JWT (three dot-separated parts); an opaque "
 		    "token can only be checked by the server's introspection endpoint");
-	if ((hdr = segment_json(tok, (size_t)(d1 - tok))) == NULL ||
-	    (claims = segment_json(d1 + 1, (size_t)(d2 - d1 - 1))) == NULL) {
-		json_decref(hdr);
-		return cli_fail("token inspect: the %s is not base64url-encoded JSON object",
-		    hdr == NULL ? "header" : "claims part");
+	if ((*hdr = segment_json(tok, (size_t)(d1 - tok))) == NULL ||
+	    (*claims = segment_json(d1 + 1, (size_t)(d2 - d1 - 1))) == NULL) {
+		int which_hdr = *hdr == NULL;
+		json_decref(*hdr);
+		*hdr = NULL;
+		return cli_fail("token inspect: the %s is not a base64url-encoded JSON object",
+		    which_hdr ? "header" : "claims part");
 	}
-	out = json_object();
-	json_object_set(out, "header", hdr);
-	json_object_set(out, "claims", claims);
-	has_exp = num_claim(claims, "exp", &exp);
-	has_nbf = num_claim(claims, "nbf", &nbf);
-	if (has_exp == 1) {
-		json_object_set_new(out, "expires_in", json_integer(exp - now));
-		json_object_set_new(out, "expired", json_boolean(now >= exp));
-	}
+	*tokp = tok;
+	*lenp = len;
+	return 0;
+}
 
-	if (!cli_has(&a, "jwks")) {
-		json_object_set_new(out, "signature", json_string("not checked"));
-		verdict(out, "unverified", "decoded only; give --jwks URL to verify the signature%s",
-		    has_exp == 1 && now >= exp ? " (and it is past its exp)" : "");
-		rc = 0;
-		goto print;
+/* A token's time claims, as num_claim read them, and the time now. */
+struct times {
+	int has_exp, has_nbf;
+	int64_t exp, nbf, now;
+};
+
+/* The verdict on a token whose signature verified with key: its times.
+ * 0 when it is valid now, else 1. */
+static int
+time_verdict(json_t *out, const struct jose_key *key, const struct times *t)
+{
+	if (t->has_exp < 0 || t->has_nbf < 0) {
+		verdict(out, "invalid", "signature valid, but %s is not a NumericDate",
+		    t->has_exp < 0 ? "exp" : "nbf");
+		return 1;
 	}
-	if (fetch_jwks(cli_get(&a, "jwks"), cli_get(&a, "ca-file"), cli_has(&a, "allow-http"), &ks,
+	if (t->has_exp == 1 && t->now >= t->exp) {
+		verdict(out, "expired", "signature valid (key %s), but expired %lld s ago",
+		    jose_key_kid(key), (long long)(t->now - t->exp));
+		return 1;
+	}
+	if (t->has_nbf == 1 && t->now < t->nbf) {
+		verdict(out, "invalid", "signature valid, but not valid before nbf, %lld s from now",
+		    (long long)(t->nbf - t->now));
+		return 1;
+	}
+	verdict(out, "valid", "signature verified with key %s (%s)%s", jose_key_kid(key),
+	    jose_alg_names[jose_key_alg(key)], t->has_exp == 1 ? "" : "; the token has no exp");
+	return 0;
+}
+
+/* The signature checked with the keys of --jwks, and the verdict set in
+ * out. 0 when valid now, 1 when not, -1 after a one-line message when the
+ * keys could not be had. */
+static int
+signature_verdict(const struct cli_args *a, const char *tok, size_t len, const struct times *t,
+    json_t *out)
+{
+	struct keys ks = { .n = 0 };
+	struct jose_jwt *jwt = NULL;
+	const struct jose_key *key = NULL;
+	const char *err = NULL;
+	char why[512];
+	int rc = -1;
+
+	if (fetch_jwks(cli_get(a, "jwks"), cli_get(a, "ca-file"), cli_has(a, "allow-http"), &ks,
 	    why, sizeof(why)) != 0) {
-		json_decref(out);
-		out = NULL;
-		rc = cli_fail("token inspect: %s", why);
-		goto done;
+		cli_fail("token inspect: %s", why);
+		goto out;
 	}
 	if ((jwt = malloc(sizeof(*jwt))) == NULL) {
-		rc = cli_fail("token inspect: out of memory");
-		goto done;
+		cli_fail("token inspect: out of memory");
+		goto out;
 	}
 	if (jose_verify_compact(tok, len, lookup, &ks, jwt, &key, &err) != 0) {
 		json_object_set_new(out, "signature", json_string("invalid"));
 		verdict(out, "invalid", "%s", err ? err : "verification failed");
-		goto print;
+		rc = 1;
+		goto out;
 	}
 	json_object_set_new(out, "signature", json_string("valid"));
 	json_object_set_new(out, "kid", json_string(jose_key_kid(key)));
 	json_object_set_new(out, "alg", json_string(jose_alg_names[jose_key_alg(key)]));
-	if (has_exp < 0 || has_nbf < 0) {
-		verdict(out, "invalid", "signature valid, but %s is not a NumericDate",
-		    has_exp < 0 ? "exp" : "nbf");
-	} else if (has_exp == 1 && now >= exp) {
-		verdict(out, "expired", "signature valid (key %s), but expired %lld s ago",
-		    jose_key_kid(key), (long long)(now - exp));
-	} else if (has_nbf == 1 && now < nbf) {
-		verdict(out, "invalid", "signature valid, but not valid before nbf, %lld s from now",
-		    (long long)(nbf - now));
-	} else {
-		verdict(out, "valid", "signature verified with key %s (%s)%s", jose_key_kid(key),
-		    jose_alg_names[jose_key_alg(key)], has_exp == 1 ? "" : "; the token has no exp");
-		rc = 0;
+	rc = time_verdict(out, key, t);
+out:
+	free(jwt);
+	for (size_t i = 0; i < ks.n; i++)
+		jose_key_free(ks.k[i]);
+	return rc;
+}
+
+int
+cmd_token_inspect(int argc, char **argv)
+{
+	struct cli_args a;
+	json_t *out = NULL, *hdr = NULL, *claims = NULL;
+	struct times t = { .now = (int64_t)time(NULL) };
+	const char *tok = NULL;
+	size_t len = 0;
+	int r, rc;
+
+	if ((r = cli_parse(argc, argv, usage_text, opts, sizeof(opts) / sizeof(opts[0]), &a)) != 0)
+		return r > 0 ? 0 : 2;
+	if (a.npos != 1) {
+		fprintf(stderr, "%s\n", usage_text);
+		return 2;
 	}
-print:
+	if ((rc = token_decode(a.pos[0], &tok, &len, &hdr, &claims)) != 0)
+		return rc;
+	out = json_object();
+	json_object_set(out, "header", hdr);
+	json_object_set(out, "claims", claims);
+	t.has_exp = num_claim(claims, "exp", &t.exp);
+	t.has_nbf = num_claim(claims, "nbf", &t.nbf);
+	if (t.has_exp == 1) {
+		json_object_set_new(out, "expires_in", json_integer(t.exp - t.now));
+		json_object_set_new(out, "expired", json_boolean(t.now >= t.exp));
+	}
+	if (!cli_has(&a, "jwks")) {
+		json_object_set_new(out, "signature", json_string("not checked"));
+		verdict(out, "unverified", "decoded only; give --jwks URL to verify the signature%s",
+		    t.has_exp == 1 && t.now >= t.exp ? " (and it is past its exp)" : "");
+		rc = 0;
+	} else if ((rc = signature_verdict(&a, tok, len, &t, out)) == -1) {
+		rc = 1;
+		goto done;
+	}
 	if (cli_print(out) != 0)
 		rc = 1;
 	out = NULL;
@@ -358,8 +412,5 @@ done:
 	json_decref(out);
 	json_decref(hdr);
 	json_decref(claims);
-	free(jwt);
-	for (i = 0; i < ks.n; i++)
-		jose_key_free(ks.k[i]);
 	return rc;
 }
