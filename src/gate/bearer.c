@@ -249,6 +249,94 @@ add_aud(struct gate_principal *p, const char *a)
 	return 0;
 }
 
+/*
+ * The token's signature under a key of the keyring, then its claims (RFC
+ * 9068's and ours) and their agreement with that key: into *jwt, *cl (which
+ * points into *jwt) and la (the key's environment). -1 with why set.
+ */
+static int
+jwt_check(struct gh_ctx *ctx, const char *token, size_t len, unsigned flags, int64_t now,
+    struct lookup_arg *la, struct jose_jwt *jwt, struct claims *cl, struct gate_refusal *why)
+{
+	const struct jose_key *key = NULL;
+	const char *jerr = NULL;
+	struct claims_rules rules;
+	enum claims_err ce_err;
+	char desc[160];
+
+	if (jose_verify_compact(token, len, lookup_key, la, jwt, &key, &jerr) == -1) {
+		if (la->asked && !la->found)
+			gate_refuse(why, 401, "invalid_token", "kid",
+			    "the token's kid names no key of this server");
+		else
+			gate_refuse(why, 401, "invalid_token", "signature",
+			    "the token is not valid: %s", jerr ? jerr : "bad signature or form");
+		return -1;
+	}
+	memset(&rules, 0, sizeof(rules));
+	rules.issuer = ctx->issuer;
+	rules.now = now;
+	rules.leeway = ctx->cfg->leeway;
+	rules.skip_time = (flags & GATE_VERIFY_FOR_REVOCATION) != 0;
+	if ((ce_err = claims_check(&jwt->header, &jwt->claims, &rules, cl, desc,
+	    sizeof(desc))) != CLAIMS_OK) {
+		gate_refuse(why, 401, "invalid_token", claims_err_codes[ce_err], "%s", desc);
+		return -1;
+	}
+	/* The signing key fixes the environment: a sandbox key's token is a
+	 * sandbox token whatever its claims say. */
+	if (la->env < 0 || la->env >= STORE_ENV__MAX || cl->env == NULL ||
+	    strcmp(cl->env, store_env_names[la->env]) != 0) {
+		gate_refuse(why, 401, "invalid_token", "environment",
+		    "the token's env does not match its signing key");
+		return -1;
+	}
+	if (!str_is_ident(cl->jti, strlen(cl->jti), 64) || strlen(cl->client_id) > 128 ||
+	    strlen(cl->tenant_id) > 64) {
+		gate_refuse(why, 401, "invalid_token", "claims", "the token's identifiers are malformed");
+		return -1;
+	}
+	return 0;
+}
+
+/* The principal a checked token's claims make, in env, its roles cut to
+ * the client's own now (client_roles): a role taken away since issuance is
+ * gone. Into *out (the caller's; its client not set); -1 when out of
+ * memory. */
+static int
+principal_from_claims(const struct claims *cl, enum store_env env, unsigned client_roles,
+    struct gate_principal **out)
+{
+	struct gate_principal *p;
+
+	if ((p = principal_new()) == NULL || (p->scope = strdup(cl->scope)) == NULL)
+		goto oom;
+	str_copy(p->client_id, sizeof(p->client_id), cl->client_id);
+	str_copy(p->tenant_id, sizeof(p->tenant_id), cl->tenant_id);
+	str_copy(p->token_id, sizeof(p->token_id), cl->jti);
+	p->roles = cl->roles & client_roles;
+	role_text(p->roles, p->roles_text);
+	p->env = env;
+	p->format = STORE_FORMAT_JWT;
+	p->exp = cl->exp;
+	p->nbf = cl->nbf;
+	p->iat = cl->iat;
+	if (cl->aud != NULL && cl->aud->type == JSON_VIEW_STRING) {
+		if (add_aud(p, cl->aud->str) == -1)
+			goto oom;
+	} else if (cl->aud != NULL) {
+		const char *a = cl->aud->strings;
+		for (size_t i = 0; i < cl->aud->len; i++, a = json_view_next_string(a))
+			if (add_aud(p, a) == -1)
+				goto oom;
+	}
+	*out = p;
+	return 0;
+oom:
+	gate_principal_release(p);
+	return -1;
+}
+
 static int
 verify_jwt(struct gh_ctx *ctx, const char *token, size_t len, unsigned flags,
     int64_t now, struct gate_principal **out, struct gate_refusal *why)
@@ -256,15 +344,10 @@ verify_jwt(struct gh_ctx *ctx, const char *token, size_t len, unsigned flags,
 	struct lookup_arg la;
 	struct keyring *kr = ctx_keyring(ctx);
 	struct jose_jwt jwt;
-	const struct jose_key *key = NULL;
-	const char *jerr = NULL;
-	struct claims_rules rules;
 	struct claims cl;
 	struct store_token rec;
 	struct client_entry *ce = NULL;
 	struct gate_principal *p = NULL;
-	enum claims_err ce_err;
-	char desc[160];
 	int rc = -1;
 
 	memset(&la, 0, sizeof(la));
@@ -275,74 +358,19 @@ verify_jwt(struct gh_ctx *ctx, const char *token, size_t len, unsigned flags,
 		gate_refuse(why, 503, "temporarily_unavailable", "keys", "no keys are loaded");
 		goto out;
 	}
-	if (jose_verify_compact(token, len, lookup_key, &la, &jwt, &key, &jerr) == -1) {
-		if (la.asked && !la.found)
-			gate_refuse(why, 401, "invalid_token", "kid",
-			    "the token's kid names no key of this server");
-		else
-			gate_refuse(why, 401, "invalid_token", "signature",
-			    "the token is not valid: %s", jerr ? jerr : "bad signature or form");
+	if (jwt_check(ctx, token, len, flags, now, &la, &jwt, &cl, why) == -1 ||
+	    jwt_record(ctx, &cl, flags, &rec, why) == -1 ||
+	    check_record_and_client(ctx, &rec, flags, now, &ce, why) == -1)
 		goto out;
-	}
-	memset(&rules, 0, sizeof(rules));
-	rules.issuer = ctx->issuer;
-	rules.now = now;
-	rules.leeway = ctx->cfg->leeway;
-	rules.skip_time = (flags & GATE_VERIFY_FOR_REVOCATION) != 0;
-	if ((ce_err = claims_check(&jwt.header, &jwt.claims, &rules, &cl, desc,
-	    sizeof(desc))) != CLAIMS_OK) {
-		gate_refuse(why, 401, "invalid_token", claims_err_codes[ce_err], "%s", desc);
+	if (principal_from_claims(&cl, (enum store_env)la.env, ce->c.roles, &p) == -1) {
+		gate_refuse(why, 503, "temporarily_unavailable", "memory", "out of memory");
 		goto out;
-	}
-	/* The signing key fixes the environment: a sandbox key's token is a
-	 * sandbox token whatever its claims say. */
-	if (la.env < 0 || la.env >= STORE_ENV__MAX || cl.env == NULL ||
-	    strcmp(cl.env, store_env_names[la.env]) != 0) {
-		gate_refuse(why, 401, "invalid_token", "environment",
-		    "the token's env does not match its signing key");
-		goto out;
-	}
-	if (!str_is_ident(cl.jti, strlen(cl.jti), 64) || strlen(cl.client_id) > 128 ||
-	    strlen(cl.tenant_id) > 64) {
-		gate_refuse(why, 401, "invalid_token", "claims", "the token's identifiers are malformed");
-		goto out;
-	}
-	if (jwt_record(ctx, &cl, flags, &rec, why) == -1)
-		goto out;
-	if (check_record_and_client(ctx, &rec, flags, now, &ce, why) == -1)
-		goto out;
-	if ((p = principal_new()) == NULL || (p->scope = strdup(cl.scope)) == NULL)
-		goto oom;
-	str_copy(p->client_id, sizeof(p->client_id), cl.client_id);
-	str_copy(p->tenant_id, sizeof(p->tenant_id), cl.tenant_id);
-	str_copy(p->token_id, sizeof(p->token_id), cl.jti);
-	/* A role taken away since issuance is gone now. */
-	p->roles = cl.roles & ce->c.roles;
-	role_text(p->roles, p->roles_text);
-	p->env = (enum store_env)la.env;
-	p->format = STORE_FORMAT_JWT;
-	p->exp = cl.exp;
-	p->nbf = cl.nbf;
-	p->iat = cl.iat;
-	if (cl.aud != NULL && cl.aud->type == JSON_VIEW_STRING) {
-		if (add_aud(p, cl.aud->str) == -1)
-			goto oom;
-	} else if (cl.aud != NULL) {
-		const char *a = cl.aud->strings;
-		for (size_t i = 0; i < cl.aud->len; i++, a = json_view_next_string(a))
-			if (add_aud(p, a) == -1)
-				goto oom;
 	}
 	p->client = ce;
 	ce = NULL;
 	*out = p;
-	p = NULL;
 	rc = 0;
-	goto out;
-oom:
-	gate_refuse(why, 503, "temporarily_unavailable", "memory", "out of memory");
 out:
-	gate_principal_release(p);
 	client_entry_release(ce);
 	store_token_clear(&rec);
 	keyring_unref(kr);
