@@ -146,34 +146,25 @@ check_rate(struct gh_ctx *ctx, const struct client_entry *ce, struct oauth_error
 	return -1;
 }
 
+/*
+ * The claims of t's JWT as one JSON object: the client's fragment (made
+ * once per client: iss, sub, client_id, tenant_id, roles, env, its extra
+ * claims, ...), then this token's own. Into *out (the caller frees) and
+ * *outlen; -1 when it would not fit (which the bound below rules out) or
+ * out of memory, with e set.
+ */
 static int
-make_jwt(struct gh_ctx *ctx, const struct client_entry *ce,
-    struct issued_token *t, struct oauth_error *e)
+claims_json(const struct client_entry *ce, const struct issued_token *t, char **out,
+    size_t *outlen, struct oauth_error *e)
 {
-	struct keyring *kr = ctx_keyring(ctx);
-	int64_t remove_at = 0;
-	const struct jose_key *key = keyring_signing_key(kr, (int)t->env, t->iat, &remove_at);
 	size_t cap = ce->claims_fragment_len + 3 * strlen(t->scope) +
 	    6 * (strlen(t->aud) + strlen(t->name)) + 256;
-	char *p = NULL;
-	int len, rc = -1;
-	const char *why = NULL;
+	char *p;
+	int len;
 
-	if (key == NULL) {
-		oauth_fail(e, 503, OAUTH_TEMPORARILY_UNAVAILABLE, "no signing key is active for %s",
-		    store_env_names[t->env]);
-		goto out;
-	}
-	/* A key whose successor is scheduled is unpublished at remove_at, set
-	 * from the longest lifetime when the rotation was made: a client made
-	 * or lengthened since could outlive it. Its tokens end 5 minutes
-	 * before (expires_in says so), never after their key is gone. */
-	if (remove_at != 0 && t->exp > remove_at - KEYS_REMOVE_MARGIN)
-		t->exp = remove_at - KEYS_REMOVE_MARGIN > t->iat ? remove_at - KEYS_REMOVE_MARGIN :
-		    t->iat + 1;
 	if ((p = malloc(cap)) == NULL) {
 		oauth_fail(e, 500, OAUTH_SERVER_ERROR, "out of memory");
-		goto out;
+		return -1;
 	}
 	p[0] = '{';
 	memcpy(p + 1, ce->claims_fragment, ce->claims_fragment_len);
@@ -205,15 +196,47 @@ make_jwt(struct gh_ctx *ctx, const struct client_entry *ce,
 		goto toolong;
 	p[len++] = '}';
 	p[len] = '\0';
-	if (jose_sign_compact(key, "at+jwt", p, (size_t)len, &t->token, &t->token_len, &why) == -1) {
+	*out = p;
+	*outlen = (size_t)len;
+	return 0;
+toolong:
+	free(p);
+	oauth_fail(e, 500, OAUTH_SERVER_ERROR, "claims too large");
+	return -1;
+}
+
+static int
+make_jwt(struct gh_ctx *ctx, const struct client_entry *ce,
+    struct issued_token *t, struct oauth_error *e)
+{
+	struct keyring *kr = ctx_keyring(ctx);
+	int64_t remove_at = 0;
+	const struct jose_key *key = keyring_signing_key(kr, (int)t->env, t->iat, &remove_at);
+	char *p = NULL;
+	size_t len = 0;
+	int rc = -1;
+	const char *why = NULL;
+
+	if (key == NULL) {
+		oauth_fail(e, 503, OAUTH_TEMPORARILY_UNAVAILABLE, "no signing key is active for %s",
+		    store_env_names[t->env]);
+		goto out;
+	}
+	/* A key whose successor is scheduled is unpublished at remove_at, set
+	 * from the longest lifetime when the rotation was made: a client made
+	 * or lengthened since could outlive it. Its tokens end 5 minutes
+	 * before (expires_in says so), never after their key is gone. */
+	if (remove_at != 0 && t->exp > remove_at - KEYS_REMOVE_MARGIN)
+		t->exp = remove_at - KEYS_REMOVE_MARGIN > t->iat ? remove_at - KEYS_REMOVE_MARGIN :
+		    t->iat + 1;
+	if (claims_json(ce, t, &p, &len, e) == -1)
+		goto out;
+	if (jose_sign_compact(key, "at+jwt", p, len, &t->token, &t->token_len, &why) == -1) {
 		oauth_fail(e, 500, OAUTH_SERVER_ERROR, "signing failed: %s", why ? why : "?");
 		goto out;
 	}
 	t->alg = jose_alg_names[jose_key_alg(key)];
 	rc = 0;
-	goto out;
-toolong:
-	oauth_fail(e, 500, OAUTH_SERVER_ERROR, "claims too large");
 out:
 	free(p);
 	keyring_unref(kr);
@@ -231,6 +254,72 @@ make_opaque(const struct gh_ctx *ctx, struct issued_token *t, struct oauth_error
 	t->token_len = OPAQUE_TOKEN_LEN;
 	t->alg = "opaque";
 	return 0;
+}
+
+/* The audience asked (RFC 8707's resource, or audience), if served
+ * here, else this server's default: into *out (the caller frees). */
+static int
+grant_audience(const struct gh_ctx *ctx, const struct token_request *r, char **out,
+    struct oauth_error *e)
+{
+	if (r->audience != NULL && !audience_allowed(ctx, r->audience)) {
+		oauth_fail(e, 400, OAUTH_INVALID_TARGET, "audience '%.64s' is not served here", r->audience);
+		return -1;
+	}
+	*out = r->audience ? strdup(r->audience) : default_audience(ctx);
+	if (*out == NULL) {
+		oauth_fail(e, 500, OAUTH_SERVER_ERROR, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Lifetime: the client's, or what was asked up to the client's maximum;
+ * a dialect's default ask (seed 002's 24 h) is capped, an explicit ask
+ * over the maximum is refused. */
+static int
+grant_lifetime(const struct client_entry *ce, const struct token_request *r, int64_t *out,
+    struct oauth_error *e)
+{
+	int64_t lifetime = r->lifetime > 0 ? r->lifetime : ce->c.ttl;
+
+	if (lifetime > ce->c.max_ttl) {
+		if (r->lifetime_explicit) {
+			oauth_fail(e, 400, OAUTH_INVALID_REQUEST,
+			    "the lifetime asked (%lld s) exceeds this client's maximum of %lld seconds",
+			    (long long)lifetime, (long long)ce->c.max_ttl);
+			return -1;
+		}
+		lifetime = ce->c.max_ttl;
+	}
+	*out = lifetime;
+	return 0;
+}
+
+/* The token itself, once t says whose it is and how long it lives: its
+ * name (asked, else a new UUID), then an opaque token or a signed JWT. */
+static int
+make_token(struct gh_ctx *ctx, const struct client_entry *ce, const struct token_request *r,
+    struct issued_token *t, struct oauth_error *e)
+{
+	uint8_t jti[16];
+
+	if (r->token_name != NULL)
+		str_copy(t->name, sizeof(t->name), r->token_name);
+	else if (uuid_v7(t->name) == -1) {	/* time-ordered: cheap to index */
+		oauth_fail(e, 500, OAUTH_SERVER_ERROR, "no randomness");
+		return -1;
+	}
+	if (ce->c.format == STORE_FORMAT_OPAQUE)
+		return make_opaque(ctx, t, e);
+	/* Time-ordered (UUID v7 bits): the token table's primary key then
+	 * grows at its end instead of at random pages. */
+	if (uuid_v7_bytes(jti) == -1) {
+		oauth_fail(e, 500, OAUTH_SERVER_ERROR, "no randomness");
+		return -1;
+	}
+	hex_encode(jti, sizeof(jti), t->record_id);
+	return make_jwt(ctx, ce, t, e);
 }
 
 int
@@ -255,30 +344,10 @@ oauth_issue(struct gh_ctx *ctx, const struct token_request *r,
 		e->retry_after = ce->c.tokens_valid_after - now;
 		goto out;
 	}
-	if (grant_scope(ce, r->scope, &t->scope, e) == -1)
+	if (grant_scope(ce, r->scope, &t->scope, e) == -1 ||
+	    grant_audience(ctx, r, &t->aud, e) == -1 ||
+	    grant_lifetime(ce, r, &lifetime, e) == -1)
 		goto out;
-	if (r->audience != NULL && !audience_allowed(ctx, r->audience)) {
-		oauth_fail(e, 400, OAUTH_INVALID_TARGET, "audience '%.64s' is not served here", r->audience);
-		goto out;
-	}
-	t->aud = r->audience ? strdup(r->audience) : default_audience(ctx);
-	if (t->aud == NULL) {
-		oauth_fail(e, 500, OAUTH_SERVER_ERROR, "out of memory");
-		goto out;
-	}
-	/* Lifetime: the client's, or what was asked up to the client's maximum;
-	 * a dialect's default ask (seed 002's 24 h) is capped, an explicit ask
-	 * over the maximum is refused. */
-	lifetime = r->lifetime > 0 ? r->lifetime : ce->c.ttl;
-	if (lifetime > ce->c.max_ttl) {
-		if (r->lifetime_explicit) {
-			oauth_fail(e, 400, OAUTH_INVALID_REQUEST,
-			    "the lifetime asked (%lld s) exceeds this client's maximum of %lld seconds",
-			    (long long)lifetime, (long long)ce->c.max_ttl);
-			goto out;
-		}
-		lifetime = ce->c.max_ttl;
-	}
 	/* Last: only a request that would be issued takes one of the
 	 * client's tokens a minute (a refused scope does not). */
 	if (check_rate(ctx, ce, e) == -1)
@@ -289,27 +358,8 @@ oauth_issue(struct gh_ctx *ctx, const struct token_request *r,
 	t->format = ce->c.format;
 	str_copy(t->client_id, sizeof(t->client_id), ce->c.id);
 	str_copy(t->tenant_id, sizeof(t->tenant_id), ce->c.tenant_id);
-	if (r->token_name != NULL)
-		str_copy(t->name, sizeof(t->name), r->token_name);
-	else if (uuid_v7(t->name) == -1) {	/* time-ordered: cheap to index */
-		oauth_fail(e, 500, OAUTH_SERVER_ERROR, "no randomness");
+	if (make_token(ctx, ce, r, t, e) == -1)
 		goto out;
-	}
-	if (ce->c.format == STORE_FORMAT_OPAQUE) {
-		if (make_opaque(ctx, t, e) == -1)
-			goto out;
-	} else {
-		uint8_t jti[16];
-		/* Time-ordered (UUID v7 bits): the token table's primary key
-		 * then grows at its end instead of at random pages. */
-		if (uuid_v7_bytes(jti) == -1) {
-			oauth_fail(e, 500, OAUTH_SERVER_ERROR, "no randomness");
-			goto out;
-		}
-		hex_encode(jti, sizeof(jti), t->record_id);
-		if (make_jwt(ctx, ce, t, e) == -1)
-			goto out;
-	}
 	rc = 0;
 out:
 	client_entry_release(ce);
