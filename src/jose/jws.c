@@ -423,16 +423,71 @@ header_string(const struct json_view *h, const char *name)
 	return m != NULL && m->type == JSON_VIEW_STRING ? m : NULL;
 }
 
+/* Exactly three segments, none empty (RFC 7515 §7.1; five would be JWE):
+ * the two dots into *d1 and *d2. */
+static int
+segments(const char *token, size_t len, const char **d1, const char **d2)
+{
+	if ((*d1 = memchr(token, '.', len)) == NULL ||
+	    (*d2 = memchr(*d1 + 1, '.', len - (size_t)(*d1 + 1 - token))) == NULL ||
+	    memchr(*d2 + 1, '.', len - (size_t)(*d2 + 1 - token)) != NULL)
+		return -1;
+	if (*d1 == token || *d2 == *d1 + 1 || *d2 + 1 == token + len)
+		return -1;
+	return 0;
+}
+
+/* The key the header names, if its alg is the key's: NULL with *why set
+ * when the header asks for anything we do not do. */
+static const struct jose_key *
+header_key(const struct json_view *h, jose_key_lookup_fn lookup, void *arg, const char **why)
+{
+	const struct json_view_member *alg_m, *kid_m;
+	const struct jose_key *k;
+	enum jose_alg alg;
+
+	/* We implement no extensions, so any crit fails (RFC 7515 §4.1.11). */
+	if (json_view_get(h, "crit") != NULL) {
+		*why = "unsupported crit header";
+		return NULL;
+	}
+	/* Exact, case-sensitive names only: none/NoNe/HS256 are refused here,
+	 * before any key is looked up (RFC 8725 §3.1). */
+	if ((alg_m = header_string(h, "alg")) == NULL) {
+		*why = "missing alg";
+		return NULL;
+	}
+	if (jose_alg_from_name(alg_m->str, &alg) == -1) {
+		*why = "unsupported algorithm";
+		return NULL;
+	}
+	if ((kid_m = header_string(h, "kid")) == NULL) {
+		*why = "missing kid";
+		return NULL;
+	}
+	if (kid_m->len == 0 || kid_m->len > JOSE_MAX_KID_LEN) {
+		*why = "bad kid";
+		return NULL;
+	}
+	if ((k = lookup(arg, kid_m->str)) == NULL) {
+		*why = "unknown kid";
+		return NULL;
+	}
+	if (alg != k->alg) {
+		*why = "algorithm mismatch";
+		return NULL;
+	}
+	return k;
+}
+
 int
 jose_verify_compact(const char *token, size_t len, jose_key_lookup_fn lookup,
     void *arg, struct jose_jwt *jwt, const struct jose_key **key,
     const char **err)
 {
 	const char *d1, *d2, *why = "malformed token";
-	const struct json_view_member *alg_m, *kid_m;
 	const struct jose_key *k;
-	size_t hl, pl, sl, sn;
-	enum jose_alg alg;
+	size_t sl, sn;
 	int rc = -1;
 
 	jwt->header.n = jwt->claims.n = 0;
@@ -442,52 +497,16 @@ jose_verify_compact(const char *token, size_t len, jose_key_lookup_fn lookup,
 		why = "token too long";
 		goto out;
 	}
-	/* Exactly three segments (RFC 7515 §7.1; five would be JWE). */
-	if ((d1 = memchr(token, '.', len)) == NULL ||
-	    (d2 = memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token))) == NULL ||
-	    memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - token)) != NULL)
+	if (segments(token, len, &d1, &d2) == -1)
 		goto out;
-	hl = (size_t)(d1 - token);
-	pl = (size_t)(d2 - d1 - 1);
 	sl = len - (size_t)(d2 + 1 - token);
-	if (hl == 0 || pl == 0 || sl == 0)
-		goto out;
-	if (load_object(token, hl, jwt->header_buf, &jwt->header, jwt->header_m,
+	if (load_object(token, (size_t)(d1 - token), jwt->header_buf, &jwt->header, jwt->header_m,
 	    JOSE_MAX_HEADER_MEMBERS) == -1) {
 		why = "malformed token header";
 		goto out;
 	}
-	/* We implement no extensions, so any crit fails (RFC 7515 §4.1.11). */
-	if (json_view_get(&jwt->header, "crit") != NULL) {
-		why = "unsupported crit header";
+	if ((k = header_key(&jwt->header, lookup, arg, &why)) == NULL)
 		goto out;
-	}
-	/* Exact, case-sensitive names only: none/NoNe/HS256 are refused here,
-	 * before any key is looked up (RFC 8725 §3.1). */
-	if ((alg_m = header_string(&jwt->header, "alg")) == NULL) {
-		why = "missing alg";
-		goto out;
-	}
-	if (jose_alg_from_name(alg_m->str, &alg) == -1) {
-		why = "unsupported algorithm";
-		goto out;
-	}
-	if ((kid_m = header_string(&jwt->header, "kid")) == NULL) {
-		why = "missing kid";
-		goto out;
-	}
-	if (kid_m->len == 0 || kid_m->len > JOSE_MAX_KID_LEN) {
-		why = "bad kid";
-		goto out;
-	}
-	if ((k = lookup(arg, kid_m->str)) == NULL) {
-		why = "unknown kid";
-		goto out;
-	}
-	if (alg != k->alg) {
-		why = "algorithm mismatch";
-		goto out;
-	}
 	/* The signature is decoded where the claims will be, before them. */
 	if (b64url_decode(d2 + 1, sl, (uint8_t *)jwt->claims_buf, JOSE_MAX_SEGMENT,
 	    &sn) == -1 || jose_verify_raw(k, (const uint8_t *)token,
@@ -495,8 +514,8 @@ jose_verify_compact(const char *token, size_t len, jose_key_lookup_fn lookup,
 		why = "bad signature";
 		goto out;
 	}
-	if (load_object(d1 + 1, pl, jwt->claims_buf, &jwt->claims, jwt->claims_m,
-	    JOSE_MAX_CLAIMS) == -1) {
+	if (load_object(d1 + 1, (size_t)(d2 - d1 - 1), jwt->claims_buf, &jwt->claims,
+	    jwt->claims_m, JOSE_MAX_CLAIMS) == -1) {
 		why = "malformed token payload";
 		goto out;
 	}
