@@ -56,33 +56,16 @@ media_is_form(const char *ct)
 	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
-/* The form body, the client's credentials (Basic or client_id and
- * client_secret in the body, never both: RFC 6749 §2.3), the client's
- * authentication, and the token parameter. */
+/* The client's credentials, Basic or client_id and client_secret in the
+ * form (id and secret), never both (RFC 6749 §2.3): into c->id and
+ * c->secret (copies), c->basic set for Basic. */
 static int
-read_caller(struct gh_ctx *ctx, struct http_exchange *x, struct caller *c,
-    struct oauth_error *e)
+caller_credentials(struct http_exchange *x, struct caller *c, const char *id,
+    const char *secret, struct oauth_error *e)
 {
 	size_t n = 0;
-	const char *ct = http_request_header(&x->req, "Content-Type", &n);
-	const char *authz, *id, *secret, *why = NULL;
-	char field[HTTP_MAX_FIELD_NAME];
-	int64_t age = 0;
-	int https = 0;
+	const char *authz = http_request_header(&x->req, "Authorization", &n), *why = NULL;
 
-	ctx_client_address(ctx, &x->req, c->peer, &https);
-	if (ctx->require_https && !https)
-		return oauth_fail(e, 400, OAUTH_INVALID_REQUEST,
-		    "requests with client credentials must use HTTPS (RFC 6749 §2.3.1)");
-	if (n > 1 || !media_is_form(ct))
-		return oauth_fail(e, 415, OAUTH_INVALID_REQUEST,
-		    "Content-Type must be application/x-www-form-urlencoded");
-	field[0] = '\0';
-	if (http_form_parse(x->req.body, x->req.body_len, &c->form, &why, field) == -1)
-		return oauth_fail(e, 400, OAUTH_INVALID_REQUEST, "%s", why ? why : "bad form body");
-	id = http_params_get(&c->form, "client_id");
-	secret = http_params_get(&c->form, "client_secret");
-	authz = http_request_header(&x->req, "Authorization", &n);
 	if (n > 1)
 		return oauth_fail(e, 400, OAUTH_INVALID_REQUEST, "the Authorization header is repeated");
 	if (authz != NULL) {
@@ -103,19 +86,30 @@ read_caller(struct gh_ctx *ctx, struct http_exchange *x, struct caller *c,
 		if (id != NULL && strcmp(id, c->id) != 0)
 			return oauth_fail(e, 400, OAUTH_INVALID_REQUEST,
 			    "client_id in the body is not the client of the Basic credentials");
-	} else {
-		if (id == NULL && secret == NULL) {
-			oauth_fail(e, 401, OAUTH_INVALID_CLIENT, "client authentication is required: "
-			    "send HTTP Basic credentials, or client_id and client_secret");
-			e->basic_challenge = 1;
-			return -1;
-		}
-		if (id == NULL || secret == NULL || id[0] == '\0' || secret[0] == '\0')
-			return oauth_fail(e, 400, OAUTH_INVALID_REQUEST,
-			    "send both client_id and client_secret");
-		if ((c->id = strdup(id)) == NULL || (c->secret = strdup(secret)) == NULL)
-			return oauth_fail(e, 500, OAUTH_SERVER_ERROR, "out of memory");
+		return 0;
 	}
+	if (id == NULL && secret == NULL) {
+		oauth_fail(e, 401, OAUTH_INVALID_CLIENT, "client authentication is required: "
+		    "send HTTP Basic credentials, or client_id and client_secret");
+		e->basic_challenge = 1;
+		return -1;
+	}
+	if (id == NULL || secret == NULL || id[0] == '\0' || secret[0] == '\0')
+		return oauth_fail(e, 400, OAUTH_INVALID_REQUEST,
+		    "send both client_id and client_secret");
+	if ((c->id = strdup(id)) == NULL || (c->secret = strdup(secret)) == NULL)
+		return oauth_fail(e, 500, OAUTH_SERVER_ERROR, "out of memory");
+	return 0;
+}
+
+/* The client authenticated with its credentials, against the store as it
+ * is now, and allowed to call from its address: c->client. */
+static int
+caller_login(struct gh_ctx *ctx, struct http_exchange *x, struct caller *c,
+    struct oauth_error *e)
+{
+	int64_t age = 0;
+
 	snprintf(x->resp.log_client, sizeof(x->resp.log_client), "%.64s", c->id);
 	if (strlen(c->id) > MAX_CLIENT_ID || !str_is_clean_utf8(c->id, strlen(c->id)) ||
 	    strlen(c->secret) > SECRET_MAX_INPUT) {
@@ -140,6 +134,34 @@ read_caller(struct gh_ctx *ctx, struct http_exchange *x, struct caller *c,
 		return oauth_fail(e, 400, OAUTH_UNAUTHORIZED_CLIENT,
 		    "requests from %s are not allowed for this client", c->peer);
 	snprintf(x->resp.log_tenant, sizeof(x->resp.log_tenant), "%s", c->client->c.tenant_id);
+	return 0;
+}
+
+/* The form body, the client's credentials and authentication, and the
+ * token parameter. */
+static int
+read_caller(struct gh_ctx *ctx, struct http_exchange *x, struct caller *c,
+    struct oauth_error *e)
+{
+	size_t n = 0;
+	const char *ct = http_request_header(&x->req, "Content-Type", &n), *why = NULL;
+	char field[HTTP_MAX_FIELD_NAME];
+	int https = 0;
+
+	ctx_client_address(ctx, &x->req, c->peer, &https);
+	if (ctx->require_https && !https)
+		return oauth_fail(e, 400, OAUTH_INVALID_REQUEST,
+		    "requests with client credentials must use HTTPS (RFC 6749 §2.3.1)");
+	if (n > 1 || !media_is_form(ct))
+		return oauth_fail(e, 415, OAUTH_INVALID_REQUEST,
+		    "Content-Type must be application/x-www-form-urlencoded");
+	field[0] = '\0';
+	if (http_form_parse(x->req.body, x->req.body_len, &c->form, &why, field) == -1)
+		return oauth_fail(e, 400, OAUTH_INVALID_REQUEST, "%s", why ? why : "bad form body");
+	if (caller_credentials(x, c, http_params_get(&c->form, "client_id"),
+	    http_params_get(&c->form, "client_secret"), e) == -1 ||
+	    caller_login(ctx, x, c, e) == -1)
+		return -1;
 	if ((c->token = http_params_get(&c->form, "token")) == NULL || c->token[0] == '\0')
 		return oauth_fail(e, 400, OAUTH_INVALID_REQUEST, "'token' is required");
 	/* token_type_hint is optional and may be ignored (RFC 7662 §2.1,
