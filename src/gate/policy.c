@@ -316,29 +316,107 @@ pick(const char *v, const char *const *names, size_t n, int from, int *out)
 }
 
 static int
+opt_role(const char *v, struct policy_rule *r, char *why, size_t whylen)
+{
+	int x;
+
+	if (pick(v, policy_role_names, 4, 1, &x) == -1) {
+		snprintf(why, whylen, "role: \"%.20s\" is not viewer, operator or admin", v);
+		return -1;
+	}
+	r->role = (enum policy_role)x;
+	return 0;
+}
+
+static int
+opt_env(const char *v, struct policy_rule *r, char *why, size_t whylen)
+{
+	int x;
+
+	if (pick(v, policy_env_names, POLICY_ENV__MAX, 0, &x) == -1) {
+		snprintf(why, whylen, "env: \"%.20s\" is not production, sandbox or any", v);
+		return -1;
+	}
+	r->env = (enum policy_env)x;
+	return 0;
+}
+
+static int
+opt_aud(const char *v, struct policy_rule *r, char *why, size_t whylen)
+{
+	if (strlen(v) > 512 || !str_is_clean_utf8(v, strlen(v))) {
+		snprintf(why, whylen, "aud: at most 512 printable characters");
+		return -1;
+	}
+	if ((r->aud = strdup(v)) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+opt_errors(const char *v, struct policy_rule *r, char *why, size_t whylen)
+{
+	int x;
+
+	if (pick(v, policy_style_names, POLICY_STYLE__MAX, 0, &x) == -1) {
+		snprintf(why, whylen, "errors: \"%.20s\" is not rfc6750 or mangopay", v);
+		return -1;
+	}
+	r->style = (enum policy_style)x;
+	return 0;
+}
+
+static int
+opt_tenant(const char *v, struct policy_rule *r, char *why, size_t whylen)
+{
+	if (strcmp(v, "required") == 0)
+		r->tenant_optional = 0;
+	else if (strcmp(v, "optional") == 0)
+		r->tenant_optional = 1;
+	else {
+		snprintf(why, whylen, "tenant: \"%.20s\" is not required or optional", v);
+		return -1;
+	}
+	return 0;
+}
+
+/* A rule's options: name=value, but critical, which takes none. */
+static const struct {
+	const char *name;
+	int (*parse)(const char *v, struct policy_rule *r, char *why, size_t whylen);
+} options[] = {
+	{ "role", opt_role },
+	{ "scopes", parse_scopes },
+	{ "env", opt_env },
+	{ "aud", opt_aud },
+	{ "critical", NULL },
+	{ "errors", opt_errors },
+	{ "tenant", opt_tenant },
+};
+
+static int
 parse_option(const char *w, struct policy_rule *r, unsigned *seen, char *why,
     size_t whylen)
 {
-	static const char *const keys[] = { "role", "scopes", "env", "aud", "critical",
-	    "errors", "tenant" };
 	const char *eq = strchr(w, '='), *v = eq ? eq + 1 : NULL;
 	size_t klen = eq ? (size_t)(eq - w) : strlen(w), k;
-	int x;
 
-	for (k = 0; k < GH_ARRAY_LEN(keys); k++)
-		if (strlen(keys[k]) == klen && memcmp(keys[k], w, klen) == 0)
+	for (k = 0; k < GH_ARRAY_LEN(options); k++)
+		if (strlen(options[k].name) == klen && memcmp(options[k].name, w, klen) == 0)
 			break;
-	if (k == GH_ARRAY_LEN(keys)) {
+	if (k == GH_ARRAY_LEN(options)) {
 		snprintf(why, whylen, "unknown option \"%.*s\" (role, scopes, env, aud, "
 		    "critical, errors, tenant)", (int)(klen > 30 ? 30 : klen), w);
 		return -1;
 	}
 	if (*seen & (1u << k)) {
-		snprintf(why, whylen, "option %s is given twice", keys[k]);
+		snprintf(why, whylen, "option %s is given twice", options[k].name);
 		return -1;
 	}
 	*seen |= 1u << k;
-	if (strcmp(keys[k], "critical") == 0) {
+	if (options[k].parse == NULL) {	/* critical */
 		if (v != NULL) {
 			snprintf(why, whylen, "critical takes no value");
 			return -1;
@@ -347,55 +425,11 @@ parse_option(const char *w, struct policy_rule *r, unsigned *seen, char *why,
 		return 0;
 	}
 	if (v == NULL || *v == '\0') {
-		snprintf(why, whylen, "option %s needs a value (%s=...)", keys[k], keys[k]);
+		snprintf(why, whylen, "option %s needs a value (%s=...)", options[k].name,
+		    options[k].name);
 		return -1;
 	}
-	switch (k) {
-	case 0:
-		if (pick(v, policy_role_names, 4, 1, &x) == -1) {
-			snprintf(why, whylen, "role: \"%.20s\" is not viewer, operator or admin", v);
-			return -1;
-		}
-		r->role = (enum policy_role)x;
-		return 0;
-	case 1:
-		return parse_scopes(v, r, why, whylen);
-	case 2:
-		if (pick(v, policy_env_names, POLICY_ENV__MAX, 0, &x) == -1) {
-			snprintf(why, whylen, "env: \"%.20s\" is not production, sandbox or any", v);
-			return -1;
-		}
-		r->env = (enum policy_env)x;
-		return 0;
-	case 3:
-		if (strlen(v) > 512 || !str_is_clean_utf8(v, strlen(v))) {
-			snprintf(why, whylen, "aud: at most 512 printable characters");
-			return -1;
-		}
-		if ((r->aud = strdup(v)) == NULL) {
-			snprintf(why, whylen, "out of memory");
-			return -1;
-		}
-		return 0;
-	case 5:
-		if (pick(v, policy_style_names, POLICY_STYLE__MAX, 0, &x) == -1) {
-			snprintf(why, whylen, "errors: \"%.20s\" is not rfc6750 or mangopay", v);
-			return -1;
-		}
-		r->style = (enum policy_style)x;
-		return 0;
-	case 6:
-		if (strcmp(v, "required") == 0)
-			r->tenant_optional = 0;
-		else if (strcmp(v, "optional") == 0)
-			r->tenant_optional = 1;
-		else {
-			snprintf(why, whylen, "tenant: \"%.20s\" is not required or optional", v);
-			return -1;
-		}
-		return 0;
-	}
-	return -1;
+	return options[k].parse(v, r, why, whylen);
 }
 
 /* Parses one line (NUL-terminated, modified in place) into r. 1 when the
@@ -453,6 +487,63 @@ report(char *err, size_t errlen, size_t *used, const char *name, int line,
 		*used = errlen - 1;
 }
 
+/* A parsed rule r added to p, unless it is one too many or one an earlier
+ * rule already decides: 0, or -1 with why (r is then the caller's). */
+static int
+rule_add(struct policy *p, struct policy_rule *r, size_t *cap, char *why, size_t whylen)
+{
+	if (p->n == POLICY_MAX_RULES) {
+		snprintf(why, whylen, "more than %d rules", POLICY_MAX_RULES);
+		return -1;
+	}
+	/* A rule identical in method and pattern to an earlier one could
+	 * never match: it is a mistake, not a refinement. */
+	for (size_t i = 0; i < p->n; i++)
+		if ((p->rules[i].methods & r->methods) == r->methods &&
+		    strcmp(p->rules[i].pattern, r->pattern) == 0) {
+			snprintf(why, whylen, "\"%.60s\" is already decided by line %d for "
+			    "these methods; this rule would never apply", r->pattern,
+			    p->rules[i].line);
+			return -1;
+		}
+	if (p->n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		struct policy_rule *nr = realloc(p->rules, ncap * sizeof(*nr));
+		if (nr == NULL) {
+			snprintf(why, whylen, "out of memory");
+			return -1;
+		}
+		p->rules = nr;
+		*cap = ncap;
+	}
+	p->rules[p->n++] = *r;
+	return 0;
+}
+
+/* One line of n bytes copied into line (POLICY_MAX_LINE + 1 bytes), tabs
+ * and CRs made spaces: -1 with why when it is too long or has a control
+ * character, a NUL or invalid UTF-8. */
+static int
+line_take(const char *text, size_t n, char *line, const char **why)
+{
+	if (n > POLICY_MAX_LINE) {
+		*why = "line longer than 4096 bytes";
+		return -1;
+	}
+	memcpy(line, text, n);
+	line[n] = '\0';
+	/* Tabs and CR count as spaces; no other control character, NUL
+	 * or invalid UTF-8 may appear. */
+	for (size_t i = 0; i < n; i++)
+		if (line[i] == '\t' || line[i] == '\r')
+			line[i] = ' ';
+	if (memchr(line, '\0', n) != NULL || !str_is_clean_utf8(line, n)) {
+		*why = "control character, NUL or invalid UTF-8 in the line";
+		return -1;
+	}
+	return 0;
+}
+
 int
 policy_parse(const char *text, size_t len, const char *name, struct policy **out,
     char *err, size_t errlen)
@@ -472,29 +563,16 @@ policy_parse(const char *text, size_t len, const char *name, struct policy **out
 	}
 	atomic_init(&p->refs, 1);
 	while (off < len) {
-		const char *nl = memchr(text + off, '\n', len - off);
+		const char *nl = memchr(text + off, '\n', len - off), *bad_line = NULL;
 		size_t n = nl ? (size_t)(nl - (text + off)) : len - off;
 		struct policy_rule r;
 		int rc;
 
 		lineno++;
-		if (n > POLICY_MAX_LINE) {
-			report(err, errlen, &used, name, lineno, "line longer than 4096 bytes");
-			bad = 1;
-			off += n + 1;
-			continue;
-		}
-		memcpy(line, text + off, n);
-		line[n] = '\0';
+		rc = line_take(text + off, n, line, &bad_line);
 		off += n + 1;
-		/* Tabs and CR count as spaces; no other control character, NUL
-		 * or invalid UTF-8 may appear. */
-		for (size_t i = 0; i < n; i++)
-			if (line[i] == '\t' || line[i] == '\r')
-				line[i] = ' ';
-		if (memchr(line, '\0', n) != NULL || !str_is_clean_utf8(line, n)) {
-			report(err, errlen, &used, name, lineno,
-			    "control character, NUL or invalid UTF-8 in the line");
+		if (rc == -1) {
+			report(err, errlen, &used, name, lineno, bad_line);
 			bad = 1;
 			continue;
 		}
@@ -503,38 +581,11 @@ policy_parse(const char *text, size_t len, const char *name, struct policy **out
 		rc = parse_line(line, &r, why, sizeof(why));
 		if (rc == 0)
 			continue;
-		if (rc == 1 && p->n == POLICY_MAX_RULES) {
-			snprintf(why, sizeof(why), "more than %d rules", POLICY_MAX_RULES);
-			rc = -1;
-		}
-		/* A rule identical in method and pattern to an earlier one could
-		 * never match: it is a mistake, not a refinement. */
-		for (size_t i = 0; rc == 1 && i < p->n; i++)
-			if ((p->rules[i].methods & r.methods) == r.methods &&
-			    strcmp(p->rules[i].pattern, r.pattern) == 0) {
-				snprintf(why, sizeof(why), "\"%.60s\" is already decided by line %d for "
-				    "these methods; this rule would never apply", r.pattern,
-				    p->rules[i].line);
-				rc = -1;
-			}
-		if (rc == 1 && p->n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			struct policy_rule *nr = realloc(p->rules, ncap * sizeof(*nr));
-			if (nr == NULL) {
-				snprintf(why, sizeof(why), "out of memory");
-				rc = -1;
-			} else {
-				p->rules = nr;
-				cap = ncap;
-			}
-		}
-		if (rc == -1) {
+		if (rc == -1 || rule_add(p, &r, &cap, why, sizeof(why)) == -1) {
 			rule_clear(&r);
 			report(err, errlen, &used, name, lineno, why);
 			bad = 1;
-			continue;
 		}
-		p->rules[p->n++] = r;
 	}
 	if (bad) {
 		policy_unref(p);
