@@ -77,6 +77,46 @@ needs_approval(const struct admin_call *c, enum store_env env)
 	    (strcmp(mode, "production") == 0 && env == STORE_ENV_PRODUCTION);
 }
 
+/* For a kind that makes a secret: the secret, made now into secret (for
+ * the maker's eyes once), its keyed hash into the payload. */
+static int
+secret_for_payload(struct admin_call *c, const char *kind, json_t *payload,
+    char secret[SECRET_TEXT_LEN + 1])
+{
+	uint8_t h[32];
+	char hex[65];
+
+	secret[0] = '\0';
+	if (!makes_secret(kind))
+		return 0;
+	if (secret_generate(secret) == -1)
+		return -1;
+	secret_hash(c->ctx->secret_key, secret, SECRET_TEXT_LEN, h);
+	hex_encode(h, 32, hex);
+	OPENSSL_cleanse(h, sizeof(h));
+	json_object_set_new(payload, "secret_hash", json_string(hex));
+	return 0;
+}
+
+/* The 202 for a change filed as approval a, with its secret (wiped here),
+ * if it made one. */
+static void
+answer_filed(struct admin_call *c, const char *kind, const char *tenant, const char *target,
+    const struct store_approval *a, char secret[SECRET_TEXT_LEN + 1])
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "approval_id", a->id,
+	    "state", "pending", "kind", kind, "tenant_id", tenant, "target", target,
+	    "expires_at", views_time(a->expires_at));
+
+	if (secret[0] != '\0') {
+		/* Shown once, now; it works from when the approval applies. */
+		json_object_set_new(o, "client_secret", json_string(secret));
+		json_object_set_new(o, "client_secret_active", json_string("once approved"));
+		OPENSSL_cleanse(secret, SECRET_TEXT_LEN + 1);
+	}
+	admin_answer(c, 202, o);
+}
+
 void
 admin_critical(struct admin_call *c, const char *kind, const char *tenant, enum store_env env,
     const char *target, json_t *payload)
@@ -107,21 +147,14 @@ admin_critical(struct admin_call *c, const char *kind, const char *tenant, enum 
 	/* Two pending changes of one client (or one key environment) conflict. */
 	snprintf(conflict, sizeof(conflict), "%s:%s", strncmp(target, "keys:", 5) == 0 ? "key" : "client",
 	    strncmp(target, "keys:", 5) == 0 ? target + 5 : target);
-	secret[0] = '\0';
-	if (makes_secret(kind)) {
-		uint8_t h[32];
-		char hex[65];
-		if (secret_generate(secret) == -1) {
-			admin_error(c, 500, "server_error", "no randomness");
-			json_decref(payload);
-			return;
-		}
-		secret_hash(c->ctx->secret_key, secret, SECRET_TEXT_LEN, h);
-		hex_encode(h, 32, hex);
-		OPENSSL_cleanse(h, sizeof(h));
-		json_object_set_new(payload, "secret_hash", json_string(hex));
+	if (secret_for_payload(c, kind, payload, secret) == -1) {
+		OPENSSL_cleanse(secret, sizeof(secret));
+		admin_error(c, 500, "server_error", "no randomness");
+		json_decref(payload);
+		return;
 	}
 	if ((text = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
+		OPENSSL_cleanse(secret, sizeof(secret));
 		admin_error(c, 500, "server_error", "out of memory");
 		json_decref(payload);
 		return;
@@ -143,18 +176,7 @@ admin_critical(struct admin_call *c, const char *kind, const char *tenant, enum 
 		    "%s", err);
 		return;
 	}
-	{
-		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "approval_id", a.id,
-		    "state", "pending", "kind", kind, "tenant_id", tenant, "target", target,
-		    "expires_at", views_time(a.expires_at));
-		if (secret[0] != '\0') {
-			/* Shown once, now; it works from when the approval applies. */
-			json_object_set_new(o, "client_secret", json_string(secret));
-			json_object_set_new(o, "client_secret_active", json_string("once approved"));
-			OPENSSL_cleanse(secret, sizeof(secret));
-		}
-		admin_answer(c, 202, o);
-	}
+	answer_filed(c, kind, tenant, target, &a, secret);
 	/* tenant and target may point into payload: freed last. */
 	json_decref(payload);
 	store_approval_clear(&a);
