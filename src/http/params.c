@@ -61,11 +61,67 @@ set_field(char field[HTTP_MAX_FIELD_NAME], const char *name)
 		snprintf(field, HTTP_MAX_FIELD_NAME, "%s", name);
 }
 
+/* A refusal naming the parameter: "parameter 'NAME' WHAT" into *err (a
+ * thread's buffer), NAME into field; name and value (wiped) freed. */
+static int
+named_refusal(char *name, char *value, size_t vlen, const char *what, const char **err,
+    char field[HTTP_MAX_FIELD_NAME])
+{
+	static _Thread_local char tmsg[HTTP_MAX_FIELD_NAME + 80];
+
+	snprintf(tmsg, sizeof(tmsg), "parameter '%s' %s", name, what);
+	set_field(field, name);
+	free(name);
+	if (value != NULL) {
+		OPENSSL_cleanse(value, vlen);
+		free(value);
+	}
+	*err = tmsg;
+	return -1;
+}
+
+/* One name=value pair of n bytes (no '&' in it), decoded and added to out
+ * unless its name is there already: -1 with *err (and field) set. */
+static int
+form_pair(const char *pair, size_t n, struct http_params *out, const char **err,
+    char field[HTTP_MAX_FIELD_NAME])
+{
+	const char *eq = memchr(pair, '=', n);
+	size_t nl = eq != NULL ? (size_t)(eq - pair) : n, vraw = eq != NULL ? n - nl - 1 : 0;
+	char *name = NULL, *value = NULL;
+	size_t nlen, vlen;
+
+	if (out->n == HTTP_MAX_PARAMS) {
+		*err = "too many parameters";
+		return -1;
+	}
+	if (http_urldecode(pair, nl, 1, &name, &nlen) == -1 || nlen == 0 ||
+	    nlen >= HTTP_MAX_FIELD_NAME) {
+		free(name);
+		*err = "a parameter name is empty, too long, or has an invalid %-escape, NUL or invalid UTF-8";
+		return -1;
+	}
+	if (vraw > 3 * HTTP_MAX_PARAM_LEN)
+		return named_refusal(name, NULL, 0, "is too long", err, field);
+	if (http_urldecode(eq != NULL ? eq + 1 : "", vraw, 1, &value, &vlen) == -1)
+		return named_refusal(name, NULL, 0,
+		    "has an invalid %-escape, a NUL byte or invalid UTF-8", err, field);
+	if (vlen > HTTP_MAX_PARAM_LEN)
+		return named_refusal(name, value, vlen, "is too long", err, field);
+	/* RFC 6749 §3.2: parameters must not be included more than once. */
+	if (http_params_get(out, name) != NULL)
+		return named_refusal(name, value, vlen, "is repeated", err, field);
+	out->items[out->n].name = name;
+	out->items[out->n].value = value;
+	out->items[out->n].value_len = vlen;
+	out->n++;
+	return 0;
+}
+
 int
 http_form_parse(const char *body, size_t len, struct http_params *out,
     const char **err, char field[HTTP_MAX_FIELD_NAME])
 {
-	static _Thread_local char tmsg[HTTP_MAX_FIELD_NAME + 80];
 	size_t i = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -74,71 +130,16 @@ http_form_parse(const char *body, size_t len, struct http_params *out,
 		return -1;
 	}
 	while (i < len) {
-		size_t end = i, eq;
-		char *name = NULL, *value = NULL;
-		size_t nlen, vlen;
+		const char *amp = memchr(body + i, '&', len - i);
+		size_t end = amp != NULL ? (size_t)(amp - body) : len;
 
-		while (end < len && body[end] != '&')
-			end++;
-		if (end == i) {
-			i++;
-			continue;
+		if (end > i && form_pair(body + i, end - i, out, err, field) == -1) {
+			http_params_clear(out);
+			return -1;
 		}
-		for (eq = i; eq < end && body[eq] != '='; eq++)
-			;
-		if (out->n == HTTP_MAX_PARAMS) {
-			*err = "too many parameters";
-			goto fail;
-		}
-		if (http_urldecode(body + i, eq - i, 1, &name, &nlen) == -1 || nlen == 0 ||
-		    nlen >= HTTP_MAX_FIELD_NAME) {
-			free(name);
-			*err = "a parameter name is empty, too long, or has an invalid %-escape, NUL or invalid UTF-8";
-			goto fail;
-		}
-		if (end - eq > 1 && (end - eq - 1) > 3 * HTTP_MAX_PARAM_LEN) {
-			snprintf(tmsg, sizeof(tmsg), "parameter '%s' is too long", name);
-			set_field(field, name);
-			free(name);
-			*err = tmsg;
-			goto fail;
-		}
-		if (http_urldecode(eq < end ? body + eq + 1 : "", eq < end ? end - eq - 1 : 0, 1, &value, &vlen) == -1) {
-			snprintf(tmsg, sizeof(tmsg), "parameter '%s' has an invalid %%-escape, a NUL byte or invalid UTF-8", name);
-			set_field(field, name);
-			free(name);
-			*err = tmsg;
-			goto fail;
-		}
-		if (vlen > HTTP_MAX_PARAM_LEN) {
-			snprintf(tmsg, sizeof(tmsg), "parameter '%s' is too long", name);
-			set_field(field, name);
-			free(name);
-			OPENSSL_cleanse(value, vlen);
-			free(value);
-			*err = tmsg;
-			goto fail;
-		}
-		if (http_params_get(out, name) != NULL) {
-			/* RFC 6749 §3.2: parameters must not be included more than once. */
-			snprintf(tmsg, sizeof(tmsg), "parameter '%s' is repeated", name);
-			set_field(field, name);
-			free(name);
-			OPENSSL_cleanse(value, vlen);
-			free(value);
-			*err = tmsg;
-			goto fail;
-		}
-		out->items[out->n].name = name;
-		out->items[out->n].value = value;
-		out->items[out->n].value_len = vlen;
-		out->n++;
 		i = end + 1;
 	}
 	return 0;
-fail:
-	http_params_clear(out);
-	return -1;
 }
 
 const char *
