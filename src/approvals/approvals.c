@@ -224,6 +224,53 @@ static const char *const call_methods[] = {
 	"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 };
 
+/* The method upper-cased into m (16 bytes), if it is one a call may have. */
+static int
+call_method(const char *method, char m[16])
+{
+	size_t i;
+
+	if (method == NULL || strlen(method) >= 16)
+		return -1;
+	for (i = 0; method[i] != '\0'; i++)
+		m[i] = (char)toupper((unsigned char)method[i]);
+	m[i] = '\0';
+	for (i = 0; i < GH_ARRAY_LEN(call_methods); i++)
+		if (strcmp(m, call_methods[i]) == 0)
+			return 0;
+	return -1;
+}
+
+/* Two pending requests for the same call of one tenant conflict. The key
+ * is a digest of (tenant, method, path, body digest): bounded whatever the
+ * path's length. Into ckey (80 bytes): "call:" and 64 hex digits. -1 out
+ * of memory, -2 when the digest fails. */
+static int
+call_conflict_key(const char *tenant_id, const char *m, const char *norm, const char *digest,
+    char ckey[80])
+{
+	uint8_t md[32];
+	char hex[65], *buf;
+	size_t tn = strlen(tenant_id), mn = strlen(m), pn = strlen(norm);
+	size_t dn = strlen(digest), bn = tn + mn + pn + dn + 3;
+	int rc;
+
+	if ((buf = malloc(bn)) == NULL)
+		return -1;
+	/* NUL-separated: no two tuples give the same bytes. */
+	memcpy(buf, tenant_id, tn + 1);
+	memcpy(buf + tn + 1, m, mn + 1);
+	memcpy(buf + tn + mn + 2, norm, pn + 1);
+	memcpy(buf + tn + mn + pn + 3, digest, dn);
+	rc = EVP_Digest(buf, bn, md, NULL, EVP_sha256(), NULL);
+	free(buf);
+	if (rc != 1)
+		return -2;
+	hex_encode(md, sizeof(md), hex);
+	snprintf(ckey, 80, "call:%s", hex);
+	return 0;
+}
+
 int
 approvals_file_call(struct gh_ctx *ctx, const struct approval_actor *maker,
     const char *tenant_id, const char *method, const char *path, const char *body_digest,
@@ -233,21 +280,15 @@ approvals_file_call(struct gh_ctx *ctx, const struct approval_actor *maker,
 	char m[16], norm[POLICY_MAX_PATH + 1], digest[72] = "", *payload = NULL, ckey[80] = "";
 	const char *why = NULL;
 	json_t *j;
-	size_t i;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (method == NULL || strlen(method) >= sizeof(m))
+	if (method == NULL)
 		return fail(err, errlen, 400, "method: an HTTP method is required");
-	for (i = 0; method[i] != '\0'; i++)
-		m[i] = (char)toupper((unsigned char)method[i]);
-	m[i] = '\0';
-	for (i = 0; i < GH_ARRAY_LEN(call_methods); i++)
-		if (strcmp(m, call_methods[i]) == 0)
-			break;
-	if (i == GH_ARRAY_LEN(call_methods))
-		return fail(err, errlen, 400, "method: one of GET, HEAD, POST, PUT, PATCH, DELETE, "
-		    "OPTIONS");
+	if (call_method(method, m) == -1)
+		return fail(err, errlen, 400, strlen(method) >= sizeof(m) ?
+		    "method: an HTTP method is required" :
+		    "method: one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
 	if (path == NULL || path[0] != '/' || strlen(path) > APPROVAL_PATH_MAX ||
 	    strchr(path, '?') != NULL)
 		return fail(err, errlen, 400, "path: an absolute path without a query is required");
@@ -262,32 +303,9 @@ approvals_file_call(struct gh_ctx *ctx, const struct approval_actor *maker,
 	json_decref(j);
 	if (payload == NULL)
 		return fail(err, errlen, 500, "out of memory");
-	/* Two pending requests for the same call of one tenant conflict. The
-	 * key is a digest of (tenant, method, path, body digest): bounded
-	 * whatever the path's length. */
-	if (tenant_id != NULL) {
-		uint8_t md[32];
-		char hex[65], *buf;
-		size_t tn = strlen(tenant_id), mn = strlen(m), pn = strlen(norm);
-		size_t dn = strlen(digest), bn = tn + mn + pn + dn + 3;
-
-		if ((buf = malloc(bn)) == NULL) {
-			free(payload);
-			return fail(err, errlen, 500, "out of memory");
-		}
-		/* NUL-separated: no two tuples give the same bytes. */
-		memcpy(buf, tenant_id, tn + 1);
-		memcpy(buf + tn + 1, m, mn + 1);
-		memcpy(buf + tn + mn + 2, norm, pn + 1);
-		memcpy(buf + tn + mn + pn + 3, digest, dn);
-		rc = EVP_Digest(buf, bn, md, NULL, EVP_sha256(), NULL);
-		free(buf);
-		if (rc != 1) {
-			free(payload);
-			return fail(err, errlen, 500, "cannot hash the call");
-		}
-		hex_encode(md, sizeof(md), hex);
-		snprintf(ckey, sizeof(ckey), "call:%s", hex);
+	if (tenant_id != NULL && (rc = call_conflict_key(tenant_id, m, norm, digest, ckey)) < 0) {
+		free(payload);
+		return fail(err, errlen, 500, rc == -1 ? "out of memory" : "cannot hash the call");
 	}
 	memset(&req, 0, sizeof(req));
 	req.tenant_id = tenant_id;
