@@ -106,27 +106,17 @@ loopback(const char *url)
 	return n >= 7 && strncmp(h, "127.", 4) == 0 && strspn(h, "0123456789.") == n;
 }
 
-/* Fetch the JWKS at url into ks. 0, or -1 with why filled in. */
+/* One GET of url into b (at most INSPECT_JWKS_MAX bytes), certificates
+ * checked, redirects not followed: 0 when it answered 200. */
 static int
-fetch_jwks(const char *url, const char *ca_file, int allow_http, struct keys *ks,
-    char *why, size_t whylen)
+jwks_get(const char *url, const char *ca_file, struct body *b, char *why, size_t whylen)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
-	struct body b = { 0 };
-	json_error_t jerr;
-	json_t *j = NULL, *arr, *jwk;
-	CURL *h = NULL;
+	CURL *h;
 	CURLcode cc;
 	long status = 0;
-	size_t i;
 	int rc = -1;
 
-	if (strncasecmp(url, "https://", 8) != 0 &&
-	    !(strncasecmp(url, "http://", 7) == 0 && (allow_http || loopback(url)))) {
-		snprintf(why, whylen, "the JWKS URL must be https:// (http:// only to loopback "
-		    "or with --allow-http)");
-		return -1;
-	}
 	if ((h = curl_easy_init()) == NULL) {
 		snprintf(why, whylen, "curl_easy_init failed");
 		return -1;
@@ -142,14 +132,14 @@ fetch_jwks(const char *url, const char *ca_file, int allow_http, struct keys *ks
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, INSPECT_TIMEOUT_MS);
 	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)INSPECT_JWKS_MAX);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "gatehouse-token-inspect");
 	if (ca_file != NULL)
 		curl_easy_setopt(h, CURLOPT_CAINFO, ca_file);
 	if ((cc = curl_easy_perform(h)) != CURLE_OK) {
 		snprintf(why, whylen, "cannot fetch the JWKS from %.200s: %s%s%.200s", url,
-		    b.overflow ? "larger than 1 MiB" : curl_easy_strerror(cc),
-		    errbuf[0] && !b.overflow ? ": " : "", b.overflow ? "" : errbuf);
+		    b->overflow ? "larger than 1 MiB" : curl_easy_strerror(cc),
+		    errbuf[0] && !b->overflow ? ": " : "", b->overflow ? "" : errbuf);
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -158,6 +148,31 @@ fetch_jwks(const char *url, const char *ca_file, int allow_http, struct keys *ks
 		    status >= 300 && status < 400 ? " (redirects are not followed)" : "");
 		goto out;
 	}
+	rc = 0;
+out:
+	curl_easy_cleanup(h);
+	return rc;
+}
+
+/* Fetch the JWKS at url into ks. 0, or -1 with why filled in. */
+static int
+fetch_jwks(const char *url, const char *ca_file, int allow_http, struct keys *ks,
+    char *why, size_t whylen)
+{
+	struct body b = { 0 };
+	json_error_t jerr;
+	json_t *j = NULL, *arr, *jwk;
+	size_t i;
+	int rc = -1;
+
+	if (strncasecmp(url, "https://", 8) != 0 &&
+	    !(strncasecmp(url, "http://", 7) == 0 && (allow_http || loopback(url)))) {
+		snprintf(why, whylen, "the JWKS URL must be https:// (http:// only to loopback "
+		    "or with --allow-http)");
+		return -1;
+	}
+	if (jwks_get(url, ca_file, &b, why, whylen) == -1)
+		goto out;
 	if ((j = json_loadb(b.p ? b.p : "", b.len, JSON_REJECT_DUPLICATES, &jerr)) == NULL ||
 	    !json_is_object(j) || !json_is_array(arr = json_object_get(j, "keys"))) {
 		snprintf(why, whylen, "the answer from %.200s is not a JWKS ({\"keys\": [...]})", url);
@@ -181,7 +196,6 @@ fetch_jwks(const char *url, const char *ca_file, int allow_http, struct keys *ks
 out:
 	json_decref(j);
 	free(b.p);
-	curl_easy_cleanup(h);
 	return rc;
 }
 
