@@ -4,7 +4,8 @@
  * sqlite_<topic>.c) need from the core file: the connection pool, bound
  * parameters, statement helpers with the error mapping, and transactions
  * that increment (and NOTIFY) the generation. The core is split by concern
- * (the list is at the top of store_pgsql.c): store_pgsql.c, pgsql_conn.c
+ * (the list is at the top of store_pgsql.c): store_pgsql.c, pgsql_exec.c
+ * (statements under the query deadline, the error mapping), pgsql_conn.c
  * (the pool, the generation cache), pgsql_open.c (open, migrations, close)
  * and pgsql_tokens.c (tokens, the group commit); what these share among
  * themselves besides is declared here too, under the name of the file that
@@ -148,7 +149,7 @@ PGconn	*pgi_connect_url(const char *url, char *err, size_t errlen);
  * it notifies here (pgi_tx_end), and the listener LISTENs. */
 #define PGI_CHANNEL		"gatehouse_generation"
 
-/* store_pgsql.c, for the core files. */
+/* pgsql_exec.c, for the core files. */
 int64_t	 pgi_now_ms(void);	/* CLOCK_MONOTONIC, in ms */
 /* libpq's message msg (may be NULL) on one line into out[outlen]. */
 void	 pgi_oneline(const char *msg, char *out, size_t outlen);
@@ -176,6 +177,8 @@ void	 pgi_exec_pipeline(PGconn *c, const struct pipe_stmt *s, size_t n, PGresult
 	    int *timed_out);
 int	 pgi_pipe_outcome(PGconn *c, PGresult *r, ExecStatusType want, int timed_out,
 	    const char *what, const char *conflict);
+
+/* store_pgsql.c, for the core files. */
 /* An env or format column as the enum; a value out of range (a newer
  * binary's) as STORE_ENV_SANDBOX, STORE_FORMAT_JWT. */
 int	 pgi_env_of(int64_t v);
