@@ -4,8 +4,9 @@
  * sqlite_<topic>.c) need from the core file: the connection pool, bound
  * parameters, statement helpers with the error mapping, and transactions
  * that increment (and NOTIFY) the generation. The core is split by concern
- * (the list is at the top of store_pgsql.c): store_pgsql.c, pgsql_exec.c
- * (statements under the query deadline, the error mapping), pgsql_conn.c
+ * (the list is at the top of store_pgsql.c): store_pgsql.c, pgsql_values.c
+ * (bound parameters, array literals, UTF-8), pgsql_exec.c (statements
+ * under the query deadline, the error mapping), pgsql_conn.c
  * (the pool, the generation cache), pgsql_open.c (open, migrations, close)
  * and pgsql_tokens.c (tokens, the group commit); what these share among
  * themselves besides is declared here too, under the name of the file that
