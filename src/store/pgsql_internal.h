@@ -219,8 +219,25 @@ int	pg_commit_batch(void *h, const struct store_token *t, size_t n, int *errs,
 	    const struct store_audit_key *key, const struct store_audit *au, size_t na);
 int	pg_commit_tokens(void *h, const struct store_token *t, size_t n, int *errs);
 
+/* pgsql_tenants.c */
+int	pg_tenant_create(void *h, const struct store_tenant *t);
+int	pg_tenant_get(void *h, const char *id, struct store_tenant *out);
+int	pg_tenant_list(void *h, struct store_tenant **out, size_t *n);
+
 /* pgsql_clients.c */
+int	pg_client_create(void *h, const struct store_client *cl, struct store_secret *first);
+int	pg_client_get(void *h, const char *id, struct store_client *out);
+int	pg_client_list(void *h, const char *tenant_id, struct store_client **out, size_t *n);
+int	pg_client_update(void *h, const struct store_client *c);
 int	pg_client_delete(void *h, const char *id);
+int	pg_secret_add(void *h, struct store_secret *sec);
+int	pg_secret_list(void *h, const char *client_id, struct store_secret **out, size_t *n);
+int	pg_secret_update(void *h, const struct store_secret *sec);
+
+/* pgsql_keys.c */
+int	pg_key_add(void *h, const struct store_key *k);
+int	pg_key_list(void *h, struct store_key **out, size_t *n);
+int	pg_key_update(void *h, const struct store_key *k);
 
 /* pgsql_idempotency.c */
 int	pg_idem_begin(void *h, const struct store_idem *rec, int64_t now,
