@@ -23,7 +23,7 @@
 
 #define RETRY_MS		500	/* fail fast this long after a failed connect */
 #define LISTEN_RETRY_MS		250
-#define PG_LOCK_TIMEOUT_MS	"5000"	/* as SQLite's BUSY_TIMEOUT_MS */
+#define PG_LOCK_TIMEOUT_MS	"5000"	/* as SQLite's SQI_BUSY_TIMEOUT_MS */
 
 #define SQL_GEN "SELECT value FROM meta WHERE key = 'generation'"
 

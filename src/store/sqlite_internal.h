@@ -2,10 +2,15 @@
  * sqlite_internal.h — private to the SQLite backend: what its topic files
  * (sqlite_<topic>.c, one per feature, beside store_sqlite.c) need from the
  * core file: the main connection under its mutex, and the error mapping.
- * Nothing outside src/store/ includes this.
+ * The core is split by concern too (the list is at the top of
+ * store_sqlite.c); what its files share is declared at the end. Nothing
+ * outside src/store/ includes this.
  */
 #ifndef GH_SQLITE_INTERNAL_H
 #define GH_SQLITE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
 
 #include <sqlite3.h>
 
@@ -54,8 +59,8 @@ void	*sq_grow(void *arr, size_t *cap, size_t used, size_t size);
  * own commits, so the cached generation must be re-read. */
 void	 sq_generation_stale(void *h);
 
-/* Opens and configures a connection to path (WAL, synchronous=FULL, the
- * busy timeout): 0, or -1 with a reason in err. */
+/* sqlite_open.c: opens and configures a connection to path (WAL,
+ * synchronous=FULL, the busy timeout): 0, or -1 with a reason in err. */
 int	 sq_connect(const char *path, sqlite3 **db, char *err, size_t errlen);
 
 /* sqlite_pcache.c: SQLite's default page cache behind a check that spares
@@ -156,5 +161,67 @@ int	sq_audit_prune(void *h, const struct store_audit_key *k, int64_t before,
 	    int64_t now, int64_t *pruned);
 int	sq_audit_seal(void *h, const struct store_audit_key *k, struct store_audit_seal *out,
 	    int *wrote);
+
+/*
+ * The core, split by concern (the list is at the top of store_sqlite.c):
+ * store_sqlite.c runs the main connection's cached statements and keeps
+ * the generation; sqlite_open.c opens and closes. What these share is
+ * declared below, under the name of the file that defines it.
+ */
+
+/* Every connection's busy timeout: how long a statement waits for another
+ * connection's write lock before it fails as STORE_UNAVAILABLE. */
+#define SQI_BUSY_TIMEOUT_MS	5000
+
+/* The main connection's statements, prepared once (STYLE 4: a table). */
+enum sq_id {
+	SQ_BEGIN, SQ_COMMIT, SQ_ROLLBACK, SQ_BUMP, SQ_DATA_VERSION, SQ_GEN, SQ_SCHEMA,
+	SQ_TENANT_INSERT, SQ_TENANT_GET, SQ_TENANT_LIST,
+	SQ_CLIENT_INSERT, SQ_CLIENT_GET, SQ_CLIENT_LIST, SQ_CLIENT_LIST_TENANT, SQ_CLIENT_UPDATE,
+	SQ_SECRET_INSERT, SQ_SECRET_LIST, SQ_SECRET_UPDATE,
+	SQ_KEY_INSERT, SQ_KEY_LIST, SQ_KEY_UPDATE,
+	SQ_TOKEN_GET, SQ_TOKEN_LIST, SQ_TOKEN_LIST_REVOKED, SQ_TOKEN_REVOKE, SQ_TOKEN_EXISTS,
+	SQ_TOKEN_REVOKE_NAME, SQ_TOKEN_REVOKE_NAME_CLIENT, SQ_TOKEN_PRUNE,
+	SQ__MAX
+};
+
+/* The writer connection's statements. */
+enum sw_id { SW_BEGIN, SW_COMMIT, SW_ROLLBACK, SW_INSERT, SW__MAX };
+
+/* The backend handle (void *h of store_backend.h). sqlite_open.c sets it
+ * up before the store is shared and tears it down after the writer has
+ * stopped; in between, db, st[] and the generation cache are used under
+ * mu, and wdb, sw[] and sa by the writer thread alone. */
+struct sq {
+	pthread_mutex_t	 mu;		/* guards db, st[], and the cache */
+	sqlite3		*db;
+	sqlite3_stmt	*st[SQ__MAX];
+	int		 gen_valid;	/* gen was read at data_version seen */
+	int64_t		 seen;
+	uint64_t	 gen;
+
+	sqlite3		*wdb;		/* the writer thread's alone */
+	sqlite3_stmt	*sw[SW__MAX];
+	struct sq_audit_stmts sa;	/* the writer's audit appends */
+	struct sq_ckpt	*ckpt;		/* checkpoints for both (sqlite_ckpt.c) */
+};
+
+/* store_sqlite.c, for the core files. */
+/* The SQL of each statement of enum sq_id and enum sw_id, which sq_open
+ * prepares once on the main and the writer connection. */
+extern const char *const sqi_sql[SQ__MAX];
+extern const char *const sqi_sw_sql[SW__MAX];
+/* The cached statement id with its arguments bound by a type string (s
+ * text, NULL binds ""; i int64; b blob, a pointer and a size_t); NULL on a
+ * bind failure (error set). Call with q->mu held; reset with sqi_done()
+ * after stepping. */
+sqlite3_stmt *sqi_stmt(struct sq *q, enum sq_id id, const char *types, ...);
+/* Resets st (NULL: nothing) so that it holds no read snapshot. */
+void	 sqi_done(sqlite3_stmt *st);
+
+/* sqlite_open.c */
+int	 sq_open(const char *path, void **h, char *err, size_t errlen);
+void	 sq_close(void *h);
+int	 sq_schema_version(void *h, int *current, int *latest);
 
 #endif

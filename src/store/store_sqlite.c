@@ -11,36 +11,30 @@
  * instead of failing on an upgrade.
  *
  * Values only ever reach SQL through sqlite3_bind_* (STYLE 15).
+ *
+ * The backend's files, sharing sqlite_internal.h:
+ *   - this one: the main connection's statements (their table, binding,
+ *     running, transactions, rows), tenants, clients, secrets, keys,
+ *     tokens and the group commit, the generation, the engine line and
+ *     the ops table;
+ *   - sqlite_open.c: the file, each connection's settings, open (with the
+ *     migrations) and close;
+ *   - sqlite_util.c: the statement helpers of the topic files;
+ *   - sqlite_pcache.c, sqlite_walbuf.c, sqlite_ckpt.c: the layers under
+ *     SQLite (the page cache, WAL writes, checkpoints);
+ *   - sqlite_<topic>.c: one per feature (approvals, audit, clients,
+ *     idempotency, locks), mirroring pgsql_<topic>.c.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <sqlite3.h>
 
-#include "store/schema_sqlite.h"
 #include "store/sqlite_internal.h"
 #include "store/store_backend.h"
-
-#define BUSY_TIMEOUT_MS	5000
-
-/* The main connection's statements, prepared once (STYLE 4: a table). */
-enum sq_id {
-	SQ_BEGIN, SQ_COMMIT, SQ_ROLLBACK, SQ_BUMP, SQ_DATA_VERSION, SQ_GEN, SQ_SCHEMA,
-	SQ_TENANT_INSERT, SQ_TENANT_GET, SQ_TENANT_LIST,
-	SQ_CLIENT_INSERT, SQ_CLIENT_GET, SQ_CLIENT_LIST, SQ_CLIENT_LIST_TENANT, SQ_CLIENT_UPDATE,
-	SQ_SECRET_INSERT, SQ_SECRET_LIST, SQ_SECRET_UPDATE,
-	SQ_KEY_INSERT, SQ_KEY_LIST, SQ_KEY_UPDATE,
-	SQ_TOKEN_GET, SQ_TOKEN_LIST, SQ_TOKEN_LIST_REVOKED, SQ_TOKEN_REVOKE, SQ_TOKEN_EXISTS,
-	SQ_TOKEN_REVOKE_NAME, SQ_TOKEN_REVOKE_NAME_CLIENT, SQ_TOKEN_PRUNE,
-	SQ__MAX
-};
 
 #define CLIENT_COLS "id, tenant_id, name, env, roles, scopes, ttl, max_ttl, format, allow_ips," \
 	" claims, disabled, rate_limit, tokens_valid_after, created_at, updated_at"
@@ -49,7 +43,8 @@ enum sq_id {
 #define TOKEN_COLS "id, client_id, tenant_id, name, format, env, scope, aud, issued_at," \
 	" expires_at, revoked_at"
 
-static const char *const sq_sql[SQ__MAX] = {
+/* The SQL of each enum sq_id (sqlite_internal.h), prepared once at open. */
+const char *const sqi_sql[SQ__MAX] = {
 	[SQ_BEGIN] = "BEGIN IMMEDIATE",
 	[SQ_COMMIT] = "COMMIT",
 	[SQ_ROLLBACK] = "ROLLBACK",
@@ -98,10 +93,8 @@ static const char *const sq_sql[SQ__MAX] = {
 	    " (SELECT rowid FROM tokens WHERE expires_at < ? LIMIT ?)",
 };
 
-/* The writer connection's statements. */
-enum sw_id { SW_BEGIN, SW_COMMIT, SW_ROLLBACK, SW_INSERT, SW__MAX };
-
-static const char *const sw_sql[SW__MAX] = {
+/* The writer connection's, by enum sw_id. */
+const char *const sqi_sw_sql[SW__MAX] = {
 	[SW_BEGIN] = "BEGIN IMMEDIATE",
 	[SW_COMMIT] = "COMMIT",
 	[SW_ROLLBACK] = "ROLLBACK",
@@ -109,20 +102,6 @@ static const char *const sw_sql[SW__MAX] = {
 	 * same way the PostgreSQL backend can (store_backend.h). */
 	[SW_INSERT] = "INSERT INTO tokens (" TOKEN_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?)"
 	    " ON CONFLICT (id) DO NOTHING",
-};
-
-struct sq {
-	pthread_mutex_t	 mu;		/* guards db, st[], and the cache */
-	sqlite3		*db;
-	sqlite3_stmt	*st[SQ__MAX];
-	int		 gen_valid;	/* gen was read at data_version seen */
-	int64_t		 seen;
-	uint64_t	 gen;
-
-	sqlite3		*wdb;		/* the writer thread's alone */
-	sqlite3_stmt	*sw[SW__MAX];
-	struct sq_audit_stmts sa;	/* the writer's audit appends */
-	struct sq_ckpt	*ckpt;		/* checkpoints for both (sqlite_ckpt.c) */
 };
 
 /* -- errors ------------------------------------------------------------------ */
@@ -136,7 +115,7 @@ sq_fail(sqlite3 *db, int rc, const char *what)
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
 		return store_set_error(STORE_UNAVAILABLE, "%s: the database is locked (busy for %d ms): %s",
-		    what, BUSY_TIMEOUT_MS, sqlite3_errmsg(db));
+		    what, SQI_BUSY_TIMEOUT_MS, sqlite3_errmsg(db));
 	case SQLITE_IOERR:
 	case SQLITE_FULL:
 	case SQLITE_CANTOPEN:
@@ -185,9 +164,9 @@ bindv(sqlite3_stmt *st, const char *types, va_list ap)
 }
 
 /* The cached statement id with its arguments bound; NULL on a bind failure
- * (error set). Call with q->mu held; reset with done() after stepping. */
-static sqlite3_stmt *
-stmt(struct sq *q, enum sq_id id, const char *types, ...)
+ * (error set). Call with q->mu held; reset with sqi_done() after stepping. */
+sqlite3_stmt *
+sqi_stmt(struct sq *q, enum sq_id id, const char *types, ...)
 {
 	sqlite3_stmt *st = q->st[id];
 	va_list ap;
@@ -207,8 +186,8 @@ stmt(struct sq *q, enum sq_id id, const char *types, ...)
 }
 
 /* Resets st so that it holds no read snapshot (which would pin the WAL). */
-static void
-done(sqlite3_stmt *st)
+void
+sqi_done(sqlite3_stmt *st)
 {
 	if (st != NULL) {
 		sqlite3_reset(st);
@@ -235,7 +214,7 @@ run(struct sq *q, sqlite3_stmt *st, int *changes)
 			*changes = sqlite3_changes(q->db);
 	} else
 		rc = sqlite3_extended_errcode(q->db);
-	done(st);
+	sqi_done(st);
 	return rc;
 }
 
@@ -248,7 +227,7 @@ run_err(struct sq *q, int rc, const char *what, const char *conflict, const char
 	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY && fkey != NULL)
 		return store_set_error(STORE_NOTFOUND, "%s", fkey);
 	if (rc == RUN_BIND_FAILED)
-		return STORE_ERROR;	/* stmt() already said why */
+		return STORE_ERROR;	/* sqi_stmt() already said why */
 	return sq_fail(q->db, rc, what);
 }
 
@@ -406,7 +385,7 @@ collect(struct sq *q, sqlite3_stmt *st, size_t size, sq_row_fn row, store_clear_
 	if (st == NULL)
 		return STORE_ERROR;
 	rc = sq_collect(q->db, st, size, row, clear, out, n, what);
-	done(st);
+	sqi_done(st);
 	return rc;
 }
 
@@ -431,255 +410,6 @@ fetch_one(struct sq *q, sqlite3_stmt *st, size_t size, sq_row_fn row, store_clea
 	return rc;
 }
 
-/* -- open, migrate, close ------------------------------------------------------ */
-
-/* A whole-statement helper for open time (no values: static SQL only). */
-static int
-exec_static(sqlite3 *db, const char *sql)
-{
-	return sqlite3_exec(db, sql, NULL, NULL, NULL);
-}
-
-/* Per-connection settings. journal_mode is checked: WAL is what makes
- * readers and the group commit not block each other. */
-static int
-configure(sqlite3 *db, char *err, size_t errlen)
-{
-	sqlite3_stmt *st = NULL;
-	int ok = 0;
-
-	sqlite3_extended_result_codes(db, 1);
-	if (sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS) != SQLITE_OK)
-		goto out;
-	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW)
-		goto out;
-	if (sqlite3_column_text(st, 0) == NULL ||
-	    strcmp((const char *)sqlite3_column_text(st, 0), "wal") != 0) {
-		snprintf(err, errlen, "cannot use WAL journal mode (got %s)",
-		    sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "nothing");
-		sqlite3_finalize(st);
-		return -1;
-	}
-	/* 32 MB of page cache a connection (the default is 2 MB): the token
-	 * table's index pages stay in memory instead of being read back
-	 * before each batch's insert. */
-	if (exec_static(db, "PRAGMA synchronous=FULL") != SQLITE_OK ||
-	    exec_static(db, "PRAGMA cache_size=-32768") != SQLITE_OK ||
-	    exec_static(db, "PRAGMA foreign_keys=ON") != SQLITE_OK)
-		goto out;
-	ok = 1;
-out:
-	sqlite3_finalize(st);
-	if (!ok) {
-		snprintf(err, errlen, "cannot configure the database: %s", sqlite3_errmsg(db));
-		return -1;
-	}
-	return 0;
-}
-
-/* The version recorded in schema_version (0 when the table is missing). */
-static int
-read_version(sqlite3 *db, int *version)
-{
-	sqlite3_stmt *st = NULL;
-	int rc, exists = 0;
-
-	*version = 0;
-	rc = sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table'"
-	    " AND name = 'schema_version'", -1, &st, NULL);
-	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		exists = 1;
-	sqlite3_finalize(st);
-	st = NULL;
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return rc;
-	if (!exists)
-		return SQLITE_OK;
-	rc = sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) FROM schema_version", -1, &st, NULL);
-	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*version = sqlite3_column_int(st, 0);
-		rc = SQLITE_OK;
-	}
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/*
- * Brings the schema to SQLITE_SCHEMA_LATEST, one transaction per migration.
- * The version is re-read inside each transaction: another process (a CLI
- * and a server starting together) may have migrated in between.
- */
-static int
-migrate(sqlite3 *db, char *err, size_t errlen)
-{
-	for (;;) {
-		sqlite3_stmt *st = NULL;
-		int version, rc;
-
-		if ((rc = read_version(db, &version)) != SQLITE_OK) {
-			snprintf(err, errlen, "cannot read the schema version: %s", sqlite3_errmsg(db));
-			return -1;
-		}
-		if (version > SQLITE_SCHEMA_LATEST) {
-			snprintf(err, errlen, "the database is at schema version %d, newer than this "
-			    "binary knows (%d); upgrade gatehouse", version, SQLITE_SCHEMA_LATEST);
-			return -1;
-		}
-		if (version == SQLITE_SCHEMA_LATEST)
-			return 0;
-		if (exec_static(db, "BEGIN IMMEDIATE") != SQLITE_OK) {
-			snprintf(err, errlen, "cannot start migration %d: %s", version + 1, sqlite3_errmsg(db));
-			return -1;
-		}
-		if (exec_static(db, "CREATE TABLE IF NOT EXISTS schema_version"
-		    " (version INTEGER NOT NULL)") != SQLITE_OK ||
-		    read_version(db, &version) != SQLITE_OK) {
-			snprintf(err, errlen, "cannot read the schema version: %s", sqlite3_errmsg(db));
-			goto fail;
-		}
-		if (version >= SQLITE_SCHEMA_LATEST) {	/* someone else got there */
-			exec_static(db, "ROLLBACK");
-			continue;
-		}
-		for (const char *const *sql = sqlite_migrations[version]; *sql != NULL; sql++)
-			if (exec_static(db, *sql) != SQLITE_OK) {
-				snprintf(err, errlen, "migration %d failed: %s", version + 1,
-				    sqlite3_errmsg(db));
-				goto fail;
-			}
-		if (sqlite3_prepare_v2(db, "INSERT INTO schema_version (version) VALUES (?)", -1,
-		    &st, NULL) != SQLITE_OK || sqlite3_bind_int(st, 1, version + 1) != SQLITE_OK ||
-		    sqlite3_step(st) != SQLITE_DONE) {
-			snprintf(err, errlen, "migration %d: cannot record it: %s", version + 1,
-			    sqlite3_errmsg(db));
-			sqlite3_finalize(st);
-			goto fail;
-		}
-		sqlite3_finalize(st);
-		if (exec_static(db, "COMMIT") != SQLITE_OK) {
-			snprintf(err, errlen, "migration %d: commit failed: %s", version + 1,
-			    sqlite3_errmsg(db));
-			goto fail;
-		}
-		continue;
-fail:
-		if (!sqlite3_get_autocommit(db))
-			exec_static(db, "ROLLBACK");
-		return -1;
-	}
-}
-
-static void
-sq_close(void *h)
-{
-	struct sq *q = h;
-
-	if (q == NULL)
-		return;
-	sq_ckpt_stop(q->ckpt);
-	for (int i = 0; i < SQ__MAX; i++)
-		sqlite3_finalize(q->st[i]);
-	for (int i = 0; i < SW__MAX; i++)
-		sqlite3_finalize(q->sw[i]);
-	sq_audit_finalize(&q->sa);
-	sqlite3_close(q->wdb);
-	sqlite3_close(q->db);
-	pthread_mutex_destroy(&q->mu);
-	free(q);
-}
-
-int
-sq_connect(const char *path, sqlite3 **db, char *err, size_t errlen)
-{
-	/* NOMUTEX: each connection is serialized by us (mu, or the one
-	 * writer thread). */
-	sq_pcache_install();
-	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-	    sq_walbuf_vfs()) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, *db ? sqlite3_errmsg(*db) : "cannot open");
-		return -1;
-	}
-	return configure(*db, err, errlen);
-}
-
-static int
-sq_open(const char *path, void **h, char *err, size_t errlen)
-{
-	struct sq *q = NULL;
-	struct stat sb;
-	int fd;
-
-	if (path[0] == '\0' || path[0] == ':' || strlen(path) > 4000) {
-		snprintf(err, errlen, "\"%.60s\" is not a database file path", path);
-		return STORE_ERROR;
-	}
-	/* The file holds secret hashes and sealed keys: only its owner may
-	 * read it. Its directory must exist already (we do not make one).
-	 * SQLite gives the -wal and -shm files the same mode. */
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return STORE_ERROR;
-	}
-	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		close(fd);
-		return STORE_ERROR;
-	}
-	close(fd);
-	if ((q = calloc(1, sizeof(*q))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return STORE_ERROR;
-	}
-	pthread_mutex_init(&q->mu, NULL);
-	if (sq_connect(path, &q->db, err, errlen) == -1 || migrate(q->db, err, errlen) == -1 ||
-	    sq_connect(path, &q->wdb, err, errlen) == -1)
-		goto fail;
-	for (int i = 0; i < SQ__MAX; i++)
-		if (sqlite3_prepare_v3(q->db, sq_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i],
-		    NULL) != SQLITE_OK) {
-			snprintf(err, errlen, "cannot prepare statement %d: %s", i, sqlite3_errmsg(q->db));
-			goto fail;
-		}
-	for (int i = 0; i < SW__MAX; i++)
-		if (sqlite3_prepare_v3(q->wdb, sw_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->sw[i],
-		    NULL) != SQLITE_OK) {
-			snprintf(err, errlen, "cannot prepare writer statement %d: %s", i,
-			    sqlite3_errmsg(q->wdb));
-			goto fail;
-		}
-	if (sq_audit_prepare(q->wdb, &q->sa, err, errlen) == -1)
-		goto fail;
-	if (sq_ckpt_start(&q->ckpt, path, err, errlen) == -1)
-		goto fail;
-	sq_ckpt_attach(q->ckpt, q->db);
-	sq_ckpt_attach(q->ckpt, q->wdb);
-	*h = q;
-	return STORE_OK;
-fail:
-	sq_close(q);
-	return STORE_ERROR;
-}
-
-static int
-sq_schema_version(void *h, int *current, int *latest)
-{
-	struct sq *q = h;
-	int rc = STORE_OK, src;
-	sqlite3_stmt *st;
-
-	*latest = SQLITE_SCHEMA_LATEST;
-	pthread_mutex_lock(&q->mu);
-	st = stmt(q, SQ_SCHEMA, "");
-	if (st != NULL && (src = sqlite3_step(st)) == SQLITE_ROW)
-		*current = sqlite3_column_int(st, 0);
-	else
-		rc = st == NULL ? STORE_ERROR : sq_fail(q->db, src, "schema version");
-	done(st);
-	pthread_mutex_unlock(&q->mu);
-	return rc;
-}
-
 /*
  * The generation, on every request: PRAGMA data_version changes only when
  * another connection (our writer, or another process) has committed, so the
@@ -697,11 +427,11 @@ sq_generation(void *h, uint64_t *out)
 	pthread_mutex_lock(&q->mu);
 	if ((src = sqlite3_step(st)) != SQLITE_ROW) {
 		rc = sq_fail(q->db, src, "data_version");
-		done(st);
+		sqi_done(st);
 		goto out;
 	}
 	v = sqlite3_column_int64(st, 0);
-	done(st);
+	sqi_done(st);
 	if (!q->gen_valid || v != q->seen) {
 		st = q->st[SQ_GEN];
 		if ((src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -710,7 +440,7 @@ sq_generation(void *h, uint64_t *out)
 			q->gen_valid = 1;
 		} else
 			rc = sq_fail(q->db, src, "generation");
-		done(st);
+		sqi_done(st);
 	}
 out:
 	*out = q->gen;
@@ -730,7 +460,7 @@ sq_tenant_create(void *h, const struct store_tenant *t)
 	snprintf(conflict, sizeof(conflict), "tenant %.64s already exists", t->id);
 	pthread_mutex_lock(&q->mu);
 	if ((rc = tx_begin(q)) == STORE_OK) {
-		src = run(q, stmt(q, SQ_TENANT_INSERT, "ssi", t->id, t->name, t->created_at), NULL);
+		src = run(q, sqi_stmt(q, SQ_TENANT_INSERT, "ssi", t->id, t->name, t->created_at), NULL);
 		if (src != SQLITE_OK)
 			rc = run_err(q, src, "tenant create", conflict, NULL);
 		rc = tx_end(q, rc, 1);
@@ -748,7 +478,7 @@ sq_tenant_get(void *h, const char *id, struct store_tenant *out)
 
 	snprintf(nf, sizeof(nf), "tenant %.64s does not exist", id);
 	pthread_mutex_lock(&q->mu);
-	rc = fetch_one(q, stmt(q, SQ_TENANT_GET, "s", id), sizeof(*out), tenant_row,
+	rc = fetch_one(q, sqi_stmt(q, SQ_TENANT_GET, "s", id), sizeof(*out), tenant_row,
 	    store_tenant_clear_v, out, "tenant get", nf);
 	pthread_mutex_unlock(&q->mu);
 	return rc;
@@ -761,7 +491,7 @@ sq_tenant_list(void *h, struct store_tenant **out, size_t *n)
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	rc = collect(q, stmt(q, SQ_TENANT_LIST, ""), sizeof(**out), tenant_row,
+	rc = collect(q, sqi_stmt(q, SQ_TENANT_LIST, ""), sizeof(**out), tenant_row,
 	    store_tenant_clear_v, (void **)out, n, "tenant list");
 	pthread_mutex_unlock(&q->mu);
 	return rc;
@@ -777,7 +507,7 @@ insert_secret(struct sq *q, struct store_secret *sec)
 
 	snprintf(fk, sizeof(fk), "client %.64s does not exist", sec->client_id);
 	snprintf(conflict, sizeof(conflict), "secret of client %.64s already exists", sec->client_id);
-	src = run(q, stmt(q, SQ_SECRET_INSERT, "sbiii", sec->client_id, (const void *)sec->hash,
+	src = run(q, sqi_stmt(q, SQ_SECRET_INSERT, "sbiii", sec->client_id, (const void *)sec->hash,
 	    sizeof(sec->hash), sec->created_at, sec->expires_at, sec->revoked_at), NULL);
 	if (src != SQLITE_OK)
 		return run_err(q, src, "secret add", conflict, fk);
@@ -796,7 +526,7 @@ sq_client_create(void *h, const struct store_client *c, struct store_secret *fir
 	snprintf(fk, sizeof(fk), "tenant %.64s does not exist", c->tenant_id);
 	pthread_mutex_lock(&q->mu);
 	if ((rc = tx_begin(q)) == STORE_OK) {
-		src = run(q, stmt(q, SQ_CLIENT_INSERT, "sssiisiiissiiiii", c->id, c->tenant_id,
+		src = run(q, sqi_stmt(q, SQ_CLIENT_INSERT, "sssiisiiissiiiii", c->id, c->tenant_id,
 		    c->name, (int64_t)c->env, (int64_t)c->roles, c->scopes, c->ttl, c->max_ttl,
 		    (int64_t)c->format, c->allow_ips, c->claims, (int64_t)c->disabled,
 		    c->rate_limit, c->tokens_valid_after, c->created_at, c->updated_at), NULL);
@@ -819,7 +549,7 @@ sq_client_get(void *h, const char *id, struct store_client *out)
 
 	snprintf(nf, sizeof(nf), "client %.64s does not exist", id);
 	pthread_mutex_lock(&q->mu);
-	rc = fetch_one(q, stmt(q, SQ_CLIENT_GET, "s", id), sizeof(*out), client_row,
+	rc = fetch_one(q, sqi_stmt(q, SQ_CLIENT_GET, "s", id), sizeof(*out), client_row,
 	    store_client_clear_v, out, "client get", nf);
 	pthread_mutex_unlock(&q->mu);
 	return rc;
@@ -833,8 +563,8 @@ sq_client_list(void *h, const char *tenant_id, struct store_client **out, size_t
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	st = tenant_id != NULL ? stmt(q, SQ_CLIENT_LIST_TENANT, "s", tenant_id) :
-	    stmt(q, SQ_CLIENT_LIST, "");
+	st = tenant_id != NULL ? sqi_stmt(q, SQ_CLIENT_LIST_TENANT, "s", tenant_id) :
+	    sqi_stmt(q, SQ_CLIENT_LIST, "");
 	rc = collect(q, st, sizeof(**out), client_row, store_client_clear_v, (void **)out, n,
 	    "client list");
 	pthread_mutex_unlock(&q->mu);
@@ -851,7 +581,7 @@ sq_client_update(void *h, const struct store_client *c)
 	snprintf(fk, sizeof(fk), "tenant %.64s does not exist", c->tenant_id);
 	pthread_mutex_lock(&q->mu);
 	if ((rc = tx_begin(q)) == STORE_OK) {
-		src = run(q, stmt(q, SQ_CLIENT_UPDATE, "ssiisiiissiiiiis", c->tenant_id, c->name,
+		src = run(q, sqi_stmt(q, SQ_CLIENT_UPDATE, "ssiisiiissiiiiis", c->tenant_id, c->name,
 		    (int64_t)c->env, (int64_t)c->roles, c->scopes, c->ttl, c->max_ttl,
 		    (int64_t)c->format, c->allow_ips, c->claims, (int64_t)c->disabled, c->rate_limit,
 		    c->tokens_valid_after, c->created_at, c->updated_at, c->id), &changes);
@@ -887,7 +617,7 @@ sq_secret_list(void *h, const char *client_id, struct store_secret **out, size_t
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	rc = collect(q, stmt(q, SQ_SECRET_LIST, "s", client_id), sizeof(**out), secret_row,
+	rc = collect(q, sqi_stmt(q, SQ_SECRET_LIST, "s", client_id), sizeof(**out), secret_row,
 	    store_secret_clear_v, (void **)out, n, "secret list");
 	pthread_mutex_unlock(&q->mu);
 	return rc;
@@ -901,7 +631,7 @@ sq_secret_update(void *h, const struct store_secret *sec)
 
 	pthread_mutex_lock(&q->mu);
 	if ((rc = tx_begin(q)) == STORE_OK) {
-		src = run(q, stmt(q, SQ_SECRET_UPDATE, "iii", sec->expires_at, sec->revoked_at,
+		src = run(q, sqi_stmt(q, SQ_SECRET_UPDATE, "iii", sec->expires_at, sec->revoked_at,
 		    sec->id), &changes);
 		if (src != SQLITE_OK)
 			rc = run_err(q, src, "secret update", "secret update: constraint failed", NULL);
@@ -926,7 +656,7 @@ sq_key_add(void *h, const struct store_key *k)
 	snprintf(conflict, sizeof(conflict), "key %.64s already exists", k->kid);
 	pthread_mutex_lock(&q->mu);
 	if ((rc = tx_begin(q)) == STORE_OK) {
-		src = run(q, stmt(q, SQ_KEY_INSERT, "ssibiiiii", k->kid, k->alg, (int64_t)k->env,
+		src = run(q, sqi_stmt(q, SQ_KEY_INSERT, "ssibiiiii", k->kid, k->alg, (int64_t)k->env,
 		    (const void *)k->sealed, k->sealed_len, k->created_at, k->publish_at,
 		    k->activate_at, k->retire_at, k->remove_at), NULL);
 		if (src != SQLITE_OK)
@@ -944,7 +674,7 @@ sq_key_list(void *h, struct store_key **out, size_t *n)
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	rc = collect(q, stmt(q, SQ_KEY_LIST, ""), sizeof(**out), key_row, store_key_clear_v,
+	rc = collect(q, sqi_stmt(q, SQ_KEY_LIST, ""), sizeof(**out), key_row, store_key_clear_v,
 	    (void **)out, n, "key list");
 	pthread_mutex_unlock(&q->mu);
 	return rc;
@@ -958,7 +688,7 @@ sq_key_update(void *h, const struct store_key *k)
 
 	pthread_mutex_lock(&q->mu);
 	if ((rc = tx_begin(q)) == STORE_OK) {
-		src = run(q, stmt(q, SQ_KEY_UPDATE, "iiiis", k->publish_at, k->activate_at,
+		src = run(q, sqi_stmt(q, SQ_KEY_UPDATE, "iiiis", k->publish_at, k->activate_at,
 		    k->retire_at, k->remove_at, k->kid), &changes);
 		if (src != SQLITE_OK)
 			rc = run_err(q, src, "key update", "key update: constraint failed", NULL);
@@ -979,7 +709,7 @@ sq_token_get(void *h, const char *id, struct store_token *out)
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	rc = fetch_one(q, stmt(q, SQ_TOKEN_GET, "s", id), sizeof(*out), token_row,
+	rc = fetch_one(q, sqi_stmt(q, SQ_TOKEN_GET, "s", id), sizeof(*out), token_row,
 	    store_token_clear_v, out, "token get", "no such token");
 	pthread_mutex_unlock(&q->mu);
 	return rc;
@@ -992,7 +722,7 @@ sq_token_list(void *h, const char *client_id, struct store_token **out, size_t *
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	rc = collect(q, stmt(q, SQ_TOKEN_LIST, "s", client_id), sizeof(**out), token_row,
+	rc = collect(q, sqi_stmt(q, SQ_TOKEN_LIST, "s", client_id), sizeof(**out), token_row,
 	    store_token_clear_v, (void **)out, n, "token list");
 	pthread_mutex_unlock(&q->mu);
 	return rc;
@@ -1005,7 +735,7 @@ sq_token_list_revoked(void *h, int64_t now, struct store_token **out, size_t *n)
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	rc = collect(q, stmt(q, SQ_TOKEN_LIST_REVOKED, "i", now), sizeof(**out), token_row,
+	rc = collect(q, sqi_stmt(q, SQ_TOKEN_LIST_REVOKED, "i", now), sizeof(**out), token_row,
 	    store_token_clear_v, (void **)out, n, "token list revoked");
 	pthread_mutex_unlock(&q->mu);
 	return rc;
@@ -1020,18 +750,18 @@ sq_token_revoke(void *h, const char *id, int64_t at)
 
 	pthread_mutex_lock(&q->mu);
 	if ((rc = tx_begin(q)) == STORE_OK) {
-		src = run(q, stmt(q, SQ_TOKEN_REVOKE, "is", at, id), &changes);
+		src = run(q, sqi_stmt(q, SQ_TOKEN_REVOKE, "is", at, id), &changes);
 		if (src != SQLITE_OK)
 			rc = run_err(q, src, "token revoke", "token revoke: constraint failed", NULL);
 		else if (changes == 0) {
 			/* Already revoked is success; absent is not. */
-			if ((st = stmt(q, SQ_TOKEN_EXISTS, "s", id)) == NULL)
+			if ((st = sqi_stmt(q, SQ_TOKEN_EXISTS, "s", id)) == NULL)
 				rc = STORE_ERROR;
 			else if ((src = sqlite3_step(st)) == SQLITE_DONE)
 				rc = store_set_error(STORE_NOTFOUND, "no such token");
 			else if (src != SQLITE_ROW)
 				rc = sq_fail(q->db, src, "token revoke");
-			done(st);
+			sqi_done(st);
 		}
 		rc = tx_end(q, rc, changes > 0);
 	}
@@ -1048,8 +778,8 @@ sq_token_revoke_by_name(void *h, const char *client_id, const char *name, int64_
 
 	pthread_mutex_lock(&q->mu);
 	if ((rc = tx_begin(q)) == STORE_OK) {
-		st = client_id != NULL ? stmt(q, SQ_TOKEN_REVOKE_NAME_CLIENT, "iss", at, name, client_id) :
-		    stmt(q, SQ_TOKEN_REVOKE_NAME, "is", at, name);
+		st = client_id != NULL ? sqi_stmt(q, SQ_TOKEN_REVOKE_NAME_CLIENT, "iss", at, name, client_id) :
+		    sqi_stmt(q, SQ_TOKEN_REVOKE_NAME, "is", at, name);
 		src = run(q, st, &changes);
 		if (src != SQLITE_OK)
 			rc = run_err(q, src, "token revoke", "token revoke: constraint failed", NULL);
@@ -1071,7 +801,7 @@ sq_token_prune(void *h, int64_t expired_before, int64_t limit, int64_t *pruned)
 
 	pthread_mutex_lock(&q->mu);
 	if ((rc = tx_begin(q)) == STORE_OK) {
-		src = run(q, stmt(q, SQ_TOKEN_PRUNE, "ii", expired_before, limit), &changes);
+		src = run(q, sqi_stmt(q, SQ_TOKEN_PRUNE, "ii", expired_before, limit), &changes);
 		if (src != SQLITE_OK)
 			rc = sq_fail(q->db, src, "token prune");
 		rc = tx_end(q, rc, 0);
