@@ -165,8 +165,9 @@ int	sq_audit_seal(void *h, const struct store_audit_key *k, struct store_audit_s
 /*
  * The core, split by concern (the list is at the top of store_sqlite.c):
  * store_sqlite.c runs the main connection's cached statements and keeps
- * the generation; sqlite_open.c opens and closes. What these share is
- * declared below, under the name of the file that defines it.
+ * the generation; sqlite_open.c opens and closes; sqlite_tokens.c holds
+ * tokens and the group commit. What these share is declared below, under
+ * the name of the file that defines it.
  */
 
 /* Every connection's busy timeout: how long a statement waits for another
@@ -218,10 +219,47 @@ extern const char *const sqi_sw_sql[SW__MAX];
 sqlite3_stmt *sqi_stmt(struct sq *q, enum sq_id id, const char *types, ...);
 /* Resets st (NULL: nothing) so that it holds no read snapshot. */
 void	 sqi_done(sqlite3_stmt *st);
+/* Runs a cached statement returning no rows (NULL: its bind failed) and
+ * resets it: the raw SQLite code (DONE becomes OK), so that callers can
+ * tell constraint kinds apart; *changes (may be NULL) gets the rows
+ * changed. sqi_run_err: such a failure as enum store_err, a unique or
+ * foreign-key violation with the caller's message (fkey NULL: mapped as
+ * any other failure). */
+int	 sqi_run(struct sq *q, sqlite3_stmt *st, int *changes);
+int	 sqi_run_err(struct sq *q, int rc, const char *what, const char *conflict,
+	    const char *fkey);
+/* Transactions on the main connection, q->mu held: BEGIN IMMEDIATE; and
+ * COMMIT when rc is STORE_OK (incrementing the generation first when
+ * bump), else ROLLBACK keeping rc and its message. */
+int	 sqi_tx_begin(struct sq *q);
+int	 sqi_tx_end(struct sq *q, int rc, int bump);
+/* An env or format column as the enum; a value out of range (a newer
+ * binary's) as STORE_ENV_SANDBOX, STORE_FORMAT_JWT. */
+int	 sqi_env_of(int v);
+int	 sqi_format_of(int v);
+/* sq_collect on a cached statement (NULL: its bind failed, error set),
+ * which is reset after; sqi_fetch_one: its one row into out, or
+ * STORE_NOTFOUND with notfound as the message. q->mu held. */
+int	 sqi_collect(struct sq *q, sqlite3_stmt *st, size_t size, sq_row_fn row,
+	    store_clear_fn clear, void **out, size_t *n, const char *what);
+int	 sqi_fetch_one(struct sq *q, sqlite3_stmt *st, size_t size, sq_row_fn row,
+	    store_clear_fn clear, void *out, const char *what, const char *notfound);
 
 /* sqlite_open.c */
 int	 sq_open(const char *path, void **h, char *err, size_t errlen);
 void	 sq_close(void *h);
 int	 sq_schema_version(void *h, int *current, int *latest);
+
+/* sqlite_tokens.c */
+int	 sq_token_get(void *h, const char *id, struct store_token *out);
+int	 sq_token_list(void *h, const char *client_id, struct store_token **out, size_t *n);
+int	 sq_token_list_revoked(void *h, int64_t now, struct store_token **out, size_t *n);
+int	 sq_token_revoke(void *h, const char *id, int64_t at);
+int	 sq_token_revoke_by_name(void *h, const char *client_id, const char *name, int64_t at,
+	    int *count);
+int	 sq_token_prune(void *h, int64_t expired_before, int64_t limit, int64_t *pruned);
+int	 sq_commit_batch(void *h, const struct store_token *t, size_t n, int *errs,
+	    const struct store_audit_key *key, const struct store_audit *a, size_t na);
+int	 sq_commit_tokens(void *h, const struct store_token *t, size_t n, int *errs);
 
 #endif

@@ -14,11 +14,11 @@
  *
  * The backend's files, sharing sqlite_internal.h:
  *   - this one: the main connection's statements (their table, binding,
- *     running, transactions, rows), tenants, clients, secrets, keys,
- *     tokens and the group commit, the generation, the engine line and
- *     the ops table;
+ *     running, transactions, rows), tenants, clients, secrets, keys, the
+ *     generation, the engine line and the ops table;
  *   - sqlite_open.c: the file, each connection's settings, open (with the
  *     migrations) and close;
+ *   - sqlite_tokens.c: tokens and the group commit;
  *   - sqlite_util.c: the statement helpers of the topic files;
  *   - sqlite_pcache.c, sqlite_walbuf.c, sqlite_ckpt.c: the layers under
  *     SQLite (the page cache, WAL writes, checkpoints);
@@ -200,8 +200,8 @@ sqi_done(sqlite3_stmt *st)
 /* Runs a statement returning no rows. Returns the raw SQLite code (DONE
  * becomes OK) so that callers can tell constraint kinds apart; *changes
  * gets the rows changed. */
-static int
-run(struct sq *q, sqlite3_stmt *st, int *changes)
+int
+sqi_run(struct sq *q, sqlite3_stmt *st, int *changes)
 {
 	int rc;
 
@@ -218,9 +218,9 @@ run(struct sq *q, sqlite3_stmt *st, int *changes)
 	return rc;
 }
 
-/* A failed run() as enum store_err; the constraint messages name the row. */
-static int
-run_err(struct sq *q, int rc, const char *what, const char *conflict, const char *fkey)
+/* A failed sqi_run() as enum store_err; the constraint messages name the row. */
+int
+sqi_run_err(struct sq *q, int rc, const char *what, const char *conflict, const char *fkey)
 {
 	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
 		return store_set_error(STORE_CONFLICT, "%s", conflict);
@@ -232,25 +232,25 @@ run_err(struct sq *q, int rc, const char *what, const char *conflict, const char
 }
 
 /* Transactions on the main connection; q->mu held. */
-static int
-tx_begin(struct sq *q)
+int
+sqi_tx_begin(struct sq *q)
 {
-	int rc = run(q, q->st[SQ_BEGIN], NULL);
+	int rc = sqi_run(q, q->st[SQ_BEGIN], NULL);
 
 	return rc == SQLITE_OK ? STORE_OK : sq_fail(q->db, rc, "begin");
 }
 
 /* Commits when rc is STORE_OK (after incrementing the generation when bump),
  * else rolls back keeping rc and its message. */
-static int
-tx_end(struct sq *q, int rc, int bump)
+int
+sqi_tx_end(struct sq *q, int rc, int bump)
 {
 	int src;
 
-	if (rc == STORE_OK && bump && (src = run(q, q->st[SQ_BUMP], NULL)) != SQLITE_OK)
+	if (rc == STORE_OK && bump && (src = sqi_run(q, q->st[SQ_BUMP], NULL)) != SQLITE_OK)
 		rc = sq_fail(q->db, src, "generation");
 	if (rc == STORE_OK) {
-		if ((src = run(q, q->st[SQ_COMMIT], NULL)) == SQLITE_OK) {
+		if ((src = sqi_run(q, q->st[SQ_COMMIT], NULL)) == SQLITE_OK) {
 			if (bump)
 				q->gen_valid = 0;	/* data_version ignores our own commits */
 			return STORE_OK;
@@ -258,20 +258,20 @@ tx_end(struct sq *q, int rc, int bump)
 		rc = sq_fail(q->db, src, "commit");
 	}
 	if (!sqlite3_get_autocommit(q->db))
-		(void)run(q, q->st[SQ_ROLLBACK], NULL);
+		(void)sqi_run(q, q->st[SQ_ROLLBACK], NULL);
 	return rc;
 }
 
 /* -- rows ---------------------------------------------------------------------- */
 
-static int
-env_of(int v)
+int
+sqi_env_of(int v)
 {
 	return v >= 0 && v < STORE_ENV__MAX ? v : STORE_ENV_SANDBOX;
 }
 
-static int
-format_of(int v)
+int
+sqi_format_of(int v)
 {
 	return v >= 0 && v < STORE_FORMAT__MAX ? v : STORE_FORMAT_JWT;
 }
@@ -297,12 +297,12 @@ client_row(sqlite3_stmt *st, void *dst)
 	c->id = sq_text(st, 0);
 	c->tenant_id = sq_text(st, 1);
 	c->name = sq_text(st, 2);
-	c->env = (enum store_env)env_of(sqlite3_column_int(st, 3));
+	c->env = (enum store_env)sqi_env_of(sqlite3_column_int(st, 3));
 	c->roles = (unsigned)sqlite3_column_int64(st, 4);
 	c->scopes = sq_text(st, 5);
 	c->ttl = sqlite3_column_int64(st, 6);
 	c->max_ttl = sqlite3_column_int64(st, 7);
-	c->format = (enum store_format)format_of(sqlite3_column_int(st, 8));
+	c->format = (enum store_format)sqi_format_of(sqlite3_column_int(st, 8));
 	c->allow_ips = sq_text(st, 9);
 	c->claims = sq_text(st, 10);
 	c->disabled = sqlite3_column_int(st, 11);
@@ -338,7 +338,7 @@ key_row(sqlite3_stmt *st, void *dst)
 
 	k->kid = sq_text(st, 0);
 	k->alg = sq_text(st, 1);
-	k->env = (enum store_env)env_of(sqlite3_column_int(st, 2));
+	k->env = (enum store_env)sqi_env_of(sqlite3_column_int(st, 2));
 	b = sqlite3_column_blob(st, 3);
 	n = sqlite3_column_bytes(st, 3);
 	if ((k->sealed = malloc(n > 0 ? (size_t)n : 1)) != NULL && n > 0 && b != NULL) {
@@ -353,29 +353,10 @@ key_row(sqlite3_stmt *st, void *dst)
 	return k->kid && k->alg && k->sealed ? 0 : -1;
 }
 
-static int
-token_row(sqlite3_stmt *st, void *dst)
-{
-	struct store_token *t = dst;
-
-	t->id = sq_text(st, 0);
-	t->client_id = sq_text(st, 1);
-	t->tenant_id = sq_text(st, 2);
-	t->name = sq_text(st, 3);
-	t->format = (enum store_format)format_of(sqlite3_column_int(st, 4));
-	t->env = (enum store_env)env_of(sqlite3_column_int(st, 5));
-	t->scope = sq_text(st, 6);
-	t->aud = sq_text(st, 7);
-	t->issued_at = sqlite3_column_int64(st, 8);
-	t->expires_at = sqlite3_column_int64(st, 9);
-	t->revoked_at = sqlite3_column_int64(st, 10);
-	return t->id && t->client_id && t->tenant_id && t->name && t->scope && t->aud ? 0 : -1;
-}
-
 /* sq_collect on a cached statement (NULL: its bind failed, error set),
  * which is reset after (under q->mu). */
-static int
-collect(struct sq *q, sqlite3_stmt *st, size_t size, sq_row_fn row, store_clear_fn clear,
+int
+sqi_collect(struct sq *q, sqlite3_stmt *st, size_t size, sq_row_fn row, store_clear_fn clear,
     void **out, size_t *n, const char *what)
 {
 	int rc;
@@ -390,13 +371,13 @@ collect(struct sq *q, sqlite3_stmt *st, size_t size, sq_row_fn row, store_clear_
 }
 
 /* One row into out: STORE_NOTFOUND (with notfound as the message) when none. */
-static int
-fetch_one(struct sq *q, sqlite3_stmt *st, size_t size, sq_row_fn row, store_clear_fn clear,
+int
+sqi_fetch_one(struct sq *q, sqlite3_stmt *st, size_t size, sq_row_fn row, store_clear_fn clear,
     void *out, const char *what, const char *notfound)
 {
 	void *arr = NULL;
 	size_t n = 0;
-	int rc = collect(q, st, size, row, clear, &arr, &n, what);
+	int rc = sqi_collect(q, st, size, row, clear, &arr, &n, what);
 
 	if (rc != STORE_OK)
 		return rc;
@@ -459,11 +440,11 @@ sq_tenant_create(void *h, const struct store_tenant *t)
 
 	snprintf(conflict, sizeof(conflict), "tenant %.64s already exists", t->id);
 	pthread_mutex_lock(&q->mu);
-	if ((rc = tx_begin(q)) == STORE_OK) {
-		src = run(q, sqi_stmt(q, SQ_TENANT_INSERT, "ssi", t->id, t->name, t->created_at), NULL);
+	if ((rc = sqi_tx_begin(q)) == STORE_OK) {
+		src = sqi_run(q, sqi_stmt(q, SQ_TENANT_INSERT, "ssi", t->id, t->name, t->created_at), NULL);
 		if (src != SQLITE_OK)
-			rc = run_err(q, src, "tenant create", conflict, NULL);
-		rc = tx_end(q, rc, 1);
+			rc = sqi_run_err(q, src, "tenant create", conflict, NULL);
+		rc = sqi_tx_end(q, rc, 1);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return rc;
@@ -478,7 +459,7 @@ sq_tenant_get(void *h, const char *id, struct store_tenant *out)
 
 	snprintf(nf, sizeof(nf), "tenant %.64s does not exist", id);
 	pthread_mutex_lock(&q->mu);
-	rc = fetch_one(q, sqi_stmt(q, SQ_TENANT_GET, "s", id), sizeof(*out), tenant_row,
+	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_TENANT_GET, "s", id), sizeof(*out), tenant_row,
 	    store_tenant_clear_v, out, "tenant get", nf);
 	pthread_mutex_unlock(&q->mu);
 	return rc;
@@ -491,7 +472,7 @@ sq_tenant_list(void *h, struct store_tenant **out, size_t *n)
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	rc = collect(q, sqi_stmt(q, SQ_TENANT_LIST, ""), sizeof(**out), tenant_row,
+	rc = sqi_collect(q, sqi_stmt(q, SQ_TENANT_LIST, ""), sizeof(**out), tenant_row,
 	    store_tenant_clear_v, (void **)out, n, "tenant list");
 	pthread_mutex_unlock(&q->mu);
 	return rc;
@@ -507,10 +488,10 @@ insert_secret(struct sq *q, struct store_secret *sec)
 
 	snprintf(fk, sizeof(fk), "client %.64s does not exist", sec->client_id);
 	snprintf(conflict, sizeof(conflict), "secret of client %.64s already exists", sec->client_id);
-	src = run(q, sqi_stmt(q, SQ_SECRET_INSERT, "sbiii", sec->client_id, (const void *)sec->hash,
+	src = sqi_run(q, sqi_stmt(q, SQ_SECRET_INSERT, "sbiii", sec->client_id, (const void *)sec->hash,
 	    sizeof(sec->hash), sec->created_at, sec->expires_at, sec->revoked_at), NULL);
 	if (src != SQLITE_OK)
-		return run_err(q, src, "secret add", conflict, fk);
+		return sqi_run_err(q, src, "secret add", conflict, fk);
 	sec->id = sqlite3_last_insert_rowid(q->db);
 	return STORE_OK;
 }
@@ -525,16 +506,16 @@ sq_client_create(void *h, const struct store_client *c, struct store_secret *fir
 	snprintf(conflict, sizeof(conflict), "client %.64s already exists", c->id);
 	snprintf(fk, sizeof(fk), "tenant %.64s does not exist", c->tenant_id);
 	pthread_mutex_lock(&q->mu);
-	if ((rc = tx_begin(q)) == STORE_OK) {
-		src = run(q, sqi_stmt(q, SQ_CLIENT_INSERT, "sssiisiiissiiiii", c->id, c->tenant_id,
+	if ((rc = sqi_tx_begin(q)) == STORE_OK) {
+		src = sqi_run(q, sqi_stmt(q, SQ_CLIENT_INSERT, "sssiisiiissiiiii", c->id, c->tenant_id,
 		    c->name, (int64_t)c->env, (int64_t)c->roles, c->scopes, c->ttl, c->max_ttl,
 		    (int64_t)c->format, c->allow_ips, c->claims, (int64_t)c->disabled,
 		    c->rate_limit, c->tokens_valid_after, c->created_at, c->updated_at), NULL);
 		if (src != SQLITE_OK)
-			rc = run_err(q, src, "client create", conflict, fk);
+			rc = sqi_run_err(q, src, "client create", conflict, fk);
 		if (rc == STORE_OK && first != NULL)
 			rc = insert_secret(q, first);
-		rc = tx_end(q, rc, 1);
+		rc = sqi_tx_end(q, rc, 1);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return rc;
@@ -549,7 +530,7 @@ sq_client_get(void *h, const char *id, struct store_client *out)
 
 	snprintf(nf, sizeof(nf), "client %.64s does not exist", id);
 	pthread_mutex_lock(&q->mu);
-	rc = fetch_one(q, sqi_stmt(q, SQ_CLIENT_GET, "s", id), sizeof(*out), client_row,
+	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_CLIENT_GET, "s", id), sizeof(*out), client_row,
 	    store_client_clear_v, out, "client get", nf);
 	pthread_mutex_unlock(&q->mu);
 	return rc;
@@ -565,7 +546,7 @@ sq_client_list(void *h, const char *tenant_id, struct store_client **out, size_t
 	pthread_mutex_lock(&q->mu);
 	st = tenant_id != NULL ? sqi_stmt(q, SQ_CLIENT_LIST_TENANT, "s", tenant_id) :
 	    sqi_stmt(q, SQ_CLIENT_LIST, "");
-	rc = collect(q, st, sizeof(**out), client_row, store_client_clear_v, (void **)out, n,
+	rc = sqi_collect(q, st, sizeof(**out), client_row, store_client_clear_v, (void **)out, n,
 	    "client list");
 	pthread_mutex_unlock(&q->mu);
 	return rc;
@@ -580,16 +561,16 @@ sq_client_update(void *h, const struct store_client *c)
 
 	snprintf(fk, sizeof(fk), "tenant %.64s does not exist", c->tenant_id);
 	pthread_mutex_lock(&q->mu);
-	if ((rc = tx_begin(q)) == STORE_OK) {
-		src = run(q, sqi_stmt(q, SQ_CLIENT_UPDATE, "ssiisiiissiiiiis", c->tenant_id, c->name,
+	if ((rc = sqi_tx_begin(q)) == STORE_OK) {
+		src = sqi_run(q, sqi_stmt(q, SQ_CLIENT_UPDATE, "ssiisiiissiiiiis", c->tenant_id, c->name,
 		    (int64_t)c->env, (int64_t)c->roles, c->scopes, c->ttl, c->max_ttl,
 		    (int64_t)c->format, c->allow_ips, c->claims, (int64_t)c->disabled, c->rate_limit,
 		    c->tokens_valid_after, c->created_at, c->updated_at, c->id), &changes);
 		if (src != SQLITE_OK)
-			rc = run_err(q, src, "client update", "client update: constraint failed", fk);
+			rc = sqi_run_err(q, src, "client update", "client update: constraint failed", fk);
 		else if (changes == 0)
 			rc = store_set_error(STORE_NOTFOUND, "client %.64s does not exist", c->id);
-		rc = tx_end(q, rc, 1);
+		rc = sqi_tx_end(q, rc, 1);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return rc;
@@ -604,8 +585,8 @@ sq_secret_add(void *h, struct store_secret *sec)
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	if ((rc = tx_begin(q)) == STORE_OK)
-		rc = tx_end(q, insert_secret(q, sec), 1);
+	if ((rc = sqi_tx_begin(q)) == STORE_OK)
+		rc = sqi_tx_end(q, insert_secret(q, sec), 1);
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }
@@ -617,7 +598,7 @@ sq_secret_list(void *h, const char *client_id, struct store_secret **out, size_t
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	rc = collect(q, sqi_stmt(q, SQ_SECRET_LIST, "s", client_id), sizeof(**out), secret_row,
+	rc = sqi_collect(q, sqi_stmt(q, SQ_SECRET_LIST, "s", client_id), sizeof(**out), secret_row,
 	    store_secret_clear_v, (void **)out, n, "secret list");
 	pthread_mutex_unlock(&q->mu);
 	return rc;
@@ -630,15 +611,15 @@ sq_secret_update(void *h, const struct store_secret *sec)
 	int rc, src, changes = 0;
 
 	pthread_mutex_lock(&q->mu);
-	if ((rc = tx_begin(q)) == STORE_OK) {
-		src = run(q, sqi_stmt(q, SQ_SECRET_UPDATE, "iii", sec->expires_at, sec->revoked_at,
+	if ((rc = sqi_tx_begin(q)) == STORE_OK) {
+		src = sqi_run(q, sqi_stmt(q, SQ_SECRET_UPDATE, "iii", sec->expires_at, sec->revoked_at,
 		    sec->id), &changes);
 		if (src != SQLITE_OK)
-			rc = run_err(q, src, "secret update", "secret update: constraint failed", NULL);
+			rc = sqi_run_err(q, src, "secret update", "secret update: constraint failed", NULL);
 		else if (changes == 0)
 			rc = store_set_error(STORE_NOTFOUND, "secret %lld does not exist",
 			    (long long)sec->id);
-		rc = tx_end(q, rc, 1);
+		rc = sqi_tx_end(q, rc, 1);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return rc;
@@ -655,13 +636,13 @@ sq_key_add(void *h, const struct store_key *k)
 
 	snprintf(conflict, sizeof(conflict), "key %.64s already exists", k->kid);
 	pthread_mutex_lock(&q->mu);
-	if ((rc = tx_begin(q)) == STORE_OK) {
-		src = run(q, sqi_stmt(q, SQ_KEY_INSERT, "ssibiiiii", k->kid, k->alg, (int64_t)k->env,
+	if ((rc = sqi_tx_begin(q)) == STORE_OK) {
+		src = sqi_run(q, sqi_stmt(q, SQ_KEY_INSERT, "ssibiiiii", k->kid, k->alg, (int64_t)k->env,
 		    (const void *)k->sealed, k->sealed_len, k->created_at, k->publish_at,
 		    k->activate_at, k->retire_at, k->remove_at), NULL);
 		if (src != SQLITE_OK)
-			rc = run_err(q, src, "key add", conflict, NULL);
-		rc = tx_end(q, rc, 1);
+			rc = sqi_run_err(q, src, "key add", conflict, NULL);
+		rc = sqi_tx_end(q, rc, 1);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return rc;
@@ -674,7 +655,7 @@ sq_key_list(void *h, struct store_key **out, size_t *n)
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	rc = collect(q, sqi_stmt(q, SQ_KEY_LIST, ""), sizeof(**out), key_row, store_key_clear_v,
+	rc = sqi_collect(q, sqi_stmt(q, SQ_KEY_LIST, ""), sizeof(**out), key_row, store_key_clear_v,
 	    (void **)out, n, "key list");
 	pthread_mutex_unlock(&q->mu);
 	return rc;
@@ -687,198 +668,17 @@ sq_key_update(void *h, const struct store_key *k)
 	int rc, src, changes = 0;
 
 	pthread_mutex_lock(&q->mu);
-	if ((rc = tx_begin(q)) == STORE_OK) {
-		src = run(q, sqi_stmt(q, SQ_KEY_UPDATE, "iiiis", k->publish_at, k->activate_at,
+	if ((rc = sqi_tx_begin(q)) == STORE_OK) {
+		src = sqi_run(q, sqi_stmt(q, SQ_KEY_UPDATE, "iiiis", k->publish_at, k->activate_at,
 		    k->retire_at, k->remove_at, k->kid), &changes);
 		if (src != SQLITE_OK)
-			rc = run_err(q, src, "key update", "key update: constraint failed", NULL);
+			rc = sqi_run_err(q, src, "key update", "key update: constraint failed", NULL);
 		else if (changes == 0)
 			rc = store_set_error(STORE_NOTFOUND, "key %.64s does not exist", k->kid);
-		rc = tx_end(q, rc, 1);
+		rc = sqi_tx_end(q, rc, 1);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return rc;
-}
-
-/* -- tokens ---------------------------------------------------------------------- */
-
-static int
-sq_token_get(void *h, const char *id, struct store_token *out)
-{
-	struct sq *q = h;
-	int rc;
-
-	pthread_mutex_lock(&q->mu);
-	rc = fetch_one(q, sqi_stmt(q, SQ_TOKEN_GET, "s", id), sizeof(*out), token_row,
-	    store_token_clear_v, out, "token get", "no such token");
-	pthread_mutex_unlock(&q->mu);
-	return rc;
-}
-
-static int
-sq_token_list(void *h, const char *client_id, struct store_token **out, size_t *n)
-{
-	struct sq *q = h;
-	int rc;
-
-	pthread_mutex_lock(&q->mu);
-	rc = collect(q, sqi_stmt(q, SQ_TOKEN_LIST, "s", client_id), sizeof(**out), token_row,
-	    store_token_clear_v, (void **)out, n, "token list");
-	pthread_mutex_unlock(&q->mu);
-	return rc;
-}
-
-static int
-sq_token_list_revoked(void *h, int64_t now, struct store_token **out, size_t *n)
-{
-	struct sq *q = h;
-	int rc;
-
-	pthread_mutex_lock(&q->mu);
-	rc = collect(q, sqi_stmt(q, SQ_TOKEN_LIST_REVOKED, "i", now), sizeof(**out), token_row,
-	    store_token_clear_v, (void **)out, n, "token list revoked");
-	pthread_mutex_unlock(&q->mu);
-	return rc;
-}
-
-static int
-sq_token_revoke(void *h, const char *id, int64_t at)
-{
-	struct sq *q = h;
-	sqlite3_stmt *st;
-	int rc, src, changes = 0;
-
-	pthread_mutex_lock(&q->mu);
-	if ((rc = tx_begin(q)) == STORE_OK) {
-		src = run(q, sqi_stmt(q, SQ_TOKEN_REVOKE, "is", at, id), &changes);
-		if (src != SQLITE_OK)
-			rc = run_err(q, src, "token revoke", "token revoke: constraint failed", NULL);
-		else if (changes == 0) {
-			/* Already revoked is success; absent is not. */
-			if ((st = sqi_stmt(q, SQ_TOKEN_EXISTS, "s", id)) == NULL)
-				rc = STORE_ERROR;
-			else if ((src = sqlite3_step(st)) == SQLITE_DONE)
-				rc = store_set_error(STORE_NOTFOUND, "no such token");
-			else if (src != SQLITE_ROW)
-				rc = sq_fail(q->db, src, "token revoke");
-			sqi_done(st);
-		}
-		rc = tx_end(q, rc, changes > 0);
-	}
-	pthread_mutex_unlock(&q->mu);
-	return rc;
-}
-
-static int
-sq_token_revoke_by_name(void *h, const char *client_id, const char *name, int64_t at, int *count)
-{
-	struct sq *q = h;
-	sqlite3_stmt *st;
-	int rc, src, changes = 0;
-
-	pthread_mutex_lock(&q->mu);
-	if ((rc = tx_begin(q)) == STORE_OK) {
-		st = client_id != NULL ? sqi_stmt(q, SQ_TOKEN_REVOKE_NAME_CLIENT, "iss", at, name, client_id) :
-		    sqi_stmt(q, SQ_TOKEN_REVOKE_NAME, "is", at, name);
-		src = run(q, st, &changes);
-		if (src != SQLITE_OK)
-			rc = run_err(q, src, "token revoke", "token revoke: constraint failed", NULL);
-		else if (changes == 0)
-			rc = store_set_error(STORE_NOTFOUND, "no live token named %.64s", name);
-		rc = tx_end(q, rc, 1);
-	}
-	pthread_mutex_unlock(&q->mu);
-	if (rc == STORE_OK)
-		*count = changes;
-	return rc;
-}
-
-static int
-sq_token_prune(void *h, int64_t expired_before, int64_t limit, int64_t *pruned)
-{
-	struct sq *q = h;
-	int rc, src, changes = 0;
-
-	pthread_mutex_lock(&q->mu);
-	if ((rc = tx_begin(q)) == STORE_OK) {
-		src = run(q, sqi_stmt(q, SQ_TOKEN_PRUNE, "ii", expired_before, limit), &changes);
-		if (src != SQLITE_OK)
-			rc = sq_fail(q->db, src, "token prune");
-		rc = tx_end(q, rc, 0);
-	}
-	pthread_mutex_unlock(&q->mu);
-	*pruned = rc == STORE_OK ? changes : 0;
-	return rc;
-}
-
-/* -- the group commit (writer thread only) ---------------------------------------- */
-
-/* Tokens, then the audit rows of the batch (sqlite_audit.c), one commit. */
-static int
-sq_commit_batch(void *h, const struct store_token *t, size_t n, int *errs,
-    const struct store_audit_key *key, const struct store_audit *a, size_t na)
-{
-	struct sq *q = h;
-	sqlite3_stmt *ins = q->sw[SW_INSERT];
-	int rc, src;
-
-	src = sqlite3_step(q->sw[SW_BEGIN]);
-	sqlite3_reset(q->sw[SW_BEGIN]);
-	if (src != SQLITE_DONE)
-		return sq_fail(q->wdb, sqlite3_extended_errcode(q->wdb), "token record: begin");
-	for (size_t i = 0; i < n; i++) {
-		const struct store_token *k = &t[i];
-
-		/* SQLITE_STATIC: the records outlive this call. */
-		sqlite3_bind_text(ins, 1, k->id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 2, k->client_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 3, k->tenant_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 4, k->name, -1, SQLITE_STATIC);
-		sqlite3_bind_int(ins, 5, (int)k->format);
-		sqlite3_bind_int(ins, 6, (int)k->env);
-		sqlite3_bind_text(ins, 7, k->scope, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 8, k->aud, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(ins, 9, k->issued_at);
-		sqlite3_bind_int64(ins, 10, k->expires_at);
-		sqlite3_bind_int64(ins, 11, k->revoked_at);
-		src = sqlite3_step(ins);
-		if (src == SQLITE_DONE)
-			errs[i] = sqlite3_changes(q->wdb) == 1 ? STORE_OK :
-			    store_set_error(STORE_CONFLICT, "token %.64s is already recorded", k->id);
-		else if ((src & 0xff) == SQLITE_CONSTRAINT)
-			/* The statement alone is undone; the batch goes on. */
-			errs[i] = sq_fail(q->wdb, sqlite3_extended_errcode(q->wdb), "token record");
-		else {
-			rc = sq_fail(q->wdb, sqlite3_extended_errcode(q->wdb), "token record");
-			sqlite3_reset(ins);
-			goto rollback;
-		}
-		sqlite3_reset(ins);
-	}
-	sqlite3_clear_bindings(ins);
-	if (na > 0 && (rc = sq_audit_append(q->wdb, &q->sa, key, a, na)) != STORE_OK)
-		goto rollback;
-	src = sqlite3_step(q->sw[SW_COMMIT]);
-	if (src != SQLITE_DONE) {
-		rc = sq_fail(q->wdb, sqlite3_extended_errcode(q->wdb), "token record: commit");
-		sqlite3_reset(q->sw[SW_COMMIT]);
-		goto rollback;
-	}
-	sqlite3_reset(q->sw[SW_COMMIT]);
-	return STORE_OK;
-rollback:
-	sqlite3_clear_bindings(ins);
-	if (!sqlite3_get_autocommit(q->wdb)) {
-		sqlite3_step(q->sw[SW_ROLLBACK]);
-		sqlite3_reset(q->sw[SW_ROLLBACK]);
-	}
-	return rc;
-}
-
-static int
-sq_commit_tokens(void *h, const struct store_token *t, size_t n, int *errs)
-{
-	return sq_commit_batch(h, t, n, errs, NULL, NULL, 0);
 }
 
 /* store.h store_engine. The layers are the process's (installed once, and
