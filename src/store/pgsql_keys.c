@@ -1,9 +1,9 @@
 /*
  * pgsql_keys.c — signing keys for the PostgreSQL backend (store.h
- * store_key_*), table signing_keys: the sealed private key as bytea, and
- * the dates that publish, activate, retire and remove it. Adding a key
- * moves the generation, and so does an update that finds it, so that
- * every node reloads its keys.
+ * store_key_*; the SQLite side is sqlite_keys.c), table signing_keys: the
+ * sealed private key as bytea, and the dates that publish, activate,
+ * retire and remove it. Adding a key moves the generation, and so does an
+ * update that finds it, so that every node reloads its keys.
  */
 #include <stdio.h>
 

@@ -1,7 +1,8 @@
 /*
  * pgsql_tenants.c — tenants for the PostgreSQL backend (store.h
- * store_tenant_*), table tenants: create, get and list, each one
- * statement on a pooled connection. Creating one moves the generation.
+ * store_tenant_*; the SQLite side is sqlite_tenants.c), table tenants:
+ * create, get and list, each one statement on a pooled connection.
+ * Creating one moves the generation.
  */
 #include <stdio.h>
 

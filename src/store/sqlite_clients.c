@@ -1,10 +1,160 @@
 /*
- * sqlite_clients.c — client deletion for the SQLite backend (store.h
- * store_client_delete): the client row and its secrets go in one
- * transaction that also increments the generation, so every cache (and
- * every node) drops the client. Token records stay.
+ * sqlite_clients.c — clients and their secrets for the SQLite backend
+ * (store.h store_client_* and store_secret_*; the PostgreSQL side is
+ * pgsql_clients.c), tables clients and client_secrets. Create, get, list
+ * and update run the main connection's cached statements (sqi_sql) under
+ * its mutex; a client goes in with its first secret in one transaction,
+ * and a secret's id is its rowid. Each change moves the generation.
+ * Deletion, rarer, prepares its statements per call (sqlite_util.c): the
+ * client row and its secrets go in one transaction that also increments
+ * the generation, so every cache (and every node) drops the client.
+ * Token records stay.
  */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
 #include "store/sqlite_internal.h"
+
+/* -- clients --------------------------------------------------------------------- */
+
+static int
+client_row(sqlite3_stmt *st, void *dst)
+{
+	struct store_client *c = dst;
+
+	c->id = sq_text(st, 0);
+	c->tenant_id = sq_text(st, 1);
+	c->name = sq_text(st, 2);
+	c->env = (enum store_env)sqi_env_of(sqlite3_column_int(st, 3));
+	c->roles = (unsigned)sqlite3_column_int64(st, 4);
+	c->scopes = sq_text(st, 5);
+	c->ttl = sqlite3_column_int64(st, 6);
+	c->max_ttl = sqlite3_column_int64(st, 7);
+	c->format = (enum store_format)sqi_format_of(sqlite3_column_int(st, 8));
+	c->allow_ips = sq_text(st, 9);
+	c->claims = sq_text(st, 10);
+	c->disabled = sqlite3_column_int(st, 11);
+	c->rate_limit = sqlite3_column_int64(st, 12);
+	c->tokens_valid_after = sqlite3_column_int64(st, 13);
+	c->created_at = sqlite3_column_int64(st, 14);
+	c->updated_at = sqlite3_column_int64(st, 15);
+	return c->id && c->tenant_id && c->name && c->scopes && c->allow_ips && c->claims ? 0 : -1;
+}
+
+static int
+secret_row(sqlite3_stmt *st, void *dst)
+{
+	struct store_secret *x = dst;
+	const void *h = sqlite3_column_blob(st, 2);
+
+	x->id = sqlite3_column_int64(st, 0);
+	x->client_id = sq_text(st, 1);
+	if (h != NULL && sqlite3_column_bytes(st, 2) == (int)sizeof(x->hash))
+		memcpy(x->hash, h, sizeof(x->hash));
+	x->created_at = sqlite3_column_int64(st, 3);
+	x->expires_at = sqlite3_column_int64(st, 4);
+	x->revoked_at = sqlite3_column_int64(st, 5);
+	return x->client_id ? 0 : -1;
+}
+
+static int
+insert_secret(struct sq *q, struct store_secret *sec)
+{
+	char fk[128], conflict[128];
+	int src;
+
+	snprintf(fk, sizeof(fk), "client %.64s does not exist", sec->client_id);
+	snprintf(conflict, sizeof(conflict), "secret of client %.64s already exists", sec->client_id);
+	src = sqi_run(q, sqi_stmt(q, SQ_SECRET_INSERT, "sbiii", sec->client_id, (const void *)sec->hash,
+	    sizeof(sec->hash), sec->created_at, sec->expires_at, sec->revoked_at), NULL);
+	if (src != SQLITE_OK)
+		return sqi_run_err(q, src, "secret add", conflict, fk);
+	sec->id = sqlite3_last_insert_rowid(q->db);
+	return STORE_OK;
+}
+
+int
+sq_client_create(void *h, const struct store_client *c, struct store_secret *first)
+{
+	struct sq *q = h;
+	char conflict[128], fk[128];
+	int rc, src;
+
+	snprintf(conflict, sizeof(conflict), "client %.64s already exists", c->id);
+	snprintf(fk, sizeof(fk), "tenant %.64s does not exist", c->tenant_id);
+	pthread_mutex_lock(&q->mu);
+	if ((rc = sqi_tx_begin(q)) == STORE_OK) {
+		src = sqi_run(q, sqi_stmt(q, SQ_CLIENT_INSERT, "sssiisiiissiiiii", c->id, c->tenant_id,
+		    c->name, (int64_t)c->env, (int64_t)c->roles, c->scopes, c->ttl, c->max_ttl,
+		    (int64_t)c->format, c->allow_ips, c->claims, (int64_t)c->disabled,
+		    c->rate_limit, c->tokens_valid_after, c->created_at, c->updated_at), NULL);
+		if (src != SQLITE_OK)
+			rc = sqi_run_err(q, src, "client create", conflict, fk);
+		if (rc == STORE_OK && first != NULL)
+			rc = insert_secret(q, first);
+		rc = sqi_tx_end(q, rc, 1);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+int
+sq_client_get(void *h, const char *id, struct store_client *out)
+{
+	struct sq *q = h;
+	char nf[128];
+	int rc;
+
+	snprintf(nf, sizeof(nf), "client %.64s does not exist", id);
+	pthread_mutex_lock(&q->mu);
+	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_CLIENT_GET, "s", id), sizeof(*out), client_row,
+	    store_client_clear_v, out, "client get", nf);
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+int
+sq_client_list(void *h, const char *tenant_id, struct store_client **out, size_t *n)
+{
+	struct sq *q = h;
+	sqlite3_stmt *st;
+	int rc;
+
+	pthread_mutex_lock(&q->mu);
+	st = tenant_id != NULL ? sqi_stmt(q, SQ_CLIENT_LIST_TENANT, "s", tenant_id) :
+	    sqi_stmt(q, SQ_CLIENT_LIST, "");
+	rc = sqi_collect(q, st, sizeof(**out), client_row, store_client_clear_v, (void **)out, n,
+	    "client list");
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+int
+sq_client_update(void *h, const struct store_client *c)
+{
+	struct sq *q = h;
+	char fk[128];
+	int rc, src, changes = 0;
+
+	snprintf(fk, sizeof(fk), "tenant %.64s does not exist", c->tenant_id);
+	pthread_mutex_lock(&q->mu);
+	if ((rc = sqi_tx_begin(q)) == STORE_OK) {
+		src = sqi_run(q, sqi_stmt(q, SQ_CLIENT_UPDATE, "ssiisiiissiiiiis", c->tenant_id, c->name,
+		    (int64_t)c->env, (int64_t)c->roles, c->scopes, c->ttl, c->max_ttl,
+		    (int64_t)c->format, c->allow_ips, c->claims, (int64_t)c->disabled, c->rate_limit,
+		    c->tokens_valid_after, c->created_at, c->updated_at, c->id), &changes);
+		if (src != SQLITE_OK)
+			rc = sqi_run_err(q, src, "client update", "client update: constraint failed", fk);
+		else if (changes == 0)
+			rc = store_set_error(STORE_NOTFOUND, "client %.64s does not exist", c->id);
+		rc = sqi_tx_end(q, rc, 1);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
 
 int
 sq_client_delete(void *h, const char *id)
@@ -26,5 +176,54 @@ sq_client_delete(void *h, const char *id)
 	rc = sq_tx_end(h, db, rc, "generation", "client delete commit");
 out:
 	sq_main_unlock(h);
+	return rc;
+}
+
+/* -- secrets --------------------------------------------------------------------- */
+
+int
+sq_secret_add(void *h, struct store_secret *sec)
+{
+	struct sq *q = h;
+	int rc;
+
+	pthread_mutex_lock(&q->mu);
+	if ((rc = sqi_tx_begin(q)) == STORE_OK)
+		rc = sqi_tx_end(q, insert_secret(q, sec), 1);
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+int
+sq_secret_list(void *h, const char *client_id, struct store_secret **out, size_t *n)
+{
+	struct sq *q = h;
+	int rc;
+
+	pthread_mutex_lock(&q->mu);
+	rc = sqi_collect(q, sqi_stmt(q, SQ_SECRET_LIST, "s", client_id), sizeof(**out), secret_row,
+	    store_secret_clear_v, (void **)out, n, "secret list");
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+int
+sq_secret_update(void *h, const struct store_secret *sec)
+{
+	struct sq *q = h;
+	int rc, src, changes = 0;
+
+	pthread_mutex_lock(&q->mu);
+	if ((rc = sqi_tx_begin(q)) == STORE_OK) {
+		src = sqi_run(q, sqi_stmt(q, SQ_SECRET_UPDATE, "iii", sec->expires_at, sec->revoked_at,
+		    sec->id), &changes);
+		if (src != SQLITE_OK)
+			rc = sqi_run_err(q, src, "secret update", "secret update: constraint failed", NULL);
+		else if (changes == 0)
+			rc = store_set_error(STORE_NOTFOUND, "secret %lld does not exist",
+			    (long long)sec->id);
+		rc = sqi_tx_end(q, rc, 1);
+	}
+	pthread_mutex_unlock(&q->mu);
 	return rc;
 }

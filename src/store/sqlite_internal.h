@@ -3,8 +3,9 @@
  * (sqlite_<topic>.c, one per feature, beside store_sqlite.c) need from the
  * core file: the main connection under its mutex, and the error mapping.
  * The core is split by concern too (the list is at the top of
- * store_sqlite.c); what its files share is declared at the end. Nothing
- * outside src/store/ includes this.
+ * store_sqlite.c); what its files share, with the topic files that run
+ * its cached statements, is declared at the end. Nothing outside
+ * src/store/ includes this.
  */
 #ifndef GH_SQLITE_INTERNAL_H
 #define GH_SQLITE_INTERNAL_H
@@ -104,8 +105,25 @@ int	 sq_ckpt_failed(struct sq_ckpt *, char *why, size_t len);
 void	 sq_ckpt_set_frames(struct sq_ckpt *, int background, int force);
 void	 sq_ckpt_stop(struct sq_ckpt *);
 
+/* sqlite_tenants.c */
+int	sq_tenant_create(void *h, const struct store_tenant *t);
+int	sq_tenant_get(void *h, const char *id, struct store_tenant *out);
+int	sq_tenant_list(void *h, struct store_tenant **out, size_t *n);
+
 /* sqlite_clients.c */
+int	sq_client_create(void *h, const struct store_client *c, struct store_secret *first);
+int	sq_client_get(void *h, const char *id, struct store_client *out);
+int	sq_client_list(void *h, const char *tenant_id, struct store_client **out, size_t *n);
+int	sq_client_update(void *h, const struct store_client *c);
 int	sq_client_delete(void *h, const char *id);
+int	sq_secret_add(void *h, struct store_secret *sec);
+int	sq_secret_list(void *h, const char *client_id, struct store_secret **out, size_t *n);
+int	sq_secret_update(void *h, const struct store_secret *sec);
+
+/* sqlite_keys.c */
+int	sq_key_add(void *h, const struct store_key *k);
+int	sq_key_list(void *h, struct store_key **out, size_t *n);
+int	sq_key_update(void *h, const struct store_key *k);
 
 /* sqlite_idempotency.c */
 int	sq_idem_begin(void *h, const struct store_idem *rec, int64_t now,
@@ -166,8 +184,10 @@ int	sq_audit_seal(void *h, const struct store_audit_key *k, struct store_audit_s
  * The core, split by concern (the list is at the top of store_sqlite.c):
  * store_sqlite.c runs the main connection's cached statements and keeps
  * the generation; sqlite_open.c opens and closes; sqlite_tokens.c holds
- * tokens and the group commit. What these share is declared below, under
- * the name of the file that defines it.
+ * tokens and the group commit. The topic files whose statements are in
+ * the cached table (tenants, clients and secrets, keys) use these too.
+ * What they share is declared below, under the name of the file that
+ * defines it.
  */
 
 /* Every connection's busy timeout: how long a statement waits for another
@@ -240,6 +260,8 @@ int	 sqi_format_of(int v);
 /* sq_collect on a cached statement (NULL: its bind failed, error set),
  * which is reset after; sqi_fetch_one: its one row into out, or
  * STORE_NOTFOUND with notfound as the message. q->mu held. */
+/* Each reader fills dst from the row; -1 when out of memory (sq_collect
+ * then clears dst). */
 int	 sqi_collect(struct sq *q, sqlite3_stmt *st, size_t size, sq_row_fn row,
 	    store_clear_fn clear, void **out, size_t *n, const char *what);
 int	 sqi_fetch_one(struct sq *q, sqlite3_stmt *st, size_t size, sq_row_fn row,

@@ -1,0 +1,94 @@
+/*
+ * sqlite_keys.c — signing keys for the SQLite backend (store.h
+ * store_key_*; the PostgreSQL side is pgsql_keys.c), table signing_keys:
+ * the sealed private key as a blob, and the dates that publish, activate,
+ * retire and remove it; each operation a cached statement of the main
+ * connection (sqi_sql) run under its mutex. Each change moves the
+ * generation, so that every node reloads its keys.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "store/sqlite_internal.h"
+
+static int
+key_row(sqlite3_stmt *st, void *dst)
+{
+	struct store_key *k = dst;
+	const void *b;
+	int n;
+
+	k->kid = sq_text(st, 0);
+	k->alg = sq_text(st, 1);
+	k->env = (enum store_env)sqi_env_of(sqlite3_column_int(st, 2));
+	b = sqlite3_column_blob(st, 3);
+	n = sqlite3_column_bytes(st, 3);
+	if ((k->sealed = malloc(n > 0 ? (size_t)n : 1)) != NULL && n > 0 && b != NULL) {
+		memcpy(k->sealed, b, (size_t)n);
+		k->sealed_len = (size_t)n;
+	}
+	k->created_at = sqlite3_column_int64(st, 4);
+	k->publish_at = sqlite3_column_int64(st, 5);
+	k->activate_at = sqlite3_column_int64(st, 6);
+	k->retire_at = sqlite3_column_int64(st, 7);
+	k->remove_at = sqlite3_column_int64(st, 8);
+	return k->kid && k->alg && k->sealed ? 0 : -1;
+}
+
+int
+sq_key_add(void *h, const struct store_key *k)
+{
+	struct sq *q = h;
+	char conflict[128];
+	int rc, src;
+
+	snprintf(conflict, sizeof(conflict), "key %.64s already exists", k->kid);
+	pthread_mutex_lock(&q->mu);
+	if ((rc = sqi_tx_begin(q)) == STORE_OK) {
+		src = sqi_run(q, sqi_stmt(q, SQ_KEY_INSERT, "ssibiiiii", k->kid, k->alg, (int64_t)k->env,
+		    (const void *)k->sealed, k->sealed_len, k->created_at, k->publish_at,
+		    k->activate_at, k->retire_at, k->remove_at), NULL);
+		if (src != SQLITE_OK)
+			rc = sqi_run_err(q, src, "key add", conflict, NULL);
+		rc = sqi_tx_end(q, rc, 1);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+int
+sq_key_list(void *h, struct store_key **out, size_t *n)
+{
+	struct sq *q = h;
+	int rc;
+
+	pthread_mutex_lock(&q->mu);
+	rc = sqi_collect(q, sqi_stmt(q, SQ_KEY_LIST, ""), sizeof(**out), key_row, store_key_clear_v,
+	    (void **)out, n, "key list");
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+int
+sq_key_update(void *h, const struct store_key *k)
+{
+	struct sq *q = h;
+	int rc, src, changes = 0;
+
+	pthread_mutex_lock(&q->mu);
+	if ((rc = sqi_tx_begin(q)) == STORE_OK) {
+		src = sqi_run(q, sqi_stmt(q, SQ_KEY_UPDATE, "iiiis", k->publish_at, k->activate_at,
+		    k->retire_at, k->remove_at, k->kid), &changes);
+		if (src != SQLITE_OK)
+			rc = sqi_run_err(q, src, "key update", "key update: constraint failed", NULL);
+		else if (changes == 0)
+			rc = store_set_error(STORE_NOTFOUND, "key %.64s does not exist", k->kid);
+		rc = sqi_tx_end(q, rc, 1);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
