@@ -10,19 +10,11 @@
 #include <string.h>
 
 #include "store/audit_group.h"
-#include "store/store.h"
-#include "store/store_backend.h"
+#include "store/store_internal.h"
 #include "store/writer.h"
 
 const char *const store_env_names[STORE_ENV__MAX] = { "sandbox", "production" };
 const char *const store_format_names[STORE_FORMAT__MAX] = { "jwt", "opaque" };
-
-struct store {
-	const struct store_ops	*ops;
-	void			*h;	/* the backend's handle */
-	struct writer		*writer;
-	struct store_audit_key	*audit_key;	/* NULL until store_audit_set_key */
-};
 
 /* -- errors ------------------------------------------------------------------ */
 
@@ -166,14 +158,7 @@ store_engine(struct store *s, char *buf, size_t len)
 	return buf;
 }
 
-/* -- argument checks ----------------------------------------------------------- */
-
-#define REQUIRE(cond, what) do {					\
-	if (!(cond))							\
-		return store_set_error(STORE_ERROR, "%s: %s", __func__, what); \
-} while (0)
-
-#define OPT(p, dflt)	((p) != NULL ? (p) : (dflt))
+/* -- schema and generation ------------------------------------------------------ */
 
 int
 store_schema_version(struct store *s, int *current, int *latest)
