@@ -1,0 +1,55 @@
+/*
+ * store_keys.c — store.h store_key_*: a signing key needs a kid, an alg,
+ * its sealed private key (at most 16 MiB) and an env in range before the
+ * backend stores it; and freeing what the list returns.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_internal.h"
+
+int
+store_key_add(struct store *s, const struct store_key *k)
+{
+	REQUIRE(s != NULL && k != NULL, "NULL argument");
+	REQUIRE(k->kid != NULL && k->kid[0] != '\0' && k->alg != NULL, "a key needs a kid and an alg");
+	REQUIRE(k->sealed != NULL && k->sealed_len > 0 && k->sealed_len <= 1u << 24,
+	    "a key needs its sealed private key (at most 16 MiB)");
+	REQUIRE((unsigned)k->env < STORE_ENV__MAX, "env out of range");
+	return s->ops->key_add(s->h, k);
+}
+
+int
+store_key_list(struct store *s, struct store_key **out, size_t *n)
+{
+	REQUIRE(s != NULL && out != NULL && n != NULL, "NULL argument");
+	*out = NULL;
+	*n = 0;
+	return s->ops->key_list(s->h, out, n);
+}
+
+int
+store_key_update(struct store *s, const struct store_key *k)
+{
+	REQUIRE(s != NULL && k != NULL && k->kid != NULL, "NULL argument");
+	return s->ops->key_update(s->h, k);
+}
+
+void
+store_key_clear(struct store_key *k)
+{
+	if (k == NULL)
+		return;
+	free(k->kid);
+	free(k->alg);
+	free(k->sealed);
+	memset(k, 0, sizeof(*k));
+}
+
+void
+store_key_free(struct store_key *k, size_t n)
+{
+	for (size_t i = 0; k != NULL && i < n; i++)
+		store_key_clear(&k[i]);
+	free(k);
+}
