@@ -267,28 +267,18 @@ pg_audit_scan(void *h, int64_t from_seq, store_audit_fn fn, void *arg)
 	}
 }
 
-int
-pg_audit_prune(void *h, const struct store_audit_key *k, int64_t before, int64_t now,
-    int64_t *pruned)
+/* The cut (store.h, retention): the greatest seq of a prunable row older
+ * than before, into *through, and its hash; *found is 0 when there is
+ * none (then there is no checkpoint either). */
+static int
+prune_cut(PGconn *c, int64_t before, int64_t *through, uint8_t through_hash[32], int *found)
 {
-	struct store_audit_digest *dg = NULL;
-	struct store_audit cp;
 	struct pv v = { 0 }, t = { 0 };
-	uint8_t through_hash[32], kept_digest[32];
-	char detail[256];
-	int64_t through = 0, kept = 0, counted = 0;
 	enum pq_kind kind;
 	PGresult *r = NULL;
-	PGconn *c;
-	int slot, rc, deleted = 0;
+	int rc = STORE_OK;
 
-	if ((rc = pgi_acquire(h, &slot, &c, "audit: prune")) != STORE_OK)
-		return rc;
-	if ((rc = pgi_tx_begin(c)) != STORE_OK)
-		goto out;
-	/* The chain lock first: no append moves the head while we cut. */
-	if ((rc = chain_lock(c)) != STORE_OK)
-		goto out;
+	*found = 0;
 	pv_i(&v, before);
 	if ((r = pgi_q(c, "SELECT max(seq) FROM audit WHERE action IN " PRUNABLE " AND at < $1",
 	    &v, &kind, &rc, "audit: prune")) == NULL) {
@@ -296,13 +286,11 @@ pg_audit_prune(void *h, const struct store_audit_key *k, int64_t before, int64_t
 			rc = store_set_error(STORE_ERROR, "audit: prune: failed");
 		goto out;
 	}
-	if (PQgetisnull(r, 0, 0)) {	/* nothing old enough: no checkpoint */
-		*pruned = 0;
+	if (PQgetisnull(r, 0, 0))	/* nothing old enough: no checkpoint */
 		goto out;
-	}
-	through = pgi_col_i(r, 0, 0);
+	*through = pgi_col_i(r, 0, 0);
 	PQclear(r);
-	pv_i(&t, through);
+	pv_i(&t, *through);
 	if ((r = pgi_q(c, "SELECT hash FROM audit WHERE seq = $1", &t, &kind, &rc,
 	    "audit: prune: the row to cut at")) == NULL || PQntuples(r) != 1) {
 		if (r != NULL || kind != PQ_FAIL)
@@ -310,7 +298,25 @@ pg_audit_prune(void *h, const struct store_audit_key *k, int64_t before, int64_t
 		goto out;
 	}
 	hash32(r, 0, 0, through_hash);
+	*found = 1;
+out:
 	PQclear(r);
+	return rc;
+}
+
+/* The kept rows' count and digest: the checkpoint's "kept" and
+ * "kept_digest" (store.h). */
+static int
+prune_kept(PGconn *c, const struct store_audit_key *k, int64_t through, int64_t *kept,
+    uint8_t kept_digest[32])
+{
+	struct store_audit_digest *dg = NULL;
+	struct pv t = { 0 };
+	enum pq_kind kind;
+	PGresult *r = NULL;
+	int rc = STORE_OK;
+
+	pv_i(&t, through);
 	/* The rows that stay at or before the cut, bound by one digest. */
 	if ((r = pgi_q(c, "SELECT seq, hash FROM audit WHERE seq <= $1 AND action NOT IN "
 	    PRUNABLE " ORDER BY seq", &t, &kind, &rc, "audit: prune: kept rows")) == NULL) {
@@ -327,29 +333,81 @@ pg_audit_prune(void *h, const struct store_audit_key *k, int64_t before, int64_t
 		uint8_t hh[32];
 		hash32(r, i, 1, hh);
 		store_audit_digest_add(dg, pgi_col_i(r, i, 0), hh);
-		kept++;
+		(*kept)++;
 	}
 	PQclear(r);
 	r = NULL;
 	store_audit_digest_final(dg, kept_digest);
 	dg = NULL;
-	/* Count, append the checkpoint, then delete (the contract in
-	 * store_backend.h): appending after the delete would reuse the seq of
-	 * a pruned head. */
+out:
+	PQclear(r);
+	if (dg != NULL) {
+		uint8_t junk[32];
+		store_audit_digest_final(dg, junk);
+	}
+	return rc;
+}
+
+/* How many rows the delete is to take: the prunable ones at or before
+ * the cut. */
+static int
+prune_count(PGconn *c, int64_t through, int64_t *counted)
+{
+	struct pv t = { 0 };
+	enum pq_kind kind;
+	PGresult *r;
+	int rc = STORE_OK;
+
+	pv_i(&t, through);
 	if ((r = pgi_q(c, "SELECT count(*) FROM audit WHERE seq <= $1 AND action IN " PRUNABLE,
 	    &t, &kind, &rc, "audit: prune: count")) == NULL) {
 		if (kind != PQ_FAIL)
 			rc = store_set_error(STORE_ERROR, "audit: prune: count");
+		return rc;
+	}
+	*counted = pgi_col_i(r, 0, 0);
+	PQclear(r);
+	return STORE_OK;
+}
+
+int
+pg_audit_prune(void *h, const struct store_audit_key *k, int64_t before, int64_t now,
+    int64_t *pruned)
+{
+	struct store_audit cp;
+	struct pv t = { 0 };
+	uint8_t through_hash[32], kept_digest[32];
+	char detail[256];
+	int64_t through = 0, kept = 0, counted = 0;
+	PGconn *c;
+	int slot, rc, found, deleted = 0;
+
+	if ((rc = pgi_acquire(h, &slot, &c, "audit: prune")) != STORE_OK)
+		return rc;
+	if ((rc = pgi_tx_begin(c)) != STORE_OK)
+		goto out;
+	/* The chain lock first: no append moves the head while we cut. */
+	if ((rc = chain_lock(c)) != STORE_OK)
+		goto out;
+	if ((rc = prune_cut(c, before, &through, through_hash, &found)) != STORE_OK)
+		goto out;
+	if (!found) {
+		*pruned = 0;
 		goto out;
 	}
-	counted = pgi_col_i(r, 0, 0);
-	PQclear(r);
-	r = NULL;
+	if ((rc = prune_kept(c, k, through, &kept, kept_digest)) != STORE_OK)
+		goto out;
+	/* Count, append the checkpoint, then delete (the contract in
+	 * store_backend.h): appending after the delete would reuse the seq of
+	 * a pruned head. */
+	if ((rc = prune_count(c, through, &counted)) != STORE_OK)
+		goto out;
 	store_audit_checkpoint_detail(through, through_hash, kept, kept_digest, counted,
 	    detail, sizeof(detail));
 	store_audit_checkpoint(&cp, now, detail);
 	if ((rc = pg_audit_append_tx(c, k, &cp, 1)) != STORE_OK)
 		goto out;
+	pv_i(&t, through);
 	if ((rc = pgi_run(c, "DELETE FROM audit WHERE seq <= $1 AND action IN " PRUNABLE, &t,
 	    &deleted, "audit: prune: delete", NULL, NULL)) != STORE_OK)
 		goto out;
@@ -361,11 +419,6 @@ pg_audit_prune(void *h, const struct store_audit_key *k, int64_t before, int64_t
 	if ((rc = pgi_tx_end(h, c, STORE_OK, 0)) == STORE_OK)
 		*pruned = deleted;
 out:
-	PQclear(r);
-	if (dg != NULL) {
-		uint8_t junk[32];
-		store_audit_digest_final(dg, junk);
-	}
 	pgi_release(h, slot);	/* rolls back what did not commit */
 	return rc;
 }

@@ -265,42 +265,48 @@ one_int(sqlite3 *db, sqlite3_stmt *st, int64_t *v, int *isnull)
 	return src == SQLITE_DONE ? STORE_OK : sq_error(db, src, "audit: prune");
 }
 
-int
-sq_audit_prune(void *h, const struct store_audit_key *k, int64_t before, int64_t now,
-    int64_t *pruned)
+/* The cut (store.h, retention): the greatest seq of a prunable row older
+ * than before, into *through, and its hash; *found is 0 when there is
+ * none (then there is no checkpoint either). */
+static int
+prune_cut(sqlite3 *db, int64_t before, int64_t *through, uint8_t through_hash[32], int *found)
 {
-	sqlite3 *db = sq_main_lock(h);
 	sqlite3_stmt *st = NULL;
-	struct store_audit_digest *dg = NULL;
-	struct store_audit cp;
-	uint8_t through_hash[32], kept_digest[32];
-	char detail[256];
-	int64_t through = 0, kept = 0, deleted = 0;
-	int rc, src, isnull, intx = 0;
+	int rc, src, isnull;
 
-	if ((src = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) {
-		rc = sq_error(db, src, "audit: prune: begin");
-		goto out;
-	}
-	intx = 1;
+	*found = 0;
 	if ((rc = prep(db, "SELECT max(seq) FROM audit WHERE action IN " PRUNABLE " AND at < ?",
 	    &st)) != STORE_OK)
 		goto out;
 	sqlite3_bind_int64(st, 1, before);
-	if ((rc = one_int(db, st, &through, &isnull)) != STORE_OK || isnull)
+	if ((rc = one_int(db, st, through, &isnull)) != STORE_OK || isnull)
 		goto out;	/* nothing old enough: no checkpoint */
 	sqlite3_finalize(st);
 	st = NULL;
 	if ((rc = prep(db, "SELECT hash FROM audit WHERE seq = ?", &st)) != STORE_OK)
 		goto out;
-	sqlite3_bind_int64(st, 1, through);
+	sqlite3_bind_int64(st, 1, *through);
 	if ((src = sqlite3_step(st)) != SQLITE_ROW) {
 		rc = sq_error(db, src, "audit: prune: the row to cut at");
 		goto out;
 	}
 	blob32(st, 0, through_hash);
+	*found = 1;
+out:
 	sqlite3_finalize(st);
-	st = NULL;
+	return rc;
+}
+
+/* The kept rows' count and digest: the checkpoint's "kept" and
+ * "kept_digest" (store.h). */
+static int
+prune_kept(sqlite3 *db, const struct store_audit_key *k, int64_t through, int64_t *kept,
+    uint8_t kept_digest[32])
+{
+	sqlite3_stmt *st = NULL;
+	struct store_audit_digest *dg = NULL;
+	int rc, src;
+
 	/* The rows that stay at or before the cut, bound by one digest,
 	 * keyed as the checkpoint row that carries it. */
 	if ((dg = store_audit_digest_new(k)) == NULL) {
@@ -316,7 +322,7 @@ sq_audit_prune(void *h, const struct store_audit_key *k, int64_t before, int64_t
 
 		blob32(st, 1, hh);
 		store_audit_digest_add(dg, sqlite3_column_int64(st, 0), hh);
-		kept++;
+		(*kept)++;
 	}
 	if (src != SQLITE_DONE) {
 		rc = sq_error(db, src, "audit: prune: kept rows");
@@ -326,14 +332,56 @@ sq_audit_prune(void *h, const struct store_audit_key *k, int64_t before, int64_t
 	st = NULL;
 	store_audit_digest_final(dg, kept_digest);
 	dg = NULL;
+out:
+	sqlite3_finalize(st);
+	if (dg != NULL) {
+		uint8_t junk[32];
+		store_audit_digest_final(dg, junk);
+	}
+	return rc;
+}
+
+/* How many rows the delete is to take: the prunable ones at or before
+ * the cut. */
+static int
+prune_count(sqlite3 *db, int64_t through, int64_t *deleted)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, isnull;
+
 	if ((rc = prep(db, "SELECT count(*) FROM audit WHERE seq <= ? AND action IN " PRUNABLE,
 	    &st)) != STORE_OK)
 		goto out;
 	sqlite3_bind_int64(st, 1, through);
-	if ((rc = one_int(db, st, &deleted, &isnull)) != STORE_OK)
-		goto out;
+	rc = one_int(db, st, deleted, &isnull);
+out:
 	sqlite3_finalize(st);
-	st = NULL;
+	return rc;
+}
+
+int
+sq_audit_prune(void *h, const struct store_audit_key *k, int64_t before, int64_t now,
+    int64_t *pruned)
+{
+	sqlite3 *db = sq_main_lock(h);
+	sqlite3_stmt *st = NULL;
+	struct store_audit cp;
+	uint8_t through_hash[32], kept_digest[32];
+	char detail[256];
+	int64_t through = 0, kept = 0, deleted = 0;
+	int rc, src, found, intx = 0;
+
+	if ((src = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) {
+		rc = sq_error(db, src, "audit: prune: begin");
+		goto out;
+	}
+	intx = 1;
+	if ((rc = prune_cut(db, before, &through, through_hash, &found)) != STORE_OK || !found)
+		goto out;
+	if ((rc = prune_kept(db, k, through, &kept, kept_digest)) != STORE_OK)
+		goto out;
+	if ((rc = prune_count(db, through, &deleted)) != STORE_OK)
+		goto out;
 	/* The checkpoint goes on before the delete: it takes the seq after
 	 * the head, which may be the row C itself; seqs are never reused. */
 	store_audit_checkpoint_detail(through, through_hash, kept, kept_digest, deleted,
@@ -361,10 +409,6 @@ sq_audit_prune(void *h, const struct store_audit_key *k, int64_t before, int64_t
 	*pruned = deleted;
 out:
 	sqlite3_finalize(st);
-	if (dg != NULL) {
-		uint8_t junk[32];
-		store_audit_digest_final(dg, junk);
-	}
 	if (intx) {
 		/* Nothing to prune commits nothing either. */
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
