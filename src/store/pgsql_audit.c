@@ -95,6 +95,31 @@ pg_audit_rows_free(struct pg_audit_rows *w)
 	memset(w, 0, sizeof(*w));
 }
 
+/* A row's eight text fields *f[0..8) as they are to be stored: NULL as
+ * "", invalid UTF-8 as a copy in fixed[k] (the caller frees them). -1 out
+ * of memory, the copies made freed. */
+static int
+text_fields(char **f[8], char *fixed[8])
+{
+	/* PostgreSQL text takes only UTF-8: an invalid byte (from a
+	 * request, say a client id tried) becomes '?' before the row is
+	 * hashed, so the chain holds what is stored and one bad row
+	 * cannot fail a batch. */
+	for (int k = 0; k < 8; k++) {
+		if (*f[k] == NULL)
+			*f[k] = (char *)"";
+		else if (!pgi_utf8_valid(*f[k])) {
+			if ((fixed[k] = pgi_utf8_fixed(*f[k])) == NULL) {
+				for (int j = 0; j < k; j++)
+					free(fixed[j]);
+				return -1;
+			}
+			*f[k] = fixed[k];
+		}
+	}
+	return 0;
+}
+
 int
 pg_audit_rows(struct pg_audit_rows *w, const struct store_audit_key *key,
     const struct store_audit *a, size_t na, int64_t seq, const uint8_t head[32])
@@ -115,22 +140,9 @@ pg_audit_rows(struct pg_audit_rows *w, const struct store_audit_key *key,
 		char *fixed[8] = { NULL };
 		int first = i == 0;
 
-		/* PostgreSQL text takes only UTF-8: an invalid byte (from a
-		 * request, say a client id tried) becomes '?' before the row is
-		 * hashed, so the chain holds what is stored and one bad row
-		 * cannot fail a batch. */
-		for (int k = 0; k < 8; k++) {
-			if (*f[k] == NULL)
-				*f[k] = (char *)"";
-			else if (!pgi_utf8_valid(*f[k])) {
-				if ((fixed[k] = pgi_utf8_fixed(*f[k])) == NULL) {
-					for (int j = 0; j < k; j++)
-						free(fixed[j]);
-					pg_audit_rows_free(w);
-					return store_set_error(STORE_ERROR, "audit: append: out of memory");
-				}
-				*f[k] = fixed[k];
-			}
+		if (text_fields(f, fixed) == -1) {
+			pg_audit_rows_free(w);
+			return store_set_error(STORE_ERROR, "audit: append: out of memory");
 		}
 		x.seq = ++seq;
 		x.chain = STORE_AUDIT_CHAIN_V2;
