@@ -105,6 +105,44 @@ columns(sqlite3 *db, const char *table, char cols[COLS_MAX][64], int *ncols, cha
 	return 0;
 }
 
+/* The columns of st's row as the insert's parameters: NULL as NULL,
+ * integers and floats as text (in num), blobs as binary, text as it is.
+ * vals point into st and num: they hold until st steps again. */
+static void
+row_params(sqlite3_stmt *st, int ncols, const char *vals[COLS_MAX], int lens[COLS_MAX],
+    int fmts[COLS_MAX], char num[COLS_MAX][32])
+{
+	for (int i = 0; i < ncols; i++) {
+		lens[i] = 0;
+		fmts[i] = 0;
+		switch (sqlite3_column_type(st, i)) {
+		case SQLITE_NULL:
+			vals[i] = NULL;
+			break;
+		case SQLITE_INTEGER:
+			snprintf(num[i], sizeof(num[i]), "%lld",
+			    (long long)sqlite3_column_int64(st, i));
+			vals[i] = num[i];
+			break;
+		case SQLITE_FLOAT:
+			snprintf(num[i], sizeof(num[i]), "%.17g", sqlite3_column_double(st, i));
+			vals[i] = num[i];
+			break;
+		case SQLITE_BLOB:
+			vals[i] = sqlite3_column_blob(st, i);
+			lens[i] = sqlite3_column_bytes(st, i);
+			fmts[i] = 1;
+			if (vals[i] == NULL)
+				vals[i] = "";
+			break;
+		default:
+			vals[i] = (const char *)sqlite3_column_text(st, i);
+			if (vals[i] == NULL)
+				vals[i] = "";
+		}
+	}
+}
+
 /* Copies every row of table; *copied gets how many. */
 static int
 copy_table(sqlite3 *db, PGconn *c, const char *table, int64_t *copied, char *err, size_t errlen)
@@ -146,35 +184,7 @@ copy_table(sqlite3 *db, PGconn *c, const char *table, int64_t *copied, char *err
 		return -1;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		for (int i = 0; i < ncols; i++) {
-			lens[i] = 0;
-			fmts[i] = 0;
-			switch (sqlite3_column_type(st, i)) {
-			case SQLITE_NULL:
-				vals[i] = NULL;
-				break;
-			case SQLITE_INTEGER:
-				snprintf(num[i], sizeof(num[i]), "%lld",
-				    (long long)sqlite3_column_int64(st, i));
-				vals[i] = num[i];
-				break;
-			case SQLITE_FLOAT:
-				snprintf(num[i], sizeof(num[i]), "%.17g", sqlite3_column_double(st, i));
-				vals[i] = num[i];
-				break;
-			case SQLITE_BLOB:
-				vals[i] = sqlite3_column_blob(st, i);
-				lens[i] = sqlite3_column_bytes(st, i);
-				fmts[i] = 1;
-				if (vals[i] == NULL)
-					vals[i] = "";
-				break;
-			default:
-				vals[i] = (const char *)sqlite3_column_text(st, i);
-				if (vals[i] == NULL)
-					vals[i] = "";
-			}
-		}
+		row_params(st, ncols, vals, lens, fmts, num);
 		r = PQexecPrepared(c, "", ncols, vals, lens, fmts, 0);
 		if (!pg_ok(c, r, err, errlen, table)) {
 			PQclear(r);
@@ -210,18 +220,14 @@ migrated(const char *url, int *version, char *err, size_t errlen)
 	return 0;
 }
 
-int
-store_copy(const char *from, const char *to, struct store_copy_count *counts, size_t max,
-    size_t *n, char *err, size_t errlen)
+/* The source must be SQLite (path: its file) and the target PostgreSQL,
+ * both brought to the same schema version by store_open; -1 with err. */
+static int
+check_stores(const char *from, const char *path, const char *to, char *err, size_t errlen)
 {
-	const char *path = strncmp(from, "sqlite:", 7) == 0 ? from + 7 : from;
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	PGconn *c = NULL;
-	int vfrom = 0, vto = 0, rc = -1, src;
+	int vfrom = 0, vto = 0;
 	char e2[256];
 
-	*n = 0;
 	if (path == from && strstr(from, "://") != NULL) {
 		snprintf(err, errlen, "store copy: --from must be sqlite:PATH");
 		return -1;
@@ -243,6 +249,71 @@ store_copy(const char *from, const char *to, struct store_copy_count *counts, si
 		    vfrom, vto);
 		return -1;
 	}
+	return 0;
+}
+
+/* Copies table, the source's next, into the target's, which must be
+ * empty (but for meta), and counts its rows again there; counts[*n] gets
+ * the table and its rows. -1 with err. */
+static int
+copy_one(sqlite3 *db, PGconn *c, const char *table, struct store_copy_count *counts, size_t max,
+    size_t *n, char *err, size_t errlen)
+{
+	int64_t copied = 0, there;
+	char e2[256];
+
+	if (!ident(table) || *n == max) {
+		snprintf(err, errlen, "store copy: unexpected table %.64s", table ? table : "");
+		return -1;
+	}
+	if (strcmp(table, "meta") == 0) {
+		/* The target's own generation row gives way to the source's. */
+		if (pg_exec(c, "DELETE FROM meta", err, errlen, "store copy: meta") == -1)
+			return -1;
+	} else if ((there = pg_count(c, table, e2, sizeof(e2))) != 0) {
+		if (there < 0)
+			snprintf(err, errlen, "store copy: %s", e2);
+		else
+			snprintf(err, errlen, "store copy: the target is not empty (%s has %lld "
+			    "rows); copy into a fresh database", table, (long long)there);
+		return -1;
+	}
+	if (copy_table(db, c, table, &copied, e2, sizeof(e2)) == -1) {
+		snprintf(err, errlen, "store copy: %s", e2);
+		return -1;
+	}
+	/* Counted again on the target, inside the transaction. */
+	if ((there = pg_count(c, table, e2, sizeof(e2))) != copied) {
+		snprintf(err, errlen, "store copy: %s: %lld rows read, %lld in the target",
+		    table, (long long)copied, (long long)there);
+		return -1;
+	}
+	snprintf(counts[*n].table, sizeof(counts[*n].table), "%s", table);
+	counts[(*n)++].rows = copied;
+	if (strcmp(table, "client_secrets") == 0) {
+		/* New secrets continue after the copied ids. */
+		if (pg_exec(c, "SELECT setval(pg_get_serial_sequence('client_secrets', 'id'),"
+		    " coalesce(max(id), 0) + 1, false) FROM client_secrets", err, errlen,
+		    "store copy: secret ids") == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+store_copy(const char *from, const char *to, struct store_copy_count *counts, size_t max,
+    size_t *n, char *err, size_t errlen)
+{
+	const char *path = strncmp(from, "sqlite:", 7) == 0 ? from + 7 : from;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	PGconn *c = NULL;
+	int rc = -1, src;
+	char e2[256];
+
+	*n = 0;
+	if (check_stores(from, path, to, err, errlen) == -1)
+		return -1;
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "store copy: %s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
 		goto out;
@@ -264,46 +335,10 @@ store_copy(const char *from, const char *to, struct store_copy_count *counts, si
 		snprintf(err, errlen, "store copy: %s", sqlite3_errmsg(db));
 		goto out;
 	}
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *table = (const char *)sqlite3_column_text(st, 0);
-		int64_t copied = 0, there;
-
-		if (!ident(table) || *n == max) {
-			snprintf(err, errlen, "store copy: unexpected table %.64s", table ? table : "");
+	while ((src = sqlite3_step(st)) == SQLITE_ROW)
+		if (copy_one(db, c, (const char *)sqlite3_column_text(st, 0), counts, max, n, err,
+		    errlen) == -1)
 			goto out;
-		}
-		if (strcmp(table, "meta") == 0) {
-			/* The target's own generation row gives way to the source's. */
-			if (pg_exec(c, "DELETE FROM meta", err, errlen, "store copy: meta") == -1)
-				goto out;
-		} else if ((there = pg_count(c, table, e2, sizeof(e2))) != 0) {
-			if (there < 0)
-				snprintf(err, errlen, "store copy: %s", e2);
-			else
-				snprintf(err, errlen, "store copy: the target is not empty (%s has %lld "
-				    "rows); copy into a fresh database", table, (long long)there);
-			goto out;
-		}
-		if (copy_table(db, c, table, &copied, e2, sizeof(e2)) == -1) {
-			snprintf(err, errlen, "store copy: %s", e2);
-			goto out;
-		}
-		/* Counted again on the target, inside the transaction. */
-		if ((there = pg_count(c, table, e2, sizeof(e2))) != copied) {
-			snprintf(err, errlen, "store copy: %s: %lld rows read, %lld in the target",
-			    table, (long long)copied, (long long)there);
-			goto out;
-		}
-		snprintf(counts[*n].table, sizeof(counts[*n].table), "%s", table);
-		counts[(*n)++].rows = copied;
-		if (strcmp(table, "client_secrets") == 0) {
-			/* New secrets continue after the copied ids. */
-			if (pg_exec(c, "SELECT setval(pg_get_serial_sequence('client_secrets', 'id'),"
-			    " coalesce(max(id), 0) + 1, false) FROM client_secrets", err, errlen,
-			    "store copy: secret ids") == -1)
-				goto out;
-		}
-	}
 	if (src != SQLITE_DONE) {
 		snprintf(err, errlen, "store copy: %s", sqlite3_errmsg(db));
 		goto out;
