@@ -252,43 +252,49 @@ listener_wait(struct pg *p, PGconn *c, int ms)
 	return 0;
 }
 
+/* The listener's own connection, LISTENing, with the generation read and
+ * noted (*next: when to read it again), or NULL. */
+static PGconn *
+listener_connect(struct pg *p, int64_t *next)
+{
+	PGconn *c;
+	PGresult *r;
+	char err[200];
+	uint64_t v;
+	int timed_out, ok;
+
+	if ((c = pg_connect(p, err, sizeof(err))) == NULL)
+		return NULL;
+	note_up(p);
+	r = pgi_exec_bounded(c, "LISTEN " PGI_CHANNEL, NULL, &timed_out);
+	ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	/* LISTEN before the read: nothing committed in between is missed. */
+	if (!ok || pgi_read_gen(c, &v, "generation") != STORE_OK) {
+		PQfinish(c);
+		return NULL;
+	}
+	pgi_gen_note(p, v);
+	pthread_mutex_lock(&p->gmu);
+	p->listening = 1;
+	pthread_mutex_unlock(&p->gmu);
+	*next = pgi_now_ms() + p->resync_ms;
+	return c;
+}
+
 void *
 pgi_listener_main(void *arg)
 {
 	struct pg *p = arg;
 	PGconn *c = NULL;
-	char err[200];
 	uint64_t v;
 	int64_t next = 0;
 
 	for (;;) {
-		if (c == NULL) {
-			if ((c = pg_connect(p, err, sizeof(err))) != NULL) {
-				int timed_out, ok;
-				PGresult *r;
-
-				note_up(p);
-				r = pgi_exec_bounded(c, "LISTEN " PGI_CHANNEL, NULL, &timed_out);
-				ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
-				PQclear(r);
-				/* LISTEN before the read: nothing committed in
-				 * between is missed. */
-				if (!ok || pgi_read_gen(c, &v, "generation") != STORE_OK) {
-					PQfinish(c);
-					c = NULL;
-				} else {
-					pgi_gen_note(p, v);
-					pthread_mutex_lock(&p->gmu);
-					p->listening = 1;
-					pthread_mutex_unlock(&p->gmu);
-					next = pgi_now_ms() + p->resync_ms;
-				}
-			}
-			if (c == NULL) {
-				if (listener_wait(p, NULL, LISTEN_RETRY_MS))
-					break;
-				continue;
-			}
+		if (c == NULL && (c = listener_connect(p, &next)) == NULL) {
+			if (listener_wait(p, NULL, LISTEN_RETRY_MS))
+				break;
+			continue;
 		}
 		{
 			int64_t left = next - pgi_now_ms();
