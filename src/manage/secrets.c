@@ -20,40 +20,26 @@ get_client(struct store *st, const char *id, struct store_client *c, char *err,
 	return rc == STORE_OK ? 0 : -1;
 }
 
-static int
-is_live(const struct store_secret *s, int64_t now)
-{
-	return s->revoked_at == 0 && (s->expires_at == 0 || s->expires_at > now);
-}
-
-/* preset: the new secret's hash made earlier (secret untouched), or NULL. */
+/* preset: the new secret's hash made earlier (secret untouched), or NULL.
+ * The count of live secrets, the cut of the old ones and the new one's
+ * insert are one store transaction (store_secret_rotate): two rotations at
+ * once cannot make a third live secret, and a failure leaves none that
+ * nobody was shown. */
 static int
 secret_rotate(struct store *st, const uint8_t secret_key[32],
     const char *client_id, int64_t grace, const uint8_t *preset, struct store_secret *out,
     int64_t *prev_end, char secret[SECRET_TEXT_LEN + 1], char *err, size_t errlen)
 {
 	struct store_client c;
-	struct store_secret *ss = NULL, add;
-	size_t n = 0, live = 0;
+	struct store_secret add;
 	int64_t now = clock_now();
-	int rc = -1;
+	int rc = -1, src;
 
 	if (get_client(st, client_id, &c, err, errlen) == -1)
 		return -1;
 	memset(&add, 0, sizeof(add));
 	if (c.disabled) {
 		snprintf(err, errlen, "client %.64s is disabled; enable it before rotating its secret", client_id);
-		goto out;
-	}
-	if (store_secret_list(st, client_id, &ss, &n) != STORE_OK) {
-		snprintf(err, errlen, "store: %s", store_last_error());
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++)
-		live += is_live(&ss[i], now);
-	if (live >= MANAGE_MAX_LIVE_SECRETS) {
-		snprintf(err, errlen, "client %.64s already has %d live secrets; revoke one "
-		    "(gatehouse client revoke-secret) before rotating again", client_id, MANAGE_MAX_LIVE_SECRETS);
 		goto out;
 	}
 	if (preset == NULL && secret_generate(secret) == -1) {
@@ -66,39 +52,29 @@ secret_rotate(struct store *st, const uint8_t secret_key[32],
 		memcpy(add.hash, preset, sizeof(add.hash));
 	else
 		secret_hash(secret_key, secret, SECRET_TEXT_LEN, add.hash);
-	/* The old secrets end after the grace period; the new one first
-	 * exists, so there is never a moment with no working secret. */
-	if (store_secret_add(st, &add) != STORE_OK) {
-		snprintf(err, errlen, "store: %s", store_last_error());
-		goto fail_secret;
-	}
-	*prev_end = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!is_live(&ss[i], now))
-			continue;
-		if (ss[i].expires_at == 0 || ss[i].expires_at > now + grace) {
-			ss[i].expires_at = now + grace;
-			if (store_secret_update(st, &ss[i]) != STORE_OK) {
-				snprintf(err, errlen, "store: %s", store_last_error());
-				goto out;
-			}
-		}
-		if (ss[i].expires_at > *prev_end)
-			*prev_end = ss[i].expires_at;
+	/* The old secrets end after the grace period; the new one exists
+	 * from the same commit, so there is never a moment with no working
+	 * secret. */
+	src = store_secret_rotate(st, &add, now + grace, MANAGE_MAX_LIVE_SECRETS, prev_end);
+	if (src != STORE_OK) {
+		if (src == STORE_CONFLICT && strstr(store_last_error(), "live secrets") != NULL)
+			snprintf(err, errlen, "client %.64s already has %d live secrets; revoke one "
+			    "(gatehouse client revoke-secret) before rotating again", client_id,
+			    MANAGE_MAX_LIVE_SECRETS);
+		else
+			snprintf(err, errlen, "store: %s", store_last_error());
+		if (preset == NULL)
+			OPENSSL_cleanse(secret, SECRET_TEXT_LEN + 1);
+		goto out;
 	}
 	if (out != NULL) {
 		*out = add;
 		out->client_id = NULL;
 	}
 	rc = 0;
-	goto out;
-fail_secret:
-	if (preset == NULL)
-		OPENSSL_cleanse(secret, SECRET_TEXT_LEN + 1);
 out:
 	add.client_id = NULL;
 	OPENSSL_cleanse(add.hash, sizeof(add.hash));
-	store_secret_free(ss, n);
 	store_client_clear(&c);
 	return rc;
 }

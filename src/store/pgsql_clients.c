@@ -242,3 +242,68 @@ pg_secret_update(void *h, const struct store_secret *sec)
 		rc = store_set_error(STORE_NOTFOUND, "secret %lld does not exist", (long long)sec->id);
 	return rc;
 }
+
+/* The rotation's statements on c, inside the caller's transaction. The
+ * client's row is locked first: a rotation on another connection (or
+ * node) waits for this one, and then counts the secret it added. */
+static int
+rotate_tx(PGconn *c, struct store_secret *sec, int64_t end_by, size_t max_live,
+    int64_t *prev_end)
+{
+	struct pv v = { 0 }, cut = { 0 };
+	char nf[128];
+	enum pq_kind kind;
+	int64_t n, last_end;
+	int rc = STORE_ERROR;
+	PGresult *r;
+
+	pv_s(&v, sec->client_id);
+	if ((r = pgi_q(c, "SELECT 1 FROM clients WHERE id = $1 FOR UPDATE", &v, &kind, &rc,
+	    "secret rotate")) == NULL)
+		return rc;
+	n = PQntuples(r);
+	PQclear(r);
+	if (n == 0) {
+		snprintf(nf, sizeof(nf), "client %.64s does not exist", sec->client_id);
+		return store_set_error(STORE_NOTFOUND, "%s", nf);
+	}
+	pv_i(&v, end_by);
+	pv_i(&v, sec->created_at);
+	if ((r = pgi_q(c, "SELECT count(*), coalesce(max(CASE WHEN expires_at = 0 OR expires_at > $2"
+	    " THEN $2 ELSE expires_at END), 0) FROM client_secrets WHERE client_id = $1"
+	    " AND revoked_at = 0 AND (expires_at = 0 OR expires_at > $3)", &v, &kind, &rc,
+	    "secret rotate")) == NULL)
+		return rc;
+	n = PQntuples(r) == 1 ? pgi_col_i(r, 0, 0) : 0;
+	last_end = PQntuples(r) == 1 ? pgi_col_i(r, 0, 1) : 0;
+	PQclear(r);
+	if (n >= (int64_t)max_live)
+		return store_set_error(STORE_CONFLICT, "client %.64s already has %lld live secrets",
+		    sec->client_id, (long long)n);
+	pv_s(&cut, sec->client_id);
+	pv_i(&cut, end_by);
+	if ((rc = pgi_run(c, "UPDATE client_secrets SET expires_at = $2 WHERE client_id = $1"
+	    " AND revoked_at = 0 AND (expires_at = 0 OR expires_at > $2)", &cut, NULL,
+	    "secret rotate", "secret rotate: constraint failed", NULL)) != STORE_OK)
+		return rc;
+	if ((rc = insert_secret(c, sec)) != STORE_OK)
+		return rc;
+	*prev_end = last_end;
+	return STORE_OK;
+}
+
+int
+pg_secret_rotate(void *h, struct store_secret *sec, int64_t end_by, size_t max_live,
+    int64_t *prev_end)
+{
+	struct pg *p = h;
+	PGconn *c;
+	int slot, rc;
+
+	if ((rc = pgi_acquire(p, &slot, &c, "secret rotate")) != STORE_OK)
+		return rc;
+	if ((rc = pgi_tx_begin(c)) == STORE_OK)
+		rc = pgi_tx_end(p, c, rotate_tx(c, sec, end_by, max_live, prev_end), 1);
+	pgi_release(p, slot);
+	return rc;
+}

@@ -231,6 +231,8 @@ int	pg_client_list(void *h, const char *tenant_id, struct store_client **out, si
 int	pg_client_update(void *h, const struct store_client *c);
 int	pg_client_delete(void *h, const char *id);
 int	pg_secret_add(void *h, struct store_secret *sec);
+int	pg_secret_rotate(void *h, struct store_secret *sec, int64_t end_by, size_t max_live,
+	    int64_t *prev_end);
 int	pg_secret_list(void *h, const char *client_id, struct store_secret **out, size_t *n);
 int	pg_secret_update(void *h, const struct store_secret *sec);
 

@@ -227,3 +227,63 @@ sq_secret_update(void *h, const struct store_secret *sec)
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }
+
+/* The live secrets' count and when the last ends once cut (SQ_SECRET_LIVE). */
+struct live {
+	int64_t	n, last_end;
+};
+
+static int
+live_row(sqlite3_stmt *st, void *dst)
+{
+	struct live *l = dst;
+
+	l->n = sqlite3_column_int64(st, 0);
+	l->last_end = sqlite3_column_int64(st, 1);
+	return 0;
+}
+
+static void
+live_clear(void *p)
+{
+	(void)p;
+}
+
+/* The rotation's three statements, inside the caller's transaction. */
+static int
+rotate_tx(struct sq *q, struct store_secret *sec, int64_t end_by, size_t max_live,
+    int64_t *prev_end)
+{
+	struct live l = { 0, 0 };
+	int rc, src;
+
+	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_SECRET_LIVE, "sii", sec->client_id, end_by,
+	    sec->created_at), sizeof(l), live_row, live_clear, &l, "secret rotate",
+	    "secret rotate: no count");
+	if (rc != STORE_OK)
+		return rc;
+	if (l.n >= (int64_t)max_live)
+		return store_set_error(STORE_CONFLICT, "client %.64s already has %lld live secrets",
+		    sec->client_id, (long long)l.n);
+	src = sqi_run(q, sqi_stmt(q, SQ_SECRET_END_BY, "si", sec->client_id, end_by), NULL);
+	if (src != SQLITE_OK)
+		return sqi_run_err(q, src, "secret rotate", "secret rotate: constraint failed", NULL);
+	if ((rc = insert_secret(q, sec)) != STORE_OK)
+		return rc;
+	*prev_end = l.last_end;
+	return STORE_OK;
+}
+
+int
+sq_secret_rotate(void *h, struct store_secret *sec, int64_t end_by, size_t max_live,
+    int64_t *prev_end)
+{
+	struct sq *q = h;
+	int rc;
+
+	pthread_mutex_lock(&q->mu);
+	if ((rc = sqi_tx_begin(q)) == STORE_OK)
+		rc = sqi_tx_end(q, rotate_tx(q, sec, end_by, max_live, prev_end), 1);
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}

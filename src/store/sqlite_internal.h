@@ -117,6 +117,8 @@ int	sq_client_list(void *h, const char *tenant_id, struct store_client **out, si
 int	sq_client_update(void *h, const struct store_client *c);
 int	sq_client_delete(void *h, const char *id);
 int	sq_secret_add(void *h, struct store_secret *sec);
+int	sq_secret_rotate(void *h, struct store_secret *sec, int64_t end_by, size_t max_live,
+	    int64_t *prev_end);
 int	sq_secret_list(void *h, const char *client_id, struct store_secret **out, size_t *n);
 int	sq_secret_update(void *h, const struct store_secret *sec);
 
@@ -199,7 +201,7 @@ enum sq_id {
 	SQ_BEGIN, SQ_COMMIT, SQ_ROLLBACK, SQ_BUMP, SQ_DATA_VERSION, SQ_GEN, SQ_SCHEMA,
 	SQ_TENANT_INSERT, SQ_TENANT_GET, SQ_TENANT_LIST,
 	SQ_CLIENT_INSERT, SQ_CLIENT_GET, SQ_CLIENT_LIST, SQ_CLIENT_LIST_TENANT, SQ_CLIENT_UPDATE,
-	SQ_SECRET_INSERT, SQ_SECRET_LIST, SQ_SECRET_UPDATE,
+	SQ_SECRET_INSERT, SQ_SECRET_LIST, SQ_SECRET_UPDATE, SQ_SECRET_LIVE, SQ_SECRET_END_BY,
 	SQ_KEY_INSERT, SQ_KEY_LIST, SQ_KEY_UPDATE,
 	SQ_TOKEN_GET, SQ_TOKEN_LIST, SQ_TOKEN_LIST_REVOKED, SQ_TOKEN_REVOKE, SQ_TOKEN_EXISTS,
 	SQ_TOKEN_REVOKE_NAME, SQ_TOKEN_REVOKE_NAME_CLIENT, SQ_TOKEN_PRUNE,

@@ -165,6 +165,18 @@ int	store_secret_add(struct store *, struct store_secret *s);
 int	store_secret_list(struct store *, const char *client_id,
 	    struct store_secret **out, size_t *n);
 int	store_secret_update(struct store *, const struct store_secret *);
+/*
+ * A rotation, in one transaction: every live secret of s->client_id (not
+ * revoked, not expired at s->created_at) that would outlive end_by ends at
+ * end_by, and s is added (s->id set), so that there is never a moment
+ * without a working secret nor, whoever else rotates at once (the CLI
+ * beside the server, another node), more than max_live live ones.
+ * *prev_end gets when the last secret live before ends (0: none was).
+ * STORE_CONFLICT when the client already has max_live live secrets,
+ * STORE_NOTFOUND when there is no such client. Increments the generation.
+ */
+int	store_secret_rotate(struct store *, struct store_secret *s, int64_t end_by,
+	    size_t max_live, int64_t *prev_end);
 void	store_secret_clear(struct store_secret *);
 void	store_secret_free(struct store_secret *, size_t n);
 

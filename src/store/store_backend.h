@@ -67,6 +67,8 @@ struct store_ops {
 	int	(*secret_list)(void *h, const char *client_id,
 		    struct store_secret **out, size_t *n);
 	int	(*secret_update)(void *h, const struct store_secret *);
+	int	(*secret_rotate)(void *h, struct store_secret *, int64_t end_by,
+		    size_t max_live, int64_t *prev_end);
 
 	int	(*key_add)(void *h, const struct store_key *);
 	int	(*key_list)(void *h, struct store_key **out, size_t *n);

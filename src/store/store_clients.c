@@ -136,6 +136,17 @@ store_secret_update(struct store *s, const struct store_secret *sec)
 	return s->ops->secret_update(s->h, sec);
 }
 
+int
+store_secret_rotate(struct store *s, struct store_secret *sec, int64_t end_by, size_t max_live,
+    int64_t *prev_end)
+{
+	REQUIRE(s != NULL && sec != NULL && prev_end != NULL, "NULL argument");
+	REQUIRE(sec->client_id != NULL, "a secret needs a client");
+	REQUIRE(max_live > 0, "max_live must be at least 1");
+	*prev_end = 0;
+	return s->ops->secret_rotate(s->h, sec, end_by, max_live, prev_end);
+}
+
 void
 store_secret_clear(struct store_secret *x)
 {

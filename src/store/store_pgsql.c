@@ -251,6 +251,7 @@ const struct store_ops store_pgsql_ops = {
 	.client_update = pg_client_update,
 	.client_delete = pg_client_delete,
 	.secret_add = pg_secret_add,
+	.secret_rotate = pg_secret_rotate,
 	.secret_list = pg_secret_list,
 	.secret_update = pg_secret_update,
 	.key_add = pg_key_add,

@@ -72,6 +72,13 @@ const char *const sqi_sql[SQ__MAX] = {
 	    " revoked_at) VALUES (?,?,?,?,?)",
 	[SQ_SECRET_LIST] = "SELECT " SECRET_COLS " FROM client_secrets WHERE client_id = ? ORDER BY id",
 	[SQ_SECRET_UPDATE] = "UPDATE client_secrets SET expires_at=?, revoked_at=? WHERE id=?",
+	/* A rotation (sq_secret_rotate): the client's live secrets at ?3,
+	 * and when the last of them ends once cut to ?2; then the cut. */
+	[SQ_SECRET_LIVE] = "SELECT count(*), coalesce(max(CASE WHEN expires_at = 0 OR"
+	    " expires_at > ?2 THEN ?2 ELSE expires_at END), 0) FROM client_secrets"
+	    " WHERE client_id = ?1 AND revoked_at = 0 AND (expires_at = 0 OR expires_at > ?3)",
+	[SQ_SECRET_END_BY] = "UPDATE client_secrets SET expires_at = ?2 WHERE client_id = ?1"
+	    " AND revoked_at = 0 AND (expires_at = 0 OR expires_at > ?2)",
 
 	[SQ_KEY_INSERT] = "INSERT INTO signing_keys (" KEY_COLS ") VALUES (?,?,?,?,?,?,?,?,?)",
 	[SQ_KEY_LIST] = "SELECT " KEY_COLS " FROM signing_keys ORDER BY created_at, kid",
@@ -419,6 +426,7 @@ const struct store_ops store_sqlite_ops = {
 	.client_update = sq_client_update,
 	.client_delete = sq_client_delete,
 	.secret_add = sq_secret_add,
+	.secret_rotate = sq_secret_rotate,
 	.secret_list = sq_secret_list,
 	.secret_update = sq_secret_update,
 	.key_add = sq_key_add,

@@ -12,6 +12,7 @@
  * without the key (rows relinked by the unkeyed scheme) found.
  * Each test starts from an empty store (the backend's setup).
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -301,6 +302,149 @@ secrets(void **state)
 	store_secret_free(all, n);
 	assert_int_equal(store_secret_list(s, "ghost", &all, &n), STORE_OK);
 	assert_int_equal(n, 0);
+	store_secret_free(all, n);
+	store_close(s);
+}
+
+/* A rotation cuts the live secrets to end_by (one ending sooner keeps its
+ * end), adds the new one, says when the last old one ends, and refuses a
+ * rotation past max_live without changing anything. */
+static void
+secret_rotation(void **state)
+{
+	struct store *s = open_store();
+	struct store_client c = client_fixture("c1", "acme");
+	struct store_secret first = secret_fixture("c1", 1), x, *all = NULL;
+	size_t n = 0;
+	int64_t prev = -1;
+	uint64_t g0;
+
+	(void)state;
+	make_tenant(s, "acme");
+	assert_int_equal(store_client_create(s, &c, &first), STORE_OK);
+	g0 = gen(s);
+	x = secret_fixture("c1", 2);
+	x.created_at = 3000;
+	assert_int_equal(store_secret_rotate(s, &x, 5000, 2, &prev), STORE_OK);
+	assert_true(x.id > first.id);
+	assert_int_equal(prev, 5000);
+	assert_true(gen(s) == g0 + 1);
+	assert_int_equal(store_secret_list(s, "c1", &all, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(all[0].expires_at, 5000);
+	assert_int_equal(all[1].id, x.id);
+	assert_int_equal(all[1].expires_at, 0);
+	assert_int_equal(all[1].created_at, 3000);
+	store_secret_free(all, n);
+
+	/* Two live: a third is refused, and nothing changes. */
+	x = secret_fixture("c1", 3);
+	x.created_at = 3100;
+	assert_int_equal(store_secret_rotate(s, &x, 9000, 2, &prev), STORE_CONFLICT);
+	assert_non_null(strstr(store_last_error(), "already has 2 live secrets"));
+	assert_true(gen(s) == g0 + 1);
+	assert_int_equal(store_secret_list(s, "c1", &all, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(all[0].expires_at, 5000);
+	assert_int_equal(all[1].expires_at, 0);
+	store_secret_free(all, n);
+
+	/* Once the first has ended, one is live: the rotation goes through,
+	 * and the ended one keeps its end. */
+	x = secret_fixture("c1", 4);
+	x.created_at = 6000;
+	assert_int_equal(store_secret_rotate(s, &x, 6100, 2, &prev), STORE_OK);
+	assert_int_equal(prev, 6100);
+	/* A secret ending before end_by keeps its end; prev is the latest. */
+	x = secret_fixture("c1", 5);
+	x.created_at = 6050;
+	assert_int_equal(store_secret_rotate(s, &x, 9000, 3, &prev), STORE_OK);
+	assert_int_equal(prev, 9000);
+	assert_int_equal(store_secret_list(s, "c1", &all, &n), STORE_OK);
+	assert_int_equal(n, 4);
+	assert_int_equal(all[0].expires_at, 5000);
+	assert_int_equal(all[1].expires_at, 6100);
+	assert_int_equal(all[2].expires_at, 9000);
+	assert_int_equal(all[3].expires_at, 0);
+	store_secret_free(all, n);
+
+	/* A revoked secret is not live: with the last one revoked, one is
+	 * live at 7000, and a rotation with max_live 2 goes through. */
+	assert_int_equal(store_secret_list(s, "c1", &all, &n), STORE_OK);
+	all[3].revoked_at = 6900;
+	assert_int_equal(store_secret_update(s, &all[3]), STORE_OK);
+	store_secret_free(all, n);
+	x = secret_fixture("c1", 6);
+	x.created_at = 7000;
+	assert_int_equal(store_secret_rotate(s, &x, 8000, 2, &prev), STORE_OK);
+	assert_int_equal(prev, 8000);
+
+	/* No client, no rotation. */
+	x = secret_fixture("ghost", 7);
+	assert_int_equal(store_secret_rotate(s, &x, 9000, 2, &prev), STORE_NOTFOUND);
+	assert_non_null(strstr(store_last_error(), "client ghost does not exist"));
+	store_close(s);
+}
+
+#define ROTATORS 6
+
+struct rotator {
+	pthread_barrier_t	*go;
+	int			 i, rc;
+};
+
+static void *
+rotate_once(void *arg)
+{
+	struct rotator *r = arg;
+	struct store *s = open_store();
+	struct store_secret x = secret_fixture("c1", (uint8_t)(10 + r->i));
+	int64_t prev;
+
+	x.created_at = 3000;
+	pthread_barrier_wait(r->go);
+	r->rc = store_secret_rotate(s, &x, 4000, 2, &prev);
+	store_close(s);
+	return NULL;
+}
+
+/* Rotations at once, each from its own handle (the CLI beside the server,
+ * or nodes): the client has one live secret, so exactly one goes through
+ * and it ends with two live, never three. */
+static void
+secret_rotations_at_once(void **state)
+{
+	struct store *s = open_store();
+	struct store_client c = client_fixture("c1", "acme");
+	struct store_secret first = secret_fixture("c1", 1), *all = NULL;
+	struct rotator r[ROTATORS];
+	pthread_t th[ROTATORS];
+	pthread_barrier_t go;
+	size_t n = 0;
+	int ok = 0, conflict = 0;
+
+	(void)state;
+	make_tenant(s, "acme");
+	assert_int_equal(store_client_create(s, &c, &first), STORE_OK);
+	pthread_barrier_init(&go, NULL, ROTATORS);
+	for (int i = 0; i < ROTATORS; i++) {
+		r[i].go = &go;
+		r[i].i = i;
+		r[i].rc = -1;
+		assert_int_equal(pthread_create(&th[i], NULL, rotate_once, &r[i]), 0);
+	}
+	for (int i = 0; i < ROTATORS; i++) {
+		pthread_join(th[i], NULL);
+		ok += r[i].rc == STORE_OK;
+		conflict += r[i].rc == STORE_CONFLICT;
+	}
+	pthread_barrier_destroy(&go);
+	assert_int_equal(ok, 1);
+	assert_int_equal(conflict, ROTATORS - 1);
+	assert_int_equal(store_secret_list(s, "c1", &all, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(all[0].expires_at, 4000);
+	assert_int_equal(all[1].expires_at, 0);
 	store_secret_free(all, n);
 	store_close(s);
 }
@@ -1104,6 +1248,8 @@ conformance_run(const struct conformance_backend *b)
 		T(clients),
 		T(client_create_missing_tenant_is_atomic),
 		T(secrets),
+		T(secret_rotation),
+		T(secret_rotations_at_once),
 		T(keys),
 		T(tokens),
 		T(duplicate_token_fails_alone),
