@@ -356,16 +356,16 @@ manage_client_set_disabled(struct store *st, const char *id, int disabled,
 	struct store_client c;
 	int rc;
 
-	if ((rc = store_client_get(st, id, &c)) != STORE_OK) {
+	/* One statement of its own (store.h): an update of the client's
+	 * settings made from an older read cannot undo it. */
+	if ((rc = store_client_set_disabled(st, id, disabled ? 1 : 0, clock_now())) != STORE_OK) {
 		snprintf(err, errlen, rc == STORE_NOTFOUND ? "client %.64s does not exist" : "store: %s",
 		    rc == STORE_NOTFOUND ? id : store_last_error());
 		return -1;
 	}
-	c.disabled = disabled;
-	c.updated_at = clock_now();
-	if (store_client_update(st, &c) != STORE_OK) {
-		snprintf(err, errlen, "store: %s", store_last_error());
-		store_client_clear(&c);
+	if ((rc = store_client_get(st, id, &c)) != STORE_OK) {
+		snprintf(err, errlen, rc == STORE_NOTFOUND ? "client %.64s does not exist" : "store: %s",
+		    rc == STORE_NOTFOUND ? id : store_last_error());
 		return -1;
 	}
 	if (out != NULL)
@@ -401,8 +401,10 @@ manage_client_check(const struct config *cfg, const struct client_spec *s, char 
 	return rc;
 }
 
+/* One read, merge and conditional write: 0, -1 with err, 1 when the
+ * client changed since the read (err set too). */
 static int
-client_update(struct store *st, const struct config *cfg, const char *id,
+client_update_once(struct store *st, const struct config *cfg, const char *id,
     const struct client_spec *patch, int dry_run, struct store_client *out, char *err,
     size_t errlen)
 {
@@ -454,9 +456,11 @@ client_update(struct store *st, const struct config *cfg, const char *id,
 		rc = 0;
 		goto out;
 	}
-	if ((src = store_client_update(st, &next)) != STORE_OK) {
+	if ((src = store_client_update(st, &next, &cur)) != STORE_OK) {
 		snprintf(err, errlen, src == STORE_NOTFOUND ? "client %.64s does not exist" : "store: %s",
 		    src == STORE_NOTFOUND ? id : store_last_error());
+		if (src == STORE_CONFLICT)
+			rc = 1;
 		goto out;
 	}
 	if (out != NULL && store_client_get(st, id, out) != STORE_OK) {
@@ -468,6 +472,23 @@ out:
 	store_client_clear(&next);
 	store_client_clear(&cur);
 	return rc;
+}
+
+/* The patch applied to the client as it is: a change that came in between
+ * the read and the write (STORE_CONFLICT) makes it read again and apply the
+ * patch to that, a few times at most. */
+#define UPDATE_TRIES	5
+
+static int
+client_update(struct store *st, const struct config *cfg, const char *id,
+    const struct client_spec *patch, int dry_run, struct store_client *out, char *err,
+    size_t errlen)
+{
+	int rc = 1;
+
+	for (int i = 0; i < UPDATE_TRIES && rc == 1; i++)
+		rc = client_update_once(st, cfg, id, patch, dry_run, out, err, errlen);
+	return rc == 0 ? 0 : -1;
 }
 
 int

@@ -164,24 +164,103 @@ pg_client_list(void *h, const char *tenant_id, struct store_client **out, size_t
 	    (void **)out, n, "client list");
 }
 
+/* The update on c in the caller's transaction (pg_client_update). */
+static int
+update_tx(PGconn *c, const struct pv *v, const char *id)
+{
+	enum pq_kind kind;
+	int64_t updated = 0, exists = 0;
+	int rc = STORE_ERROR;
+	PGresult *r;
+
+	/* One statement: the update applies only to the settings it was made
+	 * from (store.h), and says whether the client was there at all. */
+	r = pgi_q(c, "WITH u AS (UPDATE clients SET name=$2, roles=$3, scopes=$4, ttl=$5,"
+	    " max_ttl=$6, format=$7, allow_ips=$8, claims=$9, rate_limit=$10, updated_at=$11"
+	    " WHERE id=$1 AND name=$12 AND roles=$13 AND scopes=$14 AND ttl=$15 AND max_ttl=$16"
+	    " AND format=$17 AND allow_ips=$18 AND claims=$19 AND rate_limit=$20 RETURNING 1)"
+	    " SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM clients WHERE id=$1)",
+	    v, &kind, &rc, "client update");
+	if (r == NULL)
+		return rc;
+	if (PQntuples(r) == 1) {
+		updated = pgi_col_i(r, 0, 0);
+		exists = pgi_col_i(r, 0, 1);
+	}
+	PQclear(r);
+	if (updated == 1)
+		return STORE_OK;
+	if (exists)
+		return store_set_error(STORE_CONFLICT, "client %.64s changed since it was read;"
+		    " read it again", id);
+	return store_set_error(STORE_NOTFOUND, "client %.64s does not exist", id);
+}
+
 int
-pg_client_update(void *h, const struct store_client *c)
+pg_client_update(void *h, const struct store_client *cl, const struct store_client *rd)
+{
+	struct pg *p = h;
+	struct pv v = { 0 };
+	PGconn *c;
+	int slot, rc;
+
+	pv_s(&v, cl->id);
+	pv_s(&v, cl->name);
+	pv_i(&v, cl->roles);
+	pv_s(&v, cl->scopes);
+	pv_i(&v, cl->ttl);
+	pv_i(&v, cl->max_ttl);
+	pv_i(&v, cl->format);
+	pv_s(&v, cl->allow_ips);
+	pv_s(&v, cl->claims);
+	pv_i(&v, cl->rate_limit);
+	pv_i(&v, cl->updated_at);
+	pv_s(&v, rd->name);
+	pv_i(&v, rd->roles);
+	pv_s(&v, rd->scopes);
+	pv_i(&v, rd->ttl);
+	pv_i(&v, rd->max_ttl);
+	pv_i(&v, rd->format);
+	pv_s(&v, rd->allow_ips);
+	pv_s(&v, rd->claims);
+	pv_i(&v, rd->rate_limit);
+	if ((rc = pgi_acquire(p, &slot, &c, "client update")) != STORE_OK)
+		return rc;
+	if ((rc = pgi_tx_begin(c)) == STORE_OK)
+		rc = pgi_tx_end(p, c, update_tx(c, &v, cl->id), 1);
+	pgi_release(p, slot);
+	return rc;
+}
+
+/* One of the single-column changes: $1 value, $2 updated_at, $3 id. */
+static int
+client_set(void *h, const char *sql, const char *id, int64_t value, int64_t at,
+    const char *what)
 {
 	struct pv v = { 0 };
-	char fk[128];
 	int rc, changes = 0;
 
-	snprintf(fk, sizeof(fk), "tenant %.64s does not exist", c->tenant_id);
-	pv_s(&v, c->id);
-	pv_s(&v, c->tenant_id);
-	client_params(&v, c);
-	rc = pgi_write1(h, "UPDATE clients SET tenant_id=$2, name=$3, env=$4, roles=$5, scopes=$6,"
-	    " ttl=$7, max_ttl=$8, format=$9, allow_ips=$10, claims=$11, disabled=$12,"
-	    " rate_limit=$13, tokens_valid_after=$14, created_at=$15, updated_at=$16 WHERE id=$1",
-	    &v, 2, &changes, "client update", "client update: constraint failed", fk);
+	pv_i(&v, value);
+	pv_i(&v, at);
+	pv_s(&v, id);
+	rc = pgi_write1(h, sql, &v, 2, &changes, what, "client: constraint failed", NULL);
 	if (rc == STORE_OK && changes == 0)
-		rc = store_set_error(STORE_NOTFOUND, "client %.64s does not exist", c->id);
+		rc = store_set_error(STORE_NOTFOUND, "client %.64s does not exist", id);
 	return rc;
+}
+
+int
+pg_client_set_disabled(void *h, const char *id, int disabled, int64_t at)
+{
+	return client_set(h, "UPDATE clients SET disabled=$1, updated_at=$2 WHERE id=$3", id,
+	    disabled, at, "client disable");
+}
+
+int
+pg_client_void_tokens(void *h, const char *id, int64_t after, int64_t at)
+{
+	return client_set(h, "UPDATE clients SET tokens_valid_after = GREATEST(tokens_valid_after,"
+	    " $1), updated_at=$2 WHERE id=$3", id, after, at, "client void tokens");
 }
 
 int

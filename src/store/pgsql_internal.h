@@ -228,7 +228,9 @@ int	pg_tenant_list(void *h, struct store_tenant **out, size_t *n);
 int	pg_client_create(void *h, const struct store_client *cl, struct store_secret *first);
 int	pg_client_get(void *h, const char *id, struct store_client *out);
 int	pg_client_list(void *h, const char *tenant_id, struct store_client **out, size_t *n);
-int	pg_client_update(void *h, const struct store_client *c);
+int	pg_client_update(void *h, const struct store_client *next, const struct store_client *read);
+int	pg_client_set_disabled(void *h, const char *id, int disabled, int64_t at);
+int	pg_client_void_tokens(void *h, const char *id, int64_t after, int64_t at);
 int	pg_client_delete(void *h, const char *id);
 int	pg_secret_add(void *h, struct store_secret *sec);
 int	pg_secret_rotate(void *h, struct store_secret *sec, int64_t end_by, size_t max_live,

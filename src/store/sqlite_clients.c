@@ -132,28 +132,80 @@ sq_client_list(void *h, const char *tenant_id, struct store_client **out, size_t
 	return rc;
 }
 
+/* Whether client id exists, in the caller's transaction: the answer to an
+ * update that changed no row (STORE_CONFLICT if it does). */
+static int
+no_row(struct sq *q, const char *id, const char *what)
+{
+	sqlite3_stmt *st = sqi_stmt(q, SQ_CLIENT_GET, "s", id);
+	int src;
+
+	if (st == NULL)
+		return STORE_ERROR;
+	src = sqlite3_step(st);
+	sqi_done(st);
+	if (src == SQLITE_ROW)
+		return store_set_error(STORE_CONFLICT, "client %.64s changed since it was read;"
+		    " read it again", id);
+	if (src != SQLITE_DONE)
+		return store_set_error(STORE_ERROR, "%s: %s", what, sqlite3_errmsg(q->db));
+	return store_set_error(STORE_NOTFOUND, "client %.64s does not exist", id);
+}
+
 int
-sq_client_update(void *h, const struct store_client *c)
+sq_client_update(void *h, const struct store_client *c, const struct store_client *r)
 {
 	struct sq *q = h;
-	char fk[128];
 	int rc, src, changes = 0;
 
-	snprintf(fk, sizeof(fk), "tenant %.64s does not exist", c->tenant_id);
 	pthread_mutex_lock(&q->mu);
 	if ((rc = sqi_tx_begin(q)) == STORE_OK) {
-		src = sqi_run(q, sqi_stmt(q, SQ_CLIENT_UPDATE, "ssiisiiissiiiiis", c->tenant_id, c->name,
-		    (int64_t)c->env, (int64_t)c->roles, c->scopes, c->ttl, c->max_ttl,
-		    (int64_t)c->format, c->allow_ips, c->claims, (int64_t)c->disabled, c->rate_limit,
-		    c->tokens_valid_after, c->created_at, c->updated_at, c->id), &changes);
+		src = sqi_run(q, sqi_stmt(q, SQ_CLIENT_UPDATE, "sisiiissiissisiiissi", c->name,
+		    (int64_t)c->roles, c->scopes, c->ttl, c->max_ttl, (int64_t)c->format,
+		    c->allow_ips, c->claims, c->rate_limit, c->updated_at, c->id, r->name,
+		    (int64_t)r->roles, r->scopes, r->ttl, r->max_ttl, (int64_t)r->format,
+		    r->allow_ips, r->claims, r->rate_limit), &changes);
 		if (src != SQLITE_OK)
-			rc = sqi_run_err(q, src, "client update", "client update: constraint failed", fk);
+			rc = sqi_run_err(q, src, "client update", "client update: constraint failed", NULL);
 		else if (changes == 0)
-			rc = store_set_error(STORE_NOTFOUND, "client %.64s does not exist", c->id);
+			rc = no_row(q, c->id, "client update");
 		rc = sqi_tx_end(q, rc, 1);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return rc;
+}
+
+/* One of the single-column changes (SQ_CLIENT_DISABLE, SQ_CLIENT_VOID):
+ * value, updated_at, id. */
+static int
+client_set(struct sq *q, enum sq_id sid, const char *id, int64_t value, int64_t at,
+    const char *what)
+{
+	int rc, src, changes = 0;
+
+	pthread_mutex_lock(&q->mu);
+	if ((rc = sqi_tx_begin(q)) == STORE_OK) {
+		src = sqi_run(q, sqi_stmt(q, sid, "iis", value, at, id), &changes);
+		if (src != SQLITE_OK)
+			rc = sqi_run_err(q, src, what, "client: constraint failed", NULL);
+		else if (changes == 0)
+			rc = store_set_error(STORE_NOTFOUND, "client %.64s does not exist", id);
+		rc = sqi_tx_end(q, rc, 1);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+int
+sq_client_set_disabled(void *h, const char *id, int disabled, int64_t at)
+{
+	return client_set(h, SQ_CLIENT_DISABLE, id, disabled, at, "client disable");
+}
+
+int
+sq_client_void_tokens(void *h, const char *id, int64_t after, int64_t at)
+{
+	return client_set(h, SQ_CLIENT_VOID, id, after, at, "client void tokens");
 }
 
 int

@@ -114,7 +114,9 @@ int	sq_tenant_list(void *h, struct store_tenant **out, size_t *n);
 int	sq_client_create(void *h, const struct store_client *c, struct store_secret *first);
 int	sq_client_get(void *h, const char *id, struct store_client *out);
 int	sq_client_list(void *h, const char *tenant_id, struct store_client **out, size_t *n);
-int	sq_client_update(void *h, const struct store_client *c);
+int	sq_client_update(void *h, const struct store_client *next, const struct store_client *read);
+int	sq_client_set_disabled(void *h, const char *id, int disabled, int64_t at);
+int	sq_client_void_tokens(void *h, const char *id, int64_t after, int64_t at);
 int	sq_client_delete(void *h, const char *id);
 int	sq_secret_add(void *h, struct store_secret *sec);
 int	sq_secret_rotate(void *h, struct store_secret *sec, int64_t end_by, size_t max_live,
@@ -201,6 +203,7 @@ enum sq_id {
 	SQ_BEGIN, SQ_COMMIT, SQ_ROLLBACK, SQ_BUMP, SQ_DATA_VERSION, SQ_GEN, SQ_SCHEMA,
 	SQ_TENANT_INSERT, SQ_TENANT_GET, SQ_TENANT_LIST,
 	SQ_CLIENT_INSERT, SQ_CLIENT_GET, SQ_CLIENT_LIST, SQ_CLIENT_LIST_TENANT, SQ_CLIENT_UPDATE,
+	SQ_CLIENT_DISABLE, SQ_CLIENT_VOID,
 	SQ_SECRET_INSERT, SQ_SECRET_LIST, SQ_SECRET_UPDATE, SQ_SECRET_LIVE, SQ_SECRET_END_BY,
 	SQ_KEY_INSERT, SQ_KEY_LIST, SQ_KEY_UPDATE,
 	SQ_TOKEN_GET, SQ_TOKEN_LIST, SQ_TOKEN_LIST_REVOKED, SQ_TOKEN_REVOKE, SQ_TOKEN_EXISTS,

@@ -146,13 +146,29 @@ void	store_tenant_clear(struct store_tenant *);
 void	store_tenant_free(struct store_tenant *, size_t n);
 
 /* Clients. create inserts the client and its first secret in one transaction
- * (secret->id is set). update rewrites every field of the row named by id. */
+ * (secret->id is set). */
 int	store_client_create(struct store *, const struct store_client *,
 	    struct store_secret *first_secret);
 int	store_client_get(struct store *, const char *id, struct store_client *out);
 int	store_client_list(struct store *, const char *tenant_id /* NULL: all */,
 	    struct store_client **out, size_t *n);
-int	store_client_update(struct store *, const struct store_client *);
+/*
+ * update writes the settings of next (name, roles, scopes, ttl, max_ttl,
+ * format, allow_ips, claims, rate_limit) and its updated_at to the client
+ * named by next->id, if its settings are still those of read (the row the
+ * caller read and changed): STORE_CONFLICT when another change came in
+ * between (read it again, and apply the change to that), STORE_NOTFOUND
+ * when there is no such client. The tenant, env and creation time never
+ * change; disabled and tokens_valid_after change only by the two calls
+ * below, so that an update made from an older read cannot undo them.
+ */
+int	store_client_update(struct store *, const struct store_client *next,
+	    const struct store_client *read);
+/* Sets disabled (0 or 1) and updated_at (at). STORE_NOTFOUND when absent. */
+int	store_client_set_disabled(struct store *, const char *id, int disabled, int64_t at);
+/* Voids the client's tokens issued before after: tokens_valid_after becomes
+ * after, unless it is later already; updated_at becomes at. */
+int	store_client_void_tokens(struct store *, const char *id, int64_t after, int64_t at);
 /* Deletes the client and its secrets in one transaction (its token records
  * stay, for the record; they no longer validate: the client is gone).
  * STORE_NOTFOUND when there is no such client. Increments the generation. */

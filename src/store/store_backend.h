@@ -59,7 +59,10 @@ struct store_ops {
 	int	(*client_get)(void *h, const char *id, struct store_client *out);
 	int	(*client_list)(void *h, const char *tenant_id /* NULL: all */,
 		    struct store_client **out, size_t *n);
-	int	(*client_update)(void *h, const struct store_client *);
+	int	(*client_update)(void *h, const struct store_client *next,
+		    const struct store_client *read);
+	int	(*client_set_disabled)(void *h, const char *id, int disabled, int64_t at);
+	int	(*client_void_tokens)(void *h, const char *id, int64_t after, int64_t at);
 	/* NULL in a backend that lacks it: store.c answers STORE_ERROR. */
 	int	(*client_delete)(void *h, const char *id);
 

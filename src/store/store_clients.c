@@ -69,15 +69,33 @@ store_client_list(struct store *s, const char *tenant_id, struct store_client **
 }
 
 int
-store_client_update(struct store *s, const struct store_client *c)
+store_client_update(struct store *s, const struct store_client *next,
+    const struct store_client *read)
 {
-	struct store_client cc;
+	struct store_client cn, cr;
 	int rc;
 
-	REQUIRE(s != NULL, "NULL argument");
-	if ((rc = client_check(c, &cc, __func__)) != STORE_OK)
+	REQUIRE(s != NULL && read != NULL, "NULL argument");
+	if ((rc = client_check(next, &cn, __func__)) != STORE_OK ||
+	    (rc = client_check(read, &cr, __func__)) != STORE_OK)
 		return rc;
-	return s->ops->client_update(s->h, &cc);
+	REQUIRE(strcmp(cn.id, cr.id) == 0, "next and read are different clients");
+	return s->ops->client_update(s->h, &cn, &cr);
+}
+
+int
+store_client_set_disabled(struct store *s, const char *id, int disabled, int64_t at)
+{
+	REQUIRE(s != NULL && id != NULL && id[0] != '\0', "a client id is required");
+	REQUIRE(disabled == 0 || disabled == 1, "disabled is 0 or 1");
+	return s->ops->client_set_disabled(s->h, id, disabled, at);
+}
+
+int
+store_client_void_tokens(struct store *s, const char *id, int64_t after, int64_t at)
+{
+	REQUIRE(s != NULL && id != NULL && id[0] != '\0', "a client id is required");
+	return s->ops->client_void_tokens(s->h, id, after, at);
 }
 
 int

@@ -64,9 +64,14 @@ const char *const sqi_sql[SQ__MAX] = {
 	[SQ_CLIENT_LIST] = "SELECT " CLIENT_COLS " FROM clients ORDER BY created_at, id",
 	[SQ_CLIENT_LIST_TENANT] = "SELECT " CLIENT_COLS " FROM clients WHERE tenant_id = ?"
 	    " ORDER BY created_at, id",
-	[SQ_CLIENT_UPDATE] = "UPDATE clients SET tenant_id=?, name=?, env=?, roles=?, scopes=?,"
-	    " ttl=?, max_ttl=?, format=?, allow_ips=?, claims=?, disabled=?, rate_limit=?,"
-	    " tokens_valid_after=?, created_at=?, updated_at=? WHERE id=?",
+	/* An update applies only to the settings it was made from (store.h). */
+	[SQ_CLIENT_UPDATE] = "UPDATE clients SET name=?, roles=?, scopes=?, ttl=?, max_ttl=?,"
+	    " format=?, allow_ips=?, claims=?, rate_limit=?, updated_at=? WHERE id=? AND name=?"
+	    " AND roles=? AND scopes=? AND ttl=? AND max_ttl=? AND format=? AND allow_ips=?"
+	    " AND claims=? AND rate_limit=?",
+	[SQ_CLIENT_DISABLE] = "UPDATE clients SET disabled=?, updated_at=? WHERE id=?",
+	[SQ_CLIENT_VOID] = "UPDATE clients SET tokens_valid_after = max(tokens_valid_after, ?),"
+	    " updated_at=? WHERE id=?",
 
 	[SQ_SECRET_INSERT] = "INSERT INTO client_secrets (client_id, hash, created_at, expires_at,"
 	    " revoked_at) VALUES (?,?,?,?,?)",
@@ -424,6 +429,8 @@ const struct store_ops store_sqlite_ops = {
 	.client_get = sq_client_get,
 	.client_list = sq_client_list,
 	.client_update = sq_client_update,
+	.client_set_disabled = sq_client_set_disabled,
+	.client_void_tokens = sq_client_void_tokens,
 	.client_delete = sq_client_delete,
 	.secret_add = sq_secret_add,
 	.secret_rotate = sq_secret_rotate,

@@ -130,7 +130,7 @@ static void
 clients(void **state)
 {
 	struct store *s = open_store();
-	struct store_client c = client_fixture("c1", "acme"), back, *all = NULL;
+	struct store_client c = client_fixture("c1", "acme"), back, read, *all = NULL;
 	struct store_secret sec = secret_fixture("ignored", 7), *secs = NULL;
 	size_t n = 0;
 	uint64_t g0;
@@ -171,33 +171,73 @@ clients(void **state)
 	assert_int_equal(back.created_at, 1000);
 	assert_int_equal(back.updated_at, 1001);
 
-	/* Update rewrites the row. */
+	/* Update writes the settings, and only those, when they are still
+	 * as read: never the tenant, env, creation time, disabled or
+	 * tokens_valid_after. */
 	g0 = gen(s);
+	assert_int_equal(store_client_get(s, "c1", &read), STORE_OK);
 	back.disabled = 1;
+	back.tokens_valid_after = 99;
+	back.created_at = 7;
+	free(back.tenant_id);
+	back.tenant_id = strdup("beta");
 	free(back.scopes);
 	back.scopes = strdup("payments:read");
+	back.rate_limit = 30;
 	back.updated_at = 1500;
-	assert_int_equal(store_client_update(s, &back), STORE_OK);
+	assert_int_equal(store_client_update(s, &back, &read), STORE_OK);
 	assert_true(gen(s) == g0 + 1);
 	store_client_clear(&back);
 	assert_int_equal(store_client_get(s, "c1", &back), STORE_OK);
-	assert_int_equal(back.disabled, 1);
 	assert_string_equal(back.scopes, "payments:read");
+	assert_int_equal(back.rate_limit, 30);
 	assert_int_equal(back.updated_at, 1500);
+	assert_string_equal(back.tenant_id, "acme");
+	assert_int_equal(back.disabled, 0);
+	assert_int_equal(back.tokens_valid_after, 5);
+	assert_int_equal(back.created_at, 1000);
 
-	/* Update of a missing client, or into a missing tenant. */
-	back.id[0] = 'x';
-	assert_int_equal(store_client_update(s, &back), STORE_NOTFOUND);
-	assert_non_null(strstr(store_last_error(), "client x1 does not exist"));
-	back.id[0] = 'c';
-	free(back.tenant_id);
-	back.tenant_id = strdup("ghost");
-	assert_int_equal(store_client_update(s, &back), STORE_NOTFOUND);
-	assert_non_null(strstr(store_last_error(), "tenant ghost does not exist"));
+	/* Made from a read the first update overtook: refused, unchanged. */
+	g0 = gen(s);
+	free(back.name);
+	back.name = strdup("stale");
+	assert_int_equal(store_client_update(s, &back, &read), STORE_CONFLICT);
+	assert_non_null(strstr(store_last_error(), "client c1 changed since it was read"));
+	assert_true(gen(s) == g0);
+	store_client_clear(&read);
+	assert_int_equal(store_client_get(s, "c1", &read), STORE_OK);
+	assert_string_equal(read.name, "a client");
+
+	/* Disabling and voiding tokens are changes of their own, which an
+	 * update made from a read before them leaves alone. */
+	g0 = gen(s);
+	assert_int_equal(store_client_set_disabled(s, "c1", 1, 1600), STORE_OK);
+	assert_int_equal(store_client_void_tokens(s, "c1", 50, 1601), STORE_OK);
+	assert_true(gen(s) == g0 + 2);
+	assert_int_equal(store_client_void_tokens(s, "c1", 20, 1602), STORE_OK);
+	assert_int_equal(store_client_update(s, &back, &read), STORE_OK);
 	store_client_clear(&back);
 	assert_int_equal(store_client_get(s, "c1", &back), STORE_OK);
-	assert_string_equal(back.tenant_id, "acme");
+	assert_string_equal(back.name, "stale");
+	assert_int_equal(back.disabled, 1);
+	assert_int_equal(back.tokens_valid_after, 50);	/* never moved back */
+	assert_int_equal(store_client_set_disabled(s, "c1", 0, 1700), STORE_OK);
 	store_client_clear(&back);
+	assert_int_equal(store_client_get(s, "c1", &back), STORE_OK);
+	assert_int_equal(back.disabled, 0);
+	assert_int_equal(back.updated_at, 1700);
+
+	/* Any of them on a missing client. */
+	store_client_clear(&read);
+	assert_int_equal(store_client_get(s, "c1", &read), STORE_OK);
+	back.id[0] = 'x';
+	read.id[0] = 'x';
+	assert_int_equal(store_client_update(s, &back, &read), STORE_NOTFOUND);
+	assert_non_null(strstr(store_last_error(), "client x1 does not exist"));
+	assert_int_equal(store_client_set_disabled(s, "x1", 1, 1), STORE_NOTFOUND);
+	assert_int_equal(store_client_void_tokens(s, "x1", 1, 1), STORE_NOTFOUND);
+	store_client_clear(&back);
+	store_client_clear(&read);
 	assert_int_equal(store_client_get(s, "nope", &back), STORE_NOTFOUND);
 
 	/* Optional strings may be NULL: they read back as "" and "{}". */
