@@ -310,6 +310,98 @@ note_attempts(const struct gh_client *c, const struct ghc_http_resp *r, int retr
 		    ghc_deadline_note(c, r, note, sizeof(note)));
 }
 
+/* resp emptied and h set up for the next attempt (*cut: with less than its timeout). */
+static enum gh_client_err
+attempt_setup(struct gh_client *c, CURL *h, const struct ghc_http_req *req,
+    struct ghc_http_resp *resp, char *errbuf, int64_t deadline_ns, int *cut,
+    struct gh_client_error *e)
+{
+	long left, tmo;
+
+	resp_reset(resp);
+	resp->body.max = c->max_response_bytes;
+	errbuf[0] = '\0';
+	/* The attempt gets its timeout, or what remains of the deadline. */
+	left = ms_left(deadline_ns);
+	*cut = left < c->timeout_ms;
+	tmo = *cut ? (left > 0 ? left : 1) : c->timeout_ms;
+	return setup(c, h, req, resp, errbuf, tmo, e);
+}
+
+/* A failed attempt's error (message in e) and, in *again, whether another may follow. */
+static enum gh_client_err
+transport_fail(const struct gh_client *c, const struct ghc_http_req *req,
+    const struct ghc_http_resp *resp, CURLcode cc, int cut, const char *errbuf, int *again,
+    struct gh_client_error *e)
+{
+	enum gh_client_err rc;
+
+	rc = curl_class(cc, resp->body.overflow, again);
+	if (!req->idempotent && !never_sent(cc))
+		*again = 0;	/* it may have been acted on */
+	if (rc == GH_CLIENT_ERR_BAD_RESPONSE)
+		ghc_fail(e, rc, 0, "the answer from %s is larger than %zu bytes",
+		    req->url, c->max_response_bytes);
+	else if (rc == GH_CLIENT_ERR_TIMEOUT && cut)
+		ghc_fail(e, rc, 0, "%s %s: the call's deadline of %lld ms was reached",
+		    req->method ? req->method : "GET", req->url,
+		    (long long)(c->deadline_ns / 1000000));
+	else
+		ghc_fail(e, rc, 0, "%s %s: %s%s%s", req->method ? req->method : "GET",
+		    req->url, curl_easy_strerror(cc), errbuf[0] ? ": " : "", errbuf);
+	return rc;
+}
+
+/* An HTTP answer's status, Content-Type, Location and (429, 503) Retry-After, into resp. */
+static void
+answer_read(CURL *h, struct ghc_http_resp *resp)
+{
+	char *ct = NULL, *loc = NULL;
+
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+	if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
+		resp->content_type = strdup(ct);
+	if (curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc)
+		resp->location = strdup(loc);
+	if (resp->status == 429 || resp->status == 503)
+		resp->retry_after_ms = retry_after_ms(h);
+}
+
+/*
+ * The wait before sending again after an HTTP answer, or -1 when the answer
+ * is final: not a 429 or 5xx we may retry, or no time left (resp says so).
+ */
+static long
+answer_retry_wait(const struct gh_client *c, const struct ghc_http_req *req,
+    struct ghc_http_resp *resp, int retry, int64_t deadline_ns)
+{
+	long wait;
+
+	if (resp->status == 429) {
+		if (resp->retry_after_ms > c->retry_after_max_ms)
+			return -1;	/* longer than we may wait: the caller reports it */
+		wait = resp->retry_after_ms >= 0 ? resp->retry_after_ms : backoff_ms(c, retry);
+		if (!time_for(resp, wait, deadline_ns))
+			return -1;
+		return wait;
+	}
+	/* A 5xx may come after the request was acted on: sent again only
+	 * when repeating it is harmless, or the server said when to come
+	 * back (503 with Retry-After: it did not take the request). */
+	if (resp->status >= 500 && resp->status <= 599) {
+		int told = resp->status == 503 && resp->retry_after_ms >= 0;
+
+		if ((!req->idempotent && !told) ||
+		    (told && resp->retry_after_ms > c->retry_after_max_ms))
+			return -1;
+		wait = told ? resp->retry_after_ms : backoff_ms(c, retry);
+		if (!time_for(resp, wait, deadline_ns))
+			return -1;
+		return wait;
+	}
+	return -1;
+}
+
 enum gh_client_err
 ghc_http_do(struct gh_client *c, const struct ghc_http_req *req, struct ghc_http_resp *resp,
     struct gh_client_error *e, atomic_uint_fast64_t *counter, int64_t deadline_ns)
@@ -319,7 +411,7 @@ ghc_http_do(struct gh_client *c, const struct ghc_http_req *req, struct ghc_http
 	int retry = 0, max = c->max_retries, again, cut;
 	CURL *h = NULL;
 	CURLcode cc;
-	long wait, left, tmo;
+	long wait, left;
 
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after_ms = -1;
@@ -339,33 +431,15 @@ ghc_http_do(struct gh_client *c, const struct ghc_http_req *req, struct ghc_http
 				note_attempts(c, resp, retry - 1, 0, e);
 			goto out;
 		}
-		resp_reset(resp);
-		resp->body.max = c->max_response_bytes;
-		errbuf[0] = '\0';
-		/* The attempt gets its timeout, or what remains of the deadline. */
-		left = ms_left(deadline_ns);
-		cut = left < c->timeout_ms;
-		tmo = cut ? (left > 0 ? left : 1) : c->timeout_ms;
-		if ((rc = setup(c, h, req, resp, errbuf, tmo, e)) != GH_CLIENT_OK)
+		if ((rc = attempt_setup(c, h, req, resp, errbuf, deadline_ns, &cut, e)) !=
+		    GH_CLIENT_OK)
 			goto out;
 		resp->attempts++;
 		if (counter != NULL)
 			atomic_fetch_add(counter, 1);
 		cc = curl_easy_perform(h);
 		if (cc != CURLE_OK) {
-			rc = curl_class(cc, resp->body.overflow, &again);
-			if (!req->idempotent && !never_sent(cc))
-				again = 0;	/* it may have been acted on */
-			if (rc == GH_CLIENT_ERR_BAD_RESPONSE)
-				ghc_fail(e, rc, 0, "the answer from %s is larger than %zu bytes",
-				    req->url, c->max_response_bytes);
-			else if (rc == GH_CLIENT_ERR_TIMEOUT && cut)
-				ghc_fail(e, rc, 0, "%s %s: the call's deadline of %lld ms was reached",
-				    req->method ? req->method : "GET", req->url,
-				    (long long)(c->deadline_ns / 1000000));
-			else
-				ghc_fail(e, rc, 0, "%s %s: %s%s%s", req->method ? req->method : "GET",
-				    req->url, curl_easy_strerror(cc), errbuf[0] ? ": " : "", errbuf);
+			rc = transport_fail(c, req, resp, cc, cut, errbuf, &again, e);
 			if (again && retry < max) {
 				wait = backoff_ms(c, retry);
 				if (time_for(resp, wait, deadline_ns)) {
@@ -377,47 +451,14 @@ ghc_http_do(struct gh_client *c, const struct ghc_http_req *req, struct ghc_http
 			note_attempts(c, resp, retry, rc == GH_CLIENT_ERR_TIMEOUT && cut, e);
 			goto out;
 		}
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-		{
-			char *ct = NULL, *loc = NULL;
-
-			if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
-				resp->content_type = strdup(ct);
-			if (curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc)
-				resp->location = strdup(loc);
-		}
-		if (resp->status == 429 || resp->status == 503)
-			resp->retry_after_ms = retry_after_ms(h);
+		answer_read(h, resp);
 		rc = GH_CLIENT_OK;
 		if (retry >= max)
 			goto out;
-		if (resp->status == 429) {
-			if (resp->retry_after_ms > c->retry_after_max_ms)
-				goto out;	/* longer than we may wait: the caller reports it */
-			wait = resp->retry_after_ms >= 0 ? resp->retry_after_ms : backoff_ms(c, retry);
-			if (!time_for(resp, wait, deadline_ns))
-				goto out;
-			retry++;
-			ghc_sleep_ms(wait);
-			continue;
-		}
-		/* A 5xx may come after the request was acted on: sent again only
-		 * when repeating it is harmless, or the server said when to come
-		 * back (503 with Retry-After: it did not take the request). */
-		if (resp->status >= 500 && resp->status <= 599) {
-			int told = resp->status == 503 && resp->retry_after_ms >= 0;
-
-			if ((!req->idempotent && !told) ||
-			    (told && resp->retry_after_ms > c->retry_after_max_ms))
-				goto out;
-			wait = told ? resp->retry_after_ms : backoff_ms(c, retry);
-			if (!time_for(resp, wait, deadline_ns))
-				goto out;
-			retry++;
-			ghc_sleep_ms(wait);
-			continue;
-		}
-		goto out;
+		if ((wait = answer_retry_wait(c, req, resp, retry, deadline_ns)) < 0)
+			goto out;
+		retry++;
+		ghc_sleep_ms(wait);
 	}
 out:
 	curl_easy_cleanup(h);
