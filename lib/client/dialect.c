@@ -343,6 +343,115 @@ error_detail(const struct gh_client *c, const char *body, size_t len, char *out,
 	json_decref(j);
 }
 
+/* The token member of answer j: a non-empty string a bearer token can be, in *t. */
+static enum gh_client_err
+answer_token_member(json_t *j, const char *tok_key, json_t **t, struct gh_client_error *e)
+{
+	*t = json_object_get(j, tok_key);
+	if (*t == NULL)
+		return ghc_fail(e, GH_CLIENT_ERR_BAD_RESPONSE, 0,
+		    "the token endpoint's answer has no \"%s\"", tok_key);
+	if (!json_is_string(*t) || json_string_length(*t) == 0)
+		return ghc_fail(e, GH_CLIENT_ERR_BAD_RESPONSE, 0,
+		    "\"%s\" in the answer is not a non-empty string", tok_key);
+	if (json_string_length(*t) > GH_CLIENT_TOKEN_MAX)
+		return ghc_fail(e, GH_CLIENT_ERR_BAD_RESPONSE, 0,
+		    "the token is longer than %d bytes", GH_CLIENT_TOKEN_MAX);
+	/* RFC 6750 §2.1: it goes into a header; CR, LF, spaces would split it. */
+	if (!ghc_token_syntax_ok(json_string_value(*t), json_string_length(*t)))
+		return ghc_fail(e, GH_CLIENT_ERR_BAD_RESPONSE, 0,
+		    "the token has characters a bearer token cannot have (RFC 6750 §2.1)");
+	return GH_CLIENT_OK;
+}
+
+static enum gh_client_err
+oauth_token_type(json_t *j, const struct ghc_redactions *r, struct gh_client_error *e)
+{
+	json_t *tt;
+	char why[128];
+
+	/* RFC 6749 §5.1: token_type is case-insensitive; 003 sends "bearer". */
+	tt = json_object_get(j, "token_type");
+	if (tt != NULL && (!json_is_string(tt) ||
+	    strcasecmp(json_string_value(tt), "bearer") != 0)) {
+		if (json_is_string(tt))
+			ghc_sanitize(why, 40, json_string_value(tt), json_string_length(tt), r);
+		else
+			snprintf(why, sizeof(why), "(not a string)");
+		return ghc_fail(e, GH_CLIENT_ERR_BAD_RESPONSE, 0,
+		    "token_type %s is not Bearer", why);
+	}
+	return GH_CLIENT_OK;
+}
+
+/* expires_in (RFC 6749 §5.1), counted from now_wall: *life and *expires_wall. */
+static enum gh_client_err
+oauth_lifetime(json_t *j, int64_t now_wall, int64_t *life, int64_t *expires_wall,
+    struct gh_client_error *e)
+{
+	json_t *ex;
+
+	ex = json_object_get(j, "expires_in");
+	if (ex == NULL)
+		return ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
+		    "the answer has no expires_in; the lifetime is never assumed");
+	if (json_is_integer(ex)) {
+		*life = json_integer_value(ex);
+	} else if (json_is_real(ex)) {
+		double v = json_real_value(ex);
+
+		if (!isfinite(v) || v != floor(v) || v < -1e15 || v > 1e15)
+			return ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
+			    "expires_in is not a whole number of seconds");
+		*life = (int64_t)v;
+	} else {
+		return ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
+		    "expires_in is not a number");
+	}
+	if (*life <= 0)
+		return ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
+		    "expires_in %lld is not positive", (long long)*life);
+	if (*life > GHC_MAX_LIFETIME_S)
+		return ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
+		    "expires_in %lld is longer than %ld seconds", (long long)*life,
+		    GHC_MAX_LIFETIME_S);
+	*expires_wall = now_wall + *life;
+	return GH_CLIENT_OK;
+}
+
+/* 002's valid_until, an absolute time: *life from now_wall, and *expires_wall. */
+static enum gh_client_err
+papaya_lifetime(json_t *j, int64_t now_wall, const struct ghc_redactions *r, int64_t *life,
+    int64_t *expires_wall, struct gh_client_error *e)
+{
+	json_t *ex;
+	char why[128];
+	int64_t vu = 0;
+
+	ex = json_object_get(j, "valid_until");
+	if (ex == NULL)
+		return ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
+		    "the answer has no valid_until; the lifetime is never assumed");
+	if (!json_is_string(ex) || ghc_parse_iso8601(json_string_value(ex), &vu) != 0) {
+		if (json_is_string(ex))
+			ghc_sanitize(why, 48, json_string_value(ex), json_string_length(ex), r);
+		else
+			snprintf(why, sizeof(why), "(not a string)");
+		return ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
+		    "valid_until %s is not an ISO 8601 UTC time", why);
+	}
+	*life = vu - now_wall;
+	if (*life <= 0)
+		return ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
+		    "valid_until %s is not in the future", json_string_value(ex));
+	if (*life > GHC_MAX_LIFETIME_S)
+		return ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
+		    "valid_until %s is more than %ld seconds away", json_string_value(ex),
+		    GHC_MAX_LIFETIME_S);
+	*expires_wall = vu;
+	return GH_CLIENT_OK;
+}
+
 enum gh_client_err
 ghc_token_parse(enum gh_client_dialect dialect, const char *body, size_t len, int64_t now_wall,
     const struct ghc_redactions *r, char **token, int64_t *lifetime_s,
@@ -351,10 +460,10 @@ ghc_token_parse(enum gh_client_dialect dialect, const char *body, size_t len, in
 	const struct dialect *d = &dialects[dialect];
 	enum gh_client_err rc;
 	json_error_t jerr;
-	json_t *j = NULL, *t, *tt, *ex;
+	json_t *j = NULL, *t;
 	const char *tok_key = d->answer == ANSWER_PAPAYA ? "token" : "access_token";
 	char why[128];
-	int64_t life = 0, vu = 0;
+	int64_t life = 0;
 
 	*token = NULL;
 	if (body == NULL || len == 0) {
@@ -372,104 +481,15 @@ ghc_token_parse(enum gh_client_dialect dialect, const char *body, size_t len, in
 		    "the token endpoint's answer is not a JSON object");
 		goto out;
 	}
-	t = json_object_get(j, tok_key);
-	if (t == NULL) {
-		rc = ghc_fail(e, GH_CLIENT_ERR_BAD_RESPONSE, 0,
-		    "the token endpoint's answer has no \"%s\"", tok_key);
+	if ((rc = answer_token_member(j, tok_key, &t, e)) != GH_CLIENT_OK)
 		goto out;
-	}
-	if (!json_is_string(t) || json_string_length(t) == 0) {
-		rc = ghc_fail(e, GH_CLIENT_ERR_BAD_RESPONSE, 0,
-		    "\"%s\" in the answer is not a non-empty string", tok_key);
-		goto out;
-	}
-	if (json_string_length(t) > GH_CLIENT_TOKEN_MAX) {
-		rc = ghc_fail(e, GH_CLIENT_ERR_BAD_RESPONSE, 0,
-		    "the token is longer than %d bytes", GH_CLIENT_TOKEN_MAX);
-		goto out;
-	}
-	/* RFC 6750 §2.1: it goes into a header; CR, LF, spaces would split it. */
-	if (!ghc_token_syntax_ok(json_string_value(t), json_string_length(t))) {
-		rc = ghc_fail(e, GH_CLIENT_ERR_BAD_RESPONSE, 0,
-		    "the token has characters a bearer token cannot have (RFC 6750 §2.1)");
-		goto out;
-	}
 	if (d->answer == ANSWER_OAUTH) {
-		/* RFC 6749 §5.1: token_type is case-insensitive; 003 sends "bearer". */
-		tt = json_object_get(j, "token_type");
-		if (tt != NULL && (!json_is_string(tt) ||
-		    strcasecmp(json_string_value(tt), "bearer") != 0)) {
-			if (json_is_string(tt))
-				ghc_sanitize(why, 40, json_string_value(tt), json_string_length(tt), r);
-			else
-				snprintf(why, sizeof(why), "(not a string)");
-			rc = ghc_fail(e, GH_CLIENT_ERR_BAD_RESPONSE, 0,
-			    "token_type %s is not Bearer", why);
+		if ((rc = oauth_token_type(j, r, e)) != GH_CLIENT_OK ||
+		    (rc = oauth_lifetime(j, now_wall, &life, expires_wall, e)) != GH_CLIENT_OK)
 			goto out;
-		}
-		ex = json_object_get(j, "expires_in");
-		if (ex == NULL) {
-			rc = ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
-			    "the answer has no expires_in; the lifetime is never assumed");
-			goto out;
-		}
-		if (json_is_integer(ex)) {
-			life = json_integer_value(ex);
-		} else if (json_is_real(ex)) {
-			double v = json_real_value(ex);
-
-			if (!isfinite(v) || v != floor(v) || v < -1e15 || v > 1e15) {
-				rc = ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
-				    "expires_in is not a whole number of seconds");
-				goto out;
-			}
-			life = (int64_t)v;
-		} else {
-			rc = ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
-			    "expires_in is not a number");
-			goto out;
-		}
-		if (life <= 0) {
-			rc = ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
-			    "expires_in %lld is not positive", (long long)life);
-			goto out;
-		}
-		if (life > GHC_MAX_LIFETIME_S) {
-			rc = ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
-			    "expires_in %lld is longer than %ld seconds", (long long)life,
-			    GHC_MAX_LIFETIME_S);
-			goto out;
-		}
-		*expires_wall = now_wall + life;
-	} else {
-		ex = json_object_get(j, "valid_until");
-		if (ex == NULL) {
-			rc = ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
-			    "the answer has no valid_until; the lifetime is never assumed");
-			goto out;
-		}
-		if (!json_is_string(ex) || ghc_parse_iso8601(json_string_value(ex), &vu) != 0) {
-			if (json_is_string(ex))
-				ghc_sanitize(why, 48, json_string_value(ex), json_string_length(ex), r);
-			else
-				snprintf(why, sizeof(why), "(not a string)");
-			rc = ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
-			    "valid_until %s is not an ISO 8601 UTC time", why);
-			goto out;
-		}
-		life = vu - now_wall;
-		if (life <= 0) {
-			rc = ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
-			    "valid_until %s is not in the future", json_string_value(ex));
-			goto out;
-		}
-		if (life > GHC_MAX_LIFETIME_S) {
-			rc = ghc_fail(e, GH_CLIENT_ERR_BAD_LIFETIME, 0,
-			    "valid_until %s is more than %ld seconds away", json_string_value(ex),
-			    GHC_MAX_LIFETIME_S);
-			goto out;
-		}
-		*expires_wall = vu;
+	} else if ((rc = papaya_lifetime(j, now_wall, r, &life, expires_wall, e)) !=
+	    GH_CLIENT_OK) {
+		goto out;
 	}
 	if ((*token = strdup(json_string_value(t))) == NULL) {
 		rc = ghc_fail(e, GH_CLIENT_ERR_NO_MEMORY, 0, "out of memory");
