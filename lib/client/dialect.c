@@ -505,98 +505,83 @@ out:
 	return rc;
 }
 
-enum gh_client_err
-ghc_token_fetch(struct gh_client *c, const char *scope, const char *tenant,
-    struct gh_client_token **out, struct gh_client_error *e, int64_t deadline_ns,
-    long *retry_after_ms)
+/*
+ * The token request's headers, appended to *h; hdr holds the X-TENANT-ID
+ * line. 0, or -1 when out of memory: *h, and hdr, are the caller's to
+ * free (wiping the Basic header) either way.
+ */
+static int
+request_headers(const struct dialect *d, const char *auth, const char *tenant,
+    struct ghc_buf *hdr, struct curl_slist **h)
 {
-	const struct dialect *d = &dialects[c->dialect];
-	struct ghc_buf body = { 0 }, auth = { 0 }, hdr = { 0 };
-	struct ghc_http_resp resp = { 0 };
-	struct ghc_http_req req = { 0 };
-	struct ghc_redactions red;
-	struct curl_slist *h = NULL, *nh;
-	struct gh_client_token *tok = NULL;
-	enum gh_client_err rc;
-	char *token = NULL, detail[420], note[96];
-	int64_t start_ns, start_wall, life = 0, expires_wall = 0, window, margin, life_ns, now_ns,
-	    now_wall;
+	struct curl_slist *nh;
 
-	*out = NULL;
-	*retry_after_ms = -1;
-	if (scope != NULL && !d->scope_ok) {
-		rc = ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
-		    "the %s dialect has no scope parameter", d->name);
-		goto out;
-	}
-	if (build_body(c, d, scope, &body) != 0 ||
-	    (d->basic && basic_header(c, d->basic_encode, &auth) != 0)) {
-		rc = ghc_fail(e, GH_CLIENT_ERR_NO_MEMORY, 0, "out of memory");
-		goto out;
-	}
-#define ADD(s) do { if ((nh = curl_slist_append(h, (s))) == NULL) goto nomem; h = nh; } while (0)
+#define ADD(s) do { if ((nh = curl_slist_append(*h, (s))) == NULL) return -1; *h = nh; } while (0)
 	ADD(d->body == BODY_FORM ? "Content-Type: application/x-www-form-urlencoded" :
 	    "Content-Type: application/json");
 	ADD("Accept: application/json");	/* 001 requires it; harmless elsewhere */
 	ADD("Expect:");
-	if (auth.p != NULL)
-		ADD(auth.p);
+	if (auth != NULL)
+		ADD(auth);
 	if (tenant != NULL) {
-		if (ghc_buf_append_str(&hdr, "X-TENANT-ID: ") != 0 ||
-		    ghc_buf_append_str(&hdr, tenant) != 0)
-			goto nomem;
-		ADD(hdr.p);
+		if (ghc_buf_append_str(hdr, "X-TENANT-ID: ") != 0 ||
+		    ghc_buf_append_str(hdr, tenant) != 0)
+			return -1;
+		ADD(hdr->p);
 	}
 #undef ADD
-	req.method = "POST";
-	req.url = c->token_url;
-	req.headers = h;
-	req.body = body.p;
-	req.body_len = body.len;
-	req.idempotent = 1;	/* a second token request only makes a second token */
-	start_ns = ghc_now_ns();
-	start_wall = (int64_t)time(NULL);
-	if ((rc = ghc_http_do(c, &req, &resp, e, &c->st_token_requests, deadline_ns)) !=
-	    GH_CLIENT_OK)
-		goto out;
-	if (resp.status < 200 || resp.status > 299) {
-		rc = ghc_status_err(resp.status);
-		if (resp.status == 429)
-			*retry_after_ms = resp.retry_after_ms;
-		error_detail(c, resp.body.p, resp.body.len, detail, sizeof(detail));
-		if (rc == GH_CLIENT_ERR_REDIRECT) {
-			struct ghc_redactions r;
-			char loc[200];
+	return 0;
+}
 
-			ghc_client_redactions(c, NULL, &r);
-			ghc_sanitize(loc, sizeof(loc), resp.location,
-			    resp.location ? strlen(resp.location) : 0, &r);
-			ghc_fail(e, rc, resp.status, "the token endpoint %s answered %ld with a "
-			    "redirect to %s; redirects are not followed", c->token_url, resp.status,
-			    loc[0] ? loc : "(no Location)");
-		} else if (rc == GH_CLIENT_ERR_RATE_LIMITED && resp.retry_after_ms > c->retry_after_max_ms) {
-			ghc_fail(e, rc, resp.status, "the token endpoint %s answered 429 with "
-			    "Retry-After %ld s, longer than the %ld ms this client waits%s",
-			    c->token_url, resp.retry_after_ms / 1000, c->retry_after_max_ms, detail);
-		} else {
-			ghc_fail(e, rc, resp.status, "the token endpoint %s answered %ld%s%s%s",
-			    c->token_url, resp.status, detail,
-			    resp.attempts > 1 ? " (after retries)" : "",
-			    ghc_deadline_note(c, &resp, note, sizeof(note)));
-		}
-		goto out;
+/* The error of a token endpoint's answer other than 2xx; a 429's Retry-After in *retry_after_ms. */
+static enum gh_client_err
+answer_error(const struct gh_client *c, const struct ghc_http_resp *resp,
+    struct gh_client_error *e, long *retry_after_ms)
+{
+	enum gh_client_err rc;
+	char detail[420], note[96];
+
+	rc = ghc_status_err(resp->status);
+	if (resp->status == 429)
+		*retry_after_ms = resp->retry_after_ms;
+	error_detail(c, resp->body.p, resp->body.len, detail, sizeof(detail));
+	if (rc == GH_CLIENT_ERR_REDIRECT) {
+		struct ghc_redactions r;
+		char loc[200];
+
+		ghc_client_redactions(c, NULL, &r);
+		ghc_sanitize(loc, sizeof(loc), resp->location,
+		    resp->location ? strlen(resp->location) : 0, &r);
+		ghc_fail(e, rc, resp->status, "the token endpoint %s answered %ld with a "
+		    "redirect to %s; redirects are not followed", c->token_url, resp->status,
+		    loc[0] ? loc : "(no Location)");
+	} else if (rc == GH_CLIENT_ERR_RATE_LIMITED && resp->retry_after_ms > c->retry_after_max_ms) {
+		ghc_fail(e, rc, resp->status, "the token endpoint %s answered 429 with "
+		    "Retry-After %ld s, longer than the %ld ms this client waits%s",
+		    c->token_url, resp->retry_after_ms / 1000, c->retry_after_max_ms, detail);
+	} else {
+		ghc_fail(e, rc, resp->status, "the token endpoint %s answered %ld%s%s%s",
+		    c->token_url, resp->status, detail,
+		    resp->attempts > 1 ? " (after retries)" : "",
+		    ghc_deadline_note(c, resp, note, sizeof(note)));
 	}
-	now_wall = (int64_t)time(NULL);
-	ghc_client_redactions(c, NULL, &red);
-	if ((rc = ghc_token_parse(c->dialect, resp.body.p, resp.body.len,
-	    d->answer == ANSWER_PAPAYA ? now_wall : start_wall, &red, &token, &life,
-	    &expires_wall, e)) != GH_CLIENT_OK) {
-		if (e != NULL)
-			e->http_status = resp.status;
-		goto out;
-	}
+	return rc;
+}
+
+/*
+ * A snapshot of token, with one reference, expiring as life or expires_wall
+ * say for a request sent at start_ns and answered at now_wall; NULL when
+ * out of memory.
+ */
+static struct gh_client_token *
+token_new(const struct gh_client *c, const struct dialect *d, const char *token, int64_t life,
+    int64_t expires_wall, int64_t start_ns, int64_t now_wall)
+{
+	struct gh_client_token *tok;
+	int64_t window, margin, life_ns, now_ns;
+
 	if ((tok = malloc(sizeof(*tok) + strlen(token) + 1)) == NULL)
-		goto nomem;
+		return NULL;
 	atomic_init(&tok->refs, 1);
 	tok->forced = tok->refused = 0;	/* the cache marks a 401-forced one */
 	tok->len = strlen(token);
@@ -634,22 +619,88 @@ ghc_token_fetch(struct gh_client *c, const char *scope, const char *tenant,
 	if (margin > window / 2)
 		margin = window / 2;
 	tok->usable_ns = tok->expires_ns - margin;
-	*out = tok;
-	tok = NULL;
+	return tok;
+}
+
+/* A token endpoint's 2xx answer to a request sent at start_ns and start_wall: the token in *out. */
+static enum gh_client_err
+answer_token(const struct gh_client *c, const struct dialect *d,
+    const struct ghc_http_resp *resp, int64_t start_ns, int64_t start_wall,
+    struct gh_client_token **out, struct gh_client_error *e)
+{
+	struct ghc_redactions red;
+	enum gh_client_err rc;
+	char *token = NULL;
+	int64_t life = 0, expires_wall = 0, now_wall;
+
+	now_wall = (int64_t)time(NULL);
+	ghc_client_redactions(c, NULL, &red);
+	if ((rc = ghc_token_parse(c->dialect, resp->body.p, resp->body.len,
+	    d->answer == ANSWER_PAPAYA ? now_wall : start_wall, &red, &token, &life,
+	    &expires_wall, e)) != GH_CLIENT_OK) {
+		if (e != NULL)
+			e->http_status = resp->status;
+		goto out;
+	}
+	if ((*out = token_new(c, d, token, life, expires_wall, start_ns, now_wall)) == NULL) {
+		rc = ghc_fail(e, GH_CLIENT_ERR_NO_MEMORY, 0, "out of memory");
+		goto out;
+	}
 	rc = GH_CLIENT_OK;
-	goto out;
-nomem:
-	rc = ghc_fail(e, GH_CLIENT_ERR_NO_MEMORY, 0, "out of memory");
+out:
+	if (token != NULL) {
+		OPENSSL_cleanse(token, strlen(token));
+		free(token);
+	}
+	return rc;
+}
+
+enum gh_client_err
+ghc_token_fetch(struct gh_client *c, const char *scope, const char *tenant,
+    struct gh_client_token **out, struct gh_client_error *e, int64_t deadline_ns,
+    long *retry_after_ms)
+{
+	const struct dialect *d = &dialects[c->dialect];
+	struct ghc_buf body = { 0 }, auth = { 0 }, hdr = { 0 };
+	struct ghc_http_resp resp = { 0 };
+	struct ghc_http_req req = { 0 };
+	struct curl_slist *h = NULL, *nh;
+	enum gh_client_err rc;
+	int64_t start_ns, start_wall;
+
+	*out = NULL;
+	*retry_after_ms = -1;
+	if (scope != NULL && !d->scope_ok) {
+		rc = ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+		    "the %s dialect has no scope parameter", d->name);
+		goto out;
+	}
+	if (build_body(c, d, scope, &body) != 0 ||
+	    (d->basic && basic_header(c, d->basic_encode, &auth) != 0) ||
+	    request_headers(d, auth.p, tenant, &hdr, &h) != 0) {
+		rc = ghc_fail(e, GH_CLIENT_ERR_NO_MEMORY, 0, "out of memory");
+		goto out;
+	}
+	req.method = "POST";
+	req.url = c->token_url;
+	req.headers = h;
+	req.body = body.p;
+	req.body_len = body.len;
+	req.idempotent = 1;	/* a second token request only makes a second token */
+	start_ns = ghc_now_ns();
+	start_wall = (int64_t)time(NULL);
+	if ((rc = ghc_http_do(c, &req, &resp, e, &c->st_token_requests, deadline_ns)) !=
+	    GH_CLIENT_OK)
+		goto out;
+	if (resp.status < 200 || resp.status > 299)
+		rc = answer_error(c, &resp, e, retry_after_ms);
+	else
+		rc = answer_token(c, d, &resp, start_ns, start_wall, out, e);
 out:
 	if (rc == GH_CLIENT_OK)
 		atomic_fetch_add(&c->st_token_fetches, 1);
 	else
 		atomic_fetch_add(&c->st_token_failures, 1);
-	if (token != NULL) {
-		OPENSSL_cleanse(token, strlen(token));
-		free(token);
-	}
-	free(tok);
 	for (nh = h; nh != NULL; nh = nh->next)	/* the Basic header */
 		OPENSSL_cleanse(nh->data, strlen(nh->data));
 	curl_slist_free_all(h);
