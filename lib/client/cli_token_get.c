@@ -49,6 +49,107 @@ parse_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+/* "--name=value", "--name value" and "--flag" into o: 0, or -1 (told on stderr). */
+static int
+args_parse(int argc, char **argv, struct opt *o)
+{
+	int i, k;
+
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i], *eq;
+		size_t n;
+
+		if (strncmp(a, "--", 2) != 0) {
+			fprintf(stderr, "gatehouse token get: unexpected argument \"%.64s\"\n", a);
+			return -1;
+		}
+		a += 2;
+		n = (eq = strchr(a, '=')) != NULL ? (size_t)(eq - a) : strlen(a);
+		for (k = 0; k < O__MAX; k++)
+			if (strlen(o[k].name) == n && strncmp(o[k].name, a, n) == 0)
+				break;
+		if (k == O__MAX) {
+			if (n == 13 && strncmp(a, "client-secret", 13) == 0)
+				fprintf(stderr, "gatehouse token get: a secret on the command line is "
+				    "visible to every user; use --client-secret-file or "
+				    "GATEHOUSE_CLIENT_SECRET\n");
+			else
+				fprintf(stderr, "gatehouse token get: unknown option --%.*s\n",
+				    (int)(n > 64 ? 64 : n), a);
+			return -1;
+		}
+		if (o[k].given) {
+			fprintf(stderr, "gatehouse token get: --%s given twice\n", o[k].name);
+			return -1;
+		}
+		o[k].given = 1;
+		if (o[k].flag) {
+			if (eq != NULL) {
+				fprintf(stderr, "gatehouse token get: --%s takes no value\n", o[k].name);
+				return -1;
+			}
+			continue;
+		}
+		if (eq != NULL)
+			o[k].value = eq + 1;
+		else if (i + 1 < argc)
+			o[k].value = argv[++i];
+		else {
+			fprintf(stderr, "gatehouse token get: --%s needs a value\n", o[k].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The URL (or GATEHOUSE_URL), the dialect and the timeout: 0, or -1 (told on stderr). */
+static int
+args_check(const struct opt *o, const char **urlp, struct gh_client_options *opts,
+    long *timeout)
+{
+	const char *url;
+
+	url = o[O_URL].value ? o[O_URL].value : getenv("GATEHOUSE_URL");
+	if (url == NULL || *url == '\0') {
+		fprintf(stderr, "gatehouse token get: --url is required\n");
+		usage(stderr, o);
+		return -1;
+	}
+	if (o[O_DIALECT].value != NULL &&
+	    gh_client_dialect_parse(o[O_DIALECT].value, &opts->dialect) != GH_CLIENT_OK) {
+		fprintf(stderr, "gatehouse token get: unknown dialect \"%.40s\"\n",
+		    o[O_DIALECT].value);
+		return -1;
+	}
+	if (o[O_TIMEOUT].value != NULL &&
+	    parse_long(o[O_TIMEOUT].value, 1, 600000, timeout) != 0) {
+		fprintf(stderr, "gatehouse token get: --timeout-ms must be 1..600000\n");
+		return -1;
+	}
+	*urlp = url;
+	return 0;
+}
+
+/* The client's options from o and the loaded credentials. */
+static void
+opts_fill(struct gh_client_options *opts, const struct opt *o, const char *url,
+    const char *id, const char *secret, long timeout)
+{
+	const char *tenant;
+
+	tenant = o[O_TENANT].value ? o[O_TENANT].value : getenv("GATEHOUSE_TENANT");
+	opts->base_url = url;
+	opts->token_path = o[O_PATH].value;
+	opts->client_id = id;
+	opts->client_secret = secret;
+	opts->scope = o[O_SCOPE].value;
+	opts->tenant = tenant;
+	opts->ca_file = o[O_CA_FILE].value;
+	opts->ca_path = o[O_CA_PATH].value;
+	opts->timeout_ms = timeout;
+	opts->allow_http = o[O_ALLOW_HTTP].given;
+}
+
 int
 gh_client_cli_token_get(int argc, char **argv)
 {
@@ -74,91 +175,24 @@ gh_client_cli_token_get(int argc, char **argv)
 	struct gh_client_token *tok = NULL;
 	struct gh_client *c = NULL;
 	char *id = NULL, *secret = NULL;
-	const char *url, *tenant;
+	const char *url = NULL;
 	long timeout = 0;
-	int i, k, rc = 1;
+	int rc = 1;
 
 	memset(&opts, 0, sizeof(opts));
 	memset(&err, 0, sizeof(err));
-	for (i = 0; i < argc; i++) {
-		const char *a = argv[i], *eq;
-		size_t n;
-
-		if (strncmp(a, "--", 2) != 0) {
-			fprintf(stderr, "gatehouse token get: unexpected argument \"%.64s\"\n", a);
-			return 2;
-		}
-		a += 2;
-		n = (eq = strchr(a, '=')) != NULL ? (size_t)(eq - a) : strlen(a);
-		for (k = 0; k < O__MAX; k++)
-			if (strlen(o[k].name) == n && strncmp(o[k].name, a, n) == 0)
-				break;
-		if (k == O__MAX) {
-			if (n == 13 && strncmp(a, "client-secret", 13) == 0)
-				fprintf(stderr, "gatehouse token get: a secret on the command line is "
-				    "visible to every user; use --client-secret-file or "
-				    "GATEHOUSE_CLIENT_SECRET\n");
-			else
-				fprintf(stderr, "gatehouse token get: unknown option --%.*s\n",
-				    (int)(n > 64 ? 64 : n), a);
-			return 2;
-		}
-		if (o[k].given) {
-			fprintf(stderr, "gatehouse token get: --%s given twice\n", o[k].name);
-			return 2;
-		}
-		o[k].given = 1;
-		if (o[k].flag) {
-			if (eq != NULL) {
-				fprintf(stderr, "gatehouse token get: --%s takes no value\n", o[k].name);
-				return 2;
-			}
-			continue;
-		}
-		if (eq != NULL)
-			o[k].value = eq + 1;
-		else if (i + 1 < argc)
-			o[k].value = argv[++i];
-		else {
-			fprintf(stderr, "gatehouse token get: --%s needs a value\n", o[k].name);
-			return 2;
-		}
-	}
+	if (args_parse(argc, argv, o) != 0)
+		return 2;
 	if (o[O_HELP].given) {
 		usage(stdout, o);
 		return 0;
 	}
-	url = o[O_URL].value ? o[O_URL].value : getenv("GATEHOUSE_URL");
-	if (url == NULL || *url == '\0') {
-		fprintf(stderr, "gatehouse token get: --url is required\n");
-		usage(stderr, o);
+	if (args_check(o, &url, &opts, &timeout) != 0)
 		return 2;
-	}
-	if (o[O_DIALECT].value != NULL &&
-	    gh_client_dialect_parse(o[O_DIALECT].value, &opts.dialect) != GH_CLIENT_OK) {
-		fprintf(stderr, "gatehouse token get: unknown dialect \"%.40s\"\n",
-		    o[O_DIALECT].value);
-		return 2;
-	}
-	if (o[O_TIMEOUT].value != NULL &&
-	    parse_long(o[O_TIMEOUT].value, 1, 600000, &timeout) != 0) {
-		fprintf(stderr, "gatehouse token get: --timeout-ms must be 1..600000\n");
-		return 2;
-	}
 	if (gh_client_credentials_load(o[O_ID].value, "GATEHOUSE_CLIENT_ID",
 	    o[O_SECRET_FILE].value, "GATEHOUSE_CLIENT_SECRET", &id, &secret, &err) != GH_CLIENT_OK)
 		goto fail;
-	tenant = o[O_TENANT].value ? o[O_TENANT].value : getenv("GATEHOUSE_TENANT");
-	opts.base_url = url;
-	opts.token_path = o[O_PATH].value;
-	opts.client_id = id;
-	opts.client_secret = secret;
-	opts.scope = o[O_SCOPE].value;
-	opts.tenant = tenant;
-	opts.ca_file = o[O_CA_FILE].value;
-	opts.ca_path = o[O_CA_PATH].value;
-	opts.timeout_ms = timeout;
-	opts.allow_http = o[O_ALLOW_HTTP].given;
+	opts_fill(&opts, o, url, id, secret, timeout);
 	if (gh_client_new(&opts, &c, &err) != GH_CLIENT_OK ||
 	    gh_client_token_get(c, NULL, NULL, &tok, &err) != GH_CLIENT_OK)
 		goto fail;
