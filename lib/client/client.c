@@ -145,26 +145,10 @@ free_settings(struct gh_client *c)
 	free(c);
 }
 
+/* The options that need no copy to check: the dialect, id, secret, fields and lifetime. */
 static enum gh_client_err
-client_new(const struct gh_client_options *o, struct gh_client **out,
-    struct gh_client_error *e)
+options_check(const struct gh_client_options *o, struct gh_client_error *e)
 {
-	struct gh_client *c = NULL;
-	enum gh_client_err rc;
-	pthread_condattr_t ca;
-	const char *path;
-	long v = 0;
-	size_t n;
-	int locks = 0;
-
-	if (out != NULL)
-		*out = NULL;
-	if (o == NULL || out == NULL)
-		return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0, "no options or no out pointer");
-	pthread_once(&curl_once, curl_init);
-	if (curl_init_rc != CURLE_OK)
-		return ghc_fail(e, GH_CLIENT_ERR_NO_MEMORY, 0, "curl_global_init failed: %s",
-		    curl_easy_strerror(curl_init_rc));
 	if ((int)o->dialect < 0 || o->dialect >= GH_CLIENT_DIALECT__MAX)
 		return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0, "unknown dialect %d",
 		    (int)o->dialect);
@@ -188,12 +172,16 @@ client_new(const struct gh_client_options *o, struct gh_client **out,
 	if (o->token_expiration < 0 || o->token_expiration > GHC_MAX_LIFETIME_S)
 		return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
 		    "token_expiration must be 0..%ld", GHC_MAX_LIFETIME_S);
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return ghc_fail(e, GH_CLIENT_ERR_NO_MEMORY, 0, "out of memory");
-	c->dialect = o->dialect;
-	c->allow_http = o->allow_http != 0;
-	c->background_refresh = o->background_refresh != 0;
-	c->token_expiration = o->token_expiration;
+	return GH_CLIENT_OK;
+}
+
+/* The durations, retries and size limit, defaulted and bounded, into c. */
+static enum gh_client_err
+settings_durations(struct gh_client *c, const struct gh_client_options *o,
+    struct gh_client_error *e)
+{
+	enum gh_client_err rc;
+	long v = 0;
 
 	if ((rc = set_default(o->connect_timeout_ms, 5000, GHC_MAX_MS, &c->connect_timeout_ms,
 	    "connect_timeout_ms", e)) != GH_CLIENT_OK ||
@@ -207,11 +195,9 @@ client_new(const struct gh_client_options *o, struct gh_client **out,
 	    "retry_after_max_ms", e)) != GH_CLIENT_OK ||
 	    (rc = set_default(o->refresh_before_s, 300, GHC_MAX_LIFETIME_S, &v, "refresh_before_s",
 	    e)) != GH_CLIENT_OK)
-		goto fail;
-	if (o->refresh_before_ms < 0) {
-		rc = ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0, "refresh_before_ms is negative");
-		goto fail;
-	}
+		return rc;
+	if (o->refresh_before_ms < 0)
+		return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0, "refresh_before_ms is negative");
 	/* Both bounded by the longest lifetime accepted: at most ~3.2e16 ns. */
 	if (o->refresh_before_ms > 0)
 		c->refresh_before_ns = (int64_t)o->refresh_before_ms >
@@ -227,51 +213,64 @@ client_new(const struct gh_client_options *o, struct gh_client **out,
 	    GHC_MAX_RETRIES_CAP));
 	if ((rc = set_default(o->deadline_ms, v < GHC_MAX_MS ? v : GHC_MAX_MS, GHC_MAX_MS, &v,
 	    "deadline_ms", e)) != GH_CLIENT_OK)
-		goto fail;
+		return rc;
 	c->deadline_ns = (int64_t)v * 1000000;
 	if ((rc = set_default(o->refresh_401_holdoff_ms, 60000, GHC_MAX_MS, &v,
 	    "refresh_401_holdoff_ms", e)) != GH_CLIENT_OK)
-		goto fail;
+		return rc;
 	c->holdoff_401_ns = (int64_t)v * 1000000;
 	if ((rc = set_default(o->background_idle_ms, 3600000, GHC_MAX_MS, &v,
 	    "background_idle_ms", e)) != GH_CLIENT_OK)
-		goto fail;
+		return rc;
 	c->idle_ns = (int64_t)v * 1000000;
 	if ((rc = set_default(o->refusal_holdoff_ms, 10000, GHC_MAX_MS, &v,
 	    "refusal_holdoff_ms", e)) != GH_CLIENT_OK)
-		goto fail;
+		return rc;
 	c->refusal_holdoff_ns = (int64_t)v * 1000000;
 	/* Precise enough for the idle limit; rare enough to keep the hot path's
 	 * cache line shared. */
 	c->touch_ns = c->idle_ns / 16 < 1000000000 ? c->idle_ns / 16 : 1000000000;
 	c->max_response_bytes = o->max_response_bytes ? o->max_response_bytes :
 	    GHC_DEFAULT_RESPONSE_MAX;
+	return GH_CLIENT_OK;
+}
+
+/* base_url (checked, without trailing '/') and token_url, its path's or the dialect's. */
+static enum gh_client_err
+settings_urls(struct gh_client *c, const struct gh_client_options *o, struct gh_client_error *e)
+{
+	enum gh_client_err rc;
+	const char *path;
+	size_t n;
 
 	if ((rc = ghc_check_url(c, o->base_url, e)) != GH_CLIENT_OK)
-		goto fail;
+		return rc;
 	if ((c->base_url = strdup(o->base_url)) == NULL)
-		goto nomem;
+		return ghc_fail(e, GH_CLIENT_ERR_NO_MEMORY, 0, "out of memory");
 	n = strlen(c->base_url);
 	while (n > 0 && c->base_url[n - 1] == '/')
 		c->base_url[--n] = '\0';
 	path = o->token_path != NULL ? o->token_path : gh_client_dialect_path(o->dialect);
 	if (strstr(path, "://") != NULL) {
 		if ((c->token_url = strdup(path)) == NULL)
-			goto nomem;
+			return ghc_fail(e, GH_CLIENT_ERR_NO_MEMORY, 0, "out of memory");
 	} else {
-		if (*path != '/') {
-			rc = ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+		if (*path != '/')
+			return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
 			    "token_path must start with '/' or be a full URL");
-			goto fail;
-		}
 		if ((c->token_url = malloc(n + strlen(path) + 1)) == NULL)
-			goto nomem;
+			return ghc_fail(e, GH_CLIENT_ERR_NO_MEMORY, 0, "out of memory");
 		memcpy(c->token_url, c->base_url, n);
 		memcpy(c->token_url + n, path, strlen(path) + 1);
 	}
-	if ((rc = ghc_check_url(c, c->token_url, e)) != GH_CLIENT_OK)
-		goto fail;
+	return ghc_check_url(c, c->token_url, e);
+}
 
+/* The credentials (and the secret's other forms) and the other strings, copied into c. */
+static enum gh_client_err
+settings_strings(struct gh_client *c, const struct gh_client_options *o,
+    struct gh_client_error *e)
+{
 	if ((c->client_id = strdup(o->client_id)) == NULL ||
 	    (c->client_secret = strdup(o->client_secret)) == NULL)
 		goto nomem;
@@ -286,11 +285,25 @@ client_new(const struct gh_client_options *o, struct gh_client **out,
 	    (c->user_agent = strdup(o->user_agent ? o->user_agent :
 	    "gatehouse-client/" GH_CLIENT_VERSION)) == NULL)
 		goto nomem;
-	if (c->dialect == GH_CLIENT_DIALECT_PAPAYA && c->scope != NULL) {
-		rc = ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
+	if (c->dialect == GH_CLIENT_DIALECT_PAPAYA && c->scope != NULL)
+		return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0,
 		    "the papaya dialect has no scope parameter");
-		goto fail;
-	}
+	return GH_CLIENT_OK;
+nomem:
+	return ghc_fail(e, GH_CLIENT_ERR_NO_MEMORY, 0, "out of memory");
+}
+
+/*
+ * c's cache: the default entry, the locks and, if asked for, the
+ * background refresher. On failure what was made here is undone; the
+ * settings are the caller's to free.
+ */
+static enum gh_client_err
+cache_init(struct gh_client *c, struct gh_client_error *e)
+{
+	enum gh_client_err rc;
+	pthread_condattr_t ca;
+	int locks = 0;
 
 	if ((c->entries = entry_new(c->scope, c->tenant)) == NULL)
 		goto nomem;
@@ -324,7 +337,6 @@ client_new(const struct gh_client_options *o, struct gh_client **out,
 		}
 		c->bg_started = 1;
 	}
-	*out = c;
 	return GH_CLIENT_OK;
 nomem:
 	rc = ghc_fail(e, GH_CLIENT_ERR_NO_MEMORY, 0, "out of memory");
@@ -345,6 +357,41 @@ fail:
 		free(c->entries->tenant);
 		free(c->entries);
 	}
+	return rc;
+}
+
+static enum gh_client_err
+client_new(const struct gh_client_options *o, struct gh_client **out,
+    struct gh_client_error *e)
+{
+	struct gh_client *c = NULL;
+	enum gh_client_err rc;
+
+	if (out != NULL)
+		*out = NULL;
+	if (o == NULL || out == NULL)
+		return ghc_fail(e, GH_CLIENT_ERR_INVALID_ARGUMENT, 0, "no options or no out pointer");
+	pthread_once(&curl_once, curl_init);
+	if (curl_init_rc != CURLE_OK)
+		return ghc_fail(e, GH_CLIENT_ERR_NO_MEMORY, 0, "curl_global_init failed: %s",
+		    curl_easy_strerror(curl_init_rc));
+	if ((rc = options_check(o, e)) != GH_CLIENT_OK)
+		return rc;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return ghc_fail(e, GH_CLIENT_ERR_NO_MEMORY, 0, "out of memory");
+	c->dialect = o->dialect;
+	c->allow_http = o->allow_http != 0;
+	c->background_refresh = o->background_refresh != 0;
+	c->token_expiration = o->token_expiration;
+
+	if ((rc = settings_durations(c, o, e)) != GH_CLIENT_OK ||
+	    (rc = settings_urls(c, o, e)) != GH_CLIENT_OK ||
+	    (rc = settings_strings(c, o, e)) != GH_CLIENT_OK ||
+	    (rc = cache_init(c, e)) != GH_CLIENT_OK)
+		goto fail;
+	*out = c;
+	return GH_CLIENT_OK;
+fail:
 	free_settings(c);
 	return rc;
 }
