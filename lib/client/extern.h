@@ -261,7 +261,18 @@ enum gh_client_err ghc_token_parse(enum gh_client_dialect, const char *body, siz
     int64_t now_wall, const struct ghc_redactions *, char **token, int64_t *lifetime_s,
     int64_t *expires_wall, struct gh_client_error *);
 
+/* options.c: a value that goes into a header or a body: no controls, at most max bytes. */
+int	 ghc_field_ok(const char *s, size_t max);
+
 /* client.c */
+/*
+ * Start the cache of c, whose settings are filled in: the default entry,
+ * the locks and, if background_refresh, the refresher thread. On failure
+ * what it made is undone, and c's settings are the caller's to free.
+ */
+enum gh_client_err ghc_cache_init(struct gh_client *, struct gh_client_error *);
+/* Stop the refresher, release every entry and its token, destroy the locks. */
+void	 ghc_cache_free(struct gh_client *);
 void	 ghc_token_ref(struct gh_client_token *);
 /* gh_client_token_get with the caller's deadline (on ghc_now_ns()'s clock). */
 enum gh_client_err ghc_token_get(struct gh_client *, const char *scope, const char *tenant,
