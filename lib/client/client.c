@@ -189,6 +189,7 @@ entry_get(struct gh_client *c, const char *scope, const char *tenant, struct ghc
     struct gh_client_error *err)
 {
 	struct ghc_entry *e;
+	int full;
 
 	if (scope == NULL)
 		scope = c->scope;
@@ -225,8 +226,8 @@ entry_get(struct gh_client *c, const char *scope, const char *tenant, struct ghc
 	for (e = c->entries; e != NULL; e = e->next)
 		if (str_eq(e->scope, scope) && str_eq(e->tenant, tenant))
 			break;
-	if (e == NULL && c->nentries < GHC_MAX_ENTRIES &&
-	    (e = entry_new(scope, tenant)) != NULL) {
+	full = e == NULL && c->nentries >= GHC_MAX_ENTRIES;	/* read under the locks */
+	if (e == NULL && !full && (e = entry_new(scope, tenant)) != NULL) {
 		/* Insert after the default entry, which stays first. */
 		e->next = c->entries->next;
 		c->entries->next = e;
@@ -235,9 +236,8 @@ entry_get(struct gh_client *c, const char *scope, const char *tenant, struct ghc
 	pthread_rwlock_unlock(&c->rw);
 	pthread_mutex_unlock(&c->mu);
 	if (e == NULL)
-		return ghc_fail(err, c->nentries >= GHC_MAX_ENTRIES ? GH_CLIENT_ERR_INVALID_ARGUMENT :
-		    GH_CLIENT_ERR_NO_MEMORY, 0, "cannot cache another (scope, tenant): %s",
-		    c->nentries >= GHC_MAX_ENTRIES ? "too many" : "out of memory");
+		return ghc_fail(err, full ? GH_CLIENT_ERR_INVALID_ARGUMENT : GH_CLIENT_ERR_NO_MEMORY,
+		    0, "cannot cache another (scope, tenant): %s", full ? "too many" : "out of memory");
 	*out = e;
 	return GH_CLIENT_OK;
 }
