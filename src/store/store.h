@@ -209,12 +209,12 @@ int	store_token_list(struct store *, const char *client_id,
 	    struct store_token **out, size_t *n);
 /* Revokes the token id (STORE_NOTFOUND when absent; already revoked: OK). */
 int	store_token_revoke(struct store *, const char *id, int64_t at);
-/* Revokes every live token named name (of client_id when not NULL);
- * *count gets how many; STORE_NOTFOUND when none. */
 /* Every revoked token that has not yet expired at now (the gate keeps these
  * ids in memory, reloaded when the generation moves). */
 int	store_token_list_revoked(struct store *, int64_t now,
 	    struct store_token **out, size_t *n);
+/* Revokes every live token named name (of client_id when not NULL);
+ * *count gets how many; STORE_NOTFOUND when none. */
 int	store_token_revoke_by_name(struct store *, const char *client_id,
 	    const char *name, int64_t at, int *count);
 /* Deletes the records of at most limit (1..100000) tokens that expired

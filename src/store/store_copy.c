@@ -16,6 +16,7 @@
 
 #include "store/copy.h"
 #include "store/pgsql_internal.h"
+#include "store/sqlite_internal.h"
 #include "store/store.h"
 
 #define COLS_MAX 32
@@ -318,7 +319,7 @@ store_copy(const char *from, const char *to, struct store_copy_count *counts, si
 		snprintf(err, errlen, "store copy: %s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
 		goto out;
 	}
-	sqlite3_busy_timeout(db, 5000);
+	sqlite3_busy_timeout(db, SQI_BUSY_TIMEOUT_MS);
 	if ((c = pgi_connect_url(to, e2, sizeof(e2))) == NULL) {
 		snprintf(err, errlen, "store copy: %s", e2);
 		goto out;
