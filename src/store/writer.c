@@ -212,6 +212,62 @@ writer_expect(struct writer *w, int delta)
 	}
 }
 
+/* Takes the next batch, at most batch_max, off the queue into w->bi; w->mu
+ * held. */
+static size_t
+batch_take(struct writer *w)
+{
+	size_t n = w->len < w->batch_max ? w->len : w->batch_max;
+
+	for (size_t i = 0; i < n; i++) {
+		w->bi[i] = w->q[w->head];
+		w->head = (w->head + 1) % w->cap;
+	}
+	w->len -= n;
+	return n;
+}
+
+/* Commits the batch of n in w->bi (w->mu not held), then answers each of
+ * them: only now that it is durable. The commit's answer. */
+static int
+batch_commit(struct writer *w, size_t n, const struct store_audit_key *key,
+    store_commit_fn report, void *report_arg)
+{
+	size_t nt = 0, na = 0;
+	int64_t t0;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		if (w->bi[i].is_audit) {
+			w->ba[na++] = w->bi[i].a;
+			continue;
+		}
+		w->tpos[i] = nt;
+		w->bt[nt] = w->bi[i].t;
+		w->errs[nt++] = STORE_OK;
+	}
+	/* Audit rows ride in the tokens' transaction: no extra sync.
+	 * (writer_enqueue_audit has checked that commit_batch exists.) */
+	t0 = mono_ns();
+	if (na == 0) {
+		rc = w->ops->commit_tokens(w->h, w->bt, nt, w->errs);
+	} else {
+		na = audit_group_rows(w->grouper, w->ba, na);
+		rc = w->ops->commit_batch(w->h, w->bt, nt, w->errs, key, w->ba, na);
+		audit_grouper_release(w->grouper);
+	}
+	if (report != NULL)
+		report(report_arg, n, mono_ns() - t0, rc);
+	/* Answers go out only now that the batch is durable. */
+	for (size_t i = 0; i < n; i++) {
+		int e = rc != STORE_OK || w->bi[i].is_audit ? rc : w->errs[w->tpos[i]];
+		if (w->bi[i].done != NULL)
+			w->bi[i].done(w->bi[i].arg, e);
+		free(w->bi[i].buf);
+	}
+	return rc;
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -244,46 +300,13 @@ writer_main(void *arg)
 			last_start = t0 - w->min_interval_ns;
 		pace(w, last_start);
 		last_start = mono_ns();
-		n = w->len < w->batch_max ? w->len : w->batch_max;
-		for (size_t i = 0; i < n; i++) {
-			w->bi[i] = w->q[w->head];
-			w->head = (w->head + 1) % w->cap;
-		}
-		w->len -= n;
+		n = batch_take(w);
 		report = w->on_commit;
 		report_arg = w->on_commit_arg;
 		key = w->audit_key;
 		pthread_mutex_unlock(&w->mu);
 
-		size_t nt = 0, na = 0;
-		for (size_t i = 0; i < n; i++) {
-			if (w->bi[i].is_audit) {
-				w->ba[na++] = w->bi[i].a;
-				continue;
-			}
-			w->tpos[i] = nt;
-			w->bt[nt] = w->bi[i].t;
-			w->errs[nt++] = STORE_OK;
-		}
-		/* Audit rows ride in the tokens' transaction: no extra sync.
-		 * (writer_enqueue_audit has checked that commit_batch exists.) */
-		t0 = mono_ns();
-		if (na == 0) {
-			rc = w->ops->commit_tokens(w->h, w->bt, nt, w->errs);
-		} else {
-			na = audit_group_rows(w->grouper, w->ba, na);
-			rc = w->ops->commit_batch(w->h, w->bt, nt, w->errs, key, w->ba, na);
-			audit_grouper_release(w->grouper);
-		}
-		if (report != NULL)
-			report(report_arg, n, mono_ns() - t0, rc);
-		/* Answers go out only now that the batch is durable. */
-		for (size_t i = 0; i < n; i++) {
-			int e = rc != STORE_OK || w->bi[i].is_audit ? rc : w->errs[w->tpos[i]];
-			if (w->bi[i].done != NULL)
-				w->bi[i].done(w->bi[i].arg, e);
-			free(w->bi[i].buf);
-		}
+		rc = batch_commit(w, n, key, report, report_arg);
 
 		pthread_mutex_lock(&w->mu);
 		if (rc != STORE_OK && w->flush_target > w->answered) {
