@@ -268,6 +268,57 @@ commit_with_audit(struct pg *p, const struct store_token *t, size_t n, int *errs
 	return rc;
 }
 
+/* The batch's columns, one array literal each (pgi_arr). */
+enum { A_ID, A_CLIENT, A_TENANT, A_NAME, A_FORMAT, A_ENV, A_SCOPE, A_AUD, A_ISSUED,
+    A_EXPIRES, A_REVOKED, A__MAX };
+
+/* PostgreSQL refuses text that is not UTF-8, and would fail the whole
+ * batch: such a record (nothing validates every field upstream) fails
+ * alone, before the statement. errs[i] is STORE_CONFLICT for a record to
+ * send (until the insert says otherwise); how many there are. */
+static size_t
+utf8_sort(const struct store_token *t, size_t n, int *errs)
+{
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *f[6] = { t[i].id, t[i].client_id, t[i].tenant_id, t[i].name,
+		    t[i].scope, t[i].aud };
+		int ok = 1;
+		for (int k = 0; k < 6 && ok; k++)
+			ok = pgi_utf8_valid(f[k] != NULL ? f[k] : "");
+		errs[i] = ok ? STORE_CONFLICT : store_set_error(STORE_ERROR,
+		    "token record: a field is not valid UTF-8");
+		m += ok;
+	}
+	return m;
+}
+
+/* The records to send (errs[i] STORE_CONFLICT) as the column arrays a[]. */
+static void
+token_arrays(const struct store_token *t, size_t n, const int *errs, struct pgi_arr a[A__MAX])
+{
+	for (int k = 0; k < A__MAX; k++)
+		pgi_arr_put(&a[k], "{", 1);
+	for (size_t i = 0, j = 0; i < n; i++) {
+		int first = j == 0;
+		if (errs[i] != STORE_CONFLICT)
+			continue;
+		j++;
+		pgi_arr_s(&a[A_ID], t[i].id, first);
+		pgi_arr_s(&a[A_CLIENT], t[i].client_id, first);
+		pgi_arr_s(&a[A_TENANT], t[i].tenant_id, first);
+		pgi_arr_s(&a[A_NAME], t[i].name, first);
+		pgi_arr_i(&a[A_FORMAT], t[i].format, first);
+		pgi_arr_i(&a[A_ENV], t[i].env, first);
+		pgi_arr_s(&a[A_SCOPE], t[i].scope, first);
+		pgi_arr_s(&a[A_AUD], t[i].aud, first);
+		pgi_arr_i(&a[A_ISSUED], t[i].issued_at, first);
+		pgi_arr_i(&a[A_EXPIRES], t[i].expires_at, first);
+		pgi_arr_i(&a[A_REVOKED], t[i].revoked_at, first);
+	}
+}
+
 /* Tokens, then the audit rows of the batch (pgsql_audit.c), one commit:
  * with no audit rows the insert is a transaction of its own. */
 int
@@ -275,8 +326,6 @@ pg_commit_batch(void *h, const struct store_token *t, size_t n, int *errs,
     const struct store_audit_key *key, const struct store_audit *au, size_t na)
 {
 	struct pg *p = h;
-	enum { A_ID, A_CLIENT, A_TENANT, A_NAME, A_FORMAT, A_ENV, A_SCOPE, A_AUD, A_ISSUED,
-	    A_EXPIRES, A_REVOKED, A__MAX };
 	struct pgi_arr a[A__MAX];
 	struct pv v = { 0 };
 	size_t m;
@@ -289,40 +338,9 @@ pg_commit_batch(void *h, const struct store_token *t, size_t n, int *errs,
 		return STORE_OK;
 	if ((rc = pgi_ensure(p, &p->w, "token record")) != STORE_OK)
 		return rc;
-	/* PostgreSQL refuses text that is not UTF-8, and would fail the whole
-	 * batch: such a record (nothing validates every field upstream) fails
-	 * alone, before the statement. */
-	m = 0;
-	for (size_t i = 0; i < n; i++) {
-		const char *f[6] = { t[i].id, t[i].client_id, t[i].tenant_id, t[i].name,
-		    t[i].scope, t[i].aud };
-		int ok = 1;
-		for (int k = 0; k < 6 && ok; k++)
-			ok = pgi_utf8_valid(f[k] != NULL ? f[k] : "");
-		errs[i] = ok ? STORE_CONFLICT : store_set_error(STORE_ERROR,
-		    "token record: a field is not valid UTF-8");
-		m += ok;
-	}
+	m = utf8_sort(t, n, errs);
 	if (m > 0) {
-		for (int k = 0; k < A__MAX; k++)
-			pgi_arr_put(&a[k], "{", 1);
-		for (size_t i = 0, j = 0; i < n; i++) {
-			int first = j == 0;
-			if (errs[i] != STORE_CONFLICT)
-				continue;
-			j++;
-			pgi_arr_s(&a[A_ID], t[i].id, first);
-			pgi_arr_s(&a[A_CLIENT], t[i].client_id, first);
-			pgi_arr_s(&a[A_TENANT], t[i].tenant_id, first);
-			pgi_arr_s(&a[A_NAME], t[i].name, first);
-			pgi_arr_i(&a[A_FORMAT], t[i].format, first);
-			pgi_arr_i(&a[A_ENV], t[i].env, first);
-			pgi_arr_s(&a[A_SCOPE], t[i].scope, first);
-			pgi_arr_s(&a[A_AUD], t[i].aud, first);
-			pgi_arr_i(&a[A_ISSUED], t[i].issued_at, first);
-			pgi_arr_i(&a[A_EXPIRES], t[i].expires_at, first);
-			pgi_arr_i(&a[A_REVOKED], t[i].revoked_at, first);
-		}
+		token_arrays(t, n, errs, a);
 		if (pgi_arr_bind(a, A__MAX, &v) == -1) {
 			rc = store_set_error(STORE_ERROR, "token record: out of memory");
 			goto out;
