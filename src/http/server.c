@@ -1,5 +1,8 @@
 /*
- * server.c — the libmicrohttpd glue behind http.h.
+ * server.c — the libmicrohttpd glue behind http.h: a request's life (the
+ * access handler's calls, suspend and resume, completion) and the
+ * listening sockets and daemons. What a request must pass before its body
+ * is read is in admit.c; building answers, in response.c.
  *
  * HTTP_LOOPS_PER_CORE SO_REUSEPORT listening sockets per core, each a
  * libmicrohttpd daemon run by a thread of loop.c (listen_group(),
@@ -26,57 +29,13 @@
 
 #include "http/http.h"
 #include "http/loop.h"
+#include "http/server_internal.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "util/util.h"
 
 const char *const http_method_names[HTTP_METHOD__MAX] = {
 	"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"
-};
-
-enum phase { PHASE_NEW, PHASE_RUNNING, PHASE_SUSPENDED, PHASE_COMPLETED, PHASE_QUEUED };
-
-struct conn_ctx {
-	struct http_exchange	 x;
-	struct http_server	*srv;
-	struct MHD_Connection	*conn;
-	struct http_loop	*loop;		/* the thread serving conn */
-	const struct http_route	*route;
-	char			*body;
-	size_t			 body_len, body_cap, max_body;
-	int			 too_big;
-	int			 early;		/* an error answer was queued at once */
-	int			 unframed;	/* the body's end is unknown: close after */
-	int			 target_refused;	/* uri_seen() cut its query: 414 */
-	pthread_mutex_t		 mu;
-	enum phase		 phase;
-	uint64_t		 start_ns;
-	char			 path[256];	/* for the log, capped */
-	char			*query;		/* x.req.query when not "" */
-	/* The request's header fields (x.req.fields), read from libmicrohttpd
-	 * once in admit(); its strings live in the connection's pool until
-	 * completed(). Every lookup is then a walk of this array, not a
-	 * callback per field. nhdr counts them all; hdr, the one member left
-	 * out of the zeroing at allocation, holds the first HTTP_MAX_HEADERS
-	 * (more is refused: 431). */
-	size_t			 nhdr, hdr_bytes;
-	struct http_field	 hdr[HTTP_MAX_HEADERS];
-};
-
-struct http_server {
-	int			 fds[HTTP_MAX_THREADS];	/* bound, not yet served */
-	unsigned		 nfds;
-	struct MHD_Daemon	*d[HTTP_MAX_THREADS];
-	unsigned		 nd;
-	struct http_loops	*loops;		/* the daemons' threads (loop.h) */
-	uint16_t		 port;
-	const struct http_route	*routes;
-	size_t			 nroutes;
-	int			 tls;
-	int			 log_requests;
-	_Atomic long		 inflight;
-	_Atomic int		 stopping;	/* http_server_stop has begun */
-	_Atomic long		 suspended;	/* connections awaiting a deferred answer */
 };
 
 /* -- request contexts -------------------------------------------------- */
@@ -132,122 +91,7 @@ ctx_give_back(struct conn_ctx *c)
 	spare[nspare++] = c;
 }
 
-/* -- responses --------------------------------------------------------- */
-
-static void error_json(struct http_response *, int, const char *, const char *);
-
-void
-http_response_json(struct http_response *r, int status, json_t *body)
-{
-	free(r->body);
-	r->status = status;
-	r->content_type = "application/json";
-	/* NULL: an empty object, written without jansson (the gate's 200). */
-	r->body = body != NULL ? json_dumps(body, JSON_COMPACT) : xstrndup("{}", 2);
-	r->body_len = r->body ? strlen(r->body) : 0;
-	json_decref(body);
-}
-
-void
-http_response_json_text(struct http_response *r, int status, char *body, size_t len)
-{
-	if (body == NULL) {
-		error_json(r, 500, "server_error", "out of memory");
-		return;
-	}
-	free(r->body);
-	r->status = status;
-	r->content_type = "application/json";
-	r->body = body;
-	r->body_len = len;
-}
-
-void
-http_response_text(struct http_response *r, int status, const char *ctype,
-    const char *body, size_t len)
-{
-	free(r->body);
-	r->status = status;
-	r->content_type = ctype;
-	r->body = xstrndup(body, len);
-	r->body_len = r->body ? len : 0;
-}
-
-int
-http_response_header(struct http_response *r, const char *name, const char *value)
-{
-	size_t len = strlen(value);
-	struct http_header *h;
-
-	if (r->nheaders == HTTP_MAX_RESPONSE_HEADERS) {
-		log_event(LOG_ERROR, "http.header_dropped", json_pack("{s:s}", "name", name));
-		return -1;
-	}
-	h = &r->headers[r->nheaders];
-	if (len < sizeof(r->room) - r->room_used) {
-		h->value = memcpy(r->room + r->room_used, value, len + 1);
-		h->heap = 0;
-		r->room_used += len + 1;
-	} else if ((h->value = xstrndup(value, len)) != NULL)
-		h->heap = 1;
-	else {
-		log_event(LOG_ERROR, "http.header_dropped", json_pack("{s:s}", "name", name));
-		return -1;
-	}
-	h->name = name;
-	r->nheaders++;
-	return 0;
-}
-
-void
-http_response_reset(struct http_response *r)
-{
-	free(r->body);
-	r->body = NULL;
-	r->body_len = 0;
-	for (size_t i = 0; i < r->nheaders; i++)
-		if (r->headers[i].heap)
-			free(r->headers[i].value);
-	r->nheaders = 0;
-	r->room_used = 0;
-}
-
-static void
-error_json(struct http_response *r, int status, const char *code, const char *desc)
-{
-	http_response_json(r, status, json_pack("{s:s, s:s}", "error", code,
-	    "error_description", desc));
-	/* As every token endpoint answer (RFC 6749 §5.1), for HTTP/1.0 caches too. */
-	http_response_header(r, "Cache-Control", "no-store");
-	http_response_header(r, "Pragma", "no-cache");
-	r->reason = code;
-}
-
-/* -- requests ---------------------------------------------------------- */
-
-const char *
-http_request_header(const struct http_request *req, const char *name, size_t *count)
-{
-	const struct http_field *f = req->fields;
-	const char *value = NULL;
-	size_t len = strlen(name), n = 0;
-
-	for (size_t i = 0; i < req->nfields; i++)
-		if (f[i].name_len == len && strcasecmp(f[i].name, name) == 0 && n++ == 0)
-			value = f[i].value;
-	if (count != NULL)
-		*count = n;
-	return value;
-}
-
-static enum http_method
-method_of(const char *m)
-{
-	for (int i = 0; i < HTTP_METHOD_OTHER; i++)
-		if (strcmp(m, http_method_names[i]) == 0)
-			return (enum http_method)i;
-	return HTTP_METHOD_OTHER;
-}
+/* -- answers ---------------------------------------------------------- */
 
 static int
 queue(struct conn_ctx *c)
@@ -257,7 +101,7 @@ queue(struct conn_ctx *c)
 	int rc;
 
 	if (r->status == 0)
-		error_json(r, 500, "server_error", "the handler gave no answer");
+		http_response_error(r, 500, "server_error", "the handler gave no answer");
 	/* Not copied: the body stays ours until completed(), which libmicrohttpd
 	 * calls once it has sent the answer or closed the connection, and which
 	 * frees it. A failed queue leaves it for another try. */
@@ -289,286 +133,6 @@ queue(struct conn_ctx *c)
 	return rc;
 }
 
-static const struct http_route *
-match(struct http_server *s, enum http_method m, const char *path, int *path_known)
-{
-	*path_known = 0;
-	for (size_t i = 0; i < s->nroutes; i++) {
-		const struct http_route *r = &s->routes[i];
-		int hit = r->prefix ? strncmp(path, r->path, strlen(r->path)) == 0 : strcmp(path, r->path) == 0;
-		if (!hit)
-			continue;
-		*path_known = 1;
-		if (r->method == m || (m == HTTP_HEAD && r->method == HTTP_GET))
-			return r;
-	}
-	return NULL;
-}
-
-static void
-allow_header(struct http_server *s, const char *path, struct http_response *resp)
-{
-	char allow[128] = "";
-	size_t used = 0;
-
-	for (size_t i = 0; i < s->nroutes && used < sizeof(allow); i++)
-		if (strcmp(path, s->routes[i].path) == 0)
-			used += (size_t)snprintf(allow + used, sizeof(allow) - used, "%s%s",
-			    used ? ", " : "", http_method_names[s->routes[i].method]);
-	http_response_header(resp, "Allow", allow);
-}
-
-/* libmicrohttpd hands handlers the path without the query and keeps the
- * arguments decoded: the query is rebuilt from them, percent-encoded
- * again, so that handlers parse one form (http_form_parse) as they do
- * bodies. Order is kept; a name without '=' comes back as "name=". */
-struct query_build {
-	char	*buf;
-	size_t	 len, cap;
-	int	 oom;
-};
-
-/* Appends s, percent-encoded unless raw. */
-static void
-qb_put(struct query_build *q, const char *s, int raw)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (; s != NULL && *s != '\0' && !q->oom; s++) {
-		unsigned char ch = (unsigned char)*s;
-		int plain = raw || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~';
-		if (q->len + 4 > q->cap) {
-			size_t cap = q->cap ? q->cap * 2 : 128;
-			char *nb = cap <= (size_t)HTTP_MAX_URI_LEN * 3 + 4 ? realloc(q->buf, cap) : NULL;
-			if (nb == NULL) {
-				q->oom = 1;
-				return;
-			}
-			q->buf = nb;
-			q->cap = cap;
-		}
-		if (plain)
-			q->buf[q->len++] = (char)ch;
-		else {
-			q->buf[q->len++] = '%';
-			q->buf[q->len++] = hex[ch >> 4];
-			q->buf[q->len++] = hex[ch & 15];
-		}
-		q->buf[q->len] = '\0';
-	}
-}
-
-static enum MHD_Result
-query_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-	struct query_build *q = cls;
-
-	(void)kind;
-	if (q->len > 0)
-		qb_put(q, "&", 1);
-	qb_put(q, key, 0);
-	qb_put(q, "=", 1);
-	qb_put(q, value, 0);
-	return q->oom ? MHD_NO : MHD_YES;
-}
-
-/* Keeps each header field (see struct conn_ctx) and tallies the bytes as
- * sent ("Name: value\r\n"). The connection's pool is twice
- * HTTP_MAX_HEADER_BYTES (libmicrohttpd needs room to parse), so the
- * documented limit is checked here. */
-static enum MHD_Result
-header_keep(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
-    const char *value, size_t value_size)
-{
-	struct conn_ctx *c = cls;
-
-	(void)kind;
-	if (c->nhdr < HTTP_MAX_HEADERS) {
-		c->hdr[c->nhdr].name = key;
-		c->hdr[c->nhdr].value = value;
-		c->hdr[c->nhdr].name_len = key_size;
-	}
-	c->nhdr++;
-	c->hdr_bytes += key_size + value_size + 4;
-	return MHD_YES;
-}
-
-/* The request's fields, query, target and peer address, as handlers read
- * them (struct http_request). 1 when answered: a query too long to keep. */
-static int
-request_read(struct conn_ctx *c, const char *url, const char *method)
-{
-	struct http_request *req = &c->x.req;
-	struct query_build q = { NULL, 0, 0, 0 };
-	const union MHD_ConnectionInfo *ci;
-	const struct sockaddr *sa;
-
-	req->priv = c;
-	MHD_get_connection_values_n(c->conn, MHD_HEADER_KIND, header_keep, c);
-	req->fields = c->hdr;
-	req->nfields = c->nhdr < HTTP_MAX_HEADERS ? c->nhdr : HTTP_MAX_HEADERS;
-	req->method = method_of(method);
-	req->path = url;
-	req->query = "";
-	MHD_get_connection_values(c->conn, MHD_GET_ARGUMENT_KIND, query_iter, &q);
-	if (q.oom) {
-		free(q.buf);
-		error_json(&c->x.resp, 414, "invalid_request", "the query string is too long");
-		return 1;
-	}
-	if (q.buf != NULL)
-		req->query = c->query = q.buf;
-	req->body = "";
-	req->tls = c->srv->tls;
-	str_copy(c->path, sizeof(c->path), url);
-	ci = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	sa = ci ? ci->client_addr : NULL;
-	if (sa != NULL && sa->sa_family == AF_INET)
-		ipv4_text((const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr.s_addr,
-		    req->peer_ip);
-	else if (sa != NULL && sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, req->peer_ip, sizeof(req->peer_ip));
-	else
-		str_copy(req->peer_ip, sizeof(req->peer_ip), "0.0.0.0");
-	return 0;
-}
-
-/* X-Request-ID kept when well formed, made when absent. 1 when answered:
- * repeated or malformed (it still gets a fresh id to be echoed). */
-static int
-request_id_take(struct conn_ctx *c)
-{
-	struct http_request *req = &c->x.req;
-	size_t n = 0;
-	const char *rid = http_request_header(req, "X-Request-ID", &n);
-
-	if (rid != NULL && n == 1 && str_is_ident(rid, strlen(rid), HTTP_REQUEST_ID_MAX)) {
-		str_copy(req->request_id, sizeof(req->request_id), rid);
-		return 0;
-	}
-	uuid_v4(req->request_id);
-	if (rid == NULL)
-		return 0;
-	error_json(&c->x.resp, 400, "invalid_request", n > 1 ? "X-Request-ID is repeated" :
-	    "X-Request-ID must be 1-128 characters of [A-Za-z0-9._:-]");
-	return 1;
-}
-
-/* The header and target limits (limits.h). 1 when answered: 431 or 414. */
-static int
-request_within_limits(struct conn_ctx *c, const char *url, const char *method)
-{
-	size_t bytes = c->hdr_bytes + strlen(method) + strlen(url) + sizeof(" HTTP/1.1\r\n");
-
-	if (c->nhdr > HTTP_MAX_HEADERS) {
-		error_json(&c->x.resp, 431, "invalid_request", "too many header fields");
-		return 1;
-	}
-	if (bytes > HTTP_MAX_HEADER_BYTES) {
-		char why[80];
-
-		snprintf(why, sizeof(why), "the request line and header fields are longer"
-		    " than %d bytes", HTTP_MAX_HEADER_BYTES);
-		error_json(&c->x.resp, 431, "invalid_request", why);
-		return 1;
-	}
-	if (c->target_refused || strlen(url) > HTTP_MAX_URI_LEN) {
-		error_json(&c->x.resp, 414, "invalid_request", c->target_refused ?
-		    "the request target is too long, or its query has too many fields" :
-		    "the request target is too long");
-		return 1;
-	}
-	return 0;
-}
-
-/* How the message is framed, and its Host; its Content-Length into *clp.
- * 1 when answered (400). */
-static int
-request_framed(struct conn_ctx *c, const char *version, const char **clp)
-{
-	struct http_request *req = &c->x.req;
-	size_t ncl = 0, nte = 0, nhost = 0;
-	const char *cl = *clp = http_request_header(req, "Content-Length", &ncl);
-	const char *te = http_request_header(req, "Transfer-Encoding", &nte);
-
-	/* RFC 9112 §6.3: Content-Length with Transfer-Encoding, a coding other
-	 * than chunked, or two Content-Lengths leave the body's end unknown.
-	 * libmicrohttpd would read the first length and take what follows as
-	 * the next request (a smuggled one), so the answer closes the
-	 * connection. */
-	if (ncl > 1 || nte > 1 || (cl != NULL && te != NULL) ||
-	    (te != NULL && strcasecmp(te, "chunked") != 0)) {
-		c->unframed = 1;
-		error_json(&c->x.resp, 400, "invalid_request", ncl > 1 ?
-		    "Content-Length is repeated" : nte > 1 ? "Transfer-Encoding is repeated" :
-		    "Content-Length with Transfer-Encoding, or a Transfer-Encoding other than chunked");
-		return 1;
-	}
-	/* RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host. */
-	(void)http_request_header(req, "Host", &nhost);
-	if (nhost > 1 || (nhost == 0 && strcmp(version, "HTTP/1.1") == 0)) {
-		error_json(&c->x.resp, 400, "invalid_request", nhost > 1 ? "Host is repeated" :
-		    "an HTTP/1.1 request must have a Host header field");
-		return 1;
-	}
-	return 0;
-}
-
-/* The route, and the body limit it sets. 1 when answered: 404 or 405, a
- * Content-Length that is not a number (400) or over the limit (413). */
-static int
-request_routed(struct conn_ctx *c, const char *url, const char *cl)
-{
-	struct http_request *req = &c->x.req;
-	char desc[320];
-	int known;
-
-	if ((c->route = match(c->srv, req->method, url, &known)) == NULL) {
-		if (known) {
-			error_json(&c->x.resp, 405, "invalid_request", "method not allowed on this path");
-			allow_header(c->srv, url, &c->x.resp);
-		} else {
-			json_t *p = json_stringn(url, strlen(url) > 200 ? 200 : strlen(url));
-			snprintf(desc, sizeof(desc), "no route for %s", json_string_value(p) ? json_string_value(p) : "?");
-			json_decref(p);
-			error_json(&c->x.resp, 404, "not_found", desc);
-		}
-		return 1;
-	}
-	c->x.route_ctx = c->route->ctx;
-	c->max_body = c->route->max_body ? c->route->max_body : HTTP_MAX_BODY_DEFAULT;
-	if (cl != NULL) {
-		int64_t v;
-		const char *why;
-		if (num_parse_i64(cl, strlen(cl), 0, INT64_MAX, &v, &why) == -1) {
-			c->unframed = 1;
-			error_json(&c->x.resp, 400, "invalid_request", "Content-Length is not a number");
-			return 1;
-		}
-		if ((uint64_t)v > c->max_body) {
-			snprintf(desc, sizeof(desc), "the body is larger than %zu bytes", c->max_body);
-			error_json(&c->x.resp, 413, "invalid_request", desc);
-			return 1;
-		}
-	}
-	return 0;
-}
-
-/* First call of a request: everything that can be refused before a body
- * is read, in this order. Returns 1 when an answer was prepared (to be
- * queued now). */
-static int
-admit(struct conn_ctx *c, const char *url, const char *method, const char *version)
-{
-	const char *cl = NULL;
-
-	if (request_read(c, url, method) || request_id_take(c) ||
-	    request_within_limits(c, url, method) || request_framed(c, version, &cl))
-		return 1;
-	return request_routed(c, url, cl);
-}
-
 /*
  * libmicrohttpd 0.9.75 stores each field of the query in the connection's
  * memory pool as it parses the request line, before any handler runs. When
@@ -578,7 +142,7 @@ admit(struct conn_ctx *c, const char *url, const char *method, const char *versi
  * This callback sees the target just before that parse, in MHD's own buffer
  * (MHD parses the fields from the byte after the first '?' once it returns).
  * A target over the limits gets its query cut there, so that MHD stores no
- * field, and is marked: admit() answers 414. (A NUL byte before the '?' hides
+ * field, and is marked: http_admit() answers 414. (A NUL byte before the '?' hides
  * the query from us; that connection still waits for the idle timeout.)
  */
 static char target_refused;	/* its address, as *con_cls: a refused target */
@@ -602,7 +166,7 @@ uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
 }
 
 /* libmicrohttpd's first call of a request: a context (con_cls marks a
- * target uri_log refused), then admit(). */
+ * target uri_log refused), then http_admit(). */
 static enum MHD_Result
 request_begin(struct http_server *s, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, void **con_cls)
@@ -620,7 +184,7 @@ request_begin(struct http_server *s, struct MHD_Connection *conn, const char *ur
 	pthread_mutex_init(&c->mu, NULL);
 	atomic_fetch_add(&s->inflight, 1);
 	*con_cls = c;
-	if (admit(c, url, method, version)) {
+	if (http_admit(c, url, method, version)) {
 		c->early = 1;
 		return (enum MHD_Result)queue(c);
 	}
@@ -675,7 +239,7 @@ request_run(struct conn_ctx *c, struct MHD_Connection *conn)
 	if (c->too_big) {
 		char desc[64];
 		snprintf(desc, sizeof(desc), "the body is larger than %zu bytes", c->max_body);
-		error_json(&c->x.resp, 413, "invalid_request", desc);
+		http_response_error(&c->x.resp, 413, "invalid_request", desc);
 		return (enum MHD_Result)queue(c);
 	}
 	c->x.req.body = c->body ? c->body : "";
