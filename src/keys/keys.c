@@ -67,19 +67,24 @@ out:
 	return rc;
 }
 
-int
-keys_create(struct store *st, const uint8_t seal_key[32], enum store_env env,
-    enum jose_alg alg, const struct keyring_dates *dates,
-    char kid[KEYS_KID_LEN + 1], char *err, size_t errlen)
+/*
+ * A new key of alg for env with dates: its kid into kid, and its row
+ * (private key sealed under seal_key, into *sealed, which the caller frees)
+ * into *row, ready for the store.
+ */
+static int
+key_make(const uint8_t seal_key[32], enum store_env env, enum jose_alg alg,
+    const struct keyring_dates *dates, char kid[KEYS_KID_LEN + 1], struct store_key *row,
+    uint8_t **sealed, char *err, size_t errlen)
 {
 	struct jose_key *jk = NULL;
-	struct store_key row;
-	uint8_t rnd[8], *der = NULL, *sealed = NULL;
+	uint8_t rnd[8], *der = NULL;
 	size_t derlen = 0, sealed_len = 0;
 	char hex[17];
 	const char *why = NULL;
 	int rc = -1;
 
+	*sealed = NULL;
 	/* kid: environment, date and 64 random bits; unique and telling. */
 	if (rand_bytes(rnd, sizeof(rnd)) == -1) {
 		snprintf(err, errlen, "no randomness");
@@ -93,33 +98,74 @@ keys_create(struct store *st, const uint8_t seal_key[32], enum store_env env,
 		snprintf(err, errlen, "cannot make a %s key: %s", jose_alg_names[alg], why ? why : "?");
 		goto out;
 	}
-	if (seal(seal_key, der, derlen, kid, &sealed, &sealed_len) == -1) {
+	if (seal(seal_key, der, derlen, kid, sealed, &sealed_len) == -1) {
 		snprintf(err, errlen, "cannot seal the new key");
 		goto out;
 	}
-	memset(&row, 0, sizeof(row));
-	row.kid = kid;
-	row.alg = (char *)jose_alg_names[alg];
-	row.env = env;
-	row.sealed = sealed;
-	row.sealed_len = sealed_len;
-	row.created_at = clock_now();
-	row.publish_at = dates->publish_at;
-	row.activate_at = dates->activate_at;
-	row.retire_at = dates->retire_at;
-	row.remove_at = dates->remove_at;
-	if (store_key_add(st, &row) != STORE_OK) {
-		snprintf(err, errlen, "cannot store the new key: %s", store_last_error());
-		goto out;
-	}
+	memset(row, 0, sizeof(*row));
+	row->kid = kid;
+	row->alg = (char *)jose_alg_names[alg];
+	row->env = env;
+	row->sealed = *sealed;
+	row->sealed_len = sealed_len;
+	row->created_at = clock_now();
+	row->publish_at = dates->publish_at;
+	row->activate_at = dates->activate_at;
+	row->retire_at = dates->retire_at;
+	row->remove_at = dates->remove_at;
 	rc = 0;
 out:
 	if (der != NULL) {
 		OPENSSL_cleanse(der, derlen);
 		free(der);
 	}
-	free(sealed);
 	jose_key_free(jk);
+	return rc;
+}
+
+int
+keys_create(struct store *st, const uint8_t seal_key[32], enum store_env env,
+    enum jose_alg alg, const struct keyring_dates *dates,
+    char kid[KEYS_KID_LEN + 1], char *err, size_t errlen)
+{
+	struct store_key row;
+	uint8_t *sealed = NULL;
+	int rc = -1;
+
+	if (key_make(seal_key, env, alg, dates, kid, &row, &sealed, err, errlen) == -1)
+		goto out;
+	if (store_key_add(st, &row) != STORE_OK) {
+		snprintf(err, errlen, "cannot store the new key: %s", store_last_error());
+		goto out;
+	}
+	rc = 0;
+out:
+	free(sealed);
+	return rc;
+}
+
+int
+keys_create_successor(struct store *st, const uint8_t seal_key[32], enum store_env env,
+    enum jose_alg alg, const struct keyring_dates *dates, int64_t now, int64_t old_remove_at,
+    char kid[KEYS_KID_LEN + 1], char *err, size_t errlen)
+{
+	struct store_key row;
+	uint8_t *sealed = NULL;
+	int rc = -1, src;
+
+	if (key_make(seal_key, env, alg, dates, kid, &row, &sealed, err, errlen) == -1)
+		goto out;
+	if ((src = store_key_rotate(st, &row, now, old_remove_at)) != STORE_OK) {
+		if (src == STORE_CONFLICT)
+			snprintf(err, errlen, "a %s key is already scheduled to take over; wait until "
+			    "it signs", store_env_names[env]);
+		else
+			snprintf(err, errlen, "cannot store the new key: %s", store_last_error());
+		goto out;
+	}
+	rc = 0;
+out:
+	free(sealed);
 	return rc;
 }
 

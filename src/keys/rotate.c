@@ -76,18 +76,13 @@ keys_rotate(struct store *st, const uint8_t seal_key[32], enum store_env env,
 	d.activate_at = now + lead;
 	d.retire_at = 0;
 	d.remove_at = 0;
-	if (keys_create(st, seal_key, env, alg, &d, kid, err, errlen) == -1)
+	/* The old key signs until the new one does, then stays published
+	 * while its last token can still be presented. The check above spares
+	 * making a key in vain; the store's, in the same transaction as the
+	 * insert, is the one that holds when rotations run at once. */
+	if (keys_create_successor(st, seal_key, env, alg, &d, now,
+	    d.activate_at + max_lifetime + KEYS_REMOVE_MARGIN, kid, err, errlen) == -1)
 		goto out;
-	if (cur >= 0) {
-		/* The old key signs until the new one does, then stays
-		 * published while its last token can still be presented. */
-		ks[cur].retire_at = d.activate_at;
-		ks[cur].remove_at = d.activate_at + max_lifetime + KEYS_REMOVE_MARGIN;
-		if (store_key_update(st, &ks[cur]) != STORE_OK) {
-			snprintf(err, errlen, "store: %s", store_last_error());
-			goto out;
-		}
-	}
 	rc = 0;
 out:
 	store_key_free(ks, n);

@@ -6,6 +6,8 @@
  * update that finds it, so that every node reloads its keys.
  */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "store/pgsql_internal.h"
 
@@ -28,6 +30,22 @@ key_row(const PGresult *r, int i, void *dst)
 	return k->kid && k->alg && k->sealed ? 0 : -1;
 }
 
+#define KEY_INSERT_SQL	"INSERT INTO signing_keys (" KEY_COLS ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)"
+
+static void
+key_params(struct pv *v, const struct store_key *k)
+{
+	pv_s(v, k->kid);
+	pv_s(v, k->alg);
+	pv_i(v, k->env);
+	pv_b(v, k->sealed, k->sealed_len);
+	pv_i(v, k->created_at);
+	pv_i(v, k->publish_at);
+	pv_i(v, k->activate_at);
+	pv_i(v, k->retire_at);
+	pv_i(v, k->remove_at);
+}
+
 int
 pg_key_add(void *h, const struct store_key *k)
 {
@@ -35,17 +53,8 @@ pg_key_add(void *h, const struct store_key *k)
 	char conflict[128];
 
 	snprintf(conflict, sizeof(conflict), "key %.64s already exists", k->kid);
-	pv_s(&v, k->kid);
-	pv_s(&v, k->alg);
-	pv_i(&v, k->env);
-	pv_b(&v, k->sealed, k->sealed_len);
-	pv_i(&v, k->created_at);
-	pv_i(&v, k->publish_at);
-	pv_i(&v, k->activate_at);
-	pv_i(&v, k->retire_at);
-	pv_i(&v, k->remove_at);
-	return pgi_write1(h, "INSERT INTO signing_keys (" KEY_COLS ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
-	    &v, 1, NULL, "key add", conflict, NULL);
+	key_params(&v, k);
+	return pgi_write1(h, KEY_INSERT_SQL, &v, 1, NULL, "key add", conflict, NULL);
 }
 
 int
@@ -71,5 +80,76 @@ pg_key_update(void *h, const struct store_key *k)
 	    "key update: constraint failed", NULL);
 	if (rc == STORE_OK && changes == 0)
 		rc = store_set_error(STORE_NOTFOUND, "key %.64s does not exist", k->kid);
+	return rc;
+}
+
+/* Rotations wait for each other (pg_advisory_xact_lock): one in progress
+ * elsewhere (another node's schedule, the CLI) has committed its key, or
+ * rolled back, before this one looks for a scheduled key. */
+#define KEY_ROTATE_LOCK	"7452914630742"
+
+/* The rotation's statements on c, inside the caller's transaction. */
+static int
+rotate_tx(PGconn *c, const struct store_key *add, int64_t now, int64_t old_remove_at)
+{
+	struct pv v = { 0 }, ins = { 0 }, ret = { 0 };
+	char conflict[128], *cur = NULL;
+	enum pq_kind kind;
+	int64_t pending = 0;
+	int rc = STORE_ERROR;
+	PGresult *r;
+
+	if ((r = pgi_q(c, "SELECT pg_advisory_xact_lock(" KEY_ROTATE_LOCK ")", NULL, &kind, &rc,
+	    "key rotate")) == NULL)
+		return rc;
+	PQclear(r);
+	pv_i(&v, add->env);
+	pv_i(&v, now);
+	if ((r = pgi_q(c, "SELECT (SELECT count(*) FROM signing_keys WHERE env = $1"
+	    " AND activate_at > $2 AND (remove_at = 0 OR remove_at > $2)"
+	    " AND (retire_at = 0 OR retire_at > $2)), (SELECT kid FROM signing_keys WHERE env = $1"
+	    " AND activate_at <= $2 AND (remove_at = 0 OR remove_at > $2)"
+	    " AND (retire_at = 0 OR retire_at > $2) ORDER BY activate_at DESC, created_at, kid"
+	    " LIMIT 1)", &v, &kind, &rc, "key rotate")) == NULL)
+		return rc;
+	if (PQntuples(r) == 1) {
+		pending = pgi_col_i(r, 0, 0);
+		if (!PQgetisnull(r, 0, 1) && (cur = strdup(PQgetvalue(r, 0, 1))) == NULL) {
+			PQclear(r);
+			return store_set_error(STORE_ERROR, "key rotate: out of memory");
+		}
+	}
+	PQclear(r);
+	if (pending > 0) {
+		free(cur);
+		return store_set_error(STORE_CONFLICT, "a %s key is already scheduled to take over",
+		    store_env_names[add->env]);
+	}
+	snprintf(conflict, sizeof(conflict), "key %.64s already exists", add->kid);
+	key_params(&ins, add);
+	rc = pgi_run(c, KEY_INSERT_SQL, &ins, NULL, "key rotate", conflict, NULL);
+	if (rc == STORE_OK && cur != NULL) {
+		pv_i(&ret, add->activate_at);
+		pv_i(&ret, old_remove_at);
+		pv_s(&ret, cur);
+		rc = pgi_run(c, "UPDATE signing_keys SET retire_at=$1, remove_at=$2 WHERE kid=$3", &ret,
+		    NULL, "key rotate", "key rotate: constraint failed", NULL);
+	}
+	free(cur);
+	return rc;
+}
+
+int
+pg_key_rotate(void *h, const struct store_key *add, int64_t now, int64_t old_remove_at)
+{
+	struct pg *p = h;
+	PGconn *c;
+	int slot, rc;
+
+	if ((rc = pgi_acquire(p, &slot, &c, "key rotate")) != STORE_OK)
+		return rc;
+	if ((rc = pgi_tx_begin(c)) == STORE_OK)
+		rc = pgi_tx_end(p, c, rotate_tx(c, add, now, old_remove_at), 1);
+	pgi_release(p, slot);
 	return rc;
 }

@@ -39,23 +39,29 @@ key_row(sqlite3_stmt *st, void *dst)
 	return k->kid && k->alg && k->sealed ? 0 : -1;
 }
 
+/* Inserts k in the caller's transaction. */
+static int
+insert_key(struct sq *q, const struct store_key *k)
+{
+	char conflict[128];
+	int src;
+
+	snprintf(conflict, sizeof(conflict), "key %.64s already exists", k->kid);
+	src = sqi_run(q, sqi_stmt(q, SQ_KEY_INSERT, "ssibiiiii", k->kid, k->alg, (int64_t)k->env,
+	    (const void *)k->sealed, k->sealed_len, k->created_at, k->publish_at,
+	    k->activate_at, k->retire_at, k->remove_at), NULL);
+	return src != SQLITE_OK ? sqi_run_err(q, src, "key add", conflict, NULL) : STORE_OK;
+}
+
 int
 sq_key_add(void *h, const struct store_key *k)
 {
 	struct sq *q = h;
-	char conflict[128];
-	int rc, src;
+	int rc;
 
-	snprintf(conflict, sizeof(conflict), "key %.64s already exists", k->kid);
 	pthread_mutex_lock(&q->mu);
-	if ((rc = sqi_tx_begin(q)) == STORE_OK) {
-		src = sqi_run(q, sqi_stmt(q, SQ_KEY_INSERT, "ssibiiiii", k->kid, k->alg, (int64_t)k->env,
-		    (const void *)k->sealed, k->sealed_len, k->created_at, k->publish_at,
-		    k->activate_at, k->retire_at, k->remove_at), NULL);
-		if (src != SQLITE_OK)
-			rc = sqi_run_err(q, src, "key add", conflict, NULL);
-		rc = sqi_tx_end(q, rc, 1);
-	}
+	if ((rc = sqi_tx_begin(q)) == STORE_OK)
+		rc = sqi_tx_end(q, insert_key(q, k), 1);
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }
@@ -89,6 +95,74 @@ sq_key_update(void *h, const struct store_key *k)
 			rc = store_set_error(STORE_NOTFOUND, "key %.64s does not exist", k->kid);
 		rc = sqi_tx_end(q, rc, 1);
 	}
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+/* One row's first column, as an integer or a copied text (key rotation). */
+struct first_col {
+	int64_t	 i;
+	char	*s;
+};
+
+static int
+count_row(sqlite3_stmt *st, void *dst)
+{
+	((struct first_col *)dst)->i = sqlite3_column_int64(st, 0);
+	return 0;
+}
+
+static int
+kid_row(sqlite3_stmt *st, void *dst)
+{
+	return (((struct first_col *)dst)->s = sq_text(st, 0)) != NULL ? 0 : -1;
+}
+
+static void
+first_col_clear(void *p)
+{
+	free(((struct first_col *)p)->s);
+}
+
+/* The rotation's statements, inside the caller's transaction: the check
+ * for a scheduled key, then the current key read, the insert and the
+ * current key's retirement. */
+static int
+rotate_tx(struct sq *q, const struct store_key *add, int64_t now, int64_t old_remove_at)
+{
+	struct first_col pending = { 0, NULL }, cur = { 0, NULL };
+	int rc, src;
+
+	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_KEY_PENDING, "ii", (int64_t)add->env, now),
+	    sizeof(pending), count_row, first_col_clear, &pending, "key rotate", "key rotate: no count");
+	if (rc != STORE_OK)
+		return rc;
+	if (pending.i > 0)
+		return store_set_error(STORE_CONFLICT, "a %s key is already scheduled to take over",
+		    store_env_names[add->env]);
+	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_KEY_CURRENT, "ii", (int64_t)add->env, now),
+	    sizeof(cur), kid_row, first_col_clear, &cur, "key rotate", "no current key");
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		return rc;
+	if ((rc = insert_key(q, add)) == STORE_OK && cur.s != NULL) {
+		src = sqi_run(q, sqi_stmt(q, SQ_KEY_RETIRE, "iis", add->activate_at, old_remove_at,
+		    cur.s), NULL);
+		if (src != SQLITE_OK)
+			rc = sqi_run_err(q, src, "key rotate", "key rotate: constraint failed", NULL);
+	}
+	free(cur.s);
+	return rc;
+}
+
+int
+sq_key_rotate(void *h, const struct store_key *add, int64_t now, int64_t old_remove_at)
+{
+	struct sq *q = h;
+	int rc;
+
+	pthread_mutex_lock(&q->mu);
+	if ((rc = sqi_tx_begin(q)) == STORE_OK)
+		rc = sqi_tx_end(q, rotate_tx(q, add, now, old_remove_at), 1);
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }

@@ -200,6 +200,16 @@ void	store_secret_free(struct store_secret *, size_t n);
 int	store_key_add(struct store *, const struct store_key *);
 int	store_key_list(struct store *, struct store_key **out, size_t *n);
 int	store_key_update(struct store *, const struct store_key *);
+/*
+ * A rotation, in one transaction: add, a key of add->env taking over at
+ * add->activate_at, goes in unless a key of that env is already scheduled
+ * to take over at now (STORE_CONFLICT); the key signing for the env at
+ * now, if any, then retires at add->activate_at and is removed at
+ * old_remove_at. Rotations at once (the CLI, the admin API, each node's
+ * schedule) leave one new key, never two. Increments the generation.
+ */
+int	store_key_rotate(struct store *, const struct store_key *add, int64_t now,
+	    int64_t old_remove_at);
 void	store_key_clear(struct store_key *);
 void	store_key_free(struct store_key *, size_t n);
 

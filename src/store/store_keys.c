@@ -8,15 +8,38 @@
 
 #include "store/store_internal.h"
 
-int
-store_key_add(struct store *s, const struct store_key *k)
+/* The checks a key to be added must pass (REQUIRE returns from here). */
+static int
+key_check(const struct store_key *k)
 {
-	REQUIRE(s != NULL && k != NULL, "NULL argument");
 	REQUIRE(k->kid != NULL && k->kid[0] != '\0' && k->alg != NULL, "a key needs a kid and an alg");
 	REQUIRE(k->sealed != NULL && k->sealed_len > 0 && k->sealed_len <= 1u << 24,
 	    "a key needs its sealed private key (at most 16 MiB)");
 	REQUIRE((unsigned)k->env < STORE_ENV__MAX, "env out of range");
+	return STORE_OK;
+}
+
+int
+store_key_add(struct store *s, const struct store_key *k)
+{
+	int rc;
+
+	REQUIRE(s != NULL && k != NULL, "NULL argument");
+	if ((rc = key_check(k)) != STORE_OK)
+		return rc;
 	return s->ops->key_add(s->h, k);
+}
+
+int
+store_key_rotate(struct store *s, const struct store_key *add, int64_t now,
+    int64_t old_remove_at)
+{
+	int rc;
+
+	REQUIRE(s != NULL && add != NULL, "NULL argument");
+	if ((rc = key_check(add)) != STORE_OK)
+		return rc;
+	return s->ops->key_rotate(s->h, add, now, old_remove_at);
 }
 
 int

@@ -89,6 +89,14 @@ const char *const sqi_sql[SQ__MAX] = {
 	[SQ_KEY_LIST] = "SELECT " KEY_COLS " FROM signing_keys ORDER BY created_at, kid",
 	[SQ_KEY_UPDATE] = "UPDATE signing_keys SET publish_at=?, activate_at=?, retire_at=?,"
 	    " remove_at=? WHERE kid=?",
+	/* A rotation (sq_key_rotate): the env's keys scheduled to take over
+	 * at ?2, the one signing at ?2, and its retirement. */
+	[SQ_KEY_PENDING] = "SELECT count(*) FROM signing_keys WHERE env = ?1 AND activate_at > ?2"
+	    " AND (remove_at = 0 OR remove_at > ?2) AND (retire_at = 0 OR retire_at > ?2)",
+	[SQ_KEY_CURRENT] = "SELECT kid FROM signing_keys WHERE env = ?1 AND activate_at <= ?2"
+	    " AND (remove_at = 0 OR remove_at > ?2) AND (retire_at = 0 OR retire_at > ?2)"
+	    " ORDER BY activate_at DESC, created_at, kid LIMIT 1",
+	[SQ_KEY_RETIRE] = "UPDATE signing_keys SET retire_at=?, remove_at=? WHERE kid=?",
 
 	[SQ_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM tokens WHERE id = ?",
 	[SQ_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM tokens WHERE client_id = ?"
@@ -439,6 +447,7 @@ const struct store_ops store_sqlite_ops = {
 	.key_add = sq_key_add,
 	.key_list = sq_key_list,
 	.key_update = sq_key_update,
+	.key_rotate = sq_key_rotate,
 	.token_get = sq_token_get,
 	.token_list = sq_token_list,
 	.token_list_revoked = sq_token_list_revoked,

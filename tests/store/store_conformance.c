@@ -555,6 +555,147 @@ keys(void **state)
 	store_close(s);
 }
 
+/* A key of env with kid, taking over at activate (its sealed bytes are
+ * a constant: the store does not look inside). */
+static struct store_key
+key_fixture(const char *kid, enum store_env env, int64_t activate)
+{
+	static uint8_t sealed[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	struct store_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.kid = (char *)kid;
+	k.alg = (char *)"RS256";
+	k.env = env;
+	k.sealed = sealed;
+	k.sealed_len = sizeof(sealed);
+	k.created_at = activate;
+	k.publish_at = activate;
+	k.activate_at = activate;
+	return k;
+}
+
+/* The key named kid, as the store has it, into *out (the caller clears). */
+static void
+key_get(struct store *s, const char *kid, struct store_key *out)
+{
+	struct store_key *all = NULL;
+	size_t n = 0, i;
+
+	assert_int_equal(store_key_list(s, &all, &n), STORE_OK);
+	for (i = 0; i < n && strcmp(all[i].kid, kid) != 0; i++)
+		;
+	assert_true(i < n);
+	*out = all[i];
+	memset(&all[i], 0, sizeof(all[i]));
+	store_key_free(all, n);
+}
+
+/* A rotation adds the successor and retires the key signing now, unless
+ * a successor is already scheduled; each environment on its own. */
+static void
+key_rotation(void **state)
+{
+	struct store *s = open_store();
+	struct store_key a = key_fixture("a", STORE_ENV_SANDBOX, 100), k, got;
+	uint64_t g0;
+
+	(void)state;
+	assert_int_equal(store_key_add(s, &a), STORE_OK);
+	g0 = gen(s);
+	k = key_fixture("b", STORE_ENV_SANDBOX, 300);
+	assert_int_equal(store_key_rotate(s, &k, 200, 900), STORE_OK);
+	assert_true(gen(s) == g0 + 1);
+	key_get(s, "a", &got);
+	assert_int_equal(got.retire_at, 300);
+	assert_int_equal(got.remove_at, 900);
+	store_key_clear(&got);
+
+	/* b is scheduled: another sandbox rotation is refused, unchanged. */
+	k = key_fixture("c", STORE_ENV_SANDBOX, 350);
+	assert_int_equal(store_key_rotate(s, &k, 250, 1000), STORE_CONFLICT);
+	assert_non_null(strstr(store_last_error(), "a sandbox key is already scheduled"));
+	assert_true(gen(s) == g0 + 1);
+	key_get(s, "a", &got);
+	assert_int_equal(got.remove_at, 900);
+	store_key_clear(&got);
+
+	/* Production has no key: its first rotation only adds. */
+	k = key_fixture("p", STORE_ENV_PRODUCTION, 260);
+	assert_int_equal(store_key_rotate(s, &k, 250, 1000), STORE_OK);
+
+	/* Once b signs, it is the one retired; a keeps its dates. */
+	k = key_fixture("d", STORE_ENV_SANDBOX, 500);
+	assert_int_equal(store_key_rotate(s, &k, 400, 1200), STORE_OK);
+	key_get(s, "b", &got);
+	assert_int_equal(got.retire_at, 500);
+	assert_int_equal(got.remove_at, 1200);
+	store_key_clear(&got);
+	key_get(s, "a", &got);
+	assert_int_equal(got.retire_at, 300);
+	assert_int_equal(got.remove_at, 900);
+	store_key_clear(&got);
+	key_get(s, "p", &got);
+	assert_int_equal(got.retire_at, 0);
+	store_key_clear(&got);
+	store_close(s);
+}
+
+struct key_rotator {
+	pthread_barrier_t	*go;
+	int			 rc;
+	char			 kid[8];
+};
+
+static void *
+key_rotate_once(void *arg)
+{
+	struct key_rotator *r = arg;
+	struct store *s = open_store();
+	struct store_key k = key_fixture(r->kid, STORE_ENV_SANDBOX, 300);
+
+	pthread_barrier_wait(r->go);
+	r->rc = store_key_rotate(s, &k, 200, 900);
+	store_close(s);
+	return NULL;
+}
+
+/* Rotations at once from six handles (each node's schedule): one new key,
+ * never two. */
+static void
+key_rotations_at_once(void **state)
+{
+	struct store *s = open_store();
+	struct store_key a = key_fixture("a", STORE_ENV_SANDBOX, 100), *all = NULL;
+	struct key_rotator r[ROTATORS];
+	pthread_t th[ROTATORS];
+	pthread_barrier_t go;
+	size_t n = 0;
+	int ok = 0, conflict = 0;
+
+	(void)state;
+	assert_int_equal(store_key_add(s, &a), STORE_OK);
+	pthread_barrier_init(&go, NULL, ROTATORS);
+	for (int i = 0; i < ROTATORS; i++) {
+		r[i].go = &go;
+		r[i].rc = -1;
+		snprintf(r[i].kid, sizeof(r[i].kid), "n%d", i);
+		assert_int_equal(pthread_create(&th[i], NULL, key_rotate_once, &r[i]), 0);
+	}
+	for (int i = 0; i < ROTATORS; i++) {
+		pthread_join(th[i], NULL);
+		ok += r[i].rc == STORE_OK;
+		conflict += r[i].rc == STORE_CONFLICT;
+	}
+	pthread_barrier_destroy(&go);
+	assert_int_equal(ok, 1);
+	assert_int_equal(conflict, ROTATORS - 1);
+	assert_int_equal(store_key_list(s, &all, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	store_key_free(all, n);
+	store_close(s);
+}
+
 /* -- tokens ---------------------------------------------------------------------- */
 
 static void
@@ -1291,6 +1432,8 @@ conformance_run(const struct conformance_backend *b)
 		T(secret_rotation),
 		T(secret_rotations_at_once),
 		T(keys),
+		T(key_rotation),
+		T(key_rotations_at_once),
 		T(tokens),
 		T(duplicate_token_fails_alone),
 		T(expired_token_records_pruned),
