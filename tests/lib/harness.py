@@ -16,6 +16,8 @@ import threading
 import time
 import urllib.parse
 
+from ports import free_port  # for the tests and nginx.py, which take it from here
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("GATEHOUSE_SRC", os.path.dirname(os.path.dirname(HERE)))
 BIN = os.environ.get("GATEHOUSE_BIN", os.path.join(SRC, "build", "gatehouse"))
@@ -50,27 +52,6 @@ def new_store_url(directory):
             _pg_urls[directory] = pg_server().new_database()
         return _pg_urls[directory]
     return "sqlite:" + os.path.join(directory, "gh.db")
-
-
-_ports_given = set()
-_ports_mu = threading.Lock()
-
-
-def free_port():
-    """A loopback port that nothing listened on when asked, and that this
-    process has not handed out before. The kernel gives two bind(0) calls
-    in a row the same port now and then (6 pairs in 50,000 here): two
-    Servers made before either starts (test_multinode's nodes B and C)
-    then raced for one port, and the loser's exit was noticed only at
-    teardown (see Server.start)."""
-    with _ports_mu:
-        while True:
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-            if port not in _ports_given:
-                _ports_given.add(port)
-                return port
 
 
 class Response:

@@ -21,14 +21,10 @@ import sys
 import tempfile
 import time
 
+from ports import free_port
+
 USER = "gatehouse-test"          # initdb and postgres refuse to run as root
 SUPERUSER = "gatehouse"
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def bindir():
