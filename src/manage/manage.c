@@ -457,10 +457,15 @@ client_update_once(struct store *st, const struct config *cfg, const char *id,
 		goto out;
 	}
 	if ((src = store_client_update(st, &next, &cur)) != STORE_OK) {
-		snprintf(err, errlen, src == STORE_NOTFOUND ? "client %.64s does not exist" : "store: %s",
-		    src == STORE_NOTFOUND ? id : store_last_error());
-		if (src == STORE_CONFLICT)
+		if (src == STORE_CONFLICT) {
+			/* Said only if every try met another change ("store:":
+			 * a 503 in the admin API, worth trying again). */
+			snprintf(err, errlen, "store: client %.64s kept changing while this update "
+			    "was applied; try again", id);
 			rc = 1;
+		} else
+			snprintf(err, errlen, src == STORE_NOTFOUND ? "client %.64s does not exist" :
+			    "store: %s", src == STORE_NOTFOUND ? id : store_last_error());
 		goto out;
 	}
 	if (out != NULL && store_client_get(st, id, out) != STORE_OK) {
