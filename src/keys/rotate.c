@@ -95,7 +95,7 @@ keys_revoke(struct store *st, const char *kid, int64_t now, char *err,
 {
 	struct store_key *ks = NULL;
 	size_t n = 0;
-	int rc = -1, found = 0;
+	int rc = -1, found = 0, src;
 
 	if (store_key_list(st, &ks, &n) != STORE_OK) {
 		snprintf(err, errlen, "store: %s", store_last_error());
@@ -124,10 +124,16 @@ keys_revoke(struct store *st, const char *kid, int64_t now, char *err,
 				goto out;
 			}
 		}
-		ks[i].retire_at = now;
-		ks[i].remove_at = now;
-		if (store_key_update(st, &ks[i]) != STORE_OK) {
-			snprintf(err, errlen, "store: %s", store_last_error());
+		/* The check above gives the reason with its way out; the
+		 * store's, in one transaction with the change, is the one
+		 * that holds when revocations run at once. */
+		if ((src = store_key_revoke(st, kid, now)) != STORE_OK) {
+			if (src == STORE_CONFLICT)
+				snprintf(err, errlen, "%s; rotate first (gatehouse keys rotate --env %s "
+				    "--lead 0), then revoke it", store_last_error(),
+				    store_env_names[ks[i].env]);
+			else
+				snprintf(err, errlen, "store: %s", store_last_error());
 			goto out;
 		}
 	}

@@ -243,6 +243,7 @@ int	pg_key_add(void *h, const struct store_key *k);
 int	pg_key_list(void *h, struct store_key **out, size_t *n);
 int	pg_key_update(void *h, const struct store_key *k);
 int	pg_key_rotate(void *h, const struct store_key *add, int64_t now, int64_t old_remove_at);
+int	pg_key_revoke(void *h, const char *kid, int64_t now);
 
 /* pgsql_idempotency.c */
 int	pg_idem_begin(void *h, const struct store_idem *rec, int64_t now,

@@ -83,9 +83,9 @@ pg_key_update(void *h, const struct store_key *k)
 	return rc;
 }
 
-/* Rotations wait for each other (pg_advisory_xact_lock): one in progress
- * elsewhere (another node's schedule, the CLI) has committed its key, or
- * rolled back, before this one looks for a scheduled key. */
+/* Rotations and revocations wait for each other (pg_advisory_xact_lock):
+ * one in progress elsewhere (another node's schedule, the CLI) has
+ * committed, or rolled back, before this one looks at the env's keys. */
 #define KEY_ROTATE_LOCK	"7452914630742"
 
 /* The rotation's statements on c, inside the caller's transaction. */
@@ -150,6 +150,67 @@ pg_key_rotate(void *h, const struct store_key *add, int64_t now, int64_t old_rem
 		return rc;
 	if ((rc = pgi_tx_begin(c)) == STORE_OK)
 		rc = pgi_tx_end(p, c, rotate_tx(c, add, now, old_remove_at), 1);
+	pgi_release(p, slot);
+	return rc;
+}
+
+/* The revocation's statements on c, inside the caller's transaction,
+ * after the rotations' lock: a rotation or revocation at once elsewhere has
+ * committed before this one looks at which keys sign. */
+static int
+revoke_tx(PGconn *c, const char *kid, int64_t now)
+{
+	struct pv v = { 0 }, ret = { 0 };
+	enum pq_kind kind;
+	int64_t env, others;
+	int rc = STORE_ERROR, only;
+	PGresult *r;
+
+	if ((r = pgi_q(c, "SELECT pg_advisory_xact_lock(" KEY_ROTATE_LOCK ")", NULL, &kind, &rc,
+	    "key revoke")) == NULL)
+		return rc;
+	PQclear(r);
+	pv_s(&v, kid);
+	pv_i(&v, now);
+	/* The key's env; whether it is the one signing for it at $2; how many
+	 * others of the env sign at $2. */
+	if ((r = pgi_q(c, "SELECT k.env, coalesce((SELECT kid FROM signing_keys WHERE env = k.env"
+	    " AND activate_at <= $2 AND (remove_at = 0 OR remove_at > $2)"
+	    " AND (retire_at = 0 OR retire_at > $2) ORDER BY activate_at DESC, created_at, kid"
+	    " LIMIT 1) = k.kid, false), (SELECT count(*) FROM signing_keys WHERE env = k.env"
+	    " AND kid <> k.kid AND activate_at <= $2 AND (retire_at = 0 OR retire_at > $2)"
+	    " AND (remove_at = 0 OR remove_at > $2)) FROM signing_keys k WHERE k.kid = $1",
+	    &v, &kind, &rc, "key revoke")) == NULL)
+		return rc;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return store_set_error(STORE_NOTFOUND, "no key %.64s", kid);
+	}
+	env = pgi_col_i(r, 0, 0);
+	only = PQgetvalue(r, 0, 1)[0] == 't';
+	others = pgi_col_i(r, 0, 2);
+	PQclear(r);
+	if (only && others == 0)
+		return store_set_error(STORE_CONFLICT, "key %.64s is the only key signing for %s", kid,
+		    store_env_names[env == STORE_ENV_PRODUCTION ? STORE_ENV_PRODUCTION : STORE_ENV_SANDBOX]);
+	pv_i(&ret, now);
+	pv_i(&ret, now);
+	pv_s(&ret, kid);
+	return pgi_run(c, "UPDATE signing_keys SET retire_at=$1, remove_at=$2 WHERE kid=$3", &ret,
+	    NULL, "key revoke", "key revoke: constraint failed", NULL);
+}
+
+int
+pg_key_revoke(void *h, const char *kid, int64_t now)
+{
+	struct pg *p = h;
+	PGconn *c;
+	int slot, rc;
+
+	if ((rc = pgi_acquire(p, &slot, &c, "key revoke")) != STORE_OK)
+		return rc;
+	if ((rc = pgi_tx_begin(c)) == STORE_OK)
+		rc = pgi_tx_end(p, c, revoke_tx(c, kid, now), 1);
 	pgi_release(p, slot);
 	return rc;
 }

@@ -129,6 +129,7 @@ int	sq_key_add(void *h, const struct store_key *k);
 int	sq_key_list(void *h, struct store_key **out, size_t *n);
 int	sq_key_update(void *h, const struct store_key *k);
 int	sq_key_rotate(void *h, const struct store_key *add, int64_t now, int64_t old_remove_at);
+int	sq_key_revoke(void *h, const char *kid, int64_t now);
 
 /* sqlite_idempotency.c */
 int	sq_idem_begin(void *h, const struct store_idem *rec, int64_t now,
@@ -207,6 +208,7 @@ enum sq_id {
 	SQ_CLIENT_DISABLE, SQ_CLIENT_VOID,
 	SQ_SECRET_INSERT, SQ_SECRET_LIST, SQ_SECRET_UPDATE, SQ_SECRET_LIVE, SQ_SECRET_END_BY,
 	SQ_KEY_INSERT, SQ_KEY_LIST, SQ_KEY_UPDATE, SQ_KEY_PENDING, SQ_KEY_CURRENT, SQ_KEY_RETIRE,
+	SQ_KEY_ENV, SQ_KEY_OTHERS,
 	SQ_TOKEN_GET, SQ_TOKEN_LIST, SQ_TOKEN_LIST_REVOKED, SQ_TOKEN_REVOKE, SQ_TOKEN_EXISTS,
 	SQ_TOKEN_REVOKE_NAME, SQ_TOKEN_REVOKE_NAME_CLIENT, SQ_TOKEN_PRUNE,
 	SQ__MAX

@@ -166,3 +166,45 @@ sq_key_rotate(void *h, const struct store_key *add, int64_t now, int64_t old_rem
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }
+
+/* The revocation's statements, inside the caller's transaction. */
+static int
+revoke_tx(struct sq *q, const char *kid, int64_t now)
+{
+	struct first_col env = { 0, NULL }, cur = { 0, NULL }, others = { 0, NULL };
+	char nf[128];
+	int rc, src;
+
+	snprintf(nf, sizeof(nf), "no key %.64s", kid);
+	if ((rc = sqi_fetch_one(q, sqi_stmt(q, SQ_KEY_ENV, "s", kid), sizeof(env), count_row,
+	    first_col_clear, &env, "key revoke", nf)) != STORE_OK)
+		return rc;
+	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_KEY_CURRENT, "ii", env.i, now), sizeof(cur), kid_row,
+	    first_col_clear, &cur, "key revoke", "no current key");
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		return rc;
+	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_KEY_OTHERS, "isi", env.i, kid, now), sizeof(others),
+	    count_row, first_col_clear, &others, "key revoke", "key revoke: no count");
+	if (rc == STORE_OK && cur.s != NULL && strcmp(cur.s, kid) == 0 && others.i == 0)
+		rc = store_set_error(STORE_CONFLICT, "key %.64s is the only key signing for %s", kid,
+		    store_env_names[sqi_env_of((int)env.i)]);
+	free(cur.s);
+	if (rc != STORE_OK)
+		return rc;
+	src = sqi_run(q, sqi_stmt(q, SQ_KEY_RETIRE, "iis", now, now, kid), NULL);
+	return src != SQLITE_OK ? sqi_run_err(q, src, "key revoke", "key revoke: constraint failed",
+	    NULL) : STORE_OK;
+}
+
+int
+sq_key_revoke(void *h, const char *kid, int64_t now)
+{
+	struct sq *q = h;
+	int rc;
+
+	pthread_mutex_lock(&q->mu);
+	if ((rc = sqi_tx_begin(q)) == STORE_OK)
+		rc = sqi_tx_end(q, revoke_tx(q, kid, now), 1);
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}

@@ -210,6 +210,14 @@ int	store_key_update(struct store *, const struct store_key *);
  */
 int	store_key_rotate(struct store *, const struct store_key *add, int64_t now,
 	    int64_t old_remove_at);
+/*
+ * Revokes key kid at now (it retires and is removed at now), in one
+ * transaction with the check that another key of its env still signs:
+ * STORE_CONFLICT when kid is the key signing for its env at now and no
+ * other does (revocations at once cannot leave an env without a key),
+ * STORE_NOTFOUND when there is no such key. Increments the generation.
+ */
+int	store_key_revoke(struct store *, const char *kid, int64_t now);
 void	store_key_clear(struct store_key *);
 void	store_key_free(struct store_key *, size_t n);
 

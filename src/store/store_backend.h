@@ -78,6 +78,7 @@ struct store_ops {
 	int	(*key_update)(void *h, const struct store_key *);
 	int	(*key_rotate)(void *h, const struct store_key *add, int64_t now,
 		    int64_t old_remove_at);
+	int	(*key_revoke)(void *h, const char *kid, int64_t now);
 
 	int	(*token_get)(void *h, const char *id, struct store_token *out);
 	int	(*token_list)(void *h, const char *client_id,

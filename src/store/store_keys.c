@@ -43,6 +43,13 @@ store_key_rotate(struct store *s, const struct store_key *add, int64_t now,
 }
 
 int
+store_key_revoke(struct store *s, const char *kid, int64_t now)
+{
+	REQUIRE(s != NULL && kid != NULL && kid[0] != '\0', "a kid is required");
+	return s->ops->key_revoke(s->h, kid, now);
+}
+
+int
 store_key_list(struct store *s, struct store_key **out, size_t *n)
 {
 	REQUIRE(s != NULL && out != NULL && n != NULL, "NULL argument");

@@ -260,6 +260,7 @@ const struct store_ops store_pgsql_ops = {
 	.key_list = pg_key_list,
 	.key_update = pg_key_update,
 	.key_rotate = pg_key_rotate,
+	.key_revoke = pg_key_revoke,
 	.token_get = pg_token_get,
 	.token_list = pg_token_list,
 	.token_list_revoked = pg_token_list_revoked,

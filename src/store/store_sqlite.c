@@ -97,6 +97,12 @@ const char *const sqi_sql[SQ__MAX] = {
 	    " AND (remove_at = 0 OR remove_at > ?2) AND (retire_at = 0 OR retire_at > ?2)"
 	    " ORDER BY activate_at DESC, created_at, kid LIMIT 1",
 	[SQ_KEY_RETIRE] = "UPDATE signing_keys SET retire_at=?, remove_at=? WHERE kid=?",
+	/* A revocation (sq_key_revoke): the key's env, and the keys of the
+	 * env other than ?2 that sign at ?3. */
+	[SQ_KEY_ENV] = "SELECT env FROM signing_keys WHERE kid = ?",
+	[SQ_KEY_OTHERS] = "SELECT count(*) FROM signing_keys WHERE env = ?1 AND kid <> ?2"
+	    " AND activate_at <= ?3 AND (retire_at = 0 OR retire_at > ?3)"
+	    " AND (remove_at = 0 OR remove_at > ?3)",
 
 	[SQ_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM tokens WHERE id = ?",
 	[SQ_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM tokens WHERE client_id = ?"
@@ -448,6 +454,7 @@ const struct store_ops store_sqlite_ops = {
 	.key_list = sq_key_list,
 	.key_update = sq_key_update,
 	.key_rotate = sq_key_rotate,
+	.key_revoke = sq_key_revoke,
 	.token_get = sq_token_get,
 	.token_list = sq_token_list,
 	.token_list_revoked = sq_token_list_revoked,

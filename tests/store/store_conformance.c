@@ -696,6 +696,84 @@ key_rotations_at_once(void **state)
 	store_close(s);
 }
 
+/* A revocation ends a key at once, unless it is the one signing for its
+ * env and no other does. */
+static void
+key_revocation(void **state)
+{
+	struct store *s = open_store();
+	struct store_key a = key_fixture("a", STORE_ENV_SANDBOX, 100);
+	struct store_key b = key_fixture("b", STORE_ENV_SANDBOX, 150), got;
+	uint64_t g0;
+
+	(void)state;
+	assert_int_equal(store_key_add(s, &a), STORE_OK);
+	g0 = gen(s);
+	assert_int_equal(store_key_revoke(s, "a", 200), STORE_CONFLICT);
+	assert_non_null(strstr(store_last_error(), "key a is the only key signing for sandbox"));
+	assert_true(gen(s) == g0);
+	assert_int_equal(store_key_add(s, &b), STORE_OK);
+	/* Both sign at 200, b the newer: a may go. */
+	assert_int_equal(store_key_revoke(s, "a", 200), STORE_OK);
+	key_get(s, "a", &got);
+	assert_int_equal(got.retire_at, 200);
+	assert_int_equal(got.remove_at, 200);
+	store_key_clear(&got);
+	assert_int_equal(store_key_revoke(s, "b", 200), STORE_CONFLICT);
+	assert_int_equal(store_key_revoke(s, "zz", 200), STORE_NOTFOUND);
+	assert_non_null(strstr(store_last_error(), "no key zz"));
+	store_close(s);
+}
+
+struct key_revoker {
+	pthread_barrier_t	*go;
+	const char		*kid;
+};
+
+static void *
+key_revoke_once(void *arg)
+{
+	struct key_revoker *r = arg;
+	struct store *s = open_store();
+
+	pthread_barrier_wait(r->go);
+	(void)store_key_revoke(s, r->kid, 200);
+	store_close(s);
+	return NULL;
+}
+
+/* Revocations at once, from six handles, of both keys signing for one
+ * env: one of the two goes, the other keeps signing. */
+static void
+key_revocations_at_once(void **state)
+{
+	struct store *s = open_store();
+	struct store_key x = key_fixture("x", STORE_ENV_SANDBOX, 100);
+	struct store_key y = key_fixture("y", STORE_ENV_SANDBOX, 150), gx, gy;
+	struct key_revoker r[ROTATORS];
+	pthread_t th[ROTATORS];
+	pthread_barrier_t go;
+
+	(void)state;
+	assert_int_equal(store_key_add(s, &x), STORE_OK);
+	assert_int_equal(store_key_add(s, &y), STORE_OK);
+	pthread_barrier_init(&go, NULL, ROTATORS);
+	for (int i = 0; i < ROTATORS; i++) {
+		r[i].go = &go;
+		r[i].kid = i % 2 ? "x" : "y";
+		assert_int_equal(pthread_create(&th[i], NULL, key_revoke_once, &r[i]), 0);
+	}
+	for (int i = 0; i < ROTATORS; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&go);
+	key_get(s, "x", &gx);
+	key_get(s, "y", &gy);
+	assert_int_equal((gx.remove_at == 0) + (gy.remove_at == 0), 1);
+	store_key_clear(&gx);
+	store_key_clear(&gy);
+	store_close(s);
+}
+
 /* -- tokens ---------------------------------------------------------------------- */
 
 static void
@@ -1434,6 +1512,8 @@ conformance_run(const struct conformance_backend *b)
 		T(keys),
 		T(key_rotation),
 		T(key_rotations_at_once),
+		T(key_revocation),
+		T(key_revocations_at_once),
 		T(tokens),
 		T(duplicate_token_fails_alone),
 		T(expired_token_records_pruned),
