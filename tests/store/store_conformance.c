@@ -426,61 +426,83 @@ secret_rotation(void **state)
 	store_close(s);
 }
 
-#define ROTATORS 6
+#define AT_ONCE 6
 
-struct rotator {
+/* One call made at once with the others: its handle, its number. */
+typedef int (*at_once_fn)(struct store *s, int i);
+
+struct at_once {
 	pthread_barrier_t	*go;
+	at_once_fn		 fn;
 	int			 i, rc;
 };
 
 static void *
-rotate_once(void *arg)
+at_once_main(void *arg)
 {
-	struct rotator *r = arg;
+	struct at_once *a = arg;
 	struct store *s = open_store();
-	struct store_secret x = secret_fixture("c1", (uint8_t)(10 + r->i));
-	int64_t prev;
 
-	x.created_at = 3000;
-	pthread_barrier_wait(r->go);
-	r->rc = store_secret_rotate(s, &x, 4000, 2, &prev);
+	pthread_barrier_wait(a->go);
+	a->rc = a->fn(s, a->i);
 	store_close(s);
 	return NULL;
 }
 
-/* Rotations at once, each from its own handle (the CLI beside the server,
- * or nodes): the client has one live secret, so exactly one goes through
- * and it ends with two live, never three. */
+/* Calls fn on AT_ONCE threads, each with a handle of its own (the CLI
+ * beside the server, or nodes), let go together; how many answered
+ * STORE_OK and how many STORE_CONFLICT. */
+static void
+run_at_once(at_once_fn fn, int *ok, int *conflict)
+{
+	struct at_once a[AT_ONCE];
+	pthread_t th[AT_ONCE];
+	pthread_barrier_t go;
+
+	*ok = *conflict = 0;
+	pthread_barrier_init(&go, NULL, AT_ONCE);
+	for (int i = 0; i < AT_ONCE; i++) {
+		a[i].go = &go;
+		a[i].fn = fn;
+		a[i].i = i;
+		a[i].rc = -1;
+		assert_int_equal(pthread_create(&th[i], NULL, at_once_main, &a[i]), 0);
+	}
+	for (int i = 0; i < AT_ONCE; i++) {
+		pthread_join(th[i], NULL);
+		*ok += a[i].rc == STORE_OK;
+		*conflict += a[i].rc == STORE_CONFLICT;
+	}
+	pthread_barrier_destroy(&go);
+}
+
+static int
+rotate_secret(struct store *s, int i)
+{
+	struct store_secret x = secret_fixture("c1", (uint8_t)(10 + i));
+	int64_t prev;
+
+	x.created_at = 3000;
+	return store_secret_rotate(s, &x, 4000, 2, &prev);
+}
+
+/* Rotations at once: the client has one live secret, so exactly one goes
+ * through and it ends with two live, never three. */
 static void
 secret_rotations_at_once(void **state)
 {
 	struct store *s = open_store();
 	struct store_client c = client_fixture("c1", "acme");
 	struct store_secret first = secret_fixture("c1", 1), *all = NULL;
-	struct rotator r[ROTATORS];
-	pthread_t th[ROTATORS];
-	pthread_barrier_t go;
 	size_t n = 0;
-	int ok = 0, conflict = 0;
+	int ok, conflict;
 
 	(void)state;
 	make_tenant(s, "acme");
 	assert_int_equal(store_client_create(s, &c, &first), STORE_OK);
-	pthread_barrier_init(&go, NULL, ROTATORS);
-	for (int i = 0; i < ROTATORS; i++) {
-		r[i].go = &go;
-		r[i].i = i;
-		r[i].rc = -1;
-		assert_int_equal(pthread_create(&th[i], NULL, rotate_once, &r[i]), 0);
-	}
-	for (int i = 0; i < ROTATORS; i++) {
-		pthread_join(th[i], NULL);
-		ok += r[i].rc == STORE_OK;
-		conflict += r[i].rc == STORE_CONFLICT;
-	}
-	pthread_barrier_destroy(&go);
+	run_at_once(rotate_secret, &ok, &conflict);
 	assert_int_equal(ok, 1);
-	assert_int_equal(conflict, ROTATORS - 1);
+	assert_int_equal(conflict, AT_ONCE - 1);
 	assert_int_equal(store_secret_list(s, "c1", &all, &n), STORE_OK);
 	assert_int_equal(n, 2);
 	assert_int_equal(all[0].expires_at, 4000);
@@ -641,55 +663,31 @@ key_rotation(void **state)
 	store_close(s);
 }
 
-struct key_rotator {
-	pthread_barrier_t	*go;
-	int			 rc;
-	char			 kid[8];
-};
-
-static void *
-key_rotate_once(void *arg)
+static int
+rotate_key(struct store *s, int i)
 {
-	struct key_rotator *r = arg;
-	struct store *s = open_store();
-	struct store_key k = key_fixture(r->kid, STORE_ENV_SANDBOX, 300);
+	char kid[8];
+	struct store_key k;
 
-	pthread_barrier_wait(r->go);
-	r->rc = store_key_rotate(s, &k, 200, 900);
-	store_close(s);
-	return NULL;
+	snprintf(kid, sizeof(kid), "n%d", i);
+	k = key_fixture(kid, STORE_ENV_SANDBOX, 300);
+	return store_key_rotate(s, &k, 200, 900);
 }
 
-/* Rotations at once from six handles (each node's schedule): one new key,
- * never two. */
+/* Rotations at once (each node's schedule): one new key, never two. */
 static void
 key_rotations_at_once(void **state)
 {
 	struct store *s = open_store();
 	struct store_key a = key_fixture("a", STORE_ENV_SANDBOX, 100), *all = NULL;
-	struct key_rotator r[ROTATORS];
-	pthread_t th[ROTATORS];
-	pthread_barrier_t go;
 	size_t n = 0;
-	int ok = 0, conflict = 0;
+	int ok, conflict;
 
 	(void)state;
 	assert_int_equal(store_key_add(s, &a), STORE_OK);
-	pthread_barrier_init(&go, NULL, ROTATORS);
-	for (int i = 0; i < ROTATORS; i++) {
-		r[i].go = &go;
-		r[i].rc = -1;
-		snprintf(r[i].kid, sizeof(r[i].kid), "n%d", i);
-		assert_int_equal(pthread_create(&th[i], NULL, key_rotate_once, &r[i]), 0);
-	}
-	for (int i = 0; i < ROTATORS; i++) {
-		pthread_join(th[i], NULL);
-		ok += r[i].rc == STORE_OK;
-		conflict += r[i].rc == STORE_CONFLICT;
-	}
-	pthread_barrier_destroy(&go);
+	run_at_once(rotate_key, &ok, &conflict);
 	assert_int_equal(ok, 1);
-	assert_int_equal(conflict, ROTATORS - 1);
+	assert_int_equal(conflict, AT_ONCE - 1);
 	assert_int_equal(store_key_list(s, &all, &n), STORE_OK);
 	assert_int_equal(n, 2);
 	store_key_free(all, n);
@@ -725,47 +723,27 @@ key_revocation(void **state)
 	store_close(s);
 }
 
-struct key_revoker {
-	pthread_barrier_t	*go;
-	const char		*kid;
-};
-
-static void *
-key_revoke_once(void *arg)
+static int
+revoke_key(struct store *s, int i)
 {
-	struct key_revoker *r = arg;
-	struct store *s = open_store();
-
-	pthread_barrier_wait(r->go);
-	(void)store_key_revoke(s, r->kid, 200);
-	store_close(s);
-	return NULL;
+	return store_key_revoke(s, i % 2 ? "x" : "y", 200);
 }
 
-/* Revocations at once, from six handles, of both keys signing for one
- * env: one of the two goes, the other keeps signing. */
+/* Revocations at once of both keys signing for one env: one of the two
+ * goes, the other keeps signing. */
 static void
 key_revocations_at_once(void **state)
 {
 	struct store *s = open_store();
 	struct store_key x = key_fixture("x", STORE_ENV_SANDBOX, 100);
 	struct store_key y = key_fixture("y", STORE_ENV_SANDBOX, 150), gx, gy;
-	struct key_revoker r[ROTATORS];
-	pthread_t th[ROTATORS];
-	pthread_barrier_t go;
+	int ok, conflict;
 
 	(void)state;
 	assert_int_equal(store_key_add(s, &x), STORE_OK);
 	assert_int_equal(store_key_add(s, &y), STORE_OK);
-	pthread_barrier_init(&go, NULL, ROTATORS);
-	for (int i = 0; i < ROTATORS; i++) {
-		r[i].go = &go;
-		r[i].kid = i % 2 ? "x" : "y";
-		assert_int_equal(pthread_create(&th[i], NULL, key_revoke_once, &r[i]), 0);
-	}
-	for (int i = 0; i < ROTATORS; i++)
-		pthread_join(th[i], NULL);
-	pthread_barrier_destroy(&go);
+	run_at_once(revoke_key, &ok, &conflict);
+	assert_int_equal(ok + conflict, AT_ONCE);
 	key_get(s, "x", &gx);
 	key_get(s, "y", &gy);
 	assert_int_equal((gx.remove_at == 0) + (gy.remove_at == 0), 1);
