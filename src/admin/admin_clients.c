@@ -61,79 +61,101 @@ spec_from(const json_t *p, struct client_spec *s)
 	}
 }
 
+/* allow_ips, when the body has it: an array of at most CIDR_MAX_BLOCKS
+ * CIDR strings (manage checks each), copied into p. */
+static int
+payload_allow_ips(struct admin_call *c, json_t *p)
+{
+	json_t *v = json_object_get(c->body, "allow_ips"), *arr;
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_array(v) || json_array_size(v) > CIDR_MAX_BLOCKS) {
+		admin_error(c, 400, "invalid_request", "allow_ips: must be an array of at most %d CIDRs",
+		    CIDR_MAX_BLOCKS);
+		return -1;
+	}
+	arr = json_array();
+	for (size_t k = 0; k < json_array_size(v); k++) {
+		json_t *e = json_array_get(v, k);
+		if (!json_is_string(e) || json_string_length(e) == 0 || json_string_length(e) > 64) {
+			json_decref(arr);
+			admin_error(c, 400, "invalid_request", "allow_ips[%zu]: must be a CIDR string", k);
+			return -1;
+		}
+		json_array_append(arr, e);
+	}
+	json_object_set_new(p, "allow_ips", arr);
+	return 0;
+}
+
+/* claims, when the body has them: a JSON object, kept as its text. */
+static int
+payload_claims(struct admin_call *c, json_t *p)
+{
+	json_t *v = json_object_get(c->body, "claims");
+	char *text;
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_object(v)) {
+		admin_error(c, 400, "invalid_request", "claims: must be a JSON object");
+		return -1;
+	}
+	if ((text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
+		admin_error(c, 500, "server_error", "out of memory");
+		return -1;
+	}
+	json_object_set_new(p, "claims", json_string(text));
+	free(text);
+	return 0;
+}
+
+/* One field f other than allow_ips and claims: a list (roles, scopes), a
+ * number (ttl, max_ttl, rate_limit) or a string, as text into p. */
+static int
+payload_field(struct admin_call *c, const char *f, json_t *p)
+{
+	char buf[4096], num[64];
+	const char *s = NULL;
+	int present = 0;
+
+	if (strcmp(f, "roles") == 0 || strcmp(f, "scopes") == 0) {
+		if (admin_list(c, f, strcmp(f, "roles") == 0 ? ',' : ' ', buf, sizeof(buf),
+		    &present) == -1)
+			return -1;
+		s = present ? buf : NULL;
+	} else if (strcmp(f, "ttl") == 0 || strcmp(f, "max_ttl") == 0 || strcmp(f, "rate_limit") == 0) {
+		if (admin_num(c, f, num, sizeof(num), &s) == -1)
+			return -1;
+	} else if (admin_str(c, f, &s) == -1)
+		return -1;
+	if (s != NULL)
+		json_object_set_new(p, f, json_string(s));
+	return 0;
+}
+
 /* Reads the request's client fields (names: which) into a payload of
  * strings. NULL after answering 400. */
 static json_t *
 payload_read(struct admin_call *c, const char *const *which)
 {
-	json_t *p = json_object(), *v;
-	char buf[4096], num[64];
-	const char *s;
-	int present;
+	json_t *p = json_object();
+	int rc = 0;
 
-	for (size_t i = 0; which[i] != NULL; i++) {
-		const char *f = which[i];
-		if (strcmp(f, "roles") == 0) {
-			if (admin_list(c, f, ',', buf, sizeof(buf), &present) == -1)
-				goto bad;
-			if (present)
-				json_object_set_new(p, f, json_string(buf));
-		} else if (strcmp(f, "scopes") == 0) {
-			if (admin_list(c, f, ' ', buf, sizeof(buf), &present) == -1)
-				goto bad;
-			if (present)
-				json_object_set_new(p, f, json_string(buf));
-		} else if (strcmp(f, "allow_ips") == 0) {
-			json_t *arr;
-			size_t k;
-			if ((v = json_object_get(c->body, f)) == NULL)
-				continue;
-			if (!json_is_array(v) || json_array_size(v) > CIDR_MAX_BLOCKS) {
-				admin_error(c, 400, "invalid_request", "allow_ips: must be an array of at most %d CIDRs",
-				    CIDR_MAX_BLOCKS);
-				goto bad;
-			}
-			arr = json_array();
-			for (k = 0; k < json_array_size(v); k++) {
-				json_t *e = json_array_get(v, k);
-				if (!json_is_string(e) || json_string_length(e) == 0 || json_string_length(e) > 64) {
-					json_decref(arr);
-					admin_error(c, 400, "invalid_request", "allow_ips[%zu]: must be a CIDR string", k);
-					goto bad;
-				}
-				json_array_append(arr, e);
-			}
-			json_object_set_new(p, f, arr);
-		} else if (strcmp(f, "claims") == 0) {
-			char *text;
-			if ((v = json_object_get(c->body, f)) == NULL)
-				continue;
-			if (!json_is_object(v)) {
-				admin_error(c, 400, "invalid_request", "claims: must be a JSON object");
-				goto bad;
-			}
-			if ((text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
-				admin_error(c, 500, "server_error", "out of memory");
-				goto bad;
-			}
-			json_object_set_new(p, f, json_string(text));
-			free(text);
-		} else if (strcmp(f, "ttl") == 0 || strcmp(f, "max_ttl") == 0 || strcmp(f, "rate_limit") == 0) {
-			if (admin_num(c, f, num, sizeof(num), &s) == -1)
-				goto bad;
-			if (s != NULL)
-				json_object_set_new(p, f, json_string(s));
-		} else {
-			if (admin_str(c, f, &s) == -1)
-				goto bad;
-			if (s != NULL)
-				json_object_set_new(p, f, json_string(s));
-		}
+	for (size_t i = 0; which[i] != NULL && rc == 0; i++) {
+		if (strcmp(which[i], "allow_ips") == 0)
+			rc = payload_allow_ips(c, p);
+		else if (strcmp(which[i], "claims") == 0)
+			rc = payload_claims(c, p);
+		else
+			rc = payload_field(c, which[i], p);
+	}
+	if (rc == -1) {
+		json_decref(p);
+		return NULL;
 	}
 	return p;
-bad:
-	json_decref(p);
-	return NULL;
 }
 
 /* -- appliers (also run by an approval: validate everything again) ----------- */
