@@ -54,65 +54,56 @@ query_i64(struct admin_call *c, const struct http_params *q, const char *name, i
 	return 0;
 }
 
-static void
-audit_list(struct admin_call *c)
+/* The query's filter into f (strings pointing into q): only known
+ * parameters, numbers in range, and a tenant the caller may see (a
+ * tenant's principals see their own only). -1 after answering 400 or 404. */
+static int
+audit_filter(struct admin_call *c, const struct http_params *q, struct store_audit_filter *f)
 {
 	static const char *const known[] = { "tenant", "client", "action", "since", "until",
 	    "before", "limit" };
-	struct http_params q;
-	struct store_audit_filter f;
-	struct store_audit *rows = NULL;
-	size_t n = 0;
-	const char *why;
-	char field[HTTP_MAX_FIELD_NAME];
 	int64_t since = 0, until = 0, before = 0, limit = 100;
-	json_t *arr;
 
-	memset(&q, 0, sizeof(q));
-	if (http_form_parse(c->x->req.query, strlen(c->x->req.query), &q, &why, field) == -1) {
-		admin_error(c, 400, "invalid_request", "query: %s", why);
-		return;
-	}
-	for (size_t i = 0; i < q.n; i++) {
+	for (size_t i = 0; i < q->n; i++) {
 		size_t k;
 		for (k = 0; k < GH_ARRAY_LEN(known); k++)
-			if (strcmp(q.items[i].name, known[k]) == 0)
+			if (strcmp(q->items[i].name, known[k]) == 0)
 				break;
 		if (k == GH_ARRAY_LEN(known)) {
 			admin_error(c, 400, "invalid_request", "unknown query parameter \"%.64s\" (known: tenant, "
-			    "client, action, since, until, before, limit)", q.items[i].name);
-			goto out;
+			    "client, action, since, until, before, limit)", q->items[i].name);
+			return -1;
 		}
 	}
-	if (query_i64(c, &q, "since", 0, INT64_MAX / 1000, &since) == -1 ||
-	    query_i64(c, &q, "until", 0, INT64_MAX / 1000, &until) == -1 ||
-	    query_i64(c, &q, "before", 1, INT64_MAX, &before) == -1 ||
-	    query_i64(c, &q, "limit", 1, 1000, &limit) == -1)
-		goto out;
-	memset(&f, 0, sizeof(f));
-	f.tenant = http_params_get(&q, "tenant");
-	if (f.tenant != NULL && !admin_tenant_visible(c, f.tenant)) {
-		admin_error(c, 404, "not_found", "tenant %.64s does not exist", f.tenant);
-		goto out;
+	if (query_i64(c, q, "since", 0, INT64_MAX / 1000, &since) == -1 ||
+	    query_i64(c, q, "until", 0, INT64_MAX / 1000, &until) == -1 ||
+	    query_i64(c, q, "before", 1, INT64_MAX, &before) == -1 ||
+	    query_i64(c, q, "limit", 1, 1000, &limit) == -1)
+		return -1;
+	memset(f, 0, sizeof(*f));
+	f->tenant = http_params_get(q, "tenant");
+	if (f->tenant != NULL && !admin_tenant_visible(c, f->tenant)) {
+		admin_error(c, 404, "not_found", "tenant %.64s does not exist", f->tenant);
+		return -1;
 	}
 	/* A tenant's principals read their own tenant's trail only. */
 	if (!c->platform)
-		f.tenant = c->p->tenant_id;
-	f.client = http_params_get(&q, "client");
-	f.action = http_params_get(&q, "action");
-	f.since = since * 1000;
-	f.until = until * 1000;
-	f.before_seq = before;
-	f.limit = (size_t)limit;
-	if (!store_audit_supported(c->ctx->store)) {
-		admin_error(c, 501, "not_implemented", "this store backend keeps no audit trail");
-		goto out;
-	}
-	if (store_audit_list(c->ctx->store, &f, &rows, &n) != STORE_OK) {
-		admin_error(c, 503, "temporarily_unavailable", "store: %s", store_last_error());
-		goto out;
-	}
-	arr = json_array();
+		f->tenant = c->p->tenant_id;
+	f->client = http_params_get(q, "client");
+	f->action = http_params_get(q, "action");
+	f->since = since * 1000;
+	f->until = until * 1000;
+	f->before_seq = before;
+	f->limit = (size_t)limit;
+	return 0;
+}
+
+/* The rows as the answer's events. */
+static json_t *
+audit_events(const struct store_audit *rows, size_t n)
+{
+	json_t *arr = json_array();
+
 	for (size_t i = 0; i < n; i++) {
 		char at[21];
 		time_iso8601(rows[i].at / 1000, at);
@@ -122,8 +113,36 @@ audit_list(struct admin_call *c)
 		    "address", rows[i].address, "action", rows[i].action, "target", rows[i].target,
 		    "outcome", rows[i].outcome, "detail", rows[i].detail));
 	}
+	return arr;
+}
+
+static void
+audit_list(struct admin_call *c)
+{
+	struct http_params q;
+	struct store_audit_filter f;
+	struct store_audit *rows = NULL;
+	size_t n = 0;
+	const char *why;
+	char field[HTTP_MAX_FIELD_NAME];
+
+	memset(&q, 0, sizeof(q));
+	if (http_form_parse(c->x->req.query, strlen(c->x->req.query), &q, &why, field) == -1) {
+		admin_error(c, 400, "invalid_request", "query: %s", why);
+		return;
+	}
+	if (audit_filter(c, &q, &f) == -1)
+		goto out;
+	if (!store_audit_supported(c->ctx->store)) {
+		admin_error(c, 501, "not_implemented", "this store backend keeps no audit trail");
+		goto out;
+	}
+	if (store_audit_list(c->ctx->store, &f, &rows, &n) != STORE_OK) {
+		admin_error(c, 503, "temporarily_unavailable", "store: %s", store_last_error());
+		goto out;
+	}
+	admin_answer(c, 200, json_pack("{s:o}", "events", audit_events(rows, n)));
 	store_audit_free(rows, n);
-	admin_answer(c, 200, json_pack("{s:o}", "events", arr));
 out:
 	http_params_clear(&q);
 }
