@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "admin/critical.h"
 #include "approvals/approvals.h"
 #include "cli/commands.h"
@@ -122,6 +124,34 @@ cmd_show(int argc, char **argv)
 	}
 }
 
+/* The checker named by --as: an enabled client of the store, as the
+ * actor deciding. -1 after a one-line message. */
+static int
+checker_of(struct store *st, const char *id, const char *verb, struct approval_actor *me)
+{
+	struct store_client c;
+	int rc = -1;
+
+	memset(&c, 0, sizeof(c));
+	if (store_client_get(st, id, &c) != STORE_OK) {
+		cli_fail("approvals %s: --as: client %.128s does not exist", verb, id);
+		goto out;
+	}
+	if (c.disabled) {
+		cli_fail("approvals %s: --as: client %s is disabled", verb, c.id);
+		goto out;
+	}
+	memset(me, 0, sizeof(*me));
+	snprintf(me->client_id, sizeof(me->client_id), "%s", c.id);
+	snprintf(me->tenant_id, sizeof(me->tenant_id), "%s", c.tenant_id);
+	me->roles = c.roles;
+	me->env = c.env;
+	rc = 0;
+out:
+	store_client_clear(&c);
+	return rc;
+}
+
 static int
 decide(int argc, char **argv, int approve)
 {
@@ -135,7 +165,6 @@ decide(int argc, char **argv, int approve)
 	struct config cfg;
 	struct gh_ctx ctx;
 	struct store *st = NULL;
-	struct store_client c;
 	struct approval_actor me;
 	struct store_approval ap;
 	uint8_t master[32];
@@ -155,21 +184,8 @@ decide(int argc, char **argv, int approve)
 		return 1;
 	}
 	rc = 1;
-	memset(&c, 0, sizeof(c));
-	if (store_client_get(st, cli_get(&a, "as"), &c) != STORE_OK) {
-		cli_fail("approvals %s: --as: client %.128s does not exist", verb, cli_get(&a, "as"));
-		goto out;
-	}
-	if (c.disabled) {
-		cli_fail("approvals %s: --as: client %s is disabled", verb, c.id);
-		goto out;
-	}
-	memset(&me, 0, sizeof(me));
-	snprintf(me.client_id, sizeof(me.client_id), "%s", c.id);
-	snprintf(me.tenant_id, sizeof(me.tenant_id), "%s", c.tenant_id);
-	me.roles = c.roles;
-	me.env = c.env;
-	if (cli_master_key(&a, 0, master, NULL) == -1)
+	if (checker_of(st, cli_get(&a, "as"), verb, &me) == -1 ||
+	    cli_master_key(&a, 0, master, NULL) == -1)
 		goto out;
 	/* A full context: an approved admin change is applied here. */
 	if (ctx_init(&ctx, &cfg, st, master, cfg.issuer, err, sizeof(err)) == -1) {
@@ -188,8 +204,7 @@ decide(int argc, char **argv, int approve)
 	rc = cli_print(approvals_json(&ap, clock_now()));
 	store_approval_clear(&ap);
 out:
-	memset(master, 0, sizeof(master));
-	store_client_clear(&c);
+	OPENSSL_cleanse(master, sizeof(master));
 	if (ctx_ok)
 		ctx_clear(&ctx);
 	store_close(st);	/* flushes the audit events */
