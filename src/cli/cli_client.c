@@ -12,6 +12,28 @@
 #include "security/masterkey.h"
 #include "util/util.h"
 
+/* The client's settings as the options give them (strings pointing into
+ * argv; NULL where not given). */
+static void
+spec_from_args(const struct cli_args *a, struct client_spec *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->tenant = cli_get(a, "tenant");
+	s->name = cli_get(a, "name");
+	s->id = cli_get(a, "id");
+	s->env = cli_get(a, "env");
+	s->roles = cli_get(a, "roles");
+	s->scopes = cli_get(a, "scopes");
+	s->ttl = cli_get(a, "ttl");
+	s->max_ttl = cli_get(a, "max-ttl");
+	s->format = cli_get(a, "token-format");
+	s->claims = cli_get(a, "claims");
+	s->rate_limit = cli_get(a, "rate-limit");
+	for (size_t i = 0; i < a->nmulti; i++)
+		if (strcmp(a->multi_name[i], "allow-ip") == 0 && s->nallow < CIDR_MAX_BLOCKS)
+			s->allow_ips[s->nallow++] = a->multi[i];
+}
+
 int
 cmd_client_create(int argc, char **argv)
 {
@@ -43,21 +65,7 @@ cmd_client_create(int argc, char **argv)
 	if ((rc = cli_parse(argc, argv, "gatehouse client create --tenant ID --name NAME [options]",
 	    spec, GH_ARRAY_LEN(spec), &a)) != 0)
 		return rc < 0 ? 2 : 0;
-	memset(&s, 0, sizeof(s));
-	s.tenant = cli_get(&a, "tenant");
-	s.name = cli_get(&a, "name");
-	s.id = cli_get(&a, "id");
-	s.env = cli_get(&a, "env");
-	s.roles = cli_get(&a, "roles");
-	s.scopes = cli_get(&a, "scopes");
-	s.ttl = cli_get(&a, "ttl");
-	s.max_ttl = cli_get(&a, "max-ttl");
-	s.format = cli_get(&a, "token-format");
-	s.claims = cli_get(&a, "claims");
-	s.rate_limit = cli_get(&a, "rate-limit");
-	for (size_t i = 0; i < a.nmulti; i++)
-		if (strcmp(a.multi_name[i], "allow-ip") == 0 && s.nallow < CIDR_MAX_BLOCKS)
-			s.allow_ips[s.nallow++] = a.multi[i];
+	spec_from_args(&a, &s);
 	if (s.tenant == NULL || s.name == NULL)
 		return cli_fail("client create: --tenant and --name are required");
 	/* The checks depend on the configuration (defaults, require_allowlist). */
@@ -70,6 +78,7 @@ cmd_client_create(int argc, char **argv)
 	masterkey_derive(master, "gatehouse client secrets v1", skey);
 	OPENSSL_cleanse(master, sizeof(master));
 	if (cli_open_store_audited(&a, &st, "client.create") == -1) {
+		OPENSSL_cleanse(skey, sizeof(skey));
 		config_clear(&cfg);
 		return 1;
 	}
