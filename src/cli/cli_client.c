@@ -265,8 +265,10 @@ cmd_client_rotate_secret(int argc, char **argv)
 		return 1;
 	masterkey_derive(master, "gatehouse client secrets v1", skey);
 	OPENSSL_cleanse(master, sizeof(master));
-	if (cli_open_store_audited(&a, &st, "client.rotate_secret") == -1)
+	if (cli_open_store_audited(&a, &st, "client.rotate_secret") == -1) {
+		OPENSSL_cleanse(skey, sizeof(skey));
 		return 1;
+	}
 	rc = manage_secret_rotate(st, skey, a.pos[0], grace, &s, &prev_end, secret, err, sizeof(err));
 	OPENSSL_cleanse(skey, sizeof(skey));
 	cli_audit(&a, st, "client.rotate_secret", NULL, a.pos[0], rc == -1 ? err : NULL);

@@ -79,8 +79,10 @@ cmd_keys_rotate(int argc, char **argv)
 		return 1;
 	masterkey_derive(master, "gatehouse signing key seal v1", seal_key);
 	OPENSSL_cleanse(master, sizeof(master));
-	if (cli_open_store_audited(&a, &st, "keys.rotate") == -1)
+	if (cli_open_store_audited(&a, &st, "keys.rotate") == -1) {
+		OPENSSL_cleanse(seal_key, sizeof(seal_key));
 		return 1;
+	}
 	arr = json_array();
 	rc = 0;
 	for (int env = 0; env < STORE_ENV__MAX && rc == 0; env++) {
