@@ -394,6 +394,32 @@ payload_text(const char *token, size_t len)
 	return out;
 }
 
+/* A verified token's claims, copied into out for the caller (who clears
+ * them with gh_verify_claims_clear). */
+static int
+claims_out(const struct claims *cl, const char *token, size_t len, struct gh_verify_claims *out)
+{
+	int bad = 0;
+
+	out->client_id = xdup(cl->client_id, &bad);
+	out->tenant_id = xdup(cl->tenant_id, &bad);
+	out->sub = xdup(cl->sub, &bad);
+	out->jti = xdup(cl->jti, &bad);
+	out->scope = xdup(cl->scope, &bad);
+	out->env = xdup(cl->env, &bad);
+	out->roles = cl->roles;
+	out->exp = cl->exp;
+	out->nbf = cl->nbf;
+	out->iat = cl->iat;
+	if ((out->payload_json = payload_text(token, len)) == NULL)
+		bad = 1;
+	if (bad) {
+		gh_verify_claims_clear(out);
+		return GH_VERIFY_NO_MEMORY;
+	}
+	return GH_VERIFY_OK;
+}
+
 static int
 verify_with(gh_verifier *v, struct keyset *s, const char *token, size_t len,
     const char *tenant, struct gh_verify_claims *out, int *unknown_kid)
@@ -413,7 +439,7 @@ verify_with(gh_verifier *v, struct keyset *s, const char *token, size_t len,
 	struct claims cl;
 	char desc[160];
 	enum claims_err ce;
-	int rc, bad = 0;
+	int rc;
 
 	*unknown_kid = 0;
 	/* ~22 KB: on the heap, since this runs on the caller's threads, whose
@@ -447,25 +473,7 @@ verify_with(gh_verifier *v, struct keyset *s, const char *token, size_t len,
 		rc = GH_VERIFY_ENVIRONMENT;
 		goto out;
 	}
-	rc = GH_VERIFY_OK;
-	if (out != NULL) {
-		out->client_id = xdup(cl.client_id, &bad);
-		out->tenant_id = xdup(cl.tenant_id, &bad);
-		out->sub = xdup(cl.sub, &bad);
-		out->jti = xdup(cl.jti, &bad);
-		out->scope = xdup(cl.scope, &bad);
-		out->env = xdup(cl.env, &bad);
-		out->roles = cl.roles;
-		out->exp = cl.exp;
-		out->nbf = cl.nbf;
-		out->iat = cl.iat;
-		if ((out->payload_json = payload_text(token, len)) == NULL)
-			bad = 1;
-		if (bad) {
-			gh_verify_claims_clear(out);
-			rc = GH_VERIFY_NO_MEMORY;
-		}
-	}
+	rc = out != NULL ? claims_out(&cl, token, len, out) : GH_VERIFY_OK;
 out:
 	free(jwt);
 	return rc;
