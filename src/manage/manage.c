@@ -401,6 +401,44 @@ manage_client_check(const struct config *cfg, const struct client_spec *s, char 
 	return rc;
 }
 
+/* The stored numbers and roles as the text a spec holds. */
+struct spec_text {
+	char	roles[64], ttl[24], max_ttl[24], rate[24];
+};
+
+/* The merged spec m: the stored value (cur, and its numbers as text in t)
+ * where the patch says nothing, so that the result passes the same checks
+ * as a new client. m points into cur, patch and t. */
+static void
+spec_merge(const struct store_client *cur, const struct client_spec *patch,
+    struct client_spec *m, struct spec_text *t)
+{
+	memset(m, 0, sizeof(*m));
+	roles_text(cur->roles, t->roles, sizeof(t->roles));
+	snprintf(t->ttl, sizeof(t->ttl), "%lld", (long long)cur->ttl);
+	snprintf(t->max_ttl, sizeof(t->max_ttl), "%lld", (long long)cur->max_ttl);
+	snprintf(t->rate, sizeof(t->rate), "%lld", (long long)cur->rate_limit);
+	m->id = cur->id;
+	m->tenant = cur->tenant_id;
+	m->env = store_env_names[cur->env];
+	m->name = patch->name ? patch->name : cur->name;
+	m->roles = patch->roles ? patch->roles : t->roles;
+	m->scopes = patch->scopes ? patch->scopes : cur->scopes;
+	m->ttl = patch->ttl ? patch->ttl : t->ttl;
+	m->max_ttl = patch->max_ttl ? patch->max_ttl : t->max_ttl;
+	m->format = patch->format ? patch->format : store_format_names[cur->format];
+	m->claims = patch->claims ? patch->claims : cur->claims;
+	m->rate_limit = patch->rate_limit ? patch->rate_limit : t->rate;
+	if (patch->allow_set) {
+		m->nallow = patch->nallow;
+		for (size_t i = 0; i < patch->nallow && i < CIDR_MAX_BLOCKS; i++)
+			m->allow_ips[i] = patch->allow_ips[i];
+	} else if (cur->allow_ips[0] != '\0') {
+		m->allow_ips[0] = cur->allow_ips;
+		m->nallow = 1;
+	}
+}
+
 /* One read, merge and conditional write: 0, -1 with err, 1 when the
  * client changed since the read (err set too). */
 static int
@@ -410,7 +448,7 @@ client_update_once(struct store *st, const struct config *cfg, const char *id,
 {
 	struct store_client cur, next;
 	struct client_spec m;
-	char roles[64], ttl[24], max_ttl[24], rate[24];
+	struct spec_text t;
 	int rc = -1, src;
 
 	if (patch->id != NULL || patch->tenant != NULL || patch->env != NULL)
@@ -421,32 +459,7 @@ client_update_once(struct store *st, const struct config *cfg, const char *id,
 		return -1;
 	}
 	memset(&next, 0, sizeof(next));
-	/* The merged spec: the stored value where the patch says nothing, so
-	 * that the result passes the same checks as a new client. */
-	memset(&m, 0, sizeof(m));
-	roles_text(cur.roles, roles, sizeof(roles));
-	snprintf(ttl, sizeof(ttl), "%lld", (long long)cur.ttl);
-	snprintf(max_ttl, sizeof(max_ttl), "%lld", (long long)cur.max_ttl);
-	snprintf(rate, sizeof(rate), "%lld", (long long)cur.rate_limit);
-	m.id = cur.id;
-	m.tenant = cur.tenant_id;
-	m.env = store_env_names[cur.env];
-	m.name = patch->name ? patch->name : cur.name;
-	m.roles = patch->roles ? patch->roles : roles;
-	m.scopes = patch->scopes ? patch->scopes : cur.scopes;
-	m.ttl = patch->ttl ? patch->ttl : ttl;
-	m.max_ttl = patch->max_ttl ? patch->max_ttl : max_ttl;
-	m.format = patch->format ? patch->format : store_format_names[cur.format];
-	m.claims = patch->claims ? patch->claims : cur.claims;
-	m.rate_limit = patch->rate_limit ? patch->rate_limit : rate;
-	if (patch->allow_set) {
-		m.nallow = patch->nallow;
-		for (size_t i = 0; i < patch->nallow && i < CIDR_MAX_BLOCKS; i++)
-			m.allow_ips[i] = patch->allow_ips[i];
-	} else if (cur.allow_ips[0] != '\0') {
-		m.allow_ips[0] = cur.allow_ips;
-		m.nallow = 1;
-	}
+	spec_merge(&cur, patch, &m, &t);
 	if (build_client(cfg, &m, &next, err, errlen) == -1)
 		goto out;
 	next.disabled = cur.disabled;
