@@ -26,7 +26,8 @@ void	 sq_main_unlock(void *h);
 int	 sq_error(sqlite3 *db, int rc, const char *what);
 /* sqlite_util.c: statement helpers for the topic files. sq_exec runs sql
  * (no rows); sq_prep prepares sql and binds arguments by a type string, s
- * text (NULL binds NULL) and i int64, what naming it in errors; sq_step_done
+ * text (NULL binds NULL) and i int64, one a parameter ("": none now, for
+ * sq_rebind to bind row by row), what naming it in errors; sq_step_done
  * steps a statement that returns no rows and finalizes it (*changes, may be
  * NULL, gets the rows changed); sq_text copies a text column ("" for NULL;
  * NULL only when out of memory). */
@@ -34,6 +35,9 @@ int	 sq_exec(sqlite3 *db, const char *sql, const char *what);
 int	 sq_prep(sqlite3 *db, const char *what, const char *sql, sqlite3_stmt **st,
 	    const char *types, ...);
 int	 sq_step_done(sqlite3 *db, sqlite3_stmt *st, int *changes, const char *what);
+/* Whether a type string (as sq_prep's) gives each of st's parameters one
+ * argument: 0, or -1 with the store's error set. */
+int	 sq_types_fit(sqlite3_stmt *st, const char *types, const char *what);
 char	*sq_text(sqlite3_stmt *st, int col);
 /* sq_rebind resets st (one statement for every row of a batch) and binds
  * arguments as sq_prep does: an SQLite code. */

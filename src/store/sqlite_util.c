@@ -20,6 +20,22 @@ sq_exec(sqlite3 *db, const char *sql, const char *what)
 	return rc == SQLITE_OK ? STORE_OK : sq_error(db, rc, what);
 }
 
+/* Whether types gives every parameter of st one argument, and no more.
+ * Checked before any argument is read: a type string of another length
+ * would read arguments of other types, or that were never passed. -1 with
+ * the store's error set. */
+int
+sq_types_fit(sqlite3_stmt *st, const char *types, const char *what)
+{
+	int want = sqlite3_bind_parameter_count(st);
+
+	if (strlen(types) == (size_t)want)
+		return 0;
+	store_set_error(STORE_ERROR, "%s: the statement has %d parameters, the call binds %zu (a bug)",
+	    what, want, strlen(types));
+	return -1;
+}
+
 /* Binds by a type string from the first parameter: s text (NULL binds
  * NULL), i int64. An SQLite code. */
 static int
@@ -48,6 +64,12 @@ sq_prep(sqlite3 *db, const char *what, const char *sql, sqlite3_stmt **st,
 	*st = NULL;
 	if ((rc = sqlite3_prepare_v2(db, sql, -1, st, NULL)) != SQLITE_OK)
 		return sq_error(db, rc, what);
+	/* "" prepares only: sq_rebind binds each row. */
+	if (types[0] != '\0' && sq_types_fit(*st, types, what) == -1) {
+		sqlite3_finalize(*st);
+		*st = NULL;
+		return STORE_ERROR;
+	}
 	va_start(ap, types);
 	rc = bindv(*st, types, ap);
 	va_end(ap);
@@ -66,6 +88,8 @@ sq_rebind(sqlite3_stmt *st, const char *types, ...)
 	int rc;
 
 	sqlite3_reset(st);
+	if (sq_types_fit(st, types, "rebind") == -1)
+		return SQLITE_MISUSE;
 	va_start(ap, types);
 	rc = bindv(st, types, ap);
 	va_end(ap);

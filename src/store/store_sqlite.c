@@ -201,6 +201,8 @@ sqi_stmt(struct sq *q, enum sq_id id, const char *types, ...)
 
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
+	if (sq_types_fit(st, types, "bind") == -1)
+		return NULL;
 	va_start(ap, types);
 	rc = bindv(st, types, ap);
 	va_end(ap);
