@@ -281,21 +281,6 @@ pg_client_delete(void *h, const char *id)
 /* -- secrets ----------------------------------------------------------------------- */
 
 int
-pg_secret_add(void *h, struct store_secret *sec)
-{
-	struct pg *p = h;
-	PGconn *c;
-	int slot, rc;
-
-	if ((rc = pgi_acquire(p, &slot, &c, "secret add")) != STORE_OK)
-		return rc;
-	if ((rc = pgi_tx_begin(c)) == STORE_OK)
-		rc = pgi_tx_end(p, c, insert_secret(c, sec), 1);
-	pgi_release(p, slot);
-	return rc;
-}
-
-int
 pg_secret_list(void *h, const char *client_id, struct store_secret **out, size_t *n)
 {
 	struct pv v = { 0 };

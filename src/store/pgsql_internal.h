@@ -232,7 +232,6 @@ int	pg_client_update(void *h, const struct store_client *next, const struct stor
 int	pg_client_set_disabled(void *h, const char *id, int disabled, int64_t at);
 int	pg_client_void_tokens(void *h, const char *id, int64_t after, int64_t at);
 int	pg_client_delete(void *h, const char *id);
-int	pg_secret_add(void *h, struct store_secret *sec);
 int	pg_secret_rotate(void *h, struct store_secret *sec, int64_t end_by, size_t max_live,
 	    int64_t *prev_end);
 int	pg_secret_list(void *h, const char *client_id, struct store_secret **out, size_t *n);
@@ -241,7 +240,6 @@ int	pg_secret_update(void *h, const struct store_secret *sec);
 /* pgsql_keys.c */
 int	pg_key_add(void *h, const struct store_key *k);
 int	pg_key_list(void *h, struct store_key **out, size_t *n);
-int	pg_key_update(void *h, const struct store_key *k);
 int	pg_key_rotate(void *h, const struct store_key *add, int64_t now, int64_t old_remove_at);
 int	pg_key_revoke(void *h, const char *kid, int64_t now);
 

@@ -2,8 +2,9 @@
  * pgsql_keys.c — signing keys for the PostgreSQL backend (store.h
  * store_key_*; the SQLite side is sqlite_keys.c), table signing_keys: the
  * sealed private key as bytea, and the dates that publish, activate,
- * retire and remove it. Adding a key moves the generation, and so does an
- * update that finds it, so that every node reloads its keys.
+ * retire and remove it. A rotation or a revocation is one transaction
+ * under an advisory lock the two share. Each change moves the generation,
+ * so that every node reloads its keys.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,25 +63,6 @@ pg_key_list(void *h, struct store_key **out, size_t *n)
 {
 	return pgi_collect(h, "SELECT " KEY_COLS " FROM signing_keys ORDER BY created_at, kid", NULL,
 	    sizeof(**out), key_row, store_key_clear_v, (void **)out, n, "key list");
-}
-
-int
-pg_key_update(void *h, const struct store_key *k)
-{
-	struct pv v = { 0 };
-	int rc, changes = 0;
-
-	pv_i(&v, k->publish_at);
-	pv_i(&v, k->activate_at);
-	pv_i(&v, k->retire_at);
-	pv_i(&v, k->remove_at);
-	pv_s(&v, k->kid);
-	rc = pgi_write1(h, "UPDATE signing_keys SET publish_at=$1, activate_at=$2, retire_at=$3,"
-	    " remove_at=$4 WHERE kid=$5", &v, 2, &changes, "key update",
-	    "key update: constraint failed", NULL);
-	if (rc == STORE_OK && changes == 0)
-		rc = store_set_error(STORE_NOTFOUND, "key %.64s does not exist", k->kid);
-	return rc;
 }
 
 /* Rotations and revocations wait for each other (pg_advisory_xact_lock):

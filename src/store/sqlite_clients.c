@@ -234,19 +234,6 @@ out:
 /* -- secrets --------------------------------------------------------------------- */
 
 int
-sq_secret_add(void *h, struct store_secret *sec)
-{
-	struct sq *q = h;
-	int rc;
-
-	pthread_mutex_lock(&q->mu);
-	if ((rc = sqi_tx_begin(q)) == STORE_OK)
-		rc = sqi_tx_end(q, insert_secret(q, sec), 1);
-	pthread_mutex_unlock(&q->mu);
-	return rc;
-}
-
-int
 sq_secret_list(void *h, const char *client_id, struct store_secret **out, size_t *n)
 {
 	struct sq *q = h;

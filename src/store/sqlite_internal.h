@@ -122,7 +122,6 @@ int	sq_client_update(void *h, const struct store_client *next, const struct stor
 int	sq_client_set_disabled(void *h, const char *id, int disabled, int64_t at);
 int	sq_client_void_tokens(void *h, const char *id, int64_t after, int64_t at);
 int	sq_client_delete(void *h, const char *id);
-int	sq_secret_add(void *h, struct store_secret *sec);
 int	sq_secret_rotate(void *h, struct store_secret *sec, int64_t end_by, size_t max_live,
 	    int64_t *prev_end);
 int	sq_secret_list(void *h, const char *client_id, struct store_secret **out, size_t *n);
@@ -131,7 +130,6 @@ int	sq_secret_update(void *h, const struct store_secret *sec);
 /* sqlite_keys.c */
 int	sq_key_add(void *h, const struct store_key *k);
 int	sq_key_list(void *h, struct store_key **out, size_t *n);
-int	sq_key_update(void *h, const struct store_key *k);
 int	sq_key_rotate(void *h, const struct store_key *add, int64_t now, int64_t old_remove_at);
 int	sq_key_revoke(void *h, const char *kid, int64_t now);
 
@@ -211,7 +209,7 @@ enum sq_id {
 	SQ_CLIENT_INSERT, SQ_CLIENT_GET, SQ_CLIENT_LIST, SQ_CLIENT_LIST_TENANT, SQ_CLIENT_UPDATE,
 	SQ_CLIENT_DISABLE, SQ_CLIENT_VOID,
 	SQ_SECRET_INSERT, SQ_SECRET_LIST, SQ_SECRET_UPDATE, SQ_SECRET_LIVE, SQ_SECRET_END_BY,
-	SQ_KEY_INSERT, SQ_KEY_LIST, SQ_KEY_UPDATE, SQ_KEY_PENDING, SQ_KEY_CURRENT, SQ_KEY_RETIRE,
+	SQ_KEY_INSERT, SQ_KEY_LIST, SQ_KEY_PENDING, SQ_KEY_CURRENT, SQ_KEY_RETIRE,
 	SQ_KEY_ENV, SQ_KEY_OTHERS,
 	SQ_TOKEN_GET, SQ_TOKEN_LIST, SQ_TOKEN_LIST_REVOKED, SQ_TOKEN_REVOKE, SQ_TOKEN_EXISTS,
 	SQ_TOKEN_REVOKE_NAME, SQ_TOKEN_REVOKE_NAME_CLIENT, SQ_TOKEN_PRUNE,

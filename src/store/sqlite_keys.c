@@ -3,8 +3,9 @@
  * store_key_*; the PostgreSQL side is pgsql_keys.c), table signing_keys:
  * the sealed private key as a blob, and the dates that publish, activate,
  * retire and remove it; each operation a cached statement of the main
- * connection (sqi_sql) run under its mutex. Each change moves the
- * generation, so that every node reloads its keys.
+ * connection (sqi_sql) run under its mutex; a rotation or a revocation in
+ * one transaction with its checks. Each change moves the generation, so
+ * that every node reloads its keys.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -75,26 +76,6 @@ sq_key_list(void *h, struct store_key **out, size_t *n)
 	pthread_mutex_lock(&q->mu);
 	rc = sqi_collect(q, sqi_stmt(q, SQ_KEY_LIST, ""), sizeof(**out), key_row, store_key_clear_v,
 	    (void **)out, n, "key list");
-	pthread_mutex_unlock(&q->mu);
-	return rc;
-}
-
-int
-sq_key_update(void *h, const struct store_key *k)
-{
-	struct sq *q = h;
-	int rc, src, changes = 0;
-
-	pthread_mutex_lock(&q->mu);
-	if ((rc = sqi_tx_begin(q)) == STORE_OK) {
-		src = sqi_run(q, sqi_stmt(q, SQ_KEY_UPDATE, "iiiis", k->publish_at, k->activate_at,
-		    k->retire_at, k->remove_at, k->kid), &changes);
-		if (src != SQLITE_OK)
-			rc = sqi_run_err(q, src, "key update", "key update: constraint failed", NULL);
-		else if (changes == 0)
-			rc = store_set_error(STORE_NOTFOUND, "key %.64s does not exist", k->kid);
-		rc = sqi_tx_end(q, rc, 1);
-	}
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }

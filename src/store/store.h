@@ -176,8 +176,8 @@ int	store_client_delete(struct store *, const char *id);
 void	store_client_clear(struct store_client *);
 void	store_client_free(struct store_client *, size_t n);
 
-/* Secrets. add sets s->id. update writes expires_at and revoked_at. */
-int	store_secret_add(struct store *, struct store_secret *s);
+/* Secrets: a client's first comes with it (store_client_create), the next
+ * by store_secret_rotate. update writes expires_at and revoked_at. */
 int	store_secret_list(struct store *, const char *client_id,
 	    struct store_secret **out, size_t *n);
 int	store_secret_update(struct store *, const struct store_secret *);
@@ -196,10 +196,10 @@ int	store_secret_rotate(struct store *, struct store_secret *s, int64_t end_by,
 void	store_secret_clear(struct store_secret *);
 void	store_secret_free(struct store_secret *, size_t n);
 
-/* Signing keys. update writes the dates. */
+/* Signing keys: added (an environment's first), then changed only by a
+ * rotation or a revocation, each one transaction with its checks. */
 int	store_key_add(struct store *, const struct store_key *);
 int	store_key_list(struct store *, struct store_key **out, size_t *n);
-int	store_key_update(struct store *, const struct store_key *);
 /*
  * A rotation, in one transaction: add, a key of add->env taking over at
  * add->activate_at, goes in unless a key of that env is already scheduled

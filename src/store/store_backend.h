@@ -66,7 +66,6 @@ struct store_ops {
 	/* NULL in a backend that lacks it: store.c answers STORE_ERROR. */
 	int	(*client_delete)(void *h, const char *id);
 
-	int	(*secret_add)(void *h, struct store_secret *);
 	int	(*secret_list)(void *h, const char *client_id,
 		    struct store_secret **out, size_t *n);
 	int	(*secret_update)(void *h, const struct store_secret *);
@@ -75,7 +74,6 @@ struct store_ops {
 
 	int	(*key_add)(void *h, const struct store_key *);
 	int	(*key_list)(void *h, struct store_key **out, size_t *n);
-	int	(*key_update)(void *h, const struct store_key *);
 	int	(*key_rotate)(void *h, const struct store_key *add, int64_t now,
 		    int64_t old_remove_at);
 	int	(*key_revoke)(void *h, const char *kid, int64_t now);

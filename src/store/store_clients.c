@@ -131,14 +131,6 @@ store_client_free(struct store_client *c, size_t n)
 /* -- secrets ------------------------------------------------------------------- */
 
 int
-store_secret_add(struct store *s, struct store_secret *sec)
-{
-	REQUIRE(s != NULL && sec != NULL, "NULL argument");
-	REQUIRE(sec->client_id != NULL, "a secret needs a client");
-	return s->ops->secret_add(s->h, sec);
-}
-
-int
 store_secret_list(struct store *s, const char *client_id, struct store_secret **out, size_t *n)
 {
 	REQUIRE(s != NULL && client_id != NULL && out != NULL && n != NULL, "NULL argument");

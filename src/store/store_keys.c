@@ -58,13 +58,6 @@ store_key_list(struct store *s, struct store_key **out, size_t *n)
 	return s->ops->key_list(s->h, out, n);
 }
 
-int
-store_key_update(struct store *s, const struct store_key *k)
-{
-	REQUIRE(s != NULL && k != NULL && k->kid != NULL, "NULL argument");
-	return s->ops->key_update(s->h, k);
-}
-
 void
 store_key_clear(struct store_key *k)
 {

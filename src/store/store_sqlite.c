@@ -87,8 +87,6 @@ const char *const sqi_sql[SQ__MAX] = {
 
 	[SQ_KEY_INSERT] = "INSERT INTO signing_keys (" KEY_COLS ") VALUES (?,?,?,?,?,?,?,?,?)",
 	[SQ_KEY_LIST] = "SELECT " KEY_COLS " FROM signing_keys ORDER BY created_at, kid",
-	[SQ_KEY_UPDATE] = "UPDATE signing_keys SET publish_at=?, activate_at=?, retire_at=?,"
-	    " remove_at=? WHERE kid=?",
 	/* A rotation (sq_key_rotate): the env's keys scheduled to take over
 	 * at ?2, the one signing at ?2, and its retirement. */
 	[SQ_KEY_PENDING] = "SELECT count(*) FROM signing_keys WHERE env = ?1 AND activate_at > ?2"
@@ -448,13 +446,11 @@ const struct store_ops store_sqlite_ops = {
 	.client_set_disabled = sq_client_set_disabled,
 	.client_void_tokens = sq_client_void_tokens,
 	.client_delete = sq_client_delete,
-	.secret_add = sq_secret_add,
 	.secret_rotate = sq_secret_rotate,
 	.secret_list = sq_secret_list,
 	.secret_update = sq_secret_update,
 	.key_add = sq_key_add,
 	.key_list = sq_key_list,
-	.key_update = sq_key_update,
 	.key_rotate = sq_key_rotate,
 	.key_revoke = sq_key_revoke,
 	.token_get = sq_token_get,

@@ -301,6 +301,7 @@ secrets(void **state)
 	struct store_secret first = secret_fixture("c1", 1), second = secret_fixture("c1", 2);
 	struct store_secret orphan = secret_fixture("ghost", 3), *all = NULL;
 	size_t n = 0;
+	int64_t prev;
 	uint64_t g0;
 
 	(void)state;
@@ -308,10 +309,10 @@ secrets(void **state)
 	assert_int_equal(store_client_create(s, &c, &first), STORE_OK);
 	g0 = gen(s);
 	second.expires_at = 9000;
-	assert_int_equal(store_secret_add(s, &second), STORE_OK);
+	assert_int_equal(store_secret_rotate(s, &second, 4000, 2, &prev), STORE_OK);
 	assert_true(second.id > first.id);
 	assert_true(gen(s) == g0 + 1);
-	assert_int_equal(store_secret_add(s, &orphan), STORE_NOTFOUND);
+	assert_int_equal(store_secret_rotate(s, &orphan, 4000, 2, &prev), STORE_NOTFOUND);
 	assert_non_null(strstr(store_last_error(), "client ghost does not exist"));
 
 	assert_int_equal(store_secret_list(s, "c1", &all, &n), STORE_OK);
@@ -561,18 +562,16 @@ keys(void **state)
 	assert_int_equal(all[1].activate_at, 22);
 	assert_int_equal(all[1].retire_at, 0);
 
+	/* Keys change only by rotation (key_rotation) and revocation: k1,
+	 * the older of the two signing, is the current one; k2 may go. */
 	g0 = gen(s);
-	all[1].retire_at = 50;
-	all[1].remove_at = 60;
-	assert_int_equal(store_key_update(s, &all[1]), STORE_OK);
+	assert_int_equal(store_key_revoke(s, "k2", 50), STORE_OK);
 	assert_true(gen(s) == g0 + 1);
-	free(all[1].kid);
-	all[1].kid = strdup("nope");
-	assert_int_equal(store_key_update(s, &all[1]), STORE_NOTFOUND);
+	assert_int_equal(store_key_revoke(s, "nope", 50), STORE_NOTFOUND);
 	store_key_free(all, n);
 	assert_int_equal(store_key_list(s, &all, &n), STORE_OK);
 	assert_int_equal(all[1].retire_at, 50);
-	assert_int_equal(all[1].remove_at, 60);
+	assert_int_equal(all[1].remove_at, 50);
 	store_key_free(all, n);
 	store_close(s);
 }
