@@ -352,19 +352,23 @@ transport_fail(const struct gh_client *c, const struct ghc_http_req *req,
 	return rc;
 }
 
-/* An HTTP answer's status, Content-Type, Location and (429, 503) Retry-After, into resp. */
-static void
+/* An HTTP answer's status, Content-Type, Location and (429, 503) Retry-After,
+ * into resp: 0, or -1 when a copy could not be made (out of memory). */
+static int
 answer_read(CURL *h, struct ghc_http_resp *resp)
 {
 	char *ct = NULL, *loc = NULL;
 
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-	if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
-		resp->content_type = strdup(ct);
-	if (curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc)
-		resp->location = strdup(loc);
+	if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct &&
+	    (resp->content_type = strdup(ct)) == NULL)
+		return -1;
+	if (curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc &&
+	    (resp->location = strdup(loc)) == NULL)
+		return -1;
 	if (resp->status == 429 || resp->status == 503)
 		resp->retry_after_ms = retry_after_ms(h);
+	return 0;
 }
 
 /*
@@ -451,7 +455,12 @@ ghc_http_do(struct gh_client *c, const struct ghc_http_req *req, struct ghc_http
 			note_attempts(c, resp, retry, rc == GH_CLIENT_ERR_TIMEOUT && cut, e);
 			goto out;
 		}
-		answer_read(h, resp);
+		if (answer_read(h, resp) == -1) {
+			/* Not an answer without its type: the caller would misread it. */
+			rc = ghc_fail(e, GH_CLIENT_ERR_NO_MEMORY, resp->status,
+			    "out of memory reading the answer's headers");
+			goto out;
+		}
 		rc = GH_CLIENT_OK;
 		if (retry >= max)
 			goto out;
