@@ -37,7 +37,8 @@ sq_types_fit(sqlite3_stmt *st, const char *types, const char *what)
 }
 
 /* Binds by a type string from the first parameter: s text (NULL binds
- * NULL), i int64. An SQLite code. */
+ * NULL), i int64. An SQLite code: SQLITE_MISUSE for any other letter,
+ * before its argument is read (its type is unknown). */
 static int
 bindv(sqlite3_stmt *st, const char *types, va_list ap)
 {
@@ -48,8 +49,10 @@ bindv(sqlite3_stmt *st, const char *types, va_list ap)
 			const char *v = va_arg(ap, const char *);
 			rc = v != NULL ? sqlite3_bind_text(st, i + 1, v, -1, SQLITE_TRANSIENT) :
 			    sqlite3_bind_null(st, i + 1);
-		} else
+		} else if (types[i] == 'i')
 			rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+		else
+			rc = SQLITE_MISUSE;
 	}
 	return rc;
 }

@@ -272,6 +272,11 @@ bind_types_must_fit(void **state)
 	    STORE_ERROR);
 	assert_int_equal(sq_prep(db, "t", "SELECT ?2, ?1", &st, "is", (int64_t)1, "x"), STORE_OK);
 	sqlite3_finalize(st);
+	/* A letter it does not know ("b" is the cached statements' blob) is
+	 * refused before its argument is read. */
+	assert_int_equal(sq_prep(db, "t", "SELECT ?, ?", &st, "ib", (int64_t)1, "x", (size_t)1),
+	    STORE_ERROR);
+	assert_null(st);
 	/* "" prepares only, for sq_rebind, which checks each row's. */
 	assert_int_equal(sq_prep(db, "t", "SELECT ?", &st, ""), STORE_OK);
 	assert_int_equal(sq_rebind(st, "ii", (int64_t)1, (int64_t)2), SQLITE_MISUSE);
