@@ -146,13 +146,14 @@ fail:
 		pthread_mutex_destroy(&c->mu);
 	if (locks >= 1)
 		pthread_rwlock_destroy(&c->rw);
-	locks = 0;
 	c->bg_started = 0;
 	/* gh_client_free with the locks gone: the one entry holds no token. */
 	if (c->entries != NULL) {
 		free(c->entries->scope);
 		free(c->entries->tenant);
 		free(c->entries);
+		c->entries = NULL;
+		c->nentries = 0;
 	}
 	return rc;
 }
