@@ -248,74 +248,98 @@ okp_from_jwk(const json_t *jwk, const char **err)
 	return pkey;
 }
 
-int
-jose_key_from_jwk(const json_t *jwk, struct jose_key **out, const char **err)
+/* The members every JWK is checked for before its key type: kty and kid
+ * (set on success), use, and alg (set with *have_alg when present).
+ * Returns -1 with *why set. */
+static int
+jwk_check_common(const json_t *jwk, const char **kty, const char **kid,
+    enum jose_alg *alg, int *have_alg, const char **why)
 {
-	const char *kty, *crv, *alg_name, *use, *kid, *why = "bad JWK";
-	enum jose_alg alg = JOSE_ALG__MAX;
-	int have_alg = 0;
-	EVP_PKEY *pkey = NULL;
+	const char *alg_name, *use;
 
-	if (!json_is_object(jwk) || (kty = member_str(jwk, "kty")) == NULL) {
-		why = "JWK lacks kty";
-		goto fail;
+	if (!json_is_object(jwk) || (*kty = member_str(jwk, "kty")) == NULL) {
+		*why = "JWK lacks kty";
+		return -1;
 	}
-	if ((kid = member_str(jwk, "kid")) == NULL) {
-		why = "JWK lacks kid";
-		goto fail;
+	if ((*kid = member_str(jwk, "kid")) == NULL) {
+		*why = "JWK lacks kid";
+		return -1;
 	}
 	if (json_object_get(jwk, "use") != NULL &&
 	    ((use = member_str(jwk, "use")) == NULL || strcmp(use, "sig") != 0)) {
-		why = "JWK is not for signatures";
-		goto fail;
+		*why = "JWK is not for signatures";
+		return -1;
 	}
 	if (json_object_get(jwk, "alg") != NULL) {
 		if ((alg_name = member_str(jwk, "alg")) == NULL ||
-		    jose_alg_from_name(alg_name, &alg) == -1) {
-			why = "JWK names an unsupported alg";
-			goto fail;
+		    jose_alg_from_name(alg_name, alg) == -1) {
+			*why = "JWK names an unsupported alg";
+			return -1;
 		}
-		have_alg = 1;
+		*have_alg = 1;
 	}
+	return 0;
+}
+
+/* The public key for kty; *alg is settled from kty where the JWK may omit
+ * it.  Returns NULL with *why set. */
+static EVP_PKEY *
+jwk_key_by_kty(const json_t *jwk, const char *kty, int have_alg,
+    enum jose_alg *alg, const char **why)
+{
+	const char *crv;
+
 	crv = member_str(jwk, "crv");
 	/* Private members (d, p, q, ...) are ignored: a JWKS gives public keys
 	 * only, and we never sign with a fetched key. */
 	if (strcmp(kty, "RSA") == 0) {
 		/* RS256 or PS256: only the JWK can say which. */
 		if (!have_alg) {
-			why = "RSA JWK lacks alg";
-			goto fail;
+			*why = "RSA JWK lacks alg";
+			return NULL;
 		}
-		if (alg != JOSE_ALG_RS256 && alg != JOSE_ALG_PS256)
+		if (*alg != JOSE_ALG_RS256 && *alg != JOSE_ALG_PS256)
 			goto mismatch;
-		pkey = rsa_from_jwk(jwk, &why);
+		return rsa_from_jwk(jwk, why);
 	} else if (strcmp(kty, "EC") == 0) {
 		if (crv == NULL || strcmp(crv, "P-256") != 0) {
-			why = "EC JWK is not P-256";
-			goto fail;
+			*why = "EC JWK is not P-256";
+			return NULL;
 		}
-		if (have_alg && alg != JOSE_ALG_ES256)
+		if (have_alg && *alg != JOSE_ALG_ES256)
 			goto mismatch;
-		alg = JOSE_ALG_ES256;
-		pkey = ec_from_jwk(jwk, &why);
+		*alg = JOSE_ALG_ES256;
+		return ec_from_jwk(jwk, why);
 	} else if (strcmp(kty, "OKP") == 0) {
 		if (crv == NULL || strcmp(crv, "Ed25519") != 0) {
-			why = "OKP JWK is not Ed25519";
-			goto fail;
+			*why = "OKP JWK is not Ed25519";
+			return NULL;
 		}
-		if (have_alg && alg != JOSE_ALG_EDDSA)
+		if (have_alg && *alg != JOSE_ALG_EDDSA)
 			goto mismatch;
-		alg = JOSE_ALG_EDDSA;
-		pkey = okp_from_jwk(jwk, &why);
-	} else {
-		why = "JWK has an unsupported kty";
-		goto fail;
+		*alg = JOSE_ALG_EDDSA;
+		return okp_from_jwk(jwk, why);
 	}
-	if (pkey == NULL)
+	*why = "JWK has an unsupported kty";
+	return NULL;
+mismatch:
+	*why = "JWK alg does not fit its kty";
+	return NULL;
+}
+
+int
+jose_key_from_jwk(const json_t *jwk, struct jose_key **out, const char **err)
+{
+	const char *kty, *kid, *why = "bad JWK";
+	enum jose_alg alg = JOSE_ALG__MAX;
+	int have_alg = 0;
+	EVP_PKEY *pkey = NULL;
+
+	if (jwk_check_common(jwk, &kty, &kid, &alg, &have_alg, &why) == -1)
+		goto fail;
+	if ((pkey = jwk_key_by_kty(jwk, kty, have_alg, &alg, &why)) == NULL)
 		goto fail;
 	return jose_key_wrap(alg, kid, pkey, 0, out, err);
-mismatch:
-	why = "JWK alg does not fit its kty";
 fail:
 	if (err != NULL)
 		*err = why;
