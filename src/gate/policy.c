@@ -50,62 +50,46 @@ is_pchar(unsigned char c)
 	return is_unreserved(c) || (c != '\0' && strchr("!$&'()*+,;=:@", c) != NULL);
 }
 
-int
-policy_normalize_path(const char *uri, size_t len, char out[POLICY_MAX_PATH + 1],
+/* Copies the escape at uri[*i] ('%' and two hex digits) to out at *o,
+ * decoded when unreserved (RFC 3986 §6.2.2.2), else with upper-case hex;
+ * *i is left on its last digit.  0, or -1 with a static reason in *why. */
+static int
+path_copy_pct(const char *uri, size_t len, size_t *i, char *out, size_t *o,
     const char **why)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0, i;
-	const char *seg;
+	int hi = *i + 2 < len ? hex_digit((unsigned char)uri[*i + 1]) : -1;
+	int lo = *i + 2 < len ? hex_digit((unsigned char)uri[*i + 2]) : -1;
+	unsigned char v;
 
-	if (len == 0 || uri[0] != '/') {
-		*why = "the path must start with '/' (origin-form, RFC 9112 §3.2.1)";
+	if (hi < 0 || lo < 0) {
+		*why = "the path has a '%' that is not followed by two hex digits";
 		return -1;
 	}
-	for (i = 0; i < len && uri[i] != '?' && uri[i] != '#'; i++) {
-		unsigned char c = (unsigned char)uri[i];
-		if (o + 3 > POLICY_MAX_PATH) {
-			*why = "the path is too long";
-			return -1;
-		}
-		if (c == '%') {
-			int hi = i + 2 < len ? hex_digit((unsigned char)uri[i + 1]) : -1;
-			int lo = i + 2 < len ? hex_digit((unsigned char)uri[i + 2]) : -1;
-			unsigned char v;
-			if (hi < 0 || lo < 0) {
-				*why = "the path has a '%' that is not followed by two hex digits";
-				return -1;
-			}
-			v = (unsigned char)(hi * 16 + lo);
-			i += 2;
-			if (is_unreserved(v)) {
-				out[o++] = (char)v;
-				continue;
-			}
-			if (v == '/' || v == '\\' || v == ';' || v < 0x20 || v == 0x7f) {
-				*why = "the path has an encoded '/', '\\', ';' or control character";
-				return -1;
-			}
-			out[o++] = '%';
-			out[o++] = hex[v >> 4];
-			out[o++] = hex[v & 15];
-			continue;
-		}
-		if (c == ';') {
-			/* Path parameters (";jsessionid=") are cut off by some
-			 * servers before routing: the gate would match another path. */
-			*why = "the path has a ';' (path parameters are ambiguous)";
-			return -1;
-		}
-		if (c != '/' && !is_pchar(c)) {
-			*why = "the path has a character outside RFC 3986";
-			return -1;
-		}
-		out[o++] = (char)c;
+	v = (unsigned char)(hi * 16 + lo);
+	*i += 2;
+	if (is_unreserved(v)) {
+		out[(*o)++] = (char)v;
+		return 0;
 	}
-	out[o] = '\0';
-	/* Segments: no "." or "..", no empty one except a trailing slash. */
-	for (seg = out + 1;;) {
+	if (v == '/' || v == '\\' || v == ';' || v < 0x20 || v == 0x7f) {
+		*why = "the path has an encoded '/', '\\', ';' or control character";
+		return -1;
+	}
+	out[(*o)++] = '%';
+	out[(*o)++] = hex[v >> 4];
+	out[(*o)++] = hex[v & 15];
+	return 0;
+}
+
+/* Segments of the copied path: no "." or "..", no empty one except a
+ * trailing slash.  0, or -1 with a static reason in *why. */
+static int
+path_check_segments(const char *path, const char **why)
+{
+	const char *seg;
+
+	for (seg = path + 1;;) {
 		size_t n = strcspn(seg, "/");
 		int last = seg[n] == '\0';
 		if (n == 0 && !last) {
@@ -121,6 +105,43 @@ policy_normalize_path(const char *uri, size_t len, char out[POLICY_MAX_PATH + 1]
 		seg += n + 1;
 	}
 	return 0;
+}
+
+int
+policy_normalize_path(const char *uri, size_t len, char out[POLICY_MAX_PATH + 1],
+    const char **why)
+{
+	size_t o = 0, i;
+
+	if (len == 0 || uri[0] != '/') {
+		*why = "the path must start with '/' (origin-form, RFC 9112 §3.2.1)";
+		return -1;
+	}
+	for (i = 0; i < len && uri[i] != '?' && uri[i] != '#'; i++) {
+		unsigned char c = (unsigned char)uri[i];
+		if (o + 3 > POLICY_MAX_PATH) {
+			*why = "the path is too long";
+			return -1;
+		}
+		if (c == '%') {
+			if (path_copy_pct(uri, len, &i, out, &o, why) == -1)
+				return -1;
+			continue;
+		}
+		if (c == ';') {
+			/* Path parameters (";jsessionid=") are cut off by some
+			 * servers before routing: the gate would match another path. */
+			*why = "the path has a ';' (path parameters are ambiguous)";
+			return -1;
+		}
+		if (c != '/' && !is_pchar(c)) {
+			*why = "the path has a character outside RFC 3986";
+			return -1;
+		}
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return path_check_segments(out, why);
 }
 
 const struct policy_rule *
