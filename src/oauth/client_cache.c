@@ -135,45 +135,23 @@ client_cache_free(struct client_cache *cc)
 	free(cc);
 }
 
-/* Serializes the claims every token of this client carries. */
+/* Appends to buf[0..len) of cap bytes, or goes to fail when it does not
+ * fit: the users below have locals buf, len and cap and a fail label. */
+#define APPEND_LIT(s) do { size_t l_ = strlen(s); if ((size_t)len + l_ >= cap) goto fail; memcpy(buf + len, s, l_); len += (int)l_; } while (0)
+#define APPEND_STR(s) do { if ((len = json_append_string(buf, (size_t)len, cap, s)) < 0) goto fail; } while (0)
+
+/* Appends the client's extra claims, each as a member and a comma,
+ * to buf at *lenp.  0, or -1 when one does not fit or cannot be dumped. */
 static int
-build_fragment(struct client_cache *cc, struct client_entry *e)
+fragment_append_extra(const char *claims, char *buf, size_t cap, int *lenp)
 {
-	static const char *const role_names[] = { "viewer", "operator", "admin" };
-	size_t cap = 1024 + strlen(e->c.claims) + 4 * strlen(cc->issuer) +
-	    8 * (strlen(e->c.id) + strlen(e->c.tenant_id));
-	char *buf = malloc(cap);
-	int len = 0, first = 1;
+	int len = *lenp;
 	json_t *extra = NULL;
 	const char *key;
 	json_t *val;
 
-	if (buf == NULL)
-		return -1;
-#define APPEND_LIT(s) do { size_t l_ = strlen(s); if ((size_t)len + l_ >= cap) goto fail; memcpy(buf + len, s, l_); len += (int)l_; } while (0)
-#define APPEND_STR(s) do { if ((len = json_append_string(buf, (size_t)len, cap, s)) < 0) goto fail; } while (0)
-	APPEND_LIT("\"iss\":");
-	APPEND_STR(cc->issuer);
-	APPEND_LIT(",\"sub\":");
-	APPEND_STR(e->c.id);
-	APPEND_LIT(",\"client_id\":");
-	APPEND_STR(e->c.id);
-	APPEND_LIT(",\"tenant_id\":");
-	APPEND_STR(e->c.tenant_id);
-	APPEND_LIT(",\"roles\":[");
-	for (size_t i = 0; i < GH_ARRAY_LEN(role_names); i++)
-		if (e->c.roles & (1u << i)) {
-			if (!first)
-				APPEND_LIT(",");
-			APPEND_STR(role_names[i]);
-			first = 0;
-		}
-	APPEND_LIT("],\"env\":");
-	APPEND_STR(store_env_names[e->c.env]);
-	APPEND_LIT(e->c.env == STORE_ENV_SANDBOX ? ",\"is_test\":true," : ",\"is_test\":false,");
-
 	/* Extra claims: never a registered one (DESIGN "What a token carries"). */
-	extra = json_loads(e->c.claims, JSON_REJECT_DUPLICATES, NULL);
+	extra = json_loads(claims, JSON_REJECT_DUPLICATES, NULL);
 	if (extra != NULL && json_is_object(extra)) {
 		json_object_foreach(extra, key, val) {
 			char *v;
@@ -194,18 +172,57 @@ build_fragment(struct client_cache *cc, struct client_entry *e)
 			APPEND_LIT(",");
 		}
 	}
-#undef APPEND_LIT
-#undef APPEND_STR
 	json_decref(extra);
+	*lenp = len;
+	return 0;
+fail:
+	json_decref(extra);
+	return -1;
+}
+
+/* Serializes the claims every token of this client carries. */
+static int
+build_fragment(struct client_cache *cc, struct client_entry *e)
+{
+	static const char *const role_names[] = { "viewer", "operator", "admin" };
+	size_t cap = 1024 + strlen(e->c.claims) + 4 * strlen(cc->issuer) +
+	    8 * (strlen(e->c.id) + strlen(e->c.tenant_id));
+	char *buf = malloc(cap);
+	int len = 0, first = 1;
+
+	if (buf == NULL)
+		return -1;
+	APPEND_LIT("\"iss\":");
+	APPEND_STR(cc->issuer);
+	APPEND_LIT(",\"sub\":");
+	APPEND_STR(e->c.id);
+	APPEND_LIT(",\"client_id\":");
+	APPEND_STR(e->c.id);
+	APPEND_LIT(",\"tenant_id\":");
+	APPEND_STR(e->c.tenant_id);
+	APPEND_LIT(",\"roles\":[");
+	for (size_t i = 0; i < GH_ARRAY_LEN(role_names); i++)
+		if (e->c.roles & (1u << i)) {
+			if (!first)
+				APPEND_LIT(",");
+			APPEND_STR(role_names[i]);
+			first = 0;
+		}
+	APPEND_LIT("],\"env\":");
+	APPEND_STR(store_env_names[e->c.env]);
+	APPEND_LIT(e->c.env == STORE_ENV_SANDBOX ? ",\"is_test\":true," : ",\"is_test\":false,");
+	if (fragment_append_extra(e->c.claims, buf, cap, &len) == -1)
+		goto fail;
 	buf[len] = '\0';
 	e->claims_fragment = buf;
 	e->claims_fragment_len = (size_t)len;
 	return 0;
 fail:
-	json_decref(extra);
 	free(buf);
 	return -1;
 }
+#undef APPEND_LIT
+#undef APPEND_STR
 
 static int
 load(struct client_cache *cc, const char *id, struct client_entry **out)
