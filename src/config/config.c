@@ -186,69 +186,89 @@ trim(char *s)
 	return s;
 }
 
+/* Reads the next line of f into line (size bytes) and counts it in
+ * *lineno.  1: a line; 0: end of file; -1: a line refused, with the
+ * message in one and the rest of the line skipped. */
+static int
+config_read_line(FILE *f, const char *path, int *lineno, char *line,
+    size_t size, char *one, size_t onelen)
+{
+	size_t len;
+	int nul;
+
+	/* fgets() gives no length, so a NUL byte would cut a line short
+	 * unseen ("threads = 4\0..." read as "threads = 4", a file of
+	 * NULs as empty; found by tests/unit/test_fuzz_parsers.c). With
+	 * the buffer filled first, its last NUL is the one fgets() wrote. */
+	memset(line, '\n', size);
+	if (fgets(line, (int)size, f) == NULL)
+		return 0;
+	for (len = size - 1; line[len] != '\0'; len--)
+		;
+	(*lineno)++;
+	nul = memchr(line, '\0', len) != NULL;
+	if (nul || (line[len - 1] != '\n' && !feof(f))) {
+		if (nul)
+			snprintf(one, onelen, "%.100s:%d: NUL byte in the line",
+			    path, *lineno);
+		else
+			snprintf(one, onelen, "%.100s:%d: line longer than %zu bytes",
+			    path, *lineno, size - 1);
+		/* Skip the rest of the line. */
+		int ch;
+		if (line[len - 1] != '\n')
+			while ((ch = fgetc(f)) != EOF && ch != '\n')
+				;
+		return -1;
+	}
+	return 1;
+}
+
+/* Applies one line of the file; blank lines and comments are skipped.
+ * 0, or -1 with the message in one. */
+static int
+config_apply_line(struct config *c, char *line, const char *path, int lineno,
+    char *one, size_t onelen)
+{
+	char *eq, *key, *value;
+	char why[384];
+
+	key = trim(line);
+	if (*key == '\0' || *key == '#')
+		return 0;
+	if ((eq = strchr(key, '=')) == NULL) {
+		snprintf(one, onelen, "%.100s:%d: expected \"key = value\"", path, lineno);
+		return -1;
+	}
+	*eq = '\0';
+	key = trim(key);
+	value = trim(eq + 1);
+	if (config_set(c, key, value, why, sizeof(why)) == 0)
+		return 0;
+	snprintf(one, onelen, "%.100s:%d: %s", path, lineno, why);
+	return -1;
+}
+
 int
 config_load(struct config *c, const char *path, char *err, size_t errlen)
 {
 	FILE *f;
 	char line[4096], one[512];
 	size_t used = 0;
-	int lineno = 0, bad = 0;
+	int lineno = 0, bad = 0, rc;
 
 	err[0] = '\0';
 	if ((f = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	for (;;) {
-		char *eq, *key, *value;
-		size_t len;
-		int nul;
-
-		/* fgets() gives no length, so a NUL byte would cut a line short
-		 * unseen ("threads = 4\0..." read as "threads = 4", a file of
-		 * NULs as empty; found by tests/unit/test_fuzz_parsers.c). With
-		 * the buffer filled first, its last NUL is the one fgets() wrote. */
-		memset(line, '\n', sizeof(line));
-		if (fgets(line, sizeof(line), f) == NULL)
-			break;
-		for (len = sizeof(line) - 1; line[len] != '\0'; len--)
-			;
-		lineno++;
-		nul = memchr(line, '\0', len) != NULL;
-		if (nul || (line[len - 1] != '\n' && !feof(f))) {
-			if (nul)
-				snprintf(one, sizeof(one), "%.100s:%d: NUL byte in the line",
-				    path, lineno);
-			else
-				snprintf(one, sizeof(one), "%.100s:%d: line longer than %zu bytes",
-				    path, lineno, sizeof(line) - 1);
-			bad = 1;
-			/* Skip the rest of the line. */
-			int ch;
-			if (line[len - 1] != '\n')
-				while ((ch = fgetc(f)) != EOF && ch != '\n')
-					;
-			goto report;
-		}
-		key = trim(line);
-		if (*key == '\0' || *key == '#')
+	/* Every bad line is reported, not just the first (STYLE 5). */
+	while ((rc = config_read_line(f, path, &lineno, line, sizeof(line), one,
+	    sizeof(one))) != 0) {
+		if (rc == 1 && config_apply_line(c, line, path, lineno, one,
+		    sizeof(one)) == 0)
 			continue;
-		if ((eq = strchr(key, '=')) == NULL) {
-			snprintf(one, sizeof(one), "%.100s:%d: expected \"key = value\"", path, lineno);
-			bad = 1;
-			goto report;
-		}
-		*eq = '\0';
-		key = trim(key);
-		value = trim(eq + 1);
-		{
-			char why[384];
-			if (config_set(c, key, value, why, sizeof(why)) == 0)
-				continue;
-			snprintf(one, sizeof(one), "%.100s:%d: %s", path, lineno, why);
-		}
 		bad = 1;
-report:
 		if (used < errlen)
 			used += (size_t)snprintf(err + used, errlen - used, "%s%s",
 			    used ? "\n" : "", one);
