@@ -131,21 +131,18 @@ text_ok(const char *s, size_t max)
 	return n <= max && (n == 0 || str_is_clean_utf8(s, n));
 }
 
-int
-approvals_file(struct gh_ctx *ctx, const struct approval_actor *maker,
-    const struct approval_request *req, struct store_approval *out, char *err, size_t errlen)
+/* The filing rules, in the order a caller learns of them: maker's role and
+ * reach, kind, payload, reason and conflict key, then that the tenant
+ * exists.  0, or the status (never 0) with err filled. */
+static int
+file_check_request(struct gh_ctx *ctx, const struct approval_actor *maker,
+    const struct approval_request *req, const char *payload, const char *reason,
+    const char *ckey, char *err, size_t errlen)
 {
-	struct store_approval a;
-	const char *payload = req->payload != NULL ? req->payload : "{}";
-	const char *reason = req->reason != NULL ? req->reason : "";
-	const char *ckey = req->conflict_key != NULL ? req->conflict_key : "";
-	char id[APPROVAL_ID_LEN + 1];
-	uint8_t raw[APPROVAL_ID_LEN / 2];
 	json_error_t jerr;
 	json_t *j;
 	int rc;
 
-	memset(out, 0, sizeof(*out));
 	if ((maker->roles & (STORE_ROLE_OPERATOR | STORE_ROLE_ADMIN)) == 0)
 		return fail(err, errlen, 403, "filing an approval request needs the operator role");
 	if (req->tenant_id == NULL || !str_is_ident(req->tenant_id, strlen(req->tenant_id), 64))
@@ -178,6 +175,25 @@ approvals_file(struct gh_ctx *ctx, const struct approval_actor *maker,
 			    "tenant %s does not exist", req->tenant_id) : store_fail(rc, err, errlen);
 		store_tenant_clear(&t);
 	}
+	return 0;
+}
+
+int
+approvals_file(struct gh_ctx *ctx, const struct approval_actor *maker,
+    const struct approval_request *req, struct store_approval *out, char *err, size_t errlen)
+{
+	struct store_approval a;
+	const char *payload = req->payload != NULL ? req->payload : "{}";
+	const char *reason = req->reason != NULL ? req->reason : "";
+	const char *ckey = req->conflict_key != NULL ? req->conflict_key : "";
+	char id[APPROVAL_ID_LEN + 1];
+	uint8_t raw[APPROVAL_ID_LEN / 2];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = file_check_request(ctx, maker, req, payload, reason, ckey, err,
+	    errlen)) != 0)
+		return rc;
 	if (rand_bytes(raw, sizeof(raw)) == -1)
 		return fail(err, errlen, 500, "no randomness for an approval id");
 	hex_encode(raw, sizeof(raw), id);
