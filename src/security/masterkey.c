@@ -112,48 +112,43 @@ fail:
 	return -1;
 }
 
-int
-masterkey_load(const char *path, int create, uint8_t out[MASTERKEY_LEN],
-    int *created, char *err, size_t errlen)
+/* The open key file must be a regular file that only its owner may read
+ * or write.  0, or -1 with err filled. */
+static int
+check_key_file(int fd, const char *path, char *err, size_t errlen)
 {
-	char buf[HEX_LEN + 2];
 	struct stat st;
-	size_t n = 0;
-	int fd = -1, rc = -1, tries = 0;
 
-	if (created != NULL)
-		*created = 0;
-again:
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
-		if (errno == ENOENT && create && tries++ == 0) {
-			int r = create_key(path, out, err, errlen);
-			if (r == 0)
-				goto again;
-			if (r == 1 && created != NULL)
-				*created = 1;
-			return r == 1 ? 0 : -1;
-		}
-		snprintf(err, errlen, "cannot open master key %s: %s", path,
-		    strerror(errno));
-		return -1;
-	}
 	/* fstat the open file, not the name, so the checks apply to what we
 	 * read (STYLE 5; httpd check_file_secrecy). */
 	if (fstat(fd, &st) == -1) {
 		snprintf(err, errlen, "cannot stat master key %s: %s", path,
 		    strerror(errno));
-		goto out;
+		return -1;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "master key %s is not a regular file", path);
-		goto out;
+		return -1;
 	}
 	if (st.st_mode & 077) {
 		snprintf(err, errlen, "master key %s has mode %04o and is open to "
 		    "group or others; run chmod 600 %s", path,
 		    (unsigned)(st.st_mode & 07777), path);
-		goto out;
+		return -1;
 	}
+	return 0;
+}
+
+/* Reads and decodes the key's hex into out; the read buffer is wiped on
+ * every path.  0, or -1 with err filled (and out wiped if it was bad). */
+static int
+read_key_hex(int fd, const char *path, uint8_t out[MASTERKEY_LEN], char *err,
+    size_t errlen)
+{
+	char buf[HEX_LEN + 2];
+	size_t n = 0;
+	int rc = -1;
+
 	/* Read one byte more than the longest valid content to detect excess. */
 	while (n < sizeof(buf)) {
 		ssize_t r = read(fd, buf + n, sizeof(buf) - n);
@@ -178,6 +173,36 @@ again:
 	rc = 0;
 out:
 	OPENSSL_cleanse(buf, sizeof(buf));
+	return rc;
+}
+
+int
+masterkey_load(const char *path, int create, uint8_t out[MASTERKEY_LEN],
+    int *created, char *err, size_t errlen)
+{
+	int fd = -1, rc = -1, tries = 0;
+
+	if (created != NULL)
+		*created = 0;
+again:
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		if (errno == ENOENT && create && tries++ == 0) {
+			int r = create_key(path, out, err, errlen);
+			if (r == 0)
+				goto again;
+			if (r == 1 && created != NULL)
+				*created = 1;
+			return r == 1 ? 0 : -1;
+		}
+		snprintf(err, errlen, "cannot open master key %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (check_key_file(fd, path, err, errlen) == -1 ||
+	    read_key_hex(fd, path, out, err, errlen) == -1)
+		goto out;
+	rc = 0;
+out:
 	close(fd);
 	return rc;
 }
