@@ -122,6 +122,63 @@ token_show(struct admin_call *c)
 	store_token_clear(&t);
 }
 
+/* A tenant's principal: by name among its own clients only.  STORE_OK
+ * when any token was revoked (count adds them up), STORE_NOTFOUND when
+ * none, else the first store error. */
+static int
+tokens_revoke_in_tenant(struct admin_call *c, const char *name, int *count)
+{
+	struct store_client *cs = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = store_client_list(c->ctx->store, c->p->tenant_id, &cs, &n)) == STORE_OK) {
+		rc = STORE_NOTFOUND;
+		for (size_t i = 0; i < n; i++) {
+			int k = 0, r = store_token_revoke_by_name(c->ctx->store, cs[i].id, name,
+			    clock_now(), &k);
+			if (r == STORE_OK) {
+				*count += k;
+				rc = STORE_OK;
+			} else if (r != STORE_NOTFOUND) {
+				rc = r;
+				break;
+			}
+		}
+		store_client_free(cs, n);
+	}
+	return rc;
+}
+
+/* Revokes the live tokens named name (of client, when given) that the
+ * caller reaches.  0, or -1 when an error was answered. */
+static int
+tokens_revoke_by_name(struct admin_call *c, const char *name, const char *client,
+    int *count)
+{
+	struct store_client cl;
+	int rc;
+
+	if (client != NULL) {
+		if (admin_client_get(c, client, &cl) == -1)
+			return -1;
+		rc = store_token_revoke_by_name(c->ctx->store, cl.id, name, clock_now(), count);
+		store_client_clear(&cl);
+	} else if (c->platform)
+		rc = store_token_revoke_by_name(c->ctx->store, NULL, name, clock_now(), count);
+	else
+		rc = tokens_revoke_in_tenant(c, name, count);
+	if (rc == STORE_NOTFOUND) {
+		admin_error(c, 404, "not_found", "no live token named \"%.128s\"", name);
+		return -1;
+	}
+	if (rc != STORE_OK) {
+		admin_error(c, 503, "temporarily_unavailable", "store: %s", store_last_error());
+		return -1;
+	}
+	return 0;
+}
+
 static void
 tokens_revoke(struct admin_call *c)
 {
@@ -150,43 +207,8 @@ tokens_revoke(struct admin_call *c)
 			return;
 		}
 		count = 1;
-	} else {
-		struct store_client cl, *cs = NULL;
-		size_t n = 0;
-		if (client != NULL) {
-			if (admin_client_get(c, client, &cl) == -1)
-				return;
-			rc = store_token_revoke_by_name(c->ctx->store, cl.id, name, clock_now(), &count);
-			store_client_clear(&cl);
-		} else if (c->platform)
-			rc = store_token_revoke_by_name(c->ctx->store, NULL, name, clock_now(), &count);
-		else {
-			/* A tenant's principal: by name among its own clients only. */
-			if ((rc = store_client_list(c->ctx->store, c->p->tenant_id, &cs, &n)) == STORE_OK) {
-				rc = STORE_NOTFOUND;
-				for (size_t i = 0; i < n; i++) {
-					int k = 0, r = store_token_revoke_by_name(c->ctx->store, cs[i].id, name,
-					    clock_now(), &k);
-					if (r == STORE_OK) {
-						count += k;
-						rc = STORE_OK;
-					} else if (r != STORE_NOTFOUND) {
-						rc = r;
-						break;
-					}
-				}
-				store_client_free(cs, n);
-			}
-		}
-		if (rc == STORE_NOTFOUND) {
-			admin_error(c, 404, "not_found", "no live token named \"%.128s\"", name);
-			return;
-		}
-		if (rc != STORE_OK) {
-			admin_error(c, 503, "temporarily_unavailable", "store: %s", store_last_error());
-			return;
-		}
-	}
+	} else if (tokens_revoke_by_name(c, name, client, &count) == -1)
+		return;
 	gate_invalidate(c->ctx);
 	admin_answer(c, 200, json_pack("{s:i}", "revoked", count));
 }
