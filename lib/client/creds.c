@@ -27,34 +27,33 @@ gh_client_credentials_free(char *id, char *secret)
 	}
 }
 
+/* The open secret file must be a regular file with no group or other
+ * access (see the top of this file). */
 static enum gh_client_err
-read_secret_file(const char *path, char **out, struct gh_client_error *e)
+check_secret_file(int fd, const char *path, struct gh_client_error *e)
 {
-	struct ghc_buf b = { 0 };
-	enum gh_client_err rc;
 	struct stat st;
-	char chunk[4096];
-	ssize_t n;
-	size_t len;
-	int fd = -1;
 
-	b.max = GHC_SECRET_FILE_MAX;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
-		rc = ghc_fail(e, GH_CLIENT_ERR_CREDENTIALS, 0, "cannot open the secret file %s: %s",
-		    path, strerror(errno));
-		goto out;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		rc = ghc_fail(e, GH_CLIENT_ERR_CREDENTIALS, 0,
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
+		return ghc_fail(e, GH_CLIENT_ERR_CREDENTIALS, 0,
 		    "the secret file %s is not a regular file", path);
-		goto out;
-	}
-	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-		rc = ghc_fail(e, GH_CLIENT_ERR_INSECURE_FILE, 0,
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+		return ghc_fail(e, GH_CLIENT_ERR_INSECURE_FILE, 0,
 		    "the secret file %s is accessible by group or others (mode %03o); "
 		    "chmod 600 it", path, (unsigned)(st.st_mode & 0777));
-		goto out;
-	}
+	return GH_CLIENT_OK;
+}
+
+/* Reads fd to its end into b (bounded by b->max); the read chunk is wiped
+ * on every path, b is the caller's to wipe and free. */
+static enum gh_client_err
+read_secret_bytes(int fd, const char *path, struct ghc_buf *b,
+    struct gh_client_error *e)
+{
+	enum gh_client_err rc;
+	char chunk[4096];
+	ssize_t n;
+
 	for (;;) {
 		n = read(fd, chunk, sizeof(chunk));
 		if (n == -1 && errno == EINTR)
@@ -66,12 +65,35 @@ read_secret_file(const char *path, char **out, struct gh_client_error *e)
 		}
 		if (n == 0)
 			break;
-		if (ghc_buf_append(&b, chunk, (size_t)n) != 0) {
-			rc = ghc_fail(e, b.overflow ? GH_CLIENT_ERR_CREDENTIALS : GH_CLIENT_ERR_NO_MEMORY,
+		if (ghc_buf_append(b, chunk, (size_t)n) != 0) {
+			rc = ghc_fail(e, b->overflow ? GH_CLIENT_ERR_CREDENTIALS : GH_CLIENT_ERR_NO_MEMORY,
 			    0, "the secret file %s is larger than %d bytes", path, GHC_SECRET_FILE_MAX);
 			goto out;
 		}
 	}
+	rc = GH_CLIENT_OK;
+out:
+	OPENSSL_cleanse(chunk, sizeof(chunk));
+	return rc;
+}
+
+static enum gh_client_err
+read_secret_file(const char *path, char **out, struct gh_client_error *e)
+{
+	struct ghc_buf b = { 0 };
+	enum gh_client_err rc;
+	size_t len;
+	int fd = -1;
+
+	b.max = GHC_SECRET_FILE_MAX;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		rc = ghc_fail(e, GH_CLIENT_ERR_CREDENTIALS, 0, "cannot open the secret file %s: %s",
+		    path, strerror(errno));
+		goto out;
+	}
+	if ((rc = check_secret_file(fd, path, e)) != GH_CLIENT_OK ||
+	    (rc = read_secret_bytes(fd, path, &b, e)) != GH_CLIENT_OK)
+		goto out;
 	/* The first line, without its line ending. */
 	len = b.p != NULL ? strcspn(b.p, "\r\n") : 0;
 	if (b.p != NULL && memchr(b.p, '\0', len) != NULL)
@@ -89,7 +111,6 @@ read_secret_file(const char *path, char **out, struct gh_client_error *e)
 	(*out)[len] = '\0';
 	rc = GH_CLIENT_OK;
 out:
-	OPENSSL_cleanse(chunk, sizeof(chunk));
 	ghc_buf_free(&b);
 	if (fd != -1)
 		close(fd);
