@@ -308,9 +308,10 @@ admin_level_of(unsigned roles)
 
 static const char *const level_names[] = { "none", "viewer", "operator", "admin" };
 
-/* Verifies the bearer token; -1 after a 401/503. */
+/* Takes the bearer token from the request and verifies it into c->p; -1
+ * after a 400, 401 or 503. */
 static int
-authenticate(struct admin_call *c)
+verify_bearer(struct admin_call *c)
 {
 	struct gate_refusal why;
 	const char *a = NULL;
@@ -318,11 +319,6 @@ authenticate(struct admin_call *c)
 	int has;
 	char hdr[300];
 
-	/* Bearer tokens only over HTTPS, as the token endpoint (RFC 6750 §5.3). */
-	if (c->ctx->require_https && !c->https) {
-		admin_error(c, 400, "invalid_request", "admin calls must use HTTPS (RFC 6750 §5.3)");
-		return -1;
-	}
 	/* RFC 6750 §3.1: a repeated header is a malformed request (400); no
 	 * token gets a bare challenge. */
 	if ((has = gate_bearer_token(&c->x->req, &a, &len)) == -1) {
@@ -348,6 +344,43 @@ authenticate(struct admin_call *c)
 		}
 		return -1;
 	}
+	return 0;
+}
+
+/* X-TENANT-ID is not needed here (the token names the tenant), but
+ * one that names another is refused, as at the gate and /approvals:
+ * a caller that believes it acts for that tenant is told it does not.
+ * -1 after a 400 or 403. */
+static int
+check_tenant_header(struct admin_call *c)
+{
+	size_t nt = 0;
+	const char *tenant = http_request_header(&c->x->req, "X-TENANT-ID", &nt);
+
+	if (nt > 1) {
+		admin_error(c, 400, "invalid_request", "the X-TENANT-ID header is repeated");
+		return -1;
+	}
+	if (tenant != NULL && strcmp(tenant, c->p->tenant_id) != 0) {
+		admin_error(c, 403, "forbidden", "the token belongs to another tenant than "
+		    "X-TENANT-ID names (platform principals name a tenant with ?tenant=)");
+		return -1;
+	}
+	return 0;
+}
+
+/* Verifies the bearer token, then the client's allowlist and X-TENANT-ID,
+ * and sets the caller's level; -1 after an answer (400, 401, 403, 503). */
+static int
+authenticate(struct admin_call *c)
+{
+	/* Bearer tokens only over HTTPS, as the token endpoint (RFC 6750 §5.3). */
+	if (c->ctx->require_https && !c->https) {
+		admin_error(c, 400, "invalid_request", "admin calls must use HTTPS (RFC 6750 §5.3)");
+		return -1;
+	}
+	if (verify_bearer(c) == -1)
+		return -1;
 	/* The client's address allowlist holds for its admin calls too. */
 	if (c->p->client != NULL && c->p->client->allow.n > 0 && !cidr_match(&c->p->client->allow, c->addr)) {
 		admin_error(c, 403, "forbidden", "calls from %s are not allowed for this client", c->addr);
@@ -355,23 +388,8 @@ authenticate(struct admin_call *c)
 	}
 	snprintf(c->x->resp.log_client, sizeof(c->x->resp.log_client), "%.64s", c->p->client_id);
 	snprintf(c->x->resp.log_tenant, sizeof(c->x->resp.log_tenant), "%.64s", c->p->tenant_id);
-	/* X-TENANT-ID is not needed here (the token names the tenant), but
-	 * one that names another is refused, as at the gate and /approvals:
-	 * a caller that believes it acts for that tenant is told it does not. */
-	{
-		size_t nt = 0;
-		const char *tenant = http_request_header(&c->x->req, "X-TENANT-ID", &nt);
-
-		if (nt > 1) {
-			admin_error(c, 400, "invalid_request", "the X-TENANT-ID header is repeated");
-			return -1;
-		}
-		if (tenant != NULL && strcmp(tenant, c->p->tenant_id) != 0) {
-			admin_error(c, 403, "forbidden", "the token belongs to another tenant than "
-			    "X-TENANT-ID names (platform principals name a tenant with ?tenant=)");
-			return -1;
-		}
-	}
+	if (check_tenant_header(c) == -1)
+		return -1;
 	c->level = admin_level_of(c->p->roles);
 	c->platform = strcmp(c->p->tenant_id, c->ctx->cfg->platform_tenant) == 0;
 	return 0;
