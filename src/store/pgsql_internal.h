@@ -37,6 +37,7 @@ struct pg {
 	int		 pool_timeout_ms;
 	int		 resync_ms;
 	int		 query_timeout_ms;
+	int		 migrate_wait_s;	/* for another node's migration lock */
 
 	pthread_mutex_t	 mu;		/* guards the pool and the failure state */
 	pthread_cond_t	 freed;

@@ -33,6 +33,7 @@
 #define CONNECT_TIMEOUT		"5"	/* seconds, unless the URL says otherwise */
 #define MIGRATION_LOCK		"7452914630741"	/* pg_advisory_lock key: "gatehouse" */
 #define MIGRATION_LOCK_TIMEOUT_S 2	/* a migration statement's wait for a lock */
+#define MIGRATE_WAIT_DEFAULT	300	/* s: another node's migration (Liquibase's 5 min) */
 #define MIGRATION_TRIES		3	/* of a migration whose lock was not granted */
 
 /* -- open, migrate, close ------------------------------------------------------------ */
@@ -50,6 +51,7 @@ parse_url(struct pg *p, const char *url, char *err, size_t errlen)
 		{ "pool_timeout_ms", 1, 600000, offsetof(struct pg, pool_timeout_ms) },
 		{ "resync_ms", 50, 3600000, offsetof(struct pg, resync_ms) },
 		{ "query_timeout_ms", 100, 3600000, offsetof(struct pg, query_timeout_ms) },
+		{ "migrate_wait_s", 1, 86400, offsetof(struct pg, migrate_wait_s) },
 	};
 
 	if ((out = malloc(strlen(url) + 1)) == NULL || (rest = strdup(qm ? qm + 1 : "")) == NULL) {
@@ -240,22 +242,74 @@ with_lock_tries(int (*step)(PGconn *, int, char *, size_t), PGconn *c, int arg,
 	}
 }
 
+/* Who holds the migration lock, for the error: " (PostgreSQL backend pid
+ * N, application 'A', from ADDR)", or "" when that cannot be read. The
+ * address is left out when PostgreSQL hides it (another role's session, to
+ * a role without pg_read_all_stats) or there is none (a Unix socket). */
+static void
+lock_holder(PGconn *c, char *out, size_t outlen)
+{
+	PGresult *r = PQexec(c, "SELECT a.pid, coalesce(a.application_name, ''),"
+	    " coalesce(host(a.client_addr), '') FROM pg_locks l"
+	    " JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory'"
+	    " AND l.granted AND l.objsubid = 1"
+	    " AND l.classid = (" MIGRATION_LOCK "::bigint >> 32)::oid"
+	    " AND l.objid = (" MIGRATION_LOCK "::bigint & 4294967295)::oid LIMIT 1");
+	char app[64];
+	const char *from;
+
+	out[0] = '\0';
+	if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+		/* The application name is the holder's to choose: one line. */
+		pgi_oneline(PQgetvalue(r, 0, 1), app, sizeof(app));
+		from = PQgetvalue(r, 0, 2);
+		snprintf(out, outlen, " (PostgreSQL backend pid %.12s, application '%s'%s%.64s)",
+		    PQgetvalue(r, 0, 0), app, from[0] != '\0' ? ", from " : "", from);
+	}
+	PQclear(r);
+}
+
 /*
- * Brings the schema to PGSQL_SCHEMA_LATEST, one transaction a migration,
- * under a session advisory lock: a second node starting at the same time
- * waits here, then finds nothing left to do. A newer schema is refused.
+ * Takes the session advisory lock that migrations run under. A node
+ * starting while another migrates waits for it, up to wait_s (the URL's
+ * migrate_wait_s): a migration may take minutes on a big table, but a lock
+ * left by a stuck session must not hold every later start without a word,
+ * so past that the node refuses to start and names the holder. 0 or -1.
  */
 static int
-migrate(PGconn *c, char *err, size_t errlen)
+migration_lock(PGconn *c, int wait_s, char *err, size_t errlen)
+{
+	char set[48], holder[256];
+	int rc;
+
+	snprintf(set, sizeof(set), "SET lock_timeout = '%ds'", wait_s);
+	if (exec_static(c, set, err, errlen, "cannot set lock_timeout") == -1)
+		return -1;
+	rc = exec_locking(c, "SELECT pg_advisory_lock(" MIGRATION_LOCK ")", err, errlen,
+	    "cannot take the migration lock");
+	if (rc != -2)
+		return rc;
+	lock_holder(c, holder, sizeof(holder));
+	snprintf(err, errlen, "cannot take the migration lock: another session%s held it"
+	    " for all of migrate_wait_s (%d s). Another node may be migrating a large table:"
+	    " wait for it, or raise migrate_wait_s; if that session is stuck, end it and"
+	    " start again", holder, wait_s);
+	return -1;
+}
+
+/*
+ * Brings the schema to PGSQL_SCHEMA_LATEST, one transaction a migration,
+ * under a session advisory lock (migration_lock): a second node starting
+ * at the same time waits there, then finds nothing left to do. A newer
+ * schema is refused.
+ */
+static int
+migrate(PGconn *c, int wait_s, char *err, size_t errlen)
 {
 	int version, rc = -1;
 	char set[48];
 
-	/* A migration may take long on a big table: the node starting beside
-	 * it waits for it (an advisory lock blocks nobody else). */
-	if (exec_static(c, "SET lock_timeout = 0", err, errlen, "cannot set lock_timeout") == -1 ||
-	    exec_static(c, "SELECT pg_advisory_lock(" MIGRATION_LOCK ")", err, errlen,
-	    "cannot take the migration lock") == -1)
+	if (migration_lock(c, wait_s, err, errlen) == -1)
 		return -1;
 	snprintf(set, sizeof(set), "SET lock_timeout = '%ds'", MIGRATION_LOCK_TIMEOUT_S);
 	if (exec_static(c, set, err, errlen, "cannot set lock_timeout") == -1 ||
@@ -327,6 +381,7 @@ pg_open(const char *target, void **h, char *err, size_t errlen)
 	p->pool_timeout_ms = POOL_TIMEOUT_DEFAULT;
 	p->resync_ms = RESYNC_DEFAULT;
 	p->query_timeout_ms = QUERY_TIMEOUT_DEFAULT;
+	p->migrate_wait_s = MIGRATE_WAIT_DEFAULT;
 	snprintf(p->connect_timeout, sizeof(p->connect_timeout), "%s", CONNECT_TIMEOUT);
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->freed, NULL);
@@ -341,7 +396,7 @@ pg_open(const char *target, void **h, char *err, size_t errlen)
 	/* The first connection migrates, then joins the pool: a wrong host,
 	 * password or database fails here, before anything starts. */
 	if ((p->pool[0] = pg_connect(p, err, errlen)) == NULL ||
-	    migrate(p->pool[0], err, errlen) == -1)
+	    migrate(p->pool[0], p->migrate_wait_s, err, errlen) == -1)
 		goto fail;
 	if (pgi_read_gen(p->pool[0], &v, "generation") != STORE_OK) {
 		snprintf(err, errlen, "%s", store_last_error());

@@ -21,9 +21,10 @@
  * URL: postgresql://user:password@host:port/db?params — libpq's own
  * parameters (connect_timeout, sslmode, ...) plus ours, removed before the
  * URL reaches libpq: pool_size (1..64, default 4), pool_timeout_ms (wait for
- * a free connection, default 2000), resync_ms (default 2000) and
+ * a free connection, default 2000), resync_ms (default 2000),
  * query_timeout_ms (how long a statement's answer is waited for, default
- * 30000; see pgi_exec_bounded).
+ * 30000; see pgi_exec_bounded) and migrate_wait_s (how long a starting node
+ * waits for another's migration lock, 1..86400, default 300; pgsql_open.c).
  *
  * Values only ever reach SQL as bound parameters of PQexecParams (STYLE 15);
  * the static migration DDL is the only SQL run with PQexec.

@@ -97,6 +97,43 @@ class StoreOps(Suite):
         out = json.loads(p.stdout)
         eq(out["schema_version"], out["latest"], "at the latest version")
 
+    def test_migration_lock_wait_is_bounded(self):
+        """A node starting while another holds the migration lock waits for
+        it (a migration of a big table takes time), but only migrate_wait_s:
+        a lock left by a stuck session makes it refuse to start, naming the
+        session, instead of hanging without a word."""
+        url = self.pg.new_database()
+        db = url.rsplit("/", 1)[1]
+        holder = self.pg.session(db)
+        try:
+            pid = self.pg.session_run(holder, "SELECT pg_backend_pid(); "
+                                      "SELECT pg_advisory_lock(7452914630741);").split("\n")[0]
+            t0 = time.time()
+            p = run("migrate", "--db", url + "?migrate_wait_s=2")
+            took = time.time() - t0
+            err = p.stderr.decode()
+            eq(p.returncode, 1, "migrate gives up: " + err)
+            check("cannot take the migration lock" in err and "migrate_wait_s (2 s)" in err, err)
+            check("backend pid %s, application 'psql'" % pid in err, "names the holder: " + err)
+            check(1.5 < took < 15, "waited about migrate_wait_s: %.1f s" % took)
+            eq(len(err.strip().split("\n")), 1, "one line")
+            # Released while a node waits: the node goes on and migrates.
+            w = subprocess.Popen([BIN, "migrate", "--db", url + "?migrate_wait_s=60"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            time.sleep(1.5)
+            check(w.poll() is None, "still waiting for the lock")
+            self.pg.session_run(holder, "SELECT pg_advisory_unlock(7452914630741);")
+            out, err = w.communicate(timeout=60)
+            eq(w.returncode, 0, "migrates once the lock is free: " + err.decode())
+            out = json.loads(out)
+            eq(out["schema_version"], out["latest"], "at the latest version")
+        finally:
+            self.pg.close_session(holder)
+        p = run("migrate", "--db", url + "?migrate_wait_s=0")
+        eq(p.returncode, 1, "migrate_wait_s=0 refused")
+        check("migrate_wait_s must be an integer from 1 to 86400" in p.stderr.decode(),
+              p.stderr.decode())
+
     def test_bad_urls_fail_at_start(self):
         good = self.pg.new_database()
         user_pw = good.split("//", 1)[1].split("@", 1)[0]
