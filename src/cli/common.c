@@ -1,4 +1,5 @@
 /* common.c — see common.h. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +121,68 @@ cli_print(json_t *o)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+#define CLI_CONFIG_MAX	(1024 * 1024)	/* bytes of --config a command reads */
+
+/* --config's bytes, read once: a command takes its store, its master key
+ * and its other settings from the same text even if the file changes while
+ * it runs (it used to open the file up to four times). */
+static char	*config_text;
+static size_t	 config_len;
+
+/* Reads path whole into config_text, at most CLI_CONFIG_MAX bytes. 0, or
+ * -1 with err set. */
+static int
+config_text_read(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t n = 0;
+
+	if (f == NULL || (buf = malloc(CLI_CONFIG_MAX + 1)) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, f == NULL ? strerror(errno) : "out of memory");
+		goto fail;
+	}
+	n = fread(buf, 1, CLI_CONFIG_MAX + 1, f);
+	if (ferror(f) || n > CLI_CONFIG_MAX) {
+		snprintf(err, errlen, "%s: %s", path, ferror(f) ? strerror(errno) :
+		    "larger than 1 MB; not a configuration file");
+		goto fail;
+	}
+	fclose(f);
+	config_text = buf;
+	config_len = n;
+	return 0;
+fail:
+	if (f != NULL)
+		fclose(f);
+	free(buf);
+	return -1;
+}
+
+/* Applies --config, when given, over cfg: from the text read on the first
+ * call. 0, or -1 with err set. */
+static int
+config_apply_file(const struct cli_args *a, struct config *cfg, char *err, size_t errlen)
+{
+	const char *path = cli_get(a, "config");
+	FILE *f;
+	int rc;
+
+	if (!cli_has(a, "config"))
+		return 0;
+	if (config_text == NULL && config_text_read(path, err, errlen) == -1)
+		return -1;
+	if (config_len == 0)
+		return 0;	/* fmemopen refuses an empty buffer */
+	if ((f = fmemopen(config_text, config_len, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	rc = config_load_stream(cfg, f, path, err, errlen);
+	fclose(f);
+	return rc;
+}
+
 /*
  * A setting in serve's order (cli_serve.c configure): the option, else
  * --config's value, else the environment, else the default; field picks it
@@ -143,7 +206,7 @@ cli_setting(const struct cli_args *a, const char *opt, const char *key, const ch
 		cli_fail("%s: %s", env, err);
 		return NULL;
 	}
-	if (cli_has(a, "config") && config_load(&cfg, cli_get(a, "config"), err, sizeof(err)) == -1) {
+	if (config_apply_file(a, &cfg, err, sizeof(err)) == -1) {
 		config_clear(&cfg);
 		cli_fail("config: %s", err);
 		return NULL;
@@ -188,7 +251,7 @@ cli_load_config(const struct cli_args *a, struct config *cfg)
 	char err[1024];
 
 	config_defaults(cfg);
-	if (cli_has(a, "config") && config_load(cfg, cli_get(a, "config"), err, sizeof(err)) == -1) {
+	if (config_apply_file(a, cfg, err, sizeof(err)) == -1) {
 		config_clear(cfg);
 		cli_fail("config: %s", err);
 		return -1;

@@ -250,22 +250,17 @@ config_apply_line(struct config *c, char *line, const char *path, int lineno,
 }
 
 int
-config_load(struct config *c, const char *path, char *err, size_t errlen)
+config_load_stream(struct config *c, FILE *f, const char *name, char *err, size_t errlen)
 {
-	FILE *f;
 	char line[4096], one[512];
 	size_t used = 0;
 	int lineno = 0, bad = 0, rc;
 
 	err[0] = '\0';
-	if ((f = fopen(path, "r")) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
 	/* Every bad line is reported, not just the first (STYLE 5). */
-	while ((rc = config_read_line(f, path, &lineno, line, sizeof(line), one,
+	while ((rc = config_read_line(f, name, &lineno, line, sizeof(line), one,
 	    sizeof(one))) != 0) {
-		if (rc == 1 && config_apply_line(c, line, path, lineno, one,
+		if (rc == 1 && config_apply_line(c, line, name, lineno, one,
 		    sizeof(one)) == 0)
 			continue;
 		bad = 1;
@@ -273,8 +268,23 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 			used += (size_t)snprintf(err + used, errlen - used, "%s%s",
 			    used ? "\n" : "", one);
 	}
-	fclose(f);
 	return bad ? -1 : 0;
+}
+
+int
+config_load(struct config *c, const char *path, char *err, size_t errlen)
+{
+	FILE *f;
+	int rc;
+
+	err[0] = '\0';
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	rc = config_load_stream(c, f, path, err, errlen);
+	fclose(f);
+	return rc;
 }
 
 int

@@ -63,6 +63,10 @@ int	config_set(struct config *c, const char *key, const char *value,
 /* Reads a file of "key = value" lines ('#' comments). Reports every bad line
  * as "FILE:LINE: reason" (joined by newlines) into err. 0 or -1. */
 int	config_load(struct config *c, const char *path, char *err, size_t errlen);
+/* The same over an open stream (not closed here); name stands for the file
+ * in the messages. */
+int	config_load_stream(struct config *c, FILE *f, const char *name, char *err,
+	    size_t errlen);
 /* Checks relations between keys after everything is set. 0 or -1. */
 int	config_validate(const struct config *c, char *err, size_t errlen);
 /* Prints every key with its type, bounds and default (for --help). */

@@ -8,6 +8,7 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -377,6 +378,41 @@ class TokenEndpoint(Suite):
         check("hash" not in json.dumps(shown) and self.c["client_secret"] not in json.dumps(shown), "no secret")
         ids = [c["client_id"] for c in self.s.cli("client", "list", "--tenant", "acme")]
         check(self.c["client_id"] in ids, "listed")
+
+    def test_cli_reads_its_config_file_once(self):
+        """A command takes its store, master key and settings from one read
+        of --config: a file that can be read only once (a pipe, as from
+        `--config <(vault read ...)`) works, where a second open would wait
+        for a writer that never comes."""
+        fifo = os.path.join(self.s.dir, "once.conf")
+        os.mkfifo(fifo, 0o600)
+        text = "db = %s\nmaster_key = %s\n" % (self.s.db, self.s.master)
+
+        def feed():
+            with open(fifo, "w") as f:
+                f.write(text)
+        t = threading.Thread(target=feed, daemon=True)
+        t.start()
+        env = {k: v for k, v in self.s.env.items() if k not in ("GATEHOUSE_DB", "GATEHOUSE_MASTER_KEY")}
+        try:
+            p = subprocess.run([BIN, "client", "create", "--tenant", "acme", "--name", "from-a-pipe",
+                                "--config", fifo], capture_output=True, env=env, timeout=20)
+        except subprocess.TimeoutExpired:     # (run has killed it)
+            raise AssertionError("the command opened --config twice and waited for a writer")
+        t.join(5)
+        eq(p.returncode, 0, "client create: " + p.stderr.decode())
+        made = json.loads(p.stdout)
+        eq(self.s.cli("client", "show", made["client_id"])["name"], "from-a-pipe", "in the store the file names")
+        # What is not a configuration file is refused in one line.
+        big = os.path.join(self.s.dir, "big.conf")
+        with open(big, "w") as f:
+            f.write("# padding\n" * 110000)
+        for path, words in ((big, "larger than 1 MB"), (self.s.dir, "Is a directory")):
+            p = subprocess.run([BIN, "client", "list", "--config", path], capture_output=True,
+                               env=env, timeout=20)
+            err = p.stderr.decode()
+            check(p.returncode != 0 and words in err and len(err.strip().splitlines()) == 1,
+                  "%s: %r" % (words, err))
 
     def test_sigterm_flushes_and_exits_zero(self):
         s = Server()
