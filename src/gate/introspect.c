@@ -256,25 +256,18 @@ out:
 	return HTTP_DONE;
 }
 
-enum http_result
-gate_revoke_handle(struct http_exchange *x)
+/* Revocation, step one: the token verified for revocation into *p (the
+ * caller releases it, set or not). RFC 7009 §2.2: an invalid or unknown
+ * token is answered 200 too. Returns -1 when the answer is written. */
+static int
+revoke_verify(struct gh_ctx *ctx, struct http_exchange *x, const struct caller *c,
+    struct gate_principal **p)
 {
-	struct gh_ctx *ctx = x->route_ctx;
-	struct caller c;
 	struct oauth_error e;
-	struct gate_principal *p = NULL;
 	struct gate_refusal why;
-	int rc;
 
-	memset(&c, 0, sizeof(c));
-	if (read_caller(ctx, x, &c, &e) == -1) {
-		dialect_respond_error(&x->resp, &e);
-		caller_clear(&c);
-		return HTTP_DONE;
-	}
-	/* RFC 7009 §2.2: an invalid or unknown token is answered 200 too. */
-	if (gate_bearer_verify(ctx, c.token, strlen(c.token), GATE_VERIFY_FOR_REVOCATION,
-	    clock_now(), &p, &why) == -1) {
+	if (gate_bearer_verify(ctx, c->token, strlen(c->token), GATE_VERIFY_FOR_REVOCATION,
+	    clock_now(), p, &why) == -1) {
 		if (why.status == 503) {
 			oauth_fail(&e, 503, OAUTH_TEMPORARILY_UNAVAILABLE, "%s", why.description);
 			e.retry_after = 1;
@@ -283,40 +276,81 @@ gate_revoke_handle(struct http_exchange *x)
 			answer(x, 200, json_object());
 			x->resp.reason = why.reason;
 		}
-		goto out;
+		return -1;
 	}
-	/* The token's own client may revoke it, and so may an admin client of
-	 * its tenant; nobody else, and nobody of another tenant. RFC 7009
-	 * §2.1: such a request "is refused and the client is informed of the
-	 * error", as Keycloak and ORY Hydra answer it (400
-	 * unauthorized_client). It tells the caller only that the token it
-	 * holds is valid, which the gate would tell it too. */
-	if (strcmp(p->tenant_id, c.client->c.tenant_id) != 0 ||
-	    (strcmp(p->client_id, c.client->c.id) != 0 &&
-	    !(c.client->c.roles & STORE_ROLE_ADMIN))) {
+	return 0;
+}
+
+/* Revocation, step two: may this caller revoke p? The token's own client
+ * may revoke it, and so may an admin client of its tenant; nobody else,
+ * and nobody of another tenant. RFC 7009 §2.1: such a request "is
+ * refused and the client is informed of the error", as Keycloak and ORY
+ * Hydra answer it (400 unauthorized_client). It tells the caller only
+ * that the token it holds is valid, which the gate would tell it too.
+ * Returns -1 when refused, the answer written. */
+static int
+revoke_allowed(struct http_exchange *x, const struct caller *c,
+    const struct gate_principal *p)
+{
+	struct oauth_error e;
+
+	if (strcmp(p->tenant_id, c->client->c.tenant_id) != 0 ||
+	    (strcmp(p->client_id, c->client->c.id) != 0 &&
+	    !(c->client->c.roles & STORE_ROLE_ADMIN))) {
 		log_event(LOG_WARN, "auth.revoke_refused", json_pack("{s:s, s:s, s:s}",
-		    "client", c.client->c.id, "peer", c.peer, "request_id", x->req.request_id));
+		    "client", c->client->c.id, "peer", c->peer, "request_id", x->req.request_id));
 		oauth_fail(&e, 400, OAUTH_UNAUTHORIZED_CLIENT, "the token was not issued to this "
 		    "client, and this client is not an admin of its tenant");
 		dialect_respond_error(&x->resp, &e);
 		x->resp.reason = "not_yours";
-		goto out;
+		return -1;
 	}
+	return 0;
+}
+
+/* Revocation, step three: the token revoked in the store and in this
+ * process's gate, and the answer written either way. */
+static void
+revoke_commit(struct gh_ctx *ctx, struct http_exchange *x, const struct caller *c,
+    const struct gate_principal *p)
+{
+	struct oauth_error e;
+	int rc;
+
 	rc = store_token_revoke(ctx->store, p->token_id, clock_now());
 	if (rc != STORE_OK && rc != STORE_NOTFOUND) {
 		/* RFC 7009 §2.2.1: the client may retry. */
 		oauth_fail(&e, 503, OAUTH_TEMPORARILY_UNAVAILABLE, "the token could not be revoked now; try again");
 		e.retry_after = 1;
 		dialect_respond_error(&x->resp, &e);
-		goto out;
+		return;
 	}
 	/* The store's generation moved too; this makes it immediate here. */
 	gate_invalidate(ctx);
 	log_event(LOG_INFO, "token.revoked", json_pack("{s:s, s:s, s:s, s:s, s:s}",
 	    "token_id", p->token_id, "token_client", p->client_id, "tenant", p->tenant_id,
-	    "by", c.client->c.id, "request_id", x->req.request_id));
+	    "by", c->client->c.id, "request_id", x->req.request_id));
 	answer(x, 200, json_object());
 	x->resp.reason = "revoked";
+}
+
+enum http_result
+gate_revoke_handle(struct http_exchange *x)
+{
+	struct gh_ctx *ctx = x->route_ctx;
+	struct caller c;
+	struct oauth_error e;
+	struct gate_principal *p = NULL;
+
+	memset(&c, 0, sizeof(c));
+	if (read_caller(ctx, x, &c, &e) == -1) {
+		dialect_respond_error(&x->resp, &e);
+		caller_clear(&c);
+		return HTTP_DONE;
+	}
+	if (revoke_verify(ctx, x, &c, &p) == -1 || revoke_allowed(x, &c, p) == -1)
+		goto out;
+	revoke_commit(ctx, x, &c, p);
 out:
 	gate_principal_release(p);
 	caller_clear(&c);
