@@ -406,15 +406,59 @@ answer_retry_wait(const struct gh_client *c, const struct ghc_http_req *req,
 	return -1;
 }
 
+/*
+ * One attempt: h set up, the request sent and its outcome in resp, *rc its
+ * result (message in e). retry is the number of retries so far, max the
+ * most allowed. Returns the wait before the next attempt, or -1 when this
+ * one is final. errbuf is the caller's: h keeps pointing at it.
+ */
+static long
+attempt_run(struct gh_client *c, CURL *h, const struct ghc_http_req *req,
+    struct ghc_http_resp *resp, char *errbuf, int retry, int max,
+    atomic_uint_fast64_t *counter, int64_t deadline_ns, enum gh_client_err *rc,
+    struct gh_client_error *e)
+{
+	int again, cut;
+	CURLcode cc;
+	long wait;
+
+	if ((*rc = attempt_setup(c, h, req, resp, errbuf, deadline_ns, &cut, e)) !=
+	    GH_CLIENT_OK)
+		return -1;
+	resp->attempts++;
+	if (counter != NULL)
+		atomic_fetch_add(counter, 1);
+	cc = curl_easy_perform(h);
+	if (cc != CURLE_OK) {
+		*rc = transport_fail(c, req, resp, cc, cut, errbuf, &again, e);
+		if (again && retry < max) {
+			wait = backoff_ms(c, retry);
+			if (time_for(resp, wait, deadline_ns))
+				return wait;
+		}
+		note_attempts(c, resp, retry, *rc == GH_CLIENT_ERR_TIMEOUT && cut, e);
+		return -1;
+	}
+	if (answer_read(h, resp) == -1) {
+		/* Not an answer without its type: the caller would misread it. */
+		*rc = ghc_fail(e, GH_CLIENT_ERR_NO_MEMORY, resp->status,
+		    "out of memory reading the answer's headers");
+		return -1;
+	}
+	*rc = GH_CLIENT_OK;
+	if (retry >= max)
+		return -1;
+	return answer_retry_wait(c, req, resp, retry, deadline_ns);
+}
+
 enum gh_client_err
 ghc_http_do(struct gh_client *c, const struct ghc_http_req *req, struct ghc_http_resp *resp,
     struct gh_client_error *e, atomic_uint_fast64_t *counter, int64_t deadline_ns)
 {
 	char errbuf[CURL_ERROR_SIZE];
 	enum gh_client_err rc = GH_CLIENT_OK;
-	int retry = 0, max = c->max_retries, again, cut;
+	int retry = 0, max = c->max_retries;
 	CURL *h = NULL;
-	CURLcode cc;
 	long wait, left;
 
 	memset(resp, 0, sizeof(*resp));
@@ -435,36 +479,8 @@ ghc_http_do(struct gh_client *c, const struct ghc_http_req *req, struct ghc_http
 				note_attempts(c, resp, retry - 1, 0, e);
 			goto out;
 		}
-		if ((rc = attempt_setup(c, h, req, resp, errbuf, deadline_ns, &cut, e)) !=
-		    GH_CLIENT_OK)
-			goto out;
-		resp->attempts++;
-		if (counter != NULL)
-			atomic_fetch_add(counter, 1);
-		cc = curl_easy_perform(h);
-		if (cc != CURLE_OK) {
-			rc = transport_fail(c, req, resp, cc, cut, errbuf, &again, e);
-			if (again && retry < max) {
-				wait = backoff_ms(c, retry);
-				if (time_for(resp, wait, deadline_ns)) {
-					retry++;
-					ghc_sleep_ms(wait);
-					continue;
-				}
-			}
-			note_attempts(c, resp, retry, rc == GH_CLIENT_ERR_TIMEOUT && cut, e);
-			goto out;
-		}
-		if (answer_read(h, resp) == -1) {
-			/* Not an answer without its type: the caller would misread it. */
-			rc = ghc_fail(e, GH_CLIENT_ERR_NO_MEMORY, resp->status,
-			    "out of memory reading the answer's headers");
-			goto out;
-		}
-		rc = GH_CLIENT_OK;
-		if (retry >= max)
-			goto out;
-		if ((wait = answer_retry_wait(c, req, resp, retry, deadline_ns)) < 0)
+		if ((wait = attempt_run(c, h, req, resp, errbuf, retry, max, counter,
+		    deadline_ns, &rc, e)) < 0)
 			goto out;
 		retry++;
 		ghc_sleep_ms(wait);
