@@ -18,19 +18,12 @@
 #include "server/ratesync.h"
 #include "util/util.h"
 
-int
-ctx_init(struct gh_ctx *c, const struct config *cfg, struct store *st,
-    const uint8_t master[32], const char *issuer, char *err, size_t errlen)
+/* The keys derived from the master key into c, and the store's audit key
+ * set. 0, or -1 with a reason in err. */
+static int
+init_secrets(struct gh_ctx *c, struct store *st, const uint8_t master[32], char *err,
+    size_t errlen)
 {
-	const char *why, *bad;
-	uint64_t gen = 0;
-
-	memset(c, 0, sizeof(*c));
-	c->cfg = cfg;
-	c->store = st;
-	snprintf(c->issuer, sizeof(c->issuer), "%s", issuer);
-	pthread_mutex_init(&c->lock, NULL);
-	pthread_mutex_init(&c->reload_mu, NULL);
 	if (masterkey_derive(master, "gatehouse client secrets v1", c->secret_key) == -1 ||
 	    masterkey_derive(master, "gatehouse signing key seal v1", c->seal_key) == -1 ||
 	    masterkey_derive(master, "gatehouse opaque tokens v1", c->opaque_key) == -1) {
@@ -43,6 +36,16 @@ ctx_init(struct gh_ctx *c, const struct config *cfg, struct store *st,
 	 * match the trail's is refused. */
 	if (store_audit_supported(st) && audit_key_use(st, master, NULL, err, errlen) == -1)
 		return -1;
+	return 0;
+}
+
+/* The config's lists c keeps: trusted proxies parsed, audiences copied
+ * (c->audiences, freed by ctx_clear). 0, or -1 with a reason in err. */
+static int
+init_lists(struct gh_ctx *c, const struct config *cfg, char *err, size_t errlen)
+{
+	const char *why, *bad;
+
 	if (cidr_parse_list(cfg->trusted_proxies, &c->trusted_proxies, &why, &bad) == -1) {
 		snprintf(err, errlen, "trusted_proxies: \"%.40s\" %s", bad, why);
 		return -1;
@@ -51,21 +54,21 @@ ctx_init(struct gh_ctx *c, const struct config *cfg, struct store *st,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (store_generation(st, &gen) != STORE_OK) {
-		snprintf(err, errlen, "store: %s", store_last_error());
-		return -1;
-	}
-	atomic_store(&c->generation, gen);
-	atomic_store(&c->loaded, gen);
-	if (ctx_reload_keys(c, err, errlen) == -1)
-		return -1;
-	{
-		struct lockout_config lc = { cfg->lockout_pair_threshold,
-		    cfg->lockout_address_threshold, cfg->lockout_window,
-		    cfg->lockout_duration };
-		c->lockout = lockout_new(&lc);
-		c->ratelimit = ratelimit_new();
-	}
+	return 0;
+}
+
+/* The lockout and rate-limit tables, the client cache, the store's locks
+ * as of generation gen, and the thread that writes new ones; all freed by
+ * ctx_clear. 0, or -1 with a reason in err. */
+static int
+init_limits(struct gh_ctx *c, const struct config *cfg, struct store *st, uint64_t gen,
+    char *err, size_t errlen)
+{
+	struct lockout_config lc = { cfg->lockout_pair_threshold,
+	    cfg->lockout_address_threshold, cfg->lockout_window, cfg->lockout_duration };
+
+	c->lockout = lockout_new(&lc);
+	c->ratelimit = ratelimit_new();
 	if (c->lockout == NULL || c->ratelimit == NULL ||
 	    (c->clients = client_cache_new(st, c->issuer)) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -81,6 +84,33 @@ ctx_init(struct gh_ctx *c, const struct config *cfg, struct store *st,
 		snprintf(err, errlen, "cannot start the lock writer thread");
 		return -1;
 	}
+	return 0;
+}
+
+int
+ctx_init(struct gh_ctx *c, const struct config *cfg, struct store *st,
+    const uint8_t master[32], const char *issuer, char *err, size_t errlen)
+{
+	uint64_t gen = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->cfg = cfg;
+	c->store = st;
+	snprintf(c->issuer, sizeof(c->issuer), "%s", issuer);
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->reload_mu, NULL);
+	if (init_secrets(c, st, master, err, errlen) == -1 ||
+	    init_lists(c, cfg, err, errlen) == -1)
+		return -1;
+	if (store_generation(st, &gen) != STORE_OK) {
+		snprintf(err, errlen, "store: %s", store_last_error());
+		return -1;
+	}
+	atomic_store(&c->generation, gen);
+	atomic_store(&c->loaded, gen);
+	if (ctx_reload_keys(c, err, errlen) == -1 ||
+	    init_limits(c, cfg, st, gen, err, errlen) == -1)
+		return -1;
 	return 0;
 }
 
