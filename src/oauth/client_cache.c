@@ -277,52 +277,66 @@ fail:
 	return rc;
 }
 
-int
-client_cache_get(struct client_cache *cc, const char *id,
-    struct client_entry **out)
+/* A look under the read lock: 1 with *rc STORE_OK and *out the entry (a
+ * new reference, the caller's to release), 1 with *rc STORE_NOTFOUND when
+ * id is remembered as unknown, or 0 on a miss. *epoch gets the cache's
+ * epoch as of the look. */
+static int
+cache_lookup(struct client_cache *cc, unsigned b, const char *id, uint64_t *epoch,
+    struct client_entry **out, int *rc)
 {
-	unsigned b = hash_id(id);
 	struct node *n;
-	struct client_entry *e;
-	uint64_t epoch;
-	int rc;
 
 	pthread_rwlock_rdlock(&cc->lock);
-	epoch = cc->epoch;
+	*epoch = cc->epoch;
 	for (n = cc->buckets[b]; n != NULL; n = n->next)
 		if (strcmp(n->e->c.id, id) == 0) {
 			atomic_fetch_add(&n->e->refs, 1);
 			*out = n->e;
 			pthread_rwlock_unlock(&cc->lock);
-			return STORE_OK;
+			*rc = STORE_OK;
+			return 1;
 		}
 	{
 		const char *neg = cc->negative[hash_full(id) % NEGATIVE_SLOTS];
 		if (neg != NULL && strcmp(neg, id) == 0) {
 			pthread_rwlock_unlock(&cc->lock);
-			return STORE_NOTFOUND;
+			*rc = STORE_NOTFOUND;
+			return 1;
 		}
 	}
 	pthread_rwlock_unlock(&cc->lock);
+	return 0;
+}
 
-	if ((rc = load(cc, id, &e)) != STORE_OK) {
-		if (rc == STORE_NOTFOUND) {
-			char *dup = strdup(id);
-			pthread_rwlock_wrlock(&cc->lock);
-			if (dup != NULL && epoch == cc->epoch) {
-				size_t slot = hash_full(id) % NEGATIVE_SLOTS;
-				free(cc->negative[slot]);
-				cc->negative[slot] = dup;
-				dup = NULL;
-			}
-			pthread_rwlock_unlock(&cc->lock);
-			free(dup);
-		}
-		return rc;
+/* Remembers id as unknown in its negative slot (which owns a copy), unless
+ * the cache was cleared since epoch. */
+static void
+cache_remember_unknown(struct client_cache *cc, const char *id, uint64_t epoch)
+{
+	char *dup = strdup(id);
+
+	pthread_rwlock_wrlock(&cc->lock);
+	if (dup != NULL && epoch == cc->epoch) {
+		size_t slot = hash_full(id) % NEGATIVE_SLOTS;
+		free(cc->negative[slot]);
+		cc->negative[slot] = dup;
+		dup = NULL;
 	}
+	pthread_rwlock_unlock(&cc->lock);
+	free(dup);
+}
 
-	/* A clear during the load means the row may be stale: hand it to this
-	 * request (it was read after the request began) but do not keep it. */
+/* Keeps e, just loaded for id, in bucket b with a reference of the cache's
+ * own; the caller keeps its reference. A clear during the load means the
+ * row may be stale: hand it to this request (it was read after the request
+ * began) but do not keep it. */
+static void
+cache_keep(struct client_cache *cc, unsigned b, const char *id, struct client_entry *e,
+    uint64_t epoch)
+{
+	struct node *n;
+
 	pthread_rwlock_wrlock(&cc->lock);
 	for (n = cc->buckets[b]; n != NULL; n = n->next)
 		if (strcmp(n->e->c.id, id) == 0)
@@ -339,6 +353,25 @@ client_cache_get(struct client_cache *cc, const char *id,
 		}
 	}
 	pthread_rwlock_unlock(&cc->lock);
+}
+
+int
+client_cache_get(struct client_cache *cc, const char *id,
+    struct client_entry **out)
+{
+	unsigned b = hash_id(id);
+	struct client_entry *e;
+	uint64_t epoch;
+	int rc;
+
+	if (cache_lookup(cc, b, id, &epoch, out, &rc))
+		return rc;
+	if ((rc = load(cc, id, &e)) != STORE_OK) {
+		if (rc == STORE_NOTFOUND)
+			cache_remember_unknown(cc, id, epoch);
+		return rc;
+	}
+	cache_keep(cc, b, id, e, epoch);
 	*out = e;
 	return STORE_OK;
 }
