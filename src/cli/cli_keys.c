@@ -41,6 +41,53 @@ cmd_keys_list(int argc, char **argv)
 	return cli_print(arr);
 }
 
+/* The options of keys rotate checked: --env into *only, --lead into *lead
+ * (left alone when absent); --alg only checked, keys_rotate reads it again.
+ * 0, or the exit status after the error is reported. */
+static int
+rotate_options(const struct cli_args *a, enum store_env *only, int64_t *lead)
+{
+	const char *why;
+
+	if (cli_has(a, "env") && store_env_from_name(cli_get(a, "env"), only) == -1)
+		return cli_fail("keys rotate: --env must be sandbox or production");
+	if (cli_has(a, "lead") && strcmp(cli_get(a, "lead"), "0") != 0 &&
+	    num_parse_duration(cli_get(a, "lead"), 1, 30 * 86400, lead, &why) == -1)
+		return cli_fail("keys rotate: --lead %s (0..30d)", why);
+	if (cli_has(a, "lead") && strcmp(cli_get(a, "lead"), "0") == 0)
+		*lead = 0;
+	if (cli_has(a, "alg")) {
+		enum jose_alg alg;
+		if (jose_alg_from_name(cli_get(a, "alg"), &alg) == -1)
+			return cli_fail("keys rotate: --alg must be RS256, PS256, ES256 or EdDSA");
+	}
+	return 0;
+}
+
+/* A new key for each environment (only that one unless only is
+ * STORE_ENV__MAX), appended to arr as it is made; stops at the first
+ * failure. 0, or the exit status after the error is reported, with the
+ * reason in err for the audit record. */
+static int
+rotate_envs(struct store *st, const uint8_t seal_key[32], enum store_env only,
+    const char *alg, int64_t now, int64_t lead, json_t *arr, char *err, size_t errlen)
+{
+	char kid[KEYS_KID_LEN + 1];
+	int rc = 0;
+
+	for (int env = 0; env < STORE_ENV__MAX && rc == 0; env++) {
+		if (only != STORE_ENV__MAX && (int)only != env)
+			continue;
+		if (keys_rotate(st, seal_key, (enum store_env)env, alg, now, lead,
+		    keys_max_lifetime(st, (enum store_env)env, 86400), kid, err, errlen) == -1) {
+			rc = cli_fail("keys rotate: %s: %s", store_env_names[env], err);
+			break;
+		}
+		json_array_append_new(arr, views_key_rotated(kid, (enum store_env)env, now, now + lead));
+	}
+	return rc;
+}
+
 int
 cmd_keys_rotate(int argc, char **argv)
 {
@@ -53,8 +100,7 @@ cmd_keys_rotate(int argc, char **argv)
 	struct cli_args a;
 	struct store *st = NULL;
 	uint8_t master[32], seal_key[32];
-	char err[512], kid[KEYS_KID_LEN + 1];
-	const char *why;
+	char err[512];
 	enum store_env only = STORE_ENV__MAX;
 	int64_t lead = 600, now = clock_now();
 	json_t *arr;
@@ -63,18 +109,8 @@ cmd_keys_rotate(int argc, char **argv)
 	if ((rc = cli_parse(argc, argv, "gatehouse keys rotate [--env ENV] [--alg ALG] [--lead DURATION]",
 	    spec, GH_ARRAY_LEN(spec), &a)) != 0)
 		return rc < 0 ? 2 : 0;
-	if (cli_has(&a, "env") && store_env_from_name(cli_get(&a, "env"), &only) == -1)
-		return cli_fail("keys rotate: --env must be sandbox or production");
-	if (cli_has(&a, "lead") && strcmp(cli_get(&a, "lead"), "0") != 0 &&
-	    num_parse_duration(cli_get(&a, "lead"), 1, 30 * 86400, &lead, &why) == -1)
-		return cli_fail("keys rotate: --lead %s (0..30d)", why);
-	if (cli_has(&a, "lead") && strcmp(cli_get(&a, "lead"), "0") == 0)
-		lead = 0;
-	if (cli_has(&a, "alg")) {
-		enum jose_alg alg;
-		if (jose_alg_from_name(cli_get(&a, "alg"), &alg) == -1)
-			return cli_fail("keys rotate: --alg must be RS256, PS256, ES256 or EdDSA");
-	}
+	if ((rc = rotate_options(&a, &only, &lead)) != 0)
+		return rc;
 	if (cli_master_key(&a, 0, master, NULL) == -1)
 		return 1;
 	masterkey_derive(master, "gatehouse signing key seal v1", seal_key);
@@ -84,17 +120,7 @@ cmd_keys_rotate(int argc, char **argv)
 		return 1;
 	}
 	arr = json_array();
-	rc = 0;
-	for (int env = 0; env < STORE_ENV__MAX && rc == 0; env++) {
-		if (only != STORE_ENV__MAX && (int)only != env)
-			continue;
-		if (keys_rotate(st, seal_key, (enum store_env)env, cli_get(&a, "alg"), now, lead,
-		    keys_max_lifetime(st, (enum store_env)env, 86400), kid, err, sizeof(err)) == -1) {
-			rc = cli_fail("keys rotate: %s: %s", store_env_names[env], err);
-			break;
-		}
-		json_array_append_new(arr, views_key_rotated(kid, (enum store_env)env, now, now + lead));
-	}
+	rc = rotate_envs(st, seal_key, only, cli_get(&a, "alg"), now, lead, arr, err, sizeof(err));
 	OPENSSL_cleanse(seal_key, sizeof(seal_key));
 	cli_audit(&a, st, "keys.rotate", NULL, only == STORE_ENV__MAX ? "all" : store_env_names[only],
 	    rc != 0 ? err : NULL);
