@@ -492,13 +492,40 @@ approvals_recover(struct gh_ctx *ctx, int64_t now, int *recovered)
 	return 0;
 }
 
+/* Whether checker may decide a, as loaded for id, now: 0, or the status
+ * with the reason in err. The caller records the refusal. */
+static int
+decide_check(const struct approval_actor *checker, const struct store_approval *a,
+    const char *id, int approve, int64_t now, char *err, size_t errlen)
+{
+	enum store_approval_state st;
+
+	if (strcmp(a->maker, checker->client_id) == 0)
+		return fail(err, errlen, 403, "a maker cannot %s its own request",
+		    approve ? "approve" : "reject");
+	/* A second person, not a second client of the maker's: an admin may
+	 * make a sandbox admin client with nobody's approval (sandbox changes
+	 * are not critical under maker_checker = production), so a sandbox
+	 * client decides nothing. A production admin client is itself made
+	 * only with another admin's approval. */
+	if (checker->env != STORE_ENV_PRODUCTION)
+		return fail(err, errlen, 403, "approving or rejecting needs a production client: "
+		    "a sandbox client can be made without anyone's approval");
+	if ((st = approvals_state_now(a, now)) != STORE_APPROVAL_PENDING)
+		return fail(err, errlen, 409, "approval %s is %s: only a pending one can be decided",
+		    id, store_approval_state_names[st]);
+	if (approve && strcmp(a->kind, APPROVAL_KIND_CALL) != 0 &&
+	    approvals_applier(a->kind) == NULL)
+		return fail(err, errlen, 500, "this process cannot apply %s changes", a->kind);
+	return 0;
+}
+
 int
 approvals_decide(struct gh_ctx *ctx, const struct approval_actor *checker, const char *id,
     int approve, struct store_approval *out, char *err, size_t errlen)
 {
 	const char *action = approve ? "approval.approve" : "approval.reject";
 	struct store_approval a;
-	enum store_approval_state st;
 	int64_t now = clock_now();
 	int rc;
 
@@ -507,31 +534,8 @@ approvals_decide(struct gh_ctx *ctx, const struct approval_actor *checker, const
 		return fail(err, errlen, 403, "approving or rejecting needs the admin role");
 	if ((rc = load_visible(ctx, checker, id, &a, err, errlen)) != 0)
 		return rc;
-	if (strcmp(a.maker, checker->client_id) == 0) {
-		rc = fail(err, errlen, 403, "a maker cannot %s its own request",
-		    approve ? "approve" : "reject");
+	if ((rc = decide_check(checker, &a, id, approve, now, err, errlen)) != 0)
 		goto refused;
-	}
-	/* A second person, not a second client of the maker's: an admin may
-	 * make a sandbox admin client with nobody's approval (sandbox changes
-	 * are not critical under maker_checker = production), so a sandbox
-	 * client decides nothing. A production admin client is itself made
-	 * only with another admin's approval. */
-	if (checker->env != STORE_ENV_PRODUCTION) {
-		rc = fail(err, errlen, 403, "approving or rejecting needs a production client: "
-		    "a sandbox client can be made without anyone's approval");
-		goto refused;
-	}
-	if ((st = approvals_state_now(&a, now)) != STORE_APPROVAL_PENDING) {
-		rc = fail(err, errlen, 409, "approval %s is %s: only a pending one can be decided",
-		    id, store_approval_state_names[st]);
-		goto refused;
-	}
-	if (approve && strcmp(a.kind, APPROVAL_KIND_CALL) != 0 &&
-	    approvals_applier(a.kind) == NULL) {
-		rc = fail(err, errlen, 500, "this process cannot apply %s changes", a.kind);
-		goto refused;
-	}
 	rc = store_approval_transition(ctx->store, id, STORE_APPROVAL_PENDING,
 	    approve ? STORE_APPROVAL_APPROVED : STORE_APPROVAL_REJECTED, 1, now,
 	    checker->client_id, 0, NULL);
