@@ -125,20 +125,22 @@ cli_print(json_t *o)
 
 /* --config's bytes, read once: a command takes its store, its master key
  * and its other settings from the same text even if the file changes while
- * it runs (it used to open the file up to four times). */
-static char	*config_text;
+ * it runs (it used to open the file up to four times). config_path names
+ * the file they are of, so that another path is never served from them. */
+static char	*config_text, *config_path;
 static size_t	 config_len;
 
-/* Reads path whole into config_text, at most CLI_CONFIG_MAX bytes. 0, or
- * -1 with err set. */
+/* Reads path whole into config_text (replacing another file's), at most
+ * CLI_CONFIG_MAX bytes. 0, or -1 with err set and the old text kept. */
 static int
 config_text_read(const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
-	char *buf = NULL;
+	char *buf = NULL, *name = NULL;
 	size_t n = 0;
 
-	if (f == NULL || (buf = malloc(CLI_CONFIG_MAX + 1)) == NULL) {
+	if (f == NULL || (buf = malloc(CLI_CONFIG_MAX + 1)) == NULL ||
+	    (name = strdup(path)) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, f == NULL ? strerror(errno) : "out of memory");
 		goto fail;
 	}
@@ -149,18 +151,27 @@ config_text_read(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	fclose(f);
+	{
+		char *fit = realloc(buf, n + 1);	/* not the whole 1 MB for life */
+		if (fit != NULL)
+			buf = fit;
+	}
+	free(config_text);
+	free(config_path);
 	config_text = buf;
+	config_path = name;
 	config_len = n;
 	return 0;
 fail:
 	if (f != NULL)
 		fclose(f);
 	free(buf);
+	free(name);
 	return -1;
 }
 
 /* Applies --config, when given, over cfg: from the text read on the first
- * call. 0, or -1 with err set. */
+ * call for that path. 0, or -1 with err set. */
 static int
 config_apply_file(const struct cli_args *a, struct config *cfg, char *err, size_t errlen)
 {
@@ -170,7 +181,8 @@ config_apply_file(const struct cli_args *a, struct config *cfg, char *err, size_
 
 	if (!cli_has(a, "config"))
 		return 0;
-	if (config_text == NULL && config_text_read(path, err, errlen) == -1)
+	if ((config_path == NULL || strcmp(config_path, path) != 0) &&
+	    config_text_read(path, err, errlen) == -1)
 		return -1;
 	if (config_len == 0)
 		return 0;	/* fmemopen refuses an empty buffer */
