@@ -202,6 +202,7 @@ struct fz_target {
 	size_t			 max_len;	/* mutations stop growing here */
 	int			 mutated_accepts_optional; /* signatures: mutants fail */
 	int			(*run)(const uint8_t *d, size_t n); /* 1 accepted, 0 refused */
+	void			(*after)(void);	/* checks over the whole run, or NULL */
 };
 
 /* Inserts src[0..n) at pos; what does not fit under cap is dropped. */
@@ -510,11 +511,12 @@ fz_run(const struct fz_target *t)
 		fail_msg("fuzz %s: nothing was accepted", t->name);
 }
 
-#define FZ_TARGET(nm, sd, dc, it, ml, fn) {				\
+#define FZ_FIELDS(nm, sd, dc, it, ml, fn)				\
 	.name = (nm), .seeds = (const char *const *)(sd),		\
 	.nseeds = GH_ARRAY_LEN(sd),					\
 	.dict = (dc), .ndict = GH_ARRAY_LEN(dc), .iters = (it),	\
-	.max_len = (ml), .run = (fn) }
+	.max_len = (ml), .run = (fn)
+#define FZ_TARGET(...)	{ FZ_FIELDS(__VA_ARGS__) }
 
 /* -- src/util: numbers, durations, UTF-8 -------------------------------- */
 
@@ -1960,38 +1962,10 @@ fz_teardown(void **state)
 	return tmpdir_remove(fz_dir);
 }
 
-/* -- the tests ---------------------------------------------------------- */
-
-#define FZ_TEST(fn, ...)						\
-static void								\
-fn(void **state)							\
-{									\
-	static const struct fz_target t = FZ_TARGET(__VA_ARGS__);	\
-	(void)state;							\
-	fz_run(&t);							\
-}
-
-FZ_TEST(test_num_parse_i64, "num_parse_i64", seeds_num, dict_num, 20000, 64, fz_num_i64)
-FZ_TEST(test_num_parse_duration, "num_parse_dur", seeds_duration, dict_duration, 20000, 64,
-    fz_duration)
-FZ_TEST(test_str_is_clean_utf8, "utf8", seeds_utf8, dict_utf8, 20000, 256, fz_utf8)
-FZ_TEST(test_b64url_decode, "b64url_decode", seeds_b64url, dict_b64, 20000, 512, fz_b64url)
-FZ_TEST(test_b64std_decode, "b64std_decode", seeds_b64std, dict_b64, 20000, 512, fz_b64std)
-FZ_TEST(test_http_urldecode, "http_urldecode", seeds_urldecode, dict_form, 20000, 1024,
-    fz_urldecode)
-FZ_TEST(test_http_form_parse, "http_form_parse", seeds_form, dict_form, 20000, 20000, fz_form)
-FZ_TEST(test_http_json_parse, "http_json_parse", seeds_json_body, dict_json, 20000, 8192,
-    fz_json_body)
-FZ_TEST(test_http_basic_parse, "http_basic_parse", seeds_basic, dict_basic, 20000, 2048,
-    fz_basic)
+/* Every dialect was both accepted and refused along the run. */
 static void
-test_dialect_parse(void **state)
+fz_dialect_after(void)
 {
-	static const struct fz_target t = FZ_TARGET("dialect_parse", seeds_dialect,
-	    dict_dialect, 20000, 8192, fz_dialect);
-
-	(void)state;
-	fz_run(&t);
 	for (size_t i = 0; i < DIALECT__MAX; i++) {
 		printf("fuzz:   dialect %-9s %6zu accepted, %6zu refused\n", dialect_table[i].name,
 		    fz_dialect_seen[i][1], fz_dialect_seen[i][0]);
@@ -2001,85 +1975,123 @@ test_dialect_parse(void **state)
 	}
 }
 
-FZ_TEST(test_client_address, "X-Forwarded-For", seeds_client_address, dict_client_address,
-    20000, 2048, fz_client_address)
-FZ_TEST(test_policy_normalize_path, "policy_normalize", seeds_normalize, dict_normalize, 20000,
-    6000, fz_normalize)
-FZ_TEST(test_policy_parse, "policy_parse", seeds_policy, dict_policy, 10000, 16384, fz_policy)
-FZ_TEST(test_cidr_parse_list, "cidr_parse_list", seeds_cidr, dict_cidr, 20000, 512, fz_cidr)
-FZ_TEST(test_config_load, "config_load", seeds_config, dict_config, 5000, 8192, fz_config)
-FZ_TEST(test_json_flat, "json_flat", seeds_json_flat, dict_utf8, 20000, 1024, fz_json_flat)
-FZ_TEST(test_client_token_parse, "ghc_token_parse", seeds_client_token, dict_client_token,
-    20000, 8192, fz_client_token)
-FZ_TEST(test_client_iso8601, "ghc_parse_iso8601", seeds_iso8601, dict_iso8601, 20000, 128,
-    fz_iso8601)
-
-/* The JOSE targets' seed tables are filled in by fz_setup (JWKs and
- * tokens of the fixed keys). */
-FZ_TEST(test_jose_jwk, "jose_key_from_jwk", fz_jwk_seeds, dict_jose, 3000, 8192, fz_jwk)
-FZ_TEST(test_jws_signed_claims, "jws signed claims", fz_signed_seeds, dict_jose, 3000, 6000,
-    fz_signed)
-
+/* The bound on keys, once (as a seed its every prefix cost seconds). */
 static void
-test_verify_jwks(void **state)
+fz_jwks_after(void)
 {
-	static const struct fz_target t = FZ_TARGET("verify JWKS", fz_jwks_seeds, dict_jose,
-	    2000, 16384, fz_jwks);
+	struct keyset *s = NULL;
 
-	(void)state;
-	fz_run(&t);
-	/* The bound on keys, once (as a seed its every prefix cost seconds). */
-	fz_cur.target = t.name;
 	fz_cur.phase = "bound";
 	assert_int_equal(fz_jwks((const uint8_t *)fz_jwks_many, strlen(fz_jwks_many)), 1);
-	{
-		struct keyset *s = NULL;
-		assert_int_equal(keyset_from_jwks(fz_jwks_many, strlen(fz_jwks_many), &s),
-		    GH_VERIFY_OK);
-		assert_int_equal(s->n, JWKS_MAX_KEYS);
-		keyset_unref(s);
-	}
-	fz_cur.target = NULL;
+	assert_int_equal(keyset_from_jwks(fz_jwks_many, strlen(fz_jwks_many), &s), GH_VERIFY_OK);
+	assert_int_equal(s->n, JWKS_MAX_KEYS);
+	keyset_unref(s);
 }
 
-static void
-test_jws_token(void **state)
-{
-	/* A mutated signed token is refused: only the seeds need pass. */
-	static struct fz_target t = FZ_TARGET("jws/verify token", fz_token_seeds, dict_jose,
-	    5000, JOSE_MAX_TOKEN_LEN + 64, fz_token);
+/* -- the targets -------------------------------------------------------- */
 
-	(void)state;
-	t.mutated_accepts_optional = 1;
-	fz_run(&t);
+/* Every target, at file scope so that tests/fuzz/libfuzzer.c drives the same
+ * parsers and checks under coverage guidance (scripts/fuzz.sh). The JOSE
+ * targets' seed tables are filled in by fz_setup (JWKs and tokens of the
+ * fixed keys). */
+static const struct fz_target fz_t_num_parse_i64 = FZ_TARGET("num_parse_i64", seeds_num,
+    dict_num, 20000, 64, fz_num_i64);
+static const struct fz_target fz_t_num_parse_duration = FZ_TARGET("num_parse_dur",
+    seeds_duration, dict_duration, 20000, 64, fz_duration);
+static const struct fz_target fz_t_str_is_clean_utf8 = FZ_TARGET("utf8", seeds_utf8, dict_utf8,
+    20000, 256, fz_utf8);
+static const struct fz_target fz_t_b64url_decode = FZ_TARGET("b64url_decode", seeds_b64url,
+    dict_b64, 20000, 512, fz_b64url);
+static const struct fz_target fz_t_b64std_decode = FZ_TARGET("b64std_decode", seeds_b64std,
+    dict_b64, 20000, 512, fz_b64std);
+static const struct fz_target fz_t_http_urldecode = FZ_TARGET("http_urldecode", seeds_urldecode,
+    dict_form, 20000, 1024, fz_urldecode);
+static const struct fz_target fz_t_http_form_parse = FZ_TARGET("http_form_parse", seeds_form,
+    dict_form, 20000, 20000, fz_form);
+static const struct fz_target fz_t_http_json_parse = FZ_TARGET("http_json_parse",
+    seeds_json_body, dict_json, 20000, 8192, fz_json_body);
+static const struct fz_target fz_t_http_basic_parse = FZ_TARGET("http_basic_parse", seeds_basic,
+    dict_basic, 20000, 2048, fz_basic);
+static const struct fz_target fz_t_client_address = FZ_TARGET("X-Forwarded-For",
+    seeds_client_address, dict_client_address, 20000, 2048, fz_client_address);
+static const struct fz_target fz_t_policy_normalize_path = FZ_TARGET("policy_normalize",
+    seeds_normalize, dict_normalize, 20000, 6000, fz_normalize);
+static const struct fz_target fz_t_policy_parse = FZ_TARGET("policy_parse", seeds_policy,
+    dict_policy, 10000, 16384, fz_policy);
+static const struct fz_target fz_t_cidr_parse_list = FZ_TARGET("cidr_parse_list", seeds_cidr,
+    dict_cidr, 20000, 512, fz_cidr);
+static const struct fz_target fz_t_config_load = FZ_TARGET("config_load", seeds_config,
+    dict_config, 5000, 8192, fz_config);
+static const struct fz_target fz_t_json_flat = FZ_TARGET("json_flat", seeds_json_flat,
+    dict_utf8, 20000, 1024, fz_json_flat);
+static const struct fz_target fz_t_client_token_parse = FZ_TARGET("ghc_token_parse",
+    seeds_client_token, dict_client_token, 20000, 8192, fz_client_token);
+static const struct fz_target fz_t_client_iso8601 = FZ_TARGET("ghc_parse_iso8601",
+    seeds_iso8601, dict_iso8601, 20000, 128, fz_iso8601);
+static const struct fz_target fz_t_jose_jwk = FZ_TARGET("jose_key_from_jwk", fz_jwk_seeds,
+    dict_jose, 3000, 8192, fz_jwk);
+static const struct fz_target fz_t_jws_signed_claims = FZ_TARGET("jws signed claims",
+    fz_signed_seeds, dict_jose, 3000, 6000, fz_signed);
+static const struct fz_target fz_t_dialect_parse = { FZ_FIELDS("dialect_parse", seeds_dialect,
+    dict_dialect, 20000, 8192, fz_dialect), .after = fz_dialect_after };
+static const struct fz_target fz_t_verify_jwks = { FZ_FIELDS("verify JWKS", fz_jwks_seeds,
+    dict_jose, 2000, 16384, fz_jwks), .after = fz_jwks_after };
+/* A mutated signed token is refused: only the seeds need pass. */
+static const struct fz_target fz_t_jws_token = { FZ_FIELDS("jws/verify token", fz_token_seeds,
+    dict_jose, 5000, JOSE_MAX_TOKEN_LEN + 64, fz_token), .mutated_accepts_optional = 1 };
+
+static const struct fz_target *const fz_targets[] = {
+	&fz_t_num_parse_i64,
+	&fz_t_num_parse_duration,
+	&fz_t_str_is_clean_utf8,
+	&fz_t_b64url_decode,
+	&fz_t_b64std_decode,
+	&fz_t_http_urldecode,
+	&fz_t_http_form_parse,
+	&fz_t_http_json_parse,
+	&fz_t_http_basic_parse,
+	&fz_t_client_address,
+	&fz_t_policy_normalize_path,
+	&fz_t_policy_parse,
+	&fz_t_cidr_parse_list,
+	&fz_t_config_load,
+	&fz_t_json_flat,
+	&fz_t_client_token_parse,
+	&fz_t_client_iso8601,
+	&fz_t_jose_jwk,
+	&fz_t_jws_signed_claims,
+	&fz_t_dialect_parse,
+	&fz_t_verify_jwks,
+	&fz_t_jws_token,
+};
+
+/* -- the tests ---------------------------------------------------------- */
+
+#ifndef GH_FUZZ_NO_MAIN
+/* One cmocka test a target, named after it: the run, then its own checks
+ * over the run. */
+static void
+test_target(void **state)
+{
+	const struct fz_target *t = *state;
+
+	fz_run(t);
+	if (t->after != NULL) {
+		fz_cur.target = t->name;
+		t->after();
+		fz_cur.target = NULL;
+	}
 }
 
 int
 main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_num_parse_i64),
-		cmocka_unit_test(test_num_parse_duration),
-		cmocka_unit_test(test_str_is_clean_utf8),
-		cmocka_unit_test(test_b64url_decode),
-		cmocka_unit_test(test_b64std_decode),
-		cmocka_unit_test(test_http_urldecode),
-		cmocka_unit_test(test_http_form_parse),
-		cmocka_unit_test(test_http_json_parse),
-		cmocka_unit_test(test_http_basic_parse),
-		cmocka_unit_test(test_dialect_parse),
-		cmocka_unit_test(test_client_address),
-		cmocka_unit_test(test_policy_normalize_path),
-		cmocka_unit_test(test_policy_parse),
-		cmocka_unit_test(test_cidr_parse_list),
-		cmocka_unit_test(test_config_load),
-		cmocka_unit_test(test_json_flat),
-		cmocka_unit_test(test_jose_jwk),
-		cmocka_unit_test(test_verify_jwks),
-		cmocka_unit_test(test_jws_token),
-		cmocka_unit_test(test_jws_signed_claims),
-		cmocka_unit_test(test_client_token_parse),
-		cmocka_unit_test(test_client_iso8601),
-	};
-	return cmocka_run_group_tests(tests, fz_setup, fz_teardown);
+	struct CMUnitTest tests[GH_ARRAY_LEN(fz_targets)];
+
+	for (size_t i = 0; i < GH_ARRAY_LEN(fz_targets); i++)
+		tests[i] = (struct CMUnitTest){ .name = fz_targets[i]->name,
+		    .test_func = test_target, .initial_state = (void *)fz_targets[i] };
+	return _cmocka_run_group_tests("test_fuzz_parsers", tests, GH_ARRAY_LEN(tests), fz_setup,
+	    fz_teardown);
 }
+#endif
