@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 LISTEN     ?= 127.0.0.1:8080
 PREFIX     ?= /usr/local
 
-.PHONY: all deps test-deps build run test test-fast test-asan test-clang install bench clean
+.PHONY: all deps test-deps fuzz-deps build run test test-fast test-asan test-clang install bench fuzz clean
 
 all: build
 
@@ -15,6 +15,9 @@ deps:
 
 test-deps:
 	@scripts/install-deps.sh --test
+
+fuzz-deps:
+	@scripts/install-deps.sh --fuzz
 
 # Configured on every call, not once behind a CMakeCache.txt target: a
 # configure that failed half-way leaves CMakeCache.txt behind, and the next
@@ -56,6 +59,10 @@ install: build
 
 bench: build test-deps
 	bench/run.sh
+
+# Coverage-guided fuzzing of the parsers, FUZZ_SECONDS (60) a target.
+fuzz: fuzz-deps
+	scripts/fuzz.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(CLANG_BUILD)

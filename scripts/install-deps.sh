@@ -2,6 +2,7 @@
 # Installs the Debian packages gatehouse needs, and only those missing.
 #   scripts/install-deps.sh          build and run dependencies
 #   scripts/install-deps.sh --test   also what the test suite and benchmarks use
+#   scripts/install-deps.sh --fuzz   also clang's libFuzzer runtime (scripts/fuzz.sh)
 # Runs apt-get through sudo when not root. Exits 0 at once when nothing is missing.
 set -euo pipefail
 
@@ -10,10 +11,15 @@ build_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev
 test_pkgs=(libcmocka-dev python3 python3-jwt python3-authlib python3-requests python3-yaml
            nginx-light wrk postgresql valgrind clang)
 
+fuzz_pkgs=(libclang-rt-14-dev)
+
 want=("${build_pkgs[@]}")
-if [ "${1:-}" = "--test" ]; then
-  want+=("${test_pkgs[@]}")
-fi
+case "${1:-}" in
+  "") ;;
+  --test) want+=("${test_pkgs[@]}") ;;
+  --fuzz) want+=("${test_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
+  *) echo "install-deps: unknown option ${1}; use --test or --fuzz" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do
@@ -25,7 +31,7 @@ for p in "${want[@]}"; do
 done
 # The interop tests run Node clients (tests/interop/node). Checked by command,
 # not package: a machine may have Node.js from elsewhere (NodeSource).
-if [ "${1:-}" = "--test" ] && ! { command -v node && command -v npm; } >/dev/null; then
+if [ -n "${1:-}" ] && ! { command -v node && command -v npm; } >/dev/null; then
   missing+=(nodejs npm)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
