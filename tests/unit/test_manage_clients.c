@@ -7,9 +7,20 @@
  * another change came in between, it reads again and re-applies the patch.
  * Several updates of different settings at once must therefore all land:
  * none is lost, none is refused.
+ *
+ * It gives up after UPDATE_TRIES (5) conflicts. To reach that limit, another
+ * writer's change is made to land between each of the update's reads and
+ * its write: the program is linked with -Wl,--wrap=store_client_update, and
+ * the wrapper, while `interfere` is above zero, first makes a real
+ * competing change (the client's rate_limit, bumped through the real
+ * store_client_update on a fresh read) and then hands the update's own
+ * write to the real function. So the conflict each try meets is the
+ * store's own guard refusing a write made from a stale read. With
+ * `interfere` at zero the wrapper only counts and passes the call on.
  */
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +36,41 @@
 
 static struct config cfg;
 static const uint8_t secret_key[32] = { 7 };
+
+#define TRIES	5		/* manage.c's UPDATE_TRIES, which this test pins */
+static atomic_int interfere;	/* competing changes still to make */
+static atomic_int writes;	/* updates' own writes that reached the store */
+
+int	__real_store_client_update(struct store *, const struct store_client *,
+	    const struct store_client *);
+int	__wrap_store_client_update(struct store *, const struct store_client *,
+	    const struct store_client *);
+
+/* Another node's change of the client, landing now. */
+static void
+competing_change(struct store *s, const char *id)
+{
+	struct store_client cur, next;
+
+	assert_int_equal(store_client_get(s, id, &cur), STORE_OK);
+	assert_int_equal(store_client_get(s, id, &next), STORE_OK);
+	next.rate_limit = cur.rate_limit + 1;
+	assert_int_equal(__real_store_client_update(s, &next, &cur), STORE_OK);
+	store_client_clear(&next);
+	store_client_clear(&cur);
+}
+
+int
+__wrap_store_client_update(struct store *s, const struct store_client *next,
+    const struct store_client *read)
+{
+	if (atomic_load(&interfere) > 0) {
+		atomic_fetch_sub(&interfere, 1);
+		competing_change(s, read->id);
+	}
+	atomic_fetch_add(&writes, 1);
+	return __real_store_client_update(s, next, read);
+}
 
 /*
  * One updater per setting. A try fails only when another updater's write
@@ -147,6 +193,91 @@ update_keeps_a_disable(void **state)
 	store_close(s);
 }
 
+/* Renames c1 to "after" with n competing changes in its way; returns the
+ * update's result, with its message in err. */
+static int
+rename_against(struct store *s, int n, char *err, size_t errlen)
+{
+	struct client_spec patch;
+
+	memset(&patch, 0, sizeof(patch));
+	patch.name = "after";
+	atomic_store(&interfere, n);
+	atomic_store(&writes, 0);
+	err[0] = '\0';
+	return manage_client_update(s, &cfg, "c1", &patch, NULL, err, errlen);
+}
+
+/* c1's rate_limit now. */
+static int64_t
+rate_limit_of(struct store *s)
+{
+	struct store_client c;
+	int64_t v;
+
+	assert_int_equal(store_client_get(s, "c1", &c), STORE_OK);
+	v = c.rate_limit;
+	store_client_clear(&c);
+	return v;
+}
+
+/* Four changes in the way: the fifth try lands, on top of all four. */
+static void
+last_try_lands(void **state)
+{
+	struct store *s = open_store();
+	struct store_client c;
+	int64_t before;
+	char err[256];
+
+	(void)state;
+	make_tenant(s, "acme");
+	make_client(s);
+	before = rate_limit_of(s);
+	if (rename_against(s, TRIES - 1, err, sizeof(err)) != 0)
+		fail_msg("update: %s", err);
+	assert_int_equal(atomic_load(&writes), TRIES);
+	assert_int_equal(store_client_get(s, "c1", &c), STORE_OK);
+	assert_string_equal(c.name, "after");
+	assert_int_equal(c.rate_limit, before + TRIES - 1);
+	store_client_clear(&c);
+	store_close(s);
+}
+
+/* Five in the way: every try meets one, the update gives up after the
+ * fifth with the message the admin API turns into a 503 ("store:"), and
+ * the client keeps the others' changes without this one. */
+static void
+every_try_overtaken(void **state)
+{
+	struct store *s = open_store();
+	struct store_client c;
+	int64_t before;
+	char err[256];
+
+	(void)state;
+	make_tenant(s, "acme");
+	make_client(s);
+	before = rate_limit_of(s);
+	assert_int_equal(rename_against(s, TRIES, err, sizeof(err)), -1);
+	assert_int_equal(atomic_load(&writes), TRIES);
+	assert_string_equal(err, "store: client c1 kept changing while this update was "
+	    "applied; try again");
+	assert_int_equal(store_client_get(s, "c1", &c), STORE_OK);
+	assert_string_equal(c.name, "before");
+	assert_int_equal(c.rate_limit, before + TRIES);
+	store_client_clear(&c);
+
+	/* With the others done, the same update goes through at once. */
+	if (rename_against(s, 0, err, sizeof(err)) != 0)
+		fail_msg("update: %s", err);
+	assert_int_equal(atomic_load(&writes), 1);
+	assert_int_equal(store_client_get(s, "c1", &c), STORE_OK);
+	assert_string_equal(c.name, "after");
+	store_client_clear(&c);
+	store_close(s);
+}
+
 static int
 setup(void **state)
 {
@@ -169,6 +300,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(updates_at_once_all_land, setup, teardown),
 		cmocka_unit_test_setup_teardown(update_keeps_a_disable, setup, teardown),
+		cmocka_unit_test_setup_teardown(last_try_lands, setup, teardown),
+		cmocka_unit_test_setup_teardown(every_try_overtaken, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
