@@ -208,32 +208,31 @@ rename_against(struct store *s, int n, char *err, size_t errlen)
 	return manage_client_update(s, &cfg, "c1", &patch, NULL, err, errlen);
 }
 
-/* c1's rate_limit now. */
-static int64_t
-rate_limit_of(struct store *s)
+/* A store holding tenant acme and client c1; *rate_limit is c1's. */
+static struct store *
+store_with_c1(int64_t *rate_limit)
 {
+	struct store *s = open_store();
 	struct store_client c;
-	int64_t v;
 
+	make_tenant(s, "acme");
+	make_client(s);
 	assert_int_equal(store_client_get(s, "c1", &c), STORE_OK);
-	v = c.rate_limit;
+	*rate_limit = c.rate_limit;
 	store_client_clear(&c);
-	return v;
+	return s;
 }
 
 /* Four changes in the way: the fifth try lands, on top of all four. */
 static void
 last_try_lands(void **state)
 {
-	struct store *s = open_store();
 	struct store_client c;
 	int64_t before;
+	struct store *s = store_with_c1(&before);
 	char err[256];
 
 	(void)state;
-	make_tenant(s, "acme");
-	make_client(s);
-	before = rate_limit_of(s);
 	if (rename_against(s, TRIES - 1, err, sizeof(err)) != 0)
 		fail_msg("update: %s", err);
 	assert_int_equal(atomic_load(&writes), TRIES);
@@ -250,15 +249,12 @@ last_try_lands(void **state)
 static void
 every_try_overtaken(void **state)
 {
-	struct store *s = open_store();
 	struct store_client c;
 	int64_t before;
+	struct store *s = store_with_c1(&before);
 	char err[256];
 
 	(void)state;
-	make_tenant(s, "acme");
-	make_client(s);
-	before = rate_limit_of(s);
 	assert_int_equal(rename_against(s, TRIES, err, sizeof(err)), -1);
 	assert_int_equal(atomic_load(&writes), TRIES);
 	assert_string_equal(err, "store: client c1 kept changing while this update was "
