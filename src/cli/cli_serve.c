@@ -539,7 +539,8 @@ serve_context(struct serve *sv)
 		return -1;
 	}
 	sv->ctx_ready = 1;
-	if (ctx_share_rate_limits(&sv->ctx, err, sizeof(err)) == -1) {
+	if (ctx_share_rate_limits(&sv->ctx, err, sizeof(err)) == -1 ||
+	    ctx_start_offload(&sv->ctx, err, sizeof(err)) == -1) {
 		fprintf(stderr, "gatehouse: serve: %s\n", err);
 		return -1;
 	}

@@ -51,6 +51,9 @@ void	client_cache_free(struct client_cache *);
 int	client_cache_get(struct client_cache *, const char *id,
 	    struct client_entry **out);
 void	client_entry_release(struct client_entry *);
+/* 1 when client_cache_get(id) would answer from memory (an entry, or an id
+ * remembered as unknown) without reading the store. */
+int	client_cache_knows(struct client_cache *, const char *id);
 /* Drops every entry (held references stay valid until released). */
 void	client_cache_clear(struct client_cache *);
 

@@ -9,6 +9,7 @@
 #include "oauth/issue.h"
 #include "oauth/token_route.h"
 #include "server/context.h"
+#include "server/offload.h"
 #include "util/util.h"
 
 /* Runs on the store's writer thread once the record is durable. */
@@ -101,6 +102,48 @@ count_issued(const struct issued_token *t)
 	metrics_add("gatehouse_tokens_issued_total", 1, labels);
 }
 
+/* x->handler_data while an offload thread runs x. */
+static char offloaded;
+
+static void
+run_offloaded(void *arg)
+{
+	struct http_exchange *x = arg;
+
+	if (token_route_handle(x) == HTTP_DONE)
+		http_exchange_resume(x);
+}
+
+/* 1 when r's client is not in memory and this is an HTTP loop in front of
+ * a shared store: its read could hold the loop's other connections for a
+ * round trip, or for the store's query_timeout_ms (offload.h). */
+static int
+must_offload(const struct gh_ctx *ctx, const struct http_exchange *x,
+    const struct token_request *r)
+{
+	return ctx->offload != NULL && x->handler_data != &offloaded &&
+	    r->client_id != NULL && r->client_id[0] != '\0' &&
+	    !client_cache_knows(ctx->clients, r->client_id);
+}
+
+/* Hands x to an offload thread, which runs the route again there (parsing
+ * is cheap and changed nothing). A full queue is answered 503 at once:
+ * its audit row would wait on the same store. */
+static enum http_result
+offload(struct gh_ctx *ctx, struct http_exchange *x)
+{
+	struct oauth_error e;
+
+	x->handler_data = &offloaded;
+	if (offload_submit(ctx->offload, run_offloaded, x) == 0)
+		return HTTP_DEFERRED;
+	x->handler_data = NULL;
+	oauth_fail(&e, 503, OAUTH_TEMPORARILY_UNAVAILABLE, "the store is busy; try again");
+	e.retry_after = 1;
+	dialect_respond_error(&x->resp, &e);
+	return HTTP_DONE;
+}
+
 enum http_result
 token_route_handle(struct http_exchange *x)
 {
@@ -109,7 +152,7 @@ token_route_handle(struct http_exchange *x)
 	struct token_request r;
 	struct issued_token t;
 	struct oauth_error e;
-	int https = 0, rec_rc;
+	int https = 0, rec_rc, parsed;
 
 	memset(&r, 0, sizeof(r));
 	memset(&t, 0, sizeof(t));
@@ -119,7 +162,12 @@ token_route_handle(struct http_exchange *x)
 		    "token requests must use HTTPS (RFC 6749 §3.2)");
 		goto fail;
 	}
-	if (dialect_parse(tr->dialect, &x->req, &r, &e) == -1)
+	parsed = dialect_parse(tr->dialect, &x->req, &r, &e);
+	if (must_offload(ctx, x, &r)) {
+		token_request_clear(&r);
+		return offload(ctx, x);
+	}
+	if (parsed == -1)
 		goto fail;
 	snprintf(x->resp.log_client, sizeof(x->resp.log_client), "%.64s", r.client_id);
 	ctx_refresh_every(ctx, ctx->cfg->gate_refresh_ms);

@@ -15,6 +15,7 @@
 #include "security/masterkey.h"
 #include "server/context.h"
 #include "server/lockwriter.h"
+#include "server/offload.h"
 #include "server/ratesync.h"
 #include "util/util.h"
 
@@ -129,10 +130,23 @@ ctx_share_rate_limits(struct gh_ctx *c, char *err, size_t errlen)
 	return 0;
 }
 
+int
+ctx_start_offload(struct gh_ctx *c, char *err, size_t errlen)
+{
+	if (!store_is_shared(c->store))
+		return 0;
+	if ((c->offload = offload_start()) == NULL) {
+		snprintf(err, errlen, "cannot start the threads for store reads");
+		return -1;
+	}
+	return 0;
+}
+
 void
 ctx_clear(struct gh_ctx *c)
 {
-	lockwriter_stop(c->lockwriter);	/* first: it writes what is queued */
+	offload_stop(c->offload);	/* first: its jobs make locks, use caches */
+	lockwriter_stop(c->lockwriter);	/* then: it writes what is queued */
 	ratesync_stop(c->ratesync);	/* before the limiter it reads */
 	client_cache_free(c->clients);
 	lockout_free(c->lockout);

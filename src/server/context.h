@@ -47,6 +47,7 @@ struct gh_ctx {
 	struct lockwriter	*lockwriter;	/* writes the locks made here to the store */
 	struct ratelimit	*ratelimit;	/* issuance per client */
 	struct ratesync		*ratesync;	/* shares its counts (shared stores only) */
+	struct offload		*offload;	/* store reads off the loops (shared stores only) */
 };
 
 /* Derives the server keys from the master key (and sets the audit key on
@@ -83,6 +84,11 @@ int	ctx_reload_locks(struct gh_ctx *, int64_t now, uint64_t gen);
 /* The server, once it serves: nodes sharing a store share their issuance
  * counts (ratesync.h); nothing to do on a store of one node. 0 or -1. */
 int	ctx_share_rate_limits(struct gh_ctx *, char *err, size_t errlen);
+/* The server, once it serves, on a shared store: starts the threads that
+ * run the requests which must first read the database (offload.h), so that
+ * none waits for it on an HTTP loop. Nothing to do on a store of one node,
+ * whose reads are local. 0, or -1 with a reason in err. */
+int	ctx_start_offload(struct gh_ctx *, char *err, size_t errlen);
 /* Logs and counts the locks that ran out (the server's housekeeping). */
 void	ctx_lock_housekeeping(struct gh_ctx *, int64_t now);
 /* On a shared store, learns the pairs other nodes counted failures for

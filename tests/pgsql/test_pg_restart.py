@@ -265,6 +265,52 @@ class Restart(Suite):
                 os.kill(pid, signal.SIGCONT)
             s.cleanup()
 
+    def test_a_read_that_waits_holds_up_no_other_request(self):
+        # One HTTP loop, so that every request below shares it. A token
+        # request for a client not yet in memory must read the database;
+        # while the database hangs, that read waits (up to query_timeout_ms)
+        # on an offload thread, not on the loop: before, the health check,
+        # the JWKS and a gate check of another client's cached token all
+        # waited out the timeout with it.
+        s = Server("--threads", "1", start=False, policy="GET /v1/** role=viewer env=any\n")
+        s.db += ("&" if "?" in s.db else "?") + "query_timeout_ms=6000"
+        s.start()
+        stopped = []
+        try:
+            a = s.client("acme", name="cached", roles="viewer")
+            b = s.client("acme", name="uncached", roles="viewer")
+            r = s.token(a["client_id"], a["client_secret"])
+            eq(r.status, 200, "a's token")
+            tok = r.json()["access_token"]
+            gate = lambda: s.get("/gate", headers={  # noqa: E731
+                "X-Original-Method": "GET", "X-Original-URI": "/v1/x", "X-TENANT-ID": "acme",
+                "Authorization": "Bearer " + tok})
+            eq(gate().status, 200, "a's token at the gate")
+            stopped = self.hang_sessions(s)
+            answer = {}
+            t0 = time.time()
+            t = threading.Thread(target=lambda: answer.setdefault(
+                "b", s.token(b["client_id"], b["client_secret"])), daemon=True)
+            t.start()
+            time.sleep(0.5)
+            check(not answer, "b's request waits for the database")
+            for name, call in (("/healthz", lambda: s.get("/healthz")),
+                               ("/.well-known/jwks.json", lambda: s.get("/.well-known/jwks.json")),
+                               ("the gate, a's cached token", gate)):
+                t1 = time.time()
+                eq(call().status, 200, name)
+                took = time.time() - t1
+                check(took < FAST, "%s answered while b waits (%.2fs)" % (name, took))
+            check(not answer, "b still waits")
+            t.join(30)
+            check("b" in answer, "b was answered")
+            eq(answer["b"].status, 503, "b, after the query timeout: %r" % answer["b"])
+            check(time.time() - t0 > 5.0, "b waited for the query timeout")
+        finally:
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
+            s.cleanup()
+
     def test_stop_is_bounded_when_the_database_hangs(self):
         s = Server("--stop-timeout", "2")
         stopped = []

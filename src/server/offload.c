@@ -1,0 +1,94 @@
+/* offload.c — see offload.h. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+
+#include "server/offload.h"
+
+struct job {
+	void	(*fn)(void *);
+	void	 *arg;
+};
+
+struct offload {
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	struct job	 q[OFFLOAD_MAX_QUEUED];	/* a ring */
+	size_t		 head, n;
+	int		 stopping;
+	pthread_t	 th[OFFLOAD_THREADS];
+	size_t		 started;
+};
+
+static void *
+worker_main(void *arg)
+{
+	struct offload *o = arg;
+	struct job j;
+
+	(void)prctl(PR_SET_NAME, "offload", 0, 0, 0);	/* as ps and perf show it */
+	pthread_mutex_lock(&o->mu);
+	for (;;) {
+		while (o->n == 0 && !o->stopping)
+			pthread_cond_wait(&o->cv, &o->mu);
+		if (o->n == 0)
+			break;	/* stopping, and nothing left to run */
+		j = o->q[o->head];
+		o->head = (o->head + 1) % OFFLOAD_MAX_QUEUED;
+		o->n--;
+		pthread_mutex_unlock(&o->mu);
+		j.fn(j.arg);
+		pthread_mutex_lock(&o->mu);
+	}
+	pthread_mutex_unlock(&o->mu);
+	return NULL;
+}
+
+struct offload *
+offload_start(void)
+{
+	struct offload *o = calloc(1, sizeof(*o));
+
+	if (o == NULL)
+		return NULL;
+	pthread_mutex_init(&o->mu, NULL);
+	pthread_cond_init(&o->cv, NULL);
+	for (; o->started < OFFLOAD_THREADS; o->started++)
+		if (pthread_create(&o->th[o->started], NULL, worker_main, o) != 0) {
+			offload_stop(o);
+			return NULL;
+		}
+	return o;
+}
+
+int
+offload_submit(struct offload *o, void (*fn)(void *), void *arg)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&o->mu);
+	if (!o->stopping && o->n < OFFLOAD_MAX_QUEUED) {
+		o->q[(o->head + o->n) % OFFLOAD_MAX_QUEUED] = (struct job){ fn, arg };
+		o->n++;
+		pthread_cond_signal(&o->cv);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&o->mu);
+	return rc;
+}
+
+void
+offload_stop(struct offload *o)
+{
+	if (o == NULL)
+		return;
+	pthread_mutex_lock(&o->mu);
+	o->stopping = 1;
+	pthread_cond_broadcast(&o->cv);
+	pthread_mutex_unlock(&o->mu);
+	for (size_t i = 0; i < o->started; i++)
+		pthread_join(o->th[i], NULL);
+	pthread_cond_destroy(&o->cv);
+	pthread_mutex_destroy(&o->mu);
+	free(o);
+}

@@ -1,0 +1,37 @@
+/*
+ * offload.h — a few threads for request work that may wait on a shared
+ * store, so that it does not wait on an HTTP loop.
+ *
+ * An HTTP loop serves every connection that landed on its socket, one
+ * handler at a time. A handler that reads PostgreSQL (a client not yet in
+ * the cache) holds all of them for the round trip, and for up to the
+ * store's query_timeout_ms when the database stops answering: health
+ * checks, cached tokens and gate checks on that loop included. Such a
+ * handler instead answers HTTP_DEFERRED and hands its exchange to this
+ * pool; a pool thread runs the blocking part and resumes the connection
+ * (http_exchange_resume), as the group-commit writer does.
+ *
+ * Jobs run in the order given, OFFLOAD_THREADS at a time; at most
+ * OFFLOAD_MAX_QUEUED wait, beyond which offload_submit refuses (the caller
+ * answers 503: a store that slow serves no one better by queueing more).
+ */
+#ifndef GH_OFFLOAD_H
+#define GH_OFFLOAD_H
+
+#define OFFLOAD_THREADS		4
+#define OFFLOAD_MAX_QUEUED	4096
+
+struct offload;
+
+/* Starts the threads, named "offload". NULL when out of memory or no
+ * thread could start (none is left running). */
+struct offload	*offload_start(void);
+/* Queues fn(arg) for a pool thread. 0, or -1 when the queue is full or the
+ * pool is stopping (fn is then not called). Any thread. */
+int		 offload_submit(struct offload *, void (*fn)(void *), void *arg);
+/* Runs every job already queued, then stops the threads and frees. The
+ * HTTP server must be stopped first: its deferred answers wait on these
+ * jobs. NULL is a no-op. */
+void		 offload_stop(struct offload *);
+
+#endif
