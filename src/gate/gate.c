@@ -12,6 +12,7 @@
 #include "obs/log.h"
 #include "security/secret.h"
 #include "server/context.h"
+#include "server/offload.h"
 #include "server/routes.h"
 #include "util/util.h"
 
@@ -276,6 +277,24 @@ role_level(unsigned roles)
 }
 
 /* The principal for the token: from the cache, or verified (and cached). */
+/* The cached principal of tok, still unexpired (a new reference), or NULL;
+ * key and *epoch get what a later gate_cache_put needs. */
+static struct gate_principal *
+principal_cached(struct gate *g, const char *tok, size_t len, int64_t now, uint8_t key[32],
+    uint64_t *epoch)
+{
+	struct gate_principal *p;
+
+	token_hash(tok, len, key);
+	*epoch = gate_cache_epoch(g->cache);
+	p = gate_cache_get(g->cache, key);
+	if (p != NULL && now < p->exp + g->ctx->cfg->leeway)
+		return p;
+	/* Expired since it was cached: the verifier says so precisely. */
+	gate_principal_release(p);
+	return NULL;
+}
+
 static int
 principal_for(struct gate *g, const char *tok, size_t len, int64_t now,
     struct gate_principal **out, struct gate_refusal *why)
@@ -285,17 +304,9 @@ principal_for(struct gate *g, const char *tok, size_t len, int64_t now,
 	uint64_t epoch = 0;
 	int cached = g->cache != NULL && len <= JOSE_MAX_TOKEN_LEN;
 
-	if (cached) {
-		token_hash(tok, len, key);
-		epoch = gate_cache_epoch(g->cache);
-		p = gate_cache_get(g->cache, key);
-		if (p != NULL && now < p->exp + g->ctx->cfg->leeway) {
-			*out = p;
-			return 0;
-		}
-		/* Expired since it was cached: the verifier says so precisely. */
-		gate_principal_release(p);
-		p = NULL;
+	if (cached && (p = principal_cached(g, tok, len, now, key, &epoch)) != NULL) {
+		*out = p;
+		return 0;
 	}
 	if (gate_bearer_verify(g->ctx, tok, len, 0, now, &p, why) == -1)
 		return -1;
@@ -480,6 +491,65 @@ rule_allows(struct gh_ctx *ctx, struct http_exchange *x, const struct policy_rul
 	return 0;
 }
 
+/* x->handler_data while an offload thread runs x. */
+static char offloaded;
+
+static enum http_result gate_check(struct http_exchange *x);
+
+static void
+run_offloaded(void *arg)
+{
+	struct http_exchange *x = arg;
+
+	if (gate_check(x) == HTTP_DONE)
+		http_exchange_resume(x);
+}
+
+/* 1 when this check may read a shared store and runs on an HTTP loop
+ * (offload.h): its token is not in the gate's cache (the verification may
+ * look up its client, an opaque token's record), or its rule is critical
+ * (the check uses up an approval). Anything else answers from memory. */
+static int
+must_offload(struct gh_ctx *ctx, const struct http_exchange *x,
+    const struct policy_rule *rule, int64_t now)
+{
+	struct gate_principal *p;
+	const char *tok = NULL;
+	size_t len = 0;
+	uint8_t key[32];
+	uint64_t epoch;
+
+	if (ctx->offload == NULL || x->handler_data == &offloaded)
+		return 0;
+	if (rule != NULL && rule->critical)
+		return 1;
+	if (gate_bearer_token(&x->req, &tok, &len) != 1)
+		return 0;	/* refused without a look at the store */
+	if (ctx->gate->cache == NULL || len > JOSE_MAX_TOKEN_LEN)
+		return 1;
+	p = principal_cached(ctx->gate, tok, len, now, key, &epoch);
+	gate_principal_release(p);
+	return p == NULL;
+}
+
+/* Hands x to an offload thread, which runs the check again there. A full
+ * queue is answered 503 at once. */
+static enum http_result
+offload(struct gh_ctx *ctx, struct http_exchange *x, const struct policy_rule *rule)
+{
+	struct gate_refusal r;
+
+	x->handler_data = &offloaded;
+	if (offload_submit(ctx->offload, run_offloaded, x) == 0)
+		return HTTP_DEFERRED;
+	x->handler_data = NULL;
+	memset(&r, 0, sizeof(r));
+	gate_refuse(&r, 503, "temporarily_unavailable", "store", "the store is busy; try again");
+	answer_refusal(x, rule, &r);
+	http_response_header(&x->resp, "Retry-After", "1");
+	return HTTP_DONE;
+}
+
 static enum http_result
 gate_check(struct http_exchange *x)
 {
@@ -504,6 +574,11 @@ gate_check(struct http_exchange *x)
 	if (original_call(x, &om, &m, path, &r) == -1)
 		goto refuse;
 	rule = policy_match(pol, m, path);
+	if (must_offload(ctx, x, rule, now)) {
+		enum http_result res = offload(ctx, x, rule);
+		policy_unref(pol);
+		return res;
+	}
 	if (caller(ctx, x, now, &p, &r) == -1)
 		goto refuse;
 	str_copy(x->resp.log_client, sizeof(x->resp.log_client), p->client_id);
