@@ -491,19 +491,7 @@ rule_allows(struct gh_ctx *ctx, struct http_exchange *x, const struct policy_rul
 	return 0;
 }
 
-/* x->handler_data while an offload thread runs x. */
-static char offloaded;
-
 static enum http_result gate_check(struct http_exchange *x);
-
-static void
-run_offloaded(void *arg)
-{
-	struct http_exchange *x = arg;
-
-	if (gate_check(x) == HTTP_DONE)
-		http_exchange_resume(x);
-}
 
 /* 1 when this check may read a shared store and runs on an HTTP loop
  * (offload.h): its token is not in the gate's cache (the verification may
@@ -519,7 +507,7 @@ must_offload(struct gh_ctx *ctx, const struct http_exchange *x,
 	uint8_t key[32];
 	uint64_t epoch;
 
-	if (ctx->offload == NULL || x->handler_data == &offloaded)
+	if (ctx->offload == NULL || offload_is_running(x))
 		return 0;
 	if (rule != NULL && rule->critical)
 		return 1;
@@ -539,10 +527,8 @@ offload(struct gh_ctx *ctx, struct http_exchange *x, const struct policy_rule *r
 {
 	struct gate_refusal r;
 
-	x->handler_data = &offloaded;
-	if (offload_submit(ctx->offload, run_offloaded, x) == 0)
+	if (offload_exchange(ctx->offload, x, gate_check) == 0)
 		return HTTP_DEFERRED;
-	x->handler_data = NULL;
 	memset(&r, 0, sizeof(r));
 	gate_refuse(&r, 503, "temporarily_unavailable", "store", "the store is busy; try again");
 	answer_refusal(x, rule, &r);

@@ -102,18 +102,6 @@ count_issued(const struct issued_token *t)
 	metrics_add("gatehouse_tokens_issued_total", 1, labels);
 }
 
-/* x->handler_data while an offload thread runs x. */
-static char offloaded;
-
-static void
-run_offloaded(void *arg)
-{
-	struct http_exchange *x = arg;
-
-	if (token_route_handle(x) == HTTP_DONE)
-		http_exchange_resume(x);
-}
-
 /* 1 when r's client is not in memory and this is an HTTP loop in front of
  * a shared store: its read could hold the loop's other connections for a
  * round trip, or for the store's query_timeout_ms (offload.h). */
@@ -121,7 +109,7 @@ static int
 must_offload(const struct gh_ctx *ctx, const struct http_exchange *x,
     const struct token_request *r)
 {
-	return ctx->offload != NULL && x->handler_data != &offloaded &&
+	return ctx->offload != NULL && !offload_is_running(x) &&
 	    r->client_id != NULL && r->client_id[0] != '\0' &&
 	    !client_cache_knows(ctx->clients, r->client_id);
 }
@@ -134,10 +122,8 @@ offload(struct gh_ctx *ctx, struct http_exchange *x)
 {
 	struct oauth_error e;
 
-	x->handler_data = &offloaded;
-	if (offload_submit(ctx->offload, run_offloaded, x) == 0)
+	if (offload_exchange(ctx->offload, x, token_route_handle) == 0)
 		return HTTP_DEFERRED;
-	x->handler_data = NULL;
 	oauth_fail(&e, 503, OAUTH_TEMPORARILY_UNAVAILABLE, "the store is busy; try again");
 	e.retry_after = 1;
 	dialect_respond_error(&x->resp, &e);

@@ -6,8 +6,9 @@
 #include "server/offload.h"
 
 struct job {
-	void	(*fn)(void *);
-	void	 *arg;
+	void		(*fn)(void *);
+	void		 *arg;
+	http_handler_fn	  handler;	/* offload_exchange's */
 };
 
 struct offload {
@@ -19,6 +20,16 @@ struct offload {
 	pthread_t	 th[OFFLOAD_THREADS];
 	size_t		 started;
 };
+
+/* x->handler_data while a pool thread runs x's handler. */
+static char running_here;
+
+static void
+run_exchange(struct http_exchange *x, http_handler_fn handler)
+{
+	if (handler(x) == HTTP_DONE)
+		http_exchange_resume(x);
+}
 
 static void *
 worker_main(void *arg)
@@ -37,7 +48,10 @@ worker_main(void *arg)
 		o->head = (o->head + 1) % OFFLOAD_MAX_QUEUED;
 		o->n--;
 		pthread_mutex_unlock(&o->mu);
-		j.fn(j.arg);
+		if (j.handler != NULL)
+			run_exchange(j.arg, j.handler);
+		else
+			j.fn(j.arg);
 		pthread_mutex_lock(&o->mu);
 	}
 	pthread_mutex_unlock(&o->mu);
@@ -61,20 +75,42 @@ offload_start(void)
 	return o;
 }
 
-int
-offload_submit(struct offload *o, void (*fn)(void *), void *arg)
+static int
+submit(struct offload *o, struct job j)
 {
 	int rc = -1;
 
 	pthread_mutex_lock(&o->mu);
 	if (!o->stopping && o->n < OFFLOAD_MAX_QUEUED) {
-		o->q[(o->head + o->n) % OFFLOAD_MAX_QUEUED] = (struct job){ fn, arg };
+		o->q[(o->head + o->n) % OFFLOAD_MAX_QUEUED] = j;
 		o->n++;
 		pthread_cond_signal(&o->cv);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&o->mu);
 	return rc;
+}
+
+int
+offload_submit(struct offload *o, void (*fn)(void *), void *arg)
+{
+	return submit(o, (struct job){ fn, arg, NULL });
+}
+
+int
+offload_exchange(struct offload *o, struct http_exchange *x, http_handler_fn handler)
+{
+	x->handler_data = &running_here;
+	if (submit(o, (struct job){ NULL, x, handler }) == 0)
+		return 0;
+	x->handler_data = NULL;
+	return -1;
+}
+
+int
+offload_is_running(const struct http_exchange *x)
+{
+	return x->handler_data == &running_here;
 }
 
 void

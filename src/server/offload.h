@@ -18,6 +18,8 @@
 #ifndef GH_OFFLOAD_H
 #define GH_OFFLOAD_H
 
+#include "http/http.h"
+
 #define OFFLOAD_THREADS		4
 #define OFFLOAD_MAX_QUEUED	4096
 
@@ -29,6 +31,17 @@ struct offload	*offload_start(void);
 /* Queues fn(arg) for a pool thread. 0, or -1 when the queue is full or the
  * pool is stopping (fn is then not called). Any thread. */
 int		 offload_submit(struct offload *, void (*fn)(void *), void *arg);
+/*
+ * The handler's way in: runs handler(x) again on a pool thread and, when it
+ * answers there (HTTP_DONE), resumes x's connection; the handler, on its
+ * loop, returns HTTP_DEFERRED. 0, or -1 as offload_submit (then nothing
+ * runs, and the handler answers x itself). While the handler runs on the
+ * pool, offload_is_running(x) is 1: it then does the work instead of
+ * offloading it again.
+ */
+int		 offload_exchange(struct offload *, struct http_exchange *x,
+		    http_handler_fn handler);
+int		 offload_is_running(const struct http_exchange *x);
 /* Runs every job already queued, then stops the threads and frees. The
  * HTTP server must be stopped first: its deferred answers wait on these
  * jobs. NULL is a no-op. */
