@@ -506,7 +506,7 @@ admin_routes_add(struct route_table *t, struct gh_ctx *ctx)
 		r.auth = HTTP_AUTH_BEARER;
 		r.max_body = ADMIN_MAX_BODY;
 		r.name = "admin";
-		if (routes_add(t, &r) == -1)
+		if (routes_add_offloaded(t, &r, ctx) == -1)
 			return -1;
 	}
 	return 0;

@@ -379,7 +379,7 @@ approvals_routes_add(struct route_table *t, struct gh_ctx *ctx)
 		r.auth = HTTP_AUTH_BEARER;
 		r.max_body = API_MAX_BODY;
 		r.name = "approvals";
-		if (routes_add(t, &r) == -1)
+		if (routes_add_offloaded(t, &r, ctx) == -1)
 			return -1;
 	}
 	return 0;

@@ -617,7 +617,10 @@ gate_routes_add(struct route_table *t, struct gh_ctx *ctx)
 		r.auth = fixed[i].auth;
 		r.max_body = fixed[i].max_body;
 		r.name = fixed[i].name;
-		if (routes_add(t, &r) == -1)
+		/* The gate decides per check (must_offload); introspection and
+		 * revocation read the store on every call. */
+		if ((r.handler == gate_check ? routes_add(t, &r) :
+		    routes_add_offloaded(t, &r, ctx)) == -1)
 			return -1;
 	}
 	return 0;

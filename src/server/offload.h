@@ -4,12 +4,15 @@
  *
  * An HTTP loop serves every connection that landed on its socket, one
  * handler at a time. A handler that reads PostgreSQL (a client not yet in
- * the cache) holds all of them for the round trip, and for up to the
- * store's query_timeout_ms when the database stops answering: health
- * checks, cached tokens and gate checks on that loop included. Such a
- * handler instead answers HTTP_DEFERRED and hands its exchange to this
- * pool; a pool thread runs the blocking part and resumes the connection
- * (http_exchange_resume), as the group-commit writer does.
+ * the cache, an uncached token at the gate, any admin call) holds all of
+ * them for the round trip, and for up to the store's query_timeout_ms or
+ * lock_timeout when the database is slow: health checks, cached tokens and
+ * gate checks on that loop included. Such a handler instead answers
+ * HTTP_DEFERRED and hands its exchange to this pool (offload_exchange, or
+ * routes_add_offloaded for routes that always read the store); a pool
+ * thread runs it and resumes the connection (http_exchange_resume), as
+ * the group-commit writer does. Only shared stores have a pool: SQLite's
+ * reads are local.
  *
  * Jobs run in the order given, OFFLOAD_THREADS at a time; at most
  * OFFLOAD_MAX_QUEUED wait, beyond which offload_submit refuses (the caller

@@ -6,6 +6,7 @@
 #include "approvals/api.h"
 #include "gate/gate.h"
 #include "server/context.h"
+#include "server/offload.h"
 #include "server/public.h"
 #include "server/routes.h"
 
@@ -16,6 +17,40 @@ routes_add(struct route_table *t, const struct http_route *r)
 		return -1;
 	t->routes[t->n++] = *r;
 	return 0;
+}
+
+static enum http_result
+offloaded_route(struct http_exchange *x)
+{
+	const struct offloaded_route *o = x->route_ctx;
+
+	x->route_ctx = o->ctx;	/* the handler's own, from here on */
+	if (offload_exchange(o->pool, x, o->handler) == 0)
+		return HTTP_DEFERRED;
+	http_response_json(&x->resp, 503, json_pack("{s:s, s:s}", "error",
+	    "temporarily_unavailable", "error_description", "the store is busy; try again"));
+	http_response_header(&x->resp, "Retry-After", "1");
+	return HTTP_DONE;
+}
+
+int
+routes_add_offloaded(struct route_table *t, const struct http_route *r,
+    const struct gh_ctx *ctx)
+{
+	struct http_route w = *r;
+	struct offloaded_route *o;
+
+	if (ctx->offload == NULL)
+		return routes_add(t, r);
+	if (t->noffloaded == ROUTES_MAX)
+		return -1;
+	o = &t->offloaded[t->noffloaded++];
+	o->handler = r->handler;
+	o->ctx = r->ctx;
+	o->pool = ctx->offload;
+	w.handler = offloaded_route;
+	w.ctx = o;
+	return routes_add(t, &w);
 }
 
 int

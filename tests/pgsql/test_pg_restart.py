@@ -267,15 +267,14 @@ class Restart(Suite):
 
     def test_a_read_that_waits_holds_up_no_other_request(self):
         # One HTTP loop, so that every request below shares it. A token
-        # request for a client not yet in memory, and a gate check of an
-        # opaque token not yet in the gate's cache, must read the database;
-        # while it hangs, they wait (up to query_timeout_ms) on offload
-        # threads, not on the loop. Before, the health check, the JWKS and
-        # a gate check of a cached token all waited out the timeout too.
-        s = Server("--threads", "1", start=False, policy="GET /v1/** role=viewer env=any\n")
-        s.db += ("&" if "?" in s.db else "?") + "query_timeout_ms=6000"
-        s.start()
-        stopped = []
+        # request for a client not yet in memory, a gate check of an opaque
+        # token not yet in the gate's cache and an admin API call must read
+        # tables that another session holds locked; they wait for the lock
+        # (up to the 5 s lock_timeout) on offload threads, not on the loop.
+        # Before, the health check, the JWKS and a gate check of a cached
+        # token all waited with them.
+        s = Server("--threads", "1", policy="GET /v1/** role=viewer env=any\n")
+        holder = None
         try:
             a = s.client("acme", name="cached", roles="viewer")
             b = s.client("acme", name="uncached", roles="viewer")
@@ -286,23 +285,34 @@ class Restart(Suite):
             r = s.token(o["client_id"], o["client_secret"])
             eq(r.status, 200, "the opaque token")
             opaque = r.json()["access_token"]
+            r = s.token(s.bootstrap["client_id"], s.bootstrap["client_secret"])
+            eq(r.status, 200, "the admin's token")
+            admin = {"Authorization": "Bearer " + r.json()["access_token"]}
 
             def gate(tok):
                 return s.get("/gate", headers={
                     "X-Original-Method": "GET", "X-Original-URI": "/v1/x",
                     "X-TENANT-ID": "acme", "Authorization": "Bearer " + tok})
             eq(gate(tok).status, 200, "a's token at the gate")
-            stopped = self.hang_sessions(s)
+            holder = subprocess.Popen([os.path.join(self.pg.bin, "psql"), "-X", "-q", "-A",
+                                       "-t", "-d", s.db], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            holder.stdin.write(b"BEGIN; LOCK TABLE clients, client_secrets, tokens "
+                               b"IN ACCESS EXCLUSIVE MODE; SELECT 'held';\n")
+            holder.stdin.flush()
+            check(b"held" in holder.stdout.readline(), "the lock is held")
             answers = {}
             t0 = time.time()
             waiting = [threading.Thread(target=lambda: answers.setdefault(
                            "token", s.token(b["client_id"], b["client_secret"])), daemon=True),
                        threading.Thread(target=lambda: answers.setdefault(
-                           "gate", gate(opaque)), daemon=True)]
+                           "gate", gate(opaque)), daemon=True),
+                       threading.Thread(target=lambda: answers.setdefault(
+                           "admin", s.get("/admin/v1/clients", headers=admin)), daemon=True)]
             for t in waiting:
                 t.start()
             time.sleep(0.5)
-            check(not answers, "both wait for the database: %r" % answers)
+            check(not answers, "all three wait for the lock: %r" % answers)
             for name, call in (("/healthz", lambda: s.get("/healthz")),
                                ("/.well-known/jwks.json", lambda: s.get("/.well-known/jwks.json")),
                                ("the gate, a cached token", lambda: gate(tok))):
@@ -313,13 +323,14 @@ class Restart(Suite):
             check(not answers, "they still wait")
             for t in waiting:
                 t.join(30)
-            eq(sorted(answers), ["gate", "token"], "both were answered")
-            eq(answers["token"].status, 503, "the token, after the query timeout")
-            eq(answers["gate"].status, 503, "the gate, after the query timeout")
-            check(time.time() - t0 > 5.0, "they waited for the query timeout")
+            eq(sorted(answers), ["admin", "gate", "token"], "all three were answered")
+            for name in sorted(answers):
+                eq(answers[name].status, 503, "%s, after the lock timeout" % name)
+            check(time.time() - t0 > 4.0, "they waited for the lock timeout")
         finally:
-            for pid in stopped:
-                os.kill(pid, signal.SIGCONT)
+            if holder is not None:
+                holder.stdin.close()    # psql ends: the transaction rolls back
+                holder.wait(30)
             s.cleanup()
 
     def test_stop_is_bounded_when_the_database_hangs(self):
