@@ -40,7 +40,7 @@ int	routes_build(struct route_table *t, struct gh_ctx *ctx, char *err,
 /* Adds one route (for modules that bring their own). 0 or -1 when full. */
 int	routes_add(struct route_table *t, const struct http_route *r);
 /* The same for a route whose every request reads the store (the admin and
- * approvals APIs, introspection, revocation): on a shared store, where
+ * approvals APIs, introspection, revocation, /readyz): on a shared store, where
  * ctx has an offload pool, its handler runs on the pool rather than the
  * HTTP loop (server/offload.h), and a full pool is a 503 with Retry-After.
  * Elsewhere it is routes_add. */
