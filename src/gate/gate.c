@@ -374,8 +374,9 @@ original_call(struct http_exchange *x, const char **om, enum http_method *m,
 
 /*
  * Who is calling: the principal of the bearer token, into *p (the caller
- * releases it). -1 with r set: 400 for a repeated Authorization header,
- * 401 for none (RFC 6750 §3.1: a bare challenge) or a token not good.
+ * releases it; one already there, found in the cache, is kept). -1 with r
+ * set: 400 for a repeated Authorization header, 401 for none (RFC 6750
+ * §3.1: a bare challenge) or a token not good.
  */
 static int
 caller(struct gh_ctx *ctx, struct http_exchange *x, int64_t now, struct gate_principal **p,
@@ -396,7 +397,7 @@ caller(struct gh_ctx *ctx, struct http_exchange *x, int64_t now, struct gate_pri
 		    "a bearer token is required (Authorization: Bearer ...)");
 		return -1;
 	}
-	if (principal_for(ctx->gate, tok, toklen, now, p, r) == -1) {
+	if (*p == NULL && principal_for(ctx->gate, tok, toklen, now, p, r) == -1) {
 		if (r->status == 401) {
 			/* The caller, not nginx: the address after trusted proxies. */
 			ctx_client_address(ctx, &x->req, addr, &https);
@@ -496,12 +497,12 @@ static enum http_result gate_check(struct http_exchange *x);
 /* 1 when this check may read a shared store and runs on an HTTP loop
  * (offload.h): its token is not in the gate's cache (the verification may
  * look up its client, an opaque token's record), or its rule is critical
- * (the check uses up an approval). Anything else answers from memory. */
+ * (the check uses up an approval). Anything else answers from memory: a
+ * cached principal found on the way is left in *found for the check. */
 static int
 must_offload(struct gh_ctx *ctx, const struct http_exchange *x,
-    const struct policy_rule *rule, int64_t now)
+    const struct policy_rule *rule, int64_t now, struct gate_principal **found)
 {
-	struct gate_principal *p;
 	const char *tok = NULL;
 	size_t len = 0;
 	uint8_t key[32];
@@ -515,9 +516,8 @@ must_offload(struct gh_ctx *ctx, const struct http_exchange *x,
 		return 0;	/* refused without a look at the store */
 	if (ctx->gate->cache == NULL || len > JOSE_MAX_TOKEN_LEN)
 		return 1;
-	p = principal_cached(ctx->gate, tok, len, now, key, &epoch);
-	gate_principal_release(p);
-	return p == NULL;
+	*found = principal_cached(ctx->gate, tok, len, now, key, &epoch);
+	return *found == NULL;
 }
 
 /* Hands x to an offload thread, which runs the check again there. A full
@@ -560,7 +560,7 @@ gate_check(struct http_exchange *x)
 	if (original_call(x, &om, &m, path, &r) == -1)
 		goto refuse;
 	rule = policy_match(pol, m, path);
-	if (must_offload(ctx, x, rule, now)) {
+	if (must_offload(ctx, x, rule, now, &p)) {
 		enum http_result res = offload(ctx, x, rule);
 		policy_unref(pol);
 		return res;
