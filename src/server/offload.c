@@ -6,9 +6,8 @@
 #include "server/offload.h"
 
 struct job {
-	void		(*fn)(void *);
-	void		 *arg;
-	http_handler_fn	  handler;	/* offload_exchange's */
+	struct http_exchange	*x;
+	http_handler_fn		 handler;
 };
 
 struct offload {
@@ -23,13 +22,6 @@ struct offload {
 
 /* x->handler_data while a pool thread runs x's handler. */
 static char running_here;
-
-static void
-run_exchange(struct http_exchange *x, http_handler_fn handler)
-{
-	if (handler(x) == HTTP_DONE)
-		http_exchange_resume(x);
-}
 
 static void *
 worker_main(void *arg)
@@ -48,10 +40,8 @@ worker_main(void *arg)
 		o->head = (o->head + 1) % OFFLOAD_MAX_QUEUED;
 		o->n--;
 		pthread_mutex_unlock(&o->mu);
-		if (j.handler != NULL)
-			run_exchange(j.arg, j.handler);
-		else
-			j.fn(j.arg);
+		if (j.handler(j.x) == HTTP_DONE)
+			http_exchange_resume(j.x);
 		pthread_mutex_lock(&o->mu);
 	}
 	pthread_mutex_unlock(&o->mu);
@@ -92,16 +82,10 @@ submit(struct offload *o, struct job j)
 }
 
 int
-offload_submit(struct offload *o, void (*fn)(void *), void *arg)
-{
-	return submit(o, (struct job){ fn, arg, NULL });
-}
-
-int
 offload_exchange(struct offload *o, struct http_exchange *x, http_handler_fn handler)
 {
 	x->handler_data = &running_here;
-	if (submit(o, (struct job){ NULL, x, handler }) == 0)
+	if (submit(o, (struct job){ x, handler }) == 0)
 		return 0;
 	x->handler_data = NULL;
 	return -1;

@@ -15,7 +15,7 @@
  * reads are local.
  *
  * Jobs run in the order given, OFFLOAD_THREADS at a time; at most
- * OFFLOAD_MAX_QUEUED wait, beyond which offload_submit refuses (the caller
+ * OFFLOAD_MAX_QUEUED wait, beyond which offload_exchange refuses (the caller
  * answers 503: a store that slow serves no one better by queueing more).
  */
 #ifndef GH_OFFLOAD_H
@@ -31,16 +31,13 @@ struct offload;
 /* Starts the threads, named "offload". NULL when out of memory or no
  * thread could start (none is left running). */
 struct offload	*offload_start(void);
-/* Queues fn(arg) for a pool thread. 0, or -1 when the queue is full or the
- * pool is stopping (fn is then not called). Any thread. */
-int		 offload_submit(struct offload *, void (*fn)(void *), void *arg);
 /*
- * The handler's way in: runs handler(x) again on a pool thread and, when it
- * answers there (HTTP_DONE), resumes x's connection; the handler, on its
- * loop, returns HTTP_DEFERRED. 0, or -1 as offload_submit (then nothing
- * runs, and the handler answers x itself). While the handler runs on the
- * pool, offload_is_running(x) is 1: it then does the work instead of
- * offloading it again.
+ * Queues handler(x) for a pool thread, which runs it and, when it answers
+ * there (HTTP_DONE), resumes x's connection; the handler, on its loop,
+ * returns HTTP_DEFERRED. 0, or -1 when the queue is full or the pool is
+ * stopping (then nothing runs, and the handler answers x itself). While
+ * the handler runs on the pool, offload_is_running(x) is 1: it then does
+ * the work instead of offloading it again. Any thread.
  */
 int		 offload_exchange(struct offload *, struct http_exchange *x,
 		    http_handler_fn handler);

@@ -1,8 +1,11 @@
 /*
- * Unit tests for the offload pool (server/offload.h): jobs run on the
- * pool's threads, OFFLOAD_THREADS at once; past OFFLOAD_MAX_QUEUED waiting
- * jobs a submit is refused and the job never runs; stopping runs every job
- * already queued before the threads end.
+ * Unit tests for the offload pool (server/offload.h): handlers run on the
+ * pool's threads, OFFLOAD_THREADS at once, knowing that they do
+ * (offload_is_running); past OFFLOAD_MAX_QUEUED waiting exchanges a hand-
+ * over is refused and that handler never runs; stopping runs every
+ * exchange already queued before the threads end. The handlers here answer
+ * HTTP_DEFERRED, as one that queued its answer elsewhere does, so no
+ * connection is resumed (there is none).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -10,32 +13,36 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 
 #include "server/offload.h"
 
+#define MANY	(OFFLOAD_THREADS + OFFLOAD_MAX_QUEUED + 1)
+
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static int open_gate;		/* held jobs wait until it is set */
-static int running;		/* held jobs inside, waiting */
+static int open_gate;		/* held handlers wait until it is set */
+static int running;		/* held handlers inside, waiting */
 static atomic_int ran;
-static atomic_int ran_on_main;	/* jobs run by the submitting thread: none */
+static atomic_int ran_wrongly;	/* on the submitting thread, or not told */
 static pthread_t main_thread;
+static struct http_exchange xs[MANY];
 
-static void
-count(void *arg)
+/* Counted, not asserted: a cmocka failure may not leave from another
+ * thread. */
+static enum http_result
+count(struct http_exchange *x)
 {
-	(void)arg;
-	/* Counted, not asserted: a cmocka failure may not leave from another
-	 * thread. */
-	if (pthread_equal(pthread_self(), main_thread))
-		atomic_fetch_add(&ran_on_main, 1);
+	if (pthread_equal(pthread_self(), main_thread) || !offload_is_running(x))
+		atomic_fetch_add(&ran_wrongly, 1);
 	atomic_fetch_add(&ran, 1);
+	return HTTP_DEFERRED;
 }
 
-static void
-held(void *arg)
+static enum http_result
+held(struct http_exchange *x)
 {
 	pthread_mutex_lock(&mu);
 	running++;
@@ -43,38 +50,42 @@ held(void *arg)
 	while (!open_gate)
 		pthread_cond_wait(&cv, &mu);
 	pthread_mutex_unlock(&mu);
-	count(arg);
+	return count(x);
 }
 
 static void
-reset(void)
+reset(int gate_open)
 {
-	open_gate = 0;
+	open_gate = gate_open;
 	running = 0;
 	atomic_store(&ran, 0);
-	atomic_store(&ran_on_main, 0);
+	atomic_store(&ran_wrongly, 0);
 	main_thread = pthread_self();
+	memset(xs, 0, sizeof(xs));
 }
 
-/* Every thread held by a job, then the queue filled: the next submit is
- * refused, and once let go every accepted job runs, none other. */
+/* Every thread held by a handler, then the queue filled: the next hand-
+ * over is refused (and that exchange is not marked as running there);
+ * once let go, every accepted handler runs, none other. */
 static void
 full_queue_refuses(void **state)
 {
 	struct offload *o;
+	size_t i = 0;
 
 	(void)state;
-	reset();
+	reset(0);
 	assert_non_null(o = offload_start());
-	for (int i = 0; i < OFFLOAD_THREADS; i++)
-		assert_int_equal(offload_submit(o, held, NULL), 0);
+	for (; i < OFFLOAD_THREADS; i++)
+		assert_int_equal(offload_exchange(o, &xs[i], held), 0);
 	pthread_mutex_lock(&mu);
 	while (running < OFFLOAD_THREADS)
 		pthread_cond_wait(&cv, &mu);
 	pthread_mutex_unlock(&mu);
-	for (int i = 0; i < OFFLOAD_MAX_QUEUED; i++)
-		assert_int_equal(offload_submit(o, count, NULL), 0);
-	assert_int_equal(offload_submit(o, count, NULL), -1);
+	for (; i < OFFLOAD_THREADS + OFFLOAD_MAX_QUEUED; i++)
+		assert_int_equal(offload_exchange(o, &xs[i], count), 0);
+	assert_int_equal(offload_exchange(o, &xs[i], count), -1);
+	assert_false(offload_is_running(&xs[i]));
 	assert_int_equal(atomic_load(&ran), 0);
 	pthread_mutex_lock(&mu);
 	open_gate = 1;
@@ -82,7 +93,7 @@ full_queue_refuses(void **state)
 	pthread_mutex_unlock(&mu);
 	offload_stop(o);
 	assert_int_equal(atomic_load(&ran), OFFLOAD_THREADS + OFFLOAD_MAX_QUEUED);
-	assert_int_equal(atomic_load(&ran_on_main), 0);
+	assert_int_equal(atomic_load(&ran_wrongly), 0);
 }
 
 /* Stopping at once still runs what was queued. */
@@ -92,14 +103,13 @@ stop_runs_what_is_queued(void **state)
 	struct offload *o;
 
 	(void)state;
-	reset();
-	open_gate = 1;
+	reset(1);
 	assert_non_null(o = offload_start());
-	for (int i = 0; i < 1000; i++)
-		assert_int_equal(offload_submit(o, i % 2 ? held : count, NULL), 0);
+	for (size_t i = 0; i < 1000; i++)
+		assert_int_equal(offload_exchange(o, &xs[i], i % 2 ? held : count), 0);
 	offload_stop(o);
 	assert_int_equal(atomic_load(&ran), 1000);
-	assert_int_equal(atomic_load(&ran_on_main), 0);
+	assert_int_equal(atomic_load(&ran_wrongly), 0);
 }
 
 int
