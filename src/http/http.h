@@ -95,7 +95,7 @@ struct http_exchange {
 	struct http_request	 req;
 	struct http_response	 resp;
 	void			*route_ctx;	/* the route's ctx */
-	void			*handler_data;	/* free for the handler's use */
+	void			*handler_data;	/* server/offload.c marks x with it */
 };
 
 enum http_result { HTTP_DONE, HTTP_DEFERRED };
