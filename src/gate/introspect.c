@@ -120,7 +120,7 @@ caller_login(struct gh_ctx *ctx, struct http_exchange *x, struct caller *c,
 	/* Introspection and revocation always see the store as it is now. */
 	ctx_refresh(ctx);
 	gate_sync_generation(ctx->gate);
-	if (oauth_client_login(ctx, c->id, c->secret, c->basic, c->peer, clock_now(),
+	if (oauth_client_login(ctx, c->id, c->secret, c->basic, 0, c->peer, clock_now(),
 	    &c->client, &age, e) == -1) {
 		if (e->code == OAUTH_INVALID_CLIENT)
 			log_event(LOG_WARN, "auth.client_failed", json_pack("{s:s, s:s, s:s}",

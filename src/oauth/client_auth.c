@@ -111,10 +111,12 @@ count_failure(struct gh_ctx *ctx, const char *client_id, const char *peer_ip,
 
 int
 oauth_client_login(struct gh_ctx *ctx, const char *client_id, const char *secret,
-    int basic, const char *peer, int64_t now, struct client_entry **out,
+    int basic, int no_wait, const char *peer, int64_t now, struct client_entry **out,
     int64_t *secret_age_days, struct oauth_error *e)
 {
 	char peer_ip[CIDR_LOCK_KEY_LEN];
+	/* What this login would write to a shared store: see the header. */
+	int writes = no_wait && ctx->cfg->lockout && store_is_shared(ctx->store);
 
 	*out = NULL;
 	/* Counted and locked per IPv6 /64 (net/cidr.h cidr_lock_key). */
@@ -123,9 +125,17 @@ oauth_client_login(struct gh_ctx *ctx, const char *client_id, const char *secret
 	if (check_lockout(ctx, client_id, peer_ip, now, e) == -1)
 		return -1;
 	if (authenticate(ctx, client_id, secret, basic, out, now, secret_age_days, e) == -1) {
-		if (e->code == OAUTH_INVALID_CLIENT)
-			count_failure(ctx, client_id, peer_ip, now);
+		if (e->code != OAUTH_INVALID_CLIENT)
+			return -1;
+		if (writes)
+			return 1;
+		count_failure(ctx, client_id, peer_ip, now);
 		return -1;
+	}
+	if (writes && lockout_has_failures(ctx->lockout, client_id, peer_ip)) {
+		client_entry_release(*out);
+		*out = NULL;
+		return 1;
 	}
 	/* A success clears the pair's count; in the shared store only when
 	 * this node saw failures for it, so that a success costs no round

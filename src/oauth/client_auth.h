@@ -23,9 +23,14 @@ struct gh_ctx;
  * 429 when the caller is locked out (seed 003's body), 401 invalid_client,
  * 503 when the store cannot be read. Failures are counted, and locks made,
  * per IPv4 address and per IPv6 /64 (net/cidr.h cidr_lock_key).
+ *
+ * With no_wait (an HTTP loop in front of a shared store, server/offload.h)
+ * a login whose outcome must be written to the store (a failure's count,
+ * or a success clearing a pair's failures) returns 1 having changed
+ * nothing, so that the caller can run it again where waiting is allowed.
  */
 int	oauth_client_login(struct gh_ctx *, const char *client_id,
-	    const char *secret, int basic, const char *peer_ip, int64_t now,
+	    const char *secret, int basic, int no_wait, const char *peer_ip, int64_t now,
 	    struct client_entry **out, int64_t *secret_age_days,
 	    struct oauth_error *e);
 

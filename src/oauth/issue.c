@@ -331,9 +331,11 @@ oauth_issue(struct gh_ctx *ctx, const struct token_request *r,
 	int rc = -1;
 
 	memset(t, 0, sizeof(*t));
-	if (oauth_client_login(ctx, r->client_id, r->client_secret, r->auth == CLIENT_AUTH_BASIC,
-	    r->peer_ip, now, &ce, &t->secret_age_days, e) == -1)
-		return -1;
+	if ((rc = oauth_client_login(ctx, r->client_id, r->client_secret,
+	    r->auth == CLIENT_AUTH_BASIC, r->no_store_wait, r->peer_ip, now, &ce,
+	    &t->secret_age_days, e)) != 0)
+		return rc;
+	rc = -1;
 	if (check_client_policy(ctx, ce, r, e) == -1)
 		goto out;
 	/* The client's tokens were voided this second (manage/secrets.c):

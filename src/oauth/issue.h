@@ -34,7 +34,9 @@ struct issued_token {
 };
 void	issued_token_clear(struct issued_token *);
 
-/* Issues a token for r. 0, or -1 with e filled (RFC 6749 §5.2). */
+/* Issues a token for r. 0, -1 with e filled (RFC 6749 §5.2), or 1 when
+ * r->no_store_wait stopped a login that must write to the store (nothing
+ * done: run it again where waiting is allowed). */
 int	oauth_issue(struct gh_ctx *, const struct token_request *r,
 	    struct issued_token *out, struct oauth_error *e);
 

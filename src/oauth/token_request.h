@@ -25,6 +25,9 @@ struct token_request {
 	char		*token_name;	/* NULL: a new UUID */
 	char		*tenant;	/* X-TENANT-ID when sent, else NULL */
 	char		 peer_ip[46];	/* the caller's address after proxies */
+	/* Set on an HTTP loop in front of a shared store: a login that must
+	 * write to the store stops instead (oauth_client_login's no_wait). */
+	int		 no_store_wait;
 };
 
 void	token_request_clear(struct token_request *);

@@ -138,7 +138,7 @@ token_route_handle(struct http_exchange *x)
 	struct token_request r;
 	struct issued_token t;
 	struct oauth_error e;
-	int https = 0, rec_rc, parsed;
+	int https = 0, rec_rc, parsed, rc;
 
 	memset(&r, 0, sizeof(r));
 	memset(&t, 0, sizeof(t));
@@ -157,10 +157,15 @@ token_route_handle(struct http_exchange *x)
 		goto fail;
 	snprintf(x->resp.log_client, sizeof(x->resp.log_client), "%.64s", r.client_id);
 	ctx_refresh_every(ctx, ctx->cfg->gate_refresh_ms);
+	r.no_store_wait = ctx->offload != NULL && !offload_is_running(x);
 	/* Its record follows in a moment: the group commit waits for it. */
 	store_expect_records(ctx->store, 1);
-	if (oauth_issue(ctx, &r, &t, &e) == -1) {
+	if ((rc = oauth_issue(ctx, &r, &t, &e)) != 0) {
 		store_expect_records(ctx->store, -1);
+		if (rc == 1) {	/* its login must write to the store */
+			token_request_clear(&r);
+			return offload(ctx, x);
+		}
 		if (e.code == OAUTH_INVALID_CLIENT)
 			log_event(LOG_WARN, "auth.client_failed", json_pack("{s:s, s:s, s:s}",
 			    "client", x->resp.log_client, "peer", r.peer_ip,

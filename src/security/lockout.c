@@ -263,8 +263,9 @@ lockout_note_failures(struct lockout *l, const char *client_id, const char *addr
 	pthread_mutex_unlock(&l->mu);
 }
 
-int
-lockout_success(struct lockout *l, const char *client_id, const char *address)
+/* Whether the pair has failures; clears them when clear is set. */
+static int
+pair_failures(struct lockout *l, const char *client_id, const char *address, int clear)
 {
 	char k[LOCKOUT_KEY_MAX];
 	struct entry *e;
@@ -274,10 +275,23 @@ lockout_success(struct lockout *l, const char *client_id, const char *address)
 	pthread_mutex_lock(&l->mu);
 	if ((e = find(l, k)) != NULL) {
 		had = e->failures > 0;
-		e->failures = 0;
+		if (clear)
+			e->failures = 0;
 	}
 	pthread_mutex_unlock(&l->mu);
 	return had;
+}
+
+int
+lockout_success(struct lockout *l, const char *client_id, const char *address)
+{
+	return pair_failures(l, client_id, address, 1);
+}
+
+int
+lockout_has_failures(struct lockout *l, const char *client_id, const char *address)
+{
+	return pair_failures(l, client_id, address, 0);
 }
 
 void

@@ -70,6 +70,9 @@ void	lockout_note_failures(struct lockout *, const char *client_id,
  * there were failures to clear. */
 int	lockout_success(struct lockout *, const char *client_id,
 	    const char *address);
+/* 1 when the pair has failures a success would clear; changes nothing. */
+int	lockout_has_failures(struct lockout *, const char *client_id,
+	    const char *address);
 /* Places a lock known from elsewhere (the store, another node). */
 void	lockout_put(struct lockout *, const struct lockout_lock *);
 /* Every lock in force at now; *out is malloc'd. */

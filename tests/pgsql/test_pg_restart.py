@@ -267,10 +267,12 @@ class Restart(Suite):
 
     def test_a_read_that_waits_holds_up_no_other_request(self):
         # One HTTP loop, so that every request below shares it. A token
-        # request for a client not yet in memory, a gate check of an opaque
-        # token not yet in the gate's cache and an admin API call must read
-        # tables that another session holds locked; they wait for the lock
-        # (up to the 5 s lock_timeout) on offload threads, not on the loop.
+        # request for a client not yet in memory, a wrong secret for a
+        # cached one (its failure is counted in the store), a gate check of
+        # an opaque token not yet in the gate's cache and an admin API call
+        # must use tables that another session holds locked; they wait for
+        # the lock (up to the 5 s lock_timeout) on offload threads, not on
+        # the loop.
         # Before, the health check, the JWKS and a gate check of a cached
         # token all waited with them.
         s = Server("--threads", "1", policy="GET /v1/** role=viewer env=any\n")
@@ -297,8 +299,8 @@ class Restart(Suite):
             holder = subprocess.Popen([os.path.join(self.pg.bin, "psql"), "-X", "-q", "-A",
                                        "-t", "-d", s.db], stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            holder.stdin.write(b"BEGIN; LOCK TABLE clients, client_secrets, tokens "
-                               b"IN ACCESS EXCLUSIVE MODE; SELECT 'held';\n")
+            holder.stdin.write(b"BEGIN; LOCK TABLE clients, client_secrets, tokens, "
+                               b"lock_failures IN ACCESS EXCLUSIVE MODE; SELECT 'held';\n")
             holder.stdin.flush()
             check(b"held" in holder.stdout.readline(), "the lock is held")
             answers = {}
@@ -308,11 +310,13 @@ class Restart(Suite):
                        threading.Thread(target=lambda: answers.setdefault(
                            "gate", gate(opaque)), daemon=True),
                        threading.Thread(target=lambda: answers.setdefault(
-                           "admin", s.get("/admin/v1/clients", headers=admin)), daemon=True)]
+                           "admin", s.get("/admin/v1/clients", headers=admin)), daemon=True),
+                       threading.Thread(target=lambda: answers.setdefault(
+                           "wrong", s.token(a["client_id"], "not-the-secret")), daemon=True)]
             for t in waiting:
                 t.start()
             time.sleep(0.5)
-            check(not answers, "all three wait for the lock: %r" % answers)
+            check(not answers, "all four wait for the lock: %r" % answers)
             for name, call in (("/healthz", lambda: s.get("/healthz")),
                                ("/.well-known/jwks.json", lambda: s.get("/.well-known/jwks.json")),
                                ("the gate, a cached token", lambda: gate(tok))):
@@ -323,9 +327,11 @@ class Restart(Suite):
             check(not answers, "they still wait")
             for t in waiting:
                 t.join(30)
-            eq(sorted(answers), ["admin", "gate", "token"], "all three were answered")
-            for name in sorted(answers):
+            eq(sorted(answers), ["admin", "gate", "token", "wrong"], "all four were answered")
+            for name in ("admin", "gate", "token"):
                 eq(answers[name].status, 503, "%s, after the lock timeout" % name)
+            # The count falls back to this node's memory; the answer stands.
+            eq(answers["wrong"].status, 401, "the wrong secret, after the lock timeout")
             check(time.time() - t0 > 4.0, "they waited for the lock timeout")
         finally:
             if holder is not None:
