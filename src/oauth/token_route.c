@@ -149,6 +149,9 @@ token_route_handle(struct http_exchange *x)
 		goto fail;
 	}
 	parsed = dialect_parse(tr->dialect, &x->req, &r, &e);
+	/* Before the look at the client cache: a change seen here empties
+	 * it, and the look must see the cache the login will use. */
+	ctx_refresh_every(ctx, ctx->cfg->gate_refresh_ms);
 	if (must_offload(ctx, x, &r)) {
 		token_request_clear(&r);
 		return offload(ctx, x);
@@ -156,7 +159,6 @@ token_route_handle(struct http_exchange *x)
 	if (parsed == -1)
 		goto fail;
 	snprintf(x->resp.log_client, sizeof(x->resp.log_client), "%.64s", r.client_id);
-	ctx_refresh_every(ctx, ctx->cfg->gate_refresh_ms);
 	r.no_store_wait = ctx->offload != NULL && !offload_is_running(x);
 	/* Its record follows in a moment: the group commit waits for it. */
 	store_expect_records(ctx->store, 1);
