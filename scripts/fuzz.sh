@@ -5,6 +5,7 @@
 #   scripts/fuzz.sh [TARGET...]     every target when none is named
 #   FUZZ_SECONDS=N                  each target's run (default 60)
 #   FUZZ_JOBS=N                     targets at once (default: the cores)
+#   FUZZ_TARGET=list DRIVER         (the driver itself) names the targets
 #   FUZZ_BUILD=DIR                  the clang build (default build-fuzz)
 # Corpora grow under DIR/corpus/TARGET across runs; an input that crashes
 # or fails a check is saved under DIR/crashes/TARGET/ and the script exits
@@ -24,8 +25,7 @@ DRIVER=$BUILD/tests/fuzz_parsers
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  # The driver lists its targets when asked for one it does not have.
-  read -r -a targets <<<"$(FUZZ_TARGET=- "$DRIVER" 2>&1 | sed -n 's/^fuzz: FUZZ_TARGET names none of: //p')"
+  mapfile -t targets < <(FUZZ_TARGET=list "$DRIVER")
 fi
 [ ${#targets[@]} -gt 0 ] || { echo "fuzz: the driver named no targets" >&2; exit 1; }
 

@@ -16,6 +16,7 @@
  *                         ("jws/verify token" is jws_verify_token)
  *   FUZZ_SEEDS_TO=DIR     write the target's seeds into DIR, one file each,
  *                         and exit (the starting corpus)
+ *   FUZZ_TARGET=list      print every target's name, a line each, and exit
  */
 #include <ctype.h>
 
@@ -74,6 +75,13 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	/* cmocka ends a failed check outside a test with exit(255), which
 	 * libFuzzer would not count as a crash; abort() it counts. */
 	setenv("CMOCKA_TEST_ABORT", "1", 1);
+	if (want != NULL && strcmp(want, "list") == 0) {
+		for (size_t i = 0; i < GH_ARRAY_LEN(fz_targets); i++) {
+			lf_name(fz_targets[i], name, sizeof(name));
+			printf("%s\n", name);
+		}
+		exit(0);
+	}
 	for (size_t i = 0; i < GH_ARRAY_LEN(fz_targets) && want != NULL; i++) {
 		lf_name(fz_targets[i], name, sizeof(name));
 		if (strcmp(name, want) == 0)
