@@ -359,3 +359,16 @@ pg_generation(void *h, uint64_t *out)
 	pthread_mutex_unlock(&p->gmu);
 	return STORE_OK;
 }
+
+/* The cache whether or not the listener holds its connection: while it
+ * does not, pg_generation's reads elsewhere move it (pgi_gen_note). */
+int
+pg_generation_cached(void *h, uint64_t *out)
+{
+	struct pg *p = h;
+
+	pthread_mutex_lock(&p->gmu);
+	*out = p->gen;
+	pthread_mutex_unlock(&p->gmu);
+	return STORE_OK;
+}

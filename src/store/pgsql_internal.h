@@ -202,6 +202,7 @@ int	 pgi_read_gen(PGconn *c, uint64_t *v, const char *what);
 /* The listener thread (arg: the struct pg), until a byte on stop_pipe. */
 void	*pgi_listener_main(void *arg);
 int	 pg_generation(void *h, uint64_t *out);
+int	 pg_generation_cached(void *h, uint64_t *out);
 
 /* pgsql_open.c */
 int	 pg_open(const char *target, void **h, char *err, size_t errlen);

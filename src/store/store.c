@@ -187,6 +187,15 @@ store_generation(struct store *s, uint64_t *out)
 	return s->ops->generation(s->h, out);
 }
 
+int
+store_generation_cached(struct store *s, uint64_t *out)
+{
+	REQUIRE(s != NULL && out != NULL, "NULL argument");
+	if (s->ops->generation_cached == NULL)
+		return s->ops->generation(s->h, out);
+	return s->ops->generation_cached(s->h, out);
+}
+
 /* -- for the backends' row collectors (store_backend.h) ------------------------- */
 
 void store_tenant_clear_v(void *p) { store_tenant_clear(p); }

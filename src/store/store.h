@@ -137,6 +137,15 @@ int	store_schema_version(struct store *, int *current, int *latest);
  * Cheap enough to call on every request. Token records do not count.
  */
 int	store_generation(struct store *, uint64_t *out);
+/*
+ * The generation as this process last learned it, without a round trip:
+ * for callers that must not wait on a shared store (an HTTP loop,
+ * server/offload.h). A shared store keeps it current as other nodes'
+ * changes are announced, and, while it cannot hear them, as often as
+ * store_generation is called elsewhere (the server does once a second).
+ * A store whose reads are local answers as store_generation does.
+ */
+int	store_generation_cached(struct store *, uint64_t *out);
 
 /* Tenants. */
 int	store_tenant_create(struct store *, const struct store_tenant *);

@@ -44,6 +44,9 @@ struct store_ops {
 	/* Must be cheap (every request): cache, and re-read only when another
 	 * connection or process may have committed. */
 	int	(*generation)(void *h, uint64_t *out);
+	/* The cache alone, never a round trip (store_generation_cached);
+	 * NULL where generation's reads are local. */
+	int	(*generation_cached)(void *h, uint64_t *out);
 
 	/* Every mutating op below increments the generation in the same
 	 * transaction as its change. Unique violation: STORE_CONFLICT; a

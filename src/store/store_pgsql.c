@@ -243,6 +243,7 @@ const struct store_ops store_pgsql_ops = {
 	.close = pg_close,
 	.schema_version = pg_schema_version,
 	.generation = pg_generation,
+	.generation_cached = pg_generation_cached,
 	.tenant_create = pg_tenant_create,
 	.tenant_get = pg_tenant_get,
 	.tenant_list = pg_tenant_list,
