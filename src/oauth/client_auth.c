@@ -13,18 +13,23 @@
 #include "security/secret.h"
 #include "server/context.h"
 
+/* 0 with *out, -1 with e filled, or 1 when no_wait and only the store
+ * knows the client (nothing read). */
 static int
 authenticate(struct gh_ctx *ctx, const char *client_id, const char *secret,
-    int basic, struct client_entry **out, int64_t now, int64_t *age_days,
+    int basic, int no_wait, struct client_entry **out, int64_t now, int64_t *age_days,
     struct oauth_error *e)
 {
 	uint8_t h[SECRET_HASH_LEN];
 	struct client_entry *ce = NULL;
 	int rc, ok = 0;
 
+	if (no_wait && !client_cache_peek(ctx->clients, client_id, &ce, &rc))
+		return 1;
 	/* Hash first, whatever happens next, so an unknown id costs the same. */
 	secret_hash(ctx->secret_key, secret, strlen(secret), h);
-	rc = client_cache_get(ctx->clients, client_id, &ce);
+	if (!no_wait)
+		rc = client_cache_get(ctx->clients, client_id, &ce);
 	if (rc == STORE_UNAVAILABLE || (rc != STORE_OK && rc != STORE_NOTFOUND))
 		return oauth_fail(e, 503, OAUTH_TEMPORARILY_UNAVAILABLE, "the store is unavailable; try again");
 	if (rc == STORE_OK) {
@@ -116,7 +121,7 @@ oauth_client_login(struct gh_ctx *ctx, const char *client_id, const char *secret
 {
 	char peer_ip[CIDR_LOCK_KEY_LEN];
 	/* What this login would write to a shared store: see the header. */
-	int writes = no_wait && ctx->cfg->lockout && store_is_shared(ctx->store);
+	int writes = no_wait && ctx->cfg->lockout && store_is_shared(ctx->store), rc;
 
 	*out = NULL;
 	/* Counted and locked per IPv6 /64 (net/cidr.h cidr_lock_key). */
@@ -124,9 +129,10 @@ oauth_client_login(struct gh_ctx *ctx, const char *client_id, const char *secret
 		snprintf(peer_ip, sizeof(peer_ip), "%s", peer);
 	if (check_lockout(ctx, client_id, peer_ip, now, e) == -1)
 		return -1;
-	if (authenticate(ctx, client_id, secret, basic, out, now, secret_age_days, e) == -1) {
-		if (e->code != OAUTH_INVALID_CLIENT)
-			return -1;
+	if ((rc = authenticate(ctx, client_id, secret, basic, no_wait, out, now,
+	    secret_age_days, e)) != 0) {
+		if (rc == 1 || e->code != OAUTH_INVALID_CLIENT)
+			return rc;
 		if (writes)
 			return 1;
 		count_failure(ctx, client_id, peer_ip, now);

@@ -25,9 +25,10 @@ struct gh_ctx;
  * per IPv4 address and per IPv6 /64 (net/cidr.h cidr_lock_key).
  *
  * With no_wait (an HTTP loop in front of a shared store, server/offload.h)
- * a login whose outcome must be written to the store (a failure's count,
- * or a success clearing a pair's failures) returns 1 having changed
- * nothing, so that the caller can run it again where waiting is allowed.
+ * a login that must read the store (a client not in memory) or write to it
+ * (a failure's count, or a success clearing a pair's failures) returns 1
+ * having changed nothing, so that the caller can run it again where
+ * waiting is allowed.
  */
 int	oauth_client_login(struct gh_ctx *, const char *client_id,
 	    const char *secret, int basic, int no_wait, const char *peer_ip, int64_t now,

@@ -356,16 +356,13 @@ cache_keep(struct client_cache *cc, unsigned b, const char *id, struct client_en
 }
 
 int
-client_cache_knows(struct client_cache *cc, const char *id)
+client_cache_peek(struct client_cache *cc, const char *id, struct client_entry **out,
+    int *rc)
 {
-	struct client_entry *e = NULL;
 	uint64_t epoch;
-	int rc;
 
-	if (!cache_lookup(cc, hash_id(id), id, &epoch, &e, &rc))
-		return 0;
-	client_entry_release(e);	/* NULL for a remembered unknown */
-	return 1;
+	*out = NULL;
+	return cache_lookup(cc, hash_id(id), id, &epoch, out, rc);
 }
 
 int

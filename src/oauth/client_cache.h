@@ -51,9 +51,12 @@ void	client_cache_free(struct client_cache *);
 int	client_cache_get(struct client_cache *, const char *id,
 	    struct client_entry **out);
 void	client_entry_release(struct client_entry *);
-/* 1 when client_cache_get(id) would answer from memory (an entry, or an id
- * remembered as unknown) without reading the store. */
-int	client_cache_knows(struct client_cache *, const char *id);
+/* client_cache_get from memory alone, for callers that must not wait on
+ * the store: 1 with *rc and *out as client_cache_get gives them (an entry,
+ * or STORE_NOTFOUND for an id remembered as unknown, *out NULL), or 0 when
+ * only the store can answer (nothing read; *out NULL). */
+int	client_cache_peek(struct client_cache *, const char *id,
+	    struct client_entry **out, int *rc);
 /* Drops every entry (held references stay valid until released). */
 void	client_cache_clear(struct client_cache *);
 

@@ -48,15 +48,20 @@ refusal_done(void *arg, int err)
  * row is durable (HTTP_DEFERRED), or at once when the trail is off. */
 static enum http_result
 refuse(struct gh_ctx *ctx, struct http_exchange *x, const struct token_request *r,
-    const struct oauth_error *e)
+    const struct oauth_error *e, const struct client_entry *known)
 {
 	struct audit_event ev;
 	char detail[320];
 	struct client_entry *ce = NULL;
 
 	snprintf(detail, sizeof(detail), "%s: %s", oauth_code_names[e->code], e->description);
-	/* A known client's refusals belong to its tenant's trail. */
-	if (x->resp.log_tenant[0] == '\0' && r->client_id != NULL && r->client_id[0] != '\0' &&
+	/* A known client's refusals belong to its tenant's trail. On a loop
+	 * that must not wait, the entry the loop found (must_offload) is
+	 * the one to ask: the cache may have been emptied since. */
+	if (x->resp.log_tenant[0] == '\0' && known != NULL)
+		str_copy(x->resp.log_tenant, sizeof(x->resp.log_tenant), known->c.tenant_id);
+	else if (x->resp.log_tenant[0] == '\0' && r->client_id != NULL && r->client_id[0] != '\0' &&
+	    (ctx->offload == NULL || offload_is_running(x)) &&
 	    client_cache_get(ctx->clients, r->client_id, &ce) == STORE_OK)
 		str_copy(x->resp.log_tenant, sizeof(x->resp.log_tenant), ce->c.tenant_id);
 	client_entry_release(ce);
@@ -102,16 +107,21 @@ count_issued(const struct issued_token *t)
 	metrics_add("gatehouse_tokens_issued_total", 1, labels);
 }
 
-/* 1 when r's client is not in memory and this is an HTTP loop in front of
- * a shared store: its read could hold the loop's other connections for a
- * round trip, or for the store's query_timeout_ms (offload.h). */
+/* 1 when this is an HTTP loop in front of a shared store and r's client
+ * is not in memory: its read could hold the loop's other connections for a
+ * round trip, or for the store's query_timeout_ms (offload.h). Else 0,
+ * with *known the client's entry as the loop found it, for refuse() (NULL:
+ * none, or remembered as unknown). */
 static int
-must_offload(const struct gh_ctx *ctx, const struct http_exchange *x,
-    const struct token_request *r)
+must_offload(struct gh_ctx *ctx, const struct http_exchange *x,
+    const struct token_request *r, struct client_entry **known)
 {
-	return ctx->offload != NULL && !offload_is_running(x) &&
-	    r->client_id != NULL && r->client_id[0] != '\0' &&
-	    !client_cache_knows(ctx->clients, r->client_id);
+	int rc;
+
+	if (ctx->offload == NULL || offload_is_running(x))
+		return 0;
+	return r->client_id != NULL && r->client_id[0] != '\0' &&
+	    !client_cache_peek(ctx->clients, r->client_id, known, &rc);
 }
 
 /* Hands x to an offload thread, which runs the route again there (parsing
@@ -138,6 +148,7 @@ token_route_handle(struct http_exchange *x)
 	struct token_request r;
 	struct issued_token t;
 	struct oauth_error e;
+	struct client_entry *known = NULL;
 	int https = 0, rec_rc, parsed, rc;
 
 	memset(&r, 0, sizeof(r));
@@ -152,7 +163,7 @@ token_route_handle(struct http_exchange *x)
 	/* Before the look at the client cache: a change seen here empties
 	 * it, and the look must see the cache the login will use. */
 	ctx_refresh_every(ctx, ctx->cfg->gate_refresh_ms);
-	if (must_offload(ctx, x, &r)) {
+	if (must_offload(ctx, x, &r, &known)) {
 		token_request_clear(&r);
 		return offload(ctx, x);
 	}
@@ -164,7 +175,8 @@ token_route_handle(struct http_exchange *x)
 	store_expect_records(ctx->store, 1);
 	if ((rc = oauth_issue(ctx, &r, &t, &e)) != 0) {
 		store_expect_records(ctx->store, -1);
-		if (rc == 1) {	/* its login must write to the store */
+		if (rc == 1) {	/* its login must read or write the store */
+			client_entry_release(known);
 			token_request_clear(&r);
 			return offload(ctx, x);
 		}
@@ -191,13 +203,15 @@ token_route_handle(struct http_exchange *x)
 		goto fail;
 	}
 	count_issued(&t);
+	client_entry_release(known);
 	token_request_clear(&r);
 	issued_token_clear(&t);
 	return HTTP_DEFERRED;
 fail:
 	dialect_respond_error(&x->resp, &e);
 	{
-		enum http_result res = refuse(ctx, x, &r, &e);
+		enum http_result res = refuse(ctx, x, &r, &e, known);
+		client_entry_release(known);
 		token_request_clear(&r);
 		issued_token_clear(&t);
 		return res;
