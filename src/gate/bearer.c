@@ -212,7 +212,10 @@ jwt_record(struct gh_ctx *ctx, const struct claims *cl, unsigned flags,
 			    "the token is not known here");
 		return 0;
 	}
-	gate_refresh(ctx);
+	/* Verification runs where it may wait on the store: the gate hands
+	 * uncached tokens to the offload pool (gate.c must_offload), and
+	 * introspection always runs there. */
+	(void)gate_refresh(ctx, 1);
 	if (gate_revoked_get(ctx->gate, &rs) != STORE_OK)
 		return gate_refuse(why, 503, "temporarily_unavailable", "store",
 		    "the store is unavailable; try again");

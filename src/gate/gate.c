@@ -107,7 +107,7 @@ gate_invalidate(struct gh_ctx *ctx)
 	ctx->gate->revoked_stale = 1;
 	pthread_mutex_unlock(&ctx->gate->revoked_mu);
 	/* The next call re-reads the store whatever the interval. */
-	atomic_store(&ctx->gate->refreshed_ns, 0);
+	atomic_store(&ctx->refreshed_ns, 0);
 }
 
 void
@@ -151,29 +151,18 @@ gate_revoked_get(struct gate *g, struct revoked_set **out)
 	return rc;
 }
 
-void
-gate_refresh(struct gh_ctx *ctx)
+int
+gate_refresh(struct gh_ctx *ctx, int may_wait)
 {
-	struct gate *g = ctx->gate;
-	uint64_t now, last, every;
-
-	if (g == NULL) {
-		ctx_refresh(ctx);
-		return;
-	}
 	/* Reading the store's generation costs a lock and, with SQLite, a
 	 * file lock: one thread does it per interval and the others use what
 	 * it saw. Changes made through this process (revocation here) empty
 	 * the cache at once; those of other processes are seen within
 	 * gate_refresh_ms. */
-	every = (uint64_t)ctx->cfg->gate_refresh_ms * 1000000u;
-	now = clock_mono_ns();
-	last = atomic_load(&g->refreshed_ns);
-	if (every == 0 || now - last >= every) {
-		if (every == 0 || atomic_compare_exchange_strong(&g->refreshed_ns, &last, now))
-			ctx_refresh(ctx);
-	}
-	gate_sync_generation(g);
+	if (ctx_refresh_every(ctx, ctx->cfg->gate_refresh_ms, may_wait))
+		return 1;
+	gate_sync_generation(ctx->gate);
+	return 0;
 }
 
 static struct policy *
@@ -508,7 +497,7 @@ must_offload(struct gh_ctx *ctx, const struct http_exchange *x,
 	uint8_t key[32];
 	uint64_t epoch;
 
-	if (ctx->offload == NULL || offload_is_running(x))
+	if (ctx_may_wait(ctx, x))
 		return 0;
 	if (rule != NULL && rule->critical)
 		return 1;
@@ -551,7 +540,10 @@ gate_check(struct http_exchange *x)
 
 	memset(&r, 0, sizeof(r));
 	path[0] = '\0';
-	gate_refresh(ctx);
+	/* A change to load first reads the store: on a loop that must not
+	 * wait, the pool does it (and the whole check). */
+	if (gate_refresh(ctx, ctx_may_wait(ctx, x)))
+		return offload(ctx, x, NULL);
 	if (ctx->gate == NULL || (pol = policy_get(ctx->gate)) == NULL) {
 		gate_refuse(&r, 403, "access_denied", "no_policy",
 		    "no route policy configured: the gate refuses every call");

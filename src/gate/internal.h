@@ -23,17 +23,18 @@ struct gate {
 	struct policy		*policy;	/* NULL: none configured */
 	struct gate_cache	*cache;		/* NULL: gate_cache off */
 	_Atomic uint64_t	 cache_gen;	/* store generation the cache is of */
-	_Atomic uint64_t	 refreshed_ns;	/* monotonic time of the last ctx_refresh */
 	pthread_mutex_t		 revoked_mu;	/* guards the three below */
 	struct revoked_set	*revoked;	/* NULL until first needed */
 	uint64_t		 revoked_gen;	/* store generation it was read at */
 	int			 revoked_stale;	/* reload whatever the generation */
 };
 
-/* Brings the context in step with the store (ctx_refresh), at most once per
- * gate_refresh_ms across all threads, then empties the token cache if the
- * generation moved since it was filled. */
-void	gate_refresh(struct gh_ctx *);
+/* Brings the context in step with the store (ctx_refresh_every, reading
+ * the generation at most once per gate_refresh_ms across all threads), then
+ * empties the token cache if the generation moved since it was filled. 0;
+ * or 1 when may_wait is 0 (ctx_may_wait) and a change must first be loaded
+ * from the store: the caller hands its request to the offload pool. */
+int	gate_refresh(struct gh_ctx *, int may_wait);
 /* Empties the cache when the context has seen a newer store generation
  * than the cache was filled at. Call after ctx_refresh(). */
 void	gate_sync_generation(struct gate *);

@@ -61,7 +61,7 @@ refuse(struct gh_ctx *ctx, struct http_exchange *x, const struct token_request *
 	if (x->resp.log_tenant[0] == '\0' && known != NULL)
 		str_copy(x->resp.log_tenant, sizeof(x->resp.log_tenant), known->c.tenant_id);
 	else if (x->resp.log_tenant[0] == '\0' && r->client_id != NULL && r->client_id[0] != '\0' &&
-	    (ctx->offload == NULL || offload_is_running(x)) &&
+	    ctx_may_wait(ctx, x) &&
 	    client_cache_get(ctx->clients, r->client_id, &ce) == STORE_OK)
 		str_copy(x->resp.log_tenant, sizeof(x->resp.log_tenant), ce->c.tenant_id);
 	client_entry_release(ce);
@@ -107,19 +107,22 @@ count_issued(const struct issued_token *t)
 	metrics_add("gatehouse_tokens_issued_total", 1, labels);
 }
 
-/* 1 when this is an HTTP loop in front of a shared store and r's client
- * is not in memory: its read could hold the loop's other connections for a
- * round trip, or for the store's query_timeout_ms (offload.h). Else 0,
- * with *known the client's entry as the loop found it, for refuse() (NULL:
- * none, or remembered as unknown). */
+/* 1 when this is an HTTP loop in front of a shared store and r needs the
+ * store: its client is not in memory, or a change must be loaded first. A
+ * read could hold the loop's other connections for a round trip, or for
+ * the store's query_timeout_ms (offload.h). Else 0, with *known the
+ * client's entry as the loop found it, for refuse() (NULL: none, or
+ * remembered as unknown). */
 static int
 must_offload(struct gh_ctx *ctx, const struct http_exchange *x,
     const struct token_request *r, struct client_entry **known)
 {
 	int rc;
 
-	if (ctx->offload == NULL || offload_is_running(x))
+	if (ctx_may_wait(ctx, x))
 		return 0;
+	if (ctx_refresh_every(ctx, ctx->cfg->gate_refresh_ms, 0))
+		return 1;
 	return r->client_id != NULL && r->client_id[0] != '\0' &&
 	    !client_cache_peek(ctx->clients, r->client_id, known, &rc);
 }
@@ -160,17 +163,18 @@ token_route_handle(struct http_exchange *x)
 		goto fail;
 	}
 	parsed = dialect_parse(tr->dialect, &x->req, &r, &e);
-	/* Before the look at the client cache: a change seen here empties
-	 * it, and the look must see the cache the login will use. */
-	ctx_refresh_every(ctx, ctx->cfg->gate_refresh_ms);
 	if (must_offload(ctx, x, &r, &known)) {
 		token_request_clear(&r);
 		return offload(ctx, x);
 	}
+	/* Where it may wait: a change seen is loaded first (on a loop,
+	 * must_offload sent the request here for it). */
+	if (ctx_may_wait(ctx, x))
+		(void)ctx_refresh_every(ctx, ctx->cfg->gate_refresh_ms, 1);
 	if (parsed == -1)
 		goto fail;
 	snprintf(x->resp.log_client, sizeof(x->resp.log_client), "%.64s", r.client_id);
-	r.no_store_wait = ctx->offload != NULL && !offload_is_running(x);
+	r.no_store_wait = !ctx_may_wait(ctx, x);
 	/* Its record follows in a moment: the group commit waits for it. */
 	store_expect_records(ctx->store, 1);
 	if ((rc = oauth_issue(ctx, &r, &t, &e)) != 0) {

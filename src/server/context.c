@@ -109,6 +109,8 @@ ctx_init(struct gh_ctx *c, const struct config *cfg, struct store *st,
 	}
 	atomic_store(&c->generation, gen);
 	atomic_store(&c->loaded, gen);
+	atomic_store(&c->seen, gen);
+	atomic_store(&c->failed, UINT64_MAX);	/* none */
 	if (ctx_reload_keys(c, err, errlen) == -1 ||
 	    init_limits(c, cfg, st, gen, err, errlen) == -1)
 		return -1;
@@ -186,16 +188,54 @@ ctx_keyring(struct gh_ctx *c)
 	return kr;
 }
 
-void
-ctx_refresh_every(struct gh_ctx *c, int64_t interval_ms)
+int
+ctx_may_wait(const struct gh_ctx *c, const struct http_exchange *x)
+{
+	return c->offload == NULL || offload_is_running(x);
+}
+
+/* 1 when a generation read from the store is not loaded yet, its reload
+ * has not failed, and none has been stuck for CTX_RELOAD_WAIT_MS. */
+static int
+reload_due(struct gh_ctx *c)
+{
+	uint64_t seen = atomic_load(&c->seen), since;
+
+	if (seen == atomic_load(&c->loaded) || seen == atomic_load(&c->failed))
+		return 0;
+	since = atomic_load(&c->reload_ns);
+	return since == 0 || clock_mono_ns() - since < CTX_RELOAD_WAIT_MS * 1000000ull;
+}
+
+/* 1 for the one thread whose turn it is to read the generation: none
+ * has in the last interval_ms (0: every call is a turn). */
+static int
+refresh_turn(struct gh_ctx *c, int64_t interval_ms)
 {
 	uint64_t now = clock_mono_ns(), last = atomic_load(&c->refreshed_ns);
 
 	if (interval_ms <= 0)
+		return 1;
+	return now - last >= (uint64_t)interval_ms * 1000000u &&
+	    atomic_compare_exchange_strong(&c->refreshed_ns, &last, now);
+}
+
+int
+ctx_refresh_every(struct gh_ctx *c, int64_t interval_ms, int may_wait)
+{
+	uint64_t gen;
+
+	if (!may_wait) {
+		if (refresh_turn(c, interval_ms) &&
+		    store_generation_cached(c->store, &gen) == STORE_OK)
+			atomic_store(&c->seen, gen);
+		return reload_due(c);
+	}
+	/* A change seen (here or by a loop that handed its request over) is
+	 * loaded before the request goes on, whoever's turn it is. */
+	if (reload_due(c) || refresh_turn(c, interval_ms))
 		(void)ctx_refresh(c);
-	else if (now - last >= (uint64_t)interval_ms * 1000000u &&
-	    atomic_compare_exchange_strong(&c->refreshed_ns, &last, now))
-		(void)ctx_refresh(c);
+	return 0;
 }
 
 /* reload_mu, waited for CTX_RELOAD_WAIT_MS at most; 0 when taken. */
@@ -218,6 +258,7 @@ ctx_refresh(struct gh_ctx *c)
 
 	if (store_generation(c->store, &gen) != STORE_OK)
 		return -1;
+	atomic_store(&c->seen, gen);
 	if (gen == atomic_load(&c->loaded))
 		return 0;
 	/* One thread reloads; the others that saw the change wait for it
@@ -230,6 +271,7 @@ ctx_refresh(struct gh_ctx *c)
 		return 0;
 	if (gen == atomic_load(&c->loaded))
 		goto out;	/* reloaded while we waited */
+	atomic_store(&c->reload_ns, clock_mono_ns());
 	/* Moved first: the gate empties its token cache on seeing it, before
 	 * a revocation's reload has finished (gate_sync_generation). */
 	atomic_store(&c->generation, gen);
@@ -241,10 +283,12 @@ ctx_refresh(struct gh_ctx *c)
 		log_event(LOG_ERROR, "keys.reload_failed",
 		    json_pack("{s:s}", "reason", err));
 		rc = -1;	/* loaded stays: the next request tries again */
+		atomic_store(&c->failed, gen);
 		goto out;
 	}
 	atomic_store(&c->loaded, gen);
 out:
+	atomic_store(&c->reload_ns, 0);
 	pthread_mutex_unlock(&c->reload_mu);
 	return rc;
 }

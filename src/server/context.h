@@ -40,6 +40,9 @@ struct gh_ctx {
 	struct client_cache	*clients;
 	_Atomic uint64_t	 generation;	/* the generation being, or last, loaded */
 	_Atomic uint64_t	 loaded;	/* the generation whose reload finished */
+	_Atomic uint64_t	 seen;		/* the last read from the store */
+	_Atomic uint64_t	 failed;	/* the last whose reload failed */
+	_Atomic uint64_t	 reload_ns;	/* when the running reload began; 0: none */
 	pthread_mutex_t		 reload_mu;	/* one reload at a time; others wait */
 	_Atomic uint64_t	 refreshed_ns;	/* ctx_refresh_every's last read */
 	struct gate		*gate;		/* src/gate: policy and token cache */
@@ -65,10 +68,29 @@ void	ctx_clear(struct gh_ctx *);
  * when the store cannot be read (the caches stay). */
 #define CTX_RELOAD_WAIT_MS	1000
 int	ctx_refresh(struct gh_ctx *);
-/* ctx_refresh by one thread at most once per interval_ms (0: every call);
- * the others go on with what it saw. The generation read takes the store's
- * lock (with SQLite, a file lock too): not something to do per request. */
-void	ctx_refresh_every(struct gh_ctx *, int64_t interval_ms);
+/*
+ * ctx_refresh for a request handler: the generation is read by one thread
+ * at most once per interval_ms (0: every call), and the others go on with
+ * what it saw (the read takes the store's lock, with SQLite a file lock
+ * too: not something to do per request); but while a change already seen
+ * is not yet loaded, every call reloads or waits for the reload.
+ *
+ * With may_wait 0 (ctx_may_wait: an HTTP loop in front of a shared store)
+ * nothing waits on the store: the generation is the cached one
+ * (store_generation_cached), and when a change is due the call returns 1
+ * without loading it, for the caller to hand its request to the offload
+ * pool, where this runs again and reloads (the keys and locks are store
+ * reads). A change whose reload failed, or whose reload has run for
+ * CTX_RELOAD_WAIT_MS, is not due (there or on the pool): requests go on
+ * with the caches they have, as ctx_refresh's waiters do, while later
+ * turns and the server's once-a-second refresh retry it. Otherwise 0.
+ */
+int	ctx_refresh_every(struct gh_ctx *, int64_t interval_ms, int may_wait);
+/* 1 when the handler of x may wait on the store: the store's reads are
+ * local (SQLite), or x runs on the offload pool. 0 on an HTTP loop in front
+ * of a shared store (server/offload.h). */
+struct http_exchange;
+int	ctx_may_wait(const struct gh_ctx *, const struct http_exchange *x);
 /* Reloads the keyring now (after key changes, and on a schedule). */
 int	ctx_reload_keys(struct gh_ctx *, char *err, size_t errlen);
 /* The current keyring, a new reference (keyring_unref when done). */

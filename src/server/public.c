@@ -5,6 +5,7 @@
 
 #include "obs/metrics.h"
 #include "server/context.h"
+#include "server/offload.h"
 #include "server/public.h"
 #include "server/routes.h"
 #include "util/util.h"
@@ -19,12 +20,30 @@ static struct {
 /* The longest a verifier may cache the JWKS (s), lead permitting. */
 #define JWKS_MAX_AGE_S	300
 
+/*
+ * 1 when x was handed to the offload pool to run handler there: a change
+ * to the store (a key rotated) must be loaded before the answer, and that
+ * reads the store, which a loop in front of a shared store must not wait
+ * on. With the pool full the answer is from the keys in memory: a key is
+ * published key_publish_lead before it signs, so a set one change behind
+ * verifies every token issued now. Otherwise the keys are current, 0.
+ */
+static int
+keys_offloaded(struct http_exchange *x, http_handler_fn handler)
+{
+	struct gh_ctx *c = pub.ctx;
+
+	return ctx_refresh_every(c, 0, ctx_may_wait(c, x)) &&
+	    offload_exchange(c->offload, x, handler) == 0;
+}
+
 static enum http_result
 jwks(struct http_exchange *x)
 {
 	struct keyring *kr;
 
-	ctx_refresh(pub.ctx);
+	if (keys_offloaded(x, jwks))
+		return HTTP_DEFERRED;
 	kr = ctx_keyring(pub.ctx);
 	http_response_json(&x->resp, 200, keyring_jwks(kr, clock_now(), store_env_names));
 	keyring_unref(kr);
@@ -49,13 +68,18 @@ url(const char *path)
 static enum http_result
 metadata(struct http_exchange *x)
 {
-	json_t *o = json_object(), *eps = json_object(), *envs = json_object();
+	json_t *o, *eps, *envs;
 	struct keyring *kr;
 	json_t *set;
 	size_t i;
 	json_t *k;
 	char *u;
 
+	if (keys_offloaded(x, metadata))
+		return HTTP_DEFERRED;
+	o = json_object();
+	eps = json_object();
+	envs = json_object();
 	json_object_set_new(o, "issuer", json_string(pub.ctx->issuer));
 	if (pub.table->token_paths[DIALECT_OAUTH] != NULL && (u = url(pub.table->token_paths[DIALECT_OAUTH])) != NULL) {
 		json_object_set_new(o, "token_endpoint", json_string(u));

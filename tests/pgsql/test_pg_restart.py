@@ -296,13 +296,7 @@ class Restart(Suite):
                     "X-Original-Method": "GET", "X-Original-URI": "/v1/x",
                     "X-TENANT-ID": "acme", "Authorization": "Bearer " + tok})
             eq(gate(tok).status, 200, "a's token at the gate")
-            holder = subprocess.Popen([os.path.join(self.pg.bin, "psql"), "-X", "-q", "-A",
-                                       "-t", "-d", s.db], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            holder.stdin.write(b"BEGIN; LOCK TABLE clients, client_secrets, tokens, "
-                               b"lock_failures IN ACCESS EXCLUSIVE MODE; SELECT 'held';\n")
-            holder.stdin.flush()
-            check(b"held" in holder.stdout.readline(), "the lock is held")
+            holder = self.lock_tables(s, "clients, client_secrets, tokens, lock_failures")
             answers = {}
             t0 = time.time()
             waiting = [threading.Thread(target=lambda: answers.setdefault(
@@ -334,9 +328,75 @@ class Restart(Suite):
             eq(answers["wrong"].status, 401, "the wrong secret, after the lock timeout")
             check(time.time() - t0 > 4.0, "they waited for the lock timeout")
         finally:
-            if holder is not None:
-                holder.stdin.close()    # psql ends: the transaction rolls back
-                holder.wait(30)
+            self.unlock_tables(holder)
+            s.cleanup()
+
+    def lock_tables(self, s, tables):
+        """A psql session holding tables locked; unlock_tables ends it."""
+        holder = subprocess.Popen([os.path.join(self.pg.bin, "psql"), "-X", "-q", "-A",
+                                   "-t", "-d", s.db], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        holder.stdin.write(b"BEGIN; LOCK TABLE " + tables.encode() +
+                           b" IN ACCESS EXCLUSIVE MODE; SELECT 'held';\n")
+        holder.stdin.flush()
+        check(b"held" in holder.stdout.readline(), "the lock is held")
+        return holder
+
+    def unlock_tables(self, holder):
+        if holder is not None:
+            holder.stdin.close()    # psql ends: the transaction rolls back
+            holder.wait(30)
+
+    def test_a_change_to_load_holds_up_no_other_request(self):
+        # A change made elsewhere (here the CLI's) is loaded before the
+        # requests that use the caches go on, and loading it reads the
+        # signing keys and the locks, which another session holds locked
+        # here. The token requests that see the change wait for it on
+        # offload threads (up to the 5 s lock timeout); the loop, one for
+        # every connection, serves the health checks meanwhile. Before, the
+        # first request on the loop to see the change loaded it there, and
+        # the others waited a second each for that load.
+        s = Server("--threads", "1")
+        holder = None
+        try:
+            a = s.client("acme", name="cached", roles="viewer")
+            eq(s.token(a["client_id"], a["client_secret"]).status, 200, "a's first token")
+            holder = self.lock_tables(s, "signing_keys, locks")
+            s.tenant("moved")   # the generation moves; every node must reload
+            stop, answers = threading.Event(), []
+
+            def load():
+                while not stop.is_set():
+                    t0 = time.time()
+                    r = s.token(a["client_id"], a["client_secret"])
+                    answers.append((r.status, time.time() - t0))
+            th = threading.Thread(target=load, daemon=True)
+            th.start()
+            slowest = 0.0
+            try:
+                time.sleep(0.3)
+                for _ in range(8):
+                    t1 = time.time()
+                    eq(s.get("/healthz").status, 200, "/healthz")
+                    slowest = max(slowest, time.time() - t1)
+                    time.sleep(0.4)
+            finally:
+                stop.set()
+            check(slowest < 0.5, "/healthz answered at once while the change waits "
+                  "(slowest %.2fs)" % slowest)
+            th.join(30)
+            check(answers and all(st == 200 for st, _ in answers),
+                  "the tokens are issued: %r" % answers[:5])
+            check(max(t for _, t in answers) > 0.9,
+                  "a token request waited for the change: %r" % answers[:5])
+            check("keys.reload_failed" in s.stderr(), "the failed load is logged")
+            self.unlock_tables(holder)
+            holder = None
+            # Loaded once the tables are free: the new tenant's client works.
+            c = s.client("moved", name="after", roles="viewer")
+            eq(s.token(c["client_id"], c["client_secret"]).status, 200, "after the lock")
+        finally:
+            self.unlock_tables(holder)
             s.cleanup()
 
     def test_stop_is_bounded_when_the_database_hangs(self):
