@@ -107,8 +107,9 @@ int	ctx_reload_locks(struct gh_ctx *, int64_t now, uint64_t gen);
  * counts (ratesync.h); nothing to do on a store of one node. 0 or -1. */
 int	ctx_share_rate_limits(struct gh_ctx *, char *err, size_t errlen);
 /* The server, once it serves, on a shared store: starts the threads that
- * run the requests which must first read the database (offload.h), so that
- * none waits for it on an HTTP loop. Nothing to do on a store of one node,
+ * run the requests which must first read the database (offload.h), one per
+ * pooled connection (store_connections), so that none waits for it on an
+ * HTTP loop. Nothing to do on a store of one node,
  * whose reads are local. 0, or -1 with a reason in err. */
 int	ctx_start_offload(struct gh_ctx *, char *err, size_t errlen);
 /* Logs and counts the locks that ran out (the server's housekeeping). */

@@ -16,7 +16,7 @@ struct offload {
 	struct job	 q[OFFLOAD_MAX_QUEUED];	/* a ring */
 	size_t		 head, n;
 	int		 stopping;
-	pthread_t	 th[OFFLOAD_THREADS];
+	pthread_t	 th[OFFLOAD_THREADS_MAX];
 	size_t		 started;
 };
 
@@ -49,15 +49,19 @@ worker_main(void *arg)
 }
 
 struct offload *
-offload_start(void)
+offload_start(size_t threads)
 {
 	struct offload *o = calloc(1, sizeof(*o));
 
 	if (o == NULL)
 		return NULL;
+	if (threads < 1)
+		threads = 1;
+	if (threads > OFFLOAD_THREADS_MAX)
+		threads = OFFLOAD_THREADS_MAX;
 	pthread_mutex_init(&o->mu, NULL);
 	pthread_cond_init(&o->cv, NULL);
-	for (; o->started < OFFLOAD_THREADS; o->started++)
+	for (; o->started < threads; o->started++)
 		if (pthread_create(&o->th[o->started], NULL, worker_main, o) != 0) {
 			offload_stop(o);
 			return NULL;

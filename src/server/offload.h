@@ -14,23 +14,26 @@
  * the group-commit writer does. Only shared stores have a pool: SQLite's
  * reads are local.
  *
- * Jobs run in the order given, OFFLOAD_THREADS at a time; at most
- * OFFLOAD_MAX_QUEUED wait, beyond which offload_exchange refuses (the caller
- * answers 503: a store that slow serves no one better by queueing more).
+ * Jobs run in the order given, as many at a time as the pool has threads
+ * (the server starts one per pooled connection of its store,
+ * store_connections); at most OFFLOAD_MAX_QUEUED wait, beyond which
+ * offload_exchange refuses (the caller answers 503: a store that slow
+ * serves no one better by queueing more).
  */
 #ifndef GH_OFFLOAD_H
 #define GH_OFFLOAD_H
 
 #include "http/http.h"
 
-#define OFFLOAD_THREADS		4
+#define OFFLOAD_THREADS_MAX	64
 #define OFFLOAD_MAX_QUEUED	4096
 
 struct offload;
 
-/* Starts the threads, named "offload". NULL when out of memory or no
- * thread could start (none is left running). */
-struct offload	*offload_start(void);
+/* Starts threads (1 to OFFLOAD_THREADS_MAX; beyond, the most), named
+ * "offload". NULL when out of memory or a thread could not start (none is
+ * left running). */
+struct offload	*offload_start(size_t threads);
 /*
  * Queues handler(x) for a pool thread, which runs it and, when it answers
  * there (HTTP_DONE), resumes x's connection; the handler, on its loop,

@@ -372,3 +372,9 @@ pg_generation_cached(void *h, uint64_t *out)
 	pthread_mutex_unlock(&p->gmu);
 	return STORE_OK;
 }
+
+int
+pg_connections(void *h)
+{
+	return ((struct pg *)h)->pool_size;
+}

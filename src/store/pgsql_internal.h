@@ -203,6 +203,8 @@ int	 pgi_read_gen(PGconn *c, uint64_t *v, const char *what);
 void	*pgi_listener_main(void *arg);
 int	 pg_generation(void *h, uint64_t *out);
 int	 pg_generation_cached(void *h, uint64_t *out);
+/* The pool's size (pool_size). */
+int	 pg_connections(void *h);
 
 /* pgsql_open.c */
 int	 pg_open(const char *target, void **h, char *err, size_t errlen);

@@ -392,6 +392,11 @@ int	store_failure_add(struct store *, const struct store_failure_key *keys,
 int	store_failure_reset(struct store *, const struct store_failure_key *keys,
 	    size_t n);
 int	store_is_shared(const struct store *);
+/* How many statements the store runs at once for its callers: a shared
+ * store's pooled connections (PostgreSQL's pool_size), 1 for SQLite. The
+ * server runs that many threads for requests that wait on the store
+ * (server/offload.h): more would only wait for a connection. */
+int	store_connections(const struct store *);
 /*
  * The pair keys counting failures at now (their window began after now -
  * window), at most max (1 to 10000), the newest windows first: how a node

@@ -159,6 +159,8 @@ struct store_ops {
 	int	(*failure_pairs)(void *h, int64_t since, size_t max,
 		    struct store_failure_row **out, size_t *n);
 	int	shared;
+	/* store_connections; NULL: 1. */
+	int	(*connections)(void *h);
 
 	/*
 	 * Shared issuance counts (store.h store_rate_*); store.c has checked

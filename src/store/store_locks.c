@@ -197,6 +197,12 @@ store_is_shared(const struct store *s)
 	return s != NULL && s->ops->shared;
 }
 
+int
+store_connections(const struct store *s)
+{
+	return s->ops->connections != NULL ? s->ops->connections(s->h) : 1;
+}
+
 void
 store_lock_free(struct store_lock *l, size_t n)
 {

@@ -285,6 +285,7 @@ const struct store_ops store_pgsql_ops = {
 	.rate_push = pg_rate_push,
 	.rate_pull = pg_rate_pull,
 	.shared = 1,
+	.connections = pg_connections,
 	.approval_create = pg_approval_create,
 	.approval_get = pg_approval_get,
 	.approval_list = pg_approval_list,

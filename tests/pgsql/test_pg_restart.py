@@ -399,6 +399,27 @@ class Restart(Suite):
             self.unlock_tables(holder)
             s.cleanup()
 
+    def test_one_offload_thread_per_pooled_connection(self):
+        # The threads that run requests waiting on the database: as many
+        # as the node has connections to give them (pool_size), as ps -L
+        # shows them.
+        for size in (2, 6):
+            s = Server(start=False)
+            s.db += ("&" if "?" in s.db else "?") + "pool_size=%d" % size
+            try:
+                s.start()
+                tasks = "/proc/%d/task" % s.proc.pid
+                names = []
+                for tid in os.listdir(tasks):
+                    with open(os.path.join(tasks, tid, "comm")) as f:
+                        names.append(f.read().strip())
+                eq(names.count("offload"), size, "offload threads with pool_size=%d: %r"
+                   % (size, sorted(names)))
+                c = s.client("acme", name="pooled", roles="viewer")
+                eq(s.token(c["client_id"], c["client_secret"]).status, 200, "a token")
+            finally:
+                s.cleanup()
+
     def test_stop_is_bounded_when_the_database_hangs(self):
         s = Server("--stop-timeout", "2")
         stopped = []

@@ -1,6 +1,7 @@
 /*
  * Unit tests for the offload pool (server/offload.h): handlers run on the
- * pool's threads, OFFLOAD_THREADS at once, knowing that they do
+ * pool's threads, as many at once as it was started with (1 at least,
+ * OFFLOAD_THREADS_MAX at most), knowing that they do
  * (offload_is_running); past OFFLOAD_MAX_QUEUED waiting exchanges a hand-
  * over is refused and that handler never runs; stopping runs every
  * exchange already queued before the threads end. The handlers here answer
@@ -19,7 +20,7 @@
 
 #include "server/offload.h"
 
-#define MANY	(OFFLOAD_THREADS + OFFLOAD_MAX_QUEUED + 1)
+#define MANY	(OFFLOAD_THREADS_MAX + OFFLOAD_MAX_QUEUED + 1)
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
@@ -64,36 +65,67 @@ reset(int gate_open)
 	memset(xs, 0, sizeof(xs));
 }
 
-/* Every thread held by a handler, then the queue filled: the next hand-
- * over is refused (and that exchange is not marked as running there);
- * once let go, every accepted handler runs, none other. */
+/* A pool started with asked threads: each of its `threads` held by a
+ * handler, then the queue filled (had it more threads, a queued handler
+ * would run meanwhile); the next hand-over is refused (and that exchange
+ * is not marked as running there). Once let go, every accepted handler
+ * runs, none other. */
 static void
-full_queue_refuses(void **state)
+full_queue_refuses(size_t asked, size_t threads)
 {
 	struct offload *o;
 	size_t i = 0;
 
-	(void)state;
 	reset(0);
-	assert_non_null(o = offload_start());
-	for (; i < OFFLOAD_THREADS; i++)
+	assert_non_null(o = offload_start(asked));
+	for (; i < threads; i++)
 		assert_int_equal(offload_exchange(o, &xs[i], held), 0);
 	pthread_mutex_lock(&mu);
-	while (running < OFFLOAD_THREADS)
+	while (running < (int)threads)
 		pthread_cond_wait(&cv, &mu);
 	pthread_mutex_unlock(&mu);
-	for (; i < OFFLOAD_THREADS + OFFLOAD_MAX_QUEUED; i++)
+	for (; i < threads + OFFLOAD_MAX_QUEUED; i++)
 		assert_int_equal(offload_exchange(o, &xs[i], count), 0);
 	assert_int_equal(offload_exchange(o, &xs[i], count), -1);
 	assert_false(offload_is_running(&xs[i]));
 	assert_int_equal(atomic_load(&ran), 0);
 	pthread_mutex_lock(&mu);
+	assert_int_equal(running, (int)threads);
 	open_gate = 1;
 	pthread_cond_broadcast(&cv);
 	pthread_mutex_unlock(&mu);
 	offload_stop(o);
-	assert_int_equal(atomic_load(&ran), OFFLOAD_THREADS + OFFLOAD_MAX_QUEUED);
+	assert_int_equal(atomic_load(&ran), threads + OFFLOAD_MAX_QUEUED);
 	assert_int_equal(atomic_load(&ran_wrongly), 0);
+}
+
+/* PostgreSQL's default pool_size, one connection, and the bounds. */
+static void
+four_threads(void **state)
+{
+	(void)state;
+	full_queue_refuses(4, 4);
+}
+
+static void
+one_thread(void **state)
+{
+	(void)state;
+	full_queue_refuses(1, 1);
+}
+
+static void
+none_asked_is_one(void **state)
+{
+	(void)state;
+	full_queue_refuses(0, 1);
+}
+
+static void
+too_many_asked_is_the_most(void **state)
+{
+	(void)state;
+	full_queue_refuses(OFFLOAD_THREADS_MAX + 10, OFFLOAD_THREADS_MAX);
 }
 
 /* Stopping at once still runs what was queued. */
@@ -104,7 +136,7 @@ stop_runs_what_is_queued(void **state)
 
 	(void)state;
 	reset(1);
-	assert_non_null(o = offload_start());
+	assert_non_null(o = offload_start(4));
 	for (size_t i = 0; i < 1000; i++)
 		assert_int_equal(offload_exchange(o, &xs[i], i % 2 ? held : count), 0);
 	offload_stop(o);
@@ -116,7 +148,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(full_queue_refuses),
+		cmocka_unit_test(four_threads),
+		cmocka_unit_test(one_thread),
+		cmocka_unit_test(none_asked_is_one),
+		cmocka_unit_test(too_many_asked_is_the_most),
 		cmocka_unit_test(stop_runs_what_is_queued),
 	};
 
