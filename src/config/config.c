@@ -63,6 +63,7 @@ static const struct config_entry entries[] = {
 	{ "platform_tenant", CT_STR, O(platform_tenant), 0, 0, "platform", "admin API: principals of this tenant act across tenants" },
 	{ "maker_checker", CT_STR, O(maker_checker), 0, 0, "production", "critical admin changes need approval: production (for production clients), always, never" },
 	{ "approval_ttl", CT_DURATION, O(approval_ttl), 1, 366 * 86400, "24h", "a maker-checker approval request expires this long after it is filed (unused approved ones too)" },
+	{ "offload_queue", CT_INT, O(offload_queue), 1, 65536, "4096", "shared stores: requests that wait for the database, queued for its threads (one per pooled connection); past this many more get 503 at once" },
 	{ "stop_timeout", CT_DURATION, O(stop_timeout), 1, 3600, "30", "how long a stop (SIGTERM, SIGINT) may take: requests in flight and queued records get this long, then the server logs server.stop_timeout and exits 1" },
 };
 #undef O

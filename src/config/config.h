@@ -52,6 +52,7 @@ struct config {
 	char	*maker_checker;		/* production | always | never */
 	int64_t	 approval_ttl;		/* seconds an approval request lives */
 	int64_t	 stop_timeout;		/* seconds SIGTERM may take before exit 1 */
+	int64_t	 offload_queue;		/* requests waiting for the offload threads */
 };
 
 /* Fills c with the defaults. */

@@ -137,7 +137,8 @@ ctx_start_offload(struct gh_ctx *c, char *err, size_t errlen)
 {
 	if (!store_is_shared(c->store))
 		return 0;
-	if ((c->offload = offload_start((size_t)store_connections(c->store))) == NULL) {
+	if ((c->offload = offload_start((size_t)store_connections(c->store),
+	    (size_t)c->cfg->offload_queue)) == NULL) {
 		snprintf(err, errlen, "cannot start the threads for store reads");
 		return -1;
 	}

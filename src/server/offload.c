@@ -13,8 +13,8 @@ struct job {
 struct offload {
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 cv;
-	struct job	 q[OFFLOAD_MAX_QUEUED];	/* a ring */
-	size_t		 head, n;
+	struct job	*q;		/* a ring of cap */
+	size_t		 cap, head, n;
 	int		 stopping;
 	pthread_t	 th[OFFLOAD_THREADS_MAX];
 	size_t		 started;
@@ -37,7 +37,7 @@ worker_main(void *arg)
 		if (o->n == 0)
 			break;	/* stopping, and nothing left to run */
 		j = o->q[o->head];
-		o->head = (o->head + 1) % OFFLOAD_MAX_QUEUED;
+		o->head = (o->head + 1) % o->cap;
 		o->n--;
 		pthread_mutex_unlock(&o->mu);
 		if (j.handler(j.x) == HTTP_DONE)
@@ -48,17 +48,26 @@ worker_main(void *arg)
 	return NULL;
 }
 
+/* n within [1, max]. */
+static size_t
+clamp(size_t n, size_t max)
+{
+	return n < 1 ? 1 : n > max ? max : n;
+}
+
 struct offload *
-offload_start(size_t threads)
+offload_start(size_t threads, size_t queue)
 {
 	struct offload *o = calloc(1, sizeof(*o));
 
 	if (o == NULL)
 		return NULL;
-	if (threads < 1)
-		threads = 1;
-	if (threads > OFFLOAD_THREADS_MAX)
-		threads = OFFLOAD_THREADS_MAX;
+	threads = clamp(threads, OFFLOAD_THREADS_MAX);
+	o->cap = clamp(queue, OFFLOAD_QUEUE_MAX);
+	if ((o->q = calloc(o->cap, sizeof(*o->q))) == NULL) {
+		free(o);
+		return NULL;
+	}
 	pthread_mutex_init(&o->mu, NULL);
 	pthread_cond_init(&o->cv, NULL);
 	for (; o->started < threads; o->started++)
@@ -75,8 +84,8 @@ submit(struct offload *o, struct job j)
 	int rc = -1;
 
 	pthread_mutex_lock(&o->mu);
-	if (!o->stopping && o->n < OFFLOAD_MAX_QUEUED) {
-		o->q[(o->head + o->n) % OFFLOAD_MAX_QUEUED] = j;
+	if (!o->stopping && o->n < o->cap) {
+		o->q[(o->head + o->n) % o->cap] = j;
 		o->n++;
 		pthread_cond_signal(&o->cv);
 		rc = 0;
@@ -114,5 +123,6 @@ offload_stop(struct offload *o)
 		pthread_join(o->th[i], NULL);
 	pthread_cond_destroy(&o->cv);
 	pthread_mutex_destroy(&o->mu);
+	free(o->q);
 	free(o);
 }

@@ -16,9 +16,10 @@
  *
  * Jobs run in the order given, as many at a time as the pool has threads
  * (the server starts one per pooled connection of its store,
- * store_connections); at most OFFLOAD_MAX_QUEUED wait, beyond which
- * offload_exchange refuses (the caller answers 503: a store that slow
- * serves no one better by queueing more).
+ * store_connections); at most the pool's queue length wait (the
+ * offload_queue setting), beyond which offload_exchange refuses (the
+ * caller answers 503: a store that slow serves no one better by queueing
+ * more).
  */
 #ifndef GH_OFFLOAD_H
 #define GH_OFFLOAD_H
@@ -26,14 +27,15 @@
 #include "http/http.h"
 
 #define OFFLOAD_THREADS_MAX	64
-#define OFFLOAD_MAX_QUEUED	4096
+#define OFFLOAD_QUEUE_MAX	65536	/* the offload_queue setting's bound too */
 
 struct offload;
 
 /* Starts threads (1 to OFFLOAD_THREADS_MAX; beyond, the most), named
- * "offload". NULL when out of memory or a thread could not start (none is
+ * "offload", with room for queue waiting jobs (1 to OFFLOAD_QUEUE_MAX,
+ * likewise). NULL when out of memory or a thread could not start (none is
  * left running). */
-struct offload	*offload_start(size_t threads);
+struct offload	*offload_start(size_t threads, size_t queue);
 /*
  * Queues handler(x) for a pool thread, which runs it and, when it answers
  * there (HTTP_DONE), resumes x's connection; the handler, on its loop,
