@@ -510,9 +510,11 @@ must_offload(struct gh_ctx *ctx, const struct http_exchange *x,
 }
 
 /* Hands x to an offload thread, which runs the check again there. A full
- * queue is answered 503 at once. */
+ * queue is answered 503 at once, and audited as every refusal is (queued,
+ * never waited for). om and path: the original call's. */
 static enum http_result
-offload(struct gh_ctx *ctx, struct http_exchange *x, const struct policy_rule *rule)
+offload(struct gh_ctx *ctx, struct http_exchange *x, const struct policy_rule *rule,
+    const char *om, const char *path)
 {
 	struct gate_refusal r;
 
@@ -522,6 +524,7 @@ offload(struct gh_ctx *ctx, struct http_exchange *x, const struct policy_rule *r
 	gate_refuse(&r, 503, "temporarily_unavailable", "store", "the store is busy; try again");
 	answer_refusal(x, rule, &r);
 	http_response_header(&x->resp, "Retry-After", "1");
+	audit_refusal(ctx, x, NULL, om, path, &r);
 	return HTTP_DONE;
 }
 
@@ -540,10 +543,6 @@ gate_check(struct http_exchange *x)
 
 	memset(&r, 0, sizeof(r));
 	path[0] = '\0';
-	/* A change to load first reads the store: on a loop that must not
-	 * wait, the pool does it (and the whole check). */
-	if (gate_refresh(ctx, ctx_may_wait(ctx, x)))
-		return offload(ctx, x, NULL);
 	if (ctx->gate == NULL || (pol = policy_get(ctx->gate)) == NULL) {
 		gate_refuse(&r, 403, "access_denied", "no_policy",
 		    "no route policy configured: the gate refuses every call");
@@ -552,8 +551,10 @@ gate_check(struct http_exchange *x)
 	if (original_call(x, &om, &m, path, &r) == -1)
 		goto refuse;
 	rule = policy_match(pol, m, path);
-	if (must_offload(ctx, x, rule, now, &p)) {
-		enum http_result res = offload(ctx, x, rule);
+	/* A change to load first reads the store: on a loop that must not
+	 * wait, the pool does it (and the whole check). */
+	if (gate_refresh(ctx, ctx_may_wait(ctx, x)) || must_offload(ctx, x, rule, now, &p)) {
+		enum http_result res = offload(ctx, x, rule, om, path);
 		policy_unref(pol);
 		return res;
 	}

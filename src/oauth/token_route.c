@@ -43,21 +43,19 @@ refusal_done(void *arg, int err)
 	http_exchange_resume(x);
 }
 
-/* The audit row of a refusal: the claimed client id (it may not exist),
- * the error code and its description (never the secret). Answers once the
- * row is durable (HTTP_DEFERRED), or at once when the trail is off. */
-static enum http_result
-refuse(struct gh_ctx *ctx, struct http_exchange *x, const struct token_request *r,
-    const struct oauth_error *e, const struct client_entry *known)
+/* The audit row of a refusal into *ev (detail: its buffer): the claimed
+ * client id (it may not exist), the error code and its description (never
+ * the secret). A known client's refusals belong to its tenant's trail. On
+ * a loop that must not wait, the entry the loop found (must_offload) is the
+ * one to ask: the cache may have been emptied since. */
+static void
+refusal_event(struct gh_ctx *ctx, struct http_exchange *x, const struct token_request *r,
+    const struct oauth_error *e, const struct client_entry *known,
+    struct audit_event *ev, char detail[320])
 {
-	struct audit_event ev;
-	char detail[320];
 	struct client_entry *ce = NULL;
 
-	snprintf(detail, sizeof(detail), "%s: %s", oauth_code_names[e->code], e->description);
-	/* A known client's refusals belong to its tenant's trail. On a loop
-	 * that must not wait, the entry the loop found (must_offload) is
-	 * the one to ask: the cache may have been emptied since. */
+	snprintf(detail, 320, "%s: %s", oauth_code_names[e->code], e->description);
 	if (x->resp.log_tenant[0] == '\0' && known != NULL)
 		str_copy(x->resp.log_tenant, sizeof(x->resp.log_tenant), known->c.tenant_id);
 	else if (x->resp.log_tenant[0] == '\0' && r->client_id != NULL && r->client_id[0] != '\0' &&
@@ -65,15 +63,28 @@ refuse(struct gh_ctx *ctx, struct http_exchange *x, const struct token_request *
 	    client_cache_get(ctx->clients, r->client_id, &ce) == STORE_OK)
 		str_copy(x->resp.log_tenant, sizeof(x->resp.log_tenant), ce->c.tenant_id);
 	client_entry_release(ce);
-	memset(&ev, 0, sizeof(ev));
-	ev.request_id = x->req.request_id;
-	ev.actor = r->client_id;
-	ev.tenant = x->resp.log_tenant;
-	ev.address = r->peer_ip;
-	ev.action = AUDIT_TOKEN_REFUSED;
-	ev.target = r->client_id;
-	ev.outcome = "refused";
-	ev.detail = detail;
+	memset(ev, 0, sizeof(*ev));
+	ev->request_id = x->req.request_id;
+	ev->actor = r->client_id;
+	ev->tenant = x->resp.log_tenant;
+	ev->address = r->peer_ip;
+	ev->action = AUDIT_TOKEN_REFUSED;
+	ev->target = r->client_id;
+	ev->outcome = "refused";
+	ev->detail = detail;
+}
+
+/* Answers e with its audit row: once the row is durable (HTTP_DEFERRED),
+ * or at once when the trail is off. */
+static enum http_result
+refuse(struct gh_ctx *ctx, struct http_exchange *x, const struct token_request *r,
+    const struct oauth_error *e, const struct client_entry *known)
+{
+	struct audit_event ev;
+	char detail[320];
+
+	dialect_respond_error(&x->resp, e);
+	refusal_event(ctx, x, r, e, known, &ev, detail);
 	return audit_emit_async(ctx, &ev, refusal_done, x) == 0 ? HTTP_DEFERRED : HTTP_DONE;
 }
 
@@ -128,18 +139,23 @@ must_offload(struct gh_ctx *ctx, const struct http_exchange *x,
 }
 
 /* Hands x to an offload thread, which runs the route again there (parsing
- * is cheap and changed nothing). A full queue is answered 503 at once:
- * its audit row would wait on the same store. */
+ * is cheap and changed nothing). A full queue is answered 503 at once: its
+ * audit row is queued, not waited for, as the store is what is slow. */
 static enum http_result
-offload(struct gh_ctx *ctx, struct http_exchange *x)
+offload(struct gh_ctx *ctx, struct http_exchange *x, const struct token_request *r,
+    const struct client_entry *known)
 {
 	struct oauth_error e;
+	struct audit_event ev;
+	char detail[320];
 
 	if (offload_exchange(ctx->offload, x, token_route_handle) == 0)
 		return HTTP_DEFERRED;
 	oauth_fail(&e, 503, OAUTH_TEMPORARILY_UNAVAILABLE, "the store is busy; try again");
 	e.retry_after = 1;
 	dialect_respond_error(&x->resp, &e);
+	refusal_event(ctx, x, r, &e, known, &ev, detail);
+	(void)audit_emit(ctx, &ev);	/* a failure is logged there */
 	return HTTP_DONE;
 }
 
@@ -152,6 +168,7 @@ token_route_handle(struct http_exchange *x)
 	struct issued_token t;
 	struct oauth_error e;
 	struct client_entry *known = NULL;
+	enum http_result res;
 	int https = 0, rec_rc, parsed, rc;
 
 	memset(&r, 0, sizeof(r));
@@ -164,8 +181,8 @@ token_route_handle(struct http_exchange *x)
 	}
 	parsed = dialect_parse(tr->dialect, &x->req, &r, &e);
 	if (must_offload(ctx, x, &r, &known)) {
-		token_request_clear(&r);
-		return offload(ctx, x);
+		res = offload(ctx, x, &r, known);
+		goto out;
 	}
 	/* Where it may wait: a change seen is loaded first (on a loop,
 	 * must_offload sent the request here for it). */
@@ -180,9 +197,8 @@ token_route_handle(struct http_exchange *x)
 	if ((rc = oauth_issue(ctx, &r, &t, &e)) != 0) {
 		store_expect_records(ctx->store, -1);
 		if (rc == 1) {	/* its login must read or write the store */
-			client_entry_release(known);
-			token_request_clear(&r);
-			return offload(ctx, x);
+			res = offload(ctx, x, &r, known);
+			goto out;
 		}
 		if (e.code == OAUTH_INVALID_CLIENT)
 			log_event(LOG_WARN, "auth.client_failed", json_pack("{s:s, s:s, s:s}",
@@ -207,17 +223,14 @@ token_route_handle(struct http_exchange *x)
 		goto fail;
 	}
 	count_issued(&t);
+	res = HTTP_DEFERRED;	/* answered once the record is durable */
+	goto out;
+fail:
+	res = refuse(ctx, x, &r, &e, known);
+out:
+	/* Locals only: once handed over, x is the pool's or the writer's. */
 	client_entry_release(known);
 	token_request_clear(&r);
 	issued_token_clear(&t);
-	return HTTP_DEFERRED;
-fail:
-	dialect_respond_error(&x->resp, &e);
-	{
-		enum http_result res = refuse(ctx, x, &r, &e, known);
-		client_entry_release(known);
-		token_request_clear(&r);
-		issued_token_clear(&t);
-		return res;
-	}
+	return res;
 }

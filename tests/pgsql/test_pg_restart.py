@@ -21,6 +21,13 @@ from harness import BACKEND, Server, Suite, basic, check, eq, jwt_parts  # noqa:
 FAST = 1.0      # a request that needs the database answers within this while it is down
 
 
+def pool_size_url(s, size):
+    """s's store URL with our pool_size parameter (libpq's own tools, such
+    as psql, refuse it)."""
+    check("?" not in s.db, "a URL without parameters: " + s.db)
+    s.db += "?pool_size=%d" % size
+
+
 class Load:
     """Threads asking for tokens as fast as they are answered."""
 
@@ -72,9 +79,11 @@ class Restart(Suite):
         self.s.cleanup()
 
     def gate(self, tok):
-        return self.s.get("/gate", headers={"X-Original-Method": "GET",
-                                            "X-Original-URI": "/v1/x", "X-TENANT-ID": "acme",
-                                            "Authorization": "Bearer " + tok})
+        return self.gate_on(self.s, tok)
+
+    def gate_on(self, s, tok):
+        return s.get("/gate", headers={"X-Original-Method": "GET", "X-Original-URI": "/v1/x",
+                                       "X-TENANT-ID": "acme", "Authorization": "Bearer " + tok})
 
     def test_restart_under_load(self):
         c = self.s.client("acme", name="loaded", roles="viewer")
@@ -292,9 +301,7 @@ class Restart(Suite):
             admin = {"Authorization": "Bearer " + r.json()["access_token"]}
 
             def gate(tok):
-                return s.get("/gate", headers={
-                    "X-Original-Method": "GET", "X-Original-URI": "/v1/x",
-                    "X-TENANT-ID": "acme", "Authorization": "Bearer " + tok})
+                return self.gate_on(s, tok)
             eq(gate(tok).status, 200, "a's token at the gate")
             holder = self.lock_tables(s, "clients, client_secrets, tokens, lock_failures")
             answers = {}
@@ -333,8 +340,9 @@ class Restart(Suite):
 
     def lock_tables(self, s, tables):
         """A psql session holding tables locked; unlock_tables ends it."""
+        db = s.db.split("?pool_size=")[0]     # ours, not libpq's (pool_size_url)
         holder = subprocess.Popen([os.path.join(self.pg.bin, "psql"), "-X", "-q", "-A",
-                                   "-t", "-d", s.db], stdin=subprocess.PIPE,
+                                   "-t", "-d", db], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         holder.stdin.write(b"BEGIN; LOCK TABLE " + tables.encode() +
                            b" IN ACCESS EXCLUSIVE MODE; SELECT 'held';\n")
@@ -405,7 +413,7 @@ class Restart(Suite):
         # shows them.
         for size in (2, 6):
             s = Server(start=False)
-            s.db += ("&" if "?" in s.db else "?") + "pool_size=%d" % size
+            pool_size_url(s, size)
             try:
                 s.start()
                 tasks = "/proc/%d/task" % s.proc.pid
@@ -419,6 +427,67 @@ class Restart(Suite):
                 eq(s.token(c["client_id"], c["client_secret"]).status, 200, "a token")
             finally:
                 s.cleanup()
+
+    def test_a_full_offload_queue_gets_503_at_once_and_is_audited(self):
+        # One connection, so one offload thread, and room for one request
+        # waiting for it (offload_queue). With the clients table locked, a
+        # token request for a client not in memory holds the thread, a
+        # second waits in the queue, and a third is refused at once: 503
+        # with Retry-After, and a token.refused row in the audit trail
+        # (queued, not waited for, as the store is what is slow). So is a
+        # gate check that must read the store: 503, and a gate.refused row.
+        s = Server("--threads", "1", "--offload-queue", "1", start=False,
+                   policy="GET /v1/** role=viewer env=any\n")
+        pool_size_url(s, 1)
+        holder = None
+        try:
+            s.start()
+            cs = [s.client("acme", name="c%d" % i, roles="viewer") for i in range(3)]
+            o = s.client("acme", name="opaque", roles="viewer", token_format="opaque")
+            r = s.token(o["client_id"], o["client_secret"])
+            eq(r.status, 200, "the opaque token")
+            opaque = r.json()["access_token"]
+            holder = self.lock_tables(s, "clients")
+            answers = {}
+
+            def ask(i):
+                answers[i] = s.token(cs[i]["client_id"], cs[i]["client_secret"])
+            waiting = []
+            for i in (0, 1):
+                waiting.append(threading.Thread(target=ask, args=(i,), daemon=True))
+                waiting[-1].start()
+                time.sleep(0.5)     # taken by the thread, then queued
+            t0 = time.time()
+            r = s.token(cs[2]["client_id"], cs[2]["client_secret"])
+            took = time.time() - t0
+            eq(r.status, 503, "the third, past the queue: %r" % r)
+            check(took < FAST, "refused at once (%.2fs)" % took)
+            eq(r.header("Retry-After"), "1", "Retry-After")
+            eq(r.json()["error"], "temporarily_unavailable", "the error")
+            t0 = time.time()
+            g = self.gate_on(s, opaque)
+            eq(g.status, 503, "a gate check past the queue: %r" % g)
+            check(time.time() - t0 < FAST, "refused at once")
+            eq(g.header("Retry-After"), "1", "the gate's Retry-After")
+            check(not answers, "the first two still wait: %r" % answers)
+            self.unlock_tables(holder)
+            holder = None
+            for t in waiting:
+                t.join(30)
+            eq([answers[i].status for i in (0, 1)], [200, 200], "the first two, once free")
+            rows = s.cli("audit", "list", "--limit", "1000")
+            refused = [row for row in rows if row["action"] == "token.refused" and
+                       row["actor"] == cs[2]["client_id"]]
+            eq(len(refused), 1, "one refusal row for the third: %r" % refused)
+            check("temporarily_unavailable" in refused[0]["detail"] and
+                  "busy" in refused[0]["detail"], "its reason: " + refused[0]["detail"])
+            gate = [row for row in rows if row["action"] == "gate.refused"]
+            eq(len(gate), 1, "one gate refusal row: %r" % gate)
+            eq(gate[0]["target"], "GET /v1/x", "the call it refused")
+            check(gate[0]["detail"].startswith("503 store:"), "its reason: " + gate[0]["detail"])
+        finally:
+            self.unlock_tables(holder)
+            s.cleanup()
 
     def test_stop_is_bounded_when_the_database_hangs(self):
         s = Server("--stop-timeout", "2")
