@@ -473,6 +473,10 @@ admin_handle(struct http_exchange *x)
 	op->fn(&c);
 	if (!c.answered)
 		admin_error(&c, 500, "server_error", "the operation gave no answer");
+	/* Before the answer: a request the caller makes next, on any
+	 * connection, sees the change. */
+	if (op->method != HTTP_GET)
+		ctx_changed_here(c.ctx);
 	idem_finish(c.ctx->store, &claim, &x->resp);
 out:
 	/* Every change, and every refusal, is on the trail (reads are not:

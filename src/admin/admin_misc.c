@@ -400,7 +400,6 @@ locks_clear(struct admin_call *c)
 		admin_error(c, 503, "temporarily_unavailable", "store: %s", store_last_error());
 		return;
 	}
-	(void)ctx_refresh(c->ctx);
 	admin_answer(c, 200, json_pack("{s:i}", "cleared", count));
 }
 

@@ -107,7 +107,7 @@ gate_invalidate(struct gh_ctx *ctx)
 	ctx->gate->revoked_stale = 1;
 	pthread_mutex_unlock(&ctx->gate->revoked_mu);
 	/* The next call re-reads the store whatever the interval. */
-	atomic_store(&ctx->refreshed_ns, 0);
+	atomic_store(&ctx->refreshed_ns, 0);	/* as ctx_changed_here */
 }
 
 void

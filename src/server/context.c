@@ -239,6 +239,13 @@ ctx_refresh_every(struct gh_ctx *c, int64_t interval_ms, int may_wait)
 	return 0;
 }
 
+void
+ctx_changed_here(struct gh_ctx *c)
+{
+	(void)ctx_refresh(c);
+	atomic_store(&c->refreshed_ns, 0);
+}
+
 /* reload_mu, waited for CTX_RELOAD_WAIT_MS at most; 0 when taken. */
 static int
 reload_lock(struct gh_ctx *c)

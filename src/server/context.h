@@ -86,6 +86,11 @@ int	ctx_refresh(struct gh_ctx *);
  * turns and the server's once-a-second refresh retry it. Otherwise 0.
  */
 int	ctx_refresh_every(struct gh_ctx *, int64_t interval_ms, int may_wait);
+/* A change was made through this process (the admin API; where it may
+ * wait): loads it now, and gives the next ctx_refresh_every its turn to
+ * read the generation whatever the interval, so that the next request, on
+ * any thread, sees it. No-op when nothing changed. */
+void	ctx_changed_here(struct gh_ctx *);
 /* 1 when the handler of x may wait on the store: the store's reads are
  * local (SQLite), or x runs on the offload pool. 0 on an HTTP loop in front
  * of a shared store (server/offload.h). */

@@ -65,6 +65,34 @@ class Admin(Suite):
         eq(r.status, 200, "list clients: %r" % r)
         return sorted(c["client_id"] for c in r.json()["clients"])
 
+    def test_a_change_here_is_seen_by_the_next_request(self):
+        # A change made through the admin API takes effect on the next
+        # request, on any connection, however long the server may go
+        # without re-reading the store's generation for other processes'
+        # changes (gate_refresh_ms, here its most: a second). Before, a
+        # token issued just before the change had taken the refresh's turn,
+        # and the disabled client got tokens for up to that second.
+        s = Server("--gate-refresh-ms", "1000")
+        try:
+            admin = s.client("acme", name="admin", roles="admin", env="production",
+                             allow_ip="127.0.0.1/32")
+            c = s.client("acme", name="app", roles="viewer")
+            r = s.token(admin["client_id"], admin["client_secret"])
+            eq(r.status, 200, "the admin's token")
+            h = {"Authorization": "Bearer " + r.json()["access_token"]}
+            path = A + "/clients/%s/" % c["client_id"]
+            for i in range(3):
+                eq(s.token(c["client_id"], c["client_secret"]).status, 200, "before, %d" % i)
+                eq(s.request("POST", path + "disable", headers=h).status, 200, "disabled")
+                r = s.token(c["client_id"], c["client_secret"])
+                check(r.status in (400, 401) and "access_token" not in r.json(),
+                      "refused at once after the disable, %d: %r" % (i, r))
+                eq(s.request("POST", path + "enable", headers=h).status, 200, "enabled")
+                eq(s.token(c["client_id"], c["client_secret"]).status, 200,
+                   "issued at once after the enable, %d" % i)
+        finally:
+            s.cleanup()
+
     # -- authentication and roles ----------------------------------------------
     def test_auth_required(self):
         r = self.api("GET", "/clients")
