@@ -67,7 +67,8 @@ load(sqlite3 *db, const char *id, struct store_approval *out)
 	int rc, src;
 
 	if ((rc = sq_prep(db, "approvals",
-	    "SELECT " COLUMNS " FROM approvals WHERE id = ?", &st, "s", id)) != STORE_OK)
+	    "SELECT " COLUMNS " FROM approvals WHERE id = ?", &st,
+	    SQ_ARGS(SQ_TEXT(id)))) != STORE_OK)
 		return rc;
 	src = sqlite3_step(st);
 	if (src == SQLITE_ROW)
@@ -93,13 +94,13 @@ sq_approval_create(void *h, const struct store_approval *a)
 	 * holds no conflict key. */
 	if ((rc = sq_prep(db, "approvals",
 	    "UPDATE approvals SET state = ? WHERE state = ? AND expires_at <= ?",
-	    &st, "iii", (int64_t)STORE_APPROVAL_EXPIRED, (int64_t)STORE_APPROVAL_PENDING,
-	    a->created_at)) == STORE_OK)
+	    &st, SQ_ARGS(SQ_INT(STORE_APPROVAL_EXPIRED), SQ_INT(STORE_APPROVAL_PENDING),
+	    SQ_INT(a->created_at)))) == STORE_OK)
 		rc = sq_step_done(db, st, NULL, "approvals expire");
 	if (rc == STORE_OK && a->conflict_key[0] != '\0' &&
 	    (rc = sq_prep(db, "approvals",
 	    "SELECT id FROM approvals WHERE state = ? AND conflict_key = ? LIMIT 1",
-	    &st, "is", (int64_t)STORE_APPROVAL_PENDING, a->conflict_key)) == STORE_OK) {
+	    &st, SQ_ARGS(SQ_INT(STORE_APPROVAL_PENDING), SQ_TEXT(a->conflict_key)))) == STORE_OK) {
 		src = sqlite3_step(st);
 		if (src == SQLITE_ROW)
 			rc = store_set_error(STORE_CONFLICT,
@@ -111,10 +112,11 @@ sq_approval_create(void *h, const struct store_approval *a)
 	}
 	if (rc == STORE_OK && (rc = sq_prep(db, "approvals",
 	    "INSERT INTO approvals (" COLUMNS ") VALUES"
-	    " (?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', ?, ?, 0, 0)", &st, "ssssssssiii",
-	    a->id, a->tenant_id, a->kind, a->maker, a->maker_tenant, a->payload, a->reason,
-	    a->conflict_key, (int64_t)STORE_APPROVAL_PENDING, a->created_at,
-	    a->expires_at)) == STORE_OK) {
+	    " (?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', ?, ?, 0, 0)", &st, SQ_ARGS(SQ_TEXT(a->id),
+	    SQ_TEXT(a->tenant_id), SQ_TEXT(a->kind), SQ_TEXT(a->maker), SQ_TEXT(a->maker_tenant),
+	    SQ_TEXT(a->payload), SQ_TEXT(a->reason), SQ_TEXT(a->conflict_key),
+	    SQ_INT(STORE_APPROVAL_PENDING), SQ_INT(a->created_at),
+	    SQ_INT(a->expires_at)))) == STORE_OK) {
 		rc = sq_step_done(db, st, NULL, "approvals insert");
 		if (rc != STORE_OK && sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_PRIMARYKEY)
 			rc = store_set_error(STORE_CONFLICT, "approval %.64s already exists", a->id);
@@ -148,9 +150,10 @@ sq_approval_list(void *h, const char *tenant_id, enum store_approval_state state
 	/* ?1 NULL: any tenant; ?2 -1: any state. */
 	if ((rc = sq_prep(db, "approvals",
 	    "SELECT " COLUMNS " FROM approvals WHERE (?1 IS NULL OR tenant_id = ?1)"
-	    " AND (?2 < 0 OR state = ?2) ORDER BY created_at DESC, id DESC LIMIT ?3", &st, "sii",
-	    tenant_id, state == STORE_APPROVAL_STATE__MAX ? (int64_t)-1 : (int64_t)state,
-	    (int64_t)limit)) != STORE_OK)
+	    " AND (?2 < 0 OR state = ?2) ORDER BY created_at DESC, id DESC LIMIT ?3", &st,
+	    SQ_ARGS(SQ_TEXT(tenant_id),
+	    SQ_INT(state == STORE_APPROVAL_STATE__MAX ? -1 : (int64_t)state),
+	    SQ_INT(limit)))) != STORE_OK)
 		goto out;
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_approval *nv = sq_grow(v, &cap, *n, sizeof(*v));
@@ -196,9 +199,9 @@ sq_approval_transition(void *h, const char *id, enum store_approval_state from,
 	    " decided_at = CASE WHEN ?2 IS NULL THEN decided_at ELSE ?3 END,"
 	    " used_at = CASE WHEN ?4 = 0 THEN used_at ELSE ?4 END,"
 	    " result = coalesce(?5, result)"
-	    " WHERE id = ?6 AND state = ?7 AND (?8 = 0 OR expires_at > ?3)", &st, "isiissii",
-	    (int64_t)to, checker, now, used_at, result, id, (int64_t)from,
-	    (int64_t)(check_expiry != 0))) == STORE_OK)
+	    " WHERE id = ?6 AND state = ?7 AND (?8 = 0 OR expires_at > ?3)", &st,
+	    SQ_ARGS(SQ_INT(to), SQ_TEXT(checker), SQ_INT(now), SQ_INT(used_at), SQ_TEXT(result),
+	    SQ_TEXT(id), SQ_INT(from), SQ_INT(check_expiry != 0)))) == STORE_OK)
 		rc = sq_step_done(db, st, &changes, "approvals update");
 	if (rc == STORE_OK && changes == 0) {
 		/* Lost, or never could: say why, change nothing. */

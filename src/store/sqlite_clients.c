@@ -218,10 +218,10 @@ sq_client_delete(void *h, const char *id)
 	if ((rc = sq_exec(db, "BEGIN IMMEDIATE", "client delete")) != STORE_OK)
 		goto out;
 	if ((rc = sq_prep(db, "client delete secrets", "DELETE FROM client_secrets"
-	    " WHERE client_id = ?", &st, "s", id)) == STORE_OK)
+	    " WHERE client_id = ?", &st, SQ_ARGS(SQ_TEXT(id)))) == STORE_OK)
 		rc = sq_step_done(db, st, NULL, "client delete secrets");
 	if (rc == STORE_OK && (rc = sq_prep(db, "client delete",
-	    "DELETE FROM clients WHERE id = ?", &st, "s", id)) == STORE_OK)
+	    "DELETE FROM clients WHERE id = ?", &st, SQ_ARGS(SQ_TEXT(id)))) == STORE_OK)
 		rc = sq_step_done(db, st, &changes, "client delete");
 	if (rc == STORE_OK && changes == 0)
 		rc = store_set_error(STORE_NOTFOUND, "client %.64s does not exist", id);

@@ -20,7 +20,8 @@ load(sqlite3 *db, const char *client_id, const char *key, struct store_idem *out
 
 	if ((rc = sq_prep(db, "idempotency",
 	    "SELECT fingerprint, state, status, body, created_at, expires_at"
-	    " FROM idempotency WHERE client_id = ? AND key = ?", &st, "ss", client_id, key)) != STORE_OK)
+	    " FROM idempotency WHERE client_id = ? AND key = ?", &st,
+	    SQ_ARGS(SQ_TEXT(client_id), SQ_TEXT(key)))) != STORE_OK)
 		return rc;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
@@ -63,8 +64,9 @@ sq_idem_begin(void *h, const struct store_idem *rec, int64_t now, int64_t stale_
 	/* Drop every expired record (indexed), and this key's if it is a
 	 * RUNNING one whose process died (started before stale_before). */
 	if ((rc = sq_prep(db, "idempotency", "DELETE FROM idempotency WHERE expires_at <= ?"
-	    " OR (client_id = ? AND key = ? AND state = 0 AND created_at < ?)", &st, "issi",
-	    now, rec->client_id, rec->key, stale_before)) == STORE_OK)
+	    " OR (client_id = ? AND key = ? AND state = 0 AND created_at < ?)", &st,
+	    SQ_ARGS(SQ_INT(now), SQ_TEXT(rec->client_id), SQ_TEXT(rec->key),
+	    SQ_INT(stale_before)))) == STORE_OK)
 		rc = sq_step_done(db, st, NULL, "idempotency prune");
 	if (rc == STORE_OK) {
 		/* A live record is a conflict; none lets the insert go on. */
@@ -72,9 +74,9 @@ sq_idem_begin(void *h, const struct store_idem *rec, int64_t now, int64_t stale_
 			rc = store_set_error(STORE_CONFLICT, "idempotency key in use");
 		else if (rc == STORE_NOTFOUND && (rc = sq_prep(db, "idempotency",
 		    "INSERT INTO idempotency (client_id, key, fingerprint, state, status,"
-		    " body, created_at, expires_at) VALUES (?, ?, ?, 0, 0, '', ?, ?)", &st, "sssii",
-		    rec->client_id, rec->key, rec->fingerprint, rec->created_at,
-		    rec->expires_at)) == STORE_OK)
+		    " body, created_at, expires_at) VALUES (?, ?, ?, 0, 0, '', ?, ?)", &st,
+		    SQ_ARGS(SQ_TEXT(rec->client_id), SQ_TEXT(rec->key), SQ_TEXT(rec->fingerprint),
+		    SQ_INT(rec->created_at), SQ_INT(rec->expires_at)))) == STORE_OK)
 			rc = sq_step_done(db, st, NULL, "idempotency insert");
 	}
 	rc = sq_tx_end(h, db, rc, NULL, "idempotency commit");
@@ -92,8 +94,9 @@ sq_idem_finish(void *h, const char *client_id, const char *key, int status, cons
 
 	if ((rc = sq_prep(db, "idempotency",
 	    "UPDATE idempotency SET state = 1, status = ?, body = ?"
-	    " WHERE client_id = ? AND key = ? AND state = 0", &st, "isss",
-	    (int64_t)status, body != NULL ? body : "", client_id, key)) == STORE_OK &&
+	    " WHERE client_id = ? AND key = ? AND state = 0", &st,
+	    SQ_ARGS(SQ_INT(status), SQ_TEXT(body != NULL ? body : ""), SQ_TEXT(client_id),
+	    SQ_TEXT(key)))) == STORE_OK &&
 	    (rc = sq_step_done(db, st, &changes, "idempotency finish")) == STORE_OK && changes == 0)
 		rc = store_set_error(STORE_NOTFOUND, "no running idempotency record");
 	sq_main_unlock(h);
@@ -109,7 +112,7 @@ sq_idem_release(void *h, const char *client_id, const char *key)
 
 	if ((rc = sq_prep(db, "idempotency",
 	    "DELETE FROM idempotency WHERE client_id = ? AND key = ? AND state = 0",
-	    &st, "ss", client_id, key)) == STORE_OK &&
+	    &st, SQ_ARGS(SQ_TEXT(client_id), SQ_TEXT(key)))) == STORE_OK &&
 	    (rc = sq_step_done(db, st, &changes, "idempotency release")) == STORE_OK && changes == 0)
 		rc = store_set_error(STORE_NOTFOUND, "no running idempotency record");
 	sq_main_unlock(h);

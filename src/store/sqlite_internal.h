@@ -11,6 +11,7 @@
 #define GH_SQLITE_INTERNAL_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <sqlite3.h>
@@ -24,24 +25,52 @@ sqlite3	*sq_main_lock(void *h);
 void	 sq_main_unlock(void *h);
 /* A failed SQLite call as enum store_err with "what: message" set. */
 int	 sq_error(sqlite3 *db, int rc, const char *what);
-/* sqlite_util.c: statement helpers for the topic files. sq_exec runs sql
- * (no rows); sq_prep prepares sql and binds arguments by a type string, s
- * text (NULL binds NULL) and i int64, one a parameter ("": none now, for
- * sq_rebind to bind row by row), what naming it in errors; sq_step_done
- * steps a statement that returns no rows and finalizes it (*changes, may be
- * NULL, gets the rows changed); sq_text copies a text column ("" for NULL;
- * NULL only when out of memory). */
+/* sqlite_util.c: statement helpers for the topic files.
+ *
+ * One bound parameter: text (NULL binds NULL; SQLite takes its own copy)
+ * or a 64-bit integer. Make it with SQ_TEXT or SQ_INT, never by hand: each
+ * initializes the member of its type, so the compiler converts an int, an
+ * enum or a size_t given to SQ_INT to int64_t, and with -Werror refuses an
+ * integer given to SQ_TEXT or a pointer given to SQ_INT (-Wint-conversion).
+ * SQ_ARGS(SQ_TEXT(id), SQ_INT(now)) passes a statement's arguments, in
+ * parameter order, as an array and the count the compiler takes of it:
+ * the last two arguments of sq_prep and sq_rebind. SQ_NO_ARGS passes none
+ * (to sq_prep: prepare only). */
+struct sq_arg {
+	int		 is_int;	/* 1: integer, else text */
+	const char	*text;
+	int64_t		 integer;
+};
+#define SQ_TEXT(v)	((struct sq_arg){ .is_int = 0, .text = (v), .integer = 0 })
+#define SQ_INT(v)	((struct sq_arg){ .is_int = 1, .text = NULL, .integer = (v) })
+#define SQ_ARGS(...)	(const struct sq_arg[]){ __VA_ARGS__ }, \
+	(sizeof((const struct sq_arg[]){ __VA_ARGS__ }) / sizeof(struct sq_arg))
+#define SQ_NO_ARGS	(const struct sq_arg *)NULL, (size_t)0
+/* sq_exec runs sql (no rows). sq_prep prepares sql into *st and binds the
+ * n arguments args to its parameters from the first; n 0 (SQ_NO_ARGS)
+ * prepares only, for sq_rebind to bind row by row. STORE_OK, or an enum
+ * store_err with the error set and *st NULL: the statement's parameter
+ * count is not n (a bug), or SQLite failed (what names the statement in
+ * errors). The caller finalizes *st (sq_step_done does). sq_step_done
+ * steps a statement that returns no rows and finalizes it (*changes, may
+ * be NULL, gets the rows changed); sq_text copies a text column ("" for
+ * NULL; NULL only when out of memory; the caller frees it). */
 int	 sq_exec(sqlite3 *db, const char *sql, const char *what);
 int	 sq_prep(sqlite3 *db, const char *what, const char *sql, sqlite3_stmt **st,
-	    const char *types, ...);
+	    const struct sq_arg *args, size_t n);
 int	 sq_step_done(sqlite3 *db, sqlite3_stmt *st, int *changes, const char *what);
-/* Whether a type string (as sq_prep's) gives each of st's parameters one
- * argument: 0, or -1 with the store's error set. */
+/* Whether n arguments give each of st's parameters one: 0, or -1 with
+ * the store's error set. sq_types_fit: the same for a type string of one
+ * letter a parameter (sqi_stmt's, store_sqlite.c), checked before any
+ * argument is read. */
+int	 sq_args_fit(sqlite3_stmt *st, size_t n, const char *what);
 int	 sq_types_fit(sqlite3_stmt *st, const char *types, const char *what);
 char	*sq_text(sqlite3_stmt *st, int col);
 /* sq_rebind resets st (one statement for every row of a batch) and binds
- * arguments as sq_prep does: an SQLite code. */
-int	 sq_rebind(sqlite3_stmt *st, const char *types, ...);
+ * its n arguments args as sq_prep does; n must be st's parameter count,
+ * even 0. An SQLite code: SQLITE_MISUSE (the store's error set) when n is
+ * not that count. */
+int	 sq_rebind(sqlite3_stmt *st, const struct sq_arg *args, size_t n);
 /* Ends a transaction begun with "BEGIN IMMEDIATE" on db (h locked): when rc
  * is STORE_OK, increments the generation unless bump is NULL (bump then
  * names a failure of it) and commits (commit names a failure); otherwise,

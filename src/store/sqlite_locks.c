@@ -34,17 +34,18 @@ sq_lock_put(void *h, const struct store_lock *lk, size_t n)
 	if ((rc = sq_exec(db, "BEGIN IMMEDIATE", "locks begin")) != STORE_OK)
 		goto out;
 	if ((rc = sq_prep(db, "locks",
-	    "DELETE FROM locks WHERE until <= ?", &st, "i", newest)) == STORE_OK)
+	    "DELETE FROM locks WHERE until <= ?", &st, SQ_ARGS(SQ_INT(newest)))) == STORE_OK)
 		rc = sq_step_done(db, st, NULL, "locks prune");
 	if (rc == STORE_OK && (rc = sq_prep(db, "locks",
 	    "INSERT INTO locks (kind, address, client_id,"
 	    " created_at, until) VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, address, client_id)"
 	    " DO UPDATE SET created_at = excluded.created_at,"
-	    " until = max(locks.until, excluded.until)", &st, "")) == STORE_OK) {
+	    " until = max(locks.until, excluded.until)", &st, SQ_NO_ARGS)) == STORE_OK) {
 		/* One statement, re-bound for each lock of the batch. */
 		for (size_t i = 0; i < n && src == SQLITE_OK; i++)
-			if ((src = sq_rebind(st, "issii", (int64_t)lk[i].kind, lk[i].address,
-			    lk[i].client_id, lk[i].created_at, lk[i].until)) == SQLITE_OK &&
+			if ((src = sq_rebind(st, SQ_ARGS(SQ_INT(lk[i].kind), SQ_TEXT(lk[i].address),
+			    SQ_TEXT(lk[i].client_id), SQ_INT(lk[i].created_at),
+			    SQ_INT(lk[i].until)))) == SQLITE_OK &&
 			    (src = sqlite3_step(st)) == SQLITE_DONE)
 				src = SQLITE_OK;
 		if (src != SQLITE_OK)
@@ -84,7 +85,8 @@ sq_lock_list(void *h, int64_t now, struct store_lock **out, size_t *n)
 
 	if ((rc = sq_prep(db, "locks",
 	    "SELECT kind, address, client_id, created_at, until FROM locks"
-	    " WHERE until > ? ORDER BY address, client_id, kind", &st, "i", now)) == STORE_OK) {
+	    " WHERE until > ? ORDER BY address, client_id, kind", &st,
+	    SQ_ARGS(SQ_INT(now)))) == STORE_OK) {
 		rc = sq_collect(db, st, sizeof(**out), lock_row, store_lock_clear_v,
 		    (void **)out, n, "locks list");
 		sqlite3_finalize(st);
@@ -107,7 +109,8 @@ sq_lock_clear(void *h, const char *address, const char *client_id, int64_t now, 
 	if ((rc = sq_exec(db, "BEGIN IMMEDIATE", "locks begin")) != STORE_OK)
 		goto out;
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM locks%s AND until > ?3", filter);
-	if ((rc = sq_prep(db, "locks", sql, &st, "ssi", address, client_id, now)) == STORE_OK) {
+	if ((rc = sq_prep(db, "locks", sql, &st, SQ_ARGS(SQ_TEXT(address), SQ_TEXT(client_id),
+	    SQ_INT(now)))) == STORE_OK) {
 		int src = sqlite3_step(st);
 		if (src == SQLITE_ROW)
 			live = sqlite3_column_int(st, 0);
@@ -117,7 +120,7 @@ sq_lock_clear(void *h, const char *address, const char *client_id, int64_t now, 
 	}
 	snprintf(sql, sizeof(sql), "DELETE FROM locks%s", filter);
 	if (rc == STORE_OK && (rc = sq_prep(db, "locks",
-	    sql, &st, "ss", address, client_id)) == STORE_OK)
+	    sql, &st, SQ_ARGS(SQ_TEXT(address), SQ_TEXT(client_id)))) == STORE_OK)
 		rc = sq_step_done(db, st, NULL, "locks clear");
 	rc = finish(h, db, rc, live > 0);
 	if (rc == STORE_OK)
@@ -141,16 +144,16 @@ sq_failure_add(void *h, const struct store_failure_key *k, size_t n, int64_t now
 	if ((rc = sq_exec(db, "BEGIN IMMEDIATE", "failures begin")) != STORE_OK)
 		goto out;
 	if ((rc = sq_prep(db, "locks",
-	    "DELETE FROM lock_failures WHERE window_start <= ?", &st, "i",
-	    now - window)) == STORE_OK)
+	    "DELETE FROM lock_failures WHERE window_start <= ?", &st,
+	    SQ_ARGS(SQ_INT(now - window)))) == STORE_OK)
 		rc = sq_step_done(db, st, NULL, "failures prune");
 	if (rc == STORE_OK && (rc = sq_prep(db, "failures", "INSERT INTO lock_failures (kind, address,"
 	    " client_id, window_start, failures) VALUES (?, ?, ?, ?, 1)"
 	    " ON CONFLICT (kind, address, client_id) DO UPDATE SET failures = failures + 1"
-	    " RETURNING failures", &st, "")) == STORE_OK) {
+	    " RETURNING failures", &st, SQ_NO_ARGS)) == STORE_OK) {
 		for (size_t i = 0; i < n && src == SQLITE_OK; i++)
-			if ((src = sq_rebind(st, "issi", (int64_t)k[i].kind, k[i].address,
-			    k[i].client_id, now)) == SQLITE_OK &&
+			if ((src = sq_rebind(st, SQ_ARGS(SQ_INT(k[i].kind), SQ_TEXT(k[i].address),
+			    SQ_TEXT(k[i].client_id), SQ_INT(now)))) == SQLITE_OK &&
 			    (src = sqlite3_step(st)) == SQLITE_ROW) {
 				counts[i] = sqlite3_column_int64(st, 0);
 				src = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
@@ -176,9 +179,9 @@ sq_failure_reset(void *h, const struct store_failure_key *k, size_t n)
 		goto out;
 	for (size_t i = 0; i < n && rc == STORE_OK; i++)
 		if ((rc = sq_prep(db, "locks",
-	    "DELETE FROM lock_failures WHERE kind = ? AND address = ?"
-		    " AND client_id = ?", &st, "iss", (int64_t)k[i].kind, k[i].address,
-		    k[i].client_id)) == STORE_OK)
+		    "DELETE FROM lock_failures WHERE kind = ? AND address = ?"
+		    " AND client_id = ?", &st, SQ_ARGS(SQ_INT(k[i].kind), SQ_TEXT(k[i].address),
+		    SQ_TEXT(k[i].client_id)))) == STORE_OK)
 			rc = sq_step_done(db, st, NULL, "failures reset");
 	rc = finish(h, db, rc, 0);
 out:
@@ -209,8 +212,8 @@ sq_failure_pairs(void *h, int64_t since, size_t max, struct store_failure_row **
 
 	if ((rc = sq_prep(db, "failures", "SELECT address, client_id, window_start, failures"
 	    " FROM lock_failures WHERE kind = ? AND window_start > ? AND failures > 0"
-	    " ORDER BY window_start DESC LIMIT ?", &st, "iii", (int64_t)STORE_LOCK_PAIR, since,
-	    (int64_t)max)) == STORE_OK) {
+	    " ORDER BY window_start DESC LIMIT ?", &st, SQ_ARGS(SQ_INT(STORE_LOCK_PAIR),
+	    SQ_INT(since), SQ_INT(max)))) == STORE_OK) {
 		rc = sq_collect(db, st, sizeof(**out), failure_row, store_failure_clear_v,
 		    (void **)out, n, "failures list");
 		sqlite3_finalize(st);
@@ -230,16 +233,18 @@ sq_rate_push(void *h, const char *node, const struct store_rate *rows, size_t n,
 
 	if ((rc = sq_exec(db, "BEGIN IMMEDIATE", "rates begin")) != STORE_OK)
 		goto out;
-	if ((rc = sq_prep(db, "rates", "DELETE FROM rate_totals WHERE updated_at <= ?", &st, "i",
-	    now - 300)) == STORE_OK)
+	if ((rc = sq_prep(db, "rates", "DELETE FROM rate_totals WHERE updated_at <= ?", &st,
+	    SQ_ARGS(SQ_INT(now - 300)))) == STORE_OK)
 		rc = sq_step_done(db, st, NULL, "rates prune");
 	if (rc == STORE_OK && (rc = sq_prep(db, "locks",
 	    "INSERT INTO rate_totals (client_id, node, taken,"
 	    " updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (client_id, node) DO UPDATE SET"
-	    " taken = taken + excluded.taken, updated_at = excluded.updated_at", &st, "")) == STORE_OK) {
+	    " taken = taken + excluded.taken, updated_at = excluded.updated_at", &st,
+	    SQ_NO_ARGS)) == STORE_OK) {
 		for (size_t i = 0; i < n && src == SQLITE_OK; i++)
-			if ((src = sq_rebind(st, "ssii", rows[i].client_id, node, rows[i].taken,
-			    now)) == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_DONE)
+			if ((src = sq_rebind(st, SQ_ARGS(SQ_TEXT(rows[i].client_id), SQ_TEXT(node),
+			    SQ_INT(rows[i].taken), SQ_INT(now)))) == SQLITE_OK &&
+			    (src = sqlite3_step(st)) == SQLITE_DONE)
 				src = SQLITE_OK;
 		if (src != SQLITE_OK)
 			rc = sq_error(db, src, "rates push");
@@ -273,7 +278,8 @@ sq_rate_pull(void *h, const char *not_node, int64_t since, struct store_rate **o
 	int rc;
 
 	if ((rc = sq_prep(db, "rates", "SELECT client_id, node, taken FROM rate_totals"
-	    " WHERE node <> ? AND updated_at >= ?", &st, "si", not_node, since)) == STORE_OK) {
+	    " WHERE node <> ? AND updated_at >= ?", &st,
+	    SQ_ARGS(SQ_TEXT(not_node), SQ_INT(since)))) == STORE_OK) {
 		rc = sq_collect(db, st, sizeof(**out), rate_row, store_rate_clear_v,
 		    (void **)out, n, "rates pull");
 		sqlite3_finalize(st);

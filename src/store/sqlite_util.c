@@ -5,7 +5,6 @@
  * bind, step-to-done, row-collecting and commit-or-rollback steps. The
  * core file's cached statements share the row collector.
  */
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,63 +19,72 @@ sq_exec(sqlite3 *db, const char *sql, const char *what)
 	return rc == SQLITE_OK ? STORE_OK : sq_error(db, rc, what);
 }
 
-/* Whether types gives every parameter of st one argument, and no more.
- * Checked before any argument is read: a type string of another length
- * would read arguments of other types, or that were never passed. -1 with
- * the store's error set. */
+/* Whether n arguments give every parameter of st one, and no more. SQ_ARGS
+ * counts the arguments, so none is ever read past the array; what this
+ * catches is a call whose arguments do not match its SQL, which would bind
+ * too few (the rest stay NULL) or fail on a parameter SQLite lacks. -1
+ * with the store's error set. */
 int
-sq_types_fit(sqlite3_stmt *st, const char *types, const char *what)
+sq_args_fit(sqlite3_stmt *st, size_t n, const char *what)
 {
 	int want = sqlite3_bind_parameter_count(st);
 
-	if (strlen(types) == (size_t)want)
+	if (n == (size_t)want)
 		return 0;
 	store_set_error(STORE_ERROR, "%s: the statement has %d parameters, the call binds %zu (a bug)",
-	    what, want, strlen(types));
+	    what, want, n);
 	return -1;
 }
 
-/* Binds by a type string from the first parameter: s text (NULL binds
- * NULL), i int64. An SQLite code: SQLITE_MISUSE for any other letter,
- * before its argument is read (its type is unknown). */
+/* For the cached statements' type strings (sqi_stmt, store_sqlite.c), one
+ * letter a parameter: checked before any argument is read, since a string
+ * of another length would read arguments of other types, or that were
+ * never passed. */
+int
+sq_types_fit(sqlite3_stmt *st, const char *types, const char *what)
+{
+	return sq_args_fit(st, strlen(types), what);
+}
+
+/* Binds args from the first parameter, stopping at the first failure: an
+ * SQLite code. Text is copied (SQLITE_TRANSIENT): the callers' strings
+ * need not outlive the call, and a re-bound statement keeps no pointer
+ * into the previous row. */
 static int
-bindv(sqlite3_stmt *st, const char *types, va_list ap)
+bind_args(sqlite3_stmt *st, const struct sq_arg *args, size_t n)
 {
 	int rc = SQLITE_OK;
 
-	for (int i = 0; types[i] != '\0' && rc == SQLITE_OK; i++) {
-		if (types[i] == 's') {
-			const char *v = va_arg(ap, const char *);
-			rc = v != NULL ? sqlite3_bind_text(st, i + 1, v, -1, SQLITE_TRANSIENT) :
-			    sqlite3_bind_null(st, i + 1);
-		} else if (types[i] == 'i')
-			rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+	for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
+		int col = (int)i + 1;
+
+		if (args[i].is_int)
+			rc = sqlite3_bind_int64(st, col, args[i].integer);
+		else if (args[i].text != NULL)
+			rc = sqlite3_bind_text(st, col, args[i].text, -1, SQLITE_TRANSIENT);
 		else
-			rc = SQLITE_MISUSE;
+			rc = sqlite3_bind_null(st, col);
 	}
 	return rc;
 }
 
 int
 sq_prep(sqlite3 *db, const char *what, const char *sql, sqlite3_stmt **st,
-    const char *types, ...)
+    const struct sq_arg *args, size_t n)
 {
-	va_list ap;
 	int rc;
 
 	*st = NULL;
 	if ((rc = sqlite3_prepare_v2(db, sql, -1, st, NULL)) != SQLITE_OK)
 		return sq_error(db, rc, what);
-	/* "" prepares only: sq_rebind binds each row. */
-	if (types[0] != '\0' && sq_types_fit(*st, types, what) == -1) {
+	/* No arguments (SQ_NO_ARGS) prepares only: sq_rebind binds each row,
+	 * and checks the count then. */
+	if (n != 0 && sq_args_fit(*st, n, what) == -1) {
 		sqlite3_finalize(*st);
 		*st = NULL;
 		return STORE_ERROR;
 	}
-	va_start(ap, types);
-	rc = bindv(*st, types, ap);
-	va_end(ap);
-	if (rc != SQLITE_OK) {
+	if ((rc = bind_args(*st, args, n)) != SQLITE_OK) {
 		sqlite3_finalize(*st);
 		*st = NULL;
 		return sq_error(db, rc, what);
@@ -85,18 +93,12 @@ sq_prep(sqlite3 *db, const char *what, const char *sql, sqlite3_stmt **st,
 }
 
 int
-sq_rebind(sqlite3_stmt *st, const char *types, ...)
+sq_rebind(sqlite3_stmt *st, const struct sq_arg *args, size_t n)
 {
-	va_list ap;
-	int rc;
-
 	sqlite3_reset(st);
-	if (sq_types_fit(st, types, "rebind") == -1)
+	if (sq_args_fit(st, n, "rebind") == -1)
 		return SQLITE_MISUSE;
-	va_start(ap, types);
-	rc = bindv(st, types, ap);
-	va_end(ap);
-	return rc;
+	return bind_args(st, args, n);
 }
 
 int

@@ -253,38 +253,6 @@ group_commit_throughput(void **state)
 	store_close(s);
 }
 
-/* A type string that does not give each parameter one argument is refused
- * before any argument is read (one that did not fit crashed a test run in
- * development). */
-static void
-bind_types_must_fit(void **state)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st = NULL;
-
-	(void)state;
-	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-	assert_int_equal(sq_prep(db, "t", "SELECT ?, ?", &st, "s", "a"), STORE_ERROR);
-	assert_null(st);
-	assert_non_null(strstr(store_last_error(), "the statement has 2 parameters, the call binds 1"));
-	/* One more than the statement has: the third is never read. */
-	assert_int_equal(sq_prep(db, "t", "SELECT ?, ?", &st, "iis", (int64_t)1, (int64_t)2),
-	    STORE_ERROR);
-	assert_int_equal(sq_prep(db, "t", "SELECT ?2, ?1", &st, "is", (int64_t)1, "x"), STORE_OK);
-	sqlite3_finalize(st);
-	/* A letter it does not know ("b" is the cached statements' blob) is
-	 * refused before its argument is read. */
-	assert_int_equal(sq_prep(db, "t", "SELECT ?, ?", &st, "ib", (int64_t)1, "x", (size_t)1),
-	    STORE_ERROR);
-	assert_null(st);
-	/* "" prepares only, for sq_rebind, which checks each row's. */
-	assert_int_equal(sq_prep(db, "t", "SELECT ?", &st, ""), STORE_OK);
-	assert_int_equal(sq_rebind(st, "ii", (int64_t)1, (int64_t)2), SQLITE_MISUSE);
-	assert_int_equal(sq_rebind(st, "i", (int64_t)1), SQLITE_OK);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-}
-
 int
 main(void)
 {
@@ -292,7 +260,6 @@ main(void)
 		SQLITE_TEST(open_creates_private_file),
 		SQLITE_TEST(open_refuses_bad_targets),
 		cmocka_unit_test(names_round_trip),
-		cmocka_unit_test(bind_types_must_fit),
 		SQLITE_TEST(reopen_is_idempotent),
 		SQLITE_TEST(garbage_file_refused),
 		SQLITE_TEST(group_commit_throughput),
