@@ -68,8 +68,9 @@ insert_secret(struct sq *q, struct store_secret *sec)
 
 	snprintf(fk, sizeof(fk), "client %.64s does not exist", sec->client_id);
 	snprintf(conflict, sizeof(conflict), "secret of client %.64s already exists", sec->client_id);
-	src = sqi_run(q, sqi_stmt(q, SQ_SECRET_INSERT, "sbiii", sec->client_id, (const void *)sec->hash,
-	    sizeof(sec->hash), sec->created_at, sec->expires_at, sec->revoked_at), NULL);
+	src = sqi_run(q, sqi_stmt(q, SQ_SECRET_INSERT, SQ_ARGS(SQ_TEXT(sec->client_id),
+	    SQ_BLOB(sec->hash, sizeof(sec->hash)), SQ_INT(sec->created_at),
+	    SQ_INT(sec->expires_at), SQ_INT(sec->revoked_at))), NULL);
 	if (src != SQLITE_OK)
 		return sqi_run_err(q, src, "secret add", conflict, fk);
 	sec->id = sqlite3_last_insert_rowid(q->db);
@@ -87,10 +88,12 @@ sq_client_create(void *h, const struct store_client *c, struct store_secret *fir
 	snprintf(fk, sizeof(fk), "tenant %.64s does not exist", c->tenant_id);
 	pthread_mutex_lock(&q->mu);
 	if ((rc = sqi_tx_begin(q)) == STORE_OK) {
-		src = sqi_run(q, sqi_stmt(q, SQ_CLIENT_INSERT, "sssiisiiissiiiii", c->id, c->tenant_id,
-		    c->name, (int64_t)c->env, (int64_t)c->roles, c->scopes, c->ttl, c->max_ttl,
-		    (int64_t)c->format, c->allow_ips, c->claims, (int64_t)c->disabled,
-		    c->rate_limit, c->tokens_valid_after, c->created_at, c->updated_at), NULL);
+		src = sqi_run(q, sqi_stmt(q, SQ_CLIENT_INSERT, SQ_ARGS(SQ_TEXT(c->id),
+		    SQ_TEXT(c->tenant_id), SQ_TEXT(c->name), SQ_INT(c->env), SQ_INT(c->roles),
+		    SQ_TEXT(c->scopes), SQ_INT(c->ttl), SQ_INT(c->max_ttl), SQ_INT(c->format),
+		    SQ_TEXT(c->allow_ips), SQ_TEXT(c->claims), SQ_INT(c->disabled),
+		    SQ_INT(c->rate_limit), SQ_INT(c->tokens_valid_after), SQ_INT(c->created_at),
+		    SQ_INT(c->updated_at))), NULL);
 		if (src != SQLITE_OK)
 			rc = sqi_run_err(q, src, "client create", conflict, fk);
 		if (rc == STORE_OK && first != NULL)
@@ -110,8 +113,8 @@ sq_client_get(void *h, const char *id, struct store_client *out)
 
 	snprintf(nf, sizeof(nf), "client %.64s does not exist", id);
 	pthread_mutex_lock(&q->mu);
-	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_CLIENT_GET, "s", id), sizeof(*out), client_row,
-	    store_client_clear_v, out, "client get", nf);
+	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_CLIENT_GET, SQ_ARGS(SQ_TEXT(id))), sizeof(*out),
+	    client_row, store_client_clear_v, out, "client get", nf);
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }
@@ -124,8 +127,8 @@ sq_client_list(void *h, const char *tenant_id, struct store_client **out, size_t
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	st = tenant_id != NULL ? sqi_stmt(q, SQ_CLIENT_LIST_TENANT, "s", tenant_id) :
-	    sqi_stmt(q, SQ_CLIENT_LIST, "");
+	st = tenant_id != NULL ? sqi_stmt(q, SQ_CLIENT_LIST_TENANT, SQ_ARGS(SQ_TEXT(tenant_id))) :
+	    sqi_stmt(q, SQ_CLIENT_LIST, SQ_NO_ARGS);
 	rc = sqi_collect(q, st, sizeof(**out), client_row, store_client_clear_v, (void **)out, n,
 	    "client list");
 	pthread_mutex_unlock(&q->mu);
@@ -137,7 +140,7 @@ sq_client_list(void *h, const char *tenant_id, struct store_client **out, size_t
 static int
 no_row(struct sq *q, const char *id, const char *what)
 {
-	sqlite3_stmt *st = sqi_stmt(q, SQ_CLIENT_GET, "s", id);
+	sqlite3_stmt *st = sqi_stmt(q, SQ_CLIENT_GET, SQ_ARGS(SQ_TEXT(id)));
 	int src;
 
 	if (st == NULL)
@@ -160,11 +163,13 @@ sq_client_update(void *h, const struct store_client *c, const struct store_clien
 
 	pthread_mutex_lock(&q->mu);
 	if ((rc = sqi_tx_begin(q)) == STORE_OK) {
-		src = sqi_run(q, sqi_stmt(q, SQ_CLIENT_UPDATE, "sisiiissiissisiiissi", c->name,
-		    (int64_t)c->roles, c->scopes, c->ttl, c->max_ttl, (int64_t)c->format,
-		    c->allow_ips, c->claims, c->rate_limit, c->updated_at, c->id, r->name,
-		    (int64_t)r->roles, r->scopes, r->ttl, r->max_ttl, (int64_t)r->format,
-		    r->allow_ips, r->claims, r->rate_limit), &changes);
+		src = sqi_run(q, sqi_stmt(q, SQ_CLIENT_UPDATE, SQ_ARGS(SQ_TEXT(c->name),
+		    SQ_INT(c->roles), SQ_TEXT(c->scopes), SQ_INT(c->ttl), SQ_INT(c->max_ttl),
+		    SQ_INT(c->format), SQ_TEXT(c->allow_ips), SQ_TEXT(c->claims),
+		    SQ_INT(c->rate_limit), SQ_INT(c->updated_at), SQ_TEXT(c->id),
+		    SQ_TEXT(r->name), SQ_INT(r->roles), SQ_TEXT(r->scopes), SQ_INT(r->ttl),
+		    SQ_INT(r->max_ttl), SQ_INT(r->format), SQ_TEXT(r->allow_ips),
+		    SQ_TEXT(r->claims), SQ_INT(r->rate_limit))), &changes);
 		if (src != SQLITE_OK)
 			rc = sqi_run_err(q, src, "client update", "client update: constraint failed", NULL);
 		else if (changes == 0)
@@ -185,7 +190,8 @@ client_set(struct sq *q, enum sq_id sid, const char *id, int64_t value, int64_t 
 
 	pthread_mutex_lock(&q->mu);
 	if ((rc = sqi_tx_begin(q)) == STORE_OK) {
-		src = sqi_run(q, sqi_stmt(q, sid, "iis", value, at, id), &changes);
+		src = sqi_run(q, sqi_stmt(q, sid, SQ_ARGS(SQ_INT(value), SQ_INT(at),
+		    SQ_TEXT(id))), &changes);
 		if (src != SQLITE_OK)
 			rc = sqi_run_err(q, src, what, "client: constraint failed", NULL);
 		else if (changes == 0)
@@ -240,8 +246,8 @@ sq_secret_list(void *h, const char *client_id, struct store_secret **out, size_t
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	rc = sqi_collect(q, sqi_stmt(q, SQ_SECRET_LIST, "s", client_id), sizeof(**out), secret_row,
-	    store_secret_clear_v, (void **)out, n, "secret list");
+	rc = sqi_collect(q, sqi_stmt(q, SQ_SECRET_LIST, SQ_ARGS(SQ_TEXT(client_id))),
+	    sizeof(**out), secret_row, store_secret_clear_v, (void **)out, n, "secret list");
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }
@@ -254,8 +260,8 @@ sq_secret_update(void *h, const struct store_secret *sec)
 
 	pthread_mutex_lock(&q->mu);
 	if ((rc = sqi_tx_begin(q)) == STORE_OK) {
-		src = sqi_run(q, sqi_stmt(q, SQ_SECRET_UPDATE, "iii", sec->expires_at, sec->revoked_at,
-		    sec->id), &changes);
+		src = sqi_run(q, sqi_stmt(q, SQ_SECRET_UPDATE, SQ_ARGS(SQ_INT(sec->expires_at),
+		    SQ_INT(sec->revoked_at), SQ_INT(sec->id))), &changes);
 		if (src != SQLITE_OK)
 			rc = sqi_run_err(q, src, "secret update", "secret update: constraint failed", NULL);
 		else if (changes == 0)
@@ -296,15 +302,16 @@ rotate_tx(struct sq *q, struct store_secret *sec, int64_t end_by, size_t max_liv
 	struct live l = { 0, 0 };
 	int rc, src;
 
-	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_SECRET_LIVE, "sii", sec->client_id, end_by,
-	    sec->created_at), sizeof(l), live_row, live_clear, &l, "secret rotate",
-	    "secret rotate: no count");
+	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_SECRET_LIVE, SQ_ARGS(SQ_TEXT(sec->client_id),
+	    SQ_INT(end_by), SQ_INT(sec->created_at))), sizeof(l), live_row, live_clear, &l,
+	    "secret rotate", "secret rotate: no count");
 	if (rc != STORE_OK)
 		return rc;
 	if (l.n >= (int64_t)max_live)
 		return store_set_error(STORE_CONFLICT, "client %.64s already has %lld live secrets",
 		    sec->client_id, (long long)l.n);
-	src = sqi_run(q, sqi_stmt(q, SQ_SECRET_END_BY, "si", sec->client_id, end_by), NULL);
+	src = sqi_run(q, sqi_stmt(q, SQ_SECRET_END_BY, SQ_ARGS(SQ_TEXT(sec->client_id),
+	    SQ_INT(end_by))), NULL);
 	if (src != SQLITE_OK)
 		return sqi_run_err(q, src, "secret rotate", "secret rotate: constraint failed", NULL);
 	if ((rc = insert_secret(q, sec)) != STORE_OK)

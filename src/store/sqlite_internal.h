@@ -27,22 +27,27 @@ void	 sq_main_unlock(void *h);
 int	 sq_error(sqlite3 *db, int rc, const char *what);
 /* sqlite_util.c: statement helpers for the topic files.
  *
- * One bound parameter: text (NULL binds NULL; SQLite takes its own copy)
- * or a 64-bit integer. Make it with SQ_TEXT or SQ_INT, never by hand: each
- * initializes the member of its type, so the compiler converts an int, an
- * enum or a size_t given to SQ_INT to int64_t, and with -Werror refuses an
- * integer given to SQ_TEXT or a pointer given to SQ_INT (-Wint-conversion).
+ * One bound parameter: text, a 64-bit integer or a blob. Make it with
+ * SQ_TEXT, SQ_INT or SQ_BLOB, never by hand: each initializes the members
+ * of its type, so the compiler converts an int, an enum or a size_t given
+ * to SQ_INT to int64_t, and with -Werror refuses an integer given to
+ * SQ_TEXT or SQ_BLOB, or a pointer given to SQ_INT (-Wint-conversion).
  * SQ_ARGS(SQ_TEXT(id), SQ_INT(now)) passes a statement's arguments, in
  * parameter order, as an array and the count the compiler takes of it:
- * the last two arguments of sq_prep and sq_rebind. SQ_NO_ARGS passes none
- * (to sq_prep: prepare only). */
+ * the last two arguments of sq_prep, sq_rebind and sqi_stmt. SQ_NO_ARGS
+ * passes none (to sq_prep: prepare only). NULL text binds SQL NULL through
+ * sq_prep and sq_rebind, "" through sqi_stmt (see there). */
+enum sq_arg_kind { SQ_ARG_TEXT, SQ_ARG_INT, SQ_ARG_BLOB };
 struct sq_arg {
-	int		 is_int;	/* 1: integer, else text */
+	enum sq_arg_kind kind;
 	const char	*text;
 	int64_t		 integer;
+	const void	*blob;
+	size_t		 size;		/* the blob's bytes */
 };
-#define SQ_TEXT(v)	((struct sq_arg){ .is_int = 0, .text = (v), .integer = 0 })
-#define SQ_INT(v)	((struct sq_arg){ .is_int = 1, .text = NULL, .integer = (v) })
+#define SQ_TEXT(v)	((struct sq_arg){ .kind = SQ_ARG_TEXT, .text = (v) })
+#define SQ_INT(v)	((struct sq_arg){ .kind = SQ_ARG_INT, .integer = (v) })
+#define SQ_BLOB(p, n)	((struct sq_arg){ .kind = SQ_ARG_BLOB, .blob = (p), .size = (n) })
 #define SQ_ARGS(...)	(const struct sq_arg[]){ __VA_ARGS__ }, \
 	(sizeof((const struct sq_arg[]){ __VA_ARGS__ }) / sizeof(struct sq_arg))
 #define SQ_NO_ARGS	(const struct sq_arg *)NULL, (size_t)0
@@ -60,11 +65,14 @@ int	 sq_prep(sqlite3 *db, const char *what, const char *sql, sqlite3_stmt **st,
 	    const struct sq_arg *args, size_t n);
 int	 sq_step_done(sqlite3 *db, sqlite3_stmt *st, int *changes, const char *what);
 /* Whether n arguments give each of st's parameters one: 0, or -1 with
- * the store's error set. sq_types_fit: the same for a type string of one
- * letter a parameter (sqi_stmt's, store_sqlite.c), checked before any
- * argument is read. */
+ * the store's error set. */
 int	 sq_args_fit(sqlite3_stmt *st, size_t n, const char *what);
-int	 sq_types_fit(sqlite3_stmt *st, const char *types, const char *what);
+/* Binds args to st's parameters from the first, stopping at the first
+ * failure: an SQLite code. cached (sqi_stmt's statements): NULL text
+ * binds "" and nothing is copied, as those are stepped and reset before
+ * their arguments go away; otherwise NULL text binds NULL and values are
+ * copied (SQLITE_TRANSIENT). */
+int	 sq_bind(sqlite3_stmt *st, const struct sq_arg *args, size_t n, int cached);
 char	*sq_text(sqlite3_stmt *st, int col);
 /* sq_rebind resets st (one statement for every row of a batch) and binds
  * its n arguments args as sq_prep does; n must be st's parameter count,
@@ -271,11 +279,11 @@ struct sq {
  * prepares once on the main and the writer connection. */
 extern const char *const sqi_sql[SQ__MAX];
 extern const char *const sqi_sw_sql[SW__MAX];
-/* The cached statement id with its arguments bound by a type string (s
- * text, NULL binds ""; i int64; b blob, a pointer and a size_t); NULL on a
- * bind failure (error set). Call with q->mu held; reset with sqi_done()
- * after stepping. */
-sqlite3_stmt *sqi_stmt(struct sq *q, enum sq_id id, const char *types, ...);
+/* The cached statement id with its n arguments args bound (SQ_ARGS; NULL
+ * text binds "", as the columns are NOT NULL); NULL when n is not its
+ * parameter count or a bind failed (error set). Call with q->mu held;
+ * reset with sqi_done() after stepping. */
+sqlite3_stmt *sqi_stmt(struct sq *q, enum sq_id id, const struct sq_arg *args, size_t n);
 /* Resets st (NULL: nothing) so that it holds no read snapshot. */
 void	 sqi_done(sqlite3_stmt *st);
 /* Runs a cached statement returning no rows (NULL: its bind failed) and

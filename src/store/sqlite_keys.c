@@ -48,9 +48,10 @@ insert_key(struct sq *q, const struct store_key *k)
 	int src;
 
 	snprintf(conflict, sizeof(conflict), "key %.64s already exists", k->kid);
-	src = sqi_run(q, sqi_stmt(q, SQ_KEY_INSERT, "ssibiiiii", k->kid, k->alg, (int64_t)k->env,
-	    (const void *)k->sealed, k->sealed_len, k->created_at, k->publish_at,
-	    k->activate_at, k->retire_at, k->remove_at), NULL);
+	src = sqi_run(q, sqi_stmt(q, SQ_KEY_INSERT, SQ_ARGS(SQ_TEXT(k->kid), SQ_TEXT(k->alg),
+	    SQ_INT(k->env), SQ_BLOB(k->sealed, k->sealed_len), SQ_INT(k->created_at),
+	    SQ_INT(k->publish_at), SQ_INT(k->activate_at), SQ_INT(k->retire_at),
+	    SQ_INT(k->remove_at))), NULL);
 	return src != SQLITE_OK ? sqi_run_err(q, src, "key add", conflict, NULL) : STORE_OK;
 }
 
@@ -74,8 +75,8 @@ sq_key_list(void *h, struct store_key **out, size_t *n)
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	rc = sqi_collect(q, sqi_stmt(q, SQ_KEY_LIST, ""), sizeof(**out), key_row, store_key_clear_v,
-	    (void **)out, n, "key list");
+	rc = sqi_collect(q, sqi_stmt(q, SQ_KEY_LIST, SQ_NO_ARGS), sizeof(**out), key_row,
+	    store_key_clear_v, (void **)out, n, "key list");
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }
@@ -114,20 +115,21 @@ rotate_tx(struct sq *q, const struct store_key *add, int64_t now, int64_t old_re
 	struct first_col pending = { 0, NULL }, cur = { 0, NULL };
 	int rc, src;
 
-	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_KEY_PENDING, "ii", (int64_t)add->env, now),
-	    sizeof(pending), count_row, first_col_clear, &pending, "key rotate", "key rotate: no count");
+	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_KEY_PENDING, SQ_ARGS(SQ_INT(add->env),
+	    SQ_INT(now))), sizeof(pending), count_row, first_col_clear, &pending, "key rotate",
+	    "key rotate: no count");
 	if (rc != STORE_OK)
 		return rc;
 	if (pending.i > 0)
 		return store_set_error(STORE_CONFLICT, "a %s key is already scheduled to take over",
 		    store_env_names[add->env]);
-	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_KEY_CURRENT, "ii", (int64_t)add->env, now),
+	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_KEY_CURRENT, SQ_ARGS(SQ_INT(add->env), SQ_INT(now))),
 	    sizeof(cur), kid_row, first_col_clear, &cur, "key rotate", "no current key");
 	if (rc != STORE_OK && rc != STORE_NOTFOUND)
 		return rc;
 	if ((rc = insert_key(q, add)) == STORE_OK && cur.s != NULL) {
-		src = sqi_run(q, sqi_stmt(q, SQ_KEY_RETIRE, "iis", add->activate_at, old_remove_at,
-		    cur.s), NULL);
+		src = sqi_run(q, sqi_stmt(q, SQ_KEY_RETIRE, SQ_ARGS(SQ_INT(add->activate_at),
+		    SQ_INT(old_remove_at), SQ_TEXT(cur.s))), NULL);
 		if (src != SQLITE_OK)
 			rc = sqi_run_err(q, src, "key rotate", "key rotate: constraint failed", NULL);
 	}
@@ -157,22 +159,24 @@ revoke_tx(struct sq *q, const char *kid, int64_t now)
 	int rc, src;
 
 	snprintf(nf, sizeof(nf), "no key %.64s", kid);
-	if ((rc = sqi_fetch_one(q, sqi_stmt(q, SQ_KEY_ENV, "s", kid), sizeof(env), count_row,
-	    first_col_clear, &env, "key revoke", nf)) != STORE_OK)
+	if ((rc = sqi_fetch_one(q, sqi_stmt(q, SQ_KEY_ENV, SQ_ARGS(SQ_TEXT(kid))), sizeof(env),
+	    count_row, first_col_clear, &env, "key revoke", nf)) != STORE_OK)
 		return rc;
-	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_KEY_CURRENT, "ii", env.i, now), sizeof(cur), kid_row,
-	    first_col_clear, &cur, "key revoke", "no current key");
+	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_KEY_CURRENT, SQ_ARGS(SQ_INT(env.i), SQ_INT(now))),
+	    sizeof(cur), kid_row, first_col_clear, &cur, "key revoke", "no current key");
 	if (rc != STORE_OK && rc != STORE_NOTFOUND)
 		return rc;
-	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_KEY_OTHERS, "isi", env.i, kid, now), sizeof(others),
-	    count_row, first_col_clear, &others, "key revoke", "key revoke: no count");
+	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_KEY_OTHERS, SQ_ARGS(SQ_INT(env.i), SQ_TEXT(kid),
+	    SQ_INT(now))), sizeof(others), count_row, first_col_clear, &others, "key revoke",
+	    "key revoke: no count");
 	if (rc == STORE_OK && cur.s != NULL && strcmp(cur.s, kid) == 0 && others.i == 0)
 		rc = store_set_error(STORE_CONFLICT, "key %.64s is the only key signing for %s", kid,
 		    store_env_names[sqi_env_of((int)env.i)]);
 	free(cur.s);
 	if (rc != STORE_OK)
 		return rc;
-	src = sqi_run(q, sqi_stmt(q, SQ_KEY_RETIRE, "iis", now, now, kid), NULL);
+	src = sqi_run(q, sqi_stmt(q, SQ_KEY_RETIRE, SQ_ARGS(SQ_INT(now), SQ_INT(now),
+	    SQ_TEXT(kid))), NULL);
 	return src != SQLITE_OK ? sqi_run_err(q, src, "key revoke", "key revoke: constraint failed",
 	    NULL) : STORE_OK;
 }

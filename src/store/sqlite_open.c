@@ -261,7 +261,7 @@ sq_schema_version(void *h, int *current, int *latest)
 
 	*latest = SQLITE_SCHEMA_LATEST;
 	pthread_mutex_lock(&q->mu);
-	st = sqi_stmt(q, SQ_SCHEMA, "");
+	st = sqi_stmt(q, SQ_SCHEMA, SQ_NO_ARGS);
 	if (st != NULL && (src = sqlite3_step(st)) == SQLITE_ROW)
 		*current = sqlite3_column_int(st, 0);
 	else

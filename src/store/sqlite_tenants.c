@@ -32,7 +32,8 @@ sq_tenant_create(void *h, const struct store_tenant *t)
 	snprintf(conflict, sizeof(conflict), "tenant %.64s already exists", t->id);
 	pthread_mutex_lock(&q->mu);
 	if ((rc = sqi_tx_begin(q)) == STORE_OK) {
-		src = sqi_run(q, sqi_stmt(q, SQ_TENANT_INSERT, "ssi", t->id, t->name, t->created_at), NULL);
+		src = sqi_run(q, sqi_stmt(q, SQ_TENANT_INSERT, SQ_ARGS(SQ_TEXT(t->id),
+		    SQ_TEXT(t->name), SQ_INT(t->created_at))), NULL);
 		if (src != SQLITE_OK)
 			rc = sqi_run_err(q, src, "tenant create", conflict, NULL);
 		rc = sqi_tx_end(q, rc, 1);
@@ -50,8 +51,8 @@ sq_tenant_get(void *h, const char *id, struct store_tenant *out)
 
 	snprintf(nf, sizeof(nf), "tenant %.64s does not exist", id);
 	pthread_mutex_lock(&q->mu);
-	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_TENANT_GET, "s", id), sizeof(*out), tenant_row,
-	    store_tenant_clear_v, out, "tenant get", nf);
+	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_TENANT_GET, SQ_ARGS(SQ_TEXT(id))), sizeof(*out),
+	    tenant_row, store_tenant_clear_v, out, "tenant get", nf);
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }
@@ -63,7 +64,7 @@ sq_tenant_list(void *h, struct store_tenant **out, size_t *n)
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	rc = sqi_collect(q, sqi_stmt(q, SQ_TENANT_LIST, ""), sizeof(**out), tenant_row,
+	rc = sqi_collect(q, sqi_stmt(q, SQ_TENANT_LIST, SQ_NO_ARGS), sizeof(**out), tenant_row,
 	    store_tenant_clear_v, (void **)out, n, "tenant list");
 	pthread_mutex_unlock(&q->mu);
 	return rc;

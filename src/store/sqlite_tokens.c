@@ -44,8 +44,8 @@ sq_token_get(void *h, const char *id, struct store_token *out)
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_TOKEN_GET, "s", id), sizeof(*out), token_row,
-	    store_token_clear_v, out, "token get", "no such token");
+	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_TOKEN_GET, SQ_ARGS(SQ_TEXT(id))), sizeof(*out),
+	    token_row, store_token_clear_v, out, "token get", "no such token");
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }
@@ -57,8 +57,8 @@ sq_token_list(void *h, const char *client_id, struct store_token **out, size_t *
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	rc = sqi_collect(q, sqi_stmt(q, SQ_TOKEN_LIST, "s", client_id), sizeof(**out), token_row,
-	    store_token_clear_v, (void **)out, n, "token list");
+	rc = sqi_collect(q, sqi_stmt(q, SQ_TOKEN_LIST, SQ_ARGS(SQ_TEXT(client_id))),
+	    sizeof(**out), token_row, store_token_clear_v, (void **)out, n, "token list");
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }
@@ -70,8 +70,9 @@ sq_token_list_revoked(void *h, int64_t now, struct store_token **out, size_t *n)
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	rc = sqi_collect(q, sqi_stmt(q, SQ_TOKEN_LIST_REVOKED, "i", now), sizeof(**out), token_row,
-	    store_token_clear_v, (void **)out, n, "token list revoked");
+	rc = sqi_collect(q, sqi_stmt(q, SQ_TOKEN_LIST_REVOKED, SQ_ARGS(SQ_INT(now))),
+	    sizeof(**out), token_row, store_token_clear_v, (void **)out, n,
+	    "token list revoked");
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }
@@ -85,12 +86,13 @@ sq_token_revoke(void *h, const char *id, int64_t at)
 
 	pthread_mutex_lock(&q->mu);
 	if ((rc = sqi_tx_begin(q)) == STORE_OK) {
-		src = sqi_run(q, sqi_stmt(q, SQ_TOKEN_REVOKE, "is", at, id), &changes);
+		src = sqi_run(q, sqi_stmt(q, SQ_TOKEN_REVOKE, SQ_ARGS(SQ_INT(at), SQ_TEXT(id))),
+		    &changes);
 		if (src != SQLITE_OK)
 			rc = sqi_run_err(q, src, "token revoke", "token revoke: constraint failed", NULL);
 		else if (changes == 0) {
 			/* Already revoked is success; absent is not. */
-			if ((st = sqi_stmt(q, SQ_TOKEN_EXISTS, "s", id)) == NULL)
+			if ((st = sqi_stmt(q, SQ_TOKEN_EXISTS, SQ_ARGS(SQ_TEXT(id)))) == NULL)
 				rc = STORE_ERROR;
 			else if ((src = sqlite3_step(st)) == SQLITE_DONE)
 				rc = store_set_error(STORE_NOTFOUND, "no such token");
@@ -113,8 +115,10 @@ sq_token_revoke_by_name(void *h, const char *client_id, const char *name, int64_
 
 	pthread_mutex_lock(&q->mu);
 	if ((rc = sqi_tx_begin(q)) == STORE_OK) {
-		st = client_id != NULL ? sqi_stmt(q, SQ_TOKEN_REVOKE_NAME_CLIENT, "iss", at, name, client_id) :
-		    sqi_stmt(q, SQ_TOKEN_REVOKE_NAME, "is", at, name);
+		st = client_id != NULL ?
+		    sqi_stmt(q, SQ_TOKEN_REVOKE_NAME_CLIENT, SQ_ARGS(SQ_INT(at), SQ_TEXT(name),
+		    SQ_TEXT(client_id))) :
+		    sqi_stmt(q, SQ_TOKEN_REVOKE_NAME, SQ_ARGS(SQ_INT(at), SQ_TEXT(name)));
 		src = sqi_run(q, st, &changes);
 		if (src != SQLITE_OK)
 			rc = sqi_run_err(q, src, "token revoke", "token revoke: constraint failed", NULL);
@@ -136,7 +140,8 @@ sq_token_prune(void *h, int64_t expired_before, int64_t limit, int64_t *pruned)
 
 	pthread_mutex_lock(&q->mu);
 	if ((rc = sqi_tx_begin(q)) == STORE_OK) {
-		src = sqi_run(q, sqi_stmt(q, SQ_TOKEN_PRUNE, "ii", expired_before, limit), &changes);
+		src = sqi_run(q, sqi_stmt(q, SQ_TOKEN_PRUNE, SQ_ARGS(SQ_INT(expired_before),
+		    SQ_INT(limit))), &changes);
 		if (src != SQLITE_OK)
 			rc = sq_error(q->db, src, "token prune");
 		rc = sqi_tx_end(q, rc, 0);

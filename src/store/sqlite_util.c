@@ -36,34 +36,29 @@ sq_args_fit(sqlite3_stmt *st, size_t n, const char *what)
 	return -1;
 }
 
-/* For the cached statements' type strings (sqi_stmt, store_sqlite.c), one
- * letter a parameter: checked before any argument is read, since a string
- * of another length would read arguments of other types, or that were
- * never passed. */
 int
-sq_types_fit(sqlite3_stmt *st, const char *types, const char *what)
+sq_bind(sqlite3_stmt *st, const struct sq_arg *args, size_t n, int cached)
 {
-	return sq_args_fit(st, strlen(types), what);
-}
-
-/* Binds args from the first parameter, stopping at the first failure: an
- * SQLite code. Text is copied (SQLITE_TRANSIENT): the callers' strings
- * need not outlive the call, and a re-bound statement keeps no pointer
- * into the previous row. */
-static int
-bind_args(sqlite3_stmt *st, const struct sq_arg *args, size_t n)
-{
+	sqlite3_destructor_type keep = cached ? SQLITE_STATIC : SQLITE_TRANSIENT;
 	int rc = SQLITE_OK;
 
 	for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
 		int col = (int)i + 1;
+		const char *text = args[i].text;
 
-		if (args[i].is_int)
+		switch (args[i].kind) {
+		case SQ_ARG_INT:
 			rc = sqlite3_bind_int64(st, col, args[i].integer);
-		else if (args[i].text != NULL)
-			rc = sqlite3_bind_text(st, col, args[i].text, -1, SQLITE_TRANSIENT);
-		else
-			rc = sqlite3_bind_null(st, col);
+			break;
+		case SQ_ARG_BLOB:
+			rc = sqlite3_bind_blob64(st, col, args[i].blob, args[i].size, keep);
+			break;
+		default:
+			if (text == NULL && cached)
+				text = "";
+			rc = text != NULL ? sqlite3_bind_text(st, col, text, -1, keep) :
+			    sqlite3_bind_null(st, col);
+		}
 	}
 	return rc;
 }
@@ -84,7 +79,7 @@ sq_prep(sqlite3 *db, const char *what, const char *sql, sqlite3_stmt **st,
 		*st = NULL;
 		return STORE_ERROR;
 	}
-	if ((rc = bind_args(*st, args, n)) != SQLITE_OK) {
+	if ((rc = sq_bind(*st, args, n, 0)) != SQLITE_OK) {
 		sqlite3_finalize(*st);
 		*st = NULL;
 		return sq_error(db, rc, what);
@@ -98,7 +93,7 @@ sq_rebind(sqlite3_stmt *st, const struct sq_arg *args, size_t n)
 	sqlite3_reset(st);
 	if (sq_args_fit(st, n, "rebind") == -1)
 		return SQLITE_MISUSE;
-	return bind_args(st, args, n);
+	return sq_bind(st, args, n, 0);
 }
 
 int

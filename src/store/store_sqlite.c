@@ -27,7 +27,6 @@
  *     pgsql_<topic>.c.
  */
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,54 +156,19 @@ sq_fail(sqlite3 *db, int rc, const char *what)
 
 /* -- statements ---------------------------------------------------------------- */
 
-/* Binds by a type string: s text (NULL binds ""), i int64, b blob (pointer,
- * size_t). Values are copied (SQLITE_TRANSIENT is not needed: every
- * statement is stepped and reset before its arguments go away). */
-static int
-bindv(sqlite3_stmt *st, const char *types, va_list ap)
-{
-	int rc = SQLITE_OK;
-
-	for (int i = 0; types[i] != '\0' && rc == SQLITE_OK; i++) {
-		switch (types[i]) {
-		case 's': {
-			const char *v = va_arg(ap, const char *);
-			rc = sqlite3_bind_text(st, i + 1, v != NULL ? v : "", -1, SQLITE_STATIC);
-			break;
-		}
-		case 'i':
-			rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
-			break;
-		case 'b': {
-			const void *p = va_arg(ap, const void *);
-			size_t n = va_arg(ap, size_t);
-			rc = sqlite3_bind_blob64(st, i + 1, p, n, SQLITE_STATIC);
-			break;
-		}
-		default:
-			rc = SQLITE_MISUSE;
-		}
-	}
-	return rc;
-}
-
 /* The cached statement id with its arguments bound; NULL on a bind failure
  * (error set). Call with q->mu held; reset with sqi_done() after stepping. */
 sqlite3_stmt *
-sqi_stmt(struct sq *q, enum sq_id id, const char *types, ...)
+sqi_stmt(struct sq *q, enum sq_id id, const struct sq_arg *args, size_t n)
 {
 	sqlite3_stmt *st = q->st[id];
-	va_list ap;
 	int rc;
 
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	if (sq_types_fit(st, types, "bind") == -1)
+	if (sq_args_fit(st, n, "bind") == -1)
 		return NULL;
-	va_start(ap, types);
-	rc = bindv(st, types, ap);
-	va_end(ap);
-	if (rc != SQLITE_OK) {
+	if ((rc = sq_bind(st, args, n, 1)) != SQLITE_OK) {
 		sq_fail(q->db, rc, "bind");
 		sqlite3_reset(st);
 		return NULL;

@@ -7,8 +7,8 @@
  * bug)" message; each argument lands on its parameter with its type (an
  * int, an enum, a size_t and a negative value through SQ_INT, NULL text as
  * SQL NULL); SQ_NO_ARGS prepares only, and sq_rebind checks every row's
- * count and copies its text; the cached statements' type strings are still
- * checked by sq_types_fit.
+ * count and copies its text; the cached statements' binding (sqi_stmt's)
+ * binds NULL text as "" and blobs with their size.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -124,21 +124,40 @@ prepare_only_then_rebind(void **state)
 	sqlite3_close(db);
 }
 
-/* The cached statements' type strings (sqi_stmt) keep their check. */
+/* The cached statements' binding (sq_bind cached, as sqi_stmt binds):
+ * NULL text binds "" (their columns are NOT NULL), a blob binds its bytes
+ * with its size, and the count check is sq_args_fit's. */
 static void
-type_strings_still_checked(void **state)
+cached_binding(void **state)
 {
 	sqlite3 *db = mem_db();
 	sqlite3_stmt *st;
+	const uint8_t bytes[4] = { 0, 1, 0, 2 };
 
 	(void)state;
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT ?, ?", -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sq_types_fit(st, "si", "bind"), 0);
-	assert_int_equal(sq_types_fit(st, "sib", "bind"), -1);
-	assert_non_null(strstr(store_last_error(),
-	    "bind: the statement has 2 parameters, the call binds 3 (a bug)"));
-	assert_int_equal(sq_args_fit(st, 2, "t"), 0);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT ?, ?, ?, length(?3)", -1, &st, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sq_args_fit(st, 3, "t"), 0);
 	assert_int_equal(sq_args_fit(st, 0, "t"), -1);
+	assert_non_null(strstr(store_last_error(),
+	    "t: the statement has 3 parameters, the call binds 0 (a bug)"));
+	assert_int_equal(sq_bind(st, SQ_ARGS(SQ_TEXT(NULL), SQ_INT(5), SQ_BLOB(bytes, sizeof(bytes))),
+	    1), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_type(st, 0), SQLITE_TEXT);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "");
+	assert_int_equal(sqlite3_column_int64(st, 1), 5);
+	assert_int_equal(sqlite3_column_type(st, 2), SQLITE_BLOB);
+	assert_int_equal(sqlite3_column_bytes(st, 2), 4);
+	assert_memory_equal(sqlite3_column_blob(st, 2), bytes, 4);
+	assert_int_equal(sqlite3_column_int64(st, 3), 4);
+	/* Not cached: NULL text is SQL NULL. */
+	sqlite3_reset(st);
+	assert_int_equal(sq_bind(st, SQ_ARGS(SQ_TEXT(NULL), SQ_INT(5), SQ_BLOB(bytes, 2)), 0),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_type(st, 0), SQLITE_NULL);
+	assert_int_equal(sqlite3_column_bytes(st, 2), 2);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 }
@@ -150,7 +169,7 @@ main(void)
 		cmocka_unit_test(count_must_fit),
 		cmocka_unit_test(arguments_bind_by_position_and_type),
 		cmocka_unit_test(prepare_only_then_rebind),
-		cmocka_unit_test(type_strings_still_checked),
+		cmocka_unit_test(cached_binding),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
