@@ -107,11 +107,13 @@ audit_events(const struct store_audit *rows, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		char at[21];
 		time_iso8601(rows[i].at / 1000, at);
-		json_array_append_new(arr, json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+		json_array_append_new(arr, json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
+		    " s:s, s:s}",
 		    "seq", (json_int_t)rows[i].seq, "at", at, "at_ms", (json_int_t)rows[i].at,
 		    "request_id", rows[i].request_id, "actor", rows[i].actor, "tenant", rows[i].tenant,
 		    "address", rows[i].address, "action", rows[i].action, "target", rows[i].target,
-		    "outcome", rows[i].outcome, "detail", rows[i].detail));
+		    "outcome", rows[i].outcome, "detail", rows[i].detail,
+		    "chain", audit_chain_name(rows[i].chain)));
 	}
 	return arr;
 }

@@ -200,3 +200,10 @@ audit_prune(struct store *st, const struct config *cfg, int64_t *pruned)
 		return -1;
 	return 0;
 }
+
+const char *
+audit_chain_name(int chain)
+{
+	return chain == STORE_AUDIT_CHAIN_V2 ? "v2" : chain == STORE_AUDIT_CHAIN_V1 ? "v1" :
+	    "unknown";
+}

@@ -75,6 +75,11 @@ int	audit_emit_async(struct gh_ctx *, const struct audit_event *,
  * not be written (logged). */
 int	audit_write(struct store *, const struct config *, const struct audit_event *);
 
+/* How a row's link was made, as `audit list` and the admin API show it:
+ * "v2" (keyed, STORE_AUDIT_CHAIN_V2), "v1" (unkeyed, from before the chain
+ * was keyed), or "unknown" (verify says why). */
+const char *audit_chain_name(int chain);
+
 /* Milliseconds since the epoch (with the test clock offset of clock_now). */
 int64_t	audit_now_ms(void);
 

@@ -177,11 +177,12 @@ row_json(const struct store_audit *r)
 
 	time_ms(r->at, t);
 	hex_encode(r->hash, 32, h);
-	return json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+	return json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
 	    "seq", (json_int_t)r->seq, "time", t, "at_ms", (json_int_t)r->at,
 	    "request_id", r->request_id, "actor", r->actor, "tenant", r->tenant,
 	    "address", r->address, "action", r->action, "target", r->target,
-	    "outcome", r->outcome, "detail", r->detail, "hash", h);
+	    "outcome", r->outcome, "detail", r->detail, "hash", h,
+	    "chain", audit_chain_name(r->chain));
 }
 
 int

@@ -338,6 +338,8 @@ class Audit(Suite):
         eq(api.status, 200, "admin audit list: %r" % api)
         eq(sorted(e["request_id"] for e in api.json()["events"]), sorted(rids),
            "the API lists the same")
+        check(all(e["chain"] == "v2" for e in api.json()["events"]) and
+              all(r["chain"] == "v2" for r in listed), "every row keyed (chain v2)")
         db = self.snapshot("burst")
         grouped = [r for r in self.rows(db) if r[6] == "token.issued" and r[2] == ""
                    and r[3] == c["client_id"]]
@@ -538,6 +540,11 @@ class Audit(Suite):
         rc, out, err = self.verify(db)
         eq(rc, 0, "the old rows and the new verify: " + err)
         eq((out["rows"], out["head_seq"]), (4, 4), "every row")
+        # The list tells the operator which rows are which.
+        p = self.run_cli(db, "audit", "list", "--limit", "10")
+        eq(p.returncode, 0, "audit list: " + p.stderr.decode())
+        eq(sorted((r["seq"], r["chain"]) for r in json.loads(p.stdout)),
+           [(1, "v1"), (2, "v1"), (3, "v1"), (4, "v2")], "each row's chain")
         # An unkeyed row after a keyed one, chained by the old scheme: tampering.
         last = rows[-1]
         texts = ["", "cli:old", "acme", "", "tenant.create", "initech", "ok", ""]
