@@ -158,8 +158,8 @@ gate_refresh(struct gh_ctx *ctx, int may_wait)
 	 * file lock: one thread does it per interval and the others use what
 	 * it saw. Changes made through this process (revocation here) empty
 	 * the cache at once; those of other processes are seen within
-	 * gate_refresh_ms. */
-	if (ctx_refresh_every(ctx, ctx->cfg->gate_refresh_ms, may_wait))
+	 * gate_refresh_ms. The lockout locks are not the gate's concern. */
+	if (ctx_refresh_every(ctx, ctx->cfg->gate_refresh_ms, may_wait, 0))
 		return 1;
 	gate_sync_generation(ctx->gate);
 	return 0;

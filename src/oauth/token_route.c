@@ -132,7 +132,7 @@ must_offload(struct gh_ctx *ctx, const struct http_exchange *x,
 
 	if (ctx_may_wait(ctx, x))
 		return 0;
-	if (ctx_refresh_every(ctx, ctx->cfg->gate_refresh_ms, 0))
+	if (ctx_refresh_every(ctx, ctx->cfg->gate_refresh_ms, 0, CTX_NEEDS_LOCKS))
 		return 1;
 	return r->client_id != NULL && r->client_id[0] != '\0' &&
 	    !client_cache_peek(ctx->clients, r->client_id, known, &rc);
@@ -187,7 +187,7 @@ token_route_handle(struct http_exchange *x)
 	/* Where it may wait: a change seen is loaded first (on a loop,
 	 * must_offload sent the request here for it). */
 	if (ctx_may_wait(ctx, x))
-		(void)ctx_refresh_every(ctx, ctx->cfg->gate_refresh_ms, 1);
+		(void)ctx_refresh_every(ctx, ctx->cfg->gate_refresh_ms, 1, CTX_NEEDS_LOCKS);
 	if (parsed == -1)
 		goto fail;
 	snprintf(x->resp.log_client, sizeof(x->resp.log_client), "%.64s", r.client_id);

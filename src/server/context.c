@@ -92,7 +92,7 @@ int
 ctx_init(struct gh_ctx *c, const struct config *cfg, struct store *st,
     const uint8_t master[32], const char *issuer, char *err, size_t errlen)
 {
-	uint64_t gen = 0;
+	struct store_gen gen;
 
 	memset(c, 0, sizeof(*c));
 	c->cfg = cfg;
@@ -107,12 +107,15 @@ ctx_init(struct gh_ctx *c, const struct config *cfg, struct store *st,
 		snprintf(err, errlen, "store: %s", store_last_error());
 		return -1;
 	}
-	atomic_store(&c->generation, gen);
-	atomic_store(&c->loaded, gen);
-	atomic_store(&c->seen, gen);
+	atomic_store(&c->generation, gen.v[STORE_GEN_DATA]);
+	atomic_store(&c->loaded, gen.v[STORE_GEN_DATA]);
+	atomic_store(&c->seen, gen.v[STORE_GEN_DATA]);
 	atomic_store(&c->failed, UINT64_MAX);	/* none */
+	atomic_store(&c->locks_loaded, gen.v[STORE_GEN_LOCKS]);
+	atomic_store(&c->locks_seen, gen.v[STORE_GEN_LOCKS]);
+	atomic_store(&c->locks_failed, UINT64_MAX);
 	if (ctx_reload_keys(c, err, errlen) == -1 ||
-	    init_limits(c, cfg, st, gen, err, errlen) == -1)
+	    init_limits(c, cfg, st, gen.v[STORE_GEN_LOCKS], err, errlen) == -1)
 		return -1;
 	return 0;
 }
@@ -195,14 +198,18 @@ ctx_may_wait(const struct gh_ctx *c, const struct http_exchange *x)
 	return c->offload == NULL || offload_is_running(x);
 }
 
-/* 1 when a generation read from the store is not loaded yet, its reload
- * has not failed, and none has been stuck for CTX_RELOAD_WAIT_MS. */
+/* 1 when a generation read from the store is not loaded yet and its
+ * reload has not failed: the data's, and the locks' with CTX_NEEDS_LOCKS;
+ * unless a reload has been stuck for CTX_RELOAD_WAIT_MS. */
 static int
-reload_due(struct gh_ctx *c)
+reload_due(struct gh_ctx *c, unsigned needs)
 {
-	uint64_t seen = atomic_load(&c->seen), since;
+	uint64_t seen = atomic_load(&c->seen), lseen = atomic_load(&c->locks_seen), since;
+	int data = seen != atomic_load(&c->loaded) && seen != atomic_load(&c->failed);
+	int locks = (needs & CTX_NEEDS_LOCKS) && lseen != atomic_load(&c->locks_loaded) &&
+	    lseen != atomic_load(&c->locks_failed);
 
-	if (seen == atomic_load(&c->loaded) || seen == atomic_load(&c->failed))
+	if (!data && !locks)
 		return 0;
 	since = atomic_load(&c->reload_ns);
 	return since == 0 || clock_mono_ns() - since < CTX_RELOAD_WAIT_MS * 1000000ull;
@@ -221,20 +228,28 @@ refresh_turn(struct gh_ctx *c, int64_t interval_ms)
 	    atomic_compare_exchange_strong(&c->refreshed_ns, &last, now);
 }
 
-int
-ctx_refresh_every(struct gh_ctx *c, int64_t interval_ms, int may_wait)
+/* What a read of the store's generations saw. */
+static void
+note_seen(struct gh_ctx *c, const struct store_gen *g)
 {
-	uint64_t gen;
+	atomic_store(&c->seen, g->v[STORE_GEN_DATA]);
+	atomic_store(&c->locks_seen, g->v[STORE_GEN_LOCKS]);
+}
+
+int
+ctx_refresh_every(struct gh_ctx *c, int64_t interval_ms, int may_wait, unsigned needs)
+{
+	struct store_gen g;
 
 	if (!may_wait) {
 		if (refresh_turn(c, interval_ms) &&
-		    store_generation_cached(c->store, &gen) == STORE_OK)
-			atomic_store(&c->seen, gen);
-		return reload_due(c);
+		    store_generation_cached(c->store, &g) == STORE_OK)
+			note_seen(c, &g);
+		return reload_due(c, needs);
 	}
 	/* A change seen (here or by a loop that handed its request over) is
 	 * loaded before the request goes on, whoever's turn it is. */
-	if (reload_due(c) || refresh_turn(c, interval_ms))
+	if (reload_due(c, needs) || refresh_turn(c, interval_ms))
 		(void)ctx_refresh(c);
 	return 0;
 }
@@ -257,17 +272,55 @@ reload_lock(struct gh_ctx *c)
 	return pthread_mutex_timedlock(&c->reload_mu, &until);
 }
 
+/* 1 when what g says is all loaded. */
+static int
+all_loaded(struct gh_ctx *c, const struct store_gen *g)
+{
+	return g->v[STORE_GEN_DATA] == atomic_load(&c->loaded) &&
+	    g->v[STORE_GEN_LOCKS] == atomic_load(&c->locks_loaded);
+}
+
+/* The locks as of their generation gen; on a failure (logged) the locks in
+ * memory stay in force, and later refreshes try again. */
+static void
+reload_locks(struct gh_ctx *c, uint64_t gen)
+{
+	atomic_store(ctx_reload_locks(c, clock_now(), gen) == 0 ? &c->locks_loaded :
+	    &c->locks_failed, gen);
+}
+
+/* The data generation's caches as of gen: the client cache emptied and
+ * the keys read again. 0, or -1 when the keys could not be read (logged;
+ * loaded stays, and the next request tries again). */
+static int
+reload_data(struct gh_ctx *c, uint64_t gen)
+{
+	char err[256];
+
+	/* Moved first: the gate empties its token cache on seeing it, before
+	 * a revocation's reload has finished (gate_sync_generation). */
+	atomic_store(&c->generation, gen);
+	client_cache_clear(c->clients);
+	if (ctx_reload_keys(c, err, sizeof(err)) == -1) {
+		log_event(LOG_ERROR, "keys.reload_failed",
+		    json_pack("{s:s}", "reason", err));
+		atomic_store(&c->failed, gen);
+		return -1;
+	}
+	atomic_store(&c->loaded, gen);
+	return 0;
+}
+
 int
 ctx_refresh(struct gh_ctx *c)
 {
-	uint64_t gen;
-	char err[256];
+	struct store_gen g;
 	int rc = 0;
 
-	if (store_generation(c->store, &gen) != STORE_OK)
+	if (store_generation(c->store, &g) != STORE_OK)
 		return -1;
-	atomic_store(&c->seen, gen);
-	if (gen == atomic_load(&c->loaded))
+	note_seen(c, &g);
+	if (all_loaded(c, &g))
 		return 0;
 	/* One thread reloads; the others that saw the change wait for it
 	 * rather than answer from the caches it is replacing (a JWKS fetched
@@ -277,24 +330,15 @@ ctx_refresh(struct gh_ctx *c)
 	 * go on with what they have. */
 	if (reload_lock(c) != 0)
 		return 0;
-	if (gen == atomic_load(&c->loaded))
+	if (all_loaded(c, &g))
 		goto out;	/* reloaded while we waited */
 	atomic_store(&c->reload_ns, clock_mono_ns());
-	/* Moved first: the gate empties its token cache on seeing it, before
-	 * a revocation's reload has finished (gate_sync_generation). */
-	atomic_store(&c->generation, gen);
-	client_cache_clear(c->clients);
-	/* Locks made or cleared elsewhere (the operator, other nodes). A
-	 * failure is logged; the locks in memory stay in force meanwhile. */
-	(void)ctx_reload_locks(c, clock_now(), gen);
-	if (ctx_reload_keys(c, err, sizeof(err)) == -1) {
-		log_event(LOG_ERROR, "keys.reload_failed",
-		    json_pack("{s:s}", "reason", err));
-		rc = -1;	/* loaded stays: the next request tries again */
-		atomic_store(&c->failed, gen);
-		goto out;
-	}
-	atomic_store(&c->loaded, gen);
+	/* Each kind reloads only what it covers: a lock made elsewhere (a
+	 * brute force makes them many times a second) empties no cache. */
+	if (g.v[STORE_GEN_LOCKS] != atomic_load(&c->locks_loaded))
+		reload_locks(c, g.v[STORE_GEN_LOCKS]);
+	if (g.v[STORE_GEN_DATA] != atomic_load(&c->loaded))
+		rc = reload_data(c, g.v[STORE_GEN_DATA]);
 out:
 	atomic_store(&c->reload_ns, 0);
 	pthread_mutex_unlock(&c->reload_mu);

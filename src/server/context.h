@@ -38,10 +38,15 @@ struct gh_ctx {
 	pthread_mutex_t		 lock;		/* keyring swap, reloads */
 	struct keyring		*keyring;
 	struct client_cache	*clients;
-	_Atomic uint64_t	 generation;	/* the generation being, or last, loaded */
-	_Atomic uint64_t	 loaded;	/* the generation whose reload finished */
+	/* The store's data generation (STORE_GEN_DATA): */
+	_Atomic uint64_t	 generation;	/* the one being, or last, loaded */
+	_Atomic uint64_t	 loaded;	/* the one whose reload finished */
 	_Atomic uint64_t	 seen;		/* the last read from the store */
 	_Atomic uint64_t	 failed;	/* the last whose reload failed */
+	/* The locks' generation (STORE_GEN_LOCKS): */
+	_Atomic uint64_t	 locks_loaded;	/* the locks in memory are of it */
+	_Atomic uint64_t	 locks_seen;	/* the last read from the store */
+	_Atomic uint64_t	 locks_failed;	/* the last whose reload failed */
 	_Atomic uint64_t	 reload_ns;	/* when the running reload began; 0: none */
 	pthread_mutex_t		 reload_mu;	/* one reload at a time; others wait */
 	_Atomic uint64_t	 refreshed_ns;	/* ctx_refresh_every's last read */
@@ -60,12 +65,14 @@ int	ctx_init(struct gh_ctx *, const struct config *, struct store *,
 	    const uint8_t master[32], const char *issuer, char *err, size_t errlen);
 void	ctx_clear(struct gh_ctx *);
 
-/* Brings caches in step with the store when its generation moved: called at
- * the start of each request that reads cached state. Cheap when nothing
- * changed. When it returns, every change the store had when it was called
- * is loaded (it waits for a reload another thread is doing, up to
- * CTX_RELOAD_WAIT_MS): a request after the CLI's change sees it. 0, or -1
- * when the store cannot be read (the caches stay). */
+/* Brings caches in step with the store when a generation moved: the
+ * client cache, the keys (and, through ctx->generation, the gate's caches)
+ * on the data's, the lockout locks on the locks'. Called at the start of
+ * each request that reads cached state; cheap when nothing changed. When
+ * it returns, every change the store had when it was called is loaded (it
+ * waits for a reload another thread is doing, up to CTX_RELOAD_WAIT_MS): a
+ * request after the CLI's change sees it. 0, or -1 when the store cannot
+ * be read (the caches stay). */
 #define CTX_RELOAD_WAIT_MS	1000
 int	ctx_refresh(struct gh_ctx *);
 /*
@@ -76,16 +83,19 @@ int	ctx_refresh(struct gh_ctx *);
  * is not yet loaded, every call reloads or waits for the reload.
  *
  * With may_wait 0 (ctx_may_wait: an HTTP loop in front of a shared store)
- * nothing waits on the store: the generation is the cached one
- * (store_generation_cached), and when a change is due the call returns 1
+ * nothing waits on the store: the generations are the cached ones
+ * (store_generation_cached), and when a change the caller needs is due
+ * (the data's; the locks' too with CTX_NEEDS_LOCKS) the call returns 1
  * without loading it, for the caller to hand its request to the offload
  * pool, where this runs again and reloads (the keys and locks are store
- * reads). A change whose reload failed, or whose reload has run for
+ * reads). A change whose reload failed (each kind apart), or whose reload has run for
  * CTX_RELOAD_WAIT_MS, is not due (there or on the pool): requests go on
  * with the caches they have, as ctx_refresh's waiters do, while later
  * turns and the server's once-a-second refresh retry it. Otherwise 0.
  */
-int	ctx_refresh_every(struct gh_ctx *, int64_t interval_ms, int may_wait);
+#define CTX_NEEDS_LOCKS	0x1u	/* the lockout locks: token requests */
+int	ctx_refresh_every(struct gh_ctx *, int64_t interval_ms, int may_wait,
+	    unsigned needs);
 /* A change was made through this process (the admin API; where it may
  * wait): loads it now, and gives the next ctx_refresh_every its turn to
  * read the generation whatever the interval, so that the next request, on
@@ -104,7 +114,8 @@ struct keyring *ctx_keyring(struct gh_ctx *);
 /* A lock was made here: persist it so the operator and other nodes see it. */
 void	ctx_lock_made(struct gh_ctx *, const struct lockout_lock *);
 /* Brings the in-memory locks in step with the store's (ctx_refresh does on
- * every generation change; gen: the generation read before the reload);
+ * every change of the locks' generation; gen: that generation, read before
+ * the reload);
  * logs and counts the locks cleared elsewhere. 0, or -1 (logged) when the
  * store cannot be read. */
 int	ctx_reload_locks(struct gh_ctx *, int64_t now, uint64_t gen);

@@ -49,9 +49,9 @@ write_batch(struct lockwriter *w, const struct lockout_lock *batch, size_t n)
 	else {
 		/* A generation read after the commit: a sync at it or later
 		 * that lacks these locks means they were cleared. */
-		uint64_t gen = 0;
+		struct store_gen gen;
 		if (store_generation(w->store, &gen) == STORE_OK)
-			lockout_mark_stored(w->lockout, batch, n, gen);
+			lockout_mark_stored(w->lockout, batch, n, gen.v[STORE_GEN_LOCKS]);
 	}
 	free(sl);
 }

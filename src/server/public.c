@@ -33,7 +33,7 @@ keys_offloaded(struct http_exchange *x, http_handler_fn handler)
 {
 	struct gh_ctx *c = pub.ctx;
 
-	return ctx_refresh_every(c, 0, ctx_may_wait(c, x)) &&
+	return ctx_refresh_every(c, 0, ctx_may_wait(c, x), 0) &&
 	    offload_exchange(c->offload, x, handler) == 0;
 }
 
@@ -150,7 +150,7 @@ operator_peer(const struct http_exchange *x)
 static enum http_result
 readyz(struct http_exchange *x)
 {
-	uint64_t gen = 0;
+	struct store_gen gen = { { 0 } };
 	int cur = 0, latest = 0;
 	char engine[512];
 	json_t *o;
@@ -159,10 +159,11 @@ readyz(struct http_exchange *x)
 	int ok = store_generation(pub.ctx->store, &gen) == STORE_OK &&
 	    store_schema_version(pub.ctx->store, &cur, &latest) == STORE_OK;
 
-	o = json_pack("{s:s, s:{s:s, s:s, s:i, s:I}}",
+	o = json_pack("{s:s, s:{s:s, s:s, s:i, s:I, s:I}}",
 	    "status", ok ? "ready" : "unavailable", "store", "backend",
 	    store_backend(pub.ctx->store), "status", ok ? "ok" : store_last_error(),
-	    "schema_version", cur, "generation", (json_int_t)gen);
+	    "schema_version", cur, "generation", (json_int_t)gen.v[STORE_GEN_DATA],
+	    "lock_generation", (json_int_t)gen.v[STORE_GEN_LOCKS]);
 	/* The engine line as it stands, not as at start: it tells of a part
 	 * that failed since (SQLite's checkpointer). Versions are for
 	 * operators, as metrics are, not for anyone who can reach the port. */

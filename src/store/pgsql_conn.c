@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <libpq-events.h>
@@ -25,7 +26,9 @@
 #define LISTEN_RETRY_MS		250
 #define PG_LOCK_TIMEOUT_MS	"5000"	/* as SQLite's SQI_BUSY_TIMEOUT_MS */
 
-#define SQL_GEN "SELECT value FROM meta WHERE key = 'generation'"
+/* Both generations: the data's first, then the locks'. */
+#define SQL_GEN "SELECT value FROM meta WHERE key IN ('generation', 'lock_generation')" \
+	" ORDER BY key = 'lock_generation'"
 
 /* -- connections ---------------------------------------------------------------- */
 
@@ -213,16 +216,47 @@ pgi_release(struct pg *p, int slot)
 /* Moves the cache forward only: notifications, our own commits and the
  * periodic re-read may arrive in any order. */
 void
-pgi_gen_note(struct pg *p, uint64_t v)
+pgi_gen_note(struct pg *p, enum store_gen_kind kind, uint64_t v)
 {
 	pthread_mutex_lock(&p->gmu);
-	if (v > p->gen)
-		p->gen = v;
+	if (v > p->gen.v[kind])
+		p->gen.v[kind] = v;
 	pthread_mutex_unlock(&p->gmu);
 }
 
+/* Both kinds of *v, each moved forward only. */
+static void
+gen_note_all(struct pg *p, const struct store_gen *v)
+{
+	for (int k = 0; k < STORE_GEN__MAX; k++)
+		pgi_gen_note(p, (enum store_gen_kind)k, v->v[k]);
+}
+
+/* A notification's payload: the data generation's value, or the locks'
+ * after PGI_LOCKS_PREFIX (pgsql_internal.h). Anything else (not ours) is
+ * ignored; the periodic re-read covers what it hid. */
+static void
+gen_note_payload(struct pg *p, const char *payload)
+{
+	size_t n = strlen(PGI_LOCKS_PREFIX);
+	enum store_gen_kind kind = STORE_GEN_DATA;
+	char *end;
+	unsigned long long v;
+
+	if (strncmp(payload, PGI_LOCKS_PREFIX, n) == 0) {
+		kind = STORE_GEN_LOCKS;
+		payload += n;
+	}
+	if (*payload < '0' || *payload > '9')
+		return;
+	errno = 0;
+	v = strtoull(payload, &end, 10);
+	if (errno == 0 && *end == '\0')
+		pgi_gen_note(p, kind, v);
+}
+
 int
-pgi_read_gen(PGconn *c, uint64_t *v, const char *what)
+pgi_read_gen(PGconn *c, struct store_gen *v, const char *what)
 {
 	enum pq_kind kind;
 	int rc = STORE_ERROR;
@@ -230,11 +264,12 @@ pgi_read_gen(PGconn *c, uint64_t *v, const char *what)
 
 	if (r == NULL)
 		return kind == PQ_FAIL ? rc : store_set_error(STORE_ERROR, "%s: failed", what);
-	if (PQntuples(r) != 1) {
+	if (PQntuples(r) != STORE_GEN__MAX) {
 		PQclear(r);
-		return store_set_error(STORE_ERROR, "%s: the generation row is missing", what);
+		return store_set_error(STORE_ERROR, "%s: a generation row is missing", what);
 	}
-	*v = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+	for (int k = 0; k < STORE_GEN__MAX; k++)
+		v->v[k] = strtoull(PQgetvalue(r, k, 0), NULL, 10);
 	PQclear(r);
 	return STORE_OK;
 }
@@ -260,7 +295,7 @@ listener_connect(struct pg *p, int64_t *next)
 	PGconn *c;
 	PGresult *r;
 	char err[200];
-	uint64_t v;
+	struct store_gen v;
 	int timed_out, ok;
 
 	if ((c = pg_connect(p, err, sizeof(err))) == NULL)
@@ -274,7 +309,7 @@ listener_connect(struct pg *p, int64_t *next)
 		PQfinish(c);
 		return NULL;
 	}
-	pgi_gen_note(p, v);
+	gen_note_all(p, &v);
 	pthread_mutex_lock(&p->gmu);
 	p->listening = 1;
 	pthread_mutex_unlock(&p->gmu);
@@ -287,7 +322,7 @@ pgi_listener_main(void *arg)
 {
 	struct pg *p = arg;
 	PGconn *c = NULL;
-	uint64_t v;
+	struct store_gen v;
 	int64_t next = 0;
 
 	for (;;) {
@@ -304,12 +339,12 @@ pgi_listener_main(void *arg)
 		if (PQconsumeInput(c) == 0)
 			goto lost;
 		for (PGnotify *n; (n = PQnotifies(c)) != NULL; PQfreemem(n))
-			pgi_gen_note(p, strtoull(n->extra, NULL, 10));
+			gen_note_payload(p, n->extra);
 		if (pgi_now_ms() >= next) {
 			/* The safety net: whatever a lost notification hid. */
 			if (pgi_read_gen(c, &v, "generation") != STORE_OK)
 				goto lost;
-			pgi_gen_note(p, v);
+			gen_note_all(p, &v);
 			next = pgi_now_ms() + p->resync_ms;
 		}
 		if (PQstatus(c) != CONNECTION_OK)
@@ -334,11 +369,11 @@ lost:
  * caches, /readyz reports the outage.
  */
 int
-pg_generation(void *h, uint64_t *out)
+pg_generation(void *h, struct store_gen *out)
 {
 	struct pg *p = h;
 	PGconn *c;
-	uint64_t v = 0;
+	struct store_gen v;
 	int slot, rc, listening;
 
 	pthread_mutex_lock(&p->gmu);
@@ -353,7 +388,7 @@ pg_generation(void *h, uint64_t *out)
 	pgi_release(p, slot);
 	if (rc != STORE_OK)
 		return rc;
-	pgi_gen_note(p, v);
+	gen_note_all(p, &v);
 	pthread_mutex_lock(&p->gmu);
 	*out = p->gen;
 	pthread_mutex_unlock(&p->gmu);
@@ -363,7 +398,7 @@ pg_generation(void *h, uint64_t *out)
 /* The cache whether or not the listener holds its connection: while it
  * does not, pg_generation's reads elsewhere move it (pgi_gen_note). */
 int
-pg_generation_cached(void *h, uint64_t *out)
+pg_generation_cached(void *h, struct store_gen *out)
 {
 	struct pg *p = h;
 

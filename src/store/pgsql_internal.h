@@ -48,7 +48,7 @@ struct pg {
 	char		 down_msg[200];
 
 	pthread_mutex_t	 gmu;		/* guards the generation cache */
-	uint64_t	 gen;
+	struct store_gen gen;
 	int		 listening;	/* the listener is connected and has read gen */
 
 	pthread_t	 listener;
@@ -116,8 +116,11 @@ int	pgi_run(PGconn *c, const char *sql, const struct pv *p, int *changes,
 int	pgi_acquire(struct pg *, int *slot, PGconn **c, const char *what);
 void	pgi_release(struct pg *, int slot);
 
-/* BEGIN; and COMMIT when rc is STORE_OK (incrementing and notifying the
- * generation first when bump), else ROLLBACK keeping rc. */
+/* BEGIN; and COMMIT when rc is STORE_OK (incrementing and notifying a
+ * generation first: bump PGI_BUMP_DATA, or any other true value, the
+ * data's; PGI_BUMP_LOCKS the locks'), else ROLLBACK keeping rc. */
+#define PGI_BUMP_DATA	1
+#define PGI_BUMP_LOCKS	2
 int	pgi_tx_begin(PGconn *c);
 int	pgi_tx_end(struct pg *, PGconn *c, int rc, int bump);
 /* One statement in its own transaction on a pooled connection; bump 1:
@@ -147,9 +150,12 @@ char	*pgi_utf8_fixed(const char *s);
 /* A plain connection for url (our parameters removed); NULL with err. */
 PGconn	*pgi_connect_url(const char *url, char *err, size_t errlen);
 
-/* The NOTIFY channel of the generation: every transaction that increments
- * it notifies here (pgi_tx_end), and the listener LISTENs. */
+/* The NOTIFY channel of the generations: every transaction that increments
+ * one notifies here (pgi_tx_end), and the listener LISTENs. The payload is
+ * the data generation's new value ("12", as nodes before the locks had
+ * their own understood it), or the locks' after PGI_LOCKS_PREFIX. */
 #define PGI_CHANNEL		"gatehouse_generation"
+#define PGI_LOCKS_PREFIX	"locks:"
 
 /* pgsql_exec.c, for the core files. */
 int64_t	 pgi_now_ms(void);	/* CLOCK_MONOTONIC, in ms */
@@ -195,14 +201,14 @@ PGconn	*pg_connect(struct pg *, char *err, size_t errlen);
  * replaced by a new connection (NULL on failure); STORE_UNAVAILABLE with
  * the error set when that fails or the database is known to be down. */
 int	 pgi_ensure(struct pg *, PGconn **c, const char *what);
-/* Moves the cached generation forward to v (never back). */
-void	 pgi_gen_note(struct pg *, uint64_t v);
-/* Reads the generation row on c into *v: STORE_OK, or the error (set). */
-int	 pgi_read_gen(PGconn *c, uint64_t *v, const char *what);
+/* Moves the cached generation of kind forward to v (never back). */
+void	 pgi_gen_note(struct pg *, enum store_gen_kind kind, uint64_t v);
+/* Reads the generation rows on c into *v: STORE_OK, or the error (set). */
+int	 pgi_read_gen(PGconn *c, struct store_gen *v, const char *what);
 /* The listener thread (arg: the struct pg), until a byte on stop_pipe. */
 void	*pgi_listener_main(void *arg);
-int	 pg_generation(void *h, uint64_t *out);
-int	 pg_generation_cached(void *h, uint64_t *out);
+int	 pg_generation(void *h, struct store_gen *out);
+int	 pg_generation_cached(void *h, struct store_gen *out);
 /* The pool's size (pool_size). */
 int	 pg_connections(void *h);
 

@@ -3,8 +3,9 @@
  * store_rate_* (store.h; the contract of each op is in store_backend.h),
  * mirroring sqlite_locks.c: tables locks, lock_failures and rate_totals.
  * Every node reads the same rows, so a lockout earned on one node holds on
- * all; lock writes increment and NOTIFY the generation in their
- * transaction, and the other nodes reload their locks on it.
+ * all; lock writes increment and NOTIFY the locks' own generation in their
+ * transaction (STORE_GEN_LOCKS), and the other nodes reload their locks,
+ * and nothing else, on it.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -45,7 +46,8 @@ pg_lock_put(void *h, const struct store_lock *lk, size_t n)
 			    " until = GREATEST(locks.until, EXCLUDED.until)", &v, NULL, "locks put",
 			    "locks put: conflict", NULL);
 		}
-		rc = pgi_tx_end(h, c, rc, 1);	/* one generation step for the batch */
+		/* One step of the locks' generation for the batch. */
+		rc = pgi_tx_end(h, c, rc, PGI_BUMP_LOCKS);
 	}
 	pgi_release(h, slot);
 	return rc;
@@ -105,7 +107,7 @@ pg_lock_clear(void *h, const char *address, const char *client_id, int64_t now, 
 			live = (int)pgi_col_i(r, 0, 0);
 			PQclear(r);
 		}
-		rc = pgi_tx_end(h, c, rc, live > 0);
+		rc = pgi_tx_end(h, c, rc, live > 0 ? PGI_BUMP_LOCKS : 0);
 	}
 	pgi_release(h, slot);
 	if (rc == STORE_OK)

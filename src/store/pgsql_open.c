@@ -365,7 +365,6 @@ int
 pg_open(const char *target, void **h, char *err, size_t errlen)
 {
 	struct pg *p;
-	uint64_t v = 0;
 	const char *sv;
 
 	if (strlen(target) > 4000) {
@@ -398,11 +397,10 @@ pg_open(const char *target, void **h, char *err, size_t errlen)
 	if ((p->pool[0] = pg_connect(p, err, errlen)) == NULL ||
 	    migrate(p->pool[0], p->migrate_wait_s, err, errlen) == -1)
 		goto fail;
-	if (pgi_read_gen(p->pool[0], &v, "generation") != STORE_OK) {
+	if (pgi_read_gen(p->pool[0], &p->gen, "generation") != STORE_OK) {
 		snprintf(err, errlen, "%s", store_last_error());
 		goto fail;
 	}
-	p->gen = v;
 	sv = PQparameterStatus(p->pool[0], "server_version");
 	snprintf(p->server_version, sizeof(p->server_version), "%s", sv ? sv : "(version unknown)");
 	if (pipe(p->stop_pipe) == -1) {

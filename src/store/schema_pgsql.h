@@ -143,6 +143,13 @@ static const char *const pgsql_migration_audit_keyed[] = {
 	NULL
 };
 
+/* 11: the lockout locks' own change generation (store.h STORE_GEN_LOCKS):
+ * a lock written moves it, and notifies "locks:N", not 'generation'. */
+static const char *const pgsql_migration_lock_generation[] = {
+	"INSERT INTO meta VALUES ('lock_generation', 0)",
+	NULL
+};
+
 static const char *const *const pgsql_migrations[] = {
 	pgsql_migration_1,
 	pgsql_migration_revoked_index,
@@ -154,6 +161,7 @@ static const char *const *const pgsql_migrations[] = {
 	pgsql_migration_rate_totals,
 	pgsql_migration_token_expiry,
 	pgsql_migration_audit_keyed,
+	pgsql_migration_lock_generation,
 };
 
 #define PGSQL_SCHEMA_LATEST ((int)(sizeof(pgsql_migrations) / sizeof(pgsql_migrations[0])))

@@ -148,6 +148,13 @@ static const char *const sqlite_migration_audit_keyed[] = {
 	NULL
 };
 
+/* 11: the lockout locks' own change generation (store.h STORE_GEN_LOCKS):
+ * a lock written moves it, not 'generation'. */
+static const char *const sqlite_migration_lock_generation[] = {
+	"INSERT INTO meta VALUES ('lock_generation', 0)",
+	NULL
+};
+
 static const char *const *const sqlite_migrations[] = {
 	sqlite_migration_1,
 	sqlite_migration_revoked_index,
@@ -159,6 +166,7 @@ static const char *const *const sqlite_migrations[] = {
 	sqlite_migration_rate_totals,
 	sqlite_migration_token_expiry,
 	sqlite_migration_audit_keyed,
+	sqlite_migration_lock_generation,
 };
 
 #define SQLITE_SCHEMA_LATEST ((int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0])))

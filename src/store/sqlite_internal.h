@@ -80,10 +80,12 @@ char	*sq_text(sqlite3_stmt *st, int col);
  * not that count. */
 int	 sq_rebind(sqlite3_stmt *st, const struct sq_arg *args, size_t n);
 /* Ends a transaction begun with "BEGIN IMMEDIATE" on db (h locked): when rc
- * is STORE_OK, increments the generation unless bump is NULL (bump then
- * names a failure of it) and commits (commit names a failure); otherwise,
- * or when either fails, rolls back. Returns rc or that failure. */
-int	 sq_tx_end(void *h, sqlite3 *db, int rc, const char *bump, const char *commit);
+ * is STORE_OK, increments the generation of kind bump (an enum
+ * store_gen_kind; SQ_BUMP_NONE: none) and commits (commit names a
+ * failure); otherwise, or when either fails, rolls back. Returns rc or that
+ * failure. */
+#define SQ_BUMP_NONE	(-1)
+int	 sq_tx_end(void *h, sqlite3 *db, int rc, int bump, const char *commit);
 /* Steps st (bound; the caller resets or finalizes it after) and collects
  * every row into a fresh array of elements of size. row fills one zeroed
  * element: 0, 1 to skip the row (nothing allocated), or -1 for no memory
@@ -266,7 +268,7 @@ struct sq {
 	sqlite3_stmt	*st[SQ__MAX];
 	int		 gen_valid;	/* gen was read at data_version seen */
 	int64_t		 seen;
-	uint64_t	 gen;
+	struct store_gen gen;
 
 	sqlite3		*wdb;		/* the writer thread's alone */
 	sqlite3_stmt	*sw[SW__MAX];

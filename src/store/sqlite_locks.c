@@ -13,11 +13,12 @@
 
 #include "store/sqlite_internal.h"
 
-/* Commits with the generation incremented when bump, else rolls back. */
+/* Commits, with the locks' generation incremented when bump (not the
+ * data's: a lock empties no other cache), else rolls back. */
 static int
 finish(void *h, sqlite3 *db, int rc, int bump)
 {
-	return sq_tx_end(h, db, rc, bump ? "locks generation" : NULL, "locks commit");
+	return sq_tx_end(h, db, rc, bump ? STORE_GEN_LOCKS : SQ_BUMP_NONE, "locks commit");
 }
 
 int

@@ -133,13 +133,16 @@ sq_grow(void *arr, size_t *cap, size_t used, size_t size)
 }
 
 int
-sq_tx_end(void *h, sqlite3 *db, int rc, const char *bump, const char *commit)
+sq_tx_end(void *h, sqlite3 *db, int rc, int bump, const char *commit)
 {
-	if (rc == STORE_OK && bump != NULL)
+	if (rc == STORE_OK && bump == STORE_GEN_LOCKS)
+		rc = sq_exec(db, "UPDATE meta SET value = value + 1 WHERE key = 'lock_generation'",
+		    "lock generation");
+	else if (rc == STORE_OK && bump != SQ_BUMP_NONE)
 		rc = sq_exec(db, "UPDATE meta SET value = value + 1 WHERE key = 'generation'",
-		    bump);
+		    "generation");
 	if (rc == STORE_OK && (rc = sq_exec(db, "COMMIT", commit)) == STORE_OK) {
-		if (bump != NULL)
+		if (bump != SQ_BUMP_NONE)
 			sq_generation_stale(h);
 		return STORE_OK;
 	}

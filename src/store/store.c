@@ -181,14 +181,14 @@ store_schema_version(struct store *s, int *current, int *latest)
 }
 
 int
-store_generation(struct store *s, uint64_t *out)
+store_generation(struct store *s, struct store_gen *out)
 {
 	REQUIRE(s != NULL && out != NULL, "NULL argument");
 	return s->ops->generation(s->h, out);
 }
 
 int
-store_generation_cached(struct store *s, uint64_t *out)
+store_generation_cached(struct store *s, struct store_gen *out)
 {
 	REQUIRE(s != NULL && out != NULL, "NULL argument");
 	if (s->ops->generation_cached == NULL)

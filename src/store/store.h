@@ -132,20 +132,29 @@ const char *store_last_error(void);
 int	store_schema_version(struct store *, int *current, int *latest);
 
 /*
- * Change generation: a number every change that a cache must see increments
- * (clients, secrets, keys, revocations, tenants), whichever process made it.
+ * Change generations: numbers that every change a cache must see
+ * increments, whichever process made it, one per kind, so that a change
+ * reloads only what it touched:
+ *   STORE_GEN_DATA   clients, secrets, keys, revocations, tenants, approvals
+ *   STORE_GEN_LOCKS  lockout locks (store_lock_put, store_lock_clear): a
+ *                    brute force makes them many times a second, and each
+ *                    must not empty every node's other caches
  * Cheap enough to call on every request. Token records do not count.
  */
-int	store_generation(struct store *, uint64_t *out);
+enum store_gen_kind { STORE_GEN_DATA, STORE_GEN_LOCKS, STORE_GEN__MAX };
+struct store_gen {
+	uint64_t	v[STORE_GEN__MAX];
+};
+int	store_generation(struct store *, struct store_gen *out);
 /*
- * The generation as this process last learned it, without a round trip:
+ * The generations as this process last learned them, without a round trip:
  * for callers that must not wait on a shared store (an HTTP loop,
- * server/offload.h). A shared store keeps it current as other nodes'
+ * server/offload.h). A shared store keeps them current as other nodes'
  * changes are announced, and, while it cannot hear them, as often as
  * store_generation is called elsewhere (the server does once a second).
  * A store whose reads are local answers as store_generation does.
  */
-int	store_generation_cached(struct store *, uint64_t *out);
+int	store_generation_cached(struct store *, struct store_gen *out);
 
 /* Tenants. */
 int	store_tenant_create(struct store *, const struct store_tenant *);

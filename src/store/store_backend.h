@@ -43,10 +43,10 @@ struct store_ops {
 	int	(*schema_version)(void *h, int *current, int *latest);
 	/* Must be cheap (every request): cache, and re-read only when another
 	 * connection or process may have committed. */
-	int	(*generation)(void *h, uint64_t *out);
+	int	(*generation)(void *h, struct store_gen *out);
 	/* The cache alone, never a round trip (store_generation_cached);
 	 * NULL where generation's reads are local. */
-	int	(*generation_cached)(void *h, uint64_t *out);
+	int	(*generation_cached)(void *h, struct store_gen *out);
 
 	/* Every mutating op below increments the generation in the same
 	 * transaction as its change. Unique violation: STORE_CONFLICT; a

@@ -52,10 +52,12 @@
 
 #include "store/pgsql_internal.h"
 
-/* Increments the generation and tells every listening node, in the
- * caller's transaction: the notification goes out only if it commits. */
+/* Increments a generation and tells every listening node, in the caller's
+ * transaction: the notification goes out only if it commits. */
 #define SQL_BUMP "UPDATE meta SET value = value + 1 WHERE key = 'generation'" \
 	" RETURNING value, pg_notify('" PGI_CHANNEL "', value::text)"
+#define SQL_BUMP_LOCKS "UPDATE meta SET value = value + 1 WHERE key = 'lock_generation'" \
+	" RETURNING value, pg_notify('" PGI_CHANNEL "', '" PGI_LOCKS_PREFIX "' || value::text)"
 
 /* -- transactions -------------------------------------------------------------------- */
 
@@ -74,7 +76,8 @@ pgi_tx_end(struct pg *p, PGconn *c, int rc, int bump)
 
 	if (rc == STORE_OK && bump) {
 		enum pq_kind kind;
-		PGresult *r = pgi_q(c, SQL_BUMP, NULL, &kind, &rc, "generation");
+		PGresult *r = pgi_q(c, bump == PGI_BUMP_LOCKS ? SQL_BUMP_LOCKS : SQL_BUMP, NULL,
+		    &kind, &rc, "generation");
 		if (r == NULL && kind != PQ_FAIL)
 			rc = store_set_error(STORE_ERROR, "generation: cannot update");
 		if (r != NULL) {
@@ -87,8 +90,9 @@ pgi_tx_end(struct pg *p, PGconn *c, int rc, int bump)
 	}
 	if (rc == STORE_OK) {
 		if ((rc = pgi_run(c, "COMMIT", NULL, NULL, "commit", NULL, NULL)) == STORE_OK) {
-			if (bump)
-				pgi_gen_note(p, v);	/* ours, before its notification */
+			if (bump)	/* ours, before its notification */
+				pgi_gen_note(p, bump == PGI_BUMP_LOCKS ? STORE_GEN_LOCKS :
+				    STORE_GEN_DATA, v);
 			return STORE_OK;
 		}
 		return rc;

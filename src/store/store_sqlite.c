@@ -50,7 +50,9 @@ const char *const sqi_sql[SQ__MAX] = {
 	[SQ_ROLLBACK] = "ROLLBACK",
 	[SQ_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = 'generation'",
 	[SQ_DATA_VERSION] = "PRAGMA data_version",
-	[SQ_GEN] = "SELECT value FROM meta WHERE key = 'generation'",
+	/* Both generations: 0 for the data's, 1 (STORE_GEN_LOCKS) for the locks'. */
+	[SQ_GEN] = "SELECT key = 'lock_generation', value FROM meta"
+	    " WHERE key IN ('generation', 'lock_generation')",
 	[SQ_SCHEMA] = "SELECT coalesce(max(version), 0) FROM schema_version",
 
 	[SQ_TENANT_INSERT] = "INSERT INTO tenants (id, name, created_at) VALUES (?,?,?)",
@@ -311,8 +313,24 @@ sqi_fetch_one(struct sq *q, sqlite3_stmt *st, size_t size, sq_row_fn row, store_
  * meta row is read only then, or after our own change. data_version is read
  * first: a commit landing between the two reads is caught next time.
  */
+/* Both rows of SQ_GEN into *out: SQLITE_DONE, an SQLite code, or
+ * GEN_ROWS_MISSING. */
+#define GEN_ROWS_MISSING	(-1)	/* not an SQLite code */
 static int
-sq_generation(void *h, uint64_t *out)
+read_gens(sqlite3_stmt *st, struct store_gen *out)
+{
+	int src, rows = 0;
+
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		int kind = sqlite3_column_int(st, 0) ? STORE_GEN_LOCKS : STORE_GEN_DATA;
+		out->v[kind] = (uint64_t)sqlite3_column_int64(st, 1);
+		rows++;
+	}
+	return src == SQLITE_DONE && rows != STORE_GEN__MAX ? GEN_ROWS_MISSING : src;
+}
+
+static int
+sq_generation(void *h, struct store_gen *out)
 {
 	struct sq *q = h;
 	sqlite3_stmt *st = q->st[SQ_DATA_VERSION];
@@ -328,12 +346,15 @@ sq_generation(void *h, uint64_t *out)
 	v = sqlite3_column_int64(st, 0);
 	sqi_done(st);
 	if (!q->gen_valid || v != q->seen) {
+		struct store_gen g;
 		st = q->st[SQ_GEN];
-		if ((src = sqlite3_step(st)) == SQLITE_ROW) {
-			q->gen = (uint64_t)sqlite3_column_int64(st, 0);
+		if ((src = read_gens(st, &g)) == SQLITE_DONE) {
+			q->gen = g;
 			q->seen = v;
 			q->gen_valid = 1;
-		} else
+		} else if (src == GEN_ROWS_MISSING)
+			rc = store_set_error(STORE_ERROR, "generation: a meta row is missing");
+		else
 			rc = sq_fail(q->db, src, "generation");
 		sqi_done(st);
 	}

@@ -407,6 +407,48 @@ class Restart(Suite):
             self.unlock_tables(holder)
             s.cleanup()
 
+    def test_a_lock_made_empties_no_cache(self):
+        # A lock made by a brute force moves the locks' own generation, not
+        # the data's: no node empties its client cache (or its gate cache,
+        # or reloads its keys) for it. With the clients table held locked by
+        # another session, a cached client's token is issued at once while
+        # a lock is made and loaded; before, the lock emptied the client
+        # cache and that request waited out the 5 s lock timeout for a 503.
+        s = Server("--trusted-proxies", "127.0.0.1")
+        holder = None
+        try:
+            a = s.client("acme", name="cached", roles="viewer")
+            eq(s.token(a["client_id"], a["client_secret"]).status, 200, "a's first token")
+            before = s.get("/readyz").json()["store"]
+            holder = self.lock_tables(s, "clients, client_secrets")
+            guesser = {"Authorization": basic(a["client_id"], "not-the-secret"),
+                       "X-Forwarded-For": "198.51.100.7"}
+            for i in range(5):      # lockout_pair_threshold
+                r = s.post_form("/oauth/token", {"grant_type": "client_credentials"},
+                                headers=guesser)
+                eq(r.status, 401, "guess %d" % i)
+            r = s.post_form("/oauth/token", {"grant_type": "client_credentials"},
+                            headers={"Authorization": basic(a["client_id"], a["client_secret"]),
+                                     "X-Forwarded-For": "198.51.100.7"})
+            eq(r.status, 429, "the pair is locked, the right secret too: %r" % r)
+            deadline = time.time() + 5
+            while True:
+                after = s.get("/readyz").json()["store"]
+                if after["lock_generation"] > before["lock_generation"] or time.time() > deadline:
+                    break
+                time.sleep(0.05)
+            check(after["lock_generation"] > before["lock_generation"],
+                  "the lock is written: %r -> %r" % (before, after))
+            eq(after["generation"], before["generation"], "the data generation stays")
+            t0 = time.time()
+            r = s.token(a["client_id"], a["client_secret"])
+            took = time.time() - t0
+            eq(r.status, 200, "a's token from its own address: %r" % r)
+            check(took < FAST, "from the cache, at once (%.2fs)" % took)
+        finally:
+            self.unlock_tables(holder)
+            s.cleanup()
+
     def test_one_offload_thread_per_pooled_connection(self):
         # The threads that run requests waiting on the database: as many
         # as the node has connections to give them (pool_size), as ps -L

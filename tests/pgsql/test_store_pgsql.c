@@ -292,7 +292,7 @@ locks_shared(void **state)
 	struct store_lock l = { STORE_LOCK_PAIR, (char *)"client-a", (char *)"192.0.2.1", 1000, 1900 };
 	struct store_lock *ls = NULL;
 	size_t n = 0;
-	uint64_t gb = gen(b);
+	uint64_t gb = lock_gen(b);
 	int count = -1;
 
 	(void)state;
@@ -306,14 +306,14 @@ locks_shared(void **state)
 	l.kind = STORE_LOCK_ADDRESS;
 	l.client_id = (char *)"";
 	assert_int_equal(store_lock_put(a, &l, 1), STORE_OK);
-	assert_true(gen_wait(b, gb + 4, GEN_WAIT_MS) >= gb + 4);
+	assert_true(lock_gen_wait(b, gb + 4, GEN_WAIT_MS) >= gb + 4);
 	assert_int_equal(store_lock_list(b, 1250, &ls, &n), STORE_OK);
 	assert_int_equal(n, 2);
 	assert_int_equal(ls[0].kind, STORE_LOCK_ADDRESS);
 	assert_int_equal(ls[1].kind, STORE_LOCK_PAIR);
 	assert_int_equal(ls[1].until, 2000);
 	store_lock_free(ls, n);
-	gb = gen(b);
+	gb = lock_gen(b);
 	assert_int_equal(store_lock_clear(b, NULL, "client-a", 1250, &count), STORE_OK);
 	assert_int_equal(count, 1);
 	assert_int_equal(store_lock_clear(b, "198.51.100.1", NULL, 1250, &count), STORE_OK);
@@ -321,7 +321,7 @@ locks_shared(void **state)
 	assert_int_equal(store_lock_clear(b, "192.0.2.1", NULL, 1400, &count), STORE_OK);
 	assert_int_equal(count, 0);	/* expired at 1300: removed, not counted */
 	assert_int_equal(locks_in_force(a, 0), 0);
-	assert_true(gen(b) == gb + 1);
+	assert_true(lock_gen(b) == gb + 1);
 	store_close(a);
 	store_close(b);
 }

@@ -242,25 +242,49 @@ open_store(void)
 	return s;
 }
 
+static uint64_t
+gen_of(struct store *s, enum store_gen_kind kind)
+{
+	struct store_gen g;
+
+	assert_int_equal(store_generation(s, &g), STORE_OK);
+	return g.v[kind];
+}
+
 uint64_t
 gen(struct store *s)
 {
-	uint64_t g = 0;
+	return gen_of(s, STORE_GEN_DATA);
+}
 
-	assert_int_equal(store_generation(s, &g), STORE_OK);
+uint64_t
+lock_gen(struct store *s)
+{
+	return gen_of(s, STORE_GEN_LOCKS);
+}
+
+static uint64_t
+gen_wait_of(struct store *s, enum store_gen_kind kind, uint64_t want, int wait_ms)
+{
+	uint64_t g = gen_of(s, kind);
+
+	for (int waited = 0; g < want && waited < wait_ms; waited += 10) {
+		usleep(10000);
+		g = gen_of(s, kind);
+	}
 	return g;
 }
 
 uint64_t
 gen_wait(struct store *s, uint64_t want, int wait_ms)
 {
-	uint64_t g = gen(s);
+	return gen_wait_of(s, STORE_GEN_DATA, want, wait_ms);
+}
 
-	for (int waited = 0; g < want && waited < wait_ms; waited += 10) {
-		usleep(10000);
-		g = gen(s);
-	}
-	return g;
+uint64_t
+lock_gen_wait(struct store *s, uint64_t want, int wait_ms)
+{
+	return gen_wait_of(s, STORE_GEN_LOCKS, want, wait_ms);
 }
 
 void

@@ -80,12 +80,15 @@ extern const uint8_t fixture_audit_key[32];
 const struct store_audit_key *fixture_key(void);
 struct store *open_store(void);
 struct store *open_store_unkeyed(void);
-/* The handle's change generation (store_generation must succeed). */
+/* The handle's change generation of a kind (store_generation must
+ * succeed): gen the data's, lock_gen the locks'. */
 uint64_t gen(struct store *);
+uint64_t lock_gen(struct store *);
 /* Another handle's generation once it reaches want, polled every 10 ms for
  * at most wait_ms (0: read once); the last value read. For backends where
  * a change reaches other handles a little later (PostgreSQL: NOTIFY). */
 uint64_t gen_wait(struct store *, uint64_t want, int wait_ms);
+uint64_t lock_gen_wait(struct store *, uint64_t want, int wait_ms);
 
 /* Tenant id (name "Tenant", created at 100); must succeed. */
 void	make_tenant(struct store *, const char *id);
