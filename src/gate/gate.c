@@ -38,7 +38,7 @@ gate_init(struct gh_ctx *ctx, char *err, size_t errlen)
 	g->ctx = ctx;
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_mutex_init(&g->revoked_mu, NULL);
-	atomic_init(&g->cache_gen, atomic_load(&ctx->generation));
+	atomic_init(&g->cache_gen, atomic_load(&ctx->gate_epoch));
 	if (ctx->cfg->gate_cache &&
 	    (g->cache = gate_cache_new((size_t)ctx->cfg->gate_cache_size)) == NULL) {
 		snprintf(err, errlen, "gate: out of memory");
@@ -117,10 +117,10 @@ gate_sync_generation(struct gate *g)
 
 	if (g == NULL)
 		return;
-	gen = atomic_load(&g->ctx->generation);
+	gen = atomic_load(&g->ctx->gate_epoch);
 	seen = atomic_load(&g->cache_gen);
 
-	/* ctx_refresh moves ctx->generation before it reloads anything, so a
+	/* ctx_refresh moves ctx->gate_epoch before it reloads anything, so a
 	 * request that sees the new number empties the cache itself rather
 	 * than trust entries from before a revocation. */
 	if (gen != seen && atomic_compare_exchange_strong(&g->cache_gen, &seen, gen) &&
@@ -131,7 +131,7 @@ gate_sync_generation(struct gate *g)
 int
 gate_revoked_get(struct gate *g, struct revoked_set **out)
 {
-	uint64_t gen = atomic_load(&g->ctx->generation);
+	uint64_t gen = atomic_load(&g->ctx->gate_epoch);
 	struct revoked_set *r;
 	int rc = STORE_OK;
 
@@ -159,7 +159,7 @@ gate_refresh(struct gh_ctx *ctx, int may_wait)
 	 * it saw. Changes made through this process (revocation here) empty
 	 * the cache at once; those of other processes are seen within
 	 * gate_refresh_ms. The lockout locks are not the gate's concern. */
-	if (ctx_refresh_every(ctx, ctx->cfg->gate_refresh_ms, may_wait, 0))
+	if (ctx_refresh_every(ctx, ctx->cfg->gate_refresh_ms, may_wait, CTX_NEEDS_REVOKED))
 		return 1;
 	gate_sync_generation(ctx->gate);
 	return 0;

@@ -107,13 +107,11 @@ ctx_init(struct gh_ctx *c, const struct config *cfg, struct store *st,
 		snprintf(err, errlen, "store: %s", store_last_error());
 		return -1;
 	}
-	atomic_store(&c->generation, gen.v[STORE_GEN_DATA]);
-	atomic_store(&c->loaded, gen.v[STORE_GEN_DATA]);
-	atomic_store(&c->seen, gen.v[STORE_GEN_DATA]);
-	atomic_store(&c->failed, UINT64_MAX);	/* none */
-	atomic_store(&c->locks_loaded, gen.v[STORE_GEN_LOCKS]);
-	atomic_store(&c->locks_seen, gen.v[STORE_GEN_LOCKS]);
-	atomic_store(&c->locks_failed, UINT64_MAX);
+	for (int k = 0; k < STORE_GEN__MAX; k++) {
+		atomic_store(&c->loaded[k], gen.v[k]);
+		atomic_store(&c->seen[k], gen.v[k]);
+		atomic_store(&c->failed[k], UINT64_MAX);	/* none */
+	}
 	if (ctx_reload_keys(c, err, errlen) == -1 ||
 	    init_limits(c, cfg, st, gen.v[STORE_GEN_LOCKS], err, errlen) == -1)
 		return -1;
@@ -198,18 +196,28 @@ ctx_may_wait(const struct gh_ctx *c, const struct http_exchange *x)
 	return c->offload == NULL || offload_is_running(x);
 }
 
-/* 1 when a generation read from the store is not loaded yet and its
- * reload has not failed: the data's, and the locks' with CTX_NEEDS_LOCKS;
- * unless a reload has been stuck for CTX_RELOAD_WAIT_MS. */
+/* 1 when kind's generation read from the store is not loaded yet, and
+ * its reload has not failed. */
+static int
+kind_due(struct gh_ctx *c, int kind)
+{
+	uint64_t seen = atomic_load(&c->seen[kind]);
+
+	return seen != atomic_load(&c->loaded[kind]) && seen != atomic_load(&c->failed[kind]);
+}
+
+/* 1 when the data's generation or one of needs is due (kind_due), unless
+ * a reload has been stuck for CTX_RELOAD_WAIT_MS. */
 static int
 reload_due(struct gh_ctx *c, unsigned needs)
 {
-	uint64_t seen = atomic_load(&c->seen), lseen = atomic_load(&c->locks_seen), since;
-	int data = seen != atomic_load(&c->loaded) && seen != atomic_load(&c->failed);
-	int locks = (needs & CTX_NEEDS_LOCKS) && lseen != atomic_load(&c->locks_loaded) &&
-	    lseen != atomic_load(&c->locks_failed);
+	uint64_t since;
+	int due = 0;
 
-	if (!data && !locks)
+	needs |= STORE_GEN_BIT(STORE_GEN_DATA);
+	for (int k = 0; k < STORE_GEN__MAX && !due; k++)
+		due = (needs & STORE_GEN_BIT(k)) && kind_due(c, k);
+	if (!due)
 		return 0;
 	since = atomic_load(&c->reload_ns);
 	return since == 0 || clock_mono_ns() - since < CTX_RELOAD_WAIT_MS * 1000000ull;
@@ -232,8 +240,8 @@ refresh_turn(struct gh_ctx *c, int64_t interval_ms)
 static void
 note_seen(struct gh_ctx *c, const struct store_gen *g)
 {
-	atomic_store(&c->seen, g->v[STORE_GEN_DATA]);
-	atomic_store(&c->locks_seen, g->v[STORE_GEN_LOCKS]);
+	for (int k = 0; k < STORE_GEN__MAX; k++)
+		atomic_store(&c->seen[k], g->v[k]);
 }
 
 int
@@ -276,39 +284,37 @@ reload_lock(struct gh_ctx *c)
 static int
 all_loaded(struct gh_ctx *c, const struct store_gen *g)
 {
-	return g->v[STORE_GEN_DATA] == atomic_load(&c->loaded) &&
-	    g->v[STORE_GEN_LOCKS] == atomic_load(&c->locks_loaded);
+	for (int k = 0; k < STORE_GEN__MAX; k++)
+		if (g->v[k] != atomic_load(&c->loaded[k]))
+			return 0;
+	return 1;
 }
 
-/* The locks as of their generation gen; on a failure (logged) the locks in
- * memory stay in force, and later refreshes try again. */
-static void
-reload_locks(struct gh_ctx *c, uint64_t gen)
-{
-	atomic_store(ctx_reload_locks(c, clock_now(), gen) == 0 ? &c->locks_loaded :
-	    &c->locks_failed, gen);
-}
-
-/* The data generation's caches as of gen: the client cache emptied and
- * the keys read again. 0, or -1 when the keys could not be read (logged;
- * loaded stays, and the next request tries again). */
+/* Kind's caches as of its generation gen: the lockout locks; the gate's
+ * (gate_epoch, moved first: the gate empties its token cache on seeing
+ * it, and reloads its revoked set when next asked); for the data, the
+ * client cache too, and the keys read again. 0, or -1 when the locks or
+ * the keys could not be read (logged: the ones in memory stay in force,
+ * and later refreshes try again). */
 static int
-reload_data(struct gh_ctx *c, uint64_t gen)
+reload_kind(struct gh_ctx *c, int kind, uint64_t gen)
 {
 	char err[256];
+	int rc = 0;
 
-	/* Moved first: the gate empties its token cache on seeing it, before
-	 * a revocation's reload has finished (gate_sync_generation). */
-	atomic_store(&c->generation, gen);
-	client_cache_clear(c->clients);
-	if (ctx_reload_keys(c, err, sizeof(err)) == -1) {
-		log_event(LOG_ERROR, "keys.reload_failed",
-		    json_pack("{s:s}", "reason", err));
-		atomic_store(&c->failed, gen);
-		return -1;
+	if (kind == STORE_GEN_LOCKS)
+		rc = ctx_reload_locks(c, clock_now(), gen);
+	else {
+		atomic_fetch_add(&c->gate_epoch, 1);
+		if (kind == STORE_GEN_DATA) {
+			client_cache_clear(c->clients);
+			if ((rc = ctx_reload_keys(c, err, sizeof(err))) == -1)
+				log_event(LOG_ERROR, "keys.reload_failed",
+				    json_pack("{s:s}", "reason", err));
+		}
 	}
-	atomic_store(&c->loaded, gen);
-	return 0;
+	atomic_store(rc == 0 ? &c->loaded[kind] : &c->failed[kind], gen);
+	return rc;
 }
 
 int
@@ -334,11 +340,11 @@ ctx_refresh(struct gh_ctx *c)
 		goto out;	/* reloaded while we waited */
 	atomic_store(&c->reload_ns, clock_mono_ns());
 	/* Each kind reloads only what it covers: a lock made elsewhere (a
-	 * brute force makes them many times a second) empties no cache. */
-	if (g.v[STORE_GEN_LOCKS] != atomic_load(&c->locks_loaded))
-		reload_locks(c, g.v[STORE_GEN_LOCKS]);
-	if (g.v[STORE_GEN_DATA] != atomic_load(&c->loaded))
-		rc = reload_data(c, g.v[STORE_GEN_DATA]);
+	 * brute force makes them many times a second) empties no cache, a
+	 * revocation only the gate's. */
+	for (int k = 0; k < STORE_GEN__MAX; k++)
+		if (g.v[k] != atomic_load(&c->loaded[k]) && reload_kind(c, k, g.v[k]) == -1)
+			rc = -1;
 out:
 	atomic_store(&c->reload_ns, 0);
 	pthread_mutex_unlock(&c->reload_mu);

@@ -38,15 +38,14 @@ struct gh_ctx {
 	pthread_mutex_t		 lock;		/* keyring swap, reloads */
 	struct keyring		*keyring;
 	struct client_cache	*clients;
-	/* The store's data generation (STORE_GEN_DATA): */
-	_Atomic uint64_t	 generation;	/* the one being, or last, loaded */
-	_Atomic uint64_t	 loaded;	/* the one whose reload finished */
-	_Atomic uint64_t	 seen;		/* the last read from the store */
-	_Atomic uint64_t	 failed;	/* the last whose reload failed */
-	/* The locks' generation (STORE_GEN_LOCKS): */
-	_Atomic uint64_t	 locks_loaded;	/* the locks in memory are of it */
-	_Atomic uint64_t	 locks_seen;	/* the last read from the store */
-	_Atomic uint64_t	 locks_failed;	/* the last whose reload failed */
+	/* Each kind of the store's generations (store.h store_gen_kind): */
+	_Atomic uint64_t	 loaded[STORE_GEN__MAX];	/* whose reload finished */
+	_Atomic uint64_t	 seen[STORE_GEN__MAX];	/* the last read from the store */
+	_Atomic uint64_t	 failed[STORE_GEN__MAX];	/* the last whose reload failed */
+	/* Moves (before the reload) on every change of the data or of the
+	 * revocations: the gate empties its token cache and reloads its
+	 * revoked set on seeing it (gate_sync_generation). */
+	_Atomic uint64_t	 gate_epoch;
 	_Atomic uint64_t	 reload_ns;	/* when the running reload began; 0: none */
 	pthread_mutex_t		 reload_mu;	/* one reload at a time; others wait */
 	_Atomic uint64_t	 refreshed_ns;	/* ctx_refresh_every's last read */
@@ -66,8 +65,9 @@ int	ctx_init(struct gh_ctx *, const struct config *, struct store *,
 void	ctx_clear(struct gh_ctx *);
 
 /* Brings caches in step with the store when a generation moved: the
- * client cache, the keys (and, through ctx->generation, the gate's caches)
- * on the data's, the lockout locks on the locks'. Called at the start of
+ * client cache and the keys on the data's, the lockout locks on the locks',
+ * and the gate's caches (through gate_epoch) on the data's and the
+ * revocations'. Called at the start of
  * each request that reads cached state; cheap when nothing changed. When
  * it returns, every change the store had when it was called is loaded (it
  * waits for a reload another thread is doing, up to CTX_RELOAD_WAIT_MS): a
@@ -85,7 +85,7 @@ int	ctx_refresh(struct gh_ctx *);
  * With may_wait 0 (ctx_may_wait: an HTTP loop in front of a shared store)
  * nothing waits on the store: the generations are the cached ones
  * (store_generation_cached), and when a change the caller needs is due
- * (the data's; the locks' too with CTX_NEEDS_LOCKS) the call returns 1
+ * (the data's, and each kind of needs) the call returns 1
  * without loading it, for the caller to hand its request to the offload
  * pool, where this runs again and reloads (the keys and locks are store
  * reads). A change whose reload failed (each kind apart), or whose reload has run for
@@ -93,7 +93,9 @@ int	ctx_refresh(struct gh_ctx *);
  * with the caches they have, as ctx_refresh's waiters do, while later
  * turns and the server's once-a-second refresh retry it. Otherwise 0.
  */
-#define CTX_NEEDS_LOCKS	0x1u	/* the lockout locks: token requests */
+/* needs: a set of STORE_GEN_BIT (store.h) beyond the data's. */
+#define CTX_NEEDS_LOCKS		STORE_GEN_BIT(STORE_GEN_LOCKS)		/* token requests */
+#define CTX_NEEDS_REVOKED	STORE_GEN_BIT(STORE_GEN_REVOKED)	/* the gate */
 int	ctx_refresh_every(struct gh_ctx *, int64_t interval_ms, int may_wait,
 	    unsigned needs);
 /* A change was made through this process (the admin API; where it may

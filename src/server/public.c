@@ -159,11 +159,12 @@ readyz(struct http_exchange *x)
 	int ok = store_generation(pub.ctx->store, &gen) == STORE_OK &&
 	    store_schema_version(pub.ctx->store, &cur, &latest) == STORE_OK;
 
-	o = json_pack("{s:s, s:{s:s, s:s, s:i, s:I, s:I}}",
+	o = json_pack("{s:s, s:{s:s, s:s, s:i, s:I, s:I, s:I}}",
 	    "status", ok ? "ready" : "unavailable", "store", "backend",
 	    store_backend(pub.ctx->store), "status", ok ? "ok" : store_last_error(),
 	    "schema_version", cur, "generation", (json_int_t)gen.v[STORE_GEN_DATA],
-	    "lock_generation", (json_int_t)gen.v[STORE_GEN_LOCKS]);
+	    "lock_generation", (json_int_t)gen.v[STORE_GEN_LOCKS],
+	    "revocation_generation", (json_int_t)gen.v[STORE_GEN_REVOKED]);
 	/* The engine line as it stands, not as at start: it tells of a part
 	 * that failed since (SQLite's checkpointer). Versions are for
 	 * operators, as metrics are, not for anyone who can reach the port. */

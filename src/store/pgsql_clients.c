@@ -243,7 +243,7 @@ client_set(void *h, const char *sql, const char *id, int64_t value, int64_t at,
 	pv_i(&v, value);
 	pv_i(&v, at);
 	pv_s(&v, id);
-	rc = pgi_write1(h, sql, &v, 2, &changes, what, "client: constraint failed", NULL);
+	rc = pgi_write1(h, sql, &v, PGI_DATA_IF_CHANGED, &changes, what, "client: constraint failed", NULL);
 	if (rc == STORE_OK && changes == 0)
 		rc = store_set_error(STORE_NOTFOUND, "client %.64s does not exist", id);
 	return rc;
@@ -271,7 +271,7 @@ pg_client_delete(void *h, const char *id)
 
 	pv_s(&v, id);
 	rc = pgi_write1(h, "WITH s AS (DELETE FROM client_secrets WHERE client_id = $1)"
-	    " DELETE FROM clients WHERE id = $1", &v, 2, &changes, "client delete",
+	    " DELETE FROM clients WHERE id = $1", &v, PGI_DATA_IF_CHANGED, &changes, "client delete",
 	    "client delete: constraint failed", NULL);
 	if (rc == STORE_OK && changes == 0)
 		rc = store_set_error(STORE_NOTFOUND, "client %.64s does not exist", id);
@@ -300,7 +300,8 @@ pg_secret_update(void *h, const struct store_secret *sec)
 	pv_i(&v, sec->expires_at);
 	pv_i(&v, sec->revoked_at);
 	pv_i(&v, sec->id);
-	rc = pgi_write1(h, "UPDATE client_secrets SET expires_at=$1, revoked_at=$2 WHERE id=$3", &v, 2,
+	rc = pgi_write1(h, "UPDATE client_secrets SET expires_at=$1, revoked_at=$2 WHERE id=$3", &v,
+	    PGI_DATA_IF_CHANGED,
 	    &changes, "secret update", "secret update: constraint failed", NULL);
 	if (rc == STORE_OK && changes == 0)
 		rc = store_set_error(STORE_NOTFOUND, "secret %lld does not exist", (long long)sec->id);

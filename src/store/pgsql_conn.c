@@ -26,9 +26,9 @@
 #define LISTEN_RETRY_MS		250
 #define PG_LOCK_TIMEOUT_MS	"5000"	/* as SQLite's SQI_BUSY_TIMEOUT_MS */
 
-/* Both generations: the data's first, then the locks'. */
-#define SQL_GEN "SELECT value FROM meta WHERE key IN ('generation', 'lock_generation')" \
-	" ORDER BY key = 'lock_generation'"
+/* Every kind's generation, in enum store_gen_kind's order. */
+#define SQL_GEN "SELECT value FROM meta WHERE key IN ('generation', 'lock_generation'," \
+	" 'revocation_generation') ORDER BY key <> 'generation', key <> 'lock_generation'"
 
 /* -- connections ---------------------------------------------------------------- */
 
@@ -232,20 +232,29 @@ gen_note_all(struct pg *p, const struct store_gen *v)
 		pgi_gen_note(p, (enum store_gen_kind)k, v->v[k]);
 }
 
-/* A notification's payload: the data generation's value, or the locks'
- * after PGI_LOCKS_PREFIX (pgsql_internal.h). Anything else (not ours) is
- * ignored; the periodic re-read covers what it hid. */
+const char *const pgi_gen_prefixes[STORE_GEN__MAX] = {
+	[STORE_GEN_DATA] = "",
+	[STORE_GEN_LOCKS] = "locks:",
+	[STORE_GEN_REVOKED] = "revoked:",
+};
+
+/* A notification's payload: a kind's prefix (pgi_gen_prefixes; none for
+ * the data's), then its value. Anything else (not ours) is ignored; the
+ * periodic re-read covers what it hid. */
 static void
 gen_note_payload(struct pg *p, const char *payload)
 {
-	size_t n = strlen(PGI_LOCKS_PREFIX);
 	enum store_gen_kind kind = STORE_GEN_DATA;
 	char *end;
 	unsigned long long v;
 
-	if (strncmp(payload, PGI_LOCKS_PREFIX, n) == 0) {
-		kind = STORE_GEN_LOCKS;
-		payload += n;
+	for (int k = 0; k < STORE_GEN__MAX; k++) {
+		size_t n = strlen(pgi_gen_prefixes[k]);
+		if (n > 0 && strncmp(payload, pgi_gen_prefixes[k], n) == 0) {
+			kind = (enum store_gen_kind)k;
+			payload += n;
+			break;
+		}
 	}
 	if (*payload < '0' || *payload > '9')
 		return;

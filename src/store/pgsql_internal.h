@@ -116,16 +116,17 @@ int	pgi_run(PGconn *c, const char *sql, const struct pv *p, int *changes,
 int	pgi_acquire(struct pg *, int *slot, PGconn **c, const char *what);
 void	pgi_release(struct pg *, int slot);
 
-/* BEGIN; and COMMIT when rc is STORE_OK (incrementing and notifying a
- * generation first: bump PGI_BUMP_DATA, or any other true value, the
- * data's; PGI_BUMP_LOCKS the locks'), else ROLLBACK keeping rc. */
-#define PGI_BUMP_DATA	1
-#define PGI_BUMP_LOCKS	2
+/* BEGIN; and COMMIT when rc is STORE_OK (incrementing and notifying first
+ * the generations of bump, a set of STORE_GEN_BIT: 1 is the data's), else
+ * ROLLBACK keeping rc. */
 int	pgi_tx_begin(PGconn *c);
-int	pgi_tx_end(struct pg *, PGconn *c, int rc, int bump);
-/* One statement in its own transaction on a pooled connection; bump 1:
- * always, 2: only when rows changed. */
-int	pgi_write1(struct pg *, const char *sql, const struct pv *p, int bump,
+int	pgi_tx_end(struct pg *, PGconn *c, int rc, unsigned bump);
+/* One statement in its own transaction on a pooled connection, moving the
+ * generations of bump as pgi_tx_end does; with PGI_IF_CHANGED in bump,
+ * only when the statement changed rows. */
+#define PGI_IF_CHANGED	(1u << 16)
+#define PGI_DATA_IF_CHANGED	(STORE_GEN_BIT(STORE_GEN_DATA) | PGI_IF_CHANGED)
+int	pgi_write1(struct pg *, const char *sql, const struct pv *p, unsigned bump,
 	    int *changes, const char *what, const char *conflict, const char *fkey);
 
 /* Columns of a text result: heap copies (NULL: no memory) and integers. */
@@ -152,10 +153,10 @@ PGconn	*pgi_connect_url(const char *url, char *err, size_t errlen);
 
 /* The NOTIFY channel of the generations: every transaction that increments
  * one notifies here (pgi_tx_end), and the listener LISTENs. The payload is
- * the data generation's new value ("12", as nodes before the locks had
- * their own understood it), or the locks' after PGI_LOCKS_PREFIX. */
+ * the new value after its kind's prefix: "" for the data's ("12", as nodes
+ * from before the other kinds read it), "locks:", "revoked:". */
 #define PGI_CHANNEL		"gatehouse_generation"
-#define PGI_LOCKS_PREFIX	"locks:"
+extern const char *const pgi_gen_prefixes[STORE_GEN__MAX];	/* pgsql_conn.c */
 
 /* pgsql_exec.c, for the core files. */
 int64_t	 pgi_now_ms(void);	/* CLOCK_MONOTONIC, in ms */

@@ -47,7 +47,7 @@ pg_lock_put(void *h, const struct store_lock *lk, size_t n)
 			    "locks put: conflict", NULL);
 		}
 		/* One step of the locks' generation for the batch. */
-		rc = pgi_tx_end(h, c, rc, PGI_BUMP_LOCKS);
+		rc = pgi_tx_end(h, c, rc, STORE_GEN_BIT(STORE_GEN_LOCKS));
 	}
 	pgi_release(h, slot);
 	return rc;
@@ -107,7 +107,7 @@ pg_lock_clear(void *h, const char *address, const char *client_id, int64_t now, 
 			live = (int)pgi_col_i(r, 0, 0);
 			PQclear(r);
 		}
-		rc = pgi_tx_end(h, c, rc, live > 0 ? PGI_BUMP_LOCKS : 0);
+		rc = pgi_tx_end(h, c, rc, live > 0 ? STORE_GEN_BIT(STORE_GEN_LOCKS) : 0);
 	}
 	pgi_release(h, slot);
 	if (rc == STORE_OK)

@@ -104,7 +104,9 @@ pg_token_revoke(void *h, const char *id, int64_t at)
 				PQclear(r);
 			}
 		}
-		rc = pgi_tx_end(p, c, rc, changes > 0);
+		/* Revocations move their own generation: the gate's caches
+		 * reload on it, and nothing else. */
+		rc = pgi_tx_end(p, c, rc, changes > 0 ? STORE_GEN_BIT(STORE_GEN_REVOKED) : 0);
 	}
 	pgi_release(p, slot);
 	return rc;
@@ -122,7 +124,8 @@ pg_token_revoke_by_name(void *h, const char *client_id, const char *name, int64_
 		pv_s(&v, client_id);
 	rc = pgi_write1(h, client_id != NULL ?
 	    "UPDATE tokens SET revoked_at = $1 WHERE name = $2 AND client_id = $3 AND revoked_at = 0" :
-	    "UPDATE tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at = 0", &v, 2, &changes,
+	    "UPDATE tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at = 0", &v,
+	    STORE_GEN_BIT(STORE_GEN_REVOKED) | PGI_IF_CHANGED, &changes,
 	    "token revoke", "token revoke: constraint failed", NULL);
 	if (rc == STORE_OK && changes == 0)
 		rc = store_set_error(STORE_NOTFOUND, "no live token named %.64s", name);

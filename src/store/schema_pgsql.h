@@ -150,6 +150,13 @@ static const char *const pgsql_migration_lock_generation[] = {
 	NULL
 };
 
+/* 12: token revocations' own change generation (STORE_GEN_REVOKED),
+ * notified as "revoked:N". */
+static const char *const pgsql_migration_revocation_generation[] = {
+	"INSERT INTO meta VALUES ('revocation_generation', 0)",
+	NULL
+};
+
 static const char *const *const pgsql_migrations[] = {
 	pgsql_migration_1,
 	pgsql_migration_revoked_index,
@@ -162,6 +169,7 @@ static const char *const *const pgsql_migrations[] = {
 	pgsql_migration_token_expiry,
 	pgsql_migration_audit_keyed,
 	pgsql_migration_lock_generation,
+	pgsql_migration_revocation_generation,
 };
 
 #define PGSQL_SCHEMA_LATEST ((int)(sizeof(pgsql_migrations) / sizeof(pgsql_migrations[0])))

@@ -155,6 +155,12 @@ static const char *const sqlite_migration_lock_generation[] = {
 	NULL
 };
 
+/* 12: token revocations' own change generation (STORE_GEN_REVOKED). */
+static const char *const sqlite_migration_revocation_generation[] = {
+	"INSERT INTO meta VALUES ('revocation_generation', 0)",
+	NULL
+};
+
 static const char *const *const sqlite_migrations[] = {
 	sqlite_migration_1,
 	sqlite_migration_revoked_index,
@@ -167,6 +173,7 @@ static const char *const *const sqlite_migrations[] = {
 	sqlite_migration_token_expiry,
 	sqlite_migration_audit_keyed,
 	sqlite_migration_lock_generation,
+	sqlite_migration_revocation_generation,
 };
 
 #define SQLITE_SCHEMA_LATEST ((int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0])))

@@ -20,7 +20,7 @@
 static int
 finish(void *h, sqlite3 *db, int rc)
 {
-	return sq_tx_end(h, db, rc, STORE_GEN_DATA, "approvals commit");
+	return sq_tx_end(h, db, rc, STORE_GEN_BIT(STORE_GEN_DATA), "approvals commit");
 }
 
 /* One row of COLUMNS into *a; STORE_ERROR (nothing left allocated) when

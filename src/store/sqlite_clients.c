@@ -231,7 +231,7 @@ sq_client_delete(void *h, const char *id)
 		rc = sq_step_done(db, st, &changes, "client delete");
 	if (rc == STORE_OK && changes == 0)
 		rc = store_set_error(STORE_NOTFOUND, "client %.64s does not exist", id);
-	rc = sq_tx_end(h, db, rc, STORE_GEN_DATA, "client delete commit");
+	rc = sq_tx_end(h, db, rc, STORE_GEN_BIT(STORE_GEN_DATA), "client delete commit");
 out:
 	sq_main_unlock(h);
 	return rc;

@@ -79,7 +79,7 @@ sq_idem_begin(void *h, const struct store_idem *rec, int64_t now, int64_t stale_
 		    SQ_INT(rec->created_at), SQ_INT(rec->expires_at)))) == STORE_OK)
 			rc = sq_step_done(db, st, NULL, "idempotency insert");
 	}
-	rc = sq_tx_end(h, db, rc, SQ_BUMP_NONE, "idempotency commit");
+	rc = sq_tx_end(h, db, rc, 0, "idempotency commit");
 out:
 	sq_main_unlock(h);
 	return rc;

@@ -80,12 +80,10 @@ char	*sq_text(sqlite3_stmt *st, int col);
  * not that count. */
 int	 sq_rebind(sqlite3_stmt *st, const struct sq_arg *args, size_t n);
 /* Ends a transaction begun with "BEGIN IMMEDIATE" on db (h locked): when rc
- * is STORE_OK, increments the generation of kind bump (an enum
- * store_gen_kind; SQ_BUMP_NONE: none) and commits (commit names a
- * failure); otherwise, or when either fails, rolls back. Returns rc or that
- * failure. */
-#define SQ_BUMP_NONE	(-1)
-int	 sq_tx_end(void *h, sqlite3 *db, int rc, int bump, const char *commit);
+ * is STORE_OK, increments the generations of bump (a set of STORE_GEN_BIT;
+ * 0: none) and commits (commit names a failure); otherwise, or when either
+ * fails, rolls back. Returns rc or that failure. */
+int	 sq_tx_end(void *h, sqlite3 *db, int rc, unsigned bump, const char *commit);
 /* Steps st (bound; the caller resets or finalizes it after) and collects
  * every row into a fresh array of elements of size. row fills one zeroed
  * element: 0, 1 to skip the row (nothing allocated), or -1 for no memory
@@ -298,10 +296,11 @@ int	 sqi_run(struct sq *q, sqlite3_stmt *st, int *changes);
 int	 sqi_run_err(struct sq *q, int rc, const char *what, const char *conflict,
 	    const char *fkey);
 /* Transactions on the main connection, q->mu held: BEGIN IMMEDIATE; and
- * COMMIT when rc is STORE_OK (incrementing the generation first when
- * bump), else ROLLBACK keeping rc and its message. */
+ * COMMIT when rc is STORE_OK (incrementing first the generations of bump,
+ * a set of STORE_GEN_BIT: 1 is the data's), else ROLLBACK keeping rc and
+ * its message. */
 int	 sqi_tx_begin(struct sq *q);
-int	 sqi_tx_end(struct sq *q, int rc, int bump);
+int	 sqi_tx_end(struct sq *q, int rc, unsigned bump);
 /* An env or format column as the enum; a value out of range (a newer
  * binary's) as STORE_ENV_SANDBOX, STORE_FORMAT_JWT. */
 int	 sqi_env_of(int v);

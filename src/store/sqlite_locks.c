@@ -18,7 +18,7 @@
 static int
 finish(void *h, sqlite3 *db, int rc, int bump)
 {
-	return sq_tx_end(h, db, rc, bump ? STORE_GEN_LOCKS : SQ_BUMP_NONE, "locks commit");
+	return sq_tx_end(h, db, rc, bump ? STORE_GEN_BIT(STORE_GEN_LOCKS) : 0, "locks commit");
 }
 
 int

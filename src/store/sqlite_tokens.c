@@ -100,7 +100,9 @@ sq_token_revoke(void *h, const char *id, int64_t at)
 				rc = sq_error(q->db, src, "token revoke");
 			sqi_done(st);
 		}
-		rc = sqi_tx_end(q, rc, changes > 0);
+		/* Revocations move their own generation: the gate's caches
+		 * reload on it, and nothing else. */
+		rc = sqi_tx_end(q, rc, changes > 0 ? STORE_GEN_BIT(STORE_GEN_REVOKED) : 0);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return rc;
@@ -124,7 +126,7 @@ sq_token_revoke_by_name(void *h, const char *client_id, const char *name, int64_
 			rc = sqi_run_err(q, src, "token revoke", "token revoke: constraint failed", NULL);
 		else if (changes == 0)
 			rc = store_set_error(STORE_NOTFOUND, "no live token named %.64s", name);
-		rc = sqi_tx_end(q, rc, 1);
+		rc = sqi_tx_end(q, rc, STORE_GEN_BIT(STORE_GEN_REVOKED));
 	}
 	pthread_mutex_unlock(&q->mu);
 	if (rc == STORE_OK)

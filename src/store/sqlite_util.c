@@ -133,16 +133,17 @@ sq_grow(void *arr, size_t *cap, size_t used, size_t size)
 }
 
 int
-sq_tx_end(void *h, sqlite3 *db, int rc, int bump, const char *commit)
+sq_tx_end(void *h, sqlite3 *db, int rc, unsigned bump, const char *commit)
 {
-	if (rc == STORE_OK && bump == STORE_GEN_LOCKS)
-		rc = sq_exec(db, "UPDATE meta SET value = value + 1 WHERE key = 'lock_generation'",
-		    "lock generation");
-	else if (rc == STORE_OK && bump != SQ_BUMP_NONE)
-		rc = sq_exec(db, "UPDATE meta SET value = value + 1 WHERE key = 'generation'",
-		    "generation");
+	sqlite3_stmt *st;
+
+	for (int k = 0; rc == STORE_OK && k < STORE_GEN__MAX; k++)
+		if ((bump & STORE_GEN_BIT(k)) && (rc = sq_prep(db, "generation",
+		    "UPDATE meta SET value = value + 1 WHERE key = ?", &st,
+		    SQ_ARGS(SQ_TEXT(store_gen_keys[k])))) == STORE_OK)
+			rc = sq_step_done(db, st, NULL, "generation");
 	if (rc == STORE_OK && (rc = sq_exec(db, "COMMIT", commit)) == STORE_OK) {
-		if (bump != SQ_BUMP_NONE)
+		if (bump != 0)
 			sq_generation_stale(h);
 		return STORE_OK;
 	}

@@ -187,6 +187,12 @@ store_generation(struct store *s, struct store_gen *out)
 	return s->ops->generation(s->h, out);
 }
 
+const char *const store_gen_keys[STORE_GEN__MAX] = {
+	[STORE_GEN_DATA] = "generation",
+	[STORE_GEN_LOCKS] = "lock_generation",
+	[STORE_GEN_REVOKED] = "revocation_generation",
+};
+
 int
 store_generation_cached(struct store *s, struct store_gen *out)
 {

@@ -135,13 +135,17 @@ int	store_schema_version(struct store *, int *current, int *latest);
  * Change generations: numbers that every change a cache must see
  * increments, whichever process made it, one per kind, so that a change
  * reloads only what it touched:
- *   STORE_GEN_DATA   clients, secrets, keys, revocations, tenants, approvals
- *   STORE_GEN_LOCKS  lockout locks (store_lock_put, store_lock_clear): a
- *                    brute force makes them many times a second, and each
- *                    must not empty every node's other caches
+ *   STORE_GEN_DATA     clients, secrets, keys, tenants, approvals
+ *   STORE_GEN_LOCKS    lockout locks (store_lock_put, store_lock_clear): a
+ *                      brute force makes them many times a second, and each
+ *                      must not empty every node's other caches
+ *   STORE_GEN_REVOKED  token revocations (store_token_revoke*): a client
+ *                      revoking its tokens as it finishes with them must
+ *                      not empty every node's client cache and keys
  * Cheap enough to call on every request. Token records do not count.
  */
-enum store_gen_kind { STORE_GEN_DATA, STORE_GEN_LOCKS, STORE_GEN__MAX };
+enum store_gen_kind { STORE_GEN_DATA, STORE_GEN_LOCKS, STORE_GEN_REVOKED, STORE_GEN__MAX };
+#define STORE_GEN_BIT(kind)	(1u << (kind))	/* a set of kinds */
 struct store_gen {
 	uint64_t	v[STORE_GEN__MAX];
 };

@@ -29,6 +29,9 @@
 
 #include "store/store.h"
 
+/* The meta row of each generation (store.h store_gen_kind). */
+extern const char *const store_gen_keys[STORE_GEN__MAX];	/* store.c */
+
 struct store_ops {
 	const char *name;	/* store_backend(): "sqlite", "postgresql" */
 	/* store.h store_engine: one line into buf[0..len), len > 0. NULL:
@@ -44,6 +47,9 @@ struct store_ops {
 	/* Must be cheap (every request): cache, and re-read only when another
 	 * connection or process may have committed. */
 	int	(*generation)(void *h, struct store_gen *out);
+	/* Each kind's row in the meta table: "generation", "lock_generation",
+	 * "revocation_generation" (store_gen_keys). A transaction's bump is a
+	 * set of STORE_GEN_BIT(kind) (store.h), 0 for none. */
 	/* The cache alone, never a round trip (store_generation_cached);
 	 * NULL where generation's reads are local. */
 	int	(*generation_cached)(void *h, struct store_gen *out);

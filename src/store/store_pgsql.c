@@ -52,12 +52,11 @@
 
 #include "store/pgsql_internal.h"
 
-/* Increments a generation and tells every listening node, in the caller's
- * transaction: the notification goes out only if it commits. */
-#define SQL_BUMP "UPDATE meta SET value = value + 1 WHERE key = 'generation'" \
-	" RETURNING value, pg_notify('" PGI_CHANNEL "', value::text)"
-#define SQL_BUMP_LOCKS "UPDATE meta SET value = value + 1 WHERE key = 'lock_generation'" \
-	" RETURNING value, pg_notify('" PGI_CHANNEL "', '" PGI_LOCKS_PREFIX "' || value::text)"
+/* Increments a generation ($1: its key) and tells every listening node
+ * ($2: its kind's prefix), in the caller's transaction: the notification
+ * goes out only if it commits. */
+#define SQL_BUMP "UPDATE meta SET value = value + 1 WHERE key = $1" \
+	" RETURNING value, pg_notify('" PGI_CHANNEL "', $2 || value::text)"
 
 /* -- transactions -------------------------------------------------------------------- */
 
@@ -69,30 +68,45 @@ pgi_tx_begin(PGconn *c)
 
 /* Commits when rc is STORE_OK (after incrementing the generation when
  * bump), else rolls back keeping rc and its message. */
-int
-pgi_tx_end(struct pg *p, PGconn *c, int rc, int bump)
+/* Increments and notifies the generation of kind: STORE_OK with *v its
+ * new value, or the error (set). */
+static int
+bump_one(PGconn *c, enum store_gen_kind kind, uint64_t *v)
 {
-	uint64_t v = 0;
+	struct pv args = { 0 };
+	enum pq_kind pk;
+	int rc = STORE_OK;
+	PGresult *r;
 
-	if (rc == STORE_OK && bump) {
-		enum pq_kind kind;
-		PGresult *r = pgi_q(c, bump == PGI_BUMP_LOCKS ? SQL_BUMP_LOCKS : SQL_BUMP, NULL,
-		    &kind, &rc, "generation");
-		if (r == NULL && kind != PQ_FAIL)
-			rc = store_set_error(STORE_ERROR, "generation: cannot update");
-		if (r != NULL) {
-			if (PQntuples(r) == 1)
-				v = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
-			else
-				rc = store_set_error(STORE_ERROR, "generation: the row is missing");
-			PQclear(r);
-		}
-	}
+	pv_s(&args, store_gen_keys[kind]);
+	pv_s(&args, pgi_gen_prefixes[kind]);
+	if ((r = pgi_q(c, SQL_BUMP, &args, &pk, &rc, "generation")) == NULL)
+		return pk == PQ_FAIL ? rc : store_set_error(STORE_ERROR, "generation: cannot update");
+	if (PQntuples(r) == 1)
+		*v = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+	else
+		rc = store_set_error(STORE_ERROR, "generation: the %s row is missing",
+		    store_gen_keys[kind]);
+	PQclear(r);
+	return rc;
+}
+
+/* Commits when rc is STORE_OK (after incrementing the generations of bump),
+ * else rolls back keeping rc and its message. */
+int
+pgi_tx_end(struct pg *p, PGconn *c, int rc, unsigned bump)
+{
+	struct store_gen v = { { 0 } };
+
+	for (int k = 0; rc == STORE_OK && k < STORE_GEN__MAX; k++)
+		if (bump & STORE_GEN_BIT(k))
+			rc = bump_one(c, (enum store_gen_kind)k, &v.v[k]);
 	if (rc == STORE_OK) {
 		if ((rc = pgi_run(c, "COMMIT", NULL, NULL, "commit", NULL, NULL)) == STORE_OK) {
-			if (bump)	/* ours, before its notification */
-				pgi_gen_note(p, bump == PGI_BUMP_LOCKS ? STORE_GEN_LOCKS :
-				    STORE_GEN_DATA, v);
+			/* Ours, before their notifications. */
+			for (int k = 0; k < STORE_GEN__MAX; k++)
+				if (bump & STORE_GEN_BIT(k))
+					pgi_gen_note(p, (enum store_gen_kind)k, v.v[k]);
 			return STORE_OK;
 		}
 		return rc;
@@ -208,11 +222,11 @@ pgi_fetch_one(struct pg *p, const char *sql, const struct pv *params, size_t siz
 
 /*
  * One write transaction on a pooled connection: BEGIN, the statement, the
- * generation bump when bump (always, or only when rows changed: bump == 2),
- * COMMIT. *changes gets the statement's row count.
+ * generations of bump (always, or with PGI_IF_CHANGED only when rows
+ * changed), COMMIT. *changes gets the statement's row count.
  */
 int
-pgi_write1(struct pg *p, const char *sql, const struct pv *params, int bump, int *changes,
+pgi_write1(struct pg *p, const char *sql, const struct pv *params, unsigned bump, int *changes,
     const char *what, const char *conflict, const char *fkey)
 {
 	PGconn *c;
@@ -222,7 +236,8 @@ pgi_write1(struct pg *p, const char *sql, const struct pv *params, int bump, int
 		return rc;
 	if ((rc = pgi_tx_begin(c)) == STORE_OK) {
 		rc = pgi_run(c, sql, params, &ch, what, conflict, fkey);
-		rc = pgi_tx_end(p, c, rc, bump == 2 ? ch > 0 : bump);
+		rc = pgi_tx_end(p, c, rc, (bump & PGI_IF_CHANGED) && ch == 0 ? 0 :
+		    bump & ~PGI_IF_CHANGED);
 	}
 	pgi_release(p, slot);
 	if (changes != NULL)

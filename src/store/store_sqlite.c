@@ -48,11 +48,10 @@ const char *const sqi_sql[SQ__MAX] = {
 	[SQ_BEGIN] = "BEGIN IMMEDIATE",
 	[SQ_COMMIT] = "COMMIT",
 	[SQ_ROLLBACK] = "ROLLBACK",
-	[SQ_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = 'generation'",
+	[SQ_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = ?",	/* store_gen_keys */
 	[SQ_DATA_VERSION] = "PRAGMA data_version",
-	/* Both generations: 0 for the data's, 1 (STORE_GEN_LOCKS) for the locks'. */
-	[SQ_GEN] = "SELECT key = 'lock_generation', value FROM meta"
-	    " WHERE key IN ('generation', 'lock_generation')",
+	[SQ_GEN] = "SELECT key, value FROM meta WHERE key IN ('generation', 'lock_generation',"
+	    " 'revocation_generation')",
 	[SQ_SCHEMA] = "SELECT coalesce(max(version), 0) FROM schema_version",
 
 	[SQ_TENANT_INSERT] = "INSERT INTO tenants (id, name, created_at) VALUES (?,?,?)",
@@ -233,15 +232,17 @@ sqi_tx_begin(struct sq *q)
 	return rc == SQLITE_OK ? STORE_OK : sq_fail(q->db, rc, "begin");
 }
 
-/* Commits when rc is STORE_OK (after incrementing the generation when bump),
- * else rolls back keeping rc and its message. */
+/* Commits when rc is STORE_OK (after incrementing the generations of bump,
+ * a set of STORE_GEN_BIT), else rolls back keeping rc and its message. */
 int
-sqi_tx_end(struct sq *q, int rc, int bump)
+sqi_tx_end(struct sq *q, int rc, unsigned bump)
 {
 	int src;
 
-	if (rc == STORE_OK && bump && (src = sqi_run(q, q->st[SQ_BUMP], NULL)) != SQLITE_OK)
-		rc = sq_fail(q->db, src, "generation");
+	for (int k = 0; rc == STORE_OK && k < STORE_GEN__MAX; k++)
+		if ((bump & STORE_GEN_BIT(k)) && (src = sqi_run(q, sqi_stmt(q, SQ_BUMP,
+		    SQ_ARGS(SQ_TEXT(store_gen_keys[k]))), NULL)) != SQLITE_OK)
+			rc = sq_fail(q->db, src, "generation");
 	if (rc == STORE_OK) {
 		if ((src = sqi_run(q, q->st[SQ_COMMIT], NULL)) == SQLITE_OK) {
 			if (bump)
@@ -313,7 +314,7 @@ sqi_fetch_one(struct sq *q, sqlite3_stmt *st, size_t size, sq_row_fn row, store_
  * meta row is read only then, or after our own change. data_version is read
  * first: a commit landing between the two reads is caught next time.
  */
-/* Both rows of SQ_GEN into *out: SQLITE_DONE, an SQLite code, or
+/* Every row of SQ_GEN into *out: SQLITE_DONE, an SQLite code, or
  * GEN_ROWS_MISSING. */
 #define GEN_ROWS_MISSING	(-1)	/* not an SQLite code */
 static int
@@ -322,9 +323,12 @@ read_gens(sqlite3_stmt *st, struct store_gen *out)
 	int src, rows = 0;
 
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		int kind = sqlite3_column_int(st, 0) ? STORE_GEN_LOCKS : STORE_GEN_DATA;
-		out->v[kind] = (uint64_t)sqlite3_column_int64(st, 1);
-		rows++;
+		const char *key = (const char *)sqlite3_column_text(st, 0);
+		for (int k = 0; key != NULL && k < STORE_GEN__MAX; k++)
+			if (strcmp(key, store_gen_keys[k]) == 0) {
+				out->v[k] = (uint64_t)sqlite3_column_int64(st, 1);
+				rows++;
+			}
 	}
 	return src == SQLITE_DONE && rows != STORE_GEN__MAX ? GEN_ROWS_MISSING : src;
 }

@@ -449,6 +449,48 @@ class Restart(Suite):
             self.unlock_tables(holder)
             s.cleanup()
 
+    def test_a_revocation_empties_only_the_gates_cache(self):
+        # A revocation moves its own generation: nodes drop their gate
+        # caches (the revoked token is refused at once) but keep their
+        # clients and keys. Once the node has taken a revocation by the CLI
+        # in, another client's token is issued from the cache at once even
+        # with the clients table held locked; before, the revocation had
+        # emptied the client cache and that request waited out the 5 s lock
+        # timeout for a 503.
+        s = Server(policy="GET /v1/** role=viewer env=any\n")
+        holder = None
+        try:
+            a = s.client("acme", name="cached", roles="viewer")
+            b = s.client("acme", name="revoker", roles="viewer")
+            eq(s.token(a["client_id"], a["client_secret"]).status, 200, "a's first token")
+            r = s.token(b["client_id"], b["client_secret"])
+            eq(r.status, 200, "b's token")
+            tok = r.json()["access_token"]
+            eq(self.gate_on(s, tok).status, 200, "b's token at the gate")
+            before = s.get("/readyz").json()["store"]
+            s.cli("token", "revoke", "--id", jwt_parts(tok)[1]["jti"])
+            deadline = time.time() + 5
+            while True:
+                after = s.get("/readyz").json()["store"]
+                if (after["revocation_generation"] > before["revocation_generation"] or
+                        time.time() > deadline):
+                    break
+                time.sleep(0.05)
+            check(after["revocation_generation"] > before["revocation_generation"],
+                  "the revocation is seen: %r -> %r" % (before, after))
+            eq(after["generation"], before["generation"], "the data generation stays")
+            g = self.gate_on(s, tok)
+            eq(g.status, 401, "the revoked token at the gate, at once: %r" % g)
+            holder = self.lock_tables(s, "clients, client_secrets")
+            t0 = time.time()
+            r = s.token(a["client_id"], a["client_secret"])
+            took = time.time() - t0
+            eq(r.status, 200, "a's token: %r" % r)
+            check(took < FAST, "from the cache, at once (%.2fs)" % took)
+        finally:
+            self.unlock_tables(holder)
+            s.cleanup()
+
     def test_one_offload_thread_per_pooled_connection(self):
         # The threads that run requests waiting on the database: as many
         # as the node has connections to give them (pool_size), as ps -L

@@ -242,7 +242,7 @@ open_store(void)
 	return s;
 }
 
-static uint64_t
+uint64_t
 gen_of(struct store *s, enum store_gen_kind kind)
 {
 	struct store_gen g;
@@ -263,7 +263,7 @@ lock_gen(struct store *s)
 	return gen_of(s, STORE_GEN_LOCKS);
 }
 
-static uint64_t
+uint64_t
 gen_wait_of(struct store *s, enum store_gen_kind kind, uint64_t want, int wait_ms)
 {
 	uint64_t g = gen_of(s, kind);

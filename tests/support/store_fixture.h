@@ -81,12 +81,14 @@ const struct store_audit_key *fixture_key(void);
 struct store *open_store(void);
 struct store *open_store_unkeyed(void);
 /* The handle's change generation of a kind (store_generation must
- * succeed): gen the data's, lock_gen the locks'. */
+ * succeed): gen_of any; gen the data's, lock_gen the locks'. */
+uint64_t gen_of(struct store *, enum store_gen_kind kind);
 uint64_t gen(struct store *);
 uint64_t lock_gen(struct store *);
 /* Another handle's generation once it reaches want, polled every 10 ms for
  * at most wait_ms (0: read once); the last value read. For backends where
  * a change reaches other handles a little later (PostgreSQL: NOTIFY). */
+uint64_t gen_wait_of(struct store *, enum store_gen_kind kind, uint64_t want, int wait_ms);
 uint64_t gen_wait(struct store *, uint64_t want, int wait_ms);
 uint64_t lock_gen_wait(struct store *, uint64_t want, int wait_ms);
 
