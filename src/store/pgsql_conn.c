@@ -26,9 +26,11 @@
 #define LISTEN_RETRY_MS		250
 #define PG_LOCK_TIMEOUT_MS	"5000"	/* as SQLite's SQI_BUSY_TIMEOUT_MS */
 
-/* Every kind's generation, in enum store_gen_kind's order. */
-#define SQL_GEN "SELECT value FROM meta WHERE key IN ('generation', 'lock_generation'," \
-	" 'revocation_generation') ORDER BY key <> 'generation', key <> 'lock_generation'"
+/* One row, a column per kind (store_gen_keys' order); NULL for a missing
+ * meta row. */
+#define SQL_GEN "SELECT (SELECT value FROM meta WHERE key = 'generation')," \
+	" (SELECT value FROM meta WHERE key = 'lock_generation')," \
+	" (SELECT value FROM meta WHERE key = 'revocation_generation')"
 
 /* -- connections ---------------------------------------------------------------- */
 
@@ -273,12 +275,14 @@ pgi_read_gen(PGconn *c, struct store_gen *v, const char *what)
 
 	if (r == NULL)
 		return kind == PQ_FAIL ? rc : store_set_error(STORE_ERROR, "%s: failed", what);
-	if (PQntuples(r) != STORE_GEN__MAX) {
-		PQclear(r);
-		return store_set_error(STORE_ERROR, "%s: a generation row is missing", what);
-	}
 	for (int k = 0; k < STORE_GEN__MAX; k++)
-		v->v[k] = strtoull(PQgetvalue(r, k, 0), NULL, 10);
+		if (PQntuples(r) != 1 || PQnfields(r) != STORE_GEN__MAX || PQgetisnull(r, 0, k)) {
+			PQclear(r);
+			return store_set_error(STORE_ERROR, "%s: the %s row is missing", what,
+			    store_gen_keys[k]);
+		}
+	for (int k = 0; k < STORE_GEN__MAX; k++)
+		v->v[k] = strtoull(PQgetvalue(r, 0, k), NULL, 10);
 	PQclear(r);
 	return STORE_OK;
 }

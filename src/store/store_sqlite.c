@@ -50,8 +50,10 @@ const char *const sqi_sql[SQ__MAX] = {
 	[SQ_ROLLBACK] = "ROLLBACK",
 	[SQ_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = ?",	/* store_gen_keys */
 	[SQ_DATA_VERSION] = "PRAGMA data_version",
-	[SQ_GEN] = "SELECT key, value FROM meta WHERE key IN ('generation', 'lock_generation',"
-	    " 'revocation_generation')",
+	/* meta holds the generations alone (store_gen_keys): one page read
+	 * whole, where "key IN (...)" built a temporary index per call and a
+	 * lookup per kind costs three descents. */
+	[SQ_GEN] = "SELECT key, value FROM meta",
 	[SQ_SCHEMA] = "SELECT coalesce(max(version), 0) FROM schema_version",
 
 	[SQ_TENANT_INSERT] = "INSERT INTO tenants (id, name, created_at) VALUES (?,?,?)",
@@ -314,23 +316,26 @@ sqi_fetch_one(struct sq *q, sqlite3_stmt *st, size_t size, sq_row_fn row, store_
  * meta row is read only then, or after our own change. data_version is read
  * first: a commit landing between the two reads is caught next time.
  */
-/* Every row of SQ_GEN into *out: SQLITE_DONE, an SQLite code, or
- * GEN_ROWS_MISSING. */
+/* SQ_GEN's rows into *out: SQLITE_DONE, an SQLite code, or
+ * GEN_ROWS_MISSING (a kind's meta row is not there). */
 #define GEN_ROWS_MISSING	(-1)	/* not an SQLite code */
 static int
 read_gens(sqlite3_stmt *st, struct store_gen *out)
 {
-	int src, rows = 0;
+	unsigned found = 0;
+	int src;
 
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *key = (const char *)sqlite3_column_text(st, 0);
 		for (int k = 0; key != NULL && k < STORE_GEN__MAX; k++)
 			if (strcmp(key, store_gen_keys[k]) == 0) {
 				out->v[k] = (uint64_t)sqlite3_column_int64(st, 1);
-				rows++;
+				found |= STORE_GEN_BIT(k);
 			}
 	}
-	return src == SQLITE_DONE && rows != STORE_GEN__MAX ? GEN_ROWS_MISSING : src;
+	if (src == SQLITE_DONE && found != STORE_GEN_BIT(STORE_GEN__MAX) - 1)
+		return GEN_ROWS_MISSING;
+	return src;
 }
 
 static int
