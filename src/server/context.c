@@ -292,7 +292,9 @@ all_loaded(struct gh_ctx *c, const struct store_gen *g)
 
 /* Kind's caches as of its generation gen: the lockout locks; the gate's
  * (gate_epoch, moved first: the gate empties its token cache on seeing
- * it, and reloads its revoked set when next asked); for the data, the
+ * it, and reloads its revoked set when next asked; once per generation,
+ * not again for each retry of a failed reload, so that a gate whose
+ * database is away goes on answering from its cache); for the data, the
  * client cache too, and the keys read again. 0, or -1 when the locks or
  * the keys could not be read (logged: the ones in memory stay in force,
  * and later refreshes try again). */
@@ -305,7 +307,8 @@ reload_kind(struct gh_ctx *c, int kind, uint64_t gen)
 	if (kind == STORE_GEN_LOCKS)
 		rc = ctx_reload_locks(c, clock_now(), gen);
 	else {
-		atomic_fetch_add(&c->gate_epoch, 1);
+		if (gen != atomic_load(&c->failed[kind]))
+			atomic_fetch_add(&c->gate_epoch, 1);
 		if (kind == STORE_GEN_DATA) {
 			client_cache_clear(c->clients);
 			if ((rc = ctx_reload_keys(c, err, sizeof(err))) == -1)
