@@ -350,6 +350,18 @@ class Restart(Suite):
         check(b"held" in holder.stdout.readline(), "the lock is held")
         return holder
 
+    def counter_moved(self, s, before, name):
+        """/readyz's store once its change counter name has moved past
+        before's (5 s at most)."""
+        deadline = time.time() + 5
+        while True:
+            after = s.get("/readyz").json()["store"]
+            if after[name] > before[name] or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        check(after[name] > before[name], "%s moved: %r -> %r" % (name, before, after))
+        return after
+
     def unlock_tables(self, holder):
         if holder is not None:
             holder.stdin.close()    # psql ends: the transaction rolls back
@@ -431,14 +443,7 @@ class Restart(Suite):
                             headers={"Authorization": basic(a["client_id"], a["client_secret"]),
                                      "X-Forwarded-For": "198.51.100.7"})
             eq(r.status, 429, "the pair is locked, the right secret too: %r" % r)
-            deadline = time.time() + 5
-            while True:
-                after = s.get("/readyz").json()["store"]
-                if after["lock_generation"] > before["lock_generation"] or time.time() > deadline:
-                    break
-                time.sleep(0.05)
-            check(after["lock_generation"] > before["lock_generation"],
-                  "the lock is written: %r -> %r" % (before, after))
+            after = self.counter_moved(s, before, "lock_generation")
             eq(after["generation"], before["generation"], "the data generation stays")
             t0 = time.time()
             r = s.token(a["client_id"], a["client_secret"])
@@ -469,15 +474,7 @@ class Restart(Suite):
             eq(self.gate_on(s, tok).status, 200, "b's token at the gate")
             before = s.get("/readyz").json()["store"]
             s.cli("token", "revoke", "--id", jwt_parts(tok)[1]["jti"])
-            deadline = time.time() + 5
-            while True:
-                after = s.get("/readyz").json()["store"]
-                if (after["revocation_generation"] > before["revocation_generation"] or
-                        time.time() > deadline):
-                    break
-                time.sleep(0.05)
-            check(after["revocation_generation"] > before["revocation_generation"],
-                  "the revocation is seen: %r -> %r" % (before, after))
+            after = self.counter_moved(s, before, "revocation_generation")
             eq(after["generation"], before["generation"], "the data generation stays")
             g = self.gate_on(s, tok)
             eq(g.status, 401, "the revoked token at the gate, at once: %r" % g)
