@@ -489,7 +489,7 @@ static enum http_result gate_check(struct http_exchange *x);
  * (the check uses up an approval). Anything else answers from memory: a
  * cached principal found on the way is left in *found for the check. */
 static int
-must_offload(struct gh_ctx *ctx, const struct http_exchange *x,
+must_offload(struct gh_ctx *ctx, int may_wait, const struct http_exchange *x,
     const struct policy_rule *rule, int64_t now, struct gate_principal **found)
 {
 	const char *tok = NULL;
@@ -497,7 +497,7 @@ must_offload(struct gh_ctx *ctx, const struct http_exchange *x,
 	uint8_t key[32];
 	uint64_t epoch;
 
-	if (ctx_may_wait(ctx, x))
+	if (may_wait)
 		return 0;
 	if (rule != NULL && rule->critical)
 		return 1;
@@ -540,6 +540,7 @@ gate_check(struct http_exchange *x)
 	char path[POLICY_MAX_PATH + 1];
 	enum http_method m = HTTP_METHOD_OTHER;
 	int64_t now = clock_now();
+	int may_wait = ctx_may_wait(ctx, x);
 
 	memset(&r, 0, sizeof(r));
 	path[0] = '\0';
@@ -553,7 +554,7 @@ gate_check(struct http_exchange *x)
 	rule = policy_match(pol, m, path);
 	/* A change to load first reads the store: on a loop that must not
 	 * wait, the pool does it (and the whole check). */
-	if (gate_refresh(ctx, ctx_may_wait(ctx, x)) || must_offload(ctx, x, rule, now, &p)) {
+	if (gate_refresh(ctx, may_wait) || must_offload(ctx, may_wait, x, rule, now, &p)) {
 		enum http_result res = offload(ctx, x, rule, om, path);
 		policy_unref(pol);
 		return res;

@@ -118,23 +118,22 @@ count_issued(const struct issued_token *t)
 	metrics_add("gatehouse_tokens_issued_total", 1, labels);
 }
 
-/* 1 when this is an HTTP loop in front of a shared store and r needs the
- * store: its client is not in memory, or a change must be loaded first. A
- * read could hold the loop's other connections for a round trip, or for
- * the store's query_timeout_ms (offload.h). Else 0, with *known the
- * client's entry as the loop found it, for refuse() (NULL: none, or
- * remembered as unknown). */
+/* 1 when r needs the store before it can go on: a change must be loaded
+ * first (ctx_refresh_every loads it where may_wait), or, where it may not
+ * wait (an HTTP loop in front of a shared store, whose read could hold the
+ * loop's other connections for a round trip or the store's
+ * query_timeout_ms, offload.h), its client is not in memory. Else 0, with
+ * *known, on a loop, the client's entry as the loop found it, for refuse()
+ * (NULL: none, or remembered as unknown). */
 static int
-must_offload(struct gh_ctx *ctx, const struct http_exchange *x,
-    const struct token_request *r, struct client_entry **known)
+must_offload(struct gh_ctx *ctx, int may_wait, const struct token_request *r,
+    struct client_entry **known)
 {
 	int rc;
 
-	if (ctx_may_wait(ctx, x))
-		return 0;
-	if (ctx_refresh_every(ctx, ctx->cfg->gate_refresh_ms, 0, CTX_NEEDS_LOCKS))
+	if (ctx_refresh_every(ctx, ctx->cfg->gate_refresh_ms, may_wait, CTX_NEEDS_LOCKS))
 		return 1;
-	return r->client_id != NULL && r->client_id[0] != '\0' &&
+	return !may_wait && r->client_id != NULL && r->client_id[0] != '\0' &&
 	    !client_cache_peek(ctx->clients, r->client_id, known, &rc);
 }
 
@@ -169,7 +168,7 @@ token_route_handle(struct http_exchange *x)
 	struct oauth_error e;
 	struct client_entry *known = NULL;
 	enum http_result res;
-	int https = 0, rec_rc, parsed, rc;
+	int https = 0, rec_rc, parsed, rc, may_wait = ctx_may_wait(ctx, x);
 
 	memset(&r, 0, sizeof(r));
 	memset(&t, 0, sizeof(t));
@@ -180,18 +179,14 @@ token_route_handle(struct http_exchange *x)
 		goto fail;
 	}
 	parsed = dialect_parse(tr->dialect, &x->req, &r, &e);
-	if (must_offload(ctx, x, &r, &known)) {
+	if (must_offload(ctx, may_wait, &r, &known)) {
 		res = offload(ctx, x, &r, known);
 		goto out;
 	}
-	/* Where it may wait: a change seen is loaded first (on a loop,
-	 * must_offload sent the request here for it). */
-	if (ctx_may_wait(ctx, x))
-		(void)ctx_refresh_every(ctx, ctx->cfg->gate_refresh_ms, 1, CTX_NEEDS_LOCKS);
 	if (parsed == -1)
 		goto fail;
 	snprintf(x->resp.log_client, sizeof(x->resp.log_client), "%.64s", r.client_id);
-	r.no_store_wait = !ctx_may_wait(ctx, x);
+	r.no_store_wait = !may_wait;
 	/* Its record follows in a moment: the group commit waits for it. */
 	store_expect_records(ctx->store, 1);
 	if ((rc = oauth_issue(ctx, &r, &t, &e)) != 0) {
