@@ -230,6 +230,9 @@ declare_metrics(void)
 	    "Locks made after repeated bad credentials, by kind (pair, address).", "kind");
 	metrics_declare("gatehouse_unlocks_total", "counter",
 	    "Locks ended, by kind and reason (cleared by an operator, expired).", "kind,reason");
+	metrics_declare("gatehouse_store_reload_failures_total", "counter",
+	    "Reloads of the caches after a change in the store that failed, by the "
+	    "change counter (context.h CTX_RETRY_MIN_MS).", "generation");
 	metrics_declare("gatehouse_store_commits_total", "counter",
 	    "Group commits of issued-token records and audit rows, by outcome.", "outcome");
 	metrics_declare("gatehouse_store_committed_records_total", "counter",

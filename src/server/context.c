@@ -290,32 +290,85 @@ all_loaded(struct gh_ctx *c, const struct store_gen *g)
 	return 1;
 }
 
+/* What a failed reload of each kind logs (its failures are ERROR lines;
+ * the names predate the throttling). */
+static const char *const reload_failed_events[STORE_GEN__MAX] = {
+	[STORE_GEN_DATA] = "keys.reload_failed",
+	[STORE_GEN_LOCKS] = "auth.locks_reload_failed",
+	[STORE_GEN_REVOKED] = "gate.revoked_reload_failed",
+};
+
+/* 1 while kind's reload of gen failed and its retry is not yet due. */
+static int
+retry_waits(struct gh_ctx *c, int kind, uint64_t gen, uint64_t now)
+{
+	return gen == atomic_load(&c->failed[kind]) && now < c->retry[kind].at_ns;
+}
+
+/* A reload of kind failed for reason: the next try waits longer, and the
+ * log hears of it at the streak's start and then every CTX_RETRY_LOG_MS. */
+static void
+note_failure(struct gh_ctx *c, int kind, const char *reason)
+{
+	struct ctx_retry *r = &c->retry[kind];
+	const char *labels[] = { store_gen_keys[kind] };
+	uint64_t now = clock_mono_ns();
+
+	r->wait_ms = r->wait_ms == 0 ? CTX_RETRY_MIN_MS :
+	    r->wait_ms * 2 > CTX_RETRY_MAX_MS ? CTX_RETRY_MAX_MS : r->wait_ms * 2;
+	r->at_ns = now + r->wait_ms * 1000000u;
+	r->failures++;
+	metrics_add("gatehouse_store_reload_failures_total", 1, labels);
+	if (r->logged_ns != 0 && now - r->logged_ns < CTX_RETRY_LOG_MS * 1000000ull)
+		return;
+	r->logged_ns = now;
+	log_event(LOG_ERROR, reload_failed_events[kind], json_pack("{s:s, s:I, s:I}",
+	    "reason", reason, "failures", (json_int_t)r->failures,
+	    "retry_in_ms", (json_int_t)r->wait_ms));
+}
+
+/* A reload of kind succeeded: a streak of failures ends, and says so. */
+static void
+note_success(struct gh_ctx *c, int kind)
+{
+	struct ctx_retry *r = &c->retry[kind];
+
+	if (r->failures == 0)
+		return;
+	log_event(LOG_INFO, "store.reload_recovered", json_pack("{s:s, s:I}",
+	    "generation", store_gen_keys[kind], "failures", (json_int_t)r->failures));
+	memset(r, 0, sizeof(*r));
+}
+
 /* Kind's caches as of its generation gen: the lockout locks; the gate's
  * (gate_epoch, moved first: the gate empties its token cache on seeing
  * it, and reloads its revoked set when next asked; once per generation,
  * not again for each retry of a failed reload, so that a gate whose
  * database is away goes on answering from its cache); for the data, the
  * client cache too, and the keys read again. 0, or -1 when the locks or
- * the keys could not be read (logged: the ones in memory stay in force,
- * and later refreshes try again). */
+ * the keys could not be read (note_failure: the ones in memory stay in
+ * force, and a later refresh tries again). Under reload_mu. */
 static int
 reload_kind(struct gh_ctx *c, int kind, uint64_t gen)
 {
-	char err[256];
+	char err[256] = "";
 	int rc = 0;
 
-	if (kind == STORE_GEN_LOCKS)
-		rc = ctx_reload_locks(c, clock_now(), gen);
-	else {
+	if (kind == STORE_GEN_LOCKS) {
+		if ((rc = ctx_reload_locks(c, clock_now(), gen)) == -1)
+			snprintf(err, sizeof(err), "%s", store_last_error());
+	} else {
 		if (gen != atomic_load(&c->failed[kind]))
 			atomic_fetch_add(&c->gate_epoch, 1);
 		if (kind == STORE_GEN_DATA) {
 			client_cache_clear(c->clients);
-			if ((rc = ctx_reload_keys(c, err, sizeof(err))) == -1)
-				log_event(LOG_ERROR, "keys.reload_failed",
-				    json_pack("{s:s}", "reason", err));
+			rc = ctx_reload_keys(c, err, sizeof(err));
 		}
 	}
+	if (rc == 0)
+		note_success(c, kind);
+	else
+		note_failure(c, kind, err);
 	atomic_store(rc == 0 ? &c->loaded[kind] : &c->failed[kind], gen);
 	return rc;
 }
@@ -345,9 +398,12 @@ ctx_refresh(struct gh_ctx *c)
 	/* Each kind reloads only what it covers: a lock made elsewhere (a
 	 * brute force makes them many times a second) empties no cache, a
 	 * revocation only the gate's. */
-	for (int k = 0; k < STORE_GEN__MAX; k++)
-		if (g.v[k] != atomic_load(&c->loaded[k]) && reload_kind(c, k, g.v[k]) == -1)
+	for (int k = 0; k < STORE_GEN__MAX; k++) {
+		if (g.v[k] == atomic_load(&c->loaded[k]))
+			continue;
+		if (retry_waits(c, k, g.v[k], clock_mono_ns()) || reload_kind(c, k, g.v[k]) == -1)
 			rc = -1;
+	}
 out:
 	atomic_store(&c->reload_ns, 0);
 	pthread_mutex_unlock(&c->reload_mu);
@@ -461,11 +517,8 @@ ctx_reload_locks(struct gh_ctx *c, int64_t now, uint64_t gen)
 	size_t n = 0, nremoved = 0;
 	int rc = -1;
 
-	if (store_lock_list(c->store, now, &sl, &n) != STORE_OK) {
-		log_event(LOG_ERROR, "auth.locks_reload_failed",
-		    json_pack("{s:s}", "reason", store_last_error()));
+	if (store_lock_list(c->store, now, &sl, &n) != STORE_OK)
 		return -1;
-	}
 	if (n > 0 && (ll = calloc(n, sizeof(*ll))) == NULL)
 		goto out;
 	for (size_t i = 0; i < n; i++) {

@@ -49,6 +49,13 @@ struct gh_ctx {
 	_Atomic uint64_t	 reload_ns;	/* when the running reload began; 0: none */
 	pthread_mutex_t		 reload_mu;	/* one reload at a time; others wait */
 	_Atomic uint64_t	 refreshed_ns;	/* ctx_refresh_every's last read */
+	/* A failed reload's retries, each kind apart (under reload_mu): */
+	struct ctx_retry {
+		uint64_t	 at_ns;		/* not again before; 0: none failed */
+		uint64_t	 wait_ms;	/* after the next failure */
+		uint64_t	 logged_ns;	/* the last failure logged */
+		unsigned	 failures;	/* since the streak began */
+	}			 retry[STORE_GEN__MAX];
 	struct gate		*gate;		/* src/gate: policy and token cache */
 	struct lockout		*lockout;	/* bad-credential counters and locks */
 	struct lockwriter	*lockwriter;	/* writes the locks made here to the store */
@@ -74,6 +81,19 @@ void	ctx_clear(struct gh_ctx *);
  * request after the CLI's change sees it. 0, or -1 when the store cannot
  * be read (the caches stay). */
 #define CTX_RELOAD_WAIT_MS	1000
+/*
+ * A reload that failed (the keys or locks could not be read, or a key does
+ * not unseal) is tried again for the same generation no sooner than
+ * CTX_RETRY_MIN_MS later, the wait doubling with each failure up to
+ * CTX_RETRY_MAX_MS, and logged at its first failure and then once every
+ * CTX_RETRY_LOG_MS (with the count): a store that keeps refusing is not
+ * read, nor a line logged, once a millisecond. A new generation is tried
+ * at once. Every failure counts in gatehouse_store_reload_failures_total;
+ * the reload that ends a streak logs store.reload_recovered.
+ */
+#define CTX_RETRY_MIN_MS	100
+#define CTX_RETRY_MAX_MS	5000
+#define CTX_RETRY_LOG_MS	60000
 int	ctx_refresh(struct gh_ctx *);
 /*
  * ctx_refresh for a request handler: the generation is read by one thread
@@ -91,7 +111,8 @@ int	ctx_refresh(struct gh_ctx *);
  * reads). A change whose reload failed (each kind apart), or whose reload has run for
  * CTX_RELOAD_WAIT_MS, is not due (there or on the pool): requests go on
  * with the caches they have, as ctx_refresh's waiters do, while later
- * turns and the server's once-a-second refresh retry it. Otherwise 0.
+ * turns and the server's once-a-second refresh retry it (paced: see
+ * CTX_RETRY_MIN_MS). Otherwise 0.
  */
 /* needs: a set of STORE_GEN_BIT (store.h) beyond the data's. */
 #define CTX_NEEDS_LOCKS		STORE_GEN_BIT(STORE_GEN_LOCKS)		/* token requests */
@@ -118,8 +139,8 @@ void	ctx_lock_made(struct gh_ctx *, const struct lockout_lock *);
 /* Brings the in-memory locks in step with the store's (ctx_refresh does on
  * every change of the locks' generation; gen: that generation, read before
  * the reload);
- * logs and counts the locks cleared elsewhere. 0, or -1 (logged) when the
- * store cannot be read. */
+ * logs and counts the locks cleared elsewhere. 0, or -1 when the store
+ * cannot be read (store_last_error says why). */
 int	ctx_reload_locks(struct gh_ctx *, int64_t now, uint64_t gen);
 /* The server, once it serves: nodes sharing a store share their issuance
  * counts (ratesync.h); nothing to do on a store of one node. 0 or -1. */

@@ -149,6 +149,9 @@ enum store_gen_kind { STORE_GEN_DATA, STORE_GEN_LOCKS, STORE_GEN_REVOKED, STORE_
 struct store_gen {
 	uint64_t	v[STORE_GEN__MAX];
 };
+/* Each kind's name: its meta row, and what /readyz and the logs call it
+ * ("generation", "lock_generation", "revocation_generation"). */
+extern const char *const store_gen_keys[STORE_GEN__MAX];	/* store.c */
 int	store_generation(struct store *, struct store_gen *out);
 /*
  * The generations as this process last learned them, without a round trip:

@@ -29,9 +29,6 @@
 
 #include "store/store.h"
 
-/* The meta row of each generation (store.h store_gen_kind). */
-extern const char *const store_gen_keys[STORE_GEN__MAX];	/* store.c */
-
 struct store_ops {
 	const char *name;	/* store_backend(): "sqlite", "postgresql" */
 	/* store.h store_engine: one line into buf[0..len), len > 0. NULL:

@@ -299,6 +299,50 @@ class Lifecycle(Suite):
         finally:
             s.cleanup()
 
+    def test_a_key_that_does_not_unseal_is_retried_paced_and_logged_once(self):
+        # A signing key row that does not unseal (altered, or sealed under
+        # another master key) makes every reload of the keys fail. The keys
+        # in memory stay in force; the reload is tried again with a wait
+        # that doubles from 100 ms, and logged once, not at every refresh
+        # turn (once a millisecond under load: before, each turn read and
+        # unsealed every key again and logged a line).
+        s = Server("--rate-limit", "0")
+        try:
+            c = s.client("t", name="x")
+            eq(s.token(c["client_id"], c["client_secret"]).status, 200, "before")
+            s.sql("INSERT INTO signing_keys SELECT 'altered', alg, env, sealed, created_at,"
+                  " publish_at, activate_at, retire_at, remove_at FROM signing_keys"
+                  " WHERE env = 0 LIMIT 1")
+            s.sql("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+            until, statuses = time.time() + 2.5, set()
+            while time.time() < until:
+                statuses.add(s.token(c["client_id"], c["client_secret"]).status)
+            eq(statuses, {200}, "tokens are signed with the keys in memory")
+            m = s.get("/metrics").body.decode()
+            line = [x for x in m.splitlines() if x.startswith(
+                'gatehouse_store_reload_failures_total{generation="generation"}')]
+            check(len(line) == 1, "failures counted: " + m[-400:])
+            failures = int(float(line[0].split()[-1]))
+            check(2 <= failures <= 8, "retried, paced: %d failures in 2.5 s" % failures)
+            logged = [x for x in s.stderr().splitlines() if '"keys.reload_failed"' in x]
+            eq(len(logged), 1, "logged once: %r" % logged[:3])
+            check("altered does not unseal" in logged[0], "the log says why: " + logged[0])
+            # Mended: the next change is loaded at once, and the end of the
+            # streak is logged with its count.
+            s.sql("DELETE FROM signing_keys WHERE kid = 'altered'")
+            s.sql("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+            deadline = time.time() + 3
+            while "store.reload_recovered" not in s.stderr() and time.time() < deadline:
+                s.token(c["client_id"], c["client_secret"])
+                time.sleep(0.05)
+            rec = [x for x in s.stderr().splitlines() if "store.reload_recovered" in x]
+            eq(len(rec), 1, "the recovery is logged")
+            check('"failures":%d' % failures in rec[0].replace(" ", "")
+                  or '"failures":%d' % (failures + 1) in rec[0].replace(" ", ""),
+                  "with the count: %s (metric %d)" % (rec[0], failures))
+        finally:
+            s.cleanup()
+
     # -- lockout ----------------------------------------------------------------
     def test_lockout_pair_and_isolation(self):
         c = self.s.client("lock", name="victim")
