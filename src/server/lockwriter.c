@@ -9,6 +9,7 @@
 
 #include "obs/log.h"
 #include "server/lockwriter.h"
+#include "util/util.h"
 
 struct lockwriter {
 	struct store		*store;
@@ -21,20 +22,64 @@ struct lockwriter {
 	size_t			 n, cap;
 	size_t			 dropped;	/* past LOCKWRITER_MAX_QUEUED */
 	int			 stop;
+	/* The writer's own (its thread alone): a streak of failed writes. */
+	int64_t			 wait_ms;	/* before the next try; 0: not failing */
+	int64_t			 logged_ms;	/* the streak's last line */
+	unsigned		 failures;	/* in the streak */
 	pthread_t		 thread;
 };
 
-/* Writes batch[0..n) in one transaction; logs a failure (the locks then
- * stay in force on this node only: lockout_sync keeps unseen locks). */
+/* Appends lk to the queue (under mu), growing it up to
+ * LOCKWRITER_MAX_QUEUED. 0, or -1 when full. */
+static int
+queue_one(struct lockwriter *w, const struct lockout_lock *lk)
+{
+	if (w->n == w->cap && w->cap < LOCKWRITER_MAX_QUEUED) {
+		size_t ncap = w->cap ? w->cap * 2 : 64;
+		struct lockout_lock *tmp = realloc(w->q, ncap * sizeof(*tmp));
+		if (tmp != NULL) {
+			w->q = tmp;
+			w->cap = ncap;
+		}
+	}
+	if (w->n == w->cap)
+		return -1;
+	w->q[w->n++] = *lk;
+	return 0;
+}
+
+/* A write failed for reason: the next try waits longer (from interval_ms,
+ * doubling up to LOCKWRITER_RETRY_MAX_MS), and the log hears of it at the
+ * streak's start and then once a minute. */
 static void
+note_failure(struct lockwriter *w, const char *reason, size_t n)
+{
+	int64_t now = clock_mono_ns() / 1000000;
+
+	w->wait_ms = w->wait_ms == 0 ? w->interval_ms : w->wait_ms * 2;
+	if (w->wait_ms > LOCKWRITER_RETRY_MAX_MS)
+		w->wait_ms = LOCKWRITER_RETRY_MAX_MS;
+	w->failures++;
+	if (w->failures > 1 && now - w->logged_ms < 60000)
+		return;
+	w->logged_ms = now;
+	log_event(LOG_ERROR, "auth.lock_store_failed", json_pack("{s:s, s:I, s:I, s:I}",
+	    "reason", reason, "locks", (json_int_t)n, "failures", (json_int_t)w->failures,
+	    "retry_in_ms", (json_int_t)w->wait_ms));
+}
+
+/* Writes batch[0..n) in one transaction. 0, or -1 (note_failure) when the
+ * store refused: the locks stay in force on this node (lockout_sync keeps
+ * unseen locks) and the caller queues them again. */
+static int
 write_batch(struct lockwriter *w, const struct lockout_lock *batch, size_t n)
 {
 	struct store_lock *sl = malloc(n * sizeof(*sl));
+	struct store_gen gen;
 
 	if (sl == NULL) {
-		log_event(LOG_ERROR, "auth.lock_store_failed", json_pack("{s:s, s:I}",
-		    "reason", "out of memory", "locks", (json_int_t)n));
-		return;
+		note_failure(w, "out of memory", n);
+		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
 		sl[i].kind = batch[i].kind == LOCKOUT_ADDRESS ? STORE_LOCK_ADDRESS : STORE_LOCK_PAIR;
@@ -43,17 +88,34 @@ write_batch(struct lockwriter *w, const struct lockout_lock *batch, size_t n)
 		sl[i].created_at = batch[i].until - w->duration;
 		sl[i].until = batch[i].until;
 	}
-	if (store_lock_put(w->store, sl, n) != STORE_OK)
-		log_event(LOG_ERROR, "auth.lock_store_failed", json_pack("{s:s, s:I}",
-		    "reason", store_last_error(), "locks", (json_int_t)n));
-	else {
-		/* A generation read after the commit: a sync at it or later
-		 * that lacks these locks means they were cleared. */
-		struct store_gen gen;
-		if (store_generation(w->store, &gen) == STORE_OK)
-			lockout_mark_stored(w->lockout, batch, n, gen.v[STORE_GEN_LOCKS]);
+	if (store_lock_put(w->store, sl, n) != STORE_OK) {
+		note_failure(w, store_last_error(), n);
+		free(sl);
+		return -1;
 	}
 	free(sl);
+	if (w->failures > 0)
+		log_event(LOG_INFO, "auth.locks_stored_again", json_pack("{s:I}",
+		    "failures", (json_int_t)w->failures));
+	w->wait_ms = 0;
+	w->failures = 0;
+	/* A generation read after the commit: a sync at it or later that
+	 * lacks these locks means they were cleared. */
+	if (store_generation(w->store, &gen) == STORE_OK)
+		lockout_mark_stored(w->lockout, batch, n, gen.v[STORE_GEN_LOCKS]);
+	return 0;
+}
+
+/* Puts the locks of a failed write back in the queue (under mu), but for
+ * those that ran out meanwhile and those past LOCKWRITER_MAX_QUEUED. */
+static void
+requeue(struct lockwriter *w, const struct lockout_lock *batch, size_t n)
+{
+	int64_t now = clock_now();
+
+	for (size_t i = 0; i < n; i++)
+		if (batch[i].until > now && queue_one(w, &batch[i]) == -1)
+			w->dropped++;
 }
 
 static void *
@@ -67,6 +129,8 @@ run(void *arg)
 	for (;;) {
 		size_t n, dropped;
 		struct timespec until;
+		int64_t wait_ms;
+		int rc;
 
 		while (w->n == 0 && !w->stop)
 			pthread_cond_wait(&w->cv, &w->mu);
@@ -89,12 +153,18 @@ run(void *arg)
 		if (dropped > 0)
 			log_event(LOG_ERROR, "auth.lock_store_failed", json_pack("{s:s, s:I}",
 			    "reason", "write queue full", "locks", (json_int_t)dropped));
-		write_batch(w, batch, n);
+		rc = write_batch(w, batch, n);
 		pthread_mutex_lock(&w->mu);
-		/* Keep writes interval_ms apart; a stop cuts the wait short. */
+		/* A failed write is tried again, but not once the server stops:
+		 * its last write is the one try. */
+		if (rc == -1 && !w->stop)
+			requeue(w, batch, n);
+		/* Keep writes interval_ms apart (longer while failing); a stop
+		 * cuts the wait short. */
+		wait_ms = w->wait_ms != 0 ? w->wait_ms : w->interval_ms;
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += (long)(w->interval_ms % 1000) * 1000000L;
-		until.tv_sec += (time_t)(w->interval_ms / 1000) + until.tv_nsec / 1000000000L;
+		until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+		until.tv_sec += (time_t)(wait_ms / 1000) + until.tv_nsec / 1000000000L;
 		until.tv_nsec %= 1000000000L;
 		while (!w->stop && pthread_cond_timedwait(&w->cv, &w->mu, &until) != ETIMEDOUT)
 			;
@@ -130,17 +200,7 @@ void
 lockwriter_add(struct lockwriter *w, const struct lockout_lock *lk)
 {
 	pthread_mutex_lock(&w->mu);
-	if (w->n == w->cap && w->cap < LOCKWRITER_MAX_QUEUED) {
-		size_t ncap = w->cap ? w->cap * 2 : 64;
-		struct lockout_lock *tmp = realloc(w->q, ncap * sizeof(*tmp));
-		if (tmp != NULL) {
-			w->q = tmp;
-			w->cap = ncap;
-		}
-	}
-	if (w->n < w->cap)
-		w->q[w->n++] = *lk;
-	else
+	if (queue_one(w, lk) == -1)
 		w->dropped++;
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);

@@ -7,7 +7,11 @@
  * interval_ms apart (the first lock after a quiet spell is written at once).
  * The request that made a lock does not wait: the lock is already in force
  * in memory (security/lockout.h); the store makes it visible to the operator
- * and the other nodes. Thread-safe.
+ * and the other nodes. A write the store refuses (a database away, a table
+ * held locked) is tried again with what came meanwhile, the wait doubling
+ * from interval_ms up to LOCKWRITER_RETRY_MAX_MS, for as long as its locks
+ * last; logged at the first failure, then once a minute, and when a write
+ * succeeds again. Thread-safe.
  */
 #ifndef GH_LOCKWRITER_H
 #define GH_LOCKWRITER_H
@@ -18,6 +22,7 @@
 #include "store/store.h"
 
 #define LOCKWRITER_MAX_QUEUED 65536	/* past this, locks stay local (logged) */
+#define LOCKWRITER_RETRY_MAX_MS 5000	/* the longest wait between tries */
 
 struct lockwriter;
 

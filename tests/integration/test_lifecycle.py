@@ -4,6 +4,7 @@ durations and a shifted clock (GATEHOUSE_CLOCK_OFFSET) instead of long sleeps.""
 import os
 import statistics
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -524,6 +525,56 @@ class Lifecycle(Suite):
         finally:
             if b is not None:
                 b.stop()
+            s.cleanup()
+
+    def test_a_lock_the_store_refused_is_written_once_it_can_be(self):
+        # A lock is in force at once on the node that made it; the store
+        # makes it known to the operator and to the other nodes. While the
+        # store refuses the write (here another session holds the locks
+        # table, or SQLite's write lock, past the 5 s lock timeout), the
+        # write is tried again, and the lock reaches the store once the
+        # session lets go. Before, the failed write was only logged: the
+        # lock stayed on one node, and a guesser behind a load balancer
+        # could go on at the others.
+        s = Server("--trusted-proxies", "127.0.0.1", "--rate-limit", "0")
+        holder = None
+        try:
+            c = s.client("lock", name="held")
+            holder = s.hold_writes("locks")
+            # At once, not one after another: on SQLite each answer waits
+            # for its audit row, which the held lock holds up too.
+            hdr = {"Authorization": basic(c["client_id"], "no"), "X-Forwarded-For": "203.0.113.95"}
+            guesses = [threading.Thread(target=s.post_form, args=(
+                "/oauth/token", {"grant_type": "client_credentials"}), kwargs={"headers": hdr})
+                for _ in range(5)]
+            for t in guesses:
+                t.start()
+            for t in guesses:
+                t.join(30)
+            deadline = time.time() + 15
+            while '"auth.lock_store_failed"' not in s.stderr():
+                check(time.time() < deadline, "the failed write is logged")
+                time.sleep(0.1)
+            holder.release()
+            holder = None
+            deadline = time.time() + 15
+            while not s.cli("lock", "list"):
+                check(time.time() < deadline, "the lock reached the store once it could")
+                time.sleep(0.1)
+            locks = s.cli("lock", "list")
+            eq([(x["client_id"], x["address"]) for x in locks],
+               [(c["client_id"], "203.0.113.95")], "the pair's lock")
+            hdr["Authorization"] = basic(c["client_id"], c["client_secret"])
+            eq(s.post_form("/oauth/token", {"grant_type": "client_credentials"},
+                           headers=hdr).status, 429, "in force here throughout")
+            deadline = time.time() + 5
+            while '"auth.locks_stored_again"' not in s.stderr():
+                check(time.time() < deadline, "the end of the failures is logged")
+                time.sleep(0.1)
+            eq(s.stderr().count('"auth.lock_store_failed"'), 1, "the failures logged once")
+        finally:
+            if holder is not None:
+                holder.release()
             s.cleanup()
 
     def test_lock_expires_and_is_logged(self):

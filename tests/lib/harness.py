@@ -46,6 +46,35 @@ def pg_server():
 _pg_urls = {}     # workdir -> its database: Servers sharing a workdir share a store
 
 
+class _Holder:
+    """Server.hold_writes's session."""
+
+    def __init__(self, db, table):
+        self.db, self.proc = None, None
+        if BACKEND != "postgresql":
+            import sqlite3
+            self.db = sqlite3.connect(db[len("sqlite:"):], timeout=10, isolation_level=None)
+            self.db.execute("BEGIN IMMEDIATE")
+            return
+        self.proc = subprocess.Popen([os.path.join(pg_server().bin, "psql"), "-X", "-q", "-A",
+                                      "-t", "-d", db.split("?")[0]], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.proc.stdin.write(b"BEGIN; LOCK TABLE " + table.encode() +
+                              b" IN ACCESS EXCLUSIVE MODE; SELECT 'held';\n")
+        self.proc.stdin.flush()
+        if b"held" not in self.proc.stdout.readline():
+            raise AssertionError("hold_writes: psql did not take the lock")
+
+    def release(self):
+        if self.db is not None:
+            self.db.execute("ROLLBACK")
+            self.db.close()
+        if self.proc is not None:
+            self.proc.stdin.close()     # psql ends: the transaction rolls back
+            self.proc.wait(30)
+        self.db, self.proc = None, None
+
+
 def new_store_url(directory):
     if BACKEND == "postgresql":
         if directory not in _pg_urls:
@@ -277,6 +306,12 @@ class Server:
         if p.returncode != 0:
             raise AssertionError("sql: " + p.stderr.decode(errors="replace"))
         return [line.split("\t") for line in p.stdout.decode().splitlines() if line]
+
+    def hold_writes(self, table):
+        """Another session holding table locked (PostgreSQL), or the whole
+        store's write lock (SQLite), until .release() on what this returns:
+        the server's writes there wait out its 5 s lock timeout and fail."""
+        return _Holder(self.db, table)
 
     # -- CLI -----------------------------------------------------------------
     def cli(self, *args, check=True):
