@@ -340,15 +340,7 @@ class Restart(Suite):
 
     def lock_tables(self, s, tables):
         """A psql session holding tables locked; unlock_tables ends it."""
-        db = s.db.split("?pool_size=")[0]     # ours, not libpq's (pool_size_url)
-        holder = subprocess.Popen([os.path.join(self.pg.bin, "psql"), "-X", "-q", "-A",
-                                   "-t", "-d", db], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        holder.stdin.write(b"BEGIN; LOCK TABLE " + tables.encode() +
-                           b" IN ACCESS EXCLUSIVE MODE; SELECT 'held';\n")
-        holder.stdin.flush()
-        check(b"held" in holder.stdout.readline(), "the lock is held")
-        return holder
+        return s.hold_writes(tables)
 
     def counter_moved(self, s, before, name):
         """/readyz's store once its change counter name has moved past
@@ -364,8 +356,7 @@ class Restart(Suite):
 
     def unlock_tables(self, holder):
         if holder is not None:
-            holder.stdin.close()    # psql ends: the transaction rolls back
-            holder.wait(30)
+            holder.release()
 
     def test_a_change_to_load_holds_up_no_other_request(self):
         # A change made elsewhere (here the CLI's) is loaded before the
