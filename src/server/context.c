@@ -345,7 +345,8 @@ note_success(struct gh_ctx *c, int kind)
  * it, and reloads its revoked set when next asked; once per generation,
  * not again for each retry of a failed reload, so that a gate whose
  * database is away goes on answering from its cache); for the data, the
- * client cache too, and the keys read again. 0, or -1 when the locks or
+ * client cache too, and the keys read again (and gate_epoch moved once
+ * more when they are in place). 0, or -1 when the locks or
  * the keys could not be read (note_failure: the ones in memory stay in
  * force, and a later refresh tries again). Under reload_mu. */
 static int
@@ -362,7 +363,13 @@ reload_kind(struct gh_ctx *c, int kind, uint64_t gen)
 			atomic_fetch_add(&c->gate_epoch, 1);
 		if (kind == STORE_GEN_DATA) {
 			client_cache_clear(c->clients);
-			rc = ctx_reload_keys(c, err, sizeof(err));
+			/* Moved again once the keys are swapped: a token checked
+			 * meanwhile against the keys being replaced (a revoked
+			 * one among them), while this reload ran or between a
+			 * failed try and the one that succeeds, leaves the
+			 * gate's cache with them. */
+			if ((rc = ctx_reload_keys(c, err, sizeof(err))) == 0)
+				atomic_fetch_add(&c->gate_epoch, 1);
 		}
 	}
 	if (rc == 0)

@@ -344,6 +344,43 @@ class Lifecycle(Suite):
         finally:
             s.cleanup()
 
+    def test_a_key_revoked_while_reloads_fail_is_refused_once_one_succeeds(self):
+        # Regression: the gate's cache was emptied when a change was seen,
+        # before its reload. A token checked while the reload failed (the
+        # keys in memory stay in force) was cached against the old keys,
+        # and nothing emptied the cache when the retry swapped them: a
+        # token of a key revoked for compromise kept passing the gate.
+        s = Server(policy="GET /v1/** role=viewer env=any\n")
+        try:
+            c = s.client("comp", name="c", roles="viewer")
+
+            def gate(tok):
+                return s.get("/gate", headers={"X-Original-Method": "GET", "X-Original-URI": "/v1/x",
+                                               "X-TENANT-ID": "comp", "Authorization": "Bearer " + tok})
+            t = s.token(c["client_id"], c["client_secret"]).json()["access_token"]
+            kid = jwt_parts(t)[0]["kid"]
+            env = [k for k in s.cli("keys", "list") if k["kid"] == kid][0]["env"]
+            s.cli("keys", "rotate", "--env", env, "--lead", "0")
+            eq(gate(t).status, 200, "the retired key's token passes")
+            s.sql("INSERT INTO signing_keys SELECT 'altered', alg, env, sealed, created_at,"
+                  " publish_at, activate_at, retire_at, remove_at FROM signing_keys WHERE kid = ?",
+                  (kid,))
+            s.cli("keys", "revoke", kid)
+            deadline = time.time() + 5
+            while '"keys.reload_failed"' not in s.stderr():
+                check(time.time() < deadline, "the reload fails")
+                eq(gate(t).status, 200, "the keys in memory stay in force")
+            eq(gate(t).status, 200, "the keys in memory stay in force")
+            s.sql("DELETE FROM signing_keys WHERE kid = 'altered'")   # mended; no change counted
+            deadline = time.time() + 10
+            while "store.reload_recovered" not in s.stderr():
+                check(time.time() < deadline, "a retry succeeds")
+                time.sleep(0.05)
+            r = gate(t)
+            eq(r.status, 401, "the revoked key's token is refused: %r" % r.body[:200])
+        finally:
+            s.cleanup()
+
     # -- lockout ----------------------------------------------------------------
     def test_lockout_pair_and_isolation(self):
         c = self.s.client("lock", name="victim")
