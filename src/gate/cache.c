@@ -11,6 +11,7 @@
 struct node {
 	uint8_t			 key[32];
 	struct gate_principal	*p;
+	uint64_t		 epoch;		/* the cache's when put */
 	struct node		*next;
 };
 
@@ -108,6 +109,10 @@ gate_cache_get(struct gate_cache *c, const uint8_t key[32])
 	pthread_mutex_lock(&s->lock);
 	for (n = s->buckets[h & (s->nbuckets - 1)]; n != NULL; n = n->next)
 		if (memcmp(n->key, key, 32) == 0) {
+			/* An entry from before the last gate_cache_invalidate
+			 * is dead, swept or not yet. */
+			if (n->epoch != atomic_load(&c->epoch))
+				break;
 			p = n->p;
 			atomic_fetch_add(&p->refs, 1);
 			break;
@@ -153,8 +158,15 @@ gate_cache_put(struct gate_cache *c, const uint8_t key[32],
 	if (atomic_load(&c->epoch) != epoch)
 		goto out;
 	for (n = s->buckets[b]; n != NULL; n = n->next)
-		if (memcmp(n->key, key, 32) == 0)
+		if (memcmp(n->key, key, 32) == 0) {
+			if (n->epoch != epoch) {	/* dead, not yet swept: taken over */
+				atomic_fetch_add(&p->refs, 1);
+				gate_principal_release(n->p);
+				n->p = p;
+				n->epoch = epoch;
+			}
 			goto out;
+		}
 	if (s->n >= s->max)
 		evict_one(s);
 	if ((n = malloc(sizeof(*n))) == NULL)
@@ -162,6 +174,7 @@ gate_cache_put(struct gate_cache *c, const uint8_t key[32],
 	memcpy(n->key, key, 32);
 	atomic_fetch_add(&p->refs, 1);
 	n->p = p;
+	n->epoch = epoch;
 	n->next = s->buckets[b];
 	s->buckets[b] = n;
 	s->n++;
@@ -170,9 +183,15 @@ out:
 }
 
 void
-gate_cache_clear(struct gate_cache *c)
+gate_cache_invalidate(struct gate_cache *c)
 {
 	atomic_fetch_add(&c->epoch, 1);
+}
+
+void
+gate_cache_clear(struct gate_cache *c)
+{
+	gate_cache_invalidate(c);
 	for (size_t i = 0; i < SHARDS; i++) {
 		pthread_mutex_lock(&c->shards[i].lock);
 		shard_clear(&c->shards[i]);

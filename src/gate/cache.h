@@ -25,13 +25,17 @@ struct gate_cache *gate_cache_new(size_t max);
 void	gate_cache_free(struct gate_cache *);	/* NULL is a no-op */
 /* The current epoch: read it before validating a token, hand it to put. */
 uint64_t gate_cache_epoch(struct gate_cache *);
-/* The principal cached for key, a new reference; NULL on a miss. */
+/* The principal cached for key in the current epoch, a new reference;
+ * NULL on a miss. */
 struct gate_principal *gate_cache_get(struct gate_cache *, const uint8_t key[32]);
-/* Caches p (taking its own reference) unless the cache was emptied since
- * epoch was read. */
+/* Caches p (taking its own reference) unless a new epoch began since epoch
+ * was read. */
 void	gate_cache_put(struct gate_cache *, const uint8_t key[32],
 	    struct gate_principal *p, uint64_t epoch);
-/* Drops every entry and starts a new epoch. */
+/* Starts a new epoch: at once, no entry from before it is found again
+ * (their memory stays until a clear or an eviction). */
+void	gate_cache_invalidate(struct gate_cache *);
+/* gate_cache_invalidate, then frees every entry. */
 void	gate_cache_clear(struct gate_cache *);
 /* Entries now (for tests). */
 size_t	gate_cache_count(struct gate_cache *);

@@ -120,11 +120,17 @@ gate_sync_generation(struct gate *g)
 	gen = atomic_load(&g->ctx->gate_epoch);
 	seen = atomic_load(&g->cache_gen);
 
-	/* ctx_refresh moves ctx->gate_epoch before it reloads anything, so a
-	 * request that sees the new number empties the cache itself rather
-	 * than trust entries from before a revocation. */
-	if (gen != seen && atomic_compare_exchange_strong(&g->cache_gen, &seen, gen) &&
-	    g->cache != NULL)
+	/* ctx_refresh moves ctx->gate_epoch before it reloads anything (and
+	 * again once the keys are swapped), so a request that sees the new
+	 * number empties the cache itself rather than trust entries from
+	 * before a revocation. The entries die (a new epoch) before the number
+	 * is published: a thread that sees it published finds none of them,
+	 * however far the sweep has gone; the thread that publishes sweeps. */
+	if (gen == seen)
+		return;
+	if (g->cache != NULL)
+		gate_cache_invalidate(g->cache);
+	if (atomic_compare_exchange_strong(&g->cache_gen, &seen, gen) && g->cache != NULL)
 		gate_cache_clear(g->cache);
 }
 
