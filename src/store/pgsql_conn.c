@@ -300,6 +300,17 @@ listener_wait(struct pg *p, PGconn *c, int ms)
 	return 0;
 }
 
+/* Notes the notifications libpq holds. Called after every read on the
+ * listener's connection too: one that arrived during the read's answer is
+ * queued in libpq, and the socket has nothing more to wake the poll for
+ * it (it would wait for the next resync_ms). */
+static void
+drain_notifies(struct pg *p, PGconn *c)
+{
+	for (PGnotify *n; (n = PQnotifies(c)) != NULL; PQfreemem(n))
+		gen_note_payload(p, n->extra);
+}
+
 /* The listener's own connection, LISTENing, with the generation read and
  * noted (*next: when to read it again), or NULL. */
 static PGconn *
@@ -323,6 +334,7 @@ listener_connect(struct pg *p, int64_t *next)
 		return NULL;
 	}
 	gen_note_all(p, &v);
+	drain_notifies(p, c);
 	pthread_mutex_lock(&p->gmu);
 	p->listening = 1;
 	pthread_mutex_unlock(&p->gmu);
@@ -351,13 +363,13 @@ pgi_listener_main(void *arg)
 		}
 		if (PQconsumeInput(c) == 0)
 			goto lost;
-		for (PGnotify *n; (n = PQnotifies(c)) != NULL; PQfreemem(n))
-			gen_note_payload(p, n->extra);
+		drain_notifies(p, c);
 		if (pgi_now_ms() >= next) {
 			/* The safety net: whatever a lost notification hid. */
 			if (pgi_read_gen(c, &v, "generation") != STORE_OK)
 				goto lost;
 			gen_note_all(p, &v);
+			drain_notifies(p, c);
 			next = pgi_now_ms() + p->resync_ms;
 		}
 		if (PQstatus(c) != CONNECTION_OK)
