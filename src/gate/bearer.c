@@ -20,16 +20,17 @@ gate_refuse(struct gate_refusal *r, int status, const char *error,
     const char *reason, const char *fmt, ...)
 {
 	va_list ap;
+	char text[sizeof(r->description)];
 
 	r->status = status;
 	r->error = error;
 	r->reason = reason;
 	va_start(ap, fmt);
-	vsnprintf(r->description, sizeof(r->description), fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	/* It may quote the client (X-Original-Method, say): packed as JSON it
-	 * must be UTF-8. */
-	str_scrub_utf8(r->description);
+	/* It may quote the client (X-Original-Method, say): the header's
+	 * quoted-string and the JSON body both take NQSCHAR (RFC 6750 §3). */
+	str_nqschar(text, r->description, sizeof(r->description));
 	return -1;
 }
 

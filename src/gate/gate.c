@@ -182,30 +182,6 @@ policy_get(struct gate *g)
 	return p;
 }
 
-/* error_description is a quoted-string of NQSCHAR (RFC 6750 §3): '"',
- * '\\' and controls become "'", "§" (our texts cite RFCs) "section", and
- * any other UTF-8 character one '?'. */
-static void
-quote_safe(const char *in, char *out, size_t cap)
-{
-	size_t o = 0;
-
-	for (; *in != '\0' && o + 1 < cap; in++) {
-		unsigned char c = (unsigned char)*in;
-
-		if (c == 0xc2 && (unsigned char)in[1] == 0xa7) {
-			int n = snprintf(out + o, cap - o, "section%s", in[2] == ' ' ? "" : " ");
-			o = n > 0 && (size_t)n < cap - o ? o + (size_t)n : o;
-			in++;
-		} else if (c >= 0x80 && c < 0xc0)
-			continue;	/* the rest of a character already written */
-		else
-			out[o++] = c >= 0xc0 ? '?' : (c == '"' || c == '\\' || c < 0x20 ||
-			    c == 0x7f) ? '\'' : (char)c;
-	}
-	out[o] = '\0';
-}
-
 static void
 answer_refusal(struct http_exchange *x, const struct policy_rule *rule,
     const struct gate_refusal *r)
@@ -213,7 +189,7 @@ answer_refusal(struct http_exchange *x, const struct policy_rule *rule,
 	char desc[sizeof(r->description)], hdr[768];
 	json_t *body;
 
-	quote_safe(r->description, desc, sizeof(desc));
+	str_nqschar(r->description, desc, sizeof(desc));
 	if (r->status == 401 && rule != NULL && rule->style == POLICY_STYLE_MANGOPAY) {
 		/* Seed 003's answer to an expired or unknown token. */
 		char id[37];
@@ -239,7 +215,7 @@ answer_refusal(struct http_exchange *x, const struct policy_rule *rule,
 		http_response_header(&x->resp, "WWW-Authenticate", hdr);
 	} else if (r->status == 403 && strcmp(r->error, "insufficient_scope") == 0) {
 		char scope[256];
-		quote_safe(rule != NULL && rule->scope_text ? rule->scope_text : "", scope, sizeof(scope));
+		str_nqschar(rule != NULL && rule->scope_text ? rule->scope_text : "", scope, sizeof(scope));
 		snprintf(hdr, sizeof(hdr), "Bearer error=\"insufficient_scope\", "
 		    "error_description=\"%s\", scope=\"%s\"", desc, scope);
 		http_response_header(&x->resp, "WWW-Authenticate", hdr);

@@ -30,15 +30,17 @@ oauth_fail(struct oauth_error *e, int status, enum oauth_code code,
     const char *fmt, ...)
 {
 	va_list ap;
+	char text[sizeof(e->description)];
 
 	memset(e, 0, sizeof(*e));
 	e->status = status;
 	e->code = code;
 	va_start(ap, fmt);
-	vsnprintf(e->description, sizeof(e->description), fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	/* It may quote the client, cut short: packed as JSON it must be UTF-8. */
-	str_scrub_utf8(e->description);
+	/* It may quote the client, cut short anywhere: RFC 6749 §5.2 allows
+	 * only NQSCHAR (no '"', '\\' or non-ASCII), which JSON packs too. */
+	str_nqschar(text, e->description, sizeof(e->description));
 	return -1;
 }
 

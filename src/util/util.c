@@ -334,6 +334,29 @@ str_scrub_utf8(char *s)
 	}
 }
 
+void
+str_nqschar(const char *in, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	if (cap == 0)
+		return;
+	for (; *in != '\0' && o + 1 < cap; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		if (c == 0xc2 && (unsigned char)in[1] == 0xa7) {
+			int n = snprintf(out + o, cap - o, "section%s", in[2] == ' ' ? "" : " ");
+			o = n > 0 && (size_t)n < cap - o ? o + (size_t)n : o;
+			in++;
+		} else if (c >= 0x80 && c < 0xc0)
+			continue;	/* the rest of a character already written */
+		else
+			out[o++] = c >= 0xc0 ? '?' : (c == '"' || c == '\\' || c < 0x20 ||
+			    c == 0x7f) ? '\'' : (char)c;
+	}
+	out[o] = '\0';
+}
+
 int
 str_is_ident(const char *s, size_t len, size_t max)
 {

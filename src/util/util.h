@@ -72,6 +72,12 @@ int str_is_clean_utf8(const char *s, size_t len);
  * test_fuzz_http.py: a bounded snprintf, or jansson's own error text, cut a
  * character of the client's in two). */
 void str_scrub_utf8(char *s);
+/* Copies in into out (cap bytes, NUL-terminated, cut short to fit) as
+ * NQSCHAR, the characters RFC 6749 §5.2 allows in an error_description and
+ * RFC 6750 §3 in a quoted-string (%x20-21 / %x23-5B / %x5D-7E): '"', '\\'
+ * and controls become "'", "§" (our texts cite RFCs) "section", and any
+ * other non-ASCII character one '?'. */
+void str_nqschar(const char *in, char *out, size_t cap);
 /* 1 when s[0..len) is a valid identifier: [A-Za-z0-9._:-]{1,max}. */
 int str_is_ident(const char *s, size_t len, size_t max);
 /* RFC 6749 Appendix A.4: c may stand in a scope-token (%x21 / %x23-5B /

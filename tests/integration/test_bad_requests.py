@@ -47,6 +47,12 @@ def raw_until_closed(port, data, timeout=3):
             return out, False
 
 
+def nqschar(text):
+    """RFC 6749 §5.2: an error_description is %x20-21 / %x23-5B / %x5D-7E."""
+    bad = [c for c in text if not (0x20 <= ord(c) <= 0x7e) or c in '"\\']
+    check(not bad, "error_description %r has %r outside RFC 6749 §5.2's set" % (text, bad))
+
+
 def status_of(resp):
     return int(resp.split(b" ", 2)[1]) if resp.startswith(b"HTTP/1.1") else None
 
@@ -65,6 +71,7 @@ class BadRequests(Suite):
         b = r.json()
         eq(b["error"], code, "error code of %r" % b)
         check(b.get("error_description"), "has a description")
+        nqschar(b["error_description"])
         if mentions:
             check(mentions.lower() in b["error_description"].lower(),
                   "description %r names %r" % (b["error_description"], mentions))
@@ -119,6 +126,23 @@ class BadRequests(Suite):
         self.err(r, 400, "invalid_request", "client_secret")
         r = self.s.post_form("/oauth/token", {"grant_type": "client_credentials"})
         self.err(r, 401, "invalid_client")
+
+    def test_descriptions_quoting_the_client_keep_to_rfc_6749s_characters(self):
+        # A description that quotes what the client sent (a grant type, an
+        # audience, a JSON parser's message, a parameter's name) or cites an
+        # RFC section carried '"', '\\', "§" and the client's own UTF-8.
+        for body in ('grant_type=x%22%5Cy%C3%A9', 'grant_type=client_credentials&scope=a%22b',
+                     'grant_type=client_credentials&audience=%22%C3%A9%5C',
+                     'grant_type=client_credentials&x%22%C3%A9=1&x%22%C3%A9=2'):
+            r = self.s.post_form("/oauth/token", body, headers=self.auth)
+            check(400 <= r.status < 500, "refused: %r" % r)
+            nqschar(r.json()["error_description"])
+        r = self.s.post_json("/oauth/token", '{"grant_type": "\u00e9\"\\", }', headers=self.auth)
+        self.err(r, 400, "invalid_request")
+        r = self.s.post_json("/auth/token", '{"clientId": "\u00e9\"", "clientSecret": "x", '
+                             '"grantType": "client_credentials"}')
+        check(400 <= r.status < 500, "refused: %r" % r)
+        nqschar(r.json()["error_description"])
 
     def test_unknown_grant(self):
         r = self.s.post_form("/oauth/token", {"grant_type": "authorization_code"}, headers=self.auth)

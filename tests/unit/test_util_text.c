@@ -88,6 +88,33 @@ bounded_copy(void **state)
 	assert_string_equal(small, "");
 }
 
+/* RFC 6749 §5.2's error_description set: every byte written is one. */
+static void
+nqschar(void **state)
+{
+	char out[32], in[4];
+
+	(void)state;
+	str_nqschar("a \"b\\c\td\x7f", out, sizeof(out));
+	assert_string_equal(out, "a 'b'c'd'");
+	str_nqschar("RFC 6749 \xc2\xa7" "3.2 \xc3\xa9\xe2\x82\xac!", out, sizeof(out));
+	assert_string_equal(out, "RFC 6749 section 3.2 ?" "?!");
+	/* Cut short, a character in two, a lone continuation byte. */
+	str_nqschar("abcdef", out, 4);
+	assert_string_equal(out, "abc");
+	str_nqschar("x\xc3", out, sizeof(out));
+	assert_string_equal(out, "x?");
+	str_nqschar("\xa9y", out, sizeof(out));
+	assert_string_equal(out, "y");
+	for (int c = 1; c < 256; c++) {
+		in[0] = (char)c;
+		in[1] = '\0';
+		str_nqschar(in, out, sizeof(out));
+		for (const char *o = out; *o != '\0'; o++)
+			assert_true((*o >= 0x20 && *o <= 0x7e) && *o != '"' && *o != '\\');
+	}
+}
+
 /* Every octet value in every position, and mixed addresses, read as
  * inet_ntop reads them. */
 static void
@@ -128,6 +155,7 @@ main(void)
 		cmocka_unit_test(hex_decode_strict),
 		cmocka_unit_test(scope_tokens),
 		cmocka_unit_test(bounded_copy),
+		cmocka_unit_test(nqschar),
 		cmocka_unit_test(ipv4_as_inet_ntop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
