@@ -343,6 +343,24 @@ original_call(struct http_exchange *x, const char **om, enum http_method *m,
 	return 0;
 }
 
+/* The rule deciding the call (NULL: none), or -1 with r set (400) when the
+ * readings a server may give the path meet different rules
+ * (policy_match_call): the gate cannot know which one the API will use. */
+static int
+call_rule(const struct policy *pol, enum http_method m, const char *path,
+    const struct policy_rule **rule, struct gate_refusal *r)
+{
+	const char *why = NULL;
+	const struct policy_rule *found = NULL;
+
+	if (policy_match_call(pol, m, path, &found, &why) == -1) {
+		gate_refuse(r, 400, "invalid_request", "path", "X-Original-URI: %s", why);
+		return -1;
+	}
+	*rule = found;
+	return 0;
+}
+
 /*
  * Who is calling: the principal of the bearer token, into *p (the caller
  * releases it; one already there, found in the cache, is kept). -1 with r
@@ -531,9 +549,8 @@ gate_check(struct http_exchange *x)
 		    "no route policy configured: the gate refuses every call");
 		goto refuse;
 	}
-	if (original_call(x, &om, &m, path, &r) == -1)
+	if (original_call(x, &om, &m, path, &r) == -1 || call_rule(pol, m, path, &rule, &r) == -1)
 		goto refuse;
-	rule = policy_match(pol, m, path);
 	/* A change to load first reads the store: on a loop that must not
 	 * wait, the pool does it (and the whole check). */
 	if (gate_refresh(ctx, may_wait) || must_offload(ctx, may_wait, x, rule, now, &p)) {

@@ -144,39 +144,131 @@ policy_normalize_path(const char *uri, size_t len, char out[POLICY_MAX_PATH + 1]
 	return path_check_segments(out, why);
 }
 
+static unsigned char
+ascii_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+/* 1 when pattern segment pat is the n bytes at s: exactly, or with fold
+ * ASCII case-insensitively (both sides folded; escapes are upper-cased in
+ * both by normalization, so only letters differ). */
+static int
+seg_equal(const char *pat, const char *s, size_t n, int fold)
+{
+	if (strlen(pat) != n)
+		return 0;
+	if (!fold)
+		return memcmp(pat, s, n) == 0;
+	for (size_t i = 0; i < n; i++)
+		if (ascii_lower((unsigned char)pat[i]) != ascii_lower((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+/* 1 when r's pattern matches the normalized path[0..len) (len: the path
+ * may be read without its last byte, a trailing '/'). */
+static int
+rule_matches(const struct policy_rule *r, const char *path, size_t len, int fold)
+{
+	const char *s = path + 1, *end = path + len;
+
+	for (size_t i = 0; i < r->nsegs; i++) {
+		const char *pat = r->segs[i], *slash;
+		size_t n;
+
+		if (pat[0] == '*' && pat[1] == '*')
+			return 1;	/* the rest, zero or more segments */
+		if (s == NULL)
+			return 0;
+		slash = memchr(s, '/', (size_t)(end - s));
+		n = slash != NULL ? (size_t)(slash - s) : (size_t)(end - s);
+		if (pat[0] == '*' && pat[1] == '\0') {
+			if (n == 0)
+				return 0;	/* '*' is one non-empty segment */
+		} else if (!seg_equal(pat, s, n, fold))
+			return 0;
+		s = slash != NULL ? slash + 1 : NULL;
+	}
+	return s == NULL;
+}
+
+static const struct policy_rule *
+match_first(const struct policy *p, unsigned bit, const char *path, size_t len, int fold)
+{
+	for (size_t k = 0; k < p->n; k++)
+		if ((p->rules[k].methods & bit) && rule_matches(&p->rules[k], path, len, fold))
+			return &p->rules[k];
+	return NULL;
+}
+
+/* 1 when the pattern has a letter A-Z outside the hex digits of an escape
+ * (upper-case in every normalized path, so they fold alike). */
+static int
+pattern_has_upper(const char *s)
+{
+	for (size_t i = 0; s[i] != '\0'; i++) {
+		if (s[i] == '%' && s[i + 1] != '\0' && s[i + 2] != '\0')
+			i += 2;
+		else if (s[i] >= 'A' && s[i] <= 'Z')
+			return 1;
+	}
+	return 0;
+}
+
+/* 1 when the path has a byte A-Z, escapes' hex digits too (they only
+ * cost a second match); its length into *len. On every call: one pass
+ * without branches but the loop's. */
+static int
+path_has_upper(const char *s, size_t *len)
+{
+	size_t i;
+	unsigned upper = 0;
+
+	for (i = 0; s[i] != '\0'; i++)
+		upper |= (unsigned char)(s[i] - 'A') < 26u;
+	*len = i;
+	return upper != 0;
+}
+
 const struct policy_rule *
 policy_match(const struct policy *p, enum http_method method, const char *path)
 {
+	return match_first(p, 1u << method, path, strlen(path), 0);
+}
+
+int
+policy_match_call(const struct policy *p, enum http_method method, const char *path,
+    const struct policy_rule **out, const char **why)
+{
 	unsigned bit = 1u << method;
+	size_t len;
+	int fold, slash;
 
-	for (size_t k = 0; k < p->n; k++) {
-		const struct policy_rule *r = &p->rules[k];
-		const char *s = path + 1;
-		size_t i;
-		int ok = 1;
-
-		if (!(r->methods & bit))
-			continue;
-		for (i = 0; i < r->nsegs && ok; i++) {
-			const char *pat = r->segs[i];
-			size_t n;
-			if (pat[0] == '*' && pat[1] == '*')
-				break;		/* the rest, zero or more segments */
-			if (s == NULL) {
-				ok = 0;
-				break;
-			}
-			n = strcspn(s, "/");
-			if (pat[0] == '*' && pat[1] == '\0')
-				ok = n > 0;
-			else
-				ok = strlen(pat) == n && memcmp(pat, s, n) == 0;
-			s = s[n] == '/' ? s + n + 1 : NULL;
-		}
-		if (ok && (i < r->nsegs || s == NULL))
-			return r;
+	/* A lower-case path against lower-case patterns reads the same
+	 * folded: most calls have that and no trailing '/', and are matched
+	 * once. */
+	fold = path_has_upper(path, &len) || p->folds;
+	slash = len > 1 && path[len - 1] == '/';
+	*out = match_first(p, bit, path, len, 0);
+	/* No rule: refused whatever the other readings meet. */
+	if (*out == NULL || (!slash && !fold))
+		return 0;
+	/* Express (by default) and Spring before 6 route "/a/" as "/a", and
+	 * Express "/A" as "/a": a reading decided by another rule, or by
+	 * none, would let a call past the rule meant for it. */
+	if (slash && match_first(p, bit, path, len - 1, 0) != *out) {
+		*why = "the path without its trailing '/' is decided by another rule of "
+		    "the policy, and servers may route both alike";
+		return -1;
 	}
-	return NULL;
+	if (fold && (match_first(p, bit, path, len, 1) != *out ||
+	    (slash && match_first(p, bit, path, len - 1, 1) != *out))) {
+		*why = "the path read without regard to case is decided by another rule "
+		    "of the policy, and servers may route both alike";
+		return -1;
+	}
+	return 0;
 }
 
 struct policy *
@@ -538,6 +630,9 @@ rule_add(struct policy *p, struct policy_rule *r, size_t *cap, char *why, size_t
 		*cap = ncap;
 	}
 	p->rules[p->n++] = *r;
+	/* A pattern with an upper-case letter meets lower-case paths when
+	 * read folded: then every call is matched folded too. */
+	p->folds |= pattern_has_upper(r->pattern);
 	return 0;
 }
 

@@ -56,6 +56,7 @@ struct policy {
 	_Atomic int		 refs;
 	struct policy_rule	*rules;
 	size_t			 n;
+	int			 folds;		/* a pattern has an upper-case letter */
 	char			*source;	/* file name, for messages */
 };
 
@@ -88,5 +89,19 @@ int	policy_normalize_path(const char *uri, size_t len,
 /* The first rule matching method and a normalized path; NULL: none. */
 const struct policy_rule *policy_match(const struct policy *,
 	    enum http_method method, const char *path);
+
+/*
+ * The rule deciding a call (*out, as policy_match; NULL: none), or -1 with
+ * a static reason in *why when the path is ambiguous: a server behind the
+ * gate may route it as the path without its trailing '/' (Express by
+ * default, Spring before 6) or as the path in any case (Express), and one
+ * of those readings (with both, also the two together) is decided by
+ * another rule or by none. Case is compared with pattern and path both
+ * folded (ASCII). A path with neither a trailing '/' nor an upper-case
+ * letter is matched once when no pattern has one either, as is a path that
+ * no rule matches (refused anyway).
+ */
+int	policy_match_call(const struct policy *, enum http_method method,
+	    const char *path, const struct policy_rule **out, const char **why);
 
 #endif

@@ -1216,6 +1216,16 @@ fz_policy(const uint8_t *d, size_t n)
 		while (!(r->methods & (1u << m)))
 			m++;
 		FZ_CHECK(policy_match(p, m, r->pattern) != NULL);
+		/* Its readings agree, or it is refused with a reason; the rule
+		 * that decides is the one policy_match finds. */
+		{
+			const struct policy_rule *got = NULL;
+			const char *amb = NULL;
+			if (policy_match_call(p, m, r->pattern, &got, &amb) == 0)
+				FZ_CHECK(got == policy_match(p, m, r->pattern));
+			else
+				FZ_CHECK(amb != NULL && amb[0] != '\0');
+		}
 	}
 	policy_unref(p);
 	free(err);

@@ -209,6 +209,73 @@ test_match(void **state)
 	policy_unref(p);
 }
 
+/* policy_match_call on path: 0 with the rule of line want (0: none), or
+ * -1 (want -1) with a reason naming the reading. */
+static void
+call_is(const struct policy *p, enum http_method m, const char *path, int want)
+{
+	const struct policy_rule *r = NULL;
+	const char *why = NULL;
+	int rc = policy_match_call(p, m, path, &r, &why);
+
+	if (want == -1) {
+		if (rc != -1) {
+			fprintf(stderr, "%s passed (line %d)\n", path, r != NULL ? r->line : 0);
+			fail();
+		}
+		assert_non_null(strstr(why, "servers may route both alike"));
+		return;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "%s refused: %s\n", path, why);
+		fail();
+	}
+	assert_int_equal(r != NULL ? r->line : 0, want);
+}
+
+/* The security review's bypasses: a trailing '/' or another case that
+ * Express or Spring route to the handler a more specific rule guards. */
+static void
+test_match_call_readings(void **state)
+{
+	struct policy *p = parse_ok(
+	    "POST   /v1/payouts   critical role=operator\n"
+	    "DELETE /v1/cards/*   role=admin\n"
+	    "*      /v1/**        role=viewer\n"
+	    "GET    /exact/\n");
+
+	(void)state;
+	assert_false(p->folds);
+	call_is(p, HTTP_POST, "/v1/payouts", 1);
+	call_is(p, HTTP_POST, "/v1/payouts/", -1);
+	call_is(p, HTTP_POST, "/v1/Payouts", -1);
+	call_is(p, HTTP_POST, "/v1/PAYOUTS/", -1);	/* only both together meet line 1 */
+	call_is(p, HTTP_DELETE, "/v1/cards/42", 2);
+	call_is(p, HTTP_DELETE, "/v1/cards/42/", -1);
+	call_is(p, HTTP_DELETE, "/v1/cards/Ab-42", 2);	/* '*' in any case */
+	call_is(p, HTTP_GET, "/v1/x/", 3);		/* every reading: line 3 */
+	call_is(p, HTTP_GET, "/v1/", 3);
+	call_is(p, HTTP_GET, "/v1/X/Y/", 3);
+	call_is(p, HTTP_GET, "/v1/payouts/", 3);	/* line 1 is POST only */
+	call_is(p, HTTP_GET, "/v1/a%3Ab", 3);		/* an escape's hex is no letter */
+	call_is(p, HTTP_GET, "/exact/", -1);		/* "/exact" meets no rule */
+	call_is(p, HTTP_GET, "/nothing/", 0);		/* no rule: refused as before */
+	call_is(p, HTTP_POST, "/V2/Payouts/", 0);
+	call_is(p, HTTP_GET, "/", 0);
+	policy_unref(p);
+
+	/* An upper-case pattern meets lower-case paths read folded. */
+	p = parse_ok(
+	    "GET /v1/accountBalance role=admin\n"
+	    "GET /v1/**             role=viewer\n");
+	assert_true(p->folds);
+	call_is(p, HTTP_GET, "/v1/accountBalance", 1);
+	call_is(p, HTTP_GET, "/v1/accountbalance", -1);
+	call_is(p, HTTP_GET, "/v1/ACCOUNTBALANCE/", -1);
+	call_is(p, HTTP_GET, "/v1/other", 2);
+	policy_unref(p);
+}
+
 static void
 test_empty_policy_denies(void **state)
 {
@@ -415,6 +482,7 @@ main(void)
 		cmocka_unit_test(test_parse_long_line),
 		cmocka_unit_test(test_normalize),
 		cmocka_unit_test(test_match),
+		cmocka_unit_test(test_match_call_readings),
 		cmocka_unit_test(test_empty_policy_denies),
 		cmocka_unit_test(test_claims),
 		cmocka_unit_test(test_scope_has),
