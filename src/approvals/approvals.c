@@ -287,14 +287,50 @@ call_conflict_key(const char *tenant_id, const char *m, const char *norm, const 
 	return 0;
 }
 
+/* A call's target as filed: the path and at most '?' and a query. */
+#define CALL_TARGET_MAX	(POLICY_MAX_PATH + 1 + APPROVAL_QUERY_MAX)
+
+/* The target an approval stores for the request target in: its path
+ * normalized as the gate normalizes X-Original-URI, then '?' and the query
+ * as given: the gate compares the query byte for byte, since the API
+ * behind reads it as sent. 0, or 400 with err. */
+static int
+call_target(const char *in, char target[CALL_TARGET_MAX + 1], char *err, size_t errlen)
+{
+	const char *why = NULL, *q;
+	size_t plen, qlen, n;
+
+	if (in == NULL || in[0] != '/')
+		return fail(err, errlen, 400, "path: an absolute path is required");
+	plen = strcspn(in, "?#");
+	if (in[plen] == '#')
+		return fail(err, errlen, 400, "path: a fragment ('#') is not part of a call");
+	if (plen > APPROVAL_PATH_MAX)
+		return fail(err, errlen, 400, "path: at most %d bytes before the query",
+		    APPROVAL_PATH_MAX);
+	if (policy_normalize_path(in, plen, target, &why) == -1)
+		return fail(err, errlen, 400, "path: %s", why != NULL ? why : "not accepted");
+	if (in[plen] == '\0')
+		return 0;
+	q = in + plen + 1;
+	if ((qlen = strlen(q)) > APPROVAL_QUERY_MAX)
+		return fail(err, errlen, 400, "path: a query of at most %d bytes",
+		    APPROVAL_QUERY_MAX);
+	if (policy_check_query(q, qlen, &why) == -1)
+		return fail(err, errlen, 400, "path: %s", why);
+	n = strlen(target);
+	target[n] = '?';
+	memcpy(target + n + 1, q, qlen + 1);
+	return 0;
+}
+
 int
 approvals_file_call(struct gh_ctx *ctx, const struct approval_actor *maker,
     const char *tenant_id, const char *method, const char *path, const char *body_digest,
     const char *reason, struct store_approval *out, char *err, size_t errlen)
 {
 	struct approval_request req;
-	char m[16], norm[POLICY_MAX_PATH + 1], digest[72] = "", *payload = NULL, ckey[80] = "";
-	const char *why = NULL;
+	char m[16], target[CALL_TARGET_MAX + 1], digest[72] = "", *payload = NULL, ckey[80] = "";
 	json_t *j;
 	int rc;
 
@@ -305,21 +341,17 @@ approvals_file_call(struct gh_ctx *ctx, const struct approval_actor *maker,
 		return fail(err, errlen, 400, strlen(method) >= sizeof(m) ?
 		    "method: an HTTP method is required" :
 		    "method: one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
-	if (path == NULL || path[0] != '/' || strlen(path) > APPROVAL_PATH_MAX ||
-	    strchr(path, '?') != NULL)
-		return fail(err, errlen, 400, "path: an absolute path without a query is required");
-	/* The gate compares the normalized form of X-Original-URI. */
-	if (policy_normalize_path(path, strlen(path), norm, &why) == -1)
-		return fail(err, errlen, 400, "path: %s", why != NULL ? why : "not accepted");
+	if ((rc = call_target(path, target, err, errlen)) != 0)
+		return rc;
 	if (body_digest != NULL && body_digest[0] != '\0' && digest_norm(body_digest, digest) == -1)
 		return fail(err, errlen, 400, "body_digest: \"sha256:\" and 64 hex digits expected");
-	j = json_pack("{s:s, s:s, s:s}", "method", m, "path", norm, "body_digest", digest);
+	j = json_pack("{s:s, s:s, s:s}", "method", m, "path", target, "body_digest", digest);
 	if (j != NULL)
 		payload = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
 	if (payload == NULL)
 		return fail(err, errlen, 500, "out of memory");
-	if (tenant_id != NULL && (rc = call_conflict_key(tenant_id, m, norm, digest, ckey)) < 0) {
+	if (tenant_id != NULL && (rc = call_conflict_key(tenant_id, m, target, digest, ckey)) < 0) {
 		free(payload);
 		return fail(err, errlen, 500, rc == -1 ? "out of memory" : "cannot hash the call");
 	}
@@ -562,9 +594,21 @@ refused:
 	return rc;
 }
 
+/* 1 when an approval's stored target is path followed by rest (the raw
+ * remainder of the call's target): the query byte for byte, and none
+ * only where none was filed. */
+static int
+target_is(const char *stored, const char *path, const char *rest)
+{
+	size_t pn = strlen(path);
+
+	return strncmp(stored, path, pn) == 0 && strcmp(stored + pn, rest) == 0;
+}
+
 int
 approvals_consume(struct gh_ctx *ctx, const char *id, const struct approval_actor *caller,
-    const char *method, const char *path, const char *body_digest, char *err, size_t errlen)
+    const char *method, const char *path, const char *rest, const char *body_digest,
+    char *err, size_t errlen)
 {
 	struct store_approval a;
 	enum store_approval_state st;
@@ -598,7 +642,7 @@ approvals_consume(struct gh_ctx *ctx, const char *id, const struct approval_acto
 		goto out;
 	}
 	snprintf(want, sizeof(want), "%s", d);
-	if (strcmp(m, method) != 0 || strcmp(p, path) != 0) {
+	if (strcmp(m, method) != 0 || !target_is(p, path, rest)) {
 		rc = fail(err, errlen, 403, "approval %s is for %.10s %.200s, not this call", id, m, p);
 		goto out;
 	}

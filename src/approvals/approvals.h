@@ -43,7 +43,8 @@ struct gh_ctx;
 #define APPROVAL_REASON_MAX	1024	/* bytes of clean UTF-8 */
 #define APPROVAL_PAYLOAD_MAX	65536	/* bytes of JSON text */
 #define APPROVAL_CONFLICT_MAX	512
-#define APPROVAL_PATH_MAX	2048	/* a "call" approval's path */
+#define APPROVAL_PATH_MAX	2048	/* a "call" approval's path, before '?' */
+#define APPROVAL_QUERY_MAX	2048	/* and its query, after '?' */
 #define APPROVAL_KINDS_MAX	64	/* appliers that may be registered */
 
 /* The kind of an approval for one protected API call (issue 6 part 3). */
@@ -110,10 +111,13 @@ int	approvals_file(struct gh_ctx *, const struct approval_actor *maker,
 	    char *err, size_t errlen);
 
 /*
- * Files a "call" approval: method (an HTTP token, upper-cased), path (an
- * absolute path, no query), body_digest NULL/"" or "sha256:<64 hex>".
- * Its payload is {"method","path","body_digest"} and its conflict key names
- * tenant, method, path and digest (two pending requests for the same call
+ * Files a "call" approval: method (an HTTP token, upper-cased), path (the
+ * call's request target: an absolute path, normalized as the gate
+ * normalizes X-Original-URI, and optionally '?' and a query, checked by
+ * policy_check_query and kept byte for byte; no '#'), body_digest NULL/""
+ * or "sha256:<64 hex>". Its payload is {"method","path","body_digest"},
+ * the query in "path", and its conflict key names tenant, method, path
+ * (with the query) and digest (two pending requests for the same call
  * conflict).
  */
 int	approvals_file_call(struct gh_ctx *, const struct approval_actor *maker,
@@ -151,19 +155,23 @@ int	approvals_list(struct gh_ctx *, const struct approval_actor *viewer,
 
 /*
  * The gate's use of a "call" approval: id must name an APPROVED, unexpired
- * "call" approval of the caller's tenant whose method and path equal the
- * call's (caller: the token's holder, named in the audit event); when
+ * "call" approval of the caller's tenant whose method and target equal the
+ * call's: path (normalized) followed by rest, what follows the path in the
+ * call's X-Original-URI, raw ("" none; "?a=1"): a query must equal the
+ * approval's byte for byte, and a call with one never uses an approval
+ * filed without one, nor the reverse (caller: the token's holder, named in
+ * the audit event); when
  * the approval has a body digest, body_digest ("sha256:<hex>", NULL when the
  * gate was not told the body) must be given and equal. On success the
  * approval moves APPROVED -> USED in one guarded UPDATE: of concurrent uses
  * exactly one gets 0, the others 409. Nothing is cached. Failures: 400 (a
- * malformed id or digest), 403 (mismatch: tenant, method, path, digest —
+ * malformed id or digest), 403 (mismatch: method, path, query, digest —
  * the approval stays usable), 404, 409 (not approved, expired, used), 503.
  */
 int	approvals_consume(struct gh_ctx *, const char *id,
 	    const struct approval_actor *caller,
-	    const char *method, const char *path, const char *body_digest,
-	    char *err, size_t errlen);
+	    const char *method, const char *path, const char *rest,
+	    const char *body_digest, char *err, size_t errlen);
 
 /* The approval's state as of now (PENDING/APPROVED past expires_at:
  * EXPIRED). */

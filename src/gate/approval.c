@@ -1,10 +1,11 @@
 /*
  * approval.c — the gate's check of a critical route (policy `critical`):
  * the call passes only with X-Approval-ID naming an approved, unexpired,
- * unused "call" approval of the caller's tenant for this method and path,
- * and the check consumes it (approvals_consume: one guarded update, so of
- * two concurrent uses exactly one passes). Never cached: the token cache
- * holds who the caller is, not this.
+ * unused "call" approval of the caller's tenant for this method, path and
+ * query (the query byte for byte), and the check consumes it
+ * (approvals_consume: one guarded update, so of two concurrent uses exactly
+ * one passes). Never cached: the token cache holds who the caller is, not
+ * this.
  *
  * The body digest: an approval filed with body_digest binds the body. The
  * gate learns the body's digest from X-Original-Body-Digest
@@ -31,7 +32,7 @@ gate_approval_check(struct gh_ctx *ctx, const struct http_request *req,
     struct gate_refusal *r)
 {
 	struct approval_actor caller;
-	const char *id, *hdr;
+	const char *id, *hdr, *uri;
 	char body_digest[72], err[256], addr[46];
 	size_t n = 0, nh = 0;
 	int https = 0, rc;
@@ -72,7 +73,12 @@ gate_approval_check(struct gh_ctx *ctx, const struct http_request *req,
 	snprintf(caller.client_id, sizeof(caller.client_id), "%s", p->client_id);
 	snprintf(caller.tenant_id, sizeof(caller.tenant_id), "%s", p->tenant_id);
 	caller.roles = p->roles;
+	/* The approval binds the query too: what follows the path in
+	 * X-Original-URI (present once: original_call checked), raw, is
+	 * compared byte for byte ("" when there is none). */
+	uri = http_request_header(req, "X-Original-URI", NULL);
 	rc = approvals_consume(ctx, id, &caller, method, path,
+	    uri != NULL ? uri + strcspn(uri, "?#") : "",
 	    body_digest[0] != '\0' ? body_digest : NULL, err, sizeof(err));
 	approvals_origin(NULL, NULL);
 	switch (rc) {

@@ -144,6 +144,36 @@ policy_normalize_path(const char *uri, size_t len, char out[POLICY_MAX_PATH + 1]
 	return path_check_segments(out, why);
 }
 
+int
+policy_check_query(const char *q, size_t len, const char **why)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)q[i];
+
+		if (c == '%') {
+			int hi = i + 2 < len ? hex_digit((unsigned char)q[i + 1]) : -1;
+			int lo = i + 2 < len ? hex_digit((unsigned char)q[i + 2]) : -1;
+			if (hi < 0 || lo < 0) {
+				*why = "the query has a '%' that is not followed by two hex digits";
+				return -1;
+			}
+			if (hi == 0 && lo == 0) {
+				/* A service in C may end the string there, and
+				 * read a shorter query than the one approved. */
+				*why = "the query has an encoded NUL (%00)";
+				return -1;
+			}
+			i += 2;
+			continue;
+		}
+		if (c != '/' && c != '?' && !is_pchar(c)) {
+			*why = "the query has a character outside RFC 3986 (§3.4)";
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static unsigned char
 ascii_lower(unsigned char c)
 {

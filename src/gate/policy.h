@@ -86,6 +86,14 @@ void	policy_unref(struct policy *);	/* NULL is a no-op */
 int	policy_normalize_path(const char *uri, size_t len,
 	    char out[POLICY_MAX_PATH + 1], const char **why);
 
+/*
+ * Checks a query (the bytes after a request target's '?', without it)
+ * against RFC 3986 §3.4: pchar, '/' and '?', each '%' followed by two hex
+ * digits, no encoded NUL. The query is not normalized: callers compare it
+ * byte for byte. 0, or -1 with a static reason in *why.
+ */
+int	policy_check_query(const char *q, size_t len, const char **why);
+
 /* The first rule matching method and a normalized path; NULL: none. */
 const struct policy_rule *policy_match(const struct policy *,
 	    enum http_method method, const char *path);

@@ -233,7 +233,10 @@ class Approvals(Suite):
             ('{"method": "POST", "method": "GET", "path": "/v1/x"}', 400, "duplicate key"),
             ('{"method": "BREW", "path": "/v1/x"}', 400, "unknown method"),
             ('{"method": "POST", "path": "v1/x"}', 400, "relative path"),
-            ('{"method": "POST", "path": "/v1/x?y=1"}', 400, "path with query"),
+            ('{"method": "POST", "path": "/v1/x?y=a b"}', 400, "query outside RFC 3986"),
+            ('{"method": "POST", "path": "/v1/x?y=%00"}', 400, "query with an encoded NUL"),
+            ('{"method": "POST", "path": "/v1/x#y"}', 400, "fragment"),
+            ('{"method": "POST", "path": "/v1/x?%s"}' % ("y" * 2049), 400, "query too long"),
             ('{"method": "POST", "path": "/v1/../x"}', 400, "dot segment"),
             ('{"method": "POST", "path": "/v1/x", "body_digest": "md5:abc"}', 400, "bad digest"),
             ('{"path": "/v1/x"}', 400, "no method"),
@@ -294,6 +297,42 @@ class Approvals(Suite):
         a = self.file(self.op, path=path, body_digest=good)
         eq(self.decide(self.admin, a["id"]).status, 200, "approve")
         eq(self.gate(self.op, path, a["id"], body=body).status, 200, "matching body")
+
+    def test_query_binds_the_approval(self):
+        """The review's bypass: an approval filed for DELETE /v1/cards/42 was
+        used by DELETE /v1/cards/42?cascade=all&also=/v1/cards/43, and none
+        could be filed for POST /v1/payouts?amount=...&to=... at all."""
+        a = self.file(self.op, method="DELETE", path="/v1/cards/42")
+        eq(self.decide(self.admin, a["id"]).status, 200, "approve")
+        for uri in ("/v1/cards/42?cascade=all&also=/v1/cards/43", "/v1/cards/42?"):
+            r = self.gate(self.op, uri, a["id"], method="DELETE")
+            eq((r.status, r.json().get("reason")), (403, "approval_invalid"), "%s: %r" % (uri, r))
+        eq(self.state(a["id"]), "approved", "still usable")
+        eq(self.gate(self.op, "/v1/cards/42", a["id"], method="DELETE").status, 200,
+           "the approved call")
+        # A query filed, kept and shown as given; only that query passes.
+        path = self.new_path()
+        target = path + "?amount=100&to=alice%40example.org&memo=/rent?"
+        q = self.file(self.op, path=target)
+        eq(q["payload"]["path"], target, "shown exactly")
+        # Another query is another call: it does not conflict.
+        other = self.file(self.op, path=path + "?amount=100&to=bob")
+        eq(self.api("GET", "/approvals/" + q["id"], self.viewer).json()["payload"]["path"],
+           target, "stored exactly")
+        eq(self.decide(self.admin, q["id"]).status, 200, "approve")
+        for uri in (path, path + "?amount=100000&to=mallory",
+                    path + "?amount=100&to=alice%40example.org&memo=/rent?&to=mallory",
+                    path + "?amount=100&to=alice%40EXAMPLE.org&memo=/rent?",
+                    path + "?amount=100&to=alice@example.org&memo=/rent?"):
+            r = self.gate(self.op, uri, q["id"])
+            eq((r.status, r.json().get("reason")), (403, "approval_invalid"), "%s: %r" % (uri, r))
+        eq(self.gate(self.op, target, q["id"]).status, 200, "the approved query %r" % target)
+        eq(self.state(q["id"]), "used", "used up")
+        # Filed with a query, an approval is not used by the call without.
+        eq(self.decide(self.admin, other["id"]).status, 200, "approve")
+        r = self.gate(self.op, path, other["id"])
+        eq((r.status, r.json().get("reason")), (403, "approval_invalid"), "no query %r" % r)
+        eq(self.state(other["id"]), "approved", "still usable")
 
     def test_idempotent_filing(self):
         body = {"method": "POST", "path": self.new_path()}

@@ -239,6 +239,76 @@ rules(void **state)
 	assert_int_equal(atomic_load(&applied), 0);
 }
 
+/* Targets no call approval may be filed for. */
+static const char *const bad_targets[] = {
+	"/v1/x#frag", "/v1/x?a#frag", "/v1/x?a b", "/v1/x?a=%zz", "/v1/x?a=%4",
+	"/v1/x?a=%00", "/v1/x?a=\x80", "/v1/x?a=\\", "/v1/x?a=\"", "v1/x?a",
+};
+
+/* The query binds (the review's bypass: an approval for DELETE
+ * /v1/cards/42 let "/v1/cards/42?cascade=all&also=/v1/cards/43" pass). */
+static void
+calls_with_query(void **state)
+{
+	struct store_approval a;
+	char plain[APPROVAL_ID_LEN + 1], queried[APPROVAL_ID_LEN + 1], err[256];
+	char big[APPROVAL_PATH_MAX + APPROVAL_QUERY_MAX + 16];
+
+	(void)state;
+	assert_int_equal(approvals_file_call(&ctx, &maker, "acme", "DELETE", "/v1/cards/42",
+	    NULL, NULL, &a, err, sizeof(err)), 0);
+	snprintf(plain, sizeof(plain), "%s", a.id);
+	store_approval_clear(&a);
+	/* Another query is another call: no conflict with the pending one. */
+	assert_int_equal(approvals_file_call(&ctx, &maker, "acme", "DELETE",
+	    "/v1/%63ards/42?cascade=all&also=%2fv1/cards/43?x", NULL, NULL, &a, err,
+	    sizeof(err)), 0);
+	/* The path normalized, the query kept as given. */
+	assert_non_null(strstr(a.payload,
+	    "\"path\":\"/v1/cards/42?cascade=all&also=%2fv1/cards/43?x\""));
+	snprintf(queried, sizeof(queried), "%s", a.id);
+	store_approval_clear(&a);
+	assert_int_equal(approvals_file_call(&ctx, &maker, "acme", "DELETE",
+	    "/v1/cards/42?cascade=all&also=%2fv1/cards/43?x", NULL, NULL, &a, err,
+	    sizeof(err)), 409);
+	assert_int_equal(approvals_decide(&ctx, &checker, plain, 1, &a, err, sizeof(err)), 0);
+	store_approval_clear(&a);
+	assert_int_equal(approvals_decide(&ctx, &checker, queried, 1, &a, err, sizeof(err)), 0);
+	store_approval_clear(&a);
+	/* Filed without a query: a call with any query, even an empty one,
+	 * or with a fragment, is another call. */
+	assert_int_equal(approvals_consume(&ctx, plain, &maker, "DELETE", "/v1/cards/42",
+	    "?cascade=all&also=/v1/cards/43", NULL, err, sizeof(err)), 403);
+	assert_int_equal(approvals_consume(&ctx, plain, &maker, "DELETE", "/v1/cards/42", "?",
+	    NULL, err, sizeof(err)), 403);
+	assert_int_equal(approvals_consume(&ctx, plain, &maker, "DELETE", "/v1/cards/42", "#a",
+	    NULL, err, sizeof(err)), 403);
+	/* Filed with one: only that query, byte for byte. */
+	assert_int_equal(approvals_consume(&ctx, queried, &maker, "DELETE", "/v1/cards/42", "",
+	    NULL, err, sizeof(err)), 403);
+	assert_int_equal(approvals_consume(&ctx, queried, &maker, "DELETE", "/v1/cards/42",
+	    "?cascade=all&also=%2Fv1/cards/43?x", NULL, err, sizeof(err)), 403);
+	assert_int_equal(approvals_consume(&ctx, queried, &maker, "DELETE", "/v1/cards/42",
+	    "?cascade=all&also=%2fv1/cards/43?x&y", NULL, err, sizeof(err)), 403);
+	assert_int_equal(approvals_consume(&ctx, queried, &maker, "DELETE", "/v1/cards/42/",
+	    "?cascade=all&also=%2fv1/cards/43?x", NULL, err, sizeof(err)), 403);
+	assert_int_equal(approvals_consume(&ctx, queried, &maker, "DELETE", "/v1/cards/42",
+	    "?cascade=all&also=%2fv1/cards/43?x", NULL, err, sizeof(err)), 0);
+	assert_int_equal(approvals_consume(&ctx, plain, &maker, "DELETE", "/v1/cards/42", "",
+	    NULL, err, sizeof(err)), 0);
+	/* Bounds: the query at most APPROVAL_QUERY_MAX bytes. */
+	memset(big, 'q', sizeof(big));
+	memcpy(big, "/v1/q?", 6);
+	big[6 + APPROVAL_QUERY_MAX] = '\0';
+	assert_int_equal(approvals_file_call(&ctx, &maker, "acme", "GET", big, NULL, NULL, &a,
+	    err, sizeof(err)), 0);
+	store_approval_clear(&a);
+	big[6 + APPROVAL_QUERY_MAX] = 'q';
+	big[7 + APPROVAL_QUERY_MAX] = '\0';
+	assert_int_equal(approvals_file_call(&ctx, &maker, "acme", "GET", big, NULL, NULL, &a,
+	    err, sizeof(err)), 400);
+}
+
 static void
 calls(void **state)
 {
@@ -259,29 +329,37 @@ calls(void **state)
 	store_approval_clear(&a);
 	assert_int_equal(approvals_file_call(&ctx, &maker, "acme", "POST", "/v1/pay", dg, "",
 	    &a, err, sizeof(err)), 409);	/* the same call is pending */
-	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", dg, err,
+	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", "", dg, err,
 	    sizeof(err)), 409);		/* pending */
 	assert_int_equal(approvals_decide(&ctx, &checker, id, 1, &a, err, sizeof(err)), 0);
 	assert_int_equal(a.state, STORE_APPROVAL_APPROVED);	/* a call is not applied */
 	store_approval_clear(&a);
-	assert_int_equal(approvals_consume(&ctx, id, &outsider, "POST", "/v1/pay", dg, err,
+	assert_int_equal(approvals_consume(&ctx, id, &outsider, "POST", "/v1/pay", "", dg, err,
 	    sizeof(err)), 404);
-	assert_int_equal(approvals_consume(&ctx, id, &maker, "GET", "/v1/pay", dg, err,
+	assert_int_equal(approvals_consume(&ctx, id, &maker, "GET", "/v1/pay", "", dg, err,
 	    sizeof(err)), 403);
-	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", NULL, err,
+	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", "", NULL, err,
 	    sizeof(err)), 403);
-	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", other, err,
+	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", "", other, err,
 	    sizeof(err)), 403);
-	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", "sha256:zz", err,
+	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", "", "sha256:zz", err,
 	    sizeof(err)), 400);
-	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", dg, err,
+	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", "", dg, err,
 	    sizeof(err)), 0);
-	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", dg, err,
+	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", "", dg, err,
 	    sizeof(err)), 409);
 	assert_non_null(strstr(err, "used"));
 	/* Bad calls. */
 	assert_int_equal(approvals_file_call(&ctx, &maker, "acme", "BREW", "/v1/x", NULL, NULL,
 	    &a, err, sizeof(err)), 400);
+	for (size_t i = 0; i < sizeof(bad_targets) / sizeof(bad_targets[0]); i++) {
+		if (approvals_file_call(&ctx, &maker, "acme", "GET", bad_targets[i], NULL, NULL,
+		    &a, err, sizeof(err)) != 400) {
+			fprintf(stderr, "%s filed\n", bad_targets[i]);
+			fail();
+		}
+		assert_non_null(strstr(err, "path: "));
+	}
 	assert_int_equal(approvals_file_call(&ctx, &maker, "acme", "GET", "/v1/../x", NULL, NULL,
 	    &a, err, sizeof(err)), 400);
 	assert_int_equal(approvals_file_call(&ctx, &maker, "a b", "GET", "/v1/x", NULL, NULL,
@@ -315,6 +393,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(failing_applier_and_missing_kind, setup, teardown),
 		cmocka_unit_test_setup_teardown(rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(calls, setup, teardown),
+		cmocka_unit_test_setup_teardown(calls_with_query, setup, teardown),
 		cmocka_unit_test(expiry_as_of_now),
 	};
 

@@ -1135,6 +1135,32 @@ fz_is_pchar_or_pct(unsigned char c)
 	    (c != '\0' && strchr("-._~!$&'()*+,=:@/%", c) != NULL);
 }
 
+/* The query of the target d[0..n), if any, as an approval takes it
+ * (policy_check_query): accepted only when made of RFC 3986 §3.4's
+ * characters and whole escapes, none of them %00. */
+static void
+fz_query(const char *d, size_t n)
+{
+	const char *q = memchr(d, '?', n), *why = NULL;
+	size_t qn;
+
+	if (q == NULL)
+		return;
+	q++;
+	qn = n - (size_t)(q - d);
+	if (policy_check_query(q, qn, &why) == -1) {
+		FZ_CHECK(why != NULL && why[0] != '\0');
+		return;
+	}
+	for (size_t i = 0; i < qn; i++) {
+		FZ_CHECK(fz_is_pchar_or_pct((unsigned char)q[i]) || q[i] == '?' || q[i] == ';');
+		if (q[i] == '%')
+			FZ_CHECK(i + 2 < qn && hex_digit((unsigned char)q[i + 1]) >= 0 &&
+			    hex_digit((unsigned char)q[i + 2]) >= 0 &&
+			    (q[i + 1] != '0' || q[i + 2] != '0'));
+	}
+}
+
 static int
 fz_normalize(const uint8_t *d, size_t n)
 {
@@ -1144,6 +1170,7 @@ fz_normalize(const uint8_t *d, size_t n)
 	int rc;
 
 	assert_non_null(out);
+	fz_query((const char *)d, n);
 	rc = policy_normalize_path((const char *)d, n, out, &why);
 	FZ_CHECK(rc == 0 || rc == -1);
 	if (rc == -1) {
