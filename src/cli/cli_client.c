@@ -45,7 +45,7 @@ cmd_client_create(int argc, char **argv)
 		{ "roles", 1, 0, "comma separated: admin, operator, viewer (default viewer)" },
 		{ "scopes", 1, 0, "allowed scopes, space separated" },
 		{ "ttl", 1, 0, "token lifetime (seconds, or 20m, 1h; default 1200 sandbox, 3600 production)" },
-		{ "max-ttl", 1, 0, "the longest lifetime a request may ask (default 86400)" },
+		{ "max-ttl", 1, 0, "the longest lifetime a request may ask (default: the max_ttl setting, 2d)" },
 		{ "token-format", 1, 0, "jwt (default) or opaque" },
 		{ "allow-ip", 1, 1, "CIDR allowed to call (IPv4 or IPv6)" },
 		{ "claims", 1, 0, "extra claims, a JSON object (at most 100 members, 32 deep)" },

@@ -34,7 +34,11 @@ static const struct config_entry entries[] = {
 	{ "trusted_proxies", CT_STR, O(trusted_proxies), 0, 0, "", "CIDRs whose X-Forwarded-For/-Proto are believed" },
 	{ "ttl_sandbox", CT_DURATION, O(ttl_sandbox), 60, 31 * 86400, "1200", "default token lifetime of new sandbox clients" },
 	{ "ttl_production", CT_DURATION, O(ttl_production), 60, 31 * 86400, "3600", "default token lifetime of new production clients" },
-	{ "max_ttl", CT_DURATION, O(max_ttl), 60, 366 * 86400, "86400", "default maximum lifetime a request may ask" },
+	/* 2 days: seed 002's own example asks 100001 s ("expiration"), more
+	 * than a day, and must work unchanged on a client made with no
+	 * settings; two days take it with room and keep a token asked for,
+	 * and a rotated key published for it (keys_max_lifetime), short. */
+	{ "max_ttl", CT_DURATION, O(max_ttl), 60, 366 * 86400, "2d", "the longest lifetime a token request may ask, for new clients without --max-ttl" },
 	{ "audiences", CT_STR, O(audiences), 0, 0, "", "audiences a token request may name (space separated)" },
 	{ "signing_alg", CT_STR, O(signing_alg), 0, 0, "RS256", "algorithm of new signing keys: RS256, PS256, ES256, EdDSA" },
 	{ "require_allowlist", CT_BOOL, O(require_allowlist), 0, 1, "1", "production clients must have an IP allowlist" },

@@ -101,6 +101,30 @@ class Dialects(Suite):
         _, p = jwt_parts(b["token"])
         eq(p["exp"] - p["iat"], 86400, "24 h default")
 
+    def test_002_seed_example_verbatim_on_a_default_client(self):
+        # The seed's own example, as its text stands but for the secret, to
+        # a client made with no settings at all. It asks 100001 s, more than
+        # a day: the default maximum was 86400, and the client above made
+        # with max_ttl 200000 hid that every partner copying it got 400.
+        c = self.s.client("tenant-000", name="papaya default", id="82725488-22bf-40d1-ace6-9ea6ee42f870")
+        body = ('{\n'
+                '   "api_key": "82725488-22bf-40d1-ace6-9ea6ee42f870",\n'
+                '   "client_secret": %s,\n'
+                '   "expiration": 100001,\n'
+                '   "token_name": "82725488-22bf"\n'
+                '}') % json.dumps(c["client_secret"])
+        r = self.s.post_json("/token", body)
+        eq(r.status, 200, "the seed's request %r" % r)
+        b = r.json()
+        eq(b["token_name"], "82725488-22bf", "name echoed")
+        _, p = jwt_parts(b["token"])
+        eq(p["exp"] - p["iat"], 100001, "asked lifetime")
+        # The default maximum still holds, and the refusal names it.
+        r = self.s.post_json("/token", {"api_key": c["client_id"], "client_secret": c["client_secret"],
+                                        "expiration": 172801})
+        eq(r.status, 400, "over the default maximum %r" % r)
+        check("maximum of 172800 seconds" in r.json()["error_description"], "names it: %r" % r.json())
+
     def test_002_expiration_over_maximum(self):
         r = self.s.post_json("/token", {"api_key": self.sbx["client_id"], "client_secret": self.sbx["client_secret"],
                                         "expiration": 200001})
