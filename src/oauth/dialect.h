@@ -29,7 +29,7 @@ struct dialect_in {
 	const char	*scope;
 	const char	*audience;
 	const char	*resource;	/* RFC 8707, read as the audience */
-	const char	*lifetime;	/* seconds, a JSON integer */
+	const char	*lifetime;	/* seconds, a JSON number of whole value */
 	const char	*token_name;
 };
 

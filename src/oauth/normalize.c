@@ -65,7 +65,44 @@ body_string(const struct body *b, const char *name, const char **out,
 	return FIELD_OK;
 }
 
-/* Reads an integer number of seconds. */
+/*
+ * A JSON number of seconds into *out, for body_seconds to bound. Seed 002
+ * types "expiration" as "numeric", and JSON has one kind of number (RFC
+ * 8259 §6), of which 86400.0 is a whole one: Python's
+ * timedelta.total_seconds() and a Java Double write whole seconds so.
+ * A real is taken when its value is whole; one out of range is set just
+ * past the bound it crosses, so that it is refused as an integer there
+ * would be (and the cast stays defined). A fraction, and anything not a
+ * number (null included), is refused.
+ */
+static enum field_state
+json_seconds(const json_t *v, const char *name, int64_t *out,
+    struct oauth_error *e)
+{
+	double d;
+
+	if (json_is_integer(v)) {
+		*out = (int64_t)json_integer_value(v);
+		return FIELD_OK;
+	}
+	if (!json_is_real(v)) {
+		oauth_fail(e, 400, OAUTH_INVALID_REQUEST, "'%s' must be a number of seconds", name);
+		return FIELD_BAD;
+	}
+	d = json_real_value(v);
+	if (d < 1)
+		*out = 0;
+	else if (d > (double)MAX_LIFETIME)
+		*out = MAX_LIFETIME + 1;
+	else if ((double)(int64_t)d != d) {
+		oauth_fail(e, 400, OAUTH_INVALID_REQUEST, "'%s' must be a whole number of seconds", name);
+		return FIELD_BAD;
+	} else
+		*out = (int64_t)d;
+	return FIELD_OK;
+}
+
+/* Reads a whole number of seconds, 1..MAX_LIFETIME. */
 static enum field_state
 body_seconds(const struct body *b, const char *name, int64_t *out,
     struct oauth_error *e)
@@ -78,15 +115,8 @@ body_seconds(const struct body *b, const char *name, int64_t *out,
 		json_t *v = json_object_get(b->obj, name);
 		if (v == NULL)
 			return FIELD_ABSENT;
-		if (json_is_real(v)) {
-			oauth_fail(e, 400, OAUTH_INVALID_REQUEST, "'%s' must be a whole number of seconds", name);
+		if (json_seconds(v, name, out, e) == FIELD_BAD)
 			return FIELD_BAD;
-		}
-		if (!json_is_integer(v)) {
-			oauth_fail(e, 400, OAUTH_INVALID_REQUEST, "'%s' must be a number of seconds", name);
-			return FIELD_BAD;
-		}
-		*out = (int64_t)json_integer_value(v);
 	} else {
 		const char *s = http_params_get(&b->form, name);
 		if (s == NULL)

@@ -131,8 +131,25 @@ class Dialects(Suite):
         eq(r.status, 400, "status")
         check("200000" in r.json()["error_description"], "names the maximum")
 
+    def test_002_expiration_as_a_whole_real(self):
+        # Seed 002 types expiration "numeric": Python's
+        # timedelta.total_seconds() and a Java Double write a whole number
+        # as 86400.0, which was refused as not a whole number of seconds.
+        for v, want in (("86400.0", 86400), ("100001.0", 100001), ("3.6e3", 3600), ("1E4", 10000)):
+            body = '{"api_key":"%s","client_secret":"%s","expiration":%s}' % (
+                self.sbx["client_id"], self.sbx["client_secret"], v)
+            r = self.s.post_json("/token", body)
+            eq(r.status, 200, "expiration %s: %r" % (v, r))
+            _, p = jwt_parts(r.json()["token"])
+            eq(p["exp"] - p["iat"], want, "lifetime of %s" % v)
+        r = self.s.post_json("/token", '{"api_key":"%s","client_secret":"%s","expiration":200001.0}' % (
+            self.sbx["client_id"], self.sbx["client_secret"]))
+        eq(r.status, 400, "a real over the client's maximum %r" % r)
+        check("200000" in r.json()["error_description"], "names the maximum")
+
     def test_002_bad_expiration_values(self):
-        for v in ('"ten"', "-5", "0", "1e309", "1.5", "true", "null"):
+        for v in ('"ten"', '"3600"', "-5", "0", "1e309", "1.5", "86400.5", "0.5", "0.0", "-86400.0",
+                  "1e300", "true", "null", "[3600]", "{}"):
             body = '{"api_key":"%s","client_secret":"%s","expiration":%s}' % (
                 self.sbx["client_id"], self.sbx["client_secret"], v)
             r = self.s.post_json("/token", body)
