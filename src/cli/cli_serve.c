@@ -181,8 +181,9 @@ bootstrap(struct gh_ctx *ctx, const struct config *cfg, const char *base)
 	struct store_tenant *ts = NULL;
 	struct store_client c;
 	struct client_spec s;
-	char secret[SECRET_TEXT_LEN + 1], err[512];
+	char secret[SECRET_TEXT_LEN + 1], err[512], *token_url = NULL;
 	size_t n = 0;
+	int rc = -1;
 
 	if (store_tenant_list(ctx->store, &ts, &n) != STORE_OK) {
 		fprintf(stderr, "gatehouse: store: %s\n", store_last_error());
@@ -191,9 +192,15 @@ bootstrap(struct gh_ctx *ctx, const struct config *cfg, const char *base)
 	store_tenant_free(ts, n);
 	if (n > 0)
 		return 0;
+	/* Joined as the metadata joins it (an issuer may end in '/'), and
+	 * before the client is made, whose secret is shown only below. */
+	if ((token_url = str_url_join(base, "/oauth/token")) == NULL) {
+		fprintf(stderr, "gatehouse: bootstrap: out of memory\n");
+		return -1;
+	}
 	if (manage_tenant_create(ctx->store, "platform", "Platform operator", NULL, err, sizeof(err)) == -1) {
 		fprintf(stderr, "gatehouse: bootstrap: %s\n", err);
-		return -1;
+		goto out;
 	}
 	memset(&s, 0, sizeof(s));
 	s.tenant = "platform";
@@ -204,19 +211,22 @@ bootstrap(struct gh_ctx *ctx, const struct config *cfg, const char *base)
 	s.allow_ips[s.nallow++] = "127.0.0.0/8 ::1";
 	if (manage_client_create(ctx->store, ctx->secret_key, cfg, &s, &c, secret, err, sizeof(err)) == -1) {
 		fprintf(stderr, "gatehouse: bootstrap: %s\n", err);
-		return -1;
+		goto out;
 	}
 	printf("\ngatehouse: first run. Created tenant \"platform\" and an admin client.\n"
 	    "  client_id:     %s\n"
 	    "  client_secret: %s\n"
 	    "  (the secret is shown only now: keep it in your secret store)\n\n"
 	    "Get a token:\n"
-	    "  curl -s -u '%s:%s' -d grant_type=client_credentials %s/oauth/token\n\n",
-	    c.id, secret, c.id, secret, base);
+	    "  curl -s -u '%s:%s' -d grant_type=client_credentials %s\n\n",
+	    c.id, secret, c.id, secret, token_url);
 	fflush(stdout);
 	OPENSSL_cleanse(secret, sizeof(secret));
 	store_client_clear(&c);
-	return 0;
+	rc = 0;
+out:
+	free(token_url);
+	return rc;
 }
 
 static void

@@ -55,14 +55,13 @@ jwks(struct http_exchange *x)
 	return HTTP_DONE;
 }
 
+/* The URL of one of our paths under the issuer, which stays as configured
+ * (RFC 8414 §3.3: the metadata's issuer is the iss exactly), trailing '/'
+ * or not. */
 static char *
 url(const char *path)
 {
-	size_t n = strlen(pub.ctx->issuer) + strlen(path) + 1;
-	char *u = malloc(n);
-	if (u != NULL)
-		snprintf(u, n, "%s%s", pub.ctx->issuer, path);
-	return u;
+	return str_url_join(pub.ctx->issuer, path);
 }
 
 static enum http_result

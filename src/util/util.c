@@ -417,6 +417,22 @@ ipv4_text(const uint8_t b[4], char *out)
 }
 
 char *
+str_url_join(const char *base, const char *path)
+{
+	size_t blen = strlen(base), plen;
+	char *u;
+
+	if (blen > 0 && base[blen - 1] == '/' && path[0] == '/')
+		path++;
+	plen = strlen(path);
+	if ((u = malloc(blen + plen + 1)) == NULL)
+		return NULL;
+	memcpy(u, base, blen);
+	memcpy(u + blen, path, plen + 1);
+	return u;
+}
+
+char *
 xstrndup(const char *s, size_t n)
 {
 	char *p = malloc(n + 1);

@@ -92,6 +92,12 @@ size_t str_copy(char *dst, size_t size, const char *src);
 /* The dotted-quad text of the IPv4 address b (network order), as
  * inet_ntop writes it, into out (at least 16 bytes). */
 void ipv4_text(const uint8_t b[4], char *out);
+/* base and path ("/..."), joined with one '/' between them however base
+ * ends: an RFC 8414 issuer may end in '/', and "https://a.example/" with
+ * "/oauth/token" must not make "https://a.example//oauth/token", another
+ * resource (RFC 3986 §6.2.3 leaves empty segments significant). A new
+ * string the caller frees, or NULL when out of memory. */
+char *str_url_join(const char *base, const char *path);
 /* strdup that returns NULL only on allocation failure; xstrndup likewise. */
 char *xstrndup(const char *s, size_t n);
 

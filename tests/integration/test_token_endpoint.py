@@ -216,6 +216,35 @@ class TokenEndpoint(Suite):
         eq(p["iss"], m["issuer"], "iss == issuer")
         check(h["kid"] in m["gatehouse_environment_keys"]["sandbox"], "sandbox key signs sandbox tokens")
 
+    def test_issuer_with_a_trailing_slash_advertises_endpoints_that_exist(self):
+        # RFC 8414: the metadata's URLs were the issuer and the path pasted
+        # together, so an issuer ending in '/' advertised
+        # https://auth.example.com//oauth/token and a jwks_uri with '//',
+        # which 404. The issuer itself, and so iss, stays as configured.
+        for issuer, base in (("https://auth.example.com/", "https://auth.example.com"),
+                             ("https://example.com/auth/", "https://example.com/auth")):
+            s = Server("--issuer", issuer)
+            try:
+                m = s.get("/.well-known/oauth-authorization-server").json()
+                eq(m["issuer"], issuer, "issuer as configured")
+                eq(m["token_endpoint"], base + "/oauth/token", "token_endpoint")
+                eq(m["jwks_uri"], base + "/.well-known/jwks.json", "jwks_uri")
+                eq(m["introspection_endpoint"], base + "/oauth/introspect", "introspection")
+                eq(m["revocation_endpoint"], base + "/oauth/revoke", "revocation")
+                eq(m["gatehouse_token_endpoints"]["papaya"], base + "/token", "a dialect's endpoint")
+                check(base + "/oauth/token" in "".join(s.stdout) and
+                      "//oauth" not in "".join(s.stdout), "first-run curl: %r" % s.stdout)
+                tok = s.token(s.bootstrap["client_id"], s.bootstrap["client_secret"])
+                eq(tok.status, 200, "a token %r" % tok)
+                eq(jwt_parts(tok.json()["access_token"])[1]["iss"], issuer, "iss as configured")
+                r = s.post_form("/oauth/introspect", {"token": tok.json()["access_token"]},
+                                headers={"Authorization": basic(s.bootstrap["client_id"],
+                                                                s.bootstrap["client_secret"])})
+                eq((r.status, r.json().get("active"), r.json().get("iss")), (200, True, issuer),
+                   "verified against the issuer as configured")
+            finally:
+                s.cleanup()
+
     def test_health_ready_metrics(self):
         eq(self.s.get("/healthz").status, 200, "healthz")
         r = self.s.get("/readyz")

@@ -2,13 +2,14 @@
  * Unit tests for the character-level checks in src/util/util.c that the
  * URL decoder, the gate policy, the token endpoint and the client settings
  * share: hex digits and RFC 6749 Appendix A.4 scope-tokens; and the
- * request path's bounded copy and IPv4 text.
+ * request path's bounded copy and IPv4 text; URLs under the issuer.
  */
 #include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -147,6 +148,29 @@ ipv4_as_inet_ntop(void **state)
 	assert_string_equal(ours, "255.255.255.255");	/* the longest: 15 + NUL */
 }
 
+/* An RFC 8414 issuer may end in '/': the metadata's endpoint URLs are the
+ * issuer and a path with one '/' between them, never two. */
+static void
+url_join_one_slash(void **state)
+{
+	static const char *const cases[][3] = {
+		{ "https://auth.example.com", "/oauth/token", "https://auth.example.com/oauth/token" },
+		{ "https://auth.example.com/", "/oauth/token", "https://auth.example.com/oauth/token" },
+		{ "https://example.com/auth/", "/.well-known/jwks.json",
+		  "https://example.com/auth/.well-known/jwks.json" },
+		{ "http://[::1]:8080", "/token", "http://[::1]:8080/token" },
+	};
+	char *u;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		u = str_url_join(cases[i][0], cases[i][1]);
+		assert_non_null(u);
+		assert_string_equal(u, cases[i][2]);
+		free(u);
+	}
+}
+
 int
 main(void)
 {
@@ -157,6 +181,7 @@ main(void)
 		cmocka_unit_test(bounded_copy),
 		cmocka_unit_test(nqschar),
 		cmocka_unit_test(ipv4_as_inet_ntop),
+		cmocka_unit_test(url_join_one_slash),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
