@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/config.h"
 #include "util/util.h"
@@ -25,7 +26,7 @@ static const struct config_entry entries[] = {
 	{ "db", CT_STR, O(db), 0, 0, "sqlite:var/gatehouse.db", "store URL: sqlite:PATH or postgresql://..." },
 	{ "master_key", CT_STR, O(master_key), 0, 0, "var/master.key", "master key file (created 0600 on first run)" },
 	{ "listen", CT_STR, O(listen), 0, 0, "127.0.0.1:8080", "address to serve on, ADDR:PORT or [ADDR]:PORT; port 0 takes a free one (logged in server.started)" },
-	{ "issuer", CT_STR, O(issuer), 0, 0, "", "token issuer; default http(s)://LISTEN" },
+	{ "issuer", CT_STR, O(issuer), 0, 0, "", "token issuer (iss), an http(s) URL with no query or fragment; default http(s)://LISTEN" },
 	{ "tls_cert", CT_STR, O(tls_cert), 0, 0, "", "TLS certificate chain (PEM); serves HTTPS when set" },
 	{ "tls_key", CT_STR, O(tls_key), 0, 0, "", "TLS private key (PEM, mode 0600)" },
 	{ "threads", CT_INT, O(threads), 0, 256, "0", "HTTP event-loop threads, each with a listening socket of its own; 0 = two per core" },
@@ -292,9 +293,53 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 	return rc;
 }
 
+/*
+ * RFC 8414 §2: the issuer is a URL with the https scheme and no query or
+ * fragment; it is every token's iss and the base of the metadata's URLs,
+ * so a bad one is refused before serving, not served. http is allowed
+ * too, for a server on loopback or behind a proxy that adds TLS (§2's
+ * https is for the issuer as clients see it). A URL holds no spaces (RFC
+ * 3986 §2); set_entry refused control characters already.
+ */
+static int
+issuer_check(const char *iss, char *err, size_t errlen)
+{
+	const char *rest;
+	size_t host;
+
+	if (strncasecmp(iss, "https://", 8) == 0)
+		rest = iss + 8;
+	else if (strncasecmp(iss, "http://", 7) == 0)
+		rest = iss + 7;
+	else {
+		snprintf(err, errlen, "issuer: \"%.60s\" is not an http or https URL (RFC 8414 section 2)", iss);
+		return -1;
+	}
+	host = strcspn(rest, "/?#");
+	if (host == 0) {
+		snprintf(err, errlen, "issuer: \"%.60s\" names no host", iss);
+		return -1;
+	}
+	if (strpbrk(iss, "?#") != NULL) {
+		snprintf(err, errlen, "issuer: \"%.60s\" has a query or fragment, which an issuer may not (RFC 8414 section 2)", iss);
+		return -1;
+	}
+	if (strpbrk(iss, " \t") != NULL) {
+		snprintf(err, errlen, "issuer: \"%.60s\" contains a space", iss);
+		return -1;
+	}
+	if (strlen(iss) > CONFIG_MAX_ISSUER) {
+		snprintf(err, errlen, "issuer: longer than %d bytes", CONFIG_MAX_ISSUER);
+		return -1;
+	}
+	return 0;
+}
+
 int
 config_validate(const struct config *c, char *err, size_t errlen)
 {
+	if (c->issuer[0] != '\0' && issuer_check(c->issuer, err, errlen) == -1)
+		return -1;
 	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0')) {
 		snprintf(err, errlen, "tls_cert and tls_key go together: set both or neither");
 		return -1;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #define CONFIG_MAX_ROUTES 8	/* dialect routes that may be configured */
+#define CONFIG_MAX_ISSUER 255	/* bytes of an issuer URL (gh_ctx keeps it whole) */
 
 struct config {
 	char	*db;		/* store URL */
@@ -68,7 +69,9 @@ int	config_load(struct config *c, const char *path, char *err, size_t errlen);
  * in the messages. */
 int	config_load_stream(struct config *c, FILE *f, const char *name, char *err,
 	    size_t errlen);
-/* Checks relations between keys after everything is set. 0 or -1. */
+/* Checks relations between keys after everything is set, and that an
+ * issuer, when set, is an http(s) URL with a host and no query or
+ * fragment. 0 or -1. */
 int	config_validate(const struct config *c, char *err, size_t errlen);
 /* Prints every key with its type, bounds and default (for --help). */
 void	config_usage(FILE *f);

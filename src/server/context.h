@@ -29,7 +29,7 @@ struct gh_ctx {
 	uint8_t			 secret_key[32];	/* HMAC key of client secrets */
 	uint8_t			 seal_key[32];	/* seals signing keys */
 	uint8_t			 opaque_key[32];	/* enciphers opaque tokens */
-	char			 issuer[256];
+	char			 issuer[CONFIG_MAX_ISSUER + 1];
 	int			 require_https;
 	int			 tls;
 	struct cidr_list	 trusted_proxies;

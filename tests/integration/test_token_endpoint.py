@@ -245,6 +245,28 @@ class TokenEndpoint(Suite):
             finally:
                 s.cleanup()
 
+    def test_an_issuer_that_is_not_an_http_url_is_refused_at_start(self):
+        # RFC 8414 §2: the issuer is an https URL with no query or
+        # fragment (http allowed here, for loopback). Any string was taken,
+        # and served as the metadata's issuer and every token's iss.
+        for bad in ("auth.example.com", "ftp://auth.example.com", "https://", "https:///oauth",
+                    "https://auth.example.com/?tenant=a", "https://auth.example.com/#top",
+                    "https://auth example.com", "https://auth.example.com/" + "a" * 256):
+            s = Server("--issuer", bad, start=False)
+            try:
+                check(s.start(expect_fail=True) != 0, "refused: %r" % bad)
+                err = s.stderr()
+                check("gatehouse: serve: issuer" in err, "says it is the issuer: %r" % err)
+                check('"server.started"' not in err, "never served: %r" % err)
+            finally:
+                s.cleanup()
+        for good in ("http://127.0.0.1:9", "HTTPS://Auth.Example.com:8443/gh/"):
+            s = Server("--issuer", good)
+            try:
+                eq(s.get("/.well-known/oauth-authorization-server").json()["issuer"], good, "taken as it is")
+            finally:
+                s.cleanup()
+
     def test_health_ready_metrics(self):
         eq(self.s.get("/healthz").status, 200, "healthz")
         r = self.s.get("/readyz")
