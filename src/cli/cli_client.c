@@ -40,7 +40,7 @@ cmd_client_create(int argc, char **argv)
 	static const struct cli_opt spec[] = {
 		{ "tenant", 1, 0, "tenant id (required)" },
 		{ "name", 1, 0, "client name (required)" },
-		{ "id", 1, 0, "client id (default: a new UUID)" },
+		{ "id", 1, 0, "client id, 1-128 of [A-Za-z0-9._-] (default: a new UUID)" },
 		{ "env", 1, 0, "sandbox (default) or production" },
 		{ "roles", 1, 0, "comma separated: admin, operator, viewer (default viewer)" },
 		{ "scopes", 1, 0, "allowed scopes, space separated" },

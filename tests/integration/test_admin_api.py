@@ -309,6 +309,30 @@ class Admin(Suite):
             check(cli_msg.endswith(api_msg), "same message for %r:\n CLI %r\n API %r" % (flags, cli_msg, api_msg))
         eq(self.client_ids(self.root), before, "nothing was created")
 
+    def test_client_id_with_a_colon_is_refused(self):
+        # RFC 7617 §2: a Basic user-id cannot hold ':', and parsers split at
+        # the first one, so a client named "ns:partner.1" could only log in
+        # with RFC 6749 §2.3.1's encoding; requests' HTTPBasicAuth and seed
+        # 003's SDKs send the id raw and got 401. Such ids were made.
+        before = self.client_ids(self.root)
+        r = self.api("POST", "/clients", self.a_admin, {"tenant": "acme", "name": "colon", "id": "ns:partner.1"})
+        eq(r.status, 400, "API %r" % r)
+        desc = r.json()["error_description"]
+        check("':'" in desc and "id" in desc, "names the character: %r" % desc)
+        p = self.s.cli("client", "create", "--tenant", "acme", "--name", "colon", "--id", "ns:partner.1",
+                       check=False)
+        check(p.returncode != 0, "CLI refuses it")
+        check(p.stderr.decode().strip().endswith(desc), "the same message: %r" % p.stderr)
+        eq(self.client_ids(self.root), before, "nothing was created")
+        # The rest of the identifier set still makes a client, and a
+        # tenant id may still hold ':' (only client ids go in Basic).
+        r = self.api("POST", "/clients", self.a_admin, {"tenant": "acme", "name": "dots", "id": "ns.partner_1-a"})
+        eq(r.status, 201, "API %r" % r)
+        eq(self.s.token("ns.partner_1-a", r.json()["client_secret"]).status, 200, "it logs in")
+        eq(self.api("POST", "/tenants", self.root, {"id": "ns:colon-co"}).status, 201, "tenant with ':'")
+        c = self.s.client("ns:colon-co", name="in a colon tenant")
+        eq(self.s.token(c["client_id"], c["client_secret"]).status, 200, "its client logs in")
+
     def test_malformed_and_unknown_fields(self):
         cid = self.a_op["client_id"]
         before = self.api("GET", "/clients/" + cid, self.a_admin).json()
