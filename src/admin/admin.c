@@ -9,13 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "admin/admin.h"
 #include "admin/critical.h"
 #include "admin/idempotency.h"
 #include "admin/internal.h"
 #include "approvals/approvals.h"
+#include "http/params.h"
 #include "net/cidr.h"
 #include "oauth/client_cache.h"
 #include "server/routes.h"
@@ -406,8 +406,7 @@ parse_body(struct admin_call *c)
 		c->body = json_object();
 		return 0;
 	}
-	if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0 ||
-	    (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ')) {
+	if (!http_media_is(ct, "application/json")) {
 		admin_error(c, 415, "invalid_request", "the body must be application/json");
 		return -1;
 	}

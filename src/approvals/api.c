@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "admin/idempotency.h"
 #include "approvals/api.h"
@@ -143,8 +142,7 @@ read_body(struct http_exchange *x, const char *const *allowed, int empty_ok, jso
 		return 0;
 	}
 	ct = http_request_header(&x->req, "Content-Type", &n);
-	if (ct == NULL || n != 1 || strncasecmp(ct, "application/json", 16) != 0 ||
-	    (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ')) {
+	if (n != 1 || !http_media_is(ct, "application/json")) {
 		answer_error(x, 415, "Content-Type must be application/json");
 		return -1;
 	}

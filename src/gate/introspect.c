@@ -46,16 +46,6 @@ caller_clear(struct caller *c)
 	client_entry_release(c->client);
 }
 
-static int
-media_is_form(const char *ct)
-{
-	static const char t[] = "application/x-www-form-urlencoded";
-	size_t n = sizeof(t) - 1;
-
-	return ct != NULL && strncasecmp(ct, t, n) == 0 &&
-	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
-}
-
 /* The client's credentials, Basic or client_id and client_secret in the
  * form (id and secret), never both (RFC 6749 §2.3): into c->id and
  * c->secret (copies), c->basic set for Basic. */
@@ -152,7 +142,7 @@ read_caller(struct gh_ctx *ctx, struct http_exchange *x, struct caller *c,
 	if (ctx->require_https && !https)
 		return oauth_fail(e, 400, OAUTH_INVALID_REQUEST,
 		    "requests with client credentials must use HTTPS (RFC 6749 §2.3.1)");
-	if (n > 1 || !media_is_form(ct))
+	if (n > 1 || !http_media_is(ct, "application/x-www-form-urlencoded"))
 		return oauth_fail(e, 415, OAUTH_INVALID_REQUEST,
 		    "Content-Type must be application/x-www-form-urlencoded");
 	field[0] = '\0';

@@ -216,6 +216,22 @@ http_json_parse(const char *body, size_t len, json_t **out, const char **err)
 }
 
 int
+http_media_is(const char *ct, const char *type)
+{
+	size_t n = strlen(type);
+
+	if (ct == NULL || strncasecmp(ct, type, n) != 0)
+		return 0;
+	/* OWS, then the parameters' ';' or the end: "application/json\t;
+	 * charset=utf-8" is JSON, "application/jsonx" and "application/json
+	 * x" are not. */
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+int
 http_basic_parse(const char *header, char **id, char **secret, const char **err)
 {
 	const char *b64;

@@ -53,6 +53,12 @@ int	http_json_parse(const char *body, size_t len, json_t **out,
 int	http_basic_parse(const char *header, char **id, char **secret,
 	    const char **err);
 
+/* 1 when the Content-Type value ct (NULL: none) names the media type
+ * type, compared without regard to case, with or without parameters:
+ * RFC 9110 §8.3.1, type "/" subtype *( OWS ";" OWS parameter ), OWS
+ * being spaces and HTABs (§5.6.3). The parameters are not read. */
+int	http_media_is(const char *ct, const char *type);
+
 /* Percent-decodes s[0..len) ('+' as space when plus is set) into a new
  * string; refuses bad escapes, NUL and invalid UTF-8. */
 int	http_urldecode(const char *s, size_t len, int plus, char **out,

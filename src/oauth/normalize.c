@@ -138,16 +138,6 @@ body_seconds(const struct body *b, const char *name, int64_t *out,
 	return FIELD_OK;
 }
 
-/* Compares the media type of a Content-Type value, ignoring parameters. */
-static int
-media_is(const char *ct, const char *type)
-{
-	size_t n = strlen(type);
-	if (strncasecmp(ct, type, n) != 0)
-		return 0;
-	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
-}
-
 static int
 accepts_json(const char *accept)
 {
@@ -167,13 +157,13 @@ parse_body(const struct dialect *d, const struct http_request *req,
 
 	if (n > 1)
 		return oauth_fail(e, 400, OAUTH_INVALID_REQUEST, "the Content-Type header is repeated");
-	if (ct != NULL && media_is(ct, "application/json") && (d->bodies & DIALECT_JSON)) {
+	if (http_media_is(ct, "application/json") && (d->bodies & DIALECT_JSON)) {
 		b->json = 1;
 		if (http_json_parse(req->body, req->body_len, &b->obj, &why) == -1)
 			return oauth_fail(e, 400, OAUTH_INVALID_REQUEST, "%s", why);
 		return 0;
 	}
-	if (ct != NULL && media_is(ct, "application/x-www-form-urlencoded") && (d->bodies & DIALECT_FORM)) {
+	if (http_media_is(ct, "application/x-www-form-urlencoded") && (d->bodies & DIALECT_FORM)) {
 		field[0] = '\0';
 		if (http_form_parse(req->body, req->body_len, &b->form, &why, field) == -1)
 			return oauth_fail(e, 400, OAUTH_INVALID_REQUEST, "%s", why);

@@ -333,6 +333,16 @@ class Admin(Suite):
         c = self.s.client("ns:colon-co", name="in a colon tenant")
         eq(self.s.token(c["client_id"], c["client_secret"]).status, 200, "its client logs in")
 
+    def test_json_content_type_with_a_tab_before_its_parameters(self):
+        # RFC 9110 §5.6.3: OWS is spaces or HTABs; the admin API read the
+        # media type as the token routes did, and refused the tab with 415.
+        r = self.api("POST", "/tenants", self.root, json.dumps({"id": "tab-co"}),
+                     headers={"Content-Type": "application/json\t; charset=utf-8"})
+        eq(r.status, 201, "with a tab %r" % r)
+        r = self.api("POST", "/tenants", self.root, json.dumps({"id": "tab-co2"}),
+                     headers={"Content-Type": "application/json x"})
+        eq(r.status, 415, "not JSON %r" % r)
+
     def test_malformed_and_unknown_fields(self):
         cid = self.a_op["client_id"]
         before = self.api("GET", "/clients/" + cid, self.a_admin).json()

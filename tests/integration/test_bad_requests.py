@@ -91,6 +91,31 @@ class BadRequests(Suite):
         r = self.s.request("POST", "/oauth/token", body="grant_type=client_credentials", headers=self.auth)
         self.err(r, 415, "invalid_request", "Content-Type")
 
+    def test_content_type_with_a_tab_before_its_parameters(self):
+        # RFC 9110 §5.6.3: the OWS before ';' is spaces or HTABs. A tab
+        # there got 415; the token routes and introspection read the media
+        # type one way.
+        form = {"Content-Type": "application/x-www-form-urlencoded\t; charset=utf-8"}
+        r = self.s.request("POST", "/oauth/token", body="grant_type=client_credentials",
+                           headers=dict(self.auth, **form))
+        eq(r.status, 200, "form with a tab %r" % r)
+        tok = r.json()["access_token"]
+        r = self.s.request("POST", "/token", body=json.dumps({"api_key": self.c["client_id"],
+                                                              "client_secret": self.c["client_secret"]}),
+                           headers={"Content-Type": "application/json \t ;charset=utf-8"})
+        eq(r.status, 200, "JSON with spaces and a tab %r" % r)
+        r = self.s.request("POST", "/oauth/introspect", body="token=" + tok, headers=dict(self.auth, **form))
+        eq((r.status, r.json().get("active")), (200, True), "introspection with a tab %r" % r)
+        # Not the media type, however it ends.
+        for ct in ("application/x-www-form-urlencodedx", "application/x-www-form-urlencoded\tx",
+                   "application/x-www-form-urlencoded x", "application/x-www-form-urlencoded,text/plain"):
+            r = self.s.request("POST", "/oauth/token", body="grant_type=client_credentials",
+                               headers=dict(self.auth, **{"Content-Type": ct}))
+            self.err(r, 415, "invalid_request", "Content-Type")
+            r = self.s.request("POST", "/oauth/introspect", body="token=" + tok,
+                               headers=dict(self.auth, **{"Content-Type": ct}))
+            eq(r.status, 415, "introspection refuses %r: %r" % (ct, r))
+
     def test_invalid_utf8(self):
         r = self.s.request("POST", "/oauth/token", body=b"grant_type=client_credentials&scope=%C3%28",
                            headers=dict(self.auth, **{"Content-Type": "application/x-www-form-urlencoded"}))

@@ -1,4 +1,4 @@
-/* Unit tests for src/http/params.c: form, JSON and Basic parsing. */
+/* Unit tests for src/http/params.c: form, JSON and Basic parsing, media types. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -93,6 +93,30 @@ basic_rules(void **state)
 	assert_int_equal(http_basic_parse("Basic OnNlY3JldA==", &id, &secret, &err), -1);	/* ":secret" */
 }
 
+/* RFC 9110 §8.3.1 and §5.6.3: OWS (spaces and HTABs) may stand between the
+ * media type and its parameters' ';', and nothing else. */
+static void
+media_types(void **state)
+{
+	static const char json[] = "application/json";
+	static const char *const yes[] = {
+		"application/json", "Application/JSON", "application/json;charset=utf-8",
+		"application/json; charset=utf-8", "application/json\t; charset=utf-8",
+		"application/json \t ;charset=utf-8", "application/json ",
+	};
+	static const char *const no[] = {
+		"application/jsonx", "application/json x", "application/json\tx",
+		"application/json,text/plain", "application/jso", "text/plain", "",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		assert_true(http_media_is(yes[i], json));
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		assert_false(http_media_is(no[i], json));
+	assert_false(http_media_is(NULL, json));
+}
+
 int
 main(void)
 {
@@ -101,6 +125,7 @@ main(void)
 		cmocka_unit_test(form_refusals),
 		cmocka_unit_test(json_rules),
 		cmocka_unit_test(basic_rules),
+		cmocka_unit_test(media_types),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
