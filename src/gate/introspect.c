@@ -1,9 +1,12 @@
 /*
  * introspect.c — POST /oauth/introspect (RFC 7662) and POST /oauth/revoke
  * (RFC 7009), both for authenticated clients and both scoped to the
- * caller's tenant: another tenant's token is reported inactive and cannot
- * be revoked (the revocation answers 200 and changes nothing, RFC 7009
- * §2.2, so the answer says nothing about the token either).
+ * caller's tenant. Introspection reports another tenant's token inactive.
+ * Revocation of a token the caller may not revoke (another tenant's, or
+ * another client's unless the caller is an admin of its tenant) is
+ * refused with 400 unauthorized_client and changes nothing (RFC 7009
+ * §2.1; see revoke_allowed); an invalid, expired or unknown token is
+ * answered 200 (§2.2).
  */
 #include <stdio.h>
 #include <stdlib.h>
