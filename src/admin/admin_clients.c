@@ -384,6 +384,30 @@ spec_roles_within(struct admin_call *c, const struct client_spec *s)
 	return roles_within(c, roles, "the client asked for");
 }
 
+/*
+ * A creation's id must be free when it is filed, not only when it is
+ * applied: a pending creation holds its id's conflict key, and a change
+ * filed under another tenant's client's id would only fail a day later.
+ * Client ids are not secret (every token carries one), so saying that the
+ * id is taken tells nothing. 0, or -1 after answering 409 (503).
+ */
+static int
+client_id_free(struct admin_call *c, const char *id)
+{
+	struct store_client cl;
+	int rc = store_client_get(c->ctx->store, id, &cl);
+
+	if (rc == STORE_NOTFOUND)
+		return 0;
+	if (rc == STORE_OK) {
+		store_client_clear(&cl);
+		admin_error(c, 409, "conflict", "id: client id %.128s is taken; choose another, "
+		    "or leave id out for a new UUID", id);
+	} else
+		admin_error(c, 503, "temporarily_unavailable", "store: %s", store_last_error());
+	return -1;
+}
+
 static void
 client_create(struct admin_call *c)
 {
@@ -419,7 +443,7 @@ client_create(struct admin_call *c)
 		json_decref(p);
 		return;
 	}
-	if (spec_roles_within(c, &s) == -1) {
+	if (spec_roles_within(c, &s) == -1 || client_id_free(c, s.id) == -1) {
 		json_decref(p);
 		return;
 	}

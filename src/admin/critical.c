@@ -117,6 +117,23 @@ answer_filed(struct admin_call *c, const char *kind, const char *tenant, const c
 	admin_answer(c, 202, o);
 }
 
+/*
+ * Two pending changes of one client (or one key environment) conflict: the
+ * key names the tenant and the target, "client:<tenant>/<id>" or
+ * "key:<tenant>/<env>". Client ids are chosen by whoever files a creation,
+ * so without the tenant one tenant's pending change could hold up
+ * another's (and the 409 would name an approval the caller cannot see).
+ * A tenant id has no '/' (str_is_ident): no two pairs give one key.
+ */
+static void
+conflict_key(const char *tenant, const char *target, char key[APPROVAL_CONFLICT_MAX])
+{
+	int keys = strncmp(target, "keys:", 5) == 0;
+
+	snprintf(key, APPROVAL_CONFLICT_MAX, "%s:%s/%s", keys ? "key" : "client", tenant,
+	    keys ? target + 5 : target);
+}
+
 void
 admin_critical(struct admin_call *c, const char *kind, const char *tenant, enum store_env env,
     const char *target, json_t *payload)
@@ -144,9 +161,7 @@ admin_critical(struct admin_call *c, const char *kind, const char *tenant, enum 
 	snprintf(maker.tenant_id, sizeof(maker.tenant_id), "%s", c->p->tenant_id);
 	maker.roles = c->p->roles;
 	maker.env = c->p->env;
-	/* Two pending changes of one client (or one key environment) conflict. */
-	snprintf(conflict, sizeof(conflict), "%s:%s", strncmp(target, "keys:", 5) == 0 ? "key" : "client",
-	    strncmp(target, "keys:", 5) == 0 ? target + 5 : target);
+	conflict_key(tenant, target, conflict);
 	if (secret_for_payload(c, kind, payload, secret) == -1) {
 		OPENSSL_cleanse(secret, sizeof(secret));
 		admin_error(c, 500, "server_error", "no randomness");

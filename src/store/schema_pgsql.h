@@ -12,6 +12,8 @@
 #ifndef GH_SCHEMA_PGSQL_H
 #define GH_SCHEMA_PGSQL_H
 
+#include "store/schema_common.h"
+
 /* 1: the core token service. Integers are BIGINT (int64_t in store.h). */
 static const char *const pgsql_migration_1[] = {
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL)",
@@ -157,6 +159,12 @@ static const char *const pgsql_migration_revocation_generation[] = {
 	NULL
 };
 
+/* 13: admin changes' conflict keys name their tenant (schema_common.h). */
+static const char *const pgsql_migration_conflict_tenant[] = {
+	SCHEMA_SQL_CONFLICT_KEYS_TENANT,
+	NULL
+};
+
 static const char *const *const pgsql_migrations[] = {
 	pgsql_migration_1,
 	pgsql_migration_revoked_index,
@@ -170,6 +178,7 @@ static const char *const *const pgsql_migrations[] = {
 	pgsql_migration_audit_keyed,
 	pgsql_migration_lock_generation,
 	pgsql_migration_revocation_generation,
+	pgsql_migration_conflict_tenant,
 };
 
 #define PGSQL_SCHEMA_LATEST ((int)(sizeof(pgsql_migrations) / sizeof(pgsql_migrations[0])))

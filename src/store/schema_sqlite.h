@@ -11,6 +11,8 @@
 #ifndef GH_SCHEMA_SQLITE_H
 #define GH_SCHEMA_SQLITE_H
 
+#include "store/schema_common.h"
+
 /* 1: the core token service. */
 static const char *const sqlite_migration_1[] = {
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
@@ -161,6 +163,12 @@ static const char *const sqlite_migration_revocation_generation[] = {
 	NULL
 };
 
+/* 13: admin changes' conflict keys name their tenant (schema_common.h). */
+static const char *const sqlite_migration_conflict_tenant[] = {
+	SCHEMA_SQL_CONFLICT_KEYS_TENANT,
+	NULL
+};
+
 static const char *const *const sqlite_migrations[] = {
 	sqlite_migration_1,
 	sqlite_migration_revoked_index,
@@ -174,6 +182,7 @@ static const char *const *const sqlite_migrations[] = {
 	sqlite_migration_audit_keyed,
 	sqlite_migration_lock_generation,
 	sqlite_migration_revocation_generation,
+	sqlite_migration_conflict_tenant,
 };
 
 #define SQLITE_SCHEMA_LATEST ((int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0])))

@@ -463,6 +463,44 @@ class Admin(Suite):
         check(all(s in (200, 409) for s in out), "the others get 409: %r" % out)
         eq(self.api("GET", "/clients/" + cid, self.a_admin).json()["scopes"], ["a"], "applied")
 
+    def test_a_creation_under_a_taken_id_is_refused_when_filed(self):
+        # Regression: a creation's id was not checked when filed, and the
+        # pending creation held the key "client:<id>" in every tenant: a
+        # globex admin filed a client under acme's client's id (202), and
+        # acme's admin then got 409 for every critical change of its own
+        # client, naming globex's approval, for as long as it was pending.
+        prod = {"env": "production", "allow_ip": "127.0.0.1/32"}
+        vid = self.s.client("acme", name="squatted", roles="viewer", **prod)["client_id"]
+        r = self.api("POST", "/clients", self.g_admin, {
+            "name": "squatter", "id": vid, "env": "production", "allow_ips": ["127.0.0.0/8"]})
+        eq(r.status, 409, "filed under acme's client's id: %r" % r)
+        eq(r.json()["error"], "conflict", "a conflict: %r" % r)
+        check(vid in r.json()["error_description"] and "taken" in r.json()["error_description"],
+              "names the id as taken: %r" % r)
+        r = self.api("POST", "/clients/%s/disable" % vid, self.a_admin)
+        eq(r.status, 202, "acme files its own client's change: %r" % r)
+        eq(self.s.request("POST", "/approvals/%s/reject" % r.json()["approval_id"], headers={
+            "Authorization": "Bearer " + self.tok(self.a_admin2), "X-TENANT-ID": "acme"}).status,
+           200, "and may drop it")
+
+    def test_pending_changes_of_two_tenants_never_conflict(self):
+        # Regression: two tenants filing the creation of one new id shared
+        # the conflict key "client:<id>": the second got 409 naming the
+        # first tenant's approval, which it cannot see or reject.
+        body = {"name": "contested", "id": "contested-id-1", "env": "production",
+                "allow_ips": ["127.0.0.0/8"]}
+        r = self.api("POST", "/clients", self.g_admin, body)
+        eq(r.status, 202, "globex files: %r" % r)
+        gaid = r.json()["approval_id"]
+        r = self.api("POST", "/clients", self.a_admin, body)
+        eq(r.status, 202, "acme files the same id, its own key: %r" % r)
+        check(gaid not in r.body.decode(), "globex's approval is never named to acme: %r" % r)
+        # Within a tenant a pending change still holds its client.
+        r2 = self.api("POST", "/clients", self.a_admin2, body)
+        eq(r2.status, 409, "a second pending creation in acme: %r" % r2)
+        check(r.json()["approval_id"] in r2.json()["error_description"],
+              "names acme's own pending approval: %r" % r2)
+
     def test_maker_checker_modes(self):
         for mode in ("always", "never"):
             s = Server("--maker-checker", mode)

@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "audit/audit.h"
+#include "store/schema_common.h"
 #include "store_conformance.h"
 #include "store_fixture.h"
 #include "util/util.h"
@@ -909,6 +910,60 @@ newer_schema_refused(void **state)
 	assert_non_null(strstr(err, "999"));
 }
 
+/* An admin change of kind with conflict key ckey, pending in tenant. */
+static void
+pending_change(struct store *s, const char *id, const char *tenant, const char *kind,
+    const char *ckey)
+{
+	struct store_approval a = {
+		.id = (char *)id, .tenant_id = (char *)tenant, .kind = (char *)kind,
+		.maker = "m", .maker_tenant = (char *)tenant, .payload = "{}", .reason = "",
+		.conflict_key = (char *)ckey, .state = STORE_APPROVAL_PENDING,
+		.created_at = 1000, .expires_at = 4000000000,
+	};
+
+	assert_int_equal(store_approval_create(s, &a), STORE_OK);
+}
+
+static void
+assert_conflict_key(struct store *s, const char *id, const char *want)
+{
+	struct store_approval a;
+
+	assert_int_equal(store_approval_get(s, id, &a), STORE_OK);
+	assert_string_equal(a.conflict_key, want);
+	store_approval_clear(&a);
+}
+
+/*
+ * Migration 13 (schema_common.h): admin changes filed before conflict keys
+ * named their tenant get the approval's tenant, so that a change pending
+ * at the upgrade still holds its client against one filed after; call
+ * keys and keys already new stay as they are, and a second run changes
+ * nothing.
+ */
+static void
+conflict_keys_get_their_tenant(void **state)
+{
+	const struct conformance_backend *b = *state;
+	struct store *s = open_store();
+
+	make_tenant(s, "acme");
+	make_tenant(s, "platform");
+	pending_change(s, "old-client", "acme", "client.disable", "client:c9");
+	pending_change(s, "old-key", "platform", "key.rotate", "key:production");
+	pending_change(s, "new-client", "acme", "client.update", "client:acme/c8");
+	pending_change(s, "call", "acme", "call", "call:0123abcd");
+	for (int i = 0; i < 2; i++) {
+		b->exec(SCHEMA_SQL_CONFLICT_KEYS_TENANT);
+		assert_conflict_key(s, "old-client", "client:acme/c9");
+		assert_conflict_key(s, "old-key", "key:platform/production");
+		assert_conflict_key(s, "new-client", "client:acme/c8");
+		assert_conflict_key(s, "call", "call:0123abcd");
+	}
+	store_close(s);
+}
+
 /*
  * Two handles on one store: the "server" and the "CLI" (or two nodes). A
  * change through either reaches the other's generation, within
@@ -1501,6 +1556,7 @@ conformance_run(const struct conformance_backend *b)
 		T(duplicate_token_fails_alone),
 		T(expired_token_records_pruned),
 		T(newer_schema_refused),
+		T(conflict_keys_get_their_tenant),
 		T(generation_seen_across_handles),
 		T(group_commit_64_threads),
 		T(close_commits_what_is_queued),

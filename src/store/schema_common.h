@@ -1,0 +1,28 @@
+/*
+ * schema_common.h — the statements that both engines' migrations run word
+ * for word (schema_sqlite.h, schema_pgsql.h): data rewrites in SQL that
+ * SQLite and PostgreSQL read alike. Named here so that the conformance
+ * suite (tests/store/store_conformance.c) can run each again over rows it
+ * wrote, on both engines. Each is idempotent.
+ */
+#ifndef GH_SCHEMA_COMMON_H
+#define GH_SCHEMA_COMMON_H
+
+/*
+ * Migration 13: the conflict key of an admin change names its tenant
+ * ("client:<tenant>/<id>", "key:<tenant>/<env>"; src/admin/critical.c).
+ * Keys filed before ("client:<id>", "key:<env>") get the approval's
+ * tenant, so that a change pending at the upgrade still meets a new one
+ * of the same client. Neither an id nor an env has a '/': a key that has
+ * one is new already. Call approvals' keys ("call:<hex>") name their
+ * tenant in the digest and stay.
+ */
+#define SCHEMA_SQL_CONFLICT_KEYS_TENANT						\
+	"UPDATE approvals SET conflict_key = CASE"					\
+	" WHEN conflict_key LIKE 'client:%'"						\
+	" THEN 'client:' || tenant_id || '/' || substr(conflict_key, 8)"		\
+	" ELSE 'key:' || tenant_id || '/' || substr(conflict_key, 5) END"		\
+	" WHERE kind <> 'call' AND (conflict_key LIKE 'client:%' OR conflict_key LIKE 'key:%')" \
+	" AND conflict_key NOT LIKE '%/%'"
+
+#endif
