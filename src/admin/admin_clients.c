@@ -160,28 +160,41 @@ payload_read(struct admin_call *c, const char *const *which)
 
 /* -- appliers (also run by an approval: validate everything again) ----------- */
 
+/*
+ * The secret a change makes: critical.c made it and showed it to the
+ * caller (or the maker, when filed), and the payload carries its hash and
+ * whom it was shown to. 0, or -1 with err.
+ */
+static int
+payload_secret(const json_t *p, uint8_t hash[32], const char **holder, char *err,
+    size_t errlen)
+{
+	int preset = admin_preset_hash(p, hash, err, errlen);
+
+	if (preset == 0)
+		snprintf(err, errlen, "secret_hash: required");
+	if (preset != 1 || admin_preset_holder(p, holder, err, errlen) == -1)
+		return -1;
+	return 0;
+}
+
 static int
 apply_client_create(struct gh_ctx *ctx, const json_t *p, json_t **result, char *err, size_t errlen)
 {
 	struct client_spec s;
 	struct store_client cl;
-	char secret[SECRET_TEXT_LEN + 1];
-
+	const char *holder;
 	uint8_t hash[32];
-	int preset;
+	int rc;
 
 	spec_from(p, &s);
-	if ((preset = admin_preset_hash(p, hash, err, errlen)) == -1)
+	if (payload_secret(p, hash, &holder, err, errlen) == -1)
 		return -1;
-	if (preset ? manage_client_create_hashed(ctx->store, ctx->cfg, &s, hash, &cl, err, errlen) :
-	    manage_client_create(ctx->store, ctx->secret_key, ctx->cfg, &s, &cl, secret, err, errlen))
+	rc = manage_client_create_hashed(ctx->store, ctx->cfg, &s, hash, holder, &cl, err, errlen);
+	OPENSSL_cleanse(hash, sizeof(hash));
+	if (rc == -1)
 		return -1;
 	*result = views_client(&cl);
-	/* The only time the secret is shown (filed: shown to the maker). */
-	if (!preset) {
-		json_object_set_new(*result, "client_secret", json_string(secret));
-		OPENSSL_cleanse(secret, sizeof(secret));
-	}
 	store_client_clear(&cl);
 	return 201;
 }
@@ -235,12 +248,11 @@ static int
 apply_secret_rotate(struct gh_ctx *ctx, const json_t *p, json_t **result, char *err, size_t errlen)
 {
 	struct store_secret s;
-	char secret[SECRET_TEXT_LEN + 1];
 	const char *id = json_string_value(json_object_get(p, "client_id"));
-	const char *g = json_string_value(json_object_get(p, "grace")), *why;
+	const char *g = json_string_value(json_object_get(p, "grace")), *why, *holder;
 	int64_t grace, prev_end = 0;
 	uint8_t hash[32];
-	int preset;
+	int rc;
 
 	if (id == NULL || g == NULL)
 		return snprintf(err, errlen, "client_id and grace: required"), -1;
@@ -249,19 +261,16 @@ apply_secret_rotate(struct gh_ctx *ctx, const json_t *p, json_t **result, char *
 		return -1;
 	}
 	memset(&s, 0, sizeof(s));
-	if ((preset = admin_preset_hash(p, hash, err, errlen)) == -1)
+	if (payload_secret(p, hash, &holder, err, errlen) == -1)
 		return -1;
-	if (preset ? manage_secret_rotate_hashed(ctx->store, id, grace, hash, &s, &prev_end, err,
-	    errlen) : manage_secret_rotate(ctx->store, ctx->secret_key, id, grace, &s, &prev_end,
-	    secret, err, errlen))
+	rc = manage_secret_rotate_hashed(ctx->store, id, grace, hash, holder, &s, &prev_end, err,
+	    errlen);
+	OPENSSL_cleanse(hash, sizeof(hash));
+	if (rc == -1)
 		return -1;
 	*result = json_pack("{s:s, s:I, s:o, s:o}", "client_id", id,
 	    "secret_id", (json_int_t)s.id, "created_at", views_time(s.created_at),
 	    "previous_secrets_expire_at", views_time(prev_end));
-	if (!preset) {
-		json_object_set_new(*result, "client_secret", json_string(secret));
-		OPENSSL_cleanse(secret, sizeof(secret));
-	}
 	store_secret_clear(&s);
 	return 201;
 }

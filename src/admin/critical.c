@@ -25,8 +25,11 @@ kind_find(const char *kind)
 	return NULL;
 }
 
-void
-admin_apply_now(struct admin_call *c, const char *kind, json_t *payload)
+/* Applies payload now and answers with the result, and with secret (the
+ * one whose hash the payload carries; wiped here) when there is one. */
+static void
+apply_now(struct admin_call *c, const char *kind, json_t *payload,
+    char secret[SECRET_TEXT_LEN + 1])
 {
 	const struct admin_kind *k = kind_find(kind);
 	json_t *result = NULL;
@@ -36,14 +39,28 @@ admin_apply_now(struct admin_call *c, const char *kind, json_t *payload)
 	if (k == NULL) {
 		admin_error(c, 500, "server_error", "no applier for %s", kind);
 		json_decref(payload);
+		OPENSSL_cleanse(secret, SECRET_TEXT_LEN + 1);
 		return;
 	}
 	status = k->apply(c->ctx, payload, &result, err, sizeof(err));
 	json_decref(payload);
 	if (status < 0)
 		admin_manage_error(c, err);
-	else
+	else {
+		/* The only time the secret is shown. */
+		if (secret[0] != '\0')
+			json_object_set_new(result, "client_secret", json_string(secret));
 		admin_answer(c, status, result);
+	}
+	OPENSSL_cleanse(secret, SECRET_TEXT_LEN + 1);
+}
+
+void
+admin_apply_now(struct admin_call *c, const char *kind, json_t *payload)
+{
+	char none[SECRET_TEXT_LEN + 1] = "";
+
+	apply_now(c, kind, payload, none);
 }
 
 int
@@ -60,8 +77,26 @@ admin_preset_hash(const json_t *payload, uint8_t hash[32], char *err, size_t err
 	return 1;
 }
 
-/* Kinds that make a secret: when filed, the secret is made now and shown
- * to the maker once; the approval installs only its hash. */
+int
+admin_preset_holder(const json_t *payload, const char **holder, char *err, size_t errlen)
+{
+	const json_t *h = json_object_get(payload, "holder");
+	const char *s = json_string_value(h);
+
+	*holder = NULL;
+	if (h == NULL)
+		return 0;
+	if (s == NULL || (s[0] != '\0' && !str_is_ident(s, strlen(s), 128))) {
+		snprintf(err, errlen, "holder: must be a client id or \"\"");
+		return -1;
+	}
+	*holder = s;
+	return 0;
+}
+
+/* Kinds that make a secret: the admin API makes it itself and shows it
+ * once, to the caller (the maker, when the change is filed); the change
+ * installs only its hash. */
 static int
 makes_secret(const char *kind)
 {
@@ -77,10 +112,20 @@ needs_approval(const struct admin_call *c, enum store_env env)
 	    (strcmp(mode, "production") == 0 && env == STORE_ENV_PRODUCTION);
 }
 
+/* Whom a secret made for target is shown to when the caller (or maker)
+ * is maker (store.h struct store_secret holder): "" when it is the
+ * target's own (a client rotating its own secret), else the maker. */
+static const char *
+holder_of(const char *maker, const char *target)
+{
+	return strcmp(maker, target) == 0 ? "" : maker;
+}
+
 /* For a kind that makes a secret: the secret, made now into secret (for
- * the maker's eyes once), its keyed hash into the payload. */
+ * the caller's eyes once), its keyed hash and whom it is shown to into
+ * the payload. */
 static int
-secret_for_payload(struct admin_call *c, const char *kind, json_t *payload,
+secret_for_payload(struct admin_call *c, const char *kind, const char *target, json_t *payload,
     char secret[SECRET_TEXT_LEN + 1])
 {
 	uint8_t h[32];
@@ -89,6 +134,7 @@ secret_for_payload(struct admin_call *c, const char *kind, json_t *payload,
 	secret[0] = '\0';
 	if (!makes_secret(kind))
 		return 0;
+	json_object_set_new(payload, "holder", json_string(holder_of(c->p->client_id, target)));
 	if (secret_generate(secret) == -1)
 		return -1;
 	secret_hash(c->ctx->secret_key, secret, SECRET_TEXT_LEN, h);
@@ -153,7 +199,13 @@ admin_critical(struct admin_call *c, const char *kind, const char *tenant, enum 
 			json_decref(payload);
 			return;
 		}
-		admin_apply_now(c, kind, payload);
+		if (secret_for_payload(c, kind, target, payload, secret) == -1) {
+			OPENSSL_cleanse(secret, sizeof(secret));
+			admin_error(c, 500, "server_error", "no randomness");
+			json_decref(payload);
+			return;
+		}
+		apply_now(c, kind, payload, secret);
 		return;
 	}
 	memset(&maker, 0, sizeof(maker));
@@ -162,7 +214,7 @@ admin_critical(struct admin_call *c, const char *kind, const char *tenant, enum 
 	maker.roles = c->p->roles;
 	maker.env = c->p->env;
 	conflict_key(tenant, target, conflict);
-	if (secret_for_payload(c, kind, payload, secret) == -1) {
+	if (secret_for_payload(c, kind, target, payload, secret) == -1) {
 		OPENSSL_cleanse(secret, sizeof(secret));
 		admin_error(c, 500, "server_error", "no randomness");
 		json_decref(payload);
@@ -274,6 +326,13 @@ apply_approved(struct gh_ctx *ctx, const struct store_approval *a, char **result
 		json_decref(payload);
 		snprintf(err, errlen, "the approval's payload is not a JSON object");
 		return -1;
+	}
+	/* Filed before secrets recorded their holder: the maker was shown it. */
+	if (makes_secret(a->kind) && json_object_get(payload, "holder") == NULL) {
+		const char *cid = json_string_value(json_object_get(payload,
+		    strcmp(a->kind, "client.create") == 0 ? "id" : "client_id"));
+		json_object_set_new(payload, "holder", json_string(holder_of(a->maker,
+		    cid != NULL ? cid : "")));
 	}
 	if (a->state == STORE_APPROVAL_APPROVED && in_effect(ctx, a, payload)) {
 		json_decref(payload);

@@ -7,7 +7,11 @@
  * "always", or "production" (the default) when it concerns production —
  * or applied now, which needs the Admin role (an Operator gets 403).
  * An approval applies it later by the same function (approvals_register),
- * exactly once, validating it again.
+ * exactly once, validating it again. A change that makes a secret (client
+ * create, secret rotation) makes it here, either way, shows it once to the
+ * caller, and puts its keyed hash and the caller (its holder: store.h
+ * struct store_secret) into the payload: whoever is shown a client's secret
+ * may act as that client (approvals/held.h).
  */
 #ifndef GH_ADMIN_CRITICAL_H
 #define GH_ADMIN_CRITICAL_H
@@ -44,9 +48,15 @@ void	admin_critical(struct admin_call *, const char *kind, const char *tenant,
 /* Applies a non-critical change of a kind now. Steals payload. */
 void	admin_apply_now(struct admin_call *, const char *kind, json_t *payload);
 
-/* A payload's "secret_hash" (64 hex: the HMAC of a secret shown to the
- * maker when filing): 1 with hash filled, 0 when absent, -1 malformed. */
+/* A payload's "secret_hash" (64 hex: the HMAC of a secret the admin API
+ * made and showed to the caller, or to the maker when filing): 1 with hash
+ * filled, 0 when absent, -1 malformed. */
 int	admin_preset_hash(const json_t *payload, uint8_t hash[32], char *err,
+	    size_t errlen);
+/* Its "holder": whom the secret was shown to (store.h struct store_secret
+ * holder), into *holder (pointing into payload; NULL when absent): 0, or
+ * -1 when it is not a client id or "". */
+int	admin_preset_holder(const json_t *payload, const char **holder, char *err,
 	    size_t errlen);
 
 /* Registers every admin kind's applier with the approvals engine: the

@@ -297,11 +297,11 @@ build_client(const struct config *cfg, const struct client_spec *s,
 }
 
 /* preset: the first secret's hash made earlier (then secret is untouched),
- * or NULL to make a secret now. */
+ * or NULL to make a secret now; holder: whom it was shown to (store.h). */
 static int
 client_create(struct store *st, const uint8_t secret_key[32],
     const struct config *cfg, const struct client_spec *s, const uint8_t *preset,
-    struct store_client *out, char secret[SECRET_TEXT_LEN + 1], char *err,
+    const char *holder, struct store_client *out, char secret[SECRET_TEXT_LEN + 1], char *err,
     size_t errlen)
 {
 	struct store_client c;
@@ -330,6 +330,7 @@ client_create(struct store *st, const uint8_t secret_key[32],
 		secret_hash(secret_key, secret, SECRET_TEXT_LEN, sec.hash);
 	sec.client_id = c.id;
 	sec.created_at = c.created_at;
+	sec.holder = (char *)holder;
 	if ((src = store_client_create(st, &c, &sec)) != STORE_OK) {
 		if (src == STORE_CONFLICT)
 			snprintf(err, errlen, "client %s already exists", c.id);
@@ -345,7 +346,7 @@ client_create(struct store *st, const uint8_t secret_key[32],
 	}
 	rc = 0;
 out:
-	sec.client_id = NULL;
+	sec.client_id = sec.holder = NULL;
 	OPENSSL_cleanse(sec.hash, sizeof(sec.hash));
 	store_client_clear(&c);
 	return rc;
@@ -357,15 +358,15 @@ manage_client_create(struct store *st, const uint8_t secret_key[32],
     struct store_client *out, char secret[SECRET_TEXT_LEN + 1], char *err,
     size_t errlen)
 {
-	return client_create(st, secret_key, cfg, s, NULL, out, secret, err, errlen);
+	return client_create(st, secret_key, cfg, s, NULL, NULL, out, secret, err, errlen);
 }
 
 int
 manage_client_create_hashed(struct store *st, const struct config *cfg,
-    const struct client_spec *s, const uint8_t hash[32], struct store_client *out,
-    char *err, size_t errlen)
+    const struct client_spec *s, const uint8_t hash[32], const char *holder,
+    struct store_client *out, char *err, size_t errlen)
 {
-	return client_create(st, NULL, cfg, s, hash, out, NULL, err, errlen);
+	return client_create(st, NULL, cfg, s, hash, holder, out, NULL, err, errlen);
 }
 
 int

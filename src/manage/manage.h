@@ -81,16 +81,19 @@ int	manage_secret_rotate(struct store *, const uint8_t secret_key[32],
 	    int64_t *prev_end, char secret[SECRET_TEXT_LEN + 1], char *err,
 	    size_t errlen);
 /*
- * The same with a secret made earlier, of which only the hash is given: a
- * change filed for approval shows its maker the secret when filing and
- * keeps only the hash until the approval applies it.
+ * The same with a secret made earlier, of which only the hash is given:
+ * the admin API makes the secret and shows it to its caller, or to the
+ * maker of a change filed for approval, and keeps only the hash until the
+ * change applies. holder: the client it was shown to, recorded with the
+ * secret (store.h struct store_secret); NULL or "" for the client itself.
+ * The other two record "": their secret goes to the CLI's operator.
  */
 int	manage_client_create_hashed(struct store *, const struct config *,
-	    const struct client_spec *, const uint8_t hash[32],
+	    const struct client_spec *, const uint8_t hash[32], const char *holder,
 	    struct store_client *out, char *err, size_t errlen);
 int	manage_secret_rotate_hashed(struct store *, const char *client_id,
-	    int64_t grace, const uint8_t hash[32], struct store_secret *out,
-	    int64_t *prev_end, char *err, size_t errlen);
+	    int64_t grace, const uint8_t hash[32], const char *holder,
+	    struct store_secret *out, int64_t *prev_end, char *err, size_t errlen);
 /* Ends one secret at once; with revoke_tokens, voids the client's tokens. */
 int	manage_secret_revoke(struct store *, const char *client_id,
 	    int64_t secret_id, int revoke_tokens, char *err, size_t errlen);

@@ -20,15 +20,16 @@ get_client(struct store *st, const char *id, struct store_client *c, char *err,
 	return rc == STORE_OK ? 0 : -1;
 }
 
-/* preset: the new secret's hash made earlier (secret untouched), or NULL.
- * The count of live secrets, the cut of the old ones and the new one's
+/* preset: the new secret's hash made earlier (secret untouched), or NULL;
+ * holder: whom it was shown to (store.h; NULL: the client). The count of live secrets, the cut of the old ones and the new one's
  * insert are one store transaction (store_secret_rotate): two rotations at
  * once cannot make a third live secret, and a failure leaves none that
  * nobody was shown. */
 static int
 secret_rotate(struct store *st, const uint8_t secret_key[32],
-    const char *client_id, int64_t grace, const uint8_t *preset, struct store_secret *out,
-    int64_t *prev_end, char secret[SECRET_TEXT_LEN + 1], char *err, size_t errlen)
+    const char *client_id, int64_t grace, const uint8_t *preset, const char *holder,
+    struct store_secret *out, int64_t *prev_end, char secret[SECRET_TEXT_LEN + 1], char *err,
+    size_t errlen)
 {
 	struct store_client c;
 	struct store_secret add;
@@ -48,6 +49,7 @@ secret_rotate(struct store *st, const uint8_t secret_key[32],
 	}
 	add.client_id = c.id;
 	add.created_at = now;
+	add.holder = (char *)holder;
 	if (preset != NULL)
 		memcpy(add.hash, preset, sizeof(add.hash));
 	else
@@ -69,11 +71,11 @@ secret_rotate(struct store *st, const uint8_t secret_key[32],
 	}
 	if (out != NULL) {
 		*out = add;
-		out->client_id = NULL;
+		out->client_id = out->holder = NULL;
 	}
 	rc = 0;
 out:
-	add.client_id = NULL;
+	add.client_id = add.holder = NULL;
 	OPENSSL_cleanse(add.hash, sizeof(add.hash));
 	store_client_clear(&c);
 	return rc;
@@ -84,16 +86,17 @@ manage_secret_rotate(struct store *st, const uint8_t secret_key[32],
     const char *client_id, int64_t grace, struct store_secret *out, int64_t *prev_end,
     char secret[SECRET_TEXT_LEN + 1], char *err, size_t errlen)
 {
-	return secret_rotate(st, secret_key, client_id, grace, NULL, out, prev_end, secret,
+	return secret_rotate(st, secret_key, client_id, grace, NULL, NULL, out, prev_end, secret,
 	    err, errlen);
 }
 
 int
 manage_secret_rotate_hashed(struct store *st, const char *client_id, int64_t grace,
-    const uint8_t hash[32], struct store_secret *out, int64_t *prev_end, char *err,
-    size_t errlen)
+    const uint8_t hash[32], const char *holder, struct store_secret *out, int64_t *prev_end,
+    char *err, size_t errlen)
 {
-	return secret_rotate(st, NULL, client_id, grace, hash, out, prev_end, NULL, err, errlen);
+	return secret_rotate(st, NULL, client_id, grace, hash, holder, out, prev_end, NULL, err,
+	    errlen);
 }
 
 int

@@ -18,7 +18,7 @@
 
 #define CLIENT_COLS "id, tenant_id, name, env, roles, scopes, ttl, max_ttl, format, allow_ips," \
 	" claims, disabled, rate_limit, tokens_valid_after, created_at, updated_at"
-#define SECRET_COLS "id, client_id, hash, created_at, expires_at, revoked_at"
+#define SECRET_COLS "id, client_id, hash, created_at, expires_at, revoked_at, holder"
 
 /* -- clients ----------------------------------------------------------------------- */
 
@@ -61,7 +61,8 @@ secret_row(const PGresult *r, int i, void *dst)
 	x->created_at = pgi_col_i(r, i, 3);
 	x->expires_at = pgi_col_i(r, i, 4);
 	x->revoked_at = pgi_col_i(r, i, 5);
-	return x->client_id && h != NULL ? 0 : -1;
+	x->holder = pgi_col_s(r, i, 6);
+	return x->client_id && x->holder && h != NULL ? 0 : -1;
 }
 
 static void
@@ -100,8 +101,9 @@ insert_secret(PGconn *c, struct store_secret *sec)
 	pv_i(&v, sec->created_at);
 	pv_i(&v, sec->expires_at);
 	pv_i(&v, sec->revoked_at);
-	r = pgi_q(c, "INSERT INTO client_secrets (client_id, hash, created_at, expires_at, revoked_at)"
-	    " VALUES ($1,$2,$3,$4,$5) RETURNING id", &v, &kind, &rc, "secret add");
+	pv_s(&v, sec->holder);
+	r = pgi_q(c, "INSERT INTO client_secrets (client_id, hash, created_at, expires_at, revoked_at,"
+	    " holder) VALUES ($1,$2,$3,$4,$5,$6) RETURNING id", &v, &kind, &rc, "secret add");
 	if (r == NULL)
 		return kind == PQ_UNIQUE ? store_set_error(STORE_CONFLICT, "%s", conflict) :
 		    kind == PQ_FKEY ? store_set_error(STORE_NOTFOUND, "%s", fk) : rc;

@@ -165,6 +165,14 @@ static const char *const pgsql_migration_conflict_tenant[] = {
 	NULL
 };
 
+/* 14: the principal each secret was shown to by the admin API (store.h
+ * struct store_secret holder); '' for the client itself, as every secret
+ * made before was taken to be. */
+static const char *const pgsql_migration_secret_holder[] = {
+	"ALTER TABLE client_secrets ADD COLUMN holder TEXT NOT NULL DEFAULT ''",
+	NULL
+};
+
 static const char *const *const pgsql_migrations[] = {
 	pgsql_migration_1,
 	pgsql_migration_revoked_index,
@@ -179,6 +187,7 @@ static const char *const *const pgsql_migrations[] = {
 	pgsql_migration_lock_generation,
 	pgsql_migration_revocation_generation,
 	pgsql_migration_conflict_tenant,
+	pgsql_migration_secret_holder,
 };
 
 #define PGSQL_SCHEMA_LATEST ((int)(sizeof(pgsql_migrations) / sizeof(pgsql_migrations[0])))

@@ -169,6 +169,14 @@ static const char *const sqlite_migration_conflict_tenant[] = {
 	NULL
 };
 
+/* 14: the principal each secret was shown to by the admin API (store.h
+ * struct store_secret holder); '' for the client itself, as every secret
+ * made before was taken to be. */
+static const char *const sqlite_migration_secret_holder[] = {
+	"ALTER TABLE client_secrets ADD COLUMN holder TEXT NOT NULL DEFAULT ''",
+	NULL
+};
+
 static const char *const *const sqlite_migrations[] = {
 	sqlite_migration_1,
 	sqlite_migration_revoked_index,
@@ -183,6 +191,7 @@ static const char *const *const sqlite_migrations[] = {
 	sqlite_migration_lock_generation,
 	sqlite_migration_revocation_generation,
 	sqlite_migration_conflict_tenant,
+	sqlite_migration_secret_holder,
 };
 
 #define SQLITE_SCHEMA_LATEST ((int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0])))

@@ -57,7 +57,8 @@ secret_row(sqlite3_stmt *st, void *dst)
 	x->created_at = sqlite3_column_int64(st, 3);
 	x->expires_at = sqlite3_column_int64(st, 4);
 	x->revoked_at = sqlite3_column_int64(st, 5);
-	return x->client_id ? 0 : -1;
+	x->holder = sq_text(st, 6);
+	return x->client_id && x->holder ? 0 : -1;
 }
 
 static int
@@ -70,7 +71,7 @@ insert_secret(struct sq *q, struct store_secret *sec)
 	snprintf(conflict, sizeof(conflict), "secret of client %.64s already exists", sec->client_id);
 	src = sqi_run(q, sqi_stmt(q, SQ_SECRET_INSERT, SQ_ARGS(SQ_TEXT(sec->client_id),
 	    SQ_BLOB(sec->hash, sizeof(sec->hash)), SQ_INT(sec->created_at),
-	    SQ_INT(sec->expires_at), SQ_INT(sec->revoked_at))), NULL);
+	    SQ_INT(sec->expires_at), SQ_INT(sec->revoked_at), SQ_TEXT(sec->holder))), NULL);
 	if (src != SQLITE_OK)
 		return sqi_run_err(q, src, "secret add", conflict, fk);
 	sec->id = sqlite3_last_insert_rowid(q->db);

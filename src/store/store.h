@@ -67,7 +67,14 @@ struct store_client {
 	int64_t		 updated_at;
 };
 
-/* A client secret: only its keyed hash is stored (security/secret.h). */
+/*
+ * A client secret: only its keyed hash is stored (security/secret.h).
+ * holder is the principal (a client id) the admin API showed the secret
+ * to when it made it for someone else; "" when it was shown only to
+ * whoever acts as the client itself: the CLI's operator, the bootstrap,
+ * the client's own rotation. The maker-checker rule reads it
+ * (approvals/held.h). Written once, with the secret; NULL is "".
+ */
 struct store_secret {
 	int64_t	 id;
 	char	*client_id;
@@ -75,6 +82,7 @@ struct store_secret {
 	int64_t	 created_at;
 	int64_t	 expires_at;	/* 0: no expiry (until rotated) */
 	int64_t	 revoked_at;	/* 0: not revoked */
+	char	*holder;	/* a client id, or "" (above) */
 };
 
 /* A signing key: the private key is sealed under the master key. */

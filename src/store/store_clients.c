@@ -3,7 +3,7 @@
  * checked (an id, a tenant and a name; env and format in range) and its
  * optional strings get their defaults before the backend sees it, and its
  * first secret is made its own whatever client the caller named; a secret
- * needs a client. Deleting a client needs a backend that can. And freeing
+ * needs a client, and its holder defaults to "" (the client itself). Deleting a client needs a backend that can. And freeing
  * what get and list return.
  */
 #include <stdlib.h>
@@ -46,6 +46,7 @@ store_client_create(struct store *s, const struct store_client *c, struct store_
 	/* The first secret belongs to this client, whatever it said. */
 	fs = *first;
 	fs.client_id = cc.id;
+	fs.holder = (char *)OPT(first->holder, "");
 	if ((rc = s->ops->client_create(s->h, &cc, &fs)) == STORE_OK)
 		first->id = fs.id;
 	return rc;
@@ -150,11 +151,18 @@ int
 store_secret_rotate(struct store *s, struct store_secret *sec, int64_t end_by, size_t max_live,
     int64_t *prev_end)
 {
+	struct store_secret cs;
+	int rc;
+
 	REQUIRE(s != NULL && sec != NULL && prev_end != NULL, "NULL argument");
 	REQUIRE(sec->client_id != NULL, "a secret needs a client");
 	REQUIRE(max_live > 0, "max_live must be at least 1");
 	*prev_end = 0;
-	return s->ops->secret_rotate(s->h, sec, end_by, max_live, prev_end);
+	cs = *sec;
+	cs.holder = (char *)OPT(sec->holder, "");
+	rc = s->ops->secret_rotate(s->h, &cs, end_by, max_live, prev_end);
+	sec->id = cs.id;
+	return rc;
 }
 
 void
@@ -163,6 +171,7 @@ store_secret_clear(struct store_secret *x)
 	if (x == NULL)
 		return;
 	free(x->client_id);
+	free(x->holder);
 	memset(x, 0, sizeof(*x));
 }
 

@@ -38,7 +38,7 @@
 
 #define CLIENT_COLS "id, tenant_id, name, env, roles, scopes, ttl, max_ttl, format, allow_ips," \
 	" claims, disabled, rate_limit, tokens_valid_after, created_at, updated_at"
-#define SECRET_COLS "id, client_id, hash, created_at, expires_at, revoked_at"
+#define SECRET_COLS "id, client_id, hash, created_at, expires_at, revoked_at, holder"
 #define KEY_COLS "kid, alg, env, sealed, created_at, publish_at, activate_at, retire_at, remove_at"
 #define TOKEN_COLS "id, client_id, tenant_id, name, format, env, scope, aud, issued_at," \
 	" expires_at, revoked_at"
@@ -76,7 +76,7 @@ const char *const sqi_sql[SQ__MAX] = {
 	    " updated_at=? WHERE id=?",
 
 	[SQ_SECRET_INSERT] = "INSERT INTO client_secrets (client_id, hash, created_at, expires_at,"
-	    " revoked_at) VALUES (?,?,?,?,?)",
+	    " revoked_at, holder) VALUES (?,?,?,?,?,?)",
 	[SQ_SECRET_LIST] = "SELECT " SECRET_COLS " FROM client_secrets WHERE client_id = ? ORDER BY id",
 	[SQ_SECRET_UPDATE] = "UPDATE client_secrets SET expires_at=?, revoked_at=? WHERE id=?",
 	/* A rotation (sq_secret_rotate): the client's live secrets at ?3,

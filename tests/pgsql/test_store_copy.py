@@ -175,6 +175,11 @@ class StoreOps(Suite):
                 "Authorization": basic(c["client_id"], c["client_secret"])}).status, 200, "revoke")
             new = s.cli("client", "rotate-secret", c["client_id"], "--grace", "1h")["client_secret"]
             s.cli("keys", "rotate", "--env", "sandbox", "--lead", "0")
+            # A secret the admin API showed to its caller records whom.
+            root = s.token(s.bootstrap["client_id"], s.bootstrap["client_secret"]).json()["access_token"]
+            r = s.post_json("/admin/v1/clients", {"tenant": "acme", "name": "api-made"},
+                            headers={"Authorization": "Bearer " + root})
+            eq(r.status, 201, "made through the admin API: %r" % r)
             for i in range(5):   # a lock
                 s.post_form("/oauth/token", {"grant_type": "client_credentials"}, headers={
                     "Authorization": basic(c["client_id"], "bad"), "X-Forwarded-For": "203.0.113.9"})
@@ -204,6 +209,12 @@ class StoreOps(Suite):
             for table, n in out["rows"].items():
                 eq(src.execute("SELECT count(*) FROM %s" % table).fetchone()[0], n, table)
                 eq(self.pg.psql("SELECT count(*) FROM %s" % table, db=dbname), str(n), table)
+            holders = src.execute("SELECT id, holder FROM client_secrets ORDER BY id").fetchall()
+            check((r.json()["client_id"], s.bootstrap["client_id"]) in [
+                (cid, h) for cid, h in src.execute("SELECT client_id, holder FROM client_secrets")],
+                "the api-made client's secret is held by its maker")
+            eq(self.pg.psql("SELECT string_agg(id || ' ' || holder, ',' ORDER BY id) FROM client_secrets",
+                            db=dbname), ",".join("%d %s" % h for h in holders), "every secret's holder")
             head = src.execute("SELECT seq, hex(hash) FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
             src.close()
             eq(self.pg.psql("SELECT seq || ' ' || upper(encode(hash, 'hex')) FROM audit"

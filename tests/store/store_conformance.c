@@ -140,14 +140,17 @@ clients(void **state)
 	make_tenant(s, "acme");
 	make_tenant(s, "beta");
 	g0 = gen(s);
+	sec.holder = "admin-7";
 	assert_int_equal(store_client_create(s, &c, &sec), STORE_OK);
 	assert_true(sec.id > 0);
 	assert_true(gen(s) == g0 + 1);
-	/* The first secret is the client's, whatever its client_id said. */
+	/* The first secret is the client's, whatever its client_id said,
+	 * shown to its holder. */
 	assert_int_equal(store_secret_list(s, "c1", &secs, &n), STORE_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(secs[0].id, sec.id);
 	assert_string_equal(secs[0].client_id, "c1");
+	assert_string_equal(secs[0].holder, "admin-7");
 	store_secret_free(secs, n);
 
 	assert_int_equal(store_client_create(s, &c, NULL), STORE_CONFLICT);
@@ -310,6 +313,7 @@ secrets(void **state)
 	assert_int_equal(store_client_create(s, &c, &first), STORE_OK);
 	g0 = gen(s);
 	second.expires_at = 9000;
+	second.holder = "maker-9";
 	assert_int_equal(store_secret_rotate(s, &second, 4000, 2, &prev), STORE_OK);
 	assert_true(second.id > first.id);
 	assert_true(gen(s) == g0 + 1);
@@ -326,6 +330,9 @@ secrets(void **state)
 	assert_int_equal(all[1].created_at, 2000);
 	assert_int_equal(all[1].expires_at, 9000);
 	assert_int_equal(all[1].revoked_at, 0);
+	/* The holder as written; none given is the client itself. */
+	assert_string_equal(all[0].holder, "");
+	assert_string_equal(all[1].holder, "maker-9");
 
 	/* update writes the two dates only. */
 	g0 = gen(s);
@@ -339,6 +346,7 @@ secrets(void **state)
 	assert_int_equal(all[0].revoked_at, 3000);
 	assert_int_equal(all[0].expires_at, 3500);
 	assert_int_equal(all[0].created_at, 2000);
+	assert_string_equal(all[1].holder, "maker-9");
 	all[0].id = 424242;
 	assert_int_equal(store_secret_update(s, &all[0]), STORE_NOTFOUND);
 	store_secret_free(all, n);
