@@ -15,6 +15,7 @@
 
 #include "approvals/approvals.h"
 #include "approvals/events.h"
+#include "approvals/held.h"
 #include "obs/log.h"
 #include "gate/policy.h"
 #include "manage/views.h"
@@ -552,6 +553,40 @@ decide_check(const struct approval_actor *checker, const struct store_approval *
 	return 0;
 }
 
+/*
+ * The checker must be a second person, not only a second client: nobody
+ * may act both as the maker and as the checker (held.h). 0, or the status
+ * with the reason in err (client ids only, never a secret).
+ */
+static int
+second_person(struct gh_ctx *ctx, const struct approval_actor *checker,
+    const struct store_approval *a, int64_t now, char *err, size_t errlen)
+{
+	struct approvals_held *hc = calloc(2, sizeof(*hc)), *hm = hc + 1;
+	const char *both;
+	int rc;
+
+	if (hc == NULL)
+		return fail(err, errlen, 500, "out of memory");
+	if ((rc = approvals_held_by(ctx->store, checker->client_id, now, hc, err, errlen)) != 0 ||
+	    (rc = approvals_held_by(ctx->store, a->maker, now, hm, err, errlen)) != 0)
+		goto out;
+	if (approvals_held_has(hc, a->maker))
+		rc = fail(err, errlen, 403, "this client's credentials were issued through %s, the "
+		    "maker of this request, who may therefore act as this client: another admin "
+		    "must decide it", a->maker);
+	else if (approvals_held_has(hm, checker->client_id))
+		rc = fail(err, errlen, 403, "the maker's credentials were issued through this "
+		    "client, which may therefore act as the maker: another admin must decide it");
+	else if ((both = approvals_held_common(hc, hm)) != NULL)
+		rc = fail(err, errlen, 403, "this client's credentials and the maker's were both "
+		    "issued through %s, who may therefore act as either: another admin must "
+		    "decide it", both);
+out:
+	free(hc);
+	return rc;
+}
+
 int
 approvals_decide(struct gh_ctx *ctx, const struct approval_actor *checker, const char *id,
     int approve, struct store_approval *out, char *err, size_t errlen)
@@ -566,7 +601,8 @@ approvals_decide(struct gh_ctx *ctx, const struct approval_actor *checker, const
 		return fail(err, errlen, 403, "approving or rejecting needs the admin role");
 	if ((rc = load_visible(ctx, checker, id, &a, err, errlen)) != 0)
 		return rc;
-	if ((rc = decide_check(checker, &a, id, approve, now, err, errlen)) != 0)
+	if ((rc = decide_check(checker, &a, id, approve, now, err, errlen)) != 0 ||
+	    (rc = second_person(ctx, checker, &a, now, err, errlen)) != 0)
 		goto refused;
 	rc = store_approval_transition(ctx->store, id, STORE_APPROVAL_PENDING,
 	    approve ? STORE_APPROVAL_APPROVED : STORE_APPROVAL_REJECTED, 1, now,

@@ -127,8 +127,10 @@ int	approvals_file_call(struct gh_ctx *, const struct approval_actor *maker,
 
 /*
  * Approves (approve 1) or rejects (0) the approval id. The checker needs
- * Admin, must not be the maker (client id), and must belong to the
- * approval's tenant or the platform tenant. Only a PENDING, unexpired
+ * Admin, must not be the maker, nor share with the maker anyone who may act
+ * as both (held.h: a client whose secret the admin API showed to the maker,
+ * or the other way round; 403), and must belong to the approval's tenant or
+ * the platform tenant. Only a PENDING, unexpired
  * approval can be decided; of concurrent decisions exactly one wins and the
  * others get 409. An approved admin op is then applied by this call (see
  * approval_apply_fn); a failing applier still returns 0: out->state says

@@ -501,6 +501,124 @@ class Admin(Suite):
         check(r.json()["approval_id"] in r2.json()["error_description"],
               "names acme's own pending approval: %r" % r2)
 
+    # -- a second person, not a second client of the maker's ----------------------------
+    def prod_admin(self, name, s=None):
+        return (s or self.s).client("acme", name=name, roles="admin", env="production",
+                                    allow_ip="127.0.0.1/32")
+
+    def bearer(self, cid, secret, s=None):
+        r = (s or self.s).token(cid, secret)
+        eq(r.status, 200, "a token for %s: %r" % (cid, r))
+        return r.json()["access_token"]
+
+    def file_call(self, tok, s=None):
+        """A call approval of acme filed with tok (any approval would do)."""
+        self.calls = getattr(self, "calls", 0) + 1
+        r = (s or self.s).request("POST", "/approvals", body={
+            "method": "POST", "path": "/v1/payouts/p%d" % self.calls}, headers={
+            "Authorization": "Bearer " + tok, "X-TENANT-ID": "acme"})
+        eq(r.status, 202, "filed: %r" % r)
+        return r.json()["id"]
+
+    def decide_as(self, aid, tok, verb="approve", s=None):
+        return (s or self.s).request("POST", "/approvals/%s/%s" % (aid, verb), headers={
+            "Authorization": "Bearer " + tok, "X-TENANT-ID": "acme"})
+
+    def test_an_admin_never_decides_through_a_client_it_made(self):
+        # Regression: the checker was compared with the maker by client id
+        # alone, and the secret of a client whose creation an admin filed
+        # is shown to that admin: A1 filed a production admin client A3,
+        # A2 approved it, and A1 then approved its own requests as A3.
+        a1, a2 = self.prod_admin("mk-a1"), self.prod_admin("mk-a2")
+        t1, t2 = self.bearer(a1["client_id"], a1["client_secret"]), \
+            self.bearer(a2["client_id"], a2["client_secret"])
+        r = self.s.post_json(A + "/clients", {"name": "mk-a3", "roles": ["admin"], "env": "production",
+                                              "allow_ips": ["127.0.0.0/8"]},
+                             headers={"Authorization": "Bearer " + t1})
+        eq(r.status, 202, "a1 files a3: %r" % r)
+        a3, secret3 = r.json()["target"], r.json()["client_secret"]
+        eq(self.decide_as(r.json()["approval_id"], t2).status, 200, "a2 approves a3")
+        t3 = self.bearer(a3, secret3)
+        aid = self.file_call(t1)
+        for verb in ("approve", "reject"):
+            r = self.decide_as(aid, t3, verb)
+            eq(r.status, 403, "a1's request decided as a3 (%s): %r" % (verb, r))
+            d = r.json()["error_description"]
+            check("issued through " + a1["client_id"] in d, "says through whom: %r" % r)
+            check(secret3 not in r.body.decode(), "names no secret")
+        aid3 = self.file_call(t3)
+        r = self.decide_as(aid3, t1)
+        eq(r.status, 403, "a3's request decided by a1: %r" % r)
+        check("maker's credentials were issued through this client" in r.json()["error_description"],
+              "says why: %r" % r)
+        # Revoking the secret a1 was shown, and not a3's tokens, leaves a3
+        # a1's: a token taken with it still works.
+        sid = self.api("GET", "/clients/%s/secrets" % a3, self.root).json()["secrets"][0]["secret_id"]
+        r = self.s.post_json(A + "/clients/%s/secrets/%d/revoke" % (a3, sid), {},
+                             headers={"Authorization": "Bearer " + t1})
+        eq(r.status, 200, "a1 revokes a3's secret: %r" % r)
+        eq(self.decide_as(aid, t3).status, 403, "a3's token after its secret was revoked")
+        # A second person decides both.
+        eq(self.decide_as(aid, t2).status, 200, "a2 approves a1's")
+        eq(self.decide_as(aid3, t2).status, 200, "a2 approves a3's")
+
+    def test_an_admin_never_decides_through_a_secret_it_rotated(self):
+        # Regression: A1 filed the rotation of admin A2's secret and was
+        # shown A2's new secret; once a third admin approved it, A1
+        # approved its own requests as A2.
+        a1, a2, a4 = self.prod_admin("rot-a1"), self.prod_admin("rot-a2"), self.prod_admin("rot-a4")
+        t1, t4 = self.bearer(a1["client_id"], a1["client_secret"]), \
+            self.bearer(a4["client_id"], a4["client_secret"])
+        r = self.s.post_json(A + "/clients/%s/secrets/rotate" % a2["client_id"], {"grace": "1h"},
+                             headers={"Authorization": "Bearer " + t1})
+        eq(r.status, 202, "a1 files a2's rotation: %r" % r)
+        seen = r.json()["client_secret"]
+        eq(self.decide_as(r.json()["approval_id"], t4).status, 200, "a4 approves it")
+        aid = self.file_call(t1)
+        r = self.decide_as(aid, self.bearer(a2["client_id"], seen))
+        eq(r.status, 403, "a1's request approved with the secret a1 was shown: %r" % r)
+        check(seen not in r.body.decode(), "names no secret")
+        # a2's own secret, in its grace, is a2's; but a1 holds the other.
+        r = self.decide_as(aid, self.bearer(a2["client_id"], a2["client_secret"]))
+        eq(r.status, 403, "nor with a2's own, while a1's works: %r" % r)
+        # a2 takes itself back: the secret a1 saw revoked with a2's tokens.
+        t2 = self.bearer(a2["client_id"], a2["client_secret"])
+        sids = [x["secret_id"] for x in self.api("GET", "/clients/%s/secrets" % a2["client_id"],
+                                                 self.root).json()["secrets"]]
+        r = self.s.post_json(A + "/clients/%s/secrets/%d/revoke" % (a2["client_id"], max(sids)),
+                             {"revoke_tokens": True}, headers={"Authorization": "Bearer " + t2})
+        eq(r.status, 200, "a2 revokes the secret a1 saw: %r" % r)
+        time.sleep(1.1)     # tokens of this second are void too
+        t2 = self.bearer(a2["client_id"], a2["client_secret"])
+        # Its own rotation leaves it its own.
+        r = self.s.post_json(A + "/clients/%s/secrets/rotate" % a2["client_id"], {"grace": "1h"},
+                             headers={"Authorization": "Bearer " + t2})
+        eq(r.status, 202, "a2 files its own rotation: %r" % r)
+        eq(self.decide_as(r.json()["approval_id"], t4).status, 200, "a4 approves it")
+        t2 = self.bearer(a2["client_id"], r.json()["client_secret"])
+        eq(self.decide_as(aid, t2).status, 200, "now a2 decides a1's request")
+
+    def test_a_client_made_at_once_is_held_by_its_maker(self):
+        # With maker-checker off for client changes, the secret of a client
+        # made at once is shown to its maker as well: the same rule holds
+        # for the approvals of calls.
+        s = Server("--maker-checker", "never")
+        try:
+            a1, a2 = self.prod_admin("now-a1", s), self.prod_admin("now-a2", s)
+            t1 = self.bearer(a1["client_id"], a1["client_secret"], s)
+            r = s.post_json(A + "/clients", {"name": "now-a3", "roles": ["admin"], "env": "production",
+                                             "allow_ips": ["127.0.0.0/8"]},
+                            headers={"Authorization": "Bearer " + t1})
+            eq(r.status, 201, "made at once: %r" % r)
+            t3 = self.bearer(r.json()["client_id"], r.json()["client_secret"], s)
+            aid = self.file_call(t1, s)
+            r = self.decide_as(aid, t3, s=s)
+            eq(r.status, 403, "a1's request approved as the client a1 made: %r" % r)
+            eq(self.decide_as(aid, self.bearer(a2["client_id"], a2["client_secret"], s), s=s).status,
+               200, "a second person approves it")
+        finally:
+            s.cleanup()
+
     def test_maker_checker_modes(self):
         for mode in ("always", "never"):
             s = Server("--maker-checker", mode)
