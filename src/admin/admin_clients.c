@@ -1,8 +1,8 @@
 /*
  * admin_clients.c — /admin/v1/clients...: clients, their secrets and
  * tokens. Every change goes through src/manage (the CLI's own checks). The
- * critical ones (create, disable, roles/scopes/allowlist changes, secret
- * rotation) are first reduced to a payload — a JSON object of strings, the
+ * critical ones (create, disable, enable, delete, roles/scopes/allowlist
+ * changes, secret rotation) are first reduced to a payload — a JSON object of strings, the
  * same an approval records — and then applied by the one function of their
  * kind (critical.c decides: now, or filed for approval).
  */
@@ -216,19 +216,33 @@ apply_client_update(struct gh_ctx *ctx, const json_t *p, json_t **result, char *
 	return 200;
 }
 
+/* Disables (disabled 1) or enables (0) the payload's client. */
 static int
-apply_client_disable(struct gh_ctx *ctx, const json_t *p, json_t **result, char *err, size_t errlen)
+set_disabled(struct gh_ctx *ctx, const json_t *p, int disabled, json_t **result, char *err,
+    size_t errlen)
 {
 	struct store_client cl;
 	const char *id = json_string_value(json_object_get(p, "client_id"));
 
 	if (id == NULL)
 		return snprintf(err, errlen, "client_id: required"), -1;
-	if (manage_client_set_disabled(ctx->store, id, 1, &cl, err, errlen) == -1)
+	if (manage_client_set_disabled(ctx->store, id, disabled, &cl, err, errlen) == -1)
 		return -1;
 	*result = views_client(&cl);
 	store_client_clear(&cl);
 	return 200;
+}
+
+static int
+apply_client_disable(struct gh_ctx *ctx, const json_t *p, json_t **result, char *err, size_t errlen)
+{
+	return set_disabled(ctx, p, 1, result, err, errlen);
+}
+
+static int
+apply_client_enable(struct gh_ctx *ctx, const json_t *p, json_t **result, char *err, size_t errlen)
+{
+	return set_disabled(ctx, p, 0, result, err, errlen);
 }
 
 static int
@@ -279,6 +293,7 @@ const struct admin_kind admin_client_kinds[] = {
 	{ "client.create", apply_client_create },
 	{ "client.update", apply_client_update },
 	{ "client.disable", apply_client_disable },
+	{ "client.enable", apply_client_enable },
 	{ "client.delete", apply_client_delete },
 	{ "secret.rotate", apply_secret_rotate },
 };
@@ -540,7 +555,7 @@ client_update(struct admin_call *c)
 }
 
 /* A critical change whose payload is the client's id alone (kind:
- * client.disable, client.delete). */
+ * client.disable, client.enable, client.delete). */
 static void
 client_critical(struct admin_call *c, const char *kind)
 {
@@ -565,22 +580,12 @@ client_delete(struct admin_call *c)
 	client_critical(c, "client.delete");
 }
 
+/* Enabling undoes a disable, which may have been approved as a security
+ * action: one person must not undo it alone. Critical as disable is. */
 static void
 client_enable(struct admin_call *c)
 {
-	static const char *const none[] = { NULL };
-	struct store_client cl, out;
-	char err[512];
-
-	if (admin_fields(c, none) == -1 || managed_client_get(c, c->arg[0], &cl) == -1)
-		return;
-	if (manage_client_set_disabled(c->ctx->store, cl.id, 0, &out, err, sizeof(err)) == -1)
-		admin_manage_error(c, err);
-	else {
-		admin_answer(c, 200, views_client(&out));
-		store_client_clear(&out);
-	}
-	store_client_clear(&cl);
+	client_critical(c, "client.enable");
 }
 
 static void

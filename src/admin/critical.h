@@ -1,6 +1,6 @@
 /*
  * critical.h — maker-checker for the admin API's critical changes (issue 6
- * part 2). A critical change (client create, disable, delete; roles, scopes or
+ * part 2). A critical change (client create, disable, enable, delete; roles, scopes or
  * allowlist changes; secret and key rotation) is reduced to a kind and a
  * payload (a JSON object) and then either filed as an approval request
  * (202 Accepted {"approval_id"}) when cfg maker_checker says it needs one —

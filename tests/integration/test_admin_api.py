@@ -226,8 +226,13 @@ class Admin(Suite):
         eq(r.json()["status"], "disabled", "disabled")
         r = self.s.token(c["client_id"], c["client_secret"])
         check(r.status in (400, 401) and "access_token" not in r.json(), "disabled client refused: %r" % r)
+        # Enabling undoes a disable, so it is critical as a disable is: an
+        # operator that could enable alone could undo an approved disable.
         r = self.api("POST", "/clients/%s/enable" % c["client_id"], self.a_op)
-        eq(r.status, 200, "operator enables (non-critical)")
+        eq(r.status, 403, "operator enables directly: %r" % r)
+        check("critical" in r.json()["error_description"], "says why: %r" % r)
+        r = self.api("POST", "/clients/%s/enable" % c["client_id"], self.a_admin)
+        eq(r.status, 200, "admin enables: %r" % r)
         eq(self.s.token(c["client_id"], c["client_secret"]).status, 200, "works again")
         tok = self.s.token(c["client_id"], c["client_secret"]).json()["access_token"]
         eq(self.api("GET", "/clients", who=None, headers={"Authorization": "Bearer " + tok}).status, 200,
@@ -376,6 +381,28 @@ class Admin(Suite):
         eq(r.status, 405, "wrong method")
 
     # -- maker-checker ----------------------------------------------------------------
+    def test_an_approved_disable_is_not_undone_by_one_person(self):
+        # Regression: enable skipped approvals, so an Operator re-enabled a
+        # production client that two Admins had disabled, alone and at once.
+        p = self.s.client("acme", name="suspended", roles="viewer", env="production",
+                          allow_ip="127.0.0.1/32")
+        r = self.api("POST", "/clients/%s/disable" % p["client_id"], self.a_admin)
+        eq(r.status, 202, "disable filed: %r" % r)
+        eq(self.approve(r.json()["approval_id"], self.a_admin2, "acme").status, 200, "approved")
+        r = self.api("POST", "/clients/%s/enable" % p["client_id"], self.a_op,
+                     headers={"X-Approval-Reason": "incident closed"})
+        eq(r.status, 202, "the operator's enable is filed, not applied: %r" % r)
+        eq(r.json()["kind"], "client.enable", "as a change of its own kind")
+        eq(self.api("GET", "/clients/" + p["client_id"], self.a_admin).json()["status"], "disabled",
+           "still disabled")
+        check(self.s.token(p["client_id"], p["client_secret"]).status in (400, 401), "no token")
+        r2 = self.api("POST", "/clients/%s/disable" % p["client_id"], self.a_op)
+        eq(r2.status, 409, "one pending change of a client at a time: %r" % r2)
+        eq(self.approve(r.json()["approval_id"], self.a_admin, "acme").status, 200, "an admin approves")
+        eq(self.api("GET", "/clients/" + p["client_id"], self.a_admin).json()["status"], "active",
+           "enabled once approved")
+        eq(self.s.token(p["client_id"], p["client_secret"]).status, 200, "a token again")
+
     def test_an_approval_filed_here_carries_its_request_id_and_address(self):
         # Regression: the trail's approval.file row of a call filed through
         # the admin API had an empty request id and address (only /approvals
