@@ -362,11 +362,12 @@ clients_list(struct admin_call *c)
  * A principal may make, or manage, a client only with roles it holds
  * itself. Making a client or rotating its secret shows the secret to the
  * maker, and an approval names the change, not that: an operator that
- * made or rotated an admin client would hold an admin's credentials.
+ * made or rotated an admin client would hold an admin's credentials; one
+ * that revoked an admin's tokens or cleared its locks would manage it too.
  * 0, or -1 after answering 403.
  */
-static int
-roles_within(struct admin_call *c, unsigned roles, const char *what)
+int
+admin_roles_within(struct admin_call *c, unsigned roles, const char *what)
 {
 	/* Admin ⊃ Operator ⊃ Viewer: the highest role decides. */
 	enum admin_level need = admin_level_of(roles);
@@ -378,14 +379,13 @@ roles_within(struct admin_call *c, unsigned roles, const char *what)
 	return -1;
 }
 
-/* admin_client_get for a write: the client must be within the caller's
- * roles (roles_within). */
-static int
-managed_client_get(struct admin_call *c, const char *id, struct store_client *out)
+/* admin_client_get for a write: the client within the caller's roles. */
+int
+admin_client_managed(struct admin_call *c, const char *id, struct store_client *out)
 {
 	if (admin_client_get(c, id, out) == -1)
 		return -1;
-	if (roles_within(c, out->roles, "this client") == 0)
+	if (admin_roles_within(c, out->roles, "this client") == 0)
 		return 0;
 	store_client_clear(out);
 	return -1;
@@ -405,7 +405,7 @@ spec_roles_within(struct admin_call *c, const struct client_spec *s)
 		admin_error(c, 400, "invalid_request", "roles: %s", err);
 		return -1;
 	}
-	return roles_within(c, roles, "the client asked for");
+	return admin_roles_within(c, roles, "the client asked for");
 }
 
 /*
@@ -520,7 +520,7 @@ client_update(struct admin_call *c)
 		    "scopes, ttl, max_ttl, token_format, claims, rate_limit, allow_ips");
 		return;
 	}
-	if (managed_client_get(c, c->arg[0], &cl) == -1)
+	if (admin_client_managed(c, c->arg[0], &cl) == -1)
 		return;
 	if ((p = payload_read(c, patch_fields)) == NULL) {
 		store_client_clear(&cl);
@@ -562,7 +562,7 @@ client_critical(struct admin_call *c, const char *kind)
 	static const char *const none[] = { NULL };
 	struct store_client cl;
 
-	if (admin_fields(c, none) == -1 || managed_client_get(c, c->arg[0], &cl) == -1)
+	if (admin_fields(c, none) == -1 || admin_client_managed(c, c->arg[0], &cl) == -1)
 		return;
 	admin_critical(c, kind, cl.tenant_id, cl.env, cl.id, json_pack("{s:s}", "client_id", cl.id));
 	store_client_clear(&cl);
@@ -630,7 +630,7 @@ secret_rotate(struct admin_call *c)
 		admin_error(c, 400, "invalid_request", "grace: \"%.32s\" %s (1s..366d; units s, m, h, d)", g, why);
 		return;
 	}
-	if (managed_client_get(c, c->arg[0], &cl) == -1)
+	if (admin_client_managed(c, c->arg[0], &cl) == -1)
 		return;
 	if (cl.disabled)
 		admin_error(c, 409, "conflict", "client %.64s is disabled; enable it before rotating its secret", cl.id);
@@ -656,7 +656,7 @@ secret_revoke(struct admin_call *c)
 		admin_error(c, 404, "not_found", "secret %.32s does not exist", c->arg[1]);
 		return;
 	}
-	if (managed_client_get(c, c->arg[0], &cl) == -1)
+	if (admin_client_managed(c, c->arg[0], &cl) == -1)
 		return;
 	if (manage_secret_revoke(c->ctx->store, cl.id, sid, revoke_tokens, err, sizeof(err)) == -1)
 		admin_manage_error(c, err);
@@ -697,7 +697,7 @@ tokens_revoke_all(struct admin_call *c)
 	struct store_client cl;
 	char err[512];
 
-	if (admin_fields(c, none) == -1 || managed_client_get(c, c->arg[0], &cl) == -1)
+	if (admin_fields(c, none) == -1 || admin_client_managed(c, c->arg[0], &cl) == -1)
 		return;
 	if (manage_client_revoke_tokens(c->ctx->store, cl.id, err, sizeof(err)) == -1)
 		admin_manage_error(c, err);

@@ -111,6 +111,26 @@ token_get(struct admin_call *c, const char *id, struct store_token *t)
 	return -1;
 }
 
+/* Whether the caller manages the client of a token it revokes (roles
+ * within its own): 0, or -1 after answering. A client deleted since has
+ * tokens that validate no more, and nobody to protect: 0. */
+static int
+token_client_managed(struct admin_call *c, const char *client_id)
+{
+	struct store_client cl;
+	int rc = store_client_get(c->ctx->store, client_id, &cl);
+
+	if (rc == STORE_NOTFOUND)
+		return 0;
+	if (rc != STORE_OK) {
+		admin_error(c, 503, "temporarily_unavailable", "store: %s", store_last_error());
+		return -1;
+	}
+	rc = admin_roles_within(c, cl.roles, "this token's client");
+	store_client_clear(&cl);
+	return rc;
+}
+
 static void
 token_show(struct admin_call *c)
 {
@@ -122,21 +142,24 @@ token_show(struct admin_call *c)
 	store_token_clear(&t);
 }
 
-/* A tenant's principal: by name among its own clients only.  STORE_OK
- * when any token was revoked (count adds them up), STORE_NOTFOUND when
- * none, else the first store error. */
+/* By name among the clients of tenant (NULL: every tenant's) that the
+ * caller manages: those with roles within its own (admin_roles_within).
+ * STORE_OK when any token was revoked (count adds them up),
+ * STORE_NOTFOUND when none, else the first store error. */
 static int
-tokens_revoke_in_tenant(struct admin_call *c, const char *name, int *count)
+tokens_revoke_managed(struct admin_call *c, const char *tenant, const char *name, int *count)
 {
 	struct store_client *cs = NULL;
 	size_t n = 0;
 	int rc;
 
-	if ((rc = store_client_list(c->ctx->store, c->p->tenant_id, &cs, &n)) == STORE_OK) {
+	if ((rc = store_client_list(c->ctx->store, tenant, &cs, &n)) == STORE_OK) {
 		rc = STORE_NOTFOUND;
 		for (size_t i = 0; i < n; i++) {
-			int k = 0, r = store_token_revoke_by_name(c->ctx->store, cs[i].id, name,
-			    clock_now(), &k);
+			int k = 0, r;
+			if (admin_level_of(cs[i].roles) > c->level)
+				continue;
+			r = store_token_revoke_by_name(c->ctx->store, cs[i].id, name, clock_now(), &k);
 			if (r == STORE_OK) {
 				*count += k;
 				rc = STORE_OK;
@@ -160,16 +183,18 @@ tokens_revoke_by_name(struct admin_call *c, const char *name, const char *client
 	int rc;
 
 	if (client != NULL) {
-		if (admin_client_get(c, client, &cl) == -1)
+		if (admin_client_managed(c, client, &cl) == -1)
 			return -1;
 		rc = store_token_revoke_by_name(c->ctx->store, cl.id, name, clock_now(), count);
 		store_client_clear(&cl);
-	} else if (c->platform)
+	} else if (c->platform && c->level == ADMIN_ADMIN)
+		/* Every client of every tenant is within an Admin's roles. */
 		rc = store_token_revoke_by_name(c->ctx->store, NULL, name, clock_now(), count);
 	else
-		rc = tokens_revoke_in_tenant(c, name, count);
+		rc = tokens_revoke_managed(c, c->platform ? NULL : c->p->tenant_id, name, count);
 	if (rc == STORE_NOTFOUND) {
-		admin_error(c, 404, "not_found", "no live token named \"%.128s\"", name);
+		admin_error(c, 404, "not_found", "no live token named \"%.128s\" of a client this "
+		    "client manages", name);
 		return -1;
 	}
 	if (rc != STORE_OK) {
@@ -201,7 +226,10 @@ tokens_revoke(struct admin_call *c)
 	if (id != NULL) {
 		if (token_get(c, id, &t) == -1)
 			return;
+		rc = token_client_managed(c, t.client_id);
 		store_token_clear(&t);
+		if (rc == -1)
+			return;
 		if ((rc = store_token_revoke(c->ctx->store, id, clock_now())) != STORE_OK) {
 			admin_error(c, 503, "temporarily_unavailable", "store: %s", store_last_error());
 			return;
@@ -391,8 +419,9 @@ locks_clear(struct admin_call *c)
 	/* A tenant clears its own clients' pair locks; addresses are shared. */
 	if (client == NULL && admin_require_platform(c, "address locks") == -1)
 		return;
+	/* A client's locks are managed as the client is (roles within). */
 	if (client != NULL) {
-		if (admin_client_get(c, client, &cl) == -1)
+		if (admin_client_managed(c, client, &cl) == -1)
 			return;
 		store_client_clear(&cl);
 	}

@@ -64,6 +64,16 @@ int	admin_tenant_visible(const struct admin_call *, const char *tenant_id);
  * tenant's: no enumeration) and returns -1. */
 int	admin_client_get(struct admin_call *, const char *id,
 	    struct store_client *out);
+/*
+ * A principal makes, or manages, a client only with roles it holds itself
+ * (Admin ⊃ Operator ⊃ Viewer): every write that acts on a client, its
+ * secrets, its tokens or its locks. roles_within: 0 when roles are within
+ * the caller's, else -1 after answering 403 (what names the client in the
+ * sentence). client_managed: admin_client_get, then roles_within.
+ */
+int	admin_roles_within(struct admin_call *, unsigned roles, const char *what);
+int	admin_client_managed(struct admin_call *, const char *id,
+	    struct store_client *out);
 /* Platform-only resources (keys, policy, address locks): -1 after 403. */
 int	admin_require_platform(struct admin_call *, const char *what);
 

@@ -179,6 +179,38 @@ class Admin(Suite):
         r = self.api("POST", "/clients", self.a_op, dict(name="op-made-op", roles=["operator"], **prod))
         eq(r.status, 202, "an operator client, filed for approval: %r" % r)
 
+    def test_an_operator_never_revokes_an_admins_tokens_nor_clears_its_locks(self):
+        # Regression: revoking tokens by id or name and clearing a client's
+        # locks skipped the rule every other client write keeps (a client
+        # manages only clients with roles it holds itself): an Operator
+        # revoked an Admin client's tokens and cleared its lockout locks.
+        adm = self.s.client("acme", name="guarded-admin", roles="admin")
+        t = self.s.token(adm["client_id"], adm["client_secret"]).json()["access_token"]
+        jti = json.loads(__import__("base64").urlsafe_b64decode(t.split(".")[1] + "==").decode())["jti"]
+        name = self.api("GET", "/tokens/" + jti, self.a_admin).json()["name"]
+        for body in ({"id": jti}, {"name": name, "client_id": adm["client_id"]}):
+            r = self.api("POST", "/tokens/revoke", self.a_op, body)
+            eq(r.status, 403, "operator revokes an admin's token by %r: %r" % (list(body), r))
+            check("admin role" in r.json()["error_description"], "says why: %r" % r)
+        r = self.api("POST", "/tokens/revoke", self.a_op, {"name": name})
+        eq(r.status, 404, "by name alone, an admin's token is not among the operator's: %r" % r)
+        eq(self.api("GET", "/tokens/" + jti, self.a_admin).json()["status"], "live", "still live")
+        eq(self.api("GET", "/clients", headers={"Authorization": "Bearer " + t}).status, 200,
+           "and still works")
+        for _ in range(5):      # a lock of the pair (admin client, this address)
+            self.s.token(adm["client_id"], "wrong")
+        locked = [x for x in self.api("GET", "/locks", self.a_admin).json()["locks"]
+                  if x["client_id"] == adm["client_id"]]
+        eq(len(locked), 1, "the admin client is locked out: %r" % locked)
+        r = self.api("POST", "/locks/clear", self.a_op, {"client_id": adm["client_id"]})
+        eq(r.status, 403, "operator clears an admin's lock: %r" % r)
+        check(any(x["client_id"] == adm["client_id"]
+                  for x in self.api("GET", "/locks", self.a_admin).json()["locks"]), "still locked")
+        r = self.api("POST", "/locks/clear", self.a_admin, {"client_id": adm["client_id"]})
+        eq((r.status, r.json().get("cleared")), (200, 1), "an admin clears it: %r" % r)
+        r = self.api("POST", "/tokens/revoke", self.a_admin, {"id": jti})
+        eq((r.status, r.json().get("revoked")), (200, 1), "an admin revokes it: %r" % r)
+
     def test_operator_noncritical_yes_critical_no(self):
         cid = self.a_view["client_id"]
         r = self.api("PATCH", "/clients/" + cid, self.a_op, {"name": "renamed viewer", "token_format": "jwt"})
