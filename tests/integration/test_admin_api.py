@@ -199,8 +199,13 @@ class Admin(Suite):
            "and still works")
         for _ in range(5):      # a lock of the pair (admin client, this address)
             self.s.token(adm["client_id"], "wrong")
-        locked = [x for x in self.api("GET", "/locks", self.a_admin).json()["locks"]
-                  if x["client_id"] == adm["client_id"]]
+        deadline = time.time() + 5  # written to the store a moment later, batched
+        while True:
+            locked = [x for x in self.api("GET", "/locks", self.a_admin).json()["locks"]
+                      if x["client_id"] == adm["client_id"]]
+            if locked or time.time() > deadline:
+                break
+            time.sleep(0.05)
         eq(len(locked), 1, "the admin client is locked out: %r" % locked)
         r = self.api("POST", "/locks/clear", self.a_op, {"client_id": adm["client_id"]})
         eq(r.status, 403, "operator clears an admin's lock: %r" % r)
