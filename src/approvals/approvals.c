@@ -644,11 +644,11 @@ target_is(const char *stored, const char *path, const char *rest)
 int
 approvals_consume(struct gh_ctx *ctx, const char *id, const struct approval_actor *caller,
     const char *method, const char *path, const char *rest, const char *body_digest,
-    char *err, size_t errlen)
+    char bound[APPROVALS_DIGEST_MAX], char *err, size_t errlen)
 {
 	struct store_approval a;
 	enum store_approval_state st;
-	char want[72] = "", given[72] = "";
+	char want[APPROVALS_DIGEST_MAX] = "", given[APPROVALS_DIGEST_MAX] = "";
 	const char *m, *p, *d;
 	json_t *j = NULL;
 	int64_t now = clock_now();
@@ -699,6 +699,8 @@ approvals_consume(struct gh_ctx *ctx, const char *id, const struct approval_acto
 		goto out;
 	}
 	approvals_event(ctx, "approval.use", caller, &a, "ok");
+	if (bound != NULL)
+		snprintf(bound, APPROVALS_DIGEST_MAX, "%s", want);
 	rc = 0;
 out:
 	json_decref(j);

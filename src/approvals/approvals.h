@@ -166,14 +166,18 @@ int	approvals_list(struct gh_ctx *, const struct approval_actor *viewer,
  * the approval has a body digest, body_digest ("sha256:<hex>", NULL when the
  * gate was not told the body) must be given and equal. On success the
  * approval moves APPROVED -> USED in one guarded UPDATE: of concurrent uses
- * exactly one gets 0, the others 409. Nothing is cached. Failures: 400 (a
+ * exactly one gets 0, the others 409, and bound (when not NULL) gets the
+ * digest the approval binds, normalized ("" none): what the gate tells the
+ * upstream to check the body against. Nothing is cached. Failures: 400 (a
  * malformed id or digest), 403 (mismatch: method, path, query, digest —
  * the approval stays usable), 404, 409 (not approved, expired, used), 503.
  */
+#define APPROVALS_DIGEST_MAX	72	/* "sha256:" and 64 hex digits, NUL */
 int	approvals_consume(struct gh_ctx *, const char *id,
 	    const struct approval_actor *caller,
 	    const char *method, const char *path, const char *rest,
-	    const char *body_digest, char *err, size_t errlen);
+	    const char *body_digest, char bound[APPROVALS_DIGEST_MAX],
+	    char *err, size_t errlen);
 
 /* The approval's state as of now (PENDING/APPROVED past expires_at:
  * EXPIRED). */

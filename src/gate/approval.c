@@ -12,8 +12,12 @@
  * ("sha256:<hex>"), or, for a direct POST /gate carrying the original body,
  * hashes that body; both given and different is refused as ambiguous.
  * nginx's auth_request subrequest carries no body, so behind nginx the
- * caller sends the digest and nginx forwards it (see docs/policy.md); the
- * upstream must then check the body against it.
+ * caller sends the digest and nginx forwards it (see docs/policy.md). The
+ * gate's 200 then names the approval and the digest it binds
+ * (X-Gatehouse-Approval, X-Gatehouse-Body-Digest), which nginx sets on the
+ * call to the upstream, replacing anything the caller sent: the upstream
+ * must check that the body it receives hashes to it, since the digest came
+ * from the caller.
  */
 #include <stdio.h>
 #include <string.h>
@@ -29,7 +33,7 @@
 int
 gate_approval_check(struct gh_ctx *ctx, const struct http_request *req,
     const struct gate_principal *p, const char *method, const char *path,
-    struct gate_refusal *r)
+    char bound[APPROVALS_DIGEST_MAX], struct gate_refusal *r)
 {
 	struct approval_actor caller;
 	const char *id, *hdr, *uri;
@@ -79,7 +83,7 @@ gate_approval_check(struct gh_ctx *ctx, const struct http_request *req,
 	uri = http_request_header(req, "X-Original-URI", NULL);
 	rc = approvals_consume(ctx, id, &caller, method, path,
 	    uri != NULL ? uri + strcspn(uri, "?#") : "",
-	    body_digest[0] != '\0' ? body_digest : NULL, err, sizeof(err));
+	    body_digest[0] != '\0' ? body_digest : NULL, bound, err, sizeof(err));
 	approvals_origin(NULL, NULL);
 	switch (rc) {
 	case 0:

@@ -222,8 +222,12 @@ answer_refusal(struct http_exchange *x, const struct policy_rule *rule,
 	}
 }
 
+/* 200 with the caller's identity; for a critical route, the approval
+ * used (approval: its id, or NULL) and the body digest it binds (""
+ * none), which the upstream checks the body against (approval.c). */
 static void
-answer_allowed(struct http_exchange *x, const struct gate_principal *p)
+answer_allowed(struct http_exchange *x, const struct gate_principal *p, const char *approval,
+    const char *bound)
 {
 	http_response_json(&x->resp, 200, NULL);
 	x->resp.reason = "allowed";
@@ -232,6 +236,10 @@ answer_allowed(struct http_exchange *x, const struct gate_principal *p)
 	http_response_header(&x->resp, "X-Gatehouse-Roles", p->roles_text);
 	http_response_header(&x->resp, "X-Gatehouse-Scopes", p->scope);
 	http_response_header(&x->resp, "X-Gatehouse-Env", store_env_names[p->env]);
+	if (approval != NULL)
+		http_response_header(&x->resp, "X-Gatehouse-Approval", approval);
+	if (bound[0] != '\0')
+		http_response_header(&x->resp, "X-Gatehouse-Body-Digest", bound);
 	http_response_header(&x->resp, "Cache-Control", "no-store");
 }
 
@@ -537,7 +545,7 @@ gate_check(struct http_exchange *x)
 	struct gate_principal *p = NULL;
 	struct gate_refusal r;
 	const char *om = NULL;
-	char path[POLICY_MAX_PATH + 1];
+	char path[POLICY_MAX_PATH + 1], bound[APPROVALS_DIGEST_MAX] = "";
 	enum http_method m = HTTP_METHOD_OTHER;
 	int64_t now = clock_now();
 	int may_wait = ctx_may_wait(ctx, x);
@@ -566,9 +574,10 @@ gate_check(struct http_exchange *x)
 		goto refuse;
 	/* Last, once every other condition holds: the check uses up the
 	 * approval. */
-	if (rule->critical && gate_approval_check(ctx, &x->req, p, om, path, &r) == -1)
+	if (rule->critical && gate_approval_check(ctx, &x->req, p, om, path, bound, &r) == -1)
 		goto refuse;
-	answer_allowed(x, p);
+	answer_allowed(x, p, rule->critical ? http_request_header(&x->req, "X-Approval-ID", NULL) :
+	    NULL, bound);
 	gate_principal_release(p);
 	policy_unref(pol);
 	return HTTP_DONE;

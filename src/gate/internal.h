@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "approvals/approvals.h"
 #include "gate/bearer.h"
 #include "gate/cache.h"
 #include "gate/policy.h"
@@ -46,10 +47,12 @@ int	gate_revoked_get(struct gate *, struct revoked_set **out);
 
 /* approval.c: a critical route's X-Approval-ID, consumed on success. 0, or
  * -1 with r filled. Never cached. method: the original call's, path: its
- * normalized path. */
+ * normalized path. On success bound gets the body digest the approval
+ * binds ("" none), which the answer passes on for the upstream to check
+ * the body it receives against (the gate never sees it behind nginx). */
 int	gate_approval_check(struct gh_ctx *, const struct http_request *,
 	    const struct gate_principal *, const char *method, const char *path,
-	    struct gate_refusal *r);
+	    char bound[APPROVALS_DIGEST_MAX], struct gate_refusal *r);
 
 /* The handlers of introspect.c. */
 enum http_result gate_introspect_handle(struct http_exchange *);

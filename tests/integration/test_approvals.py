@@ -290,13 +290,26 @@ class Approvals(Suite):
         r = self.gate(self.op, path, a["id"], body=body, extra={"X-Original-Body-Digest": bad})
         eq((r.status, r.json()["reason"]), (400, "body_digest"), "header and body disagree")
         eq(self.state(a["id"]), "approved", "still usable")
-        r = self.gate(self.op, path, a["id"], extra={"X-Original-Body-Digest": good})
+        r = self.gate(self.op, path, a["id"], extra={"X-Original-Body-Digest": good.upper()
+                                                     .replace("SHA256:", "sha256:")})
         eq(r.status, 200, "matching digest header %r" % r)
+        # The answer hands the upstream what to check the body against: the
+        # caller's digest is only a claim (the gate never sees the body).
+        eq((r.header("X-Gatehouse-Approval"), r.header("X-Gatehouse-Body-Digest")),
+           (a["id"], good), "the approval and the digest it binds, for the upstream")
         # The body itself, posted to the gate.
         path = self.new_path()
         a = self.file(self.op, path=path, body_digest=good)
         eq(self.decide(self.admin, a["id"]).status, 200, "approve")
         eq(self.gate(self.op, path, a["id"], body=body).status, 200, "matching body")
+        # An approval that binds no body: the approval is named, no digest,
+        # even when the caller claims one.
+        path = self.new_path()
+        a = self.file(self.op, path=path)
+        eq(self.decide(self.admin, a["id"]).status, 200, "approve")
+        r = self.gate(self.op, path, a["id"], extra={"X-Original-Body-Digest": bad})
+        eq((r.status, r.header("X-Gatehouse-Approval"), r.header("X-Gatehouse-Body-Digest")),
+           (200, a["id"], None), "no digest bound: none passed on %r" % r)
 
     def test_query_binds_the_approval(self):
         """The review's bypass: an approval filed for DELETE /v1/cards/42 was

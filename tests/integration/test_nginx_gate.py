@@ -1,6 +1,7 @@
 """Issue 4, the real edge: Debian's nginx with docs/nginx/nginx.conf protects a
 small upstream (a Python http.server that echoes what it received) with
 auth_request to gatehouse's /gate. Allowed and refused calls end to end."""
+import hashlib
 import http.client
 import http.server
 import json
@@ -16,6 +17,7 @@ POLICY = """\
 GET    /v1/products/**        role=viewer   env=any
 POST   /v1/cards/*/load       role=operator env=any scopes=cards:write
 GET    /v2.01/**              role=viewer   env=any errors=mangopay tenant=optional
+POST   /v1/payouts/*          critical role=operator env=any
 """
 
 
@@ -96,6 +98,40 @@ class NginxGate(Suite):
                                 headers={"Content-Type": "application/json"})
         eq(st, 200, "POST allowed %r" % body)
         eq(json.loads(body)["body"], '{"amount":5}', "the body reached the upstream")
+
+    def test_a_critical_call_hands_the_api_its_approved_body_digest(self):
+        # Behind nginx the gate never sees the body: the caller claims its
+        # digest (X-Body-Digest), so the API is told the digest the approval
+        # binds and the approval used, to check the body it receives. A
+        # caller's own X-Gatehouse-Body-Digest never reaches the API.
+        checker = self.s.client("acme", name="checker", roles="admin", env="production",
+                                allow_ip="127.0.0.1/32")
+        body = '{"amount":100,"to":"acct-7"}'
+        digest = "sha256:" + hashlib.sha256(body.encode()).hexdigest()
+
+        def api(method, path, c, payload=None):
+            return self.s.request(method, path, body=payload, headers={
+                "Authorization": "Bearer " + self.token(c), "X-TENANT-ID": "acme"})
+        r = api("POST", "/approvals", self.op, {"method": "POST", "path": "/v1/payouts/p-1",
+                                                 "body_digest": digest})
+        eq(r.status, 202, "filed %r" % r)
+        aid = r.json()["id"]
+        eq(api("POST", "/approvals/%s/approve" % aid, checker).status, 200, "approved")
+        t = self.token(self.op)
+        Echo.calls.clear()
+        st, h, out = self.call("POST", "/v1/payouts/p-1", t, body=body, headers={
+            "Content-Type": "application/json", "X-Approval-ID": aid, "X-Body-Digest": digest,
+            "X-Gatehouse-Body-Digest": "sha256:" + "0" * 64})
+        eq(st, 200, "the approved call passes: %r %s" % (out, self.ngx.log()))
+        hd = json.loads(out)["headers"]
+        eq((hd.get("x-gatehouse-approval"), hd.get("x-gatehouse-body-digest")), (aid, digest),
+           "the API is told what to check the body against")
+        st, h, out = self.call("GET", "/v1/products/1", t, headers={
+            "X-Gatehouse-Body-Digest": "sha256:" + "0" * 64, "X-Gatehouse-Approval": "forged"})
+        eq(st, 200, "a plain call %r" % out)
+        hd = json.loads(out)["headers"]
+        check("x-gatehouse-body-digest" not in hd and "x-gatehouse-approval" not in hd,
+              "the caller's own never reach the API: %r" % hd)
 
     def test_missing_and_bad_tokens(self):
         Echo.calls.clear()

@@ -278,24 +278,24 @@ calls_with_query(void **state)
 	/* Filed without a query: a call with any query, even an empty one,
 	 * or with a fragment, is another call. */
 	assert_int_equal(approvals_consume(&ctx, plain, &maker, "DELETE", "/v1/cards/42",
-	    "?cascade=all&also=/v1/cards/43", NULL, err, sizeof(err)), 403);
+	    "?cascade=all&also=/v1/cards/43", NULL, NULL, err, sizeof(err)), 403);
 	assert_int_equal(approvals_consume(&ctx, plain, &maker, "DELETE", "/v1/cards/42", "?",
-	    NULL, err, sizeof(err)), 403);
+	    NULL, NULL, err, sizeof(err)), 403);
 	assert_int_equal(approvals_consume(&ctx, plain, &maker, "DELETE", "/v1/cards/42", "#a",
-	    NULL, err, sizeof(err)), 403);
+	    NULL, NULL, err, sizeof(err)), 403);
 	/* Filed with one: only that query, byte for byte. */
 	assert_int_equal(approvals_consume(&ctx, queried, &maker, "DELETE", "/v1/cards/42", "",
-	    NULL, err, sizeof(err)), 403);
+	    NULL, NULL, err, sizeof(err)), 403);
 	assert_int_equal(approvals_consume(&ctx, queried, &maker, "DELETE", "/v1/cards/42",
-	    "?cascade=all&also=%2Fv1/cards/43?x", NULL, err, sizeof(err)), 403);
+	    "?cascade=all&also=%2Fv1/cards/43?x", NULL, NULL, err, sizeof(err)), 403);
 	assert_int_equal(approvals_consume(&ctx, queried, &maker, "DELETE", "/v1/cards/42",
-	    "?cascade=all&also=%2fv1/cards/43?x&y", NULL, err, sizeof(err)), 403);
+	    "?cascade=all&also=%2fv1/cards/43?x&y", NULL, NULL, err, sizeof(err)), 403);
 	assert_int_equal(approvals_consume(&ctx, queried, &maker, "DELETE", "/v1/cards/42/",
-	    "?cascade=all&also=%2fv1/cards/43?x", NULL, err, sizeof(err)), 403);
+	    "?cascade=all&also=%2fv1/cards/43?x", NULL, NULL, err, sizeof(err)), 403);
 	assert_int_equal(approvals_consume(&ctx, queried, &maker, "DELETE", "/v1/cards/42",
-	    "?cascade=all&also=%2fv1/cards/43?x", NULL, err, sizeof(err)), 0);
+	    "?cascade=all&also=%2fv1/cards/43?x", NULL, NULL, err, sizeof(err)), 0);
 	assert_int_equal(approvals_consume(&ctx, plain, &maker, "DELETE", "/v1/cards/42", "",
-	    NULL, err, sizeof(err)), 0);
+	    NULL, NULL, err, sizeof(err)), 0);
 	/* Bounds: the query at most APPROVAL_QUERY_MAX bytes. */
 	memset(big, 'q', sizeof(big));
 	memcpy(big, "/v1/q?", 6);
@@ -317,7 +317,7 @@ calls(void **state)
 	static const char other[] = "sha256:"
 	    "0000000000000000000000000000000000000000000000000000000000000000";
 	struct store_approval a;
-	char id[APPROVAL_ID_LEN + 1], err[256];
+	char id[APPROVAL_ID_LEN + 1], err[256], bound[APPROVALS_DIGEST_MAX];
 
 	(void)state;
 	assert_int_equal(approvals_file_call(&ctx, &maker, "acme", "post", "/v1/%70ay", dg, "r",
@@ -329,24 +329,25 @@ calls(void **state)
 	store_approval_clear(&a);
 	assert_int_equal(approvals_file_call(&ctx, &maker, "acme", "POST", "/v1/pay", dg, "",
 	    &a, err, sizeof(err)), 409);	/* the same call is pending */
-	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", "", dg, err,
+	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", "", dg, NULL, err,
 	    sizeof(err)), 409);		/* pending */
 	assert_int_equal(approvals_decide(&ctx, &checker, id, 1, &a, err, sizeof(err)), 0);
 	assert_int_equal(a.state, STORE_APPROVAL_APPROVED);	/* a call is not applied */
 	store_approval_clear(&a);
-	assert_int_equal(approvals_consume(&ctx, id, &outsider, "POST", "/v1/pay", "", dg, err,
+	assert_int_equal(approvals_consume(&ctx, id, &outsider, "POST", "/v1/pay", "", dg, NULL, err,
 	    sizeof(err)), 404);
-	assert_int_equal(approvals_consume(&ctx, id, &maker, "GET", "/v1/pay", "", dg, err,
+	assert_int_equal(approvals_consume(&ctx, id, &maker, "GET", "/v1/pay", "", dg, NULL, err,
 	    sizeof(err)), 403);
-	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", "", NULL, err,
+	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", "", NULL, NULL, err,
 	    sizeof(err)), 403);
-	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", "", other, err,
+	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", "", other, NULL, err,
 	    sizeof(err)), 403);
-	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", "", "sha256:zz", err,
+	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", "", "sha256:zz", NULL, err,
 	    sizeof(err)), 400);
-	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", "", dg, err,
+	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", "", dg, bound, err,
 	    sizeof(err)), 0);
-	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", "", dg, err,
+	assert_string_equal(bound, dg);		/* for the upstream to check */
+	assert_int_equal(approvals_consume(&ctx, id, &maker, "POST", "/v1/pay", "", dg, NULL, err,
 	    sizeof(err)), 409);
 	assert_non_null(strstr(err, "used"));
 	/* Bad calls. */
