@@ -303,7 +303,7 @@ class Restart(Suite):
             def gate(tok):
                 return self.gate_on(s, tok)
             eq(gate(tok).status, 200, "a's token at the gate")
-            holder = self.lock_tables(s, "clients, client_secrets, tokens, lock_failures")
+            holder = s.hold_writes("clients, client_secrets, tokens, lock_failures")
             answers = {}
             t0 = time.time()
             waiting = [threading.Thread(target=lambda: answers.setdefault(
@@ -338,10 +338,6 @@ class Restart(Suite):
             self.unlock_tables(holder)
             s.cleanup()
 
-    def lock_tables(self, s, tables):
-        """A psql session holding tables locked; unlock_tables ends it."""
-        return s.hold_writes(tables)
-
     def counter_moved(self, s, before, name):
         """/readyz's store once its change counter name has moved past
         before's (5 s at most)."""
@@ -372,7 +368,7 @@ class Restart(Suite):
         try:
             a = s.client("acme", name="cached", roles="viewer")
             eq(s.token(a["client_id"], a["client_secret"]).status, 200, "a's first token")
-            holder = self.lock_tables(s, "signing_keys, locks")
+            holder = s.hold_writes("signing_keys, locks")
             s.tenant("moved")   # the generation moves; every node must reload
             stop, answers = threading.Event(), []
 
@@ -423,7 +419,7 @@ class Restart(Suite):
             a = s.client("acme", name="cached", roles="viewer")
             eq(s.token(a["client_id"], a["client_secret"]).status, 200, "a's first token")
             before = s.get("/readyz").json()["store"]
-            holder = self.lock_tables(s, "clients, client_secrets")
+            holder = s.hold_writes("clients, client_secrets")
             guesser = {"Authorization": basic(a["client_id"], "not-the-secret"),
                        "X-Forwarded-For": "198.51.100.7"}
             for i in range(5):      # lockout_pair_threshold
@@ -469,7 +465,7 @@ class Restart(Suite):
             eq(after["generation"], before["generation"], "the data generation stays")
             g = self.gate_on(s, tok)
             eq(g.status, 401, "the revoked token at the gate, at once: %r" % g)
-            holder = self.lock_tables(s, "clients, client_secrets")
+            holder = s.hold_writes("clients, client_secrets")
             t0 = time.time()
             r = s.token(a["client_id"], a["client_secret"])
             took = time.time() - t0
@@ -519,7 +515,7 @@ class Restart(Suite):
             r = s.token(o["client_id"], o["client_secret"])
             eq(r.status, 200, "the opaque token")
             opaque = r.json()["access_token"]
-            holder = self.lock_tables(s, "clients")
+            holder = s.hold_writes("clients")
             answers = {}
 
             def ask(i):
