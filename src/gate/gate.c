@@ -182,6 +182,29 @@ policy_get(struct gate *g)
 	return p;
 }
 
+/*
+ * The refusal's body again, in X-Gatehouse-Refusal: nginx's auth_request
+ * keeps a subrequest's headers (auth_request_set) but drops its body, so
+ * without this it could relay the gate's JSON only by asking a second
+ * time, and a second ask may use up an approval decided in between for a
+ * call that is never made, and counts and audits the refusal twice
+ * (docs/nginx/nginx.conf). The body is printable ASCII (descriptions are
+ * NQSCHAR, gate_refuse), so it is a valid header value as it is; one that
+ * were not is left out rather than sent.
+ */
+static void
+relay_header(struct http_exchange *x)
+{
+	if (x->resp.body == NULL || x->resp.body_len == 0)
+		return;
+	for (size_t i = 0; i < x->resp.body_len; i++) {
+		unsigned char c = (unsigned char)x->resp.body[i];
+		if (c < 0x20 || c > 0x7e)
+			return;
+	}
+	http_response_header(&x->resp, "X-Gatehouse-Refusal", x->resp.body);
+}
+
 static void
 answer_refusal(struct http_exchange *x, const struct policy_rule *rule,
     const struct gate_refusal *r)
@@ -205,6 +228,7 @@ answer_refusal(struct http_exchange *x, const struct policy_rule *rule,
 	http_response_json(&x->resp, r->status, body);
 	x->resp.reason = r->reason;
 	http_response_header(&x->resp, "Cache-Control", "no-store");
+	relay_header(x);
 	if (r->status == 401) {
 		/* RFC 6750 §3.1: no error code when no credentials were sent. */
 		if (strcmp(r->error, "no_token") == 0)

@@ -121,6 +121,8 @@ class Gate(Suite):
         body = r.json()
         eq(body.get("reason"), reason, "%s: reason %r" % (what, body))
         check(body.get("error_description"), "%s: a description" % what)
+        eq(json.loads(r.header("X-Gatehouse-Refusal") or "null"), body,
+           "%s: the body again in a header, for nginx" % what)
         if status == 401:
             check((r.header("WWW-Authenticate") or "").startswith('Bearer error="invalid_token"'),
                   "%s: RFC 6750 challenge %r" % (what, r.headers))

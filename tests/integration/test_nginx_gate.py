@@ -178,6 +178,47 @@ class NginxGate(Suite):
                'error_description="the token is longer than 8192 bytes"'], "challenge for %d" % n)
         eq(Echo.calls, [], "no refused call reached the upstream")
 
+    def gate_asks(self):
+        """How many checks the gate has answered (its request counter)."""
+        text = self.s.get("/metrics").body.decode()
+        return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
+                   if line.startswith('gatehouse_http_requests_total{route="gate"'))
+
+    def test_a_refused_call_asks_the_gate_once(self):
+        # nginx answers a refusal from the gate's one answer: a second ask
+        # could use up an approval decided in between for a call that is
+        # never made, and counts and audits the refusal twice.
+        t = self.token(self.op)
+        Echo.calls.clear()
+        for method, path, tok, tenant, want in (
+                ("GET", "/v1/products/1", None, "acme", 401),
+                ("GET", "/v1/products/1", t, "globex", 403),
+                ("GET", "/v1/products/1", t, None, 400),
+                ("POST", "/v1/payouts/p-9", t, "acme", 403)):
+            before = self.gate_asks()
+            st, h, body = self.call(method, path, tok, tenant=tenant, body="{}" if method == "POST" else None)
+            eq(st, want, "%s %s: %r" % (method, path, body))
+            eq(self.gate_asks() - before, 1, "%s %s: the gate is asked once" % (method, path))
+            eq(h.get("cache-control"), ["no-store"], "no-store on %s %s: %r" % (method, path, h))
+            eq(h.get("content-type"), ["application/json"], "JSON on %s %s" % (method, path))
+        check(json.loads(body)["reason"] == "approval_required", "critical: %r" % body)
+        eq(Echo.calls, [], "no refused call reached the upstream")
+
+    def test_a_gate_that_does_not_answer_is_a_503(self):
+        dead = Nginx(self.free_closed_port(), self.api.server_address[1])
+        try:
+            st, h, body = dead.request("GET", "/v1/products/1", {"Authorization": "Bearer x"}, None)
+        finally:
+            dead.stop()
+        eq((st, json.loads(body)["reason"]), (503, "gate_unavailable"), "no gate: %r" % body)
+
+    @staticmethod
+    def free_closed_port():
+        import socket
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+
     def test_address_allowlist_through_nginx(self):
         # The token is fetched as if from 10.1.2.3 (gatehouse trusts loopback).
         r = self.s.post_form("/oauth/token", {"grant_type": "client_credentials"},
