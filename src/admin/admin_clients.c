@@ -22,9 +22,10 @@
 static json_t *
 secret_json(const struct store_secret *s, int64_t now)
 {
-	return json_pack("{s:I, s:o, s:o, s:o, s:s}", "secret_id", (json_int_t)s->id,
+	return json_pack("{s:I, s:o, s:o, s:o, s:s, s:o}", "secret_id", (json_int_t)s->id,
 	    "created_at", views_time(s->created_at), "expires_at", views_time(s->expires_at),
-	    "revoked_at", views_time(s->revoked_at), "state", views_secret_state(s, now));
+	    "revoked_at", views_time(s->revoked_at), "state", views_secret_state(s, now),
+	    "holder", views_secret_holder(s));
 }
 
 /* -- payloads: a client_spec as a JSON object of strings ---------------------- */

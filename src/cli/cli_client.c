@@ -172,10 +172,10 @@ cmd_client_show(int argc, char **argv)
 	arr = json_array();
 	/* Secrets by their dates only; never the hash. */
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, json_pack("{s:I, s:o, s:o, s:o, s:s}",
+		json_array_append_new(arr, json_pack("{s:I, s:o, s:o, s:o, s:s, s:o}",
 		    "id", (json_int_t)ss[i].id, "created_at", views_time(ss[i].created_at),
 		    "expires_at", views_time(ss[i].expires_at), "revoked_at", views_time(ss[i].revoked_at),
-		    "status", views_secret_state(&ss[i], now)));
+		    "status", views_secret_state(&ss[i], now), "holder", views_secret_holder(&ss[i])));
 	json_object_set_new(o, "secrets", arr);
 	store_secret_free(ss, n);
 	store_client_clear(&c);

@@ -100,6 +100,12 @@ views_secret_state(const struct store_secret *s, int64_t now)
 	return secret_live(s, now) ? "live" : "expired";
 }
 
+json_t *
+views_secret_holder(const struct store_secret *s)
+{
+	return s->holder != NULL && s->holder[0] != '\0' ? json_string(s->holder) : json_null();
+}
+
 /* A key's state at now, from its dates. */
 static const char *
 key_state(const struct store_key *k, int64_t now)

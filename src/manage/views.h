@@ -37,6 +37,13 @@ json_t	*views_client_listed(struct store *st, const struct store_client *,
 /* A secret's state at now: "revoked", "expired" or "live". Static text. */
 const char *views_secret_state(const struct store_secret *, int64_t now);
 
+/* Whom the admin API showed a secret to when it made it for another client
+ * (store.h struct store_secret holder): that client's id, or null when it
+ * was shown only to whoever acts as the client itself. The maker-checker
+ * rule reads it; an operator reads it to find which secret makes two
+ * clients one person (approvals/held.h). */
+json_t	*views_secret_holder(const struct store_secret *);
+
 /* A signing key's dates and its state at now (scheduled, published,
  * active, retired, removed). */
 json_t	*views_key(const struct store_key *, int64_t now);

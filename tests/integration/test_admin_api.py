@@ -647,8 +647,13 @@ class Admin(Suite):
         eq(r.status, 403, "nor with a2's own, while a1's works: %r" % r)
         # a2 takes itself back: the secret a1 saw revoked with a2's tokens.
         t2 = self.bearer(a2["client_id"], a2["client_secret"])
-        sids = [x["secret_id"] for x in self.api("GET", "/clients/%s/secrets" % a2["client_id"],
-                                                 self.root).json()["secrets"]]
+        listed = self.api("GET", "/clients/%s/secrets" % a2["client_id"], self.root).json()["secrets"]
+        sids = [x["secret_id"] for x in listed]
+        # The list says which secret a1 was shown, and so which to revoke.
+        holders = {x["secret_id"]: x["holder"] for x in listed}
+        eq(holders, {min(sids): None, max(sids): a1["client_id"]}, "holders: %r" % listed)
+        eq({x["id"]: x["holder"] for x in self.s.cli("client", "show", a2["client_id"])["secrets"]},
+           holders, "client show says so too")
         r = self.s.post_json(A + "/clients/%s/secrets/%d/revoke" % (a2["client_id"], max(sids)),
                              {"revoke_tokens": True}, headers={"Authorization": "Bearer " + t2})
         eq(r.status, 200, "a2 revokes the secret a1 saw: %r" % r)
