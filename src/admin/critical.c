@@ -249,14 +249,57 @@ admin_critical(struct admin_call *c, const char *kind, const char *tenant, enum 
 	store_approval_clear(&a);
 }
 
+/* Whether one of client cid's secrets is the one payload p made (its
+ * preset hash): 0 when not, or when the store cannot say. */
+static int
+has_preset_secret(struct gh_ctx *ctx, const char *cid, const json_t *p)
+{
+	struct store_secret *ss = NULL;
+	size_t n = 0;
+	uint8_t h[32];
+	char err[128];
+	int found = 0;
+
+	if (cid == NULL || admin_preset_hash(p, h, err, sizeof(err)) != 1 ||
+	    store_secret_list(ctx->store, cid, &ss, &n) != STORE_OK)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (secret_equal(h, ss[i].hash))
+			found = 1;
+	store_secret_free(ss, n);
+	return found;
+}
+
+/* Whether the client payload p creates exists: its id, in its tenant,
+ * with the secret it made. A client of that id that is not it (another
+ * tenant's, made while this creation waited) leaves the creation to be
+ * applied, and refused as a conflict, rather than called done. */
+static int
+created(struct gh_ctx *ctx, const json_t *p)
+{
+	const char *id = json_string_value(json_object_get(p, "id"));
+	const char *tenant = json_string_value(json_object_get(p, "tenant"));
+	struct store_client c;
+	int ours;
+
+	if (id == NULL || tenant == NULL)
+		return 0;
+	memset(&c, 0, sizeof(c));
+	if (store_client_get(ctx->store, id, &c) != STORE_OK)
+		return 0;
+	ours = strcmp(c.tenant_id, tenant) == 0;
+	store_client_clear(&c);
+	return ours && has_preset_secret(ctx, id, p);
+}
+
 /*
  * Recovery (approvals_recover: the approval is APPROVED because its decider
  * stopped before recording the outcome, maybe after applying it): 1 when
  * the change is already in effect, so that it is not applied twice. A
- * created client exists; a deleted one does not; a rotated secret's hash
- * is among the client's secrets; a key for the environment was made at or
- * after the decision. Changes that set values (update, disable) are
- * applied again: the same values, the same result.
+ * created client exists (created); a deleted one does not; a rotated
+ * secret's hash is among the client's secrets; a key for the environment
+ * was made at or after the decision. Changes that set values (update,
+ * disable) are applied again: the same values, the same result.
  */
 static int
 in_effect(struct gh_ctx *ctx, const struct store_approval *a, const json_t *p)
@@ -264,33 +307,21 @@ in_effect(struct gh_ctx *ctx, const struct store_approval *a, const json_t *p)
 	const char *cid = json_string_value(json_object_get(p, "client_id"));
 	int found = 0;
 
-	if (strcmp(a->kind, "client.create") == 0 || strcmp(a->kind, "client.delete") == 0) {
+	if (strcmp(a->kind, "client.create") == 0)
+		return created(ctx, p);
+	if (strcmp(a->kind, "client.delete") == 0) {
 		struct store_client c;
-		const char *id = strcmp(a->kind, "client.create") == 0 ?
-		    json_string_value(json_object_get(p, "id")) : cid;
 		int rc;
-		if (id == NULL)
+		if (cid == NULL)
 			return 0;
 		memset(&c, 0, sizeof(c));
-		rc = store_client_get(ctx->store, id, &c);
+		rc = store_client_get(ctx->store, cid, &c);
 		if (rc == STORE_OK)
 			store_client_clear(&c);
-		return strcmp(a->kind, "client.create") == 0 ? rc == STORE_OK : rc == STORE_NOTFOUND;
+		return rc == STORE_NOTFOUND;
 	}
-	if (strcmp(a->kind, "secret.rotate") == 0) {
-		struct store_secret *ss = NULL;
-		size_t n = 0;
-		uint8_t h[32];
-		char err[128];
-		if (cid == NULL || admin_preset_hash(p, h, err, sizeof(err)) != 1 ||
-		    store_secret_list(ctx->store, cid, &ss, &n) != STORE_OK)
-			return 0;
-		for (size_t i = 0; i < n; i++)
-			if (secret_equal(h, ss[i].hash))
-				found = 1;
-		store_secret_free(ss, n);
-		return found;
-	}
+	if (strcmp(a->kind, "secret.rotate") == 0)
+		return has_preset_secret(ctx, cid, p);
 	if (strcmp(a->kind, "key.rotate") == 0) {
 		struct store_key *ks = NULL;
 		size_t n = 0;

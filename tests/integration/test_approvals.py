@@ -557,6 +557,26 @@ class Approvals(Suite):
         eq(len(self.s.cli("client", "show", cid)["secrets"]), len(before),
            "the secret was not added twice")
 
+    def test_recovery_does_not_take_another_tenants_client_for_the_creation(self):
+        """A creation approved but not applied when its decider stopped,
+        whose id another tenant's client took meanwhile, is not finished as
+        "already in effect": it is applied, and fails as the conflict it is."""
+        body = {"name": "taken-later", "id": "taken-later", "env": "production",
+                "roles": ["viewer"], "allow_ips": ["127.0.0.0/8"]}
+        r = self.api("POST", "/admin/v1/clients", self.op, body)
+        eq(r.status, 202, "filed: %r" % r)
+        aid, secret = r.json()["approval_id"], r.json()["client_secret"]
+        p = self.cli_decide(aid, self.admin, env={"GATEHOUSE_TEST_FAULT": "approval-after-decide"})
+        eq(p.returncode, 70, "the CLI stopped at the fault point: %r" % p.stderr)
+        eq(self.state(aid), "approved", "decided, not applied")
+        self.s.cli("client", "create", "--tenant", "globex", "--name", "theirs", "--id", "taken-later")
+        self.s.stop()
+        self.s.env["GATEHOUSE_CLOCK_OFFSET"] = "60"
+        self.s.start()
+        self.wait_state(aid, "failed", "refused by the restarted server, not called done")
+        eq(self.s.cli("client", "show", "taken-later")["tenant_id"], "globex", "globex's client stays")
+        eq(self.s.token("taken-later", secret).status, 401, "acme's secret opens nothing")
+
     def test_audit_events(self):
         a = self.file(self.op)
         eq(self.decide(self.admin, a["id"]).status, 200, "approve")
