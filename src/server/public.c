@@ -15,6 +15,7 @@ static struct {
 	struct gh_ctx		*ctx;
 	struct route_table	*table;
 	char			 cache_control[48];	/* the JWKS's */
+	char			 metadata_path[CONFIG_MAX_ISSUER + 48]; /* issuer_metadata_path */
 } pub;
 
 /* The longest a verifier may cache the JWKS (s), lead permitting. */
@@ -197,6 +198,49 @@ metrics(struct http_exchange *x)
 	return HTTP_DONE;
 }
 
+#define METADATA_PATH "/.well-known/oauth-authorization-server"
+
+/*
+ * RFC 8414 §3.1: the metadata of an issuer with a path (https://h/auth) is
+ * at /.well-known/oauth-authorization-server/auth, the well-known part put
+ * between the host and the path, which a proxy in front of us forwards as
+ * it is. Into out, 1; 0 when the issuer has no path, or one with bytes the
+ * HTTP layer would not match as written (a '%'), whose metadata stays at
+ * the root alone.
+ */
+static int
+issuer_metadata_path(const char *issuer, char *out, size_t outlen)
+{
+	const char *host = strstr(issuer, "://"), *path;
+	size_t n;
+
+	if (host == NULL || (path = strchr(host + 3, '/')) == NULL)
+		return 0;
+	n = strlen(path);
+	while (n > 0 && path[n - 1] == '/')
+		n--;
+	if (n == 0 || strcspn(path, "%?#") < n)
+		return 0;
+	return snprintf(out, outlen, "%s%.*s", METADATA_PATH, (int)n, path) < (int)outlen;
+}
+
+/* The metadata at issuer_metadata_path too, when the issuer has a path. */
+static int
+metadata_at_issuer_path(struct route_table *t)
+{
+	struct http_route r;
+
+	if (!issuer_metadata_path(pub.ctx->issuer, pub.metadata_path, sizeof(pub.metadata_path)))
+		return 0;
+	memset(&r, 0, sizeof(r));
+	r.method = HTTP_GET;
+	r.path = pub.metadata_path;
+	r.handler = metadata;
+	r.auth = HTTP_AUTH_PUBLIC;
+	r.name = "metadata";
+	return routes_add(t, &r);
+}
+
 int
 public_routes_add(struct route_table *t, struct gh_ctx *ctx)
 {
@@ -206,7 +250,7 @@ public_routes_add(struct route_table *t, struct gh_ctx *ctx)
 		enum http_auth auth;
 	} fixed[] = {
 		{ "/.well-known/jwks.json", "jwks", jwks, HTTP_AUTH_PUBLIC },
-		{ "/.well-known/oauth-authorization-server", "metadata", metadata, HTTP_AUTH_PUBLIC },
+		{ METADATA_PATH, "metadata", metadata, HTTP_AUTH_PUBLIC },
 		{ "/healthz", "healthz", healthz, HTTP_AUTH_PUBLIC },
 		{ "/readyz", "readyz", readyz, HTTP_AUTH_PUBLIC },
 		{ "/metrics", "metrics", metrics, HTTP_AUTH_OPERATOR },
@@ -232,5 +276,5 @@ public_routes_add(struct route_table *t, struct gh_ctx *ctx)
 		    routes_add(t, &r)) == -1)
 			return -1;
 	}
-	return 0;
+	return metadata_at_issuer_path(t);
 }

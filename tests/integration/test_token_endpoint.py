@@ -231,6 +231,22 @@ class TokenEndpoint(Suite):
         eq(p["iss"], m["issuer"], "iss == issuer")
         check(h["kid"] in m["gatehouse_environment_keys"]["sandbox"], "sandbox key signs sandbox tokens")
 
+    def test_an_issuer_with_a_path_has_its_metadata_where_rfc8414_puts_it(self):
+        # RFC 8414 §3.1: for https://example.com/tenant/auth the document is
+        # at /.well-known/oauth-authorization-server/tenant/auth, which a
+        # proxy forwards as it is; the root stays served too.
+        s = Server("--issuer", "https://example.com/tenant/auth/")
+        try:
+            at = s.get("/.well-known/oauth-authorization-server/tenant/auth")
+            eq(at.status, 200, "under the issuer's path: %r" % at)
+            eq(at.json(), s.get("/.well-known/oauth-authorization-server").json(), "the same document")
+            eq(at.json()["issuer"], "https://example.com/tenant/auth/", "its issuer")
+            for other in ("/.well-known/oauth-authorization-server/tenant",
+                          "/.well-known/oauth-authorization-server/tenant/auth/x"):
+                eq(s.get(other).status, 404, "not under %s" % other)
+        finally:
+            s.cleanup()
+
     def test_issuer_with_a_trailing_slash_advertises_endpoints_that_exist(self):
         # RFC 8414: the metadata's URLs were the issuer and the path pasted
         # together, so an issuer ending in '/' advertised
