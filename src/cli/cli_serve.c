@@ -98,7 +98,9 @@ configure(int argc, char **argv, struct config *cfg)
 		}
 	}
 	if (!bad && config_validate(cfg, err, sizeof(err)) == -1) {
-		fprintf(stderr, "gatehouse: serve: %s\n", err);
+		/* A line each, each saying whose it is. */
+		for (char *line = strtok(err, "\n"); line != NULL; line = strtok(NULL, "\n"))
+			fprintf(stderr, "gatehouse: serve: %s\n", line);
 		bad = 1;
 	}
 	return bad ? -1 : 0;

@@ -335,37 +335,59 @@ issuer_check(const char *iss, char *err, size_t errlen)
 	return 0;
 }
 
+/* The errors config_validate finds, a line each, cut at len bytes. */
+struct errors {
+	char	*s;
+	size_t	 len, used;
+	int	 n;
+};
+
+static void
+add_error(struct errors *e, const char *fmt, ...)
+{
+	va_list ap;
+	int w;
+
+	e->n++;
+	if (e->used + 1 >= e->len)
+		return;
+	if (e->used > 0)
+		e->s[e->used++] = '\n';
+	va_start(ap, fmt);
+	w = vsnprintf(e->s + e->used, e->len - e->used, fmt, ap);
+	va_end(ap);
+	if (w > 0)
+		e->used += (size_t)w < e->len - e->used ? (size_t)w : e->len - e->used - 1;
+}
+
 int
 config_validate(const struct config *c, char *err, size_t errlen)
 {
-	if (c->issuer[0] != '\0' && issuer_check(c->issuer, err, errlen) == -1)
-		return -1;
-	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0')) {
-		snprintf(err, errlen, "tls_cert and tls_key go together: set both or neither");
-		return -1;
-	}
-	if (c->max_ttl < c->ttl_sandbox || c->max_ttl < c->ttl_production) {
-		snprintf(err, errlen, "max_ttl (%llds) is below a default lifetime",
-		    (long long)c->max_ttl);
-		return -1;
-	}
+	struct errors e = { err, errlen, 0, 0 };
+	char one[256];
+
+	/* Every relation that does not hold is reported, not just the first
+	 * (STYLE 5). */
+	if (errlen > 0)
+		err[0] = '\0';
+	if (c->issuer[0] != '\0' && issuer_check(c->issuer, one, sizeof(one)) == -1)
+		add_error(&e, "%s", one);
+	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0'))
+		add_error(&e, "tls_cert and tls_key go together: set both or neither");
+	if (c->max_ttl < c->ttl_sandbox || c->max_ttl < c->ttl_production)
+		add_error(&e, "max_ttl (%llds) is below a default lifetime", (long long)c->max_ttl);
 	if (strcmp(c->maker_checker, "production") != 0 && strcmp(c->maker_checker, "always") != 0 &&
-	    strcmp(c->maker_checker, "never") != 0) {
-		snprintf(err, errlen, "maker_checker: \"%.40s\" is not production, always or never", c->maker_checker);
-		return -1;
-	}
-	if (c->platform_tenant[0] == '\0') {
-		snprintf(err, errlen, "platform_tenant: must name a tenant");
-		return -1;
-	}
+	    strcmp(c->maker_checker, "never") != 0)
+		add_error(&e, "maker_checker: \"%.40s\" is not production, always or never",
+		    c->maker_checker);
+	if (c->platform_tenant[0] == '\0')
+		add_error(&e, "platform_tenant: must name a tenant");
 	for (size_t i = 0; i < CONFIG_MAX_ROUTES; i++) {
 		const char *r = c->route[i];
-		if (r != NULL && r[0] != '\0' && strcmp(r, "off") != 0 && r[0] != '/') {
-			snprintf(err, errlen, "route paths start with '/' (or are \"off\"): \"%.60s\"", r);
-			return -1;
-		}
+		if (r != NULL && r[0] != '\0' && strcmp(r, "off") != 0 && r[0] != '/')
+			add_error(&e, "route paths start with '/' (or are \"off\"): \"%.60s\"", r);
 	}
-	return 0;
+	return e.n > 0 ? -1 : 0;
 }
 
 void

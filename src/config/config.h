@@ -71,7 +71,7 @@ int	config_load_stream(struct config *c, FILE *f, const char *name, char *err,
 	    size_t errlen);
 /* Checks relations between keys after everything is set, and that an
  * issuer, when set, is an http(s) URL with a host and no query or
- * fragment. 0 or -1. */
+ * fragment. 0, or -1 with every error found in err, a line each. */
 int	config_validate(const struct config *c, char *err, size_t errlen);
 /* Prints every key with its type, bounds and default (for --help). */
 void	config_usage(FILE *f);

@@ -291,6 +291,16 @@ class TokenEndpoint(Suite):
                 check('"server.started"' not in err, "never served: %r" % err)
             finally:
                 s.cleanup()
+        # Every setting that does not hold is named, not just the first.
+        s = Server("--issuer", "ftp://auth.example.com", "--maker-checker", "sometimes",
+                   "--platform-tenant", "", start=False)
+        try:
+            check(s.start(expect_fail=True) != 0, "refused")
+            err = s.stderr()
+            for what in ("serve: issuer", "serve: maker_checker", "serve: platform_tenant"):
+                check("gatehouse: " + what in err, "names %s: %r" % (what, err))
+        finally:
+            s.cleanup()
         for good in ("http://127.0.0.1:9", "HTTPS://Auth.Example.com:8443/gh/"):
             s = Server("--issuer", good)
             try:
