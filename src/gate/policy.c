@@ -117,8 +117,14 @@ policy_normalize_path(const char *uri, size_t len, char out[POLICY_MAX_PATH + 1]
 		*why = "the path must start with '/' (origin-form, RFC 9112 §3.2.1)";
 		return -1;
 	}
-	for (i = 0; i < len && uri[i] != '?' && uri[i] != '#'; i++) {
+	for (i = 0; i < len && uri[i] != '?'; i++) {
 		unsigned char c = (unsigned char)uri[i];
+		if (c == '#') {
+			/* A request target has none (RFC 9112 §3.2); a server
+			 * may cut the path there or keep it. */
+			*why = "the path has a '#' (a fragment is no part of a request target)";
+			return -1;
+		}
 		if (o + 3 > POLICY_MAX_PATH) {
 			*why = "the path is too long";
 			return -1;

@@ -79,7 +79,7 @@ void	policy_unref(struct policy *);	/* NULL is a no-op */
  * dropped; percent-encoded unreserved characters are decoded (RFC 3986
  * §6.2.2.2) and other escapes upper-cased; an encoded '/', '\' or control
  * character, a "." or ".." segment, an empty segment other than a trailing
- * one, ';' and characters outside RFC 3986 are refused, because a server
+ * one, ';', '#' and characters outside RFC 3986 are refused, because a server
  * behind the gate might read such a path differently from the policy.
  * out needs POLICY_MAX_PATH + 1 bytes. 0, or -1 with a static reason in *why.
  */

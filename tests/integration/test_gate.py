@@ -374,7 +374,8 @@ class Gate(Suite):
     def test_ambiguous_paths_refused(self):
         op = self.token(self.op)
         for uri in ("/v1/products/../cards/x", "/v1/products/%2e%2e/x", "/v1/products//x",
-                    "/v1/products/a%2fb", "/v1/products;x=1/a", "v1/products", "/v1/products/%zz"):
+                    "/v1/products/a%2fb", "/v1/products;x=1/a", "v1/products", "/v1/products/%zz",
+                    "/v1/products/1#/../../cards/x"):
             r = self.gate(op, uri=uri)
             eq(r.status, 400, "%s: %r" % (uri, r))
             eq(r.json()["reason"], "path", uri)

@@ -153,7 +153,7 @@ test_normalize(void **state)
 	norm_ok("/v1/%61dmin", "/v1/admin");		/* encoded unreserved: decoded */
 	norm_ok("/v1/a%2eb", "/v1/a.b");
 	norm_ok("/v1/a%3ab", "/v1/a%3Ab");		/* reserved: kept, upper-cased */
-	norm_ok("/v1/x#frag", "/v1/x");
+	norm_ok("/v1/x?a=1#frag", "/v1/x");		/* the path ends at '?' */
 	norm_bad("");
 	norm_bad("v1/x");
 	norm_bad("http://host/v1/x");
@@ -171,6 +171,8 @@ test_normalize(void **state)
 	norm_bad("/v1/a b");
 	norm_bad("/v1/a\\b");
 	norm_bad("/v1/\x80");
+	norm_bad("/v1/x#frag");				/* no fragment in a target */
+	norm_bad("/v1/products#/../admin");
 }
 
 static void
