@@ -234,7 +234,7 @@ cmd_audit_list(int argc, char **argv)
 			return cli_fail("audit list: --before-seq \"%.20s\" %s", s, why);
 		f.before_seq = v;
 	}
-	if (cli_open_store(&a, &st) == -1)
+	if (cli_open_existing_store(&a, &st) == -1)
 		return 1;
 	if (store_audit_list(st, &f, &rows, &n) != STORE_OK) {
 		rc = cli_fail("audit list: %s", store_last_error());
@@ -282,7 +282,8 @@ cmd_audit_verify(int argc, char **argv)
 	 * record a trail without one would get). */
 	if ((k = verify_key(&a)) == NULL)
 		return 1;
-	if (cli_open_store(&a, &st) == -1) {
+	/* A mistyped path must not verify as an empty trail. */
+	if (cli_open_existing_store(&a, &st) == -1) {
 		store_audit_key_free(k);
 		return 1;
 	}

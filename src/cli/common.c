@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include "cli/common.h"
 #include "security/masterkey.h"
 #include "util/util.h"
@@ -284,6 +286,27 @@ cli_open_store(const struct cli_args *a, struct store **out)
 		return -1;
 	}
 	return 0;
+}
+
+int
+cli_open_existing_store(const struct cli_args *a, struct store **out)
+{
+	const char *url = cli_db_url(a), *path = NULL;
+	struct stat sb;
+
+	if (url == NULL)
+		return -1;
+	/* store_open's reading of a URL: "sqlite:PATH", or a bare path. */
+	if (strncmp(url, "sqlite:", 7) == 0)
+		path = url + 7;
+	else if (strstr(url, "://") == NULL)
+		path = url;
+	if (path != NULL && path[0] != '\0' && stat(path, &sb) == -1 && errno == ENOENT) {
+		cli_fail("store: %s does not exist (check --db, GATEHOUSE_DB or db in --config)",
+		    path);
+		return -1;
+	}
+	return cli_open_store(a, out);
 }
 
 int

@@ -62,6 +62,11 @@ const char *cli_master_path(const struct cli_args *);
 int	cli_load_config(const struct cli_args *, struct config *cfg);
 /* Opens the store. 0, or prints the reason and returns -1. */
 int	cli_open_store(const struct cli_args *, struct store **out);
+/* cli_open_store for a command that only reads: a SQLite store whose file
+ * does not exist is an error (a mistyped path), not a new empty store that
+ * opening would make and a reader would report on as if it were the real
+ * one. 0, or prints the reason and returns -1. */
+int	cli_open_existing_store(const struct cli_args *, struct store **out);
 /* Loads (create: or makes) the master key. 0 or -1 after printing. */
 int	cli_master_key(const struct cli_args *, int create, uint8_t out[32],
 	    int *created);

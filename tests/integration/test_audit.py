@@ -627,6 +627,19 @@ class Audit(Suite):
         rc, out, err = self.verify(db)
         eq(rc, 0, "the trail verifies: " + err)
 
+    def test_verify_of_no_store_fails(self):
+        # A mistyped --db used to be opened as a new, empty SQLite store
+        # (the file made and migrated) whose empty trail verified: ok, exit
+        # 0, for a trail that was never read.
+        typo = os.path.join(self.s.dir, "no-such-store.db")
+        for cmd in (("audit", "verify"), ("audit", "list")):
+            p = self.run_cli("sqlite:" + typo, *cmd)
+            err = p.stderr.decode()
+            eq(p.returncode, 1, "%s refused: %s" % (" ".join(cmd), err))
+            check("does not exist" in err and typo in err, "says why: " + err)
+            eq(p.stdout, b"", "no verdict printed")
+            check(not os.path.exists(typo), "no store made by %s" % " ".join(cmd))
+
     # -- list ----------------------------------------------------------------------
     def test_list_filters(self):
         c1, c2 = self.c1["client_id"], self.c2["client_id"]
