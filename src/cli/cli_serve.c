@@ -176,6 +176,28 @@ fail:
 	return NULL;
 }
 
+/* The first run's own changes in the audit trail, durable before the
+ * secret is shown: an Admin client must not exist with no row saying who
+ * made it. A row that cannot be written is said on stderr (the change is
+ * made by then). */
+static void
+bootstrap_audit(struct gh_ctx *ctx, const struct config *cfg, const char *action,
+    const char *target)
+{
+	struct audit_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.actor = "gatehouse";
+	ev.tenant = "platform";
+	ev.action = action;
+	ev.target = target;
+	ev.outcome = "ok";
+	ev.detail = "first run";
+	if (audit_write(ctx->store, cfg, &ev) == -1)
+		fprintf(stderr, "gatehouse: bootstrap: %s %s: done, but the audit trail could not "
+		    "record it\n", action, target);
+}
+
 /* First run: a platform tenant with an admin client, its secret shown once. */
 static int
 bootstrap(struct gh_ctx *ctx, const struct config *cfg, const char *base)
@@ -204,6 +226,7 @@ bootstrap(struct gh_ctx *ctx, const struct config *cfg, const char *base)
 		fprintf(stderr, "gatehouse: bootstrap: %s\n", err);
 		goto out;
 	}
+	bootstrap_audit(ctx, cfg, "tenant.create", "platform");
 	memset(&s, 0, sizeof(s));
 	s.tenant = "platform";
 	s.name = "bootstrap admin";
@@ -215,6 +238,7 @@ bootstrap(struct gh_ctx *ctx, const struct config *cfg, const char *base)
 		fprintf(stderr, "gatehouse: bootstrap: %s\n", err);
 		goto out;
 	}
+	bootstrap_audit(ctx, cfg, "client.create", c.id);
 	printf("\ngatehouse: first run. Created tenant \"platform\" and an admin client.\n"
 	    "  client_id:     %s\n"
 	    "  client_secret: %s\n"

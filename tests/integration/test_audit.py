@@ -294,6 +294,18 @@ class Audit(Suite):
         seqs = [r["seq"] for r in rows]
         eq(seqs, sorted(seqs, reverse=True), "newest first")
 
+    def test_first_run_recorded(self):
+        # serve's first run makes the platform tenant and a production
+        # Admin client: it used to leave no row, so the trail began with
+        # an Admin nobody had made.
+        boot = self.s.bootstrap["client_id"]
+        rows = self.s.cli("audit", "list", "--tenant", "platform", "--limit", "1000")
+        made = [(r["action"], r["target"], r["actor"], r["outcome"]) for r in rows
+                if r["action"] in ("tenant.create", "client.create")]
+        check(("tenant.create", "platform", "gatehouse", "ok") in made, "tenant row: %r" % made)
+        check(("client.create", boot, "gatehouse", "ok") in made, "admin client row: %r" % made)
+        check(self.s.bootstrap["client_secret"] not in json.dumps(rows), "no secret")
+
     def test_concurrent_tokens_share_rows_and_each_is_listed(self):
         # Tokens of one client answered in one group-commit batch share one
         # row (src/store/audit_group.h); the list still gives one entry per
