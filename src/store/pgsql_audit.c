@@ -244,39 +244,71 @@ pg_audit_list(void *h, const struct store_audit_filter *f, struct store_audit **
 	    (void **)out, n, "audit: list");
 }
 
-/* Rows a page at a time (seq > last), each page one statement: memory
- * stays bounded however long the chain is. */
+/* Rows a page at a time (seq > last): memory stays bounded however long
+ * the chain is. */
 #define SCAN_PAGE 1000
+
+/* Calls fn on each row of r in order, next set past the last one seen.
+ * 0, fn's non-zero answer, or an error. */
+static int
+scan_page(const PGresult *r, store_audit_fn fn, void *arg, int64_t *next)
+{
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct store_audit a;
+		int rc;
+
+		memset(&a, 0, sizeof(a));
+		if (audit_row(r, i, &a) == -1) {
+			store_audit_clear(&a);
+			return store_set_error(STORE_ERROR, "audit: scan: out of memory");
+		}
+		*next = a.seq + 1;
+		rc = fn(arg, &a);
+		store_audit_clear(&a);
+		if (rc != 0)
+			return rc;
+	}
+	return STORE_OK;
+}
 
 int
 pg_audit_scan(void *h, int64_t from_seq, store_audit_fn fn, void *arg)
 {
 	int64_t next = from_seq;
+	PGconn *c;
+	int slot, rc;
 
+	if ((rc = pgi_acquire(h, &slot, &c, "audit: scan")) != STORE_OK)
+		return rc;
+	/* Every page in one snapshot, as SQLite's one statement: a prune
+	 * committed between two pages took rows out of the later ones, which
+	 * the verifier then named as deleted by tampering. */
+	if ((rc = pgi_run(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, NULL,
+	    "audit: scan: begin", NULL, NULL)) != STORE_OK)
+		goto out;
 	for (;;) {
-		struct store_audit *rows = NULL;
 		struct pv v = { 0 };
-		size_t n = 0;
-		int rc;
+		enum pq_kind kind;
+		PGresult *r;
+		int n;
 
 		pv_i(&v, next);
 		pv_i(&v, SCAN_PAGE);
-		if ((rc = pgi_collect(h, "SELECT " AUDIT_COLS " FROM audit WHERE seq >= $1"
-		    " ORDER BY seq LIMIT $2", &v, sizeof(*rows), audit_row, store_audit_clear_v,
-		    (void **)&rows, &n, "audit: scan")) != STORE_OK)
-			return rc;
-		for (size_t i = 0; i < n; i++) {
-			if ((rc = fn(arg, &rows[i])) != 0) {
-				store_audit_free(rows, n);
-				return rc;
-			}
+		if ((r = pgi_q(c, "SELECT " AUDIT_COLS " FROM audit WHERE seq >= $1 ORDER BY seq"
+		    " LIMIT $2", &v, &kind, &rc, "audit: scan")) == NULL) {
+			if (kind != PQ_FAIL)
+				rc = store_set_error(STORE_ERROR, "audit: scan: failed");
+			goto out;
 		}
-		if (n > 0)
-			next = rows[n - 1].seq + 1;
-		store_audit_free(rows, n);
-		if (n < SCAN_PAGE)
-			return STORE_OK;
+		n = PQntuples(r);
+		rc = scan_page(r, fn, arg, &next);
+		PQclear(r);
+		if (rc != STORE_OK || n < SCAN_PAGE)
+			goto out;
 	}
+out:
+	pgi_release(h, slot);	/* rolls back the read-only transaction */
+	return rc;
 }
 
 /* The cut (store.h, retention): the greatest seq of a prunable row older
