@@ -16,6 +16,7 @@
 
 #include "admin/critical.h"
 #include "approvals/approvals.h"
+#include "cli/cli_audit.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "server/context.h"
@@ -179,7 +180,10 @@ decide(int argc, char **argv, int approve)
 		return cli_fail("approvals %s: --as CLIENT_ID names the Admin client deciding", verb);
 	if (cli_load_config(&a, &cfg) == -1)
 		return 1;
-	if (cli_open_store(&a, &st) == -1) {
+	/* The decision is a row of the trail: its key set (and a trail with
+	 * no key record keyed, said on stderr) before anything is decided. */
+	if (cli_open_store_audited(&a, &st, approve ? "approvals.approve" :
+	    "approvals.reject") == -1) {
 		config_clear(&cfg);
 		return 1;
 	}

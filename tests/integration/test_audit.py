@@ -520,6 +520,21 @@ class Audit(Suite):
         check(b"no key record: keyed from here on" in p.stderr and
               ("seq %d " % after[-1][0]).encode() in p.stderr, "says so: %r" % p.stderr)
 
+    def test_approvals_decision_says_when_it_keys(self):
+        # approvals approve|reject writes the trail (the decision's row) and
+        # so keys a trail that has no key record, as every writer does: it
+        # must say so outside the database as the other commands do, or
+        # a deleted record and a forged unkeyed trail are bound unseen.
+        db = self.snapshot("unkeyed-decide")
+        after = self.rewrite_unkeyed(db, 1)
+        self.edit(db, "DELETE FROM audit_key")
+        p = self.run_cli(db, "approvals", "approve", "no-such-approval", "--as",
+                         self.s.bootstrap["client_id"])
+        check(b"no key record: keyed from here on" in p.stderr and
+              ("seq %d " % after[-1][0]).encode() in p.stderr, "says so: %r" % p.stderr)
+        rc, out, err = self.verify(db)
+        eq(rc, 0, "the forgery is bound now, as the line said: " + err)
+
     def test_unkeyed_trail_goes_on_keyed(self):
         # A trail from before the key: rows inserted as the old code did
         # (its INSERT names no chain column, so the migration's default
