@@ -53,6 +53,7 @@ struct walk {
 	uint8_t				 expect_prev[32];
 	int64_t				 newer_cp;	/* a checkpoint after cp: rescan */
 	int64_t				 first_v2;	/* the first keyed row; 0: none yet */
+	int64_t				 last;		/* the last row read; 0: none */
 };
 
 #define WALK_STOP	100	/* above every enum store_err */
@@ -135,6 +136,7 @@ visit(void *arg, const struct store_audit *a)
 	uint8_t h[32];
 
 	w->r->rows++;
+	w->last = a->seq;
 	if (strcmp(a->action, STORE_AUDIT_CHECKPOINT) == 0 && a->seq > w->cp->seq &&
 	    a->seq > w->cp->through) {
 		w->newer_cp = a->seq;	/* a prune ran since we looked */
@@ -252,6 +254,22 @@ check_key(struct store *st, const struct store_audit_key *k, struct store_audit_
 	return 0;
 }
 
+/*
+ * A trail that ends before the row the key record bound: that row was
+ * there when the trail was keyed, and rows are never deleted from the end
+ * (a prune's checkpoint goes after the head), so the rows from it on were
+ * cut off. The one cut verify can see without a head recorded elsewhere.
+ */
+static int
+cut_before_seal(struct walk *w)
+{
+	if (w->seal == NULL || w->seal->through <= w->last)
+		return 0;
+	return bad(w, w->last + 1, "the trail ends at seq %lld, before row %lld that the key "
+	    "record bound: the rows from seq %lld on were cut off", (long long)w->last,
+	    (long long)w->seal->through, (long long)w->last + 1);
+}
+
 /* The digest of a walk that stopped before closing its prefix. */
 static void
 drop_digest(struct walk *w)
@@ -303,8 +321,8 @@ audit_verify(struct store *st, const struct store_audit_key *k, struct audit_ver
 			drop_digest(&w);
 			continue;
 		}
-		if (rc == 0)
-			close_prefix(&w);
+		if (rc == 0 && close_prefix(&w) == 0)
+			(void)cut_before_seal(&w);
 		drop_digest(&w);
 		if (rc != 0 && rc != WALK_STOP)
 			return -1;

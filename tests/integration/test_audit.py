@@ -580,6 +580,12 @@ class Audit(Suite):
                        " chain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
                        tuple([5, last[1] + 1] + texts + [bytes(last[11]), h])))
         self.expect_broken(db, 5, "unkeyed (v1) after keyed row 4")
+        # The rows from the one the key record bound on cut off: the rest
+        # chains, but the record says row 3 was there. (A cut after it, of
+        # keyed rows alone, is what only a recorded head hash shows.)
+        cut = self.store.copy(db, "old-trail-cut")
+        self.edit(cut, "DELETE FROM audit WHERE seq >= 3")
+        self.expect_broken(cut, 3, "cut off")
 
     def test_another_master_key(self):
         db = self.snapshot("other-key")
