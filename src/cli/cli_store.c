@@ -117,6 +117,9 @@ cmd_store_copy(int argc, char **argv)
 	to = cli_get(&a, "to");
 	if (from == NULL || to == NULL)
 		return cli_fail("store copy: give --from sqlite:PATH and --to postgresql://...");
+	/* Opening would make it: an empty platform copied, and said done. */
+	if (cli_sqlite_missing(from, "--from"))
+		return 1;
 	if (cli_master_key(&a, 0, master, NULL) == -1)
 		return 1;
 	/* The source's chain must hold before we copy it. */

@@ -289,23 +289,29 @@ cli_open_store(const struct cli_args *a, struct store **out)
 }
 
 int
-cli_open_existing_store(const struct cli_args *a, struct store **out)
+cli_sqlite_missing(const char *url, const char *hint)
 {
-	const char *url = cli_db_url(a), *path = NULL;
+	const char *path = NULL;
 	struct stat sb;
 
-	if (url == NULL)
-		return -1;
 	/* store_open's reading of a URL: "sqlite:PATH", or a bare path. */
 	if (strncmp(url, "sqlite:", 7) == 0)
 		path = url + 7;
 	else if (strstr(url, "://") == NULL)
 		path = url;
-	if (path != NULL && path[0] != '\0' && stat(path, &sb) == -1 && errno == ENOENT) {
-		cli_fail("store: %s does not exist (check --db, GATEHOUSE_DB or db in --config)",
-		    path);
+	if (path == NULL || path[0] == '\0' || stat(path, &sb) == 0 || errno != ENOENT)
+		return 0;
+	cli_fail("store: %s does not exist (check %s)", path, hint);
+	return 1;
+}
+
+int
+cli_open_existing_store(const struct cli_args *a, struct store **out)
+{
+	const char *url = cli_db_url(a);
+
+	if (url == NULL || cli_sqlite_missing(url, "--db, GATEHOUSE_DB or db in --config"))
 		return -1;
-	}
 	return cli_open_store(a, out);
 }
 

@@ -67,6 +67,9 @@ int	cli_open_store(const struct cli_args *, struct store **out);
  * opening would make and a reader would report on as if it were the real
  * one. 0, or prints the reason and returns -1. */
 int	cli_open_existing_store(const struct cli_args *, struct store **out);
+/* 1 when url names a SQLite file that does not exist, said on stderr with
+ * hint (where the URL came from); else 0. */
+int	cli_sqlite_missing(const char *url, const char *hint);
 /* Loads (create: or makes) the master key. 0 or -1 after printing. */
 int	cli_master_key(const struct cli_args *, int create, uint8_t out[32],
 	    int *created);

@@ -7,8 +7,10 @@ wrong credentials and a newer schema (never a half-started node). Runs only
 against PostgreSQL."""
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -159,6 +161,29 @@ class StoreOps(Suite):
                 check("wrong-pw" not in err, "no password in the error")
             finally:
                 s.cleanup()
+
+    def test_copy_from_no_store_fails(self):
+        # A mistyped --from used to be opened as a new, empty SQLite store:
+        # nothing copied, the empty chains "verified", exit 0.
+        d = tempfile.mkdtemp()
+        missing = os.path.join(d, "no-such-store.db")
+        key = os.path.join(d, "master.key")
+        fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, os.urandom(32).hex().encode() + b"\n")
+        os.close(fd)
+        try:
+            to = self.pg.new_database()
+            p = run("store", "copy", "--from", "sqlite:" + missing, "--to", to,
+                    "--master-key", key)
+            eq(p.returncode, 1, "refused: %r" % p.stderr)
+            check(b"does not exist" in p.stderr and missing.encode() in p.stderr,
+                  p.stderr.decode())
+            eq(p.stdout, b"", "no result printed")
+            check(not os.path.exists(missing), "no source made")
+            eq(self.pg.psql("SELECT count(*) FROM information_schema.tables WHERE table_name ="
+                            " 'audit'", db=to.rsplit("/", 1)[1]), "0", "the target untouched")
+        finally:
+            shutil.rmtree(d)
 
     def test_copy_sqlite_to_postgresql(self):
         # A platform on SQLite, with some history.
