@@ -356,10 +356,18 @@ cmd_audit_prune(int argc, char **argv)
 	}
 	rc = audit_prune(st, &cfg, &pruned);
 	config_clear(&cfg);
-	if (rc == -1) {
-		rc = cli_fail("audit prune: %s", store_last_error());
-		store_close(st);
-		return rc;
+	{
+		/* Who cut the trail, and how far: the checkpoint names no one. */
+		char what[64], why[256];
+		snprintf(what, sizeof(what), "older than %.40s", cli_has(&a, "older-than") ?
+		    cli_get(&a, "older-than") : "audit_retention");
+		snprintf(why, sizeof(why), "%s", rc == -1 ? store_last_error() : "");
+		cli_audit(&a, st, "audit.prune", NULL, what, rc == -1 ? why : NULL);
+		if (rc == -1) {
+			rc = cli_fail("audit prune: %s", why);
+			store_close(st);
+			return rc;
+		}
 	}
 	store_close(st);
 	return cli_print(json_pack("{s:I}", "pruned", (json_int_t)pruned));

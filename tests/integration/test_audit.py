@@ -722,19 +722,24 @@ class Audit(Suite):
         after = self.rows(db)
         eq([r for r in after if r[6] in ("token.issued", "token.refused")], [], "none left")
         eq([r[0] for r in after[:len(kept)]], [r[0] for r in kept], "the rest kept")
-        cp = after[-1]
-        eq(cp[6], "audit.checkpoint", "checkpoint row appended")
+        cp = [r for r in after if r[6] == "audit.checkpoint"][-1]
         d = json.loads(cp[9])
         eq(d["through"], tokens[-1][0], "cut at the last pruned row")
         eq(d["through_hash"], bytes(tokens[-1][11]).hex(), "carries the pruned prefix's hash")
         rc, out, err = self.verify(db)
         eq(rc, 0, "pruned trail verifies: " + err)
         eq(out["checkpoint_through"], d["through"], "verify starts from the checkpoint")
+        # Who pruned, and how far, is a row of its own after the checkpoint.
+        eq(after[-2][0], cp[0], "the checkpoint, then the prune's row")
+        who = after[-1] if after[-1][6] == "audit.prune" else None
+        check(who is not None and who[3].startswith("cli:") and who[7] == "older than 1h"
+              and who[8] == "ok", "the prune recorded with its actor: %r" % (after[-2:],))
         # Nothing old enough now: no second checkpoint.
         p = self.run_cli(db, "audit", "prune", "--older-than", "1h",
                          env={"GATEHOUSE_CLOCK_OFFSET": "7200"})
         eq(json.loads(p.stdout)["pruned"], 0, "nothing more")
-        eq(len(self.rows(db)), len(after), "no row added")
+        again = self.rows(db)
+        eq([r[6] for r in again[len(after):]], ["audit.prune"], "no checkpoint added")
 
         # Tampering behind the checkpoint is still found.
         for name, sql, seq, words in (
