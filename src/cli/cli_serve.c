@@ -56,13 +56,16 @@ configure(int argc, char **argv, struct config *cfg)
 		config_set(cfg, "db", getenv("GATEHOUSE_DB"), err, sizeof(err));
 	if (getenv("GATEHOUSE_MASTER_KEY") != NULL && getenv("GATEHOUSE_MASTER_KEY")[0] != '\0')
 		config_set(cfg, "master_key", getenv("GATEHOUSE_MASTER_KEY"), err, sizeof(err));
-	for (int i = 0; i < argc; i++)
-		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-			if (config_load(cfg, argv[i + 1], err, sizeof(err)) == -1) {
-				fprintf(stderr, "gatehouse: config:\n%s\n", err);
-				bad = 1;
-			}
+	/* Files first, whichever form names them (--config F, --config=F, as
+	 * every other command takes), so that flags override them. */
+	for (int i = 0; i < argc; i++) {
+		const char *path = strcmp(argv[i], "--config") == 0 && i + 1 < argc ? argv[i + 1] :
+		    strncmp(argv[i], "--config=", 9) == 0 ? argv[i] + 9 : NULL;
+		if (path != NULL && config_load(cfg, path, err, sizeof(err)) == -1) {
+			fprintf(stderr, "gatehouse: config:\n%s\n", err);
+			bad = 1;
 		}
+	}
 	for (int i = 0; i < argc; i++) {
 		const char *key = argv[i], *value;
 		char name[64];
@@ -72,8 +75,13 @@ configure(int argc, char **argv, struct config *cfg)
 			continue;
 		}
 		key += 2;
-		if (strcmp(key, "config") == 0) {
-			i++;
+		if (strcmp(key, "config") == 0 && i + 1 >= argc) {
+			fprintf(stderr, "gatehouse: serve: --config needs a value\n");
+			bad = 1;
+			continue;
+		}
+		if (strcmp(key, "config") == 0 || strncmp(key, "config=", 7) == 0) {
+			i += key[6] == '\0';	/* read above */
 			continue;
 		}
 		if (strchr(key, '=') != NULL) {

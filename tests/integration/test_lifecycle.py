@@ -678,6 +678,19 @@ class Lifecycle(Suite):
             check(rc != 0 and "lockout_window" in s.stderr(), "config file value refused: %r" % s.stderr())
         finally:
             s.cleanup()
+        # --config=FILE, as every other command takes it, is read the same;
+        # --config with no file is refused, not ignored.
+        for with_file, words in ((True, "lockout_window"), (False, "--config needs a value")):
+            s = Server(start=False)
+            try:
+                conf = os.path.join(s.dir, "gh.conf")
+                with open(conf, "w") as f:
+                    f.write("lockout_window = 2y\n")
+                s.extra.append("--config=" + conf if with_file else "--config")
+                rc = s.start(expect_fail=True)
+                check(rc != 0 and words in s.stderr(), "%r: %r" % (s.extra[-1], s.stderr()))
+            finally:
+                s.cleanup()
 
     # -- rate limits -------------------------------------------------------------
     def test_rate_limit(self):
