@@ -156,10 +156,16 @@ parse_when(const char *s, int64_t *out, const char **why)
 		tm.tm_min = m;
 		tm.tm_sec = sec;
 		*out = (int64_t)timegm(&tm) * 1000;
+		/* timegm moves a day past the month's end (02-30) on: refused. */
+		if (tm.tm_mday != D || tm.tm_mon != M - 1) {
+			*why = "is not a day of that month";
+			return -1;
+		}
 		return 0;
 	}
+	/* From 1: 0 is the filter's "none", which would list everything. */
 	if (n > 0 && n <= 12 && s[n - 1] >= '0' && s[n - 1] <= '9') {
-		if (num_parse_i64(s, n, 0, 253402300799LL, &v, why) == -1)
+		if (num_parse_i64(s, n, 1, 253402300799LL, &v, why) == -1)
 			return -1;
 		*out = v * 1000;
 		return 0;

@@ -703,7 +703,12 @@ class Audit(Suite):
                             (("--limit", "10001"), "--limit"),
                             (("--since", "yesterday"), "--since"),
                             (("--until", "2026-13-01T00:00:00Z"), "--until"),
-                            (("--before-seq", "-3"), "--before-seq")):
+                            (("--before-seq", "-3"), "--before-seq"),
+                            # No such day (it was read as March 2nd), and the
+                            # epoch itself (0 was read as "no --until": all).
+                            (("--until", "2026-02-30T00:00:00Z"), "--until"),
+                            (("--since", "2026-04-31T00:00:00Z"), "--since"),
+                            (("--until", "0"), "--until")):
             p = self.s.cli("audit", "list", *args, check=False)
             check(p.returncode != 0 and words in p.stderr.decode(),
                   "%r refused: %r" % (args, p.stderr))
