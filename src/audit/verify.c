@@ -270,6 +270,19 @@ cut_before_seal(struct walk *w)
 	    (long long)w->seal->through, (long long)w->last + 1);
 }
 
+/* 1 when a checkpoint newer than cp is there now: a prune committed
+ * between reading cp and the scan's snapshot, which then lacks the rows
+ * it cut, and the break the walk found there is not tampering. */
+static int
+pruned_since(struct store *st, const struct checkpoint *cp)
+{
+	struct audit_verify_result scratch;
+	struct checkpoint now;
+
+	memset(&scratch, 0, sizeof(scratch));
+	return find_checkpoint(st, &now, &scratch) == 0 && now.seq > cp->seq;
+}
+
 /* The digest of a walk that stopped before closing its prefix. */
 static void
 drop_digest(struct walk *w)
@@ -297,7 +310,8 @@ audit_verify(struct store *st, const struct store_audit_key *k, struct audit_ver
 	if ((rc = check_key(st, k, &seal, &have_seal, r)) != 0)
 		return rc == 1 ? 0 : -1;
 	/* A prune between finding the checkpoint and the scan is caught by
-	 * the scan (a newer checkpoint) and answered by a rescan. */
+	 * the scan (a newer checkpoint), or when it cut rows the walk missed
+	 * before reaching that, by looking again, and answered by a rescan. */
 	for (int attempt = 0; attempt < 5; attempt++) {
 		struct checkpoint cp;
 		struct walk w;
@@ -317,7 +331,7 @@ audit_verify(struct store *st, const struct store_audit_key *k, struct audit_ver
 		if (cp.seq != 0 && (w.dg = store_audit_digest_new(cp.keyed ? k : NULL)) == NULL)
 			return -1;
 		rc = store_audit_scan(st, 1, visit, &w);
-		if (rc == WALK_RESCAN) {
+		if (rc == WALK_RESCAN || (rc == WALK_STOP && pruned_since(st, &cp))) {
 			drop_digest(&w);
 			continue;
 		}
