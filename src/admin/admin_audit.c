@@ -10,6 +10,7 @@
 
 #include "admin/internal.h"
 #include "audit/audit.h"
+#include "obs/log.h"
 #include "http/params.h"
 #include "util/util.h"
 
@@ -35,7 +36,17 @@ admin_audit_call(struct admin_call *c, const char *action)
 	ev.target = target;
 	ev.outcome = r->status == 202 ? "pending" : r->status < 400 ? "ok" : r->status < 500 ? "refused" : "error";
 	ev.detail = detail;
-	(void)audit_emit(c->ctx, &ev);	/* logs its own failure */
+	/* A change is answered once its row is durable, as the change itself
+	 * is: a crash must not leave a change the trail does not show. A
+	 * refusal's row is queued (it changed nothing). */
+	if (c->x->req.method == HTTP_GET || r->status >= 400) {
+		(void)audit_emit(c->ctx, &ev);	/* logs its own failure */
+		return;
+	}
+	if (audit_write(c->ctx->store, c->ctx->cfg, &ev) == -1)
+		log_event(LOG_ERROR, "audit.write_failed", json_pack("{s:s, s:s, s:s}",
+		    "action", action, "request_id", c->x->req.request_id,
+		    "note", "the change is made; its audit row is not"));
 }
 
 static int

@@ -6,6 +6,7 @@ X-Request-ID idempotency (replay, 422, 409)."""
 import hashlib
 import json
 import os
+import signal
 import sqlite3
 import sys
 import threading
@@ -90,6 +91,35 @@ class Admin(Suite):
                 eq(s.request("POST", path + "enable", headers=h).status, 200, "enabled")
                 eq(s.token(c["client_id"], c["client_secret"]).status, 200,
                    "issued at once after the enable, %d" % i)
+        finally:
+            s.cleanup()
+
+    def test_a_change_is_answered_once_its_audit_row_is_durable(self):
+        # The row of a change was queued and the change answered at once, so
+        # a crash just after the answer left a change the trail never
+        # showed. With the trail held, the answer now waits for it.
+        s = Server()
+        try:
+            admin = s.client("acme", name="admin", roles="admin", env="production",
+                             allow_ip="127.0.0.1/32")
+            c = s.client("acme", name="app", roles="viewer")
+            h = {"Authorization": "Bearer " + s.token(admin["client_id"],
+                                                      admin["client_secret"]).json()["access_token"]}
+            got = {}
+            held = s.hold_writes("audit")
+            th = threading.Thread(target=lambda: got.update(r=s.request(
+                "POST", A + "/clients/%s/disable" % c["client_id"], headers=h)))
+            th.start()
+            th.join(1.0)
+            early = not th.is_alive()
+            held.release()
+            th.join(15)
+            check(not early, "no answer while the change's audit row could not be written")
+            eq(got["r"].status, 200, "disabled: %r" % got["r"])
+            s.stop(signal.SIGKILL)
+            rows = s.cli("audit", "list", "--tenant", "acme", "--limit", "100")
+            check(any(r["action"] == "admin.client.disable" and c["client_id"] in r["target"]
+                      for r in rows), "the change is on the trail after a crash: %r" % rows)
         finally:
             s.cleanup()
 
