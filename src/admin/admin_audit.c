@@ -86,8 +86,8 @@ audit_filter(struct admin_call *c, const struct http_params *q, struct store_aud
 			return -1;
 		}
 	}
-	if (query_i64(c, q, "since", 0, INT64_MAX / 1000, &since) == -1 ||
-	    query_i64(c, q, "until", 0, INT64_MAX / 1000, &until) == -1 ||
+	if (query_i64(c, q, "since", 1, INT64_MAX / 1000, &since) == -1 ||
+	    query_i64(c, q, "until", 1, INT64_MAX / 1000, &until) == -1 ||
 	    query_i64(c, q, "before", 1, INT64_MAX, &before) == -1 ||
 	    query_i64(c, q, "limit", 1, 1000, &limit) == -1)
 		return -1;

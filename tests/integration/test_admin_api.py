@@ -916,6 +916,9 @@ class Admin(Suite):
         check(all(e["tenant"] == "acme" for e in events), "only acme's rows: %r" % events)
         eq(self.api("GET", "/audit?tenant=globex", self.a_admin).status, 404, "another tenant's trail")
         eq(self.api("GET", "/audit?colour=red", self.a_admin).status, 400, "unknown filter")
+        for q in ("since=0", "until=0"):
+            # 0 is the filter's "none": it would list everything.
+            eq(self.api("GET", "/audit?" + q, self.a_admin).status, 400, q)
         check("client_secret" not in json.dumps(events), "no secrets")
         eq(self.api("GET", "/audit/verify", self.a_admin).status, 403, "the chain is the platform's")
         r = self.api("GET", "/audit/verify", self.root)
