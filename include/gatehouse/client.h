@@ -58,6 +58,8 @@
  * set explicitly); ca_file / ca_path choose the trust anchors. There is no
  * option that turns verification off. Plain http:// is accepted only for a
  * loopback host (127.0.0.0/8, ::1, localhost) or when allow_http is set.
+ * A loopback host is always reached directly, never through a proxy named
+ * in the environment (http_proxy, ALL_PROXY, ...).
  * Redirects are never followed: a 3xx answer is GH_CLIENT_ERR_REDIRECT.
  *
  * libcurl: gh_client_new calls curl_global_init once (under pthread_once);

@@ -245,6 +245,14 @@ setup(struct gh_client *c, CURL *h, const struct ghc_http_req *req,
 	SET(CURLOPT_FOLLOWLOCATION, 0L);	/* a redirect is reported, never followed */
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
+	/*
+	 * A loopback host is reached directly, never through a proxy from the
+	 * environment (http_proxy, ALL_PROXY): plain http:// is allowed there
+	 * only because it never leaves the machine, and a proxy would carry
+	 * the secret across the network in clear to its own loopback instead.
+	 */
+	if (ghc_host_is_loopback(req->url))
+		SET(CURLOPT_NOPROXY, "*");
 	SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms < timeout_ms ? c->connect_timeout_ms :
 	    timeout_ms);
 	SET(CURLOPT_TIMEOUT_MS, timeout_ms);

@@ -221,6 +221,49 @@ class Failures(Suite):
         out, _ = probe("--url", self.f.base, "--id", CLIENT_ID, "get", secret="")
         eq(out[0]["rc"], "invalid_argument", "no secret")
 
+    def test_loopback_never_through_a_proxy(self):
+        # http_proxy in the environment: libcurl sent the token request for a
+        # loopback URL, secret and all, in clear to the proxy (which would
+        # also have reached its own loopback, not ours). A loopback host is
+        # reached directly; the proxy sees nothing.
+        import socket
+        import threading
+        px = socket.socket()
+        px.bind(("127.0.0.1", 0))
+        px.listen(8)
+        px.settimeout(0.2)
+        seen = []
+        stop = threading.Event()
+
+        def serve():
+            while not stop.is_set():
+                try:
+                    conn, _ = px.accept()
+                except OSError:
+                    continue
+                conn.settimeout(2)
+                try:
+                    seen.append(conn.recv(65536))
+                except OSError:
+                    seen.append(b"")
+                conn.close()
+
+        th = threading.Thread(target=serve, daemon=True)
+        th.start()
+        proxy = "http://127.0.0.1:%d" % px.getsockname()[1]
+        try:
+            for env in ({"http_proxy": proxy}, {"HTTPS_PROXY": proxy, "ALL_PROXY": proxy}):
+                before = self.f.hits("/ok/")
+                out, _ = probe("--url", self.f.base + "/ok", "--id", CLIENT_ID, "--retries", "-1",
+                               "get", "call:" + self.f.base + "/api/echo", env=env)
+                eq([o["rc"] for o in out], ["ok", "ok"], "%r: straight to loopback: %r" % (env, out))
+                eq(self.f.hits("/ok/") - before, 1, "%r: the token request reached the endpoint" % env)
+                eq(seen, [], "%r: the proxy saw nothing" % env)
+        finally:
+            stop.set()
+            th.join()
+            px.close()
+
     def test_tls_verified(self):
         # A TLS endpoint whose certificate nobody trusts: refused, never downgraded.
         import ssl
