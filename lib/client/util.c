@@ -3,6 +3,7 @@
  * randomness, base64, form encoding, ISO 8601 times. The library is shipped
  * to partners, so it does not borrow the server's src/util.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -435,6 +436,30 @@ ghc_token_syntax_ok(const char *s, size_t len)
 	return i == len;
 }
 
+/*
+ * h[0..n), digits and dots, as an IPv4 address in 127.0.0.0/8. What
+ * inet_aton refuses ("127.0.0.1.5", "127.300.0.1", "127.0.0.1.") libcurl
+ * does not read as an address either: it asks the resolver, which may
+ * answer with any host. inet_aton takes the octal form ("127.0.0.010")
+ * as libcurl does.
+ */
+static int
+ipv4_loopback(const char *h, size_t n)
+{
+	char buf[INET_ADDRSTRLEN];
+	struct in_addr a;
+	size_t i;
+
+	if (n >= sizeof(buf))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isdigit((unsigned char)h[i]) && h[i] != '.')
+			return 0;
+	memcpy(buf, h, n);
+	buf[n] = '\0';
+	return inet_aton(buf, &a) != 0 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
 int
 ghc_host_is_loopback(const char *url)
 {
@@ -454,14 +479,8 @@ ghc_host_is_loopback(const char *url)
 		;
 	if (n == 9 && strncasecmp(h, "localhost", 9) == 0)
 		return 1;
-	if (n >= 7 && strncmp(h, "127.", 4) == 0) {
-		size_t i;
-
-		for (i = 4; i < n; i++)
-			if (!isdigit((unsigned char)h[i]) && h[i] != '.')
-				return 0;
-		return 1;
-	}
+	if (n >= 7 && strncmp(h, "127.", 4) == 0)
+		return ipv4_loopback(h, n);
 	return 0;
 }
 

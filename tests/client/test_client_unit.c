@@ -310,6 +310,21 @@ test_options(void **state)
 	assert_int_equal(new_with(&o, &e), GH_CLIENT_OK);
 	o.base_url = "ftp://127.0.0.1";
 	assert_int_equal(new_with(&o, &e), GH_CLIENT_ERR_INVALID_ARGUMENT);
+	/* Loopback as libcurl reads it: an octal form is the address; digits
+	 * and dots that are no IPv4 address (libcurl looks them up in the DNS,
+	 * which may answer anything) are not loopback. */
+	o.base_url = "http://127.0.0.010";
+	assert_int_equal(new_with(&o, &e), GH_CLIENT_OK);
+	o.base_url = "http://127.0.0.1.5:8080/";
+	assert_int_equal(new_with(&o, &e), GH_CLIENT_ERR_INVALID_ARGUMENT);
+	o.base_url = "http://127.300.0.1";
+	assert_int_equal(new_with(&o, &e), GH_CLIENT_ERR_INVALID_ARGUMENT);
+	o.base_url = "http://127.0.0.1./x";
+	assert_int_equal(new_with(&o, &e), GH_CLIENT_ERR_INVALID_ARGUMENT);
+	o.base_url = "http://127.0.0.08";
+	assert_int_equal(new_with(&o, &e), GH_CLIENT_ERR_INVALID_ARGUMENT);
+	o.base_url = "http://127.0.0.1234567890123";
+	assert_int_equal(new_with(&o, &e), GH_CLIENT_ERR_INVALID_ARGUMENT);
 	o.base_url = "https://a.example/\r\nX: y";
 	assert_int_equal(new_with(&o, &e), GH_CLIENT_ERR_INVALID_ARGUMENT);
 	o.base_url = "https://auth.example.com";
