@@ -82,19 +82,18 @@ gh_client_dialect_parse(const char *name, enum gh_client_dialect *out)
 	return GH_CLIENT_ERR_INVALID_ARGUMENT;
 }
 
-/* A JSON string literal, escaped (RFC 8259 §7), appended to b. */
+/* s escaped as inside a JSON string (RFC 8259 §7), '/' as "\/" too when
+ * slash (as some JSON writers do), appended to b. */
 static int
-json_str(struct ghc_buf *b, const char *s)
+json_chars(struct ghc_buf *b, const char *s, int slash)
 {
 	static const char hex[] = "0123456789abcdef";
 
-	if (ghc_buf_append(b, "\"", 1) != 0)
-		return -1;
 	for (; *s != '\0'; s++) {
 		unsigned char ch = (unsigned char)*s;
 		char esc[6] = { '\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15] };
 
-		if (ch == '"' || ch == '\\') {
+		if (ch == '"' || ch == '\\' || (slash && ch == '/')) {
 			esc[1] = (char)ch;
 			if (ghc_buf_append(b, esc, 2) != 0)
 				return -1;
@@ -105,6 +104,15 @@ json_str(struct ghc_buf *b, const char *s)
 			return -1;
 		}
 	}
+	return 0;
+}
+
+/* A JSON string literal, escaped (RFC 8259 §7), appended to b. */
+static int
+json_str(struct ghc_buf *b, const char *s)
+{
+	if (ghc_buf_append(b, "\"", 1) != 0 || json_chars(b, s, 0) != 0)
+		return -1;
 	return ghc_buf_append(b, "\"", 1);
 }
 
@@ -161,39 +169,53 @@ basic_header(const struct gh_client *c, int encode, struct ghc_buf *out)
 	return rc;
 }
 
+/* Keep b's block as one of c's forms (b gives it up) unless it is the
+ * secret as is or a form already kept; the caller frees what b holds. */
+static void
+form_keep(struct gh_client *c, struct ghc_buf *b)
+{
+	size_t i;
+
+	if (b->len == c->secret_len && memcmp(b->p, c->client_secret, b->len) == 0)
+		return;
+	for (i = 0; i < c->nforms; i++)
+		if (c->forms_len[i] == b->len && memcmp(c->forms[i], b->p, b->len) == 0)
+			return;
+	/* A ghc_buf's block is its own malloc, kept as is. */
+	c->forms[c->nforms] = b->p;
+	c->forms_len[c->nforms++] = b->len;
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
 /*
  * The client secret in each form a server may echo it besides as is:
- * form-encoded (a client_secret_post body), with '/' escaped as some JSON
- * writers do, and inside the base64 of the dialect's Basic credentials.
- * Computed once, so that every message is redacted of all of them before
- * anything cuts it.
+ * form-encoded (a client_secret_post body), JSON-escaped as a JSON body
+ * sends it ('"' and '\\' escaped), each of those and the secret with '/'
+ * escaped as some JSON writers do, and inside the base64 of the dialect's
+ * Basic credentials. Computed once, so that every message is redacted of
+ * all of them before anything cuts it.
  */
 int
 ghc_secret_forms(struct gh_client *c)
 {
 	const struct dialect *d = &dialects[c->dialect];
-	struct ghc_buf f = { 0 }, j = { 0 };
+	struct ghc_buf f = { 0 }, j = { 0 }, js = { 0 }, s = { 0 };
 	char *b64 = NULL;
 	int rc = -1;
 
-	if (ghc_form_encode(&f, c->client_secret) != 0)
+	if (ghc_form_encode(&f, c->client_secret) != 0 ||
+	    json_chars(&j, c->client_secret, 0) != 0 || json_chars(&js, c->client_secret, 1) != 0)
 		goto out;
 	for (const char *p = c->client_secret; *p != '\0'; p++)
-		if ((*p == '/' ? ghc_buf_append(&j, "\\/", 2) : ghc_buf_append(&j, p, 1)) != 0)
+		if ((*p == '/' ? ghc_buf_append(&s, "\\/", 2) : ghc_buf_append(&s, p, 1)) != 0)
 			goto out;
 	if (d->basic && (b64 = basic_credentials(c, d->basic_encode)) == NULL)
 		goto out;
-	/* Each ghc_buf's block is its own malloc, kept as is. */
-	if (f.len != c->secret_len) {
-		c->forms[c->nforms] = f.p;
-		c->forms_len[c->nforms++] = f.len;
-		f.p = NULL;
-	}
-	if (j.len != c->secret_len) {
-		c->forms[c->nforms] = j.p;
-		c->forms_len[c->nforms++] = j.len;
-		j.p = NULL;
-	}
+	form_keep(c, &f);
+	form_keep(c, &j);
+	form_keep(c, &js);
+	form_keep(c, &s);
 	if (b64 != NULL) {
 		c->forms[c->nforms] = b64;
 		c->forms_len[c->nforms++] = strlen(b64);
@@ -203,6 +225,8 @@ ghc_secret_forms(struct gh_client *c)
 out:
 	ghc_buf_free(&f);
 	ghc_buf_free(&j);
+	ghc_buf_free(&js);
+	ghc_buf_free(&s);
 	if (b64 != NULL) {
 		OPENSSL_cleanse(b64, strlen(b64));
 		free(b64);

@@ -99,9 +99,10 @@ struct gh_client {
 	char		*client_id;
 	char		*client_secret;	/* wiped on free */
 	size_t		 secret_len;
-	/* The secret as it may be echoed besides as is (form-encoded, JSON with
-	 * "\/", inside the Basic credentials): what messages redact. Wiped on free. */
-#define GHC_FORMS_MAX	3
+	/* The secret as it may be echoed besides as is (form-encoded, JSON-escaped,
+	 * either with "\/", inside the Basic credentials): what messages redact.
+	 * Wiped on free. */
+#define GHC_FORMS_MAX	5
 	char		*forms[GHC_FORMS_MAX];
 	size_t		 forms_len[GHC_FORMS_MAX];
 	size_t		 nforms;
@@ -161,7 +162,8 @@ enum gh_client_err ghc_fail(struct gh_client_error *e, enum gh_client_err code,
  * GHC_REDACT_PREFIX long (or the whole string, if shorter) was cut in the
  * middle of it, by us or by the server: that prefix is redacted too.
  */
-#define GHC_REDACT_MAX		6
+#define GHC_REDACT_MAX		7	/* the secret, its forms, a token */
+_Static_assert(GHC_REDACT_MAX >= 1 + GHC_FORMS_MAX + 1, "room to redact every form");
 #define GHC_REDACT_PREFIX	8
 struct ghc_redactions {
 	const char	*s[GHC_REDACT_MAX];

@@ -2,6 +2,7 @@
 reaches the caller as a specific error code and a message naming the cause,
 never a token, never the secret; retries only where they can help, bounded
 in number and time."""
+import json
 import time
 
 from fakes import CLIENT_ID, SECRET, Fake, check, eq, probe
@@ -120,6 +121,19 @@ class Failures(Suite):
             r = out[0]
             eq(r["rc"], "rejected", "%s: %r" % (dialect, r))
             check("***" in r["msg"], "%s: something was redacted: %r" % (dialect, r["msg"]))
+            for f in forms:
+                check(f not in r["msg"], "%s: the secret as %r is in %r" % (dialect, f, r["msg"]))
+        # A secret with '"' and a backslash goes into a JSON body escaped
+        # (each as a backslash pair): a body quoted back holds it so, and
+        # must not show it in that form either.
+        secret = 'My"Se\\cret/x-VALUE'
+        forms = [secret, json.dumps(secret)[1:-1], json.dumps(secret)[1:-1].replace("/", "\\/"),
+                 secret.replace("/", "\\/"), "Se\\\\cret"]
+        for dialect in ("m2p", "partner", "papaya"):
+            out, _ = probe("--url", self.f.base + "/bad/echoreq", "--dialect", dialect, "--id", CLIENT_ID,
+                           *(FAST + ["get"]), secret=secret)
+            r = out[0]
+            eq(r["rc"], "rejected", "%s: %r" % (dialect, r))
             for f in forms:
                 check(f not in r["msg"], "%s: the secret as %r is in %r" % (dialect, f, r["msg"]))
 
