@@ -86,7 +86,10 @@ read_secret_file(const char *path, char **out, struct gh_client_error *e)
 	int fd = -1;
 
 	b.max = GHC_SECRET_FILE_MAX;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+	/* O_NONBLOCK: a FIFO (or a device) must fail the regular-file check
+	 * below, not block this open until someone writes to it. It changes
+	 * nothing for a regular file. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) {
 		rc = ghc_fail(e, GH_CLIENT_ERR_CREDENTIALS, 0, "cannot open the secret file %s: %s",
 		    path, strerror(errno));
 		goto out;

@@ -265,6 +265,15 @@ test_credentials(void **state)
 	unlink(path);
 	assert_int_equal(gh_client_credentials_load("id1", NULL, path, NULL, &id, &secret, &e),
 	    GH_CLIENT_ERR_CREDENTIALS);
+	/* A FIFO (mode 600, nobody writing) is not a regular file: refused at
+	 * once, not waited on for ever (the alarm ends a hang). */
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(10);
+	assert_int_equal(gh_client_credentials_load("id1", NULL, path, NULL, &id, &secret, &e),
+	    GH_CLIENT_ERR_CREDENTIALS);
+	alarm(0);
+	assert_non_null(strstr(e.message, "not a regular file"));
+	unlink(path);
 	/* From the environment. */
 	setenv("GHC_UNIT_ID", "env-id", 1);
 	setenv("GHC_UNIT_SECRET", "env-secret", 1);
