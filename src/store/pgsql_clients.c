@@ -15,6 +15,7 @@
 #include <libpq-fe.h>
 
 #include "store/pgsql_internal.h"
+#include "store/schema_common.h"
 
 #define CLIENT_COLS "id, tenant_id, name, env, roles, scopes, ttl, max_ttl, format, allow_ips," \
 	" claims, disabled, rate_limit, tokens_valid_after, created_at, updated_at"
@@ -116,7 +117,7 @@ int
 pg_client_create(void *h, const struct store_client *cl, struct store_secret *first)
 {
 	struct pg *p = h;
-	struct pv v = { 0 };
+	struct pv v = { 0 }, id = { 0 };
 	char conflict[128], fk[128];
 	PGconn *c;
 	int slot, rc;
@@ -126,6 +127,7 @@ pg_client_create(void *h, const struct store_client *cl, struct store_secret *fi
 	pv_s(&v, cl->id);
 	pv_s(&v, cl->tenant_id);
 	client_params(&v, cl);
+	pv_s(&id, cl->id);
 	if ((rc = pgi_acquire(p, &slot, &c, "client create")) != STORE_OK)
 		return rc;
 	if ((rc = pgi_tx_begin(c)) == STORE_OK) {
@@ -133,6 +135,9 @@ pg_client_create(void *h, const struct store_client *cl, struct store_secret *fi
 		    "$9,$10,$11,$12,$13,$14,$15,$16)", &v, NULL, "client create", conflict, fk);
 		if (rc == STORE_OK && first != NULL)
 			rc = insert_secret(c, first);
+		if (rc == STORE_OK)
+			rc = pgi_run(c, SCHEMA_SQL_VOID_EARLIER_TOKENS, &id, NULL,
+			    "client create: earlier tokens", NULL, NULL);
 		rc = pgi_tx_end(p, c, rc, 1);
 	}
 	pgi_release(p, slot);

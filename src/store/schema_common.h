@@ -25,4 +25,22 @@
 	" WHERE kind <> 'call' AND (conflict_key LIKE 'client:%' OR conflict_key LIKE 'key:%')" \
 	" AND conflict_key NOT LIKE '%/%'"
 
+/*
+ * At a client's creation, inside its transaction ($1: its id): tokens
+ * issued before are void for it (tokens_valid_after), when token records
+ * with its id are there already. A client delete keeps its token records,
+ * for the record; a client made again with that id would otherwise take
+ * the deleted one's unexpired tokens for its own (the gate finds a token's
+ * client by the record's client_id). Issue times are whole seconds, so the
+ * bound is one past the last: a token of the deleted client from the
+ * creation's own second is void too, and the new client's first token
+ * waits out that second (issue.c answers 503 with Retry-After). One index
+ * probe (tokens_client), however many records there are.
+ */
+#define SCHEMA_SQL_VOID_EARLIER_TOKENS							\
+	"UPDATE clients SET tokens_valid_after ="					\
+	" (SELECT MAX(issued_at) + 1 FROM tokens WHERE client_id = $1)"			\
+	" WHERE id = $1 AND tokens_valid_after <="					\
+	" (SELECT MAX(issued_at) FROM tokens WHERE client_id = $1)"
+
 #endif

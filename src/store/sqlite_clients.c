@@ -16,6 +16,7 @@
 
 #include <sqlite3.h>
 
+#include "store/schema_common.h"
 #include "store/sqlite_internal.h"
 
 /* -- clients --------------------------------------------------------------------- */
@@ -78,6 +79,19 @@ insert_secret(struct sq *q, struct store_secret *sec)
 	return STORE_OK;
 }
 
+/* SCHEMA_SQL_VOID_EARLIER_TOKENS for id, in the caller's transaction. */
+static int
+void_earlier_tokens(struct sq *q, const char *id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = sq_prep(q->db, "client create", SCHEMA_SQL_VOID_EARLIER_TOKENS, &st,
+	    SQ_ARGS(SQ_TEXT(id)))) == STORE_OK)
+		rc = sq_step_done(q->db, st, NULL, "client create: earlier tokens");
+	return rc;
+}
+
 int
 sq_client_create(void *h, const struct store_client *c, struct store_secret *first)
 {
@@ -99,6 +113,8 @@ sq_client_create(void *h, const struct store_client *c, struct store_secret *fir
 			rc = sqi_run_err(q, src, "client create", conflict, fk);
 		if (rc == STORE_OK && first != NULL)
 			rc = insert_secret(q, first);
+		if (rc == STORE_OK)
+			rc = void_earlier_tokens(q, c->id);
 		rc = sqi_tx_end(q, rc, 1);
 	}
 	pthread_mutex_unlock(&q->mu);

@@ -179,7 +179,9 @@ void	store_tenant_clear(struct store_tenant *);
 void	store_tenant_free(struct store_tenant *, size_t n);
 
 /* Clients. create inserts the client and its first secret in one transaction
- * (secret->id is set). */
+ * (secret->id is set); when token records with its id are there already (a
+ * deleted client's), its tokens_valid_after becomes one past their last
+ * issue time (schema_common.h, SCHEMA_SQL_VOID_EARLIER_TOKENS). */
 int	store_client_create(struct store *, const struct store_client *,
 	    struct store_secret *first_secret);
 int	store_client_get(struct store *, const char *id, struct store_client *out);
@@ -203,7 +205,8 @@ int	store_client_set_disabled(struct store *, const char *id, int disabled, int6
  * after, unless it is later already; updated_at becomes at. */
 int	store_client_void_tokens(struct store *, const char *id, int64_t after, int64_t at);
 /* Deletes the client and its secrets in one transaction (its token records
- * stay, for the record; they no longer validate: the client is gone).
+ * stay, for the record; they no longer validate: the client is gone, and a
+ * client made again with its id takes them as void).
  * STORE_NOTFOUND when there is no such client. Increments the generation. */
 int	store_client_delete(struct store *, const char *id);
 void	store_client_clear(struct store_client *);

@@ -314,6 +314,37 @@ class Admin(Suite):
         eq(self.api("GET", "/clients", who=None, headers={"Authorization": "Bearer " + tok}).status, 401,
            "its tokens stop validating")
 
+    def test_a_deleted_clients_tokens_stay_dead_when_its_id_is_reused(self):
+        # A delete keeps the client's token records, for the record. They
+        # stopped validating only because the client was gone: a client
+        # made again with the same id brought every token of the deleted
+        # one back to life, with the old one's roles and scopes.
+        s = self.s
+        old = s.client("acme", name="reused", roles="viewer", id="reused-app")
+        tok = s.token(old["client_id"], old["client_secret"]).json()["access_token"]
+        bearer = {"Authorization": "Bearer " + tok}
+        eq(self.api("GET", "/clients", headers=bearer).status, 200, "its token works before")
+        eq(self.api("DELETE", "/clients/reused-app", self.a_admin).status, 200, "deleted")
+        eq(self.api("GET", "/clients", headers=bearer).status, 401, "refused once deleted")
+        new = s.client("acme", name="reused", roles="viewer", id="reused-app")
+        eq(self.api("GET", "/clients", headers=bearer).status, 401,
+           "the deleted client's token stays refused when the id is reused")
+        r = s.post_form("/oauth/introspect", {"token": tok},
+                        headers={"Authorization": basic(new["client_id"], new["client_secret"])})
+        eq(r.json(), {"active": False}, "and inactive")
+        # Within the second the old token was issued, the new client is
+        # told when to ask (its tokens from before that second are void).
+        r = s.token(new["client_id"], new["client_secret"])
+        deadline = time.time() + 3
+        while r.status == 503 and time.time() < deadline:
+            eq(r.header("Retry-After"), "1", "says when: %r" % r)
+            time.sleep(0.2)
+            r = s.token(new["client_id"], new["client_secret"])
+        eq(r.status, 200, "the new client gets tokens: %r" % r)
+        fresh = r.json()["access_token"]
+        eq(self.api("GET", "/clients", headers={"Authorization": "Bearer " + fresh}).status, 200,
+           "the new client's own tokens work")
+
     # -- tenant isolation --------------------------------------------------------
     def test_tenant_isolation(self):
         gid = self.g_client["client_id"]
