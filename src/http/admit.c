@@ -236,6 +236,41 @@ request_within_limits(struct conn_ctx *c, const char *url, const char *method)
 	return 0;
 }
 
+/* 1 when ch is a tchar, a character of a token (RFC 9110 §5.6.2). */
+static int
+is_tchar(unsigned char ch)
+{
+	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+	    (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+/*
+ * 1 when a field name is one libmicrohttpd 0.9.75 may have misread. It
+ * keeps "Content-Length : 5" as a field named "Content-Length " and
+ * appends a folded line to the name ("Content-Length:\r\n 5" becomes
+ * "Content-Length5" with an empty value), so it frames such a body as
+ * having none while a proxy that trims or unfolds reads a length: the
+ * body would be taken as a second, smuggled request. RFC 9112 §5.1: a
+ * server MUST answer 400 to whitespace before the colon; §5.2 lets it
+ * refuse obs-fold. A name that is not a token, or a framing field's name
+ * with more after it, is either.
+ */
+static int
+field_name_misread(const struct http_field *f)
+{
+	static const char *const framing[] = { "Content-Length", "Transfer-Encoding" };
+
+	for (size_t i = 0; i < f->name_len; i++)
+		if (!is_tchar((unsigned char)f->name[i]))
+			return 1;
+	for (size_t i = 0; i < GH_ARRAY_LEN(framing); i++) {
+		size_t n = strlen(framing[i]);
+		if (f->name_len > n && strncasecmp(f->name, framing[i], n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* How the message is framed, and its Host; its Content-Length into *clp.
  * 1 when answered (400). */
 static int
@@ -246,6 +281,13 @@ request_framed(struct conn_ctx *c, const char *version, const char **clp)
 	const char *cl = *clp = http_request_header(req, "Content-Length", &ncl);
 	const char *te = http_request_header(req, "Transfer-Encoding", &nte);
 
+	for (size_t i = 0; i < req->nfields; i++)
+		if (field_name_misread(&req->fields[i])) {
+			c->unframed = 1;
+			http_response_error(&c->x.resp, 400, "invalid_request", "a header field"
+			    " name is not a token: whitespace before its colon, or a folded line");
+			return 1;
+		}
 	/* RFC 9112 §6.3: Content-Length with Transfer-Encoding, a coding other
 	 * than chunked, or two Content-Lengths leave the body's end unknown.
 	 * libmicrohttpd would read the first length and take what follows as

@@ -231,6 +231,29 @@ class BadRequests(Suite):
         eq(status_of(out), 400, "two Transfer-Encodings refused: %r" % out[:80])
         check(closed and out.count(b"HTTP/1.1 ") == 1, "one answer, then closed: %r" % out)
 
+    def test_misread_field_names_are_not_smuggled(self):
+        # RFC 9112 §5.1: whitespace before the colon MUST get a 400; §5.2:
+        # obs-fold may. libmicrohttpd 0.9.75 kept "Content-Length : N" as
+        # another field and glued a folded line onto the name, so it read
+        # no body and took the body for a second request, which a proxy
+        # that trims or unfolds would have sent as this one's body.
+        smuggled = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        length = b"%d" % len(smuggled)
+        for field in (b"Content-Length : " + length, b"Content-Length\t: " + length,
+                      b"Content-Length:\r\n " + length, b"X-A: 1\r\n Content-Length: " + length,
+                      b"Transfer-Encoding:\r\n chunked\r\nContent-Length: 5"):
+            out, closed = raw_until_closed(
+                self.s.port, b"POST /oauth/token HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\n" + field +
+                b"\r\n\r\n" + smuggled)
+            eq(status_of(out), 400, "%r refused: %r" % (field, out[:80]))
+            check(b"not a token" in out, "named: %r" % out[-160:])
+            eq(out.count(b"HTTP/1.1 "), 1, "%r: no answer for the smuggled request: %r" % (field, out))
+            check(closed, "%r: the connection is closed after it" % field)
+        # Field names of any tchar still pass.
+        resp = raw(self.s.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A_b.c!#$%&'*+^`|~: v\r\n\r\n")
+        eq(status_of(resp), 200, "a token name: %r" % resp[:80])
+
     def test_host_header(self):
         # RFC 9112 §3.2: exactly one Host in HTTP/1.1; HTTP/1.0 may omit it.
         resp = raw(self.s.port, b"GET /healthz HTTP/1.1\r\n\r\n")
