@@ -27,7 +27,7 @@ static const struct config_entry entries[] = {
 	{ "master_key", CT_STR, O(master_key), 0, 0, "var/master.key", "master key file (created 0600 on first run)" },
 	{ "listen", CT_STR, O(listen), 0, 0, "127.0.0.1:8080", "address to serve on, ADDR:PORT or [ADDR]:PORT; port 0 takes a free one (logged in server.started)" },
 	{ "issuer", CT_STR, O(issuer), 0, 0, "", "token issuer (iss), an http(s) URL with no query or fragment; default http(s)://LISTEN" },
-	{ "tls_cert", CT_STR, O(tls_cert), 0, 0, "", "TLS certificate chain (PEM); serves HTTPS when set" },
+	{ "tls_cert", CT_STR, O(tls_cert), 0, 0, "", "TLS certificate chain (PEM); serves HTTPS (TLS 1.2 and 1.3) when set" },
 	{ "tls_key", CT_STR, O(tls_key), 0, 0, "", "TLS private key (PEM, mode 0600)" },
 	{ "threads", CT_INT, O(threads), 0, 256, "0", "HTTP event-loop threads, each with a listening socket of its own; 0 = two per core" },
 	{ "log_requests", CT_BOOL, O(log_requests), 0, 1, "1", "one JSON log line per request" },

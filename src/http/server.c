@@ -455,6 +455,14 @@ listen_group(struct sockaddr_storage *ss, unsigned n, int *fds, char *err, size_
 	return 0;
 }
 
+/*
+ * GnuTLS's priorities for our TLS: its defaults, but only TLS 1.2 and
+ * 1.3. libmicrohttpd's default, GnuTLS "NORMAL", still negotiated TLS
+ * 1.0 and 1.1 (with CBC and SHA-1), which RFC 8996 forbids and RFC 9700
+ * (OAuth 2.0 security BCP, by BCP 195) rules out for a token endpoint.
+ */
+static const char tls_priorities[] = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2";
+
 /* A libmicrohttpd daemon on listening socket fd, driven by a thread of
  * loop.c rather than its own; over TLS when a certificate is configured
  * (its options ride in an array, so there is one call). */
@@ -465,6 +473,7 @@ start_daemon(struct http_server *s, const struct http_config *cfg, int fd, unsig
 	struct MHD_OptionItem tls[] = {
 		{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->tls_cert_pem },
 		{ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key_pem },
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)tls_priorities },
 		{ MHD_OPTION_END, 0, NULL }
 	};
 
@@ -479,7 +488,7 @@ start_daemon(struct http_server *s, const struct http_config *cfg, int fd, unsig
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(HTTP_MAX_HEADER_BYTES * 2),
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, s,
 	    MHD_OPTION_URI_LOG_CALLBACK, uri_seen, NULL,
-	    MHD_OPTION_ARRAY, s->tls ? tls : &tls[2],
+	    MHD_OPTION_ARRAY, s->tls ? tls : &tls[3],
 	    MHD_OPTION_END);
 }
 

@@ -282,6 +282,37 @@ class Dialects(Suite):
         finally:
             s.cleanup()
 
+    def test_https_refuses_tls_1_0_and_1_1(self):
+        # RFC 8996: TLS 1.0 and 1.1 MUST NOT be negotiated; libmicrohttpd's
+        # default GnuTLS priorities took both.
+        import socket
+        import ssl
+        import warnings
+        s = Server(tls=True)
+        try:
+            def handshake(version):
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    ctx.minimum_version = ctx.maximum_version = version
+                ctx.set_ciphers("ALL:@SECLEVEL=0")
+                try:
+                    with ctx.wrap_socket(socket.create_connection(("127.0.0.1", s.port), timeout=10)) as t:
+                        return t.version()
+                except (ssl.SSLError, OSError):
+                    return None
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                old = (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1)
+            for v in old:
+                eq(handshake(v), None, "%s refused" % v.name)
+            eq(handshake(ssl.TLSVersion.TLSv1_2), "TLSv1.2", "TLS 1.2 served")
+            eq(handshake(ssl.TLSVersion.TLSv1_3), "TLSv1.3", "TLS 1.3 served")
+        finally:
+            s.cleanup()
+
     def test_require_https(self):
         s = Server("--require-https", "--trusted-proxies", "127.0.0.1")
         try:
