@@ -254,6 +254,19 @@ class BadRequests(Suite):
         resp = raw(self.s.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A_b.c!#$%&'*+^`|~: v\r\n\r\n")
         eq(status_of(resp), 200, "a token name: %r" % resp[:80])
 
+    def test_escaped_query_within_the_target_limit_is_served(self):
+        # The query is rebuilt percent-encoded (three bytes for one): its
+        # buffer grew by doubling to 8192 and then refused to pass 12292,
+        # so 2.8 KB of '!' in a 2.8 KB target got 414 and lost its
+        # X-Request-ID.
+        for q in (b"!" * 2800, b"+" * 4000, b"%21" * 1360):
+            resp = raw(self.s.port, b"GET /healthz?x=" + q + b" HTTP/1.1\r\nHost: x\r\n"
+                       b"X-Request-ID: q-1\r\n\r\n")
+            eq(status_of(resp), 200, "a %d-byte target: %r" % (len(q) + 11, resp[:80]))
+            check(b"\r\nX-Request-ID: q-1\r\n" in resp, "its id echoed: %r" % resp[:300])
+        resp = raw(self.s.port, b"GET /healthz?x=" + b"!" * 4100 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        eq(status_of(resp), 414, "past the target limit: %r" % resp[:80])
+
     def test_host_header(self):
         # RFC 9112 §3.2: exactly one Host in HTTP/1.1; HTTP/1.0 may omit it.
         resp = raw(self.s.port, b"GET /healthz HTTP/1.1\r\n\r\n")
