@@ -215,7 +215,8 @@ request_id_take(struct conn_ctx *c)
 	return 1;
 }
 
-/* The header and target limits (limits.h). 1 when answered: 431 or 414. */
+/* The header and target limits (limits.h), and a target without %00. 1
+ * when answered: 431, 400 or 414. */
 static int
 request_within_limits(struct conn_ctx *c, const char *url, const char *method)
 {
@@ -233,7 +234,12 @@ request_within_limits(struct conn_ctx *c, const char *url, const char *method)
 		http_response_error(&c->x.resp, 431, "invalid_request", why);
 		return 1;
 	}
-	if (c->target_refused || strlen(url) > HTTP_MAX_URI_LEN) {
+	if (c->target_refused == TARGET_NUL) {
+		http_response_error(&c->x.resp, 400, "invalid_request",
+		    "the request target has a %00, which would end it early");
+		return 1;
+	}
+	if (c->target_refused == TARGET_LONG || strlen(url) > HTTP_MAX_URI_LEN) {
 		http_response_error(&c->x.resp, 414, "invalid_request", c->target_refused ?
 		    "the request target is too long, or its query has too many fields" :
 		    "the request target is too long");

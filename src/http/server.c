@@ -144,25 +144,41 @@ queue(struct conn_ctx *c)
  * A target over the limits gets its query cut there, so that MHD stores no
  * field, and is marked: http_admit() answers 414. (A NUL byte before the '?' hides
  * the query from us; that connection still waits for the idle timeout.)
+ *
+ * A "%00" anywhere in the target is marked too (STYLE 7): MHD decodes it
+ * into a NUL that silently ends the path or the query field there
+ * ("/healthz%00x" was served as /healthz, "?tenant=a%00x" read as a), and
+ * http_admit() answers 400.
  */
-static char target_refused;	/* its address, as *con_cls: a refused target */
+static char target_long, target_nul;	/* their addresses, as *con_cls */
 
 static void *
 uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	char *q;
 	size_t fields = 1;
+	int nul;
 
 	(void)cls;
 	(void)conn;
-	if (uri == NULL || (q = strchr(uri, '?')) == NULL)
+	if (uri == NULL)
 		return NULL;
+	nul = strstr(uri, "%00") != NULL;
+	if ((q = strchr(uri, '?')) == NULL)
+		return nul ? &target_nul : NULL;
 	for (const char *p = q; *p != '\0'; p++)
 		fields += *p == '&';
-	if (fields <= HTTP_MAX_QUERY_FIELDS && strlen(uri) <= HTTP_MAX_URI_LEN)
+	if (!nul && fields <= HTTP_MAX_QUERY_FIELDS && strlen(uri) <= HTTP_MAX_URI_LEN)
 		return NULL;
 	q[1] = '\0';
-	return &target_refused;
+	return nul ? &target_nul : &target_long;
+}
+
+/* 1 when con_cls is one of uri_seen()'s marks, not a request's context. */
+static int
+target_mark(const void *con_cls)
+{
+	return con_cls == &target_long || con_cls == &target_nul;
 }
 
 /* libmicrohttpd's first call of a request: a context (con_cls marks a
@@ -171,7 +187,8 @@ static enum MHD_Result
 request_begin(struct http_server *s, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, void **con_cls)
 {
-	int refused = *con_cls != NULL;
+	int refused = *con_cls == &target_nul ? TARGET_NUL :
+	    *con_cls == &target_long ? TARGET_LONG : TARGET_OK;
 	struct conn_ctx *c;
 
 	if ((c = ctx_take()) == NULL)
@@ -268,7 +285,7 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 {
 	struct conn_ctx *c = *con_cls;
 
-	if (c == NULL || c == (void *)&target_refused)
+	if (c == NULL || target_mark(c))
 		return request_begin(cls, conn, url, method, version, con_cls);
 	if (c->early || c->phase == PHASE_QUEUED) {
 		*upload_data_size = 0;
@@ -332,7 +349,7 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	(void)conn;
 	(void)toe;
-	if (c == NULL || c == (void *)&target_refused) {
+	if (c == NULL || target_mark(c)) {
 		*con_cls = NULL;	/* refused before the handler saw it */
 		return;
 	}

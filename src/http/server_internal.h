@@ -16,6 +16,10 @@
 #include "http/http.h"
 #include "http/limits.h"
 
+/* What uri_seen() found in a target: too long or too many query fields
+ * (414), or a %00 (400). */
+enum target_fault { TARGET_OK, TARGET_LONG, TARGET_NUL };
+
 enum phase { PHASE_NEW, PHASE_RUNNING, PHASE_SUSPENDED, PHASE_COMPLETED, PHASE_QUEUED };
 
 struct conn_ctx {
@@ -29,7 +33,7 @@ struct conn_ctx {
 	int			 too_big;
 	int			 early;		/* an error answer was queued at once */
 	int			 unframed;	/* the body's end is unknown: close after */
-	int			 target_refused;	/* uri_seen() cut its query: 414 */
+	int			 target_refused;	/* uri_seen()'s enum target_fault */
 	pthread_mutex_t		 mu;
 	enum phase		 phase;
 	uint64_t		 start_ns;

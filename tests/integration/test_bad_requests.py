@@ -267,6 +267,18 @@ class BadRequests(Suite):
         resp = raw(self.s.port, b"GET /healthz?x=" + b"!" * 4100 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
         eq(status_of(resp), 414, "past the target limit: %r" % resp[:80])
 
+    def test_percent_00_in_the_target_is_refused(self):
+        # STYLE 7. libmicrohttpd decodes %00 into a NUL that silently ends
+        # the path or the query field: /healthz%00x was served as /healthz.
+        for target in (b"/healthz%00x", b"/healthz%00", b"/healthz?x=a%00b", b"/healthz?a%00=1",
+                       b"/oauth/token%00.json"):
+            resp = raw(self.s.port, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            eq(status_of(resp), 400, "%r refused: %r" % (target, resp[:80]))
+            check(b"%00" in resp and b'"invalid_request"' in resp, "named: %r" % resp[-160:])
+        # An escaped '%' before "00" is no NUL.
+        resp = raw(self.s.port, b"GET /healthz?x=%2500 HTTP/1.1\r\nHost: x\r\n\r\n")
+        eq(status_of(resp), 200, "%%2500 served: %r" % resp[:80])
+
     def test_host_header(self):
         # RFC 9112 §3.2: exactly one Host in HTTP/1.1; HTTP/1.0 may omit it.
         resp = raw(self.s.port, b"GET /healthz HTTP/1.1\r\n\r\n")
