@@ -313,6 +313,15 @@ request_framed(struct conn_ctx *c, const char *version, const char **clp)
 		    "Content-Length with Transfer-Encoding, or a Transfer-Encoding other than chunked");
 		return 1;
 	}
+	/* RFC 9112 §6.1: HTTP/1.0 has no transfer codings, so its framing
+	 * is faulty (an HTTP/1.0 proxy would not have read it as chunked);
+	 * libmicrohttpd read the body as chunked all the same. */
+	if (te != NULL && strcmp(version, "HTTP/1.0") == 0) {
+		c->unframed = 1;
+		http_response_error(&c->x.resp, 400, "invalid_request",
+		    "an HTTP/1.0 request has no Transfer-Encoding");
+		return 1;
+	}
 	/* RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host. */
 	(void)http_request_header(req, "Host", &nhost);
 	if (nhost > 1 || (nhost == 0 && strcmp(version, "HTTP/1.1") == 0)) {

@@ -279,6 +279,20 @@ class BadRequests(Suite):
         resp = raw(self.s.port, b"GET /healthz?x=%2500 HTTP/1.1\r\nHost: x\r\n\r\n")
         eq(status_of(resp), 200, "%%2500 served: %r" % resp[:80])
 
+    def test_transfer_encoding_in_http_1_0_is_refused(self):
+        # RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has
+        # faulty framing; it was read as chunked and answered 200.
+        body = b"grant_type=client_credentials"
+        out, closed = raw_until_closed(
+            self.s.port, b"POST /oauth/token HTTP/1.0\r\nHost: x\r\nAuthorization: " +
+            self.auth["Authorization"].encode() + b"\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n" +
+            b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n")
+        check(out.startswith(b"HTTP/1.") and status_of(b"HTTP/1.1" + out[8:]) == 400,
+              "refused: %r" % out[:80])
+        check(b"HTTP/1.0 request has no Transfer-Encoding" in out, "named: %r" % out[-160:])
+        check(closed, "then closed")
+
     def test_host_header(self):
         # RFC 9112 §3.2: exactly one Host in HTTP/1.1; HTTP/1.0 may omit it.
         resp = raw(self.s.port, b"GET /healthz HTTP/1.1\r\n\r\n")
