@@ -43,14 +43,20 @@ method_of(const char *m)
 	return HTTP_METHOD_OTHER;
 }
 
+/* 1 when route r serves path: exactly, or as a prefix. */
+static int
+route_hits(const struct http_route *r, const char *path)
+{
+	return r->prefix ? strncmp(path, r->path, strlen(r->path)) == 0 : strcmp(path, r->path) == 0;
+}
+
 static const struct http_route *
 match(struct http_server *s, enum http_method m, const char *path, int *path_known)
 {
 	*path_known = 0;
 	for (size_t i = 0; i < s->nroutes; i++) {
 		const struct http_route *r = &s->routes[i];
-		int hit = r->prefix ? strncmp(path, r->path, strlen(r->path)) == 0 : strcmp(path, r->path) == 0;
-		if (!hit)
+		if (!route_hits(r, path))
 			continue;
 		*path_known = 1;
 		if (r->method == m || (m == HTTP_HEAD && r->method == HTTP_GET))
@@ -59,16 +65,25 @@ match(struct http_server *s, enum http_method m, const char *path, int *path_kno
 	return NULL;
 }
 
+/* RFC 9110 §15.5.6: a 405 MUST list the methods the target allows: those
+ * of every route match() takes for path (prefix routes too, which once
+ * left the list empty and so the header out), HEAD wherever GET is. */
 static void
 allow_header(struct http_server *s, const char *path, struct http_response *resp)
 {
 	char allow[128] = "";
 	size_t used = 0;
+	unsigned methods = 0;
 
-	for (size_t i = 0; i < s->nroutes && used < sizeof(allow); i++)
-		if (strcmp(path, s->routes[i].path) == 0)
+	for (size_t i = 0; i < s->nroutes; i++)
+		if (route_hits(&s->routes[i], path))
+			methods |= 1u << s->routes[i].method |
+			    (s->routes[i].method == HTTP_GET ? 1u << HTTP_HEAD : 0);
+	/* Seven names with their commas take 43 bytes of the 128. */
+	for (int m = 0; m < HTTP_METHOD_OTHER; m++)
+		if (methods & 1u << m)
 			used += (size_t)snprintf(allow + used, sizeof(allow) - used, "%s%s",
-			    used ? ", " : "", http_method_names[s->routes[i].method]);
+			    used ? ", " : "", http_method_names[m]);
 	http_response_header(resp, "Allow", allow);
 }
 

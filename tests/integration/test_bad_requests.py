@@ -317,6 +317,18 @@ class BadRequests(Suite):
             eq((r.header("Cache-Control"), r.header("Pragma")), ("no-store", "no-cache"),
                "%d not cached" % r.status)
 
+    def test_405_lists_the_methods_allowed(self):
+        # RFC 9110 §15.5.6: a 405 MUST carry Allow with the target's methods.
+        # Under a prefix route (/approvals/ID) the list came out empty and
+        # the header was left out; HEAD, served wherever GET is, was missing.
+        for method, path, want in (("DELETE", "/approvals/abc", {"GET", "HEAD", "POST"}),
+                                   ("POST", "/healthz", {"GET", "HEAD"}),
+                                   ("GET", "/oauth/token", {"POST"})):
+            r = self.s.request(method, path)
+            eq(r.status, 405, "%s %s" % (method, path))
+            eq({m.strip() for m in (r.header("Allow") or "").split(",")}, want,
+               "Allow of %s %s" % (method, path))
+
     def test_long_secret_and_id(self):
         r = self.s.post_form("/oauth/token", {"grant_type": "client_credentials", "client_id": "a" * 3000,
                                               "client_secret": "b" * 3000})
