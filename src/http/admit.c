@@ -387,6 +387,24 @@ request_routed(struct conn_ctx *c, const char *url, const char *cl)
 	return 0;
 }
 
+/* The path of a target in absolute-form ("http://host:port/path"), which
+ * RFC 9112 §3.2.2 says a server MUST accept (its authority stands for
+ * Host, which no route reads); any other target as it is. */
+static const char *
+origin_path(const char *url)
+{
+	const char *p;
+
+	if (strncasecmp(url, "http://", 7) == 0)
+		p = url + 7;
+	else if (strncasecmp(url, "https://", 8) == 0)
+		p = url + 8;
+	else
+		return url;
+	p = strchr(p, '/');
+	return p != NULL ? p : "/";
+}
+
 /* First call of a request: everything that can be refused before a body
  * is read, in this order. Returns 1 when an answer was prepared (to be
  * queued now). */
@@ -395,6 +413,7 @@ http_admit(struct conn_ctx *c, const char *url, const char *method, const char *
 {
 	const char *cl = NULL;
 
+	url = origin_path(url);
 	if (request_read(c, url, method) || request_id_take(c) ||
 	    request_within_limits(c, url, method) || request_framed(c, version, &cl))
 		return 1;

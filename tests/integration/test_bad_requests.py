@@ -329,6 +329,17 @@ class BadRequests(Suite):
             eq({m.strip() for m in (r.header("Allow") or "").split(",")}, want,
                "Allow of %s %s" % (method, path))
 
+    def test_absolute_form_targets_are_served(self):
+        # RFC 9112 §3.2.2: a server MUST accept the absolute-form; it got
+        # 404 "no route for http://...".
+        for target in (b"http://127.0.0.1:%d/healthz" % self.s.port, b"HTTP://x/healthz?a=1",
+                       b"https://x/healthz"):
+            resp = raw(self.s.port, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            eq(status_of(resp), 200, "%r: %r" % (target, resp[:80]))
+        resp = raw(self.s.port, b"GET http://x HTTP/1.1\r\nHost: x\r\n\r\n")
+        eq(status_of(resp), 404, "no path is /: %r" % resp[:80])
+        check(b"no route for /\"" in resp, "named: %r" % resp[-100:])
+
     def test_long_secret_and_id(self):
         r = self.s.post_form("/oauth/token", {"grant_type": "client_credentials", "client_id": "a" * 3000,
                                               "client_secret": "b" * 3000})
