@@ -315,6 +315,16 @@ request_framed(struct conn_ctx *c, const char *version, const char **clp)
 			    " name is not a token: whitespace before its colon, or a folded line");
 			return 1;
 		}
+	/* RFC 9110 §5.5: a CR in a field value MUST be refused or replaced;
+	 * libmicrohttpd keeps a bare one, which another parser may take for
+	 * the end of the line. */
+	for (size_t i = 0; i < req->nfields; i++)
+		if (strchr(req->fields[i].value, '\r') != NULL) {
+			c->unframed = 1;
+			http_response_error(&c->x.resp, 400, "invalid_request",
+			    "a header field value holds a CR");
+			return 1;
+		}
 	/* RFC 9112 §6.3: Content-Length with Transfer-Encoding, a coding other
 	 * than chunked, or two Content-Lengths leave the body's end unknown.
 	 * libmicrohttpd would read the first length and take what follows as

@@ -293,6 +293,15 @@ class BadRequests(Suite):
         check(b"HTTP/1.0 request has no Transfer-Encoding" in out, "named: %r" % out[-160:])
         check(closed, "then closed")
 
+    def test_cr_in_a_field_value_is_refused(self):
+        # RFC 9110 §5.5: a CR in a field value MUST be refused or replaced;
+        # libmicrohttpd passed a bare one on, and it was served.
+        for field in (b"X-A: b\rc", b"Authorization: Basic\rx", b"X-Original-URI: /a\r"):
+            out, closed = raw_until_closed(self.s.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" +
+                                           field + b"\r\n\r\n")
+            eq(status_of(out), 400, "%r refused: %r" % (field, out[:80]))
+            check(b"holds a CR" in out and closed, "named, then closed: %r" % out[-120:])
+
     def test_host_header(self):
         # RFC 9112 §3.2: exactly one Host in HTTP/1.1; HTTP/1.0 may omit it.
         resp = raw(self.s.port, b"GET /healthz HTTP/1.1\r\n\r\n")
