@@ -196,7 +196,10 @@ request_read(struct conn_ctx *c, const char *url, const char *method)
 		req->query = c->query = q.buf;
 	req->body = "";
 	req->tls = c->srv->tls;
+	/* For the request log, whose line jansson would not pack (all of it
+	 * lost) with the client's invalid UTF-8, or a character cut at 255. */
 	str_copy(c->path, sizeof(c->path), url);
+	str_scrub_utf8(c->path);
 	ci = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	sa = ci ? ci->client_addr : NULL;
 	if (sa != NULL && sa->sa_family == AF_INET)

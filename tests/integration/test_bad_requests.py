@@ -5,6 +5,7 @@ import json
 import os
 import socket
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from harness import Server, Suite, basic, check, eq  # noqa: E402
@@ -348,6 +349,27 @@ class BadRequests(Suite):
         resp = raw(self.s.port, b"GET http://x HTTP/1.1\r\nHost: x\r\n\r\n")
         eq(status_of(resp), 404, "no path is /: %r" % resp[:80])
         check(b"no route for /\"" in resp, "named: %r" % resp[-100:])
+
+    def test_request_log_keeps_a_path_of_invalid_utf8(self):
+        # A path of invalid UTF-8 (or one whose 255-byte copy cut a
+        # character) made jansson refuse the log line's fields: it was
+        # logged with no method, path, status, request id or peer.
+        for n, target in enumerate((b"/admin/v1/clients/%FFx", b"/admin/v1/" + b"a" * 244 + b"%C3%A9")):
+            rid = b"log-utf8-%d" % n
+            resp = raw(self.s.port, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nX-Request-ID: " + rid +
+                       b"\r\n\r\n")
+            check(status_of(resp) in (401, 404), "%r: %r" % (target, resp[:80]))
+            line = None
+            for _ in range(50):
+                for l in self.s.stderr().splitlines():
+                    if l.startswith("{") and '"http.request"' in l and rid.decode() in l:
+                        line = json.loads(l)
+                if line:
+                    break
+                time.sleep(0.05)
+            check(line is not None, "a request log line with the request id %r" % rid)
+            eq((line.get("method"), line.get("status"), line.get("path", "")[:10]),
+               ("GET", status_of(resp), "/admin/v1/"), "logged %r" % line)
 
     def test_long_secret_and_id(self):
         r = self.s.post_form("/oauth/token", {"grant_type": "client_credentials", "client_id": "a" * 3000,
