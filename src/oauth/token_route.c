@@ -185,7 +185,11 @@ token_route_handle(struct http_exchange *x)
 	}
 	if (parsed == -1)
 		goto fail;
+	/* The caller's claim, cut at 64 bytes, maybe inside a character:
+	 * scrubbed, or jansson would not pack it, and this log line and
+	 * auth.client_failed would lose every field, the peer too. */
 	snprintf(x->resp.log_client, sizeof(x->resp.log_client), "%.64s", r.client_id);
+	str_scrub_utf8(x->resp.log_client);
 	r.no_store_wait = !may_wait;
 	/* Its record follows in a moment: the group commit waits for it. */
 	store_expect_records(ctx->store, 1);

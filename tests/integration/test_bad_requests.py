@@ -371,6 +371,29 @@ class BadRequests(Suite):
             eq((line.get("method"), line.get("status"), line.get("path", "")[:10]),
                ("GET", status_of(resp), "/admin/v1/"), "logged %r" % line)
 
+    def test_auth_failure_log_keeps_the_peer_of_a_cut_client_id(self):
+        # The claimed client id is cut at 64 bytes for the logs; cut inside
+        # a character it made jansson refuse the fields of auth.client_failed
+        # and of the request log: a guesser's failures were logged without
+        # client, peer, status or request id.
+        r = self.s.request("POST", "/oauth/token",
+                           body="grant_type=client_credentials&client_id=" + "a" * 63 + "%C3%A9&client_secret=x",
+                           headers={"Content-Type": "application/x-www-form-urlencoded",
+                                    "X-Request-ID": "cut-client-id"})
+        eq(r.status, 401, "refused %r" % r)
+        failed = req = None
+        for _ in range(50):
+            for l in self.s.stderr().splitlines():
+                if l.startswith("{") and '"auth.client_failed"' in l and "a" * 63 in l:
+                    failed = json.loads(l)
+                if l.startswith("{") and '"http.request"' in l and "cut-client-id" in l:
+                    req = json.loads(l)
+            if failed and req:
+                break
+            time.sleep(0.05)
+        check(failed is not None and failed.get("peer") == "127.0.0.1", "auth.client_failed with its peer: %r" % failed)
+        check(req is not None and req.get("status") == 401, "the request logged: %r" % req)
+
     def test_long_secret_and_id(self):
         r = self.s.post_form("/oauth/token", {"grant_type": "client_credentials", "client_id": "a" * 3000,
                                               "client_secret": "b" * 3000})
