@@ -22,6 +22,15 @@
  * while one runs, without asking the busy handler. And the thread cannot
  * run the RESTART: it would have to find a gap between the writer's
  * transactions, which a busy writer does not leave.)
+ *
+ * A reader that keeps an old snapshot (a backup, a sqlite3 shell left in a
+ * transaction) makes every RESTART fail until it ends. So the RESTART waits
+ * for readers SQ_CKPT_RESTART_WAIT_MS, not the connection's busy timeout,
+ * and after one fails the next waits for a background pass's worth of
+ * frames more: with the busy timeout every commit past the bound waited 5 s
+ * for such a reader, on the committing thread (the writer's whole batch,
+ * or the main connection with its mutex held). The WAL then grows until
+ * the reader ends, as it would under SQLite's own checkpoints.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -33,6 +42,7 @@
 #define SQ_CKPT_FRAMES		1000	/* new frames that wake a pass (SQLite's default) */
 #define SQ_CKPT_FORCE_FRAMES	16000	/* ~64 MB of 4 KB pages: checkpoint inline */
 #define SQ_CKPT_MAX_ATTACHED	4
+#define SQ_CKPT_RESTART_WAIT_MS	100	/* for readers, within a commit */
 
 struct sq_ckpt {
 	char		*path;
@@ -47,6 +57,7 @@ struct sq_ckpt {
 	int		 running;	/* a pass is copying */
 	int		 hold;		/* RESTARTs running: no pass may start */
 	int		 copied;	/* frames the last pass had copied */
+	int		 retry_at;	/* after a failed RESTART: frames before the next */
 	int		 background, force;	/* thresholds, in frames */
 	sqlite3		*attached[SQ_CKPT_MAX_ATTACHED];
 	size_t		 nattached;
@@ -98,9 +109,12 @@ static int
 on_commit(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	struct sq_ckpt *c = arg;
+	int rc;
 
 	pthread_mutex_lock(&c->mu);
-	if (frames < c->force) {
+	if (frames < c->force)
+		c->retry_at = 0;	/* below the bound: none failed since */
+	if (frames < c->force || frames < c->retry_at) {
 		if (frames < c->copied)
 			c->copied = 0;		/* the WAL started over */
 		/* Frames since the last pass, not in all: a pass per commit
@@ -126,13 +140,18 @@ on_commit(void *arg, sqlite3 *db, const char *name, int frames)
 	while (c->running)
 		pthread_cond_wait(&c->cv, &c->mu);
 	pthread_mutex_unlock(&c->mu);
-	/* Failure (readers past the busy timeout, or another process's
-	 * checkpoint) leaves things as they were: the next commit tries
-	 * again. */
-	(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+	/* Failure (a reader past the wait, or another process's checkpoint)
+	 * leaves the frames in the WAL, where readers find them; a commit a
+	 * background pass's worth of frames later tries again. The hook runs
+	 * on the thread that owns db: its busy timeout is ours to change and
+	 * put back. */
+	sqlite3_busy_timeout(db, SQ_CKPT_RESTART_WAIT_MS);
+	rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+	sqlite3_busy_timeout(db, SQI_BUSY_TIMEOUT_MS);
 	pthread_mutex_lock(&c->mu);
 	c->hold--;
-	c->copied = 0;
+	c->copied = rc == SQLITE_OK ? 0 : frames;
+	c->retry_at = rc == SQLITE_OK ? 0 : frames + c->background;
 	pthread_cond_broadcast(&c->cv);
 	pthread_mutex_unlock(&c->mu);
 	return SQLITE_OK;

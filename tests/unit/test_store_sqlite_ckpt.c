@@ -6,7 +6,8 @@
  * under steady writes), and every committed row is still there afterwards,
  * read by a fresh connection once the thread has stopped; no thread runs
  * until a commit asks for a pass, and one that cannot connect leaves the
- * inline bound in force.
+ * inline bound in force; a reader holding an old snapshot does not make
+ * each commit past the bound wait out the busy timeout.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -172,6 +173,55 @@ no_connection_leaves_the_inline_bound(void **state)
 	sq_ckpt_stop(c);
 }
 
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A reader that keeps an old snapshot (an operator's backup, a sqlite3
+ * shell left in a transaction) stops a RESTART from finishing. Commits past
+ * the inline threshold must not each wait the busy timeout for it: the
+ * writer's commits would take 5 s apiece for as long as the reader stays. */
+static void
+a_pinned_reader_does_not_stall_every_commit(void **state)
+{
+	(void)state;
+	struct sq_ckpt *c = NULL;
+	char err[256];
+	sqlite3 *reader = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t t0, slowest = 0;
+
+	assert_int_equal(sq_ckpt_start(&c, fixture_path, err, sizeof(err)), 0);
+	sq_ckpt_attach(c, fixture_db);
+	sq_ckpt_set_frames(c, 50, 100);
+	commit_rows(fixture_db, 10);
+	assert_int_equal(sq_connect(fixture_path, &reader, err, sizeof(err)), 0);
+	assert_int_equal(sq_exec(reader, "BEGIN", "test"), STORE_OK);
+	assert_int_equal(sqlite3_prepare_v2(reader, "SELECT count(*) FROM t", -1, &st, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	sqlite3_finalize(st);
+	/* Well past the inline threshold, with the snapshot held. */
+	for (int i = 0; i < 300 && slowest < SQI_BUSY_TIMEOUT_MS / 2; i++) {
+		t0 = now_ms();
+		commit_rows(fixture_db, 1);
+		if (now_ms() - t0 > slowest)
+			slowest = now_ms() - t0;
+	}
+	assert_true(slowest < SQI_BUSY_TIMEOUT_MS / 2);
+	assert_int_equal(sq_exec(reader, "COMMIT", "test"), STORE_OK);
+	sqlite3_close(reader);
+	/* With the reader gone, the WAL is bounded again. */
+	assert_true(max_wal_frames(fixture_db, 5) < 100 + 110);
+	sq_ckpt_stop(c);
+}
+
 int
 main(void)
 {
@@ -179,6 +229,7 @@ main(void)
 		cmocka_unit_test(checkpoints_in_the_background_and_bounds_the_wal),
 		cmocka_unit_test(stop_is_safe_on_null_and_unused),
 		cmocka_unit_test(no_connection_leaves_the_inline_bound),
+		cmocka_unit_test(a_pinned_reader_does_not_stall_every_commit),
 	};
 
 	return cmocka_run_group_tests(tests, setup, fixture_teardown_sq);
