@@ -12,6 +12,8 @@
 #define HTTP_MAX_QUERY_FIELDS	128	/* '&'-separated fields of the query (414):
 					 * kept well inside libmicrohttpd's pool */
 #define HTTP_MAX_BODY_DEFAULT	16384	/* a route's body limit unless it says (413) */
+#define HTTP_MAX_BODY_DISCARD	(1024 * 1024) /* of a chunked body past its limit,
+					 * read and dropped for the 413; then closed */
 #define HTTP_MAX_PARAMS		32	/* form or JSON members in a token request */
 #define HTTP_MAX_PARAM_LEN	4096	/* one parameter's decoded value */
 #define HTTP_MAX_JSON_DEPTH	8	/* nesting in a request body */

@@ -209,13 +209,22 @@ request_begin(struct http_server *s, struct MHD_Connection *conn, const char *ur
 }
 
 /* A piece of the body, kept up to the route's limit; past it, the rest is
- * read and dropped, and the request answered 413 once it is all in. */
+ * read and dropped, and the request answered 413 once it is all in. A
+ * chunked body (a Content-Length over the limit is refused before it is
+ * read) that goes on past HTTP_MAX_BODY_DISCARD more ends the connection
+ * unanswered: libmicrohttpd takes no answer before the body's end, and
+ * reading without end would spend CPU and bandwidth on one client. */
 static enum MHD_Result
 body_append(struct conn_ctx *c, const char *data, size_t n)
 {
 	if (c->too_big || c->body_len + n > c->max_body) {
 		c->too_big = 1;
-		return MHD_YES;
+		c->dropped += n;
+		if (c->dropped <= HTTP_MAX_BODY_DISCARD)
+			return MHD_YES;
+		log_event(LOG_INFO, "http.body_abandoned", json_pack("{s:s, s:I}",
+		    "request_id", c->x.req.request_id, "limit", (json_int_t)c->max_body));
+		return MHD_NO;
 	}
 	if (c->body_len + n + 1 > c->body_cap) {
 		size_t cap = c->body_cap ? c->body_cap : 1024;

@@ -31,6 +31,7 @@ struct conn_ctx {
 	char			*body;
 	size_t			 body_len, body_cap, max_body;
 	int			 too_big;
+	size_t			 dropped;	/* body bytes past the limit, read */
 	int			 early;		/* an error answer was queued at once */
 	int			 unframed;	/* the body's end is unknown: close after */
 	int			 target_refused;	/* uri_seen()'s enum target_fault */
