@@ -1,4 +1,5 @@
 /* idempotency.c — see idempotency.h. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +66,10 @@ idem_begin(struct store *st, const char *client_id, const struct http_request *r
 	rec.key = (char *)req->request_id;
 	rec.created_at = now;
 	rec.expires_at = now + IDEM_KEEP_SECONDS;
-	rc = store_idem_begin(st, &rec, now, now - IDEM_STALE_SECONDS, &old);
+	/* A RUNNING record is never taken over, however old: its call may
+	 * have acted before its process stopped, and running it again would
+	 * act twice (below: 409, the outcome unknown). */
+	rc = store_idem_begin(st, &rec, now, INT64_MIN, &old);
 	if (rc == STORE_OK) {
 		claim->active = 1;
 		snprintf(claim->client_id, sizeof(claim->client_id), "%s", client_id);
@@ -82,6 +86,11 @@ idem_begin(struct store *st, const char *client_id, const struct http_request *r
 		refuse(resp, 422, "invalid_request", "idempotency_mismatch",
 		    "X-Request-ID was already used for a different request (method, path or body); "
 		    "use a new X-Request-ID for a new request");
+	else if (old.state == STORE_IDEM_RUNNING && old.created_at < now - IDEM_STALE_SECONDS)
+		refuse(resp, 409, "invalid_request", "idempotency_unknown",
+		    "a request with this X-Request-ID began long ago and its answer was never "
+		    "recorded (the server stopped while it ran): it may have taken effect; check, "
+		    "then repeat it with a new X-Request-ID if it did not");
 	else if (old.state == STORE_IDEM_RUNNING)
 		refuse(resp, 409, "invalid_request", "idempotency_running",
 		    "a request with this X-Request-ID is still running; retry later for its answer");

@@ -7,7 +7,10 @@
  * same request (method, path with query, SHA-256 of the body) gets that
  * answer again, marked "Idempotent-Replayed: true", without acting; the
  * same key with a different request gets 422; a retry while the first call
- * still runs gets 409. Calls without X-Request-ID are not deduplicated (the
+ * still runs gets 409, and so does one whose first call never recorded its
+ * answer (its process stopped while it ran: it may have acted), for as long
+ * as the key is kept, with the reason idempotency_unknown once the first
+ * began IDEM_STALE_SECONDS ago. Calls without X-Request-ID are not deduplicated (the
  * server's own generated id is not a key). Answers of 5xx are not kept: the
  * call did not complete, a retry runs again. A client_secret in an answer
  * is not kept (it is shown once): a replay says client_secret_omitted.
@@ -28,7 +31,7 @@
 #include "store/store.h"
 
 #define IDEM_KEEP_SECONDS	86400	/* at least 24 h (issue 6) */
-#define IDEM_STALE_SECONDS	300	/* a RUNNING record this old: its process died */
+#define IDEM_STALE_SECONDS	300	/* a RUNNING record this old: its process stopped */
 
 struct idem_claim {
 	int	active;			/* a record was claimed: finish it */

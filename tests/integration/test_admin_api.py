@@ -766,6 +766,26 @@ class Admin(Suite):
                 s.cleanup()
 
     # -- idempotency ---------------------------------------------------------------------
+    def test_a_call_whose_answer_was_never_recorded_is_not_run_again(self):
+        # A server that stopped after acting but before recording the answer
+        # leaves its key RUNNING. Once 300 s old, the key was taken over and
+        # a retry acted again (a second tenant, a second secret rotation).
+        # Now the retry is told the outcome is unknown, for as long as the
+        # key is kept.
+        body = '{"id":"idem-crashed"}'
+        fp = hashlib.sha256(b"POST\n/admin/v1/tenants?\n" + body.encode()).hexdigest()
+        now = int(time.time())
+        for key, began, reason in (("crashed-1", now - 600, "idempotency_unknown"),
+                                   ("running-1", now - 5, "idempotency_running")):
+            self.s.sql("INSERT INTO idempotency (client_id, key, fingerprint, state, status, body,"
+                       " created_at, expires_at) VALUES (?, ?, ?, 0, 0, '', ?, ?)",
+                       (self.root["client_id"], key, fp, began, now + 86400))
+            r = self.api("POST", "/tenants", self.root, body, headers={"X-Request-ID": key})
+            eq((r.status, r.json().get("error")), (409, "invalid_request"), "%s: %r" % (key, r))
+            check(("taken effect" in r.json()["error_description"]) == (reason == "idempotency_unknown"),
+                  "%s says why: %r" % (key, r.json()))
+        eq(self.api("GET", "/tenants/idem-crashed", self.root).status, 404, "not acted on")
+
     def test_idempotent_replay_and_mismatch(self):
         h = {"X-Request-ID": "create-tenant-1"}
         r1 = self.api("POST", "/tenants", self.root, {"id": "idem-co"}, headers=h)
