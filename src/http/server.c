@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -605,6 +606,32 @@ http_server_listen(const struct http_config *cfg, struct http_server **out, char
 	return 0;
 }
 
+/*
+ * Each connection is a file descriptor, and a soft limit of 1024 (systemd's
+ * and many shells' default) refuses connections long before
+ * HTTP_MAX_CONNECTIONS. The soft limit is raised to cover them and
+ * HTTP_FD_SPARE more (store, logs, listening sockets) as far as the hard
+ * limit allows; one left short is logged, so that refused connections have
+ * a cause an operator can find.
+ */
+#define HTTP_FD_SPARE	256
+
+static void
+raise_fd_limit(void)
+{
+	const rlim_t want = (rlim_t)HTTP_MAX_CONNECTIONS + HTTP_FD_SPARE;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want)
+		log_event(LOG_WARN, "http.fd_limit", json_pack("{s:I, s:I, s:s}",
+		    "open_files", (json_int_t)rl.rlim_cur, "connections", (json_int_t)HTTP_MAX_CONNECTIONS,
+		    "note", "raise the hard open-file limit (LimitNOFILE=, ulimit -Hn) to serve them all"));
+}
+
 int
 http_server_serve(struct http_server *s, const struct http_config *cfg,
     const struct http_route *routes, size_t nroutes, char *err, size_t errlen)
@@ -621,6 +648,7 @@ http_server_serve(struct http_server *s, const struct http_config *cfg,
 	metrics_declare("gatehouse_http_requests_total", "counter", "HTTP requests by route and status.", "route,status");
 	metrics_declare("gatehouse_http_request_failures_total", "counter", "HTTP requests answered 4xx/5xx, by route and reason.", "route,reason");
 	metrics_declare("gatehouse_http_request_duration_seconds", "histogram", "Request latency by route and status.", "route,status");
+	raise_fd_limit();
 	s->nfds = 0;	/* the daemons', or closed, from here on */
 	if (start_daemons(s, cfg, s->fds, n) == -1) {
 		snprintf(err, errlen, "cannot serve on port %u (a bad TLS certificate or key?)", s->port);

@@ -86,6 +86,25 @@ class HttpLoops(Suite):
             for c in socks:
                 c.close()
 
+    def test_the_open_file_limit_is_raised_for_every_connection(self):
+        # With the usual soft limit of 1024 open files, connections were
+        # refused long before the 4096 the server takes (HTTP review).
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (512, hard))
+        try:
+            s = Server("--threads", "1")
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        try:
+            with open("/proc/%d/limits" % s.proc.pid) as f:
+                line = [x for x in f if x.startswith("Max open files")][0]
+            got = int(line.split()[3])
+            want = 4096 + 256 if hard == resource.RLIM_INFINITY else min(hard, 4096 + 256)
+            eq(got, want, "the soft limit the server runs with: %r" % line)
+        finally:
+            s.cleanup()
+
     def test_a_burst_of_exactly_128_ready_connections_is_answered_at_once(self):
         took = self.burst(128)
         check(took < PROMPT_S, "128 answers took %.1f s" % took)
