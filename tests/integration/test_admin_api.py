@@ -886,7 +886,7 @@ class Admin(Suite):
         eq(r.status, 409, "a third live secret: %r" % r)
         secrets = self.api("GET", "/clients/%s/secrets" % cid, self.a_view).json()["secrets"]
         eq(len(secrets), 2, "two secrets")
-        check(all(set(x) == {"secret_id", "created_at", "expires_at", "revoked_at", "state"} for x in secrets),
+        check(all(set(x) == {"secret_id", "created_at", "expires_at", "revoked_at", "state", "holder"} for x in secrets),
               "no values or hashes: %r" % secrets)
         old_id = min(x["secret_id"] for x in secrets)
         r = self.api("POST", "/clients/%s/secrets/%d/revoke" % (cid, old_id), self.a_op)

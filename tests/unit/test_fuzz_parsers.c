@@ -1260,7 +1260,7 @@ fz_policy(const uint8_t *d, size_t n)
 }
 
 static const char *const seeds_normalize[] = { "/v1/cards/123/balance", "/v1/payouts?x=1&y=%2F",
-	"/a/%7euser/b%2d/%e2%82%ac", "/a/b/", "/", "/v2.01/clients/c-1/users#frag",
+	"/a/%7euser/b%2d/%e2%82%ac", "/a/b/", "/", "/v2.01/clients/c-1/users?a=1#frag",
 	"/internal/ledger/entries:batch@x" };
 static const char *const dict_normalize[] = { "/", "//", "/.", "/..", "%2F", "%2f", "%5C",
 	"%3B", "%3b", "%00", "%7E", "%41", ";", "?", "#", "%", "\\" };
