@@ -60,10 +60,11 @@ int	keys_rotate(struct store *, const uint8_t seal_key[32],
 	    size_t errlen);
 /* The schedule: rotates each environment whose signing key has signed for
  * interval - lead already (so the successor signs at interval), unless a
- * successor is already published. *rotated counts rotations. 0 or -1. */
+ * successor is already published. made[env] gets the kid of env's new key,
+ * "" when env was not due. 0 or -1 (made holds those made before). */
 int	keys_rotate_due(struct store *, const uint8_t seal_key[32], int64_t now,
-	    int64_t interval, int64_t lead, int *rotated, char *err,
-	    size_t errlen);
+	    int64_t interval, int64_t lead, char made[STORE_ENV__MAX][KEYS_KID_LEN + 1],
+	    char *err, size_t errlen);
 /* Ends a key at once (compromise): retired and removed now. */
 int	keys_revoke(struct store *, const char *kid, int64_t now, char *err,
 	    size_t errlen);

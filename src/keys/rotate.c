@@ -149,13 +149,15 @@ out:
 
 int
 keys_rotate_due(struct store *st, const uint8_t seal_key[32], int64_t now,
-    int64_t interval, int64_t lead, int *rotated, char *err, size_t errlen)
+    int64_t interval, int64_t lead, char made[STORE_ENV__MAX][KEYS_KID_LEN + 1], char *err,
+    size_t errlen)
 {
 	struct store_key *ks = NULL;
 	size_t n = 0;
 	int due[STORE_ENV__MAX] = { 0 };
 
-	*rotated = 0;
+	for (int env = 0; env < STORE_ENV__MAX; env++)
+		made[env][0] = '\0';
 	if (interval <= 0)
 		return 0;
 	if (store_key_list(st, &ks, &n) != STORE_OK) {
@@ -168,13 +170,13 @@ keys_rotate_due(struct store *st, const uint8_t seal_key[32], int64_t now,
 	}
 	store_key_free(ks, n);
 	for (int env = 0; env < STORE_ENV__MAX; env++) {
-		char kid[KEYS_KID_LEN + 1];
 		if (!due[env])
 			continue;
 		if (keys_rotate(st, seal_key, (enum store_env)env, NULL, now, lead,
-		    keys_max_lifetime(st, (enum store_env)env, 86400), kid, err, errlen) == -1)
+		    keys_max_lifetime(st, (enum store_env)env, 86400), made[env], err, errlen) == -1) {
+			made[env][0] = '\0';
 			return -1;
-		(*rotated)++;
+		}
 	}
 	return 0;
 }
