@@ -60,6 +60,54 @@ admin_manage_error(struct admin_call *c, const char *err)
 		admin_error(c, 400, "invalid_request", "%s", err);
 }
 
+/* -- queries ------------------------------------------------------------------ */
+
+int
+admin_query(struct admin_call *c, struct http_params *q, const char *const known[])
+{
+	const char *why;
+	char field[HTTP_MAX_FIELD_NAME], names[256] = "";
+	size_t i, k;
+
+	memset(q, 0, sizeof(*q));
+	if (http_form_parse(c->x->req.query, strlen(c->x->req.query), q, &why, field) == -1) {
+		admin_error(c, 400, "invalid_request", "query: %s", why);
+		return -1;
+	}
+	for (i = 0; i < q->n; i++) {
+		for (k = 0; known[k] != NULL; k++)
+			if (strcmp(q->items[i].name, known[k]) == 0)
+				break;
+		if (known[k] == NULL)
+			break;
+	}
+	if (i == q->n)
+		return 0;
+	for (k = 0; known[k] != NULL; k++)
+		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", k ? ", " : "",
+		    known[k]);
+	admin_error(c, 400, "invalid_request", "unknown query parameter \"%.64s\" (known: %s)",
+	    q->items[i].name, names);
+	http_params_clear(q);
+	return -1;
+}
+
+int
+admin_query_i64(struct admin_call *c, const struct http_params *q, const char *name, int64_t min,
+    int64_t max, int64_t *out)
+{
+	const char *v = http_params_get(q, name), *why;
+
+	if (v == NULL)
+		return 0;
+	if (num_parse_i64(v, strlen(v), min, max, out, &why) == -1) {
+		admin_error(c, 400, "invalid_request", "%s: %s (%lld..%lld)", name, why,
+		    (long long)min, (long long)max);
+		return -1;
+	}
+	return 0;
+}
+
 /* -- access ------------------------------------------------------------------- */
 
 int

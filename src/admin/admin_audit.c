@@ -49,47 +49,19 @@ admin_audit_call(struct admin_call *c, const char *action)
 		    "note", "the change is made; its audit row is not"));
 }
 
-static int
-query_i64(struct admin_call *c, const struct http_params *q, const char *name, int64_t min,
-    int64_t max, int64_t *out)
-{
-	const char *v = http_params_get(q, name), *why;
-
-	if (v == NULL)
-		return 0;
-	if (num_parse_i64(v, strlen(v), min, max, out, &why) == -1) {
-		admin_error(c, 400, "invalid_request", "%s: %s (%lld..%lld)", name, why,
-		    (long long)min, (long long)max);
-		return -1;
-	}
-	return 0;
-}
-
-/* The query's filter into f (strings pointing into q): only known
- * parameters, numbers in range, and a tenant the caller may see (a
- * tenant's principals see their own only). -1 after answering 400 or 404. */
+/* The query's filter into f (strings pointing into q, whose unknown
+ * parameters admin_query has refused): numbers in range, and a tenant the
+ * caller may see (a tenant's principals see their own only). -1 after
+ * answering 400 or 404. */
 static int
 audit_filter(struct admin_call *c, const struct http_params *q, struct store_audit_filter *f)
 {
-	static const char *const known[] = { "tenant", "client", "action", "since", "until",
-	    "before", "limit" };
 	int64_t since = 0, until = 0, before = 0, limit = 100;
 
-	for (size_t i = 0; i < q->n; i++) {
-		size_t k;
-		for (k = 0; k < GH_ARRAY_LEN(known); k++)
-			if (strcmp(q->items[i].name, known[k]) == 0)
-				break;
-		if (k == GH_ARRAY_LEN(known)) {
-			admin_error(c, 400, "invalid_request", "unknown query parameter \"%.64s\" (known: tenant, "
-			    "client, action, since, until, before, limit)", q->items[i].name);
-			return -1;
-		}
-	}
-	if (query_i64(c, q, "since", 1, INT64_MAX / 1000, &since) == -1 ||
-	    query_i64(c, q, "until", 1, INT64_MAX / 1000, &until) == -1 ||
-	    query_i64(c, q, "before", 1, INT64_MAX, &before) == -1 ||
-	    query_i64(c, q, "limit", 1, 1000, &limit) == -1)
+	if (admin_query_i64(c, q, "since", 1, INT64_MAX / 1000, &since) == -1 ||
+	    admin_query_i64(c, q, "until", 1, INT64_MAX / 1000, &until) == -1 ||
+	    admin_query_i64(c, q, "before", 1, INT64_MAX, &before) == -1 ||
+	    admin_query_i64(c, q, "limit", 1, 1000, &limit) == -1)
 		return -1;
 	memset(f, 0, sizeof(*f));
 	f->tenant = http_params_get(q, "tenant");
@@ -132,18 +104,15 @@ audit_events(const struct store_audit *rows, size_t n)
 static void
 audit_list(struct admin_call *c)
 {
+	static const char *const known[] = { "tenant", "client", "action", "since", "until",
+	    "before", "limit", NULL };
 	struct http_params q;
 	struct store_audit_filter f;
 	struct store_audit *rows = NULL;
 	size_t n = 0;
-	const char *why;
-	char field[HTTP_MAX_FIELD_NAME];
 
-	memset(&q, 0, sizeof(q));
-	if (http_form_parse(c->x->req.query, strlen(c->x->req.query), &q, &why, field) == -1) {
-		admin_error(c, 400, "invalid_request", "query: %s", why);
+	if (admin_query(c, &q, known) == -1)
 		return;
-	}
 	if (audit_filter(c, &q, &f) == -1)
 		goto out;
 	if (!store_audit_supported(c->ctx->store)) {

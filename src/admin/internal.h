@@ -58,6 +58,16 @@ void	admin_error(struct admin_call *, int status, const char *code,
  * 503 (store), else 400 with err as it is. */
 void	admin_manage_error(struct admin_call *, const char *err);
 
+/* A GET's query string into q, refusing any parameter not named in known
+ * (NULL-terminated): a misspelt filter or page size must not be ignored.
+ * 0 (the caller clears q), or -1 after answering 400 (q clear). */
+struct http_params;
+int	admin_query(struct admin_call *, struct http_params *q, const char *const known[]);
+/* The query parameter name, when given, as a number in min..max into *out:
+ * 0, or -1 after answering 400 naming it and the range. */
+int	admin_query_i64(struct admin_call *, const struct http_params *, const char *name,
+	    int64_t min, int64_t max, int64_t *out);
+
 /* Tenant isolation: 1 when the principal may see tenant_id. */
 int	admin_tenant_visible(const struct admin_call *, const char *tenant_id);
 /* The client named id when visible, else answers 404 (also for another
