@@ -667,28 +667,45 @@ secret_revoke(struct admin_call *c)
 	store_client_clear(&cl);
 }
 
+/*
+ * ?limit=N (1..1000, default 100) &after=CURSOR: one page of the client's
+ * token records, with the cursor of the next page (null: this was the
+ * last). A busy client holds millions within the retention, and a Viewer
+ * may call this: the answer is never more than one page.
+ */
 static void
 tokens_list(struct admin_call *c)
 {
+	static const char *const known[] = { "limit", "after", NULL };
+	struct http_params q;
 	struct store_client cl;
 	struct store_token *ts = NULL;
 	size_t n = 0;
-	int64_t now = clock_now();
+	int64_t now = clock_now(), limit = 100;
+	char next[MANAGE_TOKEN_CURSOR_MAX + 1], err[512];
 	json_t *arr;
 
-	if (admin_client_get(c, c->arg[0], &cl) == -1)
+	if (admin_query(c, &q, known) == -1)
 		return;
-	if (store_token_list(c->ctx->store, cl.id, &ts, &n) != STORE_OK) {
-		admin_error(c, 503, "temporarily_unavailable", "store: %s", store_last_error());
-		store_client_clear(&cl);
+	if (admin_query_i64(c, &q, "limit", 1, 1000, &limit) == -1 ||
+	    admin_client_get(c, c->arg[0], &cl) == -1) {
+		http_params_clear(&q);
 		return;
+	}
+	if (manage_token_page(c->ctx->store, cl.id, http_params_get(&q, "after"), (size_t)limit,
+	    &ts, &n, next, err, sizeof(err)) == -1) {
+		admin_manage_error(c, err);
+		goto out;
 	}
 	arr = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, views_token(&ts[i], now, 1));
 	store_token_free(ts, n);
-	admin_answer(c, 200, json_pack("{s:s, s:o}", "client_id", cl.id, "tokens", arr));
+	admin_answer(c, 200, json_pack("{s:s, s:o, s:o}", "client_id", cl.id, "tokens", arr,
+	    "next", next[0] != '\0' ? json_string(next) : json_null()));
+out:
 	store_client_clear(&cl);
+	http_params_clear(&q);
 }
 
 static void

@@ -23,7 +23,7 @@ static const struct command {
 	{ "client", "rotate-secret", cmd_client_rotate_secret, "new secret; the old one works for --grace (7d)" },
 	{ "client", "revoke-secret", cmd_client_revoke_secret, "end one secret now: ID --secret N [--revoke-tokens]" },
 	{ "client", "revoke-tokens", cmd_client_revoke_tokens, "void every token the client holds: ID" },
-	{ "token", "list", cmd_token_list, "list a client's tokens: --client ID" },
+	{ "token", "list", cmd_token_list, "list a client's tokens: --client ID [--limit N] [--after CURSOR]" },
 	{ "token", "revoke", cmd_token_revoke, "revoke tokens: --name NAME [--client ID] | --id ID" },
 	{ "token", "get", cmd_token_get, "fetch a token from a token endpoint (client library)" },
 	{ "token", "inspect", cmd_token_inspect, "decode a JWT; with --jwks URL verify it: TOKEN|-" },

@@ -5,41 +5,65 @@
 #include "cli/cli_audit.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "manage/manage.h"
 #include "manage/views.h"
 #include "util/util.h"
+
+/*
+ * One page of a client's token records, a JSON array on stdout; when more
+ * follow, the cursor to ask for them with on stderr (stdout stays the array
+ * scripts parse). Bounded like the admin API's, if by more: a client holds
+ * millions of records within the retention.
+ */
+#define TOKEN_LIST_LIMIT	1000
 
 int
 cmd_token_list(int argc, char **argv)
 {
 	static const struct cli_opt spec[] = {
 		{ "client", 1, 0, "client id (required)" },
+		{ "limit", 1, 0, "at most this many tokens, in issue order (1..100000, default 1000)" },
+		{ "after", 1, 0, "the tokens after this cursor (the one a previous list printed)" },
 		CLI_STORE_OPTS,
 	};
 	struct cli_args a;
 	struct store *st = NULL;
 	struct store_token *ts = NULL;
 	size_t n = 0;
-	int64_t now = clock_now();
+	int64_t now = clock_now(), limit = TOKEN_LIST_LIMIT, after_issued;
+	char next[MANAGE_TOKEN_CURSOR_MAX + 1], after_id[MANAGE_TOKEN_ID_MAX + 1], err[512];
+	const char *why;
 	json_t *arr;
 	int rc;
 
-	if ((rc = cli_parse(argc, argv, "gatehouse token list --client ID", spec,
-	    GH_ARRAY_LEN(spec), &a)) != 0)
+	if ((rc = cli_parse(argc, argv, "gatehouse token list --client ID [--limit N] [--after CURSOR]",
+	    spec, GH_ARRAY_LEN(spec), &a)) != 0)
 		return rc < 0 ? 2 : 0;
 	if (!cli_has(&a, "client"))
 		return cli_fail("token list: --client is required");
+	if (cli_has(&a, "limit") && num_parse_i64(cli_get(&a, "limit"), strlen(cli_get(&a, "limit")),
+	    1, MANAGE_TOKEN_PAGE_MAX, &limit, &why) == -1)
+		return cli_fail("token list: --limit \"%.20s\" %s (1..%d)", cli_get(&a, "limit"), why,
+		    MANAGE_TOKEN_PAGE_MAX);
+	/* Refused before the store opens (manage_token_page checks it too). */
+	if (cli_has(&a, "after") && manage_token_cursor_parse(cli_get(&a, "after"), &after_issued,
+	    after_id) == -1)
+		return cli_fail("token list: --after is not a cursor a token list gave "
+		    "(<issued_at>.<token id>)");
 	if (cli_open_store(&a, &st) == -1)
 		return 1;
-	if (store_token_list(st, cli_get(&a, "client"), &ts, &n) != STORE_OK) {
-		rc = cli_fail("token list: %s", store_last_error());
+	if (manage_token_page(st, cli_get(&a, "client"), cli_get(&a, "after"), (size_t)limit, &ts,
+	    &n, next, err, sizeof(err)) == -1) {
 		store_close(st);
-		return rc;
+		return cli_fail("token list: %s", err);
 	}
 	arr = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, views_token(&ts[i], now, 0));
 	store_token_free(ts, n);
 	store_close(st);
+	if (next[0] != '\0')
+		fprintf(stderr, "gatehouse: token list: more tokens follow; --after %s\n", next);
 	return cli_print(arr);
 }
 

@@ -101,6 +101,30 @@ int	manage_secret_revoke(struct store *, const char *client_id,
 int	manage_client_revoke_tokens(struct store *, const char *client_id,
 	    char *err, size_t errlen);
 
+/*
+ * A client's token records a page at a time (store.h store_token_list), in
+ * issue order: at most limit (1..MANAGE_TOKEN_PAGE_MAX) records after the
+ * cursor after (NULL: from the first). next gets the cursor of the page
+ * that follows, "" when this one is the last. A cursor is
+ * "<issued_at>.<token id>", the last record's: digits, a dot, and 32 or 64
+ * lower-case hex digits (the ids gatehouse makes); any other text is
+ * refused ("after: ..."), as is a limit out of range ("limit: ..."); a
+ * store failure's err starts "store:". *out is the caller's
+ * (store_token_free), also on -1 (then NULL).
+ */
+#define MANAGE_TOKEN_PAGE_MAX	(STORE_TOKEN_PAGE_MAX - 1)
+#define MANAGE_TOKEN_ID_MAX	64
+#define MANAGE_TOKEN_CURSOR_MAX	(19 + 1 + MANAGE_TOKEN_ID_MAX)
+int	manage_token_page(struct store *, const char *client_id, const char *after,
+	    size_t limit, struct store_token **out, size_t *n,
+	    char next[MANAGE_TOKEN_CURSOR_MAX + 1], char *err, size_t errlen);
+/* The cursor text of a record (0), or -1 when its id is not one gatehouse
+ * makes; and back (0, or -1 for any text manage_token_cursor cannot give). */
+int	manage_token_cursor(const struct store_token *,
+	    char out[MANAGE_TOKEN_CURSOR_MAX + 1]);
+int	manage_token_cursor_parse(const char *s, int64_t *issued,
+	    char id[MANAGE_TOKEN_ID_MAX + 1]);
+
 /* Roles: "admin,operator" -> bits; 0 or -1. */
 int	manage_parse_roles(const char *s, unsigned *out, char *err, size_t errlen);
 

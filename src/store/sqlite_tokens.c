@@ -51,13 +51,15 @@ sq_token_get(void *h, const char *id, struct store_token *out)
 }
 
 int
-sq_token_list(void *h, const char *client_id, struct store_token **out, size_t *n)
+sq_token_list(void *h, const char *client_id, int64_t after_issued, const char *after_id,
+    size_t limit, struct store_token **out, size_t *n)
 {
 	struct sq *q = h;
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	rc = sqi_collect(q, sqi_stmt(q, SQ_TOKEN_LIST, SQ_ARGS(SQ_TEXT(client_id))),
+	rc = sqi_collect(q, sqi_stmt(q, SQ_TOKEN_LIST, SQ_ARGS(SQ_TEXT(client_id),
+	    SQ_INT(after_issued), SQ_TEXT(after_id), SQ_INT((int64_t)limit))),
 	    sizeof(**out), token_row, store_token_clear_v, (void **)out, n, "token list");
 	pthread_mutex_unlock(&q->mu);
 	return rc;

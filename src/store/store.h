@@ -259,8 +259,24 @@ void	store_key_free(struct store_key *, size_t n);
 
 /* Issued tokens. */
 int	store_token_get(struct store *, const char *id, struct store_token *out);
+/*
+ * One page of a client's token records, in issue order (issued_at, then id,
+ * ascending): at most page->limit (1..STORE_TOKEN_PAGE_MAX) records that
+ * come after the cursor (page->after_issued, page->after_id), or from the
+ * first when after_id is NULL. A busy client holds millions of records
+ * within the retention: nobody may ask for all at once. Pass the last
+ * record's (issued_at, id) to get the next page; n < limit: no more.
+ * *out is the caller's (store_token_free), NULL when n is 0.
+ */
+struct store_token_page {
+	int64_t		 after_issued;
+	const char	*after_id;	/* NULL: from the start */
+	size_t		 limit;
+};
+/* The CLI's largest page (100000) and one more, to tell whether more follow. */
+#define STORE_TOKEN_PAGE_MAX	100001
 int	store_token_list(struct store *, const char *client_id,
-	    struct store_token **out, size_t *n);
+	    const struct store_token_page *page, struct store_token **out, size_t *n);
 /* Revokes the token id (STORE_NOTFOUND when absent; already revoked: OK). */
 int	store_token_revoke(struct store *, const char *id, int64_t at);
 /* Every revoked token that has not yet expired at now (the gate keeps these

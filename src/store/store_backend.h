@@ -85,8 +85,11 @@ struct store_ops {
 	int	(*key_revoke)(void *h, const char *kid, int64_t now);
 
 	int	(*token_get)(void *h, const char *id, struct store_token *out);
-	int	(*token_list)(void *h, const char *client_id,
-		    struct store_token **out, size_t *n);
+	/* At most limit records after (after_issued, after_id) in
+	 * (issued_at, id) order, in one statement through tokens_client;
+	 * store.c has checked limit and made a NULL after_id the start. */
+	int	(*token_list)(void *h, const char *client_id, int64_t after_issued,
+		    const char *after_id, size_t limit, struct store_token **out, size_t *n);
 	/* Tokens with revoked_at != 0 and expires_at > now, any order. Runs
 	 * on every generation change of every node: must use an index on
 	 * revoked tokens, never scan the whole table. */

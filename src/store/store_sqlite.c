@@ -105,8 +105,13 @@ const char *const sqi_sql[SQ__MAX] = {
 	    " AND (remove_at = 0 OR remove_at > ?3)",
 
 	[SQ_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM tokens WHERE id = ?",
-	[SQ_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM tokens WHERE client_id = ?"
-	    " ORDER BY issued_at, id",
+	/* One page after the cursor (?2, ?3), through tokens_client. The
+	 * issued_at >= ?2 says nothing the OR does not; it is there to start
+	 * the index range at the cursor (PostgreSQL needs it, pgsql_tokens.c;
+	 * the same text keeps the two engines alike). */
+	[SQ_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM tokens WHERE client_id = ?1"
+	    " AND issued_at >= ?2 AND (issued_at > ?2 OR (issued_at = ?2 AND id > ?3))"
+	    " ORDER BY issued_at, id LIMIT ?4",
 	/* Served by the partial index tokens_revoked (migration revoked_index). */
 	[SQ_TOKEN_LIST_REVOKED] = "SELECT " TOKEN_COLS " FROM tokens"
 	    " WHERE revoked_at != 0 AND expires_at > ?",

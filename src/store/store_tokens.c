@@ -5,6 +5,7 @@
  * the rest of its batch, and the pacing hints, the commit reports and
  * store_flush go to the writer too.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,12 +23,21 @@ store_token_get(struct store *s, const char *id, struct store_token *out)
 }
 
 int
-store_token_list(struct store *s, const char *client_id, struct store_token **out, size_t *n)
+store_token_list(struct store *s, const char *client_id, const struct store_token_page *page,
+    struct store_token **out, size_t *n)
 {
-	REQUIRE(s != NULL && client_id != NULL && out != NULL && n != NULL, "NULL argument");
+	REQUIRE(s != NULL && client_id != NULL && page != NULL && out != NULL && n != NULL,
+	    "NULL argument");
 	*out = NULL;
 	*n = 0;
-	return s->ops->token_list(s->h, client_id, out, n);
+	REQUIRE(page->limit >= 1 && page->limit <= STORE_TOKEN_PAGE_MAX,
+	    "a token page limit must be 1..100001");
+	/* The start is a cursor before every record (ids are never empty):
+	 * the backends then have one statement, whichever page it is. */
+	if (page->after_id == NULL)
+		return s->ops->token_list(s->h, client_id, INT64_MIN, "", page->limit, out, n);
+	return s->ops->token_list(s->h, client_id, page->after_issued, page->after_id,
+	    page->limit, out, n);
 }
 
 int

@@ -763,6 +763,9 @@ key_revocations_at_once(void **state)
 
 /* -- tokens ---------------------------------------------------------------------- */
 
+/* A client's first page, large enough for every test's records but one. */
+static const struct store_token_page first_page = { 0, NULL, 1000 };
+
 static void
 tokens(void **state)
 {
@@ -793,7 +796,7 @@ tokens(void **state)
 	g1 = gen(s);
 	assert_true(g1 == g0);	/* token records are not changes caches see */
 
-	assert_int_equal(store_token_list(s, "c1", &all, &n), STORE_OK);
+	assert_int_equal(store_token_list(s, "c1", &first_page, &all, &n), STORE_OK);
 	assert_int_equal(n, 3);
 	assert_string_equal(all[0].id, "j1");
 	assert_string_equal(all[1].id, "j2");
@@ -843,9 +846,101 @@ tokens(void **state)
 	assert_int_equal(got.revoked_at, 1000);	/* the first revocation stands */
 	store_token_clear(&got);
 
-	assert_int_equal(store_token_list(s, "nobody", &all, &n), STORE_OK);
+	assert_int_equal(store_token_list(s, "nobody", &first_page, &all, &n), STORE_OK);
 	assert_int_equal(n, 0);
 	store_token_free(all, n);
+	store_close(s);
+}
+
+#define PAGED_RECORDS	25
+#define PAGE_LIMIT	10
+
+struct paged_want {
+	char	id[8];
+	int64_t	iat;
+};
+
+static int
+paged_cmp(const void *a, const void *b)
+{
+	const struct paged_want *x = a, *y = b;
+
+	if (x->iat != y->iat)
+		return x->iat < y->iat ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/*
+ * Paging through a client's records: 25 records, four to a second (so
+ * pages of 10 end inside a second, where only the id tells the records
+ * apart), recorded out of order beside another client's, come back one
+ * page after another each exactly once in (issued_at, id) order; the page
+ * after the last is empty; a cursor whose record has gone (pruned between
+ * pages) still leads on; a limit out of range is refused.
+ */
+static void
+token_pages(void **state)
+{
+	struct store *s = open_store();
+	struct tally a = TALLY_INIT;
+	struct paged_want want[PAGED_RECORDS];
+	struct store_token t, *got = NULL;
+	struct store_token_page page = { 0, NULL, PAGE_LIMIT };
+	char last_id[64] = "";
+	size_t n = 0, seen = 0, pages = 0;
+
+	(void)state;
+	/* Ids fall as i rises: within a second, id order is not record order. */
+	for (int i = 0; i < PAGED_RECORDS; i++) {
+		snprintf(want[i].id, sizeof(want[i].id), "p%02d", PAGED_RECORDS - 1 - i);
+		want[i].iat = 100 + i / 4;
+		t = token_fixture(want[i].id, "paged", "n", want[i].iat);
+		assert_int_equal(store_token_record(s, &t, tally_done, &a), STORE_OK);
+		t = token_fixture(want[i].id + 1, "other", "n", want[i].iat);	/* "02".. */
+		assert_int_equal(store_token_record(s, &t, tally_done, &a), STORE_OK);
+	}
+	assert_int_equal(store_flush(s), STORE_OK);
+	assert_int_equal(a.ok, 2 * PAGED_RECORDS);
+	qsort(want, PAGED_RECORDS, sizeof(want[0]), paged_cmp);
+
+	for (;;) {
+		assert_int_equal(store_token_list(s, "paged", &page, &got, &n), STORE_OK);
+		assert_true(n <= PAGE_LIMIT);
+		for (size_t i = 0; i < n; i++, seen++) {
+			assert_true(seen < PAGED_RECORDS);
+			assert_string_equal(got[i].id, want[seen].id);
+			assert_int_equal(got[i].issued_at, want[seen].iat);
+			assert_string_equal(got[i].client_id, "paged");
+		}
+		if (n == 0) {
+			store_token_free(got, n);
+			break;
+		}
+		pages++;
+		page.after_issued = got[n - 1].issued_at;
+		snprintf(last_id, sizeof(last_id), "%s", got[n - 1].id);
+		page.after_id = last_id;
+		store_token_free(got, n);
+	}
+	assert_int_equal(seen, PAGED_RECORDS);
+	assert_int_equal(pages, 3);	/* 10, 10, 5; then the empty one */
+
+	/* The cursor is a place in the order, not a record: "p14z" sorts
+	 * just after want[9] ("p14" at 102), where a pruned record would be. */
+	assert_string_equal(want[9].id, "p14");
+	page.after_issued = want[9].iat;
+	page.after_id = "p14z";
+	assert_int_equal(store_token_list(s, "paged", &page, &got, &n), STORE_OK);
+	assert_int_equal(n, PAGE_LIMIT);
+	assert_string_equal(got[0].id, want[10].id);
+	store_token_free(got, n);
+
+	page.limit = 0;
+	assert_int_equal(store_token_list(s, "paged", &page, &got, &n), STORE_ERROR);
+	assert_null(got);
+	page.limit = STORE_TOKEN_PAGE_MAX + 1;
+	assert_int_equal(store_token_list(s, "paged", &page, &got, &n), STORE_ERROR);
+	assert_null(got);
 	store_close(s);
 }
 
@@ -1075,7 +1170,7 @@ group_commit_64_threads(void **state)
 
 	/* And after close/reopen. */
 	s = open_store();
-	assert_int_equal(store_token_list(s, "c17", &ts, &n), STORE_OK);
+	assert_int_equal(store_token_list(s, "c17", &first_page, &ts, &n), STORE_OK);
 	assert_int_equal(n, PER_THREAD);
 	for (size_t i = 1; i < n; i++)
 		assert_true(ts[i - 1].issued_at <= ts[i].issued_at);
@@ -1665,6 +1760,7 @@ conformance_run(const struct conformance_backend *b)
 		T(key_revocation),
 		T(key_revocations_at_once),
 		T(tokens),
+		T(token_pages),
 		T(duplicate_token_fails_alone),
 		T(expired_token_records_pruned),
 		T(newer_schema_refused),
