@@ -911,6 +911,74 @@ class Admin(Suite):
                                  headers={"Authorization": basic(cid, new)})
         check(intro.status != 200 or intro.json().get("active") is False, "voided: %r" % intro)
 
+    def test_token_list_pages(self):
+        # The listing used to answer every record of the client at once
+        # (a busy client has millions within the retention, and a Viewer
+        # may ask): now a page at a time, limit 1..1000 (default 100), with
+        # the next page's cursor, until next is null. Issued in a burst,
+        # many share their issued_at second: only the id orders them.
+        for fmt in ("jwt", "opaque"):
+            c = self.s.client("acme", name="paged-" + fmt, roles="viewer", token_format=fmt)
+            cid = c["client_id"]
+            for i in range(25):
+                eq(self.s.token(cid, c["client_secret"]).status, 200, "token %d" % i)
+            whole = self.api("GET", "/clients/%s/tokens" % cid, self.a_view).json()
+            eq(len(whole["tokens"]), 25, "25 fit the default page")
+            eq(whole["next"], None, "the one page is the last")
+            order = [(t["issued_at"], t["id"]) for t in whole["tokens"]]
+            eq(order, sorted(order), "in issue order, then id")
+            got, pages, after = [], [], None
+            while True:
+                q = "?limit=10" + ("&after=" + after if after else "")
+                r = self.api("GET", "/clients/%s/tokens%s" % (cid, q), self.a_view)
+                eq(r.status, 200, "page %d: %r" % (len(pages), r))
+                b = r.json()
+                eq(b["client_id"], cid, "client")
+                pages.append(len(b["tokens"]))
+                got += b["tokens"]
+                if b["next"] is None:
+                    break
+                last = b["tokens"][-1]
+                check(b["next"].endswith("." + last["id"]), "cursor of the last: %r" % b["next"])
+                after = b["next"]
+                check(len(pages) < 10, "pages end")
+            eq(pages, [10, 10, 5], "%s: pages of 10" % fmt)
+            eq([t["id"] for t in got], [t["id"] for t in whole["tokens"]],
+               "%s: every record once, in order" % fmt)
+            # A page that ends exactly at the last record says so.
+            r = self.api("GET", "/clients/%s/tokens?limit=25" % cid, self.a_view).json()
+            eq((len(r["tokens"]), r["next"]), (25, None), "exact fit")
+            r = self.api("GET", "/clients/%s/tokens?limit=24" % cid, self.a_view).json()
+            eq(len(r["tokens"]), 24, "24")
+            r = self.api("GET", "/clients/%s/tokens?limit=1000&after=%s" % (cid, r["next"]),
+                         self.a_view).json()
+            eq(([t["id"] for t in r["tokens"]], r["next"]), ([got[-1]["id"]], None), "the 25th")
+
+        hexid = "0" * 32
+        for q, name in [("limit=0", "limit"), ("limit=1001", "limit"), ("limit=ten", "limit"),
+                        ("limit=-1", "limit"), ("limit=", "limit"), ("after=", "after"),
+                        ("after=abc", "after"), ("after=1", "after"), ("after=1.", "after"),
+                        ("after=." + hexid, "after"), ("after=-1." + hexid, "after"),
+                        ("after=%2B1." + hexid, "after"), ("after=01." + hexid, "after"),
+                        ("after=1.2." + hexid, "after"), ("after=1." + "A" * 32, "after"),
+                        ("after=1." + "0" * 31, "after"), ("after=1." + "0" * 33, "after"),
+                        ("after=1." + "0" * 65, "after"), ("after=1.%s%%00" % hexid, "%00"),
+                        ("after=99999999999999999999." + hexid, "after"),
+                        ("after=1%20." + hexid, "after"), ("after=1." + "g" * 32, "after"),
+                        ("before=1", "before"), ("limit=1&limit=2", "limit"),
+                        ("tenant=acme", "tenant")]:
+            r = self.api("GET", "/clients/%s/tokens?%s" % (cid, q), self.a_view)
+            eq(r.status, 400, "%s: %r" % (q, r))
+            eq(r.json()["error"], "invalid_request", "%s: code" % q)
+            check(name in r.json()["error_description"], "%s names %s: %r" % (q, name, r.json()))
+        # A well-formed cursor past everything: an empty last page.
+        r = self.api("GET", "/clients/%s/tokens?after=9223372036854775807.%s" % (cid, "f" * 64),
+                     self.a_view)
+        eq((r.status, r.json()["tokens"], r.json()["next"]), (200, [], None), "past the end: %r" % r)
+        # Another tenant's client stays 404, however the query reads.
+        eq(self.api("GET", "/clients/%s/tokens?limit=1" % cid, self.g_admin).status, 404,
+           "another tenant's")
+
     def test_platform_resources(self):
         for path in ["/keys", "/policy"]:
             eq(self.api("GET", path, self.a_admin).status, 403, "acme reads " + path)
