@@ -186,6 +186,55 @@ class TokenEndpoint(Suite):
         eq(len(toks), 1, "recorded")
         check(toks[0]["id"] != r.json()["access_token"], "stored as a hash only")
 
+    def test_token_list_pages(self):
+        # token list printed every record of the client at once (millions
+        # within the retention for a busy one): now at most --limit
+        # (1..100000, default 1000), and when more follow, the cursor to
+        # go on with on stderr; stdout stays the JSON array.
+        s = self.s
+        c = s.client("acme", name="paged", token_format="opaque")
+        cid = c["client_id"]
+        for i in range(12):
+            eq(s.token(cid, c["client_secret"]).status, 200, "token %d" % i)
+
+        def run(*extra):
+            p = subprocess.run([BIN, "token", "list", "--client", cid, "--db", s.db,
+                                "--master-key", s.master] + list(extra),
+                               capture_output=True, env=s.env, timeout=60)
+            return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+        rc, out, err = run()
+        eq((rc, err), (0, ""), "the default page holds them all, nothing follows")
+        whole = json.loads(out)
+        eq(len(whole), 12, "12 records")
+        got, pages, after = [], [], []
+        while True:
+            rc, out, err = run("--limit", "5", *after)
+            eq(rc, 0, "page %d: %s" % (len(pages), err))
+            page = json.loads(out)
+            check(isinstance(page, list), "stdout is the array")
+            pages.append(len(page))
+            got += page
+            if err == "":
+                break
+            m = re.fullmatch(r"gatehouse: token list: more tokens follow; --after (\S+)\n", err)
+            check(m, "the cursor on stderr: %r" % err)
+            check(m.group(1).endswith("." + page[-1]["id"]), "the last record's: %r" % err)
+            after = ["--after", m.group(1)]
+            check(len(pages) < 10, "pages end")
+        eq(pages, [5, 5, 2], "pages of 5")
+        eq([t["id"] for t in got], [t["id"] for t in whole], "every record once, in order")
+        rc, out, err = run("--limit", "12")
+        eq((rc, len(json.loads(out)), err), (0, 12, ""), "an exact fit is the last page")
+
+        for bad in (["--limit", "0"], ["--limit", "100001"], ["--limit", "many"], ["--limit", "-5"],
+                    ["--after", "x"], ["--after", "1." + "A" * 32], ["--after", "-1." + "a" * 32],
+                    ["--after", "1." + "a" * 31], ["--after", "1.." + "a" * 32], ["--after", ""]):
+            rc, out, err = run(*bad)
+            check(rc != 0, "%r refused: %r" % (bad, out))
+            eq(out, "", "%r: nothing on stdout" % bad)
+            check(bad[0] in err, "%r named: %r" % (bad, err))
+
     def test_production_default_lifetime(self):
         c = self.s.client("acme", name="prod", env="production", allow_ip="127.0.0.1")
         r = self.s.token(c["client_id"], c["client_secret"])
