@@ -34,7 +34,7 @@ open_reader(const struct cli_args *a, struct config *cfg, struct gh_ctx *ctx,
 		return -1;
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->cfg = cfg;
-	if (cli_open_store(a, &ctx->store) == -1) {
+	if (cli_open_existing_store(a, &ctx->store) == -1) {
 		config_clear(cfg);
 		return -1;
 	}

@@ -357,7 +357,7 @@ cmd_audit_prune(int argc, char **argv)
 		return cli_fail("audit prune: no retention: set audit_retention or give --older-than");
 	}
 	cfg.audit = 1;	/* an explicit prune works on the trail there is */
-	if (cli_open_store(&a, &st) == -1) {
+	if (cli_open_existing_store(&a, &st) == -1) {
 		config_clear(&cfg);
 		return 1;
 	}

@@ -118,7 +118,7 @@ cmd_client_list(int argc, char **argv)
 		return rc < 0 ? 2 : 0;
 	if (cli_load_config(&a, &cfg) == -1)
 		return 1;
-	if (cli_open_store(&a, &st) == -1) {
+	if (cli_open_existing_store(&a, &st) == -1) {
 		config_clear(&cfg);
 		return 1;
 	}
@@ -154,7 +154,7 @@ cmd_client_show(int argc, char **argv)
 		return rc < 0 ? 2 : 0;
 	if (a.npos != 1)
 		return cli_fail("client show: name one client id");
-	if (cli_open_store(&a, &st) == -1)
+	if (cli_open_existing_store(&a, &st) == -1)
 		return 1;
 	if ((rc = store_client_get(st, a.pos[0], &c)) != STORE_OK) {
 		rc = rc == STORE_NOTFOUND ? cli_fail("client show: client %.64s does not exist", a.pos[0]) :

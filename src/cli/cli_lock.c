@@ -25,7 +25,7 @@ cmd_lock_list(int argc, char **argv)
 
 	if ((rc = cli_parse(argc, argv, "gatehouse lock list", spec, GH_ARRAY_LEN(spec), &a)) != 0)
 		return rc < 0 ? 2 : 0;
-	if (cli_open_store(&a, &st) == -1)
+	if (cli_open_existing_store(&a, &st) == -1)
 		return 1;
 	if (store_lock_list(st, now, &ls, &n) != STORE_OK) {
 		rc = cli_fail("lock list: %s", store_last_error());

@@ -61,7 +61,7 @@ cmd_tenant_list(int argc, char **argv)
 
 	if ((rc = cli_parse(argc, argv, "gatehouse tenant list", spec, GH_ARRAY_LEN(spec), &a)) != 0)
 		return rc < 0 ? 2 : 0;
-	if (cli_open_store(&a, &st) == -1)
+	if (cli_open_existing_store(&a, &st) == -1)
 		return 1;
 	if (store_tenant_list(st, &ts, &n) != STORE_OK) {
 		rc = cli_fail("tenant list: %s", store_last_error());

@@ -50,7 +50,7 @@ cmd_token_list(int argc, char **argv)
 	    after_id) == -1)
 		return cli_fail("token list: --after is not a cursor a token list gave "
 		    "(<issued_at>.<token id>)");
-	if (cli_open_store(&a, &st) == -1)
+	if (cli_open_existing_store(&a, &st) == -1)
 		return 1;
 	if (manage_token_page(st, cli_get(&a, "client"), cli_get(&a, "after"), (size_t)limit, &ts,
 	    &n, next, err, sizeof(err)) == -1) {

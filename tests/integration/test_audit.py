@@ -665,7 +665,10 @@ class Audit(Suite):
         # (the file made and migrated) whose empty trail verified: ok, exit
         # 0, for a trail that was never read.
         typo = os.path.join(self.s.dir, "no-such-store.db")
-        for cmd in (("audit", "verify"), ("audit", "list")):
+        for cmd in (("audit", "verify"), ("audit", "list"), ("audit", "prune", "--older-than", "1d"),
+                    ("tenant", "list"),
+                    ("client", "list"), ("client", "show", "x"), ("keys", "list"), ("lock", "list"),
+                    ("token", "list", "--client", "x"), ("approvals", "list")):
             p = self.run_cli("sqlite:" + typo, *cmd)
             err = p.stderr.decode()
             eq(p.returncode, 1, "%s refused: %s" % (" ".join(cmd), err))
