@@ -68,9 +68,12 @@ struct gh_verify_options {
 	const char	*issuer;	/* required: the iss tokens must carry */
 	const char	*audience;	/* NULL: aud not checked */
 	const char	*required_env;	/* "production" or "sandbox"; NULL: either */
-	long		 leeway;	/* seconds of clock skew; < 0: default 30 */
+	long		 leeway;	/* seconds of clock skew; < 0: default 30;
+					 * more than 600: refused */
 	long		 min_refresh_interval; /* seconds between JWKS fetches on an
-					 * unknown kid; <= 0: default 30 */
+					 * unknown kid or after a failed fetch;
+					 * <= 0: default 30; more than 3600:
+					 * refused */
 	long		 timeout_ms;	/* JWKS fetch timeout; <= 0: default 5000 */
 	const char	*ca_file;	/* PEM CA bundle; NULL: the system's */
 	int		 allow_http;	/* 1: also accept an http:// URL (tests on

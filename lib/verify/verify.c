@@ -23,6 +23,12 @@
 #define JWKS_MAX_BYTES	(1024 * 1024)
 #define JWKS_MAX_KEYS	64
 
+/* Upper bounds on the options (verify.h): a leeway near LONG_MAX overflows
+ * exp + leeway in the claims check, and a refresh interval of days would
+ * keep a withdrawn key for days. */
+#define LEEWAY_MAX_S		600
+#define MIN_REFRESH_MAX_S	3600
+
 struct keyset_entry {
 	struct jose_key	*key;
 	char		 env[16];	/* "" when the JWK says none */
@@ -154,6 +160,17 @@ gh_verifier_new(const struct gh_verify_options *o, gh_verifier **out, char *err,
 	    strcmp(o->required_env, "sandbox") != 0) {
 		if (err != NULL)
 			snprintf(err, errlen, "required_env is production, sandbox or NULL");
+		return GH_VERIFY_INVALID_ARGUMENT;
+	}
+	if (o->leeway > LEEWAY_MAX_S) {
+		if (err != NULL)
+			snprintf(err, errlen, "leeway is at most %d seconds", LEEWAY_MAX_S);
+		return GH_VERIFY_INVALID_ARGUMENT;
+	}
+	if (o->min_refresh_interval > MIN_REFRESH_MAX_S) {
+		if (err != NULL)
+			snprintf(err, errlen, "min_refresh_interval is at most %d seconds",
+			    MIN_REFRESH_MAX_S);
 		return GH_VERIFY_INVALID_ARGUMENT;
 	}
 	pthread_once(&curl_once, curl_init_once);

@@ -3,6 +3,7 @@
  * leeway, iss, aud, tenant, env), key refresh on an unknown kid and its
  * rate limit, and RFC 8725's bad tokens. */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -361,6 +362,37 @@ test_options(void **state)
 	assert_string_equal(gh_verify_strerror(GH_VERIFY_EXPIRED), "the token has expired");
 }
 
+/* Regression: leeway = LONG_MAX overflowed exp + leeway in the claims
+ * check; absurd values are refused up front, with the reason. */
+static void
+test_option_bounds(void **state)
+{
+	struct gh_verify_options o;
+	gh_verifier *v = NULL;
+	char err[128];
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.jwks_url = "https://127.0.0.1:1/jwks";
+	o.issuer = ISS;
+	o.leeway = LONG_MAX;
+	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_INVALID_ARGUMENT);
+	assert_null(v);
+	assert_string_equal(err, "leeway is at most 600 seconds");
+	o.leeway = 601;
+	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_INVALID_ARGUMENT);
+	o.leeway = 600;
+	o.min_refresh_interval = 3601;
+	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_INVALID_ARGUMENT);
+	assert_string_equal(err, "min_refresh_interval is at most 3600 seconds");
+	o.min_refresh_interval = LONG_MAX;
+	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_INVALID_ARGUMENT);
+	/* The bounds themselves are accepted. */
+	o.min_refresh_interval = 3600;
+	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_OK);
+	gh_verifier_free(v);
+}
+
 int
 main(void)
 {
@@ -370,6 +402,7 @@ main(void)
 		cmocka_unit_test(test_rfc8725_bad_tokens),
 		cmocka_unit_test(test_refresh_on_unknown_kid_is_rate_limited),
 		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_option_bounds),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
