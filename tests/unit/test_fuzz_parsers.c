@@ -27,7 +27,7 @@
  * Headers reach the token normalizer through the real http_request_header()
  * (src/http/server.c) over fields the fuzzer wrote; lib/verify/verify.c is
  * included to reach its JWKS parser (keyset_from_jwks) and to install a key
- * set without a network.
+ * set without a network, with lib/verify/cachectl.c, which it calls.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -67,6 +67,7 @@
 #include "util/util.h"
 
 #include "../../lib/client/extern.h"
+#include "../../lib/verify/cachectl.c"
 #include "../../lib/verify/verify.c"
 
 /* -- the generator ------------------------------------------------------ */
@@ -1731,6 +1732,35 @@ static const char *const dict_jose[] = { "\"kty\":", "\"RSA\"", "\"EC\"", "\"OKP
 	"\"roles\":\"admin\",", "\"roles\":[1],", "\"exp\":-1,", "\"exp\":1e20,",
 	"\"iss\":\"https://other\",", "\"env\":\"production\",", "\"scope\":7," };
 
+/* -- lib/verify/cachectl: the JWKS answer's Cache-Control and Age ------- */
+
+/* Accepted: a well-formed field. Whatever it says, the lifetime is -1 or
+ * in [0, 2^31], and a field line seen twice says the same as once. */
+static int
+fz_cachectl(const uint8_t *d, size_t n)
+{
+	struct cachectl once, twice;
+	int64_t life, age;
+
+	memset(&once, 0, sizeof(once));
+	cachectl_add(&once, (const char *)d, n);
+	life = cachectl_lifetime(&once);
+	FZ_CHECK(life >= -1 && life <= CACHECTL_DELTA_MAX);
+	FZ_CHECK(life != -1 || (!once.has_max_age && !once.stale && !once.invalid));
+	twice = once;
+	cachectl_add(&twice, (const char *)d, n);
+	FZ_CHECK(cachectl_lifetime(&twice) == life);
+	age = cachectl_age((const char *)d, n);
+	FZ_CHECK(age >= -1 && age <= CACHECTL_DELTA_MAX);
+	return !once.invalid;
+}
+
+static const char *const seeds_cachectl[] = { "public, max-age=300", "max-age=0", "no-store",
+	"private, max-age=\"60\"", "no-cache=\"Set-Cookie, Age\", max-age=5",
+	"max-age=99999999999999999999, ,public", "s-maxage=10,\tmax-age=10" };
+static const char *const dict_cachectl[] = { ",", "=", "\"", "\\", " ", "\t", "max-age=",
+	"MAX-AGE=", "no-cache", "no-store", "s-maxage", "-1", "\"\\\"\"", "\x7f", "\x80" };
+
 /* -- lib/client: token answers and ISO 8601 ----------------------------- */
 
 #define FZ_CLIENT_NOW	INT64_C(1720000000)	/* 2024-07-03 */
@@ -2065,6 +2095,8 @@ static const struct fz_target fz_t_client_token_parse = FZ_TARGET("ghc_token_par
     seeds_client_token, dict_client_token, 20000, 8192, fz_client_token);
 static const struct fz_target fz_t_client_iso8601 = FZ_TARGET("ghc_parse_iso8601",
     seeds_iso8601, dict_iso8601, 20000, 128, fz_iso8601);
+static const struct fz_target fz_t_cachectl = FZ_TARGET("verify Cache-Control",
+    seeds_cachectl, dict_cachectl, 20000, 512, fz_cachectl);
 static const struct fz_target fz_t_jose_jwk = FZ_TARGET("jose_key_from_jwk", fz_jwk_seeds,
     dict_jose, 3000, 8192, fz_jwk);
 static const struct fz_target fz_t_jws_signed_claims = FZ_TARGET("jws signed claims",
@@ -2099,6 +2131,7 @@ static const struct fz_target *const fz_targets[] = {
 	&fz_t_jws_signed_claims,
 	&fz_t_dialect_parse,
 	&fz_t_verify_jwks,
+	&fz_t_cachectl,
 	&fz_t_jws_token,
 };
 
