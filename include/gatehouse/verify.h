@@ -11,10 +11,36 @@
  * jwk headers are ignored, never fetched; crit is refused.
  *
  * Keys are fetched from the JWKS URL with libcurl (HTTPS, certificate and
- * host verified), cached, and fetched again when a token names an unknown
- * kid (key rotation publishes keys ahead), at most once per
- * min_refresh_interval seconds, so tokens with made-up kids cannot make the
- * verifier hammer the issuer.
+ * host verified) and cached as one key set, which expires:
+ *
+ *  - Its age limit is the JWKS answer's Cache-Control max-age (RFC 9111
+ *    §5.2.2.1) less its Age, kept within [min_refresh_interval, 3600]
+ *    seconds; 300 s when the answer gives no max-age. no-store, no-cache,
+ *    max-age=0, conflicting max-ages and a malformed Cache-Control field
+ *    (invalid freshness information, RFC 9111 §4.2.1) all mean the lower
+ *    bound: fetch again once min_refresh_interval has passed. gatehouse
+ *    itself sends max-age = min(key_publish_lead, 300).
+ *  - A verification that finds the set past its age limit fetches it again
+ *    first. One thread fetches; the others go on verifying with the current
+ *    set meanwhile rather than wait for the issuer.
+ *  - The new set replaces the old one whole: a key the issuer withdrew
+ *    (`gatehouse keys revoke`) is gone, and its tokens get
+ *    GH_VERIFY_UNKNOWN_KEY.
+ *  - A fetch that fails (unreachable, not 200, not a JWKS) keeps the old
+ *    set, so a brief outage of the issuer does not stop verification; it is
+ *    tried again no sooner than min_refresh_interval later.
+ *
+ * So a withdrawn key stops verifying within the age limit of the last
+ * answer that named it (at most 3600 s; at most 300 s with gatehouse as
+ * the issuer), plus the one fetch (at most timeout_ms) during which other
+ * threads finish with the old set. While the issuer cannot be reached the
+ * old set, withdrawn key included, lives on, retried every
+ * min_refresh_interval seconds: add the outage to the bound.
+ *
+ * The set is also fetched again when a token names an unknown kid (key
+ * rotation publishes keys ahead), at most once per min_refresh_interval
+ * seconds, so tokens with made-up kids cannot make the verifier hammer the
+ * issuer.
  *
  * Revocation is not visible to in-process verification: tokens are short
  * lived; a service that must see a revocation at once asks the gate or

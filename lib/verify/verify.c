@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "gatehouse/verify.h"
+#include "cachectl.h"
 #include "gate/claims.h"
 #include "jose/b64url.h"
 #include "jose/jose.h"
@@ -29,6 +30,12 @@
 #define LEEWAY_MAX_S		600
 #define MIN_REFRESH_MAX_S	3600
 
+/* How long a key set is used before it is fetched again: the JWKS answer's
+ * max-age within [min_refresh_interval, KEYSET_AGE_MAX_S], or
+ * KEYSET_AGE_DEFAULT_S when it gives none (the most gatehouse sends). */
+#define KEYSET_AGE_MAX_S	3600
+#define KEYSET_AGE_DEFAULT_S	300
+
 struct keyset_entry {
 	struct jose_key	*key;
 	char		 env[16];	/* "" when the JWK says none */
@@ -37,6 +44,8 @@ struct keyset_entry {
 /* Immutable once built; swapped whole on a refresh. */
 struct keyset {
 	_Atomic int		 refs;
+	int64_t			 fetched;	/* mono_ms() when the request went out */
+	int64_t			 max_age;	/* seconds it may be used from then */
 	size_t			 n;
 	struct keyset_entry	 e[JWKS_MAX_KEYS];
 };
@@ -55,7 +64,8 @@ struct gh_verifier {
 	pthread_mutex_t	 lock;		/* guards set */
 	struct keyset	*set;		/* NULL until the first fetch */
 	pthread_mutex_t	 fetch_lock;	/* one fetch at a time */
-	int64_t		 last_fetch;	/* monotonic seconds; 0: never */
+	int64_t		 last_fetch;	/* mono_ms() of the last attempt; 0: never; guarded
+					 * by fetch_lock */
 };
 
 static const char *const messages[GH_VERIFY__MAX] = {
@@ -84,13 +94,15 @@ gh_verify_strerror(int r)
 	return messages[r];
 }
 
+/* Milliseconds, not seconds: with whole seconds a set with max-age=1
+ * could expire a few milliseconds after it was fetched, or a second late. */
 static int64_t
-mono_now(void)
+mono_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -286,6 +298,46 @@ out:
 	return rc;
 }
 
+#if LIBCURL_VERSION_NUM < 0x075400
+#error "libcurl 7.84 or later is needed (curl_easy_header)"
+#endif
+
+/*
+ * How long the answer just received may be used (RFC 9111 §4.2): its
+ * max-age less its Age (RFC 9111 §4.2.3; a CDN may have held it already),
+ * within [min_refresh, KEYSET_AGE_MAX_S]. The floor keeps no-store,
+ * no-cache and max-age=0 from fetching on every verification; the ceiling
+ * bounds how long a withdrawn key can live on.
+ */
+static int64_t
+answer_max_age(const gh_verifier *v, CURL *c)
+{
+	struct curl_header *h;
+	struct cachectl cc;
+	int64_t life, age;
+	size_t n = 1;
+
+	memset(&cc, 0, sizeof(cc));
+	for (size_t i = 0; i < n; i++) {
+		if (curl_easy_header(c, "Cache-Control", i, CURLH_HEADER, -1, &h) != CURLHE_OK)
+			break;
+		n = h->amount;
+		cachectl_add(&cc, h->value, strlen(h->value));
+	}
+	if ((life = cachectl_lifetime(&cc)) < 0)
+		life = KEYSET_AGE_DEFAULT_S;
+	else if (curl_easy_header(c, "Age", 0, CURLH_HEADER, -1, &h) == CURLHE_OK &&
+	    h->amount == 1 && (age = cachectl_age(h->value, strlen(h->value))) >= 0)
+		life = life > age ? life - age : 0;
+	if (life < v->min_refresh)
+		life = v->min_refresh;
+	return life < KEYSET_AGE_MAX_S ? life : KEYSET_AGE_MAX_S;
+}
+
+/* Fetches the JWKS and, when it reads, swaps it in whole: keys it no longer
+ * names are gone. On failure the old set stays (the issuer may be briefly
+ * down); v->last_fetch records the attempt either way. Call with
+ * fetch_lock held. */
 static int
 fetch(gh_verifier *v)
 {
@@ -295,7 +347,7 @@ fetch(gh_verifier *v)
 	long status = 0;
 	int rc = GH_VERIFY_JWKS_UNAVAILABLE;
 
-	v->last_fetch = mono_now();
+	v->last_fetch = mono_ms();
 	if (c == NULL)
 		return GH_VERIFY_NO_MEMORY;
 	if (curl_easy_setopt(c, CURLOPT_URL, v->url) != CURLE_OK ||
@@ -318,6 +370,9 @@ fetch(gh_verifier *v)
 		goto out;
 	if ((rc = keyset_from_jwks(b.buf, b.len, &s)) != GH_VERIFY_OK)
 		goto out;
+	/* Aged from when the request went out: conservative (RFC 9111 §4.2.3). */
+	s->fetched = v->last_fetch;
+	s->max_age = answer_max_age(v, c);
 	pthread_mutex_lock(&v->lock);
 	old = v->set;
 	v->set = s;
@@ -342,8 +397,15 @@ gh_verifier_refresh(gh_verifier *v)
 	return rc;
 }
 
-/* Fetches again unless a fetch happened within min_refresh seconds (also
- * a failed one: an unreachable issuer is not hammered either). */
+/* 1 unless a fetch was tried within min_refresh seconds (also a failed
+ * one: an unreachable issuer is not hammered either). With fetch_lock. */
+static int
+fetch_allowed(const gh_verifier *v)
+{
+	return v->last_fetch == 0 || mono_ms() - v->last_fetch >= (int64_t)v->min_refresh * 1000;
+}
+
+/* Fetches again unless fetch_allowed says no. */
 static void
 refresh_rate_limited(gh_verifier *v, const struct keyset *seen)
 {
@@ -352,10 +414,42 @@ refresh_rate_limited(gh_verifier *v, const struct keyset *seen)
 	pthread_mutex_lock(&v->fetch_lock);
 	now = keyset_get(v);
 	/* Another thread fetched while this one waited: use its result. */
-	if (now == seen && (v->last_fetch == 0 || mono_now() - v->last_fetch >= v->min_refresh))
+	if (now == seen && fetch_allowed(v))
 		(void)fetch(v);
 	keyset_unref(now);
 	pthread_mutex_unlock(&v->fetch_lock);
+}
+
+/* 1 when s is past its max-age. */
+static int
+keyset_expired(const struct keyset *s)
+{
+	return mono_ms() - s->fetched >= s->max_age * 1000;
+}
+
+/*
+ * Fetches again when the set s in use has expired. Single flight without
+ * a queue: the thread that gets fetch_lock fetches, and any other thread
+ * goes on with the set it holds instead of waiting for the issuer. The
+ * rate limit is the unknown-kid one, so a failing issuer is asked again
+ * no sooner than min_refresh later while the old set keeps working.
+ * Returns the set to verify with (a new reference; s's is dropped).
+ */
+static struct keyset *
+refresh_if_expired(gh_verifier *v, struct keyset *s)
+{
+	struct keyset *now;
+
+	if (!keyset_expired(s) || pthread_mutex_trylock(&v->fetch_lock) != 0)
+		return s;
+	now = keyset_get(v);
+	/* Another thread fetched since s was taken: use its result. */
+	if (now == s && fetch_allowed(v))
+		(void)fetch(v);
+	keyset_unref(now);
+	pthread_mutex_unlock(&v->fetch_lock);
+	keyset_unref(s);
+	return keyset_get(v);
 }
 
 struct lookup {
@@ -514,6 +608,7 @@ gh_verify_token(gh_verifier *v, const char *token, size_t len, const char *tenan
 		if ((s = keyset_get(v)) == NULL)
 			return GH_VERIFY_JWKS_UNAVAILABLE;
 	}
+	s = refresh_if_expired(v, s);
 	rc = verify_with(v, s, token, len, tenant, out, &unknown);
 	if (unknown) {
 		/* Rotation publishes keys ahead, but a verifier may have fetched

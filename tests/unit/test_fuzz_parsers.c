@@ -2006,7 +2006,7 @@ fz_setup(void **state)
 	    GH_VERIFY_OK);
 	assert_int_equal(s->n, 3);
 	fz_verifier->set = s;
-	fz_verifier->last_fetch = mono_now() > 0 ? mono_now() : 1;
+	fz_verifier->last_fetch = mono_ms() > 0 ? mono_ms() : 1;
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 /* test_verify.c — libgatehouse-verify against a JWKS served on loopback:
  * the gate's rules (signature and alg from the key, typ, exp/nbf with
  * leeway, iss, aud, tenant, env), key refresh on an unknown kid and its
- * rate limit, and RFC 8725's bad tokens. */
+ * rate limit, the key set's expiry by the answer's max-age, and RFC 8725's
+ * bad tokens. */
 #include <arpa/inet.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -28,21 +29,43 @@
 
 static struct {
 	pthread_mutex_t	 lock;
+	pthread_cond_t	 cond;		/* done changed */
 	char		*jwks;
 	int		 fetches;
 	int		 fd;
 	uint16_t	 port;
 	pthread_t	 thread;
-} srv = { PTHREAD_MUTEX_INITIALIZER, NULL, 0, -1, 0, 0 };
+	char		 cache_control[64];	/* "": no Cache-Control field */
+	int		 fail;		/* 1: answer 503 */
+	/* hold > 0: the next fetch is answered only once done >= hold (or
+	 * after 3 s); held_ok says which. */
+	int		 hold, done, held_ok;
+} srv = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, -1, 0, 0, "", 0,
+	0, 0, 0 };
 
 static struct jose_key *k1, *k2;
+
+/* With srv.lock held: waits for srv.hold verifications to finish. */
+static void
+hold_fetch(void)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 3;	/* within the verifier's 5 s fetch timeout */
+	while (srv.done < srv.hold)
+		if (pthread_cond_timedwait(&srv.cond, &srv.lock, &until) != 0)
+			break;
+	srv.held_ok = srv.done >= srv.hold;
+	srv.hold = 0;
+}
 
 static void *
 serve(void *arg)
 {
 	(void)arg;
 	for (;;) {
-		char req[4096], head[256];
+		char req[4096], head[512], cc[96] = "";
 		size_t used = 0;
 		int c = accept(srv.fd, NULL, NULL);
 		if (c == -1)
@@ -58,9 +81,18 @@ serve(void *arg)
 		}
 		pthread_mutex_lock(&srv.lock);
 		srv.fetches++;
-		snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-		    "Content-Length: %zu\r\nConnection: close\r\n\r\n", strlen(srv.jwks));
-		if (write(c, head, strlen(head)) < 0 || write(c, srv.jwks, strlen(srv.jwks)) < 0)
+		if (srv.hold > 0)
+			hold_fetch();
+		if (srv.cache_control[0] != '\0')
+			snprintf(cc, sizeof(cc), "Cache-Control: %s\r\n", srv.cache_control);
+		if (srv.fail)
+			snprintf(head, sizeof(head), "HTTP/1.1 503 Service Unavailable\r\n"
+			    "Content-Length: 0\r\nConnection: close\r\n\r\n");
+		else
+			snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+			    "%sContent-Length: %zu\r\nConnection: close\r\n\r\n", cc, strlen(srv.jwks));
+		if (write(c, head, strlen(head)) < 0 ||
+		    (!srv.fail && write(c, srv.jwks, strlen(srv.jwks)) < 0))
 			(void)0;
 		pthread_mutex_unlock(&srv.lock);
 		close(c);
@@ -86,6 +118,26 @@ publish(int with_k2)
 	srv.jwks = json_dumps(j, JSON_COMPACT);
 	pthread_mutex_unlock(&srv.lock);
 	json_decref(j);
+}
+
+/* What the next answers carry: Cache-Control (NULL: none) and 503 or not. */
+static void
+serve_as(const char *cache_control, int fail)
+{
+	pthread_mutex_lock(&srv.lock);
+	snprintf(srv.cache_control, sizeof(srv.cache_control), "%s",
+	    cache_control != NULL ? cache_control : "");
+	srv.fail = fail;
+	pthread_mutex_unlock(&srv.lock);
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1)
+		;
 }
 
 static int
@@ -337,6 +389,139 @@ test_refresh_on_unknown_kid_is_rate_limited(void **state)
 	gh_verifier_free(v);
 }
 
+/* Regression: a key the issuer withdrew from its JWKS (keys revoke after a
+ * compromise) verified for as long as the process lived. The key set now
+ * expires with the answer's max-age, and the new set replaces it whole. */
+static void
+test_withdrawn_key_stops_after_max_age(void **state)
+{
+	gh_verifier *v = verifier(NULL, 1);
+	char *t1 = good(k1, "production", 600, 0, ISS, "x");
+	char *t2 = good(k2, "sandbox", 600, 0, ISS, "x");
+	int n0;
+
+	(void)state;
+	serve_as("public, max-age=1", 0);
+	publish(1);
+	assert_int_equal(verify(v, t2, NULL), GH_VERIFY_OK);
+	n0 = fetches();
+	publish(0);			/* the issuer withdraws k2 */
+	sleep_ms(1100);			/* past max-age */
+	assert_int_equal(verify(v, t2, NULL), GH_VERIFY_UNKNOWN_KEY);
+	/* One fetch for the expired set; the unknown kid's own refetch is
+	 * rate-limited as before. */
+	assert_int_equal(fetches(), n0 + 1);
+	assert_int_equal(verify(v, t2, NULL), GH_VERIFY_UNKNOWN_KEY);
+	assert_int_equal(verify(v, t1, NULL), GH_VERIFY_OK);
+	assert_int_equal(fetches(), n0 + 1);
+	serve_as(NULL, 0);
+	free(t1);
+	free(t2);
+	gh_verifier_free(v);
+}
+
+/* The issuer down when the set expires: the old set keeps verifying, the
+ * issuer is asked again only min_refresh_interval later, and once it
+ * answers the new set takes over. */
+static void
+test_failing_jwks_keeps_old_set(void **state)
+{
+	gh_verifier *v = verifier(NULL, 1);
+	char *t2 = good(k2, "sandbox", 600, 0, ISS, "x");
+	int n0;
+
+	(void)state;
+	serve_as("max-age=1", 0);
+	publish(1);
+	assert_int_equal(verify(v, t2, NULL), GH_VERIFY_OK);
+	n0 = fetches();
+	serve_as("max-age=1", 1);	/* 503 from now on */
+	sleep_ms(1100);
+	assert_int_equal(verify(v, t2, NULL), GH_VERIFY_OK);	/* tried, kept the old set */
+	assert_int_equal(fetches(), n0 + 1);
+	for (int i = 0; i < 20; i++)	/* not hammered */
+		assert_int_equal(verify(v, t2, NULL), GH_VERIFY_OK);
+	assert_int_equal(fetches(), n0 + 1);
+	sleep_ms(1100);			/* min_refresh_interval later: again */
+	assert_int_equal(verify(v, t2, NULL), GH_VERIFY_OK);
+	assert_int_equal(fetches(), n0 + 2);
+	publish(0);			/* back, without k2 */
+	serve_as("max-age=1", 0);
+	sleep_ms(1100);
+	assert_int_equal(verify(v, t2, NULL), GH_VERIFY_UNKNOWN_KEY);
+	assert_int_equal(fetches(), n0 + 3);
+	serve_as(NULL, 0);
+	free(t2);
+	gh_verifier_free(v);
+}
+
+#define NTHREADS 8
+
+struct worker {
+	gh_verifier	*v;
+	const char	*t;
+	int		 rc;
+};
+
+static void *
+work(void *arg)
+{
+	struct worker *w = arg;
+
+	w->rc = verify(w->v, w->t, NULL);
+	pthread_mutex_lock(&srv.lock);
+	srv.done++;
+	pthread_cond_broadcast(&srv.cond);
+	pthread_mutex_unlock(&srv.lock);
+	return NULL;
+}
+
+/* Threads verifying when the set expires: one fetches, and the others go
+ * on with the current set meanwhile instead of queueing behind the issuer
+ * (the server holds the fetch until they are all done). */
+static void
+test_refresh_does_not_block_other_threads(void **state)
+{
+	gh_verifier *v = verifier(NULL, 1);
+	char *t1 = good(k1, "production", 600, 0, ISS, "x");
+	struct worker w[NTHREADS];
+	pthread_t th[NTHREADS];
+	int n0, held_ok;
+
+	(void)state;
+	serve_as("max-age=1", 0);
+	publish(0);
+	assert_int_equal(verify(v, t1, NULL), GH_VERIFY_OK);
+	n0 = fetches();
+	serve_as("max-age=60", 0);
+	pthread_mutex_lock(&srv.lock);
+	srv.hold = NTHREADS - 1;	/* every thread but the fetcher */
+	srv.done = 0;
+	srv.held_ok = 0;
+	pthread_mutex_unlock(&srv.lock);
+	sleep_ms(1100);
+	for (int i = 0; i < NTHREADS; i++) {
+		w[i] = (struct worker){ v, t1, -1 };
+		assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
+	}
+	for (int i = 0; i < NTHREADS; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(w[i].rc, GH_VERIFY_OK);
+	}
+	assert_int_equal(fetches(), n0 + 1);	/* single flight */
+	pthread_mutex_lock(&srv.lock);
+	held_ok = srv.held_ok;
+	srv.hold = 0;
+	pthread_mutex_unlock(&srv.lock);
+	assert_int_equal(held_ok, 1);	/* the others did not wait for the issuer */
+	/* The new set (max-age=60) is fresh: no more fetches. */
+	assert_int_equal(verify(v, t1, NULL), GH_VERIFY_OK);
+	assert_int_equal(fetches(), n0 + 1);
+	serve_as(NULL, 0);
+	free(t1);
+	gh_verifier_free(v);
+}
+
 static void
 test_options(void **state)
 {
@@ -401,6 +586,9 @@ main(void)
 		cmocka_unit_test(test_time_issuer_audience_typ_env),
 		cmocka_unit_test(test_rfc8725_bad_tokens),
 		cmocka_unit_test(test_refresh_on_unknown_kid_is_rate_limited),
+		cmocka_unit_test(test_withdrawn_key_stops_after_max_age),
+		cmocka_unit_test(test_failing_jwks_keeps_old_set),
+		cmocka_unit_test(test_refresh_does_not_block_other_threads),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_option_bounds),
 	};
