@@ -196,10 +196,8 @@ request_read(struct conn_ctx *c, const char *url, const char *method)
 		req->query = c->query = q.buf;
 	req->body = "";
 	req->tls = c->srv->tls;
-	/* For the request log, whose line jansson would not pack (all of it
-	 * lost) with the client's invalid UTF-8, or a character cut at 255. */
+	/* For the request log (scrubbed there: completed() in server.c). */
 	str_copy(c->path, sizeof(c->path), url);
-	str_scrub_utf8(c->path);
 	ci = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	sa = ci ? ci->client_addr : NULL;
 	if (sa != NULL && sa->sa_family == AF_INET)
@@ -266,13 +264,21 @@ request_within_limits(struct conn_ctx *c, const char *url, const char *method)
 	return 0;
 }
 
-/* 1 when ch is a tchar, a character of a token (RFC 9110 §5.6.2). */
-static int
-is_tchar(unsigned char ch)
-{
-	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-	    (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
-}
+/* The tchars, the characters of a token (RFC 9110 §5.6.2): a table, as
+ * every byte of every field name of every request is looked up. */
+#define TCHAR_ALNUM(c)	(((c) >= 'A' && (c) <= 'Z') || ((c) >= 'a' && (c) <= 'z') || \
+			 ((c) >= '0' && (c) <= '9'))
+#define TCHAR(c)	(TCHAR_ALNUM(c) || (c) == '!' || (c) == '#' || (c) == '$' || \
+			 (c) == '%' || (c) == '&' || (c) == '\'' || (c) == '*' || (c) == '+' || \
+			 (c) == '-' || (c) == '.' || (c) == '^' || (c) == '_' || (c) == '`' || \
+			 (c) == '|' || (c) == '~')
+#define TCHAR_ROW(r)	TCHAR((r) + 0), TCHAR((r) + 1), TCHAR((r) + 2), TCHAR((r) + 3), \
+			TCHAR((r) + 4), TCHAR((r) + 5), TCHAR((r) + 6), TCHAR((r) + 7)
+static const unsigned char tchar[256] = {
+	TCHAR_ROW(0), TCHAR_ROW(8), TCHAR_ROW(16), TCHAR_ROW(24), TCHAR_ROW(32), TCHAR_ROW(40),
+	TCHAR_ROW(48), TCHAR_ROW(56), TCHAR_ROW(64), TCHAR_ROW(72), TCHAR_ROW(80), TCHAR_ROW(88),
+	TCHAR_ROW(96), TCHAR_ROW(104), TCHAR_ROW(112), TCHAR_ROW(120),
+};
 
 /*
  * 1 when a field name is one libmicrohttpd 0.9.75 may have misread. It
@@ -291,7 +297,7 @@ field_name_misread(const struct http_field *f)
 	static const char *const framing[] = { "Content-Length", "Transfer-Encoding" };
 
 	for (size_t i = 0; i < f->name_len; i++)
-		if (!is_tchar((unsigned char)f->name[i]))
+		if (!tchar[(unsigned char)f->name[i]])
 			return 1;
 	for (size_t i = 0; i < GH_ARRAY_LEN(framing); i++) {
 		size_t n = strlen(framing[i]);
@@ -408,6 +414,8 @@ origin_path(const char *url)
 {
 	const char *p;
 
+	if (url[0] == '/')
+		return url;	/* origin-form: nearly every request */
 	if (strncasecmp(url, "http://", 7) == 0)
 		p = url + 7;
 	else if (strncasecmp(url, "https://", 8) == 0)

@@ -377,7 +377,13 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		}
 		metrics_observe("gatehouse_http_request_duration_seconds", secs, l1);
 	}
-	if (s->log_requests)
+	if (s->log_requests) {
+		/* jansson would not pack the line (all of it lost) with a
+		 * client's invalid UTF-8 in the path or the claimed client id,
+		 * or a character cut where they were copied; only now, as the
+		 * line is written: most servers do not log requests. */
+		str_scrub_utf8(c->path);
+		str_scrub_utf8(c->x.resp.log_client);
 		log_event(LOG_INFO, "http.request", json_pack("{s:s, s:s, s:i, s:f, s:s, s:s, s:s?, s:s?, s:s?}",
 		    "method", http_method_names[c->x.req.method], "path", c->path,
 		    "status", c->x.resp.status, "duration_ms", (double)took_us / 1000.0,
@@ -385,6 +391,7 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		    "reason", c->x.resp.reason,
 		    "client", c->x.resp.log_client[0] ? c->x.resp.log_client : NULL,
 		    "tenant", c->x.resp.log_tenant[0] ? c->x.resp.log_tenant : NULL));
+	}
 	http_response_reset(&c->x.resp);
 	free(c->body);
 	free(c->query);

@@ -186,10 +186,10 @@ token_route_handle(struct http_exchange *x)
 	if (parsed == -1)
 		goto fail;
 	/* The caller's claim, cut at 64 bytes, maybe inside a character:
-	 * scrubbed, or jansson would not pack it, and this log line and
-	 * auth.client_failed would lose every field, the peer too. */
+	 * scrubbed where it is logged (below; the request log's in
+	 * http/server.c), or jansson would not pack it, and the line would
+	 * lose every field, the peer too. */
 	snprintf(x->resp.log_client, sizeof(x->resp.log_client), "%.64s", r.client_id);
-	str_scrub_utf8(x->resp.log_client);
 	r.no_store_wait = !may_wait;
 	/* Its record follows in a moment: the group commit waits for it. */
 	store_expect_records(ctx->store, 1);
@@ -199,10 +199,12 @@ token_route_handle(struct http_exchange *x)
 			res = offload(ctx, x, &r, known);
 			goto out;
 		}
-		if (e.code == OAUTH_INVALID_CLIENT)
+		if (e.code == OAUTH_INVALID_CLIENT) {
+			str_scrub_utf8(x->resp.log_client);
 			log_event(LOG_WARN, "auth.client_failed", json_pack("{s:s, s:s, s:s}",
 			    "client", x->resp.log_client, "peer", r.peer_ip,
 			    "request_id", x->req.request_id));
+		}
 		goto fail;
 	}
 	str_copy(x->resp.log_tenant, sizeof(x->resp.log_tenant), t.tenant_id);

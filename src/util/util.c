@@ -327,7 +327,11 @@ str_scrub_utf8(char *s)
 		unsigned c = (unsigned char)s[i];
 		size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : 4;
 
-		if (n <= len - i && str_is_clean_utf8(s + i, n))
+		/* Printable ASCII, nearly every byte of a request log's path
+		 * or client id, without a call each. */
+		if (c >= 0x20 && c < 0x7f)
+			i++;
+		else if (n <= len - i && str_is_clean_utf8(s + i, n))
 			i += n;
 		else
 			s[i++] = '?';
