@@ -222,9 +222,15 @@ class Lifecycle(Suite):
             kid1 = new[0]["kid"]
             check(kid1 in [k["kid"] for k in s.get("/.well-known/jwks.json").json()["keys"]],
                   "published ahead")
-            # On the trail as a rotation by hand is, naming the new key.
-            rows = [r for r in s.cli("audit", "list", "--limit", "1000")
-                    if r["action"] == "keys.rotate" and r["target"] == "sandbox"]
+            # On the trail as a rotation by hand is, naming the new key
+            # (written just after the key: waited for).
+            deadline = time.time() + 10
+            while True:
+                rows = [r for r in s.cli("audit", "list", "--limit", "1000")
+                        if r["action"] == "keys.rotate" and r["target"] == "sandbox"]
+                if rows or time.time() > deadline:
+                    break
+                time.sleep(0.2)
             eq([(r["actor"], kid1 in r["detail"]) for r in rows], [("gatehouse", True)],
                "the scheduled rotation audited: %r" % rows)
             eq(jwt_parts(s.token(c["client_id"], c["client_secret"]).json()["access_token"])[0]["kid"],
