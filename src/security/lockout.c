@@ -21,6 +21,7 @@ struct entry {
 	uint64_t	 stored_gen;	/* written here, visible from this generation */
 	uint64_t	 sync_round;	/* the last sync that saw it there */
 	struct entry	*next;
+	struct entry	*older, *newer;	/* in the order made (make_room) */
 };
 
 struct lockout {
@@ -28,6 +29,7 @@ struct lockout {
 	pthread_mutex_t		 mu;
 	struct entry		*buckets[BUCKETS];
 	size_t			 n;
+	struct entry		*oldest, *newest;
 	uint64_t		 sync_round;
 };
 
@@ -89,36 +91,67 @@ find(struct lockout *l, const char *key)
 	return NULL;
 }
 
-/* Drops entries with no lock in force and no open window. */
 static void
-sweep(struct lockout *l, int64_t now)
+age_unlink(struct lockout *l, struct entry *e)
 {
-	for (size_t i = 0; i < BUCKETS; i++) {
-		struct entry **pp = &l->buckets[i];
-		while (*pp != NULL) {
-			struct entry *e = *pp;
-			if (e->locked_until <= now && e->window_start + l->cfg.window <= now) {
-				*pp = e->next;
-				free(e);
-				l->n--;
-			} else
-				pp = &e->next;
-		}
-	}
+	*(e->older != NULL ? &e->older->newer : &l->oldest) = e->newer;
+	*(e->newer != NULL ? &e->newer->older : &l->newest) = e->older;
+	e->older = e->newer = NULL;
 }
 
+static void
+age_append(struct lockout *l, struct entry *e)
+{
+	e->older = l->newest;
+	e->newer = NULL;
+	*(l->newest != NULL ? &l->newest->newer : &l->oldest) = e;
+	l->newest = e;
+}
+
+/*
+ * Makes room for one entry in a full table: drops the oldest made that
+ * holds no lock in force (other than keep, which the caller still holds);
+ * a lock met on the way goes to the young end. Refusing newcomers instead
+ * would let an address, once many others had failed once each, guess
+ * without ever being counted, so without ever being locked. A few steps,
+ * not a scan of the table: the table is full on every insert of a flood.
+ * 1 when an entry was dropped.
+ */
+#define MAKE_ROOM_STEPS	64
+static int
+make_room(struct lockout *l, int64_t now, const struct entry *keep)
+{
+	for (int i = 0; i < MAKE_ROOM_STEPS && l->oldest != NULL; i++) {
+		struct entry *e = l->oldest, **pp;
+
+		age_unlink(l, e);
+		if (e == keep || e->locked_until > now) {
+			age_append(l, e);
+			continue;
+		}
+		for (pp = &l->buckets[hash(e->key)]; *pp != e; pp = &(*pp)->next)
+			;
+		*pp = e->next;
+		free(e);
+		l->n--;
+		return 1;
+	}
+	return 0;
+}
+
+/* The entry for key, made when missing; keep (an entry the caller still
+ * holds) is never dropped to make room for it. */
 static struct entry *
-get_or_add(struct lockout *l, const char *key, enum lockout_kind kind, int64_t now)
+get_or_add(struct lockout *l, const char *key, enum lockout_kind kind, int64_t now,
+    const struct entry *keep)
 {
 	struct entry *e = find(l, key);
 	unsigned b;
 
 	if (e != NULL)
 		return e;
-	if (l->n >= LOCKOUT_MAX_ENTRIES)
-		sweep(l, now);
-	if (l->n >= LOCKOUT_MAX_ENTRIES)
-		return NULL;	/* full of live locks and windows: count no more */
+	if (l->n >= LOCKOUT_MAX_ENTRIES && !make_room(l, now, keep))
+		return NULL;	/* full of live locks: count no more */
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return NULL;
 	snprintf(e->key, sizeof(e->key), "%s", key);
@@ -127,6 +160,7 @@ get_or_add(struct lockout *l, const char *key, enum lockout_kind kind, int64_t n
 	b = hash(key);
 	e->next = l->buckets[b];
 	l->buckets[b] = e;
+	age_append(l, e);
 	l->n++;
 	return e;
 }
@@ -198,13 +232,15 @@ lockout_failure(struct lockout *l, const char *client_id, const char *address,
     int64_t now, struct lockout_lock *made)
 {
 	char k1[LOCKOUT_KEY_MAX], k2[LOCKOUT_KEY_MAX];
+	struct entry *ep;
 	int pair, addr;
 
 	make_key(k1, LOCKOUT_ADDRESS, address, NULL);
 	make_key(k2, LOCKOUT_PAIR, address, client_id);
 	pthread_mutex_lock(&l->mu);
-	pair = count(l, get_or_add(l, k2, LOCKOUT_PAIR, now), l->cfg.pair_threshold, now);
-	addr = count(l, get_or_add(l, k1, LOCKOUT_ADDRESS, now), l->cfg.address_threshold, now);
+	ep = get_or_add(l, k2, LOCKOUT_PAIR, now, NULL);
+	pair = count(l, ep, l->cfg.pair_threshold, now);
+	addr = count(l, get_or_add(l, k1, LOCKOUT_ADDRESS, now, ep), l->cfg.address_threshold, now);
 	pthread_mutex_unlock(&l->mu);
 	if (!pair && !addr)
 		return 0;
@@ -223,10 +259,10 @@ lockout_failure_counted(struct lockout *l, const char *client_id, const char *ad
 	make_key(k1, LOCKOUT_ADDRESS, address, NULL);
 	make_key(k2, LOCKOUT_PAIR, address, client_id);
 	pthread_mutex_lock(&l->mu);
-	ep = get_or_add(l, k2, LOCKOUT_PAIR, now);
-	ea = get_or_add(l, k1, LOCKOUT_ADDRESS, now);
+	ep = get_or_add(l, k2, LOCKOUT_PAIR, now, NULL);
+	ea = get_or_add(l, k1, LOCKOUT_ADDRESS, now, ep);
 	/* The local entries remember that failures were seen here (for
-	 * lockout_success) and keep the window open against the sweep. */
+	 * lockout_success), their window open. */
 	if (ep != NULL && ep->locked_until <= now) {
 		ep->failures = pair_count;
 		ep->window_start = now;
@@ -255,7 +291,7 @@ lockout_note_failures(struct lockout *l, const char *client_id, const char *addr
 		return;		/* nothing counted, or a window already ended */
 	make_key(k, LOCKOUT_PAIR, address, client_id);
 	pthread_mutex_lock(&l->mu);
-	if ((e = get_or_add(l, k, LOCKOUT_PAIR, now)) != NULL && e->locked_until <= now &&
+	if ((e = get_or_add(l, k, LOCKOUT_PAIR, now, NULL)) != NULL && e->locked_until <= now &&
 	    failures > e->failures) {
 		e->failures = failures;
 		e->window_start = window_start;
@@ -302,7 +338,7 @@ lockout_put(struct lockout *l, const struct lockout_lock *lk)
 
 	make_key(k, lk->kind, lk->address, lk->client_id);
 	pthread_mutex_lock(&l->mu);
-	if ((e = get_or_add(l, k, lk->kind, lk->until - l->cfg.duration)) != NULL &&
+	if ((e = get_or_add(l, k, lk->kind, lk->until - l->cfg.duration, NULL)) != NULL &&
 	    e->locked_until < lk->until)
 		e->locked_until = lk->until;
 	pthread_mutex_unlock(&l->mu);
@@ -412,7 +448,7 @@ lockout_sync(struct lockout *l, const struct lockout_lock *locks, size_t n, int6
 		if (locks[i].until <= now)
 			continue;
 		make_key(k, locks[i].kind, locks[i].address, locks[i].client_id);
-		if ((e = get_or_add(l, k, locks[i].kind, locks[i].until - l->cfg.duration)) == NULL)
+		if ((e = get_or_add(l, k, locks[i].kind, locks[i].until - l->cfg.duration, NULL)) == NULL)
 			continue;	/* full: the lock stays in the store for the next sync */
 		if (e->locked_until < locks[i].until)
 			e->locked_until = locks[i].until;

@@ -8,8 +8,8 @@
  * count like known ones.
  *
  * Memory is bounded: at most LOCKOUT_MAX_ENTRIES tracked keys; past that the
- * entries whose windows ended are dropped first, then the oldest.
- * Thread-safe.
+ * oldest made that holds no lock in force makes room. Locks are never
+ * dropped (a table full of locks in force counts no newcomer). Thread-safe.
  */
 #ifndef GH_LOCKOUT_H
 #define GH_LOCKOUT_H

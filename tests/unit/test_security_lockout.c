@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
+
 #include "security/lockout.h"
 
 static const struct lockout_config cfg = { 3, 5, 100, 50 };
@@ -208,6 +210,41 @@ expired_reported_once(void **state)
 	lockout_free(l);
 }
 
+/* Regression: with the table full of open windows (many addresses each
+ * failing once), a new address was not counted at all, so it could guess
+ * without ever being locked. The oldest window now makes room, as
+ * lockout.h says; live locks are never dropped for it. */
+static void
+full_table_still_counts(void **state)
+{
+	struct lockout *l = lockout_new(&cfg);
+	struct lockout_lock lk;
+	char addr[46];
+
+	(void)state;
+	/* Each failure makes two entries: the pair's and the address's. */
+	for (int i = 0; i < LOCKOUT_MAX_ENTRIES / 2; i++) {
+		snprintf(addr, sizeof(addr), "10.%d.%d.%d", i >> 16, (i >> 8) & 255, i & 255);
+		assert_int_equal(lockout_failure(l, "filler", addr, 10, &lk), 0);
+	}
+	/* A lock made while full stays, however many entries come after. */
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.9", 11, &lk), 0);
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.9", 11, &lk), 0);
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.9", 11, &lk), 1);
+	assert_true(locked(l, "c", "192.0.2.9", 12));
+	for (int i = 0; i < LOCKOUT_MAX_ENTRIES / 2; i++) {
+		snprintf(addr, sizeof(addr), "172.%d.%d.%d", 16 + (i >> 16), (i >> 8) & 255, i & 255);
+		assert_int_equal(lockout_failure(l, "filler", addr, 12, &lk), 0);
+	}
+	assert_true(locked(l, "c", "192.0.2.9", 13));
+	/* And a newcomer is counted and locked as always. */
+	assert_int_equal(lockout_failure(l, "d", "198.51.100.9", 13, &lk), 0);
+	assert_int_equal(lockout_failure(l, "d", "198.51.100.9", 13, &lk), 0);
+	assert_int_equal(lockout_failure(l, "d", "198.51.100.9", 13, &lk), 1);
+	assert_true(locked(l, "d", "198.51.100.9", 14));
+	lockout_free(l);
+}
+
 int
 main(void)
 {
@@ -218,6 +255,7 @@ main(void)
 		cmocka_unit_test(sync_places_and_removes),
 		cmocka_unit_test(stored_then_cleared_before_any_sync),
 		cmocka_unit_test(expired_reported_once),
+		cmocka_unit_test(full_table_still_counts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
