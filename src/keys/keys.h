@@ -65,7 +65,9 @@ int	keys_rotate(struct store *, const uint8_t seal_key[32],
 int	keys_rotate_due(struct store *, const uint8_t seal_key[32], int64_t now,
 	    int64_t interval, int64_t lead, char made[STORE_ENV__MAX][KEYS_KID_LEN + 1],
 	    char *err, size_t errlen);
-/* Ends a key at once (compromise): retired and removed now. */
+/* Ends a key at once (compromise): retired and removed now. A successor
+ * revoked before it signs cancels its rotation: the key it was to replace
+ * signs on. */
 int	keys_revoke(struct store *, const char *kid, int64_t now, char *err,
 	    size_t errlen);
 /* The longest max_ttl of env's clients (at least floor). */

@@ -142,7 +142,7 @@ pg_key_rotate(void *h, const struct store_key *add, int64_t now, int64_t old_rem
 static int
 revoke_tx(PGconn *c, const char *kid, int64_t now)
 {
-	struct pv v = { 0 }, ret = { 0 };
+	struct pv v = { 0 }, ret = { 0 }, un = { 0 };
 	enum pq_kind kind;
 	int64_t env, others;
 	int rc = STORE_ERROR, only;
@@ -175,6 +175,17 @@ revoke_tx(PGconn *c, const char *kid, int64_t now)
 	if (only && others == 0)
 		return store_set_error(STORE_CONFLICT, "key %.64s is the only key signing for %s", kid,
 		    store_env_names[env == STORE_ENV_PRODUCTION ? STORE_ENV_PRODUCTION : STORE_ENV_SANDBOX]);
+	/* Revoked before it signs, a successor cancels the rotation that
+	 * scheduled it: the key it was to replace signs on (store_sqlite.c
+	 * SQ_KEY_UNRETIRE). */
+	pv_i(&un, env);
+	pv_s(&un, kid);
+	pv_i(&un, now);
+	if ((rc = pgi_run(c, "UPDATE signing_keys SET retire_at = 0, remove_at = 0 WHERE env = $1"
+	    " AND kid <> $2 AND activate_at <= $3 AND retire_at > $3"
+	    " AND retire_at = (SELECT activate_at FROM signing_keys WHERE kid = $2)", &un,
+	    NULL, "key revoke", "key revoke: constraint failed", NULL)) != STORE_OK)
+		return rc;
 	pv_i(&ret, now);
 	pv_i(&ret, now);
 	pv_s(&ret, kid);

@@ -175,8 +175,11 @@ revoke_tx(struct sq *q, const char *kid, int64_t now)
 	free(cur.s);
 	if (rc != STORE_OK)
 		return rc;
-	src = sqi_run(q, sqi_stmt(q, SQ_KEY_RETIRE, SQ_ARGS(SQ_INT(now), SQ_INT(now),
-	    SQ_TEXT(kid))), NULL);
+	src = sqi_run(q, sqi_stmt(q, SQ_KEY_UNRETIRE, SQ_ARGS(SQ_INT(env.i), SQ_TEXT(kid),
+	    SQ_INT(now))), NULL);
+	if (src == SQLITE_OK)
+		src = sqi_run(q, sqi_stmt(q, SQ_KEY_RETIRE, SQ_ARGS(SQ_INT(now), SQ_INT(now),
+		    SQ_TEXT(kid))), NULL);
 	return src != SQLITE_OK ? sqi_run_err(q, src, "key revoke", "key revoke: constraint failed",
 	    NULL) : STORE_OK;
 }

@@ -251,7 +251,10 @@ int	store_key_rotate(struct store *, const struct store_key *add, int64_t now,
  * transaction with the check that another key of its env still signs:
  * STORE_CONFLICT when kid is the key signing for its env at now and no
  * other does (revocations at once cannot leave an env without a key),
- * STORE_NOTFOUND when there is no such key. Increments the generation.
+ * STORE_NOTFOUND when there is no such key. A key revoked before it signs
+ * cancels the rotation that scheduled it (store_key_rotate): the key it
+ * was to replace, signing at now, no longer retires. Increments the
+ * generation.
  */
 int	store_key_revoke(struct store *, const char *kid, int64_t now);
 void	store_key_clear(struct store_key *);

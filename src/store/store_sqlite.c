@@ -103,6 +103,12 @@ const char *const sqi_sql[SQ__MAX] = {
 	[SQ_KEY_OTHERS] = "SELECT count(*) FROM signing_keys WHERE env = ?1 AND kid <> ?2"
 	    " AND activate_at <= ?3 AND (retire_at = 0 OR retire_at > ?3)"
 	    " AND (remove_at = 0 OR remove_at > ?3)",
+	/* Revoking ?2 before it signs cancels the rotation that scheduled it:
+	 * the key signing at ?3 that it was to replace (retiring at its
+	 * activation) signs on, as before the rotation. */
+	[SQ_KEY_UNRETIRE] = "UPDATE signing_keys SET retire_at = 0, remove_at = 0 WHERE env = ?1"
+	    " AND kid <> ?2 AND activate_at <= ?3 AND retire_at > ?3"
+	    " AND retire_at = (SELECT activate_at FROM signing_keys WHERE kid = ?2)",
 
 	[SQ_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM tokens WHERE id = ?",
 	/* One page after the cursor (?2, ?3), through tokens_client. The

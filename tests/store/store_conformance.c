@@ -732,6 +732,43 @@ key_revocation(void **state)
 	store_close(s);
 }
 
+/* Regression: revoking the successor a rotation scheduled left the key it
+ * was to replace retiring all the same, at the successor's activation, so
+ * the env then had no key that signs (503 for every token) until a
+ * restart made one. Revoking it now cancels the rotation; a successor
+ * that already signs leaves its predecessor retired. */
+static void
+key_revocation_of_a_scheduled_successor(void **state)
+{
+	struct store *s = open_store();
+	struct store_key a = key_fixture("a", STORE_ENV_SANDBOX, 100), k, got;
+
+	(void)state;
+	assert_int_equal(store_key_add(s, &a), STORE_OK);
+	k = key_fixture("b", STORE_ENV_SANDBOX, 300);
+	assert_int_equal(store_key_rotate(s, &k, 200, 900), STORE_OK);
+	assert_int_equal(store_key_revoke(s, "b", 250), STORE_OK);
+	key_get(s, "a", &got);
+	assert_int_equal(got.retire_at, 0);
+	assert_int_equal(got.remove_at, 0);
+	store_key_clear(&got);
+	key_get(s, "b", &got);
+	assert_int_equal(got.remove_at, 250);
+	store_key_clear(&got);
+
+	/* Once the successor signs, revoking it leaves its predecessor retired. */
+	k = key_fixture("c", STORE_ENV_SANDBOX, 400);
+	assert_int_equal(store_key_rotate(s, &k, 350, 1000), STORE_OK);
+	k = key_fixture("x", STORE_ENV_SANDBOX, 410);
+	assert_int_equal(store_key_add(s, &k), STORE_OK);
+	assert_int_equal(store_key_revoke(s, "c", 450), STORE_OK);
+	key_get(s, "a", &got);
+	assert_int_equal(got.retire_at, 400);
+	assert_int_equal(got.remove_at, 1000);
+	store_key_clear(&got);
+	store_close(s);
+}
+
 static int
 revoke_key(struct store *s, int i)
 {
@@ -1758,6 +1795,7 @@ conformance_run(const struct conformance_backend *b)
 		T(key_rotation),
 		T(key_rotations_at_once),
 		T(key_revocation),
+		T(key_revocation_of_a_scheduled_successor),
 		T(key_revocations_at_once),
 		T(tokens),
 		T(token_pages),
