@@ -36,6 +36,10 @@ int hex_digit(int c);
 
 /* Cryptographically random bytes (OpenSSL RAND_bytes); 0 or -1. */
 int rand_bytes(uint8_t *out, size_t n);
+/* SipHash-2-4 of data under key (Aumasson and Bernstein, 2012; the
+ * reference's little-endian byte order), for hash tables whose keys a
+ * client chooses: without the key nobody can aim entries at one bucket. */
+uint64_t siphash24(const uint8_t key[16], const void *data, size_t len);
 /* A random UUID v4, 36 chars + NUL. Returns 0 or -1. */
 int uuid_v4(char out[37]);
 /*
