@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "store/sqlite_internal.h"
+#include "util/util.h"
 #include "store_fixture.h"
 
 /* The tests commit one small row at a time: no need to wait for the disk
@@ -177,10 +178,7 @@ no_connection_leaves_the_inline_bound(void **state)
 static int64_t
 now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)(clock_mono_ns() / 1000000);
 }
 
 /* A reader that keeps an old snapshot (an operator's backup, a sqlite3
