@@ -39,7 +39,10 @@ find_current(const struct store_key *ks, size_t n, enum store_env env,
 			*pending = 1;
 			continue;
 		}
-		if (best == -1 || k->activate_at > ks[best].activate_at)
+		/* >=: on a tie the key made last (ks is in store_key_list's
+		 * order, made first to last) signs, as the keyring and the
+		 * store's own choice have it. */
+		if (best == -1 || k->activate_at >= ks[best].activate_at)
 			best = (int)i;
 	}
 	return best;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "store/pgsql_internal.h"
+#include "store/schema_common.h"
 
 #define KEY_COLS "kid, alg, env, sealed, created_at, publish_at, activate_at, retire_at, remove_at"
 
@@ -91,7 +92,7 @@ rotate_tx(PGconn *c, const struct store_key *add, int64_t now, int64_t old_remov
 	    " AND activate_at > $2 AND (remove_at = 0 OR remove_at > $2)"
 	    " AND (retire_at = 0 OR retire_at > $2)), (SELECT kid FROM signing_keys WHERE env = $1"
 	    " AND activate_at <= $2 AND (remove_at = 0 OR remove_at > $2)"
-	    " AND (retire_at = 0 OR retire_at > $2) ORDER BY activate_at DESC, created_at, kid"
+	    " AND (retire_at = 0 OR retire_at > $2) ORDER BY activate_at DESC, created_at DESC, kid DESC"
 	    " LIMIT 1)", &v, &kind, &rc, "key rotate")) == NULL)
 		return rc;
 	if (PQntuples(r) == 1) {
@@ -113,9 +114,11 @@ rotate_tx(PGconn *c, const struct store_key *add, int64_t now, int64_t old_remov
 	if (rc == STORE_OK && cur != NULL) {
 		pv_i(&ret, add->activate_at);
 		pv_i(&ret, old_remove_at);
-		pv_s(&ret, cur);
-		rc = pgi_run(c, "UPDATE signing_keys SET retire_at=$1, remove_at=$2 WHERE kid=$3", &ret,
-		    NULL, "key rotate", "key rotate: constraint failed", NULL);
+		pv_i(&ret, add->env);
+		pv_s(&ret, add->kid);
+		pv_i(&ret, now);
+		rc = pgi_run(c, SCHEMA_SQL_RETIRE_ENV_KEYS, &ret, NULL, "key rotate",
+		    "key rotate: constraint failed", NULL);
 	}
 	free(cur);
 	return rc;
@@ -158,7 +161,7 @@ revoke_tx(PGconn *c, const char *kid, int64_t now)
 	 * others of the env sign at $2. */
 	if ((r = pgi_q(c, "SELECT k.env, coalesce((SELECT kid FROM signing_keys WHERE env = k.env"
 	    " AND activate_at <= $2 AND (remove_at = 0 OR remove_at > $2)"
-	    " AND (retire_at = 0 OR retire_at > $2) ORDER BY activate_at DESC, created_at, kid"
+	    " AND (retire_at = 0 OR retire_at > $2) ORDER BY activate_at DESC, created_at DESC, kid DESC"
 	    " LIMIT 1) = k.kid, false), (SELECT count(*) FROM signing_keys WHERE env = k.env"
 	    " AND kid <> k.kid AND activate_at <= $2 AND (retire_at = 0 OR retire_at > $2)"
 	    " AND (remove_at = 0 OR remove_at > $2)) FROM signing_keys k WHERE k.kid = $1",

@@ -43,4 +43,17 @@
 	" WHERE id = $1 AND tokens_valid_after <="					\
 	" (SELECT MAX(issued_at) FROM tokens WHERE client_id = $1)"
 
+/*
+ * A rotation's retirement, inside its transaction: every key of the env
+ * ($3) signing at now ($5), other than the new one ($4), stops signing when
+ * the new one starts ($1) and is unpublished at $2. Every one, not only
+ * the key chosen to sign: two nodes making an env's first keys at once
+ * leave two active from the same second, and the one not chosen would
+ * otherwise stay published, and trusted, for good.
+ */
+#define SCHEMA_SQL_RETIRE_ENV_KEYS							\
+	"UPDATE signing_keys SET retire_at = $1, remove_at = $2 WHERE env = $3"		\
+	" AND kid <> $4 AND activate_at <= $5 AND (retire_at = 0 OR retire_at > $1)"	\
+	" AND (remove_at = 0 OR remove_at > $5)"
+
 #endif

@@ -14,6 +14,7 @@
 
 #include <sqlite3.h>
 
+#include "store/schema_common.h"
 #include "store/sqlite_internal.h"
 
 static int
@@ -108,12 +109,12 @@ first_col_clear(void *p)
 
 /* The rotation's statements, inside the caller's transaction: the check
  * for a scheduled key, then the current key read, the insert and the
- * current key's retirement. */
+ * retirement of the keys it takes over from (SCHEMA_SQL_RETIRE_ENV_KEYS). */
 static int
 rotate_tx(struct sq *q, const struct store_key *add, int64_t now, int64_t old_remove_at)
 {
 	struct first_col pending = { 0, NULL }, cur = { 0, NULL };
-	int rc, src;
+	int rc;
 
 	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_KEY_PENDING, SQ_ARGS(SQ_INT(add->env),
 	    SQ_INT(now))), sizeof(pending), count_row, first_col_clear, &pending, "key rotate",
@@ -128,10 +129,11 @@ rotate_tx(struct sq *q, const struct store_key *add, int64_t now, int64_t old_re
 	if (rc != STORE_OK && rc != STORE_NOTFOUND)
 		return rc;
 	if ((rc = insert_key(q, add)) == STORE_OK && cur.s != NULL) {
-		src = sqi_run(q, sqi_stmt(q, SQ_KEY_RETIRE, SQ_ARGS(SQ_INT(add->activate_at),
-		    SQ_INT(old_remove_at), SQ_TEXT(cur.s))), NULL);
-		if (src != SQLITE_OK)
-			rc = sqi_run_err(q, src, "key rotate", "key rotate: constraint failed", NULL);
+		sqlite3_stmt *st;
+		if ((rc = sq_prep(q->db, "key rotate", SCHEMA_SQL_RETIRE_ENV_KEYS, &st,
+		    SQ_ARGS(SQ_INT(add->activate_at), SQ_INT(old_remove_at), SQ_INT(add->env),
+		    SQ_TEXT(add->kid), SQ_INT(now)))) == STORE_OK)
+			rc = sq_step_done(q->db, st, NULL, "key rotate: retire");
 	}
 	free(cur.s);
 	return rc;

@@ -93,9 +93,12 @@ const char *const sqi_sql[SQ__MAX] = {
 	 * at ?2, the one signing at ?2, and its retirement. */
 	[SQ_KEY_PENDING] = "SELECT count(*) FROM signing_keys WHERE env = ?1 AND activate_at > ?2"
 	    " AND (remove_at = 0 OR remove_at > ?2) AND (retire_at = 0 OR retire_at > ?2)",
+	/* The key signing for ?1 at ?2: the newest active one, and on a tie
+	 * the one made last, as keyring_signing_key chooses (it is filled in
+	 * SQ_KEY_LIST's order and takes the last) and keys/rotate.c too. */
 	[SQ_KEY_CURRENT] = "SELECT kid FROM signing_keys WHERE env = ?1 AND activate_at <= ?2"
 	    " AND (remove_at = 0 OR remove_at > ?2) AND (retire_at = 0 OR retire_at > ?2)"
-	    " ORDER BY activate_at DESC, created_at, kid LIMIT 1",
+	    " ORDER BY activate_at DESC, created_at DESC, kid DESC LIMIT 1",
 	[SQ_KEY_RETIRE] = "UPDATE signing_keys SET retire_at=?, remove_at=? WHERE kid=?",
 	/* A revocation (sq_key_revoke): the key's env, and the keys of the
 	 * env other than ?2 that sign at ?3. */

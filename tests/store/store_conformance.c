@@ -769,6 +769,38 @@ key_revocation_of_a_scheduled_successor(void **state)
 	store_close(s);
 }
 
+/* Two keys of one env active from the same second (two nodes making the
+ * first keys at once): a rotation retires both, not only the one chosen to
+ * sign, which left the other published for good; and the store's choice of
+ * signer is the keyring's, the one made last. */
+static void
+key_tie_rotation_retires_both(void **state)
+{
+	struct store *s = open_store();
+	struct store_key a = key_fixture("a", STORE_ENV_SANDBOX, 100);
+	struct store_key b = key_fixture("b", STORE_ENV_SANDBOX, 100), k, got;
+
+	(void)state;
+	b.created_at = 101;
+	assert_int_equal(store_key_add(s, &a), STORE_OK);
+	assert_int_equal(store_key_add(s, &b), STORE_OK);
+	/* b signs (made last): revoking it now is refused only were it alone. */
+	assert_int_equal(store_key_revoke(s, "b", 150), STORE_OK);
+	assert_int_equal(store_key_revoke(s, "a", 150), STORE_CONFLICT);
+	b = key_fixture("b2", STORE_ENV_SANDBOX, 100);
+	b.created_at = 102;
+	assert_int_equal(store_key_add(s, &b), STORE_OK);
+	k = key_fixture("c", STORE_ENV_SANDBOX, 300);
+	assert_int_equal(store_key_rotate(s, &k, 200, 900), STORE_OK);
+	for (int i = 0; i < 2; i++) {
+		key_get(s, i ? "b2" : "a", &got);
+		assert_int_equal(got.retire_at, 300);
+		assert_int_equal(got.remove_at, 900);
+		store_key_clear(&got);
+	}
+	store_close(s);
+}
+
 static int
 revoke_key(struct store *s, int i)
 {
@@ -1797,6 +1829,7 @@ conformance_run(const struct conformance_backend *b)
 		T(key_revocation),
 		T(key_revocation_of_a_scheduled_successor),
 		T(key_revocations_at_once),
+		T(key_tie_rotation_retires_both),
 		T(tokens),
 		T(token_pages),
 		T(duplicate_token_fails_alone),
