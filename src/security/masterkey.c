@@ -60,56 +60,80 @@ fsync_dir(const char *path)
 	return rc;
 }
 
-/* 1 made, 0 exists already (someone else won the race), -1 error. */
+/* The key as hex and a newline in a new file tmp, synced. 0 or -1. */
+static int
+write_key_file(const char *tmp, const uint8_t key[MASTERKEY_LEN], char *err, size_t errlen)
+{
+	char hex[HEX_LEN + 2];
+	int fd, rc = -1;
+
+	if ((fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600)) == -1) {
+		snprintf(err, errlen, "cannot create master key %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	hex_encode(key, MASTERKEY_LEN, hex);
+	hex[HEX_LEN] = '\n';
+	hex[HEX_LEN + 1] = '\0';
+	if (write_all(fd, hex, HEX_LEN + 1) == -1 || fsync(fd) == -1)
+		snprintf(err, errlen, "cannot write master key %s: %s", tmp, strerror(errno));
+	else
+		rc = 0;
+	if (close(fd) == -1 && rc == 0) {
+		snprintf(err, errlen, "cannot write master key %s: %s", tmp, strerror(errno));
+		rc = -1;
+	}
+	OPENSSL_cleanse(hex, sizeof(hex));
+	return rc;
+}
+
+/*
+ * A new key at path, or 0 when a file is there already (then loaded). It
+ * is written whole to a file of its own and linked into place, which
+ * fails rather than replaces when path exists: path is never seen empty
+ * or half written, not even after a crash (which once left an empty key
+ * file that refused every start). 1 made, 0 there already, -1.
+ */
 static int
 create_key(const char *path, uint8_t out[MASTERKEY_LEN], char *err,
     size_t errlen)
 {
-	char hex[HEX_LEN + 2];
-	int fd;
+	char tmp[PATH_MAX], tag[17];
+	uint8_t r[8];
+	int rc = -1;
 
-	if (rand_bytes(out, MASTERKEY_LEN) == -1) {
+	/* A name of its own: other processes and threads may be making one. */
+	if (rand_bytes(out, MASTERKEY_LEN) == -1 || rand_bytes(r, sizeof(r)) == -1) {
 		snprintf(err, errlen, "master key %s: no random bytes", path);
 		return -1;
 	}
-	if ((fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600)) == -1) {
+	hex_encode(r, sizeof(r), tag);
+	if (snprintf(tmp, sizeof(tmp), "%s.new.%s", path, tag) >= (int)sizeof(tmp)) {
 		OPENSSL_cleanse(out, MASTERKEY_LEN);
-		if (errno == EEXIST)
-			return 0;
-		snprintf(err, errlen, "cannot create master key %s: %s", path,
-		    strerror(errno));
+		snprintf(err, errlen, "master key path %s is too long", path);
 		return -1;
 	}
-	hex_encode(out, MASTERKEY_LEN, hex);
-	hex[HEX_LEN] = '\n';
-	hex[HEX_LEN + 1] = '\0';
-	if (write_all(fd, hex, HEX_LEN + 1) == -1 || fsync(fd) == -1) {
-		snprintf(err, errlen, "cannot write master key %s: %s", path,
-		    strerror(errno));
-		goto fail;
+	if (write_key_file(tmp, out, err, errlen) == -1)
+		goto out;
+	if (link(tmp, path) == -1) {
+		if (errno == EEXIST)
+			rc = 0;		/* another process made it first: load it */
+		else
+			snprintf(err, errlen, "cannot create master key %s: %s", path,
+			    strerror(errno));
+		goto out;
 	}
-	if (close(fd) == -1) {
-		fd = -1;
-		snprintf(err, errlen, "cannot write master key %s: %s", path,
-		    strerror(errno));
-		goto fail;
-	}
-	fd = -1;
 	if (fsync_dir(path) == -1) {
 		snprintf(err, errlen, "cannot sync the directory of master key %s: %s",
 		    path, strerror(errno));
-		goto fail;
+		(void)unlink(path);
+		goto out;
 	}
-	OPENSSL_cleanse(hex, sizeof(hex));
-	return 1;
-fail:
-	/* A half-written key must not be found and trusted next time. */
-	if (fd != -1)
-		close(fd);
-	unlink(path);
-	OPENSSL_cleanse(hex, sizeof(hex));
-	OPENSSL_cleanse(out, MASTERKEY_LEN);
-	return -1;
+	rc = 1;
+out:
+	(void)unlink(tmp);
+	if (rc != 1)
+		OPENSSL_cleanse(out, MASTERKEY_LEN);
+	return rc;
 }
 
 /* The open key file must be a regular file that only its owner may read
@@ -167,7 +191,9 @@ read_key_hex(int fd, const char *path, uint8_t out[MASTERKEY_LEN], char *err,
 	    hex_decode(buf, HEX_LEN, out, MASTERKEY_LEN) == -1) {
 		OPENSSL_cleanse(out, MASTERKEY_LEN);
 		snprintf(err, errlen, "master key %s must hold exactly 64 hex "
-		    "characters and an optional newline", path);
+		    "characters and an optional newline%s", path, n == 0 ? " (it is empty: "
+		    "an earlier version crashing while it made the key leaves that; if no "
+		    "store was ever opened with it, delete it to have a new one made)" : "");
 		goto out;
 	}
 	rc = 0;

@@ -5,7 +5,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +79,73 @@ test_create_then_load(void **state)
 	assert_int_equal(masterkey_load(p, 1, k2, &created, err, sizeof(err)), 0);
 	assert_int_equal(created, 0);
 	assert_memory_equal(k1, k2, MASTERKEY_LEN);
+}
+
+/* Eight threads making the same new key at once: one makes it, every
+ * one loads that one, none ever reads a half-written file, and nothing is
+ * left beside it. The key is written to a file of its own and linked into
+ * place: path never exists empty, not even after a crash mid-write (which
+ * once left an empty key file that refused every start). */
+struct racer {
+	const char	*path;
+	uint8_t		 key[MASTERKEY_LEN];
+	int		 rc, created;
+};
+
+static void *
+race(void *arg)
+{
+	struct racer *r = arg;
+	char err[256];
+
+	r->rc = masterkey_load(r->path, 1, r->key, &r->created, err, sizeof(err));
+	return NULL;
+}
+
+static void
+test_racing_creators_agree(void **state)
+{
+	char p[128];
+
+	(void)state;
+	for (int round = 0; round < 20; round++) {
+		struct racer r[8];
+		pthread_t t[8];
+		int made = 0;
+		DIR *d;
+		struct dirent *e;
+
+		snprintf(p, sizeof(p), "%s/race%d.key", dir, round);
+		for (int i = 0; i < 8; i++) {
+			r[i].path = p;
+			assert_int_equal(pthread_create(&t[i], NULL, race, &r[i]), 0);
+		}
+		for (int i = 0; i < 8; i++) {
+			assert_int_equal(pthread_join(t[i], NULL), 0);
+			assert_int_equal(r[i].rc, 0);
+			made += r[i].created;
+			assert_memory_equal(r[i].key, r[0].key, MASTERKEY_LEN);
+		}
+		assert_int_equal(made, 1);
+		assert_non_null(d = opendir(dir));
+		while ((e = readdir(d)) != NULL)
+			assert_null(strstr(e->d_name, ".new."));
+		closedir(d);
+	}
+}
+
+static void
+test_empty_file_says_what_to_do(void **state)
+{
+	char p[128], err[512];
+	uint8_t k[MASTERKEY_LEN];
+
+	(void)state;
+	path_of(p, sizeof(p), "empty.key");
+	write_file(p, "", 0600);
+	assert_int_equal(masterkey_load(p, 1, k, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "it is empty"));
+	assert_non_null(strstr(err, "delete it"));
 }
 
 static void
@@ -254,6 +323,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_then_load),
 		cmocka_unit_test(test_missing_without_create),
+		cmocka_unit_test(test_racing_creators_agree),
+		cmocka_unit_test(test_empty_file_says_what_to_do),
 		cmocka_unit_test(test_mode_refused),
 		cmocka_unit_test(test_not_regular),
 		cmocka_unit_test(test_bad_content),
