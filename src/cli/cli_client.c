@@ -75,7 +75,11 @@ cmd_client_create(int argc, char **argv)
 		config_clear(&cfg);
 		return 1;
 	}
-	masterkey_derive(master, "gatehouse client secrets v1", skey);
+	if (masterkey_derive(master, "gatehouse client secrets v1", skey) == -1) {
+		OPENSSL_cleanse(master, sizeof(master));
+		config_clear(&cfg);
+		return cli_fail("client create: cannot derive the secrets key (HKDF)");
+	}
 	OPENSSL_cleanse(master, sizeof(master));
 	if (cli_open_store_audited(&a, &st, "client.create") == -1) {
 		OPENSSL_cleanse(skey, sizeof(skey));
@@ -263,7 +267,10 @@ cmd_client_rotate_secret(int argc, char **argv)
 		return 2;
 	if (cli_master_key(&a, 0, master, NULL) == -1)
 		return 1;
-	masterkey_derive(master, "gatehouse client secrets v1", skey);
+	if (masterkey_derive(master, "gatehouse client secrets v1", skey) == -1) {
+		OPENSSL_cleanse(master, sizeof(master));
+		return cli_fail("client rotate-secret: cannot derive the secrets key (HKDF)");
+	}
 	OPENSSL_cleanse(master, sizeof(master));
 	if (cli_open_store_audited(&a, &st, "client.rotate_secret") == -1) {
 		OPENSSL_cleanse(skey, sizeof(skey));

@@ -113,8 +113,10 @@ cmd_keys_rotate(int argc, char **argv)
 		return rc;
 	if (cli_master_key(&a, 0, master, NULL) == -1)
 		return 1;
-	masterkey_derive(master, "gatehouse signing key seal v1", seal_key);
+	rc = masterkey_derive(master, "gatehouse signing key seal v1", seal_key);
 	OPENSSL_cleanse(master, sizeof(master));
+	if (rc == -1)
+		return cli_fail("keys rotate: cannot derive the key seal (HKDF)");
 	if (cli_open_store_audited(&a, &st, "keys.rotate") == -1) {
 		OPENSSL_cleanse(seal_key, sizeof(seal_key));
 		return 1;

@@ -586,7 +586,11 @@ serve_keys(struct serve *sv)
 		fprintf(stderr, "gatehouse: serve: %s\n", err);
 		return -1;
 	}
-	masterkey_derive(sv->master, "gatehouse signing key seal v1", seal_key);
+	if (masterkey_derive(sv->master, "gatehouse signing key seal v1", seal_key) == -1) {
+		OPENSSL_cleanse(seal_key, sizeof(seal_key));
+		fprintf(stderr, "gatehouse: serve: cannot derive the key seal (HKDF)\n");
+		return -1;
+	}
 	rc = keys_ensure(sv->st, seal_key, sv->alg, clock_now(), &sv->nkeys, err, sizeof(err));
 	OPENSSL_cleanse(seal_key, sizeof(seal_key));
 	if (rc == -1) {
