@@ -1,5 +1,4 @@
 /* idempotency.c — see idempotency.h. */
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,10 +65,8 @@ idem_begin(struct store *st, const char *client_id, const struct http_request *r
 	rec.key = (char *)req->request_id;
 	rec.created_at = now;
 	rec.expires_at = now + IDEM_KEEP_SECONDS;
-	/* A RUNNING record is never taken over, however old: its call may
-	 * have acted before its process stopped, and running it again would
-	 * act twice (below: 409, the outcome unknown). */
-	rc = store_idem_begin(st, &rec, now, INT64_MIN, &old);
+	/* A RUNNING record is never taken over, however old (below: 409). */
+	rc = store_idem_begin(st, &rec, now, &old);
 	if (rc == STORE_OK) {
 		claim->active = 1;
 		snprintf(claim->client_id, sizeof(claim->client_id), "%s", client_id);

@@ -48,17 +48,13 @@ load(PGconn *c, const char *client_id, const char *key, struct store_idem *out)
 }
 
 int
-pg_idem_begin(void *h, const struct store_idem *rec, int64_t now, int64_t stale_before,
-    struct store_idem *existing)
+pg_idem_begin(void *h, const struct store_idem *rec, int64_t now, struct store_idem *existing)
 {
 	struct pv prune = { 0 }, ins = { 0 };
 	PGconn *c;
 	int slot, rc, changes = 0;
 
 	pv_i(&prune, now);
-	pv_s(&prune, rec->client_id);
-	pv_s(&prune, rec->key);
-	pv_i(&prune, stale_before);
 	pv_s(&ins, rec->client_id);
 	pv_s(&ins, rec->key);
 	pv_s(&ins, rec->fingerprint);
@@ -68,10 +64,8 @@ pg_idem_begin(void *h, const struct store_idem *rec, int64_t now, int64_t stale_
 		return rc;
 	if ((rc = pgi_tx_begin(c)) != STORE_OK)
 		goto out;
-	/* Drop every expired record (indexed), and this key's if it is a
-	 * RUNNING one whose process died (started before stale_before). */
-	rc = pgi_run(c, "DELETE FROM idempotency WHERE expires_at <= $1"
-	    " OR (client_id = $2 AND key = $3 AND state = 0 AND created_at < $4)", &prune, NULL,
+	/* Drop every expired record (indexed). */
+	rc = pgi_run(c, "DELETE FROM idempotency WHERE expires_at <= $1", &prune, NULL,
 	    "idempotency prune", NULL, NULL);
 	if (rc == STORE_OK)
 		rc = pgi_run(c, "INSERT INTO idempotency (client_id, key, fingerprint, state, status,"

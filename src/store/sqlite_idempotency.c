@@ -52,8 +52,7 @@ load(sqlite3 *db, const char *client_id, const char *key, struct store_idem *out
 }
 
 int
-sq_idem_begin(void *h, const struct store_idem *rec, int64_t now, int64_t stale_before,
-    struct store_idem *existing)
+sq_idem_begin(void *h, const struct store_idem *rec, int64_t now, struct store_idem *existing)
 {
 	sqlite3 *db = sq_main_lock(h);
 	sqlite3_stmt *st;
@@ -61,12 +60,9 @@ sq_idem_begin(void *h, const struct store_idem *rec, int64_t now, int64_t stale_
 
 	if ((rc = sq_exec(db, "BEGIN IMMEDIATE", "idempotency begin")) != STORE_OK)
 		goto out;
-	/* Drop every expired record (indexed), and this key's if it is a
-	 * RUNNING one whose process died (started before stale_before). */
-	if ((rc = sq_prep(db, "idempotency", "DELETE FROM idempotency WHERE expires_at <= ?"
-	    " OR (client_id = ? AND key = ? AND state = 0 AND created_at < ?)", &st,
-	    SQ_ARGS(SQ_INT(now), SQ_TEXT(rec->client_id), SQ_TEXT(rec->key),
-	    SQ_INT(stale_before)))) == STORE_OK)
+	/* Drop every expired record (indexed). */
+	if ((rc = sq_prep(db, "idempotency", "DELETE FROM idempotency WHERE expires_at <= ?",
+	    &st, SQ_ARGS(SQ_INT(now)))) == STORE_OK)
 		rc = sq_step_done(db, st, NULL, "idempotency prune");
 	if (rc == STORE_OK) {
 		/* A live record is a conflict; none lets the insert go on. */

@@ -172,7 +172,7 @@ int	sq_key_revoke(void *h, const char *kid, int64_t now);
 
 /* sqlite_idempotency.c */
 int	sq_idem_begin(void *h, const struct store_idem *rec, int64_t now,
-	    int64_t stale_before, struct store_idem *existing);
+	    struct store_idem *existing);
 int	sq_idem_finish(void *h, const char *client_id, const char *key,
 	    int status, const char *body);
 int	sq_idem_release(void *h, const char *client_id, const char *key);

@@ -305,9 +305,10 @@ void	store_token_free(struct store_token *, size_t n);
  * X-Request-ID, with the SHA-256 (hex) of the call it answered. begin claims
  * the key: it inserts a RUNNING record and returns STORE_OK, or, when a live
  * record holds the key, fills *existing and returns STORE_CONFLICT. A record
- * past its expires_at, or still RUNNING but started before stale_before (its
- * process died), is replaced. finish stores the answer (DONE); release drops
- * a RUNNING record whose call did not act (so a retry may run).
+ * past its expires_at is replaced; a RUNNING one never is, however old: its
+ * call may have acted before its process stopped (admin/idempotency.h).
+ * finish stores the answer (DONE); release drops a RUNNING record whose call
+ * did not act (so a retry may run).
  */
 enum store_idem_state { STORE_IDEM_RUNNING, STORE_IDEM_DONE };
 struct store_idem {
@@ -321,7 +322,7 @@ struct store_idem {
 	int64_t			 expires_at;
 };
 int	store_idem_begin(struct store *, const struct store_idem *rec,
-	    int64_t now, int64_t stale_before, struct store_idem *existing);
+	    int64_t now, struct store_idem *existing);
 int	store_idem_finish(struct store *, const char *client_id,
 	    const char *key, int status, const char *body);
 int	store_idem_release(struct store *, const char *client_id,

@@ -112,7 +112,7 @@ struct store_ops {
 	 * transaction. finish/release: STORE_NOTFOUND when no RUNNING record.
 	 * NULL in a backend that lacks them: store.c answers STORE_ERROR. */
 	int	(*idem_begin)(void *h, const struct store_idem *rec, int64_t now,
-		    int64_t stale_before, struct store_idem *existing);
+		    struct store_idem *existing);
 	int	(*idem_finish)(void *h, const char *client_id, const char *key,
 		    int status, const char *body);
 	int	(*idem_release)(void *h, const char *client_id, const char *key);

@@ -13,7 +13,7 @@
 
 int
 store_idem_begin(struct store *s, const struct store_idem *rec, int64_t now,
-    int64_t stale_before, struct store_idem *existing)
+    struct store_idem *existing)
 {
 	REQUIRE(s != NULL && rec != NULL && existing != NULL, "NULL argument");
 	REQUIRE(rec->client_id != NULL && rec->client_id[0] != '\0' &&
@@ -21,7 +21,7 @@ store_idem_begin(struct store *s, const struct store_idem *rec, int64_t now,
 	REQUIRE(strlen(rec->fingerprint) == 64, "an idempotency record needs a SHA-256 fingerprint");
 	IDEM_REQUIRE_OPS(s, idem_begin);
 	memset(existing, 0, sizeof(*existing));
-	return s->ops->idem_begin(s->h, rec, now, stale_before, existing);
+	return s->ops->idem_begin(s->h, rec, now, existing);
 }
 
 int

@@ -45,16 +45,16 @@ claim_finish_replay(void **state)
 
 	(void)state;
 	g0 = gen(s);
-	assert_int_equal(store_idem_begin(s, &r, 1000, 700, &old), STORE_OK);
+	assert_int_equal(store_idem_begin(s, &r, 1000, &old), STORE_OK);
 	/* A retry while running sees the running record. */
-	assert_int_equal(store_idem_begin(s, &r, 1001, 701, &old), STORE_CONFLICT);
+	assert_int_equal(store_idem_begin(s, &r, 1001, &old), STORE_CONFLICT);
 	assert_int_equal(old.state, STORE_IDEM_RUNNING);
 	assert_string_equal(old.fingerprint, FP_A);
 	store_idem_clear(&old);
 	assert_int_equal(store_idem_finish(s, "c1", "k1", 201, "{\"x\":1}"), STORE_OK);
 	/* Finished once: a second finish finds no running record. */
 	assert_int_equal(store_idem_finish(s, "c1", "k1", 500, "{}"), STORE_NOTFOUND);
-	assert_int_equal(store_idem_begin(s, &r, 1002, 702, &old), STORE_CONFLICT);
+	assert_int_equal(store_idem_begin(s, &r, 1002, &old), STORE_CONFLICT);
 	assert_int_equal(old.state, STORE_IDEM_DONE);
 	assert_int_equal(old.status, 201);
 	assert_string_equal(old.body, "{\"x\":1}");
@@ -62,39 +62,43 @@ claim_finish_replay(void **state)
 	store_idem_clear(&old);
 	/* Another client's same key is its own. */
 	r = rec("c2", "k1", FP_B, 1003);
-	assert_int_equal(store_idem_begin(s, &r, 1003, 703, &old), STORE_OK);
+	assert_int_equal(store_idem_begin(s, &r, 1003, &old), STORE_OK);
 	g1 = gen(s);
 	assert_true(g0 == g1);
 	store_close(s);
 }
 
 static void
-release_expire_stale(void **state)
+release_expire_never_stale(void **state)
 {
 	struct store *s = open_store(), *s2;
 	struct store_idem r = rec("c1", "k2", FP_A, 1000), old;
 
 	(void)state;
-	assert_int_equal(store_idem_begin(s, &r, 1000, 700, &old), STORE_OK);
+	assert_int_equal(store_idem_begin(s, &r, 1000, &old), STORE_OK);
 	assert_int_equal(store_idem_release(s, "c1", "k2"), STORE_OK);
 	assert_int_equal(store_idem_release(s, "c1", "k2"), STORE_NOTFOUND);
 	/* Released: the key is free for a different request. */
 	r = rec("c1", "k2", FP_B, 1001);
-	assert_int_equal(store_idem_begin(s, &r, 1001, 701, &old), STORE_OK);
-	/* Still RUNNING but started before stale_before: its process died. */
+	assert_int_equal(store_idem_begin(s, &r, 1001, &old), STORE_OK);
+	/* Still RUNNING a long time later (its process stopped): never taken
+	 * over, its call may have acted; only expiry frees the key. */
+	assert_int_equal(store_idem_begin(s, &r, 1001 + 86399, &old), STORE_CONFLICT);
+	assert_int_equal(old.state, STORE_IDEM_RUNNING);
+	store_idem_clear(&old);
+	assert_int_equal(store_idem_release(s, "c1", "k2"), STORE_OK);
 	r = rec("c1", "k2", FP_A, 2000);
-	assert_int_equal(store_idem_begin(s, &r, 2000, 1500, &old), STORE_OK);
+	assert_int_equal(store_idem_begin(s, &r, 2000, &old), STORE_OK);
 	assert_int_equal(store_idem_finish(s, "c1", "k2", 200, "{}"), STORE_OK);
-	/* A finished record is never stale, only expired. */
-	assert_int_equal(store_idem_begin(s, &r, 3000, 2999, &old), STORE_CONFLICT);
+	assert_int_equal(store_idem_begin(s, &r, 3000, &old), STORE_CONFLICT);
 	store_idem_clear(&old);
 	/* Another handle (another node) sees it; after expiry it is replaced. */
 	s2 = open_store();
-	assert_int_equal(store_idem_begin(s2, &r, 3000, 2000, &old), STORE_CONFLICT);
+	assert_int_equal(store_idem_begin(s2, &r, 3000, &old), STORE_CONFLICT);
 	assert_string_equal(old.fingerprint, FP_A);
 	store_idem_clear(&old);
 	r = rec("c1", "k2", FP_B, 2000 + 86400);
-	assert_int_equal(store_idem_begin(s2, &r, 2000 + 86400, 2000, &old), STORE_OK);
+	assert_int_equal(store_idem_begin(s2, &r, 2000 + 86400, &old), STORE_OK);
 	store_close(s2);
 	store_close(s);
 }
@@ -106,14 +110,14 @@ bad_arguments_change_nothing(void **state)
 	struct store_idem r = rec("c1", "k3", "short", 1000), old;
 
 	(void)state;
-	assert_int_equal(store_idem_begin(s, &r, 1000, 700, &old), STORE_ERROR);
+	assert_int_equal(store_idem_begin(s, &r, 1000, &old), STORE_ERROR);
 	r = rec("", "k3", FP_A, 1000);
-	assert_int_equal(store_idem_begin(s, &r, 1000, 700, &old), STORE_ERROR);
+	assert_int_equal(store_idem_begin(s, &r, 1000, &old), STORE_ERROR);
 	r = rec("c1", "", FP_A, 1000);
-	assert_int_equal(store_idem_begin(s, &r, 1000, 700, &old), STORE_ERROR);
+	assert_int_equal(store_idem_begin(s, &r, 1000, &old), STORE_ERROR);
 	assert_int_equal(store_idem_finish(s, "c1", "k3", 200, "{}"), STORE_NOTFOUND);
 	r = rec("c1", "k3", FP_A, 1000);
-	assert_int_equal(store_idem_begin(s, &r, 1000, 700, &old), STORE_OK);
+	assert_int_equal(store_idem_begin(s, &r, 1000, &old), STORE_OK);
 	store_close(s);
 }
 
@@ -122,7 +126,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		STORE_TEST(claim_finish_replay),
-		STORE_TEST(release_expire_stale),
+		STORE_TEST(release_expire_never_stale),
 		STORE_TEST(bad_arguments_change_nothing),
 	};
 
