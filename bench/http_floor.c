@@ -109,7 +109,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "bench_http_floor: cannot start libmicrohttpd\n");
 			return 1;
 		}
-	if (http_loops_start(d, n, err, sizeof(err)) == NULL) {
+	if (http_loops_start(d, n, NULL, NULL, err, sizeof(err)) == NULL) {
 		fprintf(stderr, "bench_http_floor: %s\n", err);
 		return 1;
 	}

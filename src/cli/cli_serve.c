@@ -557,6 +557,7 @@ serve_listen(struct serve *sv)
 	sv->hc.tls_key_pem = sv->key;
 	sv->hc.threads = (unsigned)sv->cfg.threads;
 	sv->hc.log_requests = (int)sv->cfg.log_requests;
+	sv->hc.request_timeout_s = (unsigned)sv->cfg.request_timeout;
 	if (http_server_listen(&sv->hc, &sv->srv, err, sizeof(err)) == -1) {
 		fprintf(stderr, "gatehouse: serve: %s\n", err);
 		return -1;

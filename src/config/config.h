@@ -23,6 +23,7 @@ struct config {
 	char	*tls_key;	/* PEM file, mode 0600 */
 	int64_t	 threads;	/* 0 = one per core */
 	int64_t	 log_requests;	/* bool */
+	int64_t	 request_timeout; /* seconds a request has to arrive whole */
 	int64_t	 require_https;	/* -1 auto (on unless loopback), 0, 1 */
 	char	*trusted_proxies; /* CIDRs whose X-Forwarded-* are honoured */
 	int64_t	 ttl_sandbox;	/* default lifetime of new sandbox clients */

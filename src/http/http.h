@@ -133,6 +133,8 @@ struct http_config {
 	const char	*tls_key_pem;
 	unsigned	 threads;	/* loops, a listening socket each; 0: two per core */
 	int		 log_requests;	/* one JSON line per request on stderr */
+	unsigned	 request_timeout_s; /* a request's time to arrive whole, and
+					 * an idle connection's; 0: HTTP_CONN_TIMEOUT_S */
 };
 
 struct http_server;

@@ -3,7 +3,8 @@
  *
  * Each pass asks the daemon how long it may sleep (MHD_get_timeout: 0
  * when connections already have work, the nearest idle timeout
- * otherwise), sleeps in poll() on the daemon's epoll descriptor and the
+ * otherwise) and the caller's tick (which may want to wake sooner),
+ * sleeps in poll() on the daemon's epoll descriptor and the
  * loop's own eventfd, then lets MHD_run() handle whatever is ready,
  * connections resumed from other threads included.
  */
@@ -27,6 +28,8 @@
 
 struct http_loop {
 	struct MHD_Daemon	*d;
+	http_loop_tick_fn	 tick;		/* between passes, or NULL */
+	void			*tick_arg;
 	int			 epfd;		/* the daemon's epoll set */
 	int			 wakefd;	/* eventfd: a resume, or stop */
 	atomic_int		 woken;		/* wakefd written, not yet read */
@@ -38,6 +41,7 @@ struct http_loop {
 struct http_loops {
 	atomic_int		 stop;
 	unsigned		 n, started;
+	http_loop_tick_fn	 tick;
 	struct http_loop	 l[];
 };
 
@@ -108,7 +112,14 @@ loop_main(void *arg)
 	current = l;
 	(void)prctl(PR_SET_NAME, l->name, 0, 0, 0);
 	while (!atomic_load(&l->owner->stop)) {
-		wait_for_work(l, timeout_ms(l->d), &complained);
+		int ms = timeout_ms(l->d);
+
+		if (l->tick != NULL) {
+			int t = l->tick(l->tick_arg);
+			if (t >= 0 && (ms < 0 || t < ms))
+				ms = t;
+		}
+		wait_for_work(l, ms, &complained);
 		MHD_run(l->d);
 	}
 	return NULL;
@@ -125,12 +136,15 @@ loops_free(struct http_loops *ls)
 
 /* Fills ls->l[i] for daemon d: -1 when it cannot be driven from here. */
 static int
-loop_init(struct http_loops *ls, unsigned i, struct MHD_Daemon *d, char *err, size_t errlen)
+loop_init(struct http_loops *ls, unsigned i, struct MHD_Daemon *d, void *tick_arg,
+    char *err, size_t errlen)
 {
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
 	struct http_loop *l = &ls->l[i];
 
 	l->d = d;
+	l->tick = ls->tick;
+	l->tick_arg = tick_arg;
 	l->owner = ls;
 	l->epfd = info != NULL ? info->epoll_fd : -1;
 	snprintf(l->name, sizeof(l->name), "http-%u", i);
@@ -146,7 +160,8 @@ loop_init(struct http_loops *ls, unsigned i, struct MHD_Daemon *d, char *err, si
 }
 
 struct http_loops *
-http_loops_start(struct MHD_Daemon *const *d, unsigned n, char *err, size_t errlen)
+http_loops_start(struct MHD_Daemon *const *d, unsigned n, http_loop_tick_fn tick,
+    void *const *tick_args, char *err, size_t errlen)
 {
 	struct http_loops *ls = calloc(1, sizeof(*ls) + n * sizeof(ls->l[0]));
 
@@ -155,10 +170,11 @@ http_loops_start(struct MHD_Daemon *const *d, unsigned n, char *err, size_t errl
 		return NULL;
 	}
 	ls->n = n;
+	ls->tick = tick;
 	for (unsigned i = 0; i < n; i++)
 		ls->l[i].wakefd = -1;
 	for (unsigned i = 0; i < n; i++)
-		if (loop_init(ls, i, d[i], err, errlen) == -1) {
+		if (loop_init(ls, i, d[i], tick_args != NULL ? tick_args[i] : NULL, err, errlen) == -1) {
 			loops_free(ls);
 			return NULL;
 		}

@@ -27,13 +27,20 @@ struct MHD_Daemon;
 struct http_loops;
 struct http_loop;	/* one daemon's */
 
+/* Run by a loop before each sleep with its daemon's tick argument, on
+ * the loop's thread: returns the longest the loop may sleep, in ms (-1:
+ * as long as the daemon likes). */
+typedef int (*http_loop_tick_fn)(void *arg);
+
 /*
  * Starts one thread per daemon in d[0..n), named "http-0".."http-N",
- * each running its daemon until http_loops_stop(). The daemons must use
- * epoll and no internal thread. Returns NULL (with err set) on failure,
- * having started nothing.
+ * each running its daemon until http_loops_stop(), and tick (when not
+ * NULL) with tick_args[i] between the passes of d[i]. The daemons must
+ * use epoll and no internal thread. Returns NULL (with err set) on
+ * failure, having started nothing.
  */
 struct http_loops	*http_loops_start(struct MHD_Daemon *const *d, unsigned n,
+			    http_loop_tick_fn tick, void *const *tick_args,
 			    char *err, size_t errlen);
 
 /* Ends every loop after its current pass and joins the threads; the

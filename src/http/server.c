@@ -198,6 +198,7 @@ request_begin(struct http_server *s, struct MHD_Connection *conn, const char *ur
 	c->target_refused = refused;
 	c->srv = s;
 	c->conn = conn;
+	c->watch = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT)->socket_context;
 	c->start_ns = clock_mono_ns();
 	pthread_mutex_init(&c->mu, NULL);
 	atomic_fetch_add(&s->inflight, 1);
@@ -263,6 +264,7 @@ request_run(struct conn_ctx *c, struct MHD_Connection *conn)
 	c->phase = PHASE_RUNNING;
 	c->loop = http_loop_current();	/* to wake when it is resumed */
 	pthread_mutex_unlock(&c->mu);
+	watch_busy(c->watch);		/* all in: the rest is our time */
 	if (c->too_big) {
 		char desc[64];
 		snprintf(desc, sizeof(desc), "the body is larger than %zu bytes", c->max_body);
@@ -354,7 +356,7 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct http_server *s = cls;
 	struct conn_ctx *c = *con_cls;
 	const char *route;
-	uint64_t took_us;
+	uint64_t now, took_us;
 	double secs;
 
 	(void)conn;
@@ -364,7 +366,9 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	}
 	route = c->route ? c->route->name : "unmatched";
-	took_us = (clock_mono_ns() - c->start_ns) / 1000;
+	now = clock_mono_ns();
+	watch_answered(c->watch, now);
+	took_us = (now - c->start_ns) / 1000;
 	secs = (double)took_us / 1e6;
 	{
 		char status[4];
@@ -399,6 +403,35 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	ctx_give_back(c);
 	*con_cls = NULL;
 	atomic_fetch_sub(&s->inflight, 1);
+}
+
+/* A connection opened or closed on daemon cls's loop (or, closed, on the
+ * thread stopping the server): watched from its opening (watch.h). One
+ * that cannot be watched, out of memory, is ended at once rather than
+ * left unbounded. */
+static void
+conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+    enum MHD_ConnectionNotificationCode code)
+{
+	const union MHD_ConnectionInfo *fd;
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		watch_close(*socket_context);
+		*socket_context = NULL;
+		return;
+	}
+	fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (fd == NULL)
+		return;
+	if ((*socket_context = watch_open(cls, fd->connect_fd, clock_mono_ns())) == NULL)
+		(void)shutdown(fd->connect_fd, SHUT_RDWR);
+}
+
+/* Between a loop's passes: its daemon's sweep for requests overdue. */
+static int
+watch_tick(void *arg)
+{
+	return watch_sweep(arg, clock_mono_ns());
 }
 
 /* MHD's accept policy: once stopping, a new connection is closed at once. */
@@ -501,7 +534,8 @@ static const char tls_priorities[] = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2
  * loop.c rather than its own; over TLS when a certificate is configured
  * (its options ride in an array, so there is one call). */
 static struct MHD_Daemon *
-start_daemon(struct http_server *s, const struct http_config *cfg, int fd, unsigned conn_limit)
+start_daemon(struct http_server *s, const struct http_config *cfg, int fd, unsigned conn_limit,
+    struct http_watch *w)
 {
 	unsigned flags = MHD_USE_EPOLL_LINUX_ONLY | MHD_ALLOW_SUSPEND_RESUME;
 	struct MHD_OptionItem tls[] = {
@@ -518,7 +552,8 @@ start_daemon(struct http_server *s, const struct http_config *cfg, int fd, unsig
 	return MHD_start_daemon(flags, 0, admit_connection, s, access_handler, s,
 	    MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_CONNECTION_LIMIT, conn_limit,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(w->timeout_ns / 1000000000u),
+	    MHD_OPTION_NOTIFY_CONNECTION, conn_notify, w,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(HTTP_MAX_HEADER_BYTES * 2),
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, s,
 	    MHD_OPTION_URI_LOG_CALLBACK, uri_seen, NULL,
@@ -538,11 +573,13 @@ static int
 start_daemons(struct http_server *s, const struct http_config *cfg, int *fds, unsigned n)
 {
 	unsigned limit = (unsigned)HTTP_MAX_CONNECTIONS / n;
+	unsigned timeout = cfg->request_timeout_s ? cfg->request_timeout_s : HTTP_CONN_TIMEOUT_S;
 
 	for (unsigned i = 0; i < n; i++) {
-		struct MHD_Daemon *d = start_daemon(s, cfg, fds[i], limit);
+		struct MHD_Daemon *d;
 
-		if (d == NULL) {
+		s->watch[i] = (struct http_watch){ .timeout_ns = (uint64_t)timeout * 1000000000u };
+		if ((d = start_daemon(s, cfg, fds[i], limit, &s->watch[i])) == NULL) {
 			for (unsigned j = i; j < n; j++)
 				close(fds[j]);
 			while (s->nd > 0)
@@ -644,6 +681,7 @@ http_server_serve(struct http_server *s, const struct http_config *cfg,
     const struct http_route *routes, size_t nroutes, char *err, size_t errlen)
 {
 	unsigned n = s->nfds;
+	void *ticks[HTTP_MAX_THREADS];
 	char why[128];
 
 	if (check_routes(routes, nroutes, err, errlen) == -1)
@@ -655,13 +693,18 @@ http_server_serve(struct http_server *s, const struct http_config *cfg,
 	metrics_declare("gatehouse_http_requests_total", "counter", "HTTP requests by route and status.", "route,status");
 	metrics_declare("gatehouse_http_request_failures_total", "counter", "HTTP requests answered 4xx/5xx, by route and reason.", "route,reason");
 	metrics_declare("gatehouse_http_request_duration_seconds", "histogram", "Request latency by route and status.", "route,status");
+	metrics_declare("gatehouse_http_requests_timed_out_total", "counter",
+	    "Connections ended because a request did not arrive whole within the request timeout.", "");
+	metrics_add("gatehouse_http_requests_timed_out_total", 0, NULL);	/* shown from the start */
 	raise_fd_limit();
 	s->nfds = 0;	/* the daemons', or closed, from here on */
 	if (start_daemons(s, cfg, s->fds, n) == -1) {
 		snprintf(err, errlen, "cannot serve on port %u (a bad TLS certificate or key?)", s->port);
 		return -1;
 	}
-	if ((s->loops = http_loops_start(s->d, s->nd, why, sizeof(why))) == NULL) {
+	for (unsigned i = 0; i < s->nd; i++)
+		ticks[i] = &s->watch[i];
+	if ((s->loops = http_loops_start(s->d, s->nd, watch_tick, ticks, why, sizeof(why))) == NULL) {
 		snprintf(err, errlen, "cannot serve on port %u: %s", s->port, why);
 		while (s->nd > 0)
 			MHD_stop_daemon(s->d[--s->nd]);

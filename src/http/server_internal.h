@@ -15,6 +15,7 @@
 
 #include "http/http.h"
 #include "http/limits.h"
+#include "http/watch.h"
 
 /* What uri_seen() found in a target: too long or too many query fields
  * (414), or a %00 (400). */
@@ -27,6 +28,7 @@ struct conn_ctx {
 	struct http_server	*srv;
 	struct MHD_Connection	*conn;
 	struct http_loop	*loop;		/* the thread serving conn */
+	struct conn_watch	*watch;		/* conn's, when its request is due */
 	const struct http_route	*route;
 	char			*body;
 	size_t			 body_len, body_cap, max_body;
@@ -56,6 +58,7 @@ struct http_server {
 	struct MHD_Daemon	*d[HTTP_MAX_THREADS];
 	unsigned		 nd;
 	struct http_loops	*loops;		/* the daemons' threads (loop.h) */
+	struct http_watch	 watch[HTTP_MAX_THREADS];	/* d[i]'s connections */
 	uint16_t		 port;
 	const struct http_route	*routes;
 	size_t			 nroutes;
