@@ -573,12 +573,34 @@ serve_listen(struct serve *sv)
 	return 0;
 }
 
+/* A signing key made at start (the first run's, or one for an
+ * environment left without a key that signs) on the audit trail, as a
+ * rotation's is: every key that signs has a row saying who made it. */
+static void
+audit_key_made(struct serve *sv, int env, const char *kid)
+{
+	struct audit_event ev;
+	char detail[128];
+
+	snprintf(detail, sizeof(detail), "at start: no key signed; new kid %s", kid);
+	memset(&ev, 0, sizeof(ev));
+	ev.actor = "gatehouse";
+	ev.tenant = sv->cfg.platform_tenant;
+	ev.action = "keys.create";
+	ev.target = store_env_names[env];
+	ev.outcome = "ok";
+	ev.detail = detail;
+	if (audit_write(sv->st, &sv->cfg, &ev) == -1)
+		fprintf(stderr, "gatehouse: serve: the %s key %s is made, but the audit trail "
+		    "could not record it\n", store_env_names[env], kid);
+}
+
 /* The signing keys: made on the first run, else loaded and checked. */
 static int
 serve_keys(struct serve *sv)
 {
 	uint8_t seal_key[32];
-	char err[1024];
+	char made[STORE_ENV__MAX][KEYS_KID_LEN + 1], err[1024];
 	int rc;
 
 	/* Before any key is made or loaded: ES256 keys made while it runs
@@ -592,12 +614,15 @@ serve_keys(struct serve *sv)
 		fprintf(stderr, "gatehouse: serve: cannot derive the key seal (HKDF)\n");
 		return -1;
 	}
-	rc = keys_ensure(sv->st, seal_key, sv->alg, clock_now(), &sv->nkeys, err, sizeof(err));
+	rc = keys_ensure(sv->st, seal_key, sv->alg, clock_now(), &sv->nkeys, made, err, sizeof(err));
 	OPENSSL_cleanse(seal_key, sizeof(seal_key));
 	if (rc == -1) {
 		fprintf(stderr, "gatehouse: serve: signing keys: %s\n", err);
 		return -1;
 	}
+	for (int env = 0; env < STORE_ENV__MAX; env++)
+		if (made[env][0] != '\0')
+			audit_key_made(sv, env, made[env]);
 	return 0;
 }
 

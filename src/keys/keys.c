@@ -171,19 +171,21 @@ out:
 
 int
 keys_ensure(struct store *st, const uint8_t seal_key[32], enum jose_alg alg,
-    int64_t now, int *created, char *err, size_t errlen)
+    int64_t now, int *created, char made[STORE_ENV__MAX][KEYS_KID_LEN + 1], char *err,
+    size_t errlen)
 {
 	struct keyring *kr = NULL;
 
 	*created = 0;
+	for (int env = 0; env < STORE_ENV__MAX; env++)
+		made[env][0] = '\0';
 	if (keys_load(st, seal_key, now, &kr, err, errlen) == -1)
 		return -1;
 	for (int env = 0; env < STORE_ENV__MAX; env++) {
 		struct keyring_dates d = { now, now, 0, 0 };
-		char kid[KEYS_KID_LEN + 1];
 		if (keyring_signing_key(kr, env, now, NULL) != NULL)
 			continue;
-		if (keys_create(st, seal_key, (enum store_env)env, alg, &d, kid, err, errlen) == -1) {
+		if (keys_create(st, seal_key, (enum store_env)env, alg, &d, made[env], err, errlen) == -1) {
 			keyring_unref(kr);
 			return -1;
 		}

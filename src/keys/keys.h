@@ -36,10 +36,11 @@ int	keys_create_successor(struct store *, const uint8_t seal_key[32],
 	    const struct keyring_dates *dates, int64_t now, int64_t old_remove_at,
 	    char kid[KEYS_KID_LEN + 1], char *err, size_t errlen);
 /* Makes sure each environment has a key that signs at now, creating one
- * with alg where none does; *created counts them. 0 or -1. */
+ * with alg where none does; *created counts them and made[env] gets the
+ * kid made for env ("" where none was). 0 or -1. */
 int	keys_ensure(struct store *, const uint8_t seal_key[32],
-	    enum jose_alg alg, int64_t now, int *created, char *err,
-	    size_t errlen);
+	    enum jose_alg alg, int64_t now, int *created,
+	    char made[STORE_ENV__MAX][KEYS_KID_LEN + 1], char *err, size_t errlen);
 
 /* Beyond the longest lifetime, how long a retired key stays published
  * (clock skew); a token ends at least this long before its key goes

@@ -305,6 +305,15 @@ class Audit(Suite):
         check(("tenant.create", "platform", "gatehouse", "ok") in made, "tenant row: %r" % made)
         check(("client.create", boot, "gatehouse", "ok") in made, "admin client row: %r" % made)
         check(self.s.bootstrap["client_secret"] not in json.dumps(rows), "no secret")
+        # And its first signing keys, one per environment, each with the
+        # kid made: they had no row, where a rotation's key has one.
+        keys = {(k["env"], k["kid"]) for k in self.s.cli("keys", "list")}
+        first = [(r["target"], r["detail"].rsplit(" ", 1)[-1], r["actor"]) for r in rows
+                 if r["action"] == "keys.create"]
+        eq(sorted(t for t, _, _ in first), ["production", "sandbox"], "a row per env: %r" % first)
+        for env, kid, actor in first:
+            check((env, kid) in keys, "the row names the %s key made: %r" % (env, kid))
+            eq(actor, "gatehouse", "made by the server")
 
     def test_concurrent_tokens_share_rows_and_each_is_listed(self):
         # Tokens of one client answered in one group-commit batch share one
