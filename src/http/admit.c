@@ -280,6 +280,45 @@ static const unsigned char tchar[256] = {
 	TCHAR_ROW(96), TCHAR_ROW(104), TCHAR_ROW(112), TCHAR_ROW(120),
 };
 
+/* The characters of a reg-name (RFC 3986 §3.2.2: unreserved, sub-delims
+ * and the '%' of pct-encoded), and of an IP-literal's inside with ':'. */
+#define HOSTCHAR(c)	(TCHAR_ALNUM(c) || (c) == '-' || (c) == '.' || (c) == '_' || \
+			 (c) == '~' || (c) == '!' || (c) == '$' || (c) == '&' || (c) == '\'' || \
+			 (c) == '(' || (c) == ')' || (c) == '*' || (c) == '+' || (c) == ',' || \
+			 (c) == ';' || (c) == '=' || (c) == '%')
+#define HOSTCHAR_ROW(r)	HOSTCHAR((r) + 0), HOSTCHAR((r) + 1), HOSTCHAR((r) + 2), \
+			HOSTCHAR((r) + 3), HOSTCHAR((r) + 4), HOSTCHAR((r) + 5), \
+			HOSTCHAR((r) + 6), HOSTCHAR((r) + 7)
+static const unsigned char hostchar[256] = {
+	HOSTCHAR_ROW(0), HOSTCHAR_ROW(8), HOSTCHAR_ROW(16), HOSTCHAR_ROW(24), HOSTCHAR_ROW(32),
+	HOSTCHAR_ROW(40), HOSTCHAR_ROW(48), HOSTCHAR_ROW(56), HOSTCHAR_ROW(64), HOSTCHAR_ROW(72),
+	HOSTCHAR_ROW(80), HOSTCHAR_ROW(88), HOSTCHAR_ROW(96), HOSTCHAR_ROW(104), HOSTCHAR_ROW(112),
+	HOSTCHAR_ROW(120),
+};
+
+/* 1 when h is a Host value: uri-host [ ":" port ] (RFC 9112 §3.2, RFC
+ * 3986 §3.2.2-3), or empty (a target without an authority). No route
+ * reads it, but §3.2 makes an invalid one a MUST-400, and a proxy or log
+ * behind us may read it: a Host of "a b", "a/b" or "a@b" is refused. */
+static int
+host_valid(const char *h)
+{
+	const unsigned char *p = (const unsigned char *)h;
+
+	if (*p == '[') {	/* IP-literal: hex, '.', ':', or IPvFuture */
+		for (p++; *p != ']'; p++)
+			if (*p != ':' && !hostchar[*p])
+				return 0;
+		p++;
+	} else
+		while (hostchar[*p])
+			p++;
+	if (*p == ':')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	return *p == '\0';
+}
+
 /*
  * 1 when a field name is one libmicrohttpd 0.9.75 may have misread. It
  * keeps "Content-Length : 5" as a field named "Content-Length " and
@@ -314,7 +353,7 @@ request_framed(struct conn_ctx *c, const char *version, const char **clp)
 {
 	struct http_request *req = &c->x.req;
 	size_t ncl = 0, nte = 0, nhost = 0;
-	const char *cl = *clp = http_request_header(req, "Content-Length", &ncl);
+	const char *host, *cl = *clp = http_request_header(req, "Content-Length", &ncl);
 	const char *te = http_request_header(req, "Transfer-Encoding", &nte);
 
 	for (size_t i = 0; i < req->nfields; i++)
@@ -356,11 +395,17 @@ request_framed(struct conn_ctx *c, const char *version, const char **clp)
 		    "an HTTP/1.0 request has no Transfer-Encoding");
 		return 1;
 	}
-	/* RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host. */
-	(void)http_request_header(req, "Host", &nhost);
+	/* RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host, and a
+	 * valid one. */
+	host = http_request_header(req, "Host", &nhost);
 	if (nhost > 1 || (nhost == 0 && strcmp(version, "HTTP/1.1") == 0)) {
 		http_response_error(&c->x.resp, 400, "invalid_request", nhost > 1 ? "Host is repeated" :
 		    "an HTTP/1.1 request must have a Host header field");
+		return 1;
+	}
+	if (host != NULL && !host_valid(host)) {
+		http_response_error(&c->x.resp, 400, "invalid_request",
+		    "Host is not a host with an optional port (RFC 9112 section 3.2)");
 		return 1;
 	}
 	return 0;

@@ -335,6 +335,16 @@ class BadRequests(Suite):
         resp = raw(self.s.port, b"GET /healthz HTTP/1.0\r\n\r\n")
         check(resp.startswith(b"HTTP/1.") and status_of(b"HTTP/1.1" + resp[8:]) == 200,
               "HTTP/1.0 without Host is answered: %r" % resp[:80])
+        # §3.2 again: a Host that is not uri-host [":" port] is a 400 (it
+        # was served: "a b", a path, userinfo).
+        for host in (b"a b", b"a/b", b"user@a", b"a:8x", b"[::1", b"a\\b", b"a?b", b"\xc3\xa9"):
+            resp = raw(self.s.port, b"GET /healthz HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+            eq(status_of(resp), 400, "Host %r: %r" % (host, resp[:80]))
+            check(b"Host is not a host" in resp, "named: %r" % resp[-160:])
+        for host in (b"", b"a", b"auth.example.com:443", b"127.0.0.1:8080", b"[::1]:80",
+                     b"[v1.x]", b"xn--bcher-kva.example", b"a%41b", b"a:"):
+            resp = raw(self.s.port, b"GET /healthz HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+            eq(status_of(resp), 200, "Host %r served: %r" % (host, resp[:80]))
 
     def test_unknown_path_and_method(self):
         r = self.s.get("/nope")
