@@ -90,6 +90,16 @@ chain(const char *url, const uint8_t master[32], int key_it, struct audit_verify
 	return 0;
 }
 
+/* The rows copied of table (0 when it had none). */
+static int64_t
+count_of(const struct store_copy_count *counts, size_t n, const char *table)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(counts[i].table, table) == 0)
+			return counts[i].rows;
+	return 0;
+}
+
 int
 cmd_store_copy(int argc, char **argv)
 {
@@ -101,6 +111,7 @@ cmd_store_copy(int argc, char **argv)
 		{ "config", 1, 0, "configuration file" },
 	};
 	struct store_copy_count counts[64];
+	struct store_copy_head copied;
 	struct audit_verify_result src, dst;
 	struct cli_args a;
 	const char *from, *to;
@@ -129,7 +140,7 @@ cmd_store_copy(int argc, char **argv)
 		return cli_fail("store copy: the source's audit chain is broken at seq %lld (%s); "
 		    "nothing copied", (long long)src.first_bad, src.why);
 	}
-	if (rc == 0 && store_copy(from, to, counts, GH_ARRAY_LEN(counts), &n, err,
+	if (rc == 0 && store_copy(from, to, counts, GH_ARRAY_LEN(counts), &n, &copied, err,
 	    sizeof(err)) == -1) {
 		OPENSSL_cleanse(master, sizeof(master));
 		return cli_fail("%s", err);
@@ -139,12 +150,20 @@ cmd_store_copy(int argc, char **argv)
 	OPENSSL_cleanse(master, sizeof(master));
 	if (rc == -1)
 		return 1;
-	if (!dst.ok || dst.rows != src.rows || dst.head_seq != src.head_seq ||
-	    strcmp(dst.head_hash, src.head_hash) != 0)
+	/* Against the snapshot copied, not the source as verified before it:
+	 * a live source (a server still serving on it) appends rows in
+	 * between, and the copy, committed by now, was refused as a mismatch
+	 * and could not be tried again ("not empty"). The target's chain,
+	 * verified whole under the key, must hold the rows verified before
+	 * and end on the copied head. */
+	if (!dst.ok || dst.rows != count_of(counts, n, "audit") || dst.head_seq != copied.seq ||
+	    strcmp(dst.head_hash, copied.hash) != 0 || dst.head_seq < src.head_seq)
 		return cli_fail("store copy: the copied audit chain does not match the source's "
-		    "(source %lld rows to seq %lld, target %lld rows to seq %lld%s%s)",
-		    (long long)src.rows, (long long)src.head_seq, (long long)dst.rows,
-		    (long long)dst.head_seq, dst.ok ? "" : ": ", dst.ok ? "" : dst.why);
+		    "(source %lld rows to seq %lld when copied, target %lld rows to seq %lld%s%s); "
+		    "the target holds the copy: empty it before another",
+		    (long long)count_of(counts, n, "audit"), (long long)copied.seq,
+		    (long long)dst.rows, (long long)dst.head_seq, dst.ok ? "" : ": ",
+		    dst.ok ? "" : dst.why);
 	tables = json_object();
 	for (size_t i = 0; i < n; i++)
 		json_object_set_new(tables, counts[i].table, json_integer(counts[i].rows));

@@ -15,14 +15,21 @@ struct store_copy_count {
 	int64_t	 rows;		/* copied, and counted again in the target */
 };
 
+/* The audit chain's head in the snapshot copied (a live source goes on
+ * appending after it): what the target's own chain must end on. */
+struct store_copy_head {
+	int64_t	 seq;		/* 0: no audit rows */
+	char	 hash[65];	/* lower-case hex; "" with seq 0 */
+};
+
 /*
  * from: "sqlite:PATH" (or a bare path); to: "postgresql://...". Both are
  * opened with store_open first (migrated to this binary's schema; a newer
  * one is refused). Refuses a target with rows in any copied table. On
- * success fills counts[0..*n) (at most max) and returns 0; else -1 with a
- * one-line reason in err and nothing committed.
+ * success fills counts[0..*n) (at most max) and *head, and returns 0; else
+ * -1 with a one-line reason in err and nothing committed.
  */
 int	store_copy(const char *from, const char *to, struct store_copy_count *counts,
-	    size_t max, size_t *n, char *err, size_t errlen);
+	    size_t max, size_t *n, struct store_copy_head *head, char *err, size_t errlen);
 
 #endif

@@ -301,9 +301,36 @@ copy_one(sqlite3 *db, PGconn *c, const char *table, struct store_copy_count *cou
 	return 0;
 }
 
+/* The audit head of the snapshot being copied. 0, or -1 with err. */
+static int
+audit_head(sqlite3 *db, struct store_copy_head *head, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	head->seq = 0;
+	head->hash[0] = '\0';
+	if (sqlite3_prepare_v2(db, "SELECT seq, lower(hex(hash)) FROM audit ORDER BY seq DESC LIMIT 1",
+	    -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "store copy: audit head: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *h = (const char *)sqlite3_column_text(st, 1);
+		head->seq = sqlite3_column_int64(st, 0);
+		snprintf(head->hash, sizeof(head->hash), "%s", h != NULL ? h : "");
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		snprintf(err, errlen, "store copy: audit head: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
 int
 store_copy(const char *from, const char *to, struct store_copy_count *counts, size_t max,
-    size_t *n, char *err, size_t errlen)
+    size_t *n, struct store_copy_head *head, char *err, size_t errlen)
 {
 	const char *path = strncmp(from, "sqlite:", 7) == 0 ? from + 7 : from;
 	sqlite3 *db = NULL;
@@ -344,6 +371,8 @@ store_copy(const char *from, const char *to, struct store_copy_count *counts, si
 		snprintf(err, errlen, "store copy: %s", sqlite3_errmsg(db));
 		goto out;
 	}
+	if (audit_head(db, head, err, errlen) == -1)
+		goto out;
 	if (pg_exec(c, "COMMIT", err, errlen, "store copy: commit") == -1)
 		goto out;
 	rc = 0;
