@@ -231,6 +231,7 @@ load(struct client_cache *cc, const char *id, struct client_entry **out)
 	struct store_secret *secrets = NULL;
 	size_t nsecrets = 0;
 	const char *why, *bad;
+	int64_t now = clock_now();
 	int rc;
 
 	if (e == NULL)
@@ -242,8 +243,14 @@ load(struct client_cache *cc, const char *id, struct client_entry **out)
 	}
 	if ((rc = store_secret_list(cc->store, id, &secrets, &nsecrets)) != STORE_OK)
 		goto fail;
-	for (size_t i = 0; i < nsecrets && e->nsecrets < CLIENT_MAX_SECRETS; i++) {
-		if (secrets[i].revoked_at != 0)
+	/* Newest first, and only those that can still match: a rotation
+	 * ends the old secret without revoking it, so a client rotated a few
+	 * times has more ended secrets than slots, and taken oldest first
+	 * they crowded out its current one. An ended secret never comes back
+	 * (a change to it moves the generation, which reloads the entry). */
+	for (size_t i = nsecrets; i-- > 0 && e->nsecrets < CLIENT_MAX_SECRETS;) {
+		if (secrets[i].revoked_at != 0 ||
+		    (secrets[i].expires_at != 0 && secrets[i].expires_at <= now))
 			continue;
 		memcpy(e->secrets[e->nsecrets].hash, secrets[i].hash, 32);
 		e->secrets[e->nsecrets].created_at = secrets[i].created_at;

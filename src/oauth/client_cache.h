@@ -31,7 +31,7 @@ struct client_secret_hash {
 struct client_entry {
 	struct store_client	 c;
 	struct client_secret_hash secrets[CLIENT_MAX_SECRETS];
-	size_t			 nsecrets;	/* live (unrevoked) secrets */
+	size_t			 nsecrets;	/* unrevoked, unended at load; newest first */
 	struct cidr_list	 allow;
 	char			*scopes[CLIENT_MAX_SCOPES];
 	size_t			 nscopes;

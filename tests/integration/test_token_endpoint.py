@@ -261,6 +261,21 @@ class TokenEndpoint(Suite):
         c = self.s.client("late", name="late")
         eq(self.s.token(c["client_id"], c["client_secret"]).status, 200, "new client")
 
+
+    def test_current_secret_works_after_many_rotations(self):
+        # A rotation ends the old secret but does not revoke it: after four
+        # rotations the ended secrets outnumbered the cache's four slots and,
+        # taken oldest first, left the current one out (401 with it).
+        c = self.s.client("acme", name="rotated")
+        secret = c["client_secret"]
+        for i in range(5):
+            secret = self.s.cli("client", "rotate-secret", c["client_id"])["client_secret"]
+            # The grace period over at once (its least is a second).
+            self.s.sql("UPDATE client_secrets SET expires_at = 1 WHERE client_id = ?"
+                       " AND expires_at != 0", (c["client_id"],))
+        r = self.s.token(c["client_id"], secret)
+        eq(r.status, 200, "the current secret after 5 rotations %r" % r)
+        eq(self.s.token(c["client_id"], c["client_secret"]).status, 401, "the first one ended")
     # -- JWKS, metadata, operations -----------------------------------------
     def test_jwks_and_metadata(self):
         r = self.s.get("/.well-known/jwks.json")
