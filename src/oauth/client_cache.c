@@ -84,6 +84,7 @@ entry_free(struct client_entry *e)
 	store_client_clear(&e->c);
 	for (size_t i = 0; i < e->nscopes; i++)
 		free(e->scopes[i]);
+	free(e->scopes);
 	free(e->claims_fragment);
 	OPENSSL_cleanse(e->secrets, sizeof(e->secrets));
 	free(e);
@@ -224,6 +225,39 @@ fail:
 #undef APPEND_LIT
 #undef APPEND_STR
 
+/* Every one of the client's scopes into e->scopes: as many as the stored
+ * text holds (manage/ bounds it at 2048 bytes), since a scope left out
+ * would be refused to the client, or missing from its default grant. */
+static int
+load_scopes(struct client_entry *e)
+{
+	const char *p;
+	size_t n = 0;
+
+	for (p = e->c.scopes; *p != '\0';) {
+		size_t l;
+		while (*p == ' ')
+			p++;
+		if ((l = strcspn(p, " ")) == 0)
+			break;
+		n++;
+		p += l;
+	}
+	if ((e->scopes = calloc(n + 1, sizeof(*e->scopes))) == NULL)
+		return -1;
+	for (p = e->c.scopes; e->nscopes < n;) {
+		size_t l;
+		while (*p == ' ')
+			p++;
+		l = strcspn(p, " ");
+		if ((e->scopes[e->nscopes] = xstrndup(p, l)) == NULL)
+			return -1;
+		e->nscopes++;
+		p += l;
+	}
+	return 0;
+}
+
 static int
 load(struct client_cache *cc, const char *id, struct client_entry **out)
 {
@@ -261,20 +295,8 @@ load(struct client_cache *cc, const char *id, struct client_entry **out)
 	rc = STORE_ERROR;
 	if (cidr_parse_list(e->c.allow_ips, &e->allow, &why, &bad) == -1)
 		goto fail;	/* validated on write; a bad row fails closed */
-	{
-		const char *p = e->c.scopes;
-		while (*p != '\0' && e->nscopes < CLIENT_MAX_SCOPES) {
-			size_t l;
-			while (*p == ' ')
-				p++;
-			if ((l = strcspn(p, " ")) == 0)
-				break;
-			if ((e->scopes[e->nscopes] = xstrndup(p, l)) == NULL)
-				goto fail;
-			e->nscopes++;
-			p += l;
-		}
-	}
+	if (load_scopes(e) == -1)
+		goto fail;
 	if (build_fragment(cc, e) == -1)
 		goto fail;
 	*out = e;

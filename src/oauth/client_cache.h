@@ -20,7 +20,6 @@
 
 #define CLIENT_CACHE_MAX	65536
 #define CLIENT_MAX_SECRETS	4
-#define CLIENT_MAX_SCOPES	64
 
 struct client_secret_hash {
 	uint8_t	hash[32];
@@ -33,7 +32,7 @@ struct client_entry {
 	struct client_secret_hash secrets[CLIENT_MAX_SECRETS];
 	size_t			 nsecrets;	/* unrevoked, unended at load; newest first */
 	struct cidr_list	 allow;
-	char			*scopes[CLIENT_MAX_SCOPES];
+	char			**scopes;	/* nscopes of them, each malloc'd */
 	size_t			 nscopes;
 	/* "\"iss\":...,\"sub\":...,...," — every fixed claim, each followed
 	 * by a comma, ready to be placed into a payload. */
