@@ -197,7 +197,14 @@ http_json_parse(const char *body, size_t len, json_t **out, const char **err)
 	 * §3.2 by analogy); without JSON_ALLOW_NUL jansson refuses \u0000. */
 	o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
 	if (o == NULL) {
-		snprintf(tmsg, sizeof(tmsg), "body is not valid JSON: %.150s", je.text);
+		/* Where, never what: jansson's text quotes the input "near"
+		 * the error, which is a secret whenever a client left its
+		 * secret unquoted, and the description reaches the audit
+		 * trail as well as the client. */
+		const char *near = strstr(je.text, " near ");
+		int n = near != NULL ? (int)(near - je.text) : (int)strlen(je.text);
+		snprintf(tmsg, sizeof(tmsg), "body is not valid JSON: %.*s at byte %d",
+		    n > 150 ? 150 : n, je.text, je.position);
 		*err = tmsg;
 		return -1;
 	}

@@ -3,6 +3,7 @@ RFC 6749 shape that names what was wrong, nothing crashes, nothing changes
 (STYLE 18: the black-box file of bad requests)."""
 import json
 import os
+import re
 import socket
 import sys
 import time
@@ -80,6 +81,21 @@ class BadRequests(Suite):
     def test_malformed_json(self):
         r = self.s.post_json("/oauth/token", '{"grant_type": "client_credentials",', headers=self.auth)
         self.err(r, 400, "invalid_request", "json")
+
+    def test_malformed_json_never_quotes_the_body(self):
+        # jansson's error quotes the input "near" the fault: a secret sent
+        # unquoted came back in the description, and into the audit trail.
+        secret = self.c["client_secret"]
+        body = '{"grantType": "client_credentials", "clientId": "%s", "clientSecret": %s}' % (
+            self.c["client_id"], secret)
+        r = self.s.post_json("/auth/token", body)
+        self.err(r, 400, "invalid_request", "json")
+        desc = r.json()["error_description"]
+        rows = self.s.cli("audit", "list", "--action", "token.refused")
+        for text, where in ((desc, "answer"), (rows[0]["detail"], "audit trail")):
+            quoted = [q for q in re.findall(r"'([^']*)'", text) if q and q in secret]
+            eq(quoted, [], "pieces of the secret quoted in the %s %r" % (where, text))
+        check("at byte" in desc, "says where: %r" % desc)
 
     def test_json_not_object(self):
         r = self.s.post_json("/oauth/token", '["client_credentials"]', headers=self.auth)
