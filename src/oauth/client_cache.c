@@ -391,6 +391,10 @@ client_cache_peek(struct client_cache *cc, const char *id, struct client_entry *
 	uint64_t epoch;
 
 	*out = NULL;
+	if (strlen(id) > CLIENT_ID_MAX) {
+		*rc = STORE_NOTFOUND;
+		return 1;
+	}
 	return cache_lookup(cc, hash_id(id), id, &epoch, out, rc);
 }
 
@@ -403,6 +407,11 @@ client_cache_get(struct client_cache *cc, const char *id,
 	uint64_t epoch;
 	int rc;
 
+	/* Before the store, and never into a negative slot: a refused
+	 * request's claimed id (token_route.c refusal_event) can be as long
+	 * as its body, and 8192 slots of those pinned some 64 MB. */
+	if (strlen(id) > CLIENT_ID_MAX)
+		return STORE_NOTFOUND;
 	if (cache_lookup(cc, b, id, &epoch, out, &rc))
 		return rc;
 	if ((rc = load(cc, id, &e)) != STORE_OK) {

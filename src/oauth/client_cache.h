@@ -19,6 +19,10 @@
 #include "store/store.h"
 
 #define CLIENT_CACHE_MAX	65536
+/* No client id is longer (manage/ makes them 1-128 bytes; the token
+ * routes refuse longer ones): the cache answers a longer one unknown
+ * without a store read and without remembering it. */
+#define CLIENT_ID_MAX		128
 #define CLIENT_MAX_SECRETS	4
 
 struct client_secret_hash {

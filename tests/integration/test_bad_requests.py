@@ -446,6 +446,31 @@ class BadRequests(Suite):
                                               "client_secret": "b" * 3000})
         eq(r.status, 401, "long credentials are just wrong credentials")
 
+    def test_long_claimed_ids_are_not_kept_in_memory(self):
+        # A refusal looked its claimed client id up to file the audit row
+        # under the client's tenant, and the client cache kept each unknown
+        # id, whatever its length, in one of 8192 slots: 8 KB ids pinned
+        # tens of MB for the price of unauthenticated requests. (The trail
+        # off, so that its rows do not fill the store's page cache here.)
+        s = Server("--audit", "off")
+        try:
+            def rss_kb():
+                with open("/proc/%d/status" % s.proc.pid) as f:
+                    return int(next(l for l in f if l.startswith("VmRSS")).split()[1])
+            conn = s.connection()
+            before = rss_kb()
+            for i in range(3000):
+                body = json.dumps({"clientId": "%06d" % i + "x" * 8000, "clientSecret": "s",
+                                   "grantType": "client_credentials"})
+                r = s.request("POST", "/auth/token", body=body, conn=conn,
+                              headers={"Content-Type": "application/json"})
+                eq(r.status, 401, "refused")
+            conn.close()
+            grown = rss_kb() - before
+            check(grown < 4 * 1024, "the server grew by %d kB for 3000 refused requests" % grown)
+        finally:
+            s.cleanup()
+
     def test_bad_input_changes_nothing(self):
         before = self.s.cli("token", "list", "--client", self.c["client_id"])
         self.s.post_form("/oauth/token", "grant_type=client_credentials&grant_type=x", headers=self.auth)
