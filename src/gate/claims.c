@@ -17,7 +17,11 @@ const char *const claims_err_codes[CLAIMS_ERR__MAX] = {
 	[CLAIMS_TENANT] = "tenant",
 };
 
-#define MAX_CLAIM_STRING 512
+/* The longest string claim read: a client's whole scope string (manage/
+ * takes 2048 bytes of scopes). At 512, every token of a client with more
+ * than ~45 scopes was refused by the gate, introspection and the
+ * verifying library ("scope is not a string"). */
+#define MAX_CLAIM_STRING 2048
 
 static enum claims_err
 fail(enum claims_err e, char *desc, size_t desclen, const char *what)

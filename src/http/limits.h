@@ -15,7 +15,8 @@
 #define HTTP_MAX_BODY_DISCARD	(1024 * 1024) /* of a chunked body past its limit,
 					 * read and dropped for the 413; then closed */
 #define HTTP_MAX_PARAMS		32	/* form or JSON members in a token request */
-#define HTTP_MAX_PARAM_LEN	4096	/* one parameter's decoded value */
+#define HTTP_MAX_PARAM_LEN	8192	/* one parameter's decoded value: a whole token
+					 * (JOSE_MAX_TOKEN_LEN) for RFC 7662/7009 */
 #define HTTP_MAX_JSON_DEPTH	8	/* nesting in a request body */
 #define HTTP_REQUEST_ID_MAX	128	/* X-Request-ID: [A-Za-z0-9._:-]{1,128} */
 #define HTTP_CONN_TIMEOUT_S	30	/* idle connection */

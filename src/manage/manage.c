@@ -283,6 +283,14 @@ build_client(const struct config *cfg, const struct client_spec *s,
 		return fail(err, errlen, "token-format: must be jwt or opaque");
 	if (parse_claims(s->claims ? s->claims : "{}", &c->claims, err, errlen) == -1)
 		return -1;
+	if (3 * strlen(c->scopes) + strlen(c->claims) > MANAGE_MAX_TOKEN_EXTRA) {
+		/* Each within its own bound, together they made tokens the
+		 * server could not sign (500 on every request). */
+		snprintf(err, errlen, "scopes and claims: too large together for a token "
+		    "(3 x %zu bytes of scopes + %zu of claims is over %d)", strlen(c->scopes),
+		    strlen(c->claims), MANAGE_MAX_TOKEN_EXTRA);
+		return -1;
+	}
 	if (parse_allowlist(s, &c->allow_ips, err, errlen) == -1)
 		return -1;
 	if (c->env == STORE_ENV_PRODUCTION && c->allow_ips[0] == '\0' && cfg->require_allowlist)

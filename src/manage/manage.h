@@ -34,6 +34,12 @@ struct client_spec {
 };
 
 #define MANAGE_MAX_CLAIMS_LEN 4096
+/* A JWT carries a client's scopes twice (the "scope" string and the
+ * "scopes" array, up to twice the string's length) and its claims once:
+ * 3 x scopes + claims is kept within this, so that with the claims the
+ * server sets every token fits JOSE_MAX_TOKEN_LEN (8192 bytes, what a
+ * verifier accepts and about what nginx takes in a header line). */
+#define MANAGE_MAX_TOKEN_EXTRA 4096
 /* Extra claims sit beside the 16 registered ones in a token's claims set,
  * which the gate reads with at most JOSE_MAX_CLAIMS members. */
 #define MANAGE_MAX_CLAIMS_MEMBERS 100

@@ -110,6 +110,30 @@ class TokenEndpoint(Suite):
         r = self.s.token(c["client_id"], c["client_secret"], scope="s99 s64")
         eq((r.status, r.json().get("scope")), (200, "s99 s64"), "the last ones asked: %r" % r)
 
+    def test_a_client_is_refused_scopes_and_claims_too_large_for_a_token(self):
+        # Each within its bound (2048 bytes of scopes, 4096 of claims), a
+        # client with both near full was made, and every token request got
+        # 500 "token too large": the token carries the scopes twice.
+        scopes = " ".join("scope-%04d" % i for i in range(180))          # 1,979 bytes
+        claims = json.dumps({"blob": "x" * 3880})
+        p = self.s.cli("client", "create", "--tenant", "acme", "--name", "too big",
+                       "--scopes", scopes, "--claims", claims, check=False)
+        eq(p.returncode, 1, "refused")
+        check(b"too large together for a token" in p.stderr, p.stderr.decode())
+        # At the bound, with every other field long, the token is issued,
+        # fits what a verifier takes (8192 bytes), and verifies: the claims
+        # reader took scope strings of 512 bytes at most (~45 scopes), and
+        # introspection took a token parameter of 4096 bytes at most.
+        scopes = " ".join("scope-%04d" % i for i in range(91))            # 1,000 bytes
+        claims = json.dumps({"blob": "x" * (4096 - 3 * len(scopes) - 11)})
+        c = self.s.client("t" * 64, id="c" * 128, name="n" * 128, scopes=scopes, claims=claims)
+        r = self.s.token(c["client_id"], c["client_secret"], token_name="k" * 128)
+        eq(r.status, 200, "at the bound: %r" % r)
+        check(len(r.json()["access_token"]) <= 8192, "%d bytes" % len(r.json()["access_token"]))
+        v = self.s.post_form("/oauth/introspect", {"token": r.json()["access_token"]}, headers={
+            "Authorization": basic(c["client_id"], c["client_secret"])})
+        eq((v.status, v.json().get("active")), (200, True), "and verifies: %r" % v)
+
     def test_wrong_secret_basic_gets_401_with_challenge(self):
         r = self.s.token(self.c["client_id"], "x" * 43)
         eq(r.status, 401, "status")

@@ -306,7 +306,7 @@ static enum claims_err
 check_roles(const char *hdr, const char *payload, const char *aud, const char *tenant,
     int64_t now, unsigned *roles)
 {
-	char hb[256], pb[1024];
+	char hb[256], pb[2400];
 	struct json_view_member hm[8], pm[32];
 	struct json_view h, p;
 	struct claims_rules r = { "https://gh", aud, tenant, now, 30, 0 };
@@ -375,12 +375,16 @@ test_claims(void **state)
 	assert_int_equal(check(at, "{" GOOD ",\"exp\":1000.5}", NULL, NULL, 999), CLAIMS_OK);
 	assert_int_equal(check(at, "{" GOOD ",\"exp\":-1}", NULL, NULL, 0), CLAIMS_MALFORMED);
 	assert_int_equal(check(at, "{" GOOD ",\"exp\":1e300}", NULL, NULL, 0), CLAIMS_MALFORMED);
-	/* A claim too long to be ours. */
+	/* A claim too long to be ours (past the 2048 bytes of scopes a
+	 * client may hold), and one as long as a client's may be. */
 	{
-		char big[800];
-		int n = snprintf(big, sizeof(big), "{" GOOD ",\"exp\":9000,\"scope\":\"%0600d\"}", 0);
+		char big[2400];
+		int n = snprintf(big, sizeof(big), "{" GOOD ",\"exp\":9000,\"scope\":\"%02049d\"}", 0);
 		assert_true(n > 0 && (size_t)n < sizeof(big));
 		assert_int_equal(check(at, big, NULL, NULL, 1000), CLAIMS_MALFORMED);
+		n = snprintf(big, sizeof(big), "{" GOOD ",\"exp\":9000,\"scope\":\"%02048d\"}", 0);
+		assert_true(n > 0 && (size_t)n < sizeof(big));
+		assert_int_equal(check(at, big, NULL, NULL, 1000), CLAIMS_OK);
 	}
 }
 
