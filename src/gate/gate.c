@@ -142,10 +142,13 @@ gate_revoked_get(struct gate *g, struct revoked_set **out)
 	int rc = STORE_OK;
 
 	/* Read gen before loading: a revocation in between leaves a set newer
-	 * than its tag, which is only reloaded once more. */
+	 * than its tag, which is only reloaded once more. The set keeps the
+	 * tokens that expired less than leeway ago: claims_check still takes
+	 * them, and one left out would pass again, revoked. */
 	pthread_mutex_lock(&g->revoked_mu);
 	if (g->revoked == NULL || g->revoked_stale || g->revoked_gen != gen) {
-		if ((rc = revoked_set_load(g->ctx->store, clock_now(), &r)) == STORE_OK) {
+		if ((rc = revoked_set_load(g->ctx->store, clock_now() - g->ctx->cfg->leeway,
+		    &r)) == STORE_OK) {
 			revoked_set_unref(g->revoked);
 			g->revoked = r;
 			g->revoked_gen = gen;

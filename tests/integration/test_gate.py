@@ -757,6 +757,23 @@ class Uncached(Suite):
         r = self.gate(t3)
         eq((r.status, r.json().get("reason")), (401, "revoked"), "t3 voided with its client %r" % r)
 
+    def test_revoked_after_expiry_within_leeway(self):
+        # A token past its exp but within leeway (30 s) still passes the
+        # time check; revoked then, it must be refused, though the store
+        # lists it among the revoked tokens no longer (it has expired).
+        short = self.s.client("acme", name="short", roles="viewer", ttl="2")
+        r = self.s.token(short["client_id"], short["client_secret"])
+        eq(r.status, 200, "token %r" % r)
+        tok = r.json()["access_token"]
+        time.sleep(3)
+        eq(self.gate(tok).status, 200, "expired, but within leeway")
+        auth = {"Authorization": basic(short["client_id"], short["client_secret"])}
+        eq(self.s.post_form("/oauth/revoke", {"token": tok}, headers=auth).status, 200, "revoke")
+        r = self.gate(tok)
+        eq((r.status, r.json().get("reason")), (401, "revoked"), "refused once revoked %r" % r)
+        r = self.s.post_form("/oauth/introspect", {"token": tok}, headers=auth)
+        eq(r.json(), {"active": False}, "introspection agrees")
+
 
 if __name__ == "__main__":
     rc = 0
