@@ -69,8 +69,14 @@ gate_approval_check(struct gh_ctx *ctx, const struct http_request *req,
 		if (hdr != NULL && strcasecmp(hdr, body_digest) != 0)
 			return gate_refuse(r, 400, "invalid_request", "body_digest",
 			    "X-Original-Body-Digest does not match the body sent to the gate");
-	} else if (hdr != NULL)
-		snprintf(body_digest, sizeof(body_digest), "%.71s", hdr);
+	} else if (hdr != NULL) {
+		/* Too long for a digest: refused whole, never cut to the length
+		 * of one (a good digest and junk read as the good digest). */
+		if (strlen(hdr) >= sizeof(body_digest))
+			return gate_refuse(r, 400, "invalid_request", "body_digest",
+			    "X-Original-Body-Digest must be 'sha256:' and 64 hex digits");
+		snprintf(body_digest, sizeof(body_digest), "%s", hdr);
+	}
 	ctx_client_address(ctx, req, addr, &https);
 	approvals_origin(req->request_id, addr);
 	memset(&caller, 0, sizeof(caller));

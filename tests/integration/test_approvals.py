@@ -290,6 +290,10 @@ class Approvals(Suite):
         r = self.gate(self.op, path, a["id"], body=body, extra={"X-Original-Body-Digest": bad})
         eq((r.status, r.json()["reason"]), (400, "body_digest"), "header and body disagree")
         eq(self.state(a["id"]), "approved", "still usable")
+        # A malformed digest is refused, not cut to the length of a good one.
+        r = self.gate(self.op, path, a["id"], extra={"X-Original-Body-Digest": good + "00"})
+        eq((r.status, r.json()["reason"]), (400, "body_digest"), "digest too long %r" % r)
+        eq(self.state(a["id"]), "approved", "still usable")
         r = self.gate(self.op, path, a["id"], extra={"X-Original-Body-Digest": good.upper()
                                                      .replace("SHA256:", "sha256:")})
         eq(r.status, 200, "matching digest header %r" % r)
