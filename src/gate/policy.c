@@ -628,12 +628,22 @@ static void
 report(char *err, size_t errlen, size_t *used, const char *name, int line,
     const char *why)
 {
+	size_t from;
+
 	if (*used + 1 >= errlen)
 		return;
-	*used += (size_t)snprintf(err + *used, errlen - *used, "%s%.200s:%d: %s",
-	    *used ? "\n" : "", name, line, why);
+	if (*used > 0) {
+		err[(*used)++] = '\n';
+		err[*used] = '\0';
+	}
+	from = *used;
+	*used += (size_t)snprintf(err + *used, errlen - *used, "%.200s:%d: %s", name, line, why);
 	if (*used >= errlen)
 		*used = errlen - 1;
+	/* A quote of the line cut short (%.60s), or the message cut at
+	 * errlen, may end inside a UTF-8 character: the log would then
+	 * drop the whole reason (jansson refuses the line's JSON). */
+	str_scrub_utf8(err + from);
 }
 
 /* A parsed rule r added to p, unless it is one too many or one an earlier

@@ -13,6 +13,7 @@
 #include "gate/cache.h"
 #include "gate/claims.h"
 #include "gate/policy.h"
+#include "util/util.h"
 
 static struct policy *
 parse_ok(const char *text)
@@ -102,6 +103,29 @@ test_parse_errors_name_line_and_reason(void **state)
 	/* Every bad line is reported, not only the first. */
 	parse_bad("GET /ok\nBAD /x\nGET /ok2\nGET /y role=x\n", "t.policy:2:");
 	parse_bad("GET /ok\nBAD /x\nGET /ok2\nGET /y role=x\n", "t.policy:4:");
+}
+
+/* Regression: a pattern quoted cut short (%.60s) inside a two-byte
+ * character made the error invalid UTF-8, and the log's
+ * gate.policy_refused line lost its file and reason. */
+static void
+test_parse_error_is_utf8(void **state)
+{
+	char text[128], err[2048], *line, *save = NULL;
+	struct policy *p = NULL;
+
+	(void)state;
+	/* "/" and 58 'a': the quote's 60th byte is the first of an e-acute. */
+	snprintf(text, sizeof(text), "GET /%s\xc3\xa9\xc3\xa9\nBAD /x\n",
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	assert_int_equal(policy_parse(text, strlen(text), "t.policy", &p, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "t.policy:1: pattern"));
+	assert_non_null(strstr(err, "\nt.policy:2: unknown method"));
+	for (line = strtok_r(err, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
+		assert_true(str_is_clean_utf8(line, strlen(line)));
+	/* Cut at errlen inside a character (of the file's name) too. */
+	assert_int_equal(policy_parse(text, strlen(text), "p\xc3\xa9.policy", &p, err, 3), -1);
+	assert_true(str_is_clean_utf8(err, strlen(err)));
 }
 
 static void
@@ -485,6 +509,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_full_rule),
 		cmocka_unit_test(test_parse_errors_name_line_and_reason),
+		cmocka_unit_test(test_parse_error_is_utf8),
 		cmocka_unit_test(test_parse_long_line),
 		cmocka_unit_test(test_normalize),
 		cmocka_unit_test(test_match),
