@@ -303,22 +303,51 @@ jwt_check(struct gh_ctx *ctx, const char *token, size_t len, unsigned flags, int
 	return 0;
 }
 
-/* The principal a checked token's claims make, in env, its roles cut to
- * the client's own now (client_roles): a role taken away since issuance is
- * gone. Into *out (the caller's; its client not set); -1 when out of
- * memory. */
+/* The scopes of the space-separated scope that ce still holds: a new
+ * string, NULL when out of memory. Every scope a token was granted was one
+ * of its client's (issue.c), so a scope taken from the client since (a
+ * change approved as critical) is gone from its live tokens, as a role is. */
+static char *
+scope_still_held(const char *scope, const struct client_entry *ce)
+{
+	char *out = malloc(strlen(scope) + 1);
+	size_t o = 0;
+
+	if (out == NULL)
+		return NULL;
+	for (const char *s = scope; *s != '\0';) {
+		size_t n = strcspn(s, " ");
+		for (size_t i = 0; n > 0 && i < ce->nscopes; i++)
+			if (strlen(ce->scopes[i]) == n && memcmp(ce->scopes[i], s, n) == 0) {
+				if (o > 0)
+					out[o++] = ' ';
+				memcpy(out + o, s, n);
+				o += n;
+				break;
+			}
+		for (s += n; *s == ' '; s++)
+			;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* The principal a checked token's claims make, in env, its roles and
+ * scopes cut to those its client ce holds now: a role or scope taken away
+ * since issuance is gone. Into *out (the caller's; its client not set); -1
+ * when out of memory. */
 static int
-principal_from_claims(const struct claims *cl, enum store_env env, unsigned client_roles,
-    struct gate_principal **out)
+principal_from_claims(const struct claims *cl, enum store_env env,
+    const struct client_entry *ce, struct gate_principal **out)
 {
 	struct gate_principal *p;
 
-	if ((p = principal_new()) == NULL || (p->scope = strdup(cl->scope)) == NULL)
+	if ((p = principal_new()) == NULL || (p->scope = scope_still_held(cl->scope, ce)) == NULL)
 		goto oom;
 	str_copy(p->client_id, sizeof(p->client_id), cl->client_id);
 	str_copy(p->tenant_id, sizeof(p->tenant_id), cl->tenant_id);
 	str_copy(p->token_id, sizeof(p->token_id), cl->jti);
-	p->roles = cl->roles & client_roles;
+	p->roles = cl->roles & ce->c.roles;
 	role_text(p->roles, p->roles_text);
 	p->env = env;
 	p->format = STORE_FORMAT_JWT;
@@ -366,7 +395,7 @@ verify_jwt(struct gh_ctx *ctx, const char *token, size_t len, unsigned flags,
 	    jwt_record(ctx, &cl, flags, &rec, why) == -1 ||
 	    check_record_and_client(ctx, &rec, flags, now, &ce, why) == -1)
 		goto out;
-	if (principal_from_claims(&cl, (enum store_env)la.env, ce->c.roles, &p) == -1) {
+	if (principal_from_claims(&cl, (enum store_env)la.env, ce, &p) == -1) {
 		gate_refuse(why, 503, "temporarily_unavailable", "memory", "out of memory");
 		goto out;
 	}
@@ -429,7 +458,7 @@ verify_opaque(struct gh_ctx *ctx, const char *token, size_t len, unsigned flags,
 	}
 	if (check_record_and_client(ctx, &rec, flags, now, &ce, why) == -1)
 		goto out;
-	if ((p = principal_new()) == NULL || (p->scope = strdup(rec.scope)) == NULL)
+	if ((p = principal_new()) == NULL || (p->scope = scope_still_held(rec.scope, ce)) == NULL)
 		goto oom;
 	str_copy(p->client_id, sizeof(p->client_id), rec.client_id);
 	str_copy(p->tenant_id, sizeof(p->tenant_id), rec.tenant_id);

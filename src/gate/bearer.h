@@ -8,8 +8,9 @@
  * record in the store that is not revoked, and a client that still exists,
  * is enabled and has not voided its tokens since (tokens_valid_after). An
  * opaque token is looked up by its hex SHA-256 and passes the same time,
- * revocation and client checks. Route policy (roles, scopes, audience,
- * tenant, address) is the caller's.
+ * revocation and client checks. Either principal's roles and scopes are the
+ * token's cut to those its client holds now. Route policy (roles, scopes,
+ * audience, tenant, address) is the caller's.
  */
 #ifndef GH_GATE_BEARER_H
 #define GH_GATE_BEARER_H

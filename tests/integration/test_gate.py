@@ -460,6 +460,31 @@ class Gate(Suite):
         time.sleep(1.1)
         eq(self.gate(self.token(c)).status, 200, "a new token works")
 
+    def test_scope_taken_from_client_is_gone_from_its_tokens(self):
+        # As a role taken away is: a scope removed from the client (a
+        # critical change, here applied by the bootstrap admin) no longer
+        # passes the gate with the tokens issued before, nor is it
+        # introspected as theirs.
+        c = self.s.client("acme", name="narrowed", roles="viewer",
+                          scopes="cards:read products:read")
+        tok = self.token(c)
+        r = self.gate(tok, uri="/v1/viewer-only")
+        eq((r.status, r.header("X-Gatehouse-Scopes")), (200, "cards:read products:read"),
+           "before %r" % r)
+        root = self.s.bootstrap
+        rt = self.s.token(root["client_id"], root["client_secret"]).json()["access_token"]
+        r = self.s.request("PATCH", "/admin/v1/clients/" + c["client_id"],
+                           body={"scopes": ["products:read"]},
+                           headers={"Authorization": "Bearer " + rt})
+        eq(r.status, 200, "scope removed %r" % r)
+        r = self.gate(tok, uri="/v1/viewer-only")
+        self.refused(r, 403, "scope", "the removed scope")
+        r = self.gate(tok, uri="/v1/products/1")
+        eq((r.status, r.header("X-Gatehouse-Scopes")), (200, "products:read"), "kept %r" % r)
+        r = self.s.post_form("/oauth/introspect", {"token": tok},
+                             headers={"Authorization": basic(c["client_id"], c["client_secret"])})
+        eq(r.json().get("scope"), "products:read", "introspection agrees %r" % r)
+
     def test_no_token_void_at_birth(self):
         # Voiding is to the second (issue times are whole seconds): within
         # the second of a revoke-tokens, the token endpoint says when to ask
