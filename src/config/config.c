@@ -381,6 +381,12 @@ config_validate(const struct config *c, char *err, size_t errlen)
 	    strcmp(c->maker_checker, "never") != 0)
 		add_error(&e, "maker_checker: \"%.40s\" is not production, always or never",
 		    c->maker_checker);
+	/* A token is taken until leeway past its exp, and its revocation
+	 * lives in its record: one pruned sooner would let it pass again. */
+	if (c->token_retention != 0 && c->token_retention < c->leeway)
+		add_error(&e, "token_retention (%llds) is below leeway (%llds): a revoked token "
+		    "would pass again once its record is pruned", (long long)c->token_retention,
+		    (long long)c->leeway);
 	if (c->platform_tenant[0] == '\0')
 		add_error(&e, "platform_tenant: must name a tenant");
 	for (size_t i = 0; i < CONFIG_MAX_ROUTES; i++) {

@@ -799,6 +799,16 @@ class Uncached(Suite):
         r = self.s.post_form("/oauth/introspect", {"token": tok}, headers=auth)
         eq(r.json(), {"active": False}, "introspection agrees")
 
+    def test_token_retention_below_leeway_is_refused_at_start(self):
+        # The revocation lives in the token's record: pruned before leeway
+        # is over, a revoked token would pass again.
+        s = Server("--token-retention", "10", "--leeway", "30", start=False)
+        try:
+            check(s.start(expect_fail=True) != 0, "refused")
+            check("token_retention (10s) is below leeway (30s)" in s.stderr(), s.stderr())
+        finally:
+            s.cleanup()
+
 
 if __name__ == "__main__":
     rc = 0
