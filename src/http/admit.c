@@ -157,8 +157,17 @@ header_keep(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size
     const char *value, size_t value_size)
 {
 	struct conn_ctx *c = cls;
+	size_t vlen = value_size;
 
 	(void)kind;
+	/* RFC 9110 §5.5: a field value excludes the whitespace around it.
+	 * libmicrohttpd 0.9.75 drops the leading but keeps the trailing
+	 * ("X-TENANT-ID: acme " was another tenant's id): cut off here, in
+	 * its buffer, which holds this request until completed(). */
+	while (vlen > 0 && (value[vlen - 1] == ' ' || value[vlen - 1] == '\t'))
+		vlen--;
+	if (vlen < value_size)
+		((char *)value)[vlen] = '\0';
 	if (c->nhdr < HTTP_MAX_HEADERS) {
 		c->hdr[c->nhdr].name = key;
 		c->hdr[c->nhdr].value = value;

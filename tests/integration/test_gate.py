@@ -352,6 +352,10 @@ class Gate(Suite):
         eq(r.status, 200, "exact header")
         r = self.gate(tok, tenant="a b")
         eq(r.status, 400, "malformed X-TENANT-ID")
+        # RFC 9110 §5.5: the whitespace after a value is not the value's
+        # (it was kept, and "acme " refused as malformed).
+        r = self.gate(tok, tenant="acme \t ")
+        eq(r.status, 200, "X-TENANT-ID with trailing whitespace: %r" % r)
 
     # -- policy -------------------------------------------------------------
     def test_role_scope_rule_critical(self):
