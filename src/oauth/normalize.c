@@ -198,6 +198,13 @@ read_credentials(const struct dialect *d, const struct http_request *req,
 	    (ssec = body_string(b, d->in.client_secret, &secret, e)) == FIELD_BAD)
 		return -1;
 
+	/* On a route that takes credentials only in the body, an
+	 * Authorization header of another scheme (a client's stale "Bearer"
+	 * default, kept on every request of its HTTP session) authenticates
+	 * nothing here and is no second method (RFC 6749 §2.3): it is
+	 * ignored, not refused. Basic still is: it is one. */
+	if (authz != NULL && !(d->auth & DIALECT_AUTH_BASIC) && strncasecmp(authz, "Basic ", 6) != 0)
+		authz = NULL;
 	if (authz != NULL) {
 		if (strncasecmp(authz, "Basic ", 6) != 0)
 			return oauth_fail(e, 400, OAUTH_INVALID_REQUEST,

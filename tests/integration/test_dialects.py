@@ -42,6 +42,15 @@ class Dialects(Suite):
         eq(b["expires_in"], 3600, "production lifetime")
         h, _ = jwt_parts(b["access_token"])
         eq(h["alg"], "RS256", "RS256 as the seed shows")
+        # A stale bearer token its HTTP client sends on every request is
+        # no client authentication here: ignored (it was a 400), while
+        # Basic credentials beside the body's still are a second method.
+        body = {"clientId": self.prod["client_id"], "clientSecret": self.prod["client_secret"],
+                "grantType": "client_credentials"}
+        r = self.s.post_json("/auth/token", body, headers={"Authorization": "Bearer " + b["access_token"]})
+        eq(r.status, 200, "with a stale Authorization: Bearer %r" % r)
+        r = self.s.post_json("/auth/token", body, headers={"Authorization": basic("a", "b")})
+        eq(r.status, 400, "with Basic credentials too %r" % r)
 
     def test_000_tenant_header_must_match(self):
         body = {"clientId": self.prod["client_id"], "clientSecret": self.prod["client_secret"],
