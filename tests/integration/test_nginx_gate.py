@@ -84,7 +84,9 @@ class NginxGate(Suite):
         t = self.token(self.op)
         Echo.calls.clear()
         st, h, body = self.call("GET", "/v1/products/42?x=1", t,
-                                headers={"X-Gatehouse-Client": "forged", "X-Gatehouse-Roles": "admin"})
+                                headers={"X-Gatehouse-Client": "forged", "X-Gatehouse-Roles": "admin",
+                                         "X-HTTP-Method-Override": "DELETE", "X-HTTP-Method": "PUT",
+                                         "X-Method-Override": "POST"})
         eq(st, 200, "allowed: %r %s" % (body, self.ngx.log()))
         got = json.loads(body)
         eq(got["path"], "/v1/products/42?x=1", "the upstream got the call")
@@ -94,6 +96,9 @@ class NginxGate(Suite):
         eq(hd["x-gatehouse-roles"], "operator", "roles, not the forged ones")
         eq(hd["x-gatehouse-scopes"], "cards:read cards:write", "scopes")
         eq(hd["x-gatehouse-env"], "sandbox", "env")
+        for h in ("x-http-method-override", "x-http-method", "x-method-override"):
+            check(h not in hd, "%s, which could make the API run a method the gate did not check,"
+                  " never reaches it" % h)
         st, h, body = self.call("POST", "/v1/cards/c-1/load", t, body='{"amount":5}',
                                 headers={"Content-Type": "application/json"})
         eq(st, 200, "POST allowed %r" % body)
