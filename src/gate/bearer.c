@@ -332,6 +332,29 @@ scope_still_held(const char *scope, const struct client_entry *ce)
 	return out;
 }
 
+/* Each role with those it includes (Admin > Operator > Viewer). */
+static unsigned
+roles_closed(unsigned roles)
+{
+	if (roles & STORE_ROLE_ADMIN)
+		roles |= STORE_ROLE_OPERATOR;
+	if (roles & STORE_ROLE_OPERATOR)
+		roles |= STORE_ROLE_VIEWER;
+	return roles;
+}
+
+/* A token's roles cut to its client's now: unchanged while the client
+ * holds them all; else what the two share with the hierarchy, so that an
+ * Operator's token, its client made a Viewer, acts as a Viewer (the plain
+ * intersection was empty, and refused it even on Viewer routes). */
+static unsigned
+roles_still_held(unsigned token, unsigned client)
+{
+	if ((token & client) == token)
+		return token;
+	return roles_closed(token) & roles_closed(client);
+}
+
 /* The principal a checked token's claims make, in env, its roles and
  * scopes cut to those its client ce holds now: a role or scope taken away
  * since issuance is gone. Into *out (the caller's; its client not set); -1
@@ -347,7 +370,7 @@ principal_from_claims(const struct claims *cl, enum store_env env,
 	str_copy(p->client_id, sizeof(p->client_id), cl->client_id);
 	str_copy(p->tenant_id, sizeof(p->tenant_id), cl->tenant_id);
 	str_copy(p->token_id, sizeof(p->token_id), cl->jti);
-	p->roles = cl->roles & ce->c.roles;
+	p->roles = roles_still_held(cl->roles, ce->c.roles);
 	role_text(p->roles, p->roles_text);
 	p->env = env;
 	p->format = STORE_FORMAT_JWT;

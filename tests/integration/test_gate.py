@@ -489,6 +489,25 @@ class Gate(Suite):
                              headers={"Authorization": basic(c["client_id"], c["client_secret"])})
         eq(r.json().get("scope"), "products:read", "introspection agrees %r" % r)
 
+    def test_a_demoted_clients_tokens_act_in_its_new_role(self):
+        # Roles nest (Admin > Operator > Viewer): an Operator's token, its
+        # client made a Viewer, is a Viewer's. The plain intersection of
+        # the token's roles with the client's was empty: refused even on
+        # Viewer routes.
+        c = self.s.client("acme", name="demoted", roles="operator",
+                          scopes="cards:read cards:write")
+        tok = self.token(c)
+        eq(self.gate(tok, method="POST", uri="/v1/cards/c-1/load").status, 200, "an operator")
+        root = self.s.bootstrap
+        rt = self.s.token(root["client_id"], root["client_secret"]).json()["access_token"]
+        r = self.s.request("PATCH", "/admin/v1/clients/" + c["client_id"],
+                           body={"roles": ["viewer"]}, headers={"Authorization": "Bearer " + rt})
+        eq(r.status, 200, "demoted %r" % r)
+        r = self.gate(tok, uri="/v1/viewer-only")
+        eq((r.status, r.header("X-Gatehouse-Roles")), (200, "viewer"), "now a viewer %r" % r)
+        self.refused(self.gate(tok, method="POST", uri="/v1/cards/c-1/load"), 403, "role",
+                     "no longer an operator")
+
     def test_no_token_void_at_birth(self):
         # Voiding is to the second (issue times are whole seconds): within
         # the second of a revoke-tokens, the token endpoint says when to ask
