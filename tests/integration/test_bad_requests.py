@@ -467,7 +467,12 @@ class BadRequests(Suite):
                 eq(r.status, 401, "refused")
             conn.close()
             grown = rss_kb() - before
-            check(grown < 4 * 1024, "the server grew by %d kB for 3000 refused requests" % grown)
+            # Under AddressSanitizer freed blocks sit in its quarantine
+            # (256 MB) and the resident size says nothing of what is kept.
+            with open("/proc/%d/maps" % s.proc.pid) as f:
+                asan = "libasan" in f.read()
+            check(asan or grown < 4 * 1024,
+                  "the server grew by %d kB for 3000 refused requests" % grown)
         finally:
             s.cleanup()
 
