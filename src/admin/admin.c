@@ -429,6 +429,16 @@ authenticate(struct admin_call *c)
 	}
 	if (verify_bearer(c) == -1)
 		return -1;
+	/* RFC 9068 §4: a token asked for another API (audience=, a policy's
+	 * aud= rule) is that API's, which receives it with every call: it
+	 * must not act here with its client's roles. */
+	if (!gate_principal_has_aud(c->p, c->ctx->issuer)) {
+		admin_error(c, 401, "invalid_token", "the token is for another audience: the admin "
+		    "API takes tokens issued for gatehouse itself (aud %.200s)", c->ctx->issuer);
+		http_response_header(&c->x->resp, "WWW-Authenticate",
+		    "Bearer realm=\"gatehouse-admin\", error=\"invalid_token\"");
+		return -1;
+	}
 	/* The client's address allowlist holds for its admin calls too. */
 	if (c->p->client != NULL && c->p->client->allow.n > 0 && !cidr_match(&c->p->client->allow, c->addr)) {
 		admin_error(c, 403, "forbidden", "calls from %s are not allowed for this client", c->addr);

@@ -100,6 +100,14 @@ authenticate(struct gh_ctx *ctx, struct http_exchange *x, struct approval_actor 
 	}
 	snprintf(x->resp.log_client, sizeof(x->resp.log_client), "%.64s", (*pp)->client_id);
 	snprintf(x->resp.log_tenant, sizeof(x->resp.log_tenant), "%.64s", (*pp)->tenant_id);
+	/* RFC 9068 §4: a token asked for another API (audience=) is that
+	 * API's, which receives it with every call: it files and decides
+	 * nothing here. */
+	if (!gate_principal_has_aud(*pp, ctx->issuer)) {
+		answer_error(x, 401, "the token is for another audience: approvals take tokens "
+		    "issued for gatehouse itself");
+		goto refused;
+	}
 	tenant = http_request_header(&x->req, "X-TENANT-ID", &nt);
 	if (tenant == NULL || nt != 1) {
 		answer_error(x, 400, nt > 1 ? "the X-TENANT-ID header is repeated" :

@@ -173,6 +173,37 @@ class Admin(Suite):
         finally:
             s.cleanup()
 
+    def test_a_token_for_another_audience_acts_nowhere_here(self):
+        # RFC 9068 §4. A token asked for another API (audience=, for a
+        # policy's aud= rule) is sent to that API with every call. It was
+        # taken by the admin API and /approvals as its client's own, so that
+        # API could change clients and decide approvals with it.
+        s = Server("--audiences", "https://ledger.internal")
+        try:
+            adm = s.client("acme", name="acme-admin", roles="admin", env="production",
+                           allow_ip="127.0.0.1/32")
+            r = s.token(adm["client_id"], adm["client_secret"], audience="https://ledger.internal")
+            eq(r.status, 200, "a token for the ledger: %r" % r)
+            h = {"Authorization": "Bearer " + r.json()["access_token"]}
+            r = s.get(A + "/clients", headers=h)
+            eq(r.status, 401, "the admin API with the ledger's token: %r" % r)
+            eq(r.json()["error"], "invalid_token", "error")
+            check("audience" in r.json()["error_description"], "says why: %r" % r)
+            check("invalid_token" in r.header("WWW-Authenticate"), "challenge: %r" % r.headers)
+            r = s.request("POST", A + "/tokens/revoke", body={"name": "x"}, headers=h)
+            eq(r.status, 401, "nor a write: %r" % r)
+            r = s.get("/approvals", headers=dict(h, **{"X-TENANT-ID": "acme"}))
+            eq(r.status, 401, "nor /approvals: %r" % r)
+            # The client's token for gatehouse works, asked by name or not.
+            for aud in ({}, {"audience": s.base}):
+                r = s.token(adm["client_id"], adm["client_secret"], **aud)
+                h = {"Authorization": "Bearer " + r.json()["access_token"]}
+                eq(s.get(A + "/clients", headers=h).status, 200, "gatehouse's own %r" % aud)
+                eq(s.get("/approvals", headers=dict(h, **{"X-TENANT-ID": "acme"})).status, 200,
+                   "approvals with gatehouse's own %r" % aud)
+        finally:
+            s.cleanup()
+
     def test_client_allowlist_holds_for_admin_calls(self):
         c = self.s.client("acme", name="fenced-admin", roles="admin", allow_ip=["127.0.0.0/8"])
         eq(self.api("GET", "/clients", c).status, 200, "from an allowed address")
