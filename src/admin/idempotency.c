@@ -10,9 +10,10 @@
 #include "obs/log.h"
 #include "util/util.h"
 
-/* SHA-256 over "METHOD\nPATH?QUERY\n" then the body, as 64 hex digits. */
+/* SHA-256 over owner and "\n" (when not NULL), then "METHOD\nPATH?QUERY\n"
+ * and the body, as 64 hex digits. */
 static int
-fingerprint(const struct http_request *req, char out[65])
+fingerprint(const char *owner, const struct http_request *req, char out[65])
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	const char *m = http_method_names[req->method];
@@ -21,6 +22,8 @@ fingerprint(const struct http_request *req, char out[65])
 	int ok;
 
 	ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	    (owner == NULL || (EVP_DigestUpdate(md, owner, strlen(owner)) == 1 &&
+	    EVP_DigestUpdate(md, "\n", 1) == 1)) &&
 	    EVP_DigestUpdate(md, m, strlen(m)) == 1 && EVP_DigestUpdate(md, "\n", 1) == 1 &&
 	    EVP_DigestUpdate(md, req->path, strlen(req->path)) == 1 &&
 	    EVP_DigestUpdate(md, "?", 1) == 1 &&
@@ -35,6 +38,22 @@ fingerprint(const struct http_request *req, char out[65])
 	return 0;
 }
 
+/*
+ * Whether a record found under the caller's id and key is this request of
+ * this caller. Records are keyed by client id, and the id of a deleted
+ * client may be given again, in any tenant (README): a record is the
+ * caller's only if its fingerprint names the caller as made (its tenant and
+ * creation time: mine). One kept from before fingerprints named the client
+ * (legacy: the request alone) counts when begun after the caller was made.
+ */
+static int
+same_request(const struct store_idem *old, const char *mine, const char *legacy,
+    const struct store_client *caller)
+{
+	return strcmp(old->fingerprint, mine) == 0 ||
+	    (strcmp(old->fingerprint, legacy) == 0 && old->created_at >= caller->created_at);
+}
+
 static void
 refuse(struct http_response *r, int status, const char *code, const char *reason, const char *desc)
 {
@@ -44,10 +63,12 @@ refuse(struct http_response *r, int status, const char *code, const char *reason
 }
 
 enum idem_result
-idem_begin(struct store *st, const char *client_id, const struct http_request *req,
+idem_begin(struct store *st, const struct store_client *caller, const struct http_request *req,
     struct idem_claim *claim, struct http_response *resp)
 {
 	struct store_idem rec, old;
+	const char *client_id = caller->id;
+	char owner[128 + 64 + 24 + 3], legacy[65];
 	int64_t now = clock_now();
 	int rc;
 
@@ -57,7 +78,9 @@ idem_begin(struct store *st, const char *client_id, const struct http_request *r
 	if (http_request_header(req, "X-Request-ID", NULL) == NULL)
 		return IDEM_PROCEED;
 	memset(&rec, 0, sizeof(rec));
-	if (fingerprint(req, rec.fingerprint) == -1) {
+	snprintf(owner, sizeof(owner), "%.128s\n%.64s\n%lld", caller->id, caller->tenant_id,
+	    (long long)caller->created_at);
+	if (fingerprint(owner, req, rec.fingerprint) == -1 || fingerprint(NULL, req, legacy) == -1) {
 		refuse(resp, 500, "server_error", "idempotency", "cannot hash the request");
 		return IDEM_ANSWERED;
 	}
@@ -79,7 +102,7 @@ idem_begin(struct store *st, const char *client_id, const struct http_request *r
 		    "the idempotency record cannot be read or written now; retry");
 		return IDEM_ANSWERED;
 	}
-	if (strcmp(old.fingerprint, rec.fingerprint) != 0)
+	if (!same_request(&old, rec.fingerprint, legacy, caller))
 		refuse(resp, 422, "invalid_request", "idempotency_mismatch",
 		    "X-Request-ID was already used for a different request (method, path or body); "
 		    "use a new X-Request-ID for a new request");

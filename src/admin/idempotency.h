@@ -2,7 +2,10 @@
  * idempotency.h — X-Request-ID as an idempotency key for state-changing
  * calls (issue 6 part 5), for the admin API and the approval routes alike.
  *
- * The key is scoped per calling client. The first call with a key runs and
+ * The key is scoped per calling client, as made: the id of a deleted
+ * client may be given again (README), in any tenant, and the record of a
+ * deleted client's call is not the new client's request (422; see
+ * same_request in idempotency.c). The first call with a key runs and
  * its answer is kept (IDEM_KEEP_SECONDS); a retry with the same key and the
  * same request (method, path with query, SHA-256 of the body) gets that
  * answer again, marked "Idempotent-Replayed: true", without acting; the
@@ -18,7 +21,7 @@
  * Use (any handler whose caller is known):
  *
  *	struct idem_claim claim;
- *	if (idem_begin(store, principal->client_id, &x->req, &claim, &x->resp) == IDEM_ANSWERED)
+ *	if (idem_begin(store, &principal->client->c, &x->req, &claim, &x->resp) == IDEM_ANSWERED)
  *		return HTTP_DONE;		// replayed, 409, 422 or 503
  *	... act, fill x->resp ...
  *	idem_finish(store, &claim, &x->resp);
@@ -41,7 +44,8 @@ struct idem_claim {
 
 enum idem_result { IDEM_PROCEED, IDEM_ANSWERED };
 
-enum idem_result idem_begin(struct store *, const char *client_id,
+/* caller: the calling client's row (gate_principal client->c). */
+enum idem_result idem_begin(struct store *, const struct store_client *caller,
 	    const struct http_request *, struct idem_claim *,
 	    struct http_response *);
 /* Keeps resp as the answer to the claimed key (or releases the key for a

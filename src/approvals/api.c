@@ -323,7 +323,7 @@ handle(struct http_exchange *x)
 	if (authenticate(ctx, x, &me, &p) == -1)
 		goto out;
 	if (x->req.method == HTTP_POST &&
-	    idem_begin(ctx->store, me.client_id, &x->req, &claim, &x->resp) == IDEM_ANSWERED)
+	    idem_begin(ctx->store, &p->client->c, &x->req, &claim, &x->resp) == IDEM_ANSWERED)
 		goto out;
 	if (!is_item && x->req.method == HTTP_POST)
 		file_call(ctx, x, &me);

@@ -61,6 +61,16 @@ class Admin(Suite):
         return self.s.request("POST", "/approvals/%s/approve" % aid, headers={
             "Authorization": "Bearer " + self.tok(who), "X-TENANT-ID": tenant})
 
+    def idem_fingerprint(self, cid, method, target, body):
+        """An idempotency record's fingerprint for a request of client cid,
+        as the server makes it: the client as made (id, tenant, creation
+        time), then the request (admin/idempotency.c)."""
+        tenant, created = self.s.sql("SELECT tenant_id, created_at FROM clients WHERE id = ?",
+                                     (cid,))[0]
+        owner = "%s\n%s\n%s\n" % (cid, tenant, created)
+        return hashlib.sha256(owner.encode() + method.encode() + b"\n" + target.encode() +
+                              b"?\n" + body).hexdigest()
+
     def client_ids(self, who, tenant=None):
         r = self.api("GET", "/clients" + ("?tenant=" + tenant if tenant else ""), who)
         eq(r.status, 200, "list clients: %r" % r)
@@ -804,7 +814,7 @@ class Admin(Suite):
         # Now the retry is told the outcome is unknown, for as long as the
         # key is kept.
         body = '{"id":"idem-crashed"}'
-        fp = hashlib.sha256(b"POST\n/admin/v1/tenants?\n" + body.encode()).hexdigest()
+        fp = self.idem_fingerprint(self.root["client_id"], "POST", A + "/tenants", body.encode())
         now = int(time.time())
         for key, began, reason in (("crashed-1", now - 600, "idempotency_unknown"),
                                    ("running-1", now - 5, "idempotency_running")):
@@ -854,6 +864,54 @@ class Admin(Suite):
         eq(self.api("GET", "/clients", self.a_view, headers={"X-Request-ID": "read.1:a-b"}).header("X-Request-ID"),
            "read.1:a-b", "echoed on reads")
 
+    def test_idempotent_answers_are_not_replayed_to_a_new_client_of_a_deleted_id(self):
+        # The id of a deleted client may be given again, in any tenant. Its
+        # idempotency records were keyed by the id alone: the new client,
+        # another tenant's, was answered the old one's answer (acme's
+        # client, its claims and allowlist) as if it were its own call's.
+        # A record is the caller's only if it names the caller as made (its
+        # tenant and creation time): else 422, as for another request.
+        s = self.s
+        old = s.client("acme", name="idem-old", roles="operator", id="idem-reused")
+        victim = self.a_view["client_id"]
+        h = {"X-Request-ID": "rename-1"}
+        r = self.api("PATCH", "/clients/" + victim, old, {"name": "renamed-by-acme"}, headers=h)
+        eq(r.status, 200, "acme's rename: %r" % r)
+        eq(self.api("DELETE", "/clients/idem-reused", self.a_admin).status, 200, "deleted")
+        new = s.client("globex", name="idem-new", roles="operator", id="idem-reused")
+        r = s.token(new["client_id"], new["client_secret"])
+        deadline = time.time() + 3
+        while r.status == 503 and time.time() < deadline:
+            time.sleep(0.2)
+            r = s.token(new["client_id"], new["client_secret"])
+        eq(r.status, 200, "the new client's token: %r" % r)
+        bearer = {"Authorization": "Bearer " + r.json()["access_token"]}
+        r = self.api("PATCH", "/clients/" + victim, body={"name": "renamed-by-acme"},
+                     headers=dict(bearer, **h))
+        eq(r.header("Idempotent-Replayed"), None, "not the deleted client's answer: %r" % r)
+        eq(r.status, 422, "the key was a deleted client's: %r" % r)
+        check("already used" in r.json()["error_description"], "says why: %r" % r)
+        check("acme" not in r.body.decode(), "nothing of acme's: %r" % r)
+        eq(self.api("PATCH", "/clients/" + victim, body={"name": "renamed-by-acme"},
+                    headers=dict(bearer, **{"X-Request-ID": "rename-2"})).status, 404,
+           "with a new key, its own answer: acme's client is not its to see")
+        # Its own key works for its own calls, and is replayed to it.
+        g = {"id": "idem-g", "name": "g", "tenant": "globex"}
+        r1 = self.api("POST", "/clients", body=g, headers=dict(bearer, **{"X-Request-ID": "rename-1x"}))
+        eq(r1.status, 403, "an operator makes no client directly (sandbox, admin needed): %r" % r1)
+        r2 = self.api("POST", "/clients", body=g, headers=dict(bearer, **{"X-Request-ID": "rename-1x"}))
+        eq((r2.status, r2.header("Idempotent-Replayed")), (403, "true"), "replayed: %r" % r2)
+        # A record kept from before fingerprints named the client (an
+        # upgrade) still holds for the client that was there when it began.
+        body = json.dumps(g).encode()
+        legacy = hashlib.sha256(b"POST\n" + (A + "/clients").encode() + b"?\n" + body).hexdigest()
+        now = int(time.time())
+        s.sql("INSERT INTO idempotency (client_id, key, fingerprint, state, status, body,"
+              " created_at, expires_at) VALUES (?, ?, ?, 0, 0, '', ?, ?)",
+              ("idem-reused", "legacy-1", legacy, now, now + 86400))
+        r = self.api("POST", "/clients", body=g, headers=dict(bearer, **{"X-Request-ID": "legacy-1"}))
+        eq(r.status, 409, "a call in flight from before the upgrade: %r" % r)
+
     def test_idempotent_answer_kept_a_day(self):
         s = Server()
         try:
@@ -878,7 +936,7 @@ class Admin(Suite):
         # Deterministic: a record still RUNNING (its call in flight) as the
         # store keeps it, for exactly this request.
         body = json.dumps({"id": "running-co"}).encode()
-        fp = hashlib.sha256(b"POST\n" + (A + "/tenants").encode() + b"?\n" + body).hexdigest()
+        fp = self.idem_fingerprint(self.root["client_id"], "POST", A + "/tenants", body)
         now = int(time.time())
         self.s.sql("INSERT INTO idempotency VALUES (?, ?, ?, 0, 0, '', ?, ?)",
                    (self.root["client_id"], "in-flight-1", fp, now, now + 86400))
