@@ -76,6 +76,13 @@ authenticate(struct gh_ctx *ctx, struct http_exchange *x, struct approval_actor 
 	*pp = NULL;
 	ctx_client_address(ctx, &x->req, addr, &https);
 	approvals_origin(x->req.request_id, addr);
+	/* Bearer tokens only over HTTPS, as the admin API and the token
+	 * endpoint (RFC 6750 §5.3): a token sent in the clear is anyone's
+	 * who reads it, to file and decide approvals with. */
+	if (ctx->require_https && !https) {
+		answer_error(x, 400, "approval calls must use HTTPS (RFC 6750 §5.3)");
+		return -1;
+	}
 	if ((has = gate_bearer_token(&x->req, &tok, &toklen)) == -1) {
 		answer_error(x, 400, "the Authorization header is repeated");
 		return -1;

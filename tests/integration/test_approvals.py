@@ -222,6 +222,31 @@ class Approvals(Suite):
         self.error(r, 400, "no X-TENANT-ID")
         self.error(self.api("GET", "/approvals", self.op, tenant="globex"), 403, "tenant mismatch")
 
+    def test_https_required_as_for_the_admin_api(self):
+        # With require_https (the default off loopback) the token endpoint
+        # and the admin API refused plain HTTP, but /approvals took an
+        # Admin's bearer token over it, and filed and decided with it.
+        s = Server("--require-https", "true", "--trusted-proxies", "127.0.0.1")
+        try:
+            c = s.client("acme", name="admin", roles="admin", env="production",
+                         allow_ip="127.0.0.1/32")
+            https = {"X-Forwarded-Proto": "https"}
+            r = s.post_form("/oauth/token", {"grant_type": "client_credentials"},
+                            headers=dict(https, Authorization=basic(c["client_id"], c["client_secret"])))
+            eq(r.status, 200, "a token over HTTPS: %r" % r)
+            h = {"Authorization": "Bearer " + r.json()["access_token"], "X-TENANT-ID": "acme"}
+            body = {"method": "POST", "path": CALL_PATH % "https-1"}
+            self.error(s.request("GET", "/approvals", headers=h), 400, "listing over plain HTTP")
+            b = self.error(s.request("POST", "/approvals", body=body, headers=h), 400,
+                           "filing over plain HTTP")
+            check("HTTPS" in b["error_description"], "says why: %r" % b)
+            eq(s.request("GET", "/approvals?state=pending", headers=dict(h, **https)).json(),
+               {"approvals": []}, "nothing was filed")
+            eq(s.request("POST", "/approvals", body=body, headers=dict(h, **https)).status, 202,
+               "over HTTPS")
+        finally:
+            s.cleanup()
+
     def test_malformed_and_unknown_json(self):
         cases = [
             ('{"method": "POST", "path": ', 400, "malformed JSON"),
