@@ -597,10 +597,14 @@ approvals_decide(struct gh_ctx *ctx, const struct approval_actor *checker, const
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((checker->roles & STORE_ROLE_ADMIN) == 0)
-		return fail(err, errlen, 403, "approving or rejecting needs the admin role");
 	if ((rc = load_visible(ctx, checker, id, &a, err, errlen)) != 0)
 		return rc;
+	/* After the load: a decision refused for the role is on the trail
+	 * with the approval it tried, as every other refused decision. */
+	if ((checker->roles & STORE_ROLE_ADMIN) == 0) {
+		rc = fail(err, errlen, 403, "approving or rejecting needs the admin role");
+		goto refused;
+	}
 	if ((rc = decide_check(checker, &a, id, approve, now, err, errlen)) != 0 ||
 	    (rc = second_person(ctx, checker, &a, now, err, errlen)) != 0)
 		goto refused;

@@ -135,6 +135,8 @@ int	approvals_file_call(struct gh_ctx *, const struct approval_actor *maker,
  * others get 409. An approved admin op is then applied by this call (see
  * approval_apply_fn); a failing applier still returns 0: out->state says
  * APPLIED or FAILED and out->result why. *out is the approval afterwards.
+ * Every decision on an approval the checker may see, refused ones too (a
+ * role short of Admin among them), is on the audit trail.
  */
 int	approvals_decide(struct gh_ctx *, const struct approval_actor *checker,
 	    const char *id, int approve, struct store_approval *out,

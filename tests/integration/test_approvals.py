@@ -622,6 +622,26 @@ class Approvals(Suite):
             time.sleep(0.2)
         check(want <= seen, "audit events %r" % seen)
 
+    def test_a_decision_refused_for_its_role_is_on_the_trail(self):
+        # A sandbox admin's refused decision was on the trail, but an
+        # Operator's or a Viewer's was refused before the approval was
+        # read, and left no row: an attempt to decide above one's role
+        # went unrecorded.
+        a = self.file(self.admin)
+        self.error(self.decide(self.op, a["id"]), 403, "an operator approving")
+        self.error(self.decide(self.viewer, a["id"], "reject"), 403, "a viewer rejecting")
+        want = {("approval.approve", self.op["client_id"]),
+                ("approval.reject", self.viewer["client_id"])}
+        seen = set()
+        deadline = time.time() + 5
+        while time.time() < deadline and not want <= seen:
+            rows = self.s.cli("audit", "list", "--tenant", "acme", "--limit", "1000")
+            seen = {(r["action"], r["actor"]) for r in rows
+                    if r["target"] == a["id"] and r["outcome"] == "refused"}
+            time.sleep(0.2)
+        check(want <= seen, "refused decisions on the trail: %r" % seen)
+        eq(self.state(a["id"]), "pending", "unchanged")
+
 
 if __name__ == "__main__":
     Approvals().run()
