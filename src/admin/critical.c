@@ -112,20 +112,13 @@ needs_approval(const struct admin_call *c, enum store_env env)
 	    (strcmp(mode, "production") == 0 && env == STORE_ENV_PRODUCTION);
 }
 
-/* Whom a secret made for target is shown to when the caller (or maker)
- * is maker (store.h struct store_secret holder): "" when it is the
- * target's own (a client rotating its own secret), else the maker. */
-static const char *
-holder_of(const char *maker, const char *target)
-{
-	return strcmp(maker, target) == 0 ? "" : maker;
-}
-
 /* For a kind that makes a secret: the secret, made now into secret (for
  * the caller's eyes once), its keyed hash and whom it is shown to into
- * the payload. */
+ * the payload: the caller (store.h struct store_secret holder), also when
+ * it rotates its own secret, since whoever acted as it then was shown the
+ * new one (approvals/held.h follows it through them). */
 static int
-secret_for_payload(struct admin_call *c, const char *kind, const char *target, json_t *payload,
+secret_for_payload(struct admin_call *c, const char *kind, json_t *payload,
     char secret[SECRET_TEXT_LEN + 1])
 {
 	uint8_t h[32];
@@ -134,7 +127,7 @@ secret_for_payload(struct admin_call *c, const char *kind, const char *target, j
 	secret[0] = '\0';
 	if (!makes_secret(kind))
 		return 0;
-	json_object_set_new(payload, "holder", json_string(holder_of(c->p->client_id, target)));
+	json_object_set_new(payload, "holder", json_string(c->p->client_id));
 	if (secret_generate(secret) == -1)
 		return -1;
 	secret_hash(c->ctx->secret_key, secret, SECRET_TEXT_LEN, h);
@@ -199,7 +192,7 @@ admin_critical(struct admin_call *c, const char *kind, const char *tenant, enum 
 			json_decref(payload);
 			return;
 		}
-		if (secret_for_payload(c, kind, target, payload, secret) == -1) {
+		if (secret_for_payload(c, kind, payload, secret) == -1) {
 			OPENSSL_cleanse(secret, sizeof(secret));
 			admin_error(c, 500, "server_error", "no randomness");
 			json_decref(payload);
@@ -214,7 +207,7 @@ admin_critical(struct admin_call *c, const char *kind, const char *tenant, enum 
 	maker.roles = c->p->roles;
 	maker.env = c->p->env;
 	conflict_key(tenant, target, conflict);
-	if (secret_for_payload(c, kind, target, payload, secret) == -1) {
+	if (secret_for_payload(c, kind, payload, secret) == -1) {
 		OPENSSL_cleanse(secret, sizeof(secret));
 		admin_error(c, 500, "server_error", "no randomness");
 		json_decref(payload);
@@ -359,12 +352,8 @@ apply_approved(struct gh_ctx *ctx, const struct store_approval *a, char **result
 		return -1;
 	}
 	/* Filed before secrets recorded their holder: the maker was shown it. */
-	if (makes_secret(a->kind) && json_object_get(payload, "holder") == NULL) {
-		const char *cid = json_string_value(json_object_get(payload,
-		    strcmp(a->kind, "client.create") == 0 ? "id" : "client_id"));
-		json_object_set_new(payload, "holder", json_string(holder_of(a->maker,
-		    cid != NULL ? cid : "")));
-	}
+	if (makes_secret(a->kind) && json_object_get(payload, "holder") == NULL)
+		json_object_set_new(payload, "holder", json_string(a->maker));
 	if (a->state == STORE_APPROVAL_APPROVED && in_effect(ctx, a, payload)) {
 		json_decref(payload);
 		*result_json = strdup("{\"recovered\":true,\"note\":\"the change was already in effect\"}");

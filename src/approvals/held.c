@@ -1,5 +1,6 @@
 /* held.c — see held.h. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "approvals/held.h"
@@ -39,8 +40,66 @@ secret_counts(const struct store_secret *s, int64_t valid_after, int64_t now)
 	return end > valid_after && now - end < APPROVALS_TOKEN_LIFE_MAX;
 }
 
+/* Whether secret s could act as its client at t, when another secret was
+ * made: live then, or ended so shortly before that a token it issued may
+ * have been valid then. valid_after is the client's tokens_valid_after
+ * now; it only moves forward, so one at or before t was the same at t. */
+static int
+secret_counted_at(const struct store_secret *s, int64_t valid_after, int64_t t)
+{
+	int64_t end = s->expires_at;
+
+	if (s->revoked_at != 0 && (end == 0 || s->revoked_at < end))
+		end = s->revoked_at;
+	if (end == 0 || end > t)
+		return 1;
+	if (valid_after <= t && valid_after > end)
+		return 0;
+	return t - end < APPROVALS_TOKEN_LIFE_MAX;
+}
+
 static int expand(struct store *, const char *id, int depth, int64_t now,
     struct approvals_held *, char *err, size_t errlen);
+
+/* 1 when s was made by its client for itself through the admin API (its
+ * own rotation): its holder is its own id. */
+static int
+self_made(const struct store_secret *s, const char *client_id)
+{
+	return strcmp(s->holder, client_id) == 0;
+}
+
+/*
+ * Secret i, made by its client for itself, was shown to whoever acted as
+ * the client then: through any of its secrets made before (lower id) that
+ * could act at that time. Their holders hold i, whatever became of their
+ * own secrets since, and so, in turn, do the holders behind an earlier
+ * self-made one. Else a maker holding a client's secret could rotate it
+ * as the client, void the tokens of the secret it was shown, and decide
+ * its own requests through that client. seen marks the self-made secrets
+ * followed already: each once, however many later ones lead to it.
+ */
+static int
+expand_self_made(struct store *st, const struct store_client *c, const struct store_secret *ss,
+    size_t n, size_t i, char *seen, int depth, int64_t now, struct approvals_held *h, char *err,
+    size_t errlen)
+{
+	int rc = 0;
+
+	if (seen[i])
+		return 0;
+	seen[i] = 1;
+	for (size_t k = 0; k < n && rc == 0; k++) {
+		if (ss[k].id >= ss[i].id || ss[k].holder[0] == '\0' ||
+		    !secret_counted_at(&ss[k], c->tokens_valid_after, ss[i].created_at))
+			continue;
+		if (self_made(&ss[k], c->id))
+			rc = expand_self_made(st, c, ss, n, k, seen, depth, now, h, err, errlen);
+		else
+			rc = expand(st, ss[k].holder, depth + 1, now, h, err, errlen);
+	}
+	return rc;
+}
 
 /* The holders of id's secrets that count, each expanded in turn. */
 static int
@@ -49,15 +108,26 @@ expand_holders(struct store *st, const struct store_client *c, int depth, int64_
 {
 	struct store_secret *ss = NULL;
 	size_t n = 0;
+	char *seen;
 	int rc;
 
 	if ((rc = store_secret_list(st, c->id, &ss, &n)) != STORE_OK)
 		return store_status(rc, err, errlen);
+	if ((seen = calloc(n + 1, 1)) == NULL) {
+		store_secret_free(ss, n);
+		snprintf(err, errlen, "out of memory");
+		return 500;
+	}
 	rc = 0;
-	for (size_t i = 0; i < n && rc == 0; i++)
-		if (ss[i].holder[0] != '\0' && strcmp(ss[i].holder, c->id) != 0 &&
-		    secret_counts(&ss[i], c->tokens_valid_after, now))
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (ss[i].holder[0] == '\0' || !secret_counts(&ss[i], c->tokens_valid_after, now))
+			continue;
+		if (self_made(&ss[i], c->id))
+			rc = expand_self_made(st, c, ss, n, i, seen, depth, now, h, err, errlen);
+		else
 			rc = expand(st, ss[i].holder, depth + 1, now, h, err, errlen);
+	}
+	free(seen);
 	store_secret_free(ss, n);
 	return rc;
 }

@@ -7,8 +7,8 @@
  * principal that asked (the maker, when the change was filed). That
  * principal may then act as the client, and approve its own requests
  * through it. Each secret records whom it was shown to (store.h struct
- * store_secret holder; "" for the client itself: the CLI's operator, the
- * bootstrap, the client's own rotation).
+ * store_secret holder): the client that asked, which is the client itself
+ * for its own rotation; "" for the CLI's operator and the bootstrap.
  *
  * held_by(X) is X itself, and for each secret of X that counts (below)
  * with a holder H other than X, held_by(H): the principals, named by client
@@ -16,6 +16,14 @@
  * happened to its secrets since, because whoever acted as X then still
  * knows what was shown to X; so does a deleted holder (no secrets left to
  * follow: its id stands for whoever held it).
+ *
+ * A secret X made for itself (holder X: its own rotation through the admin
+ * API) was shown to whoever acted as X at that moment: so for such a
+ * secret that counts, the holders of X's earlier secrets (lower id) that
+ * could act then (counted at its making, as below) are followed too, and
+ * in turn those of an earlier self-made one. Else a maker shown X's secret
+ * could rotate it as X, void X's tokens once the secret it was shown had
+ * ended, and hold X no more.
  *
  * A secret counts while it, or a token it issued, may still work: until
  * it is revoked or expires, and then until either every token of the

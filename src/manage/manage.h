@@ -91,8 +91,9 @@ int	manage_secret_rotate(struct store *, const uint8_t secret_key[32],
  * the admin API makes the secret and shows it to its caller, or to the
  * maker of a change filed for approval, and keeps only the hash until the
  * change applies. holder: the client it was shown to, recorded with the
- * secret (store.h struct store_secret); NULL or "" for the client itself.
- * The other two record "": their secret goes to the CLI's operator.
+ * secret (store.h struct store_secret): the client that asked, which is the
+ * client itself for its own rotation; NULL or "" as the CLI records. The
+ * other two record "": their secret goes to the CLI's operator.
  */
 int	manage_client_create_hashed(struct store *, const struct config *,
 	    const struct client_spec *, const uint8_t hash[32], const char *holder,

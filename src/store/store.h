@@ -70,9 +70,9 @@ struct store_client {
 /*
  * A client secret: only its keyed hash is stored (security/secret.h).
  * holder is the principal (a client id) the admin API showed the secret
- * to when it made it for someone else; "" when it was shown only to
- * whoever acts as the client itself: the CLI's operator, the bootstrap,
- * the client's own rotation. The maker-checker rule reads it
+ * to: the client that asked, the client itself for its own rotation
+ * (whoever acted as it then); "" for the CLI's operator and the
+ * bootstrap. The maker-checker rule reads it
  * (approvals/held.h). Written once, with the secret; NULL is "".
  */
 struct store_secret {

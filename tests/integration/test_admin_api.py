@@ -769,6 +769,51 @@ class Admin(Suite):
         t2 = self.bearer(a2["client_id"], r.json()["client_secret"])
         eq(self.decide_as(aid, t2).status, 200, "now a2 decides a1's request")
 
+    def test_an_admin_never_frees_a_client_it_made_by_rotating_as_it(self):
+        # Regression: a client's rotation of its own secret was recorded as
+        # the client's own, whoever acted as the client. A1 made a sandbox
+        # admin S at once (no approval: sandbox), rotated S's secret as S,
+        # voided S's tokens (the secret A1 was shown had expired by then),
+        # and A1 held S no more: S filed a production admin client and A1
+        # approved it alone.
+        s = Server()
+        try:
+            a1 = self.prod_admin("free-a1", s)
+            t1 = self.bearer(a1["client_id"], a1["client_secret"], s)
+            r = s.post_json(A + "/clients", {"name": "free-s", "roles": ["admin"]},
+                            headers={"Authorization": "Bearer " + t1})
+            eq(r.status, 201, "a1 makes sandbox s at once: %r" % r)
+            sid = r.json()["client_id"]
+            ts = self.bearer(sid, r.json()["client_secret"], s)
+            r = s.post_json(A + "/clients/%s/secrets/rotate" % sid, {"grace": "1s"},
+                            headers={"Authorization": "Bearer " + ts})
+            eq(r.status, 201, "s rotates its own secret: %r" % r)
+            own = r.json()["client_secret"]
+            time.sleep(1.1)     # the secret a1 was shown has expired
+            r = s.post_json(A + "/clients/%s/tokens/revoke" % sid, {},
+                            headers={"Authorization": "Bearer " + self.bearer(sid, own, s)})
+            eq(r.status, 200, "s voids its tokens: %r" % r)
+            time.sleep(1.1)     # tokens of this second are void too
+            ts = self.bearer(sid, own, s)
+            r = s.post_json(A + "/clients", {"name": "free-p", "roles": ["admin"], "env": "production",
+                                             "allow_ips": ["127.0.0.1/32"]},
+                            headers={"Authorization": "Bearer " + ts})
+            eq(r.status, 202, "s files a production admin client: %r" % r)
+            aid = r.json()["approval_id"]
+            r = self.decide_as(aid, t1, s=s)
+            eq(r.status, 403, "a1 approves s's request: %r" % r)
+            check("maker's credentials were issued through this client" in r.json()["error_description"],
+                  "says why: %r" % r)
+            eq(self.decide_as(self.file_call(ts, s), t1, s=s).status, 403, "nor a call s filed")
+            r = s.get(A + "/clients/%s/secrets" % sid, headers={"Authorization": "Bearer " + t1})
+            eq([x["holder"] for x in r.json()["secrets"]], [a1["client_id"], sid],
+               "the rotation was shown to s, so to whoever acted as it")
+            a2 = self.prod_admin("free-a2", s)
+            eq(self.decide_as(aid, self.bearer(a2["client_id"], a2["client_secret"], s), s=s).status,
+               200, "a second person approves it")
+        finally:
+            s.cleanup()
+
     def test_a_client_made_at_once_is_held_by_its_maker(self):
         # With maker-checker off for client changes, the secret of a client
         # made at once is shown to its maker as well: the same rule holds

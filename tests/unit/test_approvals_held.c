@@ -190,6 +190,63 @@ ended_secrets_count_while_their_tokens_may(void **state)
 	store_close(s);
 }
 
+/* A secret of id made at t and shown to holder (the others keep their
+ * ends). */
+static void
+rotated_at(struct store *s, const char *id, const char *holder, int64_t t)
+{
+	struct store_secret sec = secret_fixture(id, 3);
+	int64_t prev;
+
+	sec.holder = (char *)holder;
+	sec.created_at = t;
+	assert_int_equal(store_secret_rotate(s, &sec, NOW + 86400, 2, &prev), STORE_OK);
+}
+
+/*
+ * A client's rotation of its own secret through the admin API records the
+ * client itself as the holder: the new secret was shown to whoever acted
+ * as the client then, through any secret that could act at that time. It
+ * was recorded as the client's own (""), so a maker holding a client's
+ * secret could rotate it as the client, void the tokens of the secret it
+ * was shown, and be no holder of the client any more: then decide its own
+ * requests through it.
+ */
+static void
+self_made_secret_keeps_earlier_holders(void **state)
+{
+	struct store *s = open_store();
+	int64_t end = NOW - 3600;
+
+	(void)state;
+	make_tenant(s, "acme");
+	client(s, "maker", "");
+	/* Rotated by itself while the maker's secret lived; then the maker's
+	 * secret ended and its tokens were voided: the maker still holds it. */
+	client(s, "puppet", "maker");
+	rotated_at(s, "puppet", "puppet", end - 60);
+	ended(s, "puppet", 0, end, 0);
+	assert_int_equal(store_client_void_tokens(s, "puppet", end + 1, end + 1), STORE_OK);
+	held_is(s, "puppet", NOW, 2, "puppet", "maker");
+	/* In turn: a second own rotation, made while only the first lived. */
+	ended(s, "puppet", 1, 0, end + 30);
+	rotated_at(s, "puppet", "puppet", end + 20);
+	assert_int_equal(store_client_void_tokens(s, "puppet", end + 31, end + 31), STORE_OK);
+	held_is(s, "puppet", NOW, 2, "puppet", "maker");
+	/* Freed first (the maker's secret revoked with its tokens), rotated
+	 * by itself after: nobody else could act as it then. */
+	client(s, "freed", "maker");
+	ended(s, "freed", 0, end, 0);
+	assert_int_equal(store_client_void_tokens(s, "freed", end + 1, end + 1), STORE_OK);
+	rotated_at(s, "freed", "freed", end + 10);
+	held_is(s, "freed", NOW, 1, "freed");
+	/* A client made by the CLI and rotated by itself: its own. */
+	client(s, "own", "");
+	rotated_at(s, "own", "own", end);
+	held_is(s, "own", NOW, 1, "own");
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -198,6 +255,7 @@ main(void)
 		STORE_TEST(deleted_holder_stays),
 		STORE_TEST(too_deep_fails_closed),
 		STORE_TEST(ended_secrets_count_while_their_tokens_may),
+		STORE_TEST(self_made_secret_keeps_earlier_holders),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
