@@ -49,7 +49,9 @@ admin_error(struct admin_call *c, int status, const char *code, const char *fmt,
 void
 admin_manage_error(struct admin_call *c, const char *err)
 {
-	if (strstr(err, "does not exist") != NULL)
+	/* A client's secret that is not there is a missing resource, as
+	 * one whose id does not parse (admin_clients.c secret_revoke). */
+	if (strstr(err, "does not exist") != NULL || strstr(err, "has no secret") != NULL)
 		admin_error(c, 404, "not_found", "%s", err);
 	else if (strncmp(err, "store:", 6) == 0)
 		admin_error(c, 503, "temporarily_unavailable", "%s", err);

@@ -1045,6 +1045,21 @@ class Admin(Suite):
                                  headers={"Authorization": basic(cid, new)})
         check(intro.status != 200 or intro.json().get("active") is False, "voided: %r" % intro)
 
+    def test_revoking_a_secret_the_client_lacks_is_404(self):
+        # /clients/ID/secrets/abc/revoke was 404, but a well-formed id the
+        # client has no secret of was 400 invalid_request, as if the
+        # request were malformed.
+        cid = self.a_view["client_id"]
+        for sid in ("999999", "abc"):
+            r = self.api("POST", "/clients/%s/secrets/%s/revoke" % (cid, sid), self.a_admin, {})
+            eq((r.status, r.json()["error"]), (404, "not_found"), "secret %s: %r" % (sid, r))
+        other = self.api("GET", "/clients/%s/secrets" % self.g_client["client_id"],
+                         self.g_admin).json()["secrets"][0]["secret_id"]
+        r = self.api("POST", "/clients/%s/secrets/%d/revoke" % (cid, other), self.a_admin, {})
+        eq(r.status, 404, "another client's secret id: %r" % r)
+        eq(self.s.token(self.g_client["client_id"], self.g_client["client_secret"]).status, 200,
+           "and that secret still works")
+
     def test_token_list_pages(self):
         # The listing used to answer every record of the client at once
         # (a busy client has millions within the retention, and a Viewer
