@@ -523,8 +523,11 @@ admin_handle(struct http_exchange *x)
 	if (op->method != HTTP_GET) {
 		if (parse_body(&c) == -1)
 			goto out;
-		if (idem_begin(c.ctx->store, &c.p->client->c, &x->req, &claim, &x->resp) == IDEM_ANSWERED)
+		if (idem_begin(c.ctx->store, &c.p->client->c, &x->req, &claim, &x->resp) ==
+		    IDEM_ANSWERED) {
+			c.idem_answered = 1;
 			goto out;
+		}
 	} else if (x->req.body_len > 0) {
 		admin_error(&c, 400, "invalid_request", "a GET takes no body");
 		goto out;

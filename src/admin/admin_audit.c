@@ -26,7 +26,10 @@ admin_audit_call(struct admin_call *c, const char *action)
 	for (size_t i = 0; c->target[0] == '\0' && i < ADMIN_MAX_ARGS && c->arg[i][0] != '\0'; i++)
 		snprintf(target + strlen(target), sizeof(target) - strlen(target), "%s%s",
 		    i ? "/" : "", c->arg[i]);
-	snprintf(detail, sizeof(detail), "{\"status\":%d}", r->status);
+	/* A retry answered from its X-Request-ID's record did nothing: its row
+	 * says so, or the trail would show a change made twice. */
+	snprintf(detail, sizeof(detail), "{\"status\":%d%s}", r->status,
+	    c->idem_answered ? ",\"idempotent_replay\":true" : "");
 	memset(&ev, 0, sizeof(ev));
 	ev.request_id = c->x->req.request_id;
 	ev.actor = c->p != NULL ? c->p->client_id : "";
@@ -38,8 +41,8 @@ admin_audit_call(struct admin_call *c, const char *action)
 	ev.detail = detail;
 	/* A change is answered once its row is durable, as the change itself
 	 * is: a crash must not leave a change the trail does not show. A
-	 * refusal's row is queued (it changed nothing). */
-	if (c->x->req.method == HTTP_GET || r->status >= 400) {
+	 * refusal's row, or a replay's, is queued (it changed nothing). */
+	if (c->x->req.method == HTTP_GET || r->status >= 400 || c->idem_answered) {
 		(void)audit_emit(c->ctx, &ev);	/* logs its own failure */
 		return;
 	}

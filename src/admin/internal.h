@@ -37,6 +37,7 @@ struct admin_call {
 	char			 tenant[65];	/* the tenant acted on (audit), "" unknown */
 	char			 target[129];	/* what a create made (audit); else the path's {} */
 	int			 answered;
+	int			 idem_answered;	/* answered from its X-Request-ID's record */
 };
 
 typedef void (*admin_fn)(struct admin_call *);

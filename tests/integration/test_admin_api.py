@@ -1147,6 +1147,35 @@ class Admin(Suite):
         eq(self.api("POST", "/locks/clear", self.root, {"address": "not-an-ip"}).status, 400, "bad address")
         eq(self.api("POST", "/locks/clear", self.root, {"all": True}).status, 200, "platform clears all")
 
+    def test_a_replayed_write_is_not_a_second_change_on_the_trail(self):
+        # A retry answered from its X-Request-ID's record changes nothing,
+        # but its row was the first's again (action, target, outcome ok,
+        # {"status":200}): the trail showed the change made twice.
+        s = Server()
+        try:
+            adm = self.prod_admin("replay-admin", s)
+            c = s.client("acme", name="replay-app", roles="viewer")
+            h = {"Authorization": "Bearer " + self.bearer(adm["client_id"], adm["client_secret"], s),
+                 "X-Request-ID": "audit-replay-1"}
+            for i in range(2):
+                r = s.request("PATCH", A + "/clients/" + c["client_id"], body={"name": "replayed"},
+                              headers=h)
+                eq(r.status, 200, "answer %d: %r" % (i, r))
+            rows = []
+            for _ in range(50):
+                rows = [e for e in s.request("GET", A + "/audit?action=admin.client.update",
+                                             headers=h).json()["events"]
+                        if e["request_id"] == "audit-replay-1"]
+                if len(rows) == 2:
+                    break
+                time.sleep(0.1)
+            eq(len(rows), 2, "both answers are on the trail: %r" % rows)
+            details = sorted((json.loads(e["detail"]) for e in rows), key=len)
+            eq(details, [{"status": 200}, {"status": 200, "idempotent_replay": True}],
+               "one change, one replay: %r" % rows)
+        finally:
+            s.cleanup()
+
     def test_audit_trail_of_own_tenant(self):
         c = self.api("POST", "/clients", self.a_admin, {"name": "audited"}, headers={"X-Request-ID": "audit-me-1"})
         eq(c.status, 201, "create")
