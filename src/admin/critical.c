@@ -332,6 +332,42 @@ in_effect(struct gh_ctx *ctx, const struct store_approval *a, const json_t *p)
 	return 0;
 }
 
+/*
+ * A filed change that makes a secret showed it to its holder (the maker)
+ * when filed. Applied once that client is disabled or deleted (someone let
+ * go, a client found compromised), it would give whoever held that client
+ * a working secret. 0 when the holder is active (or none), else -1 with
+ * err.
+ */
+static int
+holder_active(struct gh_ctx *ctx, const json_t *payload, char *err, size_t errlen)
+{
+	const char *holder = NULL;
+	struct store_client c;
+	int rc, disabled;
+
+	if (admin_preset_holder(payload, &holder, err, errlen) == -1)
+		return -1;
+	if (holder == NULL || holder[0] == '\0')
+		return 0;
+	memset(&c, 0, sizeof(c));
+	if ((rc = store_client_get(ctx->store, holder, &c)) != STORE_OK) {
+		if (rc == STORE_NOTFOUND)
+			snprintf(err, errlen, "the secret this change makes was shown to %.128s, "
+			    "deleted since: it is not applied; file the change again", holder);
+		else
+			snprintf(err, errlen, "store: %s", store_last_error());
+		return -1;
+	}
+	disabled = c.disabled;
+	store_client_clear(&c);
+	if (!disabled)
+		return 0;
+	snprintf(err, errlen, "the secret this change makes was shown to %.128s, disabled "
+	    "since: it is not applied; file the change again", holder);
+	return -1;
+}
+
 /* The engine's applier for every admin kind: the payload as filed. */
 static int
 apply_approved(struct gh_ctx *ctx, const struct store_approval *a, char **result_json,
@@ -358,6 +394,10 @@ apply_approved(struct gh_ctx *ctx, const struct store_approval *a, char **result
 		json_decref(payload);
 		*result_json = strdup("{\"recovered\":true,\"note\":\"the change was already in effect\"}");
 		return 0;
+	}
+	if (makes_secret(a->kind) && holder_active(ctx, payload, err, errlen) == -1) {
+		json_decref(payload);
+		return -1;
 	}
 	status = k->apply(ctx, payload, &result, err, errlen);
 	json_decref(payload);

@@ -814,6 +814,40 @@ class Admin(Suite):
         finally:
             s.cleanup()
 
+    def test_a_secret_shown_to_a_maker_disabled_since_never_works(self):
+        # Regression: a filed creation or rotation shows its secret to the
+        # maker at once, and an approval applied it after the maker was
+        # disabled (someone let go) or deleted: whoever held the maker got
+        # a working secret of the client.
+        s = Server()
+        try:
+            adm, adm2 = self.prod_admin("gone-adm", s), self.prod_admin("gone-adm2", s)
+            t_adm = self.bearer(adm["client_id"], adm["client_secret"], s)
+            t_adm2 = self.bearer(adm2["client_id"], adm2["client_secret"], s)
+            target = s.client("acme", name="gone-target", roles="viewer", env="production",
+                              allow_ip="127.0.0.1/32")
+            for undo in ("disable", "delete"):
+                maker = s.client("acme", name="gone-" + undo, roles="operator")
+                tm = self.bearer(maker["client_id"], maker["client_secret"], s)
+                r = s.post_json(A + "/clients/%s/secrets/rotate" % target["client_id"], {"grace": "1h"},
+                                headers={"Authorization": "Bearer " + tm})
+                eq(r.status, 202, "the operator files a rotation: %r" % r)
+                aid, seen = r.json()["approval_id"], r.json()["client_secret"]
+                r = s.request("DELETE" if undo == "delete" else "POST",
+                              A + "/clients/%s%s" % (maker["client_id"], "" if undo == "delete" else "/disable"),
+                              headers={"Authorization": "Bearer " + t_adm})
+                eq(r.status, 200, "the maker %sd: %r" % (undo, r))
+                r = self.decide_as(aid, t_adm2, s=s)
+                eq(r.status, 200, "decided: %r" % r)
+                eq(r.json()["state"], "failed", "not applied (%s): %r" % (undo, r))
+                check("file the change again" in r.json()["result"]["error"], "says why: %r" % r)
+                eq(s.token(target["client_id"], seen).status, 401,
+                   "the secret the %sd maker saw does not work" % undo)
+                eq(s.token(target["client_id"], target["client_secret"]).status, 200,
+                   "the client's own still does")
+        finally:
+            s.cleanup()
+
     def test_a_client_made_at_once_is_held_by_its_maker(self):
         # With maker-checker off for client changes, the secret of a client
         # made at once is shown to its maker as well: the same rule holds
