@@ -19,6 +19,7 @@
 #include "admin/idempotency.h"
 #include "approvals/api.h"
 #include "approvals/approvals.h"
+#include "audit/audit.h"
 #include "gate/bearer.h"
 #include "http/params.h"
 #include "net/cidr.h"
@@ -62,7 +63,9 @@ answer_error(struct http_exchange *x, int status, const char *why)
 }
 
 /* The caller: a valid gatehouse bearer token and X-TENANT-ID naming its
- * tenant. 0 with *a and *pp (a reference) filled, or -1 after answering. */
+ * tenant. 0 with *a and *pp (a reference) filled, or -1 after answering,
+ * *pp then the token's holder when it was valid (for the audit row), else
+ * NULL: the caller releases it either way. */
 static int
 authenticate(struct gh_ctx *ctx, struct http_exchange *x, struct approval_actor *a,
     struct gate_principal **pp)
@@ -113,21 +116,21 @@ authenticate(struct gh_ctx *ctx, struct http_exchange *x, struct approval_actor 
 	if (!gate_principal_has_aud(*pp, ctx->issuer)) {
 		answer_error(x, 401, "the token is for another audience: approvals take tokens "
 		    "issued for gatehouse itself");
-		goto refused;
+		return -1;
 	}
 	tenant = http_request_header(&x->req, "X-TENANT-ID", &nt);
 	if (tenant == NULL || nt != 1) {
 		answer_error(x, 400, nt > 1 ? "the X-TENANT-ID header is repeated" :
 		    "the X-TENANT-ID header is required");
-		goto refused;
+		return -1;
 	}
 	if (strcmp(tenant, (*pp)->tenant_id) != 0) {
 		answer_error(x, 403, "the token belongs to another tenant than X-TENANT-ID names");
-		goto refused;
+		return -1;
 	}
 	if ((*pp)->client->allow.n > 0 && !cidr_match(&(*pp)->client->allow, addr)) {
 		answer_error(x, 403, "calls from this address are not allowed for this client");
-		goto refused;
+		return -1;
 	}
 	memset(a, 0, sizeof(*a));
 	snprintf(a->client_id, sizeof(a->client_id), "%s", (*pp)->client_id);
@@ -135,10 +138,37 @@ authenticate(struct gh_ctx *ctx, struct http_exchange *x, struct approval_actor 
 	a->roles = (*pp)->roles;
 	a->env = (*pp)->env;
 	return 0;
-refused:
-	gate_principal_release(*pp);
-	*pp = NULL;
-	return -1;
+}
+
+/*
+ * A call turned away (401, 403) on the trail, as the admin API's refusals
+ * are: who (p, NULL when the token was not valid), from where, and what it
+ * tried (action; target: the approval's id, or ""). approvals_decide
+ * records the refusals of an approval it has read itself; this is for the
+ * rest. Queued: a refusal changes nothing.
+ */
+static void
+audit_refusal(struct gh_ctx *ctx, struct http_exchange *x, const struct gate_principal *p,
+    const char *action, const char *target)
+{
+	struct audit_event ev;
+	char addr[46], detail[32];
+	int https = 0;
+
+	if (x->resp.status != 401 && x->resp.status != 403)
+		return;
+	ctx_client_address(ctx, &x->req, addr, &https);
+	snprintf(detail, sizeof(detail), "{\"status\":%d}", x->resp.status);
+	memset(&ev, 0, sizeof(ev));
+	ev.request_id = x->req.request_id;
+	ev.actor = p != NULL ? p->client_id : "";
+	ev.tenant = p != NULL ? p->tenant_id : "";
+	ev.address = addr;
+	ev.action = action;
+	ev.target = target;
+	ev.outcome = "refused";
+	ev.detail = detail;
+	(void)audit_emit(ctx, &ev);	/* logs its own failure */
 }
 
 /* The request's JSON object (an empty body is {} when empty_ok), with only
@@ -327,15 +357,24 @@ handle(struct http_exchange *x)
 		answer_error(x, 404, "no such approval route");
 		return HTTP_DONE;
 	}
-	if (authenticate(ctx, x, &me, &p) == -1)
+	if (authenticate(ctx, x, &me, &p) == -1) {
+		audit_refusal(ctx, x, p, !is_item && x->req.method == HTTP_POST ? "approval.file" :
+		    x->req.method != HTTP_POST ? "approval.read" : strcmp(action, "approve") == 0 ?
+		    "approval.approve" : "approval.reject", is_item ? id : "");
 		goto out;
+	}
 	if (x->req.method == HTTP_POST &&
 	    idem_begin(ctx->store, &p->client->c, &x->req, &claim, &x->resp) == IDEM_ANSWERED)
 		goto out;
-	if (!is_item && x->req.method == HTTP_POST)
+	if (!is_item && x->req.method == HTTP_POST) {
 		file_call(ctx, x, &me);
-	else if (!is_item)
+		if (x->resp.status == 403)
+			audit_refusal(ctx, x, p, "approval.file", "");
+	} else if (!is_item) {
 		list(ctx, x, &me);
+		if (x->resp.status == 403)
+			audit_refusal(ctx, x, p, "approval.read", "");
+	}
 	else if (x->req.method != HTTP_POST) {
 		if ((rc = approvals_get(ctx, &me, id, &a, err, sizeof(err))) != 0)
 			answer_error(x, rc, err);

@@ -642,6 +642,32 @@ class Approvals(Suite):
         check(want <= seen, "refused decisions on the trail: %r" % seen)
         eq(self.state(a["id"]), "pending", "unchanged")
 
+    def test_refused_calls_are_on_the_trail(self):
+        # The admin API puts every refusal (401, 403) on the trail; here a
+        # bad token, a token of another tenant than X-TENANT-ID, a Viewer
+        # filing and a listing of another tenant's approvals left no row.
+        tag = "refused-%d" % int(time.time() * 1000)
+        r = self.s.request("GET", "/approvals", headers={
+            "Authorization": "Bearer abc.def.ghi", "X-TENANT-ID": "acme", "X-Request-ID": tag + "-a"})
+        eq(r.status, 401, "bad token")
+        self.error(self.api("GET", "/approvals", self.op, tenant="globex",
+                            extra={"X-Request-ID": tag + "-b"}), 403, "tenant mismatch")
+        self.error(self.api("POST", "/approvals", self.viewer, {"method": "POST", "path": self.new_path()},
+                            extra={"X-Request-ID": tag + "-c"}), 403, "a viewer filing")
+        self.error(self.api("GET", "/approvals?tenant=acme", self.other_admin,
+                            extra={"X-Request-ID": tag + "-d"}), 403, "another tenant's list")
+        want = {(tag + "-a", "approval.read", ""), (tag + "-b", "approval.read", self.op["client_id"]),
+                (tag + "-c", "approval.file", self.viewer["client_id"]),
+                (tag + "-d", "approval.read", self.other_admin["client_id"])}
+        seen = set()
+        deadline = time.time() + 5
+        while time.time() < deadline and not want <= seen:
+            rows = self.s.cli("audit", "list", "--limit", "1000")
+            seen = {(e["request_id"], e["action"], e["actor"]) for e in rows
+                    if e["request_id"].startswith(tag) and e["outcome"] == "refused"}
+            time.sleep(0.2)
+        check(want <= seen, "refusals on the trail: %r" % seen)
+
 
 if __name__ == "__main__":
     Approvals().run()
