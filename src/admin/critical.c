@@ -333,6 +333,34 @@ in_effect(struct gh_ctx *ctx, const struct store_approval *a, const json_t *p)
 }
 
 /*
+ * Recovery only (a decision whose decider stopped before applying it): 1
+ * when the change would overwrite a later one. An update, disable or
+ * enable is applied whole, so applied now over a change made since the
+ * decision (by the CLI, or another approval), it would undo that one: a
+ * client re-enabled after a stuck disable was disabled again half a
+ * minute later. The client's updated_at after decided_at says so (this
+ * approval's own change, made just before the stop, also moves it: then
+ * it is in effect already, and failing it changes nothing).
+ */
+static int
+superseded(struct gh_ctx *ctx, const struct store_approval *a, const json_t *p)
+{
+	const char *cid = json_string_value(json_object_get(p, "client_id"));
+	struct store_client c;
+	int later;
+
+	if (strcmp(a->kind, "client.update") != 0 && strcmp(a->kind, "client.disable") != 0 &&
+	    strcmp(a->kind, "client.enable") != 0)
+		return 0;
+	memset(&c, 0, sizeof(c));
+	if (cid == NULL || store_client_get(ctx->store, cid, &c) != STORE_OK)
+		return 0;	/* gone: the applier says so */
+	later = c.updated_at > a->decided_at;
+	store_client_clear(&c);
+	return later;
+}
+
+/*
  * A filed change that makes a secret showed it to its holder (the maker)
  * when filed. Applied once that client is disabled or deleted (someone let
  * go, a client found compromised), it would give whoever held that client
@@ -394,6 +422,12 @@ apply_approved(struct gh_ctx *ctx, const struct store_approval *a, char **result
 		json_decref(payload);
 		*result_json = strdup("{\"recovered\":true,\"note\":\"the change was already in effect\"}");
 		return 0;
+	}
+	if (a->state == STORE_APPROVAL_APPROVED && superseded(ctx, a, payload)) {
+		json_decref(payload);
+		snprintf(err, errlen, "the client changed after this approval was decided; not "
+		    "applied over that change (file it again if it is still wanted)");
+		return -1;
 	}
 	if (makes_secret(a->kind) && holder_active(ctx, payload, err, errlen) == -1) {
 		json_decref(payload);

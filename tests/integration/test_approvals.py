@@ -607,6 +607,31 @@ class Approvals(Suite):
         eq(self.s.cli("client", "show", "taken-later")["tenant_id"], "globex", "globex's client stays")
         eq(self.s.token("taken-later", secret).status, 401, "acme's secret opens nothing")
 
+    def test_recovery_does_not_undo_a_later_change(self):
+        """A disable approved but not applied when its decider stopped, the
+        client re-enabled since (by hand, in the meantime), is not applied
+        over that: recovery applied an update, disable or enable whole, and
+        disabled the client again half a minute after it was enabled."""
+        prod = {"env": "production", "allow_ip": "127.0.0.0/8"}
+        c = self.s.client("acme", name="stuck-disable", roles="viewer", **prod)
+        cid = c["client_id"]
+        r = self.api("POST", "/admin/v1/clients/%s/disable" % cid, self.op, {})
+        eq(r.status, 202, "filed: %r" % r)
+        aid = r.json()["approval_id"]
+        p = self.cli_decide(aid, self.admin, env={"GATEHOUSE_TEST_FAULT": "approval-after-decide"})
+        eq(p.returncode, 70, "the CLI stopped at the fault point: %r" % p.stderr)
+        eq(self.state(aid), "approved", "decided, not applied")
+        time.sleep(1.1)     # a later second than the decision's
+        self.s.cli("client", "disable", cid)
+        self.s.cli("client", "enable", cid)
+        self.s.stop()
+        self.s.env["GATEHOUSE_CLOCK_OFFSET"] = str(int(self.s.env.get("GATEHOUSE_CLOCK_OFFSET", "0")) + 60)
+        self.s.start()
+        self.wait_state(aid, "failed", "not applied over the later change")
+        a = self.api("GET", "/approvals/" + aid, self.admin).json()
+        check("changed after this approval was decided" in json.dumps(a["result"]), "says why: %r" % a)
+        eq(self.s.cli("client", "show", cid)["status"], "active", "the client stays enabled")
+
     def test_audit_events(self):
         a = self.file(self.op)
         eq(self.decide(self.admin, a["id"]).status, 200, "approve")
