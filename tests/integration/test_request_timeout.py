@@ -87,7 +87,9 @@ class RequestTimeout(Suite):
     def test_a_request_sent_whole_is_served_however_slowly_it_is_answered(self):
         # Time the server takes is not the client's: a token request whose
         # record waits for the store (its write lock held 2.5 timeouts) is
-        # answered, not cut off at the request timeout.
+        # answered, not cut off at the request timeout: 200 once the lock
+        # goes, or 503 when the store's own lock timeout (PostgreSQL's, at
+        # times) ends the wait first. Either is an answer.
         c = self.s.client("slow", name="waits")
         before = self.timed_out()
         holder = self.s.hold_writes("tokens")
@@ -100,7 +102,7 @@ class RequestTimeout(Suite):
         finally:
             holder.release()
         t.join(30)
-        eq(got["r"].status, 200, "the held request's answer")
+        check("r" in got and got["r"].status in (200, 503), "the held request's answer: %r" % got)
         eq(self.timed_out() - before, 0.0, "nothing was cut off")
 
 
