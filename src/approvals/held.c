@@ -23,16 +23,26 @@ store_status(int rc, char *err, size_t errlen)
 	return rc == STORE_UNAVAILABLE ? 503 : 500;
 }
 
+/* When secret s stopped working: its expiry or its revocation, whichever
+ * came first; 0 when neither. */
+static int64_t
+secret_end(const struct store_secret *s)
+{
+	int64_t end = s->expires_at;
+
+	if (s->revoked_at != 0 && (end == 0 || s->revoked_at < end))
+		end = s->revoked_at;
+	return end;
+}
+
 /* Whether secret s of a client whose tokens from before valid_after are
  * void still counts at now (held.h): live, or ended so lately that a token
  * it issued may still be valid. */
 static int
 secret_counts(const struct store_secret *s, int64_t valid_after, int64_t now)
 {
-	int64_t end = s->expires_at;
+	int64_t end = secret_end(s);
 
-	if (s->revoked_at != 0 && (end == 0 || s->revoked_at < end))
-		end = s->revoked_at;
 	if (end == 0 || end > now)
 		return 1;
 	/* Tokens are issued before their secret ends: all of them are void
@@ -47,10 +57,8 @@ secret_counts(const struct store_secret *s, int64_t valid_after, int64_t now)
 static int
 secret_counted_at(const struct store_secret *s, int64_t valid_after, int64_t t)
 {
-	int64_t end = s->expires_at;
+	int64_t end = secret_end(s);
 
-	if (s->revoked_at != 0 && (end == 0 || s->revoked_at < end))
-		end = s->revoked_at;
 	if (end == 0 || end > t)
 		return 1;
 	if (valid_after <= t && valid_after > end)
