@@ -75,7 +75,7 @@ check_lockout(struct gh_ctx *ctx, const char *client_id, const char *peer_ip,
  */
 static int
 failure(struct gh_ctx *ctx, const char *client_id, const char *peer_ip, int64_t now,
-    struct lockout_lock *lk)
+    struct lockout_lock made[LOCKOUT_KIND__MAX])
 {
 	struct store_failure_key k[2] = {
 		{ STORE_LOCK_PAIR, peer_ip, client_id },
@@ -86,32 +86,46 @@ failure(struct gh_ctx *ctx, const char *client_id, const char *peer_ip, int64_t 
 	if (store_is_shared(ctx->store) &&
 	    store_failure_add(ctx->store, k, 2, now, ctx->cfg->lockout_window, counts) == STORE_OK)
 		return lockout_failure_counted(ctx->lockout, client_id, peer_ip, now,
-		    counts[0], counts[1], lk);
-	return lockout_failure(ctx->lockout, client_id, peer_ip, now, lk);
+		    counts[0], counts[1], made);
+	return lockout_failure(ctx->lockout, client_id, peer_ip, now, made);
 }
 
+/* One lock just made: counted, logged, stored and audited (ctx_lock_made). */
+static void
+lock_made(struct gh_ctx *ctx, const struct lockout_lock *lk)
+{
+	const char *labels[1];
+
+	labels[0] = lockout_kind_names[lk->kind];
+	metrics_add("gatehouse_lockouts_total", 1, labels);
+	log_event(LOG_WARN, "auth.locked", json_pack("{s:s, s:s, s:s, s:I}",
+	    "kind", lockout_kind_names[lk->kind], "peer", lk->address,
+	    "client", lk->client_id, "until", (json_int_t)lk->until));
+	ctx_lock_made(ctx, lk);
+	if (store_is_shared(ctx->store)) {
+		/* A lock made starts a fresh count, as in memory. Best effort:
+		 * a failed reset only leaves an old count to age out. */
+		struct store_failure_key k = { lk->kind == LOCKOUT_ADDRESS ? STORE_LOCK_ADDRESS :
+		    STORE_LOCK_PAIR, lk->address, lk->client_id };
+		(void)store_failure_reset(ctx->store, &k, 1);
+	}
+}
+
+/* Counts a failure; each lock it makes (the pair's and the address's may
+ * come with the same failure) is reported, or it would be in force here
+ * alone, out of `lock list` and beyond `lock clear`. */
 static void
 count_failure(struct gh_ctx *ctx, const char *client_id, const char *peer_ip,
     int64_t now)
 {
-	struct lockout_lock lk;
-	const char *labels[1];
+	struct lockout_lock made[LOCKOUT_KIND__MAX];
+	int n;
 
-	if (!ctx->cfg->lockout || !failure(ctx, client_id, peer_ip, now, &lk))
+	if (!ctx->cfg->lockout)
 		return;
-	labels[0] = lockout_kind_names[lk.kind];
-	metrics_add("gatehouse_lockouts_total", 1, labels);
-	log_event(LOG_WARN, "auth.locked", json_pack("{s:s, s:s, s:s, s:I}",
-	    "kind", lockout_kind_names[lk.kind], "peer", lk.address,
-	    "client", lk.client_id, "until", (json_int_t)lk.until));
-	ctx_lock_made(ctx, &lk);
-	if (store_is_shared(ctx->store)) {
-		/* A lock made starts a fresh count, as in memory. Best effort:
-		 * a failed reset only leaves an old count to age out. */
-		struct store_failure_key k = { lk.kind == LOCKOUT_ADDRESS ? STORE_LOCK_ADDRESS :
-		    STORE_LOCK_PAIR, lk.address, lk.client_id };
-		(void)store_failure_reset(ctx->store, &k, 1);
-	}
+	n = failure(ctx, client_id, peer_ip, now, made);
+	for (int i = 0; i < n; i++)
+		lock_made(ctx, &made[i]);
 }
 
 int

@@ -227,22 +227,40 @@ count(struct lockout *l, struct entry *e, int64_t threshold, int64_t now)
 	return lock_if(l, e, ++e->failures, threshold, now);
 }
 
-/* Fills *made for the lock just made (the address lock when both were). */
-static void
-made_lock(const struct lockout *l, int addr, const char *client_id, const char *address,
-    int64_t now, struct lockout_lock *made)
+/* Fills made[n] for a lock of kind just made; returns n + 1. */
+static int
+made_lock(const struct lockout *l, enum lockout_kind kind, const char *client_id,
+    const char *address, int64_t now, struct lockout_lock made[LOCKOUT_KIND__MAX], int n)
 {
-	memset(made, 0, sizeof(*made));
-	made->kind = addr ? LOCKOUT_ADDRESS : LOCKOUT_PAIR;
-	snprintf(made->address, sizeof(made->address), "%s", address);
-	if (!addr)
-		snprintf(made->client_id, sizeof(made->client_id), "%s", client_id);
-	made->until = now + l->cfg.duration;
+	memset(&made[n], 0, sizeof(made[n]));
+	made[n].kind = kind;
+	snprintf(made[n].address, sizeof(made[n].address), "%s", address);
+	if (kind == LOCKOUT_PAIR)
+		snprintf(made[n].client_id, sizeof(made[n].client_id), "%s", client_id);
+	made[n].until = now + l->cfg.duration;
+	return n + 1;
+}
+
+/* The locks just made, pair first, into made: each must be reported, since
+ * the caller writes to the store, logs and audits only those (one left
+ * out stays in this process's memory alone: unlisted, not shared with
+ * other nodes, and never lifted by `lock clear`). */
+static int
+made_locks(const struct lockout *l, int pair, int addr, const char *client_id,
+    const char *address, int64_t now, struct lockout_lock made[LOCKOUT_KIND__MAX])
+{
+	int n = 0;
+
+	if (pair)
+		n = made_lock(l, LOCKOUT_PAIR, client_id, address, now, made, n);
+	if (addr)
+		n = made_lock(l, LOCKOUT_ADDRESS, client_id, address, now, made, n);
+	return n;
 }
 
 int
 lockout_failure(struct lockout *l, const char *client_id, const char *address,
-    int64_t now, struct lockout_lock *made)
+    int64_t now, struct lockout_lock made[LOCKOUT_KIND__MAX])
 {
 	char k1[LOCKOUT_KEY_MAX], k2[LOCKOUT_KEY_MAX];
 	struct entry *ep;
@@ -255,15 +273,13 @@ lockout_failure(struct lockout *l, const char *client_id, const char *address,
 	pair = count(l, ep, l->cfg.pair_threshold, now);
 	addr = count(l, get_or_add(l, k1, LOCKOUT_ADDRESS, now, ep), l->cfg.address_threshold, now);
 	pthread_mutex_unlock(&l->mu);
-	if (!pair && !addr)
-		return 0;
-	made_lock(l, addr, client_id, address, now, made);
-	return 1;
+	return made_locks(l, pair, addr, client_id, address, now, made);
 }
 
 int
 lockout_failure_counted(struct lockout *l, const char *client_id, const char *address,
-    int64_t now, int64_t pair_count, int64_t address_count, struct lockout_lock *made)
+    int64_t now, int64_t pair_count, int64_t address_count,
+    struct lockout_lock made[LOCKOUT_KIND__MAX])
 {
 	char k1[LOCKOUT_KEY_MAX], k2[LOCKOUT_KEY_MAX];
 	struct entry *ep, *ea;
@@ -287,10 +303,7 @@ lockout_failure_counted(struct lockout *l, const char *client_id, const char *ad
 	pair = lock_if(l, ep, pair_count, l->cfg.pair_threshold, now);
 	addr = lock_if(l, ea, address_count, l->cfg.address_threshold, now);
 	pthread_mutex_unlock(&l->mu);
-	if (!pair && !addr)
-		return 0;
-	made_lock(l, addr, client_id, address, now, made);
-	return 1;
+	return made_locks(l, pair, addr, client_id, address, now, made);
 }
 
 void

@@ -46,19 +46,21 @@ void		 lockout_free(struct lockout *);
  * gets the seconds left (the longer of the two). */
 int	lockout_check(struct lockout *, const char *client_id,
 	    const char *address, int64_t now, int64_t *retry_after);
-/* Counts a failure. When it creates a lock, returns 1 and fills *made
- * (the address lock when both are made at once). */
+/* Counts a failure. Returns how many locks it made (0, 1, or 2 when the
+ * pair and the address reach their thresholds at once) and fills made[0..]
+ * with them, the pair's first. */
 int	lockout_failure(struct lockout *, const char *client_id,
-	    const char *address, int64_t now, struct lockout_lock *made);
+	    const char *address, int64_t now,
+	    struct lockout_lock made[LOCKOUT_KIND__MAX]);
 /*
  * The same with the counts kept elsewhere (the store's counters shared by
  * nodes: store_failure_add): pair_count and address_count are the
- * failures in their windows, this one included. Locks as lockout_failure
- * does when a count reaches its threshold.
+ * failures in their windows, this one included. Locks, and returns and
+ * fills made, as lockout_failure does when a count reaches its threshold.
  */
 int	lockout_failure_counted(struct lockout *, const char *client_id,
 	    const char *address, int64_t now, int64_t pair_count,
-	    int64_t address_count, struct lockout_lock *made);
+	    int64_t address_count, struct lockout_lock made[LOCKOUT_KIND__MAX]);
 /* Failures of the pair counted elsewhere (by another node, in the store's
  * shared counters, in the window that began at window_start): the pair's
  * entry takes the larger count, so that a success here has failures to

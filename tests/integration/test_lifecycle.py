@@ -525,6 +525,31 @@ class Lifecycle(Suite):
         check('"auth.locked"' in log and '"auth.unlocked"' in log, "locks and unlocks logged")
         check("wrong-secret" not in log and c["client_secret"] not in log, "no secrets in the log")
 
+    def test_pair_and_address_locked_by_one_failure_are_both_listed_and_cleared(self):
+        # Regression: when one failure reached both thresholds (the pair's
+        # 5th, the address's 20th), only the address lock was stored: the
+        # pair lock held on this node alone, out of `lock list`, and
+        # `lock clear` (even --all) left the client locked out.
+        c = self.s.client("lock", name="both at once")
+        addr = "203.0.113.60"
+        for i in range(15):
+            eq(self.tok("unknown-both-%d" % i, "guess", xff=addr).status, 401, "guess %d" % i)
+        for i in range(5):
+            eq(self.tok(c["client_id"], "wrong-%d" % i, xff=addr).status, 401, "wrong %d" % i)
+        deadline = time.time() + 3
+        while True:
+            mine = sorted((x["kind"], x["client_id"] or "") for x in self.s.cli("lock", "list")
+                          if x["address"] == addr)
+            if len(mine) >= 2 or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        eq(mine, [("address", ""), ("pair", c["client_id"])], "both locks are in the store")
+        eq(self.s.cli("lock", "clear", "--address", addr)["cleared"], 2, "both cleared")
+        deadline = time.time() + 5
+        while self.tok(c["client_id"], c["client_secret"], xff=addr).status != 200:
+            check(time.time() < deadline, "the client stayed locked out after lock clear")
+            time.sleep(0.2)
+
     def test_locks_shared_across_processes_and_restarts(self):
         s = Server("--trusted-proxies", "127.0.0.1")
         b = None

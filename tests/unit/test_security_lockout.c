@@ -33,30 +33,60 @@ static void
 pair_and_address_thresholds(void **state)
 {
 	struct lockout *l = lockout_new(&cfg);
-	struct lockout_lock lk;
+	struct lockout_lock lk[LOCKOUT_KIND__MAX];
 	int64_t retry = 0;
 
 	(void)state;
-	assert_int_equal(lockout_failure(l, "victim", "192.0.2.1", 10, &lk), 0);
-	assert_int_equal(lockout_failure(l, "victim", "192.0.2.1", 11, &lk), 0);
-	assert_int_equal(lockout_failure(l, "victim", "192.0.2.1", 12, &lk), 1);
-	assert_int_equal(lk.kind, LOCKOUT_PAIR);
-	assert_string_equal(lk.client_id, "victim");
-	assert_int_equal(lk.until, 62);
+	assert_int_equal(lockout_failure(l, "victim", "192.0.2.1", 10, lk), 0);
+	assert_int_equal(lockout_failure(l, "victim", "192.0.2.1", 11, lk), 0);
+	assert_int_equal(lockout_failure(l, "victim", "192.0.2.1", 12, lk), 1);
+	assert_int_equal(lk[0].kind, LOCKOUT_PAIR);
+	assert_string_equal(lk[0].client_id, "victim");
+	assert_int_equal(lk[0].until, 62);
 	assert_int_equal(lockout_check(l, "victim", "192.0.2.1", 20, &retry), 1);
 	assert_int_equal(retry, 42);
 	/* The same client elsewhere, and another client here, are not locked. */
 	assert_false(locked(l, "victim", "198.51.100.1", 20));
 	assert_false(locked(l, "other", "192.0.2.1", 20));
 	/* Two more failures of other ids here reach the address threshold (5). */
-	assert_int_equal(lockout_failure(l, "x", "192.0.2.1", 21, &lk), 0);
-	assert_int_equal(lockout_failure(l, "y", "192.0.2.1", 22, &lk), 1);
-	assert_int_equal(lk.kind, LOCKOUT_ADDRESS);
-	assert_string_equal(lk.client_id, "");
+	assert_int_equal(lockout_failure(l, "x", "192.0.2.1", 21, lk), 0);
+	assert_int_equal(lockout_failure(l, "y", "192.0.2.1", 22, lk), 1);
+	assert_int_equal(lk[0].kind, LOCKOUT_ADDRESS);
+	assert_string_equal(lk[0].client_id, "");
 	assert_true(locked(l, "anyone", "192.0.2.1", 30));
 	assert_false(locked(l, "anyone", "192.0.2.2", 30));
 	/* Over at until. */
 	assert_false(locked(l, "anyone", "192.0.2.1", 72));
+	lockout_free(l);
+}
+
+/* Regression: a failure that reaches both thresholds at once made two
+ * locks but reported only the address's, so the pair's stayed in this
+ * process alone: never stored, listed, or lifted by `lock clear`. */
+static void
+both_locks_made_at_once_are_both_reported(void **state)
+{
+	struct lockout *l = lockout_new(&cfg);
+	struct lockout_lock lk[LOCKOUT_KIND__MAX];
+
+	(void)state;
+	assert_int_equal(lockout_failure(l, "x", "192.0.2.1", 10, lk), 0);
+	assert_int_equal(lockout_failure(l, "y", "192.0.2.1", 10, lk), 0);
+	assert_int_equal(lockout_failure(l, "victim", "192.0.2.1", 10, lk), 0);
+	assert_int_equal(lockout_failure(l, "victim", "192.0.2.1", 10, lk), 0);
+	/* The victim's 3rd (pair threshold) is the address's 5th. */
+	assert_int_equal(lockout_failure(l, "victim", "192.0.2.1", 10, lk), 2);
+	assert_int_equal(lk[0].kind, LOCKOUT_PAIR);
+	assert_string_equal(lk[0].client_id, "victim");
+	assert_int_equal(lk[1].kind, LOCKOUT_ADDRESS);
+	assert_string_equal(lk[1].client_id, "");
+	assert_int_equal(lk[0].until, 60);
+	assert_int_equal(lk[1].until, 60);
+	/* The same from counts kept in the store. */
+	assert_int_equal(lockout_failure_counted(l, "v2", "192.0.2.2", 10, 3, 5, lk), 2);
+	assert_int_equal(lk[0].kind, LOCKOUT_PAIR);
+	assert_string_equal(lk[0].client_id, "v2");
+	assert_int_equal(lk[1].kind, LOCKOUT_ADDRESS);
 	lockout_free(l);
 }
 
@@ -67,7 +97,7 @@ static void
 failures_counted_elsewhere(void **state)
 {
 	struct lockout *l = lockout_new(&cfg);
-	struct lockout_lock lk;
+	struct lockout_lock lk[LOCKOUT_KIND__MAX];
 
 	(void)state;
 	assert_int_equal(lockout_success(l, "c", "192.0.2.1"), 0);	/* nothing seen here */
@@ -79,10 +109,10 @@ failures_counted_elsewhere(void **state)
 	lockout_note_failures(l, "c", "192.0.2.1", 2, 10, 110);
 	assert_int_equal(lockout_success(l, "c", "192.0.2.1"), 0);
 	/* A larger local count stays; a lock made here stays. */
-	assert_int_equal(lockout_failure(l, "d", "192.0.2.1", 200, &lk), 0);
-	assert_int_equal(lockout_failure(l, "d", "192.0.2.1", 201, &lk), 0);
+	assert_int_equal(lockout_failure(l, "d", "192.0.2.1", 200, lk), 0);
+	assert_int_equal(lockout_failure(l, "d", "192.0.2.1", 201, lk), 0);
 	lockout_note_failures(l, "d", "192.0.2.1", 1, 195, 202);
-	assert_int_equal(lockout_failure(l, "d", "192.0.2.1", 203, &lk), 1);	/* the 3rd */
+	assert_int_equal(lockout_failure(l, "d", "192.0.2.1", 203, lk), 1);	/* the 3rd */
 	lockout_note_failures(l, "d", "192.0.2.1", 9, 203, 204);
 	assert_true(locked(l, "d", "192.0.2.1", 204));
 	lockout_free(l);
@@ -92,19 +122,20 @@ static void
 window_and_success(void **state)
 {
 	struct lockout *l = lockout_new(&cfg);
-	struct lockout_lock lk;
+	struct lockout_lock lk[LOCKOUT_KIND__MAX];
 
 	(void)state;
-	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 0, &lk), 0);
-	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 1, &lk), 0);
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 0, lk), 0);
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 1, lk), 0);
 	/* The window (100 s) ends: counting starts again. */
-	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 150, &lk), 0);
-	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 151, &lk), 0);
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 150, lk), 0);
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 151, lk), 0);
 	/* A success clears the pair's count. */
 	lockout_success(l, "c", "192.0.2.1");
-	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 152, &lk), 0);
-	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 153, &lk), 0);
-	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 154, &lk), 1);
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 152, lk), 0);
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 153, lk), 0);
+	/* The pair's 3rd since the success, and the address's 5th: both. */
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 154, lk), 2);
 	lockout_free(l);
 }
 
@@ -112,7 +143,7 @@ static void
 sync_places_and_removes(void **state)
 {
 	struct lockout *l = lockout_new(&cfg);
-	struct lockout_lock store[2], *removed = NULL, lk;
+	struct lockout_lock store[2], *removed = NULL, lk[LOCKOUT_KIND__MAX];
 	size_t nremoved = 0;
 
 	(void)state;
@@ -126,7 +157,7 @@ sync_places_and_removes(void **state)
 	store[1].until = 500;
 	/* A lock made here, not yet in the store. */
 	for (int i = 0; i < 3; i++)
-		lockout_failure(l, "local", "203.0.113.3", 100, &lk);
+		lockout_failure(l, "local", "203.0.113.3", 100, lk);
 	assert_true(locked(l, "local", "203.0.113.3", 101));
 
 	assert_int_equal(lockout_sync(l, store, 2, 100, 1, &removed, &nremoved), 0);
@@ -167,15 +198,15 @@ static void
 stored_then_cleared_before_any_sync(void **state)
 {
 	struct lockout *l = lockout_new(&cfg);
-	struct lockout_lock lk, *removed = NULL;
+	struct lockout_lock lk[LOCKOUT_KIND__MAX], *removed = NULL;
 	size_t nremoved = 0;
 
 	(void)state;
 	for (int i = 0; i < 3; i++)
-		lockout_failure(l, "c", "203.0.113.4", 100, &lk);
+		lockout_failure(l, "c", "203.0.113.4", 100, lk);
 	/* Our write became visible at generation 7; the operator cleared it
 	 * before any sync saw it. A sync of an older snapshot keeps it... */
-	lockout_mark_stored(l, &lk, 1, 7);
+	lockout_mark_stored(l, lk, 1, 7);
 	assert_int_equal(lockout_sync(l, NULL, 0, 101, 6, &removed, &nremoved), 0);
 	assert_int_equal(nremoved, 0);
 	assert_true(locked(l, "c", "203.0.113.4", 101));
@@ -191,12 +222,12 @@ static void
 expired_reported_once(void **state)
 {
 	struct lockout *l = lockout_new(&cfg);
-	struct lockout_lock lk, *out = NULL;
+	struct lockout_lock lk[LOCKOUT_KIND__MAX], *out = NULL;
 	size_t n = 0;
 
 	(void)state;
 	for (int i = 0; i < 3; i++)
-		lockout_failure(l, "c", "192.0.2.7", 10, &lk);
+		lockout_failure(l, "c", "192.0.2.7", 10, lk);
 	assert_int_equal(lockout_expired(l, 30, &out, &n), 0);
 	assert_int_equal(n, 0);
 	free(out);
@@ -219,29 +250,29 @@ static void
 full_table_still_counts(void **state)
 {
 	struct lockout *l = lockout_new(&cfg);
-	struct lockout_lock lk;
+	struct lockout_lock lk[LOCKOUT_KIND__MAX];
 	char addr[46];
 
 	(void)state;
 	/* Each failure makes two entries: the pair's and the address's. */
 	for (int i = 0; i < LOCKOUT_MAX_ENTRIES / 2; i++) {
 		snprintf(addr, sizeof(addr), "10.%d.%d.%d", i >> 16, (i >> 8) & 255, i & 255);
-		assert_int_equal(lockout_failure(l, "filler", addr, 10, &lk), 0);
+		assert_int_equal(lockout_failure(l, "filler", addr, 10, lk), 0);
 	}
 	/* A lock made while full stays, however many entries come after. */
-	assert_int_equal(lockout_failure(l, "c", "192.0.2.9", 11, &lk), 0);
-	assert_int_equal(lockout_failure(l, "c", "192.0.2.9", 11, &lk), 0);
-	assert_int_equal(lockout_failure(l, "c", "192.0.2.9", 11, &lk), 1);
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.9", 11, lk), 0);
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.9", 11, lk), 0);
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.9", 11, lk), 1);
 	assert_true(locked(l, "c", "192.0.2.9", 12));
 	for (int i = 0; i < LOCKOUT_MAX_ENTRIES / 2; i++) {
 		snprintf(addr, sizeof(addr), "172.%d.%d.%d", 16 + (i >> 16), (i >> 8) & 255, i & 255);
-		assert_int_equal(lockout_failure(l, "filler", addr, 12, &lk), 0);
+		assert_int_equal(lockout_failure(l, "filler", addr, 12, lk), 0);
 	}
 	assert_true(locked(l, "c", "192.0.2.9", 13));
 	/* And a newcomer is counted and locked as always. */
-	assert_int_equal(lockout_failure(l, "d", "198.51.100.9", 13, &lk), 0);
-	assert_int_equal(lockout_failure(l, "d", "198.51.100.9", 13, &lk), 0);
-	assert_int_equal(lockout_failure(l, "d", "198.51.100.9", 13, &lk), 1);
+	assert_int_equal(lockout_failure(l, "d", "198.51.100.9", 13, lk), 0);
+	assert_int_equal(lockout_failure(l, "d", "198.51.100.9", 13, lk), 0);
+	assert_int_equal(lockout_failure(l, "d", "198.51.100.9", 13, lk), 1);
 	assert_true(locked(l, "d", "198.51.100.9", 14));
 	lockout_free(l);
 }
@@ -266,7 +297,7 @@ static void
 chosen_ids_do_not_share_a_bucket(void **state)
 {
 	struct lockout *l = lockout_new(&cfg);
-	struct lockout_lock lk;
+	struct lockout_lock lk[LOCKOUT_KIND__MAX];
 	unsigned target = public_bucket("p|192.0.2.50|x0");
 	size_t made = 0, longest = 0;
 	char id[32], key[LOCKOUT_KEY_MAX];
@@ -277,7 +308,7 @@ chosen_ids_do_not_share_a_bucket(void **state)
 		snprintf(key, sizeof(key), "p|192.0.2.50|%s", id);
 		if (public_bucket(key) != target)
 			continue;
-		lockout_failure(l, id, "192.0.2.50", 10, &lk);
+		lockout_failure(l, id, "192.0.2.50", 10, lk);
 		made++;
 	}
 	for (size_t i = 0; i < BUCKETS; i++) {
@@ -297,6 +328,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(pair_and_address_thresholds),
+		cmocka_unit_test(both_locks_made_at_once_are_both_reported),
 		cmocka_unit_test(window_and_success),
 		cmocka_unit_test(failures_counted_elsewhere),
 		cmocka_unit_test(sync_places_and_removes),
