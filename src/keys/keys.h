@@ -51,7 +51,9 @@ int	keys_ensure(struct store *, const uint8_t seal_key[32],
  * Rotation: a new key for env is published at now and signs from
  * now + lead, so verifiers that cache the JWKS know it before they meet it.
  * The key it replaces retires then, and stays published for max_lifetime
- * + KEYS_REMOVE_MARGIN more (the longest a token it signed can live)
+ * + KEYS_REMOVE_MARGIN more (the longest a token it signed can live), or
+ * until KEYS_REMOVE_MARGIN after the latest expiry of env's issued tokens
+ * if that is later (one issued before its client's max_ttl was lowered),
  * before it is removed.
  * alg NULL: the current key's algorithm. 0, or -1 with a reason.
  */

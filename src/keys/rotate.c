@@ -48,6 +48,28 @@ find_current(const struct store_key *ks, size_t n, enum store_env env,
 	return best;
 }
 
+/*
+ * When env's retiring keys are unpublished: KEYS_REMOVE_MARGIN after the
+ * later of last_token_end (the longest lifetime a client may now ask,
+ * from when the new key signs) and the end of the latest token already
+ * issued. The clients' lifetimes alone miss a token issued before a
+ * client's max_ttl was lowered: its key went while it was still valid.
+ * -1 with a reason when the store cannot say.
+ */
+static int64_t
+old_key_end(struct store *st, enum store_env env, int64_t now, int64_t last_token_end,
+    char *err, size_t errlen)
+{
+	int64_t latest = 0;
+
+	if (store_token_latest_expiry(st, env, now, &latest) != STORE_OK) {
+		snprintf(err, errlen, "cannot read when the last %s token expires: %s",
+		    store_env_names[env], store_last_error());
+		return -1;
+	}
+	return (latest > last_token_end ? latest : last_token_end) + KEYS_REMOVE_MARGIN;
+}
+
 int
 keys_rotate(struct store *st, const uint8_t seal_key[32], enum store_env env,
     const char *alg_name, int64_t now, int64_t lead, int64_t max_lifetime,
@@ -57,6 +79,7 @@ keys_rotate(struct store *st, const uint8_t seal_key[32], enum store_env env,
 	size_t n = 0;
 	struct keyring_dates d;
 	enum jose_alg alg;
+	int64_t old_remove_at;
 	int cur, pending, rc = -1;
 
 	if (store_key_list(st, &ks, &n) != STORE_OK) {
@@ -79,12 +102,15 @@ keys_rotate(struct store *st, const uint8_t seal_key[32], enum store_env env,
 	d.activate_at = now + lead;
 	d.retire_at = 0;
 	d.remove_at = 0;
+	if ((old_remove_at = old_key_end(st, env, now, d.activate_at + max_lifetime, err,
+	    errlen)) == -1)
+		goto out;
 	/* The old key signs until the new one does, then stays published
 	 * while its last token can still be presented. The check above spares
 	 * making a key in vain; the store's, in the same transaction as the
 	 * insert, is the one that holds when rotations run at once. */
-	if (keys_create_successor(st, seal_key, env, alg, &d, now,
-	    d.activate_at + max_lifetime + KEYS_REMOVE_MARGIN, kid, err, errlen) == -1)
+	if (keys_create_successor(st, seal_key, env, alg, &d, now, old_remove_at, kid, err,
+	    errlen) == -1)
 		goto out;
 	rc = 0;
 out:

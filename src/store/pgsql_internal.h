@@ -227,6 +227,7 @@ int	pg_token_revoke(void *h, const char *id, int64_t at);
 int	pg_token_revoke_by_name(void *h, const char *client_id, const char *name, int64_t at,
 	    int *count);
 int	pg_token_prune(void *h, int64_t expired_before, int64_t limit, int64_t *pruned);
+int	pg_token_latest_expiry(void *h, int env, int64_t now, int64_t *latest);
 int	pg_commit_batch(void *h, const struct store_token *t, size_t n, int *errs,
 	    const struct store_audit_key *key, const struct store_audit *au, size_t na);
 int	pg_commit_tokens(void *h, const struct store_token *t, size_t n, int *errs);

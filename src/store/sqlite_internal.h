@@ -249,7 +249,7 @@ enum sq_id {
 	SQ_KEY_INSERT, SQ_KEY_LIST, SQ_KEY_PENDING, SQ_KEY_CURRENT, SQ_KEY_RETIRE,
 	SQ_KEY_ENV, SQ_KEY_OTHERS, SQ_KEY_UNRETIRE,
 	SQ_TOKEN_GET, SQ_TOKEN_LIST, SQ_TOKEN_LIST_REVOKED, SQ_TOKEN_REVOKE, SQ_TOKEN_EXISTS,
-	SQ_TOKEN_REVOKE_NAME, SQ_TOKEN_REVOKE_NAME_CLIENT, SQ_TOKEN_PRUNE,
+	SQ_TOKEN_REVOKE_NAME, SQ_TOKEN_REVOKE_NAME_CLIENT, SQ_TOKEN_PRUNE, SQ_TOKEN_LATEST_EXPIRY,
 	SQ__MAX
 };
 
@@ -329,6 +329,7 @@ int	 sq_token_revoke(void *h, const char *id, int64_t at);
 int	 sq_token_revoke_by_name(void *h, const char *client_id, const char *name, int64_t at,
 	    int *count);
 int	 sq_token_prune(void *h, int64_t expired_before, int64_t limit, int64_t *pruned);
+int	 sq_token_latest_expiry(void *h, int env, int64_t now, int64_t *latest);
 int	 sq_commit_batch(void *h, const struct store_token *t, size_t n, int *errs,
 	    const struct store_audit_key *key, const struct store_audit *a, size_t na);
 int	 sq_commit_tokens(void *h, const struct store_token *t, size_t n, int *errs);

@@ -296,6 +296,11 @@ int	store_token_revoke_by_name(struct store *, const char *client_id,
  * is kept only for operators (token list) until the retention ends. */
 int	store_token_prune(struct store *, int64_t expired_before, int64_t limit,
 	    int64_t *pruned);
+/* The latest expires_at of env's JWT records that expire after now (0 when
+ * none) into *latest: until then a token signed by one of env's keys may be
+ * presented (keys/rotate.c keeps a retiring key published that long). */
+int	store_token_latest_expiry(struct store *, enum store_env env, int64_t now,
+	    int64_t *latest);
 void	store_token_clear(struct store_token *);
 void	store_token_free(struct store_token *, size_t n);
 

@@ -105,6 +105,9 @@ struct store_ops {
 	 * node caches holds an expired token. */
 	int	(*token_prune)(void *h, int64_t expired_before, int64_t limit,
 		    int64_t *pruned);
+	/* Through the tokens_expiry index, from its end: the live records
+	 * only, never the table. *latest 0 when there is none. */
+	int	(*token_latest_expiry)(void *h, int env, int64_t now, int64_t *latest);
 
 	/* Idempotency records (store.h store_idem_*); none bumps the
 	 * generation. begin: insert RUNNING, or STORE_CONFLICT with the live

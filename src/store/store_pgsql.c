@@ -284,6 +284,7 @@ const struct store_ops store_pgsql_ops = {
 	.token_list = pg_token_list,
 	.token_list_revoked = pg_token_list_revoked,
 	.token_prune = pg_token_prune,
+	.token_latest_expiry = pg_token_latest_expiry,
 	.token_revoke = pg_token_revoke,
 	.token_revoke_by_name = pg_token_revoke_by_name,
 	.commit_tokens = pg_commit_tokens,

@@ -132,6 +132,9 @@ const char *const sqi_sql[SQ__MAX] = {
 	/* Served by tokens_expiry (migration token_expiry). */
 	[SQ_TOKEN_PRUNE] = "DELETE FROM tokens WHERE rowid IN"
 	    " (SELECT rowid FROM tokens WHERE expires_at < ? LIMIT ?)",
+	/* tokens_expiry from its end down to ?1: the live records only. */
+	[SQ_TOKEN_LATEST_EXPIRY] = "SELECT expires_at FROM tokens WHERE expires_at > ?1"
+	    " AND env = ?2 AND format = ?3 ORDER BY expires_at DESC LIMIT 1",
 };
 
 /* The writer connection's, by enum sw_id. */
@@ -465,6 +468,7 @@ const struct store_ops store_sqlite_ops = {
 	.token_list = sq_token_list,
 	.token_list_revoked = sq_token_list_revoked,
 	.token_prune = sq_token_prune,
+	.token_latest_expiry = sq_token_latest_expiry,
 	.token_revoke = sq_token_revoke,
 	.token_revoke_by_name = sq_token_revoke_by_name,
 	.commit_tokens = sq_commit_tokens,

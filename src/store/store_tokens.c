@@ -83,6 +83,14 @@ store_token_prune(struct store *s, int64_t expired_before, int64_t limit, int64_
 	return s->ops->token_prune(s->h, expired_before, limit, pruned);
 }
 
+int
+store_token_latest_expiry(struct store *s, enum store_env env, int64_t now, int64_t *latest)
+{
+	REQUIRE(s != NULL && latest != NULL, "NULL argument");
+	*latest = 0;
+	return s->ops->token_latest_expiry(s->h, (int)env, now, latest);
+}
+
 void
 store_token_clear(struct store_token *t)
 {

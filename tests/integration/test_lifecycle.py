@@ -269,6 +269,43 @@ class Lifecycle(Suite):
         finally:
             s.cleanup()
 
+    def test_a_rotated_key_outlives_tokens_issued_before_max_ttl_was_lowered(self):
+        # Regression: the old key's removal was fixed from the clients'
+        # max_ttl at the rotation, so a token issued before its client's
+        # max_ttl was lowered lost its key (and verified nowhere) while it
+        # was still valid.
+        import calendar
+        s = Server(start=False)
+        try:
+            s.start()
+            c = s.client("keys", name="shortened", ttl="30d", max_ttl="30d")
+            r = s.token(c["client_id"], c["client_secret"])
+            eq(r.status, 200, "issued")
+            t = r.json()["access_token"]
+            h, p = jwt_parts(t)
+            admin = s.token(s.bootstrap["client_id"], s.bootstrap["client_secret"]).json()["access_token"]
+            r = s.request("PATCH", "/admin/v1/clients/" + c["client_id"],
+                          body={"ttl": 3600, "max_ttl": 3600},
+                          headers={"Authorization": "Bearer " + admin})
+            eq(r.status, 200, "max_ttl lowered: %r" % r)
+            s.cli("keys", "rotate", "--env", "sandbox", "--lead", "0")
+            old = [k for k in s.cli("keys", "list") if k["kid"] == h["kid"]][0]
+            remove_at = calendar.timegm(time.strptime(old["remove_at"], "%Y-%m-%dT%H:%M:%SZ"))
+            check(remove_at >= p["exp"] + 300, "the old key stays until its last token ends: "
+                  "removed at %d, token ends at %d" % (remove_at, p["exp"]))
+            s.stop()
+            # Two days on: past the longest lifetime a client may now ask,
+            # well within the token's 30 days.
+            s.env["GATEHOUSE_CLOCK_OFFSET"] = str(2 * 86400)
+            s.start()
+            check(h["kid"] in [k["kid"] for k in s.get("/.well-known/jwks.json").json()["keys"]],
+                  "the token's key is still published")
+            r = s.post_form("/oauth/introspect", {"token": t},
+                            headers={"Authorization": basic(c["client_id"], c["client_secret"])})
+            eq(r.json().get("active"), True, "the token is still active: %r" % r)
+        finally:
+            s.cleanup()
+
     def test_key_rotation_publish_ahead_then_sign(self):
         c = self.s.client("keys", name="k")
         old_kid = jwt_parts(self.s.token(c["client_id"], c["client_secret"]).json()["access_token"])[0]["kid"]
