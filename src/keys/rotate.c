@@ -48,6 +48,21 @@ find_current(const struct store_key *ks, size_t n, enum store_env env,
 	return best;
 }
 
+/* The key of env scheduled to take over at now (find_current's pending),
+ * or -1. */
+static int
+find_pending(const struct store_key *ks, size_t n, enum store_env env, int64_t now)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct store_key *k = &ks[i];
+		if (k->env == env && k->activate_at > now &&
+		    (k->remove_at == 0 || k->remove_at > now) &&
+		    (k->retire_at == 0 || k->retire_at > now))
+			return (int)i;
+	}
+	return -1;
+}
+
 /*
  * When env's retiring keys are unpublished: KEYS_REMOVE_MARGIN after the
  * later of last_token_end (the longest lifetime a client may now ask,
@@ -146,6 +161,17 @@ keys_revoke(struct store *st, const char *kid, int64_t now, char *err,
 				    (ks[k].retire_at == 0 || ks[k].retire_at > now) &&
 				    (ks[k].remove_at == 0 || ks[k].remove_at > now))
 					others = 1;
+			if (cur == (int)i && !others && pending) {
+				/* keys rotate refuses while a successor waits:
+				 * the way out starts by cancelling it. */
+				int w = find_pending(ks, n, ks[i].env, now);
+				snprintf(err, errlen, "key %.64s is the only key signing for %s, and key "
+				    "%.64s is scheduled to take over; to end %.64s now, revoke %.64s "
+				    "(that cancels its rotation), rotate (gatehouse keys rotate --env %s "
+				    "--lead 0), then revoke %.64s", kid, store_env_names[ks[i].env],
+				    ks[w].kid, kid, ks[w].kid, store_env_names[ks[i].env], kid);
+				goto out;
+			}
 			if (cur == (int)i && !others) {
 				snprintf(err, errlen, "key %.64s is the only key signing for %s; "
 				    "rotate first (gatehouse keys rotate --env %s --lead 0), then revoke it",

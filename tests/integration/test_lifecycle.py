@@ -306,6 +306,30 @@ class Lifecycle(Suite):
         finally:
             s.cleanup()
 
+    def test_revoking_the_signing_key_during_a_lead_names_the_way_out(self):
+        # Regression: with a successor scheduled, revoking the signing key
+        # (compromised) was refused with "rotate first (--lead 0)", which
+        # keys rotate refuses while a successor waits: no way out for the
+        # whole lead. The refusal names the steps that work.
+        s = Server()
+        try:
+            old = [k["kid"] for k in s.cli("keys", "list") if k["env"] == "sandbox"][0]
+            new = s.cli("keys", "rotate", "--env", "sandbox", "--lead", "10m")[0]["kid"]
+            p = s.cli("keys", "revoke", old, check=False)
+            check(p.returncode != 0, "the only signing key is not revoked")
+            err = p.stderr.decode()
+            check(new in err and "revoke" in err and "--lead 0" in err,
+                  "names the scheduled key and the way out: %r" % err)
+            s.cli("keys", "revoke", new)
+            s.cli("keys", "rotate", "--env", "sandbox", "--lead", "0")
+            s.cli("keys", "revoke", old)
+            check(old not in [k["kid"] for k in s.get("/.well-known/jwks.json").json()["keys"]],
+                  "the compromised key is gone")
+            c = s.client("keys", name="after compromise")
+            eq(s.token(c["client_id"], c["client_secret"]).status, 200, "tokens are issued")
+        finally:
+            s.cleanup()
+
     def test_key_rotation_publish_ahead_then_sign(self):
         c = self.s.client("keys", name="k")
         old_kid = jwt_parts(self.s.token(c["client_id"], c["client_secret"]).json()["access_token"])[0]["kid"]
