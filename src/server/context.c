@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
@@ -452,6 +453,43 @@ forwarded_for(const struct gh_ctx *c, const char *xff, char out[46])
 	return -1;
 }
 
+static int
+is_xff(const struct http_field *f)
+{
+	return f->name_len == 15 && strcasecmp(f->name, "X-Forwarded-For") == 0;
+}
+
+/*
+ * The X-Forwarded-For lines of r as one list (RFC 9110 §5.3: field lines
+ * of one name are one comma-separated list, in order): a proxy may add its
+ * own line after the one its client sent rather than append to it. A new
+ * string (the caller frees); NULL when there is none or no memory.
+ */
+static char *
+forwarded_list(const struct http_request *r)
+{
+	size_t len = 0, used = 0;
+	char *list;
+
+	for (size_t i = 0; i < r->nfields; i++)
+		if (is_xff(&r->fields[i]))
+			len += strlen(r->fields[i].value) + 1;
+	if (len == 0 || (list = malloc(len)) == NULL)
+		return NULL;
+	for (size_t i = 0; i < r->nfields; i++) {
+		size_t n;
+		if (!is_xff(&r->fields[i]))
+			continue;
+		if (used > 0)
+			list[used++] = ',';
+		n = strlen(r->fields[i].value);
+		memcpy(list + used, r->fields[i].value, n);
+		used += n;
+	}
+	list[used] = '\0';
+	return list;
+}
+
 void
 ctx_client_address(const struct gh_ctx *c, const struct http_request *r,
     char out[46], int *https)
@@ -463,9 +501,13 @@ ctx_client_address(const struct gh_ctx *c, const struct http_request *r,
 	*https = r->tls;
 	if (c->trusted_proxies.n == 0 || !cidr_match(&c->trusted_proxies, r->peer_ip))
 		return;
-	if ((xff = http_request_header(r, "X-Forwarded-For", &n)) != NULL && n == 1) {
-		if (forwarded_for(c, xff, out) == -1)
+	/* X-Real-IP only without X-Forwarded-For: a client's own X-Real-IP
+	 * must not stand in when the list merely came in two lines. */
+	if ((xff = http_request_header(r, "X-Forwarded-For", &n)) != NULL) {
+		char *list = n == 1 ? NULL : forwarded_list(r);
+		if ((n > 1 && list == NULL) || forwarded_for(c, n == 1 ? xff : list, out) == -1)
 			str_copy(out, 46, r->peer_ip);
+		free(list);
 	} else if ((xri = http_request_header(r, "X-Real-IP", &n)) != NULL && n == 1) {
 		uint8_t tmp[16];
 		if (strlen(xri) < 46 && (inet_pton(AF_INET, xri, tmp) == 1 || inet_pton(AF_INET6, xri, tmp) == 1))

@@ -508,6 +508,26 @@ class Lifecycle(Suite):
         check(0 < ra <= 900, "Retry-After within the lock: %d" % ra)
         check((r.header("Content-Type") or "").startswith("application/json"), "JSON")
 
+    def test_lockout_reads_x_forwarded_for_given_in_two_lines(self):
+        # Regression: a trusted proxy that adds its own X-Forwarded-For line
+        # after the client's (one list, RFC 9110 §5.3) made the address
+        # the client's own X-Real-IP: a guesser naming a new one each time
+        # was never locked. The nearest untrusted entry of the whole list
+        # is the caller.
+        c = self.s.client("lock", name="two lines")
+        for i in range(5):
+            r = self.s.request("POST", "/oauth/token", body="grant_type=client_credentials",
+                               headers=[("Authorization", basic(c["client_id"], "wrong-%d" % i)),
+                                        ("Content-Type", "application/x-www-form-urlencoded"),
+                                        ("X-Forwarded-For", "198.51.100.200"),
+                                        ("X-Forwarded-For", "203.0.113.201"),
+                                        ("X-Real-IP", "192.0.2.%d" % (100 + i))])
+            eq(r.status, 401, "failure %d" % i)
+        eq(self.tok(c["client_id"], c["client_secret"], xff="203.0.113.201").status, 429,
+           "the caller's address (the proxy's line) is locked")
+        eq(self.tok(c["client_id"], c["client_secret"], xff="192.0.2.100").status, 200,
+           "an X-Real-IP the client sent is not its address")
+
     def test_lockout_counts_an_ipv6_64_as_one_address(self):
         # A host holds a whole /64 and may take any address in it: guesses
         # from twenty of them count as guesses from one address, and the
