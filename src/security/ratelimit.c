@@ -14,6 +14,7 @@ struct bucket {
 	char		 client_id[129];
 	int64_t		 milli;		/* milli-tokens available */
 	int64_t		 last_ms;
+	int64_t		 frac;		/* sixtieths of a milli-token accrued */
 	int64_t		 unpushed;	/* tokens taken here, not yet collected */
 	int64_t		 debt;		/* tokens other nodes took, not yet drained */
 	int		 fresh;		/* made by a drain: full at the first take */
@@ -135,12 +136,18 @@ ratelimit_take(struct ratelimit *r, const char *client_id, int64_t per_minute,
 	}
 	/* Refill: per_minute tokens a minute = per_minute milli-tokens a ms / 60. */
 	if (now_ms > b->last_ms) {
-		int64_t add = (now_ms - b->last_ms) * per_minute / 60;
-		/* Keep the clock where it was until a whole milli-token accrues,
-		 * so slow rates are not rounded away. */
-		if (add > 0) {
-			b->milli = b->milli + add > cap ? cap : b->milli + add;
-			b->last_ms = now_ms;
+		/* Sixtieths of a milli-token: per_minute a ms. The fraction of
+		 * a milli-token is kept for the next take: rounded away, as
+		 * before, a caller asking every few milliseconds lost up to
+		 * half its refill at rates that are not a multiple of 60. */
+		int64_t acc = b->frac + (now_ms - b->last_ms) * per_minute;
+		b->last_ms = now_ms;
+		if (b->milli + acc / 60 >= cap) {
+			b->milli = cap;
+			b->frac = 0;
+		} else {
+			b->milli += acc / 60;
+			b->frac = acc % 60;
 		}
 	}
 	/* What other nodes took comes off here; at most a minute's worth of

@@ -34,6 +34,28 @@ bucket_refills(void **state)
 	ratelimit_free(r);
 }
 
+/* Regression: each take moved the bucket's clock to now and dropped the
+ * fraction of a milli-token accrued since the last whole one; at 59 a
+ * minute, a take every 2 ms (1.97 milli-tokens) kept one, so the refill
+ * ran at half its rate and Retry-After undersold the wait. */
+static void
+frequent_takes_refill_at_the_full_rate(void **state)
+{
+	struct ratelimit *r = ratelimit_new();
+	int64_t retry = 0, t;
+
+	(void)state;
+	for (int i = 0; i < 59; i++)
+		assert_int_equal(ratelimit_take(r, "c", 59, 0, &retry), 1);
+	/* The next token accrues in 60000 / 59 = 1017 ms. */
+	for (t = 2; t < 1017; t += 2)
+		assert_int_equal(ratelimit_take(r, "c", 59, t, &retry), 0);
+	for (; t <= 1100 && !ratelimit_take(r, "c", 59, t, &retry); t += 2)
+		;
+	assert_true(t <= 1100);
+	ratelimit_free(r);
+}
+
 struct seen {
 	char	ids[8][16];
 	int64_t	taken[8];
@@ -108,6 +130,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(bucket_refills),
+		cmocka_unit_test(frequent_takes_refill_at_the_full_rate),
 		cmocka_unit_test(collect_once),
 		cmocka_unit_test(drain_holds_others_tokens),
 	};
