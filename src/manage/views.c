@@ -62,9 +62,9 @@ secret_live(const struct store_secret *s, int64_t now)
 	return s->revoked_at == 0 && (s->expires_at == 0 || s->expires_at > now);
 }
 
-/* The age in days of the client's oldest live secret, or -1 when none. */
+/* The age in seconds of the client's oldest live secret, or -1 when none. */
 static int64_t
-oldest_secret_days(struct store *st, const char *client_id, int64_t now)
+oldest_secret_age(struct store *st, const char *client_id, int64_t now)
 {
 	struct store_secret *ss = NULL;
 	size_t n = 0;
@@ -76,7 +76,7 @@ oldest_secret_days(struct store *st, const char *client_id, int64_t now)
 		if (secret_live(&ss[i], now) && (oldest == -1 || now - ss[i].created_at > oldest))
 			oldest = now - ss[i].created_at;
 	store_secret_free(ss, n);
-	return oldest < 0 ? -1 : oldest / 86400;
+	return oldest;
 }
 
 json_t *
@@ -84,11 +84,12 @@ views_client_listed(struct store *st, const struct store_client *c, int64_t now,
     int64_t rotation_age)
 {
 	json_t *o = views_client(c);
-	int64_t days = oldest_secret_days(st, c->id, now);
+	int64_t age = oldest_secret_age(st, c->id, now);
 
-	json_object_set_new(o, "secret_age_days", days < 0 ? json_null() : json_integer(days));
+	json_object_set_new(o, "secret_age_days", age < 0 ? json_null() : json_integer(age / 86400));
+	/* In seconds, as /metrics counts it, not in whole days. */
 	json_object_set_new(o, "secret_rotation_due",
-	    json_boolean(days >= 0 && days * 86400 >= rotation_age));
+	    json_boolean(age >= 0 && age >= rotation_age));
 	return o;
 }
 

@@ -17,7 +17,7 @@
  * knows the client (nothing read). */
 static int
 authenticate(struct gh_ctx *ctx, const char *client_id, const char *secret,
-    int basic, int no_wait, struct client_entry **out, int64_t now, int64_t *age_days,
+    int basic, int no_wait, struct client_entry **out, int64_t now, int64_t *age,
     struct oauth_error *e)
 {
 	uint8_t h[SECRET_HASH_LEN];
@@ -37,7 +37,7 @@ authenticate(struct gh_ctx *ctx, const char *client_id, const char *secret,
 			int live = ce->secrets[i].expires_at == 0 || ce->secrets[i].expires_at > now;
 			if (secret_equal(h, ce->secrets[i].hash) && live) {
 				ok = 1;
-				*age_days = (now - ce->secrets[i].created_at) / 86400;
+				*age = now - ce->secrets[i].created_at;
 			}
 		}
 	}
@@ -131,7 +131,7 @@ count_failure(struct gh_ctx *ctx, const char *client_id, const char *peer_ip,
 int
 oauth_client_login(struct gh_ctx *ctx, const char *client_id, const char *secret,
     int basic, int no_wait, const char *peer, int64_t now, struct client_entry **out,
-    int64_t *secret_age_days, struct oauth_error *e)
+    int64_t *secret_age, struct oauth_error *e)
 {
 	char peer_ip[CIDR_LOCK_KEY_LEN];
 	/* What this login would write to a shared store: see the header. */
@@ -144,7 +144,7 @@ oauth_client_login(struct gh_ctx *ctx, const char *client_id, const char *secret
 	if (check_lockout(ctx, client_id, peer_ip, now, e) == -1)
 		return -1;
 	if ((rc = authenticate(ctx, client_id, secret, basic, no_wait, out, now,
-	    secret_age_days, e)) != 0) {
+	    secret_age, e)) != 0) {
 		if (rc == 1 || e->code != OAUTH_INVALID_CLIENT)
 			return rc;
 		if (writes)

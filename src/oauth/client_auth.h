@@ -19,7 +19,7 @@ struct gh_ctx;
  * Authenticates client_id with secret from peer_ip at now. basic says the
  * credentials came in an Authorization: Basic header (a 401 then carries a
  * Basic challenge). Returns 0 with *out a new reference (release it) and
- * *secret_age_days the age of the secret that matched; or -1 with e filled:
+ * *secret_age the age in seconds of the secret that matched; or -1 with e filled:
  * 429 when the caller is locked out (seed 003's body), 401 invalid_client,
  * 503 when the store cannot be read. Failures are counted, and locks made,
  * per IPv4 address and per IPv6 /64 (net/cidr.h cidr_lock_key).
@@ -32,7 +32,7 @@ struct gh_ctx;
  */
 int	oauth_client_login(struct gh_ctx *, const char *client_id,
 	    const char *secret, int basic, int no_wait, const char *peer_ip, int64_t now,
-	    struct client_entry **out, int64_t *secret_age_days,
+	    struct client_entry **out, int64_t *secret_age,
 	    struct oauth_error *e);
 
 #endif

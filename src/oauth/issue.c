@@ -333,7 +333,7 @@ oauth_issue(struct gh_ctx *ctx, const struct token_request *r,
 	memset(t, 0, sizeof(*t));
 	if ((rc = oauth_client_login(ctx, r->client_id, r->client_secret,
 	    r->auth == CLIENT_AUTH_BASIC, r->no_store_wait, r->peer_ip, now, &ce,
-	    &t->secret_age_days, e)) != 0)
+	    &t->secret_age, e)) != 0)
 		return rc;
 	rc = -1;
 	if (check_client_policy(ctx, ce, r, e) == -1)

@@ -30,7 +30,7 @@ struct issued_token {
 	char		 tenant_id[65];
 	enum store_env	 env;
 	enum store_format format;
-	int64_t		 secret_age_days; /* age of the secret used, for rotation notices */
+	int64_t		 secret_age;	/* seconds: age of the secret used, for rotation notices */
 };
 void	issued_token_clear(struct issued_token *);
 

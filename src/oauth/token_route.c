@@ -209,10 +209,12 @@ token_route_handle(struct http_exchange *x)
 	}
 	str_copy(x->resp.log_tenant, sizeof(x->resp.log_tenant), t.tenant_id);
 	dialect_respond(tr->dialect, &x->resp, &t);
-	if (t.secret_age_days * 86400 >= ctx->cfg->secret_rotation_age) {
+	/* In seconds, as /metrics counts it: a whole number of days fell
+	 * short of a secret_rotation_age that is not (36h: due at 48h). */
+	if (t.secret_age >= ctx->cfg->secret_rotation_age) {
 		/* The client learns its secret is due, where it cannot miss it. */
 		char v[64];
-		snprintf(v, sizeof(v), "due; age-days=%lld", (long long)t.secret_age_days);
+		snprintf(v, sizeof(v), "due; age-days=%lld", (long long)(t.secret_age / 86400));
 		http_response_header(&x->resp, "X-Gatehouse-Secret-Rotation", v);
 	}
 	rec_rc = audit_issued(ctx, x, &r, &t) == -1 ? -1 : oauth_record(ctx, &t, record_done, x);

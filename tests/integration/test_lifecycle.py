@@ -108,6 +108,29 @@ class Lifecycle(Suite):
         finally:
             s.cleanup()
 
+    def test_secret_age_reported_past_a_rotation_age_in_hours(self):
+        # Regression: the token answer and the client list compared whole
+        # days with secret_rotation_age, so a 36h age reported a 40-hour
+        # secret as not due (until 48h) while /metrics counted it due.
+        s = Server("--secret-rotation-age", "36h", start=False)
+        try:
+            s.start()
+            c = s.client("age", name="hours")
+            r = s.token(c["client_id"], c["client_secret"])
+            eq(r.header("X-Gatehouse-Secret-Rotation"), None, "a new secret is not due")
+            s.stop()
+            s.env["GATEHOUSE_CLOCK_OFFSET"] = str(40 * 3600)
+            s.start()
+            r = s.token(c["client_id"], c["client_secret"])
+            eq(r.status, 200, "still works")
+            eq(r.header("X-Gatehouse-Secret-Rotation"), "due; age-days=1", "announced at 40h")
+            admin = s.token(s.bootstrap["client_id"], s.bootstrap["client_secret"]).json()["access_token"]
+            listed = s.get("/admin/v1/clients", headers={"Authorization": "Bearer " + admin}).json()
+            row = [x for x in listed["clients"] if x["client_id"] == c["client_id"]][0]
+            eq((row["secret_age_days"], row["secret_rotation_due"]), (1, True), "listed as due")
+        finally:
+            s.cleanup()
+
     def test_expired_token_records_pruned(self):
         # token_retention: a record goes once its token has been expired that
         # long; a live token's record stays; the issuance stays in the trail.
