@@ -59,7 +59,7 @@ static const struct config_entry entries[] = {
 	{ "rate_limit", CT_INT, O(rate_limit), 0, 10000000, "600", "tokens a minute a client may take, unless the client says (0: unlimited)" },
 	{ "secret_rotation_age", CT_DURATION, O(secret_rotation_age), 86400, 3660 * 86400, "90d", "a client secret older than this is reported as due for rotation" },
 	{ "key_rotation_interval", CT_DURATION, O(key_rotation_interval), 0, 3660 * 86400, "0", "rotate signing keys this often (0: only by hand)" },
-	{ "key_publish_lead", CT_DURATION, O(key_publish_lead), 0, 30 * 86400, "10m", "a new key is in the JWKS this long before it signs; the JWKS max-age is this, 5m at most" },
+	{ "key_publish_lead", CT_DURATION, O(key_publish_lead), 0, 30 * 86400, "10m", "a new key is in the JWKS this long before it signs (no longer than key_rotation_interval); the JWKS max-age is this, 5m at most" },
 	{ "gate_cache", CT_BOOL, O(gate_cache), 0, 1, "1", "cache verified tokens at the gate (off: verify the signature on every call)" },
 	{ "gate_cache_size", CT_INT, O(gate_cache_size), 64, 10000000, "100000", "most verified tokens the gate keeps in memory" },
 	{ "gate_refresh_ms", CT_INT, O(gate_refresh_ms), 0, 1000, "1", "milliseconds the gate and the token endpoint may go without re-reading the store's generation (changes by other processes); 0: every call" },
@@ -387,6 +387,13 @@ config_validate(const struct config *c, char *err, size_t errlen)
 		add_error(&e, "token_retention (%llds) is below leeway (%llds): a revoked token "
 		    "would pass again once its record is pruned", (long long)c->token_retention,
 		    (long long)c->leeway);
+	/* The schedule publishes each key key_publish_lead before it signs,
+	 * and only once the one before it signs: a lead past the interval
+	 * made every key sign for the lead instead, the interval unheeded. */
+	if (c->key_rotation_interval != 0 && c->key_publish_lead > c->key_rotation_interval)
+		add_error(&e, "key_publish_lead (%llds) exceeds key_rotation_interval (%llds): keys "
+		    "would be rotated only every %llds", (long long)c->key_publish_lead,
+		    (long long)c->key_rotation_interval, (long long)c->key_publish_lead);
 	if (c->platform_tenant[0] == '\0')
 		add_error(&e, "platform_tenant: must name a tenant");
 	for (size_t i = 0; i < CONFIG_MAX_ROUTES; i++) {

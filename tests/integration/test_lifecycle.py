@@ -807,6 +807,15 @@ class Lifecycle(Suite):
                 check(rc != 0 and key in err, "%s %s refused clearly: %r" % (flag, value, err))
             finally:
                 s.cleanup()
+        # Regression: a publish lead past the rotation interval was taken,
+        # and each key then signed for the lead: the interval unheeded.
+        s = Server("--key-rotation-interval", "5m", "--key-publish-lead", "10m", start=False)
+        try:
+            rc = s.start(expect_fail=True)
+            check(rc != 0 and "key_publish_lead" in s.stderr() and
+                  "key_rotation_interval" in s.stderr(), "lead past interval: %r" % s.stderr())
+        finally:
+            s.cleanup()
         # The same checks for a configuration file.
         s = Server(start=False)
         try:
