@@ -198,7 +198,11 @@ request_begin(struct http_server *s, struct MHD_Connection *conn, const char *ur
 	c->target_refused = refused;
 	c->srv = s;
 	c->conn = conn;
-	c->watch = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT)->socket_context;
+	{
+		const union MHD_ConnectionInfo *sc =
+		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		c->watch = sc != NULL ? sc->socket_context : NULL;	/* watch.h */
+	}
 	c->start_ns = clock_mono_ns();
 	pthread_mutex_init(&c->mu, NULL);
 	atomic_fetch_add(&s->inflight, 1);
