@@ -234,6 +234,23 @@ gen_note_all(struct pg *p, const struct store_gen *v)
 		pgi_gen_note(p, (enum store_gen_kind)k, v->v[k]);
 }
 
+/* The cache set to *v as read, lower or not: the listener's first read on
+ * a new connection. The database behind it may not be the one the cache
+ * came from: restored from a backup, or a replica promoted before it had
+ * the last commits, it counts its changes from below what this node saw,
+ * and kept as a floor that count would hide every change until it passed
+ * it (a client disabled there would keep working here). On the same
+ * database the read is at least what the cache holds. A commit of ours
+ * that lands after the read and is undone here is noted again when its
+ * notification comes (LISTEN precedes the read). */
+static void
+gen_set_all(struct pg *p, const struct store_gen *v)
+{
+	pthread_mutex_lock(&p->gmu);
+	p->gen = *v;
+	pthread_mutex_unlock(&p->gmu);
+}
+
 const char *const pgi_gen_prefixes[STORE_GEN__MAX] = {
 	[STORE_GEN_DATA] = "",
 	[STORE_GEN_LOCKS] = "locks:",
@@ -333,7 +350,7 @@ listener_connect(struct pg *p, int64_t *next)
 		PQfinish(c);
 		return NULL;
 	}
-	gen_note_all(p, &v);
+	gen_set_all(p, &v);
 	drain_notifies(p, c);
 	pthread_mutex_lock(&p->gmu);
 	p->listening = 1;
