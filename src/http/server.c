@@ -94,6 +94,16 @@ ctx_give_back(struct conn_ctx *c)
 
 /* -- answers ---------------------------------------------------------- */
 
+/* Whether r already carries a header named name. */
+static int
+has_header(const struct http_response *r, const char *name)
+{
+	for (size_t i = 0; i < r->nheaders; i++)
+		if (strcasecmp(r->headers[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 queue(struct conn_ctx *c)
 {
@@ -103,6 +113,11 @@ queue(struct conn_ctx *c)
 
 	if (r->status == 0)
 		http_response_error(r, 500, "server_error", "the handler gave no answer");
+	/* Every 503 says when to try again (RFC 9110 §10.2.3), whichever
+	 * route gave it: a client, ours among them, sends a POST again after
+	 * a 503 only when it does. One place, so that none is left out. */
+	if (r->status == 503 && !has_header(r, "Retry-After"))
+		http_response_header(r, "Retry-After", "1");
 	/* Not copied: the body stays ours until completed(), which libmicrohttpd
 	 * calls once it has sent the answer or closed the connection, and which
 	 * frees it. A failed queue leaves it for another try. */
