@@ -545,15 +545,16 @@ must_offload(struct gh_ctx *ctx, int may_wait, const struct http_exchange *x,
 }
 
 /* Hands x to an offload thread, which runs the check again there. A full
- * queue is answered 503 at once, and audited as every refusal is (queued,
- * never waited for). om and path: the original call's. */
+ * queue, or a turn on the pool that came too late (offload_is_late), is
+ * answered 503 at once, and audited as every refusal is (queued, never
+ * waited for). om and path: the original call's. */
 static enum http_result
 offload(struct gh_ctx *ctx, struct http_exchange *x, const struct policy_rule *rule,
     const char *om, const char *path)
 {
 	struct gate_refusal r;
 
-	if (offload_exchange(ctx->offload, x, gate_check) == 0)
+	if (!offload_is_late(x) && offload_exchange(ctx->offload, x, gate_check) == 0)
 		return HTTP_DEFERRED;
 	memset(&r, 0, sizeof(r));
 	gate_refuse(&r, 503, "temporarily_unavailable", "store", "the store is busy; try again");
@@ -588,7 +589,8 @@ gate_check(struct http_exchange *x)
 		goto refuse;
 	/* A change to load first reads the store: on a loop that must not
 	 * wait, the pool does it (and the whole check). */
-	if (gate_refresh(ctx, may_wait) || must_offload(ctx, may_wait, x, rule, now, &p)) {
+	if (offload_is_late(x) || gate_refresh(ctx, may_wait) ||
+	    must_offload(ctx, may_wait, x, rule, now, &p)) {
 		enum http_result res = offload(ctx, x, rule, om, path);
 		policy_unref(pol);
 		return res;

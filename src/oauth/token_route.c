@@ -138,8 +138,9 @@ must_offload(struct gh_ctx *ctx, int may_wait, const struct token_request *r,
 }
 
 /* Hands x to an offload thread, which runs the route again there (parsing
- * is cheap and changed nothing). A full queue is answered 503 at once: its
- * audit row is queued, not waited for, as the store is what is slow. */
+ * is cheap and changed nothing). A full queue, or a turn on the pool that
+ * came too late (offload_is_late), is answered 503 at once: its audit row
+ * is queued, not waited for, as the store is what is slow. */
 static enum http_result
 offload(struct gh_ctx *ctx, struct http_exchange *x, const struct token_request *r,
     const struct client_entry *known)
@@ -148,7 +149,7 @@ offload(struct gh_ctx *ctx, struct http_exchange *x, const struct token_request 
 	struct audit_event ev;
 	char detail[320];
 
-	if (offload_exchange(ctx->offload, x, token_route_handle) == 0)
+	if (!offload_is_late(x) && offload_exchange(ctx->offload, x, token_route_handle) == 0)
 		return HTTP_DEFERRED;
 	oauth_fail(&e, 503, OAUTH_TEMPORARILY_UNAVAILABLE, "the store is busy; try again");
 	e.retry_after = 1;
@@ -179,7 +180,7 @@ token_route_handle(struct http_exchange *x)
 		goto fail;
 	}
 	parsed = dialect_parse(tr->dialect, &x->req, &r, &e);
-	if (must_offload(ctx, may_wait, &r, &known)) {
+	if (offload_is_late(x) || must_offload(ctx, may_wait, &r, &known)) {
 		res = offload(ctx, x, &r, known);
 		goto out;
 	}

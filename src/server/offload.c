@@ -4,10 +4,12 @@
 #include <sys/prctl.h>
 
 #include "server/offload.h"
+#include "util/util.h"
 
 struct job {
 	struct http_exchange	*x;
 	http_handler_fn		 handler;
+	uint64_t		 queued_ns;	/* clock_mono_ns() when queued */
 };
 
 struct offload {
@@ -20,8 +22,9 @@ struct offload {
 	size_t		 started;
 };
 
-/* x->handler_data while a pool thread runs x's handler. */
-static char running_here;
+/* x->handler_data while a pool thread runs x's handler; late_here when
+ * x waited in the queue past OFFLOAD_MAX_WAIT_MS (offload_is_late). */
+static char running_here, late_here;
 
 static void *
 worker_main(void *arg)
@@ -40,6 +43,8 @@ worker_main(void *arg)
 		o->head = (o->head + 1) % o->cap;
 		o->n--;
 		pthread_mutex_unlock(&o->mu);
+		j.x->handler_data = clock_mono_ns() - j.queued_ns >
+		    (uint64_t)OFFLOAD_MAX_WAIT_MS * 1000000u ? &late_here : &running_here;
 		if (j.handler(j.x) == HTTP_DONE)
 			http_exchange_resume(j.x);
 		pthread_mutex_lock(&o->mu);
@@ -98,7 +103,7 @@ int
 offload_exchange(struct offload *o, struct http_exchange *x, http_handler_fn handler)
 {
 	x->handler_data = &running_here;
-	if (submit(o, (struct job){ x, handler }) == 0)
+	if (submit(o, (struct job){ x, handler, clock_mono_ns() }) == 0)
 		return 0;
 	x->handler_data = NULL;
 	return -1;
@@ -108,6 +113,12 @@ int
 offload_is_running(const struct http_exchange *x)
 {
 	return x->handler_data == &running_here;
+}
+
+int
+offload_is_late(const struct http_exchange *x)
+{
+	return x->handler_data == &late_here;
 }
 
 void

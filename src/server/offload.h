@@ -19,7 +19,13 @@
  * store_connections); at most the pool's queue length wait (the
  * offload_queue setting), beyond which offload_exchange refuses (the
  * caller answers 503: a store that slow serves no one better by queueing
- * more).
+ * more). Nor by waiting long: a job that waited in the queue past
+ * OFFLOAD_MAX_WAIT_MS runs with offload_is_late(x) set, and its handler
+ * answers 503 as to a full queue, without the store. Else, behind jobs
+ * that each wait out a slow database (lock_timeout, query_timeout_ms),
+ * the queue's last request was answered after all of theirs in turn (an
+ * hour and more), long after its client had given up, and the work done
+ * for it then only loaded the database further.
  */
 #ifndef GH_OFFLOAD_H
 #define GH_OFFLOAD_H
@@ -28,6 +34,10 @@
 
 #define OFFLOAD_THREADS_MAX	64
 #define OFFLOAD_QUEUE_MAX	65536	/* the offload_queue setting's bound too */
+/* The longest a job waits in the queue for a thread and still runs: as
+ * long as a request waits for a pooled connection by default
+ * (PostgreSQL's pool_timeout_ms), which is what a thread stands for. */
+#define OFFLOAD_MAX_WAIT_MS	2000
 
 struct offload;
 
@@ -47,6 +57,12 @@ struct offload	*offload_start(size_t threads, size_t queue);
 int		 offload_exchange(struct offload *, struct http_exchange *x,
 		    http_handler_fn handler);
 int		 offload_is_running(const struct http_exchange *x);
+/* 1 while x's handler runs on the pool after x waited in the queue past
+ * OFFLOAD_MAX_WAIT_MS: the handler answers 503, as offload_exchange's
+ * caller does to a full queue, and reads nothing from the store (so
+ * offload_is_running is 0, as on a loop, for code that asks whether it
+ * may wait on the store). */
+int		 offload_is_late(const struct http_exchange *x);
 /* Runs every job already queued, then stops the threads and frees. The
  * HTTP server must be stopped first: its deferred answers wait on these
  * jobs. NULL is a no-op. */

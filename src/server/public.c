@@ -25,7 +25,8 @@ static struct {
  * 1 when x was handed to the offload pool to run handler there: a change
  * to the store (a key rotated) must be loaded before the answer, and that
  * reads the store, which a loop in front of a shared store must not wait
- * on. With the pool full the answer is from the keys in memory: a key is
+ * on. With the pool full, or its turn there come too late (offload_is_late:
+ * not queued again), the answer is from the keys in memory: a key is
  * published key_publish_lead before it signs, so a set one change behind
  * verifies every token issued now. Otherwise the keys are current, 0.
  */
@@ -34,7 +35,7 @@ keys_offloaded(struct http_exchange *x, http_handler_fn handler)
 {
 	struct gh_ctx *c = pub.ctx;
 
-	return ctx_refresh_every(c, 0, ctx_may_wait(c, x), 0) &&
+	return !offload_is_late(x) && ctx_refresh_every(c, 0, ctx_may_wait(c, x), 0) &&
 	    offload_exchange(c->offload, x, handler) == 0;
 }
 

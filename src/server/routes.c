@@ -19,18 +19,37 @@ routes_add(struct route_table *t, const struct http_route *r)
 	return 0;
 }
 
+/* The answer to a request the pool cannot take, or took too late. */
+static enum http_result
+store_busy(struct http_exchange *x)
+{
+	http_response_json(&x->resp, 503, json_pack("{s:s, s:s}", "error",
+	    "temporarily_unavailable", "error_description", "the store is busy; try again"));
+	http_response_header(&x->resp, "Retry-After", "1");
+	return HTTP_DONE;
+}
+
+/* On the pool: the route's handler, unless x waited too long for it. */
+static enum http_result
+offloaded_run(struct http_exchange *x)
+{
+	const struct offloaded_route *o = x->route_ctx;
+
+	x->route_ctx = o->ctx;	/* the handler's own, from here on */
+	if (offload_is_late(x))
+		return store_busy(x);
+	return o->handler(x);
+}
+
 static enum http_result
 offloaded_route(struct http_exchange *x)
 {
 	const struct offloaded_route *o = x->route_ctx;
 
-	x->route_ctx = o->ctx;	/* the handler's own, from here on */
-	if (offload_exchange(o->pool, x, o->handler) == 0)
+	if (offload_exchange(o->pool, x, offloaded_run) == 0)
 		return HTTP_DEFERRED;
-	http_response_json(&x->resp, 503, json_pack("{s:s, s:s}", "error",
-	    "temporarily_unavailable", "error_description", "the store is busy; try again"));
-	http_response_header(&x->resp, "Retry-After", "1");
-	return HTTP_DONE;
+	x->route_ctx = o->ctx;
+	return store_busy(x);
 }
 
 int

@@ -632,6 +632,58 @@ class Restart(Suite):
             self.unlock_tables(holder)
             s.cleanup()
 
+    def test_a_slow_database_does_not_queue_requests_for_minutes(self):
+        # One connection, so one offload thread, and the clients table held
+        # locked: each request for a client not in memory waits out the
+        # 5 s lock_timeout there. The ones queued behind it are not each
+        # given their own 5 s in turn (the fifth answered after 25 s, and
+        # with the default queue of 4096 the last after hours, long after
+        # its client gave up): one that has waited past the bound is
+        # answered 503 with Retry-After when its turn comes, without the
+        # database, and audited as a refusal.
+        s = Server(start=False, policy="GET /v1/** role=viewer env=any\n")
+        pool_size_url(s, 1)
+        holder = None
+        try:
+            s.start()
+            cs = [s.client("acme", name="q%d" % i, roles="viewer") for i in range(5)]
+            holder = s.hold_writes("clients")
+            answers = {}
+
+            def ask(i):
+                t0 = time.time()
+                r = s.token(cs[i]["client_id"], cs[i]["client_secret"])
+                answers[i] = (r, time.time() - t0)
+            th = []
+            for i in range(5):
+                th.append(threading.Thread(target=ask, args=(i,), daemon=True))
+                th[-1].start()
+                time.sleep(0.1)
+            for t in th:
+                t.join(60)
+            eq(sorted(answers), list(range(5)), "every request answered")
+            # The first holds the thread for its own lock waits; the others,
+            # late by then, are answered as soon as it is free, not each
+            # after another round of lock waits (before: 5 s apart).
+            first_done = answers[0][1]
+            for i in range(5):
+                r, took = answers[i]
+                eq(r.status, 503, "request %d: %r" % (i, r))
+                eq(r.header("Retry-After"), "1", "request %d: Retry-After" % i)
+                check(took - i * 0.1 < first_done + 2, "request %d answered %.1fs after the "
+                      "first's %.1fs: queued behind the others' lock waits"
+                      % (i, took, first_done))
+            self.unlock_tables(holder)
+            holder = None
+            rows = s.cli("audit", "list", "--action", "token.refused", "--limit", "1000")
+            busy = [row for row in rows if "busy" in row["detail"]]
+            check(len(busy) >= 3, "the late ones are refusals on the trail: %r" % rows)
+            for c in cs:
+                eq(s.token(c["client_id"], c["client_secret"]).status, 200, "once free")
+        finally:
+            self.unlock_tables(holder)
+            s.cleanup()
+
     def test_stop_is_bounded_when_the_database_hangs(self):
         s = Server("--stop-timeout", "2")
         stopped = []
