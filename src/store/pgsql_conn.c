@@ -24,6 +24,7 @@
 
 #define RETRY_MS		500	/* fail fast this long after a failed connect */
 #define LISTEN_RETRY_MS		250
+#define LISTEN_DEADLINE_MS	1000	/* an answer on the listener's connection */
 #define PG_LOCK_TIMEOUT_MS	"5000"	/* as SQLite's SQI_BUSY_TIMEOUT_MS */
 
 /* One row, a column per kind (store_gen_keys' order); NULL for a missing
@@ -328,6 +329,15 @@ drain_notifies(struct pg *p, PGconn *c)
 		gen_note_payload(p, n->extra);
 }
 
+/* How long the listener waits for an answer (see listener_connect). */
+static int
+listen_deadline_ms(const struct pg *p)
+{
+	int ms = p->resync_ms > LISTEN_DEADLINE_MS ? p->resync_ms : LISTEN_DEADLINE_MS;
+
+	return ms < p->query_timeout_ms ? ms : p->query_timeout_ms;
+}
+
 /* The listener's own connection, LISTENing, with the generation read and
  * noted (*next: when to read it again), or NULL. */
 static PGconn *
@@ -342,6 +352,16 @@ listener_connect(struct pg *p, int64_t *next)
 	if ((c = pg_connect(p, err, sizeof(err))) == NULL)
 		return NULL;
 	note_up(p);
+	/* Its statements are tiny, and while it holds the connection the
+	 * node takes its counters as current: a backend that stops answering
+	 * them (stalled, its host still acknowledging TCP) is given up after
+	 * LISTEN_DEADLINE_MS, or resync_ms if longer, not the pool's
+	 * query_timeout_ms (30 s of changes unseen). Then pg_generation reads
+	 * through the pool until a new connection listens. */
+	if (!PQsetInstanceData(c, pgi_conn_event, (void *)(intptr_t)listen_deadline_ms(p))) {
+		PQfinish(c);
+		return NULL;
+	}
 	r = pgi_exec_bounded(c, "LISTEN " PGI_CHANNEL, NULL, &timed_out);
 	ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
 	PQclear(r);

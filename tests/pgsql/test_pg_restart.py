@@ -240,6 +240,48 @@ class Restart(Suite):
             check(time.time() - t0 < FAST, "%s: 503 at once" % what)
             eq(r.header("Retry-After"), "1", "%s: Retry-After (%r)" % (what, r.headers))
 
+    def test_a_stalled_listener_does_not_hide_changes_for_long(self):
+        # The backend that serves the node's LISTEN connection stops (a
+        # stalled backend whose host still acknowledges TCP: here SIGSTOP),
+        # while the database serves everything else. Its notifications
+        # and re-reads stop; the node must notice within a few seconds and
+        # read the change counters another way. Before, the re-read waited
+        # the whole query_timeout_ms (30 s) for an answer, and all that time
+        # the node took its cached counters as current: a client disabled
+        # meanwhile kept passing the gate and getting tokens.
+        s = Server(start=False, policy="GET /v1/** role=viewer env=any\n")
+        check("?" not in s.db, "a URL without parameters")
+        s.db += "?resync_ms=300"
+        stopped = None
+        try:
+            s.start()
+            c = s.client("acme", name="stalled", roles="viewer")
+            tok = s.token(c["client_id"], c["client_secret"]).json()["access_token"]
+            eq(self.gate_on(s, tok).status, 200, "the token at the gate")
+            time.sleep(1.0)
+            # The listener re-reads every 300 ms: its generation read is the
+            # gatehouse session's most recent statement of that text.
+            name = urllib.parse.urlparse(s.db).path.lstrip("/")
+            pid = self.pg.psql(
+                "SELECT pid FROM pg_stat_activity WHERE datname = '%s' AND "
+                "application_name = 'gatehouse' AND query LIKE 'SELECT (SELECT value FROM meta%%' "
+                "ORDER BY query_start DESC LIMIT 1" % name)
+            check(pid.isdigit(), "the listener's backend: %r" % pid)
+            stopped = int(pid)
+            os.kill(stopped, signal.SIGSTOP)
+            time.sleep(0.5)
+            s.cli("client", "disable", c["client_id"])
+            t0 = time.time()
+            while self.gate_on(s, tok).status != 401:
+                check(time.time() - t0 < 5, "the disabled client's token still passes the gate "
+                      "%.1fs after the change" % (time.time() - t0))
+                time.sleep(0.1)
+            eq(s.token(c["client_id"], c["client_secret"]).status, 400, "and gets no token")
+        finally:
+            if stopped is not None:
+                os.kill(stopped, signal.SIGCONT)
+            s.cleanup()
+
     def test_a_database_back_behind_the_node_still_reaches_it(self):
         # A database that comes back with change counters lower than the
         # node last saw (restored from a backup, or a replica promoted
