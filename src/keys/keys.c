@@ -147,7 +147,7 @@ out:
 int
 keys_create_successor(struct store *st, const uint8_t seal_key[32], enum store_env env,
     enum jose_alg alg, const struct keyring_dates *dates, int64_t now, int64_t old_remove_at,
-    char kid[KEYS_KID_LEN + 1], char *err, size_t errlen)
+    const char *replaces, char kid[KEYS_KID_LEN + 1], char *err, size_t errlen)
 {
 	struct store_key row;
 	uint8_t *sealed = NULL;
@@ -155,8 +155,10 @@ keys_create_successor(struct store *st, const uint8_t seal_key[32], enum store_e
 
 	if (key_make(seal_key, env, alg, dates, kid, &row, &sealed, err, errlen) == -1)
 		goto out;
-	if ((src = store_key_rotate(st, &row, now, old_remove_at)) != STORE_OK) {
-		if (src == STORE_CONFLICT)
+	if ((src = store_key_rotate(st, &row, now, old_remove_at, replaces)) != STORE_OK) {
+		if (src == STORE_CONFLICT && strstr(store_last_error(), "came first") != NULL)
+			snprintf(err, errlen, "%s", store_last_error());
+		else if (src == STORE_CONFLICT)
 			snprintf(err, errlen, "a %s key is already scheduled to take over; wait until "
 			    "it signs", store_env_names[env]);
 		else

@@ -27,14 +27,16 @@ int	keys_create(struct store *, const uint8_t seal_key[32],
 	    enum store_env env, enum jose_alg alg,
 	    const struct keyring_dates *dates, char kid[KEYS_KID_LEN + 1],
 	    char *err, size_t errlen);
-/* The same for a key that takes over from env's current one, in one store
- * transaction (store_key_rotate): refused, with the reason in err, when a
- * key of env is already scheduled to take over at now; else the current
- * key retires at dates->activate_at and is removed at old_remove_at. */
+/* The same for a key that takes over from env's current one, replaces
+ * (NULL: none), in one store transaction (store_key_rotate): refused, with
+ * the reason in err, when a key of env is already scheduled to take over
+ * at now, or another than replaces signs (a rotation came first); else the
+ * current key retires at dates->activate_at and is removed at
+ * old_remove_at. */
 int	keys_create_successor(struct store *, const uint8_t seal_key[32],
 	    enum store_env env, enum jose_alg alg,
 	    const struct keyring_dates *dates, int64_t now, int64_t old_remove_at,
-	    char kid[KEYS_KID_LEN + 1], char *err, size_t errlen);
+	    const char *replaces, char kid[KEYS_KID_LEN + 1], char *err, size_t errlen);
 /* Makes sure each environment has a key that signs at now, creating one
  * with alg where none does; *created counts them and made[env] gets the
  * kid made for env ("" where none was). 0 or -1. */

@@ -124,8 +124,8 @@ keys_rotate(struct store *st, const uint8_t seal_key[32], enum store_env env,
 	 * while its last token can still be presented. The check above spares
 	 * making a key in vain; the store's, in the same transaction as the
 	 * insert, is the one that holds when rotations run at once. */
-	if (keys_create_successor(st, seal_key, env, alg, &d, now, old_remove_at, kid, err,
-	    errlen) == -1)
+	if (keys_create_successor(st, seal_key, env, alg, &d, now, old_remove_at,
+	    cur >= 0 ? ks[cur].kid : NULL, kid, err, errlen) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -202,34 +202,51 @@ out:
 	return rc;
 }
 
-int
-keys_rotate_due(struct store *st, const uint8_t seal_key[32], int64_t now,
-    int64_t interval, int64_t lead, char made[STORE_ENV__MAX][KEYS_KID_LEN + 1], char *err,
-    size_t errlen)
+/* due[env]: 1 when env's signing key has signed for interval - lead and
+ * no successor is published. 0, or -1 when the keys cannot be read. */
+static int
+envs_due(struct store *st, int64_t now, int64_t interval, int64_t lead,
+    int due[STORE_ENV__MAX])
 {
 	struct store_key *ks = NULL;
 	size_t n = 0;
-	int due[STORE_ENV__MAX] = { 0 };
 
-	for (int env = 0; env < STORE_ENV__MAX; env++)
-		made[env][0] = '\0';
-	if (interval <= 0)
-		return 0;
-	if (store_key_list(st, &ks, &n) != STORE_OK) {
-		snprintf(err, errlen, "store: %s", store_last_error());
+	if (store_key_list(st, &ks, &n) != STORE_OK)
 		return -1;
-	}
 	for (int env = 0; env < STORE_ENV__MAX; env++) {
 		int pending, cur = find_current(ks, n, (enum store_env)env, now, &pending);
 		due[env] = !pending && cur >= 0 && ks[cur].activate_at + interval - lead <= now;
 	}
 	store_key_free(ks, n);
+	return 0;
+}
+
+int
+keys_rotate_due(struct store *st, const uint8_t seal_key[32], int64_t now,
+    int64_t interval, int64_t lead, char made[STORE_ENV__MAX][KEYS_KID_LEN + 1], char *err,
+    size_t errlen)
+{
+	int due[STORE_ENV__MAX] = { 0 }, again[STORE_ENV__MAX] = { 0 };
+
+	for (int env = 0; env < STORE_ENV__MAX; env++)
+		made[env][0] = '\0';
+	if (interval <= 0)
+		return 0;
+	if (envs_due(st, now, interval, lead, due) == -1) {
+		snprintf(err, errlen, "store: %s", store_last_error());
+		return -1;
+	}
 	for (int env = 0; env < STORE_ENV__MAX; env++) {
 		if (!due[env])
 			continue;
 		if (keys_rotate(st, seal_key, (enum store_env)env, NULL, now, lead,
 		    keys_max_lifetime(st, (enum store_env)env, 86400), made[env], err, errlen) == -1) {
 			made[env][0] = '\0';
+			/* Every node runs the schedule: refused because another
+			 * node's rotation of env came first (env no longer due),
+			 * it is done, not failed. */
+			if (envs_due(st, now, interval, lead, again) == 0 && !again[env])
+				continue;
 			return -1;
 		}
 	}

@@ -73,7 +73,8 @@ pg_key_list(void *h, struct store_key **out, size_t *n)
 
 /* The rotation's statements on c, inside the caller's transaction. */
 static int
-rotate_tx(PGconn *c, const struct store_key *add, int64_t now, int64_t old_remove_at)
+rotate_tx(PGconn *c, const struct store_key *add, int64_t now, int64_t old_remove_at,
+    const char *replaces)
 {
 	struct pv v = { 0 }, ins = { 0 }, ret = { 0 };
 	char conflict[128], *cur = NULL;
@@ -108,6 +109,12 @@ rotate_tx(PGconn *c, const struct store_key *add, int64_t now, int64_t old_remov
 		return store_set_error(STORE_CONFLICT, "a %s key is already scheduled to take over",
 		    store_env_names[add->env]);
 	}
+	if (!store_kid_same(cur, replaces)) {
+		rc = store_set_error(STORE_CONFLICT, "another %s rotation came first: %.64s signs now",
+		    store_env_names[add->env], cur != NULL ? cur : "no key");
+		free(cur);
+		return rc;
+	}
 	snprintf(conflict, sizeof(conflict), "key %.64s already exists", add->kid);
 	key_params(&ins, add);
 	rc = pgi_run(c, KEY_INSERT_SQL, &ins, NULL, "key rotate", conflict, NULL);
@@ -125,7 +132,8 @@ rotate_tx(PGconn *c, const struct store_key *add, int64_t now, int64_t old_remov
 }
 
 int
-pg_key_rotate(void *h, const struct store_key *add, int64_t now, int64_t old_remove_at)
+pg_key_rotate(void *h, const struct store_key *add, int64_t now, int64_t old_remove_at,
+    const char *replaces)
 {
 	struct pg *p = h;
 	PGconn *c;
@@ -134,7 +142,7 @@ pg_key_rotate(void *h, const struct store_key *add, int64_t now, int64_t old_rem
 	if ((rc = pgi_acquire(p, &slot, &c, "key rotate")) != STORE_OK)
 		return rc;
 	if ((rc = pgi_tx_begin(c)) == STORE_OK)
-		rc = pgi_tx_end(p, c, rotate_tx(c, add, now, old_remove_at), 1);
+		rc = pgi_tx_end(p, c, rotate_tx(c, add, now, old_remove_at, replaces), 1);
 	pgi_release(p, slot);
 	return rc;
 }

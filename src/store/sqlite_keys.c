@@ -111,7 +111,8 @@ first_col_clear(void *p)
  * for a scheduled key, then the current key read, the insert and the
  * retirement of the keys it takes over from (SCHEMA_SQL_RETIRE_ENV_KEYS). */
 static int
-rotate_tx(struct sq *q, const struct store_key *add, int64_t now, int64_t old_remove_at)
+rotate_tx(struct sq *q, const struct store_key *add, int64_t now, int64_t old_remove_at,
+    const char *replaces)
 {
 	struct first_col pending = { 0, NULL }, cur = { 0, NULL };
 	int rc;
@@ -128,6 +129,12 @@ rotate_tx(struct sq *q, const struct store_key *add, int64_t now, int64_t old_re
 	    sizeof(cur), kid_row, first_col_clear, &cur, "key rotate", "no current key");
 	if (rc != STORE_OK && rc != STORE_NOTFOUND)
 		return rc;
+	if (!store_kid_same(cur.s, replaces)) {
+		rc = store_set_error(STORE_CONFLICT, "another %s rotation came first: %.64s signs now",
+		    store_env_names[add->env], cur.s != NULL ? cur.s : "no key");
+		free(cur.s);
+		return rc;
+	}
 	if ((rc = insert_key(q, add)) == STORE_OK && cur.s != NULL) {
 		sqlite3_stmt *st;
 		if ((rc = sq_prep(q->db, "key rotate", SCHEMA_SQL_RETIRE_ENV_KEYS, &st,
@@ -140,14 +147,15 @@ rotate_tx(struct sq *q, const struct store_key *add, int64_t now, int64_t old_re
 }
 
 int
-sq_key_rotate(void *h, const struct store_key *add, int64_t now, int64_t old_remove_at)
+sq_key_rotate(void *h, const struct store_key *add, int64_t now, int64_t old_remove_at,
+    const char *replaces)
 {
 	struct sq *q = h;
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
 	if ((rc = sqi_tx_begin(q)) == STORE_OK)
-		rc = sqi_tx_end(q, rotate_tx(q, add, now, old_remove_at), 1);
+		rc = sqi_tx_end(q, rotate_tx(q, add, now, old_remove_at, replaces), 1);
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }

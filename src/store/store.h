@@ -241,11 +241,14 @@ int	store_key_list(struct store *, struct store_key **out, size_t *n);
  * add->activate_at, goes in unless a key of that env is already scheduled
  * to take over at now (STORE_CONFLICT); the key signing for the env at
  * now, if any, then retires at add->activate_at and is removed at
- * old_remove_at. Rotations at once (the CLI, the admin API, each node's
- * schedule) leave one new key, never two. Increments the generation.
+ * old_remove_at. replaces: the kid the caller found signing for the env at
+ * now (NULL: none); when another signs by now (a rotation elsewhere, with
+ * no publish lead, came first), STORE_CONFLICT too. Rotations at once (the
+ * CLI, the admin API, each node's schedule) leave one new key, never two.
+ * Increments the generation.
  */
 int	store_key_rotate(struct store *, const struct store_key *add, int64_t now,
-	    int64_t old_remove_at);
+	    int64_t old_remove_at, const char *replaces);
 /*
  * Revokes key kid at now (it retires and is removed at now), in one
  * transaction with the check that another key of its env still signs:

@@ -81,7 +81,7 @@ struct store_ops {
 	int	(*key_add)(void *h, const struct store_key *);
 	int	(*key_list)(void *h, struct store_key **out, size_t *n);
 	int	(*key_rotate)(void *h, const struct store_key *add, int64_t now,
-		    int64_t old_remove_at);
+		    int64_t old_remove_at, const char *replaces);
 	int	(*key_revoke)(void *h, const char *kid, int64_t now);
 
 	int	(*token_get)(void *h, const char *id, struct store_token *out);
@@ -300,6 +300,10 @@ void	store_audit_checkpoint(struct store_audit *cp, int64_t at, char *detail);
  * from (the expiry guard failed), else the state it is in. */
 int	store_approval_conflict(const char *id, enum store_approval_state from,
 	    enum store_approval_state cur);
+
+/* store_keys.c: whether kids a and b name the same key, NULL naming none
+ * (the rotations' check of the key they replace: store_key_rotate). */
+int	store_kid_same(const char *a, const char *b);
 
 /* store.c: one element of each row type cleared through a void pointer,
  * the clear_fn of the backends' row collectors (store_X_clear; the lock

@@ -31,15 +31,21 @@ store_key_add(struct store *s, const struct store_key *k)
 }
 
 int
+store_kid_same(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+int
 store_key_rotate(struct store *s, const struct store_key *add, int64_t now,
-    int64_t old_remove_at)
+    int64_t old_remove_at, const char *replaces)
 {
 	int rc;
 
 	REQUIRE(s != NULL && add != NULL, "NULL argument");
 	if ((rc = key_check(add)) != STORE_OK)
 		return rc;
-	return s->ops->key_rotate(s->h, add, now, old_remove_at);
+	return s->ops->key_rotate(s->h, add, now, old_remove_at, replaces);
 }
 
 int

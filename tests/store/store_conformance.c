@@ -635,7 +635,7 @@ key_rotation(void **state)
 	assert_int_equal(store_key_add(s, &a), STORE_OK);
 	g0 = gen(s);
 	k = key_fixture("b", STORE_ENV_SANDBOX, 300);
-	assert_int_equal(store_key_rotate(s, &k, 200, 900), STORE_OK);
+	assert_int_equal(store_key_rotate(s, &k, 200, 900, "a"), STORE_OK);
 	assert_true(gen(s) == g0 + 1);
 	key_get(s, "a", &got);
 	assert_int_equal(got.retire_at, 300);
@@ -644,7 +644,7 @@ key_rotation(void **state)
 
 	/* b is scheduled: another sandbox rotation is refused, unchanged. */
 	k = key_fixture("c", STORE_ENV_SANDBOX, 350);
-	assert_int_equal(store_key_rotate(s, &k, 250, 1000), STORE_CONFLICT);
+	assert_int_equal(store_key_rotate(s, &k, 250, 1000, "a"), STORE_CONFLICT);
 	assert_non_null(strstr(store_last_error(), "a sandbox key is already scheduled"));
 	assert_true(gen(s) == g0 + 1);
 	key_get(s, "a", &got);
@@ -653,11 +653,11 @@ key_rotation(void **state)
 
 	/* Production has no key: its first rotation only adds. */
 	k = key_fixture("p", STORE_ENV_PRODUCTION, 260);
-	assert_int_equal(store_key_rotate(s, &k, 250, 1000), STORE_OK);
+	assert_int_equal(store_key_rotate(s, &k, 250, 1000, NULL), STORE_OK);
 
 	/* Once b signs, it is the one retired; a keeps its dates. */
 	k = key_fixture("d", STORE_ENV_SANDBOX, 500);
-	assert_int_equal(store_key_rotate(s, &k, 400, 1200), STORE_OK);
+	assert_int_equal(store_key_rotate(s, &k, 400, 1200, "b"), STORE_OK);
 	key_get(s, "b", &got);
 	assert_int_equal(got.retire_at, 500);
 	assert_int_equal(got.remove_at, 1200);
@@ -680,7 +680,19 @@ rotate_key(struct store *s, int i)
 
 	snprintf(kid, sizeof(kid), "n%d", i);
 	k = key_fixture(kid, STORE_ENV_SANDBOX, 300);
-	return store_key_rotate(s, &k, 200, 900);
+	return store_key_rotate(s, &k, 200, 900, "a");
+}
+
+/* rotate_key with no publish lead: the successor signs from now on. */
+static int
+rotate_key_now(struct store *s, int i)
+{
+	char kid[8];
+	struct store_key k;
+
+	snprintf(kid, sizeof(kid), "m%d", i);
+	k = key_fixture(kid, STORE_ENV_SANDBOX, 200);
+	return store_key_rotate(s, &k, 200, 900, "a");
 }
 
 /* Rotations at once (each node's schedule): one new key, never two. */
@@ -700,6 +712,34 @@ key_rotations_at_once(void **state)
 	assert_int_equal(store_key_list(s, &all, &n), STORE_OK);
 	assert_int_equal(n, 2);
 	store_key_free(all, n);
+	store_close(s);
+}
+
+/* Regression: rotations at once with no publish lead (key_publish_lead =
+ * 0: each successor signs from now on, so none was "scheduled") all went
+ * in, each retiring the one before at once: three nodes' schedules made
+ * three keys per env. Each names the key it replaces; only the first
+ * finds it still signing. */
+static void
+key_rotations_at_once_without_lead(void **state)
+{
+	struct store *s = open_store();
+	struct store_key a = key_fixture("a", STORE_ENV_SANDBOX, 100), k, *all = NULL;
+	size_t n = 0;
+	int ok, conflict;
+
+	(void)state;
+	assert_int_equal(store_key_add(s, &a), STORE_OK);
+	run_at_once(rotate_key_now, &ok, &conflict);
+	assert_int_equal(ok, 1);
+	assert_int_equal(conflict, AT_ONCE - 1);
+	assert_int_equal(store_key_list(s, &all, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	store_key_free(all, n);
+	/* One after the other, the second still naming a: refused, saying why. */
+	k = key_fixture("late", STORE_ENV_SANDBOX, 200);
+	assert_int_equal(store_key_rotate(s, &k, 200, 900, "a"), STORE_CONFLICT);
+	assert_non_null(strstr(store_last_error(), "another sandbox rotation came first"));
 	store_close(s);
 }
 
@@ -746,7 +786,7 @@ key_revocation_of_a_scheduled_successor(void **state)
 	(void)state;
 	assert_int_equal(store_key_add(s, &a), STORE_OK);
 	k = key_fixture("b", STORE_ENV_SANDBOX, 300);
-	assert_int_equal(store_key_rotate(s, &k, 200, 900), STORE_OK);
+	assert_int_equal(store_key_rotate(s, &k, 200, 900, "a"), STORE_OK);
 	assert_int_equal(store_key_revoke(s, "b", 250), STORE_OK);
 	key_get(s, "a", &got);
 	assert_int_equal(got.retire_at, 0);
@@ -758,7 +798,7 @@ key_revocation_of_a_scheduled_successor(void **state)
 
 	/* Once the successor signs, revoking it leaves its predecessor retired. */
 	k = key_fixture("c", STORE_ENV_SANDBOX, 400);
-	assert_int_equal(store_key_rotate(s, &k, 350, 1000), STORE_OK);
+	assert_int_equal(store_key_rotate(s, &k, 350, 1000, "a"), STORE_OK);
 	k = key_fixture("x", STORE_ENV_SANDBOX, 410);
 	assert_int_equal(store_key_add(s, &k), STORE_OK);
 	assert_int_equal(store_key_revoke(s, "c", 450), STORE_OK);
@@ -791,7 +831,7 @@ key_tie_rotation_retires_both(void **state)
 	b.created_at = 102;
 	assert_int_equal(store_key_add(s, &b), STORE_OK);
 	k = key_fixture("c", STORE_ENV_SANDBOX, 300);
-	assert_int_equal(store_key_rotate(s, &k, 200, 900), STORE_OK);
+	assert_int_equal(store_key_rotate(s, &k, 200, 900, "b2"), STORE_OK);
 	for (int i = 0; i < 2; i++) {
 		key_get(s, i ? "b2" : "a", &got);
 		assert_int_equal(got.retire_at, 300);
@@ -1826,6 +1866,7 @@ conformance_run(const struct conformance_backend *b)
 		T(keys),
 		T(key_rotation),
 		T(key_rotations_at_once),
+		T(key_rotations_at_once_without_lead),
 		T(key_revocation),
 		T(key_revocation_of_a_scheduled_successor),
 		T(key_revocations_at_once),
