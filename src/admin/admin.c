@@ -471,8 +471,9 @@ parse_body(struct admin_call *c)
 		return -1;
 	}
 	if ((c->body = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je)) == NULL) {
-		admin_error(c, 400, "invalid_request", "malformed JSON at line %d column %d: %s",
-		    je.line, je.column, je.text);
+		char where[HTTP_JSON_ERROR_MAX];
+		http_json_error(&je, where, sizeof(where));
+		admin_error(c, 400, "invalid_request", "malformed JSON: %s", where);
 		return -1;
 	}
 	if (!json_is_object(c->body)) {

@@ -185,6 +185,19 @@ check_json(json_t *v, int depth, size_t *members)
 	return 0;
 }
 
+void
+http_json_error(const json_error_t *je, char *out, size_t outlen)
+{
+	/* Where, never what: jansson's text quotes the input "near" the
+	 * error, which is a secret whenever a client left its secret
+	 * unquoted, and a description reaches the audit trail as well as
+	 * the client. */
+	const char *near = strstr(je->text, " near ");
+	int n = near != NULL ? (int)(near - je->text) : (int)strlen(je->text);
+
+	snprintf(out, outlen, "%.*s at byte %d", n > 150 ? 150 : n, je->text, je->position);
+}
+
 int
 http_json_parse(const char *body, size_t len, json_t **out, const char **err)
 {
@@ -197,14 +210,9 @@ http_json_parse(const char *body, size_t len, json_t **out, const char **err)
 	 * §3.2 by analogy); without JSON_ALLOW_NUL jansson refuses \u0000. */
 	o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
 	if (o == NULL) {
-		/* Where, never what: jansson's text quotes the input "near"
-		 * the error, which is a secret whenever a client left its
-		 * secret unquoted, and the description reaches the audit
-		 * trail as well as the client. */
-		const char *near = strstr(je.text, " near ");
-		int n = near != NULL ? (int)(near - je.text) : (int)strlen(je.text);
-		snprintf(tmsg, sizeof(tmsg), "body is not valid JSON: %.*s at byte %d",
-		    n > 150 ? 150 : n, je.text, je.position);
+		char where[HTTP_JSON_ERROR_MAX];
+		http_json_error(&je, where, sizeof(where));
+		snprintf(tmsg, sizeof(tmsg), "body is not valid JSON: %s", where);
 		*err = tmsg;
 		return -1;
 	}

@@ -40,6 +40,12 @@ const char *http_params_get(const struct http_params *, const char *name);
 /* Frees every item (values cleansed: they may hold secrets). */
 void	http_params_clear(struct http_params *);
 
+/* jansson's error je as "reason at byte N" into out, without the input
+ * jansson quotes "near" it (a secret, when one was sent unquoted). At
+ * most HTTP_JSON_ERROR_MAX bytes are needed. */
+#define HTTP_JSON_ERROR_MAX	176
+void	http_json_error(const json_error_t *je, char *out, size_t outlen);
+
 /* Parses a JSON body that must be an object: refuses duplicate keys, NUL
  * bytes (\u0000), nesting deeper than HTTP_MAX_JSON_DEPTH, more than
  * HTTP_MAX_PARAMS members. *out is a new reference. */

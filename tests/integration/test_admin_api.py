@@ -493,6 +493,11 @@ class Admin(Suite):
         r = self.api("PATCH", "/clients/" + cid, self.a_admin, '{"name": "x",')
         eq(r.status, 400, "malformed JSON: %r" % r)
         check("malformed JSON" in r.json()["error_description"], "says malformed: %r" % r)
+        # Where, not what: jansson quoted the body near the fault.
+        r = self.api("PATCH", "/clients/" + cid, self.a_admin, '{"name": unquoted-words}')
+        eq(r.status, 400, "malformed JSON: %r" % r)
+        check("unquoted" not in r.json()["error_description"] and
+              "at byte" in r.json()["error_description"], "no quote of the body: %r" % r)
         r = self.api("PATCH", "/clients/" + cid, self.a_admin, {"name": "x", "colour": "red"})
         eq(r.status, 400, "unknown field: %r" % r)
         check('"colour"' in r.json()["error_description"], "names the field: %r" % r)
