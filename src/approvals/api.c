@@ -334,6 +334,18 @@ split(const char *path, char id[APPROVAL_ID_LEN + 1], const char **action)
 	return 0;
 }
 
+/* The audit action of a call: filing (POST to the list), reading (any
+ * GET), or deciding one approval (POST .../approve or .../reject). */
+static const char *
+call_action(enum http_method m, int is_item, const char *action)
+{
+	if (m != HTTP_POST)
+		return "approval.read";
+	if (!is_item)
+		return "approval.file";
+	return strcmp(action, "approve") == 0 ? "approval.approve" : "approval.reject";
+}
+
 static enum http_result
 handle(struct http_exchange *x)
 {
@@ -358,9 +370,8 @@ handle(struct http_exchange *x)
 		return HTTP_DONE;
 	}
 	if (authenticate(ctx, x, &me, &p) == -1) {
-		audit_refusal(ctx, x, p, !is_item && x->req.method == HTTP_POST ? "approval.file" :
-		    x->req.method != HTTP_POST ? "approval.read" : strcmp(action, "approve") == 0 ?
-		    "approval.approve" : "approval.reject", is_item ? id : "");
+		audit_refusal(ctx, x, p, call_action(x->req.method, is_item, action),
+		    is_item ? id : "");
 		goto out;
 	}
 	if (x->req.method == HTTP_POST &&
