@@ -673,6 +673,8 @@ serve_run(struct serve *sv, struct sigwatch *sw)
 {
 	char err[1024], engine[512];
 
+	sv->hc.conns_per_address = (unsigned)sv->cfg.connections_per_address;
+	sv->hc.unlimited = &sv->ctx.trusted_proxies;
 	if (http_server_serve(sv->srv, &sv->hc, sv->routes.routes, sv->routes.n, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "gatehouse: serve: %s\n", err);

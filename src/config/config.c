@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "config/config.h"
+#include "http/limits.h"
 #include "util/util.h"
 
 enum config_type { CT_STR, CT_INT, CT_BOOL, CT_DURATION, CT_TRISTATE };
@@ -31,6 +32,7 @@ static const struct config_entry entries[] = {
 	{ "tls_key", CT_STR, O(tls_key), 0, 0, "", "TLS private key (PEM, mode 0600)" },
 	{ "threads", CT_INT, O(threads), 0, 256, "0", "HTTP event-loop threads, each with a listening socket of its own; 0 = two per core" },
 	{ "request_timeout", CT_DURATION, O(request_timeout), 1, 3600, "30", "a request must arrive whole within this of its connection's opening or the answer before it, else the connection is closed (slow clients); idle connections are closed after it too" },
+	{ "connections_per_address", CT_INT, O(connections_per_address), 0, HTTP_MAX_CONNECTIONS, "256", "most connections one client address (an IPv6 /64) may hold open at once, so that one host cannot take all 4096; trusted_proxies are not limited; 0: no limit" },
 	{ "log_requests", CT_BOOL, O(log_requests), 0, 1, "1", "one JSON log line per request" },
 	{ "require_https", CT_TRISTATE, O(require_https), -1, 1, "auto", "refuse token requests over plain HTTP (auto: unless listening on loopback)" },
 	{ "trusted_proxies", CT_STR, O(trusted_proxies), 0, 0, "", "CIDRs whose X-Forwarded-For/-Proto are believed" },

@@ -24,6 +24,7 @@ struct config {
 	int64_t	 threads;	/* 0 = one per core */
 	int64_t	 log_requests;	/* bool */
 	int64_t	 request_timeout; /* seconds a request has to arrive whole */
+	int64_t	 connections_per_address; /* 0: no limit */
 	int64_t	 require_https;	/* -1 auto (on unless loopback), 0, 1 */
 	char	*trusted_proxies; /* CIDRs whose X-Forwarded-* are honoured */
 	int64_t	 ttl_sandbox;	/* default lifetime of new sandbox clients */

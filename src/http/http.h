@@ -18,6 +18,8 @@
 
 #include "http/limits.h"
 
+struct cidr_list;
+
 enum http_method {
 	HTTP_GET, HTTP_HEAD, HTTP_POST, HTTP_PUT, HTTP_PATCH, HTTP_DELETE,
 	HTTP_OPTIONS, HTTP_METHOD_OTHER, HTTP_METHOD__MAX
@@ -135,6 +137,10 @@ struct http_config {
 	int		 log_requests;	/* one JSON line per request on stderr */
 	unsigned	 request_timeout_s; /* a request's time to arrive whole, and
 					 * an idle connection's; 0: HTTP_CONN_TIMEOUT_S */
+	unsigned	 conns_per_address; /* most connections one address (an
+					 * IPv6 /64) holds at once; 0: no limit */
+	const struct cidr_list *unlimited; /* addresses not limited (trusted
+					 * proxies); NULL: none. Outlives the server */
 };
 
 struct http_server;

@@ -424,26 +424,63 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	atomic_fetch_sub(&s->inflight, 1);
 }
 
-/* A connection opened or closed on daemon cls's loop (or, closed, on the
- * thread stopping the server): watched from its opening (watch.h). One
- * that cannot be watched, out of memory, is ended at once rather than
- * left unbounded. */
+/* The watch list of the daemon conn came to. */
+static struct http_watch *
+watch_of(struct http_server *s, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *d = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_DAEMON);
+
+	for (unsigned i = 0; d != NULL && i < s->nd; i++)
+		if (s->d[i] == d->daemon)
+			return &s->watch[i];
+	return NULL;
+}
+
+static const struct sockaddr *
+client_addr(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *a = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	return a != NULL ? a->client_addr : NULL;
+}
+
+/*
+ * A connection opened or closed on its daemon's loop (or, closed, on the
+ * thread stopping the server). An opened one is counted against its
+ * address's share (peers.h) and watched from its opening (watch.h); one
+ * over its address's share, or that cannot be watched (out of memory), is
+ * ended at once rather than left unbounded. Only a connection with a
+ * watch was counted: libmicrohttpd tells of every opened connection's
+ * closing, so the two pair.
+ */
 static void
 conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
     enum MHD_ConnectionNotificationCode code)
 {
+	struct http_server *s = cls;
 	const union MHD_ConnectionInfo *fd;
+	const struct sockaddr *addr = client_addr(conn);
+	struct http_watch *w;
 
 	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (*socket_context != NULL && addr != NULL)
+			peers_close(s->peers, addr);
 		watch_close(*socket_context);
 		*socket_context = NULL;
 		return;
 	}
 	fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (fd == NULL)
+	if (fd == NULL || (w = watch_of(s, conn)) == NULL)
 		return;
-	if ((*socket_context = watch_open(cls, fd->connect_fd, clock_mono_ns())) == NULL)
+	if (addr != NULL && peers_open(s->peers, addr) == -1) {
 		(void)shutdown(fd->connect_fd, SHUT_RDWR);
+		return;
+	}
+	if ((*socket_context = watch_open(w, fd->connect_fd, clock_mono_ns())) == NULL) {
+		if (addr != NULL)
+			peers_close(s->peers, addr);
+		(void)shutdown(fd->connect_fd, SHUT_RDWR);
+	}
 }
 
 /* Between a loop's passes: its daemon's sweep for requests overdue. */
@@ -572,7 +609,7 @@ start_daemon(struct http_server *s, const struct http_config *cfg, int fd, unsig
 	    MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_CONNECTION_LIMIT, conn_limit,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(w->timeout_ns / 1000000000u),
-	    MHD_OPTION_NOTIFY_CONNECTION, conn_notify, w,
+	    MHD_OPTION_NOTIFY_CONNECTION, conn_notify, s,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(HTTP_MAX_HEADER_BYTES * 2),
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, s,
 	    MHD_OPTION_URI_LOG_CALLBACK, uri_seen, NULL,
@@ -715,6 +752,14 @@ http_server_serve(struct http_server *s, const struct http_config *cfg,
 	metrics_declare("gatehouse_http_requests_timed_out_total", "counter",
 	    "Connections ended because a request did not arrive whole within the request timeout.", "");
 	metrics_add("gatehouse_http_requests_timed_out_total", 0, NULL);	/* shown from the start */
+	metrics_declare("gatehouse_http_connections_refused_total", "counter",
+	    "Connections ended at once because their address already held connections_per_address.", "");
+	metrics_add("gatehouse_http_connections_refused_total", 0, NULL);
+	if (cfg->conns_per_address > 0 &&
+	    (s->peers = peers_new(cfg->conns_per_address, cfg->unlimited)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	raise_fd_limit();
 	s->nfds = 0;	/* the daemons', or closed, from here on */
 	if (start_daemons(s, cfg, s->fds, n) == -1) {
@@ -768,5 +813,6 @@ http_server_stop(struct http_server *s)
 	for (unsigned i = 0; i < s->nd; i++)
 		MHD_stop_daemon(s->d[i]);
 	spares_free(NULL);	/* in case MHD completed requests on this thread */
+	peers_free(s->peers);
 	free(s);
 }

@@ -15,6 +15,7 @@
 
 #include "http/http.h"
 #include "http/limits.h"
+#include "http/peers.h"
 #include "http/watch.h"
 
 /* What uri_seen() found in a target: too long or too many query fields
@@ -59,6 +60,7 @@ struct http_server {
 	unsigned		 nd;
 	struct http_loops	*loops;		/* the daemons' threads (loop.h) */
 	struct http_watch	 watch[HTTP_MAX_THREADS];	/* d[i]'s connections */
+	struct http_peers	*peers;		/* connections per address (peers.h) */
 	uint16_t		 port;
 	const struct http_route	*routes;
 	size_t			 nroutes;
