@@ -185,6 +185,21 @@ ratelimit_drain(struct ratelimit *r, const char *client_id, int64_t tokens, int6
 	pthread_mutex_unlock(&s->mu);
 }
 
+void
+ratelimit_unpushed(struct ratelimit *r, const char *client_id, int64_t tokens, int64_t now_ms)
+{
+	unsigned h = hash(client_id);
+	struct stripe *s = &r->stripes[h % STRIPES];
+	struct bucket *b;
+
+	if (tokens <= 0)
+		return;
+	pthread_mutex_lock(&s->mu);
+	if ((b = bucket_of(s, h, client_id, now_ms)) != NULL && b->unpushed < INT64_MAX / 2 - tokens)
+		b->unpushed += tokens;
+	pthread_mutex_unlock(&s->mu);
+}
+
 size_t
 ratelimit_collect(struct ratelimit *r, void (*fn)(void *arg, const char *client_id,
     int64_t taken), void *arg)

@@ -28,11 +28,15 @@ int	ratelimit_take(struct ratelimit *, const char *client_id,
  * for each client with tokens taken here since the last collection (fn
  * runs under a stripe lock: it must not call back in); ratelimit_drain
  * takes from a client's bucket the tokens other nodes issued, at its next
- * take (at most two minutes' worth of waiting).
+ * take (at most two minutes' worth of waiting). ratelimit_unpushed gives
+ * back tokens collected whose push failed: the next collection hands them
+ * out again, rather than other nodes never hearing of them.
  */
 size_t	ratelimit_collect(struct ratelimit *, void (*fn)(void *arg,
 	    const char *client_id, int64_t taken), void *arg);
 void	ratelimit_drain(struct ratelimit *, const char *client_id, int64_t tokens,
+	    int64_t now_ms);
+void	ratelimit_unpushed(struct ratelimit *, const char *client_id, int64_t tokens,
 	    int64_t now_ms);
 
 #endif

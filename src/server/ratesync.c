@@ -134,10 +134,17 @@ sync_once(struct ratesync *r)
 
 	r->n = 0;
 	ratelimit_collect(r->rl, add_row, r);
+	rc = r->n > 0 ? store_rate_push(r->store, r->node, r->rows, r->n, now) : STORE_OK;
 	if (r->n > 0)
-		report(r, store_rate_push(r->store, r->node, r->rows, r->n, now), "push");
-	for (size_t i = 0; i < r->n; i++)
+		report(r, rc, "push");
+	for (size_t i = 0; i < r->n; i++) {
+		/* Not pushed: handed out again at the next sync, or the other
+		 * nodes would never count them (a push whose commit was only
+		 * unconfirmed may so count twice: stricter, never looser). */
+		if (rc != STORE_OK)
+			ratelimit_unpushed(r->rl, r->rows[i].client_id, r->rows[i].taken, now_ms);
 		free(r->rows[i].client_id);
+	}
 	rc = store_rate_pull(r->store, r->node, now - 300, &got, &n);
 	report(r, rc, "pull");
 	if (rc != STORE_OK)

@@ -277,6 +277,23 @@ class MultiNode(Suite):
         other = self.b.client("acme", name="unlimited", roles="viewer")
         eq(self.token(self.c, other).status, 200, "another client")
 
+    def test_counts_a_push_failed_to_share_are_shared_later(self):
+        """Tokens taken while the shared counts could not be written (their
+        table locked past the 5 s lock timeout) are shared once it can be:
+        before, the failed push had already zeroed them, and the other
+        nodes never counted them."""
+        c = self.a.client("acme", name="pushed late", roles="viewer", rate_limit=4)
+        holder = self.a.hold_writes("rate_totals")
+        try:
+            for i in range(4):
+                eq(self.token(self.a, c).status, 200, "token %d on the first node" % i)
+            time.sleep(6.5)     # a push waits out the lock timeout and fails
+        finally:
+            holder.release()
+        time.sleep(2)           # the next rounds push and pull
+        r = self.token(self.b, c)
+        eq(r.status, 429, "the first node's 4 count on another: %r" % r)
+
 
 if __name__ == "__main__":
     MultiNode().run()

@@ -95,6 +95,31 @@ collect_once(void **state)
 	ratelimit_free(r);
 }
 
+/* A push that failed gives its tokens back: the next collection hands
+ * them out with what was taken since, so other nodes still count them. */
+static void
+unpushed_tokens_are_collected_again(void **state)
+{
+	struct ratelimit *r = ratelimit_new();
+	struct seen s = { .n = 0 };
+	int64_t retry;
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(ratelimit_take(r, "a", 100, 1000, &retry), 1);
+	assert_int_equal(ratelimit_collect(r, note, &s), 1);
+	ratelimit_unpushed(r, "a", s.taken[0], 1000);	/* the push failed */
+	assert_int_equal(ratelimit_take(r, "a", 100, 1000, &retry), 1);
+	s.n = 0;
+	assert_int_equal(ratelimit_collect(r, note, &s), 1);
+	assert_string_equal(s.ids[0], "a");
+	assert_int_equal(s.taken[0], 4);
+	ratelimit_unpushed(r, "b", 0, 1000);		/* nothing: no bucket made */
+	s.n = 0;
+	assert_int_equal(ratelimit_collect(r, note, &s), 0);
+	ratelimit_free(r);
+}
+
 static void
 drain_holds_others_tokens(void **state)
 {
@@ -132,6 +157,7 @@ main(void)
 		cmocka_unit_test(bucket_refills),
 		cmocka_unit_test(frequent_takes_refill_at_the_full_rate),
 		cmocka_unit_test(collect_once),
+		cmocka_unit_test(unpushed_tokens_are_collected_again),
 		cmocka_unit_test(drain_holds_others_tokens),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
