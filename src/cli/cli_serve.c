@@ -387,9 +387,7 @@ scheduled_rotations(struct gh_ctx *ctx, int64_t now)
 static void
 housekeeping(struct gh_ctx *ctx)
 {
-	struct store_client *cs = NULL;
-	size_t n = 0, due = 0;
-	int64_t now = clock_now();
+	int64_t due = 0, now = clock_now();
 
 	scheduled_rotations(ctx, now);
 	{
@@ -410,20 +408,9 @@ housekeeping(struct gh_ctx *ctx)
 		else if (recovered > 0)
 			log_event(LOG_INFO, "approval.recovered", json_pack("{s:i}", "count", recovered));
 	}
-	if (store_client_list(ctx->store, NULL, &cs, &n) != STORE_OK)
+	/* One count, not a read per client. */
+	if (store_secret_count_due(ctx->store, now - ctx->cfg->secret_rotation_age, now, &due) != STORE_OK)
 		return;
-	for (size_t i = 0; i < n; i++) {
-		struct store_secret *ss = NULL;
-		size_t m = 0;
-		if (store_secret_list(ctx->store, cs[i].id, &ss, &m) != STORE_OK)
-			continue;
-		for (size_t k = 0; k < m; k++)
-			if (ss[k].revoked_at == 0 && (ss[k].expires_at == 0 || ss[k].expires_at > now) &&
-			    now - ss[k].created_at >= ctx->cfg->secret_rotation_age)
-				due++;
-		store_secret_free(ss, m);
-	}
-	store_client_free(cs, n);
 	metrics_set("gatehouse_client_secrets_rotation_due", (double)due, NULL);
 }
 

@@ -248,6 +248,7 @@ int	pg_client_delete(void *h, const char *id);
 int	pg_secret_rotate(void *h, struct store_secret *sec, int64_t end_by, size_t max_live,
 	    int64_t *prev_end);
 int	pg_secret_list(void *h, const char *client_id, struct store_secret **out, size_t *n);
+int	pg_secret_count_due(void *h, int64_t made_by, int64_t now, int64_t *count);
 int	pg_secret_update(void *h, const struct store_secret *sec);
 
 /* pgsql_keys.c */

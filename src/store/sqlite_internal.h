@@ -162,6 +162,7 @@ int	sq_client_delete(void *h, const char *id);
 int	sq_secret_rotate(void *h, struct store_secret *sec, int64_t end_by, size_t max_live,
 	    int64_t *prev_end);
 int	sq_secret_list(void *h, const char *client_id, struct store_secret **out, size_t *n);
+int	sq_secret_count_due(void *h, int64_t made_by, int64_t now, int64_t *count);
 int	sq_secret_update(void *h, const struct store_secret *sec);
 
 /* sqlite_keys.c */
@@ -246,7 +247,7 @@ enum sq_id {
 	SQ_TENANT_INSERT, SQ_TENANT_GET, SQ_TENANT_LIST,
 	SQ_CLIENT_INSERT, SQ_CLIENT_GET, SQ_CLIENT_LIST, SQ_CLIENT_LIST_TENANT, SQ_CLIENT_UPDATE,
 	SQ_CLIENT_DISABLE, SQ_CLIENT_VOID,
-	SQ_SECRET_INSERT, SQ_SECRET_LIST, SQ_SECRET_UPDATE, SQ_SECRET_LIVE, SQ_SECRET_END_BY,
+	SQ_SECRET_INSERT, SQ_SECRET_LIST, SQ_SECRET_DUE, SQ_SECRET_UPDATE, SQ_SECRET_LIVE, SQ_SECRET_END_BY,
 	SQ_KEY_INSERT, SQ_KEY_LIST, SQ_KEY_PENDING, SQ_KEY_CURRENT, SQ_KEY_RETIRE,
 	SQ_KEY_ENV, SQ_KEY_OTHERS, SQ_KEY_UNRETIRE,
 	SQ_TOKEN_GET, SQ_TOKEN_LIST, SQ_TOKEN_LIST_REVOKED, SQ_TOKEN_REVOKE, SQ_TOKEN_EXISTS,

@@ -217,6 +217,9 @@ void	store_client_free(struct store_client *, size_t n);
 int	store_secret_list(struct store *, const char *client_id,
 	    struct store_secret **out, size_t *n);
 int	store_secret_update(struct store *, const struct store_secret *);
+/* How many secrets are live at now (not revoked, not ended) and were
+ * made at or before made_by: those due for rotation, in one query. */
+int	store_secret_count_due(struct store *, int64_t made_by, int64_t now, int64_t *count);
 /*
  * A rotation, in one transaction: every live secret of s->client_id (not
  * revoked, not expired at s->created_at) that would outlive end_by ends at

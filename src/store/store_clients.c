@@ -141,6 +141,14 @@ store_secret_list(struct store *s, const char *client_id, struct store_secret **
 }
 
 int
+store_secret_count_due(struct store *s, int64_t made_by, int64_t now, int64_t *count)
+{
+	REQUIRE(s != NULL && count != NULL, "NULL argument");
+	*count = 0;
+	return s->ops->secret_count_due(s->h, made_by, now, count);
+}
+
+int
 store_secret_update(struct store *s, const struct store_secret *sec)
 {
 	REQUIRE(s != NULL && sec != NULL, "NULL argument");

@@ -275,6 +275,7 @@ const struct store_ops store_pgsql_ops = {
 	.client_delete = pg_client_delete,
 	.secret_rotate = pg_secret_rotate,
 	.secret_list = pg_secret_list,
+	.secret_count_due = pg_secret_count_due,
 	.secret_update = pg_secret_update,
 	.key_add = pg_key_add,
 	.key_list = pg_key_list,

@@ -78,6 +78,8 @@ const char *const sqi_sql[SQ__MAX] = {
 	[SQ_SECRET_INSERT] = "INSERT INTO client_secrets (client_id, hash, created_at, expires_at,"
 	    " revoked_at, holder) VALUES (?,?,?,?,?,?)",
 	[SQ_SECRET_LIST] = "SELECT " SECRET_COLS " FROM client_secrets WHERE client_id = ? ORDER BY id",
+	[SQ_SECRET_DUE] = "SELECT count(*) FROM client_secrets WHERE revoked_at = 0"
+	    " AND (expires_at = 0 OR expires_at > ?2) AND created_at <= ?1",
 	[SQ_SECRET_UPDATE] = "UPDATE client_secrets SET expires_at=?, revoked_at=? WHERE id=?",
 	/* A rotation (sq_secret_rotate): the client's live secrets at ?3,
 	 * and when the last of them ends once cut to ?2; then the cut. */
@@ -459,6 +461,7 @@ const struct store_ops store_sqlite_ops = {
 	.client_delete = sq_client_delete,
 	.secret_rotate = sq_secret_rotate,
 	.secret_list = sq_secret_list,
+	.secret_count_due = sq_secret_count_due,
 	.secret_update = sq_secret_update,
 	.key_add = sq_key_add,
 	.key_list = sq_key_list,

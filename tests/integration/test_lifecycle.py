@@ -104,7 +104,17 @@ class Lifecycle(Suite):
             lst = s.cli("client", "list")
             row = [x for x in lst if x["client_id"] == c["client_id"]][0]
             eq(row["secret_rotation_due"], True, "reported in client list")
-            check("gatehouse_client_secrets_rotation_due" in s.get("/metrics").body.decode(), "in metrics")
+            due = [l for l in s.get("/metrics").body.decode().splitlines()
+                   if l.startswith("gatehouse_client_secrets_rotation_due ")]
+            # The bootstrap admin's secret and this one: both 91 days old.
+            eq(due, ["gatehouse_client_secrets_rotation_due 2"], "counted in /metrics")
+            s.cli("client", "rotate-secret", c["client_id"], "--grace", "1s")
+            s.stop()
+            time.sleep(1.1)         # the old secret has ended
+            s.start()       # housekeeping counts again as the server starts
+            due = [l for l in s.get("/metrics").body.decode().splitlines()
+                   if l.startswith("gatehouse_client_secrets_rotation_due ")]
+            eq(due, ["gatehouse_client_secrets_rotation_due 1"], "a rotated secret is not due")
         finally:
             s.cleanup()
 

@@ -357,6 +357,41 @@ secrets(void **state)
 	store_close(s);
 }
 
+/* The secrets due for rotation: live at now and made at or before
+ * made_by, across clients; revoked and ended ones are not counted. */
+static void
+secrets_due(void **state)
+{
+	struct store *s = open_store();
+	struct store_client c1 = client_fixture("c1", "acme"), c2 = client_fixture("c2", "acme");
+	struct store_secret a = secret_fixture("c1", 1), b = secret_fixture("c2", 2);
+	struct store_secret fresh = secret_fixture("c1", 3), *all = NULL;
+	size_t n = 0;
+	int64_t count = -1, prev;
+
+	(void)state;
+	make_tenant(s, "acme");
+	assert_int_equal(store_secret_count_due(s, 5000, 6000, &count), STORE_OK);
+	assert_int_equal(count, 0);				/* none at all */
+	assert_int_equal(store_client_create(s, &c1, &a), STORE_OK);	/* made at 2000 */
+	assert_int_equal(store_client_create(s, &c2, &b), STORE_OK);
+	fresh.created_at = 5500;
+	assert_int_equal(store_secret_rotate(s, &fresh, 7000, 2, &prev), STORE_OK);
+	assert_int_equal(store_secret_count_due(s, 5000, 6000, &count), STORE_OK);
+	assert_int_equal(count, 2);				/* a (ends 7000) and b */
+	assert_int_equal(store_secret_count_due(s, 1999, 6000, &count), STORE_OK);
+	assert_int_equal(count, 0);				/* none made that early */
+	assert_int_equal(store_secret_count_due(s, 6000, 7000, &count), STORE_OK);
+	assert_int_equal(count, 2);				/* a has ended: b, fresh */
+	assert_int_equal(store_secret_list(s, "c2", &all, &n), STORE_OK);
+	all[0].revoked_at = 3000;
+	assert_int_equal(store_secret_update(s, &all[0]), STORE_OK);
+	store_secret_free(all, n);
+	assert_int_equal(store_secret_count_due(s, 6000, 6500, &count), STORE_OK);
+	assert_int_equal(count, 2);				/* a and fresh */
+	store_close(s);
+}
+
 /* A rotation cuts the live secrets to end_by (one ending sooner keeps its
  * end), adds the new one, says when the last old one ends, and refuses a
  * rotation past max_live without changing anything. */
@@ -1861,6 +1896,7 @@ conformance_run(const struct conformance_backend *b)
 		T(clients),
 		T(client_create_missing_tenant_is_atomic),
 		T(secrets),
+		T(secrets_due),
 		T(secret_rotation),
 		T(secret_rotations_at_once),
 		T(keys),
