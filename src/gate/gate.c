@@ -463,6 +463,22 @@ tenant_allowed(struct http_exchange *x, const struct policy_rule *rule,
 	return 0;
 }
 
+/* The path's segments the rule binds ({tenant}, {client}) against the
+ * token: -1 with r set when one names another tenant or client, as the
+ * X-TENANT-ID header may not. */
+static int
+binds_allowed(const struct policy_rule *rule, const struct gate_principal *p, const char *path,
+    struct gate_refusal *r)
+{
+	enum policy_bind which;
+
+	if (!rule->bound || policy_check_binds(rule, path, p->tenant_id, p->client_id, &which) == 0)
+		return 0;
+	gate_refuse(r, 403, "access_denied", which == POLICY_BIND_TENANT ? "path_tenant" : "path_client",
+	    "the path names another %s than the token's", policy_bind_names[which]);
+	return -1;
+}
+
 /*
  * What the principal may do: default deny, then the rule's conditions in
  * turn (audience, tenant, address, environment, role, scopes). -1 with r
@@ -487,7 +503,7 @@ rule_allows(struct gh_ctx *ctx, struct http_exchange *x, const struct policy_rul
 		    "the token is not meant for this audience");
 		return -1;
 	}
-	if (tenant_allowed(x, rule, p, r) == -1)
+	if (tenant_allowed(x, rule, p, r) == -1 || binds_allowed(rule, p, path, r) == -1)
 		return -1;
 	ctx_client_address(ctx, &x->req, addr, &https);
 	if (p->client->allow.n > 0 && !cidr_match(&p->client->allow, addr)) {

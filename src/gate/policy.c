@@ -15,6 +15,7 @@
 const char *const policy_role_names[4] = { "", "viewer", "operator", "admin" };
 const char *const policy_env_names[POLICY_ENV__MAX] = { "production", "sandbox", "any" };
 const char *const policy_style_names[POLICY_STYLE__MAX] = { "rfc6750", "mangopay" };
+const char *const policy_bind_names[POLICY_BIND__MAX] = { "", "tenant", "client" };
 
 /* Method names as the policy spells them (not the HTTP layer's table: the
  * policy must parse the same whatever the server's method set). */
@@ -229,6 +230,47 @@ rule_matches(const struct policy_rule *r, const char *path, size_t len, int fold
 	return s == NULL;
 }
 
+/* 1 when the path segment s[0..n) is id, its escapes decoded: ids are
+ * compared as the server behind the gate reads the segment. */
+static int
+seg_is_id(const char *s, size_t n, const char *id)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++, k++) {
+		int c = (unsigned char)s[i];
+		if (c == '%' && i + 2 < n && hex_digit(s[i + 1]) >= 0 && hex_digit(s[i + 2]) >= 0) {
+			c = hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2]);
+			i += 2;
+		}
+		if (id[k] == '\0' || (unsigned char)id[k] != c)
+			return 0;
+	}
+	return id[k] == '\0';
+}
+
+int
+policy_check_binds(const struct policy_rule *r, const char *path, const char *tenant,
+    const char *client, enum policy_bind *which)
+{
+	const char *s = path + 1;
+
+	for (size_t i = 0; i < r->nsegs && s != NULL; i++) {
+		size_t n = strcspn(s, "/");
+		const char *id = r->binds[i] == POLICY_BIND_TENANT ? tenant :
+		    r->binds[i] == POLICY_BIND_CLIENT ? client : NULL;
+
+		if (r->segs[i][0] == '*' && r->segs[i][1] == '*')
+			break;
+		if (id != NULL && !seg_is_id(s, n, id)) {
+			*which = (enum policy_bind)r->binds[i];
+			return -1;
+		}
+		s = s[n] == '/' ? s + n + 1 : NULL;
+	}
+	return 0;
+}
+
 static const struct policy_rule *
 match_first(const struct policy *p, unsigned bit, const char *path, size_t len, int fold)
 {
@@ -366,19 +408,96 @@ parse_methods(const char *w, unsigned *out, char *why, size_t whylen)
 	return 0;
 }
 
+/* The kind of the placeholder segment seg[0..n) ("{tenant}"), or -1. */
+static int
+bind_kind(const char *seg, size_t n)
+{
+	for (int k = 1; k < POLICY_BIND__MAX; k++)
+		if (n == strlen(policy_bind_names[k]) + 2 &&
+		    memcmp(seg + 1, policy_bind_names[k], n - 2) == 0)
+			return k;
+	return -1;
+}
+
+/*
+ * The pattern w with its {tenant} and {client} segments written "*", into
+ * out (POLICY_MAX_PATH + 1 bytes), their kinds into r->binds. 0, or -1
+ * with why for a brace anywhere else or an unknown placeholder.
+ */
+static int
+pattern_unbind(const char *w, struct policy_rule *r, char *out, char *why, size_t whylen)
+{
+	size_t o = 0, idx = 0;
+
+	if (strlen(w) > POLICY_MAX_PATH) {
+		snprintf(why, whylen, "pattern longer than %d bytes", POLICY_MAX_PATH);
+		return -1;
+	}
+	if (w[0] != '/' || strpbrk(w, "{}") == NULL) {
+		memcpy(out, w, strlen(w) + 1);	/* normalization says what is wrong */
+		return 0;
+	}
+	for (const char *seg = w + 1;; idx++) {
+		size_t n = strcspn(seg, "/");
+		int kind = n >= 2 && seg[0] == '{' && seg[n - 1] == '}' ? bind_kind(seg, n) : 0;
+
+		if (kind == -1 || (kind == 0 && (memchr(seg, '{', n) || memchr(seg, '}', n)))) {
+			snprintf(why, whylen, "pattern \"%.60s\": a placeholder is a whole segment, "
+			    "{tenant} or {client}", w);
+			return -1;
+		}
+		if (kind > 0 && idx < POLICY_MAX_SEGMENTS) {
+			r->binds[idx] = (unsigned char)kind;
+			r->bound = 1;
+		}
+		out[o++] = '/';
+		memcpy(out + o, kind > 0 ? "*" : seg, kind > 0 ? 1 : n);
+		o += kind > 0 ? 1 : n;
+		if (seg[n] == '\0')
+			break;
+		seg += n + 1;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* The canonical pattern norm with r's placeholders written back, into
+ * out: what a pattern not in canonical form should have been. */
+static void
+pattern_rebind(const char *norm, const struct policy_rule *r, char *out, size_t len)
+{
+	size_t o = 0, idx = 0;
+
+	out[0] = '\0';
+	for (const char *seg = norm + 1; o + 1 < len; idx++) {
+		size_t n = strcspn(seg, "/");
+		int k = idx < POLICY_MAX_SEGMENTS ? r->binds[idx] : 0;
+		int put = k > 0 ? snprintf(out + o, len - o, "/{%s}", policy_bind_names[k]) :
+		    snprintf(out + o, len - o, "/%.*s", (int)n, seg);
+
+		o = put < 0 || (size_t)put >= len - o ? len - 1 : o + (size_t)put;
+		if (seg[n] == '\0')
+			break;
+		seg += n + 1;
+	}
+}
+
 static int
 parse_pattern(const char *w, struct policy_rule *r, char *why, size_t whylen)
 {
-	char norm[POLICY_MAX_PATH + 1];
+	char unbound[POLICY_MAX_PATH + 1], norm[POLICY_MAX_PATH + 1], canon[POLICY_MAX_PATH + 1];
 	const char *reason, *s;
 
-	if (policy_normalize_path(w, strlen(w), norm, &reason) == -1) {
+	if (pattern_unbind(w, r, unbound, why, whylen) == -1)
+		return -1;
+	if (policy_normalize_path(unbound, strlen(unbound), norm, &reason) == -1) {
 		snprintf(why, whylen, "pattern \"%.60s\": %s", w, reason);
 		return -1;
 	}
-	if (strcmp(norm, w) != 0 || strchr(w, '?') != NULL || strchr(w, '#') != NULL) {
+	if (strcmp(norm, unbound) != 0 || strchr(w, '?') != NULL || strchr(w, '#') != NULL) {
+		pattern_rebind(norm, r, canon, sizeof(canon));
 		snprintf(why, whylen, "pattern \"%.60s\" is not in canonical form; write \"%.60s\"",
-		    w, norm);
+		    w, canon);
 		return -1;
 	}
 	if ((r->pattern = strdup(w)) == NULL)

@@ -31,6 +31,11 @@ enum policy_env { POLICY_ENV_PRODUCTION, POLICY_ENV_SANDBOX, POLICY_ENV_ANY,
 	POLICY_ENV__MAX };
 extern const char *const policy_env_names[POLICY_ENV__MAX];
 
+/* A pattern segment bound to the caller: {tenant} must be the token's
+ * tenant, {client} its client id. */
+enum policy_bind { POLICY_BIND_NONE, POLICY_BIND_TENANT, POLICY_BIND_CLIENT, POLICY_BIND__MAX };
+extern const char *const policy_bind_names[POLICY_BIND__MAX];	/* "tenant", "client" */
+
 /* How refusals of a bad token are spelled: RFC 6750 (ours), or seed 003. */
 enum policy_style { POLICY_STYLE_RFC6750, POLICY_STYLE_MANGOPAY, POLICY_STYLE__MAX };
 extern const char *const policy_style_names[POLICY_STYLE__MAX];
@@ -40,6 +45,8 @@ struct policy_rule {
 	char		*pattern;	/* as written */
 	char		*segs[POLICY_MAX_SEGMENTS]; /* parsed; "*" one, "**" the rest */
 	size_t		 nsegs;
+	unsigned char	 binds[POLICY_MAX_SEGMENTS]; /* enum policy_bind of a "*" */
+	int		 bound;		/* some segment is bound */
 	enum policy_role role;		/* the least role that passes */
 	char		*scopes[POLICY_MAX_SCOPES]; /* every one is required */
 	size_t		 nscopes;
@@ -93,6 +100,15 @@ int	policy_normalize_path(const char *uri, size_t len,
  * byte for byte. 0, or -1 with a static reason in *why.
  */
 int	policy_check_query(const char *q, size_t len, const char **why);
+
+/*
+ * The segments rule r binds ({tenant}, {client}) of the normalized path it
+ * matched, against the caller's tenant and client ids: 0 when each is the
+ * id (its escapes decoded), or -1 with *which the first that is not
+ * (enum policy_bind).
+ */
+int	policy_check_binds(const struct policy_rule *r, const char *path, const char *tenant,
+	    const char *client, enum policy_bind *which);
 
 /* The first rule matching method and a normalized path; NULL: none. */
 const struct policy_rule *policy_match(const struct policy *,

@@ -32,6 +32,8 @@ GET    /v1/sandbox/**           role=viewer   env=sandbox
 GET    /v1/aud/**               role=viewer   env=any aud=https://api.example
 POST   /v1/payouts/*/approve    role=operator env=any critical
 GET    /v2.01/**                role=viewer   env=any errors=mangopay tenant=optional
+GET    /v1/tenants/{tenant}/**  role=viewer   env=any
+GET    /v3/{client}/wallets/**  role=viewer   env=any tenant=optional
 """
 
 MANGOPAY_MESSAGE = "The authorization credentials are not valid"
@@ -356,6 +358,26 @@ class Gate(Suite):
         # (it was kept, and "acme " refused as malformed).
         r = self.gate(tok, tenant="acme \t ")
         eq(r.status, 200, "X-TENANT-ID with trailing whitespace: %r" % r)
+
+    def test_a_path_segment_bound_to_the_callers_tenant_or_client(self):
+        # {tenant} and {client} in a pattern: the API's own path names the
+        # tenant (or the client, as seed 003's /v2.01/{ClientId}/...), and
+        # another's is refused like another X-TENANT-ID.
+        tok = self.token(self.op)
+        eq(self.gate(tok, uri="/v1/tenants/acme/cards").status, 200, "its own tenant's path")
+        self.refused(self.gate(tok, uri="/v1/tenants/globex/cards"), 403, "path_tenant",
+                     "another tenant's path, X-TENANT-ID its own")
+        self.refused(self.gate(tok, uri="/v1/tenants/globex/cards", tenant="globex"), 403,
+                     "tenant", "another tenant's path and header")
+        eq(self.gate(self.token(self.other), uri="/v1/tenants/globex/x", tenant="globex").status,
+           200, "the other tenant's token on its own path")
+        self.refused(self.gate(tok, uri="/v1/tenants/ACME/cards"), 403, "path_tenant",
+                     "the tenant in another case")
+        mine = "/v3/%s/wallets/w-1" % self.op["client_id"]
+        eq(self.gate(tok, uri=mine, tenant=None).status, 200, "its own client id's path")
+        theirs = "/v3/%s/wallets/w-1" % self.viewer["client_id"]
+        self.refused(self.gate(tok, uri=theirs, tenant=None), 403, "path_client",
+                     "another client's path, same tenant")
 
     # -- policy -------------------------------------------------------------
     def test_role_scope_rule_critical(self):

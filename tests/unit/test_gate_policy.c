@@ -302,6 +302,53 @@ test_match_call_readings(void **state)
 	policy_unref(p);
 }
 
+/* {tenant} and {client} segments: matched as '*', then bound to the
+ * caller's ids (escapes decoded); anything else in braces is refused. */
+static void
+test_bound_segments(void **state)
+{
+	struct policy *p = parse_ok(
+	    "GET  /v1/tenants/{tenant}/cards/**   role=viewer\n"
+	    "*    /v2.01/{client}/**              role=viewer tenant=optional\n"
+	    "GET  /v1/{tenant}/by/{client}\n");
+	const struct policy_rule *r;
+	enum policy_bind which = POLICY_BIND_NONE;
+
+	(void)state;
+	r = policy_match(p, HTTP_GET, "/v1/tenants/acme/cards/c-1");
+	assert_non_null(r);
+	assert_int_equal(r->line, 1);
+	assert_true(r->bound);
+	assert_string_equal(r->pattern, "/v1/tenants/{tenant}/cards/**");
+	assert_int_equal(policy_check_binds(r, "/v1/tenants/acme/cards/c-1", "acme", "c", &which), 0);
+	assert_int_equal(policy_check_binds(r, "/v1/tenants/globex/cards/c-1", "acme", "c", &which), -1);
+	assert_int_equal(which, POLICY_BIND_TENANT);
+	assert_int_equal(policy_check_binds(r, "/v1/tenants/ACME/cards", "acme", "c", &which), -1);
+	assert_int_equal(policy_check_binds(r, "/v1/tenants/acm/cards", "acme", "c", &which), -1);
+	assert_int_equal(policy_check_binds(r, "/v1/tenants/acmee/cards", "acme", "c", &which), -1);
+	/* An escape is read as the server behind the gate reads it. */
+	assert_int_equal(policy_check_binds(r, "/v1/tenants/a%3Ab/cards", "a:b", "c", &which), 0);
+	assert_null(policy_match(p, HTTP_GET, "/v1/tenants//cards"));
+	r = policy_match(p, HTTP_POST, "/v2.01/cid-9/users");
+	assert_int_equal(r->line, 2);
+	assert_int_equal(policy_check_binds(r, "/v2.01/cid-9/users", "acme", "cid-9", &which), 0);
+	assert_int_equal(policy_check_binds(r, "/v2.01/cid-8/users", "acme", "cid-9", &which), -1);
+	assert_int_equal(which, POLICY_BIND_CLIENT);
+	r = policy_match(p, HTTP_GET, "/v1/acme/by/cid-9");
+	assert_int_equal(r->line, 3);
+	assert_int_equal(policy_check_binds(r, "/v1/acme/by/cid-9", "acme", "cid-9", &which), 0);
+	assert_int_equal(policy_check_binds(r, "/v1/acme/by/cid-8", "acme", "cid-9", &which), -1);
+	assert_int_equal(which, POLICY_BIND_CLIENT);
+	assert_false(policy_match(p, HTTP_GET, "/v1/anything/else") != NULL &&
+	    policy_match(p, HTTP_GET, "/v1/anything/else")->bound);
+	policy_unref(p);
+
+	parse_bad("GET /v1/{user}/x\n", "a placeholder is a whole segment, {tenant} or {client}");
+	parse_bad("GET /v1/a{tenant}\n", "a placeholder is a whole segment");
+	parse_bad("GET /v1/{tenant\n", "a placeholder is a whole segment");
+	parse_bad("GET /v1/{tenant}/%7ex\n", "write \"/v1/{tenant}/~x\"");
+}
+
 static void
 test_empty_policy_denies(void **state)
 {
@@ -514,6 +561,7 @@ main(void)
 		cmocka_unit_test(test_normalize),
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_match_call_readings),
+		cmocka_unit_test(test_bound_segments),
 		cmocka_unit_test(test_empty_policy_denies),
 		cmocka_unit_test(test_claims),
 		cmocka_unit_test(test_scope_has),
