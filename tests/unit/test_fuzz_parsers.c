@@ -1201,6 +1201,25 @@ fz_normalize(const uint8_t *d, size_t n)
 	return 1;
 }
 
+/* r's pattern as a path, into out (POLICY_MAX_PATH + 1 bytes): its
+ * segments, with each {tenant} and {client} written as ids[kind] (NULL:
+ * '*', as parsed). */
+static void
+fz_pattern_path(const struct policy_rule *r, const char *const ids[POLICY_BIND__MAX], char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < r->nsegs; i++) {
+		const char *seg = r->binds[i] && ids != NULL ? ids[r->binds[i]] : r->segs[i];
+		size_t n = strlen(seg);
+		FZ_CHECK(o + 1 + n <= POLICY_MAX_PATH);
+		out[o++] = '/';
+		memcpy(out + o, seg, n);
+		o += n;
+	}
+	out[o] = '\0';
+}
+
 static int
 fz_policy(const uint8_t *d, size_t n)
 {
@@ -1225,13 +1244,26 @@ fz_policy(const uint8_t *d, size_t n)
 	FZ_CHECK(p != NULL && atomic_load(&p->refs) == 1 && p->n <= POLICY_MAX_RULES);
 	for (size_t i = 0; i < p->n; i++) {
 		const struct policy_rule *r = &p->rules[i];
-		char norm[POLICY_MAX_PATH + 1];
+		static const char *const ids[POLICY_BIND__MAX] = { "", "T", "C" };
+		char norm[POLICY_MAX_PATH + 1], path[POLICY_MAX_PATH + 1], named[POLICY_MAX_PATH + 1];
 		const char *why;
 		enum http_method m = HTTP_GET;
+		enum policy_bind which;
 		FZ_CHECK(r->methods != 0 && (r->methods & ~((1u << HTTP_METHOD__MAX) - 1)) == 0);
 		FZ_CHECK(r->pattern != NULL && r->nsegs >= 1 && r->nsegs <= POLICY_MAX_SEGMENTS);
-		FZ_CHECK(policy_normalize_path(r->pattern, strlen(r->pattern), norm, &why) == 0 &&
-		    strcmp(norm, r->pattern) == 0);
+		/* The pattern is canonical but for its placeholders, which
+		 * bind whole segments parsed as '*'. */
+		FZ_CHECK(r->bound == (strchr(r->pattern, '{') != NULL));
+		fz_pattern_path(r, NULL, path);
+		FZ_CHECK(policy_normalize_path(path, strlen(path), norm, &why) == 0 &&
+		    strcmp(norm, path) == 0);
+		FZ_CHECK(r->bound || strcmp(path, r->pattern) == 0);
+		/* Bound segments naming the caller pass; naming another does not. */
+		fz_pattern_path(r, ids, named);
+		FZ_CHECK(policy_check_binds(r, named, "T", "C", &which) == 0);
+		if (r->bound)
+			FZ_CHECK(policy_check_binds(r, named, "U", "D", &which) == -1 &&
+			    which > POLICY_BIND_NONE && which < POLICY_BIND__MAX);
 		FZ_CHECK(r->nscopes <= POLICY_MAX_SCOPES);
 		FZ_CHECK((r->nscopes == 0) == (r->scope_text == NULL));
 		for (size_t k = 0; k < r->nscopes; k++)
@@ -1243,14 +1275,14 @@ fz_policy(const uint8_t *d, size_t n)
 		/* A rule's own pattern, read as a path, is matched by some rule. */
 		while (!(r->methods & (1u << m)))
 			m++;
-		FZ_CHECK(policy_match(p, m, r->pattern) != NULL);
+		FZ_CHECK(policy_match(p, m, path) != NULL);
 		/* Its readings agree, or it is refused with a reason; the rule
 		 * that decides is the one policy_match finds. */
 		{
 			const struct policy_rule *got = NULL;
 			const char *amb = NULL;
-			if (policy_match_call(p, m, r->pattern, &got, &amb) == 0)
-				FZ_CHECK(got == policy_match(p, m, r->pattern));
+			if (policy_match_call(p, m, path, &got, &amb) == 0)
+				FZ_CHECK(got == policy_match(p, m, path));
 			else
 				FZ_CHECK(amb != NULL && amb[0] != '\0');
 		}
@@ -1274,11 +1306,13 @@ static const char *const seeds_policy[] = {
 	"POST /v1/payouts role=operator scopes=payouts:write,payouts:approve critical\r\n"
 	"GET,POST\t/internal/ledger/**\trole=operator aud=https://ledger.internal env=any\r\n",
 	"*              /v2.01/**                    role=viewer   errors=mangopay tenant=optional env=any",
+	"GET /v1/tenants/{tenant}/cards/** role=viewer\n* /v2.01/{client}/{tenant}/x\nGET /v1/{tenant}\n",
 	"PUT,PATCH /v1/users/*/ role=admin env=sandbox errors=rfc6750 tenant=required\n"
 	"HEAD /healthz\nOPTIONS /**\n",
 	"",
 };
 static const char *const dict_policy[] = { "GET ", "POST ", "*", "**", "/*", "/**", "role=",
+	"/{tenant}", "/{client}", "{", "}",
 	"admin", "scopes=", "a,b", ",", "env=", "any", "aud=", "critical", "critical=1",
 	"errors=", "mangopay", "tenant=", "optional", "\n", "\r\n", "\t", "# ", " x=y",
 	"/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q", "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,", "scopes=,",
