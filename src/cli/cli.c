@@ -30,6 +30,7 @@ static const struct command {
 	{ "keys", "list", cmd_keys_list, "list signing keys with their state and dates" },
 	{ "keys", "rotate", cmd_keys_rotate, "publish a new key that signs after --lead (10m)" },
 	{ "keys", "revoke", cmd_keys_revoke, "remove a key from the JWKS now: KID" },
+	{ "policy", "check", cmd_policy_check, "read a gate policy file as serve would; --call \"METHOD /path\" shows its rule" },
 	{ "lock", "list", cmd_lock_list, "list the lockout locks in force" },
 	{ "lock", "clear", cmd_lock_clear, "end locks: [--address A] [--client ID] | --all" },
 	{ "approvals", NULL, cmd_approvals, "maker-checker requests: list | show ID | approve|reject ID --as ADMIN_CLIENT" },

@@ -26,6 +26,7 @@ int	cmd_audit_verify(int argc, char **argv);	/* cli_audit.c */
 int	cmd_audit_list(int argc, char **argv);
 int	cmd_audit_prune(int argc, char **argv);
 
+int	cmd_policy_check(int argc, char **argv);	/* cli_policy.c */
 int	cmd_approvals(int argc, char **argv);		/* cli_approvals.c */
 int	cmd_migrate(int argc, char **argv);		/* cli_store.c */
 int	cmd_store_copy(int argc, char **argv);
