@@ -170,34 +170,37 @@ ratelimit_take(struct ratelimit *r, const char *client_id, int64_t per_minute,
 	return ok;
 }
 
-void
-ratelimit_drain(struct ratelimit *r, const char *client_id, int64_t tokens, int64_t now_ms)
+/* Adds tokens to client_id's debt (others took them) or, not debt, to
+ * what it has to hand out (taken here, a push failed). */
+static void
+bucket_add(struct ratelimit *r, const char *client_id, int64_t tokens, int64_t now_ms, int debt)
 {
 	unsigned h = hash(client_id);
 	struct stripe *s = &r->stripes[h % STRIPES];
 	struct bucket *b;
+	int64_t *to;
 
 	if (tokens <= 0)
 		return;
 	pthread_mutex_lock(&s->mu);
-	if ((b = bucket_of(s, h, client_id, now_ms)) != NULL && b->debt < INT64_MAX / 2000 - tokens)
-		b->debt += tokens;
+	if ((b = bucket_of(s, h, client_id, now_ms)) != NULL) {
+		to = debt ? &b->debt : &b->unpushed;
+		if (*to < INT64_MAX / 2000 - tokens)
+			*to += tokens;
+	}
 	pthread_mutex_unlock(&s->mu);
+}
+
+void
+ratelimit_drain(struct ratelimit *r, const char *client_id, int64_t tokens, int64_t now_ms)
+{
+	bucket_add(r, client_id, tokens, now_ms, 1);
 }
 
 void
 ratelimit_unpushed(struct ratelimit *r, const char *client_id, int64_t tokens, int64_t now_ms)
 {
-	unsigned h = hash(client_id);
-	struct stripe *s = &r->stripes[h % STRIPES];
-	struct bucket *b;
-
-	if (tokens <= 0)
-		return;
-	pthread_mutex_lock(&s->mu);
-	if ((b = bucket_of(s, h, client_id, now_ms)) != NULL && b->unpushed < INT64_MAX / 2 - tokens)
-		b->unpushed += tokens;
-	pthread_mutex_unlock(&s->mu);
+	bucket_add(r, client_id, tokens, now_ms, 0);
 }
 
 size_t

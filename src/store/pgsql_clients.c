@@ -298,20 +298,6 @@ pg_secret_list(void *h, const char *client_id, struct store_secret **out, size_t
 	    "secret list");
 }
 
-static int
-count_row(const PGresult *r, int i, void *dst)
-{
-	*(int64_t *)dst = pgi_col_i(r, i, 0);
-	return 0;
-}
-
-/* Nothing to free: an integer. */
-static void
-count_clear(void *dst)
-{
-	(void)dst;
-}
-
 int
 pg_secret_count_due(void *h, int64_t made_by, int64_t now, int64_t *count)
 {
@@ -321,7 +307,7 @@ pg_secret_count_due(void *h, int64_t made_by, int64_t now, int64_t *count)
 	pv_i(&v, now);
 	return pgi_fetch_one(h, "SELECT count(*) FROM client_secrets WHERE revoked_at = 0"
 	    " AND (expires_at = 0 OR expires_at > $2) AND created_at <= $1", &v, sizeof(*count),
-	    count_row, count_clear, count, "secret count", "no count");
+	    pgi_int64_row, pgi_int64_clear, count, "secret count", "no count");
 }
 
 int

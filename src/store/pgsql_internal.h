@@ -142,6 +142,9 @@ int	pgi_collect(struct pg *, const char *sql, const struct pv *p, size_t size,
 	    row_fn row, store_clear_fn clear, void **out, size_t *n, const char *what);
 int	pgi_fetch_one(struct pg *, const char *sql, const struct pv *p, size_t size,
 	    row_fn row, store_clear_fn clear, void *out, const char *what, const char *notfound);
+/* A reader and clear for a row of one integer (an int64_t dst). */
+int	pgi_int64_row(const PGresult *r, int i, void *dst);
+void	pgi_int64_clear(void *dst);
 
 /* UTF-8 validity (PostgreSQL text refuses invalid bytes, SQLite does not),
  * and a heap copy with invalid bytes as '?'. */

@@ -160,20 +160,6 @@ pg_token_prune(void *h, int64_t expired_before, int64_t limit, int64_t *pruned)
 	return rc;
 }
 
-static int
-expiry_row(const PGresult *r, int i, void *dst)
-{
-	*(int64_t *)dst = pgi_col_i(r, i, 0);
-	return 0;
-}
-
-/* Nothing to free: an integer. */
-static void
-expiry_clear(void *dst)
-{
-	(void)dst;
-}
-
 int
 pg_token_latest_expiry(void *h, int env, int64_t now, int64_t *latest)
 {
@@ -185,8 +171,8 @@ pg_token_latest_expiry(void *h, int env, int64_t now, int64_t *latest)
 	pv_i(&v, STORE_FORMAT_JWT);
 	/* tokens_expiry from its end down to $1: the live records only. */
 	rc = pgi_fetch_one(h, "SELECT expires_at FROM tokens WHERE expires_at > $1 AND env = $2"
-	    " AND format = $3 ORDER BY expires_at DESC LIMIT 1", &v, sizeof(*latest), expiry_row,
-	    expiry_clear, latest, "token latest expiry", "no live token");
+	    " AND format = $3 ORDER BY expires_at DESC LIMIT 1", &v, sizeof(*latest), pgi_int64_row,
+	    pgi_int64_clear, latest, "token latest expiry", "no live token");
 	if (rc == STORE_NOTFOUND) {
 		*latest = 0;
 		rc = STORE_OK;

@@ -269,20 +269,6 @@ sq_secret_list(void *h, const char *client_id, struct store_secret **out, size_t
 	return rc;
 }
 
-static int
-count_row(sqlite3_stmt *st, void *dst)
-{
-	*(int64_t *)dst = sqlite3_column_int64(st, 0);
-	return 0;
-}
-
-/* Nothing to free: an integer. */
-static void
-count_clear(void *dst)
-{
-	(void)dst;
-}
-
 int
 sq_secret_count_due(void *h, int64_t made_by, int64_t now, int64_t *count)
 {
@@ -291,7 +277,7 @@ sq_secret_count_due(void *h, int64_t made_by, int64_t now, int64_t *count)
 
 	pthread_mutex_lock(&q->mu);
 	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_SECRET_DUE, SQ_ARGS(SQ_INT(made_by), SQ_INT(now))),
-	    sizeof(*count), count_row, count_clear, count, "secret count", "no count");
+	    sizeof(*count), sqi_int64_row, sqi_int64_clear, count, "secret count", "no count");
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }

@@ -316,6 +316,9 @@ int	 sqi_collect(struct sq *q, sqlite3_stmt *st, size_t size, sq_row_fn row,
 	    store_clear_fn clear, void **out, size_t *n, const char *what);
 int	 sqi_fetch_one(struct sq *q, sqlite3_stmt *st, size_t size, sq_row_fn row,
 	    store_clear_fn clear, void *out, const char *what, const char *notfound);
+/* A reader and clear for a row of one integer (an int64_t dst). */
+int	 sqi_int64_row(sqlite3_stmt *st, void *dst);
+void	 sqi_int64_clear(void *dst);
 
 /* sqlite_open.c */
 int	 sq_open(const char *path, void **h, char *err, size_t errlen);

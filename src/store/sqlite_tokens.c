@@ -155,20 +155,6 @@ sq_token_prune(void *h, int64_t expired_before, int64_t limit, int64_t *pruned)
 	return rc;
 }
 
-static int
-expiry_row(sqlite3_stmt *st, void *dst)
-{
-	*(int64_t *)dst = sqlite3_column_int64(st, 0);
-	return 0;
-}
-
-/* Nothing to free: an integer. */
-static void
-expiry_clear(void *dst)
-{
-	(void)dst;
-}
-
 int
 sq_token_latest_expiry(void *h, int env, int64_t now, int64_t *latest)
 {
@@ -177,7 +163,7 @@ sq_token_latest_expiry(void *h, int env, int64_t now, int64_t *latest)
 
 	pthread_mutex_lock(&q->mu);
 	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_TOKEN_LATEST_EXPIRY, SQ_ARGS(SQ_INT(now), SQ_INT(env),
-	    SQ_INT(STORE_FORMAT_JWT))), sizeof(*latest), expiry_row, expiry_clear, latest,
+	    SQ_INT(STORE_FORMAT_JWT))), sizeof(*latest), sqi_int64_row, sqi_int64_clear, latest,
 	    "token latest expiry", "no live token");
 	pthread_mutex_unlock(&q->mu);
 	if (rc == STORE_NOTFOUND) {

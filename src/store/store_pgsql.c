@@ -201,6 +201,20 @@ pgi_collect(struct pg *p, const char *sql, const struct pv *params, size_t size,
 }
 
 int
+pgi_int64_row(const PGresult *r, int i, void *dst)
+{
+	*(int64_t *)dst = pgi_col_i(r, i, 0);
+	return 0;
+}
+
+/* Nothing to free: an integer. */
+void
+pgi_int64_clear(void *dst)
+{
+	(void)dst;
+}
+
+int
 pgi_fetch_one(struct pg *p, const char *sql, const struct pv *params, size_t size, row_fn row,
     store_clear_fn clear, void *out, const char *what, const char *notfound)
 {

@@ -308,6 +308,20 @@ sqi_collect(struct sq *q, sqlite3_stmt *st, size_t size, sq_row_fn row, store_cl
 	return rc;
 }
 
+int
+sqi_int64_row(sqlite3_stmt *st, void *dst)
+{
+	*(int64_t *)dst = sqlite3_column_int64(st, 0);
+	return 0;
+}
+
+/* Nothing to free: an integer. */
+void
+sqi_int64_clear(void *dst)
+{
+	(void)dst;
+}
+
 /* One row into out: STORE_NOTFOUND (with notfound as the message) when none. */
 int
 sqi_fetch_one(struct sq *q, sqlite3_stmt *st, size_t size, sq_row_fn row, store_clear_fn clear,
