@@ -233,7 +233,12 @@ read_stdin_token(char *buf, size_t cap)
 	return 0;
 }
 
-/* A NumericDate claim as whole seconds; 0 if absent, -1 if not a number. */
+/* NumericDates beyond +-10^15 s (some 30 million years) are not dates: so
+ * bounded, exp - now and now - exp cannot overflow an int64_t. */
+#define INSPECT_DATE_MAX	1000000000000000LL
+
+/* A NumericDate claim as whole seconds; 0 if absent, -1 if not a number or
+ * out of range, an integer as a real (a token is anyone's input). */
 static int
 num_claim(const json_t *claims, const char *name, int64_t *out)
 {
@@ -242,9 +247,11 @@ num_claim(const json_t *claims, const char *name, int64_t *out)
 	*out = 0;
 	if (v == NULL)
 		return 0;
-	if (json_is_integer(v))
+	if (json_is_integer(v) && json_integer_value(v) > -INSPECT_DATE_MAX &&
+	    json_integer_value(v) < INSPECT_DATE_MAX)
 		*out = json_integer_value(v);
-	else if (json_is_real(v) && json_real_value(v) > -1e15 && json_real_value(v) < 1e15)
+	else if (json_is_real(v) && json_real_value(v) > -(double)INSPECT_DATE_MAX &&
+	    json_real_value(v) < (double)INSPECT_DATE_MAX)
 		*out = (int64_t)json_real_value(v);
 	else
 		return -1;

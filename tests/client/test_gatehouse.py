@@ -4,6 +4,7 @@ the server's own introspection; the lifetime taken from the server's answer;
 64 threads causing one issued token (counted by the server's metrics); the
 call helper through the gate, including a revoked token refreshed after a
 401; and `gatehouse token get`."""
+import base64
 import json
 import os
 import subprocess
@@ -206,6 +207,14 @@ class AgainstGatehouse(Suite):
         check(rc == 1 and "not a JWT" in err and "introspection" in err, err)
         rc, out, err = self.inspect("a b.c.d")
         check(rc == 1 and "character" in err, err)
+        # An exp at the ends of int64 is no date: exp - now once overflowed
+        # (undefined behaviour; "expires_in" came out wrapped), as 1e300 is refused.
+        for exp in (-2 ** 63, 2 ** 63 - 1, 1e300):
+            forged = ".".join(base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=")
+                              .decode() for part in (jwt_parts(tok)[0], {"exp": exp})) + ".AAAA"
+            rc, out, err = self.inspect(forged)
+            eq((rc, out["result"]), (0, "unverified"), "exp %r: %s" % (exp, err))
+            check("expires_in" not in out and "expired" not in out, "exp %r: no date %r" % (exp, out))
         rc, out, err = self.inspect(tok, "--jwks", "http://example.com/jwks.json")
         check(rc == 1 and "https://" in err, "plain http off loopback refused: " + err)
         rc, out, err = self.inspect(tok, "--jwks", self.s.base + "/healthz")
