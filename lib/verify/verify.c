@@ -21,8 +21,9 @@
 #include "jose/b64url.h"
 #include "jose/jose.h"
 
+/* The largest JWKS answer read; it also bounds how many keys a set holds
+ * (a usable JWK takes some 80 bytes at least). */
 #define JWKS_MAX_BYTES	(1024 * 1024)
-#define JWKS_MAX_KEYS	64
 
 /* Upper bounds on the options (verify.h): a leeway near LONG_MAX overflows
  * exp + leeway in the claims check, and a refresh interval of days would
@@ -46,8 +47,8 @@ struct keyset {
 	_Atomic int		 refs;
 	int64_t			 fetched;	/* mono_ms() when the request went out */
 	int64_t			 max_age;	/* seconds it may be used from then */
-	size_t			 n;
-	struct keyset_entry	 e[JWKS_MAX_KEYS];
+	size_t			 n, cap;
+	struct keyset_entry	*e;		/* every usable key of the answer */
 };
 
 struct gh_verifier {
@@ -112,6 +113,7 @@ keyset_unref(struct keyset *s)
 		return;
 	for (size_t i = 0; i < s->n; i++)
 		jose_key_free(s->e[i].key);
+	free(s->e);
 	free(s);
 }
 
@@ -258,8 +260,30 @@ on_data(char *p, size_t size, size_t n, void *arg)
 	return add;
 }
 
-/* Builds a key set from a JWKS document; keys this library cannot use
- * (other kty, "use":"enc") are skipped. */
+/* Room for one more key in s: 0, or -1 when out of memory. */
+static int
+keyset_grow(struct keyset *s)
+{
+	struct keyset_entry *ne;
+	size_t cap;
+
+	if (s->n < s->cap)
+		return 0;
+	cap = s->cap ? s->cap * 2 : 16;
+	if ((ne = realloc(s->e, cap * sizeof(*ne))) == NULL)
+		return -1;
+	s->e = ne;
+	s->cap = cap;
+	return 0;
+}
+
+/*
+ * Builds a key set from a JWKS document; keys this library cannot use
+ * (other kty, "use":"enc") are skipped. Every other key is kept, however
+ * many (JWKS_MAX_BYTES bounds them): a set of the first 64 kept the oldest
+ * of gatehouse's keys, which it lists oldest first, and so lost the newest,
+ * the one signing, once rotations left more than 64 published.
+ */
 static int
 keyset_from_jwks(const char *text, size_t len, struct keyset **out)
 {
@@ -280,11 +304,15 @@ keyset_from_jwks(const char *text, size_t len, struct keyset **out)
 		struct jose_key *key = NULL;
 		const char *why = NULL;
 		const json_t *env = json_object_get(k, "env");
-		if (s->n == JWKS_MAX_KEYS)
-			break;
 		if (jose_key_from_jwk(k, &key, &why) == -1)
 			continue;
+		if (keyset_grow(s) == -1) {
+			jose_key_free(key);
+			rc = GH_VERIFY_NO_MEMORY;
+			goto out;
+		}
 		s->e[s->n].key = key;
+		s->e[s->n].env[0] = '\0';	/* the JWK says none (realloc'd, not zeroed) */
 		if (json_is_string(env))
 			snprintf(s->e[s->n].env, sizeof(s->e[s->n].env), "%s", json_string_value(env));
 		s->n++;

@@ -522,6 +522,43 @@ test_refresh_does_not_block_other_threads(void **state)
 	gh_verifier_free(v);
 }
 
+/* gatehouse lists its keys oldest first, the signing one last, and each
+ * rotation leaves the key before published while its tokens live: after
+ * many rotations the key that signs is past the 64th. The set once held the
+ * first 64 and refused every new token (GH_VERIFY_UNKNOWN_KEY). */
+static void
+test_newest_of_many_published_keys(void **state)
+{
+	json_t *keys = json_array(), *j;
+	struct jose_key *old;
+	const char *err = NULL;
+	gh_verifier *v = verifier(NULL, 30);
+	char kid[16], *t = good(k1, "production", 600, 0, ISS, "x");
+
+	(void)state;
+	for (int i = 0; i < 70; i++) {
+		snprintf(kid, sizeof(kid), "old-%d", i);
+		assert_int_equal(jose_key_generate(JOSE_ALG_EDDSA, kid, &old, &err), 0);
+		j = jose_key_public_jwk(old);
+		json_object_set_new(j, "env", json_string("production"));
+		json_array_append_new(keys, j);
+		jose_key_free(old);
+	}
+	j = jose_key_public_jwk(k1);
+	json_object_set_new(j, "env", json_string("production"));
+	json_array_append_new(keys, j);
+	j = json_pack("{s:o}", "keys", keys);
+	pthread_mutex_lock(&srv.lock);
+	free(srv.jwks);
+	srv.jwks = json_dumps(j, JSON_COMPACT);
+	pthread_mutex_unlock(&srv.lock);
+	json_decref(j);
+	assert_int_equal(verify(v, t, NULL), GH_VERIFY_OK);
+	free(t);
+	gh_verifier_free(v);
+	publish(0);
+}
+
 static void
 test_options(void **state)
 {
@@ -589,6 +626,7 @@ main(void)
 		cmocka_unit_test(test_withdrawn_key_stops_after_max_age),
 		cmocka_unit_test(test_failing_jwks_keeps_old_set),
 		cmocka_unit_test(test_refresh_does_not_block_other_threads),
+		cmocka_unit_test(test_newest_of_many_published_keys),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_option_bounds),
 	};
