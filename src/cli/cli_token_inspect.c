@@ -31,7 +31,6 @@
 #include "jose/jose.h"
 
 #define INSPECT_JWKS_MAX	(1024 * 1024)	/* a JWKS larger than this is refused */
-#define INSPECT_MAX_KEYS	64
 #define INSPECT_TIMEOUT_MS	10000L
 
 static const char usage_text[] =
@@ -45,10 +44,33 @@ static const struct cli_opt opts[] = {
 	{ "allow-http", 0, 0, "accept http:// for a JWKS on a non-loopback host" },
 };
 
+/* Every usable key of the JWKS (INSPECT_JWKS_MAX bounds how many): the
+ * first 64 alone missed gatehouse's newest keys, listed last, once
+ * rotations left more published. */
 struct keys {
-	struct jose_key	*k[INSPECT_MAX_KEYS];
-	size_t		 n;
+	struct jose_key	**k;
+	size_t		 n, cap;
 };
+
+/* Adds k to ks (which owns it from here, also on failure): 0 or -1. */
+static int
+keys_add(struct keys *ks, struct jose_key *k)
+{
+	struct jose_key **nk;
+	size_t cap;
+
+	if (ks->n == ks->cap) {
+		cap = ks->cap ? ks->cap * 2 : 16;
+		if ((nk = realloc(ks->k, cap * sizeof(*nk))) == NULL) {
+			jose_key_free(k);
+			return -1;
+		}
+		ks->k = nk;
+		ks->cap = cap;
+	}
+	ks->k[ks->n++] = k;
+	return 0;
+}
 
 static const struct jose_key *
 lookup(void *arg, const char *kid)
@@ -183,10 +205,13 @@ fetch_jwks(const char *url, const char *ca_file, int allow_http, struct keys *ks
 		const char *err = NULL;
 
 		/* A key we cannot use (another kty, no kid) is skipped, not fatal. */
-		if (ks->n == INSPECT_MAX_KEYS || !json_is_string(json_object_get(jwk, "kid")) ||
+		if (!json_is_string(json_object_get(jwk, "kid")) ||
 		    jose_key_from_jwk(jwk, &k, &err) != 0)
 			continue;
-		ks->k[ks->n++] = k;
+		if (keys_add(ks, k) == -1) {
+			snprintf(why, whylen, "out of memory");
+			goto out;
+		}
 	}
 	if (ks->n == 0) {
 		snprintf(why, whylen, "the JWKS at %.200s has no usable key", url);
@@ -357,7 +382,7 @@ static int
 signature_verdict(const struct cli_args *a, const char *tok, size_t len, const struct times *t,
     json_t *out)
 {
-	struct keys ks = { .n = 0 };
+	struct keys ks = { .k = NULL, .n = 0, .cap = 0 };
 	struct jose_jwt *jwt = NULL;
 	const struct jose_key *key = NULL;
 	const char *err = NULL;
@@ -387,6 +412,7 @@ out:
 	free(jwt);
 	for (size_t i = 0; i < ks.n; i++)
 		jose_key_free(ks.k[i]);
+	free(ks.k);
 	return rc;
 }
 

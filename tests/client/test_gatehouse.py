@@ -5,9 +5,11 @@ the server's own introspection; the lifetime taken from the server's answer;
 call helper through the gate, including a revoked token refreshed after a
 401; and `gatehouse token get`."""
 import base64
+import http.server
 import json
 import os
 import subprocess
+import threading
 import time
 
 from fakes import probe
@@ -223,6 +225,32 @@ class AgainstGatehouse(Suite):
         check(rc == 1 and "cannot fetch" in err, err)
         rc, out, err = self.inspect()
         eq(rc, 2, "usage")
+
+    def test_token_inspect_past_64_published_keys(self):
+        # gatehouse lists its keys oldest first; after many rotations the
+        # signing key was past the 64th key inspect kept ("unknown kid").
+        tok = self.s.token(self.c["client_id"], self.c["client_secret"]).json()["access_token"]
+        keys = self.s.get("/.well-known/jwks.json").json()["keys"]
+        jwks = json.dumps({"keys": [dict(keys[0], kid="old-%d" % i) for i in range(70)] + keys})
+
+        class Jwks(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(jwks)))
+                self.end_headers()
+                self.wfile.write(jwks.encode())
+
+            def log_message(self, *a):
+                pass
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        try:
+            rc, out, err = self.inspect(tok, "--jwks", "http://127.0.0.1:%d/jwks.json"
+                                        % srv.server_address[1])
+        finally:
+            srv.shutdown()
+        eq((rc, out["result"], out["signature"]), (0, "valid", "valid"), err)
 
     def test_token_inspect_tls(self):
         s = Server(tls=True)
