@@ -22,6 +22,8 @@ struct config_entry {
 	const char	*help;
 };
 
+#define KEY_ROTATION_MIN_S	3600
+
 #define O(f) offsetof(struct config, f)
 static const struct config_entry entries[] = {
 	{ "db", CT_STR, O(db), 0, 0, "sqlite:var/gatehouse.db", "store URL: sqlite:PATH or postgresql://..." },
@@ -60,7 +62,7 @@ static const struct config_entry entries[] = {
 	{ "lockout_duration", CT_DURATION, O(lockout_duration), 1, 86400, "15m", "how long a lock lasts" },
 	{ "rate_limit", CT_INT, O(rate_limit), 0, 10000000, "600", "tokens a minute a client may take, unless the client says (0: unlimited)" },
 	{ "secret_rotation_age", CT_DURATION, O(secret_rotation_age), 86400, 3660 * 86400, "90d", "a client secret older than this is reported as due for rotation" },
-	{ "key_rotation_interval", CT_DURATION, O(key_rotation_interval), 0, 3660 * 86400, "0", "rotate signing keys this often (0: only by hand)" },
+	{ "key_rotation_interval", CT_DURATION, O(key_rotation_interval), 0, 3660 * 86400, "0", "rotate signing keys this often (0: only by hand; else at least 1h)" },
 	{ "key_publish_lead", CT_DURATION, O(key_publish_lead), 0, 30 * 86400, "10m", "a new key is in the JWKS this long before it signs (no longer than key_rotation_interval); the JWKS max-age is this, 5m at most" },
 	{ "gate_cache", CT_BOOL, O(gate_cache), 0, 1, "1", "cache verified tokens at the gate (off: verify the signature on every call)" },
 	{ "gate_cache_size", CT_INT, O(gate_cache_size), 64, 10000000, "100000", "most verified tokens the gate keeps in memory" },
@@ -389,6 +391,14 @@ config_validate(const struct config *c, char *err, size_t errlen)
 		add_error(&e, "token_retention (%llds) is below leeway (%llds): a revoked token "
 		    "would pass again once its record is pruned", (long long)c->token_retention,
 		    (long long)c->leeway);
+	/* Each rotation leaves the key before it published while its tokens
+	 * live (max_ttl, two days by default): rotating every few minutes
+	 * piled hundreds of keys into the JWKS, past what verifiers read
+	 * (lib/verify takes 1 MiB). */
+	if (c->key_rotation_interval != 0 && c->key_rotation_interval < KEY_ROTATION_MIN_S)
+		add_error(&e, "key_rotation_interval (%llds): 0 (rotate by hand) or at least 1h; each "
+		    "rotation keeps the key before it published while its tokens live",
+		    (long long)c->key_rotation_interval);
 	/* The schedule publishes each key key_publish_lead before it signs,
 	 * and only once the one before it signs: a lead past the interval
 	 * made every key sign for the lead instead, the interval unheeded. */

@@ -819,11 +819,20 @@ class Lifecycle(Suite):
                 s.cleanup()
         # Regression: a publish lead past the rotation interval was taken,
         # and each key then signed for the lead: the interval unheeded.
-        s = Server("--key-rotation-interval", "5m", "--key-publish-lead", "10m", start=False)
+        s = Server("--key-rotation-interval", "1h", "--key-publish-lead", "2h", start=False)
         try:
             rc = s.start(expect_fail=True)
             check(rc != 0 and "key_publish_lead" in s.stderr() and
                   "key_rotation_interval" in s.stderr(), "lead past interval: %r" % s.stderr())
+        finally:
+            s.cleanup()
+        # Rotating every few minutes piled up keys past what verifiers
+        # read: an interval is 0 (by hand) or at least an hour.
+        s = Server("--key-rotation-interval", "5m", "--key-publish-lead", "1m", start=False)
+        try:
+            rc = s.start(expect_fail=True)
+            check(rc != 0 and "key_rotation_interval (300s): 0 (rotate by hand) or at least 1h"
+                  in s.stderr(), "a rotation every 5 minutes: %r" % s.stderr())
         finally:
             s.cleanup()
         # The same checks for a configuration file.
