@@ -1,16 +1,23 @@
 """Interop: authlib's client-credentials client (Debian's python3-authlib)
 obtains tokens from /oauth/token with client_secret_basic and
-client_secret_post, and sees invalid_client for a wrong secret."""
+client_secret_post, and sees invalid_client for a wrong secret; its RFC
+7662 introspection and RFC 7009 revocation calls work with either method;
+and its jose module (JsonWebToken with claims options, the key from our
+JWKS) validates our tokens of every signing algorithm."""
+import json
 import os
 import sys
+import urllib.request
 
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
+from authlib.jose import JsonWebKey, JsonWebToken
+from authlib.jose.errors import BadSignatureError, InvalidClaimError
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from harness import Server, Suite, check, eq, jwt_parts  # noqa: E402
+from harness import EachSigningAlg, Server, Suite, check, eq, jwt_parts  # noqa: E402
 
 
-class AuthlibInterop(Suite):
+class AuthlibInterop(EachSigningAlg, Suite):
     def setup(self):
         self.s = Server()
         self.c = self.s.client("acme", scopes="orders:read orders:write", id="authlib.client-1")
@@ -39,6 +46,60 @@ class AuthlibInterop(Suite):
             raise AssertionError("accepted")
         except OAuthError as e:
             eq(e.error, "invalid_client", "error")
+
+    def test_introspection_and_revocation(self):
+        # RFC 7662 and RFC 7009 through authlib's own calls, the token's
+        # type hinted or not (the hint may be ignored: §2.1 of each).
+        for m in ("client_secret_basic", "client_secret_post"):
+            sess = OAuth2Session(self.c["client_id"], self.c["client_secret"],
+                                 token_endpoint_auth_method=m, scope="orders:read")
+            tok = sess.fetch_token(self.s.base + "/oauth/token", grant_type="client_credentials")
+            for hint in (None, "access_token"):
+                r = sess.introspect_token(self.s.base + "/oauth/introspect",
+                                          token=tok["access_token"], token_type_hint=hint)
+                eq(r.status_code, 200, "%s introspection %r" % (m, r.text))
+                eq((r.json()["active"], r.json()["scope"], r.json()["client_id"]),
+                   (True, "orders:read", self.c["client_id"]), m)
+            r = sess.revoke_token(self.s.base + "/oauth/revoke", token=tok["access_token"],
+                                  token_type_hint="access_token")
+            eq(r.status_code, 200, "%s revocation %r" % (m, r.text))
+            r = sess.introspect_token(self.s.base + "/oauth/introspect", token=tok["access_token"])
+            eq(r.json(), {"active": False}, "%s: revoked" % m)
+
+    def verify_alg(self, alg):
+        # authlib.jose's JsonWebToken, restricted to the key's algorithm,
+        # with every RFC 9068 claim essential and iss, aud and client_id
+        # checked by value.
+        s = Server("--signing-alg", alg)
+        try:
+            c = s.client("acme", scopes="read")
+            sess = OAuth2Session(c["client_id"], c["client_secret"], scope="read")
+            at = sess.fetch_token(s.base + "/oauth/token", grant_type="client_credentials")["access_token"]
+            with urllib.request.urlopen(s.base + "/.well-known/jwks.json") as r:
+                keys = JsonWebKey.import_key_set(json.load(r))
+            options = {"iss": {"essential": True, "value": s.base},
+                       "aud": {"essential": True, "value": s.base},
+                       "client_id": {"essential": True, "value": c["client_id"]}}
+            for claim in ("exp", "iat", "nbf", "sub", "jti", "scope"):
+                options[claim] = {"essential": True}
+            claims = JsonWebToken([alg]).decode(at, keys, claims_options=options)
+            claims.validate()
+            eq((claims.header["typ"], claims["scope"]), ("at+jwt", "read"), "header and scope")
+            h, p, sig = at.split(".")
+            try:
+                JsonWebToken([alg]).decode(h + "." + p + "." + ("A" if sig[0] != "A" else "B") + sig[1:],
+                                           keys)
+                raise AssertionError("tampered token accepted")
+            except BadSignatureError:
+                pass
+            other = dict(options, aud={"essential": True, "value": "https://elsewhere.example"})
+            try:
+                JsonWebToken([alg]).decode(at, keys, claims_options=other).validate()
+                raise AssertionError("another audience accepted")
+            except InvalidClaimError:
+                pass
+        finally:
+            s.cleanup()
 
 
 if __name__ == "__main__":
