@@ -148,6 +148,24 @@ is_loopback(const char *host)
 	return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0;
 }
 
+/*
+ * 1 when host is the unspecified address (0.0.0.0, ::): every interface,
+ * and no host a client can name. An issuer made from it, as every token's
+ * iss and the RFC 8414 metadata's issuer, is one no client can fetch the
+ * metadata from under that name (§3.3 compares the two) and whose
+ * endpoint URLs lead nowhere off this host.
+ */
+static int
+is_unspecified(const char *host)
+{
+	static const uint8_t zero[16];
+	uint8_t a[16];
+
+	if (inet_pton(AF_INET, host, a) == 1)
+		return memcmp(a, zero, 4) == 0;
+	return inet_pton(AF_INET6, host, a) == 1 && memcmp(a, zero, 16) == 0;
+}
+
 /* Reads a PEM file; a private key must not be readable by others. */
 static char *
 read_pem(const char *path, int secret, char *err, size_t errlen)
@@ -470,6 +488,12 @@ serve_settings(struct serve *sv)
 
 	if (parse_listen(sv->cfg.listen, sv->host, sizeof(sv->host), &sv->port) == -1) {
 		fprintf(stderr, "gatehouse: serve: listen \"%.60s\" is not ADDR:PORT with a numeric address and a port 0-65535 (0: any free port)\n", sv->cfg.listen);
+		return -1;
+	}
+	if (sv->cfg.issuer[0] == '\0' && is_unspecified(sv->host)) {
+		fprintf(stderr, "gatehouse: serve: issuer is required when listen is %s (every interface, "
+		    "which names no host): set issuer to the URL clients reach this server at, "
+		    "such as https://auth.example.com\n", sv->host);
 		return -1;
 	}
 	if (jose_alg_from_name(sv->cfg.signing_alg, &sv->alg) == -1) {

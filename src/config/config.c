@@ -29,7 +29,7 @@ static const struct config_entry entries[] = {
 	{ "db", CT_STR, O(db), 0, 0, "sqlite:var/gatehouse.db", "store URL: sqlite:PATH or postgresql://..." },
 	{ "master_key", CT_STR, O(master_key), 0, 0, "var/master.key", "master key file (created 0600 on first run)" },
 	{ "listen", CT_STR, O(listen), 0, 0, "127.0.0.1:8080", "address to serve on, ADDR:PORT or [ADDR]:PORT; port 0 takes a free one (logged in server.started)" },
-	{ "issuer", CT_STR, O(issuer), 0, 0, "", "token issuer (iss), an http(s) URL with no query or fragment; default http(s)://LISTEN" },
+	{ "issuer", CT_STR, O(issuer), 0, 0, "", "token issuer (iss), an http(s) URL with no query or fragment; default http(s)://LISTEN (required with a listen of 0.0.0.0 or [::])" },
 	{ "tls_cert", CT_STR, O(tls_cert), 0, 0, "", "TLS certificate chain (PEM); serves HTTPS (TLS 1.2 and 1.3) when set" },
 	{ "tls_key", CT_STR, O(tls_key), 0, 0, "", "TLS private key (PEM, mode 0600)" },
 	{ "threads", CT_INT, O(threads), 0, 256, "0", "HTTP event-loop threads, each with a listening socket of its own; 0 = two per core" },

@@ -375,6 +375,31 @@ class TokenEndpoint(Suite):
             finally:
                 s.cleanup()
 
+    def test_listening_on_every_interface_needs_an_issuer(self):
+        # Regression: with listen 0.0.0.0 or [::] and no issuer, the issuer
+        # was made from the listen address, so the metadata and every
+        # token's iss said http://0.0.0.0:PORT: RFC 8414 clients compare the
+        # metadata's issuer with the URL they fetched it from (§3.3;
+        # oauth4webapi and openid-client refuse it), verifiers compare iss
+        # with the issuer they know, and the advertised endpoints lead
+        # nowhere off this host.
+        for listen in ("0.0.0.0:0", "[::]:0"):
+            s = Server("--listen", listen, start=False)
+            try:
+                check(s.start(expect_fail=True) != 0, "refused: %s" % listen)
+                err = s.stderr()
+                check("gatehouse: serve: issuer" in err and "every interface" in err,
+                      "says why: %r" % err)
+                check('"server.started"' not in err, "never served: %r" % err)
+            finally:
+                s.cleanup()
+        s = Server("--listen", "0.0.0.0:0", "--issuer", "https://auth.example.com")
+        try:
+            eq(s.get("/.well-known/oauth-authorization-server").json()["issuer"],
+               "https://auth.example.com", "the issuer given")
+        finally:
+            s.cleanup()
+
     def test_an_issuer_that_is_not_an_http_url_is_refused_at_start(self):
         # RFC 8414 §2: the issuer is an https URL with no query or
         # fragment (http allowed here, for loopback). Any string was taken,
