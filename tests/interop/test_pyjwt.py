@@ -32,6 +32,25 @@ class PyJWTInterop(EachSigningAlg, Suite):
         key = jwks.get_signing_key_from_jwt(tok)
         return jwt.decode(tok, key.key, algorithms=["RS256", "ES256"], audience=s.base, issuer=s.base)
 
+    def test_only_env_tells_a_sandbox_token_from_a_production_one(self):
+        # What README's verification example checks, and why: the two
+        # environments share the issuer, the default audience and the
+        # JWKS, so PyJWT's checks pass a sandbox token as readily as a
+        # production one; the env claim, and the env of the key in the
+        # JWKS, tell them apart.
+        s = Server()
+        try:
+            jwks = jwt.PyJWKClient(s.base + "/.well-known/jwks.json")
+            published = {k["kid"]: k["env"] for k in s.get("/.well-known/jwks.json").json()["keys"]}
+            for env in ("sandbox", "production"):
+                c = s.client("acme", name=env, env=env, scopes="read", allow_ip="127.0.0.1")
+                tok = self.token(s, c)
+                claims = self.verified(jwks, s, tok)
+                eq((claims["env"], claims["is_test"]), (env, env == "sandbox"), "env claims")
+                eq(published[jwt.get_unverified_header(tok)["kid"]], env, "the key's env")
+        finally:
+            s.cleanup()
+
     def test_jwk_client_follows_a_rotation_by_the_admin_api(self):
         s = Server()
         try:
