@@ -1,7 +1,16 @@
 """Interop: Node's jose (panva/jose, pinned in tests/interop/node), which
 nobody here wrote, fetches our JWKS and accepts our RS256, ES256, PS256 and
 EdDSA access tokens with issuer, audience and typ checked — and refuses a
-tampered one and one verified under another algorithm."""
+tampered one and one verified under another algorithm.
+
+jose's createRemoteJWKSet, its callers should know, keeps the key set for
+its own cacheMaxAge (10 minutes by default), not for our JWKS's max-age
+(5 minutes at most): a key withdrawn with `keys revoke` verifies there for
+up to 10 minutes unless cacheMaxAge is set lower. A token of a key it has
+not seen makes it fetch the set again, but not within its cooldownDuration
+(30 s) of the last fetch, so a rotation with `--lead 0` can leave the new
+key's first tokens refused there for up to 30 s (the default lead, 10
+minutes, does not)."""
 import json
 import os
 import sys

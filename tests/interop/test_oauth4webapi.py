@@ -14,7 +14,11 @@ default is OpenID Connect's /.well-known/openid-configuration); and a 401
 that carries a WWW-Authenticate challenge, as RFC 6749 §5.2 requires for a
 Basic client's invalid_client, is thrown as a WWWAuthenticateChallengeError
 (the challenge parsed) rather than as a ResponseBodyError with the body's
-error code, which a client_secret_post client gets."""
+error code, which a client_secret_post client gets. Its JWKS cache, used by
+validateJwtAccessToken, is kept for 5 minutes (our max-age at most) and
+fetched again for a kid it lacks only once it is a minute old: after a
+rotation with `--lead 0` the new key's first tokens may be refused for up
+to a minute (the default lead, 10 minutes, publishes the key long before)."""
 import json
 import os
 import sys
