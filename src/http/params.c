@@ -246,6 +246,80 @@ http_media_is(const char *ct, const char *type)
 	return *ct == '\0' || *ct == ';';
 }
 
+static int
+is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* 0 when the parameters p[0..n) of one media range hold a weight of zero
+ * ("q=0", "q=0.", "q=0.000"; RFC 9110 §12.4.2), else 1. */
+static int
+weight_nonzero(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t end = i, a, v;
+
+		while (end < n && p[end] != ';')
+			end++;
+		for (a = i; a < end && is_ows(p[a]); a++)
+			;
+		if (end - a >= 2 && (p[a] == 'q' || p[a] == 'Q') && p[a + 1] == '=') {
+			size_t z = end;
+			while (z > a + 2 && is_ows(p[z - 1]))
+				z--;
+			v = a + 2;
+			if (v == z || p[v] != '0')
+				return 1;
+			if (++v < z && p[v] == '.')
+				while (++v < z && p[v] == '0')
+					;
+			return v < z;
+		}
+		i = end + 1;
+	}
+	return 1;
+}
+
+/* 1 when the media range r[0..n) takes type: type, the wildcard of its
+ * major type (its major type, '/', '*'), or the wildcard of all. */
+static int
+range_takes(const char *r, size_t n, const char *type)
+{
+	size_t major = strcspn(type, "/");
+
+	if (n == strlen(type) && strncasecmp(r, type, n) == 0)
+		return 1;
+	if (n == 3 && memcmp(r, "*/*", 3) == 0)
+		return 1;
+	return n == major + 2 && strncasecmp(r, type, major + 1) == 0 && r[major + 1] == '*';
+}
+
+int
+http_accepts_media(const char *accept, const char *type)
+{
+	const char *p = accept;
+
+	if (accept == NULL)
+		return 1;
+	for (;;) {
+		size_t n = strcspn(p, ","), m = 0;
+		const char *r = p;
+
+		while (n > 0 && is_ows(*r))
+			r++, n--;
+		while (m < n && r[m] != ';' && !is_ows(r[m]))
+			m++;
+		if (range_takes(r, m, type) && weight_nonzero(r + m, n - m))
+			return 1;
+		if (r[n] == '\0')
+			return 0;
+		p = r + n + 1;
+	}
+}
+
 int
 http_basic_parse(const char *header, char **id, char **secret, const char **err)
 {

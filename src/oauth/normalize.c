@@ -139,15 +139,6 @@ body_seconds(const struct body *b, const char *name, int64_t *out,
 }
 
 static int
-accepts_json(const char *accept)
-{
-	/* A missing Accept, or one naming JSON or a wildcard, will take our
-	 * JSON answer (RFC 9110 §12.5.1). */
-	return accept == NULL || strstr(accept, "application/json") != NULL ||
-	    strstr(accept, "*/*") != NULL || strstr(accept, "application/*") != NULL;
-}
-
-static int
 parse_body(const struct dialect *d, const struct http_request *req,
     struct body *b, struct oauth_error *e)
 {
@@ -338,7 +329,7 @@ dialect_parse(const struct dialect *d, const struct http_request *req,
 
 	memset(&b, 0, sizeof(b));
 	accept = http_request_header(req, "Accept", &n);
-	if (d->json_accept && !accepts_json(accept))
+	if (d->json_accept && !http_accepts_media(accept, "application/json"))
 		return oauth_fail(e, 406, OAUTH_INVALID_REQUEST, "this route answers application/json; the Accept header does not allow it");
 	if (parse_body(d, req, &b, e) == -1)
 		goto out;

@@ -85,6 +85,20 @@ class Dialects(Suite):
                              headers={"Accept": "text/html"})
         eq(r.status, 406, "not acceptable")
 
+    def test_001_accept_read_as_media_ranges(self):
+        # Regression: Accept was searched for the bytes "application/json",
+        # "*/*" or "application/*", so a client writing the media type in
+        # another case (RFC 9110 §8.3.1: case-insensitive) got 406, and one
+        # that ruled JSON out with q=0 (§12.4.2) got JSON.
+        body = {"grant_type": "client_credentials", "client_id": self.prod["client_id"],
+                "client_secret": self.prod["client_secret"]}
+        for accept, status in (("Application/JSON", 200), ("APPLICATION/*;q=0.5", 200),
+                               ("text/html, */*; q=.2", 200), ("text/html;level=1, application/json", 200),
+                               ("application/json;q=0", 406), ("text/html, application/json; Q=0.000", 406),
+                               ("application/jsonx, application/json-seq", 406)):
+            r = self.s.post_json("/api/oauth/token", body, headers={"Accept": accept})
+            eq(r.status, status, "Accept: %s: %r" % (accept, r))
+
     # -- 002: POST /token ---------------------------------------------------
     def test_002_papaya_token(self):
         r = self.s.post_json("/token", {"api_key": self.sbx["client_id"],

@@ -1116,7 +1116,8 @@ static const char *const dict_dialect[] = { "Content-Type: application/json\n",
 	"\"expiration\":0,", "\"expiration\":315360001,", "\"audience\":\"a\",\"resource\":\"b\",",
 	"\"token_name\":\"" "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"
 	"nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn\",",
-	"audience=a&resource=b&", "X-TENANT-ID: bad tenant\n" };
+	"audience=a&resource=b&", "X-TENANT-ID: bad tenant\n",
+	"Accept: Application/JSON;q=0.\n", "Accept: , \t;q=\n", "Accept: */*;Q=0.000, x/*;q\n" };
 static const char *const seeds_client_address[] = {
 	"X-Forwarded-For: 203.0.113.7, 10.0.0.2\nX-Forwarded-Proto: https\n",
 	"X-Forwarded-For: 2001:db8::1\n",

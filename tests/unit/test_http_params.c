@@ -117,6 +117,38 @@ media_types(void **state)
 	assert_false(http_media_is(NULL, json));
 }
 
+/* RFC 9110 §12.5.1: Accept is a list of media ranges, compared without
+ * regard to case (§8.3.1), each with an optional weight, q=0 ruling it
+ * out (§12.4.2). */
+static void
+accept_ranges(void **state)
+{
+	static const char json[] = "application/json";
+	static const char *const yes[] = {
+		"application/json", "Application/JSON", "*/*", "application/*", "APPLICATION/*",
+		"text/html, application/json", "text/html,application/json;q=0.5",
+		"text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2",
+		"application/json, application/*+json", " \tapplication/json ;charset=utf-8",
+		"application/json;q=1", "application/json;q=0.001", "application/json;level=1;q=0.1",
+		"text/html;q=0, application/json",
+	};
+	static const char *const no[] = {
+		"", "text/html", "application/jsonx", "application/json-seq", "application/xml",
+		"text/*", "application/json;q=0", "application/json; q=0.", "application/json;Q=0.000",
+		"*/*;q=0", "application/*;q=0, text/html", "application", "*",
+		",", "application/js", "application/*+json",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		if (!http_accepts_media(yes[i], json))
+			fail_msg("refused: %s", yes[i]);
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (http_accepts_media(no[i], json))
+			fail_msg("taken: %s", no[i]);
+	assert_true(http_accepts_media(NULL, json));
+}
+
 int
 main(void)
 {
@@ -126,6 +158,7 @@ main(void)
 		cmocka_unit_test(json_rules),
 		cmocka_unit_test(basic_rules),
 		cmocka_unit_test(media_types),
+		cmocka_unit_test(accept_ranges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
