@@ -1,7 +1,8 @@
 """Interop: authlib's client-credentials client (Debian's python3-authlib)
 obtains tokens from /oauth/token with client_secret_basic and
 client_secret_post, and sees invalid_client for a wrong secret; its RFC
-7662 introspection and RFC 7009 revocation calls work with either method;
+7662 introspection and RFC 7009 revocation calls work with either method,
+and so does a resource server on its IntrospectTokenValidator;
 and its jose module (JsonWebToken with claims options, the key from our
 JWKS) validates our tokens of every signing algorithm."""
 import json
@@ -65,6 +66,40 @@ class AuthlibInterop(EachSigningAlg, Suite):
             eq(r.status_code, 200, "%s revocation %r" % (m, r.text))
             r = sess.introspect_token(self.s.base + "/oauth/introspect", token=tok["access_token"])
             eq(r.json(), {"active": False}, "%s: revoked" % m)
+
+    def test_resource_server_introspection_validator(self):
+        # A resource server on authlib's RFC 7662 IntrospectTokenValidator,
+        # introspecting with requests' own Basic credentials (not
+        # urlencoded), refuses a revoked token and a missing scope.
+        import requests
+        from authlib.oauth2.rfc6750 import InsufficientScopeError, InvalidTokenError
+        from authlib.oauth2.rfc7662 import IntrospectTokenValidator
+        rs = self.s.client("acme", name="resource server", scopes="orders:read")
+        url = self.s.base + "/oauth/introspect"
+
+        class Validator(IntrospectTokenValidator):
+            def introspect_token(self, token_string):
+                r = requests.post(url, data={"token": token_string, "token_type_hint": "access_token"},
+                                  auth=(rs["client_id"], rs["client_secret"]))
+                r.raise_for_status()
+                return r.json()
+
+        v = Validator()
+        sess = OAuth2Session(self.c["client_id"], self.c["client_secret"], scope="orders:read")
+        at = sess.fetch_token(self.s.base + "/oauth/token", grant_type="client_credentials")["access_token"]
+        token = v.authenticate_token(at)
+        v.validate_token(token, ["orders:read"], None)
+        try:
+            v.validate_token(token, ["orders:write"], None)
+            raise AssertionError("a scope the token lacks passed")
+        except InsufficientScopeError:
+            pass
+        sess.revoke_token(self.s.base + "/oauth/revoke", token=at)
+        try:
+            v.validate_token(v.authenticate_token(at), ["orders:read"], None)
+            raise AssertionError("a revoked token passed")
+        except InvalidTokenError:
+            pass
 
     def verify_alg(self, alg):
         # authlib.jose's JsonWebToken, restricted to the key's algorithm,
