@@ -11,7 +11,11 @@ key withdrawn with `keys revoke` verifies there until then; with
 cache_keys=True a key once found is kept in an LRU cache with no expiry at
 all, so a withdrawn key verifies there until the process restarts. A
 verifier that must stop trusting a revoked key promptly should leave
-cache_keys off (the default), or use libgatehouse-verify."""
+cache_keys off (the default), or use libgatehouse-verify. PyJWT also
+refuses a token whose iat or nbf (both the second it was issued) is ahead of
+its own clock, with no leeway unless given one: a verifier on a host whose
+clock is behind ours by a second refuses fresh tokens for that second, so
+pass jwt.decode a leeway of a few seconds."""
 import os
 import sys
 import time
