@@ -251,6 +251,24 @@ class NginxGate(Suite):
         st, h, body = self.call("GET", "/v1/products/1", t)
         eq((st, json.loads(body)["reason"]), (401, "revoked"), "refused on the next call")
 
+    def test_the_authorization_server_is_reached_at_the_edge(self):
+        # Regression: only the token endpoints went to gatehouse; the RFC
+        # 8414 metadata, the JWKS, introspection and revocation, which the
+        # metadata advertises under the issuer, went through the gate to
+        # the API, and the gate refused them.
+        for path in ("/.well-known/oauth-authorization-server", "/.well-known/jwks.json"):
+            st, h, body = self.ngx.request("GET", path, {}, None)
+            eq((st, json.loads(body)), (200, self.s.get(path).json()), path)
+        t = self.token(self.op)
+        form = {"Authorization": basic(self.op["client_id"], self.op["client_secret"]),
+                "Content-Type": "application/x-www-form-urlencoded"}
+        st, h, body = self.ngx.request("POST", "/oauth/introspect", form, "token=" + t)
+        eq((st, json.loads(body)["active"]), (200, True), "introspected at the edge")
+        st, h, body = self.ngx.request("POST", "/oauth/revoke", form, "token=" + t)
+        eq(st, 200, "revoked at the edge: %r" % body)
+        st, h, body = self.call("GET", "/v1/products/1", t)
+        eq((st, json.loads(body)["reason"]), (401, "revoked"), "refused on the next call")
+
     def test_many_calls_reuse(self):
         t = self.token(self.op)
         for i in range(50):

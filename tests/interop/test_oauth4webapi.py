@@ -25,6 +25,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from harness import EachSigningAlg, Server, Suite, check, eq  # noqa: E402
+from nginx import Nginx  # noqa: E402
 from node import run_node  # noqa: E402
 
 
@@ -112,6 +113,39 @@ class OAuth4WebAPIInterop(EachSigningAlg, Suite):
             eq(ok(steps, "discovery")["issuer"], issuer, "issuer")
             eq(ok(steps, "validate")["iss"], issuer, "iss")
         finally:
+            s.cleanup()
+
+    def test_through_the_documented_edge(self):
+        # Regression: docs/nginx/nginx.conf passed the token endpoints to
+        # gatehouse and everything else through the gate to the API, so
+        # at the edge, whose URL is the issuer partners know, the RFC 8414
+        # metadata, the JWKS, introspection and revocation were refused
+        # by the gate (or reached the API): discovery failed, and so did
+        # every step after it.
+        s = Server("--trusted-proxies", "127.0.0.1")
+        ngx = None
+        try:
+            ngx = Nginx(s.port, s.port)     # the API is not called here
+            # The edge is the issuer, set before nginx has a connection to
+            # gatehouse (a restart would break one).
+            s.stop()
+            s.extra += ["--issuer", "http://127.0.0.1:%d" % ngx.port]
+            s.start()
+            c = s.client("acme", scopes="read")
+            e = {"ISSUER": "http://127.0.0.1:%d" % ngx.port, "CLIENT_ID": c["client_id"],
+                 "SECRET": c["client_secret"], "INSECURE": "1"}
+            rc, out, err = run_node("oauth4webapi_flow.mjs", e)
+            check(rc == 0 and out.strip(), "the script ran (rc %d, stderr: %s)" % (rc, err[-800:]))
+            steps = json.loads(out)
+            eq(ok(steps, "discovery")["issuer"], e["ISSUER"], "metadata at the edge")
+            eq(ok(steps, "validate")["client_id"], c["client_id"], "JWKS at the edge")
+            for m in ("basic", "post"):
+                eq(ok(steps, "introspect_" + m)["active"], True, "introspection at the edge")
+            ok(steps, "revoke")
+            eq(ok(steps, "introspect_revoked"), {"active": False}, "revocation at the edge")
+        finally:
+            if ngx is not None:
+                ngx.stop()
             s.cleanup()
 
 
