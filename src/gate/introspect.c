@@ -219,8 +219,8 @@ gate_introspect_handle(struct http_exchange *x)
 		x->resp.reason = "other_tenant";
 		goto out;
 	}
-	o = json_pack("{s:b, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:o, s:s}",
-	    "active", 1, "scope", p->scope, "client_id", p->client_id,
+	o = json_pack("{s:b, s:s*, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:o, s:s}",
+	    "active", 1, "scope", p->scope[0] != '\0' ? p->scope : NULL, "client_id", p->client_id,
 	    "sub", p->client_id, "token_type", "Bearer",
 	    "exp", (json_int_t)p->exp, "iat", (json_int_t)p->iat,
 	    "nbf", (json_int_t)(p->nbf ? p->nbf : p->iat), "iss", ctx->issuer,

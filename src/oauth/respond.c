@@ -26,7 +26,9 @@ dialect_respond(const struct dialect *d, struct http_response *resp,
 		time_iso8601(t->exp, iso);
 		json_flat_str(&j, "valid_until", iso);
 	}
-	if (d->out.scope)
+	/* RFC 6749 §3.3: a scope is one or more tokens; a client granted none
+	 * is told none rather than "" (§5.1: omitted when as asked). */
+	if (d->out.scope && t->scope[0] != '\0')
 		json_flat_str(&j, "scope", t->scope);
 	if (d->out.token_name)
 		json_flat_str(&j, "token_name", t->name);

@@ -110,6 +110,17 @@ class TokenEndpoint(Suite):
         r = self.s.token(c["client_id"], c["client_secret"], scope="s99 s64")
         eq((r.status, r.json().get("scope")), (200, "s99 s64"), "the last ones asked: %r" % r)
 
+    def test_a_client_without_scopes_is_told_none_not_an_empty_scope(self):
+        # RFC 6749 §3.3: a scope is one or more tokens; "scope": "" is none.
+        c = self.s.client("acme", name="no scopes")
+        r = self.s.token(c["client_id"], c["client_secret"])
+        eq(r.status, 200, "status %r" % r)
+        check("scope" not in r.json(), "no scope member: %r" % r.json())
+        v = self.s.post_form("/oauth/introspect", {"token": r.json()["access_token"]}, headers={
+            "Authorization": basic(c["client_id"], c["client_secret"])})
+        eq(v.json().get("active"), True, "active")
+        check("scope" not in v.json(), "introspection names no scope: %r" % v.json())
+
     def test_a_client_is_refused_scopes_and_claims_too_large_for_a_token(self):
         # Each within its bound (2048 bytes of scopes, 4096 of claims), a
         # client with both near full was made, and every token request got
