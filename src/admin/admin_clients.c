@@ -302,61 +302,52 @@ const size_t admin_nclient_kinds = GH_ARRAY_LEN(admin_client_kinds);
 
 /* -- operations ---------------------------------------------------------------- */
 
+/*
+ * ?tenant=ID &limit=N (1..1000, default 100) &after=CURSOR: one page of the
+ * clients (the caller's tenant's unless a platform principal names one or
+ * none), with the cursor of the next page (null: this was the last).
+ */
 static void
 clients_list(struct admin_call *c)
 {
-	int64_t now = clock_now();
+	static const char *const known[] = { "tenant", "limit", "after", NULL };
+	int64_t now = clock_now(), limit = 100;
+	struct http_params q;
 	struct store_client *cs = NULL;
 	size_t n = 0;
-	const char *tenant = NULL;
-	char want[65] = "";
+	const char *tenant;
+	char next[MANAGE_CURSOR_MAX + 1], err[512];
 	json_t *arr;
-	int rc;
 
-	/* ?tenant=ID */
-	{
-		struct http_params q;
-		const char *why, *v;
-		char field[HTTP_MAX_FIELD_NAME];
-
-		memset(&q, 0, sizeof(q));
-		if (http_form_parse(c->x->req.query, strlen(c->x->req.query), &q, &why, field) == -1) {
-			admin_error(c, 400, "invalid_request", "query: %s", why);
-			return;
-		}
-		v = http_params_get(&q, "tenant");
-		if (q.n > (v != NULL ? 1u : 0u)) {
-			http_params_clear(&q);
-			admin_error(c, 400, "invalid_request", "the only query parameter is tenant=ID");
-			return;
-		}
-		if (v != NULL && !str_is_ident(v, strlen(v), 64)) {
-			http_params_clear(&q);
-			admin_error(c, 400, "invalid_request", "tenant: must be 1-64 characters of [A-Za-z0-9._:-]");
-			return;
-		}
-		if (v != NULL) {
-			snprintf(want, sizeof(want), "%s", v);
-			tenant = want;
-		}
-		http_params_clear(&q);
+	if (admin_query(c, &q, known) == -1)
+		return;
+	if (admin_query_i64(c, &q, "limit", 1, 1000, &limit) == -1)
+		goto out;
+	tenant = http_params_get(&q, "tenant");
+	if (tenant != NULL && !str_is_ident(tenant, strlen(tenant), 64)) {
+		admin_error(c, 400, "invalid_request", "tenant: must be 1-64 characters of [A-Za-z0-9._:-]");
+		goto out;
 	}
 	if (tenant != NULL && !admin_tenant_visible(c, tenant)) {
 		admin_error(c, 404, "not_found", "tenant %s does not exist", tenant);
-		return;
+		goto out;
 	}
 	if (tenant == NULL && !c->platform)
 		tenant = c->p->tenant_id;
-	if ((rc = store_client_list(c->ctx->store, tenant, &cs, &n)) != STORE_OK) {
-		admin_error(c, 503, "temporarily_unavailable", "store: %s", store_last_error());
-		return;
+	if (manage_client_page(c->ctx->store, tenant, http_params_get(&q, "after"), (size_t)limit,
+	    &cs, &n, next, err, sizeof(err)) == -1) {
+		admin_manage_error(c, err);
+		goto out;
 	}
 	arr = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, views_client_listed(c->ctx->store, &cs[i], now,
 		    c->ctx->cfg->secret_rotation_age));
 	store_client_free(cs, n);
-	admin_answer(c, 200, json_pack("{s:o}", "clients", arr));
+	admin_answer(c, 200, json_pack("{s:o, s:o}", "clients", arr,
+	    "next", next[0] != '\0' ? json_string(next) : json_null()));
+out:
+	http_params_clear(&q);
 }
 
 /*

@@ -11,6 +11,7 @@
 #include "admin/critical.h"
 #include "admin/internal.h"
 #include "gate/gate.h"
+#include "http/params.h"
 #include "keys/keys.h"
 #include "manage/manage.h"
 #include "manage/views.h"
@@ -28,23 +29,37 @@ tenant_json(const struct store_tenant *t)
 	    "created_at", views_time(t->created_at));
 }
 
+/* ?limit=N (1..1000, default 100) &after=CURSOR: one page of the tenants
+ * the caller sees (a tenant's principals: their own), by id, with the
+ * cursor of the next page (null: this was the last). */
 static void
 tenants_list(struct admin_call *c)
 {
+	static const char *const known[] = { "limit", "after", NULL };
+	struct http_params q;
 	struct store_tenant *ts = NULL;
 	size_t n = 0;
+	int64_t limit = 100;
+	char next[MANAGE_CURSOR_MAX + 1], err[512];
 	json_t *arr;
 
-	if (store_tenant_list(c->ctx->store, &ts, &n) != STORE_OK) {
-		admin_error(c, 503, "temporarily_unavailable", "store: %s", store_last_error());
+	if (admin_query(c, &q, known) == -1)
 		return;
+	if (admin_query_i64(c, &q, "limit", 1, 1000, &limit) == -1)
+		goto out;
+	if (manage_tenant_page(c->ctx->store, c->platform ? NULL : c->p->tenant_id,
+	    http_params_get(&q, "after"), (size_t)limit, &ts, &n, next, err, sizeof(err)) == -1) {
+		admin_manage_error(c, err);
+		goto out;
 	}
 	arr = json_array();
 	for (size_t i = 0; i < n; i++)
-		if (admin_tenant_visible(c, ts[i].id))
-			json_array_append_new(arr, tenant_json(&ts[i]));
+		json_array_append_new(arr, tenant_json(&ts[i]));
 	store_tenant_free(ts, n);
-	admin_answer(c, 200, json_pack("{s:o}", "tenants", arr));
+	admin_answer(c, 200, json_pack("{s:o, s:o}", "tenants", arr,
+	    "next", next[0] != '\0' ? json_string(next) : json_null()));
+out:
+	http_params_clear(&q);
 }
 
 static void
@@ -352,40 +367,38 @@ key_revoke(struct admin_call *c)
 
 /* -- locks ----------------------------------------------------------------------- */
 
-/* 1 when the principal may see the pair lock of client_id. */
-static int
-lock_visible(struct admin_call *c, const struct store_lock *l)
-{
-	struct store_client cl;
-	int ok;
-
-	if (c->platform)
-		return 1;
-	if (l->kind != STORE_LOCK_PAIR || store_client_get(c->ctx->store, l->client_id, &cl) != STORE_OK)
-		return 0;
-	ok = strcmp(cl.tenant_id, c->p->tenant_id) == 0;
-	store_client_clear(&cl);
-	return ok;
-}
-
+/* ?limit=N (1..1000, default 100) &after=CURSOR: one page of the locks in
+ * force that the caller sees (a tenant's principals: their clients' pair
+ * locks; addresses are the platform's), with the cursor of the next page
+ * (null: this was the last). */
 static void
 locks_list(struct admin_call *c)
 {
+	static const char *const known[] = { "limit", "after", NULL };
+	struct http_params q;
 	struct store_lock *ls = NULL;
 	size_t n = 0;
-	int64_t now = clock_now();
+	int64_t now = clock_now(), limit = 100;
+	char next[MANAGE_CURSOR_MAX + 1], err[512];
 	json_t *arr;
 
-	if (store_lock_list(c->ctx->store, now, &ls, &n) != STORE_OK) {
-		admin_error(c, 503, "temporarily_unavailable", "store: %s", store_last_error());
+	if (admin_query(c, &q, known) == -1)
 		return;
+	if (admin_query_i64(c, &q, "limit", 1, 1000, &limit) == -1)
+		goto out;
+	if (manage_lock_page(c->ctx->store, now, c->platform ? NULL : c->p->tenant_id,
+	    http_params_get(&q, "after"), (size_t)limit, &ls, &n, next, err, sizeof(err)) == -1) {
+		admin_manage_error(c, err);
+		goto out;
 	}
 	arr = json_array();
 	for (size_t i = 0; i < n; i++)
-		if (lock_visible(c, &ls[i]))
-			json_array_append_new(arr, views_lock(&ls[i], now));
+		json_array_append_new(arr, views_lock(&ls[i], now));
 	store_lock_free(ls, n);
-	admin_answer(c, 200, json_pack("{s:o}", "locks", arr));
+	admin_answer(c, 200, json_pack("{s:o, s:o}", "locks", arr,
+	    "next", next[0] != '\0' ? json_string(next) : json_null()));
+out:
+	http_params_clear(&q);
 }
 
 static void

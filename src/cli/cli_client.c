@@ -114,6 +114,7 @@ cmd_client_list(int argc, char **argv)
 	struct store_client *cs = NULL;
 	size_t n = 0;
 	int64_t now = clock_now();
+	char after[MANAGE_CURSOR_MAX + 1] = "", next[MANAGE_CURSOR_MAX + 1], err[512];
 	json_t *arr;
 	int rc;
 
@@ -126,16 +127,22 @@ cmd_client_list(int argc, char **argv)
 		config_clear(&cfg);
 		return 1;
 	}
-	if (store_client_list(st, cli_get(&a, "tenant"), &cs, &n) != STORE_OK) {
-		rc = cli_fail("client list: %s", store_last_error());
-		store_close(st);
-		config_clear(&cfg);
-		return rc;
-	}
+	/* Every client, a bounded page at a time (manage.h). */
 	arr = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, views_client_listed(st, &cs[i], now, cfg.secret_rotation_age));
-	store_client_free(cs, n);
+	do {
+		if (manage_client_page(st, cli_get(&a, "tenant"), after[0] != '\0' ? after : NULL,
+		    CLI_LIST_PAGE, &cs, &n, next, err, sizeof(err)) == -1) {
+			json_decref(arr);
+			store_close(st);
+			config_clear(&cfg);
+			return cli_fail("client list: %s", err);
+		}
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(arr, views_client_listed(st, &cs[i], now,
+			    cfg.secret_rotation_age));
+		store_client_free(cs, n);
+		memcpy(after, next, sizeof(after));
+	} while (after[0] != '\0');
 	store_close(st);
 	config_clear(&cfg);
 	return cli_print(arr);

@@ -7,6 +7,7 @@
 #include "cli/cli_audit.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "manage/manage.h"
 #include "manage/views.h"
 #include "net/cidr.h"
 #include "util/util.h"
@@ -20,6 +21,7 @@ cmd_lock_list(int argc, char **argv)
 	struct store_lock *ls = NULL;
 	size_t n = 0;
 	int64_t now = clock_now();
+	char after[MANAGE_CURSOR_MAX + 1] = "", next[MANAGE_CURSOR_MAX + 1], err[512];
 	json_t *arr;
 	int rc;
 
@@ -27,15 +29,20 @@ cmd_lock_list(int argc, char **argv)
 		return rc < 0 ? 2 : 0;
 	if (cli_open_existing_store(&a, &st) == -1)
 		return 1;
-	if (store_lock_list(st, now, &ls, &n) != STORE_OK) {
-		rc = cli_fail("lock list: %s", store_last_error());
-		store_close(st);
-		return rc;
-	}
+	/* Every lock in force, a bounded page at a time (manage.h). */
 	arr = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, views_lock(&ls[i], now));
-	store_lock_free(ls, n);
+	do {
+		if (manage_lock_page(st, now, NULL, after[0] != '\0' ? after : NULL, CLI_LIST_PAGE,
+		    &ls, &n, next, err, sizeof(err)) == -1) {
+			json_decref(arr);
+			store_close(st);
+			return cli_fail("lock list: %s", err);
+		}
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(arr, views_lock(&ls[i], now));
+		store_lock_free(ls, n);
+		memcpy(after, next, sizeof(after));
+	} while (after[0] != '\0');
 	store_close(st);
 	return cli_print(arr);
 }

@@ -1,5 +1,6 @@
 /* cli_tenant.c — gatehouse tenant create|list. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli/cli_audit.h"
 #include "cli/commands.h"
@@ -56,6 +57,7 @@ cmd_tenant_list(int argc, char **argv)
 	struct store *st = NULL;
 	struct store_tenant *ts = NULL;
 	size_t n = 0;
+	char after[MANAGE_CURSOR_MAX + 1] = "", next[MANAGE_CURSOR_MAX + 1], err[512];
 	json_t *arr;
 	int rc;
 
@@ -63,15 +65,20 @@ cmd_tenant_list(int argc, char **argv)
 		return rc < 0 ? 2 : 0;
 	if (cli_open_existing_store(&a, &st) == -1)
 		return 1;
-	if (store_tenant_list(st, &ts, &n) != STORE_OK) {
-		rc = cli_fail("tenant list: %s", store_last_error());
-		store_close(st);
-		return rc;
-	}
+	/* Every tenant, a bounded page at a time (manage.h). */
 	arr = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, tenant_json(&ts[i]));
-	store_tenant_free(ts, n);
+	do {
+		if (manage_tenant_page(st, NULL, after[0] != '\0' ? after : NULL, CLI_LIST_PAGE, &ts,
+		    &n, next, err, sizeof(err)) == -1) {
+			json_decref(arr);
+			store_close(st);
+			return cli_fail("tenant list: %s", err);
+		}
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(arr, tenant_json(&ts[i]));
+		store_tenant_free(ts, n);
+		memcpy(after, next, sizeof(after));
+	} while (after[0] != '\0');
 	store_close(st);
 	return cli_print(arr);
 }

@@ -16,6 +16,9 @@
 #include "store/store.h"
 
 #define CLI_MAX_VALUES 64
+/* The page a list command reads at a time (manage.h MANAGE_PAGE_MAX at
+ * most): its output is every row, its memory per query bounded. */
+#define CLI_LIST_PAGE	1000
 
 struct cli_opt {
 	const char	*name;		/* without "--" */

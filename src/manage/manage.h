@@ -132,6 +132,48 @@ int	manage_token_cursor(const struct store_token *,
 int	manage_token_cursor_parse(const char *s, int64_t *issued,
 	    char id[MANAGE_TOKEN_ID_MAX + 1]);
 
+/*
+ * The operator's other lists a page at a time (store.h
+ * STORE_LIST_PAGE_MAX), for the admin API and the CLI alike: at most limit
+ * (1..MANAGE_PAGE_MAX) rows after the cursor after (NULL: from the first),
+ * in the store's order for the list; next gets the cursor of the page that
+ * follows, "" when this one is the last. A cursor is the list's name and
+ * its last row's key, '~' before each part (list_page.c): to its user an
+ * opaque text to send back. Any other text, another list's cursor too, is
+ * refused ("after: ..."), as is a limit out of range ("limit: ..."); a
+ * store failure's err starts "store:". *out is the caller's (store_X_free),
+ * also on -1 (then NULL).
+ *   tenants  by id; only: NULL for all, else that tenant alone
+ *   clients  by created_at, id; of tenant (NULL: every tenant's)
+ *   locks    in force at now, by address, client id, kind; tenant: NULL
+ *            for all, else its clients' pair locks
+ */
+#define MANAGE_PAGE_MAX		(STORE_LIST_PAGE_MAX - 1)
+#define MANAGE_CURSOR_MAX	255
+int	manage_tenant_page(struct store *, const char *only, const char *after,
+	    size_t limit, struct store_tenant **out, size_t *n,
+	    char next[MANAGE_CURSOR_MAX + 1], char *err, size_t errlen);
+int	manage_client_page(struct store *, const char *tenant, const char *after,
+	    size_t limit, struct store_client **out, size_t *n,
+	    char next[MANAGE_CURSOR_MAX + 1], char *err, size_t errlen);
+int	manage_lock_page(struct store *, int64_t now, const char *tenant,
+	    const char *after, size_t limit, struct store_lock **out, size_t *n,
+	    char next[MANAGE_CURSOR_MAX + 1], char *err, size_t errlen);
+/*
+ * The cursor itself, for a list paged elsewhere:
+ * make writes list and each of keys[0..nkeys) after a '~' (0, or -1 when
+ * a key is not 0..128 bytes of printable ASCII without '~' and space, or
+ * the whole is too long); split takes a text back into buf, pointing
+ * keys[0..nkeys) into it (0, or -1 for any text make would not write with
+ * list and nkeys keys). time: a key that is a time, digits as "%lld"
+ * writes a value >= 0 (0, or -1).
+ */
+int	manage_cursor_make(char out[MANAGE_CURSOR_MAX + 1], const char *list,
+	    const char *const *keys, size_t nkeys);
+int	manage_cursor_split(const char *s, const char *list,
+	    char buf[MANAGE_CURSOR_MAX + 1], const char **keys, size_t nkeys);
+int	manage_cursor_time(const char *s, int64_t *out);
+
 /* Roles: "admin,operator" -> bits; 0 or -1. */
 int	manage_parse_roles(const char *s, unsigned *out, char *err, size_t errlen);
 

@@ -156,19 +156,29 @@ pg_client_get(void *h, const char *id, struct store_client *out)
 	    client_row, store_client_clear_v, out, "client get", nf);
 }
 
+/* The page after ($1, $2), through clients_page or clients_tenant_page
+ * (migration 15); created_at >= $1 bounds the index range (as in
+ * pg_token_list: the planner draws no bound from the OR). */
+#define CLIENT_PAGE_SQL(tenant)							\
+	"SELECT " CLIENT_COLS " FROM clients WHERE" tenant " created_at >= $1"	\
+	" AND (created_at > $1 OR (created_at = $1 AND id > $2))"		\
+	" ORDER BY created_at, id LIMIT $3"
+
 int
-pg_client_list(void *h, const char *tenant_id, struct store_client **out, size_t *n)
+pg_client_list(void *h, const char *tenant_id, int64_t after_created, const char *after_id,
+    int64_t limit, struct store_client **out, size_t *n)
 {
 	struct pv v = { 0 };
 
+	pv_i(&v, after_created);
+	pv_s(&v, after_id);
+	pv_i(&v, limit);
 	if (tenant_id == NULL)
-		return pgi_collect(h, "SELECT " CLIENT_COLS " FROM clients ORDER BY created_at, id", NULL,
-		    sizeof(**out), client_row, store_client_clear_v, (void **)out, n,
-		    "client list");
+		return pgi_collect(h, CLIENT_PAGE_SQL(""), &v, sizeof(**out), client_row,
+		    store_client_clear_v, (void **)out, n, "client list");
 	pv_s(&v, tenant_id);
-	return pgi_collect(h, "SELECT " CLIENT_COLS " FROM clients WHERE tenant_id = $1"
-	    " ORDER BY created_at, id", &v, sizeof(**out), client_row, store_client_clear_v,
-	    (void **)out, n, "client list");
+	return pgi_collect(h, CLIENT_PAGE_SQL(" tenant_id = $4 AND"), &v, sizeof(**out), client_row,
+	    store_client_clear_v, (void **)out, n, "client list");
 }
 
 /* The update on c in the caller's transaction (pg_client_update). */

@@ -238,12 +238,14 @@ int	pg_commit_tokens(void *h, const struct store_token *t, size_t n, int *errs);
 /* pgsql_tenants.c */
 int	pg_tenant_create(void *h, const struct store_tenant *t);
 int	pg_tenant_get(void *h, const char *id, struct store_tenant *out);
-int	pg_tenant_list(void *h, struct store_tenant **out, size_t *n);
+int	pg_tenant_list(void *h, const char *only, const char *after_id, int64_t limit,
+	    struct store_tenant **out, size_t *n);
 
 /* pgsql_clients.c */
 int	pg_client_create(void *h, const struct store_client *cl, struct store_secret *first);
 int	pg_client_get(void *h, const char *id, struct store_client *out);
-int	pg_client_list(void *h, const char *tenant_id, struct store_client **out, size_t *n);
+int	pg_client_list(void *h, const char *tenant_id, int64_t after_created, const char *after_id,
+	    int64_t limit, struct store_client **out, size_t *n);
 int	pg_client_update(void *h, const struct store_client *next, const struct store_client *read);
 int	pg_client_set_disabled(void *h, const char *id, int disabled, int64_t at);
 int	pg_client_void_tokens(void *h, const char *id, int64_t after, int64_t at);
@@ -279,7 +281,9 @@ int	pg_rate_push(void *h, const char *node, const struct store_rate *rows,
 int	pg_rate_pull(void *h, const char *not_node, int64_t since,
 	    struct store_rate **out, size_t *n);
 int	pg_lock_put(void *h, const struct store_lock *lk, size_t n);
-int	pg_lock_list(void *h, int64_t now, struct store_lock **out, size_t *n);
+int	pg_lock_list(void *h, int64_t now, const char *tenant_id, const char *after_address,
+	    const char *after_client_id, int after_kind, int64_t limit, struct store_lock **out,
+	    size_t *n);
 int	pg_lock_clear(void *h, const char *address, const char *client_id,
 	    int64_t now, int *count);
 

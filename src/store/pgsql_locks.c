@@ -66,17 +66,36 @@ lock_row(const PGresult *r, int i, void *dst)
 	return l->address && l->client_id ? 0 : -1;
 }
 
+/* The page after ($3, $4, $5) through locks_page (migration 15), of
+ * tenant $7's clients' pair locks (kind 0, STORE_LOCK_PAIR) when given.
+ * Kinds a newer binary wrote are not ours to show (as on SQLite). */
+#define LOCK_PAGE_SQL(tenant)							\
+	"SELECT kind, address, client_id, created_at, until FROM locks"		\
+	" WHERE until > $1 AND kind >= 0 AND kind < $2 AND address >= $3"	\
+	" AND (address > $3 OR (address = $3 AND (client_id > $4"		\
+	" OR (client_id = $4 AND kind > $5))))" tenant				\
+	" ORDER BY address, client_id, kind LIMIT $6"
+
 int
-pg_lock_list(void *h, int64_t now, struct store_lock **out, size_t *n)
+pg_lock_list(void *h, int64_t now, const char *tenant_id, const char *after_address,
+    const char *after_client_id, int after_kind, int64_t limit, struct store_lock **out,
+    size_t *n)
 {
 	struct pv v = { 0 };
 
-	/* Kinds a newer binary wrote are not ours to show (as on SQLite). */
 	pv_i(&v, now);
 	pv_i(&v, STORE_LOCK_KIND__MAX);
-	return pgi_collect(h, "SELECT kind, address, client_id, created_at, until FROM locks"
-	    " WHERE until > $1 AND kind >= 0 AND kind < $2 ORDER BY address, client_id, kind", &v,
-	    sizeof(**out), lock_row, store_lock_clear_v, (void **)out, n, "locks list");
+	pv_s(&v, after_address);
+	pv_s(&v, after_client_id);
+	pv_i(&v, after_kind);
+	pv_i(&v, limit);
+	if (tenant_id == NULL)
+		return pgi_collect(h, LOCK_PAGE_SQL(""), &v, sizeof(**out), lock_row,
+		    store_lock_clear_v, (void **)out, n, "locks list");
+	pv_s(&v, tenant_id);
+	return pgi_collect(h, LOCK_PAGE_SQL(" AND kind = 0 AND client_id IN (SELECT id FROM clients"
+	    " WHERE tenant_id = $7)"), &v, sizeof(**out), lock_row, store_lock_clear_v,
+	    (void **)out, n, "locks list");
 }
 
 int

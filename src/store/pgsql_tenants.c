@@ -46,8 +46,19 @@ pg_tenant_get(void *h, const char *id, struct store_tenant *out)
 }
 
 int
-pg_tenant_list(void *h, struct store_tenant **out, size_t *n)
+pg_tenant_list(void *h, const char *only, const char *after_id, int64_t limit,
+    struct store_tenant **out, size_t *n)
 {
-	return pgi_collect(h, "SELECT id, name, created_at FROM tenants ORDER BY id", NULL,
-	    sizeof(**out), tenant_row, store_tenant_clear_v, (void **)out, n, "tenant list");
+	struct pv v = { 0 };
+
+	pv_s(&v, after_id);
+	pv_i(&v, limit);
+	if (only == NULL)
+		return pgi_collect(h, "SELECT id, name, created_at FROM tenants WHERE id > $1"
+		    " ORDER BY id LIMIT $2", &v, sizeof(**out), tenant_row, store_tenant_clear_v,
+		    (void **)out, n, "tenant list");
+	pv_s(&v, only);
+	return pgi_collect(h, "SELECT id, name, created_at FROM tenants WHERE id = $3 AND id > $1"
+	    " LIMIT $2", &v, sizeof(**out), tenant_row, store_tenant_clear_v, (void **)out, n,
+	    "tenant list");
 }

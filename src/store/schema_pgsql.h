@@ -173,6 +173,16 @@ static const char *const pgsql_migration_secret_holder[] = {
 	NULL
 };
 
+/* 15: the admin lists come a page at a time (store.h
+ * STORE_LIST_PAGE_MAX): each list's order is an index, so that a page
+ * reads its own rows and no others (tenants: their primary key). */
+static const char *const pgsql_migration_list_pages[] = {
+	"CREATE INDEX clients_page ON clients(created_at, id)",
+	"CREATE INDEX clients_tenant_page ON clients(tenant_id, created_at, id)",
+	"CREATE INDEX locks_page ON locks(address, client_id, kind)",
+	NULL
+};
+
 static const char *const *const pgsql_migrations[] = {
 	pgsql_migration_1,
 	pgsql_migration_revoked_index,
@@ -188,6 +198,7 @@ static const char *const *const pgsql_migrations[] = {
 	pgsql_migration_revocation_generation,
 	pgsql_migration_conflict_tenant,
 	pgsql_migration_secret_holder,
+	pgsql_migration_list_pages,
 };
 
 #define PGSQL_SCHEMA_LATEST ((int)(sizeof(pgsql_migrations) / sizeof(pgsql_migrations[0])))

@@ -177,6 +177,16 @@ static const char *const sqlite_migration_secret_holder[] = {
 	NULL
 };
 
+/* 15: the admin lists come a page at a time (store.h
+ * STORE_LIST_PAGE_MAX): each list's order is an index, so that a page
+ * reads its own rows and no others (tenants: their primary key). */
+static const char *const sqlite_migration_list_pages[] = {
+	"CREATE INDEX clients_page ON clients(created_at, id)",
+	"CREATE INDEX clients_tenant_page ON clients(tenant_id, created_at, id)",
+	"CREATE INDEX locks_page ON locks(address, client_id, kind)",
+	NULL
+};
+
 static const char *const *const sqlite_migrations[] = {
 	sqlite_migration_1,
 	sqlite_migration_revoked_index,
@@ -192,6 +202,7 @@ static const char *const *const sqlite_migrations[] = {
 	sqlite_migration_revocation_generation,
 	sqlite_migration_conflict_tenant,
 	sqlite_migration_secret_holder,
+	sqlite_migration_list_pages,
 };
 
 #define SQLITE_SCHEMA_LATEST ((int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0])))

@@ -137,15 +137,18 @@ sq_client_get(void *h, const char *id, struct store_client *out)
 }
 
 int
-sq_client_list(void *h, const char *tenant_id, struct store_client **out, size_t *n)
+sq_client_list(void *h, const char *tenant_id, int64_t after_created, const char *after_id,
+    int64_t limit, struct store_client **out, size_t *n)
 {
 	struct sq *q = h;
 	sqlite3_stmt *st;
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	st = tenant_id != NULL ? sqi_stmt(q, SQ_CLIENT_LIST_TENANT, SQ_ARGS(SQ_TEXT(tenant_id))) :
-	    sqi_stmt(q, SQ_CLIENT_LIST, SQ_NO_ARGS);
+	st = tenant_id != NULL ? sqi_stmt(q, SQ_CLIENT_LIST_TENANT, SQ_ARGS(SQ_INT(after_created),
+	    SQ_TEXT(after_id), SQ_INT(limit), SQ_TEXT(tenant_id))) :
+	    sqi_stmt(q, SQ_CLIENT_LIST, SQ_ARGS(SQ_INT(after_created), SQ_TEXT(after_id),
+	    SQ_INT(limit)));
 	rc = sqi_collect(q, st, sizeof(**out), client_row, store_client_clear_v, (void **)out, n,
 	    "client list");
 	pthread_mutex_unlock(&q->mu);

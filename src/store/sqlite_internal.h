@@ -149,12 +149,14 @@ void	 sq_ckpt_stop(struct sq_ckpt *);
 /* sqlite_tenants.c */
 int	sq_tenant_create(void *h, const struct store_tenant *t);
 int	sq_tenant_get(void *h, const char *id, struct store_tenant *out);
-int	sq_tenant_list(void *h, struct store_tenant **out, size_t *n);
+int	sq_tenant_list(void *h, const char *only, const char *after_id, int64_t limit,
+	    struct store_tenant **out, size_t *n);
 
 /* sqlite_clients.c */
 int	sq_client_create(void *h, const struct store_client *c, struct store_secret *first);
 int	sq_client_get(void *h, const char *id, struct store_client *out);
-int	sq_client_list(void *h, const char *tenant_id, struct store_client **out, size_t *n);
+int	sq_client_list(void *h, const char *tenant_id, int64_t after_created, const char *after_id,
+	    int64_t limit, struct store_client **out, size_t *n);
 int	sq_client_update(void *h, const struct store_client *next, const struct store_client *read);
 int	sq_client_set_disabled(void *h, const char *id, int disabled, int64_t at);
 int	sq_client_void_tokens(void *h, const char *id, int64_t after, int64_t at);
@@ -181,7 +183,9 @@ int	sq_idem_release(void *h, const char *client_id, const char *key);
 
 /* sqlite_locks.c */
 int	sq_lock_put(void *h, const struct store_lock *lk, size_t n);
-int	sq_lock_list(void *h, int64_t now, struct store_lock **out, size_t *n);
+int	sq_lock_list(void *h, int64_t now, const char *tenant_id, const char *after_address,
+	    const char *after_client_id, int after_kind, int64_t limit, struct store_lock **out,
+	    size_t *n);
 int	sq_failure_add(void *h, const struct store_failure_key *k, size_t n,
 	    int64_t now, int64_t window, int64_t *counts);
 int	sq_failure_reset(void *h, const struct store_failure_key *k, size_t n);
@@ -244,7 +248,7 @@ int	sq_audit_seal(void *h, const struct store_audit_key *k, struct store_audit_s
 /* The main connection's statements, prepared once (STYLE 4: a table). */
 enum sq_id {
 	SQ_BEGIN, SQ_COMMIT, SQ_ROLLBACK, SQ_BUMP, SQ_DATA_VERSION, SQ_GEN, SQ_SCHEMA,
-	SQ_TENANT_INSERT, SQ_TENANT_GET, SQ_TENANT_LIST,
+	SQ_TENANT_INSERT, SQ_TENANT_GET, SQ_TENANT_LIST, SQ_TENANT_LIST_ONE,
 	SQ_CLIENT_INSERT, SQ_CLIENT_GET, SQ_CLIENT_LIST, SQ_CLIENT_LIST_TENANT, SQ_CLIENT_UPDATE,
 	SQ_CLIENT_DISABLE, SQ_CLIENT_VOID,
 	SQ_SECRET_INSERT, SQ_SECRET_LIST, SQ_SECRET_DUE, SQ_SECRET_UPDATE, SQ_SECRET_LIVE, SQ_SECRET_END_BY,

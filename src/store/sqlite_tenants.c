@@ -58,14 +58,18 @@ sq_tenant_get(void *h, const char *id, struct store_tenant *out)
 }
 
 int
-sq_tenant_list(void *h, struct store_tenant **out, size_t *n)
+sq_tenant_list(void *h, const char *only, const char *after_id, int64_t limit,
+    struct store_tenant **out, size_t *n)
 {
 	struct sq *q = h;
+	sqlite3_stmt *st;
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	rc = sqi_collect(q, sqi_stmt(q, SQ_TENANT_LIST, SQ_NO_ARGS), sizeof(**out), tenant_row,
-	    store_tenant_clear_v, (void **)out, n, "tenant list");
+	st = only != NULL ? sqi_stmt(q, SQ_TENANT_LIST_ONE, SQ_ARGS(SQ_TEXT(only), SQ_TEXT(after_id),
+	    SQ_INT(limit))) : sqi_stmt(q, SQ_TENANT_LIST, SQ_ARGS(SQ_TEXT(after_id), SQ_INT(limit)));
+	rc = sqi_collect(q, st, sizeof(**out), tenant_row, store_tenant_clear_v, (void **)out, n,
+	    "tenant list");
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }

@@ -171,10 +171,35 @@ int	store_generation(struct store *, struct store_gen *out);
  */
 int	store_generation_cached(struct store *, struct store_gen *out);
 
-/* Tenants. */
+/*
+ * The operator's lists a page at a time (the admin API's GET /tenants,
+ * /clients and /locks; the CLI walks every page): each list is
+ * in an order on a unique key, and a page holds at most page->limit
+ * (1..STORE_LIST_PAGE_MAX) rows that come after a cursor, the key of the
+ * previous page's last row (none: from the first row). A cursor is a place
+ * in the order, not a row: rows made or deleted between pages do not move
+ * it, so walking the pages gives each row that stayed exactly once. Fewer
+ * than limit rows: no more. *out is the caller's (store_X_free), NULL when
+ * n is 0. The unpaged store_X_list give every row, for the server's own
+ * caches. The admin API's largest page (manage.h) is far smaller; this is
+ * the CLI's walk (10000) and one more, to tell whether more follow.
+ */
+#define STORE_LIST_PAGE_MAX	10001
+
+/* Tenants. list: every tenant, by id. */
 int	store_tenant_create(struct store *, const struct store_tenant *);
 int	store_tenant_get(struct store *, const char *id, struct store_tenant *out);
 int	store_tenant_list(struct store *, struct store_tenant **out, size_t *n);
+/* A page of tenants by id (above): those with an id above after_id (NULL:
+ * from the first); only: NULL for every tenant, else that one alone (what
+ * a tenant's own principals see). */
+struct store_tenant_page {
+	const char	*only;
+	const char	*after_id;
+	size_t		 limit;
+};
+int	store_tenant_list_page(struct store *, const struct store_tenant_page *page,
+	    struct store_tenant **out, size_t *n);
 void	store_tenant_clear(struct store_tenant *);
 void	store_tenant_free(struct store_tenant *, size_t n);
 
@@ -186,6 +211,17 @@ int	store_client_create(struct store *, const struct store_client *,
 	    struct store_secret *first_secret);
 int	store_client_get(struct store *, const char *id, struct store_client *out);
 int	store_client_list(struct store *, const char *tenant_id /* NULL: all */,
+	    struct store_client **out, size_t *n);
+/* A page of clients (above) in the order of store_client_list: created_at,
+ * then id; those after (after_created, after_id), or from the first when
+ * after_id is NULL; of tenant_id only unless it is NULL. */
+struct store_client_page {
+	const char	*tenant_id;
+	int64_t		 after_created;
+	const char	*after_id;
+	size_t		 limit;
+};
+int	store_client_list_page(struct store *, const struct store_client_page *page,
 	    struct store_client **out, size_t *n);
 /*
  * update writes the settings of next (name, roles, scopes, ttl, max_ttl,
@@ -421,6 +457,19 @@ int	store_lock_put(struct store *, const struct store_lock *locks, size_t n);
 /* The locks in force at now, ordered by address, client id, kind. */
 int	store_lock_list(struct store *, int64_t now, struct store_lock **out,
 	    size_t *n);
+/* A page of them (above, STORE_LIST_PAGE_MAX): those after (after_address,
+ * after_client_id, after_kind), or from the first when after_address is
+ * NULL. tenant_id: NULL for every lock, else only the pair locks of that
+ * tenant's clients (what its own principals see: addresses are shared). */
+struct store_lock_page {
+	const char	*tenant_id;
+	const char	*after_address;
+	const char	*after_client_id;	/* "" for an address lock */
+	enum store_lock_kind after_kind;
+	size_t		 limit;
+};
+int	store_lock_list_page(struct store *, int64_t now, const struct store_lock_page *page,
+	    struct store_lock **out, size_t *n);
 /* Removes locks: address NULL = at any address; client_id NULL = any lock
  * (address and pair), else only that client's pair locks. *count gets how
  * many of those removed were in force at now (may be NULL). */

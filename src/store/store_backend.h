@@ -57,13 +57,22 @@ struct store_ops {
 	 * "tenant X does not exist" / "client X does not exist". */
 	int	(*tenant_create)(void *h, const struct store_tenant *);
 	int	(*tenant_get)(void *h, const char *id, struct store_tenant *out);
-	int	(*tenant_list)(void *h, struct store_tenant **out, size_t *n);
+	/* The list ops are the pages of store.h (STORE_LIST_PAGE_MAX), in
+	 * one statement each: at most limit rows after the cursor, which
+	 * store.c has made a place before every row for the first page
+	 * (ids are never empty: "" is before them all); a whole list is one
+	 * page of limit INT64_MAX. tenant_list: id > after_id (and id = only
+	 * unless NULL), by id. */
+	int	(*tenant_list)(void *h, const char *only, const char *after_id,
+		    int64_t limit, struct store_tenant **out, size_t *n);
 
 	/* first is NULL or has client_id == c->id; sets first->id. */
 	int	(*client_create)(void *h, const struct store_client *c,
 		    struct store_secret *first);
 	int	(*client_get)(void *h, const char *id, struct store_client *out);
+	/* (created_at, id) > (after_created, after_id), in that order. */
 	int	(*client_list)(void *h, const char *tenant_id /* NULL: all */,
+		    int64_t after_created, const char *after_id, int64_t limit,
 		    struct store_client **out, size_t *n);
 	int	(*client_update)(void *h, const struct store_client *next,
 		    const struct store_client *read);
@@ -135,8 +144,11 @@ struct store_ops {
 	 * EXCLUDED.created_at, until = GREATEST(locks.until, EXCLUDED.until));
 	 * increments the generation ONCE. Always STORE_OK on success (never
 	 * CONFLICT); on any error nothing is written.
-	 * lock_list: rows with until > now, ordered by address, client_id,
-	 * kind; *out as store_lock_free() frees (strings malloc'd).
+	 * lock_list: rows with until > now and (address, client_id, kind) >
+	 * (after_address, after_client_id, after_kind), ordered by address,
+	 * client_id, kind, at most limit; tenant_id not NULL: only kind PAIR
+	 * rows whose client_id is a client of that tenant; *out as
+	 * store_lock_free() frees (strings malloc'd).
 	 * lock_clear, in ONE transaction: deletes the rows matching the
 	 * filters — address NULL: any, else equal; client_id NULL: any kind,
 	 * else kind PAIR and equal — expired or not; *count = how many deleted
@@ -145,8 +157,9 @@ struct store_ops {
 	 * NULL in a backend that lacks them: store.c answers STORE_ERROR.
 	 */
 	int	(*lock_put)(void *h, const struct store_lock *lk, size_t n);
-	int	(*lock_list)(void *h, int64_t now, struct store_lock **out,
-		    size_t *n);
+	int	(*lock_list)(void *h, int64_t now, const char *tenant_id /* NULL */,
+		    const char *after_address, const char *after_client_id, int after_kind,
+		    int64_t limit, struct store_lock **out, size_t *n);
 	int	(*lock_clear)(void *h, const char *address /* NULL */,
 		    const char *client_id /* NULL */, int64_t now, int *count);
 

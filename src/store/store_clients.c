@@ -6,6 +6,7 @@
  * needs a client, and its holder defaults to "" (the client itself). Deleting a client needs a backend that can. And freeing
  * what get and list return.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,7 +67,25 @@ store_client_list(struct store *s, const char *tenant_id, struct store_client **
 	REQUIRE(s != NULL && out != NULL && n != NULL, "NULL argument");
 	*out = NULL;
 	*n = 0;
-	return s->ops->client_list(s->h, tenant_id, out, n);
+	return s->ops->client_list(s->h, tenant_id, INT64_MIN, "", INT64_MAX, out, n);
+}
+
+int
+store_client_list_page(struct store *s, const struct store_client_page *page,
+    struct store_client **out, size_t *n)
+{
+	REQUIRE(s != NULL && page != NULL && out != NULL && n != NULL, "NULL argument");
+	*out = NULL;
+	*n = 0;
+	REQUIRE(page->limit >= 1 && page->limit <= STORE_LIST_PAGE_MAX,
+	    "a page limit must be 1..10001");
+	/* The start is a cursor before every client (ids are never empty):
+	 * the backends then have one statement, whichever page it is. */
+	if (page->after_id == NULL)
+		return s->ops->client_list(s->h, page->tenant_id, INT64_MIN, "",
+		    (int64_t)page->limit, out, n);
+	return s->ops->client_list(s->h, page->tenant_id, page->after_created, page->after_id,
+	    (int64_t)page->limit, out, n);
 }
 
 int

@@ -8,6 +8,7 @@
  * need a client id and a positive count. A backend without them answers
  * STORE_ERROR.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,7 +69,27 @@ store_lock_list(struct store *s, int64_t now, struct store_lock **out, size_t *n
 	*out = NULL;
 	*n = 0;
 	LOCK_REQUIRE_OPS(s, lock_list);
-	return s->ops->lock_list(s->h, now, out, n);
+	return s->ops->lock_list(s->h, now, NULL, "", "", -1, INT64_MAX, out, n);
+}
+
+int
+store_lock_list_page(struct store *s, int64_t now, const struct store_lock_page *page,
+    struct store_lock **out, size_t *n)
+{
+	REQUIRE(s != NULL && page != NULL && out != NULL && n != NULL, "NULL argument");
+	*out = NULL;
+	*n = 0;
+	REQUIRE(page->limit >= 1 && page->limit <= STORE_LIST_PAGE_MAX,
+	    "a page limit must be 1..10001");
+	LOCK_REQUIRE_OPS(s, lock_list);
+	/* Addresses are never empty, and kinds are >= 0: ("", "", -1) is
+	 * before every lock. */
+	if (page->after_address == NULL)
+		return s->ops->lock_list(s->h, now, page->tenant_id, "", "", -1,
+		    (int64_t)page->limit, out, n);
+	REQUIRE((unsigned)page->after_kind < STORE_LOCK_KIND__MAX, "unknown lock kind");
+	return s->ops->lock_list(s->h, now, page->tenant_id, page->after_address,
+	    OPT(page->after_client_id, ""), (int)page->after_kind, (int64_t)page->limit, out, n);
 }
 
 int

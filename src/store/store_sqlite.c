@@ -58,14 +58,23 @@ const char *const sqi_sql[SQ__MAX] = {
 
 	[SQ_TENANT_INSERT] = "INSERT INTO tenants (id, name, created_at) VALUES (?,?,?)",
 	[SQ_TENANT_GET] = "SELECT id, name, created_at FROM tenants WHERE id = ?",
-	[SQ_TENANT_LIST] = "SELECT id, name, created_at FROM tenants ORDER BY id",
+	/* Pages (store.h): after a cursor, in the order of a unique key. */
+	[SQ_TENANT_LIST] = "SELECT id, name, created_at FROM tenants WHERE id > ?"
+	    " ORDER BY id LIMIT ?",
+	[SQ_TENANT_LIST_ONE] = "SELECT id, name, created_at FROM tenants WHERE id = ? AND id > ?"
+	    " LIMIT ?",
 
 	[SQ_CLIENT_INSERT] = "INSERT INTO clients (" CLIENT_COLS ")"
 	    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[SQ_CLIENT_GET] = "SELECT " CLIENT_COLS " FROM clients WHERE id = ?",
-	[SQ_CLIENT_LIST] = "SELECT " CLIENT_COLS " FROM clients ORDER BY created_at, id",
-	[SQ_CLIENT_LIST_TENANT] = "SELECT " CLIENT_COLS " FROM clients WHERE tenant_id = ?"
-	    " ORDER BY created_at, id",
+	/* Through clients_page and clients_tenant_page (migration 15);
+	 * created_at >= ?1 bounds the index range, as in SQ_TOKEN_LIST. */
+	[SQ_CLIENT_LIST] = "SELECT " CLIENT_COLS " FROM clients WHERE created_at >= ?1"
+	    " AND (created_at > ?1 OR (created_at = ?1 AND id > ?2))"
+	    " ORDER BY created_at, id LIMIT ?3",
+	[SQ_CLIENT_LIST_TENANT] = "SELECT " CLIENT_COLS " FROM clients WHERE tenant_id = ?4"
+	    " AND created_at >= ?1 AND (created_at > ?1 OR (created_at = ?1 AND id > ?2))"
+	    " ORDER BY created_at, id LIMIT ?3",
 	/* An update applies only to the settings it was made from (store.h). */
 	[SQ_CLIENT_UPDATE] = "UPDATE clients SET name=?, roles=?, scopes=?, ttl=?, max_ttl=?,"
 	    " format=?, allow_ips=?, claims=?, rate_limit=?, updated_at=? WHERE id=? AND name=?"

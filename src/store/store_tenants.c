@@ -3,6 +3,7 @@
  * name before the backend stores it; and freeing what get and list
  * return.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +32,21 @@ store_tenant_list(struct store *s, struct store_tenant **out, size_t *n)
 	REQUIRE(s != NULL && out != NULL && n != NULL, "NULL argument");
 	*out = NULL;
 	*n = 0;
-	return s->ops->tenant_list(s->h, out, n);
+	return s->ops->tenant_list(s->h, NULL, "", INT64_MAX, out, n);
+}
+
+int
+store_tenant_list_page(struct store *s, const struct store_tenant_page *page,
+    struct store_tenant **out, size_t *n)
+{
+	REQUIRE(s != NULL && page != NULL && out != NULL && n != NULL, "NULL argument");
+	*out = NULL;
+	*n = 0;
+	REQUIRE(page->limit >= 1 && page->limit <= STORE_LIST_PAGE_MAX,
+	    "a page limit must be 1..10001");
+	/* "" comes before every id (ids are never empty). */
+	return s->ops->tenant_list(s->h, page->only, OPT(page->after_id, ""),
+	    (int64_t)page->limit, out, n);
 }
 
 void

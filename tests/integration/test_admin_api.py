@@ -11,6 +11,7 @@ import sqlite3
 import sys
 import threading
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from harness import Server, Suite, basic, check, eq  # noqa: E402
@@ -72,9 +73,9 @@ class Admin(Suite):
                               b"?\n" + body).hexdigest()
 
     def client_ids(self, who, tenant=None):
-        r = self.api("GET", "/clients" + ("?tenant=" + tenant if tenant else ""), who)
-        eq(r.status, 200, "list clients: %r" % r)
-        return sorted(c["client_id"] for c in r.json()["clients"])
+        got, _ = self.walk("/clients" + ("?tenant=" + tenant if tenant else ""), who, "clients",
+                           1000)
+        return sorted(c["client_id"] for c in got)
 
     def test_a_change_here_is_seen_by_the_next_request(self):
         # A change made through the admin API takes effect on the next
@@ -1167,6 +1168,142 @@ class Admin(Suite):
         eq(self.api("GET", "/clients/%s/tokens?limit=1" % cid, self.g_admin).status, 404,
            "another tenant's")
 
+    # -- the operator's lists, a page at a time --------------------------------
+    def bulk(self, table, columns, rows):
+        """Rows made straight in the store in one statement, either backend
+        (the API or the CLI would take minutes for thousands)."""
+        def lit(v):
+            return str(v) if isinstance(v, int) else "'%s'" % v.replace("'", "''")
+        self.s.sql("INSERT INTO %s (%s) VALUES %s" % (table, ", ".join(columns), ", ".join(
+            "(%s)" % ", ".join(lit(v) for v in row) for row in rows)))
+
+    def walk(self, path, who, key, limit=None, between=None):
+        """Every page of a list: its rows in order, the page sizes."""
+        got, sizes, after = [], [], None
+        while True:
+            q = [x for x in [limit and "limit=%d" % limit,
+                             after and "after=" + urllib.parse.quote(after, safe="")] if x]
+            full = path + ("&" if "?" in path else "?") + "&".join(q) if q else path
+            r = self.api("GET", full, who)
+            eq(r.status, 200, "%s: %r" % (full, r))
+            b = r.json()
+            sizes.append(len(b[key]))
+            got += b[key]
+            if b["next"] is None:
+                return got, sizes
+            check(isinstance(b["next"], str) and b["next"], "a cursor: %r" % b["next"])
+            after = b["next"]
+            if between is not None and len(sizes) == 1:
+                between()
+            check(len(sizes) <= 100, "%s: the pages end" % path)
+
+    def test_admin_lists_come_a_page_at_a_time(self):
+        # GET /clients, /tenants and /locks answered every row at once: a
+        # platform of thousands of clients (or a lockout table under a
+        # brute force) made one answer of megabytes. Now a page at a time,
+        # limit 1..1000 (default 100), with the next page's cursor until
+        # next is null, as the token list; the CLI's lists walk every page.
+        now = int(time.time())
+        n = 2500
+        self.s.tenant("bulk")
+        cols = ["id", "tenant_id", "name", "env", "roles", "scopes", "ttl", "max_ttl", "format",
+                "allow_ips", "claims", "disabled", "rate_limit", "tokens_valid_after",
+                "created_at", "updated_at"]
+        # Three to a second: most pages end inside one, where the id orders.
+        self.bulk("clients", cols, [("bulk-%04d" % i, "bulk", "bulk", 0, 1, "", 3600, 3600, 0,
+                                     "", "{}", 0, 0, 0, now - 2000 + i // 3, now)
+                                    for i in range(n)])
+        self.bulk("tenants", ["id", "name", "created_at"],
+                  [("bulk-t%04d" % i, "t", now) for i in range(n)])
+        self.bulk("locks", ["kind", "address", "client_id", "created_at", "until"],
+                  [(0, "10.9.%d.%d" % (i // 250, i % 250), "bulk-%04d" % i, now, now + 3600)
+                   for i in range(n)])
+        bulk_viewer = self.s.client("bulk", name="bulk-viewer", roles="viewer")
+
+        # One page, not every row.
+        for path, key in [("/clients?tenant=bulk", "clients"), ("/tenants", "tenants"),
+                          ("/locks", "locks")]:
+            r = self.api("GET", path, self.root)
+            eq((r.status, len(r.json()[key])), (200, 100), "%s: a page of 100" % path)
+            check(r.json().get("next"), "%s: and where the next starts" % path)
+
+        # Clients: every one once, in creation order; one made mid-walk
+        # (the newest) is on the last page.
+        made = []
+        got, sizes = self.walk("/clients?tenant=bulk", self.root, "clients", 1000,
+                               between=lambda: made.append(self.s.client("bulk", name="late")))
+        ids = [c["client_id"] for c in got]
+        eq(sizes, [1000, 1000, 502], "pages of 1000")
+        eq(len(set(ids)), len(ids), "no client twice")
+        eq(ids[:n], ["bulk-%04d" % i for i in range(n)], "in creation order, then id")
+        eq(sorted(ids[n:]), sorted([bulk_viewer["client_id"], made[0]["client_id"]]),
+           "the ones made since, last")
+        got, sizes = self.walk("/clients", bulk_viewer, "clients")
+        eq((len(got), sizes[0], len(sizes)), (n + 2, 100, 26), "default pages of 100, own tenant")
+        cli = self.s.cli("client", "list", "--tenant", "bulk")
+        eq([c["client_id"] for c in cli], ids, "the CLI walks every page")
+
+        # Tenants: by id, every one once; a tenant's principal sees its own.
+        got, sizes = self.walk("/tenants", self.root, "tenants", 1000)
+        tids = [t["tenant_id"] for t in got]
+        eq(len(set(tids)), len(tids), "no tenant twice")
+        check(set("bulk-t%04d" % i for i in range(n)) <= set(tids), "every tenant")
+        eq(tids, [t["id"] for t in self.s.cli("tenant", "list")],
+           "the CLI's list: the same, whole")
+        eq(self.walk("/tenants", bulk_viewer, "tenants", 1)[0], [got[tids.index("bulk")]],
+           "a tenant's principal: its own")
+
+        # Locks: every one once; a tenant's principal sees its clients' own.
+        got, sizes = self.walk("/locks", self.root, "locks", 1000)
+        check(min(sizes[:-1]) == max(sizes) == 1000 and len(sizes) == 3, "pages of 1000: %r" % sizes)
+        keys = [(x["address"], x["client_id"], x["kind"]) for x in got]
+        eq(len(set(keys)), len(keys), "no lock twice")
+        eq(len([k for k in keys if (k[1] or "").startswith("bulk-")]), n, "every lock")
+        eq([(x["address"], x["client_id"], x["kind"]) for x in self.s.cli("lock", "list")], keys,
+           "the CLI's list: the same, whole")
+        eq(len(self.walk("/locks", bulk_viewer, "locks", 700)[0]), n, "bulk's clients' locks")
+        eq(self.walk("/locks", self.a_view, "locks")[0], [], "acme sees none of them")
+        # The other tests share this server: the bulk goes.
+        self.s.sql("DELETE FROM locks WHERE client_id LIKE 'bulk-%'")
+        self.s.sql("DELETE FROM clients WHERE id LIKE 'bulk-%'")
+        self.s.sql("DELETE FROM tenants WHERE id LIKE 'bulk-t%'")
+
+    def test_admin_list_cursors_and_limits_refused(self):
+        # A cursor is the list's own: another list's, a token list's or a
+        # made-up one is 400 naming after, never a place in another list.
+        first = {}
+        for path, key in [("/clients", "clients"), ("/tenants", "tenants"), ("/locks", "locks")]:
+            r = self.api("GET", path + "?limit=1", self.root)
+            eq(r.status, 200, "%s: %r" % (path, r))
+            first[path] = r.json()["next"]
+        self.s.sql("INSERT INTO locks (kind, address, client_id, created_at, until) VALUES"
+                   " (1, '10.8.0.1', '', 1, 9999999999), (1, '10.8.0.2', '', 1, 9999999999)")
+        first["/locks"] = self.api("GET", "/locks?limit=1", self.root).json()["next"]
+        check(all(first.values()), "each has a next page: %r" % first)
+        token_cursor = "1." + "0" * 32
+        for path in first:
+            others = [c for p, c in first.items() if p != path]
+            for q, name in [("limit=0", "limit"), ("limit=1001", "limit"), ("limit=x", "limit"),
+                            ("after=", "after"), ("after=garbage", "after"),
+                            ("after=" + token_cursor, "after"),
+                            ("after=" + urllib.parse.quote(others[0]), "after"),
+                            ("after=" + urllib.parse.quote(others[1]), "after"),
+                            ("after=clients~x~bulk", "after"), ("after=clients~01~a", "after"),
+                            ("after=tenants~a~b", "after"), ("after=tenants~a%20b", "after"),
+                            ("after=locks~10.0.0.1~~pair", "after"),
+                            ("after=locks~10.0.0.1~c~address", "after"),
+                            ("after=" + "x" * 300, "after"), ("bogus=1", "bogus"),
+                            ("limit=1&limit=2", "limit")]:
+                r = self.api("GET", "%s?%s" % (path, q), self.root)
+                eq(r.status, 400, "%s?%s: %r" % (path, q, r))
+                eq(r.json()["error"], "invalid_request", "%s?%s: code" % (path, q))
+                check(name in r.json()["error_description"], "%s?%s names %s: %r" % (
+                    path, q, name, r.json()))
+            # Its own cursor leads on.
+            r = self.api("GET", "%s?after=%s" % (path, urllib.parse.quote(first[path])), self.root)
+            eq(r.status, 200, "%s: its own cursor: %r" % (path, r))
+        self.s.sql("DELETE FROM locks WHERE address IN ('10.8.0.1', '10.8.0.2')")
+
     def test_platform_resources(self):
         for path in ["/keys", "/policy"]:
             eq(self.api("GET", path, self.a_admin).status, 403, "acme reads " + path)
@@ -1178,7 +1315,7 @@ class Admin(Suite):
         eq(r.status, 202, "production key rotation is filed: %r" % r)
         eq(self.api("POST", "/keys/rotate", self.root, {"env": "sandbox", "alg": "HS256"}).status, 400, "bad alg")
         eq(self.api("POST", "/policy/reload", self.root).status, 409, "no policy file configured")
-        eq(self.api("GET", "/locks", self.a_view).json(), {"locks": []}, "no locks")
+        eq(self.api("GET", "/locks", self.a_view).json(), {"locks": [], "next": None}, "no locks")
         eq(self.api("POST", "/locks/clear", self.a_op, {"address": "10.0.0.1"}).status, 403,
            "address locks are the platform's")
         eq(self.api("POST", "/locks/clear", self.a_op, {"client_id": self.g_client["client_id"]}).status, 404,

@@ -1088,6 +1088,254 @@ token_pages(void **state)
 	store_close(s);
 }
 
+/* -- the operator's lists, a page at a time ---------------------------------------------- */
+
+/*
+ * Tenants by id, ten to a page: 23 made out of order come back each once
+ * in id order; one made mid-walk before the cursor is not seen, one after
+ * it is (the cursor is a place, not a row); "only" gives that tenant
+ * alone; a limit out of range is refused.
+ */
+static void
+tenant_pages(void **state)
+{
+	struct store *s = open_store();
+	struct store_tenant t = { NULL, (char *)"T", 1 }, *got = NULL;
+	struct store_tenant_page page = { NULL, NULL, PAGE_LIMIT };
+	char id[16], last[16] = "", want[24][16];
+	size_t n = 0, seen = 0, pages = 0;
+
+	(void)state;
+	for (int i = 0; i < 23; i++) {
+		snprintf(id, sizeof(id), "t%02d", (i * 7) % 23);
+		t.id = id;
+		assert_int_equal(store_tenant_create(s, &t), STORE_OK);
+	}
+	for (int i = 0, k = 0; i < 23; i++, k++) {
+		snprintf(want[k], sizeof(want[k]), "t%02d", i);
+		if (i == 9)
+			snprintf(want[++k], sizeof(want[k]), "t09x");
+	}
+	for (;;) {
+		assert_int_equal(store_tenant_list_page(s, &page, &got, &n), STORE_OK);
+		assert_true(n <= PAGE_LIMIT);
+		for (size_t i = 0; i < n; i++, seen++) {
+			assert_true(seen < 24);
+			assert_string_equal(got[i].id, want[seen]);
+		}
+		if (n == 0)
+			break;
+		if (pages++ == 0) {
+			/* After "t09": "a-early" sorts before, "t09x" after. */
+			t.id = (char *)"a-early";
+			assert_int_equal(store_tenant_create(s, &t), STORE_OK);
+			t.id = (char *)"t09x";
+			assert_int_equal(store_tenant_create(s, &t), STORE_OK);
+		}
+		snprintf(last, sizeof(last), "%s", got[n - 1].id);
+		page.after_id = last;
+		store_tenant_free(got, n);
+	}
+	assert_int_equal(seen, 24);
+	assert_int_equal(pages, 3);
+
+	page.only = "t05";
+	page.after_id = NULL;
+	assert_int_equal(store_tenant_list_page(s, &page, &got, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(got[0].id, "t05");
+	store_tenant_free(got, n);
+	page.after_id = "t05";
+	assert_int_equal(store_tenant_list_page(s, &page, &got, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	page.only = "nope";
+	page.after_id = NULL;
+	assert_int_equal(store_tenant_list_page(s, &page, &got, &n), STORE_OK);
+	assert_int_equal(n, 0);
+
+	page.limit = 0;
+	assert_int_equal(store_tenant_list_page(s, &page, &got, &n), STORE_ERROR);
+	page.limit = STORE_LIST_PAGE_MAX + 1;
+	assert_int_equal(store_tenant_list_page(s, &page, &got, &n), STORE_ERROR);
+	store_close(s);
+}
+
+/*
+ * Clients by (created_at, id), ten to a page: 25 made four to a second
+ * with ids falling as time rises (so pages end inside a second, where
+ * only the id orders them) come back each once in that order, all of them
+ * or one tenant's; a client made mid-walk (the newest) is on the last
+ * page; a cursor whose client is gone still leads on.
+ */
+static void
+client_pages(void **state)
+{
+	struct store *s = open_store();
+	struct store_tenant acme = { (char *)"acme", (char *)"Acme", 1 };
+	struct store_tenant beta = { (char *)"beta", (char *)"Beta", 1 };
+	struct store_client c = client_fixture("x", "acme"), *got = NULL;
+	struct store_client_page page = { NULL, 0, NULL, PAGE_LIMIT };
+	struct paged_want want[PAGED_RECORDS + 1];
+	char last[64];
+	size_t n = 0, seen = 0, pages = 0;
+
+	(void)state;
+	assert_int_equal(store_tenant_create(s, &acme), STORE_OK);
+	assert_int_equal(store_tenant_create(s, &beta), STORE_OK);
+	for (int i = 0; i < PAGED_RECORDS; i++) {
+		snprintf(want[i].id, sizeof(want[i].id), "k%02d", PAGED_RECORDS - 1 - i);
+		want[i].iat = 100 + i / 4;
+		c.id = want[i].id;
+		c.tenant_id = (char *)(i % 2 ? "beta" : "acme");
+		c.created_at = want[i].iat;
+		assert_int_equal(store_client_create(s, &c, NULL), STORE_OK);
+	}
+	qsort(want, PAGED_RECORDS, sizeof(want[0]), paged_cmp);
+	snprintf(want[PAGED_RECORDS].id, sizeof(want[0].id), "new");
+	want[PAGED_RECORDS].iat = 500;
+
+	for (;;) {
+		assert_int_equal(store_client_list_page(s, &page, &got, &n), STORE_OK);
+		assert_true(n <= PAGE_LIMIT);
+		for (size_t i = 0; i < n; i++, seen++) {
+			assert_true(seen <= PAGED_RECORDS);
+			assert_string_equal(got[i].id, want[seen].id);
+			assert_int_equal(got[i].created_at, want[seen].iat);
+		}
+		if (n == 0)
+			break;
+		if (pages++ == 0) {
+			c.id = (char *)"new";
+			c.tenant_id = (char *)"beta";
+			c.created_at = 500;
+			assert_int_equal(store_client_create(s, &c, NULL), STORE_OK);
+		}
+		page.after_created = got[n - 1].created_at;
+		snprintf(last, sizeof(last), "%s", got[n - 1].id);
+		page.after_id = last;
+		store_client_free(got, n);
+	}
+	assert_int_equal(seen, PAGED_RECORDS + 1);
+
+	/* One tenant's: the same order, the others left out. */
+	page.tenant_id = "beta";
+	page.after_id = NULL;
+	page.limit = 3;
+	seen = 0;
+	for (size_t k = 0;; ) {
+		assert_int_equal(store_client_list_page(s, &page, &got, &n), STORE_OK);
+		for (size_t i = 0; i < n; i++) {
+			assert_string_equal(got[i].tenant_id, "beta");
+			while (k <= PAGED_RECORDS && strcmp(want[k].id, got[i].id) != 0)
+				k++;
+			assert_true(k <= PAGED_RECORDS);	/* in order, each once */
+			seen++;
+		}
+		if (n == 0)
+			break;
+		page.after_created = got[n - 1].created_at;
+		snprintf(last, sizeof(last), "%s", got[n - 1].id);
+		page.after_id = last;
+		store_client_free(got, n);
+	}
+	assert_int_equal(seen, PAGED_RECORDS / 2 + 1);
+
+	/* "k14z" sorts just after want[9] in its second, where a deleted
+	 * client would be. */
+	page.tenant_id = NULL;
+	page.limit = PAGE_LIMIT;
+	page.after_created = want[9].iat;
+	snprintf(last, sizeof(last), "%sz", want[9].id);
+	page.after_id = last;
+	assert_int_equal(store_client_list_page(s, &page, &got, &n), STORE_OK);
+	assert_int_equal(n, PAGE_LIMIT);
+	assert_string_equal(got[0].id, want[10].id);
+	store_client_free(got, n);
+
+	page.limit = STORE_LIST_PAGE_MAX + 1;
+	assert_int_equal(store_client_list_page(s, &page, &got, &n), STORE_ERROR);
+	assert_null(got);
+	store_close(s);
+}
+
+/*
+ * Locks in force by (address, client id, kind), two to a page: the walk
+ * gives store_lock_list's rows each once in its order; expired ones are
+ * not on a page; a tenant's walk gives only its clients' pair locks.
+ */
+static void
+lock_pages(void **state)
+{
+	struct store *s = open_store();
+	struct store_tenant acme = { (char *)"acme", (char *)"Acme", 1 };
+	struct store_client c = client_fixture("c1", "acme");
+	struct store_lock old[2] = {
+		{ STORE_LOCK_PAIR, (char *)"c1", (char *)"10.0.0.1", 100, 500 },
+		{ STORE_LOCK_ADDRESS, (char *)"", (char *)"10.0.0.9", 100, 500 },
+	};
+	struct store_lock lk[7] = {
+		{ STORE_LOCK_PAIR, (char *)"c2", (char *)"10.0.0.2", 400, 2000 },
+		{ STORE_LOCK_PAIR, (char *)"c1", (char *)"10.0.0.2", 400, 2000 },
+		{ STORE_LOCK_ADDRESS, (char *)"", (char *)"10.0.0.2", 400, 2000 },
+		{ STORE_LOCK_PAIR, (char *)"c1", (char *)"10.0.0.3", 400, 2000 },
+		{ STORE_LOCK_ADDRESS, (char *)"", (char *)"2001:db8:1:2::/64", 400, 2000 },
+		{ STORE_LOCK_PAIR, (char *)"c3", (char *)"10.0.0.1", 400, 2000 },
+		{ STORE_LOCK_PAIR, (char *)"c1", (char *)"2001:db8:1:2::/64", 400, 2000 },
+	};
+	struct store_lock *all = NULL, *got = NULL;
+	struct store_lock_page page = { NULL, NULL, NULL, STORE_LOCK_PAIR, 2 };
+	char addr[64], client[64];
+	size_t nall = 0, n = 0, seen = 0, mine = 0;
+
+	(void)state;
+	assert_int_equal(store_tenant_create(s, &acme), STORE_OK);
+	assert_int_equal(store_client_create(s, &c, NULL), STORE_OK);
+	assert_int_equal(store_lock_put(s, old, 2), STORE_OK);
+	assert_int_equal(store_lock_put(s, lk, 7), STORE_OK);
+	assert_int_equal(store_lock_list(s, 1000, &all, &nall), STORE_OK);
+	assert_int_equal(nall, 7);
+	for (;;) {
+		assert_int_equal(store_lock_list_page(s, 1000, &page, &got, &n), STORE_OK);
+		assert_true(n <= 2);
+		for (size_t i = 0; i < n; i++, seen++) {
+			assert_true(seen < nall);
+			assert_int_equal(got[i].kind, all[seen].kind);
+			assert_string_equal(got[i].address, all[seen].address);
+			assert_string_equal(got[i].client_id, all[seen].client_id);
+		}
+		if (n == 0)
+			break;
+		snprintf(addr, sizeof(addr), "%s", got[n - 1].address);
+		snprintf(client, sizeof(client), "%s", got[n - 1].client_id);
+		page.after_address = addr;
+		page.after_client_id = client;
+		page.after_kind = got[n - 1].kind;
+		store_lock_free(got, n);
+	}
+	assert_int_equal(seen, nall);
+
+	page.tenant_id = "acme";
+	page.after_address = NULL;
+	for (;;) {
+		assert_int_equal(store_lock_list_page(s, 1000, &page, &got, &n), STORE_OK);
+		for (size_t i = 0; i < n; i++, mine++) {
+			assert_int_equal(got[i].kind, STORE_LOCK_PAIR);
+			assert_string_equal(got[i].client_id, "c1");
+		}
+		if (n == 0)
+			break;
+		snprintf(addr, sizeof(addr), "%s", got[n - 1].address);
+		snprintf(client, sizeof(client), "%s", got[n - 1].client_id);
+		page.after_address = addr;
+		page.after_client_id = client;
+		page.after_kind = got[n - 1].kind;
+		store_lock_free(got, n);
+	}
+	assert_int_equal(mine, 3);	/* 10.0.0.2, 10.0.0.3, the /64; not the expired one */
+	store_lock_free(all, nall);
+	store_close(s);
+}
+
 static void
 duplicate_token_fails_alone(void **state)
 {
@@ -1909,6 +2157,9 @@ conformance_run(const struct conformance_backend *b)
 		T(key_tie_rotation_retires_both),
 		T(tokens),
 		T(token_pages),
+		T(tenant_pages),
+		T(client_pages),
+		T(lock_pages),
 		T(duplicate_token_fails_alone),
 		T(expired_token_records_pruned),
 		T(newer_schema_refused),
