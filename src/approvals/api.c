@@ -264,7 +264,8 @@ file_call(struct gh_ctx *ctx, struct http_exchange *x, const struct approval_act
 	store_approval_clear(&a);
 }
 
-/* GET /approvals?state=&tenant=&limit= */
+/* GET /approvals?state=&tenant=&limit=&after=: one page, with the cursor
+ * of the next (null: this was the last). */
 static void
 list(struct gh_ctx *ctx, struct http_exchange *x, const struct approval_actor *me)
 {
@@ -272,7 +273,7 @@ list(struct gh_ctx *ctx, struct http_exchange *x, const struct approval_actor *m
 	struct store_approval *v = NULL;
 	enum store_approval_state state = STORE_APPROVAL_STATE__MAX;
 	const char *s, *why = NULL;
-	char err[256], fieldname[HTTP_MAX_FIELD_NAME];
+	char err[256], fieldname[HTTP_MAX_FIELD_NAME], next[MANAGE_CURSOR_MAX + 1];
 	int64_t limit = 100;
 	size_t n = 0;
 	json_t *arr;
@@ -286,7 +287,7 @@ list(struct gh_ctx *ctx, struct http_exchange *x, const struct approval_actor *m
 	}
 	for (size_t i = 0; i < q.n; i++)
 		if (strcmp(q.items[i].name, "state") != 0 && strcmp(q.items[i].name, "tenant") != 0 &&
-		    strcmp(q.items[i].name, "limit") != 0) {
+		    strcmp(q.items[i].name, "limit") != 0 && strcmp(q.items[i].name, "after") != 0) {
 			snprintf(err, sizeof(err), "unknown query parameter \"%.40s\"", q.items[i].name);
 			answer_error(x, 400, err);
 			goto out;
@@ -302,8 +303,8 @@ list(struct gh_ctx *ctx, struct http_exchange *x, const struct approval_actor *m
 		answer_error(x, 400, "limit: a number from 1 to 1000");
 		goto out;
 	}
-	rc = approvals_list(ctx, me, http_params_get(&q, "tenant"), state, (size_t)limit, &v, &n,
-	    err, sizeof(err));
+	rc = approvals_list(ctx, me, http_params_get(&q, "tenant"), state, http_params_get(&q, "after"),
+	    (size_t)limit, &v, &n, next, err, sizeof(err));
 	if (rc != 0) {
 		answer_error(x, rc, err);
 		goto out;
@@ -312,7 +313,8 @@ list(struct gh_ctx *ctx, struct http_exchange *x, const struct approval_actor *m
 	for (size_t i = 0; arr != NULL && i < n; i++)
 		json_array_append_new(arr, approvals_json(&v[i], clock_now()));
 	store_approval_free(v, n);
-	http_response_json(&x->resp, 200, json_pack("{s:o}", "approvals", arr));
+	http_response_json(&x->resp, 200, json_pack("{s:o, s:o}", "approvals", arr,
+	    "next", next[0] != '\0' ? json_string(next) : json_null()));
 	http_response_header(&x->resp, "Cache-Control", "no-store");
 out:
 	http_params_clear(&q);

@@ -395,18 +395,43 @@ approvals_get(struct gh_ctx *ctx, const struct approval_actor *viewer, const cha
 	return load_visible(ctx, viewer, id, out, err, errlen);
 }
 
+/* The cursor of a page's last row (0), or -1 when its key cannot be one. */
+static int
+list_cursor(const struct store_approval *a, char next[MANAGE_CURSOR_MAX + 1])
+{
+	char at[24];
+	const char *keys[2] = { at, a->id };
+
+	if (a->created_at < 0)
+		return -1;
+	snprintf(at, sizeof(at), "%lld", (long long)a->created_at);
+	return manage_cursor_make(next, "approvals", keys, 2);
+}
+
 int
 approvals_list(struct gh_ctx *ctx, const struct approval_actor *viewer, const char *tenant_id,
-    enum store_approval_state state, size_t limit, struct store_approval **out, size_t *n,
-    char *err, size_t errlen)
+    enum store_approval_state state, const char *after, size_t limit,
+    struct store_approval **out, size_t *n, char next[MANAGE_CURSOR_MAX + 1], char *err,
+    size_t errlen)
 {
-	const char *t = tenant_id != NULL ? tenant_id : viewer->tenant_id;
+	struct store_approval_page page = { 0, NULL, limit + 1 };
+	const char *t = tenant_id != NULL ? tenant_id : viewer->tenant_id, *keys[2];
+	char buf[MANAGE_CURSOR_MAX + 1];
 	int rc;
 
 	*out = NULL;
 	*n = 0;
+	next[0] = '\0';
 	if (limit < 1 || limit > 1000)
 		return fail(err, errlen, 400, "limit: 1 to 1000");
+	if (after != NULL) {
+		if (manage_cursor_split(after, "approvals", buf, keys, 2) == -1 ||
+		    manage_cursor_time(keys[0], &page.before_created) == -1 ||
+		    !approvals_id_ok(keys[1]))
+			return fail(err, errlen, 400, "after: not a cursor an approvals list gave "
+			    "(approvals~<created_at>~<id>)");
+		page.before_id = keys[1];
+	}
 	if (strcmp(t, "*") == 0) {
 		if (!is_platform(ctx, viewer))
 			return fail(err, errlen, 403, "only platform principals list every tenant");
@@ -416,29 +441,22 @@ approvals_list(struct gh_ctx *ctx, const struct approval_actor *viewer, const ch
 	else if (!may_reach(ctx, viewer, t))
 		return fail(err, errlen, 403, "a principal of tenant %s cannot see tenant %s",
 		    viewer->tenant_id, t);
-	/* Expired rows may still be stored PENDING/APPROVED: filter on the
-	 * state as of now when asked for those. */
-	if (state == STORE_APPROVAL_EXPIRED || state == STORE_APPROVAL_PENDING ||
-	    state == STORE_APPROVAL_APPROVED) {
-		struct store_approval *all = NULL;
-		size_t nall = 0, k = 0;
-		int64_t now = clock_now();
-
-		if ((rc = store_approval_list(ctx->store, t, STORE_APPROVAL_STATE__MAX, 1000, &all,
-		    &nall)) != STORE_OK)
-			return store_fail(rc, err, errlen);
-		for (size_t i = 0; i < nall; i++) {
-			if (approvals_state_now(&all[i], now) == state && k < limit)
-				all[k++] = all[i];
-			else
-				store_approval_clear(&all[i]);
-		}
-		*out = all;
-		*n = k;
-		return 0;
-	}
-	if ((rc = store_approval_list(ctx->store, t, state, limit, out, n)) != STORE_OK)
+	/* Expired rows may still be stored PENDING/APPROVED: the store
+	 * filters on the state as of now. One row more than asked: whether
+	 * another page follows. */
+	if ((rc = store_approval_list_page(ctx->store, t, state, clock_now(), &page, out, n)) !=
+	    STORE_OK)
 		return store_fail(rc, err, errlen);
+	if (*n <= limit)
+		return 0;
+	store_approval_clear(&(*out)[limit]);
+	*n = limit;
+	if (list_cursor(&(*out)[limit - 1], next) == -1) {
+		store_approval_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return fail(err, errlen, 503, "store: an approval has a key no cursor can hold");
+	}
 	return 0;
 }
 

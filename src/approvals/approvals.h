@@ -34,6 +34,7 @@
 
 #include <jansson.h>
 
+#include "manage/manage.h"
 #include "store/store.h"
 
 struct gh_ctx;
@@ -148,14 +149,22 @@ int	approvals_decide(struct gh_ctx *, const struct approval_actor *checker,
 int	approvals_get(struct gh_ctx *, const struct approval_actor *viewer,
 	    const char *id, struct store_approval *out, char *err, size_t errlen);
 
-/* The approvals of tenant_id (NULL: viewer's own tenant; another tenant
- * only for platform principals; "*": every tenant, platform only), newest
- * first, at most limit (1..1000), of one state (STORE_APPROVAL_STATE__MAX:
- * any). pending, approved and expired are states as of now, so they are
- * picked from the newest 1000 rows. Free with store_approval_free(). */
+/*
+ * A page of the approvals of tenant_id (NULL: viewer's own tenant; another
+ * tenant only for platform principals; "*": every tenant, platform only),
+ * newest first, at most limit (1..1000), of one state
+ * (STORE_APPROVAL_STATE__MAX: any; pending, approved and expired are
+ * states as of now, as approvals_get shows them), older than the cursor
+ * after (NULL: from the newest). next gets the cursor of the page that
+ * follows ("approvals~<created_at>~<id>", manage.h), "" when this one is
+ * the last; a text that is not one is 400 ("after: ..."). The store
+ * filters on the state, so an old pending request is on a page however
+ * many newer ones there are. Free with store_approval_free().
+ */
 int	approvals_list(struct gh_ctx *, const struct approval_actor *viewer,
-	    const char *tenant_id, enum store_approval_state state, size_t limit,
-	    struct store_approval **out, size_t *n, char *err, size_t errlen);
+	    const char *tenant_id, enum store_approval_state state, const char *after,
+	    size_t limit, struct store_approval **out, size_t *n,
+	    char next[MANAGE_CURSOR_MAX + 1], char *err, size_t errlen);
 
 /*
  * The gate's use of a "call" approval: id must name an APPROVED, unexpired

@@ -52,6 +52,7 @@ cmd_list(int argc, char **argv)
 		{ "tenant", 1, 0, "only this tenant's requests (default: every tenant)" },
 		{ "state", 1, 0, "pending, approved, rejected, expired, used, applied or failed" },
 		{ "limit", 1, 0, "at most this many, newest first (1-1000, default 100)" },
+		{ "after", 1, 0, "the requests after this cursor (the one a previous list printed)" },
 		CLI_STORE_OPTS,
 	};
 	struct cli_args a;
@@ -61,13 +62,14 @@ cmd_list(int argc, char **argv)
 	struct store_approval *v = NULL;
 	enum store_approval_state state = STORE_APPROVAL_STATE__MAX;
 	const char *s, *why = NULL;
-	char err[256];
+	char err[256], next[MANAGE_CURSOR_MAX + 1];
 	int64_t limit = 100;
 	size_t n = 0;
 	json_t *arr;
 	int rc;
 
-	if ((rc = cli_parse(argc, argv, "gatehouse approvals list [--tenant ID] [--state S] [--limit N]",
+	if ((rc = cli_parse(argc, argv, "gatehouse approvals list [--tenant ID] [--state S] [--limit N] "
+	    "[--after CURSOR]",
 	    spec, GH_ARRAY_LEN(spec), &a)) != 0)
 		return rc < 0 ? 2 : 0;
 	if ((s = cli_get(&a, "state")) != NULL && store_approval_state_from_name(s, &state) == -1)
@@ -79,7 +81,7 @@ cmd_list(int argc, char **argv)
 	if (open_reader(&a, &cfg, &ctx, &me) == -1)
 		return 1;
 	rc = approvals_list(&ctx, &me, cli_get(&a, "tenant") != NULL ? cli_get(&a, "tenant") : "*",
-	    state, (size_t)limit, &v, &n, err, sizeof(err));
+	    state, cli_get(&a, "after"), (size_t)limit, &v, &n, next, err, sizeof(err));
 	if (rc != 0) {
 		store_close(ctx.store);
 		config_clear(&cfg);
@@ -91,6 +93,9 @@ cmd_list(int argc, char **argv)
 	store_approval_free(v, n);
 	store_close(ctx.store);
 	config_clear(&cfg);
+	/* stdout stays the array; where to go on, on stderr (as token list). */
+	if (next[0] != '\0')
+		fprintf(stderr, "gatehouse: approvals list: more requests follow; --after %s\n", next);
 	return cli_print(arr);
 }
 
@@ -224,7 +229,7 @@ cmd_approvals(int argc, char **argv)
 		int (*fn)(int, char **);
 		const char *help;
 	} verbs[] = {
-		{ "list", cmd_list, "list requests: [--tenant ID] [--state S] [--limit N]" },
+		{ "list", cmd_list, "list requests: [--tenant ID] [--state S] [--limit N] [--after CURSOR]" },
 		{ "show", cmd_show, "show one request: ID" },
 		{ "approve", NULL, "approve a pending request: ID --as ADMIN_CLIENT_ID" },
 		{ "reject", NULL, "reject a pending request: ID --as ADMIN_CLIENT_ID" },

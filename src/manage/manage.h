@@ -160,7 +160,7 @@ int	manage_lock_page(struct store *, int64_t now, const char *tenant,
 	    const char *after, size_t limit, struct store_lock **out, size_t *n,
 	    char next[MANAGE_CURSOR_MAX + 1], char *err, size_t errlen);
 /*
- * The cursor itself, for a list paged elsewhere:
+ * The cursor itself, for a list paged elsewhere (the approvals):
  * make writes list and each of keys[0..nkeys) after a '~' (0, or -1 when
  * a key is not 0..128 bytes of printable ASCII without '~' and space, or
  * the whole is too long); split takes a text back into buf, pointing

@@ -9,6 +9,7 @@
  * takes a transaction-scoped advisory lock on the key first, so two nodes
  * cannot both see "no pending row" and both insert.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,20 +143,75 @@ pg_approval_get(void *h, const char *id, struct store_approval *out)
 	    approval_row, store_approval_clear_v, out, "approvals read", nf);
 }
 
+/* Appends fmt to sql[0..len) at *at; -1 when it does not fit. */
+static int
+sql_add(char *sql, size_t len, size_t *at, const char *fmt, ...)
+{
+	va_list ap;
+	int w;
+
+	va_start(ap, fmt);
+	w = vsnprintf(sql + *at, len - *at, fmt, ap);
+	va_end(ap);
+	if (w < 0 || (size_t)w >= len - *at)
+		return -1;
+	*at += (size_t)w;
+	return 0;
+}
+
+/* The state filter of a page (store.h store_approval_list_page), each
+ * value bound as the next parameter of v. */
+static int
+state_sql(char *sql, size_t len, size_t *at, struct pv *v, enum store_approval_state state,
+    int as_of_now, int64_t now)
+{
+	if (state == STORE_APPROVAL_STATE__MAX)
+		return 0;
+	pv_i(v, state);
+	if (as_of_now && (state == STORE_APPROVAL_PENDING || state == STORE_APPROVAL_APPROVED)) {
+		pv_i(v, now);
+		return sql_add(sql, len, at, " AND state = $%d AND expires_at > $%d", v->n - 1, v->n);
+	}
+	if (as_of_now && state == STORE_APPROVAL_EXPIRED) {
+		pv_i(v, now);
+		pv_i(v, STORE_APPROVAL_PENDING);
+		pv_i(v, STORE_APPROVAL_APPROVED);
+		return sql_add(sql, len, at, " AND (state = $%d OR (state IN ($%d, $%d) AND"
+		    " expires_at <= $%d))", v->n - 3, v->n - 1, v->n, v->n - 2);
+	}
+	return sql_add(sql, len, at, " AND state = $%d", v->n);
+}
+
 int
-pg_approval_list(void *h, const char *tenant_id, enum store_approval_state state, size_t limit,
+pg_approval_list(void *h, const char *tenant_id, enum store_approval_state state, int as_of_now,
+    int64_t now, int64_t before_created, const char *before_id, int64_t limit,
     struct store_approval **out, size_t *n)
 {
 	struct pv v = { 0 };
+	char sql[1024];
+	size_t at = 0;
+	int bad;
 
-	/* $1 NULL: any tenant; $2 -1: any state. */
-	pv_opt(&v, tenant_id);
-	pv_i(&v, state == STORE_APPROVAL_STATE__MAX ? -1 : (int64_t)state);
-	pv_i(&v, (int64_t)limit);
-	return pgi_collect(h, "SELECT " COLUMNS " FROM approvals WHERE ($1::text IS NULL OR"
-	    " tenant_id = $1) AND ($2::bigint < 0 OR state = $2) ORDER BY created_at DESC, id DESC"
-	    " LIMIT $3", &v, sizeof(**out), approval_row, store_approval_clear_v, (void **)out, n,
-	    "approvals list");
+	/* Each filter is written only when it applies, its values bound (no
+	 * value is ever written into the text), so that the indexes of
+	 * migration 16 serve each shape as on SQLite (sqlite_approvals.c). */
+	pv_i(&v, before_created);
+	pv_s(&v, before_id);
+	pv_i(&v, limit);
+	bad = sql_add(sql, sizeof(sql), &at, "SELECT " COLUMNS " FROM approvals WHERE"
+	    " created_at <= $1 AND (created_at < $1 OR (created_at = $1 AND id < $2))");
+	if (!bad && tenant_id != NULL) {
+		pv_s(&v, tenant_id);
+		bad = sql_add(sql, sizeof(sql), &at, " AND tenant_id = $%d", v.n);
+	}
+	if (!bad)
+		bad = state_sql(sql, sizeof(sql), &at, &v, state, as_of_now, now);
+	if (!bad)
+		bad = sql_add(sql, sizeof(sql), &at, " ORDER BY created_at DESC, id DESC LIMIT $3");
+	if (bad)
+		return store_set_error(STORE_ERROR, "approvals list: statement too long");
+	return pgi_collect(h, sql, &v, sizeof(**out), approval_row, store_approval_clear_v,
+	    (void **)out, n, "approvals list");
 }
 
 int

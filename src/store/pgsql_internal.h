@@ -291,7 +291,8 @@ int	pg_lock_clear(void *h, const char *address, const char *client_id,
 int	pg_approval_create(void *h, const struct store_approval *a);
 int	pg_approval_get(void *h, const char *id, struct store_approval *out);
 int	pg_approval_list(void *h, const char *tenant_id,
-	    enum store_approval_state state, size_t limit,
+	    enum store_approval_state state, int as_of_now, int64_t now,
+	    int64_t before_created, const char *before_id, int64_t limit,
 	    struct store_approval **out, size_t *n);
 int	pg_approval_transition(void *h, const char *id,
 	    enum store_approval_state from, enum store_approval_state to,

@@ -187,6 +187,18 @@ static const char *const sqlite_migration_list_pages[] = {
 	NULL
 };
 
+/* 16: approvals a page at a time, newest first, filtered by state in the
+ * query (store.h store_approval_list_page), so that the pending ones (the
+ * checkers' list) are found however many newer rows of other states
+ * there are: an index for each shape of the query. */
+static const char *const sqlite_migration_approval_pages[] = {
+	"CREATE INDEX approvals_page ON approvals(created_at, id)",
+	"CREATE INDEX approvals_tenant_page ON approvals(tenant_id, created_at, id)",
+	"CREATE INDEX approvals_state_page ON approvals(state, created_at, id)",
+	"CREATE INDEX approvals_tenant_state_page ON approvals(tenant_id, state, created_at, id)",
+	NULL
+};
+
 static const char *const *const sqlite_migrations[] = {
 	sqlite_migration_1,
 	sqlite_migration_revoked_index,
@@ -203,6 +215,7 @@ static const char *const *const sqlite_migrations[] = {
 	sqlite_migration_conflict_tenant,
 	sqlite_migration_secret_holder,
 	sqlite_migration_list_pages,
+	sqlite_migration_approval_pages,
 };
 
 #define SQLITE_SCHEMA_LATEST ((int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0])))

@@ -202,7 +202,8 @@ int	sq_lock_clear(void *h, const char *address, const char *client_id,
 int	sq_approval_create(void *h, const struct store_approval *a);
 int	sq_approval_get(void *h, const char *id, struct store_approval *out);
 int	sq_approval_list(void *h, const char *tenant_id,
-	    enum store_approval_state state, size_t limit,
+	    enum store_approval_state state, int as_of_now, int64_t now,
+	    int64_t before_created, const char *before_id, int64_t limit,
 	    struct store_approval **out, size_t *n);
 int	sq_approval_transition(void *h, const char *id,
 	    enum store_approval_state from, enum store_approval_state to,

@@ -173,7 +173,7 @@ int	store_generation_cached(struct store *, struct store_gen *out);
 
 /*
  * The operator's lists a page at a time (the admin API's GET /tenants,
- * /clients and /locks; the CLI walks every page): each list is
+ * /clients, /locks and /approvals; the CLI walks every page): each list is
  * in an order on a unique key, and a page holds at most page->limit
  * (1..STORE_LIST_PAGE_MAX) rows that come after a cursor, the key of the
  * previous page's last row (none: from the first row). A cursor is a place
@@ -422,6 +422,25 @@ int	store_approval_get(struct store *, const char *id,
 int	store_approval_list(struct store *, const char *tenant_id,
 	    enum store_approval_state state, size_t limit,
 	    struct store_approval **out, size_t *n);
+/*
+ * A page of approvals (above, STORE_LIST_PAGE_MAX) newest first, as
+ * store_approval_list orders them: those before (before_created,
+ * before_id), or from the newest when before_id is NULL; of tenant_id only
+ * unless it is NULL; of state as of now (approvals/approvals.h
+ * approvals_state_now: PENDING and APPROVED only while expires_at > now,
+ * EXPIRED also a PENDING or APPROVED row whose time has come), any when
+ * state is STORE_APPROVAL_STATE__MAX. The filter is the query's, so an old
+ * row of the state is found however many newer rows there are.
+ */
+struct store_approval_page {
+	int64_t		 before_created;
+	const char	*before_id;
+	size_t		 limit;
+};
+int	store_approval_list_page(struct store *, const char *tenant_id,
+	    enum store_approval_state state, int64_t now,
+	    const struct store_approval_page *page, struct store_approval **out,
+	    size_t *n);
 /* The guarded transition of the row id: from state `from` to `to`, only
  * while expires_at > now when check_expiry; sets checker and decided_at
  * (checker non-NULL), used_at (used_at != 0) and result (non-NULL) with it.

@@ -5,6 +5,7 @@
  * decision sets cleared), the checks of a transition, and the conflict
  * answer both backends give (store_approval_conflict, store_backend.h).
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,7 +73,28 @@ store_approval_list(struct store *s, const char *tenant_id, enum store_approval_
 	REQUIRE((unsigned)state <= STORE_APPROVAL_STATE__MAX, "approval state out of range");
 	REQUIRE(limit >= 1 && limit <= 1000, "limit must be 1 to 1000");
 	APPROVAL_REQUIRE_OPS(s, approval_list);
-	return s->ops->approval_list(s->h, tenant_id, state, limit, out, n);
+	return s->ops->approval_list(s->h, tenant_id, state, 0, 0, INT64_MAX, "", (int64_t)limit,
+	    out, n);
+}
+
+int
+store_approval_list_page(struct store *s, const char *tenant_id, enum store_approval_state state,
+    int64_t now, const struct store_approval_page *page, struct store_approval **out, size_t *n)
+{
+	REQUIRE(s != NULL && page != NULL && out != NULL && n != NULL, "NULL argument");
+	*out = NULL;
+	*n = 0;
+	REQUIRE((unsigned)state <= STORE_APPROVAL_STATE__MAX, "approval state out of range");
+	REQUIRE(page->limit >= 1 && page->limit <= STORE_LIST_PAGE_MAX,
+	    "a page limit must be 1..10001");
+	APPROVAL_REQUIRE_OPS(s, approval_list);
+	/* No row is made at INT64_MAX: that cursor is before (newer than)
+	 * every row. */
+	if (page->before_id == NULL)
+		return s->ops->approval_list(s->h, tenant_id, state, 1, now, INT64_MAX, "",
+		    (int64_t)page->limit, out, n);
+	return s->ops->approval_list(s->h, tenant_id, state, 1, now, page->before_created,
+	    page->before_id, (int64_t)page->limit, out, n);
 }
 
 int

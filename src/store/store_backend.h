@@ -214,8 +214,12 @@ struct store_ops {
 	 * increment the generation. checker, result "" and decided_at,
 	 * used_at 0 on insert whatever a holds.
 	 * approval_get: the row, or STORE_NOTFOUND "approval X does not exist".
-	 * approval_list: filters tenant_id (NULL any) and state (__MAX any),
-	 * ORDER BY created_at DESC, id DESC LIMIT limit.
+	 * approval_list: filters tenant_id (NULL any) and state (__MAX any:
+	 * the stored state when as_of_now is 0, else the state as of now,
+	 * store.h store_approval_list_page), (created_at, id) <
+	 * (before_created, before_id), ORDER BY created_at DESC, id DESC
+	 * LIMIT limit; through the indexes of migration 16, never a scan
+	 * of every row for one state.
 	 * approval_transition, in ONE statement-level guarded update:
 	 * UPDATE approvals SET state = to [, checker = ?, decided_at = now]
 	 * [, used_at = ?] [, result = ?] WHERE id = ? AND state = from
@@ -232,7 +236,8 @@ struct store_ops {
 	int	(*approval_get)(void *h, const char *id,
 		    struct store_approval *out);
 	int	(*approval_list)(void *h, const char *tenant_id /* NULL */,
-		    enum store_approval_state state, size_t limit,
+		    enum store_approval_state state, int as_of_now, int64_t now,
+		    int64_t before_created, const char *before_id, int64_t limit,
 		    struct store_approval **out, size_t *n);
 	int	(*approval_transition)(void *h, const char *id,
 		    enum store_approval_state from, enum store_approval_state to,

@@ -1336,6 +1336,120 @@ lock_pages(void **state)
 	store_close(s);
 }
 
+/* An approval's state as of now, as approvals/approvals.c reads it. */
+static enum store_approval_state
+approval_state_now(const struct store_approval *a, int64_t now)
+{
+	if ((a->state == STORE_APPROVAL_PENDING || a->state == STORE_APPROVAL_APPROVED) &&
+	    a->expires_at <= now)
+		return STORE_APPROVAL_EXPIRED;
+	return a->state;
+}
+
+static void
+approval_file(struct store *s, const char *id, const char *tenant, int64_t at, int64_t expires)
+{
+	struct store_approval a = {
+		.id = (char *)id, .tenant_id = (char *)tenant, .kind = (char *)"call",
+		.maker = (char *)"maker-1", .maker_tenant = (char *)tenant,
+		.payload = (char *)"{}", .state = STORE_APPROVAL_PENDING,
+		.created_at = at, .expires_at = expires,
+	};
+
+	assert_int_equal(store_approval_create(s, &a), STORE_OK);
+}
+
+/*
+ * Approvals newest first, three to a page, by state as of now: for every
+ * state and any, every tenant or one, the walk gives exactly the rows of
+ * that state in store_approval_list's order. The oldest row is the one
+ * pending request, behind 40 newer ones of other states; a pending row
+ * past its expiry (still stored pending) is expired, not pending.
+ */
+static void
+approval_pages(void **state)
+{
+	struct store *s = open_store();
+	struct store_approval *all = NULL, *got = NULL;
+	struct store_approval_page page;
+	const char *tenants[] = { NULL, "acme" };
+	char id[16], last[16];
+	size_t nall = 0, n = 0;
+	const int64_t now = 5000;
+
+	(void)state;
+	approval_file(s, "p-old", "acme", 1000, 90000);
+	for (int i = 0; i < 40; i++) {
+		snprintf(id, sizeof(id), "r%02d", i);
+		/* Two to a second: only the id orders them there. */
+		approval_file(s, id, i % 3 ? "acme" : "beta", 2000 + i / 2, 90000);
+		if (i % 4 == 0)
+			continue;	/* stays pending */
+		assert_int_equal(store_approval_transition(s, id, STORE_APPROVAL_PENDING,
+		    i % 4 == 1 ? STORE_APPROVAL_REJECTED : STORE_APPROVAL_APPROVED, 1, 3000, "chk", 0,
+		    NULL), STORE_OK);
+		if (i % 4 == 3)
+			assert_int_equal(store_approval_transition(s, id, STORE_APPROVAL_APPROVED,
+			    STORE_APPROVAL_USED, 1, 3000, NULL, 3000, NULL), STORE_OK);
+	}
+	/* Filed last, so no filing after its expiry marks it expired. */
+	approval_file(s, "p-stale", "acme", 4000, 4100);
+	assert_int_equal(store_approval_list(s, NULL, STORE_APPROVAL_STATE__MAX, 1000, &all, &nall),
+	    STORE_OK);
+	assert_int_equal(nall, 42);
+	assert_int_equal(all[nall - 1].state, STORE_APPROVAL_PENDING);	/* p-old */
+
+	for (int st = 0; st <= STORE_APPROVAL_STATE__MAX; st++) {
+		for (size_t t = 0; t < 2; t++) {
+			size_t k = 0, seen = 0, want = 0;
+
+			for (size_t i = 0; i < nall; i++)
+				if ((st == STORE_APPROVAL_STATE__MAX ||
+				    approval_state_now(&all[i], now) == (enum store_approval_state)st) &&
+				    (tenants[t] == NULL || strcmp(all[i].tenant_id, tenants[t]) == 0))
+					want++;
+			page = (struct store_approval_page){ 0, NULL, 3 };
+			for (;;) {
+				assert_int_equal(store_approval_list_page(s, tenants[t],
+				    (enum store_approval_state)st, now, &page, &got, &n), STORE_OK);
+				assert_true(n <= 3);
+				for (size_t i = 0; i < n; i++, seen++) {
+					/* The next row of the whole list that is wanted. */
+					while (k < nall && (strcmp(all[k].id, got[i].id) != 0))
+						k++;
+					assert_true(k < nall);
+					if (st != STORE_APPROVAL_STATE__MAX)
+						assert_int_equal(approval_state_now(&all[k], now), st);
+					if (tenants[t] != NULL)
+						assert_string_equal(got[i].tenant_id, tenants[t]);
+				}
+				if (n == 0)
+					break;
+				page.before_created = got[n - 1].created_at;
+				snprintf(last, sizeof(last), "%s", got[n - 1].id);
+				page.before_id = last;
+				store_approval_free(got, n);
+			}
+			assert_int_equal(seen, want);
+		}
+	}
+
+	/* The pending ones: the stale row is not among them, the oldest is. */
+	page = (struct store_approval_page){ 0, NULL, 100 };
+	assert_int_equal(store_approval_list_page(s, "acme", STORE_APPROVAL_PENDING, now, &page,
+	    &got, &n), STORE_OK);
+	assert_true(n > 1);
+	assert_string_equal(got[n - 1].id, "p-old");
+	for (size_t i = 0; i < n; i++)
+		assert_string_not_equal(got[i].id, "p-stale");
+	store_approval_free(got, n);
+	page.limit = STORE_LIST_PAGE_MAX + 1;
+	assert_int_equal(store_approval_list_page(s, NULL, STORE_APPROVAL_PENDING, now, &page, &got,
+	    &n), STORE_ERROR);
+	store_approval_free(all, nall);
+	store_close(s);
+}
+
 static void
 duplicate_token_fails_alone(void **state)
 {
@@ -2160,6 +2274,7 @@ conformance_run(const struct conformance_backend *b)
 		T(tenant_pages),
 		T(client_pages),
 		T(lock_pages),
+		T(approval_pages),
 		T(duplicate_token_fails_alone),
 		T(expired_token_records_pruned),
 		T(newer_schema_refused),
