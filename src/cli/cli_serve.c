@@ -32,6 +32,7 @@
 #include "server/context.h"
 #include "server/routes.h"
 #include "server/signals.h"
+#include "util/secrecy.h"
 #include "util/util.h"
 
 #define MAX_PEM (64 * 1024)
@@ -171,6 +172,7 @@ static char *
 read_pem(const char *path, int secret, char *err, size_t errlen)
 {
 	struct stat sb;
+	char why[160];
 	char *buf = NULL;
 	ssize_t n;
 	size_t used = 0;
@@ -184,9 +186,8 @@ read_pem(const char *path, int secret, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: not a regular file of at most %d bytes", path, MAX_PEM);
 		goto fail;
 	}
-	if (secret && (sb.st_mode & 077)) {
-		snprintf(err, errlen, "%s: mode %03o lets others read the key; chmod 600 it",
-		    path, (unsigned)(sb.st_mode & 0777));
+	if (secret && file_secrecy_check(&sb, geteuid(), why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "%s: the key %s", path, why);
 		goto fail;
 	}
 	if ((buf = malloc((size_t)sb.st_size + 1)) == NULL)

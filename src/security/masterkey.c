@@ -14,6 +14,7 @@
 #include <openssl/kdf.h>
 
 #include "security/masterkey.h"
+#include "util/secrecy.h"
 #include "util/util.h"
 
 #define HEX_LEN		(2 * MASTERKEY_LEN)
@@ -136,12 +137,14 @@ out:
 	return rc;
 }
 
-/* The open key file must be a regular file that only its owner may read
- * or write.  0, or -1 with err filled. */
+/* The open key file must be a regular file that only its owner, this
+ * user or root, may read or write (util/secrecy.h).  0, or -1 with err
+ * filled. */
 static int
 check_key_file(int fd, const char *path, char *err, size_t errlen)
 {
 	struct stat st;
+	char why[160];
 
 	/* fstat the open file, not the name, so the checks apply to what we
 	 * read (STYLE 5; httpd check_file_secrecy). */
@@ -150,14 +153,8 @@ check_key_file(int fd, const char *path, char *err, size_t errlen)
 		    strerror(errno));
 		return -1;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "master key %s is not a regular file", path);
-		return -1;
-	}
-	if (st.st_mode & 077) {
-		snprintf(err, errlen, "master key %s has mode %04o and is open to "
-		    "group or others; run chmod 600 %s", path,
-		    (unsigned)(st.st_mode & 07777), path);
+	if (file_secrecy_check(&st, geteuid(), why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "master key %s %s", path, why);
 		return -1;
 	}
 	return 0;
