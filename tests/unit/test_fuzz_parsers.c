@@ -30,6 +30,7 @@
  * set without a network, with lib/verify/cachectl.c, which it calls.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -53,17 +54,21 @@
 
 #include "test_rng.h"
 #include "config/config.h"
+#include "gate/bearer.h"
 #include "gate/claims.h"
 #include "gate/policy.h"
 #include "http/params.h"
 #include "jose/b64url.h"
 #include "jose/jose_int.h"
+#include "manage/manage.h"
 #include "net/cidr.h"
+#include "oauth/client_cache.h"
 #include "oauth/dialect.h"
 #include "security/secret.h"
 #include "server/context.h"
 #include "tmpdir.h"
 #include "util/json_flat.h"
+#include "util/json_view.h"
 #include "util/util.h"
 
 #include "../../lib/client/extern.h"
@@ -1871,6 +1876,382 @@ static const char *const seeds_iso8601[] = { "2024-07-11T07:48Z", "2024-07-11T07
 static const char *const dict_iso8601[] = { "T", "Z", "+", "-", ":", ".", "60", "24", "00",
 	"02-29", "02-30", "13", "+24:00", "-23:59" };
 
+/* -- src/util/json_view: a JWT's header and claims, against jansson ------ */
+
+#define FZ_VIEW_CAP	64	/* top-level members the view holds */
+
+/* 1 when p lies inside buf[0..len). */
+static int
+fz_inside(const void *p, const char *buf, size_t len)
+{
+	const char *c = p;
+
+	return c != NULL && c >= buf && c < buf + len;
+}
+
+/* json_view member m reads as jansson's val (json_view.h: "as jansson
+ * reads it with JSON_REJECT_DUPLICATES"). */
+static void
+fz_view_member_is(const struct json_view_member *m, json_t *val, const char *vb, size_t len)
+{
+	switch (json_typeof(val)) {
+	case JSON_STRING:
+		FZ_CHECK(m->type == JSON_VIEW_STRING && fz_inside(m->str, vb, len));
+		FZ_CHECK(m->len == json_string_length(val) && m->str[m->len] == '\0' &&
+		    memcmp(m->str, json_string_value(val), m->len) == 0);
+		break;
+	case JSON_INTEGER:
+		FZ_CHECK(m->type == JSON_VIEW_INTEGER && m->integer == json_integer_value(val));
+		break;
+	case JSON_REAL:
+		FZ_CHECK(m->type == JSON_VIEW_REAL && m->real == json_real_value(val));
+		break;
+	case JSON_TRUE:
+		FZ_CHECK(m->type == JSON_VIEW_TRUE);
+		break;
+	case JSON_FALSE:
+		FZ_CHECK(m->type == JSON_VIEW_FALSE);
+		break;
+	case JSON_NULL:
+		FZ_CHECK(m->type == JSON_VIEW_NULL);
+		break;
+	case JSON_OBJECT:
+		FZ_CHECK(m->type == JSON_VIEW_OBJECT);
+		break;
+	case JSON_ARRAY: {
+		size_t n = json_array_size(val), k;
+		const char *s = m->strings;
+		FZ_CHECK(m->type == JSON_VIEW_ARRAY && m->len == n);
+		for (k = 0; k < n && json_is_string(json_array_get(val, k)); k++)
+			;
+		FZ_CHECK((s != NULL) == (k == n));
+		for (k = 0; s != NULL && k < n; k++, s = json_view_next_string(s)) {
+			json_t *e = json_array_get(val, k);
+			FZ_CHECK(fz_inside(s, vb, len) && strlen(s) == json_string_length(e) &&
+			    memcmp(s, json_string_value(e), strlen(s)) == 0);
+		}
+		break;
+	}
+	}
+}
+
+/* Accepted exactly when jansson takes the object and it is within
+ * json_view's bounds, with the same members in the same order and the
+ * same values; a refusal leaves no members and a static reason. */
+static int
+fz_json_view(const uint8_t *d, size_t n)
+{
+	struct json_view_member m[FZ_VIEW_CAP];
+	struct json_view v = { m, 7777, FZ_VIEW_CAP };
+	char *vb = malloc(n > 0 ? n : 1), *jb = malloc(n > 0 ? n : 1);
+	const char *err = NULL, *key;
+	json_error_t je;
+	json_t *j, *val;
+	size_t klen, i = 0;
+	int rc, jok;
+
+	assert_true(vb != NULL && jb != NULL);
+	memcpy(vb, d, n);
+	memcpy(jb, d, n);
+	j = json_loadb(jb, n, JSON_REJECT_DUPLICATES, &je);
+	jok = j != NULL && json_is_object(j) && memchr(d, '\0', n) == NULL &&
+	    n <= JSON_VIEW_MAX_LEN && json_object_size(j) <= FZ_VIEW_CAP &&
+	    fz_json_depth(j) <= JSON_VIEW_MAX_DEPTH;
+	rc = json_view_parse(&v, vb, n, &err);
+	FZ_CHECK(rc == 0 || rc == -1);
+	if (rc == -1) {
+		FZ_CHECK(v.n == 0 && err != NULL && err[0] != '\0' && !fz_inside(err, vb, n));
+		FZ_CHECK(!jok);	/* json_view refuses what jansson reads */
+	} else {
+		FZ_CHECK(jok);	/* json_view reads what jansson refuses */
+		FZ_CHECK(v.n == json_object_size(j));
+		json_object_keylen_foreach(j, key, klen, val) {
+			FZ_CHECK(m[i].name_len == klen && memcmp(m[i].name, key, klen) == 0 &&
+			    m[i].name[klen] == '\0' && fz_inside(m[i].name, vb, n));
+			FZ_CHECK(json_view_get(&v, key) == &m[i]);
+			fz_view_member_is(&m[i], val, vb, n);
+			i++;
+		}
+	}
+	json_decref(j);
+	free(vb);
+	free(jb);
+	return rc == 0;
+}
+
+static const char *const seeds_json_view[] = {
+	"{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"k-2024-01\"}",
+	"{\"iss\":\"https://gh.test\",\"sub\":\"c1\",\"aud\":[\"https://api\",\"b\"],"
+	"\"exp\":4102444800,\"nbf\":-1,\"iat\":1.5e9,\"jti\":\"j\\u00e9\\ud83d\\ude00\","
+	"\"roles\":[\"admin\"],\"is_test\":false,\"x\":null,\"o\":{\"a\":[1,{\"b\":true}]},"
+	"\"e\":[],\"m\":[\"a\",1]}",
+	" {\"a\\\"\\\\\\/\\b\\f\\n\\r\\t\":\"\\u0041\",\"\":0,\"n\":-0.0e-0} \n",
+	"{}",
+};
+static const char *const dict_json_view[] = { "\\u", "\\ud800", "\\udfff", "\\u0000",
+	"\\uD83D\\uDE00", "9223372036854775807", "-9223372036854775808", "9223372036854775808",
+	"1e308", "1e309", "-", "0.", ".5", "01", "1e", "1E+2", "true", "tru", "nul", "\"a\":1,",
+	"\"a\":2,", "[[[[", "]]]]", "\x7f", "\xc3\xa9", "\xed\xa0\x80", "\xf4\x90\x80\x80" };
+
+/* -- src/gate: the call the gate is asked about -------------------------- */
+
+/*
+ * A fixed policy whose patterns differ in case and trailing '/', for the
+ * readings policy_match_call must weigh, parsed once.
+ */
+static struct policy *fz_gate_policy;
+static const char fz_gate_policy_text[] =
+	"GET    /v1/cards/*/balance   role=viewer\n"
+	"GET    /v1/cards/            role=operator\n"
+	"*      /v1/cards/**          role=admin\n"
+	"POST   /v1/Payouts           role=operator critical\n"
+	"POST   /v1/payouts/*         role=viewer\n"
+	"GET    /v1/users/*/          role=viewer\n"
+	"DELETE /v1/users/*           role=admin\n"
+	"GET,HEAD /v2.01/**           role=viewer\n"
+	"*      /                     role=viewer\n";
+
+/* The reference reading: path's segments (after the leading '/', the
+ * empty one after a trailing '/' included) against the pattern's, case
+ * folded or not. Written from docs/policy.md, not from policy.c. */
+static int
+fz_ref_rule_matches(const struct policy_rule *r, const char *path, size_t len, int fold)
+{
+	const char *s = path + 1, *end = path + len;
+	size_t i;
+
+	for (i = 0; i < r->nsegs; i++) {
+		const char *pat = r->segs[i], *e;
+		size_t k, sl;
+		if (strcmp(pat, "**") == 0)
+			return 1;
+		if (s > end)
+			return 0;
+		for (e = s; e < end && *e != '/'; e++)
+			;
+		sl = (size_t)(e - s);
+		if (strcmp(pat, "*") == 0) {
+			if (sl == 0)
+				return 0;
+		} else {
+			if (strlen(pat) != sl)
+				return 0;
+			for (k = 0; k < sl; k++)
+				if (fold ? tolower((unsigned char)pat[k]) != tolower((unsigned char)s[k]) :
+				    pat[k] != s[k])
+					return 0;
+		}
+		s = e + 1;
+	}
+	return s > end;
+}
+
+static const struct policy_rule *
+fz_ref_first(const struct policy *p, enum http_method m, const char *path, size_t len, int fold)
+{
+	for (size_t k = 0; k < p->n; k++)
+		if ((p->rules[k].methods & (1u << m)) && fz_ref_rule_matches(&p->rules[k], path, len, fold))
+			return &p->rules[k];
+	return NULL;
+}
+
+/*
+ * Headers as the gate reads them: the bearer token of Authorization, and
+ * the call of X-Original-Method and X-Original-URI, normalized and
+ * matched. Accepted: a call some rule decides.
+ */
+static int
+fz_gate_call(const uint8_t *d, size_t n)
+{
+	static const char *const mnames[] = { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
+	    "OPTIONS" };
+	struct fz_conn conn;
+	struct http_request req;
+	const char *tok = (const char *)1, *om, *ouri, *why = NULL;
+	char path[POLICY_MAX_PATH + 1];
+	const struct policy_rule *rule = (const struct policy_rule *)1, *ref;
+	size_t len = 77, nauth = 0, nm = 0, nu = 0, pl;
+	enum http_method m = HTTP_METHOD__MAX;
+	int b, rc, accepted = 0;
+
+	if (fz_gate_policy == NULL) {
+		char err[256];
+		assert_int_equal(policy_parse(fz_gate_policy_text, strlen(fz_gate_policy_text),
+		    "fuzz.policy", &fz_gate_policy, err, sizeof(err)), 0);
+	}
+	fz_request(d, n, 0, &conn, &req);
+	for (size_t i = 0; i < conn.n; i++)
+		nauth += fz_is_header(&conn, i, "Authorization");
+	b = gate_bearer_token(&req, &tok, &len);
+	FZ_CHECK(b == -1 || b == 0 || b == 1);
+	FZ_CHECK((b == -1) == (nauth > 1));
+	if (b == 1) {
+		const char *a = http_request_header(&req, "Authorization", NULL);
+		FZ_CHECK(strncasecmp(a, "Bearer", 6) == 0 && tok > a && tok <= a + strlen(a));
+		FZ_CHECK(len == strlen(tok) && (len == 0 || tok[0] != ' '));
+		if (gate_token_syntax_ok(tok, len)) {	/* RFC 6750 §2.1 b64token */
+			size_t k = strspn(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			    "0123456789-._~+/");
+			FZ_CHECK(k >= 1 && strspn(tok + k, "=") == len - k);
+		}
+	} else
+		FZ_CHECK(tok == (const char *)1 && len == 77);	/* untouched */
+
+	om = http_request_header(&req, "X-Original-Method", &nm);
+	ouri = http_request_header(&req, "X-Original-URI", &nu);
+	if (om == NULL || ouri == NULL || nm != 1 || nu != 1)
+		goto out;
+	for (size_t i = 0; i < GH_ARRAY_LEN(mnames); i++)
+		if (strcmp(om, mnames[i]) == 0)
+			m = (enum http_method)i;
+	FZ_CHECK(m == HTTP_METHOD__MAX || strcmp(http_method_names[m], om) == 0);
+	if (m == HTTP_METHOD__MAX || policy_normalize_path(ouri, strlen(ouri), path, &why) == -1)
+		goto out;
+	pl = strlen(path);
+	rc = policy_match_call(fz_gate_policy, m, path, &rule, &why);
+	FZ_CHECK(rc == 0 || rc == -1);
+	ref = fz_ref_first(fz_gate_policy, m, path, pl, 0);
+	if (rc == -1) {
+		/* Refused as ambiguous: some other reading is decided otherwise. */
+		int slash = pl > 1 && path[pl - 1] == '/';
+		FZ_CHECK(why != NULL && why[0] != '\0' && ref != NULL);
+		FZ_CHECK((slash && fz_ref_first(fz_gate_policy, m, path, pl - 1, 0) != ref) ||
+		    fz_ref_first(fz_gate_policy, m, path, pl, 1) != ref ||
+		    (slash && fz_ref_first(fz_gate_policy, m, path, pl - 1, 1) != ref));
+		goto out;
+	}
+	FZ_CHECK(rule == ref);
+	FZ_CHECK(rule == policy_match(fz_gate_policy, m, path));
+	if (rule != NULL) {
+		/* Every reading a server may give it meets the same rule. */
+		int slash = pl > 1 && path[pl - 1] == '/';
+		FZ_CHECK(fz_ref_first(fz_gate_policy, m, path, pl, 1) == rule);
+		if (slash)
+			FZ_CHECK(fz_ref_first(fz_gate_policy, m, path, pl - 1, 0) == rule &&
+			    fz_ref_first(fz_gate_policy, m, path, pl - 1, 1) == rule);
+		accepted = 1;
+	}
+out:
+	fz_request_free(&conn, &req);
+	return accepted;
+}
+
+static const char *const seeds_gate_call[] = {
+	"Authorization: Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjIn0.c2ln\n"
+	"X-Original-Method: GET\nX-Original-URI: /v1/cards/c-1/balance?x=1\n",
+	"authorization: bearer    0123456789abcdef0123456789abcdef\nX-Original-Method: POST\n"
+	"X-Original-URI: /v1/payouts/p-9\n",
+	"X-Original-Method: DELETE\nX-Original-URI: /v1/users/u%2D1\nAuthorization: Bearer a==\n",
+	"X-Original-Method: GET\nX-Original-URI: /v2.01/clients/C-1/users/\n",
+	"X-Original-Method: PUT\nX-Original-URI: /\n",
+};
+static const char *const dict_gate_call[] = { "Authorization: Bearer ", "Authorization: Basic ",
+	"X-Original-Method: ", "X-Original-URI: ", "GET", "POST", "DELETE", "/v1/cards/",
+	"/v1/Cards/", "/V1/payouts", "/v1/users/", "/balance", "/", "%2F", "%41", "==", "\n" };
+
+/* -- src/manage: a client's settings, as the admin API and CLI give them -- */
+
+static struct config fz_manage_cfg;
+static int fz_manage_cfg_set;
+
+/* The JSON text jansson writes for string s, as manage measured it. */
+static size_t
+fz_jansson_len(const char *s)
+{
+	json_t *j = json_string(s);
+	char *t = j != NULL ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+	size_t l;
+
+	assert_non_null(t);
+	l = strlen(t);
+	free(t);
+	json_decref(j);
+	return l;
+}
+
+/*
+ * A JSON object of a client's fields (strings; allow_ips an array), as the
+ * admin API's create hands them to manage_client_check. Accepted: the
+ * client a token can be made for. Its extra claims are written into every
+ * token (oauth/client_cache.c: names by json_append_string, values by
+ * jansson) and manage bounds them by jansson's compact text: each name
+ * must take no more in the token than in that text.
+ */
+static int
+fz_client_spec(const uint8_t *d, size_t n)
+{
+	static const char *const fields[] = { "tenant", "name", "id", "env", "roles", "scopes",
+	    "ttl", "max_ttl", "token_format", "claims", "rate_limit" };
+	const char **slot[GH_ARRAY_LEN(fields)];
+	struct client_spec s;
+	json_error_t je;
+	json_t *o = json_loadb((const char *)d, n, JSON_REJECT_DUPLICATES, &je), *ips, *e;
+	char err[256];
+	size_t i;
+	int rc;
+
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return 0;
+	}
+	if (!fz_manage_cfg_set) {
+		config_defaults(&fz_manage_cfg);
+		fz_manage_cfg_set = 1;
+	}
+	memset(&s, 0, sizeof(s));
+	slot[0] = &s.tenant, slot[1] = &s.name, slot[2] = &s.id, slot[3] = &s.env;
+	slot[4] = &s.roles, slot[5] = &s.scopes, slot[6] = &s.ttl, slot[7] = &s.max_ttl;
+	slot[8] = &s.format, slot[9] = &s.claims, slot[10] = &s.rate_limit;
+	for (i = 0; i < GH_ARRAY_LEN(fields); i++)
+		*slot[i] = json_string_value(json_object_get(o, fields[i]));
+	ips = json_object_get(o, "allow_ips");
+	json_array_foreach(ips, i, e)
+		if (s.nallow < CIDR_MAX_BLOCKS && json_is_string(e))
+			s.allow_ips[s.nallow++] = json_string_value(e);
+	memset(err, 'x', sizeof(err));
+	rc = manage_client_check(&fz_manage_cfg, &s, err, sizeof(err));
+	FZ_CHECK(rc == 0 || rc == -1);
+	if (rc == -1) {
+		FZ_CHECK(memchr(err, '\0', sizeof(err)) != NULL && err[0] != '\0');
+	} else {
+		json_t *c = json_loads(s.claims != NULL ? s.claims : "{}", JSON_REJECT_DUPLICATES, &je);
+		const char *k;
+		json_t *v;
+		unsigned roles;
+		FZ_CHECK(s.tenant != NULL && s.name != NULL && s.name[0] != '\0');
+		FZ_CHECK(s.roles == NULL || manage_parse_roles(s.roles, &roles, err, sizeof(err)) == 0);
+		FZ_CHECK(s.scopes == NULL || strlen(s.scopes) <= 2048);
+		FZ_CHECK(json_is_object(c));
+		json_object_foreach(c, k, v) {
+			size_t worst = 6 * strlen(k) + 3;
+			char *w = malloc(worst);
+			int wl;
+			assert_non_null(w);
+			FZ_CHECK(!claims_is_registered(k));
+			wl = json_append_string(w, 0, worst, k);
+			FZ_CHECK(wl > 0 && (size_t)wl <= fz_jansson_len(k));
+			free(w);
+		}
+		json_decref(c);
+	}
+	json_decref(o);
+	return rc == 0;
+}
+
+static const char *const seeds_client_spec[] = {
+	"{\"tenant\":\"acme\",\"name\":\"acme backend\",\"env\":\"production\",\"roles\":\"operator\","
+	"\"scopes\":\"payments:read payments:write\",\"allow_ips\":[\"203.0.113.0/24\"],"
+	"\"claims\":\"{\\\"partner_id\\\":\\\"p-17\\\"}\"}",
+	"{\"tenant\":\"t\",\"name\":\"n\",\"id\":\"c-1\",\"ttl\":\"20m\",\"max_ttl\":\"1h\","
+	"\"token_format\":\"opaque\",\"rate_limit\":\"600\",\"roles\":\"viewer,admin\"}",
+	"{\"tenant\":\"t\",\"name\":\"caf\\u00e9\",\"claims\":\"{\\\"owner\\\":{\\\"id\\\":[1,2,"
+	"{\\\"k\\\\n\\\":null}]},\\\"user_id\\\":\\\"u\\\\t1\\\"}\"}",
+};
+static const char *const dict_client_spec[] = { "\"claims\":\"{\\\"a\\\":1}\",", "\\\\n",
+	"\\\\t", "\\\\u0001", "\\\"iss\\\"", "\\\"aud\\\":", "\"roles\":\"root\",", "\"ttl\":\"0\",",
+	"\"max_ttl\":\"367d\",", "\"allow_ips\":[\"::1\",\"10.0.0.0/33\"],", "\"id\":\"a:b\",",
+	"\"env\":\"sandbox\",", "\"scopes\":\"a\\\"b\",", "\"rate_limit\":\"-1\"," };
+
 /* -- fixtures ----------------------------------------------------------- */
 
 static char *
@@ -2062,6 +2443,11 @@ fz_teardown(void **state)
 		free(fz_token_seeds[i]);
 	for (size_t i = 0; i < GH_ARRAY_LEN(fz_signed_seeds); i++)
 		free(fz_signed_seeds[i]);
+	policy_unref(fz_gate_policy);
+	fz_gate_policy = NULL;
+	if (fz_manage_cfg_set)
+		config_clear(&fz_manage_cfg);
+	fz_manage_cfg_set = 0;
 	return tmpdir_remove(fz_dir);
 }
 
@@ -2146,6 +2532,13 @@ static const struct fz_target fz_t_verify_jwks = { FZ_FIELDS("verify JWKS", fz_j
 static const struct fz_target fz_t_jws_token = { FZ_FIELDS("jws/verify token", fz_token_seeds,
     dict_jose, 5000, JOSE_MAX_TOKEN_LEN + 64, fz_token), .mutated_accepts_optional = 1 };
 
+static const struct fz_target fz_t_json_view = FZ_TARGET("json_view", seeds_json_view,
+    dict_json_view, 20000, JSON_VIEW_MAX_LEN + 64, fz_json_view);
+static const struct fz_target fz_t_gate_call = FZ_TARGET("gate_call", seeds_gate_call,
+    dict_gate_call, 20000, 4096, fz_gate_call);
+static const struct fz_target fz_t_client_spec = FZ_TARGET("client_spec", seeds_client_spec,
+    dict_client_spec, 5000, 8192, fz_client_spec);
+
 static const struct fz_target *const fz_targets[] = {
 	&fz_t_num_parse_i64,
 	&fz_t_num_parse_duration,
@@ -2170,6 +2563,9 @@ static const struct fz_target *const fz_targets[] = {
 	&fz_t_verify_jwks,
 	&fz_t_cachectl,
 	&fz_t_jws_token,
+	&fz_t_json_view,
+	&fz_t_gate_call,
+	&fz_t_client_spec,
 };
 
 /* -- the tests ---------------------------------------------------------- */
