@@ -145,6 +145,19 @@ class TokenEndpoint(Suite):
             "Authorization": basic(c["client_id"], c["client_secret"])})
         eq((v.status, v.json().get("active")), (200, True), "and verifies: %r" % v)
 
+    def test_claim_names_with_control_characters_get_tokens(self):
+        # A client's claims are bounded by jansson's text of them, which
+        # writes a newline as two bytes; tokens wrote it as six ("\\u000a"),
+        # and a client made with such claim names got no token at all
+        # (found by the client_spec fuzz target).
+        claims = json.dumps({"\n" * 600: 1, "x\t\r": "y"})
+        c = self.s.client("acme", name="control names", claims=claims)
+        r = self.s.token(c["client_id"], c["client_secret"])
+        eq(r.status, 200, "status %r" % r)
+        v = self.s.post_form("/oauth/introspect", {"token": r.json()["access_token"]}, headers={
+            "Authorization": basic(c["client_id"], c["client_secret"])})
+        eq((v.status, v.json().get("active")), (200, True), "and verifies: %r" % v)
+
     def test_wrong_secret_basic_gets_401_with_challenge(self):
         r = self.s.token(self.c["client_id"], "x" * 43)
         eq(r.status, 401, "status")

@@ -2246,6 +2246,9 @@ static const char *const seeds_client_spec[] = {
 	"\"token_format\":\"opaque\",\"rate_limit\":\"600\",\"roles\":\"viewer,admin\"}",
 	"{\"tenant\":\"t\",\"name\":\"caf\\u00e9\",\"claims\":\"{\\\"owner\\\":{\\\"id\\\":[1,2,"
 	"{\\\"k\\\\n\\\":null}]},\\\"user_id\\\":\\\"u\\\\t1\\\"}\"}",
+	/* A name with control characters: written longer into tokens than
+	 * manage measured it, the client could not be loaded. */
+	"{\"tenant\":\"t\",\"name\":\"n\",\"claims\":\"{\\\"a\\\\n\\\\t\\\\r\\\\b\\\\f\\\":1}\"}",
 };
 static const char *const dict_client_spec[] = { "\"claims\":\"{\\\"a\\\":1}\",", "\\\\n",
 	"\\\\t", "\\\\u0001", "\\\"iss\\\"", "\\\"aud\\\":", "\"roles\":\"root\",", "\"ttl\":\"0\",",

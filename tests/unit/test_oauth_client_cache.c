@@ -16,6 +16,13 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <jansson.h>
+
+#include "config/config.h"
+#include "manage/manage.h"
 #include "oauth/client_cache.h"
 #include "store_fixture.h"
 
@@ -122,6 +129,55 @@ peek_misses_after_a_clear(void **state)
 	store_close(s);
 }
 
+/*
+ * Regression: extra claims whose names hold control characters. manage
+ * bounds a client's claims by jansson's compact text, which writes a
+ * newline in a name as a backslash and 'n'; the token's claims wrote it
+ * as a six-byte \u escape, three times as long, and a client that manage
+ * had accepted could not be loaded: every token request for it failed
+ * (found by scripts/fuzz.sh, target client_spec).
+ */
+static void
+claims_names_with_newlines_load_as_accepted(void **state)
+{
+	struct store *s = open_store();
+	struct store_client c = client_fixture("c-nl", "acme");
+	struct store_secret sec = secret_fixture("c-nl", 0x22);
+	struct client_entry *e = NULL;
+	struct client_spec spec;
+	struct config cfg;
+	char name[601], *claims, err[256];
+	json_t *o;
+
+	(void)state;
+	memset(name, '\n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	o = json_pack("{s:i}", name, 1);
+	assert_non_null(claims = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS));
+	json_decref(o);
+	config_defaults(&cfg);
+	memset(&spec, 0, sizeof(spec));
+	spec.tenant = "acme";
+	spec.name = "nl";
+	spec.claims = claims;
+	assert_int_equal(manage_client_check(&cfg, &spec, err, sizeof(err)), 0);
+	config_clear(&cfg);
+
+	make_tenant(s, "acme");
+	c.claims = claims;
+	assert_int_equal(store_client_create(s, &c, &sec), STORE_OK);
+	{
+		struct client_cache *cc = client_cache_new(s, "http://issuer");
+		assert_int_equal(client_cache_get(cc, "c-nl", &e), STORE_OK);
+		/* The name as jansson writes it, within the bound manage set. */
+		assert_non_null(strstr(e->claims_fragment, "\\n\\n\\n"));
+		client_entry_release(e);
+		client_cache_free(cc);
+	}
+	free(claims);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -129,6 +185,7 @@ main(void)
 		SQLITE_TEST(peek_reads_nothing_and_misses_until_loaded),
 		SQLITE_TEST(peek_answers_a_remembered_unknown),
 		SQLITE_TEST(peek_misses_after_a_clear),
+		SQLITE_TEST(claims_names_with_newlines_load_as_accepted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
