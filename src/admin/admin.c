@@ -49,14 +49,20 @@ admin_error(struct admin_call *c, int status, const char *code, const char *fmt,
 void
 admin_manage_error(struct admin_call *c, const char *err)
 {
+	/* manage's own words say which refusal it is, and come before any
+	 * quote: what a quote starts is the caller's input echoed (a ttl
+	 * of "does not exist" is a bad ttl, not a missing client). */
+	char own[256];
+
+	snprintf(own, sizeof(own), "%.*s", (int)strcspn(err, "\"'"), err);
 	/* A client's secret that is not there is a missing resource, as
 	 * one whose id does not parse (admin_clients.c secret_revoke). */
-	if (strstr(err, "does not exist") != NULL || strstr(err, "has no secret") != NULL)
+	if (strstr(own, "does not exist") != NULL || strstr(own, "has no secret") != NULL)
 		admin_error(c, 404, "not_found", "%s", err);
-	else if (strncmp(err, "store:", 6) == 0)
+	else if (strncmp(own, "store:", 6) == 0)
 		admin_error(c, 503, "temporarily_unavailable", "%s", err);
-	else if (strstr(err, "already exists") != NULL || strstr(err, "live secrets") != NULL ||
-	    strstr(err, "is disabled") != NULL || strstr(err, "already") != NULL)
+	else if (strstr(own, "already exists") != NULL || strstr(own, "live secrets") != NULL ||
+	    strstr(own, "is disabled") != NULL || strstr(own, "already") != NULL)
 		admin_error(c, 409, "conflict", "%s", err);
 	else
 		admin_error(c, 400, "invalid_request", "%s", err);

@@ -454,6 +454,17 @@ class Admin(Suite):
             check(cli_msg.endswith(api_msg), "same message for %r:\n CLI %r\n API %r" % (flags, cli_msg, api_msg))
         eq(self.client_ids(self.root), before, "nothing was created")
 
+    def test_a_refusal_quoting_the_input_is_still_400(self):
+        # The status of a manage/ refusal was chosen by words found anywhere
+        # in its message, which quotes the caller's input: a ttl of "does
+        # not exist" was 404, roles or an allowlist entry "already" 409.
+        cases = [{"ttl": "does not exist"}, {"roles": "already"}, {"allow_ips": ["already"]},
+                 {"max_ttl": "has no secret"}]
+        for body in cases:
+            # globex's: acme's audit trail is another test's to read.
+            r = self.api("POST", "/clients", self.g_admin, dict(body, name="quoted", tenant="globex"))
+            eq((r.status, r.json().get("error")), (400, "invalid_request"), "%r: %r" % (body, r))
+
     def test_client_id_with_a_colon_is_refused(self):
         # RFC 7617 §2: a Basic user-id cannot hold ':', and parsers split at
         # the first one, so a client named "ns:partner.1" could only log in
