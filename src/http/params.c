@@ -22,36 +22,29 @@ http_urldecode(const char *s, size_t len, int plus, char **out, size_t *outlen)
 	for (size_t i = 0; i < len; i++) {
 		char c = s[i];
 		if (c == '%') {
-			int hi, lo;
-			if (i + 2 >= len) {
-				free(p);
-				return -1;
-			}
-			hi = hex_digit(s[i + 1]);
-			lo = hex_digit(s[i + 2]);
-			if (hi < 0 || lo < 0) {
-				free(p);
-				return -1;
-			}
+			int hi = i + 2 < len ? hex_digit(s[i + 1]) : -1;
+			int lo = i + 2 < len ? hex_digit(s[i + 2]) : -1;
+			if (hi < 0 || lo < 0)
+				goto refused;
 			c = (char)(hi << 4 | lo);
 			i += 2;
 		} else if (c == '+' && plus)
 			c = ' ';
-		if (c == '\0') {
-			free(p);
-			return -1;
-		}
+		if (c == '\0')
+			goto refused;
 		p[o++] = c;
 	}
 	p[o] = '\0';
-	if (!str_is_clean_utf8(p, o)) {
-		OPENSSL_cleanse(p, o);
-		free(p);
-		return -1;
-	}
+	if (!str_is_clean_utf8(p, o))
+		goto refused;
 	*out = p;
 	*outlen = o;
 	return 0;
+refused:
+	/* What was decoded may be part of a secret. */
+	OPENSSL_cleanse(p, o);
+	free(p);
+	return -1;
 }
 
 static void
