@@ -145,6 +145,36 @@ class OpenAPI(Suite):
                 eq(r.status, 403, "%s %s as a viewer: %r" % (m.upper(), path, r))
                 check(403 in {int(k) for k in op["responses"]}, "403 documented on %s %s" % (m.upper(), path))
 
+    def test_write_refusals_are_documented(self):
+        """What every write answers before it acts: a body that is not JSON
+        (415), one past the admin body limit (413), and an X-Request-ID used
+        before for another request (422) are statuses the file lists for
+        each write, so that a client generated from it knows them."""
+        h = {"Authorization": "Bearer " + self.root}
+        undocumented = []
+        for path, m, op in self.ops():
+            if m == "get":
+                continue
+            documented = {int(k) for k in op["responses"]}
+            where = "%s %s" % (m.upper(), path)
+            concrete = self.base + self.concrete(path)
+            r = self.s.request(m.upper(), concrete, body="{}",
+                               headers=dict(h, **{"Content-Type": "text/plain"}))
+            eq(r.status, 415, "%s with a text/plain body: %r" % (where, r))
+            r = self.s.request(m.upper(), concrete, body='{"x":"%s"}' % ("a" * 70000),
+                               headers=dict(h, **{"Content-Type": "application/json"}))
+            eq(r.status, 413, "%s with a 70 KB body: %r" % (where, r))
+            # Bodies with an unknown field: refused (400), so nothing acts,
+            # and the refusal is the answer the X-Request-ID replays.
+            rid = {"X-Request-ID": "openapi-reuse-%s-%s" % (m, re.sub(r"\W", "-", path)),
+                   "Content-Type": "application/json"}
+            first = self.s.request(m.upper(), concrete, body='{"openapi_unknown_a":1}', headers=dict(h, **rid))
+            eq(first.status, 400, "%s with an unknown field: %r" % (where, first))
+            r = self.s.request(m.upper(), concrete, body='{"openapi_unknown_b":1}', headers=dict(h, **rid))
+            eq(r.status, 422, "%s with a reused X-Request-ID: %r" % (where, r))
+            undocumented += ["%d on %s" % (st, where) for st in (413, 415, 422) if st not in documented]
+        eq(undocumented, [], "statuses the writes answer that docs/openapi.yaml does not list")
+
     def test_code_has_no_undocumented_route(self):
         documented = {(m.upper(), p) for p, m, _ in self.ops()}
         found = set()
