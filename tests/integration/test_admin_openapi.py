@@ -2,9 +2,10 @@
 path and method exists and answers with a documented status and the
 documented required fields; every write answers 401 without a token and a
 Viewer gets 403 where the operation needs more; the operation tables in
-src/admin/ hold no route the file does not document; and nothing else under
-/admin answers other than 404 (405 for another method on a documented
-path). Needs Debian's python3-yaml."""
+src/admin/, and the approvals API's routes (src/approvals/api.c), hold no
+route the file does not document; and nothing else under /admin answers
+other than 404 (405 for another method on a documented path). Needs
+Debian's python3-yaml."""
 import json
 import os
 import re
@@ -54,12 +55,14 @@ class OpenAPI(Suite):
     def setup(self):
         with open(SPEC_PATH) as f:
             self.spec = yaml.safe_load(f)
-        self.base = self.spec["servers"][0]["url"]
         self.s = Server(policy="GET /v1/** role=viewer env=any\n")
         s = self.s
         self.root = self.token(s.bootstrap["client_id"], s.bootstrap["client_secret"])
         v = s.client("platform", name="platform-viewer", roles="viewer")
         self.viewer = self.token(v["client_id"], v["client_secret"])
+        # The maker of the approvals the platform admin decides.
+        self.maker = s.client("platform", name="platform-operator", roles="operator")
+        self.filed = 0
         self.app = s.client("acme", name="openapi-fixture", roles="viewer")
         t = s.token(self.app["client_id"], self.app["client_secret"]).json()["access_token"]
         self.token_id = json.loads(__import__("base64").urlsafe_b64decode(t.split(".")[1] + "==").decode())["jti"]
@@ -78,12 +81,38 @@ class OpenAPI(Suite):
                 if m in item:
                     yield path, m, item[m]
 
-    def call(self, method, path, tok, body=None):
+    def url(self, path):
+        """The path under its server: the file's, or the path's own
+        (the approvals API is at the root)."""
+        servers = self.spec["paths"].get(path, {}).get("servers") or self.spec["servers"]
+        return servers[0]["url"].rstrip("/")
+
+    def headers(self, path, tok):
+        """Authorization, and X-TENANT-ID where the file requires it (every
+        caller here is of the platform tenant)."""
         h = {"Authorization": "Bearer " + tok} if tok else {}
+        if path.startswith("/approvals"):
+            h["X-TENANT-ID"] = "platform"
+        return h
+
+    def call(self, method, path, tok, body=None, concrete=None):
+        url = self.url(path) + (concrete or path)
+        h = self.headers(path, tok)
         if body is not None:
-            return self.s.request(method.upper(), self.base + path, body=json.dumps(body),
+            return self.s.request(method.upper(), url, body=json.dumps(body),
                                   headers=dict(h, **{"Content-Type": "application/json"}))
-        return self.s.request(method.upper(), self.base + path, headers=h)
+        return self.s.request(method.upper(), url, headers=h)
+
+    def file_approval(self):
+        """A new pending approval the platform operator filed (the platform
+        admin may decide it): its id."""
+        self.filed += 1
+        # A new token each time: a test rotates and revokes the key of the last.
+        maker = self.token(self.maker["client_id"], self.maker["client_secret"])
+        r = self.call("post", "/approvals", maker,
+                      {"method": "POST", "path": "/v1/openapi/%d" % self.filed})
+        eq(r.status, 202, "filing an approval: %r" % r)
+        return r.json()["id"]
 
     def concrete(self, path):
         """The documented path with this server's ids for its parameters."""
@@ -93,6 +122,8 @@ class OpenAPI(Suite):
         values = {"client_id": self.app["client_id"], "tenant_id": "acme", "token_id": self.token_id,
                   "secret_id": str(min(x["secret_id"] for x in secrets)),
                   "kid": retired[0] if retired else keys[0]["kid"]}
+        if "{approval_id}" in path:
+            values["approval_id"] = self.file_approval()
         return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
     def body_of(self, path, op):
@@ -119,7 +150,7 @@ class OpenAPI(Suite):
                 # Deletes a client made for it (the fixture serves the other tests).
                 doomed = self.s.client("acme", name="openapi-doomed")["client_id"]
                 concrete = concrete.replace(self.app["client_id"], doomed)
-            r = self.call(m, concrete, self.root, self.body_of(path, op))
+            r = self.call(m, path, self.root, self.body_of(path, op), concrete)
             documented = {int(k) for k in op["responses"]}
             check(r.status in documented, "%s %s answered %d, documented %s: %r" % (
                 m.upper(), path, r.status, sorted(documented), r))
@@ -137,11 +168,11 @@ class OpenAPI(Suite):
         for path, m, op in self.ops():
             concrete = self.concrete(path)
             body = self.body_of(path, op)
-            r = self.call(m, concrete, None, body)
+            r = self.call(m, path, None, body, concrete)
             eq(r.status, 401, "%s %s without a token" % (m.upper(), path))
             check(401 in {int(k) for k in op["responses"]}, "401 documented on %s %s" % (m.upper(), path))
             if op.get("x-role") in ("operator", "admin"):
-                r = self.call(m, concrete, self.viewer, body)
+                r = self.call(m, path, self.viewer, body, concrete)
                 eq(r.status, 403, "%s %s as a viewer: %r" % (m.upper(), path, r))
                 check(403 in {int(k) for k in op["responses"]}, "403 documented on %s %s" % (m.upper(), path))
 
@@ -150,14 +181,14 @@ class OpenAPI(Suite):
         (415), one past the admin body limit (413), and an X-Request-ID used
         before for another request (422) are statuses the file lists for
         each write, so that a client generated from it knows them."""
-        h = {"Authorization": "Bearer " + self.root}
         undocumented = []
         for path, m, op in self.ops():
             if m == "get":
                 continue
+            h = self.headers(path, self.root)
             documented = {int(k) for k in op["responses"]}
             where = "%s %s" % (m.upper(), path)
-            concrete = self.base + self.concrete(path)
+            concrete = self.url(path) + self.concrete(path)
             r = self.s.request(m.upper(), concrete, body="{}",
                                headers=dict(h, **{"Content-Type": "text/plain"}))
             eq(r.status, 415, "%s with a text/plain body: %r" % (where, r))
@@ -185,10 +216,20 @@ class OpenAPI(Suite):
             with open(os.path.join(admin, name)) as f:
                 for method, pattern in re.findall(r'\{\s*HTTP_(\w+),\s*"([^"]+)",\s*ADMIN_', f.read()):
                     found.add((method, "/" + re.sub(r"\{\}", "{x}", pattern)))
+        # The approvals API routes /approvals and, by prefix, /approvals/...;
+        # its file's head lists every call the handler takes.
+        with open(os.path.join(SRC, "src", "approvals", "api.c")) as f:
+            text = f.read()
+        listed = set(re.findall(r"^ \*\s+(GET|POST|PUT|PATCH|DELETE)\s+(/approvals\S*)",
+                                text[:text.index("*/")], re.M))
+        for method, path in re.findall(r'\{\s*HTTP_(\w+),\s*"(/approvals)",\s*0\s*\}', text):
+            check((method, path) in listed, "api.c's head lists %s %s" % (method, path))
+        check(len(listed) >= 5, "parsed the approvals routes: %r" % sorted(listed))
+        found |= {(m, re.sub(r"\{\w+\}", "{x}", p)) for m, p in listed}
         norm = {(m, re.sub(r"\{\w+\}", "{x}", p)) for m, p in documented}
         check(len(found) >= 20, "parsed the operation tables: %r" % sorted(found))
-        eq(sorted(found - norm), [], "routes in src/admin/ that docs/openapi.yaml does not document")
-        eq(sorted(norm - found), [], "documented routes that src/admin/ does not serve")
+        eq(sorted(found - norm), [], "routes in src/admin/ or src/approvals/ that docs/openapi.yaml does not document")
+        eq(sorted(norm - found), [], "documented routes that src/admin/ and src/approvals/ do not serve")
 
     def test_nothing_undocumented_answers(self):
         for path in ["/admin", "/admin/", "/admin/v1", "/admin/v1/", "/admin/v2/clients",
@@ -199,11 +240,11 @@ class OpenAPI(Suite):
                 r = self.s.request(m.upper(), path, headers={"Authorization": "Bearer " + self.root})
                 eq(r.status, 404, "%s %s" % (m.upper(), path))
         for path, item in self.spec["paths"].items():
-            concrete = self.base + self.concrete(path)
+            concrete = self.url(path) + self.concrete(path)
             for m in METHODS:
                 if m in item:
                     continue
-                r = self.s.request(m.upper(), concrete, headers={"Authorization": "Bearer " + self.root})
+                r = self.s.request(m.upper(), concrete, headers=self.headers(path, self.root))
                 check(r.status in (404, 405), "%s %s (undocumented) answered %r" % (m.upper(), path, r))
                 if r.status == 405:
                     # Allow: the methods of every documented path this one matches
@@ -212,7 +253,13 @@ class OpenAPI(Suite):
                     for p2, item2 in self.spec["paths"].items():
                         if re.fullmatch(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(p2)), self.concrete(path)):
                             want |= {x for x in METHODS if x in item2}
-                    allow = {x.strip().lower() for x in r.header("Allow").split(",")}
+                    # (HEAD goes with GET: RFC 9110 §9.3.2.)
+                    allow = {x.strip().lower() for x in r.header("Allow").split(",")} - {"head"}
+                    if path.startswith("/approvals/"):
+                        # The approvals API routes /approvals/... by prefix, and its
+                        # Allow names the prefix's methods (POST: approve, reject).
+                        check(want <= allow, "Allow on %s: %r" % (path, allow))
+                        continue
                     eq(allow, want, "Allow on %s" % path)
                     check(m not in want, "%s %s is documented after all" % (m, path))
 
