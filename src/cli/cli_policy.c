@@ -66,7 +66,7 @@ int
 cmd_policy_check(int argc, char **argv)
 {
 	static const struct cli_opt spec[] = {
-		{ "call", 1, 1, "a call to decide, \"METHOD /path?query\": shows the rule (repeatable)" },
+		{ "call", 1, 1, "a call to decide, \"METHOD /path?query\": shows the rule" },
 	};
 	struct cli_args a;
 	struct policy *p = NULL;

@@ -33,8 +33,9 @@
 #define INSPECT_JWKS_MAX	(1024 * 1024)	/* a JWKS larger than this is refused */
 #define INSPECT_TIMEOUT_MS	10000L
 
+/* After "usage: ", which cli_parse's --help and the error below print. */
 static const char usage_text[] =
-    "usage: gatehouse token inspect TOKEN|- [--jwks URL] [--ca-file FILE] [--allow-http]\n"
+    "gatehouse token inspect TOKEN|- [--jwks URL] [--ca-file FILE] [--allow-http]\n"
     "Decodes a JWT's header and claims; with --jwks, verifies its signature against the\n"
     "keys published at URL and reports valid, expired or invalid. TOKEN - reads stdin.";
 
@@ -429,7 +430,7 @@ cmd_token_inspect(int argc, char **argv)
 	if ((r = cli_parse(argc, argv, usage_text, opts, sizeof(opts) / sizeof(opts[0]), &a)) != 0)
 		return r > 0 ? 0 : 2;
 	if (a.npos != 1) {
-		fprintf(stderr, "%s\n", usage_text);
+		fprintf(stderr, "usage: %s\n", usage_text);
 		return 2;
 	}
 	if ((rc = token_decode(a.pos[0], &tok, &len, &hdr, &claims)) != 0)

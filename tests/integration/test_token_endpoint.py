@@ -12,7 +12,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from harness import BACKEND, BIN, Server, Suite, basic, check, eq, jwt_parts  # noqa: E402
+from harness import BACKEND, BIN, SRC, Server, Suite, basic, check, eq, jwt_parts  # noqa: E402
 
 
 class TokenEndpoint(Suite):
@@ -610,6 +610,51 @@ class TokenEndpoint(Suite):
         p = subprocess.run([BIN, "--help"], capture_output=True)
         eq(p.returncode, 0, "--help")
         check(b"client create" in p.stdout, "help lists commands")
+
+    def test_cli_help_of_every_command(self):
+        """`gatehouse --help` lists the commands; each one's --help answers
+        with one usage line naming it, every option once, exit 0; and every
+        command README.md and docs/policy.md show, with each of its
+        options, is one that --help lists."""
+        p = subprocess.run([BIN, "--help"], capture_output=True)
+        eq(p.returncode, 0, "--help")
+        listed = {}
+        for line in p.stdout.decode().splitlines():
+            m = re.match(r"^  ([a-z]+(?: [a-z-]+)?)\s{2,}", line) or re.match(r"^  ([a-z]+ [a-z-]+) ", line)
+            if m:
+                listed[m.group(1)] = None
+        check(len(listed) >= 20, "parsed gatehouse --help: %r" % sorted(listed))
+        listed.pop("approvals", None)     # a group of its own: approvals list|show|approve|reject
+        for verb in ("list", "show", "approve", "reject"):
+            listed["approvals " + verb] = None
+        for name in listed:
+            p = subprocess.run([BIN] + name.split() + ["--help"], capture_output=True)
+            out = p.stdout.decode()
+            eq(p.returncode, 0, "%s --help: %r" % (name, p.stderr))
+            check(out.startswith("usage: gatehouse " + name), "%s --help begins with its usage: %r" % (name, out[:80]))
+            eq(out.count("usage:"), 1, "%s --help: one usage line" % name)
+            for line in out.splitlines():
+                check(line.count("(repeatable)") <= 1, "%s --help: %r" % (name, line))
+            listed[name] = out
+        # The commands the documents show, as a reader would copy them.
+        shown = []
+        for doc in ("README.md", os.path.join("docs", "policy.md")):
+            with open(os.path.join(SRC, doc)) as f:
+                for block in re.findall(r"```[a-z]*\n(.*?)```", f.read(), re.S):
+                    for line in block.replace("\\\n", " ").splitlines():
+                        m = re.match(r"^(?:build/)?gatehouse ([a-z]+(?: [a-z-]+)?)(.*)$", line.strip())
+                        if m:
+                            shown.append((doc, m.group(1), m.group(2).split("#")[0]))
+        check(len(shown) >= 30, "parsed the documents' commands: %d" % len(shown))
+        for doc, name, rest in shown:
+            if name.split()[0] == "serve":
+                continue    # its options are the configuration's settings
+            if name not in listed:
+                name = name.split()[0]
+            check(listed.get(name), "%s shows `gatehouse %s`, which --help does not list" % (doc, name))
+            for flag in re.findall(r"(--[a-z][a-z-]*)", rest):
+                check(re.search(r"^  %s\b" % re.escape(flag), listed[name], re.M),
+                      "%s: `gatehouse %s %s`: %s --help has no %s" % (doc, name, rest.strip(), name, flag))
 
     def test_cli_show_list(self):
         shown = self.s.cli("client", "show", self.c["client_id"])
