@@ -176,6 +176,54 @@ class OpenAPI(Suite):
                 eq(r.status, 403, "%s %s as a viewer: %r" % (m.upper(), path, r))
                 check(403 in {int(k) for k in op["responses"]}, "403 documented on %s %s" % (m.upper(), path))
 
+    def test_query_parameters_as_documented(self):
+        """Each documented query parameter is one the server knows, and, on
+        a call that takes some, one it does not know is refused (400 naming
+        it), so a parameter cannot be dropped from the code or the file
+        alone. (Writes document none and take none; a read that takes none
+        ignores a query, STYLE 9.)"""
+        wrong = []
+        for path, m, op in self.ops():
+            if m != "get":
+                continue
+            params = [resolve(self.spec, p) for p in
+                      op.get("parameters", []) + self.spec["paths"][path].get("parameters", [])]
+            names = [p["name"] for p in params if p["in"] == "query"]
+            concrete = self.concrete(path)
+            for name in names + (["openapi_undocumented"] if names else []):
+                r = self.call(m, path, self.root, None, "%s?%s=1" % (concrete, name))
+                unknown = r.status == 400 and "unknown query parameter" in r.body.decode()
+                if unknown != (name not in names):
+                    wrong.append("%s %s?%s=1: %r" % (m.upper(), path, name, r))
+        eq(wrong, [], "query parameters the server and docs/openapi.yaml disagree on")
+        # And the other way: each handler's known[] names (the approvals
+        # list's, its strcmp()s) are documented on its route.
+        documented = {}
+        for path, m, op in self.ops():
+            params = [resolve(self.spec, p) for p in
+                      op.get("parameters", []) + self.spec["paths"][path].get("parameters", [])]
+            documented[(m.upper(), re.sub(r"\{\w+\}", "{x}", path))] = {
+                p["name"] for p in params if p["in"] == "query"}
+        known = {}
+        admin = os.path.join(SRC, "src", "admin")
+        for name in sorted(os.listdir(admin)):
+            if name.endswith(".c"):
+                with open(os.path.join(admin, name)) as f:
+                    text = f.read()
+                for method, pattern, fn in re.findall(
+                        r'\{\s*HTTP_(\w+),\s*"([^"]+)",\s*ADMIN_\w+,\s*(\w+),', text):
+                    body = re.search(r"^%s\(.*?^\}" % fn, text, re.S | re.M).group(0)
+                    names = re.search(r"known\[\] = \{([^}]*)\}", body)
+                    known[(method, "/" + pattern.replace("{}", "{x}"))] = set(
+                        re.findall(r'"(\w+)"', names.group(1)) if names else [])
+        with open(os.path.join(SRC, "src", "approvals", "api.c")) as f:
+            text = f.read()
+        body = re.search(r"^list\(.*?^\}", text, re.S | re.M).group(0)
+        known[("GET", "/approvals")] = set(re.findall(r'strcmp\(q\.items\[i\]\.name, "(\w+)"\)', body))
+        check(known[("GET", "/audit")] and known[("GET", "/approvals")], "parsed the handlers: %r" % known)
+        eq({k: sorted(v - documented.get(k, set())) for k, v in known.items() if v - documented.get(k, set())},
+           {}, "query parameters the handlers take that docs/openapi.yaml does not document")
+
     def test_write_refusals_are_documented(self):
         """What every write answers before it acts: a body that is not JSON
         (415), one past the admin body limit (413), and an X-Request-ID used
