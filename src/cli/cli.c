@@ -74,6 +74,21 @@ cli_main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < GH_ARRAY_LEN(commands); i++)
 		if (strcmp(commands[i].group, argv[1]) == 0) {
+			/* "gatehouse GROUP --help" (README: "gatehouse CMD --help")
+			 * asks for the group's commands: stdout, exit 0. Anything
+			 * else is a usage error. */
+			int asked = argc >= 3 && (strcmp(argv[2], "--help") == 0 ||
+			    strcmp(argv[2], "-h") == 0);
+
+			if (asked) {
+				printf("usage: gatehouse %s COMMAND [options]   (gatehouse %s COMMAND --help "
+				    "for its options)\n\n", argv[1], argv[1]);
+				for (size_t k = 0; k < GH_ARRAY_LEN(commands); k++)
+					if (strcmp(commands[k].group, argv[1]) == 0)
+						printf("  %s %-14s %s\n", argv[1], commands[k].verb,
+						    commands[k].help);
+				return 0;
+			}
 			fprintf(stderr, "gatehouse: %s needs one of:", argv[1]);
 			for (size_t k = 0; k < GH_ARRAY_LEN(commands); k++)
 				if (strcmp(commands[k].group, argv[1]) == 0)

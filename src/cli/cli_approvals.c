@@ -244,8 +244,14 @@ cmd_approvals(int argc, char **argv)
 			if (verbs[i].fn != NULL && strcmp(argv[0], verbs[i].verb) == 0)
 				return verbs[i].fn(argc - 1, argv + 1);
 	}
-	fprintf(stderr, "gatehouse: approvals needs one of:\n");
+	/* Asked for (README: "gatehouse CMD --help"), the list is the answer:
+	 * stdout, exit 0. Otherwise it explains a usage error. */
+	int asked = argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0);
+	FILE *f = asked ? stdout : stderr;
+
+	fputs(asked ? "usage: gatehouse approvals COMMAND [options]   (gatehouse approvals COMMAND "
+	    "--help for its options)\n\n" : "gatehouse: approvals needs one of:\n", f);
 	for (size_t i = 0; i < GH_ARRAY_LEN(verbs); i++)
-		fprintf(stderr, "  approvals %-8s %s\n", verbs[i].verb, verbs[i].help);
-	return 2;
+		fprintf(f, "  approvals %-8s %s\n", verbs[i].verb, verbs[i].help);
+	return asked ? 0 : 2;
 }

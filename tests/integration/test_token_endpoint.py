@@ -613,7 +613,8 @@ class TokenEndpoint(Suite):
 
     def test_cli_help_of_every_command(self):
         """`gatehouse --help` lists the commands; each one's --help answers
-        with one usage line naming it, every option once, exit 0; and every
+        with one usage line naming it, every option once, exit 0; each
+        group's (`gatehouse client --help`) lists its commands; and every
         command README.md and docs/policy.md show, with each of its
         options, is one that --help lists."""
         p = subprocess.run([BIN, "--help"], capture_output=True)
@@ -636,6 +637,14 @@ class TokenEndpoint(Suite):
             for line in out.splitlines():
                 check(line.count("(repeatable)") <= 1, "%s --help: %r" % (name, line))
             listed[name] = out
+        # A group's --help (gatehouse client --help) lists its commands.
+        for group in sorted({name.split()[0] for name in listed if " " in name}):
+            p = subprocess.run([BIN, group, "--help"], capture_output=True)
+            out = p.stdout.decode()
+            eq(p.returncode, 0, "%s --help: %r" % (group, p.stderr))
+            for name in listed:
+                if name.split()[0] == group:
+                    check(re.search(r"^  %s " % re.escape(name), out, re.M), "%s --help lists %s: %r" % (group, name, out))
         # The commands the documents show, as a reader would copy them.
         shown = []
         for doc in ("README.md", os.path.join("docs", "policy.md")):
