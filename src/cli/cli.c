@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "obs/log.h"
 #include "util/util.h"
 
 static const struct command {
@@ -63,6 +64,12 @@ cli_main(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	/* A command's answer is its JSON on stdout and, on an error, one line
+	 * on stderr (README): the info events the code it shares with serve
+	 * logs (approval.approve, ...) are the server's log, and the trail
+	 * records the command's action. Warnings and errors still show.
+	 * serve sets its own level. */
+	log_setup(LOG_WARN, 2);
 	for (size_t i = 0; i < GH_ARRAY_LEN(commands); i++) {
 		const struct command *c = &commands[i];
 		if (strcmp(c->group, argv[1]) != 0)

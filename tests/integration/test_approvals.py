@@ -499,14 +499,18 @@ class Approvals(Suite):
         eq(self.state(a["id"]), "pending", "unchanged")
         p = self.cli_decide(a["id"], self.admin)
         eq(p.returncode, 0, "cli approve: %r" % p.stderr)
+        # README: JSON on stdout; stderr only for an error, in one line.
+        eq(p.stderr, b"", "cli approve writes nothing on stderr")
         out = json.loads(p.stdout)
         eq((out["state"], out["checker"]), ("approved", self.admin["client_id"]), "approved by admin")
         eq(self.gate(self.op, a["payload"]["path"], a["id"]).status, 200, "server honours it")
         b = self.file(self.op)
         p = self.cli_decide(b["id"], self.admin, verb="reject")
         eq((p.returncode, json.loads(p.stdout)["state"]), (0, "rejected"), "cli reject")
+        eq(p.stderr, b"", "cli reject writes nothing on stderr")
         p = self.cli_decide(b["id"], self.admin2)
         check(p.returncode != 0 and b"rejected" in p.stderr, "cli approve rejected")
+        eq(len(p.stderr.decode().strip().splitlines()), 1, "a refused decision is one line: %r" % p.stderr)
         # The CLI's decisions are in the audit trail, as the server's are.
         rows = self.s.cli("audit", "list", "--tenant", "acme", "--limit", "1000")
         decided = {(r["action"], r["target"]) for r in rows}
