@@ -419,7 +419,16 @@ config_validate(const struct config *c, char *err, size_t errlen)
 void
 config_usage(FILE *f)
 {
-	for (size_t i = 0; i < GH_ARRAY_LEN(entries); i++)
-		fprintf(f, "  --%-18s %s (default: %s)\n", entries[i].key,
-		    entries[i].help, entries[i].def[0] ? entries[i].def : "none");
+	for (size_t i = 0; i < GH_ARRAY_LEN(entries); i++) {
+		const struct config_entry *e = &entries[i];
+		char bounds[64] = "";
+
+		/* The range config_set enforces, so that a value can be chosen
+		 * from the help alone (README: "with bounds and defaults"). */
+		if (e->type == CT_INT || e->type == CT_DURATION)
+			snprintf(bounds, sizeof(bounds), "%lld..%lld%s; ", (long long)e->min,
+			    (long long)e->max, e->type == CT_DURATION ? " s" : "");
+		fprintf(f, "  --%-18s %s (%sdefault: %s)\n", e->key, e->help, bounds,
+		    e->def[0] ? e->def : "none");
+	}
 }

@@ -637,6 +637,16 @@ class TokenEndpoint(Suite):
             for line in out.splitlines():
                 check(line.count("(repeatable)") <= 1, "%s --help: %r" % (name, line))
             listed[name] = out
+        # serve's lists each setting with its bounds and default (README,
+        # "Configuration"), as config.c's table has them.
+        p = subprocess.run([BIN, "serve", "--help"], capture_output=True)
+        eq(p.returncode, 0, "serve --help")
+        out = p.stdout.decode()
+        for key, text in (("threads", "(0..256; default: 0)"), ("request_timeout", "(1..3600 s; default: 30)"),
+                          ("leeway", "(0..300 s; default: 30)"), ("rate_limit", "(0..10000000; default: 600)"),
+                          ("max_ttl", "(60..31622400 s; default: 2d)"), ("policy", "(default: none)")):
+            line = [l for l in out.splitlines() if l.startswith("  --%s " % key)]
+            check(line and line[0].endswith(text), "serve --help on %s: %r" % (key, line))
         # A group's --help (gatehouse client --help) lists its commands.
         for group in sorted({name.split()[0] for name in listed if " " in name}):
             p = subprocess.run([BIN, group, "--help"], capture_output=True)
