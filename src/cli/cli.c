@@ -52,8 +52,10 @@ usage(FILE *f)
 		    commands[i].verb ? " " : "", commands[i].verb ? commands[i].verb : "");
 		fprintf(f, "  %-16s %s\n", name, commands[i].help);
 	}
-	fprintf(f, "\nEvery command takes --db URL (or GATEHOUSE_DB) and --master-key FILE\n"
-	    "(or GATEHOUSE_MASTER_KEY); defaults: sqlite:var/gatehouse.db, var/master.key.\n");
+	fprintf(f, "\nEvery command on the store takes --db URL (or GATEHOUSE_DB) and --master-key FILE\n"
+	    "(or GATEHOUSE_MASTER_KEY); defaults: sqlite:var/gatehouse.db, var/master.key.\n"
+	    "token get, token inspect and policy check read no store; store copy names its\n"
+	    "two with --from and --to.\n");
 }
 
 int

@@ -637,6 +637,9 @@ class TokenEndpoint(Suite):
             for line in out.splitlines():
                 check(line.count("(repeatable)") <= 1, "%s --help: %r" % (name, line))
             listed[name] = out
+        # The commands without --db are the ones the footer names.
+        eq(sorted(n for n, out in listed.items() if "\n  --db " not in out and n != "serve"),
+           ["policy check", "store copy", "token get", "token inspect"], "commands without --db")
         # serve's lists each setting with its bounds and default (README,
         # "Configuration"), as config.c's table has them.
         p = subprocess.run([BIN, "serve", "--help"], capture_output=True)
