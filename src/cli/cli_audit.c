@@ -18,21 +18,22 @@
 #include "util/util.h"
 
 /* Sets the audit key of the master key (--master-key) on st, for a
- * command that writes the trail. 0, or -1 after printing why. */
+ * command that writes the trail. 0, or -1 after printing why in one line
+ * (README: an error is one line on stderr), ending in tail. */
 static int
-use_audit_key(const struct cli_args *a, struct store *st, const char *what)
+use_audit_key(const struct cli_args *a, struct store *st, const char *what, const char *tail)
 {
 	uint8_t master[32];
 	int64_t keyed_after;
 	char err[512];
 	int rc;
 
-	if (cli_master_key(a, 0, master, NULL) == -1)
+	if (cli_master_key_tail(a, 0, master, NULL, tail) == -1)
 		return -1;
 	rc = audit_key_use(st, master, &keyed_after, err, sizeof(err));
 	OPENSSL_cleanse(master, sizeof(master));
 	if (rc == -1)
-		cli_fail("%s: audit: %s", what, err);
+		cli_fail("%s: audit: %s%s", what, err, tail);
 	else if (keyed_after > 0)
 		cli_audit_keyed(keyed_after);
 	return rc;
@@ -56,9 +57,8 @@ cli_open_store_audited(const struct cli_args *a, struct store **out, const char 
 		return -1;
 	if (!audit)
 		return 0;
-	if (use_audit_key(a, *out, action) == -1) {
-		fprintf(stderr, "gatehouse: %s: refused before acting (the audit trail could "
-		    "not record it): nothing changed\n", action);
+	if (use_audit_key(a, *out, action, ": refused before acting (the audit trail could "
+	    "not record it), nothing changed") == -1) {
 		store_close(*out);
 		*out = NULL;
 		return -1;
@@ -105,7 +105,7 @@ cli_audit(const struct cli_args *a, struct store *st, const char *action, const 
 	ev.outcome = err == NULL ? "ok" : "error";
 	ev.detail = err;
 	/* The row is linked under the audit key: the master key is needed. */
-	if (cfg.audit && st != audit_ready && use_audit_key(a, st, action) == -1)
+	if (cfg.audit && st != audit_ready && use_audit_key(a, st, action, "") == -1)
 		rc = -1;
 	else
 		rc = audit_write(st, &cfg, &ev);
@@ -362,7 +362,7 @@ cmd_audit_prune(int argc, char **argv)
 		return 1;
 	}
 	/* The checkpoint is a row of the trail: linked under the key. */
-	if (use_audit_key(&a, st, "audit prune") == -1) {
+	if (use_audit_key(&a, st, "audit prune", "") == -1) {
 		config_clear(&cfg);
 		store_close(st);
 		return 1;

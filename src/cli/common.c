@@ -318,6 +318,13 @@ cli_open_existing_store(const struct cli_args *a, struct store **out)
 int
 cli_master_key(const struct cli_args *a, int create, uint8_t out[32], int *created)
 {
+	return cli_master_key_tail(a, create, out, created, "");
+}
+
+int
+cli_master_key_tail(const struct cli_args *a, int create, uint8_t out[32], int *created,
+    const char *tail)
+{
 	const char *path = cli_master_path(a);
 	char err[512];
 	int dummy;
@@ -329,9 +336,9 @@ cli_master_key(const struct cli_args *a, int create, uint8_t out[32], int *creat
 		if (!create && access(path, F_OK) == -1)
 			cli_fail("master key: %s (serve makes it on its first run; name the "
 			    "server's with --master-key, GATEHOUSE_MASTER_KEY or master_key in "
-			    "--config)", err);
+			    "--config)%s", err, tail);
 		else
-			cli_fail("master key: %s", err);
+			cli_fail("master key: %s%s", err, tail);
 		return -1;
 	}
 	return 0;

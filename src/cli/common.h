@@ -76,5 +76,9 @@ int	cli_sqlite_missing(const char *url, const char *hint);
 /* Loads (create: or makes) the master key. 0 or -1 after printing. */
 int	cli_master_key(const struct cli_args *, int create, uint8_t out[32],
 	    int *created);
+/* The same, its one line of error ending in tail (what the failure means
+ * to the caller), so that an error stays one line. */
+int	cli_master_key_tail(const struct cli_args *, int create, uint8_t out[32],
+	    int *created, const char *tail);
 
 #endif

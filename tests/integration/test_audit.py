@@ -626,6 +626,7 @@ class Audit(Suite):
         eq(p.returncode, 1, "refused: %r" % p.stderr)
         check(b"does not match" in p.stderr and b"nothing changed" in p.stderr,
               "the refusal says why: %r" % p.stderr)
+        eq(len(p.stderr.decode().strip().splitlines()), 1, "in one line (README): %r" % p.stderr)
         eq(len(self.rows(db)), n, "no row written under another key")
         tenants = [t["id"] for t in json.loads(self.run_cli(db, "tenant", "list").stdout)]
         check("initech" not in tenants, "the tenant was not made: %r" % tenants)
@@ -652,6 +653,7 @@ class Audit(Suite):
         eq(p.returncode, 1, "refused: " + err)
         check("serve makes it on its first run" in err and "nothing changed" in err,
               "says why and what to do: " + err)
+        eq(len(err.strip().splitlines()), 1, "in one line (README): %r" % err)
         check(not os.path.exists(missing), "no key file made")
         tenants = [t["id"] for t in json.loads(self.run_cli(db, "tenant", "list").stdout)]
         check("hooli" not in tenants, "the tenant was not made: %r" % tenants)
