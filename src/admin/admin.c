@@ -341,9 +341,11 @@ find_op(enum http_method m, const char *rest, char args[ADMIN_MAX_ARGS][129], in
 			if (!path_match(op->pattern, rest, scratch))
 				continue;
 			*known = 1;
+			/* RFC 9110 §15.5.6: every method served, HEAD with GET. */
 			if (used < allowlen)
-				used += (size_t)snprintf(allow + used, allowlen - used, "%s%s",
-				    used ? ", " : "", http_method_names[op->method]);
+				used += (size_t)snprintf(allow + used, allowlen - used, "%s%s%s",
+				    used ? ", " : "", http_method_names[op->method],
+				    op->method == HTTP_GET ? ", HEAD" : "");
 			if (hit == NULL && (op->method == m || (m == HTTP_HEAD && op->method == HTTP_GET))) {
 				hit = op;
 				memcpy(args, scratch, sizeof(scratch));

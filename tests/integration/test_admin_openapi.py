@@ -302,7 +302,10 @@ class OpenAPI(Suite):
                         if re.fullmatch(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(p2)), self.concrete(path)):
                             want |= {x for x in METHODS if x in item2}
                     # (HEAD goes with GET: RFC 9110 §9.3.2.)
-                    allow = {x.strip().lower() for x in r.header("Allow").split(",")} - {"head"}
+                    named = {x.strip().lower() for x in r.header("Allow").split(",")}
+                    eq("head" in named, "get" in named, "HEAD beside GET in Allow on %s: %r"
+                       % (path, named))
+                    allow = named - {"head"}
                     if path.startswith("/approvals/"):
                         # The approvals API routes /approvals/... by prefix, and its
                         # Allow names the prefix's methods (POST: approve, reject).
