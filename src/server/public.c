@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/params.h"
 #include "obs/metrics.h"
 #include "server/context.h"
 #include "server/offload.h"
@@ -39,16 +40,74 @@ keys_offloaded(struct http_exchange *x, http_handler_fn handler)
 	    offload_exchange(c->offload, x, handler) == 0;
 }
 
+/*
+ * The environment a JWKS request asks for (?env=production|sandbox) into
+ * *env, STORE_ENV__MAX for every key: 0, or -1 with *why. Other
+ * parameters are left alone (a client's cache-buster, say).
+ */
+static int
+jwks_env(const char *query, enum store_env *env, const char **why)
+{
+	struct http_params q;
+	const char *v;
+	char field[HTTP_MAX_FIELD_NAME];
+	int rc = 0;
+
+	*env = STORE_ENV__MAX;
+	if (query[0] == '\0')
+		return 0;
+	memset(&q, 0, sizeof(q));
+	if (http_form_parse(query, strlen(query), &q, why, field) == -1)
+		return -1;
+	if ((v = http_params_get(&q, "env")) != NULL && store_env_from_name(v, env) == -1) {
+		*why = "env: production or sandbox";
+		rc = -1;
+	}
+	http_params_clear(&q);
+	return rc;
+}
+
+/* Leaves in set's keys only env's: each JWK names its environment. */
+static void
+jwks_only(json_t *set, enum store_env env)
+{
+	json_t *keys = json_object_get(set, "keys");
+
+	for (size_t i = json_array_size(keys); i > 0; i--) {
+		const char *e = json_string_value(json_object_get(json_array_get(keys, i - 1), "env"));
+		if (e == NULL || strcmp(e, store_env_names[env]) != 0)
+			json_array_remove(keys, i - 1);
+	}
+}
+
+/*
+ * The JWKS; with ?env=production (or sandbox) only that environment's
+ * keys. Both environments' tokens share the issuer and the default
+ * audience, so a verifier that checks only the signature, iss and aud
+ * takes a sandbox token for a production one (README); one fetching the
+ * production set finds no key for it.
+ */
 static enum http_result
 jwks(struct http_exchange *x)
 {
 	struct keyring *kr;
+	enum store_env env;
+	const char *why = NULL;
+	json_t *set;
 
+	if (jwks_env(x->req.query, &env, &why) == -1) {
+		http_response_json(&x->resp, 400, json_pack("{s:s, s:s}", "error", "invalid_request",
+		    "error_description", why != NULL ? why : "malformed query"));
+		return HTTP_DONE;
+	}
 	if (keys_offloaded(x, jwks))
 		return HTTP_DEFERRED;
 	kr = ctx_keyring(pub.ctx);
-	http_response_json(&x->resp, 200, keyring_jwks(kr, clock_now(), store_env_names));
+	set = keyring_jwks(kr, clock_now(), store_env_names);
 	keyring_unref(kr);
+	if (set != NULL && env != STORE_ENV__MAX)
+		jwks_only(set, env);
+	http_response_json(&x->resp, 200, set);
 	/* Verifiers may cache the set briefly, but never past the publish
 	 * lead: one that fetched the set just before a scheduled rotation
 	 * published the next key must fetch it again before that key

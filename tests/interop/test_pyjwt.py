@@ -55,6 +55,28 @@ class PyJWTInterop(EachSigningAlg, Suite):
         finally:
             s.cleanup()
 
+    def test_a_production_verifier_on_the_production_keys_refuses_sandbox_tokens(self):
+        # /.well-known/jwks.json?env=production holds the production keys
+        # only: PyJWT, checking what it always checks, finds no key for a
+        # sandbox token.
+        s = Server()
+        try:
+            prod = jwt.PyJWKClient(s.base + "/.well-known/jwks.json?env=production")
+            box = s.client("acme", name="box", env="sandbox", scopes="read")
+            live = s.client("acme", name="live", env="production", scopes="read",
+                            allow_ip="127.0.0.1")
+            eq(self.verified(prod, s, self.token(s, live))["env"], "production", "production")
+            try:
+                self.verified(prod, s, self.token(s, box))
+                raise AssertionError("a sandbox token verified against the production keys")
+            except jwt.exceptions.PyJWKClientError as e:
+                check("Unable to find a signing key" in str(e), "no key for it: %s" % e)
+            envs = {k["env"] for k in s.get("/.well-known/jwks.json?env=sandbox").json()["keys"]}
+            eq(envs, {"sandbox"}, "the sandbox set")
+            eq(s.get("/.well-known/jwks.json?env=staging").status, 400, "an unknown env")
+        finally:
+            s.cleanup()
+
     def test_jwk_client_follows_a_rotation_by_the_admin_api(self):
         s = Server()
         try:
