@@ -279,7 +279,8 @@ GH_CLIENT_API enum gh_client_err (gh_client_new)(const struct gh_client_options 
 	gh_client_new_sized((opts), sizeof(*(opts)), (out), (err))
 
 /*
- * Free a client: stops the background thread, wipes the secret and drops
+ * Free a client: stops the background thread (a refresh under way is cut
+ * off within about a second, not waited for), wipes the secret and drops
  * the cached tokens (tokens still held by callers stay valid until they
  * release them). No other thread may be using the client. NULL is a no-op.
  */

@@ -165,6 +165,8 @@ ghc_cache_free(struct gh_client *c)
 	struct ghc_entry *e, *next;
 
 	if (c->bg_started) {
+		/* A refresh under way ends within about a second (http.c). */
+		atomic_store(&c->closing, 1);
 		pthread_mutex_lock(&c->mu);
 		c->bg_stop = 1;
 		pthread_cond_signal(&c->bg_cv);

@@ -143,6 +143,7 @@ struct gh_client {
 	/* The background refresher. */
 	int		 bg_started;
 	int		 bg_stop;	/* under mu */
+	atomic_int	 closing;	/* gh_client_free: transfers and waits end now */
 	pthread_cond_t	 bg_cv;		/* wake the refresher */
 	pthread_t	 bg_thread;
 
@@ -191,6 +192,8 @@ void	 ghc_sanitize(char *dst, size_t dstlen, const char *src, size_t srclen,
 /* util.c */
 int64_t	 ghc_now_ns(void);		/* CLOCK_BOOTTIME (suspend counts) */
 void	 ghc_sleep_ms(long ms);
+/* Sleeps ms, or less when c->closing is set meanwhile (checked every 50 ms). */
+void	 ghc_pause_ms(struct gh_client *c, long ms);
 uint64_t ghc_rand64(void);		/* not for secrets: jitter only */
 char	*ghc_base64(const void *, size_t);	/* standard alphabet, padded */
 /* application/x-www-form-urlencoded (RFC 6749 Appendix B): appends to b. */

@@ -230,6 +230,24 @@ ghc_deadline_note(const struct gh_client *c, const struct ghc_http_resp *r, char
 	return buf;
 }
 
+/*
+ * libcurl's progress callback: a nonzero return ends the transfer. It is
+ * called at least about once a second while a transfer waits, so that
+ * gh_client_free ends a background refresh the server is slow to answer
+ * within a second, instead of waiting out the attempt's timeout.
+ */
+static int
+closing_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	const struct gh_client *c = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return atomic_load(&c->closing) ? 1 : 0;
+}
+
 static enum gh_client_err
 setup(struct gh_client *c, CURL *h, const struct ghc_http_req *req,
     struct ghc_http_resp *resp, char *errbuf, long timeout_ms, struct gh_client_error *e)
@@ -256,6 +274,9 @@ setup(struct gh_client *c, CURL *h, const struct ghc_http_req *req,
 	SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms < timeout_ms ? c->connect_timeout_ms :
 	    timeout_ms);
 	SET(CURLOPT_TIMEOUT_MS, timeout_ms);
+	SET(CURLOPT_NOPROGRESS, 0L);
+	SET(CURLOPT_XFERINFOFUNCTION, closing_cb);
+	SET(CURLOPT_XFERINFODATA, c);
 	SET(CURLOPT_HTTPHEADER, req->headers);
 	SET(CURLOPT_USERAGENT, c->user_agent);
 	SET(CURLOPT_WRITEFUNCTION, write_cb);
@@ -345,8 +366,8 @@ transport_fail(const struct gh_client *c, const struct ghc_http_req *req,
 	enum gh_client_err rc;
 
 	rc = curl_class(cc, resp->body.overflow, again);
-	if (!req->idempotent && !never_sent(cc))
-		*again = 0;	/* it may have been acted on */
+	if ((!req->idempotent && !never_sent(cc)) || atomic_load(&c->closing))
+		*again = 0;	/* it may have been acted on; or the client is going */
 	if (rc == GH_CLIENT_ERR_BAD_RESPONSE)
 		ghc_fail(e, rc, 0, "the answer from %s is larger than %zu bytes",
 		    req->url, c->max_response_bytes);
@@ -491,7 +512,9 @@ ghc_http_do(struct gh_client *c, const struct ghc_http_req *req, struct ghc_http
 		    deadline_ns, &rc, e)) < 0)
 			goto out;
 		retry++;
-		ghc_sleep_ms(wait);
+		ghc_pause_ms(c, wait);
+		if (atomic_load(&c->closing))
+			goto out;
 	}
 out:
 	curl_easy_cleanup(h);

@@ -231,6 +231,17 @@ ghc_sleep_ms(long ms)
 		;
 }
 
+void
+ghc_pause_ms(struct gh_client *c, long ms)
+{
+	while (ms > 0 && !atomic_load(&c->closing)) {
+		long step = ms < 50 ? ms : 50;
+
+		ghc_sleep_ms(step);
+		ms -= step;
+	}
+}
+
 uint64_t
 ghc_rand64(void)
 {

@@ -135,6 +135,25 @@ class Cache(Suite):
         check(during, "gets ran while the refresh did: %r" % [x["t_ms"] for x in out])
         eq(set(x["token"] for x in during), {tokens[0]}, "the current token while the refresh runs")
 
+    def test_free_does_not_wait_for_a_background_refresh(self):
+        # A 2 s token (refreshed from 1.6 s); the refresh hangs at the server
+        # for 8 s, within the attempt's 15 s timeout. The program frees the
+        # client at 2.5 s, while the refresh waits: gh_client_free ends it
+        # within about a second instead of blocking until the server answers.
+        self.f.expires_in = 2
+        self.f.delay = 8
+        self.f.delay_after = self.f.issued + 1      # the first fetch is quick
+        try:
+            t0 = time.monotonic()
+            out = self.run_probe("get", "sleep:2500", extra=["--background", "--timeout-ms", "15000"])
+            took = time.monotonic() - t0
+        finally:
+            self.f.expires_in = 3600
+            self.f.delay = 0
+        eq([x["rc"] for x in out], ["ok"], "%r" % out)
+        eq(self.f.hits("/ok/") >= 2, True, "the background refresh was under way")
+        check(took < 4.5, "freed in %.1f s, not after the hung refresh's 8 s" % took)
+
     def test_background_refresh_stops_for_unused_tokens(self):
         # A 2 s token (refreshed from 1.6 s) that nobody asks for after its
         # first get: with a 1 s idle limit the background thread refreshes
