@@ -34,6 +34,22 @@ http_request_header(const struct http_request *req, const char *name, size_t *co
 	return value;
 }
 
+size_t
+http_request_headers(const struct http_request *req, const char *name, const char **out,
+    size_t max)
+{
+	const struct http_field *f = req->fields;
+	size_t len = strlen(name), n = 0;
+
+	for (size_t i = 0; i < req->nfields; i++)
+		if (f[i].name_len == len && strcasecmp(f[i].name, name) == 0) {
+			if (n < max)
+				out[n] = f[i].value;
+			n++;
+		}
+	return n;
+}
+
 static enum http_method
 method_of(const char *m)
 {

@@ -276,41 +276,58 @@ weight_nonzero(const char *p, size_t n)
 	return 1;
 }
 
-/* 1 when the media range r[0..n) takes type: type, the wildcard of its
- * major type (its major type, '/', '*'), or the wildcard of all. */
+/* How specifically the media range r[0..n) takes type: 3 as type itself,
+ * 2 as the wildcard of its major type (major '/' '*'), 1 as the wildcard
+ * of all, 0 not at all. */
 static int
-range_takes(const char *r, size_t n, const char *type)
+range_rank(const char *r, size_t n, const char *type)
 {
 	size_t major = strcspn(type, "/");
 
 	if (n == strlen(type) && strncasecmp(r, type, n) == 0)
-		return 1;
-	if (n == 3 && memcmp(r, "*/*", 3) == 0)
-		return 1;
-	return n == major + 2 && strncasecmp(r, type, major + 1) == 0 && r[major + 1] == '*';
+		return 3;
+	if (n == major + 2 && strncasecmp(r, type, major + 1) == 0 && r[major + 1] == '*')
+		return 2;
+	return n == 3 && memcmp(r, "*/*", 3) == 0 ? 1 : 0;
 }
 
-int
-http_accepts_media(const char *accept, const char *type)
+/* Folds the ranges of one Accept value into *rank and *ok: the most
+ * specific range that takes type, the first of equals, and whether its
+ * weight is above 0. */
+static void
+accept_fold(const char *accept, const char *type, int *rank, int *ok)
 {
 	const char *p = accept;
 
-	if (accept == NULL)
-		return 1;
 	for (;;) {
 		size_t n = strcspn(p, ","), m = 0;
 		const char *r = p;
+		int k;
 
 		while (n > 0 && is_ows(*r))
 			r++, n--;
 		while (m < n && r[m] != ';' && !is_ows(r[m]))
 			m++;
-		if (range_takes(r, m, type) && weight_nonzero(r + m, n - m))
-			return 1;
+		if ((k = range_rank(r, m, type)) > *rank) {
+			*rank = k;
+			*ok = weight_nonzero(r + m, n - m);
+		}
 		if (r[n] == '\0')
-			return 0;
+			return;
 		p = r + n + 1;
 	}
+}
+
+int
+http_accepts_media(const char *const *accept, size_t n, const char *type)
+{
+	int rank = 0, ok = 0;
+
+	if (n == 0)
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		accept_fold(accept[i], type, &rank, &ok);
+	return rank > 0 && ok;
 }
 
 int

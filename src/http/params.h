@@ -65,11 +65,13 @@ int	http_basic_parse(const char *header, char **id, char **secret,
  * being spaces and HTABs (§5.6.3). The parameters are not read. */
 int	http_media_is(const char *ct, const char *type);
 
-/* 1 when the Accept value accept (NULL: none, which takes anything) has a
- * media range that takes type ("application/json"): type itself, or the
- * wildcard of its major type or of all types, compared without regard to
- * case (RFC 9110 §8.3.1), and not weighted q=0 (§12.5.1, §12.4.2). */
-int	http_accepts_media(const char *accept, const char *type);
+/* 1 when the n Accept values accept[] (each a field line; none takes
+ * anything) allow type ("application/json"): the most specific media range
+ * that takes it (type itself, over the wildcard of its major type, over
+ * that of all types; compared without regard to case, RFC 9110 §8.3.1)
+ * is not weighted q=0 (§12.5.1, §12.4.2). The lines are read as one list,
+ * as §5.3 combines them. */
+int	http_accepts_media(const char *const *accept, size_t n, const char *type);
 
 /* Percent-decodes s[0..len) ('+' as space when plus is set) into a new
  * string; refuses bad escapes, NUL and invalid UTF-8. */

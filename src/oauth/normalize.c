@@ -12,6 +12,7 @@
 
 #include <openssl/crypto.h>
 
+#include "http/limits.h"
 #include "http/params.h"
 #include "oauth/dialect.h"
 #include "security/secret.h"
@@ -323,14 +324,19 @@ dialect_parse(const struct dialect *d, const struct http_request *req,
     struct token_request *out, struct oauth_error *e)
 {
 	struct body b;
-	size_t n = 0;
-	const char *accept;
 	int rc = -1;
 
 	memset(&b, 0, sizeof(b));
-	accept = http_request_header(req, "Accept", &n);
-	if (d->json_accept && !http_accepts_media(accept, "application/json"))
-		return oauth_fail(e, 406, OAUTH_INVALID_REQUEST, "this route answers application/json; the Accept header does not allow it");
+	if (d->json_accept) {
+		/* Every Accept line: RFC 9110 §5.3 reads them as one list. */
+		const char *accept[HTTP_MAX_HEADERS];
+		size_t n = http_request_headers(req, "Accept", accept, HTTP_MAX_HEADERS);
+
+		if (!http_accepts_media(accept, n < HTTP_MAX_HEADERS ? n : HTTP_MAX_HEADERS,
+		    "application/json"))
+			return oauth_fail(e, 406, OAUTH_INVALID_REQUEST, "this route answers "
+			    "application/json; the Accept header does not allow it");
+	}
 	if (parse_body(d, req, &b, e) == -1)
 		goto out;
 	if (read_credentials(d, req, &b, out, e) == -1 ||

@@ -99,6 +99,19 @@ class Dialects(Suite):
             r = self.s.post_json("/api/oauth/token", body, headers={"Accept": accept})
             eq(r.status, status, "Accept: %s: %r" % (accept, r))
 
+    def test_001_accept_lines_read_as_one_list(self):
+        # Regression: only the first Accept line was read, and the first
+        # range that took JSON decided. RFC 9110 §5.3 reads repeated lines as
+        # one list, and §12.5.1 lets the most specific range decide.
+        body = {"grant_type": "client_credentials", "client_id": self.prod["client_id"],
+                "client_secret": self.prod["client_secret"]}
+        for lines, status in (([("Accept", "text/html"), ("Accept", "application/json")], 200),
+                              ([("Accept", "*/*"), ("Accept", "application/json;q=0")], 406),
+                              ([("Accept", "*/*, application/json;q=0")], 406),
+                              ([("Accept", "application/*;q=0, application/json")], 200)):
+            r = self.s.request("POST", "/api/oauth/token", body=body, headers=lines)
+            eq(r.status, status, "%r: %r" % (lines, r))
+
     # -- 002: POST /token ---------------------------------------------------
     def test_002_papaya_token(self):
         r = self.s.post_json("/token", {"api_key": self.sbx["client_id"],

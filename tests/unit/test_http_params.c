@@ -130,23 +130,33 @@ accept_ranges(void **state)
 		"text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2",
 		"application/json, application/*+json", " \tapplication/json ;charset=utf-8",
 		"application/json;q=1", "application/json;q=0.001", "application/json;level=1;q=0.1",
-		"text/html;q=0, application/json",
+		"text/html;q=0, application/json", "application/*;q=0, application/json",
+		"*/*;q=0, application/*",
 	};
 	static const char *const no[] = {
 		"", "text/html", "application/jsonx", "application/json-seq", "application/xml",
 		"text/*", "application/json;q=0", "application/json; q=0.", "application/json;Q=0.000",
 		"*/*;q=0", "application/*;q=0, text/html", "application", "*",
 		",", "application/js", "application/*+json",
+		/* The most specific range decides (RFC 9110 §12.5.1). */
+		"*/*, application/json;q=0", "application/*, application/json;q=0",
+		"*/*, application/*;q=0",
 	};
+	/* Field lines read as one list (§5.3). */
+	static const char *const lines_yes[] = { "text/html", "application/json" };
+	static const char *const lines_no[] = { "*/*", "application/json;q=0" };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
-		if (!http_accepts_media(yes[i], json))
+		if (!http_accepts_media(&yes[i], 1, json))
 			fail_msg("refused: %s", yes[i]);
 	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
-		if (http_accepts_media(no[i], json))
+		if (http_accepts_media(&no[i], 1, json))
 			fail_msg("taken: %s", no[i]);
-	assert_true(http_accepts_media(NULL, json));
+	assert_true(http_accepts_media(NULL, 0, json));
+	assert_true(http_accepts_media(lines_yes, 2, json));
+	assert_false(http_accepts_media(lines_no, 2, json));
+	assert_false(http_accepts_media(lines_no + 1, 1, json));
 }
 
 int
