@@ -1,8 +1,10 @@
 /* critical.c — see critical.h. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -396,6 +398,23 @@ holder_active(struct gh_ctx *ctx, const json_t *payload, char *err, size_t errle
 	return -1;
 }
 
+/* Test hook: GATEHOUSE_TEST_APPLY_PAUSE (milliseconds, at most a minute)
+ * holds an applier between its checks of what is in effect and the change,
+ * so that the tests can make two nodes' recoveries of one approval meet
+ * there. Unset in production. */
+static void
+test_pause(void)
+{
+	const char *v = getenv("GATEHOUSE_TEST_APPLY_PAUSE"), *why;
+	int64_t ms;
+
+	if (v != NULL && num_parse_i64(v, strlen(v), 1, 60000, &ms, &why) == 0) {
+		struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+			;
+	}
+}
+
 /* The engine's applier for every admin kind: the payload as filed. */
 static int
 apply_approved(struct gh_ctx *ctx, const struct store_approval *a, char **result_json,
@@ -433,6 +452,7 @@ apply_approved(struct gh_ctx *ctx, const struct store_approval *a, char **result
 		json_decref(payload);
 		return -1;
 	}
+	test_pause();
 	status = k->apply(ctx, payload, &result, err, errlen);
 	json_decref(payload);
 	if (status < 0)

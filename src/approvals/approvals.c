@@ -509,37 +509,56 @@ apply(struct gh_ctx *ctx, const struct approval_actor *checker, const struct sto
 	return 0;
 }
 
+/* Recovery reads the approved, unclaimed admin changes this many at a
+ * time, walking them all. */
+#define RECOVER_PAGE	100
+
+/* Finishes approval a if this process wins its claim: 1 applied (the
+ * outcome recorded), 0 left alone (another process holds or finished it,
+ * or this one cannot apply it yet). */
+static int
+recover_one(struct gh_ctx *ctx, const struct store_approval *a, int64_t now)
+{
+	struct approval_actor checker;
+	char err[256];
+
+	if (a->decided_at > now - APPROVALS_RECOVER_AFTER || approvals_applier(a->kind) == NULL)
+		return 0;
+	/* One node applies it: the claim is a guarded update, and another
+	 * node's recovery, or a decider that has not finished, holds it. */
+	if (store_approval_claim(ctx->store, a->id, now, now + APPROVALS_CLAIM_LEASE) != STORE_OK)
+		return 0;
+	memset(&checker, 0, sizeof(checker));
+	snprintf(checker.client_id, sizeof(checker.client_id), "%s", a->checker);
+	snprintf(checker.tenant_id, sizeof(checker.tenant_id), "%s", a->tenant_id);
+	log_event(LOG_WARN, "approval.recovering", json_pack("{s:s, s:s, s:I}", "approval", a->id,
+	    "kind", a->kind, "decided_at", (json_int_t)a->decided_at));
+	return apply(ctx, &checker, a, err, sizeof(err)) == 0;
+}
+
 int
 approvals_recover(struct gh_ctx *ctx, int64_t now, int *recovered)
 {
-	struct store_approval *all = NULL;
-	size_t n = 0;
-	int rc;
+	char after[APPROVAL_ID_LEN + 1] = "";
+	struct store_approval *page;
+	size_t n;
+	int more;
 
 	*recovered = 0;
-	if ((rc = store_approval_list(ctx->store, NULL, STORE_APPROVAL_APPROVED, 1000, &all, &n)) != STORE_OK)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		struct store_approval *a = &all[i];
-		struct approval_actor checker;
-		char err[256];
-
-		if (strcmp(a->kind, APPROVAL_KIND_CALL) == 0 || a->decided_at > now - APPROVALS_RECOVER_AFTER ||
-		    approvals_applier(a->kind) == NULL)
-			continue;
-		memset(&checker, 0, sizeof(checker));
-		snprintf(checker.client_id, sizeof(checker.client_id), "%s", a->checker);
-		snprintf(checker.tenant_id, sizeof(checker.tenant_id), "%s", a->tenant_id);
-		log_event(LOG_WARN, "approval.recovering", json_pack("{s:s, s:s, s:I}", "approval", a->id,
-		    "kind", a->kind, "decided_at", (json_int_t)a->decided_at));
-		/* Another node may finish it first: its transition then wins and
-		 * ours is refused, after an applier that did not apply twice. */
-		if (apply(ctx, &checker, a, err, sizeof(err)) == 0)
-			(*recovered)++;
-	}
-	for (size_t i = 0; i < n; i++)
-		store_approval_clear(&all[i]);
-	free(all);
+	/* Every one, a page at a time in id order: a claimed or finished
+	 * row leaves the set, a skipped one is passed by the cursor. */
+	do {
+		if (store_approval_unclaimed(ctx->store, now, after, RECOVER_PAGE, &page, &n) !=
+		    STORE_OK)
+			return -1;
+		for (size_t i = 0; i < n; i++)
+			*recovered += recover_one(ctx, &page[i], now);
+		/* Ids are ours (approvals_file): one longer could not move
+		 * the cursor on, and ends the walk. */
+		more = n == RECOVER_PAGE && snprintf(after, sizeof(after), "%s",
+		    page[n - 1].id) < (int)sizeof(after);
+		store_approval_free(page, n);
+	} while (more);
 	return 0;
 }
 
@@ -636,11 +655,21 @@ approvals_decide(struct gh_ctx *ctx, const struct approval_actor *checker, const
 	}
 	approvals_event(ctx, action, checker, &a, "ok");
 	fault_point("approval-after-decide");
-	/* This call won the decision: it alone applies the change. */
-	if (approve && strcmp(a.kind, APPROVAL_KIND_CALL) != 0 &&
-	    (rc = apply(ctx, checker, &a, err, errlen)) != 0) {
-		store_approval_clear(&a);
-		return rc;
+	/* This call won the decision, and applies the change if it still
+	 * holds the claim (recovery takes a decision older than
+	 * APPROVALS_RECOVER_AFTER): else another process applies it, once. */
+	if (approve && strcmp(a.kind, APPROVAL_KIND_CALL) != 0) {
+		rc = store_approval_claim(ctx->store, id, now, now + APPROVALS_CLAIM_LEASE);
+		if (rc == STORE_OK)
+			rc = apply(ctx, checker, &a, err, errlen);
+		else if (rc != STORE_CONFLICT)
+			rc = store_fail(rc, err, errlen);	/* recovery finishes it */
+		else
+			rc = 0;
+		if (rc != 0) {
+			store_approval_clear(&a);
+			return rc;
+		}
 	}
 	store_approval_clear(&a);
 	if ((rc = store_approval_get(ctx->store, id, out)) != STORE_OK)

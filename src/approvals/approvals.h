@@ -71,7 +71,9 @@ struct approval_actor {
  * Called again by approvals_recover for an approval left APPROVED by a
  * process that stopped between the decision and recording the outcome; it
  * is then given the approval in state APPROVED and must not apply a change
- * twice: a change already in effect is reported as applied.
+ * twice: a change already in effect is reported as applied. Never called
+ * for one approval by two processes at once: each call holds its claim
+ * (store.h store_approval_claim).
  */
 typedef int (*approval_apply_fn)(struct gh_ctx *, const struct store_approval *,
 	    char **result_json, char *err, size_t errlen);
@@ -195,13 +197,22 @@ int	approvals_consume(struct gh_ctx *, const char *id,
 /*
  * Finishes admin approvals left APPROVED (decided, outcome not recorded:
  * the deciding process stopped in between) whose decision is at least
- * APPROVALS_RECOVER_AFTER seconds old: applies each through its applier
- * (which sees state APPROVED and does not apply twice) and records APPLIED
- * or FAILED. The server runs it at start and every half minute; any node
- * may, as the outcome's transition is guarded. *recovered counts them.
- * 0, or -1 when the store could not be read.
+ * APPROVALS_RECOVER_AFTER seconds old: every one, however many, read a
+ * page at a time. Each is applied by the one process that claims it
+ * (store_approval_claim, for APPROVALS_CLAIM_LEASE seconds): the decider
+ * claims it as it decides, and a recovery only once no claim is in force,
+ * so that of several nodes recovering at once one applies it. Its applier
+ * sees state APPROVED and does not apply a change that a stopped claimer
+ * made; the outcome, APPLIED or FAILED, is recorded. The server runs it at
+ * start and every half minute. *recovered counts them. 0, or -1 when the
+ * store could not be read.
+ *
+ * The lease bounds how long an applier may take: one still running when
+ * its claim lapses may meet a recovery. Appliers are a few store writes,
+ * each bounded by the store's own timeouts, far inside it.
  */
 #define APPROVALS_RECOVER_AFTER 30
+#define APPROVALS_CLAIM_LEASE	APPROVALS_RECOVER_AFTER
 int	approvals_recover(struct gh_ctx *, int64_t now, int *recovered);
 
 enum store_approval_state approvals_state_now(const struct store_approval *,

@@ -258,3 +258,58 @@ out:
 	pgi_release(h, slot);
 	return rc;
 }
+
+/* The rows of the apply claim (store.h store_approval_claim), written as
+ * the partial index of migration 17 is, so that the planner can prove the
+ * index covers them whatever the bound values. */
+_Static_assert(STORE_APPROVAL_APPROVED == 1, "migration 17 indexes state = 1");
+#define UNAPPLIED	"state = 1 AND kind <> 'call'"
+
+int
+pg_approval_claim(void *h, const char *id, int64_t now, int64_t until)
+{
+	struct store_approval cur;
+	struct pv v = { 0 };
+	PGconn *c;
+	int slot, rc, changes = 0;
+
+	pv_i(&v, until);
+	pv_s(&v, id);
+	pv_i(&v, now);
+	if ((rc = pgi_acquire(h, &slot, &c, "approvals claim")) != STORE_OK)
+		return rc;
+	if ((rc = pgi_tx_begin(c)) != STORE_OK)
+		goto out;
+	/* At READ COMMITTED a concurrent claimer waits on the row lock, then
+	 * sees claim_until moved and changes nothing. */
+	rc = pgi_run(c, "UPDATE approvals SET claim_until = $1 WHERE id = $2 AND " UNAPPLIED
+	    " AND claim_until <= $3", &v, &changes, "approvals claim", NULL, NULL);
+	if (rc == STORE_OK && changes == 0) {
+		memset(&cur, 0, sizeof(cur));
+		if ((rc = load(c, id, &cur)) == STORE_OK) {
+			rc = store_set_error(STORE_CONFLICT, cur.state == STORE_APPROVAL_APPROVED ?
+			    "approval %.64s is being applied by another process" :
+			    "approval %.64s is %s", id, store_approval_state_names[cur.state]);
+			store_approval_clear(&cur);
+		}
+	}
+	/* A claim is nobody's cached data: no generation moves. */
+	rc = pgi_tx_end(h, c, rc, 0);
+out:
+	pgi_release(h, slot);
+	return rc;
+}
+
+int
+pg_approval_unclaimed(void *h, int64_t now, const char *after_id, int64_t limit,
+    struct store_approval **out, size_t *n)
+{
+	struct pv v = { 0 };
+
+	pv_i(&v, now);
+	pv_s(&v, after_id);
+	pv_i(&v, limit);
+	return pgi_collect(h, "SELECT " COLUMNS " FROM approvals WHERE " UNAPPLIED
+	    " AND claim_until <= $1 AND id > $2 ORDER BY id LIMIT $3", &v, sizeof(**out),
+	    approval_row, store_approval_clear_v, (void **)out, n, "approvals unclaimed");
+}

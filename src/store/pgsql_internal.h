@@ -298,6 +298,9 @@ int	pg_approval_transition(void *h, const char *id,
 	    enum store_approval_state from, enum store_approval_state to,
 	    int check_expiry, int64_t now, const char *checker, int64_t used_at,
 	    const char *result);
+int	pg_approval_claim(void *h, const char *id, int64_t now, int64_t until);
+int	pg_approval_unclaimed(void *h, int64_t now, const char *after_id,
+	    int64_t limit, struct store_approval **out, size_t *n);
 
 /* pgsql_audit.c */
 int	pg_audit_append_tx(PGconn *c, const struct store_audit_key *k,

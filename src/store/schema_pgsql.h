@@ -195,6 +195,18 @@ static const char *const pgsql_migration_approval_pages[] = {
 	NULL
 };
 
+/* 17: the apply claim of an approved admin change (store.h
+ * store_approval_claim): the time until which one process holds it (0:
+ * none). Rows approved before hold none, as before, and are claimed by
+ * the first recovery. Recovery walks the unclaimed approved changes by id
+ * through a partial index of those rows alone: approved "call" approvals
+ * stay stored approved after they expire, and are never read there. */
+static const char *const pgsql_migration_approval_claim[] = {
+	"ALTER TABLE approvals ADD COLUMN claim_until BIGINT NOT NULL DEFAULT 0",
+	"CREATE INDEX approvals_unapplied ON approvals(id) WHERE state = 1 AND kind <> 'call'",
+	NULL
+};
+
 static const char *const *const pgsql_migrations[] = {
 	pgsql_migration_1,
 	pgsql_migration_revoked_index,
@@ -212,6 +224,7 @@ static const char *const *const pgsql_migrations[] = {
 	pgsql_migration_secret_holder,
 	pgsql_migration_list_pages,
 	pgsql_migration_approval_pages,
+	pgsql_migration_approval_claim,
 };
 
 #define PGSQL_SCHEMA_LATEST ((int)(sizeof(pgsql_migrations) / sizeof(pgsql_migrations[0])))

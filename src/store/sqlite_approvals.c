@@ -244,3 +244,66 @@ out:
 	sq_main_unlock(h);
 	return rc;
 }
+
+/* The rows of the apply claim (store.h store_approval_claim), written as
+ * the partial index of migration 17 is, so that SQLite takes that index:
+ * it matches a partial index's WHERE by its terms, not by bound values. */
+_Static_assert(STORE_APPROVAL_APPROVED == 1, "migration 17 indexes state = 1");
+#define UNAPPLIED	"state = 1 AND kind <> 'call'"
+
+int
+sq_approval_claim(void *h, const char *id, int64_t now, int64_t until)
+{
+	sqlite3 *db = sq_main_lock(h);
+	struct store_approval cur;
+	sqlite3_stmt *st;
+	int rc, changes = 0;
+
+	if ((rc = sq_exec(db, "BEGIN IMMEDIATE", "approvals begin")) != STORE_OK)
+		goto out;
+	if ((rc = sq_prep(db, "approvals", "UPDATE approvals SET claim_until = ?1"
+	    " WHERE id = ?2 AND " UNAPPLIED " AND claim_until <= ?3", &st,
+	    SQ_ARGS(SQ_INT(until), SQ_TEXT(id), SQ_INT(now)))) == STORE_OK)
+		rc = sq_step_done(db, st, &changes, "approvals claim");
+	if (rc == STORE_OK && changes == 0 && (rc = load(db, id, &cur)) == STORE_OK) {
+		rc = store_set_error(STORE_CONFLICT, cur.state == STORE_APPROVAL_APPROVED ?
+		    "approval %.64s is being applied by another process" : "approval %.64s is %s",
+		    id, store_approval_state_names[cur.state]);
+		store_approval_clear(&cur);
+	}
+	/* A claim is nobody's cached data: no generation moves. */
+	rc = sq_tx_end(h, db, rc, 0, "approvals commit");
+out:
+	sq_main_unlock(h);
+	return rc;
+}
+
+/* row() for sq_collect: -1 when it failed (it has cleared *dst). */
+static int
+collect_row(sqlite3_stmt *st, void *dst)
+{
+	return row(st, dst) == STORE_OK ? 0 : -1;
+}
+
+int
+sq_approval_unclaimed(void *h, int64_t now, const char *after_id, int64_t limit,
+    struct store_approval **out, size_t *n)
+{
+	sqlite3 *db = sq_main_lock(h);
+	sqlite3_stmt *st;
+	int rc;
+
+	/* INDEXED BY: without statistics SQLite reads every approved row
+	 * through approvals_state_page (state, created_at, id), the approved
+	 * calls too, and sorts them. */
+	if ((rc = sq_prep(db, "approvals", "SELECT " COLUMNS " FROM approvals"
+	    " INDEXED BY approvals_unapplied WHERE " UNAPPLIED
+	    " AND claim_until <= ?1 AND id > ?2 ORDER BY id LIMIT ?3", &st,
+	    SQ_ARGS(SQ_INT(now), SQ_TEXT(after_id), SQ_INT(limit)))) == STORE_OK) {
+		rc = sq_collect(db, st, sizeof(**out), collect_row, store_approval_clear_v,
+		    (void **)out, n, "approvals unclaimed");
+		sqlite3_finalize(st);
+	}
+	sq_main_unlock(h);
+	return rc;
+}

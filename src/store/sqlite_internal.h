@@ -209,6 +209,9 @@ int	sq_approval_transition(void *h, const char *id,
 	    enum store_approval_state from, enum store_approval_state to,
 	    int check_expiry, int64_t now, const char *checker, int64_t used_at,
 	    const char *result);
+int	sq_approval_claim(void *h, const char *id, int64_t now, int64_t until);
+int	sq_approval_unclaimed(void *h, int64_t now, const char *after_id,
+	    int64_t limit, struct store_approval **out, size_t *n);
 
 /* sqlite_audit.c; the appends run inside the caller's write transaction on
  * db. The writer appends in every commit, so it keeps the two statements of

@@ -450,6 +450,29 @@ int	store_approval_transition(struct store *, const char *id,
 	    enum store_approval_state from, enum store_approval_state to,
 	    int check_expiry, int64_t now, const char *checker,
 	    int64_t used_at, const char *result);
+/*
+ * The apply claim of an approved admin change (kind not "call"): of the
+ * processes that would apply it (the decider, and any node's recovery,
+ * approvals_recover), only the one whose claim succeeds applies it. The
+ * claim is a guarded update: while the row is APPROVED, of a kind other
+ * than "call", and no claim on it is in force at now (claim_until <= now),
+ * it holds the row until `until`. STORE_OK when this call claimed it;
+ * STORE_CONFLICT when another claim is in force or the row is not an
+ * approved admin change (any more); STORE_NOTFOUND when there is no row.
+ * A claimer that stops leaves its claim to lapse at `until`: then another
+ * may claim the row and finish it.
+ */
+int	store_approval_claim(struct store *, const char *id, int64_t now,
+	    int64_t until);
+/*
+ * The approved admin changes (stored state APPROVED, kind not "call",
+ * whatever their expiry) that no claim holds at now: those with an id
+ * greater than after_id ("" from the first), in id order, at most limit
+ * (1..1000), so that a caller walks every one however many there are.
+ * Free with store_approval_free().
+ */
+int	store_approval_unclaimed(struct store *, int64_t now, const char *after_id,
+	    size_t limit, struct store_approval **out, size_t *n);
 void	store_approval_clear(struct store_approval *);
 void	store_approval_free(struct store_approval *, size_t n);
 

@@ -112,6 +112,28 @@ store_approval_transition(struct store *s, const char *id, enum store_approval_s
 	    used_at, result);
 }
 
+int
+store_approval_claim(struct store *s, const char *id, int64_t now, int64_t until)
+{
+	REQUIRE(s != NULL, "NULL argument");
+	REQUIRE(NONEMPTY(id), "an approval id is required");
+	REQUIRE(until > now, "a claim must last past now");
+	APPROVAL_REQUIRE_OPS(s, approval_claim);
+	return s->ops->approval_claim(s->h, id, now, until);
+}
+
+int
+store_approval_unclaimed(struct store *s, int64_t now, const char *after_id, size_t limit,
+    struct store_approval **out, size_t *n)
+{
+	REQUIRE(s != NULL && after_id != NULL && out != NULL && n != NULL, "NULL argument");
+	*out = NULL;
+	*n = 0;
+	REQUIRE(limit >= 1 && limit <= 1000, "limit must be 1 to 1000");
+	APPROVAL_REQUIRE_OPS(s, approval_unclaimed);
+	return s->ops->approval_unclaimed(s->h, now, after_id, (int64_t)limit, out, n);
+}
+
 void
 store_approval_clear(struct store_approval *a)
 {

@@ -244,6 +244,20 @@ struct store_ops {
 		    int check_expiry, int64_t now, const char *checker /* NULL */,
 		    int64_t used_at /* 0: unchanged */,
 		    const char *result /* NULL: unchanged */);
+	/*
+	 * approval_claim, one guarded update: UPDATE approvals SET
+	 * claim_until = until WHERE id = ? AND state = APPROVED AND kind <>
+	 * 'call' AND claim_until <= now; 1 row: STORE_OK; 0 rows: absent ->
+	 * STORE_NOTFOUND, else STORE_CONFLICT. Two concurrent claims: exactly
+	 * one STORE_OK (as approval_transition). No generation change: a
+	 * claim is nobody's cached data.
+	 * approval_unclaimed: WHERE state = APPROVED AND kind <> 'call' AND
+	 * claim_until <= now AND id > after_id ORDER BY id LIMIT limit,
+	 * through the partial index of migration 17.
+	 */
+	int	(*approval_claim)(void *h, const char *id, int64_t now, int64_t until);
+	int	(*approval_unclaimed)(void *h, int64_t now, const char *after_id,
+		    int64_t limit, struct store_approval **out, size_t *n);
 
 	/*
 	 * The group commit (writer thread only): inserts t[0..n) in ONE

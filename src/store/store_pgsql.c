@@ -325,4 +325,6 @@ const struct store_ops store_pgsql_ops = {
 	.approval_get = pg_approval_get,
 	.approval_list = pg_approval_list,
 	.approval_transition = pg_approval_transition,
+	.approval_claim = pg_approval_claim,
+	.approval_unclaimed = pg_approval_unclaimed,
 };

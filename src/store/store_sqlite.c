@@ -521,4 +521,6 @@ const struct store_ops store_sqlite_ops = {
 	.approval_get = sq_approval_get,
 	.approval_list = sq_approval_list,
 	.approval_transition = sq_approval_transition,
+	.approval_claim = sq_approval_claim,
+	.approval_unclaimed = sq_approval_unclaimed,
 };

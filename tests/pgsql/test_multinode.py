@@ -259,6 +259,53 @@ class MultiNode(Suite):
             t.join()
         eq(sorted(results), [200, 403], "one of two concurrent uses passes: %r" % results)
 
+    def test_stuck_approval_recovered_by_one_node(self):
+        """An admin change approved by a process that stopped before
+        applying it is finished by exactly one of two nodes recovering it
+        at once: before, both applied it (each applier's check of what is
+        in effect ran before the other made the change), and a key rotation
+        made two keys. GATEHOUSE_TEST_APPLY_PAUSE holds each applier
+        between that check and the change, so that the two meet there."""
+        import subprocess
+        from harness import BIN
+        op = self.a.client("platform", name="stuck-op", roles="operator")
+        adm = self.a.client("platform", name="stuck-adm", roles="admin", env="production",
+                            allow_ip="127.0.0.1/32")
+
+        def production_keys():
+            return len([k for k in self.a.cli("keys", "list") if k["env"] == "production"])
+
+        before = production_keys()
+        tok = self.token(self.a, op).json()["access_token"]
+        r = self.a.request("POST", "/admin/v1/keys/rotate", body={"env": "production", "lead": "0"},
+                           headers={"Authorization": "Bearer " + tok})
+        eq(r.status, 202, "rotation filed: %r" % r)
+        aid = r.json()["approval_id"]
+        env = dict(self.a.env, GATEHOUSE_TEST_FAULT="approval-after-decide")
+        p = subprocess.run([BIN, "approvals", "approve", aid, "--as", adm["client_id"], "--db",
+                            self.a.db, "--master-key", self.a.master], capture_output=True,
+                           env=env, timeout=60)
+        eq(p.returncode, 70, "the deciding CLI stopped after the decision: %r" % p.stderr)
+        eq(self.a.cli("approvals", "show", aid)["state"], "approved", "decided, not applied")
+        # Two more nodes, a minute on, recover it as they start.
+        env = {"GATEHOUSE_CLOCK_OFFSET": "60", "GATEHOUSE_TEST_APPLY_PAUSE": "5000"}
+        d = Server(*self.a.extra, workdir=self.a.dir, env=env, start=False)
+        e = Server(*self.a.extra, workdir=self.a.dir, env=env, start=False)
+        self.nodes += [d, e]
+        d.start()
+        e.start()
+        deadline = time.time() + 30
+        while self.a.cli("approvals", "show", aid)["state"] == "approved" and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(6)       # the other node's applier, had it run, ends its pause
+        a = self.a.cli("approvals", "show", aid)
+        eq(a["state"], "applied", "finished: %r" % a)
+        eq(production_keys(), before + 1, "one key made, by one node")
+        self.nodes.remove(d)
+        self.nodes.remove(e)
+        d.stop()
+        e.stop()
+
     def test_rate_limit_holds_over_nodes(self):
         """A client limited to 6 tokens a minute takes 2 on each node: 6 in
         all. Once the nodes have shared their counts (every 0.5 s), every

@@ -1450,6 +1450,119 @@ approval_pages(void **state)
 	store_close(s);
 }
 
+/* An approved approval of kind, filed at at, decided at 3000, expiring
+ * at expires. */
+static void
+approval_approved_op(struct store *s, const char *id, const char *kind, int64_t at,
+    int64_t expires)
+{
+	struct store_approval a = {
+		.id = (char *)id, .tenant_id = (char *)"acme", .kind = (char *)kind,
+		.maker = (char *)"maker-1", .maker_tenant = (char *)"acme",
+		.payload = (char *)"{}", .state = STORE_APPROVAL_PENDING,
+		.created_at = at, .expires_at = expires,
+	};
+
+	assert_int_equal(store_approval_create(s, &a), STORE_OK);
+	assert_int_equal(store_approval_transition(s, id, STORE_APPROVAL_PENDING,
+	    STORE_APPROVAL_APPROVED, 1, 3000, "chk", 0, NULL), STORE_OK);
+}
+
+static int
+claim_op(struct store *s, int i)
+{
+	(void)i;
+	return store_approval_claim(s, "op-race", 4000, 4030);
+}
+
+/* The ids store_approval_unclaimed walks at now, three to a page, into
+ * buf (", "-separated). */
+static void
+unclaimed_walk(struct store *s, int64_t now, char *buf, size_t len)
+{
+	struct store_approval *got = NULL;
+	char after[16] = "";
+	size_t n, used = 0;
+
+	buf[0] = '\0';
+	do {
+		assert_int_equal(store_approval_unclaimed(s, now, after, 3, &got, &n), STORE_OK);
+		assert_true(n <= 3);
+		for (size_t i = 0; i < n; i++) {
+			assert_int_equal(got[i].state, STORE_APPROVAL_APPROVED);
+			used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
+			    got[i].id);
+			assert_true(used < len);
+		}
+		if (n > 0)
+			snprintf(after, sizeof(after), "%s", got[n - 1].id);
+		store_approval_free(got, n);
+	} while (n == 3);
+}
+
+/*
+ * The apply claim of an approved admin change (store.h
+ * store_approval_claim): of handles claiming one at once (nodes
+ * recovering it), exactly one gets it; a claim in force is refused, a
+ * lapsed one taken again; a "call" approval, or one not approved, has
+ * none. The unclaimed walk gives every approved admin change no claim
+ * holds, whatever its age and expiry, page after page, and no call,
+ * pending or applied row: recovery once read only the newest 1000 approved
+ * rows, and a stuck change behind 1000 newer approved calls was never
+ * finished.
+ */
+static void
+approval_claims(void **state)
+{
+	struct store *s = open_store();
+	char ids[256], want[256] = "", id[16];
+	int ok, conflict;
+
+	(void)state;
+	approval_approved_op(s, "op-race", "test.op", 1000, 90000);
+	run_at_once(claim_op, &ok, &conflict);
+	assert_int_equal(ok, 1);
+	assert_int_equal(conflict, AT_ONCE - 1);
+	/* In force until 4030; lapsed at 4030, and taken again. */
+	assert_int_equal(store_approval_claim(s, "op-race", 4029, 4100), STORE_CONFLICT);
+	assert_non_null(strstr(store_last_error(), "being applied by another process"));
+	assert_int_equal(store_approval_claim(s, "op-race", 4030, 4100), STORE_OK);
+	assert_int_equal(store_approval_claim(s, "no-such", 4030, 4100), STORE_NOTFOUND);
+	/* Finished: nothing to claim. */
+	assert_int_equal(store_approval_transition(s, "op-race", STORE_APPROVAL_APPROVED,
+	    STORE_APPROVAL_APPLIED, 0, 4050, NULL, 4050, "{}"), STORE_OK);
+	assert_int_equal(store_approval_claim(s, "op-race", 9000, 9100), STORE_CONFLICT);
+	assert_non_null(strstr(store_last_error(), "applied"));
+
+	/* Seven stuck changes, the oldest first, behind newer approved calls
+	 * (which stay stored approved) and rows of other states. */
+	for (int i = 0; i < 7; i++) {
+		snprintf(id, sizeof(id), "op-%d", i);
+		approval_approved_op(s, id, "test.op", 1000 + i, 90000);
+		snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s%s",
+		    i ? ", " : "", id);
+	}
+	for (int i = 0; i < 5; i++) {
+		snprintf(id, sizeof(id), "call-%d", i);
+		approval_approved_op(s, id, "call", 2000 + i, 90000);
+	}
+	approval_file(s, "pending", "acme", 2500, 90000);
+	/* An expired approved change is stuck all the same. */
+	approval_approved_op(s, "op-x", "test.op", 1500, 3500);
+	snprintf(want + strlen(want), sizeof(want) - strlen(want), ", op-x");
+	unclaimed_walk(s, 5000, ids, sizeof(ids));
+	assert_string_equal(ids, want);
+	assert_int_equal(store_approval_claim(s, "call-0", 5000, 5030), STORE_CONFLICT);
+	assert_int_equal(store_approval_claim(s, "pending", 5000, 5030), STORE_CONFLICT);
+	/* A claimed one leaves the walk until its claim lapses. */
+	assert_int_equal(store_approval_claim(s, "op-3", 5000, 5030), STORE_OK);
+	unclaimed_walk(s, 5029, ids, sizeof(ids));
+	assert_string_equal(ids, "op-0, op-1, op-2, op-4, op-5, op-6, op-x");
+	unclaimed_walk(s, 5030, ids, sizeof(ids));
+	assert_string_equal(ids, want);
+	store_close(s);
+}
+
 static void
 duplicate_token_fails_alone(void **state)
 {
@@ -2275,6 +2388,7 @@ conformance_run(const struct conformance_backend *b)
 		T(client_pages),
 		T(lock_pages),
 		T(approval_pages),
+		T(approval_claims),
 		T(duplicate_token_fails_alone),
 		T(expired_token_records_pruned),
 		T(newer_schema_refused),

@@ -5,7 +5,8 @@
  * failing applier leaves FAILED with its error; a kind without an applier
  * cannot be filed or approved; the rules on makers, checkers, roles and
  * tenants; "call" approvals consumed once and matched on method, path and
- * body digest; expiry as of now.
+ * body digest; expiry as of now; recovery of stuck changes, every one, each
+ * applied once however many recoveries run at once.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -24,6 +25,7 @@
 #include "config/config.h"
 #include "server/context.h"
 #include "store_fixture.h"
+#include "util/util.h"
 
 static struct config cfg;
 static struct gh_ctx ctx;
@@ -367,6 +369,116 @@ calls(void **state)
 	    &a, err, sizeof(err)), 400);
 }
 
+/* An approval of kind approved at decided, whose decider stopped before
+ * applying it (the row as it then is). */
+static void
+stuck(const char *id, const char *kind, int64_t filed, int64_t decided)
+{
+	struct store_approval a = {
+		.id = (char *)id, .tenant_id = (char *)"acme", .kind = (char *)kind,
+		.maker = (char *)"maker", .maker_tenant = (char *)"acme",
+		.payload = (char *)"{\"n\":1}", .state = STORE_APPROVAL_PENDING,
+		.created_at = filed, .expires_at = filed + 86400,
+	};
+
+	assert_int_equal(store_approval_create(ctx.store, &a), STORE_OK);
+	assert_int_equal(store_approval_transition(ctx.store, id, STORE_APPROVAL_PENDING,
+	    STORE_APPROVAL_APPROVED, 1, decided, "checker", 0, NULL), STORE_OK);
+}
+
+static void
+assert_state(const char *id, enum store_approval_state want)
+{
+	struct store_approval a;
+
+	assert_int_equal(store_approval_get(ctx.store, id, &a), STORE_OK);
+	assert_int_equal(a.state, want);
+	store_approval_clear(&a);
+}
+
+/* Regression: recovery read the newest 1000 approved rows, and approved
+ * "call" approvals stay stored approved (used or not, expired or not):
+ * behind 1000 newer ones a stuck admin change was never finished. */
+static void
+recovery_sees_every_stuck_change(void **state)
+{
+	int64_t now = clock_now();
+	char id[APPROVAL_ID_LEN + 1];
+	int recovered = -1;
+
+	(void)state;
+	stuck("00000000000000000000000000000001", "test.ok", now - 7200, now - 7000);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(id, sizeof(id), "%032x", 0x100 + i);
+		stuck(id, "call", now - 3600, now - 3500);
+	}
+	assert_int_equal(approvals_recover(&ctx, now, &recovered), 0);
+	assert_int_equal(recovered, 1);
+	assert_int_equal(atomic_load(&applied), 1);
+	assert_state("00000000000000000000000000000001", STORE_APPROVAL_APPLIED);
+	/* Once: a second run finds nothing. */
+	assert_int_equal(approvals_recover(&ctx, now + 60, &recovered), 0);
+	assert_int_equal(recovered, 0);
+	assert_int_equal(atomic_load(&applied), 1);
+}
+
+static int
+apply_slow(struct gh_ctx *c, const struct store_approval *a, char **result, char *err,
+    size_t errlen)
+{
+	usleep(300 * 1000);
+	return apply_ok(c, a, result, err, errlen);
+}
+
+struct recoverer {
+	pthread_barrier_t	*go;
+	int64_t			 now;
+	int			 rc, recovered;
+};
+
+static void *
+recover_main(void *arg)
+{
+	struct recoverer *r = arg;
+
+	pthread_barrier_wait(r->go);
+	r->rc = approvals_recover(&ctx, r->now, &r->recovered);
+	return NULL;
+}
+
+/* Regression: two recoveries at once (two nodes, each every half minute)
+ * both applied a stuck change, the slower one's outcome refused only after
+ * its applier had run. Now one claims it, and one applies it. */
+static void
+concurrent_recoveries_apply_once(void **state)
+{
+	enum { N = 4 };
+	struct recoverer r[N];
+	pthread_t t[N];
+	pthread_barrier_t go;
+	int64_t now = clock_now();
+	int total = 0;
+
+	(void)state;
+	if (approvals_applier("test.slow") == NULL)
+		assert_int_equal(approvals_register("test.slow", apply_slow), 0);
+	stuck("00000000000000000000000000000002", "test.slow", now - 7200, now - 7000);
+	pthread_barrier_init(&go, NULL, N);
+	for (int i = 0; i < N; i++) {
+		r[i] = (struct recoverer){ &go, now, -1, 0 };
+		assert_int_equal(pthread_create(&t[i], NULL, recover_main, &r[i]), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(r[i].rc, 0);
+		total += r[i].recovered;
+	}
+	pthread_barrier_destroy(&go);
+	assert_int_equal(total, 1);
+	assert_int_equal(atomic_load(&applied), 1);
+	assert_state("00000000000000000000000000000002", STORE_APPROVAL_APPLIED);
+}
+
 static void
 expiry_as_of_now(void **state)
 {
@@ -395,6 +507,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(calls, setup, teardown),
 		cmocka_unit_test_setup_teardown(calls_with_query, setup, teardown),
+		cmocka_unit_test_setup_teardown(recovery_sees_every_stuck_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(concurrent_recoveries_apply_once, setup, teardown),
 		cmocka_unit_test(expiry_as_of_now),
 	};
 
