@@ -418,6 +418,24 @@ out:
 	return HTTP_DONE;
 }
 
+/* The paths of the prefix routes (http.h struct http_route serves): GET
+ * /approvals/{id}, POST /approvals/{id}/approve and .../reject, so that a
+ * 405's Allow names exactly the methods a path has. The id itself is
+ * checked by the handler (400 when malformed). */
+static int
+serves_item(const char *path)
+{
+	return strchr(path + strlen(API_PREFIX), '/') == NULL;
+}
+
+static int
+serves_decision(const char *path)
+{
+	const char *slash = strchr(path + strlen(API_PREFIX), '/');
+
+	return slash != NULL && (strcmp(slash, "/approve") == 0 || strcmp(slash, "/reject") == 0);
+}
+
 int
 approvals_routes_add(struct route_table *t, struct gh_ctx *ctx)
 {
@@ -425,11 +443,12 @@ approvals_routes_add(struct route_table *t, struct gh_ctx *ctx)
 		enum http_method m;
 		const char *path;
 		int prefix;
+		int (*serves)(const char *);
 	} fixed[] = {
-		{ HTTP_POST, "/approvals", 0 },
-		{ HTTP_GET, "/approvals", 0 },
-		{ HTTP_GET, API_PREFIX, 1 },
-		{ HTTP_POST, API_PREFIX, 1 },
+		{ HTTP_POST, "/approvals", 0, NULL },
+		{ HTTP_GET, "/approvals", 0, NULL },
+		{ HTTP_GET, API_PREFIX, 1, serves_item },
+		{ HTTP_POST, API_PREFIX, 1, serves_decision },
 	};
 
 	for (size_t i = 0; i < GH_ARRAY_LEN(fixed); i++) {
@@ -439,6 +458,7 @@ approvals_routes_add(struct route_table *t, struct gh_ctx *ctx)
 		r.method = fixed[i].m;
 		r.path = fixed[i].path;
 		r.prefix = fixed[i].prefix;
+		r.serves = fixed[i].serves;
 		r.handler = handle;
 		r.ctx = ctx;
 		r.auth = HTTP_AUTH_BEARER;

@@ -59,11 +59,14 @@ method_of(const char *m)
 	return HTTP_METHOD_OTHER;
 }
 
-/* 1 when route r serves path: exactly, or as a prefix. */
+/* 1 when route r serves path: exactly, or as a prefix (and its serves). */
 static int
 route_hits(const struct http_route *r, const char *path)
 {
-	return r->prefix ? strncmp(path, r->path, strlen(r->path)) == 0 : strcmp(path, r->path) == 0;
+	if (!r->prefix)
+		return strcmp(path, r->path) == 0;
+	return strncmp(path, r->path, strlen(r->path)) == 0 &&
+	    (r->serves == NULL || r->serves(path));
 }
 
 static const struct http_route *

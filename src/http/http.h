@@ -126,6 +126,11 @@ struct http_route {
 	enum http_method method;
 	const char	*path;		/* exact; or a prefix when prefix is set */
 	int		 prefix;
+	/* A prefix route's paths: NULL every one under the prefix, else
+	 * those it returns 1 for. The others are not this route's: another
+	 * route's, or 404; and a 405's Allow (RFC 9110 §15.5.6) names only
+	 * the methods of the routes that serve the path. */
+	int		(*serves)(const char *path);
 	http_handler_fn	 handler;
 	void		*ctx;		/* handed to the handler as route_ctx */
 	enum http_auth	 auth;

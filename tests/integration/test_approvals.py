@@ -247,6 +247,26 @@ class Approvals(Suite):
         finally:
             s.cleanup()
 
+    def test_method_not_allowed_names_the_paths_methods(self):
+        """RFC 9110 §15.5.6: a 405's Allow lists the methods the path has.
+        /approvals/{id} and /approvals/{id}/approve were routed by one
+        prefix, so each 405 named GET, HEAD and POST: POST to an approval
+        answered 404, and GET of .../approve 404 too."""
+        aid = self.file(self.op)["id"]
+        item, decide = "/approvals/" + aid, "/approvals/%s/approve" % aid
+        for method, path, allow in [("POST", item, "GET, HEAD"), ("PUT", item, "GET, HEAD"),
+                                    ("DELETE", item, "GET, HEAD"), ("GET", decide, "POST"),
+                                    ("HEAD", decide, "POST"), ("PUT", decide, "POST"),
+                                    ("GET", "/approvals/%s/reject" % aid, "POST"),
+                                    ("PATCH", "/approvals", "GET, HEAD, POST")]:
+            r = self.api(method, path, self.admin)
+            eq((r.status, r.header("Allow")), (405, allow), "%s %s" % (method, path))
+        for path in ["/approvals/%s/bogus" % aid, "/approvals/%s/approve/x" % aid]:
+            for method in ["GET", "POST"]:
+                eq(self.api(method, path, self.admin).status, 404, "%s %s" % (method, path))
+        eq(self.state(aid), "pending", "nothing decided")
+        eq(self.decide(self.admin, aid).status, 200, "the decision route still serves")
+
     def test_malformed_and_unknown_json(self):
         cases = [
             ('{"method": "POST", "path": ', 400, "malformed JSON"),
