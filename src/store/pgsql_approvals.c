@@ -6,8 +6,9 @@
  * UPDATEs: at READ COMMITTED the row lock makes a concurrent loser
  * re-evaluate the WHERE and change nothing, so of two nodes deciding or
  * using the same approval exactly one wins. Filing with a conflict key
- * takes a transaction-scoped advisory lock on the key first, so two nodes
- * cannot both see "no pending row" and both insert.
+ * takes a transaction-scoped advisory lock on the key first, in a
+ * statement of its own, so two nodes cannot both see "no pending row" and
+ * both insert.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -75,7 +76,7 @@ load(PGconn *c, const char *id, struct store_approval *out)
 int
 pg_approval_create(void *h, const struct store_approval *a)
 {
-	struct pv ex = { 0 }, key = { 0 }, ins = { 0 };
+	struct pv ex = { 0 }, lock = { 0 }, key = { 0 }, ins = { 0 };
 	char conflict[128];
 	enum pq_kind kind;
 	PGresult *r;
@@ -86,6 +87,7 @@ pg_approval_create(void *h, const struct store_approval *a)
 	pv_i(&ex, STORE_APPROVAL_EXPIRED);
 	pv_i(&ex, STORE_APPROVAL_PENDING);
 	pv_i(&ex, a->created_at);
+	pv_s(&lock, a->conflict_key);
 	pv_i(&key, STORE_APPROVAL_PENDING);
 	pv_s(&key, a->conflict_key);
 	pv_s(&ins, a->id);
@@ -107,17 +109,23 @@ pg_approval_create(void *h, const struct store_approval *a)
 	 * holds no conflict key. */
 	rc = pgi_run(c, "UPDATE approvals SET state = $1 WHERE state = $2 AND expires_at <= $3",
 	    &ex, NULL, "approvals expire", NULL, NULL);
+	/* The lock, then the look, as two statements: at READ COMMITTED a
+	 * statement reads the snapshot of its start, so a look in the
+	 * statement that waited for the lock missed the row its holder
+	 * committed meanwhile, and both filed. */
+	if (rc == STORE_OK && a->conflict_key[0] != '\0')
+		rc = pgi_run(c, "SELECT pg_advisory_xact_lock(hashtext($1))", &lock, NULL,
+		    "approvals conflict lock", NULL, NULL);
 	if (rc == STORE_OK && a->conflict_key[0] != '\0') {
-		r = pgi_q(c, "SELECT pg_advisory_xact_lock(hashtext($2)), (SELECT id FROM approvals"
-		    " WHERE state = $1 AND conflict_key = $2 LIMIT 1)", &key, &kind, &rc,
-		    "approvals conflict");
+		r = pgi_q(c, "SELECT id FROM approvals WHERE state = $1 AND conflict_key = $2"
+		    " LIMIT 1", &key, &kind, &rc, "approvals conflict");
 		if (r == NULL && kind != PQ_FAIL)
 			rc = store_set_error(STORE_ERROR, "approvals conflict: failed");
 		if (r != NULL) {
-			if (!PQgetisnull(r, 0, 1))
+			if (PQntuples(r) > 0)
 				rc = store_set_error(STORE_CONFLICT,
 				    "a pending approval (%.64s) already has this conflict key",
-				    PQgetvalue(r, 0, 1));
+				    PQgetvalue(r, 0, 0));
 			PQclear(r);
 		}
 	}

@@ -1475,6 +1475,55 @@ claim_op(struct store *s, int i)
 	return store_approval_claim(s, "op-race", 4000, 4030);
 }
 
+static int filing_round;
+
+static int
+file_same_key(struct store *s, int i)
+{
+	char id[32];
+	struct store_approval a = {
+		.id = id, .tenant_id = (char *)"acme", .kind = (char *)"call",
+		.maker = (char *)"maker-1", .maker_tenant = (char *)"acme",
+		.payload = (char *)"{}", .conflict_key = (char *)"call:same",
+		.state = STORE_APPROVAL_PENDING, .created_at = 1000, .expires_at = 90000,
+	};
+
+	snprintf(id, sizeof(id), "same-%d-%d", filing_round, i);
+	return store_approval_create(s, &a);
+}
+
+/*
+ * Regression: handles filing requests with one conflict key at once (the
+ * same call filed on two nodes, or twice by a retrying client) left
+ * several pending on PostgreSQL: its check took the advisory lock in the
+ * statement that also looked for a pending row, whose snapshot predates
+ * the wait, so a filing that waited on the lock did not see the row the
+ * holder had just committed. Exactly one is filed.
+ */
+static void
+approval_filings_at_once(void **state)
+{
+	struct store *s = open_store();
+	struct store_approval *all = NULL;
+	size_t n = 0;
+	int ok, conflict;
+
+	(void)state;
+	for (filing_round = 0; filing_round < 5; filing_round++) {
+		run_at_once(file_same_key, &ok, &conflict);
+		assert_int_equal(ok, 1);
+		assert_int_equal(conflict, AT_ONCE - 1);
+		assert_int_equal(store_approval_list(s, NULL, STORE_APPROVAL_PENDING, 1000, &all,
+		    &n), STORE_OK);
+		assert_int_equal(n, 1);
+		/* Decided: the key is free for the next round. */
+		assert_int_equal(store_approval_transition(s, all[0].id, STORE_APPROVAL_PENDING,
+		    STORE_APPROVAL_REJECTED, 0, 2000, "chk", 0, NULL), STORE_OK);
+		store_approval_free(all, n);
+	}
+	store_close(s);
+}
+
 /* The ids store_approval_unclaimed walks at now, three to a page, into
  * buf (", "-separated). */
 static void
@@ -2389,6 +2438,7 @@ conformance_run(const struct conformance_backend *b)
 		T(lock_pages),
 		T(approval_pages),
 		T(approval_claims),
+		T(approval_filings_at_once),
 		T(duplicate_token_fails_alone),
 		T(expired_token_records_pruned),
 		T(newer_schema_refused),
