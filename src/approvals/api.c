@@ -30,6 +30,9 @@
 #define API_PREFIX	"/approvals/"
 #define API_MAX_BODY	16384
 
+const char *const approvals_file_fields[] = { "tenant", "method", "path", "body_digest",
+	"reason", NULL };
+
 static const char *
 code_of(int status)
 {
@@ -171,15 +174,44 @@ audit_refusal(struct gh_ctx *ctx, struct http_exchange *x, const struct gate_pri
 	(void)audit_emit(ctx, &ev);	/* logs its own failure */
 }
 
+int
+approvals_body_parse(const char *body, size_t len, const char *const *allowed, json_t **out,
+    char *err, size_t errlen)
+{
+	const char *why = NULL, *k;
+	json_t *v;
+
+	*out = NULL;
+	if (http_json_parse(body, len, out, &why) == -1) {
+		snprintf(err, errlen, "malformed JSON body: %s", why != NULL ? why : "not an object");
+		return 400;
+	}
+	json_object_foreach(*out, k, v) {
+		size_t i;
+
+		for (i = 0; allowed[i] != NULL; i++)
+			if (strcmp(allowed[i], k) == 0)
+				break;
+		if (allowed[i] == NULL || !json_is_string(v)) {
+			snprintf(err, errlen, allowed[i] == NULL ? "unknown field \"%.40s\"" :
+			    "field \"%.40s\" must be a string", k);
+			json_decref(*out);
+			*out = NULL;
+			return 400;
+		}
+	}
+	return 0;
+}
+
 /* The request's JSON object (an empty body is {} when empty_ok), with only
- * the allowed fields, each a string. *out a new reference; -1 after
- * answering. */
+ * the allowed fields, each a string (approvals_body_parse). *out a new
+ * reference; -1 after answering. */
 static int
 read_body(struct http_exchange *x, const char *const *allowed, int empty_ok, json_t **out)
 {
-	const char *ct, *why = NULL, *k;
+	const char *ct;
+	char err[160];
 	size_t n = 0;
-	json_t *v;
 
 	*out = NULL;
 	if (x->req.body_len == 0 && empty_ok) {
@@ -191,35 +223,12 @@ read_body(struct http_exchange *x, const char *const *allowed, int empty_ok, jso
 		answer_error(x, 415, "Content-Type must be application/json");
 		return -1;
 	}
-	if (http_json_parse(x->req.body, x->req.body_len, out, &why) == -1) {
-		char d[160];
-		snprintf(d, sizeof(d), "malformed JSON body: %s", why != NULL ? why : "not an object");
-		answer_error(x, 400, d);
+	if (approvals_body_parse(x->req.body, x->req.body_len, allowed, out, err,
+	    sizeof(err)) != 0) {
+		answer_error(x, 400, err);
 		return -1;
 	}
-	json_object_foreach(*out, k, v) {
-		size_t i;
-		char d[160];
-
-		for (i = 0; allowed[i] != NULL; i++)
-			if (strcmp(allowed[i], k) == 0)
-				break;
-		if (allowed[i] == NULL) {
-			snprintf(d, sizeof(d), "unknown field \"%.40s\"", k);
-			answer_error(x, 400, d);
-			goto bad;
-		}
-		if (!json_is_string(v)) {
-			snprintf(d, sizeof(d), "field \"%.40s\" must be a string", k);
-			answer_error(x, 400, d);
-			goto bad;
-		}
-	}
 	return 0;
-bad:
-	json_decref(*out);
-	*out = NULL;
-	return -1;
 }
 
 static const char *
@@ -239,15 +248,13 @@ answer_approval(struct http_exchange *x, int status, const struct store_approval
 static void
 file_call(struct gh_ctx *ctx, struct http_exchange *x, const struct approval_actor *me)
 {
-	static const char *const allowed[] = { "tenant", "method", "path", "body_digest",
-	    "reason", NULL };
 	struct store_approval a;
 	const char *tenant;
 	char err[256], loc[64];
 	json_t *b;
 	int rc;
 
-	if (read_body(x, allowed, 0, &b) == -1)
+	if (read_body(x, approvals_file_fields, 0, &b) == -1)
 		return;
 	tenant = field(b, "tenant") != NULL ? field(b, "tenant") : me->tenant_id;
 	rc = approvals_file_call(ctx, me, tenant, field(b, "method"), field(b, "path"),

@@ -288,15 +288,12 @@ call_conflict_key(const char *tenant_id, const char *m, const char *norm, const 
 	return 0;
 }
 
-/* A call's target as filed: the path and at most '?' and a query. */
-#define CALL_TARGET_MAX	(POLICY_MAX_PATH + 1 + APPROVAL_QUERY_MAX)
-
 /* The target an approval stores for the request target in: its path
  * normalized as the gate normalizes X-Original-URI, then '?' and the query
  * as given: the gate compares the query byte for byte, since the API
  * behind reads it as sent. 0, or 400 with err. */
 static int
-call_target(const char *in, char target[CALL_TARGET_MAX + 1], char *err, size_t errlen)
+call_target(const char *in, char target[APPROVAL_TARGET_MAX + 1], char *err, size_t errlen)
 {
 	const char *why = NULL, *q;
 	size_t plen, qlen, n;
@@ -326,35 +323,56 @@ call_target(const char *in, char target[CALL_TARGET_MAX + 1], char *err, size_t 
 }
 
 int
-approvals_file_call(struct gh_ctx *ctx, const struct approval_actor *maker,
-    const char *tenant_id, const char *method, const char *path, const char *body_digest,
-    const char *reason, struct store_approval *out, char *err, size_t errlen)
+approvals_call_parse(const char *method, const char *path, const char *body_digest,
+    struct approval_call *out, char *err, size_t errlen)
 {
-	struct approval_request req;
-	char m[16], target[CALL_TARGET_MAX + 1], digest[72] = "", *payload = NULL, ckey[80] = "";
-	json_t *j;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if (method == NULL)
 		return fail(err, errlen, 400, "method: an HTTP method is required");
-	if (call_method(method, m) == -1)
-		return fail(err, errlen, 400, strlen(method) >= sizeof(m) ?
+	if (call_method(method, out->method) == -1)
+		return fail(err, errlen, 400, strlen(method) >= sizeof(out->method) ?
 		    "method: an HTTP method is required" :
 		    "method: one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
-	if ((rc = call_target(path, target, err, errlen)) != 0)
+	if ((rc = call_target(path, out->target, err, errlen)) != 0)
 		return rc;
-	if (body_digest != NULL && body_digest[0] != '\0' && digest_norm(body_digest, digest) == -1)
+	if (body_digest != NULL && body_digest[0] != '\0' &&
+	    digest_norm(body_digest, out->digest) == -1)
 		return fail(err, errlen, 400, "body_digest: \"sha256:\" and 64 hex digits expected");
-	j = json_pack("{s:s, s:s, s:s}", "method", m, "path", target, "body_digest", digest);
+	return 0;
+}
+
+int
+approvals_file_call(struct gh_ctx *ctx, const struct approval_actor *maker,
+    const char *tenant_id, const char *method, const char *path, const char *body_digest,
+    const char *reason, struct store_approval *out, char *err, size_t errlen)
+{
+	struct approval_request req;
+	struct approval_call *call;
+	char *payload = NULL, ckey[80] = "";
+	json_t *j;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	/* On the heap: a target is 6 KB. */
+	if ((call = malloc(sizeof(*call))) == NULL)
+		return fail(err, errlen, 500, "out of memory");
+	if ((rc = approvals_call_parse(method, path, body_digest, call, err, errlen)) != 0)
+		goto out;
+	j = json_pack("{s:s, s:s, s:s}", "method", call->method, "path", call->target,
+	    "body_digest", call->digest);
 	if (j != NULL)
 		payload = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
-	if (payload == NULL)
-		return fail(err, errlen, 500, "out of memory");
-	if (tenant_id != NULL && (rc = call_conflict_key(tenant_id, m, target, digest, ckey)) < 0) {
-		free(payload);
-		return fail(err, errlen, 500, rc == -1 ? "out of memory" : "cannot hash the call");
+	if (payload == NULL) {
+		rc = fail(err, errlen, 500, "out of memory");
+		goto out;
+	}
+	if (tenant_id != NULL && (rc = call_conflict_key(tenant_id, call->method, call->target,
+	    call->digest, ckey)) < 0) {
+		rc = fail(err, errlen, 500, rc == -1 ? "out of memory" : "cannot hash the call");
+		goto out;
 	}
 	memset(&req, 0, sizeof(req));
 	req.tenant_id = tenant_id;
@@ -363,7 +381,9 @@ approvals_file_call(struct gh_ctx *ctx, const struct approval_actor *maker,
 	req.reason = reason;
 	req.conflict_key = ckey;
 	rc = approvals_file(ctx, maker, &req, out, err, errlen);
+out:
 	free(payload);
+	free(call);
 	return rc;
 }
 

@@ -34,6 +34,7 @@
 
 #include <jansson.h>
 
+#include "gate/policy.h"
 #include "manage/manage.h"
 #include "store/store.h"
 
@@ -112,6 +113,23 @@ struct approval_request {
 int	approvals_file(struct gh_ctx *, const struct approval_actor *maker,
 	    const struct approval_request *req, struct store_approval *out,
 	    char *err, size_t errlen);
+
+/* A call as a "call" approval holds it (approvals_call_parse): the method
+ * upper-cased, the target (the path normalized, then '?' and the query as
+ * given, if any), and the body digest normalized ("" none). */
+#define APPROVAL_TARGET_MAX	(POLICY_MAX_PATH + 1 + APPROVAL_QUERY_MAX)
+struct approval_call {
+	char	method[16];
+	char	target[APPROVAL_TARGET_MAX + 1];
+	char	digest[72];
+};
+
+/* The checks of a call's method, path and body digest as
+ * approvals_file_call (below) makes them, before it files anything: 0 with
+ * *out filled, or 400 with err naming the field. */
+int	approvals_call_parse(const char *method, const char *path,
+	    const char *body_digest, struct approval_call *out, char *err,
+	    size_t errlen);
 
 /*
  * Files a "call" approval: method (an HTTP token, upper-cased), path (the

@@ -53,6 +53,8 @@
 #endif
 
 #include "test_rng.h"
+#include "approvals/api.h"
+#include "approvals/approvals.h"
 #include "config/config.h"
 #include "gate/bearer.h"
 #include "gate/claims.h"
@@ -2149,6 +2151,131 @@ static const char *const dict_gate_call[] = { "Authorization: Bearer ", "Authori
 	"X-Original-Method: ", "X-Original-URI: ", "GET", "POST", "DELETE", "/v1/cards/",
 	"/v1/Cards/", "/V1/payouts", "/v1/users/", "/balance", "/", "%2F", "%41", "==", "\n" };
 
+/* -- src/approvals: a request body of the approvals API ------------------ */
+
+/* 1 when s is "sha256:" and 64 lower-case hex digits. */
+static int
+fz_digest_ok(const char *s)
+{
+	if (strlen(s) != 71 || strncmp(s, "sha256:", 7) != 0)
+		return 0;
+	for (size_t i = 7; i < 71; i++)
+		if (!isdigit((unsigned char)s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
+			return 0;
+	return 1;
+}
+
+/*
+ * The call a filed body names, as approvals_call_parse took it: within
+ * the bounds approvals.h documents, and the same call the gate will see.
+ * The method is one of seven, the one sent upper-cased. The target's path
+ * is absolute, at most APPROVAL_PATH_MAX bytes, and as the gate's
+ * normalization leaves it: the gate compares the normalized X-Original-URI
+ * with it, so a path normalized to something else would be an approval no
+ * call could ever use. The query is the one sent, byte for byte, and a
+ * query the gate accepts; the digest the one sent, lower-cased.
+ */
+static void
+fz_call_holds(const char *method, const char *path, const char *digest,
+    const struct approval_call *c)
+{
+	static const char *const methods[] = { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
+	    "OPTIONS" };
+	char again[POLICY_MAX_PATH + 1];
+	const char *q = strchr(c->target, '?'), *sent_q, *why = NULL;
+	size_t plen = q != NULL ? (size_t)(q - c->target) : strlen(c->target), k;
+
+	for (k = 0; k < GH_ARRAY_LEN(methods); k++)
+		if (strcmp(c->method, methods[k]) == 0)
+			break;
+	FZ_CHECK(k < GH_ARRAY_LEN(methods));
+	FZ_CHECK(method != NULL && strcasecmp(method, c->method) == 0);
+	FZ_CHECK(path != NULL && c->target[0] == '/' && plen <= APPROVAL_PATH_MAX);
+	FZ_CHECK(policy_normalize_path(c->target, plen, again, &why) == 0);
+	FZ_CHECK(strlen(again) == plen && memcmp(again, c->target, plen) == 0);
+	sent_q = path + strcspn(path, "?#");
+	FZ_CHECK(sent_q[0] != '#');
+	if (sent_q[0] == '?') {
+		FZ_CHECK(q != NULL && strcmp(q + 1, sent_q + 1) == 0);
+		FZ_CHECK(strlen(q + 1) <= APPROVAL_QUERY_MAX);
+		FZ_CHECK(policy_check_query(q + 1, strlen(q + 1), &why) == 0);
+	} else
+		FZ_CHECK(q == NULL);
+	if (digest == NULL || digest[0] == '\0')
+		FZ_CHECK(c->digest[0] == '\0');
+	else
+		FZ_CHECK(fz_digest_ok(c->digest) && strcasecmp(c->digest, digest) == 0);
+}
+
+/*
+ * A body as POST /approvals reads it (approvals_body_parse with its
+ * fields), then its call as approvals_file_call checks it before filing
+ * (approvals_call_parse); and the same bytes as a decision's body (no
+ * fields). A parse that succeeds holds only allowed members, each a
+ * string; a refusal says why and hands nothing back; a decision's body is
+ * taken exactly when it is the empty object. Accepted: a call that would
+ * be filed, within its bounds (fz_call_holds).
+ */
+static int
+fz_approvals_body(const uint8_t *d, size_t n)
+{
+	static const char *const none[] = { NULL };
+	struct approval_call *c = malloc(sizeof(*c));
+	json_t *o = (json_t *)1, *o2 = (json_t *)1, *v;
+	const char *k, *m, *p, *dg;
+	char err[256] = "";
+	int rc, rc2, accepted = 0;
+
+	FZ_CHECK(c != NULL);
+	rc = approvals_body_parse((const char *)d, n, approvals_file_fields, &o, err, sizeof(err));
+	FZ_CHECK(rc == 0 || rc == 400);
+	rc2 = approvals_body_parse((const char *)d, n, none, &o2, err, sizeof(err));
+	FZ_CHECK(rc2 == 0 || rc2 == 400);
+	FZ_CHECK((rc2 == 0) == (rc == 0 && json_object_size(o) == 0));
+	FZ_CHECK(rc2 == 0 ? json_is_object(o2) : o2 == NULL);
+	json_decref(o2);
+	if (rc != 0) {
+		FZ_CHECK(o == NULL && err[0] != '\0');
+		goto out;
+	}
+	FZ_CHECK(json_is_object(o));
+	json_object_foreach(o, k, v) {
+		size_t i;
+		for (i = 0; approvals_file_fields[i] != NULL; i++)
+			if (strcmp(approvals_file_fields[i], k) == 0)
+				break;
+		FZ_CHECK(approvals_file_fields[i] != NULL && json_is_string(v));
+	}
+	m = json_string_value(json_object_get(o, "method"));
+	p = json_string_value(json_object_get(o, "path"));
+	dg = json_string_value(json_object_get(o, "body_digest"));
+	err[0] = '\0';
+	rc = approvals_call_parse(m, p, dg, c, err, sizeof(err));
+	FZ_CHECK(rc == 0 || rc == 400);
+	if (rc == 0) {
+		fz_call_holds(m, p, dg, c);
+		accepted = 1;
+	} else
+		FZ_CHECK(err[0] != '\0');
+	json_decref(o);
+out:
+	free(c);
+	return accepted;
+}
+
+static const char *const seeds_approvals_body[] = {
+	"{\"method\":\"POST\",\"path\":\"/v1/payouts/p-1/approve\",\"reason\":\"payout\"}",
+	("{\"tenant\":\"acme\",\"method\":\"delete\",\"path\":\"/v1/cards/c%2d1?force=1&x=%41\","
+	"\"body_digest\":\"sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855\"}"),
+	"{\"method\":\"PUT\",\"path\":\"/v1/users/u-1/\",\"body_digest\":\"\",\"reason\":\"caf\\u00e9\"}",
+	"{\"method\":\"GET\",\"path\":\"/v1/%7Euser?\"}",
+	"{\"method\":\"options\",\"path\":\"/\"}",
+};
+static const char *const dict_approvals_body[] = { "\"method\":", "\"path\":", "\"tenant\":",
+	"\"body_digest\":", "\"reason\":", "\"sha256:", "\"POST\"", "\"options\"", "\"/", "/..",
+	"/./", "//", "?", "#", "%2F", "%2e", "%41", "%00", ";", "\\u0000", "\\/", "null", "1",
+	"[]", "{}", "," };
+
 /* -- src/manage: a client's settings, as the admin API and CLI give them -- */
 
 static struct config fz_manage_cfg;
@@ -2541,6 +2668,8 @@ static const struct fz_target fz_t_gate_call = FZ_TARGET("gate_call", seeds_gate
     dict_gate_call, 20000, 4096, fz_gate_call);
 static const struct fz_target fz_t_client_spec = FZ_TARGET("client_spec", seeds_client_spec,
     dict_client_spec, 5000, 8192, fz_client_spec);
+static const struct fz_target fz_t_approvals_body = FZ_TARGET("approvals_body",
+    seeds_approvals_body, dict_approvals_body, 20000, 16384, fz_approvals_body);
 
 static const struct fz_target *const fz_targets[] = {
 	&fz_t_num_parse_i64,
@@ -2569,6 +2698,7 @@ static const struct fz_target *const fz_targets[] = {
 	&fz_t_json_view,
 	&fz_t_gate_call,
 	&fz_t_client_spec,
+	&fz_t_approvals_body,
 };
 
 /* -- the tests ---------------------------------------------------------- */
