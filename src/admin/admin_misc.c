@@ -345,7 +345,7 @@ key_rotate(struct admin_call *c)
 static void
 key_revoke(struct admin_call *c)
 {
-	char err[512];
+	char err[512], took_over[KEYS_KID_LEN + 1];
 
 	if (admin_fields(c, none) == -1 || admin_require_platform(c, "signing keys") == -1)
 		return;
@@ -354,7 +354,7 @@ key_revoke(struct admin_call *c)
 		admin_error(c, 403, "forbidden", "revoking a signing key needs the admin role");
 		return;
 	}
-	if (keys_revoke(c->ctx->store, c->arg[0], clock_now(), err, sizeof(err)) == -1) {
+	if (keys_revoke(c->ctx->store, c->arg[0], clock_now(), took_over, err, sizeof(err)) == -1) {
 		admin_manage_error(c, err);
 		return;
 	}
@@ -362,7 +362,8 @@ key_revoke(struct admin_call *c)
 		admin_error(c, 503, "temporarily_unavailable", "revoked, but the keyring did not reload: %s", err);
 		return;
 	}
-	admin_answer(c, 200, json_pack("{s:s, s:s}", "kid", c->arg[0], "state", "removed"));
+	admin_answer(c, 200, json_pack("{s:s, s:s, s:s*}", "kid", c->arg[0], "state", "removed",
+	    "signing", took_over[0] != '\0' ? took_over : NULL));
 }
 
 /* -- locks ----------------------------------------------------------------------- */

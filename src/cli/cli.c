@@ -30,7 +30,7 @@ static const struct command {
 	{ "token", "inspect", cmd_token_inspect, "decode a JWT; with --jwks URL verify it: TOKEN|-" },
 	{ "keys", "list", cmd_keys_list, "list signing keys with their state and dates" },
 	{ "keys", "rotate", cmd_keys_rotate, "publish a new key that signs after --lead (10m)" },
-	{ "keys", "revoke", cmd_keys_revoke, "remove a key from the JWKS now: KID" },
+	{ "keys", "revoke", cmd_keys_revoke, "remove a key from the JWKS now; a waiting successor signs: KID" },
 	{ "policy", "check", cmd_policy_check, "read a gate policy file as serve would; --call \"METHOD /path\" shows its rule" },
 	{ "lock", "list", cmd_lock_list, "list the lockout locks in force" },
 	{ "lock", "clear", cmd_lock_clear, "end locks: [--address A] [--client ID] | --all" },

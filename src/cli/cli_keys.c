@@ -140,7 +140,7 @@ cmd_keys_revoke(int argc, char **argv)
 	static const struct cli_opt spec[] = { CLI_STORE_OPTS };
 	struct cli_args a;
 	struct store *st = NULL;
-	char err[512];
+	char err[512], took_over[KEYS_KID_LEN + 1];
 	int rc;
 
 	if ((rc = cli_parse(argc, argv, "gatehouse keys revoke KID", spec, GH_ARRAY_LEN(spec), &a)) != 0)
@@ -149,10 +149,11 @@ cmd_keys_revoke(int argc, char **argv)
 		return cli_fail("keys revoke: name one kid");
 	if (cli_open_store_audited(&a, &st, "keys.revoke") == -1)
 		return 1;
-	rc = keys_revoke(st, a.pos[0], clock_now(), err, sizeof(err));
+	rc = keys_revoke(st, a.pos[0], clock_now(), took_over, err, sizeof(err));
 	cli_audit(&a, st, "keys.revoke", NULL, a.pos[0], rc == -1 ? err : NULL);
 	store_close(st);
 	if (rc == -1)
 		return cli_fail("keys revoke: %s", err);
-	return cli_print(json_pack("{s:s, s:s}", "kid", a.pos[0], "state", "removed"));
+	return cli_print(json_pack("{s:s, s:s, s:s*}", "kid", a.pos[0], "state", "removed",
+	    "signing", took_over[0] != '\0' ? took_over : NULL));
 }

@@ -72,9 +72,11 @@ int	keys_rotate_due(struct store *, const uint8_t seal_key[32], int64_t now,
 	    char *err, size_t errlen);
 /* Ends a key at once (compromise): retired and removed now. A successor
  * revoked before it signs cancels its rotation: the key it was to replace
- * signs on. */
-int	keys_revoke(struct store *, const char *kid, int64_t now, char *err,
-	    size_t errlen);
+ * signs on. The only key signing for its env is refused when no successor
+ * waits (rotate first); with one waiting, the successor signs from now on,
+ * in the same store transaction, and took_over gets its kid (else ""). */
+int	keys_revoke(struct store *, const char *kid, int64_t now,
+	    char took_over[KEYS_KID_LEN + 1], char *err, size_t errlen);
 /* The longest max_ttl of env's clients (at least floor). */
 int64_t	keys_max_lifetime(struct store *, enum store_env env, int64_t floor);
 

@@ -48,21 +48,6 @@ find_current(const struct store_key *ks, size_t n, enum store_env env,
 	return best;
 }
 
-/* The key of env scheduled to take over at now (find_current's pending),
- * or -1. */
-static int
-find_pending(const struct store_key *ks, size_t n, enum store_env env, int64_t now)
-{
-	for (size_t i = 0; i < n; i++) {
-		const struct store_key *k = &ks[i];
-		if (k->env == env && k->activate_at > now &&
-		    (k->remove_at == 0 || k->remove_at > now) &&
-		    (k->retire_at == 0 || k->retire_at > now))
-			return (int)i;
-	}
-	return -1;
-}
-
 /*
  * When env's retiring keys are unpublished: KEYS_REMOVE_MARGIN after the
  * later of last_token_end (the longest lifetime a client may now ask,
@@ -133,14 +118,35 @@ out:
 	return rc;
 }
 
-int
-keys_revoke(struct store *st, const char *kid, int64_t now, char *err,
-    size_t errlen)
+/* Into took_over, the kid of the key signing for env at now, as the store
+ * has it after a revocation ("" when it cannot be read: the revocation
+ * stands all the same). */
+static void
+signing_now(struct store *st, enum store_env env, int64_t now,
+    char took_over[KEYS_KID_LEN + 1])
 {
 	struct store_key *ks = NULL;
 	size_t n = 0;
-	int rc = -1, found = 0, src;
+	int pending, cur;
 
+	took_over[0] = '\0';
+	if (store_key_list(st, &ks, &n) != STORE_OK)
+		return;
+	if ((cur = find_current(ks, n, env, now, &pending)) >= 0)
+		snprintf(took_over, KEYS_KID_LEN + 1, "%s", ks[cur].kid);
+	store_key_free(ks, n);
+}
+
+int
+keys_revoke(struct store *st, const char *kid, int64_t now,
+    char took_over[KEYS_KID_LEN + 1], char *err, size_t errlen)
+{
+	struct store_key *ks = NULL;
+	size_t n = 0;
+	int rc = -1, found = 0, src, alone = 0;
+	enum store_env env = STORE_ENV_SANDBOX;
+
+	took_over[0] = '\0';
 	if (store_key_list(st, &ks, &n) != STORE_OK) {
 		snprintf(err, errlen, "store: %s", store_last_error());
 		return -1;
@@ -149,6 +155,7 @@ keys_revoke(struct store *st, const char *kid, int64_t now, char *err,
 		if (strcmp(ks[i].kid, kid) != 0)
 			continue;
 		found = 1;
+		env = ks[i].env;
 		if (ks[i].remove_at != 0 && ks[i].remove_at <= now) {
 			snprintf(err, errlen, "key %.64s is already removed", kid);
 			goto out;
@@ -161,18 +168,11 @@ keys_revoke(struct store *st, const char *kid, int64_t now, char *err,
 				    (ks[k].retire_at == 0 || ks[k].retire_at > now) &&
 				    (ks[k].remove_at == 0 || ks[k].remove_at > now))
 					others = 1;
-			if (cur == (int)i && !others && pending) {
-				/* keys rotate refuses while a successor waits:
-				 * the way out starts by cancelling it. */
-				int w = find_pending(ks, n, ks[i].env, now);
-				snprintf(err, errlen, "key %.64s is the only key signing for %s, and key "
-				    "%.64s is scheduled to take over; to end %.64s now, revoke %.64s "
-				    "(that cancels its rotation), rotate (gatehouse keys rotate --env %s "
-				    "--lead 0), then revoke %.64s", kid, store_env_names[ks[i].env],
-				    ks[w].kid, kid, ks[w].kid, store_env_names[ks[i].env], kid);
-				goto out;
-			}
-			if (cur == (int)i && !others) {
+			/* The only key signing, with a successor waiting: the
+			 * store brings the successor forward (a leaked key ends
+			 * in one step). With none, the env could not sign. */
+			alone = cur == (int)i && !others;
+			if (alone && !pending) {
 				snprintf(err, errlen, "key %.64s is the only key signing for %s; "
 				    "rotate first (gatehouse keys rotate --env %s --lead 0), then revoke it",
 				    kid, store_env_names[ks[i].env], store_env_names[ks[i].env]);
@@ -196,6 +196,8 @@ keys_revoke(struct store *st, const char *kid, int64_t now, char *err,
 		snprintf(err, errlen, "no key %.64s", kid);
 		goto out;
 	}
+	if (alone)
+		signing_now(st, env, now, took_over);
 	rc = 0;
 out:
 	store_key_free(ks, n);

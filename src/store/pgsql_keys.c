@@ -147,6 +147,33 @@ pg_key_rotate(void *h, const struct store_key *add, int64_t now, int64_t old_rem
 	return rc;
 }
 
+/* Revoking kid, the only key signing for env at now: the key scheduled to
+ * take over next (a rotation's successor, published already) signs from
+ * now instead, so that a leaked key ends in one step without leaving env
+ * unable to sign (store_sqlite.c SQ_KEY_NEXT). STORE_CONFLICT when no key
+ * is scheduled. In the caller's transaction, under the rotations' lock. */
+static int
+bring_forward(PGconn *c, int64_t env, const char *kid, int64_t now)
+{
+	struct pv v = { 0 };
+	int rc, n = 0;
+
+	pv_i(&v, env);
+	pv_i(&v, now);
+	if ((rc = pgi_run(c, "UPDATE signing_keys SET activate_at = $2, publish_at ="
+	    " LEAST(publish_at, $2) WHERE kid = (SELECT kid FROM signing_keys WHERE env = $1"
+	    " AND activate_at > $2 AND (remove_at = 0 OR remove_at > $2)"
+	    " AND (retire_at = 0 OR retire_at > $2) ORDER BY activate_at, created_at DESC,"
+	    " kid DESC LIMIT 1)", &v, &n, "key revoke", "key revoke: constraint failed",
+	    NULL)) != STORE_OK)
+		return rc;
+	if (n == 0)
+		return store_set_error(STORE_CONFLICT, "key %.64s is the only key signing for %s, "
+		    "and none is scheduled to take over", kid, store_env_names[env ==
+		    STORE_ENV_PRODUCTION ? STORE_ENV_PRODUCTION : STORE_ENV_SANDBOX]);
+	return STORE_OK;
+}
+
 /* The revocation's statements on c, inside the caller's transaction,
  * after the rotations' lock: a rotation or revocation at once elsewhere has
  * committed before this one looks at which keys sign. */
@@ -183,9 +210,8 @@ revoke_tx(PGconn *c, const char *kid, int64_t now)
 	only = PQgetvalue(r, 0, 1)[0] == 't';
 	others = pgi_col_i(r, 0, 2);
 	PQclear(r);
-	if (only && others == 0)
-		return store_set_error(STORE_CONFLICT, "key %.64s is the only key signing for %s", kid,
-		    store_env_names[env == STORE_ENV_PRODUCTION ? STORE_ENV_PRODUCTION : STORE_ENV_SANDBOX]);
+	if (only && others == 0 && (rc = bring_forward(c, env, kid, now)) != STORE_OK)
+		return rc;
 	/* Revoked before it signs, a successor cancels the rotation that
 	 * scheduled it: the key it was to replace signs on (store_sqlite.c
 	 * SQ_KEY_UNRETIRE). */

@@ -160,6 +160,29 @@ sq_key_rotate(void *h, const struct store_key *add, int64_t now, int64_t old_rem
 	return rc;
 }
 
+/* Revoking kid, the only key signing for env at now: the key scheduled to
+ * take over next signs from now instead (SQ_KEY_NEXT), so that a leaked key
+ * ends in one step without leaving env unable to sign. STORE_CONFLICT when
+ * no key is scheduled. In the caller's transaction. */
+static int
+bring_forward(struct sq *q, int env, const char *kid, int64_t now)
+{
+	struct first_col next = { 0, NULL };
+	int rc, src;
+
+	rc = sqi_fetch_one(q, sqi_stmt(q, SQ_KEY_NEXT, SQ_ARGS(SQ_INT(env), SQ_INT(now))),
+	    sizeof(next), kid_row, first_col_clear, &next, "key revoke", "no successor");
+	if (rc == STORE_NOTFOUND)
+		return store_set_error(STORE_CONFLICT, "key %.64s is the only key signing for %s, "
+		    "and none is scheduled to take over", kid, store_env_names[sqi_env_of(env)]);
+	if (rc != STORE_OK)
+		return rc;
+	src = sqi_run(q, sqi_stmt(q, SQ_KEY_FORWARD, SQ_ARGS(SQ_TEXT(next.s), SQ_INT(now))), NULL);
+	free(next.s);
+	return src != SQLITE_OK ? sqi_run_err(q, src, "key revoke", "key revoke: constraint failed",
+	    NULL) : STORE_OK;
+}
+
 /* The revocation's statements, inside the caller's transaction. */
 static int
 revoke_tx(struct sq *q, const char *kid, int64_t now)
@@ -180,8 +203,7 @@ revoke_tx(struct sq *q, const char *kid, int64_t now)
 	    SQ_INT(now))), sizeof(others), count_row, first_col_clear, &others, "key revoke",
 	    "key revoke: no count");
 	if (rc == STORE_OK && cur.s != NULL && strcmp(cur.s, kid) == 0 && others.i == 0)
-		rc = store_set_error(STORE_CONFLICT, "key %.64s is the only key signing for %s", kid,
-		    store_env_names[sqi_env_of((int)env.i)]);
+		rc = bring_forward(q, (int)env.i, kid, now);
 	free(cur.s);
 	if (rc != STORE_OK)
 		return rc;

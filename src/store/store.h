@@ -291,9 +291,11 @@ int	store_key_rotate(struct store *, const struct store_key *add, int64_t now,
 /*
  * Revokes key kid at now (it retires and is removed at now), in one
  * transaction with the check that another key of its env still signs:
- * STORE_CONFLICT when kid is the key signing for its env at now and no
- * other does (revocations at once cannot leave an env without a key),
- * STORE_NOTFOUND when there is no such key. A key revoked before it signs
+ * when kid is the key signing for its env at now and no other does, the
+ * key scheduled to take over next (a rotation's successor) is brought
+ * forward to sign from now, and with none STORE_CONFLICT (revocations at
+ * once cannot leave an env without a key); STORE_NOTFOUND when there is
+ * no such key. A key revoked before it signs
  * cancels the rotation that scheduled it (store_key_rotate): the key it
  * was to replace, signing at now, no longer retires. Increments the
  * generation.

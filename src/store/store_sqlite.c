@@ -123,6 +123,14 @@ const char *const sqi_sql[SQ__MAX] = {
 	[SQ_KEY_UNRETIRE] = "UPDATE signing_keys SET retire_at = 0, remove_at = 0 WHERE env = ?1"
 	    " AND kid <> ?2 AND activate_at <= ?3 AND retire_at > ?3"
 	    " AND retire_at = (SELECT activate_at FROM signing_keys WHERE kid = ?2)",
+	/* Revoking the only key signing for ?1 at ?2 brings forward the key
+	 * scheduled to take over next (a rotation's successor, published
+	 * already): it signs from ?2 on. */
+	[SQ_KEY_NEXT] = "SELECT kid FROM signing_keys WHERE env = ?1 AND activate_at > ?2"
+	    " AND (remove_at = 0 OR remove_at > ?2) AND (retire_at = 0 OR retire_at > ?2)"
+	    " ORDER BY activate_at, created_at DESC, kid DESC LIMIT 1",
+	[SQ_KEY_FORWARD] = "UPDATE signing_keys SET activate_at = ?2, publish_at = min(publish_at, ?2)"
+	    " WHERE kid = ?1",
 
 	[SQ_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM tokens WHERE id = ?",
 	/* One page after the cursor (?2, ?3), through tokens_client. The

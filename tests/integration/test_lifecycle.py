@@ -339,27 +339,46 @@ class Lifecycle(Suite):
         finally:
             s.cleanup()
 
-    def test_revoking_the_signing_key_during_a_lead_names_the_way_out(self):
+    def test_revoking_the_signing_key_during_a_lead_brings_the_successor_forward(self):
         # Regression: with a successor scheduled, revoking the signing key
-        # (compromised) was refused with "rotate first (--lead 0)", which
-        # keys rotate refuses while a successor waits: no way out for the
-        # whole lead. The refusal names the steps that work.
+        # (compromised) was refused, and the way out took three commands
+        # (revoke the successor, rotate with no lead, revoke again) while the
+        # leaked key signed on. Now the one revocation makes the successor
+        # sign at once, for the running server's next request, and the JWKS
+        # drops the revoked key; with no successor waiting it is refused.
         s = Server()
         try:
-            old = [k["kid"] for k in s.cli("keys", "list") if k["env"] == "sandbox"][0]
+            c = s.client("keys", name="compromise")
+
+            def kid():
+                r = s.token(c["client_id"], c["client_secret"])
+                eq(r.status, 200, "issued: %r" % r)
+                return jwt_parts(r.json()["access_token"])[0]["kid"]
+
+            def jwks():
+                return [k["kid"] for k in s.get("/.well-known/jwks.json").json()["keys"]]
+            old = kid()
             new = s.cli("keys", "rotate", "--env", "sandbox", "--lead", "10m")[0]["kid"]
-            p = s.cli("keys", "revoke", old, check=False)
-            check(p.returncode != 0, "the only signing key is not revoked")
-            err = p.stderr.decode()
-            check(new in err and "revoke" in err and "--lead 0" in err,
-                  "names the scheduled key and the way out: %r" % err)
-            s.cli("keys", "revoke", new)
-            s.cli("keys", "rotate", "--env", "sandbox", "--lead", "0")
-            s.cli("keys", "revoke", old)
-            check(old not in [k["kid"] for k in s.get("/.well-known/jwks.json").json()["keys"]],
-                  "the compromised key is gone")
-            c = s.client("keys", name="after compromise")
-            eq(s.token(c["client_id"], c["client_secret"]).status, 200, "tokens are issued")
+            eq(kid(), old, "the old key signs during the lead")
+            out = s.cli("keys", "revoke", old)
+            eq(out, {"kid": old, "state": "removed", "signing": new}, "says who signs now")
+            eq(kid(), new, "the successor signs from the next request")
+            check(old not in jwks() and new in jwks(), "the compromised key is gone: %r" % jwks())
+            states = {k["kid"]: k["state"] for k in s.cli("keys", "list")}
+            eq(states[new], "active", "the successor is active")
+            p = s.cli("keys", "revoke", new, check=False)
+            check(p.returncode != 0 and b"rotate first" in p.stderr,
+                  "with no successor, the only signing key stays: %r" % p.stderr)
+            eq(kid(), new, "and signs on")
+            # The admin API's revocation does the same.
+            admin = s.token(s.bootstrap["client_id"], s.bootstrap["client_secret"]).json()["access_token"]
+            third = s.cli("keys", "rotate", "--env", "sandbox", "--lead", "10m")[0]["kid"]
+            r = s.request("POST", "/admin/v1/keys/%s/revoke" % new, body={},
+                          headers={"Authorization": "Bearer " + admin})
+            eq(r.status, 200, "revoked through the API: %r" % r)
+            eq(r.json(), {"kid": new, "state": "removed", "signing": third}, "the API says so too")
+            eq(kid(), third, "the third key signs")
+            check(new not in jwks(), "the second key is gone")
         finally:
             s.cleanup()
 

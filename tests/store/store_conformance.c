@@ -844,6 +844,53 @@ key_revocation_of_a_scheduled_successor(void **state)
 	store_close(s);
 }
 
+/* Regression: revoking the only key signing for an env while a rotation's
+ * successor waited was refused, and the way out took three commands
+ * (revoke the successor, rotate with no lead, revoke again), a leaked key
+ * signing on meanwhile. Now the waiting successor signs from the
+ * revocation on, in the same transaction as the revoked key goes; with no
+ * successor it is still refused. */
+static void
+key_revocation_brings_the_successor_forward(void **state)
+{
+	struct store *s = open_store();
+	struct store_key a = key_fixture("a", STORE_ENV_SANDBOX, 100), k, got;
+	struct store_key p = key_fixture("p", STORE_ENV_PRODUCTION, 100);
+	uint64_t g0;
+
+	(void)state;
+	assert_int_equal(store_key_add(s, &a), STORE_OK);
+	assert_int_equal(store_key_add(s, &p), STORE_OK);
+	k = key_fixture("b", STORE_ENV_SANDBOX, 800);
+	k.publish_at = 200;
+	assert_int_equal(store_key_rotate(s, &k, 200, 1500, "a"), STORE_OK);
+	g0 = gen(s);
+	assert_int_equal(store_key_revoke(s, "a", 250), STORE_OK);
+	assert_true(gen(s) > g0);
+	key_get(s, "a", &got);
+	assert_int_equal(got.retire_at, 250);
+	assert_int_equal(got.remove_at, 250);
+	store_key_clear(&got);
+	key_get(s, "b", &got);
+	assert_int_equal(got.publish_at, 200);
+	assert_int_equal(got.activate_at, 250);
+	assert_int_equal(got.retire_at, 0);
+	assert_int_equal(got.remove_at, 0);
+	store_key_clear(&got);
+	/* b signs now, as the store's own choice for a rotation has it. */
+	k = key_fixture("c", STORE_ENV_SANDBOX, 300);
+	assert_int_equal(store_key_rotate(s, &k, 260, 1600, "b"), STORE_OK);
+	/* The other env is untouched, and its only key, with no successor,
+	 * is still refused. */
+	key_get(s, "p", &got);
+	assert_int_equal(got.activate_at, 100);
+	assert_int_equal(got.remove_at, 0);
+	store_key_clear(&got);
+	assert_int_equal(store_key_revoke(s, "p", 250), STORE_CONFLICT);
+	assert_non_null(strstr(store_last_error(), "key p is the only key signing for production"));
+	store_close(s);
+}
+
 /* Two keys of one env active from the same second (two nodes making the
  * first keys at once): a rotation retires both, not only the one chosen to
  * sign, which left the other published for good; and the store's choice of
@@ -2429,6 +2476,7 @@ conformance_run(const struct conformance_backend *b)
 		T(key_rotations_at_once_without_lead),
 		T(key_revocation),
 		T(key_revocation_of_a_scheduled_successor),
+		T(key_revocation_brings_the_successor_forward),
 		T(key_revocations_at_once),
 		T(key_tie_rotation_retires_both),
 		T(tokens),
