@@ -73,8 +73,10 @@ struct jose_key {
  * use of it. presign_sign signs a SHA-256 digest into R||S with a pair from
  * the pool: 0, or -1 when it has none (sign whole). presign_available,
  * presign_used (pairs signed with), presign_batched (pairs made in batches,
- * p256_nonces.h) and presign_batches (0: the next thread started makes its
- * pairs one at a time, as when a batch fails) are for tests.
+ * p256_nonces.h), presign_batches (0: the next thread started makes its
+ * pairs one at a time, as when a batch fails) and presign_spent (slots of
+ * pairs already taken that still hold one: 0 when taking wipes) are for
+ * tests.
  */
 struct presign_pool;
 struct presign_pool *presign_pool_new(EVP_PKEY *pkey);
@@ -84,6 +86,7 @@ size_t	presign_available(const struct presign_pool *);
 uint64_t presign_used(void);
 uint64_t presign_batched(void);
 void	presign_batches(int on);
+size_t	presign_spent(const struct presign_pool *);
 
 /*
  * Wraps pkey (ownership passes, also on failure) into a key for alg after

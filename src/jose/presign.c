@@ -203,6 +203,42 @@ presign_batches(int on)
 	atomic_store(&batches_off, !on);
 }
 
+size_t
+presign_spent(const struct presign_pool *p)
+{
+	uint64_t head = atomic_load(&p->head), tail = atomic_load(&p->tail);
+	uint64_t from = tail > POOL_PAIRS ? tail - POOL_PAIRS : 0;
+	size_t n = 0;
+
+	/* The slots of pairs taken and not yet rewritten: [tail - ring, head). */
+	for (uint64_t i = from; i < head; i++)
+		for (int j = 0; j < 8; j++)
+			if (atomic_load(&p->ring[i % POOL_PAIRS].w[j]) != 0) {
+				n++;
+				break;
+			}
+	return n;
+}
+
+/*
+ * Wipes a taken pair w from its slot, which must not keep k^-1 (with r and
+ * one signature made with it, the private key follows). Word by word, and
+ * only a word that still holds what was taken: head has passed the slot,
+ * so the thread may be writing a new pair there already, and zeroing its
+ * words would sign with a k^-1 of known zero bits, a biased nonce, which
+ * a few signatures turn into the key. A new word equal to the old one is
+ * a 2^-64 chance.
+ */
+static void
+wipe_slot(struct pair *slot, const uint64_t w[8])
+{
+	for (int i = 0; i < 8; i++) {
+		uint64_t was = w[i];
+		(void)atomic_compare_exchange_strong_explicit(&slot->w[i], &was, 0,
+		    memory_order_relaxed, memory_order_relaxed);
+	}
+}
+
 /* One pair for one signature: the slot at head, if this taker moves head
  * past it. A slot is written only after head has passed it, so a taker
  * whose move succeeds read the pair the producer published before it. */
@@ -212,13 +248,17 @@ take(struct presign_pool *p, uint8_t pair[64])
 	uint64_t h = atomic_load(&p->head), w[8];
 
 	for (;;) {
-		if (h == atomic_load(&p->tail))
+		if (h == atomic_load(&p->tail)) {
+			/* w may hold a pair another taker won. */
+			OPENSSL_cleanse(w, sizeof(w));
 			return -1;
+		}
 		for (int i = 0; i < 8; i++)
 			w[i] = atomic_load_explicit(&p->ring[h % POOL_PAIRS].w[i],
 			    memory_order_relaxed);
 		if (atomic_compare_exchange_weak(&p->head, &h, h + 1)) {
 			memcpy(pair, w, 64);
+			wipe_slot(&p->ring[h % POOL_PAIRS], w);
 			OPENSSL_cleanse(w, sizeof(w));
 			return 0;
 		}

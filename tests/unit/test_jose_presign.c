@@ -115,6 +115,34 @@ test_made_ahead_verify_and_never_repeat(void **state)
 	jose_presign_stop();
 }
 
+/* Regression: a pair taken for a signature stayed in its ring slot (k^-1
+ * with r: with one signature made with it, the private key follows) until
+ * the ring wrapped round to it, 1024 pairs later, or the pool was freed;
+ * a core dump or a read of freed-then-reused memory in between held it.
+ * Taking a pair now wipes its slot. */
+static void
+test_a_taken_pair_is_wiped(void **state)
+{
+	char err[128];
+	struct jose_key *k;
+	uint64_t used;
+	(void)state;
+
+	assert_int_equal(jose_presign_start(err, sizeof(err)), 0);
+	k = es256("wiped");
+	sign_once(k);
+	wait_for_pairs(k, 200);
+	/* Stopped, the thread rewrites no slot: what the signatures below
+	 * leave in the ring stays for the check. */
+	jose_presign_stop();
+	used = presign_used();
+	for (int i = 0; i < 100; i++)
+		sign_once(k);
+	assert_true(presign_used() - used == 100);
+	assert_int_equal(presign_spent(k->presign), 0);
+	jose_key_free(k);
+}
+
 /* When batches cannot be made, the thread makes its pairs one at a time
  * (ECDSA_sign_setup), and they sign as well. */
 static void
@@ -199,6 +227,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_whole_without_the_thread),
 		cmocka_unit_test(test_made_ahead_verify_and_never_repeat),
+		cmocka_unit_test(test_a_taken_pair_is_wiped),
 		cmocka_unit_test(test_one_at_a_time),
 		cmocka_unit_test(test_keys_come_and_go),
 		cmocka_unit_test(test_after_stop),
