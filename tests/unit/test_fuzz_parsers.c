@@ -47,6 +47,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <microhttpd.h>
+#include <sqlite3.h>
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/common_interface_defs.h>
@@ -55,6 +56,7 @@
 #include "test_rng.h"
 #include "approvals/api.h"
 #include "approvals/approvals.h"
+#include "audit/audit.h"
 #include "config/config.h"
 #include "gate/bearer.h"
 #include "gate/claims.h"
@@ -1878,6 +1880,486 @@ static const char *const seeds_iso8601[] = { "2024-07-11T07:48Z", "2024-07-11T07
 static const char *const dict_iso8601[] = { "T", "Z", "+", "-", ":", ".", "60", "24", "00",
 	"02-29", "02-30", "13", "+24:00", "-23:59" };
 
+/*
+ * ghc_sanitize (lib/client/extern.h): a server's text made fit for a
+ * message. The input is "N|s1|s2...\nSRC": dst holds N bytes (taken modulo
+ * 300, at least 1), s1.. are the strings to redact (none: r NULL), SRC the
+ * server's bytes. What it promises, checked:
+ *   - at most N - 1 bytes, NUL-terminated, printable ASCII only;
+ *   - redacted before cut: the output into N bytes is the first bytes of
+ *     the output into room for all of it;
+ *   - no string to redact survives in that whole output, nor a prefix of
+ *     one at its end at least GHC_REDACT_PREFIX long (the server cut it),
+ *     for strings of printable bytes without '?' and '*' (which the
+ *     output makes of other bytes and of redactions);
+ *   - with nothing to redact in SRC, the output is SRC with every byte
+ *     outside printable ASCII as '?'.
+ * Refused: a header that does not parse.
+ */
+#define FZ_SANITIZE_DST	300
+
+/* 1 when needle[0..nn) occurs in hay[0..hn) (memmem is not POSIX). */
+static int
+fz_has(const char *hay, size_t hn, const char *needle, size_t nn)
+{
+	for (size_t i = 0; nn <= hn && i <= hn - nn; i++)
+		if (memcmp(hay + i, needle, nn) == 0)
+			return 1;
+	return 0;
+}
+
+/* 1 when s[0..n) is printable ASCII without '?' and '*'. */
+static int
+fz_plain(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] >= 0x7f || s[i] == '?' || s[i] == '*')
+			return 0;
+	return 1;
+}
+
+/* 1 when what is redacted in src is nothing: no string of r in it, and no
+ * end that is a prefix of one, cut (ghc_sanitize's rules). */
+static int
+fz_nothing_to_redact(const struct ghc_redactions *r, const char *src, size_t n)
+{
+	for (size_t k = 0; r != NULL && k < r->count; k++) {
+		size_t min = r->n[k] < GHC_REDACT_PREFIX ? r->n[k] : GHC_REDACT_PREFIX;
+		if (fz_has(src, n, r->s[k], r->n[k]))
+			return 0;
+		for (size_t len = min; len < r->n[k] && len <= n; len++)
+			if (memcmp(src + n - len, r->s[k], len) == 0)
+				return 0;
+	}
+	return 1;
+}
+
+static int
+fz_sanitize(const uint8_t *d, size_t n)
+{
+	const uint8_t *nl = memchr(d, '\n', n), *p, *end;
+	struct ghc_redactions r = { 0 };
+	size_t dstlen = 0, srclen, wlen, olen, i, k;
+	char *src, *dst, *whole;
+	int64_t v;
+	const char *why;
+
+	if (nl == NULL)
+		return 0;
+	/* The header: N, then each string after a '|'. */
+	for (p = d; p < nl && *p != '|'; p++)
+		;
+	if (num_parse_i64((const char *)d, (size_t)(p - d), 0, INT64_MAX, &v, &why) == -1)
+		return 0;
+	dstlen = 1 + (size_t)(v % FZ_SANITIZE_DST);
+	while (p < nl) {
+		const uint8_t *s = ++p;
+		for (end = s; end < nl && *end != '|'; end++)
+			;
+		ghc_redactions_add(&r, (const char *)s, (size_t)(end - s));
+		p = end;
+	}
+	/* SRC in a buffer of its own length, dst and whole of exactly their
+	 * sizes: a byte read or written past one is an ASan report. */
+	srclen = n - (size_t)(nl + 1 - d);
+	src = malloc(srclen > 0 ? srclen : 1);
+	dst = malloc(dstlen);
+	wlen = 3 * srclen + 1;
+	whole = malloc(wlen);
+	assert_true(src != NULL && dst != NULL && whole != NULL);
+	memcpy(src, nl + 1, srclen);
+	memset(dst, 'x', dstlen);
+	ghc_sanitize(dst, dstlen, src, srclen, r.count > 0 ? &r : NULL);
+	ghc_sanitize(whole, wlen, src, srclen, r.count > 0 ? &r : NULL);
+	FZ_CHECK(memchr(dst, '\0', dstlen) != NULL);
+	FZ_CHECK(memchr(whole, '\0', wlen) != NULL);
+	olen = strlen(whole);
+	for (i = 0; i < olen; i++)
+		FZ_CHECK(whole[i] >= 0x20 && whole[i] < 0x7f);
+	/* Redacted, then cut. */
+	FZ_CHECK(strlen(dst) == (olen < dstlen - 1 ? olen : dstlen - 1));
+	FZ_CHECK(memcmp(dst, whole, strlen(dst)) == 0);
+	for (k = 0; k < r.count; k++) {
+		size_t sn = r.n[k], min = sn < GHC_REDACT_PREFIX ? sn : GHC_REDACT_PREFIX;
+		if (!fz_plain(r.s[k], sn))
+			continue;
+		FZ_CHECK(!fz_has(whole, olen, r.s[k], sn));
+		for (size_t len = min; len < sn && len <= olen; len++)
+			FZ_CHECK(memcmp(whole + olen - len, r.s[k], len) != 0);
+	}
+	if (fz_nothing_to_redact(r.count > 0 ? &r : NULL, src, srclen)) {
+		FZ_CHECK(olen == srclen);
+		for (i = 0; i < srclen; i++)
+			FZ_CHECK(whole[i] == ((unsigned char)src[i] >= 0x20 &&
+			    (unsigned char)src[i] < 0x7f ? src[i] : '?'));
+	}
+	free(src);
+	free(dst);
+	free(whole);
+	return 1;
+}
+
+static const char *const seeds_sanitize[] = {
+	"20|SECRETVALUE\n0123456789abcSECRETVALUE",
+	"20|T1|SECRETVALUE\ntok=T1 s=SECRETVALUE\n",
+	"64|SECRETVALUE\necho: SECRETVA",
+	"12|SECRETVALUE\necho: SECRETVA",
+	"64|SECRETVALUE\nSECRETVA and more",
+	"64|abc\nxabcxab",
+	"299\n{\"error\":\"invalid_client\",\"error_description\":\"bad secret\"}",
+	"40|s3cr3t%2Fx|s3cr3t/x|s3cr3t\\/x|YzE6czM=\n{\"secret\":\"s3cr3t\\/x\",\"b\":\"YzE6czM=\"}",
+	"7|aaaaaaaab|aab\naaaaaaaaab aab",
+};
+static const char *const dict_sanitize[] = { "|", "\n", "SECRETVALUE", "SECRETVA", "SECRE", "***",
+	"?", "\x01", "\x7f", "\xff", "%2F", "\\/", "0|", "1|", "8|", "300|" };
+
+/*
+ * The audit chain verifier (src/audit/verify.c over store_audit_scan and
+ * src/store/audit_chain.c): a trail written through the store, then
+ * tampered with in the database file, as someone with the file but not
+ * the master key would. The input is lines:
+ *   ACTION|OUTCOME|ACTOR|TENANT|TARGET|DETAIL|REQUEST_ID|ADDRESS
+ *           an event, appended (at 400 ms after the one before; events
+ *           between two other lines share a group commit, and token events
+ *           of one client there one row);
+ *   !p K    a retention prune of the token events before event K's time;
+ *   !e SEQ COLUMN POS X   after the rest, row SEQ's column changed:
+ *           COLUMN 0 seq, 1 at (each plus X, not 0), 2..9 a text field
+ *           (byte POS XOR X, not 0; an empty one gets a byte), 10
+ *           prev_hash, 11 hash (byte POS % 32 XOR X, not 0), 12 chain;
+ *   !d SEQ  after the rest, row SEQ deleted.
+ * What verify promises, checked: the trail as written verifies (rows,
+ * head seq and hash as in the file); a trail whose rows in sight (seq 1
+ * on) are not those written up to some seq, unchanged, is refused, naming
+ * a seq; verifying twice gives the same answer. Its newest rows cut off
+ * (deleted, or moved below seq 1) it may pass: no chain can show that
+ * (audit.h). Accepted: verified.
+ */
+#define FZ_AUDIT_LINES	48
+#define FZ_AUDIT_AT0	INT64_C(1720000000000)
+
+static struct store *fz_audit_st;
+static sqlite3 *fz_audit_db;
+
+/* The store, its audit key and a raw connection to its file (the
+ * append-only trigger dropped: the tamperer's), made once. */
+static void
+fz_audit_open(void)
+{
+	uint8_t key[32];
+	char path[TMPDIR_LEN + 32], url[TMPDIR_LEN + 64], err[256];
+
+	if (fz_audit_st != NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/audit.db", fz_dir);
+	snprintf(url, sizeof(url), "sqlite:%s", path);
+	if (store_open(url, &fz_audit_st, err, sizeof(err)) != STORE_OK)
+		fail_msg("fuzz audit: %s", err);
+	memset(key, 0x5a, sizeof(key));
+	assert_int_equal(store_audit_set_key(fz_audit_st, key, NULL), STORE_OK);
+	assert_int_equal(sqlite3_open(path, &fz_audit_db), SQLITE_OK);
+	sqlite3_busy_timeout(fz_audit_db, 5000);
+	assert_int_equal(sqlite3_exec(fz_audit_db, "PRAGMA synchronous=OFF;"
+	    "DROP TRIGGER IF EXISTS audit_append_only", NULL, NULL, NULL), SQLITE_OK);
+}
+
+static void
+fz_audit_close(void)
+{
+	if (fz_audit_db != NULL)
+		sqlite3_close(fz_audit_db);
+	fz_audit_db = NULL;
+	store_close(fz_audit_st);
+	fz_audit_st = NULL;
+}
+
+/* Up to max whole numbers in line[0..n) after its first two bytes (runs
+ * of digits, with a '-' before: mutations seldom leave a line clean);
+ * how many. */
+static size_t
+fz_audit_nums(const char *line, size_t n, int64_t *v, size_t max)
+{
+	size_t got = 0, i = 2;
+	const char *why;
+
+	while (i < n && got < max) {
+		size_t j;
+		if (line[i] < '0' || line[i] > '9') {
+			i++;
+			continue;
+		}
+		for (j = i; j < n && line[j] >= '0' && line[j] <= '9'; j++)
+			;
+		if (i > 2 && line[i - 1] == '-')
+			i--;
+		if (num_parse_i64(line + i, j - i, -(INT64_C(1) << 40), INT64_C(1) << 40, &v[got],
+		    &why) == 0)
+			got++;
+		i = j;
+	}
+	return got;
+}
+
+/* An event line appended (fields as C strings: a NUL ends one). */
+static void
+fz_audit_event(const char *line, size_t n, int64_t at)
+{
+	char *f[8] = { 0 };
+	struct store_audit a;
+	size_t i = 0, k;
+
+	for (k = 0; k < 8; k++) {
+		size_t j = i;
+		while (j < n && line[j] != '|')
+			j++;
+		f[k] = fz_cstr((const uint8_t *)line + (i < n ? i : n), i < n ? j - i : 0);
+		i = j + 1;
+	}
+	/* A checkpoint is the store's to write: an event of that action
+	 * would be taken for one. */
+	if (f[0][0] == '\0' || strcmp(f[0], STORE_AUDIT_CHECKPOINT) == 0) {
+		free(f[0]);
+		f[0] = fz_cstr((const uint8_t *)"x.event", 7);
+	}
+	if (f[1][0] == '\0') {	/* required too */
+		free(f[1]);
+		f[1] = fz_cstr((const uint8_t *)"ok", 2);
+	}
+	memset(&a, 0, sizeof(a));
+	a.at = at;
+	a.action = f[0];
+	a.outcome = f[1];
+	a.actor = f[2];
+	a.tenant = f[3];
+	a.target = f[4];
+	a.detail = f[5];
+	a.request_id = f[6];
+	a.address = f[7];
+	if (store_audit_append(fz_audit_st, &a, NULL, NULL) != STORE_OK)
+		fail_msg("fuzz audit: append: %s", store_last_error());
+	for (k = 0; k < 8; k++)
+		free(f[k]);
+}
+
+static const char *const fz_audit_cols[] = { "seq", "at", "request_id", "actor", "tenant",
+	"address", "action", "target", "outcome", "detail", "prev_hash", "hash", "chain" };
+
+/* b XOR x, not b and not NUL: a text read stops at a NUL, so that a byte
+ * after one is no change anyone sees (nor the link, which hashes the
+ * text as read). */
+static uint8_t
+fz_audit_flip(uint8_t b, int64_t x)
+{
+	uint8_t nb = (uint8_t)(b ^ (x & 0xff ? x : 1));
+
+	return nb != 0 ? nb : b == 1 ? 2 : 1;
+}
+
+/* Row seq's column col changed (the !e line): 1 when the file changed. */
+static int
+fz_audit_edit(int64_t seq, int64_t col, int64_t pos, int64_t x)
+{
+	char sql[128];
+	sqlite3_stmt *st = NULL;
+	uint8_t buf[4096];
+	int len = 0, changed = 0;
+
+	if (col < 0 || col >= (int64_t)GH_ARRAY_LEN(fz_audit_cols))
+		return 0;
+	if (x == 0)
+		x = 1;
+	snprintf(sql, sizeof(sql), "SELECT %s FROM audit WHERE seq = ?", fz_audit_cols[col]);
+	assert_int_equal(sqlite3_prepare_v2(fz_audit_db, sql, -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_int64(st, 1, seq);
+	if (sqlite3_step(st) == SQLITE_ROW && col >= 2 && col <= 11) {
+		const void *b = sqlite3_column_blob(st, 0);
+		len = sqlite3_column_bytes(st, 0);
+		if (len > (int)sizeof(buf) - 1)
+			len = (int)sizeof(buf) - 1;
+		if (len > 0)
+			memcpy(buf, b, (size_t)len);
+		if (len == 0)
+			buf[len++] = 0;
+		buf[(size_t)pos % (size_t)len] = fz_audit_flip(buf[(size_t)pos % (size_t)len], x);
+		changed = 1;
+	} else if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+		changed = 1;
+	sqlite3_finalize(st);
+	if (!changed)
+		return 0;
+	if (col <= 1 || col == 12)
+		snprintf(sql, sizeof(sql), "UPDATE audit SET %s = %s + ? WHERE seq = ?",
+		    fz_audit_cols[col], fz_audit_cols[col]);
+	else
+		snprintf(sql, sizeof(sql), "UPDATE audit SET %s = ? WHERE seq = ?", fz_audit_cols[col]);
+	assert_int_equal(sqlite3_prepare_v2(fz_audit_db, sql, -1, &st, NULL), SQLITE_OK);
+	if (col <= 1 || col == 12)
+		sqlite3_bind_int64(st, 1, x);
+	else if (col <= 9)
+		sqlite3_bind_text(st, 1, (const char *)buf, len, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_blob(st, 1, buf, len, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, seq);
+	/* A seq moved onto another row's is refused by the table. */
+	changed = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(fz_audit_db) == 1;
+	sqlite3_finalize(st);
+	return changed;
+}
+
+/* The file's row count, and its head's seq and hash (hex). */
+static void
+fz_audit_head(int64_t *rows, int64_t *seq, char hash[65])
+{
+	sqlite3_stmt *st = NULL;
+
+	*rows = *seq = 0;
+	hash[0] = '\0';
+	assert_int_equal(sqlite3_prepare_v2(fz_audit_db, "SELECT count(*), max(seq) FROM audit",
+	    -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*rows = sqlite3_column_int64(st, 0);
+		*seq = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_prepare_v2(fz_audit_db, "SELECT hash FROM audit WHERE seq = ?",
+	    -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_int64(st, 1, *seq);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32)
+		hex_encode(sqlite3_column_blob(st, 0), 32, hash);
+	sqlite3_finalize(st);
+}
+
+/*
+ * 1 when the rows in sight now (seq 1 on) are those written, unchanged, up
+ * to some seq (*last; 0 when none): the trail as written, or with its
+ * newest rows cut off (which verify may or may not see, audit.h). 0 when
+ * a row in sight was changed, or one written before the last is gone.
+ */
+static int
+fz_audit_cut(int64_t *last)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t changed = -1, missing = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(fz_audit_db, "SELECT coalesce(max(seq), 0),"
+	    " (SELECT count(*) FROM audit a WHERE seq >= 1 AND NOT EXISTS (SELECT 1 FROM"
+	    " temp.written w WHERE w.seq = a.seq AND w.at IS a.at AND w.request_id IS a.request_id"
+	    " AND w.actor IS a.actor AND w.tenant IS a.tenant AND w.address IS a.address"
+	    " AND w.action IS a.action AND w.target IS a.target AND w.outcome IS a.outcome"
+	    " AND w.detail IS a.detail AND w.prev_hash IS a.prev_hash AND w.hash IS a.hash"
+	    " AND w.chain IS a.chain))"
+	    " FROM audit WHERE seq >= 1", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	*last = sqlite3_column_int64(st, 0);
+	changed = sqlite3_column_int64(st, 1);
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_prepare_v2(fz_audit_db, "SELECT count(*) FROM temp.written w"
+	    " WHERE w.seq <= ? AND NOT EXISTS (SELECT 1 FROM audit a WHERE a.seq = w.seq)",
+	    -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_int64(st, 1, *last);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	missing = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return changed == 0 && missing == 0;
+}
+
+static int
+fz_audit(const uint8_t *d, size_t n)
+{
+	struct audit_verify_result r1, r2;
+	struct store_audit_key *k;
+	int64_t ev_at[FZ_AUDIT_LINES], edits[FZ_AUDIT_LINES][4], dels[FZ_AUDIT_LINES];
+	int64_t rows, head, pruned, v[4];
+	size_t nev = 0, ned = 0, ndel = 0, lines = 0, i = 0;
+	int64_t last = 0;
+	int cut;
+	char head_hash[65];
+	uint8_t key[32];
+
+	fz_audit_open();
+	assert_int_equal(sqlite3_exec(fz_audit_db, "DELETE FROM audit", NULL, NULL, NULL),
+	    SQLITE_OK);
+	while (i < n && lines++ < FZ_AUDIT_LINES) {
+		const char *line = (const char *)d + i;
+		size_t len = 0;
+		while (i + len < n && d[i + len] != '\n')
+			len++;
+		i += len + 1;
+		if (len >= 2 && line[0] == '!' && line[1] == 'p' &&
+		    fz_audit_nums(line, len, v, 1) == 1) {
+			assert_int_equal(store_flush(fz_audit_st), STORE_OK);
+			if (nev > 0)
+				assert_int_equal(store_audit_prune(fz_audit_st,
+				    v[0] >= 0 && (size_t)v[0] < nev ? ev_at[v[0]] : ev_at[nev - 1] + 1,
+				    ev_at[nev - 1] + 1, &pruned), STORE_OK);
+		} else if (len >= 2 && line[0] == '!' && line[1] == 'e' &&
+		    fz_audit_nums(line, len, v, 4) == 4)
+			memcpy(edits[ned++], v, sizeof(v));
+		else if (len >= 2 && line[0] == '!' && line[1] == 'd' &&
+		    fz_audit_nums(line, len, v, 1) == 1)
+			dels[ndel++] = v[0];
+		else if (len > 0 && line[0] != '!') {
+			ev_at[nev] = FZ_AUDIT_AT0 + 400 * (int64_t)nev;
+			fz_audit_event(line, len, ev_at[nev]);
+			nev++;
+		}
+	}
+	assert_int_equal(store_flush(fz_audit_st), STORE_OK);
+	fz_audit_head(&rows, &head, head_hash);
+	assert_int_equal(sqlite3_exec(fz_audit_db, "DROP TABLE IF EXISTS temp.written;"
+	    "CREATE TEMP TABLE written AS SELECT * FROM audit", NULL, NULL, NULL), SQLITE_OK);
+	for (i = 0; i < ned; i++)
+		(void)fz_audit_edit(edits[i][0], edits[i][1], edits[i][2], edits[i][3]);
+	for (i = 0; i < ndel; i++) {
+		char sql[96];
+		snprintf(sql, sizeof(sql), "DELETE FROM audit WHERE seq = %lld", (long long)dels[i]);
+		assert_int_equal(sqlite3_exec(fz_audit_db, sql, NULL, NULL, NULL), SQLITE_OK);
+	}
+	cut = fz_audit_cut(&last);
+	memset(key, 0x5a, sizeof(key));
+	assert_non_null(k = store_audit_key_new(key));
+	assert_int_equal(audit_verify(fz_audit_st, k, &r1), 0);
+	assert_int_equal(audit_verify(fz_audit_st, k, &r2), 0);
+	store_audit_key_free(k);
+	/* The same answer twice. */
+	FZ_CHECK(memcmp(&r1, &r2, sizeof(r1)) == 0);
+	FZ_CHECK(memchr(r1.why, '\0', sizeof(r1.why)) != NULL);
+	FZ_CHECK(!r1.key_mismatch);
+	if ((!cut && (r1.ok || r1.first_bad == 0)) || (cut && last == head && !r1.ok))
+		fprintf(stderr, "fuzz audit: verify said ok %d, first_bad %lld: %s\n", r1.ok,
+		    (long long)r1.first_bad, r1.why);
+	if (!cut) {
+		/* Named by the seq it has now: a row moved below 1 too. */
+		FZ_CHECK(!r1.ok && r1.why[0] != '\0');
+		FZ_CHECK(r1.first_bad != 0);
+	} else if (last == head) {
+		FZ_CHECK(r1.ok);
+		FZ_CHECK(r1.rows == rows && r1.head_seq == head);
+		FZ_CHECK(strcmp(r1.head_hash, head_hash) == 0);
+	}
+	return r1.ok;
+}
+
+static const char *const seeds_audit[] = {
+	("client.create|ok|cli:root|acme|c-1|{\"name\":\"a\"}|r-1|\n"
+	"token.issued|ok|c-1|acme|tok-1||r-2|203.0.113.9\n"
+	"token.issued|ok|c-1|acme|tok-2||r-3|203.0.113.9"),
+	("token.issued|ok|c-1|acme|t1||r1|10.0.0.1\n!p 0\n"
+	"token.refused|refused|c-2|acme|||r2|10.0.0.2\nkeys.revoke|ok|cli:root||kid-1\n"
+	"token.issued|ok|c-1|acme|t2||r3|10.0.0.1\n!p 4\nlock.clear|ok|c-9"),
+	("gate.refused|refused|c-1|acme|/v1/x|{\"reason\":\"scope\"}\n!p 1\n"
+	"approval.approve|ok|c-3|acme|ap-1"),
+	/* The head cut off, or moved out of sight: no chain can tell. */
+	"a|ok\nb|ok\nc|ok\n!d 3",
+	"a|ok\ntoken.issued|ok|c\n!p 2\nb|ok\n!e 4 0 0 -9",
+	/* Rows that are not there: nothing changes. */
+	"a|ok|x|t|g|d|r|1.2.3.4\nb|ok\nc|ok\n!e 8 2 0 1\n!e 9 11 3 7\n!d 7",
+};
+static const char *const dict_audit[] = { "\n", "|", "!e ", "!d ", "!p ", " 0", " 1", " 2",
+	" 3", " 9", " 10", " 11", " 12", " -1", " 255", "token.issued|ok|c-1|acme|",
+	"token.refused|refused|", "audit.checkpoint|ok|||||{\"through\":1}", "\\u0000", "\xff",
+	"\n!e 1 2 0 1\n", "\n!e 2 11 5 7\n", "\n!e 1 12 0 -1\n", "\n!d 1\n", "\n!d 2\n" };
+
 /* -- src/util/json_view: a JWT's header and claims, against jansson ------ */
 
 #define FZ_VIEW_CAP	64	/* top-level members the view holds */
@@ -2575,6 +3057,7 @@ fz_teardown(void **state)
 		free(fz_signed_seeds[i]);
 	policy_unref(fz_gate_policy);
 	fz_gate_policy = NULL;
+	fz_audit_close();
 	if (fz_manage_cfg_set)
 		config_clear(&fz_manage_cfg);
 	fz_manage_cfg_set = 0;
@@ -2648,6 +3131,10 @@ static const struct fz_target fz_t_client_token_parse = FZ_TARGET("ghc_token_par
     seeds_client_token, dict_client_token, 20000, 8192, fz_client_token);
 static const struct fz_target fz_t_client_iso8601 = FZ_TARGET("ghc_parse_iso8601",
     seeds_iso8601, dict_iso8601, 20000, 128, fz_iso8601);
+static const struct fz_target fz_t_client_sanitize = FZ_TARGET("ghc_sanitize", seeds_sanitize,
+    dict_sanitize, 20000, 2048, fz_sanitize);
+static const struct fz_target fz_t_audit_verify = FZ_TARGET("audit_verify", seeds_audit,
+    dict_audit, 1000, 2048, fz_audit);
 static const struct fz_target fz_t_cachectl = FZ_TARGET("verify Cache-Control",
     seeds_cachectl, dict_cachectl, 20000, 512, fz_cachectl);
 static const struct fz_target fz_t_jose_jwk = FZ_TARGET("jose_key_from_jwk", fz_jwk_seeds,
@@ -2689,6 +3176,8 @@ static const struct fz_target *const fz_targets[] = {
 	&fz_t_json_flat,
 	&fz_t_client_token_parse,
 	&fz_t_client_iso8601,
+	&fz_t_client_sanitize,
+	&fz_t_audit_verify,
 	&fz_t_jose_jwk,
 	&fz_t_jws_signed_claims,
 	&fz_t_dialect_parse,
