@@ -134,17 +134,27 @@ visit(void *arg, const struct store_audit *a)
 {
 	struct walk *w = arg;
 	uint8_t h[32];
+	int linked;
 
 	w->r->rows++;
 	w->last = a->seq;
+	/* -1: an unknown chain version (version_ok says so), or out of memory. */
+	linked = store_audit_link(w->k, a, h);
+	/* A newer checkpoint than the one looked up: a prune ran since, so
+	 * look again. Unless the row is not what it says (its link fails): the
+	 * store's lookup may not take it for one (text after a NUL), and
+	 * looking again would find the same; it is named instead. */
 	if (strcmp(a->action, STORE_AUDIT_CHECKPOINT) == 0 && a->seq > w->cp->seq &&
 	    a->seq > w->cp->through) {
-		w->newer_cp = a->seq;	/* a prune ran since we looked */
+		if (linked == -1 || CRYPTO_memcmp(h, a->hash, 32) != 0)
+			return bad(w, a->seq, "row %lld was edited: its hash does not match its "
+			    "content", (long long)a->seq);
+		w->newer_cp = a->seq;
 		return WALK_RESCAN;
 	}
 	if (version_ok(w, a) != 0)
 		return WALK_STOP;
-	if (store_audit_link(w->k, a, h) == -1)
+	if (linked == -1)
 		return bad(w, a->seq, "row %lld could not be checked (out of memory)",
 		    (long long)a->seq);
 	if (a->seq <= w->cp->through) {
