@@ -191,6 +191,13 @@ parse_allowlist(const struct client_spec *s, char **out, char *err, size_t errle
 			snprintf(err, errlen, "allow-ip: \"%.50s\" %s", bad, why);
 			return -1;
 		}
+		/* One of separators alone (" ", ",") would add no block: given
+		 * alone, it left the client without an allowlist, any address
+		 * allowed, while the list (and an approval of it) showed one. */
+		if (one.n == 0) {
+			snprintf(err, errlen, "allow-ip: \"%.50s\" names no address", s->allow_ips[i]);
+			return -1;
+		}
 		for (size_t k = 0; k < one.n; k++) {
 			if (all.n == CIDR_MAX_BLOCKS)
 				return fail(err, errlen, "allow-ip: too many address blocks");

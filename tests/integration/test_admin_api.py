@@ -436,6 +436,10 @@ class Admin(Suite):
             ({"ttl": "2h", "max_ttl": "1h"}, ["--ttl", "2h", "--max-ttl", "1h"]),
             ({"claims": {"iss": "me"}}, ["--claims", '{"iss":"me"}']),
             ({"allow_ips": ["10.0.0.1/8"]}, ["--allow-ip", "10.0.0.1/8"]),
+            # An entry of separators alone named no address: the client had
+            # no allowlist at all, any address allowed, though one was given.
+            ({"allow_ips": [" "]}, ["--allow-ip", " "]),
+            ({"allow_ips": ["10.0.0.0/8", ","]}, ["--allow-ip", "10.0.0.0/8", "--allow-ip", ","]),
             ({"scopes": ["a\"b"]}, ["--scopes", "a\"b"]),
             ({"token_format": "paseto"}, ["--token-format", "paseto"]),
             ({"env": "staging"}, ["--env", "staging"]),
