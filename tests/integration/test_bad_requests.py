@@ -378,7 +378,9 @@ class BadRequests(Suite):
         # RFC 9110 §15.5.6: a 405 MUST carry Allow with the target's methods.
         # Under a prefix route (/approvals/ID) the list came out empty and
         # the header was left out; HEAD, served wherever GET is, was missing.
-        for method, path, want in (("DELETE", "/approvals/abc", {"GET", "HEAD", "POST"}),
+        # /approvals/ID is GET's alone; .../approve POST's.
+        for method, path, want in (("DELETE", "/approvals/abc", {"GET", "HEAD"}),
+                                   ("DELETE", "/approvals/abc/approve", {"POST"}),
                                    ("POST", "/healthz", {"GET", "HEAD"}),
                                    ("GET", "/oauth/token", {"POST"})):
             r = self.s.request(method, path)
