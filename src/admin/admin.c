@@ -518,7 +518,10 @@ admin_handle(struct http_exchange *x)
 			admin_error(&c, 404, "not_found", "no admin route for this path");
 		return HTTP_DONE;
 	}
-	ctx_client_address(c.ctx, &x->req, c.addr, &c.https);
+	if (ctx_client_address(c.ctx, &x->req, c.addr, &c.https) == -1) {
+		admin_error(&c, 400, "invalid_request", CTX_UNKNOWN_CALLER);
+		return HTTP_DONE;
+	}
 	/* Approvals this call files (admin/critical.c) carry its request id
 	 * and address on the trail, as those filed through /approvals do. */
 	approvals_origin(x->req.request_id, c.addr);

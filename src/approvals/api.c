@@ -80,7 +80,10 @@ authenticate(struct gh_ctx *ctx, struct http_exchange *x, struct approval_actor 
 	int https = 0, has;
 
 	*pp = NULL;
-	ctx_client_address(ctx, &x->req, addr, &https);
+	if (ctx_client_address(ctx, &x->req, addr, &https) == -1) {
+		answer_error(x, 400, CTX_UNKNOWN_CALLER);
+		return -1;
+	}
 	approvals_origin(x->req.request_id, addr);
 	/* Bearer tokens only over HTTPS, as the admin API and the token
 	 * endpoint (RFC 6750 §5.3): a token sent in the clear is anyone's
@@ -160,7 +163,7 @@ audit_refusal(struct gh_ctx *ctx, struct http_exchange *x, const struct gate_pri
 
 	if (x->resp.status != 401 && x->resp.status != 403)
 		return;
-	ctx_client_address(ctx, &x->req, addr, &https);
+	(void)ctx_client_address(ctx, &x->req, addr, &https);	/* the proxy's when unknown */
 	snprintf(detail, sizeof(detail), "{\"status\":%d}", x->resp.status);
 	memset(&ev, 0, sizeof(ev));
 	ev.request_id = x->req.request_id;

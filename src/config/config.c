@@ -37,7 +37,7 @@ static const struct config_entry entries[] = {
 	{ "connections_per_address", CT_INT, O(connections_per_address), 0, HTTP_MAX_CONNECTIONS, "256", "most connections one client address (an IPv6 /64) may hold open at once, so that one host cannot take all 4096; trusted_proxies are not limited; 0: no limit" },
 	{ "log_requests", CT_BOOL, O(log_requests), 0, 1, "1", "one JSON log line per request" },
 	{ "require_https", CT_TRISTATE, O(require_https), -1, 1, "auto", "refuse token requests over plain HTTP (auto: unless listening on loopback)" },
-	{ "trusted_proxies", CT_STR, O(trusted_proxies), 0, 0, "", "CIDRs whose X-Forwarded-For/-Proto are believed" },
+	{ "trusted_proxies", CT_STR, O(trusted_proxies), 0, 0, "", "CIDRs whose X-Forwarded-For/-Proto are believed (X-Real-IP is not read); a forwarded caller that is not an address is refused 400" },
 	{ "ttl_sandbox", CT_DURATION, O(ttl_sandbox), 60, 31 * 86400, "1200", "default token lifetime of new sandbox clients" },
 	{ "ttl_production", CT_DURATION, O(ttl_production), 60, 31 * 86400, "3600", "default token lifetime of new production clients" },
 	/* 2 days: seed 002's own example asks 100001 s ("expiration"), more

@@ -77,7 +77,7 @@ gate_approval_check(struct gh_ctx *ctx, const struct http_request *req,
 			    "X-Original-Body-Digest must be 'sha256:' and 64 hex digits");
 		snprintf(body_digest, sizeof(body_digest), "%s", hdr);
 	}
-	ctx_client_address(ctx, req, addr, &https);
+	(void)ctx_client_address(ctx, req, addr, &https);	/* checked by the gate before */
 	approvals_origin(req->request_id, addr);
 	memset(&caller, 0, sizeof(caller));
 	snprintf(caller.client_id, sizeof(caller.client_id), "%s", p->client_id);

@@ -333,7 +333,7 @@ audit_refusal(struct gh_ctx *ctx, struct http_exchange *x, const struct gate_pri
 	char addr[46], target[POLICY_MAX_PATH + 24], detail[256];
 	int https = 0;
 
-	ctx_client_address(ctx, &x->req, addr, &https);
+	(void)ctx_client_address(ctx, &x->req, addr, &https);	/* the proxy's when unknown */
 	snprintf(target, sizeof(target), "%.16s %s", om != NULL ? om : "", path);
 	snprintf(detail, sizeof(detail), "%d %s: %s", r->status, r->reason, r->description);
 	memset(&ev, 0, sizeof(ev));
@@ -424,7 +424,7 @@ caller(struct gh_ctx *ctx, struct http_exchange *x, int64_t now, struct gate_pri
 	if (*p == NULL && principal_for(ctx->gate, tok, toklen, now, p, r) == -1) {
 		if (r->status == 401) {
 			/* The caller, not nginx: the address after trusted proxies. */
-			ctx_client_address(ctx, &x->req, addr, &https);
+			(void)ctx_client_address(ctx, &x->req, addr, &https);
 			log_event(LOG_INFO, "auth.gate_invalid_token", json_pack("{s:s, s:s, s:s}",
 			    "reason", r->reason, "peer", addr, "request_id", x->req.request_id));
 		}
@@ -505,7 +505,8 @@ rule_allows(struct gh_ctx *ctx, struct http_exchange *x, const struct policy_rul
 	}
 	if (tenant_allowed(x, rule, p, r) == -1 || binds_allowed(rule, p, path, r) == -1)
 		return -1;
-	ctx_client_address(ctx, &x->req, addr, &https);
+	if (ctx_client_address(ctx, &x->req, addr, &https) == -1)
+		return gate_refuse(r, 400, "invalid_request", "forwarded", CTX_UNKNOWN_CALLER);
 	if (p->client->allow.n > 0 && !cidr_match(&p->client->allow, addr)) {
 		gate_refuse(r, 403, "access_denied", "address",
 		    "calls from %s are not allowed for this client", addr);

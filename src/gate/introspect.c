@@ -141,7 +141,8 @@ read_caller(struct gh_ctx *ctx, struct http_exchange *x, struct caller *c,
 	char field[HTTP_MAX_FIELD_NAME];
 	int https = 0;
 
-	ctx_client_address(ctx, &x->req, c->peer, &https);
+	if (ctx_client_address(ctx, &x->req, c->peer, &https) == -1)
+		return oauth_fail(e, 400, OAUTH_INVALID_REQUEST, CTX_UNKNOWN_CALLER);
 	if (ctx->require_https && !https)
 		return oauth_fail(e, 400, OAUTH_INVALID_REQUEST,
 		    "requests with client credentials must use HTTPS (RFC 6749 §2.3.1)");

@@ -173,7 +173,10 @@ token_route_handle(struct http_exchange *x)
 
 	memset(&r, 0, sizeof(r));
 	memset(&t, 0, sizeof(t));
-	ctx_client_address(ctx, &x->req, r.peer_ip, &https);
+	if (ctx_client_address(ctx, &x->req, r.peer_ip, &https) == -1) {
+		oauth_fail(&e, 400, OAUTH_INVALID_REQUEST, CTX_UNKNOWN_CALLER);
+		goto fail;
+	}
 	if (ctx->require_https && !https) {
 		oauth_fail(&e, 400, OAUTH_INVALID_REQUEST,
 		    "token requests must use HTTPS (RFC 6749 §3.2)");

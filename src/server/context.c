@@ -1,5 +1,4 @@
 /* context.c — see context.h. */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include "audit/audit.h"
 #include "http/http.h"
 #include "keys/keys.h"
+#include "net/forwarded.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "security/masterkey.h"
@@ -418,41 +418,6 @@ out:
 	return rc;
 }
 
-/* The rightmost address of a comma-separated X-Forwarded-For that is not a
- * trusted proxy: everything to its right was added by our own proxies. */
-static int
-forwarded_for(const struct gh_ctx *c, const char *xff, char out[46])
-{
-	size_t len = strlen(xff);
-
-	while (len > 0) {
-		size_t end = len, start;
-		char item[64];
-		while (end > 0 && (xff[end - 1] == ' ' || xff[end - 1] == ','))
-			end--;
-		start = end;
-		while (start > 0 && xff[start - 1] != ',')
-			start--;
-		while (start < end && xff[start] == ' ')
-			start++;
-		if (end - start == 0 || end - start >= sizeof(item))
-			return -1;
-		memcpy(item, xff + start, end - start);
-		item[end - start] = '\0';
-		{
-			uint8_t tmp[16];
-			if (inet_pton(AF_INET, item, tmp) != 1 && inet_pton(AF_INET6, item, tmp) != 1)
-				return -1;
-		}
-		if (!cidr_match(&c->trusted_proxies, item) || start == 0) {
-			snprintf(out, 46, "%.45s", item);
-			return 0;
-		}
-		len = start > 0 ? start - 1 : 0;
-	}
-	return -1;
-}
-
 static int
 is_xff(const struct http_field *f)
 {
@@ -490,31 +455,33 @@ forwarded_list(const struct http_request *r)
 	return list;
 }
 
-void
+int
 ctx_client_address(const struct gh_ctx *c, const struct http_request *r,
     char out[46], int *https)
 {
-	const char *xff, *xri, *proto;
+	const char *xff, *proto;
+	char *list = NULL;
 	size_t n;
+	int rc = 0;
 
 	str_copy(out, 46, r->peer_ip);
 	*https = r->tls;
 	if (c->trusted_proxies.n == 0 || !cidr_match(&c->trusted_proxies, r->peer_ip))
-		return;
-	/* X-Real-IP only without X-Forwarded-For: a client's own X-Real-IP
-	 * must not stand in when the list merely came in two lines. */
+		return 0;
 	if ((xff = http_request_header(r, "X-Forwarded-For", &n)) != NULL) {
-		char *list = n == 1 ? NULL : forwarded_list(r);
-		if ((n > 1 && list == NULL) || forwarded_for(c, n == 1 ? xff : list, out) == -1)
-			str_copy(out, 46, r->peer_ip);
+		char who[FORWARDED_ADDR_MAX];
+
+		if (n > 1 && (list = forwarded_list(r)) == NULL)
+			rc = -1;	/* out of memory: as unknown */
+		else if (forwarded_client(&c->trusted_proxies, n > 1 ? list : xff, who) == -1)
+			rc = -1;
+		else
+			str_copy(out, 46, who);
 		free(list);
-	} else if ((xri = http_request_header(r, "X-Real-IP", &n)) != NULL && n == 1) {
-		uint8_t tmp[16];
-		if (strlen(xri) < 46 && (inet_pton(AF_INET, xri, tmp) == 1 || inet_pton(AF_INET6, xri, tmp) == 1))
-			str_copy(out, 46, xri);
 	}
 	if ((proto = http_request_header(r, "X-Forwarded-Proto", &n)) != NULL && n == 1)
 		*https = strcmp(proto, "https") == 0;
+	return rc;
 }
 
 /* -- lockout locks in the store (issue 5) ----------------------------------- */

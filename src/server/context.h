@@ -162,10 +162,18 @@ void	ctx_lock_housekeeping(struct gh_ctx *, int64_t now);
 void	ctx_learn_failures(struct gh_ctx *, int64_t now);
 
 /* The caller's address: the TCP peer, or, when the peer is a trusted proxy,
- * the nearest untrusted address of X-Forwarded-For (or X-Real-IP). Writes
- * into out (46 bytes). *https gets whether the original call used HTTPS. */
+ * the nearest untrusted address of its X-Forwarded-For (net/forwarded.h),
+ * written canonically into out (46 bytes). *https gets whether the
+ * original call used HTTPS. 0; or -1 when a trusted proxy's
+ * X-Forwarded-For names the caller with something that is not an address:
+ * the caller is unknown, out holds the proxy's address for the log only,
+ * and a check by address (allowlists, lockouts) must refuse the request
+ * (CTX_UNKNOWN_CALLER). X-Real-IP is not read: a proxy that sets it may
+ * pass its client's own X-Forwarded-For through. */
+#define CTX_UNKNOWN_CALLER	"X-Forwarded-For from a trusted proxy does not name the " \
+	"caller's address (an IP address, IPv4 with a port or [IPv6] with one)"
 struct http_request;
-void	ctx_client_address(const struct gh_ctx *, const struct http_request *,
+int	ctx_client_address(const struct gh_ctx *, const struct http_request *,
 	    char out[46], int *https);
 
 #endif

@@ -438,6 +438,29 @@ class Gate(Suite):
         check("192.168.7.7" in r.json()["error_description"], "names the address")
         self.refused(self.gate(t), 403, "address", "loopback caller")
 
+    def test_forwarded_caller_read_strictly(self):
+        # Regression: a trusted proxy's X-Forwarded-For naming the caller with
+        # anything but a bare address (a port, garbage) made the caller the
+        # proxy itself, inside the proxy's allowlists and lockouts; and a
+        # proxy's X-Real-IP was believed.
+        def post(c, headers):
+            h = {"Authorization": basic(c["client_id"], c["client_secret"])}
+            h.update(headers)
+            return self.s.post_form("/oauth/token", {"grant_type": "client_credentials"}, headers=h)
+        r = post(self.prod, {"X-Forwarded-For": "192.168.1.1:5555"})
+        eq(r.status, 400, "a caller with a port is that caller, outside 127/8: %r" % r)
+        check("192.168.1.1" in r.json()["error_description"], "names it: %r" % r)
+        for xff in ("10.1.2.3, garbage", "unknown", "fe80::1%eth0", " , "):
+            r = post(self.prod, {"X-Forwarded-For": xff})
+            eq(r.status, 400, "%r: not the proxy's own address: %r" % (xff, r))
+            check("X-Forwarded-For" in r.json()["error_description"], "says why: %r" % r)
+        r = post(self.listed, {"X-Real-IP": "10.1.2.3"})
+        eq(r.status, 400, "X-Real-IP is not read: the caller is the proxy: %r" % r)
+        t = self.token(self.listed, xff="198.51.100.1, 10.1.2.3:80")
+        for xff in ("[::ffff:10.1.2.3]:443", "10.1.2.3,\t127.0.0.1", "::FFFF:10.1.2.3"):
+            eq(self.gate(t, xff=xff).status, 200, "%r inside the allowlist" % xff)
+        self.refused(self.gate(t, xff="10.1.2.3, unknown"), 400, "forwarded", "an unknown caller")
+
     def test_mangopay_style(self):
         r = self.gate("0123456789abcdef0123456789abcdef", uri="/v2.01/client/users", tenant=None)
         eq(r.status, 401, "unknown token %r" % r)

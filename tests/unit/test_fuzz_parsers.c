@@ -65,6 +65,7 @@
 #include "jose/b64url.h"
 #include "jose/jose_int.h"
 #include "manage/manage.h"
+#include "net/forwarded.h"
 #include "net/cidr.h"
 #include "oauth/client_cache.h"
 #include "oauth/dialect.h"
@@ -1056,7 +1057,31 @@ fz_dialect(const uint8_t *d, size_t n)
 	return rc == 0;
 }
 
-/* X-Forwarded-For and X-Real-IP from a trusted proxy (src/server/context.c). */
+/* 1 when out is, canonically, one element of a value of the X-Forwarded-For
+ * lines of conn (net/forwarded.h). */
+static int
+fz_forwarded_has(const struct fz_conn *conn, const char *out)
+{
+	for (size_t i = 0; i < conn->n; i++) {
+		const char *v = conn->value[i];
+
+		if (!fz_is_header(conn, i, "X-Forwarded-For"))
+			continue;
+		for (;;) {
+			size_t m = strcspn(v, ",");
+			char e[FORWARDED_ADDR_MAX];
+
+			if (forwarded_element(v, m, e) == 0 && strcmp(e, out) == 0)
+				return 1;
+			if (v[m] == '\0')
+				break;
+			v += m + 1;
+		}
+	}
+	return 0;
+}
+
+/* X-Forwarded-For from a trusted proxy (src/server/context.c). */
 static int
 fz_client_address(const uint8_t *d, size_t n)
 {
@@ -1065,27 +1090,23 @@ fz_client_address(const uint8_t *d, size_t n)
 	struct http_request req;
 	const char *err, *bad, *proto = NULL;
 	char out[46];
-	int https = 7, from_header = 0, protos = 0;
+	int https = 7, protos = 0, rc;
 
 	if (ctx.trusted_proxies.n == 0)
 		assert_int_equal(cidr_parse_list("192.0.2.0/24 10.0.0.0/8 ::1",
 		    &ctx.trusted_proxies, &err, &bad), 0);
 	fz_request(d, n, 0, &conn, &req);
 	memset(out, 'x', sizeof(out));
-	ctx_client_address(&ctx, &req, out, &https);
+	rc = ctx_client_address(&ctx, &req, out, &https);
 	FZ_CHECK(memchr(out, '\0', sizeof(out)) != NULL);
 	FZ_CHECK(https == 0 || https == 1);
-	if (strcmp(out, req.peer_ip) != 0) {
-		uint8_t tmp[16];
-		/* A forwarded address is a valid one, taken whole from a header. */
-		FZ_CHECK(inet_pton(AF_INET, out, tmp) == 1 || inet_pton(AF_INET6, out, tmp) == 1);
-		for (size_t i = 0; i < conn.n; i++)
-			if ((fz_is_header(&conn, i, "X-Forwarded-For") ||
-			    fz_is_header(&conn, i, "X-Real-IP")) &&
-			    strstr(conn.value[i], out) != NULL)
-				from_header = 1;
-		FZ_CHECK(from_header);
-	}
+	FZ_CHECK(rc == 0 || rc == -1);
+	/* Unknown only behind a trusted proxy, and then never named by it. */
+	FZ_CHECK(rc == 0 || (cidr_match(&ctx.trusted_proxies, req.peer_ip) &&
+	    strcmp(out, req.peer_ip) == 0));
+	/* A forwarded address is one of the header's elements, canonical. */
+	if (rc == 0 && strcmp(out, req.peer_ip) != 0)
+		FZ_CHECK(fz_forwarded_has(&conn, out));
 	for (size_t i = 0; i < conn.n; i++)
 		if (fz_is_header(&conn, i, "X-Forwarded-Proto")) {
 			proto = conn.value[i];
@@ -1130,10 +1151,11 @@ static const char *const dict_dialect[] = { "Content-Type: application/json\n",
 static const char *const seeds_client_address[] = {
 	"X-Forwarded-For: 203.0.113.7, 10.0.0.2\nX-Forwarded-Proto: https\n",
 	"X-Forwarded-For: 2001:db8::1\n",
-	"X-Real-IP: 198.51.100.9\nX-Forwarded-Proto: http",
+	"X-Forwarded-For: [2001:db8::7]:443\nX-Forwarded-Proto: http",
+	"X-Forwarded-For: unknown, 198.51.100.9:5555\n",
 	"X-Forwarded-For: 10.1.1.1 ,10.0.0.3,, 192.0.2.77\n",
 };
-static const char *const dict_client_address[] = { "X-Forwarded-For: ", "X-Real-IP: ",
+static const char *const dict_client_address[] = { "X-Forwarded-For: ", ":443", "[", "]", "unknown",
 	"X-Forwarded-Proto: https\n", ", ", ",", "10.0.0.9", "::1", "::ffff:10.0.0.1",
 	"2001:db8::", "255.255.255.255", "\n" };
 
