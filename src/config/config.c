@@ -285,15 +285,45 @@ config_load_stream(struct config *c, FILE *f, const char *name, char *err, size_
 int
 config_load(struct config *c, const char *path, char *err, size_t errlen)
 {
-	FILE *f;
-	int rc;
+	FILE *f, *mem = NULL;
+	char *buf = NULL;
+	size_t n = 0;
+	int rc = -1;
 
 	err[0] = '\0';
 	if ((f = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	rc = config_load_stream(c, f, path, err, errlen);
+	/* Read whole first, at most CONFIG_MAX_FILE, as the CLI reads it
+	 * (cli/common.c): line by line, fgets() took a read error (EISDIR:
+	 * --config naming a directory) for the end of an empty file, and
+	 * serve started on the defaults; and a file of 100 MB was parsed for
+	 * a minute, with SIGTERM held until start-up went on. Read, not
+	 * fstat: a pipe (--config <(...)) has no size. */
+	if ((buf = malloc(CONFIG_MAX_FILE + 1)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	n = fread(buf, 1, CONFIG_MAX_FILE + 1, f);
+	if (ferror(f) || n > CONFIG_MAX_FILE) {
+		snprintf(err, errlen, "%s: %s", path, ferror(f) ? strerror(errno) :
+		    "larger than 1 MB; not a configuration file");
+		goto out;
+	}
+	if (n == 0) {
+		rc = 0;		/* fmemopen refuses an empty buffer */
+		goto out;
+	}
+	if ((mem = fmemopen(buf, n, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = config_load_stream(c, mem, path, err, errlen);
+out:
+	if (mem != NULL)
+		fclose(mem);
+	free(buf);
 	fclose(f);
 	return rc;
 }

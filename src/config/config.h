@@ -13,6 +13,7 @@
 
 #define CONFIG_MAX_ROUTES 8	/* dialect routes that may be configured */
 #define CONFIG_MAX_ISSUER 255	/* bytes of an issuer URL (gh_ctx keeps it whole) */
+#define CONFIG_MAX_FILE (1024 * 1024)	/* bytes of a config file config_load reads */
 
 struct config {
 	char	*db;		/* store URL */
@@ -64,8 +65,10 @@ void	config_clear(struct config *c);
 /* Sets key to value. Returns 0, or -1 with a message in err naming the key. */
 int	config_set(struct config *c, const char *key, const char *value,
 	    char *err, size_t errlen);
-/* Reads a file of "key = value" lines ('#' comments). Reports every bad line
- * as "FILE:LINE: reason" (joined by newlines) into err. 0 or -1. */
+/* Reads a file of "key = value" lines ('#' comments), at most
+ * CONFIG_MAX_FILE bytes. Reports every bad line as "FILE:LINE: reason"
+ * (joined by newlines) into err, or why the file cannot be read (a
+ * directory, too large). 0 or -1. */
 int	config_load(struct config *c, const char *path, char *err, size_t errlen);
 /* The same over an open stream (not closed here); name stands for the file
  * in the messages. */

@@ -3,6 +3,7 @@ limits, lifetimes, no enumeration — against the real server, with short
 durations and a shifted clock (GATEHOUSE_CLOCK_OFFSET) instead of long sleeps."""
 import os
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -878,6 +879,32 @@ class Lifecycle(Suite):
                 check(rc != 0 and words in s.stderr(), "%r: %r" % (s.extra[-1], s.stderr()))
             finally:
                 s.cleanup()
+
+    def test_serve_refuses_what_is_not_a_configuration_file(self):
+        # Regression: serve read --config line by line, and a read error
+        # (a directory's EISDIR) looked like the end of an empty file: the
+        # server started on the defaults. A file of megabytes was parsed
+        # for as long as it took. Both are refused at once, as the other
+        # commands refuse them, and the server never starts.
+        s = Server(start=False)
+        try:
+            big = os.path.join(s.dir, "big.conf")
+            with open(big, "w") as f:
+                f.write("# padding\n" * 110000)
+            for path, words in ((s.dir, "Is a directory"), (big, "larger than 1 MB")):
+                p = subprocess.Popen(s.argv() + ["--config", path], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=s.env)
+                try:
+                    out, err = p.communicate(timeout=20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.communicate()
+                    raise AssertionError("--config %s: the server started" % path)
+                err = err.decode()
+                check(p.returncode == 2 and words in err and path in err,
+                      "--config %s refused: %d %r" % (path, p.returncode, err))
+        finally:
+            s.cleanup()
 
     # -- rate limits -------------------------------------------------------------
     def test_rate_limit(self):
