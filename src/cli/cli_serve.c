@@ -15,6 +15,9 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "approvals/approvals.h"
 #include "audit/audit.h"
@@ -201,6 +204,60 @@ fail:
 	free(buf);
 	close(fd);
 	return NULL;
+}
+
+/* No passphrase: a key that asks for one is refused, never prompted for
+ * (libmicrohttpd is given none either). */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
+/*
+ * The TLS certificate and key parse, and the key is the certificate's.
+ * Left to libmicrohttpd, a mismatch showed only when the listener started,
+ * after a first run had made the store, its keys and an admin client (the
+ * secret shown with an https URL that never answered), and it said only
+ * "a bad TLS certificate or key?". 0, or -1 with the reason in err.
+ */
+static int
+tls_pair_check(const struct config *cfg, const char *cert, const char *key, char *err,
+    size_t errlen)
+{
+	BIO *b = NULL;
+	X509 *x = NULL;
+	EVP_PKEY *k = NULL;
+	int rc = -1;
+
+	if ((b = BIO_new_mem_buf(cert, -1)) == NULL ||
+	    (x = PEM_read_bio_X509(b, NULL, no_passphrase, NULL)) == NULL) {
+		snprintf(err, errlen, "%s: no PEM certificate (tls_cert)", cfg->tls_cert);
+		goto out;
+	}
+	BIO_free(b);
+	if ((b = BIO_new_mem_buf(key, -1)) == NULL ||
+	    (k = PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL)) == NULL) {
+		snprintf(err, errlen, "%s: no PEM private key without a passphrase (tls_key)",
+		    cfg->tls_key);
+		goto out;
+	}
+	if (X509_check_private_key(x, k) != 1) {
+		snprintf(err, errlen, "%s is not the key of the certificate in %s (tls_key, tls_cert)",
+		    cfg->tls_key, cfg->tls_cert);
+		goto out;
+	}
+	rc = 0;
+out:
+	ERR_clear_error();
+	EVP_PKEY_free(k);
+	X509_free(x);
+	BIO_free(b);
+	return rc;
 }
 
 /* The first run's own changes in the audit trail, durable before the
@@ -503,7 +560,8 @@ serve_settings(struct serve *sv)
 	}
 	if (sv->cfg.tls_cert[0] != '\0') {
 		if ((sv->cert = read_pem(sv->cfg.tls_cert, 0, err, sizeof(err))) == NULL ||
-		    (sv->key = read_pem(sv->cfg.tls_key, 1, err, sizeof(err))) == NULL) {
+		    (sv->key = read_pem(sv->cfg.tls_key, 1, err, sizeof(err))) == NULL ||
+		    tls_pair_check(&sv->cfg, sv->cert, sv->key, err, sizeof(err)) == -1) {
 			fprintf(stderr, "gatehouse: serve: TLS: %s\n", err);
 			return -1;
 		}

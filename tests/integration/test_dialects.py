@@ -318,6 +318,31 @@ class Dialects(Suite):
         finally:
             s.cleanup()
 
+    def test_a_tls_key_that_is_not_the_certificates_is_refused_before_the_first_run(self):
+        # Regression: libmicrohttpd found the mismatch only when the
+        # listener started, after the first run had made the store, its
+        # keys and an admin client (secret shown), and said "a bad TLS
+        # certificate or key?". Now it is refused before the store is
+        # opened, naming both files; as is a certificate that is not one.
+        s = Server(start=False)
+        try:
+            s.make_cert()
+            other = os.path.join(s.dir, "other-key.pem")
+            os.rename(s.key, other)
+            s.make_cert()       # cert.pem made again, with a key of its own
+            s.extra = ["--tls-cert", s.cert, "--tls-key", other]
+            eq(s.start(expect_fail=True), 1, "exit status")
+            err = s.stderr()
+            check("%s is not the key of the certificate in %s" % (other, s.cert) in err,
+                  "says which: %r" % err[-600:])
+            check("first run" not in "".join(s.stdout) and not os.path.exists(s.master),
+                  "nothing made: %r" % s.stdout)
+            s.extra = ["--tls-cert", other, "--tls-key", other]
+            eq(s.start(expect_fail=True), 1, "a key for a certificate")
+            check("%s: no PEM certificate (tls_cert)" % other in s.stderr(), s.stderr()[-600:])
+        finally:
+            s.cleanup()
+
     def test_https_refuses_tls_1_0_and_1_1(self):
         # RFC 8996: TLS 1.0 and 1.1 MUST NOT be negotiated; libmicrohttpd's
         # default GnuTLS priorities took both.
