@@ -48,6 +48,14 @@ is_bool_key(const char *k)
 	    !strcmp(k, "require-allowlist") || !strcmp(k, "require_allowlist");
 }
 
+/* The settings the environment may give (under the file and the flags). */
+static const struct {
+	const char *env, *key;
+} env_settings[] = {
+	{ "GATEHOUSE_DB", "db" },
+	{ "GATEHOUSE_MASTER_KEY", "master_key" },
+};
+
 /* --config first (flags override the file), then every --key value. */
 static int
 configure(int argc, char **argv, struct config *cfg)
@@ -56,10 +64,17 @@ configure(int argc, char **argv, struct config *cfg)
 	int bad = 0;
 
 	config_defaults(cfg);
-	if (getenv("GATEHOUSE_DB") != NULL && getenv("GATEHOUSE_DB")[0] != '\0')
-		config_set(cfg, "db", getenv("GATEHOUSE_DB"), err, sizeof(err));
-	if (getenv("GATEHOUSE_MASTER_KEY") != NULL && getenv("GATEHOUSE_MASTER_KEY")[0] != '\0')
-		config_set(cfg, "master_key", getenv("GATEHOUSE_MASTER_KEY"), err, sizeof(err));
+	/* A value refused here is an error, as in every other command
+	 * (cli/common.c): ignored, serve went on with the default store and
+	 * key (var/), a first run of its own included. */
+	for (size_t i = 0; i < GH_ARRAY_LEN(env_settings); i++) {
+		const char *v = getenv(env_settings[i].env);
+		if (v != NULL && v[0] != '\0' &&
+		    config_set(cfg, env_settings[i].key, v, err, sizeof(err)) == -1) {
+			fprintf(stderr, "gatehouse: serve: %s: %s\n", env_settings[i].env, err);
+			bad = 1;
+		}
+	}
 	/* Files first, whichever form names them (--config F, --config=F, as
 	 * every other command takes), so that flags override them. */
 	for (int i = 0; i < argc; i++) {

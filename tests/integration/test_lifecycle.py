@@ -906,6 +906,35 @@ class Lifecycle(Suite):
         finally:
             s.cleanup()
 
+    def test_serve_refuses_a_store_or_key_from_the_environment_it_cannot_take(self):
+        # Regression: serve dropped a GATEHOUSE_DB (or GATEHOUSE_MASTER_KEY)
+        # that config_set refused (here a Latin-1 file name, not UTF-8)
+        # without a word, and served the default store, var/gatehouse.db,
+        # with a first run of its own. The other commands refuse it.
+        s = Server(start=False)
+        try:
+            os.mkdir(os.path.join(s.dir, "var"), 0o700)
+            argv = [a for a in s.argv() if a not in ("--db", s.db, "--master-key", s.master)]
+            argv[0] = os.path.abspath(argv[0])     # run from s.dir, where var/ is
+            for name, value in (("GATEHOUSE_DB", "sqlite:" + os.path.join(s.dir, "caf\udce9.db")),
+                                ("GATEHOUSE_MASTER_KEY", os.path.join(s.dir, "caf\udce9.key"))):
+                env = dict(s.env, GATEHOUSE_DB=s.db, GATEHOUSE_MASTER_KEY=s.master)
+                env[name] = value
+                p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=env, cwd=s.dir)
+                try:
+                    out, err = p.communicate(timeout=20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.communicate()
+                    raise AssertionError("%s refused: the server started" % name)
+                err = err.decode()
+                check(p.returncode == 2 and ("%s: " % name) in err and "UTF-8" in err,
+                      "%s refused: %d %r" % (name, p.returncode, err))
+            eq(os.listdir(os.path.join(s.dir, "var")), [], "no default store or key made")
+        finally:
+            s.cleanup()
+
     # -- rate limits -------------------------------------------------------------
     def test_rate_limit(self):
         c = self.s.client("rate", name="greedy", rate_limit="3", scopes="a")
