@@ -165,16 +165,28 @@ ctx_clear(struct gh_ctx *c)
 	pthread_mutex_destroy(&c->reload_mu);
 }
 
+/*
+ * Loads the keys and installs them, unless a load that read the store
+ * later has installed its keys already: a SIGHUP's load that read the
+ * keys before a `keys revoke` and finished after a refresh had loaded the
+ * revocation put the revoked key back, in the JWKS and at the gate, with
+ * the change counted as loaded (nothing loaded it again).
+ */
 int
 ctx_reload_keys(struct gh_ctx *c, char *err, size_t errlen)
 {
 	struct keyring *kr = NULL, *old;
+	uint64_t ticket = atomic_fetch_add(&c->keys_tickets, 1) + 1;
 
 	if (keys_load(c->store, c->seal_key, clock_now(), &kr, err, errlen) == -1)
 		return -1;
 	pthread_mutex_lock(&c->lock);
-	old = c->keyring;
-	c->keyring = kr;
+	if (ticket > c->keyring_ticket) {
+		old = c->keyring;
+		c->keyring = kr;
+		c->keyring_ticket = ticket;
+	} else
+		old = kr;	/* what a later read found is in place */
 	pthread_mutex_unlock(&c->lock);
 	keyring_unref(old);
 	return 0;

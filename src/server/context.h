@@ -37,6 +37,12 @@ struct gh_ctx {
 
 	pthread_mutex_t		 lock;		/* keyring swap, reloads */
 	struct keyring		*keyring;
+	/* Each keys load takes a ticket before it reads the store; a load
+	 * installs its keyring only over one of an older ticket (under lock):
+	 * loads run on several threads at once (SIGHUP, the admin API, a
+	 * refresh), and the last to finish is not the last to have read. */
+	_Atomic uint64_t	 keys_tickets;
+	uint64_t		 keyring_ticket;	/* the installed keyring's */
 	struct client_cache	*clients;
 	/* Each kind of the store's generations (store.h store_gen_kind): */
 	_Atomic uint64_t	 loaded[STORE_GEN__MAX];	/* whose reload finished */
