@@ -549,7 +549,7 @@ struct serve {
 	char *cert, *key;		/* PEM, key wiped when freed */
 	uint16_t port;
 	enum jose_alg alg;
-	int nkeys, ctx_ready;
+	int nkeys, ctx_ready, served;
 };
 
 /* The settings checked before anything is opened: listen, the signing
@@ -765,6 +765,7 @@ serve_run(struct serve *sv, struct sigwatch *sw)
 		fprintf(stderr, "gatehouse: serve: %s\n", err);
 		return -1;
 	}
+	sv->served = 1;
 	log_event(LOG_INFO, "server.started", json_pack("{s:s, s:i, s:s, s:s, s:s, s:i, s:b}",
 	    "listen", sv->bound, "port", (int)sv->port, "issuer", sv->base, "store",
 	    store_backend(sv->st), "store_engine", store_engine(sv->st, engine, sizeof(engine)),
@@ -833,5 +834,11 @@ cmd_serve(int argc, char **argv)
 	}
 	free(sv.cert);
 	config_clear(&sv.cfg);
+	/* The last line, once everything is written and closed: without it a
+	 * stop cut short (SIGKILL after a supervisor's own timeout) and one
+	 * that finished both ended the log at server.stopping. */
+	if (sv.served)
+		log_event(rc == 0 ? LOG_INFO : LOG_ERROR, "server.stopped", json_pack("{s:i}",
+		    "status", rc));
 	return rc;
 }

@@ -729,6 +729,10 @@ class TokenEndpoint(Suite):
                 eq(s.token(c["client_id"], c["client_secret"]).status, 200, "issue")
             eq(s.stop(), 0, "clean exit")
             eq(len(s.cli("token", "list", "--client", c["client_id"])), 20, "every record durable")
+            # The log ends saying the stop finished, and how: before, it
+            # ended at server.stopping, as a stop cut short by SIGKILL does.
+            last = json.loads(s.stderr().strip().splitlines()[-1])
+            eq((last["event"], last["status"]), ("server.stopped", 0), "the last log line")
         finally:
             s.cleanup()
 
