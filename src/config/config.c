@@ -1,4 +1,5 @@
 /* config.c — the typed table behind config.h. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -336,10 +337,50 @@ out:
  * https is for the issuer as clients see it). A URL holds no spaces (RFC
  * 3986 §2); set_entry refused control characters already.
  */
+/*
+ * The authority of an issuer URL, a[0..len): a host, or an IPv6 address in
+ * brackets (RFC 3986 §3.2.2), then an optional :PORT of 1 to 65535 (user
+ * information is refused before). 0, or -1 with *why.
+ */
+static int
+authority_check(const char *a, size_t len, const char **why)
+{
+	const char *end = a + len, *port;
+	char v6[INET6_ADDRSTRLEN];
+	uint8_t tmp[16];
+	int64_t p;
+
+	if (a[0] == '[') {
+		const char *close = memchr(a, ']', len);
+		if (close == NULL || (size_t)(close - a - 1) >= sizeof(v6)) {
+			*why = "has no closing ']' after its IPv6 address";
+			return -1;
+		}
+		memcpy(v6, a + 1, (size_t)(close - a - 1));
+		v6[close - a - 1] = '\0';
+		if (inet_pton(AF_INET6, v6, tmp) != 1) {
+			*why = "has no IPv6 address in its brackets";
+			return -1;
+		}
+		port = close + 1;
+	} else if ((port = memchr(a, ':', len)) == NULL)
+		port = end;
+	if (port == a) {
+		*why = "names no host";
+		return -1;
+	}
+	if (port < end && (*port != ':' || num_parse_i64(port + 1, (size_t)(end - port - 1),
+	    1, 65535, &p, why) == -1)) {
+		*why = "has a port that is not a number from 1 to 65535";
+		return -1;
+	}
+	return 0;
+}
+
 static int
 issuer_check(const char *iss, char *err, size_t errlen)
 {
-	const char *rest;
+	const char *rest, *why = NULL;
 	size_t host;
 
 	if (strncasecmp(iss, "https://", 8) == 0)
@@ -351,8 +392,14 @@ issuer_check(const char *iss, char *err, size_t errlen)
 		return -1;
 	}
 	host = strcspn(rest, "/?#");
-	if (host == 0) {
-		snprintf(err, errlen, "issuer: \"%.60s\" names no host", iss);
+	if (memchr(rest, '@', host) != NULL) {
+		/* Not quoted: what precedes the '@' may be a password. */
+		snprintf(err, errlen, "issuer: has user information (user@host), which an "
+		    "http(s) URL given out may not (RFC 9110 section 4.2.4)");
+		return -1;
+	}
+	if (host == 0 || authority_check(rest, host, &why) == -1) {
+		snprintf(err, errlen, "issuer: \"%.60s\" %s", iss, host == 0 ? "names no host" : why);
 		return -1;
 	}
 	if (strpbrk(iss, "?#") != NULL) {

@@ -415,6 +415,7 @@ class TokenEndpoint(Suite):
                 check("gatehouse: serve: issuer" in err and "every interface" in err,
                       "says why: %r" % err)
                 check('"server.started"' not in err, "never served: %r" % err)
+                check("pw@" not in err, "a password in it is not repeated: %r" % err)
             finally:
                 s.cleanup()
         s = Server("--listen", "0.0.0.0:0", "--issuer", "https://auth.example.com")
@@ -430,7 +431,14 @@ class TokenEndpoint(Suite):
         # and served as the metadata's issuer and every token's iss.
         for bad in ("auth.example.com", "ftp://auth.example.com", "https://", "https:///oauth",
                     "https://auth.example.com/?tenant=a", "https://auth.example.com/#top",
-                    "https://auth example.com", "https://auth.example.com/" + "a" * 256):
+                    "https://auth example.com", "https://auth.example.com/" + "a" * 256,
+                    # Regression: only an empty authority counted as no
+                    # host; these were taken, and every endpoint URL the
+                    # metadata built on them was broken, or carried a
+                    # password (RFC 9110 §4.2.4 forbids user@ in one).
+                    "http://:8080", "https://u:pw@auth.example.com", "http://[::1",
+                    "http://[auth]:80", "https://auth.example.com:99999", "https://auth.example.com:x",
+                    "https://auth.example.com:"):
             s = Server("--issuer", bad, start=False)
             try:
                 check(s.start(expect_fail=True) != 0, "refused: %r" % bad)
@@ -449,7 +457,7 @@ class TokenEndpoint(Suite):
                 check("gatehouse: " + what in err, "names %s: %r" % (what, err))
         finally:
             s.cleanup()
-        for good in ("http://127.0.0.1:9", "HTTPS://Auth.Example.com:8443/gh/"):
+        for good in ("http://127.0.0.1:9", "HTTPS://Auth.Example.com:8443/gh/", "http://[::1]:8080"):
             s = Server("--issuer", good)
             try:
                 eq(s.get("/.well-known/oauth-authorization-server").json()["issuer"], good, "taken as it is")
