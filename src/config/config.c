@@ -489,6 +489,12 @@ config_validate(const struct config *c, char *err, size_t errlen)
 		const char *r = c->route[i];
 		if (r != NULL && r[0] != '\0' && strcmp(r, "off") != 0 && r[0] != '/')
 			add_error(&e, "route paths start with '/' (or are \"off\"): \"%.60s\"", r);
+		/* A request's path is matched decoded and without its query: a
+		 * route with these was never reached, yet the metadata
+		 * advertised it as a token endpoint. */
+		else if (r != NULL && strpbrk(r, "?#% ") != NULL)
+			add_error(&e, "route paths hold no '?', '#', '%%' or space (no request reaches "
+			    "one): \"%.60s\"", r);
 	}
 	return e.n > 0 ? -1 : 0;
 }

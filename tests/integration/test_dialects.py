@@ -292,6 +292,20 @@ class Dialects(Suite):
         eq((p1["env"], p1["is_test"], p2["env"], p2["is_test"]), ("production", False, "sandbox", True), "claims")
 
     # -- routes in configuration ---------------------------------------------
+    def test_a_route_path_no_request_can_reach_is_refused(self):
+        # Regression: route.oauth = /tok?x=1 (or a path with '%', '#' or a
+        # space) was taken: no request ever matched it (a path is matched
+        # decoded and without its query), and the metadata advertised it
+        # as the token_endpoint.
+        for path in ("/tok?x=1", "/a%2Fb", "/t#x", "/a b"):
+            s = Server("--route.oauth", path, start=False)
+            try:
+                eq(s.start(expect_fail=True), 2, "refused: %r" % path)
+                check("route paths hold no" in s.stderr() and path in s.stderr(),
+                      "says why: %r" % s.stderr()[-400:])
+            finally:
+                s.cleanup()
+
     def test_routes_moved_and_disabled(self):
         s = Server("--route.m2p", "off", "--route.papaya", "/v1/token")
         try:
