@@ -146,7 +146,11 @@ parse_listen(const char *s, char *host, size_t hostlen, uint16_t *port)
 		snprintf(host, hostlen, "%.*s", (int)(end - s - 1), s + 1);
 		colon = end + 1;
 	} else {
-		if ((colon = strrchr(s, ':')) == NULL || (size_t)(colon - s) >= hostlen)
+		/* An IPv6 address goes in brackets (RFC 3986 §3.2.2): bare,
+		 * "::1:8080" is both [::1]:8080 and an address with no port,
+		 * and was taken as the first. */
+		if ((colon = strrchr(s, ':')) == NULL || (size_t)(colon - s) >= hostlen ||
+		    memchr(s, ':', (size_t)(colon - s)) != NULL)
 			return -1;
 		snprintf(host, hostlen, "%.*s", (int)(colon - s), s);
 	}
@@ -560,7 +564,7 @@ serve_settings(struct serve *sv)
 	char err[1024];
 
 	if (parse_listen(sv->cfg.listen, sv->host, sizeof(sv->host), &sv->port) == -1) {
-		fprintf(stderr, "gatehouse: serve: listen \"%.60s\" is not ADDR:PORT with a numeric address and a port 0-65535 (0: any free port)\n", sv->cfg.listen);
+		fprintf(stderr, "gatehouse: serve: listen \"%.60s\" is not ADDR:PORT with a numeric address and a port 0-65535 (0: any free port; [ADDR]:PORT for IPv6)\n", sv->cfg.listen);
 		return -1;
 	}
 	if (sv->cfg.issuer[0] == '\0' && is_unspecified(sv->host)) {

@@ -875,6 +875,24 @@ class TokenEndpoint(Suite):
             for k in socks:
                 k.close()
 
+    def test_listen_is_refused_when_it_is_not_one_address_and_port(self):
+        # Regression: an IPv6 address without brackets was split at its
+        # last ':', so "::1:0" served on [::1]:0, though it is also the
+        # address ::1:0 given no port. Ambiguous, it is refused, as are a
+        # host name and a port out of range.
+        for listen in ("::1:0", "::ffff:127.0.0.1:0", "localhost:0", "127.0.0.1:65536",
+                       "127.0.0.1:", "[::1]0", "[::1]"):
+            s = Server(start=False)
+            try:
+                s.port = None
+                s.argv = lambda: [BIN, "serve", "--db", s.db, "--master-key", s.master,
+                                  "--listen", listen]
+                eq(s.start(expect_fail=True), 1, "refused: %r" % listen)
+                check('listen "%s" is not ADDR:PORT' % listen in s.stderr() and
+                      "[ADDR]:PORT for IPv6" in s.stderr(), "says why: %r" % s.stderr()[-300:])
+            finally:
+                s.cleanup()
+
     def test_listens_on_ipv6(self):
         probe = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
         try:
