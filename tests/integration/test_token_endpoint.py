@@ -829,6 +829,25 @@ class TokenEndpoint(Suite):
             db.close()
         eq(self.s.token(self.c["client_id"], self.c["client_secret"]).status, 200, "after")
 
+    def test_readyz_says_unavailable_once_the_sqlite_file_is_gone(self):
+        # Regression: with the database file renamed or deleted (a cleanup
+        # job, a mistaken mv), the server's open descriptors took every
+        # write, each token was answered 200, and /readyz said "ready":
+        # all of it into a file no later start opens. /readyz now tells.
+        if BACKEND != "sqlite":
+            return
+        s = Server()
+        try:
+            eq(s.get("/readyz").status, 200, "ready")
+            path = s.db[len("sqlite:"):]
+            os.rename(path, path + ".moved")
+            r = s.get("/readyz")
+            eq(r.status, 503, "not ready once the file is gone: %r" % r)
+            check("moved or deleted" in r.json()["store"]["status"], "says why: %r" % r)
+            os.rename(path + ".moved", path)
+        finally:
+            s.cleanup()
+
     def test_sigterm_while_reloading_stops_cleanly(self):
         # SIGHUP keeps the main thread busy reloading keys and policy; a
         # SIGTERM then must still reach the clean stop, not a thread that
