@@ -253,6 +253,44 @@ check_stores(const char *from, const char *path, const char *to, char *err, size
 	return 0;
 }
 
+/*
+ * New secrets on the target continue after every id the source ever gave
+ * out, not only after the ids still stored: AUTOINCREMENT keeps the highest
+ * given in sqlite_sequence, past the newest secrets when they were deleted
+ * (a client delete takes its secrets), and neither engine ever gives an id
+ * out again. A deleted secret's id, which the audit trail and approvals
+ * name, must not come to name another. -1 with err.
+ */
+static int
+secret_ids(sqlite3 *db, PGconn *c, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	char given[32] = "0";
+	const char *v[1] = { given };
+	PGresult *r;
+	int ok, rc;
+
+	/* No sqlite_sequence row (no secret ever made): none given. */
+	if (sqlite3_prepare_v2(db, "SELECT seq FROM sqlite_sequence WHERE name = 'client_secrets'",
+	    -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "store copy: secret ids: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		snprintf(given, sizeof(given), "%lld", (long long)sqlite3_column_int64(st, 0));
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		snprintf(err, errlen, "store copy: secret ids: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	r = PQexecParams(c, "SELECT setval(pg_get_serial_sequence('client_secrets', 'id'),"
+	    " greatest(coalesce(max(id), 0), $1::bigint) + 1, false) FROM client_secrets", 1, NULL,
+	    v, NULL, NULL, 0);
+	ok = pg_ok(c, r, err, errlen, "store copy: secret ids");
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
 /* Copies table, the source's next, into the target's, which must be
  * empty (but for meta), and counts its rows again there; counts[*n] gets
  * the table and its rows. -1 with err. */
@@ -291,13 +329,8 @@ copy_one(sqlite3 *db, PGconn *c, const char *table, struct store_copy_count *cou
 	}
 	snprintf(counts[*n].table, sizeof(counts[*n].table), "%s", table);
 	counts[(*n)++].rows = copied;
-	if (strcmp(table, "client_secrets") == 0) {
-		/* New secrets continue after the copied ids. */
-		if (pg_exec(c, "SELECT setval(pg_get_serial_sequence('client_secrets', 'id'),"
-		    " coalesce(max(id), 0) + 1, false) FROM client_secrets", err, errlen,
-		    "store copy: secret ids") == -1)
-			return -1;
-	}
+	if (strcmp(table, "client_secrets") == 0 && secret_ids(db, c, err, errlen) == -1)
+		return -1;
 	return 0;
 }
 

@@ -274,6 +274,43 @@ class StoreOps(Suite):
                 b.stop()
             s.cleanup()
 
+    def test_copy_never_hands_out_a_deleted_secrets_id(self):
+        # SQLite never gives a secret's id out again (AUTOINCREMENT keeps
+        # the highest ever given in sqlite_sequence), nor does PostgreSQL's
+        # identity. The copy set the target's sequence after the ids still
+        # stored: with the newest secrets deleted (a client delete takes
+        # its secrets), the first secret made after the copy took the id of
+        # a deleted one, which the audit trail and approvals name.
+        s = Server(start=False)
+        s.db = "sqlite:" + os.path.join(s.dir, "gh.db")
+        s.start()
+        b = None
+        try:
+            adm = s.client("acme", name="adm", roles="admin", env="production",
+                           allow_ip="127.0.0.1/32")
+            gone = s.client("acme", name="gone", roles="viewer")
+            gone_id = s.cli("client", "show", gone["client_id"])["secrets"][0]["id"]
+            tok = s.token(adm["client_id"], adm["client_secret"]).json()["access_token"]
+            r = s.request("DELETE", "/admin/v1/clients/" + gone["client_id"],
+                          headers={"Authorization": "Bearer " + tok})
+            eq(r.status, 200, "deleted with its secret: %r" % r)
+            s.stop()
+            to = self.pg.new_database()
+            p = run("store", "copy", "--from", s.db, "--to", to, "--master-key", s.master)
+            eq(p.returncode, 0, "store copy: " + p.stderr.decode())
+            b = Server(start=False, workdir=s.dir)
+            b.db = to
+            b.extra = list(s.extra)
+            b.start()
+            after = b.client("acme", name="after")
+            new_id = b.cli("client", "show", after["client_id"])["secrets"][0]["id"]
+            check(new_id > gone_id, "a secret made after the copy takes a new id (%d), not the "
+                  "deleted secret's (%d)" % (new_id, gone_id))
+        finally:
+            if b is not None:
+                b.stop()
+            s.cleanup()
+
     def test_copy_from_a_live_source(self):
         # A server still serving on the SQLite file appends audit rows
         # between the source's check and the copy's snapshot. The copy was
