@@ -137,6 +137,62 @@ class StoreOps(Suite):
         check("migrate_wait_s must be an integer from 1 to 86400" in p.stderr.decode(),
               p.stderr.decode())
 
+    def test_two_nodes_first_start_at_once(self):
+        """Two nodes started together on a fresh database both serve, and
+        one of them makes the platform tenant and its admin client. Both
+        found no tenant, both made "platform", and the one that came second
+        refused to start ("tenant platform already exists"). A session
+        holding the tenants table lets both find it empty before either
+        writes, as two nodes starting in the same instant do."""
+        url = self.pg.new_database()
+        db = url.rsplit("/", 1)[1]
+        eq(run("migrate", "--db", url).returncode, 0, "migrated")
+        a = Server(start=False)
+        a.db = url
+        b = Server(start=False, workdir=a.dir)
+        b.db = url
+        # The master key made beforehand: this is about the store.
+        fd = os.open(a.master, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, os.urandom(32).hex().encode() + b"\n")
+        os.close(fd)
+        holder = self.pg.session(db)
+        failed = {}
+
+        def start(name, s):
+            try:
+                s.start()
+            except Exception as e:      # noqa: BLE001 (reported below)
+                failed[name] = str(e)
+        try:
+            # Readers pass (each node lists the tenants); an insert waits.
+            self.pg.session_run(holder, "BEGIN; LOCK TABLE tenants IN SHARE MODE;")
+            threads = [threading.Thread(target=start, args=(n, s)) for n, s in (("a", a), ("b", b))]
+            for t in threads:
+                t.start()
+            deadline = time.time() + 20
+            while time.time() < deadline and self.pg.psql(
+                    "SELECT count(*) FROM pg_locks WHERE relation = 'tenants'::regclass"
+                    " AND NOT granted", db=db) != "2":
+                time.sleep(0.05)
+            self.pg.session_run(holder, "COMMIT;")
+            for t in threads:
+                t.join(60)
+            eq(failed, {}, "both nodes start")
+            eq(self.pg.psql("SELECT count(*) FROM tenants WHERE id = 'platform'", db=db), "1",
+               "one platform tenant")
+            eq(self.pg.psql("SELECT count(*) FROM clients WHERE tenant_id = 'platform'", db=db),
+               "1", "one admin client")
+            boot = a.bootstrap or b.bootstrap
+            check(boot is not None and not (a.bootstrap and b.bootstrap),
+                  "one node shows the admin secret")
+            for s in (a, b):
+                eq(s.token(boot["client_id"], boot["client_secret"]).status, 200,
+                   "the admin client works on each node")
+        finally:
+            self.pg.close_session(holder)
+            b.stop()
+            a.cleanup()
+
     def test_bad_urls_fail_at_start(self):
         good = self.pg.new_database()
         user_pw = good.split("//", 1)[1].split("@", 1)[0]
