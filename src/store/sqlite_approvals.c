@@ -88,7 +88,7 @@ sq_approval_create(void *h, const struct store_approval *a)
 	sqlite3_stmt *st;
 	int rc, src;
 
-	if ((rc = sq_exec(db, "BEGIN IMMEDIATE", "approvals begin")) != STORE_OK)
+	if ((rc = sq_begin_write(db, "approvals begin")) != STORE_OK)
 		goto out;
 	/* Pending rows past their time expire first: an expired request
 	 * holds no conflict key. */
@@ -221,7 +221,7 @@ sq_approval_transition(void *h, const char *id, enum store_approval_state from,
 
 	/* The optional columns are set to themselves when not given, so one
 	 * statement serves every transition. */
-	if ((rc = sq_exec(db, "BEGIN IMMEDIATE", "approvals begin")) != STORE_OK)
+	if ((rc = sq_begin_write(db, "approvals begin")) != STORE_OK)
 		goto out;
 	if ((rc = sq_prep(db, "approvals", "UPDATE approvals SET state = ?1,"
 	    " checker = coalesce(?2, checker),"
@@ -259,7 +259,7 @@ sq_approval_claim(void *h, const char *id, int64_t now, int64_t until)
 	sqlite3_stmt *st;
 	int rc, changes = 0;
 
-	if ((rc = sq_exec(db, "BEGIN IMMEDIATE", "approvals begin")) != STORE_OK)
+	if ((rc = sq_begin_write(db, "approvals begin")) != STORE_OK)
 		goto out;
 	if ((rc = sq_prep(db, "approvals", "UPDATE approvals SET claim_until = ?1"
 	    " WHERE id = ?2 AND " UNAPPLIED " AND claim_until <= ?3", &st,

@@ -371,10 +371,8 @@ sq_audit_prune(void *h, const struct store_audit_key *k, int64_t before, int64_t
 	int64_t through = 0, kept = 0, deleted = 0;
 	int rc, src, found, intx = 0;
 
-	if ((src = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) {
-		rc = sq_error(db, src, "audit: prune: begin");
+	if ((rc = sq_begin_write(db, "audit: prune: begin")) != STORE_OK)
 		goto out;
-	}
 	intx = 1;
 	if ((rc = prune_cut(db, before, &through, through_hash, &found)) != STORE_OK || !found)
 		goto out;
@@ -500,10 +498,8 @@ sq_audit_seal(void *h, const struct store_audit_key *k, struct store_audit_seal 
 	}
 	/* The write lock first: no append moves the head while we bind it,
 	 * and of two processes keying at once the second reads the first's. */
-	if ((src = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) {
-		rc = sq_error(db, src, "audit: key record: begin");
+	if ((rc = sq_begin_write(db, "audit: key record: begin")) != STORE_OK)
 		goto out;
-	}
 	intx = 1;
 	if ((rc = seal_read(db, out)) != STORE_NOTFOUND)
 		goto out;

@@ -241,7 +241,7 @@ sq_client_delete(void *h, const char *id)
 	sqlite3_stmt *st;
 	int rc, changes = 0;
 
-	if ((rc = sq_exec(db, "BEGIN IMMEDIATE", "client delete")) != STORE_OK)
+	if ((rc = sq_begin_write(db, "client delete")) != STORE_OK)
 		goto out;
 	if ((rc = sq_prep(db, "client delete secrets", "DELETE FROM client_secrets"
 	    " WHERE client_id = ?", &st, SQ_ARGS(SQ_TEXT(id)))) == STORE_OK)

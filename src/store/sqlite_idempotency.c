@@ -58,7 +58,7 @@ sq_idem_begin(void *h, const struct store_idem *rec, int64_t now, struct store_i
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = sq_exec(db, "BEGIN IMMEDIATE", "idempotency begin")) != STORE_OK)
+	if ((rc = sq_begin_write(db, "idempotency begin")) != STORE_OK)
 		goto out;
 	/* Drop every expired record (indexed). */
 	if ((rc = sq_prep(db, "idempotency", "DELETE FROM idempotency WHERE expires_at <= ?",

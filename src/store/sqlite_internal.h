@@ -104,6 +104,13 @@ void	 sq_generation_stale(void *h);
 /* sqlite_open.c: opens and configures a connection to path (WAL,
  * synchronous=FULL, the busy timeout): 0, or -1 with a reason in err. */
 int	 sq_connect(const char *path, sqlite3 **db, char *err, size_t errlen);
+/* sqlite_util.c: whether db's file was moved or deleted since it was
+ * opened (a stat); the STORE_UNAVAILABLE that says so; and BEGIN IMMEDIATE
+ * after that check: every write transaction starts with it, so that no
+ * write is reported done into a file no later start opens. */
+int	 sq_file_moved(sqlite3 *db);
+int	 sq_moved_error(void);
+int	 sq_begin_write(sqlite3 *db, const char *what);
 
 /* sqlite_pcache.c: SQLite's default page cache behind a check that spares
  * commits its full scan (the file says why). sq_pcache_install sets it up

@@ -32,7 +32,7 @@ sq_lock_put(void *h, const struct store_lock *lk, size_t n)
 	for (size_t i = 1; i < n; i++)
 		if (lk[i].created_at > newest)
 			newest = lk[i].created_at;
-	if ((rc = sq_exec(db, "BEGIN IMMEDIATE", "locks begin")) != STORE_OK)
+	if ((rc = sq_begin_write(db, "locks begin")) != STORE_OK)
 		goto out;
 	if ((rc = sq_prep(db, "locks",
 	    "DELETE FROM locks WHERE until <= ?", &st, SQ_ARGS(SQ_INT(newest)))) == STORE_OK)
@@ -122,7 +122,7 @@ sq_lock_clear(void *h, const char *address, const char *client_id, int64_t now, 
 	    " AND (?2 IS NULL OR (kind = 0 AND client_id = ?2))";
 	char sql[256];
 
-	if ((rc = sq_exec(db, "BEGIN IMMEDIATE", "locks begin")) != STORE_OK)
+	if ((rc = sq_begin_write(db, "locks begin")) != STORE_OK)
 		goto out;
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM locks%s AND until > ?3", filter);
 	if ((rc = sq_prep(db, "locks", sql, &st, SQ_ARGS(SQ_TEXT(address), SQ_TEXT(client_id),
@@ -157,7 +157,7 @@ sq_failure_add(void *h, const struct store_failure_key *k, size_t n, int64_t now
 	sqlite3_stmt *st = NULL;
 	int rc, src = SQLITE_OK;
 
-	if ((rc = sq_exec(db, "BEGIN IMMEDIATE", "failures begin")) != STORE_OK)
+	if ((rc = sq_begin_write(db, "failures begin")) != STORE_OK)
 		goto out;
 	if ((rc = sq_prep(db, "locks",
 	    "DELETE FROM lock_failures WHERE window_start <= ?", &st,
@@ -191,7 +191,7 @@ sq_failure_reset(void *h, const struct store_failure_key *k, size_t n)
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if ((rc = sq_exec(db, "BEGIN IMMEDIATE", "failures begin")) != STORE_OK)
+	if ((rc = sq_begin_write(db, "failures begin")) != STORE_OK)
 		goto out;
 	for (size_t i = 0; i < n && rc == STORE_OK; i++)
 		if ((rc = sq_prep(db, "locks",
@@ -247,7 +247,7 @@ sq_rate_push(void *h, const char *node, const struct store_rate *rows, size_t n,
 	sqlite3_stmt *st = NULL;
 	int rc, src = SQLITE_OK;
 
-	if ((rc = sq_exec(db, "BEGIN IMMEDIATE", "rates begin")) != STORE_OK)
+	if ((rc = sq_begin_write(db, "rates begin")) != STORE_OK)
 		goto out;
 	if ((rc = sq_prep(db, "rates", "DELETE FROM rate_totals WHERE updated_at <= ?", &st,
 	    SQ_ARGS(SQ_INT(now - 300)))) == STORE_OK)

@@ -252,22 +252,6 @@ fail:
 	return STORE_ERROR;
 }
 
-/*
- * 1 when the database file was renamed, moved or deleted since it was
- * opened (SQLITE_FCNTL_HAS_MOVED). The open descriptors still take every
- * write, and each commit succeeds, but into a file no later start opens:
- * /readyz (the only caller of store_schema_version in a server) says so
- * rather than "ready".
- */
-static int
-file_moved(sqlite3 *db)
-{
-	int moved = 0;
-
-	return sqlite3_file_control(db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK &&
-	    moved;
-}
-
 int
 sq_schema_version(void *h, int *current, int *latest)
 {
@@ -277,10 +261,9 @@ sq_schema_version(void *h, int *current, int *latest)
 
 	*latest = SQLITE_SCHEMA_LATEST;
 	pthread_mutex_lock(&q->mu);
-	if (file_moved(q->db)) {
+	if (sq_file_moved(q->db)) {
 		pthread_mutex_unlock(&q->mu);
-		return store_set_error(STORE_UNAVAILABLE, "the database file was moved or deleted "
-		    "since it was opened: what is written now is lost at the next start");
+		return sq_moved_error();
 	}
 	st = sqi_stmt(q, SQ_SCHEMA, SQ_NO_ARGS);
 	if (st != NULL && (src = sqlite3_step(st)) == SQLITE_ROW)

@@ -184,6 +184,10 @@ sq_commit_batch(void *h, const struct store_token *t, size_t n, int *errs,
 	sqlite3_stmt *ins = q->sw[SW_INSERT];
 	int rc, src;
 
+	/* A stat a batch: into a file moved or deleted under the server, the
+	 * batch would be answered as durable and lost at the next start. */
+	if (sq_file_moved(q->wdb))
+		return sq_moved_error();
 	src = sqlite3_step(q->sw[SW_BEGIN]);
 	sqlite3_reset(q->sw[SW_BEGIN]);
 	if (src != SQLITE_DONE)

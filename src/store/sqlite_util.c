@@ -19,6 +19,36 @@ sq_exec(sqlite3 *db, const char *sql, const char *what)
 	return rc == SQLITE_OK ? STORE_OK : sq_error(db, rc, what);
 }
 
+/*
+ * 1 when the database file was renamed, moved or deleted since it was
+ * opened (SQLITE_FCNTL_HAS_MOVED: a stat of its path against the open
+ * descriptor's inode). The open descriptors still take every write, and
+ * each commit succeeds, but into a file no later start opens.
+ */
+int
+sq_file_moved(sqlite3 *db)
+{
+	int moved = 0;
+
+	return sqlite3_file_control(db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK &&
+	    moved;
+}
+
+int
+sq_moved_error(void)
+{
+	return store_set_error(STORE_UNAVAILABLE, "the database file was moved or deleted "
+	    "since it was opened: what is written now would be lost at the next start");
+}
+
+int
+sq_begin_write(sqlite3 *db, const char *what)
+{
+	if (sq_file_moved(db))
+		return sq_moved_error();
+	return sq_exec(db, "BEGIN IMMEDIATE", what);
+}
+
 /* Whether n arguments give every parameter of st one, and no more. SQ_ARGS
  * counts the arguments, so none is ever read past the array; what this
  * catches is a call whose arguments do not match its SQL, which would bind

@@ -265,8 +265,11 @@ sqi_run_err(struct sq *q, int rc, const char *what, const char *conflict, const 
 int
 sqi_tx_begin(struct sq *q)
 {
-	int rc = sqi_run(q, q->st[SQ_BEGIN], NULL);
+	int rc;
 
+	if (sq_file_moved(q->db))
+		return sq_moved_error();
+	rc = sqi_run(q, q->st[SQ_BEGIN], NULL);
 	return rc == SQLITE_OK ? STORE_OK : sq_fail(q->db, rc, "begin");
 }
 

@@ -829,22 +829,27 @@ class TokenEndpoint(Suite):
             db.close()
         eq(self.s.token(self.c["client_id"], self.c["client_secret"]).status, 200, "after")
 
-    def test_readyz_says_unavailable_once_the_sqlite_file_is_gone(self):
+    def test_readyz_and_writes_refused_once_the_sqlite_file_is_gone(self):
         # Regression: with the database file renamed or deleted (a cleanup
         # job, a mistaken mv), the server's open descriptors took every
         # write, each token was answered 200, and /readyz said "ready":
-        # all of it into a file no later start opens. /readyz now tells.
+        # all of it into a file no later start opens. /readyz now tells,
+        # and every write is refused (503) until the file is back.
         if BACKEND != "sqlite":
             return
         s = Server()
         try:
+            c = s.client("acme", name="moved", token_format="opaque")
             eq(s.get("/readyz").status, 200, "ready")
             path = s.db[len("sqlite:"):]
             os.rename(path, path + ".moved")
             r = s.get("/readyz")
             eq(r.status, 503, "not ready once the file is gone: %r" % r)
             check("moved or deleted" in r.json()["store"]["status"], "says why: %r" % r)
+            r = s.token(c["client_id"], c["client_secret"])
+            eq(r.status, 503, "a token that could not be recorded durably: %r" % r)
             os.rename(path + ".moved", path)
+            eq(s.token(c["client_id"], c["client_secret"]).status, 200, "served again once it is back")
         finally:
             s.cleanup()
 
