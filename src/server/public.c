@@ -219,9 +219,12 @@ readyz(struct http_exchange *x)
 	int ok = store_generation(pub.ctx->store, &gen) == STORE_OK &&
 	    store_schema_version(pub.ctx->store, &cur, &latest) == STORE_OK;
 
+	/* Why the store failed is for operators too: a PostgreSQL error
+	 * names its host, port and user. */
 	o = json_pack("{s:s, s:{s:s, s:s, s:i, s:I, s:I, s:I}}",
 	    "status", ok ? "ready" : "unavailable", "store", "backend",
-	    store_backend(pub.ctx->store), "status", ok ? "ok" : store_last_error(),
+	    store_backend(pub.ctx->store), "status", ok ? "ok" :
+	    operator_peer(x) ? store_last_error() : "unavailable",
 	    "schema_version", cur, "generation", (json_int_t)gen.v[STORE_GEN_DATA],
 	    "lock_generation", (json_int_t)gen.v[STORE_GEN_LOCKS],
 	    "revocation_generation", (json_int_t)gen.v[STORE_GEN_REVOKED]);

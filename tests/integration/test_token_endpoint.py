@@ -576,6 +576,20 @@ class TokenEndpoint(Suite):
         status, body = get("/readyz", "127.0.0.1")
         check("engine" in json.loads(body)["store"], "the engine line on loopback")
         eq(get("/metrics", "127.0.0.1")[0], 200, "metrics on loopback")
+        if BACKEND != "sqlite":
+            return
+        # Why the store is unavailable is an operator's to read (a
+        # PostgreSQL error names its host, port and user).
+        path = self.s.db[len("sqlite:"):]
+        os.rename(path, path + ".moved")
+        try:
+            status, body = get("/readyz", addr)
+            eq((status, json.loads(body)["store"]["status"]), (503, "unavailable"),
+               "no reason for %s" % addr)
+            status, body = get("/readyz", "127.0.0.1")
+            check("moved" in json.loads(body)["store"]["status"], "the reason on loopback")
+        finally:
+            os.rename(path + ".moved", path)
 
     def test_listen_on_port_zero_names_the_port_it_got(self):
         # --listen ADDR:0 serves on a free port, bound before the issuer,
