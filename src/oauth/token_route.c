@@ -31,15 +31,29 @@ record_done(void *arg, int err)
 }
 
 /* Runs on the writer thread once a refusal's audit row is durable (or
- * failed: then logged here, and the refusal is answered all the same). */
+ * failed: then logged here, and the refusal is answered all the same).
+ * One line a second at most, counting the refusals it stands for: while
+ * the store is down every refused request fails its row, and a guesser
+ * sends thousands (the writer's store.commit_failed line says why). */
 static void
 refusal_done(void *arg, int err)
 {
+	static uint64_t last_log_ns;	/* the writer thread's alone */
+	static long unlogged;
 	struct http_exchange *x = arg;
 
-	if (err != 0)
-		log_event(LOG_ERROR, "audit.write_failed", json_pack("{s:s, s:s}",
-		    "action", AUDIT_TOKEN_REFUSED, "request_id", x->req.request_id));
+	if (err != 0) {
+		uint64_t now = clock_mono_ns();
+
+		unlogged++;
+		if (last_log_ns == 0 || now - last_log_ns >= 1000000000ULL) {
+			log_event(LOG_ERROR, "audit.write_failed", json_pack("{s:s, s:s, s:I}",
+			    "action", AUDIT_TOKEN_REFUSED, "request_id", x->req.request_id,
+			    "failed_rows", (json_int_t)unlogged));
+			last_log_ns = now;
+			unlogged = 0;
+		}
+	}
 	http_exchange_resume(x);
 }
 
