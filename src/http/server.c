@@ -29,9 +29,12 @@
 #include <microhttpd.h>
 
 #include "http/http.h"
+#include "http/limits.h"
 #include "http/loop.h"
 #include "http/server_internal.h"
 #include "obs/log.h"
+#include "net/cidr.h"
+#include "net/forwarded.h"
 #include "obs/metrics.h"
 #include "util/util.h"
 
@@ -368,6 +371,40 @@ status_text(int status, char out[4])
 	out[3] = '\0';
 }
 
+/*
+ * The request's log line. Behind a trusted proxy, "peer" is the caller its
+ * X-Forwarded-For names (as the handlers read it, net/forwarded.h) and
+ * "proxy" the proxy; "peer" stays the proxy when the caller is unknown.
+ */
+static void
+log_request(const struct http_server *s, struct conn_ctx *c, uint64_t took_us)
+{
+	char caller[FORWARDED_ADDR_MAX];
+	const char *lines[HTTP_MAX_HEADERS], *peer = c->x.req.peer_ip, *proxy = NULL;
+	size_t n;
+
+	if (s->trusted != NULL && s->trusted->n > 0 && cidr_match(s->trusted, peer) &&
+	    (n = http_request_headers(&c->x.req, "X-Forwarded-For", lines, HTTP_MAX_HEADERS)) > 0 &&
+	    forwarded_client(s->trusted, lines, n < HTTP_MAX_HEADERS ? n : HTTP_MAX_HEADERS,
+	    caller) == 0) {
+		proxy = peer;
+		peer = caller;
+	}
+	/* jansson would not pack the line (all of it lost) with a client's
+	 * invalid UTF-8 in the path or the claimed client id, or a character
+	 * cut where they were copied; only now, as the line is written: most
+	 * servers do not log requests. */
+	str_scrub_utf8(c->path);
+	str_scrub_utf8(c->x.resp.log_client);
+	log_event(LOG_INFO, "http.request", json_pack("{s:s, s:s, s:i, s:f, s:s, s:s, s:s?, s:s?, s:s?, s:s?}",
+	    "method", http_method_names[c->x.req.method], "path", c->path,
+	    "status", c->x.resp.status, "duration_ms", (double)took_us / 1000.0,
+	    "request_id", c->x.req.request_id, "peer", peer, "proxy", proxy,
+	    "reason", c->x.resp.reason,
+	    "client", c->x.resp.log_client[0] ? c->x.resp.log_client : NULL,
+	    "tenant", c->x.resp.log_tenant[0] ? c->x.resp.log_tenant : NULL));
+}
+
 static void
 completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     enum MHD_RequestTerminationCode toe)
@@ -400,21 +437,8 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		}
 		metrics_observe("gatehouse_http_request_duration_seconds", secs, l1);
 	}
-	if (s->log_requests) {
-		/* jansson would not pack the line (all of it lost) with a
-		 * client's invalid UTF-8 in the path or the claimed client id,
-		 * or a character cut where they were copied; only now, as the
-		 * line is written: most servers do not log requests. */
-		str_scrub_utf8(c->path);
-		str_scrub_utf8(c->x.resp.log_client);
-		log_event(LOG_INFO, "http.request", json_pack("{s:s, s:s, s:i, s:f, s:s, s:s, s:s?, s:s?, s:s?}",
-		    "method", http_method_names[c->x.req.method], "path", c->path,
-		    "status", c->x.resp.status, "duration_ms", (double)took_us / 1000.0,
-		    "request_id", c->x.req.request_id, "peer", c->x.req.peer_ip,
-		    "reason", c->x.resp.reason,
-		    "client", c->x.resp.log_client[0] ? c->x.resp.log_client : NULL,
-		    "tenant", c->x.resp.log_tenant[0] ? c->x.resp.log_tenant : NULL));
-	}
+	if (s->log_requests)
+		log_request(s, c, took_us);
 	http_response_reset(&c->x.resp);
 	free(c->body);
 	free(c->query);
@@ -755,6 +779,7 @@ http_server_serve(struct http_server *s, const struct http_config *cfg,
 	metrics_declare("gatehouse_http_connections_refused_total", "counter",
 	    "Connections ended at once because their address already held connections_per_address.", "");
 	metrics_add("gatehouse_http_connections_refused_total", 0, NULL);
+	s->trusted = cfg->unlimited;
 	if (cfg->conns_per_address > 0 &&
 	    (s->peers = peers_new(cfg->conns_per_address, cfg->unlimited)) == NULL) {
 		snprintf(err, errlen, "out of memory");

@@ -66,6 +66,7 @@ struct http_server {
 	size_t			 nroutes;
 	int			 tls;
 	int			 log_requests;
+	const struct cidr_list	*trusted;	/* proxies (http.h unlimited); NULL: none */
 	_Atomic long		 inflight;
 	_Atomic int		 stopping;	/* http_server_stop has begun */
 	_Atomic long		 suspended;	/* connections awaiting a deferred answer */

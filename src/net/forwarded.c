@@ -76,30 +76,48 @@ forwarded_element(const char *s, size_t n, char out[FORWARDED_ADDR_MAX])
 	return canonical(s, n, 0, out);
 }
 
-int
-forwarded_client(const struct cidr_list *trusted, const char *list, char out[FORWARDED_ADDR_MAX])
+/* One element of the list, s[0..n), read from the right: -1 unreadable, 0
+ * the caller (in out), 1 one of ours (in out; read on). Empty: 2. */
+static int
+element_step(const struct cidr_list *trusted, const char *s, size_t n,
+    char out[FORWARDED_ADDR_MAX])
 {
-	size_t len = strlen(list);
+	size_t k = 0;
+
+	while (k < n && is_ows(s[k]))
+		k++;
+	if (k == n)
+		return 2;
+	if (forwarded_element(s, n, out) == -1)
+		return -1;
+	return cidr_match(trusted, out) ? 1 : 0;
+}
+
+int
+forwarded_client(const struct cidr_list *trusted, const char *const *lines, size_t n,
+    char out[FORWARDED_ADDR_MAX])
+{
 	int have = 0;
 
-	/* From the right, element by element; empty ones are skipped. */
-	for (;;) {
-		size_t end = len, start = len, k;
+	/* From the right: the last line's last element first; empty ones
+	 * are skipped. */
+	while (n-- > 0) {
+		const char *list = lines[n];
+		size_t len = strlen(list);
 
-		while (start > 0 && list[start - 1] != ',')
-			start--;
-		for (k = start; k < end && is_ows(list[k]); k++)
-			;
-		if (k < end) {
-			if (forwarded_element(list + start, end - start, out) == -1)
-				return -1;
-			have = 1;
-			if (!cidr_match(trusted, out))
-				return 0;
+		for (;;) {
+			size_t start = len;
+			int rc;
+
+			while (start > 0 && list[start - 1] != ',')
+				start--;
+			if ((rc = element_step(trusted, list + start, len - start, out)) <= 0)
+				return rc;
+			have |= rc == 1;
+			if (start == 0)
+				break;
+			len = start - 1;
 		}
-		if (start == 0)
-			break;
-		len = start - 1;
 	}
 	/* Every element one of our proxies: the leftmost made the request. */
 	return have ? 0 : -1;

@@ -27,10 +27,12 @@
  * inet_ntop writes it. 0, or -1 when it is not an address. */
 int	forwarded_element(const char *s, size_t n, char out[FORWARDED_ADDR_MAX]);
 
-/* The caller in the X-Forwarded-For list (see above) into out: 0, or -1
- * when the element that names it is not an address, or the list names
- * none (empty elements are skipped, as §5.6.1 asks). */
-int	forwarded_client(const struct cidr_list *trusted, const char *list,
+/* The caller in the X-Forwarded-For field lines lines[0..n), read as one
+ * list (RFC 9110 §5.3: a proxy may add a line rather than append to one),
+ * into out (see above): 0, or -1 when the element that names it is not an
+ * address, or the list names none (empty elements are skipped, as §5.6.1
+ * asks). */
+int	forwarded_client(const struct cidr_list *trusted, const char *const *lines, size_t n,
 	    char out[FORWARDED_ADDR_MAX]);
 
 #endif

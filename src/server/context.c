@@ -9,6 +9,7 @@
 
 #include "audit/audit.h"
 #include "http/http.h"
+#include "http/limits.h"
 #include "keys/keys.h"
 #include "net/forwarded.h"
 #include "obs/log.h"
@@ -430,49 +431,12 @@ out:
 	return rc;
 }
 
-static int
-is_xff(const struct http_field *f)
-{
-	return f->name_len == 15 && strcasecmp(f->name, "X-Forwarded-For") == 0;
-}
-
-/*
- * The X-Forwarded-For lines of r as one list (RFC 9110 §5.3: field lines
- * of one name are one comma-separated list, in order): a proxy may add its
- * own line after the one its client sent rather than append to it. A new
- * string (the caller frees); NULL when there is none or no memory.
- */
-static char *
-forwarded_list(const struct http_request *r)
-{
-	size_t len = 0, used = 0;
-	char *list;
-
-	for (size_t i = 0; i < r->nfields; i++)
-		if (is_xff(&r->fields[i]))
-			len += strlen(r->fields[i].value) + 1;
-	if (len == 0 || (list = malloc(len)) == NULL)
-		return NULL;
-	for (size_t i = 0; i < r->nfields; i++) {
-		size_t n;
-		if (!is_xff(&r->fields[i]))
-			continue;
-		if (used > 0)
-			list[used++] = ',';
-		n = strlen(r->fields[i].value);
-		memcpy(list + used, r->fields[i].value, n);
-		used += n;
-	}
-	list[used] = '\0';
-	return list;
-}
-
 int
 ctx_client_address(const struct gh_ctx *c, const struct http_request *r,
     char out[46], int *https)
 {
-	const char *xff, *proto;
-	char *list = NULL;
+	const char *lines[HTTP_MAX_HEADERS], *proto;
+	char who[FORWARDED_ADDR_MAX];
 	size_t n;
 	int rc = 0;
 
@@ -480,16 +444,12 @@ ctx_client_address(const struct gh_ctx *c, const struct http_request *r,
 	*https = r->tls;
 	if (c->trusted_proxies.n == 0 || !cidr_match(&c->trusted_proxies, r->peer_ip))
 		return 0;
-	if ((xff = http_request_header(r, "X-Forwarded-For", &n)) != NULL) {
-		char who[FORWARDED_ADDR_MAX];
-
-		if (n > 1 && (list = forwarded_list(r)) == NULL)
-			rc = -1;	/* out of memory: as unknown */
-		else if (forwarded_client(&c->trusted_proxies, n > 1 ? list : xff, who) == -1)
+	if ((n = http_request_headers(r, "X-Forwarded-For", lines, HTTP_MAX_HEADERS)) > 0) {
+		if (forwarded_client(&c->trusted_proxies, lines,
+		    n < HTTP_MAX_HEADERS ? n : HTTP_MAX_HEADERS, who) == -1)
 			rc = -1;
 		else
 			str_copy(out, 46, who);
-		free(list);
 	}
 	if ((proto = http_request_header(r, "X-Forwarded-Proto", &n)) != NULL && n == 1)
 		*https = strcmp(proto, "https") == 0;

@@ -460,6 +460,18 @@ class Gate(Suite):
         for xff in ("[::ffff:10.1.2.3]:443", "10.1.2.3,\t127.0.0.1", "::FFFF:10.1.2.3"):
             eq(self.gate(t, xff=xff).status, 200, "%r inside the allowlist" % xff)
         self.refused(self.gate(t, xff="10.1.2.3, unknown"), 400, "forwarded", "an unknown caller")
+        # The request log names the caller too, and the proxy beside it
+        # (it named the proxy alone: behind nginx, every line named nginx).
+        r = self.gate(t, xff="[::ffff:10.1.2.3]:443", extra={"X-Request-ID": "fwd-log-1"})
+        eq(r.status, 200, "allowed")
+        for _ in range(100):    # written once the answer is sent
+            lines = [json.loads(x) for x in self.s.stderr().splitlines()
+                     if '"http.request"' in x and '"fwd-log-1"' in x]
+            if lines:
+                break
+            time.sleep(0.02)
+        eq([(x["peer"], x.get("proxy")) for x in lines], [("10.1.2.3", "127.0.0.1")],
+           "the caller and its proxy in the request log")
 
     def test_mangopay_style(self):
         r = self.gate("0123456789abcdef0123456789abcdef", uri="/v2.01/client/users", tenant=None)

@@ -78,7 +78,7 @@ client_is(const char *list, const char *want)
 	struct cidr_list t = trusted();
 	char out[FORWARDED_ADDR_MAX];
 
-	if (forwarded_client(&t, list, out) != 0)
+	if (forwarded_client(&t, &list, 1, out) != 0)
 		fail_msg("no caller in '%s'", list);
 	if (strcmp(out, want) != 0)
 		fail_msg("'%s': caller '%s', not '%s'", list, out, want);
@@ -90,7 +90,7 @@ client_unknown(const char *list)
 	struct cidr_list t = trusted();
 	char out[FORWARDED_ADDR_MAX];
 
-	if (forwarded_client(&t, list, out) != -1)
+	if (forwarded_client(&t, &list, 1, out) != -1)
 		fail_msg("'%s': caller '%s', not unknown", list, out);
 }
 
@@ -120,12 +120,34 @@ test_the_caller(void **state)
 	client_unknown("fe80::1%eth0");
 }
 
+static void
+test_lines_are_one_list(void **state)
+{
+	static const char *const two[] = { "198.51.100.1, 192.0.2.7", "10.1.1.1" };
+	static const char *const caller_last[] = { "10.2.2.2", "192.0.2.9, 10.1.1.1" };
+	static const char *const bad_last[] = { "192.0.2.7", "unknown" };
+	static const char *const empty_last[] = { "192.0.2.7", " " };
+	struct cidr_list t = trusted();
+	char out[FORWARDED_ADDR_MAX];
+
+	(void)state;
+	assert_int_equal(forwarded_client(&t, two, 2, out), 0);
+	assert_string_equal(out, "192.0.2.7");
+	assert_int_equal(forwarded_client(&t, caller_last, 2, out), 0);
+	assert_string_equal(out, "192.0.2.9");
+	assert_int_equal(forwarded_client(&t, bad_last, 2, out), -1);
+	assert_int_equal(forwarded_client(&t, empty_last, 2, out), 0);
+	assert_string_equal(out, "192.0.2.7");
+	assert_int_equal(forwarded_client(&t, two, 0, out), -1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_elements),
 		cmocka_unit_test(test_the_caller),
+		cmocka_unit_test(test_lines_are_one_list),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
