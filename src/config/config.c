@@ -237,11 +237,15 @@ config_read_line(FILE *f, const char *path, int *lineno, char *line,
 }
 
 /* Applies one line of the file; blank lines and comments are skipped.
- * 0, or -1 with the message in one. */
+ * first[] holds the line each setting was first given on (0: not yet): a
+ * setting given twice is refused, as an operator who edits the first of
+ * two lines sees nothing change (STYLE 10: ambiguity is an error). 0, or
+ * -1 with the message in one. */
 static int
 config_apply_line(struct config *c, char *line, const char *path, int lineno,
-    char *one, size_t onelen)
+    int first[], char *one, size_t onelen)
 {
+	const struct config_entry *e;
 	char *eq, *key, *value;
 	char why[384];
 
@@ -255,8 +259,15 @@ config_apply_line(struct config *c, char *line, const char *path, int lineno,
 	*eq = '\0';
 	key = trim(key);
 	value = trim(eq + 1);
-	if (config_set(c, key, value, why, sizeof(why)) == 0)
+	if ((e = entry_find(key)) != NULL && first[e - entries] != 0) {
+		snprintf(one, onelen, "%.100s:%d: \"%.60s\" is set again (first on line %d)",
+		    path, lineno, key, first[e - entries]);
+		return -1;
+	}
+	if (config_set(c, key, value, why, sizeof(why)) == 0) {
+		first[e - entries] = lineno;	/* e: config_set found it */
 		return 0;
+	}
 	snprintf(one, onelen, "%.100s:%d: %s", path, lineno, why);
 	return -1;
 }
@@ -265,6 +276,7 @@ int
 config_load_stream(struct config *c, FILE *f, const char *name, char *err, size_t errlen)
 {
 	char line[4096], one[512];
+	int first[GH_ARRAY_LEN(entries)] = { 0 };
 	size_t used = 0;
 	int lineno = 0, bad = 0, rc;
 
@@ -272,7 +284,7 @@ config_load_stream(struct config *c, FILE *f, const char *name, char *err, size_
 	/* Every bad line is reported, not just the first (STYLE 5). */
 	while ((rc = config_read_line(f, name, &lineno, line, sizeof(line), one,
 	    sizeof(one))) != 0) {
-		if (rc == 1 && config_apply_line(c, line, name, lineno, one,
+		if (rc == 1 && config_apply_line(c, line, name, lineno, first, one,
 		    sizeof(one)) == 0)
 			continue;
 		bad = 1;

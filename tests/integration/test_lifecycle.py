@@ -925,6 +925,29 @@ class Lifecycle(Suite):
             finally:
                 s.cleanup()
 
+    def test_a_setting_given_twice_in_a_file_is_refused(self):
+        # Regression: the last of two lines won without a word, so an
+        # operator who edited the first saw nothing change (STYLE 10). The
+        # flag spelling of a key is the same setting.
+        for text in ("rate_limit = 10\nlockout = true\nrate_limit = 20\n",
+                     "rate_limit = 10\nrate-limit = 20\n"):
+            s = Server(start=False)
+            try:
+                conf = os.path.join(s.dir, "gh.conf")
+                with open(conf, "w") as f:
+                    f.write(text)
+                s.extra += ["--config", conf]
+                rc = s.start(expect_fail=True)
+                check(rc != 0 and "is set again (first on line 1)" in s.stderr(),
+                      "%r: %r" % (text, s.stderr()))
+                p = subprocess.run([BIN, "client", "list", "--config", conf], capture_output=True,
+                                   env={k: v for k, v in os.environ.items()
+                                        if not k.startswith("GATEHOUSE_")}, timeout=20)
+                check(p.returncode != 0 and b"is set again" in p.stderr,
+                      "the CLI reads it so too: %r" % p.stderr)
+            finally:
+                s.cleanup()
+
     def test_serve_refuses_what_is_not_a_configuration_file(self):
         # Regression: serve read --config line by line, and a read error
         # (a directory's EISDIR) looked like the end of an empty file: the
