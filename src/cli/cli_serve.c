@@ -80,7 +80,8 @@ configure(int argc, char **argv, struct config *cfg)
 	for (int i = 0; i < argc; i++) {
 		const char *path = strcmp(argv[i], "--config") == 0 && i + 1 < argc ? argv[i + 1] :
 		    strncmp(argv[i], "--config=", 9) == 0 ? argv[i] + 9 : NULL;
-		if (path != NULL && config_load(cfg, path, err, sizeof(err)) == -1) {
+		if (path != NULL && (config_load(cfg, path, err, sizeof(err)) == -1 ||
+		    cli_config_secrecy(cfg, path, err, sizeof(err)) == -1)) {
 			fprintf(stderr, "gatehouse: config:\n%s\n", err);
 			bad = 1;
 		}

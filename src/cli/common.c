@@ -123,53 +123,48 @@ cli_print(json_t *o)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
-#define CLI_CONFIG_MAX	(1024 * 1024)	/* bytes of --config a command reads */
+int
+cli_config_secrecy(const struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	if (cfg->file_db == NULL || cfg->file_exposed[0] == '\0' ||
+	    !store_url_has_password(cfg->file_db))
+		return 0;
+	snprintf(err, errlen, "%s holds the database password (db) and %s", path,
+	    cfg->file_exposed);
+	return -1;
+}
 
 /* --config's bytes, read once: a command takes its store, its master key
  * and its other settings from the same text even if the file changes while
  * it runs (it used to open the file up to four times). config_path names
- * the file they are of, so that another path is never served from them. */
-static char	*config_text, *config_path;
+ * the file they are of, so that another path is never served from them;
+ * config_exposed says why it may not hold a secret ("" when it may). */
+static char	*config_text, *config_path, config_exposed[160];
 static size_t	 config_len;
 
-/* Reads path whole into config_text (replacing another file's), at most
- * CLI_CONFIG_MAX bytes. 0, or -1 with err set and the old text kept. */
+/* Reads path whole into config_text (replacing another file's), as serve
+ * reads it (config_read_file). 0, or -1 with err set and the old text
+ * kept. */
 static int
 config_text_read(const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	char *buf = NULL, *name = NULL;
+	char *text = NULL, *name = NULL, exposed[160];
 	size_t n = 0;
 
-	if (f == NULL || (buf = malloc(CLI_CONFIG_MAX + 1)) == NULL ||
-	    (name = strdup(path)) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, f == NULL ? strerror(errno) : "out of memory");
-		goto fail;
-	}
-	n = fread(buf, 1, CLI_CONFIG_MAX + 1, f);
-	if (ferror(f) || n > CLI_CONFIG_MAX) {
-		snprintf(err, errlen, "%s: %s", path, ferror(f) ? strerror(errno) :
-		    "larger than 1 MB; not a configuration file");
-		goto fail;
-	}
-	fclose(f);
-	{
-		char *fit = realloc(buf, n + 1);	/* not the whole 1 MB for life */
-		if (fit != NULL)
-			buf = fit;
+	if (config_read_file(path, &text, &n, exposed, err, errlen) == -1)
+		return -1;
+	if ((name = strdup(path)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		free(text);
+		return -1;
 	}
 	free(config_text);
 	free(config_path);
-	config_text = buf;
+	config_text = text;
 	config_path = name;
 	config_len = n;
+	snprintf(config_exposed, sizeof(config_exposed), "%s", exposed);
 	return 0;
-fail:
-	if (f != NULL)
-		fclose(f);
-	free(buf);
-	free(name);
-	return -1;
 }
 
 /* Applies --config, when given, over cfg: from the text read on the first
@@ -178,23 +173,15 @@ static int
 config_apply_file(const struct cli_args *a, struct config *cfg, char *err, size_t errlen)
 {
 	const char *path = cli_get(a, "config");
-	FILE *f;
-	int rc;
 
 	if (!cli_has(a, "config"))
 		return 0;
 	if ((config_path == NULL || strcmp(config_path, path) != 0) &&
 	    config_text_read(path, err, errlen) == -1)
 		return -1;
-	if (config_len == 0)
-		return 0;	/* fmemopen refuses an empty buffer */
-	if ((f = fmemopen(config_text, config_len, "r")) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (config_load_text(cfg, config_text, config_len, path, config_exposed, err, errlen) == -1)
 		return -1;
-	}
-	rc = config_load_stream(cfg, f, path, err, errlen);
-	fclose(f);
-	return rc;
+	return cli_config_secrecy(cfg, path, err, errlen);
 }
 
 /*

@@ -63,6 +63,11 @@ const char *cli_master_path(const struct cli_args *);
 /* Defaults, then --config when given. 0, or -1 after printing (cfg is
  * then clear); on 0 the caller config_clear()s it. */
 int	cli_load_config(const struct cli_args *, struct config *cfg);
+/* STYLE 5: a configuration file whose db holds a password must be open to
+ * nobody but its owner (util/secrecy.h), as the master key file is. 0, or
+ * -1 with the reason in err. serve checks its file so too. */
+int	cli_config_secrecy(const struct config *cfg, const char *path, char *err,
+	    size_t errlen);
 /* Opens the store. 0, or prints the reason and returns -1. */
 int	cli_open_store(const struct cli_args *, struct store **out);
 /* cli_open_store for a command that only reads: a SQLite store whose file

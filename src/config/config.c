@@ -7,9 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "http/limits.h"
+#include "util/secrecy.h"
 #include "util/util.h"
 
 enum config_type { CT_STR, CT_INT, CT_BOOL, CT_DURATION, CT_TRISTATE };
@@ -170,6 +173,8 @@ config_clear(struct config *c)
 			free(*(char **)((char *)c + entries[i].offset));
 			*(char **)((char *)c + entries[i].offset) = NULL;
 		}
+	free(c->file_db);
+	c->file_db = NULL;
 }
 
 int
@@ -266,6 +271,12 @@ config_apply_line(struct config *c, char *line, const char *path, int lineno,
 	}
 	if (config_set(c, key, value, why, sizeof(why)) == 0) {
 		first[e - entries] = lineno;	/* e: config_set found it */
+		/* What the file holds, whatever a flag makes of it: a
+		 * password in it must not be open to others. */
+		if (strcmp(e->key, "db") == 0 && (c->file_db = strdup(value)) == NULL) {
+			snprintf(one, onelen, "%.100s:%d: out of memory", path, lineno);
+			return -1;
+		}
 		return 0;
 	}
 	snprintf(one, onelen, "%.100s:%d: %s", path, lineno, why);
@@ -296,24 +307,30 @@ config_load_stream(struct config *c, FILE *f, const char *name, char *err, size_
 }
 
 int
-config_load(struct config *c, const char *path, char *err, size_t errlen)
+config_read_file(const char *path, char **text, size_t *len, char exposed[160], char *err,
+    size_t errlen)
 {
-	FILE *f, *mem = NULL;
+	FILE *f;
+	struct stat st;
 	char *buf = NULL;
-	size_t n = 0;
+	size_t n;
 	int rc = -1;
 
-	err[0] = '\0';
+	*text = NULL;
+	*len = 0;
+	exposed[0] = '\0';
 	if ((f = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	/* Read whole first, at most CONFIG_MAX_FILE, as the CLI reads it
-	 * (cli/common.c): line by line, fgets() took a read error (EISDIR:
-	 * --config naming a directory) for the end of an empty file, and
-	 * serve started on the defaults; and a file of 100 MB was parsed for
-	 * a minute, with SIGTERM held until start-up went on. Read, not
-	 * fstat: a pipe (--config <(...)) has no size. */
+	/* Of the file read, not of its name; a pipe is nobody's to read. */
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode))
+		(void)file_secrecy_check(&st, geteuid(), exposed, 160);
+	/* Read whole, at most CONFIG_MAX_FILE: line by line, fgets() took a
+	 * read error (EISDIR: --config naming a directory) for the end of an
+	 * empty file, and serve started on the defaults; and a file of 100
+	 * MB was parsed for a minute, with SIGTERM held until start-up went
+	 * on. Read, not fstat: a pipe has no size. */
 	if ((buf = malloc(CONFIG_MAX_FILE + 1)) == NULL) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		goto out;
@@ -324,20 +341,57 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 		    "larger than 1 MB; not a configuration file");
 		goto out;
 	}
-	if (n == 0) {
-		rc = 0;		/* fmemopen refuses an empty buffer */
-		goto out;
+	if (n > 0) {
+		char *fit = realloc(buf, n + 1);	/* not the whole 1 MB for life */
+
+		if (fit != NULL)
+			buf = fit;
+		buf[n] = '\0';
+		*text = buf;
+		*len = n;
+		buf = NULL;
 	}
-	if ((mem = fmemopen(buf, n, "r")) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	rc = config_load_stream(c, mem, path, err, errlen);
+	rc = 0;
 out:
-	if (mem != NULL)
-		fclose(mem);
 	free(buf);
 	fclose(f);
+	return rc;
+}
+
+int
+config_load_text(struct config *c, const char *text, size_t len, const char *name,
+    const char *exposed, char *err, size_t errlen)
+{
+	FILE *mem;
+	int rc;
+
+	err[0] = '\0';
+	free(c->file_db);
+	c->file_db = NULL;
+	snprintf(c->file_exposed, sizeof(c->file_exposed), "%s", exposed);
+	if (len == 0)
+		return 0;	/* fmemopen refuses an empty buffer */
+	if ((mem = fmemopen((void *)text, len, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", name, strerror(errno));
+		return -1;
+	}
+	rc = config_load_stream(c, mem, name, err, errlen);
+	fclose(mem);
+	return rc;
+}
+
+int
+config_load(struct config *c, const char *path, char *err, size_t errlen)
+{
+	char exposed[160], *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	err[0] = '\0';
+	if (config_read_file(path, &text, &len, exposed, err, errlen) == -1)
+		return -1;
+	rc = config_load_text(c, text, len, path, exposed, err, errlen);
+	free(text);
 	return rc;
 }
 

@@ -57,6 +57,11 @@ struct config {
 	int64_t	 approval_ttl;		/* seconds an approval request lives */
 	int64_t	 stop_timeout;		/* seconds SIGTERM may take before exit 1 */
 	int64_t	 offload_queue;		/* requests waiting for the offload threads */
+
+	/* Not settings: what the last configuration file read said. */
+	char	*file_db;		/* the db value it gave (NULL: none) */
+	char	 file_exposed[160];	/* why it may not hold a secret
+					 * (util/secrecy.h); "" when it may */
 };
 
 /* Fills c with the defaults. */
@@ -65,11 +70,22 @@ void	config_clear(struct config *c);
 /* Sets key to value. Returns 0, or -1 with a message in err naming the key. */
 int	config_set(struct config *c, const char *key, const char *value,
 	    char *err, size_t errlen);
+/* Reads the file at path whole, at most CONFIG_MAX_FILE bytes, into *text
+ * (NUL-terminated, for the caller to free; NULL when empty) and *len. A
+ * pipe (--config <(...)) is read as well; exposed gets why the file may
+ * not hold a secret ("" when it may, or when it is no file of anyone's:
+ * a pipe). 0, or -1 with why it cannot be read in err (a directory, too
+ * large). */
+int	config_read_file(const char *path, char **text, size_t *len,
+	    char exposed[160], char *err, size_t errlen);
 /* Reads a file of "key = value" lines ('#' comments), at most
  * CONFIG_MAX_FILE bytes. Reports every bad line as "FILE:LINE: reason"
  * (joined by newlines) into err, or why the file cannot be read (a
- * directory, too large). 0 or -1. */
+ * directory, too large). Sets file_db and file_exposed. 0 or -1. */
 int	config_load(struct config *c, const char *path, char *err, size_t errlen);
+/* The same over text[0..len) read by config_read_file. */
+int	config_load_text(struct config *c, const char *text, size_t len, const char *name,
+	    const char *exposed, char *err, size_t errlen);
 /* The same over an open stream (not closed here); name stands for the file
  * in the messages. */
 int	config_load_stream(struct config *c, FILE *f, const char *name, char *err,

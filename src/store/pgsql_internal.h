@@ -218,6 +218,8 @@ int	 pg_connections(void *h);
 
 /* pgsql_open.c */
 int	 pg_open(const char *target, void **h, char *err, size_t errlen);
+/* store_backend.h url_has_password. */
+int	 pg_url_has_password(const char *url);
 void	 pg_close(void *h);
 int	 pg_schema_version(void *h, int *current, int *latest);
 

@@ -93,6 +93,20 @@ parse_url(struct pg *p, const char *url, char *err, size_t errlen)
 	return 0;
 }
 
+int
+pg_url_has_password(const char *url)
+{
+	PQconninfoOption *o = PQconninfoParse(url, NULL);
+	int has = 0;
+
+	/* libpq's own reading: user:password@ and ?password= alike. */
+	for (PQconninfoOption *p = o; p != NULL && p->keyword != NULL; p++)
+		if (strcmp(p->keyword, "password") == 0 && p->val != NULL && p->val[0] != '\0')
+			has = 1;
+	PQconninfoFree(o);
+	return has;
+}
+
 /* The URL checked by libpq before any connection; libpq's complaint may
  * quote a piece of the URL, so the password (if any) is masked out of it. */
 static int

@@ -90,6 +90,16 @@ static const struct scheme {
 };
 
 int
+store_url_has_password(const char *url)
+{
+	for (size_t i = 0; url != NULL && i < sizeof(schemes) / sizeof(schemes[0]); i++)
+		if (strncmp(url, schemes[i].prefix, strlen(schemes[i].prefix)) == 0)
+			return schemes[i].ops->url_has_password != NULL &&
+			    schemes[i].ops->url_has_password(url);
+	return 0;
+}
+
+int
 store_open(const char *url, struct store **out, char *err, size_t errlen)
 {
 	const struct store_ops *ops = NULL;

@@ -125,6 +125,9 @@ struct store;
  * On failure returns non-zero and writes a one-line reason into err.
  */
 int	store_open(const char *url, struct store **out, char *err, size_t errlen);
+/* 1 when the store URL holds a password (a PostgreSQL URL's user:password@
+ * or password= parameter, as libpq reads it), else 0. */
+int	store_url_has_password(const char *url);
 /* Flushes queued writes (store_token_record) and closes. NULL is a no-op. */
 void	store_close(struct store *);
 /* "sqlite" or "postgresql". */

@@ -274,6 +274,9 @@ struct store_ops {
 	 * backend whose commits are cheap enough to come more often than
 	 * writer.h's WRITER_MIN_INTERVAL_NS (0: that; writer.c says why). */
 	int64_t	commit_interval_ns;
+	/* Whether a URL of this backend holds a password (store.h
+	 * store_url_has_password); NULL: its URLs never do. */
+	int	(*url_has_password)(const char *url);
 
 	/*
 	 * The audit trail (store.h store_audit_*). NULL in a backend without

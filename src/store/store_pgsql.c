@@ -271,6 +271,7 @@ pg_engine(void *h, char *buf, size_t len)
 
 const struct store_ops store_pgsql_ops = {
 	.name = "postgresql",
+	.url_has_password = pg_url_has_password,
 	.engine = pg_engine,
 	.open = pg_open,
 	.close = pg_close,

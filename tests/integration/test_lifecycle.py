@@ -948,6 +948,34 @@ class Lifecycle(Suite):
             finally:
                 s.cleanup()
 
+    def test_a_config_file_with_a_database_password_is_its_owners_alone(self):
+        # STYLE 5, as for the master key: a file whose db holds a password
+        # (libpq's reading: user:password@ or ?password=) open to group or
+        # others is refused, by serve and by every command; without one, or
+        # at 0600, it is read.
+        s = Server(start=False)
+        try:
+            conf = os.path.join(s.dir, "gh.conf")
+            env = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
+            for db, mode, refused in (("postgresql://gh:s3cret@127.0.0.1:1/x", 0o644, True),
+                                      ("postgresql://gh@127.0.0.1:1/x?password=s3cret", 0o640, True),
+                                      ("postgresql://gh@127.0.0.1:1/x", 0o644, False),
+                                      ("postgresql://gh:s3cret@127.0.0.1:1/x", 0o600, False)):
+                with open(conf, "w") as f:
+                    f.write("db = %s\n" % db)
+                os.chmod(conf, mode)
+                p = subprocess.run([BIN, "serve", "--config", conf, "--listen", "127.0.0.1:0"],
+                                   capture_output=True, env=env, timeout=30)
+                q = subprocess.run([BIN, "client", "list", "--config", conf], capture_output=True,
+                                   env=env, timeout=30)
+                for what, r in (("serve", p), ("client list", q)):
+                    said = b"holds the database password (db) and has mode" in r.stderr
+                    check(r.returncode != 0, "%s %o: fails (no server at port 1)" % (what, mode))
+                    eq(said, refused, "%s, %s at %o: %r" % (what, db, mode, r.stderr))
+                    check(b"s3cret" not in r.stderr, "never the password: %r" % r.stderr)
+        finally:
+            s.cleanup()
+
     def test_serve_refuses_what_is_not_a_configuration_file(self):
         # Regression: serve read --config line by line, and a read error
         # (a directory's EISDIR) looked like the end of an empty file: the
