@@ -542,14 +542,18 @@ run_until_stopped(struct gh_ctx *ctx, struct sigwatch *sw)
 	while ((ev = sigwatch_wait(sw, 1000)) != SIGWATCH_STOP) {
 		if (ev == SIGWATCH_HUP) {
 			char err[256];
-			if (ctx_reload_keys(ctx, err, sizeof(err)) == -1)
+			int keys = ctx_reload_keys(ctx, err, sizeof(err)), policy;
+
+			if (keys == -1)
 				log_event(LOG_ERROR, "server.reload_failed", json_pack("{s:s}", "reason", err));
-			else
-				log_event(LOG_INFO, "server.reloaded", NULL);
 			/* The route policy: a file that does not parse is refused
-			 * (logged with its line) and the old policy stays. */
-			if (gate_reload(ctx, err, sizeof(err)) == -1)
-				fprintf(stderr, "gatehouse: policy not reloaded:\n%s\n", err);
+			 * (gate.policy_refused names it and its lines) and the old
+			 * policy stays, which the reload's line says too. */
+			policy = gate_reload(ctx, err, sizeof(err));
+			if (keys == 0)
+				log_event(policy == 0 ? LOG_INFO : LOG_WARN, "server.reloaded",
+				    json_pack("{s:s}", "policy", policy == 0 ? "current" :
+				    "the previous one: the file was refused"));
 		}
 		ctx_refresh(ctx);
 		/* Locks that ran out: logged and counted within a second. */

@@ -666,7 +666,14 @@ class Gate(Suite):
         self.s.proc.send_signal(signal.SIGHUP)
         time.sleep(1.5)
         err = self.s.stderr()
-        check("gate.policy:2: role: \"superuser\"" in err, "line and reason reported: %s" % err[-2000:])
+        events = [json.loads(x) for x in err.splitlines() if x.startswith("{")]
+        check(any(e["event"] == "gate.policy_refused" and
+                  'gate.policy:2: role: "superuser"' in e["reason"] for e in events),
+              "line and reason reported: %s" % err[-2000:])
+        check(any(e["event"] == "server.reloaded" and e["level"] == "warn" and
+                  "refused" in e["policy"] for e in events),
+              "the reload's line says the old policy stays: %s" % err[-2000:])
+        check("policy not reloaded" not in err, "every line JSON: %s" % err[-2000:])
         eq(self.gate(t).status, 200, "the old policy stays")
         eq(self.gate(t, uri="/v1/new").status, 200, "the old policy stays")
         with open(self.policy, "w") as f:
