@@ -25,12 +25,14 @@
 #include "cli/common.h"
 #include "config/config.h"
 #include "gate/gate.h"
+#include "gate/policy.h"
 #include "http/http.h"
 #include "jose/presign.h"
 #include "keys/keys.h"
 #include "manage/manage.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
+#include "net/cidr.h"
 #include "security/masterkey.h"
 #include "server/context.h"
 #include "server/routes.h"
@@ -582,6 +584,33 @@ struct serve {
 
 /* The settings checked before anything is opened: listen, the signing
  * algorithm, and the TLS certificate and key, read. */
+/* The settings read again when the server is set up (trusted_proxies by
+ * ctx_init, the policy file by gate_init), read here first: refused then,
+ * a first run had made the master key, the store and its signing keys. 0,
+ * or -1 with the reason in err. */
+static int
+settings_read(const struct config *cfg, char *err, size_t errlen)
+{
+	struct cidr_list proxies;
+	struct policy *p = NULL;
+	const char *why = NULL, *bad = NULL;
+
+	if (cidr_parse_list(cfg->trusted_proxies, &proxies, &why, &bad) == -1) {
+		snprintf(err, errlen, "trusted_proxies: \"%.40s\" %s", bad, why);
+		return -1;
+	}
+	if (cfg->policy != NULL && cfg->policy[0] != '\0') {
+		char perr[768];
+
+		if (policy_load(cfg->policy, &p, perr, sizeof(perr)) == -1) {
+			snprintf(err, errlen, "policy: %s", perr);
+			return -1;
+		}
+		policy_unref(p);
+	}
+	return 0;
+}
+
 static int
 serve_settings(struct serve *sv)
 {
@@ -599,6 +628,10 @@ serve_settings(struct serve *sv)
 	}
 	if (jose_alg_from_name(sv->cfg.signing_alg, &sv->alg) == -1) {
 		fprintf(stderr, "gatehouse: serve: signing_alg \"%.20s\" is not RS256, PS256, ES256 or EdDSA\n", sv->cfg.signing_alg);
+		return -1;
+	}
+	if (settings_read(&sv->cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "gatehouse: serve: %s\n", err);
 		return -1;
 	}
 	if (sv->cfg.tls_cert[0] != '\0') {

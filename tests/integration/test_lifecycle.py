@@ -976,6 +976,21 @@ class Lifecycle(Suite):
         finally:
             s.cleanup()
 
+    def test_bad_proxies_or_policy_refused_before_a_first_run(self):
+        # Regression: both were read only as the server was set up, after a
+        # first run had made the master key, the store and its signing keys
+        # (and an admin client whose secret went unseen).
+        for flags, words in ((["--trusted-proxies", "10.0.0.1/8"], "trusted_proxies"),
+                             (["--policy", "/nonexistent/gate.policy"], "policy")):
+            s = Server(*flags, start=False)
+            try:
+                rc = s.start(expect_fail=True)
+                check(rc != 0 and words in s.stderr(), "%r: %r" % (flags, s.stderr()))
+                eq([f for f in os.listdir(s.dir) if f.startswith(("gh.db", "master"))], [],
+                   "%r: nothing made" % flags)
+            finally:
+                s.cleanup()
+
     def test_serve_refuses_what_is_not_a_configuration_file(self):
         # Regression: serve read --config line by line, and a read error
         # (a directory's EISDIR) looked like the end of an empty file: the
