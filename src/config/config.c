@@ -369,6 +369,11 @@ config_load_text(struct config *c, const char *text, size_t len, const char *nam
 	free(c->file_db);
 	c->file_db = NULL;
 	snprintf(c->file_exposed, sizeof(c->file_exposed), "%s", exposed);
+	/* A byte-order mark (an editor's) is no part of the first key. */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+		text += 3;
+		len -= 3;
+	}
 	if (len == 0)
 		return 0;	/* fmemopen refuses an empty buffer */
 	if ((mem = fmemopen((void *)text, len, "r")) == NULL) {

@@ -930,11 +930,13 @@ class Lifecycle(Suite):
         # operator who edited the first saw nothing change (STYLE 10). The
         # flag spelling of a key is the same setting.
         for text in ("rate_limit = 10\nlockout = true\nrate_limit = 20\n",
-                     "rate_limit = 10\nrate-limit = 20\n"):
+                     "rate_limit = 10\nrate-limit = 20\n",
+                     # A byte-order mark is skipped: line 1's key is read.
+                     "\ufeffrate_limit = 10\nrate_limit = 20\n"):
             s = Server(start=False)
             try:
                 conf = os.path.join(s.dir, "gh.conf")
-                with open(conf, "w") as f:
+                with open(conf, "w", encoding="utf-8") as f:
                     f.write(text)
                 s.extra += ["--config", conf]
                 rc = s.start(expect_fail=True)
