@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 
 #include "http/loop.h"
 #include "obs/log.h"
+#include "util/util.h"
 
 struct http_loop {
 	struct MHD_Daemon	*d;
@@ -77,9 +79,64 @@ timeout_ms(struct MHD_Daemon *d)
 	return t > INT_MAX ? INT_MAX : (int)t;
 }
 
-/* Sleeps until the daemon or the wake-up descriptor has something, or ms
- * pass; takes a wake-up that came. */
+/*
+ * Out of file descriptors (EMFILE, ENFILE), libmicrohttpd 0.9.75 cannot
+ * accept, and either way the loop must not rely on its epoll set alone:
+ *
+ * - A daemon with connections of its own takes its listening socket out
+ *   of the set and puts it back at the start of a pass after one of them
+ *   has closed. A loop that slept until an event once its last connection
+ *   closed never accepted again (every connection waited in the backlog
+ *   for good). So a loop runs a pass at least every LOOP_MAX_SLEEP_MS.
+ * - A daemon with none keeps the socket in the set: every pass woke at
+ *   once, failed to accept and went round again, a core at 100% for as
+ *   long as the limit lasted. So a pass that woke to the daemon's set and
+ *   left it without a connection checks for a free descriptor, and
+ *   without one the loop waits LOOP_STARVED_MS before the next.
+ */
+#define LOOP_MAX_SLEEP_MS	1000
+#define LOOP_STARVED_MS		100
+#define LOOP_STARVED_LOG_NS	(60 * 1000000000ULL)	/* one line a minute at most */
+
+/* 1 when the process can open no descriptor now: a probe that dups one. */
+static int
+out_of_descriptors(struct http_loop *l)
+{
+	int fd = fcntl(l->wakefd, F_DUPFD_CLOEXEC, 0);
+
+	if (fd != -1) {
+		close(fd);
+		return 0;
+	}
+	return errno == EMFILE || errno == ENFILE;
+}
+
+/* After a pass that woke to the daemon and left it without connections:
+ * when no descriptor is free, waits (for a stop only) and says so, once a
+ * minute at most. */
 static void
+starve_wait(struct http_loop *l, uint64_t *last_log)
+{
+	const union MHD_DaemonInfo *info;
+	struct pollfd p = { .fd = l->wakefd, .events = POLLIN };
+	uint64_t now;
+
+	info = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	if (info == NULL || info->num_connections > 0 || !out_of_descriptors(l))
+		return;
+	now = clock_mono_ns();
+	if (*last_log == 0 || now - *last_log >= LOOP_STARVED_LOG_NS) {
+		*last_log = now;
+		log_event(LOG_ERROR, "http.out_of_descriptors", json_pack("{s:s, s:s}",
+		    "loop", l->name, "note", "connections wait until descriptors are free; "
+		    "raise the open-file limit (LimitNOFILE=, ulimit -n)"));
+	}
+	(void)poll(&p, 1, LOOP_STARVED_MS);
+}
+
+/* Sleeps until the daemon or the wake-up descriptor has something, or ms
+ * pass; takes a wake-up that came. 1 when the daemon's set woke it. */
+static int
 wait_for_work(struct http_loop *l, int ms, int *complained)
 {
 	struct pollfd p[2] = {
@@ -101,6 +158,7 @@ wait_for_work(struct http_loop *l, int ms, int *complained)
 	 * next poll drains it. */
 	if (atomic_exchange(&l->woken, 0) || (p[1].revents & POLLIN))
 		(void)!read(l->wakefd, &n, sizeof(n));
+	return ms != 0 && (p[0].revents & POLLIN) != 0;
 }
 
 static void *
@@ -108,19 +166,24 @@ loop_main(void *arg)
 {
 	struct http_loop *l = arg;
 	int complained = 0;
+	uint64_t starved_log = 0;
 
 	current = l;
 	(void)prctl(PR_SET_NAME, l->name, 0, 0, 0);
 	while (!atomic_load(&l->owner->stop)) {
-		int ms = timeout_ms(l->d);
+		int ms = timeout_ms(l->d), listened;
 
 		if (l->tick != NULL) {
 			int t = l->tick(l->tick_arg);
 			if (t >= 0 && (ms < 0 || t < ms))
 				ms = t;
 		}
-		wait_for_work(l, ms, &complained);
+		if (ms < 0 || ms > LOOP_MAX_SLEEP_MS)
+			ms = LOOP_MAX_SLEEP_MS;
+		listened = wait_for_work(l, ms, &complained);
 		MHD_run(l->d);
+		if (listened)
+			starve_wait(l, &starved_log);
 	}
 	return NULL;
 }

@@ -115,5 +115,80 @@ class HttpLoops(Suite):
             check(took < PROMPT_S, "%d answers took %.1f s" % (n, took))
 
 
+    def free_fds_limit(self, free):
+        """The soft open-file limit that leaves the server exactly `free`
+        new descriptors (its hard limit kept, so it can be raised again)."""
+        pid = self.s.proc.pid
+        used = set(int(x) for x in os.listdir("/proc/%d/fd" % pid))
+        limit, left = 0, free
+        while True:
+            if limit not in used:
+                if left == 0:
+                    return limit
+                left -= 1
+            limit += 1
+
+    def cpu_s(self):
+        with open("/proc/%d/stat" % self.s.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def test_connections_are_taken_again_after_running_out_of_descriptors(self):
+        # Regression: once an accept failed for want of descriptors,
+        # libmicrohttpd took the listening socket out of its epoll set and
+        # put it back only at the start of a later pass; after the last
+        # connection closed, the loop slept until an event that could no
+        # longer come, and the server never took a connection again.
+        import resource
+        pid = self.s.proc.pid
+        soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (self.free_fds_limit(4), hard))
+        held = []
+        try:
+            for _ in range(12):     # past what the server can take
+                held.append(socket.create_connection(("127.0.0.1", self.s.port), timeout=PROMPT_S))
+            time.sleep(0.5)
+        finally:
+            # All at once, as the loop sees them in one pass: closes the
+            # loop handled over several passes let a later one re-arm it.
+            self.stop_server()
+            for c in held:
+                c.close()
+            os.kill(pid, signal.SIGCONT)
+        time.sleep(0.5)
+        c = socket.create_connection(("127.0.0.1", self.s.port), timeout=PROMPT_S)
+        try:
+            c.sendall(REQUEST)
+            try:
+                eq(read_response(c).status, 200, "an answer once the connections closed")
+            except socket.timeout:
+                raise AssertionError("no answer %d s after the connections closed" % PROMPT_S)
+        finally:
+            c.close()
+
+    def test_a_connection_waiting_for_a_descriptor_does_not_spin_the_loop(self):
+        # Regression: with no descriptor free and none of its own
+        # connections open, libmicrohttpd keeps its listening socket in
+        # the epoll set; every pass woke at once, failed to accept and went
+        # round again: a core at 100% for as long as the limit lasted.
+        import resource
+        pid = self.s.proc.pid
+        soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (self.free_fds_limit(0), hard))
+        c = socket.create_connection(("127.0.0.1", self.s.port), timeout=PROMPT_S)
+        try:
+            c.sendall(REQUEST)
+            t0 = self.cpu_s()
+            time.sleep(2)
+            used = self.cpu_s() - t0
+            check(used < 0.5, "the server used %.2f s of CPU in 2 s waiting for a descriptor" % used)
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+            try:
+                eq(read_response(c).status, 200, "the waiting connection is answered")
+            except socket.timeout:
+                raise AssertionError("no answer %d s after descriptors were free" % PROMPT_S)
+        finally:
+            c.close()
+
 if __name__ == "__main__":
     HttpLoops().run()
