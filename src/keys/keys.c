@@ -134,8 +134,10 @@ keys_create(struct store *st, const uint8_t seal_key[32], enum store_env env,
 
 	if (key_make(seal_key, env, alg, dates, kid, &row, &sealed, err, errlen) == -1)
 		goto out;
+	/* "store: " marks a failure of the store, not of the request (the
+	 * admin API answers it 503, admin_manage_error). */
 	if (store_key_add(st, &row) != STORE_OK) {
-		snprintf(err, errlen, "cannot store the new key: %s", store_last_error());
+		snprintf(err, errlen, "store: cannot store the new key: %s", store_last_error());
 		goto out;
 	}
 	rc = 0;
@@ -162,7 +164,7 @@ keys_create_successor(struct store *st, const uint8_t seal_key[32], enum store_e
 			snprintf(err, errlen, "a %s key is already scheduled to take over; wait until "
 			    "it signs", store_env_names[env]);
 		else
-			snprintf(err, errlen, "cannot store the new key: %s", store_last_error());
+			snprintf(err, errlen, "store: cannot store the new key: %s", store_last_error());
 		goto out;
 	}
 	rc = 0;

@@ -63,7 +63,7 @@ old_key_end(struct store *st, enum store_env env, int64_t now, int64_t last_toke
 	int64_t latest = 0;
 
 	if (store_token_latest_expiry(st, env, now, &latest) != STORE_OK) {
-		snprintf(err, errlen, "cannot read when the last %s token expires: %s",
+		snprintf(err, errlen, "store: cannot read when the last %s token expires: %s",
 		    store_env_names[env], store_last_error());
 		return -1;
 	}

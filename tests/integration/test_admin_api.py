@@ -1063,6 +1063,23 @@ class Admin(Suite):
         eq(len(set(b for s, b in out if s == 201)), 1, "every 201 is the same answer")
 
     # -- secrets, tokens, keys, locks, policy, audit ---------------------------------------
+    def test_a_key_rotation_the_store_cannot_take_is_503(self):
+        # Regression: a rotation whose new key the store could not write
+        # (a full disk, a table held locked) was answered 400
+        # invalid_request, as if the call were wrong: a client does not
+        # retry a 400, and the operator was told to fix a good request.
+        self.tok(self.root)
+        before = len(self.api("GET", "/keys", self.root).json()["keys"])
+        held = self.s.hold_writes("signing_keys")
+        try:
+            r = self.api("POST", "/keys/rotate", self.root, {"env": "sandbox", "lead": 0})
+        finally:
+            held.release()
+        eq(r.status, 503, "the store refused the write: %r" % r)
+        eq(r.json()["error"], "temporarily_unavailable", "the error: %r" % r)
+        eq(r.header("Retry-After"), "1", "says when: %r" % r)
+        eq(len(self.api("GET", "/keys", self.root).json()["keys"]), before, "no key made")
+
     def test_secrets_and_tokens(self):
         c = self.api("POST", "/clients", self.a_admin, {"name": "rotor"}).json()
         cid = c["client_id"]
