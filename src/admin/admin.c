@@ -59,7 +59,7 @@ admin_manage_error(struct admin_call *c, const char *err)
 	 * one whose id does not parse (admin_clients.c secret_revoke). */
 	if (strstr(own, "does not exist") != NULL || strstr(own, "has no secret") != NULL)
 		admin_error(c, 404, "not_found", "%s", err);
-	else if (strncmp(own, "store:", 6) == 0)
+	else if (strncmp(own, "store:", 6) == 0 || strcmp(own, "out of memory") == 0)
 		admin_error(c, 503, "temporarily_unavailable", "%s", err);
 	else if (strstr(own, "already exists") != NULL || strstr(own, "live secrets") != NULL ||
 	    strstr(own, "is disabled") != NULL || strstr(own, "already") != NULL)

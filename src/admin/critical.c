@@ -130,9 +130,9 @@ secret_for_payload(struct admin_call *c, const char *kind, json_t *payload,
 	if (!makes_secret(kind))
 		return 0;
 	json_object_set_new(payload, "holder", json_string(c->p->client_id));
-	if (secret_generate(secret) == -1)
+	if (secret_generate(secret) == -1 ||
+	    secret_hash(c->ctx->secret_key, secret, SECRET_TEXT_LEN, h) == -1)
 		return -1;
-	secret_hash(c->ctx->secret_key, secret, SECRET_TEXT_LEN, h);
 	hex_encode(h, 32, hex);
 	OPENSSL_cleanse(h, sizeof(h));
 	json_object_set_new(payload, "secret_hash", json_string(hex));
@@ -196,7 +196,7 @@ admin_critical(struct admin_call *c, const char *kind, const char *tenant, enum 
 		}
 		if (secret_for_payload(c, kind, payload, secret) == -1) {
 			OPENSSL_cleanse(secret, sizeof(secret));
-			admin_error(c, 500, "server_error", "no randomness");
+			admin_error(c, 500, "server_error", "cannot make a secret");
 			json_decref(payload);
 			return;
 		}
@@ -211,7 +211,7 @@ admin_critical(struct admin_call *c, const char *kind, const char *tenant, enum 
 	conflict_key(tenant, target, conflict);
 	if (secret_for_payload(c, kind, payload, secret) == -1) {
 		OPENSSL_cleanse(secret, sizeof(secret));
-		admin_error(c, 500, "server_error", "no randomness");
+		admin_error(c, 500, "server_error", "cannot make a secret");
 		json_decref(payload);
 		return;
 	}

@@ -451,7 +451,9 @@ opaque_record(struct gh_ctx *ctx, const char *token, size_t len,
 		    "the token cannot be read now; try again");
 	if (rc == 1 && (rc = store_token_get(ctx->store, id, rec)) != STORE_NOTFOUND)
 		return lookup_result(rc, why);
-	opaque_token_legacy_id(token, len, id);
+	if (opaque_token_legacy_id(token, len, id) == -1)
+		return gate_refuse(why, 503, "temporarily_unavailable", "cipher",
+		    "the token cannot be read now; try again");
 	return get_record(ctx, id, rec, why);
 }
 

@@ -341,8 +341,11 @@ client_create(struct store *st, const uint8_t secret_key[32],
 	else if (secret_generate(secret) == -1) {
 		snprintf(err, errlen, "no randomness");
 		goto out;
-	} else
-		secret_hash(secret_key, secret, SECRET_TEXT_LEN, sec.hash);
+	} else if (secret_hash(secret_key, secret, SECRET_TEXT_LEN, sec.hash) == -1) {
+		/* Stored, it would be a secret nothing matches. */
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
 	sec.client_id = c.id;
 	sec.created_at = c.created_at;
 	sec.holder = (char *)holder;

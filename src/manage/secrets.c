@@ -52,8 +52,11 @@ secret_rotate(struct store *st, const uint8_t secret_key[32],
 	add.holder = (char *)holder;
 	if (preset != NULL)
 		memcpy(add.hash, preset, sizeof(add.hash));
-	else
-		secret_hash(secret_key, secret, SECRET_TEXT_LEN, add.hash);
+	else if (secret_hash(secret_key, secret, SECRET_TEXT_LEN, add.hash) == -1) {
+		/* Stored, it would be a secret nothing matches. */
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
 	/* The old secrets end after the grace period; the new one exists
 	 * from the same commit, so there is never a moment with no working
 	 * secret. */

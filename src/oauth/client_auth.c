@@ -22,14 +22,21 @@ authenticate(struct gh_ctx *ctx, const char *client_id, const char *secret,
 {
 	uint8_t h[SECRET_HASH_LEN];
 	struct client_entry *ce = NULL;
-	int rc, ok = 0;
+	int rc, ok = 0, hashed;
 
 	if (no_wait && !client_cache_peek(ctx->clients, client_id, &ce, &rc))
 		return 1;
 	/* Hash first, whatever happens next, so an unknown id costs the same. */
-	secret_hash(ctx->secret_key, secret, strlen(secret), h);
+	hashed = secret_hash(ctx->secret_key, secret, strlen(secret), h) == 0;
 	if (!no_wait)
 		rc = client_cache_get(ctx->clients, client_id, &ce);
+	/* A hash not made (out of memory) says nothing of the secret: not a
+	 * failure to count against the caller, who may hold the right one. */
+	if (!hashed) {
+		client_entry_release(ce);
+		return oauth_fail(e, 503, OAUTH_TEMPORARILY_UNAVAILABLE,
+		    "the secret cannot be checked now; try again");
+	}
 	if (rc == STORE_UNAVAILABLE || (rc != STORE_OK && rc != STORE_NOTFOUND))
 		return oauth_fail(e, 503, OAUTH_TEMPORARILY_UNAVAILABLE, "the store is unavailable; try again");
 	if (rc == STORE_OK) {

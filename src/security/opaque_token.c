@@ -46,16 +46,19 @@ aes_block(const uint8_t key[OPAQUE_KEY_LEN], int encrypt, const uint8_t in[BLOCK
 	return ok ? 0 : -1;
 }
 
-/* id = hex(prefix) || hex(SHA-256(token)[0..28)). */
-static void
+/* id = hex(prefix) || hex(SHA-256(token)[0..28)). 0, or -1 when the hash
+ * failed: a token stored under another id would never be found. */
+static int
 make_id(const uint8_t prefix[PREFIX_BYTES], const char *token, size_t len,
     char id[OPAQUE_ID_LEN + 1])
 {
 	uint8_t h[32];
 
-	token_hash(token, len, h);
+	if (token_hash(token, len, h) == -1)
+		return -1;
 	hex_encode(prefix, PREFIX_BYTES, id);
 	hex_encode(h, HASH_BYTES, id + 2 * PREFIX_BYTES);
+	return 0;
 }
 
 int
@@ -75,7 +78,8 @@ opaque_token_new(const uint8_t key[OPAQUE_KEY_LEN], int64_t now_ms,
 	    aes_block(key, 1, plain, ct) == -1)
 		goto out;
 	hex_encode(ct, BLOCK, token);
-	make_id(plain, token, OPAQUE_TOKEN_LEN, id);
+	if (make_id(plain, token, OPAQUE_TOKEN_LEN, id) == -1)
+		goto out;
 	rc = 0;
 out:
 	OPENSSL_cleanse(plain, sizeof(plain));
@@ -100,17 +104,19 @@ opaque_token_id(const uint8_t key[OPAQUE_KEY_LEN], const char *token, size_t len
 	if (hex_decode(token, len, ct, BLOCK) == -1)
 		return 0;
 	rc = aes_block(key, 0, ct, plain) == -1 ? -1 : 1;
-	if (rc == 1)
-		make_id(plain, token, len, id);
+	if (rc == 1 && make_id(plain, token, len, id) == -1)
+		rc = -1;
 	OPENSSL_cleanse(plain, sizeof(plain));
 	return rc;
 }
 
-void
+int
 opaque_token_legacy_id(const char *token, size_t len, char id[OPAQUE_ID_LEN + 1])
 {
 	uint8_t h[32];
 
-	token_hash(token, len, h);
+	if (token_hash(token, len, h) == -1)
+		return -1;
 	hex_encode(h, sizeof(h), id);
+	return 0;
 }

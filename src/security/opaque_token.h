@@ -33,19 +33,20 @@
 #define OPAQUE_KEY_LEN		32
 
 /* A new token issued at now_ms, and its record id; both NUL-terminated.
- * 0, or -1 when no random bits or no cipher could be had. */
+ * 0, or -1 when no random bits, cipher or hash could be had. */
 int	opaque_token_new(const uint8_t key[OPAQUE_KEY_LEN], int64_t now_ms,
 	    char token[OPAQUE_TOKEN_LEN + 1], char id[OPAQUE_ID_LEN + 1]);
 
 /* The record id a presented token would have been issued under: 1 with id
  * written, 0 when the token is not 32 lower-case hex digits (so not one of
- * ours), -1 when the cipher failed. */
+ * ours), -1 when the cipher or the hash failed. */
 int	opaque_token_id(const uint8_t key[OPAQUE_KEY_LEN], const char *token,
 	    size_t len, char id[OPAQUE_ID_LEN + 1]);
 
 /* The id of a record written before tokens carried their time: the hex
- * SHA-256 of the token. Tokens issued then stay valid until they expire. */
-void	opaque_token_legacy_id(const char *token, size_t len,
+ * SHA-256 of the token. Tokens issued then stay valid until they expire.
+ * 0, or -1 when the hash failed. */
+int	opaque_token_legacy_id(const char *token, size_t len,
 	    char id[OPAQUE_ID_LEN + 1]);
 
 #endif

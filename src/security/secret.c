@@ -32,10 +32,13 @@ md(void)
 }
 
 /*
- * The hashing functions cannot report failure (their callers compare the
- * result), so a failure fails closed: the output becomes random and will
- * match no stored hash. Failing to get random bytes as well means the
- * library is unusable, a broken invariant.
+ * A hash that fails (out of memory) fails closed: the output becomes
+ * random and will match no stored hash. It is also reported: a caller
+ * that took it as computed told a client with the right secret that it
+ * was wrong (401, and a lockout after five), and stored a new client's
+ * secret, or an opaque token, under a hash nothing would ever match.
+ * Failing to get random bytes as well means the library is unusable, a
+ * broken invariant.
  */
 static void
 fail_closed(uint8_t *out, size_t n)
@@ -77,7 +80,7 @@ secret_generate(char out[SECRET_TEXT_LEN + 1])
  * || m)). The key is 32 bytes, shorter than the 64-byte block, so it is
  * used zero-padded as it is. Two digest contexts, no fetch, no MAC object.
  */
-void
+int
 secret_hash(const uint8_t key[32], const char *secret, size_t len,
     uint8_t out[SECRET_HASH_LEN])
 {
@@ -112,6 +115,7 @@ out:
 	OPENSSL_cleanse(inner, sizeof(inner));
 	if (!ok)
 		fail_closed(out, SECRET_HASH_LEN);
+	return ok ? 0 : -1;
 }
 
 int
@@ -120,11 +124,14 @@ secret_equal(const uint8_t a[SECRET_HASH_LEN], const uint8_t b[SECRET_HASH_LEN])
 	return CRYPTO_memcmp(a, b, SECRET_HASH_LEN) == 0;
 }
 
-void
+int
 token_hash(const char *token, size_t len, uint8_t out[32])
 {
 	const EVP_MD *h = md();
 
-	if (h == NULL || EVP_Digest(token, len, out, NULL, h, NULL) != 1)
+	if (h == NULL || EVP_Digest(token, len, out, NULL, h, NULL) != 1) {
 		fail_closed(out, 32);
+		return -1;
+	}
+	return 0;
 }

@@ -21,13 +21,16 @@
 
 /* A new secret, NUL-terminated. Returns 0 or -1. */
 int	secret_generate(char out[SECRET_TEXT_LEN + 1]);
-/* HMAC-SHA-256(key, secret). */
-void	secret_hash(const uint8_t key[32], const char *secret, size_t len,
+/* HMAC-SHA-256(key, secret). 0, or -1 when OpenSSL failed (out of memory):
+ * then out is random, matching no stored hash, and the caller must not
+ * take it for a wrong secret nor store it as a right one. */
+int	secret_hash(const uint8_t key[32], const char *secret, size_t len,
 	    uint8_t out[SECRET_HASH_LEN]);
 /* 1 when equal; constant time in the contents. */
 int	secret_equal(const uint8_t a[SECRET_HASH_LEN],
 	    const uint8_t b[SECRET_HASH_LEN]);
-/* SHA-256 of a token, for opaque tokens and revocation by value. */
-void	token_hash(const char *token, size_t len, uint8_t out[32]);
+/* SHA-256 of a token, for opaque tokens and revocation by value. 0, or -1
+ * (out random) as secret_hash. */
+int	token_hash(const char *token, size_t len, uint8_t out[32]);
 
 #endif

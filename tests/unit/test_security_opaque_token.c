@@ -10,10 +10,50 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "security/opaque_token.h"
+#include "security/secret.h"
 #include "util/util.h"
+
+/* OpenSSL's allocator for these tests: counts allocations, and fails every
+ * one after fail_after more (-1: none fails), as a server out of memory. */
+static long allocs, fail_after = -1;
+
+static void *
+t_malloc(size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	allocs++;
+	if (fail_after == 0)
+		return NULL;
+	if (fail_after > 0)
+		fail_after--;
+	return malloc(n);
+}
+
+static void *
+t_realloc(void *p, size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	allocs++;
+	if (fail_after == 0)
+		return NULL;
+	if (fail_after > 0)
+		fail_after--;
+	return realloc(p, n);
+}
+
+static void
+t_free(void *p, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	free(p);
+}
 
 static const uint8_t key_a[OPAQUE_KEY_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
 static const uint8_t key_b[OPAQUE_KEY_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 11 };
@@ -161,9 +201,49 @@ test_legacy_id(void **state)
 	assert_string_equal(id, "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881");
 }
 
+/*
+ * Regression: a hash that failed (out of memory) filled the record id with
+ * random bytes and the token was issued all the same: answered 200, stored
+ * under an id the token could never be found by, refused at every use.
+ * Every token handed out is found again under its id; when the hash fails,
+ * none is handed out.
+ */
+static void
+test_no_token_under_an_id_it_does_not_have(void **state)
+{
+	char tok[OPAQUE_TOKEN_LEN + 1], id[OPAQUE_ID_LEN + 1], again[OPAQUE_ID_LEN + 1];
+	uint8_t h[32];
+	long whole, hash;
+	(void)state;
+
+	/* Warm up (fetches, caches), then count what a token and a hash take. */
+	assert_int_equal(opaque_token_new(key_a, T0, tok, id), 0);
+	allocs = 0;
+	assert_int_equal(opaque_token_new(key_a, T0, tok, id), 0);
+	whole = allocs;
+	allocs = 0;
+	assert_int_equal(token_hash(tok, OPAQUE_TOKEN_LEN, h), 0);
+	hash = allocs;
+	assert_true(hash > 0 && whole >= hash);
+	/* The hash, made last, fails; the cipher before it does not. */
+	fail_after = whole - hash;
+	if (opaque_token_new(key_a, T0 + 1, tok, id) == 0) {
+		fail_after = -1;
+		assert_int_equal(opaque_token_id(key_a, tok, OPAQUE_TOKEN_LEN, again), 1);
+		assert_string_equal(id, again);
+	}
+	fail_after = 0;
+	assert_int_equal(token_hash("abc", 3, h), -1);
+	assert_int_equal(opaque_token_legacy_id("abc", 3, again), -1);
+	fail_after = -1;
+	assert_int_equal(token_hash("abc", 3, h), 0);
+}
+
 int
 main(void)
 {
+	/* Before OpenSSL's first allocation, or it keeps its own. */
+	assert_int_equal(CRYPTO_set_mem_functions(t_malloc, t_realloc, t_free), 1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shape_and_construction),
 		cmocka_unit_test(test_presented_token_finds_its_id),
@@ -171,6 +251,7 @@ main(void)
 		cmocka_unit_test(test_tokens_show_no_time),
 		cmocka_unit_test(test_not_ours),
 		cmocka_unit_test(test_legacy_id),
+		cmocka_unit_test(test_no_token_under_an_id_it_does_not_have),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
