@@ -109,8 +109,12 @@ cli_audit(const struct cli_args *a, struct store *st, const char *action, const 
 		rc = -1;
 	else
 		rc = audit_write(st, &cfg, &ev);
-	if (rc == -1)
+	/* err: the command failed, and this row was to say so; "done" would
+	 * tell the operator that the change was made. */
+	if (rc == -1 && err == NULL)
 		cli_fail("%s: done, but the audit trail could not record it", action);
+	else if (rc == -1)
+		cli_fail("%s: failed, and the audit trail could not record the failure", action);
 	store_client_clear(&c);
 	config_clear(&cfg);
 	return rc;

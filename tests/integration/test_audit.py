@@ -671,6 +671,26 @@ class Audit(Suite):
         rc, out, err = self.verify(db)
         eq(rc, 0, "the trail verifies: " + err)
 
+    def test_a_failed_command_whose_row_fails_does_not_say_done(self):
+        # Regression: a command that failed (its store write refused, as on
+        # a full disk) and whose error row failed too said "done, but the
+        # audit trail could not record it": the operator read that the
+        # client was made.
+        # PostgreSQL: both tables held, the command acts, fails, and its
+        # row fails. (SQLite holds the whole store: the command stops at
+        # its audit key, before acting, which says so.)
+        held = self.s.hold_writes("clients, audit")
+        try:
+            p = self.s.cli("client", "create", "--tenant", "acme", "--name", "held-out",
+                           "--env", "sandbox", "--roles", "viewer", check=False)
+        finally:
+            held.release()
+        err = p.stderr.decode()
+        eq(p.returncode, 1, "refused: " + err)
+        check("done" not in err, "says nothing was done: " + err)
+        names = [c["name"] for c in self.s.cli("client", "list", "--tenant", "acme")]
+        check("held-out" not in names, "and nothing was: %r" % names)
+
     def test_verify_of_no_store_fails(self):
         # A mistyped --db used to be opened as a new, empty SQLite store
         # (the file made and migrated) whose empty trail verified: ok, exit
