@@ -256,7 +256,7 @@ static void
 answer_allowed(struct http_exchange *x, const struct gate_principal *p, const char *approval,
     const char *bound)
 {
-	http_response_json(&x->resp, 200, NULL);
+	http_response_json_text(&x->resp, 200, xstrndup("{}", 2), 2);
 	x->resp.reason = "allowed";
 	http_response_header(&x->resp, "X-Gatehouse-Client", p->client_id);
 	http_response_header(&x->resp, "X-Gatehouse-Tenant", p->tenant_id);

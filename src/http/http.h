@@ -84,7 +84,8 @@ struct http_response {
 /* Drops the body and headers set so far, so that another answer can
  * replace them; completion does the same. */
 void	http_response_reset(struct http_response *);
-/* Sets status and a JSON body (steals body; NULL body means "{}"). */
+/* Sets status and a JSON body (steals body). A NULL body, or one that
+ * cannot be written, is out of memory: a 500. */
 void	http_response_json(struct http_response *, int status, json_t *body);
 /* Sets status and a JSON body already written as text (steals body, of
  * len bytes, NUL-terminated; NULL means out of memory: a 500). */

@@ -10,16 +10,32 @@
 #include "obs/log.h"
 #include "util/util.h"
 
+/* The answer when a body could not be built: out of memory. */
+static const char oom_body[] =
+    "{\"error\":\"server_error\",\"error_description\":\"out of memory\"}";
+
 void
 http_response_json(struct http_response *r, int status, json_t *body)
 {
-	free(r->body);
-	r->status = status;
-	r->content_type = "application/json";
-	/* NULL: an empty object, written without jansson (the gate's 200). */
-	r->body = body != NULL ? json_dumps(body, JSON_COMPACT) : xstrndup("{}", 2);
-	r->body_len = r->body ? strlen(r->body) : 0;
+	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+
 	json_decref(body);
+	free(r->body);
+	r->content_type = "application/json";
+	/* A body that could not be built (json_pack or json_dumps out of
+	 * memory) is a 500, never the status asked with "{}" or nothing:
+	 * that said 201 to a client create and showed no secret, or 200 to
+	 * a list with no rows. */
+	if (text == NULL) {
+		r->status = 500;
+		r->body = xstrndup(oom_body, sizeof(oom_body) - 1);
+		r->body_len = r->body != NULL ? sizeof(oom_body) - 1 : 0;
+		r->reason = "server_error";
+		return;
+	}
+	r->status = status;
+	r->body = text;
+	r->body_len = strlen(text);
 }
 
 void

@@ -13,7 +13,49 @@
 
 #include <cmocka.h>
 
+#include <jansson.h>
+
 #include "http/http.h"
+
+/* jansson's allocator for body_not_built: fails while fail_json is set. */
+static int fail_json;
+
+static void *
+json_malloc(size_t n)
+{
+	return fail_json ? NULL : malloc(n);
+}
+
+/*
+ * Regression: an answer whose JSON body could not be built (json_pack or
+ * json_dumps out of memory) went out with the status asked and "{}" or no
+ * body at all: 201 to a client create that showed no secret, 200 to a
+ * list with no rows. It is a 500 that says why.
+ */
+static void
+body_not_built(void **state)
+{
+	struct http_response r;
+	json_t *o;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	http_response_json(&r, 201, NULL);		/* json_pack's NULL */
+	assert_int_equal(r.status, 500);
+	assert_non_null(strstr(r.body, "\"server_error\""));
+	assert_int_equal(r.body_len, strlen(r.body));
+	o = json_pack("{s:s}", "client_secret", "x");
+	assert_non_null(o);
+	fail_json = 1;
+	http_response_json(&r, 201, o);		/* json_dumps fails */
+	fail_json = 0;
+	assert_int_equal(r.status, 500);
+	assert_non_null(strstr(r.body, "out of memory"));
+	http_response_json(&r, 200, json_pack("{s:i}", "n", 1));
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "{\"n\":1}");
+	http_response_reset(&r);
+}
 
 static void
 header_lookup(void **state)
@@ -111,9 +153,11 @@ headers_in_room_and_on_heap(void **state)
 int
 main(void)
 {
+	json_set_alloc_funcs(json_malloc, free);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(header_lookup),
 		cmocka_unit_test(headers_in_room_and_on_heap),
+		cmocka_unit_test(body_not_built),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
