@@ -235,6 +235,13 @@ class Audit(Suite):
         eq(self.s.token(self.c2["client_id"], self.c2["client_secret"]).status, 200, "issued")
         eq(self.s.token(self.c1["client_id"], "wrong-secret-1").status, 401, "refused")
         eq(self.s.get("/gate").status in (400, 403), True, "gate refusal")
+        # The gate does not wait for its refusal's row: wait here, so that a
+        # test holding the store's writes (whose commit then fails) cannot
+        # take the row with it.
+        for _ in range(100):
+            if self.s.cli("audit", "list", "--action", "gate.refused"):
+                break
+            time.sleep(0.05)
 
     def teardown(self):
         self.s.cleanup()
