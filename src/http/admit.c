@@ -42,11 +42,8 @@ http_request_headers(const struct http_request *req, const char *name, const cha
 	size_t len = strlen(name), n = 0;
 
 	for (size_t i = 0; i < req->nfields; i++)
-		if (f[i].name_len == len && strcasecmp(f[i].name, name) == 0) {
-			if (n < max)
-				out[n] = f[i].value;
-			n++;
-		}
+		if (n < max && f[i].name_len == len && strcasecmp(f[i].name, name) == 0)
+			out[n++] = f[i].value;
 	return n;
 }
 

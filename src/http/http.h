@@ -51,9 +51,9 @@ struct http_request {
  * Authorization is ambiguous: RFC 6749 §3.2 / §5.2 invalid_request). */
 const char *http_request_header(const struct http_request *, const char *name,
 	    size_t *count);
-/* The values of every field line named name (case-insensitive), in their
- * order, into out[] (room for max): how many there were, which may exceed
- * max (only max are stored). */
+/* The values of the field lines named name (case-insensitive), in their
+ * order, into out[] (room for max; HTTP_MAX_HEADERS holds every line a
+ * request may have): how many were stored. */
 size_t	 http_request_headers(const struct http_request *, const char *name,
 	    const char **out, size_t max);
 

@@ -385,8 +385,7 @@ log_request(const struct http_server *s, struct conn_ctx *c, uint64_t took_us)
 
 	if (s->trusted != NULL && s->trusted->n > 0 && cidr_match(s->trusted, peer) &&
 	    (n = http_request_headers(&c->x.req, "X-Forwarded-For", lines, HTTP_MAX_HEADERS)) > 0 &&
-	    forwarded_client(s->trusted, lines, n < HTTP_MAX_HEADERS ? n : HTTP_MAX_HEADERS,
-	    caller) == 0) {
+	    forwarded_client(s->trusted, lines, n, caller) == 0) {
 		proxy = peer;
 		peer = caller;
 	}

@@ -332,8 +332,7 @@ dialect_parse(const struct dialect *d, const struct http_request *req,
 		const char *accept[HTTP_MAX_HEADERS];
 		size_t n = http_request_headers(req, "Accept", accept, HTTP_MAX_HEADERS);
 
-		if (!http_accepts_media(accept, n < HTTP_MAX_HEADERS ? n : HTTP_MAX_HEADERS,
-		    "application/json"))
+		if (!http_accepts_media(accept, n, "application/json"))
 			return oauth_fail(e, 406, OAUTH_INVALID_REQUEST, "this route answers "
 			    "application/json; the Accept header does not allow it");
 	}

@@ -445,8 +445,7 @@ ctx_client_address(const struct gh_ctx *c, const struct http_request *r,
 	if (c->trusted_proxies.n == 0 || !cidr_match(&c->trusted_proxies, r->peer_ip))
 		return 0;
 	if ((n = http_request_headers(r, "X-Forwarded-For", lines, HTTP_MAX_HEADERS)) > 0) {
-		if (forwarded_client(&c->trusted_proxies, lines,
-		    n < HTTP_MAX_HEADERS ? n : HTTP_MAX_HEADERS, who) == -1)
+		if (forwarded_client(&c->trusted_proxies, lines, n, who) == -1)
 			rc = -1;
 		else
 			str_copy(out, 46, who);
