@@ -76,10 +76,14 @@ admin_query(struct admin_call *c, struct http_params *q, const char *const known
 	const char *why;
 	char field[HTTP_MAX_FIELD_NAME], names[256] = "";
 	size_t i, k;
+	int rc;
 
 	memset(q, 0, sizeof(*q));
-	if (http_form_parse(c->x->req.query, strlen(c->x->req.query), q, &why, field) == -1) {
-		admin_error(c, 400, "invalid_request", "query: %s", why);
+	if ((rc = http_form_parse(c->x->req.query, strlen(c->x->req.query), q, &why, field)) != 0) {
+		if (rc == HTTP_PARSE_NOMEM)
+			admin_error(c, 500, "server_error", "out of memory");
+		else
+			admin_error(c, 400, "invalid_request", "query: %s", why);
 		return -1;
 	}
 	for (i = 0; i < q->n; i++) {

@@ -183,11 +183,13 @@ approvals_body_parse(const char *body, size_t len, const char *const *allowed, j
 {
 	const char *why = NULL, *k;
 	json_t *v;
+	int rc;
 
 	*out = NULL;
-	if (http_json_parse(body, len, out, &why) == -1) {
-		snprintf(err, errlen, "malformed JSON body: %s", why != NULL ? why : "not an object");
-		return 400;
+	if ((rc = http_json_parse(body, len, out, &why)) != 0) {
+		snprintf(err, errlen, rc == HTTP_PARSE_NOMEM ? "out of memory" : "malformed JSON body: %s",
+		    why != NULL ? why : "not an object");
+		return rc == HTTP_PARSE_NOMEM ? 500 : 400;
 	}
 	json_object_foreach(*out, k, v) {
 		size_t i;
@@ -290,9 +292,9 @@ list(struct gh_ctx *ctx, struct http_exchange *x, const struct approval_actor *m
 	int rc;
 
 	memset(&q, 0, sizeof(q));
-	if (http_form_parse(x->req.query, strlen(x->req.query), &q, &why, fieldname) == -1) {
+	if ((rc = http_form_parse(x->req.query, strlen(x->req.query), &q, &why, fieldname)) != 0) {
 		snprintf(err, sizeof(err), "query: %s", why != NULL ? why : "malformed");
-		answer_error(x, 400, err);
+		answer_error(x, rc == HTTP_PARSE_NOMEM ? 500 : 400, err);
 		return;
 	}
 	for (size_t i = 0; i < q.n; i++)

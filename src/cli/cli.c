@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "obs/log.h"
+#include "util/json_alloc.h"
 #include "util/util.h"
 
 static const struct command {
@@ -72,6 +73,7 @@ cli_main(int argc, char **argv)
 	 * records the command's action. Warnings and errors still show.
 	 * serve sets its own level. */
 	log_setup(LOG_WARN, 2);
+	json_alloc_watch();
 	for (size_t i = 0; i < GH_ARRAY_LEN(commands); i++) {
 		const struct command *c = &commands[i];
 		if (strcmp(c->group, argv[1]) != 0)

@@ -58,6 +58,7 @@ caller_credentials(struct http_exchange *x, struct caller *c, const char *id,
 {
 	size_t n = 0;
 	const char *authz = http_request_header(&x->req, "Authorization", &n), *why = NULL;
+	int rc;
 
 	if (n > 1)
 		return oauth_fail(e, 400, OAUTH_INVALID_REQUEST, "the Authorization header is repeated");
@@ -70,7 +71,9 @@ caller_credentials(struct http_exchange *x, struct caller *c, const char *id,
 		if (secret != NULL)
 			return oauth_fail(e, 400, OAUTH_INVALID_REQUEST,
 			    "client credentials were sent both in the Authorization header and in the body; use one method");
-		if (http_basic_parse(authz, &c->id, &c->secret, &why) == -1) {
+		if ((rc = http_basic_parse(authz, &c->id, &c->secret, &why)) != 0) {
+			if (rc == HTTP_PARSE_NOMEM)
+				return oauth_parse_fail(e, rc, why);
 			oauth_fail(e, 401, OAUTH_INVALID_CLIENT, "%s", why ? why : "bad Basic credentials");
 			e->basic_challenge = 1;
 			return -1;
@@ -139,7 +142,7 @@ read_caller(struct gh_ctx *ctx, struct http_exchange *x, struct caller *c,
 	size_t n = 0;
 	const char *ct = http_request_header(&x->req, "Content-Type", &n), *why = NULL;
 	char field[HTTP_MAX_FIELD_NAME];
-	int https = 0;
+	int https = 0, rc;
 
 	if (ctx_client_address(ctx, &x->req, c->peer, &https) == -1)
 		return oauth_fail(e, 400, OAUTH_INVALID_REQUEST, CTX_UNKNOWN_CALLER);
@@ -150,8 +153,8 @@ read_caller(struct gh_ctx *ctx, struct http_exchange *x, struct caller *c,
 		return oauth_fail(e, 415, OAUTH_INVALID_REQUEST,
 		    "Content-Type must be application/x-www-form-urlencoded");
 	field[0] = '\0';
-	if (http_form_parse(x->req.body, x->req.body_len, &c->form, &why, field) == -1)
-		return oauth_fail(e, 400, OAUTH_INVALID_REQUEST, "%s", why ? why : "bad form body");
+	if ((rc = http_form_parse(x->req.body, x->req.body_len, &c->form, &why, field)) != 0)
+		return oauth_parse_fail(e, rc, why);
 	if (caller_credentials(x, c, http_params_get(&c->form, "client_id"),
 	    http_params_get(&c->form, "client_secret"), e) == -1 ||
 	    caller_login(ctx, x, c, e) == -1)

@@ -9,6 +9,7 @@
 
 #include "http/params.h"
 #include "jose/b64url.h"
+#include "util/json_alloc.h"
 #include "util/util.h"
 
 int
@@ -18,7 +19,7 @@ http_urldecode(const char *s, size_t len, int plus, char **out, size_t *outlen)
 	size_t o = 0;
 
 	if (p == NULL)
-		return -1;
+		return HTTP_PARSE_NOMEM;
 	for (size_t i = 0; i < len; i++) {
 		char c = s[i];
 		if (c == '%') {
@@ -83,20 +84,29 @@ form_pair(const char *pair, size_t n, struct http_params *out, const char **err,
 	size_t nl = eq != NULL ? (size_t)(eq - pair) : n, vraw = eq != NULL ? n - nl - 1 : 0;
 	char *name = NULL, *value = NULL;
 	size_t nlen, vlen;
+	int rc;
 
 	if (out->n == HTTP_MAX_PARAMS) {
 		*err = "too many parameters";
 		return -1;
 	}
-	if (http_urldecode(pair, nl, 1, &name, &nlen) == -1 || nlen == 0 ||
-	    nlen >= HTTP_MAX_FIELD_NAME) {
+	if ((rc = http_urldecode(pair, nl, 1, &name, &nlen)) == HTTP_PARSE_NOMEM) {
+		*err = "out of memory";
+		return rc;
+	}
+	if (rc == -1 || nlen == 0 || nlen >= HTTP_MAX_FIELD_NAME) {
 		free(name);
 		*err = "a parameter name is empty, too long, or has an invalid %-escape, NUL or invalid UTF-8";
 		return -1;
 	}
 	if (vraw > 3 * HTTP_MAX_PARAM_LEN)
 		return named_refusal(name, NULL, 0, "is too long", err, field);
-	if (http_urldecode(eq != NULL ? eq + 1 : "", vraw, 1, &value, &vlen) == -1)
+	if ((rc = http_urldecode(eq != NULL ? eq + 1 : "", vraw, 1, &value, &vlen)) == HTTP_PARSE_NOMEM) {
+		free(name);
+		*err = "out of memory";
+		return rc;
+	}
+	if (rc == -1)
 		return named_refusal(name, NULL, 0,
 		    "has an invalid %-escape, a NUL byte or invalid UTF-8", err, field);
 	if (vlen > HTTP_MAX_PARAM_LEN)
@@ -126,9 +136,11 @@ http_form_parse(const char *body, size_t len, struct http_params *out,
 		const char *amp = memchr(body + i, '&', len - i);
 		size_t end = amp != NULL ? (size_t)(amp - body) : len;
 
-		if (end > i && form_pair(body + i, end - i, out, err, field) == -1) {
+		int rc;
+
+		if (end > i && (rc = form_pair(body + i, end - i, out, err, field)) != 0) {
 			http_params_clear(out);
-			return -1;
+			return rc;
 		}
 		i = end + 1;
 	}
@@ -198,10 +210,15 @@ http_json_parse(const char *body, size_t len, json_t **out, const char **err)
 	json_error_t je;
 	json_t *o;
 	size_t members = 0;
+	unsigned long failed = json_alloc_failures();
 
 	/* JSON_REJECT_DUPLICATES: a key given twice is ambiguous (RFC 6749
 	 * §3.2 by analogy); without JSON_ALLOW_NUL jansson refuses \u0000. */
 	o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+	if (o == NULL && json_alloc_failures() != failed) {
+		*err = "out of memory";
+		return HTTP_PARSE_NOMEM;
+	}
 	if (o == NULL) {
 		char where[HTTP_JSON_ERROR_MAX];
 		http_json_error(&je, where, sizeof(where));
@@ -337,6 +354,7 @@ http_basic_parse(const char *header, char **id, char **secret, const char **err)
 	uint8_t raw[1024];
 	size_t rawlen = 0, idlen, seclen;
 	uint8_t *colon;
+	int rc;
 
 	*id = *secret = NULL;
 	/* The scheme is checked here, not only by the callers: skipping six
@@ -360,13 +378,15 @@ http_basic_parse(const char *header, char **id, char **secret, const char **err)
 		return -1;
 	}
 	/* RFC 6749 §2.3.1: each part is form-urlencoded before base64. */
-	if (http_urldecode((char *)raw, (size_t)(colon - raw), 1, id, &idlen) == -1 ||
-	    http_urldecode((char *)colon + 1, rawlen - (size_t)(colon - raw) - 1, 1, secret, &seclen) == -1) {
+	if ((rc = http_urldecode((char *)raw, (size_t)(colon - raw), 1, id, &idlen)) != 0 ||
+	    (rc = http_urldecode((char *)colon + 1, rawlen - (size_t)(colon - raw) - 1, 1, secret,
+	    &seclen)) != 0) {
 		free(*id);
 		*id = NULL;
 		OPENSSL_cleanse(raw, sizeof(raw));
-		*err = "Basic credentials have an invalid %-escape, a NUL byte or invalid UTF-8";
-		return -1;
+		*err = rc == HTTP_PARSE_NOMEM ? "out of memory" :
+		    "Basic credentials have an invalid %-escape, a NUL byte or invalid UTF-8";
+		return rc;
 	}
 	OPENSSL_cleanse(raw, sizeof(raw));
 	if (idlen == 0) {

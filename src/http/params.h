@@ -30,6 +30,12 @@ struct http_params {
 	size_t		  n;
 };
 
+/* The parsers below return 0, -1 when the input is refused (*err says
+ * why: the client's fault, a 4xx), or HTTP_PARSE_NOMEM when memory ran
+ * out (*err "out of memory": the server's fault, a 5xx; the input may
+ * be good, so the client must not be told it is not). */
+#define HTTP_PARSE_NOMEM	(-2)
+
 /* Parses a form body: '&'-separated name=value, '+' as space, %XX decoded;
  * refuses a repeated name (RFC 6749 §3.2), %00 or raw NUL, invalid UTF-8,
  * more than HTTP_MAX_PARAMS parameters, a value over HTTP_MAX_PARAM_LEN. */
@@ -74,7 +80,8 @@ int	http_media_is(const char *ct, const char *type);
 int	http_accepts_media(const char *const *accept, size_t n, const char *type);
 
 /* Percent-decodes s[0..len) ('+' as space when plus is set) into a new
- * string; refuses bad escapes, NUL and invalid UTF-8. */
+ * string; refuses bad escapes, NUL and invalid UTF-8 (-1);
+ * HTTP_PARSE_NOMEM when out of memory. */
 int	http_urldecode(const char *s, size_t len, int plus, char **out,
 	    size_t *outlen);
 

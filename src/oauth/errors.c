@@ -6,6 +6,7 @@
 
 #include <openssl/crypto.h>
 
+#include "http/params.h"
 #include "oauth/issue.h"
 #include "oauth/token_request.h"
 #include "util/util.h"
@@ -42,6 +43,14 @@ oauth_fail(struct oauth_error *e, int status, enum oauth_code code,
 	 * only NQSCHAR (no '"', '\\' or non-ASCII), which JSON packs too. */
 	str_nqschar(text, e->description, sizeof(e->description));
 	return -1;
+}
+
+int
+oauth_parse_fail(struct oauth_error *e, int rc, const char *why)
+{
+	if (rc == HTTP_PARSE_NOMEM)
+		return oauth_fail(e, 500, OAUTH_SERVER_ERROR, "out of memory");
+	return oauth_fail(e, 400, OAUTH_INVALID_REQUEST, "%s", why != NULL ? why : "malformed request");
 }
 
 static void

@@ -146,19 +146,20 @@ parse_body(const struct dialect *d, const struct http_request *req,
 	size_t n = 0;
 	const char *ct = http_request_header(req, "Content-Type", &n), *why = NULL;
 	char field[HTTP_MAX_FIELD_NAME];
+	int rc;
 
 	if (n > 1)
 		return oauth_fail(e, 400, OAUTH_INVALID_REQUEST, "the Content-Type header is repeated");
 	if (http_media_is(ct, "application/json") && (d->bodies & DIALECT_JSON)) {
 		b->json = 1;
-		if (http_json_parse(req->body, req->body_len, &b->obj, &why) == -1)
-			return oauth_fail(e, 400, OAUTH_INVALID_REQUEST, "%s", why);
+		if ((rc = http_json_parse(req->body, req->body_len, &b->obj, &why)) != 0)
+			return oauth_parse_fail(e, rc, why);
 		return 0;
 	}
 	if (http_media_is(ct, "application/x-www-form-urlencoded") && (d->bodies & DIALECT_FORM)) {
 		field[0] = '\0';
-		if (http_form_parse(req->body, req->body_len, &b->form, &why, field) == -1)
-			return oauth_fail(e, 400, OAUTH_INVALID_REQUEST, "%s", why);
+		if ((rc = http_form_parse(req->body, req->body_len, &b->form, &why, field)) != 0)
+			return oauth_parse_fail(e, rc, why);
 		return 0;
 	}
 	return oauth_fail(e, 415, OAUTH_INVALID_REQUEST, "Content-Type must be %s",
@@ -183,6 +184,7 @@ read_credentials(const struct dialect *d, const struct http_request *req,
 	const char *authz = http_request_header(req, "Authorization", &n);
 	const char *id = NULL, *secret = NULL, *why = NULL;
 	enum field_state sid, ssec;
+	int rc;
 
 	if (n > 1)
 		return oauth_fail(e, 400, OAUTH_INVALID_REQUEST, "the Authorization header is repeated");
@@ -212,7 +214,9 @@ read_credentials(const struct dialect *d, const struct http_request *req,
 		if (ssec == FIELD_OK)
 			return oauth_fail(e, 400, OAUTH_INVALID_REQUEST,
 			    "client credentials were sent both in the Authorization header and in the body; use one method");
-		if (http_basic_parse(authz, &out->client_id, &out->client_secret, &why) == -1) {
+		if ((rc = http_basic_parse(authz, &out->client_id, &out->client_secret, &why)) != 0) {
+			if (rc == HTTP_PARSE_NOMEM)
+				return oauth_parse_fail(e, rc, why);
 			oauth_fail(e, 401, OAUTH_INVALID_CLIENT, "%s", why);
 			e->basic_challenge = 1;
 			return -1;

@@ -61,5 +61,9 @@ struct oauth_error {
 /* Fills e; description is printf-style. Returns -1 for `return oauth_fail(...)`. */
 int	oauth_fail(struct oauth_error *e, int status, enum oauth_code code,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* oauth_fail for a body or header parser's failure rc (http/params.h):
+ * HTTP_PARSE_NOMEM is the server's 500 server_error, anything else the
+ * client's 400 invalid_request; why is the parser's text. Returns -1. */
+int	oauth_parse_fail(struct oauth_error *e, int rc, const char *why);
 
 #endif

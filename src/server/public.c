@@ -42,7 +42,8 @@ keys_offloaded(struct http_exchange *x, http_handler_fn handler)
 
 /*
  * The environment a JWKS request asks for (?env=production|sandbox) into
- * *env, STORE_ENV__MAX for every key: 0, or -1 with *why. Other
+ * *env, STORE_ENV__MAX for every key: 0, or -1 or HTTP_PARSE_NOMEM with
+ * *why. Other
  * parameters are left alone (a client's cache-buster, say).
  */
 static int
@@ -57,8 +58,8 @@ jwks_env(const char *query, enum store_env *env, const char **why)
 	if (query[0] == '\0')
 		return 0;
 	memset(&q, 0, sizeof(q));
-	if (http_form_parse(query, strlen(query), &q, why, field) == -1)
-		return -1;
+	if ((rc = http_form_parse(query, strlen(query), &q, why, field)) != 0)
+		return rc;
 	if ((v = http_params_get(&q, "env")) != NULL && store_env_from_name(v, env) == -1) {
 		*why = "env: production or sandbox";
 		rc = -1;
@@ -94,9 +95,11 @@ jwks(struct http_exchange *x)
 	enum store_env env;
 	const char *why = NULL;
 	json_t *set;
+	int rc;
 
-	if (jwks_env(x->req.query, &env, &why) == -1) {
-		http_response_json(&x->resp, 400, json_pack("{s:s, s:s}", "error", "invalid_request",
+	if ((rc = jwks_env(x->req.query, &env, &why)) != 0) {
+		http_response_json(&x->resp, rc == HTTP_PARSE_NOMEM ? 500 : 400, json_pack("{s:s, s:s}",
+		    "error", rc == HTTP_PARSE_NOMEM ? "server_error" : "invalid_request",
 		    "error_description", why != NULL ? why : "malformed query"));
 		return HTTP_DONE;
 	}

@@ -8,6 +8,22 @@
 #include <cmocka.h>
 
 #include "http/params.h"
+#include "util/json_alloc.h"
+
+/* The project's code calls malloc through this (-Wl,--wrap=malloc in
+ * tests/CMakeLists.txt): the malloc_fail_at'th call from now fails. */
+void	*__real_malloc(size_t);
+void	*__wrap_malloc(size_t);
+static int malloc_fail_at;
+
+void *
+__wrap_malloc(size_t n)
+{
+	if (malloc_fail_at > 0 && --malloc_fail_at == 0)
+		return NULL;
+	return __real_malloc(n);
+}
+
 
 static void
 form_ok(void **state)
@@ -93,6 +109,52 @@ basic_rules(void **state)
 	assert_int_equal(http_basic_parse("Basic OnNlY3JldA==", &id, &secret, &err), -1);	/* ":secret" */
 }
 
+/* Running out of memory is the server's failure, not the client's: each
+ * parser says so apart from a refusal, so that a good request is not
+ * answered 400 or 401 (found: Basic credentials were invalid_client). */
+static void
+out_of_memory_is_not_a_refusal(void **state)
+{
+	struct http_params p;
+	char *id = NULL, *secret = NULL, field[HTTP_MAX_FIELD_NAME];
+	const char *err = NULL;
+	json_t *o = NULL;
+
+	(void)state;
+	for (int at = 1; at <= 2; at++) {	/* the id's copy, then the secret's */
+		malloc_fail_at = at;
+		assert_int_equal(http_basic_parse("Basic YTpi", &id, &secret, &err), HTTP_PARSE_NOMEM);
+		assert_string_equal(err, "out of memory");
+		assert_null(id);
+		assert_null(secret);
+	}
+	for (int at = 1; at <= 2; at++) {	/* the name's copy, then the value's */
+		malloc_fail_at = at;
+		err = NULL;
+		assert_int_equal(http_form_parse("a=b", 3, &p, &err, field), HTTP_PARSE_NOMEM);
+		assert_string_equal(err, "out of memory");
+		assert_int_equal(p.n, 0);
+	}
+	/* jansson's own report of it varies with the allocation that failed
+	 * (an unknown error, a syntax error): each one is seen. */
+	for (int at = 1; at <= 4; at++) {
+		malloc_fail_at = at;
+		err = NULL;
+		assert_int_equal(http_json_parse("{\"a\":[1,\"xx\"]}", 14, &o, &err), HTTP_PARSE_NOMEM);
+		assert_string_equal(err, "out of memory");
+		assert_null(o);
+	}
+	malloc_fail_at = 0;
+	/* And with memory, the same inputs are good. */
+	assert_int_equal(http_basic_parse("Basic YTpi", &id, &secret, &err), 0);
+	free(id);
+	free(secret);
+	assert_int_equal(http_form_parse("a=b", 3, &p, &err, field), 0);
+	http_params_clear(&p);
+	assert_int_equal(http_json_parse("{\"a\":1}", 7, &o, &err), 0);
+	json_decref(o);
+}
+
 /* RFC 9110 §8.3.1 and §5.6.3: OWS (spaces and HTABs) may stand between the
  * media type and its parameters' ';', and nothing else. */
 static void
@@ -167,8 +229,10 @@ main(void)
 		cmocka_unit_test(form_refusals),
 		cmocka_unit_test(json_rules),
 		cmocka_unit_test(basic_rules),
+		cmocka_unit_test(out_of_memory_is_not_a_refusal),
 		cmocka_unit_test(media_types),
 		cmocka_unit_test(accept_ranges),
 	};
+	json_alloc_watch();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
