@@ -402,9 +402,9 @@ declare_metrics(void)
 	    "How long a group commit took, its sync included: the disk's share of a token's latency.", "");
 }
 
-/* store_on_commit: one batch of the group commit, for /metrics and, when
- * it failed, the log: its requests are answered 503, and the operator must
- * learn why. At most one line a second (the writer retries every
+/* store_on_commit: one batch of the group commit, for /metrics, /readyz
+ * (ctx->writes_failing) and, when it failed, the log: its requests are
+ * answered 503, and the operator must learn why. At most one line a second (the writer retries every
  * millisecond while a database is down); the line counts the failures it
  * stands for. Runs on the writer thread only, whose last store error is
  * the commit's. */
@@ -414,8 +414,9 @@ observe_commit(void *arg, size_t records, int64_t ns, int err)
 	static uint64_t last_log_ns;
 	static long unlogged;
 	const char *outcome[1] = { err == STORE_OK ? "ok" : "error" };
+	struct gh_ctx *ctx = arg;
 
-	(void)arg;
+	atomic_store(&ctx->writes_failing, err != STORE_OK);
 	metrics_add("gatehouse_store_commits_total", 1, outcome);
 	if (err == STORE_OK)
 		metrics_add("gatehouse_store_committed_records_total", (double)records, NULL);
@@ -804,7 +805,7 @@ serve_context(struct serve *sv)
 	if (bootstrap(&sv->ctx, &sv->cfg, sv->base) == -1)
 		return -1;
 	declare_metrics();
-	store_on_commit(sv->st, observe_commit, NULL);
+	store_on_commit(sv->st, observe_commit, &sv->ctx);
 	if (routes_build(&sv->routes, &sv->ctx, err, sizeof(err)) == -1) {
 		fprintf(stderr, "gatehouse: serve: %s\n", err);
 		return -1;
@@ -866,6 +867,10 @@ cmd_serve(int argc, char **argv)
 	 * timeout like any other. */
 	sigwatch_block();
 	signal(SIGPIPE, SIG_IGN);
+	/* A write past the file-size limit (RLIMIT_FSIZE) fails with EFBIG,
+	 * which the store reports like a full disk, rather than killing the
+	 * server mid-commit: as PostgreSQL's postmaster does. */
+	signal(SIGXFSZ, SIG_IGN);
 	log_setup(LOG_INFO, 2);
 	memset(&sv, 0, sizeof(sv));
 	if (configure(argc, argv, &sv.cfg) == -1) {

@@ -56,6 +56,9 @@ struct gh_ctx {
 	_Atomic uint64_t	 reload_ns;	/* when the running reload began; 0: none */
 	pthread_mutex_t		 reload_mu;	/* one reload at a time; others wait */
 	_Atomic uint64_t	 refreshed_ns;	/* ctx_refresh_every's last read */
+	/* The group commit's last batch failed (a full disk): /readyz then
+	 * says ready only once its own probe write commits. */
+	_Atomic int		 writes_failing;
 	/* A failed reload's retries, each kind apart (under reload_mu): */
 	struct ctx_retry {
 		uint64_t	 at_ns;		/* not again before; 0: none failed */

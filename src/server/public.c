@@ -221,6 +221,15 @@ readyz(struct http_exchange *x)
 	 * generation may come from a cache). */
 	int ok = store_generation(pub.ctx->store, &gen) == STORE_OK &&
 	    store_schema_version(pub.ctx->store, &cur, &latest) == STORE_OK;
+	int writes = ok && !atomic_load(&pub.ctx->writes_failing);
+
+	/* Tokens are not issued while the group commit fails (a full disk):
+	 * not ready. Ready again once a write commits; this probe is what
+	 * finds that out, since a balancer that stopped sending requests
+	 * would leave the writer nothing to commit. */
+	if (ok && !writes && (writes = store_write_probe(pub.ctx->store, clock_now()) == STORE_OK))
+		atomic_store(&pub.ctx->writes_failing, 0);
+	ok = ok && writes;
 
 	/* Why the store failed is for operators too: a PostgreSQL error
 	 * names its host, port and user. */
@@ -234,6 +243,9 @@ readyz(struct http_exchange *x)
 	/* The engine line as it stands, not as at start: it tells of a part
 	 * that failed since (SQLite's checkpointer). Versions are for
 	 * operators, as metrics are, not for anyone who can reach the port. */
+	if (o != NULL)
+		json_object_set_new(json_object_get(o, "store"), "writes",
+		    json_string(writes ? "ok" : "failing"));
 	if (o != NULL && operator_peer(x))
 		json_object_set_new(json_object_get(o, "store"), "engine",
 		    json_string(store_engine(pub.ctx->store, engine, sizeof(engine))));

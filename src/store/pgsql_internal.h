@@ -222,6 +222,7 @@ int	 pg_open(const char *target, void **h, char *err, size_t errlen);
 int	 pg_url_has_password(const char *url);
 void	 pg_close(void *h);
 int	 pg_schema_version(void *h, int *current, int *latest);
+int	 pg_write_probe(void *h, int64_t now);
 
 /* pgsql_tokens.c */
 int	pg_token_get(void *h, const char *id, struct store_token *out);

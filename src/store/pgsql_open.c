@@ -470,3 +470,12 @@ pg_schema_version(void *h, int *current, int *latest)
 	PQclear(r);
 	return STORE_OK;
 }
+
+int
+pg_write_probe(void *h, int64_t now)
+{
+	struct pv p = { 0 };
+
+	pv_i(&p, now);
+	return pgi_write1(h, STORE_SQL_WRITE_PROBE, &p, 0, NULL, "write probe", NULL, NULL);
+}

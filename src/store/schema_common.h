@@ -56,4 +56,12 @@
 	" AND kid <> $4 AND activate_at <= $5 AND (retire_at = 0 OR retire_at > $1)"	\
 	" AND (remove_at = 0 OR remove_at > $5)"
 
+/*
+ * store_write_probe ($1: now): one row of meta written, none read by
+ * anything else. Not a generation's row: no cache reloads for a probe.
+ */
+#define STORE_SQL_WRITE_PROBE								\
+	"INSERT INTO meta (key, value) VALUES ('write_probe', $1)"			\
+	" ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+
 #endif

@@ -339,6 +339,7 @@ void	 sqi_int64_clear(void *dst);
 int	 sq_open(const char *path, void **h, char *err, size_t errlen);
 void	 sq_close(void *h);
 int	 sq_schema_version(void *h, int *current, int *latest);
+int	 sq_write_probe(void *h, int64_t now);
 
 /* sqlite_tokens.c */
 int	 sq_token_get(void *h, const char *id, struct store_token *out);

@@ -274,3 +274,21 @@ sq_schema_version(void *h, int *current, int *latest)
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }
+
+int
+sq_write_probe(void *h, int64_t now)
+{
+	struct sq *q = h;
+	sqlite3_stmt *st;
+	int rc;
+
+	pthread_mutex_lock(&q->mu);
+	if ((rc = sqi_tx_begin(q)) == STORE_OK) {
+		if ((rc = sq_prep(q->db, "write probe", STORE_SQL_WRITE_PROBE, &st,
+		    SQ_ARGS(SQ_INT(now)))) == STORE_OK)
+			rc = sq_step_done(q->db, st, NULL, "write probe");
+		rc = sqi_tx_end(q, rc, 0);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}

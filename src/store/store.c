@@ -191,6 +191,13 @@ store_schema_version(struct store *s, int *current, int *latest)
 }
 
 int
+store_write_probe(struct store *s, int64_t now)
+{
+	REQUIRE(s != NULL, "NULL argument");
+	return s->ops->write_probe(s->h, now);
+}
+
+int
 store_generation(struct store *s, struct store_gen *out)
 {
 	REQUIRE(s != NULL && out != NULL, "NULL argument");

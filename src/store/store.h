@@ -141,6 +141,11 @@ const char *store_engine(struct store *, char *buf, size_t len);
 const char *store_last_error(void);
 /* The schema version the store is at, and the newest this binary knows. */
 int	store_schema_version(struct store *, int *current, int *latest);
+/* Commits one small durable write (the meta row "write_probe" set to now)
+ * and nothing else: whether the store can take writes at all, for a
+ * readiness check while its writes fail (a full disk). No generation
+ * moves; no cache reloads. */
+int	store_write_probe(struct store *, int64_t now);
 
 /*
  * Change generations: numbers that every change a cache must see

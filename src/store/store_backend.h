@@ -41,6 +41,7 @@ struct store_ops {
 	int	(*open)(const char *target, void **h, char *err, size_t errlen);
 	void	(*close)(void *h);
 	int	(*schema_version)(void *h, int *current, int *latest);
+	int	(*write_probe)(void *h, int64_t now);
 	/* Must be cheap (every request): cache, and re-read only when another
 	 * connection or process may have committed. */
 	int	(*generation)(void *h, struct store_gen *out);

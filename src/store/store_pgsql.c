@@ -276,6 +276,7 @@ const struct store_ops store_pgsql_ops = {
 	.open = pg_open,
 	.close = pg_close,
 	.schema_version = pg_schema_version,
+	.write_probe = pg_write_probe,
 	.generation = pg_generation,
 	.generation_cached = pg_generation_cached,
 	.tenant_create = pg_tenant_create,

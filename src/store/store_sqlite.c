@@ -482,6 +482,7 @@ const struct store_ops store_sqlite_ops = {
 	.open = sq_open,
 	.close = sq_close,
 	.schema_version = sq_schema_version,
+	.write_probe = sq_write_probe,
 	.generation = sq_generation,
 	.tenant_create = sq_tenant_create,
 	.tenant_get = sq_tenant_get,

@@ -873,6 +873,40 @@ class TokenEndpoint(Suite):
         finally:
             s.cleanup()
 
+    def test_readyz_not_ready_while_writes_fail(self):
+        # Regression: with the disk full, every token request was answered
+        # 503 while /readyz said "ready", so a balancer kept sending them.
+        # A file-size limit of 0 (RLIMIT_FSIZE; the server ignores
+        # SIGXFSZ, as PostgreSQL does) makes every write to the database
+        # fail as a full disk would. Once writes go through again, /readyz
+        # finds out by its own probe write, with no token traffic at all.
+        if BACKEND != "sqlite":
+            return
+        import resource
+        s = Server("--lockout", "false")
+        try:
+            c = s.client("acme", name="full", token_format="opaque")
+            eq(s.token(c["client_id"], c["client_secret"]).status, 200, "before")
+            r = s.get("/readyz")
+            eq((r.status, r.json()["store"]["writes"]), (200, "ok"), "ready: %r" % r)
+            soft, hard = resource.prlimit(s.proc.pid, resource.RLIMIT_FSIZE)
+            resource.prlimit(s.proc.pid, resource.RLIMIT_FSIZE, (0, hard))
+            try:
+                eq(s.token(c["client_id"], c["client_secret"]).status, 503, "not recorded")
+                r = s.get("/readyz")
+                eq((r.status, r.json()["status"], r.json()["store"]["writes"]),
+                   (503, "unavailable", "failing"), "not ready while writes fail: %r" % r)
+                eq(s.get("/readyz").status, 503, "still not ready")
+                check(s.proc.poll() is None, "the server is still running")
+            finally:
+                resource.prlimit(s.proc.pid, resource.RLIMIT_FSIZE, (soft, hard))
+            r = s.get("/readyz")
+            eq((r.status, r.json()["store"]["writes"]), (200, "ok"),
+               "ready again, with no token asked for: %r" % r)
+            eq(s.token(c["client_id"], c["client_secret"]).status, 200, "after")
+        finally:
+            s.cleanup()
+
     def test_sigterm_while_reloading_stops_cleanly(self):
         # SIGHUP keeps the main thread busy reloading keys and policy; a
         # SIGTERM then must still reach the clean stop, not a thread that

@@ -126,6 +126,25 @@ tenants(void **state)
 	store_close(s);
 }
 
+/* store_write_probe (/readyz while writes fail): a durable write that
+ * another connection sees, and that moves no generation (no reloads). */
+static void
+write_probe(void **state)
+{
+	const struct conformance_backend *b = *state;
+	struct store *s = open_store();
+	uint64_t g[STORE_GEN__MAX];
+
+	for (int k = 0; k < STORE_GEN__MAX; k++)
+		g[k] = gen_of(s, (enum store_gen_kind)k);
+	assert_int_equal(store_write_probe(s, 1700000000), STORE_OK);
+	assert_int_equal(store_write_probe(s, 1700000007), STORE_OK);
+	assert_int_equal(b->count("SELECT value FROM meta WHERE key = 'write_probe'"), 1700000007);
+	for (int k = 0; k < STORE_GEN__MAX; k++)
+		assert_true(gen_of(s, (enum store_gen_kind)k) == g[k]);
+	store_close(s);
+}
+
 /* -- clients --------------------------------------------------------------------- */
 
 static void
@@ -2493,6 +2512,7 @@ conformance_run(const struct conformance_backend *b)
 {
 	const struct CMUnitTest tests[] = {
 		T(tenants),
+		T(write_probe),
 		T(clients),
 		T(client_create_missing_tenant_is_atomic),
 		T(secrets),
