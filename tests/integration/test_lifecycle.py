@@ -388,7 +388,10 @@ class Lifecycle(Suite):
     def test_key_rotation_publish_ahead_then_sign(self):
         c = self.s.client("keys", name="k")
         old_kid = jwt_parts(self.s.token(c["client_id"], c["client_secret"]).json()["access_token"])[0]["kid"]
-        out = self.s.cli("keys", "rotate", "--env", "sandbox", "--lead", "2s")
+        # A lead long enough for the checks below on a loaded machine
+        # (with 2 s, a slow PostgreSQL CLI run once took the lead up).
+        t0 = time.monotonic()
+        out = self.s.cli("keys", "rotate", "--env", "sandbox", "--lead", "6s")
         new_kid = out[0]["kid"]
         jwks = [k["kid"] for k in self.s.get("/.well-known/jwks.json").json()["keys"]]
         check(new_kid in jwks and old_kid in jwks, "new key published ahead, old still there")
@@ -396,7 +399,7 @@ class Lifecycle(Suite):
            old_kid, "old key signs until the lead time passes")
         states = {k["kid"]: k["state"] for k in self.s.cli("keys", "list")}
         eq(states[new_kid], "published", "new state")
-        time.sleep(2.5)
+        time.sleep(max(0.0, t0 + 6.5 - time.monotonic()))
         eq(jwt_parts(self.s.token(c["client_id"], c["client_secret"]).json()["access_token"])[0]["kid"],
            new_kid, "new key signs after the lead")
         states = {k["kid"]: k["state"] for k in self.s.cli("keys", "list")}
