@@ -2,8 +2,12 @@
  * verify_token.c — checks a gatehouse access token in-process with
  * libgatehouse-verify, as a C service would before serving a call.
  *
- *   verify_token [--audience AUD] [--tenant TENANT] [--env production|sandbox]
- *                [--allow-http] JWKS_URL ISSUER TOKEN
+ *   verify_token (--audience AUD | --any-audience) [--tenant TENANT]
+ *                [--env production|sandbox] [--allow-http] JWKS_URL ISSUER TOKEN
+ *
+ * --audience is this API's identifier, which tokens must name in aud (RFC
+ * 9068 §4; gatehouse's tokens name the issuer unless the client asked for
+ * another audience). --any-audience skips that check, deliberately.
  *
  * TOKEN "-" reads the token from standard input (keeps it out of ps).
  * Exit status 0 when valid (the claims are printed as JSON), 1 when refused
@@ -20,8 +24,9 @@
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: verify_token [--audience AUD] [--tenant TENANT] "
-	    "[--env production|sandbox] [--allow-http] JWKS_URL ISSUER TOKEN|-\n");
+	fprintf(stderr, "usage: verify_token (--audience AUD | --any-audience) "
+	    "[--tenant TENANT] [--env production|sandbox] [--allow-http] "
+	    "JWKS_URL ISSUER TOKEN|-\n");
 	return 2;
 }
 
@@ -41,6 +46,8 @@ main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--audience") == 0 && i + 1 < argc)
 			o.audience = argv[++i];
+		else if (strcmp(argv[i], "--any-audience") == 0)
+			o.audience = GH_VERIFY_ANY_AUDIENCE;
 		else if (strcmp(argv[i], "--tenant") == 0 && i + 1 < argc)
 			tenant = argv[++i];
 		else if (strcmp(argv[i], "--env") == 0 && i + 1 < argc)

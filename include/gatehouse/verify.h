@@ -6,9 +6,15 @@
  * the signature against the key its kid names in the issuer's JWKS, with
  * the algorithm fixed by that key (never by the token; "none" and HMAC are
  * refused; RFC 8725 §3.1); typ at+jwt (RFC 9068); exp and nbf with a small
- * leeway; iss; aud when configured; the tenant when the caller names one
- * (X-TENANT-ID); the env claim against the key's environment. jku, x5u and
- * jwk headers are ignored, never fetched; crit is refused.
+ * leeway; iss; aud; the tenant when the caller names one (X-TENANT-ID); the
+ * env claim against the key's environment. jku, x5u and jwk headers are
+ * ignored, never fetched; crit is refused.
+ *
+ * The audience is required (RFC 9068 §4: the resource server MUST check
+ * that aud names it): gh_verifier_new refuses options without one, so a
+ * verifier cannot be set up by accident to accept tokens that the same
+ * issuer minted for another API. A deployment whose tokens truly name no
+ * audience of its own says so with audience = GH_VERIFY_ANY_AUDIENCE.
  *
  * Keys are fetched from the JWKS URL with libcurl (HTTPS, certificate and
  * host verified) and cached as one key set, which expires:
@@ -68,7 +74,7 @@ extern "C" {
 #define GH_VERIFY_API
 #endif
 
-#define GH_VERIFY_VERSION "0.1.0"
+#define GH_VERIFY_VERSION "0.2.0"
 
 enum gh_verify_result {
 	GH_VERIFY_OK = 0,
@@ -92,7 +98,10 @@ enum gh_verify_result {
 struct gh_verify_options {
 	const char	*jwks_url;	/* required: https://HOST/.well-known/jwks.json */
 	const char	*issuer;	/* required: the iss tokens must carry */
-	const char	*audience;	/* NULL: aud not checked */
+	const char	*audience;	/* required: the aud tokens must name (this
+					 * API's identifier, e.g. what clients
+					 * ask for with audience=); or
+					 * GH_VERIFY_ANY_AUDIENCE */
 	const char	*required_env;	/* "production" or "sandbox"; NULL: either */
 	long		 leeway;	/* seconds of clock skew; < 0: default 30;
 					 * more than 600: refused */
@@ -125,6 +134,16 @@ struct gh_verify_claims {
 };
 
 typedef struct gh_verifier gh_verifier;
+
+/*
+ * The deliberate opt-out of the aud check: audience = GH_VERIFY_ANY_AUDIENCE
+ * accepts a token whatever its aud names, including a token minted for
+ * another API of the same issuer. Recognised by its address only: a copy
+ * of it (or "") is no audience and is refused. Before 0.2.0 a NULL audience
+ * meant this; it is now refused with GH_VERIFY_INVALID_ARGUMENT.
+ */
+GH_VERIFY_API extern const char gh_verify_any_audience[];
+#define GH_VERIFY_ANY_AUDIENCE	gh_verify_any_audience
 
 /* A new verifier. No network until the first verification (or
  * gh_verifier_refresh). Returns GH_VERIFY_OK, or an error with a reason

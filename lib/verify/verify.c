@@ -87,6 +87,10 @@ static const char *const messages[GH_VERIFY__MAX] = {
 	[GH_VERIFY_NO_MEMORY] = "out of memory",
 };
 
+/* Its address is the opt-out (verify.h); its text is empty, so that a copy
+ * of it is refused as no audience rather than taken as a wildcard. */
+GH_VERIFY_API const char gh_verify_any_audience[] = "";
+
 GH_VERIFY_API const char *
 gh_verify_strerror(int r)
 {
@@ -164,6 +168,16 @@ gh_verifier_new(const struct gh_verify_options *o, gh_verifier **out, char *err,
 		return GH_VERIFY_INVALID_ARGUMENT;
 	}
 	*out = NULL;
+	/* RFC 9068 §4: the resource server MUST check that aud names it. A
+	 * verifier without an audience took any token of the issuer, also
+	 * one minted for another API; skipping the check must be said. */
+	if (o->audience != GH_VERIFY_ANY_AUDIENCE &&
+	    (o->audience == NULL || o->audience[0] == '\0')) {
+		if (err != NULL)
+			snprintf(err, errlen, "audience is required (the aud this API's "
+			    "tokens carry), or GH_VERIFY_ANY_AUDIENCE");
+		return GH_VERIFY_INVALID_ARGUMENT;
+	}
 	if (strncmp(o->jwks_url, "https://", 8) != 0 &&
 	    !(o->allow_http && strncmp(o->jwks_url, "http://", 7) == 0)) {
 		if (err != NULL)
@@ -197,7 +211,9 @@ gh_verifier_new(const struct gh_verify_options *o, gh_verifier **out, char *err,
 		goto oom;
 	v->url = dup_or_null(o->jwks_url, &bad);
 	v->issuer = dup_or_null(o->issuer, &bad);
-	v->audience = dup_or_null(o->audience, &bad);
+	/* NULL in v->audience: any audience (GH_VERIFY_ANY_AUDIENCE). */
+	if (o->audience != GH_VERIFY_ANY_AUDIENCE)
+		v->audience = dup_or_null(o->audience, &bad);
 	v->required_env = dup_or_null(o->required_env, &bad);
 	v->ca_file = dup_or_null(o->ca_file, &bad);
 	v->leeway = o->leeway < 0 ? 30 : o->leeway;

@@ -310,7 +310,7 @@ forge(const char *header, const char *payload, const char *sig)
 static void
 test_rfc8725_bad_tokens(void **state)
 {
-	gh_verifier *v = verifier(NULL, 30);
+	gh_verifier *v = verifier("x", 30);
 	char *t = good(k1, "production", 600, 0, ISS, "x"), *f, *big;
 	const char *dot2 = strrchr(t, '.');
 	char payload[1024];
@@ -360,7 +360,7 @@ test_rfc8725_bad_tokens(void **state)
 static void
 test_refresh_on_unknown_kid_is_rate_limited(void **state)
 {
-	gh_verifier *v = verifier(NULL, 2);
+	gh_verifier *v = verifier("x", 2);
 	char *t1 = good(k1, "production", 600, 0, ISS, "x");
 	char *t2 = good(k2, "sandbox", 600, 0, ISS, "x");
 	char *t3;
@@ -395,7 +395,7 @@ test_refresh_on_unknown_kid_is_rate_limited(void **state)
 static void
 test_withdrawn_key_stops_after_max_age(void **state)
 {
-	gh_verifier *v = verifier(NULL, 1);
+	gh_verifier *v = verifier("x", 1);
 	char *t1 = good(k1, "production", 600, 0, ISS, "x");
 	char *t2 = good(k2, "sandbox", 600, 0, ISS, "x");
 	int n0;
@@ -426,7 +426,7 @@ test_withdrawn_key_stops_after_max_age(void **state)
 static void
 test_failing_jwks_keeps_old_set(void **state)
 {
-	gh_verifier *v = verifier(NULL, 1);
+	gh_verifier *v = verifier("x", 1);
 	char *t2 = good(k2, "sandbox", 600, 0, ISS, "x");
 	int n0;
 
@@ -482,7 +482,7 @@ work(void *arg)
 static void
 test_refresh_does_not_block_other_threads(void **state)
 {
-	gh_verifier *v = verifier(NULL, 1);
+	gh_verifier *v = verifier("x", 1);
 	char *t1 = good(k1, "production", 600, 0, ISS, "x");
 	struct worker w[NTHREADS];
 	pthread_t th[NTHREADS];
@@ -532,7 +532,7 @@ test_newest_of_many_published_keys(void **state)
 	json_t *keys = json_array(), *j;
 	struct jose_key *old;
 	const char *err = NULL;
-	gh_verifier *v = verifier(NULL, 30);
+	gh_verifier *v = verifier("x", 30);
 	char kid[16], *t = good(k1, "production", 600, 0, ISS, "x");
 
 	(void)state;
@@ -570,6 +570,7 @@ test_options(void **state)
 	memset(&o, 0, sizeof(o));
 	o.jwks_url = "http://127.0.0.1:1/jwks";
 	o.issuer = ISS;
+	o.audience = "https://api";
 	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_INVALID_ARGUMENT);
 	assert_non_null(strstr(err, "https"));
 	o.jwks_url = "https://127.0.0.1:1/jwks";
@@ -597,6 +598,7 @@ test_option_bounds(void **state)
 	memset(&o, 0, sizeof(o));
 	o.jwks_url = "https://127.0.0.1:1/jwks";
 	o.issuer = ISS;
+	o.audience = "https://api";
 	o.leeway = LONG_MAX;
 	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_INVALID_ARGUMENT);
 	assert_null(v);
@@ -615,6 +617,43 @@ test_option_bounds(void **state)
 	gh_verifier_free(v);
 }
 
+/* Regression: a verifier set up without an audience (NULL, the zeroed
+ * options' default) accepted a token the issuer minted for another API
+ * (RFC 9068 §4). The audience is now required; skipping its check takes
+ * GH_VERIFY_ANY_AUDIENCE, named, and a copy of that is not it. */
+static void
+test_audience_required(void **state)
+{
+	struct gh_verify_options o;
+	gh_verifier *v = NULL;
+	char url[128], err[128], copy[1] = "";
+	char *other = good(k1, "production", 600, 0, ISS, "https://other-api");
+
+	(void)state;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/.well-known/jwks.json", srv.port);
+	memset(&o, 0, sizeof(o));
+	o.jwks_url = url;
+	o.issuer = ISS;
+	o.allow_http = 1;
+	publish(0);
+	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_INVALID_ARGUMENT);
+	assert_null(v);
+	assert_non_null(strstr(err, "audience is required"));
+	o.audience = "";
+	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_INVALID_ARGUMENT);
+	o.audience = copy;	/* the opt-out's text, not the opt-out */
+	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_INVALID_ARGUMENT);
+	o.audience = "https://api";
+	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_OK);
+	assert_int_equal(verify(v, other, NULL), GH_VERIFY_AUDIENCE);
+	gh_verifier_free(v);
+	o.audience = GH_VERIFY_ANY_AUDIENCE;
+	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_OK);
+	assert_int_equal(verify(v, other, NULL), GH_VERIFY_OK);
+	gh_verifier_free(v);
+	free(other);
+}
+
 int
 main(void)
 {
@@ -629,6 +668,7 @@ main(void)
 		cmocka_unit_test(test_newest_of_many_published_keys),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_option_bounds),
+		cmocka_unit_test(test_audience_required),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

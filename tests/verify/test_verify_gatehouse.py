@@ -24,6 +24,9 @@ class VerifyAgainstGatehouse(Suite):
         self.s.cleanup()
 
     def vt(self, tok, *extra):
+        # Tokens name the issuer as their audience unless asked otherwise.
+        if "--audience" not in extra and "--any-audience" not in extra:
+            extra = ("--audience", self.s.base) + extra
         p = subprocess.run([VT, "--allow-http"] + list(extra) +
                            [self.s.base + "/.well-known/jwks.json", self.s.base, "-"],
                            input=tok.encode(), capture_output=True, timeout=30)
@@ -41,6 +44,17 @@ class VerifyAgainstGatehouse(Suite):
         h, p, s = self.tok.split(".")
         eq(self.vt(h + "." + p + "." + s[:-4] + "AAAA")[0], 1, "bad signature")
         eq(self.vt(h + "." + p + ".")[0], 1, "stripped signature")
+
+    def test_audience_required(self):
+        # Regression: without --audience the example (and any verifier set
+        # up with a NULL audience) took tokens minted for another API.
+        p = subprocess.run([VT, "--allow-http", self.s.base + "/.well-known/jwks.json",
+                            self.s.base, "-"], input=self.tok.encode(),
+                           capture_output=True, timeout=30)
+        eq(p.returncode, 2, "no audience: a setup error")
+        check(b"audience is required" in p.stderr, "says why: %r" % p.stderr)
+        eq(self.vt(self.tok, "--audience", self.s.base)[0], 0, "the issuer's audience")
+        eq(self.vt(self.tok, "--any-audience")[0], 0, "the named opt-out")
 
     def test_rotated_key_is_fetched(self):
         eq(self.vt(self.tok)[0], 0, "before rotation")
