@@ -2,12 +2,13 @@
  * verify_token.c — checks a gatehouse access token in-process with
  * libgatehouse-verify, as a C service would before serving a call.
  *
- *   verify_token (--audience AUD | --any-audience) [--tenant TENANT]
- *                [--env production|sandbox] [--allow-http] JWKS_URL ISSUER TOKEN
+ *   verify_token (--audience AUD | --any-audience) --env production|sandbox|any
+ *                [--tenant TENANT] [--allow-http] JWKS_URL ISSUER TOKEN
  *
  * --audience is this API's identifier, which tokens must name in aud (RFC
  * 9068 §4; gatehouse's tokens name the issuer unless the client asked for
- * another audience). --any-audience skips that check, deliberately.
+ * another audience). --any-audience skips that check, deliberately. --env
+ * is the environment this API serves; "any" takes sandbox tokens too.
  *
  * TOKEN "-" reads the token from standard input (keeps it out of ps).
  * Exit status 0 when valid (the claims are printed as JSON), 1 when refused
@@ -25,7 +26,7 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: verify_token (--audience AUD | --any-audience) "
-	    "[--tenant TENANT] [--env production|sandbox] [--allow-http] "
+	    "--env production|sandbox|any [--tenant TENANT] [--allow-http] "
 	    "JWKS_URL ISSUER TOKEN|-\n");
 	return 2;
 }

@@ -16,6 +16,12 @@
  * issuer minted for another API. A deployment whose tokens truly name no
  * audience of its own says so with audience = GH_VERIFY_ANY_AUDIENCE.
  *
+ * The environment is required too: sandbox and production tokens share the
+ * issuer, the default audience and (at the plain JWKS URL) one key set, so
+ * only the env claim, bound to its key's env, tells them apart. A verifier
+ * left to take either took any sandbox client's token in production;
+ * required_env = "any" now says so, and NULL is refused.
+ *
  * Keys are fetched from the JWKS URL with libcurl (HTTPS, certificate and
  * host verified) and cached as one key set, which expires:
  *
@@ -102,7 +108,8 @@ struct gh_verify_options {
 					 * API's identifier, e.g. what clients
 					 * ask for with audience=); or
 					 * GH_VERIFY_ANY_AUDIENCE */
-	const char	*required_env;	/* "production" or "sandbox"; NULL: either */
+	const char	*required_env;	/* required: "production" or "sandbox";
+					 * "any": either, deliberately */
 	long		 leeway;	/* seconds of clock skew; < 0: default 30;
 					 * more than 600: refused */
 	long		 min_refresh_interval; /* seconds between JWKS fetches on an

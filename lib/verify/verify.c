@@ -184,10 +184,14 @@ gh_verifier_new(const struct gh_verify_options *o, gh_verifier **out, char *err,
 			snprintf(err, errlen, "jwks_url must be an https:// URL");
 		return GH_VERIFY_INVALID_ARGUMENT;
 	}
-	if (o->required_env != NULL && strcmp(o->required_env, "production") != 0 &&
-	    strcmp(o->required_env, "sandbox") != 0) {
+	/* Required, as the audience is: a sandbox token has the production
+	 * tokens' iss and aud and, at the plain JWKS URL, a key of the same
+	 * set; a verifier that took either env by default took sandbox
+	 * tokens in production. "any" is the deliberate opt-out. */
+	if (o->required_env == NULL || (strcmp(o->required_env, "production") != 0 &&
+	    strcmp(o->required_env, "sandbox") != 0 && strcmp(o->required_env, "any") != 0)) {
 		if (err != NULL)
-			snprintf(err, errlen, "required_env is production, sandbox or NULL");
+			snprintf(err, errlen, "required_env is required: production, sandbox or any");
 		return GH_VERIFY_INVALID_ARGUMENT;
 	}
 	if (o->leeway > LEEWAY_MAX_S) {
@@ -214,7 +218,9 @@ gh_verifier_new(const struct gh_verify_options *o, gh_verifier **out, char *err,
 	/* NULL in v->audience: any audience (GH_VERIFY_ANY_AUDIENCE). */
 	if (o->audience != GH_VERIFY_ANY_AUDIENCE)
 		v->audience = dup_or_null(o->audience, &bad);
-	v->required_env = dup_or_null(o->required_env, &bad);
+	/* NULL in v->required_env: either ("any"). */
+	if (strcmp(o->required_env, "any") != 0)
+		v->required_env = dup_or_null(o->required_env, &bad);
 	v->ca_file = dup_or_null(o->ca_file, &bad);
 	v->leeway = o->leeway < 0 ? 30 : o->leeway;
 	v->min_refresh = o->min_refresh_interval <= 0 ? 30 : o->min_refresh_interval;

@@ -3050,6 +3050,7 @@ fz_setup(void **state)
 	o.jwks_url = "http://127.0.0.1:9/jwks.json";
 	o.issuer = FZ_ISSUER;
 	o.audience = GH_VERIFY_ANY_AUDIENCE;	/* claims_check's aud is fuzzed above */
+	o.required_env = "any";	/* the checks below take either */
 	o.allow_http = 1;
 	o.leeway = 30;
 	o.min_refresh_interval = 3600;

@@ -198,6 +198,7 @@ verifier(const char *aud, long min_refresh)
 	o.jwks_url = url;
 	o.issuer = ISS;
 	o.audience = aud;
+	o.required_env = "any";	/* the tests use both keys' tokens */
 	o.leeway = 30;
 	o.min_refresh_interval = min_refresh;
 	o.allow_http = 1;
@@ -571,6 +572,7 @@ test_options(void **state)
 	o.jwks_url = "http://127.0.0.1:1/jwks";
 	o.issuer = ISS;
 	o.audience = "https://api";
+	o.required_env = "production";
 	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_INVALID_ARGUMENT);
 	assert_non_null(strstr(err, "https"));
 	o.jwks_url = "https://127.0.0.1:1/jwks";
@@ -599,6 +601,7 @@ test_option_bounds(void **state)
 	o.jwks_url = "https://127.0.0.1:1/jwks";
 	o.issuer = ISS;
 	o.audience = "https://api";
+	o.required_env = "production";
 	o.leeway = LONG_MAX;
 	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_INVALID_ARGUMENT);
 	assert_null(v);
@@ -634,6 +637,7 @@ test_audience_required(void **state)
 	memset(&o, 0, sizeof(o));
 	o.jwks_url = url;
 	o.issuer = ISS;
+	o.required_env = "production";
 	o.allow_http = 1;
 	publish(0);
 	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_INVALID_ARGUMENT);
@@ -654,6 +658,48 @@ test_audience_required(void **state)
 	free(other);
 }
 
+/* Regression: a verifier left without required_env (NULL, the zeroed
+ * options' default) took a sandbox client's token, signed by a sandbox key
+ * of the same JWKS, with the production tokens' iss and aud. The
+ * environment is now required; "any" is the deliberate opt-out. */
+static void
+test_environment_required(void **state)
+{
+	struct gh_verify_options o;
+	gh_verifier *v = NULL;
+	char url[128], err[128];
+	char *sandbox = good(k2, "sandbox", 600, 0, ISS, "https://api");
+	char *forged = good(k2, "production", 600, 0, ISS, "https://api");
+
+	(void)state;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/.well-known/jwks.json", srv.port);
+	memset(&o, 0, sizeof(o));
+	o.jwks_url = url;
+	o.issuer = ISS;
+	o.audience = "https://api";
+	o.allow_http = 1;
+	publish(1);			/* both environments' keys, as the plain URL */
+	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_INVALID_ARGUMENT);
+	assert_null(v);
+	assert_non_null(strstr(err, "required_env is required"));
+	o.required_env = "staging";
+	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_INVALID_ARGUMENT);
+	o.required_env = "production";
+	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_OK);
+	assert_int_equal(verify(v, sandbox, NULL), GH_VERIFY_ENVIRONMENT);
+	/* A sandbox key cannot make a production token either. */
+	assert_int_equal(verify(v, forged, NULL), GH_VERIFY_ENVIRONMENT);
+	gh_verifier_free(v);
+	o.required_env = "any";
+	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_OK);
+	assert_int_equal(verify(v, sandbox, NULL), GH_VERIFY_OK);
+	assert_int_equal(verify(v, forged, NULL), GH_VERIFY_ENVIRONMENT);
+	gh_verifier_free(v);
+	publish(0);
+	free(sandbox);
+	free(forged);
+}
+
 int
 main(void)
 {
@@ -669,6 +715,7 @@ main(void)
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_option_bounds),
 		cmocka_unit_test(test_audience_required),
+		cmocka_unit_test(test_environment_required),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -27,6 +27,8 @@ class VerifyAgainstGatehouse(Suite):
         # Tokens name the issuer as their audience unless asked otherwise.
         if "--audience" not in extra and "--any-audience" not in extra:
             extra = ("--audience", self.s.base) + extra
+        if "--env" not in extra:
+            extra = ("--env", "sandbox") + extra   # the harness's clients are sandbox ones
         p = subprocess.run([VT, "--allow-http"] + list(extra) +
                            [self.s.base + "/.well-known/jwks.json", self.s.base, "-"],
                            input=tok.encode(), capture_output=True, timeout=30)
@@ -48,13 +50,25 @@ class VerifyAgainstGatehouse(Suite):
     def test_audience_required(self):
         # Regression: without --audience the example (and any verifier set
         # up with a NULL audience) took tokens minted for another API.
-        p = subprocess.run([VT, "--allow-http", self.s.base + "/.well-known/jwks.json",
+        p = subprocess.run([VT, "--allow-http", "--env", "sandbox",
+                            self.s.base + "/.well-known/jwks.json",
                             self.s.base, "-"], input=self.tok.encode(),
                            capture_output=True, timeout=30)
         eq(p.returncode, 2, "no audience: a setup error")
         check(b"audience is required" in p.stderr, "says why: %r" % p.stderr)
         eq(self.vt(self.tok, "--audience", self.s.base)[0], 0, "the issuer's audience")
         eq(self.vt(self.tok, "--any-audience")[0], 0, "the named opt-out")
+
+    def test_environment_required(self):
+        # Regression: without --env a sandbox client's token passed a
+        # verifier for a production API (same iss, aud and JWKS).
+        p = subprocess.run([VT, "--allow-http", "--audience", self.s.base,
+                            self.s.base + "/.well-known/jwks.json", self.s.base, "-"],
+                           input=self.tok.encode(), capture_output=True, timeout=30)
+        eq(p.returncode, 2, "no env: a setup error")
+        check(b"required_env is required" in p.stderr, "says why: %r" % p.stderr)
+        eq(self.vt(self.tok, "--env", "production")[0], 1, "a sandbox token in production")
+        eq(self.vt(self.tok, "--env", "any")[0], 0, "the named opt-out")
 
     def test_rotated_key_is_fetched(self):
         eq(self.vt(self.tok)[0], 0, "before rotation")
