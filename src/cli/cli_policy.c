@@ -32,8 +32,8 @@ rule_view(const struct policy_rule *r)
 
 	if (o != NULL && r->scope_text != NULL)
 		json_object_set_new(o, "scopes", json_string(r->scope_text));
-	if (o != NULL && r->aud != NULL)
-		json_object_set_new(o, "aud", json_string(r->aud));
+	if (o != NULL && (r->aud != NULL || r->aud_any))
+		json_object_set_new(o, "aud", json_string(r->aud_any ? "any" : r->aud));
 	return o;
 }
 

@@ -495,7 +495,9 @@ verify_opaque(struct gh_ctx *ctx, const char *token, size_t len, unsigned flags,
 	p->exp = rec.expires_at;
 	p->iat = rec.issued_at;
 	p->nbf = rec.issued_at;
-	if (rec.aud != NULL && rec.aud[0] != '\0' && add_aud(p, rec.aud) == -1)
+	/* A record from before tokens named their audience has none: such a
+	 * token named none, which makes it the issuer's (oauth/issue.c). */
+	if (add_aud(p, rec.aud != NULL && rec.aud[0] != '\0' ? rec.aud : ctx->issuer) == -1)
 		goto oom;
 	p->client = ce;
 	ce = NULL;

@@ -491,6 +491,7 @@ rule_allows(struct gh_ctx *ctx, struct http_exchange *x, const struct policy_rul
     const struct gate_principal *p, const char *om, const char *path, struct gate_refusal *r)
 {
 	char addr[46];
+	const char *want;
 	int https = 0;
 
 	if (rule == NULL) {
@@ -498,8 +499,12 @@ rule_allows(struct gh_ctx *ctx, struct http_exchange *x, const struct policy_rul
 		    "no rule of the route policy allows %.10s %.120s", om, path);
 		return -1;
 	}
-	if (rule->aud != NULL && !gate_principal_has_aud(p, rule->aud)) {
-		/* RFC 9068 §4: a token for another audience is invalid here. */
+	/* RFC 9068 §4: a token for another audience is invalid here. A rule
+	 * that names none serves the issuer's own audience, that of a token
+	 * that asked for none: a token asked for another API is no key to
+	 * every route of this one. aud=any opts out. */
+	want = rule->aud != NULL ? rule->aud : rule->aud_any ? NULL : ctx->issuer;
+	if (want != NULL && !gate_principal_has_aud(p, want)) {
 		gate_refuse(r, 401, "invalid_token", "audience",
 		    "the token is not meant for this audience");
 		return -1;

@@ -612,6 +612,10 @@ opt_env(const char *v, struct policy_rule *r, char *why, size_t whylen)
 static int
 opt_aud(const char *v, struct policy_rule *r, char *why, size_t whylen)
 {
+	if (strcmp(v, "any") == 0) {
+		r->aud_any = 1;
+		return 0;
+	}
 	if (strlen(v) > 512 || !str_is_clean_utf8(v, strlen(v))) {
 		snprintf(why, whylen, "aud: at most 512 printable characters");
 		return -1;

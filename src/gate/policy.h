@@ -52,7 +52,8 @@ struct policy_rule {
 	size_t		 nscopes;
 	char		*scope_text;	/* the required scopes, space separated */
 	enum policy_env	 env;
-	char		*aud;		/* the token must name it; NULL: any */
+	char		*aud;		/* the token must name it; NULL: the issuer */
+	int		 aud_any;	/* aud=any: no audience check */
 	int		 critical;	/* needs an approval (refused until approvals) */
 	enum policy_style style;
 	int		 tenant_optional; /* X-TENANT-ID may be absent */

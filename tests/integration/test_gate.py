@@ -30,6 +30,7 @@ GET    /v1/viewer-only          role=viewer   env=any scopes=cards:read
 GET    /v1/prod/**              role=viewer
 GET    /v1/sandbox/**           role=viewer   env=sandbox
 GET    /v1/aud/**               role=viewer   env=any aud=https://api.example
+GET    /v1/anyaud/**            role=viewer   env=any aud=any
 POST   /v1/payouts/*/approve    role=operator env=any critical
 GET    /v2.01/**                role=viewer   env=any errors=mangopay tenant=optional
 GET    /v1/tenants/{tenant}/**  role=viewer   env=any
@@ -429,6 +430,21 @@ class Gate(Suite):
         t = self.token(self.op)
         eq(jwt_parts(t)[1]["aud"], self.s.base, "unasked: the issuer")
         self.refused(self.gate(t, uri="/v1/aud/x"), 401, "audience", "a token that named no audience")
+
+    def test_a_rule_without_aud_serves_the_issuers_audience(self):
+        # Regression (RFC 9068 §4): a rule that named no audience took a
+        # token asked for another API, so a token minted for
+        # https://api.example opened every route of this one. Such a rule
+        # now takes the issuer's own audience, a token's when it asks for
+        # none; aud=any opts out.
+        other = self.token(self.op, audience="https://api.example")
+        self.refused(self.gate(other, uri="/v1/products/x"), 401, "audience",
+                     "a token for another API on a rule without aud=")
+        eq(self.gate(self.token(self.op), uri="/v1/products/x").status, 200, "the issuer's token")
+        eq(self.gate(self.token(self.op, audience=self.s.base), uri="/v1/products/x").status, 200,
+           "a token that asked for the issuer by name")
+        eq(self.gate(other, uri="/v1/anyaud/x").status, 200, "aud=any takes it")
+        eq(self.gate(self.token(self.op), uri="/v1/anyaud/x").status, 200, "and the issuer's")
 
     def test_address_allowlist(self):
         t = self.token(self.listed, xff="10.1.2.3")
