@@ -121,6 +121,19 @@ age_append(struct lockout *l, struct entry *e)
 	l->newest = e;
 }
 
+/* Takes e out of the table and frees it. */
+static void
+drop(struct lockout *l, struct entry *e)
+{
+	struct entry **pp;
+
+	for (pp = &l->buckets[hash(l, e->key)]; *pp != e; pp = &(*pp)->next)
+		;
+	*pp = e->next;
+	free(e);
+	l->n--;
+}
+
 /*
  * Makes room for one entry in a full table: drops the oldest made that
  * holds no lock in force (other than keep, which the caller still holds);
@@ -128,43 +141,57 @@ age_append(struct lockout *l, struct entry *e)
  * would let an address, once many others had failed once each, guess
  * without ever being counted, so without ever being locked. A few steps,
  * not a scan of the table: the table is full on every insert of a flood.
+ *
+ * When every step met a lock in force, and evict_lock is set (a failure
+ * to count), the lock of those that ends first goes: a table kept full of
+ * locks (a flood from many addresses) must not switch off the lockout for
+ * the next guesser. The dropped lock stays in the store (lock list, other
+ * nodes); a lock made now is the young end's, the last to go.
  * 1 when an entry was dropped.
  */
 #define MAKE_ROOM_STEPS	64
 static int
-make_room(struct lockout *l, int64_t now, const struct entry *keep)
+make_room(struct lockout *l, int64_t now, const struct entry *keep, int evict_lock)
 {
+	struct entry *first_ending = NULL;
+
 	for (int i = 0; i < MAKE_ROOM_STEPS && l->oldest != NULL; i++) {
-		struct entry *e = l->oldest, **pp;
+		struct entry *e = l->oldest;
 
 		age_unlink(l, e);
 		if (e == keep || e->locked_until > now) {
 			age_append(l, e);
+			if (e != keep && (first_ending == NULL ||
+			    e->locked_until < first_ending->locked_until))
+				first_ending = e;
 			continue;
 		}
-		for (pp = &l->buckets[hash(l, e->key)]; *pp != e; pp = &(*pp)->next)
-			;
-		*pp = e->next;
-		free(e);
-		l->n--;
+		drop(l, e);
 		return 1;
 	}
-	return 0;
+	if (!evict_lock || first_ending == NULL)
+		return 0;
+	age_unlink(l, first_ending);
+	drop(l, first_ending);
+	return 1;
 }
 
 /* The entry for key, made when missing; keep (an entry the caller still
- * holds) is never dropped to make room for it. */
+ * holds) is never dropped to make room for it, and a lock in force only
+ * for a failure to count (COUNTING, make_room). */
+#define COUNTING	1
+#define PLACING		0
 static struct entry *
 get_or_add(struct lockout *l, const char *key, enum lockout_kind kind, int64_t now,
-    const struct entry *keep)
+    const struct entry *keep, int counting)
 {
 	struct entry *e = find(l, key);
 	unsigned b;
 
 	if (e != NULL)
 		return e;
-	if (l->n >= LOCKOUT_MAX_ENTRIES && !make_room(l, now, keep))
-		return NULL;	/* full of live locks: count no more */
+	if (l->n >= LOCKOUT_MAX_ENTRIES && !make_room(l, now, keep, counting))
+		return NULL;	/* placing a lock in a table full of them */
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return NULL;
 	snprintf(e->key, sizeof(e->key), "%s", key);
@@ -269,9 +296,10 @@ lockout_failure(struct lockout *l, const char *client_id, const char *address,
 	make_key(k1, LOCKOUT_ADDRESS, address, NULL);
 	make_key(k2, LOCKOUT_PAIR, address, client_id);
 	pthread_mutex_lock(&l->mu);
-	ep = get_or_add(l, k2, LOCKOUT_PAIR, now, NULL);
+	ep = get_or_add(l, k2, LOCKOUT_PAIR, now, NULL, COUNTING);
 	pair = count(l, ep, l->cfg.pair_threshold, now);
-	addr = count(l, get_or_add(l, k1, LOCKOUT_ADDRESS, now, ep), l->cfg.address_threshold, now);
+	addr = count(l, get_or_add(l, k1, LOCKOUT_ADDRESS, now, ep, COUNTING),
+	    l->cfg.address_threshold, now);
 	pthread_mutex_unlock(&l->mu);
 	return made_locks(l, pair, addr, client_id, address, now, made);
 }
@@ -288,8 +316,8 @@ lockout_failure_counted(struct lockout *l, const char *client_id, const char *ad
 	make_key(k1, LOCKOUT_ADDRESS, address, NULL);
 	make_key(k2, LOCKOUT_PAIR, address, client_id);
 	pthread_mutex_lock(&l->mu);
-	ep = get_or_add(l, k2, LOCKOUT_PAIR, now, NULL);
-	ea = get_or_add(l, k1, LOCKOUT_ADDRESS, now, ep);
+	ep = get_or_add(l, k2, LOCKOUT_PAIR, now, NULL, COUNTING);
+	ea = get_or_add(l, k1, LOCKOUT_ADDRESS, now, ep, COUNTING);
 	/* The local entries remember that failures were seen here (for
 	 * lockout_success), their window open. */
 	if (ep != NULL && ep->locked_until <= now) {
@@ -317,7 +345,7 @@ lockout_note_failures(struct lockout *l, const char *client_id, const char *addr
 		return;		/* nothing counted, or a window already ended */
 	make_key(k, LOCKOUT_PAIR, address, client_id);
 	pthread_mutex_lock(&l->mu);
-	if ((e = get_or_add(l, k, LOCKOUT_PAIR, now, NULL)) != NULL && e->locked_until <= now &&
+	if ((e = get_or_add(l, k, LOCKOUT_PAIR, now, NULL, PLACING)) != NULL && e->locked_until <= now &&
 	    failures > e->failures) {
 		e->failures = failures;
 		e->window_start = window_start;
@@ -364,7 +392,7 @@ lockout_put(struct lockout *l, const struct lockout_lock *lk)
 
 	make_key(k, lk->kind, lk->address, lk->client_id);
 	pthread_mutex_lock(&l->mu);
-	if ((e = get_or_add(l, k, lk->kind, lk->until - l->cfg.duration, NULL)) != NULL &&
+	if ((e = get_or_add(l, k, lk->kind, lk->until - l->cfg.duration, NULL, PLACING)) != NULL &&
 	    e->locked_until < lk->until)
 		e->locked_until = lk->until;
 	pthread_mutex_unlock(&l->mu);
@@ -474,7 +502,8 @@ lockout_sync(struct lockout *l, const struct lockout_lock *locks, size_t n, int6
 		if (locks[i].until <= now)
 			continue;
 		make_key(k, locks[i].kind, locks[i].address, locks[i].client_id);
-		if ((e = get_or_add(l, k, locks[i].kind, locks[i].until - l->cfg.duration, NULL)) == NULL)
+		if ((e = get_or_add(l, k, locks[i].kind, locks[i].until - l->cfg.duration, NULL,
+		    PLACING)) == NULL)
 			continue;	/* full: the lock stays in the store for the next sync */
 		if (e->locked_until < locks[i].until)
 			e->locked_until = locks[i].until;

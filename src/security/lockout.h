@@ -8,8 +8,11 @@
  * count like known ones.
  *
  * Memory is bounded: at most LOCKOUT_MAX_ENTRIES tracked keys; past that the
- * oldest made that holds no lock in force makes room. Locks are never
- * dropped (a table full of locks in force counts no newcomer). Thread-safe.
+ * oldest made that holds no lock in force makes room. When the table is full
+ * of locks in force, a failure to count still makes room: the lock that ends
+ * first goes from memory (it stays in the store), so that a flood of
+ * addresses cannot switch the lockout off for a newcomer. Locks placed from
+ * the store never drop another lock. Thread-safe.
  */
 #ifndef GH_LOCKOUT_H
 #define GH_LOCKOUT_H

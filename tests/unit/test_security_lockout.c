@@ -323,6 +323,46 @@ chosen_ids_do_not_share_a_bucket(void **state)
 	lockout_free(l);
 }
 
+/* Regression: with the table full of locks in force (a flood from many
+ * addresses, each failing up to its threshold), a newcomer's failures were
+ * not counted at all, so it could guess for as long as the flood kept the
+ * table full, never locked. The lock that ends first now makes room. */
+static void
+table_full_of_locks_still_locks_a_newcomer(void **state)
+{
+	static const struct lockout_config both = { 3, 3, 100, 50 };
+	struct lockout *l = lockout_new(&both);
+	struct lockout_lock lk[LOCKOUT_KIND__MAX];
+	char addr[46];
+
+	(void)state;
+	/* Three failures lock the pair and the address: two entries. */
+	for (int i = 0; i < LOCKOUT_MAX_ENTRIES / 2; i++) {
+		snprintf(addr, sizeof(addr), "10.%d.%d.%d", i >> 16, (i >> 8) & 255, i & 255);
+		lockout_failure(l, "filler", addr, 10 + i / 8192, lk);
+		lockout_failure(l, "filler", addr, 10 + i / 8192, lk);
+		assert_int_equal(lockout_failure(l, "filler", addr, 10 + i / 8192, lk), 2);
+	}
+	assert_int_equal(l->n, LOCKOUT_MAX_ENTRIES);
+	assert_true(locked(l, "filler", "10.0.0.0", 20));
+	assert_int_equal(lockout_failure(l, "g", "192.0.2.77", 20, lk), 0);
+	assert_int_equal(lockout_failure(l, "g", "192.0.2.77", 20, lk), 0);
+	assert_int_equal(lockout_failure(l, "g", "192.0.2.77", 20, lk), 2);
+	assert_true(locked(l, "g", "192.0.2.77", 21));
+	assert_true(l->n <= LOCKOUT_MAX_ENTRIES);
+	/* Made room from the locks that end first; the newest stay. */
+	assert_true(locked(l, "filler", "10.0.127.255", 21));
+	/* Placing a lock from the store does not drop another. */
+	{
+		struct lockout_lock put = { .kind = LOCKOUT_ADDRESS, .until = 60 };
+		snprintf(put.address, sizeof(put.address), "198.51.100.3");
+		lockout_put(l, &put);
+		assert_false(locked(l, "x", "198.51.100.3", 21));
+		assert_int_equal(l->n, LOCKOUT_MAX_ENTRIES);
+	}
+	lockout_free(l);
+}
+
 int
 main(void)
 {
@@ -336,6 +376,7 @@ main(void)
 		cmocka_unit_test(expired_reported_once),
 		cmocka_unit_test(full_table_still_counts),
 		cmocka_unit_test(chosen_ids_do_not_share_a_bucket),
+		cmocka_unit_test(table_full_of_locks_still_locks_a_newcomer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
