@@ -31,6 +31,7 @@ struct client_cache {
 	size_t			 n;
 	uint64_t		 epoch;	/* bumped by every clear */
 	char			*negative[NEGATIVE_SLOTS];
+	uint8_t			 hash_key[16];	/* drawn for this cache (hash_full) */
 };
 
 static const char *const registered[] = {
@@ -47,19 +48,22 @@ claims_is_registered(const char *name)
 	return 0;
 }
 
-static unsigned
-hash_full(const char *s)
+/*
+ * SipHash-2-4 under a key drawn for this cache, as in lockout.c: unknown
+ * ids are the caller's to choose, and with a public hash (FNV, before) a
+ * caller could make ids that fall in the negative slot of another unknown
+ * id and evict it, over and over, so that its lookups read the store again.
+ */
+static uint64_t
+hash_full(const struct client_cache *cc, const char *s)
 {
-	unsigned h = 2166136261u;
-	while (*s != '\0')
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h;
+	return siphash24(cc->hash_key, s, strlen(s));
 }
 
 static unsigned
-hash_id(const char *s)
+hash_id(const struct client_cache *cc, const char *s)
 {
-	return hash_full(s) % BUCKETS;
+	return (unsigned)(hash_full(cc, s) % BUCKETS);
 }
 
 struct client_cache *
@@ -69,7 +73,8 @@ client_cache_new(struct store *st, const char *issuer)
 
 	if (cc == NULL)
 		return NULL;
-	if ((cc->issuer = strdup(issuer)) == NULL) {
+	if (rand_bytes(cc->hash_key, sizeof(cc->hash_key)) == -1 ||
+	    (cc->issuer = strdup(issuer)) == NULL) {
 		free(cc);
 		return NULL;
 	}
@@ -132,6 +137,7 @@ client_cache_free(struct client_cache *cc)
 		return;
 	clear_locked(cc);
 	pthread_rwlock_destroy(&cc->lock);
+	OPENSSL_cleanse(cc->hash_key, sizeof(cc->hash_key));
 	free(cc->issuer);
 	free(cc);
 }
@@ -327,7 +333,7 @@ cache_lookup(struct client_cache *cc, unsigned b, const char *id, uint64_t *epoc
 			return 1;
 		}
 	{
-		const char *neg = cc->negative[hash_full(id) % NEGATIVE_SLOTS];
+		const char *neg = cc->negative[hash_full(cc, id) % NEGATIVE_SLOTS];
 		if (neg != NULL && strcmp(neg, id) == 0) {
 			pthread_rwlock_unlock(&cc->lock);
 			*rc = STORE_NOTFOUND;
@@ -347,7 +353,7 @@ cache_remember_unknown(struct client_cache *cc, const char *id, uint64_t epoch)
 
 	pthread_rwlock_wrlock(&cc->lock);
 	if (dup != NULL && epoch == cc->epoch) {
-		size_t slot = hash_full(id) % NEGATIVE_SLOTS;
+		size_t slot = (size_t)(hash_full(cc, id) % NEGATIVE_SLOTS);
 		free(cc->negative[slot]);
 		cc->negative[slot] = dup;
 		dup = NULL;
@@ -395,14 +401,14 @@ client_cache_peek(struct client_cache *cc, const char *id, struct client_entry *
 		*rc = STORE_NOTFOUND;
 		return 1;
 	}
-	return cache_lookup(cc, hash_id(id), id, &epoch, out, rc);
+	return cache_lookup(cc, hash_id(cc, id), id, &epoch, out, rc);
 }
 
 int
 client_cache_get(struct client_cache *cc, const char *id,
     struct client_entry **out)
 {
-	unsigned b = hash_id(id);
+	unsigned b = hash_id(cc, id);
 	struct client_entry *e;
 	uint64_t epoch;
 	int rc;

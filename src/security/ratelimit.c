@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "security/ratelimit.h"
+#include "util/util.h"
 
 #define STRIPES 16
 #define BUCKETS_PER_STRIPE 1024
@@ -29,15 +32,19 @@ struct stripe {
 
 struct ratelimit {
 	struct stripe	stripes[STRIPES];
+	uint8_t		hash_key[16];	/* drawn for this table (hash) */
 };
 
-static unsigned
-hash(const char *s)
+/*
+ * A client id's stripe and chain: SipHash-2-4 under a key drawn for this
+ * table, as in lockout.c. With a public hash (FNV, before) ids made to
+ * collide piled into one stripe and one chain, which every take of that
+ * stripe walks under its mutex; the key keeps the slots unpredictable.
+ */
+static uint64_t
+hash(const struct ratelimit *r, const char *s)
 {
-	unsigned h = 2166136261u;
-	while (*s != '\0')
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h;
+	return siphash24(r->hash_key, s, strlen(s));
 }
 
 struct ratelimit *
@@ -47,6 +54,10 @@ ratelimit_new(void)
 
 	if (r == NULL)
 		return NULL;
+	if (rand_bytes(r->hash_key, sizeof(r->hash_key)) == -1) {
+		free(r);
+		return NULL;
+	}
 	for (size_t i = 0; i < STRIPES; i++)
 		pthread_mutex_init(&r->stripes[i].mu, NULL);
 	return r;
@@ -67,6 +78,7 @@ ratelimit_free(struct ratelimit *r)
 		}
 		pthread_mutex_destroy(&r->stripes[i].mu);
 	}
+	OPENSSL_cleanse(r->hash_key, sizeof(r->hash_key));
 	free(r);
 }
 
@@ -92,7 +104,7 @@ sweep(struct stripe *s, int64_t now_ms)
 /* The bucket of client_id in s (mu held), made when missing; NULL when
  * the stripe is full of live buckets or memory ran out. */
 static struct bucket *
-bucket_of(struct stripe *s, unsigned h, const char *client_id, int64_t now_ms)
+bucket_of(struct stripe *s, uint64_t h, const char *client_id, int64_t now_ms)
 {
 	struct bucket **head = &s->heads[(h / STRIPES) % BUCKETS_PER_STRIPE], *b;
 
@@ -116,7 +128,7 @@ int
 ratelimit_take(struct ratelimit *r, const char *client_id, int64_t per_minute,
     int64_t now_ms, int64_t *retry_after)
 {
-	unsigned h = hash(client_id);
+	uint64_t h = hash(r, client_id);
 	struct stripe *s = &r->stripes[h % STRIPES];
 	struct bucket *b;
 	int64_t cap = per_minute * 1000;
@@ -175,7 +187,7 @@ ratelimit_take(struct ratelimit *r, const char *client_id, int64_t per_minute,
 static void
 bucket_add(struct ratelimit *r, const char *client_id, int64_t tokens, int64_t now_ms, int debt)
 {
-	unsigned h = hash(client_id);
+	uint64_t h = hash(r, client_id);
 	struct stripe *s = &r->stripes[h % STRIPES];
 	struct bucket *b;
 	int64_t *to;

@@ -178,6 +178,51 @@ claims_names_with_newlines_load_as_accepted(void **state)
 	store_close(s);
 }
 
+/* FNV-1a modulo the negative slots: the cache's hash before it was keyed. */
+static unsigned
+public_slot(const char *s)
+{
+	unsigned h = 2166136261u;
+
+	while (*s != '\0')
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h % 8192;	/* NEGATIVE_SLOTS */
+}
+
+/*
+ * Regression: an unknown id's negative slot was chosen by a public hash,
+ * so a caller could make ids that share one slot and evict another
+ * unknown id from it at will, its next lookup then reading the store.
+ * Keyed, 64 ids that shared a slot under FNV are nearly all remembered.
+ */
+static void
+chosen_unknown_ids_do_not_evict_each_other(void **state)
+{
+	struct store *s = store_with_client();
+	struct client_cache *cc = client_cache_new(s, "http://issuer");
+	struct client_entry *e = NULL;
+	unsigned target = public_slot("u0");
+	char ids[64][16];
+	int made = 0, kept = 0, rc;
+
+	(void)state;
+	for (unsigned j = 0; made < 64; j++) {
+		snprintf(ids[made], sizeof(ids[0]), "u%u", j);
+		if (public_slot(ids[made]) != target)
+			continue;
+		assert_int_equal(client_cache_get(cc, ids[made], &e), STORE_NOTFOUND);
+		made++;
+	}
+	atomic_store(&reads, 0);
+	for (int i = 0; i < made; i++)
+		if (client_cache_peek(cc, ids[i], &e, &rc) == 1 && rc == STORE_NOTFOUND)
+			kept++;
+	assert_int_equal(atomic_load(&reads), 0);
+	assert_true(kept >= 32);
+	client_cache_free(cc);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -186,6 +231,7 @@ main(void)
 		SQLITE_TEST(peek_answers_a_remembered_unknown),
 		SQLITE_TEST(peek_misses_after_a_clear),
 		SQLITE_TEST(claims_names_with_newlines_load_as_accepted),
+		SQLITE_TEST(chosen_unknown_ids_do_not_evict_each_other),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,7 +14,8 @@
 
 #include <cmocka.h>
 
-#include "security/ratelimit.h"
+/* The .c itself, to reach the stripes (chosen_ids_spread). */
+#include "security/ratelimit.c"
 
 static void
 bucket_refills(void **state)
@@ -67,7 +68,7 @@ note(void *arg, const char *client_id, int64_t taken)
 {
 	struct seen *s = arg;
 
-	snprintf(s->ids[s->n], sizeof(s->ids[0]), "%s", client_id);
+	snprintf(s->ids[s->n], sizeof(s->ids[0]), "%.15s", client_id);
 	s->taken[s->n++] = taken;
 }
 
@@ -150,6 +151,51 @@ drain_holds_others_tokens(void **state)
 	ratelimit_free(r);
 }
 
+/* FNV-1a: the table's hash before it was keyed. */
+static unsigned
+public_hash(const char *s)
+{
+	unsigned h = 2166136261u;
+
+	while (*s != '\0')
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+/* Regression: a client id's stripe and chain were chosen by a public hash,
+ * so ids made to collide (2,000 here, all in one stripe's one chain under
+ * FNV) made a chain that every take of that stripe walked under its mutex.
+ * Keyed, the same ids spread over the table. */
+static void
+chosen_ids_spread(void **state)
+{
+	struct ratelimit *r = ratelimit_new();
+	unsigned target = public_hash("x0") % (STRIPES * BUCKETS_PER_STRIPE);
+	size_t made = 0, longest = 0;
+	int64_t retry = 0;
+	char id[32];
+
+	(void)state;
+	for (unsigned j = 0; made < 2000; j++) {
+		snprintf(id, sizeof(id), "x%u", j);
+		if (public_hash(id) % (STRIPES * BUCKETS_PER_STRIPE) != target)
+			continue;
+		assert_int_equal(ratelimit_take(r, id, 60, 1000, &retry), 1);
+		made++;
+	}
+	for (size_t i = 0; i < STRIPES; i++)
+		for (size_t k = 0; k < BUCKETS_PER_STRIPE; k++) {
+			size_t n = 0;
+
+			for (struct bucket *b = r->stripes[i].heads[k]; b != NULL; b = b->next)
+				n++;
+			if (n > longest)
+				longest = n;
+		}
+	assert_true(longest < 32);
+	ratelimit_free(r);
+}
+
 int
 main(void)
 {
@@ -159,6 +205,7 @@ main(void)
 		cmocka_unit_test(collect_once),
 		cmocka_unit_test(unpushed_tokens_are_collected_again),
 		cmocka_unit_test(drain_holds_others_tokens),
+		cmocka_unit_test(chosen_ids_spread),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
