@@ -70,6 +70,7 @@ static const struct config_entry entries[] = {
 	{ "key_publish_lead", CT_DURATION, O(key_publish_lead), 0, 30 * 86400, "10m", "a new key is in the JWKS this long before it signs (no longer than key_rotation_interval); the JWKS max-age is this, 5m at most" },
 	{ "gate_cache", CT_BOOL, O(gate_cache), 0, 1, "1", "cache verified tokens at the gate (off: verify the signature on every call)" },
 	{ "gate_cache_size", CT_INT, O(gate_cache_size), 64, 10000000, "100000", "most verified tokens the gate keeps in memory" },
+	{ "revoked_set_max", CT_INT, O(revoked_set_max), 1, 100000, "100000", "most revoked, unexpired token ids the gate keeps in memory; past it, a token not among them is looked up in the store" },
 	{ "gate_refresh_ms", CT_INT, O(gate_refresh_ms), 0, 1000, "1", "milliseconds the gate and the token endpoint may go without re-reading the store's generation (changes by other processes); 0: every call" },
 	{ "audit", CT_BOOL, O(audit), 0, 1, "1", "keep the tamper-evident audit trail (off only for benchmarks, or a store without one)" },
 	{ "audit_retention", CT_DURATION, O(audit_retention), 0, 3660 * 86400, "0", "prune token events (token.issued, token.refused) older than this from the audit trail, leaving a checkpoint (0: keep all)" },

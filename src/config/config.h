@@ -49,6 +49,7 @@ struct config {
 	int64_t	 gate_cache;		/* bool: cache verified tokens at the gate */
 	int64_t	 gate_cache_size;	/* most tokens the gate's cache holds */
 	int64_t	 gate_refresh_ms;	/* the gate re-reads the store generation this often */
+	int64_t	 revoked_set_max;	/* most revoked ids the gate keeps in memory */
 	int64_t	 audit;			/* bool: keep the audit trail (audit/audit.h) */
 	int64_t	 audit_retention;	/* seconds token events are kept; 0 all */
 	int64_t	 token_retention;	/* seconds expired token records are kept; 0 all */

@@ -190,29 +190,38 @@ get_record(struct gh_ctx *ctx, const char *id, struct store_token *rec,
 	return lookup_result(store_token_get(ctx->store, id, rec), why);
 }
 
+/* The JWT's record from the store, which must agree with its claims. */
+static int
+jwt_stored_record(struct gh_ctx *ctx, const struct claims *cl, struct store_token *rec,
+    struct gate_refusal *why)
+{
+	if (get_record(ctx, cl->jti, rec, why) == -1)
+		return -1;
+	if (rec->format != STORE_FORMAT_JWT || strcmp(rec->client_id, cl->client_id) != 0 ||
+	    strcmp(rec->tenant_id, cl->tenant_id) != 0)
+		return gate_refuse(why, 401, "invalid_token", "unknown",
+		    "the token is not known here");
+	return 0;
+}
+
 /*
  * What the gate must know about a verified JWT beyond its claims: whether it
  * was revoked. From the in-memory revoked set (gate_revoked_get), so a check
  * costs no database read and works while the database is away. Revocation
  * by the revoke endpoint, and a context built without the gate, read the
- * token's record instead (the endpoint must know the token exists).
+ * token's record instead (the endpoint must know the token exists); so does
+ * a token the set lacks when the set is incomplete (more revoked tokens
+ * than revoked_set_max): it may be one of those left out.
  */
 static int
 jwt_record(struct gh_ctx *ctx, const struct claims *cl, unsigned flags,
     struct store_token *rec, struct gate_refusal *why)
 {
 	struct revoked_set *rs;
-	int revoked;
+	int revoked, complete;
 
-	if (ctx->gate == NULL || (flags & GATE_VERIFY_FOR_REVOCATION)) {
-		if (get_record(ctx, cl->jti, rec, why) == -1)
-			return -1;
-		if (rec->format != STORE_FORMAT_JWT || strcmp(rec->client_id, cl->client_id) != 0 ||
-		    strcmp(rec->tenant_id, cl->tenant_id) != 0)
-			return gate_refuse(why, 401, "invalid_token", "unknown",
-			    "the token is not known here");
-		return 0;
-	}
+	if (ctx->gate == NULL || (flags & GATE_VERIFY_FOR_REVOCATION))
+		return jwt_stored_record(ctx, cl, rec, why);
 	/* Verification runs where it may wait on the store: the gate hands
 	 * uncached tokens to the offload pool (gate.c must_offload), and
 	 * introspection always runs there. */
@@ -221,7 +230,10 @@ jwt_record(struct gh_ctx *ctx, const struct claims *cl, unsigned flags,
 		return gate_refuse(why, 503, "temporarily_unavailable", "store",
 		    "the store is unavailable; try again");
 	revoked = revoked_set_has(rs, cl->jti);
+	complete = revoked_set_complete(rs);
 	revoked_set_unref(rs);
+	if (!revoked && !complete)
+		return jwt_stored_record(ctx, cl, rec, why);
 	if ((rec->id = strdup(cl->jti)) == NULL || (rec->client_id = strdup(cl->client_id)) == NULL ||
 	    (rec->tenant_id = strdup(cl->tenant_id)) == NULL)
 		return gate_refuse(why, 503, "temporarily_unavailable", "memory", "out of memory");

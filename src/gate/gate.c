@@ -134,6 +134,22 @@ gate_sync_generation(struct gate *g)
 		gate_cache_clear(g->cache);
 }
 
+/* Logs when the revoked set goes past its bound, and when it is back
+ * within it: not at every load, which follows every revocation. */
+static void
+log_revoked_bound(const struct revoked_set *old, const struct revoked_set *r)
+{
+	int was = old == NULL || revoked_set_complete(old), is = revoked_set_complete(r);
+
+	if (was && !is)
+		log_event(LOG_WARN, "gate.revoked_set_incomplete", json_pack("{s:I, s:s}",
+		    "kept", (json_int_t)revoked_set_count(r), "note",
+		    "more revoked tokens than revoked_set_max: a token not kept is looked up in the store"));
+	else if (!was && is)
+		log_event(LOG_INFO, "gate.revoked_set_complete", json_pack("{s:I}",
+		    "kept", (json_int_t)revoked_set_count(r)));
+}
+
 int
 gate_revoked_get(struct gate *g, struct revoked_set **out)
 {
@@ -148,7 +164,8 @@ gate_revoked_get(struct gate *g, struct revoked_set **out)
 	pthread_mutex_lock(&g->revoked_mu);
 	if (g->revoked == NULL || g->revoked_stale || g->revoked_gen != gen) {
 		if ((rc = revoked_set_load(g->ctx->store, clock_now() - g->ctx->cfg->leeway,
-		    &r)) == STORE_OK) {
+		    (size_t)g->ctx->cfg->revoked_set_max, &r)) == STORE_OK) {
+			log_revoked_bound(g->revoked, r);
 			revoked_set_unref(g->revoked);
 			g->revoked = r;
 			g->revoked_gen = gen;

@@ -14,6 +14,7 @@
 struct revoked_set {
 	_Atomic long	 refs;
 	size_t		 count;
+	int		 complete;	/* every revoked id is here */
 	size_t		 mask;		/* slots - 1; slots a power of two */
 	char		**slot;		/* NULL: empty */
 };
@@ -56,16 +57,23 @@ set_add(struct revoked_set *r, char *id)
 }
 
 int
-revoked_set_load(struct store *st, int64_t now, struct revoked_set **out)
+revoked_set_load(struct store *st, int64_t now, size_t max, struct revoked_set **out)
 {
 	struct store_token *t = NULL;
 	struct revoked_set *r;
 	size_t n = 0, slots = 16;
-	int rc;
+	int rc, complete;
 
 	*out = NULL;
-	if ((rc = store_token_list_revoked(st, now, &t, &n)) != STORE_OK)
+	if (max < 1 || max > REVOKED_SET_MAX)
+		max = REVOKED_SET_MAX;
+	/* One more than is kept: whether there are more. */
+	if ((rc = store_token_list_revoked(st, now, max + 1, &t, &n)) != STORE_OK)
 		return rc;
+	if ((complete = n <= max) == 0) {
+		store_token_clear(&t[max]);
+		n = max;
+	}
 	while (slots < 2 * n)
 		slots *= 2;
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
@@ -75,6 +83,7 @@ revoked_set_load(struct store *st, int64_t now, struct revoked_set **out)
 		return STORE_ERROR;
 	}
 	atomic_init(&r->refs, 1);
+	r->complete = complete;
 	r->mask = slots - 1;
 	for (size_t i = 0; i < n; i++) {
 		/* Take the id over from the record: no copy. */
@@ -112,6 +121,12 @@ revoked_set_has(const struct revoked_set *r, const char *id)
 		if (strcmp(r->slot[i], id) == 0)
 			return 1;
 	return 0;
+}
+
+int
+revoked_set_complete(const struct revoked_set *r)
+{
+	return r == NULL || r->complete;
 }
 
 size_t

@@ -72,14 +72,15 @@ pg_token_list(void *h, const char *client_id, int64_t after_issued, const char *
 }
 
 int
-pg_token_list_revoked(void *h, int64_t now, struct store_token **out, size_t *n)
+pg_token_list_revoked(void *h, int64_t now, size_t limit, struct store_token **out, size_t *n)
 {
 	struct pv v = { 0 };
 
 	/* Served by the partial index tokens_revoked (migration 2). */
 	pv_i(&v, now);
+	pv_i(&v, (int64_t)limit);
 	return pgi_collect(h, "SELECT " TOKEN_COLS " FROM tokens WHERE revoked_at <> 0"
-	    " AND expires_at > $1", &v, sizeof(**out), token_row, store_token_clear_v,
+	    " AND expires_at > $1 LIMIT $2", &v, sizeof(**out), token_row, store_token_clear_v,
 	    (void **)out, n, "token list revoked");
 }
 

@@ -66,13 +66,14 @@ sq_token_list(void *h, const char *client_id, int64_t after_issued, const char *
 }
 
 int
-sq_token_list_revoked(void *h, int64_t now, struct store_token **out, size_t *n)
+sq_token_list_revoked(void *h, int64_t now, size_t limit, struct store_token **out, size_t *n)
 {
 	struct sq *q = h;
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	rc = sqi_collect(q, sqi_stmt(q, SQ_TOKEN_LIST_REVOKED, SQ_ARGS(SQ_INT(now))),
+	rc = sqi_collect(q, sqi_stmt(q, SQ_TOKEN_LIST_REVOKED, SQ_ARGS(SQ_INT(now),
+	    SQ_INT((int64_t)limit))),
 	    sizeof(**out), token_row, store_token_clear_v, (void **)out, n,
 	    "token list revoked");
 	pthread_mutex_unlock(&q->mu);

@@ -334,9 +334,11 @@ int	store_token_list(struct store *, const char *client_id,
 	    const struct store_token_page *page, struct store_token **out, size_t *n);
 /* Revokes the token id (STORE_NOTFOUND when absent; already revoked: OK). */
 int	store_token_revoke(struct store *, const char *id, int64_t at);
-/* Every revoked token that has not yet expired at now (the gate keeps these
- * ids in memory, reloaded when the generation moves). */
-int	store_token_list_revoked(struct store *, int64_t now,
+/* Revoked tokens that have not yet expired at now, at most limit (>= 1) of
+ * them, in no order (the gate keeps these ids in memory, reloaded when the
+ * generation moves; it asks for one more than it keeps, to tell when there
+ * are more). */
+int	store_token_list_revoked(struct store *, int64_t now, size_t limit,
 	    struct store_token **out, size_t *n);
 /* Revokes every live token named name (of client_id when not NULL);
  * *count gets how many; STORE_NOTFOUND when none. */

@@ -101,10 +101,10 @@ struct store_ops {
 	 * store.c has checked limit and made a NULL after_id the start. */
 	int	(*token_list)(void *h, const char *client_id, int64_t after_issued,
 		    const char *after_id, size_t limit, struct store_token **out, size_t *n);
-	/* Tokens with revoked_at != 0 and expires_at > now, any order. Runs
-	 * on every generation change of every node: must use an index on
-	 * revoked tokens, never scan the whole table. */
-	int	(*token_list_revoked)(void *h, int64_t now,
+	/* Tokens with revoked_at != 0 and expires_at > now, any order, at
+	 * most limit. Runs on every generation change of every node: must
+	 * use an index on revoked tokens, never scan the whole table. */
+	int	(*token_list_revoked)(void *h, int64_t now, size_t limit,
 		    struct store_token **out, size_t *n);
 	/* Increment the generation only when a row changed. */
 	int	(*token_revoke)(void *h, const char *id, int64_t at);

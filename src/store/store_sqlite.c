@@ -142,7 +142,7 @@ const char *const sqi_sql[SQ__MAX] = {
 	    " ORDER BY issued_at, id LIMIT ?4",
 	/* Served by the partial index tokens_revoked (migration revoked_index). */
 	[SQ_TOKEN_LIST_REVOKED] = "SELECT " TOKEN_COLS " FROM tokens"
-	    " WHERE revoked_at != 0 AND expires_at > ?",
+	    " WHERE revoked_at != 0 AND expires_at > ?1 LIMIT ?2",
 	[SQ_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0",
 	[SQ_TOKEN_EXISTS] = "SELECT 1 FROM tokens WHERE id = ?",
 	[SQ_TOKEN_REVOKE_NAME] = "UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at = 0",

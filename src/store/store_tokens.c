@@ -41,12 +41,14 @@ store_token_list(struct store *s, const char *client_id, const struct store_toke
 }
 
 int
-store_token_list_revoked(struct store *s, int64_t now, struct store_token **out, size_t *n)
+store_token_list_revoked(struct store *s, int64_t now, size_t limit, struct store_token **out,
+    size_t *n)
 {
 	REQUIRE(s != NULL && out != NULL && n != NULL, "NULL argument");
 	*out = NULL;
 	*n = 0;
-	return s->ops->token_list_revoked(s->h, now, out, n);
+	REQUIRE(limit >= 1 && limit <= INT64_MAX, "a limit must be at least 1");
+	return s->ops->token_list_revoked(s->h, now, limit, out, n);
 }
 
 int

@@ -903,6 +903,35 @@ class Uncached(Suite):
         r = self.s.post_form("/oauth/introspect", {"token": tok}, headers=auth)
         eq(r.json(), {"active": False}, "introspection agrees")
 
+    def test_revocations_past_the_revoked_set_bound(self):
+        # Regression: the gate read every revoked, unexpired token into
+        # memory at every revocation, without a bound. Now it keeps at most
+        # revoked_set_max, and a token it lacks then is looked up in the
+        # store: every revoked one is refused, the others still pass.
+        s = Server("--gate-cache", "off", "--revoked-set-max", "2",
+                   policy="GET /v1/** env=any\n")
+        try:
+            c = s.client("acme", name="c", roles="viewer")
+            auth = {"Authorization": basic(c["client_id"], c["client_secret"])}
+            toks = []
+            for _ in range(5):
+                r = s.token(c["client_id"], c["client_secret"])
+                eq(r.status, 200, "token %r" % r)
+                toks.append(r.json()["access_token"])
+            for t in toks[:4]:
+                eq(s.post_form("/oauth/revoke", {"token": t}, headers=auth).status, 200, "revoke")
+            for t in toks[:4]:
+                r = s.get("/gate", headers={"X-Original-Method": "GET", "X-Original-URI": "/v1/x",
+                                            "X-TENANT-ID": "acme", "Authorization": "Bearer " + t})
+                eq((r.status, r.json().get("reason")), (401, "revoked"), "revoked %r" % r)
+            r = s.get("/gate", headers={"X-Original-Method": "GET", "X-Original-URI": "/v1/x",
+                                        "X-TENANT-ID": "acme", "Authorization": "Bearer " + toks[4]})
+            eq(r.status, 200, "not revoked %r" % r)
+            check("gate.revoked_set_incomplete" in s.stderr(), "logged once past the bound")
+            check(s.stderr().count("gate.revoked_set_incomplete") == 1, "and only once")
+        finally:
+            s.cleanup()
+
     def test_token_retention_below_leeway_is_refused_at_start(self):
         # The revocation lives in the token's record: pruned before leeway
         # is over, a revoked token would pass again.
