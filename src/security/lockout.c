@@ -485,8 +485,8 @@ append(struct lockout_lock **arr, size_t *n, size_t *cap, const struct entry *e)
 }
 
 int
-lockout_sync(struct lockout *l, const struct lockout_lock *locks, size_t n, int64_t now,
-    uint64_t gen, struct lockout_lock **removed, size_t *nremoved)
+lockout_sync(struct lockout *l, const struct lockout_lock *locks, size_t n, int complete,
+    int64_t now, uint64_t gen, struct lockout_lock **removed, size_t *nremoved)
 {
 	char k[LOCKOUT_KEY_MAX];
 	size_t cap = 0;
@@ -510,7 +510,8 @@ lockout_sync(struct lockout *l, const struct lockout_lock *locks, size_t n, int6
 		e->in_store = 1;
 		e->sync_round = round;
 	}
-	for (size_t i = 0; i < BUCKETS; i++)
+	/* A lock the list lacks may be among those not read. */
+	for (size_t i = 0; i < BUCKETS && complete; i++)
 		for (struct entry *e = l->buckets[i]; e != NULL; e = e->next) {
 			if (e->locked_until <= now || e->sync_round == round ||
 			    (!e->in_store && (e->stored_gen == 0 || e->stored_gen > gen)))

@@ -96,11 +96,13 @@ size_t	lockout_clear(struct lockout *, const char *address,
  * node. A lock made here whose write is not known to be visible stays: the
  * write may still be on its way. The removed locks go to *removed
  * (malloc'd, *nremoved of them; NULL when none) for the log. 0, or -1 out
- * of memory (the locks are in step; *removed is then NULL).
+ * of memory (the locks are in step; *removed is then NULL). complete 0
+ * says the list is not all the store holds (a reload reads a bounded
+ * number): the locks are placed, and none is removed.
  */
 int	lockout_sync(struct lockout *, const struct lockout_lock *locks,
-	    size_t n, int64_t now, uint64_t gen, struct lockout_lock **removed,
-	    size_t *nremoved);
+	    size_t n, int complete, int64_t now, uint64_t gen,
+	    struct lockout_lock **removed, size_t *nremoved);
 /* The locks[0..n) made here were committed to the store; gen is a store
  * generation read after the commit. */
 void	lockout_mark_stored(struct lockout *, const struct lockout_lock *locks,

@@ -496,30 +496,101 @@ ctx_lock_made(struct gh_ctx *c, const struct lockout_lock *lk)
 	}
 }
 
+/* Appends a page's locks to *ll, at most max in all; *more set when the
+ * page holds one past max. -1 out of memory. */
+static int
+append_locks(const struct store_lock *sl, size_t n, struct lockout_lock **ll, size_t *have,
+    size_t *cap, size_t max, int *more)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct lockout_lock *l;
+		if (*have == max) {
+			*more = 1;
+			return 0;
+		}
+		if (*have == *cap) {
+			size_t ncap = *cap == 0 ? 64 : 2 * *cap < max ? 2 * *cap : max;
+			struct lockout_lock *tmp = realloc(*ll, ncap * sizeof(**ll));
+			if (tmp == NULL)
+				return -1;
+			*ll = tmp;
+			*cap = ncap;
+		}
+		l = &(*ll)[(*have)++];
+		memset(l, 0, sizeof(*l));
+		l->kind = sl[i].kind == STORE_LOCK_ADDRESS ? LOCKOUT_ADDRESS : LOCKOUT_PAIR;
+		snprintf(l->client_id, sizeof(l->client_id), "%s", sl[i].client_id);
+		snprintf(l->address, sizeof(l->address), "%s", sl[i].address);
+		l->until = sl[i].until;
+	}
+	return 0;
+}
+
+/*
+ * The locks in force at now, at most max (what the lockout table holds: a
+ * flood can put far more in the store, and every node reloads on every
+ * lock), a page at a time so that no read holds more than a page of rows.
+ * *more set when the store has more. 0, or -1 (store_last_error).
+ */
+static int
+read_locks(struct gh_ctx *c, int64_t now, size_t max, struct lockout_lock **ll, size_t *n,
+    int *more)
+{
+	struct store_lock_page page = { 0 };
+	struct store_lock *sl = NULL;
+	size_t cap = 0, got = 0;
+	int rc = 0;
+
+	*ll = NULL;
+	*n = 0;
+	*more = 0;
+	do {
+		page.limit = max - *n + 1 < STORE_LIST_PAGE_MAX ? max - *n + 1 : STORE_LIST_PAGE_MAX;
+		if (store_lock_list_page(c->store, now, &page, &sl, &got) != STORE_OK)
+			rc = -1;
+		else if (append_locks(sl, got, ll, n, &cap, max, more) == -1)
+			rc = -1;
+		store_lock_free(sl, got);
+		sl = NULL;
+		if (rc == 0 && *n > 0) {	/* the next page starts after the last lock */
+			const struct lockout_lock *last = &(*ll)[*n - 1];
+			page.after_address = last->address;
+			page.after_client_id = last->client_id;
+			page.after_kind = last->kind == LOCKOUT_ADDRESS ? STORE_LOCK_ADDRESS :
+			    STORE_LOCK_PAIR;
+		}
+	} while (rc == 0 && !*more && got == page.limit);
+	if (rc == -1) {
+		free(*ll);
+		*ll = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
 int
 ctx_reload_locks(struct gh_ctx *c, int64_t now, uint64_t gen)
 {
-	struct store_lock *sl = NULL;
 	struct lockout_lock *ll = NULL, *removed = NULL;
 	size_t n = 0, nremoved = 0;
-	int rc = -1;
+	int more = 0, rc;
 
-	if (store_lock_list(c->store, now, &sl, &n) != STORE_OK)
+	if (read_locks(c, now, LOCKOUT_MAX_ENTRIES, &ll, &n, &more) == -1)
 		return -1;
-	if (n > 0 && (ll = calloc(n, sizeof(*ll))) == NULL)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		ll[i].kind = sl[i].kind == STORE_LOCK_ADDRESS ? LOCKOUT_ADDRESS : LOCKOUT_PAIR;
-		snprintf(ll[i].client_id, sizeof(ll[i].client_id), "%s", sl[i].client_id);
-		snprintf(ll[i].address, sizeof(ll[i].address), "%s", sl[i].address);
-		ll[i].until = sl[i].until;
-	}
-	rc = lockout_sync(c->lockout, ll, n, now, gen, &removed, &nremoved);
+	/* Past the bound, no lock is lifted (one not read may be one of
+	 * those the list lacks): said once, not at every reload. */
+	if (more && !c->locks_incomplete)
+		log_event(LOG_WARN, "auth.locks_reload_incomplete", json_pack("{s:I, s:s}",
+		    "read", (json_int_t)n, "note", "more locks in force than this server holds:"
+		    " those read are placed, and none is lifted until fewer remain"));
+	else if (!more && c->locks_incomplete)
+		log_event(LOG_INFO, "auth.locks_reload_complete", json_pack("{s:I}",
+		    "read", (json_int_t)n));
+	c->locks_incomplete = more;
+	rc = lockout_sync(c->lockout, ll, n, !more, now, gen, &removed, &nremoved);
 	log_unlocks(removed, nremoved, "cleared");
-out:
 	free(removed);
 	free(ll);
-	store_lock_free(sl, n);
 	return rc;
 }
 

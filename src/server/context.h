@@ -68,6 +68,8 @@ struct gh_ctx {
 	}			 retry[STORE_GEN__MAX];
 	struct gate		*gate;		/* src/gate: policy and token cache */
 	struct lockout		*lockout;	/* bad-credential counters and locks */
+	int			 locks_incomplete;	/* the last reload read no more than
+						   the table holds (reload_mu) */
 	struct lockwriter	*lockwriter;	/* writes the locks made here to the store */
 	struct ratelimit	*ratelimit;	/* issuance per client */
 	struct ratesync		*ratesync;	/* shares its counts (shared stores only) */

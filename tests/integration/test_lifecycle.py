@@ -674,6 +674,31 @@ class Lifecycle(Suite):
             check(time.time() < deadline, "the server did not pick up the clear")
             time.sleep(0.2)
 
+    def test_lock_reload_is_bounded(self):
+        # Regression: a reload of the locks read every lock in force into
+        # memory at once, however many a flood had put in the store, and
+        # every node reloads on every new lock. Now it reads at most what
+        # the lockout table holds (65,536), a page at a time, says so once,
+        # and lifts no lock while there are more; a clear brings it back.
+        c = self.s.client("lock", name="bounded")
+        self.s.sql("INSERT INTO locks (kind, address, client_id, created_at, until)"
+                   " WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n"
+                   " WHERE i < 65600) SELECT 1, '10.' || (i / 65536) || '.' ||"
+                   " ((i / 256) % 256) || '.' || (i % 256), '', 1, 9999999999 FROM n")
+        self.s.restart()
+        check(self.s.stderr().count("auth.locks_reload_incomplete") == 1, "said once")
+        eq(self.tok(c["client_id"], c["client_secret"], xff="10.0.0.1").status, 429,
+           "a lock read is in force")
+        eq(self.tok(c["client_id"], c["client_secret"], xff="192.0.2.1").status, 200,
+           "others are not locked")
+        eq(self.s.cli("lock", "clear", "--all")["cleared"], 65601, "cleared")
+        deadline = time.time() + 3
+        while (self.tok(c["client_id"], c["client_secret"], xff="10.0.0.1").status != 200 and
+               time.time() < deadline):
+            time.sleep(0.05)
+        eq(self.tok(c["client_id"], c["client_secret"], xff="10.0.0.1").status, 200, "lifted")
+        check("auth.locks_reload_complete" in self.s.stderr(), "back within the bound")
+
     def test_lock_list_clear_and_logs(self):
         c = self.s.client("lock", name="cleared")
         addr = "203.0.113.55"
