@@ -290,6 +290,18 @@ apply_secret_rotate(struct gh_ctx *ctx, const json_t *p, json_t **result, char *
 	return 201;
 }
 
+int
+admin_client_update_in_effect(struct gh_ctx *ctx, const json_t *p)
+{
+	struct client_spec s;
+	const char *id = json_string_value(json_object_get(p, "client_id"));
+
+	if (id == NULL)
+		return 0;
+	spec_from(p, &s);
+	return manage_client_update_in_effect(ctx->store, ctx->cfg, id, &s);
+}
+
 const struct admin_kind admin_client_kinds[] = {
 	{ "client.create", apply_client_create },
 	{ "client.update", apply_client_update },

@@ -287,14 +287,32 @@ created(struct gh_ctx *ctx, const json_t *p)
 	return ours && has_preset_secret(ctx, id, p);
 }
 
+/* 1 when client cid exists and is disabled (disabled 1) or enabled (0). */
+static int
+disabled_is(struct gh_ctx *ctx, const char *cid, int disabled)
+{
+	struct store_client c;
+	int is;
+
+	memset(&c, 0, sizeof(c));
+	if (cid == NULL || store_client_get(ctx->store, cid, &c) != STORE_OK)
+		return 0;
+	is = (c.disabled != 0) == (disabled != 0);
+	store_client_clear(&c);
+	return is;
+}
+
 /*
  * Recovery (approvals_recover: the approval is APPROVED because its decider
  * stopped before recording the outcome, maybe after applying it): 1 when
  * the change is already in effect, so that it is not applied twice. A
  * created client exists (created); a deleted one does not; a rotated
  * secret's hash is among the client's secrets; a key for the environment
- * was made at or after the decision. Changes that set values (update,
- * disable) are applied again: the same values, the same result.
+ * was made at or after the decision; a client updated, disabled or enabled
+ * has the values the change sets. The last must be asked of the client
+ * itself: its own change, made a second after the decision and not
+ * recorded, moves the client's updated_at as a later change would
+ * (superseded), and was recorded failed although it was in effect.
  */
 static int
 in_effect(struct gh_ctx *ctx, const struct store_approval *a, const json_t *p)
@@ -315,6 +333,10 @@ in_effect(struct gh_ctx *ctx, const struct store_approval *a, const json_t *p)
 			store_client_clear(&c);
 		return rc == STORE_NOTFOUND;
 	}
+	if (strcmp(a->kind, "client.update") == 0)
+		return admin_client_update_in_effect(ctx, p);
+	if (strcmp(a->kind, "client.disable") == 0 || strcmp(a->kind, "client.enable") == 0)
+		return disabled_is(ctx, cid, strcmp(a->kind, "client.disable") == 0);
 	if (strcmp(a->kind, "secret.rotate") == 0)
 		return has_preset_secret(ctx, cid, p);
 	if (strcmp(a->kind, "key.rotate") == 0) {
@@ -340,9 +362,9 @@ in_effect(struct gh_ctx *ctx, const struct store_approval *a, const json_t *p)
  * enable is applied whole, so applied now over a change made since the
  * decision (by the CLI, or another approval), it would undo that one: a
  * client re-enabled after a stuck disable was disabled again half a
- * minute later. The client's updated_at after decided_at says so (this
- * approval's own change, made just before the stop, also moves it: then
- * it is in effect already, and failing it changes nothing).
+ * minute later. The client's updated_at after decided_at says so. Asked
+ * after in_effect: this approval's own change, made before the stop, also
+ * moves updated_at, and is found in effect there.
  */
 static int
 superseded(struct gh_ctx *ctx, const struct store_approval *a, const json_t *p)

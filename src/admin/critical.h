@@ -41,6 +41,10 @@ extern const size_t admin_nclient_kinds;
 extern const struct admin_kind admin_misc_kinds[];
 extern const size_t admin_nmisc_kinds;
 
+/* 1 when the client a "client.update" payload names already has every
+ * setting it sets (approval recovery: the change is in effect), else 0. */
+int	admin_client_update_in_effect(struct gh_ctx *, const json_t *payload);
+
 /* Decides and answers a critical change of tenant's target (a client id,
  * or "keys:<env>") in env. Steals payload. */
 void	admin_critical(struct admin_call *, const char *kind, const char *tenant,

@@ -561,6 +561,40 @@ manage_client_update_check(struct store *st, const struct config *cfg, const cha
 	return client_update(st, cfg, id, patch, 1, NULL, err, errlen);
 }
 
+/* 1 when two clients have the settings an update sets alike. */
+static int
+same_settings(const struct store_client *a, const struct store_client *b)
+{
+	return strcmp(a->name, b->name) == 0 && a->roles == b->roles &&
+	    strcmp(a->scopes, b->scopes) == 0 && a->ttl == b->ttl && a->max_ttl == b->max_ttl &&
+	    a->format == b->format && strcmp(a->allow_ips, b->allow_ips) == 0 &&
+	    strcmp(a->claims, b->claims) == 0 && a->rate_limit == b->rate_limit;
+}
+
+int
+manage_client_update_in_effect(struct store *st, const struct config *cfg, const char *id,
+    const struct client_spec *patch)
+{
+	struct store_client cur, next;
+	struct client_spec m;
+	struct spec_text t;
+	char err[256];
+	int same = 0;
+
+	if (patch->id != NULL || patch->tenant != NULL || patch->env != NULL ||
+	    store_client_get(st, id, &cur) != STORE_OK)
+		return 0;
+	/* The client the update would leave, built as the update builds it
+	 * (the same normalizing), compared with the client as it is. */
+	memset(&next, 0, sizeof(next));
+	spec_merge(&cur, patch, &m, &t);
+	if (build_client(cfg, &m, &next, err, sizeof(err)) == 0)
+		same = same_settings(&cur, &next);
+	store_client_clear(&next);
+	store_client_clear(&cur);
+	return same;
+}
+
 int
 manage_client_delete(struct store *st, const char *id, char *err, size_t errlen)
 {

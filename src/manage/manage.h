@@ -68,6 +68,12 @@ int	manage_client_check(const struct config *, const struct client_spec *,
 int	manage_client_update_check(struct store *, const struct config *,
 	    const char *id, const struct client_spec *patch, char *err,
 	    size_t errlen);
+/* 1 when client id already has every setting patch would give it (an
+ * update found in effect: approval recovery, admin/critical.c); 0 when
+ * not, or when that cannot be told (no such client, an invalid patch, the
+ * store failed). Changes nothing. */
+int	manage_client_update_in_effect(struct store *, const struct config *,
+	    const char *id, const struct client_spec *patch);
 /* Deletes a client and its secrets; its tokens stop validating. */
 int	manage_client_delete(struct store *, const char *id, char *err,
 	    size_t errlen);

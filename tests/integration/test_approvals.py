@@ -656,6 +656,50 @@ class Approvals(Suite):
         check("changed after this approval was decided" in json.dumps(a["result"]), "says why: %r" % a)
         eq(self.s.cli("client", "show", cid)["status"], "active", "the client stays enabled")
 
+    def later_start(self):
+        """Restarts the server with its clock a minute on from wherever
+        earlier tests left it (never back): housekeeping's recovery runs
+        once it listens."""
+        self.s.stop()
+        self.s.env["GATEHOUSE_CLOCK_OFFSET"] = str(int(self.s.env.get("GATEHOUSE_CLOCK_OFFSET", "0")) + 60)
+        self.s.start()
+
+    def test_recovery_records_an_applied_change_as_applied(self):
+        """A disable and an update applied by a decider that stopped before
+        recording the outcome, a second or more after its decision, were
+        recorded failed by recovery ("the client changed after this
+        approval was decided"): the approval's own change had moved the
+        client's updated_at. The operator read failed for a client that was
+        disabled. Both read applied, found in effect, and stay applied."""
+        prod = {"env": "production", "allow_ip": "127.0.0.0/8"}
+        filed = []
+        for name, path, method, body in (
+                ("applied-disable", "/admin/v1/clients/%s/disable", "POST", {}),
+                ("applied-update", "/admin/v1/clients/%s", "PATCH",
+                 {"roles": ["viewer", "operator"], "allow_ips": ["127.0.0.0/8", "10.0.0.0/8"],
+                  "ttl": 600})):
+            cid = self.s.client("acme", name=name, roles="viewer", **prod)["client_id"]
+            r = self.api(method, path % cid, self.op, body)
+            eq(r.status, 202, "filed: %r" % r)
+            aid = r.json()["approval_id"]
+            # The applier runs a second after the decision, then the CLI stops.
+            p = self.cli_decide(aid, self.admin, env={"GATEHOUSE_TEST_FAULT": "approval-after-apply",
+                                                      "GATEHOUSE_TEST_APPLY_PAUSE": "1100"})
+            eq(p.returncode, 70, "stopped after applying: %r" % p.stderr)
+            eq(self.state(aid), "approved", "applied but not recorded")
+            filed.append((aid, cid))
+        disabled, updated = filed
+        eq(self.s.cli("client", "show", disabled[1])["status"], "disabled", "the disable is made")
+        self.later_start()
+        for aid, cid in filed:
+            self.wait_state(aid, "applied", "recorded applied by the restarted server")
+            a = self.api("GET", "/approvals/" + aid, self.admin).json()
+            eq(a["result"].get("recovered"), True, "found in effect: %r" % a["result"])
+        c = self.s.cli("client", "show", disabled[1])
+        eq(c["status"], "disabled", "the client stays disabled")
+        c = self.s.cli("client", "show", updated[1])
+        eq((sorted(c["roles"]), c["ttl"]), (["operator", "viewer"], 600), "the update stays: %r" % c)
+
     def test_an_old_pending_request_is_listed(self):
         # GET /approvals?state=pending picked its rows out of the newest
         # 1000 of the tenant, whatever their state: a request filed before
