@@ -493,7 +493,9 @@ fault_point(const char *name)
 	}
 }
 
-/* Runs the applier of an approved admin op and records the outcome. */
+/* Runs the applier of an approved admin op and records the outcome; on
+ * the audit trail as the checker's (the decider applies it), or the
+ * server's when checker is NULL (recovery applies it). */
 static int
 apply(struct gh_ctx *ctx, const struct approval_actor *checker, const struct store_approval *a,
     char *err, size_t errlen)
@@ -525,7 +527,10 @@ apply(struct gh_ctx *ctx, const struct approval_actor *checker, const struct sto
 	free(text);
 	if (rc != STORE_OK)
 		return store_fail(rc, err, errlen);
-	approvals_event(ctx, "approval.apply", checker, a, ok ? "ok" : "error");
+	if (checker != NULL)
+		approvals_event(ctx, "approval.apply", checker, a, ok ? "ok" : "error");
+	else
+		approvals_event_recovered(ctx, a, ok ? "ok" : "error");
 	return 0;
 }
 
@@ -539,7 +544,6 @@ apply(struct gh_ctx *ctx, const struct approval_actor *checker, const struct sto
 static int
 recover_one(struct gh_ctx *ctx, const struct store_approval *a, int64_t now)
 {
-	struct approval_actor checker;
 	char err[256];
 
 	if (a->decided_at > now - APPROVALS_RECOVER_AFTER || approvals_applier(a->kind) == NULL)
@@ -548,12 +552,10 @@ recover_one(struct gh_ctx *ctx, const struct store_approval *a, int64_t now)
 	 * node's recovery, or a decider that has not finished, holds it. */
 	if (store_approval_claim(ctx->store, a->id, now, now + APPROVALS_CLAIM_LEASE) != STORE_OK)
 		return 0;
-	memset(&checker, 0, sizeof(checker));
-	snprintf(checker.client_id, sizeof(checker.client_id), "%s", a->checker);
-	snprintf(checker.tenant_id, sizeof(checker.tenant_id), "%s", a->tenant_id);
 	log_event(LOG_WARN, "approval.recovering", json_pack("{s:s, s:s, s:I}", "approval", a->id,
 	    "kind", a->kind, "decided_at", (json_int_t)a->decided_at));
-	return apply(ctx, &checker, a, err, sizeof(err)) == 0;
+	/* The server applies it, not the checker: the trail says so. */
+	return apply(ctx, NULL, a, err, sizeof(err)) == 0;
 }
 
 int

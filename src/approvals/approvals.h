@@ -221,7 +221,9 @@ int	approvals_consume(struct gh_ctx *, const char *id,
  * claims it as it decides, and a recovery only once no claim is in force,
  * so that of several nodes recovering at once one applies it. Its applier
  * sees state APPROVED and does not apply a change that a stopped claimer
- * made; the outcome, APPLIED or FAILED, is recorded. The server runs it at
+ * made; the outcome, APPLIED or FAILED, is recorded, and on the audit
+ * trail as the server's (events.h approvals_event_recovered), not the
+ * checker's. The server runs it at
  * start and every half minute. *recovered counts them. 0, or -1 when the
  * store could not be read.
  *

@@ -1,5 +1,7 @@
 /* events.c — see events.h and approvals.h (approvals_origin). */
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -44,4 +46,39 @@ approvals_event(struct gh_ctx *ctx, const char *action, const struct approval_ac
 	/* Queued with the writer's next batch (the CLI's store_close flushes
 	 * it); a failure to queue is logged by audit_emit. */
 	(void)audit_emit(ctx, &ev);
+}
+
+void
+approvals_event_recovered(struct gh_ctx *ctx, const struct store_approval *a,
+    const char *outcome)
+{
+	struct audit_event ev = {
+		.request_id = "",
+		.actor = "gatehouse",
+		.tenant = a->tenant_id,
+		.address = "",
+		.action = "approval.apply",
+		.target = a->id,
+		.outcome = outcome,
+	};
+	char host[256] = "", node[300];
+	char *detail = NULL;
+	json_t *d;
+
+	/* gethostname may leave a truncated name unterminated. */
+	if (gethostname(host, sizeof(host) - 1) == -1)
+		host[0] = '\0';
+	host[sizeof(host) - 1] = '\0';
+	snprintf(node, sizeof(node), "%s:%ld", host[0] != '\0' ? host : "?", (long)getpid());
+	d = json_pack("{s:s, s:s, s:b, s:s}", "kind", a->kind, "checker", a->checker,
+	    "recovered", 1, "node", node);
+	if (d != NULL)
+		detail = json_dumps(d, JSON_COMPACT);
+	json_decref(d);
+	ev.detail = detail != NULL ? detail : a->kind;
+	log_event(LOG_INFO, "approval.apply", json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+	    "approval", a->id, "tenant", a->tenant_id, "kind", a->kind, "maker", a->maker,
+	    "actor", "gatehouse", "checker", a->checker, "node", node, "outcome", outcome));
+	(void)audit_emit(ctx, &ev);
+	free(detail);
 }

@@ -700,6 +700,36 @@ class Approvals(Suite):
         c = self.s.cli("client", "show", updated[1])
         eq((sorted(c["roles"]), c["ttl"]), (["operator", "viewer"], 600), "the update stays: %r" % c)
 
+    def test_recovery_audit_row_names_the_server(self):
+        """The approval.apply row of a change finished by recovery named the
+        original checker as its actor, as if that admin had applied it half
+        a minute later from the server's address: it names the server
+        (actor "gatehouse", as for its other own work), and keeps the
+        checker, who decided it, in the detail."""
+        prod = {"env": "production", "allow_ip": "127.0.0.0/8"}
+        cid = self.s.client("acme", name="recovered-audit", roles="viewer", **prod)["client_id"]
+        r = self.api("POST", "/admin/v1/clients/%s/disable" % cid, self.op, {})
+        eq(r.status, 202, "filed: %r" % r)
+        aid = r.json()["approval_id"]
+        p = self.cli_decide(aid, self.admin, env={"GATEHOUSE_TEST_FAULT": "approval-after-decide"})
+        eq(p.returncode, 70, "the CLI stopped at the fault point: %r" % p.stderr)
+        self.later_start()
+        self.wait_state(aid, "applied", "finished by the restarted server")
+        eq(self.api("GET", "/approvals/" + aid, self.admin).json()["checker"],
+           self.admin["client_id"], "the approval keeps its checker")
+        deadline, rows = time.time() + 5, []
+        while not rows and time.time() < deadline:
+            rows = [r for r in self.s.cli("audit", "list", "--tenant", "acme", "--action",
+                                          "approval.apply", "--limit", "1000")
+                    if r["target"] == aid]
+            time.sleep(0.1)
+        eq(len(rows), 1, "one apply row: %r" % rows)
+        eq(rows[0]["actor"], "gatehouse", "the server applied it: %r" % rows[0])
+        d = json.loads(rows[0]["detail"])
+        eq((d["kind"], d["checker"], d["recovered"]), ("client.disable", self.admin["client_id"], True),
+           "the detail names the checker: %r" % d)
+        check(d.get("node"), "and the node that recovered it: %r" % d)
+
     def test_an_old_pending_request_is_listed(self):
         # GET /approvals?state=pending picked its rows out of the newest
         # 1000 of the tenant, whatever their state: a request filed before

@@ -7,6 +7,7 @@ and a success on any node clears the count;
 and so are the tokens a client takes against its rate limit; an approval
 filed on one node, decided on another and used on a third is used once. Runs only against PostgreSQL (tests/pgsql/CMakeLists.txt sets
 GATEHOUSE_TEST_BACKEND=postgresql)."""
+import json
 import os
 import sys
 import time
@@ -301,6 +302,14 @@ class MultiNode(Suite):
         a = self.a.cli("approvals", "show", aid)
         eq(a["state"], "applied", "finished: %r" % a)
         eq(production_keys(), before + 1, "one key made, by one node")
+        # One apply row, the server's, naming the node that made it.
+        deadline, rows = time.time() + 5, []
+        while not rows and time.time() < deadline:
+            rows = [r for r in self.a.cli("audit", "list", "--action", "approval.apply",
+                                          "--limit", "1000") if r["target"] == aid]
+            time.sleep(0.2)
+        eq([r["actor"] for r in rows], ["gatehouse"], "one apply, by the server: %r" % rows)
+        eq(json.loads(rows[0]["detail"])["checker"], adm["client_id"], "naming the checker")
         self.nodes.remove(d)
         self.nodes.remove(e)
         d.stop()
