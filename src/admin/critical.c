@@ -306,7 +306,8 @@ disabled_is(struct gh_ctx *ctx, const char *cid, int disabled)
  * Recovery (approvals_recover: the approval is APPROVED because its decider
  * stopped before recording the outcome, maybe after applying it): 1 when
  * the change is already in effect, so that it is not applied twice. A
- * created client exists (created); a deleted one does not; a rotated
+ * created client exists (created); a deleted one does not, or another
+ * client of its id was made after the deletion was filed; a rotated
  * secret's hash is among the client's secrets; a key for the environment
  * was made at or after the decision; a client updated, disabled or enabled
  * has the values the change sets. The last must be asked of the client
@@ -324,14 +325,18 @@ in_effect(struct gh_ctx *ctx, const struct store_approval *a, const json_t *p)
 		return created(ctx, p);
 	if (strcmp(a->kind, "client.delete") == 0) {
 		struct store_client c;
-		int rc;
+		int rc, made_since = 0;
 		if (cid == NULL)
 			return 0;
 		memset(&c, 0, sizeof(c));
 		rc = store_client_get(ctx->store, cid, &c);
-		if (rc == STORE_OK)
+		if (rc == STORE_OK) {
+			/* Made after the deletion was filed: another client
+			 * of the id (README), so the one filed for is gone. */
+			made_since = c.created_at > a->created_at;
 			store_client_clear(&c);
-		return rc == STORE_NOTFOUND;
+		}
+		return rc == STORE_NOTFOUND || made_since;
 	}
 	if (strcmp(a->kind, "client.update") == 0)
 		return admin_client_update_in_effect(ctx, p);

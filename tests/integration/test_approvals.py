@@ -730,6 +730,29 @@ class Approvals(Suite):
            "the detail names the checker: %r" % d)
         check(d.get("node"), "and the node that recovered it: %r" % d)
 
+    def test_recovery_does_not_delete_a_client_made_since(self):
+        """A deletion applied by a decider that stopped before recording it,
+        the id given to a new client since (README: a deleted client's id
+        may be given again), was applied again by recovery: it deleted the
+        new client. The deletion is in effect: the new client stays."""
+        prod = {"env": "production", "allow_ip": "127.0.0.0/8"}
+        cid = self.s.client("acme", name="to-delete", roles="viewer", id="reused-id",
+                            **prod)["client_id"]
+        r = self.api("DELETE", "/admin/v1/clients/%s" % cid, self.op)
+        eq(r.status, 202, "filed: %r" % r)
+        aid = r.json()["approval_id"]
+        p = self.cli_decide(aid, self.admin, env={"GATEHOUSE_TEST_FAULT": "approval-after-apply"})
+        eq(p.returncode, 70, "stopped after applying: %r" % p.stderr)
+        eq(self.state(aid), "approved", "applied but not recorded")
+        time.sleep(1.1)     # a later second than the filing's
+        new = self.s.client("acme", name="made-since", roles="viewer", id="reused-id", **prod)
+        self.later_start()
+        self.wait_state(aid, "applied", "recorded by the restarted server")
+        a = self.api("GET", "/approvals/" + aid, self.admin).json()
+        eq(a["result"].get("recovered"), True, "found in effect: %r" % a["result"])
+        eq(self.s.cli("client", "show", "reused-id")["name"], "made-since", "the new client stays")
+        eq(self.s.token("reused-id", new["client_secret"]).status, 200, "and works")
+
     def test_an_old_pending_request_is_listed(self):
         # GET /approvals?state=pending picked its rows out of the newest
         # 1000 of the tenant, whatever their state: a request filed before
