@@ -390,6 +390,29 @@ superseded(struct gh_ctx *ctx, const struct store_approval *a, const json_t *p)
 }
 
 /*
+ * 1 when the client a change names (its client_id) was made after the
+ * change was filed: the client filed for was deleted and its id given
+ * again (README), and the change, approved for that one, must not reach
+ * this one: a secret rotation would give the maker, shown the secret at
+ * filing, a working secret of a client it never held. 0 otherwise (no
+ * client_id, none of that id: the applier says so).
+ */
+static int
+made_again(struct gh_ctx *ctx, const struct store_approval *a, const json_t *p)
+{
+	const char *cid = json_string_value(json_object_get(p, "client_id"));
+	struct store_client c;
+	int later;
+
+	memset(&c, 0, sizeof(c));
+	if (cid == NULL || store_client_get(ctx->store, cid, &c) != STORE_OK)
+		return 0;
+	later = c.created_at > a->created_at;
+	store_client_clear(&c);
+	return later;
+}
+
+/*
  * A filed change that makes a secret showed it to its holder (the maker)
  * when filed. Applied once that client is disabled or deleted (someone let
  * go, a client found compromised), it would give whoever held that client
@@ -468,6 +491,12 @@ apply_approved(struct gh_ctx *ctx, const struct store_approval *a, char **result
 		json_decref(payload);
 		*result_json = strdup("{\"recovered\":true,\"note\":\"the change was already in effect\"}");
 		return 0;
+	}
+	if (made_again(ctx, a, payload)) {
+		json_decref(payload);
+		snprintf(err, errlen, "the client was deleted and made again since this change was "
+		    "filed; not applied to the new client (file it again if it is still wanted)");
+		return -1;
 	}
 	if (a->state == STORE_APPROVAL_APPROVED && superseded(ctx, a, payload)) {
 		json_decref(payload);

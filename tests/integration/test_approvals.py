@@ -753,6 +753,43 @@ class Approvals(Suite):
         eq(self.s.cli("client", "show", "reused-id")["name"], "made-since", "the new client stays")
         eq(self.s.token("reused-id", new["client_secret"]).status, 200, "and works")
 
+    def delete_client(self, cid):
+        """Deletes a client in the store, as another approved deletion
+        would (the CLI has no delete; one pending change per client)."""
+        self.s.sql("DELETE FROM client_secrets WHERE client_id = '%s'" % cid)
+        self.s.sql("DELETE FROM clients WHERE id = '%s'" % cid)
+
+    def test_a_change_is_not_applied_to_a_client_made_since(self):
+        """A change filed for a client, that client deleted and its id given
+        to a new client before the change was approved (or recovered): the
+        change was applied to the new client, which nobody had filed it
+        for. A secret rotation then gave the maker, shown the secret at
+        filing, a working secret of someone else's client. It fails."""
+        prod = {"env": "production", "allow_ip": "127.0.0.0/8"}
+        self.s.client("acme", name="old-holder", roles="viewer", id="reborn", **prod)
+        r = self.api("POST", "/admin/v1/clients/reborn/secrets/rotate", self.op, {"grace": "1h"})
+        eq(r.status, 202, "rotation filed: %r" % r)
+        aid, shown = r.json()["approval_id"], r.json()["client_secret"]
+        self.delete_client("reborn")
+        time.sleep(1.1)     # a later second than the filing's
+        new = self.s.client("acme", name="new-holder", roles="viewer", id="reborn", **prod)
+        r = self.decide(self.admin, aid)
+        eq(r.status, 200, "approved: %r" % r)
+        eq(r.json()["state"], "failed", "not applied to the new client: %r" % r.json())
+        check("made again" in json.dumps(r.json()["result"]), "says why: %r" % r.json())
+        eq(self.s.token("reborn", shown).status, 401, "the maker's secret opens nothing")
+        eq(self.s.token("reborn", new["client_secret"]).status, 200, "the new client works")
+        # So for a disable: the new client stays enabled.
+        r = self.api("POST", "/admin/v1/clients/reborn/disable", self.op, {})
+        eq(r.status, 202, "disable filed: %r" % r)
+        aid = r.json()["approval_id"]
+        self.delete_client("reborn")
+        time.sleep(1.1)
+        self.s.client("acme", name="newer-holder", roles="viewer", id="reborn", **prod)
+        r = self.decide(self.admin, aid)
+        eq((r.status, r.json()["state"]), (200, "failed"), "not applied: %r" % r.json())
+        eq(self.s.cli("client", "show", "reborn")["status"], "active", "the newer client stays enabled")
+
     def test_an_old_pending_request_is_listed(self):
         # GET /approvals?state=pending picked its rows out of the newest
         # 1000 of the tenant, whatever their state: a request filed before
