@@ -105,8 +105,11 @@ field_fix(const char *s, char *out)
 	return out;
 }
 
+/* The event as a row, queued for the writer (done, arg), or staged for
+ * the change this thread commits next when stage (store.h
+ * store_audit_stage). */
 static int
-queue(struct store *st, const struct audit_event *ev, store_done_fn done, void *arg)
+queue(struct store *st, const struct audit_event *ev, store_done_fn done, void *arg, int stage)
 {
 	const char *in[8] = { ev != NULL ? ev->request_id : NULL, ev != NULL ? ev->actor : NULL,
 	    ev != NULL ? ev->tenant : NULL, ev != NULL ? ev->address : NULL,
@@ -136,10 +139,11 @@ queue(struct store *st, const struct audit_event *ev, store_done_fn done, void *
 	a.target = (char *)in[5];
 	a.outcome = (char *)in[6];
 	a.detail = (char *)in[7];
-	rc = store_audit_append(st, &a, done, arg);	/* copies a */
+	rc = stage ? store_audit_stage(st, &a) : store_audit_append(st, &a, done, arg); /* copy a */
 	free(fix);
 	if (rc != STORE_OK) {
-		log_event(LOG_ERROR, "audit.queue_failed", json_pack("{s:s, s:s}",
+		log_event(LOG_ERROR, stage ? "audit.stage_failed" : "audit.queue_failed",
+		    json_pack("{s:s, s:s}",
 		    "action", ev->action, "error", store_last_error()));
 		return -1;
 	}
@@ -151,7 +155,7 @@ audit_emit(struct gh_ctx *ctx, const struct audit_event *ev)
 {
 	if (!ctx->cfg->audit)
 		return 0;
-	return queue(ctx->store, ev, NULL, NULL);
+	return queue(ctx->store, ev, NULL, NULL, 0);
 }
 
 int
@@ -160,7 +164,7 @@ audit_emit_async(struct gh_ctx *ctx, const struct audit_event *ev, store_done_fn
 {
 	if (!ctx->cfg->audit)
 		return 1;
-	return queue(ctx->store, ev, done, arg);
+	return queue(ctx->store, ev, done, arg, 0);
 }
 
 struct wait {
@@ -180,12 +184,20 @@ audit_write(struct store *st, const struct config *cfg, const struct audit_event
 
 	if (!cfg->audit)
 		return 0;
-	if (queue(st, ev, write_done, &w) == -1)
+	if (queue(st, ev, write_done, &w, 0) == -1)
 		return -1;
 	/* store_flush returns once done has run: w.err is this row's outcome
 	 * (the flush's own is that of every record queued before it). */
 	(void)store_flush(st);
 	return w.err == STORE_OK ? 0 : -1;
+}
+
+int
+audit_stage(struct store *st, const struct config *cfg, const struct audit_event *ev)
+{
+	if (!cfg->audit)
+		return 1;
+	return queue(st, ev, NULL, NULL, 1);
 }
 
 int

@@ -75,6 +75,17 @@ int	audit_emit_async(struct gh_ctx *, const struct audit_event *,
  * not be written (logged). */
 int	audit_write(struct store *, const struct config *, const struct audit_event *);
 
+/*
+ * The success row of a change about to be made, staged (store.h
+ * store_audit_stage): the change's own transaction appends it, so that a
+ * crash leaves both or neither. After the change, store_audit_unstage(st)
+ * says whether it was committed (1); when not (the change failed, or
+ * wrote nothing), write the row that applies with audit_write. 0 (staged),
+ * 1 when the trail is off (nothing staged), -1 when it could not be
+ * staged (logged).
+ */
+int	audit_stage(struct store *, const struct config *, const struct audit_event *);
+
 /* How a row's link was made, as `audit list` and the admin API show it:
  * "v2" (keyed, STORE_AUDIT_CHAIN_V2), "v1" (unkeyed, from before the chain
  * was keyed), or "unknown" (verify says why). */

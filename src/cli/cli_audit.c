@@ -78,32 +78,82 @@ cli_audit_keyed(int64_t unkeyed_through)
 	    "upgrade; else the record was deleted)\n", (long long)unkeyed_through);
 }
 
+/* The row of an admin action done by this command, into *ev (actor,
+ * held by the caller, and c, which the caller clears, hold its strings). */
+static void
+cli_event(struct store *st, const char *action, const char *tenant, const char *target,
+    const char *err, struct audit_event *ev, char actor[96], struct store_client *c)
+{
+	struct passwd *pw = getpwuid(geteuid());
+
+	/* A client's actions belong to its tenant's trail. */
+	memset(c, 0, sizeof(*c));
+	if (tenant == NULL && target != NULL && store_client_get(st, target, c) == STORE_OK)
+		tenant = c->tenant_id;
+	snprintf(actor, 96, "cli:%.64s", pw != NULL ? pw->pw_name : "?");
+	memset(ev, 0, sizeof(*ev));
+	ev->actor = actor;
+	ev->tenant = tenant;
+	ev->action = action;
+	ev->target = target;
+	ev->outcome = err == NULL ? "ok" : "error";
+	ev->detail = err;
+}
+
+int
+cli_audit_stage(const struct cli_args *a, struct store *st, const char *action,
+    const char *tenant, const char *target)
+{
+	struct audit_event ev;
+	struct config cfg;
+	struct store_client c;
+	char actor[96];
+	int rc = 0;
+
+	if (cli_load_config(a, &cfg) == -1)
+		return -1;
+	cli_event(st, action, tenant, target, NULL, &ev, actor, &c);
+	if (cfg.audit && ((st != audit_ready && use_audit_key(a, st, action, "") == -1) ||
+	    audit_stage(st, &cfg, &ev) == -1))
+		rc = cli_fail("%s: refused before acting (the audit trail could not take its row), "
+		    "nothing changed", action);
+	store_client_clear(&c);
+	config_clear(&cfg);
+	return rc;
+}
+
+/* Test hook: GATEHOUSE_TEST_FAULT=cli-before-audit ends the command dead
+ * (as a crash or a kill would) after its change returned, before its row
+ * is written on its own. Unset in production. */
+static void
+fault_point(const char *name)
+{
+	const char *f = getenv("GATEHOUSE_TEST_FAULT");
+
+	if (f != NULL && strcmp(f, name) == 0)
+		_exit(70);
+}
+
 int
 cli_audit(const struct cli_args *a, struct store *st, const char *action, const char *tenant,
     const char *target, const char *err)
 {
 	struct audit_event ev;
 	struct config cfg;
-	struct passwd *pw = getpwuid(geteuid());
+	struct store_client c;
 	char actor[96];
 	int rc;
 
-	struct store_client c;
-
+	fault_point("cli-before-audit");
+	/* The success row staged before the change (cli_audit_stage) went
+	 * in with it: nothing more to write. Else it is dropped here, and
+	 * the row that applies (a failure's, or a change that wrote
+	 * nothing) is written on its own, as it always was. */
+	if (store_audit_unstage(st) && err == NULL)
+		return 0;
 	if (cli_load_config(a, &cfg) == -1)
 		return -1;
-	/* A client's actions belong to its tenant's trail. */
-	memset(&c, 0, sizeof(c));
-	if (tenant == NULL && target != NULL && store_client_get(st, target, &c) == STORE_OK)
-		tenant = c.tenant_id;
-	snprintf(actor, sizeof(actor), "cli:%.64s", pw != NULL ? pw->pw_name : "?");
-	memset(&ev, 0, sizeof(ev));
-	ev.actor = actor;
-	ev.tenant = tenant;
-	ev.action = action;
-	ev.target = target;
-	ev.outcome = err == NULL ? "ok" : "error";
-	ev.detail = err;
+	cli_event(st, action, tenant, target, err, &ev, actor, &c);
 	/* The row is linked under the audit key: the master key is needed. */
 	if (cfg.audit && st != audit_ready && use_audit_key(a, st, action, "") == -1)
 		rc = -1;

@@ -14,7 +14,19 @@
 int	cli_open_store_audited(const struct cli_args *a, struct store **out,
 	    const char *action);
 /*
- * Records one admin action done by this command on st (still open):
+ * Stages the success row of the change this command is about to make on
+ * st (audit.h audit_stage; fields as cli_audit's with outcome "ok"): the
+ * change's own transaction writes it, so that a crash cannot leave the
+ * change without its row. Call it just before the change, and cli_audit
+ * after it, always. 0 (staged, or the trail is off), or -1 after printing
+ * that nothing was done (the caller then makes no change).
+ */
+int	cli_audit_stage(const struct cli_args *a, struct store *st, const char *action,
+	    const char *tenant, const char *target);
+/*
+ * Records one admin action done by this command on st (still open): when
+ * cli_audit_stage staged its row and the change committed it, nothing
+ * more (0). Else:
  * actor "cli:<user>", outcome "ok" when err is NULL, else "error" with err
  * as the detail (err never holds a secret). Reads --config for `audit`.
  * Waits until the row is durable; a failure to record is reported on

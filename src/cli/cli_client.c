@@ -58,7 +58,7 @@ cmd_client_create(int argc, char **argv)
 	struct store *st = NULL;
 	struct store_client c;
 	uint8_t master[32], skey[32];
-	char secret[SECRET_TEXT_LEN + 1], err[512];
+	char secret[SECRET_TEXT_LEN + 1], err[512], made_id[37];
 	json_t *o;
 	int rc;
 
@@ -83,6 +83,16 @@ cmd_client_create(int argc, char **argv)
 	OPENSSL_cleanse(master, sizeof(master));
 	if (cli_open_store_audited(&a, &st, "client.create") == -1) {
 		OPENSSL_cleanse(skey, sizeof(skey));
+		config_clear(&cfg);
+		return 1;
+	}
+	/* The id made here when not given (as manage_client_create would
+	 * make it): the row staged before the change names the client. */
+	if (s.id == NULL && uuid_v4(made_id) == 0)
+		s.id = made_id;
+	if (cli_audit_stage(&a, st, "client.create", s.tenant, s.id) == -1) {
+		OPENSSL_cleanse(skey, sizeof(skey));
+		store_close(st);
 		config_clear(&cfg);
 		return 1;
 	}
@@ -211,6 +221,11 @@ set_disabled(int argc, char **argv, int disabled)
 		return cli_fail("client %s: name one client id", disabled ? "disable" : "enable");
 	if (cli_open_store_audited(&a, &st, disabled ? "client.disable" : "client.enable") == -1)
 		return 1;
+	if (cli_audit_stage(&a, st, disabled ? "client.disable" : "client.enable", NULL,
+	    a.pos[0]) == -1) {
+		store_close(st);
+		return 1;
+	}
 	rc = manage_client_set_disabled(st, a.pos[0], disabled, &c, err, sizeof(err));
 	cli_audit(&a, st, disabled ? "client.disable" : "client.enable", NULL, a.pos[0],
 	    rc == -1 ? err : NULL);
@@ -283,6 +298,11 @@ cmd_client_rotate_secret(int argc, char **argv)
 		OPENSSL_cleanse(skey, sizeof(skey));
 		return 1;
 	}
+	if (cli_audit_stage(&a, st, "client.rotate_secret", NULL, a.pos[0]) == -1) {
+		OPENSSL_cleanse(skey, sizeof(skey));
+		store_close(st);
+		return 1;
+	}
 	rc = manage_secret_rotate(st, skey, a.pos[0], grace, &s, &prev_end, secret, err, sizeof(err));
 	OPENSSL_cleanse(skey, sizeof(skey));
 	cli_audit(&a, st, "client.rotate_secret", NULL, a.pos[0], rc == -1 ? err : NULL);
@@ -321,6 +341,10 @@ cmd_client_revoke_secret(int argc, char **argv)
 		return cli_fail("client revoke-secret: --secret %s", why);
 	if (cli_open_store_audited(&a, &st, "client.revoke_secret") == -1)
 		return 1;
+	if (cli_audit_stage(&a, st, "client.revoke_secret", NULL, a.pos[0]) == -1) {
+		store_close(st);
+		return 1;
+	}
 	rc = manage_secret_revoke(st, a.pos[0], sid, cli_has(&a, "revoke-tokens"), err, sizeof(err));
 	cli_audit(&a, st, "client.revoke_secret", NULL, a.pos[0], rc == -1 ? err : NULL);
 	store_close(st);
@@ -346,6 +370,10 @@ cmd_client_revoke_tokens(int argc, char **argv)
 		return cli_fail("client revoke-tokens: name one client id");
 	if (cli_open_store_audited(&a, &st, "client.revoke_tokens") == -1)
 		return 1;
+	if (cli_audit_stage(&a, st, "client.revoke_tokens", NULL, a.pos[0]) == -1) {
+		store_close(st);
+		return 1;
+	}
 	rc = manage_client_revoke_tokens(st, a.pos[0], err, sizeof(err));
 	cli_audit(&a, st, "client.revoke_tokens", NULL, a.pos[0], rc == -1 ? err : NULL);
 	store_close(st);

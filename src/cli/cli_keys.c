@@ -121,6 +121,12 @@ cmd_keys_rotate(int argc, char **argv)
 		OPENSSL_cleanse(seal_key, sizeof(seal_key));
 		return 1;
 	}
+	if (cli_audit_stage(&a, st, "keys.rotate", NULL, only == STORE_ENV__MAX ? "all" :
+	    store_env_names[only]) == -1) {
+		OPENSSL_cleanse(seal_key, sizeof(seal_key));
+		store_close(st);
+		return 1;
+	}
 	arr = json_array();
 	rc = rotate_envs(st, seal_key, only, cli_get(&a, "alg"), now, lead, arr, err, sizeof(err));
 	OPENSSL_cleanse(seal_key, sizeof(seal_key));
@@ -149,6 +155,10 @@ cmd_keys_revoke(int argc, char **argv)
 		return cli_fail("keys revoke: name one kid");
 	if (cli_open_store_audited(&a, &st, "keys.revoke") == -1)
 		return 1;
+	if (cli_audit_stage(&a, st, "keys.revoke", NULL, a.pos[0]) == -1) {
+		store_close(st);
+		return 1;
+	}
 	rc = keys_revoke(st, a.pos[0], clock_now(), took_over, err, sizeof(err));
 	cli_audit(&a, st, "keys.revoke", NULL, a.pos[0], rc == -1 ? err : NULL);
 	store_close(st);

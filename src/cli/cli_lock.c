@@ -59,7 +59,7 @@ cmd_lock_clear(int argc, char **argv)
 	struct cli_args a;
 	struct store *st = NULL;
 	const char *addr, *client;
-	char key[CIDR_LOCK_KEY_LEN];
+	char key[CIDR_LOCK_KEY_LEN], what[160];
 	int rc, count = 0;
 
 	if ((rc = cli_parse(argc, argv, "gatehouse lock clear [--address A] [--client ID] | --all",
@@ -84,18 +84,19 @@ cmd_lock_clear(int argc, char **argv)
 		    STORE_LOCK_CLIENT_MAX);
 	if (cli_open_store_audited(&a, &st, "lock.clear") == -1)
 		return 1;
+	snprintf(what, sizeof(what), "%.45s%s%.100s", addr != NULL ? addr : "*", " ",
+	    client != NULL ? client : "*");
+	if (cli_audit_stage(&a, st, "lock.clear", NULL, what) == -1) {
+		store_close(st);
+		return 1;
+	}
 	if (store_lock_clear(st, addr, client, clock_now(), &count) != STORE_OK) {
 		rc = cli_fail("lock clear: %s", store_last_error());
 		cli_audit(&a, st, "lock.clear", NULL, client != NULL ? client : addr, "failed");
 		store_close(st);
 		return rc;
 	}
-	{
-		char what[160];
-		snprintf(what, sizeof(what), "%.45s%s%.100s", addr != NULL ? addr : "*", " ",
-		    client != NULL ? client : "*");
-		cli_audit(&a, st, "lock.clear", NULL, what, NULL);
-	}
+	cli_audit(&a, st, "lock.clear", NULL, what, NULL);
 	store_close(st);
 	return cli_print(json_pack("{s:i}", "cleared", count));
 }

@@ -37,6 +37,10 @@ cmd_tenant_create(int argc, char **argv)
 		return cli_fail("tenant create: --id is required");
 	if (cli_open_store_audited(&a, &st, "tenant.create") == -1)
 		return 1;
+	if (cli_audit_stage(&a, st, "tenant.create", cli_get(&a, "id"), cli_get(&a, "id")) == -1) {
+		store_close(st);
+		return 1;
+	}
 	if (manage_tenant_create(st, cli_get(&a, "id"), cli_get(&a, "name"), &t, err, sizeof(err)) == -1) {
 		cli_audit(&a, st, "tenant.create", cli_get(&a, "id"), cli_get(&a, "id"), err);
 		store_close(st);

@@ -87,6 +87,11 @@ cmd_token_revoke(int argc, char **argv)
 		return cli_fail("token revoke: give --name or --id (one of them)");
 	if (cli_open_store_audited(&a, &st, "token.revoke") == -1)
 		return 1;
+	if (cli_audit_stage(&a, st, "token.revoke", NULL, cli_has(&a, "name") ?
+	    cli_get(&a, "name") : cli_get(&a, "id")) == -1) {
+		store_close(st);
+		return 1;
+	}
 	if (cli_has(&a, "name"))
 		rc = store_token_revoke_by_name(st, cli_get(&a, "client"), cli_get(&a, "name"),
 		    clock_now(), &count);

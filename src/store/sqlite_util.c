@@ -165,8 +165,14 @@ sq_grow(void *arr, size_t *cap, size_t used, size_t size)
 int
 sq_tx_end(void *h, sqlite3 *db, int rc, unsigned bump, const char *commit)
 {
+	const struct store_audit_key *ak;
+	const struct store_audit *row;
 	sqlite3_stmt *st;
+	int staged = 0;
 
+	/* The change's audit row, as sqi_tx_end appends it. */
+	if (rc == STORE_OK && (staged = store_audit_staged(h, &ak, &row)))
+		rc = sq_audit_append_tx(db, ak, row, 1);
 	for (int k = 0; rc == STORE_OK && k < STORE_GEN__MAX; k++)
 		if ((bump & STORE_GEN_BIT(k)) && (rc = sq_prep(db, "generation",
 		    "UPDATE meta SET value = value + 1 WHERE key = ?", &st,
@@ -175,6 +181,8 @@ sq_tx_end(void *h, sqlite3 *db, int rc, unsigned bump, const char *commit)
 	if (rc == STORE_OK && (rc = sq_exec(db, "COMMIT", commit)) == STORE_OK) {
 		if (bump != 0)
 			sq_generation_stale(h);
+		if (staged)
+			store_audit_staged_committed(h);
 		return STORE_OK;
 	}
 	if (!sqlite3_get_autocommit(db))

@@ -157,6 +157,9 @@ store_close(struct store *s)
 	if (s == NULL)
 		return;
 	writer_stop(s->writer);		/* commits what is queued first */
+	/* A row this thread staged and never ended must not be taken by a
+	 * store opened later at the same address. */
+	(void)store_audit_unstage(s);
 	s->ops->close(s->h);
 	store_audit_key_free(s->audit_key);	/* wipes it */
 	free(s);

@@ -644,6 +644,8 @@ void	store_on_commit(struct store *, store_commit_fn fn, void *arg);
  * chain head and assigns seq, prev_hash and hash inside that transaction,
  * so appends are serialized across processes and nodes (SQLite: BEGIN
  * IMMEDIATE; PostgreSQL: pg_advisory_xact_lock(STORE_AUDIT_LOCK) first).
+ * The row of an admin change is appended the same way, but inside that
+ * change's own transaction (store_audit_stage, below).
  *
  * Why keyed: an unkeyed chain (v1, SHA-256) can be rewritten by anyone who
  * can write the database (a stolen backup, a database admin, an SQL
@@ -806,6 +808,25 @@ int	store_audit_seal_get(struct store *, struct store_audit_seal *out);
  * STORE_ERROR when no key is set (store_audit_set_key). */
 int	store_audit_append(struct store *, const struct store_audit *a,
 	    store_done_fn done, void *arg);
+/*
+ * One change and its audit row in ONE transaction: a caller that is about
+ * to change the store stages the row that says so (seq, chain and hashes
+ * are the store's; a is copied; a->at as given); the next write this
+ * thread commits on s (any store call that changes data: client, secret,
+ * tenant, key, token revocation, lock, approval) appends it, chained as
+ * store_audit_append's rows are, inside that call's transaction, just
+ * before its COMMIT: a crash leaves both or neither. A write that fails
+ * (rolled back) leaves it staged. One row at a time per thread (the
+ * handle may be shared by threads: each stages its own); STORE_CONFLICT
+ * when this thread has a row staged already, STORE_ERROR when no key is
+ * set. The backend's group-commit writer never takes a staged row.
+ * store_audit_unstage ends the staging, after the change: 1 when the row
+ * was committed with a write, 0 when it was not (it is dropped: the
+ * caller then writes its row as before, the failure row of a failed
+ * change, or the success row of a change that wrote nothing).
+ */
+int	store_audit_stage(struct store *, const struct store_audit *a);
+int	store_audit_unstage(struct store *);
 /* Whether this backend keeps an audit trail. */
 int	store_audit_supported(const struct store *);
 int	store_audit_list(struct store *, const struct store_audit_filter *f,

@@ -90,6 +90,78 @@ store_audit_append(struct store *s, const struct store_audit *a, store_done_fn d
 	return writer_enqueue_audit(s->writer, a, done, arg);
 }
 
+/* This thread's staged row (store_audit_stage): at most one, for one
+ * backend handle; per thread, so that threads sharing a handle never take
+ * each other's. */
+static _Thread_local struct {
+	const void			*h;	/* NULL: none staged */
+	const struct store_audit_key	*k;
+	struct store_audit		 a;	/* strings owned */
+	int				 committed;
+} staged;
+
+int
+store_audit_stage(struct store *s, const struct store_audit *a)
+{
+	char **dst[8] = { &staged.a.request_id, &staged.a.actor, &staged.a.tenant,
+	    &staged.a.address, &staged.a.action, &staged.a.target, &staged.a.outcome,
+	    &staged.a.detail };
+	const char *src[8];
+
+	REQUIRE(s != NULL && a != NULL, "NULL argument");
+	REQUIRE(a->action != NULL && a->action[0] != '\0' && a->outcome != NULL &&
+	    a->outcome[0] != '\0', "an audit row needs an action and an outcome");
+	AUDIT_REQUIRE_OPS(s, commit_batch);
+	AUDIT_REQUIRE_KEY(s);
+	if (staged.h != NULL)
+		return store_set_error(STORE_CONFLICT, "audit: this thread has a row staged already");
+	src[0] = a->request_id; src[1] = a->actor; src[2] = a->tenant; src[3] = a->address;
+	src[4] = a->action; src[5] = a->target; src[6] = a->outcome; src[7] = a->detail;
+	memset(&staged.a, 0, sizeof(staged.a));
+	for (int i = 0; i < 8; i++)
+		if ((*dst[i] = strdup(OPT(src[i], ""))) == NULL) {
+			store_audit_clear(&staged.a);
+			return store_set_error(STORE_ERROR, "audit: stage: out of memory");
+		}
+	staged.a.at = a->at;
+	staged.k = s->audit_key;
+	staged.committed = 0;
+	staged.h = s->h;
+	return STORE_OK;
+}
+
+int
+store_audit_unstage(struct store *s)
+{
+	int committed;
+
+	if (s == NULL || staged.h == NULL || staged.h != s->h)
+		return 0;
+	committed = staged.committed;
+	store_audit_clear(&staged.a);
+	staged.h = NULL;
+	staged.k = NULL;
+	staged.committed = 0;
+	return committed;
+}
+
+int
+store_audit_staged(const void *h, const struct store_audit_key **k, const struct store_audit **a)
+{
+	if (h == NULL || staged.h != h || staged.committed)
+		return 0;
+	*k = staged.k;
+	*a = &staged.a;
+	return 1;
+}
+
+void
+store_audit_staged_committed(const void *h)
+{
+	if (h != NULL && staged.h == h)
+		staged.committed = 1;
+}
+
 int
 store_audit_list(struct store *s, const struct store_audit_filter *f,
     struct store_audit **out, size_t *n)

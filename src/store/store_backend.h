@@ -324,6 +324,15 @@ struct store_ops {
 		    struct store_audit_seal *out, int *wrote);
 };
 
+/* store_audit.c, for the backends' write-commit paths (sqi_tx_end,
+ * sq_tx_end, pgi_tx_end): the row this thread staged on the store whose
+ * backend handle is h (store.h store_audit_stage): 1 with *k and *a set
+ * (the caller appends it in its open transaction, before COMMIT), else 0.
+ * store_audit_staged_committed(h): that transaction committed. */
+int	store_audit_staged(const void *h, const struct store_audit_key **k,
+	    const struct store_audit **a);
+void	store_audit_staged_committed(const void *h);
+
 /* audit_chain.c: the checkpoint row's detail text (store.h), into out;
  * store_audit_checkpoint fills *cp as the row audit_prune appends (at, the
  * action and outcome, detail; "" elsewhere); detail must outlive cp. */

@@ -91,13 +91,20 @@ bump_one(PGconn *c, enum store_gen_kind kind, uint64_t *v)
 	return rc;
 }
 
-/* Commits when rc is STORE_OK (after incrementing the generations of bump),
- * else rolls back keeping rc and its message. */
-int
-pgi_tx_end(struct pg *p, PGconn *c, int rc, unsigned bump)
+/* pgi_tx_end; with audit 0, a row staged for the change stays staged
+ * (the change changed nothing). */
+static int
+tx_end(struct pg *p, PGconn *c, int rc, unsigned bump, int audit)
 {
 	struct store_gen v = { { 0 } };
+	const struct store_audit_key *ak;
+	const struct store_audit *row;
+	int staged = 0;
 
+	/* The audit row of this change (store.h store_audit_stage), in its
+	 * transaction, under the chain lock every node's appends take. */
+	if (rc == STORE_OK && audit && (staged = store_audit_staged(p, &ak, &row)))
+		rc = pg_audit_append_tx(c, ak, row, 1);
 	for (int k = 0; rc == STORE_OK && k < STORE_GEN__MAX; k++)
 		if (bump & STORE_GEN_BIT(k))
 			rc = bump_one(c, (enum store_gen_kind)k, &v.v[k]);
@@ -107,6 +114,8 @@ pgi_tx_end(struct pg *p, PGconn *c, int rc, unsigned bump)
 			for (int k = 0; k < STORE_GEN__MAX; k++)
 				if (bump & STORE_GEN_BIT(k))
 					pgi_gen_note(p, (enum store_gen_kind)k, v.v[k]);
+			if (staged)
+				store_audit_staged_committed(p);
 			return STORE_OK;
 		}
 		return rc;
@@ -114,6 +123,14 @@ pgi_tx_end(struct pg *p, PGconn *c, int rc, unsigned bump)
 	if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
 		pgi_rollback(c);
 	return rc;
+}
+
+/* Commits when rc is STORE_OK (after incrementing the generations of bump),
+ * else rolls back keeping rc and its message. */
+int
+pgi_tx_end(struct pg *p, PGconn *c, int rc, unsigned bump)
+{
+	return tx_end(p, c, rc, bump, 1);
 }
 
 /* -- rows ------------------------------------------------------------------------ */
@@ -250,8 +267,11 @@ pgi_write1(struct pg *p, const char *sql, const struct pv *params, unsigned bump
 		return rc;
 	if ((rc = pgi_tx_begin(c)) == STORE_OK) {
 		rc = pgi_run(c, sql, params, &ch, what, conflict, fkey);
-		rc = pgi_tx_end(p, c, rc, (bump & PGI_IF_CHANGED) && ch == 0 ? 0 :
-		    bump & ~PGI_IF_CHANGED);
+		/* A statement that changed no row changed nothing: its callers
+		 * answer STORE_NOTFOUND after the commit, so the change's audit
+		 * row must not go in with it (SQLite's roll back instead). */
+		rc = tx_end(p, c, rc, (bump & PGI_IF_CHANGED) && ch == 0 ? 0 :
+		    bump & ~PGI_IF_CHANGED, ch > 0);
 	}
 	pgi_release(p, slot);
 	if (changes != NULL)

@@ -278,8 +278,15 @@ sqi_tx_begin(struct sq *q)
 int
 sqi_tx_end(struct sq *q, int rc, unsigned bump)
 {
-	int src;
+	const struct store_audit_key *ak;
+	const struct store_audit *row;
+	int src, staged = 0;
 
+	/* The audit row of this change (store.h store_audit_stage), in its
+	 * transaction: BEGIN IMMEDIATE holds the write lock, so the chain
+	 * head read there is the writer connection's too. */
+	if (rc == STORE_OK && (staged = store_audit_staged(q, &ak, &row)))
+		rc = sq_audit_append_tx(q->db, ak, row, 1);
 	for (int k = 0; rc == STORE_OK && k < STORE_GEN__MAX; k++)
 		if ((bump & STORE_GEN_BIT(k)) && (src = sqi_run(q, sqi_stmt(q, SQ_BUMP,
 		    SQ_ARGS(SQ_TEXT(store_gen_keys[k]))), NULL)) != SQLITE_OK)
@@ -288,6 +295,8 @@ sqi_tx_end(struct sq *q, int rc, unsigned bump)
 		if ((src = sqi_run(q, q->st[SQ_COMMIT], NULL)) == SQLITE_OK) {
 			if (bump)
 				q->gen_valid = 0;	/* data_version ignores our own commits */
+			if (staged)
+				store_audit_staged_committed(q);
 			return STORE_OK;
 		}
 		rc = sq_fail(q->db, src, "commit");

@@ -391,6 +391,48 @@ class Audit(Suite):
         check(any(r["target"] == c["client_id"] and r["address"] == "127.0.0.1" for r in rows),
               "lock row: %r" % rows)
 
+    def test_cli_change_and_its_row_commit_together(self):
+        # Regression: a CLI change committed, then its row was written in a
+        # second transaction: a crash between the two (GATEHOUSE_TEST_FAULT
+        # ends the command there, as a kill would) left a security change
+        # that the trail did not show. Now the row goes in with the change.
+        db = self.snapshot("crash")
+
+        def crashed(*args):
+            p = self.run_cli(db, *args, env={"GATEHOUSE_TEST_FAULT": "cli-before-audit"})
+            eq(p.returncode, 70, "%s ended at the fault point: %r" % (args[:2], p.stderr))
+
+        def cli(*args):
+            p = self.run_cli(db, *args)
+            return p.returncode, json.loads(p.stdout) if p.returncode == 0 else p.stderr
+
+        def row(action, target):
+            rows = cli("audit", "list", "--action", action, "--limit", "1000")[1]
+            return [(r["target"], r["outcome"], r["actor"][:4]) for r in rows
+                    if r["target"] == target]
+
+        c1 = self.c1["client_id"]
+        crashed("tenant", "create", "--id", "initech")
+        check("initech" in [t["id"] for t in cli("tenant", "list")[1]], "the tenant is made")
+        eq(row("tenant.create", "initech"), [("initech", "ok", "cli:")], "and its row")
+        crashed("client", "create", "--tenant", "initech", "--name", "x", "--env", "sandbox")
+        made = [c["client_id"] for c in cli("client", "list", "--tenant", "initech")[1]]
+        eq(len(made), 1, "the client is made")
+        eq(row("client.create", made[0]), [(made[0], "ok", "cli:")], "its row names its id")
+        crashed("client", "disable", c1)
+        eq(cli("client", "show", c1)[1]["status"], "disabled", "the client is disabled")
+        eq(row("client.disable", c1), [(c1, "ok", "cli:")], "and its row")
+        crashed("client", "revoke-tokens", c1)
+        eq(row("client.revoke_tokens", c1), [(c1, "ok", "cli:")], "revoke-tokens row")
+        crashed("keys", "rotate", "--env", "sandbox")
+        eq(row("keys.rotate", "sandbox"), [("sandbox", "ok", "cli:")], "keys rotate row")
+        # A failed change commits nothing: its failure row alone, as before.
+        eq(cli("tenant", "create", "--id", "initech")[0], 1, "a second initech is refused")
+        eq(sorted(o for _, o, _ in row("tenant.create", "initech")), ["error", "ok"],
+           "one ok row (the change) and one error row (the refusal)")
+        rc, out, err = self.verify(db)
+        eq(rc, 0, "the trail verifies: " + err)
+
     def test_refusal_answer_waits_for_row(self):
         before = self.s.cli("audit", "list", "--action", "token.refused", "--limit", "10000")
         eq(self.s.token("nobody-" + str(time.time()), "x").status, 401, "refused")

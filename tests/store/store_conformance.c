@@ -2503,6 +2503,101 @@ audit_verify_prune_before_scan(void **state)
 	store_close(s);
 }
 
+/* -- a change and its audit row in one transaction (store_audit_stage) -------------------- */
+
+struct other_write {
+	struct store	*s;
+	int		 rc;
+};
+
+/* Another thread's change on the same handle, with nothing staged. */
+static void *
+other_write(void *arg)
+{
+	struct other_write *o = arg;
+	struct store_tenant t = { (char *)"other", (char *)"Other", 7 };
+
+	o->rc = store_tenant_create(o->s, &t);
+	return NULL;
+}
+
+#define STAGED_ROWS(target) "SELECT count(*) FROM audit WHERE action = 'tenant.create'" \
+	" AND target = '" target "'"
+
+static void
+audit_row_staged_commits_with_its_change(void **state)
+{
+	const struct conformance_backend *b = *state;
+	struct store *s = open_store();
+	struct store_tenant t = { (char *)"acme", (char *)"Acme", 7 };
+	struct other_write o = { s, -1 };
+	struct audit_verify_result r;
+	struct store_audit a;
+	pthread_t th;
+
+	memset(&a, 0, sizeof(a));
+	a.at = 1000;
+	a.actor = (char *)"cli:op";
+	a.tenant = (char *)"acme";
+	a.action = (char *)"tenant.create";
+	a.target = (char *)"acme";
+	a.outcome = (char *)"ok";
+	assert_int_equal(store_audit_stage(s, &a), STORE_OK);
+	assert_int_equal(store_audit_stage(s, &a), STORE_CONFLICT);	/* one at a time */
+	/* Not taken by another thread's change on the shared handle, nor by
+	 * the group-commit writer's batch. */
+	assert_int_equal(pthread_create(&th, NULL, other_write, &o), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(o.rc, STORE_OK);
+	append_rows(s, 1, "token.issued");
+	assert_int_equal(b->count("SELECT count(*) FROM audit"), 1);
+	/* Taken by this thread's change, in its transaction. */
+	assert_int_equal(store_tenant_create(s, &t), STORE_OK);
+	assert_int_equal(store_audit_unstage(s), 1);
+	assert_int_equal(b->count(STAGED_ROWS("acme")), 1);
+	assert_int_equal(store_audit_unstage(s), 0);	/* nothing left */
+
+	/* A change that fails (rolled back) commits no row; unstage drops it. */
+	assert_int_equal(store_audit_stage(s, &a), STORE_OK);
+	assert_int_equal(store_tenant_create(s, &t), STORE_CONFLICT);
+	assert_int_equal(store_audit_unstage(s), 0);
+	assert_int_equal(b->count(STAGED_ROWS("acme")), 1);
+	/* So does one that finds nothing to change (PostgreSQL commits that
+	 * statement, then answers STORE_NOTFOUND): no row says it was done. */
+	a.target = (char *)"nosuch";
+	assert_int_equal(store_audit_stage(s, &a), STORE_OK);
+	assert_int_equal(store_client_set_disabled(s, "nosuch", 1, 7), STORE_NOTFOUND);
+	assert_int_equal(store_token_revoke_by_name(s, NULL, "nosuch", 7, &(int){ 0 }),
+	    STORE_NOTFOUND);
+	assert_int_equal(store_audit_unstage(s), 0);
+	assert_int_equal(b->count(STAGED_ROWS("nosuch")), 0);
+
+	/* A row the trail refuses fails its change: neither commits. */
+	if (strcmp(b->name, "sqlite") == 0)
+		b->exec("CREATE TRIGGER audit_refuse_boom BEFORE INSERT ON audit"
+		    " WHEN NEW.target = 'boom' BEGIN SELECT RAISE(ABORT, 'refused'); END");
+	else {
+		b->exec("CREATE FUNCTION audit_refuse_boom() RETURNS trigger LANGUAGE plpgsql AS"
+		    " $$ BEGIN IF NEW.target = 'boom' THEN RAISE EXCEPTION 'refused'; END IF;"
+		    " RETURN NEW; END $$");
+		b->exec("CREATE TRIGGER audit_refuse_boom BEFORE INSERT ON audit FOR EACH ROW"
+		    " EXECUTE FUNCTION audit_refuse_boom()");
+	}
+	a.target = (char *)"boom";
+	t.id = (char *)"beta";
+	assert_int_equal(store_audit_stage(s, &a), STORE_OK);
+	assert_int_not_equal(store_tenant_create(s, &t), STORE_OK);
+	assert_int_equal(store_audit_unstage(s), 0);
+	assert_int_equal(b->count("SELECT count(*) FROM tenants WHERE id = 'beta'"), 0);
+	assert_int_equal(b->count(STAGED_ROWS("boom")), 0);
+
+	/* The chain, staged row included, verifies. */
+	r = verify(s, fixture_key());
+	assert_true(r.ok);
+	assert_int_equal(r.rows, 2);
+	store_close(s);
+}
+
 /* -- the suite --------------------------------------------------------------------------- */
 
 #define T(f)	cmocka_unit_test_prestate_setup_teardown(f, b->setup, b->teardown, (void *)b)
@@ -2550,6 +2645,7 @@ conformance_run(const struct conformance_backend *b)
 		T(audit_row_made_a_checkpoint_is_named),
 		T(audit_scan_is_one_snapshot),
 		T(audit_verify_prune_before_scan),
+		T(audit_row_staged_commits_with_its_change),
 	};
 
 	return cmocka_run_group_tests_name(b->name, tests, NULL, NULL);
