@@ -135,6 +135,7 @@ admin_client_get(struct admin_call *c, const char *id, struct store_client *out)
 
 	if (rc == STORE_OK && admin_tenant_visible(c, out->tenant_id)) {
 		snprintf(c->tenant, sizeof(c->tenant), "%s", out->tenant_id);
+		admin_audit_restage(c);
 		return 0;
 	}
 	if (rc == STORE_OK)
@@ -548,7 +549,12 @@ admin_handle(struct http_exchange *x)
 		admin_error(&c, 400, "invalid_request", "a GET takes no body");
 		goto out;
 	}
+	/* A write's success row goes in with its change (admin_audit_stage);
+	 * ended before the idempotency record is written. */
+	if (op->method != HTTP_GET)
+		admin_audit_stage(&c, op->action);
 	op->fn(&c);
+	admin_audit_unstage(&c);
 	if (!c.answered)
 		admin_error(&c, 500, "server_error", "the operation gave no answer");
 	/* Before the answer: a request the caller makes next, on any

@@ -80,6 +80,7 @@ tenant_create(struct admin_call *c)
 		return;
 	}
 	snprintf(c->target, sizeof(c->target), "%.128s", id);
+	admin_audit_restage(c);
 	if (manage_tenant_create(c->ctx->store, id, name, &t, err, sizeof(err)) == -1) {
 		admin_manage_error(c, err);
 		return;

@@ -186,6 +186,7 @@ admin_critical(struct admin_call *c, const char *kind, const char *tenant, enum 
 	int status;
 
 	snprintf(c->tenant, sizeof(c->tenant), "%s", tenant);
+	admin_audit_restage(c);
 	if (!needs_approval(c, env)) {
 		if (c->level < ADMIN_ADMIN) {
 			admin_error(c, 403, "forbidden", "%s is a critical change: applied directly it needs the "
@@ -228,6 +229,9 @@ admin_critical(struct admin_call *c, const char *kind, const char *tenant, enum 
 	req.reason = http_request_header(&c->x->req, "X-Approval-Reason", NULL);
 	req.conflict_key = conflict;
 	memset(&a, 0, sizeof(a));
+	/* Filed, not made: the filing is not the change (its row, pending,
+	 * is written after, as the approval's own rows are). */
+	admin_audit_unstage(c);
 	status = approvals_file(c->ctx, &maker, &req, &a, err, sizeof(err));
 	free(text);
 	if (status != 0) {

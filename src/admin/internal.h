@@ -38,6 +38,10 @@ struct admin_call {
 	char			 target[129];	/* what a create made (audit); else the path's {} */
 	int			 answered;
 	int			 idem_answered;	/* answered from its X-Request-ID's record */
+	int			 audit_staged;	/* a success row staged (admin_audit_stage) */
+	const char		*audit_action;	/* its action */
+	int			 audit_status;	/* the status that row says */
+	int			 audit_committed; /* it went in with the change */
 };
 
 typedef void (*admin_fn)(struct admin_call *);
@@ -113,5 +117,19 @@ extern const size_t admin_naudit_ops;
 
 /* Records the answered call in the audit trail (admin_audit.c). */
 void	admin_audit_call(struct admin_call *, const char *action);
+/*
+ * A write's success row, staged before its handler runs (store.h
+ * store_audit_stage), so that the change's own transaction commits it: a
+ * crash cannot leave a change the trail does not show. admin_audit_restage
+ * stages it again once the handler has named the tenant or the target
+ * (c->tenant, c->target), before the change; admin_audit_unstage, before
+ * anything else the call writes (an approval filed, the idempotency
+ * record), ends it and notes whether it went in. admin_audit_call then
+ * writes a row only when it did not, or when the answer is not the one it
+ * said.
+ */
+void	admin_audit_stage(struct admin_call *, const char *action);
+void	admin_audit_restage(struct admin_call *);
+void	admin_audit_unstage(struct admin_call *);
 
 #endif

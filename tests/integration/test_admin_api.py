@@ -4,17 +4,19 @@ critical ones), tenant isolation (another tenant's rows are 404), the same
 validation as the CLI, maker-checker (202 + approval applies once) and
 X-Request-ID idempotency (replay, 422, 409)."""
 import hashlib
+import http.client
 import json
 import os
 import signal
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from harness import Server, Suite, basic, check, eq  # noqa: E402
+from harness import BIN, Server, Suite, basic, check, eq  # noqa: E402
 
 A = "/admin/v1"
 
@@ -131,6 +133,51 @@ class Admin(Suite):
             rows = s.cli("audit", "list", "--tenant", "acme", "--limit", "100")
             check(any(r["action"] == "admin.client.disable" and c["client_id"] in r["target"]
                       for r in rows), "the change is on the trail after a crash: %r" % rows)
+        finally:
+            s.cleanup()
+
+    def test_a_change_and_its_audit_row_commit_together(self):
+        # Regression: the change committed, then its row was written in a
+        # second transaction; a crash between the two (GATEHOUSE_TEST_FAULT
+        # ends the server there, as a kill would) left a change the trail
+        # did not show. Now the row goes in with the change.
+        s = Server(env={"GATEHOUSE_TEST_FAULT": "admin-before-audit"})
+        try:
+            root = {"client_id": s.bootstrap["client_id"],
+                    "client_secret": s.bootstrap["client_secret"]}
+            admin = s.client("acme", name="admin", roles="admin", env="production",
+                             allow_ip="127.0.0.1/32")
+            app = s.client("acme", name="app", roles="viewer")
+
+            def call(who, method, path, body):
+                h = {"Authorization": "Bearer " + s.token(
+                    who["client_id"], who["client_secret"]).json()["access_token"]}
+                try:
+                    return s.request(method, A + path, body=body, headers=h).status
+                except (OSError, http.client.HTTPException):
+                    return None  # the server ended at the fault point
+
+            def row(action, target):
+                rows = s.cli("audit", "list", "--action", action, "--limit", "100")
+                return [(r["outcome"], r["detail"]) for r in rows if r["target"] == target]
+
+            eq(call(admin, "POST", "/clients/%s/disable" % app["client_id"], {}), 200,
+               "disabled, and answered")
+            eq(call(admin, "POST", "/clients", {"name": "made", "id": "made-1"}), 201, "made")
+            eq(call(root, "POST", "/tenants", {"id": "initech", "name": "Initech"}), 201,
+               "tenant made")
+            s.stop(signal.SIGKILL)
+            eq(row("admin.client.disable", app["client_id"]), [("ok", '{"status":200}')],
+               "the disable's row")
+            eq(row("admin.client.create", "made-1"), [("ok", '{"status":201}')],
+               "the create's row names the client made")
+            rows = s.cli("audit", "list", "--action", "admin.client.create", "--limit", "100")
+            eq([r["tenant"] for r in rows if r["target"] == "made-1"], ["acme"], "in its tenant")
+            eq(row("admin.tenant.create", "initech"), [("ok", '{"status":201}')],
+               "the tenant's row")
+            p = subprocess.run([BIN, "audit", "verify", "--db", s.db, "--master-key",
+                                s.master], capture_output=True, timeout=60)
+            eq(p.returncode, 0, "the trail verifies: %r" % p.stderr)
         finally:
             s.cleanup()
 
