@@ -322,6 +322,57 @@ class Audit(Suite):
             check((env, kid) in keys, "the row names the %s key made: %r" % (env, kid))
             eq(actor, "gatehouse", "made by the server")
 
+    def test_first_run_ended_between_its_commits_is_finished(self):
+        # Regression: the first run commits the platform tenant, then the
+        # admin client. A crash between the two (GATEHOUSE_TEST_FAULT ends
+        # serve there) left a store that every later start took as set up:
+        # no admin client was ever made or shown, and nothing said so.
+        w = Server(start=False, env={"GATEHOUSE_TEST_FAULT": "bootstrap-after-tenant"})
+        try:
+            eq(w.start(expect_fail=True), 70, "the first run ended at the fault point")
+            w.stderr_file.close()
+            del w.env["GATEHOUSE_TEST_FAULT"]
+            w.start()
+            check("first run ended before it made the admin client" in w.stderr(), w.stderr())
+            boot = w.bootstrap.get("client_id")
+            check(boot is not None and w.bootstrap.get("client_secret"), "secret shown")
+            eq(w.token(boot, w.bootstrap["client_secret"]).status, 200, "the admin client works")
+            rows = w.cli("audit", "list", "--tenant", "platform", "--limit", "100")
+            made = sorted((r["action"], r["target"]) for r in rows
+                          if r["action"] in ("tenant.create", "client.create"))
+            eq(made, [("client.create", boot), ("tenant.create", "platform")],
+               "one row for each change")
+            w.restart()
+            eq(len(w.cli("client", "list")), 1, "a later start makes no other client")
+            p = subprocess.run([BIN, "audit", "verify", "--db", w.db, "--master-key", w.master],
+                               capture_output=True, timeout=60)
+            eq(p.returncode, 0, "the trail verifies: %r" % p.stderr)
+        finally:
+            w.cleanup()
+
+    def test_first_run_under_way_on_another_node_is_left_to_it(self):
+        # A start that finds the platform tenant just made and no client may
+        # be racing another node's first run: it waits until the tenant is
+        # BOOTSTRAP_SETTLE_S old and asks again, and makes no admin client
+        # of its own when the other's is there by then.
+        w = Server(start=False, env={"GATEHOUSE_TEST_FAULT": "bootstrap-after-tenant"})
+        try:
+            eq(w.start(expect_fail=True), 70, "the first run ended at the fault point")
+            w.stderr_file.close()
+            del w.env["GATEHOUSE_TEST_FAULT"]
+            th = threading.Thread(target=w.start)
+            th.start()
+            time.sleep(1)
+            # The other node's admin client, made while this start waits.
+            other = w.cli("client", "create", "--tenant", "platform", "--name", "other node",
+                          "--roles", "admin", "--env", "sandbox")
+            th.join(60)
+            eq(w.bootstrap, {}, "no secret shown: %r" % w.bootstrap)
+            eq([c["client_id"] for c in w.cli("client", "list")], [other["client_id"]],
+               "no second admin client")
+        finally:
+            w.cleanup()
+
     def test_concurrent_tokens_share_rows_and_each_is_listed(self):
         # Tokens of one client answered in one group-commit batch share one
         # row (src/store/audit_group.h); the list still gives one entry per
