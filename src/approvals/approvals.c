@@ -189,7 +189,7 @@ approvals_file(struct gh_ctx *ctx, const struct approval_actor *maker,
 	const char *ckey = req->conflict_key != NULL ? req->conflict_key : "";
 	char id[APPROVAL_ID_LEN + 1];
 	uint8_t raw[APPROVAL_ID_LEN / 2];
-	int rc;
+	int rc, staged;
 
 	memset(out, 0, sizeof(*out));
 	if ((rc = file_check_request(ctx, maker, req, payload, reason, ckey, err,
@@ -211,9 +211,11 @@ approvals_file(struct gh_ctx *ctx, const struct approval_actor *maker,
 	a.state = STORE_APPROVAL_PENDING;
 	a.created_at = clock_now();
 	a.expires_at = a.created_at + ctx->cfg->approval_ttl;
-	if ((rc = store_approval_create(ctx->store, &a)) != STORE_OK)
+	staged = approvals_event_stage(ctx, "approval.file", maker, &a, "pending");
+	rc = store_approval_create(ctx->store, &a);
+	approvals_event_staged(ctx, staged, rc == STORE_OK, "approval.file", maker, &a, "pending");
+	if (rc != STORE_OK)
 		return store_fail(rc, err, errlen);
-	approvals_event(ctx, "approval.file", maker, &a, "pending");
 	if ((rc = store_approval_get(ctx->store, id, out)) != STORE_OK)
 		return store_fail(rc, err, errlen);
 	return 0;
@@ -503,7 +505,7 @@ apply(struct gh_ctx *ctx, const struct approval_actor *checker, const struct sto
 	approval_apply_fn fn = approvals_applier(a->kind);
 	char *result = NULL, aerr[256] = "", *text = NULL;
 	json_t *j = NULL;
-	int ok, rc;
+	int ok, rc, staged;
 
 	ok = fn != NULL && fn(ctx, a, &result, aerr, sizeof(aerr)) == 0;
 	fault_point("approval-after-apply");
@@ -521,15 +523,19 @@ apply(struct gh_ctx *ctx, const struct approval_actor *checker, const struct sto
 	if (j != NULL)
 		text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
 	json_decref(j);
+	/* The decider's row commits with the outcome it reports. */
+	staged = checker != NULL &&
+	    approvals_event_stage(ctx, "approval.apply", checker, a, ok ? "ok" : "error");
 	rc = store_approval_transition(ctx->store, a->id, STORE_APPROVAL_APPROVED,
 	    ok ? STORE_APPROVAL_APPLIED : STORE_APPROVAL_FAILED, 0, clock_now(), NULL,
 	    clock_now(), text != NULL ? text : "{}");
 	free(text);
+	if (checker != NULL)
+		approvals_event_staged(ctx, staged, rc == STORE_OK, "approval.apply", checker, a,
+		    ok ? "ok" : "error");
 	if (rc != STORE_OK)
 		return store_fail(rc, err, errlen);
-	if (checker != NULL)
-		approvals_event(ctx, "approval.apply", checker, a, ok ? "ok" : "error");
-	else
+	if (checker == NULL)
 		approvals_event_recovered(ctx, a, ok ? "ok" : "error");
 	return 0;
 }
@@ -653,7 +659,7 @@ approvals_decide(struct gh_ctx *ctx, const struct approval_actor *checker, const
 	const char *action = approve ? "approval.approve" : "approval.reject";
 	struct store_approval a;
 	int64_t now = clock_now();
-	int rc;
+	int rc, staged;
 
 	memset(out, 0, sizeof(*out));
 	if ((rc = load_visible(ctx, checker, id, &a, err, errlen)) != 0)
@@ -667,15 +673,16 @@ approvals_decide(struct gh_ctx *ctx, const struct approval_actor *checker, const
 	if ((rc = decide_check(checker, &a, id, approve, now, err, errlen)) != 0 ||
 	    (rc = second_person(ctx, checker, &a, now, err, errlen)) != 0)
 		goto refused;
+	staged = approvals_event_stage(ctx, action, checker, &a, "ok");
 	rc = store_approval_transition(ctx->store, id, STORE_APPROVAL_PENDING,
 	    approve ? STORE_APPROVAL_APPROVED : STORE_APPROVAL_REJECTED, 1, now,
 	    checker->client_id, 0, NULL);
+	approvals_event_staged(ctx, staged, rc == STORE_OK, action, checker, &a, "ok");
 	if (rc != STORE_OK) {
 		/* Lost a race with another decision, or it expired meanwhile. */
 		rc = store_fail(rc, err, errlen);
 		goto refused;
 	}
-	approvals_event(ctx, action, checker, &a, "ok");
 	fault_point("approval-after-decide");
 	/* This call won the decision, and applies the change if it still
 	 * holds the claim (recovery takes a decision older than
@@ -725,7 +732,7 @@ approvals_consume(struct gh_ctx *ctx, const char *id, const struct approval_acto
 	const char *m, *p, *d;
 	json_t *j = NULL;
 	int64_t now = clock_now();
-	int rc;
+	int rc, staged;
 
 	if (body_digest != NULL && digest_norm(body_digest, given) == -1)
 		return fail(err, errlen, 400, "the body digest must be \"sha256:\" and 64 hex digits");
@@ -765,13 +772,14 @@ approvals_consume(struct gh_ctx *ctx, const char *id, const struct approval_acto
 		goto out;
 	}
 	/* The one use: APPROVED -> USED, guarded; a concurrent use loses. */
+	staged = approvals_event_stage(ctx, "approval.use", caller, &a, "ok");
 	rc = store_approval_transition(ctx->store, id, STORE_APPROVAL_APPROVED,
 	    STORE_APPROVAL_USED, 1, now, NULL, now, NULL);
+	approvals_event_staged(ctx, staged, rc == STORE_OK, "approval.use", caller, &a, "ok");
 	if (rc != STORE_OK) {
 		rc = store_fail(rc, err, errlen);
 		goto out;
 	}
-	approvals_event(ctx, "approval.use", caller, &a, "ok");
 	if (bound != NULL)
 		snprintf(bound, APPROVALS_DIGEST_MAX, "%s", want);
 	rc = 0;

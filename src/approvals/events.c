@@ -23,9 +23,9 @@ approvals_origin(const char *request_id, const char *address)
 	snprintf(origin_address, sizeof(origin_address), "%s", address != NULL ? address : "");
 }
 
-void
-approvals_event(struct gh_ctx *ctx, const char *action, const struct approval_actor *actor,
-    const struct store_approval *a, const char *outcome)
+static struct audit_event
+event_of(const char *action, const struct approval_actor *actor, const struct store_approval *a,
+    const char *outcome)
 {
 	struct audit_event ev = {
 		.request_id = origin_request_id,
@@ -38,14 +38,53 @@ approvals_event(struct gh_ctx *ctx, const char *action, const struct approval_ac
 		.detail = a->kind,
 	};
 
+	return ev;
+}
+
+static void
+event_log(const char *action, const struct approval_actor *actor, const struct store_approval *a,
+    const char *outcome)
+{
 	log_event(LOG_INFO, action, json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:s}",
 	    "approval", a->id, "tenant", a->tenant_id, "kind", a->kind, "maker", a->maker,
 	    "actor", actor != NULL ? actor->client_id : NULL,
 	    "actor_tenant", actor != NULL ? actor->tenant_id : NULL, "outcome", outcome,
 	    "request_id", origin_request_id));
+}
+
+void
+approvals_event(struct gh_ctx *ctx, const char *action, const struct approval_actor *actor,
+    const struct store_approval *a, const char *outcome)
+{
+	struct audit_event ev = event_of(action, actor, a, outcome);
+
+	event_log(action, actor, a, outcome);
 	/* Queued with the writer's next batch (the CLI's store_close flushes
 	 * it); a failure to queue is logged by audit_emit. */
 	(void)audit_emit(ctx, &ev);
+}
+
+int
+approvals_event_stage(struct gh_ctx *ctx, const char *action, const struct approval_actor *actor,
+    const struct store_approval *a, const char *outcome)
+{
+	struct audit_event ev = event_of(action, actor, a, outcome);
+
+	return audit_stage(ctx->store, ctx->cfg, &ev) == 0;
+}
+
+void
+approvals_event_staged(struct gh_ctx *ctx, int staged, int done, const char *action,
+    const struct approval_actor *actor, const struct store_approval *a, const char *outcome)
+{
+	int committed = staged && store_audit_unstage(ctx->store);
+
+	if (!done)
+		return;
+	if (committed)
+		event_log(action, actor, a, outcome);
+	else
+		approvals_event(ctx, action, actor, a, outcome);
 }
 
 void

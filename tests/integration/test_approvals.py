@@ -581,6 +581,12 @@ class Approvals(Suite):
         eq(p.returncode, 70, "the CLI stopped at the fault point: %r" % p.stderr)
         eq(self.state(aid), "approved", "decided, not applied")
         eq(self.s.token(cid, secret).status, 401, "no client yet")
+        # The decision's row committed with the decision (regression: it
+        # was queued after it, and the stop lost it).
+        rows = [r for r in self.s.cli("audit", "list", "--tenant", "acme", "--action",
+                                      "approval.approve", "--limit", "1000") if r["target"] == aid]
+        eq([(r["actor"], r["outcome"]) for r in rows], [(self.admin["client_id"], "ok")],
+           "the decision is on the trail: %r" % rows)
         # 2. Stopped after applying: a secret rotation of that client, made
         # but not recorded.
         self.s.stop()
