@@ -160,7 +160,7 @@ pgi_acquire(struct pg *p, int *slot, PGconn **out, const char *what)
 	int rc, i = -1;
 
 	*slot = -1;
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC, &until);	/* freed's clock (pgsql_open.c) */
 	ms = (int64_t)until.tv_nsec / 1000000 + p->pool_timeout_ms;
 	until.tv_sec += (time_t)(ms / 1000);
 	until.tv_nsec = (long)(ms % 1000) * 1000000;

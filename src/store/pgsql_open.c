@@ -397,7 +397,17 @@ pg_open(const char *target, void **h, char *err, size_t errlen)
 	p->migrate_wait_s = MIGRATE_WAIT_DEFAULT;
 	snprintf(p->connect_timeout, sizeof(p->connect_timeout), "%s", CONNECT_TIMEOUT);
 	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->freed, NULL);
+	{
+		/* pgi_acquire's wait is timed on the monotonic clock: on the
+		 * wall clock, a step back kept a waiter (and the request it
+		 * serves) waiting as long as the step, a step forward failed
+		 * it at once. */
+		pthread_condattr_t ca;
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&p->freed, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	pthread_mutex_init(&p->gmu, NULL);
 	if (parse_url(p, target, err, errlen) == -1 || check_url(p->url, err, errlen) == -1)
 		goto fail;

@@ -29,6 +29,31 @@
 
 #include "store_conformance.h"
 #include "store_fixture.h"
+/* The pool's own wait (pool_waits_on_the_monotonic_clock). */
+#include "store/pgsql_internal.h"
+#include "store/store_internal.h"
+
+/*
+ * The wall clock as this program reads it (CMakeLists.txt links it with
+ * --wrap=clock_gettime): wall_ahead_s seconds ahead of the kernel's. A
+ * deadline read from it while the kernel's clock is behind is what a wait
+ * sees when the wall clock is stepped back by that much (NTP, an operator's
+ * date) right after the deadline was taken; a negative shift, a step
+ * forward.
+ */
+static _Atomic long long wall_ahead_s;
+int __real_clock_gettime(clockid_t id, struct timespec *ts);
+int __wrap_clock_gettime(clockid_t id, struct timespec *ts);
+
+int
+__wrap_clock_gettime(clockid_t id, struct timespec *ts)
+{
+	int rc = __real_clock_gettime(id, ts);
+
+	if (rc == 0 && id == CLOCK_REALTIME)
+		ts->tv_sec += (time_t)wall_ahead_s;
+	return rc;
+}
 
 /* How long a change may take to reach another handle (NOTIFY is prompt;
  * the contract is "within one second"). */
@@ -667,6 +692,81 @@ invalid_utf8_fails_alone(void **state)
 	store_close(s);
 }
 
+/* What pool_waits_on_the_monotonic_clock's waiter got. */
+struct pool_wait {
+	struct pg	*pg;
+	int		 rc;
+	int64_t		 took_ms;
+	_Atomic int	 done;
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *
+pool_waiter(void *arg)
+{
+	struct pool_wait *w = arg;
+	PGconn *c;
+	int slot;
+	int64_t t0 = mono_ms();
+
+	w->rc = pgi_acquire(w->pg, &slot, &c, "test");
+	w->took_ms = mono_ms() - t0;
+	if (w->rc == STORE_OK)
+		pgi_release(w->pg, slot);
+	w->done = 1;
+	return NULL;
+}
+
+/*
+ * Regression: a request waiting for a pooled connection timed out on
+ * CLOCK_REALTIME, so a wall clock stepped back an hour kept it waiting an
+ * hour (every thread that needed the store hung with it), and one stepped
+ * forward failed it at once ("all database connections are busy"). It
+ * waits pool_timeout_ms whatever the wall clock does.
+ */
+static void
+pool_waits_on_the_monotonic_clock(void **state)
+{
+	static const long long steps[] = { 3600, -3600 };
+	struct store *s = NULL;
+	char u[1200], err[256] = "";
+
+	(void)state;
+	url_param(u, sizeof(u), "pool_size=1&pool_timeout_ms=300");
+	assert_int_equal(store_open(u, &s, err, sizeof(err)), STORE_OK);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		struct pool_wait w = { .pg = s->h, .rc = -1 };
+		PGconn *c;
+		pthread_t th;
+		int slot, done;
+
+		assert_int_equal(pgi_acquire(w.pg, &slot, &c, "test"), STORE_OK);
+		wall_ahead_s = steps[i];
+		assert_int_equal(pthread_create(&th, NULL, pool_waiter, &w), 0);
+		for (int k = 0; k < 300 && !w.done; k++)
+			usleep(10000);
+		done = w.done;
+		wall_ahead_s = 0;
+		pgi_release(w.pg, slot);	/* a waiter still waiting gets it */
+		pthread_join(th, NULL);
+		if (!done)
+			fail_msg("wall clock stepped %+lld s: still waiting after 3 s", steps[i]);
+		assert_int_equal(w.rc, STORE_UNAVAILABLE);
+		if (w.took_ms < 250 || w.took_ms > 2000)
+			fail_msg("wall clock stepped %+lld s: waited %lld ms, not 300", steps[i],
+			    (long long)w.took_ms);
+	}
+	store_close(s);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, fixture_setup_pg, teardown)
 
 int
@@ -684,6 +784,7 @@ main(void)
 		T(approvals),
 		T(audit_chain_across_nodes),
 		T(invalid_utf8_fails_alone),
+		T(pool_waits_on_the_monotonic_clock),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 
