@@ -162,7 +162,7 @@ run(void *arg)
 		/* Keep writes interval_ms apart (longer while failing); a stop
 		 * cuts the wait short. */
 		wait_ms = w->wait_ms != 0 ? w->wait_ms : w->interval_ms;
-		clock_gettime(CLOCK_REALTIME, &until);
+		clock_gettime(CLOCK_MONOTONIC, &until);	/* cv's clock */
 		until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
 		until.tv_sec += (time_t)(wait_ms / 1000) + until.tv_nsec / 1000000000L;
 		until.tv_nsec %= 1000000000L;
@@ -186,7 +186,17 @@ lockwriter_start(struct store *st, struct lockout *lo, int64_t duration, int64_t
 	w->duration = duration;
 	w->interval_ms = interval_ms;
 	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->cv, NULL);
+	{
+		/* The pause between writes is timed on the monotonic clock:
+		 * on the wall clock, a step back held every lock made after
+		 * it out of the store (unseen by the other nodes and the
+		 * operator) for as long as the step. */
+		pthread_condattr_t ca;
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&w->cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	if (pthread_create(&w->thread, NULL, run, w) != 0) {
 		pthread_cond_destroy(&w->cv);
 		pthread_mutex_destroy(&w->mu);

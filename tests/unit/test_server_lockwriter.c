@@ -1,0 +1,143 @@
+/*
+ * Unit tests for the lock writer (server/lockwriter.h): a lock made here
+ * reaches the store promptly, writes paced interval_ms apart, whatever the
+ * wall clock does meanwhile.
+ *
+ * Regression: the pause between two writes was timed on CLOCK_REALTIME, so
+ * a wall clock stepped back an hour held every lock made after the first
+ * out of the store for that hour: the other nodes did not enforce them and
+ * `gatehouse lock list` did not show them.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "security/lockout.h"
+#include "server/lockwriter.h"
+#include "store/store.h"
+#include "tmpdir.h"
+
+/*
+ * The wall clock as this program reads it (linked with
+ * --wrap=clock_gettime): wall_ahead_s seconds ahead of the kernel's. A
+ * deadline read from it while the kernel's clock is behind is what a wait
+ * sees when the wall clock is stepped back by that much right after the
+ * deadline was taken.
+ */
+static _Atomic long long wall_ahead_s;
+int __real_clock_gettime(clockid_t id, struct timespec *ts);
+int __wrap_clock_gettime(clockid_t id, struct timespec *ts);
+
+int
+__wrap_clock_gettime(clockid_t id, struct timespec *ts)
+{
+	int rc = __real_clock_gettime(id, ts);
+
+	if (rc == 0 && id == CLOCK_REALTIME)
+		ts->tv_sec += (time_t)wall_ahead_s;
+	return rc;
+}
+
+/* The writes the lock writer made (linked with --wrap=store_lock_put). */
+static atomic_int puts_done;
+int __real_store_lock_put(struct store *st, const struct store_lock *locks, size_t n);
+int __wrap_store_lock_put(struct store *st, const struct store_lock *locks, size_t n);
+
+int
+__wrap_store_lock_put(struct store *st, const struct store_lock *locks, size_t n)
+{
+	int rc = __real_store_lock_put(st, locks, n);
+
+	atomic_fetch_add(&puts_done, 1);
+	return rc;
+}
+
+/* Waits up to ms for puts_done to reach n; 1 when it did. */
+static int
+wait_puts(int n, int ms)
+{
+	for (int i = 0; i < ms / 10 && atomic_load(&puts_done) < n; i++)
+		usleep(10000);
+	return atomic_load(&puts_done) >= n;
+}
+
+static struct lockout_lock
+pair_lock(const char *client_id, int64_t until)
+{
+	struct lockout_lock lk;
+
+	memset(&lk, 0, sizeof(lk));
+	lk.kind = LOCKOUT_PAIR;
+	snprintf(lk.client_id, sizeof(lk.client_id), "%s", client_id);
+	snprintf(lk.address, sizeof(lk.address), "192.0.2.7");
+	lk.until = until;
+	return lk;
+}
+
+/* The store's directory, made and removed around each test. */
+static char dir[TMPDIR_LEN];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	return tmpdir_make(dir, sizeof(dir), "gh-lockwriter");
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	return tmpdir_remove(dir);
+}
+
+static void
+writes_go_on_after_the_wall_clock_steps_back(void **state)
+{
+	struct lockout_config lc = { 5, 20, 900, 900 };
+	char url[TMPDIR_LEN + 16], err[256] = "";
+	struct store *st = NULL;
+	struct lockout *lo = lockout_new(&lc);
+	struct lockwriter *w;
+	struct lockout_lock a = pair_lock("client-a", (int64_t)time(NULL) + 900);
+	struct lockout_lock b = pair_lock("client-b", (int64_t)time(NULL) + 900);
+	int second;
+
+	(void)state;
+	assert_non_null(lo);
+	snprintf(url, sizeof(url), "sqlite:%s/t.db", dir);
+	assert_int_equal(store_open(url, &st, err, sizeof(err)), STORE_OK);
+	assert_non_null(w = lockwriter_start(st, lo, 900, 50));
+
+	wall_ahead_s = 3600;	/* stepped back an hour from here on */
+	lockwriter_add(w, &a);
+	assert_true(wait_puts(1, 2000));
+	lockwriter_add(w, &b);
+	second = wait_puts(2, 2000);
+	wall_ahead_s = 0;
+	lockwriter_stop(w);	/* writes what is still queued */
+	assert_true(second);	/* 50 ms after the first, not an hour */
+
+	store_close(st);
+	lockout_free(lo);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(writes_go_on_after_the_wall_clock_steps_back,
+		    setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
