@@ -183,7 +183,7 @@ run(void *arg)
 		pthread_mutex_unlock(&r->mu);
 		sync_once(r);
 		pthread_mutex_lock(&r->mu);
-		clock_gettime(CLOCK_REALTIME, &until);
+		clock_gettime(CLOCK_MONOTONIC, &until);	/* cv's clock */
 		until.tv_nsec += (long)(r->interval_ms % 1000) * 1000000L;
 		until.tv_sec += (time_t)(r->interval_ms / 1000) + until.tv_nsec / 1000000000L;
 		until.tv_nsec %= 1000000000L;
@@ -209,7 +209,16 @@ ratesync_start(struct store *st, struct ratelimit *rl, const char *node, int64_t
 	snprintf(r->node, sizeof(r->node), "%s", node);
 	r->interval_ms = interval_ms;
 	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->cv, NULL);
+	{
+		/* The pause between syncs is timed on the monotonic clock: on
+		 * the wall clock, a step back stopped the sharing for as long
+		 * as the step. */
+		pthread_condattr_t ca;
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&r->cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	if (pthread_create(&r->thread, NULL, run, r) != 0) {
 		pthread_cond_destroy(&r->cv);
 		pthread_mutex_destroy(&r->mu);
