@@ -1,4 +1,6 @@
 /* context.c — see context.h. */
+#define _GNU_SOURCE	/* pthread_mutex_clocklock (glibc 2.30; POSIX.1-2024) */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,15 +285,17 @@ ctx_changed_here(struct gh_ctx *c)
 	atomic_store(&c->refreshed_ns, 0);
 }
 
-/* reload_mu, waited for CTX_RELOAD_WAIT_MS at most; 0 when taken. */
+/* reload_mu, waited for CTX_RELOAD_WAIT_MS at most; 0 when taken. On the
+ * monotonic clock: pthread_mutex_timedlock's is the wall clock, which a
+ * step back made wait for the whole reload and a step forward not at all. */
 static int
 reload_lock(struct gh_ctx *c)
 {
 	struct timespec until;
 
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += CTX_RELOAD_WAIT_MS / 1000;
-	return pthread_mutex_timedlock(&c->reload_mu, &until);
+	return pthread_mutex_clocklock(&c->reload_mu, CLOCK_MONOTONIC, &until);
 }
 
 /* 1 when what g says is all loaded. */
