@@ -10,6 +10,12 @@
 #include "util/util.h"
 
 int
+keys_revoked(const struct store_key *k)
+{
+	return k->remove_at != 0 && k->remove_at == k->retire_at;
+}
+
+int
 keys_load(struct store *st, const uint8_t seal_key[32], int64_t now,
     struct keyring **out, char *err, size_t errlen)
 {
@@ -35,7 +41,7 @@ keys_load(struct store *st, const uint8_t seal_key[32], int64_t now,
 		size_t derlen = 0;
 		const char *why = NULL;
 
-		if (k->remove_at != 0 && k->remove_at <= now)
+		if ((k->remove_at != 0 && k->remove_at <= now) || keys_revoked(k))
 			continue;
 		if (jose_alg_from_name(k->alg, &alg) == -1) {
 			snprintf(err, errlen, "key %s has unknown algorithm %s", k->kid, k->alg);

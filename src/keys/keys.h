@@ -16,7 +16,16 @@
 
 #define KEYS_KID_LEN 24
 
-/* Builds a keyring of every key in the store that is not yet removed at now.
+/*
+ * 1 when k was revoked (store_key_revoke retires and removes it at one
+ * time; a rotation removes a key well after it retires it). Whatever the
+ * clock of the reader: the revoking host's clock may be ahead of it, or
+ * its own stepped back since, and a key revoked in its future would sign
+ * and be published again until its clock caught up.
+ */
+int	keys_revoked(const struct store_key *k);
+/* Builds a keyring of every key in the store that is neither revoked nor
+ * removed at now.
  * 0, or -1 with a reason in err (a key that does not unseal is an error:
  * a wrong master key must not start a server that cannot verify). */
 int	keys_load(struct store *, const uint8_t seal_key[32], int64_t now,

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keys/keys.h"
 #include "manage/views.h"
 #include "util/util.h"
 
@@ -111,7 +112,7 @@ views_secret_holder(const struct store_secret *s)
 static const char *
 key_state(const struct store_key *k, int64_t now)
 {
-	if (k->remove_at != 0 && k->remove_at <= now)
+	if ((k->remove_at != 0 && k->remove_at <= now) || keys_revoked(k))
 		return "removed";
 	if (k->retire_at != 0 && k->retire_at <= now)
 		return "retired";

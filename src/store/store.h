@@ -297,7 +297,9 @@ int	store_key_list(struct store *, struct store_key **out, size_t *n);
 int	store_key_rotate(struct store *, const struct store_key *add, int64_t now,
 	    int64_t old_remove_at, const char *replaces);
 /*
- * Revokes key kid at now (it retires and is removed at now), in one
+ * Revokes key kid at now (it retires and is removed at now: readers know
+ * a revoked key by the two being equal, keys_revoked, whatever their own
+ * clock says), in one
  * transaction with the check that another key of its env still signs:
  * when kid is the key signing for its env at now and no other does, the
  * key scheduled to take over next (a rotation's successor) is brought

@@ -385,6 +385,31 @@ class Lifecycle(Suite):
         finally:
             s.cleanup()
 
+    def test_a_revoked_key_stays_revoked_on_a_clock_behind(self):
+        # Regression: a revocation retires and removes the key at the
+        # revoking host's time; a node whose clock was behind it (another
+        # node, the CLI's host, or this one after NTP stepped it back)
+        # published the key again and took its tokens until its own clock
+        # reached that time. Here the CLI's clock is 5 minutes ahead.
+        s = Server()
+        try:
+            c = s.client("keys", name="skew")
+            auth = {"Authorization": basic(c["client_id"], c["client_secret"])}
+            t = s.token(c["client_id"], c["client_secret"]).json()["access_token"]
+            old = jwt_parts(t)[0]["kid"]
+            s.cli("keys", "rotate", "--env", "sandbox", "--lead", "0")
+            eq(s.post_form("/oauth/introspect", {"token": t}, headers=auth).json().get("active"),
+               True, "the retired key's token is still good")
+            s.env["GATEHOUSE_CLOCK_OFFSET"] = "300"
+            s.cli("keys", "revoke", old)
+            del s.env["GATEHOUSE_CLOCK_OFFSET"]
+            jwks = [k["kid"] for k in s.get("/.well-known/jwks.json").json()["keys"]]
+            check(old not in jwks, "the revoked key is not published: %r" % jwks)
+            eq(s.post_form("/oauth/introspect", {"token": t}, headers=auth).json(),
+               {"active": False}, "its token is refused")
+        finally:
+            s.cleanup()
+
     def test_key_rotation_publish_ahead_then_sign(self):
         c = self.s.client("keys", name="k")
         old_kid = jwt_parts(self.s.token(c["client_id"], c["client_secret"]).json()["access_token"])[0]["kid"]
