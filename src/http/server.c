@@ -606,8 +606,14 @@ listen_group(struct sockaddr_storage *ss, unsigned n, int *fds, char *err, size_
  * 1.3. libmicrohttpd's default, GnuTLS "NORMAL", still negotiated TLS
  * 1.0 and 1.1 (with CBC and SHA-1), which RFC 8996 forbids and RFC 9700
  * (OAuth 2.0 security BCP, by BCP 195) rules out for a token endpoint.
+ * At 1.2, NORMAL also took static RSA key exchange (no forward secrecy:
+ * whoever gets the key later reads every recorded token) and CBC suites
+ * (MAC-then-encrypt, Lucky13), which RFC 9325 §4.1-4.2 (BCP 195) says
+ * not to negotiate: only ECDHE with AEAD ciphers are left, as in
+ * Mozilla's "intermediate" profile.
  */
-static const char tls_priorities[] = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2";
+static const char tls_priorities[] =
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-RSA:-AES-256-CBC:-AES-128-CBC";
 
 /* A libmicrohttpd daemon on listening socket fd, driven by a thread of
  * loop.c rather than its own; over TLS when a certificate is configured

@@ -388,6 +388,36 @@ class Dialects(Suite):
         finally:
             s.cleanup()
 
+    def test_https_takes_no_static_rsa_or_cbc_at_tls_1_2(self):
+        # Regression: GnuTLS "NORMAL" at TLS 1.2 still took static RSA key
+        # exchange (no forward secrecy) and CBC suites, which RFC 9325
+        # (BCP 195) says not to negotiate; ECDHE with AEAD is what is left.
+        import socket
+        import ssl
+        s = Server(start=False)
+        try:
+            s.make_cert(rsa=True)
+            s.start()
+
+            def cipher(suite):
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+                ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+                ctx.set_ciphers(suite + ":@SECLEVEL=0")
+                try:
+                    with ctx.wrap_socket(socket.create_connection(("127.0.0.1", s.port), timeout=10)) as t:
+                        return t.cipher()[0]
+                except (ssl.SSLError, OSError):
+                    return None
+            for weak in ("AES256-GCM-SHA384", "AES128-SHA", "ECDHE-RSA-AES128-SHA",
+                         "ECDHE-RSA-AES256-SHA384"):
+                eq(cipher(weak), None, "%s refused" % weak)
+            for good in ("ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-CHACHA20-POLY1305"):
+                eq(cipher(good), good, "%s served" % good)
+        finally:
+            s.cleanup()
+
     def test_require_https(self):
         s = Server("--require-https", "--trusted-proxies", "127.0.0.1")
         try:

@@ -100,6 +100,20 @@ class Response:
         return "<%d %r>" % (self.status, self.body[:300])
 
 
+def make_cert_files(directory, prefix, rsa=False, cn="127.0.0.1"):
+    """A self-signed certificate for 127.0.0.1 and its key (mode 0600) as
+    <directory>/<prefix>cert.pem and key.pem: EC P-256, or RSA 2048."""
+    cert = os.path.join(directory, prefix + "cert.pem")
+    key = os.path.join(directory, prefix + "key.pem")
+    kind = ["rsa:2048"] if rsa else ["ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    subprocess.run(["openssl", "req", "-x509", "-newkey"] + kind + ["-nodes", "-days", "2",
+                    "-subj", "/CN=" + cn, "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    os.chmod(key, 0o600)
+    return cert, key
+
+
 class Server:
     """One gatehouse serve process and its store. policy: the text of a
     gate policy, written to <dir>/gate.policy (self.policy) and served
@@ -141,15 +155,9 @@ class Server:
             self.start()
 
     # -- process -----------------------------------------------------------
-    def make_cert(self):
-        self.cert = os.path.join(self.dir, "cert.pem")
-        self.key = os.path.join(self.dir, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                        "-keyout", self.key, "-out", self.cert],
-                       check=True, capture_output=True)
-        os.chmod(self.key, 0o600)
+    def make_cert(self, rsa=False):
+        self.cert, self.key = make_cert_files(self.dir, "", rsa=rsa)
+        self.tls = True
         self.extra += ["--tls-cert", self.cert, "--tls-key", self.key]
 
     def argv(self):
