@@ -240,16 +240,41 @@ no_passphrase(char *buf, int size, int rwflag, void *u)
 	return -1;
 }
 
+/* What the logs say of a certificate: its subject and when it expires;
+ * nothing of its key. */
+struct cert_desc {
+	char subject[256];
+	char not_after[32];	/* ISO 8601 UTC */
+};
+
+static void
+cert_describe(X509 *x, struct cert_desc *d)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	struct tm tm;
+	int n = 0;
+
+	/* RFC 2253, bytes past ASCII escaped: the log line stays UTF-8. */
+	if (b != NULL && X509_NAME_print_ex(b, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0)
+		n = BIO_read(b, d->subject, (int)sizeof(d->subject) - 1);
+	d->subject[n > 0 ? n : 0] = '\0';
+	BIO_free(b);
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1 ||
+	    strftime(d->not_after, sizeof(d->not_after), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		d->not_after[0] = '\0';
+}
+
 /*
  * The TLS certificate and key parse, and the key is the certificate's.
  * Left to libmicrohttpd, a mismatch showed only when the listener started,
  * after a first run had made the store, its keys and an admin client (the
  * secret shown with an https URL that never answered), and it said only
- * "a bad TLS certificate or key?". 0, or -1 with the reason in err.
+ * "a bad TLS certificate or key?". 0 with the certificate described in
+ * *desc (when not NULL), or -1 with the reason in err.
  */
 static int
 tls_pair_check(const struct config *cfg, const char *cert, const char *key, char *err,
-    size_t errlen)
+    size_t errlen, struct cert_desc *desc)
 {
 	BIO *b = NULL;
 	X509 *x = NULL;
@@ -273,6 +298,8 @@ tls_pair_check(const struct config *cfg, const char *cert, const char *key, char
 		    cfg->tls_key, cfg->tls_cert);
 		goto out;
 	}
+	if (desc != NULL)
+		cert_describe(x, desc);
 	rc = 0;
 out:
 	ERR_clear_error();
@@ -622,11 +649,14 @@ housekeeping(struct gh_ctx *ctx)
 	metrics_set("gatehouse_client_secrets_rotation_due", (double)due, NULL);
 }
 
+struct serve;
+static json_t	*serve_reload_tls(struct serve *, int *refused);
+
 /* Runs until a stop is asked (SIGTERM, SIGINT: server/signals.h); SIGHUP
  * and a once-a-second tick refresh the caches from the store (changes by
- * the CLI or other nodes). */
+ * the CLI or other nodes); SIGHUP also reads the TLS certificate again. */
 static void
-run_until_stopped(struct gh_ctx *ctx, struct sigwatch *sw)
+run_until_stopped(struct gh_ctx *ctx, struct sigwatch *sw, struct serve *sv)
 {
 	unsigned ticks = 0;
 	enum sigwatch_event ev;
@@ -635,7 +665,8 @@ run_until_stopped(struct gh_ctx *ctx, struct sigwatch *sw)
 	while ((ev = sigwatch_wait(sw, 1000)) != SIGWATCH_STOP) {
 		if (ev == SIGWATCH_HUP) {
 			char err[256];
-			int keys = ctx_reload_keys(ctx, err, sizeof(err)), policy;
+			int keys = ctx_reload_keys(ctx, err, sizeof(err)), policy, tls_refused = 0;
+			json_t *tls, *line;
 
 			if (keys == -1)
 				log_event(LOG_ERROR, "server.reload_failed", json_pack("{s:s}", "reason", err));
@@ -643,10 +674,17 @@ run_until_stopped(struct gh_ctx *ctx, struct sigwatch *sw)
 			 * (gate.policy_refused names it and its lines) and the old
 			 * policy stays, which the reload's line says too. */
 			policy = gate_reload(ctx, err, sizeof(err));
-			if (keys == 0)
-				log_event(policy == 0 ? LOG_INFO : LOG_WARN, "server.reloaded",
-				    json_pack("{s:s}", "policy", policy == 0 ? "current" :
-				    "the previous one: the file was refused"));
+			/* Likewise the TLS certificate (server.tls_refused). */
+			tls = serve_reload_tls(sv, &tls_refused);
+			if (keys == 0) {
+				line = json_pack("{s:s}", "policy", policy == 0 ? "current" :
+				    "the previous one: the file was refused");
+				if (line != NULL && tls != NULL)
+					json_object_set(line, "tls", tls);
+				log_event(policy == 0 && !tls_refused ? LOG_INFO : LOG_WARN,
+				    "server.reloaded", line);
+			}
+			json_decref(tls);
 		}
 		ctx_refresh(ctx);
 		/* Locks that ran out: logged and counted within a second. */
@@ -672,6 +710,57 @@ struct serve {
 	enum jose_alg alg;
 	int nkeys, ctx_ready, served;
 };
+
+/*
+ * SIGHUP: the certificate and key read again from tls_cert and tls_key, as
+ * a renewal (ACME's every 60 days, an internal CA's every few) leaves
+ * them, and served to new connections from here on; connections open keep
+ * theirs. A pair that cannot be read, whose key is not the certificate's,
+ * or that GnuTLS will not take is refused (server.tls_refused says why)
+ * and the one before stays in service. Returns what the reload's line
+ * says of TLS (NULL without TLS); *refused is set when it was refused.
+ */
+static json_t *
+serve_reload_tls(struct serve *sv, int *refused)
+{
+	struct cert_desc d;
+	char err[512];
+	char *cert = NULL, *key = NULL;
+	const char *what;
+
+	if (sv->cert == NULL)
+		return NULL;
+	if ((cert = read_pem(sv->cfg.tls_cert, 0, err, sizeof(err))) == NULL ||
+	    (key = read_pem(sv->cfg.tls_key, 1, err, sizeof(err))) == NULL ||
+	    tls_pair_check(&sv->cfg, cert, key, err, sizeof(err), &d) == -1 ||
+	    http_server_tls_replace(sv->srv, cert, key, err, sizeof(err)) == -1) {
+		log_event(LOG_ERROR, "server.tls_refused", json_pack("{s:s, s:s}", "reason", err,
+		    "note", "the certificate before is still served"));
+		*refused = 1;
+		what = "the previous one: the new one was refused";
+		goto out;
+	}
+	/* The certificate alone tells: the key was checked to be its key. */
+	what = strcmp(cert, sv->cert) == 0 ? "unchanged" : "replaced";
+	free(sv->cert);
+	sv->cert = cert;
+	cert = NULL;
+	OPENSSL_cleanse(sv->key, strlen(sv->key));
+	free(sv->key);
+	sv->key = key;
+	key = NULL;
+	sv->hc.tls_cert_pem = sv->cert;
+	sv->hc.tls_key_pem = sv->key;
+	return json_pack("{s:s, s:s, s:s}", "certificate", what, "subject", d.subject,
+	    "not_after", d.not_after);
+out:
+	free(cert);
+	if (key != NULL) {
+		OPENSSL_cleanse(key, strlen(key));
+		free(key);
+	}
+	return json_pack("{s:s}", "certificate", what);
+}
 
 /* The settings checked before anything is opened: listen, the signing
  * algorithm, and the TLS certificate and key, read. */
@@ -728,7 +817,7 @@ serve_settings(struct serve *sv)
 	if (sv->cfg.tls_cert[0] != '\0') {
 		if ((sv->cert = read_pem(sv->cfg.tls_cert, 0, err, sizeof(err))) == NULL ||
 		    (sv->key = read_pem(sv->cfg.tls_key, 1, err, sizeof(err))) == NULL ||
-		    tls_pair_check(&sv->cfg, sv->cert, sv->key, err, sizeof(err)) == -1) {
+		    tls_pair_check(&sv->cfg, sv->cert, sv->key, err, sizeof(err), NULL) == -1) {
 			fprintf(stderr, "gatehouse: serve: TLS: %s\n", err);
 			return -1;
 		}
@@ -922,7 +1011,7 @@ serve_run(struct serve *sv, struct sigwatch *sw)
 	    "listen", sv->bound, "port", (int)sv->port, "issuer", sv->base, "store",
 	    store_backend(sv->st), "store_engine", store_engine(sv->st, engine, sizeof(engine)),
 	    "keys_created", sv->nkeys, "require_https", sv->ctx.require_https));
-	run_until_stopped(&sv->ctx, sw);
+	run_until_stopped(&sv->ctx, sw, sv);
 	http_server_stop(sv->srv);
 	sv->srv = NULL;
 	/* The exit status says whether the last writes were kept: each

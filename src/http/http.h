@@ -167,6 +167,13 @@ int	http_server_listen(const struct http_config *, struct http_server **out,
  * caller ends with http_server_stop. routes must outlive the server. */
 int	http_server_serve(struct http_server *, const struct http_config *,
 	    const struct http_route *, size_t nroutes, char *err, size_t errlen);
+/* Makes cert_pem (the leaf, then its intermediates) and key_pem, whose
+ * match the caller has checked, what new TLS connections are shown;
+ * connections open keep the certificate they had. Neither text is kept.
+ * 0, or -1 with the reason in err and the certificate before still
+ * served (as for a server without TLS). Any thread. */
+int	http_server_tls_replace(struct http_server *, const char *cert_pem,
+	    const char *key_pem, char *err, size_t errlen);
 /* The port actually bound. */
 uint16_t http_server_port(const struct http_server *);
 /* Stops accepting, lets in-flight requests finish, then stops (one only

@@ -32,6 +32,7 @@
 #include "http/limits.h"
 #include "http/loop.h"
 #include "http/server_internal.h"
+#include "http/tls.h"
 #include "obs/log.h"
 #include "net/cidr.h"
 #include "net/forwarded.h"
@@ -219,7 +220,8 @@ request_begin(struct http_server *s, struct MHD_Connection *conn, const char *ur
 	{
 		const union MHD_ConnectionInfo *sc =
 		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-		c->watch = sc != NULL ? sc->socket_context : NULL;	/* watch.h */
+		const struct conn_sock *cs = sc != NULL ? sc->socket_context : NULL;
+		c->watch = cs != NULL ? cs->watch : NULL;	/* watch.h */
 	}
 	c->start_ns = clock_mono_ns();
 	pthread_mutex_init(&c->mu, NULL);
@@ -470,25 +472,31 @@ client_addr(struct MHD_Connection *conn)
 /*
  * A connection opened or closed on its daemon's loop (or, closed, on the
  * thread stopping the server). An opened one is counted against its
- * address's share (peers.h) and watched from its opening (watch.h); one
- * over its address's share, or that cannot be watched (out of memory), is
- * ended at once rather than left unbounded. Only a connection with a
- * watch was counted: libmicrohttpd tells of every opened connection's
- * closing, so the two pair.
+ * address's share (peers.h), watched from its opening (watch.h) and, over
+ * TLS, given the certificate current then (tls.h); one over its address's
+ * share, or that cannot be watched (out of memory), is ended at once
+ * rather than left unbounded. Only a connection with a socket context was
+ * counted and holds a certificate: libmicrohttpd tells of every opened
+ * connection's closing, so the two pair.
  */
 static void
 conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
     enum MHD_ConnectionNotificationCode code)
 {
 	struct http_server *s = cls;
-	const union MHD_ConnectionInfo *fd;
+	const union MHD_ConnectionInfo *fd, *tls;
 	const struct sockaddr *addr = client_addr(conn);
 	struct http_watch *w;
+	struct conn_sock *cs = *socket_context;
 
 	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
-		if (*socket_context != NULL && addr != NULL)
-			peers_close(s->peers, addr);
-		watch_close(*socket_context);
+		if (cs != NULL) {
+			if (addr != NULL)
+				peers_close(s->peers, addr);
+			watch_close(cs->watch);
+			tls_release(cs->pair);
+			free(cs);
+		}
 		*socket_context = NULL;
 		return;
 	}
@@ -499,11 +507,19 @@ conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 		(void)shutdown(fd->connect_fd, SHUT_RDWR);
 		return;
 	}
-	if ((*socket_context = watch_open(w, fd->connect_fd, clock_mono_ns())) == NULL) {
+	if ((cs = calloc(1, sizeof(*cs))) == NULL ||
+	    (cs->watch = watch_open(w, fd->connect_fd, clock_mono_ns())) == NULL) {
+		free(cs);
 		if (addr != NULL)
 			peers_close(s->peers, addr);
 		(void)shutdown(fd->connect_fd, SHUT_RDWR);
+		return;
 	}
+	/* Without a pair, the handshake fails (tls_retrieve). */
+	if (s->certs != NULL &&
+	    (tls = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION)) != NULL)
+		cs->pair = tls_hold(s->certs, tls->tls_session);
+	*socket_context = cs;
 }
 
 /* Between a loop's passes: its daemon's sweep for requests overdue. */
@@ -623,9 +639,10 @@ start_daemon(struct http_server *s, const struct http_config *cfg, int fd, unsig
     struct http_watch *w)
 {
 	unsigned flags = MHD_USE_EPOLL_LINUX_ONLY | MHD_ALLOW_SUSPEND_RESUME;
+	/* The certificate by callback, not MHD_OPTION_HTTPS_MEM_CERT: a
+	 * reload may replace it (tls.h). */
 	struct MHD_OptionItem tls[] = {
-		{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->tls_cert_pem },
-		{ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key_pem },
+		{ MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)tls_retrieve },
 		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)tls_priorities },
 		{ MHD_OPTION_END, 0, NULL }
 	};
@@ -642,7 +659,7 @@ start_daemon(struct http_server *s, const struct http_config *cfg, int fd, unsig
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(HTTP_MAX_HEADER_BYTES * 2),
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, s,
 	    MHD_OPTION_URI_LOG_CALLBACK, uri_seen, NULL,
-	    MHD_OPTION_ARRAY, s->tls ? tls : &tls[3],
+	    MHD_OPTION_ARRAY, s->tls ? tls : &tls[2],
 	    MHD_OPTION_END);
 }
 
@@ -774,6 +791,11 @@ http_server_serve(struct http_server *s, const struct http_config *cfg,
 	s->routes = routes;
 	s->nroutes = nroutes;
 	s->tls = cfg->tls_cert_pem != NULL;
+	if (s->tls && (s->certs = tls_certs_new(cfg->tls_cert_pem, cfg->tls_key_pem, why,
+	    sizeof(why))) == NULL) {
+		snprintf(err, errlen, "TLS: %s", why);
+		return -1;
+	}
 	s->log_requests = cfg->log_requests;
 	metrics_declare("gatehouse_http_requests_total", "counter", "HTTP requests by route and status.", "route,status");
 	metrics_declare("gatehouse_http_request_failures_total", "counter", "HTTP requests answered 4xx/5xx, by route and reason.", "route,reason");
@@ -805,6 +827,17 @@ http_server_serve(struct http_server *s, const struct http_config *cfg,
 		return -1;
 	}
 	return 0;
+}
+
+int
+http_server_tls_replace(struct http_server *s, const char *cert_pem, const char *key_pem,
+    char *err, size_t errlen)
+{
+	if (s->certs == NULL) {
+		snprintf(err, errlen, "the server does not serve TLS");
+		return -1;
+	}
+	return tls_certs_replace(s->certs, cert_pem, key_pem, err, errlen);
 }
 
 uint16_t
@@ -843,6 +876,7 @@ http_server_stop(struct http_server *s)
 	for (unsigned i = 0; i < s->nd; i++)
 		MHD_stop_daemon(s->d[i]);
 	spares_free(NULL);	/* in case MHD completed requests on this thread */
+	tls_certs_free(s->certs);	/* every connection has let go of its pair */
 	peers_free(s->peers);
 	free(s);
 }

@@ -53,6 +53,13 @@ struct conn_ctx {
 	struct http_field	 hdr[HTTP_MAX_HEADERS];
 };
 
+/* A connection's own, from its opening to its closing (libmicrohttpd's
+ * socket context): its watch, and over TLS its certificate. */
+struct conn_sock {
+	struct conn_watch	*watch;		/* watch.h */
+	struct tls_pair		*pair;		/* tls.h; NULL over plain HTTP */
+};
+
 struct http_server {
 	int			 fds[HTTP_MAX_THREADS];	/* bound, not yet served */
 	unsigned		 nfds;
@@ -65,6 +72,7 @@ struct http_server {
 	const struct http_route	*routes;
 	size_t			 nroutes;
 	int			 tls;
+	struct tls_certs	*certs;		/* what TLS handshakes present (tls.h) */
 	int			 log_requests;
 	const struct cidr_list	*trusted;	/* proxies (http.h unlimited); NULL: none */
 	_Atomic long		 inflight;

@@ -8,7 +8,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from harness import Server, Suite, basic, check, eq, jwt_parts  # noqa: E402
+from harness import Server, Suite, basic, check, eq, jwt_parts, make_cert_files  # noqa: E402
 
 
 def iso_to_epoch(s):
@@ -415,6 +415,95 @@ class Dialects(Suite):
                 eq(cipher(weak), None, "%s refused" % weak)
             for good in ("ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-CHACHA20-POLY1305"):
                 eq(cipher(good), good, "%s served" % good)
+        finally:
+            s.cleanup()
+
+    def test_sighup_serves_a_renewed_tls_certificate(self):
+        # Regression: the certificate and key were read once, at start; a
+        # renewed one (ACME's, an internal CA's of days) took a restart.
+        # SIGHUP now reads both again: new connections see the new one,
+        # connections already open keep theirs, and a bad pair is refused
+        # with the one before still served.
+        import signal
+        import socket
+        import ssl
+        import time
+        s = Server(tls=True)
+
+        def der(path):
+            with open(path) as f:
+                return ssl.PEM_cert_to_DER_cert(f.read())
+
+        def served(sock=None):
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            sock = sock or socket.create_connection(("127.0.0.1", s.port), timeout=10)
+            with ctx.wrap_socket(sock) as t:
+                return t.getpeercert(binary_form=True)
+
+        def hup():
+            before = s.stderr().count('"event":"server.reloaded"')
+            s.proc.send_signal(signal.SIGHUP)
+            deadline = time.time() + 10
+            while s.stderr().count('"event":"server.reloaded"') == before:
+                check(time.time() < deadline, "no server.reloaded: %s" % s.stderr()[-1500:])
+                time.sleep(0.05)
+            return [json.loads(x) for x in s.stderr().splitlines() if x.startswith("{")]
+
+        try:
+            a = der(s.cert)
+            eq(served(), a, "cert A at start")
+            kept = s.connection()                 # keep-alive, on A
+            kept.request("GET", "/healthz")
+            r = kept.getresponse()
+            r.read()
+            eq(r.status, 200, "first answer")
+            early = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+            time.sleep(0.2)                       # opened before the reload
+
+            # Renewed the way certbot and cert-manager do: files replaced.
+            bc, bk = make_cert_files(s.dir, "b-", rsa=True, cn="renewed.example")
+            b = der(bc)
+            with open(bk) as f:
+                b_key = f.read()
+            os.replace(bc, s.cert)
+            os.replace(bk, s.key)
+            line = [e for e in hup() if e["event"] == "server.reloaded"][-1]
+            eq(line["level"], "info", "reloaded: %r" % line)
+            eq(line["tls"]["certificate"], "replaced", "says it changed: %r" % line)
+            eq(line["tls"]["subject"], "CN=renewed.example", "subject")
+            check(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", line["tls"]["not_after"]),
+                  "notAfter: %r" % line)
+            eq(served(), b, "a new connection sees the renewed certificate")
+            eq(served(early), a, "a connection opened before the reload keeps its own")
+            kept.request("GET", "/healthz")
+            eq(kept.getresponse().status, 200, "a connection open across the reload still serves")
+            eq(kept.sock.getpeercert(binary_form=True), a, "on its own certificate")
+            kept.close()
+            r = s.get("/healthz")
+            eq(r.status, 200, "served after the reload")
+
+            # A broken renewal: the key of another certificate; then a
+            # key open to others. Each refused, B still served.
+            ac, ak = make_cert_files(s.dir, "c-")
+            os.replace(ac, s.cert)                # the key is still B's
+            ev = hup()
+            check(any(e["event"] == "server.tls_refused" and
+                      "is not the key of the certificate" in e["reason"] for e in ev),
+                  "refusal logged: %s" % s.stderr()[-1500:])
+            line = [e for e in ev if e["event"] == "server.reloaded"][-1]
+            eq(line["level"], "warn", "the reload's line warns")
+            check("refused" in line["tls"]["certificate"], "says the old one stays: %r" % line)
+            eq(served(), b, "the renewed certificate still served")
+            os.replace(ak, s.key)
+            os.chmod(s.key, 0o644)
+            ev = hup()
+            check(any(e["event"] == "server.tls_refused" and "open to group or others" in e["reason"]
+                      for e in ev), "a readable key refused: %s" % s.stderr()[-1500:])
+            eq(served(), b, "still the renewed certificate")
+            body = "".join(b_key.splitlines()[1:-1])
+            check(body[:40] not in s.stderr(), "no key material in the logs")
         finally:
             s.cleanup()
 
