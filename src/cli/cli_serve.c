@@ -192,7 +192,11 @@ is_unspecified(const char *host)
 	return inet_pton(AF_INET6, host, a) == 1 && memcmp(a, zero, 16) == 0;
 }
 
-/* Reads a PEM file; a private key must not be readable by others. */
+/* Reads a PEM file; a private key must not be readable by others.
+ * O_NONBLOCK: a FIFO (or a device) named by mistake is refused as not a
+ * regular file, where a blocking open waited for a writer for good, at
+ * start or, on SIGHUP, on the thread that refreshes the caches and hears
+ * the stop. It changes nothing for a regular file. */
 static char *
 read_pem(const char *path, int secret, char *err, size_t errlen)
 {
@@ -203,7 +207,7 @@ read_pem(const char *path, int secret, char *err, size_t errlen)
 	size_t used = 0;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
@@ -215,8 +219,10 @@ read_pem(const char *path, int secret, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: the key %s", path, why);
 		goto fail;
 	}
-	if ((buf = malloc((size_t)sb.st_size + 1)) == NULL)
+	if ((buf = malloc((size_t)sb.st_size + 1)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
 		goto fail;
+	}
 	while (used < (size_t)sb.st_size && (n = read(fd, buf + used, (size_t)sb.st_size - used)) > 0)
 		used += (size_t)n;
 	buf[used] = '\0';

@@ -357,6 +357,21 @@ class Dialects(Suite):
         finally:
             s.cleanup()
 
+    def test_a_fifo_as_tls_key_is_refused_not_waited_on(self):
+        # Regression: the key file was opened blocking, so a FIFO named as
+        # tls_key held serve at start (and would hold a SIGHUP's reload)
+        # until some process wrote to it.
+        s = Server(start=False)
+        try:
+            s.make_cert()
+            fifo = os.path.join(s.dir, "fifo-key.pem")
+            os.mkfifo(fifo, 0o600)
+            s.extra = ["--tls-cert", s.cert, "--tls-key", fifo]
+            eq(s.start(expect_fail=True), 1, "exit status")
+            check("%s: not a regular file" % fifo in s.stderr(), s.stderr()[-600:])
+        finally:
+            s.cleanup()
+
     def test_https_refuses_tls_1_0_and_1_1(self):
         # RFC 8996: TLS 1.0 and 1.1 MUST NOT be negotiated; libmicrohttpd's
         # default GnuTLS priorities took both.
