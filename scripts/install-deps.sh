@@ -6,7 +6,7 @@
 # Runs apt-get through sudo when not root. Exits 0 at once when nothing is missing.
 set -euo pipefail
 
-build_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev
+build_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libgnutls28-dev libjansson-dev
             libsqlite3-dev libssl-dev libcurl4-openssl-dev libpq-dev openssl curl)
 test_pkgs=(libcmocka-dev python3 python3-jwt python3-authlib python3-requests python3-yaml
            nginx-light wrk postgresql valgrind clang)
