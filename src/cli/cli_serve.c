@@ -827,6 +827,13 @@ serve_settings(struct serve *sv)
 			fprintf(stderr, "gatehouse: serve: TLS: %s\n", err);
 			return -1;
 		}
+		/* Not refused: a proxy in front may rewrite what clients see.
+		 * But a client that takes the metadata at its word calls the
+		 * endpoints over plain HTTP on a port that speaks only TLS. */
+		if (strncmp(sv->cfg.issuer, "http://", 7) == 0)
+			log_event(LOG_WARN, "server.issuer_not_https", json_pack("{s:s, s:s}",
+			    "issuer", sv->cfg.issuer, "note", "this server speaks only TLS, and the "
+			    "metadata sends clients to http:// endpoints; set issuer to https://"));
 	}
 	return 0;
 }

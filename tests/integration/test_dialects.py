@@ -332,6 +332,24 @@ class Dialects(Suite):
         finally:
             s.cleanup()
 
+    def test_an_http_issuer_over_tls_is_warned_of(self):
+        # The metadata would send clients to http:// endpoints on a port
+        # that speaks only TLS: said at start (a proxy may still rewrite).
+        s = Server(tls=True, start=False)
+        try:
+            s.extra += ["--issuer", "http://auth.example.test"]
+            s.start()
+            check('"server.issuer_not_https"' in s.stderr(), "warned: %s" % s.stderr()[-400:])
+            eq(s.get("/.well-known/oauth-authorization-server").json()["issuer"],
+               "http://auth.example.test", "still the issuer given")
+        finally:
+            s.cleanup()
+        s = Server(tls=True)
+        try:
+            check("server.issuer_not_https" not in s.stderr(), "no warning for https")
+        finally:
+            s.cleanup()
+
     def test_a_tls_key_that_is_not_the_certificates_is_refused_before_the_first_run(self):
         # Regression: libmicrohttpd found the mismatch only when the
         # listener started, after the first run had made the store, its
