@@ -251,6 +251,7 @@ no_passphrase(char *buf, int size, int rwflag, void *u)
 struct cert_desc {
 	char subject[256];
 	char not_after[32];	/* ISO 8601 UTC */
+	int64_t expires_at;	/* Unix time; 0: unknown */
 };
 
 static void
@@ -258,7 +259,7 @@ cert_describe(X509 *x, struct cert_desc *d)
 {
 	BIO *b = BIO_new(BIO_s_mem());
 	struct tm tm;
-	int n = 0;
+	int n = 0, days = 0, secs = 0;
 
 	/* RFC 2253, bytes past ASCII escaped: the log line stays UTF-8. */
 	if (b != NULL && X509_NAME_print_ex(b, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0)
@@ -268,6 +269,19 @@ cert_describe(X509 *x, struct cert_desc *d)
 	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1 ||
 	    strftime(d->not_after, sizeof(d->not_after), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		d->not_after[0] = '\0';
+	/* From now, both on the real clock (NULL: now). */
+	d->expires_at = ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)) == 1 ?
+	    (int64_t)time(NULL) + (int64_t)days * 86400 + secs : 0;
+}
+
+/* The certificate's end as a gauge: short-lived certificates are renewed
+ * and reloaded (SIGHUP), and an operator alerts on one that was not. */
+static void
+cert_metric(const struct cert_desc *d)
+{
+	if (d->expires_at > 0)
+		metrics_set("gatehouse_tls_certificate_expiry_timestamp_seconds",
+		    (double)d->expires_at, NULL);
 }
 
 /*
@@ -508,6 +522,8 @@ declare_metrics(void)
 {
 	metrics_declare("gatehouse_tokens_issued_total", "counter",
 	    "Tokens issued, by tenant and algorithm.", "tenant,alg");
+	metrics_declare("gatehouse_tls_certificate_expiry_timestamp_seconds", "gauge",
+	    "When the TLS certificate served now expires (Unix time; with TLS only).", "");
 	metrics_declare("gatehouse_client_secrets_rotation_due", "gauge",
 	    "Live client secrets older than secret_rotation_age.", "");
 	metrics_declare("gatehouse_lockouts_total", "counter",
@@ -712,6 +728,7 @@ struct serve {
 	uint8_t master[MASTERKEY_LEN];
 	char host[64], base[300], bound[80];
 	char *cert, *key;		/* PEM, key wiped when freed */
+	struct cert_desc cert_desc;	/* cert's */
 	uint16_t port;
 	enum jose_alg alg;
 	int nkeys, ctx_ready, served;
@@ -746,6 +763,7 @@ serve_reload_tls(struct serve *sv, int *refused)
 		what = "the previous one: the new one was refused";
 		goto out;
 	}
+	cert_metric(&d);
 	/* The certificate alone tells: the key was checked to be its key. */
 	what = strcmp(cert, sv->cert) == 0 ? "unchanged" : "replaced";
 	free(sv->cert);
@@ -823,7 +841,7 @@ serve_settings(struct serve *sv)
 	if (sv->cfg.tls_cert[0] != '\0') {
 		if ((sv->cert = read_pem(sv->cfg.tls_cert, 0, err, sizeof(err))) == NULL ||
 		    (sv->key = read_pem(sv->cfg.tls_key, 1, err, sizeof(err))) == NULL ||
-		    tls_pair_check(&sv->cfg, sv->cert, sv->key, err, sizeof(err), NULL) == -1) {
+		    tls_pair_check(&sv->cfg, sv->cert, sv->key, err, sizeof(err), &sv->cert_desc) == -1) {
 			fprintf(stderr, "gatehouse: serve: TLS: %s\n", err);
 			return -1;
 		}
@@ -997,6 +1015,7 @@ serve_context(struct serve *sv)
 	if (bootstrap(&sv->ctx, &sv->cfg, sv->base) == -1)
 		return -1;
 	declare_metrics();
+	cert_metric(&sv->cert_desc);
 	store_on_commit(sv->st, observe_commit, &sv->ctx);
 	if (routes_build(&sv->routes, &sv->ctx, err, sizeof(err)) == -1) {
 		fprintf(stderr, "gatehouse: serve: %s\n", err);

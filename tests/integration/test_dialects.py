@@ -6,6 +6,7 @@ import json
 import os
 import re
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from harness import Server, Suite, basic, check, eq, jwt_parts, make_cert_files  # noqa: E402
@@ -329,6 +330,13 @@ class Dialects(Suite):
             eq(r.status, 200, "over TLS %r" % r)
             eq(jwt_parts(r.json()["access_token"])[1]["iss"], s.base, "https issuer")
             eq(s.get("/.well-known/oauth-authorization-server").json()["issuer"][:8], "https://", "metadata")
+            # The certificate's end, for an alert on one not renewed
+            # (the harness's is good for two days).
+            m = re.search(r"^gatehouse_tls_certificate_expiry_timestamp_seconds (\S+)$",
+                          s.get("/metrics").body.decode(), re.M)
+            check(m is not None, "the expiry gauge is served")
+            check(abs(float(m.group(1)) - (time.time() + 2 * 86400)) < 600,
+                  "two days from now: %s" % m.group(1))
         finally:
             s.cleanup()
 
