@@ -533,6 +533,9 @@ declare_metrics(void)
 	metrics_declare("gatehouse_store_reload_failures_total", "counter",
 	    "Reloads of the caches after a change in the store that failed, by the "
 	    "change counter (context.h CTX_RETRY_MIN_MS).", "generation");
+	metrics_declare("gatehouse_gate_revoked_rows_read_total", "counter",
+	    "Revoked-token rows the gate read from the store, by load: full (the first, "
+	    "after a failure, once a minute) or incremental (those revoked since).", "load");
 	metrics_declare("gatehouse_store_commits_total", "counter",
 	    "Group commits of issued-token records and audit rows, by outcome.", "outcome");
 	metrics_declare("gatehouse_store_committed_records_total", "counter",

@@ -135,11 +135,12 @@ gate_sync_generation(struct gate *g)
 }
 
 /* Logs when the revoked set goes past its bound, and when it is back
- * within it: not at every load, which follows every revocation. */
+ * within it: not at every load, which follows every revocation. was: the
+ * set's completeness before the refresh (which may add to it in place). */
 static void
-log_revoked_bound(const struct revoked_set *old, const struct revoked_set *r)
+log_revoked_bound(int was, const struct revoked_set *r)
 {
-	int was = old == NULL || revoked_set_complete(old), is = revoked_set_complete(r);
+	int is = revoked_set_complete(r);
 
 	if (was && !is)
 		log_event(LOG_WARN, "gate.revoked_set_incomplete", json_pack("{s:I, s:s}",
@@ -158,19 +159,28 @@ gate_revoked_get(struct gate *g, struct revoked_set **out)
 	int rc = STORE_OK;
 
 	/* Read gen before loading: a revocation in between leaves a set newer
-	 * than its tag, which is only reloaded once more. The set keeps the
+	 * than its tag, which is only refreshed once more. The set keeps the
 	 * tokens that expired less than leeway ago: claims_check still takes
-	 * them, and one left out would pass again, revoked. */
+	 * them, and one left out would pass again, revoked. A refresh reads
+	 * what was revoked since the set's own revocation generation (every
+	 * revocation here, gate_invalidate, comes this way: a full load each
+	 * time would let a client that revokes its tokens in a loop make
+	 * every node read them all each time); after a failure, in full. */
 	pthread_mutex_lock(&g->revoked_mu);
 	if (g->revoked == NULL || g->revoked_stale || g->revoked_gen != gen) {
-		if ((rc = revoked_set_load(g->ctx->store, clock_now() - g->ctx->cfg->leeway,
-		    (size_t)g->ctx->cfg->revoked_set_max, &r)) == STORE_OK) {
-			log_revoked_bound(g->revoked, r);
+		int was = revoked_set_complete(g->revoked);
+
+		if ((rc = revoked_set_refresh(g->ctx->store, g->revoked_failed ? NULL : g->revoked,
+		    clock_now() - g->ctx->cfg->leeway, (size_t)g->ctx->cfg->revoked_set_max,
+		    &r)) == STORE_OK) {
+			log_revoked_bound(was, r);
 			revoked_set_unref(g->revoked);
 			g->revoked = r;
 			g->revoked_gen = gen;
 			g->revoked_stale = 0;
-		}
+			g->revoked_failed = 0;
+		} else
+			g->revoked_failed = 1;
 	}
 	*out = rc == STORE_OK ? revoked_set_ref(g->revoked) : NULL;
 	pthread_mutex_unlock(&g->revoked_mu);

@@ -24,10 +24,11 @@ struct gate {
 	struct policy		*policy;	/* NULL: none configured */
 	struct gate_cache	*cache;		/* NULL: gate_cache off */
 	_Atomic uint64_t	 cache_gen;	/* store generation the cache is of */
-	pthread_mutex_t		 revoked_mu;	/* guards the three below */
+	pthread_mutex_t		 revoked_mu;	/* guards the four below */
 	struct revoked_set	*revoked;	/* NULL until first needed */
-	uint64_t		 revoked_gen;	/* store generation it was read at */
-	int			 revoked_stale;	/* reload whatever the generation */
+	uint64_t		 revoked_gen;	/* gate_epoch it was refreshed at */
+	int			 revoked_stale;	/* refresh whatever the epoch */
+	int			 revoked_failed; /* the last refresh failed: load in full */
 };
 
 /* Brings the context in step with the store (ctx_refresh_every, reading
@@ -41,8 +42,9 @@ int	gate_refresh(struct gh_ctx *, int may_wait);
 void	gate_sync_generation(struct gate *);
 
 /* The revoked-token set of the context's current store generation, with a
- * reference for the caller; reloaded from the store when the generation
- * moved. Returns a store_err; on failure *out is NULL. */
+ * reference for the caller; brought up to date from the store when the
+ * generation moved (revoked_set_refresh: the rows revoked since, in full
+ * only now and then). Returns a store_err; on failure *out is NULL. */
 int	gate_revoked_get(struct gate *, struct revoked_set **out);
 
 /* approval.c: a critical route's X-Approval-ID, consumed on success. 0, or

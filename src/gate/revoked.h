@@ -4,9 +4,14 @@
  * A JWT carries everything the gate needs except whether it was revoked.
  * Asking the store on every uncached check would cost a database read per
  * call and make the gate depend on the database being up; instead the gate
- * keeps this set, rebuilt from the store whenever the store's generation
- * moves (every revocation moves it, on any node). A set is immutable once
- * built and shared by reference, so lookups take no lock.
+ * keeps this set, brought up to date from the store whenever the store's
+ * revocation generation moves (every revocation moves it, on any node).
+ * Each revocation records the generation it made (store.h
+ * store_token_list_revoked_since), so an update reads the rows revoked
+ * since the set's generation, not all of them: a client that revokes its
+ * tokens in a loop costs each node a read of one row per revocation. A
+ * set is shared by reference and only grows (revoked_set_refresh adds to
+ * it in place, or builds a larger one); lookups take no lock.
  */
 #ifndef GH_GATE_REVOKED_H
 #define GH_GATE_REVOKED_H
@@ -19,15 +24,26 @@
  * incomplete (revoked_set_complete), and an id it lacks is asked of the
  * store (gate/bearer.c). */
 #define REVOKED_SET_MAX	100000
+/* A refresh at least this long after the set's last full load loads it in
+ * full again, which drops the ids that have expired since (an update only
+ * adds): at most one full read a minute per node, however many
+ * revocations. */
+#define REVOKED_FULL_RELOAD_MS	60000
 
 struct store;
 struct revoked_set;
 
-/* Builds the set of tokens revoked and not expired at now, at most max
- * (1..REVOKED_SET_MAX) of them. Returns a store_err (0 on success); the
- * message is in store_last_error(). */
-int	revoked_set_load(struct store *, int64_t now, size_t max,
-	    struct revoked_set **out);
+/* The set of tokens revoked and not expired at now, at most max
+ * (1..REVOKED_SET_MAX) of them: old brought up to date (old itself, or a
+ * larger copy) with the ids revoked since its generation; or loaded in full
+ * when old is NULL, when the store's revocation generation went back (a
+ * store replaced or restored) and REVOKED_FULL_RELOAD_MS after old's last
+ * full load. Past max the set is incomplete. Only one caller at a time may
+ * refresh a set (the gate's lock); readers need none. *out gets a
+ * reference; old keeps the caller's. Returns a store_err (0 on success);
+ * the message is in store_last_error(). */
+int	revoked_set_refresh(struct store *, struct revoked_set *old, int64_t now,
+	    size_t max, struct revoked_set **out);
 struct revoked_set *revoked_set_ref(struct revoked_set *);	/* NULL: NULL */
 void	revoked_set_unref(struct revoked_set *);		/* NULL: no-op */
 /* 1 when id is in the set. */

@@ -230,6 +230,8 @@ int	pg_token_list(void *h, const char *client_id, int64_t after_issued,
 	    const char *after_id, size_t limit, struct store_token **out, size_t *n);
 int	pg_token_list_revoked(void *h, int64_t now, size_t limit, struct store_token **out,
 	    size_t *n);
+int	pg_token_list_revoked_since(void *h, uint64_t since, int64_t now, size_t limit,
+	    struct store_token **out, size_t *n);
 int	pg_token_revoke(void *h, const char *id, int64_t at);
 int	pg_token_revoke_by_name(void *h, const char *client_id, const char *name, int64_t at,
 	    int *count);

@@ -207,6 +207,17 @@ static const char *const pgsql_migration_approval_claim[] = {
 	NULL
 };
 
+/* 18: each revocation records the revocations' generation it made
+ * (STORE_GEN_REVOKED, in the same transaction), so that a node holding the
+ * revoked set of generation N reads only the rows revoked since
+ * (store.h store_token_list_revoked_since) rather than all of them after
+ * every revocation. Rows revoked before hold 0: a full load reads them. */
+static const char *const pgsql_migration_revoked_gen[] = {
+	"ALTER TABLE tokens ADD COLUMN revoked_gen BIGINT NOT NULL DEFAULT 0",
+	"CREATE INDEX tokens_revoked_gen ON tokens(revoked_gen) WHERE revoked_at <> 0",
+	NULL
+};
+
 static const char *const *const pgsql_migrations[] = {
 	pgsql_migration_1,
 	pgsql_migration_revoked_index,
@@ -225,6 +236,7 @@ static const char *const *const pgsql_migrations[] = {
 	pgsql_migration_list_pages,
 	pgsql_migration_approval_pages,
 	pgsql_migration_approval_claim,
+	pgsql_migration_revoked_gen,
 };
 
 #define PGSQL_SCHEMA_LATEST ((int)(sizeof(pgsql_migrations) / sizeof(pgsql_migrations[0])))

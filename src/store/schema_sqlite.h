@@ -211,6 +211,17 @@ static const char *const sqlite_migration_approval_claim[] = {
 	NULL
 };
 
+/* 18: each revocation records the revocations' generation it made
+ * (STORE_GEN_REVOKED, in the same transaction), so that a node holding the
+ * revoked set of generation N reads only the rows revoked since
+ * (store.h store_token_list_revoked_since) rather than all of them after
+ * every revocation. Rows revoked before hold 0: a full load reads them. */
+static const char *const sqlite_migration_revoked_gen[] = {
+	"ALTER TABLE tokens ADD COLUMN revoked_gen INTEGER NOT NULL DEFAULT 0",
+	"CREATE INDEX tokens_revoked_gen ON tokens(revoked_gen) WHERE revoked_at != 0",
+	NULL
+};
+
 static const char *const *const sqlite_migrations[] = {
 	sqlite_migration_1,
 	sqlite_migration_revoked_index,
@@ -229,6 +240,7 @@ static const char *const *const sqlite_migrations[] = {
 	sqlite_migration_list_pages,
 	sqlite_migration_approval_pages,
 	sqlite_migration_approval_claim,
+	sqlite_migration_revoked_gen,
 };
 
 #define SQLITE_SCHEMA_LATEST ((int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0])))

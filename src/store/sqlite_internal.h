@@ -265,7 +265,8 @@ enum sq_id {
 	SQ_SECRET_INSERT, SQ_SECRET_LIST, SQ_SECRET_DUE, SQ_SECRET_UPDATE, SQ_SECRET_LIVE, SQ_SECRET_END_BY,
 	SQ_KEY_INSERT, SQ_KEY_LIST, SQ_KEY_PENDING, SQ_KEY_CURRENT, SQ_KEY_RETIRE,
 	SQ_KEY_ENV, SQ_KEY_OTHERS, SQ_KEY_UNRETIRE, SQ_KEY_NEXT, SQ_KEY_FORWARD,
-	SQ_TOKEN_GET, SQ_TOKEN_LIST, SQ_TOKEN_LIST_REVOKED, SQ_TOKEN_REVOKE, SQ_TOKEN_EXISTS,
+	SQ_TOKEN_GET, SQ_TOKEN_LIST, SQ_TOKEN_LIST_REVOKED, SQ_TOKEN_LIST_REVOKED_SINCE,
+	SQ_TOKEN_REVOKE, SQ_TOKEN_EXISTS,
 	SQ_TOKEN_REVOKE_NAME, SQ_TOKEN_REVOKE_NAME_CLIENT, SQ_TOKEN_PRUNE, SQ_TOKEN_LATEST_EXPIRY,
 	SQ__MAX
 };
@@ -347,6 +348,8 @@ int	 sq_token_list(void *h, const char *client_id, int64_t after_issued,
 	    const char *after_id, size_t limit, struct store_token **out, size_t *n);
 int	 sq_token_list_revoked(void *h, int64_t now, size_t limit, struct store_token **out,
 	    size_t *n);
+int	 sq_token_list_revoked_since(void *h, uint64_t since, int64_t now, size_t limit,
+	    struct store_token **out, size_t *n);
 int	 sq_token_revoke(void *h, const char *id, int64_t at);
 int	 sq_token_revoke_by_name(void *h, const char *client_id, const char *name, int64_t at,
 	    int *count);

@@ -81,6 +81,22 @@ sq_token_list_revoked(void *h, int64_t now, size_t limit, struct store_token **o
 }
 
 int
+sq_token_list_revoked_since(void *h, uint64_t since, int64_t now, size_t limit,
+    struct store_token **out, size_t *n)
+{
+	struct sq *q = h;
+	int rc;
+
+	pthread_mutex_lock(&q->mu);
+	rc = sqi_collect(q, sqi_stmt(q, SQ_TOKEN_LIST_REVOKED_SINCE, SQ_ARGS(SQ_INT((int64_t)since),
+	    SQ_INT(now), SQ_INT((int64_t)limit))),
+	    sizeof(**out), token_row, store_token_clear_v, (void **)out, n,
+	    "token list revoked since");
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+int
 sq_token_revoke(void *h, const char *id, int64_t at)
 {
 	struct sq *q = h;

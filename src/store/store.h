@@ -342,6 +342,14 @@ int	store_token_revoke(struct store *, const char *id, int64_t at);
  * are more). */
 int	store_token_list_revoked(struct store *, int64_t now, size_t limit,
 	    struct store_token **out, size_t *n);
+/* The same, of the tokens revoked since the set read at revocation
+ * generation since (store_generation's v[STORE_GEN_REVOKED], read before
+ * that set's rows): each revocation records the generation it made, in its
+ * transaction, so a node that holds the set of generation N reads what
+ * changed, not every revoked token again. A revocation committed while the
+ * caller read the generation is read again next time, never missed. */
+int	store_token_list_revoked_since(struct store *, uint64_t since, int64_t now,
+	    size_t limit, struct store_token **out, size_t *n);
 /* Revokes every live token named name (of client_id when not NULL);
  * *count gets how many; STORE_NOTFOUND when none. */
 int	store_token_revoke_by_name(struct store *, const char *client_id,

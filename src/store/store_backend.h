@@ -106,7 +106,15 @@ struct store_ops {
 	 * use an index on revoked tokens, never scan the whole table. */
 	int	(*token_list_revoked)(void *h, int64_t now, size_t limit,
 		    struct store_token **out, size_t *n);
-	/* Increment the generation only when a row changed. */
+	/* Tokens with revoked_at != 0, revoked_gen > since and expires_at >
+	 * now, any order, at most limit; through an index on revoked_gen,
+	 * never reading the rows revoked before. */
+	int	(*token_list_revoked_since)(void *h, uint64_t since, int64_t now,
+		    size_t limit, struct store_token **out, size_t *n);
+	/* Increment the generation only when a row changed; each row revoked
+	 * gets the revocations' generation the transaction makes in
+	 * revoked_gen (what token_list_revoked_since reads), with no other
+	 * revocation committing in between. */
 	int	(*token_revoke)(void *h, const char *id, int64_t at);
 	int	(*token_revoke_by_name)(void *h, const char *client_id /* NULL */,
 		    const char *name, int64_t at, int *count);

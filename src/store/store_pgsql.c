@@ -320,6 +320,7 @@ const struct store_ops store_pgsql_ops = {
 	.token_get = pg_token_get,
 	.token_list = pg_token_list,
 	.token_list_revoked = pg_token_list_revoked,
+	.token_list_revoked_since = pg_token_list_revoked_since,
 	.token_prune = pg_token_prune,
 	.token_latest_expiry = pg_token_latest_expiry,
 	.token_revoke = pg_token_revoke,

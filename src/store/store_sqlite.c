@@ -40,6 +40,8 @@
 	" claims, disabled, rate_limit, tokens_valid_after, created_at, updated_at"
 #define SECRET_COLS "id, client_id, hash, created_at, expires_at, revoked_at, holder"
 #define KEY_COLS "kid, alg, env, sealed, created_at, publish_at, activate_at, retire_at, remove_at"
+/* The revocations' generation the current transaction makes. */
+#define SQ_REVOKED_GEN_NEXT "(SELECT value + 1 FROM meta WHERE key = 'revocation_generation')"
 #define TOKEN_COLS "id, client_id, tenant_id, name, format, env, scope, aud, issued_at," \
 	" expires_at, revoked_at"
 
@@ -143,11 +145,22 @@ const char *const sqi_sql[SQ__MAX] = {
 	/* Served by the partial index tokens_revoked (migration revoked_index). */
 	[SQ_TOKEN_LIST_REVOKED] = "SELECT " TOKEN_COLS " FROM tokens"
 	    " WHERE revoked_at != 0 AND expires_at > ?1 LIMIT ?2",
-	[SQ_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0",
+	/* What changed since a node's generation N, through tokens_revoked_gen
+	 * (migration revoked_gen). The unary + keeps SQLite off tokens_revoked
+	 * and tokens_expiry (expires_at), through which it would read every
+	 * unexpired revoked row again (pgsql_tokens.c does the same). */
+	[SQ_TOKEN_LIST_REVOKED_SINCE] = "SELECT " TOKEN_COLS " FROM tokens"
+	    " WHERE revoked_at != 0 AND revoked_gen > ?1 AND +expires_at > ?2 LIMIT ?3",
+	/* A revocation records the generation its transaction makes
+	 * (sqi_tx_end adds 1 to the row read here; BEGIN IMMEDIATE holds the
+	 * write lock, so no other revocation comes in between). */
+	[SQ_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = ?, revoked_gen = " SQ_REVOKED_GEN_NEXT
+	    " WHERE id = ? AND revoked_at = 0",
 	[SQ_TOKEN_EXISTS] = "SELECT 1 FROM tokens WHERE id = ?",
-	[SQ_TOKEN_REVOKE_NAME] = "UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at = 0",
-	[SQ_TOKEN_REVOKE_NAME_CLIENT] = "UPDATE tokens SET revoked_at = ? WHERE name = ?"
-	    " AND client_id = ? AND revoked_at = 0",
+	[SQ_TOKEN_REVOKE_NAME] = "UPDATE tokens SET revoked_at = ?, revoked_gen = " SQ_REVOKED_GEN_NEXT
+	    " WHERE name = ? AND revoked_at = 0",
+	[SQ_TOKEN_REVOKE_NAME_CLIENT] = "UPDATE tokens SET revoked_at = ?, revoked_gen = "
+	    SQ_REVOKED_GEN_NEXT " WHERE name = ? AND client_id = ? AND revoked_at = 0",
 	/* Served by tokens_expiry (migration token_expiry). */
 	[SQ_TOKEN_PRUNE] = "DELETE FROM tokens WHERE rowid IN"
 	    " (SELECT rowid FROM tokens WHERE expires_at < ? LIMIT ?)",
@@ -514,6 +527,7 @@ const struct store_ops store_sqlite_ops = {
 	.token_get = sq_token_get,
 	.token_list = sq_token_list,
 	.token_list_revoked = sq_token_list_revoked,
+	.token_list_revoked_since = sq_token_list_revoked_since,
 	.token_prune = sq_token_prune,
 	.token_latest_expiry = sq_token_latest_expiry,
 	.token_revoke = sq_token_revoke,

@@ -52,6 +52,18 @@ store_token_list_revoked(struct store *s, int64_t now, size_t limit, struct stor
 }
 
 int
+store_token_list_revoked_since(struct store *s, uint64_t since, int64_t now, size_t limit,
+    struct store_token **out, size_t *n)
+{
+	REQUIRE(s != NULL && out != NULL && n != NULL, "NULL argument");
+	*out = NULL;
+	*n = 0;
+	REQUIRE(limit >= 1 && limit <= INT64_MAX, "a limit must be at least 1");
+	REQUIRE(since <= INT64_MAX, "a generation past INT64_MAX");
+	return s->ops->token_list_revoked_since(s->h, since, now, limit, out, n);
+}
+
+int
 store_token_revoke(struct store *s, const char *id, int64_t at)
 {
 	REQUIRE(s != NULL && id != NULL, "NULL argument");

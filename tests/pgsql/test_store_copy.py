@@ -298,7 +298,14 @@ class StoreOps(Suite):
             eq(self.pg.psql("SELECT string_agg(id || ' ' || holder, ',' ORDER BY id) FROM client_secrets",
                             db=dbname), ",".join("%d %s" % h for h in holders), "every secret's holder")
             head = src.execute("SELECT seq, hex(hash) FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+            # Each revocation's generation (the gate reads what changed by it).
+            revoked = src.execute("SELECT id, revoked_gen FROM tokens WHERE revoked_at <> 0"
+                                  " ORDER BY id").fetchall()
             src.close()
+            check(len(revoked) == 1 and revoked[0][1] > 0, "the revocation's generation: %r" % revoked)
+            eq(self.pg.psql("SELECT string_agg(id || ' ' || revoked_gen, ',' ORDER BY id) FROM tokens"
+                            " WHERE revoked_at <> 0", db=dbname),
+               ",".join("%s %d" % r for r in revoked), "revocation generations")
             eq(self.pg.psql("SELECT seq || ' ' || upper(encode(hash, 'hex')) FROM audit"
                             " ORDER BY seq DESC LIMIT 1", db=dbname), "%d %s" % head, "chain head")
             # Into a database that has rows: refused, nothing changed.
@@ -314,6 +321,12 @@ class StoreOps(Suite):
             b.start()
             eq(self.gate(b, tok).status, 200, "a token issued on SQLite passes")
             eq(self.gate(b, gone).status, 401, "a revoked one stays revoked")
+            other = b.token(c["client_id"], new).json()["access_token"]
+            eq(self.gate(b, other).status, 200, "a token issued on PostgreSQL passes")
+            eq(b.post_form("/oauth/revoke", {"token": other}, headers={
+                "Authorization": basic(c["client_id"], new)}).status, 200, "revoke on the target")
+            eq(self.gate(b, other).status, 401, "and the gate knows at once")
+            eq(self.gate(b, tok).status, 200, "the others pass")
             eq(b.token(c["client_id"], new).status, 200, "the rotated secret works")
             eq(b.token(c["client_id"], c["client_secret"]).status, 200, "the old one in its grace")
             eq(b.post_form("/oauth/token", {"grant_type": "client_credentials"}, headers={

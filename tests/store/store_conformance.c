@@ -1062,6 +1062,145 @@ tokens(void **state)
 	store_close(s);
 }
 
+/* The ids of store_token_list_revoked_since(since, now), sorted, in one
+ * space-separated string. */
+static void
+revoked_since(struct store *s, uint64_t since, int64_t now, size_t limit, char *out, size_t len)
+{
+	struct store_token *all = NULL;
+	size_t n = 0;
+	char *ids[16];
+
+	assert_int_equal(store_token_list_revoked_since(s, since, now, limit, &all, &n), STORE_OK);
+	assert_true(n <= 16);
+	for (size_t i = 0; i < n; i++)
+		ids[i] = all[i].id;
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && strcmp(ids[j - 1], ids[j]) > 0; j--) {
+			char *x = ids[j];
+			ids[j] = ids[j - 1];
+			ids[j - 1] = x;
+		}
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + strlen(out), len - strlen(out), "%s%s", i ? " " : "", ids[i]);
+	store_token_free(all, n);
+}
+
+/*
+ * The gate's incremental read (gate/revoked.c): the tokens revoked since
+ * revocation generation N are those, and only those, whose revocation
+ * moved it past N, whether by id or by name; expired ones are left out;
+ * a revocation that changed nothing records nothing; the limit holds.
+ */
+static void
+tokens_revoked_since(void **state)
+{
+	struct store *s = open_store();
+	struct tally a = TALLY_INIT;
+	struct store_token t;
+	char got[256];
+	uint64_t r0, r1, r2;
+	int count;
+
+	(void)state;
+	t = token_fixture("a1", "c1", "one", 100);
+	assert_int_equal(store_token_record(s, &t, tally_done, &a), STORE_OK);
+	t = token_fixture("a2", "c1", "batch", 100);
+	assert_int_equal(store_token_record(s, &t, tally_done, &a), STORE_OK);
+	t = token_fixture("a3", "c1", "batch", 100);
+	assert_int_equal(store_token_record(s, &t, tally_done, &a), STORE_OK);
+	t = token_fixture("a4", "c1", "late", 5000);	/* expires at 8600 */
+	assert_int_equal(store_token_record(s, &t, tally_done, &a), STORE_OK);
+	t = token_fixture("a5", "c1", "live", 100);
+	assert_int_equal(store_token_record(s, &t, tally_done, &a), STORE_OK);
+	assert_int_equal(store_flush(s), STORE_OK);
+	assert_int_equal(a.ok, 5);
+
+	r0 = gen_of(s, STORE_GEN_REVOKED);
+	revoked_since(s, r0, 0, 100, got, sizeof(got));
+	assert_string_equal(got, "");
+	assert_int_equal(store_token_revoke(s, "a1", 900), STORE_OK);
+	r1 = gen_of(s, STORE_GEN_REVOKED);
+	assert_true(r1 == r0 + 1);
+	revoked_since(s, r0, 0, 100, got, sizeof(got));
+	assert_string_equal(got, "a1");
+	revoked_since(s, r1, 0, 100, got, sizeof(got));
+	assert_string_equal(got, "");
+	/* Already revoked: nothing moves, nothing new to read. */
+	assert_int_equal(store_token_revoke(s, "a1", 950), STORE_OK);
+	revoked_since(s, r1, 0, 100, got, sizeof(got));
+	assert_string_equal(got, "");
+
+	/* By name (seed 002's token_name): both of one revocation. */
+	assert_int_equal(store_token_revoke_by_name(s, "c1", "batch", 1000, &count), STORE_OK);
+	assert_int_equal(count, 2);
+	r2 = gen_of(s, STORE_GEN_REVOKED);
+	revoked_since(s, r1, 0, 100, got, sizeof(got));
+	assert_string_equal(got, "a2 a3");
+	revoked_since(s, r0, 0, 100, got, sizeof(got));
+	assert_string_equal(got, "a1 a2 a3");
+	assert_int_equal(store_token_revoke_by_name(s, NULL, "late", 1100, &count), STORE_OK);
+	revoked_since(s, r2, 0, 100, got, sizeof(got));
+	assert_string_equal(got, "a4");
+
+	/* Expired at now: left out, as in the full list. */
+	revoked_since(s, r0, 3700, 100, got, sizeof(got));
+	assert_string_equal(got, "a4");
+	/* The limit holds. */
+	revoked_since(s, r0, 0, 2, got, sizeof(got));
+	assert_int_equal(strlen(got), 5);	/* two ids */
+	store_close(s);
+}
+
+static int
+revoke_one(struct store *s, int i)
+{
+	char id[8];
+
+	snprintf(id, sizeof(id), "r%d", i);
+	return store_token_revoke(s, id, 500);
+}
+
+/*
+ * Revocations at once, each on a handle of its own (nodes, the CLI): each
+ * records a generation of its own, the one its commit made. Two that
+ * recorded the same one (read before either moved it) would leave one of
+ * them out of what a node that had read the other reads next.
+ */
+static void
+token_revocations_at_once(void **state)
+{
+	const struct conformance_backend *b = *state;
+	struct store *s = open_store();
+	struct tally a = TALLY_INIT;
+	struct store_token t, *all = NULL;
+	char id[8];
+	size_t n = 0;
+	uint64_t r0;
+	int ok, conflict;
+
+	for (int i = 0; i < AT_ONCE; i++) {
+		snprintf(id, sizeof(id), "r%d", i);
+		t = token_fixture(id, "c1", "n", 100);
+		assert_int_equal(store_token_record(s, &t, tally_done, &a), STORE_OK);
+	}
+	assert_int_equal(store_flush(s), STORE_OK);
+	r0 = gen_of(s, STORE_GEN_REVOKED);
+	run_at_once(revoke_one, &ok, &conflict);
+	assert_int_equal(ok, AT_ONCE);
+	/* From the table: this handle may hear of the others' late. */
+	assert_int_equal(b->count("SELECT value FROM meta WHERE key = 'revocation_generation'"),
+	    (int64_t)r0 + AT_ONCE);
+	for (int k = 0; k <= AT_ONCE; k++) {
+		assert_int_equal(store_token_list_revoked_since(s, r0 + (uint64_t)k, 0, 100, &all, &n),
+		    STORE_OK);
+		assert_int_equal(n, AT_ONCE - k);
+		store_token_free(all, n);
+	}
+	store_close(s);
+}
+
 #define PAGED_RECORDS	25
 #define PAGE_LIMIT	10
 
@@ -2624,6 +2763,8 @@ conformance_run(const struct conformance_backend *b)
 		T(key_revocations_at_once),
 		T(key_tie_rotation_retires_both),
 		T(tokens),
+		T(tokens_revoked_since),
+		T(token_revocations_at_once),
 		T(token_pages),
 		T(tenant_pages),
 		T(client_pages),
