@@ -360,7 +360,8 @@ note_success(struct gh_ctx *c, int kind)
 
 /* Kind's caches as of its generation gen: the lockout locks; the gate's
  * (gate_epoch, moved first: the gate empties its token cache on seeing
- * it, and reloads its revoked set when next asked; once per generation,
+ * it, and brings its revoked set up to date when next asked, reading
+ * the tokens revoked since, gate/revoked.h; once per generation,
  * not again for each retry of a failed reload, so that a gate whose
  * database is away goes on answering from its cache); for the data, the
  * client cache too, and the keys read again (and gate_epoch moved once

@@ -50,7 +50,7 @@ struct gh_ctx {
 	_Atomic uint64_t	 failed[STORE_GEN__MAX];	/* the last whose reload failed */
 	/* Moves (before the reload) on every change of the data or of the
 	 * revocations, and again when a change's keys are in place: the gate
-	 * empties its token cache and reloads its revoked set on seeing it
+	 * empties its token cache and refreshes its revoked set on seeing it
 	 * (gate_sync_generation). */
 	_Atomic uint64_t	 gate_epoch;
 	_Atomic uint64_t	 reload_ns;	/* when the running reload began; 0: none */

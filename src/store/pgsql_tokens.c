@@ -5,8 +5,9 @@
  * tokens. A batch goes in with one statement (unnest of arrays, ON
  * CONFLICT (id) DO NOTHING RETURNING id): one round trip, one commit; with
  * audit rows (pgsql_audit.c), two pipelined round trips and one commit.
- * Revocations move the generation (every node rebuilds its set of revoked
- * tokens on it); recording and pruning tokens do not.
+ * Revocations move the generation, and record the value they moved it to
+ * (every node reads the tokens revoked since its set's generation on it);
+ * recording and pruning tokens do not.
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -7,8 +7,9 @@
  * duplicate skips that record alone), then the batch's audit rows
  * (sqlite_audit.c), one commit. The other operations run the main
  * connection's cached statements under its mutex. Revocations move the
- * generation (every node rebuilds its set of revoked tokens on it);
- * recording and pruning tokens do not.
+ * generation, and record the value they moved it to (every node reads the
+ * tokens revoked since its set's generation on it); recording and pruning
+ * tokens do not.
  */
 #include <pthread.h>
 
