@@ -434,6 +434,7 @@ verify_jwt(struct gh_ctx *ctx, const char *token, size_t len, unsigned flags,
 		gate_refuse(why, 503, "temporarily_unavailable", "memory", "out of memory");
 		goto out;
 	}
+	p->revoked = rec.revoked_at != 0;
 	p->client = ce;
 	ce = NULL;
 	*out = p;
@@ -507,6 +508,7 @@ verify_opaque(struct gh_ctx *ctx, const char *token, size_t len, unsigned flags,
 	p->exp = rec.expires_at;
 	p->iat = rec.issued_at;
 	p->nbf = rec.issued_at;
+	p->revoked = rec.revoked_at != 0;
 	/* A record from before tokens named their audience has none: such a
 	 * token named none, which makes it the issuer's (oauth/issue.c). */
 	if (add_aud(p, rec.aud != NULL && rec.aud[0] != '\0' ? rec.aud : ctx->issuer) == -1)

@@ -42,6 +42,9 @@ struct gate_principal {
 	char			*aud[GATE_MAX_AUD];
 	size_t			 naud;
 	int64_t			 exp, nbf, iat;
+	/* GATE_VERIFY_FOR_REVOCATION only (any other check refuses such a
+	 * token): 1 when its record says it was revoked already. */
+	int			 revoked;
 	struct client_entry	*client;	/* a reference: allowlist */
 };
 void	gate_principal_release(struct gate_principal *);	/* NULL: no-op */

@@ -322,8 +322,12 @@ revoke_commit(struct gh_ctx *ctx, struct http_exchange *x, const struct caller *
 		dialect_respond_error(&x->resp, &e);
 		return;
 	}
-	/* The store's generation moved too; this makes it immediate here. */
-	gate_invalidate(ctx);
+	/* The store's generation moved too; this makes it immediate here.
+	 * Not for a token revoked already: nothing changed, and the cache
+	 * emptied at every such call would be a client's to empty at will
+	 * (every token in use verified again), with no new token needed. */
+	if (!p->revoked)
+		gate_invalidate(ctx);
 	log_event(LOG_INFO, "token.revoked", json_pack("{s:s, s:s, s:s, s:s, s:s}",
 	    "token_id", p->token_id, "token_client", p->client_id, "tenant", p->tenant_id,
 	    "by", c->client->c.id, "request_id", x->req.request_id));

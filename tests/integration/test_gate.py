@@ -224,6 +224,29 @@ class Gate(Suite):
         # The upper-case spelling is not the token.
         self.refused(self.gate(tok.upper()), 401, "unknown", "upper case")
 
+    def test_revoking_a_revoked_token_again_leaves_the_cache(self):
+        # Regression: /oauth/revoke emptied this node's gate cache even for
+        # a token revoked already (nothing changed, no generation moved):
+        # with one token, a client could empty it at will, unbounded by its
+        # issuance rate limit, and have every token in use verified again.
+        # A record changed behind the server's back (no generation moves)
+        # shows whether the cache was emptied: an opaque token is read
+        # from its record when it is not in the cache.
+        o = self.s.client("acme", name="opaque-noop", roles="viewer", token_format="opaque")
+        ot = self.token(o)
+        jt = self.token(self.viewer)
+        auth = {"Authorization": basic(self.viewer["client_id"], self.viewer["client_secret"])}
+        eq(self.s.post_form("/oauth/revoke", {"token": jt}, headers=auth).status, 200, "revoke")
+        eq(self.gate(jt).status, 401, "revoked")
+        eq(self.gate(ot).status, 200, "cached")
+        self.s.sql("UPDATE tokens SET revoked_at = 1 WHERE client_id = ?", (o["client_id"],))
+        eq(self.gate(ot).status, 200, "from the cache")
+        for _ in range(3):
+            eq(self.s.post_form("/oauth/revoke", {"token": jt}, headers=auth).status, 200,
+               "revoked again: 200 (RFC 7009 2.2)")
+        eq(self.gate(jt).status, 401, "still revoked")
+        eq(self.gate(ot).status, 200, "the cache was left alone")
+
     def test_opaque_token_recorded_by_an_earlier_version(self):
         # Records once had the token's whole SHA-256 as their id: tokens
         # issued before an upgrade work until they expire.
