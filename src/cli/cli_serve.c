@@ -1072,14 +1072,6 @@ cmd_serve(int argc, char **argv)
 			config_usage(stdout);
 			return 0;
 		}
-	/* Blocked before any thread starts (the store's writer, the lock
-	 * writer, ...), so every thread inherits the mask and only the
-	 * signal thread receives them. A thread that had them unblocked
-	 * would take a SIGTERM sent while the main thread is busy (on a
-	 * SIGHUP's reload, say) and die of it, unflushed. A stop asked
-	 * during start-up is taken when the loop starts, within the stop
-	 * timeout like any other. */
-	sigwatch_block();
 	signal(SIGPIPE, SIG_IGN);
 	/* A write past the file-size limit (RLIMIT_FSIZE) fails with EFBIG,
 	 * which the store reports like a full disk, rather than killing the
@@ -1091,6 +1083,16 @@ cmd_serve(int argc, char **argv)
 		config_clear(&sv.cfg);
 		return 2;
 	}
+	/* Blocked before any thread starts (the store's writer, the lock
+	 * writer, ...), so every thread inherits the mask and only the
+	 * signal thread receives them. A thread that had them unblocked
+	 * would take a SIGTERM sent while the main thread is busy (on a
+	 * SIGHUP's reload, say) and die of it, unflushed. A stop asked
+	 * during start-up is taken when the loop starts, within the stop
+	 * timeout like any other. Not before the configuration is read:
+	 * nothing is open to flush yet, and a --config pipe that is never
+	 * written held a SIGTERM for good. */
+	sigwatch_block();
 	if ((sw = sigwatch_start(sv.cfg.stop_timeout)) == NULL) {
 		fprintf(stderr, "gatehouse: serve: cannot start the signal thread\n");
 		config_clear(&sv.cfg);

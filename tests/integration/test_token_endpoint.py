@@ -708,6 +708,27 @@ class TokenEndpoint(Suite):
         ids = [c["client_id"] for c in self.s.cli("client", "list", "--tenant", "acme")]
         check(self.c["client_id"] in ids, "listed")
 
+    def test_sigterm_stops_serve_waiting_on_its_config_pipe(self):
+        # Regression: serve blocked SIGTERM before reading --config, so a
+        # pipe that was never written held it (and the stop) for good.
+        fifo = os.path.join(self.s.dir, "never.conf")
+        os.mkfifo(fifo, 0o600)
+        p = subprocess.Popen([BIN, "serve", "--config", fifo], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(0.5)
+            check(p.poll() is None, "waiting on the pipe")
+            p.send_signal(signal.SIGTERM)
+            try:
+                rc = p.wait(10)
+            except subprocess.TimeoutExpired:
+                raise AssertionError("SIGTERM did not stop serve while it read its config")
+            eq(rc, -signal.SIGTERM, "ended by the signal")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
     def test_cli_reads_its_config_file_once(self):
         """A command takes its store, master key and settings from one read
         of --config: a file that can be read only once (a pipe, as from
