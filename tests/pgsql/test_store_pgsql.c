@@ -25,6 +25,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "wall_step.h"
 #include <libpq-fe.h>
 
 #include "store_conformance.h"
@@ -33,27 +35,7 @@
 #include "store/pgsql_internal.h"
 #include "store/store_internal.h"
 
-/*
- * The wall clock as this program reads it (CMakeLists.txt links it with
- * --wrap=clock_gettime): wall_ahead_s seconds ahead of the kernel's. A
- * deadline read from it while the kernel's clock is behind is what a wait
- * sees when the wall clock is stepped back by that much (NTP, an operator's
- * date) right after the deadline was taken; a negative shift, a step
- * forward.
- */
-static _Atomic long long wall_ahead_s;
-int __real_clock_gettime(clockid_t id, struct timespec *ts);
-int __wrap_clock_gettime(clockid_t id, struct timespec *ts);
-
-int
-__wrap_clock_gettime(clockid_t id, struct timespec *ts)
-{
-	int rc = __real_clock_gettime(id, ts);
-
-	if (rc == 0 && id == CLOCK_REALTIME)
-		ts->tv_sec += (time_t)wall_ahead_s;
-	return rc;
-}
+/* Its wall clock is stepped by wall_ahead_s (wall_step.h). */
 
 /* How long a change may take to reach another handle (NOTIFY is prompt;
  * the contract is "within one second"). */

@@ -20,27 +20,11 @@
 
 #include <cmocka.h>
 
+#include "wall_step.h"
+
 #include "../../src/server/context.c"
 
-/*
- * The wall clock as this program reads it (linked with
- * --wrap=clock_gettime): wall_ahead_s seconds ahead of the kernel's, as a
- * wait sees it when the clock is stepped by that much right after the
- * wait's deadline was taken (ahead: stepped back).
- */
-static _Atomic long long wall_ahead_s;
-int __real_clock_gettime(clockid_t id, struct timespec *ts);
-int __wrap_clock_gettime(clockid_t id, struct timespec *ts);
-
-int
-__wrap_clock_gettime(clockid_t id, struct timespec *ts)
-{
-	int rc = __real_clock_gettime(id, ts);
-
-	if (rc == 0 && id == CLOCK_REALTIME)
-		ts->tv_sec += (time_t)wall_ahead_s;
-	return rc;
-}
+/* Its wall clock is stepped by wall_ahead_s (wall_step.h). */
 
 struct waiter {
 	struct gh_ctx	*c;

@@ -21,31 +21,14 @@
 
 #include <cmocka.h>
 
+#include "wall_step.h"
+
 #include "security/lockout.h"
 #include "server/lockwriter.h"
 #include "store/store.h"
 #include "tmpdir.h"
 
-/*
- * The wall clock as this program reads it (linked with
- * --wrap=clock_gettime): wall_ahead_s seconds ahead of the kernel's. A
- * deadline read from it while the kernel's clock is behind is what a wait
- * sees when the wall clock is stepped back by that much right after the
- * deadline was taken.
- */
-static _Atomic long long wall_ahead_s;
-int __real_clock_gettime(clockid_t id, struct timespec *ts);
-int __wrap_clock_gettime(clockid_t id, struct timespec *ts);
-
-int
-__wrap_clock_gettime(clockid_t id, struct timespec *ts)
-{
-	int rc = __real_clock_gettime(id, ts);
-
-	if (rc == 0 && id == CLOCK_REALTIME)
-		ts->tv_sec += (time_t)wall_ahead_s;
-	return rc;
-}
+/* Its wall clock is stepped by wall_ahead_s (wall_step.h). */
 
 /* The writes the lock writer made (linked with --wrap=store_lock_put). */
 static atomic_int puts_done;
