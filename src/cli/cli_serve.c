@@ -4,32 +4,27 @@
  * answered, queued writes made durable).
  */
 #include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 
 #include "approvals/approvals.h"
 #include "audit/audit.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/serve_bootstrap.h"
+#include "cli/serve_tls.h"
 #include "config/config.h"
 #include "gate/gate.h"
 #include "gate/policy.h"
 #include "http/http.h"
 #include "jose/presign.h"
 #include "keys/keys.h"
-#include "manage/manage.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "net/cidr.h"
@@ -37,10 +32,7 @@
 #include "server/context.h"
 #include "server/routes.h"
 #include "server/signals.h"
-#include "util/secrecy.h"
 #include "util/util.h"
-
-#define MAX_PEM (64 * 1024)
 
 static int
 is_bool_key(const char *k)
@@ -190,331 +182,6 @@ is_unspecified(const char *host)
 	if (inet_pton(AF_INET, host, a) == 1)
 		return memcmp(a, zero, 4) == 0;
 	return inet_pton(AF_INET6, host, a) == 1 && memcmp(a, zero, 16) == 0;
-}
-
-/* Reads a PEM file; a private key must not be readable by others.
- * O_NONBLOCK: a FIFO (or a device) named by mistake is refused as not a
- * regular file, where a blocking open waited for a writer for good, at
- * start or, on SIGHUP, on the thread that refreshes the caches and hears
- * the stop. It changes nothing for a regular file. */
-static char *
-read_pem(const char *path, int secret, char *err, size_t errlen)
-{
-	struct stat sb;
-	char why[160];
-	char *buf = NULL;
-	ssize_t n;
-	size_t used = 0;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) || sb.st_size > MAX_PEM) {
-		snprintf(err, errlen, "%s: not a regular file of at most %d bytes", path, MAX_PEM);
-		goto fail;
-	}
-	if (secret && file_secrecy_check(&sb, geteuid(), why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "%s: the key %s", path, why);
-		goto fail;
-	}
-	if ((buf = malloc((size_t)sb.st_size + 1)) == NULL) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		goto fail;
-	}
-	while (used < (size_t)sb.st_size && (n = read(fd, buf + used, (size_t)sb.st_size - used)) > 0)
-		used += (size_t)n;
-	buf[used] = '\0';
-	close(fd);
-	return buf;
-fail:
-	free(buf);
-	close(fd);
-	return NULL;
-}
-
-/* No passphrase: a key that asks for one is refused, never prompted for
- * (libmicrohttpd is given none either). */
-static int
-no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-	(void)buf;
-	(void)size;
-	(void)rwflag;
-	(void)u;
-	return -1;
-}
-
-/* What the logs say of a certificate: its subject and when it expires;
- * nothing of its key. */
-struct cert_desc {
-	char subject[256];
-	char not_after[32];	/* ISO 8601 UTC */
-	int64_t expires_at;	/* Unix time; 0: unknown */
-};
-
-static void
-cert_describe(X509 *x, struct cert_desc *d)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	struct tm tm;
-	int n = 0, days = 0, secs = 0;
-
-	/* RFC 2253, bytes past ASCII escaped: the log line stays UTF-8. */
-	if (b != NULL && X509_NAME_print_ex(b, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0)
-		n = BIO_read(b, d->subject, (int)sizeof(d->subject) - 1);
-	d->subject[n > 0 ? n : 0] = '\0';
-	BIO_free(b);
-	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1 ||
-	    strftime(d->not_after, sizeof(d->not_after), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		d->not_after[0] = '\0';
-	/* From now, both on the real clock (NULL: now). */
-	d->expires_at = ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)) == 1 ?
-	    (int64_t)time(NULL) + (int64_t)days * 86400 + secs : 0;
-}
-
-/* The certificate's end as a gauge: short-lived certificates are renewed
- * and reloaded (SIGHUP), and an operator alerts on one that was not. */
-static void
-cert_metric(const struct cert_desc *d)
-{
-	if (d->expires_at > 0)
-		metrics_set("gatehouse_tls_certificate_expiry_timestamp_seconds",
-		    (double)d->expires_at, NULL);
-}
-
-/*
- * The TLS certificate and key parse, and the key is the certificate's.
- * Left to libmicrohttpd, a mismatch showed only when the listener started,
- * after a first run had made the store, its keys and an admin client (the
- * secret shown with an https URL that never answered), and it said only
- * "a bad TLS certificate or key?". 0 with the certificate described in
- * *desc (when not NULL), or -1 with the reason in err.
- */
-static int
-tls_pair_check(const struct config *cfg, const char *cert, const char *key, char *err,
-    size_t errlen, struct cert_desc *desc)
-{
-	BIO *b = NULL;
-	X509 *x = NULL;
-	EVP_PKEY *k = NULL;
-	int rc = -1;
-
-	if ((b = BIO_new_mem_buf(cert, -1)) == NULL ||
-	    (x = PEM_read_bio_X509(b, NULL, no_passphrase, NULL)) == NULL) {
-		snprintf(err, errlen, "%s: no PEM certificate (tls_cert)", cfg->tls_cert);
-		goto out;
-	}
-	BIO_free(b);
-	if ((b = BIO_new_mem_buf(key, -1)) == NULL ||
-	    (k = PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL)) == NULL) {
-		snprintf(err, errlen, "%s: no PEM private key without a passphrase (tls_key)",
-		    cfg->tls_key);
-		goto out;
-	}
-	if (X509_check_private_key(x, k) != 1) {
-		snprintf(err, errlen, "%s is not the key of the certificate in %s (tls_key, tls_cert)",
-		    cfg->tls_key, cfg->tls_cert);
-		goto out;
-	}
-	if (desc != NULL)
-		cert_describe(x, desc);
-	rc = 0;
-out:
-	ERR_clear_error();
-	EVP_PKEY_free(k);
-	X509_free(x);
-	BIO_free(b);
-	return rc;
-}
-
-/*
- * The first run's own changes in the audit trail, durable before the
- * secret is shown: an Admin client must not exist with no row saying who
- * made it. bootstrap_stage stages the row before the change, whose
- * transaction then commits it (audit.h audit_stage); bootstrap_audit,
- * after the change, writes it on its own only when it did not go in (a
- * stage that failed), and says on stderr when it cannot (the change is
- * made by then). After a failed change: store_audit_unstage.
- */
-static void
-bootstrap_event(struct audit_event *ev, const char *action, const char *target)
-{
-	memset(ev, 0, sizeof(*ev));
-	ev->actor = "gatehouse";
-	ev->tenant = "platform";
-	ev->action = action;
-	ev->target = target;
-	ev->outcome = "ok";
-	ev->detail = "first run";
-}
-
-static void
-bootstrap_stage(struct gh_ctx *ctx, const struct config *cfg, const char *action,
-    const char *target)
-{
-	struct audit_event ev;
-
-	bootstrap_event(&ev, action, target);
-	(void)audit_stage(ctx->store, cfg, &ev);	/* logs its own failure */
-}
-
-static void
-bootstrap_audit(struct gh_ctx *ctx, const struct config *cfg, const char *action,
-    const char *target)
-{
-	struct audit_event ev;
-
-	if (store_audit_unstage(ctx->store))
-		return;
-	bootstrap_event(&ev, action, target);
-	if (audit_write(ctx->store, cfg, &ev) == -1)
-		fprintf(stderr, "gatehouse: bootstrap: %s %s: done, but the audit trail could not "
-		    "record it\n", action, target);
-}
-
-/* Test hook: GATEHOUSE_TEST_FAULT=bootstrap-after-tenant ends the first
- * run dead (as a crash or a kill would) between its tenant and its admin
- * client. Unset in production. */
-static void
-fault_point(const char *name)
-{
-	const char *f = getenv("GATEHOUSE_TEST_FAULT");
-
-	if (f != NULL && strcmp(f, name) == 0)
-		_exit(70);
-}
-
-/* Whether the bootstrap's tenant is in the store. */
-static int
-platform_made(struct store *st)
-{
-	struct store_tenant t;
-
-	memset(&t, 0, sizeof(t));
-	if (store_tenant_get(st, "platform", &t) != STORE_OK)
-		return 0;
-	store_tenant_clear(&t);
-	return 1;
-}
-
-/* How long after the platform tenant was made another node may still be
- * in its first run, between the tenant and the admin client (ms apart). */
-#define BOOTSTRAP_SETTLE_S	10
-
-/* Whether the store has no client at all (0 also when it cannot say). */
-static int
-no_client(struct store *st)
-{
-	struct store_client_page pg = { NULL, 0, NULL, 1 };
-	struct store_client *cs = NULL;
-	size_t nc = 0;
-
-	if (store_client_list_page(st, &pg, &cs, &nc) != STORE_OK)
-		return 0;
-	store_client_free(cs, nc);
-	return nc == 0;
-}
-
-/*
- * Whether the first run ended between its two commits (a crash, a kill
- * after the tenant, before the admin client): the store's only tenant is
- * the platform's and it has no client at all. The start after it makes
- * the admin client: else the store stays without one, and nothing says so.
- * A tenant made less than BOOTSTRAP_SETTLE_S ago may be another node's
- * first run under way: asked again once that has passed, so that the two
- * do not make two admin clients.
- */
-static int
-first_run_interrupted(struct store *st, const struct store_tenant *ts, size_t n)
-{
-	if (n != 1 || strcmp(ts[0].id, "platform") != 0 || !no_client(st))
-		return 0;
-	while (clock_now() < ts[0].created_at + BOOTSTRAP_SETTLE_S)
-		nanosleep(&(struct timespec){ 0, 200000000 }, NULL);
-	return no_client(st);
-}
-
-/* First run: a platform tenant with an admin client, its secret shown once. */
-static int
-bootstrap(struct gh_ctx *ctx, const struct config *cfg, const char *base)
-{
-	struct store_tenant *ts = NULL;
-	struct store_client c;
-	struct client_spec s;
-	char secret[SECRET_TEXT_LEN + 1], err[512], *token_url = NULL, id[37];
-	size_t n = 0;
-	int rc = -1, finish;
-
-	if (store_tenant_list(ctx->store, &ts, &n) != STORE_OK) {
-		fprintf(stderr, "gatehouse: store: %s\n", store_last_error());
-		return -1;
-	}
-	finish = first_run_interrupted(ctx->store, ts, n);
-	store_tenant_free(ts, n);
-	if (n > 0 && !finish)
-		return 0;
-	/* Joined as the metadata joins it (an issuer may end in '/'), and
-	 * before the client is made, whose secret is shown only below. */
-	if ((token_url = str_url_join(base, "/oauth/token")) == NULL) {
-		fprintf(stderr, "gatehouse: bootstrap: out of memory\n");
-		return -1;
-	}
-	if (finish)
-		fprintf(stderr, "gatehouse: bootstrap: the first run ended before it made the admin "
-		    "client: making it now\n");
-	else {
-		bootstrap_stage(ctx, cfg, "tenant.create", "platform");
-		if (manage_tenant_create(ctx->store, "platform", "Platform operator", NULL, err,
-		    sizeof(err)) == -1) {
-			(void)store_audit_unstage(ctx->store);
-			/* Another node starting on the same fresh store made it
-			 * since the list above: that node makes the admin client
-			 * and shows its secret; this one serves. */
-			if (platform_made(ctx->store))
-				rc = 0;
-			else
-				fprintf(stderr, "gatehouse: bootstrap: %s\n", err);
-			goto out;
-		}
-		bootstrap_audit(ctx, cfg, "tenant.create", "platform");
-	}
-	fault_point("bootstrap-after-tenant");
-	memset(&s, 0, sizeof(s));
-	s.tenant = "platform";
-	s.name = "bootstrap admin";
-	s.env = "production";
-	s.roles = "admin,operator,viewer";
-	s.scopes = "admin";
-	s.allow_ips[s.nallow++] = "127.0.0.0/8 ::1";
-	/* The id made here, so that the row staged before the change names it. */
-	if (uuid_v4(id) == -1) {
-		fprintf(stderr, "gatehouse: bootstrap: no randomness\n");
-		goto out;
-	}
-	s.id = id;
-	bootstrap_stage(ctx, cfg, "client.create", id);
-	if (manage_client_create(ctx->store, ctx->secret_key, cfg, &s, &c, secret, err, sizeof(err)) == -1) {
-		(void)store_audit_unstage(ctx->store);
-		fprintf(stderr, "gatehouse: bootstrap: %s\n", err);
-		goto out;
-	}
-	bootstrap_audit(ctx, cfg, "client.create", c.id);
-	printf("\ngatehouse: first run. Created tenant \"platform\" and an admin client.\n"
-	    "  client_id:     %s\n"
-	    "  client_secret: %s\n"
-	    "  (the secret is shown only now: keep it in your secret store)\n\n"
-	    "Get a token:\n"
-	    "  curl -s -u '%s:%s' -d grant_type=client_credentials %s\n\n",
-	    c.id, secret, c.id, secret, token_url);
-	fflush(stdout);
-	OPENSSL_cleanse(secret, sizeof(secret));
-	store_client_clear(&c);
-	rc = 0;
-out:
-	free(token_url);
-	return rc;
 }
 
 static void
@@ -731,7 +398,7 @@ struct serve {
 	uint8_t master[MASTERKEY_LEN];
 	char host[64], base[300], bound[80];
 	char *cert, *key;		/* PEM, key wiped when freed */
-	struct cert_desc cert_desc;	/* cert's */
+	struct serve_cert cert_desc;	/* cert's */
 	uint16_t port;
 	enum jose_alg alg;
 	int nkeys, ctx_ready, served;
@@ -749,16 +416,14 @@ struct serve {
 static json_t *
 serve_reload_tls(struct serve *sv, int *refused)
 {
-	struct cert_desc d;
+	struct serve_cert d;
 	char err[512];
 	char *cert = NULL, *key = NULL;
 	const char *what;
 
 	if (sv->cert == NULL)
 		return NULL;
-	if ((cert = read_pem(sv->cfg.tls_cert, 0, err, sizeof(err))) == NULL ||
-	    (key = read_pem(sv->cfg.tls_key, 1, err, sizeof(err))) == NULL ||
-	    tls_pair_check(&sv->cfg, cert, key, err, sizeof(err), &d) == -1 ||
+	if (serve_tls_read(&sv->cfg, &cert, &key, &d, err, sizeof(err)) == -1 ||
 	    http_server_tls_replace(sv->srv, cert, key, err, sizeof(err)) == -1) {
 		log_event(LOG_ERROR, "server.tls_refused", json_pack("{s:s, s:s}", "reason", err,
 		    "note", "the certificate before is still served"));
@@ -766,7 +431,7 @@ serve_reload_tls(struct serve *sv, int *refused)
 		what = "the previous one: the new one was refused";
 		goto out;
 	}
-	cert_metric(&d);
+	serve_tls_metric(&d);
 	/* The certificate alone tells: the key was checked to be its key. */
 	what = strcmp(cert, sv->cert) == 0 ? "unchanged" : "replaced";
 	free(sv->cert);
@@ -789,8 +454,6 @@ out:
 	return json_pack("{s:s}", "certificate", what);
 }
 
-/* The settings checked before anything is opened: listen, the signing
- * algorithm, and the TLS certificate and key, read. */
 /* The settings read again when the server is set up (trusted_proxies by
  * ctx_init, the policy file by gate_init), read here first: refused then,
  * a first run had made the master key, the store and its signing keys. 0,
@@ -818,6 +481,9 @@ settings_read(const struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* The settings checked before anything is opened: listen, the signing
+ * algorithm, the files settings_read names, and the TLS certificate and
+ * key, read. */
 static int
 serve_settings(struct serve *sv)
 {
@@ -842,9 +508,8 @@ serve_settings(struct serve *sv)
 		return -1;
 	}
 	if (sv->cfg.tls_cert[0] != '\0') {
-		if ((sv->cert = read_pem(sv->cfg.tls_cert, 0, err, sizeof(err))) == NULL ||
-		    (sv->key = read_pem(sv->cfg.tls_key, 1, err, sizeof(err))) == NULL ||
-		    tls_pair_check(&sv->cfg, sv->cert, sv->key, err, sizeof(err), &sv->cert_desc) == -1) {
+		if (serve_tls_read(&sv->cfg, &sv->cert, &sv->key, &sv->cert_desc, err,
+		    sizeof(err)) == -1) {
 			fprintf(stderr, "gatehouse: serve: TLS: %s\n", err);
 			return -1;
 		}
@@ -1015,10 +680,10 @@ serve_context(struct serve *sv)
 	sv->ctx.tls = sv->cert != NULL;
 	sv->ctx.require_https = sv->cfg.require_https == -1 ? !is_loopback(sv->host) :
 	    (int)sv->cfg.require_https;
-	if (bootstrap(&sv->ctx, &sv->cfg, sv->base) == -1)
+	if (serve_bootstrap(&sv->ctx, &sv->cfg, sv->base) == -1)
 		return -1;
 	declare_metrics();
-	cert_metric(&sv->cert_desc);
+	serve_tls_metric(&sv->cert_desc);
 	store_on_commit(sv->st, observe_commit, &sv->ctx);
 	if (routes_build(&sv->routes, &sv->ctx, err, sizeof(err)) == -1) {
 		fprintf(stderr, "gatehouse: serve: %s\n", err);
