@@ -6,27 +6,13 @@
  * Also the dispatcher's record of each admin action (admin_audit_call).
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "admin/internal.h"
 #include "audit/audit.h"
 #include "obs/log.h"
 #include "http/params.h"
 #include "util/util.h"
-
-/* Test hook: GATEHOUSE_TEST_FAULT=admin-before-audit ends the server dead
- * (as a crash or a kill would) after a change, before a row not committed
- * with it is written. Unset in production. */
-static void
-fault_point(const char *name)
-{
-	const char *f = getenv("GATEHOUSE_TEST_FAULT");
-
-	if (f != NULL && strcmp(f, name) == 0)
-		_exit(70);
-}
 
 /* The row of the call as answered with status (ev's strings point into
  * target and detail, and into c). */
@@ -127,7 +113,7 @@ admin_audit_call(struct admin_call *c, const char *action)
 		(void)audit_emit(c->ctx, &ev);	/* logs its own failure */
 		return;
 	}
-	fault_point("admin-before-audit");
+	test_fault_point("admin-before-audit");
 	if (audit_write(c->ctx->store, c->ctx->cfg, &ev) == -1)
 		log_event(LOG_ERROR, "audit.write_failed", json_pack("{s:s, s:s, s:s}",
 		    "action", action, "request_id", c->x->req.request_id,

@@ -482,19 +482,6 @@ approvals_list(struct gh_ctx *ctx, const struct approval_actor *viewer, const ch
 	return 0;
 }
 
-/* Test hook: GATEHOUSE_TEST_FAULT names a point where a deciding process
- * stops dead (as a crash or a kill would), so that the tests can show
- * approvals_recover finishing the work. Unset in production. */
-static void
-fault_point(const char *name)
-{
-	const char *f = getenv("GATEHOUSE_TEST_FAULT");
-
-	if (f != NULL && strcmp(f, name) == 0) {
-		_exit(70);
-	}
-}
-
 /* Runs the applier of an approved admin op and records the outcome; on
  * the audit trail as the checker's (the decider applies it), or the
  * server's when checker is NULL (recovery applies it). */
@@ -508,7 +495,7 @@ apply(struct gh_ctx *ctx, const struct approval_actor *checker, const struct sto
 	int ok, rc, staged;
 
 	ok = fn != NULL && fn(ctx, a, &result, aerr, sizeof(aerr)) == 0;
-	fault_point("approval-after-apply");
+	test_fault_point("approval-after-apply");
 	if (fn == NULL)
 		snprintf(aerr, sizeof(aerr), "no applier for %s in this process", a->kind);
 	if (ok) {
@@ -683,7 +670,7 @@ approvals_decide(struct gh_ctx *ctx, const struct approval_actor *checker, const
 		rc = store_fail(rc, err, errlen);
 		goto refused;
 	}
-	fault_point("approval-after-decide");
+	test_fault_point("approval-after-decide");
 	/* This call won the decision, and applies the change if it still
 	 * holds the claim (recovery takes a decision older than
 	 * APPROVALS_RECOVER_AFTER): else another process applies it, once. */

@@ -122,18 +122,6 @@ cli_audit_stage(const struct cli_args *a, struct store *st, const char *action,
 	return rc;
 }
 
-/* Test hook: GATEHOUSE_TEST_FAULT=cli-before-audit ends the command dead
- * (as a crash or a kill would) after its change returned, before its row
- * is written on its own. Unset in production. */
-static void
-fault_point(const char *name)
-{
-	const char *f = getenv("GATEHOUSE_TEST_FAULT");
-
-	if (f != NULL && strcmp(f, name) == 0)
-		_exit(70);
-}
-
 int
 cli_audit(const struct cli_args *a, struct store *st, const char *action, const char *tenant,
     const char *target, const char *err)
@@ -144,7 +132,7 @@ cli_audit(const struct cli_args *a, struct store *st, const char *action, const 
 	char actor[96];
 	int rc;
 
-	fault_point("cli-before-audit");
+	test_fault_point("cli-before-audit");
 	/* The success row staged before the change (cli_audit_stage) went
 	 * in with it: nothing more to write. Else it is dropped here, and
 	 * the row that applies (a failure's, or a change that wrote

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -59,18 +58,6 @@ bootstrap_audit(struct gh_ctx *ctx, const struct config *cfg, const char *action
 	if (audit_write(ctx->store, cfg, &ev) == -1)
 		fprintf(stderr, "gatehouse: bootstrap: %s %s: done, but the audit trail could not "
 		    "record it\n", action, target);
-}
-
-/* Test hook: GATEHOUSE_TEST_FAULT=bootstrap-after-tenant ends the first
- * run dead (as a crash or a kill would) between its tenant and its admin
- * client. Unset in production. */
-static void
-fault_point(const char *name)
-{
-	const char *f = getenv("GATEHOUSE_TEST_FAULT");
-
-	if (f != NULL && strcmp(f, name) == 0)
-		_exit(70);
 }
 
 /* Whether the bootstrap's tenant is in the store. */
@@ -172,7 +159,7 @@ serve_bootstrap(struct gh_ctx *ctx, const struct config *cfg, const char *base)
 		}
 		bootstrap_audit(ctx, cfg, "tenant.create", "platform");
 	}
-	fault_point("bootstrap-after-tenant");
+	test_fault_point("bootstrap-after-tenant");
 	memset(&s, 0, sizeof(s));
 	s.tenant = "platform";
 	s.name = "bootstrap admin";

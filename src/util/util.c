@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -241,6 +242,15 @@ clock_offset(void)
 		loaded = 1;
 	}
 	return offset;
+}
+
+void
+test_fault_point(const char *name)
+{
+	const char *f = getenv("GATEHOUSE_TEST_FAULT");
+
+	if (f != NULL && strcmp(f, name) == 0)
+		_exit(70);
 }
 
 int64_t

@@ -61,6 +61,15 @@ int64_t clock_now(void);
 int64_t clock_now_ms(void);
 /* Monotonic nanoseconds, for durations and latency. */
 uint64_t clock_mono_ns(void);
+
+/*
+ * Test hook: when the environment variable GATEHOUSE_TEST_FAULT is name,
+ * the process ends at once with status 70, as a crash or a kill there
+ * would end it, so that the tests can show what the next start or a
+ * recovery makes of the state left. Unset in production: nothing
+ * happens.
+ */
+void	test_fault_point(const char *name);
 /* Formats t as ISO 8601 UTC "YYYY-MM-DDTHH:MM:SSZ" (21 bytes with NUL). */
 void time_iso8601(int64_t t, char out[21]);
 
