@@ -12,6 +12,7 @@
  * set it grew from, which keeps owning (and frees) the ids it allocated.
  */
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -229,9 +230,11 @@ revoked_set_refresh(struct store *st, struct revoked_set *old, int64_t now, size
 	if ((rc = revocation_generation(st, &gen)) != STORE_OK)
 		return rc;
 	/* A full load: the first; when the generation went back (the store
-	 * was replaced or restored: what was read since is no measure); and
-	 * now and then, to drop the ids that have expired since. */
-	if (old == NULL || gen < old->gen ||
+	 * was replaced or restored: what was read since is no measure) or is
+	 * past what the store compares (a counter set below zero by hand
+	 * reads as 2^64 less a little); and now and then, to drop the ids
+	 * that have expired since. */
+	if (old == NULL || gen < old->gen || gen > INT64_MAX ||
 	    clock_mono_ns() - old->full_ns >= REVOKED_FULL_RELOAD_MS * 1000000ull)
 		return load_full(st, gen, now, max, out);
 	if (gen == old->gen) {
