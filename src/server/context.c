@@ -1,5 +1,5 @@
 /* context.c — see context.h. */
-#define _GNU_SOURCE	/* pthread_mutex_clocklock (glibc 2.30; POSIX.1-2024) */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +92,8 @@ init_limits(struct gh_ctx *c, const struct config *cfg, struct store *st, uint64
 	return 0;
 }
 
+static int	reload_turn_init(struct gh_ctx *);
+
 int
 ctx_init(struct gh_ctx *c, const struct config *cfg, struct store *st,
     const uint8_t master[32], const char *issuer, char *err, size_t errlen)
@@ -103,7 +105,10 @@ ctx_init(struct gh_ctx *c, const struct config *cfg, struct store *st,
 	c->store = st;
 	snprintf(c->issuer, sizeof(c->issuer), "%s", issuer);
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_mutex_init(&c->reload_mu, NULL);
+	if (reload_turn_init(c) == -1) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	if (init_secrets(c, st, master, err, errlen) == -1 ||
 	    init_lists(c, cfg, err, errlen) == -1)
 		return -1;
@@ -165,6 +170,7 @@ ctx_clear(struct gh_ctx *c)
 	OPENSSL_cleanse(c->opaque_key, sizeof(c->opaque_key));
 	OPENSSL_cleanse(c->seal_key, sizeof(c->seal_key));
 	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->reload_cv);
 	pthread_mutex_destroy(&c->reload_mu);
 }
 
@@ -285,17 +291,65 @@ ctx_changed_here(struct gh_ctx *c)
 	atomic_store(&c->refreshed_ns, 0);
 }
 
-/* reload_mu, waited for CTX_RELOAD_WAIT_MS at most; 0 when taken. On the
- * monotonic clock: pthread_mutex_timedlock's is the wall clock, which a
- * step back made wait for the whole reload and a step forward not at all. */
+/* The reload turn (context.h reloading): taken by reload_lock, waited for
+ * CTX_RELOAD_WAIT_MS at most (0 when taken, ETIMEDOUT), given back by
+ * reload_unlock. A flag under a mutex and a condition variable on the
+ * monotonic clock, not a mutex taken with a timeout: pthread_mutex_
+ * timedlock's clock is the wall clock, which a step back made wait for
+ * the whole reload and a step forward not at all; pthread_mutex_clocklock
+ * is glibc's alone (POSIX.1-2024), and ThreadSanitizer does not see it
+ * taken, so it reported every unlock and lost the ordering it gives. */
+static int
+reload_turn_init(struct gh_ctx *c)
+{
+	pthread_condattr_t a;
+	int rc;
+
+	if (pthread_condattr_init(&a) != 0)
+		return -1;
+	rc = pthread_condattr_setclock(&a, CLOCK_MONOTONIC) == 0 &&
+	    pthread_cond_init(&c->reload_cv, &a) == 0 ? 0 : -1;
+	pthread_condattr_destroy(&a);
+	if (rc == 0 && pthread_mutex_init(&c->reload_mu, NULL) != 0) {
+		pthread_cond_destroy(&c->reload_cv);
+		rc = -1;
+	}
+	return rc;
+}
+
 static int
 reload_lock(struct gh_ctx *c)
 {
 	struct timespec until;
+	int rc = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += CTX_RELOAD_WAIT_MS / 1000;
-	return pthread_mutex_clocklock(&c->reload_mu, CLOCK_MONOTONIC, &until);
+	until.tv_nsec += (long)(CTX_RELOAD_WAIT_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&c->reload_mu);
+	while (c->reloading && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&c->reload_cv, &c->reload_mu, &until);
+	if (c->reloading)
+		rc = ETIMEDOUT;
+	else {
+		c->reloading = 1;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&c->reload_mu);
+	return rc;
+}
+
+static void
+reload_unlock(struct gh_ctx *c)
+{
+	pthread_mutex_lock(&c->reload_mu);
+	c->reloading = 0;
+	pthread_cond_signal(&c->reload_cv);
+	pthread_mutex_unlock(&c->reload_mu);
 }
 
 /* 1 when what g says is all loaded. */
@@ -367,7 +421,8 @@ note_success(struct gh_ctx *c, int kind)
  * client cache too, and the keys read again (and gate_epoch moved once
  * more when they are in place). 0, or -1 when the locks or
  * the keys could not be read (note_failure: the ones in memory stay in
- * force, and a later refresh tries again). Under reload_mu. */
+ * force, and a later refresh tries again). In the reload turn
+ * (reload_lock). */
 static int
 reload_kind(struct gh_ctx *c, int kind, uint64_t gen)
 {
@@ -432,7 +487,7 @@ ctx_refresh(struct gh_ctx *c)
 	}
 out:
 	atomic_store(&c->reload_ns, 0);
-	pthread_mutex_unlock(&c->reload_mu);
+	reload_unlock(c);
 	return rc;
 }
 

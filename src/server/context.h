@@ -54,12 +54,15 @@ struct gh_ctx {
 	 * (gate_sync_generation). */
 	_Atomic uint64_t	 gate_epoch;
 	_Atomic uint64_t	 reload_ns;	/* when the running reload began; 0: none */
-	pthread_mutex_t		 reload_mu;	/* one reload at a time; others wait */
+	/* One reload at a time; others wait for it (context.c reload_lock): */
+	pthread_mutex_t		 reload_mu;	/* guards reloading */
+	pthread_cond_t		 reload_cv;	/* on the monotonic clock */
+	int			 reloading;	/* the turn is taken */
 	_Atomic uint64_t	 refreshed_ns;	/* ctx_refresh_every's last read */
 	/* The group commit's last batch failed (a full disk): /readyz then
 	 * says ready only once its own probe write commits. */
 	_Atomic int		 writes_failing;
-	/* A failed reload's retries, each kind apart (under reload_mu): */
+	/* A failed reload's retries, each kind apart (the reload turn's): */
 	struct ctx_retry {
 		uint64_t	 at_ns;		/* not again before; 0: none failed */
 		uint64_t	 wait_ms;	/* after the next failure */
@@ -69,7 +72,7 @@ struct gh_ctx {
 	struct gate		*gate;		/* src/gate: policy and token cache */
 	struct lockout		*lockout;	/* bad-credential counters and locks */
 	int			 locks_incomplete;	/* the last reload read no more than
-						   the table holds (reload_mu) */
+						   the table holds (the reload turn's) */
 	struct lockwriter	*lockwriter;	/* writes the locks made here to the store */
 	struct ratelimit	*ratelimit;	/* issuance per client */
 	struct ratesync		*ratesync;	/* shares its counts (shared stores only) */

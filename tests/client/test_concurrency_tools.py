@@ -18,6 +18,17 @@ TSAN = os.environ.get("CLIENT_PROBE_TSAN", "")
 SANITIZED = os.environ.get("GH_SANITIZE", "0") in ("1", "ON", "TRUE", "true")
 
 
+def thread_sanitized(path):
+    """Whether the binary at path was built with -fsanitize=thread (a
+    ThreadSanitizer build made by hand, README): it carries TSan's runtime
+    entry point."""
+    try:
+        with open(path, "rb") as f:
+            return b"__tsan_init" in f.read()
+    except OSError:
+        return False
+
+
 class ConcurrencyTools(Suite):
     def setup(self):
         self.f = Fake()
@@ -62,6 +73,9 @@ class ConcurrencyTools(Suite):
     def test_valgrind_helgrind(self):
         if SANITIZED:
             print("note: valgrind cannot run an ASan binary; the release build runs this test")
+            return
+        if thread_sanitized(os.environ.get("CLIENT_PROBE", "")):
+            print("note: valgrind cannot run a ThreadSanitizer binary; the release build runs this test")
             return
         vg = shutil.which("valgrind")
         check(vg is not None, "valgrind is required: scripts/install-deps.sh --test installs it")

@@ -42,12 +42,12 @@ wait_reload(void *arg)
 	w->rc = reload_lock(w->c);
 	w->took_ms = (clock_mono_ns() - t0) / 1000000;
 	if (w->rc == 0)
-		pthread_mutex_unlock(&w->c->reload_mu);
+		reload_unlock(w->c);
 	atomic_store(&w->done, 1);
 	return NULL;
 }
 
-/* A reload in progress (reload_mu held here) for 3 s at most: another
+/* A reload in progress (the turn held here) for 3 s at most: another
  * thread gives up waiting after CTX_RELOAD_WAIT_MS, the wall clock
  * stepped back or forward an hour meanwhile. */
 static void
@@ -58,20 +58,20 @@ reload_wait_is_bounded_on_the_monotonic_clock(void **state)
 
 	(void)state;
 	memset(&c, 0, sizeof(c));
-	pthread_mutex_init(&c.reload_mu, NULL);
+	assert_int_equal(reload_turn_init(&c), 0);
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
 		struct waiter w = { .c = &c, .rc = -1 };
 		pthread_t th;
 		int done;
 
-		pthread_mutex_lock(&c.reload_mu);
+		assert_int_equal(reload_lock(&c), 0);
 		wall_ahead_s = steps[i];
 		assert_int_equal(pthread_create(&th, NULL, wait_reload, &w), 0);
 		for (int k = 0; k < 300 && !atomic_load(&w.done); k++)
 			usleep(10000);
 		done = atomic_load(&w.done);
 		wall_ahead_s = 0;
-		pthread_mutex_unlock(&c.reload_mu);	/* a waiter still waiting takes it */
+		reload_unlock(&c);	/* a waiter still waiting takes it */
 		pthread_join(th, NULL);
 		if (!done)
 			fail_msg("wall clock stepped %+lld s: still waiting after 3 s", -steps[i]);
@@ -80,6 +80,35 @@ reload_wait_is_bounded_on_the_monotonic_clock(void **state)
 			fail_msg("wall clock stepped %+lld s: waited %llu ms, not %d", -steps[i],
 			    (unsigned long long)w.took_ms, CTX_RELOAD_WAIT_MS);
 	}
+	pthread_cond_destroy(&c.reload_cv);
+	pthread_mutex_destroy(&c.reload_mu);
+}
+
+/* The turn goes to a waiter when given back within the wait, and is
+ * then the waiter's alone. */
+static void
+reload_turn_passes_to_a_waiter(void **state)
+{
+	struct gh_ctx c;
+	struct waiter w;
+	pthread_t th;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	memset(&w, 0, sizeof(w));
+	w.c = &c;
+	w.rc = -1;
+	assert_int_equal(reload_turn_init(&c), 0);
+	assert_int_equal(reload_lock(&c), 0);
+	assert_int_equal(pthread_create(&th, NULL, wait_reload, &w), 0);
+	usleep(100000);
+	assert_false(atomic_load(&w.done));	/* waiting for the turn */
+	reload_unlock(&c);
+	pthread_join(th, NULL);
+	assert_int_equal(w.rc, 0);
+	assert_true(w.took_ms < CTX_RELOAD_WAIT_MS);
+	assert_int_equal(c.reloading, 0);	/* and given back */
+	pthread_cond_destroy(&c.reload_cv);
 	pthread_mutex_destroy(&c.reload_mu);
 }
 
@@ -88,6 +117,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(reload_wait_is_bounded_on_the_monotonic_clock),
+		cmocka_unit_test(reload_turn_passes_to_a_waiter),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
