@@ -21,17 +21,24 @@
  * one after fail_after more (-1: none fails), as a server out of memory. */
 static long allocs, fail_after = -1;
 
+/* Counts one allocation: 1 when it is to fail. */
+static int
+t_fails(void)
+{
+	allocs++;
+	if (fail_after == 0)
+		return 1;
+	if (fail_after > 0)
+		fail_after--;
+	return 0;
+}
+
 static void *
 t_malloc(size_t n, const char *file, int line)
 {
 	(void)file;
 	(void)line;
-	allocs++;
-	if (fail_after == 0)
-		return NULL;
-	if (fail_after > 0)
-		fail_after--;
-	return malloc(n);
+	return t_fails() ? NULL : malloc(n);
 }
 
 static void *
@@ -39,12 +46,7 @@ t_realloc(void *p, size_t n, const char *file, int line)
 {
 	(void)file;
 	(void)line;
-	allocs++;
-	if (fail_after == 0)
-		return NULL;
-	if (fail_after > 0)
-		fail_after--;
-	return realloc(p, n);
+	return t_fails() ? NULL : realloc(p, n);
 }
 
 static void

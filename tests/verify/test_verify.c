@@ -186,6 +186,18 @@ teardown(void **state)
 	return 0;
 }
 
+/* Options for the test server's JWKS over plain HTTP, its issuer; the
+ * caller sets the rest. url (128 bytes) must outlive them. */
+static void
+options_of_test_server(struct gh_verify_options *o, char url[128])
+{
+	snprintf(url, 128, "http://127.0.0.1:%u/.well-known/jwks.json", srv.port);
+	memset(o, 0, sizeof(*o));
+	o->jwks_url = url;
+	o->issuer = ISS;
+	o->allow_http = 1;
+}
+
 static gh_verifier *
 verifier(const char *aud, long min_refresh)
 {
@@ -193,15 +205,11 @@ verifier(const char *aud, long min_refresh)
 	gh_verifier *v = NULL;
 	char url[128], err[128];
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/.well-known/jwks.json", srv.port);
-	memset(&o, 0, sizeof(o));
-	o.jwks_url = url;
-	o.issuer = ISS;
+	options_of_test_server(&o, url);
 	o.audience = aud;
 	o.required_env = "any";	/* the tests use both keys' tokens */
 	o.leeway = 30;
 	o.min_refresh_interval = min_refresh;
-	o.allow_http = 1;
 	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_OK);
 	return v;
 }
@@ -633,12 +641,8 @@ test_audience_required(void **state)
 	char *other = good(k1, "production", 600, 0, ISS, "https://other-api");
 
 	(void)state;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/.well-known/jwks.json", srv.port);
-	memset(&o, 0, sizeof(o));
-	o.jwks_url = url;
-	o.issuer = ISS;
+	options_of_test_server(&o, url);
 	o.required_env = "production";
-	o.allow_http = 1;
 	publish(0);
 	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_INVALID_ARGUMENT);
 	assert_null(v);
@@ -672,12 +676,8 @@ test_environment_required(void **state)
 	char *forged = good(k2, "production", 600, 0, ISS, "https://api");
 
 	(void)state;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/.well-known/jwks.json", srv.port);
-	memset(&o, 0, sizeof(o));
-	o.jwks_url = url;
-	o.issuer = ISS;
+	options_of_test_server(&o, url);
 	o.audience = "https://api";
-	o.allow_http = 1;
 	publish(1);			/* both environments' keys, as the plain URL */
 	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_INVALID_ARGUMENT);
 	assert_null(v);
