@@ -328,10 +328,36 @@ class Server:
         if check and p.returncode != 0:
             raise AssertionError("gatehouse %s failed (%d): %s" % (" ".join(args), p.returncode,
                                                                   p.stderr.decode()))
+        self._await_generations()
         out = p.stdout.decode()
         if p.returncode == 0 and out.strip():
             return json.loads(out)
         return p
+
+    def _await_generations(self, limit=5.0):
+        """On PostgreSQL, waits (up to limit) until this running server has
+        heard of what a CLI run may have committed: it learns of another
+        process's commits by NOTIFY, a moment later, and a check made at
+        once could beat it (CI once asked for the JWKS first). SQLite's
+        server reads the generations on its next request itself."""
+        if BACKEND != "postgresql" or self.proc is None or self.proc.poll() is not None:
+            return
+        names = ("generation", "lock_generation", "revocation_generation")
+        try:
+            rows = self.sql("SELECT key, value FROM meta WHERE key IN (%s)"
+                            % ", ".join("'%s'" % n for n in names))
+        except (AssertionError, OSError, subprocess.TimeoutExpired):
+            return          # the database is down or held: nothing to wait for
+        want = {k: int(v) for k, v in rows}
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            try:
+                seen = self.get("/readyz").json().get("store", {})
+            except (OSError, ValueError, http.client.HTTPException):
+                return
+            if all(seen.get(k, 0) >= v for k, v in want.items()):
+                return
+            time.sleep(0.02)
 
     def tenant(self, tid):
         r = self.cli("tenant", "create", "--id", tid, check=False)
