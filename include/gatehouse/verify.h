@@ -41,13 +41,19 @@
  *  - A fetch that fails (unreachable, not 200, not a JWKS) keeps the old
  *    set, so a brief outage of the issuer does not stop verification; it is
  *    tried again no sooner than min_refresh_interval later.
+ *  - A set whose fetches keep failing is used for max_stale seconds past
+ *    its age limit (default 3600) and no longer: from then on every
+ *    verification fails closed with GH_VERIFY_JWKS_UNAVAILABLE until a
+ *    fetch succeeds. An issuer cut off from its verifiers (or a JWKS
+ *    answer blocked on the way) cannot keep a withdrawn key in use for
+ *    good.
  *
  * So a withdrawn key stops verifying within the age limit of the last
  * answer that named it (at most 3600 s; at most 300 s with gatehouse as
  * the issuer), plus the one fetch (at most timeout_ms) during which other
  * threads finish with the old set. While the issuer cannot be reached the
  * old set, withdrawn key included, lives on, retried every
- * min_refresh_interval seconds: add the outage to the bound.
+ * min_refresh_interval seconds, for max_stale seconds more at most.
  *
  * The set is also fetched again when a token names an unknown kid (key
  * rotation publishes keys ahead), at most once per min_refresh_interval
@@ -120,6 +126,12 @@ struct gh_verify_options {
 	const char	*ca_file;	/* PEM CA bundle; NULL: the system's */
 	int		 allow_http;	/* 1: also accept an http:// URL (tests on
 					 * loopback); 0: HTTPS only */
+	/* Fields after this point were added after 0.2.0 (sized options). */
+	long		 max_stale;	/* seconds a key set is still used past
+					 * its age limit while fetching it again
+					 * fails; then GH_VERIFY_JWKS_UNAVAILABLE;
+					 * <= 0: default 3600; more than 86400:
+					 * refused */
 };
 
 #define GH_VERIFY_ROLE_VIEWER	0x1u
@@ -152,11 +164,24 @@ typedef struct gh_verifier gh_verifier;
 GH_VERIFY_API extern const char gh_verify_any_audience[];
 #define GH_VERIFY_ANY_AUDIENCE	gh_verify_any_audience
 
-/* A new verifier. No network until the first verification (or
+/*
+ * A new verifier. No network until the first verification (or
  * gh_verifier_refresh). Returns GH_VERIFY_OK, or an error with a reason
- * in err (when not NULL). */
-GH_VERIFY_API int gh_verifier_new(const struct gh_verify_options *opts,
+ * in err (when not NULL).
+ *
+ * gh_verifier_new is a macro that passes sizeof(*opts) to
+ * gh_verifier_new_sized, which reads options_size bytes: fewer than the
+ * 0.2.0 struct is GH_VERIFY_INVALID_ARGUMENT; fields past the end take
+ * their defaults; bytes beyond the struct this library knows must be zero.
+ * The function gh_verifier_new itself (a binary built against 0.2.0, or
+ * called as (gh_verifier_new)(...)) reads the 0.2.0 struct.
+ */
+GH_VERIFY_API int gh_verifier_new_sized(const struct gh_verify_options *opts,
+	    size_t options_size, gh_verifier **out, char *err, size_t errlen);
+GH_VERIFY_API int (gh_verifier_new)(const struct gh_verify_options *opts,
 	    gh_verifier **out, char *err, size_t errlen);
+#define gh_verifier_new(opts, out, err, errlen) \
+	gh_verifier_new_sized((opts), sizeof(*(opts)), (out), (err), (errlen))
 GH_VERIFY_API void gh_verifier_free(gh_verifier *);	/* NULL is a no-op */
 
 /* Fetches the JWKS now (e.g. at start-up), regardless of the rate limit. */

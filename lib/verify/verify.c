@@ -7,6 +7,7 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,16 @@
  * keep a withdrawn key for days. */
 #define LEEWAY_MAX_S		600
 #define MIN_REFRESH_MAX_S	3600
+
+/* How long past its age limit a set whose fetches fail is still used: long
+ * enough that an issuer's restart or a short outage stops no service, short
+ * enough that a withdrawn key does not verify for as long as the issuer
+ * stays unreachable (which an attacker who holds the key may arrange). */
+#define MAX_STALE_DEFAULT_S	3600
+#define MAX_STALE_MAX_S		86400
+
+/* The options as 0.2.0 knew them: what (gh_verifier_new) reads. */
+#define OPTIONS_V0_SIZE		offsetof(struct gh_verify_options, max_stale)
 
 /* How long a key set is used before it is fetched again: the JWKS answer's
  * max-age within [min_refresh_interval, KEYSET_AGE_MAX_S], or
@@ -60,6 +71,7 @@ struct gh_verifier {
 	long		 leeway;
 	long		 min_refresh;
 	long		 timeout_ms;
+	long		 max_stale;	/* seconds */
 	int		 allow_http;
 
 	pthread_mutex_t	 lock;		/* guards set */
@@ -154,8 +166,8 @@ dup_or_null(const char *s, int *bad)
 	return d;
 }
 
-GH_VERIFY_API int
-gh_verifier_new(const struct gh_verify_options *o, gh_verifier **out, char *err,
+static int
+verifier_new(const struct gh_verify_options *o, gh_verifier **out, char *err,
     size_t errlen)
 {
 	gh_verifier *v;
@@ -205,6 +217,11 @@ gh_verifier_new(const struct gh_verify_options *o, gh_verifier **out, char *err,
 			    MIN_REFRESH_MAX_S);
 		return GH_VERIFY_INVALID_ARGUMENT;
 	}
+	if (o->max_stale > MAX_STALE_MAX_S) {
+		if (err != NULL)
+			snprintf(err, errlen, "max_stale is at most %d seconds", MAX_STALE_MAX_S);
+		return GH_VERIFY_INVALID_ARGUMENT;
+	}
 	pthread_once(&curl_once, curl_init_once);
 	if (!curl_ok) {
 		if (err != NULL)
@@ -225,6 +242,7 @@ gh_verifier_new(const struct gh_verify_options *o, gh_verifier **out, char *err,
 	v->leeway = o->leeway < 0 ? 30 : o->leeway;
 	v->min_refresh = o->min_refresh_interval <= 0 ? 30 : o->min_refresh_interval;
 	v->timeout_ms = o->timeout_ms <= 0 ? 5000 : o->timeout_ms;
+	v->max_stale = o->max_stale <= 0 ? MAX_STALE_DEFAULT_S : o->max_stale;
 	v->allow_http = o->allow_http != 0;
 	pthread_mutex_init(&v->lock, NULL);
 	pthread_mutex_init(&v->fetch_lock, NULL);
@@ -238,6 +256,48 @@ oom:
 	if (err != NULL)
 		snprintf(err, errlen, "out of memory");
 	return GH_VERIFY_NO_MEMORY;
+}
+
+/*
+ * Extensible options (as openat2(2) takes its own, and gh_client_new_sized
+ * the client's): read what the caller's struct holds, default the rest, and
+ * refuse what a newer header set that this library would silently ignore.
+ */
+GH_VERIFY_API int
+gh_verifier_new_sized(const struct gh_verify_options *user, size_t size, gh_verifier **out,
+    char *err, size_t errlen)
+{
+	struct gh_verify_options o;
+	const unsigned char *extra = (const unsigned char *)user;
+
+	if (out != NULL)
+		*out = NULL;
+	if (user != NULL && size < OPTIONS_V0_SIZE) {
+		if (err != NULL)
+			snprintf(err, errlen, "options_size %zu is smaller than any struct "
+			    "gh_verify_options (%zu)", size, (size_t)OPTIONS_V0_SIZE);
+		return GH_VERIFY_INVALID_ARGUMENT;
+	}
+	for (size_t i = sizeof(o); user != NULL && i < size; i++)
+		if (extra[i] != 0) {
+			if (err != NULL)
+				snprintf(err, errlen, "the options set a field (byte %zu) that this "
+				    "library (%s) does not know", i, GH_VERIFY_VERSION);
+			return GH_VERIFY_INVALID_ARGUMENT;
+		}
+	if (user == NULL)
+		return verifier_new(NULL, out, err, errlen);
+	memset(&o, 0, sizeof(o));
+	memcpy(&o, user, size < sizeof(o) ? size : sizeof(o));
+	return verifier_new(&o, out, err, errlen);
+}
+
+/* The 0.2.0 entry point, for binaries built before options were sized. */
+GH_VERIFY_API int
+(gh_verifier_new)(const struct gh_verify_options *o, gh_verifier **out, char *err,
+    size_t errlen)
+{
+	return gh_verifier_new_sized(o, OPTIONS_V0_SIZE, out, err, errlen);
 }
 
 GH_VERIFY_API void
@@ -477,6 +537,14 @@ keyset_expired(const struct keyset *s)
 	return mono_ms() - s->fetched >= s->max_age * 1000;
 }
 
+/* 1 when s is past its max-age by more than max_stale: fetching it again
+ * has failed for that long, and it is no longer used (verify.h). */
+static int
+keyset_too_stale(const gh_verifier *v, const struct keyset *s)
+{
+	return mono_ms() - s->fetched >= (s->max_age + v->max_stale) * 1000;
+}
+
 /*
  * Fetches again when the set s in use has expired. Single flight without
  * a queue: the thread that gets fetch_lock fetches, and any other thread
@@ -659,6 +727,10 @@ gh_verify_token(gh_verifier *v, const char *token, size_t len, const char *tenan
 			return GH_VERIFY_JWKS_UNAVAILABLE;
 	}
 	s = refresh_if_expired(v, s);
+	if (keyset_too_stale(v, s)) {
+		rc = GH_VERIFY_JWKS_UNAVAILABLE;
+		goto out;
+	}
 	rc = verify_with(v, s, token, len, tenant, out, &unknown);
 	if (unknown) {
 		/* Rotation publishes keys ahead, but a verifier may have fetched
@@ -669,6 +741,7 @@ gh_verify_token(gh_verifier *v, const char *token, size_t len, const char *tenan
 			return GH_VERIFY_JWKS_UNAVAILABLE;
 		rc = verify_with(v, s, token, len, tenant, out, &unknown);
 	}
+out:
 	keyset_unref(s);
 	return rc;
 }

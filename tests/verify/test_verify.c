@@ -464,6 +464,80 @@ test_failing_jwks_keeps_old_set(void **state)
 	gh_verifier_free(v);
 }
 
+/* Regression: while the issuer could not be reached the last key set
+ * verified for good, a key withdrawn before the outage included. Past its
+ * age limit by max_stale it now fails closed, and a fetch that works again
+ * ends that. */
+static void
+test_unreachable_issuer_fails_closed_after_max_stale(void **state)
+{
+	struct gh_verify_options o;
+	gh_verifier *v = NULL;
+	char url[128], err[128];
+	char *t2 = good(k2, "sandbox", 600, 0, ISS, "x");
+
+	(void)state;
+	options_of_test_server(&o, url);
+	o.audience = "x";
+	o.required_env = "any";
+	o.min_refresh_interval = 1;
+	o.max_stale = 1;
+	assert_int_equal(gh_verifier_new(&o, &v, err, sizeof(err)), GH_VERIFY_OK);
+	serve_as("max-age=1", 0);
+	publish(1);
+	assert_int_equal(verify(v, t2, NULL), GH_VERIFY_OK);
+	serve_as("max-age=1", 1);	/* the issuer withdraws k2, and is cut off */
+	publish(0);
+	sleep_ms(1100);			/* past max-age, within max_stale */
+	assert_int_equal(verify(v, t2, NULL), GH_VERIFY_OK);
+	sleep_ms(1000);			/* past max-age + max_stale */
+	assert_int_equal(verify(v, t2, NULL), GH_VERIFY_JWKS_UNAVAILABLE);
+	assert_int_equal(verify(v, t2, NULL), GH_VERIFY_JWKS_UNAVAILABLE);
+	serve_as("max-age=1", 0);	/* back: its answer decides again */
+	sleep_ms(1100);
+	assert_int_equal(verify(v, t2, NULL), GH_VERIFY_UNKNOWN_KEY);
+	serve_as(NULL, 0);
+	free(t2);
+	gh_verifier_free(v);
+}
+
+/* The options grew a field: a caller built against 0.2.0 (the function,
+ * not the macro) gets the default; a too small size, or a newer header's
+ * field this library does not know, is refused. */
+static void
+test_sized_options(void **state)
+{
+	struct {
+		struct gh_verify_options o;
+		long newer;
+	} big;
+	gh_verifier *v = NULL;
+	char url[128], err[160];
+
+	(void)state;
+	memset(&big, 0, sizeof(big));
+	options_of_test_server(&big.o, url);
+	big.o.audience = "x";
+	big.o.required_env = "any";
+	big.o.max_stale = 86401;
+	assert_int_equal(gh_verifier_new(&big.o, &v, err, sizeof(err)), GH_VERIFY_INVALID_ARGUMENT);
+	assert_string_equal(err, "max_stale is at most 86400 seconds");
+	/* 0.2.0's struct ends before max_stale: not read. */
+	assert_int_equal((gh_verifier_new)(&big.o, &v, err, sizeof(err)), GH_VERIFY_OK);
+	gh_verifier_free(v);
+	assert_int_equal(gh_verifier_new_sized(&big.o, 8, &v, err, sizeof(err)),
+	    GH_VERIFY_INVALID_ARGUMENT);
+	assert_null(v);
+	big.o.max_stale = 0;
+	big.newer = 1;
+	assert_int_equal(gh_verifier_new_sized(&big.o, sizeof(big), &v, err, sizeof(err)),
+	    GH_VERIFY_INVALID_ARGUMENT);
+	big.newer = 0;
+	assert_int_equal(gh_verifier_new_sized(&big.o, sizeof(big), &v, err, sizeof(err)),
+	    GH_VERIFY_OK);
+	gh_verifier_free(v);
+}
+
 #define NTHREADS 8
 
 struct worker {
@@ -710,6 +784,8 @@ main(void)
 		cmocka_unit_test(test_refresh_on_unknown_kid_is_rate_limited),
 		cmocka_unit_test(test_withdrawn_key_stops_after_max_age),
 		cmocka_unit_test(test_failing_jwks_keeps_old_set),
+		cmocka_unit_test(test_unreachable_issuer_fails_closed_after_max_stale),
+		cmocka_unit_test(test_sized_options),
 		cmocka_unit_test(test_refresh_does_not_block_other_threads),
 		cmocka_unit_test(test_newest_of_many_published_keys),
 		cmocka_unit_test(test_options),
