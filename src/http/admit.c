@@ -83,16 +83,17 @@ match(struct http_server *s, enum http_method m, const char *path, int *path_kno
 
 /* RFC 9110 §15.5.6: a 405 MUST list the methods the target allows: those
  * of every route match() takes for path (prefix routes too, which once
- * left the list empty and so the header out), HEAD wherever GET is. */
+ * left the list empty and so the header out), HEAD wherever GET is. With
+ * path NULL, the server's (OPTIONS *): every route's, and OPTIONS. */
 static void
 allow_header(struct http_server *s, const char *path, struct http_response *resp)
 {
 	char allow[128] = "";
 	size_t used = 0;
-	unsigned methods = 0;
+	unsigned methods = path == NULL ? 1u << HTTP_OPTIONS : 0;
 
 	for (size_t i = 0; i < s->nroutes; i++)
-		if (route_hits(&s->routes[i], path))
+		if (path == NULL || route_hits(&s->routes[i], path))
 			methods |= 1u << s->routes[i].method |
 			    (s->routes[i].method == HTTP_GET ? 1u << HTTP_HEAD : 0);
 	/* Seven names with their commas take 43 bytes of the 128. */
@@ -445,6 +446,17 @@ request_routed(struct conn_ctx *c, const char *url, const char *cl)
 	char desc[320];
 	int known;
 
+	/* RFC 9110 §9.3.7: OPTIONS with the asterisk-form (RFC 9112 §3.2.4)
+	 * asks about the server, not a resource: 200, no content, and Allow
+	 * naming the methods it serves. OPTIONS on a path stays 405 (with
+	 * its Allow): a 2xx from /gate lets a call through, and a proxy that
+	 * hands the gate the original call's method must never get one for
+	 * an OPTIONS nobody authenticated. */
+	if (req->method == HTTP_OPTIONS && strcmp(url, "*") == 0) {
+		http_response_text(&c->x.resp, 200, "text/plain", "", 0);
+		allow_header(c->srv, NULL, &c->x.resp);
+		return 1;
+	}
 	if ((c->route = match(c->srv, req->method, url, &known)) == NULL) {
 		if (known) {
 			http_response_error(&c->x.resp, 405, "invalid_request", "method not allowed on this path");

@@ -388,6 +388,26 @@ class BadRequests(Suite):
             eq({m.strip() for m in (r.header("Allow") or "").split(",")}, want,
                "Allow of %s %s" % (method, path))
 
+    def test_options_asterisk_names_the_servers_methods(self):
+        # RFC 9110 §9.3.7: OPTIONS * asks about the server itself; it got
+        # 404 "no route for *". Now 200 with Allow and no content.
+        resp, _ = raw_until_closed(self.s.port, b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")
+        first, _, rest = resp.partition(b"\r\n\r\n")
+        eq(status_of(first), 200, "OPTIONS *: %r" % resp[:200])
+        heads = {k.strip().lower(): v.strip() for k, _, v in
+                 (line.decode().partition(":") for line in first.split(b"\r\n")[1:])}
+        eq(heads.get("content-length"), "0", "no content: %r" % first)
+        allow = {m.strip() for m in heads.get("allow", "").split(",")}
+        eq(allow, {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}, "Allow of *")
+        eq(rest, b"", "no content")
+        # OPTIONS on a path is not served (a 2xx from /gate lets a call
+        # through): 405 with that path's Allow.
+        for path, want in (("/oauth/token", {"POST"}), ("/gate", {"GET", "HEAD", "POST"})):
+            r = self.s.request("OPTIONS", path)
+            eq(r.status, 405, "OPTIONS %s" % path)
+            eq({m.strip() for m in (r.header("Allow") or "").split(",")}, want,
+               "Allow of OPTIONS %s" % path)
+
     def test_absolute_form_targets_are_served(self):
         # RFC 9112 §3.2.2: a server MUST accept the absolute-form; it got
         # 404 "no route for http://...".
