@@ -469,6 +469,38 @@ client_addr(struct MHD_Connection *conn)
 	return a != NULL ? a->client_addr : NULL;
 }
 
+/* The body, in the RFC 6749 §5.2 shape of every error; its length is the
+ * Content-Length below, checked when built. */
+#define OVER_SHARE_BODY	"{\"error\":\"temporarily_unavailable\"," \
+	"\"error_description\":\"this address holds too many connections\"}"
+_Static_assert(sizeof(OVER_SHARE_BODY) - 1 == 97, "OVER_SHARE_BODY's Content-Length");
+
+/*
+ * A connection over its address's share, over plain HTTP: one fixed 503
+ * (RFC 9110 §15.6.4) written into the fresh socket's empty send buffer,
+ * never waiting (MSG_DONTWAIT) and never reading the request, before the
+ * caller shuts it. An HTTP client then sees an answer that says when to
+ * try again, not a bare close it often retries at once. The request left
+ * unread may make the close a reset; the answer is in the client's
+ * receive queue before it, where Linux keeps it for the client to read.
+ * Over TLS nothing can be written before a handshake, whose cost is what
+ * the share bounds: that connection is closed unanswered.
+ */
+static void
+answer_over_share(int fd)
+{
+	static const char busy[] =
+	    "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "Retry-After: 1\r\n"
+	    "Connection: close\r\n"
+	    "Content-Length: 97\r\n"
+	    "\r\n" OVER_SHARE_BODY;
+
+	(void)send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 /*
  * A connection opened or closed on its daemon's loop (or, closed, on the
  * thread stopping the server). An opened one is counted against its
@@ -504,6 +536,8 @@ conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 	if (fd == NULL || (w = watch_of(s, conn)) == NULL)
 		return;
 	if (addr != NULL && peers_open(s->peers, addr) == -1) {
+		if (s->certs == NULL)
+			answer_over_share(fd->connect_fd);
 		(void)shutdown(fd->connect_fd, SHUT_RDWR);
 		return;
 	}
