@@ -66,7 +66,8 @@ check_lockout(struct gh_ctx *ctx, const char *client_id, const char *peer_ip,
 {
 	int64_t retry = 0;
 
-	if (!ctx->cfg->lockout || !lockout_check(ctx->lockout, client_id, peer_ip, now, &retry))
+	if (!ctx->cfg->lockout ||
+	    !lockout_check(ctx->lockout, client_id, peer_ip, lockout_now_at(now), &retry))
 		return 0;
 	oauth_fail(e, 429, OAUTH_UNAUTHORIZED_CLIENT, "This account has been temporarily "
 	    "locked for security reasons. Please try again later.");
@@ -92,9 +93,9 @@ failure(struct gh_ctx *ctx, const char *client_id, const char *peer_ip, int64_t 
 
 	if (store_is_shared(ctx->store) &&
 	    store_failure_add(ctx->store, k, 2, now, ctx->cfg->lockout_window, counts) == STORE_OK)
-		return lockout_failure_counted(ctx->lockout, client_id, peer_ip, now,
-		    counts[0], counts[1], made);
-	return lockout_failure(ctx->lockout, client_id, peer_ip, now, made);
+		return lockout_failure_counted(ctx->lockout, client_id, peer_ip,
+		    lockout_now_at(now), counts[0], counts[1], made);
+	return lockout_failure(ctx->lockout, client_id, peer_ip, lockout_now_at(now), made);
 }
 
 /* One lock just made: counted, logged, stored and audited (ctx_lock_made). */

@@ -17,9 +17,11 @@ const char *const lockout_kind_names[LOCKOUT_KIND__MAX] = { "pair", "address" };
 struct entry {
 	char		 key[LOCKOUT_KEY_MAX];	/* "a|ADDR" or "p|ADDR|ID" */
 	enum lockout_kind kind;
-	int64_t		 window_start;
+	int64_t		 window_start;	/* monotonic ms */
 	int64_t		 failures;
-	int64_t		 locked_until;
+	int64_t		 locked_until;	/* wall seconds, shown and stored; 0 none */
+	int64_t		 mono_until;	/* monotonic ms: when it ends here */
+	int64_t		 placed_until;	/* the last lock placed (wall), kept past its end */
 	int		 in_store;	/* a sync saw this lock in the store */
 	uint64_t	 stored_gen;	/* written here, visible from this generation */
 	uint64_t	 sync_round;	/* the last sync that saw it there */
@@ -36,6 +38,70 @@ struct lockout {
 	uint64_t		 sync_round;
 	uint8_t			 hash_key[16];	/* drawn for this table (hash) */
 };
+
+struct lockout_now
+lockout_now_at(int64_t wall)
+{
+	struct lockout_now now = { wall, (int64_t)(clock_mono_ns() / 1000000) };
+
+	return now;
+}
+
+/* Whether e holds a lock in force at now: on the monotonic clock. */
+static int
+in_force(const struct entry *e, struct lockout_now now)
+{
+	return e->locked_until != 0 && e->mono_until > now.mono_ms;
+}
+
+/*
+ * The monotonic end of a lock read from the store, which ends at until on
+ * the wall clock of the node that made it: never longer than a lock's
+ * duration from now (a node ahead, or a wall clock stepped back, would
+ * lengthen it without bound: an hour ahead made a 15-minute lock last 75
+ * minutes).
+ */
+static int64_t
+mono_end(const struct lockout *l, int64_t until, struct lockout_now now)
+{
+	int64_t left;
+
+	if (until <= now.wall)
+		left = 0;
+	else if (until - now.wall >= l->cfg.duration)
+		left = l->cfg.duration;
+	else
+		left = until - now.wall;
+	return now.mono_ms + left * 1000;
+}
+
+/*
+ * Places a lock read from the store, ending at until, in e; 1 when e then
+ * holds a lock in force. A lock placed before (made here, or read) keeps
+ * its end here: read again at every sync, its end recomputed would move
+ * on with each read while capped at a duration from now, and one ended
+ * here (the monotonic clock) would start again while the wall clock,
+ * stepped back, says it has time left. A lock older than the one in force
+ * here (whose write is on its way) changes nothing.
+ */
+static int
+place(const struct lockout *l, struct entry *e, int64_t until, struct lockout_now now)
+{
+	int64_t end;
+
+	if (until == e->placed_until)
+		return in_force(e, now);
+	if (in_force(e, now) && e->locked_until >= until)
+		return 1;
+	end = mono_end(l, until, now);
+	e->placed_until = until;
+	if (end <= now.mono_ms)
+		return in_force(e, now);
+	if (!in_force(e, now) || e->mono_until < end)
+		e->mono_until = end;
+	e->locked_until = until;
+	return 1;
+}
 
 /*
  * The bucket of a key: SipHash-2-4 under a key drawn for this table.
@@ -151,7 +217,8 @@ drop(struct lockout *l, struct entry *e)
  */
 #define MAKE_ROOM_STEPS	64
 static int
-make_room(struct lockout *l, int64_t now, const struct entry *keep, int evict_lock)
+make_room(struct lockout *l, struct lockout_now now, const struct entry *keep,
+    int evict_lock)
 {
 	struct entry *first_ending = NULL;
 
@@ -159,10 +226,10 @@ make_room(struct lockout *l, int64_t now, const struct entry *keep, int evict_lo
 		struct entry *e = l->oldest;
 
 		age_unlink(l, e);
-		if (e == keep || e->locked_until > now) {
+		if (e == keep || in_force(e, now)) {
 			age_append(l, e);
 			if (e != keep && (first_ending == NULL ||
-			    e->locked_until < first_ending->locked_until))
+			    e->mono_until < first_ending->mono_until))
 				first_ending = e;
 			continue;
 		}
@@ -182,8 +249,8 @@ make_room(struct lockout *l, int64_t now, const struct entry *keep, int evict_lo
 #define COUNTING	1
 #define PLACING		0
 static struct entry *
-get_or_add(struct lockout *l, const char *key, enum lockout_kind kind, int64_t now,
-    const struct entry *keep, int counting)
+get_or_add(struct lockout *l, const char *key, enum lockout_kind kind,
+    struct lockout_now now, const struct entry *keep, int counting)
 {
 	struct entry *e = find(l, key);
 	unsigned b;
@@ -196,7 +263,7 @@ get_or_add(struct lockout *l, const char *key, enum lockout_kind kind, int64_t n
 		return NULL;
 	snprintf(e->key, sizeof(e->key), "%s", key);
 	e->kind = kind;
-	e->window_start = now;
+	e->window_start = now.mono_ms;
 	b = hash(l, key);
 	e->next = l->buckets[b];
 	l->buckets[b] = e;
@@ -207,22 +274,22 @@ get_or_add(struct lockout *l, const char *key, enum lockout_kind kind, int64_t n
 
 int
 lockout_check(struct lockout *l, const char *client_id, const char *address,
-    int64_t now, int64_t *retry_after)
+    struct lockout_now now, int64_t *retry_after)
 {
 	char k1[LOCKOUT_KEY_MAX], k2[LOCKOUT_KEY_MAX];
 	struct entry *e;
-	int64_t until = 0;
+	int64_t end = 0;
 
 	make_key(k1, LOCKOUT_ADDRESS, address, NULL);
 	make_key(k2, LOCKOUT_PAIR, address, client_id);
 	pthread_mutex_lock(&l->mu);
-	if ((e = find(l, k1)) != NULL && e->locked_until > now)
-		until = e->locked_until;
-	if ((e = find(l, k2)) != NULL && e->locked_until > until)
-		until = e->locked_until;
+	if ((e = find(l, k1)) != NULL && in_force(e, now))
+		end = e->mono_until;
+	if ((e = find(l, k2)) != NULL && in_force(e, now) && e->mono_until > end)
+		end = e->mono_until;
 	pthread_mutex_unlock(&l->mu);
-	if (until > now) {
-		*retry_after = until - now;
+	if (end > now.mono_ms) {
+		*retry_after = (end - now.mono_ms + 999) / 1000;	/* whole seconds, up */
 		return 1;
 	}
 	return 0;
@@ -230,25 +297,28 @@ lockout_check(struct lockout *l, const char *client_id, const char *address,
 
 /* Locks e when n failures reach threshold (and it is not locked yet). */
 static int
-lock_if(struct lockout *l, struct entry *e, int64_t n, int64_t threshold, int64_t now)
+lock_if(struct lockout *l, struct entry *e, int64_t n, int64_t threshold,
+    struct lockout_now now)
 {
-	if (e == NULL || e->locked_until > now || n < threshold)
+	if (e == NULL || in_force(e, now) || n < threshold)
 		return 0;
-	e->locked_until = now + l->cfg.duration;
+	e->locked_until = now.wall + l->cfg.duration;
+	e->mono_until = now.mono_ms + l->cfg.duration * 1000;
+	e->placed_until = e->locked_until;	/* read back from the store: the same lock */
 	e->in_store = 0;	/* a new lock: its write has not been seen yet */
 	e->stored_gen = 0;
 	e->failures = 0;
-	e->window_start = now;
+	e->window_start = now.mono_ms;
 	return 1;
 }
 
 static int
-count(struct lockout *l, struct entry *e, int64_t threshold, int64_t now)
+count(struct lockout *l, struct entry *e, int64_t threshold, struct lockout_now now)
 {
-	if (e == NULL || e->locked_until > now)
+	if (e == NULL || in_force(e, now))
 		return 0;
-	if (e->window_start + l->cfg.window <= now) {
-		e->window_start = now;
+	if (e->window_start + l->cfg.window * 1000 <= now.mono_ms) {
+		e->window_start = now.mono_ms;
 		e->failures = 0;
 	}
 	return lock_if(l, e, ++e->failures, threshold, now);
@@ -257,14 +327,15 @@ count(struct lockout *l, struct entry *e, int64_t threshold, int64_t now)
 /* Fills made[n] for a lock of kind just made; returns n + 1. */
 static int
 made_lock(const struct lockout *l, enum lockout_kind kind, const char *client_id,
-    const char *address, int64_t now, struct lockout_lock made[LOCKOUT_KIND__MAX], int n)
+    const char *address, struct lockout_now now, struct lockout_lock made[LOCKOUT_KIND__MAX],
+    int n)
 {
 	memset(&made[n], 0, sizeof(made[n]));
 	made[n].kind = kind;
 	snprintf(made[n].address, sizeof(made[n].address), "%s", address);
 	if (kind == LOCKOUT_PAIR)
 		snprintf(made[n].client_id, sizeof(made[n].client_id), "%s", client_id);
-	made[n].until = now + l->cfg.duration;
+	made[n].until = now.wall + l->cfg.duration;
 	return n + 1;
 }
 
@@ -274,7 +345,7 @@ made_lock(const struct lockout *l, enum lockout_kind kind, const char *client_id
  * other nodes, and never lifted by `lock clear`). */
 static int
 made_locks(const struct lockout *l, int pair, int addr, const char *client_id,
-    const char *address, int64_t now, struct lockout_lock made[LOCKOUT_KIND__MAX])
+    const char *address, struct lockout_now now, struct lockout_lock made[LOCKOUT_KIND__MAX])
 {
 	int n = 0;
 
@@ -287,7 +358,7 @@ made_locks(const struct lockout *l, int pair, int addr, const char *client_id,
 
 int
 lockout_failure(struct lockout *l, const char *client_id, const char *address,
-    int64_t now, struct lockout_lock made[LOCKOUT_KIND__MAX])
+    struct lockout_now now, struct lockout_lock made[LOCKOUT_KIND__MAX])
 {
 	char k1[LOCKOUT_KEY_MAX], k2[LOCKOUT_KEY_MAX];
 	struct entry *ep;
@@ -306,7 +377,7 @@ lockout_failure(struct lockout *l, const char *client_id, const char *address,
 
 int
 lockout_failure_counted(struct lockout *l, const char *client_id, const char *address,
-    int64_t now, int64_t pair_count, int64_t address_count,
+    struct lockout_now now, int64_t pair_count, int64_t address_count,
     struct lockout_lock made[LOCKOUT_KIND__MAX])
 {
 	char k1[LOCKOUT_KEY_MAX], k2[LOCKOUT_KEY_MAX];
@@ -320,13 +391,13 @@ lockout_failure_counted(struct lockout *l, const char *client_id, const char *ad
 	ea = get_or_add(l, k1, LOCKOUT_ADDRESS, now, ep, COUNTING);
 	/* The local entries remember that failures were seen here (for
 	 * lockout_success), their window open. */
-	if (ep != NULL && ep->locked_until <= now) {
+	if (ep != NULL && !in_force(ep, now)) {
 		ep->failures = pair_count;
-		ep->window_start = now;
+		ep->window_start = now.mono_ms;
 	}
-	if (ea != NULL && ea->locked_until <= now) {
+	if (ea != NULL && !in_force(ea, now)) {
 		ea->failures = address_count;
-		ea->window_start = now;
+		ea->window_start = now.mono_ms;
 	}
 	pair = lock_if(l, ep, pair_count, l->cfg.pair_threshold, now);
 	addr = lock_if(l, ea, address_count, l->cfg.address_threshold, now);
@@ -336,19 +407,23 @@ lockout_failure_counted(struct lockout *l, const char *client_id, const char *ad
 
 void
 lockout_note_failures(struct lockout *l, const char *client_id, const char *address,
-    int64_t failures, int64_t window_start, int64_t now)
+    int64_t failures, int64_t window_start, struct lockout_now now)
 {
 	char k[LOCKOUT_KEY_MAX];
 	struct entry *e;
+	int64_t age;
 
-	if (failures <= 0 || window_start + l->cfg.window <= now)
+	if (failures <= 0 || window_start <= now.wall - l->cfg.window)
 		return;		/* nothing counted, or a window already ended */
+	/* The store's window start (wall) as its age now, on the monotonic
+	 * clock: at most a window, and not in the future (a clock ahead). */
+	age = window_start >= now.wall ? 0 : now.wall - window_start;
 	make_key(k, LOCKOUT_PAIR, address, client_id);
 	pthread_mutex_lock(&l->mu);
-	if ((e = get_or_add(l, k, LOCKOUT_PAIR, now, NULL, PLACING)) != NULL && e->locked_until <= now &&
+	if ((e = get_or_add(l, k, LOCKOUT_PAIR, now, NULL, PLACING)) != NULL && !in_force(e, now) &&
 	    failures > e->failures) {
 		e->failures = failures;
-		e->window_start = window_start;
+		e->window_start = now.mono_ms - age * 1000;
 	}
 	pthread_mutex_unlock(&l->mu);
 }
@@ -385,16 +460,17 @@ lockout_has_failures(struct lockout *l, const char *client_id, const char *addre
 }
 
 void
-lockout_put(struct lockout *l, const struct lockout_lock *lk)
+lockout_put(struct lockout *l, const struct lockout_lock *lk, struct lockout_now now)
 {
 	char k[LOCKOUT_KEY_MAX];
 	struct entry *e;
 
+	if (lk->until <= now.wall)
+		return;
 	make_key(k, lk->kind, lk->address, lk->client_id);
 	pthread_mutex_lock(&l->mu);
-	if ((e = get_or_add(l, k, lk->kind, lk->until - l->cfg.duration, NULL, PLACING)) != NULL &&
-	    e->locked_until < lk->until)
-		e->locked_until = lk->until;
+	if ((e = get_or_add(l, k, lk->kind, now, NULL, PLACING)) != NULL)
+		(void)place(l, e, lk->until, now);
 	pthread_mutex_unlock(&l->mu);
 }
 
@@ -414,7 +490,7 @@ unkey(const struct entry *e, struct lockout_lock *out)
 }
 
 int
-lockout_list(struct lockout *l, int64_t now, struct lockout_lock **out, size_t *n)
+lockout_list(struct lockout *l, struct lockout_now now, struct lockout_lock **out, size_t *n)
 {
 	size_t cap = 16, used = 0;
 	struct lockout_lock *arr = malloc(cap * sizeof(*arr));
@@ -424,7 +500,7 @@ lockout_list(struct lockout *l, int64_t now, struct lockout_lock **out, size_t *
 	pthread_mutex_lock(&l->mu);
 	for (size_t i = 0; i < BUCKETS; i++)
 		for (struct entry *e = l->buckets[i]; e != NULL; e = e->next) {
-			if (e->locked_until <= now)
+			if (!in_force(e, now))
 				continue;
 			if (used == cap) {
 				struct lockout_lock *tmp = realloc(arr, 2 * cap * sizeof(*arr));
@@ -461,6 +537,7 @@ lockout_clear(struct lockout *l, const char *address, const char *client_id)
 			if (client_id != NULL && (e->kind != LOCKOUT_PAIR || strcmp(lk.client_id, client_id) != 0))
 				continue;
 			e->locked_until = 0;
+			e->placed_until = 0;	/* gone from the store: a new lock may reuse its time */
 			e->failures = 0;
 			removed++;
 		}
@@ -486,9 +563,10 @@ append(struct lockout_lock **arr, size_t *n, size_t *cap, const struct entry *e)
 
 int
 lockout_sync(struct lockout *l, const struct lockout_lock *locks, size_t n, int complete,
-    int64_t now, uint64_t gen, struct lockout_lock **removed, size_t *nremoved)
+    struct lockout_now now, uint64_t gen, struct lockout_lock **removed, size_t *nremoved)
 {
 	char k[LOCKOUT_KEY_MAX];
+	int64_t after = now.wall;	/* the store's list: locks ending later */
 	size_t cap = 0;
 	uint64_t round;
 	int rc = 0;
@@ -499,21 +577,21 @@ lockout_sync(struct lockout *l, const struct lockout_lock *locks, size_t n, int 
 	round = ++l->sync_round;
 	for (size_t i = 0; i < n; i++) {
 		struct entry *e;
-		if (locks[i].until <= now)
+		if (locks[i].until <= after)
 			continue;
 		make_key(k, locks[i].kind, locks[i].address, locks[i].client_id);
-		if ((e = get_or_add(l, k, locks[i].kind, locks[i].until - l->cfg.duration, NULL,
-		    PLACING)) == NULL)
+		if ((e = get_or_add(l, k, locks[i].kind, now, NULL, PLACING)) == NULL)
 			continue;	/* full: the lock stays in the store for the next sync */
-		if (e->locked_until < locks[i].until)
-			e->locked_until = locks[i].until;
+		if (!place(l, e, locks[i].until, now))
+			continue;	/* ended here already: not lengthened by a read */
 		e->in_store = 1;
 		e->sync_round = round;
 	}
 	/* A lock the list lacks may be among those not read. */
 	for (size_t i = 0; i < BUCKETS && complete; i++)
 		for (struct entry *e = l->buckets[i]; e != NULL; e = e->next) {
-			if (e->locked_until <= now || e->sync_round == round ||
+			if (!in_force(e, now) || e->sync_round == round ||
+			    e->locked_until <= after ||	/* the read passed it over */
 			    (!e->in_store && (e->stored_gen == 0 || e->stored_gen > gen)))
 				continue;
 			if (rc == 0 && append(removed, nremoved, &cap, e) == -1) {
@@ -523,6 +601,7 @@ lockout_sync(struct lockout *l, const struct lockout_lock *locks, size_t n, int 
 				rc = -1;	/* still remove: the store is the truth */
 			}
 			e->locked_until = 0;
+			e->placed_until = 0;	/* cleared in the store, as lockout_clear */
 			e->failures = 0;
 			e->in_store = 0;
 			e->stored_gen = 0;
@@ -550,7 +629,8 @@ lockout_mark_stored(struct lockout *l, const struct lockout_lock *locks, size_t 
 }
 
 int
-lockout_expired(struct lockout *l, int64_t now, struct lockout_lock **out, size_t *n)
+lockout_expired(struct lockout *l, struct lockout_now now, struct lockout_lock **out,
+    size_t *n)
 {
 	size_t cap = 0;
 	int rc = 0;
@@ -560,7 +640,7 @@ lockout_expired(struct lockout *l, int64_t now, struct lockout_lock **out, size_
 	pthread_mutex_lock(&l->mu);
 	for (size_t i = 0; i < BUCKETS && rc == 0; i++)
 		for (struct entry *e = l->buckets[i]; e != NULL; e = e->next) {
-			if (e->locked_until == 0 || e->locked_until > now)
+			if (e->locked_until == 0 || in_force(e, now))
 				continue;
 			if (append(out, n, &cap, e) == -1) {
 				rc = -1;

@@ -13,6 +13,16 @@
  * first goes from memory (it stays in the store), so that a flood of
  * addresses cannot switch the lockout off for a newcomer. Locks placed from
  * the store never drop another lock. Thread-safe.
+ *
+ * Two clocks (struct lockout_now): a lock's end on the wall clock is what
+ * is stored, shared with other nodes, listed and audited; how long a lock
+ * or a counting window lasts in this process is measured on the monotonic
+ * clock, so that a step of the wall clock (NTP, a VM resumed, an
+ * operator's date) neither ends a lock early nor lengthens it. A lock read
+ * from the store (made by another node, or here before a restart) is
+ * converted to a monotonic end once, when first read: its wall-clock end
+ * as this node's clock reads it, and never more than duration from that
+ * read.
  */
 #ifndef GH_LOCKOUT_H
 #define GH_LOCKOUT_H
@@ -30,6 +40,16 @@ struct lockout_config {
 	int64_t	duration;		/* seconds a lock lasts (900) */
 };
 
+/* A moment on both clocks: wall seconds (clock_now: what is stored and
+ * shown) and monotonic milliseconds (clock_mono_ns: what durations here
+ * are measured on). */
+struct lockout_now {
+	int64_t	wall;
+	int64_t	mono_ms;
+};
+/* Now on both clocks, the wall clock read as wall (clock_now()). */
+struct lockout_now lockout_now_at(int64_t wall);
+
 enum lockout_kind { LOCKOUT_PAIR, LOCKOUT_ADDRESS, LOCKOUT_KIND__MAX };
 extern const char *const lockout_kind_names[LOCKOUT_KIND__MAX];
 
@@ -37,7 +57,7 @@ struct lockout_lock {
 	enum lockout_kind kind;
 	char		 client_id[129];	/* "" for an address lock */
 	char		 address[46];
-	int64_t		 until;
+	int64_t		 until;		/* wall-clock seconds */
 };
 
 struct lockout;
@@ -48,12 +68,12 @@ void		 lockout_free(struct lockout *);
 /* 1 when (client_id, address) or address is locked at now; *retry_after
  * gets the seconds left (the longer of the two). */
 int	lockout_check(struct lockout *, const char *client_id,
-	    const char *address, int64_t now, int64_t *retry_after);
+	    const char *address, struct lockout_now now, int64_t *retry_after);
 /* Counts a failure. Returns how many locks it made (0, 1, or 2 when the
  * pair and the address reach their thresholds at once) and fills made[0..]
  * with them, the pair's first. */
 int	lockout_failure(struct lockout *, const char *client_id,
-	    const char *address, int64_t now,
+	    const char *address, struct lockout_now now,
 	    struct lockout_lock made[LOCKOUT_KIND__MAX]);
 /*
  * The same with the counts kept elsewhere (the store's counters shared by
@@ -62,7 +82,7 @@ int	lockout_failure(struct lockout *, const char *client_id,
  * fills made, as lockout_failure does when a count reaches its threshold.
  */
 int	lockout_failure_counted(struct lockout *, const char *client_id,
-	    const char *address, int64_t now, int64_t pair_count,
+	    const char *address, struct lockout_now now, int64_t pair_count,
 	    int64_t address_count, struct lockout_lock made[LOCKOUT_KIND__MAX]);
 /* Failures of the pair counted elsewhere (by another node, in the store's
  * shared counters, in the window that began at window_start): the pair's
@@ -70,7 +90,7 @@ int	lockout_failure_counted(struct lockout *, const char *client_id,
  * clear (lockout_success) in the store as well. A pair locked here keeps
  * its lock and count. */
 void	lockout_note_failures(struct lockout *, const char *client_id,
-	    const char *address, int64_t failures, int64_t window_start, int64_t now);
+	    const char *address, int64_t failures, int64_t window_start, struct lockout_now now);
 /* A success clears the pair's failures (not the address's). Returns 1 when
  * there were failures to clear. */
 int	lockout_success(struct lockout *, const char *client_id,
@@ -79,29 +99,34 @@ int	lockout_success(struct lockout *, const char *client_id,
 int	lockout_has_failures(struct lockout *, const char *client_id,
 	    const char *address);
 /* Places a lock known from elsewhere (the store, another node). */
-void	lockout_put(struct lockout *, const struct lockout_lock *);
+void	lockout_put(struct lockout *, const struct lockout_lock *, struct lockout_now now);
 /* Every lock in force at now; *out is malloc'd. */
-int	lockout_list(struct lockout *, int64_t now, struct lockout_lock **out,
+int	lockout_list(struct lockout *, struct lockout_now now, struct lockout_lock **out,
 	    size_t *n);
 /* Removes locks: address NULL = all; client_id NULL = the address lock and
  * every pair lock of that address. Returns how many were removed. */
 size_t	lockout_clear(struct lockout *, const char *address,
 	    const char *client_id);
 /*
- * Brings the locks in step with the store's list of locks in force at now
- * (locks[0..n)), read at store generation gen or later: places each, and
+ * Brings the locks in step with the store's list of locks
+ * (locks[0..n): those ending after now.wall), read at store
+ * generation gen or later: places each not placed before (a lock already
+ * placed keeps its end here: read again, it is not lengthened), and
  * removes every lock this list lacks that is known to be in the store —
  * seen there by an earlier sync, or written at a generation <= gen
- * (lockout_mark_stored) — so it was cleared by the operator or another
- * node. A lock made here whose write is not known to be visible stays: the
- * write may still be on its way. The removed locks go to *removed
- * (malloc'd, *nremoved of them; NULL when none) for the log. 0, or -1 out
- * of memory (the locks are in step; *removed is then NULL). complete 0
- * says the list is not all the store holds (a reload reads a bounded
- * number): the locks are placed, and none is removed.
+ * (lockout_mark_stored) — and that the read would have returned, so it
+ * was cleared by the operator or another node. A lock made here whose
+ * write is not known to be visible stays: the write may still be on its
+ * way; so does one in force here (the monotonic clock) that the read
+ * passed over as ended (the wall clock stepped forward). The removed
+ * locks go to *removed (malloc'd, *nremoved of them; NULL when none) for
+ * the log. 0, or -1 out of memory (the locks are in step; *removed is
+ * then NULL). complete 0 says the list is not all the store holds (a
+ * reload reads a bounded number): the locks are placed, and none is
+ * removed.
  */
 int	lockout_sync(struct lockout *, const struct lockout_lock *locks,
-	    size_t n, int complete, int64_t now, uint64_t gen,
+	    size_t n, int complete, struct lockout_now now, uint64_t gen,
 	    struct lockout_lock **removed, size_t *nremoved);
 /* The locks[0..n) made here were committed to the store; gen is a store
  * generation read after the commit. */
@@ -109,7 +134,7 @@ void	lockout_mark_stored(struct lockout *, const struct lockout_lock *locks,
 	    size_t n, uint64_t gen);
 /* Locks whose time ran out since the last call, into *out (malloc'd; NULL
  * when none), and forgets them: for the "unlocked" log. 0 or -1. */
-int	lockout_expired(struct lockout *, int64_t now, struct lockout_lock **out,
+int	lockout_expired(struct lockout *, struct lockout_now now, struct lockout_lock **out,
 	    size_t *n);
 
 #endif

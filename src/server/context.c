@@ -635,6 +635,8 @@ ctx_reload_locks(struct gh_ctx *c, int64_t now, uint64_t gen)
 	size_t n = 0, nremoved = 0;
 	int more = 0, rc;
 
+	struct lockout_now ln = lockout_now_at(now);
+
 	if (read_locks(c, now, LOCKOUT_MAX_ENTRIES, &ll, &n, &more) == -1)
 		return -1;
 	/* Past the bound, no lock is lifted (one not read may be one of
@@ -647,7 +649,7 @@ ctx_reload_locks(struct gh_ctx *c, int64_t now, uint64_t gen)
 		log_event(LOG_INFO, "auth.locks_reload_complete", json_pack("{s:I}",
 		    "read", (json_int_t)n));
 	c->locks_incomplete = more;
-	rc = lockout_sync(c->lockout, ll, n, !more, now, gen, &removed, &nremoved);
+	rc = lockout_sync(c->lockout, ll, n, !more, ln, gen, &removed, &nremoved);
 	log_unlocks(removed, nremoved, "cleared");
 	free(removed);
 	free(ll);
@@ -660,7 +662,7 @@ ctx_lock_housekeeping(struct gh_ctx *c, int64_t now)
 	struct lockout_lock *ls = NULL;
 	size_t n = 0;
 
-	if (lockout_expired(c->lockout, now, &ls, &n) == 0)
+	if (lockout_expired(c->lockout, lockout_now_at(now), &ls, &n) == 0)
 		log_unlocks(ls, n, "expired");
 	free(ls);
 }
@@ -679,6 +681,6 @@ ctx_learn_failures(struct gh_ctx *c, int64_t now)
 		return;
 	for (size_t i = 0; i < n; i++)
 		lockout_note_failures(c->lockout, rows[i].client_id, rows[i].address,
-		    rows[i].failures, rows[i].window_start, now);
+		    rows[i].failures, rows[i].window_start, lockout_now_at(now));
 	store_failure_free(rows, n);
 }

@@ -897,6 +897,40 @@ class Lifecycle(Suite):
                 holder.release()
             s.cleanup()
 
+    def test_a_lock_read_from_the_store_lasts_at_most_its_duration(self):
+        # Regression: a lock read from the store (another node's, or this
+        # node's before a restart) was in force until its end as this
+        # node's wall clock read it. Read by a clock an hour behind the one
+        # that made it (a node behind, or NTP stepping this host back
+        # across the restart), a 60 s lock lasted an hour more. Now it
+        # lasts no longer than lockout_duration from the read.
+        s = Server("--trusted-proxies", "127.0.0.1", "--lockout-duration", "60s")
+        try:
+            hdr = {"X-Forwarded-For": "203.0.113.97"}
+
+            def ask(cid, secret):
+                return s.post_form("/oauth/token", {"grant_type": "client_credentials"},
+                                   headers=dict(hdr, Authorization=basic(cid, secret)))
+
+            def lock(cid):
+                for _ in range(5):
+                    eq(ask(cid, "no").status, 401, "a wrong secret")
+                deadline = time.time() + 5
+                while cid not in [x["client_id"] for x in s.cli("lock", "list")]:
+                    check(time.time() < deadline, "the lock reached the store")
+                    time.sleep(0.05)
+
+            a = s.client("lock", name="behind")
+            lock(a["client_id"])
+            s.env["GATEHOUSE_CLOCK_OFFSET"] = "-3600"
+            s.restart()
+            r = ask(a["client_id"], a["client_secret"])
+            eq(r.status, 429, "still locked after the restart")
+            ra = int(r.header("Retry-After"))
+            check(0 < ra <= 60, "at most lockout_duration left, not an hour more: %d" % ra)
+        finally:
+            s.cleanup()
+
     def test_lock_expires_and_is_logged(self):
         s = Server("--trusted-proxies", "127.0.0.1", "--lockout-duration", "2s",
                    "--lockout-pair-threshold", "2")

@@ -21,12 +21,19 @@
 
 static const struct lockout_config cfg = { 3, 5, 100, 50 };
 
+/* A moment with the two clocks in step (as when the wall clock does not
+ * step): wall seconds w, monotonic w * 1000 ms. */
+#define AT(w)		AT2((w), (w))
+/* The wall clock at w, the monotonic at m seconds: a wall clock stepped
+ * by w - m since the monotonic clock's 0. */
+#define AT2(w, m)	((struct lockout_now){ (w), (int64_t)(m) * 1000 })
+
 static int
 locked(struct lockout *l, const char *id, const char *addr, int64_t now)
 {
 	int64_t retry = 0;
 
-	return lockout_check(l, id, addr, now, &retry);
+	return lockout_check(l, id, addr, AT(now), &retry);
 }
 
 static void
@@ -37,20 +44,20 @@ pair_and_address_thresholds(void **state)
 	int64_t retry = 0;
 
 	(void)state;
-	assert_int_equal(lockout_failure(l, "victim", "192.0.2.1", 10, lk), 0);
-	assert_int_equal(lockout_failure(l, "victim", "192.0.2.1", 11, lk), 0);
-	assert_int_equal(lockout_failure(l, "victim", "192.0.2.1", 12, lk), 1);
+	assert_int_equal(lockout_failure(l, "victim", "192.0.2.1", AT(10), lk), 0);
+	assert_int_equal(lockout_failure(l, "victim", "192.0.2.1", AT(11), lk), 0);
+	assert_int_equal(lockout_failure(l, "victim", "192.0.2.1", AT(12), lk), 1);
 	assert_int_equal(lk[0].kind, LOCKOUT_PAIR);
 	assert_string_equal(lk[0].client_id, "victim");
 	assert_int_equal(lk[0].until, 62);
-	assert_int_equal(lockout_check(l, "victim", "192.0.2.1", 20, &retry), 1);
+	assert_int_equal(lockout_check(l, "victim", "192.0.2.1", AT(20), &retry), 1);
 	assert_int_equal(retry, 42);
 	/* The same client elsewhere, and another client here, are not locked. */
 	assert_false(locked(l, "victim", "198.51.100.1", 20));
 	assert_false(locked(l, "other", "192.0.2.1", 20));
 	/* Two more failures of other ids here reach the address threshold (5). */
-	assert_int_equal(lockout_failure(l, "x", "192.0.2.1", 21, lk), 0);
-	assert_int_equal(lockout_failure(l, "y", "192.0.2.1", 22, lk), 1);
+	assert_int_equal(lockout_failure(l, "x", "192.0.2.1", AT(21), lk), 0);
+	assert_int_equal(lockout_failure(l, "y", "192.0.2.1", AT(22), lk), 1);
 	assert_int_equal(lk[0].kind, LOCKOUT_ADDRESS);
 	assert_string_equal(lk[0].client_id, "");
 	assert_true(locked(l, "anyone", "192.0.2.1", 30));
@@ -70,12 +77,12 @@ both_locks_made_at_once_are_both_reported(void **state)
 	struct lockout_lock lk[LOCKOUT_KIND__MAX];
 
 	(void)state;
-	assert_int_equal(lockout_failure(l, "x", "192.0.2.1", 10, lk), 0);
-	assert_int_equal(lockout_failure(l, "y", "192.0.2.1", 10, lk), 0);
-	assert_int_equal(lockout_failure(l, "victim", "192.0.2.1", 10, lk), 0);
-	assert_int_equal(lockout_failure(l, "victim", "192.0.2.1", 10, lk), 0);
+	assert_int_equal(lockout_failure(l, "x", "192.0.2.1", AT(10), lk), 0);
+	assert_int_equal(lockout_failure(l, "y", "192.0.2.1", AT(10), lk), 0);
+	assert_int_equal(lockout_failure(l, "victim", "192.0.2.1", AT(10), lk), 0);
+	assert_int_equal(lockout_failure(l, "victim", "192.0.2.1", AT(10), lk), 0);
 	/* The victim's 3rd (pair threshold) is the address's 5th. */
-	assert_int_equal(lockout_failure(l, "victim", "192.0.2.1", 10, lk), 2);
+	assert_int_equal(lockout_failure(l, "victim", "192.0.2.1", AT(10), lk), 2);
 	assert_int_equal(lk[0].kind, LOCKOUT_PAIR);
 	assert_string_equal(lk[0].client_id, "victim");
 	assert_int_equal(lk[1].kind, LOCKOUT_ADDRESS);
@@ -83,7 +90,7 @@ both_locks_made_at_once_are_both_reported(void **state)
 	assert_int_equal(lk[0].until, 60);
 	assert_int_equal(lk[1].until, 60);
 	/* The same from counts kept in the store. */
-	assert_int_equal(lockout_failure_counted(l, "v2", "192.0.2.2", 10, 3, 5, lk), 2);
+	assert_int_equal(lockout_failure_counted(l, "v2", "192.0.2.2", AT(10), 3, 5, lk), 2);
 	assert_int_equal(lk[0].kind, LOCKOUT_PAIR);
 	assert_string_equal(lk[0].client_id, "v2");
 	assert_int_equal(lk[1].kind, LOCKOUT_ADDRESS);
@@ -101,19 +108,19 @@ failures_counted_elsewhere(void **state)
 
 	(void)state;
 	assert_int_equal(lockout_success(l, "c", "192.0.2.1"), 0);	/* nothing seen here */
-	lockout_note_failures(l, "c", "192.0.2.1", 2, 10, 20);
+	lockout_note_failures(l, "c", "192.0.2.1", 2, 10, AT(20));
 	assert_false(locked(l, "c", "192.0.2.1", 20));
 	assert_int_equal(lockout_success(l, "c", "192.0.2.1"), 1);
 	assert_int_equal(lockout_success(l, "c", "192.0.2.1"), 0);	/* cleared */
 	/* A window that ended (10 + 100 <= 110) teaches nothing. */
-	lockout_note_failures(l, "c", "192.0.2.1", 2, 10, 110);
+	lockout_note_failures(l, "c", "192.0.2.1", 2, 10, AT(110));
 	assert_int_equal(lockout_success(l, "c", "192.0.2.1"), 0);
 	/* A larger local count stays; a lock made here stays. */
-	assert_int_equal(lockout_failure(l, "d", "192.0.2.1", 200, lk), 0);
-	assert_int_equal(lockout_failure(l, "d", "192.0.2.1", 201, lk), 0);
-	lockout_note_failures(l, "d", "192.0.2.1", 1, 195, 202);
-	assert_int_equal(lockout_failure(l, "d", "192.0.2.1", 203, lk), 1);	/* the 3rd */
-	lockout_note_failures(l, "d", "192.0.2.1", 9, 203, 204);
+	assert_int_equal(lockout_failure(l, "d", "192.0.2.1", AT(200), lk), 0);
+	assert_int_equal(lockout_failure(l, "d", "192.0.2.1", AT(201), lk), 0);
+	lockout_note_failures(l, "d", "192.0.2.1", 1, 195, AT(202));
+	assert_int_equal(lockout_failure(l, "d", "192.0.2.1", AT(203), lk), 1);	/* the 3rd */
+	lockout_note_failures(l, "d", "192.0.2.1", 9, 203, AT(204));
 	assert_true(locked(l, "d", "192.0.2.1", 204));
 	lockout_free(l);
 }
@@ -125,17 +132,17 @@ window_and_success(void **state)
 	struct lockout_lock lk[LOCKOUT_KIND__MAX];
 
 	(void)state;
-	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 0, lk), 0);
-	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 1, lk), 0);
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", AT(0), lk), 0);
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", AT(1), lk), 0);
 	/* The window (100 s) ends: counting starts again. */
-	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 150, lk), 0);
-	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 151, lk), 0);
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", AT(150), lk), 0);
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", AT(151), lk), 0);
 	/* A success clears the pair's count. */
 	lockout_success(l, "c", "192.0.2.1");
-	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 152, lk), 0);
-	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 153, lk), 0);
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", AT(152), lk), 0);
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", AT(153), lk), 0);
 	/* The pair's 3rd since the success, and the address's 5th: both. */
-	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", 154, lk), 2);
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.1", AT(154), lk), 2);
 	lockout_free(l);
 }
 
@@ -157,10 +164,10 @@ sync_places_and_removes(void **state)
 	store[1].until = 500;
 	/* A lock made here, not yet in the store. */
 	for (int i = 0; i < 3; i++)
-		lockout_failure(l, "local", "203.0.113.3", 100, lk);
+		lockout_failure(l, "local", "203.0.113.3", AT(100), lk);
 	assert_true(locked(l, "local", "203.0.113.3", 101));
 
-	assert_int_equal(lockout_sync(l, store, 2, 1, 100, 1, &removed, &nremoved), 0);
+	assert_int_equal(lockout_sync(l, store, 2, 1, AT(100), 1, &removed, &nremoved), 0);
 	assert_int_equal(nremoved, 0);
 	assert_null(removed);
 	assert_true(locked(l, "any", "203.0.113.1", 101));	/* from another node */
@@ -169,7 +176,7 @@ sync_places_and_removes(void **state)
 	assert_true(locked(l, "local", "203.0.113.3", 101));	/* kept: write on its way */
 
 	/* The operator cleared the address lock: the next list lacks it. */
-	assert_int_equal(lockout_sync(l, &store[1], 1, 1, 110, 1, &removed, &nremoved), 0);
+	assert_int_equal(lockout_sync(l, &store[1], 1, 1, AT(110), 1, &removed, &nremoved), 0);
 	assert_int_equal(nremoved, 1);
 	assert_int_equal(removed[0].kind, LOCKOUT_ADDRESS);
 	assert_string_equal(removed[0].address, "203.0.113.1");
@@ -178,7 +185,7 @@ sync_places_and_removes(void **state)
 	assert_true(locked(l, "c", "203.0.113.2", 111));
 	/* A list that is not all the store holds (a bounded reload) lifts
 	 * nothing: the pair lock may be among the locks not read. */
-	assert_int_equal(lockout_sync(l, NULL, 0, 0, 111, 1, &removed, &nremoved), 0);
+	assert_int_equal(lockout_sync(l, NULL, 0, 0, AT(111), 1, &removed, &nremoved), 0);
 	assert_int_equal(nremoved, 0);
 	assert_true(locked(l, "c", "203.0.113.2", 111));
 	assert_true(locked(l, "local", "203.0.113.3", 111));
@@ -188,10 +195,10 @@ sync_places_and_removes(void **state)
 	strcpy(store[0].address, "203.0.113.3");
 	strcpy(store[0].client_id, "local");
 	store[0].until = 150;
-	assert_int_equal(lockout_sync(l, store, 2, 1, 112, 1, &removed, &nremoved), 0);
+	assert_int_equal(lockout_sync(l, store, 2, 1, AT(112), 1, &removed, &nremoved), 0);
 	assert_int_equal(nremoved, 0);
 	free(removed);
-	assert_int_equal(lockout_sync(l, NULL, 0, 1, 113, 1, &removed, &nremoved), 0);
+	assert_int_equal(lockout_sync(l, NULL, 0, 1, AT(113), 1, &removed, &nremoved), 0);
 	assert_int_equal(nremoved, 2);
 	free(removed);
 	assert_false(locked(l, "local", "203.0.113.3", 114));
@@ -208,15 +215,15 @@ stored_then_cleared_before_any_sync(void **state)
 
 	(void)state;
 	for (int i = 0; i < 3; i++)
-		lockout_failure(l, "c", "203.0.113.4", 100, lk);
+		lockout_failure(l, "c", "203.0.113.4", AT(100), lk);
 	/* Our write became visible at generation 7; the operator cleared it
 	 * before any sync saw it. A sync of an older snapshot keeps it... */
 	lockout_mark_stored(l, lk, 1, 7);
-	assert_int_equal(lockout_sync(l, NULL, 0, 1, 101, 6, &removed, &nremoved), 0);
+	assert_int_equal(lockout_sync(l, NULL, 0, 1, AT(101), 6, &removed, &nremoved), 0);
 	assert_int_equal(nremoved, 0);
 	assert_true(locked(l, "c", "203.0.113.4", 101));
 	/* ...one at generation 7 or later, lacking it, removes it. */
-	assert_int_equal(lockout_sync(l, NULL, 0, 1, 102, 8, &removed, &nremoved), 0);
+	assert_int_equal(lockout_sync(l, NULL, 0, 1, AT(102), 8, &removed, &nremoved), 0);
 	assert_int_equal(nremoved, 1);
 	free(removed);
 	assert_false(locked(l, "c", "203.0.113.4", 103));
@@ -232,16 +239,16 @@ expired_reported_once(void **state)
 
 	(void)state;
 	for (int i = 0; i < 3; i++)
-		lockout_failure(l, "c", "192.0.2.7", 10, lk);
-	assert_int_equal(lockout_expired(l, 30, &out, &n), 0);
+		lockout_failure(l, "c", "192.0.2.7", AT(10), lk);
+	assert_int_equal(lockout_expired(l, AT(30), &out, &n), 0);
 	assert_int_equal(n, 0);
 	free(out);
-	assert_int_equal(lockout_expired(l, 60, &out, &n), 0);
+	assert_int_equal(lockout_expired(l, AT(60), &out, &n), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(out[0].client_id, "c");
 	assert_string_equal(out[0].address, "192.0.2.7");
 	free(out);
-	assert_int_equal(lockout_expired(l, 61, &out, &n), 0);
+	assert_int_equal(lockout_expired(l, AT(61), &out, &n), 0);
 	assert_int_equal(n, 0);
 	free(out);
 	lockout_free(l);
@@ -262,22 +269,22 @@ full_table_still_counts(void **state)
 	/* Each failure makes two entries: the pair's and the address's. */
 	for (int i = 0; i < LOCKOUT_MAX_ENTRIES / 2; i++) {
 		snprintf(addr, sizeof(addr), "10.%d.%d.%d", i >> 16, (i >> 8) & 255, i & 255);
-		assert_int_equal(lockout_failure(l, "filler", addr, 10, lk), 0);
+		assert_int_equal(lockout_failure(l, "filler", addr, AT(10), lk), 0);
 	}
 	/* A lock made while full stays, however many entries come after. */
-	assert_int_equal(lockout_failure(l, "c", "192.0.2.9", 11, lk), 0);
-	assert_int_equal(lockout_failure(l, "c", "192.0.2.9", 11, lk), 0);
-	assert_int_equal(lockout_failure(l, "c", "192.0.2.9", 11, lk), 1);
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.9", AT(11), lk), 0);
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.9", AT(11), lk), 0);
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.9", AT(11), lk), 1);
 	assert_true(locked(l, "c", "192.0.2.9", 12));
 	for (int i = 0; i < LOCKOUT_MAX_ENTRIES / 2; i++) {
 		snprintf(addr, sizeof(addr), "172.%d.%d.%d", 16 + (i >> 16), (i >> 8) & 255, i & 255);
-		assert_int_equal(lockout_failure(l, "filler", addr, 12, lk), 0);
+		assert_int_equal(lockout_failure(l, "filler", addr, AT(12), lk), 0);
 	}
 	assert_true(locked(l, "c", "192.0.2.9", 13));
 	/* And a newcomer is counted and locked as always. */
-	assert_int_equal(lockout_failure(l, "d", "198.51.100.9", 13, lk), 0);
-	assert_int_equal(lockout_failure(l, "d", "198.51.100.9", 13, lk), 0);
-	assert_int_equal(lockout_failure(l, "d", "198.51.100.9", 13, lk), 1);
+	assert_int_equal(lockout_failure(l, "d", "198.51.100.9", AT(13), lk), 0);
+	assert_int_equal(lockout_failure(l, "d", "198.51.100.9", AT(13), lk), 0);
+	assert_int_equal(lockout_failure(l, "d", "198.51.100.9", AT(13), lk), 1);
 	assert_true(locked(l, "d", "198.51.100.9", 14));
 	lockout_free(l);
 }
@@ -313,7 +320,7 @@ chosen_ids_do_not_share_a_bucket(void **state)
 		snprintf(key, sizeof(key), "p|192.0.2.50|%s", id);
 		if (public_bucket(key) != target)
 			continue;
-		lockout_failure(l, id, "192.0.2.50", 10, lk);
+		lockout_failure(l, id, "192.0.2.50", AT(10), lk);
 		made++;
 	}
 	for (size_t i = 0; i < BUCKETS; i++) {
@@ -344,15 +351,15 @@ table_full_of_locks_still_locks_a_newcomer(void **state)
 	/* Three failures lock the pair and the address: two entries. */
 	for (int i = 0; i < LOCKOUT_MAX_ENTRIES / 2; i++) {
 		snprintf(addr, sizeof(addr), "10.%d.%d.%d", i >> 16, (i >> 8) & 255, i & 255);
-		lockout_failure(l, "filler", addr, 10 + i / 8192, lk);
-		lockout_failure(l, "filler", addr, 10 + i / 8192, lk);
-		assert_int_equal(lockout_failure(l, "filler", addr, 10 + i / 8192, lk), 2);
+		lockout_failure(l, "filler", addr, AT(10 + i / 8192), lk);
+		lockout_failure(l, "filler", addr, AT(10 + i / 8192), lk);
+		assert_int_equal(lockout_failure(l, "filler", addr, AT(10 + i / 8192), lk), 2);
 	}
 	assert_int_equal(l->n, LOCKOUT_MAX_ENTRIES);
 	assert_true(locked(l, "filler", "10.0.0.0", 20));
-	assert_int_equal(lockout_failure(l, "g", "192.0.2.77", 20, lk), 0);
-	assert_int_equal(lockout_failure(l, "g", "192.0.2.77", 20, lk), 0);
-	assert_int_equal(lockout_failure(l, "g", "192.0.2.77", 20, lk), 2);
+	assert_int_equal(lockout_failure(l, "g", "192.0.2.77", AT(20), lk), 0);
+	assert_int_equal(lockout_failure(l, "g", "192.0.2.77", AT(20), lk), 0);
+	assert_int_equal(lockout_failure(l, "g", "192.0.2.77", AT(20), lk), 2);
 	assert_true(locked(l, "g", "192.0.2.77", 21));
 	assert_true(l->n <= LOCKOUT_MAX_ENTRIES);
 	/* Made room from the locks that end first; the newest stay. */
@@ -361,10 +368,132 @@ table_full_of_locks_still_locks_a_newcomer(void **state)
 	{
 		struct lockout_lock put = { .kind = LOCKOUT_ADDRESS, .until = 60 };
 		snprintf(put.address, sizeof(put.address), "198.51.100.3");
-		lockout_put(l, &put);
+		lockout_put(l, &put, AT(21));
 		assert_false(locked(l, "x", "198.51.100.3", 21));
 		assert_int_equal(l->n, LOCKOUT_MAX_ENTRIES);
 	}
+	lockout_free(l);
+}
+
+/* Regression: a lock's time was measured on the wall clock, so a step of
+ * it (NTP, a VM resumed) moved every live lock: a step back lengthened it
+ * by the step (here 600 s on a 50 s lock), a step forward ended it at
+ * once. Its remaining time is now measured on the monotonic clock; the
+ * wall-clock until stays what is listed and stored. */
+static void
+a_wall_clock_step_neither_ends_nor_lengthens_a_lock(void **state)
+{
+	struct lockout *l = lockout_new(&cfg);
+	struct lockout_lock lk[LOCKOUT_KIND__MAX], *out = NULL;
+	size_t n = 0;
+	int64_t retry = 0;
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		lockout_failure(l, "back", "192.0.2.20", AT(1000), lk);
+	assert_int_equal(lk[0].until, 1050);
+	/* The wall clock steps back 600 s; 20 s pass. */
+	assert_int_equal(lockout_check(l, "back", "192.0.2.20", AT2(420, 1020), &retry), 1);
+	assert_int_equal(retry, 30);
+	assert_int_equal(lockout_check(l, "back", "192.0.2.20", AT2(451, 1051), &retry), 0);
+	assert_int_equal(lockout_expired(l, AT2(451, 1051), &out, &n), 0);
+	assert_int_equal(n, 1);
+	free(out);
+	/* Read back from the store, where its wall-clock end is still ahead,
+	 * the lock that ended here does not start again. */
+	lk[0].until = 1050;
+	assert_int_equal(lockout_sync(l, lk, 1, 1, AT2(452, 1052), 1, &out, &n), 0);
+	assert_false(lockout_check(l, "back", "192.0.2.20", AT2(453, 1053), &retry));
+
+	for (int i = 0; i < 3; i++)
+		lockout_failure(l, "fwd", "192.0.2.21", AT(2000), lk);
+	lockout_mark_stored(l, lk, 1, 5);
+	/* The wall clock steps forward an hour; 10 s pass. */
+	assert_int_equal(lockout_check(l, "fwd", "192.0.2.21", AT2(5610, 2010), &retry), 1);
+	assert_int_equal(retry, 40);
+	assert_int_equal(lockout_expired(l, AT2(5610, 2010), &out, &n), 0);
+	assert_int_equal(n, 0);
+	free(out);
+	assert_int_equal(lockout_list(l, AT2(5610, 2010), &out, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(out[0].until, 2050);	/* listed as made */
+	free(out);
+	/* The store's list leaves it out (ended, by the wall clock): that is
+	 * no clear. */
+	assert_int_equal(lockout_sync(l, NULL, 0, 1, AT2(5611, 2011), 6, &out, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(lockout_check(l, "fwd", "192.0.2.21", AT2(5611, 2011), &retry), 1);
+	assert_int_equal(lockout_check(l, "fwd", "192.0.2.21", AT2(5649, 2049), &retry), 1);
+	assert_int_equal(lockout_check(l, "fwd", "192.0.2.21", AT2(5650, 2050), &retry), 0);
+	lockout_free(l);
+}
+
+/* Regression: the window failures are counted over ran on the wall clock:
+ * a step back kept it open for the step (three failures far apart locked),
+ * a step forward closed it at once (three in a row did not). */
+static void
+the_failure_window_is_measured_on_the_monotonic_clock(void **state)
+{
+	struct lockout *l = lockout_new(&cfg);
+	struct lockout_lock lk[LOCKOUT_KIND__MAX];
+
+	(void)state;
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.30", AT(5000), lk), 0);
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.30", AT(5001), lk), 0);
+	/* 150 s later (the 100 s window ended), the wall clock 950 s back. */
+	assert_int_equal(lockout_failure(l, "c", "192.0.2.30", AT2(4200, 5150), lk), 0);
+	assert_false(locked(l, "c", "192.0.2.30", 5150));
+
+	assert_int_equal(lockout_failure(l, "d", "192.0.2.31", AT(6000), lk), 0);
+	assert_int_equal(lockout_failure(l, "d", "192.0.2.31", AT(6001), lk), 0);
+	/* 1 s later, the wall clock an hour on. */
+	assert_int_equal(lockout_failure(l, "d", "192.0.2.31", AT2(9602, 6002), lk), 1);
+	lockout_free(l);
+}
+
+/*
+ * Regression: a lock read from the store (another node's, or made here
+ * before a restart) was in force until its wall-clock end as this node's
+ * clock read it: made by a node an hour ahead (or read after this clock
+ * stepped back), a 50 s lock lasted an hour and 50 s here. Now it lasts
+ * no more than a duration from the read, and a read again does not
+ * lengthen it.
+ */
+static void
+a_lock_read_from_the_store_lasts_at_most_a_duration(void **state)
+{
+	struct lockout *l = lockout_new(&cfg);
+	struct lockout_lock st[2], *removed = NULL;
+	size_t nremoved = 0;
+	int64_t retry = 0;
+
+	(void)state;
+	memset(st, 0, sizeof(st));
+	for (int i = 0; i < 2; i++) {
+		st[i].kind = LOCKOUT_ADDRESS;
+		snprintf(st[i].address, sizeof(st[i].address), "198.51.100.%d", 40 + i);
+	}
+	st[0].until = 1000 + 3600 + 50;	/* made by a node an hour ahead */
+	st[1].until = 1000 + 20;	/* 20 s left */
+	assert_int_equal(lockout_sync(l, st, 2, 1, AT(1000), 1, &removed, &nremoved), 0);
+	assert_int_equal(lockout_check(l, "x", "198.51.100.40", AT(1000), &retry), 1);
+	assert_int_equal(retry, 50);	/* a duration, not an hour */
+	assert_int_equal(lockout_check(l, "x", "198.51.100.41", AT(1000), &retry), 1);
+	assert_int_equal(retry, 20);
+	/* Read again and again, the first does not move on. */
+	assert_int_equal(lockout_sync(l, st, 2, 1, AT(1030), 2, &removed, &nremoved), 0);
+	assert_int_equal(nremoved, 0);
+	assert_int_equal(lockout_check(l, "x", "198.51.100.40", AT(1049), &retry), 1);
+	assert_int_equal(retry, 1);
+	assert_false(locked(l, "x", "198.51.100.40", 1050));
+	assert_int_equal(lockout_sync(l, st, 1, 1, AT(1051), 3, &removed, &nremoved), 0);
+	assert_false(locked(l, "x", "198.51.100.40", 1052));
+	/* lockout_put converts alike. */
+	st[0].until = 2000 + 3600;
+	snprintf(st[0].address, sizeof(st[0].address), "198.51.100.49");
+	lockout_put(l, &st[0], AT(2000));
+	assert_int_equal(lockout_check(l, "x", "198.51.100.49", AT(2000), &retry), 1);
+	assert_int_equal(retry, 50);
 	lockout_free(l);
 }
 
@@ -382,6 +511,9 @@ main(void)
 		cmocka_unit_test(full_table_still_counts),
 		cmocka_unit_test(chosen_ids_do_not_share_a_bucket),
 		cmocka_unit_test(table_full_of_locks_still_locks_a_newcomer),
+		cmocka_unit_test(a_wall_clock_step_neither_ends_nor_lengthens_a_lock),
+		cmocka_unit_test(the_failure_window_is_measured_on_the_monotonic_clock),
+		cmocka_unit_test(a_lock_read_from_the_store_lasts_at_most_a_duration),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
