@@ -35,7 +35,7 @@ struct config {
 	char	*signing_alg;	/* algorithm of first and rotated keys */
 	int64_t	 require_allowlist; /* production clients need an IP allowlist */
 	char	*policy;	/* gate route policy file, "" none */
-	int64_t	 leeway;	/* seconds of clock skew accepted on exp/nbf */
+	int64_t	 leeway;	/* seconds of clock skew accepted on exp/nbf and stored locks */
 	char	*route[CONFIG_MAX_ROUTES]; /* per dialect: path, "off", or "" default */
 	int64_t	 lockout;		/* bool: count bad credentials and lock */
 	int64_t	 lockout_pair_threshold;	/* failures of one id from one address */

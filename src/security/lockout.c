@@ -56,23 +56,30 @@ in_force(const struct entry *e, struct lockout_now now)
 
 /*
  * The monotonic end of a lock read from the store, which ends at until on
- * the wall clock of the node that made it: never longer than a lock's
- * duration from now (a node ahead, or a wall clock stepped back, would
- * lengthen it without bound: an hour ahead made a 15-minute lock last 75
- * minutes).
+ * the wall clock of the node that made it. Its clock may differ from this
+ * one's: up to leeway behind is trusted (the lock ends leeway later here
+ * than this clock says), and never longer than a lock's duration from
+ * now (a node ahead, or a wall clock stepped back, would lengthen it
+ * without bound: an hour ahead made a 15-minute lock last 75 minutes).
  */
 static int64_t
 mono_end(const struct lockout *l, int64_t until, struct lockout_now now)
 {
 	int64_t left;
 
-	if (until <= now.wall)
+	if (until <= now.wall - l->cfg.leeway)
 		left = 0;
-	else if (until - now.wall >= l->cfg.duration)
+	else if (until - now.wall >= l->cfg.duration - l->cfg.leeway)
 		left = l->cfg.duration;
 	else
-		left = until - now.wall;
+		left = until - now.wall + l->cfg.leeway;
 	return now.mono_ms + left * 1000;
+}
+
+int64_t
+lockout_read_after(const struct lockout *l, struct lockout_now now)
+{
+	return now.wall - l->cfg.leeway;
 }
 
 /*
@@ -465,7 +472,7 @@ lockout_put(struct lockout *l, const struct lockout_lock *lk, struct lockout_now
 	char k[LOCKOUT_KEY_MAX];
 	struct entry *e;
 
-	if (lk->until <= now.wall)
+	if (lk->until <= lockout_read_after(l, now))
 		return;
 	make_key(k, lk->kind, lk->address, lk->client_id);
 	pthread_mutex_lock(&l->mu);
@@ -566,7 +573,7 @@ lockout_sync(struct lockout *l, const struct lockout_lock *locks, size_t n, int 
     struct lockout_now now, uint64_t gen, struct lockout_lock **removed, size_t *nremoved)
 {
 	char k[LOCKOUT_KEY_MAX];
-	int64_t after = now.wall;	/* the store's list: locks ending later */
+	int64_t after = lockout_read_after(l, now);
 	size_t cap = 0;
 	uint64_t round;
 	int rc = 0;

@@ -21,8 +21,8 @@
  * operator's date) neither ends a lock early nor lengthens it. A lock read
  * from the store (made by another node, or here before a restart) is
  * converted to a monotonic end once, when first read: its wall-clock end
- * as this node's clock reads it, and never more than duration from that
- * read.
+ * as this node's clock reads it plus leeway (the clock skew accepted
+ * between nodes), and never more than duration from that read.
  */
 #ifndef GH_LOCKOUT_H
 #define GH_LOCKOUT_H
@@ -38,6 +38,7 @@ struct lockout_config {
 	int64_t	address_threshold;	/* failures from one address (20) */
 	int64_t	window;			/* seconds failures are counted over (900) */
 	int64_t	duration;		/* seconds a lock lasts (900) */
+	int64_t	leeway;			/* seconds of clock skew between nodes (30) */
 };
 
 /* A moment on both clocks: wall seconds (clock_now: what is stored and
@@ -107,9 +108,13 @@ int	lockout_list(struct lockout *, struct lockout_now now, struct lockout_lock *
  * every pair lock of that address. Returns how many were removed. */
 size_t	lockout_clear(struct lockout *, const char *address,
 	    const char *client_id);
+/* The wall-clock time a stored lock must end after to be read for
+ * lockout_sync: now.wall - leeway (a lock that looks just ended may come
+ * from a node whose clock is behind this one's). */
+int64_t	lockout_read_after(const struct lockout *, struct lockout_now now);
 /*
  * Brings the locks in step with the store's list of locks
- * (locks[0..n): those ending after now.wall), read at store
+ * (locks[0..n): those ending after lockout_read_after(now)), read at store
  * generation gen or later: places each not placed before (a lock already
  * placed keeps its end here: read again, it is not lengthened), and
  * removes every lock this list lacks that is known to be in the store —

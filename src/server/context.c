@@ -70,7 +70,8 @@ init_limits(struct gh_ctx *c, const struct config *cfg, struct store *st, uint64
     char *err, size_t errlen)
 {
 	struct lockout_config lc = { cfg->lockout_pair_threshold,
-	    cfg->lockout_address_threshold, cfg->lockout_window, cfg->lockout_duration };
+	    cfg->lockout_address_threshold, cfg->lockout_window, cfg->lockout_duration,
+	    cfg->leeway };
 
 	c->lockout = lockout_new(&lc);
 	c->ratelimit = ratelimit_new();
@@ -637,7 +638,10 @@ ctx_reload_locks(struct gh_ctx *c, int64_t now, uint64_t gen)
 
 	struct lockout_now ln = lockout_now_at(now);
 
-	if (read_locks(c, now, LOCKOUT_MAX_ENTRIES, &ll, &n, &more) == -1)
+	/* From leeway back: a lock that looks just ended may be another
+	 * node's whose clock is behind this one's (lockout.h). */
+	if (read_locks(c, lockout_read_after(c->lockout, ln), LOCKOUT_MAX_ENTRIES, &ll, &n,
+	    &more) == -1)
 		return -1;
 	/* Past the bound, no lock is lifted (one not read may be one of
 	 * those the list lacks): said once, not at every reload. */

@@ -931,6 +931,35 @@ class Lifecycle(Suite):
         finally:
             s.cleanup()
 
+    def test_a_lock_from_a_clock_behind_is_kept_for_leeway(self):
+        # Regression: read by a clock ahead of the one that made it by
+        # more than its duration (a node ahead, or NTP stepping this host
+        # forward across a restart), a lock was never in force, and a
+        # guesser went on there. Up to leeway of skew is now trusted: the
+        # lock lasts until its end plus leeway as this clock reads it.
+        s = Server("--trusted-proxies", "127.0.0.1", "--lockout-duration", "60s",
+                   "--leeway", "60")
+        try:
+            c = s.client("lock", name="ahead")
+            hdr = {"X-Forwarded-For": "203.0.113.98"}
+            for _ in range(5):
+                eq(s.post_form("/oauth/token", {"grant_type": "client_credentials"},
+                               headers=dict(hdr, Authorization=basic(c["client_id"], "no"))).status,
+                   401, "a wrong secret")
+            deadline = time.time() + 5
+            while not s.cli("lock", "list"):
+                check(time.time() < deadline, "the lock reached the store")
+                time.sleep(0.05)
+            s.env["GATEHOUSE_CLOCK_OFFSET"] = "90"      # past the lock's end, by 30 s
+            s.restart()
+            hdr["Authorization"] = basic(c["client_id"], c["client_secret"])
+            r = s.post_form("/oauth/token", {"grant_type": "client_credentials"}, headers=hdr)
+            eq(r.status, 429, "a lock that looks 30 s over is within the 60 s leeway")
+            ra = int(r.header("Retry-After"))
+            check(0 < ra <= 31, "its end plus leeway: %d" % ra)
+        finally:
+            s.cleanup()
+
     def test_lock_expires_and_is_logged(self):
         s = Server("--trusted-proxies", "127.0.0.1", "--lockout-duration", "2s",
                    "--lockout-pair-threshold", "2")

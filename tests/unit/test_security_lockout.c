@@ -19,7 +19,7 @@
 /* Included to reach the table's buckets (STYLE.md 18). */
 #include "security/lockout.c"
 
-static const struct lockout_config cfg = { 3, 5, 100, 50 };
+static const struct lockout_config cfg = { 3, 5, 100, 50, 0 };
 
 /* A moment with the two clocks in step (as when the wall clock does not
  * step): wall seconds w, monotonic w * 1000 ms. */
@@ -342,7 +342,7 @@ chosen_ids_do_not_share_a_bucket(void **state)
 static void
 table_full_of_locks_still_locks_a_newcomer(void **state)
 {
-	static const struct lockout_config both = { 3, 3, 100, 50 };
+	static const struct lockout_config both = { 3, 3, 100, 50, 0 };
 	struct lockout *l = lockout_new(&both);
 	struct lockout_lock lk[LOCKOUT_KIND__MAX];
 	char addr[46];
@@ -497,6 +497,52 @@ a_lock_read_from_the_store_lasts_at_most_a_duration(void **state)
 	lockout_free(l);
 }
 
+/*
+ * Regression: a lock made by a node whose clock is behind this one's
+ * looked over early here, and was not in force at all when the skew
+ * passed its duration: a guesser moved to this node. Up to leeway (the
+ * skew accepted between clocks) is now trusted: such a lock lasts until
+ * its end plus leeway, still never more than a duration from the read.
+ */
+static void
+a_lock_from_a_node_behind_is_kept_for_leeway(void **state)
+{
+	static const struct lockout_config skew = { 3, 5, 100, 50, 10 };
+	struct lockout *l = lockout_new(&skew);
+	struct lockout_lock st[3], *removed = NULL;
+	size_t nremoved = 0;
+	int64_t retry = 0;
+
+	(void)state;
+	memset(st, 0, sizeof(st));
+	for (int i = 0; i < 3; i++) {
+		st[i].kind = LOCKOUT_ADDRESS;
+		snprintf(st[i].address, sizeof(st[i].address), "198.51.100.%d", 60 + i);
+	}
+	st[0].until = 1000 - 30 + 50;	/* made by a node 30 s behind */
+	st[1].until = 1000 - 55 + 50;	/* 55 s behind: over 5 s ago, as read here */
+	st[2].until = 1000 + 3600;	/* an hour ahead: still a duration */
+	assert_int_equal(lockout_read_after(l, AT(1000)), 990);
+	assert_int_equal(lockout_sync(l, st, 3, 1, AT(1000), 1, &removed, &nremoved), 0);
+	assert_int_equal(lockout_check(l, "x", "198.51.100.60", AT(1000), &retry), 1);
+	assert_int_equal(retry, 30);	/* its 20 s left, plus leeway */
+	assert_int_equal(lockout_check(l, "x", "198.51.100.61", AT(1000), &retry), 1);
+	assert_int_equal(retry, 5);
+	assert_int_equal(lockout_check(l, "x", "198.51.100.62", AT(1000), &retry), 1);
+	assert_int_equal(retry, 50);
+	/* Read again, ended here: not placed again. */
+	assert_false(locked(l, "x", "198.51.100.61", 1005));
+	assert_int_equal(lockout_sync(l, st, 3, 1, AT(1006), 2, &removed, &nremoved), 0);
+	assert_false(locked(l, "x", "198.51.100.61", 1006));
+	/* lockout_put likewise. */
+	st[0].until = 1995;
+	snprintf(st[0].address, sizeof(st[0].address), "198.51.100.69");
+	lockout_put(l, &st[0], AT(2000));
+	assert_int_equal(lockout_check(l, "x", "198.51.100.69", AT(2000), &retry), 1);
+	assert_int_equal(retry, 5);
+	lockout_free(l);
+}
+
 int
 main(void)
 {
@@ -514,6 +560,7 @@ main(void)
 		cmocka_unit_test(a_wall_clock_step_neither_ends_nor_lengthens_a_lock),
 		cmocka_unit_test(the_failure_window_is_measured_on_the_monotonic_clock),
 		cmocka_unit_test(a_lock_read_from_the_store_lasts_at_most_a_duration),
+		cmocka_unit_test(a_lock_from_a_node_behind_is_kept_for_leeway),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -86,7 +86,7 @@ teardown(void **state)
 static void
 writes_go_on_after_the_wall_clock_steps_back(void **state)
 {
-	struct lockout_config lc = { 5, 20, 900, 900 };
+	struct lockout_config lc = { 5, 20, 900, 900, 0 };
 	char url[TMPDIR_LEN + 16], err[256] = "";
 	struct store *st = NULL;
 	struct lockout *lo = lockout_new(&lc);
