@@ -25,7 +25,7 @@ pg_lock_put(void *h, const struct store_lock *lk, size_t n)
 	for (size_t i = 1; i < n; i++)
 		if (lk[i].created_at > newest)
 			newest = lk[i].created_at;
-	pv_i(&prune, newest);
+	pv_i(&prune, newest - STORE_LOCK_PRUNE_AFTER);	/* store.h */
 	if ((rc = pgi_acquire(h, &slot, &c, "locks put")) != STORE_OK)
 		return rc;
 	if ((rc = pgi_tx_begin(c)) == STORE_OK) {

@@ -35,7 +35,8 @@ sq_lock_put(void *h, const struct store_lock *lk, size_t n)
 	if ((rc = sq_begin_write(db, "locks begin")) != STORE_OK)
 		goto out;
 	if ((rc = sq_prep(db, "locks",
-	    "DELETE FROM locks WHERE until <= ?", &st, SQ_ARGS(SQ_INT(newest)))) == STORE_OK)
+	    "DELETE FROM locks WHERE until <= ?", &st,
+	    SQ_ARGS(SQ_INT(newest - STORE_LOCK_PRUNE_AFTER)))) == STORE_OK)
 		rc = sq_step_done(db, st, NULL, "locks prune");
 	if (rc == STORE_OK && (rc = sq_prep(db, "locks",
 	    "INSERT INTO locks (kind, address, client_id,"

@@ -517,6 +517,12 @@ struct store_lock {
 	int64_t		 created_at;
 	int64_t		 until;
 };
+/* put also deletes the locks that ended STORE_LOCK_PRUNE_AFTER seconds
+ * before the newest created_at of its batch: that is the writer's clock,
+ * and a node whose clock is behind it still holds such a lock (for up to
+ * leeway, at most 300 s, past its end: lockout.h); finding it gone, that
+ * node would take it for cleared and lift it. */
+#define STORE_LOCK_PRUNE_AFTER	600
 int	store_lock_put(struct store *, const struct store_lock *locks, size_t n);
 /* The locks in force at now, ordered by address, client id, kind. */
 int	store_lock_list(struct store *, int64_t now, struct store_lock **out,

@@ -960,6 +960,50 @@ class Lifecycle(Suite):
         finally:
             s.cleanup()
 
+    def test_a_node_ahead_does_not_prune_a_lock_another_node_holds(self):
+        # Regression: each lock write pruned the locks that had ended by
+        # the writer's clock. A node whose clock was ahead (here 60 s, the
+        # leeway) deleted a lock the others still held; their next reload,
+        # finding it gone, took it for cleared and let the guesser in.
+        a = Server("--trusted-proxies", "127.0.0.1", "--lockout-duration", "60s",
+                   "--leeway", "60")
+        b = None
+        try:
+            c = a.client("lock", name="pruned")
+            hdr = {"X-Forwarded-For": "203.0.113.99"}
+
+            def ask(node, cid, secret, xff="203.0.113.99"):
+                return node.post_form("/oauth/token", {"grant_type": "client_credentials"},
+                                      headers={"X-Forwarded-For": xff,
+                                               "Authorization": basic(cid, secret)})
+            for _ in range(5):
+                eq(ask(a, c["client_id"], "no").status, 401, "a wrong secret")
+            deadline = time.time() + 5
+            while not a.cli("lock", "list"):
+                check(time.time() < deadline, "the lock reached the store")
+                time.sleep(0.05)
+            b = Server("--trusted-proxies", "127.0.0.1", "--lockout-duration", "60s",
+                       "--leeway", "60", workdir=a.dir, start=False,
+                       env={"GATEHOUSE_CLOCK_OFFSET": "60"})
+            b.start()
+            for _ in range(5):      # another lock, made and written by the node ahead
+                eq(ask(b, "someone", "no", "198.51.100.99").status, 401, "a wrong secret")
+            deadline = time.time() + 5
+            while "someone" not in [x["client_id"] for x in a.cli("lock", "list")]:
+                check(time.time() < deadline, "node B's lock reached the store")
+                time.sleep(0.05)
+            check(c["client_id"] in [x["client_id"] for x in a.cli("lock", "list")],
+                  "node A's lock is still listed")
+            time.sleep(1.5)         # node A reloads its locks
+            r = ask(a, c["client_id"], c["client_secret"])
+            eq(r.status, 429, "node A still holds its lock: %r" % r.body[:200])
+            check('"reason":"cleared"' not in a.stderr().replace(" ", ""),
+                  "no lock taken for cleared")
+        finally:
+            if b is not None:
+                b.stop()
+            a.cleanup()
+
     def test_lock_expires_and_is_logged(self):
         s = Server("--trusted-proxies", "127.0.0.1", "--lockout-duration", "2s",
                    "--lockout-pair-threshold", "2")

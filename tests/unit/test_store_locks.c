@@ -138,6 +138,29 @@ put_prunes_expired(void **state)
 	store_close(s);
 }
 
+/* Regression: put pruned every lock ended by its writer's clock; a node
+ * whose clock was behind still held one, found it gone, and lifted it as
+ * cleared. Kept STORE_LOCK_PRUNE_AFTER past its end. */
+static void
+put_keeps_a_lock_just_ended_for_clocks_behind(void **state)
+{
+	struct store *s = open_store();
+	struct store_lock *ls = NULL;
+	size_t n = 0;
+
+	(void)state;
+	put(s, STORE_LOCK_PAIR, "192.0.2.1", "held", 1000, 1100);
+	put(s, STORE_LOCK_PAIR, "192.0.2.1", "ahead", 1160, 1220);	/* a node 60 s ahead */
+	assert_int_equal(store_lock_list(s, 1050, &ls, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	store_lock_free(ls, n);
+	put(s, STORE_LOCK_PAIR, "192.0.2.1", "later", 1100 + STORE_LOCK_PRUNE_AFTER, 1800);
+	assert_int_equal(store_lock_list(s, 0, &ls, &n), STORE_OK);
+	assert_int_equal(n, 2);		/* "held" went, "ahead" stays */
+	store_lock_free(ls, n);
+	store_close(s);
+}
+
 static void
 batch_is_one_transaction(void **state)
 {
@@ -379,6 +402,7 @@ main(void)
 		STORE_TEST(put_list_extend),
 		STORE_TEST(clear_filters),
 		STORE_TEST(put_prunes_expired),
+		STORE_TEST(put_keeps_a_lock_just_ended_for_clocks_behind),
 		STORE_TEST(batch_is_one_transaction),
 		STORE_TEST(seen_by_another_handle),
 		STORE_TEST(bad_arguments_change_nothing),
