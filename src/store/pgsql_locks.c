@@ -108,7 +108,7 @@ pg_lock_clear(void *h, const char *address, const char *client_id, int64_t now, 
 	PGconn *c;
 	PGresult *r;
 	enum pq_kind kind;
-	int slot, rc, live = 0;
+	int slot, rc, live = 0, deleted = 0;
 
 	pv_opt(&v, address);
 	pv_opt(&v, client_id);
@@ -119,14 +119,17 @@ pg_lock_clear(void *h, const char *address, const char *client_id, int64_t now, 
 		/* The count of live rows removed comes from the DELETE itself:
 		 * no window between counting and deleting. */
 		r = pgi_q(c, "WITH d AS (DELETE FROM locks" FILTER " RETURNING until)"
-		    " SELECT count(*) FILTER (WHERE until > $3) FROM d", &v, &kind, &rc, "locks clear");
+		    " SELECT count(*) FILTER (WHERE until > $3), count(*) FROM d", &v, &kind, &rc,
+		    "locks clear");
 		if (r == NULL && kind != PQ_FAIL)
 			rc = store_set_error(STORE_ERROR, "locks clear: failed");
 		if (r != NULL) {
 			live = (int)pgi_col_i(r, 0, 0);
+			deleted = (int)pgi_col_i(r, 0, 1);
 			PQclear(r);
 		}
-		rc = pgi_tx_end(h, c, rc, live > 0 ? STORE_GEN_BIT(STORE_GEN_LOCKS) : 0);
+		/* Any lock removed moves the counter (sqlite_locks.c). */
+		rc = pgi_tx_end(h, c, rc, deleted > 0 ? STORE_GEN_BIT(STORE_GEN_LOCKS) : 0);
 	}
 	pgi_release(h, slot);
 	if (rc == STORE_OK)

@@ -505,7 +505,9 @@ void	store_approval_free(struct store_approval *, size_t n);
  * force while until > now. put makes or extends n >= 1 locks in one
  * transaction (the later until wins; a server batches the locks it makes);
  * clear removes the locks matching its filters. put, and a clear that
- * removed a lock in force, increment the generation: servers then reload.
+ * removed any lock (one ended by this clock may still be held by a server,
+ * for leeway: security/lockout.h), increment the generation: servers then
+ * reload.
  */
 enum store_lock_kind { STORE_LOCK_PAIR, STORE_LOCK_ADDRESS, STORE_LOCK_KIND__MAX };
 #define STORE_LOCK_ADDRESS_MAX	45	/* an IPv6 address's text */

@@ -109,12 +109,14 @@ clear_filters(void **state)
 	assert_int_equal(count, 1);
 	assert_int_equal(locks_in_force(s, 0), 0);
 
-	/* An expired lock is removed but not counted, and moves nothing. */
+	/* An expired lock is removed but not counted; it moves the
+	 * generation, as a server may still hold it (its leeway, or its
+	 * monotonic time after this clock stepped forward). */
 	put(s, STORE_LOCK_PAIR, "192.0.2.9", "z", 1000, 1100);
 	g = lock_gen(s);
 	assert_int_equal(store_lock_clear(s, NULL, "z", 1200, &count), STORE_OK);
 	assert_int_equal(count, 0);
-	assert_int_equal(lock_gen(s), g);
+	assert_int_equal(lock_gen(s), g + 1);
 	assert_int_equal(locks_in_force(s, 0), 0);
 	store_close(s);
 }
