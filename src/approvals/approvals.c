@@ -482,6 +482,22 @@ approvals_list(struct gh_ctx *ctx, const struct approval_actor *viewer, const ch
 	return 0;
 }
 
+/* 1 when approval a's change was made by another applier: its mark is
+ * set. */
+static int
+made_elsewhere(struct gh_ctx *ctx, const struct store_approval *a)
+{
+	struct store_approval now;
+	int made;
+
+	memset(&now, 0, sizeof(now));
+	if (store_approval_get(ctx->store, a->id, &now) != STORE_OK)
+		return 0;
+	made = now.used_at != 0;
+	store_approval_clear(&now);
+	return made;
+}
+
 /* Runs the applier of an approved admin op and records the outcome; on
  * the audit trail as the checker's (the decider applies it), or the
  * server's when checker is NULL (recovery applies it). */
@@ -492,12 +508,35 @@ apply(struct gh_ctx *ctx, const struct approval_actor *checker, const struct sto
 	approval_apply_fn fn = approvals_applier(a->kind);
 	char *result = NULL, aerr[256] = "", *text = NULL;
 	json_t *j = NULL;
-	int ok, rc, staged;
+	int ok, rc, staged, made;
 
-	ok = fn != NULL && fn(ctx, a, &result, aerr, sizeof(aerr)) == 0;
+	if (a->state == STORE_APPROVAL_APPROVED && a->used_at != 0) {
+		/* Recovery: the change committed with its mark (below) and the
+		 * outcome was not recorded. Made once: not again, nor judged by
+		 * what the store holds now (a client created, then deleted by
+		 * an operator, must stay deleted). */
+		ok = 1;
+		result = strdup("{\"recovered\":true,\"note\":\"the change was made; its outcome "
+		    "was not recorded\"}");
+		made = 1;
+	} else if (store_approval_mark_applied(ctx->store, a->id, clock_now()) != STORE_OK) {
+		ok = made = 0;
+		snprintf(aerr, sizeof(aerr), "store: %s", store_last_error());
+	} else {
+		/* The applier's write carries the mark: made and marked, or
+		 * neither (store.h store_approval_mark_applied). */
+		ok = fn != NULL && fn(ctx, a, &result, aerr, sizeof(aerr)) == 0;
+		made = store_approval_unmark(ctx->store);
+	}
 	test_fault_point("approval-after-apply");
 	if (fn == NULL)
 		snprintf(aerr, sizeof(aerr), "no applier for %s in this process", a->kind);
+	if (!ok && !made && made_elsewhere(ctx, a)) {
+		/* Another applier (its claim lapsed while it ran) made the
+		 * change first: its outcome is the one to record. */
+		free(result);
+		return 0;
+	}
 	if (ok) {
 		/* Only JSON goes into the record. */
 		if (result == NULL)

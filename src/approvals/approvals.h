@@ -70,9 +70,11 @@ struct approval_actor {
  * the error recorded as {"error": err}). Must validate the payload again:
  * the world may have changed since filing.
  * Called again by approvals_recover for an approval left APPROVED by a
- * process that stopped between the decision and recording the outcome; it
- * is then given the approval in state APPROVED and must not apply a change
- * twice: a change already in effect is reported as applied. Never called
+ * process that stopped between the decision and making the change; it
+ * is then given the approval in state APPROVED. Its change must be one
+ * store write: the approval's applied mark commits with the first write
+ * the applier makes (store_approval_mark_applied), and a second applier's
+ * write is refused (STORE_CONFLICT). Never called
  * for one approval by two processes at once: each call holds its claim
  * (store.h store_approval_claim).
  */
@@ -219,17 +221,21 @@ int	approvals_consume(struct gh_ctx *, const char *id,
  * page at a time. Each is applied by the one process that claims it
  * (store_approval_claim, for APPROVALS_CLAIM_LEASE seconds): the decider
  * claims it as it decides, and a recovery only once no claim is in force,
- * so that of several nodes recovering at once one applies it. Its applier
- * sees state APPROVED and does not apply a change that a stopped claimer
- * made; the outcome, APPLIED or FAILED, is recorded, and on the audit
- * trail as the server's (events.h approvals_event_recovered), not the
- * checker's. The server runs it at
+ * so that of several nodes recovering at once one applies it. An
+ * applier's change commits with the approval's applied mark
+ * (store_approval_mark_applied): one whose mark is set was made, and is
+ * recorded APPLIED without calling the applier again (however the store
+ * has changed since); one not marked was never made, and its applier sees
+ * state APPROVED (for approvals applied before the mark existed, it still
+ * looks for the change in effect). The outcome, APPLIED or FAILED, is
+ * recorded, and on the audit trail as the server's (events.h
+ * approvals_event_recovered), not the checker's. The server runs it at
  * start and every half minute. *recovered counts them. 0, or -1 when the
  * store could not be read.
  *
  * The lease bounds how long an applier may take: one still running when
- * its claim lapses may meet a recovery. Appliers are a few store writes,
- * each bounded by the store's own timeouts, far inside it.
+ * its claim lapses may meet a recovery; then the guarded mark lets only
+ * the first of them make the change.
  */
 #define APPROVALS_RECOVER_AFTER 30
 #define APPROVALS_CLAIM_LEASE	APPROVALS_RECOVER_AFTER

@@ -162,6 +162,32 @@ sq_grow(void *arr, size_t *cap, size_t used, size_t size)
 	return na;
 }
 
+/*
+ * The marks this thread staged on h (store_backend.h store_mark_staged),
+ * in the open transaction of a change: each guarded update must change
+ * its row, else the change is refused (STORE_CONFLICT; the caller rolls
+ * it back). STORE_OK when none is staged.
+ */
+int
+sq_marks_tx(const void *h, sqlite3 *db)
+{
+	const struct store_mark *m;
+	sqlite3_stmt *st;
+	int rc, changes = 0;
+
+	if ((m = store_mark_staged(h, STORE_MARK_APPROVAL_APPLIED)) == NULL)
+		return STORE_OK;
+	if ((rc = sq_prep(db, "approval mark", "UPDATE approvals SET used_at = ?"
+	    " WHERE id = ? AND state = 1 AND used_at = 0", &st,
+	    SQ_ARGS(SQ_INT(m->v), SQ_TEXT(m->a)))) != STORE_OK ||
+	    (rc = sq_step_done(db, st, &changes, "approval mark")) != STORE_OK)
+		return rc;
+	if (changes == 0)
+		return store_set_error(STORE_CONFLICT, "approval %s: its change is made already, "
+		    "or its outcome recorded: not made again", m->a);
+	return STORE_OK;
+}
+
 int
 sq_tx_end(void *h, sqlite3 *db, int rc, unsigned bump, const char *commit)
 {
@@ -173,6 +199,8 @@ sq_tx_end(void *h, sqlite3 *db, int rc, unsigned bump, const char *commit)
 	/* The change's audit row, as sqi_tx_end appends it. */
 	if (rc == STORE_OK && (staged = store_audit_staged(h, &ak, &row)))
 		rc = sq_audit_append_tx(db, ak, row, 1);
+	if (rc == STORE_OK)
+		rc = sq_marks_tx(h, db);
 	for (int k = 0; rc == STORE_OK && k < STORE_GEN__MAX; k++)
 		if ((bump & STORE_GEN_BIT(k)) && (rc = sq_prep(db, "generation",
 		    "UPDATE meta SET value = value + 1 WHERE key = ?", &st,
@@ -183,6 +211,7 @@ sq_tx_end(void *h, sqlite3 *db, int rc, unsigned bump, const char *commit)
 			sq_generation_stale(h);
 		if (staged)
 			store_audit_staged_committed(h);
+		store_marks_committed(h);
 		return STORE_OK;
 	}
 	if (!sqlite3_get_autocommit(db))

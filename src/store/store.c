@@ -160,6 +160,7 @@ store_close(struct store *s)
 	/* A row this thread staged and never ended must not be taken by a
 	 * store opened later at the same address. */
 	(void)store_audit_unstage(s);
+	(void)store_approval_unmark(s);
 	s->ops->close(s->h);
 	store_audit_key_free(s->audit_key);	/* wipes it */
 	free(s);

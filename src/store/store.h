@@ -429,7 +429,9 @@ struct store_approval {
 	int64_t	 created_at;
 	int64_t	 expires_at;
 	int64_t	 decided_at;	/* 0 until decided */
-	int64_t	 used_at;	/* 0; when USED, APPLIED or FAILED */
+	int64_t	 used_at;	/* 0; when USED, APPLIED or FAILED, and an
+				 * APPROVED admin change's once its change
+				 * is made (store_approval_mark_applied) */
 };
 /* Inserts a PENDING approval. In one transaction: PENDING rows with
  * expires_at <= a->created_at become EXPIRED; then, when a->conflict_key is
@@ -486,6 +488,21 @@ int	store_approval_transition(struct store *, const char *id,
  */
 int	store_approval_claim(struct store *, const char *id, int64_t now,
 	    int64_t until);
+/*
+ * The mark of an approved admin change's change (kind not "call"), made
+ * with it: the next write this thread commits on s that changes data (the
+ * applier's: a client, secret or key write) also sets the approval's
+ * used_at to at, in its transaction, guarded: only while the approval is
+ * APPROVED with used_at 0. When the guard fails (another applier made the
+ * change, or the outcome is recorded) that write is rolled back and
+ * answers STORE_CONFLICT: the change is not made twice. So an APPROVED
+ * admin change with used_at set was applied, whether or not its outcome
+ * was recorded (approvals_recover), and one with used_at 0 never was. One
+ * mark at a time per thread (STORE_CONFLICT). store_approval_unmark ends
+ * it, after the change: 1 when it committed with a write, else 0.
+ */
+int	store_approval_mark_applied(struct store *, const char *id, int64_t at);
+int	store_approval_unmark(struct store *);
 /*
  * The approved admin changes (stored state APPROVED, kind not "call",
  * whatever their expiry) that no claim holds at now: those with an id

@@ -341,6 +341,24 @@ int	store_audit_staged(const void *h, const struct store_audit_key **k,
 	    const struct store_audit **a);
 void	store_audit_staged_committed(const void *h);
 
+/* store_marks.c, for the same write-commit paths: the marks this thread
+ * staged on the store whose backend handle is h (store.h
+ * store_approval_mark_applied). The commit path
+ * runs each staged one's guarded update in its open transaction, before
+ * COMMIT, and rolls the change back (STORE_CONFLICT) when it changes no
+ * row; after COMMIT, store_marks_committed(h).
+ *   STORE_MARK_APPROVAL_APPLIED  a: the approval id; v: used_at */
+enum store_mark_kind { STORE_MARK_APPROVAL_APPLIED, STORE_MARK__MAX };
+struct store_mark {
+	const void	*h;	/* NULL: none staged */
+	char		*a;
+	char		*b;
+	int64_t		 v;
+	int		 committed;
+};
+const struct store_mark *store_mark_staged(const void *h, enum store_mark_kind k);
+void	store_marks_committed(const void *h);
+
 /* audit_chain.c: the checkpoint row's detail text (store.h), into out;
  * store_audit_checkpoint fills *cp as the row audit_prune appends (at, the
  * action and outcome, detail; "" elsewhere); detail must outlive cp. */

@@ -91,8 +91,33 @@ bump_one(PGconn *c, enum store_gen_kind kind, uint64_t *v)
 	return rc;
 }
 
+/* The marks this thread staged on p (store_backend.h store_mark_staged),
+ * in the open transaction of a change: each guarded update must change its
+ * row, else the change is refused (STORE_CONFLICT; tx_end rolls it back).
+ * The row lock the update takes orders two nodes' appliers: the second
+ * waits for the first's commit, then finds used_at set. */
+static int
+marks_tx(struct pg *p, PGconn *c)
+{
+	const struct store_mark *m;
+	struct pv v = { 0 };
+	int rc, changes = 0;
+
+	if ((m = store_mark_staged(p, STORE_MARK_APPROVAL_APPLIED)) == NULL)
+		return STORE_OK;
+	pv_i(&v, m->v);
+	pv_s(&v, m->a);
+	if ((rc = pgi_run(c, "UPDATE approvals SET used_at = $1 WHERE id = $2 AND state = 1"
+	    " AND used_at = 0", &v, &changes, "approval mark", NULL, NULL)) != STORE_OK)
+		return rc;
+	if (changes == 0)
+		return store_set_error(STORE_CONFLICT, "approval %s: its change is made already, "
+		    "or its outcome recorded: not made again", m->a);
+	return STORE_OK;
+}
+
 /* pgi_tx_end; with audit 0, a row staged for the change stays staged
- * (the change changed nothing). */
+ * (the change changed nothing), and so do the marks. */
 static int
 tx_end(struct pg *p, PGconn *c, int rc, unsigned bump, int audit)
 {
@@ -105,6 +130,8 @@ tx_end(struct pg *p, PGconn *c, int rc, unsigned bump, int audit)
 	 * transaction, under the chain lock every node's appends take. */
 	if (rc == STORE_OK && audit && (staged = store_audit_staged(p, &ak, &row)))
 		rc = pg_audit_append_tx(c, ak, row, 1);
+	if (rc == STORE_OK && audit)
+		rc = marks_tx(p, c);
 	for (int k = 0; rc == STORE_OK && k < STORE_GEN__MAX; k++)
 		if (bump & STORE_GEN_BIT(k))
 			rc = bump_one(c, (enum store_gen_kind)k, &v.v[k]);
@@ -116,6 +143,8 @@ tx_end(struct pg *p, PGconn *c, int rc, unsigned bump, int audit)
 					pgi_gen_note(p, (enum store_gen_kind)k, v.v[k]);
 			if (staged)
 				store_audit_staged_committed(p);
+			if (audit)
+				store_marks_committed(p);
 			return STORE_OK;
 		}
 		return rc;

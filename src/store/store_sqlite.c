@@ -300,6 +300,8 @@ sqi_tx_end(struct sq *q, int rc, unsigned bump)
 	 * head read there is the writer connection's too. */
 	if (rc == STORE_OK && (staged = store_audit_staged(q, &ak, &row)))
 		rc = sq_audit_append_tx(q->db, ak, row, 1);
+	if (rc == STORE_OK)
+		rc = sq_marks_tx(q, q->db);
 	for (int k = 0; rc == STORE_OK && k < STORE_GEN__MAX; k++)
 		if ((bump & STORE_GEN_BIT(k)) && (src = sqi_run(q, sqi_stmt(q, SQ_BUMP,
 		    SQ_ARGS(SQ_TEXT(store_gen_keys[k]))), NULL)) != SQLITE_OK)
@@ -310,6 +312,7 @@ sqi_tx_end(struct sq *q, int rc, unsigned bump)
 				q->gen_valid = 0;	/* data_version ignores our own commits */
 			if (staged)
 				store_audit_staged_committed(q);
+			store_marks_committed(q);
 			return STORE_OK;
 		}
 		rc = sq_fail(q->db, src, "commit");

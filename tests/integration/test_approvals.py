@@ -759,6 +759,31 @@ class Approvals(Suite):
         eq(self.s.cli("client", "show", "reused-id")["name"], "made-since", "the new client stays")
         eq(self.s.token("reused-id", new["client_secret"]).status, 200, "and works")
 
+    def test_recovery_does_not_recreate_a_client_deleted_since(self):
+        """A creation applied by a decider that stopped before recording
+        it, the client deleted by an operator since: recovery saw an
+        approved creation and no client, and created it again, bringing
+        back a client the operator had removed, with the secret the maker
+        was shown. The creation's mark committed with the client: it is
+        recorded applied, and the client stays deleted."""
+        body = {"name": "deleted-after", "id": "deleted-after", "env": "production",
+                "roles": ["viewer"], "allow_ips": ["127.0.0.0/8"]}
+        r = self.api("POST", "/admin/v1/clients", self.op, body)
+        eq(r.status, 202, "filed: %r" % r)
+        aid, secret = r.json()["approval_id"], r.json()["client_secret"]
+        p = self.cli_decide(aid, self.admin, env={"GATEHOUSE_TEST_FAULT": "approval-after-apply"})
+        eq(p.returncode, 70, "stopped after applying: %r" % p.stderr)
+        eq(self.state(aid), "approved", "applied but not recorded")
+        eq(self.s.token("deleted-after", secret).status, 200, "the client was made")
+        self.delete_client("deleted-after")
+        self.later_start()
+        self.wait_state(aid, "applied", "recorded by the restarted server")
+        a = self.api("GET", "/approvals/" + aid, self.admin).json()
+        eq(a["result"].get("recovered"), True, "recorded as made: %r" % a["result"])
+        eq(self.s.token("deleted-after", secret).status, 401, "the client stays deleted")
+        eq([c for c in self.s.cli("client", "list", "--tenant", "acme")
+            if c["client_id"] == "deleted-after"], [], "not made again")
+
     def delete_client(self, cid):
         """Deletes a client in the store, as another approved deletion
         would (the CLI has no delete; one pending change per client)."""

@@ -143,6 +143,55 @@ transitions(void **state)
 	store_close(s);
 }
 
+/*
+ * An admin change's applied mark commits with the change, guarded
+ * (store_approval_mark_applied): the first change marks the approval
+ * (used_at), a second one under the same mark is rolled back, and a
+ * change that fails leaves the mark unset. Recovery told a change made
+ * and then undone (a created client deleted) from one never made only
+ * by looking at the store, and made it again.
+ */
+static void
+applied_mark_commits_with_the_change(void **state)
+{
+	struct store *s = open_store();
+	struct store_tenant t = { .id = "t-1", .name = "one", .created_at = 1000 };
+	struct store_approval a;
+
+	(void)state;
+	assert_int_equal(file(s, "a1", "acme", "", 1000), STORE_OK);
+	/* Not approved: the change is refused with the mark. */
+	assert_int_equal(store_approval_mark_applied(s, "a1", 1020), STORE_OK);
+	assert_int_equal(store_tenant_create(s, &t), STORE_CONFLICT);
+	assert_int_equal(store_approval_unmark(s), 0);
+	assert_int_equal(store_tenant_get(s, "t-1", &t), STORE_NOTFOUND);
+	t.id = "t-1"; t.name = "one"; t.created_at = 1000;
+	assert_int_equal(store_approval_transition(s, "a1", STORE_APPROVAL_PENDING,
+	    STORE_APPROVAL_APPROVED, 1, 1010, "c", 0, NULL), STORE_OK);
+	/* Approved: made and marked together. */
+	assert_int_equal(store_approval_mark_applied(s, "a1", 1020), STORE_OK);
+	assert_int_equal(store_approval_mark_applied(s, "a1", 1020), STORE_CONFLICT);
+	assert_int_equal(store_tenant_create(s, &t), STORE_OK);
+	assert_int_equal(store_approval_unmark(s), 1);
+	assert_int_equal(store_approval_get(s, "a1", &a), STORE_OK);
+	assert_int_equal(a.state, STORE_APPROVAL_APPROVED);
+	assert_int_equal(a.used_at, 1020);
+	store_approval_clear(&a);
+	/* A second applier's change is rolled back. */
+	assert_int_equal(store_approval_mark_applied(s, "a1", 1030), STORE_OK);
+	t.id = "t-2";
+	assert_int_equal(store_tenant_create(s, &t), STORE_CONFLICT);
+	assert_non_null(strstr(store_last_error(), "made already"));
+	assert_int_equal(store_approval_unmark(s), 0);
+	assert_int_equal(store_tenant_get(s, "t-2", &t), STORE_NOTFOUND);
+	/* Unmarked, writes go on as ever, and the outcome is recorded. */
+	t.id = "t-3"; t.name = "three"; t.created_at = 1000;
+	assert_int_equal(store_tenant_create(s, &t), STORE_OK);
+	assert_int_equal(store_approval_transition(s, "a1", STORE_APPROVAL_APPROVED,
+	    STORE_APPROVAL_APPLIED, 0, 1040, NULL, 1040, "{}"), STORE_OK);
+	store_close(s);
+}
+
 struct race {
 	struct store	*s;
 	const char	*id;
@@ -271,6 +320,7 @@ main(void)
 		STORE_TEST(create_get),
 		STORE_TEST(conflict_key),
 		STORE_TEST(transitions),
+		STORE_TEST(applied_mark_commits_with_the_change),
 		STORE_TEST(one_winner),
 		STORE_TEST(listing),
 		STORE_TEST(bad_arguments_change_nothing),
