@@ -88,12 +88,28 @@ idem_begin(struct store *st, const struct store_client *caller, const struct htt
 	rec.key = (char *)req->request_id;
 	rec.created_at = now;
 	rec.expires_at = now + IDEM_KEEP_SECONDS;
-	/* A RUNNING record is never taken over, however old (below: 409). */
-	rc = store_idem_begin(st, &rec, now, &old);
+	/* A RUNNING record of this request begun IDEM_STALE_SECONDS ago never
+	 * acted (its first change would have marked it ACTED): its process
+	 * stopped, and this retry takes the key over and acts. An ACTED one
+	 * is never taken over (below: 409). */
+	rc = store_idem_begin(st, &rec, now, now - IDEM_STALE_SECONDS, &old);
 	if (rc == STORE_OK) {
-		claim->active = 1;
 		snprintf(claim->client_id, sizeof(claim->client_id), "%s", client_id);
 		snprintf(claim->key, sizeof(claim->key), "%s", req->request_id);
+		claim->created_at = now;
+		/* The call's first change marks the record ACTED, in its own
+		 * transaction: a retry can then tell "never acted" from "may
+		 * have acted", and this call cannot act once a retry took over. */
+		if (store_idem_mark_acted(st, claim->client_id, claim->key, now) != STORE_OK) {
+			log_event(LOG_ERROR, "admin.idempotency_unavailable",
+			    json_pack("{s:s}", "reason", store_last_error()));
+			(void)store_idem_release(st, claim->client_id, claim->key, now);
+			refuse(resp, 503, "temporarily_unavailable", "store_unavailable",
+			    "the idempotency record cannot be kept now; retry");
+			return IDEM_ANSWERED;
+		}
+		claim->active = 1;
+		test_fault_point("idempotency-after-claim");
 		return IDEM_PROCEED;
 	}
 	if (rc != STORE_CONFLICT) {
@@ -106,12 +122,12 @@ idem_begin(struct store *st, const struct store_client *caller, const struct htt
 		refuse(resp, 422, "invalid_request", "idempotency_mismatch",
 		    "X-Request-ID was already used for a different request (method, path or body); "
 		    "use a new X-Request-ID for a new request");
-	else if (old.state == STORE_IDEM_RUNNING && old.created_at < now - IDEM_STALE_SECONDS)
+	else if (old.state != STORE_IDEM_DONE && old.created_at < now - IDEM_STALE_SECONDS)
 		refuse(resp, 409, "invalid_request", "idempotency_unknown",
 		    "a request with this X-Request-ID began long ago and its answer was never "
 		    "recorded (the server stopped while it ran): it may have taken effect; check, "
 		    "then repeat it with a new X-Request-ID if it did not");
-	else if (old.state == STORE_IDEM_RUNNING)
+	else if (old.state != STORE_IDEM_DONE)
 		refuse(resp, 409, "invalid_request", "idempotency_running",
 		    "a request with this X-Request-ID is still running; retry later for its answer");
 	else {
@@ -139,8 +155,11 @@ idem_finish(struct store *st, struct idem_claim *claim, const struct http_respon
 	if (!claim->active)
 		return;
 	claim->active = 0;
+	/* Ended first: recording the answer is not the call's change. */
+	(void)store_idem_unmark(st);
+	test_fault_point("idempotency-before-finish");
 	if (resp->status >= 500 || resp->status == 0) {
-		if (store_idem_release(st, claim->client_id, claim->key) != STORE_OK)
+		if (store_idem_release(st, claim->client_id, claim->key, claim->created_at) != STORE_OK)
 			log_event(LOG_WARN, "admin.idempotency_release_failed",
 			    json_pack("{s:s}", "reason", store_last_error()));
 		return;
@@ -153,7 +172,7 @@ idem_finish(struct store *st, struct idem_claim *claim, const struct http_respon
 		kept = json_dumps(o, JSON_COMPACT);
 	}
 	json_decref(o);
-	rc = store_idem_finish(st, claim->client_id, claim->key, resp->status,
+	rc = store_idem_finish(st, claim->client_id, claim->key, claim->created_at, resp->status,
 	    kept != NULL ? kept : (resp->body != NULL ? resp->body : ""));
 	free(kept);
 	if (rc != STORE_OK)

@@ -10,9 +10,15 @@
  * same request (method, path with query, SHA-256 of the body) gets that
  * answer again, marked "Idempotent-Replayed: true", without acting; the
  * same key with a different request gets 422; a retry while the first call
- * still runs gets 409, and so does one whose first call never recorded its
- * answer (its process stopped while it ran: it may have acted), for as long
- * as the key is kept, with the reason idempotency_unknown once the first
+ * still runs gets 409. The first change a call makes marks its record
+ * ACTED in that change's transaction (store.h store_idem_mark_acted). A
+ * retry of a call begun IDEM_STALE_SECONDS ago that never acted (its
+ * process stopped before changing anything) takes the key over and acts:
+ * the first, should it still run, can then no longer act (its mark's
+ * guard fails, rolling its change back), and of concurrent retries one
+ * takes the key, the others get 409. A retry of one that acted and never
+ * recorded its answer (it may have taken effect) gets 409 for as long as
+ * the key is kept, with the reason idempotency_unknown once the first
  * began IDEM_STALE_SECONDS ago. Calls without X-Request-ID are not deduplicated (the
  * server's own generated id is not a key). Answers of 5xx are not kept: the
  * call did not complete, a retry runs again. A client_secret in an answer
@@ -40,6 +46,7 @@ struct idem_claim {
 	int	active;			/* a record was claimed: finish it */
 	char	client_id[129];
 	char	key[HTTP_REQUEST_ID_MAX + 1];
+	int64_t	created_at;		/* the record's: ours, not a retry's */
 };
 
 enum idem_result { IDEM_PROCEED, IDEM_ANSWERED };
@@ -49,7 +56,9 @@ enum idem_result idem_begin(struct store *, const struct store_client *caller,
 	    const struct http_request *, struct idem_claim *,
 	    struct http_response *);
 /* Keeps resp as the answer to the claimed key (or releases the key for a
- * 5xx). No-op when nothing was claimed. */
+ * 5xx), after ending the mark idem_begin staged on this thread (so every
+ * idem_begin that proceeds must be followed by idem_finish on the same
+ * thread). No-op when nothing was claimed. */
 void	idem_finish(struct store *, struct idem_claim *,
 	    const struct http_response *);
 

@@ -32,7 +32,18 @@ load(PGconn *c, const char *client_id, const char *key, struct store_idem *out)
 		return STORE_NOTFOUND;
 	}
 	snprintf(out->fingerprint, sizeof(out->fingerprint), "%s", PQgetvalue(r, 0, 0));
-	out->state = pgi_col_i(r, 0, 1) ? STORE_IDEM_DONE : STORE_IDEM_RUNNING;
+	/* 0, 1, 2 as enum store_idem_state; an unknown one is ACTED, which
+	 * is never taken over. */
+	switch (pgi_col_i(r, 0, 1)) {
+	case STORE_IDEM_RUNNING:
+		out->state = STORE_IDEM_RUNNING;
+		break;
+	case STORE_IDEM_DONE:
+		out->state = STORE_IDEM_DONE;
+		break;
+	default:
+		out->state = STORE_IDEM_ACTED;
+	}
 	out->status = (int)pgi_col_i(r, 0, 2);
 	out->body = pgi_col_s(r, 0, 3);
 	out->created_at = pgi_col_i(r, 0, 4);
@@ -48,13 +59,18 @@ load(PGconn *c, const char *client_id, const char *key, struct store_idem *out)
 }
 
 int
-pg_idem_begin(void *h, const struct store_idem *rec, int64_t now, struct store_idem *existing)
+pg_idem_begin(void *h, const struct store_idem *rec, int64_t now, int64_t stale_before,
+    struct store_idem *existing)
 {
 	struct pv prune = { 0 }, ins = { 0 };
 	PGconn *c;
 	int slot, rc, changes = 0;
 
 	pv_i(&prune, now);
+	pv_s(&prune, rec->client_id);
+	pv_s(&prune, rec->key);
+	pv_s(&prune, rec->fingerprint);
+	pv_i(&prune, stale_before);
 	pv_s(&ins, rec->client_id);
 	pv_s(&ins, rec->key);
 	pv_s(&ins, rec->fingerprint);
@@ -64,8 +80,13 @@ pg_idem_begin(void *h, const struct store_idem *rec, int64_t now, struct store_i
 		return rc;
 	if ((rc = pgi_tx_begin(c)) != STORE_OK)
 		goto out;
-	/* Drop every expired record (indexed). */
-	rc = pgi_run(c, "DELETE FROM idempotency WHERE expires_at <= $1", &prune, NULL,
+	/* Drop every expired record (indexed), and this key's if it is a
+	 * stale RUNNING one of this request, which never acted (store.h).
+	 * Two nodes taking it over at once: the second's DELETE waits on the
+	 * first's row lock, then finds the row gone, and its INSERT meets the
+	 * first's new record. */
+	rc = pgi_run(c, "DELETE FROM idempotency WHERE expires_at <= $1 OR (client_id = $2"
+	    " AND key = $3 AND fingerprint = $4 AND state = 0 AND created_at < $5)", &prune, NULL,
 	    "idempotency prune", NULL, NULL);
 	if (rc == STORE_OK)
 		rc = pgi_run(c, "INSERT INTO idempotency (client_id, key, fingerprint, state, status,"
@@ -87,7 +108,8 @@ out:
 }
 
 int
-pg_idem_finish(void *h, const char *client_id, const char *key, int status, const char *body)
+pg_idem_finish(void *h, const char *client_id, const char *key, int64_t created_at, int status,
+    const char *body)
 {
 	struct pv v = { 0 };
 	int rc, changes = 0;
@@ -96,25 +118,27 @@ pg_idem_finish(void *h, const char *client_id, const char *key, int status, cons
 	pv_s(&v, body);
 	pv_s(&v, client_id);
 	pv_s(&v, key);
+	pv_i(&v, created_at);
 	rc = pgi_write1(h, "UPDATE idempotency SET state = 1, status = $1, body = $2"
-	    " WHERE client_id = $3 AND key = $4 AND state = 0", &v, 0, &changes,
+	    " WHERE client_id = $3 AND key = $4 AND created_at = $5 AND state <> 1", &v, 0, &changes,
 	    "idempotency finish", NULL, NULL);
 	if (rc == STORE_OK && changes == 0)
-		rc = store_set_error(STORE_NOTFOUND, "no running idempotency record");
+		rc = store_set_error(STORE_NOTFOUND, "no unfinished idempotency record of this call");
 	return rc;
 }
 
 int
-pg_idem_release(void *h, const char *client_id, const char *key)
+pg_idem_release(void *h, const char *client_id, const char *key, int64_t created_at)
 {
 	struct pv v = { 0 };
 	int rc, changes = 0;
 
 	pv_s(&v, client_id);
 	pv_s(&v, key);
-	rc = pgi_write1(h, "DELETE FROM idempotency WHERE client_id = $1 AND key = $2 AND state = 0",
-	    &v, 0, &changes, "idempotency release", NULL, NULL);
+	pv_i(&v, created_at);
+	rc = pgi_write1(h, "DELETE FROM idempotency WHERE client_id = $1 AND key = $2"
+	    " AND created_at = $3 AND state <> 1", &v, 0, &changes, "idempotency release", NULL, NULL);
 	if (rc == STORE_OK && changes == 0)
-		rc = store_set_error(STORE_NOTFOUND, "no running idempotency record");
+		rc = store_set_error(STORE_NOTFOUND, "no unfinished idempotency record of this call");
 	return rc;
 }

@@ -271,10 +271,11 @@ int	pg_key_revoke(void *h, const char *kid, int64_t now);
 
 /* pgsql_idempotency.c */
 int	pg_idem_begin(void *h, const struct store_idem *rec, int64_t now,
-	    struct store_idem *existing);
+	    int64_t stale_before, struct store_idem *existing);
 int	pg_idem_finish(void *h, const char *client_id, const char *key,
-	    int status, const char *body);
-int	pg_idem_release(void *h, const char *client_id, const char *key);
+	    int64_t created_at, int status, const char *body);
+int	pg_idem_release(void *h, const char *client_id, const char *key,
+	    int64_t created_at);
 
 /* pgsql_locks.c */
 int	pg_failure_add(void *h, const struct store_failure_key *k, size_t n,

@@ -186,10 +186,11 @@ int	sq_key_revoke(void *h, const char *kid, int64_t now);
 
 /* sqlite_idempotency.c */
 int	sq_idem_begin(void *h, const struct store_idem *rec, int64_t now,
-	    struct store_idem *existing);
+	    int64_t stale_before, struct store_idem *existing);
 int	sq_idem_finish(void *h, const char *client_id, const char *key,
-	    int status, const char *body);
-int	sq_idem_release(void *h, const char *client_id, const char *key);
+	    int64_t created_at, int status, const char *body);
+int	sq_idem_release(void *h, const char *client_id, const char *key,
+	    int64_t created_at);
 
 /* sqlite_locks.c */
 int	sq_lock_put(void *h, const struct store_lock *lk, size_t n);

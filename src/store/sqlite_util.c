@@ -175,16 +175,26 @@ sq_marks_tx(const void *h, sqlite3 *db)
 	sqlite3_stmt *st;
 	int rc, changes = 0;
 
-	if ((m = store_mark_staged(h, STORE_MARK_APPROVAL_APPLIED)) == NULL)
-		return STORE_OK;
-	if ((rc = sq_prep(db, "approval mark", "UPDATE approvals SET used_at = ?"
-	    " WHERE id = ? AND state = 1 AND used_at = 0", &st,
-	    SQ_ARGS(SQ_INT(m->v), SQ_TEXT(m->a)))) != STORE_OK ||
-	    (rc = sq_step_done(db, st, &changes, "approval mark")) != STORE_OK)
-		return rc;
-	if (changes == 0)
-		return store_set_error(STORE_CONFLICT, "approval %s: its change is made already, "
-		    "or its outcome recorded: not made again", m->a);
+	if ((m = store_mark_staged(h, STORE_MARK_APPROVAL_APPLIED)) != NULL) {
+		if ((rc = sq_prep(db, "approval mark", "UPDATE approvals SET used_at = ?"
+		    " WHERE id = ? AND state = 1 AND used_at = 0", &st,
+		    SQ_ARGS(SQ_INT(m->v), SQ_TEXT(m->a)))) != STORE_OK ||
+		    (rc = sq_step_done(db, st, &changes, "approval mark")) != STORE_OK)
+			return rc;
+		if (changes == 0)
+			return store_set_error(STORE_CONFLICT, "approval %s: its change is made "
+			    "already, or its outcome recorded: not made again", m->a);
+	}
+	if ((m = store_mark_staged(h, STORE_MARK_IDEM_ACTED)) != NULL) {
+		if ((rc = sq_prep(db, "idempotency mark", "UPDATE idempotency SET state = 2"
+		    " WHERE client_id = ? AND key = ? AND created_at = ? AND state = 0", &st,
+		    SQ_ARGS(SQ_TEXT(m->a), SQ_TEXT(m->b), SQ_INT(m->v)))) != STORE_OK ||
+		    (rc = sq_step_done(db, st, &changes, "idempotency mark")) != STORE_OK)
+			return rc;
+		if (changes == 0)
+			return store_set_error(STORE_CONFLICT, "X-Request-ID: a retry of this call "
+			    "took its key over; this call no longer acts");
+	}
 	return STORE_OK;
 }
 

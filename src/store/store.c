@@ -161,6 +161,7 @@ store_close(struct store *s)
 	 * store opened later at the same address. */
 	(void)store_audit_unstage(s);
 	(void)store_approval_unmark(s);
+	(void)store_idem_unmark(s);
 	s->ops->close(s->h);
 	store_audit_key_free(s->audit_key);	/* wipes it */
 	free(s);

@@ -374,28 +374,47 @@ void	store_token_free(struct store_token *, size_t n);
  * X-Request-ID, with the SHA-256 (hex) of the call it answered. begin claims
  * the key: it inserts a RUNNING record and returns STORE_OK, or, when a live
  * record holds the key, fills *existing and returns STORE_CONFLICT. A record
- * past its expires_at is replaced; a RUNNING one never is, however old: its
- * call may have acted before its process stopped (admin/idempotency.h).
- * finish stores the answer (DONE); release drops a RUNNING record whose call
- * did not act (so a retry may run).
+ * past its expires_at is replaced, and so is a RUNNING one (its call never
+ * changed the store: see store_idem_mark_acted) of the same fingerprint
+ * begun before stale_before: its process stopped, or is too slow to
+ * matter, and the retry acts in its place. Of concurrent begins (threads,
+ * processes, nodes) one takes the key. An ACTED record is never replaced
+ * before it expires: its call changed the store and never recorded its
+ * answer (admin/idempotency.h). finish stores the answer (DONE) and
+ * release drops the record (so a retry may run), each only of the record
+ * begun at created_at (the caller's own, not one that replaced it) and
+ * not yet DONE.
  */
-enum store_idem_state { STORE_IDEM_RUNNING, STORE_IDEM_DONE };
+enum store_idem_state { STORE_IDEM_RUNNING, STORE_IDEM_DONE, STORE_IDEM_ACTED };
 struct store_idem {
 	char			*client_id;
 	char			*key;
 	char			 fingerprint[65];
-	enum store_idem_state	 state;
+	enum store_idem_state	 state;	/* stored 0, 1, 2 as the enum */
 	int			 status;	/* DONE: the answer's status */
 	char			*body;		/* DONE: the answer's body; "" */
 	int64_t			 created_at;
 	int64_t			 expires_at;
 };
 int	store_idem_begin(struct store *, const struct store_idem *rec,
-	    int64_t now, struct store_idem *existing);
+	    int64_t now, int64_t stale_before, struct store_idem *existing);
 int	store_idem_finish(struct store *, const char *client_id,
-	    const char *key, int status, const char *body);
+	    const char *key, int64_t created_at, int status, const char *body);
 int	store_idem_release(struct store *, const char *client_id,
-	    const char *key);
+	    const char *key, int64_t created_at);
+/*
+ * The mark of a call's first change (as store_approval_mark_applied's):
+ * the next write this thread commits on s that changes data also moves
+ * the record (client_id, key) begun at created_at from RUNNING to ACTED,
+ * in its transaction, guarded: when the record is no longer that RUNNING
+ * one (a retry took the key over, above) the write is rolled back and
+ * answers STORE_CONFLICT: the call does not act after its retry began.
+ * One mark at a time per thread (STORE_CONFLICT). store_idem_unmark ends
+ * it before the answer is recorded: 1 when it committed with a write.
+ */
+int	store_idem_mark_acted(struct store *, const char *client_id,
+	    const char *key, int64_t created_at);
+int	store_idem_unmark(struct store *);
 void	store_idem_clear(struct store_idem *);
 
 /*

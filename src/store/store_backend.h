@@ -130,14 +130,17 @@ struct store_ops {
 
 	/* Idempotency records (store.h store_idem_*); none bumps the
 	 * generation. begin: insert RUNNING, or STORE_CONFLICT with the live
-	 * record in *existing; an expired or stale one is replaced in the same
-	 * transaction. finish/release: STORE_NOTFOUND when no RUNNING record.
+	 * record in *existing; an expired one, or a stale RUNNING one of the
+	 * same fingerprint (store.h), is replaced in the same transaction.
+	 * finish/release: STORE_NOTFOUND when no unfinished record begun at
+	 * created_at.
 	 * NULL in a backend that lacks them: store.c answers STORE_ERROR. */
 	int	(*idem_begin)(void *h, const struct store_idem *rec, int64_t now,
-		    struct store_idem *existing);
+		    int64_t stale_before, struct store_idem *existing);
 	int	(*idem_finish)(void *h, const char *client_id, const char *key,
-		    int status, const char *body);
-	int	(*idem_release)(void *h, const char *client_id, const char *key);
+		    int64_t created_at, int status, const char *body);
+	int	(*idem_release)(void *h, const char *client_id, const char *key,
+		    int64_t created_at);
 
 	/*
 	 * Lockout locks (store.h store_lock_*), one row per (kind, address,
@@ -343,12 +346,13 @@ void	store_audit_staged_committed(const void *h);
 
 /* store_marks.c, for the same write-commit paths: the marks this thread
  * staged on the store whose backend handle is h (store.h
- * store_approval_mark_applied). The commit path
+ * store_approval_mark_applied, store_idem_mark_acted). The commit path
  * runs each staged one's guarded update in its open transaction, before
  * COMMIT, and rolls the change back (STORE_CONFLICT) when it changes no
  * row; after COMMIT, store_marks_committed(h).
- *   STORE_MARK_APPROVAL_APPLIED  a: the approval id; v: used_at */
-enum store_mark_kind { STORE_MARK_APPROVAL_APPLIED, STORE_MARK__MAX };
+ *   STORE_MARK_APPROVAL_APPLIED  a: the approval id; v: used_at
+ *   STORE_MARK_IDEM_ACTED        a: client id; b: key; v: its created_at */
+enum store_mark_kind { STORE_MARK_APPROVAL_APPLIED, STORE_MARK_IDEM_ACTED, STORE_MARK__MAX };
 struct store_mark {
 	const void	*h;	/* NULL: none staged */
 	char		*a;

@@ -13,7 +13,7 @@
 
 int
 store_idem_begin(struct store *s, const struct store_idem *rec, int64_t now,
-    struct store_idem *existing)
+    int64_t stale_before, struct store_idem *existing)
 {
 	REQUIRE(s != NULL && rec != NULL && existing != NULL, "NULL argument");
 	REQUIRE(rec->client_id != NULL && rec->client_id[0] != '\0' &&
@@ -21,24 +21,25 @@ store_idem_begin(struct store *s, const struct store_idem *rec, int64_t now,
 	REQUIRE(strlen(rec->fingerprint) == 64, "an idempotency record needs a SHA-256 fingerprint");
 	IDEM_REQUIRE_OPS(s, idem_begin);
 	memset(existing, 0, sizeof(*existing));
-	return s->ops->idem_begin(s->h, rec, now, existing);
+	return s->ops->idem_begin(s->h, rec, now, stale_before, existing);
 }
 
 int
-store_idem_finish(struct store *s, const char *client_id, const char *key, int status,
-    const char *body)
+store_idem_finish(struct store *s, const char *client_id, const char *key, int64_t created_at,
+    int status, const char *body)
 {
 	REQUIRE(s != NULL && client_id != NULL && key != NULL, "NULL argument");
 	IDEM_REQUIRE_OPS(s, idem_finish);
-	return s->ops->idem_finish(s->h, client_id, key, status, body != NULL ? body : "");
+	return s->ops->idem_finish(s->h, client_id, key, created_at, status,
+	    body != NULL ? body : "");
 }
 
 int
-store_idem_release(struct store *s, const char *client_id, const char *key)
+store_idem_release(struct store *s, const char *client_id, const char *key, int64_t created_at)
 {
 	REQUIRE(s != NULL && client_id != NULL && key != NULL, "NULL argument");
 	IDEM_REQUIRE_OPS(s, idem_release);
-	return s->ops->idem_release(s->h, client_id, key);
+	return s->ops->idem_release(s->h, client_id, key, created_at);
 }
 
 void

@@ -1,5 +1,6 @@
 /*
- * store_marks.c — store.h store_approval_mark_applied: marks that commit with the next change this
+ * store_marks.c — store.h store_approval_mark_applied and
+ * store_idem_mark_acted: marks that commit with the next change this
  * thread makes, as a staged audit row does (store_audit.c). The backends'
  * write-commit paths (sqi_tx_end, sq_tx_end, pgi_tx_end) run them.
  */
@@ -64,6 +65,20 @@ int
 store_approval_unmark(struct store *s)
 {
 	return mark_unstage(s, STORE_MARK_APPROVAL_APPLIED);
+}
+
+int
+store_idem_mark_acted(struct store *s, const char *client_id, const char *key,
+    int64_t created_at)
+{
+	REQUIRE(s != NULL && client_id != NULL && key != NULL, "NULL argument");
+	return mark_stage(s, STORE_MARK_IDEM_ACTED, client_id, key, created_at);
+}
+
+int
+store_idem_unmark(struct store *s)
+{
+	return mark_unstage(s, STORE_MARK_IDEM_ACTED);
 }
 
 const struct store_mark *

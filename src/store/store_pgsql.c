@@ -94,8 +94,9 @@ bump_one(PGconn *c, enum store_gen_kind kind, uint64_t *v)
 /* The marks this thread staged on p (store_backend.h store_mark_staged),
  * in the open transaction of a change: each guarded update must change its
  * row, else the change is refused (STORE_CONFLICT; tx_end rolls it back).
- * The row lock the update takes orders two nodes' appliers: the second
- * waits for the first's commit, then finds used_at set. */
+ * The row lock the update takes orders two nodes' appliers (or a call and
+ * the retry that took its key over): the second waits for the first's
+ * commit, then finds the row changed. */
 static int
 marks_tx(struct pg *p, PGconn *c)
 {
@@ -103,16 +104,29 @@ marks_tx(struct pg *p, PGconn *c)
 	struct pv v = { 0 };
 	int rc, changes = 0;
 
-	if ((m = store_mark_staged(p, STORE_MARK_APPROVAL_APPLIED)) == NULL)
-		return STORE_OK;
-	pv_i(&v, m->v);
-	pv_s(&v, m->a);
-	if ((rc = pgi_run(c, "UPDATE approvals SET used_at = $1 WHERE id = $2 AND state = 1"
-	    " AND used_at = 0", &v, &changes, "approval mark", NULL, NULL)) != STORE_OK)
-		return rc;
-	if (changes == 0)
-		return store_set_error(STORE_CONFLICT, "approval %s: its change is made already, "
-		    "or its outcome recorded: not made again", m->a);
+	if ((m = store_mark_staged(p, STORE_MARK_APPROVAL_APPLIED)) != NULL) {
+		pv_i(&v, m->v);
+		pv_s(&v, m->a);
+		if ((rc = pgi_run(c, "UPDATE approvals SET used_at = $1 WHERE id = $2 AND state = 1"
+		    " AND used_at = 0", &v, &changes, "approval mark", NULL, NULL)) != STORE_OK)
+			return rc;
+		if (changes == 0)
+			return store_set_error(STORE_CONFLICT, "approval %s: its change is made "
+			    "already, or its outcome recorded: not made again", m->a);
+	}
+	if ((m = store_mark_staged(p, STORE_MARK_IDEM_ACTED)) != NULL) {
+		struct pv w = { 0 };
+		pv_s(&w, m->a);
+		pv_s(&w, m->b);
+		pv_i(&w, m->v);
+		if ((rc = pgi_run(c, "UPDATE idempotency SET state = 2 WHERE client_id = $1"
+		    " AND key = $2 AND created_at = $3 AND state = 0", &w, &changes,
+		    "idempotency mark", NULL, NULL)) != STORE_OK)
+			return rc;
+		if (changes == 0)
+			return store_set_error(STORE_CONFLICT, "X-Request-ID: a retry of this call "
+			    "took its key over; this call no longer acts");
+	}
 	return STORE_OK;
 }
 

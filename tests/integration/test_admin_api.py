@@ -956,23 +956,123 @@ class Admin(Suite):
     # -- idempotency ---------------------------------------------------------------------
     def test_a_call_whose_answer_was_never_recorded_is_not_run_again(self):
         # A server that stopped after acting but before recording the answer
-        # leaves its key RUNNING. Once 300 s old, the key was taken over and
-        # a retry acted again (a second tenant, a second secret rotation).
-        # Now the retry is told the outcome is unknown, for as long as the
-        # key is kept.
+        # leaves its key ACTED (its change marked it so). Once 300 s old, the
+        # key was taken over and a retry acted again (a second tenant, a
+        # second secret rotation). Now the retry is told the outcome is
+        # unknown, for as long as the key is kept.
         body = '{"id":"idem-crashed"}'
         fp = self.idem_fingerprint(self.root["client_id"], "POST", A + "/tenants", body.encode())
         now = int(time.time())
-        for key, began, reason in (("crashed-1", now - 600, "idempotency_unknown"),
-                                   ("running-1", now - 5, "idempotency_running")):
+        for key, began, state, reason in (("crashed-1", now - 600, 2, "idempotency_unknown"),
+                                          ("acted-1", now - 5, 2, "idempotency_running"),
+                                          ("running-1", now - 5, 0, "idempotency_running")):
             self.s.sql("INSERT INTO idempotency (client_id, key, fingerprint, state, status, body,"
-                       " created_at, expires_at) VALUES (?, ?, ?, 0, 0, '', ?, ?)",
-                       (self.root["client_id"], key, fp, began, now + 86400))
+                       " created_at, expires_at) VALUES (?, ?, ?, ?, 0, '', ?, ?)",
+                       (self.root["client_id"], key, fp, state, began, now + 86400))
             r = self.api("POST", "/tenants", self.root, body, headers={"X-Request-ID": key})
             eq((r.status, r.json().get("error")), (409, "invalid_request"), "%s: %r" % (key, r))
             check(("taken effect" in r.json()["error_description"]) == (reason == "idempotency_unknown"),
                   "%s says why: %r" % (key, r.json()))
         eq(self.api("GET", "/tenants/idem-crashed", self.root).status, 404, "not acted on")
+
+    def test_a_call_stopped_before_acting_is_run_by_its_retry(self):
+        # A server that stopped (a crash, kill -9) after reserving the key
+        # and before acting left it RUNNING, and every retry got 409 for
+        # 24 h: a client retrying as told was stuck, and the call never
+        # ran. A call's first change marks its record, so a record unmarked
+        # 300 s on never acted: one retry takes it over and acts, its
+        # concurrent twins get 409. One that acted stays 409 (unknown).
+        s = Server(env={"GATEHOUSE_TEST_FAULT": "idempotency-after-claim"})
+        try:
+            root = {"client_id": s.bootstrap["client_id"],
+                    "client_secret": s.bootstrap["client_secret"]}
+            bearer = {"Authorization": "Bearer " + s.token(
+                root["client_id"], root["client_secret"]).json()["access_token"]}
+
+            def call(tid, key):
+                try:
+                    return s.post_json(A + "/tenants", {"id": tid},
+                                       headers=dict(bearer, **{"X-Request-ID": key}))
+                except (OSError, http.client.HTTPException):
+                    return None  # the server ended at the fault point
+
+            def ended_at_fault():
+                eq(s.proc.wait(timeout=30), 70, "the server ended at the fault point")
+                s.proc = None
+                s.stderr_file.close()
+
+            def restart(offset, fault=None):
+                s.env.pop("GATEHOUSE_TEST_FAULT", None)
+                if fault is not None:
+                    s.env["GATEHOUSE_TEST_FAULT"] = fault
+                s.env["GATEHOUSE_CLOCK_OFFSET"] = str(offset)
+                s.start()
+
+            def made(tid):
+                return [t["id"] for t in s.cli("tenant", "list") if t["id"] == tid]
+
+            eq(call("idem-stopped", "stopped-1"), None, "no answer: the server stopped")
+            ended_at_fault()
+            restart(0)
+            r = call("idem-stopped", "stopped-1")
+            eq((r.status, r.json()["error"]), (409, "invalid_request"), "still in flight: %r" % r)
+            eq(made("idem-stopped"), [], "not acted on")
+            s.stop()
+            restart(301)
+            out = []
+            ths = [threading.Thread(target=lambda: out.append(call("idem-stopped", "stopped-1")))
+                   for _ in range(6)]
+            for t in ths:
+                t.start()
+            for t in ths:
+                t.join()
+            acted = [r for r in out if r.status == 201 and r.header("Idempotent-Replayed") is None]
+            eq(len(acted), 1, "one retry acts: %r" % [(r.status, r.body) for r in out])
+            check(all(r.status == 409 or (r.status == 201 and r.body == acted[0].body)
+                      for r in out), "its twins wait (409) or get its answer: %r"
+                  % [(r.status, r.body) for r in out])
+            eq(made("idem-stopped"), ["idem-stopped"], "made once")
+            r = call("idem-stopped", "stopped-1")
+            eq((r.status, r.header("Idempotent-Replayed")), (201, "true"), "then replayed: %r" % r)
+            # Stopped after acting, before recording the answer: never again.
+            s.stop()
+            restart(301, fault="idempotency-before-finish")
+            eq(call("idem-acted", "acted-1"), None, "no answer: the server stopped")
+            ended_at_fault()
+            restart(602)
+            r = call("idem-acted", "acted-1")
+            eq(r.status, 409, "acted: not run again: %r" % r)
+            check("taken effect" in r.json()["error_description"], "says why: %r" % r.json())
+            eq(made("idem-acted"), ["idem-acted"], "made once")
+        finally:
+            s.cleanup()
+
+    def test_a_stale_claim_is_taken_over_once(self):
+        # Six retries at once of a call whose server stopped before acting
+        # (its record RUNNING, unmarked, 10 minutes old), the call slow (an
+        # RSA key): one takes the key over and acts, once.
+        body = json.dumps({"env": "sandbox", "lead": 0}).encode()
+        fp = self.idem_fingerprint(self.root["client_id"], "POST", A + "/keys/rotate", body)
+        now = int(time.time())
+        self.s.sql("INSERT INTO idempotency VALUES (?, ?, ?, 0, 0, '', ?, ?)",
+                   (self.root["client_id"], "rotate-stale-1", fp, now - 600, now + 86400))
+        self.tok(self.root)
+        before = len(self.api("GET", "/keys", self.root).json()["keys"])
+        out = []
+
+        def go():
+            r = self.api("POST", "/keys/rotate", self.root, body,
+                         headers={"X-Request-ID": "rotate-stale-1"})
+            out.append((r.status, r.body))
+        ths = [threading.Thread(target=go) for _ in range(6)]
+        for t in ths:
+            t.start()
+        for t in ths:
+            t.join()
+        after = len(self.api("GET", "/keys", self.root).json()["keys"])
+        eq(after, before + 1, "one key made by six retries: %r" % out)
+        check(all(s in (201, 409) for s, _ in out), "201 or 409 only: %r" % out)
+        eq(len(set(b for s, b in out if s == 201)), 1, "every 201 is the same answer: %r" % out)
 
     def test_idempotent_replay_and_mismatch(self):
         h = {"X-Request-ID": "create-tenant-1"}

@@ -2,7 +2,8 @@
  * Unit tests for the idempotency records (store_idem_*, issue 6), on SQLite
  * and (tests/pgsql) on PostgreSQL: begin claims a key once (a second begin sees the running
  * record), finish keeps the answer, release frees the key, keys are scoped
- * per client, expired and stale records are replaced, another handle (a
+ * per client, expired records are replaced and stale ones that never acted
+ * taken over, another handle (a
  * second node) sees the same records, the generation does not move, and
  * bad arguments change nothing.
  */
@@ -45,16 +46,19 @@ claim_finish_replay(void **state)
 
 	(void)state;
 	g0 = gen(s);
-	assert_int_equal(store_idem_begin(s, &r, 1000, &old), STORE_OK);
+	assert_int_equal(store_idem_begin(s, &r, 1000, 700, &old), STORE_OK);
 	/* A retry while running sees the running record. */
-	assert_int_equal(store_idem_begin(s, &r, 1001, &old), STORE_CONFLICT);
+	assert_int_equal(store_idem_begin(s, &r, 1001, 701, &old), STORE_CONFLICT);
 	assert_int_equal(old.state, STORE_IDEM_RUNNING);
 	assert_string_equal(old.fingerprint, FP_A);
 	store_idem_clear(&old);
-	assert_int_equal(store_idem_finish(s, "c1", "k1", 201, "{\"x\":1}"), STORE_OK);
+	/* Only the call that began it (at 1000) finishes it. */
+	assert_int_equal(store_idem_finish(s, "c1", "k1", 999, 201, "{}"), STORE_NOTFOUND);
+	assert_int_equal(store_idem_finish(s, "c1", "k1", 1000, 201, "{\"x\":1}"), STORE_OK);
 	/* Finished once: a second finish finds no running record. */
-	assert_int_equal(store_idem_finish(s, "c1", "k1", 500, "{}"), STORE_NOTFOUND);
-	assert_int_equal(store_idem_begin(s, &r, 1002, &old), STORE_CONFLICT);
+	assert_int_equal(store_idem_finish(s, "c1", "k1", 1000, 500, "{}"), STORE_NOTFOUND);
+	/* Done: never taken over. */
+	assert_int_equal(store_idem_begin(s, &r, 1002, 1002, &old), STORE_CONFLICT);
 	assert_int_equal(old.state, STORE_IDEM_DONE);
 	assert_int_equal(old.status, 201);
 	assert_string_equal(old.body, "{\"x\":1}");
@@ -62,43 +66,100 @@ claim_finish_replay(void **state)
 	store_idem_clear(&old);
 	/* Another client's same key is its own. */
 	r = rec("c2", "k1", FP_B, 1003);
-	assert_int_equal(store_idem_begin(s, &r, 1003, &old), STORE_OK);
+	assert_int_equal(store_idem_begin(s, &r, 1003, 703, &old), STORE_OK);
 	g1 = gen(s);
 	assert_true(g0 == g1);
 	store_close(s);
 }
 
 static void
-release_expire_never_stale(void **state)
+release_expire(void **state)
 {
 	struct store *s = open_store(), *s2;
 	struct store_idem r = rec("c1", "k2", FP_A, 1000), old;
 
 	(void)state;
-	assert_int_equal(store_idem_begin(s, &r, 1000, &old), STORE_OK);
-	assert_int_equal(store_idem_release(s, "c1", "k2"), STORE_OK);
-	assert_int_equal(store_idem_release(s, "c1", "k2"), STORE_NOTFOUND);
+	assert_int_equal(store_idem_begin(s, &r, 1000, 700, &old), STORE_OK);
+	assert_int_equal(store_idem_release(s, "c1", "k2", 1000), STORE_OK);
+	assert_int_equal(store_idem_release(s, "c1", "k2", 1000), STORE_NOTFOUND);
 	/* Released: the key is free for a different request. */
 	r = rec("c1", "k2", FP_B, 1001);
-	assert_int_equal(store_idem_begin(s, &r, 1001, &old), STORE_OK);
-	/* Still RUNNING a long time later (its process stopped): never taken
-	 * over, its call may have acted; only expiry frees the key. */
-	assert_int_equal(store_idem_begin(s, &r, 1001 + 86399, &old), STORE_CONFLICT);
-	assert_int_equal(old.state, STORE_IDEM_RUNNING);
-	store_idem_clear(&old);
-	assert_int_equal(store_idem_release(s, "c1", "k2"), STORE_OK);
+	assert_int_equal(store_idem_begin(s, &r, 1001, 701, &old), STORE_OK);
+	assert_int_equal(store_idem_release(s, "c1", "k2", 1001), STORE_OK);
 	r = rec("c1", "k2", FP_A, 2000);
-	assert_int_equal(store_idem_begin(s, &r, 2000, &old), STORE_OK);
-	assert_int_equal(store_idem_finish(s, "c1", "k2", 200, "{}"), STORE_OK);
-	assert_int_equal(store_idem_begin(s, &r, 3000, &old), STORE_CONFLICT);
+	assert_int_equal(store_idem_begin(s, &r, 2000, 1700, &old), STORE_OK);
+	assert_int_equal(store_idem_finish(s, "c1", "k2", 2000, 200, "{}"), STORE_OK);
+	assert_int_equal(store_idem_begin(s, &r, 3000, 2700, &old), STORE_CONFLICT);
 	store_idem_clear(&old);
 	/* Another handle (another node) sees it; after expiry it is replaced. */
 	s2 = open_store();
-	assert_int_equal(store_idem_begin(s2, &r, 3000, &old), STORE_CONFLICT);
+	assert_int_equal(store_idem_begin(s2, &r, 3000, 2700, &old), STORE_CONFLICT);
 	assert_string_equal(old.fingerprint, FP_A);
 	store_idem_clear(&old);
 	r = rec("c1", "k2", FP_B, 2000 + 86400);
-	assert_int_equal(store_idem_begin(s2, &r, 2000 + 86400, &old), STORE_OK);
+	assert_int_equal(store_idem_begin(s2, &r, 2000 + 86400, 2000 + 86100, &old), STORE_OK);
+	store_close(s2);
+	store_close(s);
+}
+
+/*
+ * A call whose process stopped before it changed anything left its key
+ * RUNNING, and every retry got 409 until the key expired (24 h). Its
+ * first change marks the record ACTED in that change's transaction
+ * (store_idem_mark_acted), so a stale RUNNING record never acted and a
+ * retry of the same request takes it over; an ACTED one, or another
+ * request's, is never taken over; and the first call, should it still
+ * run, can no longer act nor finish the retry's record.
+ */
+static void
+a_call_that_never_acted_is_taken_over(void **state)
+{
+	struct store *s = open_store(), *s2 = open_store();
+	struct store_idem r = rec("c1", "k4", FP_A, 1000), old;
+	struct store_tenant t = { .id = "t-late", .name = "late", .created_at = 1000 };
+
+	(void)state;
+	assert_int_equal(store_idem_begin(s, &r, 1000, 700, &old), STORE_OK);
+	/* Not stale yet: 409 as before. */
+	r = rec("c1", "k4", FP_A, 1299);
+	assert_int_equal(store_idem_begin(s2, &r, 1299, 999, &old), STORE_CONFLICT);
+	assert_int_equal(old.state, STORE_IDEM_RUNNING);
+	store_idem_clear(&old);
+	/* Stale, but another request under the key: not its to take. */
+	r = rec("c1", "k4", FP_B, 1301);
+	assert_int_equal(store_idem_begin(s2, &r, 1301, 1001, &old), STORE_CONFLICT);
+	store_idem_clear(&old);
+	/* Stale, the same request: taken over (another node), once. */
+	r = rec("c1", "k4", FP_A, 1301);
+	assert_int_equal(store_idem_begin(s2, &r, 1301, 1001, &old), STORE_OK);
+	r = rec("c1", "k4", FP_A, 1302);
+	assert_int_equal(store_idem_begin(s, &r, 1302, 1002, &old), STORE_CONFLICT);
+	assert_int_equal(old.created_at, 1301);
+	store_idem_clear(&old);
+	/* The first call, still running: its change is refused, its answer
+	 * not kept over the retry's record. */
+	assert_int_equal(store_idem_mark_acted(s, "c1", "k4", 1000), STORE_OK);
+	assert_int_equal(store_tenant_create(s, &t), STORE_CONFLICT);
+	assert_non_null(strstr(store_last_error(), "took its key over"));
+	assert_int_equal(store_idem_unmark(s), 0);
+	assert_int_equal(store_tenant_get(s, "t-late", &t), STORE_NOTFOUND);
+	assert_int_equal(store_idem_finish(s, "c1", "k4", 1000, 201, "{}"), STORE_NOTFOUND);
+	/* The retry acts: its record is ACTED, never taken over. */
+	t.id = "t-late"; t.name = "late"; t.created_at = 1000;
+	assert_int_equal(store_idem_mark_acted(s2, "c1", "k4", 1301), STORE_OK);
+	assert_int_equal(store_idem_mark_acted(s2, "c1", "k4", 1301), STORE_CONFLICT);
+	assert_int_equal(store_tenant_create(s2, &t), STORE_OK);
+	assert_int_equal(store_idem_unmark(s2), 1);
+	r = rec("c1", "k4", FP_A, 1301 + 86399);
+	assert_int_equal(store_idem_begin(s, &r, 1301 + 86399, 1301 + 86099, &old), STORE_CONFLICT);
+	assert_int_equal(old.state, STORE_IDEM_ACTED);
+	store_idem_clear(&old);
+	/* And its answer is kept. */
+	assert_int_equal(store_idem_finish(s2, "c1", "k4", 1301, 201, "{\"t\":1}"), STORE_OK);
+	assert_int_equal(store_idem_begin(s, &r, 1400, 1100, &old), STORE_CONFLICT);
+	assert_int_equal(old.state, STORE_IDEM_DONE);
+	assert_string_equal(old.body, "{\"t\":1}");
+	store_idem_clear(&old);
 	store_close(s2);
 	store_close(s);
 }
@@ -110,14 +171,14 @@ bad_arguments_change_nothing(void **state)
 	struct store_idem r = rec("c1", "k3", "short", 1000), old;
 
 	(void)state;
-	assert_int_equal(store_idem_begin(s, &r, 1000, &old), STORE_ERROR);
+	assert_int_equal(store_idem_begin(s, &r, 1000, 700, &old), STORE_ERROR);
 	r = rec("", "k3", FP_A, 1000);
-	assert_int_equal(store_idem_begin(s, &r, 1000, &old), STORE_ERROR);
+	assert_int_equal(store_idem_begin(s, &r, 1000, 700, &old), STORE_ERROR);
 	r = rec("c1", "", FP_A, 1000);
-	assert_int_equal(store_idem_begin(s, &r, 1000, &old), STORE_ERROR);
-	assert_int_equal(store_idem_finish(s, "c1", "k3", 200, "{}"), STORE_NOTFOUND);
+	assert_int_equal(store_idem_begin(s, &r, 1000, 700, &old), STORE_ERROR);
+	assert_int_equal(store_idem_finish(s, "c1", "k3", 1000, 200, "{}"), STORE_NOTFOUND);
 	r = rec("c1", "k3", FP_A, 1000);
-	assert_int_equal(store_idem_begin(s, &r, 1000, &old), STORE_OK);
+	assert_int_equal(store_idem_begin(s, &r, 1000, 700, &old), STORE_OK);
 	store_close(s);
 }
 
@@ -126,7 +187,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		STORE_TEST(claim_finish_replay),
-		STORE_TEST(release_expire_never_stale),
+		STORE_TEST(release_expire),
+		STORE_TEST(a_call_that_never_acted_is_taken_over),
 		STORE_TEST(bad_arguments_change_nothing),
 	};
 
