@@ -203,6 +203,9 @@ declare_metrics(void)
 	metrics_declare("gatehouse_gate_revoked_rows_read_total", "counter",
 	    "Revoked-token rows the gate read from the store, by load: full (the first, "
 	    "after a failure, once a minute) or incremental (those revoked since).", "load");
+	metrics_declare("gatehouse_gate_cache_lookups_total", "counter",
+	    "Gate checks whose token was looked up in the gate's cache, by result: hit "
+	    "(answered from memory) or miss (verified in full).", "result");
 	metrics_declare("gatehouse_store_commits_total", "counter",
 	    "Group commits of issued-token records and audit rows, by outcome.", "outcome");
 	metrics_declare("gatehouse_store_committed_records_total", "counter",

@@ -10,6 +10,7 @@
 #include "gate/internal.h"
 #include "jose/jose.h"
 #include "obs/log.h"
+#include "obs/metrics.h"
 #include "security/secret.h"
 #include "server/context.h"
 #include "server/offload.h"
@@ -108,6 +109,19 @@ gate_invalidate(struct gh_ctx *ctx)
 	pthread_mutex_unlock(&ctx->gate->revoked_mu);
 	/* The next call re-reads the store whatever the interval. */
 	atomic_store(&ctx->refreshed_ns, 0);	/* as ctx_changed_here */
+}
+
+void
+gate_metrics_publish(struct gh_ctx *ctx)
+{
+	const char *hit[1] = { "hit" }, *miss[1] = { "miss" };
+
+	if (ctx->gate == NULL || ctx->gate->cache == NULL)
+		return;
+	metrics_set("gatehouse_gate_cache_lookups_total",
+	    (double)atomic_load(&ctx->gate->cache_hits), hit);
+	metrics_set("gatehouse_gate_cache_lookups_total",
+	    (double)atomic_load(&ctx->gate->cache_misses), miss);
 }
 
 void
@@ -322,8 +336,10 @@ principal_cached(struct gate *g, const char *tok, size_t len, int64_t now, uint8
 	(void)token_hash(tok, len, key);
 	*epoch = gate_cache_epoch(g->cache);
 	p = gate_cache_get(g->cache, key);
-	if (p != NULL && now < p->exp + g->ctx->cfg->leeway)
+	if (p != NULL && now < p->exp + g->ctx->cfg->leeway) {
+		atomic_fetch_add_explicit(&g->cache_hits, 1, memory_order_relaxed);
 		return p;
+	}
 	/* Expired since it was cached: the verifier says so precisely. */
 	gate_principal_release(p);
 	return NULL;
@@ -342,6 +358,10 @@ principal_for(struct gate *g, const char *tok, size_t len, int64_t now,
 		*out = p;
 		return 0;
 	}
+	/* Counted here, not in principal_cached: a loop's miss is looked up
+	 * again on the pool (must_offload), and counted once there. */
+	if (cached)
+		atomic_fetch_add_explicit(&g->cache_misses, 1, memory_order_relaxed);
 	if (gate_bearer_verify(g->ctx, tok, len, 0, now, &p, why) == -1)
 		return -1;
 	if (cached)

@@ -30,6 +30,9 @@ void	gate_free(struct gate *);
 /* Drops every cached token now (revocations call it; the gate also does it
  * by itself when the store's generation moves). NULL ctx->gate: no-op. */
 void	gate_invalidate(struct gh_ctx *);
+/* Sets gatehouse_gate_cache_lookups_total{result="hit"|"miss"} to the
+ * counts so far (before /metrics is rendered). NULL ctx->gate: no-op. */
+void	gate_metrics_publish(struct gh_ctx *);
 /* Adds GET, HEAD and POST /gate, POST /oauth/introspect, POST /oauth/revoke. */
 int	gate_routes_add(struct route_table *, struct gh_ctx *);
 

@@ -24,6 +24,10 @@ struct gate {
 	struct policy		*policy;	/* NULL: none configured */
 	struct gate_cache	*cache;		/* NULL: gate_cache off */
 	_Atomic uint64_t	 cache_gen;	/* store generation the cache is of */
+	/* Checks answered from the cache and not, for /metrics (counted here,
+	 * not with metrics_add: its one lock on every check would cost every
+	 * loop more than the lookup). */
+	_Atomic uint64_t	 cache_hits, cache_misses;
 	pthread_mutex_t		 revoked_mu;	/* guards the four below */
 	struct revoked_set	*revoked;	/* NULL until first needed */
 	uint64_t		 revoked_gen;	/* gate_epoch it was refreshed at */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gate/gate.h"
 #include "http/params.h"
 #include "obs/metrics.h"
 #include "server/context.h"
@@ -267,6 +268,7 @@ metrics(struct http_exchange *x)
 		x->resp.reason = "access_denied";
 		return HTTP_DONE;
 	}
+	gate_metrics_publish(pub.ctx);
 	if ((text = metrics_render(&len)) == NULL) {
 		http_response_json(&x->resp, 500, json_pack("{s:s}", "error", "server_error"));
 		return HTTP_DONE;

@@ -529,6 +529,24 @@ class Gate(Suite):
                      "but checked when sent")
 
     # -- revocation ---------------------------------------------------------
+    def lookups(self):
+        # gatehouse_gate_cache_lookups_total{result="hit"|"miss"}
+        got = {"hit": 0.0, "miss": 0.0}
+        for line in self.s.get("/metrics").body.decode().splitlines():
+            for k in got:
+                if line.startswith('gatehouse_gate_cache_lookups_total{result="%s"} ' % k):
+                    got[k] = float(line.split()[-1])
+        return got
+
+    def test_cache_lookups_are_counted(self):
+        t = self.token(self.viewer)
+        before = self.lookups()
+        eq(self.gate(t).status, 200, "first check")
+        eq(self.gate(t).status, 200, "second check")
+        after = self.lookups()
+        eq((after["miss"] - before["miss"], after["hit"] - before["hit"]), (1.0, 1.0),
+           "one miss (verified), then one hit %r %r" % (before, after))
+
     def test_revocation_takes_effect_on_next_call(self):
         t = self.token(self.op)
         eq(self.gate(t).status, 200, "cached")
