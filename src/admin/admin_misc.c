@@ -253,7 +253,7 @@ tokens_revoke(struct admin_call *c)
 		count = 1;
 	} else if (tokens_revoke_by_name(c, name, client, &count) == -1)
 		return;
-	gate_invalidate(c->ctx);
+	gate_token_revoked(c->ctx);
 	admin_answer(c, 200, json_pack("{s:i}", "revoked", count));
 }
 

@@ -21,6 +21,10 @@ struct shard {
 	size_t		 nbuckets;	/* a power of two */
 	size_t		 n, max;
 	size_t		 hand;		/* the next bucket to evict from */
+	/* The revoked tokens (gate_cache_set_revoked), under lock: each shard
+	 * its own reference, so that a lookup asks it under the lock it
+	 * already holds, and no other lock is taken on a hit. */
+	struct revoked_set *revoked;
 };
 
 struct gate_cache {
@@ -87,6 +91,7 @@ gate_cache_free(struct gate_cache *c)
 	for (size_t i = 0; i < SHARDS; i++) {
 		shard_clear(&c->shards[i]);
 		free(c->shards[i].buckets);
+		revoked_set_unref(c->shards[i].revoked);
 		pthread_mutex_destroy(&c->shards[i].lock);
 	}
 	free(c);
@@ -104,21 +109,44 @@ gate_cache_get(struct gate_cache *c, const uint8_t key[32])
 	uint64_t h = key_hash(key);
 	struct shard *s = &c->shards[(h >> 58) % SHARDS];
 	struct gate_principal *p = NULL;
-	struct node *n;
+	struct node *n, **link;
 
 	pthread_mutex_lock(&s->lock);
-	for (n = s->buckets[h & (s->nbuckets - 1)]; n != NULL; n = n->next)
+	for (link = &s->buckets[h & (s->nbuckets - 1)]; (n = *link) != NULL; link = &n->next)
 		if (memcmp(n->key, key, 32) == 0) {
 			/* An entry from before the last gate_cache_invalidate
 			 * is dead, swept or not yet. */
 			if (n->epoch != atomic_load(&c->epoch))
 				break;
+			/* Revoked since it was cached: gone for good. */
+			if (revoked_set_has(s->revoked, n->p->token_id)) {
+				*link = n->next;
+				gate_principal_release(n->p);
+				free(n);
+				s->n--;
+				break;
+			}
 			p = n->p;
 			atomic_fetch_add(&p->refs, 1);
 			break;
 		}
 	pthread_mutex_unlock(&s->lock);
 	return p;
+}
+
+void
+gate_cache_set_revoked(struct gate_cache *c, struct revoked_set *r)
+{
+	for (size_t i = 0; i < SHARDS; i++) {
+		struct shard *s = &c->shards[i];
+		struct revoked_set *old;
+
+		pthread_mutex_lock(&s->lock);
+		old = s->revoked;
+		s->revoked = revoked_set_ref(r);
+		pthread_mutex_unlock(&s->lock);
+		revoked_set_unref(old);
+	}
 }
 
 /* Makes room: drops the chain of the next non-empty bucket (clock order). */

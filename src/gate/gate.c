@@ -40,6 +40,7 @@ gate_init(struct gh_ctx *ctx, char *err, size_t errlen)
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_mutex_init(&g->revoked_mu, NULL);
 	atomic_init(&g->cache_gen, atomic_load(&ctx->gate_epoch));
+	atomic_init(&g->revoked_tag, atomic_load(&ctx->loaded[STORE_GEN_REVOKED]));
 	if (ctx->cfg->gate_cache &&
 	    (g->cache = gate_cache_new((size_t)ctx->cfg->gate_cache_size)) == NULL) {
 		snprintf(err, errlen, "gate: out of memory");
@@ -98,20 +99,6 @@ gate_free(struct gate *g)
 }
 
 void
-gate_invalidate(struct gh_ctx *ctx)
-{
-	if (ctx->gate == NULL)
-		return;
-	if (ctx->gate->cache != NULL)
-		gate_cache_clear(ctx->gate->cache);
-	pthread_mutex_lock(&ctx->gate->revoked_mu);
-	ctx->gate->revoked_stale = 1;
-	pthread_mutex_unlock(&ctx->gate->revoked_mu);
-	/* The next call re-reads the store whatever the interval. */
-	atomic_store(&ctx->refreshed_ns, 0);	/* as ctx_changed_here */
-}
-
-void
 gate_metrics_publish(struct gh_ctx *ctx)
 {
 	const char *hit[1] = { "hit" }, *miss[1] = { "miss" };
@@ -165,40 +152,92 @@ log_revoked_bound(int was, const struct revoked_set *r)
 		    "kept", (json_int_t)revoked_set_count(r)));
 }
 
+/*
+ * Brings the revoked set up to date (the caller holds revoked_mu) and
+ * hands it to the cache, tagged with the revocation generation the
+ * context had loaded before the read (a revocation in between is read
+ * again next time). The set keeps the tokens that expired less than leeway
+ * ago: claims_check still takes them, and one left out would pass again,
+ * revoked. A refresh reads what was revoked since the set's own
+ * revocation generation (a full load each time would let a client that
+ * revokes its tokens in a loop make every node read them all each time);
+ * after a failure, in full. A cached entry can be checked against the set
+ * only when the set holds every revoked token: when it cannot be read, or
+ * is past revoked_set_max, the cache is emptied instead (its entries die
+ * at once: an insert racing with this is dropped, gate_cache_put).
+ */
+static int
+revoked_refresh_locked(struct gate *g)
+{
+	uint64_t tag = atomic_load(&g->ctx->loaded[STORE_GEN_REVOKED]);
+	int was = revoked_set_complete(g->revoked), rc;
+	struct revoked_set *r;
+
+	rc = revoked_set_refresh(g->ctx->store, g->revoked_failed ? NULL : g->revoked,
+	    clock_now() - g->ctx->cfg->leeway, (size_t)g->ctx->cfg->revoked_set_max, &r);
+	if (rc == STORE_OK) {
+		log_revoked_bound(was, r);
+		revoked_set_unref(g->revoked);
+		g->revoked = r;
+		g->revoked_failed = 0;
+		if (g->cache != NULL)
+			gate_cache_set_revoked(g->cache, r);
+	} else
+		g->revoked_failed = 1;
+	if (g->cache != NULL && (rc != STORE_OK || !revoked_set_complete(r)))
+		gate_cache_clear(g->cache);
+	atomic_store(&g->revoked_tag, tag);
+	return rc;
+}
+
 int
 gate_revoked_get(struct gate *g, struct revoked_set **out)
 {
-	uint64_t gen = atomic_load(&g->ctx->gate_epoch);
-	struct revoked_set *r;
 	int rc = STORE_OK;
 
-	/* Read gen before loading: a revocation in between leaves a set newer
-	 * than its tag, which is only refreshed once more. The set keeps the
-	 * tokens that expired less than leeway ago: claims_check still takes
-	 * them, and one left out would pass again, revoked. A refresh reads
-	 * what was revoked since the set's own revocation generation (every
-	 * revocation here, gate_invalidate, comes this way: a full load each
-	 * time would let a client that revokes its tokens in a loop make
-	 * every node read them all each time); after a failure, in full. */
 	pthread_mutex_lock(&g->revoked_mu);
-	if (g->revoked == NULL || g->revoked_stale || g->revoked_gen != gen) {
-		int was = revoked_set_complete(g->revoked);
-
-		if ((rc = revoked_set_refresh(g->ctx->store, g->revoked_failed ? NULL : g->revoked,
-		    clock_now() - g->ctx->cfg->leeway, (size_t)g->ctx->cfg->revoked_set_max,
-		    &r)) == STORE_OK) {
-			log_revoked_bound(was, r);
-			revoked_set_unref(g->revoked);
-			g->revoked = r;
-			g->revoked_gen = gen;
-			g->revoked_stale = 0;
-			g->revoked_failed = 0;
-		} else
-			g->revoked_failed = 1;
-	}
+	if (g->revoked == NULL || g->revoked_failed ||
+	    atomic_load(&g->revoked_tag) != atomic_load(&g->ctx->loaded[STORE_GEN_REVOKED]))
+		rc = revoked_refresh_locked(g);
 	*out = rc == STORE_OK ? revoked_set_ref(g->revoked) : NULL;
 	pthread_mutex_unlock(&g->revoked_mu);
 	return rc;
+}
+
+/* The cache's side of a revocation loaded since the last look: the set
+ * the cache checks its entries against, brought up to date before any
+ * cached token is taken again. 1 when that must read the store and
+ * may_wait is 0. Without a cache there is nothing to check: a check reads
+ * the set when it verifies (gate_revoked_get). */
+static int
+revoked_sync(struct gate *g, int may_wait)
+{
+	if (g == NULL || g->cache == NULL ||
+	    atomic_load(&g->revoked_tag) == atomic_load(&g->ctx->loaded[STORE_GEN_REVOKED]))
+		return 0;
+	if (!may_wait)
+		return 1;
+	pthread_mutex_lock(&g->revoked_mu);
+	if (atomic_load(&g->revoked_tag) != atomic_load(&g->ctx->loaded[STORE_GEN_REVOKED]))
+		(void)revoked_refresh_locked(g);
+	pthread_mutex_unlock(&g->revoked_mu);
+	return 0;
+}
+
+void
+gate_token_revoked(struct gh_ctx *ctx)
+{
+	struct gate *g = ctx->gate;
+
+	if (g == NULL)
+		return;
+	/* The revocation's generation loaded (ctx_refresh), then the set read
+	 * whatever that did: a reload that timed out waiting for another
+	 * must not leave this token passing until the next refresh turn. */
+	ctx_changed_here(ctx);
+	pthread_mutex_lock(&g->revoked_mu);
+	(void)revoked_refresh_locked(g);
+	pthread_mutex_unlock(&g->revoked_mu);
 }
 
 int
@@ -206,13 +245,13 @@ gate_refresh(struct gh_ctx *ctx, int may_wait)
 {
 	/* Reading the store's generation costs a lock and, with SQLite, a
 	 * file lock: one thread does it per interval and the others use what
-	 * it saw. Changes made through this process (revocation here) empty
-	 * the cache at once; those of other processes are seen within
+	 * it saw. Changes made through this process (revocation here) take
+	 * effect at once; those of other processes are seen within
 	 * gate_refresh_ms. The lockout locks are not the gate's concern. */
 	if (ctx_refresh_every(ctx, ctx->cfg->gate_refresh_ms, may_wait, CTX_NEEDS_REVOKED))
 		return 1;
 	gate_sync_generation(ctx->gate);
-	return 0;
+	return revoked_sync(ctx->gate, may_wait);
 }
 
 static struct policy *

@@ -27,9 +27,12 @@ int	gate_init(struct gh_ctx *, char *err, size_t errlen);
 int	gate_reload(struct gh_ctx *, char *err, size_t errlen);
 /* Frees ctx->gate after the server stopped; NULL is a no-op. */
 void	gate_free(struct gate *);
-/* Drops every cached token now (revocations call it; the gate also does it
- * by itself when the store's generation moves). NULL ctx->gate: no-op. */
-void	gate_invalidate(struct gh_ctx *);
+/* A token was revoked through this process (where it may wait on the
+ * store): the revoked set is brought up to date now, so that the next
+ * call, on any thread, refuses it; the other cached tokens stay. (Another
+ * process's revocation is seen at the gate's next refresh turn.) NULL
+ * ctx->gate: no-op. */
+void	gate_token_revoked(struct gh_ctx *);
 /* Sets gatehouse_gate_cache_lookups_total{result="hit"|"miss"} to the
  * counts so far (before /metrics is rendered). NULL ctx->gate: no-op. */
 void	gate_metrics_publish(struct gh_ctx *);

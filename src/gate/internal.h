@@ -28,27 +28,31 @@ struct gate {
 	 * not with metrics_add: its one lock on every check would cost every
 	 * loop more than the lookup). */
 	_Atomic uint64_t	 cache_hits, cache_misses;
-	pthread_mutex_t		 revoked_mu;	/* guards the four below */
+	pthread_mutex_t		 revoked_mu;	/* guards the two below, and refreshes */
 	struct revoked_set	*revoked;	/* NULL until first needed */
-	uint64_t		 revoked_gen;	/* gate_epoch it was refreshed at */
-	int			 revoked_stale;	/* refresh whatever the epoch */
 	int			 revoked_failed; /* the last refresh failed: load in full */
+	/* The context's loaded revocation generation (ctx->loaded[
+	 * STORE_GEN_REVOKED], read before the refresh) the set, and the
+	 * cache's copy of it, are up to date with. */
+	_Atomic uint64_t	 revoked_tag;
 };
 
 /* Brings the context in step with the store (ctx_refresh_every, reading
  * the generation at most once per gate_refresh_ms across all threads), then
- * empties the token cache if the generation moved since it was filled. 0;
- * or 1 when may_wait is 0 (ctx_may_wait) and a change must first be loaded
- * from the store: the caller hands its request to the offload pool. */
+ * empties the token cache if the data generation moved since it was filled,
+ * and brings the revoked set (which the cache checks its entries against)
+ * up to date if a revocation was loaded since. 0; or 1 when may_wait is 0
+ * (ctx_may_wait) and a change must first be loaded from the store: the
+ * caller hands its request to the offload pool. */
 int	gate_refresh(struct gh_ctx *, int may_wait);
 /* Empties the cache when the context has seen a newer store generation
  * than the cache was filled at. Call after ctx_refresh(). */
 void	gate_sync_generation(struct gate *);
 
-/* The revoked-token set of the context's current store generation, with a
- * reference for the caller; brought up to date from the store when the
- * generation moved (revoked_set_refresh: the rows revoked since, in full
- * only now and then). Returns a store_err; on failure *out is NULL. */
+/* The revoked-token set of the context's loaded revocation generation,
+ * with a reference for the caller; brought up to date from the store when
+ * that moved (revoked_set_refresh: the rows revoked since, in full only
+ * now and then). Returns a store_err; on failure *out is NULL. */
 int	gate_revoked_get(struct gate *, struct revoked_set **out);
 
 /* approval.c: a critical route's X-Approval-ID, consumed on success. 0, or

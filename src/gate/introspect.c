@@ -327,7 +327,7 @@ revoke_commit(struct gh_ctx *ctx, struct http_exchange *x, const struct caller *
 	 * emptied at every such call would be a client's to empty at will
 	 * (every token in use verified again), with no new token needed. */
 	if (!p->revoked)
-		gate_invalidate(ctx);
+		gate_token_revoked(ctx);
 	log_event(LOG_INFO, "token.revoked", json_pack("{s:s, s:s, s:s, s:s, s:s}",
 	    "token_id", p->token_id, "token_client", p->client_id, "tenant", p->tenant_id,
 	    "by", c->client->c.id, "request_id", x->req.request_id));

@@ -413,17 +413,18 @@ note_success(struct gh_ctx *c, int kind)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Kind's caches as of its generation gen: the lockout locks; the gate's
- * (gate_epoch, moved first: the gate empties its token cache on seeing
- * it, and brings its revoked set up to date when next asked, reading
- * the tokens revoked since, gate/revoked.h; once per generation,
- * not again for each retry of a failed reload, so that a gate whose
- * database is away goes on answering from its cache); for the data, the
- * client cache too, and the keys read again (and gate_epoch moved once
- * more when they are in place). 0, or -1 when the locks or
- * the keys could not be read (note_failure: the ones in memory stay in
- * force, and a later refresh tries again). In the reload turn
- * (reload_lock). */
+/* Kind's caches as of its generation gen: the lockout locks; for the
+ * data, gate_epoch, moved first (the gate empties its token cache on seeing
+ * it; once per generation, not again for each retry of a failed reload,
+ * so that a gate whose database is away goes on answering from its
+ * cache), the client cache, and the keys read again (and gate_epoch moved
+ * once more when they are in place); for the revocations nothing here:
+ * the gate sees loaded[STORE_GEN_REVOKED] move and brings its revoked set
+ * up to date before it answers from its cache again, reading the tokens
+ * revoked since (gate/revoked.h), and its cache drops only the entries of
+ * those (gate/cache.h). 0, or -1 when the locks or the keys could not be
+ * read (note_failure: the ones in memory stay in force, and a later
+ * refresh tries again). In the reload turn (reload_lock). */
 static int
 reload_kind(struct gh_ctx *c, int kind, uint64_t gen)
 {
@@ -433,19 +434,17 @@ reload_kind(struct gh_ctx *c, int kind, uint64_t gen)
 	if (kind == STORE_GEN_LOCKS) {
 		if ((rc = ctx_reload_locks(c, clock_now(), gen)) == -1)
 			snprintf(err, sizeof(err), "%s", store_last_error());
-	} else {
+	} else if (kind == STORE_GEN_DATA) {
 		if (gen != atomic_load(&c->failed[kind]))
 			atomic_fetch_add(&c->gate_epoch, 1);
-		if (kind == STORE_GEN_DATA) {
-			client_cache_clear(c->clients);
-			/* Moved again once the keys are swapped: a token checked
-			 * meanwhile against the keys being replaced (a revoked
-			 * one among them), while this reload ran or between a
-			 * failed try and the one that succeeds, leaves the
-			 * gate's cache with them. */
-			if ((rc = ctx_reload_keys(c, err, sizeof(err))) == 0)
-				atomic_fetch_add(&c->gate_epoch, 1);
-		}
+		client_cache_clear(c->clients);
+		/* Moved again once the keys are swapped: a token checked
+		 * meanwhile against the keys being replaced (a revoked one
+		 * among them), while this reload ran or between a failed try
+		 * and the one that succeeds, leaves the gate's cache with
+		 * them. */
+		if ((rc = ctx_reload_keys(c, err, sizeof(err))) == 0)
+			atomic_fetch_add(&c->gate_epoch, 1);
 	}
 	if (rc == 0)
 		note_success(c, kind);

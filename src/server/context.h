@@ -48,10 +48,11 @@ struct gh_ctx {
 	_Atomic uint64_t	 loaded[STORE_GEN__MAX];	/* whose reload finished */
 	_Atomic uint64_t	 seen[STORE_GEN__MAX];	/* the last read from the store */
 	_Atomic uint64_t	 failed[STORE_GEN__MAX];	/* the last whose reload failed */
-	/* Moves (before the reload) on every change of the data or of the
-	 * revocations, and again when a change's keys are in place: the gate
-	 * empties its token cache and refreshes its revoked set on seeing it
-	 * (gate_sync_generation). */
+	/* Moves (before the reload) on every change of the data, and again
+	 * when a change's keys are in place: the gate empties its token cache
+	 * on seeing it (gate_sync_generation). A revocation does not move it:
+	 * the gate follows loaded[STORE_GEN_REVOKED] with its revoked set,
+	 * which its cache checks entries against (gate/cache.h). */
 	_Atomic uint64_t	 gate_epoch;
 	_Atomic uint64_t	 reload_ns;	/* when the running reload began; 0: none */
 	/* One reload at a time; others wait for it (context.c reload_lock): */
@@ -88,8 +89,8 @@ void	ctx_clear(struct gh_ctx *);
 
 /* Brings caches in step with the store when a generation moved: the
  * client cache and the keys on the data's, the lockout locks on the locks',
- * and the gate's caches (through gate_epoch) on the data's and the
- * revocations'. Called at the start of
+ * the gate's token cache (through gate_epoch) on the data's, and its
+ * revoked set (through loaded[]) on the revocations'. Called at the start of
  * each request that reads cached state; cheap when nothing changed. When
  * it returns, every change the store had when it was called is loaded (it
  * waits for a reload another thread is doing, up to CTX_RELOAD_WAIT_MS): a

@@ -547,6 +547,49 @@ class Gate(Suite):
         eq((after["miss"] - before["miss"], after["hit"] - before["hit"]), (1.0, 1.0),
            "one miss (verified), then one hit %r %r" % (before, after))
 
+    def test_a_revocation_leaves_the_other_cached_tokens(self):
+        # Regression: every revocation of one token emptied the whole gate
+        # cache (the gate's epoch moved with the revocation counter), so
+        # under a trickle of revocations a busy gate verified every token
+        # in full. Now only the revoked token stops passing: the others
+        # stay cached. Revoked here (RFC 7009), by the CLI (another
+        # process: the next refresh turn), by name, and an opaque token.
+        a, o = self.token(self.viewer), self.token(self.opaque)
+        time.sleep(0.05)    # past gate_refresh_ms: nothing due
+        for t in (a, o):
+            eq(self.gate(t).status, 200, "cached")
+
+        def revoked_alone(b, revoke, what):
+            eq(self.gate(b).status, 200, "%s: b passes first" % what)
+            before = self.lookups()
+            revoke(b)
+            self.refused(self.gate(b), 401, "revoked", "%s: b refused at once" % what)
+            eq(self.gate(a).status, 200, "%s: a passes" % what)
+            eq(self.gate(o).status, 200, "%s: the opaque one passes" % what)
+            after = self.lookups()
+            eq(after["hit"] - before["hit"], 2.0,
+               "%s: a and o still cached %r %r" % (what, before, after))
+            self.refused(self.gate(b), 401, "revoked", "%s: b still refused" % what)
+
+        revoked_alone(self.token(self.viewer), lambda b: eq(self.revoke(self.viewer, b).status,
+                      200, "revoke"), "RFC 7009")
+
+        def by_cli(b):
+            self.s.cli("token", "revoke", "--id", jwt_parts(b)[1]["jti"])
+            time.sleep(0.05)    # past gate_refresh_ms: another process
+        revoked_alone(self.token(self.viewer), by_cli, "CLI")
+        revoked_alone(self.token(self.opaque), lambda b: eq(self.revoke(self.opaque, b).status,
+                      200, "revoke"), "opaque")
+        r = self.s.post_json("/token", {"api_key": self.viewer["client_id"],
+                                        "client_secret": self.viewer["client_secret"],
+                                        "token_name": "revoked-by-name"})
+        eq(r.status, 200, "named token %r" % r)
+
+        def by_name(b):
+            self.s.cli("token", "revoke", "--name", "revoked-by-name")
+            time.sleep(0.05)
+        revoked_alone(r.json()["token"], by_name, "by name")
+
     def test_revocation_takes_effect_on_next_call(self):
         t = self.token(self.op)
         eq(self.gate(t).status, 200, "cached")
@@ -564,6 +607,31 @@ class Gate(Suite):
         eq(self.gate(t).status, 200, "opaque cached")
         eq(self.revoke(self.opaque, t).status, 200, "revoked")
         self.refused(self.gate(t), 401, "revoked", "opaque revoked")
+
+    def test_a_revoked_signing_key_empties_the_cache(self):
+        # A revocation of tokens leaves the cache; a change of the data (a
+        # key revoked, a client disabled or its tokens voided: see
+        # test_disable_and_void_tokens) still empties it: every cached
+        # token of that key is refused from the next call.
+        s = Server(policy="GET /v1/** env=any\n")
+        try:
+            c = s.client("acme", name="k", roles="viewer")
+
+            def gate(tok):
+                return s.get("/gate", headers={"X-Original-Method": "GET", "X-Original-URI": "/v1/x",
+                                               "X-TENANT-ID": "acme", "Authorization": "Bearer " + tok})
+            t = s.token(c["client_id"], c["client_secret"]).json()["access_token"]
+            eq(gate(t).status, 200, "checked")
+            eq(gate(t).status, 200, "cached")
+            kid = jwt_parts(t)[0]["kid"]
+            s.cli("keys", "rotate", "--env", "sandbox", "--lead", "0")
+            eq(gate(t).status, 200, "the old key still verifies")
+            s.cli("keys", "revoke", kid)
+            time.sleep(0.05)    # past gate_refresh_ms: the CLI is another process
+            r = gate(t)
+            eq((r.status, r.json().get("reason")), (401, "kid"), "key revoked %r" % r)
+        finally:
+            s.cleanup()
 
     def test_disable_and_void_tokens(self):
         c = self.s.client("acme", name="victim", roles="viewer")
@@ -996,8 +1064,14 @@ class Uncached(Suite):
         # Regression: the gate read every revoked, unexpired token into
         # memory at every revocation, without a bound. Now it keeps at most
         # revoked_set_max, and a token it lacks then is looked up in the
-        # store: every revoked one is refused, the others still pass.
-        s = Server("--gate-cache", "off", "--revoked-set-max", "2",
+        # store: every revoked one is refused, the others still pass. With
+        # the cache on too: its entries cannot be checked against a set
+        # that lacks some revoked tokens, so each revocation empties it.
+        for cache in ("off", "on"):
+            self.past_the_bound(cache)
+
+    def past_the_bound(self, cache):
+        s = Server("--gate-cache", cache, "--revoked-set-max", "2",
                    policy="GET /v1/** env=any\n")
         try:
             c = s.client("acme", name="c", roles="viewer")
@@ -1007,20 +1081,22 @@ class Uncached(Suite):
                 r = s.token(c["client_id"], c["client_secret"])
                 eq(r.status, 200, "token %r" % r)
                 toks.append(r.json()["access_token"])
+
+            def gate(t):
+                return s.get("/gate", headers={"X-Original-Method": "GET", "X-Original-URI": "/v1/x",
+                                               "X-TENANT-ID": "acme", "Authorization": "Bearer " + t})
             # The set is loaded before the revocations: it goes past its
-            # bound as they are added to it, not at its first load.
-            r = s.get("/gate", headers={"X-Original-Method": "GET", "X-Original-URI": "/v1/x",
-                                        "X-TENANT-ID": "acme", "Authorization": "Bearer " + toks[4]})
-            eq(r.status, 200, "loaded %r" % r)
+            # bound as they are added to it, not at its first load; with
+            # the cache on, every token is cached before.
+            for t in toks if cache == "on" else toks[4:]:
+                eq(gate(t).status, 200, "loaded (cache %s)" % cache)
             for t in toks[:4]:
                 eq(s.post_form("/oauth/revoke", {"token": t}, headers=auth).status, 200, "revoke")
             for t in toks[:4]:
-                r = s.get("/gate", headers={"X-Original-Method": "GET", "X-Original-URI": "/v1/x",
-                                            "X-TENANT-ID": "acme", "Authorization": "Bearer " + t})
-                eq((r.status, r.json().get("reason")), (401, "revoked"), "revoked %r" % r)
-            r = s.get("/gate", headers={"X-Original-Method": "GET", "X-Original-URI": "/v1/x",
-                                        "X-TENANT-ID": "acme", "Authorization": "Bearer " + toks[4]})
-            eq(r.status, 200, "not revoked %r" % r)
+                r = gate(t)
+                eq((r.status, r.json().get("reason")), (401, "revoked"),
+                   "revoked (cache %s) %r" % (cache, r))
+            eq(gate(toks[4]).status, 200, "not revoked (cache %s)" % cache)
             check("gate.revoked_set_incomplete" in s.stderr(), "logged once past the bound")
             check(s.stderr().count("gate.revoked_set_incomplete") == 1, "and only once")
         finally:

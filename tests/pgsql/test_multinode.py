@@ -102,6 +102,36 @@ class MultiNode(Suite):
         eq(r.status, 200, "revoked through B")
         self.within("revocation", lambda n: self.gate(n, tok).status == 401)
 
+    def lookups(self, node):
+        """The gate's cache lookups on node: {"hit": n, "miss": n}."""
+        got = {"hit": 0.0, "miss": 0.0}
+        for line in node.get("/metrics").body.decode().splitlines():
+            for k in got:
+                if line.startswith('gatehouse_gate_cache_lookups_total{result="%s"} ' % k):
+                    got[k] = float(line.split()[-1])
+        return got
+
+    def test_a_revocation_leaves_the_other_cached_tokens_on_every_node(self):
+        # Regression: a revocation on any node emptied every node's gate
+        # cache. Now each node refuses the revoked token from its next
+        # refresh turn and keeps the others cached.
+        c = self.a.client("acme", name="kept", roles="viewer")
+        keep, gone = (self.token(self.a, c).json()["access_token"] for _ in range(2))
+        for n in self.nodes:
+            for t in (keep, gone):
+                eq(self.gate(n, t).status, 200, "cached on %d" % n.port)
+        r = self.b.post_form("/oauth/revoke", {"token": gone},
+                             headers={"Authorization": basic(c["client_id"], c["client_secret"])})
+        eq(r.status, 200, "revoked through B")
+        eq(self.gate(self.b, gone).status, 401, "refused at once on B")
+        self.within("revocation", lambda n: self.gate(n, gone).status == 401)
+        for n in self.nodes:
+            before = self.lookups(n)
+            eq(self.gate(n, keep).status, 200, "the other passes on %d" % n.port)
+            after = self.lookups(n)
+            eq((after["hit"] - before["hit"], after["miss"] - before["miss"]), (1.0, 0.0),
+               "and from the cache on %d" % n.port)
+
     def revoked_rows(self, node):
         """The revoked-token rows node's gate has read: (full, incremental)."""
         got = {}
