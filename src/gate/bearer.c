@@ -214,7 +214,7 @@ jwt_stored_record(struct gh_ctx *ctx, const struct claims *cl, struct store_toke
  * than revoked_set_max): it may be one of those left out.
  */
 static int
-jwt_record(struct gh_ctx *ctx, const struct claims *cl, unsigned flags,
+jwt_record(struct gh_ctx *ctx, const struct claims *cl, unsigned flags, int64_t now,
     struct store_token *rec, struct gate_refusal *why)
 {
 	struct revoked_set *rs;
@@ -225,7 +225,7 @@ jwt_record(struct gh_ctx *ctx, const struct claims *cl, unsigned flags,
 	/* Verification runs where it may wait on the store: the gate hands
 	 * uncached tokens to the offload pool (gate.c must_offload), and
 	 * introspection always runs there. */
-	(void)gate_refresh(ctx, 1);
+	(void)gate_refresh(ctx, 1, now);
 	if (gate_revoked_get(ctx->gate, &rs) != STORE_OK)
 		return gate_refuse(why, 503, "temporarily_unavailable", "store",
 		    "the store is unavailable; try again");
@@ -427,7 +427,7 @@ verify_jwt(struct gh_ctx *ctx, const char *token, size_t len, unsigned flags,
 		goto out;
 	}
 	if (jwt_check(ctx, token, len, flags, now, &la, &jwt, &cl, why) == -1 ||
-	    jwt_record(ctx, &cl, flags, &rec, why) == -1 ||
+	    jwt_record(ctx, &cl, flags, now, &rec, why) == -1 ||
 	    check_record_and_client(ctx, &rec, flags, now, &ce, why) == -1)
 		goto out;
 	if (principal_from_claims(&cl, (enum store_env)la.env, ce, &p) == -1) {

@@ -41,6 +41,7 @@ gate_init(struct gh_ctx *ctx, char *err, size_t errlen)
 	pthread_mutex_init(&g->revoked_mu, NULL);
 	atomic_init(&g->cache_gen, atomic_load(&ctx->gate_epoch));
 	atomic_init(&g->revoked_tag, atomic_load(&ctx->loaded[STORE_GEN_REVOKED]));
+	atomic_init(&g->revoked_floor, INT64_MIN);
 	if (ctx->cfg->gate_cache &&
 	    (g->cache = gate_cache_new((size_t)ctx->cfg->gate_cache_size)) == NULL) {
 		snprintf(err, errlen, "gate: out of memory");
@@ -152,6 +153,15 @@ log_revoked_bound(int was, const struct revoked_set *r)
 		    "kept", (json_int_t)revoked_set_count(r)));
 }
 
+/* 1 when now (less leeway) is behind the revoked set's last read: the wall
+ * clock went back, and a token the set left out as expired then may be
+ * unexpired now. */
+static int
+revoked_behind(struct gate *g, int64_t now)
+{
+	return now - g->ctx->cfg->leeway < atomic_load(&g->revoked_floor);
+}
+
 /*
  * Brings the revoked set up to date (the caller holds revoked_mu) and
  * hands it to the cache, tagged with the revocation generation the
@@ -174,12 +184,14 @@ revoked_refresh_locked(struct gate *g)
 	struct revoked_set *r;
 
 	rc = revoked_set_refresh(g->ctx->store, g->revoked_failed ? NULL : g->revoked,
-	    clock_now() - g->ctx->cfg->leeway, (size_t)g->ctx->cfg->revoked_set_max, &r);
+	    clock_now() - g->ctx->cfg->leeway - GATE_REVOKED_SLACK_S,
+	    (size_t)g->ctx->cfg->revoked_set_max, &r);
 	if (rc == STORE_OK) {
 		log_revoked_bound(was, r);
 		revoked_set_unref(g->revoked);
 		g->revoked = r;
 		g->revoked_failed = 0;
+		atomic_store(&g->revoked_floor, revoked_set_floor(r));
 		if (g->cache != NULL)
 			gate_cache_set_revoked(g->cache, r);
 	} else
@@ -196,7 +208,7 @@ gate_revoked_get(struct gate *g, struct revoked_set **out)
 	int rc = STORE_OK;
 
 	pthread_mutex_lock(&g->revoked_mu);
-	if (g->revoked == NULL || g->revoked_failed ||
+	if (g->revoked == NULL || g->revoked_failed || revoked_behind(g, clock_now()) ||
 	    atomic_load(&g->revoked_tag) != atomic_load(&g->ctx->loaded[STORE_GEN_REVOKED]))
 		rc = revoked_refresh_locked(g);
 	*out = rc == STORE_OK ? revoked_set_ref(g->revoked) : NULL;
@@ -204,21 +216,24 @@ gate_revoked_get(struct gate *g, struct revoked_set **out)
 	return rc;
 }
 
-/* The cache's side of a revocation loaded since the last look: the set
- * the cache checks its entries against, brought up to date before any
- * cached token is taken again. 1 when that must read the store and
- * may_wait is 0. Without a cache there is nothing to check: a check reads
- * the set when it verifies (gate_revoked_get). */
+/* The cache's side of a revocation loaded since the last look, or of a
+ * wall clock gone back behind the set's last read (now): the set the cache
+ * checks its entries against, brought up to date before any cached token
+ * is taken again. 1 when that must read the store and may_wait is 0.
+ * Without a cache there is nothing to check: a check reads the set when it
+ * verifies (gate_revoked_get). */
 static int
-revoked_sync(struct gate *g, int may_wait)
+revoked_sync(struct gate *g, int may_wait, int64_t now)
 {
 	if (g == NULL || g->cache == NULL ||
-	    atomic_load(&g->revoked_tag) == atomic_load(&g->ctx->loaded[STORE_GEN_REVOKED]))
+	    (atomic_load(&g->revoked_tag) == atomic_load(&g->ctx->loaded[STORE_GEN_REVOKED]) &&
+	    !revoked_behind(g, now)))
 		return 0;
 	if (!may_wait)
 		return 1;
 	pthread_mutex_lock(&g->revoked_mu);
-	if (atomic_load(&g->revoked_tag) != atomic_load(&g->ctx->loaded[STORE_GEN_REVOKED]))
+	if (atomic_load(&g->revoked_tag) != atomic_load(&g->ctx->loaded[STORE_GEN_REVOKED]) ||
+	    revoked_behind(g, now))
 		(void)revoked_refresh_locked(g);
 	pthread_mutex_unlock(&g->revoked_mu);
 	return 0;
@@ -241,7 +256,7 @@ gate_token_revoked(struct gh_ctx *ctx)
 }
 
 int
-gate_refresh(struct gh_ctx *ctx, int may_wait)
+gate_refresh(struct gh_ctx *ctx, int may_wait, int64_t now)
 {
 	/* Reading the store's generation costs a lock and, with SQLite, a
 	 * file lock: one thread does it per interval and the others use what
@@ -251,7 +266,7 @@ gate_refresh(struct gh_ctx *ctx, int may_wait)
 	if (ctx_refresh_every(ctx, ctx->cfg->gate_refresh_ms, may_wait, CTX_NEEDS_REVOKED))
 		return 1;
 	gate_sync_generation(ctx->gate);
-	return revoked_sync(ctx->gate, may_wait);
+	return revoked_sync(ctx->gate, may_wait, now);
 }
 
 static struct policy *
@@ -698,7 +713,7 @@ gate_check(struct http_exchange *x)
 		goto refuse;
 	/* A change to load first reads the store: on a loop that must not
 	 * wait, the pool does it (and the whole check). */
-	if (offload_is_late(x) || gate_refresh(ctx, may_wait) ||
+	if (offload_is_late(x) || gate_refresh(ctx, may_wait, now) ||
 	    must_offload(ctx, may_wait, x, rule, now, &p)) {
 		enum http_result res = offload(ctx, x, rule, om, path);
 		policy_unref(pol);

@@ -35,16 +35,27 @@ struct gate {
 	 * STORE_GEN_REVOKED], read before the refresh) the set, and the
 	 * cache's copy of it, are up to date with. */
 	_Atomic uint64_t	 revoked_tag;
+	/* The set's revoked_set_floor, for checks that do not take
+	 * revoked_mu: a check whose time less leeway is behind it (the wall
+	 * clock went back) refreshes the set before it trusts the cache. */
+	_Atomic int64_t		 revoked_floor;
 };
+
+/* The set is read with a time this much earlier than the refresher's
+ * (less leeway): it keeps a revoked token that long past its expiry and
+ * leeway, so that a check whose time was taken just before a refresh on
+ * another thread is not taken for a clock stepped back. */
+#define GATE_REVOKED_SLACK_S	5
 
 /* Brings the context in step with the store (ctx_refresh_every, reading
  * the generation at most once per gate_refresh_ms across all threads), then
  * empties the token cache if the data generation moved since it was filled,
  * and brings the revoked set (which the cache checks its entries against)
- * up to date if a revocation was loaded since. 0; or 1 when may_wait is 0
+ * up to date if a revocation was loaded since or the wall clock (now) went
+ * back behind its last read. 0; or 1 when may_wait is 0
  * (ctx_may_wait) and a change must first be loaded from the store: the
  * caller hands its request to the offload pool. */
-int	gate_refresh(struct gh_ctx *, int may_wait);
+int	gate_refresh(struct gh_ctx *, int may_wait, int64_t now);
 /* Empties the cache when the context has seen a newer store generation
  * than the cache was filled at. Call after ctx_refresh(). */
 void	gate_sync_generation(struct gate *);

@@ -27,6 +27,7 @@ struct revoked_set {
 	_Atomic int	 complete;	/* every revoked id is here */
 	uint64_t	 gen;		/* revocation generation: all up to it are read */
 	uint64_t	 full_ns;	/* clock_mono_ns of the full load it grew from */
+	int64_t		 floor;		/* the latest now it was read at (revoked_set_floor) */
 	size_t		 mask;		/* slots - 1; slots a power of two */
 	_Atomic(char *)	*slot;		/* NULL: empty */
 	char		**own;		/* the ids this set allocated */
@@ -170,6 +171,7 @@ load_full(struct store *st, uint64_t gen, int64_t now, size_t max, struct revoke
 	atomic_store(&r->complete, complete);
 	r->gen = gen;
 	r->full_ns = clock_mono_ns();
+	r->floor = now;
 	*out = r;
 	return STORE_OK;
 }
@@ -211,6 +213,7 @@ room_for(struct revoked_set *r, size_t n)
 	atomic_store(&g->complete, atomic_load(&r->complete));
 	g->gen = r->gen;
 	g->full_ns = r->full_ns;
+	g->floor = r->floor;
 	g->prev = revoked_set_ref(r);
 	return g;
 }
@@ -232,12 +235,15 @@ revoked_set_refresh(struct store *st, struct revoked_set *old, int64_t now, size
 	/* A full load: the first; when the generation went back (the store
 	 * was replaced or restored: what was read since is no measure) or is
 	 * past what the store compares (a counter set below zero by hand
-	 * reads as 2^64 less a little); and now and then, to drop the ids
-	 * that have expired since. */
-	if (old == NULL || gen < old->gen || gen > INT64_MAX ||
+	 * reads as 2^64 less a little); when the wall clock went back behind
+	 * a read (the ids left out as expired then may be unexpired now, and
+	 * an update reads only what was revoked since); and now and then, to
+	 * drop the ids that have expired since. */
+	if (old == NULL || gen < old->gen || gen > INT64_MAX || now < old->floor ||
 	    clock_mono_ns() - old->full_ns >= REVOKED_FULL_RELOAD_MS * 1000000ull)
 		return load_full(st, gen, now, max, out);
 	if (gen == old->gen) {
+		old->floor = now;	/* the refresher's alone, as gen */
 		*out = revoked_set_ref(old);
 		return STORE_OK;
 	}
@@ -259,6 +265,7 @@ revoked_set_refresh(struct store *st, struct revoked_set *old, int64_t now, size
 	if (!complete)
 		atomic_store(&r->complete, 0);
 	r->gen = gen;
+	r->floor = now;
 	*out = r;
 	return STORE_OK;
 }
@@ -292,6 +299,12 @@ revoked_set_has(const struct revoked_set *r, const char *id)
 		if (strcmp(s, id) == 0)
 			return 1;
 	return 0;
+}
+
+int64_t
+revoked_set_floor(const struct revoked_set *r)
+{
+	return r == NULL ? INT64_MIN : r->floor;
 }
 
 int

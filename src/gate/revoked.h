@@ -44,6 +44,11 @@ struct revoked_set;
  * the message is in store_last_error(). */
 int	revoked_set_refresh(struct store *, struct revoked_set *old, int64_t now,
 	    size_t max, struct revoked_set **out);
+/* The latest now the set was read at: it lacks the tokens expired then,
+ * which a clock stepped back behind it finds unexpired again. A refresh
+ * at an earlier now loads the set in full; a caller whose time is behind
+ * this must refresh before it trusts the set. INT64_MIN for NULL. */
+int64_t	revoked_set_floor(const struct revoked_set *);
 struct revoked_set *revoked_set_ref(struct revoked_set *);	/* NULL: NULL */
 void	revoked_set_unref(struct revoked_set *);		/* NULL: no-op */
 /* 1 when id is in the set. */

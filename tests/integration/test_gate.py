@@ -56,6 +56,62 @@ def forge(header, payload, sig=b""):
     return "%s.%s.%s" % (b64u(h), b64u(p), b64u(sig) if isinstance(sig, bytes) else sig)
 
 
+WALL_SHIFT_C = r"""
+/* time() shifted by the seconds in the file $GH_WALL_SHIFT_FILE, read at
+ * every call with raw system calls (no allocation): a wall clock stepped
+ * in a running process, for clock_now (util.c). */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+time_t
+time(time_t *t)
+{
+	const char *p = getenv("GH_WALL_SHIFT_FILE");
+	struct timespec ts;
+	char b[32];
+	long long v = 0;
+	int fd, neg = 0;
+	ssize_t n = 0;
+
+	if (p != NULL && (fd = open(p, O_RDONLY)) >= 0) {
+		n = read(fd, b, sizeof(b) - 1);
+		close(fd);
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		if (i == 0 && b[i] == '-')
+			neg = 1;
+		else if (b[i] >= '0' && b[i] <= '9')
+			v = v * 10 + (b[i] - '0');
+		else
+			break;
+	}
+	syscall(SYS_clock_gettime, CLOCK_REALTIME, &ts);
+	ts.tv_sec += neg ? -v : v;
+	if (t != NULL)
+		*t = ts.tv_sec;
+	return ts.tv_sec;
+}
+"""
+
+
+def wall_shift_shim(directory):
+    """The shim above built as a shared object in directory; None without cc."""
+    import shutil
+    import subprocess
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        return None
+    src, so = os.path.join(directory, "wall_shift.c"), os.path.join(directory, "wall_shift.so")
+    with open(src, "w") as f:
+        f.write(WALL_SHIFT_C)
+    subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", so, src], check=True)
+    return so
+
+
 class Fetches(http.server.BaseHTTPRequestHandler):
     """An attacker's JWKS server: it must never be asked (jku/x5u ignored)."""
     hits = []
@@ -1101,6 +1157,54 @@ class Uncached(Suite):
             check(s.stderr().count("gate.revoked_set_incomplete") == 1, "and only once")
         finally:
             s.cleanup()
+
+    def test_a_revoked_token_stays_refused_when_the_clock_steps_back(self):
+        # Regression: the revoked set leaves out the tokens expired when it
+        # is read; the wall clock then stepped back, such a token's exp was
+        # ahead again and it passed the gate (no revocation since: the set
+        # was not read again). The server's clock is stepped here in the
+        # process (time() shifted by a preloaded shim reading a file):
+        # GATEHOUSE_CLOCK_OFFSET is read once per start.
+        shim = wall_shift_shim(self.s.dir)
+        if shim is None:
+            print("skip: no C compiler for the wall-clock shim")
+            return
+        shift = os.path.join(self.s.dir, "wall-shift")
+        with open(shift, "w") as f:
+            f.write("0")
+        env = {"LD_PRELOAD": shim, "GH_WALL_SHIFT_FILE": shift,
+               "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
+        for cache in ("on", "off"):
+            s = Server("--gate-cache", cache, "--leeway", "0", env=env,
+                       policy="GET /v1/** env=any\n")
+            try:
+                with open(shift, "w") as f:
+                    f.write("0")
+                c = s.client("acme", name="short", roles="viewer", ttl="60")
+                gone = s.token(c["client_id"], c["client_secret"]).json()["access_token"]
+                c = s.client("acme", name="long", roles="viewer", ttl="3600")
+                live = s.token(c["client_id"], c["client_secret"]).json()["access_token"]
+
+                def gate(t):
+                    return s.get("/gate", headers={"X-Original-Method": "GET",
+                                                   "X-Original-URI": "/v1/x", "X-TENANT-ID": "acme",
+                                                   "Authorization": "Bearer " + t})
+                eq(gate(gone).status, 200, "cache %s: valid (and cached when on)" % cache)
+                s.cli("token", "revoke", "--id", jwt_parts(gone)[1]["jti"])
+                with open(shift, "w") as f:
+                    f.write("120")      # the short one expired; the set is read now
+                eq(gate(live).status, 200, "cache %s: ahead, the live token passes" % cache)
+                r = gate(gone)
+                eq((r.status, r.json().get("reason")), (401, "expired"),
+                   "cache %s: ahead, the short one expired %r" % (cache, r))
+                with open(shift, "w") as f:
+                    f.write("0")        # and back
+                eq(gate(live).status, 200, "cache %s: back, the live token passes" % cache)
+                r = gate(gone)
+                eq((r.status, r.json().get("reason")), (401, "revoked"),
+                   "cache %s: back, the revoked token is refused %r" % (cache, r))
+            finally:
+                s.cleanup()
 
     def test_token_retention_below_leeway_is_refused_at_start(self):
         # The revocation lives in the token's record: pruned before leeway

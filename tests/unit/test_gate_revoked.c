@@ -185,6 +185,34 @@ refresh_leaves_out_the_expired(void **state)
 	revoked_set_unref(r2);
 }
 
+/* A wall clock stepped back: a revoked token left out of the set as
+ * expired at the time of the last read is unexpired again at the earlier
+ * time, and the refresh must find it though nothing was revoked since.
+ * Regression: the refresh handed back the same set (the generation had not
+ * moved), and the revoked token passed the gate until its exp came again;
+ * now a refresh at a time behind the set's latest read loads it in full. */
+static void
+clock_back_loads_in_full(void **state)
+{
+	struct fixture *f = *state;
+	struct revoked_set *r, *r2, *r3;
+
+	revoke(f->st, 1);
+	assert_int_equal(revoked_set_refresh(f->st, NULL, 10000, 100, &r), STORE_OK);
+	assert_false(has(r, 1));	/* expired at 10000 */
+	assert_int_equal(revoked_set_refresh(f->st, r, 9000, 100, &r2), STORE_OK);
+	assert_true(has(r2, 1));
+	assert_int_equal(revoked_set_floor(r), 10000);
+	assert_int_equal(revoked_set_floor(r2), 9000);
+	/* Forward again: nothing to read. */
+	assert_int_equal(revoked_set_refresh(f->st, r2, 9001, 100, &r3), STORE_OK);
+	assert_ptr_equal(r3, r2);
+	assert_int_equal(revoked_set_floor(r3), 9001);
+	revoked_set_unref(r);
+	revoked_set_unref(r2);
+	revoked_set_unref(r3);
+}
+
 /* A store whose revocation generation is behind the set's (replaced or
  * restored) is loaded in full: what the set read since is no measure. */
 static void
@@ -246,6 +274,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(refresh_adds_what_changed, setup, teardown),
 		cmocka_unit_test_setup_teardown(refresh_keeps_the_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(refresh_leaves_out_the_expired, setup, teardown),
+		cmocka_unit_test_setup_teardown(clock_back_loads_in_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(generation_back_loads_in_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(generation_past_int64_loads_in_full, setup, teardown),
 	};
