@@ -399,6 +399,7 @@ sq_audit_prune(void *h, const struct store_audit_key *k, int64_t before, int64_t
 		    sqlite3_changes(db), (long long)deleted);
 		goto out;
 	}
+	store_fault_before_commit();
 	if ((src = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
 		rc = sq_error(db, src, "audit: prune: commit");
 		goto out;

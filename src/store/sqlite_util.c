@@ -216,6 +216,8 @@ sq_tx_end(void *h, sqlite3 *db, int rc, unsigned bump, const char *commit)
 		    "UPDATE meta SET value = value + 1 WHERE key = ?", &st,
 		    SQ_ARGS(SQ_TEXT(store_gen_keys[k])))) == STORE_OK)
 			rc = sq_step_done(db, st, NULL, "generation");
+	if (rc == STORE_OK)
+		store_fault_before_commit();
 	if (rc == STORE_OK && (rc = sq_exec(db, "COMMIT", commit)) == STORE_OK) {
 		if (bump != 0)
 			sq_generation_stale(h);

@@ -6,12 +6,15 @@
  * and list, scan and prune dispatched to the backend, a list expanding
  * the writer's grouped rows into one entry per event.
  */
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/audit_group.h"
 #include "store/store_internal.h"
 #include "store/writer.h"
+#include "util/util.h"
 
 #define AUDIT_REQUIRE_OPS(s, op) REQUIRE((s)->ops->op != NULL, \
 	"the audit trail is not supported by this store backend")
@@ -160,6 +163,19 @@ store_audit_staged_committed(const void *h)
 {
 	if (h != NULL && staged.h == h)
 		staged.committed = 1;
+}
+
+void
+store_fault_before_commit(void)
+{
+	static atomic_int commits;
+	char name[32];
+
+	/* Counted only when a fault is asked for: nothing in production. */
+	if (getenv("GATEHOUSE_TEST_FAULT") == NULL)
+		return;
+	snprintf(name, sizeof(name), "store-commit-%d", atomic_fetch_add(&commits, 1) + 1);
+	test_fault_point(name);
 }
 
 int

@@ -343,6 +343,12 @@ struct store_ops {
 int	store_audit_staged(const void *h, const struct store_audit_key **k,
 	    const struct store_audit **a);
 void	store_audit_staged_committed(const void *h);
+/* store_audit.c, the test fault hook (util.h test_fault_point) of the
+ * backends' change transactions (the write-commit paths above, and the
+ * retention prune's): "store-commit-N" ends the process just before the
+ * N-th such COMMIT it makes (counted from 1), as a crash there would, so
+ * that a test can show that no commit of a change leaves half of it. */
+void	store_fault_before_commit(void);
 
 /* store_marks.c, for the same write-commit paths: the marks this thread
  * staged on the store whose backend handle is h (store.h

@@ -150,6 +150,7 @@ tx_end(struct pg *p, PGconn *c, int rc, unsigned bump, int audit)
 		if (bump & STORE_GEN_BIT(k))
 			rc = bump_one(c, (enum store_gen_kind)k, &v.v[k]);
 	if (rc == STORE_OK) {
+		store_fault_before_commit();
 		if ((rc = pgi_run(c, "COMMIT", NULL, NULL, "commit", NULL, NULL)) == STORE_OK) {
 			/* Ours, before their notifications. */
 			for (int k = 0; k < STORE_GEN__MAX; k++)

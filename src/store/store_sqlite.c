@@ -307,6 +307,7 @@ sqi_tx_end(struct sq *q, int rc, unsigned bump)
 		    SQ_ARGS(SQ_TEXT(store_gen_keys[k]))), NULL)) != SQLITE_OK)
 			rc = sq_fail(q->db, src, "generation");
 	if (rc == STORE_OK) {
+		store_fault_before_commit();
 		if ((src = sqi_run(q, q->st[SQ_COMMIT], NULL)) == SQLITE_OK) {
 			if (bump)
 				q->gen_valid = 0;	/* data_version ignores our own commits */
