@@ -107,7 +107,8 @@ int	manage_client_create_hashed(struct store *, const struct config *,
 int	manage_secret_rotate_hashed(struct store *, const char *client_id,
 	    int64_t grace, const uint8_t hash[32], const char *holder,
 	    struct store_secret *out, int64_t *prev_end, char *err, size_t errlen);
-/* Ends one secret at once; with revoke_tokens, voids the client's tokens. */
+/* Ends one secret at once; with revoke_tokens, voids the client's tokens in the
+ * same store transaction (store_secret_update_void_tokens). */
 int	manage_secret_revoke(struct store *, const char *client_id,
 	    int64_t secret_id, int revoke_tokens, char *err, size_t errlen);
 /* Voids every token the client holds now (tokens_valid_after). */

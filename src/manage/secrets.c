@@ -127,7 +127,8 @@ manage_secret_revoke(struct store *st, const char *client_id, int64_t secret_id,
 {
 	struct store_secret *ss = NULL;
 	size_t n = 0;
-	int rc = -1, found = 0;
+	int64_t now;
+	int rc = -1, found = 0, src;
 
 	if (store_secret_list(st, client_id, &ss, &n) != STORE_OK) {
 		snprintf(err, errlen, "store: %s", store_last_error());
@@ -142,8 +143,16 @@ manage_secret_revoke(struct store *st, const char *client_id, int64_t secret_id,
 			    (long long)secret_id, client_id);
 			goto out;
 		}
-		ss[i].revoked_at = clock_now();
-		if (store_secret_update(st, &ss[i]) != STORE_OK) {
+		now = clock_now();
+		ss[i].revoked_at = now;
+		/* With its tokens, in one transaction (and the audit row staged
+		 * for the change with both): a crash between the two left a
+		 * leaked secret's tokens good, and the secret, revoked by then,
+		 * could not be revoked again to void them. Voided as
+		 * manage_client_revoke_tokens voids them. */
+		src = revoke_tokens ? store_secret_update_void_tokens(st, &ss[i], now + 1, now) :
+		    store_secret_update(st, &ss[i]);
+		if (src != STORE_OK) {
 			snprintf(err, errlen, "store: %s", store_last_error());
 			goto out;
 		}
@@ -156,8 +165,6 @@ manage_secret_revoke(struct store *st, const char *client_id, int64_t secret_id,
 		}
 		goto out;
 	}
-	if (revoke_tokens && manage_client_revoke_tokens(st, client_id, err, errlen) == -1)
-		goto out;
 	rc = 0;
 out:
 	store_secret_free(ss, n);

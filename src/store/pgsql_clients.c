@@ -320,17 +320,55 @@ pg_secret_count_due(void *h, int64_t made_by, int64_t now, int64_t *count)
 	    pgi_int64_row, pgi_int64_clear, count, "secret count", "no count");
 }
 
-int
-pg_secret_update(void *h, const struct store_secret *sec)
+#define SECRET_UPDATE_SQL "UPDATE client_secrets SET expires_at=$1, revoked_at=$2 WHERE id=$3"
+
+/* The secret's update, then the client's tokens voided, on c inside the
+ * caller's transaction (store.h store_secret_update_void_tokens). */
+static int
+secret_update_void_tx(PGconn *c, const struct store_secret *sec, int64_t void_after, int64_t at)
 {
-	struct pv v = { 0 };
+	struct pv v = { 0 }, w = { 0 };
 	int rc, changes = 0;
 
 	pv_i(&v, sec->expires_at);
 	pv_i(&v, sec->revoked_at);
 	pv_i(&v, sec->id);
-	rc = pgi_write1(h, "UPDATE client_secrets SET expires_at=$1, revoked_at=$2 WHERE id=$3", &v,
-	    PGI_DATA_IF_CHANGED,
+	if ((rc = pgi_run(c, SECRET_UPDATE_SQL, &v, &changes, "secret update",
+	    "secret update: constraint failed", NULL)) != STORE_OK)
+		return rc;
+	if (changes == 0)
+		return store_set_error(STORE_NOTFOUND, "secret %lld does not exist", (long long)sec->id);
+	pv_i(&w, void_after);
+	pv_i(&w, at);
+	pv_s(&w, sec->client_id);
+	if ((rc = pgi_run(c, "UPDATE clients SET tokens_valid_after = GREATEST(tokens_valid_after,"
+	    " $1), updated_at=$2 WHERE id=$3", &w, &changes, "client void tokens",
+	    "client: constraint failed", NULL)) != STORE_OK)
+		return rc;
+	return changes == 0 ? store_set_error(STORE_NOTFOUND, "client %.64s does not exist",
+	    sec->client_id) : STORE_OK;
+}
+
+int
+pg_secret_update(void *h, const struct store_secret *sec, int64_t void_after, int64_t at)
+{
+	struct pv v = { 0 };
+	PGconn *c;
+	int rc, slot, changes = 0;
+
+	if (void_after > 0) {
+		if ((rc = pgi_acquire(h, &slot, &c, "secret update")) != STORE_OK)
+			return rc;
+		if ((rc = pgi_tx_begin(c)) == STORE_OK)
+			rc = pgi_tx_end(h, c, secret_update_void_tx(c, sec, void_after, at),
+			    STORE_GEN_BIT(STORE_GEN_DATA));
+		pgi_release(h, slot);
+		return rc;
+	}
+	pv_i(&v, sec->expires_at);
+	pv_i(&v, sec->revoked_at);
+	pv_i(&v, sec->id);
+	rc = pgi_write1(h, SECRET_UPDATE_SQL, &v, PGI_DATA_IF_CHANGED,
 	    &changes, "secret update", "secret update: constraint failed", NULL);
 	if (rc == STORE_OK && changes == 0)
 		rc = store_set_error(STORE_NOTFOUND, "secret %lld does not exist", (long long)sec->id);

@@ -260,7 +260,7 @@ int	pg_secret_rotate(void *h, struct store_secret *sec, int64_t end_by, size_t m
 	    int64_t *prev_end);
 int	pg_secret_list(void *h, const char *client_id, struct store_secret **out, size_t *n);
 int	pg_secret_count_due(void *h, int64_t made_by, int64_t now, int64_t *count);
-int	pg_secret_update(void *h, const struct store_secret *sec);
+int	pg_secret_update(void *h, const struct store_secret *sec, int64_t void_after, int64_t at);
 
 /* pgsql_keys.c */
 int	pg_key_add(void *h, const struct store_key *k);

@@ -286,7 +286,7 @@ sq_secret_count_due(void *h, int64_t made_by, int64_t now, int64_t *count)
 }
 
 int
-sq_secret_update(void *h, const struct store_secret *sec)
+sq_secret_update(void *h, const struct store_secret *sec, int64_t void_after, int64_t at)
 {
 	struct sq *q = h;
 	int rc, src, changes = 0;
@@ -300,6 +300,18 @@ sq_secret_update(void *h, const struct store_secret *sec)
 		else if (changes == 0)
 			rc = store_set_error(STORE_NOTFOUND, "secret %lld does not exist",
 			    (long long)sec->id);
+		/* The client's tokens, in the same transaction (store.h
+		 * store_secret_update_void_tokens). */
+		if (rc == STORE_OK && void_after > 0) {
+			src = sqi_run(q, sqi_stmt(q, SQ_CLIENT_VOID, SQ_ARGS(SQ_INT(void_after),
+			    SQ_INT(at), SQ_TEXT(sec->client_id))), &changes);
+			if (src != SQLITE_OK)
+				rc = sqi_run_err(q, src, "client void tokens", "client: constraint failed",
+				    NULL);
+			else if (changes == 0)
+				rc = store_set_error(STORE_NOTFOUND, "client %.64s does not exist",
+				    sec->client_id);
+		}
 		rc = sqi_tx_end(q, rc, 1);
 	}
 	pthread_mutex_unlock(&q->mu);

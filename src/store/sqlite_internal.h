@@ -175,7 +175,7 @@ int	sq_secret_rotate(void *h, struct store_secret *sec, int64_t end_by, size_t m
 	    int64_t *prev_end);
 int	sq_secret_list(void *h, const char *client_id, struct store_secret **out, size_t *n);
 int	sq_secret_count_due(void *h, int64_t made_by, int64_t now, int64_t *count);
-int	sq_secret_update(void *h, const struct store_secret *sec);
+int	sq_secret_update(void *h, const struct store_secret *sec, int64_t void_after, int64_t at);
 
 /* sqlite_keys.c */
 int	sq_key_add(void *h, const struct store_key *k);

@@ -261,6 +261,14 @@ void	store_client_free(struct store_client *, size_t n);
 int	store_secret_list(struct store *, const char *client_id,
 	    struct store_secret **out, size_t *n);
 int	store_secret_update(struct store *, const struct store_secret *);
+/* update and store_client_void_tokens(sec->client_id, after, at) in ONE
+ * transaction: a secret revoked for a leak has the client's tokens voided
+ * with it, or neither is (a crash between the two left its tokens good,
+ * and the secret, revoked already, could not be revoked again to void
+ * them). STORE_NOTFOUND when the secret or the client is missing (nothing
+ * changes). */
+int	store_secret_update_void_tokens(struct store *, const struct store_secret *,
+	    int64_t after, int64_t at);
 /* How many secrets are live at now (not revoked, not ended) and were
  * made at or before made_by: those due for rotation, in one query. */
 int	store_secret_count_due(struct store *, int64_t made_by, int64_t now, int64_t *count);

@@ -84,7 +84,10 @@ struct store_ops {
 
 	int	(*secret_list)(void *h, const char *client_id,
 		    struct store_secret **out, size_t *n);
-	int	(*secret_update)(void *h, const struct store_secret *);
+	/* void_after > 0: the client's tokens voided as client_void_tokens
+	 * (void_after, at) does, in the same transaction. */
+	int	(*secret_update)(void *h, const struct store_secret *, int64_t void_after,
+		    int64_t at);
 	int	(*secret_count_due)(void *h, int64_t made_by, int64_t now, int64_t *count);
 	int	(*secret_rotate)(void *h, struct store_secret *, int64_t end_by,
 		    size_t max_live, int64_t *prev_end);

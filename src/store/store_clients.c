@@ -171,7 +171,17 @@ int
 store_secret_update(struct store *s, const struct store_secret *sec)
 {
 	REQUIRE(s != NULL && sec != NULL, "NULL argument");
-	return s->ops->secret_update(s->h, sec);
+	return s->ops->secret_update(s->h, sec, 0, 0);
+}
+
+int
+store_secret_update_void_tokens(struct store *s, const struct store_secret *sec, int64_t after,
+    int64_t at)
+{
+	REQUIRE(s != NULL && sec != NULL && sec->client_id != NULL && sec->client_id[0] != '\0',
+	    "a secret of a client is required");
+	REQUIRE(after > 0, "void tokens issued before a time after 0");
+	return s->ops->secret_update(s->h, sec, after, at);
 }
 
 int

@@ -484,6 +484,84 @@ class Audit(Suite):
         rc, out, err = self.verify(db)
         eq(rc, 0, "the trail verifies: " + err)
 
+    def crash_at_each_commit(self, db, args, done, nothing, done_state):
+        """Runs the CLI command args on db ending it before its first COMMIT
+        (util.h test_fault_point "store-commit-N", N = 1), then its second,
+        and so on until it runs through: each crash must leave nothing of
+        the change and its row (nothing(db)), a command that runs through
+        all of it (done_state(db)). done is "what" for the messages."""
+        for n in range(1, 6):
+            p = self.run_cli(db, *args, env={"GATEHOUSE_TEST_FAULT": "store-commit-%d" % n})
+            if p.returncode != 70:
+                eq(p.returncode, 0, "%s ran through: %r" % (done, p.stderr))
+                done_state(db)
+                break
+            nothing(db, "%s ended before commit %d" % (done, n))
+        else:
+            check(False, "%s never ran through" % done)
+        rc, out, err = self.verify(db)
+        eq(rc, 0, "the trail verifies: " + err)
+
+    def cli_json(self, db, *args):
+        p = self.run_cli(db, *args)
+        eq(p.returncode, 0, "%s: %r" % (args[:2], p.stderr))
+        return json.loads(p.stdout)
+
+    def test_revoke_secret_and_its_tokens_commit_together(self):
+        # Regression: revoke-secret --revoke-tokens revoked the secret (its
+        # row with it) and voided the tokens in a second transaction: a
+        # crash between left a leaked secret's tokens good, and the command
+        # could not be run again to void them (the secret "is already
+        # revoked"). Now one transaction: a crash at any commit leaves all
+        # of it or none.
+        db = self.snapshot("revsec")
+        c1 = self.c1["client_id"]
+        first = self.cli_json(db, "client", "show", c1)
+        sid = first["secrets"][0]["id"]
+
+        def state(d):
+            show = self.cli_json(d, "client", "show", c1)
+            rows = [r["outcome"] for r in self.cli_json(d, "audit", "list", "--action",
+                    "client.revoke_secret", "--limit", "1000") if r["target"] == c1]
+            return (show["secrets"][0]["status"], show["tokens_valid_after"] !=
+                    first["tokens_valid_after"], rows)
+
+        def nothing(d, what):
+            eq(state(d), ("live", False, []), what + ": nothing changed, no row")
+
+        def done_state(d):
+            eq(state(d), ("revoked", True, ["ok"]), "secret revoked, tokens void, its row")
+
+        self.crash_at_each_commit(db, ("client", "revoke-secret", c1, "--secret", str(sid),
+                                       "--revoke-tokens"), "revoke-secret --revoke-tokens",
+                                  nothing, done_state)
+
+    def test_keys_rotate_of_both_envs_commits_together(self):
+        # Regression: keys rotate with no --env rotated sandbox (its row
+        # "all" with it), then production in a second transaction: a crash
+        # between left one env rotated under a row saying both were, and
+        # the same command run again was refused (sandbox "already
+        # scheduled"). Now one transaction for both.
+        db = self.snapshot("rotall")
+        before = {k["kid"] for k in self.cli_json(db, "keys", "list")}
+
+        def state(d):
+            new = sorted(k["env"] for k in self.cli_json(d, "keys", "list")
+                         if k["kid"] not in before)
+            rows = [(r["target"], r["outcome"]) for r in self.cli_json(
+                d, "audit", "list", "--action", "keys.rotate", "--limit", "1000")]
+            return new, rows
+
+        def nothing(d, what):
+            eq(state(d), ([], []), what + ": no key made, no row")
+
+        def done_state(d):
+            eq(state(d), (["production", "sandbox"], [("all", "ok")]),
+               "a new key for each env, one row")
+
+        self.crash_at_each_commit(db, ("keys", "rotate", "--lead", "0"), "keys rotate", nothing,
+                                  done_state)
+
     def test_refusal_answer_waits_for_row(self):
         before = self.s.cli("audit", "list", "--action", "token.refused", "--limit", "10000")
         eq(self.s.token("nobody-" + str(time.time()), "x").status, 401, "refused")

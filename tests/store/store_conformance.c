@@ -2737,6 +2737,64 @@ audit_row_staged_commits_with_its_change(void **state)
 	store_close(s);
 }
 
+/*
+ * A secret revoked with the client's tokens (store_secret_update_void_tokens)
+ * in one transaction, with the audit row staged for it: both changes and
+ * the row, or none. It used to be two: a crash between left a leaked
+ * secret's tokens good.
+ */
+static void
+secret_revoked_with_its_tokens(void **state)
+{
+	const struct conformance_backend *b = *state;
+	struct store *s = open_store();
+	struct store_client c = client_fixture("c1", "acme"), got;
+	struct store_secret first = secret_fixture("c1", 1), *all = NULL;
+	struct store_audit a;
+	size_t n = 0;
+	uint64_t g0;
+
+	(void)state;
+	make_tenant(s, "acme");
+	assert_int_equal(store_client_create(s, &c, &first), STORE_OK);
+	memset(&a, 0, sizeof(a));
+	a.at = 1000;
+	a.action = (char *)"client.revoke_secret";
+	a.target = (char *)"c1";
+	a.outcome = (char *)"ok";
+	assert_int_equal(store_secret_list(s, "c1", &all, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	all[0].revoked_at = 4000;
+
+	/* The client is missing: the secret's update is rolled back with the
+	 * rest, and the row is not written. */
+	free(all[0].client_id);
+	all[0].client_id = strdup("ghost");
+	assert_int_equal(store_audit_stage(s, &a), STORE_OK);
+	assert_int_equal(store_secret_update_void_tokens(s, &all[0], 4001, 4000), STORE_NOTFOUND);
+	assert_int_equal(store_audit_unstage(s), 0);
+	assert_int_equal(b->count("SELECT count(*) FROM client_secrets WHERE revoked_at <> 0"), 0);
+	assert_int_equal(b->count("SELECT count(*) FROM audit"), 0);
+
+	free(all[0].client_id);
+	all[0].client_id = strdup("c1");
+	g0 = gen(s);
+	assert_int_equal(store_audit_stage(s, &a), STORE_OK);
+	assert_int_equal(store_secret_update_void_tokens(s, &all[0], 4001, 4000), STORE_OK);
+	assert_int_equal(store_audit_unstage(s), 1);
+	assert_true(gen(s) == g0 + 1);
+	assert_int_equal(b->count("SELECT revoked_at FROM client_secrets"), 4000);
+	assert_int_equal(store_client_get(s, "c1", &got), STORE_OK);
+	assert_int_equal(got.tokens_valid_after, 4001);
+	assert_int_equal(got.updated_at, 4000);
+	store_client_clear(&got);
+	assert_int_equal(b->count("SELECT count(*) FROM audit WHERE action = 'client.revoke_secret'"),
+	    1);
+	assert_true(verify(s, fixture_key()).ok);
+	store_secret_free(all, n);
+	store_close(s);
+}
+
 /* -- the suite --------------------------------------------------------------------------- */
 
 #define T(f)	cmocka_unit_test_prestate_setup_teardown(f, b->setup, b->teardown, (void *)b)
@@ -2750,6 +2808,7 @@ conformance_run(const struct conformance_backend *b)
 		T(clients),
 		T(client_create_missing_tenant_is_atomic),
 		T(secrets),
+		T(secret_revoked_with_its_tokens),
 		T(secrets_due),
 		T(secret_rotation),
 		T(secret_rotations_at_once),
