@@ -65,27 +65,27 @@ rotate_options(const struct cli_args *a, enum store_env *only, int64_t *lead)
 }
 
 /* A new key for each environment (only that one unless only is
- * STORE_ENV__MAX), appended to arr as it is made; stops at the first
- * failure. 0, or the exit status after the error is reported, with the
- * reason in err for the audit record. */
+ * STORE_ENV__MAX), all in one store transaction (keys_rotate_envs): with
+ * the staged audit row, both envs or neither, never one rotated under a
+ * row that says both were. Appended to arr once made. 0, or the exit
+ * status after the error is reported, with the reason in err for the
+ * audit record. */
 static int
 rotate_envs(struct store *st, const uint8_t seal_key[32], enum store_env only,
     const char *alg, int64_t now, int64_t lead, json_t *arr, char *err, size_t errlen)
 {
-	char kid[KEYS_KID_LEN + 1];
-	int rc = 0;
+	struct keys_successor s[STORE_ENV__MAX];
+	size_t n = 0;
 
-	for (int env = 0; env < STORE_ENV__MAX && rc == 0; env++) {
-		if (only != STORE_ENV__MAX && (int)only != env)
-			continue;
-		if (keys_rotate(st, seal_key, (enum store_env)env, alg, now, lead,
-		    keys_max_lifetime(st, (enum store_env)env, 86400), kid, err, errlen) == -1) {
-			rc = cli_fail("keys rotate: %s: %s", store_env_names[env], err);
-			break;
-		}
-		json_array_append_new(arr, views_key_rotated(kid, (enum store_env)env, now, now + lead));
-	}
-	return rc;
+	memset(s, 0, sizeof(s));
+	for (int env = 0; env < STORE_ENV__MAX; env++)
+		if (only == STORE_ENV__MAX || (int)only == env)
+			s[n++].env = (enum store_env)env;
+	if (keys_rotate_envs(st, seal_key, s, n, alg, now, lead, err, errlen) == -1)
+		return cli_fail("keys rotate: %s", err);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, views_key_rotated(s[i].kid, s[i].env, now, now + lead));
+	return 0;
 }
 
 int

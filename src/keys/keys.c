@@ -153,29 +153,41 @@ out:
 }
 
 int
-keys_create_successor(struct store *st, const uint8_t seal_key[32], enum store_env env,
-    enum jose_alg alg, const struct keyring_dates *dates, int64_t now, int64_t old_remove_at,
-    const char *replaces, char kid[KEYS_KID_LEN + 1], char *err, size_t errlen)
+keys_create_successors(struct store *st, const uint8_t seal_key[32], struct keys_successor *s,
+    size_t n, int64_t now, char *err, size_t errlen)
 {
-	struct store_key row;
-	uint8_t *sealed = NULL;
+	struct store_key rows[STORE_ENV__MAX];
+	struct store_key_rotation r[STORE_ENV__MAX];
+	uint8_t *sealed[STORE_ENV__MAX] = { NULL };
+	size_t made = 0;
 	int rc = -1, src;
 
-	if (key_make(seal_key, env, alg, dates, kid, &row, &sealed, err, errlen) == -1)
-		goto out;
-	if ((src = store_key_rotate(st, &row, now, old_remove_at, replaces)) != STORE_OK) {
+	if (n == 0 || n > STORE_ENV__MAX) {
+		snprintf(err, errlen, "one rotation per environment");
+		return -1;
+	}
+	for (made = 0; made < n; made++) {
+		if (key_make(seal_key, s[made].env, s[made].alg, &s[made].dates, s[made].kid,
+		    &rows[made], &sealed[made], err, errlen) == -1)
+			goto out;
+		r[made].add = &rows[made];
+		r[made].old_remove_at = s[made].old_remove_at;
+		r[made].replaces = s[made].replaces;
+	}
+	if ((src = store_key_rotate_envs(st, r, n, now)) != STORE_OK) {
+		/* The store's refusal names the env. */
 		if (src == STORE_CONFLICT && strstr(store_last_error(), "came first") != NULL)
 			snprintf(err, errlen, "%s", store_last_error());
 		else if (src == STORE_CONFLICT)
-			snprintf(err, errlen, "a %s key is already scheduled to take over; wait until "
-			    "it signs", store_env_names[env]);
+			snprintf(err, errlen, "%s; wait until it signs", store_last_error());
 		else
 			snprintf(err, errlen, "store: cannot store the new key: %s", store_last_error());
 		goto out;
 	}
 	rc = 0;
 out:
-	free(sealed);
+	for (size_t i = 0; i < n; i++)
+		free(sealed[i]);
 	return rc;
 }
 

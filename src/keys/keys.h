@@ -36,16 +36,25 @@ int	keys_create(struct store *, const uint8_t seal_key[32],
 	    enum store_env env, enum jose_alg alg,
 	    const struct keyring_dates *dates, char kid[KEYS_KID_LEN + 1],
 	    char *err, size_t errlen);
-/* The same for a key that takes over from env's current one, replaces
- * (NULL: none), in one store transaction (store_key_rotate): refused, with
- * the reason in err, when a key of env is already scheduled to take over
- * at now, or another than replaces signs (a rotation came first); else the
- * current key retires at dates->activate_at and is removed at
- * old_remove_at. */
-int	keys_create_successor(struct store *, const uint8_t seal_key[32],
-	    enum store_env env, enum jose_alg alg,
-	    const struct keyring_dates *dates, int64_t now, int64_t old_remove_at,
-	    const char *replaces, char kid[KEYS_KID_LEN + 1], char *err, size_t errlen);
+/*
+ * The same for keys that take over from their env's current one, s[0..n)
+ * (n <= STORE_ENV__MAX, no env twice), all in one store transaction
+ * (store_key_rotate_envs): refused, none made, with the reason in err,
+ * when a key of an env is already scheduled to take over at now, or
+ * another than its replaces (NULL: none) signs (a rotation came first);
+ * else each current key retires at its successor's dates.activate_at and
+ * is removed at old_remove_at. s[i].kid gets the new key's id.
+ */
+struct keys_successor {
+	enum store_env		 env;
+	enum jose_alg		 alg;
+	struct keyring_dates	 dates;
+	int64_t			 old_remove_at;
+	const char		*replaces;
+	char			 kid[KEYS_KID_LEN + 1];
+};
+int	keys_create_successors(struct store *, const uint8_t seal_key[32],
+	    struct keys_successor *s, size_t n, int64_t now, char *err, size_t errlen);
 /* Makes sure each environment has a key that signs at now, creating one
  * with alg where none does; *created counts them and made[env] gets the
  * kid made for env ("" where none was). 0 or -1. */
@@ -72,6 +81,14 @@ int	keys_rotate(struct store *, const uint8_t seal_key[32],
 	    enum store_env env, const char *alg, int64_t now, int64_t lead,
 	    int64_t max_lifetime, char kid[KEYS_KID_LEN + 1], char *err,
 	    size_t errlen);
+/* keys_rotate for the envs of s[0..n) (n <= STORE_ENV__MAX, no env twice;
+ * each with the longest lifetime of its clients, keys_max_lifetime), in
+ * ONE store transaction: every env gets its new key (s[i].kid) or none
+ * does, so that a crash or a refusal never leaves one rotated and not the
+ * other. 0, or -1 with a reason. */
+int	keys_rotate_envs(struct store *, const uint8_t seal_key[32],
+	    struct keys_successor *s, size_t n, const char *alg, int64_t now, int64_t lead,
+	    char *err, size_t errlen);
 /* The schedule: rotates each environment whose signing key has signed for
  * interval - lead already (so the successor signs at interval), unless a
  * successor is already published. made[env] gets the kid of env's new key,

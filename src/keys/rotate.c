@@ -70,52 +70,99 @@ old_key_end(struct store *st, enum store_env env, int64_t now, int64_t last_toke
 	return (latest > last_token_end ? latest : last_token_end) + KEYS_REMOVE_MARGIN;
 }
 
+/* s->env's successor planned from its keys ks (store_key_list's): its alg
+ * (alg_name; NULL: the current key's), dates, the key it replaces (a kid
+ * in ks) and when that one goes. -1, with the reason in err, when a key of
+ * the env is already scheduled to take over. */
+static int
+plan(struct store *st, const struct store_key *ks, size_t n, const char *alg_name,
+    int64_t now, int64_t lead, int64_t max_lifetime, struct keys_successor *s, char *err,
+    size_t errlen)
+{
+	int cur, pending;
+
+	cur = find_current(ks, n, s->env, now, &pending);
+	if (pending) {
+		snprintf(err, errlen, "a %s key is already scheduled to take over; wait until it signs",
+		    store_env_names[s->env]);
+		return -1;
+	}
+	if (alg_name == NULL)
+		alg_name = cur >= 0 ? ks[cur].alg : "RS256";
+	if (jose_alg_from_name(alg_name, &s->alg) == -1) {
+		snprintf(err, errlen, "alg: \"%.20s\" is not RS256, PS256, ES256 or EdDSA", alg_name);
+		return -1;
+	}
+	s->dates.publish_at = now;
+	s->dates.activate_at = now + lead;
+	s->dates.retire_at = 0;
+	s->dates.remove_at = 0;
+	s->replaces = cur >= 0 ? ks[cur].kid : NULL;
+	/* The old key signs until the new one does, then stays published
+	 * while its last token can still be presented. */
+	if ((s->old_remove_at = old_key_end(st, s->env, now, s->dates.activate_at + max_lifetime,
+	    err, errlen)) == -1)
+		return -1;
+	return 0;
+}
+
+/* keys_rotate of each env of s[0..n), max_lifetime[i] the longest a token
+ * of s[i].env may live: planned, then made in one store transaction. */
+static int
+rotate(struct store *st, const uint8_t seal_key[32], struct keys_successor *s, size_t n,
+    const char *alg_name, int64_t now, int64_t lead, const int64_t *max_lifetime, char *err,
+    size_t errlen)
+{
+	struct store_key *ks = NULL;
+	size_t nk = 0;
+	int rc = -1;
+
+	if (store_key_list(st, &ks, &nk) != STORE_OK) {
+		snprintf(err, errlen, "store: %s", store_last_error());
+		return -1;
+	}
+	/* The checks of plan spare making a key in vain; the store's, in
+	 * the same transaction as the inserts, are the ones that hold when
+	 * rotations run at once. */
+	for (size_t i = 0; i < n; i++)
+		if (plan(st, ks, nk, alg_name, now, lead, max_lifetime[i], &s[i], err, errlen) == -1)
+			goto out;
+	if (keys_create_successors(st, seal_key, s, n, now, err, errlen) == -1)
+		goto out;
+	rc = 0;
+out:
+	store_key_free(ks, nk);
+	return rc;
+}
+
 int
 keys_rotate(struct store *st, const uint8_t seal_key[32], enum store_env env,
     const char *alg_name, int64_t now, int64_t lead, int64_t max_lifetime,
     char kid[KEYS_KID_LEN + 1], char *err, size_t errlen)
 {
-	struct store_key *ks = NULL;
-	size_t n = 0;
-	struct keyring_dates d;
-	enum jose_alg alg;
-	int64_t old_remove_at;
-	int cur, pending, rc = -1;
+	struct keys_successor s;
 
-	if (store_key_list(st, &ks, &n) != STORE_OK) {
-		snprintf(err, errlen, "store: %s", store_last_error());
+	memset(&s, 0, sizeof(s));
+	s.env = env;
+	if (rotate(st, seal_key, &s, 1, alg_name, now, lead, &max_lifetime, err, errlen) == -1)
+		return -1;
+	memcpy(kid, s.kid, sizeof(s.kid));
+	return 0;
+}
+
+int
+keys_rotate_envs(struct store *st, const uint8_t seal_key[32], struct keys_successor *s,
+    size_t n, const char *alg_name, int64_t now, int64_t lead, char *err, size_t errlen)
+{
+	int64_t max_lifetime[STORE_ENV__MAX];
+
+	if (n == 0 || n > STORE_ENV__MAX) {
+		snprintf(err, errlen, "one rotation per environment");
 		return -1;
 	}
-	cur = find_current(ks, n, env, now, &pending);
-	if (pending) {
-		snprintf(err, errlen, "a %s key is already scheduled to take over; wait until it signs",
-		    store_env_names[env]);
-		goto out;
-	}
-	if (alg_name == NULL)
-		alg_name = cur >= 0 ? ks[cur].alg : "RS256";
-	if (jose_alg_from_name(alg_name, &alg) == -1) {
-		snprintf(err, errlen, "alg: \"%.20s\" is not RS256, PS256, ES256 or EdDSA", alg_name);
-		goto out;
-	}
-	d.publish_at = now;
-	d.activate_at = now + lead;
-	d.retire_at = 0;
-	d.remove_at = 0;
-	if ((old_remove_at = old_key_end(st, env, now, d.activate_at + max_lifetime, err,
-	    errlen)) == -1)
-		goto out;
-	/* The old key signs until the new one does, then stays published
-	 * while its last token can still be presented. The check above spares
-	 * making a key in vain; the store's, in the same transaction as the
-	 * insert, is the one that holds when rotations run at once. */
-	if (keys_create_successor(st, seal_key, env, alg, &d, now, old_remove_at,
-	    cur >= 0 ? ks[cur].kid : NULL, kid, err, errlen) == -1)
-		goto out;
-	rc = 0;
-out:
-	store_key_free(ks, n);
-	return rc;
+	for (size_t i = 0; i < n; i++)
+		max_lifetime[i] = keys_max_lifetime(st, s[i].env, 86400);
+	return rotate(st, seal_key, s, n, alg_name, now, lead, max_lifetime, err, errlen);
 }
 
 /* Into took_over, the kid of the key signing for env at now, as the store

@@ -265,8 +265,7 @@ int	pg_secret_update(void *h, const struct store_secret *sec, int64_t void_after
 /* pgsql_keys.c */
 int	pg_key_add(void *h, const struct store_key *k);
 int	pg_key_list(void *h, struct store_key **out, size_t *n);
-int	pg_key_rotate(void *h, const struct store_key *add, int64_t now, int64_t old_remove_at,
-	    const char *replaces);
+int	pg_key_rotate(void *h, const struct store_key_rotation *r, size_t n, int64_t now);
 int	pg_key_revoke(void *h, const char *kid, int64_t now);
 
 /* pgsql_idempotency.c */

@@ -132,8 +132,7 @@ rotate_tx(PGconn *c, const struct store_key *add, int64_t now, int64_t old_remov
 }
 
 int
-pg_key_rotate(void *h, const struct store_key *add, int64_t now, int64_t old_remove_at,
-    const char *replaces)
+pg_key_rotate(void *h, const struct store_key_rotation *r, size_t n, int64_t now)
 {
 	struct pg *p = h;
 	PGconn *c;
@@ -141,8 +140,13 @@ pg_key_rotate(void *h, const struct store_key *add, int64_t now, int64_t old_rem
 
 	if ((rc = pgi_acquire(p, &slot, &c, "key rotate")) != STORE_OK)
 		return rc;
-	if ((rc = pgi_tx_begin(c)) == STORE_OK)
-		rc = pgi_tx_end(p, c, rotate_tx(c, add, now, old_remove_at, replaces), 1);
+	if ((rc = pgi_tx_begin(c)) == STORE_OK) {
+		/* Every env's, or none (store.h store_key_rotate_envs); the
+		 * advisory lock each takes is held until the transaction ends. */
+		for (size_t i = 0; i < n && rc == STORE_OK; i++)
+			rc = rotate_tx(c, r[i].add, now, r[i].old_remove_at, r[i].replaces);
+		rc = pgi_tx_end(p, c, rc, 1);
+	}
 	pgi_release(p, slot);
 	return rc;
 }

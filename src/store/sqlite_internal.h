@@ -180,8 +180,7 @@ int	sq_secret_update(void *h, const struct store_secret *sec, int64_t void_after
 /* sqlite_keys.c */
 int	sq_key_add(void *h, const struct store_key *k);
 int	sq_key_list(void *h, struct store_key **out, size_t *n);
-int	sq_key_rotate(void *h, const struct store_key *add, int64_t now, int64_t old_remove_at,
-	    const char *replaces);
+int	sq_key_rotate(void *h, const struct store_key_rotation *r, size_t n, int64_t now);
 int	sq_key_revoke(void *h, const char *kid, int64_t now);
 
 /* sqlite_idempotency.c */

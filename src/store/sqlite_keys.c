@@ -147,15 +147,18 @@ rotate_tx(struct sq *q, const struct store_key *add, int64_t now, int64_t old_re
 }
 
 int
-sq_key_rotate(void *h, const struct store_key *add, int64_t now, int64_t old_remove_at,
-    const char *replaces)
+sq_key_rotate(void *h, const struct store_key_rotation *r, size_t n, int64_t now)
 {
 	struct sq *q = h;
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	if ((rc = sqi_tx_begin(q)) == STORE_OK)
-		rc = sqi_tx_end(q, rotate_tx(q, add, now, old_remove_at, replaces), 1);
+	if ((rc = sqi_tx_begin(q)) == STORE_OK) {
+		/* Every env's, or none (store.h store_key_rotate_envs). */
+		for (size_t i = 0; i < n && rc == STORE_OK; i++)
+			rc = rotate_tx(q, r[i].add, now, r[i].old_remove_at, r[i].replaces);
+		rc = sqi_tx_end(q, rc, 1);
+	}
 	pthread_mutex_unlock(&q->mu);
 	return rc;
 }

@@ -305,6 +305,21 @@ int	store_key_list(struct store *, struct store_key **out, size_t *n);
 int	store_key_rotate(struct store *, const struct store_key *add, int64_t now,
 	    int64_t old_remove_at, const char *replaces);
 /*
+ * Rotations of several environments in ONE transaction (n from 1 to
+ * STORE_ENV__MAX, no env twice), each as store_key_rotate with its own
+ * add, old_remove_at and replaces: all go in or none does (the first
+ * refusal's answer), so that a crash or a refusal never leaves one env
+ * rotated and not the other (keys rotate with no --env). Increments the
+ * generation.
+ */
+struct store_key_rotation {
+	const struct store_key	*add;
+	int64_t			 old_remove_at;
+	const char		*replaces;
+};
+int	store_key_rotate_envs(struct store *, const struct store_key_rotation *r, size_t n,
+	    int64_t now);
+/*
  * Revokes key kid at now (it retires and is removed at now: readers know
  * a revoked key by the two being equal, keys_revoked, whatever their own
  * clock says), in one

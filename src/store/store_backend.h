@@ -94,8 +94,9 @@ struct store_ops {
 
 	int	(*key_add)(void *h, const struct store_key *);
 	int	(*key_list)(void *h, struct store_key **out, size_t *n);
-	int	(*key_rotate)(void *h, const struct store_key *add, int64_t now,
-		    int64_t old_remove_at, const char *replaces);
+	/* r[0..n) in one transaction (store.h store_key_rotate_envs). */
+	int	(*key_rotate)(void *h, const struct store_key_rotation *r, size_t n,
+		    int64_t now);
 	int	(*key_revoke)(void *h, const char *kid, int64_t now);
 
 	int	(*token_get)(void *h, const char *id, struct store_token *out);

@@ -40,12 +40,28 @@ int
 store_key_rotate(struct store *s, const struct store_key *add, int64_t now,
     int64_t old_remove_at, const char *replaces)
 {
+	struct store_key_rotation r = { add, old_remove_at, replaces };
+
+	return store_key_rotate_envs(s, &r, 1, now);
+}
+
+int
+store_key_rotate_envs(struct store *s, const struct store_key_rotation *r, size_t n,
+    int64_t now)
+{
+	unsigned envs = 0;
 	int rc;
 
-	REQUIRE(s != NULL && add != NULL, "NULL argument");
-	if ((rc = key_check(add)) != STORE_OK)
-		return rc;
-	return s->ops->key_rotate(s->h, add, now, old_remove_at, replaces);
+	REQUIRE(s != NULL && r != NULL, "NULL argument");
+	REQUIRE(n >= 1 && n <= STORE_ENV__MAX, "one rotation per env, at least one");
+	for (size_t i = 0; i < n; i++) {
+		REQUIRE(r[i].add != NULL, "NULL argument");
+		if ((rc = key_check(r[i].add)) != STORE_OK)
+			return rc;
+		REQUIRE(!(envs & (1u << r[i].add->env)), "one rotation per env");
+		envs |= 1u << r[i].add->env;
+	}
+	return s->ops->key_rotate(s->h, r, n, now);
 }
 
 int

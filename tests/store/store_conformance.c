@@ -2795,6 +2795,71 @@ secret_revoked_with_its_tokens(void **state)
 	store_close(s);
 }
 
+/*
+ * The rotations of both environments in one transaction
+ * (store_key_rotate_envs), with the audit row staged for them: keys rotate
+ * with no --env made them in two, and a crash between left one env
+ * rotated under a row that said both were. A refusal of either leaves
+ * neither, and no row.
+ */
+static void
+key_rotations_of_both_envs_at_once(void **state)
+{
+	const struct conformance_backend *b = *state;
+	struct store *s = open_store();
+	struct store_key sa = key_fixture("sa", STORE_ENV_SANDBOX, 100);
+	struct store_key pa = key_fixture("pa", STORE_ENV_PRODUCTION, 100);
+	struct store_key sb = key_fixture("sb", STORE_ENV_SANDBOX, 300);
+	struct store_key pb = key_fixture("pb", STORE_ENV_PRODUCTION, 300), got;
+	struct store_key_rotation r[2] = { { &sb, 900, "sa" }, { &pb, 950, "pa" } };
+	struct store_audit a;
+	uint64_t g0;
+
+	assert_int_equal(store_key_add(s, &sa), STORE_OK);
+	assert_int_equal(store_key_add(s, &pa), STORE_OK);
+	memset(&a, 0, sizeof(a));
+	a.at = 1000;
+	a.action = (char *)"keys.rotate";
+	a.target = (char *)"all";
+	a.outcome = (char *)"ok";
+
+	/* Production's refused (another rotation came first): sandbox's,
+	 * first in the same transaction, is rolled back with it. */
+	r[1].replaces = "nosuch";
+	assert_int_equal(store_audit_stage(s, &a), STORE_OK);
+	assert_int_equal(store_key_rotate_envs(s, r, 2, 200), STORE_CONFLICT);
+	assert_non_null(strstr(store_last_error(), "production rotation came first"));
+	assert_int_equal(store_audit_unstage(s), 0);
+	assert_int_equal(b->count("SELECT count(*) FROM signing_keys"), 2);
+	assert_int_equal(b->count("SELECT count(*) FROM audit"), 0);
+	key_get(s, "sa", &got);
+	assert_int_equal(got.retire_at, 0);
+	store_key_clear(&got);
+
+	/* Both, and the row, in one commit. */
+	r[1].replaces = "pa";
+	g0 = gen(s);
+	assert_int_equal(store_audit_stage(s, &a), STORE_OK);
+	assert_int_equal(store_key_rotate_envs(s, r, 2, 200), STORE_OK);
+	assert_int_equal(store_audit_unstage(s), 1);
+	assert_true(gen(s) == g0 + 1);
+	key_get(s, "sa", &got);
+	assert_int_equal(got.retire_at, 300);
+	assert_int_equal(got.remove_at, 900);
+	store_key_clear(&got);
+	key_get(s, "pa", &got);
+	assert_int_equal(got.retire_at, 300);
+	assert_int_equal(got.remove_at, 950);
+	store_key_clear(&got);
+	assert_int_equal(b->count("SELECT count(*) FROM signing_keys"), 4);
+	assert_int_equal(b->count("SELECT count(*) FROM audit WHERE action = 'keys.rotate'"), 1);
+	assert_true(verify(s, fixture_key()).ok);
+	/* One env twice is no rotation of both. */
+	r[1] = r[0];
+	assert_int_equal(store_key_rotate_envs(s, r, 2, 400), STORE_ERROR);
+	store_close(s);
+}
+
 /* -- the suite --------------------------------------------------------------------------- */
 
 #define T(f)	cmocka_unit_test_prestate_setup_teardown(f, b->setup, b->teardown, (void *)b)
@@ -2814,6 +2879,7 @@ conformance_run(const struct conformance_backend *b)
 		T(secret_rotations_at_once),
 		T(keys),
 		T(key_rotation),
+		T(key_rotations_of_both_envs_at_once),
 		T(key_rotations_at_once),
 		T(key_rotations_at_once_without_lead),
 		T(key_revocation),
