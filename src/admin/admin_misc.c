@@ -295,7 +295,7 @@ apply_key_rotate(struct gh_ctx *ctx, const json_t *p, json_t **result, char *err
 	if (leads == NULL || num_parse_i64(leads, strlen(leads), 0, 30 * 86400, &lead, &why) == -1)
 		return snprintf(err, errlen, "lead: 0..2592000 seconds"), -1;
 	if (keys_rotate(ctx->store, ctx->seal_key, env, alg, now, lead,
-	    keys_max_lifetime(ctx->store, env, 86400), kid, err, errlen) == -1)
+	    keys_max_lifetime(ctx->store, env, 86400), kid, NULL, err, errlen) == -1)
 		return -1;
 	if (ctx_reload_keys(ctx, rerr, sizeof(rerr)) == -1)
 		snprintf(err, errlen, "rotated to %s, but the keyring did not reload: %s", kid, rerr);

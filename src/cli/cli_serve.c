@@ -278,37 +278,79 @@ prune_token_records(struct gh_ctx *ctx, int64_t now)
 		log_event(LOG_INFO, "tokens.pruned", json_pack("{s:I}", "records", (json_int_t)total));
 }
 
+/* The row of a key the server made itself (keys.h struct keys_audit):
+ * at start (keys.create) or by the schedule (keys.rotate), naming the
+ * env and the kid. */
+struct key_row {
+	struct store		*st;
+	const struct config	*cfg;
+	const char		*action;
+	const char		*why;	/* the detail's start */
+};
+
+static void
+key_row_event(const struct key_row *kr, enum store_env env, const char *kid,
+    struct audit_event *ev, char detail[128])
+{
+	snprintf(detail, 128, "%s; new kid %s", kr->why, kid);
+	memset(ev, 0, sizeof(*ev));
+	ev->actor = "gatehouse";
+	ev->tenant = kr->cfg->platform_tenant;
+	ev->action = kr->action;
+	ev->target = store_env_names[env];
+	ev->outcome = "ok";
+	ev->detail = detail;
+}
+
+/* Staged before the key's transaction, which then commits it: a crash
+ * leaves the key with its row, or neither. */
+static void
+key_row_stage(void *arg, enum store_env env, const char *kid)
+{
+	const struct key_row *kr = arg;
+	struct audit_event ev;
+	char detail[128];
+
+	key_row_event(kr, env, kid, &ev, detail);
+	(void)audit_stage(kr->st, kr->cfg, &ev);	/* logs its own failure */
+}
+
+/* After the key's transaction: written on its own only when the key went
+ * in and its row did not (the stage failed), and said when it cannot be. */
+static void
+key_row_done(void *arg, enum store_env env, const char *kid, int ok)
+{
+	const struct key_row *kr = arg;
+	struct audit_event ev;
+	char detail[128];
+
+	if (store_audit_unstage(kr->st) || !ok)
+		return;
+	key_row_event(kr, env, kid, &ev, detail);
+	if (audit_write(kr->st, kr->cfg, &ev) == -1)
+		log_event(LOG_ERROR, "audit.write_failed", json_pack("{s:s, s:s, s:s}", "action",
+		    kr->action, "kid", kid, "note", "the key is made; its audit row is not"));
+}
+
 /* The key schedule (key_rotation_interval): each key it makes is logged
- * and, as a rotation by hand is, put on the audit trail, durable. */
+ * and, as a rotation by hand is, put on the audit trail, in the key's own
+ * transaction. */
 static void
 scheduled_rotations(struct gh_ctx *ctx, int64_t now)
 {
-	char made[STORE_ENV__MAX][KEYS_KID_LEN + 1], err[256], detail[128];
+	char made[STORE_ENV__MAX][KEYS_KID_LEN + 1], err[256];
+	struct key_row kr = { ctx->store, ctx->cfg, "keys.rotate", "scheduled" };
+	struct keys_audit au = { key_row_stage, key_row_done, &kr };
 	int failed;
 
 	failed = keys_rotate_due(ctx->store, ctx->seal_key, now, ctx->cfg->key_rotation_interval,
-	    ctx->cfg->key_publish_lead, made, err, sizeof(err)) == -1;
+	    ctx->cfg->key_publish_lead, made, &au, err, sizeof(err)) == -1;
 	if (failed)
 		log_event(LOG_ERROR, "keys.schedule_failed", json_pack("{s:s}", "reason", err));
-	for (int env = 0; env < STORE_ENV__MAX; env++) {
-		struct audit_event ev;
-
-		if (made[env][0] == '\0')
-			continue;
-		log_event(LOG_INFO, "keys.rotated", json_pack("{s:s, s:s, s:s}", "env",
-		    store_env_names[env], "kid", made[env], "by", "schedule"));
-		snprintf(detail, sizeof(detail), "scheduled; new kid %s", made[env]);
-		memset(&ev, 0, sizeof(ev));
-		ev.actor = "gatehouse";
-		ev.tenant = ctx->cfg->platform_tenant;
-		ev.action = "keys.rotate";
-		ev.target = store_env_names[env];
-		ev.outcome = "ok";
-		ev.detail = detail;
-		if (audit_write(ctx->store, ctx->cfg, &ev) == -1)
-			log_event(LOG_ERROR, "audit.write_failed", json_pack("{s:s, s:s}", "action",
-			    "keys.rotate", "note", "the key is made; its audit row is not"));
-	}
+	for (int env = 0; env < STORE_ENV__MAX; env++)
+		if (made[env][0] != '\0')
+			log_event(LOG_INFO, "keys.rotated", json_pack("{s:s, s:s, s:s}", "env",
+			    store_env_names[env], "kid", made[env], "by", "schedule"));
 }
 
 /* Every half minute: the key schedule, audit retention, expired token
@@ -601,34 +643,17 @@ serve_listen(struct serve *sv)
 	return 0;
 }
 
-/* A signing key made at start (the first run's, or one for an
- * environment left without a key that signs) on the audit trail, as a
- * rotation's is: every key that signs has a row saying who made it. */
-static void
-audit_key_made(struct serve *sv, int env, const char *kid)
-{
-	struct audit_event ev;
-	char detail[128];
-
-	snprintf(detail, sizeof(detail), "at start: no key signed; new kid %s", kid);
-	memset(&ev, 0, sizeof(ev));
-	ev.actor = "gatehouse";
-	ev.tenant = sv->cfg.platform_tenant;
-	ev.action = "keys.create";
-	ev.target = store_env_names[env];
-	ev.outcome = "ok";
-	ev.detail = detail;
-	if (audit_write(sv->st, &sv->cfg, &ev) == -1)
-		fprintf(stderr, "gatehouse: serve: the %s key %s is made, but the audit trail "
-		    "could not record it\n", store_env_names[env], kid);
-}
-
 /* The signing keys: made on the first run, else loaded and checked. */
 static int
 serve_keys(struct serve *sv)
 {
 	uint8_t seal_key[32];
 	char made[STORE_ENV__MAX][KEYS_KID_LEN + 1], err[1024];
+	/* A key made at start (the first run's, or one for an environment
+	 * left without a key that signs) on the audit trail, as a
+	 * rotation's is: every key that signs has a row saying who made it. */
+	struct key_row kr = { sv->st, &sv->cfg, "keys.create", "at start: no key signed" };
+	struct keys_audit au = { key_row_stage, key_row_done, &kr };
 	int rc;
 
 	/* Before any key is made or loaded: ES256 keys made while it runs
@@ -642,15 +667,13 @@ serve_keys(struct serve *sv)
 		fprintf(stderr, "gatehouse: serve: cannot derive the key seal (HKDF)\n");
 		return -1;
 	}
-	rc = keys_ensure(sv->st, seal_key, sv->alg, clock_now(), &sv->nkeys, made, err, sizeof(err));
+	rc = keys_ensure(sv->st, seal_key, sv->alg, clock_now(), &sv->nkeys, made, &au, err,
+	    sizeof(err));
 	OPENSSL_cleanse(seal_key, sizeof(seal_key));
 	if (rc == -1) {
 		fprintf(stderr, "gatehouse: serve: signing keys: %s\n", err);
 		return -1;
 	}
-	for (int env = 0; env < STORE_ENV__MAX; env++)
-		if (made[env][0] != '\0')
-			audit_key_made(sv, env, made[env]);
 	return 0;
 }
 

@@ -132,20 +132,26 @@ out:
 int
 keys_create(struct store *st, const uint8_t seal_key[32], enum store_env env,
     enum jose_alg alg, const struct keyring_dates *dates,
-    char kid[KEYS_KID_LEN + 1], char *err, size_t errlen)
+    char kid[KEYS_KID_LEN + 1], const struct keys_audit *au, char *err, size_t errlen)
 {
 	struct store_key row;
 	uint8_t *sealed = NULL;
-	int rc = -1;
+	int rc = -1, src;
 
 	if (key_make(seal_key, env, alg, dates, kid, &row, &sealed, err, errlen) == -1)
 		goto out;
+	/* The row naming the kid, staged for the insert's own transaction. */
+	if (au != NULL)
+		au->stage(au->arg, env, kid);
 	/* "store: " marks a failure of the store, not of the request (the
-	 * admin API answers it 503, admin_manage_error). */
-	if (store_key_add(st, &row) != STORE_OK) {
+	 * admin API answers it 503, admin_manage_error). Said before done,
+	 * which may write to the store. */
+	if ((src = store_key_add(st, &row)) != STORE_OK)
 		snprintf(err, errlen, "store: cannot store the new key: %s", store_last_error());
+	if (au != NULL)
+		au->done(au->arg, env, kid, src == STORE_OK);
+	if (src != STORE_OK)
 		goto out;
-	}
 	rc = 0;
 out:
 	free(sealed);
@@ -154,7 +160,7 @@ out:
 
 int
 keys_create_successors(struct store *st, const uint8_t seal_key[32], struct keys_successor *s,
-    size_t n, int64_t now, char *err, size_t errlen)
+    size_t n, int64_t now, const struct keys_audit *au, char *err, size_t errlen)
 {
 	struct store_key rows[STORE_ENV__MAX];
 	struct store_key_rotation r[STORE_ENV__MAX];
@@ -162,7 +168,7 @@ keys_create_successors(struct store *st, const uint8_t seal_key[32], struct keys
 	size_t made = 0;
 	int rc = -1, src;
 
-	if (n == 0 || n > STORE_ENV__MAX) {
+	if (n == 0 || n > STORE_ENV__MAX || (au != NULL && n != 1)) {
 		snprintf(err, errlen, "one rotation per environment");
 		return -1;
 	}
@@ -174,16 +180,22 @@ keys_create_successors(struct store *st, const uint8_t seal_key[32], struct keys
 		r[made].old_remove_at = s[made].old_remove_at;
 		r[made].replaces = s[made].replaces;
 	}
-	if ((src = store_key_rotate_envs(st, r, n, now)) != STORE_OK) {
-		/* The store's refusal names the env. */
-		if (src == STORE_CONFLICT && strstr(store_last_error(), "came first") != NULL)
-			snprintf(err, errlen, "%s", store_last_error());
-		else if (src == STORE_CONFLICT)
-			snprintf(err, errlen, "%s; wait until it signs", store_last_error());
-		else
-			snprintf(err, errlen, "store: cannot store the new key: %s", store_last_error());
+	/* The row naming the kid, staged for the rotation's transaction. */
+	if (au != NULL)
+		au->stage(au->arg, s[0].env, s[0].kid);
+	/* The store's refusal names the env; said before done, which may
+	 * write to the store. */
+	if ((src = store_key_rotate_envs(st, r, n, now)) == STORE_CONFLICT &&
+	    strstr(store_last_error(), "came first") != NULL)
+		snprintf(err, errlen, "%s", store_last_error());
+	else if (src == STORE_CONFLICT)
+		snprintf(err, errlen, "%s; wait until it signs", store_last_error());
+	else if (src != STORE_OK)
+		snprintf(err, errlen, "store: cannot store the new key: %s", store_last_error());
+	if (au != NULL)
+		au->done(au->arg, s[0].env, s[0].kid, src == STORE_OK);
+	if (src != STORE_OK)
 		goto out;
-	}
 	rc = 0;
 out:
 	for (size_t i = 0; i < n; i++)
@@ -193,8 +205,8 @@ out:
 
 int
 keys_ensure(struct store *st, const uint8_t seal_key[32], enum jose_alg alg,
-    int64_t now, int *created, char made[STORE_ENV__MAX][KEYS_KID_LEN + 1], char *err,
-    size_t errlen)
+    int64_t now, int *created, char made[STORE_ENV__MAX][KEYS_KID_LEN + 1],
+    const struct keys_audit *au, char *err, size_t errlen)
 {
 	struct keyring *kr = NULL;
 
@@ -207,7 +219,8 @@ keys_ensure(struct store *st, const uint8_t seal_key[32], enum jose_alg alg,
 		struct keyring_dates d = { now, now, 0, 0 };
 		if (keyring_signing_key(kr, env, now, NULL) != NULL)
 			continue;
-		if (keys_create(st, seal_key, (enum store_env)env, alg, &d, made[env], err, errlen) == -1) {
+		if (keys_create(st, seal_key, (enum store_env)env, alg, &d, made[env], au, err,
+		    errlen) == -1) {
 			keyring_unref(kr);
 			return -1;
 		}

@@ -110,8 +110,8 @@ plan(struct store *st, const struct store_key *ks, size_t n, const char *alg_nam
  * of s[i].env may live: planned, then made in one store transaction. */
 static int
 rotate(struct store *st, const uint8_t seal_key[32], struct keys_successor *s, size_t n,
-    const char *alg_name, int64_t now, int64_t lead, const int64_t *max_lifetime, char *err,
-    size_t errlen)
+    const char *alg_name, int64_t now, int64_t lead, const int64_t *max_lifetime,
+    const struct keys_audit *au, char *err, size_t errlen)
 {
 	struct store_key *ks = NULL;
 	size_t nk = 0;
@@ -127,7 +127,7 @@ rotate(struct store *st, const uint8_t seal_key[32], struct keys_successor *s, s
 	for (size_t i = 0; i < n; i++)
 		if (plan(st, ks, nk, alg_name, now, lead, max_lifetime[i], &s[i], err, errlen) == -1)
 			goto out;
-	if (keys_create_successors(st, seal_key, s, n, now, err, errlen) == -1)
+	if (keys_create_successors(st, seal_key, s, n, now, au, err, errlen) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -138,13 +138,13 @@ out:
 int
 keys_rotate(struct store *st, const uint8_t seal_key[32], enum store_env env,
     const char *alg_name, int64_t now, int64_t lead, int64_t max_lifetime,
-    char kid[KEYS_KID_LEN + 1], char *err, size_t errlen)
+    char kid[KEYS_KID_LEN + 1], const struct keys_audit *au, char *err, size_t errlen)
 {
 	struct keys_successor s;
 
 	memset(&s, 0, sizeof(s));
 	s.env = env;
-	if (rotate(st, seal_key, &s, 1, alg_name, now, lead, &max_lifetime, err, errlen) == -1)
+	if (rotate(st, seal_key, &s, 1, alg_name, now, lead, &max_lifetime, au, err, errlen) == -1)
 		return -1;
 	memcpy(kid, s.kid, sizeof(s.kid));
 	return 0;
@@ -162,7 +162,7 @@ keys_rotate_envs(struct store *st, const uint8_t seal_key[32], struct keys_succe
 	}
 	for (size_t i = 0; i < n; i++)
 		max_lifetime[i] = keys_max_lifetime(st, s[i].env, 86400);
-	return rotate(st, seal_key, s, n, alg_name, now, lead, max_lifetime, err, errlen);
+	return rotate(st, seal_key, s, n, alg_name, now, lead, max_lifetime, NULL, err, errlen);
 }
 
 /* Into took_over, the kid of the key signing for env at now, as the store
@@ -272,8 +272,8 @@ envs_due(struct store *st, int64_t now, int64_t interval, int64_t lead,
 
 int
 keys_rotate_due(struct store *st, const uint8_t seal_key[32], int64_t now,
-    int64_t interval, int64_t lead, char made[STORE_ENV__MAX][KEYS_KID_LEN + 1], char *err,
-    size_t errlen)
+    int64_t interval, int64_t lead, char made[STORE_ENV__MAX][KEYS_KID_LEN + 1],
+    const struct keys_audit *au, char *err, size_t errlen)
 {
 	int due[STORE_ENV__MAX] = { 0 }, again[STORE_ENV__MAX] = { 0 };
 
@@ -289,7 +289,8 @@ keys_rotate_due(struct store *st, const uint8_t seal_key[32], int64_t now,
 		if (!due[env])
 			continue;
 		if (keys_rotate(st, seal_key, (enum store_env)env, NULL, now, lead,
-		    keys_max_lifetime(st, (enum store_env)env, 86400), made[env], err, errlen) == -1) {
+		    keys_max_lifetime(st, (enum store_env)env, 86400), made[env], au, err,
+		    errlen) == -1) {
 			made[env][0] = '\0';
 			/* Every node runs the schedule: refused because another
 			 * node's rotation of env came first (env no longer due),

@@ -562,6 +562,86 @@ class Audit(Suite):
         self.crash_at_each_commit(db, ("keys", "rotate", "--lead", "0"), "keys rotate", nothing,
                                   done_state)
 
+    def keys_and_their_rows(self, server, what):
+        """Every signing key of server's store has its row, made at start
+        (keys.create) or by the schedule (keys.rotate), naming its env and
+        kid, and every such row names a key of the store."""
+        keys = sorted((k["env"], k["kid"]) for k in server.cli("keys", "list"))
+        rows = sorted((r["target"], r["detail"].rsplit(" ", 1)[-1])
+                      for r in server.cli("audit", "list", "--limit", "1000")
+                      if r["action"] in ("keys.create", "keys.rotate"))
+        eq(rows, keys, "%s: each key with its row" % what)
+        return keys
+
+    def test_keys_made_at_start_commit_with_their_rows(self):
+        # Regression: serve made the signing keys of its first run (and of
+        # an env left without one) and wrote their keys.create rows after,
+        # in transactions of their own: a crash between (GATEHOUSE_TEST_FAULT
+        # =store-commit-N ends serve before its N-th commit) left a key that
+        # signs with no row saying who made it. Now each key commits with
+        # its row.
+        for n in range(1, 6):
+            w = Server(start=False, env={"GATEHOUSE_TEST_FAULT": "store-commit-%d" % n})
+            try:
+                eq(w.start(expect_fail=True), 70, "serve ended before commit %d" % n)
+                envs = {e for e, _ in self.keys_and_their_rows(w, "commit %d" % n)}
+                if envs == {"sandbox", "production"}:
+                    break
+            finally:
+                w.cleanup()
+        else:
+            check(False, "the first run's keys were never both made")
+
+    def test_scheduled_rotation_commits_with_its_row(self):
+        # Regression: the key schedule (key_rotation_interval) rotated each
+        # env due and wrote their keys.rotate rows after all of them: a
+        # crash between left a key with no row. Now each rotation commits
+        # with its row, which names the new kid.
+        w = Server("--key-rotation-interval", "1d", "--key-publish-lead", "10m", start=False)
+
+        def rotated():
+            return len(w.cli("keys", "list")) - len(first)
+
+        def run_to_fault(n):
+            """serve with the fault at commit n: 70 when it ended there,
+            0 when it ran through the schedule (both envs rotated)."""
+            w.env["GATEHOUSE_TEST_FAULT"] = "store-commit-%d" % n
+            try:
+                w.start()
+            except RuntimeError as e:
+                check("exited 70" in str(e), "ended at the fault point: %s" % e)
+                return 70
+            # The schedule runs just after the start.
+            deadline = time.time() + 30
+            while w.proc.poll() is None and rotated() < 2 and time.time() < deadline:
+                time.sleep(0.1)
+            if w.proc.poll() is None:
+                w.stop()
+                return 0
+            rc, w.proc = w.proc.wait(), None
+            w.stderr_file.close()
+            return rc
+
+        try:
+            w.start()
+            w.stop()
+            first = self.keys_and_their_rows(w, "first run")
+            w.env["GATEHOUSE_CLOCK_OFFSET"] = str(86400 - 300)
+            for n in range(1, 6):
+                rc = run_to_fault(n)
+                self.keys_and_their_rows(w, "commit %d" % n)
+                if rc == 0:
+                    break
+                eq(rc, 70, "serve ended before commit %d" % n)
+            else:
+                check(False, "the schedule never ran through")
+            eq(rotated(), 2, "both envs rotated, each with its row")
+            p = subprocess.run([BIN, "audit", "verify", "--db", w.db, "--master-key", w.master],
+                               capture_output=True, timeout=60)
+            eq(p.returncode, 0, "the trail verifies: %r" % p.stderr)
+        finally:
+            w.cleanup()
+
     def test_refusal_answer_waits_for_row(self):
         before = self.s.cli("audit", "list", "--action", "token.refused", "--limit", "10000")
         eq(self.s.token("nobody-" + str(time.time()), "x").status, 401, "refused")
