@@ -409,13 +409,22 @@ cmd_audit_prune(int argc, char **argv)
 		store_close(st);
 		return 1;
 	}
-	rc = audit_prune(st, &cfg, &pruned);
-	config_clear(&cfg);
+	audit_ready = st;
 	{
-		/* Who cut the trail, and how far: the checkpoint names no one. */
+		/* Who cut the trail, and how far: the checkpoint names no one.
+		 * Staged, so that the prune's transaction commits it after the
+		 * checkpoint: a crash cannot leave the trail cut with no row
+		 * saying who cut it. */
 		char what[64], why[256];
 		snprintf(what, sizeof(what), "older than %.40s", cli_has(&a, "older-than") ?
 		    cli_get(&a, "older-than") : "audit_retention");
+		if (cli_audit_stage(&a, st, "audit.prune", NULL, what) == -1) {
+			config_clear(&cfg);
+			store_close(st);
+			return 1;
+		}
+		rc = audit_prune(st, &cfg, &pruned);
+		config_clear(&cfg);
 		snprintf(why, sizeof(why), "%s", rc == -1 ? store_last_error() : "");
 		cli_audit(&a, st, "audit.prune", NULL, what, rc == -1 ? why : NULL);
 		if (rc == -1) {

@@ -366,10 +366,12 @@ sq_audit_prune(void *h, const struct store_audit_key *k, int64_t before, int64_t
 	sqlite3 *db = sq_main_lock(h);
 	sqlite3_stmt *st = NULL;
 	struct store_audit cp;
+	const struct store_audit_key *ak;
+	const struct store_audit *row;
 	uint8_t through_hash[32], kept_digest[32];
 	char detail[256];
 	int64_t through = 0, kept = 0, deleted = 0;
-	int rc, src, found, intx = 0;
+	int rc, src, found, intx = 0, staged;
 
 	if ((rc = sq_begin_write(db, "audit: prune: begin")) != STORE_OK)
 		goto out;
@@ -399,12 +401,20 @@ sq_audit_prune(void *h, const struct store_audit_key *k, int64_t before, int64_t
 		    sqlite3_changes(db), (long long)deleted);
 		goto out;
 	}
+	/* The row of who pruned (store.h store_audit_stage), after the
+	 * checkpoint and in its transaction, as every change's row is
+	 * (PostgreSQL's prune commits through pgi_tx_end, which appends it). */
+	if ((staged = store_audit_staged(h, &ak, &row)) &&
+	    (rc = sq_audit_append_tx(db, ak, row, 1)) != STORE_OK)
+		goto out;
 	store_fault_before_commit();
 	if ((src = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
 		rc = sq_error(db, src, "audit: prune: commit");
 		goto out;
 	}
 	intx = 0;
+	if (staged)
+		store_audit_staged_committed(h);
 	*pruned = deleted;
 out:
 	sqlite3_finalize(st);

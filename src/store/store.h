@@ -914,7 +914,9 @@ typedef int (*store_audit_fn)(void *arg, const struct store_audit *row);
 int	store_audit_scan(struct store *, int64_t from_seq, store_audit_fn fn,
 	    void *arg);
 /* The retention prune (above), at time now (ms) for the checkpoint row.
- * *pruned gets the rows deleted (0: nothing old enough, no checkpoint).
+ * *pruned gets the rows deleted (0: nothing old enough, no checkpoint,
+ * and nothing committed). A row this thread staged (store_audit_stage:
+ * who pruned) goes in after the checkpoint, in the same transaction.
  * Needs the key, as store_audit_append. */
 int	store_audit_prune(struct store *, int64_t before, int64_t now,
 	    int64_t *pruned);

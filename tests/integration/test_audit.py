@@ -1066,6 +1066,35 @@ class Audit(Suite):
             self.edit(t, sql)
             self.expect_broken(t, seq, words)
 
+    def test_prune_commits_with_its_row(self):
+        # Regression: audit prune cut the trail (its checkpoint with it)
+        # and wrote its own audit.prune row after, in a second transaction:
+        # a crash between left the trail cut with no row naming who cut
+        # it. Now the row goes in the prune's transaction: a crash before
+        # its commit leaves neither, one after it both.
+        db = self.snapshot("prune-crash")
+        tokens = len([r for r in self.rows(db) if r[6] in ("token.issued", "token.refused")])
+        args = ("audit", "prune", "--older-than", "1h")
+
+        def state():
+            rows = self.rows(db)
+            return (len([r for r in rows if r[6] in ("token.issued", "token.refused")]),
+                    [r[6] for r in rows if r[6] in ("audit.checkpoint", "audit.prune")])
+
+        for fault in ("store-commit-1", "cli-before-audit"):
+            p = self.run_cli(db, *args, env={"GATEHOUSE_CLOCK_OFFSET": "7200",
+                                             "GATEHOUSE_TEST_FAULT": fault})
+            eq(p.returncode, 70, "prune ended at %s: %r" % (fault, p.stderr))
+            if fault == "store-commit-1":
+                eq(state(), (tokens, []), "before its commit: nothing pruned, no row")
+        eq(state(), (0, ["audit.checkpoint", "audit.prune"]),
+           "after its commit: the rows pruned, the checkpoint and the prune's row")
+        who = self.rows(db)[-1]
+        check(who[3].startswith("cli:") and who[7] == "older than 1h" and who[8] == "ok",
+              "the prune's row names who ran it and how far: %r" % (who,))
+        rc, out, err = self.verify(db)
+        eq(rc, 0, "the pruned trail verifies: " + err)
+
     def test_retention_by_server_config(self):
         s = Server("--audit-retention", "1")
         try:

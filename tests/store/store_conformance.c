@@ -2860,6 +2860,46 @@ key_rotations_of_both_envs_at_once(void **state)
 	store_close(s);
 }
 
+/*
+ * The row of who pruned, staged, goes in with the prune (after its
+ * checkpoint, in its transaction); a prune with nothing old enough
+ * commits nothing, and leaves it for the caller to write. It used to be
+ * written after the prune had committed: a crash between left the trail
+ * cut with no row saying who cut it.
+ */
+static void
+audit_prune_takes_its_staged_row(void **state)
+{
+	const struct conformance_backend *b = *state;
+	struct store *s = open_store();
+	struct store_audit a;
+	int64_t pruned = -1;
+
+	append_rows(s, 5, "token.issued");
+	append_rows(s, 1, "tenant.create");
+	memset(&a, 0, sizeof(a));
+	a.at = 3000;
+	a.actor = (char *)"cli:op";
+	a.action = (char *)"audit.prune";
+	a.target = (char *)"older than 1h";
+	a.outcome = (char *)"ok";
+	/* Nothing before 500: no transaction commits, the row stays out. */
+	assert_int_equal(store_audit_stage(s, &a), STORE_OK);
+	assert_int_equal(store_audit_prune(s, 500, 2000, &pruned), STORE_OK);
+	assert_int_equal(pruned, 0);
+	assert_int_equal(store_audit_unstage(s), 0);
+	assert_int_equal(b->count("SELECT count(*) FROM audit WHERE action = 'audit.prune'"), 0);
+
+	assert_int_equal(store_audit_stage(s, &a), STORE_OK);
+	assert_int_equal(store_audit_prune(s, 1000000, 2000, &pruned), STORE_OK);
+	assert_int_equal(pruned, 5);
+	assert_int_equal(store_audit_unstage(s), 1);
+	assert_int_equal(b->count("SELECT seq FROM audit WHERE action = 'audit.prune'"), 8);
+	assert_int_equal(b->count("SELECT seq FROM audit WHERE action = 'audit.checkpoint'"), 7);
+	assert_true(verify(s, fixture_key()).ok);
+	store_close(s);
+}
+
 /* -- the suite --------------------------------------------------------------------------- */
 
 #define T(f)	cmocka_unit_test_prestate_setup_teardown(f, b->setup, b->teardown, (void *)b)
@@ -2912,6 +2952,7 @@ conformance_run(const struct conformance_backend *b)
 		T(audit_scan_is_one_snapshot),
 		T(audit_verify_prune_before_scan),
 		T(audit_row_staged_commits_with_its_change),
+		T(audit_prune_takes_its_staged_row),
 	};
 
 	return cmocka_run_group_tests_name(b->name, tests, NULL, NULL);
