@@ -328,7 +328,9 @@ locks_shared(void **state)
 	assert_int_equal(store_lock_clear(b, "192.0.2.1", NULL, 1400, &count), STORE_OK);
 	assert_int_equal(count, 0);	/* expired at 1300: removed, not counted */
 	assert_int_equal(locks_in_force(a, 0), 0);
-	assert_true(lock_gen(b) == gb + 1);
+	/* Both removals move the counter, the expired lock's too: a node
+	 * whose clock is behind may still hold it (leeway). */
+	assert_true(lock_gen(b) == gb + 2);
 	store_close(a);
 	store_close(b);
 }
