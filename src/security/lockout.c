@@ -591,7 +591,12 @@ lockout_sync(struct lockout *l, const struct lockout_lock *locks, size_t n, int 
 			continue;	/* full: the lock stays in the store for the next sync */
 		if (!place(l, e, locks[i].until, now))
 			continue;	/* ended here already: not lengthened by a read */
-		e->in_store = 1;
+		/* An older lock's row (read until leeway past its end) is not
+		 * the newer one made here since, whose write may be on its way:
+		 * taken for it, that lock was lifted as cleared once the old
+		 * row left the read. */
+		if (locks[i].until >= e->locked_until)
+			e->in_store = 1;
 		e->sync_round = round;
 	}
 	/* A lock the list lacks may be among those not read. */

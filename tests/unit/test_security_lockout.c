@@ -543,6 +543,54 @@ a_lock_from_a_node_behind_is_kept_for_leeway(void **state)
 	lockout_free(l);
 }
 
+/*
+ * Regression: a sync that read an older lock's row (the store keeps it,
+ * and a reload reads it, until leeway past its end) while a newer lock of
+ * the same pair, made here, was still on its way to the store took the
+ * newer lock for stored. Once the old row left the read, and while the
+ * write had not landed (retried, or dropped from a full queue), the next
+ * sync lifted the newer lock as cleared: the guesser went on at once.
+ */
+static void
+an_older_row_is_not_taken_for_a_newer_lock(void **state)
+{
+	static const struct lockout_config skew = { 3, 50, 100, 50, 30 };
+	struct lockout *l = lockout_new(&skew);
+	struct lockout_lock lk[LOCKOUT_KIND__MAX], old, *out = NULL;
+	size_t n = 0;
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		lockout_failure(l, "c", "192.0.2.80", AT(1000), lk);
+	lockout_mark_stored(l, lk, 1, 5);
+	old = lk[0];					/* until 1050, in the store */
+	assert_int_equal(lockout_sync(l, &old, 1, 1, AT(1001), 5, &out, &n), 0);
+	free(out);
+	assert_int_equal(lockout_expired(l, AT(1051), &out, &n), 0);
+	assert_int_equal(n, 1);
+	free(out);
+	/* Locked again at once; its write does not reach the store. */
+	for (int i = 0; i < 3; i++)
+		lockout_failure(l, "c", "192.0.2.80", AT(1052), lk);
+	assert_int_equal(lk[0].until, 1102);
+	/* Another node's lock moves the counter: the old row is read. */
+	assert_int_equal(lockout_sync(l, &old, 1, 1, AT(1053), 6, &out, &n), 0);
+	assert_int_equal(n, 0);
+	free(out);
+	/* Past the old row's leeway, a sync lacking both keeps the new lock. */
+	assert_int_equal(lockout_sync(l, NULL, 0, 1, AT(1090), 7, &out, &n), 0);
+	assert_int_equal(n, 0);
+	free(out);
+	assert_true(locked(l, "c", "192.0.2.80", 1090));
+	/* Once written and seen, a clear still removes it. */
+	lockout_mark_stored(l, lk, 1, 8);
+	assert_int_equal(lockout_sync(l, NULL, 0, 1, AT(1091), 8, &out, &n), 0);
+	assert_int_equal(n, 1);
+	free(out);
+	assert_false(locked(l, "c", "192.0.2.80", 1091));
+	lockout_free(l);
+}
+
 int
 main(void)
 {
@@ -561,6 +609,7 @@ main(void)
 		cmocka_unit_test(the_failure_window_is_measured_on_the_monotonic_clock),
 		cmocka_unit_test(a_lock_read_from_the_store_lasts_at_most_a_duration),
 		cmocka_unit_test(a_lock_from_a_node_behind_is_kept_for_leeway),
+		cmocka_unit_test(an_older_row_is_not_taken_for_a_newer_lock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
