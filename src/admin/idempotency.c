@@ -150,14 +150,22 @@ idem_finish(struct store *st, struct idem_claim *claim, const struct http_respon
 {
 	json_t *o;
 	char *kept = NULL;
-	int rc;
+	int rc, acted;
 
 	if (!claim->active)
 		return;
 	claim->active = 0;
 	/* Ended first: recording the answer is not the call's change. */
-	(void)store_idem_unmark(st);
+	acted = store_idem_unmark(st);
 	test_fault_point("idempotency-before-finish");
+	/* A call that changed the store and then failed (a client made, its
+	 * read back failing) must not be run again by its retry: its record
+	 * stays ACTED, as after a crash past the change (409). */
+	if ((resp->status >= 500 || resp->status == 0) && acted) {
+		log_event(LOG_WARN, "admin.idempotency_acted_failed", json_pack("{s:i}",
+		    "status", resp->status));
+		return;
+	}
 	if (resp->status >= 500 || resp->status == 0) {
 		if (store_idem_release(st, claim->client_id, claim->key, claim->created_at) != STORE_OK)
 			log_event(LOG_WARN, "admin.idempotency_release_failed",

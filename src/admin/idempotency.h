@@ -21,7 +21,9 @@
  * the key is kept, with the reason idempotency_unknown once the first
  * began IDEM_STALE_SECONDS ago. Calls without X-Request-ID are not deduplicated (the
  * server's own generated id is not a key). Answers of 5xx are not kept: the
- * call did not complete, a retry runs again. A client_secret in an answer
+ * call did not complete, a retry runs again; unless it changed the store
+ * before it failed (its record ACTED): then a retry gets 409, as after a
+ * crash past its change. A client_secret in an answer
  * is not kept (it is shown once): a replay says client_secret_omitted.
  *
  * Use (any handler whose caller is known):

@@ -136,8 +136,9 @@ pg_idem_release(void *h, const char *client_id, const char *key, int64_t created
 	pv_s(&v, client_id);
 	pv_s(&v, key);
 	pv_i(&v, created_at);
+	/* RUNNING only: an ACTED record's call changed the store (store.h). */
 	rc = pgi_write1(h, "DELETE FROM idempotency WHERE client_id = $1 AND key = $2"
-	    " AND created_at = $3 AND state <> 1", &v, 0, &changes, "idempotency release", NULL, NULL);
+	    " AND created_at = $3 AND state = 0", &v, 0, &changes, "idempotency release", NULL, NULL);
 	if (rc == STORE_OK && changes == 0)
 		rc = store_set_error(STORE_NOTFOUND, "no unfinished idempotency record of this call");
 	return rc;

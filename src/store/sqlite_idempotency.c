@@ -120,8 +120,10 @@ sq_idem_release(void *h, const char *client_id, const char *key, int64_t created
 	sqlite3_stmt *st;
 	int rc, changes = 0;
 
+	/* RUNNING only: an ACTED record's call changed the store, and a
+	 * retry must not run it again (store.h). */
 	if ((rc = sq_prep(db, "idempotency", "DELETE FROM idempotency"
-	    " WHERE client_id = ? AND key = ? AND created_at = ? AND state <> 1",
+	    " WHERE client_id = ? AND key = ? AND created_at = ? AND state = 0",
 	    &st, SQ_ARGS(SQ_TEXT(client_id), SQ_TEXT(key), SQ_INT(created_at)))) == STORE_OK &&
 	    (rc = sq_step_done(db, st, &changes, "idempotency release")) == STORE_OK && changes == 0)
 		rc = store_set_error(STORE_NOTFOUND, "no unfinished idempotency record of this call");

@@ -405,8 +405,9 @@ void	store_token_free(struct store_token *, size_t n);
  * before it expires: its call changed the store and never recorded its
  * answer (admin/idempotency.h). finish stores the answer (DONE) and
  * release drops the record (so a retry may run), each only of the record
- * begun at created_at (the caller's own, not one that replaced it) and
- * not yet DONE.
+ * begun at created_at (the caller's own, not one that replaced it): finish
+ * one not yet DONE, release one still RUNNING (an ACTED one's call changed
+ * the store: run again, it would act twice; STORE_NOTFOUND, kept).
  */
 enum store_idem_state { STORE_IDEM_RUNNING, STORE_IDEM_DONE, STORE_IDEM_ACTED };
 struct store_idem {

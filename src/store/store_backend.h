@@ -136,8 +136,8 @@ struct store_ops {
 	 * generation. begin: insert RUNNING, or STORE_CONFLICT with the live
 	 * record in *existing; an expired one, or a stale RUNNING one of the
 	 * same fingerprint (store.h), is replaced in the same transaction.
-	 * finish/release: STORE_NOTFOUND when no unfinished record begun at
-	 * created_at.
+	 * finish/release: STORE_NOTFOUND when no unfinished (release: no
+	 * RUNNING) record begun at created_at.
 	 * NULL in a backend that lacks them: store.c answers STORE_ERROR. */
 	int	(*idem_begin)(void *h, const struct store_idem *rec, int64_t now,
 		    int64_t stale_before, struct store_idem *existing);

@@ -1047,6 +1047,36 @@ class Admin(Suite):
         finally:
             s.cleanup()
 
+    def test_a_call_that_acted_then_failed_is_not_run_by_its_retry(self):
+        # A 5xx answer is not kept, so that a retry runs the call again:
+        # right when it changed nothing, wrong when it changed the store
+        # before it failed (a client made, then a read of it failing: the
+        # retry made a second client). Here the change is a key's
+        # revocation, answered 503 because the keyring cannot reload (the
+        # other env's key no longer unseals). Its record, marked ACTED by
+        # the change, was released all the same, and the retry ran the
+        # revocation again ("already removed"): now it gets 409.
+        s = Server()
+        try:
+            root = {"Authorization": "Bearer " + s.token(
+                s.bootstrap["client_id"], s.bootstrap["client_secret"]).json()["access_token"]}
+            r = s.post_json(A + "/keys/rotate", {"env": "sandbox", "lead": 600}, headers=root)
+            eq(r.status, 201, "a successor waits: %r" % r)
+            keys = s.request("GET", A + "/keys", headers=root).json()["keys"]
+            cur = [k["kid"] for k in keys if k["env"] == "sandbox" and k["state"] == "active"]
+            eq(len(cur), 1, "one sandbox key signs: %r" % keys)
+            s.sql("UPDATE signing_keys SET sealed = substr(sealed, 1, 8) WHERE env = 1")
+            h = dict(root, **{"X-Request-ID": "revoke-acted-1"})
+            r = s.post_json(A + "/keys/%s/revoke" % cur[0], {}, headers=h)
+            eq(r.status, 503, "revoked, the keyring not reloaded: %r" % r)
+            check("revoked" in r.json()["error_description"], "says so: %r" % r.json())
+            r = s.post_json(A + "/keys/%s/revoke" % cur[0], {}, headers=h)
+            eq((r.status, r.json()["error"]), (409, "invalid_request"),
+               "the retry does not act again: %r" % r)
+            check("X-Request-ID" in r.json()["error_description"], "says why: %r" % r.json())
+        finally:
+            s.cleanup()
+
     def test_a_stale_claim_is_taken_over_once(self):
         # Six retries at once of a call whose server stopped before acting
         # (its record RUNNING, unmarked, 10 minutes old), the call slow (an

@@ -164,6 +164,32 @@ a_call_that_never_acted_is_taken_over(void **state)
 	store_close(s);
 }
 
+/*
+ * A call that acted and then answered 5xx released its key as one that
+ * never acted would, and its retry ran it again: a second client, a
+ * second secret. Release drops a RUNNING record only; an ACTED one stays,
+ * and a retry sees it.
+ */
+static void
+an_acted_record_is_not_released(void **state)
+{
+	struct store *s = open_store();
+	struct store_idem r = rec("c1", "k5", FP_A, 1000), old;
+	struct store_tenant t = { .id = "t-acted", .name = "acted", .created_at = 1000 };
+
+	(void)state;
+	assert_int_equal(store_idem_begin(s, &r, 1000, 700, &old), STORE_OK);
+	assert_int_equal(store_idem_mark_acted(s, "c1", "k5", 1000), STORE_OK);
+	assert_int_equal(store_tenant_create(s, &t), STORE_OK);
+	assert_int_equal(store_idem_unmark(s), 1);
+	assert_int_equal(store_idem_release(s, "c1", "k5", 1000), STORE_NOTFOUND);
+	r = rec("c1", "k5", FP_A, 1001);
+	assert_int_equal(store_idem_begin(s, &r, 1001, 701, &old), STORE_CONFLICT);
+	assert_int_equal(old.state, STORE_IDEM_ACTED);
+	store_idem_clear(&old);
+	store_close(s);
+}
+
 static void
 bad_arguments_change_nothing(void **state)
 {
@@ -189,6 +215,7 @@ main(void)
 		STORE_TEST(claim_finish_replay),
 		STORE_TEST(release_expire),
 		STORE_TEST(a_call_that_never_acted_is_taken_over),
+		STORE_TEST(an_acted_record_is_not_released),
 		STORE_TEST(bad_arguments_change_nothing),
 	};
 
