@@ -537,6 +537,20 @@ apply(struct gh_ctx *ctx, const struct approval_actor *checker, const struct sto
 		free(result);
 		return 0;
 	}
+	if (!ok && made) {
+		/* The change committed with its mark, and the applier failed
+		 * after it (its read back): the change is made. FAILED would
+		 * say it never was, of a client made with the secret shown to
+		 * the maker at filing working. */
+		free(result);
+		result = NULL;
+		if ((j = json_pack("{s:s, s:s}", "note", "the change was made; the applier failed "
+		    "after it", "error", aerr[0] != '\0' ? aerr : "unknown")) != NULL)
+			result = json_dumps(j, JSON_COMPACT);
+		json_decref(j);
+		j = NULL;
+		ok = 1;
+	}
 	if (ok) {
 		/* Only JSON goes into the record. */
 		if (result == NULL)

@@ -67,7 +67,9 @@ struct approval_actor {
  * approval as stored (payload: the arguments the maker filed). Returns 0
  * with *result_json a malloc'd JSON text (may stay NULL: "{}"), recorded in
  * the approval (state APPLIED); or -1 with a sentence in err (state FAILED,
- * the error recorded as {"error": err}). Must validate the payload again:
+ * the error recorded as {"error": err}; APPLIED, with {"note", "error"},
+ * when its write had committed: the change is made). Must validate the
+ * payload again:
  * the world may have changed since filing.
  * Called again by approvals_recover for an approval left APPROVED by a
  * process that stopped between the decision and making the change; it

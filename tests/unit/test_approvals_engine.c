@@ -60,6 +60,23 @@ apply_fail(struct gh_ctx *c, const struct store_approval *a, char **result, char
 	return -1;
 }
 
+/* Makes its change (a tenant, committing the approval's applied mark
+ * with it), then fails, as an applier whose read back of the change fails
+ * on a store error does. */
+static int
+apply_then_fail(struct gh_ctx *c, const struct store_approval *a, char **result, char *err,
+    size_t errlen)
+{
+	struct store_tenant t = { "made-then-failed", "made", 1 };
+
+	(void)a;
+	(void)result;
+	if (store_tenant_create(c->store, &t) != STORE_OK)
+		return snprintf(err, errlen, "store: %s", store_last_error()), -1;
+	snprintf(err, errlen, "store: cannot read the change back");
+	return -1;
+}
+
 static int
 setup(void **state)
 {
@@ -202,6 +219,31 @@ failing_applier_and_missing_kind(void **state)
 	assert_int_equal(approvals_file(&ctx, &maker, &req, &a, err, sizeof(err)), 0);
 	store_approval_clear(&a);
 	assert_int_equal(approvals_file(&ctx, &maker, &req, &a, err, sizeof(err)), 409);
+}
+
+/*
+ * An applier that made its change and then failed (its read back of it)
+ * was recorded FAILED: the change in effect (a client made, with the
+ * secret shown to the maker at filing working) under a record saying it
+ * never was, and recovery never looks at a FAILED one. Its mark says it
+ * was made: APPLIED, with the error.
+ */
+static void
+a_change_made_then_failed_is_recorded_applied(void **state)
+{
+	struct store_approval a;
+	struct store_tenant t;
+	char id[APPROVAL_ID_LEN + 1], err[256];
+
+	(void)state;
+	assert_int_equal(approvals_register("test.madefail", apply_then_fail), 0);
+	file_op("test.madefail", "", id);
+	assert_int_equal(approvals_decide(&ctx, &checker, id, 1, &a, err, sizeof(err)), 0);
+	assert_int_equal(store_tenant_get(ctx.store, "made-then-failed", &t), STORE_OK);
+	store_tenant_clear(&t);
+	assert_int_equal(a.state, STORE_APPROVAL_APPLIED);
+	assert_non_null(strstr(a.result, "cannot read the change back"));
+	store_approval_clear(&a);
 }
 
 static void
@@ -504,6 +546,8 @@ main(void)
 		cmocka_unit_test(registry),
 		cmocka_unit_test_setup_teardown(applied_exactly_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(failing_applier_and_missing_kind, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_change_made_then_failed_is_recorded_applied, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(calls, setup, teardown),
 		cmocka_unit_test_setup_teardown(calls_with_query, setup, teardown),
