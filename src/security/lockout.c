@@ -641,6 +641,23 @@ lockout_mark_stored(struct lockout *l, const struct lockout_lock *locks, size_t 
 }
 
 int
+lockout_ended(struct lockout *l, const struct lockout_lock *lk, struct lockout_now now)
+{
+	char k[LOCKOUT_KEY_MAX];
+	struct entry *e;
+	int ended;
+
+	make_key(k, lk->kind, lk->address, lk->client_id);
+	pthread_mutex_lock(&l->mu);
+	if ((e = find(l, k)) == NULL)
+		ended = lk->until <= now.wall;
+	else
+		ended = e->locked_until != lk->until || !in_force(e, now);
+	pthread_mutex_unlock(&l->mu);
+	return ended;
+}
+
+int
 lockout_expired(struct lockout *l, struct lockout_now now, struct lockout_lock **out,
     size_t *n)
 {

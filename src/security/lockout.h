@@ -137,6 +137,15 @@ int	lockout_sync(struct lockout *, const struct lockout_lock *locks,
  * generation read after the commit. */
 void	lockout_mark_stored(struct lockout *, const struct lockout_lock *locks,
 	    size_t n, uint64_t gen);
+/*
+ * 1 when lk, a lock made here, no longer holds: its time ran out here (the
+ * monotonic clock, not lk->until against the wall clock, which a step
+ * forward would end early), or its entry now holds another lock or none
+ * (cleared, ended, or a newer one placed). A lock whose entry went from
+ * memory to make room is judged by its wall-clock end. For the lock
+ * writer: whether a lock whose write failed is still worth writing.
+ */
+int	lockout_ended(struct lockout *, const struct lockout_lock *lk, struct lockout_now now);
 /* Locks whose time ran out since the last call, into *out (malloc'd; NULL
  * when none), and forgets them: for the "unlocked" log. 0 or -1. */
 int	lockout_expired(struct lockout *, struct lockout_now now, struct lockout_lock **out,

@@ -107,14 +107,17 @@ write_batch(struct lockwriter *w, const struct lockout_lock *batch, size_t n)
 }
 
 /* Puts the locks of a failed write back in the queue (under mu), but for
- * those that ran out meanwhile and those past LOCKWRITER_MAX_QUEUED. */
+ * those that ended here meanwhile and those past LOCKWRITER_MAX_QUEUED.
+ * Ended as the lockout judges it (the monotonic clock): by until against
+ * the wall clock, a step forward dropped locks still in force here, which
+ * then never reached the store (other nodes, `gatehouse lock list`). */
 static void
 requeue(struct lockwriter *w, const struct lockout_lock *batch, size_t n)
 {
-	int64_t now = clock_now();
+	struct lockout_now now = lockout_now_at(clock_now());
 
 	for (size_t i = 0; i < n; i++)
-		if (batch[i].until > now && queue_one(w, &batch[i]) == -1)
+		if (!lockout_ended(w->lockout, &batch[i], now) && queue_one(w, &batch[i]) == -1)
 			w->dropped++;
 }
 

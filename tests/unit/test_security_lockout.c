@@ -591,6 +591,37 @@ an_older_row_is_not_taken_for_a_newer_lock(void **state)
 	lockout_free(l);
 }
 
+/* lockout_ended (the lock writer's retry): by this node's own clock, and
+ * for this exact lock only. */
+static void
+a_lock_has_ended_by_the_monotonic_clock(void **state)
+{
+	struct lockout *l = lockout_new(&cfg);
+	struct lockout_lock lk[LOCKOUT_KIND__MAX], old, gone;
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		lockout_failure(l, "e", "192.0.2.30", AT(1000), lk);
+	assert_int_equal(lk[0].until, 1050);
+	/* The wall clock steps forward an hour, or back: in force for 50 s. */
+	assert_false(lockout_ended(l, &lk[0], AT2(4600, 1010)));
+	assert_false(lockout_ended(l, &lk[0], AT2(500, 1049)));
+	assert_true(lockout_ended(l, &lk[0], AT2(500, 1050)));
+	/* Another lock of the same key (an older one) has ended. */
+	old = lk[0];
+	old.until = 1040;
+	assert_true(lockout_ended(l, &old, AT(1010)));
+	/* Cleared, it has ended. */
+	assert_int_equal(lockout_clear(l, "192.0.2.30", "e"), 1);
+	assert_true(lockout_ended(l, &lk[0], AT(1010)));
+	/* One this table does not hold (made room for): the wall clock. */
+	gone = lk[0];
+	snprintf(gone.address, sizeof(gone.address), "192.0.2.31");
+	assert_false(lockout_ended(l, &gone, AT(1049)));
+	assert_true(lockout_ended(l, &gone, AT(1050)));
+	lockout_free(l);
+}
+
 int
 main(void)
 {
@@ -610,6 +641,7 @@ main(void)
 		cmocka_unit_test(a_lock_read_from_the_store_lasts_at_most_a_duration),
 		cmocka_unit_test(a_lock_from_a_node_behind_is_kept_for_leeway),
 		cmocka_unit_test(an_older_row_is_not_taken_for_a_newer_lock),
+		cmocka_unit_test(a_lock_has_ended_by_the_monotonic_clock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

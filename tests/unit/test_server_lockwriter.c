@@ -27,18 +27,36 @@
 #include "server/lockwriter.h"
 #include "store/store.h"
 #include "tmpdir.h"
+#include "util/util.h"
 
 /* Its wall clock is stepped by wall_ahead_s (wall_step.h). */
 
-/* The writes the lock writer made (linked with --wrap=store_lock_put). */
+/* clock_now() reads time(), not clock_gettime(): stepped the same way
+ * (linked with --wrap=time), so that a lock's wall-clock end moves. */
+time_t __real_time(time_t *t);
+time_t __wrap_time(time_t *t);
+
+time_t
+__wrap_time(time_t *t)
+{
+	time_t v = __real_time(NULL) + (time_t)wall_ahead_s;
+
+	if (t != NULL)
+		*t = v;
+	return v;
+}
+
+/* The writes the lock writer made (linked with --wrap=store_lock_put);
+ * while puts_fail is set, each is refused as a store away would. */
 static atomic_int puts_done;
+static atomic_int puts_fail;
 int __real_store_lock_put(struct store *st, const struct store_lock *locks, size_t n);
 int __wrap_store_lock_put(struct store *st, const struct store_lock *locks, size_t n);
 
 int
 __wrap_store_lock_put(struct store *st, const struct store_lock *locks, size_t n)
 {
-	int rc = __real_store_lock_put(st, locks, n);
+	int rc = atomic_load(&puts_fail) ? STORE_ERROR : __real_store_lock_put(st, locks, n);
 
 	atomic_fetch_add(&puts_done, 1);
 	return rc;
@@ -114,12 +132,64 @@ writes_go_on_after_the_wall_clock_steps_back(void **state)
 	lockout_free(lo);
 }
 
+/*
+ * Regression: after a failed write, the locks whose wall-clock until had
+ * passed were dropped from the retry queue. A lock's time here runs on the
+ * monotonic clock: with the wall clock stepped forward an hour while the
+ * store was away, a lock still in force on this node never reached the
+ * store (other nodes, `gatehouse lock list`).
+ */
+static void
+a_lock_in_force_is_written_after_the_wall_clock_steps_forward(void **state)
+{
+	struct lockout_config lc = { 1, 20, 900, 900, 0 };
+	char url[TMPDIR_LEN + 16], err[256] = "";
+	struct store *st = NULL;
+	struct lockout *lo = lockout_new(&lc);
+	struct lockout_lock made[LOCKOUT_KIND__MAX];
+	struct store_lock *sl = NULL;
+	struct lockwriter *w;
+	size_t n = 0;
+	int64_t retry = 0;
+
+	(void)state;
+	assert_non_null(lo);
+	snprintf(url, sizeof(url), "sqlite:%s/t.db", dir);
+	assert_int_equal(store_open(url, &st, err, sizeof(err)), STORE_OK);
+	atomic_store(&puts_done, 0);
+	assert_int_equal(lockout_failure(lo, "client-a", "192.0.2.7",
+	    lockout_now_at(clock_now()), made), 1);
+	assert_non_null(w = lockwriter_start(st, lo, 900, 50));
+
+	atomic_store(&puts_fail, 1);	/* the store is away */
+	wall_ahead_s = 3600;		/* and the wall clock steps forward an hour */
+	lockwriter_add(w, &made[0]);
+	assert_true(wait_puts(1, 2000));
+	/* Still in force here: an hour on the wall clock is not 900 s here. */
+	assert_int_equal(lockout_check(lo, "client-a", "192.0.2.7",
+	    lockout_now_at(clock_now()), &retry), 1);
+	atomic_store(&puts_fail, 0);	/* the store is back */
+	(void)wait_puts(2, 2000);	/* the retry, 50 ms on (or the last write at stop) */
+	wall_ahead_s = 0;
+	lockwriter_stop(w);
+
+	assert_int_equal(store_lock_list(st, 0, &sl, &n), STORE_OK);
+	assert_int_equal(n, 1);		/* before the fix: 0, dropped from the queue */
+	assert_string_equal(sl[0].client_id, "client-a");
+	assert_int_equal(sl[0].until, made[0].until);
+	store_lock_free(sl, n);
+	store_close(st);
+	lockout_free(lo);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(writes_go_on_after_the_wall_clock_steps_back,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_lock_in_force_is_written_after_the_wall_clock_steps_forward, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
