@@ -127,11 +127,19 @@ report(struct ratesync *r, int rc, const char *what)
 static void
 sync_once(struct ratesync *r)
 {
-	int64_t now = clock_now(), now_ms = (int64_t)(clock_mono_ns() / 1000000);
+	int64_t now, now_ms = (int64_t)(clock_mono_ns() / 1000000);
 	struct store_rate *got = NULL;
 	size_t n = 0;
 	int rc;
 
+	/* Rows are stamped, pruned and read by age on the store's clock, the
+	 * same for every node: on each node's own, a node more than 300 s
+	 * behind had its rows taken for old (never read, and deleted at
+	 * each other node's push), and one ahead read none of the others'. */
+	if ((rc = store_clock(r->store, &now)) != STORE_OK) {
+		report(r, rc, "clock");
+		return;		/* nothing collected: pushed at the next sync */
+	}
 	r->n = 0;
 	ratelimit_collect(r->rl, add_row, r);
 	rc = r->n > 0 ? store_rate_push(r->store, r->node, r->rows, r->n, now) : STORE_OK;

@@ -8,7 +8,9 @@
  * read (ratelimit_drain). A client is therefore held to its limit over all
  * nodes, give or take what the nodes issue within one interval. The first
  * read only takes note: what others issued before this node started is
- * not held against its clients. A store that cannot be reached costs only
+ * not held against its clients. Rows are stamped and read by age on the
+ * store's clock (store_clock), the same for every node whatever its own
+ * reads. A store that cannot be reached costs only
  * the sharing (each node then limits alone); it is logged once per outage.
  */
 #ifndef GH_RATESYNC_H

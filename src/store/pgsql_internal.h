@@ -286,6 +286,7 @@ int	pg_rate_push(void *h, const char *node, const struct store_rate *rows,
 	    size_t n, int64_t now);
 int	pg_rate_pull(void *h, const char *not_node, int64_t since,
 	    struct store_rate **out, size_t *n);
+int	pg_clock(void *h, int64_t *now);
 int	pg_lock_put(void *h, const struct store_lock *lk, size_t n);
 int	pg_lock_list(void *h, int64_t now, const char *tenant_id, const char *after_address,
 	    const char *after_client_id, int after_kind, int64_t limit, struct store_lock **out,

@@ -296,3 +296,29 @@ pg_rate_pull(void *h, const char *not_node, int64_t since, struct store_rate **o
 	    " WHERE node <> $1 AND updated_at >= $2", &v, sizeof(**out), rate_row,
 	    store_rate_clear_v, (void **)out, n, "rates pull");
 }
+
+/* The server's clock at the statement (clock_timestamp, not the
+ * transaction's now()), in whole seconds. */
+int
+pg_clock(void *h, int64_t *now)
+{
+	enum pq_kind kind;
+	PGresult *r;
+	PGconn *c;
+	int slot, rc;
+
+	if ((rc = pgi_acquire(h, &slot, &c, "clock")) != STORE_OK)
+		return rc;
+	r = pgi_q(c, "SELECT floor(extract(epoch FROM clock_timestamp()))::bigint", NULL, &kind,
+	    &rc, "clock");
+	if (r != NULL) {
+		rc = PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) ? STORE_OK :
+		    store_set_error(STORE_ERROR, "clock: no row");
+		if (rc == STORE_OK)
+			*now = pgi_col_i(r, 0, 0);
+		PQclear(r);
+	} else if (kind != PQ_FAIL)
+		rc = store_set_error(STORE_ERROR, "clock: failed");
+	pgi_release(h, slot);
+	return rc;
+}

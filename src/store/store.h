@@ -674,6 +674,14 @@ int	store_rate_push(struct store *, const char *node, const struct store_rate *r
 int	store_rate_pull(struct store *, const char *not_node, int64_t since,
 	    struct store_rate **out, size_t *n);
 void	store_rate_free(struct store_rate *, size_t n);
+/*
+ * The store's clock, wall-clock seconds into *now: the database server's
+ * where nodes share the store (PostgreSQL), so that times compared across
+ * nodes (store_rate_push's now, store_rate_pull's since) are on one clock
+ * whatever each node's own reads; this process's (clock_now) otherwise.
+ * STORE_OK, or the store's error.
+ */
+int	store_clock(struct store *, int64_t *now);
 
 /*
  * The hot path: records an issued token with group commit. The record is

@@ -215,6 +215,8 @@ struct store_ops {
 		    size_t n, int64_t now);
 	int	(*rate_pull)(void *h, const char *not_node, int64_t since,
 		    struct store_rate **out, size_t *n);
+	/* store_clock: the database server's clock; NULL: this process's. */
+	int	(*clock)(void *h, int64_t *now);
 
 	/*
 	 * Maker-checker approvals (store.h store_approval_*). One row per

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "store/store_internal.h"
+#include "util/util.h"
 
 #define LOCK_REQUIRE_OPS(s, op) REQUIRE((s)->ops->op != NULL, \
 	"lockout locks are not supported by this store backend")
@@ -210,6 +211,17 @@ store_rate_free(struct store_rate *r, size_t n)
 	for (size_t i = 0; r != NULL && i < n; i++)
 		store_rate_clear_v(&r[i]);
 	free(r);
+}
+
+int
+store_clock(struct store *s, int64_t *now)
+{
+	REQUIRE(s != NULL && now != NULL, "NULL argument");
+	if (s->ops->clock == NULL) {
+		*now = clock_now();
+		return STORE_OK;
+	}
+	return s->ops->clock(s->h, now);
 }
 
 int

@@ -386,6 +386,7 @@ const struct store_ops store_pgsql_ops = {
 	.failure_pairs = pg_failure_pairs,
 	.rate_push = pg_rate_push,
 	.rate_pull = pg_rate_pull,
+	.clock = pg_clock,
 	.shared = 1,
 	.connections = pg_connections,
 	.approval_create = pg_approval_create,

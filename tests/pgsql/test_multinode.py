@@ -402,6 +402,30 @@ class MultiNode(Suite):
         other = self.b.client("acme", name="unlimited", roles="viewer")
         eq(self.token(self.c, other).status, 200, "another client")
 
+    def test_rate_limit_holds_with_a_node_whose_clock_is_behind(self):
+        """A node whose clock is 400 s behind the others' still has its
+        tokens counted by them: the shared totals are timed on the
+        database's clock. Before, the others took its rows for five minutes
+        old, read none of them and deleted them at each push, so its share
+        silently stopped counting."""
+        d = Server(*self.a.extra, workdir=self.a.dir, env={"GATEHOUSE_CLOCK_OFFSET": "-400"},
+                   start=False)
+        self.nodes.append(d)
+        try:
+            d.start()
+            c = self.a.client("acme", name="skewed", roles="viewer", rate_limit=6)
+            time.sleep(1.0)     # the new node's first sharing round: only noted
+            for i in range(5):
+                eq(self.token(d, c).status, 200, "token %d on the node behind" % i)
+            eq(self.token(self.a, c).status, 200, "the sixth, on another node")
+            time.sleep(1.5)     # three sharing rounds
+            for node in self.nodes:
+                r = self.token(node, c)
+                eq(r.status, 429, "over the limit on %d: %r" % (node.port, r))
+        finally:
+            self.nodes.remove(d)
+            d.stop()
+
     def test_counts_a_push_failed_to_share_are_shared_later(self):
         """Tokens taken while the shared counts could not be written (their
         table locked past the 5 s lock timeout) are shared once it can be:

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -397,6 +398,20 @@ rate_totals(void **state)
 	store_close(s);
 }
 
+/* The clock rate totals are timed on (store_clock): the database server's
+ * on PostgreSQL, this host's on SQLite; here both are this host's. */
+static void
+clock_reads_now(void **state)
+{
+	struct store *s = open_store();
+	int64_t now = 0, t0 = (int64_t)time(NULL);
+
+	(void)state;
+	assert_int_equal(store_clock(s, &now), STORE_OK);
+	assert_true(now >= t0 - 2 && now <= (int64_t)time(NULL) + 2);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -411,6 +426,7 @@ main(void)
 		STORE_TEST(failure_counters),
 		STORE_TEST(failure_pairs),
 		STORE_TEST(rate_totals),
+		STORE_TEST(clock_reads_now),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
