@@ -26,11 +26,17 @@ pg_lock_put(void *h, const struct store_lock *lk, size_t n)
 		if (lk[i].created_at > newest)
 			newest = lk[i].created_at;
 	pv_i(&prune, newest - STORE_LOCK_PRUNE_AFTER);	/* store.h */
+	pv_i(&prune, STORE_LOCK_PRUNE_AFTER);
 	if ((rc = pgi_acquire(h, &slot, &c, "locks put")) != STORE_OK)
 		return rc;
 	if ((rc = pgi_tx_begin(c)) == STORE_OK) {
-		rc = pgi_run(c, "DELETE FROM locks WHERE until <= $1", &prune, NULL, "locks prune",
-		    NULL, NULL);
+		/* Ended by the writer's clock and by the database's: by the
+		 * writer's alone, a node whose clock ran ahead (2000 s) pruned
+		 * locks still in force on the others, which then took them for
+		 * cleared and lifted them. */
+		rc = pgi_run(c, "DELETE FROM locks WHERE until <= LEAST($1,"
+		    " floor(extract(epoch FROM clock_timestamp()))::bigint - $2)", &prune, NULL,
+		    "locks prune", NULL, NULL);
 		/* Two nodes putting the same lock at once: the upsert takes the
 		 * row lock, the later until wins either way. */
 		for (size_t i = 0; i < n && rc == STORE_OK; i++) {

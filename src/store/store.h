@@ -583,7 +583,10 @@ struct store_lock {
  * before the newest created_at of its batch: that is the writer's clock,
  * and a node whose clock is behind it still holds such a lock (for up to
  * leeway, at most 300 s, past its end: lockout.h); finding it gone, that
- * node would take it for cleared and lift it. */
+ * node would take it for cleared and lift it. Where nodes share the store
+ * (PostgreSQL), only those that ended as long before the store's clock
+ * (store_clock) too: a writer whose clock is far ahead prunes no lock
+ * still in force elsewhere. */
 #define STORE_LOCK_PRUNE_AFTER	600
 int	store_lock_put(struct store *, const struct store_lock *locks, size_t n);
 /* The locks in force at now, ordered by address, client id, kind. */

@@ -225,6 +225,39 @@ class MultiNode(Suite):
         self.a.cli("lock", "clear", "--client", c["client_id"])
         self.within("lock cleared", lambda n: self.token(n, c, xff=xff).status == 200)
 
+    def test_a_node_whose_clock_is_ahead_lifts_no_lock(self):
+        """A lock made by a node whose clock is 2000 s ahead does not
+        lift the locks of the others: before, its write pruned every lock
+        that ended 600 s before its own clock's now, locks still in force
+        on the others among them, and they took the missing rows for
+        cleared."""
+        c = self.a.client("acme", name="ahead", roles="viewer")
+        d = Server(*self.a.extra, workdir=self.a.dir, env={"GATEHOUSE_CLOCK_OFFSET": "2000"},
+                   start=False)
+        self.nodes.append(d)
+        try:
+            d.start()
+            for i in range(5):
+                r = self.token(self.a, c, secret="wrong-%d" % i, xff="198.51.100.81")
+                check(r.status in (401, 429), "guess %d: %r" % (i, r))
+            others = [self.a, self.b, self.c]
+            for n in others:
+                deadline = time.time() + 3
+                while self.token(n, c, xff="198.51.100.81").status != 429:
+                    check(time.time() < deadline, "locked on %d" % n.port)
+                    time.sleep(0.1)
+            time.sleep(1.5)     # every node has seen it in the store
+            for i in range(5):  # a lock made on the node ahead
+                r = self.token(d, c, secret="ahead-%d" % i, xff="198.51.100.82")
+                check(r.status in (401, 429), "guess %d: %r" % (i, r))
+            time.sleep(2)       # its write, and every node's sync
+            for n in others:
+                r = self.token(n, c, xff="198.51.100.81")
+                eq(r.status, 429, "still locked on %d: %r" % (n.port, r))
+        finally:
+            self.nodes.remove(d)
+            d.stop()
+
     def test_guesses_spread_over_nodes_are_counted_together(self):
         """Five bad secrets for one client from one address, spread 2/2/1
         over the three nodes: the pair is locked as if one node had seen

@@ -431,6 +431,30 @@ rate_totals_shared(void **state)
 	store_close(b);
 }
 
+/* Regression: put pruned the locks ended STORE_LOCK_PRUNE_AFTER before
+ * its batch's created_at alone: a node whose clock was 2000 s ahead
+ * deleted a lock still in force on the others, which lifted it as
+ * cleared. The database's clock bounds the prune. */
+static void
+lock_put_by_a_node_ahead_prunes_no_lock_in_force(void **state)
+{
+	struct store *a = open_store(), *b = open_store();
+	int64_t now = (int64_t)time(NULL);
+	struct store_lock held = { STORE_LOCK_PAIR, "c", "192.0.2.1", now, now + 900 };
+	struct store_lock ahead = { STORE_LOCK_PAIR, "c", "192.0.2.2", now + 2000, now + 2900 };
+	struct store_lock *ls = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(store_lock_put(a, &held, 1), STORE_OK);
+	assert_int_equal(store_lock_put(b, &ahead, 1), STORE_OK);
+	assert_int_equal(store_lock_list(a, 0, &ls, &n), STORE_OK);
+	assert_int_equal(n, 2);		/* before: 1, "held" pruned */
+	store_lock_free(ls, n);
+	store_close(a);
+	store_close(b);
+}
+
 static void
 idempotency(void **state)
 {
@@ -764,6 +788,7 @@ main(void)
 		T(locks_shared),
 		T(failure_counters_shared),
 		T(rate_totals_shared),
+		T(lock_put_by_a_node_ahead_prunes_no_lock_in_force),
 		T(idempotency),
 		T(approvals),
 		T(audit_chain_across_nodes),
