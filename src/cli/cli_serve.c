@@ -193,6 +193,9 @@ declare_metrics(void)
 	    "When the TLS certificate served now expires (Unix time; with TLS only).", "");
 	metrics_declare("gatehouse_client_secrets_rotation_due", "gauge",
 	    "Live client secrets older than secret_rotation_age.", "");
+	metrics_declare("gatehouse_clock_skew_seconds", "gauge",
+	    "This node's wall clock minus the database server's, to the second (PostgreSQL "
+	    "only; clock.skew is logged past leeway).", "");
 	metrics_declare("gatehouse_lockouts_total", "counter",
 	    "Locks made after repeated bad credentials, by kind (pair, address).", "kind");
 	metrics_declare("gatehouse_unlocks_total", "counter",

@@ -136,7 +136,8 @@ ctx_share_rate_limits(struct gh_ctx *c, char *err, size_t errlen)
 	if (!store_is_shared(c->store))
 		return 0;
 	if (uuid_v4(node) == -1 ||
-	    (c->ratesync = ratesync_start(c->store, c->ratelimit, node, RATESYNC_INTERVAL_MS)) == NULL) {
+	    (c->ratesync = ratesync_start(c->store, c->ratelimit, node, RATESYNC_INTERVAL_MS,
+	    c->cfg->leeway)) == NULL) {
 		snprintf(err, errlen, "cannot start the rate-limit sharing thread");
 		return -1;
 	}

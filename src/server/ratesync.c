@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "obs/log.h"
+#include "obs/metrics.h"
 #include "server/ratesync.h"
 #include "util/util.h"
 
@@ -23,6 +24,8 @@ struct ratesync {
 	struct ratelimit	*rl;
 	char			 node[STORE_RATE_NODE_MAX + 1];
 	int64_t			 interval_ms;
+	int64_t			 leeway;	/* seconds of skew before clock.skew */
+	int			 skewed;	/* clock.skew logged, not yet _ok */
 	struct seen		*seen;	/* RATESYNC_MAX_SEEN slots */
 	size_t			 nseen;
 	int			 first_read_done, failing;
@@ -124,6 +127,28 @@ report(struct ratesync *r, int rc, const char *what)
 	}
 }
 
+/* This node's clock against the store's (skew: this one's minus the
+ * store's, seconds): always the gauge, and the log once each time it
+ * passes leeway and comes back. Nodes trust each other's clocks within
+ * leeway only (lockout locks, token times); operators are told to run NTP,
+ * and this tells them when a node does not. */
+static void
+note_skew(struct ratesync *r, int64_t skew)
+{
+	int off = skew > r->leeway || skew < -r->leeway;
+
+	metrics_set("gatehouse_clock_skew_seconds", (double)skew, NULL);
+	if (off && !r->skewed)
+		log_event(LOG_WARN, "clock.skew", json_pack("{s:I, s:I, s:s}",
+		    "skew_seconds", (json_int_t)skew, "leeway", (json_int_t)r->leeway, "note",
+		    "this node's wall clock differs from the database server's by more than"
+		    " leeway: keep the nodes' clocks in step (NTP)"));
+	else if (!off && r->skewed)
+		log_event(LOG_INFO, "clock.skew_ok", json_pack("{s:I}", "skew_seconds",
+		    (json_int_t)skew));
+	r->skewed = off;
+}
+
 static void
 sync_once(struct ratesync *r)
 {
@@ -140,6 +165,7 @@ sync_once(struct ratesync *r)
 		report(r, rc, "clock");
 		return;		/* nothing collected: pushed at the next sync */
 	}
+	note_skew(r, clock_now() - now);
 	r->n = 0;
 	ratelimit_collect(r->rl, add_row, r);
 	rc = r->n > 0 ? store_rate_push(r->store, r->node, r->rows, r->n, now) : STORE_OK;
@@ -204,7 +230,8 @@ run(void *arg)
 }
 
 struct ratesync *
-ratesync_start(struct store *st, struct ratelimit *rl, const char *node, int64_t interval_ms)
+ratesync_start(struct store *st, struct ratelimit *rl, const char *node, int64_t interval_ms,
+    int64_t leeway)
 {
 	struct ratesync *r = calloc(1, sizeof(*r));
 
@@ -216,6 +243,7 @@ ratesync_start(struct store *st, struct ratelimit *rl, const char *node, int64_t
 	r->rl = rl;
 	snprintf(r->node, sizeof(r->node), "%s", node);
 	r->interval_ms = interval_ms;
+	r->leeway = leeway;
 	pthread_mutex_init(&r->mu, NULL);
 	{
 		/* The pause between syncs is timed on the monotonic clock: on

@@ -10,7 +10,12 @@
  * read only takes note: what others issued before this node started is
  * not held against its clients. Rows are stamped and read by age on the
  * store's clock (store_clock), the same for every node whatever its own
- * reads. A store that cannot be reached costs only
+ * reads. Each read of the store's clock also measures this node's clock
+ * against it: gatehouse_clock_skew_seconds (this node's minus the
+ * database server's, to the second), and clock.skew logged once when it
+ * passes leeway (the skew nodes accept of each other: lockout locks,
+ * token times), clock.skew_ok when it is back within. A store that cannot
+ * be reached costs only
  * the sharing (each node then limits alone); it is logged once per outage.
  */
 #ifndef GH_RATESYNC_H
@@ -26,10 +31,11 @@
 
 struct ratesync;
 
-/* Starts the thread for node (a fresh id per process). NULL when out of
- * memory or no thread could start. */
+/* Starts the thread for node (a fresh id per process); leeway is the
+ * configured clock skew accepted between nodes, in seconds. NULL when out
+ * of memory or no thread could start. */
 struct ratesync	*ratesync_start(struct store *, struct ratelimit *, const char *node,
-		    int64_t interval_ms);
+		    int64_t interval_ms, int64_t leeway);
 /* Pushes what is left, stops the thread and frees. NULL is a no-op. */
 void		 ratesync_stop(struct ratesync *);
 

@@ -459,6 +459,34 @@ class MultiNode(Suite):
             self.nodes.remove(d)
             d.stop()
 
+    def test_a_node_reports_its_clock_skew(self):
+        """Each node measures its clock against the database server's:
+        gatehouse_clock_skew_seconds, and clock.skew logged once when it
+        passes leeway (30 s), as a node 400 s behind does."""
+        def skew(node):
+            for line in node.get("/metrics").body.decode().splitlines():
+                if line.startswith("gatehouse_clock_skew_seconds "):
+                    return float(line.split()[1])
+            return None
+
+        d = Server(*self.a.extra, workdir=self.a.dir, env={"GATEHOUSE_CLOCK_OFFSET": "-400"},
+                   start=False)
+        self.nodes.append(d)
+        try:
+            d.start()
+            time.sleep(1.5)     # three sharing rounds, each reading the clock
+            got = skew(d)
+            check(got is not None and -402 <= got <= -398, "the node behind: %r" % got)
+            got = skew(self.a)
+            check(got is not None and -2 <= got <= 2, "a node in step: %r" % got)
+            lines = [l for l in d.stderr().splitlines() if '"event":"clock.skew"' in l]
+            eq(len(lines), 1, "logged once: %r" % lines)
+            eq(json.loads(lines[0])["skew_seconds"] <= -398, True, "with the skew")
+            check('"event":"clock.skew"' not in self.a.stderr(), "not by a node in step")
+        finally:
+            self.nodes.remove(d)
+            d.stop()
+
     def test_counts_a_push_failed_to_share_are_shared_later(self):
         """Tokens taken while the shared counts could not be written (their
         table locked past the 5 s lock timeout) are shared once it can be:

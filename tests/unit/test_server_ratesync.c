@@ -73,7 +73,7 @@ syncs_go_on_after_the_wall_clock_steps_back(void **state)
 	snprintf(url, sizeof(url), "sqlite:%s/t.db", dir);
 	assert_int_equal(store_open(url, &st, err, sizeof(err)), STORE_OK);
 	wall_ahead_s = 3600;	/* stepped back an hour from here on */
-	assert_non_null(r = ratesync_start(st, rl, "node-a", 50));
+	assert_non_null(r = ratesync_start(st, rl, "node-a", 50, 30));
 	for (int i = 0; i < 200 && atomic_load(&pulls) < 5; i++)
 		usleep(10000);
 	got = atomic_load(&pulls);
