@@ -59,6 +59,10 @@ admin_manage_error(struct admin_call *c, const char *err)
 	 * one whose id does not parse (admin_clients.c secret_revoke). */
 	if (strstr(own, "does not exist") != NULL || strstr(own, "has no secret") != NULL)
 		admin_error(c, 404, "not_found", "%s", err);
+	else if (strstr(own, STORE_SUPERSEDED_WORDS) != NULL)
+		/* Before "store:": not the store failing, and not worth
+		 * trying again; the call that took over gives the answer. */
+		admin_error(c, 409, "conflict", "%s", err);
 	else if (strncmp(own, "store:", 6) == 0 || strcmp(own, "out of memory") == 0)
 		admin_error(c, 503, "temporarily_unavailable", "%s", err);
 	else if (strstr(own, "already exists") != NULL || strstr(own, "live secrets") != NULL ||
@@ -66,6 +70,15 @@ admin_manage_error(struct admin_call *c, const char *err)
 		admin_error(c, 409, "conflict", "%s", err);
 	else
 		admin_error(c, 400, "invalid_request", "%s", err);
+}
+
+void
+admin_store_error(struct admin_call *c, int rc)
+{
+	if (rc == STORE_SUPERSEDED)
+		admin_error(c, 409, "conflict", "%s", store_last_error());
+	else
+		admin_error(c, 503, "temporarily_unavailable", "store: %s", store_last_error());
 }
 
 /* -- queries ------------------------------------------------------------------ */

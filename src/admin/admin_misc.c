@@ -214,7 +214,7 @@ tokens_revoke_by_name(struct admin_call *c, const char *name, const char *client
 		return -1;
 	}
 	if (rc != STORE_OK) {
-		admin_error(c, 503, "temporarily_unavailable", "store: %s", store_last_error());
+		admin_store_error(c, rc);
 		return -1;
 	}
 	return 0;
@@ -247,7 +247,7 @@ tokens_revoke(struct admin_call *c)
 		if (rc == -1)
 			return;
 		if ((rc = store_token_revoke(c->ctx->store, id, clock_now())) != STORE_OK) {
-			admin_error(c, 503, "temporarily_unavailable", "store: %s", store_last_error());
+			admin_store_error(c, rc);
 			return;
 		}
 		count = 1;
@@ -410,7 +410,7 @@ locks_clear(struct admin_call *c)
 	const char *addr, *client;
 	struct store_client cl;
 	char key[CIDR_LOCK_KEY_LEN];
-	int all, count = 0;
+	int all, count = 0, rc;
 
 	if (admin_fields(c, fields) == -1 || admin_str(c, "address", &addr) == -1 ||
 	    admin_str(c, "client_id", &client) == -1 || admin_bool(c, "all", &all, 0) == -1)
@@ -440,8 +440,8 @@ locks_clear(struct admin_call *c)
 			return;
 		store_client_clear(&cl);
 	}
-	if (store_lock_clear(c->ctx->store, addr, client, clock_now(), &count) != STORE_OK) {
-		admin_error(c, 503, "temporarily_unavailable", "store: %s", store_last_error());
+	if ((rc = store_lock_clear(c->ctx->store, addr, client, clock_now(), &count)) != STORE_OK) {
+		admin_store_error(c, rc);
 		return;
 	}
 	admin_answer(c, 200, json_pack("{s:i}", "cleared", count));

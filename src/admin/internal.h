@@ -59,9 +59,13 @@ struct admin_op {
 void	admin_answer(struct admin_call *, int status, json_t *body);
 void	admin_error(struct admin_call *, int status, const char *code,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* A manage_* failure: 404 (does not exist), 409 (exists, limits, state),
- * 503 (store), else 400 with err as it is. */
+/* A manage_* failure: 404 (does not exist), 409 (exists, limits, state,
+ * or the call taken over: STORE_SUPERSEDED_WORDS), 503 (store), else 400
+ * with err as it is. */
 void	admin_manage_error(struct admin_call *, const char *err);
+/* A store call's failure rc, as the store said it: 409 when a retry or
+ * another applier took the call over (STORE_SUPERSEDED), else 503. */
+void	admin_store_error(struct admin_call *, int rc);
 
 /* A GET's query string into q, refusing any parameter not named in known
  * (NULL-terminated): a misspelt filter or page size must not be ignored.

@@ -49,7 +49,7 @@ store_fail(int rc, char *err, size_t errlen)
 {
 	static const int status[STORE_ERR__MAX] = {
 		[STORE_OK] = 500, [STORE_NOTFOUND] = 404, [STORE_CONFLICT] = 409,
-		[STORE_UNAVAILABLE] = 503, [STORE_ERROR] = 500,
+		[STORE_UNAVAILABLE] = 503, [STORE_ERROR] = 500, [STORE_SUPERSEDED] = 409,
 	};
 
 	return fail(err, errlen, (unsigned)rc < STORE_ERR__MAX ? status[rc] : 500, "%s",

@@ -190,6 +190,8 @@ keys_create_successors(struct store *st, const uint8_t seal_key[32], struct keys
 		snprintf(err, errlen, "%s", store_last_error());
 	else if (src == STORE_CONFLICT)
 		snprintf(err, errlen, "%s; wait until it signs", store_last_error());
+	else if (src == STORE_SUPERSEDED)
+		snprintf(err, errlen, "%s", store_last_error());
 	else if (src != STORE_OK)
 		snprintf(err, errlen, "store: cannot store the new key: %s", store_last_error());
 	if (au != NULL)

@@ -234,6 +234,8 @@ keys_revoke(struct store *st, const char *kid, int64_t now,
 				snprintf(err, errlen, "%s; rotate first (gatehouse keys rotate --env %s "
 				    "--lead 0), then revoke it", store_last_error(),
 				    store_env_names[ks[i].env]);
+			else if (src == STORE_SUPERSEDED)
+				snprintf(err, errlen, "%s", store_last_error());
 			else
 				snprintf(err, errlen, "store: %s", store_last_error());
 			goto out;

@@ -43,6 +43,11 @@ manage_tenant_create(struct store *st, const char *id, const char *name,
 		snprintf(err, errlen, "tenant %s already exists", id);
 		return -1;
 	}
+	if (rc == STORE_SUPERSEDED) {
+		/* The call's own guard, not the tenant's key (store.h). */
+		snprintf(err, errlen, "%s", store_last_error());
+		return -1;
+	}
 	if (rc != STORE_OK) {
 		snprintf(err, errlen, "store: %s", store_last_error());
 		return -1;
@@ -352,6 +357,8 @@ client_create(struct store *st, const uint8_t secret_key[32],
 	if ((src = store_client_create(st, &c, &sec)) != STORE_OK) {
 		if (src == STORE_CONFLICT)
 			snprintf(err, errlen, "client %s already exists", c.id);
+		else if (src == STORE_SUPERSEDED)
+			snprintf(err, errlen, "%s", store_last_error());
 		else
 			snprintf(err, errlen, "store: %s", store_last_error());
 		if (preset == NULL)
@@ -514,7 +521,10 @@ client_update_once(struct store *st, const struct config *cfg, const char *id,
 			snprintf(err, errlen, "store: client %.64s kept changing while this update "
 			    "was applied; try again", id);
 			rc = 1;
-		} else
+		} else if (src == STORE_SUPERSEDED)
+			/* Taken over: not tried again, as a conflict is. */
+			snprintf(err, errlen, "%s", store_last_error());
+		else
 			snprintf(err, errlen, src == STORE_NOTFOUND ? "client %.64s does not exist" :
 			    "store: %s", src == STORE_NOTFOUND ? id : store_last_error());
 		goto out;

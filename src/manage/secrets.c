@@ -66,6 +66,8 @@ secret_rotate(struct store *st, const uint8_t secret_key[32],
 			snprintf(err, errlen, "client %.64s already has %d live secrets; revoke one "
 			    "(gatehouse client revoke-secret) before rotating again", client_id,
 			    MANAGE_MAX_LIVE_SECRETS);
+		else if (src == STORE_SUPERSEDED)
+			snprintf(err, errlen, "%s", store_last_error());
 		else
 			snprintf(err, errlen, "store: %s", store_last_error());
 		if (preset == NULL)

@@ -85,7 +85,7 @@ int	 sq_rebind(sqlite3_stmt *st, const struct sq_arg *args, size_t n);
  * fails, rolls back. Returns rc or that failure. */
 int	 sq_tx_end(void *h, sqlite3 *db, int rc, unsigned bump, const char *commit);
 /* The marks this thread staged on h, in a change's open transaction
- * (sqlite_util.c): STORE_OK, or STORE_CONFLICT when a guard fails. */
+ * (sqlite_util.c): STORE_OK, or STORE_SUPERSEDED when a guard fails. */
 int	 sq_marks_tx(const void *h, sqlite3 *db);
 /* Steps st (bound; the caller resets or finalizes it after) and collects
  * every row into a fresh array of elements of size. row fills one zeroed

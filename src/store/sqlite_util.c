@@ -165,7 +165,7 @@ sq_grow(void *arr, size_t *cap, size_t used, size_t size)
 /*
  * The marks this thread staged on h (store_backend.h store_mark_staged),
  * in the open transaction of a change: each guarded update must change
- * its row, else the change is refused (STORE_CONFLICT; the caller rolls
+ * its row, else the change is refused (STORE_SUPERSEDED; the caller rolls
  * it back). STORE_OK when none is staged.
  */
 int
@@ -182,8 +182,9 @@ sq_marks_tx(const void *h, sqlite3 *db)
 		    (rc = sq_step_done(db, st, &changes, "approval mark")) != STORE_OK)
 			return rc;
 		if (changes == 0)
-			return store_set_error(STORE_CONFLICT, "approval %s: its change is made "
-			    "already, or its outcome recorded: not made again", m->a);
+			return store_set_error(STORE_SUPERSEDED, STORE_SUPERSEDED_WORDS "approval %s: "
+			    "its change is made already, or its outcome recorded: not made "
+			    "again", m->a);
 	}
 	if ((m = store_mark_staged(h, STORE_MARK_IDEM_ACTED)) != NULL) {
 		if ((rc = sq_prep(db, "idempotency mark", "UPDATE idempotency SET state = 2"
@@ -192,8 +193,9 @@ sq_marks_tx(const void *h, sqlite3 *db)
 		    (rc = sq_step_done(db, st, &changes, "idempotency mark")) != STORE_OK)
 			return rc;
 		if (changes == 0)
-			return store_set_error(STORE_CONFLICT, "X-Request-ID: a retry of this call "
-			    "took its key over; this call no longer acts");
+			return store_set_error(STORE_SUPERSEDED, STORE_SUPERSEDED_WORDS "a retry of "
+			    "this call (its X-Request-ID) took its key over; this call no "
+			    "longer acts");
 	}
 	return STORE_OK;
 }

@@ -26,6 +26,10 @@ enum store_err {
 	STORE_CONFLICT,		/* a unique key already exists, or a guard failed */
 	STORE_UNAVAILABLE,	/* the database cannot be reached now (503) */
 	STORE_ERROR,		/* anything else; see store_last_error() */
+	STORE_SUPERSEDED,	/* a write refused by its call's mark: a retry, or another
+				 * applier, took the call over (store_idem_mark_acted,
+				 * store_approval_mark_applied); not the caller's own
+				 * conflict, and not to be tried again */
 	STORE_ERR__MAX
 };
 
@@ -139,6 +143,11 @@ const char *store_backend(const struct store *);
 const char *store_engine(struct store *, char *buf, size_t len);
 /* This thread's last error message for a failed call; never NULL. */
 const char *store_last_error(void);
+/* The words every STORE_SUPERSEDED message starts with: a caller that
+ * passes a store message on as text (manage's err) keeps them, and the
+ * admin API answers such a text 409 (admin_manage_error). */
+#define STORE_SUPERSEDED_WORDS	"superseded: "
+
 /* The schema version the store is at, and the newest this binary knows. */
 int	store_schema_version(struct store *, int *current, int *latest);
 /* Commits one small durable write (the meta row "write_probe" set to now)
@@ -432,7 +441,7 @@ int	store_idem_release(struct store *, const char *client_id,
  * the record (client_id, key) begun at created_at from RUNNING to ACTED,
  * in its transaction, guarded: when the record is no longer that RUNNING
  * one (a retry took the key over, above) the write is rolled back and
- * answers STORE_CONFLICT: the call does not act after its retry began.
+ * answers STORE_SUPERSEDED: the call does not act after its retry began.
  * One mark at a time per thread (STORE_CONFLICT). store_idem_unmark ends
  * it before the answer is recorded: 1 when it committed with a write.
  */
@@ -538,7 +547,7 @@ int	store_approval_claim(struct store *, const char *id, int64_t now,
  * used_at to at, in its transaction, guarded: only while the approval is
  * APPROVED with used_at 0. When the guard fails (another applier made the
  * change, or the outcome is recorded) that write is rolled back and
- * answers STORE_CONFLICT: the change is not made twice. So an APPROVED
+ * answers STORE_SUPERSEDED: the change is not made twice. So an APPROVED
  * admin change with used_at set was applied, whether or not its outcome
  * was recorded (approvals_recover), and one with used_at 0 never was. One
  * mark at a time per thread (STORE_CONFLICT). store_approval_unmark ends

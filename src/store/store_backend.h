@@ -360,7 +360,7 @@ void	store_fault_before_commit(void);
  * staged on the store whose backend handle is h (store.h
  * store_approval_mark_applied, store_idem_mark_acted). The commit path
  * runs each staged one's guarded update in its open transaction, before
- * COMMIT, and rolls the change back (STORE_CONFLICT) when it changes no
+ * COMMIT, and rolls the change back (STORE_SUPERSEDED) when it changes no
  * row; after COMMIT, store_marks_committed(h).
  *   STORE_MARK_APPROVAL_APPLIED  a: the approval id; v: used_at
  *   STORE_MARK_IDEM_ACTED        a: client id; b: key; v: its created_at */

@@ -93,7 +93,7 @@ bump_one(PGconn *c, enum store_gen_kind kind, uint64_t *v)
 
 /* The marks this thread staged on p (store_backend.h store_mark_staged),
  * in the open transaction of a change: each guarded update must change its
- * row, else the change is refused (STORE_CONFLICT; tx_end rolls it back).
+ * row, else the change is refused (STORE_SUPERSEDED; tx_end rolls it back).
  * The row lock the update takes orders two nodes' appliers (or a call and
  * the retry that took its key over): the second waits for the first's
  * commit, then finds the row changed. */
@@ -111,8 +111,9 @@ marks_tx(struct pg *p, PGconn *c)
 		    " AND used_at = 0", &v, &changes, "approval mark", NULL, NULL)) != STORE_OK)
 			return rc;
 		if (changes == 0)
-			return store_set_error(STORE_CONFLICT, "approval %s: its change is made "
-			    "already, or its outcome recorded: not made again", m->a);
+			return store_set_error(STORE_SUPERSEDED, STORE_SUPERSEDED_WORDS "approval %s: "
+			    "its change is made already, or its outcome recorded: not made "
+			    "again", m->a);
 	}
 	if ((m = store_mark_staged(p, STORE_MARK_IDEM_ACTED)) != NULL) {
 		struct pv w = { 0 };
@@ -124,8 +125,9 @@ marks_tx(struct pg *p, PGconn *c)
 		    "idempotency mark", NULL, NULL)) != STORE_OK)
 			return rc;
 		if (changes == 0)
-			return store_set_error(STORE_CONFLICT, "X-Request-ID: a retry of this call "
-			    "took its key over; this call no longer acts");
+			return store_set_error(STORE_SUPERSEDED, STORE_SUPERSEDED_WORDS "a retry of "
+			    "this call (its X-Request-ID) took its key over; this call no "
+			    "longer acts");
 	}
 	return STORE_OK;
 }

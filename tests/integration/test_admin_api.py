@@ -1104,6 +1104,44 @@ class Admin(Suite):
         check(all(s in (201, 409) for s, _ in out), "201 or 409 only: %r" % out)
         eq(len(set(b for s, b in out if s == 201)), 1, "every 201 is the same answer: %r" % out)
 
+    def test_a_call_taken_over_by_its_retry_says_so(self):
+        # A call whose key a retry took over cannot act: its first write is
+        # refused by its record's guard. The refusal was the store's
+        # conflict, which the call took for its own: a key rotation
+        # answered 400 "...; wait until it signs" (a tenant "already
+        # exists"). It is 409, saying the retry took the call over. The
+        # take-over is made by hand while the call makes its RSA key: the
+        # record moved to a later created_at, as a retry's would be.
+        if self.s.db.startswith("sqlite:"):
+            db = sqlite3.connect(self.s.db[len("sqlite:"):], timeout=10, isolation_level=None)
+        else:
+            db = None
+        body = json.dumps({"env": "sandbox", "lead": 600}).encode()
+        self.tok(self.root)
+        before = len(self.api("GET", "/keys", self.root).json()["keys"])
+        out = []
+        th = threading.Thread(target=lambda: out.append(self.api(
+            "POST", "/keys/rotate", self.root, body, headers={"X-Request-ID": "taken-over-1"})))
+        th.start()
+        q = ("UPDATE idempotency SET created_at = created_at + 1 WHERE key = 'taken-over-1'"
+             " AND state = 0")
+        deadline = time.time() + 10
+        moved = 0
+        while not moved and time.time() < deadline and th.is_alive():
+            if db is not None:
+                moved = db.execute(q).rowcount
+            else:
+                moved = int(self.s.sql(q + " RETURNING 1") != [])
+        th.join()
+        if db is not None:
+            db.close()
+        check(moved, "the record was taken over while the call ran: %r" % out)
+        r = out[0]
+        eq((r.status, r.json()["error"]), (409, "conflict"), "taken over: %r" % r)
+        d = r.json()["error_description"]
+        check("took its key over" in d and "wait until" not in d, "says why: %r" % d)
+        eq(len(self.api("GET", "/keys", self.root).json()["keys"]), before, "no key made")
+
     def test_idempotent_replay_and_mismatch(self):
         h = {"X-Request-ID": "create-tenant-1"}
         r1 = self.api("POST", "/tenants", self.root, {"id": "idem-co"}, headers=h)

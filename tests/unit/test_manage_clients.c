@@ -274,6 +274,66 @@ every_try_overtaken(void **state)
 	store_close(s);
 }
 
+/*
+ * A call whose X-Request-ID a retry took over (store.h store_idem_mark_acted)
+ * cannot act: its write is refused by the record's guard. That refusal was
+ * the store's STORE_CONFLICT, which each operation read as its own: a
+ * tenant or client "already exists", an update "kept changing" (after
+ * four more tries, each refused alike). Each now says the call was taken
+ * over, at its first write.
+ */
+static void
+a_call_taken_over_says_so(void **state)
+{
+	int64_t before;
+	struct store *s = store_with_c1(&before), *s2 = open_store();
+	struct store_idem r, old;
+	struct client_spec spec;
+	struct store_tenant t;
+	struct store_client out;
+	char secret[SECRET_TEXT_LEN + 1], err[256];
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.client_id = "admin";
+	r.key = "k1";
+	memset(r.fingerprint, 'a', sizeof(r.fingerprint) - 1);
+	r.created_at = 1000;
+	r.expires_at = 1000 + 86400;
+	assert_int_equal(store_idem_begin(s, &r, 1000, 700, &old), STORE_OK);
+	/* Its retry, 300 s on, on another node: the key is the retry's. */
+	r.created_at = 1301;
+	assert_int_equal(store_idem_begin(s2, &r, 1301, 1001, &old), STORE_OK);
+
+	assert_int_equal(store_idem_mark_acted(s, "admin", "k1", 1000), STORE_OK);
+	assert_int_equal(manage_tenant_create(s, "t-late", NULL, &t, err, sizeof(err)), -1);
+	assert_int_equal(store_idem_unmark(s), 0);
+	assert_null(strstr(err, "already exists"));
+	assert_non_null(strstr(err, STORE_SUPERSEDED_WORDS "a retry of this call"));
+
+	memset(&spec, 0, sizeof(spec));
+	spec.id = "c2";
+	spec.tenant = "acme";
+	spec.name = "late";
+	spec.env = "sandbox";
+	spec.roles = "viewer";
+	assert_int_equal(store_idem_mark_acted(s, "admin", "k1", 1000), STORE_OK);
+	assert_int_equal(manage_client_create(s, secret_key, &cfg, &spec, &out, secret, err,
+	    sizeof(err)), -1);
+	assert_int_equal(store_idem_unmark(s), 0);
+	assert_null(strstr(err, "already exists"));
+	assert_non_null(strstr(err, STORE_SUPERSEDED_WORDS));
+
+	assert_int_equal(store_idem_mark_acted(s, "admin", "k1", 1000), STORE_OK);
+	assert_int_equal(rename_against(s, 0, err, sizeof(err)), -1);
+	assert_int_equal(store_idem_unmark(s), 0);
+	assert_int_equal(atomic_load(&writes), 1);
+	assert_null(strstr(err, "kept changing"));
+	assert_non_null(strstr(err, STORE_SUPERSEDED_WORDS));
+	store_close(s2);
+	store_close(s);
+}
+
 static int
 setup(void **state)
 {
@@ -298,6 +358,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(update_keeps_a_disable, setup, teardown),
 		cmocka_unit_test_setup_teardown(last_try_lands, setup, teardown),
 		cmocka_unit_test_setup_teardown(every_try_overtaken, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_call_taken_over_says_so, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -162,7 +162,7 @@ applied_mark_commits_with_the_change(void **state)
 	assert_int_equal(file(s, "a1", "acme", "", 1000), STORE_OK);
 	/* Not approved: the change is refused with the mark. */
 	assert_int_equal(store_approval_mark_applied(s, "a1", 1020), STORE_OK);
-	assert_int_equal(store_tenant_create(s, &t), STORE_CONFLICT);
+	assert_int_equal(store_tenant_create(s, &t), STORE_SUPERSEDED);
 	assert_int_equal(store_approval_unmark(s), 0);
 	assert_int_equal(store_tenant_get(s, "t-1", &t), STORE_NOTFOUND);
 	t.id = "t-1"; t.name = "one"; t.created_at = 1000;
@@ -180,7 +180,8 @@ applied_mark_commits_with_the_change(void **state)
 	/* A second applier's change is rolled back. */
 	assert_int_equal(store_approval_mark_applied(s, "a1", 1030), STORE_OK);
 	t.id = "t-2";
-	assert_int_equal(store_tenant_create(s, &t), STORE_CONFLICT);
+	assert_int_equal(store_tenant_create(s, &t), STORE_SUPERSEDED);
+	assert_non_null(strstr(store_last_error(), STORE_SUPERSEDED_WORDS "approval a1"));
 	assert_non_null(strstr(store_last_error(), "made already"));
 	assert_int_equal(store_approval_unmark(s), 0);
 	assert_int_equal(store_tenant_get(s, "t-2", &t), STORE_NOTFOUND);

@@ -139,7 +139,8 @@ a_call_that_never_acted_is_taken_over(void **state)
 	/* The first call, still running: its change is refused, its answer
 	 * not kept over the retry's record. */
 	assert_int_equal(store_idem_mark_acted(s, "c1", "k4", 1000), STORE_OK);
-	assert_int_equal(store_tenant_create(s, &t), STORE_CONFLICT);
+	assert_int_equal(store_tenant_create(s, &t), STORE_SUPERSEDED);
+	assert_non_null(strstr(store_last_error(), STORE_SUPERSEDED_WORDS "a retry"));
 	assert_non_null(strstr(store_last_error(), "took its key over"));
 	assert_int_equal(store_idem_unmark(s), 0);
 	assert_int_equal(store_tenant_get(s, "t-late", &t), STORE_NOTFOUND);
