@@ -53,7 +53,7 @@ static const struct config_entry entries[] = {
 	{ "signing_alg", CT_STR, O(signing_alg), 0, 0, "RS256", "algorithm of new signing keys: RS256, PS256, ES256, EdDSA" },
 	{ "require_allowlist", CT_BOOL, O(require_allowlist), 0, 1, "1", "production clients must have an IP allowlist" },
 	{ "policy", CT_STR, O(policy), 0, 0, "", "gate route policy file" },
-	{ "leeway", CT_DURATION, O(leeway), 0, 300, "30", "clock skew accepted on exp and nbf, and on locks other nodes made" },
+	{ "leeway", CT_DURATION, O(leeway), 0, 300, "30", "clock skew accepted on exp and nbf, and on locks other nodes made; past it a node logs clock.skew (PostgreSQL)" },
 	{ "route.oauth", CT_STR, O(route[0]), 0, 0, "", "path of the RFC 6749 token route, or off" },
 	{ "route.m2p", CT_STR, O(route[1]), 0, 0, "", "path of the seed 000 route (/auth/token), or off" },
 	{ "route.partner", CT_STR, O(route[2]), 0, 0, "", "path of the seed 001 route (/api/oauth/token), or off" },
