@@ -248,9 +248,17 @@ void
 test_fault_point(const char *name)
 {
 	const char *f = getenv("GATEHOUSE_TEST_FAULT");
+	struct timespec hold = { 2, 0 };
 
-	if (f != NULL && strcmp(f, name) == 0)
+	if (f == NULL)
+		return;
+	if (strcmp(f, name) == 0)
 		_exit(70);
+	/* "pause:NAME": the thread holds there for 2 s, so that a test may
+	 * change the store under a call in flight, at a known moment. */
+	if (strncmp(f, "pause:", 6) == 0 && strcmp(f + 6, name) == 0)
+		while (nanosleep(&hold, &hold) == -1 && errno == EINTR)
+			;
 }
 
 int64_t

@@ -66,7 +66,9 @@ uint64_t clock_mono_ns(void);
  * Test hook: when the environment variable GATEHOUSE_TEST_FAULT is name,
  * the process ends at once with status 70, as a crash or a kill there
  * would end it, so that the tests can show what the next start or a
- * recovery makes of the state left. Unset in production: nothing
+ * recovery makes of the state left. "pause:name" holds the calling
+ * thread there for 2 s instead, so that a test can change the store under
+ * a call in flight at a known moment. Unset in production: nothing
  * happens.
  */
 void	test_fault_point(const char *name);

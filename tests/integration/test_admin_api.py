@@ -1110,37 +1110,35 @@ class Admin(Suite):
         # conflict, which the call took for its own: a key rotation
         # answered 400 "...; wait until it signs" (a tenant "already
         # exists"). It is 409, saying the retry took the call over. The
-        # take-over is made by hand while the call makes its RSA key: the
-        # record moved to a later created_at, as a retry's would be.
-        if self.s.db.startswith("sqlite:"):
-            db = sqlite3.connect(self.s.db[len("sqlite:"):], timeout=10, isolation_level=None)
-        else:
-            db = None
-        body = json.dumps({"env": "sandbox", "lead": 600}).encode()
-        self.tok(self.root)
-        before = len(self.api("GET", "/keys", self.root).json()["keys"])
-        out = []
-        th = threading.Thread(target=lambda: out.append(self.api(
-            "POST", "/keys/rotate", self.root, body, headers={"X-Request-ID": "taken-over-1"})))
-        th.start()
-        q = ("UPDATE idempotency SET created_at = created_at + 1 WHERE key = 'taken-over-1'"
-             " AND state = 0")
-        deadline = time.time() + 10
-        moved = 0
-        while not moved and time.time() < deadline and th.is_alive():
-            if db is not None:
-                moved = db.execute(q).rowcount
-            else:
-                moved = int(self.s.sql(q + " RETURNING 1") != [])
-        th.join()
-        if db is not None:
-            db.close()
-        check(moved, "the record was taken over while the call ran: %r" % out)
-        r = out[0]
-        eq((r.status, r.json()["error"]), (409, "conflict"), "taken over: %r" % r)
-        d = r.json()["error_description"]
-        check("took its key over" in d and "wait until" not in d, "says why: %r" % d)
-        eq(len(self.api("GET", "/keys", self.root).json()["keys"]), before, "no key made")
+        # take-over is made by hand while the call is held just after its
+        # claim (the fault point's pause): the record moved to a later
+        # created_at, as a retry's would be.
+        s = Server(env={"GATEHOUSE_TEST_FAULT": "pause:idempotency-after-claim"})
+        try:
+            root = s.token(s.bootstrap["client_id"], s.bootstrap["client_secret"])
+            h = {"Authorization": "Bearer " + root.json()["access_token"]}
+            before = len(s.request("GET", A + "/keys", headers=h).json()["keys"])
+            out = []
+            th = threading.Thread(target=lambda: out.append(s.post_json(
+                A + "/keys/rotate", {"env": "sandbox", "lead": 600},
+                headers=dict(h, **{"X-Request-ID": "taken-over-1"}))))
+            th.start()
+            q = ("UPDATE idempotency SET created_at = created_at + 1"
+                 " WHERE key = 'taken-over-1' AND state = 0 RETURNING 1")
+            deadline, moved = time.time() + 10, False
+            while not moved and time.time() < deadline and th.is_alive():
+                moved = s.sql(q) != []
+                if not moved:
+                    time.sleep(0.02)
+            th.join()
+            check(moved, "the record was taken over while the call was held: %r" % out)
+            r = out[0]
+            eq((r.status, r.json()["error"]), (409, "conflict"), "taken over: %r" % r)
+            d = r.json()["error_description"]
+            check("took its key over" in d and "wait until" not in d, "says why: %r" % d)
+            eq(len(s.request("GET", A + "/keys", headers=h).json()["keys"]), before, "no key made")
+        finally:
+            s.cleanup()
 
     def test_idempotent_replay_and_mismatch(self):
         h = {"X-Request-ID": "create-tenant-1"}
