@@ -182,9 +182,7 @@ sq_marks_tx(const void *h, sqlite3 *db)
 		    (rc = sq_step_done(db, st, &changes, "approval mark")) != STORE_OK)
 			return rc;
 		if (changes == 0)
-			return store_set_error(STORE_SUPERSEDED, STORE_SUPERSEDED_WORDS "approval %s: "
-			    "its change is made already, or its outcome recorded: not made "
-			    "again", m->a);
+			return store_mark_refused(STORE_MARK_APPROVAL_APPLIED, m);
 	}
 	if ((m = store_mark_staged(h, STORE_MARK_IDEM_ACTED)) != NULL) {
 		if ((rc = sq_prep(db, "idempotency mark", "UPDATE idempotency SET state = 2"
@@ -193,9 +191,7 @@ sq_marks_tx(const void *h, sqlite3 *db)
 		    (rc = sq_step_done(db, st, &changes, "idempotency mark")) != STORE_OK)
 			return rc;
 		if (changes == 0)
-			return store_set_error(STORE_SUPERSEDED, STORE_SUPERSEDED_WORDS "a retry of "
-			    "this call (its X-Request-ID) took its key over; this call no "
-			    "longer acts");
+			return store_mark_refused(STORE_MARK_IDEM_ACTED, m);
 	}
 	return STORE_OK;
 }

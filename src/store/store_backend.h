@@ -373,6 +373,9 @@ struct store_mark {
 	int		 committed;
 };
 const struct store_mark *store_mark_staged(const void *h, enum store_mark_kind k);
+/* The refusal of the staged mark m of kind k whose guarded update changed
+ * no row: STORE_SUPERSEDED, with the reason the caller's answer gives. */
+int	store_mark_refused(enum store_mark_kind k, const struct store_mark *m);
 void	store_marks_committed(const void *h);
 
 /* audit_chain.c: the checkpoint row's detail text (store.h), into out;

@@ -89,6 +89,16 @@ store_mark_staged(const void *h, enum store_mark_kind k)
 	return h != NULL && m->h == h && !m->committed ? m : NULL;
 }
 
+int
+store_mark_refused(enum store_mark_kind k, const struct store_mark *m)
+{
+	if (k == STORE_MARK_APPROVAL_APPLIED)
+		return store_set_error(STORE_SUPERSEDED, STORE_SUPERSEDED_WORDS "approval %s: "
+		    "its change is made already, or its outcome recorded: not made again", m->a);
+	return store_set_error(STORE_SUPERSEDED, STORE_SUPERSEDED_WORDS "a retry of this call "
+	    "(its X-Request-ID) took its key over; this call no longer acts");
+}
+
 void
 store_marks_committed(const void *h)
 {

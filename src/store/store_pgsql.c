@@ -111,9 +111,7 @@ marks_tx(struct pg *p, PGconn *c)
 		    " AND used_at = 0", &v, &changes, "approval mark", NULL, NULL)) != STORE_OK)
 			return rc;
 		if (changes == 0)
-			return store_set_error(STORE_SUPERSEDED, STORE_SUPERSEDED_WORDS "approval %s: "
-			    "its change is made already, or its outcome recorded: not made "
-			    "again", m->a);
+			return store_mark_refused(STORE_MARK_APPROVAL_APPLIED, m);
 	}
 	if ((m = store_mark_staged(p, STORE_MARK_IDEM_ACTED)) != NULL) {
 		struct pv w = { 0 };
@@ -125,9 +123,7 @@ marks_tx(struct pg *p, PGconn *c)
 		    "idempotency mark", NULL, NULL)) != STORE_OK)
 			return rc;
 		if (changes == 0)
-			return store_set_error(STORE_SUPERSEDED, STORE_SUPERSEDED_WORDS "a retry of "
-			    "this call (its X-Request-ID) took its key over; this call no "
-			    "longer acts");
+			return store_mark_refused(STORE_MARK_IDEM_ACTED, m);
 	}
 	return STORE_OK;
 }

@@ -1077,6 +1077,28 @@ class Admin(Suite):
         finally:
             s.cleanup()
 
+    def six_rotations_make_one_key(self, body, request_id):
+        """Six identical key rotations at once with one X-Request-ID (a
+        slow call: an RSA key): one key is made, every answer is 201 or
+        409, and every 201 is the same answer."""
+        self.tok(self.root)
+        before = len(self.api("GET", "/keys", self.root).json()["keys"])
+        out = []
+
+        def go():
+            r = self.api("POST", "/keys/rotate", self.root, body,
+                         headers={"X-Request-ID": request_id})
+            out.append((r.status, r.body))
+        ths = [threading.Thread(target=go) for _ in range(6)]
+        for t in ths:
+            t.start()
+        for t in ths:
+            t.join()
+        after = len(self.api("GET", "/keys", self.root).json()["keys"])
+        eq(after, before + 1, "one key made by six identical calls: %r" % out)
+        check(all(s in (201, 409) for s, _ in out), "201 or 409 only: %r" % out)
+        eq(len(set(b for s, b in out if s == 201)), 1, "every 201 is the same answer: %r" % out)
+
     def test_a_stale_claim_is_taken_over_once(self):
         # Six retries at once of a call whose server stopped before acting
         # (its record RUNNING, unmarked, 10 minutes old), the call slow (an
@@ -1086,23 +1108,7 @@ class Admin(Suite):
         now = int(time.time())
         self.s.sql("INSERT INTO idempotency VALUES (?, ?, ?, 0, 0, '', ?, ?)",
                    (self.root["client_id"], "rotate-stale-1", fp, now - 600, now + 86400))
-        self.tok(self.root)
-        before = len(self.api("GET", "/keys", self.root).json()["keys"])
-        out = []
-
-        def go():
-            r = self.api("POST", "/keys/rotate", self.root, body,
-                         headers={"X-Request-ID": "rotate-stale-1"})
-            out.append((r.status, r.body))
-        ths = [threading.Thread(target=go) for _ in range(6)]
-        for t in ths:
-            t.start()
-        for t in ths:
-            t.join()
-        after = len(self.api("GET", "/keys", self.root).json()["keys"])
-        eq(after, before + 1, "one key made by six retries: %r" % out)
-        check(all(s in (201, 409) for s, _ in out), "201 or 409 only: %r" % out)
-        eq(len(set(b for s, b in out if s == 201)), 1, "every 201 is the same answer: %r" % out)
+        self.six_rotations_make_one_key(body, "rotate-stale-1")
 
     def test_a_call_taken_over_by_its_retry_says_so(self):
         # A call whose key a retry took over cannot act: its first write is
@@ -1257,23 +1263,7 @@ class Admin(Suite):
         eq(r.status, 409, "retry while running: %r" % r)
         eq(self.api("GET", "/tenants/running-co", self.root).status, 404, "did not act")
         # Concurrent: one slow call (an RSA key) and its retries at once.
-        self.tok(self.root)
-        before = len(self.api("GET", "/keys", self.root).json()["keys"])
-        out = []
-
-        def go():
-            r = self.api("POST", "/keys/rotate", self.root, {"env": "sandbox", "lead": 0},
-                         headers={"X-Request-ID": "rotate-keys-1"})
-            out.append((r.status, r.body))
-        ths = [threading.Thread(target=go) for _ in range(6)]
-        for t in ths:
-            t.start()
-        for t in ths:
-            t.join()
-        after = len(self.api("GET", "/keys", self.root).json()["keys"])
-        eq(after, before + 1, "one key made by six identical calls: %r" % out)
-        check(all(s in (201, 409) for s, _ in out), "201 or 409 only: %r" % out)
-        eq(len(set(b for s, b in out if s == 201)), 1, "every 201 is the same answer")
+        self.six_rotations_make_one_key({"env": "sandbox", "lead": 0}, "rotate-keys-1")
 
     # -- secrets, tokens, keys, locks, policy, audit ---------------------------------------
     def test_a_key_rotation_the_store_cannot_take_is_503(self):
