@@ -22,9 +22,9 @@ struct entry {
 	int64_t		 locked_until;	/* wall seconds, shown and stored; 0 none */
 	int64_t		 mono_until;	/* monotonic ms: when it ends here */
 	int64_t		 placed_until;	/* the last lock placed (wall), kept past its end */
-	int		 in_store;	/* a sync saw this lock in the store */
-	uint64_t	 stored_gen;	/* written here, visible from this generation */
-	uint64_t	 sync_round;	/* the last sync that saw it there */
+	int		 pending;	/* made here; the store generation of its write unknown */
+	uint64_t	 gen;		/* not pending: its row's store generation */
+	uint64_t	 cleared_gen;	/* pending: the newest clear that named it */
 	struct entry	*next;
 	struct entry	*older, *newer;	/* in the order made (make_room) */
 };
@@ -35,7 +35,6 @@ struct lockout {
 	struct entry		*buckets[BUCKETS];
 	size_t			 n;
 	struct entry		*oldest, *newest;
-	uint64_t		 sync_round;
 	uint8_t			 hash_key[16];	/* drawn for this table (hash) */
 };
 
@@ -312,8 +311,9 @@ lock_if(struct lockout *l, struct entry *e, int64_t n, int64_t threshold,
 	e->locked_until = now.wall + l->cfg.duration;
 	e->mono_until = now.mono_ms + l->cfg.duration * 1000;
 	e->placed_until = e->locked_until;	/* read back from the store: the same lock */
-	e->in_store = 0;	/* a new lock: its write has not been seen yet */
-	e->stored_gen = 0;
+	e->pending = 1;		/* a new lock: its write has not been seen yet */
+	e->gen = 0;
+	e->cleared_gen = 0;
 	e->failures = 0;
 	e->window_start = now.mono_ms;
 	return 1;
@@ -466,6 +466,48 @@ lockout_has_failures(struct lockout *l, const char *client_id, const char *addre
 	return pair_failures(l, client_id, address, 0);
 }
 
+/* Lifts e's lock: cleared in the store. */
+static void
+lift(struct entry *e)
+{
+	e->locked_until = 0;
+	e->placed_until = 0;	/* gone from the store: a new lock may reuse its time */
+	e->failures = 0;
+	e->pending = 0;
+	e->gen = 0;
+	e->cleared_gen = 0;
+}
+
+/* e's lock was written to the store at generation gen (its row, or the
+ * write made here); 1 when a clear already read names it and is newer:
+ * the caller lifts it. */
+static int
+learn_gen(struct entry *e, uint64_t gen)
+{
+	int cleared = e->pending && e->cleared_gen > gen;
+
+	if (e->pending || gen > e->gen)
+		e->gen = gen;
+	e->pending = 0;
+	e->cleared_gen = 0;
+	return cleared;
+}
+
+/* A clear recorded at generation gen names e's lock: 1 when it lifts it,
+ * that is, when the lock's row was written before the clear. A lock made
+ * here whose write's generation is not known yet keeps the clear's, for
+ * when it is (learn_gen): its write may have come before the clear (then
+ * removed by it) or after (then not). */
+static int
+clear_lifts(struct entry *e, uint64_t gen)
+{
+	if (!e->pending)
+		return e->gen < gen;
+	if (gen > e->cleared_gen)
+		e->cleared_gen = gen;
+	return 0;
+}
+
 void
 lockout_put(struct lockout *l, const struct lockout_lock *lk, struct lockout_now now)
 {
@@ -476,8 +518,10 @@ lockout_put(struct lockout *l, const struct lockout_lock *lk, struct lockout_now
 		return;
 	make_key(k, lk->kind, lk->address, lk->client_id);
 	pthread_mutex_lock(&l->mu);
-	if ((e = get_or_add(l, k, lk->kind, now, NULL, PLACING)) != NULL)
-		(void)place(l, e, lk->until, now);
+	if ((e = get_or_add(l, k, lk->kind, now, NULL, PLACING)) != NULL &&
+	    place(l, e, lk->until, now) && e->locked_until == lk->until &&
+	    learn_gen(e, lk->gen))
+		lift(e);	/* a clear read before named it */
 	pthread_mutex_unlock(&l->mu);
 }
 
@@ -543,9 +587,7 @@ lockout_clear(struct lockout *l, const char *address, const char *client_id)
 				continue;
 			if (client_id != NULL && (e->kind != LOCKOUT_PAIR || strcmp(lk.client_id, client_id) != 0))
 				continue;
-			e->locked_until = 0;
-			e->placed_until = 0;	/* gone from the store: a new lock may reuse its time */
-			e->failures = 0;
+			lift(e);
 			removed++;
 		}
 	pthread_mutex_unlock(&l->mu);
@@ -568,20 +610,68 @@ append(struct lockout_lock **arr, size_t *n, size_t *cap, const struct entry *e)
 	return 0;
 }
 
+/* Appends e's lock to *removed and lifts it; rc -1 stays once out of
+ * memory (the lock is lifted all the same: the store is the truth). */
+static void
+lift_into(struct entry *e, struct lockout_lock **removed, size_t *n, size_t *cap, int *rc)
+{
+	if (*rc == 0 && append(removed, n, cap, e) == -1) {
+		free(*removed);
+		*removed = NULL;
+		*n = 0;
+		*rc = -1;
+	}
+	lift(e);
+}
+
+/* Whether e's key matches a clear's filters (store_lock_clear's). */
+static int
+clear_matches(const struct entry *e, const struct lockout_cleared *c)
+{
+	struct lockout_lock lk;
+
+	unkey(e, &lk);
+	if (c->address != NULL && strcmp(lk.address, c->address) != 0)
+		return 0;
+	return c->client_id == NULL ||
+	    (e->kind == LOCKOUT_PAIR && strcmp(lk.client_id, c->client_id) == 0);
+}
+
+/* Applies one clear to the locks in force here: a pair's own key is
+ * looked up; a wider filter (an address's every lock, a client's at every
+ * address, every lock) walks the table. Clears are the operator's, few. */
+static void
+apply_clear(struct lockout *l, const struct lockout_cleared *c, struct lockout_now now,
+    struct lockout_lock **removed, size_t *n, size_t *cap, int *rc)
+{
+	char k[LOCKOUT_KEY_MAX];
+	struct entry *e;
+
+	if (c->address != NULL && c->client_id != NULL) {
+		make_key(k, LOCKOUT_PAIR, c->address, c->client_id);
+		if ((e = find(l, k)) != NULL && in_force(e, now) && clear_lifts(e, c->gen))
+			lift_into(e, removed, n, cap, rc);
+		return;
+	}
+	for (size_t i = 0; i < BUCKETS; i++)
+		for (e = l->buckets[i]; e != NULL; e = e->next)
+			if (in_force(e, now) && clear_matches(e, c) && clear_lifts(e, c->gen))
+				lift_into(e, removed, n, cap, rc);
+}
+
 int
-lockout_sync(struct lockout *l, const struct lockout_lock *locks, size_t n, int complete,
-    struct lockout_now now, uint64_t gen, struct lockout_lock **removed, size_t *nremoved)
+lockout_sync(struct lockout *l, const struct lockout_lock *locks, size_t n,
+    const struct lockout_cleared *cleared, size_t ncleared, struct lockout_now now,
+    struct lockout_lock **removed, size_t *nremoved)
 {
 	char k[LOCKOUT_KEY_MAX];
 	int64_t after = lockout_read_after(l, now);
 	size_t cap = 0;
-	uint64_t round;
 	int rc = 0;
 
 	*removed = NULL;
 	*nremoved = 0;
 	pthread_mutex_lock(&l->mu);
-	round = ++l->sync_round;
 	for (size_t i = 0; i < n; i++) {
 		struct entry *e;
 		if (locks[i].until <= after)
@@ -591,53 +681,44 @@ lockout_sync(struct lockout *l, const struct lockout_lock *locks, size_t n, int 
 			continue;	/* full: the lock stays in the store for the next sync */
 		if (!place(l, e, locks[i].until, now))
 			continue;	/* ended here already: not lengthened by a read */
-		/* An older lock's row (read until leeway past its end) is not
-		 * the newer one made here since, whose write may be on its way:
-		 * taken for it, that lock was lifted as cleared once the old
-		 * row left the read. */
-		if (locks[i].until >= e->locked_until)
-			e->in_store = 1;
-		e->sync_round = round;
+		/* Only the row of the lock held here (or of a newer one, now
+		 * placed) tells its generation: an older lock's row (read until
+		 * leeway past its end) says nothing of a newer one made here
+		 * since, whose write may be on its way. */
+		if (locks[i].until == e->locked_until && learn_gen(e, locks[i].gen))
+			lift_into(e, removed, nremoved, &cap, &rc);
 	}
-	/* A lock the list lacks may be among those not read. */
-	for (size_t i = 0; i < BUCKETS && complete; i++)
-		for (struct entry *e = l->buckets[i]; e != NULL; e = e->next) {
-			if (!in_force(e, now) || e->sync_round == round ||
-			    e->locked_until <= after ||	/* the read passed it over */
-			    (!e->in_store && (e->stored_gen == 0 || e->stored_gen > gen)))
-				continue;
-			if (rc == 0 && append(removed, nremoved, &cap, e) == -1) {
-				free(*removed);
-				*removed = NULL;
-				*nremoved = 0;
-				rc = -1;	/* still remove: the store is the truth */
-			}
-			e->locked_until = 0;
-			e->placed_until = 0;	/* cleared in the store, as lockout_clear */
-			e->failures = 0;
-			e->in_store = 0;
-			e->stored_gen = 0;
-		}
+	/* A lock is lifted only by a clear newer than it: never for being
+	 * missing from the list above, which a clock chose (this node's,
+	 * stepped forward past the lock's end; or a writer's pruning by
+	 * one far ahead of this node's). */
+	for (size_t i = 0; i < ncleared; i++)
+		apply_clear(l, &cleared[i], now, removed, nremoved, &cap, &rc);
 	pthread_mutex_unlock(&l->mu);
 	return rc;
 }
 
-void
+int
 lockout_mark_stored(struct lockout *l, const struct lockout_lock *locks, size_t n,
-    uint64_t gen)
+    uint64_t gen, struct lockout_lock **removed, size_t *nremoved)
 {
 	char k[LOCKOUT_KEY_MAX];
 	struct entry *e;
+	size_t cap = 0;
+	int rc = 0;
 
+	*removed = NULL;
+	*nremoved = 0;
 	pthread_mutex_lock(&l->mu);
 	for (size_t i = 0; i < n; i++) {
 		make_key(k, locks[i].kind, locks[i].address, locks[i].client_id);
 		/* Only the lock that was written, not a newer one since. */
-		if ((e = find(l, k)) != NULL && e->locked_until == locks[i].until &&
-		    e->stored_gen == 0)
-			e->stored_gen = gen;
+		if ((e = find(l, k)) != NULL && e->locked_until == locks[i].until && e->pending &&
+		    learn_gen(e, gen))
+			lift_into(e, removed, nremoved, &cap, &rc);
 	}
 	pthread_mutex_unlock(&l->mu);
+	return rc;
 }
 
 int
@@ -676,8 +757,9 @@ lockout_expired(struct lockout *l, struct lockout_now now, struct lockout_lock *
 				break;
 			}
 			e->locked_until = 0;
-			e->in_store = 0;
-			e->stored_gen = 0;
+			e->pending = 0;
+			e->gen = 0;
+			e->cleared_gen = 0;
 		}
 	pthread_mutex_unlock(&l->mu);
 	if (rc == -1) {

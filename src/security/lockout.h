@@ -59,6 +59,16 @@ struct lockout_lock {
 	char		 client_id[129];	/* "" for an address lock */
 	char		 address[46];
 	int64_t		 until;		/* wall-clock seconds */
+	uint64_t	 gen;		/* read from the store: the generation its
+					 * row was written at (store_lock gen) */
+};
+
+/* A clear the store recorded (store_lock_cleared): its filters, as
+ * lockout_clear takes them, and the store generation it was made at. */
+struct lockout_cleared {
+	const char	*address;	/* NULL: any */
+	const char	*client_id;	/* NULL: any lock; else its pair locks */
+	uint64_t	 gen;
 };
 
 struct lockout;
@@ -113,30 +123,31 @@ size_t	lockout_clear(struct lockout *, const char *address,
  * from a node whose clock is behind this one's). */
 int64_t	lockout_read_after(const struct lockout *, struct lockout_now now);
 /*
- * Brings the locks in step with the store's list of locks
- * (locks[0..n): those ending after lockout_read_after(now)), read at store
- * generation gen or later: places each not placed before (a lock already
- * placed keeps its end here: read again, it is not lengthened), and
- * removes every lock this list lacks that is known to be in the store —
- * seen there by an earlier sync, or written at a generation <= gen
- * (lockout_mark_stored) — and that the read would have returned, so it
- * was cleared by the operator or another node. A lock made here whose
- * write is not known to be visible stays: the write may still be on its
- * way; so does one in force here (the monotonic clock) that the read
- * passed over as ended (the wall clock stepped forward). The removed
- * locks go to *removed (malloc'd, *nremoved of them; NULL when none) for
- * the log. 0, or -1 out of memory (the locks are in step; *removed is
- * then NULL). complete 0 says the list is not all the store holds (a
- * reload reads a bounded number): the locks are placed, and none is
- * removed.
+ * Brings the locks in step with the store: places each of locks[0..n)
+ * (the store's list of locks ending after lockout_read_after(now), or
+ * some of them) not placed before (a lock already placed keeps its end
+ * here: read again, it is not lengthened), learning each one's store
+ * generation; then applies cleared[0..ncleared) (the clears recorded
+ * since the last sync, oldest first): a clear lifts each lock in force
+ * here that its filters name and whose row was written at a generation
+ * below the clear's. A lock is never lifted for being missing from
+ * locks: a read on the wall clock can miss a lock still in force (this
+ * clock stepped forward past its end; another node's clock far ahead
+ * pruned it). A lock made here whose write's generation is not known yet
+ * (lockout_mark_stored) keeps a clear that names it until it is: lifted
+ * then if the write came first. The lifted locks go to *removed
+ * (malloc'd, *nremoved of them; NULL when none) for the log. 0, or -1
+ * out of memory (the locks are in step; *removed is then NULL).
  */
 int	lockout_sync(struct lockout *, const struct lockout_lock *locks,
-	    size_t n, int complete, struct lockout_now now, uint64_t gen,
-	    struct lockout_lock **removed, size_t *nremoved);
-/* The locks[0..n) made here were committed to the store; gen is a store
- * generation read after the commit. */
-void	lockout_mark_stored(struct lockout *, const struct lockout_lock *locks,
-	    size_t n, uint64_t gen);
+	    size_t n, const struct lockout_cleared *cleared, size_t ncleared,
+	    struct lockout_now now, struct lockout_lock **removed, size_t *nremoved);
+/* The locks[0..n) made here were committed to the store at generation
+ * gen (store_lock_put_gen). A lock that a clear newer than gen named
+ * meanwhile (lockout_sync) is lifted, into *removed as lockout_sync
+ * does. 0 or -1 out of memory (lifted all the same). */
+int	lockout_mark_stored(struct lockout *, const struct lockout_lock *locks,
+	    size_t n, uint64_t gen, struct lockout_lock **removed, size_t *nremoved);
 /*
  * 1 when lk, a lock made here, no longer holds: its time ran out here (the
  * monotonic clock, not lk->until against the wall clock, which a step

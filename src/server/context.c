@@ -80,6 +80,10 @@ init_limits(struct gh_ctx *c, const struct config *cfg, struct store *st, uint64
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	/* No clear made by generation gen (read before the locks are) can
+	 * lift a lock the first read returns: it removed that lock's row
+	 * first. Started empty, this server reads only those made since. */
+	c->locks_cleared_gen = gen;
 	if (ctx_reload_locks(c, clock_now(), gen) == -1) {
 		snprintf(err, errlen, "cannot load the lockout locks: %s", store_last_error());
 		return -1;
@@ -518,27 +522,13 @@ ctx_client_address(const struct gh_ctx *c, const struct http_request *r,
 
 /* -- lockout locks in the store (issue 5) ----------------------------------- */
 
-static void
-log_unlocks(const struct lockout_lock *ls, size_t n, const char *reason)
-{
-	const char *labels[2] = { NULL, reason };
-
-	for (size_t i = 0; i < n; i++) {
-		labels[0] = lockout_kind_names[ls[i].kind];
-		metrics_add("gatehouse_unlocks_total", 1, labels);
-		log_event(LOG_INFO, "auth.unlocked", json_pack("{s:s, s:s, s:s, s:s}",
-		    "kind", lockout_kind_names[ls[i].kind], "peer", ls[i].address,
-		    "client", ls[i].client_id, "reason", reason));
-	}
-}
-
 void
 ctx_lock_made(struct gh_ctx *c, const struct lockout_lock *lk)
 {
 	/* The lock is already in force here; the store makes it visible to
 	 * the operator and other nodes, batched (lockwriter.h). A failed write
-	 * is logged there and the lock stays local (lockout_sync keeps locks it
-	 * has not seen in the store). */
+	 * is logged there and tried again; the lock stays in force here all
+	 * the while (only a clear after its write lifts it: lockout.h). */
 	lockwriter_add(c->lockwriter, lk);
 	{
 		/* The audit trail (issue 6): locks are made by the server. */
@@ -583,6 +573,7 @@ append_locks(const struct store_lock *sl, size_t n, struct lockout_lock **ll, si
 		snprintf(l->client_id, sizeof(l->client_id), "%s", sl[i].client_id);
 		snprintf(l->address, sizeof(l->address), "%s", sl[i].address);
 		l->until = sl[i].until;
+		l->gen = sl[i].gen;
 	}
 	return 0;
 }
@@ -629,11 +620,53 @@ read_locks(struct gh_ctx *c, int64_t now, size_t max, struct lockout_lock **ll, 
 	return rc;
 }
 
+/* The clears recorded since the last read (store_lock_cleared_since),
+ * a page at a time, each page applied with locks[0..n) (the first) as
+ * lockout_sync takes them; the cursor moves past each page applied. 0, or
+ * -1 when the store could not be read (the next reload reads on from the
+ * last page applied) or memory ran out. */
+#define CLEARED_PAGE 256
+static int
+sync_clears(struct gh_ctx *c, const struct lockout_lock *ll, size_t n, struct lockout_now ln)
+{
+	struct lockout_cleared lc[CLEARED_PAGE];
+	struct store_lock_cleared *sc = NULL;
+	struct lockout_lock *removed = NULL;
+	size_t got = 0, nremoved = 0;
+	int rc = 0, first = 1;
+
+	do {
+		if (store_lock_cleared_since(c->store, c->locks_cleared_gen, CLEARED_PAGE, &sc,
+		    &got) != STORE_OK) {
+			got = 0;
+			rc = -1;
+		}
+		for (size_t i = 0; i < got; i++) {
+			lc[i].address = sc[i].address;
+			lc[i].client_id = sc[i].client_id;
+			lc[i].gen = sc[i].gen;
+		}
+		/* The locks are placed even when the clears could not be read. */
+		if ((rc == 0 || first) && lockout_sync(c->lockout, first ? ll : NULL, first ? n : 0,
+		    lc, got, ln, &removed, &nremoved) == -1)
+			rc = -1;
+		lockwriter_log_unlocks(removed, nremoved, "cleared");
+		free(removed);
+		removed = NULL;
+		if (got > 0)
+			c->locks_cleared_gen = sc[got - 1].gen;
+		store_lock_cleared_free(sc, got);
+		sc = NULL;
+		first = 0;
+	} while (rc == 0 && got == CLEARED_PAGE);
+	return rc;
+}
+
 int
 ctx_reload_locks(struct gh_ctx *c, int64_t now, uint64_t gen)
 {
-	struct lockout_lock *ll = NULL, *removed = NULL;
-	size_t n = 0, nremoved = 0;
+	struct lockout_lock *ll = NULL;
+	size_t n = 0;
 	int more = 0, rc;
 
 	struct lockout_now ln = lockout_now_at(now);
@@ -643,19 +676,22 @@ ctx_reload_locks(struct gh_ctx *c, int64_t now, uint64_t gen)
 	if (read_locks(c, lockout_read_after(c->lockout, ln), LOCKOUT_MAX_ENTRIES, &ll, &n,
 	    &more) == -1)
 		return -1;
-	/* Past the bound, no lock is lifted (one not read may be one of
-	 * those the list lacks): said once, not at every reload. */
+	/* Past the bound, the locks not read are not placed here: said
+	 * once, not at every reload. Clears are read whole all the same. */
 	if (more && !c->locks_incomplete)
 		log_event(LOG_WARN, "auth.locks_reload_incomplete", json_pack("{s:I, s:s}",
 		    "read", (json_int_t)n, "note", "more locks in force than this server holds:"
-		    " those read are placed, and none is lifted until fewer remain"));
+		    " those read are placed, and the others only on the node that made them"));
 	else if (!more && c->locks_incomplete)
 		log_event(LOG_INFO, "auth.locks_reload_complete", json_pack("{s:I}",
 		    "read", (json_int_t)n));
 	c->locks_incomplete = more;
-	rc = lockout_sync(c->lockout, ll, n, !more, ln, gen, &removed, &nremoved);
-	log_unlocks(removed, nremoved, "cleared");
-	free(removed);
+	/* A store whose generation went back (restored) numbers its clears
+	 * anew: read them all again (harmless: a clear read twice lifts
+	 * nothing more, only locks stored before it). */
+	if (gen < c->locks_cleared_gen)
+		c->locks_cleared_gen = 0;
+	rc = sync_clears(c, ll, n, ln);
 	free(ll);
 	return rc;
 }
@@ -667,7 +703,7 @@ ctx_lock_housekeeping(struct gh_ctx *c, int64_t now)
 	size_t n = 0;
 
 	if (lockout_expired(c->lockout, lockout_now_at(now), &ls, &n) == 0)
-		log_unlocks(ls, n, "expired");
+		lockwriter_log_unlocks(ls, n, "expired");
 	free(ls);
 }
 

@@ -74,6 +74,8 @@ struct gh_ctx {
 	struct lockout		*lockout;	/* bad-credential counters and locks */
 	int			 locks_incomplete;	/* the last reload read no more than
 						   the table holds (the reload turn's) */
+	uint64_t		 locks_cleared_gen;	/* the clears read up to this
+						   generation (the reload turn's) */
 	struct lockwriter	*lockwriter;	/* writes the locks made here to the store */
 	struct ratelimit	*ratelimit;	/* issuance per client */
 	struct ratesync		*ratesync;	/* shares its counts (shared stores only) */

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "obs/log.h"
+#include "obs/metrics.h"
 #include "server/lockwriter.h"
 #include "util/util.h"
 
@@ -68,14 +69,30 @@ note_failure(struct lockwriter *w, const char *reason, size_t n)
 	    "retry_in_ms", (json_int_t)w->wait_ms));
 }
 
+void
+lockwriter_log_unlocks(const struct lockout_lock *ls, size_t n, const char *reason)
+{
+	const char *labels[2] = { NULL, reason };
+
+	for (size_t i = 0; i < n; i++) {
+		labels[0] = lockout_kind_names[ls[i].kind];
+		metrics_add("gatehouse_unlocks_total", 1, labels);
+		log_event(LOG_INFO, "auth.unlocked", json_pack("{s:s, s:s, s:s, s:s}",
+		    "kind", lockout_kind_names[ls[i].kind], "peer", ls[i].address,
+		    "client", ls[i].client_id, "reason", reason));
+	}
+}
+
 /* Writes batch[0..n) in one transaction. 0, or -1 (note_failure) when the
- * store refused: the locks stay in force on this node (lockout_sync keeps
- * unseen locks) and the caller queues them again. */
+ * store refused: the locks stay in force on this node (no clear lifts a
+ * lock before its write) and the caller queues them again. */
 static int
 write_batch(struct lockwriter *w, const struct lockout_lock *batch, size_t n)
 {
 	struct store_lock *sl = malloc(n * sizeof(*sl));
-	struct store_gen gen;
+	struct lockout_lock *removed = NULL;
+	size_t nremoved = 0;
+	uint64_t gen;
 
 	if (sl == NULL) {
 		note_failure(w, "out of memory", n);
@@ -87,8 +104,9 @@ write_batch(struct lockwriter *w, const struct lockout_lock *batch, size_t n)
 		sl[i].address = (char *)batch[i].address;
 		sl[i].created_at = batch[i].until - w->duration;
 		sl[i].until = batch[i].until;
+		sl[i].gen = 0;
 	}
-	if (store_lock_put(w->store, sl, n) != STORE_OK) {
+	if (store_lock_put_gen(w->store, sl, n, &gen) != STORE_OK) {
 		note_failure(w, store_last_error(), n);
 		free(sl);
 		return -1;
@@ -99,10 +117,11 @@ write_batch(struct lockwriter *w, const struct lockout_lock *batch, size_t n)
 		    "failures", (json_int_t)w->failures));
 	w->wait_ms = 0;
 	w->failures = 0;
-	/* A generation read after the commit: a sync at it or later that
-	 * lacks these locks means they were cleared. */
-	if (store_generation(w->store, &gen) == STORE_OK)
-		lockout_mark_stored(w->lockout, batch, n, gen.v[STORE_GEN_LOCKS]);
+	/* The write's own generation: a clear read meanwhile that named
+	 * one of these locks lifts it if it came after (lockout.h). */
+	(void)lockout_mark_stored(w->lockout, batch, n, gen, &removed, &nremoved);
+	lockwriter_log_unlocks(removed, nremoved, "cleared");
+	free(removed);
 	return 0;
 }
 

@@ -33,5 +33,8 @@ struct lockwriter *lockwriter_start(struct store *, struct lockout *, int64_t du
 void	lockwriter_add(struct lockwriter *, const struct lockout_lock *lk);
 /* Writes what is queued, stops the thread and frees. NULL is a no-op. */
 void	lockwriter_stop(struct lockwriter *);
+/* Logs (auth.unlocked) and counts (gatehouse_unlocks_total) ls[0..n),
+ * lifted for reason ("cleared", "expired"). */
+void	lockwriter_log_unlocks(const struct lockout_lock *ls, size_t n, const char *reason);
 
 #endif

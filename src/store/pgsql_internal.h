@@ -287,12 +287,14 @@ int	pg_rate_push(void *h, const char *node, const struct store_rate *rows,
 int	pg_rate_pull(void *h, const char *not_node, int64_t since,
 	    struct store_rate **out, size_t *n);
 int	pg_clock(void *h, int64_t *now);
-int	pg_lock_put(void *h, const struct store_lock *lk, size_t n);
+int	pg_lock_put(void *h, const struct store_lock *lk, size_t n, uint64_t *gen);
 int	pg_lock_list(void *h, int64_t now, const char *tenant_id, const char *after_address,
 	    const char *after_client_id, int after_kind, int64_t limit, struct store_lock **out,
 	    size_t *n);
 int	pg_lock_clear(void *h, const char *address, const char *client_id,
 	    int64_t now, int *count);
+int	pg_lock_cleared(void *h, uint64_t since, int64_t limit,
+	    struct store_lock_cleared **out, size_t *n);
 
 /* pgsql_approvals.c */
 int	pg_approval_create(void *h, const struct store_approval *a);

@@ -14,11 +14,37 @@
 
 #include "store/pgsql_internal.h"
 
+#define PG_NOW "floor(extract(epoch FROM clock_timestamp()))::bigint"
+
+/* The locks' generation the open transaction makes (pgi_tx_end increments
+ * it), its row locked FOR UPDATE until the commit: a concurrent lock
+ * write or clear waits, then reads the next number, so no two take the
+ * same one and they commit in its order (a reader of "gen > N" misses
+ * none). */
+static int
+next_gen(PGconn *c, int64_t *gen)
+{
+	enum pq_kind kind;
+	PGresult *r;
+	int rc = STORE_OK;
+
+	r = pgi_q(c, "SELECT value + 1 FROM meta WHERE key = 'lock_generation' FOR UPDATE", NULL,
+	    &kind, &rc, "locks generation");
+	if (r == NULL)
+		return kind == PQ_FAIL ? rc : store_set_error(STORE_ERROR, "locks generation: failed");
+	if (PQntuples(r) == 1)
+		*gen = pgi_col_i(r, 0, 0);
+	else
+		rc = store_set_error(STORE_ERROR, "locks: no lock_generation row");
+	PQclear(r);
+	return rc;
+}
+
 int
-pg_lock_put(void *h, const struct store_lock *lk, size_t n)
+pg_lock_put(void *h, const struct store_lock *lk, size_t n, uint64_t *gen)
 {
 	struct pv prune = { 0 };
-	int64_t newest = lk[0].created_at;
+	int64_t newest = lk[0].created_at, g = 0;
 	PGconn *c;
 	int slot, rc;
 
@@ -30,13 +56,13 @@ pg_lock_put(void *h, const struct store_lock *lk, size_t n)
 	if ((rc = pgi_acquire(h, &slot, &c, "locks put")) != STORE_OK)
 		return rc;
 	if ((rc = pgi_tx_begin(c)) == STORE_OK) {
+		rc = next_gen(c, &g);
 		/* Ended by the writer's clock and by the database's: by the
 		 * writer's alone, a node whose clock ran ahead (2000 s) pruned
-		 * locks still in force on the others, which then took them for
-		 * cleared and lifted them. */
-		rc = pgi_run(c, "DELETE FROM locks WHERE until <= LEAST($1,"
-		    " floor(extract(epoch FROM clock_timestamp()))::bigint - $2)", &prune, NULL,
-		    "locks prune", NULL, NULL);
+		 * locks still in force on the others from every node's list. */
+		if (rc == STORE_OK)
+			rc = pgi_run(c, "DELETE FROM locks WHERE until <= LEAST($1, " PG_NOW " - $2)",
+			    &prune, NULL, "locks prune", NULL, NULL);
 		/* Two nodes putting the same lock at once: the upsert takes the
 		 * row lock, the later until wins either way. */
 		for (size_t i = 0; i < n && rc == STORE_OK; i++) {
@@ -46,17 +72,48 @@ pg_lock_put(void *h, const struct store_lock *lk, size_t n)
 			pv_s(&v, lk[i].client_id);
 			pv_i(&v, lk[i].created_at);
 			pv_i(&v, lk[i].until);
-			rc = pgi_run(c, "INSERT INTO locks (kind, address, client_id, created_at, until)"
-			    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kind, address, client_id)"
+			pv_i(&v, g);
+			rc = pgi_run(c, "INSERT INTO locks (kind, address, client_id, created_at, until,"
+			    " gen) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kind, address, client_id)"
 			    " DO UPDATE SET created_at = EXCLUDED.created_at,"
-			    " until = GREATEST(locks.until, EXCLUDED.until)", &v, NULL, "locks put",
-			    "locks put: conflict", NULL);
+			    " until = GREATEST(locks.until, EXCLUDED.until), gen = EXCLUDED.gen", &v,
+			    NULL, "locks put", "locks put: conflict", NULL);
 		}
-		/* One step of the locks' generation for the batch. */
+		/* One step of the locks' generation for the batch: to g. */
 		rc = pgi_tx_end(h, c, rc, STORE_GEN_BIT(STORE_GEN_LOCKS));
 	}
 	pgi_release(h, slot);
+	if (rc == STORE_OK)
+		*gen = (uint64_t)g;
 	return rc;
+}
+
+/* A row of lock_clears: '' is "any" (NULL). */
+static int
+cleared_row(const PGresult *r, int i, void *dst)
+{
+	struct store_lock_cleared *c = dst;
+
+	c->gen = (uint64_t)pgi_col_i(r, i, 0);
+	c->cleared_at = pgi_col_i(r, i, 3);
+	if (PQgetlength(r, i, 1) > 0 && (c->address = pgi_col_s(r, i, 1)) == NULL)
+		return -1;
+	if (PQgetlength(r, i, 2) > 0 && (c->client_id = pgi_col_s(r, i, 2)) == NULL)
+		return -1;
+	return 0;
+}
+
+int
+pg_lock_cleared(void *h, uint64_t since, int64_t limit, struct store_lock_cleared **out,
+    size_t *n)
+{
+	struct pv v = { 0 };
+
+	pv_i(&v, (int64_t)since);
+	pv_i(&v, limit);
+	return pgi_collect(h, "SELECT gen, address, client_id, cleared_at FROM lock_clears"
+	    " WHERE gen > $1 ORDER BY gen LIMIT $2", &v, sizeof(**out), cleared_row,
+	    store_lock_cleared_clear_v, (void **)out, n, "locks cleared");
 }
 
 static int
@@ -69,6 +126,7 @@ lock_row(const PGresult *r, int i, void *dst)
 	l->client_id = pgi_col_s(r, i, 2);
 	l->created_at = pgi_col_i(r, i, 3);
 	l->until = pgi_col_i(r, i, 4);
+	l->gen = (uint64_t)pgi_col_i(r, i, 5);
 	return l->address && l->client_id ? 0 : -1;
 }
 
@@ -76,7 +134,7 @@ lock_row(const PGresult *r, int i, void *dst)
  * tenant $7's clients' pair locks (kind 0, STORE_LOCK_PAIR) when given.
  * Kinds a newer binary wrote are not ours to show (as on SQLite). */
 #define LOCK_PAGE_SQL(tenant)							\
-	"SELECT kind, address, client_id, created_at, until FROM locks"		\
+	"SELECT kind, address, client_id, created_at, until, gen FROM locks"	\
 	" WHERE until > $1 AND kind >= 0 AND kind < $2 AND address >= $3"	\
 	" AND (address > $3 OR (address = $3 AND (client_id > $4"		\
 	" OR (client_id = $4 AND kind > $5))))" tenant				\
@@ -113,30 +171,44 @@ pg_lock_clear(void *h, const char *address, const char *client_id, int64_t now, 
 	struct pv v = { 0 };
 	PGconn *c;
 	PGresult *r;
+	struct pv rec = { 0 };
 	enum pq_kind kind;
-	int slot, rc, live = 0, deleted = 0;
+	int64_t g = 0;
+	int slot, rc, live = 0;
 
 	pv_opt(&v, address);
 	pv_opt(&v, client_id);
 	pv_i(&v, now);
 	if ((rc = pgi_acquire(h, &slot, &c, "locks clear")) != STORE_OK)
 		return rc;
-	if ((rc = pgi_tx_begin(c)) == STORE_OK) {
+	if ((rc = pgi_tx_begin(c)) != STORE_OK)
+		goto out;
+	if ((rc = next_gen(c, &g)) == STORE_OK) {
 		/* The count of live rows removed comes from the DELETE itself:
 		 * no window between counting and deleting. */
 		r = pgi_q(c, "WITH d AS (DELETE FROM locks" FILTER " RETURNING until)"
-		    " SELECT count(*) FILTER (WHERE until > $3), count(*) FROM d", &v, &kind, &rc,
+		    " SELECT count(*) FILTER (WHERE until > $3) FROM d", &v, &kind, &rc,
 		    "locks clear");
 		if (r == NULL && kind != PQ_FAIL)
 			rc = store_set_error(STORE_ERROR, "locks clear: failed");
 		if (r != NULL) {
 			live = (int)pgi_col_i(r, 0, 0);
-			deleted = (int)pgi_col_i(r, 0, 1);
 			PQclear(r);
 		}
-		/* Any lock removed moves the counter (sqlite_locks.c). */
-		rc = pgi_tx_end(h, c, rc, deleted > 0 ? STORE_GEN_BIT(STORE_GEN_LOCKS) : 0);
+		/* The clear itself, recorded whatever it removed here, on the
+		 * database's clock (sqlite_locks.c, store.h). */
+		pv_i(&rec, g);
+		pv_s(&rec, address != NULL ? address : "");
+		pv_s(&rec, client_id != NULL ? client_id : "");
+		pv_i(&rec, STORE_LOCK_CLEARED_KEEP);
+		if (rc == STORE_OK)
+			rc = pgi_run(c, "WITH p AS (DELETE FROM lock_clears WHERE cleared_at <= "
+			    PG_NOW " - $4) INSERT INTO lock_clears (gen, address, client_id,"
+			    " cleared_at) VALUES ($1, $2, $3, " PG_NOW ")", &rec, NULL,
+			    "locks clear record", NULL, NULL);
 	}
+	rc = pgi_tx_end(h, c, rc, STORE_GEN_BIT(STORE_GEN_LOCKS));
+out:
 	pgi_release(h, slot);
 	if (rc == STORE_OK)
 		*count = live;

@@ -218,6 +218,23 @@ static const char *const pgsql_migration_revoked_gen[] = {
 	NULL
 };
 
+/* 19: a lock cleared is said, not inferred (store.h store_lock_cleared_since):
+ * each clear records its filter and the locks' generation it made
+ * (STORE_GEN_LOCKS, in the same transaction), and each lock row the
+ * generation of the write that made it, so that a server lifts a lock it
+ * holds only for a clear newer than that lock, never because the lock is
+ * missing from a read (pruned by another node's clock, or passed over by
+ * its own). Rows written before hold 0: older than every clear. address
+ * and client_id are '' for "any" (client_id given: that client's pair
+ * locks only). */
+static const char *const pgsql_migration_lock_clears[] = {
+	"ALTER TABLE locks ADD COLUMN gen BIGINT NOT NULL DEFAULT 0",
+	"CREATE TABLE lock_clears (gen BIGINT PRIMARY KEY, address TEXT NOT NULL,"
+	" client_id TEXT NOT NULL, cleared_at BIGINT NOT NULL)",
+	"CREATE INDEX lock_clears_at ON lock_clears(cleared_at)",
+	NULL
+};
+
 static const char *const *const pgsql_migrations[] = {
 	pgsql_migration_1,
 	pgsql_migration_revoked_index,
@@ -237,6 +254,7 @@ static const char *const *const pgsql_migrations[] = {
 	pgsql_migration_approval_pages,
 	pgsql_migration_approval_claim,
 	pgsql_migration_revoked_gen,
+	pgsql_migration_lock_clears,
 };
 
 #define PGSQL_SCHEMA_LATEST ((int)(sizeof(pgsql_migrations) / sizeof(pgsql_migrations[0])))

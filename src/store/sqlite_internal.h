@@ -192,7 +192,7 @@ int	sq_idem_release(void *h, const char *client_id, const char *key,
 	    int64_t created_at);
 
 /* sqlite_locks.c */
-int	sq_lock_put(void *h, const struct store_lock *lk, size_t n);
+int	sq_lock_put(void *h, const struct store_lock *lk, size_t n, uint64_t *gen);
 int	sq_lock_list(void *h, int64_t now, const char *tenant_id, const char *after_address,
 	    const char *after_client_id, int after_kind, int64_t limit, struct store_lock **out,
 	    size_t *n);
@@ -207,6 +207,8 @@ int	sq_rate_pull(void *h, const char *not_node, int64_t since,
 	    struct store_rate **out, size_t *n);
 int	sq_lock_clear(void *h, const char *address, const char *client_id,
 	    int64_t now, int *count);
+int	sq_lock_cleared(void *h, uint64_t since, int64_t limit,
+	    struct store_lock_cleared **out, size_t *n);
 
 /* sqlite_approvals.c */
 int	sq_approval_create(void *h, const struct store_approval *a);

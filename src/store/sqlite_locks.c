@@ -21,12 +21,33 @@ finish(void *h, sqlite3 *db, int rc, int bump)
 	return sq_tx_end(h, db, rc, bump ? STORE_GEN_BIT(STORE_GEN_LOCKS) : 0, "locks commit");
 }
 
+/* The locks' generation the open write transaction makes (finish with
+ * bump increments it): BEGIN IMMEDIATE holds the write lock, so no other
+ * writer takes the same number. */
+static int
+next_gen(sqlite3 *db, int64_t *gen)
+{
+	sqlite3_stmt *st;
+	int rc, src;
+
+	if ((rc = sq_prep(db, "locks", "SELECT value + 1 FROM meta WHERE key = 'lock_generation'",
+	    &st, SQ_NO_ARGS)) != STORE_OK)
+		return rc;
+	if ((src = sqlite3_step(st)) == SQLITE_ROW)
+		*gen = sqlite3_column_int64(st, 0);
+	else
+		rc = src == SQLITE_DONE ? store_set_error(STORE_ERROR, "locks: no lock_generation row") :
+		    sq_error(db, src, "locks generation");
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int
-sq_lock_put(void *h, const struct store_lock *lk, size_t n)
+sq_lock_put(void *h, const struct store_lock *lk, size_t n, uint64_t *gen)
 {
 	sqlite3 *db = sq_main_lock(h);
 	sqlite3_stmt *st = NULL;
-	int64_t newest = lk[0].created_at;
+	int64_t newest = lk[0].created_at, g = 0;
 	int rc, src = SQLITE_OK;
 
 	for (size_t i = 1; i < n; i++)
@@ -34,27 +55,30 @@ sq_lock_put(void *h, const struct store_lock *lk, size_t n)
 			newest = lk[i].created_at;
 	if ((rc = sq_begin_write(db, "locks begin")) != STORE_OK)
 		goto out;
-	if ((rc = sq_prep(db, "locks",
+	rc = next_gen(db, &g);
+	if (rc == STORE_OK && (rc = sq_prep(db, "locks",
 	    "DELETE FROM locks WHERE until <= ?", &st,
 	    SQ_ARGS(SQ_INT(newest - STORE_LOCK_PRUNE_AFTER)))) == STORE_OK)
 		rc = sq_step_done(db, st, NULL, "locks prune");
 	if (rc == STORE_OK && (rc = sq_prep(db, "locks",
 	    "INSERT INTO locks (kind, address, client_id,"
-	    " created_at, until) VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, address, client_id)"
+	    " created_at, until, gen) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kind, address, client_id)"
 	    " DO UPDATE SET created_at = excluded.created_at,"
-	    " until = max(locks.until, excluded.until)", &st, SQ_NO_ARGS)) == STORE_OK) {
+	    " until = max(locks.until, excluded.until), gen = excluded.gen", &st,
+	    SQ_NO_ARGS)) == STORE_OK) {
 		/* One statement, re-bound for each lock of the batch. */
 		for (size_t i = 0; i < n && src == SQLITE_OK; i++)
 			if ((src = sq_rebind(st, SQ_ARGS(SQ_INT(lk[i].kind), SQ_TEXT(lk[i].address),
 			    SQ_TEXT(lk[i].client_id), SQ_INT(lk[i].created_at),
-			    SQ_INT(lk[i].until)))) == SQLITE_OK &&
+			    SQ_INT(lk[i].until), SQ_INT(g)))) == SQLITE_OK &&
 			    (src = sqlite3_step(st)) == SQLITE_DONE)
 				src = SQLITE_OK;
 		if (src != SQLITE_OK)
 			rc = sq_error(db, src, "locks put");
 		sqlite3_finalize(st);
 	}
-	rc = finish(h, db, rc, 1);
+	if ((rc = finish(h, db, rc, 1)) == STORE_OK)
+		*gen = (uint64_t)g;
 out:
 	sq_main_unlock(h);
 	return rc;
@@ -75,6 +99,7 @@ lock_row(sqlite3_stmt *st, void *dst)
 	l->client_id = sq_text(st, 2);
 	l->created_at = sqlite3_column_int64(st, 3);
 	l->until = sqlite3_column_int64(st, 4);
+	l->gen = (uint64_t)sqlite3_column_int64(st, 5);
 	return l->address != NULL && l->client_id != NULL ? 0 : -1;
 }
 
@@ -84,7 +109,7 @@ lock_row(sqlite3_stmt *st, void *dst)
  * whenever more follow. "+kind": that range is no index's (the primary
  * key leads with kind, and SQLite would take it, then sort every lock). */
 #define LOCK_PAGE_SQL(tenant)							\
-	"SELECT kind, address, client_id, created_at, until FROM locks"		\
+	"SELECT kind, address, client_id, created_at, until, gen FROM locks"	\
 	" WHERE until > ?1 AND +kind >= 0 AND +kind < ?6 AND address >= ?2"	\
 	" AND (address > ?2 OR (address = ?2 AND (client_id > ?3"		\
 	" OR (client_id = ?3 AND kind > ?4))))" tenant				\
@@ -117,7 +142,8 @@ sq_lock_clear(void *h, const char *address, const char *client_id, int64_t now, 
 {
 	sqlite3 *db = sq_main_lock(h);
 	sqlite3_stmt *st;
-	int rc, live = 0, deleted = 0;
+	int64_t g = 0;
+	int rc, live = 0;
 	/* NULL binds NULL: "?1 IS NULL OR address = ?1" is then true. */
 	static const char *const filter = " WHERE (?1 IS NULL OR address = ?1)"
 	    " AND (?2 IS NULL OR (kind = 0 AND client_id = ?2))";
@@ -125,6 +151,8 @@ sq_lock_clear(void *h, const char *address, const char *client_id, int64_t now, 
 
 	if ((rc = sq_begin_write(db, "locks begin")) != STORE_OK)
 		goto out;
+	if ((rc = next_gen(db, &g)) != STORE_OK)
+		goto end;
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM locks%s AND until > ?3", filter);
 	if ((rc = sq_prep(db, "locks", sql, &st, SQ_ARGS(SQ_TEXT(address), SQ_TEXT(client_id),
 	    SQ_INT(now)))) == STORE_OK) {
@@ -138,14 +166,56 @@ sq_lock_clear(void *h, const char *address, const char *client_id, int64_t now, 
 	snprintf(sql, sizeof(sql), "DELETE FROM locks%s", filter);
 	if (rc == STORE_OK && (rc = sq_prep(db, "locks",
 	    sql, &st, SQ_ARGS(SQ_TEXT(address), SQ_TEXT(client_id)))) == STORE_OK)
-		rc = sq_step_done(db, st, &deleted, "locks clear");
-	/* Any lock removed moves the counter, not only one in force by this
-	 * clock: a server may hold one that ended here for leeway more
-	 * (lockout.h), or for its monotonic time after a step. */
-	rc = finish(h, db, rc, deleted > 0);
+		rc = sq_step_done(db, st, NULL, "locks clear");
+	/* The clear itself, recorded whatever it removed here: a server may
+	 * hold a lock this store no longer lists (store.h). */
+	if (rc == STORE_OK && (rc = sq_prep(db, "locks", "INSERT INTO lock_clears (gen, address,"
+	    " client_id, cleared_at) VALUES (?, ?, ?, ?)", &st, SQ_ARGS(SQ_INT(g),
+	    SQ_TEXT(address != NULL ? address : ""),
+	    SQ_TEXT(client_id != NULL ? client_id : ""), SQ_INT(now)))) == STORE_OK)
+		rc = sq_step_done(db, st, NULL, "locks clear record");
+	if (rc == STORE_OK && (rc = sq_prep(db, "locks", "DELETE FROM lock_clears WHERE"
+	    " cleared_at <= ?", &st, SQ_ARGS(SQ_INT(now - STORE_LOCK_CLEARED_KEEP)))) == STORE_OK)
+		rc = sq_step_done(db, st, NULL, "locks clear prune");
+end:
+	rc = finish(h, db, rc, 1);
 	if (rc == STORE_OK)
 		*count = live;
 out:
+	sq_main_unlock(h);
+	return rc;
+}
+
+/* A row of lock_clears: '' is "any" (NULL). */
+static int
+cleared_row(sqlite3_stmt *st, void *dst)
+{
+	struct store_lock_cleared *c = dst;
+
+	c->gen = (uint64_t)sqlite3_column_int64(st, 0);
+	c->cleared_at = sqlite3_column_int64(st, 3);
+	if (sqlite3_column_bytes(st, 1) > 0 && (c->address = sq_text(st, 1)) == NULL)
+		return -1;
+	if (sqlite3_column_bytes(st, 2) > 0 && (c->client_id = sq_text(st, 2)) == NULL)
+		return -1;
+	return 0;
+}
+
+int
+sq_lock_cleared(void *h, uint64_t since, int64_t limit, struct store_lock_cleared **out,
+    size_t *n)
+{
+	sqlite3 *db = sq_main_lock(h);
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = sq_prep(db, "locks", "SELECT gen, address, client_id, cleared_at FROM lock_clears"
+	    " WHERE gen > ? ORDER BY gen LIMIT ?", &st, SQ_ARGS(SQ_INT((int64_t)since),
+	    SQ_INT(limit)))) == STORE_OK) {
+		rc = sq_collect(db, st, sizeof(**out), cleared_row, store_lock_cleared_clear_v,
+		    (void **)out, n, "locks cleared");
+		sqlite3_finalize(st);
+	}
 	sq_main_unlock(h);
 	return rc;
 }

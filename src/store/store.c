@@ -244,6 +244,15 @@ store_lock_clear_v(void *p)
 }
 
 void
+store_lock_cleared_clear_v(void *p)
+{
+	struct store_lock_cleared *c = p;
+
+	free(c->client_id);
+	free(c->address);
+}
+
+void
 store_failure_clear_v(void *p)
 {
 	struct store_failure_row *r = p;

@@ -573,10 +573,12 @@ void	store_approval_free(struct store_approval *, size_t n);
  * a (client id, address) pair or on a whole address (client_id ""); it is in
  * force while until > now. put makes or extends n >= 1 locks in one
  * transaction (the later until wins; a server batches the locks it makes);
- * clear removes the locks matching its filters. put, and a clear that
- * removed any lock (one ended by this clock may still be held by a server,
- * for leeway: security/lockout.h), increment the generation: servers then
- * reload.
+ * clear removes the locks matching its filters and records the clear
+ * (store_lock_cleared_since). put and clear increment the generation:
+ * servers then reload. A server lifts a lock only for a clear recorded at
+ * a generation above its lock's (struct store_lock gen), never for a lock
+ * missing from the list: the list is read by a clock (the reader's, and
+ * the pruning writer's), and a lock it misses may still be in force.
  */
 enum store_lock_kind { STORE_LOCK_PAIR, STORE_LOCK_ADDRESS, STORE_LOCK_KIND__MAX };
 #define STORE_LOCK_ADDRESS_MAX	45	/* an IPv6 address's text */
@@ -587,17 +589,23 @@ struct store_lock {
 	char		*address;
 	int64_t		 created_at;
 	int64_t		 until;
+	uint64_t	 gen;		/* list: the locks' generation its row was
+					 * written at (0: before migration 19) */
 };
 /* put also deletes the locks that ended STORE_LOCK_PRUNE_AFTER seconds
  * before the newest created_at of its batch: that is the writer's clock,
  * and a node whose clock is behind it still holds such a lock (for up to
  * leeway, at most 300 s, past its end: lockout.h); finding it gone, that
- * node would take it for cleared and lift it. Where nodes share the store
- * (PostgreSQL), only those that ended as long before the store's clock
- * (store_clock) too: a writer whose clock is far ahead prunes no lock
- * still in force elsewhere. */
+ * node would no longer list it. Where nodes share the store (PostgreSQL),
+ * only those that ended as long before the store's clock (store_clock)
+ * too: a writer whose clock is far ahead prunes no lock still in force
+ * elsewhere. A pruned lock is not cleared: no server lifts it. */
 #define STORE_LOCK_PRUNE_AFTER	600
 int	store_lock_put(struct store *, const struct store_lock *locks, size_t n);
+/* The same; *gen gets the locks' generation the write made (each row's
+ * gen): a clear recorded above it came after these locks were stored. */
+int	store_lock_put_gen(struct store *, const struct store_lock *locks, size_t n,
+	    uint64_t *gen);
 /* The locks in force at now, ordered by address, client id, kind. */
 int	store_lock_list(struct store *, int64_t now, struct store_lock **out,
 	    size_t *n);
@@ -620,6 +628,28 @@ int	store_lock_list_page(struct store *, int64_t now, const struct store_lock_pa
 int	store_lock_clear(struct store *, const char *address,
 	    const char *client_id, int64_t now, int *count);
 void	store_lock_free(struct store_lock *, size_t n);
+/*
+ * The clears (store_lock_clear) recorded at a locks' generation above
+ * since, oldest first, at most limit (1..STORE_LIST_PAGE_MAX): each one's
+ * filters (NULL: any, as store_lock_clear took them) and generation. A
+ * clear is kept STORE_LOCK_CLEARED_KEEP seconds (the store's clock, as the
+ * clear read it): the longest lock (lockout_duration, at most 86400 s)
+ * that it could lift has ended on every node by then. Every clear, even
+ * one that removed no row, is recorded and moves the generation: a lock a
+ * node holds may be missing from the store (pruned by another node's
+ * clock, or its write still being retried). *out as
+ * store_lock_cleared_free frees; NULL when n is 0.
+ */
+struct store_lock_cleared {
+	char		*address;	/* NULL: any */
+	char		*client_id;	/* NULL: any lock; else that client's pair locks */
+	uint64_t	 gen;
+	int64_t		 cleared_at;
+};
+#define STORE_LOCK_CLEARED_KEEP	(86400 + 600)
+int	store_lock_cleared_since(struct store *, uint64_t since, size_t limit,
+	    struct store_lock_cleared **out, size_t *n);
+void	store_lock_cleared_free(struct store_lock_cleared *, size_t n);
 
 /*
  * Failure counters shared by every node of one store (issue 8), so that a

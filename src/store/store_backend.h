@@ -157,9 +157,11 @@ struct store_ops {
 	 * inserts the row, or when the key exists sets created_at to the new
 	 * one and until to the greater of the two (PostgreSQL: INSERT ... ON
 	 * CONFLICT (kind, address, client_id) DO UPDATE SET created_at =
-	 * EXCLUDED.created_at, until = GREATEST(locks.until, EXCLUDED.until));
-	 * increments the generation ONCE. Always STORE_OK on success (never
-	 * CONFLICT); on any error nothing is written.
+	 * EXCLUDED.created_at, until = GREATEST(locks.until, EXCLUDED.until),
+	 * gen = EXCLUDED.gen), each row's gen the generation this transaction
+	 * makes, also into *gen; increments the generation ONCE. Always
+	 * STORE_OK on success (never CONFLICT); on any error nothing is
+	 * written.
 	 * lock_list: rows with until > now and (address, client_id, kind) >
 	 * (after_address, after_client_id, after_kind), ordered by address,
 	 * client_id, kind, at most limit; tenant_id not NULL: only kind PAIR
@@ -168,16 +170,23 @@ struct store_ops {
 	 * lock_clear, in ONE transaction: deletes the rows matching the
 	 * filters — address NULL: any, else equal; client_id NULL: any kind,
 	 * else kind PAIR and equal — expired or not; *count = how many deleted
-	 * rows had until > now; increments the generation iff *count > 0.
-	 * STORE_OK with *count 0 when nothing matched.
+	 * rows had until > now; inserts a lock_clears row (its filters, ''
+	 * for NULL; gen the generation this transaction makes; cleared_at the
+	 * store's clock, now on SQLite) and deletes those cleared_at <= that
+	 * clock - STORE_LOCK_CLEARED_KEEP; increments the generation ONCE,
+	 * even when nothing matched (STORE_OK, *count 0).
+	 * lock_cleared: the lock_clears rows with gen > since, by gen, at
+	 * most limit; '' read back as NULL.
 	 * NULL in a backend that lacks them: store.c answers STORE_ERROR.
 	 */
-	int	(*lock_put)(void *h, const struct store_lock *lk, size_t n);
+	int	(*lock_put)(void *h, const struct store_lock *lk, size_t n, uint64_t *gen);
 	int	(*lock_list)(void *h, int64_t now, const char *tenant_id /* NULL */,
 		    const char *after_address, const char *after_client_id, int after_kind,
 		    int64_t limit, struct store_lock **out, size_t *n);
 	int	(*lock_clear)(void *h, const char *address /* NULL */,
 		    const char *client_id /* NULL */, int64_t now, int *count);
+	int	(*lock_cleared)(void *h, uint64_t since, int64_t limit,
+		    struct store_lock_cleared **out, size_t *n);
 
 	/*
 	 * Shared failure counters (store.h store_failure_*); store.c has
@@ -408,6 +417,7 @@ void	store_token_clear_v(void *);
 void	store_approval_clear_v(void *);
 void	store_audit_clear_v(void *);
 void	store_lock_clear_v(void *);
+void	store_lock_cleared_clear_v(void *);
 void	store_rate_clear_v(void *);
 void	store_failure_clear_v(void *);
 

@@ -38,10 +38,19 @@ lock_invalid(const struct store_lock *lk)
 int
 store_lock_put(struct store *s, const struct store_lock *locks, size_t n)
 {
+	uint64_t gen;
+
+	return store_lock_put_gen(s, locks, n, &gen);
+}
+
+int
+store_lock_put_gen(struct store *s, const struct store_lock *locks, size_t n, uint64_t *gen)
+{
 	struct store_lock *norm;
 	int rc;
 
-	REQUIRE(s != NULL && locks != NULL, "NULL argument");
+	REQUIRE(s != NULL && locks != NULL && gen != NULL, "NULL argument");
+	*gen = 0;
 	REQUIRE(n > 0 && n <= 100000, "1 to 100000 locks at once");
 	for (size_t i = 0; i < n; i++) {
 		const char *why = lock_invalid(&locks[i]);
@@ -58,7 +67,7 @@ store_lock_put(struct store *s, const struct store_lock *locks, size_t n)
 		if (norm[i].kind == STORE_LOCK_ADDRESS)
 			norm[i].client_id = "";
 	}
-	rc = s->ops->lock_put(s->h, norm, n);
+	rc = s->ops->lock_put(s->h, norm, n, gen);
 	free(norm);
 	return rc;
 }
@@ -111,13 +120,33 @@ store_lock_clear(struct store *s, const char *address, const char *client_id, in
 	return s->ops->lock_clear(s->h, address, client_id, now, count);
 }
 
+int
+store_lock_cleared_since(struct store *s, uint64_t since, size_t limit,
+    struct store_lock_cleared **out, size_t *n)
+{
+	REQUIRE(s != NULL && out != NULL && n != NULL, "NULL argument");
+	*out = NULL;
+	*n = 0;
+	REQUIRE(limit >= 1 && limit <= STORE_LIST_PAGE_MAX, "a limit must be 1..10001");
+	LOCK_REQUIRE_OPS(s, lock_cleared);
+	return s->ops->lock_cleared(s->h, since, (int64_t)limit, out, n);
+}
+
+void
+store_lock_cleared_free(struct store_lock_cleared *c, size_t n)
+{
+	for (size_t i = 0; c != NULL && i < n; i++)
+		store_lock_cleared_clear_v(&c[i]);
+	free(c);
+}
+
 static const char *
 failure_keys_invalid(const struct store_failure_key *k, size_t n)
 {
 	if (k == NULL || n == 0 || n > 4)
 		return "1 to 4 keys at once";
 	for (size_t i = 0; i < n; i++) {
-		struct store_lock lk = { k[i].kind, (char *)k[i].client_id, (char *)k[i].address, 0, 1 };
+		struct store_lock lk = { k[i].kind, (char *)k[i].client_id, (char *)k[i].address, 0, 1, 0 };
 		const char *why = lock_invalid(&lk);
 		if (why != NULL)
 			return why;

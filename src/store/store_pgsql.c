@@ -379,6 +379,7 @@ const struct store_ops store_pgsql_ops = {
 	.lock_put = pg_lock_put,
 	.lock_list = pg_lock_list,
 	.lock_clear = pg_lock_clear,
+	.lock_cleared = pg_lock_cleared,
 	.failure_add = pg_failure_add,
 	.failure_reset = pg_failure_reset,
 	.failure_pairs = pg_failure_pairs,

@@ -551,6 +551,7 @@ const struct store_ops store_sqlite_ops = {
 	.lock_put = sq_lock_put,
 	.lock_list = sq_lock_list,
 	.lock_clear = sq_lock_clear,
+	.lock_cleared = sq_lock_cleared,
 	.failure_add = sq_failure_add,
 	.failure_reset = sq_failure_reset,
 	.failure_pairs = sq_failure_pairs,

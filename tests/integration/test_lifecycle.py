@@ -712,8 +712,8 @@ class Lifecycle(Suite):
         # Regression: a reload of the locks read every lock in force into
         # memory at once, however many a flood had put in the store, and
         # every node reloads on every new lock. Now it reads at most what
-        # the lockout table holds (65,536), a page at a time, says so once,
-        # and lifts no lock while there are more; a clear brings it back.
+        # the lockout table holds (65,536), a page at a time, and says so
+        # once; a clear lifts the locks read, and brings it back within.
         c = self.s.client("lock", name="bounded")
         self.s.sql("INSERT INTO locks (kind, address, client_id, created_at, until)"
                    " WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n"
@@ -796,6 +796,58 @@ class Lifecycle(Suite):
         while self.tok(c["client_id"], c["client_secret"], xff=addr).status != 200:
             check(time.time() < deadline, "the client stayed locked out after lock clear")
             time.sleep(0.2)
+
+    def test_a_node_far_behind_keeps_its_lock_until_it_is_cleared(self):
+        # Regression: a node whose clock is behind the others' by more than
+        # lockout_duration + 600 s lost its locks when another node's lock
+        # write pruned their rows as ended by that writer's clock (and, on
+        # PostgreSQL, the database's): missing from its next read, a lock
+        # was taken for cleared and lifted. Only a clear lifts a lock now,
+        # and a clear reaches a lock the store no longer holds.
+        s = Server("--trusted-proxies", "127.0.0.1")
+        d = None
+        try:
+            c = s.client("lock", name="behind")
+            d = Server("--trusted-proxies", "127.0.0.1", workdir=s.dir, start=False,
+                       env={"GATEHOUSE_CLOCK_OFFSET": "-2000"})
+            d.start()
+
+            def tok(node, addr, secret=None):
+                return node.post_form("/oauth/token", {"grant_type": "client_credentials"},
+                                      headers={"Authorization": basic(
+                                          c["client_id"], secret or c["client_secret"]),
+                                          "X-Forwarded-For": addr})
+
+            def rows(addr):
+                return s.sql("SELECT count(*) FROM locks WHERE address = ?", (addr,))[0][0]
+
+            def wait_for(what, cond, limit=5):
+                deadline = time.time() + limit
+                while not cond():
+                    check(time.time() < deadline, what)
+                    time.sleep(0.05)
+
+            for i in range(5):
+                tok(d, "203.0.113.70", "no-%d" % i)
+            eq(tok(d, "203.0.113.70").status, 429, "locked on the node behind")
+            wait_for("its lock reached the store", lambda: int(rows("203.0.113.70")) == 1)
+            time.sleep(1.5)         # the node behind has read its own row back
+            for i in range(5):      # a lock made on the other node prunes that row
+                tok(s, "203.0.113.71", "no-%d" % i)
+            wait_for("the row was pruned", lambda: int(rows("203.0.113.71")) == 1 and
+                     int(rows("203.0.113.70")) == 0)
+            time.sleep(1.5)         # the node behind has reloaded its locks
+            eq(tok(d, "203.0.113.70").status, 429, "a pruned lock is no clear")
+            check('"reason":"cleared"' not in d.stderr(), "nothing logged as cleared")
+            # A clear reaches it, though the store no longer holds it.
+            eq(s.cli("lock", "clear", "--address", "203.0.113.70")["cleared"], 0, "none stored")
+            wait_for("the clear reached the node behind",
+                     lambda: tok(d, "203.0.113.70").status == 200)
+            check('"reason":"cleared"' in d.stderr(), "logged as cleared")
+        finally:
+            if d is not None:
+                d.stop()
+            s.cleanup()
 
     def test_locks_shared_across_processes_and_restarts(self):
         s = Server("--trusted-proxies", "127.0.0.1")

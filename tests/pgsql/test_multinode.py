@@ -258,6 +258,47 @@ class MultiNode(Suite):
             self.nodes.remove(d)
             d.stop()
 
+    def test_a_node_far_behind_keeps_its_locks_until_cleared(self):
+        """A node whose clock is 2000 s behind (more than lockout_duration
+        + 600 s) keeps a lock it made when another node's lock write prunes
+        its row as ended (by the writer's clock and the database's): before,
+        missing from its next read, the lock was taken for cleared and
+        lifted. A clear, recorded in the store, still reaches it."""
+        c = self.a.client("acme", name="behind", roles="viewer")
+        d = Server(*self.a.extra, workdir=self.a.dir, env={"GATEHOUSE_CLOCK_OFFSET": "-2000"},
+                   start=False)
+        self.nodes.append(d)
+
+        def rows(addr):
+            return int(self.a.sql("SELECT count(*) FROM locks WHERE address = ?", (addr,))[0][0])
+
+        def wait_for(what, cond):
+            deadline = time.time() + 5
+            while not cond():
+                check(time.time() < deadline, what)
+                time.sleep(0.1)
+        try:
+            d.start()
+            for i in range(5):
+                r = self.token(d, c, secret="behind-%d" % i, xff="198.51.100.85")
+                check(r.status in (401, 429), "guess %d: %r" % (i, r))
+            wait_for("its row in the store", lambda: rows("198.51.100.85") == 1)
+            time.sleep(1.5)     # the node behind has read its row back
+            for i in range(5):  # a lock made on node A prunes that row
+                r = self.token(self.a, c, secret="a-%d" % i, xff="198.51.100.86")
+                check(r.status in (401, 429), "guess %d: %r" % (i, r))
+            wait_for("the row pruned", lambda: rows("198.51.100.85") == 0 and
+                     rows("198.51.100.86") == 1)
+            time.sleep(1.5)     # every node's sync
+            eq(self.token(d, c, xff="198.51.100.85").status, 429, "still locked on the node behind")
+            self.a.cli("lock", "clear", "--address", "198.51.100.85")
+            wait_for("the clear reached the node behind",
+                     lambda: self.token(d, c, xff="198.51.100.85").status == 200)
+            eq(self.token(self.b, c, xff="198.51.100.86").status, 429, "the other lock holds")
+        finally:
+            self.nodes.remove(d)
+            d.stop()
+
     def test_guesses_spread_over_nodes_are_counted_together(self):
         """Five bad secrets for one client from one address, spread 2/2/1
         over the three nodes: the pair is locked as if one node had seen

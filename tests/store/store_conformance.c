@@ -1475,17 +1475,17 @@ lock_pages(void **state)
 	struct store_tenant acme = { (char *)"acme", (char *)"Acme", 1 };
 	struct store_client c = client_fixture("c1", "acme");
 	struct store_lock old[2] = {
-		{ STORE_LOCK_PAIR, (char *)"c1", (char *)"10.0.0.1", 100, 500 },
-		{ STORE_LOCK_ADDRESS, (char *)"", (char *)"10.0.0.9", 100, 500 },
+		{ STORE_LOCK_PAIR, (char *)"c1", (char *)"10.0.0.1", 100, 500, 0 },
+		{ STORE_LOCK_ADDRESS, (char *)"", (char *)"10.0.0.9", 100, 500, 0 },
 	};
 	struct store_lock lk[7] = {
-		{ STORE_LOCK_PAIR, (char *)"c2", (char *)"10.0.0.2", 400, 2000 },
-		{ STORE_LOCK_PAIR, (char *)"c1", (char *)"10.0.0.2", 400, 2000 },
-		{ STORE_LOCK_ADDRESS, (char *)"", (char *)"10.0.0.2", 400, 2000 },
-		{ STORE_LOCK_PAIR, (char *)"c1", (char *)"10.0.0.3", 400, 2000 },
-		{ STORE_LOCK_ADDRESS, (char *)"", (char *)"2001:db8:1:2::/64", 400, 2000 },
-		{ STORE_LOCK_PAIR, (char *)"c3", (char *)"10.0.0.1", 400, 2000 },
-		{ STORE_LOCK_PAIR, (char *)"c1", (char *)"2001:db8:1:2::/64", 400, 2000 },
+		{ STORE_LOCK_PAIR, (char *)"c2", (char *)"10.0.0.2", 400, 2000, 0 },
+		{ STORE_LOCK_PAIR, (char *)"c1", (char *)"10.0.0.2", 400, 2000, 0 },
+		{ STORE_LOCK_ADDRESS, (char *)"", (char *)"10.0.0.2", 400, 2000, 0 },
+		{ STORE_LOCK_PAIR, (char *)"c1", (char *)"10.0.0.3", 400, 2000, 0 },
+		{ STORE_LOCK_ADDRESS, (char *)"", (char *)"2001:db8:1:2::/64", 400, 2000, 0 },
+		{ STORE_LOCK_PAIR, (char *)"c3", (char *)"10.0.0.1", 400, 2000, 0 },
+		{ STORE_LOCK_PAIR, (char *)"c1", (char *)"2001:db8:1:2::/64", 400, 2000, 0 },
 	};
 	struct store_lock *all = NULL, *got = NULL;
 	struct store_lock_page page = { NULL, NULL, NULL, STORE_LOCK_PAIR, 2 };

@@ -2,8 +2,9 @@
  * Unit tests for the in-memory lockout (security/lockout.h): the pair and
  * address thresholds and their isolation, the window, success clearing the
  * pair's count (also one counted on another node), and lockout_sync / lockout_expired — the step that keeps
- * the locks in step with the store: locks seen in the store and then gone
- * from it are removed (and reported), locks made here and not yet seen stay.
+ * the locks in step with the store: locks in the store are placed, and a
+ * clear recorded there lifts (and reports) the locks older than it, never
+ * a lock for being missing from the store's list.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,6 +28,41 @@ static const struct lockout_config cfg = { 3, 5, 100, 50, 0 };
 /* The wall clock at w, the monotonic at m seconds: a wall clock stepped
  * by w - m since the monotonic clock's 0. */
 #define AT2(w, m)	((struct lockout_now){ (w), (int64_t)(m) * 1000 })
+
+/* lockout_sync with the store's locks alone, no clear read. */
+static int
+sync_locks(struct lockout *l, const struct lockout_lock *locks, size_t n,
+    struct lockout_now now, struct lockout_lock **removed, size_t *nremoved)
+{
+	return lockout_sync(l, locks, n, NULL, 0, now, removed, nremoved);
+}
+
+/* lockout_sync with one clear recorded at gen (address, client_id: NULL
+ * for any); how many locks it lifted. */
+static size_t
+sync_clear(struct lockout *l, const char *address, const char *client_id, uint64_t gen,
+    struct lockout_now now)
+{
+	struct lockout_cleared c = { address, client_id, gen };
+	struct lockout_lock *removed = NULL;
+	size_t n = 0;
+
+	assert_int_equal(lockout_sync(l, NULL, 0, &c, 1, now, &removed, &n), 0);
+	free(removed);
+	return n;
+}
+
+/* lockout_mark_stored; how many locks it lifted. */
+static size_t
+mark(struct lockout *l, const struct lockout_lock *locks, size_t n, uint64_t gen)
+{
+	struct lockout_lock *removed = NULL;
+	size_t nremoved = 0;
+
+	assert_int_equal(lockout_mark_stored(l, locks, n, gen, &removed, &nremoved), 0);
+	free(removed);
+	return nremoved;
+}
 
 static int
 locked(struct lockout *l, const char *id, const char *addr, int64_t now)
@@ -162,12 +198,14 @@ sync_places_and_removes(void **state)
 	strcpy(store[1].address, "203.0.113.2");
 	strcpy(store[1].client_id, "c");
 	store[1].until = 500;
+	store[0].gen = 1;
+	store[1].gen = 2;
 	/* A lock made here, not yet in the store. */
 	for (int i = 0; i < 3; i++)
 		lockout_failure(l, "local", "203.0.113.3", AT(100), lk);
 	assert_true(locked(l, "local", "203.0.113.3", 101));
 
-	assert_int_equal(lockout_sync(l, store, 2, 1, AT(100), 1, &removed, &nremoved), 0);
+	assert_int_equal(sync_locks(l, store, 2, AT(100), &removed, &nremoved), 0);
 	assert_int_equal(nremoved, 0);
 	assert_null(removed);
 	assert_true(locked(l, "any", "203.0.113.1", 101));	/* from another node */
@@ -175,32 +213,35 @@ sync_places_and_removes(void **state)
 	assert_false(locked(l, "d", "203.0.113.2", 101));
 	assert_true(locked(l, "local", "203.0.113.3", 101));	/* kept: write on its way */
 
-	/* The operator cleared the address lock: the next list lacks it. */
-	assert_int_equal(lockout_sync(l, &store[1], 1, 1, AT(110), 1, &removed, &nremoved), 0);
+	/* A list lacking a lock lifts nothing: a list is read by a clock. */
+	assert_int_equal(sync_locks(l, &store[1], 1, AT(110), &removed, &nremoved), 0);
+	assert_int_equal(nremoved, 0);
+	assert_true(locked(l, "any", "203.0.113.1", 111));
+	/* The operator cleared the address (generation 3): that lifts it. */
+	{
+		struct lockout_cleared c = { "203.0.113.1", NULL, 3 };
+		assert_int_equal(lockout_sync(l, &store[1], 1, &c, 1, AT(110), &removed,
+		    &nremoved), 0);
+	}
 	assert_int_equal(nremoved, 1);
 	assert_int_equal(removed[0].kind, LOCKOUT_ADDRESS);
 	assert_string_equal(removed[0].address, "203.0.113.1");
 	free(removed);
 	assert_false(locked(l, "any", "203.0.113.1", 111));
 	assert_true(locked(l, "c", "203.0.113.2", 111));
-	/* A list that is not all the store holds (a bounded reload) lifts
-	 * nothing: the pair lock may be among the locks not read. */
-	assert_int_equal(lockout_sync(l, NULL, 0, 0, AT(111), 1, &removed, &nremoved), 0);
-	assert_int_equal(nremoved, 0);
-	assert_true(locked(l, "c", "203.0.113.2", 111));
 	assert_true(locked(l, "local", "203.0.113.3", 111));
 
-	/* Once a sync has seen the local lock in the store, a clear removes it. */
+	/* Once the local lock's row is seen in the store (generation 4), a
+	 * clear of every lock (5) removes it too. */
 	store[0].kind = LOCKOUT_PAIR;
 	strcpy(store[0].address, "203.0.113.3");
 	strcpy(store[0].client_id, "local");
 	store[0].until = 150;
-	assert_int_equal(lockout_sync(l, store, 2, 1, AT(112), 1, &removed, &nremoved), 0);
+	store[0].gen = 4;
+	assert_int_equal(sync_locks(l, store, 2, AT(112), &removed, &nremoved), 0);
 	assert_int_equal(nremoved, 0);
 	free(removed);
-	assert_int_equal(lockout_sync(l, NULL, 0, 1, AT(113), 1, &removed, &nremoved), 0);
-	assert_int_equal(nremoved, 2);
-	free(removed);
+	assert_int_equal(sync_clear(l, NULL, NULL, 5, AT(113)), 2);
 	assert_false(locked(l, "local", "203.0.113.3", 114));
 	assert_false(locked(l, "c", "203.0.113.2", 114));
 	lockout_free(l);
@@ -216,17 +257,22 @@ stored_then_cleared_before_any_sync(void **state)
 	(void)state;
 	for (int i = 0; i < 3; i++)
 		lockout_failure(l, "c", "203.0.113.4", AT(100), lk);
-	/* Our write became visible at generation 7; the operator cleared it
-	 * before any sync saw it. A sync of an older snapshot keeps it... */
-	lockout_mark_stored(l, lk, 1, 7);
-	assert_int_equal(lockout_sync(l, NULL, 0, 1, AT(101), 6, &removed, &nremoved), 0);
-	assert_int_equal(nremoved, 0);
+	/* A clear at generation 6, read while the lock's write is on its
+	 * way, keeps it: the write came after (7). */
+	assert_int_equal(sync_clear(l, "203.0.113.4", "c", 6, AT(101)), 0);
+	assert_int_equal(mark(l, lk, 1, 7), 0);
 	assert_true(locked(l, "c", "203.0.113.4", 101));
-	/* ...one at generation 7 or later, lacking it, removes it. */
-	assert_int_equal(lockout_sync(l, NULL, 0, 1, AT(102), 8, &removed, &nremoved), 0);
-	assert_int_equal(nremoved, 1);
-	free(removed);
-	assert_false(locked(l, "c", "203.0.113.4", 103));
+	/* Another lock's write committed at 9, and a clear at 10 was read
+	 * before the writer knew its generation: that lifts it then. */
+	for (int i = 0; i < 3; i++)
+		lockout_failure(l, "c", "203.0.113.5", AT(102), lk);
+	assert_int_equal(sync_clear(l, "203.0.113.5", NULL, 10, AT(102)), 0);
+	assert_true(locked(l, "c", "203.0.113.5", 102));
+	assert_int_equal(mark(l, lk, 1, 9), 1);
+	(void)removed;
+	(void)nremoved;
+	assert_false(locked(l, "c", "203.0.113.5", 103));
+	assert_true(locked(l, "c", "203.0.113.4", 103));
 	lockout_free(l);
 }
 
@@ -402,12 +448,12 @@ a_wall_clock_step_neither_ends_nor_lengthens_a_lock(void **state)
 	/* Read back from the store, where its wall-clock end is still ahead,
 	 * the lock that ended here does not start again. */
 	lk[0].until = 1050;
-	assert_int_equal(lockout_sync(l, lk, 1, 1, AT2(452, 1052), 1, &out, &n), 0);
+	assert_int_equal(sync_locks(l, lk, 1, AT2(452, 1052), &out, &n), 0);
 	assert_false(lockout_check(l, "back", "192.0.2.20", AT2(453, 1053), &retry));
 
 	for (int i = 0; i < 3; i++)
 		lockout_failure(l, "fwd", "192.0.2.21", AT(2000), lk);
-	lockout_mark_stored(l, lk, 1, 5);
+	assert_int_equal(mark(l, lk, 1, 5), 0);
 	/* The wall clock steps forward an hour; 10 s pass. */
 	assert_int_equal(lockout_check(l, "fwd", "192.0.2.21", AT2(5610, 2010), &retry), 1);
 	assert_int_equal(retry, 40);
@@ -420,11 +466,72 @@ a_wall_clock_step_neither_ends_nor_lengthens_a_lock(void **state)
 	free(out);
 	/* The store's list leaves it out (ended, by the wall clock): that is
 	 * no clear. */
-	assert_int_equal(lockout_sync(l, NULL, 0, 1, AT2(5611, 2011), 6, &out, &n), 0);
+	assert_int_equal(sync_locks(l, NULL, 0, AT2(5611, 2011), &out, &n), 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(lockout_check(l, "fwd", "192.0.2.21", AT2(5611, 2011), &retry), 1);
 	assert_int_equal(lockout_check(l, "fwd", "192.0.2.21", AT2(5649, 2049), &retry), 1);
 	assert_int_equal(lockout_check(l, "fwd", "192.0.2.21", AT2(5650, 2050), &retry), 0);
+	lockout_free(l);
+}
+
+/*
+ * Regression: after the wall clock stepped forward past a lock's stored
+ * end (plus leeway), the store's list, read by that clock, passed the
+ * lock over; a `lock clear` then never reached it (the lock was missing
+ * from the list either way), and it stayed in force here for the rest of
+ * its time. A clear is now read as such, whatever the clock says.
+ */
+static void
+a_clear_reaches_a_lock_the_read_passed_over(void **state)
+{
+	struct lockout *l = lockout_new(&cfg);
+	struct lockout_lock lk[LOCKOUT_KIND__MAX];
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		lockout_failure(l, "fwd", "192.0.2.22", AT(2000), lk);
+	assert_int_equal(mark(l, lk, 1, 5), 0);
+	/* The wall clock steps forward an hour; the operator clears it (6). */
+	assert_true(locked(l, "fwd", "192.0.2.22", 2010));
+	assert_int_equal(sync_clear(l, "192.0.2.22", NULL, 6, AT2(5611, 2011)), 1);
+	assert_false(locked(l, "fwd", "192.0.2.22", 2011));
+	lockout_free(l);
+}
+
+/*
+ * Regression: a node whose clock is far behind the others' lifted its
+ * locks as cleared when another node's lock write pruned them from the
+ * store as ended by its own clock (or the database's): the lock was
+ * missing from the next list. A missing lock is no clear.
+ */
+static void
+a_lock_pruned_from_the_store_is_not_lifted(void **state)
+{
+	struct lockout *l = lockout_new(&cfg);
+	struct lockout_lock lk[LOCKOUT_KIND__MAX], *out = NULL;
+	size_t n = 0;
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		lockout_failure(l, "behind", "192.0.2.23", AT(3000), lk);
+	assert_int_equal(mark(l, lk, 1, 5), 0);
+	lk[0].gen = 5;
+	assert_int_equal(sync_locks(l, lk, 1, AT(3001), &out, &n), 0);
+	assert_int_equal(n, 0);
+	free(out);
+	/* Another node's write (6) pruned the row: the list lacks it. */
+	assert_int_equal(sync_locks(l, NULL, 0, AT(3002), &out, &n), 0);
+	assert_int_equal(n, 0);
+	free(out);
+	assert_true(locked(l, "behind", "192.0.2.23", 3003));
+	/* A clear of another address, and of another client here, leave it. */
+	assert_int_equal(sync_clear(l, "192.0.2.24", NULL, 7, AT(3004)), 0);
+	assert_int_equal(sync_clear(l, "192.0.2.23", "other", 8, AT(3004)), 0);
+	assert_int_equal(sync_clear(l, NULL, "other", 9, AT(3004)), 0);
+	assert_true(locked(l, "behind", "192.0.2.23", 3005));
+	/* A clear of the client at every address lifts it. */
+	assert_int_equal(sync_clear(l, NULL, "behind", 10, AT(3006)), 1);
+	assert_false(locked(l, "behind", "192.0.2.23", 3006));
 	lockout_free(l);
 }
 
@@ -475,18 +582,18 @@ a_lock_read_from_the_store_lasts_at_most_a_duration(void **state)
 	}
 	st[0].until = 1000 + 3600 + 50;	/* made by a node an hour ahead */
 	st[1].until = 1000 + 20;	/* 20 s left */
-	assert_int_equal(lockout_sync(l, st, 2, 1, AT(1000), 1, &removed, &nremoved), 0);
+	assert_int_equal(sync_locks(l, st, 2, AT(1000), &removed, &nremoved), 0);
 	assert_int_equal(lockout_check(l, "x", "198.51.100.40", AT(1000), &retry), 1);
 	assert_int_equal(retry, 50);	/* a duration, not an hour */
 	assert_int_equal(lockout_check(l, "x", "198.51.100.41", AT(1000), &retry), 1);
 	assert_int_equal(retry, 20);
 	/* Read again and again, the first does not move on. */
-	assert_int_equal(lockout_sync(l, st, 2, 1, AT(1030), 2, &removed, &nremoved), 0);
+	assert_int_equal(sync_locks(l, st, 2, AT(1030), &removed, &nremoved), 0);
 	assert_int_equal(nremoved, 0);
 	assert_int_equal(lockout_check(l, "x", "198.51.100.40", AT(1049), &retry), 1);
 	assert_int_equal(retry, 1);
 	assert_false(locked(l, "x", "198.51.100.40", 1050));
-	assert_int_equal(lockout_sync(l, st, 1, 1, AT(1051), 3, &removed, &nremoved), 0);
+	assert_int_equal(sync_locks(l, st, 1, AT(1051), &removed, &nremoved), 0);
 	assert_false(locked(l, "x", "198.51.100.40", 1052));
 	/* lockout_put converts alike. */
 	st[0].until = 2000 + 3600;
@@ -523,7 +630,7 @@ a_lock_from_a_node_behind_is_kept_for_leeway(void **state)
 	st[1].until = 1000 - 55 + 50;	/* 55 s behind: over 5 s ago, as read here */
 	st[2].until = 1000 + 3600;	/* an hour ahead: still a duration */
 	assert_int_equal(lockout_read_after(l, AT(1000)), 990);
-	assert_int_equal(lockout_sync(l, st, 3, 1, AT(1000), 1, &removed, &nremoved), 0);
+	assert_int_equal(sync_locks(l, st, 3, AT(1000), &removed, &nremoved), 0);
 	assert_int_equal(lockout_check(l, "x", "198.51.100.60", AT(1000), &retry), 1);
 	assert_int_equal(retry, 30);	/* its 20 s left, plus leeway */
 	assert_int_equal(lockout_check(l, "x", "198.51.100.61", AT(1000), &retry), 1);
@@ -532,7 +639,7 @@ a_lock_from_a_node_behind_is_kept_for_leeway(void **state)
 	assert_int_equal(retry, 50);
 	/* Read again, ended here: not placed again. */
 	assert_false(locked(l, "x", "198.51.100.61", 1005));
-	assert_int_equal(lockout_sync(l, st, 3, 1, AT(1006), 2, &removed, &nremoved), 0);
+	assert_int_equal(sync_locks(l, st, 3, AT(1006), &removed, &nremoved), 0);
 	assert_false(locked(l, "x", "198.51.100.61", 1006));
 	/* lockout_put likewise. */
 	st[0].until = 1995;
@@ -562,9 +669,9 @@ an_older_row_is_not_taken_for_a_newer_lock(void **state)
 	(void)state;
 	for (int i = 0; i < 3; i++)
 		lockout_failure(l, "c", "192.0.2.80", AT(1000), lk);
-	lockout_mark_stored(l, lk, 1, 5);
+	assert_int_equal(mark(l, lk, 1, 5), 0);
 	old = lk[0];					/* until 1050, in the store */
-	assert_int_equal(lockout_sync(l, &old, 1, 1, AT(1001), 5, &out, &n), 0);
+	assert_int_equal(sync_locks(l, &old, 1, AT(1001), &out, &n), 0);
 	free(out);
 	assert_int_equal(lockout_expired(l, AT(1051), &out, &n), 0);
 	assert_int_equal(n, 1);
@@ -574,19 +681,21 @@ an_older_row_is_not_taken_for_a_newer_lock(void **state)
 		lockout_failure(l, "c", "192.0.2.80", AT(1052), lk);
 	assert_int_equal(lk[0].until, 1102);
 	/* Another node's lock moves the counter: the old row is read. */
-	assert_int_equal(lockout_sync(l, &old, 1, 1, AT(1053), 6, &out, &n), 0);
+	assert_int_equal(sync_locks(l, &old, 1, AT(1053), &out, &n), 0);
 	assert_int_equal(n, 0);
 	free(out);
-	/* Past the old row's leeway, a sync lacking both keeps the new lock. */
-	assert_int_equal(lockout_sync(l, NULL, 0, 1, AT(1090), 7, &out, &n), 0);
+	/* Past the old row's leeway, a sync lacking both keeps the new lock;
+	 * so does a clear newer than the old row (7) but older than the new
+	 * lock's write (8), read while that write was on its way. */
+	assert_int_equal(sync_locks(l, NULL, 0, AT(1090), &out, &n), 0);
 	assert_int_equal(n, 0);
 	free(out);
+	assert_int_equal(sync_clear(l, "192.0.2.80", "c", 7, AT(1090)), 0);
 	assert_true(locked(l, "c", "192.0.2.80", 1090));
-	/* Once written and seen, a clear still removes it. */
-	lockout_mark_stored(l, lk, 1, 8);
-	assert_int_equal(lockout_sync(l, NULL, 0, 1, AT(1091), 8, &out, &n), 0);
-	assert_int_equal(n, 1);
-	free(out);
+	assert_int_equal(mark(l, lk, 1, 8), 0);
+	assert_true(locked(l, "c", "192.0.2.80", 1090));
+	/* A clear after the write removes it. */
+	assert_int_equal(sync_clear(l, "192.0.2.80", "c", 9, AT(1091)), 1);
 	assert_false(locked(l, "c", "192.0.2.80", 1091));
 	lockout_free(l);
 }
@@ -641,6 +750,8 @@ main(void)
 		cmocka_unit_test(a_lock_read_from_the_store_lasts_at_most_a_duration),
 		cmocka_unit_test(a_lock_from_a_node_behind_is_kept_for_leeway),
 		cmocka_unit_test(an_older_row_is_not_taken_for_a_newer_lock),
+		cmocka_unit_test(a_clear_reaches_a_lock_the_read_passed_over),
+		cmocka_unit_test(a_lock_pruned_from_the_store_is_not_lifted),
 		cmocka_unit_test(a_lock_has_ended_by_the_monotonic_clock),
 	};
 

@@ -46,17 +46,17 @@ __wrap_time(time_t *t)
 	return v;
 }
 
-/* The writes the lock writer made (linked with --wrap=store_lock_put);
+/* The writes the lock writer made (linked with --wrap=store_lock_put_gen);
  * while puts_fail is set, each is refused as a store away would. */
 static atomic_int puts_done;
 static atomic_int puts_fail;
-int __real_store_lock_put(struct store *st, const struct store_lock *locks, size_t n);
-int __wrap_store_lock_put(struct store *st, const struct store_lock *locks, size_t n);
+int __real_store_lock_put_gen(struct store *st, const struct store_lock *locks, size_t n, uint64_t *gen);
+int __wrap_store_lock_put_gen(struct store *st, const struct store_lock *locks, size_t n, uint64_t *gen);
 
 int
-__wrap_store_lock_put(struct store *st, const struct store_lock *locks, size_t n)
+__wrap_store_lock_put_gen(struct store *st, const struct store_lock *locks, size_t n, uint64_t *gen)
 {
-	int rc = atomic_load(&puts_fail) ? STORE_ERROR : __real_store_lock_put(st, locks, n);
+	int rc = atomic_load(&puts_fail) ? STORE_ERROR : __real_store_lock_put_gen(st, locks, n, gen);
 
 	atomic_fetch_add(&puts_done, 1);
 	return rc;

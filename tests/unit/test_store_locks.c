@@ -3,7 +3,9 @@
  * SQLite and (tests/pgsql) on PostgreSQL: put makes and extends (the later until wins), list
  * shows only locks in force, clear's filters, expired rows pruned, the
  * generation moving on every change and only then, another handle (the CLI,
- * another node) seeing the locks, and argument checks that change nothing.
+ * another node) seeing the locks, each clear recorded with its generation
+ * and each lock row with its write's, and argument checks that change
+ * nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,7 +25,7 @@ static void
 put(struct store *s, enum store_lock_kind kind, const char *addr, const char *client,
     int64_t at, int64_t until)
 {
-	struct store_lock l = { kind, (char *)client, (char *)addr, at, until };
+	struct store_lock l = { kind, (char *)client, (char *)addr, at, until, 0 };
 
 	assert_int_equal(store_lock_put(s, &l, 1), STORE_OK);
 }
@@ -85,11 +87,12 @@ clear_filters(void **state)
 	put(s, STORE_LOCK_PAIR, "192.0.2.2", "a", 1000, 1900);
 	put(s, STORE_LOCK_ADDRESS, "192.0.2.3", "", 1000, 1900);
 
-	/* Nothing matches: OK, count 0, the generation stays. */
+	/* Nothing matches: OK, count 0; the clear is recorded all the same
+	 * and moves the generation: a server may hold a lock the store lacks. */
 	g = lock_gen(s);
 	assert_int_equal(store_lock_clear(s, "198.51.100.1", NULL, 1100, &count), STORE_OK);
 	assert_int_equal(count, 0);
-	assert_int_equal(lock_gen(s), g);
+	assert_int_equal(lock_gen(s), ++g);
 
 	/* A client: its pair locks at every address, never an address lock. */
 	assert_int_equal(store_lock_clear(s, NULL, "a", 1100, &count), STORE_OK);
@@ -171,9 +174,9 @@ batch_is_one_transaction(void **state)
 	struct store_lock *ls = NULL;
 	size_t n = 0;
 	struct store_lock b[3] = {
-		{ STORE_LOCK_PAIR, "a", "192.0.2.1", 1000, 1900 },
-		{ STORE_LOCK_ADDRESS, "", "192.0.2.2", 1010, 1910 },
-		{ STORE_LOCK_PAIR, "a", "192.0.2.1", 1020, 1950 },	/* extends the first */
+		{ STORE_LOCK_PAIR, "a", "192.0.2.1", 1000, 1900, 0 },
+		{ STORE_LOCK_ADDRESS, "", "192.0.2.2", 1010, 1910, 0 },
+		{ STORE_LOCK_PAIR, "a", "192.0.2.1", 1020, 1950, 0 },	/* extends the first */
 	};
 	uint64_t g = lock_gen(s);
 
@@ -224,7 +227,7 @@ bad_arguments_change_nothing(void **state)
 	struct store *s = open_store();
 	int count = 7;
 	char longid[200];
-	struct store_lock l = { STORE_LOCK_PAIR, "c", "192.0.2.1", 1000, 1900 };
+	struct store_lock l = { STORE_LOCK_PAIR, "c", "192.0.2.1", 1000, 1900, 0 };
 	uint64_t g = lock_gen(s);
 
 	(void)state;
@@ -252,6 +255,76 @@ bad_arguments_change_nothing(void **state)
 	assert_int_equal(store_lock_clear(s, NULL, longid, 0, &count), STORE_ERROR);
 	assert_int_equal(lock_gen(s), g);
 	assert_int_equal(locks_in_force(s, 0), 0);
+	store_close(s);
+}
+
+/*
+ * A clear is recorded (store_lock_cleared_since) with its filters and the
+ * generation it made, read from another handle a page at a time from a
+ * generation on; each lock row carries the generation of the write that
+ * made it (store_lock_put_gen), so that a server can tell a clear newer
+ * than its lock from an older one.
+ */
+static void
+clears_are_recorded(void **state)
+{
+	struct store *s = open_store(), *other = open_store();
+	struct store_lock l = { STORE_LOCK_PAIR, "c", "192.0.2.1", 1000, 1900, 0 };
+	struct store_lock_cleared *cl = NULL;
+	struct store_lock *ls = NULL;
+	size_t n = 0;
+	uint64_t g0, g1 = 0;
+	int count = -1;
+
+	(void)state;
+	g0 = lock_gen(s);
+	assert_int_equal(store_lock_put_gen(s, &l, 1, &g1), STORE_OK);
+	assert_int_equal(g1, g0 + 1);
+	assert_int_equal(lock_gen(s), g1);
+	assert_int_equal(store_lock_list(other, 1100, &ls, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(ls[0].gen, g1);
+	store_lock_free(ls, n);
+
+	assert_int_equal(store_lock_clear(s, "192.0.2.1", "c", 1100, &count), STORE_OK);
+	assert_int_equal(count, 1);
+	assert_int_equal(store_lock_clear(s, NULL, "d", 1101, &count), STORE_OK);
+	assert_int_equal(store_lock_clear(s, "192.0.2.9", NULL, 1102, &count), STORE_OK);
+	assert_int_equal(store_lock_clear(s, NULL, NULL, 1103, &count), STORE_OK);
+	assert_int_equal(lock_gen(s), g1 + 4);
+
+	assert_int_equal(store_lock_cleared_since(other, g1, 3, &cl, &n), STORE_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(cl[0].gen, g1 + 1);
+	assert_string_equal(cl[0].address, "192.0.2.1");
+	assert_string_equal(cl[0].client_id, "c");
+	assert_null(cl[1].address);
+	assert_string_equal(cl[1].client_id, "d");
+	assert_string_equal(cl[2].address, "192.0.2.9");
+	assert_null(cl[2].client_id);
+	store_lock_cleared_free(cl, n);
+	assert_int_equal(store_lock_cleared_since(other, g1 + 3, 3, &cl, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(cl[0].gen, g1 + 4);
+	assert_null(cl[0].address);
+	assert_null(cl[0].client_id);
+	store_lock_cleared_free(cl, n);
+	assert_int_equal(store_lock_cleared_since(other, g1 + 4, 3, &cl, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	assert_null(cl);
+	assert_int_equal(store_lock_cleared_since(other, 0, 0, &cl, &n), STORE_ERROR);
+
+	/* Kept STORE_LOCK_CLEARED_KEEP on the store's clock: SQLite's is the
+	 * caller's, so a clear that late prunes the others. */
+	if (strcmp(store_backend(s), "sqlite") == 0) {
+		assert_int_equal(store_lock_clear(s, NULL, NULL, 1103 + STORE_LOCK_CLEARED_KEEP,
+		    &count), STORE_OK);
+		assert_int_equal(store_lock_cleared_since(other, 0, 10, &cl, &n), STORE_OK);
+		assert_int_equal(n, 1);
+		assert_int_equal(cl[0].gen, g1 + 5);
+		store_lock_cleared_free(cl, n);
+	}
+	store_close(other);
 	store_close(s);
 }
 
@@ -418,6 +491,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		STORE_TEST(put_list_extend),
 		STORE_TEST(clear_filters),
+		STORE_TEST(clears_are_recorded),
 		STORE_TEST(put_prunes_expired),
 		STORE_TEST(put_keeps_a_lock_just_ended_for_clocks_behind),
 		STORE_TEST(batch_is_one_transaction),
