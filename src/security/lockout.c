@@ -382,6 +382,15 @@ lockout_failure(struct lockout *l, const char *client_id, const char *address,
 	return made_locks(l, pair, addr, client_id, address, now, made);
 }
 
+/* A count read from the store, as a local entry keeps it: at most the
+ * threshold, which locks all the same (a row's count is not trusted to
+ * leave room for ++ below INT64_MAX). */
+static int64_t
+count_bounded(int64_t n, int64_t threshold)
+{
+	return n > threshold ? threshold : n;
+}
+
 int
 lockout_failure_counted(struct lockout *l, const char *client_id, const char *address,
     struct lockout_now now, int64_t pair_count, int64_t address_count,
@@ -399,11 +408,11 @@ lockout_failure_counted(struct lockout *l, const char *client_id, const char *ad
 	/* The local entries remember that failures were seen here (for
 	 * lockout_success), their window open. */
 	if (ep != NULL && !in_force(ep, now)) {
-		ep->failures = pair_count;
+		ep->failures = count_bounded(pair_count, l->cfg.pair_threshold);
 		ep->window_start = now.mono_ms;
 	}
 	if (ea != NULL && !in_force(ea, now)) {
-		ea->failures = address_count;
+		ea->failures = count_bounded(address_count, l->cfg.address_threshold);
 		ea->window_start = now.mono_ms;
 	}
 	pair = lock_if(l, ep, pair_count, l->cfg.pair_threshold, now);
@@ -427,6 +436,7 @@ lockout_note_failures(struct lockout *l, const char *client_id, const char *addr
 	age = window_start >= now.wall ? 0 : now.wall - window_start;
 	make_key(k, LOCKOUT_PAIR, address, client_id);
 	pthread_mutex_lock(&l->mu);
+	failures = count_bounded(failures, l->cfg.pair_threshold);
 	if ((e = get_or_add(l, k, LOCKOUT_PAIR, now, NULL, PLACING)) != NULL && !in_force(e, now) &&
 	    failures > e->failures) {
 		e->failures = failures;

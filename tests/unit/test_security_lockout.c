@@ -158,6 +158,14 @@ failures_counted_elsewhere(void **state)
 	assert_int_equal(lockout_failure(l, "d", "192.0.2.1", AT(203), lk), 1);	/* the 3rd */
 	lockout_note_failures(l, "d", "192.0.2.1", 9, 203, AT(204));
 	assert_true(locked(l, "d", "192.0.2.1", 204));
+	/* Regression: a store row's count (another node's, or altered) was
+	 * kept as read: INT64_MAX and the next failure here overflowed
+	 * (undefined; in practice it wrapped below zero and locked no one). */
+	lockout_note_failures(l, "e", "192.0.2.2", INT64_MAX, 203, AT(204));
+	assert_int_equal(lockout_failure(l, "e", "192.0.2.2", AT(205), lk), 1);
+	assert_true(locked(l, "e", "192.0.2.2", 205));
+	assert_int_equal(lockout_failure_counted(l, "f", "192.0.2.3", AT(206), INT64_MAX,
+	    INT64_MAX, lk), 2);
 	lockout_free(l);
 }
 
