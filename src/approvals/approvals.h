@@ -76,7 +76,7 @@ struct approval_actor {
  * is then given the approval in state APPROVED. Its change must be one
  * store write: the approval's applied mark commits with the first write
  * the applier makes (store_approval_mark_applied), and a second applier's
- * write is refused (STORE_CONFLICT). Never called
+ * write is refused (STORE_SUPERSEDED). Never called
  * for one approval by two processes at once: each call holds its claim
  * (store.h store_approval_claim).
  */
