@@ -273,11 +273,14 @@ pg_client_set_disabled(void *h, const char *id, int disabled, int64_t at)
 	    disabled, at, "client disable");
 }
 
+/* Never moves tokens_valid_after back: a later void stands. */
+#define CLIENT_VOID_SQL "UPDATE clients SET tokens_valid_after = GREATEST(tokens_valid_after," \
+	" $1), updated_at=$2 WHERE id=$3"
+
 int
 pg_client_void_tokens(void *h, const char *id, int64_t after, int64_t at)
 {
-	return client_set(h, "UPDATE clients SET tokens_valid_after = GREATEST(tokens_valid_after,"
-	    " $1), updated_at=$2 WHERE id=$3", id, after, at, "client void tokens");
+	return client_set(h, CLIENT_VOID_SQL, id, after, at, "client void tokens");
 }
 
 int
@@ -341,8 +344,7 @@ secret_update_void_tx(PGconn *c, const struct store_secret *sec, int64_t void_af
 	pv_i(&w, void_after);
 	pv_i(&w, at);
 	pv_s(&w, sec->client_id);
-	if ((rc = pgi_run(c, "UPDATE clients SET tokens_valid_after = GREATEST(tokens_valid_after,"
-	    " $1), updated_at=$2 WHERE id=$3", &w, &changes, "client void tokens",
+	if ((rc = pgi_run(c, CLIENT_VOID_SQL, &w, &changes, "client void tokens",
 	    "client: constraint failed", NULL)) != STORE_OK)
 		return rc;
 	return changes == 0 ? store_set_error(STORE_NOTFOUND, "client %.64s does not exist",
