@@ -387,8 +387,7 @@ pg_clock(void *h, int64_t *now)
 
 	if ((rc = pgi_acquire(h, &slot, &c, "clock")) != STORE_OK)
 		return rc;
-	r = pgi_q(c, "SELECT floor(extract(epoch FROM clock_timestamp()))::bigint", NULL, &kind,
-	    &rc, "clock");
+	r = pgi_q(c, "SELECT " PG_NOW, NULL, &kind, &rc, "clock");
 	if (r != NULL) {
 		rc = PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) ? STORE_OK :
 		    store_set_error(STORE_ERROR, "clock: no row");
