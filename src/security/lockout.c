@@ -518,23 +518,6 @@ clear_lifts(struct entry *e, uint64_t gen)
 	return 0;
 }
 
-void
-lockout_put(struct lockout *l, const struct lockout_lock *lk, struct lockout_now now)
-{
-	char k[LOCKOUT_KEY_MAX];
-	struct entry *e;
-
-	if (lk->until <= lockout_read_after(l, now))
-		return;
-	make_key(k, lk->kind, lk->address, lk->client_id);
-	pthread_mutex_lock(&l->mu);
-	if ((e = get_or_add(l, k, lk->kind, now, NULL, PLACING)) != NULL &&
-	    place(l, e, lk->until, now) && e->locked_until == lk->until &&
-	    learn_gen(e, lk->gen))
-		lift(e);	/* a clear read before named it */
-	pthread_mutex_unlock(&l->mu);
-}
-
 /* Splits an entry key back into its address and client id. */
 static void
 unkey(const struct entry *e, struct lockout_lock *out)

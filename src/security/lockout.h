@@ -109,8 +109,6 @@ int	lockout_success(struct lockout *, const char *client_id,
 /* 1 when the pair has failures a success would clear; changes nothing. */
 int	lockout_has_failures(struct lockout *, const char *client_id,
 	    const char *address);
-/* Places a lock known from elsewhere (the store, another node). */
-void	lockout_put(struct lockout *, const struct lockout_lock *, struct lockout_now now);
 /* Every lock in force at now; *out is malloc'd. */
 int	lockout_list(struct lockout *, struct lockout_now now, struct lockout_lock **out,
 	    size_t *n);

@@ -422,7 +422,10 @@ table_full_of_locks_still_locks_a_newcomer(void **state)
 	{
 		struct lockout_lock put = { .kind = LOCKOUT_ADDRESS, .until = 60 };
 		snprintf(put.address, sizeof(put.address), "198.51.100.3");
-		lockout_put(l, &put, AT(21));
+		struct lockout_lock *removed = NULL;
+		size_t nremoved = 0;
+
+		assert_int_equal(sync_locks(l, &put, 1, AT(21), &removed, &nremoved), 0);
 		assert_false(locked(l, "x", "198.51.100.3", 21));
 		assert_int_equal(l->n, LOCKOUT_MAX_ENTRIES);
 	}
@@ -603,10 +606,10 @@ a_lock_read_from_the_store_lasts_at_most_a_duration(void **state)
 	assert_false(locked(l, "x", "198.51.100.40", 1050));
 	assert_int_equal(sync_locks(l, st, 1, AT(1051), &removed, &nremoved), 0);
 	assert_false(locked(l, "x", "198.51.100.40", 1052));
-	/* lockout_put converts alike. */
+	/* Placed anew, it converts alike. */
 	st[0].until = 2000 + 3600;
 	snprintf(st[0].address, sizeof(st[0].address), "198.51.100.49");
-	lockout_put(l, &st[0], AT(2000));
+	assert_int_equal(sync_locks(l, st, 1, AT(2000), &removed, &nremoved), 0);
 	assert_int_equal(lockout_check(l, "x", "198.51.100.49", AT(2000), &retry), 1);
 	assert_int_equal(retry, 50);
 	lockout_free(l);
@@ -649,10 +652,10 @@ a_lock_from_a_node_behind_is_kept_for_leeway(void **state)
 	assert_false(locked(l, "x", "198.51.100.61", 1005));
 	assert_int_equal(sync_locks(l, st, 3, AT(1006), &removed, &nremoved), 0);
 	assert_false(locked(l, "x", "198.51.100.61", 1006));
-	/* lockout_put likewise. */
+	/* Placed anew, likewise. */
 	st[0].until = 1995;
 	snprintf(st[0].address, sizeof(st[0].address), "198.51.100.69");
-	lockout_put(l, &st[0], AT(2000));
+	assert_int_equal(sync_locks(l, st, 1, AT(2000), &removed, &nremoved), 0);
 	assert_int_equal(lockout_check(l, "x", "198.51.100.69", AT(2000), &retry), 1);
 	assert_int_equal(retry, 5);
 	lockout_free(l);
