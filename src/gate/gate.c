@@ -125,9 +125,11 @@ gate_sync_generation(struct gate *g)
 	/* ctx_refresh moves ctx->gate_epoch before it reloads anything (and
 	 * again once the keys are swapped), so a request that sees the new
 	 * number empties the cache itself rather than trust entries from
-	 * before a revocation. The entries die (a new epoch) before the number
-	 * is published: a thread that sees it published finds none of them,
-	 * however far the sweep has gone; the thread that publishes sweeps. */
+	 * before a client's or a key's change (a token's revocation is the
+	 * revoked set's: revoked_sync). The entries die (a new epoch) before
+	 * the number is published: a thread that sees it published finds none
+	 * of them, however far the sweep has gone; the thread that publishes
+	 * sweeps. */
 	if (gen == seen)
 		return;
 	if (g->cache != NULL)
@@ -160,6 +162,15 @@ static int
 revoked_behind(struct gate *g, int64_t now)
 {
 	return now - g->ctx->cfg->leeway < atomic_load(&g->revoked_floor);
+}
+
+/* 1 when the revoked set must be read again before it is trusted at now:
+ * a revocation was loaded since its last read, or the clock went back. */
+static int
+revoked_due(struct gate *g, int64_t now)
+{
+	return atomic_load(&g->revoked_tag) != atomic_load(&g->ctx->loaded[STORE_GEN_REVOKED]) ||
+	    revoked_behind(g, now);
 }
 
 /*
@@ -208,8 +219,7 @@ gate_revoked_get(struct gate *g, struct revoked_set **out)
 	int rc = STORE_OK;
 
 	pthread_mutex_lock(&g->revoked_mu);
-	if (g->revoked == NULL || g->revoked_failed || revoked_behind(g, clock_now()) ||
-	    atomic_load(&g->revoked_tag) != atomic_load(&g->ctx->loaded[STORE_GEN_REVOKED]))
+	if (g->revoked == NULL || g->revoked_failed || revoked_due(g, clock_now()))
 		rc = revoked_refresh_locked(g);
 	*out = rc == STORE_OK ? revoked_set_ref(g->revoked) : NULL;
 	pthread_mutex_unlock(&g->revoked_mu);
@@ -225,15 +235,12 @@ gate_revoked_get(struct gate *g, struct revoked_set **out)
 static int
 revoked_sync(struct gate *g, int may_wait, int64_t now)
 {
-	if (g == NULL || g->cache == NULL ||
-	    (atomic_load(&g->revoked_tag) == atomic_load(&g->ctx->loaded[STORE_GEN_REVOKED]) &&
-	    !revoked_behind(g, now)))
+	if (g == NULL || g->cache == NULL || !revoked_due(g, now))
 		return 0;
 	if (!may_wait)
 		return 1;
 	pthread_mutex_lock(&g->revoked_mu);
-	if (atomic_load(&g->revoked_tag) != atomic_load(&g->ctx->loaded[STORE_GEN_REVOKED]) ||
-	    revoked_behind(g, now))
+	if (revoked_due(g, now))	/* another thread may have read it meanwhile */
 		(void)revoked_refresh_locked(g);
 	pthread_mutex_unlock(&g->revoked_mu);
 	return 0;
