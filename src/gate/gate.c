@@ -384,7 +384,6 @@ role_level(unsigned roles)
 	return 0;
 }
 
-/* The principal for the token: from the cache, or verified (and cached). */
 /* The cached principal of tok, still unexpired (a new reference), or NULL;
  * key and *epoch get what a later gate_cache_put needs. */
 static struct gate_principal *
@@ -406,6 +405,7 @@ principal_cached(struct gate *g, const char *tok, size_t len, int64_t now, uint8
 	return NULL;
 }
 
+/* The principal for the token: from the cache, or verified (and cached). */
 static int
 principal_for(struct gate *g, const char *tok, size_t len, int64_t now,
     struct gate_principal **out, struct gate_refusal *why)
